@@ -1,0 +1,1 @@
+"""cvo: decide which marketing campaign each customer should get."""

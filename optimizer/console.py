@@ -1,0 +1,84 @@
+"""Rich rendering of a plan summary for the terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _count(value: int | float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def headline(summary: dict[str, Any]) -> Text:
+    gap = summary["gap"]
+    style = "bold green" if summary["status"] == "optimal" else "bold yellow"
+    text = Text.assemble(
+        ("cvo plan ", "bold"), (f"{summary['scenario']}", "bold cyan"), f"  ({summary['scenario_file']})\n",
+        ("status ", "dim"), (summary["status"], style),
+        ("  objective ", "dim"), _money(summary["objective"]),
+        ("  bound ", "dim"), _money(summary["bound"]),
+        ("  gap ", "dim"), "—" if gap is None else f"{gap:.1e}",
+        ("  time ", "dim"), f"{summary['build_seconds']:.1f} s build + {summary['solve_seconds']:.1f} s solve",
+    )
+    return text
+
+
+def campaign_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Campaigns", title_justify="left")
+    for column in ("campaign", "channel", "eligible", "treatment", "control", "expected spend", "expected value"):
+        table.add_column(column, justify="left" if column in ("campaign", "channel") else "right")
+    for c in summary["campaigns"]:
+        table.add_row(escape(c["id"]), escape(c["channel"]), _count(c["eligible"]), _count(c["treatment"]), _count(c["control"]),
+                      _money(c["expected_spend"]), _money(c["expected_value"]))
+    table.add_row("total", "", "", _count(summary["treatment"]), _count(summary["control"]),
+                  _money(summary["expected_spend"]), _money(summary["expected_value"]), style="bold")
+    return table
+
+
+def channel_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Channels", title_justify="left")
+    for column in ("channel", "contacts", "capacity", "used"):
+        table.add_column(column, justify="left" if column == "channel" else "right")
+    for c in summary["channels"]:
+        used = "—" if not c["capacity"] else f"{c['contacts'] / c['capacity']:.0%}"
+        table.add_row(escape(c["channel"]), _count(c["contacts"]), _count(c["capacity"]), used)
+    return table
+
+
+def constraint_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Constraints (lhs counts the selected audience; shadow price = value of one more unit)",
+                  title_justify="left")
+    for column in ("constraint", "lhs", "limit", "slack", "shadow price"):
+        table.add_column(column, justify="left" if column == "constraint" else "right")
+    for c in summary["constraints"]:
+        price = c["shadow_price"]
+        table.add_row(escape(c["name"]), f"{c['lhs']:,.2f}", f"{c['sense']} {c['rhs']:,.2f}", f"{c['slack']:,.2f}",
+                      "—" if price is None else f"{price:,.4f}", style="bold" if c["binding"] else None)
+    return table
+
+
+def kpi_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="KPIs (treated customers)", title_justify="left")
+    table.add_column("kpi")
+    table.add_column("value", justify="right")
+    for kpi in summary["kpis"]:
+        table.add_row(escape(kpi["name"]), f"{kpi['value']:,.2f}")
+    return table
+
+
+def render_summary(summary: dict[str, Any], console: Console) -> None:
+    parts: list[Any] = [headline(summary), campaign_table(summary), channel_table(summary)]
+    if summary["constraints"]:
+        parts.append(constraint_table(summary))
+    if summary["kpis"]:
+        parts.append(kpi_table(summary))
+    console.print(Group(*parts))

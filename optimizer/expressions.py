@@ -1,0 +1,314 @@
+"""The small, safe expression language of scenario files: ``ltv * 0.2``, ``segment in ['VIP', 'Loyal']``.
+
+The text is parsed with :func:`ast.parse` and every node is checked against a whitelist; user text is
+never given to ``eval``. Evaluation is vectorised over columns, one array element per customer:
+scalars broadcast, arithmetic gives float64, comparisons and and/or/not give bool.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.errors import ExpressionError, did_you_mean
+
+HINT = 'Write arithmetic, comparisons, and/or/not over column names, numbers and quoted strings, e.g. "ltv * 0.2"'
+BOOLEAN_NAMES = {"true": True, "false": False}
+SYMBOLS = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.Mod: "%", ast.FloorDiv: "//",
+    ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&",
+    ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~", ast.And: "and", ast.Or: "or",
+    ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+    ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
+}  # fmt: skip
+ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
+              ast.Pow: np.power, ast.Mod: np.mod}  # fmt: skip
+COMPARISONS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+               ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: operator.eq, ast.NotIn: operator.eq}  # fmt: skip
+ALLOWED_OPERATORS = "Allowed operators: + - * / ** %, == != < <= > >=, in [...], not in [...], and, or, not"
+FUNCTIONS: dict[str, tuple[int, int, Callable[..., np.ndarray]]] = {
+    "abs": (1, 1, np.abs),
+    "clip": (3, 3, np.clip),
+    "exp": (1, 1, np.exp),
+    "log": (1, 1, np.log),
+    "max": (2, 99, lambda *values: functools.reduce(np.maximum, values)),
+    "min": (2, 99, lambda *values: functools.reduce(np.minimum, values)),
+    "round": (1, 2, lambda value, digits=0: np.round(value, int(digits))),
+    "sqrt": (1, 1, np.sqrt),
+}
+ALLOWED_FUNCTIONS = f"Allowed functions: {', '.join(FUNCTIONS)}"
+NODE_WORDS = {
+    ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension", ast.NamedExpr: "the assignment ':='", ast.JoinedStr: "an f-string",
+    ast.Starred: "unpacking", ast.Dict: "a dict", ast.Set: "a set", ast.List: "a list outside 'in [...]'",
+    ast.Tuple: "a tuple outside 'in (...)'", ast.Slice: "a slice",
+}  # fmt: skip
+Operand = tuple[ast.expr, np.ndarray]  # a node of the tree and its value
+KINDS = {"b": "true/false", "i": "numbers", "u": "numbers", "f": "numbers", "O": "text", "U": "text", "S": "text"}
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its text, where it was written, and the columns it reads.
+
+    >>> sorted(parse("days_since_last_purchase > 60 and email_opt_in", where="demo").names)
+    ['days_since_last_purchase', 'email_opt_in']
+    """
+
+    text: str
+    names: frozenset[str]
+    where: str
+    tree: ast.expr = field(repr=False, compare=False)
+
+    def evaluate(self, columns: Mapping[str, np.ndarray | float | int | str | bool], size: int) -> np.ndarray:
+        """Evaluate over `size` rows; scalars broadcast; a constant expression returns np.full(size, value).
+
+        >>> parse("min(ltv, 500) * 0.1", where="demo").evaluate({"ltv": np.array([100, 900])}, size=2)
+        array([10., 50.])
+        >>> parse("0.3 if segment == 'VIP' else 0.1", where="demo").evaluate({"segment": "VIP"}, size=2)
+        array([0.3, 0.3])
+        """
+        self.check_names(columns, self.where)
+        try:
+            with np.errstate(all="ignore"):
+                result = np.asarray(_Evaluator(self, columns, size)(self.tree))
+        except RecursionError:
+            raise self._error("is too deeply nested to evaluate", "Split it into simpler expressions") from None
+        except (TypeError, ValueError) as exc:
+            raise self._error(f"cannot be computed: {exc}", "Check the types of the columns it uses") from exc
+        return np.full(size, result, dtype=np.float64 if result.dtype.kind in "iu" else result.dtype)
+
+    def check_names(self, available: Iterable[str], where: str) -> None:
+        """Raise ExpressionError if a referenced name is not available, with a did-you-mean suggestion."""
+        available = sorted(available)
+        unknown = sorted(self.names - set(available))
+        if not unknown:
+            return
+        problem = f"names an unknown column '{unknown[0]}'"
+        if len(unknown) > 1:
+            problem = f"names unknown columns {', '.join(repr(name) for name in unknown)}"
+        shown = ", ".join(available[:12]) + (f" and {len(available) - 12} more" if len(available) > 12 else "")
+        fix = " ".join(filter(None, [did_you_mean(unknown[0], available), f"Available columns: {shown or 'none'}"]))
+        raise ExpressionError(f"The expression '{self.text}' {problem}", where=where, fix=fix)
+
+    def _error(self, problem: str, fix: str = HINT) -> ExpressionError:
+        """An error about this expression: "The expression '<text>' <problem> (<where>). <fix>"."""
+        return ExpressionError(f"The expression '{self.text}' {problem}", where=self.where, fix=fix)
+
+    def _segment(self, node: ast.AST) -> str:
+        """The source text of one node of this expression."""
+        return ast.get_source_segment(_clean(self.text), node) or ast.unparse(node)
+
+
+def parse(source: str | int | float | bool, where: str) -> Expression:
+    """Parse and check an expression; numbers and booleans from YAML are accepted as constants.
+
+    >>> parse(0.2, where="demo").evaluate({}, size=3)
+    array([0.2, 0.2, 0.2])
+    >>> parse("segment in ['VIP', 'Loyal']", where="demo").names
+    frozenset({'segment'})
+    """
+    if isinstance(source, int | float | np.bool_ | np.number):
+        return Expression(str(source), frozenset(), where, ast.Constant(source))
+    if not isinstance(source, str) or not source.strip():
+        found = "it is empty" if isinstance(source, str) else f"it is a {type(source).__name__}, not text"
+        raise _syntax_error(str(source), where, found)
+    try:
+        tree = ast.parse(_clean(source), mode="eval").body
+        checker = _Checker(Expression(source, frozenset(), where, tree))
+        checker.check(tree)
+    except SyntaxError as exc:
+        raise _syntax_error(source, where, _describe(exc, _clean(source))) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise _syntax_error(source, where, "it is too long or too deeply nested") from None
+    return Expression(source, frozenset(checker.names), where, tree)
+
+
+def _clean(text: str) -> str:
+    """The text as parsed: one line (YAML block scalars may fold it), no surrounding blanks."""
+    return text.replace("\r", " ").replace("\n", " ").strip()
+
+
+def _syntax_error(text: str, where: str, reason: str) -> ExpressionError:
+    """The error for text that is not an expression at all."""
+    key = f" in {where.rsplit(', ', 1)[-1]}" if ", " in where else ""
+    return ExpressionError(f"The expression '{text}'{key} is not valid: {reason}", where=where, fix=HINT)
+
+
+def _describe(exc: SyntaxError, text: str) -> str:
+    """Python's syntax error in words for scenario authors, e.g. 'unexpected end of expression'."""
+    if not exc.offset or exc.offset > len(text) or (exc.lineno or 1) > 1:
+        return "unexpected end of expression"
+    return f"{exc.msg.split(' (detected')[0]} at character {exc.offset}"
+
+
+def _kind(value: np.ndarray) -> str:
+    """What a value holds, in words: 'numbers', 'true/false' or 'text'."""
+    return KINDS.get(np.asarray(value).dtype.kind, "other values")
+
+
+def _is_literal(node: ast.AST) -> bool:
+    """Whether `node` is a literal such as 'VIP', 3 or -1.5."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        node = node.operand
+    return isinstance(node, ast.Constant)
+
+
+@dataclass
+class _Checker:
+    """Walks a parsed tree, rejecting anything off the whitelist and collecting column names."""
+
+    expression: Expression
+    names: set[str] = field(default_factory=set)
+
+    def check(self, node: ast.AST) -> None:
+        """Check `node` and, recursively, its sub-expressions; each `_<Node>` method returns the children."""
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            word = NODE_WORDS.get(type(node), "the construct")
+            raise self.expression._error(f"uses {word} '{self.expression._segment(node)}', which is not allowed")
+        for child in method(node):
+            self.check(child)
+
+    def operator(self, node: ast.AST, op: ast.AST, allowed: Iterable[type]) -> None:
+        """Reject an operator that is not in `allowed`, e.g. '//' or 'is'."""
+        if type(op) not in allowed:
+            used = f"the operator '{SYMBOLS[type(op)]}' in '{self.expression._segment(node)}'"
+            raise self.expression._error(f"uses {used}, which is not allowed", ALLOWED_OPERATORS)
+
+    def _Constant(self, node: ast.Constant) -> list[ast.expr]:
+        if type(node.value) not in (int, float, str, bool):
+            raise self.expression._error(f"uses the value {node.value!r}, which is not allowed")
+        return []
+
+    def _Name(self, node: ast.Name) -> list[ast.expr]:
+        self.names.update({node.id} - BOOLEAN_NAMES.keys())
+        return []
+
+    def _BinOp(self, node: ast.BinOp) -> list[ast.expr]:
+        self.operator(node, node.op, ARITHMETIC)
+        return [node.left, node.right]
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> list[ast.expr]:
+        self.operator(node, node.op, (ast.USub, ast.UAdd, ast.Not))
+        return [node.operand]
+
+    def _BoolOp(self, node: ast.BoolOp) -> list[ast.expr]:
+        return node.values
+
+    def _IfExp(self, node: ast.IfExp) -> list[ast.expr]:
+        return [node.test, node.body, node.orelse]
+
+    def _Compare(self, node: ast.Compare) -> list[ast.expr]:
+        for op in node.ops:
+            self.operator(node, op, COMPARISONS)
+        if not any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
+            return [node.left, *node.comparators]
+        choices = node.comparators[-1]
+        listed = isinstance(choices, ast.List | ast.Tuple) and all(map(_is_literal, choices.elts))
+        if len(node.ops) > 1 or not listed:
+            fix = "Write e.g. \"segment in ['VIP', 'Loyal']\"; combine it with other comparisons using 'and'"
+            raise self.expression._error("needs a list of numbers or quoted strings after 'in'", fix)
+        return [node.left, *choices.elts]
+
+    def _Call(self, node: ast.Call) -> list[ast.expr]:
+        name = node.func.id if isinstance(node.func, ast.Name) else self.expression._segment(node.func)
+        if name not in FUNCTIONS:
+            fix = " ".join(filter(None, [did_you_mean(name, FUNCTIONS), ALLOWED_FUNCTIONS]))
+            raise self.expression._error(f"uses '{name}(...)', which is not allowed", fix)
+        low, high, _ = FUNCTIONS[name]
+        if node.keywords or not low <= len(node.args) <= high:
+            takes = f"{low}" if low == high else f"{low} or more" if high == 99 else f"{low} or {high}"
+            fix = f"Give {name}() {takes} argument{'s' if high > 1 else ''}, by position, not by name"
+            raise self.expression._error(f"calls {name}() with {len(node.args) + len(node.keywords)} argument(s)", fix)
+        digits = node.args[1:] if name == "round" else []
+        if digits and not (isinstance(digits[0], ast.Constant) and type(digits[0].value) is int):
+            raise self.expression._error("rounds to digits that are not a whole number", "Write e.g. round(ltv, 2)")
+        return node.args
+
+
+@dataclass(frozen=True)
+class _Evaluator:
+    """Computes a checked tree over numpy columns; each `_<Node>` method handles one node type."""
+
+    expression: Expression
+    columns: Mapping[str, object]
+    size: int
+
+    def __call__(self, node: ast.AST) -> np.ndarray:
+        return getattr(self, f"_{type(node).__name__}")(node)
+
+    def numbers(self, operand: ast.AST, symbol: str) -> np.ndarray:
+        """`operand` as float64, or an error naming it when it holds text."""
+        value = self(operand)
+        if _kind(value) not in ("numbers", "true/false"):
+            seg = self.expression._segment(operand)
+            fix = f"Arithmetic needs numeric columns; compare text with == or in, e.g. \"{seg} == 'VIP'\""
+            raise self.expression._error(f"applies '{symbol}' to '{seg}', which holds {_kind(value)}, not numbers", fix)
+        return value.astype(np.float64)
+
+    def booleans(self, operand: ast.AST, symbol: str) -> np.ndarray:
+        """`operand` as bool, or an error naming it when it holds numbers or text."""
+        value = self(operand)
+        if _kind(value) != "true/false":
+            seg = self.expression._segment(operand)
+            example = f"{seg} > 0" if _kind(value) == "numbers" else f"{seg} == 'VIP'"
+            fix = f"Turn '{seg}' into true/false with a comparison, e.g. \"{example}\""
+            problem = f"applies '{symbol}' to '{seg}', which holds {_kind(value)}, not true/false"
+            raise self.expression._error(problem, fix)
+        return value
+
+    def _Constant(self, node: ast.Constant) -> np.ndarray:
+        return np.asarray(node.value)
+
+    def _Name(self, node: ast.Name) -> np.ndarray:
+        value = np.asarray(BOOLEAN_NAMES[node.id] if node.id in BOOLEAN_NAMES else self.columns[node.id])
+        if value.ndim and value.shape != (self.size,):
+            raise self.expression._error(f"reads column '{node.id}' of shape {value.shape}, not ({self.size},)")
+        return value
+
+    def _BinOp(self, node: ast.BinOp) -> np.ndarray:
+        symbol = SYMBOLS[type(node.op)]
+        return ARITHMETIC[type(node.op)](self.numbers(node.left, symbol), self.numbers(node.right, symbol))
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> np.ndarray:
+        if isinstance(node.op, ast.Not):
+            return np.logical_not(self.booleans(node.operand, "not"))
+        value = self.numbers(node.operand, SYMBOLS[type(node.op)])
+        return -value if isinstance(node.op, ast.USub) else value
+
+    def _BoolOp(self, node: ast.BoolOp) -> np.ndarray:
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        return functools.reduce(combine, [self.booleans(value, SYMBOLS[type(node.op)]) for value in node.values])
+
+    def _IfExp(self, node: ast.IfExp) -> np.ndarray:
+        return np.where(self.booleans(node.test, "if"), self(node.body), self(node.orelse))
+
+    def _Call(self, node: ast.Call) -> np.ndarray:
+        name = node.func.id
+        return np.asarray(FUNCTIONS[name][2](*(self.numbers(arg, f"{name}(...)") for arg in node.args)))
+
+    def _Compare(self, node: ast.Compare) -> np.ndarray:
+        if isinstance(node.ops[0], ast.In | ast.NotIn):
+            left = (node.left, self(node.left))
+            found = [self.compare(operator.eq, left, (choice, self(choice))) for choice in node.comparators[0].elts]
+            found = functools.reduce(np.logical_or, found, np.asarray(False))
+            return np.logical_not(found) if isinstance(node.ops[0], ast.NotIn) else found
+        operands = [(operand, self(operand)) for operand in [node.left, *node.comparators]]
+        pairs = zip(node.ops, operands, operands[1:])
+        return functools.reduce(np.logical_and, [self.compare(COMPARISONS[type(op)], a, b) for op, a, b in pairs])
+
+    def compare(self, test: Callable, left: Operand, right: Operand) -> np.ndarray:
+        """One comparison of two (node, value) operands that must both hold text or both not."""
+        (left_node, left_value), (right_node, right_value) = left, right
+        if (_kind(left_value) == "text") != (_kind(right_value) == "text"):
+            problem = f"compares '{self.expression._segment(left_node)}' ({_kind(left_value)}) with "
+            problem += f"'{self.expression._segment(right_node)}' ({_kind(right_value)})"
+            raise self.expression._error(problem, "Compare text with quoted strings and numbers with numbers")
+        return np.asarray(test(left_value, right_value), dtype=bool)

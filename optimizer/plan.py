@@ -1,0 +1,125 @@
+"""The optimize workflow: scenario → Problem → exact solve → control groups → plan and summary.
+
+Everything the CLI's ``cvo optimize`` does is one call here::
+
+    from optimizer.plan import optimize
+    plan = optimize("scenarios/weekly.yaml")
+    plan.summary["status"], plan.assignments.head()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.controls import draw_controls
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.exact import solve_exact
+from optimizer.formulate import Formulation, formulate
+from optimizer.problem import NO_CAMPAIGN, Problem
+from optimizer.relaxation import Diagnosis, diagnose, solve_relaxation
+from optimizer.results import SolutionStatus, SolveResult, Termination
+from optimizer.scenario import Scenario, load_scenario
+from optimizer.summary import build_summary
+
+TREATMENT, CONTROL = "treatment", "control"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A solved scenario: who gets what (``assignments``), and the figures behind it."""
+
+    formulation: Formulation
+    result: SolveResult
+    control: np.ndarray
+    assignments: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def optimize(scenario: Scenario | str | Path) -> Plan:
+    """Solve a scenario to a plan; raise InfeasibleError or SolverError when there is none."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    formulation = formulate(scenario)
+    problem = formulation.problem
+    result = solve_exact(problem, scenario.solver)
+    if result.termination is Termination.INFEASIBLE:
+        raise _infeasible(scenario, problem)
+    if result.status is SolutionStatus.NONE:
+        raise _no_plan(scenario, result)
+    customers, campaigns = problem.candidate_pairs()
+    relaxation = solve_relaxation(problem, customers, campaigns)
+    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids,
+                            1.0 - problem.treated_share, scenario.seed)
+    assignments = plan_table(problem, result.choice, control)
+    summary = build_summary(formulation, result, relaxation, result.choice, control)
+    return Plan(formulation, result, control, assignments, summary)
+
+
+def plan_table(problem: Problem, choice: np.ndarray, control: np.ndarray) -> pd.DataFrame:
+    """One row per customer: campaign_id and group (null when none), expected value and spend.
+
+    Controls receive nothing, so their expected value and spend are 0.
+    """
+    given = choice != NO_CAMPAIGN
+    treated = given & ~control
+    rows = np.arange(problem.n_customers)
+    safe = np.where(given, choice, 0)
+    campaign_ids = np.array(problem.campaign_ids, dtype=object)
+    return pd.DataFrame({
+        "customer_id": pd.array(problem.customer_ids.astype(str), dtype="string"),
+        "campaign_id": pd.array(np.where(given, campaign_ids[safe], None), dtype="string"),
+        "group": pd.array(np.where(given, np.where(control, CONTROL, TREATMENT), None), dtype="string"),
+        "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
+        "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
+    })
+
+
+def _infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError:
+    customers, campaigns = problem.candidate_pairs()
+    diagnosis = diagnose(problem, customers, campaigns, time_limit=scenario.solver.time_limit_s)
+    return InfeasibleError(
+        f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}",
+        where=scenario.source,
+        fix="Change one of the limits named above in the scenario file (the change shown is the smallest "
+        "that makes a plan possible), then run again",
+    )
+
+
+def describe_conflict(diagnosis: Diagnosis) -> str:
+    """'min_audience[x] (>= 3000) conflicts with budget (<= 2000) ...; lower ... by 1,250 (to 1,750)'."""
+    def label(row) -> str:
+        return f"{row.name} ({row.sense} {row.rhs:,.6g}, {row.source})"
+
+    moved = [conflict.row for conflict in diagnosis.conflicts]
+    text = "; ".join(label(row) for row in moved)
+    if diagnosis.binding:
+        text += " conflicts with " + ", ".join(label(row) for row in diagnosis.binding)
+    changes = [
+        f"{'raise' if c.change > 0 else 'lower'} {c.row.name} by {abs(c.change):,.6g} "
+        f"(to {c.row.rhs + c.change:,.6g})"
+        for c in diagnosis.conflicts
+    ]
+    if not changes:
+        return "The solver proved the constraints cannot all hold, but no relaxation of the limits was found"
+    return f"Conflict: {text}. The smallest change that makes a plan possible: {', and '.join(changes)}"
+
+
+def _no_plan(scenario: Scenario, result: SolveResult) -> SolverError:
+    if result.termination is Termination.TIME_LIMIT:
+        bound = f"; the best possible objective is at most {result.bound:,.6g}" if result.bound is not None else ""
+        return SolverError(
+            f"The solver found no plan within the time limit of {scenario.solver.time_limit_s:g} s{bound}",
+            where=f"{scenario.source}, solver.time_limit_s",
+            fix="Raise solver.time_limit_s, or loosen the >= constraints (min_audience, floors) that make plans hard to find",
+        )
+    return SolverError(
+        f"The solver stopped ({result.termination}) without a plan",
+        where=scenario.source,
+        fix="Run again; if it persists, report it with the scenario file",
+    )
+

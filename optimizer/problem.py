@@ -1,0 +1,132 @@
+"""The array-based assignment problem every solver works on.
+
+For customers i = 1..n and campaigns j = 1..k, choose x_ij in {0, 1}:
+
+    maximise    sum_ij  c_ij x_ij                 c_ij = (1 - f_j) * v_ij
+    subject to  sum_j x_ij <= 1                   for every customer i
+                sum_ij a_rij x_ij  (<=|>=|==) b_r for every coupling row r
+                x_ij = 0                          where (i, j) is not eligible
+
+v_ij is the pair's value to the objective, f_j the campaign's control fraction (a selected
+customer is held out with probability f_j, so c_ij is the value the plan expects to earn).
+Coupling rows count the whole selected audience at full weight, so no control draw can push
+the treated plan over a limit. Each row's coefficients are a shared (n, k) weight array times a
+campaign mask, a_rij = W_r[i, j] * m_r[j], so many rows share one array.
+
+A plan is a vector ``choice`` of length n: the campaign index of each customer, or -1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+NO_CAMPAIGN = -1
+COUNT = "count"
+
+
+class Sense(StrEnum):
+    LE = "<="
+    GE = ">="
+    EQ = "=="
+
+
+@dataclass(frozen=True)
+class CouplingRow:
+    """One aggregate limit: sum over selected pairs of weights[weight][i, j] * campaigns[j]."""
+
+    name: str
+    family: str
+    sense: Sense
+    rhs: float
+    weight: str
+    campaigns: np.ndarray
+    source: str = ""
+
+    def satisfied(self, lhs: float, tolerance: float = 1e-6) -> bool:
+        slack = tolerance * max(1.0, abs(self.rhs))
+        if self.sense is Sense.LE:
+            return lhs <= self.rhs + slack
+        if self.sense is Sense.GE:
+            return lhs >= self.rhs - slack
+        return abs(lhs - self.rhs) <= slack
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Values, spends, eligibility and coupling rows of one scenario, as arrays.
+
+    ``weights`` maps a name to an (n, k) array; the name COUNT means all ones (not stored).
+    ``pair_value`` and ``spend`` are per treated pair; ``treated_share`` is 1 - f_j.
+    """
+
+    customer_ids: np.ndarray
+    campaign_ids: tuple[str, ...]
+    channels: tuple[str, ...]
+    pair_value: np.ndarray
+    spend: np.ndarray
+    eligible: np.ndarray
+    treated_share: np.ndarray
+    rows: tuple[CouplingRow, ...]
+    weights: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.customer_ids)
+
+    @property
+    def n_campaigns(self) -> int:
+        return len(self.campaign_ids)
+
+    @property
+    def value(self) -> np.ndarray:
+        """Objective coefficient c_ij = (1 - f_j) v_ij."""
+        return self.pair_value * self.treated_share
+
+    def coefficients(self, row: CouplingRow) -> np.ndarray:
+        """The (n, k) coefficient array a_r of one row."""
+        if row.weight == COUNT:
+            return np.broadcast_to(row.campaigns.astype(float), (self.n_customers, self.n_campaigns))
+        return self.weights[row.weight] * row.campaigns
+
+    def candidate_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs worth a variable: eligible, and of positive value or able to help some row.
+
+        A pair with c_ij <= 0 can only matter if selecting it moves some >= row up, some <= row
+        down, or enters an == row; any other such pair is never needed in an optimal plan.
+        """
+        useful = self.value > 0
+        for row in self.rows:
+            coefficients = self.coefficients(row)
+            if row.sense is Sense.GE:
+                useful |= coefficients > 0
+            elif row.sense is Sense.LE:
+                useful |= coefficients < 0
+            else:
+                useful |= coefficients != 0
+        return np.nonzero(self.eligible & useful)
+
+    def row_activity(self, choice: np.ndarray) -> np.ndarray:
+        """lhs of every coupling row for a plan."""
+        customers = np.flatnonzero(choice != NO_CAMPAIGN)
+        campaigns = choice[customers]
+        return np.array([self.coefficients(row)[customers, campaigns].sum() for row in self.rows])
+
+    def objective(self, choice: np.ndarray) -> float:
+        customers = np.flatnonzero(choice != NO_CAMPAIGN)
+        return float(self.value[customers, choice[customers]].sum())
+
+    def violations(self, choice: np.ndarray, tolerance: float = 1e-6) -> list[str]:
+        """Human-readable list of what a plan breaks (empty when the plan is feasible)."""
+        customers = np.flatnonzero(choice != NO_CAMPAIGN)
+        problems = [
+            f"customer {self.customer_ids[i]} is not eligible for {self.campaign_ids[choice[i]]}"
+            for i in customers[~self.eligible[customers, choice[customers]]]
+        ]
+        for row, lhs in zip(self.rows, self.row_activity(choice)):
+            if not row.satisfied(lhs, tolerance):
+                problems.append(f"{row.name}: {lhs:g} {row.sense} {row.rhs:g} does not hold")
+        return problems

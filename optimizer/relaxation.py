@@ -1,0 +1,151 @@
+"""Matrix-built HiGHS models of a Problem: the LP relaxation (shadow prices) and the elastic
+model that explains infeasibility.
+
+Built with numpy/scipy and handed to highspy in one ``passModel`` call: no Pyomo objects, so
+these stay cheap even where the Pyomo model would be large.
+
+Shadow price of row r: d(LP optimum)/d(b_r), what one more unit of that limit would add
+(negative for a >= row that costs value to meet).
+
+Elastic model: every coupling row gets slack s_r >= 0 that relaxes it,
+
+    min  sum_r s_r / max(1, |b_r|)   s.t.  the rows with slack,  assignment rows,  x binary,
+
+so the optimal slacks say which limits must move, and by how much, for any plan to exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+from optimizer.problem import CouplingRow, Problem, Sense
+
+INF = highspy.kHighsInf
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """LP relaxation optimum and the shadow price of every coupling row (None if infeasible)."""
+
+    feasible: bool
+    bound: float | None
+    shadow_prices: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A row whose limit must move by ``change`` (signed, in its own units) for a plan to exist."""
+
+    row: CouplingRow
+    change: float
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The least relaxation that makes a scenario feasible, and the rows it conflicts with."""
+
+    conflicts: list[Conflict]
+    binding: list[CouplingRow]
+
+
+def coupling_matrix(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> sp.csr_matrix:
+    """(customer rows with a choice, then coupling rows) × candidate pairs."""
+    pairs = np.arange(len(customers))
+    unique, inverse, counts = np.unique(customers, return_inverse=True, return_counts=True)
+    keep = counts[inverse] > 1
+    _, choice_row = np.unique(inverse[keep], return_inverse=True)
+    blocks = [sp.csr_matrix((np.ones(keep.sum()), (choice_row, pairs[keep])), shape=(int(choice_row.max(initial=-1)) + 1, len(pairs)))]
+    for row in problem.rows:
+        coefficients = problem.coefficients(row)[customers, campaigns]
+        blocks.append(sp.csr_matrix(coefficients.reshape(1, -1)))
+    return sp.vstack(blocks, format="csr")
+
+
+def _row_bounds(problem: Problem, n_choice_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    lower = np.r_[np.full(n_choice_rows, -INF), [_lower(row) for row in problem.rows]]
+    upper = np.r_[np.ones(n_choice_rows), [_upper(row) for row in problem.rows]]
+    return lower, upper
+
+
+def _lower(row: CouplingRow) -> float:
+    return -INF if row.sense is Sense.LE else row.rhs
+
+
+def _upper(row: CouplingRow) -> float:
+    return INF if row.sense is Sense.GE else row.rhs
+
+
+def _highs(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, maximise: bool, integer: int = 0):
+    """A silent single-threaded Highs holding the model; ``integer`` = leading integer columns."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+    lp.row_lower_, lp.row_upper_ = row_lower, row_upper
+    columns = matrix.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = columns.indptr, columns.indices, columns.data
+    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * integer + [highspy.HighsVarType.kContinuous] * (
+            lp.num_col_ - integer
+        )
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("threads", 1)
+    highs.passModel(lp)
+    return highs
+
+
+def solve_relaxation(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> Relaxation:
+    """LP relaxation over the candidate pairs, with a shadow price per coupling row."""
+    matrix = coupling_matrix(problem, customers, campaigns)
+    n_choice = matrix.shape[0] - len(problem.rows)
+    row_lower, row_upper = _row_bounds(problem, n_choice)
+    value = problem.value[customers, campaigns]
+    highs = _highs(value, np.zeros(len(value)), np.ones(len(value)), matrix, row_lower, row_upper, maximise=True)
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return Relaxation(False, None, None)
+    duals = np.asarray(highs.getSolution().row_dual)[n_choice:]
+    return Relaxation(True, highs.getInfo().objective_function_value, duals)
+
+
+def diagnose(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float = 60.0) -> Diagnosis:
+    """Least weighted relaxation of the coupling rows that admits a plan (elastic MIP)."""
+    matrix = coupling_matrix(problem, customers, campaigns)
+    n_choice = matrix.shape[0] - len(problem.rows)
+    m, n_pairs = len(problem.rows), matrix.shape[1]
+    # slack columns: +1 on >= rows (raise lhs), -1 on <= rows (lower lhs); == rows get both.
+    signs = [(r, +1.0) for r, row in enumerate(problem.rows) if row.sense is not Sense.LE]
+    signs += [(r, -1.0) for r, row in enumerate(problem.rows) if row.sense is not Sense.GE]
+    slack = sp.csr_matrix(
+        ([s for _, s in signs], ([n_choice + r for r, _ in signs], range(len(signs)))),
+        shape=(matrix.shape[0], len(signs)),
+    )
+    scale = np.array([1.0 / max(1.0, abs(problem.rows[r].rhs)) for r, _ in signs])
+    cost = np.r_[np.zeros(n_pairs), scale]
+    lower, upper = np.zeros(n_pairs + len(signs)), np.r_[np.ones(n_pairs), np.full(len(signs), INF)]
+    row_lower, row_upper = _row_bounds(problem, n_choice)
+    full = sp.hstack([matrix, slack], format="csr")
+    highs = _highs(cost, lower, upper, full, row_lower, row_upper, maximise=False, integer=n_pairs)
+    highs.setOptionValue("time_limit", float(time_limit))
+    highs.run()
+    values = np.asarray(highs.getSolution().col_value)[n_pairs:]
+    conflicts = [Conflict(problem.rows[r], -s * v) for (r, s), v in zip(signs, values) if v > 1e-7]
+    binding = _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs)
+    moved = {id(conflict.row) for conflict in conflicts}
+    return Diagnosis(conflicts, [row for row in binding if id(row) not in moved])
+
+
+def _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs) -> list[CouplingRow]:
+    """Rows with a non-zero dual in the elastic LP: the limits the relaxed rows run into."""
+    highs = _highs(cost, lower, upper, full, row_lower, row_upper, maximise=False)
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return []
+    duals = np.asarray(highs.getSolution().row_dual)[n_choice:]
+    return [row for row, dual in zip(problem.rows, duals) if abs(dual) > 1e-9]

@@ -1,0 +1,336 @@
+"""Tests of the scenario expression language: each operator family, the whitelist, and the messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.errors import ExpressionError, ScenarioError
+from optimizer.expressions import Expression, parse
+
+WHERE = "scenarios/weekly.yaml, campaigns[0].value_per_response"
+
+
+@pytest.fixture
+def columns() -> dict[str, np.ndarray]:
+    """Four hand-checkable customers."""
+    return {
+        "customer_id": np.array(["c1", "c2", "c3", "c4"], dtype=object),
+        "ltv": np.array([100.0, 600.0, 0.0, 250.0]),
+        "age": np.array([17, 25, 40, 29]),
+        "segment": np.array(["VIP", "Loyal", "New", "VIP"], dtype=object),
+        "email_opt_in": np.array([True, False, True, True]),
+        "sms_opt_in": np.array([False, False, True, True]),
+        "days_since_last_purchase": np.array([10, 70, 90, 61]),
+        "p_treat": np.array([0.3, 0.2, 0.1, 0.5]),
+        "p_control": np.array([0.1, 0.2, 0.05, 0.25]),
+    }
+
+
+def evaluate(text: str | int | float | bool, columns: dict[str, np.ndarray], size: int = 4) -> np.ndarray:
+    return parse(text, where=WHERE).evaluate(columns, size)
+
+
+def error_of(text: str, columns: dict[str, np.ndarray] | None = None, size: int = 4) -> str:
+    """The message of the ExpressionError that parsing (and evaluating) `text` raises."""
+    with pytest.raises(ExpressionError) as caught:
+        parse(text, where=WHERE).evaluate(columns or {}, size)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ltv * 0.2", [20.0, 120.0, 0.0, 50.0]),
+        ("p_treat - p_control", [0.2, 0.0, 0.05, 0.25]),
+        ("ltv / 100 + 1", [2.0, 7.0, 1.0, 3.5]),
+        ("age % 10", [7.0, 5.0, 0.0, 9.0]),
+        ("2 ** 3 - ltv / ltv * 0 + age * 0", [8.0, 8.0, np.nan, 8.0]),
+        ("-ltv", [-100.0, -600.0, 0.0, -250.0]),
+        ("+age", [17.0, 25.0, 40.0, 29.0]),
+    ],
+)
+def test_arithmetic_gives_float64(columns, text, expected):
+    result = evaluate(text, columns)
+    assert result.dtype == np.float64
+    np.testing.assert_allclose(result, expected)
+
+
+def test_division_by_zero_gives_inf_and_nan_without_warnings(columns):
+    with np.errstate(all="raise"):
+        result = evaluate("ltv / 0", columns)
+    assert np.isinf(result[0]) and np.isnan(result[2])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ltv > 200", [False, True, False, True]),
+        ("ltv >= 250", [False, True, False, True]),
+        ("age < 25", [True, False, False, False]),
+        ("age <= 25", [True, True, False, False]),
+        ("segment == 'VIP'", [True, False, False, True]),
+        ("segment != 'VIP'", [False, True, True, False]),
+        ("18 <= age < 30", [False, True, False, True]),
+        ("0 < ltv <= 250 < 300", [True, False, False, True]),
+    ],
+)
+def test_comparisons_give_bool(columns, text, expected):
+    result = evaluate(text, columns)
+    assert result.dtype == bool
+    assert result.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("segment in ['VIP', 'Loyal']", [True, True, False, True]),
+        ("segment not in ('VIP', 'Loyal')", [False, False, True, False]),
+        ("age in [17, 40, -1]", [True, False, True, False]),
+        ("age in []", [False, False, False, False]),
+    ],
+)
+def test_in_checks_membership_in_a_literal_list(columns, text, expected):
+    assert evaluate(text, columns).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("days_since_last_purchase > 60 and email_opt_in", [False, False, True, True]),
+        ("email_opt_in or sms_opt_in", [True, False, True, True]),
+        ("not sms_opt_in", [True, True, False, False]),
+        ("email_opt_in and sms_opt_in and ltv > 100", [False, False, False, True]),
+        ("true", [True, True, True, True]),
+        ("false or email_opt_in", [True, False, True, True]),
+        ("True and not False", [True, True, True, True]),
+    ],
+)
+def test_boolean_logic_is_element_wise(columns, text, expected):
+    result = evaluate(text, columns)
+    assert result.dtype == bool
+    assert result.tolist() == expected
+
+
+def test_conditional_picks_per_row(columns):
+    result = evaluate("0.3 if segment == 'VIP' else 0.1", columns)
+    np.testing.assert_allclose(result, [0.3, 0.1, 0.1, 0.3])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abs(-ltv)", [100.0, 600.0, 0.0, 250.0]),
+        ("min(ltv, 500) * 0.1", [10.0, 50.0, 0.0, 25.0]),
+        ("max(ltv, age, 200)", [200.0, 600.0, 200.0, 250.0]),
+        ("clip(ltv, 50, 300)", [100.0, 300.0, 50.0, 250.0]),
+        ("round(ltv / 7, 2)", [14.29, 85.71, 0.0, 35.71]),
+        ("round(p_treat * 10)", [3.0, 2.0, 1.0, 5.0]),
+        ("sqrt(ltv)", [10.0, np.sqrt(600), 0.0, np.sqrt(250)]),
+        ("exp(log(ltv + 1)) - 1", [100.0, 600.0, 0.0, 250.0]),
+    ],
+)
+def test_functions(columns, text, expected):
+    np.testing.assert_allclose(evaluate(text, columns), expected)
+
+
+@pytest.mark.parametrize(("source", "expected"), [(0.2, 0.2), (3, 3.0), ("5", 5.0), ("1.5 * 2", 3.0)])
+def test_numeric_constants_broadcast_as_float64(source, expected):
+    result = parse(source, where=WHERE).evaluate({}, 3)
+    assert result.dtype == np.float64
+    assert result.tolist() == [expected] * 3
+
+
+@pytest.mark.parametrize(("source", "expected"), [(True, True), (False, False), ("true", True), ("false", False)])
+def test_boolean_constants_broadcast_as_bool(source, expected):
+    result = parse(source, where=WHERE).evaluate({}, 2)
+    assert result.dtype == bool
+    assert result.tolist() == [expected] * 2
+
+
+def test_scalar_columns_broadcast(columns):
+    result = evaluate("ltv * rate if segment == 'VIP' else 0", {**columns, "rate": 0.5, "segment": "VIP"})
+    np.testing.assert_allclose(result, [50.0, 300.0, 0.0, 125.0])
+
+
+def test_result_is_a_fresh_array(columns):
+    result = evaluate("ltv", columns)
+    result[0] = -1
+    assert columns["ltv"][0] == 100.0
+
+
+def test_names_are_the_columns_read():
+    expression = parse("min(ltv, cap) if segment in ['VIP'] and true else false + age", where=WHERE)
+    assert expression.names == {"ltv", "cap", "segment", "age"}
+    assert parse(0.5, where=WHERE).names == frozenset()
+
+
+def test_expression_is_a_frozen_value():
+    expression = parse("ltv * 0.2", where=WHERE)
+    assert isinstance(expression, Expression)
+    assert expression == parse("ltv * 0.2", where=WHERE)
+    assert expression.text == "ltv * 0.2"
+    with pytest.raises(AttributeError):
+        expression.text = "other"
+
+
+def test_multi_line_text_from_yaml_block_scalars(columns):
+    np.testing.assert_allclose(evaluate("ltv\n  * 0.5\n", columns), [50.0, 300.0, 0.0, 125.0])
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("x.__class__", "uses attribute access 'x.__class__'"),
+        ("ltv[0]", "uses indexing 'ltv[0]'"),
+        ("__import__('os')", "uses '__import__(...)'"),
+        ("lambda: 1", "uses a lambda"),
+        ("[x for x in ltv]", "uses a comprehension"),
+        ("sum(x for x in ltv)", "uses 'sum(...)'"),
+        ("open('/etc/passwd')", "uses 'open(...)'"),
+        ("(y := 2)", "uses the assignment ':='"),
+        ("f'{ltv}'", "uses an f-string"),
+        ("ltv.real()", "uses 'ltv.real(...)'"),
+        ("ltv // 2", "uses the operator '//'"),
+        ("email_opt_in & sms_opt_in", "uses the operator '&'"),
+        ("ltv is None", "uses the operator 'is'"),
+        ("~email_opt_in", "uses the operator '~'"),
+        ("1 + None", "uses the value None"),
+        ("{'a': 1}", "uses a dict"),
+        ("[1, 2]", "uses a list outside 'in [...]'"),
+        ("ltv, age", "uses a tuple"),
+        ("b'x' == segment", "uses the value b'x'"),
+    ],
+)
+def test_unsafe_or_unsupported_forms_are_rejected(text, shown):
+    message = error_of(text)
+    assert f"The expression '{text}' {shown}" in message
+    assert "which is not allowed" in message
+    assert f"({WHERE})" in message
+
+
+def test_unknown_function_lists_the_allowed_ones_with_a_suggestion():
+    message = error_of("mn(ltv, 500)")
+    assert "Did you mean 'min'?" in message
+    assert message.endswith("Allowed functions: abs, clip, exp, log, max, min, round, sqrt.")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("min(ltv)", "calls min() with 1 argument(s)"),
+        ("clip(ltv, 1)", "calls clip() with 2 argument(s)"),
+        ("min(ltv, 2, key=abs)", "calls min() with 3 argument(s)"),
+        ("round(ltv, 1.5)", "rounds to digits that are not a whole number"),
+        ("round(ltv, age)", "rounds to digits that are not a whole number"),
+    ],
+)
+def test_functions_check_their_arguments(text, shown):
+    assert f"The expression '{text}' {shown} ({WHERE})" in error_of(text)
+
+
+@pytest.mark.parametrize("text", ["segment in allowed", "segment in ['VIP', other]", "age in [1] == age"])
+def test_in_needs_a_literal_list(text):
+    message = error_of(text)
+    assert "needs a list of numbers or quoted strings after 'in'" in message
+    assert "segment in ['VIP', 'Loyal']" in message
+
+
+def test_unknown_column_suggests_the_closest_and_lists_the_available(columns):
+    expression = parse("lvt * 0.2", where=WHERE)
+    with pytest.raises(ExpressionError) as caught:
+        expression.check_names(columns, WHERE)
+    assert str(caught.value) == (
+        f"The expression 'lvt * 0.2' names an unknown column 'lvt' ({WHERE}). Did you mean 'ltv'? "
+        "Available columns: age, customer_id, days_since_last_purchase, email_opt_in, ltv, p_control, p_treat, "
+        "segment, sms_opt_in."
+    )
+
+
+def test_unknown_columns_are_all_named_and_long_lists_cut():
+    available = [f"column_{index:02d}" for index in range(20)]
+    with pytest.raises(ExpressionError) as caught:
+        parse("foo + bar", where=WHERE).check_names(available, WHERE)
+    message = str(caught.value)
+    assert "names unknown columns 'bar', 'foo'" in message
+    assert message.endswith("column_10, column_11 and 8 more.")
+
+
+def test_evaluate_checks_names_too(columns):
+    assert "names an unknown column 'ltvv'" in error_of("ltvv > 1", columns)
+
+
+def test_syntax_error_message_names_text_key_and_hint():
+    assert error_of("ltv * ") == (
+        "The expression 'ltv * ' in campaigns[0].value_per_response is not valid: unexpected end of expression "
+        f'({WHERE}). Write arithmetic, comparisons, and/or/not over column names, numbers and quoted strings, '
+        'e.g. "ltv * 0.2".'
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("ltv age", "invalid syntax at character 5"),
+        ("'VIP", "unterminated string literal"),
+        ("(ltv", "'(' was never closed"),
+        ("ltv +\n", "unexpected end of expression"),
+        ("  ", "it is empty"),
+        (None, "it is a NoneType, not text"),
+        ("-" * 100_000 + "1", "too long or too deeply nested"),
+    ],
+)
+def test_other_syntax_errors(source, reason):
+    with pytest.raises(ExpressionError) as caught:
+        parse(source, where=WHERE)
+    assert reason in str(caught.value)
+    assert "is not valid" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "fix"),
+    [
+        ("segment * 2", "applies '*' to 'segment', which holds text, not numbers", "\"segment == 'VIP'\""),
+        ("abs(segment)", "applies 'abs(...)' to 'segment', which holds text, not numbers", "compare text"),
+        ("ltv and email_opt_in", "applies 'and' to 'ltv', which holds numbers, not true/false", '"ltv > 0"'),
+        ("not segment", "applies 'not' to 'segment', which holds text, not true/false", "\"segment == 'VIP'\""),
+        ("1 if age else 0", "applies 'if' to 'age', which holds numbers, not true/false", '"age > 0"'),
+        ("segment == 5", "compares 'segment' (text) with '5' (numbers)", "Compare text with quoted strings"),
+        ("ltv in ['VIP']", "compares 'ltv' (numbers) with ''VIP'' (text)", "Compare text with quoted strings"),
+    ],
+)
+def test_type_errors_name_the_column(columns, text, shown, fix):
+    message = error_of(text, columns)
+    assert f"The expression '{text}' {shown} ({WHERE})" in message
+    assert fix in message
+
+
+def test_numpy_type_errors_become_expression_errors(columns):
+    messy = {**columns, "segment": np.array(["VIP", None, "New", "VIP"], dtype=object)}
+    message = error_of("segment < 'M'", messy)
+    assert "The expression 'segment < 'M'' cannot be computed" in message
+
+
+def test_columns_of_the_wrong_length_are_reported(columns):
+    assert "reads column 'ltv' of shape (4,), not (3,)" in error_of("ltv * 2", columns, size=3)
+
+
+def test_expression_errors_are_scenario_errors():
+    with pytest.raises(ScenarioError) as caught:
+        parse("ltv +", where=WHERE)
+    assert caught.value.exit_code == 2
+
+
+def test_non_ascii_text_is_quoted_exactly(columns):
+    message = error_of("segment == 'Café' and ltv", columns)
+    assert "applies 'and' to 'ltv', which holds numbers" in message
+
+
+def test_pandas_string_columns_compare_element_wise():
+    segment = pd.Series(["VIP", "Loyal"], dtype="string").to_numpy(dtype=object)
+    assert parse("segment in ['VIP']", where=WHERE).evaluate({"segment": segment}, 2).tolist() == [True, False]
+
+
+def test_numpy_scalars_from_yaml_loaders_are_constants():
+    assert parse(np.float64(0.5), where=WHERE).evaluate({}, 2).tolist() == [0.5, 0.5]
