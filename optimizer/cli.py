@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from optimizer.errors import CvoError
 from optimizer.formulate import formulate
@@ -26,7 +27,7 @@ app = typer.Typer(
 
 
 def _fail(error: CvoError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {error.message}", highlight=False, markup=True)
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message), highlight=False)
     return typer.Exit(error.exit_code)
 
 
@@ -37,7 +38,7 @@ ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file, e.g. scen
 def optimize(
     scenario: ScenarioArg,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
-                                             "[default: out/<scenario name>].")] = None,
+                                             "(default: out/<scenario name>).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
 ) -> None:
     """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).

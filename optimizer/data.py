@@ -30,8 +30,11 @@ class Scores:
         return ~np.isnan(self.p_treat)
 
 
-def read_table(path: Path, *, what: str) -> pd.DataFrame:
-    """Read a .parquet or .csv file, with a clear error when it is missing or unreadable."""
+def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a .parquet or .csv file, with a clear error when it is missing or unreadable.
+
+    ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
+    """
     if not path.is_file():
         raise DataError(
             f"The {what} file {path} does not exist",
@@ -42,7 +45,7 @@ def read_table(path: Path, *, what: str) -> pd.DataFrame:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)
         if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
+            return pd.read_csv(path, dtype={column: str for column in text_columns})
     except Exception as error:  # pyarrow and the csv parser raise many types
         raise DataError(
             f"The {what} file {path} could not be read: {error}",
@@ -61,7 +64,8 @@ def _row_label(path: Path, position: int) -> str:
     return f"{path}, row {position + 1}"
 
 
-def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], path: Path, what: str) -> None:
+def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], path: Path, what: str,
+                    advice: str) -> None:
     """Raise DataError naming the first missing column, with a did-you-mean."""
     for column in columns:
         if column not in table.columns:
@@ -70,15 +74,24 @@ def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], p
             raise DataError(
                 f"The {what} table has no column '{column}'",
                 where=str(path),
-                fix=f"{hint + ' ' if hint else ''}Columns found: {shown}. Rename the column or "
-                "set 'customer_id' in the scenario to the id column's name",
+                fix=f"{hint + ' ' if hint else ''}Columns found: {shown}. {advice}",
             )
+
+
+def show(value: object) -> str:
+    """A table value as a user wrote it: 1.5, 'high', or 'missing (NaN)'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "a missing value (NaN)"
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def load_customers(path: Path, id_column: str) -> pd.DataFrame:
     """The customer table with ids as strings, rejecting missing and duplicate ids."""
-    table = read_table(path, what="customers")
-    require_columns(table, [id_column], path, "customers")
+    table = read_table(path, what="customers", text_columns=(id_column,))
+    require_columns(table, [id_column], path, "customers",
+                    "Rename the id column, or set 'customer_id' in the scenario to its name")
     ids = table[id_column]
     missing = np.flatnonzero(ids.isna().to_numpy())
     if missing.size:
@@ -105,8 +118,9 @@ def load_customers(path: Path, id_column: str) -> pd.DataFrame:
 
 def load_scores(path: Path, customer_ids: pd.Index, campaign_ids: list[str]) -> Scores:
     """The long score table pivoted to (customer, campaign) arrays after row-level checks."""
-    table = read_table(path, what="scores")
-    require_columns(table, SCORE_COLUMNS, path, "scores")
+    table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
+    require_columns(table, SCORE_COLUMNS, path, "scores",
+                    f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
     table = table.reset_index(drop=True)
     for column in ("p_treat", "p_control"):
         _check_probability(table, column, path)
@@ -129,7 +143,7 @@ def _check_probability(table: pd.DataFrame, column: str, path: Path) -> None:
         first = int(bad[0])
         given = table[column].iat[first]
         raise DataError(
-            f"'{column}' must be a probability in [0, 1] but is {given!r} for customer "
+            f"'{column}' must be a probability in [0, 1] but is {show(given)} for customer "
             f"'{table['customer_id'].iat[first]}', campaign '{table['campaign_id'].iat[first]}' "
             f"({bad.size} bad row(s) in all)",
             where=_row_label(path, first),
@@ -152,8 +166,8 @@ def _check_known_customers(table: pd.DataFrame, customer: np.ndarray, path: Path
 def _check_unique_pairs(
     table: pd.DataFrame, customer: np.ndarray, campaign: np.ndarray, keep: np.ndarray, path: Path
 ) -> None:
-    key = pd.Series(customer.astype(np.int64) * (int(campaign.max(initial=0)) + 1) + campaign)
-    duplicated = np.flatnonzero(key.duplicated().to_numpy() & keep)
+    pairs = pd.DataFrame({"customer": customer, "campaign": campaign})
+    duplicated = np.flatnonzero(pairs.duplicated().to_numpy() & keep)
     if duplicated.size:
         first = int(duplicated[0])
         raise DataError(

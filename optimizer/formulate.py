@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.data import Scores, load_customers, load_scores
-from optimizer.errors import DataError, InfeasibleError
+from optimizer.data import Scores, load_customers, load_scores, show
+from optimizer.errors import DataError, InfeasibleError, ScenarioError
 from optimizer.expressions import Expression, parse
 from optimizer.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.scenario import Campaign, Objective, Scenario
@@ -109,7 +109,7 @@ def _check_probabilities(scenario: Scenario, key: str, values: np.ndarray, colum
     if bad.size:
         first = int(bad[0])
         raise DataError(
-            f"'{key}' gives {values[first]!r} for customer '{columns[scenario.customer_id][first]}', "
+            f"'{key}' gives {show(values[first])} for customer '{columns[scenario.customer_id][first]}', "
             f"not a probability in [0, 1] ({bad.size} customer(s) in all)",
             where=f"{scenario.source}, {key}",
             fix="Change the expression so it stays within [0, 1], e.g. clip(..., 0, 1)",
@@ -140,14 +140,26 @@ def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, np.ndarray], 
 def _eligibility(scenario: Scenario, j: int, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
     key = f"campaigns[{j}].eligible"
     mask = _evaluate(scenario, key, scenario.campaigns[j].eligible, columns, n)
-    if mask.dtype != bool:
-        raise DataError(
-            f"'{key}' must be true or false for each customer, but gives numbers "
-            f"(expression: {scenario.campaigns[j].eligible!r})",
-            where=f"{scenario.source}, {key}",
-            fix="Write a condition, e.g. 'days_since_last_purchase > 60 and email_opt_in'",
-        )
+    _require_condition(scenario, key, scenario.campaigns[j].eligible, mask)
     return mask
+
+
+def _require_condition(scenario: Scenario, key: str, source: Any, values: np.ndarray) -> None:
+    """A condition must give true/false per row; say what it gave instead."""
+    if values.dtype == bool:
+        return
+    if values.dtype == object and any(value is None or value != value for value in values):
+        gave = "missing values (a column it uses has blanks)"
+    elif values.dtype == object:
+        gave = "text"
+    else:
+        gave = "numbers"
+    raise ScenarioError(
+        f"'{key}' must be true or false for each customer (a condition), but {source!r} gives {gave}",
+        where=f"{scenario.source}, {key}",
+        fix="Write a condition such as \"days_since_last_purchase > 60 and email_opt_in\" or \"segment == 'VIP'\"; "
+        "fill blanks in yes/no columns first",
+    )
 
 
 def _check_finite(scenario: Scenario, key: str, values: np.ndarray, eligible: np.ndarray, columns: dict) -> None:
@@ -155,7 +167,7 @@ def _check_finite(scenario: Scenario, key: str, values: np.ndarray, eligible: np
     if bad.size:
         first = int(bad[0])
         raise DataError(
-            f"'{key}' gives {values[first]} for customer '{columns[scenario.customer_id][first]}' "
+            f"'{key}' gives {show(values[first])} for customer '{columns[scenario.customer_id][first]}' "
             f"({bad.size} eligible customer(s) in all); a missing value in a column it uses is the usual cause",
             where=f"{scenario.source}, {key}",
             fix="Fill the missing values in the customers table, or exclude those customers in 'eligible'",
@@ -242,11 +254,7 @@ def _pair_sum_weights(
         context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS}}
         where = _evaluate(scenario, f"{family}[{index}].where", item.where, context, n)
         amount = _evaluate(scenario, f"{family}[{index}].expression", item.expression, context, n)
-        if where.dtype != bool:
-            raise DataError(
-                f"'{family}[{index}].where' must be a condition (true/false), not a number",
-                where=f"{scenario.source}, {family}[{index}].where", fix="Write e.g. \"segment == 'VIP'\"",
-            )
+        _require_condition(scenario, f"{family}[{index}].where", item.where, where)
         selected = where & pair["eligible"]
         _check_finite(scenario, f"{family}[{index}].expression", amount, selected, columns)
         out[:, j] = np.where(selected, amount, 0.0)

@@ -1,0 +1,375 @@
+"""Tests of optimizer/scenario.py: strict validation, did-you-mean, defaults, paths, cross checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from optimizer.errors import ScenarioError, ScenarioInvalid
+from optimizer.formulate import formulate
+from optimizer.scenario import Objective, Scenario, load_scenario
+
+
+def minimal() -> dict:
+    """The fewest keys a scenario needs: a name, customers, scores and one campaign with a channel."""
+    return {
+        "name": "mini",
+        "customers": "customers.csv",
+        "scores": "scores.csv",
+        "campaigns": [{"id": "email_offer", "channel": "email"}],
+    }
+
+
+def full() -> dict:
+    """Every section filled in, two campaigns."""
+    return {
+        **minimal(),
+        "budget": 50,
+        "campaigns": [
+            {"id": "email_offer", "channel": "email", "cost_per_contact": 0.5, "min_audience": 1, "max_audience": 5},
+            {"id": "sms_offer", "channel": "sms", "cost_per_contact": 1.0},
+        ],
+        "channels": {"email": {"capacity": 10}, "sms": {"capacity": 5}},
+        "constraints": [{"name": "cap", "sense": "<=", "rhs": 3, "campaigns": ["sms_offer"]}],
+        "kpis": [{"name": "contacts", "expression": 1, "campaigns": ["email_offer"]}],
+        "solver": {"time_limit_s": 5},
+    }
+
+
+def write(folder: Path, content: dict | str, name: str = "scenario.yaml") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content if isinstance(content, str) else yaml.safe_dump(content, sort_keys=False))
+    return path
+
+
+def problems(folder: Path, content: dict | str) -> list[str]:
+    """The messages of every problem load_scenario reports for ``content``."""
+    path = write(folder, content)
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(path)
+    assert caught.value.exit_code == 2
+    return [error.message for error in caught.value.errors]
+
+
+def only_problem(folder: Path, content: dict | str) -> str:
+    found = problems(folder, content)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# --- a valid file and its defaults ---------------------------------------------------------------
+
+
+def test_minimal_scenario_gets_the_documented_defaults(tmp_path):
+    scenario = load_scenario(write(tmp_path, minimal()))
+    assert scenario.name == "mini"
+    assert scenario.objective is Objective.INCREMENTAL_VALUE
+    assert (scenario.seed, scenario.budget, scenario.customer_id) == (0, None, "customer_id")
+    assert (scenario.channels, scenario.constraints, scenario.kpis) == ({}, [], [])
+    assert (scenario.solver.time_limit_s, scenario.solver.mip_gap, scenario.solver.presolve) == (60.0, 1e-6, False)
+    campaign = scenario.campaigns[0]
+    assert (campaign.cost_per_contact, campaign.cost_per_response, campaign.value_per_response) == (0.0, 0.0, 0.0)
+    assert (campaign.eligible, campaign.p_treat, campaign.p_control) == (True, None, None)
+    assert (campaign.min_audience, campaign.max_audience, campaign.budget) == (0, None, None)
+    assert (campaign.control_fraction, campaign.measurement_window_days) == (0.0, 14)
+
+
+def test_constraint_and_kpi_defaults(tmp_path):
+    scenario = load_scenario(write(tmp_path, full()))
+    constraint, kpi = scenario.constraints[0], scenario.kpis[0]
+    assert (constraint.expression, constraint.where, constraint.campaigns) == (1, True, ["sms_offer"])
+    assert (kpi.where, kpi.campaigns) == (True, ["email_offer"])
+    assert scenario.campaign_ids() == ["email_offer", "sms_offer"]
+
+
+def test_the_scenario_is_frozen(tmp_path):
+    scenario = load_scenario(write(tmp_path, minimal()))
+    with pytest.raises(Exception):
+        scenario.name = "other"
+
+
+@pytest.mark.parametrize("objective", ["incremental_value", "expected_revenue", "responses"])
+def test_each_objective_is_accepted(tmp_path, objective):
+    assert load_scenario(write(tmp_path, {**minimal(), "objective": objective})).objective == objective
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+def test_paths_resolve_from_the_scenario_folder_not_the_working_directory(tmp_path, monkeypatch):
+    path = write(tmp_path, {**minimal(), "customers": "../data/customers.csv"}, name="scenarios/weekly.yaml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    scenario = load_scenario(path)
+    assert scenario.resolve(scenario.customers) == (tmp_path / "data" / "customers.csv").resolve()
+    assert scenario.resolve("scores.csv") == (tmp_path / "scenarios" / "scores.csv").resolve()
+
+
+def test_a_relative_scenario_path_still_resolves_its_data(tmp_path, monkeypatch):
+    write(tmp_path, minimal(), name="scenarios/weekly.yaml")
+    monkeypatch.chdir(tmp_path)
+    scenario = load_scenario("scenarios/weekly.yaml")
+    assert scenario.resolve("customers.csv") == tmp_path / "scenarios" / "customers.csv"
+    assert scenario.source == "scenarios/weekly.yaml"
+
+
+def test_absolute_paths_are_kept(tmp_path):
+    absolute = tmp_path / "data" / "c.csv"
+    scenario = load_scenario(write(tmp_path, {**minimal(), "customers": str(absolute)}, name="s/x.yaml"))
+    assert scenario.resolve(scenario.customers) == absolute
+
+
+def test_a_scenario_built_in_python_resolves_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scenario = Scenario.model_validate(minimal())
+    assert scenario.resolve("customers.csv") == tmp_path / "customers.csv"
+    assert scenario.source == "<scenario>"
+
+
+def test_formulate_reads_the_tables_next_to_the_scenario(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"customer_id": ["a", "b"], "x": [1, 2]}).to_csv(data / "customers.csv", index=False)
+    pd.DataFrame({"customer_id": ["a", "b"], "campaign_id": ["email_offer"] * 2,
+                  "p_treat": [0.2, 0.3], "p_control": [0.1, 0.1]}).to_csv(data / "scores.csv", index=False)
+    path = write(tmp_path, {**minimal(), "customers": "../data/customers.csv", "scores": "../data/scores.csv"},
+                 name="scenarios/s.yaml")
+    monkeypatch.chdir(data)  # not the scenario's folder
+    formulation = formulate(load_scenario(path))
+    assert list(formulation.problem.customer_ids) == ["a", "b"]
+
+
+# --- reading the file ----------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path / "nope.yaml")
+    assert "does not exist" in caught.value.message
+    assert caught.value.exit_code == 2
+
+
+def test_yaml_error_names_line_and_column(tmp_path):
+    path = write(tmp_path, "name: mini\ncampaigns:\n  - id: a\n    channel: [email\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "not valid YAML" in caught.value.message
+    assert f"{path}, line 5" in caught.value.message
+
+
+@pytest.mark.parametrize(("text", "kind"), [("", "NoneType"), ("- a\n- b\n", "list"), ("just text\n", "str")])
+def test_the_file_must_hold_a_mapping(tmp_path, text, kind):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, text))
+    assert f"must hold a mapping of keys (name, customers, campaigns, ...), not {kind}" in caught.value.message
+
+
+def test_path_is_not_a_scenario_key(tmp_path):
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(write(tmp_path, {**minimal(), "path": "x"}))
+    assert "'path' is not a scenario key" in caught.value.message
+
+
+def test_a_key_given_twice_is_an_error(tmp_path):
+    """YAML silently keeps the last of two equal keys; a strict scenario must refuse the file."""
+    text = yaml.safe_dump(minimal(), sort_keys=False) + "budget: 100\nbudget: 1\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "budget" in caught.value.message
+    assert "line" in caught.value.message
+
+
+# --- strict validation: every error, with its location, did-you-mean ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "location", "suggestion"),
+    [
+        (lambda s: s.update(budgett=s.pop("budget")), "budgett", "budget"),
+        (lambda s: s.update(campaign=s.pop("campaigns")), "campaign", "campaigns"),
+        (lambda s: s["campaigns"][0].update(cost_per_contac=s["campaigns"][0].pop("cost_per_contact")),
+         "campaigns[0].cost_per_contac", "cost_per_contact"),
+        (lambda s: s["campaigns"][1].update(control_fracton=0.1), "campaigns[1].control_fracton", "control_fraction"),
+        (lambda s: s["channels"]["sms"].update(capacity_=4), "channels.sms.capacity_", "capacity"),
+        (lambda s: s["solver"].update(time_limit=4), "solver.time_limit", "time_limit_s"),
+        (lambda s: s["constraints"][0].update(campaings=["sms_offer"]), "constraints[0].campaings", "campaigns"),
+        (lambda s: s["kpis"][0].update(wher="true"), "kpis[0].wher", "where"),
+    ],
+    ids=["top", "top-campaigns", "campaign", "campaign-2", "channel", "solver", "constraint", "kpi"],
+)
+def test_misspelt_keys_get_a_did_you_mean_and_their_location(tmp_path, edit, location, suggestion):
+    scenario = full()
+    edit(scenario)
+    found = problems(tmp_path, scenario)
+    unknown = [message for message in found if "Unknown key" in message]
+    assert len(unknown) == 1, found
+    key = location.rsplit(".", 1)[-1]
+    assert f"Unknown key '{key}' ({tmp_path / 'scenario.yaml'}, {location})" in unknown[0]
+    assert f"Did you mean '{suggestion}'?" in unknown[0]
+    assert "Allowed keys here:" in unknown[0]
+
+
+def test_the_allowed_keys_are_those_of_the_section(tmp_path):
+    scenario = full()
+    scenario["channels"]["email"]["zzz"] = 1
+    scenario["solver"]["zzz"] = 1
+    channel, solver = problems(tmp_path, scenario)
+    assert "Allowed keys here: capacity." in channel
+    assert "Allowed keys here: time_limit_s, mip_gap, presolve." in solver
+    assert "Did you mean" not in channel + solver  # nothing close to 'zzz'
+    assert "path" not in channel.split("Allowed keys here:")[1]
+
+
+def test_every_problem_is_listed_with_its_location(tmp_path):
+    scenario = full()
+    scenario["budget"] = -1
+    scenario["campaigns"][0]["control_fraction"] = 1.0
+    scenario["campaigns"][1]["id"] = "has space"
+    scenario["constraints"][0]["sense"] = "<"
+    scenario["solver"]["time_limit_s"] = 0
+    path = write(tmp_path, scenario)
+    found = problems(tmp_path, scenario)
+    assert len(found) == 5, found
+    for location in ("budget", "campaigns[0].control_fraction", "campaigns[1].id", "constraints[0].sense",
+                     "solver.time_limit_s"):
+        assert any(f"({path}, {location})" in message for message in found), location
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(path)
+    assert str(caught.value).startswith(f"The scenario {path} has 5 problems:\n  - ")
+
+
+def test_missing_required_keys(tmp_path):
+    scenario = minimal()
+    del scenario["name"]
+    del scenario["campaigns"][0]["channel"]
+    found = problems(tmp_path, scenario)
+    assert any("The required key 'name' is missing" in m and m.endswith("Add it.") for m in found)
+    assert any(f"({tmp_path / 'scenario.yaml'}, campaigns[0].channel)" in m for m in found)
+
+
+@pytest.mark.parametrize(
+    ("edit", "given", "fix"),
+    [
+        (lambda s: s.update(budget=-5), "(given: -5)", "Use a value in the allowed range"),
+        (lambda s: s.update(objective="profit"), "(given: 'profit')", "Use one of the values listed"),
+        (lambda s: s["campaigns"][0].update(cost_per_contact="cheap"), "(given: 'cheap')",
+         "Use a value of the expected type"),
+        (lambda s: s["campaigns"][0].update(control_fraction=1), "(given: 1)", "Use a value in the allowed range"),
+    ],
+)
+def test_invalid_values_show_what_was_given_and_how_to_fix(tmp_path, edit, given, fix):
+    scenario = minimal()
+    edit(scenario)
+    message = only_problem(tmp_path, scenario)
+    assert given in message
+    assert message.endswith(fix + ".")
+
+
+def test_a_fractional_audience_is_refused(tmp_path):
+    scenario = minimal()
+    scenario["campaigns"][0]["min_audience"] = 2.5
+    message = only_problem(tmp_path, scenario)
+    assert "(given: 2.5)" in message
+    assert "valid integer" in message
+    assert f"({tmp_path / 'scenario.yaml'}, campaigns[0].min_audience)" in message
+
+
+def test_min_audience_above_max_audience(tmp_path):
+    scenario = minimal()
+    scenario["campaigns"][0].update(min_audience=10, max_audience=3)
+    message = only_problem(tmp_path, scenario)
+    assert "min_audience (10) is above max_audience (3)" in message
+    assert f"({tmp_path / 'scenario.yaml'}, campaigns[0])" in message
+
+
+def test_p_treat_needs_p_control(tmp_path):
+    scenario = minimal()
+    scenario["campaigns"][0]["p_treat"] = 0.2
+    assert "give both p_treat and p_control, or neither" in only_problem(tmp_path, scenario)
+
+
+def test_at_least_one_campaign(tmp_path):
+    message = only_problem(tmp_path, {**minimal(), "campaigns": []})
+    assert f"({tmp_path / 'scenario.yaml'}, campaigns)" in message
+
+
+# --- cross checks --------------------------------------------------------------------------------
+
+
+def test_duplicate_campaign_id(tmp_path):
+    scenario = full()
+    scenario["campaigns"][1]["id"] = "email_offer"
+    scenario["constraints"][0]["campaigns"] = ["email_offer"]
+    message = only_problem(tmp_path, scenario)
+    assert message == (f"The campaign id 'email_offer' is used twice ({tmp_path / 'scenario.yaml'}, "
+                       "campaigns[1].id). Give every campaign its own id.")
+
+
+def test_unknown_channel_gets_a_did_you_mean(tmp_path):
+    scenario = full()
+    scenario["campaigns"][1]["channel"] = "smss"
+    message = only_problem(tmp_path, scenario)
+    assert "Campaign 'sms_offer' uses channel 'smss', which is not under 'channels'" in message
+    assert f"({tmp_path / 'scenario.yaml'}, campaigns[1].channel)" in message
+    assert "Did you mean 'sms'? Known channels: email, sms." in message
+
+
+def test_channels_need_not_be_declared_when_there_are_none(tmp_path):
+    scenario = full()
+    del scenario["channels"]
+    assert load_scenario(write(tmp_path, scenario)).campaigns[1].channel == "sms"
+
+
+@pytest.mark.parametrize("family", ["constraints", "kpis"])
+def test_unknown_campaign_in_constraints_and_kpis(tmp_path, family):
+    scenario = full()
+    scenario[family][0]["campaigns"] = ["sms_ofer"]
+    message = only_problem(tmp_path, scenario)
+    assert "'sms_ofer' is not a campaign of this scenario" in message
+    assert f"({tmp_path / 'scenario.yaml'}, {family}[0].campaigns)" in message
+    assert "Did you mean 'sms_offer'? Campaigns: email_offer, sms_offer." in message
+
+
+@pytest.mark.parametrize("family", ["constraints", "kpis"])
+def test_duplicate_names_in_constraints_and_kpis(tmp_path, family):
+    scenario = full()
+    scenario[family].append(dict(scenario[family][0]))
+    message = only_problem(tmp_path, scenario)
+    assert f"The name '{scenario[family][0]['name']}' is used twice in {family}" in message
+    assert f"{family}[1].name" in message
+
+
+def test_without_scores_every_campaign_needs_probabilities(tmp_path):
+    scenario = full()
+    del scenario["scores"]
+    scenario["campaigns"][1].update(p_treat="0.2", p_control=0.1)
+    message = only_problem(tmp_path, scenario)
+    assert "Campaign 'email_offer' has no response probabilities" in message
+    assert f"({tmp_path / 'scenario.yaml'}, campaigns[0])" in message
+    assert "Add a 'scores' table" in message
+
+
+def test_without_scores_probabilities_from_expressions_are_enough(tmp_path):
+    scenario = minimal()
+    del scenario["scores"]
+    scenario["campaigns"][0].update(p_treat="0.2", p_control=0.1)
+    assert load_scenario(write(tmp_path, scenario)).scores is None
+
+
+def test_every_cross_check_problem_is_listed_at_once(tmp_path):
+    scenario = full()
+    scenario["campaigns"][1]["id"] = "email_offer"
+    scenario["campaigns"][0]["channel"] = "post"
+    scenario["constraints"][0]["campaigns"] = ["nope"]
+    scenario["kpis"].append(dict(scenario["kpis"][0], campaigns=None))
+    found = problems(tmp_path, scenario)
+    assert len(found) == 4, found
+    locations = ["campaigns[1].id", "campaigns[0].channel", "constraints[0].campaigns", "kpis[1].name"]
+    for location in locations:
+        assert any(f"{location})" in message for message in found), location
