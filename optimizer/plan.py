@@ -20,8 +20,8 @@ from optimizer.controls import draw_controls
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.exact import solve_exact
 from optimizer.formulate import Formulation, formulate
-from optimizer.problem import NO_CAMPAIGN, Problem
-from optimizer.relaxation import Diagnosis, diagnose, solve_relaxation
+from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem
+from optimizer.relaxation import Conflict, Diagnosis, diagnose, solve_relaxation
 from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import Scenario, load_scenario
 from optimizer.summary import build_summary
@@ -53,8 +53,8 @@ def optimize(scenario: Scenario | str | Path) -> Plan:
         raise _no_plan(scenario, result)
     customers, campaigns = problem.candidate_pairs()
     relaxation = solve_relaxation(problem, customers, campaigns)
-    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids,
-                            1.0 - problem.treated_share, scenario.seed)
+    fractions = np.array([campaign.control_fraction for campaign in scenario.campaigns])
+    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed)
     assignments = plan_table(problem, result.choice, control)
     summary = build_summary(formulation, result, relaxation, result.choice, control)
     return Plan(formulation, result, control, assignments, summary)
@@ -91,22 +91,26 @@ def _infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError:
 
 
 def describe_conflict(diagnosis: Diagnosis) -> str:
-    """'min_audience[x] (>= 3000) conflicts with budget (<= 2000) ...; lower ... by 1,250 (to 1,750)'."""
-    def label(row) -> str:
-        return f"{row.name} ({row.sense} {row.rhs:,.6g}, {row.source})"
-
-    moved = [conflict.row for conflict in diagnosis.conflicts]
-    text = "; ".join(label(row) for row in moved)
-    if diagnosis.binding:
-        text += " conflicts with " + ", ".join(label(row) for row in diagnosis.binding)
-    changes = [
-        f"{'raise' if c.change > 0 else 'lower'} {c.row.name} by {abs(c.change):,.6g} "
-        f"(to {c.row.rhs + c.change:,.6g})"
-        for c in diagnosis.conflicts
-    ]
-    if not changes:
+    """'These limits conflict: min_audience[x] (>= 3000, ...); budget (<= 2000, ...). Any one of
+    these changes makes a plan possible: lower min_audience[x] by 1,250 (to 1,750); or raise ...'."""
+    involved = [conflict.row for conflict in diagnosis.conflicts]
+    if not involved:
         return "The solver proved the constraints cannot all hold, but no relaxation of the limits was found"
-    return f"Conflict: {text}. The smallest change that makes a plan possible: {', and '.join(changes)}"
+    text = "These limits conflict: " + "; ".join(_label(row) for row in [*involved, *diagnosis.binding])
+    if diagnosis.alone:
+        return f"{text}. Any one of these changes makes a plan possible: {'; or '.join(map(_change, diagnosis.alone))}"
+    changes = ", and ".join(map(_change, diagnosis.conflicts))
+    return f"{text}. No single limit can fix it; the smallest joint change: {changes}"
+
+
+def _label(row: CouplingRow) -> str:
+    return f"{row.name} ({row.sense} {row.rhs:,.6g}, {row.source})"
+
+
+def _change(conflict: Conflict) -> str:
+    verb = "raise" if conflict.change > 0 else "lower"
+    row = conflict.row
+    return f"{verb} {row.name} by {abs(conflict.change):,.6g} (to {row.rhs + conflict.change:,.6g})"
 
 
 def _no_plan(scenario: Scenario, result: SolveResult) -> SolverError:

@@ -22,7 +22,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.problem import CouplingRow, Problem, Sense
+from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 INF = highspy.kHighsInf
 
@@ -46,10 +46,12 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The least relaxation that makes a scenario feasible, and the rows it conflicts with."""
+    """The least relaxation that makes a scenario feasible, the rows it conflicts with, and
+    the single-row changes that would each make it feasible on their own."""
 
     conflicts: list[Conflict]
     binding: list[CouplingRow]
+    alone: list[Conflict]
 
 
 def coupling_matrix(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> sp.csr_matrix:
@@ -102,6 +104,9 @@ def _highs(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, m
 
 def solve_relaxation(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> Relaxation:
     """LP relaxation over the candidate pairs, with a shadow price per coupling row."""
+    if customers.size == 0:
+        feasible = not problem.violations(np.full(problem.n_customers, NO_CAMPAIGN))
+        return Relaxation(feasible, 0.0 if feasible else None, np.zeros(len(problem.rows)) if feasible else None)
     matrix = coupling_matrix(problem, customers, campaigns)
     n_choice = matrix.shape[0] - len(problem.rows)
     row_lower, row_upper = _row_bounds(problem, n_choice)
@@ -115,13 +120,30 @@ def solve_relaxation(problem: Problem, customers: np.ndarray, campaigns: np.ndar
 
 
 def diagnose(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float = 60.0) -> Diagnosis:
-    """Least weighted relaxation of the coupling rows that admits a plan (elastic MIP)."""
+    """Why no plan exists: the least relaxation of all limits together, the limits it runs into,
+    and each of those limits that could make a plan possible on its own (with its change)."""
+    everything = list(range(len(problem.rows)))
+    conflicts, binding = _elastic(problem, customers, campaigns, everything, time_limit)
+    index = {id(row): r for r, row in enumerate(problem.rows)}
+    involved = dict.fromkeys(index[id(row)] for row in [*(c.row for c in conflicts), *binding])
+    alone = []
+    for r in involved:
+        single, _ = _elastic(problem, customers, campaigns, [r], time_limit)
+        alone.extend(single)
+    moved = {id(conflict.row) for conflict in conflicts}
+    return Diagnosis(conflicts, [row for row in binding if id(row) not in moved], alone)
+
+
+def _elastic(
+    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, relaxable: list[int], time_limit: float
+) -> tuple[list[Conflict], list[CouplingRow]]:
+    """Elastic MIP in which only the ``relaxable`` rows may move; ([], []) if that cannot help."""
     matrix = coupling_matrix(problem, customers, campaigns)
     n_choice = matrix.shape[0] - len(problem.rows)
-    m, n_pairs = len(problem.rows), matrix.shape[1]
+    n_pairs = matrix.shape[1]
     # slack columns: +1 on >= rows (raise lhs), -1 on <= rows (lower lhs); == rows get both.
-    signs = [(r, +1.0) for r, row in enumerate(problem.rows) if row.sense is not Sense.LE]
-    signs += [(r, -1.0) for r, row in enumerate(problem.rows) if row.sense is not Sense.GE]
+    signs = [(r, +1.0) for r in relaxable if problem.rows[r].sense is not Sense.LE]
+    signs += [(r, -1.0) for r in relaxable if problem.rows[r].sense is not Sense.GE]
     slack = sp.csr_matrix(
         ([s for _, s in signs], ([n_choice + r for r, _ in signs], range(len(signs)))),
         shape=(matrix.shape[0], len(signs)),
@@ -134,11 +156,11 @@ def diagnose(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, tim
     highs = _highs(cost, lower, upper, full, row_lower, row_upper, maximise=False, integer=n_pairs)
     highs.setOptionValue("time_limit", float(time_limit))
     highs.run()
+    if not highs.getSolution().value_valid:
+        return [], []
     values = np.asarray(highs.getSolution().col_value)[n_pairs:]
     conflicts = [Conflict(problem.rows[r], -s * v) for (r, s), v in zip(signs, values) if v > 1e-7]
-    binding = _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs)
-    moved = {id(conflict.row) for conflict in conflicts}
-    return Diagnosis(conflicts, [row for row in binding if id(row) not in moved])
+    return conflicts, _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs)
 
 
 def _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs) -> list[CouplingRow]:
