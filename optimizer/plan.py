@@ -21,7 +21,7 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.exact import solve_exact
 from optimizer.formulate import Formulation, formulate
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem
-from optimizer.relaxation import Conflict, Diagnosis, diagnose, solve_relaxation
+from optimizer.relaxation import Conflict, Diagnosis, diagnose
 from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import Scenario, load_scenario
 from optimizer.summary import build_summary
@@ -51,12 +51,10 @@ def optimize(scenario: Scenario | str | Path) -> Plan:
         raise _infeasible(scenario, problem)
     if result.status is SolutionStatus.NONE:
         raise _no_plan(scenario, result)
-    customers, campaigns = problem.candidate_pairs()
-    relaxation = solve_relaxation(problem, customers, campaigns)
     fractions = np.array([campaign.control_fraction for campaign in scenario.campaigns])
     control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed)
     assignments = plan_table(problem, result.choice, control)
-    summary = build_summary(formulation, result, relaxation, result.choice, control)
+    summary = build_summary(formulation, result, control)
     return Plan(formulation, result, control, assignments, summary)
 
 

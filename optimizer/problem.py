@@ -19,7 +19,7 @@ A plan is a vector ``choice`` of length n: the campaign index of each customer, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -130,3 +130,11 @@ class Problem:
             if not row.satisfied(lhs, tolerance):
                 problems.append(f"{row.name}: {lhs:g} {row.sense} {row.rhs:g} does not hold")
         return problems
+
+    def restrict(self, free: np.ndarray, fixed: np.ndarray) -> Problem:
+        """What is left to decide once each customer with ``fixed[i] != -1`` keeps that campaign
+        and only pairs in the (n, k) mask ``free`` may still be chosen: rhs drop by the fixed use."""
+        activity = self.row_activity(fixed)
+        rows = tuple(replace(row, rhs=row.rhs - used) for row, used in zip(self.rows, activity))
+        eligible = self.eligible & free & (fixed == NO_CAMPAIGN)[:, None]
+        return replace(self, eligible=eligible, rows=rows)

@@ -29,11 +29,18 @@ INF = highspy.kHighsInf
 
 @dataclass(frozen=True)
 class Relaxation:
-    """LP relaxation optimum and the shadow price of every coupling row (None if infeasible)."""
+    """LP relaxation over the candidate pairs (fields are None when it is infeasible).
+
+    ``x`` and ``reduced_costs`` are per candidate pair. At the optimum of this maximisation a
+    pair at 0 has reduced cost <= 0 and a pair at 1 has reduced cost >= 0, and every 0/1 plan
+    x' is worth at most  bound - sum_p |reduced_cost_p| * |x'_p - x_p|.
+    """
 
     feasible: bool
     bound: float | None
     shadow_prices: np.ndarray | None
+    x: np.ndarray | None = None
+    reduced_costs: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +122,10 @@ def solve_relaxation(problem: Problem, customers: np.ndarray, campaigns: np.ndar
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return Relaxation(False, None, None)
-    duals = np.asarray(highs.getSolution().row_dual)[n_choice:]
-    return Relaxation(True, highs.getInfo().objective_function_value, duals)
+    solution = highs.getSolution()
+    duals = np.asarray(solution.row_dual)[n_choice:]
+    return Relaxation(True, highs.getInfo().objective_function_value, duals,
+                      np.asarray(solution.col_value), np.asarray(solution.col_dual))
 
 
 def diagnose(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float = 60.0) -> Diagnosis:

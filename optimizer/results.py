@@ -43,6 +43,8 @@ class SolveResult:
     solve_seconds: float
     method: str
     candidate_pairs: int
+    core_pairs: int | None = None
+    shadow_prices: np.ndarray | None = None
 
     @property
     def gap(self) -> float | None:

@@ -15,16 +15,14 @@ import numpy as np
 
 from optimizer.formulate import Formulation
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
-from optimizer.relaxation import Relaxation
 from optimizer.results import SolveResult
 
 BINDING_TOLERANCE = 1e-6
 
 
-def build_summary(
-    formulation: Formulation, result: SolveResult, relaxation: Relaxation, choice: np.ndarray, control: np.ndarray
-) -> dict[str, Any]:
-    problem, scenario = formulation.problem, formulation.scenario
+def build_summary(formulation: Formulation, result: SolveResult, control: np.ndarray) -> dict[str, Any]:
+    """Everything summary.json holds for a solved plan (``result.choice``) and its controls."""
+    problem, scenario, choice = formulation.problem, formulation.scenario, result.choice
     treated_choice = np.where(control, NO_CAMPAIGN, choice)
     campaigns = campaign_figures(formulation, choice, control)
     return {
@@ -40,7 +38,7 @@ def build_summary(
         "expected_value": float(sum(c["expected_value"] for c in campaigns)),
         "campaigns": campaigns,
         "channels": channel_figures(formulation, choice, control),
-        "constraints": constraint_figures(problem, choice, treated_choice, relaxation),
+        "constraints": constraint_figures(problem, choice, treated_choice, result.shadow_prices),
         "kpis": [
             {"name": name, "value": float(_pair_sum(weights, treated_choice))}
             for name, weights in formulation.kpis.items()
@@ -59,6 +57,7 @@ def solver_figures(result: SolveResult) -> dict[str, Any]:
         "build_seconds": round(result.build_seconds, 3),
         "solve_seconds": round(result.solve_seconds, 3),
         "candidate_pairs": result.candidate_pairs,
+        "core_pairs": result.core_pairs,
     }
 
 
@@ -98,11 +97,12 @@ def channel_figures(formulation: Formulation, choice: np.ndarray, control: np.nd
 
 
 def constraint_figures(
-    problem: Problem, choice: np.ndarray, treated_choice: np.ndarray, relaxation: Relaxation
+    problem: Problem, choice: np.ndarray, treated_choice: np.ndarray, shadow_prices: np.ndarray | None
 ) -> list[dict[str, Any]]:
+    """Each row's lhs (audience and treated), rhs, slack, and LP shadow price d(objective)/d(rhs)."""
     lhs = problem.row_activity(choice)
     lhs_treated = problem.row_activity(treated_choice)
-    prices = relaxation.shadow_prices if relaxation.shadow_prices is not None else [None] * len(problem.rows)
+    prices = shadow_prices if shadow_prices is not None else [None] * len(problem.rows)
     return [
         {
             "name": row.name,
