@@ -124,7 +124,10 @@ def _solve_core(
     problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, core: np.ndarray,
     options: SolverOptions, clock: _Clock, floor: SolveResult | None = None,
 ) -> SolveResult:
-    """Fix the pairs outside ``core`` at their LP value, solve the rest, bound the whole."""
+    """Fix the pairs outside ``core`` at their LP value, solve the rest, bound the whole.
+
+    The result keeps the better of the core's plan and ``floor``'s, and the tighter bound.
+    """
     fixed = np.full(problem.n_customers, NO_CAMPAIGN)
     at_one = ~core & (lp.x > 0.5)
     fixed[customers[at_one]] = campaigns[at_one]
@@ -133,19 +136,32 @@ def _solve_core(
     core_options = options.model_copy(update={"presolve": options.presolve or core.sum() < PRESOLVE_BELOW})
     absolute_gap = 0.5 * options.mip_gap * max(1.0, abs(lp.bound))
     part = solve_full_model(problem.restrict(free, fixed), core_options, clock.remaining(), absolute_gap)
-    build_seconds = part.build_seconds + (floor.build_seconds if floor else 0.0)
-    if part.choice is None:
-        best = floor if floor is not None and floor.choice is not None else part
-        return replace(best, build_seconds=build_seconds)
-    choice = np.where(part.choice != NO_CAMPAIGN, part.choice, fixed)
-    objective = problem.objective(choice)
+    bound = _whole_bound(problem, lp, core, fixed, part)
+    part = replace(part, method="exact", candidate_pairs=int(customers.size), core_pairs=int(core.sum()),
+                   build_seconds=part.build_seconds + (floor.build_seconds if floor else 0.0))
+    if part.choice is not None:
+        choice = np.where(part.choice != NO_CAMPAIGN, part.choice, fixed)
+        part = replace(part, choice=choice, objective=problem.objective(choice))
+    if floor is not None and floor.choice is not None and (part.choice is None or floor.objective > part.objective):
+        part = replace(part, termination=floor.termination, status=floor.status, choice=floor.choice,
+                       objective=floor.objective)
+    if floor is not None and floor.bound is not None:
+        bound = min(bound, floor.bound)
+    if part.objective is not None:
+        bound = max(bound, part.objective)
+    return replace(part, bound=float(bound) if np.isfinite(bound) else None)
+
+
+def _whole_bound(problem: Problem, lp: Relaxation, core: np.ndarray, fixed: np.ndarray, part: SolveResult) -> float:
+    """min(z_LP, max(best plan inside the core, z_LP - least |d| outside it))."""
     outside = float(np.min(np.abs(lp.reduced_costs)[~core], initial=np.inf))
-    core_bound = np.inf if part.bound is None else part.bound + problem.objective(fixed)
-    bound = min(lp.bound, max(core_bound, lp.bound - outside))
-    if floor is not None and floor.objective is not None and floor.objective > objective:
-        choice, objective = floor.choice, floor.objective
-    return replace(part, choice=choice, objective=objective, bound=max(bound, objective), method="exact",
-                   build_seconds=build_seconds, candidate_pairs=int(customers.size), core_pairs=int(core.sum()))
+    if part.termination is Termination.INFEASIBLE:
+        inside = -np.inf
+    elif part.bound is None:
+        inside = np.inf
+    else:
+        inside = part.bound + problem.objective(fixed)
+    return min(lp.bound, max(inside, lp.bound - outside))
 
 
 def solve_full_model(

@@ -17,8 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optimizer import exact
 from optimizer.exact import solve_exact
 from optimizer.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
+from optimizer.relaxation import solve_relaxation
 from optimizer.results import SolutionStatus, Termination
 from optimizer.scenario import SolverOptions
 
@@ -119,6 +121,7 @@ def assert_matches_brute_force(problem: Problem) -> bool:
     assert result.objective == pytest.approx(problem.objective(result.choice), abs=1e-9)
     assert abs(result.objective - best) <= 1e-6 + 1e-6 * abs(best)
     assert result.bound >= result.objective - 1e-9
+    assert result.bound >= best - 1e-6 - 1e-6 * abs(best), "the bound must hold for every plan"
     assert result.gap <= 1e-6
     return True
 
@@ -145,11 +148,55 @@ def test_exact_matches_brute_force_on_random_instances():
     assert 20 <= sum(outcomes) <= 150
 
 
+@pytest.mark.parametrize("core_pairs", [1, 3])
+def test_reduced_cost_fixing_keeps_the_optimum(monkeypatch, core_pairs: int):
+    """A core of one or three pairs makes the solver fix almost every pair at its LP value, bound
+    what that may cost with the reduced costs, and widen the core when the bound is too loose."""
+    monkeypatch.setattr(exact, "CORE_PAIRS", core_pairs)
+    rng = np.random.default_rng(1000 + core_pairs)
+    outcomes = [assert_matches_brute_force(random_problem(rng)) for _ in range(120)]
+    assert 20 <= sum(outcomes) <= 110
+
+
+def lp_fixes_a_pair_no_plan_can_keep() -> Problem:
+    """Customers a (value 1.34) and b (value -0.71), one campaign, and the row -x_a + 2 x_b == 0.
+
+    The LP takes x_a = 1, x_b = 0.5 (value 0.985); x_a = 1 with x_b in {0, 1} breaks the row, so
+    the only plan is the empty one, of value 0. A core of one pair keeps x_b free and fixes x_a
+    at 1: that core has no plan, and only a wider core finds the optimum.
+    """
+    return Problem(
+        customer_ids=np.array(["a", "b"], dtype=object), campaign_ids=("x",), channels=("email",),
+        pair_value=np.array([[1.34], [-0.71]]), spend=np.ones((2, 1)), eligible=np.ones((2, 1), bool),
+        treated_share=np.array([1.0]), rows=(CouplingRow("mix", "custom", Sense.EQ, 0.0, "w", np.array([True])),),
+        weights={"w": np.array([[-1.0], [2.0]])},
+    )
+
+
+def test_a_core_without_a_plan_is_widened_to_the_optimum(monkeypatch):
+    monkeypatch.setattr(exact, "CORE_PAIRS", 1)
+    result = solve_exact(lp_fixes_a_pair_no_plan_can_keep())
+    assert result.termination is Termination.OPTIMAL
+    assert result.choice.tolist() == [NO_CAMPAIGN, NO_CAMPAIGN] and result.objective == 0.0
+
+
+def test_a_core_without_a_plan_never_makes_the_problem_infeasible(monkeypatch):
+    """Out of time before the core can be widened: only the core was shown to have no plan."""
+    monkeypatch.setattr(exact, "CORE_PAIRS", 1)
+    problem = lp_fixes_a_pair_no_plan_can_keep()
+    result = solve_exact(problem, SolverOptions(time_limit_s=0.001))
+    assert result.termination in (Termination.TIME_LIMIT, Termination.OPTIMAL)
+    assert result.choice is None or problem.violations(result.choice) == []
+
+
 @st.composite
 def problems(draw) -> Problem:
     """Tiny instances from Hypothesis: integer coefficients, any signs, any senses."""
     n, k = draw(st.integers(1, 6)), draw(st.integers(1, 3))
-    matrix = lambda elements: np.array(draw(st.lists(elements, min_size=n * k, max_size=n * k))).reshape(n, k)  # noqa: E731
+
+    def matrix(elements) -> np.ndarray:
+        return np.array(draw(st.lists(elements, min_size=n * k, max_size=n * k))).reshape(n, k)
+
     spend = matrix(st.integers(1, 6)).astype(float)
     weights = {"spend": spend}
     rows = []
@@ -216,3 +263,5 @@ def test_time_limit_returns_a_feasible_plan_with_its_bound():
     assert result.objective == pytest.approx(problem.objective(result.choice))
     assert result.objective > 0
     assert result.bound is not None and result.bound >= result.objective - 1e-9
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    assert result.bound <= lp.bound + 1e-6 * abs(lp.bound), "branch and bound cannot prove less than the LP"

@@ -1,0 +1,266 @@
+"""An independent checker of a written plan: recompute every rule of the scenario from the raw files.
+
+It reads the scenario with plain ``yaml.safe_load`` and the customer and score tables with
+pandas, rebuilds each (customer, campaign) pair's columns from the formulas in the scenario
+docs, and checks plan.parquet against them. From cvo it borrows only the expression
+language (``optimizer.expressions.parse``), to evaluate the scenario's own expressions.
+
+    spend = cost_per_contact + p_treat * cost_per_response
+    value = (p_treat - p_control) * value_per_response - spend   (incremental_value)
+          = p_treat * value_per_response                         (expected_revenue)
+          = p_treat                                              (responses)
+
+Limits count the selected audience (treatment and control) at full weight, which is what the
+model constrains; treated spend and channel contacts are checked as well. Controls of
+campaign j number round-half-up(f_j * |A_j|), computed in decimal from the fraction written
+in the file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from optimizer.expressions import parse
+
+PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend")
+GROUPS = ("treatment", "control")
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A scenario recomputed from its files: customer columns and per-campaign pair columns."""
+
+    scenario: dict[str, Any]
+    customer_ids: np.ndarray
+    columns: dict[str, np.ndarray]
+    pairs: list[dict[str, Any]]
+
+    @property
+    def campaigns(self) -> list[dict[str, Any]]:
+        return self.scenario["campaigns"]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def evaluate(source: Any, context: dict[str, Any], n: int) -> np.ndarray:
+    return parse(source, where="checker").evaluate(context, n)
+
+
+def load_expected(scenario_path: str | Path) -> Expected:
+    """The scenario's customers and, for every campaign, eligibility, spend, value and the pair columns."""
+    scenario_path = Path(scenario_path)
+    scenario = yaml.safe_load(scenario_path.read_text(encoding="utf-8"))
+    base = scenario_path.parent
+    id_column = scenario.get("customer_id", "customer_id")
+    customers = read_table(base / scenario["customers"]).reset_index(drop=True)
+    ids = customers[id_column].astype(str).to_numpy(dtype=object)
+    columns = {
+        str(name): column.to_numpy(dtype=object)
+        if column.dtype == object or pd.api.types.is_string_dtype(column) else column.to_numpy()
+        for name, column in customers.items()
+    }
+    columns[id_column] = ids
+    scores = read_table(base / scenario["scores"]) if scenario.get("scores") else None
+    pairs = [_pair_columns(scenario, campaign, columns, ids, scores) for campaign in scenario["campaigns"]]
+    return Expected(scenario, ids, columns, pairs)
+
+
+def _probabilities(campaign: dict, columns: dict, ids: np.ndarray, scores: pd.DataFrame | None):
+    n = len(ids)
+    if campaign.get("p_treat") is not None:
+        return evaluate(campaign["p_treat"], columns, n), evaluate(campaign["p_control"], columns, n)
+    if scores is None:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    mine = scores[scores["campaign_id"].astype(str) == campaign["id"]]
+    mine = mine.set_index(mine["customer_id"].astype(str))
+    return (
+        mine["p_treat"].reindex(ids).to_numpy(dtype=float),
+        mine["p_control"].reindex(ids).to_numpy(dtype=float),
+    )
+
+
+def _pair_columns(scenario: dict, campaign: dict, columns: dict, ids: np.ndarray, scores) -> dict[str, Any]:
+    n = len(ids)
+    p_treat, p_control = _probabilities(campaign, columns, ids, scores)
+    scored = ~np.isnan(p_treat)
+    p_treat, p_control = np.nan_to_num(p_treat), np.nan_to_num(p_control)
+    eligible = evaluate(campaign.get("eligible", True), columns, n).astype(bool) & scored
+    worth = evaluate(campaign.get("value_per_response", 0.0), {**columns, "p_treat": p_treat,
+                                                                "p_control": p_control}, n)
+    cost_per_contact = float(campaign.get("cost_per_contact", 0.0))
+    cost_per_response = float(campaign.get("cost_per_response", 0.0))
+    spend = cost_per_contact + p_treat * cost_per_response
+    objective = scenario.get("objective", "incremental_value")
+    value = {
+        "incremental_value": (p_treat - p_control) * worth - spend,
+        "expected_revenue": p_treat * worth,
+        "responses": p_treat,
+    }[objective]
+    return {
+        "eligible": eligible, "p_treat": p_treat, "p_control": p_control, "uplift": p_treat - p_control,
+        "value_per_response": worth, "cost_per_contact": np.full(n, cost_per_contact),
+        "cost_per_response": np.full(n, cost_per_response), "spend": spend, "value": value,
+        "campaign_id": np.full(n, campaign["id"], dtype=object),
+        "channel": np.full(n, campaign["channel"], dtype=object),
+    }
+
+
+def expected_controls(fraction: Any, audience: int) -> int:
+    """round-half-up(f * |A|) on the decimal value of f as written in the scenario."""
+    exact = Decimal(str(fraction)) * audience
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _within(sense: str, lhs: float, rhs: float) -> bool:
+    slack = TOLERANCE * max(1.0, abs(rhs))
+    return {"<=": lhs <= rhs + slack, ">=": lhs >= rhs - slack, "==": abs(lhs - rhs) <= slack}[sense]
+
+
+def check_plan(scenario_path: str | Path, out_dir: str | Path) -> list[str]:
+    """Every rule of the scenario that plan.parquet in ``out_dir`` breaks (empty when none)."""
+    expected = load_expected(scenario_path)
+    plan = pd.read_parquet(Path(out_dir) / "plan.parquet")
+    missing = [column for column in PLAN_COLUMNS if column not in plan.columns]
+    if missing:
+        return [f"plan.parquet lacks column(s) {missing}"]
+    problems = _check_customers(expected, plan)
+    if problems:
+        return problems
+    plan = plan.set_index(plan["customer_id"].astype(str)).reindex(expected.customer_ids)
+    campaign_index = {campaign["id"]: j for j, campaign in enumerate(expected.campaigns)}
+    given = plan["campaign_id"].notna().to_numpy()
+    unknown = set(plan["campaign_id"][given].astype(str)) - set(campaign_index)
+    if unknown:
+        return [f"plan names unknown campaign(s) {sorted(unknown)}"]
+    choice = np.array([campaign_index[c] if isinstance(c, str) else -1 for c in plan["campaign_id"].astype(object)])
+    group = plan["group"].astype(object).fillna("").astype(str).to_numpy()  # "" where null
+    problems += _check_groups(expected, plan, choice, group)
+    control = group == "control"
+    problems += _check_pairs(expected, plan, choice, control)
+    problems += _check_limits(expected, choice, control)
+    problems += _check_custom(expected, choice)
+    return problems
+
+
+def _check_customers(expected: Expected, plan: pd.DataFrame) -> list[str]:
+    ids = plan["customer_id"].astype(str)
+    problems = []
+    if ids.duplicated().any():
+        problems.append(f"customers listed twice: {sorted(ids[ids.duplicated()])[:5]}")
+    absent = set(expected.customer_ids) - set(ids)
+    extra = set(ids) - set(expected.customer_ids)
+    if absent:
+        problems.append(f"{len(absent)} customer(s) missing from the plan, e.g. {sorted(absent)[:3]}")
+    if extra:
+        problems.append(f"{len(extra)} unknown customer(s) in the plan, e.g. {sorted(extra)[:3]}")
+    return problems
+
+
+def _check_groups(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, group: np.ndarray) -> list[str]:
+    problems = []
+    given = choice >= 0
+    bad = given & ~np.isin(group, GROUPS)
+    if bad.any():
+        problems.append(f"{bad.sum()} assigned customer(s) with group not in {GROUPS}")
+    stray = ~given & (group != "")
+    if stray.any():
+        problems.append(f"{stray.sum()} unassigned customer(s) with a group")
+    idle = ~given & ((plan["expected_value"].to_numpy() != 0) | (plan["expected_spend"].to_numpy() != 0))
+    if idle.any():
+        problems.append(f"{idle.sum()} unassigned customer(s) with non-zero expected value or spend")
+    for j, campaign in enumerate(expected.campaigns):
+        audience = int((choice == j).sum())
+        controls = int(((choice == j) & (group == "control")).sum())
+        want = expected_controls(campaign.get("control_fraction", 0.0), audience)
+        if controls != want:
+            problems.append(f"{campaign['id']}: {controls} controls in an audience of {audience}, expected {want}")
+    return problems
+
+
+def _check_pairs(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, control: np.ndarray) -> list[str]:
+    problems = []
+    value, spend = plan["expected_value"].to_numpy(float), plan["expected_spend"].to_numpy(float)
+    for j, campaign in enumerate(expected.campaigns):
+        pair = expected.pairs[j]
+        mine = choice == j
+        ineligible = mine & ~pair["eligible"]
+        if ineligible.any():
+            problems.append(f"{campaign['id']}: {ineligible.sum()} ineligible customer(s), "
+                            f"e.g. {expected.customer_ids[ineligible][:3].tolist()}")
+        treated, held = mine & ~control, mine & control
+        if np.any(value[held] != 0) or np.any(spend[held] != 0):
+            problems.append(f"{campaign['id']}: controls with non-zero expected value or spend")
+        for name, column in (("expected_value", value), ("expected_spend", spend)):
+            want = pair["value" if name == "expected_value" else "spend"][treated]
+            if not np.allclose(column[treated], want, rtol=1e-9, atol=1e-9):
+                problems.append(f"{campaign['id']}: {name} of treated customers differs from the formula")
+    return problems
+
+
+def _spend(expected: Expected, choice: np.ndarray, campaigns: set[int], who: np.ndarray) -> float:
+    return float(sum(expected.pairs[j]["spend"][(choice == j) & who].sum() for j in campaigns))
+
+
+def _check_limits(expected: Expected, choice: np.ndarray, control: np.ndarray) -> list[str]:
+    scenario, problems = expected.scenario, []
+    everyone, treated = np.ones(len(choice), bool), ~control
+    every_campaign = set(range(len(expected.campaigns)))
+    limits = []  # (label, lhs, sense, rhs)
+    if scenario.get("budget") is not None:
+        limits.append(("budget (audience spend)", _spend(expected, choice, every_campaign, everyone), "<=",
+                       scenario["budget"]))
+        limits.append(("budget (treated spend)", _spend(expected, choice, every_campaign, treated), "<=",
+                       scenario["budget"]))
+    for j, campaign in enumerate(expected.campaigns):
+        audience = int((choice == j).sum())
+        limits.append((f"min_audience[{campaign['id']}]", audience, ">=", campaign.get("min_audience", 0)))
+        if campaign.get("max_audience") is not None:
+            limits.append((f"max_audience[{campaign['id']}]", audience, "<=", campaign["max_audience"]))
+        if campaign.get("budget") is not None:
+            for label, who in (("audience", everyone), ("treated", treated)):
+                limits.append((f"budget[{campaign['id']}] ({label} spend)", _spend(expected, choice, {j}, who), "<=",
+                               campaign["budget"]))
+    channels = np.array([campaign["channel"] for campaign in expected.campaigns])
+    for name, channel in (scenario.get("channels") or {}).items():
+        if (channel or {}).get("capacity") is not None:
+            mine = np.isin(choice, np.flatnonzero(channels == name))
+            limits.append((f"capacity[{name}] (treated contacts)", int((mine & treated).sum()), "<=",
+                           channel["capacity"]))
+    for label, lhs, sense, rhs in limits:
+        if not _within(sense, lhs, float(rhs)):
+            problems.append(f"{label}: {lhs:g} {sense} {rhs:g} does not hold")
+    return problems
+
+
+def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarray) -> float:
+    """sum over the selected audience (campaigns listed, ``where`` true) of ``expression``."""
+    n, total = len(choice), 0.0
+    for j, campaign in enumerate(expected.campaigns):
+        if constraint.get("campaigns") is not None and campaign["id"] not in constraint["campaigns"]:
+            continue
+        context = {**expected.columns, **{k: v for k, v in expected.pairs[j].items() if k != "eligible"}}
+        where = evaluate(constraint.get("where", True), context, n).astype(bool)
+        amount = evaluate(constraint.get("expression", 1), context, n).astype(float)
+        selected = (choice == j) & where
+        total += float(amount[selected].sum())
+    return total
+
+
+def _check_custom(expected: Expected, choice: np.ndarray) -> list[str]:
+    problems = []
+    for constraint in expected.scenario.get("constraints") or []:
+        lhs = custom_lhs(expected, constraint, choice)
+        if not math.isfinite(lhs) or not _within(constraint["sense"], lhs, float(constraint["rhs"])):
+            problems.append(f"{constraint['name']}: {lhs:g} {constraint['sense']} {constraint['rhs']:g} does not hold")
+    return problems

@@ -1,0 +1,291 @@
+"""The optimize workflow end to end: solve small scenarios, write the outputs, and check them
+with the independent checker in tests/checker.py.
+
+The data are 1,500 customers from examples/generate_data.py (seed 11); the scenarios are the
+weekly ones scaled down and written to a temporary folder, one per group of constraint families.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from checker import PLAN_COLUMNS, check_plan, custom_lhs, expected_controls, load_expected
+
+from optimizer import outputs
+from optimizer.errors import DataError
+from optimizer.formulate import formulate
+from optimizer.outputs import write_outputs
+from optimizer.plan import optimize
+from optimizer.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGNS = [
+    {
+        "id": "winback_coupon", "channel": "email", "cost_per_contact": 0.05, "cost_per_response": 12.0,
+        "value_per_response": "0.35 * monetary * 3", "eligible": "days_since_last_purchase > 90 and email_opt_in",
+        "min_audience": 75, "max_audience": 300, "control_fraction": 0.25,
+    },
+    {
+        "id": "cross_sell_email", "channel": "email", "cost_per_contact": 0.03, "cost_per_response": 3.0,
+        "value_per_response": "0.35 * monetary + 0.05 * ltv", "eligible": "email_opt_in and segment != 'New'",
+        "min_audience": 150, "max_audience": 600, "control_fraction": 0.05,
+    },
+    {
+        "id": "vip_call", "channel": "phone", "cost_per_contact": 4.0, "cost_per_response": 5.0,
+        "value_per_response": "0.35 * monetary + 0.2 * ltv",
+        "eligible": "phone_opt_in and (segment in ['VIP', 'Loyal'] or ltv > 800)",
+        "min_audience": 10, "max_audience": 40, "budget": 125, "control_fraction": 0.2,
+    },
+    {
+        "id": "sms_reminder", "channel": "sms", "cost_per_contact": 0.08, "cost_per_response": 0.0,
+        "value_per_response": "0.35 * monetary", "eligible": "sms_opt_in and days_since_last_purchase <= 365",
+        "min_audience": 50, "max_audience": 250, "control_fraction": 0.3,
+    },
+]
+BASE = {
+    "customers": "data/customers.parquet", "scores": "data/scores.parquet", "seed": 7,
+    "objective": "incremental_value", "solver": {"time_limit_s": 60, "mip_gap": 1.0e-6},
+}
+SCENARIOS = {
+    "families": {
+        **BASE, "budget": 450,
+        "campaigns": [
+            {**CAMPAIGNS[0], "min_audience": 200}, {**CAMPAIGNS[1], "max_audience": 250},
+            {**CAMPAIGNS[2], "budget": 80}, CAMPAIGNS[3],
+        ],
+        "channels": {"email": {"capacity": 600}, "sms": {"capacity": 80}, "phone": {"capacity": 30}},
+    },
+    "custom": {
+        **BASE, "budget": 450, "campaigns": CAMPAIGNS,
+        "constraints": [
+            {"name": "vip_call_floor", "sense": ">=", "where": "segment == 'VIP'", "campaigns": ["vip_call"],
+             "rhs": 15},
+            {"name": "at_risk_cap", "sense": "<=", "where": "segment == 'At Risk'",
+             "campaigns": ["winback_coupon", "sms_reminder"], "rhs": 35},
+            {"name": "south_fair_share", "sense": "<=", "expression": "(1 if region == 'South' else 0) - 0.30",
+             "campaigns": ["winback_coupon"], "rhs": 0},
+            {"name": "sms_exactly", "sense": "==", "campaigns": ["sms_reminder"], "rhs": 120},
+            {"name": "lapsed_spend_cap", "sense": "<=", "expression": "spend", "where": "segment == 'Lapsed'",
+             "rhs": 40},
+            {"name": "email_uplift_floor", "sense": ">=", "expression": "uplift * value_per_response",
+             "where": "channel == 'email' and campaign_id != 'winback_coupon'", "rhs": 150},
+        ],
+    },
+    "responses": {
+        **{key: value for key, value in BASE.items() if key != "scores"}, "objective": "responses", "budget": 60,
+        "campaigns": [
+            {"id": "nudge", "channel": "sms", "cost_per_contact": 0.1, "p_treat": "clip(0.02 + 0.2 * churn_risk, 0, 1)",
+             "p_control": 0.02, "eligible": "sms_opt_in", "min_audience": 40, "control_fraction": 0.5},
+            {"id": "letter", "channel": "mail", "cost_per_contact": 0.9,
+             "p_treat": "0.05 if segment == 'VIP' else 0.03",
+             "p_control": 0.01, "max_audience": 30, "control_fraction": 0.25},
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A folder with data/customers.parquet, data/scores.parquet and one YAML file per scenario."""
+    root = tmp_path_factory.mktemp("cvo")
+    spec = importlib.util.spec_from_file_location("generate_data", ROOT / "examples" / "generate_data.py")
+    generate_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate_data)
+    customers, scores = generate_data.generate(1500, 11)
+    (root / "data").mkdir()
+    customers.to_parquet(root / "data" / "customers.parquet", index=False)
+    scores.to_parquet(root / "data" / "scores.parquet", index=False)
+    for name, scenario in SCENARIOS.items():
+        write_scenario(root / f"{name}.yaml", {"name": name, **scenario})
+    return root
+
+
+def write_scenario(path: Path, scenario: dict) -> Path:
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def solved(workspace: Path) -> dict[str, tuple[Path, Path, dict]]:
+    """Each scenario solved once and written to its own out dir: name -> (scenario, out dir, summary)."""
+    runs = {}
+    for name in SCENARIOS:
+        scenario, out = workspace / f"{name}.yaml", workspace / f"out_{name}"
+        runs[name] = (scenario, out, write_outputs(optimize(scenario), out))
+    return runs
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_written_plan_passes_the_independent_checker(solved, name: str):
+    scenario, out, summary = solved[name]
+    assert check_plan(scenario, out) == []
+    assert summary["status"] == "optimal"
+    assert summary["gap"] <= 1e-6
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_plan_file_has_the_documented_columns(solved, name: str):
+    _, out, summary = solved[name]
+    plan = pd.read_parquet(out / "plan.parquet")
+    assert list(plan.columns) == list(PLAN_COLUMNS)
+    given = plan["campaign_id"].notna()
+    assert set(plan["group"][given]) <= {"treatment", "control"}
+    assert plan["group"][~given].isna().all()
+    assert (plan[["expected_value", "expected_spend"]][~given] == 0).all().all()
+    assert pd.api.types.is_float_dtype(plan["expected_value"]) and pd.api.types.is_float_dtype(plan["expected_spend"])
+    assert summary["treatment"] == int((plan["group"] == "treatment").sum())
+    assert summary["control"] == int((plan["group"] == "control").sum())
+    assert summary["expected_value"] == pytest.approx(plan["expected_value"].sum())
+
+
+def test_every_constraint_family_is_exercised(solved):
+    """The scenarios would prove little if no limit were ever reached.
+
+    A row is reached when it holds with equality or its LP shadow price is non-zero (an integer
+    plan may leave a few cents of a budget unspent although the budget decides the plan).
+    """
+    reached = set()
+    for _, _, summary in solved.values():
+        for row in summary["constraints"]:
+            if row["binding"] or abs(row["shadow_price"]) > 1e-9:
+                reached.add(row["family"])
+    assert reached == {"budget", "campaign_budget", "min_audience", "max_audience", "channel_capacity", "custom"}
+    custom = {row["name"]: row for row in solved["custom"][2]["constraints"] if row["family"] == "custom"}
+    assert custom["sms_exactly"]["lhs"] == pytest.approx(120)
+    assert custom["at_risk_cap"]["binding"] and custom["vip_call_floor"]["binding"]
+
+
+def test_checker_catches_a_broken_plan(solved, tmp_path: Path):
+    """Tampering with a valid plan must be reported: the checker is not a test that cannot fail."""
+    scenario, out, _ = solved["families"]
+    plan = pd.read_parquet(out / "plan.parquet")
+    cases = {
+        "ineligible": (lambda p: p.assign(campaign_id=p["campaign_id"].where(p["campaign_id"].isna(), "vip_call")),
+                       "ineligible customer"),
+        "dropped customer": (lambda p: p.iloc[1:], "missing from the plan"),
+        "wrong value": (lambda p: p.assign(expected_value=p["expected_value"] * 1.01), "expected_value of treated"),
+        "no controls": (lambda p: p.assign(group=p["group"].replace("control", "treatment")),
+                        "controls in an audience"),
+        "over budget": (lambda p: _treat_everyone_eligible(p, load_expected(scenario)), "budget (treated spend)"),
+    }
+    for label, (tamper, message) in cases.items():
+        broken = tmp_path / label.replace(" ", "_")
+        broken.mkdir()
+        tamper(plan.copy()).to_parquet(broken / "plan.parquet", index=False)
+        problems = check_plan(scenario, broken)
+        assert any(message in problem for problem in problems), f"{label} went unnoticed: {problems}"
+    scenario, out, _ = solved["custom"]
+    plan = pd.read_parquet(out / "plan.parquet")
+    sms = plan["campaign_id"] == "sms_reminder"
+    dropped = plan.assign(**{column: plan[column].mask(sms) for column in ("campaign_id", "group")},
+                          **{column: plan[column].mask(sms, 0.0) for column in ("expected_value", "expected_spend")})
+    (tmp_path / "custom").mkdir()
+    dropped.to_parquet(tmp_path / "custom" / "plan.parquet", index=False)
+    assert any(problem.startswith("sms_exactly: 0 == 120") for problem in check_plan(scenario, tmp_path / "custom"))
+
+
+def _treat_everyone_eligible(plan: pd.DataFrame, expected) -> pd.DataFrame:
+    """Give cross_sell_email to every customer eligible for it, all as treatment."""
+    pair = expected.pairs[1]
+    eligible = pd.Series(pair["eligible"], index=expected.customer_ids).reindex(plan["customer_id"]).to_numpy()
+    spend = pd.Series(pair["spend"], index=expected.customer_ids).reindex(plan["customer_id"]).to_numpy()
+    value = pd.Series(pair["value"], index=expected.customer_ids).reindex(plan["customer_id"]).to_numpy()
+    return plan.assign(
+        campaign_id=np.where(eligible, "cross_sell_email", plan["campaign_id"]),
+        group=np.where(eligible, "treatment", plan["group"]),
+        expected_value=np.where(eligible, value, plan["expected_value"]),
+        expected_spend=np.where(eligible, spend, plan["expected_spend"]),
+    )
+
+
+def test_same_scenario_same_plan(solved):
+    scenario, out, _ = solved["families"]
+    again = optimize(scenario).assignments
+    pd.testing.assert_frame_equal(again, pd.read_parquet(out / "plan.parquet"), check_dtype=False)
+
+
+def test_second_run_replaces_the_outputs_atomically(workspace: Path, tmp_path: Path):
+    scenario = workspace / "responses.yaml"
+    plan = optimize(scenario)
+    first = write_outputs(plan, tmp_path)
+    second = write_outputs(plan, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["plan.parquet", "summary.json"]
+    assert first["run_id"] != second["run_id"]
+    metadata = pq.read_schema(tmp_path / "plan.parquet").metadata
+    assert metadata[b"cvo_run_id"].decode() == second["run_id"]
+    assert yaml.safe_load((tmp_path / "summary.json").read_text())["run_id"] == second["run_id"]
+
+
+def test_a_failing_run_leaves_the_previous_outputs_untouched(workspace: Path, tmp_path: Path):
+    write_outputs(optimize(workspace / "responses.yaml"), tmp_path)
+    before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
+    broken = write_scenario(workspace / "missing_data.yaml",
+                            {"name": "missing_data", **SCENARIOS["families"], "customers": "data/nowhere.parquet"})
+    with pytest.raises(DataError, match="does not exist"):
+        write_outputs(optimize(broken), tmp_path)
+    assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
+
+
+def test_a_write_that_fails_midway_leaves_the_previous_file_and_no_temp_file(tmp_path: Path):
+    target = tmp_path / "plan.parquet"
+    target.write_bytes(b"previous plan")
+
+    def half_written(temp: Path) -> None:
+        temp.write_bytes(b"half a pla")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        outputs.atomic_write(target, half_written)
+    assert target.read_bytes() == b"previous plan"
+    assert os.listdir(tmp_path) == ["plan.parquet"]
+
+
+def test_control_size_follows_the_fraction_written_in_the_scenario(workspace: Path):
+    """0.1 × 15 = 1.5 rounds to 2; a fraction recomputed as 1 - (1 - 0.1) = 0.0999... would give 1."""
+    scenario = write_scenario(workspace / "fifteen.yaml", {
+        "name": "fifteen", **BASE,
+        "campaigns": [{**CAMPAIGNS[1], "min_audience": 15, "max_audience": 15, "control_fraction": 0.1}],
+    })
+    plan = optimize(scenario)
+    assert expected_controls(0.1, 15) == 2
+    assert int((plan.assignments["group"] == "control").sum()) == 2
+
+
+SHIPPED = sorted(glob.glob(str(ROOT / "scenarios" / "*.yaml")))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: Path(p).stem)
+def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str):
+    """Eligibility, spend, value and custom rows of the checker agree with optimizer.formulate."""
+    expected = load_expected(path)
+    problem = formulate(load_scenario(path)).problem
+    eligible = np.column_stack([pair["eligible"] for pair in expected.pairs])
+    assert np.array_equal(eligible, problem.eligible)
+    assert np.allclose(np.column_stack([pair["spend"] for pair in expected.pairs]), problem.spend)
+    value = np.column_stack([pair["value"] for pair in expected.pairs])
+    assert np.allclose(value[eligible], problem.pair_value[eligible])
+    rng = np.random.default_rng(0)
+    choice = np.where(eligible.any(axis=1), rng.integers(0, eligible.shape[1], len(eligible)), -1)
+    choice = np.where(eligible[np.arange(len(choice)), np.maximum(choice, 0)], choice, -1)
+    activity = dict(zip([row.name for row in problem.rows], problem.row_activity(choice)))
+    for constraint in expected.scenario.get("constraints") or []:
+        assert custom_lhs(expected, constraint, choice) == pytest.approx(activity[constraint["name"]], abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: Path(p).stem)
+def test_shipped_scenario_plan_passes_the_checker(path: str, tmp_path: Path):
+    """30,000 customers: the plan must be valid; stopping at the time limit is allowed, silence is not."""
+    summary = write_outputs(optimize(path), tmp_path)
+    assert check_plan(path, tmp_path) == []
+    if summary["status"] != "optimal":
+        assert summary["termination"] == "time_limit" and summary["status"] == "feasible"
+    assert summary["bound"] >= summary["objective"] and summary["gap"] is not None
