@@ -31,7 +31,9 @@ def _fail(error: CvoError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
-ScenarioArg = Annotated[Path, typer.Argument(help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)]
+ScenarioArg = Annotated[
+    Path, typer.Argument(help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)
+]
 
 
 @app.command()

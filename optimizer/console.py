@@ -37,7 +37,8 @@ def campaign_table(summary: dict[str, Any]) -> Table:
     for column in ("campaign", "channel", "eligible", "treatment", "control", "expected spend", "expected value"):
         table.add_column(column, justify="left" if column in ("campaign", "channel") else "right")
     for c in summary["campaigns"]:
-        table.add_row(escape(c["id"]), escape(c["channel"]), _count(c["eligible"]), _count(c["treatment"]), _count(c["control"]),
+        table.add_row(escape(c["id"]), escape(c["channel"]), _count(c["eligible"]), _count(c["treatment"]),
+                      _count(c["control"]),
                       _money(c["expected_spend"]), _money(c["expected_value"]))
     table.add_row("total", "", "", _count(summary["treatment"]), _count(summary["control"]),
                   _money(summary["expected_spend"]), _money(summary["expected_value"]), style="bold")

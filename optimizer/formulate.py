@@ -62,7 +62,9 @@ def formulate(scenario: Scenario) -> Formulation:
         weights=weights,
     )
     _check_min_audiences(scenario, problem)
-    kpis = {kpi.name: _pair_sum_weights(scenario, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)}
+    kpis = {
+        kpi.name: _pair_sum_weights(scenario, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
+    }
     return Formulation(scenario, customers, problem, kpis, scores.scored)
 
 

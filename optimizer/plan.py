@@ -117,7 +117,8 @@ def _no_plan(scenario: Scenario, result: SolveResult) -> SolverError:
         return SolverError(
             f"The solver found no plan within the time limit of {scenario.solver.time_limit_s:g} s{bound}",
             where=f"{scenario.source}, solver.time_limit_s",
-            fix="Raise solver.time_limit_s, or loosen the >= constraints (min_audience, floors) that make plans hard to find",
+            fix="Raise solver.time_limit_s, or loosen the >= constraints (min_audience, floors) "
+            "that make plans hard to find",
         )
     return SolverError(
         f"The solver stopped ({result.termination}) without a plan",

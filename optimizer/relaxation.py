@@ -67,7 +67,8 @@ def coupling_matrix(problem: Problem, customers: np.ndarray, campaigns: np.ndarr
     unique, inverse, counts = np.unique(customers, return_inverse=True, return_counts=True)
     keep = counts[inverse] > 1
     _, choice_row = np.unique(inverse[keep], return_inverse=True)
-    blocks = [sp.csr_matrix((np.ones(keep.sum()), (choice_row, pairs[keep])), shape=(int(choice_row.max(initial=-1)) + 1, len(pairs)))]
+    n_choice = int(choice_row.max(initial=-1)) + 1
+    blocks = [sp.csr_matrix((np.ones(keep.sum()), (choice_row, pairs[keep])), shape=(n_choice, len(pairs)))]
     for row in problem.rows:
         coefficients = problem.coefficients(row)[customers, campaigns]
         blocks.append(sp.csr_matrix(coefficients.reshape(1, -1)))

@@ -181,7 +181,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(raw, dict):
         raise ScenarioError(
-            f"The scenario file must hold a mapping of keys (name, customers, campaigns, ...), not {type(raw).__name__}",
+            "The scenario file must hold a mapping of keys (name, customers, campaigns, ...), "
+            f"not {type(raw).__name__}",
             where=str(path),
             fix="Start from one of the files under scenarios/",
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from optimizer.errors import ScenarioError, ScenarioInvalid
 from optimizer.formulate import formulate
@@ -88,7 +89,7 @@ def test_constraint_and_kpi_defaults(tmp_path):
 
 def test_the_scenario_is_frozen(tmp_path):
     scenario = load_scenario(write(tmp_path, minimal()))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         scenario.name = "other"
 
 
