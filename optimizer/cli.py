@@ -49,7 +49,8 @@ def optimize(
     """
     try:
         loaded = load_scenario(scenario)
-        plan = optimize_plan(loaded)
+        with Console(stderr=True).status(f"Solving {loaded.name} …"):
+            plan = optimize_plan(loaded)
         out_dir = out if out is not None else Path("out") / loaded.name
         summary = write_outputs(plan, out_dir)
     except CvoError as error:

@@ -64,10 +64,11 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
     customers, campaigns = problem.candidate_pairs()
     if customers.size == 0:
         return _empty_plan(problem, clock.elapsed())
-    lp = solve_relaxation(problem, customers, campaigns)
+    lp = solve_relaxation(problem, customers, campaigns, time_limit=options.time_limit_s)
     if not lp.feasible:
-        return SolveResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(),
-                           "exact", int(customers.size))
+        stopped = Termination.INFEASIBLE if lp.proven else Termination.TIME_LIMIT
+        return SolveResult(stopped, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(), "exact",
+                           int(customers.size))
     distance = np.abs(lp.reduced_costs)
     core = _smallest(distance, CORE_PAIRS) | _fractional(lp)
     rounded = _rounded_plan(problem, customers, campaigns, lp, clock)

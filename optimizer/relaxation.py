@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 INF = highspy.kHighsInf
+_INFEASIBLE = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Relaxation:
     shadow_prices: np.ndarray | None
     x: np.ndarray | None = None
     reduced_costs: np.ndarray | None = None
+    proven: bool = True
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,13 @@ def _highs(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, m
     return highs
 
 
-def solve_relaxation(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> Relaxation:
-    """LP relaxation over the candidate pairs, with a shadow price per coupling row."""
+def solve_relaxation(
+    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float | None = None
+) -> Relaxation:
+    """LP relaxation over the candidate pairs, with a shadow price per coupling row.
+
+    ``proven`` is False when the time limit stopped it before it could say either way.
+    """
     if customers.size == 0:
         feasible = not problem.violations(np.full(problem.n_customers, NO_CAMPAIGN))
         return Relaxation(feasible, 0.0 if feasible else None, np.zeros(len(problem.rows)) if feasible else None)
@@ -120,9 +127,12 @@ def solve_relaxation(problem: Problem, customers: np.ndarray, campaigns: np.ndar
     row_lower, row_upper = _row_bounds(problem, n_choice)
     value = problem.value[customers, campaigns]
     highs = _highs(value, np.zeros(len(value)), np.ones(len(value)), matrix, row_lower, row_upper, maximise=True)
+    if time_limit is not None:
+        highs.setOptionValue("time_limit", float(time_limit))
     highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return Relaxation(False, None, None)
+    status = highs.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        return Relaxation(False, None, None, proven=status in _INFEASIBLE)
     solution = highs.getSolution()
     duals = np.asarray(solution.row_dual)[n_choice:]
     return Relaxation(True, highs.getInfo().objective_function_value, duals,
