@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 INF = highspy.kHighsInf
+IPM_ABOVE = 50_000
 _INFEASIBLE = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
 
@@ -129,6 +130,8 @@ def solve_relaxation(
     highs = _highs(value, np.zeros(len(value)), np.ones(len(value)), matrix, row_lower, row_upper, maximise=True)
     if time_limit is not None:
         highs.setOptionValue("time_limit", float(time_limit))
+    if len(value) > IPM_ABOVE:
+        highs.setOptionValue("solver", "ipm")  # measured at 383k columns: 13 s, dual simplex 63 s
     highs.run()
     status = highs.getModelStatus()
     if status != highspy.HighsModelStatus.kOptimal:
