@@ -27,7 +27,7 @@ def headline(summary: dict[str, Any]) -> Text:
         ("  objective ", "dim"), _money(summary["objective"]),
         ("  bound ", "dim"), _money(summary["bound"]),
         ("  gap ", "dim"), "—" if gap is None else f"{gap:.1e}",
-        ("  time ", "dim"), f"{summary['build_seconds']:.1f} s build + {summary['solve_seconds']:.1f} s solve",
+        ("  time ", "dim"), f"{summary['build_seconds'] + summary['solve_seconds']:.1f} s",
     )
     return text
 
