@@ -1,0 +1,221 @@
+"""Tests of optimizer/rfm.py: reading a transaction log, customer features, RFM scores, segments, migration.
+
+The hand-made log has ten customers c01..c10: customer k placed k orders on k distinct days, the last
+one 10 − k days before the cut-off, each worth (11 − k) × 10. So R and F rise with k and M falls,
+two customers per quintile: scores 1 for k = 1, 2; 2 for 3, 4; …; 5 for 9, 10.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.errors import DataError, ScenarioError
+from optimizer.rfm import (
+    CDNOW_COLUMNS,
+    NOT_YET_CUSTOMER,
+    SEGMENTS,
+    clean_transactions,
+    customer_features,
+    quintile_score,
+    read_transactions,
+    rf_segment,
+    rfm_scores,
+    segment_migration,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CUTOFF = pd.Timestamp("2024-03-31")
+SCENARIO, DATA_ERROR = 2, 3
+
+
+def ten_customers() -> pd.DataFrame:
+    rows = []
+    for k in range(1, 11):
+        last = CUTOFF - pd.Timedelta(days=10 * (10 - k))
+        for order in range(k):
+            rows.append((f"c{k:02d}", last - pd.Timedelta(days=3 * order), (11 - k) * 10.0))
+    return pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+
+
+def small_log() -> pd.DataFrame:
+    """a: two orders on 1 Jan and one on 15 Jan; b: one order on 10 Jan; c: first order after the cut-off."""
+    return pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "c", "a"],
+        "date": ["2024-01-01", "2024-01-01", "2024-01-15", "2024-01-10", "2024-02-10", "2024-02-20"],
+        "amount": [10.0, 5.0, 20.0, 7.0, 3.0, 99.0],
+    })
+
+
+def test_features_count_orders_and_purchase_days_up_to_the_cutoff():
+    features = customer_features(small_log(), "2024-01-29", time_unit="weeks")
+    assert list(features.index) == ["a", "b"]
+    a, b = features.loc["a"], features.loc["b"]
+    assert (a["n_orders"], a["frequency"], a["total_spend"]) == (3, 1, 35.0)
+    assert a["monetary"] == pytest.approx(35.0 / 3)
+    assert a["repeat_monetary"] == 20.0  # the first day (10 + 5) is not a repeat purchase
+    assert (a["recency_days"], a["tenure_days"]) == (14, 28)
+    assert (a["t_x"], a["T"]) == (2.0, 4.0)
+    assert (b["frequency"], b["t_x"], b["recency_days"]) == (0, 0.0, 19)
+    assert np.isnan(b["repeat_monetary"])
+    assert b["T"] == pytest.approx(19 / 7)
+    assert features.attrs["time_unit"] == "weeks"
+
+
+def test_features_in_days():
+    features = customer_features(small_log(), "2024-01-29", time_unit="days")
+    assert (features.loc["a", "t_x"], features.loc["a", "T"]) == (14.0, 28.0)
+
+
+def test_column_mapping_and_date_formats():
+    log = pd.DataFrame({"cust": ["x", "x"], "when": ["05/01/2024", "20/01/2024"], "value": ["1.5", "2"]})
+    clean = clean_transactions(log, columns={"customer_id": "cust", "date": "when", "amount": "value"},
+                               date_format="%d/%m/%Y")
+    assert list(clean.columns) == ["customer_id", "date", "amount"]
+    assert list(clean["date"]) == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-01-20")]
+    assert list(clean["amount"]) == [1.5, 2.0]
+    yyyymmdd = pd.DataFrame({"customer_id": [7, 7], "date": [19970101, 19970118], "amount": [1, 2]})
+    clean = clean_transactions(yyyymmdd)
+    assert list(clean["customer_id"]) == ["7", "7"] and clean["date"].iat[1] == pd.Timestamp("1997-01-18")
+
+
+def test_quintile_scores_keep_ties_together():
+    assert quintile_score(pd.Series(range(1, 11))).tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert quintile_score(pd.Series(range(1, 11)), higher_is_better=False).tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    tied = quintile_score(pd.Series([1] * 6 + [2, 2, 3, 4]))
+    assert set(tied[:6]) == {1} and tied.tolist()[6:] == [4, 4, 5, 5]
+
+
+def test_rf_grid_names_every_segment_once_per_region():
+    grid = {(r, f): rf_segment(r, f) for r in range(1, 6) for f in range(1, 6)}
+    assert set(grid.values()) == set(SEGMENTS)
+    assert (grid[5, 5], grid[5, 1], grid[4, 1], grid[3, 3], grid[1, 1]) == (
+        "Champions", "New", "Promising", "Need Attention", "Lost")
+    assert (grid[1, 5], grid[2, 3], grid[2, 2], grid[3, 1], grid[4, 4], grid[5, 2]) == (
+        "Can't Lose Them", "At Risk", "Hibernating", "About to Sleep", "Loyal", "Potential Loyalist")
+
+
+def test_rfm_scores_on_ten_customers():
+    scored = rfm_scores(customer_features(ten_customers(), CUTOFF))
+    expected = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert scored["r_score"].tolist() == expected
+    assert scored["f_score"].tolist() == expected
+    assert scored["m_score"].tolist() == expected[::-1]
+    assert scored["segment"].tolist() == ["Lost", "Lost", "Hibernating", "Hibernating", "Need Attention",
+                                          "Need Attention", "Loyal", "Loyal", "Champions", "Champions"]
+    assert scored.loc["c10", "rfm_cell"] == "5-5-1"
+    assert scored.loc["c10", "micro_segment"] == "Champions / low value"
+    assert scored.loc["c01", "micro_segment"] == "Lost / high value"
+
+
+def test_migration_counts_and_shares():
+    log = ten_customers()
+    newcomer = pd.DataFrame({"customer_id": ["new"], "date": [CUTOFF + pd.Timedelta(days=5)], "amount": [1.0]})
+    migration = segment_migration(pd.concat([log, newcomer]), CUTOFF, CUTOFF + pd.Timedelta(days=10))
+    counts, shares = migration.counts, migration.shares
+    assert counts.shape == (len(SEGMENTS) + 1, len(SEGMENTS)) == shares.shape
+    assert list(counts.columns) == list(SEGMENTS) and counts.index[-1] == NOT_YET_CUSTOMER
+    assert counts.to_numpy().sum() == 11 and counts.loc[NOT_YET_CUSTOMER].sum() == 1
+    assert counts.loc["Champions"].sum() == 2 and counts.loc["Lost"].sum() == 2  # c09, c10 and c01, c02
+    row_sums = shares.sum(axis=1)
+    occupied = counts.sum(axis=1) > 0
+    assert np.allclose(row_sums[occupied], 1.0) and np.allclose(row_sums[~occupied], 0.0)
+
+
+def test_cdnow_logs_read_as_published():
+    sample = read_transactions(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
+    master = read_transactions(DATA / "cdnow" / "CDNOW_master.txt", columns=CDNOW_COLUMNS)
+    assert (len(sample), sample["customer_id"].nunique()) == (6919, 2357)
+    assert (len(master), master["customer_id"].nunique()) == (69659, 23570)
+    assert sample["date"].min() == pd.Timestamp("1997-01-01") and master["date"].max() == pd.Timestamp("1998-06-30")
+
+
+def test_cdnow_segments_and_migration():
+    sample = read_transactions(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
+    scored = rfm_scores(customer_features(sample, "1997-09-30"))
+    assert set(scored["segment"]) <= set(SEGMENTS) and scored["r_score"].between(1, 5).all()
+    migration = segment_migration(sample, "1997-09-30", "1998-06-30")
+    assert migration.counts.to_numpy().sum() == 2357  # every customer had bought by the first cut-off
+    assert migration.counts.loc[NOT_YET_CUSTOMER].sum() == 0
+
+
+# ---- bad input: one case per failure mode, each naming the row and value, with its exit code ----
+
+def error_from(call, *args, **kwargs):
+    with pytest.raises((DataError, ScenarioError)) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+def test_missing_column_suggests_the_close_name():
+    log = small_log().rename(columns={"amount": "amout"})
+    error = error_from(clean_transactions, log)
+    assert error.exit_code == DATA_ERROR
+    assert "no column 'amount'" in error.message and "Did you mean 'amout'?" in error.message
+
+
+def test_unparseable_date_names_the_row_and_value():
+    log = small_log()
+    log.loc[3, "date"] = "2024-13-45"
+    error = error_from(customer_features, log, "2024-03-01")
+    assert error.exit_code == DATA_ERROR
+    assert "'2024-13-45' is not a date" in error.message and "row 3" in error.message
+
+
+def test_bad_date_in_a_csv_names_the_file_line(tmp_path):
+    log = small_log()
+    log.loc[2, "date"] = "soon"
+    path = tmp_path / "orders.csv"
+    log.to_csv(path, index=False)
+    error = error_from(read_transactions, path)
+    assert "'soon'" in error.message and f"{path}, line 4" in error.message  # header is line 1
+
+
+def test_negative_amount_names_the_row():
+    log = small_log()
+    log.loc[4, "amount"] = -3.0
+    error = error_from(clean_transactions, log)
+    assert error.exit_code == DATA_ERROR
+    assert "-3.0 is negative" in error.message and "row 4" in error.message
+
+
+def test_amount_that_is_not_a_number():
+    log = small_log().astype({"amount": object})
+    log.loc[1, "amount"] = "ten"
+    error = error_from(clean_transactions, log)
+    assert "'ten' is not a number" in error.message and "row 1" in error.message
+
+
+def test_missing_customer_id():
+    log = small_log()
+    log.loc[2, "customer_id"] = None
+    assert "row 2" in error_from(clean_transactions, log).message
+
+
+def test_empty_log():
+    error = error_from(clean_transactions, small_log().iloc[:0])
+    assert error.exit_code == DATA_ERROR and "empty" in error.message
+
+
+def test_cutoff_before_the_first_order():
+    error = error_from(customer_features, small_log(), "2023-12-31")
+    assert error.exit_code == DATA_ERROR and "No order is on or before the cut-off 2023-12-31" in error.message
+
+
+def test_bad_options_are_scenario_errors():
+    assert "Did you mean 'weeks'?" in error_from(customer_features, small_log(), "2024-02-01", time_unit="week").message
+    mapping = error_from(clean_transactions, small_log(), columns={"ammount": "value"})
+    assert mapping.exit_code == SCENARIO and "Did you mean 'amount'?" in mapping.message
+    assert "'someday' is not a date" in error_from(customer_features, small_log(), "someday").message
+    backwards = error_from(segment_migration, small_log(), "2024-02-01", "2024-01-20")
+    assert backwards.exit_code == SCENARIO and "not after the start cut-off" in backwards.message
+
+
+def test_whitespace_file_with_wrong_field_count(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("1 19970101 5.0 extra fields here\n")
+    error = error_from(read_transactions, path)
+    assert error.exit_code == DATA_ERROR and "6 fields" in error.message and "line 1" in error.message
