@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 
-.PHONY: demo test test-slow bench data clean
+.PHONY: demo test test-slow bench data hillstrom clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
+
+hillstrom: $(STAMP)
+	$(BIN)/python examples/hillstrom/run.py
 
 data: $(STAMP)
 	$(BIN)/python examples/generate_data.py --out examples/data

@@ -256,18 +256,48 @@ def generate(n_customers: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return customers, scores
 
 
+def simulate_history(customers: pd.DataFrame, scores: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Last wave's randomized test, from the true scores: who got which campaign and who bought.
+
+    Each customer is in one of the four campaigns or the shared control with probability 1/5.
+    Over a common 14-day window, with c = winback_coupon's p_control (a 14-day baseline),
+
+        P(converted | control)    = c
+        P(converted | campaign j) = c + (p_treat_j - p_control_j)
+        revenue = converted * monetary * LogNormal(0, 0.25^2)
+    """
+    rng = np.random.default_rng([seed, 1])
+    arms = np.array([*MEASUREMENT_WINDOW_DAYS, "control"], dtype=object)
+    arm = arms[rng.integers(0, len(arms), len(customers))]
+    wide = scores.pivot(index="customer_id", columns="campaign_id").loc[customers.customer_id]
+    baseline = wide["p_control"]["winback_coupon"].to_numpy()
+    uplift = {j: (wide["p_treat"][j] - wide["p_control"][j]).to_numpy() for j in MEASUREMENT_WINDOW_DAYS}
+    treated = arm != "control"
+    p = baseline + np.select([arm == j for j in uplift], list(uplift.values()), 0.0)
+    converted = (rng.random(len(customers)) < np.clip(p, 0, 1)).astype(int)
+    revenue = converted * customers.monetary.to_numpy() * rng.lognormal(0.0, 0.25, len(customers))
+    return pd.DataFrame({
+        "customer_id": customers.customer_id,
+        "campaign_id": pd.array(arm, dtype="string"),
+        "treated": treated.astype(int),
+        "converted": converted,
+        "revenue": np.round(revenue, 2),
+    })
+
+
 def main() -> None:
-    """Parse the command line, generate, and write customers.parquet and scores.parquet."""
+    """Parse the command line, generate, and write customers, scores and history parquet files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=30_000, help="number of customers (default 30000)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the random generator (default 2026)")
     parser.add_argument("--out", type=Path, default=Path("examples/data"), help="output directory")
     args = parser.parse_args()
     customers, scores = generate(args.customers, args.seed)
+    history = simulate_history(customers, scores, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, table in [("customers", customers), ("scores", scores)]:
+    for name, table in [("customers", customers), ("scores", scores), ("history", history)]:
         table.to_parquet(args.out / f"{name}.parquet", index=False, compression="zstd")
-    print(f"Wrote {len(customers)} customers and {len(scores)} scores to {args.out}/")
+    print(f"Wrote {len(customers)} customers, {len(scores)} scores and a {len(history)}-row history to {args.out}/")
 
 
 if __name__ == "__main__":

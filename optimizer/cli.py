@@ -84,3 +84,76 @@ def validate(scenario: ScenarioArg) -> None:
         f"{len(problem.rows)} constraints."
     )
 
+
+
+@app.command()
+def score(
+    out: Annotated[Path, typer.Option("--out", help="Folder for customers.parquet, scores.parquet and "
+                                      "score_report.json.")],
+    history: Annotated[Path | None, typer.Option(help="Campaign history: customer_id, campaign_id, treated, "
+                                                 "converted, revenue, and feature columns.")] = None,
+    customers: Annotated[Path | None, typer.Option(help="Customer table whose columns add features and who "
+                                                   "are scored.")] = None,
+    transactions: Annotated[Path | None, typer.Option(help="Transaction log (customer_id, date, amount) for "
+                                                      "RFM, P(alive) and LTV.")] = None,
+    cutoff: Annotated[str | None, typer.Option(help="Date customer values are computed at, e.g. 1997-09-30.")] = None,
+    months: Annotated[int, typer.Option(help="LTV horizon in months.")] = 12,
+    discount: Annotated[float, typer.Option(help="Monthly discount rate of the LTV.")] = 0.01,
+    holdout: Annotated[float, typer.Option(min=0.01, max=0.9, help="Share of the history held out for the "
+                                           "model report.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
+) -> None:
+    """Fit customer values (BG/NBD, Gamma-Gamma) and response models (T-learner) and write the tables
+    cvo optimize reads.
+
+    Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
+    --out out/scores
+    """
+    from optimizer.score import score as run_score
+    from optimizer.score import write_scores
+    from optimizer.uplift import UpliftOptions
+
+    try:
+        run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
+                        options=UpliftOptions(holdout=holdout, seed=seed), months=months, monthly_discount=discount)
+        written = write_scores(run, out)
+    except CvoError as error:
+        raise _fail(error) from None
+    _print_score(run)
+    typer.echo("Wrote " + ", ".join(map(str, written)))
+
+
+def _print_score(run) -> None:
+    from optimizer.uplift_report import format_report
+
+    if run.value is not None:
+        fit, spend = run.value.bgnbd, run.value.gamma_gamma
+        typer.echo(f"BG/NBD r={fit.r:.4g} alpha={fit.alpha:.4g} a={fit.a:.4g} b={fit.b:.4g} "
+                   f"(log-likelihood {fit.log_likelihood:,.1f}, {fit.n_customers:,} customers); "
+                   f"Gamma-Gamma p={spend.p:.4g} q={spend.q:.4g} gamma={spend.gamma:.4g}")
+    if run.model is not None:
+        typer.echo(format_report(run.model.report))
+
+
+@app.command()
+def evaluate(
+    plan: Annotated[Path, typer.Argument(help="plan.parquet written by cvo optimize.", show_default=False)],
+    history: Annotated[Path, typer.Option(help="Randomized campaign history to evaluate the plan on.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column to value the plan by.")] = "revenue",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval (0: normal approximation).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+) -> None:
+    """Estimate what PLAN would have earned on a randomized history (inverse propensity weighting),
+    beside baselines: nobody, everybody with the best campaign, random at the same volume.
+
+    Example: cvo evaluate out/weekly/plan.parquet --history examples/data/history.parquet
+    """
+    from optimizer.evaluate import EvaluateOptions, evaluate_files, format_evaluation
+
+    try:
+        result = evaluate_files(plan, history, options=EvaluateOptions(outcome=outcome, bootstrap=bootstrap,
+                                                                       seed=seed))
+    except CvoError as error:
+        raise _fail(error) from None
+    typer.echo(json.dumps(result.to_dict(), indent=2) if json_output else format_evaluation(result))

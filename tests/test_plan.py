@@ -8,7 +8,6 @@ weekly ones scaled down and written to a temporary folder, one per group of cons
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
 from pathlib import Path
 
@@ -93,12 +92,9 @@ SCENARIOS = {
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory) -> Path:
+def workspace(tmp_path_factory, generate_data) -> Path:
     """A folder with data/customers.parquet, data/scores.parquet and one YAML file per scenario."""
     root = tmp_path_factory.mktemp("cvo")
-    spec = importlib.util.spec_from_file_location("generate_data", ROOT / "examples" / "generate_data.py")
-    generate_data = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(generate_data)
     customers, scores = generate_data.generate(1500, 11)
     (root / "data").mkdir()
     customers.to_parquet(root / "data" / "customers.parquet", index=False)

@@ -1,0 +1,320 @@
+"""Hillstrom e-mail experiment end to end: fit uplift models, plan a 30% e-mail, value the plan by IPW.
+
+    python examples/hillstrom/run.py            # or: make hillstrom
+
+Reads ../shared/data/hillstrom/hillstrom.csv beside the project root, checks its known figures,
+splits the 64,000 customers 50/50 (seed 2008), fits the T-learner (optimizer.uplift) on one half,
+scores the other, plans it with cvo (at most 30% may be e-mailed) and values the plan and its
+baselines on that half with optimizer.evaluate. Files go to out/hillstrom/; the results table
+is printed, stored in examples/hillstrom/results.json and copied into examples/hillstrom/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from optimizer.evaluate import (
+    EvaluateOptions,
+    PolicyValue,
+    deterministic_policy,
+    plan_arms,
+    policy_value,
+    random_policy,
+    randomized_history,
+)
+from optimizer.outputs import write_outputs
+from optimizer.plan import optimize
+from optimizer.uplift import UpliftModel, UpliftOptions, fit_uplift, score_customers
+from optimizer.uplift_report import format_report
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data" / "hillstrom" / "hillstrom.csv"
+HERE = ROOT / "examples" / "hillstrom"
+ARMS = {"Mens E-Mail": "mens_email", "Womens E-Mail": "womens_email", "No E-Mail": None}
+# Known figures of the data (data README): customers, conversion rate, mean spend per arm.
+KNOWN = {"Mens E-Mail": (21_307, 0.01253, 1.423), "Womens E-Mail": (21_387, 0.00884, 1.077),
+         "No E-Mail": (21_306, 0.00573, 0.653)}
+# 'channel' (Phone/Web/Multichannel: how the customer bought) is renamed: cvo reserves 'channel'.
+FEATURES = ("recency", "history", "mens", "womens", "zip_code", "newbie", "purchase_channel")
+SEED = 2008
+COST_PER_EMAIL = 0.10
+EMAIL_SHARE = 0.30
+MARKERS = ("<!-- hillstrom-results -->", "<!-- /hillstrom-results -->")
+GOALS = {"random": 1.3, "unconstrained": 0.9}
+OBJECTIVES = ("incremental_value", "expected_revenue")
+RANDOM, EVERYBODY = f"random {EMAIL_SHARE:.0%}, better e-mail", "everybody, better e-mail"
+UNCONSTRAINED = "best unconstrained (predicted)"
+SPLITS = 6
+MODEL_OPTIONS = UpliftOptions()
+
+
+@dataclass(frozen=True)
+class Halves:
+    """The two halves of the customers as campaign histories (optimizer.uplift's columns)."""
+
+    fit: pd.DataFrame
+    evaluation: pd.DataFrame
+
+
+def load_hillstrom(path: Path = DATA) -> pd.DataFrame:
+    """The raw table; a clear message when ../shared/data is not beside the project."""
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: the Hillstrom data must be in ../shared/data beside the project root")
+    return pd.read_csv(path)
+
+
+def check_known_figures(data: pd.DataFrame) -> None:
+    """Stop unless the arm sizes, conversion rates and mean spends are the published ones."""
+    stats = data.groupby("segment").agg(n=("conversion", "size"), rate=("conversion", "mean"),
+                                        spend=("spend", "mean"))
+    for arm, (n, rate, spend) in KNOWN.items():
+        got = stats.loc[arm]
+        if int(got.n) != n or round(float(got.rate), 5) != rate or round(float(got.spend), 3) != spend:
+            raise SystemExit(f"{arm}: {int(got.n)} customers, conversion {got.rate:.5f}, spend {got.spend:.3f}; "
+                             f"expected {n}, {rate}, {spend}. Is {DATA} the original file?")
+
+
+def to_history(data: pd.DataFrame) -> pd.DataFrame:
+    """One row per customer: id, campaign (None for the shared 'No E-Mail' control), outcomes, features."""
+    campaign = data["segment"].map(ARMS).astype(object)
+    return pd.DataFrame({
+        "customer_id": [f"h{i:05d}" for i in range(len(data))],
+        "campaign_id": campaign.where(campaign.notna(), None),
+        "treated": campaign.notna().astype(int),
+        "converted": data["conversion"].astype(int),
+        "revenue": data["spend"].astype(float),
+        **{name: data[name] for name in FEATURES if name != "purchase_channel"},
+        "purchase_channel": data["channel"],
+    })
+
+
+def split(history: pd.DataFrame, seed: int = SEED, sample: int | None = None) -> Halves:
+    """A seeded 50/50 split of the customers (of a random ``sample`` of them when given)."""
+    order = np.random.default_rng(seed).permutation(len(history))[: sample or len(history)]
+    half = len(order) // 2
+    return Halves(history.iloc[np.sort(order[:half])].reset_index(drop=True),
+                  history.iloc[np.sort(order[half:])].reset_index(drop=True))
+
+
+def write_inputs(model: UpliftModel, evaluation: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """customers.parquet and scores.parquet (the long table cvo reads) for the evaluation half."""
+    out.mkdir(parents=True, exist_ok=True)
+    customers = evaluation[["customer_id", *FEATURES]]
+    scores = score_customers(model, customers)
+    customers.to_parquet(out / "customers.parquet", index=False)
+    scores.to_parquet(out / "scores.parquet", index=False)
+    return scores
+
+
+def write_scenario(model: UpliftModel, n_customers: int, out: Path, objective: str) -> Path:
+    """A cvo scenario: both e-mails on one channel that carries at most 30% of the customers."""
+    scenario = {
+        "name": f"hillstrom_{objective}", "customers": "customers.parquet", "scores": "scores.parquet",
+        "seed": SEED, "objective": objective,
+        "campaigns": [{"id": j, "channel": "email", "cost_per_contact": COST_PER_EMAIL,
+                       "value_per_response": round(model.value_per_response[j], 4), "control_fraction": 0.0}
+                      for j in model.campaigns],
+        "channels": {"email": {"capacity": int(EMAIL_SHARE * n_customers)}},
+    }
+    path = out / f"hillstrom_{objective}.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    return path
+
+
+def unconstrained_arms(model: UpliftModel, scores: pd.DataFrame) -> np.ndarray:
+    """Each customer's predicted-best e-mail when its value (p_t - p_c) w - cost is positive, else None."""
+    wide = scores.assign(value=(scores.p_treat - scores.p_control) * scores.campaign_id.map(model.value_per_response)
+                         - COST_PER_EMAIL).pivot(index="customer_id", columns="campaign_id", values="value")
+    best = wide.idxmax(axis=1).to_numpy(dtype=object)
+    return np.where(wide.max(axis=1).to_numpy() > 0, best, None)
+
+
+def better_campaign(fit: pd.DataFrame) -> str:
+    """The campaign with the higher mean revenue on the fitting half (chosen without the evaluation half)."""
+    return str(fit[fit.treated == 1].groupby("campaign_id")["revenue"].mean().idxmax())
+
+
+def plan_with_cvo(model: UpliftModel, n_customers: int, out: Path, objective: str) -> pd.Series:
+    """Solve the scenario, write plan.parquet and summary.json, return each customer's e-mail (or None)."""
+    plan = optimize(write_scenario(model, n_customers, out, objective))
+    write_outputs(plan, out / objective)
+    return plan_arms(plan.assignments)
+
+
+def ratio(policy: PolicyValue, reference: PolicyValue, nobody: PolicyValue) -> dict[str, float]:
+    """Gain over nobody of ``policy`` / that of ``reference``, with a paired delta-method 95% interval.
+
+    R = mean(g_p) / mean(g_r), g = t - t_nobody per customer; se(R) = sd(g_p - R g_r) / (sqrt(n) |mean(g_r)|).
+    """
+    g_p, g_r = policy.terms - nobody.terms, reference.terms - nobody.terms
+    r = g_p.mean() / g_r.mean()
+    se = (g_p - r * g_r).std(ddof=1) / (np.sqrt(len(g_p)) * abs(g_r.mean()))
+    return {"ratio": float(r), "low": float(r - 1.96 * se), "high": float(r + 1.96 * se)}
+
+
+def value_policies(halves: Halves, model: UpliftModel, plans: dict[str, pd.Series],
+                   scores: pd.DataFrame) -> dict[str, PolicyValue]:
+    """IPW value per customer (revenue minus e-mail cost) of the plans and baselines on the evaluation half."""
+    options = EvaluateOptions(outcome="revenue", costs={j: COST_PER_EMAIL for j in model.campaigns})
+    data = randomized_history(halves.evaluation, options=options)
+    ids, better = data.customer_ids, better_campaign(halves.fit)  # chosen on the fitting half
+    policies = {f"cvo plan ({objective})": deterministic_policy(data, arms.loc[ids].to_numpy())
+                for objective, arms in plans.items()}
+    plan = policies[f"cvo plan ({OBJECTIVES[0]})"]
+    shares = {arm: float(plan[:, a].mean()) for a, arm in enumerate(data.arms) if a}
+    unconstrained = pd.Series(unconstrained_arms(model, scores), index=sorted(set(scores.customer_id)))
+    policies.update({
+        "nobody": random_policy(data, {}),
+        EVERYBODY: random_policy(data, {better: 1.0}),
+        RANDOM: random_policy(data, {better: EMAIL_SHARE}),
+        "random at the plan's volume and mix": random_policy(data, shares),
+        UNCONSTRAINED: deterministic_policy(data, unconstrained.loc[ids].to_numpy()),
+    })
+    return {name: policy_value(data, name, policy, options) for name, policy in policies.items()}
+
+
+def run_split(history: pd.DataFrame, seed: int, out: Path, objectives: tuple[str, ...], sample: int | None = None,
+              options: UpliftOptions = MODEL_OPTIONS) -> tuple[dict[str, PolicyValue], UpliftModel]:
+    """Split, fit, score, plan with cvo for each objective, and value everything on the evaluation half."""
+    halves = split(history, seed, sample)
+    model = fit_uplift(halves.fit, options=replace(options, seed=seed))
+    scores = write_inputs(model, halves.evaluation, out)
+    plans = {objective: plan_with_cvo(model, len(halves.evaluation), out, objective) for objective in objectives}
+    return value_policies(halves, model, plans, scores), model
+
+
+def goal_ratios(values: dict[str, PolicyValue]) -> dict[str, dict[str, float]]:
+    plan, nobody = values[f"cvo plan ({OBJECTIVES[0]})"], values["nobody"]
+    return {"random": ratio(plan, values[RANDOM], nobody), "unconstrained": ratio(plan, values[UNCONSTRAINED], nobody)}
+
+
+def policy_rows(values: dict[str, PolicyValue]) -> list[dict[str, Any]]:
+    """One row per policy: share e-mailed, value and gain over nobody with their 95% intervals."""
+    rows = []
+    for name, v in values.items():
+        gain, se = v.minus(values["nobody"])
+        rows.append({"policy": name, "emailed": v.treated_share, "value": v.value, "low": v.ci_low,
+                     "high": v.ci_high, "gain": gain, "gain_low": gain - 1.96 * se, "gain_high": gain + 1.96 * se})
+    return rows
+
+
+def split_row(seed: int, values: dict[str, PolicyValue]) -> dict[str, float]:
+    """Gains over nobody of the plan, random 30% and the unconstrained policy on one split."""
+    gain = {name: values[name].value - values["nobody"].value
+            for name in (f"cvo plan ({OBJECTIVES[0]})", RANDOM, UNCONSTRAINED)}
+    return {"seed": seed, "plan": gain[f"cvo plan ({OBJECTIVES[0]})"], "random": gain[RANDOM],
+            "unconstrained": gain[UNCONSTRAINED]}
+
+
+def run(seed: int = SEED, splits: int = SPLITS, sample: int | None = None, out: Path = ROOT / "out" / "hillstrom",
+        options: UpliftOptions = MODEL_OPTIONS) -> dict[str, Any]:
+    """The experiment on split ``seed``, then the plan's gains on ``splits`` - 1 further splits.
+
+    ``sample`` and ``options`` make a quick version for the tests (fewer customers, fewer responders).
+    """
+    data = load_hillstrom()
+    check_known_figures(data)
+    history = to_history(data)
+    values, model = run_split(history, seed, out, OBJECTIVES, sample, options)
+    rows = [split_row(seed, values)]
+    for other in range(seed + 1, seed + splits):
+        extra = run_split(history, other, out / f"split_{other}", OBJECTIVES[:1], sample, options)
+        rows.append(split_row(other, extra[0]))
+    settings = {"seed": seed, "customers_evaluated": (sample or len(history)) - (sample or len(history)) // 2,
+                "cost_per_email": COST_PER_EMAIL, "email_share": EMAIL_SHARE,
+                "value_per_response": model.value_per_response, "better_campaign": better_campaign(
+                    split(history, seed, sample).fit)}
+    return {"settings": settings, "rows": policy_rows(values), "goals": goal_ratios(values), "splits": rows,
+            "model_report": format_report(model.report)}
+
+
+def verdict(r: dict[str, float], goal: float) -> str:
+    """Whether a ratio meets its goal, by the point estimate and by its 95% interval."""
+    if r["low"] >= goal:
+        return "met (the whole interval is above the goal)"
+    if r["ratio"] >= goal:
+        return "met by the estimate, not established (the interval reaches below the goal)"
+    if r["high"] >= goal:
+        return "not met by the estimate (the interval does not exclude the goal)"
+    return "not met (the whole interval is below the goal)"
+
+
+def render_table(results: dict[str, Any]) -> str:
+    """The results as the markdown the command prints and README.md holds between the markers."""
+    s = results["settings"]
+    lines = ["```text", results["model_report"], "```", "",
+             f"Split seed {s['seed']}: value per customer = revenue over the two weeks minus "
+             f"${s['cost_per_email']:.2f} per e-mail, by IPW on the {s['customers_evaluated']:,} customers of the "
+             f"evaluation half; the better e-mail (on the fitting half) is {s['better_campaign']}; value per "
+             "response " + ", ".join(f"{j} {w:.2f}" for j, w in s["value_per_response"].items()) + ".",
+             "",
+             "| policy | e-mailed | value per customer | 95% interval | gain over nobody | 95% interval |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in results["rows"]:
+        lines.append(f"| {row['policy']} | {row['emailed']:.1%} | {row['value']:.3f} | "
+                     f"{row['low']:.3f} to {row['high']:.3f} | {row['gain']:+.3f} | "
+                     f"{row['gain_low']:+.3f} to {row['gain_high']:+.3f} |")
+    lines.append("")
+    for key, reference in (("random", RANDOM), ("unconstrained", UNCONSTRAINED)):
+        r, goal = results["goals"][key], GOALS[key]
+        lines.append(f"- Gain of the cvo plan / gain of '{reference}': {r['ratio']:.2f} "
+                     f"(95% interval {r['low']:.2f} to {r['high']:.2f}); goal >= {goal:g}: {verdict(r, goal)}.")
+    return "\n".join(lines + ["", *render_splits(results["splits"])])
+
+
+def render_splits(splits: list[dict[str, float]]) -> list[str]:
+    """Gains over nobody per split seed, and the ratios of the mean gains over all splits."""
+    lines = [f"The same pipeline on {len(splits)} splits (gain over nobody per customer):", "",
+             "| split seed | cvo plan | random 30% | unconstrained | plan / random | plan / unconstrained |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for row in splits:
+        lines.append(f"| {row['seed']} | {row['plan']:+.3f} | {row['random']:+.3f} | {row['unconstrained']:+.3f} | "
+                     f"{row['plan'] / row['random']:.2f} | {row['plan'] / row['unconstrained']:.2f} |")
+    mean = {key: float(np.mean([row[key] for row in splits])) for key in ("plan", "random", "unconstrained")}
+    lines.append(f"| mean | {mean['plan']:+.3f} | {mean['random']:+.3f} | {mean['unconstrained']:+.3f} | "
+                 f"{mean['plan'] / mean['random']:.2f} | {mean['plan'] / mean['unconstrained']:.2f} |")
+    met = [sum(row["plan"] >= GOALS[key] * row[key] for row in splits) for key in ("random", "unconstrained")]
+    lines += ["", f"The plan met the {GOALS['random']:g}x goal on {met[0]} of {len(splits)} splits and the "
+              f"{GOALS['unconstrained']:.0%} goal on {met[1]} of {len(splits)}."]
+    return lines
+
+
+def update_readme(table: str, markers: tuple[str, str] = MARKERS, readme: Path = HERE / "README.md") -> None:
+    """Replace the text between ``markers`` in the README with ``table``."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(markers[0]) + len(markers[0]), text.index(markers[1])
+    readme.write_text(text[:start] + "\n" + table + "\n" + text[end:], encoding="utf-8")
+
+
+def readme_table(markers: tuple[str, str] = MARKERS, readme: Path = HERE / "README.md") -> str:
+    text = readme.read_text(encoding="utf-8")
+    return text[text.index(markers[0]) + len(markers[0]): text.index(markers[1])].strip("\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=SEED, help=f"split and model seed (default {SEED})")
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "hillstrom", help="folder for the files")
+    parser.add_argument("--no-readme", action="store_true", help="do not store the results or touch the README")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    results = run(args.seed, out=args.out)
+    table = render_table(results)
+    print(table, "", sep="\n")
+    if not args.no_readme:
+        (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        update_readme(table)
+    print(f"Wrote {args.out}/ ({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

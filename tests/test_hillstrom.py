@@ -1,0 +1,85 @@
+"""examples/hillstrom: the data's published figures, the README's table, and the pipeline end to end.
+
+The data is read from ../shared/data beside the project root (see /work/shared/data/README.md).
+The full experiment (six splits, about a minute and a half) is marked slow; the default run checks a
+quick version on 20,000 customers and that the README holds exactly the table the command prints
+from the stored results (examples/hillstrom/results.json). After changing the pipeline, re-run
+`make hillstrom`, which rewrites both.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import load_example
+
+from optimizer.uplift import UpliftOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hillstrom" / "hillstrom.csv"
+EXAMPLE = ROOT / "examples" / "hillstrom"
+
+
+
+@pytest.fixture(scope="module")
+def run():
+    return load_example("hillstrom/run.py")
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return pd.read_csv(DATA)
+
+
+def test_known_figures_of_the_data(data, run):
+    stats = data.groupby("segment").agg(n=("spend", "size"), rate=("conversion", "mean"), spend=("spend", "mean"))
+    assert stats.n.to_dict() == {"Mens E-Mail": 21_307, "Womens E-Mail": 21_387, "No E-Mail": 21_306}
+    assert stats.rate.round(5).to_dict() == {"Mens E-Mail": 0.01253, "Womens E-Mail": 0.00884, "No E-Mail": 0.00573}
+    assert stats.spend.round(3).to_dict() == {"Mens E-Mail": 1.423, "Womens E-Mail": 1.077, "No E-Mail": 0.653}
+    run.check_known_figures(data)
+    with pytest.raises(SystemExit, match="Mens E-Mail: 21306 customers"):
+        run.check_known_figures(data.drop(index=data.index[data.segment == "Mens E-Mail"][:1]))
+
+
+def test_history_has_one_row_per_customer_with_a_shared_control(data, run):
+    history = run.to_history(data)
+    assert len(history) == 64_000 and history.customer_id.is_unique
+    assert history.campaign_id.value_counts(dropna=False).to_dict() == {
+        "womens_email": 21_387, "mens_email": 21_307, None: 21_306}
+    assert (history.treated == history.campaign_id.notna()).all()
+    assert history.revenue.sum() == pytest.approx(data.spend.sum())
+    halves = run.split(history)
+    assert len(halves.fit) == len(halves.evaluation) == 32_000
+    assert not set(halves.fit.customer_id) & set(halves.evaluation.customer_id)
+
+
+def test_readme_table_is_what_the_command_prints_from_the_stored_results(run):
+    results = json.loads((EXAMPLE / "results.json").read_text())
+    assert run.readme_table() == run.render_table(results)
+
+
+def test_quick_pipeline_end_to_end(run, tmp_path):
+    """20,000 customers, one split, models allowed 10 responders: every policy valued, the plan at 30%."""
+    results = run.run(splits=1, sample=20_000, out=tmp_path, options=UpliftOptions(min_responders=10))
+    rows = {row["policy"]: row for row in results["rows"]}
+    assert rows["cvo plan (incremental_value)"]["emailed"] == pytest.approx(0.3, abs=1e-4)
+    assert rows["nobody"]["gain"] == 0 and rows[run.EVERYBODY]["emailed"] == 1
+    assert rows[run.RANDOM]["emailed"] == pytest.approx(0.3)
+    assert results["settings"]["customers_evaluated"] == 10_000
+    plan = pd.read_parquet(tmp_path / "incremental_value" / "plan.parquet")
+    assert len(plan) == 10_000 and plan.campaign_id.notna().sum() == 3_000
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert list(scores.columns) == ["customer_id", "campaign_id", "p_treat", "p_control"]
+    assert "| cvo plan (incremental_value) | 30.0% |" in run.render_table(results)
+
+
+@pytest.mark.slow
+def test_full_experiment_reproduces_the_stored_results(run, tmp_path):
+    stored = json.loads((EXAMPLE / "results.json").read_text())
+    results = run.run(out=tmp_path)
+    assert run.render_table(results) == run.render_table(stored)
+    for new, old in zip(results["rows"], stored["rows"]):
+        assert new["value"] == pytest.approx(old["value"], rel=1e-6)
