@@ -64,16 +64,16 @@ def _row_label(path: Path, position: int) -> str:
     return f"{path}, row {position + 1}"
 
 
-def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], path: Path, what: str,
+def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], where: Path | str, what: str,
                     advice: str) -> None:
-    """Raise DataError naming the first missing column, with a did-you-mean."""
+    """Raise DataError naming the first missing column, with a did-you-mean and the columns found."""
     for column in columns:
         if column not in table.columns:
             hint = did_you_mean(column, map(str, table.columns))
             shown = ", ".join(map(str, table.columns[:15]))
             raise DataError(
                 f"The {what} table has no column '{column}'",
-                where=str(path),
+                where=str(where),
                 fix=f"{hint + ' ' if hint else ''}Columns found: {shown}. {advice}",
             )
 

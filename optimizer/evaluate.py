@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from optimizer.data import read_table, show
+from optimizer.data import read_table, require_columns, show
 from optimizer.errors import DataError, did_you_mean
-from optimizer.uplift import HistoryColumns, campaign_arms, read_history, require_columns
+from optimizer.uplift import HistoryColumns, campaign_arms, read_history
 
 NO_CAMPAIGN = "(no campaign)"
 COLUMNS = HistoryColumns()
@@ -131,7 +131,8 @@ class Evaluation:
 def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
                        options: EvaluateOptions = EvaluateOptions()) -> RandomizedHistory:
     """Observed arm, outcome and propensity per customer, checked (one row per customer)."""
-    require_columns(history, (columns.customer_id, columns.campaign, columns.treated, options.outcome), "history",
+    needed = (columns.customer_id, columns.campaign, columns.treated, options.outcome)
+    require_columns(history, needed, "the history table", "history",
                     "The history needs the customer id, the campaign, treated (0/1) and the outcome to value")
     ids = history[columns.customer_id].astype(str).to_numpy(dtype=object)
     duplicated = pd.Series(ids).duplicated().to_numpy()
@@ -177,7 +178,7 @@ def estimate_propensity(history: pd.DataFrame, observed: np.ndarray, n_arms: int
         return (np.bincount(observed, minlength=n_arms) / len(observed))[observed]
     features = options.features or tuple(c for c in map(str, history.columns)
                                          if c not in (*columns.reserved(), options.outcome))
-    require_columns(history, features, "history", "List features that exist in the history")
+    require_columns(history, features, "the history table", "history", "List features that exist in the history")
     x = pd.get_dummies(history[list(features)], dtype=float).fillna(0.0)
     x = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
     model = LogisticRegression(max_iter=1000).fit(x.to_numpy(), observed)
@@ -187,7 +188,8 @@ def estimate_propensity(history: pd.DataFrame, observed: np.ndarray, n_arms: int
 
 
 def given_propensity(history: pd.DataFrame, name: str) -> np.ndarray:
-    require_columns(history, (name,), "history", "Name the column holding each customer's assignment probability")
+    require_columns(history, (name,), "the history table", "history",
+                    "Name the column holding each customer's assignment probability")
     values = pd.to_numeric(history[name], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~((values > 0) & (values <= 1)))
     if bad.size:
@@ -201,7 +203,8 @@ def given_propensity(history: pd.DataFrame, name: str) -> np.ndarray:
 
 def plan_arms(plan: pd.DataFrame) -> pd.Series:
     """The arm a plan gives each customer, by customer id: its campaign when in the treatment group."""
-    require_columns(plan, ("customer_id", "campaign_id"), "plan", "Use the plan.parquet written by cvo optimize")
+    require_columns(plan, ("customer_id", "campaign_id"), "the plan table", "plan",
+                    "Use the plan.parquet written by cvo optimize")
     campaign = plan["campaign_id"].astype("object").where(plan["campaign_id"].notna(), None)
     if "group" in plan.columns:
         campaign = campaign.where(plan["group"].astype("object") == "treatment", None)

@@ -40,8 +40,8 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from optimizer.data import read_table, show
-from optimizer.errors import DataError, did_you_mean
+from optimizer.data import read_table, require_columns, show
+from optimizer.errors import DataError
 from optimizer.uplift_report import UpliftReport, build_report
 
 SHARED_CONTROL = "(shared control)"
@@ -114,18 +114,6 @@ def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.D
     return read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
 
 
-def require_columns(table: pd.DataFrame, names: tuple[str, ...], what: str, fix: str) -> None:
-    """Raise DataError naming the first missing column, with a did-you-mean and the columns found."""
-    for name in names:
-        if name not in table.columns:
-            hint = did_you_mean(name, map(str, table.columns))
-            raise DataError(
-                f"The {what} table has no column '{name}'",
-                where=f"columns found: {', '.join(map(str, table.columns[:15]))}",
-                fix=f"{hint + ' ' if hint else ''}{fix}",
-            )
-
-
 def binary_column(table: pd.DataFrame, name: str, fix: str) -> np.ndarray:
     """The column as 0/1 integers; DataError naming the first row that is not 0, 1, true or false."""
     values = pd.to_numeric(table[name].astype("object").replace({True: 1, False: 0}), errors="coerce")
@@ -159,7 +147,7 @@ def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[np.nd
 
 def check_history(history: pd.DataFrame, columns: HistoryColumns, features: tuple[str, ...]) -> None:
     """Columns present, treated/outcome binary, revenue finite; DataError otherwise."""
-    require_columns(history, (*columns.reserved(), *features), "history",
+    require_columns(history, (*columns.reserved(), *features), "the history table", "history",
                     "The history needs customer_id, campaign_id, treated, converted, revenue and the features")
     binary_column(history, columns.outcome, "Code customers who responded 1 and the others 0")
     if columns.revenue:
@@ -332,7 +320,7 @@ def score_customers(model: UpliftModel, customers: pd.DataFrame, customer_id: st
 
     One row per (customer, campaign), customer-major; p_control is the campaign's control model.
     """
-    require_columns(customers, (customer_id, *model.features), "customers",
+    require_columns(customers, (customer_id, *model.features), "the customers table", "customers",
                     "Score customers with the same feature columns the models were fit on")
     x = feature_frame(customers, model.features, model.categories)
     campaigns = model.campaigns
