@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from optimizer.errors import CvoError
+from optimizer.errors import CvoError, ScenarioError
 from optimizer.formulate import formulate
 from optimizer.outputs import PLAN_FILE, SUMMARY_FILE, write_outputs
 from optimizer.plan import optimize as optimize_plan
@@ -97,6 +97,8 @@ def score(
     transactions: Annotated[Path | None, typer.Option(help="Transaction log (customer_id, date, amount) for "
                                                       "RFM, P(alive) and LTV.")] = None,
     cutoff: Annotated[str | None, typer.Option(help="Date customer values are computed at, e.g. 1997-09-30.")] = None,
+    column: Annotated[list[str] | None, typer.Option(help="Map a transaction column: ROLE=NAME with ROLE one of "
+                                                     "customer_id, date, amount; repeatable.")] = None,
     months: Annotated[int, typer.Option(help="LTV horizon in months.")] = 12,
     discount: Annotated[float, typer.Option(help="Monthly discount rate of the LTV.")] = 0.01,
     holdout: Annotated[float, typer.Option(min=0.01, max=0.9, help="Share of the history held out for the "
@@ -115,12 +117,25 @@ def score(
 
     try:
         run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
-                        options=UpliftOptions(holdout=holdout, seed=seed), months=months, monthly_discount=discount)
+                        options=UpliftOptions(holdout=holdout, seed=seed), months=months, monthly_discount=discount,
+                        transaction_columns=_mapping(column or []))
         written = write_scores(run, out)
     except CvoError as error:
         raise _fail(error) from None
     _print_score(run)
     typer.echo("Wrote " + ", ".join(map(str, written)))
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    """'amount=dollar_value' options as {'amount': 'dollar_value'}."""
+    mapping = {}
+    for pair in pairs:
+        role, separator, name = pair.partition("=")
+        if not separator or not role or not name:
+            raise _fail(ScenarioError(f"--column '{pair}' is not ROLE=NAME", where="cvo score",
+                                      fix="Write e.g. --column amount=dollar_value"))
+        mapping[role.strip()] = name.strip()
+    return mapping
 
 
 def _print_score(run) -> None:

@@ -94,7 +94,8 @@ def clean_transactions(log: pd.DataFrame, *, columns: Mapping[str, str] | None =
     """
     mapped = _mapping(columns, source)
     require_columns(log, list(mapped.values()), Path(source), "transactions",
-                    "Rename the column, or map it, e.g. columns={'amount': 'dollar_value'}")
+                    "Rename the column, or map it: --column amount=dollar_value on the command line, "
+                    "columns={'amount': 'dollar_value'} in Python")
     if len(log) == 0:
         raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
     ids, dates, amounts = (log[mapped[name]] for name in STANDARD_COLUMNS)

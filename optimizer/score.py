@@ -14,6 +14,7 @@ known, that table's columns joined on customer_id.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,15 @@ class ScoreRun:
 def score(
     *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
     cutoff: str | None = None, columns: HistoryColumns | None = None, options: UpliftOptions | None = None,
-    months: int = 12, monthly_discount: float = 0.01,
+    months: int = 12, monthly_discount: float = 0.01, transaction_columns: Mapping[str, str] | None = None,
 ) -> ScoreRun:
     """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``."""
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
     value, table = None, None
     if transactions is not None:
-        value = value_customers(read_transactions(transactions), cutoff, months=months,
-                                monthly_discount=monthly_discount)
+        log = read_transactions(transactions, columns=transaction_columns)
+        value = value_customers(log, cutoff, months=months, monthly_discount=monthly_discount)
         table = value.table.reset_index()
     elif customers is not None:
         table = read_table(customers, what="customers", text_columns=(columns.customer_id,))

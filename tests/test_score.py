@@ -1,0 +1,57 @@
+"""optimizer/score.py through `cvo score`: customer values from a log, scores from a history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from optimizer.cli import app
+from optimizer.data import load_scores
+
+ROOT = Path(__file__).resolve().parents[1]
+CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+EXAMPLE = ROOT / "examples" / "data"
+
+
+def invoke(*args: str):
+    return CliRunner(env={"COLUMNS": "200"}).invoke(app, ["score", *args])
+
+
+def test_customer_values_from_the_cdnow_log(tmp_path):
+    result = invoke("--transactions", str(CDNOW), "--cutoff", "1997-09-30", "--column", "amount=dollar_value",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "BG/NBD r=0.2426 alpha=4.414 a=0.7929 b=2.426" in result.output
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    assert len(customers) == 2357 and customers["customer_id"].is_unique
+    assert {"segment", "p_alive", "ltv"} <= set(customers.columns)
+    report = json.loads((tmp_path / "score_report.json").read_text())
+    assert report["gamma_gamma"]["p"] == pytest.approx(6.25, abs=0.005)
+    assert not (tmp_path / "scores.parquet").exists()
+
+
+def test_scores_from_the_example_history_are_what_optimize_reads(tmp_path):
+    result = invoke("--history", str(EXAMPLE / "history.parquet"), "--customers", str(EXAMPLE / "customers.parquet"),
+                    "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    campaigns = ["winback_coupon", "cross_sell_email", "vip_call", "sms_reminder"]
+    scores = load_scores(tmp_path / "scores.parquet", pd.Index(customers["customer_id"]), campaigns)
+    assert scores.scored.all()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--customers", "c.parquet", "--transactions", "t.csv", "--cutoff", "2020-01-01"], "Both --customers and"),
+    (["--transactions", "t.csv"], "--transactions needs --cutoff"),
+    (["--customers", "c.parquet"], "Nothing to score"),
+    (["--transactions", "t.csv", "--cutoff", "2020-01-01", "--column", "amount"], "is not ROLE=NAME"),
+])
+def test_inputs_that_do_not_fit_together(tmp_path, args, message):
+    result = invoke(*args, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
