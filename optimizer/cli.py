@@ -132,10 +132,27 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         role, separator, name = pair.partition("=")
         if not separator or not role or not name:
-            raise _fail(ScenarioError(f"--column '{pair}' is not ROLE=NAME", where="cvo score",
-                                      fix="Write e.g. --column amount=dollar_value"))
+            raise _fail(ScenarioError(f"'{pair}' is not KEY=VALUE", where="cvo score / cvo evaluate",
+                                      fix="Write e.g. --column amount=dollar_value or --cost mens_email=0.10"))
         mapping[role.strip()] = name.strip()
     return mapping
+
+
+def _amount(text: str, campaign: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ScenarioError(f"The cost of '{campaign}' is '{text}', not a number", where="--cost",
+                            fix="Write e.g. --cost mens_email=0.10") from None
+
+
+def _choice(kind, text: str, option: str):
+    try:
+        return kind(text)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ScenarioError(f"{option} '{text}' is not one of {allowed}", where=option,
+                            fix=f"Use one of {allowed}") from None
 
 
 def _print_score(run) -> None:
@@ -155,6 +172,11 @@ def evaluate(
     plan: Annotated[Path, typer.Argument(help="plan.parquet written by cvo optimize.", show_default=False)],
     history: Annotated[Path, typer.Option(help="Randomized campaign history to evaluate the plan on.")],
     outcome: Annotated[str, typer.Option(help="Outcome column to value the plan by.")] = "revenue",
+    propensity: Annotated[str, typer.Option(help="Assignment probabilities: shares (completely randomized), "
+                                            "model (estimated from features) or given (a column).")] = "shares",
+    propensity_column: Annotated[str | None, typer.Option(help="Column of given propensities.")] = None,
+    cost: Annotated[list[str] | None, typer.Option(help="Cost per contact of a campaign, CAMPAIGN=AMOUNT; "
+                                                   "repeatable.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval (0: normal approximation).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
@@ -164,11 +186,14 @@ def evaluate(
 
     Example: cvo evaluate out/weekly/plan.parquet --history examples/data/history.parquet
     """
-    from optimizer.evaluate import EvaluateOptions, evaluate_files, format_evaluation
+    from optimizer.evaluate import EvaluateOptions, Propensity, evaluate_files, format_evaluation
 
     try:
-        result = evaluate_files(plan, history, options=EvaluateOptions(outcome=outcome, bootstrap=bootstrap,
-                                                                       seed=seed))
+        costs = {campaign: _amount(amount, campaign) for campaign, amount in _mapping(cost or []).items()}
+        options = EvaluateOptions(outcome=outcome, propensity=_choice(Propensity, propensity, "--propensity"),
+                                  propensity_column=propensity_column, costs=costs or None, bootstrap=bootstrap,
+                                  seed=seed)
+        result = evaluate_files(plan, history, options=options)
     except CvoError as error:
         raise _fail(error) from None
     typer.echo(json.dumps(result.to_dict(), indent=2) if json_output else format_evaluation(result))

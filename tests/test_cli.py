@@ -141,3 +141,17 @@ def test_every_command_is_in_the_readme(command):
     """README.md documents every command (it is written separately; this test waits for it)."""
     assert README.is_file(), f"{README} does not exist yet"
     assert f"cvo {command}" in README.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--propensity", "foo"], "--propensity 'foo' is not one of given, shares, model"),
+    (["--cost", "winback_coupon=cheap"], "The cost of 'winback_coupon' is 'cheap', not a number"),
+    (["--cost", "winback_coupon"], "'winback_coupon' is not KEY=VALUE"),
+])
+def test_evaluate_rejects_bad_options(tmp_path, args, message):
+    plan = tmp_path / "plan.parquet"
+    pd.DataFrame({"customer_id": ["C000001"], "campaign_id": [None]}).to_parquet(plan)
+    history = Path(__file__).resolve().parents[1] / "examples" / "data" / "history.parquet"
+    result = invoke("evaluate", str(plan), "--history", str(history), *args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())

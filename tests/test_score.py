@@ -48,7 +48,7 @@ def test_scores_from_the_example_history_are_what_optimize_reads(tmp_path):
     (["--customers", "c.parquet", "--transactions", "t.csv", "--cutoff", "2020-01-01"], "Both --customers and"),
     (["--transactions", "t.csv"], "--transactions needs --cutoff"),
     (["--customers", "c.parquet"], "Nothing to score"),
-    (["--transactions", "t.csv", "--cutoff", "2020-01-01", "--column", "amount"], "is not ROLE=NAME"),
+    (["--transactions", "t.csv", "--cutoff", "2020-01-01", "--column", "amount"], "is not KEY=VALUE"),
 ])
 def test_inputs_that_do_not_fit_together(tmp_path, args, message):
     result = invoke(*args, "--out", str(tmp_path / "out"))
