@@ -17,6 +17,7 @@ import pytest
 from conftest import load_example
 
 from optimizer.uplift import UpliftOptions
+from optimizer.uplift_cells import CellOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hillstrom" / "hillstrom.csv"
@@ -62,18 +63,21 @@ def test_readme_table_is_what_the_command_prints_from_the_stored_results(run):
 
 
 def test_quick_pipeline_end_to_end(run, tmp_path):
-    """20,000 customers, one split, models allowed 10 responders: every policy valued, the plan at 30%."""
-    results = run.run(splits=1, sample=20_000, out=tmp_path, options=UpliftOptions(min_responders=10))
+    """20,000 customers, one split, models allowed 10 responders: every policy valued, both plans at 30%."""
+    results = run.run(splits=1, sample=20_000, out=tmp_path, options=UpliftOptions(min_responders=10),
+                      cell_options=CellOptions(min_responders=10))
     rows = {row["policy"]: row for row in results["rows"]}
-    assert rows["cvo plan (incremental_value)"]["emailed"] == pytest.approx(0.3, abs=1e-4)
+    assert rows[run.MAIN]["emailed"] == pytest.approx(0.3, abs=1e-4)
+    assert rows[run.COMPARISON]["emailed"] == pytest.approx(0.3, abs=1e-4)
     assert rows["nobody"]["gain"] == 0 and rows[run.EVERYBODY]["emailed"] == 1
     assert rows[run.RANDOM]["emailed"] == pytest.approx(0.3)
     assert results["settings"]["customers_evaluated"] == 10_000
-    plan = pd.read_parquet(tmp_path / "incremental_value" / "plan.parquet")
-    assert len(plan) == 10_000 and plan.campaign_id.notna().sum() == 3_000
-    scores = pd.read_parquet(tmp_path / "scores.parquet")
-    assert list(scores.columns) == ["customer_id", "campaign_id", "p_treat", "p_control"]
-    assert "| cvo plan (incremental_value) | 30.0% |" in run.render_table(results)
+    for folder in (tmp_path, tmp_path / "t_learner"):
+        plan = pd.read_parquet(folder / "incremental_value" / "plan.parquet")
+        assert len(plan) == 10_000 and plan.campaign_id.notna().sum() == 3_000
+        scores = pd.read_parquet(folder / "scores.parquet")
+        assert list(scores.columns) == ["customer_id", "campaign_id", "p_treat", "p_control"]
+    assert "| cvo plan (cells) | 30.0% |" in run.render_table(results)
 
 
 @pytest.mark.slow
