@@ -132,8 +132,8 @@ def _mapping(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         role, separator, name = pair.partition("=")
         if not separator or not role or not name:
-            raise _fail(ScenarioError(f"'{pair}' is not KEY=VALUE", where="cvo score / cvo evaluate",
-                                      fix="Write e.g. --column amount=dollar_value or --cost mens_email=0.10"))
+            raise ScenarioError(f"'{pair}' is not KEY=VALUE", where="cvo score / cvo evaluate",
+                                fix="Write e.g. --column amount=dollar_value or --cost mens_email=0.10")
         mapping[role.strip()] = name.strip()
     return mapping
 

@@ -30,17 +30,22 @@ class Scores:
         return ~np.isnan(self.p_treat)
 
 
+def require_file(path: Path, what: str, fix: str | None = None) -> None:
+    """Raise DataError when the ``what`` file is not there."""
+    if not path.is_file():
+        raise DataError(
+            f"The {what} file {path} does not exist",
+            where=f"looked in {path.parent}",
+            fix=fix or f"Check the '{what}' path in the scenario; it is relative to the scenario file",
+        )
+
+
 def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a .parquet or .csv file, with a clear error when it is missing or unreadable.
 
     ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
     """
-    if not path.is_file():
-        raise DataError(
-            f"The {what} file {path} does not exist",
-            where=f"looked in {path.parent}",
-            fix=f"Check the '{what}' path in the scenario; it is relative to the scenario file",
-        )
+    require_file(path, what)
     try:
         if path.suffix.lower() == ".parquet":
             return pd.read_parquet(path)

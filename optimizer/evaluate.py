@@ -37,7 +37,7 @@ from sklearn.linear_model import LogisticRegression
 
 from optimizer.data import read_table, require_columns, show
 from optimizer.errors import DataError, did_you_mean
-from optimizer.uplift import HistoryColumns, campaign_arms, read_history
+from optimizer.uplift import HistoryColumns, campaign_arms, number_column, read_history
 
 NO_CAMPAIGN = "(no campaign)"
 COLUMNS = HistoryColumns()
@@ -143,19 +143,9 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
     labels, treated = campaign_arms(history, columns)
     arms = (NO_CAMPAIGN, *sorted({str(label) for label in labels[treated == 1]}))
     observed = np.where(treated == 1, pd.Index(arms).get_indexer(labels.astype(str)), 0)
-    outcome = _finite(history, options.outcome)
+    outcome = number_column(history, options.outcome)
     propensity = estimate_propensity(history, observed, len(arms), columns, options)
     return RandomizedHistory(ids, arms, observed, outcome, propensity, arm_costs(arms, options.costs))
-
-
-def _finite(history: pd.DataFrame, name: str) -> np.ndarray:
-    values = pd.to_numeric(history[name], errors="coerce").to_numpy(float)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        raise DataError(f"'{name}' must be a number but is {show(history[name].iat[bad[0]])} in row {bad[0] + 1} "
-                        f"({bad.size} such row(s))", where="history table",
-                        fix="Fill the missing values (0 for customers who brought nothing)")
-    return values
 
 
 def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.data import read_table, require_columns, show
+from optimizer.data import read_table, require_columns, require_file, show
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 
 STANDARD_COLUMNS = ("customer_id", "date", "amount")
@@ -66,9 +66,7 @@ def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
 
 def _read_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
     """The table and the file line of its first data row."""
-    if not path.is_file():
-        raise DataError(f"The transactions file {path} does not exist", where=f"looked in {path.parent}",
-                        fix="Check the path")
+    require_file(path, "transactions", fix="Check the path")
     with path.open() as handle:
         first = handle.readline().split()
     has_header = bool(first) and not re.fullmatch(r"[\d.+-]+", first[0])

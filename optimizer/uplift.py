@@ -151,14 +151,20 @@ def check_history(history: pd.DataFrame, columns: HistoryColumns, features: tupl
                     "The history needs customer_id, campaign_id, treated, converted, revenue and the features")
     binary_column(history, columns.outcome, "Code customers who responded 1 and the others 0")
     if columns.revenue:
-        revenue = pd.to_numeric(history[columns.revenue], errors="coerce").to_numpy(float)
-        bad = np.flatnonzero(~np.isfinite(revenue))
-        if bad.size:
-            raise DataError(
-                f"'{columns.revenue}' must be a number but is {show(history[columns.revenue].iat[bad[0]])} in row "
-                f"{bad[0] + 1} ({bad.size} such row(s))",
-                where="history table", fix="Fill missing revenue with 0 for customers who bought nothing",
-            )
+        number_column(history, columns.revenue)
+
+
+def number_column(table: pd.DataFrame, name: str) -> np.ndarray:
+    """The column as finite floats; DataError naming the first row that is missing or not a number."""
+    values = pd.to_numeric(table[name], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise DataError(
+            f"'{name}' must be a number but is {show(table[name].iat[bad[0]])} in row {bad[0] + 1} "
+            f"({bad.size} such row(s))",
+            where="history table", fix="Fill missing values with 0 for customers who bought nothing",
+        )
+    return values
 
 
 def feature_names(history: pd.DataFrame, columns: HistoryColumns, options: UpliftOptions) -> tuple[str, ...]:
