@@ -247,10 +247,12 @@ def _fix_for(error: dict[str, Any]) -> str:
 
 
 def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
-    """Checks that span keys: unique ids, known channels and campaign references."""
-    where = scenario.source
-    problems: list[ScenarioError] = []
-    ids = scenario.campaign_ids()
+    """Checks that span keys: unique ids, known channels, campaign references, probabilities."""
+    return [*_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario)]
+
+
+def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
+    where, ids, problems = scenario.source, scenario.campaign_ids(), []
     for index, campaign in enumerate(scenario.campaigns):
         if ids.index(campaign.id) != index:
             problems.append(ScenarioError(
@@ -265,6 +267,12 @@ def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
                 where=f"{where}, campaigns[{index}].channel",
                 fix=f"{hint + ' ' if hint else ''}Known channels: {', '.join(scenario.channels)}",
             ))
+    return problems
+
+
+def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Constraint and KPI names are unique and name only this scenario's campaigns."""
+    where, ids, problems = scenario.source, scenario.campaign_ids(), []
     for family, items in (("constraints", scenario.constraints), ("kpis", scenario.kpis)):
         names = [item.name for item in items]
         for index, item in enumerate(items):
@@ -281,13 +289,20 @@ def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
                         where=f"{where}, {family}[{index}].campaigns",
                         fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(ids)}",
                     ))
-    if scenario.scores is None:
-        for index, campaign in enumerate(scenario.campaigns):
-            if campaign.p_treat is None:
-                problems.append(ScenarioError(
-                    f"Campaign '{campaign.id}' has no response probabilities",
-                    where=f"{where}, campaigns[{index}]",
-                    fix="Add a 'scores' table (customer_id, campaign_id, p_treat, p_control) "
-                    "or give the campaign 'p_treat' and 'p_control' expressions",
-                ))
     return problems
+
+
+def _probability_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Without a scores table every campaign needs its own p_treat and p_control."""
+    if scenario.scores is not None:
+        return []
+    return [
+        ScenarioError(
+            f"Campaign '{campaign.id}' has no response probabilities",
+            where=f"{scenario.source}, campaigns[{index}]",
+            fix="Add a 'scores' table (customer_id, campaign_id, p_treat, p_control) "
+            "or give the campaign 'p_treat' and 'p_control' expressions",
+        )
+        for index, campaign in enumerate(scenario.campaigns)
+        if campaign.p_treat is None
+    ]
