@@ -14,7 +14,7 @@ from optimizer.errors import CvoError, ScenarioError
 from optimizer.formulate import formulate
 from optimizer.outputs import PLAN_FILE, SUMMARY_FILE, write_outputs
 from optimizer.plan import optimize as optimize_plan
-from optimizer.scenario import load_scenario
+from optimizer.scenario import Method, load_scenario
 
 app = typer.Typer(
     name="cvo",
@@ -42,15 +42,21 @@ def optimize(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
                                              "(default: out/<scenario name>).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+    method: Annotated[Method | None, typer.Option(
+        "--method", help="auto (by size), exact (one model, reduced-cost fixing) or decompose (Lagrangian "
+        "prices + exact core; for 10^5 customers and up). Default: the scenario's solver.method, else auto.",
+        show_default=False)] = None,
 ) -> None:
     """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
 
-    Example: cvo optimize scenarios/weekly.yaml --out out/weekly
+    Example: cvo optimize scenarios/weekly.yaml --out out/weekly --method decompose
     """
+    from optimizer.console import PassProgress
+
     try:
         loaded = load_scenario(scenario)
-        with Console(stderr=True).status(f"Solving {loaded.name} …"):
-            plan = optimize_plan(loaded)
+        with PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
+            plan = optimize_plan(loaded, method, progress)
         out_dir = out if out is not None else Path("out") / loaded.name
         summary = write_outputs(plan, out_dir)
     except CvoError as error:

@@ -6,8 +6,34 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+
+
+class PassProgress:
+    """A spinner while a scenario solves; a bar per pass over the customers when the
+    decomposition runs (it calls this with (stage, customers done, customers))."""
+
+    def __init__(self, console: Console, title: str) -> None:
+        self.title = title
+        self.passes = 0
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
+
+    def __enter__(self) -> PassProgress:
+        self.progress.start()
+        self.task = self.progress.add_task(f"{self.title} …", total=None)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        if done == customers:
+            self.passes += 1
+        description = f"{self.title} · {stage} · pass {self.passes + (done < customers)}"
+        self.progress.update(self.task, description=description, completed=done, total=customers)
 
 
 def _money(value: float | None) -> str:

@@ -46,7 +46,7 @@ _TERMINATION = {
 
 
 @dataclass(frozen=True)
-class _Clock:
+class Clock:
     started: float
     limit: float
 
@@ -60,7 +60,7 @@ class _Clock:
 def solve_exact(problem: Problem, options: SolverOptions | None = None) -> SolveResult:
     """Proven-optimal plan of ``problem`` (or the best within the time limit, with its bound)."""
     options = options or SolverOptions()
-    clock = _Clock(time.perf_counter(), options.time_limit_s)
+    clock = Clock(time.perf_counter(), options.time_limit_s)
     customers, campaigns = problem.candidate_pairs()
     if customers.size == 0:
         return _empty_plan(problem, clock.elapsed())
@@ -69,20 +69,35 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
         stopped = Termination.INFEASIBLE if lp.proven else Termination.TIME_LIMIT
         return SolveResult(stopped, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(), "exact",
                            int(customers.size))
-    distance = np.abs(lp.reduced_costs)
-    core = _smallest(distance, CORE_PAIRS) | _fractional(lp)
-    rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
-    result = _solve_core(problem, customers, campaigns, lp, core, options, clock, floor=rounded)
-    if _needs_wider_core(result, core, options, clock):
-        reach = lp.bound - result.objective if result.objective is not None else np.inf
-        core = core | (distance <= reach + 1e-9)
-        result = _solve_core(problem, customers, campaigns, lp, core, options, clock, floor=result)
-    if result.termination is Termination.INFEASIBLE and not core.all():
-        result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
+    result = solve_with_relaxation(problem, customers, campaigns, lp, options, clock)
     return _final(result, options, clock, lp)
 
 
-def _final(result: SolveResult, options: SolverOptions, clock: _Clock, lp: Relaxation) -> SolveResult:
+def solve_with_relaxation(
+    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, options: SolverOptions,
+    clock: Clock, allowed_gap: float | None = None, core_pairs: int = CORE_PAIRS,
+) -> SolveResult:
+    """Steps 2-4 of the module docstring, from the LP optimum over the candidate pairs.
+
+    ``allowed_gap`` is the absolute gap the plan may have (default: mip_gap × |z_LP|); a caller
+    solving part of a larger problem passes the whole problem's.
+    """
+    if allowed_gap is None:
+        allowed_gap = options.mip_gap * max(1.0, abs(lp.bound))
+    distance = np.abs(lp.reduced_costs)
+    core = _smallest(distance, core_pairs) | _fractional(lp)
+    rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
+    result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, rounded)
+    if _unproven(result, allowed_gap) and not core.all() and clock.elapsed() < options.time_limit_s:
+        reach = lp.bound - result.objective if result.objective is not None else np.inf
+        core = core | (distance <= reach + 1e-9)
+        result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, result)
+    if result.termination is Termination.INFEASIBLE and not core.all():
+        result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
+    return result
+
+
+def _final(result: SolveResult, options: SolverOptions, clock: Clock, lp: Relaxation) -> SolveResult:
     """Optimal only when the gap is proven within mip_gap; a plan short of that ran out of time."""
     if result.choice is not None:
         proven = result.gap is not None and result.gap <= options.mip_gap * (1 + 1e-9)
@@ -92,13 +107,12 @@ def _final(result: SolveResult, options: SolverOptions, clock: _Clock, lp: Relax
     return replace(result, solve_seconds=clock.elapsed() - result.build_seconds, shadow_prices=lp.shadow_prices)
 
 
-def _needs_wider_core(result: SolveResult, core: np.ndarray, options: SolverOptions, clock: _Clock) -> bool:
-    unproven = result.gap is None or result.gap > options.mip_gap
-    return unproven and not core.all() and clock.elapsed() < options.time_limit_s
+def _unproven(result: SolveResult, allowed_gap: float) -> bool:
+    return result.objective is None or result.bound is None or result.bound - result.objective > allowed_gap
 
 
 def _rounded_plan(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, clock: _Clock
+    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, clock: Clock
 ) -> SolveResult | None:
     """The LP optimum without its fractional customers: a plan to fall back on, if it is feasible."""
     whole = lp.x > 1 - 1e-9
@@ -123,7 +137,7 @@ def _fractional(lp: Relaxation) -> np.ndarray:
 
 def _solve_core(
     problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, core: np.ndarray,
-    options: SolverOptions, clock: _Clock, floor: SolveResult | None = None,
+    options: SolverOptions, clock: Clock, absolute_gap: float, floor: SolveResult | None = None,
 ) -> SolveResult:
     """Fix the pairs outside ``core`` at their LP value, solve the rest, bound the whole.
 
@@ -135,7 +149,6 @@ def _solve_core(
     free = np.zeros_like(problem.eligible)
     free[customers[core], campaigns[core]] = True
     core_options = options.model_copy(update={"presolve": options.presolve or core.sum() < PRESOLVE_BELOW})
-    absolute_gap = 0.5 * options.mip_gap * max(1.0, abs(lp.bound))
     part = solve_full_model(problem.restrict(free, fixed), core_options, clock.remaining(), absolute_gap)
     bound = _whole_bound(problem, lp, core, fixed, part)
     part = replace(part, method="exact", candidate_pairs=int(customers.size), core_pairs=int(core.sum()),

@@ -93,9 +93,18 @@ class Kpi(_Strict):
     campaigns: list[str] | None = None
 
 
-class SolverOptions(_Strict):
-    """Limits for the exact solver; a time limit returns the best plan found with its gap."""
+class Method(StrEnum):
+    """Which solver runs: ``auto`` picks ``decompose`` from AUTO_DECOMPOSE_PAIRS eligible pairs up."""
 
+    AUTO = "auto"
+    EXACT = "exact"
+    DECOMPOSE = "decompose"
+
+
+class SolverOptions(_Strict):
+    """Solver choice and limits; a time limit returns the best plan found with its gap."""
+
+    method: Method = Method.AUTO
     time_limit_s: Annotated[float, Field(gt=0)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1.0e-6
     presolve: bool = False

@@ -30,7 +30,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: np.nda
         "scenario_file": scenario.source,
         "objective_name": str(scenario.objective),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        **solver_figures(result),
+        **solver_figures(result, str(scenario.solver.method)),
         "customers": problem.n_customers,
         "treatment": int(sum(c["treatment"] for c in campaigns)),
         "control": int(sum(c["control"] for c in campaigns)),
@@ -46,11 +46,12 @@ def build_summary(formulation: Formulation, result: SolveResult, control: np.nda
     }
 
 
-def solver_figures(result: SolveResult) -> dict[str, Any]:
+def solver_figures(result: SolveResult, requested: str | None = None) -> dict[str, Any]:
     return {
         "status": str(result.status),
         "termination": str(result.termination),
         "method": result.method,
+        "method_requested": requested,
         "objective": result.objective,
         "bound": result.bound,
         "gap": result.gap,

@@ -1,0 +1,326 @@
+"""The Lagrangian of the assignment problem and its one hot loop: the pass over all customers.
+
+Give every coupling row r a price λ_r (λ_r >= 0 on a <= row, <= 0 on a >= row, free on ==).
+Priced out, each customer decides alone:
+
+    L(λ) = sum_i max(0, max_j  c_ij - sum_r λ_r a_rij)  +  sum_r λ_r b_r,
+
+and L(λ) >= every feasible plan's value, for every λ (weak duality). Because a customer's
+choice polytope {x_i >= 0, sum_j x_ij <= 1} has integral vertices, min_λ L(λ) equals the LP
+relaxation's optimum. A plan that gives customer i anything but its priced-out best is worth
+at most L(λ) - (best_i - adjusted value of what it gets): the margin that reduced-cost fixing uses.
+
+The pass computes, in one read of the (n, k) values, every customer's best and second-best
+priced-out option (nothing counts as an option worth 0) and the m row usages of the best
+choices. It is compiled with numba and makes no (n, k) temporaries, so it costs about one
+read of the score matrix (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+import numba
+import numpy as np
+
+from optimizer.problem import COUNT, CouplingRow, Problem, Sense
+
+CHUNK = 1 << 20  # customers per kernel call: the unit of progress reporting
+SCALE_SAMPLE = 5_000
+
+_SENSE_SIGN = {Sense.LE: 1, Sense.GE: -1, Sense.EQ: 0}
+
+
+@dataclass(frozen=True)
+class PricedProblem:
+    """The assignment problem as the pass reads it: lean arrays, no eligibility mask.
+
+    ``value[i, j]`` is c_ij, or -inf where customer i is not eligible for campaign j (float32
+    or float64, C-contiguous). ``weights[w]`` is a weight array of shape (n, k), or (1, k) when
+    it is the same for every customer (a cost per contact). Row r sums ``weights[row_weight[r]]``
+    (or 1 per customer when row_weight[r] == -1) over the campaigns in ``campaigns[r]``.
+    """
+
+    customer_ids: np.ndarray
+    campaign_ids: tuple[str, ...]
+    value: np.ndarray
+    weights: np.ndarray
+    row_weight: np.ndarray
+    campaigns: np.ndarray
+    rows: tuple[CouplingRow, ...]
+
+    @property
+    def n_customers(self) -> int:
+        return self.value.shape[0]
+
+    @property
+    def n_campaigns(self) -> int:
+        return self.value.shape[1]
+
+    @cached_property
+    def largest_value(self) -> float:
+        """max |c_ij| over eligible pairs (read in chunks: no (n, k) temporaries)."""
+        largest = 0.0
+        for start in range(0, self.n_customers, CHUNK):
+            block = self.value[start:start + CHUNK]
+            low = float(np.min(block, where=np.isfinite(block), initial=0.0))
+            largest = max(largest, float(np.max(block, initial=0.0)), -low)
+        return largest
+
+    @cached_property
+    def price_scale(self) -> np.ndarray:
+        """Per row, (1 + max |c_ij|) / least positive |a_rij|: what one unit of the row can be
+        worth to a plan (read off the first customers for weighted rows)."""
+        head = self.weights[:, :SCALE_SAMPLE]
+        scales = []
+        for r, weight in enumerate(self.row_weight):
+            table = np.abs(head[weight][:, self.campaigns[r]]) if weight >= 0 else np.ones(1)
+            scales.append((1.0 + self.largest_value) / float(table[table > 0].min(initial=1.0)))
+        return np.array(scales)
+
+    @property
+    def rhs(self) -> np.ndarray:
+        return np.array([row.rhs for row in self.rows], dtype=float)
+
+    @property
+    def signs(self) -> np.ndarray:
+        """+1 for a <= row, -1 for a >= row, 0 for ==: the sign a row's price may take."""
+        return np.array([_SENSE_SIGN[row.sense] for row in self.rows], dtype=np.int8)
+
+    def row_usage(self, per_weight: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """lhs of every row from the per-campaign sums of each weight and the audience counts."""
+        usage = np.empty(len(self.rows))
+        for r, weight in enumerate(self.row_weight):
+            totals = counts if weight < 0 else per_weight[weight]
+            usage[r] = totals[self.campaigns[r]].sum()
+        return usage
+
+    def coefficients(self, customers: np.ndarray) -> np.ndarray:
+        """(m, len(customers), k) coefficients a_rij of the given customers, float64."""
+        k = self.n_campaigns
+        out = np.empty((len(self.rows), len(customers), k))
+        for r, weight in enumerate(self.row_weight):
+            if weight < 0:
+                out[r] = 1.0
+            else:
+                table = self.weights[weight]
+                out[r] = table[customers] if table.shape[0] > 1 else table[0]
+            out[r] *= self.campaigns[r]
+        return out
+
+    def prices_by_weight(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(q, k) price per unit of each weight and (k,) price per audience member, per campaign."""
+        per_weight = np.zeros((self.weights.shape[0], self.n_campaigns))
+        per_count = np.zeros(self.n_campaigns)
+        for r, weight in enumerate(self.row_weight):
+            target = per_count if weight < 0 else per_weight[weight]
+            target += prices[r] * self.campaigns[r]
+        return per_weight, per_count
+
+
+def priced_problem(problem: Problem, dtype: type = np.float64) -> PricedProblem:
+    """The lean arrays of a Problem: ineligible pairs become -inf, weights are stacked once."""
+    value = np.where(problem.eligible, problem.value, -np.inf).astype(dtype, copy=False)
+    names = sorted({row.weight for row in problem.rows if row.weight != COUNT})
+    weights = np.stack([problem.weights[name] for name in names]).astype(dtype) if names else np.zeros(
+        (0, 1, problem.n_campaigns), dtype)
+    row_weight = np.array([names.index(row.weight) if row.weight != COUNT else -1 for row in problem.rows], dtype=int)
+    campaigns = np.zeros((len(problem.rows), problem.n_campaigns), dtype=bool)
+    for r, row in enumerate(problem.rows):
+        campaigns[r] = row.campaigns
+    return PricedProblem(problem.customer_ids, problem.campaign_ids, np.ascontiguousarray(value), weights,
+                         row_weight, campaigns, problem.rows)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass at prices λ says.
+
+    ``choice[i]`` is customer i's priced-out best campaign (-1: nothing); ``margin[i]`` what the
+    customer's next-best option is worth less; ``best_total`` = sum_i max(0, best_i);
+    ``usage[r]`` row r's lhs if every customer took its best; ``bound`` = L(λ).
+    """
+
+    prices: np.ndarray
+    choice: np.ndarray
+    margin: np.ndarray
+    best_total: float
+    usage: np.ndarray
+    bound: float
+    breakpoints: Breakpoints | None = None
+
+
+def price_out(
+    priced: PricedProblem, prices: np.ndarray, progress: Callable[[int, int], None] | None = None,
+    breakpoints: bool = False,
+) -> PassResult:
+    """One pass over all customers at ``prices`` (see the module docstring).
+
+    ``progress(done, n)`` hears after each chunk of customers. With ``breakpoints``, the pass
+    also collects, per row, where customers would switch from their best option to their
+    runner-up as that row's price alone moves (see ``Breakpoints``).
+    """
+    n = priced.n_customers
+    per_weight, per_count = priced.prices_by_weight(prices)
+    choice = np.empty(n, dtype=np.int32)
+    margin = np.empty(n, dtype=np.float64)
+    weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
+    counts = np.zeros(priced.n_campaigns)
+    scale = breakpoint_scale(priced, prices) if breakpoints else np.ones(len(priced.rows))
+    histogram = np.zeros((len(priced.rows), 2, BINS if breakpoints else 0))
+    best_total = 0.0
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
+        best_total += _pass_kernel(priced.value[start:stop], weights, per_weight, per_count,
+                                   choice[start:stop], margin[start:stop], weight_sums, counts,
+                                   priced.row_weight, priced.campaigns.astype(np.float64), scale, histogram)
+        if progress is not None:
+            progress(stop, n)
+    usage = priced.row_usage(weight_sums, counts)
+    found = Breakpoints(scale, histogram) if breakpoints else None
+    return PassResult(prices, choice, margin, best_total, usage, best_total + float(prices @ priced.rhs), found)
+
+
+BINS = 192
+BINS_PER_OCTAVE = 4
+LOWEST_OCTAVE = -36  # bin 0 holds price moves up to scale * 2**-36
+
+
+@dataclass(frozen=True)
+class Breakpoints:
+    """Per row r, a histogram of how far its price alone may move before customers switch.
+
+    A customer whose best option beats its runner-up by margin μ, and whose switch would change
+    row r's lhs by -Δa, switches when λ_r moves by μ / Δa. ``histogram[r, 0, b]`` sums the lhs
+    lost when raising λ_r by up to ``edge(r, b)``; ``histogram[r, 1, b]`` the lhs gained when
+    lowering it as far. Bins are log-spaced around ``scale[r]``.
+    """
+
+    scale: np.ndarray
+    histogram: np.ndarray
+
+    def edges(self, r: int) -> np.ndarray:
+        """Upper edge of every bin of row r, as a price move."""
+        octaves = LOWEST_OCTAVE + (np.arange(BINS) + 1) / BINS_PER_OCTAVE
+        return self.scale[r] * np.exp2(octaves)
+
+    def move(self, r: int, change: float) -> float:
+        """The price move of row r expected to change its lhs by ``change`` (signed)."""
+        direction = 0 if change < 0 else 1
+        cumulative = np.cumsum(self.histogram[r, direction])
+        edges = self.edges(r)
+        b = int(np.searchsorted(cumulative, abs(change)))
+        if b >= BINS:
+            step = edges[-1]
+        else:
+            before = cumulative[b - 1] if b > 0 else 0.0
+            low = edges[b - 1] if b > 0 else 0.0
+            share = (abs(change) - before) / max(cumulative[b] - before, 1e-300)
+            step = low + share * (edges[b] - low)
+        return step if direction == 0 else -step
+
+
+def breakpoint_scale(priced: PricedProblem, prices: np.ndarray) -> np.ndarray:
+    """A row's price scale: its price, or the row's natural price scale if that is larger."""
+    return np.maximum(np.abs(prices), priced.price_scale)
+
+
+@numba.njit(cache=True, nogil=True)
+def _pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_sums, counts,
+                 row_weight, row_campaigns, scale, histogram):  # pragma: no cover
+    """Best and second-best priced-out option of each customer; sums of the best choices;
+    with a non-empty ``histogram``, each row's switch points (see ``Breakpoints``)."""
+    n, k = value.shape
+    q = weights.shape[0]
+    shared = weights.shape[1] == 1
+    collect = histogram.shape[2] > 0
+    total = 0.0
+    for i in range(n):
+        best = 0.0
+        second = -np.inf
+        chosen = -1
+        runner = -2
+        row = 0 if shared else i
+        for j in range(k):
+            adjusted = np.float64(value[i, j]) - per_count[j]
+            for w in range(q):
+                adjusted -= np.float64(weights[w, row, j]) * per_weight[w, j]
+            if adjusted > best:
+                second = best
+                runner = chosen
+                best = adjusted
+                chosen = j
+            elif adjusted > second:
+                second = adjusted
+                runner = j
+        choice[i] = chosen
+        margin[i] = best - second
+        total += best
+        if chosen >= 0:
+            counts[chosen] += 1.0
+            for w in range(q):
+                weight_sums[w, chosen] += weights[w, row, chosen]
+        if collect and runner > -2:
+            _add_breakpoints(weights, row, chosen, runner, best - second, row_weight, row_campaigns, scale,
+                             histogram)
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _coefficient(weights, row, j, r, row_weight, row_campaigns):  # pragma: no cover
+    if j < 0:
+        return 0.0
+    if row_weight[r] < 0:
+        return row_campaigns[r, j]
+    return np.float64(weights[row_weight[r], row, j]) * row_campaigns[r, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaigns, scale,
+                     histogram):  # pragma: no cover
+    bins = histogram.shape[2]
+    for r in range(row_weight.shape[0]):
+        delta = _coefficient(weights, row, chosen, r, row_weight, row_campaigns) - _coefficient(
+            weights, row, runner, r, row_weight, row_campaigns)
+        if delta == 0.0:
+            continue
+        move = gap / abs(delta)
+        b = 0
+        if move > 0.0:
+            b = int(np.floor((np.log2(move / scale[r]) - LOWEST_OCTAVE) * BINS_PER_OCTAVE))
+            b = min(max(b, 0), bins - 1)
+        histogram[r, 0 if delta > 0 else 1, b] += abs(delta)
+
+
+def adjusted_values(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray) -> np.ndarray:
+    """(len(customers), k) priced-out values c_ij - sum_r λ_r a_rij of a few customers."""
+    coefficients = priced.coefficients(customers)
+    return priced.value[customers].astype(float) - np.tensordot(prices, coefficients, axes=1)
+
+
+def evaluate_plan(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndarray]:
+    """A plan's value sum_i c_i,choice_i and the lhs of every row, in one pass over ``choice``."""
+    weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
+    counts = np.zeros(priced.n_campaigns)
+    value = _plan_kernel(priced.value, priced.weights, choice.astype(np.int32, copy=False), weight_sums, counts)
+    return value, priced.row_usage(weight_sums, counts)
+
+
+@numba.njit(cache=True, nogil=True)
+def _plan_kernel(value, weights, choice, weight_sums, counts):  # pragma: no cover
+    q = weights.shape[0]
+    shared = weights.shape[1] == 1
+    total = 0.0
+    for i in range(choice.shape[0]):
+        j = choice[i]
+        if j < 0:
+            continue
+        total += value[i, j]
+        counts[j] += 1.0
+        row = 0 if shared else i
+        for w in range(q):
+            weight_sums[w, j] += weights[w, row, j]
+    return total

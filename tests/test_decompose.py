@@ -1,0 +1,145 @@
+"""Decomposition against brute force and against the exact solver.
+
+On tiny instances every customer fits in the master, so these check the master LP, the core
+and the bound. The medium instances shrink SAMPLE, MASTER and MAX_JOINING so that the hashed
+sample, the balancing passes, fixed customers joining the master, reduced-cost fixing from
+Lagrangian margins and widening all run on problems the exact solver proves in a second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from test_exact import brute_force, problems, random_problem
+
+from optimizer import decompose
+from optimizer.decompose import sample_customers, solve_decompose
+from optimizer.exact import solve_exact
+from optimizer.lagrangian import priced_problem
+from optimizer.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.results import SolutionStatus, Termination
+from optimizer.scenario import SolverOptions
+
+GAP = 1e-6
+
+
+def assert_agrees_with_exact(problem: Problem) -> None:
+    """Same verdict and objective (within the gap) as solve_exact; a bound above a feasible plan."""
+    exact = solve_exact(problem, SolverOptions(mip_gap=GAP))
+    result = solve_decompose(problem, SolverOptions(mip_gap=GAP))
+    if exact.termination is Termination.INFEASIBLE:
+        assert result.termination is Termination.INFEASIBLE
+        assert result.choice is None
+        return
+    assert result.termination is Termination.OPTIMAL and result.status is SolutionStatus.OPTIMAL
+    assert result.method == "decompose"
+    assert problem.violations(result.choice) == []
+    assert result.objective == pytest.approx(problem.objective(result.choice), rel=1e-9, abs=1e-9)
+    assert result.bound >= result.objective - 1e-9
+    assert result.gap <= GAP * (1 + 1e-9)
+    scale = max(1.0, abs(exact.objective))
+    assert abs(result.objective - exact.objective) <= 2 * GAP * scale + 1e-9
+
+
+def test_decompose_matches_brute_force_on_random_instances():
+    rng = np.random.default_rng(11)
+    for _ in range(80):
+        problem = random_problem(rng)
+        best = brute_force(problem)
+        result = solve_decompose(problem, SolverOptions(mip_gap=GAP))
+        if best is None:
+            assert result.termination is Termination.INFEASIBLE
+            continue
+        assert result.termination is Termination.OPTIMAL
+        assert problem.violations(result.choice) == []
+        assert result.objective == pytest.approx(best, abs=GAP * max(1.0, abs(best)) + 1e-9)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_decompose_and_exact_agree_on_any_tiny_instance(problem: Problem):
+    assert_agrees_with_exact(problem)
+
+
+def medium_problem(seed: int, n: int = 400, k: int = 4) -> Problem:
+    """A weekly-plan-like instance: a budget, a campaign budget, a minimum and a maximum audience."""
+    rng = np.random.default_rng(seed)
+    spend = np.round(rng.uniform(0.5, 3.0, size=(n, k)), 2)
+    value = np.round(rng.normal(1.0, 2.0, size=(n, k)), 3)
+    eligible = rng.random((n, k)) < 0.7
+    positive = np.where(eligible & (value > 0), spend, 0).sum()
+    only = lambda j: np.arange(k) == j  # noqa: E731
+    rows = (
+        CouplingRow("budget", "budget", Sense.LE, round(0.3 * positive, 2), "spend", np.ones(k, bool)),
+        CouplingRow("budget[k1]", "campaign_budget", Sense.LE, round(0.05 * positive, 2), "spend", only(1)),
+        CouplingRow("min_audience[k0]", "min_audience", Sense.GE, float(n // 6), COUNT, only(0)),
+        CouplingRow("max_audience[k2]", "max_audience", Sense.LE, float(n // 10), COUNT, only(2)),
+    )
+    return Problem(
+        customer_ids=np.arange(n), campaign_ids=tuple(f"k{j}" for j in range(k)), channels=("email",) * k,
+        pair_value=value, spend=spend, eligible=eligible, treated_share=np.full(k, 0.9), rows=rows,
+        weights={"spend": spend},
+    )
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """Sample, master and joining limits small enough that every step of the loop runs."""
+    monkeypatch.setattr(decompose, "SAMPLE", 60)
+    monkeypatch.setattr(decompose, "MASTER", 25)
+    monkeypatch.setattr(decompose, "MAX_JOINING", 15)
+    monkeypatch.setattr(decompose, "CORE_PAIRS", 20)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts, seed: int):
+    assert_agrees_with_exact(medium_problem(seed))
+
+
+def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monkeypatch):
+    joined = []
+    original = decompose._joining
+
+    def spy(*args):
+        movers, lacking = original(*args)
+        joined.append(movers.size)
+        return movers, lacking
+
+    monkeypatch.setattr(decompose, "_joining", spy)
+    monkeypatch.setattr(decompose, "MAX_BALANCING", 1)  # leave the prices rough: the master must move them
+    assert_agrees_with_exact(medium_problem(3))
+    assert sum(joined) > 0
+
+
+def test_an_infeasible_minimum_is_reported_as_infeasible(small_parts):
+    problem = medium_problem(1)
+    rows = (*problem.rows[:2], CouplingRow("min_audience[k0]", "min_audience", Sense.GE, 10_000.0, COUNT,
+                                           np.arange(4) == 0))
+    problem = Problem(**{**problem.__dict__, "rows": rows})
+    result = solve_decompose(problem)
+    assert result.termination is Termination.INFEASIBLE and result.choice is None
+
+
+def test_float32_scores_give_a_plan_feasible_in_float64():
+    problem = medium_problem(5, n=300)
+    priced = priced_problem(problem, np.float32)
+    result = solve_decompose(priced, SolverOptions(mip_gap=GAP))
+    assert result.termination is Termination.OPTIMAL
+    exact = solve_exact(problem, SolverOptions(mip_gap=GAP))
+    assert result.objective == pytest.approx(exact.objective, rel=1e-5)
+
+
+def test_the_sample_is_a_stable_share_of_customers():
+    first = sample_customers(100_000, 5_000)
+    assert np.array_equal(first, sample_customers(100_000, 5_000))
+    assert abs(first.size - 5_000) < 4 * np.sqrt(5_000)
+    assert np.all(np.diff(first) > 0)
+
+
+def test_a_time_limit_still_returns_a_plan_with_its_bound():
+    problem = medium_problem(2, n=3_000, k=6)
+    result = solve_decompose(problem, SolverOptions(time_limit_s=1.0, mip_gap=1e-12))
+    assert result.choice is not None and problem.violations(result.choice) == []
+    assert result.bound >= result.objective
+    assert result.termination in (Termination.OPTIMAL, Termination.TIME_LIMIT)

@@ -1,0 +1,126 @@
+"""The compiled pass against a plain numpy reference, weak duality, and the breakpoint histograms."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+from test_decompose import medium_problem
+from test_exact import random_problem
+
+from optimizer.decompose import balance, price_caps
+from optimizer.exact import Clock, solve_exact
+from optimizer.lagrangian import PricedProblem, evaluate_plan, price_out, priced_problem
+from optimizer.problem import Problem
+from optimizer.relaxation import solve_relaxation
+
+
+def reference_pass(priced: PricedProblem, prices: np.ndarray):
+    """The pass written the obvious way, with (n, k) temporaries."""
+    n, k = priced.value.shape
+    coefficients = priced.coefficients(np.arange(n))
+    adjusted = priced.value.astype(float) - np.tensordot(prices, coefficients, axes=1)
+    options = np.c_[np.zeros(n), adjusted]  # option 0 is "nothing"
+    order = np.argsort(-options, axis=1, kind="stable")
+    best = options[np.arange(n), order[:, 0]]
+    second = options[np.arange(n), order[:, 1]] if k else np.full(n, -np.inf)
+    choice = order[:, 0] - 1
+    chosen = choice >= 0
+    usage = coefficients[:, np.flatnonzero(chosen), choice[chosen]].sum(axis=1)
+    return choice, best - second, best.sum() + prices @ priced.rhs, usage
+
+
+def signed_prices(priced: PricedProblem, rng: np.random.Generator) -> np.ndarray:
+    return rng.exponential(0.5, len(priced.rows)) * np.where(priced.signs == 0, rng.choice([-1, 1]), priced.signs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_compiled_pass_matches_numpy(dtype):
+    rng = np.random.default_rng(3)
+    for _ in range(60):
+        problem = random_problem(rng)
+        priced = priced_problem(problem, dtype)
+        prices = signed_prices(priced, rng)
+        choice, margin, bound, usage = reference_pass(priced, prices)
+        result = price_out(priced, prices)
+        tolerance = 1e-9 if dtype is np.float64 else 1e-5
+        assert np.array_equal(result.choice, choice) or np.allclose(
+            np.where(result.choice >= 0, margin, 0), np.where(choice >= 0, margin, 0))
+        assert result.margin == pytest.approx(margin, abs=tolerance)
+        assert result.bound == pytest.approx(bound, abs=tolerance * 10)
+        assert result.usage == pytest.approx(usage, abs=tolerance * 10)
+
+
+def test_per_campaign_weights_read_like_a_full_matrix():
+    problem = medium_problem(4, n=200)
+    priced = priced_problem(problem)
+    costs = np.array([0.5, 1.0, 2.0, 3.0])
+    full = PricedProblem(priced.customer_ids, priced.campaign_ids, priced.value,
+                         np.broadcast_to(costs, (1, 200, 4)).copy(), priced.row_weight, priced.campaigns, priced.rows)
+    shared = PricedProblem(priced.customer_ids, priced.campaign_ids, priced.value, costs.reshape(1, 1, 4),
+                           priced.row_weight, priced.campaigns, priced.rows)
+    prices = np.array([0.3, 0.1, -0.2, 0.4])
+    a, b = price_out(full, prices), price_out(shared, prices)
+    assert np.array_equal(a.choice, b.choice)
+    assert a.usage == pytest.approx(b.usage) and a.bound == pytest.approx(b.bound)
+
+
+def test_every_sign_correct_price_bounds_the_optimum():
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(60):
+        problem = random_problem(rng)
+        best = solve_exact(problem)
+        if best.objective is None:
+            continue
+        priced = priced_problem(problem)
+        for _ in range(5):
+            assert price_out(priced, signed_prices(priced, rng)).bound >= best.objective - 1e-9
+        checked += 1
+    assert checked > 20
+
+
+def test_at_the_lp_duals_the_bound_is_the_lp_optimum():
+    problem = medium_problem(6)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    assert price_out(priced_problem(problem), lp.shadow_prices).bound == pytest.approx(lp.bound, rel=1e-9)
+
+
+def test_a_plan_is_valued_and_counted_as_the_problem_does():
+    rng = np.random.default_rng(8)
+    for _ in range(40):
+        problem = random_problem(rng)
+        choice = np.array([rng.choice([-1, *np.flatnonzero(row)]) for row in problem.eligible])
+        value, usage = evaluate_plan(priced_problem(problem), choice)
+        assert value == pytest.approx(problem.objective(choice))
+        assert usage == pytest.approx(problem.row_activity(choice))
+
+
+def budget_only(n: int) -> Problem:
+    problem = medium_problem(7, n=n)
+    return dataclasses.replace(problem, rows=problem.rows[:1])
+
+
+def test_breakpoints_predict_a_small_price_move():
+    """Near the optimal price, the histogram's step for a 2% cut in spend cuts it by about that."""
+    problem = budget_only(4_000)
+    priced = priced_problem(problem)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    start = price_out(priced, lp.shadow_prices, breakpoints=True)
+    wanted = -0.02 * start.usage[0]
+    step = start.breakpoints.move(0, wanted)
+    assert step > 0
+    after = price_out(priced, lp.shadow_prices + step)
+    assert after.usage[0] - start.usage[0] == pytest.approx(wanted, rel=0.25)
+
+
+def test_balancing_from_zero_prices_reaches_the_lp_bound():
+    problem = budget_only(4_000)
+    priced = priced_problem(problem)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    clock = Clock(time.perf_counter(), 60.0)
+    balanced = balance(priced, np.zeros(1), price_caps(priced), 1e-9, clock, lambda stage, done, n: None)
+    assert balanced.bound == pytest.approx(lp.bound, rel=1e-4)
+    assert balanced.usage[0] == pytest.approx(problem.rows[0].rhs, rel=1e-2)
