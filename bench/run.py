@@ -1,149 +1,137 @@
-"""Benchmark the exact solver against the full model on seeded random Problems; write docs/benchmarks.md.
+"""Benchmark: the decomposition at 10^4–10^7 customers against the full model and the exact solver.
 
-    python bench/run.py --out docs/benchmarks.md [--sizes 10000x10,100000x10] [--time-limit 300]
-                        [--full-model-sizes 10000x10]
+    python bench/run.py --out docs/benchmarks.md          (make bench; about 25 minutes)
 
-Per size, one child process (OMP_NUM_THREADS=1) runs ``solve_exact`` and, for the sizes in
-``--full-model-sizes``, a second child runs the reference ``solve_full_model`` on the same
-seeded Problem with the same options, so each peak RSS is its own. Timings on a shared machine
-drift, so each child first times one numpy pass over the (n, k) value matrix (masked row
-argmax, the greedy plan without constraints) and the report also gives times as multiples of
-it. The exact child also times the LP relaxation that ``solve_exact`` starts from, as a
-separate call with the same arguments. The Problems are described in bench/instances.py.
+Every job (a solver on one seeded instance) runs in its own single-threaded child process, so
+its peak memory is its own; figures from one run of this command are comparable, and each
+job's time is also given as a multiple of one numpy pass over the same score matrix (row
+argmax), timed in the same child just before: the machine is shared and that ratio is what
+carries across runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import re
+import platform
 import resource
 import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
-from pyomo.contrib.solver.common.factory import SolverFactory
 
+from optimizer.decompose import solve_decompose
 from optimizer.exact import solve_exact, solve_full_model
-from optimizer.problem import Problem
-from optimizer.relaxation import solve_relaxation
+from optimizer.lagrangian import evaluate_plan
+from optimizer.problem import Sense
 from optimizer.scenario import SolverOptions
 
 # isort: split
 # bench's own modules, found because Python puts this script's directory (bench/) on sys.path.
-from instances import MIN_CAMPAIGNS, generate_problem, problem_digest
-from measurements import EXACT, FULL_MODEL, Failure, HighsCalls, Measurement, SizeOutcome
+from instances import MIN_CAMPAIGNS, as_problem, digest, generate_scores
 from report import render
 
-RESULT_MARKER = "CVO-BENCH-RESULT "
-DEFAULT_SIZES = "10000x10,100000x10"
-DEFAULT_FULL_MODEL_SIZES = "10000x10"
-SOLVERS = {EXACT: solve_exact, FULL_MODEL: solve_full_model}
+MARKER = "CVO-BENCH-RESULT "
+DECOMPOSE, EXACT, FULL_MODEL = "decompose", "exact", "full_model"
+DEFAULT_JOBS = ("decompose:10000x10,exact:10000x10,decompose:100000x10,decompose@5:100000x10,"
+                "full_model:100000x10,decompose:1000000x20,decompose:10000000x20")
 
 
-def measure(method: str, n: int, k: int, seed: int, time_limit: float) -> Measurement:
-    """Generate one Problem and measure the baseline(s) and one solver on it, in this process."""
-    problem = generate_problem(n, k, np.random.default_rng(seed))
+@dataclass(frozen=True)
+class Job:
+    """A solver on one size; ``time_limit`` (s) overrides --time-limit when given (METHOD@LIMIT:NxK)."""
+
+    method: str
+    customers: int
+    campaigns: int
+    time_limit: float | None = None
+
+    @property
+    def label(self) -> str:
+        limit = f"@{self.time_limit:g}" if self.time_limit is not None else ""
+        return f"{self.method}{limit}:{self.customers}x{self.campaigns}"
+
+
+@dataclass
+class Measurement:
+    """One job's figures: seconds, MB (peak RSS of the whole child, generation included)."""
+
+    method: str
+    time_limit: float
+    customers: int
+    campaigns: int
+    digest: str
+    matrix_mb: float
+    floor_s: float
+    convert_s: float
+    wall_s: float
+    termination: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    violations: int
+    master_pairs: int
+    core_pairs: int | None
+    rss_before_mb: float
+    peak_rss_mb: float
+    load: tuple[float, float]
+    error: str = ""
+
+
+def measure(job: Job, seed: int, time_limit: float) -> Measurement:
+    """Generate the instance and run one solver on it, in this process."""
+    time_limit = job.time_limit if job.time_limit is not None else time_limit
+    priced = generate_scores(job.customers, job.campaigns, seed)
     load_before = os.getloadavg()[0]
-    numpy_pass = _best_time(lambda: _greedy_plan(problem), repeats=7)
-    relaxation = _time_relaxation(problem, time_limit) if method == EXACT else {}
+    floor = _best_time(lambda: np.argmax(priced.value, axis=1), repeats=3)
+    options = SolverOptions(time_limit_s=time_limit, mip_gap=1e-6)
+    convert = 0.0
+    if job.method == DECOMPOSE:
+        solve_decompose(generate_scores(1_000, job.campaigns, seed + 1))  # loads the compiled pass from its cache
+        subject, solver = priced, solve_decompose
+    else:
+        started = time.perf_counter()
+        subject, solver = as_problem(priced), solve_exact if job.method == EXACT else solve_full_model
+        convert = time.perf_counter() - started
     rss_before = _peak_rss_mb()
-    with observing_highs() as highs:
-        result = SOLVERS[method](problem, SolverOptions(time_limit_s=time_limit, mip_gap=1e-6))
+    started = time.perf_counter()
+    result = solver(subject, options)
+    wall = time.perf_counter() - started
     return Measurement(
-        method=method, customers=n, campaigns=k, candidate_pairs=result.candidate_pairs,
-        problem_digest=problem_digest(problem), source_digest=source_digest(), numpy_pass_s=numpy_pass,
-        **relaxation, build_s=result.build_seconds, solve_s=result.solve_seconds,
-        termination=str(result.termination), objective=result.objective, bound=result.bound, gap=result.gap,
-        core_pairs=result.core_pairs, highs=highs,
-        violations=len(problem.violations(result.choice)) if result.choice is not None else -1,
+        method=job.method, time_limit=time_limit, customers=job.customers, campaigns=job.campaigns,
+        digest=digest(priced), matrix_mb=priced.value.nbytes / 2**20, floor_s=floor, convert_s=convert, wall_s=wall,
+        termination=str(result.termination), objective=_float(result.objective), bound=_float(result.bound),
+        gap=_float(result.gap), violations=_violations(priced, result.choice),
+        master_pairs=int(result.candidate_pairs), core_pairs=None if result.core_pairs is None else int(result.core_pairs),
         rss_before_mb=rss_before, peak_rss_mb=_peak_rss_mb(), load=(load_before, os.getloadavg()[0]),
     )
 
 
-def _time_relaxation(problem: Problem, time_limit: float) -> dict:
-    """The LP relaxation over all candidate pairs, called as solve_exact calls it first."""
-    customers, campaigns = problem.candidate_pairs()
-    started = time.perf_counter()
-    relaxation = solve_relaxation(problem, customers, campaigns, time_limit=time_limit)
-    seconds = time.perf_counter() - started
-    binding = [] if relaxation.shadow_prices is None else [
-        row.name for row, price in zip(problem.rows, relaxation.shadow_prices) if abs(price) > 1e-9
-    ]
-    return {"relaxation_s": seconds, "relaxation_bound": relaxation.bound, "binding_rows": binding}
+def _float(value) -> float | None:
+    return None if value is None else float(value)
 
 
-@contextmanager
-def observing_highs() -> Iterator[HighsCalls | None]:
-    """Every Pyomo → HiGHS solve in this process, seen at Pyomo's public ``solve`` of its HiGHS solver.
-
-    Benchmark-only instrumentation of a third-party public method, so the solver's own private
-    functions stay free to change. Yields None if Pyomo has no HiGHS solver class; fields that a
-    future Pyomo no longer reports are left out (``HighsCalls.complete``), not the case.
-    """
-    solver_class = type(SolverFactory("highs"))
-    original = getattr(solver_class, "solve", None)
-    if original is None:
-        yield None
-        return
-    calls = HighsCalls()
-
-    def solve(self, model, **kwargs):
-        results = original(self, model, **kwargs)
-        _record(calls, results)
-        return results
-
-    with mock.patch.object(solver_class, "solve", solve):
-        yield calls
+def _violations(priced, choice: np.ndarray | None) -> int:
+    """Rows the plan breaks (checked on the instance's own arrays); -1 when there is no plan."""
+    if choice is None:
+        return -1
+    _, usage = evaluate_plan(priced, choice)
+    broken = 0
+    for row, lhs in zip(priced.rows, usage, strict=True):
+        slack = 1e-6 * max(1.0, abs(row.rhs))
+        broken += (row.sense is Sense.LE and lhs > row.rhs + slack) or (row.sense is Sense.GE and lhs < row.rhs - slack)
+    chosen = np.flatnonzero(choice >= 0)
+    broken += int((~np.isfinite(priced.value[chosen, choice[chosen]])).sum())
+    return int(broken)
 
 
-def _record(calls: HighsCalls, results) -> None:
-    """Add one Pyomo results object: its columns, hand-over and run times, and B&B nodes."""
-    columns = re.search(r"has \d+ rows; (\d+) cols", getattr(results, "solver_log", None) or "")
-    calls.columns.append(int(columns.group(1)) if columns else None)
-    try:
-        timer = results.timing_info.timer
-        calls.handover_s.append(_timer_total(timer, "set_instance") + _timer_total(timer, "update"))
-        calls.run_s.append(_timer_total(timer, "optimize"))
-        calls.nodes += max(0, int(results.extra_info.mip_node_count))
-    except (AttributeError, KeyError, TypeError, ValueError):
-        calls.complete = False
-
-
-def _timer_total(timer, name: str) -> float:
-    try:
-        return float(timer.get_total_time(name))
-    except KeyError:  # the timer has no such entry when that step did not run
-        return 0.0
-
-
-def source_digest() -> str:
-    """Short sha256 of the optimizer modules this process imported: which solver was measured."""
-    files = sorted(Path(module.__file__) for name, module in sys.modules.items()
-                   if name.split(".")[0] == "optimizer" and getattr(module, "__file__", None))
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def _greedy_plan(problem: Problem) -> np.ndarray:
-    """The baseline pass: each customer's best eligible campaign if its value is positive."""
-    masked = np.where(problem.eligible, problem.value, -np.inf)
-    best = masked.argmax(axis=1)
-    return np.where(masked[np.arange(len(best)), best] > 0, best, -1)
-
-
-def _best_time(work: Callable[[], object], repeats: int) -> float:
+def _best_time(work, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -156,94 +144,88 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def run_child(method: str, n: int, k: int, seed: int, time_limit: float) -> Measurement | Failure:
-    """``measure`` in a fresh single-threaded interpreter, so its peak memory is its own."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", f"{n}x{k}", "--method", method,
-               "--seed", str(seed), "--time-limit", str(time_limit)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    timeout = 4 * time_limit + 1800
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return Failure(method, n, k, f"no result after {timeout:.0f} s")
+def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
+    """``measure`` in a fresh single-threaded interpreter."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", job.label, "--seed", str(seed),
+               "--time-limit", str(time_limit)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "NUMBA_NUM_THREADS": "1"}
+    print(f"{job.label}: running ...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=4 * time_limit + 1800)
     for line in reversed(done.stdout.splitlines()):
-        if line.startswith(RESULT_MARKER):
-            return Measurement.from_json(json.loads(line.removeprefix(RESULT_MARKER)))
-    last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-    return Failure(method, n, k, f"exit code {done.returncode}: {last}")
+        if line.startswith(MARKER):
+            measured = Measurement(**json.loads(line.removeprefix(MARKER)))
+            print(f"{job.label}: {measured.termination} in {measured.wall_s:.1f} s {line}", file=sys.stderr,
+                  flush=True)
+            return measured
+    reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    print(f"{job.label}: failed: {reason}", file=sys.stderr, flush=True)
+    return Measurement(job.method, job.time_limit or time_limit, job.customers, job.campaigns, "", 0, 0, 0, 0,
+                       "failed", None, None, None, -1, 0, None, 0, 0, (0, 0),
+                       error=f"exit code {done.returncode}: {reason}")
 
 
-def run_size(n: int, k: int, seed: int, time_limit: float, full_model: bool) -> SizeOutcome:
-    """The exact child, then (if asked) the full-model child, on the same seeded Problem."""
-    outcomes = {}
-    for method in (EXACT, FULL_MODEL) if full_model else (EXACT,):
-        print(f"{n}x{k} {method}: running ...", file=sys.stderr, flush=True)
-        outcomes[method] = run_child(method, n, k, seed, time_limit)
-        print(f"{n}x{k} {method}: {_summary(outcomes[method])}", file=sys.stderr, flush=True)
-    return SizeOutcome(n, k, outcomes[EXACT], outcomes.get(FULL_MODEL))
+def machine() -> dict[str, str]:
+    import highspy
+    import numba
+    import pyomo
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "CPU": cpu, "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
+        "RAM": f"{memory:.1f} GiB", "OS": platform.platform(), "Python": platform.python_version(),
+        "HiGHS (highspy)": highspy.Highs().version(), "Pyomo": pyomo.__version__, "numba": numba.__version__,
+        "numpy": np.__version__,
+    }
 
 
-def _summary(outcome: Measurement | Failure) -> str:
-    """One progress line; a measurement in full (JSON), so a log can be re-rendered."""
-    if isinstance(outcome, Failure):
-        return f"failed: {outcome.reason}"
-    return f"{outcome.termination} in {outcome.total_s:.1f} s {RESULT_MARKER}{json.dumps(asdict(outcome))}"
-
-
-def _size(text: str) -> tuple[int, int]:
+def _job(text: str) -> Job:
     try:
-        n, k = (int(part) for part in text.lower().split("x"))
+        method, size = text.split(":")
+        method, _, limit = method.partition("@")
+        n, k = (int(part) for part in size.lower().split("x"))
+        time_limit = float(limit) if limit else None
     except ValueError:
+        raise argparse.ArgumentTypeError(f"The job '{text}' is not METHOD:NxK, e.g. decompose:100000x10") from None
+    if method not in (DECOMPOSE, EXACT, FULL_MODEL) or n < 1 or k < MIN_CAMPAIGNS:
         raise argparse.ArgumentTypeError(
-            f"The size '{text}' is not customers×campaigns; write it as NxK, e.g. 10000x10") from None
-    if n < 1 or k < MIN_CAMPAIGNS:
-        raise argparse.ArgumentTypeError(
-            f"The size '{text}' needs at least 1 customer and {MIN_CAMPAIGNS} campaigns "
-            f"(the coupling rows use the first {MIN_CAMPAIGNS}); e.g. 10000x10")
-    return n, k
-
-
-def _sizes(text: str) -> list[tuple[int, int]]:
-    return [_size(part) for part in text.split(",") if part.strip()]
+            f"The job '{text}' needs a method among {DECOMPOSE}, {EXACT}, {FULL_MODEL}, at least one customer and "
+            f"{MIN_CAMPAIGNS} campaigns; e.g. decompose:100000x10")
+    return Job(method, n, k, time_limit)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="markdown file to write (printed to stdout if omitted)")
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated NxK (default {DEFAULT_SIZES})")
-    parser.add_argument("--full-model-sizes", default=DEFAULT_FULL_MODEL_SIZES,
-                        help="sizes (among --sizes) that also run the reference solve_full_model; '' for none "
-                             f"(default {DEFAULT_FULL_MODEL_SIZES}: at 100000x10 it cannot finish in any "
-                             "reasonable limit)")
-    parser.add_argument("--time-limit", type=float, default=300.0, help="time limit per solver and size, s")
+    parser.add_argument("--jobs", default=DEFAULT_JOBS, help=f"comma-separated METHOD:NxK (default {DEFAULT_JOBS})")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="time limit per job, s")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--child", type=_size, help=argparse.SUPPRESS)
-    parser.add_argument("--method", choices=sorted(SOLVERS), default=EXACT, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=_job, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        args.sizes, args.full_model_sizes = _sizes(args.sizes), _sizes(args.full_model_sizes)
+        args.jobs = [_job(part) for part in args.jobs.split(",") if part.strip()]
     except argparse.ArgumentTypeError as error:
         parser.error(str(error))
-    if extra := [f"{n}x{k}" for n, k in args.full_model_sizes if (n, k) not in args.sizes]:
-        parser.error(f"--full-model-sizes {','.join(extra)} is not among --sizes; add it to --sizes or drop it")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
-        measured = measure(args.method, *args.child, args.seed, args.time_limit)
-        print(RESULT_MARKER + json.dumps(asdict(measured)), flush=True)
+        print(MARKER + json.dumps(asdict(measure(args.child, args.seed, args.time_limit))), flush=True)
         return 0
-    outcomes = [run_size(n, k, args.seed, args.time_limit, (n, k) in args.full_model_sizes) for n, k in args.sizes]
+    measurements = [run_child(job, args.seed, args.time_limit) for job in args.jobs]
     command = shlex.join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])
-    text = render(outcomes, command, args.time_limit, args.seed)
+    text = render(measurements, machine(), command, args.time_limit, args.seed)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     else:
         print(text)
-    return 0 if all(outcome.complete for outcome in outcomes) else 1
+    return 0 if all(not m.error for m in measurements) else 1
 
 
 if __name__ == "__main__":

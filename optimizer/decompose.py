@@ -4,31 +4,34 @@ With one choice per customer and m coupling rows, an LP optimum has at most m fr
 customers and, at the optimal prices λ*, almost every customer's priced-out best choice
 (optimizer/lagrangian.py) is already its choice in the optimal plan. So:
 
-1. **Warm start.** λ0 = the row duals of the LP over a hashed sample of SAMPLE customers with
-   every limit scaled by sample/n (HiGHS interior point).
-2. **Master LP, priced out (column generation).** A pass at λ gives every customer's best
-   choice and its margin over the next best. The master LP decides the MASTER customers of
-   smallest margin over their few best campaigns; everyone else keeps its priced-out best and
-   the master's limits shrink by what they use. Its duals are the next λ. A pass at the new λ
-   gives the bound L(λ) and finds who wants to change: fixed customers whose best moved
-   (regret > 0) join the master, master customers get the column of their new best. Since
+1. **Warm start.** λ = the row duals of the LP over a hashed sample of about SAMPLE customers,
+   every limit scaled by sample/n (HiGHS).
+2. **Balancing.** Passes over all customers move each row's price to where its lhs meets its
+   limit, read off per-row histograms of breakpoints (``balance``), while L(λ) falls. The
+   lowest-L prices are the start prices λ0.
+3. **Master LP, priced out (column generation).** The master LP decides the MASTER customers
+   of smallest margin at λ0 over their few best campaigns; every other customer keeps its
+   best at λ0 and the master's limits shrink by what they use. Its duals λ are priced out:
 
        L(λ) - z_master = sum over fixed customers of regret + sum over master customers of
                          (best_i - their master dual),
 
-   the loop stops when that difference is within a small share of the allowed gap, and then
-   L(λ) is the LP optimum over all n·k pairs, found without ever building it.
-3. **Exact core.** optimizer/exact.py's core step on the master: the pairs of smallest
+   so fixed customers with positive regret join the master, master customers get the column
+   of their new best, until L(λ) is within DUAL_SHARE of the allowed gap of z_master. Then
+   L(λ) is the LP optimum over all n·k pairs, found without ever building that LP.
+4. **Exact core.** optimizer/exact.py's core step on the master: the pairs of smallest
    |reduced cost| are solved as a MIP (Pyomo + HiGHS), the rest fixed at their LP values.
-4. **Proof.** A plan that moves any fixed customer off its best, or uses a pair outside the
+5. **Proof.** A plan that moves any fixed customer off its best, or uses a pair outside the
    master, is worth at most L(λ) - t, t the least such margin (lagrangian.py), so
 
        bound = min(L(λ), max(core bound + value of the fixed customers, L(λ) - t)).
 
-   If the gap is above mip_gap, the master widens to everything within L(λ) - z_plan of
-   being chosen, and steps 2-4 repeat while time allows.
+   If the gap is above mip_gap, everything within L(λ) - z_plan of being chosen joins the
+   master and steps 3-5 repeat while time allows.
 
-Large n·k never reach Pyomo or HiGHS: only the pass (numba) sees all customers.
+Every step that reads all customers is a map over partitions (optimizer/partitions.py) and a
+reduction of a few numbers, so ``Customers`` may be one in-memory array or a Dask cluster
+(optimizer/distributed.py). Only the master's few thousand customers reach Pyomo or HiGHS.
 """
 
 from __future__ import annotations
@@ -36,25 +39,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import reduce
+from operator import add
 
 import numpy as np
 
+from optimizer import partitions as parts
 from optimizer.exact import Clock, solve_with_relaxation
-from optimizer.lagrangian import (
-    PassResult,
-    PricedProblem,
-    adjusted_values,
-    evaluate_plan,
-    price_out,
-    priced_problem,
-)
+from optimizer.lagrangian import CHUNK, Breakpoints, PricedProblem, breakpoint_scale, priced_problem
 from optimizer.master import MasterLP, MasterSolution
-from optimizer.problem import NO_CAMPAIGN, Problem
+from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.relaxation import Relaxation, solve_relaxation
 from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import SolverOptions
 
-SAMPLE = 5_000
+SAMPLE = 5_000  # measured at 1M × 20: 20,000 took 2.9 s, 5,000 0.6 s, and balancing closes the rest
 MASTER = 10_000
 COLUMNS = 3
 CORE_PAIRS = 10_000  # first exact core: measured at 100k × 10, 5,000 left a plan 2.1 below z_LP, 10,000 0.05
@@ -69,71 +68,166 @@ STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this shar
 Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
 
 
-class OutOfTime(Exception):
-    """The master LP stopped at the time limit before its optimum."""
+class Customers:
+    """All customers, as partitions the decomposition maps functions over.
+
+    ``map(function, *args)`` returns [function(partition, *args) for each partition]; this
+    in-memory version holds views of one PricedProblem, CHUNK customers each.
+    """
+
+    def __init__(self, priced: PricedProblem, progress: Progress | None = None) -> None:
+        self.rows: tuple[CouplingRow, ...] = priced.rows
+        self.campaign_ids = priced.campaign_ids
+        self.n = priced.n_customers
+        self.price_scale = priced.price_scale
+        self.partitions = [parts.Partition(_slice(priced, start, start + CHUNK), start)
+                           for start in range(0, max(self.n, 1), CHUNK)]
+        self.progress = progress
+
+    def map(self, function: Callable, *args, stage: str = "pass") -> list:
+        results = []
+        for part in self.partitions:
+            results.append(function(part, *args))
+            if self.progress is not None:
+                self.progress(stage, part.offset + part.size, self.n)
+        return results
+
+    @property
+    def rhs(self) -> np.ndarray:
+        return np.array([row.rhs for row in self.rows], dtype=float)
+
+    def usage(self, totals: parts.Totals) -> np.ndarray:
+        return self.partitions[0].priced.row_usage(totals.weight_sums, totals.counts)
+
+
+def _slice(priced: PricedProblem, start: int, stop: int) -> PricedProblem:
+    weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
+    return replace(priced, customer_ids=priced.customer_ids[start:stop], value=priced.value[start:stop],
+                   weights=weights)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A pass reduced over all customers: L(λ), row usages, and (if collected) breakpoints."""
+
+    prices: np.ndarray
+    bound: float
+    usage: np.ndarray
+    breakpoints: Breakpoints | None = None
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    """A plan without an n-sized array: each customer's best at ``start``, except the master
+    customers (sorted global indices) who get ``master_choice``."""
+
+    start: np.ndarray
+    master: np.ndarray
+    master_choice: np.ndarray
 
 
 @dataclass(frozen=True)
 class DualState:
-    """Where the price loop ended: the master LP and its optimum, the last pass, the fixed plan."""
+    """Where the price loop ended: its master LP optimum, the last pass, the fixed part."""
 
-    master: MasterLP
     solution: MasterSolution
-    latest: PassResult
-    fixed: np.ndarray
+    latest: Pass
+    fixed_value: float
     remaining: np.ndarray
-    rounds: int
+
+
+class OutOfTime(Exception):
+    """The master LP stopped at the time limit before its optimum."""
 
 
 def solve_decompose(
     problem: Problem | PricedProblem, options: SolverOptions | None = None, progress: Progress | None = None
 ) -> SolveResult:
     """Proven-optimal plan (or the best within the time limit, with its bound) by decomposition."""
-    options = options or SolverOptions()
-    clock = Clock(time.perf_counter(), options.time_limit_s)
     priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem)
-    report = progress or (lambda stage, done, n: None)
-    prices = warm_start(priced, clock)
-    stall = STALL_SHARE * options.mip_gap * max(1.0, abs(_plan_scale(priced, prices)))
-    cap = price_caps(priced)
-    latest = balance(priced, prices, cap, stall, clock, report)
-    prices = latest.prices
-    master = MasterLP(priced, np.maximum(2.0 * np.abs(prices), 1e-6 * cap))
-    customers = _initial_master(latest)
-    master.add_customers(customers, _best_columns(priced, prices, customers))
-    result = None
+    customers = Customers(priced, progress)
+    result, plan = decompose(customers, options or SolverOptions())
+    if plan is None:
+        return result
+    choice = np.concatenate(customers.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,
+                                          stage="plan"))
+    return replace(result, choice=choice)
+
+
+def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult, PlanSpec | None]:
+    """Steps 1-5 of the module docstring: the result (without its choice array) and the plan."""
+    clock = Clock(time.perf_counter(), options.time_limit_s)
+    cap = 1e4 * customers.price_scale
+    prices = warm_start(customers, clock)
+    stall = STALL_SHARE * options.mip_gap * max(1.0, abs(price_pass(customers, prices).bound))
+    start = balance(customers, prices, cap, stall, clock).prices
+    master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
+    _join(customers, master, _smallest_margins(customers, start), start, start)
+    result, plan = None, None
     for _ in range(MAX_WIDENINGS + 1):
         try:
-            state = solve_prices(priced, master, latest, cap, options, clock, report)
+            state = solve_prices(customers, master, start, cap, options, clock)
         except OutOfTime:
-            return result or _no_plan(clock, Termination.TIME_LIMIT)
-        if state is None:
-            return _no_plan(clock, Termination.INFEASIBLE)
-        result = _better(result, _solve_core(priced, state, options, clock))
-        done = _proven(result, options) or result.termination is Termination.INFEASIBLE
-        if done or clock.elapsed() >= options.time_limit_s:
             break
-        _widen(priced, state, np.inf if result.objective is None else state.latest.bound - result.objective)
-        latest = state.latest
-    return _final(result, options, clock)
+        if state is None:
+            return _no_plan(clock, Termination.INFEASIBLE), None
+        found, spec = _solve_core(customers, master, state, start, options, clock)
+        if result is None or (found.objective or -np.inf) > (result.objective or -np.inf):
+            plan = spec if found.objective is not None else plan
+        result = _better(result, found)
+        if _proven(result, options) or result.termination is Termination.INFEASIBLE:
+            break
+        if clock.elapsed() >= options.time_limit_s:
+            break
+        reach = np.inf if result.objective is None else state.latest.bound - result.objective
+        _widen(customers, master, state.latest.prices, start, reach)
+    if result is None:
+        return _no_plan(clock, Termination.TIME_LIMIT), None
+    return _final(result, options, clock), plan
 
 
-def warm_start(priced: PricedProblem, clock: Clock) -> np.ndarray:
+def price_pass(customers: Customers, prices: np.ndarray, histograms: bool = False) -> Pass:
+    """One pass over all customers, reduced: L(λ), row usages, breakpoints if asked."""
+    scale = breakpoint_scale(customers.price_scale, prices) if histograms else None
+    totals = reduce(add, customers.map(parts.pass_totals, prices, scale, stage="balance" if histograms else "pass"))
+    found = Breakpoints(scale, totals.histogram) if histograms else None
+    return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals), found)
+
+
+def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
     """Row duals of the LP over a hashed sample of customers, limits scaled to the sample."""
-    n = priced.n_customers
-    if n <= SAMPLE:
-        return np.zeros(len(priced.rows))
-    sample = sample_customers(n, SAMPLE)
-    scale = sample.size / n
-    columns = np.isfinite(priced.value[sample])
-    core = core_problem(priced, sample, columns, priced.rhs * scale)
-    lp = solve_relaxation(core, *core.candidate_pairs(), time_limit=clock.remaining())
-    return lp.shadow_prices if lp.feasible else np.zeros(len(priced.rows))
+    if customers.n <= SAMPLE:
+        return np.zeros(len(customers.rows))
+    share = SAMPLE / customers.n
+    ids, value, coefficients = _gather(customers.map(parts.sample_rows, share, stage="sample"))
+    sample = _rows_problem(customers, ids, value, coefficients, np.isfinite(value), customers.rhs * ids.size
+                           / customers.n)
+    lp = solve_relaxation(sample, *sample.candidate_pairs(), time_limit=clock.remaining())
+    return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
 
 
-def balance(
-    priced: PricedProblem, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock, report: Progress
-) -> PassResult:
+def _gather(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ids = np.concatenate([p[0] for p in pieces])
+    value = np.concatenate([p[1] for p in pieces])
+    coefficients = np.concatenate([p[2] for p in pieces], axis=1)
+    return ids, value, coefficients
+
+
+def _rows_problem(customers: Customers, ids: np.ndarray, value: np.ndarray, coefficients: np.ndarray,
+                  columns: np.ndarray, rhs: np.ndarray) -> Problem:
+    """A Problem of a few gathered customers (values, coefficients), limited to ``columns``."""
+    k = len(customers.campaign_ids)
+    rows = tuple(replace(row, rhs=float(b), weight=f"row{r}", campaigns=np.ones(k, dtype=bool))
+                 for r, (row, b) in enumerate(zip(customers.rows, rhs)))
+    eligible = columns & np.isfinite(value)
+    return Problem(
+        customer_ids=ids, campaign_ids=customers.campaign_ids, channels=("",) * k,
+        pair_value=np.where(eligible, value, 0.0), spend=np.zeros_like(value), eligible=eligible,
+        treated_share=np.ones(k), rows=rows, weights={f"row{r}": coefficients[r] for r in range(len(rows))},
+    )
+
+
+def balance(customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock) -> Pass:
     """Coordinate steps on the prices from breakpoint histograms, until each row's lhs meets its
     limit or a pass lowers L(λ) by less than ``stall``; returns the pass with the lowest L(λ).
 
@@ -144,207 +238,170 @@ def balance(
     best = None
     damping = 1.0
     for _ in range(MAX_BALANCING):
-        latest = price_out(priced, prices, lambda done, n: report("balance", done, n), breakpoints=True)
+        latest = price_pass(customers, prices, histograms=True)
         fell = np.inf if best is None else best.bound - latest.bound
         if fell > 0:
             best = latest
         else:
             damping /= 2
-        moves = _price_moves(priced, latest)
-        stalled = 0 <= fell <= stall
-        if not moves.any() or stalled or damping < 1e-3 or clock.elapsed() >= clock.limit:
+        moves = _price_moves(customers, latest)
+        if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.elapsed() >= clock.limit:
             break
-        prices = np.clip(_signed(priced, best.prices + damping * _price_moves(priced, best)), -cap, cap)
+        prices = np.clip(_signed(customers.rows, best.prices + damping * _price_moves(customers, best)), -cap, cap)
     return best
 
 
-def _plan_scale(priced: PricedProblem, prices: np.ndarray) -> float:
-    """|L(λ)| at the warm start: the scale of the objective, for tolerances."""
-    return price_out(priced, prices).bound
-
-
-def _price_moves(priced: PricedProblem, latest: PassResult) -> np.ndarray:
+def _price_moves(customers: Customers, latest: Pass) -> np.ndarray:
     """Per row, the price move that should bring its lhs to its limit (0 where it already holds)."""
-    moves = np.zeros(len(priced.rows))
-    signs = priced.signs
-    for r, (b, used, price) in enumerate(zip(priced.rhs, latest.usage, latest.prices)):
-        change = b - used
-        slack_ok = (signs[r] > 0 and change >= 0 and price <= 0) or (signs[r] < 0 and change <= 0 and price >= 0)
-        if abs(change) <= BALANCED * max(1.0, abs(b)) or slack_ok:
+    moves = np.zeros(len(customers.rows))
+    for r, (row, used, price) in enumerate(zip(customers.rows, latest.usage, latest.prices)):
+        change = row.rhs - used
+        slack_ok = (row.sense is Sense.LE and change >= 0 and price <= 0) or (
+            row.sense is Sense.GE and change <= 0 and price >= 0)
+        if abs(change) <= BALANCED * max(1.0, abs(row.rhs)) or slack_ok:
             continue
         moves[r] = latest.breakpoints.move(r, change)
     return moves
 
 
-def _signed(priced: PricedProblem, prices: np.ndarray) -> np.ndarray:
+def _signed(rows: tuple[CouplingRow, ...], prices: np.ndarray) -> np.ndarray:
     """Prices clipped to their allowed sign: >= 0 on <= rows, <= 0 on >= rows."""
-    signs = priced.signs
-    return np.where(signs > 0, np.maximum(prices, 0.0), np.where(signs < 0, np.minimum(prices, 0.0), prices))
+    le = np.array([row.sense is Sense.LE for row in rows])
+    ge = np.array([row.sense is Sense.GE for row in rows])
+    return np.where(le, np.maximum(prices, 0.0), np.where(ge, np.minimum(prices, 0.0), prices))
 
 
-def sample_customers(n: int, size: int) -> np.ndarray:
-    """About ``size`` of the n customers, chosen by a hash of their position (seedless, stable)."""
-    keys = _splitmix(np.arange(n, dtype=np.uint64))
-    threshold = np.uint64(min(2**64 - 1, int(size / n * 2**64)))
-    return np.flatnonzero(keys < threshold)
+def _smallest_margins(customers: Customers, prices: np.ndarray) -> np.ndarray:
+    """The MASTER customers of smallest margin at ``prices`` (everyone, on small problems)."""
+    if customers.n <= MASTER:
+        return np.arange(customers.n)
+    pieces = customers.map(parts.smallest_margins, prices, MASTER, stage="master")
+    ids = np.concatenate([p[0] for p in pieces])
+    margins = np.concatenate([p[1] for p in pieces])
+    order = np.lexsort((ids, margins))[:MASTER]
+    return np.sort(ids[order])
 
 
-def _splitmix(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = (x + np.uint64(0x9E3779B97F4A7C15)) ^ (x >> np.uint64(30))
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.ndarray, start: np.ndarray) -> None:
+    """Gather the rows of new master customers; give each its COLUMNS best campaigns at ``prices``
+    and the campaign it held while fixed (its best at ``start``)."""
+    ids = np.sort(ids)
+    if ids.size == 0:
+        return
+    found, value, coefficients = _gather(customers.map(parts.customer_rows, ids, stage="gather"))
+    adjusted = value - np.tensordot(prices, coefficients, axes=1)
+    master.add_customers(found, value, coefficients, _best_columns(adjusted), _held(value, coefficients, start))
 
 
-def _initial_master(first: PassResult) -> np.ndarray:
-    """The MASTER customers of smallest margin (everyone, on small problems)."""
-    n = first.choice.size
-    if n <= MASTER:
-        return np.arange(n)
-    return np.sort(np.argpartition(first.margin, MASTER)[:MASTER])
+def _held(value: np.ndarray, coefficients: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Each customer's best campaign at ``start`` (-1: none), as the pass picks it."""
+    adjusted = value - np.tensordot(start, coefficients, axes=1)
+    best = np.argmax(adjusted, axis=1)
+    return np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)
 
 
-def _best_columns(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray) -> np.ndarray:
-    """(len(customers), k) mask of each customer's COLUMNS best eligible campaigns at ``prices``."""
-    adjusted = adjusted_values(priced, prices, customers)
-    k = priced.n_campaigns
+def _best_columns(adjusted: np.ndarray) -> np.ndarray:
+    """(c, k) mask of each customer's COLUMNS best eligible campaigns."""
+    k = adjusted.shape[1]
     if k > COLUMNS:
         cutoff = np.partition(adjusted, k - COLUMNS, axis=1)[:, k - COLUMNS][:, None]
         return (adjusted >= cutoff) & np.isfinite(adjusted)
     return np.isfinite(adjusted)
 
 
-def core_problem(priced: PricedProblem, customers: np.ndarray, columns: np.ndarray, rhs: np.ndarray) -> Problem:
-    """The Problem of a few customers, restricted to ``columns``, with limits ``rhs`` (float64)."""
-    weights = {f"w{w}": _rows_of(priced.weights[w], customers) for w in range(priced.weights.shape[0])}
-    rows = tuple(
-        replace(row, rhs=float(b), weight=row.weight if w < 0 else f"w{w}")
-        for row, w, b in zip(priced.rows, priced.row_weight, rhs)
-    )
-    value = priced.value[customers].astype(float)
-    eligible = columns & np.isfinite(value)
-    k = priced.n_campaigns
-    return Problem(
-        customer_ids=customers, campaign_ids=priced.campaign_ids, channels=("",) * k,
-        pair_value=np.where(eligible, value, 0.0), spend=np.zeros_like(value), eligible=eligible,
-        treated_share=np.ones(k), rows=rows, weights=weights,
-    )
-
-
-def _rows_of(table: np.ndarray, customers: np.ndarray) -> np.ndarray:
-    rows = table[customers] if table.shape[0] > 1 else np.broadcast_to(table, (len(customers), table.shape[1]))
-    return np.asarray(rows, dtype=float)
-
-
 def solve_prices(
-    priced: PricedProblem, master: MasterLP, latest: PassResult, cap: np.ndarray, options: SolverOptions,
-    clock: Clock, report: Progress,
+    customers: Customers, master: MasterLP, start: np.ndarray, cap: np.ndarray, options: SolverOptions,
+    clock: Clock,
 ) -> DualState | None:
-    """Step 2: master LP and passes until L(λ) meets the master's value (None: no plan exists)."""
-    fixed = latest.choice.copy()
-    for rounds in range(1, MAX_ROUNDS + 1):
-        fixed[master.master_customers()] = NO_CAMPAIGN
-        fixed_value, fixed_usage = evaluate_plan(priced, fixed)
-        remaining = priced.rhs - fixed_usage
+    """Step 3: master LP and passes until L(λ) meets the master's value (None: no plan exists)."""
+    state = None
+    for _ in range(MAX_ROUNDS):
+        inside, _ = master.sorted_customers()
+        fixed = reduce(add, customers.map(parts.plan_totals, start, inside, np.full(inside.size, NO_CAMPAIGN),
+                                          stage="fixed"))
+        remaining = customers.rhs - customers.usage(fixed)
         master.set_limits(remaining)
         solution = master.solve(clock.remaining())
         if solution is None:
             raise OutOfTime
-        latest = price_out(priced, solution.prices, lambda done, n: report("pass", done, n))
-        state = DualState(master, solution, latest, fixed, remaining, rounds)
-        difference = latest.bound - (solution.value + fixed_value)
+        latest = price_pass(customers, solution.prices)
+        state = DualState(solution, latest, fixed.value, remaining)
+        difference = latest.bound - (solution.value + fixed.value)
         settled = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
         if settled and solution.feasible or clock.elapsed() >= options.time_limit_s:
             return state
-        movers, lacking = _joining(priced, latest, fixed, master)
+        movers = _movers(customers, start, solution.prices, inside, latest.bound)
+        lacking = _lacking(master, solution.prices)
         if not solution.feasible:
             if np.all(master.penalties[solution.violated] >= cap[solution.violated]):
                 return None  # breaking these rows pays at any price a plan could need: no plan meets them
             master.raise_penalties(solution.violated, 4.0, cap)
-        master.add_columns(master.master_customers(), lacking)
-        master.add_customers(movers, _best_columns(priced, latest.prices, movers))
+        elif movers.size == 0 and not lacking.any():
+            return state
+        master.add_columns(np.arange(master.size), lacking)
+        _join(customers, master, movers, solution.prices, start)
     return state
 
 
-def _joining(
-    priced: PricedProblem, latest: PassResult, fixed: np.ndarray, master: MasterLP
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed customers whose best moved (at most MAX_JOINING, largest regret first), and a mask of
-    each master customer's new best campaign where the master lacks it (in join order)."""
-    inside = master.master_customers()
-    movers = np.flatnonzero((latest.choice != fixed) & (master.slot < 0))
-    regret = _regret(priced, latest, fixed, movers)
-    keep = regret > 1e-9 * (1.0 + np.abs(latest.bound) / max(1, priced.n_customers))
-    movers, regret = movers[keep], regret[keep]
-    if movers.size > MAX_JOINING:
-        movers = np.sort(movers[np.argpartition(-regret, MAX_JOINING)[:MAX_JOINING]])
-    best = latest.choice[inside]
-    lacking = np.zeros((inside.size, priced.n_campaigns), dtype=bool)
-    wants = (best != NO_CAMPAIGN) & ~master.has[np.arange(inside.size), np.maximum(best, 0)]
-    lacking[np.flatnonzero(wants), best[wants]] = True
-    return movers, lacking
+def _movers(customers: Customers, start: np.ndarray, prices: np.ndarray, inside: np.ndarray,
+            bound: float) -> np.ndarray:
+    """Fixed customers whose best moved: at most MAX_JOINING, largest regret first."""
+    least = 1e-9 * (1.0 + abs(bound) / max(1, customers.n))
+    pieces = customers.map(parts.movers, start, prices, inside, MAX_JOINING, least, stage="movers")
+    ids = np.concatenate([p[0] for p in pieces])
+    regret = np.concatenate([p[1] for p in pieces])
+    if ids.size > MAX_JOINING:
+        ids = ids[np.lexsort((ids, -regret))[:MAX_JOINING]]
+    return np.sort(ids)
 
 
-def _regret(priced: PricedProblem, latest: PassResult, fixed: np.ndarray, customers: np.ndarray) -> np.ndarray:
-    """best_i - adjusted value of the fixed choice, for a few customers (chunked)."""
-    out = np.empty(customers.size)
-    for start in range(0, customers.size, 50_000):
-        chunk = customers[start:start + 50_000]
-        adjusted = adjusted_values(priced, latest.prices, chunk)
-        best = np.maximum(0.0, np.max(adjusted, axis=1, initial=-np.inf))
-        held = np.where(fixed[chunk] == NO_CAMPAIGN, 0.0,
-                        adjusted[np.arange(chunk.size), np.maximum(fixed[chunk], 0)])
-        out[start:start + chunk.size] = best - held
-    return out
+def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
+    """Mask (by slot) of each master customer's best campaign at ``prices`` where the master lacks it."""
+    adjusted = master.adjusted(prices)
+    best = np.argmax(np.where(np.isfinite(adjusted), adjusted, -np.inf), axis=1) if adjusted.size else np.zeros(
+        0, dtype=int)
+    rows = np.arange(master.size)
+    wants = (adjusted[rows, best] > 0) & ~master.has[rows, best] if adjusted.size else np.zeros(0, dtype=bool)
+    lacking = np.zeros_like(master.has)
+    lacking[rows[wants], best[wants]] = True
+    return lacking
 
 
-def price_caps(priced: PricedProblem) -> np.ndarray:
-    """Per row, a price no plan can need: 1e4 × what one unit of the row can be worth. Beyond
-    it, a row still broken in the master shows that no plan meets the limits; it also bounds
-    the balancing steps."""
-    return 1e4 * priced.price_scale
-
-
-def _solve_core(priced: PricedProblem, state: DualState, options: SolverOptions, clock: Clock) -> SolveResult:
-    """Steps 3-4: the exact core on the master, then the plan and bound for all customers."""
-    master, solution = state.master, state.solution
-    inside = master.master_customers()
-    core = core_problem(priced, inside, master.has, state.remaining)
-    column_customer, campaigns = master.columns()
+def _solve_core(
+    customers: Customers, master: MasterLP, state: DualState, start: np.ndarray, options: SolverOptions,
+    clock: Clock,
+) -> tuple[SolveResult, PlanSpec]:
+    """Steps 4-5: the exact core on the master, then the plan and bound for all customers."""
+    solution = state.solution
+    core = master.core_problem(state.remaining)
+    slots, campaigns = master.columns()
     lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs)
     allowed_gap = options.mip_gap * max(1.0, abs(state.latest.bound))
-    part = solve_with_relaxation(core, master.slot[column_customer], campaigns, lp, options, clock, allowed_gap,
-                                 CORE_PAIRS)
-    fixed_value, _ = evaluate_plan(priced, state.fixed)
+    part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap, CORE_PAIRS)
+    outside = _least_margin_outside(customers, master, state.latest.prices, start)
     bound = state.latest.bound
     in_core = -np.inf if part.termination is Termination.INFEASIBLE else (
-        np.inf if part.bound is None else part.bound + fixed_value)
-    outside = _least_margin_outside(priced, state)
+        np.inf if part.bound is None else part.bound + state.fixed_value)
     bound = min(bound, max(in_core, bound - outside))
     termination = part.termination
     if termination is Termination.INFEASIBLE and np.isfinite(outside):
         termination = Termination.TIME_LIMIT  # only plans inside the master were shown impossible
+    inside, order = master.sorted_customers()
+    spec = PlanSpec(start, inside, np.full(inside.size, NO_CAMPAIGN) if part.choice is None else part.choice[order])
     result = SolveResult(termination, part.status, None, None, bound, part.build_seconds, 0.0, "decompose",
-                         len(column_customer), core_pairs=part.core_pairs, shadow_prices=state.latest.prices)
+                         int(slots.size), core_pairs=part.core_pairs, shadow_prices=state.latest.prices)
     if part.choice is None:
-        return result
-    choice = state.fixed.copy()
-    chosen = part.choice != NO_CAMPAIGN
-    choice[inside[chosen]] = part.choice[chosen]
-    objective, _ = evaluate_plan(priced, choice)
-    return replace(result, choice=choice, objective=objective, bound=max(bound, objective))
+        return result, spec
+    objective = reduce(add, customers.map(parts.plan_totals, spec.start, spec.master, spec.master_choice,
+                                          stage="plan")).value
+    return replace(result, objective=objective, bound=max(bound, objective)), spec
 
 
-def _least_margin_outside(priced: PricedProblem, state: DualState) -> float:
+def _least_margin_outside(customers: Customers, master: MasterLP, prices: np.ndarray, start: np.ndarray) -> float:
     """t: the least L(λ) loss of moving a fixed customer, or of a pair the master lacks."""
-    latest, fixed, master = state.latest, state.fixed, state.master
-    outside = master.slot < 0
-    kept = outside & (latest.choice == fixed)
-    t = float(latest.margin[kept].min(initial=np.inf))
-    if (outside & ~kept).any():
-        t = min(t, 0.0)
-    adjusted = adjusted_values(priced, latest.prices, master.master_customers())
+    inside, _ = master.sorted_customers()
+    t = min(customers.map(parts.least_margin_outside, start, prices, inside, stage="bound"), default=np.inf)
+    adjusted = master.adjusted(prices)
     best = np.maximum(0.0, adjusted.max(axis=1, initial=-np.inf))
     lacking = ~master.has & np.isfinite(adjusted)
     if lacking.any():
@@ -352,15 +409,14 @@ def _least_margin_outside(priced: PricedProblem, state: DualState) -> float:
     return t
 
 
-def _widen(priced: PricedProblem, state: DualState, reach: float) -> None:
+def _widen(customers: Customers, master: MasterLP, prices: np.ndarray, start: np.ndarray, reach: float) -> None:
     """Everything within ``reach`` of being chosen joins the master (no better plan lies outside)."""
-    latest, master = state.latest, state.master
-    near = np.flatnonzero((latest.margin <= reach + 1e-9) & (master.slot < 0))
-    master.add_customers(near, _best_columns(priced, latest.prices, near))
-    inside = master.master_customers()
-    adjusted = adjusted_values(priced, latest.prices, inside)
+    inside, _ = master.sorted_customers()
+    near = np.concatenate(customers.map(parts.near, prices, reach + 1e-9, inside, stage="widen"))
+    _join(customers, master, near, prices, start)
+    adjusted = master.adjusted(prices)
     best = np.maximum(0.0, adjusted.max(axis=1, initial=-np.inf))
-    master.add_columns(inside, np.isfinite(adjusted) & (best[:, None] - adjusted <= reach + 1e-9))
+    master.add_columns(np.arange(master.size), np.isfinite(adjusted) & (best[:, None] - adjusted <= reach + 1e-9))
 
 
 def _better(current: SolveResult | None, new: SolveResult) -> SolveResult:
@@ -378,9 +434,10 @@ def _proven(result: SolveResult, options: SolverOptions) -> bool:
 
 def _final(result: SolveResult, options: SolverOptions, clock: Clock) -> SolveResult:
     """Optimal only when the gap is proven within mip_gap; a plan short of that ran out of time."""
-    if result.choice is None:
+    if result.objective is None:
         stopped = Termination.INFEASIBLE if result.termination is Termination.INFEASIBLE else Termination.TIME_LIMIT
-        return replace(result, termination=stopped, bound=None, solve_seconds=clock.elapsed())
+        return replace(result, termination=stopped, status=SolutionStatus.NONE, bound=None,
+                       solve_seconds=clock.elapsed())
     proven = _proven(result, options)
     return replace(
         result, termination=Termination.OPTIMAL if proven else Termination.TIME_LIMIT,

@@ -41,8 +41,12 @@ class Formulation:
     scored: np.ndarray
 
 
-def formulate(scenario: Scenario) -> Formulation:
-    """Read the scenario's tables and build the Problem (raises DataError/ScenarioError)."""
+def formulate(scenario: Scenario, whole: bool = True) -> Formulation:
+    """Read the scenario's tables and build the Problem (raises DataError/ScenarioError).
+
+    ``whole=False`` builds one partition of a larger customer table: limits stay those of the
+    whole scenario, and checks that need every customer (minimum audiences) are skipped.
+    """
     customers = load_customers(scenario.resolve(scenario.customers), scenario.customer_id)
     columns = _customer_columns(customers, scenario)
     scores = _scores(scenario, customers, columns)
@@ -61,7 +65,8 @@ def formulate(scenario: Scenario) -> Formulation:
         rows=(*_budget_rows(scenario), *_audience_rows(scenario), *_capacity_rows(scenario), *custom_rows),
         weights=weights,
     )
-    _check_min_audiences(scenario, problem)
+    if whole:
+        _check_min_audiences(scenario, problem)
     kpis = {
         kpi.name: _pair_sum_weights(scenario, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
     }

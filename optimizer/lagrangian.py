@@ -70,15 +70,20 @@ class PricedProblem:
         return largest
 
     @cached_property
-    def price_scale(self) -> np.ndarray:
-        """Per row, (1 + max |c_ij|) / least positive |a_rij|: what one unit of the row can be
-        worth to a plan (read off the first customers for weighted rows)."""
+    def least_coefficients(self) -> np.ndarray:
+        """Per row, the least positive |a_rij| (read off the first customers; 1 if none)."""
         head = self.weights[:, :SCALE_SAMPLE]
-        scales = []
+        least = []
         for r, weight in enumerate(self.row_weight):
             table = np.abs(head[weight][:, self.campaigns[r]]) if weight >= 0 else np.ones(1)
-            scales.append((1.0 + self.largest_value) / float(table[table > 0].min(initial=1.0)))
-        return np.array(scales)
+            least.append(float(table[table > 0].min(initial=1.0)))
+        return np.array(least)
+
+    @property
+    def price_scale(self) -> np.ndarray:
+        """Per row, (1 + max |c_ij|) / least positive |a_rij|: what one unit of the row can be
+        worth to a plan."""
+        return (1.0 + self.largest_value) / self.least_coefficients
 
     @property
     def rhs(self) -> np.ndarray:
@@ -91,11 +96,7 @@ class PricedProblem:
 
     def row_usage(self, per_weight: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """lhs of every row from the per-campaign sums of each weight and the audience counts."""
-        usage = np.empty(len(self.rows))
-        for r, weight in enumerate(self.row_weight):
-            totals = counts if weight < 0 else per_weight[weight]
-            usage[r] = totals[self.campaigns[r]].sum()
-        return usage
+        return row_usage(self.row_weight, self.campaigns, per_weight, counts)
 
     def coefficients(self, customers: np.ndarray) -> np.ndarray:
         """(m, len(customers), k) coefficients a_rij of the given customers, float64."""
@@ -118,6 +119,15 @@ class PricedProblem:
             target = per_count if weight < 0 else per_weight[weight]
             target += prices[r] * self.campaigns[r]
         return per_weight, per_count
+
+
+def row_usage(row_weight: np.ndarray, campaigns: np.ndarray, per_weight: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """lhs of every row from per-campaign sums of each weight (q, k) and audience counts (k,)."""
+    usage = np.empty(len(row_weight))
+    for r, weight in enumerate(row_weight):
+        totals = counts if weight < 0 else per_weight[weight]
+        usage[r] = totals[campaigns[r]].sum()
+    return usage
 
 
 def priced_problem(problem: Problem, dtype: type = np.float64) -> PricedProblem:
@@ -150,17 +160,19 @@ class PassResult:
     usage: np.ndarray
     bound: float
     breakpoints: Breakpoints | None = None
+    weight_sums: np.ndarray | None = None
+    counts: np.ndarray | None = None
 
 
 def price_out(
     priced: PricedProblem, prices: np.ndarray, progress: Callable[[int, int], None] | None = None,
-    breakpoints: bool = False,
+    breakpoints: np.ndarray | None = None,
 ) -> PassResult:
     """One pass over all customers at ``prices`` (see the module docstring).
 
-    ``progress(done, n)`` hears after each chunk of customers. With ``breakpoints``, the pass
-    also collects, per row, where customers would switch from their best option to their
-    runner-up as that row's price alone moves (see ``Breakpoints``).
+    ``progress(done, n)`` hears after each chunk of customers. Given ``breakpoints`` (a price
+    scale per row, see ``breakpoint_scale``), the pass also collects, per row, where customers
+    would switch from their best option to their runner-up as that row's price alone moves.
     """
     n = priced.n_customers
     per_weight, per_count = priced.prices_by_weight(prices)
@@ -168,8 +180,9 @@ def price_out(
     margin = np.empty(n, dtype=np.float64)
     weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
     counts = np.zeros(priced.n_campaigns)
-    scale = breakpoint_scale(priced, prices) if breakpoints else np.ones(len(priced.rows))
-    histogram = np.zeros((len(priced.rows), 2, BINS if breakpoints else 0))
+    collect = breakpoints is not None
+    scale = breakpoints if collect else np.ones(len(priced.rows))
+    histogram = np.zeros((len(priced.rows), 2, BINS if collect else 0))
     best_total = 0.0
     for start in range(0, n, CHUNK):
         stop = min(n, start + CHUNK)
@@ -180,8 +193,9 @@ def price_out(
         if progress is not None:
             progress(stop, n)
     usage = priced.row_usage(weight_sums, counts)
-    found = Breakpoints(scale, histogram) if breakpoints else None
-    return PassResult(prices, choice, margin, best_total, usage, best_total + float(prices @ priced.rhs), found)
+    found = Breakpoints(scale, histogram) if collect else None
+    return PassResult(prices, choice, margin, best_total, usage, best_total + float(prices @ priced.rhs), found,
+                      weight_sums, counts)
 
 
 BINS = 192
@@ -223,9 +237,9 @@ class Breakpoints:
         return step if direction == 0 else -step
 
 
-def breakpoint_scale(priced: PricedProblem, prices: np.ndarray) -> np.ndarray:
-    """A row's price scale: its price, or the row's natural price scale if that is larger."""
-    return np.maximum(np.abs(prices), priced.price_scale)
+def breakpoint_scale(price_scale: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """A row's histogram scale: its price, or its natural price scale if that is larger."""
+    return np.maximum(np.abs(prices), price_scale)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -302,11 +316,26 @@ def adjusted_values(priced: PricedProblem, prices: np.ndarray, customers: np.nda
 
 
 def evaluate_plan(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndarray]:
-    """A plan's value sum_i c_i,choice_i and the lhs of every row, in one pass over ``choice``."""
+    """A plan's value sum_i c_i,choice_i and the lhs of every row."""
+    value, weight_sums, counts = plan_sums(priced, choice)
+    return value, priced.row_usage(weight_sums, counts)
+
+
+def plan_sums(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """A plan's value, its per-campaign sums of each weight and its audience counts (one pass)."""
     weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
     counts = np.zeros(priced.n_campaigns)
     value = _plan_kernel(priced.value, priced.weights, choice.astype(np.int32, copy=False), weight_sums, counts)
-    return value, priced.row_usage(weight_sums, counts)
+    return value, weight_sums, counts
+
+
+def sample_keys(positions: np.ndarray) -> np.ndarray:
+    """splitmix64 of customer positions: uniform keys that pick a sample independent of partitioning."""
+    with np.errstate(over="ignore"):
+        x = positions.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
 
 
 @numba.njit(cache=True, nogil=True)

@@ -10,9 +10,9 @@ import pytest
 from test_decompose import medium_problem
 from test_exact import random_problem
 
-from optimizer.decompose import balance, price_caps
+from optimizer.decompose import Customers, balance
 from optimizer.exact import Clock, solve_exact
-from optimizer.lagrangian import PricedProblem, evaluate_plan, price_out, priced_problem
+from optimizer.lagrangian import PricedProblem, breakpoint_scale, evaluate_plan, price_out, priced_problem
 from optimizer.problem import Problem
 from optimizer.relaxation import solve_relaxation
 
@@ -108,7 +108,7 @@ def test_breakpoints_predict_a_small_price_move():
     problem = budget_only(4_000)
     priced = priced_problem(problem)
     lp = solve_relaxation(problem, *problem.candidate_pairs())
-    start = price_out(priced, lp.shadow_prices, breakpoints=True)
+    start = price_out(priced, lp.shadow_prices, breakpoints=breakpoint_scale(priced.price_scale, lp.shadow_prices))
     wanted = -0.02 * start.usage[0]
     step = start.breakpoints.move(0, wanted)
     assert step > 0
@@ -121,6 +121,6 @@ def test_balancing_from_zero_prices_reaches_the_lp_bound():
     priced = priced_problem(problem)
     lp = solve_relaxation(problem, *problem.candidate_pairs())
     clock = Clock(time.perf_counter(), 60.0)
-    balanced = balance(priced, np.zeros(1), price_caps(priced), 1e-9, clock, lambda stage, done, n: None)
+    balanced = balance(Customers(priced), np.zeros(1), 1e4 * priced.price_scale, 1e-9, clock)
     assert balanced.bound == pytest.approx(lp.bound, rel=1e-4)
     assert balanced.usage[0] == pytest.approx(problem.rows[0].rhs, rel=1e-2)

@@ -1,0 +1,156 @@
+"""Customers in partitions, and everything the decomposition asks of one partition.
+
+Each function below reads one partition and returns a few numbers or a few customers, never
+anything of size n, so the decomposition runs the same over one in-memory partition or over
+the partitions of a Dask cluster (optimizer/distributed.py): every pass is a map over
+partitions and a reduction of m numbers.
+
+Customers are named by their global index (position in the whole customer table). The plan of
+a customer outside the master is its priced-out best at the *start prices* λ0 (the prices the
+master was built at), so a partition never has to remember it: it recomputes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.lagrangian import PricedProblem, adjusted_values, plan_sums, price_out, sample_keys
+from optimizer.problem import NO_CAMPAIGN
+
+REGRET_CHUNK = 10_000  # customers whose (m, chunk, k) coefficients are built at once
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A slice of the customers: its lean arrays, the global index of its first customer and,
+    when it is a file of a partitioned dataset, that file's name."""
+
+    priced: PricedProblem
+    offset: int
+    name: str = ""
+
+    @property
+    def size(self) -> int:
+        return self.priced.n_customers
+
+    def local(self, customers: np.ndarray) -> np.ndarray:
+        """Local positions of the given (sorted) global indices that fall in this partition."""
+        lo, hi = np.searchsorted(customers, [self.offset, self.offset + self.size])
+        return customers[lo:hi] - self.offset
+
+    def outside(self, master: np.ndarray) -> np.ndarray:
+        """Mask of this partition's customers not in the (sorted) master."""
+        mask = np.ones(self.size, dtype=bool)
+        mask[self.local(master)] = False
+        return mask
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over customers of one partition (or, added up, of all): what a pass reduces to."""
+
+    value: float
+    weight_sums: np.ndarray
+    counts: np.ndarray
+    histogram: np.ndarray
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(self.value + other.value, self.weight_sums + other.weight_sums, self.counts + other.counts,
+                      self.histogram + other.histogram)
+
+
+def pass_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray | None = None) -> Totals:
+    """sum_i max(0, best_i), the best choices' weight sums and counts, and (given a histogram
+    scale per row) the breakpoint histograms, at ``prices``."""
+    result = price_out(part.priced, prices, breakpoints=breakpoints)
+    histogram = result.breakpoints.histogram if breakpoints is not None else np.zeros((len(prices), 2, 0))
+    return Totals(result.best_total, result.weight_sums, result.counts, histogram)
+
+
+def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> Totals:
+    """Value, weight sums and counts of the plan: best at ``start`` outside the master, and
+    ``master_choice`` (aligned with the sorted ``master``) inside it."""
+    choice = partition_plan(part, start, master, master_choice)
+    value, weight_sums, counts = plan_sums(part.priced, choice)
+    return Totals(value, weight_sums, counts, np.zeros((len(start), 2, 0)))
+
+
+def partition_plan(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> np.ndarray:
+    """The campaign index of each of the partition's customers in the plan (see plan_totals)."""
+    choice = price_out(part.priced, start).choice.astype(np.int64)
+    lo, hi = np.searchsorted(master, [part.offset, part.offset + part.size])
+    choice[master[lo:hi] - part.offset] = master_choice[lo:hi]
+    return choice
+
+
+def smallest_margins(part: Partition, prices: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` customers of smallest margin at ``prices``: (global indices, margins)."""
+    margin = price_out(part.priced, prices).margin
+    if margin.size > count:
+        keep = np.argpartition(margin, count)[:count]
+    else:
+        keep = np.arange(margin.size)
+    return keep + part.offset, margin[keep]
+
+
+def movers(
+    part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray, count: int, least: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Customers outside the master whose best at ``prices`` beats their plan (best at ``start``)
+    by more than ``least``: (global indices, regret), at most ``count``, largest regret first."""
+    held = price_out(part.priced, start).choice
+    now = price_out(part.priced, prices).choice
+    candidates = np.flatnonzero((now != held) & part.outside(master))
+    regret = _regret(part.priced, prices, candidates, held[candidates])
+    keep = regret > least
+    candidates, regret = candidates[keep], regret[keep]
+    if candidates.size > count:
+        top = np.argpartition(-regret, count)[:count]
+        candidates, regret = candidates[top], regret[top]
+    return candidates + part.offset, regret
+
+
+def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """best_i - priced-out value of the held choice (0 for none), in chunks."""
+    out = np.empty(customers.size)
+    for start in range(0, customers.size, REGRET_CHUNK):
+        chunk = slice(start, start + REGRET_CHUNK)
+        adjusted = adjusted_values(priced, prices, customers[chunk])
+        best = np.maximum(0.0, np.max(adjusted, axis=1, initial=-np.inf))
+        rows = np.arange(adjusted.shape[0])
+        kept = np.where(held[chunk] == NO_CAMPAIGN, 0.0, adjusted[rows, np.maximum(held[chunk], 0)])
+        out[chunk] = best - kept
+    return out
+
+
+def least_margin_outside(part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray) -> float:
+    """Least loss in L(prices) of moving a customer outside the master off its plan: its margin
+    where the plan is its best at ``prices``, 0 where it is not (ties the price loop left)."""
+    held = price_out(part.priced, start).choice
+    latest = price_out(part.priced, prices)
+    outside = part.outside(master)
+    kept = outside & (latest.choice == held)
+    least = float(latest.margin[kept].min(initial=np.inf))
+    return min(least, 0.0) if (outside & ~kept).any() else least
+
+
+def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) -> np.ndarray:
+    """Global indices of customers outside the master within ``reach`` of another choice."""
+    margin = price_out(part.priced, prices).margin
+    return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
+
+
+def sample_rows(part: Partition, share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
+    keys = sample_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
+    chosen = np.flatnonzero(keys < np.uint64(min(2**64 - 1, int(share * 2**64))))
+    return customer_rows(part, chosen + part.offset)
+
+
+def customer_rows(part: Partition, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(global indices, values (c, k) float64, coefficients (m, c, k)) of the given customers in
+    this partition (``customers`` sorted)."""
+    local = part.local(customers)
+    return local + part.offset, part.priced.value[local].astype(float), part.priced.coefficients(local)

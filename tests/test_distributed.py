@@ -1,0 +1,91 @@
+"""The decomposition on a dask.distributed LocalCluster against the in-memory run.
+
+The example customers and scores are split into co-partitioned parquet files; the plan the
+cluster writes (one file per partition) must match the in-memory plan exactly: the same
+campaign and the same control/treatment group for every customer, whatever the number of
+partitions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+distributed = pytest.importorskip("distributed")
+
+from optimizer.distributed import PLAN_FOLDER, optimize_distributed  # noqa: E402
+from optimizer.errors import DataError  # noqa: E402
+from optimizer.plan import optimize  # noqa: E402
+from optimizer.scenario import Method, load_scenario  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CUSTOMERS = 15_000  # above decompose.MASTER: most customers are fixed outside the master LP
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def write_scenario(folder: Path, partitions: int) -> Path:
+    """The weekly scenario on the first CUSTOMERS example customers, split into ``partitions`` files."""
+    customers = pd.read_parquet(ROOT / "examples/data/customers.parquet").head(CUSTOMERS)
+    scores = pd.read_parquet(ROOT / "examples/data/scores.parquet")
+    scores = scores[scores["customer_id"].astype(str).isin(customers["customer_id"].astype(str))]
+    whole = folder / "whole"
+    whole.mkdir(parents=True)
+    customers.to_parquet(whole / "customers.parquet")
+    scores.to_parquet(whole / "scores.parquet")
+    for name in ("customers", "scores"):
+        (folder / name).mkdir()
+    bounds = np.linspace(0, CUSTOMERS, partitions + 1).astype(int)
+    for p, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        part = customers.iloc[lo:hi]
+        part.to_parquet(folder / "customers" / f"part-{p:03d}.parquet")
+        ids = set(part["customer_id"].astype(str))
+        scores[scores["customer_id"].astype(str).isin(ids)].to_parquet(folder / "scores" / f"part-{p:03d}.parquet")
+    scenario = yaml.safe_load((ROOT / "scenarios/weekly.yaml").read_text())
+    scenario.update(customers="customers", scores="scores", budget=4_500)
+    for campaign in scenario["campaigns"]:
+        campaign["min_audience"] = campaign.get("min_audience", 0) // 2
+        if campaign.get("max_audience") is not None:
+            campaign["max_audience"] //= 2
+    scenario["solver"] = {"method": "decompose", "time_limit_s": 120}
+    path = folder / "partitioned.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    (folder / "whole.yaml").write_text(yaml.safe_dump({**scenario, "customers": "whole/customers.parquet",
+                                                       "scores": "whole/scores.parquet"}))
+    return path
+
+
+def distributed_plan(out: Path) -> pd.DataFrame:
+    return pd.read_parquet(out / PLAN_FOLDER).sort_values("customer_id").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("partitions", [1, 3, 4])
+def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
+    scenario_path = write_scenario(tmp_path, partitions)
+    run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
+    assert run.result.termination == in_memory.result.termination
+    expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
+    got = distributed_plan(tmp_path / "out")
+    assert len(list((tmp_path / "out" / PLAN_FOLDER).glob("*.parquet"))) == partitions
+    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_dtype=False)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["partitions"] == partitions and summary["method"] == "decompose"
+    assert summary["gap"] <= 1e-6
+
+
+def test_a_single_file_is_not_a_partitioned_dataset(client, tmp_path):
+    write_scenario(tmp_path, 1)
+    with pytest.raises(DataError, match="not a folder of .parquet partitions"):
+        optimize_distributed(load_scenario(tmp_path / "whole.yaml"), client, tmp_path / "out")
