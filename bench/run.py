@@ -108,7 +108,8 @@ def measure(job: Job, seed: int, time_limit: float) -> Measurement:
         digest=digest(priced), matrix_mb=priced.value.nbytes / 2**20, floor_s=floor, convert_s=convert, wall_s=wall,
         termination=str(result.termination), objective=_float(result.objective), bound=_float(result.bound),
         gap=_float(result.gap), violations=_violations(priced, result.choice),
-        master_pairs=int(result.candidate_pairs), core_pairs=None if result.core_pairs is None else int(result.core_pairs),
+        master_pairs=int(result.candidate_pairs),
+        core_pairs=None if result.core_pairs is None else int(result.core_pairs),
         rss_before_mb=rss_before, peak_rss_mb=_peak_rss_mb(), load=(load_before, os.getloadavg()[0]),
     )
 
