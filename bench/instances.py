@@ -10,12 +10,15 @@ For customers i and campaigns j (campaign j of channel h(j)):
     c_ij     = (1 - f_j) ((p_t,ij - p_c,ij) w_i - cost_per_contact_j - p_t,ij cost_per_response_j)
     eligible ~ Bernoulli(0.6) per pair (c_ij = -inf where not)
 
-Budgets count the planned cost of a contact, cost_per_contact_j + 5 % × cost_per_response_j,
-the same for every customer of a campaign (a (1, k) weight, so the score matrix is the only
-n×k array). Ten coupling rows: a total budget of 30 % of the planned cost of all eligible
-positive-value pairs; budgets of 20 % of that on three campaigns (sms, direct mail, call);
-minimum audiences of 0.20 n on two email campaigns; maximum audiences of 0.05 n on an email
-and an sms campaign; channel capacities of 0.06 n (sms) and 0.09 n (call).
+Budgets count, with ``cost="planned"``, the planned cost of a contact, cost_per_contact_j +
+5 % × cost_per_response_j, the same for every customer of a campaign (a (1, k) weight, so the
+score matrix is the only n×k array); with ``cost="expected"``, each pair's expected spend
+cost_per_contact_j + p_t,ij cost_per_response_j (a second n×k float32 array), as
+optimizer/formulate.py builds budgets from a scenario. Ten coupling rows: a total budget of
+30 % of the planned cost (or spend) of all eligible positive-value pairs; budgets of 20 % of
+that on three campaigns (sms, direct mail, call); minimum audiences of 0.20 n on two email
+campaigns; maximum audiences of 0.05 n on an email and an sms campaign; channel capacities of
+0.06 n (sms) and 0.09 n (call).
 """
 
 from __future__ import annotations
@@ -42,16 +45,17 @@ CAMPAIGN_BLOCK = (
     ("email", 0.02, 0.5, 0.08, 0.20),
 )
 MIN_CAMPAIGNS = len(CAMPAIGN_BLOCK)
-BLOCK = 100_000  # customers generated at a time
+BLOCK = 25_000  # customers generated at a time (keeps generation temporaries ~25 MB)
 
 
-def generate_scores(n: int, k: int, seed: int) -> PricedProblem:
+def generate_scores(n: int, k: int, seed: int, cost: str = "planned") -> PricedProblem:
     """A random instance of n customers and k >= 10 campaigns (see the module docstring)."""
     block = [CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)] for j in range(k)]
     channel, per_contact, per_response, lift, control = (np.array(column) for column in zip(*block))
     planned_cost = per_contact + 0.05 * per_response
     value = np.empty((n, k), dtype=np.float32)
-    positive = np.zeros(k)
+    spend = np.empty((n, k), dtype=np.float32) if cost == "expected" else None
+    positive, positive_spend = np.zeros(k), np.zeros(k)
     for number, start in enumerate(range(0, n, BLOCK)):
         rng = np.random.default_rng([seed, number])
         rows = min(BLOCK, n - start)
@@ -63,11 +67,15 @@ def generate_scores(n: int, k: int, seed: int) -> PricedProblem:
         eligible = rng.random((rows, k)) < 0.6
         positive += (eligible & (pair > 0)).sum(axis=0)
         value[start:start + rows] = np.where(eligible, pair, -np.inf)
+        if spend is not None:
+            expected = per_contact + p_treat * per_response
+            spend[start:start + rows] = np.where(eligible, expected, 0.0)
+            positive_spend += np.where(eligible & (pair > 0), expected, 0.0).sum(axis=0)
     campaign_ids = tuple(f"{name}_{j:02d}" for j, name in enumerate(channel))
-    rows = coupling_rows(n, campaign_ids, channel, planned_cost * positive)
+    rows = coupling_rows(n, campaign_ids, channel, planned_cost * positive if spend is None else positive_spend)
     return PricedProblem(
         customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value,
-        weights=planned_cost.astype(np.float32).reshape(1, 1, k),
+        weights=planned_cost.astype(np.float32).reshape(1, 1, k) if spend is None else spend[None],
         row_weight=np.array([0 if row.weight == "cost" else -1 for row in rows]),
         campaigns=np.array([row.campaigns for row in rows]), rows=rows,
     )
@@ -105,7 +113,7 @@ def as_problem(priced: PricedProblem) -> Problem:
     """The same instance as a Problem (float64 n×k arrays), for the exact solver and the full model."""
     eligible = np.isfinite(priced.value)
     n, k = priced.value.shape
-    cost = np.broadcast_to(priced.weights[0].astype(float), (n, k))
+    cost = np.broadcast_to(priced.weights[0].astype(float), (n, k))  # (1, k) planned or (n, k) expected
     return Problem(
         customer_ids=priced.customer_ids, campaign_ids=priced.campaign_ids, channels=("",) * k,
         pair_value=np.where(eligible, priced.value, 0.0).astype(float), spend=cost, eligible=eligible,

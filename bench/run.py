@@ -38,24 +38,28 @@ from instances import MIN_CAMPAIGNS, as_problem, digest, generate_scores
 from report import render
 
 MARKER = "CVO-BENCH-RESULT "
+COSTS = ("planned", "expected")
 DECOMPOSE, EXACT, FULL_MODEL = "decompose", "exact", "full_model"
-DEFAULT_JOBS = ("decompose:10000x10,exact:10000x10,decompose:100000x10,decompose@5:100000x10,"
-                "full_model:100000x10,decompose:1000000x20,decompose:10000000x20")
+DEFAULT_JOBS = ("decompose:10000x10,exact:10000x10,decompose:100000x10,full_model:100000x10,"
+                "decompose:100000x10:expected,decompose@5:100000x10:expected,full_model:100000x10:expected,"
+                "decompose:1000000x20,decompose:10000000x20")
 
 
 @dataclass(frozen=True)
 class Job:
-    """A solver on one size; ``time_limit`` (s) overrides --time-limit when given (METHOD@LIMIT:NxK)."""
+    """A solver on one instance: METHOD[@LIMIT]:NxK[:COST]; LIMIT (s) overrides --time-limit, COST is
+    the budgets' weight (planned: one cost per campaign; expected: each pair's expected spend)."""
 
     method: str
     customers: int
     campaigns: int
     time_limit: float | None = None
+    cost: str = "planned"
 
     @property
     def label(self) -> str:
         limit = f"@{self.time_limit:g}" if self.time_limit is not None else ""
-        return f"{self.method}{limit}:{self.customers}x{self.campaigns}"
+        return f"{self.method}{limit}:{self.customers}x{self.campaigns}:{self.cost}"
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Measurement:
 
     method: str
     time_limit: float
+    cost: str
     customers: int
     campaigns: int
     digest: str
@@ -87,7 +92,7 @@ class Measurement:
 def measure(job: Job, seed: int, time_limit: float) -> Measurement:
     """Generate the instance and run one solver on it, in this process."""
     time_limit = job.time_limit if job.time_limit is not None else time_limit
-    priced = generate_scores(job.customers, job.campaigns, seed)
+    priced = generate_scores(job.customers, job.campaigns, seed, job.cost)
     load_before = os.getloadavg()[0]
     floor = _best_time(lambda: np.argmax(priced.value, axis=1), repeats=3)
     options = SolverOptions(time_limit_s=time_limit, mip_gap=1e-6)
@@ -104,7 +109,7 @@ def measure(job: Job, seed: int, time_limit: float) -> Measurement:
     result = solver(subject, options)
     wall = time.perf_counter() - started
     return Measurement(
-        method=job.method, time_limit=time_limit, customers=job.customers, campaigns=job.campaigns,
+        method=job.method, time_limit=time_limit, cost=job.cost, customers=job.customers, campaigns=job.campaigns,
         digest=digest(priced), matrix_mb=priced.value.nbytes / 2**20, floor_s=floor, convert_s=convert, wall_s=wall,
         termination=str(result.termination), objective=_float(result.objective), bound=_float(result.bound),
         gap=_float(result.gap), violations=_violations(priced, result.choice),
@@ -161,7 +166,7 @@ def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
             return measured
     reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
     print(f"{job.label}: failed: {reason}", file=sys.stderr, flush=True)
-    return Measurement(job.method, job.time_limit or time_limit, job.customers, job.campaigns, "", 0, 0, 0, 0,
+    return Measurement(job.method, job.time_limit or time_limit, job.cost, job.customers, job.campaigns, "", 0, 0, 0, 0,
                        "failed", None, None, None, -1, 0, None, 0, 0, (0, 0),
                        error=f"exit code {done.returncode}: {reason}")
 
@@ -185,17 +190,18 @@ def machine() -> dict[str, str]:
 
 def _job(text: str) -> Job:
     try:
-        method, size = text.split(":")
+        method, size, *rest = text.split(":")
+        cost = rest[0] if rest else "planned"
         method, _, limit = method.partition("@")
         n, k = (int(part) for part in size.lower().split("x"))
         time_limit = float(limit) if limit else None
     except ValueError:
         raise argparse.ArgumentTypeError(f"The job '{text}' is not METHOD:NxK, e.g. decompose:100000x10") from None
-    if method not in (DECOMPOSE, EXACT, FULL_MODEL) or n < 1 or k < MIN_CAMPAIGNS:
+    if method not in (DECOMPOSE, EXACT, FULL_MODEL) or n < 1 or k < MIN_CAMPAIGNS or cost not in COSTS:
         raise argparse.ArgumentTypeError(
-            f"The job '{text}' needs a method among {DECOMPOSE}, {EXACT}, {FULL_MODEL}, at least one customer and "
-            f"{MIN_CAMPAIGNS} campaigns; e.g. decompose:100000x10")
-    return Job(method, n, k, time_limit)
+            f"The job '{text}' needs a method among {DECOMPOSE}, {EXACT}, {FULL_MODEL}, at least one customer, "
+            f"{MIN_CAMPAIGNS} campaigns and a cost among {', '.join(COSTS)}; e.g. decompose:100000x10:expected")
+    return Job(method, n, k, time_limit, cost)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

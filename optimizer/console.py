@@ -54,6 +54,7 @@ def headline(summary: dict[str, Any]) -> Text:
         ("  bound ", "dim"), _money(summary["bound"]),
         ("  gap ", "dim"), "—" if gap is None else f"{gap:.1e}",
         ("  time ", "dim"), f"{summary['build_seconds'] + summary['solve_seconds']:.1f} s",
+        ("  method ", "dim"), summary["method"],
     )
     return text
 

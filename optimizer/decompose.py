@@ -46,7 +46,16 @@ import numpy as np
 
 from optimizer import partitions as parts
 from optimizer.exact import Clock, solve_with_relaxation
-from optimizer.lagrangian import CHUNK, Breakpoints, PricedProblem, breakpoint_scale, priced_problem
+from optimizer.lagrangian import (
+    CHUNK,
+    Breakpoints,
+    PricedProblem,
+    adjusted_values,
+    breakpoint_scale,
+    priced_problem,
+    stack,
+    to_problem,
+)
 from optimizer.master import MasterLP, MasterSolution
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.relaxation import Relaxation, solve_relaxation
@@ -80,6 +89,7 @@ class Customers:
         self.campaign_ids = priced.campaign_ids
         self.n = priced.n_customers
         self.price_scale = priced.price_scale
+        self.shared_weights = priced.weights.shape[1] == 1
         self.partitions = [parts.Partition(_slice(priced, start, start + CHUNK), start)
                            for start in range(0, max(self.n, 1), CHUNK)]
         self.progress = progress
@@ -198,33 +208,12 @@ def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
     """Row duals of the LP over a hashed sample of customers, limits scaled to the sample."""
     if customers.n <= SAMPLE:
         return np.zeros(len(customers.rows))
-    share = SAMPLE / customers.n
-    ids, value, coefficients = _gather(customers.map(parts.sample_rows, share, stage="sample"))
-    sample = _rows_problem(customers, ids, value, coefficients, np.isfinite(value), customers.rhs * ids.size
-                           / customers.n)
-    lp = solve_relaxation(sample, *sample.candidate_pairs(), time_limit=clock.remaining())
+    shared = customers.shared_weights
+    sample = stack(customers.map(parts.sample_rows, SAMPLE / customers.n, shared, stage="sample"), shared)
+    scale = sample.n_customers / customers.n
+    problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * scale)
+    lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
     return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
-
-
-def _gather(pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ids = np.concatenate([p[0] for p in pieces])
-    value = np.concatenate([p[1] for p in pieces])
-    coefficients = np.concatenate([p[2] for p in pieces], axis=1)
-    return ids, value, coefficients
-
-
-def _rows_problem(customers: Customers, ids: np.ndarray, value: np.ndarray, coefficients: np.ndarray,
-                  columns: np.ndarray, rhs: np.ndarray) -> Problem:
-    """A Problem of a few gathered customers (values, coefficients), limited to ``columns``."""
-    k = len(customers.campaign_ids)
-    rows = tuple(replace(row, rhs=float(b), weight=f"row{r}", campaigns=np.ones(k, dtype=bool))
-                 for r, (row, b) in enumerate(zip(customers.rows, rhs)))
-    eligible = columns & np.isfinite(value)
-    return Problem(
-        customer_ids=ids, campaign_ids=customers.campaign_ids, channels=("",) * k,
-        pair_value=np.where(eligible, value, 0.0), spend=np.zeros_like(value), eligible=eligible,
-        treated_share=np.ones(k), rows=rows, weights={f"row{r}": coefficients[r] for r in range(len(rows))},
-    )
 
 
 def balance(customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock) -> Pass:
@@ -288,14 +277,15 @@ def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.nd
     ids = np.sort(ids)
     if ids.size == 0:
         return
-    found, value, coefficients = _gather(customers.map(parts.customer_rows, ids, stage="gather"))
-    adjusted = value - np.tensordot(prices, coefficients, axes=1)
-    master.add_customers(found, value, coefficients, _best_columns(adjusted), _held(value, coefficients, start))
+    shared = customers.shared_weights
+    joining = stack(customers.map(parts.customer_rows, ids, shared, stage="gather"), shared)
+    everyone = np.arange(joining.n_customers)
+    columns = _best_columns(adjusted_values(joining, prices, everyone))
+    master.add_customers(joining, shared, columns, _held(adjusted_values(joining, start, everyone)))
 
 
-def _held(value: np.ndarray, coefficients: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Each customer's best campaign at ``start`` (-1: none), as the pass picks it."""
-    adjusted = value - np.tensordot(start, coefficients, axes=1)
+def _held(adjusted: np.ndarray) -> np.ndarray:
+    """Each customer's best campaign (-1: none) from its priced-out values, as the pass picks it."""
     best = np.argmax(adjusted, axis=1)
     return np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)
 

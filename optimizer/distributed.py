@@ -15,6 +15,7 @@ Needs the optional extra: ``pip install 'cvo[dask]'``.
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from dataclasses import dataclass
 from functools import partial, reduce
@@ -39,7 +40,7 @@ from optimizer.results import SolveResult
 from optimizer.scenario import Scenario
 
 PLAN_FOLDER = "plan"
-KEY_BITS = 16  # first round of the control threshold: a histogram of the keys' top 16 bits
+KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
 
 
 def partition_files(scenario: Scenario) -> list[str]:
@@ -76,7 +77,7 @@ class DaskCustomers(Customers):
         self.files = files
         self.futures = [client.submit(load_partition, scenario, name, int(offset), pure=False)
                         for name, offset in zip(files, offsets)]
-        self.rows, self.campaign_ids, self.row_weight, self.campaigns = client.submit(
+        self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
         self.n = int(sum(sizes))
         scales = self.map(_scale_parts)
@@ -98,7 +99,7 @@ def _apply(function, args: tuple, part: Partition):
 
 def _describe(part: Partition):
     priced = part.priced
-    return priced.rows, priced.campaign_ids, priced.row_weight, priced.campaigns
+    return priced.rows, priced.campaign_ids, priced.row_weight, priced.campaigns, priced.weights.shape[1] == 1
 
 
 def _scale_parts(part: Partition) -> tuple[float, np.ndarray]:
@@ -122,19 +123,20 @@ def optimize_distributed(scenario: Scenario, client, out_dir: Path) -> Distribut
         return DistributedRun(result, out_dir, {})
     fractions = np.array([campaign.control_fraction for campaign in scenario.campaigns])
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
-    summary = _summary(scenario, result, customers)
+    summary = _summary(scenario, result, customers, thresholds)
     write_partitioned(customers, plan, thresholds, out_dir, summary)
     return DistributedRun(result, out_dir, summary)
 
 
 def control_thresholds(
     customers: DaskCustomers, plan: PlanSpec, fractions: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per campaign, the key at or below which an audience member is a control: the
     round(f·|A_j|)-th smallest key of the audience (as optimizer/controls.py draws them).
 
-    Round one: per partition, a histogram of the keys' top KEY_BITS bits; round two: only the
-    keys in the bin holding the cut, so a few numbers per partition cross the network.
+    Round one: per partition, a histogram of the keys' top KEY_BITS bits (k × 4,096 counts);
+    round two: only the keys in the bin holding each cut (about |A_j| / 4,096 of them), so
+    little crosses the network. Returns (thresholds, control sizes, audience sizes).
     """
     bins = 1 << KEY_BITS
     histograms = reduce(add, customers.map(_key_histogram, plan, seed, bins))
@@ -149,7 +151,7 @@ def control_thresholds(
         below = int(histograms[j, :cut_bins[j]].sum())
         keys = np.sort(np.concatenate([piece[j] for piece in pieces]))
         thresholds[j] = keys[size - below - 1]
-    return np.where(sizes > 0, thresholds, np.uint64(0)), sizes
+    return np.where(sizes > 0, thresholds, np.uint64(0)), sizes, histograms.sum(axis=1)
 
 
 def _audience_keys(part: Partition, plan: PlanSpec, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -162,7 +164,7 @@ def _audience_keys(part: Partition, plan: PlanSpec, seed: int) -> tuple[np.ndarr
 def _key_histogram(part: Partition, plan: PlanSpec, seed: int, bins: int) -> np.ndarray:
     _, keys = _audience_keys(part, plan, seed)
     return np.array([np.bincount((key >> np.uint64(64 - KEY_BITS)).astype(np.int64), minlength=bins)
-                     for key in keys])
+                     for key in keys], dtype=np.int64)
 
 
 def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: np.ndarray) -> list[np.ndarray]:
@@ -172,15 +174,23 @@ def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: np.ndarr
 
 def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds, out_dir: Path,
                       summary: dict[str, Any]) -> None:
-    """One plan file per partition (written by the workers, each atomically), then summary.json."""
+    """One plan file per partition, written by the workers into a fresh folder that then
+    replaces OUT/plan by renames; summary.json last. Every file carries the run's id, so a
+    crash between the renames leaves a plan folder whose files agree with each other."""
     run_id = summary["run_id"]
-    folder = out_dir / PLAN_FOLDER
-    customers.map(_write_plan, plan, thresholds, summary["seed"], folder, run_id)
+    fresh, stale = out_dir / f".{PLAN_FOLDER}-{run_id}", out_dir / f".{PLAN_FOLDER}-old-{run_id}"
+    customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
+    target = out_dir / PLAN_FOLDER
+    if target.exists():
+        target.rename(stale)
+    fresh.rename(target)
+    if stale.exists():
+        shutil.rmtree(stale)
     atomic_write(out_dir / SUMMARY_FILE, lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"))
 
 
 def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: Path, run_id: str) -> None:
-    cut, sizes = thresholds
+    cut, sizes, _ = thresholds
     choice, keys = _audience_keys(part, plan, seed)
     control = np.zeros(choice.size, dtype=bool)
     for j, key in enumerate(keys):
@@ -198,7 +208,8 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: 
     atomic_write(folder / part.name, lambda temp: pq.write_table(arrow, temp, compression="zstd"))
 
 
-def _summary(scenario: Scenario, result: SolveResult, customers: DaskCustomers) -> dict[str, Any]:
+def _summary(scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds) -> dict[str, Any]:
+    _, controls, audiences = thresholds
     return {
         "run_id": uuid.uuid4().hex,
         "scenario": scenario.name,
@@ -214,4 +225,8 @@ def _summary(scenario: Scenario, result: SolveResult, customers: DaskCustomers) 
         "gap": result.gap,
         "solve_seconds": round(result.solve_seconds, 3),
         "customers": customers.n,
+        "campaigns": [
+            {"id": campaign, "audience": int(audience), "treatment": int(audience - control), "control": int(control)}
+            for campaign, audience, control in zip(customers.campaign_ids, audiences, controls)
+        ],
     }

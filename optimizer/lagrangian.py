@@ -19,7 +19,7 @@ read of the score matrix (see docs/benchmarks.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numba
@@ -111,6 +111,25 @@ class PricedProblem:
             out[r] *= self.campaigns[r]
         return out
 
+    def pair_coefficients(self, customers: np.ndarray, campaigns: np.ndarray) -> np.ndarray:
+        """(m, pairs) coefficients a_rij of the given (customer, campaign) pairs, float64."""
+        out = np.empty((len(self.rows), len(customers)))
+        for r, weight in enumerate(self.row_weight):
+            mask = self.campaigns[r, campaigns]
+            if weight < 0:
+                out[r] = mask
+            else:
+                table = self.weights[weight]
+                out[r] = (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) * mask
+        return out
+
+    def take(self, customers: np.ndarray, ids: np.ndarray, shared: bool) -> PricedProblem:
+        """The given customers (local positions) as a float64 PricedProblem named by ``ids``;
+        ``shared`` weights (one row for all customers) are kept as they are."""
+        weights = self.weights if shared else self.weights[:, customers]
+        return replace(self, customer_ids=ids, value=self.value[customers].astype(float),
+                       weights=weights.astype(float))
+
     def prices_by_weight(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(q, k) price per unit of each weight and (k,) price per audience member, per campaign."""
         per_weight = np.zeros((self.weights.shape[0], self.n_campaigns))
@@ -119,6 +138,31 @@ class PricedProblem:
             target = per_count if weight < 0 else per_weight[weight]
             target += prices[r] * self.campaigns[r]
         return per_weight, per_count
+
+
+def stack(pieces: list[PricedProblem], shared: bool) -> PricedProblem:
+    """One PricedProblem of the customers of several (same rows and campaigns)."""
+    first = pieces[0]
+    weights = first.weights if shared else np.concatenate([p.weights for p in pieces], axis=1)
+    return replace(first, customer_ids=np.concatenate([p.customer_ids for p in pieces]),
+                   value=np.concatenate([p.value for p in pieces]), weights=weights)
+
+
+def to_problem(priced: PricedProblem, columns: np.ndarray, rhs: np.ndarray) -> Problem:
+    """A few customers of a PricedProblem as a float64 Problem limited to ``columns`` (c, k),
+    with limits ``rhs``: what the Pyomo model and the LP relaxation take."""
+    n, k = priced.value.shape
+    weights = {f"w{w}": np.broadcast_to(priced.weights[w], (n, k)).astype(float)
+               for w in range(priced.weights.shape[0])}
+    rows = tuple(replace(row, rhs=float(b), weight=COUNT if w < 0 else f"w{w}", campaigns=priced.campaigns[r])
+                 for r, (row, w, b) in enumerate(zip(priced.rows, priced.row_weight, rhs)))
+    value = priced.value.astype(float)
+    eligible = columns & np.isfinite(value)
+    return Problem(
+        customer_ids=priced.customer_ids, campaign_ids=priced.campaign_ids, channels=("",) * k,
+        pair_value=np.where(eligible, value, 0.0), spend=np.zeros((n, k)), eligible=eligible,
+        treated_share=np.ones(k), rows=rows, weights=weights,
+    )
 
 
 def row_usage(row_weight: np.ndarray, campaigns: np.ndarray, per_weight: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -311,8 +355,12 @@ def _add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaign
 
 def adjusted_values(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray) -> np.ndarray:
     """(len(customers), k) priced-out values c_ij - sum_r λ_r a_rij of a few customers."""
-    coefficients = priced.coefficients(customers)
-    return priced.value[customers].astype(float) - np.tensordot(prices, coefficients, axes=1)
+    per_weight, per_count = priced.prices_by_weight(prices)
+    adjusted = priced.value[customers].astype(float) - per_count
+    for w in range(priced.weights.shape[0]):
+        table = priced.weights[w]
+        adjusted -= (table[customers] if table.shape[0] > 1 else table[0]) * per_weight[w]
+    return adjusted
 
 
 def evaluate_plan(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndarray]:

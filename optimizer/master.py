@@ -14,12 +14,13 @@ last basis (dual simplex), which is what keeps the price loop cheap.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from optimizer.lagrangian import PricedProblem, adjusted_values, stack, to_problem
 from optimizer.problem import CouplingRow, Problem, Sense
 
 INF = highspy.kHighsInf
@@ -44,17 +45,17 @@ class MasterSolution:
 class MasterLP:
     """The restricted LP over the master customers (module docstring), solved warm each time.
 
-    It keeps the master customers' values and coefficients, so nothing of size n is needed:
-    ``customers`` are global indices, in the order they joined (their slot).
+    It keeps the master customers' own rows (``store``: values and, unless shared, weights), so
+    nothing of size n is needed; customers are named by global index and numbered by slot, the
+    order they joined.
     """
 
     def __init__(self, rows: tuple[CouplingRow, ...], campaign_ids: tuple[str, ...], penalties: np.ndarray) -> None:
         self.rows = rows
         self.campaign_ids = campaign_ids
         self.m, k = len(rows), len(campaign_ids)
-        self.customers = np.zeros(0, dtype=np.int64)
-        self.value = np.zeros((0, k))
-        self.coefficients = np.zeros((self.m, 0, k))
+        self.store: PricedProblem | None = None
+        self.shared = True
         self.has = np.zeros((0, k), dtype=bool)
         self.position = np.zeros((0, k), dtype=np.int64)
         self.column_slot: list[np.ndarray] = []
@@ -70,7 +71,11 @@ class MasterLP:
 
     @property
     def size(self) -> int:
-        return self.customers.size
+        return len(self.has)
+
+    @property
+    def customers(self) -> np.ndarray:
+        return np.zeros(0, dtype=np.int64) if self.store is None else self.store.customer_ids
 
     def sorted_customers(self) -> tuple[np.ndarray, np.ndarray]:
         """(global indices sorted, their slots)."""
@@ -85,7 +90,9 @@ class MasterLP:
 
     def adjusted(self, prices: np.ndarray) -> np.ndarray:
         """(size, k) priced-out values c_ij - sum_r λ_r a_rij of the master customers."""
-        return self.value - np.tensordot(prices, self.coefficients, axes=1)
+        if self.store is None:
+            return np.zeros((0, len(self.campaign_ids)))
+        return adjusted_values(self.store, prices, np.arange(self.size))
 
     def _add_slacks(self, penalties: np.ndarray) -> None:
         signs = [(r, 1.0) for r, row in enumerate(self.rows) if row.sense is not Sense.LE]
@@ -98,20 +105,18 @@ class MasterLP:
                            len(signs), np.arange(len(signs), dtype=np.int32), rows,
                            np.array([s for _, s in signs]))
 
-    def add_customers(self, customers: np.ndarray, value: np.ndarray, coefficients: np.ndarray,
-                      columns: np.ndarray, held: np.ndarray) -> None:
-        """New customers (global indices, not yet in the master) with their (c, k) values,
-        (m, c, k) coefficients, a (c, k) mask of the campaigns they may get, and the campaign
-        each held while fixed (-1: none). A held column enters the basis at 1 with its customer's
-        choice row tight, so the last solution stays primal feasible and, where the held campaign
-        is still the customer's best, dual feasible too: the next solve starts from it (measured:
-        70k customers joining at 100k × 10 took 22 s to re-solve without this)."""
-        if customers.size == 0:
+    def add_customers(self, joining: PricedProblem, shared: bool, columns: np.ndarray, held: np.ndarray) -> None:
+        """New customers (``joining``: their rows, named by global index, none yet in the master),
+        a (c, k) mask of the campaigns they may get, and the campaign each held while fixed (-1:
+        none). A held column enters the basis at 1 with its customer's choice row tight, so the
+        last solution stays primal feasible and, where the held campaign is still the customer's
+        best, dual feasible too: the next solve starts from it (measured: 70k customers joining at
+        100k × 10 took 22 s to re-solve without this, 0.1 s with it)."""
+        count = joining.n_customers
+        if count == 0:
             return
-        first, count = self.size, customers.size
-        self.customers = np.r_[self.customers, customers]
-        self.value = np.vstack([self.value, value])
-        self.coefficients = np.concatenate([self.coefficients, coefficients], axis=1)
+        first = self.size
+        self.store = joining if self.store is None else stack([self.store, joining], shared)
         self.has = np.vstack([self.has, np.zeros_like(columns)])
         self.position = np.vstack([self.position, np.full(columns.shape, -1)])
         self.highs.addRows(count, np.full(count, -INF), np.ones(count), 0, np.zeros(count, np.int32),
@@ -135,7 +140,7 @@ class MasterLP:
 
     def add_columns(self, slots: np.ndarray, columns: np.ndarray) -> None:
         """Pair columns for master customers (by slot): every True of the mask not already there."""
-        columns = columns & ~self.has[slots] & np.isfinite(self.value[slots])
+        columns = columns & ~self.has[slots] & np.isfinite(self.store.value[slots])
         local, campaigns = np.nonzero(columns)
         if local.size == 0:
             return
@@ -143,11 +148,11 @@ class MasterLP:
         self.has[slot, campaigns] = True
         self.position[slot, campaigns] = self.highs.getNumCol() - self.n_slacks + np.arange(local.size)
         matrix = sp.vstack([
-            sp.csc_matrix(self.coefficients[:, slot, campaigns]),
+            sp.csc_matrix(self.store.pair_coefficients(slot, campaigns)),
             sp.csc_matrix((np.ones(local.size), (slot, np.arange(local.size))), shape=(self.size, local.size)),
         ], format="csc")
         matrix.eliminate_zeros()
-        self.highs.addCols(local.size, self.value[slot, campaigns], np.zeros(local.size), np.ones(local.size),
+        self.highs.addCols(local.size, self.store.value[slot, campaigns], np.zeros(local.size), np.ones(local.size),
                            matrix.nnz, matrix.indptr[:-1].astype(np.int32), matrix.indices.astype(np.int32),
                            matrix.data)
         self.column_slot.append(slot)
@@ -189,13 +194,4 @@ class MasterLP:
     def core_problem(self, remaining: np.ndarray) -> Problem:
         """The master customers as a Problem (customer i = slot i), its columns only, limits
         ``remaining``: what the exact core solves."""
-        k = len(self.campaign_ids)
-        weights = {f"row{r}": self.coefficients[r] for r in range(self.m)}
-        rows = tuple(replace(row, rhs=float(b), weight=f"row{r}", campaigns=np.ones(k, dtype=bool))
-                     for r, (row, b) in enumerate(zip(self.rows, remaining)))
-        eligible = self.has & np.isfinite(self.value)
-        return Problem(
-            customer_ids=self.customers, campaign_ids=self.campaign_ids, channels=("",) * k,
-            pair_value=np.where(eligible, self.value, 0.0), spend=np.zeros_like(self.value), eligible=eligible,
-            treated_share=np.ones(k), rows=rows, weights=weights,
-        )
+        return to_problem(self.store, self.has, remaining)

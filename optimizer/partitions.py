@@ -79,7 +79,7 @@ def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_c
 
 def partition_plan(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> np.ndarray:
     """The campaign index of each of the partition's customers in the plan (see plan_totals)."""
-    choice = price_out(part.priced, start).choice.astype(np.int64)
+    choice = price_out(part.priced, start).choice.copy()
     lo, hi = np.searchsorted(master, [part.offset, part.offset + part.size])
     choice[master[lo:hi] - part.offset] = master_choice[lo:hi]
     return choice
@@ -142,15 +142,15 @@ def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) 
     return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
 
 
-def sample_rows(part: Partition, share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_rows(part: Partition, share: float, shared: bool) -> PricedProblem:
     """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
     keys = sample_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
     chosen = np.flatnonzero(keys < np.uint64(min(2**64 - 1, int(share * 2**64))))
-    return customer_rows(part, chosen + part.offset)
+    return customer_rows(part, chosen + part.offset, shared)
 
 
-def customer_rows(part: Partition, customers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(global indices, values (c, k) float64, coefficients (m, c, k)) of the given customers in
-    this partition (``customers`` sorted)."""
+def customer_rows(part: Partition, customers: np.ndarray, shared: bool) -> PricedProblem:
+    """The given customers (sorted global indices) that are in this partition, as a float64
+    PricedProblem named by global index (``shared``: the weights are one row for everyone)."""
     local = part.local(customers)
-    return local + part.offset, part.priced.value[local].astype(float), part.priced.coefficients(local)
+    return part.priced.take(local, local + part.offset, shared)

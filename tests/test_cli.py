@@ -155,3 +155,24 @@ def test_evaluate_rejects_bad_options(tmp_path, args, message):
     result = invoke("evaluate", str(plan), "--history", str(history), *args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("method", ["exact", "decompose"])
+def test_the_method_flag_picks_the_solver_and_the_summary_says_so(scenario, tmp_path, method):
+    result = invoke("optimize", str(scenario), "--out", str(tmp_path / method), "--json", "--method", method)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["method"] == method and summary["method_requested"] == method
+    assert summary["status"] == "optimal"
+
+
+def test_auto_solves_the_small_example_with_the_exact_solver(scenario, tmp_path):
+    summary = json.loads(invoke("optimize", str(scenario), "--out", str(tmp_path / "auto"), "--json").output)
+    assert summary["method_requested"] == "auto" and summary["method"] == "exact"
+
+
+def test_an_unknown_method_is_refused_with_the_choices(scenario, tmp_path):
+    result = invoke("optimize", str(scenario), "--out", str(tmp_path / "x"), "--method", "fastest")
+    assert result.exit_code == 2
+    assert "auto" in result.output and "decompose" in result.output
+    assert not (tmp_path / "x").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -83,6 +84,18 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["partitions"] == partitions and summary["method"] == "decompose"
     assert summary["gap"] <= 1e-6
+
+
+def test_a_second_run_replaces_the_whole_plan_folder(client, tmp_path):
+    scenario = load_scenario(write_scenario(tmp_path, 3))
+    optimize_distributed(scenario, client, tmp_path / "out")
+    (tmp_path / "out" / PLAN_FOLDER / "part-999.parquet").write_text("left over from an older run")
+    optimize_distributed(scenario, client, tmp_path / "out")
+    files = sorted((tmp_path / "out" / PLAN_FOLDER).iterdir())
+    assert [f.name for f in files] == ["part-000.parquet", "part-001.parquet", "part-002.parquet"]
+    run_id = json.loads((tmp_path / "out" / "summary.json").read_text())["run_id"]
+    assert {pq.read_schema(f).metadata[b"cvo_run_id"].decode() for f in files} == {run_id}
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
 
 
 def test_a_single_file_is_not_a_partitioned_dataset(client, tmp_path):

@@ -12,7 +12,15 @@ from test_exact import random_problem
 
 from optimizer.decompose import Customers, balance
 from optimizer.exact import Clock, solve_exact
-from optimizer.lagrangian import PricedProblem, breakpoint_scale, evaluate_plan, price_out, priced_problem
+from optimizer.lagrangian import (
+    PricedProblem,
+    breakpoint_scale,
+    evaluate_plan,
+    price_out,
+    priced_problem,
+    stack,
+    to_problem,
+)
 from optimizer.problem import Problem
 from optimizer.relaxation import solve_relaxation
 
@@ -124,3 +132,17 @@ def test_balancing_from_zero_prices_reaches_the_lp_bound():
     balanced = balance(Customers(priced), np.zeros(1), 1e4 * priced.price_scale, 1e-9, clock)
     assert balanced.bound == pytest.approx(lp.bound, rel=1e-4)
     assert balanced.usage[0] == pytest.approx(problem.rows[0].rhs, rel=1e-2)
+
+
+def test_pair_coefficients_take_stack_and_to_problem_keep_the_instance():
+    problem = medium_problem(2, n=300)
+    priced = priced_problem(problem)
+    customers, campaigns = problem.candidate_pairs()
+    full = priced.coefficients(np.arange(300))
+    assert np.array_equal(priced.pair_coefficients(customers, campaigns), full[:, customers, campaigns])
+    halves = [priced.take(np.arange(0, 150), np.arange(0, 150), False),
+              priced.take(np.arange(150, 300), np.arange(150, 300), False)]
+    again = to_problem(stack(halves, False), np.ones((300, 4), dtype=bool), priced.rhs)
+    choice = solve_exact(problem).choice
+    assert again.objective(choice) == pytest.approx(problem.objective(choice))
+    assert again.row_activity(choice) == pytest.approx(problem.row_activity(choice))

@@ -1,0 +1,65 @@
+"""The master LP: the LP relaxation when it holds everyone, warm joins, elastic rows."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from test_decompose import medium_problem
+
+from optimizer.lagrangian import price_out, priced_problem
+from optimizer.master import MasterLP
+from optimizer.problem import COUNT, CouplingRow, Sense
+from optimizer.relaxation import solve_relaxation
+
+
+def everyone(problem, penalties: float = 1e6) -> tuple[MasterLP, object]:
+    priced = priced_problem(problem)
+    n = priced.n_customers
+    master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), penalties))
+    customers = np.arange(n)
+    master.add_customers(priced.take(customers, customers, False), False, np.isfinite(priced.value), np.full(n, -1))
+    master.set_limits(priced.rhs)
+    return master, priced
+
+
+def test_with_every_customer_the_master_is_the_lp_relaxation():
+    problem = medium_problem(1)
+    master, priced = everyone(problem)
+    solution = master.solve(60.0)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    assert solution.feasible
+    assert solution.value == pytest.approx(lp.bound, rel=1e-9)
+    assert price_out(priced, solution.prices).bound == pytest.approx(lp.bound, rel=1e-9)
+
+
+def test_customers_joining_with_their_held_campaign_keep_the_optimum_warm():
+    """Half the customers fixed at their best at the optimal prices, then joining: no pivots needed."""
+    problem = medium_problem(2)
+    priced = priced_problem(problem)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    best = price_out(priced, lp.shadow_prices).choice
+    first, later = np.arange(0, 400, 2), np.arange(1, 400, 2)
+    master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), 1e6))
+    master.add_customers(priced.take(first, first, False), False, np.isfinite(priced.value[first]),
+                         np.full(first.size, -1))
+    held_usage = priced.coefficients(later)[:, np.flatnonzero(best[later] >= 0), best[later][best[later] >= 0]]
+    master.set_limits(priced.rhs - held_usage.sum(axis=1))
+    master.solve(60.0)
+    master.add_customers(priced.take(later, later, False), False, np.isfinite(priced.value[later]), best[later])
+    master.set_limits(priced.rhs)
+    solution = master.solve(60.0)
+    assert solution.value == pytest.approx(lp.bound, rel=1e-9)
+    assert master.highs.getInfo().simplex_iteration_count < 50
+
+
+def test_a_limit_no_plan_can_meet_is_broken_at_its_price_and_named():
+    problem = medium_problem(3)
+    impossible = CouplingRow("min_audience[k0]", "min_audience", Sense.GE, 10_000.0, COUNT, np.arange(4) == 0)
+    problem = dataclasses.replace(problem, rows=(problem.rows[0], impossible))
+    master, _ = everyone(problem, penalties=5.0)
+    solution = master.solve(60.0)
+    assert not solution.feasible
+    assert list(solution.violated) == [1]
+    assert solution.prices[1] == pytest.approx(-5.0)

@@ -1,0 +1,82 @@
+"""Partition functions: split the customers any way, reduce, and get what one partition gives."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import reduce
+from operator import add
+
+import numpy as np
+import pytest
+from test_decompose import medium_problem
+
+from optimizer import partitions as parts
+from optimizer.lagrangian import breakpoint_scale, price_out, priced_problem, stack
+from optimizer.partitions import Partition
+
+
+def split(priced, bounds: list[int]) -> list[Partition]:
+    """Partitions of ``priced`` between the given customer positions."""
+    edges = [0, *bounds, priced.n_customers]
+    return [Partition(dataclasses.replace(priced, customer_ids=priced.customer_ids[lo:hi], value=priced.value[lo:hi],
+                                          weights=priced.weights[:, lo:hi]), lo) for lo, hi in zip(edges, edges[1:])]
+
+
+@pytest.fixture
+def setting():
+    priced = priced_problem(medium_problem(9, n=500))
+    rng = np.random.default_rng(1)
+    start = np.array([0.4, 0.2, -0.3, 0.5])
+    prices = start * rng.uniform(0.8, 1.2, size=4)
+    master = np.sort(rng.choice(500, size=60, replace=False))
+    return priced, start, prices, master
+
+
+@pytest.mark.parametrize("bounds", [[], [1], [137, 138, 400]])
+def test_reductions_do_not_depend_on_the_split(setting, bounds):
+    priced, start, prices, master = setting
+    whole, pieces = split(priced, []), split(priced, bounds)
+    scale = breakpoint_scale(priced.price_scale, prices)
+    one = parts.pass_totals(whole[0], prices, scale)
+    many = reduce(add, [parts.pass_totals(p, prices, scale) for p in pieces])
+    assert many.value == pytest.approx(one.value) and np.allclose(many.histogram, one.histogram)
+    assert np.allclose(many.weight_sums, one.weight_sums) and np.array_equal(many.counts, one.counts)
+    choice = np.full(master.size, -1)
+    assert reduce(add, [parts.plan_totals(p, start, master, choice) for p in pieces]).value == pytest.approx(
+        parts.plan_totals(whole[0], start, master, choice).value)
+    assert np.array_equal(np.concatenate([parts.partition_plan(p, start, master, choice) for p in pieces]),
+                          parts.partition_plan(whole[0], start, master, choice))
+    movers = [parts.movers(p, start, prices, master, 1_000, 0.0)[0] for p in pieces]
+    assert np.array_equal(np.sort(np.concatenate(movers)), np.sort(parts.movers(whole[0], start, prices, master,
+                                                                                1_000, 0.0)[0]))
+    assert min(parts.least_margin_outside(p, start, prices, master) for p in pieces) == pytest.approx(
+        parts.least_margin_outside(whole[0], start, prices, master))
+
+
+def test_movers_are_outside_the_master_and_really_regret(setting):
+    priced, start, prices, master = setting
+    ids, regret = parts.movers(split(priced, [])[0], start, prices, master, 1_000, 0.0)
+    assert ids.size > 0 and not np.isin(ids, master).any() and np.all(regret > 0)
+    held, now = price_out(priced, start).choice, price_out(priced, prices).choice
+    assert np.all(held[ids] != now[ids])
+
+
+def test_the_plan_gives_master_customers_their_master_choice(setting):
+    priced, start, _, master = setting
+    choice = np.random.default_rng(2).integers(-1, 4, size=master.size)
+    plan = parts.partition_plan(split(priced, [])[0], start, master, choice)
+    assert np.array_equal(plan[master], choice)
+    outside = np.setdiff1d(np.arange(500), master)
+    assert np.array_equal(plan[outside], price_out(priced, start).choice[outside])
+
+
+def test_the_sample_and_the_rows_of_customers_cross_partitions(setting):
+    priced = setting[0]
+    pieces = split(priced, [100, 250])
+    ids = np.concatenate([parts.sample_rows(p, 0.2, False).customer_ids for p in pieces])
+    assert np.array_equal(ids, parts.sample_rows(split(priced, [])[0], 0.2, False).customer_ids)
+    wanted = np.array([5, 120, 300, 499])
+    rows = stack([parts.customer_rows(p, wanted, False) for p in pieces], False)
+    assert np.array_equal(rows.customer_ids, wanted)
+    assert np.array_equal(rows.value, priced.value[wanted].astype(float))
+    assert np.array_equal(rows.weights, priced.weights[:, wanted])
