@@ -73,7 +73,7 @@ def _goals(measurements: list) -> list[str]:
                      f"full Pyomo + HiGHS MIP, ≥ {GOAL_RATIO:.0f}× at equal or better objective: "
                      f"{_verdict(ratio >= GOAL_RATIO and better)}.** {full.wall_s:,.1f} s "
                      f"(full model, {full.termination}, gap {_gap(full.gap)}) against {decompose.wall_s:.2f} s "
-                     f"({decompose.termination}, gap {_gap(decompose.gap)}): {ratio:,.0f}×; {difference}.")
+                     f"({decompose.termination}, gap {_gap(decompose.gap)}): {_times(ratio)}; {difference}.")
     for (n, k), limit in (((1_000_000, 20), GOAL_1M_S), ((10_000_000, 20), GOAL_10M_S)):
         m = find.get(("decompose", n, k, "planned"))
         if m is None:
@@ -106,6 +106,10 @@ def _notes(measurements: list) -> list[str]:
                      + (f"Problem built in {m.convert_s:.1f} s before the solve." if m.convert_s else
                         f"{m.master_pairs:,} pairs in the master LP, {_count(m.core_pairs)} in the exact core."))
     return notes
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.2f}×"
 
 
 def _verdict(met: bool) -> str:

@@ -210,6 +210,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", default=DEFAULT_JOBS, help=f"comma-separated METHOD:NxK (default {DEFAULT_JOBS})")
     parser.add_argument("--time-limit", type=float, default=600.0, help="time limit per job, s")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--from-log", type=Path, help="render the page from the stderr log of an earlier run "
+                        "(its CVO-BENCH-RESULT lines) instead of running the jobs again")
     parser.add_argument("--child", type=_job, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -224,8 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(MARKER + json.dumps(asdict(measure(args.child, args.seed, args.time_limit))), flush=True)
         return 0
-    measurements = [run_child(job, args.seed, args.time_limit) for job in args.jobs]
-    command = shlex.join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])
+    if args.from_log:
+        measurements = [Measurement(**json.loads(line.split(MARKER, 1)[1]))
+                        for line in args.from_log.read_text().splitlines() if MARKER in line]
+        command = f"python bench/run.py --out {args.out}  (rendered from its log with --from-log)"
+    else:
+        measurements = [run_child(job, args.seed, args.time_limit) for job in args.jobs]
+        command = shlex.join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])
     text = render(measurements, machine(), command, args.time_limit, args.seed)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

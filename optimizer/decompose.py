@@ -37,7 +37,6 @@ reduction of a few numbers, so ``Customers`` may be one in-memory array or a Das
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import reduce
 from operator import add
@@ -47,7 +46,6 @@ import numpy as np
 from optimizer import partitions as parts
 from optimizer.exact import Clock, solve_with_relaxation
 from optimizer.lagrangian import (
-    CHUNK,
     Breakpoints,
     PricedProblem,
     adjusted_values,
@@ -57,6 +55,7 @@ from optimizer.lagrangian import (
     to_problem,
 )
 from optimizer.master import MasterLP, MasterSolution
+from optimizer.partitions import Customers, Progress
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.relaxation import Relaxation, solve_relaxation
 from optimizer.results import SolutionStatus, SolveResult, Termination
@@ -73,48 +72,6 @@ MAX_BALANCING = 30
 BALANCED = 1e-5  # a row is balanced when its lhs is this close (relative) to its limit
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
 STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this share of the allowed gap
-
-Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
-
-
-class Customers:
-    """All customers, as partitions the decomposition maps functions over.
-
-    ``map(function, *args)`` returns [function(partition, *args) for each partition]; this
-    in-memory version holds views of one PricedProblem, CHUNK customers each.
-    """
-
-    def __init__(self, priced: PricedProblem, progress: Progress | None = None) -> None:
-        self.rows: tuple[CouplingRow, ...] = priced.rows
-        self.campaign_ids = priced.campaign_ids
-        self.n = priced.n_customers
-        self.price_scale = priced.price_scale
-        self.shared_weights = priced.weights.shape[1] == 1
-        self.partitions = [parts.Partition(_slice(priced, start, start + CHUNK), start)
-                           for start in range(0, max(self.n, 1), CHUNK)]
-        self.progress = progress
-
-    def map(self, function: Callable, *args, stage: str = "pass") -> list:
-        results = []
-        for part in self.partitions:
-            results.append(function(part, *args))
-            if self.progress is not None:
-                self.progress(stage, part.offset + part.size, self.n)
-        return results
-
-    @property
-    def rhs(self) -> np.ndarray:
-        return np.array([row.rhs for row in self.rows], dtype=float)
-
-    def usage(self, totals: parts.Totals) -> np.ndarray:
-        return self.partitions[0].priced.row_usage(totals.weight_sums, totals.counts)
-
-
-def _slice(priced: PricedProblem, start: int, stop: int) -> PricedProblem:
-    weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
-    return replace(priced, customer_ids=priced.customer_ids[start:stop], value=priced.value[start:stop],
-                   weights=weights)
-
 
 @dataclass(frozen=True)
 class Pass:
@@ -182,8 +139,8 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
         if state is None:
             return _no_plan(clock, Termination.INFEASIBLE), None
         found, spec = _solve_core(customers, master, state, start, options, clock)
-        if result is None or (found.objective or -np.inf) > (result.objective or -np.inf):
-            plan = spec if found.objective is not None else plan
+        if _value(found) > _value(result):
+            plan = spec
         result = _better(result, found)
         if _proven(result, options) or result.termination is Termination.INFEASIBLE:
             break
@@ -409,12 +366,16 @@ def _widen(customers: Customers, master: MasterLP, prices: np.ndarray, start: np
     master.add_columns(np.arange(master.size), np.isfinite(adjusted) & (best[:, None] - adjusted <= reach + 1e-9))
 
 
+def _value(result: SolveResult | None) -> float:
+    return -np.inf if result is None or result.objective is None else result.objective
+
+
 def _better(current: SolveResult | None, new: SolveResult) -> SolveResult:
     """The better plan, with the tighter of the two bounds."""
     if current is None:
         return new
     bounds = [b for b in (current.bound, new.bound) if b is not None]
-    best = new if (new.objective or -np.inf) > (current.objective or -np.inf) else current
+    best = new if _value(new) > _value(current) else current
     return replace(best, bound=min(bounds) if bounds else None)
 
 

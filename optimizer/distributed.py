@@ -30,12 +30,12 @@ import pyarrow.parquet as pq
 
 from optimizer import partitions as parts
 from optimizer.controls import control_keys
-from optimizer.decompose import Customers, PlanSpec, decompose
+from optimizer.decompose import PlanSpec, decompose
 from optimizer.errors import DataError
 from optimizer.formulate import formulate
 from optimizer.lagrangian import priced_problem, row_usage
 from optimizer.outputs import SUMMARY_FILE, atomic_write
-from optimizer.partitions import Partition
+from optimizer.partitions import Customers, Partition
 from optimizer.results import SolveResult
 from optimizer.scenario import Scenario
 

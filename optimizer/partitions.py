@@ -12,13 +12,15 @@ master was built at), so a partition never has to remember it: it recomputes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from optimizer.lagrangian import PricedProblem, adjusted_values, plan_sums, price_out, sample_keys
-from optimizer.problem import NO_CAMPAIGN
+from optimizer.lagrangian import CHUNK, PricedProblem, adjusted_values, plan_sums, price_out, sample_keys
+from optimizer.problem import NO_CAMPAIGN, CouplingRow
 
+Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
 REGRET_CHUNK = 10_000  # customers whose (m, chunk, k) coefficients are built at once
 
 
@@ -154,3 +156,42 @@ def customer_rows(part: Partition, customers: np.ndarray, shared: bool) -> Price
     PricedProblem named by global index (``shared``: the weights are one row for everyone)."""
     local = part.local(customers)
     return part.priced.take(local, local + part.offset, shared)
+
+
+class Customers:
+    """All customers, as partitions the decomposition maps functions over.
+
+    ``map(function, *args)`` returns [function(partition, *args) for each partition]; this
+    in-memory version holds views of one PricedProblem, CHUNK customers each.
+    """
+
+    def __init__(self, priced: PricedProblem, progress: Progress | None = None) -> None:
+        self.rows: tuple[CouplingRow, ...] = priced.rows
+        self.campaign_ids = priced.campaign_ids
+        self.n = priced.n_customers
+        self.price_scale = priced.price_scale
+        self.shared_weights = priced.weights.shape[1] == 1
+        self.partitions = [Partition(_slice(priced, start, start + CHUNK), start)
+                           for start in range(0, max(self.n, 1), CHUNK)]
+        self.progress = progress
+
+    def map(self, function: Callable, *args, stage: str = "pass") -> list:
+        results = []
+        for part in self.partitions:
+            results.append(function(part, *args))
+            if self.progress is not None:
+                self.progress(stage, part.offset + part.size, self.n)
+        return results
+
+    @property
+    def rhs(self) -> np.ndarray:
+        return np.array([row.rhs for row in self.rows], dtype=float)
+
+    def usage(self, totals: Totals) -> np.ndarray:
+        return self.partitions[0].priced.row_usage(totals.weight_sums, totals.counts)
+
+
+def _slice(priced: PricedProblem, start: int, stop: int) -> PricedProblem:
+    weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
+    return replace(priced, customer_ids=priced.customer_ids[start:stop], value=priced.value[start:stop],
+                   weights=weights)

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from optimizer.controls import draw_controls
-from optimizer.decompose import Progress, solve_decompose
+from optimizer.decompose import solve_decompose
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.exact import solve_exact
 from optimizer.formulate import Formulation, formulate
+from optimizer.partitions import Progress
 from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem
 from optimizer.relaxation import Conflict, Diagnosis, diagnose
 from optimizer.results import SolutionStatus, SolveResult, Termination

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_exact import brute_force, problems, random_problem
 
 from optimizer import decompose
@@ -95,6 +96,16 @@ def small_parts(monkeypatch):
 @pytest.mark.parametrize("seed", range(8))
 def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts, seed: int):
     assert_agrees_with_exact(medium_problem(seed))
+
+
+@settings(max_examples=25, deadline=None, database=None)
+@given(st.integers(0, 10_000), st.integers(30, 150))
+def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
+    """Random weekly-plan instances where the master holds a fraction of the customers."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("SAMPLE", 20), ("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8)):
+            patch.setattr(decompose, name, value)
+        assert_agrees_with_exact(medium_problem(seed, n=n))
 
 
 def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monkeypatch):

@@ -10,7 +10,7 @@ import pytest
 from test_decompose import medium_problem
 from test_exact import random_problem
 
-from optimizer.decompose import Customers, balance
+from optimizer.decompose import balance
 from optimizer.exact import Clock, solve_exact
 from optimizer.lagrangian import (
     PricedProblem,
@@ -21,6 +21,7 @@ from optimizer.lagrangian import (
     stack,
     to_problem,
 )
+from optimizer.partitions import Customers
 from optimizer.problem import Problem
 from optimizer.relaxation import solve_relaxation
 
