@@ -304,12 +304,13 @@ def _movers(customers: Customers, start: np.ndarray, prices: np.ndarray, inside:
 
 def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
     """Mask (by slot) of each master customer's best campaign at ``prices`` where the master lacks it."""
-    adjusted = master.adjusted(prices)
-    best = np.argmax(np.where(np.isfinite(adjusted), adjusted, -np.inf), axis=1) if adjusted.size else np.zeros(
-        0, dtype=int)
-    rows = np.arange(master.size)
-    wants = (adjusted[rows, best] > 0) & ~master.has[rows, best] if adjusted.size else np.zeros(0, dtype=bool)
     lacking = np.zeros_like(master.has)
+    if master.size == 0:
+        return lacking
+    adjusted = master.adjusted(prices)  # -inf where not eligible: never the argmax of a finite row
+    best = np.argmax(adjusted, axis=1)
+    rows = np.arange(master.size)
+    wants = (adjusted[rows, best] > 0) & ~master.has[rows, best]
     lacking[rows[wants], best[wants]] = True
     return lacking
 

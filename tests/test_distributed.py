@@ -102,3 +102,17 @@ def test_a_single_file_is_not_a_partitioned_dataset(client, tmp_path):
     write_scenario(tmp_path, 1)
     with pytest.raises(DataError, match="not a folder of .parquet partitions"):
         optimize_distributed(load_scenario(tmp_path / "whole.yaml"), client, tmp_path / "out")
+
+
+def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    scenario = write_scenario(tmp_path, 2)
+    result = CliRunner().invoke(app, ["optimize", str(scenario), "--dask", client.scheduler.address,
+                                      "--out", str(tmp_path / "cli"), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output[result.output.index("{"):])
+    assert summary["status"] == "optimal" and summary["partitions"] == 2
+    assert len(distributed_plan(tmp_path / "cli")) == CUSTOMERS
