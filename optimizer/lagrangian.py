@@ -18,6 +18,7 @@ read of the score matrix (see docs/benchmarks.md).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -245,6 +246,7 @@ def price_out(
 BINS = 192
 BINS_PER_OCTAVE = 4
 LOWEST_OCTAVE = -36  # bin 0 holds price moves up to scale * 2**-36
+QUARTER_OCTAVES = (2**0.25, 2**0.5, 2**0.75)  # BINS_PER_OCTAVE = 4 bins between 2^e and 2^(e+1)
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,11 @@ def _pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_s
     q = weights.shape[0]
     shared = weights.shape[1] == 1
     collect = histogram.shape[2] > 0
+    offset = per_count.copy()  # with weights shared by all customers, the whole price of a campaign
+    if shared:
+        for j in range(k):
+            for w in range(q):
+                offset[j] += np.float64(weights[w, 0, j]) * per_weight[w, j]
     total = 0.0
     for i in range(n):
         best = 0.0
@@ -303,9 +310,10 @@ def _pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_s
         runner = -2
         row = 0 if shared else i
         for j in range(k):
-            adjusted = np.float64(value[i, j]) - per_count[j]
-            for w in range(q):
-                adjusted -= np.float64(weights[w, row, j]) * per_weight[w, j]
+            adjusted = np.float64(value[i, j]) - offset[j]
+            if not shared:
+                for w in range(q):
+                    adjusted -= np.float64(weights[w, row, j]) * per_weight[w, j]
             if adjusted > best:
                 second = best
                 runner = chosen
@@ -348,8 +356,11 @@ def _add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaign
         move = gap / abs(delta)
         b = 0
         if move > 0.0:
-            b = int(np.floor((np.log2(move / scale[r]) - LOWEST_OCTAVE) * BINS_PER_OCTAVE))
-            b = min(max(b, 0), bins - 1)
+            # floor((log2(move / scale) - LOWEST_OCTAVE) * 4) without a log: move / scale = m 2^e
+            mantissa, exponent = math.frexp(move / scale[r])
+            twice = 2.0 * mantissa
+            quarter = (twice >= QUARTER_OCTAVES[0]) + (twice >= QUARTER_OCTAVES[1]) + (twice >= QUARTER_OCTAVES[2])
+            b = min(max((exponent - 1 - LOWEST_OCTAVE) * BINS_PER_OCTAVE + quarter, 0), bins - 1)
         histogram[r, 0 if delta > 0 else 1, b] += abs(delta)
 
 

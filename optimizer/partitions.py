@@ -13,7 +13,7 @@ master was built at), so a partition never has to remember it: it recomputes it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,6 +32,7 @@ class Partition:
     priced: PricedProblem
     offset: int
     name: str = ""
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -41,6 +42,15 @@ class Partition:
         """Local positions of the given (sorted) global indices that fall in this partition."""
         lo, hi = np.searchsorted(customers, [self.offset, self.offset + self.size])
         return customers[lo:hi] - self.offset
+
+    def held(self, start: np.ndarray) -> np.ndarray:
+        """Each customer's best campaign at the start prices: the plan of a customer outside the
+        master. Remembered for the last start prices asked (one int32 per customer), since every
+        master round needs it again."""
+        key = start.tobytes()
+        if self.memo.get("start") != key:
+            self.memo.update(start=key, held=price_out(self.priced, start).choice)
+        return self.memo["held"]
 
     def outside(self, master: np.ndarray) -> np.ndarray:
         """Mask of this partition's customers not in the (sorted) master."""
@@ -81,7 +91,7 @@ def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_c
 
 def partition_plan(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> np.ndarray:
     """The campaign index of each of the partition's customers in the plan (see plan_totals)."""
-    choice = price_out(part.priced, start).choice.copy()
+    choice = part.held(start).copy()
     lo, hi = np.searchsorted(master, [part.offset, part.offset + part.size])
     choice[master[lo:hi] - part.offset] = master_choice[lo:hi]
     return choice
@@ -102,7 +112,7 @@ def movers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Customers outside the master whose best at ``prices`` beats their plan (best at ``start``)
     by more than ``least``: (global indices, regret), at most ``count``, largest regret first."""
-    held = price_out(part.priced, start).choice
+    held = part.held(start)
     now = price_out(part.priced, prices).choice
     candidates = np.flatnonzero((now != held) & part.outside(master))
     regret = _regret(part.priced, prices, candidates, held[candidates])
@@ -130,7 +140,7 @@ def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, he
 def least_margin_outside(part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray) -> float:
     """Least loss in L(prices) of moving a customer outside the master off its plan: its margin
     where the plan is its best at ``prices``, 0 where it is not (ties the price loop left)."""
-    held = price_out(part.priced, start).choice
+    held = part.held(start)
     latest = price_out(part.priced, prices)
     outside = part.outside(master)
     kept = outside & (latest.choice == held)
