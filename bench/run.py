@@ -166,9 +166,12 @@ def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
             return measured
     reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
     print(f"{job.label}: failed: {reason}", file=sys.stderr, flush=True)
-    return Measurement(job.method, job.time_limit or time_limit, job.cost, job.customers, job.campaigns, "", 0, 0, 0, 0,
-                       "failed", None, None, None, -1, 0, None, 0, 0, (0, 0),
-                       error=f"exit code {done.returncode}: {reason}")
+    return Measurement(
+        method=job.method, time_limit=job.time_limit or time_limit, cost=job.cost, customers=job.customers,
+        campaigns=job.campaigns, digest="", matrix_mb=0.0, floor_s=0.0, convert_s=0.0, wall_s=0.0,
+        termination="failed", objective=None, bound=None, gap=None, violations=-1, master_pairs=0, core_pairs=None,
+        rss_before_mb=0.0, peak_rss_mb=0.0, load=(0.0, 0.0), error=f"exit code {done.returncode}: {reason}",
+    )
 
 
 def machine() -> dict[str, str]:

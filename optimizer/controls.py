@@ -15,24 +15,18 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from optimizer.keys import mix
+
 
 def _salt(seed: int, campaign_id: str) -> np.uint64:
     digest = hashlib.blake2b(f"{seed}\x1f{campaign_id}".encode(), digest_size=8).digest()
     return np.frombuffer(digest, dtype=np.uint64)[0]
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a bijection on uint64 that scrambles every input bit."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 def control_keys(customer_ids: np.ndarray, campaign_id: str, seed: int) -> np.ndarray:
     """Uniform 64-bit keys, one per customer, for one campaign and seed."""
     labels = np.asarray(customer_ids, dtype=object).astype(str).astype(object)
-    return _mix(pd.util.hash_array(labels, categorize=False) ^ _salt(seed, campaign_id))
+    return mix(pd.util.hash_array(labels, categorize=False) ^ _salt(seed, campaign_id))
 
 
 def draw_controls(

@@ -142,7 +142,7 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
         if _value(found) > _value(result):
             plan = spec
         result = _better(result, found)
-        if _proven(result, options) or result.termination is Termination.INFEASIBLE:
+        if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
         if clock.elapsed() >= options.time_limit_s:
             break
@@ -380,22 +380,13 @@ def _better(current: SolveResult | None, new: SolveResult) -> SolveResult:
     return replace(best, bound=min(bounds) if bounds else None)
 
 
-def _proven(result: SolveResult, options: SolverOptions) -> bool:
-    return result.gap is not None and result.gap <= options.mip_gap * (1 + 1e-9)
-
-
 def _final(result: SolveResult, options: SolverOptions, clock: Clock) -> SolveResult:
     """Optimal only when the gap is proven within mip_gap; a plan short of that ran out of time."""
     if result.objective is None:
         stopped = Termination.INFEASIBLE if result.termination is Termination.INFEASIBLE else Termination.TIME_LIMIT
         return replace(result, termination=stopped, status=SolutionStatus.NONE, bound=None,
                        solve_seconds=clock.elapsed())
-    proven = _proven(result, options)
-    return replace(
-        result, termination=Termination.OPTIMAL if proven else Termination.TIME_LIMIT,
-        status=SolutionStatus.OPTIMAL if proven else SolutionStatus.FEASIBLE,
-        solve_seconds=clock.elapsed() - result.build_seconds,
-    )
+    return replace(result.settled(options.mip_gap), solve_seconds=clock.elapsed() - result.build_seconds)
 
 
 def _no_plan(clock: Clock, termination: Termination) -> SolveResult:

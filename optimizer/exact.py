@@ -100,10 +100,7 @@ def solve_with_relaxation(
 def _final(result: SolveResult, options: SolverOptions, clock: Clock, lp: Relaxation) -> SolveResult:
     """Optimal only when the gap is proven within mip_gap; a plan short of that ran out of time."""
     if result.choice is not None:
-        proven = result.gap is not None and result.gap <= options.mip_gap * (1 + 1e-9)
-        termination = Termination.OPTIMAL if proven else Termination.TIME_LIMIT
-        status = SolutionStatus.OPTIMAL if proven else SolutionStatus.FEASIBLE
-        result = replace(result, termination=termination, status=status)
+        result = result.settled(options.mip_gap)
     return replace(result, solve_seconds=clock.elapsed() - result.build_seconds, shadow_prices=lp.shadow_prices)
 
 

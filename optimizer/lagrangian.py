@@ -388,15 +388,6 @@ def plan_sums(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndar
     return value, weight_sums, counts
 
 
-def sample_keys(positions: np.ndarray) -> np.ndarray:
-    """splitmix64 of customer positions: uniform keys that pick a sample independent of partitioning."""
-    with np.errstate(over="ignore"):
-        x = positions.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
 @numba.njit(cache=True, nogil=True)
 def _plan_kernel(value, weights, choice, weight_sums, counts):  # pragma: no cover
     q = weights.shape[0]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from optimizer.lagrangian import CHUNK, PricedProblem, adjusted_values, plan_sums, price_out, sample_keys
+from optimizer.keys import position_keys
+from optimizer.lagrangian import CHUNK, PricedProblem, adjusted_values, plan_sums, price_out
 from optimizer.problem import NO_CAMPAIGN, CouplingRow
 
 Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
@@ -156,7 +157,7 @@ def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) 
 
 def sample_rows(part: Partition, share: float, shared: bool) -> PricedProblem:
     """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
-    keys = sample_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
+    keys = position_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
     chosen = np.flatnonzero(keys < np.uint64(min(2**64 - 1, int(share * 2**64))))
     return customer_rows(part, chosen + part.offset, shared)
 

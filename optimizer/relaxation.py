@@ -44,7 +44,6 @@ class Relaxation:
     x: np.ndarray | None = None
     reduced_costs: np.ndarray | None = None
     proven: bool = True
-    violation: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -115,29 +114,20 @@ def _highs(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, m
 
 
 def solve_relaxation(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float | None = None,
-    elastic: np.ndarray | None = None,
+    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float | None = None
 ) -> Relaxation:
     """LP relaxation over the candidate pairs, with a shadow price per coupling row.
 
-    ``proven`` is False when the time limit stopped it before it could say either way. With
-    ``elastic`` (a penalty per unit, per row) every row may be broken at that price, so the LP
-    is always feasible and its prices are capped by the penalties; ``violation`` says by how much.
+    ``proven`` is False when the time limit stopped it before it could say either way.
     """
-    if customers.size == 0 and elastic is None:
+    if customers.size == 0:
         feasible = not problem.violations(np.full(problem.n_customers, NO_CAMPAIGN))
         return Relaxation(feasible, 0.0 if feasible else None, np.zeros(len(problem.rows)) if feasible else None)
     matrix = coupling_matrix(problem, customers, campaigns)
     n_choice = matrix.shape[0] - len(problem.rows)
     row_lower, row_upper = _row_bounds(problem, n_choice)
     value = problem.value[customers, campaigns]
-    upper = np.ones(len(value))
-    if elastic is not None:
-        slack, signs = _slack_columns(problem, list(range(len(problem.rows))), n_choice)
-        matrix = sp.hstack([matrix, slack], format="csr")
-        value = np.r_[value, [-elastic[r] for r, _ in signs]]
-        upper = np.r_[upper, np.full(len(signs), INF)]
-    highs = _highs(value, np.zeros(len(value)), upper, matrix, row_lower, row_upper, maximise=True)
+    highs = _highs(value, np.zeros(len(value)), np.ones(len(value)), matrix, row_lower, row_upper, maximise=True)
     if time_limit is not None:
         highs.setOptionValue("time_limit", float(time_limit))
     if len(value) > IPM_ABOVE:
@@ -148,10 +138,8 @@ def solve_relaxation(
         return Relaxation(False, None, None, proven=status in _INFEASIBLE)
     solution = highs.getSolution()
     duals = np.asarray(solution.row_dual)[n_choice:]
-    x, reduced = np.asarray(solution.col_value), np.asarray(solution.col_dual)
-    pairs = len(customers)
-    return Relaxation(True, highs.getInfo().objective_function_value, duals, x[:pairs], reduced[:pairs],
-                      violation=float(x[pairs:].sum()))
+    return Relaxation(True, highs.getInfo().objective_function_value, duals,
+                      np.asarray(solution.col_value), np.asarray(solution.col_dual))
 
 
 def _slack_columns(problem: Problem, relaxable: list[int], n_choice: int) -> tuple[sp.csr_matrix, list]:

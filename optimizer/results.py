@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -51,3 +51,16 @@ class SolveResult:
         if self.objective is None or self.bound is None:
             return None
         return max(0.0, self.bound - self.objective) / max(1.0, abs(self.objective))
+
+    def proven(self, mip_gap: float) -> bool:
+        """The plan's gap is proven within ``mip_gap``."""
+        return self.gap is not None and self.gap <= mip_gap * (1 + 1e-9)
+
+    def settled(self, mip_gap: float) -> SolveResult:
+        """A result with a plan is optimal when its gap is proven within ``mip_gap``; short of
+        that, the solver ran out of time with a feasible plan."""
+        if self.choice is None and self.objective is None:
+            return self
+        if self.proven(mip_gap):
+            return replace(self, termination=Termination.OPTIMAL, status=SolutionStatus.OPTIMAL)
+        return replace(self, termination=Termination.TIME_LIMIT, status=SolutionStatus.FEASIBLE)

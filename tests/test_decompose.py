@@ -17,7 +17,8 @@ from test_exact import brute_force, problems, random_problem
 from optimizer import decompose
 from optimizer.decompose import solve_decompose
 from optimizer.exact import solve_exact
-from optimizer.lagrangian import priced_problem, sample_keys
+from optimizer.keys import position_keys
+from optimizer.lagrangian import priced_problem
 from optimizer.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.results import SolutionStatus, Termination
 from optimizer.scenario import SolverOptions
@@ -141,8 +142,8 @@ def test_float32_scores_give_a_plan_feasible_in_float64():
     assert result.objective == pytest.approx(exact.objective, rel=1e-5)
 
 
-def test_the_sample_keys_pick_a_uniform_share_of_customers():
-    keys = sample_keys(np.arange(100_000, dtype=np.uint64))
+def test_the_position_keys_pick_a_uniform_share_of_customers():
+    keys = position_keys(np.arange(100_000, dtype=np.uint64))
     chosen = keys < np.uint64(2**64 // 20)
     assert abs(chosen.sum() - 5_000) < 4 * np.sqrt(5_000)
     assert abs(chosen[:50_000].sum() - chosen[50_000:].sum()) < 4 * np.sqrt(5_000)
