@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 
-.PHONY: demo test test-slow bench data hillstrom clean
+.PHONY: demo test test-slow bench data hillstrom weekly clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/cvo optimize scenarios/weekly.yaml --out out/weekly
 
-test: $(STAMP)
+# The report's browser test renders report.html in Debian's headless Chromium; install it when missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
@@ -27,6 +35,9 @@ bench: $(STAMP)
 
 hillstrom: $(STAMP)
 	$(BIN)/python examples/hillstrom/run.py
+
+weekly: $(STAMP)
+	$(BIN)/python examples/weekly/run.py
 
 data: $(STAMP)
 	$(BIN)/python examples/generate_data.py --out examples/data

@@ -103,10 +103,43 @@ def kpi_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def unassigned_table(summary: dict[str, Any]) -> Table:
+    """Why customers got nothing, each under the first reason that holds."""
+    unassigned = summary["unassigned"]
+    table = Table(title=f"Customers given nothing ({unassigned['total']:,})", title_justify="left")
+    table.add_column("reason")
+    table.add_column("customers", justify="right")
+    for reason in unassigned["reasons"]:
+        if reason["customers"]:
+            table.add_row(escape(reason["reason"]), _count(reason["customers"]))
+    return table
+
+
+def policy_table(summary: dict[str, Any]) -> Table | None:
+    """Customers each contact-policy rule removed from each campaign (None when it removed nobody)."""
+    removed = [rule for rule in summary.get("eligibility", []) if rule["kind"] in POLICY_KINDS and rule["removed"]]
+    if not removed:
+        return None
+    table = Table(title="Contact policy (customers it kept out of each campaign)", title_justify="left")
+    for column in ("campaign", "rule", "customers"):
+        table.add_column(column, justify="right" if column == "customers" else "left")
+    for rule in removed:
+        table.add_row(escape(rule["campaign"]), escape(rule["rule"]), _count(rule["removed"]))
+    return table
+
+
+POLICY_KINDS = ("cooldown", "rolling_cap", "measurement_window")
+
+
 def render_summary(summary: dict[str, Any], console: Console) -> None:
     parts: list[Any] = [headline(summary), campaign_table(summary), channel_table(summary)]
     if summary["constraints"]:
         parts.append(constraint_table(summary))
     if summary["kpis"]:
         parts.append(kpi_table(summary))
+    if "unassigned" in summary:
+        parts.append(unassigned_table(summary))
+    policy = policy_table(summary)
+    if policy is not None:
+        parts.append(policy)
     console.print(Group(*parts))

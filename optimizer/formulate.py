@@ -7,11 +7,13 @@ For campaign j and customer i, with p_t = p_treat, p_c = p_control, w = value_pe
              = p_t * w                         (objective: expected_revenue)
              = p_t                             (objective: responses)
 
-A pair is eligible when the campaign's ``eligible`` expression holds and the pair is scored.
+A pair is eligible when it is scored, the campaign's ``eligible`` expression holds, and no rule
+of the contact policy (optimizer/policy.py) blocks it on the run date.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ import pandas as pd
 from optimizer.data import Scores, load_customers, load_scores, show
 from optimizer.errors import DataError, InfeasibleError, ScenarioError
 from optimizer.expressions import Expression, parse
+from optimizer.policy import PolicyRule, policy_rules
 from optimizer.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.scenario import Campaign, Objective, Scenario
 
@@ -31,26 +34,49 @@ PAIR_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class RuleImpact:
+    """How many customers one rule removed from one campaign, counted in order: not scored,
+    then the ``eligible`` expression, then each contact-policy rule among those still left."""
+
+    campaign: str
+    rule: str
+    kind: str
+    source: str
+    removed: int
+
+
+@dataclass(frozen=True)
 class Formulation:
-    """A scenario made concrete: its customers, its Problem and its KPI arrays."""
+    """A scenario made concrete: its customers, its Problem and its KPI arrays.
+
+    ``allowed`` is the eligibility before the contact policy (None when the policy blocked
+    nothing, i.e. the same as ``problem.eligible``).
+    """
 
     scenario: Scenario
     customers: pd.DataFrame
     problem: Problem
     kpis: dict[str, np.ndarray]
     scored: np.ndarray
+    run_date: dt.date
+    impacts: tuple[RuleImpact, ...] = ()
+    allowed: np.ndarray | None = None
 
 
-def formulate(scenario: Scenario, whole: bool = True) -> Formulation:
+def formulate(scenario: Scenario, whole: bool = True, run_date: dt.date | None = None) -> Formulation:
     """Read the scenario's tables and build the Problem (raises DataError/ScenarioError).
 
     ``whole=False`` builds one partition of a larger customer table: limits stay those of the
     whole scenario, and checks that need every customer (minimum audiences) are skipped.
+    ``run_date`` (default: today) is the day the plan is sent, for the contact policy.
     """
+    run_date = run_date or dt.date.today()
     customers = load_customers(scenario.resolve(scenario.customers), scenario.customer_id)
     columns = _customer_columns(customers, scenario)
     scores = _scores(scenario, customers, columns)
     pairs = [_campaign_pairs(scenario, j, columns, scores) for j in range(len(scenario.campaigns))]
+    rules = policy_rules(scenario, customers[scenario.customer_id].to_numpy(), run_date)
+    impacts, allowed = _apply_policy(scenario, pairs, rules)
     spend = np.column_stack([pair["spend"] for pair in pairs])
     weights = {"spend": spend}
     custom_rows = _custom_rows(scenario, columns, pairs, weights)
@@ -66,11 +92,33 @@ def formulate(scenario: Scenario, whole: bool = True) -> Formulation:
         weights=weights,
     )
     if whole:
-        _check_min_audiences(scenario, problem)
+        _check_min_audiences(scenario, problem, impacts, run_date)
     kpis = {
         kpi.name: _pair_sum_weights(scenario, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
     }
-    return Formulation(scenario, customers, problem, kpis, scores.scored)
+    return Formulation(scenario, customers, problem, kpis, scores.scored, run_date, impacts, allowed)
+
+
+def _apply_policy(
+    scenario: Scenario, pairs: list[dict[str, Any]], rules: list[PolicyRule]
+) -> tuple[tuple[RuleImpact, ...], np.ndarray | None]:
+    """Remove the pairs the contact policy blocks; count what each rule removed, in order."""
+    allowed = np.column_stack([pair["eligible"] for pair in pairs])
+    impacts = []
+    for j, (campaign, pair) in enumerate(zip(scenario.campaigns, pairs)):
+        left = pair["scored"].copy()
+        impacts.append(RuleImpact(campaign.id, "no score for this campaign", "not_scored",
+                                  "scores" if scenario.scores else f"campaigns[{j}].p_treat", int((~left).sum())))
+        impacts.append(RuleImpact(campaign.id, f"eligible: {campaign.eligible}", "eligible",
+                                  f"campaigns[{j}].eligible", int((left & ~pair["rule"]).sum())))
+        left &= pair["rule"]
+        for rule in (rule for rule in rules if rule.campaigns[j]):
+            removed = left & rule.blocked[:, j]
+            impacts.append(RuleImpact(campaign.id, rule.rule, rule.kind, rule.source, int(removed.sum())))
+            left &= ~removed
+        pair["eligible"] = left
+    blocked_any = not np.array_equal(allowed, np.column_stack([pair["eligible"] for pair in pairs]))
+    return tuple(impacts), allowed if blocked_any else None
 
 
 def _customer_columns(customers: pd.DataFrame, scenario: Scenario) -> dict[str, np.ndarray]:
@@ -129,7 +177,8 @@ def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, np.ndarray], 
     n = len(next(iter(columns.values())))
     p_treat, p_control = scores.p_treat[:, j], scores.p_control[:, j]
     scored = ~np.isnan(p_treat)
-    eligible = _eligibility(scenario, j, columns, n) & scored
+    rule = _eligibility(scenario, j, columns, n)
+    eligible = rule & scored
     context = {**columns, "p_treat": np.nan_to_num(p_treat), "p_control": np.nan_to_num(p_control)}
     worth = _evaluate(scenario, f"campaigns[{j}].value_per_response", campaign.value_per_response, context, n)
     _check_finite(scenario, f"campaigns[{j}].value_per_response", worth, eligible, columns)
@@ -137,7 +186,8 @@ def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, np.ndarray], 
     spend = campaign.cost_per_contact + context["p_treat"] * campaign.cost_per_response
     value = _pair_value(scenario.objective, campaign, context["p_treat"], context["p_control"], worth, spend)
     return {
-        "eligible": eligible, "spend": spend, "value": value, "p_treat": context["p_treat"],
+        "eligible": eligible, "scored": scored, "rule": rule, "spend": spend, "value": value,
+        "p_treat": context["p_treat"],
         "p_control": context["p_control"], "uplift": context["p_treat"] - context["p_control"],
         "value_per_response": worth, "cost_per_contact": campaign.cost_per_contact,
         "cost_per_response": campaign.cost_per_response, "campaign_id": campaign.id, "channel": campaign.channel,
@@ -268,13 +318,18 @@ def _pair_sum_weights(
     return out
 
 
-def _check_min_audiences(scenario: Scenario, problem: Problem) -> None:
+def _check_min_audiences(
+    scenario: Scenario, problem: Problem, impacts: tuple[RuleImpact, ...], run_date: dt.date
+) -> None:
     for j, campaign in enumerate(scenario.campaigns):
         eligible = int(problem.eligible[:, j].sum())
         if campaign.min_audience > eligible:
+            kept_out = sum(i.removed for i in impacts if i.campaign == campaign.id and i.source.startswith("contact"))
+            policy = f" after the contact policy kept out {kept_out} on {run_date}" if kept_out else ""
             raise InfeasibleError(
                 f"The 'min_audience' of campaign '{campaign.id}' ({campaign.min_audience}) exceeds its "
-                f"{eligible} eligible customers",
+                f"{eligible} eligible customers{policy}",
                 where=f"{scenario.source}, campaigns[{j}]",
-                fix="Lower min_audience or widen 'eligible'",
+                fix="Lower min_audience or widen 'eligible'" + (
+                    ", or shorten the cool-downs and measurement windows that keep customers out" if kept_out else ""),
             )

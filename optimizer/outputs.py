@@ -32,9 +32,16 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(temp_path)
         with open(temp_path, "rb+") as stream:
             os.fsync(stream.fileno())
+        os.chmod(temp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(temp_path, path)
     finally:
         temp_path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_outputs(plan: Plan, out_dir: Path) -> dict[str, Any]:

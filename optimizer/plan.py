@@ -9,6 +9,7 @@ Everything the CLI's ``cvo optimize`` does is one call here::
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,17 +44,21 @@ class Plan:
     summary: dict[str, Any]
 
 
-def optimize(scenario: Scenario | str | Path, method: Method | None = None, progress: Progress | None = None) -> Plan:
+def optimize(
+    scenario: Scenario | str | Path, method: Method | None = None, progress: Progress | None = None,
+    run_date: dt.date | None = None,
+) -> Plan:
     """Solve a scenario to a plan; raise InfeasibleError or SolverError when there is none.
 
     ``method`` overrides the scenario's solver.method; ``progress`` hears of each pass over the
-    customers when the decomposition runs.
+    customers when the decomposition runs; ``run_date`` (default today) is the day the plan is
+    sent, against which the contact policy reads the contact history.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if method is not None:
         scenario = scenario.model_copy(update={"solver": scenario.solver.model_copy(update={"method": method})})
-    formulation = formulate(scenario)
+    formulation = formulate(scenario, run_date=run_date)
     problem = formulation.problem
     result = solve(problem, scenario.solver, progress)
     if result.termination is Termination.INFEASIBLE:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,6 +94,52 @@ class Kpi(_Strict):
     campaigns: list[str] | None = None
 
 
+class Cooldown(_Strict):
+    """No two contacts less than ``days`` apart: of one ``campaign``, or on one ``channel``.
+
+    Counts the treated contacts in the contact history; controls received nothing.
+    """
+
+    campaign: str | None = None
+    channel: str | None = None
+    days: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Cooldown:
+        if (self.campaign is None) == (self.channel is None):
+            raise ValueError("give either 'campaign' or 'channel' (one of them) for a cool-down")
+        return self
+
+
+class ContactCap(_Strict):
+    """At most ``max_contacts`` treated contacts in ``days`` days, the new one included: on one
+    ``channel``, of one ``campaign``, or of any kind when neither is given."""
+
+    campaign: str | None = None
+    channel: str | None = None
+    max_contacts: Annotated[int, Field(ge=1)]
+    days: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _at_most_one_target(self) -> ContactCap:
+        if self.campaign is not None and self.channel is not None:
+            raise ValueError("give 'campaign' or 'channel', not both (neither: every contact counts)")
+        return self
+
+
+class ContactPolicy(_Strict):
+    """Rules read from the contact history (a DuckDB file, relative to the scenario).
+
+    ``separate_windows``: no customer (treated or control) in two campaigns whose measurement
+    windows overlap, so each campaign's uplift is measured cleanly.
+    """
+
+    history: str = "contact_history.duckdb"
+    cooldowns: list[Cooldown] = Field(default_factory=list)
+    caps: list[ContactCap] = Field(default_factory=list)
+    separate_windows: bool = True
+
+
 class Method(StrEnum):
     """Which solver runs: ``auto`` picks ``decompose`` from AUTO_DECOMPOSE_PAIRS eligible pairs up."""
 
@@ -126,6 +173,7 @@ class Scenario(_Strict):
     constraints: list[CustomConstraint] = Field(default_factory=list)
     kpis: list[Kpi] = Field(default_factory=list)
     solver: SolverOptions = SolverOptions()
+    contact_policy: ContactPolicy = ContactPolicy()
     path: Path | None = Field(default=None, exclude=True)
 
     def resolve(self, relative: str) -> Path:
@@ -207,21 +255,31 @@ def _location(loc: tuple[Any, ...]) -> str:
     return text
 
 
-_SECTIONS: dict[str, tuple[type[BaseModel], int]] = {
-    "campaigns": (Campaign, 1),  # campaigns[i].key
-    "channels": (Channel, 1),  # channels.<name>.key
-    "constraints": (CustomConstraint, 1),
-    "kpis": (Kpi, 1),
-    "solver": (SolverOptions, 0),
-}
-
-
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
-    """The pydantic model that owns the key at ``loc`` (for did-you-mean on unknown keys)."""
-    section = _SECTIONS.get(str(loc[0])) if len(loc) > 1 else None
-    if section and len(loc) == 2 + section[1]:
-        return section[0]
-    return Scenario
+    """The pydantic model that owns the key at ``loc`` (for did-you-mean on unknown keys).
+
+    Walks the annotations: a field's type, a list's item, a dict's value, X | None's X.
+    """
+    kind: Any = Scenario
+    for part in loc[:-1]:
+        kind = _strip(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            kind = field.annotation if field else None
+        else:
+            kind = (get_args(kind) or (None,))[-1]
+    kind = _strip(kind)
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else Scenario
+
+
+def _strip(kind: Any) -> Any:
+    """Annotated[X, ...] and X | None as X."""
+    while get_origin(kind) is Annotated or get_origin(kind) in (Union, UnionType):
+        args = [arg for arg in get_args(kind) if arg is not type(None)]
+        if get_origin(kind) is not Annotated and len(args) != 1:
+            return kind
+        kind = args[0]
+    return kind
 
 
 def _to_scenario_error(error: dict[str, Any], raw: dict[str, Any], path: Path) -> ScenarioError:
@@ -257,7 +315,10 @@ def _fix_for(error: dict[str, Any]) -> str:
 
 def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
     """Checks that span keys: unique ids, known channels, campaign references, probabilities."""
-    return [*_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario)]
+    return [
+        *_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario),
+        *_policy_checks(scenario),
+    ]
 
 
 def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
@@ -292,13 +353,29 @@ def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
                 ))
             for campaign_id in item.campaigns or []:
                 if campaign_id not in ids:
-                    hint = did_you_mean(campaign_id, ids)
-                    problems.append(ScenarioError(
-                        f"'{campaign_id}' is not a campaign of this scenario",
-                        where=f"{where}, {family}[{index}].campaigns",
-                        fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(ids)}",
-                    ))
+                    problems.append(_unknown(campaign_id, ids, "campaign", f"{where}, {family}[{index}].campaigns"))
     return problems
+
+
+def _policy_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Cool-downs and caps name this scenario's campaigns and channels."""
+    ids = scenario.campaign_ids()
+    channels = list(dict.fromkeys([*scenario.channels, *(c.channel for c in scenario.campaigns)]))
+    policy, problems = scenario.contact_policy, []
+    for family, rules in (("cooldowns", policy.cooldowns), ("caps", policy.caps)):
+        for index, rule in enumerate(rules):
+            for key, name, known in (("campaign", rule.campaign, ids), ("channel", rule.channel, channels)):
+                if name is not None and name not in known:
+                    where = f"{scenario.source}, contact_policy.{family}[{index}].{key}"
+                    problems.append(_unknown(name, known, key, where))
+    return problems
+
+
+def _unknown(name: str, known: list[str], kind: str, where: str) -> ScenarioError:
+    """'x' is not a campaign (channel, ...) of this scenario, with a did-you-mean and the known names."""
+    hint = did_you_mean(name, known)
+    return ScenarioError(f"'{name}' is not a {kind} of this scenario", where=where,
+                         fix=f"{hint + ' ' if hint else ''}{kind.capitalize()}s: {', '.join(known)}")
 
 
 def _probability_checks(scenario: Scenario) -> list[ScenarioError]:

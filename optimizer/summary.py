@@ -9,6 +9,7 @@ control hold-out.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ def build_summary(formulation: Formulation, result: SolveResult, control: np.nda
         "scenario_file": scenario.source,
         "objective_name": str(scenario.objective),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run_date": formulation.run_date.isoformat(),
+        "contact_history": str(scenario.resolve(scenario.contact_policy.history)),
         **solver_figures(result, str(scenario.solver.method)),
         "customers": problem.n_customers,
         "treatment": int(sum(c["treatment"] for c in campaigns)),
@@ -43,6 +46,8 @@ def build_summary(formulation: Formulation, result: SolveResult, control: np.nda
             {"name": name, "value": float(_pair_sum(weights, treated_choice))}
             for name, weights in formulation.kpis.items()
         ],
+        "eligibility": [asdict(impact) for impact in formulation.impacts],
+        "unassigned": unassigned_figures(formulation, choice),
     }
 
 
@@ -71,6 +76,9 @@ def campaign_figures(formulation: Formulation, choice: np.ndarray, control: np.n
         figures.append({
             "id": campaign.id,
             "channel": campaign.channel,
+            "cost_per_contact": campaign.cost_per_contact,
+            "cost_per_response": campaign.cost_per_response,
+            "measurement_window_days": campaign.measurement_window_days,
             "eligible": int(problem.eligible[:, j].sum()),
             "audience": int((choice == j).sum()),
             "treatment": int(treated.sum()),
@@ -79,6 +87,27 @@ def campaign_figures(formulation: Formulation, choice: np.ndarray, control: np.n
             "expected_value": float(problem.pair_value[rows[treated], j].sum()),
         })
     return figures
+
+
+def unassigned_figures(formulation: Formulation, choice: np.ndarray) -> dict[str, Any]:
+    """Why the customers given nothing got nothing, each counted under the first reason that holds."""
+    problem = formulation.problem
+    allowed = formulation.allowed if formulation.allowed is not None else problem.eligible
+    left = choice == NO_CAMPAIGN
+    reasons = []
+    for reason, holds in (
+        ("not eligible for any campaign (eligibility rules, or no score)", lambda: ~allowed.any(axis=1)),
+        ("blocked by the contact policy (cool-downs, caps, open measurement windows)",
+         lambda: ~problem.eligible.any(axis=1)),
+        ("no eligible campaign is worth its cost (expected value <= 0)",
+         lambda: ~(problem.eligible & (problem.pair_value > 0)).any(axis=1)),
+        ("worth contacting, but left out by the limits (budgets, capacities, audiences)",
+         lambda: np.ones(len(choice), dtype=bool)),
+    ):
+        counted = left & holds()
+        reasons.append({"reason": reason, "customers": int(counted.sum())})
+        left &= ~counted
+    return {"total": int((choice == NO_CAMPAIGN).sum()), "reasons": reasons}
 
 
 def channel_figures(formulation: Formulation, choice: np.ndarray, control: np.ndarray) -> list[dict[str, Any]]:

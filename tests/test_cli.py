@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
+from loop import write_small_scenario
 from typer.testing import CliRunner
 
 from optimizer.cli import app
@@ -21,34 +21,7 @@ COMMANDS = [command.name or command.callback.__name__ for command in app.registe
 @pytest.fixture
 def scenario(tmp_path: Path) -> Path:
     """12 customers × 2 campaigns with a budget, a capacity, a custom constraint and a KPI."""
-    i = np.arange(12)
-    ids = [f"c{k:02d}" for k in i + 1]
-    pd.DataFrame({"customer_id": ids, "ltv": 100.0 + 50.0 * i, "vip": i % 3 == 0}).to_parquet(
-        tmp_path / "customers.parquet", index=False)
-    scores = pd.DataFrame({
-        "customer_id": ids * 2,
-        "campaign_id": ["email_offer"] * 12 + ["call_offer"] * 12,
-        "p_treat": np.r_[0.10 + 0.01 * i, 0.30 + 0.01 * i],
-        "p_control": np.r_[np.full(12, 0.05), np.full(12, 0.10)],
-    })
-    scores.to_parquet(tmp_path / "scores.parquet", index=False)
-    path = tmp_path / "scenario.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "cli_demo",
-        "customers": "customers.parquet",
-        "scores": "scores.parquet",
-        "budget": 20.0,
-        "campaigns": [
-            {"id": "email_offer", "channel": "email", "cost_per_contact": 0.5, "value_per_response": "ltv * 0.4",
-             "min_audience": 2},
-            {"id": "call_offer", "channel": "phone", "cost_per_contact": 4.0, "value_per_response": "ltv * 0.4",
-             "eligible": "vip", "control_fraction": 0.25},
-        ],
-        "channels": {"email": {"capacity": 10}, "phone": {"capacity": 3}},
-        "constraints": [{"name": "vip_contacts", "sense": "<=", "where": "vip", "rhs": 3}],
-        "kpis": [{"name": "responses", "expression": "p_treat"}],
-    }, sort_keys=False))
-    return path
+    return write_small_scenario(tmp_path)
 
 
 def invoke(*args: str):
@@ -176,3 +149,76 @@ def test_an_unknown_method_is_refused_with_the_choices(scenario, tmp_path):
     assert result.exit_code == 2
     assert "auto" in result.output and "decompose" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_commit_and_history_through_the_cli(tmp_path):
+    from loop import write_scenario
+
+    path = write_scenario(tmp_path)
+    out = tmp_path / "w1"
+    assert invoke("optimize", str(path), "--out", str(out), "--date", "2026-01-05", "--json").exit_code == 0
+    first, second = invoke("commit", str(out)), invoke("commit", str(out))
+    assert first.exit_code == 0 and second.exit_code == 0, first.output
+    assert "Recorded run" in first.output and f"in {tmp_path / 'history.duckdb'}" in first.output
+    assert "Already recorded (nothing changed)" in second.output
+    listed = json.loads(invoke("history", str(path), "--json").output)
+    assert [run["run_date"][:10] for run in listed] == ["2026-01-05"]
+    assert invoke("history", str(out)).output == invoke("history", str(tmp_path / "history.duckdb")).output
+
+
+def test_optimize_reads_the_history_given_on_the_command_line(tmp_path):
+    from loop import write_scenario
+
+    path = write_scenario(tmp_path)
+    elsewhere = tmp_path / "elsewhere.duckdb"
+    invoke("optimize", str(path), "--out", str(tmp_path / "w1"), "--date", "2026-01-05", "--history", str(elsewhere))
+    assert invoke("commit", str(tmp_path / "w1")).exit_code == 0
+    assert elsewhere.is_file() and not (tmp_path / "history.duckdb").exists()
+    week2 = json.loads(invoke("optimize", str(path), "--out", str(tmp_path / "w2"), "--date", "2026-01-12",
+                              "--history", str(elsewhere), "--json").output)
+    assert sum(e["removed"] for e in week2["eligibility"] if e["kind"] == "measurement_window") > 0
+
+
+def test_a_bad_date_and_a_missing_history_are_refused(tmp_path, scenario):
+    bad = invoke("optimize", str(scenario), "--out", str(tmp_path / "x"), "--date", "5 Jan")
+    assert bad.exit_code == 2 and "--date" in bad.output
+    missing = invoke("history", str(tmp_path / "none.duckdb"))
+    assert missing.exit_code == 6 and "There is no contact history here yet" in missing.output
+    empty = invoke("commit", str(tmp_path))
+    assert empty.exit_code != 0 and "summary.json is missing" in empty.output
+
+
+def test_measure_through_the_cli(tmp_path):
+    from loop import write_scenario
+
+    path = write_scenario(tmp_path, n=400)
+    out = tmp_path / "w1"
+    invoke("optimize", str(path), "--out", str(out), "--date", "2026-01-05")
+    invoke("commit", str(out))
+    plan = pd.read_parquet(out / "plan.parquet").dropna(subset=["campaign_id"])
+    pd.DataFrame({"customer_id": plan["customer_id"], "revenue": np.where(plan["group"] == "treatment", 9.0, 3.0)}
+                 ).to_csv(tmp_path / "outcomes.csv", index=False)
+    result = invoke("measure", str(out), "--outcomes", str(tmp_path / "outcomes.csv"))
+    assert result.exit_code == 0, result.output
+    assert "incremental revenue" in result.output and f"Wrote {out / 'measurement.json'}" in result.output
+    measured = json.loads(invoke("measure", str(out), "--outcomes", str(tmp_path / "outcomes.csv"), "--json").output)
+    assert measured["total"]["incremental_revenue_per_customer"]["estimate"] == pytest.approx(6.0)
+    bad = invoke("measure", str(out), "--outcomes", str(tmp_path / "missing.csv"))
+    assert bad.exit_code == 3 and "missing.csv does not exist" in bad.output
+
+
+def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
+    """Three budgets of scenarios/weekly.yaml; the middle one is the scenario's own (README demo: 34,139.48)."""
+    weekly = README.parent / "scenarios" / "weekly.yaml"
+    result = invoke("sweep", str(weekly), "--budget", "6000:12000:3", "--out", str(tmp_path), "--date", "2026-01-05",
+                    "--history", str(tmp_path / "no_history.duckdb"))
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
+    assert [row[:2] for row in rows] == [["6,000", "optimal"], ["9,000", "optimal"], ["12,000", "optimal"]]
+    assert rows[1][2] == "34,139.48"
+    from matplotlib.image import imread
+
+    assert imread(tmp_path / "frontier.png").shape[:2] == (450, 1100)
+    swept = json.loads((tmp_path / "sweep.json").read_text())
+    objectives = [point["objective"] for point in swept["points"]]
+    assert objectives == sorted(objectives) and all(p["shadow_prices"]["budget"] > 0 for p in swept["points"])

@@ -1,4 +1,4 @@
-"""The ``cvo`` command line: a thin layer over optimizer.plan and optimizer.outputs."""
+"""Scores and their evaluation: cvo score and cvo evaluate."""
 
 from __future__ import annotations
 
@@ -7,125 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.text import Text
 
-from optimizer.errors import CvoError, ScenarioError, SolverError
-from optimizer.formulate import formulate
-from optimizer.outputs import PLAN_FILE, SUMMARY_FILE, write_outputs
-from optimizer.plan import optimize as optimize_plan
-from optimizer.scenario import Method, load_scenario
-
-app = typer.Typer(
-    name="cvo",
-    help="Decide which marketing campaign each customer should get: a proven-optimal plan under budgets, "
-    "channel capacities and contact rules.\n\nExample: cvo optimize scenarios/weekly.yaml --out out/weekly",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def _fail(error: CvoError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message), highlight=False)
-    return typer.Exit(error.exit_code)
-
-
-ScenarioArg = Annotated[
-    Path, typer.Argument(help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)
-]
-
-
-@app.command()
-def optimize(
-    scenario: ScenarioArg,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
-                                             "(default: out/<scenario name>).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
-    method: Annotated[Method | None, typer.Option(
-        "--method", help="auto (by size), exact (one model, reduced-cost fixing) or decompose (Lagrangian "
-        "prices + exact core; for 10^5 customers and up). Default: the scenario's solver.method, else auto.",
-        show_default=False)] = None,
-    dask: Annotated[str | None, typer.Option(
-        "--dask", help="Run the decomposition on a Dask cluster: 'local' (a LocalCluster on this machine) or a "
-        "scheduler address (tcp://host:8786). 'customers' must be a folder of parquet partitions; the plan is "
-        "written to OUT/plan/, one file per partition. Needs: pip install 'cvo[dask]'.", show_default=False)] = None,
-) -> None:
-    """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
-
-    Example: cvo optimize scenarios/weekly.yaml --out out/weekly --method decompose
-    """
-    from optimizer.console import PassProgress
-
-    if dask is not None:
-        _optimize_on_dask(scenario, out, dask, json_output)
-        return
-    try:
-        loaded = load_scenario(scenario)
-        with PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
-            plan = optimize_plan(loaded, method, progress)
-        out_dir = out if out is not None else Path("out") / loaded.name
-        summary = write_outputs(plan, out_dir)
-    except CvoError as error:
-        raise _fail(error) from None
-    if json_output:
-        typer.echo(json.dumps(summary, indent=2))
-        return
-    from optimizer.console import render_summary
-
-    console = Console(width=max(100, Console().width), highlight=False)
-    render_summary(summary, console)
-    console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
-
-
-def _optimize_on_dask(scenario: Path, out: Path | None, address: str, json_output: bool) -> None:
-    """``cvo optimize --dask``: the partitioned run of optimizer/distributed.py."""
-    try:
-        from distributed import Client, LocalCluster
-
-        from optimizer.distributed import PLAN_FOLDER, optimize_distributed
-    except ImportError:
-        raise _fail(CvoError("--dask needs the Dask extra, which is not installed",
-                             fix="pip install 'cvo[dask]'")) from None
-    try:
-        loaded = load_scenario(scenario)
-        out_dir = out if out is not None else Path("out") / loaded.name
-        cluster = LocalCluster(threads_per_worker=1, dashboard_address=None) if address == "local" else None
-        with Client(cluster if cluster is not None else address) as client:
-            with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
-                run = optimize_distributed(loaded, client, out_dir)
-        if cluster is not None:
-            cluster.close()
-    except CvoError as error:
-        raise _fail(error) from None
-    if not run.summary:
-        raise _fail(SolverError(f"No plan: the decomposition stopped '{run.result.termination}'",
-                                where=str(scenario), fix="Check the limits with `cvo validate`, or raise "
-                                "solver.time_limit_s"))
-    typer.echo(json.dumps(run.summary, indent=2) if json_output else
-               f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
-               f"{run.summary['gap']:.1e}\nWrote {out_dir / PLAN_FOLDER}/ and {out_dir / SUMMARY_FILE}")
-
-
-@app.command()
-def validate(scenario: ScenarioArg) -> None:
-    """Check SCENARIO and its data without solving; list every problem with its location.
-
-    Example: cvo validate scenarios/weekly.yaml
-    """
-    try:
-        loaded = load_scenario(scenario)
-        formulation = formulate(loaded)
-    except CvoError as error:
-        raise _fail(error) from None
-    problem = formulation.problem
-    customers, _ = problem.candidate_pairs()
-    typer.echo(
-        f"{scenario} is valid: {problem.n_customers:,} customers, {problem.n_campaigns} campaigns, "
-        f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
-        f"{len(problem.rows)} constraints."
-    )
-
+from optimizer.cli.app import app, fail
+from optimizer.errors import CvoError, ScenarioError
 
 
 @app.command()
@@ -147,8 +31,10 @@ def score(
                                            "model report.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
 ) -> None:
-    """Fit customer values (BG/NBD, Gamma-Gamma) and response models (T-learner) and write the tables
-    cvo optimize reads.
+    """Fit customer values and response models, and write the tables cvo optimize reads.
+
+    Customer values: RFM, BG/NBD and Gamma-Gamma from a transaction log; response models: a T-learner
+    per campaign from a randomized campaign history.
 
     Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
     --out out/scores
@@ -163,7 +49,7 @@ def score(
                         transaction_columns=_mapping(column or []))
         written = write_scores(run, out)
     except CvoError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     _print_score(run)
     typer.echo("Wrote " + ", ".join(map(str, written)))
 
@@ -223,8 +109,10 @@ def evaluate(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
 ) -> None:
-    """Estimate what PLAN would have earned on a randomized history (inverse propensity weighting),
-    beside baselines: nobody, everybody with the best campaign, random at the same volume.
+    """Estimate what PLAN would have earned on a randomized history, beside baselines.
+
+    Inverse propensity weighting, with a confidence interval; the baselines are nobody, everybody with
+    the best campaign, and random at the same volume.
 
     Example: cvo evaluate out/weekly/plan.parquet --history examples/data/history.parquet
     """
@@ -237,5 +125,5 @@ def evaluate(
                                   seed=seed)
         result = evaluate_files(plan, history, options=options)
     except CvoError as error:
-        raise _fail(error) from None
+        raise fail(error) from None
     typer.echo(json.dumps(result.to_dict(), indent=2) if json_output else format_evaluation(result))

@@ -1,0 +1,61 @@
+"""The Typer app every command registers on, and what the commands share."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from optimizer.errors import CvoError
+from optimizer.scenario import Method, Scenario
+
+app = typer.Typer(
+    name="cvo",
+    help="Decide which marketing campaign each customer should get: a proven-optimal plan under budgets, "
+    "channel capacities and contact rules.\n\nExample: cvo optimize scenarios/weekly.yaml --out out/weekly",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(error: CvoError) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message), highlight=False)
+    return typer.Exit(error.exit_code)
+
+
+ScenarioArg = Annotated[
+    Path, typer.Argument(help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)
+]
+
+
+MethodOption = Annotated[Method | None, typer.Option(
+    "--method", help="auto (by size), exact or decompose, for every solve. Default: the scenario's solver.method, "
+    "else auto.", show_default=False)]
+
+DateOption = Annotated[dt.datetime | None, typer.Option(
+    "--date", formats=["%Y-%m-%d"], help="The day the plan is sent (default: today); the contact policy "
+    "(cool-downs, caps, open measurement windows) is checked against the contact history on this day.",
+    show_default=False)]
+
+
+def day(date: dt.datetime | None) -> dt.date | None:
+    """The date of a --date option."""
+    return date.date() if date is not None else None
+
+
+HistoryOption = Annotated[Path | None, typer.Option(
+    "--history", help="Contact history file (DuckDB) the contact policy reads. Default: the scenario's "
+    "contact_policy.history, next to the scenario file.", show_default=False)]
+
+
+def with_history(scenario: Scenario, history: Path | None) -> Scenario:
+    """The scenario reading its contact history from ``history`` when one is given."""
+    if history is None:
+        return scenario
+    policy = scenario.contact_policy.model_copy(update={"history": str(history.resolve())})
+    return scenario.model_copy(update={"contact_policy": policy})

@@ -1,0 +1,152 @@
+"""The weekly loop: cvo commit, cvo history, cvo measure, cvo report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from optimizer.cli.app import app, fail
+from optimizer.errors import CvoError, ScenarioError
+from optimizer.outputs import SUMMARY_FILE
+from optimizer.scenario import load_scenario
+
+
+@app.command()
+def commit(
+    out_dir: Annotated[Path, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json).",
+                                            show_default=False)],
+    history: Annotated[Path | None, typer.Option(help="Contact history file (DuckDB). Default: the scenario's "
+                                                 "contact_policy.history, recorded in summary.json.")] = None,
+) -> None:
+    """Record the plan in OUT_DIR as sent, in the contact history.
+
+    Every treated and control customer is recorded with its campaign, channel, date and measurement
+    window, in one transaction. Committing the same run twice records it once.
+
+    Example: cvo commit out/weekly
+    """
+    from optimizer.history import commit as commit_run
+
+    try:
+        done = commit_run(out_dir, history or _history_of(out_dir))
+    except CvoError as error:
+        raise fail(error) from None
+    verb = "Recorded" if done.recorded else "Already recorded (nothing changed):"
+    typer.echo(f"{verb} run {done.run_id} sent on {done.run_date}: {done.contacts:,} customers in {done.history}")
+
+
+@app.command()
+def history(
+    source: Annotated[Path, typer.Argument(help="A contact history file (DuckDB), a scenario whose "
+                                           "contact_policy.history it is, or a folder written by cvo optimize.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+) -> None:
+    """List the runs recorded in a contact history, newest first.
+
+    Example: cvo history scenarios/weekly.yaml
+    """
+    from optimizer.history import runs
+
+    try:
+        table = runs(_history_path(source))
+    except CvoError as error:
+        raise fail(error) from None
+    if json_output:
+        typer.echo(table.to_json(orient="records", date_format="iso", indent=2))
+        return
+    typer.echo(table.to_string(index=False) if len(table) else "No runs recorded yet.")
+
+
+def _history_of(out_dir: Path) -> Path:
+    """The contact history an optimize run recorded in its summary.json."""
+    summary = out_dir / SUMMARY_FILE
+    if not summary.is_file():
+        raise fail(ScenarioError(f"{SUMMARY_FILE} is missing", where=str(out_dir),
+                                  fix="Give a folder written by `cvo optimize SCENARIO --out FOLDER`"))
+    recorded = json.loads(summary.read_text()).get("contact_history")
+    if recorded is None:
+        raise fail(ScenarioError("summary.json does not name a contact history (written by an older cvo)",
+                                  where=str(summary), fix="Give --history PATH"))
+    return Path(recorded)
+
+
+def _history_path(source: Path) -> Path:
+    """A history file given directly, through a scenario, or through an optimize output folder."""
+    if source.is_dir():
+        return _history_of(source)
+    if source.suffix in (".yaml", ".yml"):
+        loaded = load_scenario(source)
+        return loaded.resolve(loaded.contact_policy.history)
+    return source
+
+
+
+@app.command()
+def measure(
+    run: Annotated[str, typer.Argument(help="A folder written by cvo optimize and recorded by cvo commit, or a run "
+                                       "id (or unique prefix) listed by cvo history.", show_default=False)],
+    outcomes: Annotated[Path, typer.Option(help="What the customers did over the measurement window: customer_id "
+                                           "and revenue and/or converted (.csv or .parquet).")],
+    history: Annotated[Path | None, typer.Option(help="Contact history file. Default: the one named in "
+                                                 "RUN/summary.json.")] = None,
+    customers: Annotated[Path | None, typer.Option(help="Customer features for the sub-personas. Default: the "
+                                                   "run's scenario's customers table.")] = None,
+    alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="False discovery rate of the sub-personas "
+                                         "(Benjamini-Hochberg).")] = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Folder for measurement.json (default: RUN when it is a folder, "
+                                             "else out/measure/<run id>).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the measurement as JSON.")] = False,
+) -> None:
+    """Measure a sent run against its control groups, and find the sub-groups where it worked or not.
+
+    Per campaign: treated vs control response and revenue, incremental revenue with 95% intervals and
+    p-values, ROI after cost; then the sub-groups that responded much better or worse, as eligibility
+    rules for the next scenario.
+
+    Example: cvo measure out/weekly --outcomes outcomes.csv
+    """
+    from optimizer.measure import format_measurement
+    from optimizer.measurement import measure_run, write_measurement
+    from optimizer.personas import format_personas
+
+    try:
+        result = measure_run(run, outcomes, history, customers, alpha)
+        folder = out or (Path(run) if Path(run).is_dir() else Path("out") / "measure" / result.run_id)
+        path = write_measurement(result, folder)
+    except CvoError as error:
+        raise fail(error) from None
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    typer.echo(format_measurement(result.measurement))
+    typer.echo("")
+    typer.echo(result.personas_note or format_personas(result.personas, alpha=alpha))
+    typer.echo(f"Wrote {path}")
+
+
+
+@app.command()
+def report(
+    out_dir: Annotated[Path, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR.",
+                                            show_default=False)],
+    sweep: Annotated[Path | None, typer.Option("--sweep", help="Folder of a sweep (sweep.json, frontier.png) run "
+                                               "elsewhere. Default: OUT_DIR, when a sweep was run there.",
+                                               show_default=False)] = None,
+) -> None:
+    """Write OUT_DIR/report.html, one self-contained page a marketing manager can read.
+
+    The plan, its limits and their shadow prices, what each rule removed, why customers got nothing
+    and, if a sweep was run, the frontier.
+
+    Example: cvo report out/weekly --sweep out/weekly/sweep
+    """
+    from optimizer.report import write_report
+
+    try:
+        path = write_report(out_dir, sweep)
+    except CvoError as error:
+        raise fail(error) from None
+    typer.echo(f"Wrote {path}")

@@ -1,0 +1,110 @@
+"""cvo optimize and cvo validate: solve a scenario, or check it without solving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, with_history
+from optimizer.errors import CvoError, SolverError
+from optimizer.formulate import formulate
+from optimizer.outputs import PLAN_FILE, SUMMARY_FILE, write_outputs
+from optimizer.plan import optimize as optimize_plan
+from optimizer.scenario import Method, load_scenario
+
+
+@app.command()
+def optimize(
+    scenario: ScenarioArg,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
+                                             "(default: out/<scenario name>).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+    method: Annotated[Method | None, typer.Option(
+        "--method", help="auto (by size), exact (one model, reduced-cost fixing) or decompose (Lagrangian "
+        "prices + exact core; for 10^5 customers and up). Default: the scenario's solver.method, else auto.",
+        show_default=False)] = None,
+    date: DateOption = None,
+    history: HistoryOption = None,
+    dask: Annotated[str | None, typer.Option(
+        "--dask", help="Run the decomposition on a Dask cluster: 'local' (a LocalCluster on this machine) or a "
+        "scheduler address (tcp://host:8786). 'customers' must be a folder of parquet partitions; the plan is "
+        "written to OUT/plan/, one file per partition. Needs: pip install 'cvo[dask]'.", show_default=False)] = None,
+) -> None:
+    """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
+
+    Example: cvo optimize scenarios/weekly.yaml --out out/weekly --method decompose
+    """
+    from optimizer.console import PassProgress
+
+    if dask is not None:
+        _optimize_on_dask(scenario, out, dask, json_output)
+        return
+    try:
+        loaded = with_history(load_scenario(scenario), history)
+        with PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
+            plan = optimize_plan(loaded, method, progress, day(date))
+        out_dir = out if out is not None else Path("out") / loaded.name
+        summary = write_outputs(plan, out_dir)
+    except CvoError as error:
+        raise fail(error) from None
+    if json_output:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    from optimizer.console import render_summary
+
+    console = Console(width=max(100, Console().width), highlight=False)
+    render_summary(summary, console)
+    console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
+
+
+def _optimize_on_dask(scenario: Path, out: Path | None, address: str, json_output: bool) -> None:
+    """``cvo optimize --dask``: the partitioned run of optimizer/distributed.py."""
+    try:
+        from distributed import Client, LocalCluster
+
+        from optimizer.distributed import PLAN_FOLDER, optimize_distributed
+    except ImportError:
+        raise fail(CvoError("--dask needs the Dask extra, which is not installed",
+                             fix="pip install 'cvo[dask]'")) from None
+    try:
+        loaded = load_scenario(scenario)
+        out_dir = out if out is not None else Path("out") / loaded.name
+        cluster = LocalCluster(threads_per_worker=1, dashboard_address=None) if address == "local" else None
+        with Client(cluster if cluster is not None else address) as client:
+            with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
+                run = optimize_distributed(loaded, client, out_dir)
+        if cluster is not None:
+            cluster.close()
+    except CvoError as error:
+        raise fail(error) from None
+    if not run.summary:
+        raise fail(SolverError(f"No plan: the decomposition stopped '{run.result.termination}'",
+                                where=str(scenario), fix="Check the limits with `cvo validate`, or raise "
+                                "solver.time_limit_s"))
+    typer.echo(json.dumps(run.summary, indent=2) if json_output else
+               f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
+               f"{run.summary['gap']:.1e}\nWrote {out_dir / PLAN_FOLDER}/ and {out_dir / SUMMARY_FILE}")
+
+
+@app.command()
+def validate(scenario: ScenarioArg) -> None:
+    """Check SCENARIO and its data without solving; list every problem with its location.
+
+    Example: cvo validate scenarios/weekly.yaml
+    """
+    try:
+        loaded = load_scenario(scenario)
+        formulation = formulate(loaded)
+    except CvoError as error:
+        raise fail(error) from None
+    problem = formulation.problem
+    customers, _ = problem.candidate_pairs()
+    typer.echo(
+        f"{scenario} is valid: {problem.n_customers:,} customers, {problem.n_campaigns} campaigns, "
+        f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
+        f"{len(problem.rows)} constraints."
+    )

@@ -1,0 +1,110 @@
+"""The planner's what-ifs: cvo sweep and cvo compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from optimizer.cli.app import DateOption, HistoryOption, MethodOption, ScenarioArg, app, day, fail, with_history
+from optimizer.errors import CvoError, ScenarioError
+from optimizer.scenario import load_scenario
+
+
+@app.command()
+def sweep(
+    scenario: ScenarioArg,
+    budget: Annotated[str | None, typer.Option(
+        "--budget", help="Sweep the total budget over START:STOP:COUNT (COUNT evenly spaced values, both ends "
+        "included), e.g. 5000:50000:10.", show_default=False)] = None,
+    limit: Annotated[str | None, typer.Option(
+        "--limit", help="Sweep any limit instead: NAME=START:STOP:COUNT, e.g. capacity\\[email]=5000:20000:4 "
+        "(NAME as in the Constraints table of cvo optimize).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for sweep.json, sweep.csv and frontier.png "
+                                             "(default: out/<scenario name>/sweep).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON instead of a table.")] = False,
+    method: MethodOption = None,
+    date: DateOption = None,
+    history: HistoryOption = None,
+) -> None:
+    """Solve SCENARIO at several values of one limit: the efficient frontier.
+
+    At each value: the objective, spend, marginal value and every shadow price, written to sweep.json,
+    sweep.csv and frontier.png.
+
+    Example: cvo sweep scenarios/weekly.yaml --budget 5000:50000:10
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from optimizer.sweep import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, format_sweep, write_sweep
+    from optimizer.sweep import sweep as run_sweep
+
+    try:
+        name, values = _swept_limit(budget, limit)
+        loaded = with_history(load_scenario(scenario), history)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"Sweeping {name} of {loaded.name}", total=len(values))
+            result = run_sweep(loaded, name, values, lambda done, total: bar.update(task, completed=done,
+                                                                                     total=total), method, day(date))
+        out_dir = out if out is not None else Path("out") / loaded.name / "sweep"
+        write_sweep(result, out_dir)
+    except CvoError as error:
+        raise fail(error) from None
+    if json_output:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    typer.echo(format_sweep(result))
+    typer.echo(f"Wrote {out_dir / SWEEP_FILE}, {out_dir / SWEEP_CSV} and {out_dir / FRONTIER_FILE}")
+
+
+def _swept_limit(budget: str | None, limit: str | None) -> tuple[str, list[float]]:
+    """The limit and values of ``--budget START:STOP:COUNT`` or ``--limit NAME=START:STOP:COUNT`` (exactly one)."""
+    from optimizer.sweep import parse_limit, parse_range
+
+    if (budget is None) == (limit is None):
+        raise ScenarioError("Give one limit to sweep: --budget or --limit", where="cvo sweep",
+                            fix="Write e.g. --budget 5000:50000:10 or --limit capacity[email]=5000:20000:4")
+    return ("budget", parse_range(budget)) if budget is not None else parse_limit(limit)
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(
+        help="Two or more scenario YAML files; customers moved are counted from the first one's plan.",
+        show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for compare.json (default: out/compare).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON instead of a "
+                                              "table.")] = False,
+    method: MethodOption = None,
+    date: DateOption = None,
+    history: HistoryOption = None,
+) -> None:
+    """Solve each SCENARIO and compare the plans side by side.
+
+    Objective, spend, audiences, KPIs and shadow prices, with the customers who change campaign from
+    the first plan; a scenario without a plan is reported, not fatal.
+
+    Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
+    """
+    from optimizer.compare import COMPARE_FILE, COMPARE_PLOT, format_comparison, write_comparison
+    from optimizer.compare import compare as run_compare
+
+    try:
+        if len(scenarios) < 2:
+            raise ScenarioError(f"cvo compare needs two or more scenario files, got {len(scenarios)}",
+                                where="cvo compare", fix="Name every scenario to compare, e.g. "
+                                "cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml")
+        with Console(stderr=True).status(f"Solving {len(scenarios)} scenarios …"):
+            loaded = [with_history(load_scenario(path), history) for path in scenarios]
+            comparison = run_compare(loaded, method, day(date))
+        out_dir = out if out is not None else Path("out") / "compare"
+        write_comparison(comparison, out_dir)
+    except CvoError as error:
+        raise fail(error) from None
+    typer.echo(json.dumps(comparison.to_dict(), indent=2) if json_output else format_comparison(comparison))
+    if not json_output:
+        typer.echo(f"Wrote {out_dir / COMPARE_FILE} and {out_dir / COMPARE_PLOT}")

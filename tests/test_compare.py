@@ -1,0 +1,135 @@
+"""Scenario comparison (optimizer/compare.py): figures side by side and the customers who move.
+
+Uses the 120-customer scenario of tests/test_sweep.py at different budgets.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from test_sweep import write_scenario
+
+from optimizer.compare import NONE, compare, format_comparison, write_comparison
+from optimizer.plan import optimize
+from optimizer.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("compare")
+
+
+@pytest.fixture(scope="module")
+def two_budgets(folder):
+    return [write_scenario(folder, "base", budget=60.0), write_scenario(folder, "more", budget=90.0)]
+
+
+@pytest.fixture(scope="module")
+def comparison(two_budgets):
+    return compare(two_budgets)
+
+
+def _campaign_of(path):
+    """customer_id → campaign ('none' when not selected) in the plan optimize makes of ``path``."""
+    plan = optimize(path).assignments
+    return dict(zip(plan["customer_id"], plan["campaign_id"].astype(object).fillna(NONE)))
+
+
+def test_the_figures_are_those_of_each_plan(comparison, two_budgets):
+    base, more = comparison.scenarios
+    assert (base.label, more.label) == ("base", "more")
+    assert comparison.baseline == "base"
+    for solved, path in zip(comparison.scenarios, two_budgets):
+        summary = optimize(path).summary
+        entry = solved.to_dict()
+        assert entry["status"] == "optimal" and entry["error"] is None
+        for key in ("objective", "bound", "gap", "expected_spend", "treatment", "control"):
+            assert entry[key] == pytest.approx(summary[key])
+        assert [c["audience"] for c in entry["campaigns"]] == [c["audience"] for c in summary["campaigns"]]
+        assert entry["kpis"] == {"responses": pytest.approx(summary["kpis"][0]["value"])}
+    assert more.summary["objective"] > base.summary["objective"]
+
+
+def test_a_limit_with_a_price_is_shown_even_with_a_little_slack(comparison):
+    """The MIP leaves 0.05 of the budget unspent (no customer fits it), yet the LP prices it at ~4.3."""
+    budget = next(c for c in comparison.scenarios[0].to_dict()["constraints"] if c["name"] == "budget")
+    assert not budget["binding"] and budget["shadow_price"] > 1
+    assert "shadow price budget" in format_comparison(comparison)
+
+
+def test_the_moved_matrix_counts_every_common_customer_once(comparison, two_budgets):
+    (moved,) = comparison.moved
+    assert (moved.source, moved.target) == ("base", "more")
+    assert moved.rows == ("email_offer", "call_offer", "sms_nudge", NONE) == moved.columns
+    before, after = (_campaign_of(path) for path in two_budgets)
+    assert moved.common == moved.counts.sum() == len(before) == 120
+    for r, row in enumerate(moved.rows):
+        for c, column in enumerate(moved.columns):
+            assert moved.counts[r, c] == sum(before[i] == row and after[i] == column for i in before)
+    assert moved.changed == sum(before[i] != after[i] for i in before) == moved.common - np.trace(moved.counts)
+    assert moved.changed > 0
+    assert (moved.only_in_source, moved.only_in_target) == (0, 0)
+
+
+def test_the_moved_margins_are_the_two_plans_audiences(comparison):
+    (moved,) = comparison.moved
+    base, more = (s.summary for s in comparison.scenarios)
+    assert moved.counts.sum(axis=1)[:-1].tolist() == [c["audience"] for c in base["campaigns"]]
+    assert moved.counts.sum(axis=0)[:-1].tolist() == [c["audience"] for c in more["campaigns"]]
+
+
+def test_an_infeasible_scenario_is_reported_and_the_others_still_compared(folder, two_budgets):
+    broke = write_scenario(folder, "broke", budget=1.0)
+    result = compare([broke, *two_budgets])
+    failed = result.scenarios[0]
+    assert failed.status == "infeasible"
+    assert "No plan satisfies every constraint of scenario 'broke'" in failed.error
+    assert failed.to_dict().keys() == {"label", "name", "scenario_file", "status", "error"}
+    assert [s.status for s in result.scenarios[1:]] == ["optimal", "optimal"]
+    assert result.baseline == "base"  # the first scenario with a plan
+    assert [(m.source, m.target) for m in result.moved] == [("base", "more")]
+    text = format_comparison(result)
+    assert "broke: No plan satisfies" in text and "Customers moved, base → more" in text
+
+
+def test_scenarios_with_the_same_name_go_by_their_file_stem(folder):
+    paths = []
+    for stem, budget in (("week_a", 60.0), ("week_b", 70.0)):
+        path = write_scenario(folder, stem, budget=budget)
+        path.write_text(path.read_text().replace(f"name: {stem}", "name: weekly"))
+        paths.append(path)
+    result = compare(paths)
+    assert [s.name for s in result.scenarios] == ["weekly", "weekly"]
+    assert [s.label for s in result.scenarios] == ["week_a", "week_b"]
+    tables = {"customers": str(folder / "customers.parquet"), "scores": str(folder / "scores.parquet")}
+    scenarios = [load_scenario(paths[0]).model_copy(update={"path": None, **tables})] * 2
+    assert [s.label for s in compare(scenarios).scenarios] == ["weekly#1", "weekly#2"]
+
+
+def test_write_comparison_writes_compare_json_and_its_plot(comparison, folder):
+    path = write_comparison(comparison, folder / "out")
+    assert path == folder / "out" / "compare.json"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["compare.json", "compare.png"]
+    picture = imread(path.parent / "compare.png")
+    assert picture.shape[:2] == (450, 1100) and picture[..., :3].std() > 0.05
+    written = json.loads(path.read_text())
+    assert list(written) == ["scenarios", "baseline", "moved"]
+    assert list(written["scenarios"][0]) == [
+        "label", "name", "scenario_file", "status", "error", "objective_name", "method", "objective", "bound",
+        "gap", "expected_spend", "expected_value", "treatment", "control", "campaigns", "kpis", "constraints"]
+    assert list(written["moved"][0]) == ["from", "to", "rows", "columns", "counts", "common_customers", "changed",
+                                         "only_in_from", "only_in_to"]
+    assert sum(map(sum, written["moved"][0]["counts"])) == 120
+
+
+def test_format_comparison_lines_the_scenarios_up(comparison):
+    lines = format_comparison(comparison).splitlines()
+    assert lines[0].startswith("cvo compare base (") and "more (" in lines[0]
+    assert lines[2].split() == ["base", "more"]
+    for label in ("status", "objective", "gap", "expected spend", "audience[call_offer]", "kpi responses"):
+        assert any(line.startswith(label) for line in lines), label
+    moved = lines.index(next(line for line in lines if line.startswith("Customers moved, base → more")))
+    assert lines[moved + 1].split() == ["base", "\\", "more", "email_offer", "call_offer", "sms_nudge", "none"]

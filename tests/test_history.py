@@ -1,0 +1,116 @@
+"""The contact history: commit records a run once, in one transaction; a killed commit leaves nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from loop import MONDAY, run_week, write_scenario
+
+from optimizer.errors import DataError
+from optimizer.history import HistoryError, commit, contacts_around, run_record, runs
+
+
+def test_commit_records_every_given_customer_once(tmp_path):
+    scenario = write_scenario(tmp_path)
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    first = commit(tmp_path / "w1", tmp_path / "history.duckdb")
+    again = commit(tmp_path / "w1", tmp_path / "history.duckdb")
+    assert first.recorded and not again.recorded
+    record, campaigns, contacts = run_record(tmp_path / "history.duckdb", summary["run_id"][:8])
+    plan = pd.read_parquet(tmp_path / "w1" / "plan.parquet").dropna(subset=["campaign_id"])
+    assert len(contacts) == len(plan) == first.contacts == summary["treatment"] + summary["control"]
+    assert sorted(contacts["customer_id"]) == sorted(plan["customer_id"])
+    windows = contacts.groupby("campaign_id").apply(lambda c: (c["window_end"] - c["sent_on"]).dt.days.unique())
+    assert {key: list(value) for key, value in windows.items()} == {"mail": [14], "text": [7]}
+    assert set(campaigns["campaign_id"]) == {"mail", "text"} and record["run_date"].date() == MONDAY
+    assert len(runs(tmp_path / "history.duckdb")) == 1
+
+
+def test_a_plan_and_summary_from_different_runs_are_refused(tmp_path):
+    scenario = write_scenario(tmp_path)
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    run_week(scenario, tmp_path / "w2", MONDAY)
+    (tmp_path / "w1" / "summary.json").write_bytes((tmp_path / "w2" / "summary.json").read_bytes())
+    with pytest.raises(DataError, match="not from the same run"):
+        commit(tmp_path / "w1", tmp_path / "history.duckdb")
+    assert not (tmp_path / "history.duckdb").exists()
+
+
+def test_a_folder_without_a_plan_is_refused(tmp_path):
+    with pytest.raises(DataError, match="summary.json is missing"):
+        commit(tmp_path, tmp_path / "history.duckdb")
+
+
+def test_reading_a_history_that_does_not_exist_says_how_to_make_one(tmp_path):
+    with pytest.raises(HistoryError, match="cvo commit OUT_DIR"):
+        runs(tmp_path / "none.duckdb")
+    assert contacts_around(tmp_path / "none.duckdb", MONDAY, 30).empty
+
+
+def test_an_unknown_run_lists_the_known_ones(tmp_path):
+    scenario = write_scenario(tmp_path)
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", tmp_path / "history.duckdb")
+    with pytest.raises(HistoryError, match=summary["run_id"]):
+        run_record(tmp_path / "history.duckdb", "nope")
+
+
+KILLED_COMMIT = """
+import pathlib, sys, time
+import optimizer.history as history
+insert = history._insert
+def insert_then_hang(connection, *args):
+    insert(connection, *args)
+    pathlib.Path(sys.argv[3]).write_text("inserted, not committed")
+    time.sleep(120)
+history._insert = insert_then_hang
+history.commit(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+"""
+
+
+def test_a_commit_killed_before_it_ends_leaves_the_history_as_it_was(tmp_path):
+    scenario = write_scenario(tmp_path, n=3000)
+    history = tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", history)
+    before = _snapshot(history)
+    second = run_week(scenario, tmp_path / "w2", MONDAY + dt.timedelta(days=7))
+    marker = tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_COMMIT, str(tmp_path / "w2"), str(history), str(marker)],
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the child never reached the middle of its commit"
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert _snapshot(history) == before
+    assert commit(tmp_path / "w2", history).recorded
+    assert second["run_id"] in set(runs(history)["run_id"])
+
+
+def _snapshot(history: Path) -> tuple:
+    with duckdb.connect(str(history), read_only=True) as connection:
+        return tuple(
+            connection.execute(f"SELECT count(*), count(DISTINCT run_id) FROM {table}").fetchone()
+            for table in ("runs", "campaigns", "contacts")
+        )
+
+
+def test_summary_records_the_run_date_and_history(tmp_path):
+    scenario = write_scenario(tmp_path)
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    written = json.loads((tmp_path / "w1" / "summary.json").read_text())
+    assert written["run_date"] == "2026-01-05" == summary["run_date"]
+    assert written["contact_history"] == str(tmp_path / "history.duckdb")
+    assert {c["id"]: c["measurement_window_days"] for c in written["campaigns"]} == {"mail": 14, "text": 7}

@@ -1,0 +1,77 @@
+"""The measure workflow: a committed run and an outcomes file, found by folder or by run id."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from loop import MONDAY, run_week, write_scenario
+
+from optimizer.errors import DataError
+from optimizer.history import HistoryError, commit
+from optimizer.measurement import MEASUREMENT_FILE, measure_run, resolve_run, write_measurement
+
+
+@pytest.fixture
+def sent(tmp_path):
+    """A 600-customer run, committed, with outcomes where treated customers buy twice as often."""
+    scenario = write_scenario(tmp_path, n=600, budget=200.0)
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", tmp_path / "history.duckdb")
+    plan = pd.read_parquet(tmp_path / "w1" / "plan.parquet").dropna(subset=["campaign_id"])
+    rng = np.random.default_rng(5)
+    converted = rng.random(len(plan)) < np.where(plan["group"] == "treatment", 0.4, 0.2)
+    outcomes = pd.DataFrame({"customer_id": plan["customer_id"], "converted": converted.astype(int),
+                             "revenue": converted * 50.0})
+    outcomes.to_csv(tmp_path / "outcomes.csv", index=False)
+    return tmp_path, summary
+
+
+def test_a_folder_and_its_run_id_measure_the_same(sent):
+    folder, summary = sent
+    by_folder = measure_run(folder / "w1", folder / "outcomes.csv")
+    by_id = measure_run(summary["run_id"][:10], folder / "outcomes.csv", history=folder / "history.duckdb")
+    assert by_folder.to_dict() == by_id.to_dict()
+    assert by_folder.run_id == summary["run_id"]
+    counts = {c.campaign_id: (c.n_treatment, c.n_control) for c in by_folder.measurement.campaigns}
+    assert counts == {c["id"]: (c["treatment"], c["control"]) for c in summary["campaigns"]}
+    total = by_folder.measurement.total.response_uplift
+    assert total.ci_low <= 0.2 <= total.ci_high
+
+
+def test_costs_come_from_the_history(sent):
+    folder, summary = sent
+    result = measure_run(folder / "w1", folder / "outcomes.csv")
+    mail = next(c for c in result.measurement.campaigns if c.campaign_id == "mail")
+    treated = next(c["treatment"] for c in summary["campaigns"] if c["id"] == "mail")
+    assert mail.cost == pytest.approx(0.5 * treated)
+
+
+def test_personas_use_the_scenario_customers_and_the_result_is_written(sent):
+    folder, _ = sent
+    result = measure_run(folder / "w1", folder / "outcomes.csv")
+    assert result.personas_note is None
+    path = write_measurement(result, folder / "w1")
+    written = json.loads(path.read_text())
+    assert path.name == MEASUREMENT_FILE and written["run_id"] == result.run_id and "personas" in written
+
+
+def test_a_run_id_without_a_history_is_refused():
+    with pytest.raises(HistoryError, match="no history was given"):
+        resolve_run("abc123", None)
+
+
+def test_an_uncommitted_run_is_refused(sent, tmp_path):
+    folder, _ = sent
+    run_week(folder / "loop.yaml", folder / "w2", MONDAY)
+    with pytest.raises(HistoryError, match="No run in the contact history match"):
+        measure_run(folder / "w2", folder / "outcomes.csv")
+
+
+def test_outcomes_from_another_file_kind_are_refused(sent):
+    folder, _ = sent
+    (folder / "outcomes.txt").write_text("customer_id,revenue\n")
+    with pytest.raises(DataError, match="suffix"):
+        measure_run(folder / "w1", folder / "outcomes.txt")

@@ -1,0 +1,161 @@
+"""The contact policy against brute force on random histories, and over consecutive weekly runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from loop import MONDAY, run_week, write_scenario
+
+from optimizer.errors import ScenarioInvalid
+from optimizer.history import SCHEMA, commit
+from optimizer.policy import policy_rules
+from optimizer.scenario import Scenario, load_scenario
+
+CAMPAIGNS = [("mail", "email", 14), ("news", "email", 0), ("text", "sms", 7)]
+
+
+def scenario_with(folder: Path, cooldowns: list[dict], caps: list[dict]) -> Scenario:
+    return Scenario.model_validate({
+        "name": "policy", "customers": "customers.parquet", "path": folder / "policy.yaml",
+        "campaigns": [{"id": c, "channel": h, "measurement_window_days": w, "p_treat": 0.1, "p_control": 0.0}
+                      for c, h, w in CAMPAIGNS],
+        "contact_policy": {"history": "history.duckdb", "cooldowns": cooldowns, "caps": caps},
+    })
+
+
+def write_history(path: Path, contacts: pd.DataFrame) -> None:
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(SCHEMA)
+        connection.register("rows", contacts)
+        connection.execute('INSERT INTO contacts SELECT run_id, customer_id, campaign_id, channel, "group", '
+                           "sent_on, window_end FROM rows")
+
+
+def random_contacts(rng: np.random.Generator, customers: int, count: int, run_date: dt.date) -> pd.DataFrame:
+    picks = rng.integers(0, len(CAMPAIGNS), count)
+    sent = [run_date + dt.timedelta(days=int(d)) for d in rng.integers(-70, 10, count)]
+    return pd.DataFrame({
+        "run_id": "r", "customer_id": [f"c{i}" for i in rng.integers(0, customers + 3, count)],
+        "campaign_id": [CAMPAIGNS[p][0] for p in picks], "channel": [CAMPAIGNS[p][1] for p in picks],
+        "group": rng.choice(["treatment", "control"], count, p=[0.8, 0.2]),
+        "sent_on": sent, "window_end": [s + dt.timedelta(days=CAMPAIGNS[p][2]) for s, p in zip(sent, picks)],
+    })
+
+
+def brute_force(scenario: Scenario, contacts: pd.DataFrame, ids: list[str], run_date: dt.date) -> list[np.ndarray]:
+    """Each rule's blocked pairs, straight from its wording, one contact at a time."""
+    policy, masks = scenario.contact_policy, []
+    for rule in policy.cooldowns:
+        masks.append(_per_pair(scenario, ids, lambda i, c, rule=rule: (
+            (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and any(
+                row.group == "treatment" and (rule.campaign in (None, row.campaign_id))
+                and (rule.channel in (None, row.channel)) and abs((run_date - row.sent_on).days) < rule.days
+                for row in contacts[contacts.customer_id == i].itertuples()))))
+    for rule in policy.caps:
+        masks.append(_per_pair(scenario, ids, lambda i, c, rule=rule: (
+            (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and sum(
+                row.group == "treatment" and (rule.campaign in (None, row.campaign_id))
+                and (rule.channel in (None, row.channel)) and 0 <= (run_date - row.sent_on).days < rule.days
+                for row in contacts[contacts.customer_id == i].itertuples()) >= rule.max_contacts)))
+    masks.append(_per_pair(scenario, ids, lambda i, c: any(
+        row.sent_on < run_date + dt.timedelta(days=max(c.measurement_window_days, 1)) and row.window_end > run_date
+        for row in contacts[contacts.customer_id == i].itertuples())))
+    return masks
+
+
+def _per_pair(scenario: Scenario, ids: list[str], blocked) -> np.ndarray:
+    return np.array([[bool(blocked(i, c)) for c in scenario.campaigns] for i in ids])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), days=st.integers(1, 40), cap=st.integers(1, 3),
+       target=st.sampled_from([{"campaign": "mail"}, {"channel": "email"}, {"channel": "sms"}, {}]))
+def test_each_rule_blocks_exactly_what_brute_force_says(tmp_path_factory, seed, days, cap, target):
+    folder = tmp_path_factory.mktemp("policy")
+    rng = np.random.default_rng(seed)
+    run_date = MONDAY + dt.timedelta(days=int(rng.integers(0, 30)))
+    contacts = random_contacts(rng, 25, 120, run_date)
+    write_history(folder / "history.duckdb", contacts)
+    cooldown = target or {"channel": "sms"}
+    scenario = scenario_with(folder, [{**cooldown, "days": days}], [{**target, "max_contacts": cap, "days": days}])
+    ids = [f"c{i}" for i in range(25)]
+    rules = policy_rules(scenario, np.array(ids, dtype=object), run_date)
+    expected = brute_force(scenario, contacts, ids, run_date)
+    assert [rule.kind for rule in rules] == ["cooldown", "rolling_cap", "measurement_window"]
+    for rule, mask in zip(rules, expected):
+        np.testing.assert_array_equal(rule.blocked, mask, err_msg=rule.rule)
+
+
+def test_no_history_blocks_nothing(tmp_path):
+    scenario = scenario_with(tmp_path, [{"channel": "email", "days": 30}], [{"max_contacts": 1, "days": 30}])
+    rules = policy_rules(scenario, np.array(["a", "b"], dtype=object), MONDAY)
+    assert not any(rule.blocked.any() for rule in rules)
+    assert not (tmp_path / "history.duckdb").exists()
+
+
+def contacts_of(history: Path) -> pd.DataFrame:
+    with duckdb.connect(str(history), read_only=True) as connection:
+        return connection.execute("SELECT * FROM contacts").df()
+
+
+def test_weekly_runs_never_contact_inside_a_cooldown_or_an_open_window(tmp_path):
+    scenario, history = write_scenario(tmp_path, n=300), tmp_path / "history.duckdb"
+    for week in range(3):
+        run_week(scenario, tmp_path / f"w{week}", MONDAY + dt.timedelta(days=7 * week))
+        commit(tmp_path / f"w{week}", history)
+    contacts = contacts_of(history)
+    contacts["sent_on"] = pd.to_datetime(contacts["sent_on"]).dt.date
+    contacts["window_end"] = pd.to_datetime(contacts["window_end"]).dt.date
+    pairs = contacts.merge(contacts, on="customer_id", suffixes=("", "_before"))
+    pairs = pairs[pairs["sent_on_before"] < pairs["sent_on"]]
+    overlapping = pairs["window_end_before"] > pairs["sent_on"]
+    assert not overlapping.any(), "a customer was in two open measurement windows"
+    mail = pairs[(pairs["campaign_id"] == "mail") & (pairs["campaign_id_before"] == "mail")
+                 & (pairs["group"] == "treatment") & (pairs["group_before"] == "treatment")]
+    gaps = [(later - earlier).days for later, earlier in zip(mail["sent_on"], mail["sent_on_before"])]
+    assert all(gap >= 21 for gap in gaps), "a mail cool-down was broken"
+    returning = pairs[(pairs["sent_on"] - pairs["sent_on_before"]).map(lambda d: d.days) == 14]
+    assert len(returning) > 0, "once their windows closed, week-1 customers should be contactable again"
+    assert len(contacts.groupby("run_id")) == 3
+
+
+def test_the_second_week_reports_what_each_rule_removed(tmp_path):
+    scenario, history = write_scenario(tmp_path, n=300), tmp_path / "history.duckdb"
+    first = run_week(scenario, tmp_path / "w0", MONDAY)
+    commit(tmp_path / "w0", history)
+    second = run_week(scenario, tmp_path / "w1", MONDAY + dt.timedelta(days=7))
+    removed = {(e["campaign"], e["kind"]): e["removed"] for e in second["eligibility"]}
+    mail_audience = next(c["audience"] for c in first["campaigns"] if c["id"] == "mail")
+    mail_treated = next(c["treatment"] for c in first["campaigns"] if c["id"] == "mail")
+    assert removed[("mail", "cooldown")] == mail_treated
+    # mail windows (14 days) are still open a week later, text windows (7 days) have just closed
+    assert removed[("mail", "measurement_window")] == mail_audience - mail_treated > 0
+    assert removed[("text", "measurement_window")] == mail_audience
+    assert ("text", "cooldown") not in removed  # the mail cool-down does not apply to texts
+    blocked = next(r for r in second["unassigned"]["reasons"] if "contact policy" in r["reason"])
+    assert blocked["customers"] > 0
+
+
+@pytest.mark.parametrize("policy, message", [
+    ({"cooldown": []}, "Did you mean 'cooldowns'?"),
+    ({"cooldowns": [{"campaign": "mail", "dayz": 3}]}, "Did you mean 'days'?"),
+    ({"cooldowns": [{"campaign": "mial", "days": 3}]}, "Did you mean 'mail'?"),
+    ({"cooldowns": [{"days": 3}]}, "give either 'campaign' or 'channel'"),
+    ({"caps": [{"channel": "emial", "max_contacts": 2, "days": 30}]}, "Did you mean 'email'?"),
+    ({"caps": [{"channel": "email", "max_contacts": 0, "days": 30}]}, "contact_policy.caps[0].max_contacts"),
+])
+def test_a_bad_contact_policy_is_refused_with_its_location(tmp_path, policy, message):
+    path = write_scenario(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**raw, "contact_policy": policy}))
+    with pytest.raises(ScenarioInvalid) as error:
+        load_scenario(path)
+    assert message in error.value.message

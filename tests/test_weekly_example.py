@@ -1,0 +1,49 @@
+"""examples/weekly: three weekly runs keep the contact policy, and the README shows what the script prints."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT, load_example
+
+
+@pytest.fixture(scope="module")
+def weekly():
+    return load_example("weekly/run.py")
+
+
+@pytest.fixture(scope="module")
+def results(weekly, tmp_path_factory):
+    return weekly.main(tmp_path_factory.mktemp("weekly_loop"), seed=2026)
+
+
+def test_no_contact_breaks_the_policy_and_the_policy_did_keep_people_out(results):
+    assert results["breaches"]["inside_open_window"] == 0
+    assert results["breaches"]["inside_cooldown"] == 0
+    assert results["breaches"]["contacts"] > 30_000
+    assert [week["blocked"] > 5_000 for week in results["weeks"]] == [False, True, True]
+
+
+def test_measured_uplift_covers_the_simulated_truth(results):
+    rows = results["rows"]
+    assert len(rows) == 12
+    assert all(row["uplift_low"] <= row["uplift_true"] <= row["uplift_high"] for row in rows)
+    assert all(row["revenue_low"] <= row["revenue_true"] <= row["revenue_high"] for row in rows)
+
+
+def test_a_run_reproduces_the_stored_results(results):
+    stored = json.loads((ROOT / "examples" / "weekly" / "results.json").read_text())
+    assert stored["breaches"] == results["breaches"] and stored["weeks"] == results["weeks"]
+    for mine, theirs in zip(results["rows"], stored["rows"]):
+        assert {k: v for k, v in mine.items() if isinstance(v, str | bool | int)} == {
+            k: v for k, v in theirs.items() if isinstance(v, str | bool | int)}
+        np.testing.assert_allclose([v for v in mine.values() if isinstance(v, float)],
+                                   [v for v in theirs.values() if isinstance(v, float)], rtol=1e-9, atol=1e-12)
+
+
+def test_readme_table_is_what_the_script_prints(weekly):
+    stored = json.loads((ROOT / "examples" / "weekly" / "results.json").read_text())
+    readme = (ROOT / "examples" / "weekly" / "README.md").read_text()
+    assert f"{weekly.MARKERS[0]}\n{weekly.format_results(stored)}\n{weekly.MARKERS[1]}" in readme
