@@ -36,7 +36,6 @@ from optimizer.text import text_table
 
 COMPARE_FILE, COMPARE_PLOT = "compare.json", "compare.png"
 NONE = "none"
-PRICE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -203,10 +202,8 @@ def _figure_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def _matters(constraint: dict[str, Any]) -> bool:
-    """Binding in the plan, or worth something in the LP: a MIP plan often leaves a little slack
-    on a limit whose shadow price is far from zero (the budget, when no customer fits the rest)."""
-    price = constraint["shadow_price"]
-    return constraint["binding"] or (price is not None and abs(price) > PRICE_TOLERANCE)
+    """Binding: tight in the plan or priced by the LP (optimizer/summary.py)."""
+    return constraint["binding"]
 
 
 def _by(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:

@@ -27,8 +27,9 @@ from matplotlib.ticker import StrMethodFormatter
 
 from optimizer.errors import DataError
 from optimizer.outputs import SUMMARY_FILE, atomic_write
+from optimizer.sweep import FRONTIER_FILE, SWEEP_FILE
 
-REPORT_FILE, SWEEP_FILE, FRONTIER_FILE = "report.html", "sweep.json", "frontier.png"
+REPORT_FILE = "report.html"
 NOT_RECORDED = "not recorded"
 USED_COLOUR, CAPACITY_COLOUR, NOTHING_COLOUR = "#2b6cb0", "#d5dde8", "#dd6b20"
 REQUIRED_KEYS = ("scenario", "status", "objective", "customers", "treatment", "control", "expected_spend",
@@ -42,7 +43,7 @@ SWEEP_HINT = "cvo sweep SCENARIO --budget A:B:N --out OUT_DIR"
 
 
 @dataclass(frozen=True)
-class Sweep:
+class SweepRecord:
     """A sweep run into ``folder``: the limit it varied, its points, and frontier.png if drawn."""
 
     folder: Path
@@ -66,7 +67,7 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
     return path
 
 
-def render_report(summary: dict[str, Any], sweep: Sweep | None = None) -> str:
+def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None) -> str:
     """The report page for ``summary`` as one HTML string."""
     return _environment().get_template("report.html.j2").render(**report_context(summary, sweep))
 
@@ -84,7 +85,7 @@ def load_summary(out_dir: Path) -> dict[str, Any]:
     return summary
 
 
-def load_sweep(folder: Path, required: bool = False) -> Sweep | None:
+def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
     """The sweep in ``folder`` (sweep.json, frontier.png), or None when there is none and none is required."""
     path = folder / SWEEP_FILE
     fix = f"Run {SWEEP_HINT.replace('OUT_DIR', str(folder))} first, or leave out --sweep"
@@ -97,7 +98,7 @@ def load_sweep(folder: Path, required: bool = False) -> Sweep | None:
     if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
         raise DataError("The sweep has no list of 'points'", where=str(path), fix=fix)
     frontier = folder / FRONTIER_FILE
-    return Sweep(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None)
+    return SweepRecord(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None)
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:
@@ -175,7 +176,7 @@ def verdict(summary: dict[str, Any]) -> str:
 
 # The page's sections, as plain dicts for the template.
 
-def report_context(summary: dict[str, Any], sweep: Sweep | None = None) -> dict[str, Any]:
+def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None) -> dict[str, Any]:
     """Everything the template shows, formatted only by its filters."""
     objective_label = OBJECTIVE_LABELS.get(summary.get("objective_name", ""), "objective value")
     return {
@@ -255,11 +256,11 @@ def unassigned_section(summary: dict[str, Any]) -> dict[str, Any]:
     return {"total": recorded.get("total"), "reasons": reasons, "chart": reasons_chart(reasons)}
 
 
-def sweep_section(sweep: Sweep | None) -> dict[str, Any] | None:
-    """The sweep's table and its frontier plot (drawn here when frontier.png is missing)."""
+def sweep_section(sweep: SweepRecord | None) -> dict[str, Any] | None:
+    """The sweep's table and its frontier plot (cvo sweep's frontier.png), if there is one."""
     if sweep is None:
         return None
-    png = sweep.frontier_png if sweep.frontier_png is not None else frontier_chart(sweep)
+    png = sweep.frontier_png
     return {"limit": sweep.limit, "points": sweep.points, "folder": str(sweep.folder),
             "chart": None if png is None else data_uri(png)}
 
@@ -322,21 +323,3 @@ def reasons_chart(reasons: list[dict[str, Any]]) -> str | None:
     axes.set_xlim(0, 1.2 * max([*customers, 1]))
     axes.set_xlabel("customers")
     return data_uri(_png(figure))
-
-
-def frontier_chart(sweep: Sweep) -> bytes | None:
-    """The objective at each swept limit, for a sweep that left no frontier.png."""
-    points = [p for p in sweep.points if isinstance(p.get("value"), int | float)
-              and isinstance(p.get("objective"), int | float)]
-    if not points:
-        return None
-    figure = Figure(figsize=(7.5, 3.6), dpi=110, layout="constrained")
-    axes = figure.add_subplot()
-    axes.plot([p["value"] for p in points], [p["objective"] for p in points], marker="o", color=USED_COLOUR)
-    axes.spines[["top", "right"]].set_visible(False)
-    for axis in (axes.xaxis, axes.yaxis):
-        axis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    axes.set_xlabel(sweep.limit or "limit")
-    axes.set_ylabel("objective")
-    axes.grid(alpha=0.3)
-    return _png(figure)

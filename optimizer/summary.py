@@ -142,12 +142,19 @@ def constraint_figures(
             "lhs": float(value),
             "rhs": float(row.rhs),
             "slack": _slack(row, float(value)),
-            "binding": _slack(row, float(value)) <= BINDING_TOLERANCE * max(1.0, abs(row.rhs)),
+            "binding": _binding(row, float(value), price),
             "shadow_price": None if price is None else float(price),
             "lhs_treated": float(treated),
         }
         for row, value, treated, price in zip(problem.rows, lhs, lhs_treated, prices)
     ]
+
+
+def _binding(row: CouplingRow, lhs: float, price: float | None) -> bool:
+    """Tight in the plan, or priced by the LP: a plan often leaves a little of a limit unused that no
+    customer fits (the budget's last 0.05), and that limit is still what holds the objective back."""
+    tight = _slack(row, lhs) <= BINDING_TOLERANCE * max(1.0, abs(row.rhs))
+    return bool(tight or (price is not None and abs(price) > BINDING_TOLERANCE))
 
 
 def _slack(row: CouplingRow, lhs: float) -> float:

@@ -276,7 +276,7 @@ def test_a_sweep_elsewhere_and_one_without_a_plot(tmp_path):
     out = write_summary(tmp_path / "out", full_summary())
     write_sweep(tmp_path / "sweep", with_png=False)
     page = write_report(out, sweep_dir=tmp_path / "sweep").read_text(encoding="utf-8")
-    assert 'id="frontier-chart"' in page  # drawn from the points
+    assert 'id="frontier-chart"' not in page  # no frontier.png: the table alone
     assert "36,002.00" in page
 
 
