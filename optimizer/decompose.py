@@ -6,9 +6,10 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
 
 1. **Warm start.** λ = the row duals of the LP over a hashed sample of about SAMPLE customers,
    every limit scaled by sample/n (HiGHS).
-2. **Balancing.** Passes over all customers move each row's price to where its lhs meets its
-   limit, read off per-row histograms of breakpoints (``balance``), while L(λ) falls. The
-   lowest-L prices are the start prices λ0.
+2. **Balancing.** Passes move each row's price to where its lhs meets its limit, read off
+   per-row histograms of breakpoints (``balance``), while L(λ) falls: first over a hashed sample
+   of about COARSE customers (limits scaled), then over all customers. The lowest-L prices are
+   the start prices λ0.
 3. **Master LP, priced out (column generation).** The master LP decides the MASTER customers
    of smallest margin at λ0 over their few best campaigns; every other customer keeps its
    best at λ0 and the master's limits shrink by what they use. Its duals λ are priced out:
@@ -62,6 +63,7 @@ from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import SolverOptions
 
 SAMPLE = 5_000  # measured at 1M × 20: 20,000 took 2.9 s, 5,000 0.6 s, and balancing closes the rest
+COARSE = 100_000  # customers of the hashed sample balanced before the passes over everyone
 MASTER = 10_000
 COLUMNS = 3
 CORE_PAIRS = 10_000  # first exact core: measured at 100k × 10, 5,000 left a plan 2.1 below z_LP, 10,000 0.05
@@ -125,8 +127,8 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     """Steps 1-5 of the module docstring: the result (without its choice array) and the plan."""
     clock = Clock(time.perf_counter(), options.time_limit_s)
     cap = 1e4 * customers.price_scale
-    prices = warm_start(customers, clock)
-    stall = STALL_SHARE * options.mip_gap * max(1.0, abs(price_pass(customers, prices).bound))
+    prices, magnitude = coarse_balance(customers, warm_start(customers, clock), cap, options.mip_gap, clock)
+    stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     start = balance(customers, prices, cap, stall, clock).prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
     _join(customers, master, _smallest_margins(customers, start), start, start)
@@ -171,6 +173,24 @@ def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
     problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * scale)
     lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
     return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
+
+
+def coarse_balance(
+    customers: Customers, prices: np.ndarray, cap: np.ndarray, mip_gap: float, clock: Clock
+) -> tuple[np.ndarray, float]:
+    """``balance`` on a hashed sample of about COARSE customers, limits scaled to the sample (its
+    passes cost COARSE/n of one over everyone, and leave the full passes less to do); returns the
+    prices and |L(λ)| estimated from the sample (what the stall threshold is relative to).
+    Without a sample (n <= 2 COARSE), one pass over everyone gives |L(λ)| at ``prices``."""
+    if customers.n <= 2 * COARSE:
+        return prices, abs(price_pass(customers, prices).bound)
+    shared = customers.shared_weights
+    sample = stack(customers.map(parts.sample_rows, COARSE / customers.n, shared, stage="sample"), shared)
+    scale = sample.n_customers / customers.n
+    coarse = Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)))
+    stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
+    best = balance(coarse, prices, cap, stall, clock)
+    return best.prices, abs(best.bound) / scale
 
 
 def balance(customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock) -> Pass:

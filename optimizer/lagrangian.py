@@ -62,13 +62,8 @@ class PricedProblem:
 
     @cached_property
     def largest_value(self) -> float:
-        """max |c_ij| over eligible pairs (read in chunks: no (n, k) temporaries)."""
-        largest = 0.0
-        for start in range(0, self.n_customers, CHUNK):
-            block = self.value[start:start + CHUNK]
-            low = float(np.min(block, where=np.isfinite(block), initial=0.0))
-            largest = max(largest, float(np.max(block, initial=0.0)), -low)
-        return largest
+        """max |c_ij| over eligible pairs (one compiled scan, no (n, k) temporaries)."""
+        return float(_largest_finite(self.value)) if self.value.size else 0.0
 
     @cached_property
     def least_coefficients(self) -> np.ndarray:
@@ -286,6 +281,18 @@ class Breakpoints:
 def breakpoint_scale(price_scale: np.ndarray, prices: np.ndarray) -> np.ndarray:
     """A row's histogram scale: its price, or its natural price scale if that is larger."""
     return np.maximum(np.abs(prices), price_scale)
+
+
+@numba.njit(cache=True, nogil=True)
+def _largest_finite(value):  # pragma: no cover
+    """max |v| over the finite entries of a 2-D array (0 if none)."""
+    largest = 0.0
+    for i in range(value.shape[0]):
+        for j in range(value.shape[1]):
+            v = abs(value[i, j])
+            if v > largest and v != np.inf:
+                largest = v
+    return largest
 
 
 @numba.njit(cache=True, nogil=True)

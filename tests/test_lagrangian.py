@@ -14,6 +14,7 @@ from optimizer.decompose import balance
 from optimizer.exact import Clock, solve_exact
 from optimizer.lagrangian import (
     PricedProblem,
+    _largest_finite,
     breakpoint_scale,
     evaluate_plan,
     price_out,
@@ -147,3 +148,11 @@ def test_pair_coefficients_take_stack_and_to_problem_keep_the_instance():
     choice = solve_exact(problem).choice
     assert again.objective(choice) == pytest.approx(problem.objective(choice))
     assert again.row_activity(choice) == pytest.approx(problem.row_activity(choice))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_largest_value_skips_ineligible_pairs(dtype):
+    value = np.array([[1.5, -np.inf, -7.25], [np.inf * -1, 3.0, 0.0]], dtype=dtype)
+    assert _largest_finite(value) == 7.25
+    assert _largest_finite(np.full((3, 2), -np.inf, dtype=dtype)) == 0.0
+    assert _largest_finite(value[1:, 1:]) == 3.0  # a strided view
