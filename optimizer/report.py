@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
 from optimizer.errors import DataError
+from optimizer.measurement import MEASUREMENT_FILE
 from optimizer.outputs import SUMMARY_FILE, atomic_write
 from optimizer.sweep import FRONTIER_FILE, SWEEP_FILE
 
@@ -61,15 +62,22 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
     out_dir = Path(out_dir)
     summary = load_summary(out_dir)
     sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
-    page = render_report(summary, sweep)
+    page = render_report(summary, sweep, load_measurement(out_dir))
     path = out_dir / REPORT_FILE
     atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
     return path
 
 
-def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None) -> str:
+def load_measurement(out_dir: Path) -> dict[str, Any] | None:
+    """measurement.json (cvo measure) in ``out_dir``, if the run was measured there."""
+    path = out_dir / MEASUREMENT_FILE
+    return _read_json(path, "Run cvo measure again, or delete the broken file") if path.is_file() else None
+
+
+def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None,
+                  measurement: dict[str, Any] | None = None) -> str:
     """The report page for ``summary`` as one HTML string."""
-    return _environment().get_template("report.html.j2").render(**report_context(summary, sweep))
+    return _environment().get_template("report.html.j2").render(**report_context(summary, sweep, measurement))
 
 
 def load_summary(out_dir: Path) -> dict[str, Any]:
@@ -117,11 +125,25 @@ def _environment() -> Environment:
     """The Jinja environment: templates from optimizer/templates, HTML autoescaping, strict undefineds."""
     environment = Environment(loader=PackageLoader("optimizer", "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(money=money, count=count, percent=percent, gap_words=gap_words)
+    environment.filters.update(money=money, count=count, percent=percent, gap_words=gap_words, interval=interval)
     return environment
 
 
 # Formatting, used as Jinja filters; ``missing`` is what a missing figure shows.
+
+def interval(estimate: dict[str, Any] | None, factor: float = 1.0, unit: str = "", digits: int = 0) -> str:
+    """'+3.77pp [+2.36, +5.17]' from a measured estimate (scaled by ``factor``); '—' when missing.
+
+    >>> interval({"estimate": 0.0377, "ci_low": 0.0236, "ci_high": 0.0517}, 100, "pp", 2)
+    '+3.77pp [+2.36, +5.17]'
+    """
+    if not estimate or estimate.get("estimate") is None:
+        return "—"
+    shown = f"{estimate['estimate'] * factor:+,.{digits}f}{unit}"
+    if estimate.get("ci_low") is None:
+        return shown
+    return f"{shown} [{estimate['ci_low'] * factor:+,.{digits}f}, {estimate['ci_high'] * factor:+,.{digits}f}]"
+
 
 def money(value: float | None, missing: str = NOT_RECORDED) -> str:
     """A sum of money or value with two decimals: 1,234.50 (anything not a number as it is)."""
@@ -176,7 +198,8 @@ def verdict(summary: dict[str, Any]) -> str:
 
 # The page's sections, as plain dicts for the template.
 
-def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None) -> dict[str, Any]:
+def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None,
+                   measurement: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the template shows, formatted only by its filters."""
     objective_label = OBJECTIVE_LABELS.get(summary.get("objective_name", ""), "objective value")
     return {
@@ -194,6 +217,7 @@ def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None) ->
         "unassigned": unassigned_section(summary),
         "sweep": sweep_section(sweep),
         "sweep_hint": SWEEP_HINT,
+        "measured": measurement,
         "not_recorded": NOT_RECORDED,
     }
 

@@ -432,3 +432,32 @@ def test_browser_draws_the_charts_where_the_images_are(rendered):
     assert near(region, USED_COLOUR).sum() > 2_000, "no bars in the channel colour where the charts are"
     assert near(region, NOTHING_COLOUR).sum() > 2_000, "no bars in the 'got nothing' colour where the charts are"
     assert not near(rendered["hidden"], NOTHING_COLOUR).any(), "the chart colour shows with the images hidden"
+
+
+# Measurement
+
+def test_a_measured_run_shows_uplift_roi_and_personas(tmp_path):
+    out = write_summary(tmp_path, full_summary())
+    estimate = {"estimate": 0.0377, "std_error": 0.007, "ci_low": 0.0236, "ci_high": 0.0517, "p_value": 2.1e-7,
+                "df": 400.0}
+    money_estimate = {"estimate": 5146.0, "std_error": 870.0, "ci_low": 3452.6, "ci_high": 6839.5, "p_value": 1e-6,
+                      "df": 400.0}
+    campaign = {"campaign_id": "winback_coupon", "n_treatment": 3000, "n_control": 333, "cost": 1938.0,
+                "response_uplift": estimate, "incremental_revenue": money_estimate,
+                "roi": {**money_estimate, "estimate": 1.655, "ci_low": 0.78, "ci_high": 2.53}}
+    measured = {"source": "outcomes.csv", "confidence": 0.95, "campaigns": [campaign],
+                "total": {**campaign, "campaign_id": "all campaigns"},
+                "personas": [{"campaign_id": "winback_coupon", "group": "segment == 'New'", "direction": "worse",
+                              "suggested_rule": "not (segment == 'New')", "p_adjusted": 0.0012}],
+                "personas_note": None}
+    (out / "measurement.json").write_text(json.dumps(measured))
+    page = text_of(write_report(out).read_text(encoding="utf-8"))
+    for figure in ("+3.77pp [+2.36, +5.17]", "+5,146 [+3,453, +6,840]", "+166% [+78, +253]", "1,938",
+                   "not (segment == 'New')", "0.0012"):
+        assert figure in page, figure
+    assert "Not measured yet" not in page
+
+
+def test_an_unmeasured_run_says_how_to_measure_it(tmp_path):
+    page = text_of(write_report(write_summary(tmp_path, full_summary())).read_text(encoding="utf-8"))
+    assert "Not measured yet" in page and "cvo measure OUT_DIR --outcomes FILE" in page
