@@ -14,6 +14,7 @@ Needs the optional extra: ``pip install 'cvo[dask]'``.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import uuid
@@ -56,26 +57,26 @@ def partition_files(scenario: Scenario) -> list[str]:
     return files
 
 
-def load_partition(scenario: Scenario, name: str, offset: int) -> Partition:
-    """One partition's lean arrays, built on the worker that will keep them."""
+def load_partition(scenario: Scenario, name: str, offset: int, run_date: dt.date) -> Partition:
+    """One partition's lean arrays, built on the worker that will keep them (contact policy on ``run_date``)."""
     update: dict[str, Any] = {"customers": str(scenario.resolve(scenario.customers) / name)}
     if scenario.scores is not None:
         update["scores"] = str(scenario.resolve(scenario.scores) / name)
-    formulation = formulate(scenario.model_copy(update=update), whole=False)
+    formulation = formulate(scenario.model_copy(update=update), whole=False, run_date=run_date)
     return Partition(priced_problem(formulation.problem), offset, name)
 
 
 class DaskCustomers(Customers):
     """The customers of a partitioned dataset, held by the workers of a dask.distributed Client."""
 
-    def __init__(self, client, scenario: Scenario) -> None:
+    def __init__(self, client, scenario: Scenario, run_date: dt.date) -> None:
         files = partition_files(scenario)
         folder = scenario.resolve(scenario.customers)
         sizes = [pq.read_metadata(folder / name).num_rows for name in files]
         offsets = np.r_[0, np.cumsum(sizes)[:-1]]
         self.client = client
         self.files = files
-        self.futures = [client.submit(load_partition, scenario, name, int(offset), pure=False)
+        self.futures = [client.submit(load_partition, scenario, name, int(offset), run_date, pure=False)
                         for name, offset in zip(files, offsets)]
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
@@ -115,15 +116,19 @@ class DistributedRun:
     summary: dict[str, Any]
 
 
-def optimize_distributed(scenario: Scenario, client, out_dir: Path) -> DistributedRun:
-    """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned."""
-    customers = DaskCustomers(client, scenario)
+def optimize_distributed(
+    scenario: Scenario, client, out_dir: Path, run_date: dt.date | None = None
+) -> DistributedRun:
+    """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
+    (sent on ``run_date``, default today, for the contact policy and ``cvo commit``)."""
+    run_date = run_date or dt.date.today()
+    customers = DaskCustomers(client, scenario, run_date)
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})
     fractions = np.array([campaign.control_fraction for campaign in scenario.campaigns])
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
-    summary = _summary(scenario, result, customers, thresholds)
+    summary = _summary(scenario, result, customers, thresholds, run_date)
     write_partitioned(customers, plan, thresholds, out_dir, summary)
     return DistributedRun(result, out_dir, summary)
 
@@ -208,12 +213,16 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: 
     atomic_write(folder / part.name, lambda temp: pq.write_table(arrow, temp, compression="zstd"))
 
 
-def _summary(scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds) -> dict[str, Any]:
+def _summary(
+    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds, run_date: dt.date
+) -> dict[str, Any]:
     _, controls, audiences = thresholds
     return {
         "run_id": uuid.uuid4().hex,
         "scenario": scenario.name,
         "scenario_file": scenario.source,
+        "run_date": run_date.isoformat(),
+        "contact_history": str(scenario.resolve(scenario.contact_policy.history)),
         "seed": scenario.seed,
         "status": str(result.status),
         "termination": str(result.termination),
@@ -226,7 +235,9 @@ def _summary(scenario: Scenario, result: SolveResult, customers: DaskCustomers, 
         "solve_seconds": round(result.solve_seconds, 3),
         "customers": customers.n,
         "campaigns": [
-            {"id": campaign, "audience": int(audience), "treatment": int(audience - control), "control": int(control)}
-            for campaign, audience, control in zip(customers.campaign_ids, audiences, controls)
+            {"id": c.id, "channel": c.channel, "cost_per_contact": c.cost_per_contact,
+             "cost_per_response": c.cost_per_response, "measurement_window_days": c.measurement_window_days,
+             "audience": int(audience), "treatment": int(audience - control), "control": int(control)}
+            for c, audience, control in zip(scenario.campaigns, audiences, controls)
         ],
     }

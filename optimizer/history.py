@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from optimizer.errors import CvoError, DataError
 
-PLAN_FILE, SUMMARY_FILE = "plan.parquet", "summary.json"
+PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -83,67 +83,85 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 
 
 def commit(out_dir: Path, history: Path) -> Commit:
-    """Record the plan in ``out_dir`` (plan.parquet + summary.json) as sent, in one transaction."""
-    summary, plan = _read_run(Path(out_dir))
+    """Record the plan in ``out_dir`` as sent, in one transaction.
+
+    The plan is plan.parquet, or the folder plan/ of one file per partition (cvo optimize --dask);
+    DuckDB reads it straight from parquet, so a plan of any size never passes through pandas.
+    """
+    out_dir = Path(out_dir)
+    summary, files = _read_run(out_dir)
     run_id, run_date = summary["run_id"], _run_date(summary, out_dir)
-    contacts = contact_rows(plan, summary, run_date)
     connection = connect(history)
     try:
         connection.begin()
         if connection.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
             connection.rollback()
-            return Commit(run_id, run_date, len(contacts), False, history)
-        _insert(connection, summary, run_date, out_dir, contacts)
+            return Commit(run_id, run_date, _contact_count(connection, run_id), False, history)
+        _insert(connection, summary, run_date, out_dir, files)
+        contacts = _contact_count(connection, run_id)
         connection.commit()
     finally:
         connection.close()
-    return Commit(run_id, run_date, len(contacts), True, history)
+    return Commit(run_id, run_date, contacts, True, history)
 
 
 def _insert(
     connection: duckdb.DuckDBPyConnection, summary: dict[str, Any], run_date: dt.date, out_dir: Path,
-    contacts: pd.DataFrame,
+    files: list[Path],
 ) -> None:
+    """The run, its campaigns and every customer given a campaign (window_end = sent_on + window)."""
+    run_id = summary["run_id"]
     connection.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [summary["run_id"], summary.get("scenario"), summary.get("scenario_file"), run_date,
-         dt.datetime.now(dt.UTC).replace(tzinfo=None), str(Path(out_dir).resolve()), summary.get("status"),
+        [run_id, summary.get("scenario"), summary.get("scenario_file"), run_date,
+         dt.datetime.now(dt.UTC).replace(tzinfo=None), str(out_dir.resolve()), summary.get("status"),
          summary.get("objective"), summary.get("treatment"), summary.get("control"),
          summary.get("expected_spend"), summary.get("expected_value")],
     )
     for campaign in summary["campaigns"]:
         connection.execute(
             "INSERT INTO campaigns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [summary["run_id"], campaign["id"], campaign["channel"], campaign.get("cost_per_contact"),
-             campaign.get("cost_per_response"), campaign.get("measurement_window_days"), campaign["treatment"],
-             campaign["control"]],
+            [run_id, campaign["id"], campaign["channel"], campaign.get("cost_per_contact"),
+             campaign.get("cost_per_response"), campaign.get("measurement_window_days") or 0,
+             campaign["treatment"], campaign["control"]],
         )
-    connection.register("new_contacts", contacts.assign(run_id=summary["run_id"]))
     connection.execute(
-        'INSERT INTO contacts SELECT run_id, customer_id, campaign_id, channel, "group", sent_on, window_end '
-        "FROM new_contacts"
+        'INSERT INTO contacts SELECT c.run_id, p.customer_id, p.campaign_id, c.channel, p."group", ?::DATE, '
+        "?::DATE + c.measurement_window_days FROM read_parquet(?) p JOIN campaigns c "
+        "ON c.run_id = ? AND p.campaign_id = c.campaign_id",
+        [run_date, run_date, [str(file) for file in files], run_id],
     )
-    connection.unregister("new_contacts")
 
 
-def _read_run(out_dir: Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """summary.json and plan.parquet of one run; they must carry the same run_id."""
-    summary_path, plan_path = out_dir / SUMMARY_FILE, out_dir / PLAN_FILE
-    for path in (summary_path, plan_path):
-        if not path.is_file():
+def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    return int(connection.execute("SELECT count(*) FROM contacts WHERE run_id = ?", [run_id]).fetchone()[0])
+
+
+def _read_run(out_dir: Path) -> tuple[dict[str, Any], list[Path]]:
+    """summary.json and the plan's parquet file(s) of one run; every file must carry its run_id."""
+    summary_path, files = out_dir / SUMMARY_FILE, plan_files(out_dir)
+    for path, present in ((summary_path, summary_path.is_file()), (out_dir / PLAN_FILE, bool(files))):
+        if not present:
             raise DataError(f"{path.name} is missing", where=str(out_dir),
                             fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
     summary = json.loads(summary_path.read_text())
-    table = pq.read_table(plan_path)
-    plan_run = (table.schema.metadata or {}).get(b"cvo_run_id", b"").decode()
-    if plan_run != summary.get("run_id"):
-        raise DataError(
-            f"plan.parquet (run {plan_run or 'unknown'}) and summary.json (run {summary.get('run_id')}) are not "
-            "from the same run",
-            where=str(out_dir),
-            fix="Run `cvo optimize` again into this folder, then commit",
-        )
-    return summary, table.to_pandas()
+    for file in files:
+        plan_run = (pq.read_schema(file).metadata or {}).get(b"cvo_run_id", b"").decode()
+        if plan_run != summary.get("run_id"):
+            raise DataError(
+                f"{file.name} (run {plan_run or 'unknown'}) and summary.json (run {summary.get('run_id')}) are not "
+                "from the same run",
+                where=str(out_dir),
+                fix="Run `cvo optimize` again into this folder, then commit",
+            )
+    return summary, files
+
+
+def plan_files(out_dir: Path) -> list[Path]:
+    """plan.parquet, else the partition files of plan/ (a --dask run); [] when there is neither."""
+    if (out_dir / PLAN_FILE).is_file():
+        return [out_dir / PLAN_FILE]
+    return sorted((out_dir / PLAN_FOLDER).glob("*.parquet"))
 
 
 def _run_date(summary: dict[str, Any], out_dir: Path) -> dt.date:
@@ -151,21 +169,6 @@ def _run_date(summary: dict[str, Any], out_dir: Path) -> dt.date:
         raise DataError("summary.json has no run_date (written by an older cvo)", where=str(out_dir),
                         fix="Run `cvo optimize` again into this folder, then commit")
     return dt.date.fromisoformat(summary["run_date"])
-
-
-def contact_rows(plan: pd.DataFrame, summary: dict[str, Any], run_date: dt.date) -> pd.DataFrame:
-    """The plan's customers given a campaign, with channel, sent_on and window_end."""
-    given = plan[plan["campaign_id"].notna()]
-    campaigns = {c["id"]: c for c in summary["campaigns"]}
-    windows = given["campaign_id"].map({key: c.get("measurement_window_days", 0) for key, c in campaigns.items()})
-    return pd.DataFrame({
-        "customer_id": given["customer_id"].astype(str).to_numpy(),
-        "campaign_id": given["campaign_id"].astype(str).to_numpy(),
-        "channel": given["campaign_id"].map({key: c["channel"] for key, c in campaigns.items()}).to_numpy(),
-        "group": given["group"].astype(str).to_numpy(),
-        "sent_on": run_date,
-        "window_end": [run_date + dt.timedelta(days=int(days)) for days in windows],
-    })
 
 
 def runs(history: Path) -> pd.DataFrame:

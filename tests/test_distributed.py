@@ -8,6 +8,7 @@ partitions.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -116,3 +117,22 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
     summary = json.loads(result.output[result.output.index("{"):])
     assert summary["status"] == "optimal" and summary["partitions"] == 2
     assert len(distributed_plan(tmp_path / "cli")) == CUSTOMERS
+
+
+def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
+    """cvo commit reads plan/ (one file per partition) straight into the history; same contacts."""
+    from optimizer.history import commit, run_record
+    from optimizer.outputs import write_outputs
+
+    monday = dt.date(2026, 1, 5)
+    scenario = load_scenario(write_scenario(tmp_path, 3))
+    run = optimize_distributed(scenario, client, tmp_path / "out", monday)
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE, run_date=monday)
+    write_outputs(in_memory, tmp_path / "whole_out")
+    history = tmp_path / "history.duckdb"
+    committed = [commit(tmp_path / folder, history) for folder in ("out", "whole_out")]
+    assert committed[0].contacts == committed[1].contacts == sum(c["audience"] for c in run.summary["campaigns"])
+    contacts = [run_record(history, c.run_id)[2].sort_values("customer_id").reset_index(drop=True)
+                for c in committed]
+    pd.testing.assert_frame_equal(contacts[0], contacts[1])
+    assert (contacts[0]["sent_on"].dt.date == monday).all()

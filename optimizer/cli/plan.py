@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated
@@ -41,7 +42,7 @@ def optimize(
     from optimizer.console import PassProgress
 
     if dask is not None:
-        _optimize_on_dask(scenario, out, dask, json_output)
+        _optimize_on_dask(scenario, out, dask, json_output, history, day(date))
         return
     try:
         loaded = with_history(load_scenario(scenario), history)
@@ -61,7 +62,9 @@ def optimize(
     console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
 
 
-def _optimize_on_dask(scenario: Path, out: Path | None, address: str, json_output: bool) -> None:
+def _optimize_on_dask(
+    scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None
+) -> None:
     """``cvo optimize --dask``: the partitioned run of optimizer/distributed.py."""
     try:
         from distributed import Client, LocalCluster
@@ -71,12 +74,12 @@ def _optimize_on_dask(scenario: Path, out: Path | None, address: str, json_outpu
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
     try:
-        loaded = load_scenario(scenario)
+        loaded = with_history(load_scenario(scenario), history)
         out_dir = out if out is not None else Path("out") / loaded.name
         cluster = LocalCluster(threads_per_worker=1, dashboard_address=None) if address == "local" else None
         with Client(cluster if cluster is not None else address) as client:
             with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
-                run = optimize_distributed(loaded, client, out_dir)
+                run = optimize_distributed(loaded, client, out_dir, run_date)
         if cluster is not None:
             cluster.close()
     except CvoError as error:
