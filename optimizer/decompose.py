@@ -73,6 +73,7 @@ MAX_WIDENINGS = 3
 MAX_BALANCING = 30
 BALANCED = 1e-5  # a row is balanced when its lhs is this close (relative) to its limit
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
+LIMIT_DIGITS = 12  # significant digits the master's and core's limits are rounded to (``_settled``)
 STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this share of the allowed gap
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def solve_prices(
         inside, _ = master.sorted_customers()
         fixed = reduce(add, customers.map(parts.plan_totals, start, inside, np.full(inside.size, NO_CAMPAIGN),
                                           stage="fixed"))
-        remaining = customers.rhs - customers.usage(fixed)
+        remaining = _settled(customers.rhs - customers.usage(fixed))
         master.set_limits(remaining)
         solution = master.solve(clock.remaining())
         if solution is None:
@@ -333,6 +334,16 @@ def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
     wants = (adjusted[rows, best] > 0) & ~master.has[rows, best]
     lacking[rows[wants], best[wants]] = True
     return lacking
+
+
+def _settled(limits: np.ndarray) -> np.ndarray:
+    """Limits rounded to LIMIT_DIGITS significant digits. The fixed customers' usage is a sum whose
+    last bits depend on the order of summation (the number of partitions), while an integer
+    combination of round costs can meet a limit exactly; rounded, the core is the same whatever
+    the partitioning (the change is far below the 1e-6 feasibility tolerance)."""
+    magnitude = np.floor(np.log10(np.maximum(np.abs(limits), 1.0)))
+    scale = 10.0 ** (LIMIT_DIGITS - 1 - magnitude)
+    return np.round(limits * scale) / scale
 
 
 def _solve_core(

@@ -9,6 +9,18 @@ Variables exist only for candidate pairs p = (i, j) (see Problem.candidate_pairs
          sum_{p on channel h} assign_p <= capacity_h       channel_capacity[...]
          sum_p a_rp assign_p (<=|>=|==) b_r                custom[...]
          assign_p in {0, 1}
+
+When every coupling row has the same coefficient for every pair of a campaign (audiences,
+capacities, budgets of one cost per contact), the rows are written on the campaigns' audiences,
+
+    audience_size_j = sum_{p of j} assign_p,  integer           audience_size_of[j]
+    sum_j a_rj audience_size_j (<=|>=|==) b_r
+
+the same feasible plans, but HiGHS can branch on an audience and derive cuts from a row of k
+integer terms: measured on 100,000 × 10 with one cost per contact, the whole model closed at
+the root in 28 s against 62 s written on the pairs. With any row on the pairs (a budget of
+expected spend) the audiences only slowed HiGHS down (3× on the weekly example's core), so
+then every row stays on the pairs.
 """
 
 from __future__ import annotations
@@ -35,6 +47,8 @@ def build_model(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) 
     model = pyo.ConcreteModel(name="cvo_assignment")
     model.pairs = pyo.RangeSet(0, len(customers) - 1) if len(customers) else pyo.Set(initialize=[])
     model.assign = pyo.Var(model.pairs, domain=pyo.Binary)
+    if counts_only(problem, customers, campaigns):
+        add_campaign_audiences(model, problem, campaigns)
     add_objective(model, problem.value[customers, campaigns])
     add_one_campaign_per_customer(model, customers)
     add_budget_rows(model, problem, customers, campaigns)
@@ -47,6 +61,24 @@ def build_model(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) 
 def add_objective(model: pyo.ConcreteModel, value: np.ndarray) -> None:
     model.incremental_value = pyo.Objective(
         expr=pyo.quicksum(float(value[p]) * model.assign[p] for p in model.pairs), sense=pyo.maximize
+    )
+
+
+def add_campaign_audiences(model: pyo.ConcreteModel, problem: Problem, campaigns: np.ndarray) -> None:
+    """audience_size_j = the number of pairs of campaign j chosen, as an integer variable."""
+    model.campaigns = pyo.RangeSet(0, problem.n_campaigns - 1)
+    model.audience_size = pyo.Var(model.campaigns, domain=pyo.NonNegativeIntegers)
+    members = {j: np.flatnonzero(campaigns == j) for j in range(problem.n_campaigns)}
+    model.audience_size_of = pyo.Constraint(
+        model.campaigns, rule=lambda m, j: m.audience_size[j] == pyo.quicksum(m.assign[int(p)] for p in members[j])
+    )
+
+
+def counts_only(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> bool:
+    """True when every coupling row has one coefficient per campaign over these pairs."""
+    return bool(problem.rows) and all(
+        _per_campaign(problem.coefficients(row)[customers, campaigns], campaigns, problem.n_campaigns) is not None
+        for row in problem.rows
     )
 
 
@@ -107,7 +139,11 @@ def _add_rows(
         nonzero = np.flatnonzero(coefficients)
         if nonzero.size == 0:
             return pyo.Constraint.Feasible if row.satisfied(0.0) else pyo.Constraint.Infeasible
-        lhs = pyo.quicksum(float(coefficients[p]) * m.assign[int(p)] for p in nonzero)
+        if hasattr(m, "audience_size"):
+            per_campaign = _per_campaign(coefficients, campaigns, problem.n_campaigns)
+            lhs = pyo.quicksum(float(a) * m.audience_size[j] for j, a in enumerate(per_campaign) if a != 0.0)
+        else:
+            lhs = pyo.quicksum(float(coefficients[p]) * m.assign[int(p)] for p in nonzero)
         if row.sense is Sense.LE:
             return lhs <= row.rhs
         if row.sense is Sense.GE:
@@ -115,3 +151,15 @@ def _add_rows(
         return lhs == row.rhs
 
     setattr(model, component, pyo.Constraint(list(rows), rule=rule))
+
+
+def _per_campaign(coefficients: np.ndarray, campaigns: np.ndarray, k: int) -> np.ndarray | None:
+    """a_j when every pair of campaign j has coefficient a_j (None if some campaign's vary)."""
+    low = np.full(k, np.inf)
+    high = np.full(k, -np.inf)
+    np.minimum.at(low, campaigns, coefficients)
+    np.maximum.at(high, campaigns, coefficients)
+    present = np.isfinite(low)
+    if not np.array_equal(low[present], high[present]):
+        return None
+    return np.where(present, low, 0.0)
