@@ -114,3 +114,29 @@ def test_summary_records_the_run_date_and_history(tmp_path):
     assert written["run_date"] == "2026-01-05" == summary["run_date"]
     assert written["contact_history"] == str(tmp_path / "history.duckdb")
     assert {c["id"]: c["measurement_window_days"] for c in written["campaigns"]} == {"mail": 14, "text": 7}
+
+
+HOLD_LOCK = """
+import pathlib, sys, time
+import duckdb
+connection = duckdb.connect(sys.argv[1])
+pathlib.Path(sys.argv[2]).write_text("holding")
+time.sleep(60)
+"""
+
+
+def test_a_history_another_process_is_writing_gives_a_clear_error(tmp_path):
+    scenario = write_scenario(tmp_path)
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    history, marker = tmp_path / "history.duckdb", tmp_path / "marker"
+    child = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(history), str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(HistoryError, match="If another cvo command is writing to it, wait"):
+            commit(tmp_path / "w1", history)
+    finally:
+        child.kill()
+        child.wait()
+    assert commit(tmp_path / "w1", history).recorded
