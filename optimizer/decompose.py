@@ -98,12 +98,14 @@ class PlanSpec:
 
 @dataclass(frozen=True)
 class DualState:
-    """Where the price loop ended: its master LP optimum, the last pass, the fixed part."""
+    """Where the price loop ended: its master LP optimum, the last pass, the fixed part, and the
+    least margin of a fixed customer at the last prices."""
 
     solution: MasterSolution
     latest: Pass
     fixed_value: float
     remaining: np.ndarray
+    least_outside: float
 
 
 class OutOfTime(Exception):
@@ -292,13 +294,13 @@ def solve_prices(
         solution = master.solve(clock.remaining())
         if solution is None:
             raise OutOfTime
-        latest = price_pass(customers, solution.prices)
-        state = DualState(solution, latest, fixed.value, remaining)
+        latest, movers, least_outside = _price_round(customers, start, solution.prices, inside,
+                                                     solution.value + fixed.value)
+        state = DualState(solution, latest, fixed.value, remaining, least_outside)
         difference = latest.bound - (solution.value + fixed.value)
         settled = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
         if settled and solution.feasible or clock.elapsed() >= options.time_limit_s:
             return state
-        movers = _movers(customers, start, solution.prices, inside, latest.bound)
         lacking = _lacking(master, solution.prices)
         if not solution.feasible:
             if np.all(master.penalties[solution.violated] >= cap[solution.violated]):
@@ -311,16 +313,18 @@ def solve_prices(
     return state
 
 
-def _movers(customers: Customers, start: np.ndarray, prices: np.ndarray, inside: np.ndarray,
-            bound: float) -> np.ndarray:
-    """Fixed customers whose best moved: at most MAX_JOINING, largest regret first."""
-    least = 1e-9 * (1.0 + abs(bound) / max(1, customers.n))
-    pieces = customers.map(parts.movers, start, prices, inside, MAX_JOINING, least, stage="movers")
-    ids = np.concatenate([p[0] for p in pieces])
-    regret = np.concatenate([p[1] for p in pieces])
+def _price_round(customers: Customers, start: np.ndarray, prices: np.ndarray, inside: np.ndarray,
+                 value: float) -> tuple[Pass, np.ndarray, float]:
+    """One pass at the master's prices: L(λ) and usages, the fixed customers whose best moved
+    (at most MAX_JOINING, largest regret first; regret above 1e-9 of the plan's value per
+    customer) and the least margin of the fixed customers that did not move."""
+    least = 1e-9 * (1.0 + abs(value) / max(1, customers.n))
+    found = reduce(add, customers.map(parts.price_round, start, prices, inside, MAX_JOINING, least, stage="pass"))
+    latest = Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals))
+    ids = found.movers
     if ids.size > MAX_JOINING:
-        ids = ids[np.lexsort((ids, -regret))[:MAX_JOINING]]
-    return np.sort(ids)
+        ids = ids[np.lexsort((ids, -found.regret))[:MAX_JOINING]]
+    return latest, np.sort(ids), found.least_outside
 
 
 def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
@@ -357,7 +361,7 @@ def _solve_core(
     lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs)
     allowed_gap = options.mip_gap * max(1.0, abs(state.latest.bound))
     part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap, CORE_PAIRS)
-    outside = _least_margin_outside(customers, master, state.latest.prices, start)
+    outside = _least_margin_outside(master, state.latest.prices, state.least_outside)
     bound = state.latest.bound
     in_core = -np.inf if part.termination is Termination.INFEASIBLE else (
         np.inf if part.bound is None else part.bound + state.fixed_value)
@@ -376,10 +380,10 @@ def _solve_core(
     return replace(result, objective=objective, bound=max(bound, objective)), spec
 
 
-def _least_margin_outside(customers: Customers, master: MasterLP, prices: np.ndarray, start: np.ndarray) -> float:
-    """t: the least L(λ) loss of moving a fixed customer, or of a pair the master lacks."""
-    inside, _ = master.sorted_customers()
-    t = min(customers.map(parts.least_margin_outside, start, prices, inside, stage="bound"), default=np.inf)
+def _least_margin_outside(master: MasterLP, prices: np.ndarray, fixed_least: float) -> float:
+    """t: the least L(λ) loss of moving a fixed customer (``fixed_least``, from the last pass),
+    or of a pair the master lacks."""
+    t = fixed_least
     adjusted = master.adjusted(prices)
     best = np.maximum(0.0, adjusted.max(axis=1, initial=-np.inf))
     lacking = ~master.has & np.isfinite(adjusted)

@@ -108,21 +108,43 @@ def smallest_margins(part: Partition, prices: np.ndarray, count: int) -> tuple[n
     return keep + part.offset, margin[keep]
 
 
-def movers(
+@dataclass(frozen=True)
+class Round:
+    """One pass at a master round's prices, for one partition (or, added up, all): the pass's
+    totals, the fixed customers whose best moved (global indices, regret), and the least margin
+    of a fixed customer that did not move."""
+
+    totals: Totals
+    movers: np.ndarray
+    regret: np.ndarray
+    least_outside: float
+
+    def __add__(self, other: Round) -> Round:
+        return Round(self.totals + other.totals, np.r_[self.movers, other.movers], np.r_[self.regret, other.regret],
+                     min(self.least_outside, other.least_outside))
+
+
+def price_round(
     part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray, count: int, least: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Customers outside the master whose best at ``prices`` beats their plan (best at ``start``)
-    by more than ``least``: (global indices, regret), at most ``count``, largest regret first."""
+) -> Round:
+    """At ``prices``, in one pass: pass_totals; the customers outside the master whose best beats
+    their plan (best at ``start``) by more than ``least`` (at most ``count``, largest regret first);
+    and the least loss in L(prices) of moving a customer outside the master off its plan: its
+    margin where the plan is its best at ``prices``, 0 where it is not (ties the loop left)."""
     held = part.held(start)
-    now = price_out(part.priced, prices).choice
-    candidates = np.flatnonzero((now != held) & part.outside(master))
+    latest = price_out(part.priced, prices)
+    outside = part.outside(master)
+    moved = (latest.choice != held) & outside
+    candidates = np.flatnonzero(moved)
     regret = _regret(part.priced, prices, candidates, held[candidates])
     keep = regret > least
     candidates, regret = candidates[keep], regret[keep]
     if candidates.size > count:
         top = np.argpartition(-regret, count)[:count]
         candidates, regret = candidates[top], regret[top]
-    return candidates + part.offset, regret
+    kept = float(latest.margin[outside & ~moved].min(initial=np.inf))
+    totals = Totals(latest.best_total, latest.weight_sums, latest.counts, np.zeros((len(prices), 2, 0)))
+    return Round(totals, candidates + part.offset, regret, min(kept, 0.0) if moved.any() else kept)
 
 
 def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, held: np.ndarray) -> np.ndarray:
@@ -136,17 +158,6 @@ def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, he
         kept = np.where(held[chunk] == NO_CAMPAIGN, 0.0, adjusted[rows, np.maximum(held[chunk], 0)])
         out[chunk] = best - kept
     return out
-
-
-def least_margin_outside(part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray) -> float:
-    """Least loss in L(prices) of moving a customer outside the master off its plan: its margin
-    where the plan is its best at ``prices``, 0 where it is not (ties the price loop left)."""
-    held = part.held(start)
-    latest = price_out(part.priced, prices)
-    outside = part.outside(master)
-    kept = outside & (latest.choice == held)
-    least = float(latest.margin[kept].min(initial=np.inf))
-    return min(least, 0.0) if (outside & ~kept).any() else least
 
 
 def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) -> np.ndarray:

@@ -112,14 +112,14 @@ def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
 
 def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monkeypatch):
     joined = []
-    original = decompose._movers
+    original = decompose._price_round
 
     def spy(*args):
-        movers = original(*args)
+        latest, movers, least = original(*args)
         joined.append(movers.size)
-        return movers
+        return latest, movers, least
 
-    monkeypatch.setattr(decompose, "_movers", spy)
+    monkeypatch.setattr(decompose, "_price_round", spy)
     monkeypatch.setattr(decompose, "MAX_BALANCING", 1)  # leave the prices rough: the master must move them
     assert_agrees_with_exact(medium_problem(3))
     assert sum(joined) > 0

@@ -46,16 +46,18 @@ def test_reductions_do_not_depend_on_the_split(setting, bounds):
         parts.plan_totals(whole[0], start, master, choice).value)
     assert np.array_equal(np.concatenate([parts.partition_plan(p, start, master, choice) for p in pieces]),
                           parts.partition_plan(whole[0], start, master, choice))
-    movers = [parts.movers(p, start, prices, master, 1_000, 0.0)[0] for p in pieces]
-    assert np.array_equal(np.sort(np.concatenate(movers)), np.sort(parts.movers(whole[0], start, prices, master,
-                                                                                1_000, 0.0)[0]))
-    assert min(parts.least_margin_outside(p, start, prices, master) for p in pieces) == pytest.approx(
-        parts.least_margin_outside(whole[0], start, prices, master))
+    rounds = reduce(add, [parts.price_round(p, start, prices, master, 1_000, 0.0) for p in pieces])
+    whole_round = parts.price_round(whole[0], start, prices, master, 1_000, 0.0)
+    assert np.array_equal(np.sort(rounds.movers), np.sort(whole_round.movers))
+    assert rounds.least_outside == pytest.approx(whole_round.least_outside)
+    assert rounds.totals.value == pytest.approx(parts.pass_totals(whole[0], prices).value)
+    assert np.array_equal(rounds.totals.counts, parts.pass_totals(whole[0], prices).counts)
 
 
 def test_movers_are_outside_the_master_and_really_regret(setting):
     priced, start, prices, master = setting
-    ids, regret = parts.movers(split(priced, [])[0], start, prices, master, 1_000, 0.0)
+    found = parts.price_round(split(priced, [])[0], start, prices, master, 1_000, 0.0)
+    ids, regret = found.movers, found.regret
     assert ids.size > 0 and not np.isin(ids, master).any() and np.all(regret > 0)
     held, now = price_out(priced, start).choice, price_out(priced, prices).choice
     assert np.all(held[ids] != now[ids])
@@ -80,3 +82,14 @@ def test_the_sample_and_the_rows_of_customers_cross_partitions(setting):
     assert np.array_equal(rows.customer_ids, wanted)
     assert np.array_equal(rows.value, priced.value[wanted].astype(float))
     assert np.array_equal(rows.weights, priced.weights[:, wanted])
+
+
+def test_the_least_margin_outside_is_that_of_the_fixed_customers_that_did_not_move(setting):
+    priced, start, prices, master = setting
+    found = parts.price_round(split(priced, [])[0], start, prices, master, 1_000, 0.0)
+    held, latest = price_out(priced, start).choice, price_out(priced, prices)
+    outside = np.setdiff1d(np.arange(500), master)
+    moved = outside[latest.choice[outside] != held[outside]]
+    stayed = outside[latest.choice[outside] == held[outside]]
+    expected = min(latest.margin[stayed].min(), 0.0) if moved.size else latest.margin[stayed].min()
+    assert found.least_outside == pytest.approx(expected)
