@@ -78,12 +78,14 @@ STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this shar
 
 @dataclass(frozen=True)
 class Pass:
-    """A pass reduced over all customers: L(λ), row usages, and (if collected) breakpoints."""
+    """A pass reduced over all customers: L(λ), row usages, and (a balancing pass) breakpoints
+    and the MASTER customers of smallest margin."""
 
     prices: np.ndarray
     bound: float
     usage: np.ndarray
     breakpoints: Breakpoints | None = None
+    nearest: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,10 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     cap = 1e4 * customers.price_scale
     prices, magnitude = coarse_balance(customers, warm_start(customers, clock), cap, options.mip_gap, clock)
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
-    start = balance(customers, prices, cap, stall, clock).prices
+    balanced = balance(customers, prices, cap, stall, clock)
+    start = balanced.prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
-    _join(customers, master, _smallest_margins(customers, start), start, start)
+    _join(customers, master, balanced.nearest, start, start)
     result, plan = None, None
     for _ in range(MAX_WIDENINGS + 1):
         try:
@@ -158,12 +161,19 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     return _final(result, options, clock), plan
 
 
-def price_pass(customers: Customers, prices: np.ndarray, histograms: bool = False) -> Pass:
-    """One pass over all customers, reduced: L(λ), row usages, breakpoints if asked."""
-    scale = breakpoint_scale(customers.price_scale, prices) if histograms else None
-    totals = reduce(add, customers.map(parts.pass_totals, prices, scale, stage="balance" if histograms else "pass"))
-    found = Breakpoints(scale, totals.histogram) if histograms else None
-    return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals), found)
+def price_pass(customers: Customers, prices: np.ndarray) -> Pass:
+    """One pass over all customers, reduced: L(λ) and row usages."""
+    totals = reduce(add, customers.map(parts.pass_totals, prices, stage="pass"))
+    return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals))
+
+
+def balancing_pass(customers: Customers, prices: np.ndarray) -> Pass:
+    """A pass with the breakpoint histograms, and the MASTER customers of smallest margin."""
+    scale = breakpoint_scale(customers.price_scale, prices)
+    found = reduce(add, customers.map(parts.balancing_totals, prices, scale, MASTER, stage="balance"))
+    nearest = found.nearest[np.lexsort((found.nearest, found.margins))[:MASTER]]
+    return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
+                Breakpoints(scale, found.totals.histogram), np.sort(nearest))
 
 
 def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
@@ -207,7 +217,7 @@ def balance(customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: fl
     best = None
     damping = 1.0
     for _ in range(MAX_BALANCING):
-        latest = price_pass(customers, prices, histograms=True)
+        latest = balancing_pass(customers, prices)
         fell = np.inf if best is None else best.bound - latest.bound
         if fell > 0:
             best = latest
@@ -238,17 +248,6 @@ def _signed(rows: tuple[CouplingRow, ...], prices: np.ndarray) -> np.ndarray:
     le = np.array([row.sense is Sense.LE for row in rows])
     ge = np.array([row.sense is Sense.GE for row in rows])
     return np.where(le, np.maximum(prices, 0.0), np.where(ge, np.minimum(prices, 0.0), prices))
-
-
-def _smallest_margins(customers: Customers, prices: np.ndarray) -> np.ndarray:
-    """The MASTER customers of smallest margin at ``prices`` (everyone, on small problems)."""
-    if customers.n <= MASTER:
-        return np.arange(customers.n)
-    pieces = customers.map(parts.smallest_margins, prices, MASTER, stage="master")
-    ids = np.concatenate([p[0] for p in pieces])
-    margins = np.concatenate([p[1] for p in pieces])
-    order = np.lexsort((ids, margins))[:MASTER]
-    return np.sort(ids[order])
 
 
 def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.ndarray, start: np.ndarray) -> None:

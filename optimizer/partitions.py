@@ -74,12 +74,10 @@ class Totals:
                       self.histogram + other.histogram)
 
 
-def pass_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray | None = None) -> Totals:
-    """sum_i max(0, best_i), the best choices' weight sums and counts, and (given a histogram
-    scale per row) the breakpoint histograms, at ``prices``."""
-    result = price_out(part.priced, prices, breakpoints=breakpoints)
-    histogram = result.breakpoints.histogram if breakpoints is not None else np.zeros((len(prices), 2, 0))
-    return Totals(result.best_total, result.weight_sums, result.counts, histogram)
+def pass_totals(part: Partition, prices: np.ndarray) -> Totals:
+    """sum_i max(0, best_i), and the best choices' weight sums and counts, at ``prices``."""
+    result = price_out(part.priced, prices)
+    return Totals(result.best_total, result.weight_sums, result.counts, np.zeros((len(prices), 2, 0)))
 
 
 def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> Totals:
@@ -98,14 +96,30 @@ def partition_plan(part: Partition, start: np.ndarray, master: np.ndarray, maste
     return choice
 
 
-def smallest_margins(part: Partition, prices: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``count`` customers of smallest margin at ``prices``: (global indices, margins)."""
-    margin = price_out(part.priced, prices).margin
-    if margin.size > count:
-        keep = np.argpartition(margin, count)[:count]
-    else:
-        keep = np.arange(margin.size)
-    return keep + part.offset, margin[keep]
+@dataclass(frozen=True)
+class Balancing:
+    """A balancing pass for one partition (or, added up, all): its totals with the breakpoint
+    histograms, and its customers of smallest margin (global indices, margins)."""
+
+    totals: Totals
+    nearest: np.ndarray
+    margins: np.ndarray
+
+    def __add__(self, other: Balancing) -> Balancing:
+        return Balancing(self.totals + other.totals, np.r_[self.nearest, other.nearest],
+                         np.r_[self.margins, other.margins])
+
+
+def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray, count: int) -> Balancing:
+    """pass_totals with breakpoints, and the ``count`` customers of smallest margin at ``prices``.
+    The pass's choices are remembered as the plan at ``prices`` (``held``): the balancing's best
+    pass gives the start prices, so the first master round needs no pass of its own for them."""
+    result = price_out(part.priced, prices, breakpoints=breakpoints)
+    part.memo.update(start=prices.tobytes(), held=result.choice)
+    margin = result.margin
+    keep = np.argpartition(margin, count)[:count] if margin.size > count else np.arange(margin.size)
+    totals = Totals(result.best_total, result.weight_sums, result.counts, result.breakpoints.histogram)
+    return Balancing(totals, keep + part.offset, margin[keep])
 
 
 @dataclass(frozen=True)

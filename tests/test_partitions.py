@@ -37,10 +37,14 @@ def test_reductions_do_not_depend_on_the_split(setting, bounds):
     priced, start, prices, master = setting
     whole, pieces = split(priced, []), split(priced, bounds)
     scale = breakpoint_scale(priced.price_scale, prices)
-    one = parts.pass_totals(whole[0], prices, scale)
-    many = reduce(add, [parts.pass_totals(p, prices, scale) for p in pieces])
+    whole_pass = parts.balancing_totals(whole[0], prices, scale, 50)
+    many_pass = reduce(add, [parts.balancing_totals(p, prices, scale, 50) for p in pieces])
+    one, many = whole_pass.totals, many_pass.totals
     assert many.value == pytest.approx(one.value) and np.allclose(many.histogram, one.histogram)
     assert np.allclose(many.weight_sums, one.weight_sums) and np.array_equal(many.counts, one.counts)
+    nearest = many_pass.nearest[np.lexsort((many_pass.nearest, many_pass.margins))[:50]]
+    assert np.array_equal(np.sort(nearest), np.sort(whole_pass.nearest))
+    assert one.value == pytest.approx(parts.pass_totals(whole[0], prices).value)
     choice = np.full(master.size, -1)
     assert reduce(add, [parts.plan_totals(p, start, master, choice) for p in pieces]).value == pytest.approx(
         parts.plan_totals(whole[0], start, master, choice).value)
@@ -93,3 +97,12 @@ def test_the_least_margin_outside_is_that_of_the_fixed_customers_that_did_not_mo
     stayed = outside[latest.choice[outside] == held[outside]]
     expected = min(latest.margin[stayed].min(), 0.0) if moved.size else latest.margin[stayed].min()
     assert found.least_outside == pytest.approx(expected)
+
+
+def test_a_balancing_pass_remembers_its_plan_and_finds_the_smallest_margins(setting):
+    priced, _, prices, _ = setting
+    part = split(priced, [])[0]
+    found = parts.balancing_totals(part, prices, breakpoint_scale(priced.price_scale, prices), 25)
+    latest = price_out(priced, prices)
+    assert np.array_equal(np.sort(found.nearest), np.sort(np.argsort(latest.margin, kind="stable")[:25]))
+    assert part.memo["start"] == prices.tobytes() and np.array_equal(part.held(prices), latest.choice)
