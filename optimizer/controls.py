@@ -17,6 +17,8 @@ import pandas as pd
 
 from optimizer.keys import mix
 
+TREATMENT, CONTROL = "treatment", "control"  # the group column of a plan
+
 
 def _salt(seed: int, campaign_id: str) -> np.uint64:
     digest = hashlib.blake2b(f"{seed}\x1f{campaign_id}".encode(), digest_size=8).digest()

@@ -35,12 +35,11 @@ from optimizer.decompose import PlanSpec, decompose
 from optimizer.errors import DataError
 from optimizer.formulate import formulate
 from optimizer.lagrangian import priced_problem, row_usage
-from optimizer.outputs import SUMMARY_FILE, atomic_write
+from optimizer.outputs import PLAN_FOLDER, SUMMARY_FILE, atomic_write
 from optimizer.partitions import Customers, Partition
 from optimizer.results import SolveResult
 from optimizer.scenario import Scenario
 
-PLAN_FOLDER = "plan"
 KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
 
 

@@ -25,8 +25,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from optimizer.errors import CvoError, DataError
-
-PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"
+from optimizer.outputs import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -139,12 +138,10 @@ def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:
 
 def _read_run(out_dir: Path) -> tuple[dict[str, Any], list[Path]]:
     """summary.json and the plan's parquet file(s) of one run; every file must carry its run_id."""
-    summary_path, files = out_dir / SUMMARY_FILE, plan_files(out_dir)
-    for path, present in ((summary_path, summary_path.is_file()), (out_dir / PLAN_FILE, bool(files))):
-        if not present:
-            raise DataError(f"{path.name} is missing", where=str(out_dir),
-                            fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
-    summary = json.loads(summary_path.read_text())
+    summary, files = run_summary(out_dir), plan_files(out_dir)
+    if not files:
+        raise DataError(f"{PLAN_FILE} is missing", where=str(out_dir),
+                        fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
     for file in files:
         plan_run = (pq.read_schema(file).metadata or {}).get(b"cvo_run_id", b"").decode()
         if plan_run != summary.get("run_id"):
@@ -155,6 +152,25 @@ def _read_run(out_dir: Path) -> tuple[dict[str, Any], list[Path]]:
                 fix="Run `cvo optimize` again into this folder, then commit",
             )
     return summary, files
+
+
+def run_summary(out_dir: Path) -> dict[str, Any]:
+    """summary.json of an optimize output folder (DataError when there is none)."""
+    path = Path(out_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise DataError(f"{SUMMARY_FILE} is missing", where=str(out_dir),
+                        fix="Give a folder written by `cvo optimize SCENARIO --out FOLDER`")
+    return json.loads(path.read_text())
+
+
+def recorded_history(summary: dict[str, Any], history: Path | None, where: Path) -> Path:
+    """``history`` if given, else the contact history the run's summary names."""
+    if history is not None:
+        return Path(history)
+    if summary.get("contact_history") is None:
+        raise HistoryError("summary.json does not name a contact history (written by an older cvo)",
+                           where=str(where), fix="Give --history PATH")
+    return Path(summary["contact_history"])
 
 
 def plan_files(out_dir: Path) -> list[Path]:

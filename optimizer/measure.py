@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from optimizer.controls import CONTROL, TREATMENT
 from optimizer.data import require_columns, show
 from optimizer.errors import DataError
 from optimizer.text import text_table
 
-TREATMENT, CONTROL = "treatment", "control"
 ALL_CAMPAIGNS = "all campaigns"
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
 

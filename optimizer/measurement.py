@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from optimizer.data import load_customers, read_table
-from optimizer.errors import CvoError, DataError
-from optimizer.history import HistoryError, run_record
+from optimizer.errors import CvoError
+from optimizer.history import HistoryError, recorded_history, run_record, run_summary
 from optimizer.measure import Measurement, join_outcomes, measure
 from optimizer.outputs import atomic_write
 from optimizer.personas import Persona, sub_personas
@@ -70,16 +70,8 @@ def resolve_run(run: str | Path, history: Path | None) -> tuple[str, Path]:
     """(run id or prefix, history file) from an optimize output folder or a run id."""
     folder = Path(run)
     if folder.is_dir():
-        summary_path = folder / "summary.json"
-        if not summary_path.is_file():
-            raise DataError("summary.json is missing", where=str(folder),
-                            fix="Give a folder written by `cvo optimize` and recorded by `cvo commit`, or a run id")
-        summary = json.loads(summary_path.read_text())
-        recorded = summary.get("contact_history")
-        if history is None and recorded is None:
-            raise HistoryError("summary.json does not name a contact history", where=str(summary_path),
-                               fix="Give --history PATH")
-        return summary["run_id"], Path(history or recorded)
+        summary = run_summary(folder)
+        return summary["run_id"], recorded_history(summary, history, folder)
     if history is None:
         raise HistoryError(f"'{run}' is not a folder, so it is taken as a run id, but no history was given",
                            where="cvo measure RUN", fix="Give --history PATH (the DuckDB file cvo commit wrote)")

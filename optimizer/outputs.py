@@ -12,14 +12,15 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from optimizer.plan import Plan
+if TYPE_CHECKING:
+    from optimizer.plan import Plan
 
-PLAN_FILE, SUMMARY_FILE = "plan.parquet", "summary.json"
+PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  # plan/: a --dask run's
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

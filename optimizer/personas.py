@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from optimizer.controls import CONTROL, TREATMENT
 from optimizer.data import require_columns
 from optimizer.errors import DataError
-from optimizer.measure import CONTROL, TREATMENT
 from optimizer.text import text_table
 
 MIN_GROUP = 50

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.controls import draw_controls
+from optimizer.controls import CONTROL, TREATMENT, draw_controls
 from optimizer.decompose import solve_decompose
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.exact import solve_exact
@@ -29,7 +29,6 @@ from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import Method, Scenario, SolverOptions, load_scenario
 from optimizer.summary import build_summary
 
-TREATMENT, CONTROL = "treatment", "control"
 AUTO_DECOMPOSE_PAIRS = 100_000
 
 

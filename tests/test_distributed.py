@@ -20,8 +20,9 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from optimizer.distributed import PLAN_FOLDER, optimize_distributed  # noqa: E402
+from optimizer.distributed import optimize_distributed  # noqa: E402
 from optimizer.errors import DataError  # noqa: E402
+from optimizer.outputs import PLAN_FOLDER  # noqa: E402
 from optimizer.plan import optimize  # noqa: E402
 from optimizer.scenario import Method, load_scenario  # noqa: E402
 

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from optimizer.cli.app import app, fail
-from optimizer.errors import CvoError, ScenarioError
-from optimizer.outputs import SUMMARY_FILE
+from optimizer.errors import CvoError
+from optimizer.history import recorded_history, run_summary
 from optimizer.scenario import load_scenario
 
 
@@ -31,7 +31,7 @@ def commit(
     from optimizer.history import commit as commit_run
 
     try:
-        done = commit_run(out_dir, history or _history_of(out_dir))
+        done = commit_run(out_dir, recorded_history(run_summary(out_dir), history, out_dir))
     except CvoError as error:
         raise fail(error) from None
     verb = "Recorded" if done.recorded else "Already recorded (nothing changed):"
@@ -60,23 +60,10 @@ def history(
     typer.echo(table.to_string(index=False) if len(table) else "No runs recorded yet.")
 
 
-def _history_of(out_dir: Path) -> Path:
-    """The contact history an optimize run recorded in its summary.json."""
-    summary = out_dir / SUMMARY_FILE
-    if not summary.is_file():
-        raise fail(ScenarioError(f"{SUMMARY_FILE} is missing", where=str(out_dir),
-                                  fix="Give a folder written by `cvo optimize SCENARIO --out FOLDER`"))
-    recorded = json.loads(summary.read_text()).get("contact_history")
-    if recorded is None:
-        raise fail(ScenarioError("summary.json does not name a contact history (written by an older cvo)",
-                                  where=str(summary), fix="Give --history PATH"))
-    return Path(recorded)
-
-
 def _history_path(source: Path) -> Path:
     """A history file given directly, through a scenario, or through an optimize output folder."""
     if source.is_dir():
-        return _history_of(source)
+        return recorded_history(run_summary(source), None, source)
     if source.suffix in (".yaml", ".yml"):
         loaded = load_scenario(source)
         return loaded.resolve(loaded.contact_policy.history)

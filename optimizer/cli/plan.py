@@ -13,7 +13,7 @@ from rich.console import Console
 from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, with_history
 from optimizer.errors import CvoError, SolverError
 from optimizer.formulate import formulate
-from optimizer.outputs import PLAN_FILE, SUMMARY_FILE, write_outputs
+from optimizer.outputs import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, write_outputs
 from optimizer.plan import optimize as optimize_plan
 from optimizer.scenario import Method, load_scenario
 
@@ -69,7 +69,7 @@ def _optimize_on_dask(
     try:
         from distributed import Client, LocalCluster
 
-        from optimizer.distributed import PLAN_FOLDER, optimize_distributed
+        from optimizer.distributed import optimize_distributed
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
