@@ -3,7 +3,8 @@ history, written in exactly the format ``cvo optimize`` reads.
 
     customers.parquet   one row per customer: features, RFM segment, p_alive, ltv (from the log)
                         or the customers table given, unchanged
-    scores.parquet      customer_id, campaign_id, p_treat, p_control (T-learner on the history)
+    scores.parquet      customer_id, campaign_id, p_treat, p_control (a T-learner on the history, or the
+                        cells model of optimizer.uplift_cells when given CellOptions)
     score_report.json   the fitted BG/NBD and Gamma-Gamma parameters, the uplift models' held-out
                         report, and revenue per response of each campaign (a value_per_response)
 
@@ -29,6 +30,7 @@ from optimizer.outputs import atomic_write
 from optimizer.rfm import read_transactions
 from optimizer.uplift import HistoryColumns, UpliftModel, UpliftOptions, fit_uplift, read_history
 from optimizer.uplift import score_customers as score_responses
+from optimizer.uplift_cells import CellOptions, fit_cell_uplift
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,14 @@ class ScoreRun:
 
 def score(
     *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
-    cutoff: str | None = None, columns: HistoryColumns | None = None, options: UpliftOptions | None = None,
-    months: int = 12, monthly_discount: float = 0.01, transaction_columns: Mapping[str, str] | None = None,
+    cutoff: str | None = None, columns: HistoryColumns | None = None,
+    options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
+    transaction_columns: Mapping[str, str] | None = None,
 ) -> ScoreRun:
-    """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``."""
+    """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``.
+
+    The response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``).
+    """
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
     value, table = None, None
@@ -59,7 +65,8 @@ def score(
     if history is None:
         return ScoreRun(table, None, value, None)
     events = _with_customer_features(read_history(history, columns), table, columns)
-    model = fit_uplift(events, columns, options)
+    fit = fit_cell_uplift if isinstance(options, CellOptions) else fit_uplift
+    model = fit(events, columns, options)
     scored = table if table is not None else events.drop_duplicates(columns.customer_id)
     return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model)
 

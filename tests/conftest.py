@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,10 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_example(relative: str) -> ModuleType:
-    """Import a script under examples/ (they are not a package) by its path."""
+    """Import a script under examples/ (they are not a package) by its path, as module examples.<relative>.
+
+    It is registered in sys.modules first, as an import would, so its dataclasses can resolve their annotations.
+    """
     path = ROOT / "examples" / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
+    name = "examples." + relative.removesuffix(".py").replace("/", ".")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

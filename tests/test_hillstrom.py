@@ -10,14 +10,14 @@ from the stored results (examples/hillstrom/results.json). After changing the pi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import load_example
-
-from optimizer.uplift import UpliftOptions
-from optimizer.uplift_cells import CellOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hillstrom" / "hillstrom.csv"
@@ -64,8 +64,7 @@ def test_readme_table_is_what_the_command_prints_from_the_stored_results(run):
 
 def test_quick_pipeline_end_to_end(run, tmp_path):
     """20,000 customers, one split, models allowed 10 responders: every policy valued, both plans at 30%."""
-    results = run.run(splits=1, sample=20_000, out=tmp_path, options=UpliftOptions(min_responders=10),
-                      cell_options=CellOptions(min_responders=10))
+    results = run.run(splits=1, sample=20_000, out=tmp_path, min_responders=10)
     rows = {row["policy"]: row for row in results["rows"]}
     assert rows[run.MAIN]["emailed"] == pytest.approx(0.3, abs=1e-4)
     assert rows[run.COMPARISON]["emailed"] == pytest.approx(0.3, abs=1e-4)
@@ -78,6 +77,19 @@ def test_quick_pipeline_end_to_end(run, tmp_path):
         scores = pd.read_parquet(folder / "scores.parquet")
         assert list(scores.columns) == ["customer_id", "campaign_id", "p_treat", "p_control"]
     assert "| cvo plan (cells) | 30.0% |" in run.render_table(results)
+    assert [command.split()[1] for command in results["commands"]] == ["score", "optimize", "evaluate"]
+
+
+def test_the_printed_commands_run_in_a_shell(run, tmp_path):
+    """The results block's three commands, run by the installed `cvo` script, give the table's plan value."""
+    results = run.run(splits=1, sample=6_000, out=tmp_path, min_responders=5)
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    printed = [subprocess.run(command, shell=True, cwd=ROOT, env=environment,
+                              capture_output=True, text=True, check=True).stdout
+               for command in results["commands"]]
+    plan = {row["policy"]: row for row in results["rows"]}[run.MAIN]
+    assert json.loads(printed[-1])["plan"]["value"] == pytest.approx(plan["value"], rel=1e-12)
+    assert json.loads(printed[1])["status"] == "optimal"
 
 
 @pytest.mark.slow

@@ -44,7 +44,22 @@ def test_scores_from_the_example_history_are_what_optimize_reads(tmp_path):
     assert scores.scored.all()
 
 
+def test_the_cells_model_scores_each_cell_alike(tmp_path):
+    result = invoke("--history", str(EXAMPLE / "history.parquet"), "--customers", str(EXAMPLE / "customers.parquet"),
+                    "--model", "cells", "--cells", "segment,region", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "cells segment x region, shrinkage 100" in result.output
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    scores = pd.read_parquet(tmp_path / "scores.parquet").merge(customers, on="customer_id")
+    per_cell = scores.groupby(["campaign_id", "segment", "region"])[["p_treat", "p_control"]].nunique()
+    assert (per_cell == 1).all().all()
+    assert scores.groupby("campaign_id").p_treat.nunique().min() > 1
+
+
 @pytest.mark.parametrize(("args", "message"), [
+    (["--history", "h.parquet", "--model", "forest"], "--model 'forest' is not one of t-learner, cells"),
+    (["--history", "h.parquet", "--model", "cells"], "--model cells needs --cells"),
+    (["--history", "h.parquet", "--cells", "region"], "--cells was given but --model is t-learner"),
     (["--customers", "c.parquet", "--transactions", "t.csv", "--cutoff", "2020-01-01"], "Both --customers and"),
     (["--transactions", "t.csv"], "--transactions needs --cutoff"),
     (["--customers", "c.parquet"], "Nothing to score"),

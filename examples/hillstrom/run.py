@@ -3,27 +3,36 @@
     python examples/hillstrom/run.py            # or: make hillstrom
 
 Reads ../shared/data/hillstrom/hillstrom.csv beside the project root, checks its known figures,
-splits the 64,000 customers 50/50 (seed 2008), fits the cells model (optimizer.uplift_cells: mean
-revenue per arm in each mens x womens x newbie cell) and, for comparison, the conversion T-learner
-(optimizer.uplift) on one half, scores the other, plans it with cvo (at most 30% may be e-mailed)
-and values the plans and the baselines on that half with optimizer.evaluate. Files go to
-out/hillstrom/; the results table is printed, stored in examples/hillstrom/results.json and
-copied into examples/hillstrom/README.md.
+splits the 64,000 customers 50/50 (seed 2008) and runs the chain of cvo commands twice: `cvo score`
+fits the cells model (--model cells: mean revenue per arm in each mens x womens x newbie cell) or,
+for comparison, the conversion T-learner on one half and scores the other; `cvo optimize` plans it
+(at most 30% may be e-mailed); `cvo evaluate` values the plan on that half. The commands run in
+this process, through the console script's own code, and are printed in the table. The baselines
+are valued with optimizer.evaluate, by the same estimate. Files go to out/hillstrom/; the results
+table is printed, stored in examples/hillstrom/results.json and copied into
+examples/hillstrom/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
+import shlex
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import typer
 import yaml
 
+from optimizer.cli import app
+from optimizer.data import read_table
 from optimizer.evaluate import (
     EvaluateOptions,
     PolicyValue,
@@ -33,11 +42,6 @@ from optimizer.evaluate import (
     random_policy,
     randomized_history,
 )
-from optimizer.outputs import write_outputs
-from optimizer.plan import optimize
-from optimizer.uplift import UpliftModel, UpliftOptions, fit_uplift, score_customers
-from optimizer.uplift_cells import CellOptions, fit_cell_uplift
-from optimizer.uplift_report import format_report
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "hillstrom" / "hillstrom.csv"
@@ -58,8 +62,8 @@ MAIN, COMPARISON = "cvo plan (cells)", "cvo plan (T-learner)"
 RANDOM, EVERYBODY = f"random {EMAIL_SHARE:.0%}, better e-mail", "everybody, better e-mail"
 UNCONSTRAINED = "best unconstrained (T-learner predicted)"
 SPLITS = 6
-MODEL_OPTIONS = UpliftOptions()
-CELL_OPTIONS = CellOptions(cells=("mens", "womens", "newbie"), shrinkage=100.0)
+CELLS, SHRINKAGE = ("mens", "womens", "newbie"), 100.0  # the cells model (cvo score --model cells)
+MIN_RESPONDERS = 30
 
 
 @dataclass(frozen=True)
@@ -110,24 +114,43 @@ def split(history: pd.DataFrame, seed: int = SEED, sample: int | None = None) ->
                   history.iloc[np.sort(order[half:])].reset_index(drop=True))
 
 
-def write_inputs(model: UpliftModel, evaluation: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """customers.parquet and scores.parquet (the long table cvo reads) for the evaluation half."""
-    out.mkdir(parents=True, exist_ok=True)
-    customers = evaluation[["customer_id", *FEATURES]]
-    scores = score_customers(model, customers)
-    customers.to_parquet(out / "customers.parquet", index=False)
-    scores.to_parquet(out / "scores.parquet", index=False)
-    return scores
+def cvo(*args: str | Path) -> str:
+    """Run one ``cvo`` command in this process (the console script's own code) and return what it printed.
+
+    A failing command stops the example with the command line and its exit code; its message is on stderr.
+    """
+    command = typer.main.get_command(app)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = command.main(args=[str(a) for a in args], prog_name="cvo", standalone_mode=False)
+    if code:
+        raise SystemExit(f"cvo {' '.join(map(str, args))} exited with {code}")
+    return printed.getvalue()
 
 
-def write_scenario(model: UpliftModel, n_customers: int, out: Path, objective: str) -> Path:
+def shell_line(args: tuple[str | Path, ...]) -> str:
+    """The command as a user types it from the project root."""
+    return "cvo " + " ".join(shlex.quote(os.path.relpath(a, ROOT) if isinstance(a, Path) else a) for a in args)
+
+
+def write_halves(halves: Halves, folder: Path) -> dict[str, Path]:
+    """The fitting half's history, the evaluation half's customers and history, as cvo reads them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"fit": folder / "fit_history.parquet", "customers": folder / "evaluation_customers.parquet",
+             "evaluation": folder / "evaluation_history.parquet"}
+    halves.fit.to_parquet(files["fit"], index=False)
+    halves.evaluation[["customer_id", *FEATURES]].to_parquet(files["customers"], index=False)
+    halves.evaluation.to_parquet(files["evaluation"], index=False)
+    return files
+
+
+def write_scenario(values: dict[str, float], n_customers: int, out: Path, objective: str) -> Path:
     """A cvo scenario: both e-mails on one channel that carries at most 30% of the customers."""
     scenario = {
         "name": f"hillstrom_{objective}", "customers": "customers.parquet", "scores": "scores.parquet",
         "seed": SEED, "objective": objective,
         "campaigns": [{"id": j, "channel": "email", "cost_per_contact": COST_PER_EMAIL,
-                       "value_per_response": round(model.value_per_response[j], 4), "control_fraction": 0.0}
-                      for j in model.campaigns],
+                       "value_per_response": round(w, 4), "control_fraction": 0.0} for j, w in values.items()],
         "channels": {"email": {"capacity": int(EMAIL_SHARE * n_customers)}},
     }
     path = out / f"hillstrom_{objective}.yaml"
@@ -135,9 +158,41 @@ def write_scenario(model: UpliftModel, n_customers: int, out: Path, objective: s
     return path
 
 
-def unconstrained_arms(model: UpliftModel, scores: pd.DataFrame) -> np.ndarray:
+@dataclass(frozen=True)
+class Chain:
+    """One model's ``cvo score`` → ``cvo optimize`` → ``cvo evaluate`` on a split, as the commands left it."""
+
+    commands: tuple[str, ...]  # as a user types them
+    report: str  # the model report cvo score printed
+    value_per_response: dict[str, float]
+    scores: pd.DataFrame
+    arms: pd.Series  # each evaluation customer's e-mail in the plan, or None
+    evaluated: float  # the plan's value per customer as cvo evaluate printed it
+
+
+def run_chain(model: str, files: dict[str, Path], n_customers: int, seed: int, folder: Path,
+              min_responders: int) -> Chain:
+    """Score the evaluation customers with a model fit on the fitting half, plan them, evaluate the plan."""
+    model_options = ("--model", "cells", "--cells", ",".join(CELLS), "--shrinkage", f"{SHRINKAGE:g}") \
+        if model == MAIN else ("--model", "t-learner")
+    score = ("score", "--history", files["fit"], "--customers", files["customers"], *model_options,
+             "--seed", str(seed), "--min-responders", str(min_responders), "--out", folder)
+    printed = cvo(*score)
+    values = json.loads((folder / "score_report.json").read_text())["value_per_response"]
+    optimize = ("optimize", write_scenario(values, n_customers, folder, OBJECTIVE), "--out", folder / OBJECTIVE,
+                "--json")
+    cvo(*optimize)
+    costs = [arg for j in values for arg in ("--cost", f"{j}={COST_PER_EMAIL:g}")]
+    evaluate = ("evaluate", folder / OBJECTIVE / "plan.parquet", "--history", files["evaluation"], *costs, "--json")
+    evaluated = json.loads(cvo(*evaluate))["plan"]["value"]
+    plan = read_table(folder / OBJECTIVE / "plan.parquet", what="plan", text_columns=("customer_id", "campaign_id"))
+    return Chain(tuple(shell_line(c) for c in (score, optimize, evaluate)), printed.split("\nWrote ")[0].strip(),
+                 values, pd.read_parquet(folder / "scores.parquet"), plan_arms(plan), evaluated)
+
+
+def unconstrained_arms(values: dict[str, float], scores: pd.DataFrame) -> np.ndarray:
     """Each customer's predicted-best e-mail when its value (p_t - p_c) w - cost is positive, else None."""
-    wide = scores.assign(value=(scores.p_treat - scores.p_control) * scores.campaign_id.map(model.value_per_response)
+    wide = scores.assign(value=(scores.p_treat - scores.p_control) * scores.campaign_id.map(values)
                          - COST_PER_EMAIL).pivot(index="customer_id", columns="campaign_id", values="value")
     best = wide.idxmax(axis=1).to_numpy(dtype=object)
     return np.where(wide.max(axis=1).to_numpy() > 0, best, None)
@@ -146,13 +201,6 @@ def unconstrained_arms(model: UpliftModel, scores: pd.DataFrame) -> np.ndarray:
 def better_campaign(fit: pd.DataFrame) -> str:
     """The campaign with the higher mean revenue on the fitting half (chosen without the evaluation half)."""
     return str(fit[fit.treated == 1].groupby("campaign_id")["revenue"].mean().idxmax())
-
-
-def plan_with_cvo(model: UpliftModel, n_customers: int, out: Path, objective: str = OBJECTIVE) -> pd.Series:
-    """Solve the scenario, write plan.parquet and summary.json, return each customer's e-mail (or None)."""
-    plan = optimize(write_scenario(model, n_customers, out, objective))
-    write_outputs(plan, out / objective)
-    return plan_arms(plan.assignments)
 
 
 def ratio(policy: PolicyValue, reference: PolicyValue, nobody: PolicyValue) -> dict[str, float]:
@@ -166,20 +214,21 @@ def ratio(policy: PolicyValue, reference: PolicyValue, nobody: PolicyValue) -> d
     return {"ratio": float(r), "low": float(r - 1.96 * se), "high": float(r + 1.96 * se)}
 
 
-def value_policies(halves: Halves, model: UpliftModel, plans: dict[str, pd.Series],
-                   scores: pd.DataFrame) -> dict[str, PolicyValue]:
+def value_policies(halves: Halves, chains: dict[str, Chain], reference: Chain) -> dict[str, PolicyValue]:
     """IPW value per customer (revenue minus e-mail cost) of the plans and baselines on the evaluation half.
 
-    ``plans`` maps a row name to each customer's e-mail; the first is the main plan, whose volume and
-    mix the random baseline copies; ``model`` and ``scores`` give the unconstrained policy.
+    ``chains`` maps a row name to a model's chain; the first is the main plan, whose volume and mix the
+    random baseline copies; ``reference``'s scores give the unconstrained policy.
     """
-    options = EvaluateOptions(outcome="revenue", costs={j: COST_PER_EMAIL for j in model.campaigns})
+    options = EvaluateOptions(outcome="revenue", costs=dict.fromkeys(reference.value_per_response, COST_PER_EMAIL))
     data = randomized_history(halves.evaluation, options=options)
     ids, better = data.customer_ids, better_campaign(halves.fit)  # chosen on the fitting half
-    policies = {name: deterministic_policy(data, arms.loc[ids].to_numpy()) for name, arms in plans.items()}
+    policies = {name: deterministic_policy(data, chain.arms.loc[ids].to_numpy()) for name, chain in chains.items()}
     plan = next(iter(policies.values()))
     shares = {arm: float(plan[:, a].mean()) for a, arm in enumerate(data.arms) if a}
-    unconstrained = pd.Series(unconstrained_arms(model, scores), index=sorted(set(scores.customer_id)))
+    scores = reference.scores
+    unconstrained = pd.Series(unconstrained_arms(reference.value_per_response, scores),
+                              index=sorted(set(scores.customer_id)))
     policies.update({
         "nobody": random_policy(data, {}),
         EVERYBODY: random_policy(data, {better: 1.0}),
@@ -190,33 +239,28 @@ def value_policies(halves: Halves, model: UpliftModel, plans: dict[str, pd.Serie
     return {name: policy_value(data, name, policy, options) for name, policy in policies.items()}
 
 
-def fit_model(name: str, fit: pd.DataFrame, seed: int, options: UpliftOptions,
-              cell_options: CellOptions) -> UpliftModel:
-    """The main plan's cells model or the comparison plan's conversion T-learner, fit on the fitting half."""
-    if name == MAIN:
-        return fit_cell_uplift(fit, options=replace(cell_options, seed=seed))
-    return fit_uplift(fit, options=replace(options, seed=seed))
+def check_evaluated(values: dict[str, PolicyValue], chains: dict[str, Chain]) -> None:
+    """cvo evaluate's value of each plan is the table's (the same IPW estimate); stop if they differ."""
+    for name, chain in chains.items():
+        if abs(chain.evaluated - values[name].value) > 1e-9:
+            raise SystemExit(f"{name}: cvo evaluate printed {chain.evaluated}, the table has {values[name].value}")
 
 
-def run_split(history: pd.DataFrame, seed: int, out: Path, plans: tuple[str, ...] = (MAIN, COMPARISON),
-              sample: int | None = None, options: UpliftOptions = MODEL_OPTIONS,
-              cell_options: CellOptions = CELL_OPTIONS) -> tuple[dict[str, PolicyValue], dict[str, UpliftModel]]:
-    """Split, fit each plan's model, score, plan with cvo, and value everything on the evaluation half.
+def run_split(history: pd.DataFrame, seed: int, out: Path, sample: int | None = None,
+              min_responders: int = MIN_RESPONDERS) -> tuple[dict[str, PolicyValue], dict[str, Chain]]:
+    """Split; per model cvo score, optimize and evaluate; value every policy on the evaluation half.
 
-    The main plan (cells) comes first in ``plans``; its scores are in ``out``, the comparison's in
-    ``out/t_learner``.
+    The main plan's (cells) files are in ``out``, the comparison's (T-learner) in ``out/t_learner``.
     """
     halves = split(history, seed, sample)
-    models, arms, scores = {}, {}, {}
-    for name in plans:
-        folder = out if name == MAIN else out / "t_learner"
-        models[name] = fit_model(name, halves.fit, seed, options, cell_options)
-        scores[name] = write_inputs(models[name], halves.evaluation, folder)
-        arms[name] = plan_with_cvo(models[name], len(halves.evaluation), folder)
+    files = write_halves(halves, out)
+    chains = {name: run_chain(name, files, len(halves.evaluation), seed, out / folder, min_responders)
+              for name, folder in ((MAIN, "."), (COMPARISON, "t_learner"))}
     # The unconstrained reference is the T-learner's (nearly everybody e-mailed), as before the cells
     # model: the cells model's own unconstrained policy is weaker, and measuring against it would flatter the plan.
-    reference = COMPARISON if COMPARISON in plans else plans[0]
-    return value_policies(halves, models[reference], arms, scores[reference]), models
+    values = value_policies(halves, chains, chains[COMPARISON])
+    check_evaluated(values, chains)
+    return values, chains
 
 
 def goal_ratios(values: dict[str, PolicyValue]) -> dict[str, dict[str, float]]:
@@ -242,27 +286,25 @@ def split_row(seed: int, values: dict[str, PolicyValue]) -> dict[str, float]:
 
 
 def run(seed: int = SEED, splits: int = SPLITS, sample: int | None = None, out: Path = ROOT / "out" / "hillstrom",
-        options: UpliftOptions = MODEL_OPTIONS, cell_options: CellOptions = CELL_OPTIONS) -> dict[str, Any]:
+        min_responders: int = MIN_RESPONDERS) -> dict[str, Any]:
     """The experiment on split ``seed``, then the plans' gains on ``splits`` - 1 further splits.
 
-    ``sample`` and the options make a quick version for the tests (fewer customers, fewer responders).
+    ``sample`` and ``min_responders`` make a quick version for the tests (fewer customers, fewer responders).
     """
     data = load_hillstrom()
     check_known_figures(data)
     history = to_history(data)
-    values, models = run_split(history, seed, out, sample=sample, options=options, cell_options=cell_options)
+    values, chains = run_split(history, seed, out, sample, min_responders)
     rows = [split_row(seed, values)]
     for other in range(seed + 1, seed + splits):
-        extra = run_split(history, other, out / f"split_{other}", sample=sample, options=options,
-                          cell_options=cell_options)
-        rows.append(split_row(other, extra[0]))
-    model = models[MAIN]
+        rows.append(split_row(other, run_split(history, other, out / f"split_{other}", sample, min_responders)[0]))
     settings = {"seed": seed, "customers_evaluated": (sample or len(history)) - (sample or len(history)) // 2,
                 "cost_per_email": COST_PER_EMAIL, "email_share": EMAIL_SHARE,
-                "value_per_response": model.value_per_response, "better_campaign": better_campaign(
+                "value_per_response": chains[MAIN].value_per_response, "better_campaign": better_campaign(
                     split(history, seed, sample).fit)}
-    return {"settings": settings, "rows": policy_rows(values), "goals": goal_ratios(values), "splits": rows,
-            "model_report": "\n".join(format_report(m.report) for m in models.values())}
+    return {"settings": settings, "commands": list(chains[MAIN].commands), "rows": policy_rows(values),
+            "goals": goal_ratios(values), "splits": rows,
+            "model_report": "\n".join(chain.report for chain in chains.values())}
 
 
 def verdict(r: dict[str, float], goal: float) -> str:
@@ -279,7 +321,10 @@ def verdict(r: dict[str, float], goal: float) -> str:
 def render_table(results: dict[str, Any]) -> str:
     """The results as the markdown the command prints and README.md holds between the markers."""
     s = results["settings"]
-    lines = ["```text", results["model_report"], "```", "",
+    lines = ["The chain for the cells plan, as run (the T-learner's is the same with --model t-learner, in "
+             "t_learner/):", "", "```console", *(f"$ {command}" for command in results["commands"]), "```", "",
+             "What `cvo score` printed for each model:", "",
+             "```text", results["model_report"], "```", "",
              f"Split seed {s['seed']}: value per customer = revenue over the two weeks minus "
              f"${s['cost_per_email']:.2f} per e-mail, by IPW on the {s['customers_evaluated']:,} customers of the "
              f"evaluation half; the better e-mail (on the fitting half) is {s['better_campaign']}; value per "

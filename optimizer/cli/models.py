@@ -30,28 +30,57 @@ def score(
     holdout: Annotated[float, typer.Option(min=0.01, max=0.9, help="Share of the history held out for the "
                                            "model report.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
+    model: Annotated[str, typer.Option(help="Response model: t-learner (a calibrated gradient-boosting "
+                                       "classifier per arm) or cells (mean revenue per arm in each cell of "
+                                       "--cells, shrunk to the arm mean).")] = "t-learner",
+    cells: Annotated[str | None, typer.Option(help="The cells model's features, comma-separated, e.g. "
+                                              "mens,womens,newbie.")] = None,
+    shrinkage: Annotated[float, typer.Option(min=0, help="The cells model's shrinkage: customers' worth of "
+                                             "weight on the arm mean.")] = 100.0,
+    min_responders: Annotated[int, typer.Option(min=1, help="Fewest responders an arm needs to be "
+                                                "fitted.")] = 30,
 ) -> None:
     """Fit customer values and response models, and write the tables cvo optimize reads.
 
     Customer values: RFM, BG/NBD and Gamma-Gamma from a transaction log; response models: a T-learner
-    per campaign from a randomized campaign history.
+    (or the cells model) per campaign from a randomized campaign history.
 
     Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
     --out out/scores
     """
     from optimizer.score import score as run_score
     from optimizer.score import write_scores
-    from optimizer.uplift import UpliftOptions
 
     try:
+        options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
         run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
-                        options=UpliftOptions(holdout=holdout, seed=seed), months=months, monthly_discount=discount,
+                        options=options, months=months, monthly_discount=discount,
                         transaction_columns=_mapping(column or []))
         written = write_scores(run, out)
     except CvoError as error:
         raise fail(error) from None
     _print_score(run)
     typer.echo("Wrote " + ", ".join(map(str, written)))
+
+
+def _response_options(model: str, cells: str | None, shrinkage: float, **common):
+    """UpliftOptions for --model t-learner, CellOptions for --model cells (which needs --cells)."""
+    from optimizer.uplift import UpliftOptions
+    from optimizer.uplift_cells import CellOptions
+
+    if model not in ("t-learner", "cells"):
+        raise ScenarioError(f"--model '{model}' is not one of t-learner, cells", where="cvo score",
+                            fix="Use --model t-learner or --model cells --cells FEATURE,FEATURE")
+    if model == "t-learner":
+        if cells is not None:
+            raise ScenarioError("--cells was given but --model is t-learner", where="cvo score",
+                                fix="Add --model cells, or drop --cells")
+        return UpliftOptions(**common)
+    names = tuple(name.strip() for name in (cells or "").split(",") if name.strip())
+    if not names:
+        raise ScenarioError("--model cells needs --cells, the features whose combinations are the cells",
+                            where="cvo score", fix="Add e.g. --cells mens,womens,newbie")
+    return CellOptions(cells=names, shrinkage=shrinkage, **common)
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
