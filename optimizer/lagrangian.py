@@ -119,10 +119,13 @@ class PricedProblem:
                 out[r] = (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) * mask
         return out
 
-    def take(self, customers: np.ndarray, ids: np.ndarray, shared: bool) -> PricedProblem:
-        """The given customers (local positions) as a float64 PricedProblem named by ``ids``;
-        ``shared`` weights (one row for all customers) are kept as they are."""
+    def take(self, customers: np.ndarray, ids: np.ndarray, shared: bool, keep_dtype: bool = False) -> PricedProblem:
+        """The given customers (local positions) as a PricedProblem named by ``ids``, float64
+        unless ``keep_dtype`` (then the arrays keep theirs); ``shared`` weights (one row for all
+        customers) are kept as they are."""
         weights = self.weights if shared else self.weights[:, customers]
+        if keep_dtype:
+            return replace(self, customer_ids=ids, value=self.value[customers], weights=weights)
         return replace(self, customer_ids=ids, value=self.value[customers].astype(float),
                        weights=weights.astype(float))
 

@@ -180,18 +180,30 @@ def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) 
     return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
 
 
-def sample_rows(part: Partition, share: float, shared: bool) -> PricedProblem:
+def sample_rows(part: Partition, share: float, shared: bool, keep_dtype: bool = False) -> PricedProblem:
     """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
     keys = position_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
-    chosen = np.flatnonzero(keys < np.uint64(min(2**64 - 1, int(share * 2**64))))
-    return customer_rows(part, chosen + part.offset, shared)
+    chosen = np.flatnonzero(keys < _threshold(share))
+    return customer_rows(part, chosen + part.offset, shared, keep_dtype)
 
 
-def customer_rows(part: Partition, customers: np.ndarray, shared: bool) -> PricedProblem:
-    """The given customers (sorted global indices) that are in this partition, as a float64
-    PricedProblem named by global index (``shared``: the weights are one row for everyone)."""
+def subsample(sample: PricedProblem, share: float, shared: bool) -> PricedProblem:
+    """The customers of a hashed sample (named by global index) that are in the smaller hashed
+    sample of about ``share`` of all customers: that sample itself when ``sample`` holds it."""
+    chosen = np.flatnonzero(position_keys(sample.customer_ids.astype(np.uint64)) < _threshold(share))
+    return sample.take(chosen, sample.customer_ids[chosen], shared, keep_dtype=True)
+
+
+def _threshold(share: float) -> np.uint64:
+    return np.uint64(min(2**64 - 1, int(share * 2**64)))
+
+
+def customer_rows(part: Partition, customers: np.ndarray, shared: bool, keep_dtype: bool = False) -> PricedProblem:
+    """The given customers (sorted global indices) that are in this partition, as a PricedProblem
+    named by global index, float64 unless ``keep_dtype`` (``shared``: the weights are one row
+    for everyone)."""
     local = part.local(customers)
-    return part.priced.take(local, local + part.offset, shared)
+    return part.priced.take(local, local + part.offset, shared, keep_dtype)
 
 
 class Customers:

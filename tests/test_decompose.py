@@ -92,7 +92,7 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(decompose, "MASTER", 25)
     monkeypatch.setattr(decompose, "MAX_JOINING", 15)
     monkeypatch.setattr(decompose, "CORE_PAIRS", 20)
-    monkeypatch.setattr(decompose, "COARSE", 100)
+    monkeypatch.setattr(decompose, "COARSE", (40, 100))
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -105,7 +105,7 @@ def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts,
 def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
     """Random weekly-plan instances where the master holds a fraction of the customers."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in (("SAMPLE", 20), ("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8), ("COARSE", 40)):
+        for name, value in (("SAMPLE", 20), ("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8), ("COARSE", (10, 40))):
             patch.setattr(decompose, name, value)
         assert_agrees_with_exact(medium_problem(seed, n=n))
 

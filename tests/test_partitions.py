@@ -88,6 +88,21 @@ def test_the_sample_and_the_rows_of_customers_cross_partitions(setting):
     assert np.array_equal(rows.weights, priced.weights[:, wanted])
 
 
+def test_a_smaller_sample_drawn_from_a_larger_one_is_the_direct_draw(setting):
+    """coarse_balance's nested samples: the 10% drawn from the 40% sample are the 10% sample itself,
+    and a sample that keeps the dtype keeps float32 scores as they are."""
+    priced = setting[0]
+    low = dataclasses.replace(priced, value=priced.value.astype(np.float32))
+    pieces = split(low, [100, 250])
+    larger = stack([parts.sample_rows(p, 0.4, False, True) for p in pieces], False)
+    assert larger.value.dtype == np.float32
+    nested = parts.subsample(larger, 0.1, False)
+    direct = parts.sample_rows(split(low, [])[0], 0.1, False, True)
+    assert 0 < nested.n_customers < larger.n_customers
+    assert np.array_equal(nested.customer_ids, direct.customer_ids)
+    assert np.array_equal(nested.value, direct.value) and np.array_equal(nested.weights, direct.weights)
+
+
 def test_the_least_margin_outside_is_that_of_the_fixed_customers_that_did_not_move(setting):
     priced, start, prices, master = setting
     found = parts.price_round(split(priced, [])[0], start, prices, master, 1_000, 0.0)
