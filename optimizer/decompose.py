@@ -4,12 +4,10 @@ With one choice per customer and m coupling rows, an LP optimum has at most m fr
 customers and, at the optimal prices λ*, almost every customer's priced-out best choice
 (optimizer/lagrangian.py) is already its choice in the optimal plan. So:
 
-1. **Warm start.** λ = the row duals of the LP over a hashed sample of about SAMPLE customers,
-   every limit scaled by sample/n (HiGHS).
+1. **Warm start.** λ = the row duals of the LP over a hashed sample of customers.
 2. **Balancing.** Passes move each row's price to where its lhs meets its limit, read off
-   per-row histograms of breakpoints (``balance``), while L(λ) falls: first over nested hashed
-   samples of about COARSE customers (limits scaled), then over all customers. The lowest-L prices are
-   the start prices λ0.
+   per-row histograms of breakpoints, while L(λ) falls: first over nested hashed samples, then
+   over all customers (optimizer/balancing.py). The lowest-L prices are the start prices λ0.
 3. **Master LP, priced out (column generation).** The master LP decides the MASTER customers
    of smallest margin at λ0 over their few best campaigns; every other customer keeps its
    best at λ0 and the master's limits shrink by what they use. Its duals λ are priced out:
@@ -45,49 +43,29 @@ from operator import add
 import numpy as np
 
 from optimizer import partitions as parts
+from optimizer.balancing import STALL_SHARE, Pass, balance, coarse_balance, warm_start
 from optimizer.exact import Clock, solve_with_relaxation
 from optimizer.lagrangian import (
-    Breakpoints,
     PricedProblem,
     adjusted_values,
-    breakpoint_scale,
     priced_problem,
     stack,
-    to_problem,
 )
 from optimizer.master import MasterLP, MasterSolution
 from optimizer.partitions import Customers, Progress
-from optimizer.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
-from optimizer.relaxation import Relaxation, solve_relaxation
+from optimizer.problem import NO_CAMPAIGN, Problem
+from optimizer.relaxation import Relaxation
 from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import SolverOptions
 
-SAMPLE = 5_000  # measured at 1M × 20: 20,000 took 2.9 s, 5,000 0.6 s, and balancing closes the rest
-# Customers of the nested hashed samples balanced, smallest first, before the passes over everyone.
-# Measured at 10M × 20: 100k alone left 5 full balancing passes (13.5 s in all), 100k then 1M 2 (7.8 s).
-COARSE = (100_000, 1_000_000)
 MASTER = 10_000
 COLUMNS = 3
 CORE_PAIRS = 10_000  # first exact core: measured at 100k × 10, 5,000 left a plan 2.1 below z_LP, 10,000 0.05
 MAX_JOINING = 20_000
 MAX_ROUNDS = 60
 MAX_WIDENINGS = 3
-MAX_BALANCING = 30
-BALANCED = 1e-5  # a row is balanced when its lhs is this close (relative) to its limit
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
 LIMIT_DIGITS = 12  # significant digits the master's and core's limits are rounded to (``_settled``)
-STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this share of the allowed gap
-
-@dataclass(frozen=True)
-class Pass:
-    """A pass reduced over all customers: L(λ), row usages, and (a balancing pass) breakpoints
-    and the MASTER customers of smallest margin."""
-
-    prices: np.ndarray
-    bound: float
-    usage: np.ndarray
-    breakpoints: Breakpoints | None = None
-    nearest: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -134,9 +112,9 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     """Steps 1-5 of the module docstring: the result (without its choice array) and the plan."""
     clock = Clock(time.perf_counter(), options.time_limit_s)
     cap = 1e4 * customers.price_scale
-    prices, magnitude = coarse_balance(customers, warm_start(customers, clock), cap, options.mip_gap, clock)
+    prices, magnitude = coarse_balance(customers, warm_start(customers, clock), cap, options.mip_gap, clock, MASTER)
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
-    balanced = balance(customers, prices, cap, stall, clock)
+    balanced = balance(customers, prices, cap, stall, clock, MASTER)
     start = balanced.prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
     _join(customers, master, balanced.nearest, start, start)
@@ -161,105 +139,6 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     if result is None:
         return _no_plan(clock, Termination.TIME_LIMIT), None
     return _final(result, options, clock), plan
-
-
-def price_pass(customers: Customers, prices: np.ndarray) -> Pass:
-    """One pass over all customers, reduced: L(λ) and row usages."""
-    totals = reduce(add, customers.map(parts.pass_totals, prices, stage="pass"))
-    return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals))
-
-
-def balancing_pass(customers: Customers, prices: np.ndarray) -> Pass:
-    """A pass with the breakpoint histograms, and the MASTER customers of smallest margin."""
-    scale = breakpoint_scale(customers.price_scale, prices)
-    found = reduce(add, customers.map(parts.balancing_totals, prices, scale, MASTER, stage="balance"))
-    nearest = found.nearest[np.lexsort((found.nearest, found.margins))[:MASTER]]
-    return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
-                Breakpoints(scale, found.totals.histogram), np.sort(nearest))
-
-
-def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
-    """Row duals of the LP over a hashed sample of customers, limits scaled to the sample."""
-    if customers.n <= SAMPLE:
-        return np.zeros(len(customers.rows))
-    shared = customers.shared_weights
-    sample = stack(customers.map(parts.sample_rows, SAMPLE / customers.n, shared, stage="sample"), shared)
-    scale = sample.n_customers / customers.n
-    problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * scale)
-    lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
-    return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
-
-
-def coarse_balance(
-    customers: Customers, prices: np.ndarray, cap: np.ndarray, mip_gap: float, clock: Clock
-) -> tuple[np.ndarray, float]:
-    """``balance`` on nested hashed samples of about COARSE[0], COARSE[1], … customers in turn,
-    limits scaled to each sample (a pass over a sample of s customers costs s/n of one over
-    everyone, and each level leaves the next less to do); returns the prices and |L(λ)| estimated
-    from the largest sample (what the stall threshold is relative to). The levels are only those
-    with n > 2 s; without any, one pass over everyone gives |L(λ)| at ``prices``.
-
-    The samples keep the score matrix's dtype (float32 at scale: a 1M × 20 sample is 80 MB) and
-    are nested: the largest is drawn once and the smaller are the customers of it whose key falls
-    below their own, smaller threshold, the very customers a direct draw would give."""
-    levels = [size for size in COARSE if customers.n > 2 * size]
-    if not levels:
-        return prices, abs(price_pass(customers, prices).bound)
-    shared = customers.shared_weights
-    largest = stack(customers.map(parts.sample_rows, levels[-1] / customers.n, shared, True, stage="sample"),
-                    shared)
-    for size in levels:
-        sample = parts.subsample(largest, size / customers.n, shared)
-        scale = sample.n_customers / customers.n
-        coarse = Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)))
-        stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
-        best = balance(coarse, prices, cap, stall, clock)
-        prices = best.prices
-    return prices, abs(best.bound) / scale
-
-
-def balance(customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock) -> Pass:
-    """Coordinate steps on the prices from breakpoint histograms, until each row's lhs meets its
-    limit or a pass lowers L(λ) by less than ``stall``; returns the pass with the lowest L(λ).
-
-    Each pass gives, per row, how much lhs changes as that row's price alone moves (lagrangian.py,
-    ``Breakpoints``); every row's price moves to where its lhs is expected to meet its limit, all
-    rows at once, damped by half whenever L(λ) rises.
-    """
-    best = None
-    damping = 1.0
-    for _ in range(MAX_BALANCING):
-        latest = balancing_pass(customers, prices)
-        fell = np.inf if best is None else best.bound - latest.bound
-        if fell > 0:
-            best = latest
-        else:
-            damping /= 2
-        moves = _price_moves(customers, latest)
-        if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.elapsed() >= clock.limit:
-            break
-        prices = np.clip(_signed(customers.rows, best.prices + damping * _price_moves(customers, best)), -cap, cap)
-    return best
-
-
-def _price_moves(customers: Customers, latest: Pass) -> np.ndarray:
-    """Per row, the price move that should bring its lhs to its limit (0 where it already holds)."""
-    moves = np.zeros(len(customers.rows))
-    for r, (row, used, price) in enumerate(zip(customers.rows, latest.usage, latest.prices)):
-        change = row.rhs - used
-        slack_ok = (row.sense is Sense.LE and change >= 0 and price <= 0) or (
-            row.sense is Sense.GE and change <= 0 and price >= 0)
-        if abs(change) <= BALANCED * max(1.0, abs(row.rhs)) or slack_ok:
-            continue
-        moves[r] = latest.breakpoints.move(r, change)
-    return moves
-
-
-def _signed(rows: tuple[CouplingRow, ...], prices: np.ndarray) -> np.ndarray:
-    """Prices clipped to their allowed sign: >= 0 on <= rows, <= 0 on >= rows."""
-    le = np.array([row.sense is Sense.LE for row in rows])
-    ge = np.array([row.sense is Sense.GE for row in rows])
-    return np.where(le, np.maximum(prices, 0.0), np.where(ge, np.minimum(prices, 0.0), prices))
 
 
 def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.ndarray, start: np.ndarray) -> None:

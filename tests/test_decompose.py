@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_exact import brute_force, problems, random_problem
 
-from optimizer import decompose
+from optimizer import balancing, decompose
 from optimizer.decompose import solve_decompose
 from optimizer.exact import solve_exact
 from optimizer.keys import position_keys
@@ -88,11 +88,11 @@ def medium_problem(seed: int, n: int = 400, k: int = 4) -> Problem:
 @pytest.fixture
 def small_parts(monkeypatch):
     """Sample, master and joining limits small enough that every step of the loop runs."""
-    monkeypatch.setattr(decompose, "SAMPLE", 60)
+    monkeypatch.setattr(balancing, "SAMPLE", 60)
     monkeypatch.setattr(decompose, "MASTER", 25)
     monkeypatch.setattr(decompose, "MAX_JOINING", 15)
     monkeypatch.setattr(decompose, "CORE_PAIRS", 20)
-    monkeypatch.setattr(decompose, "COARSE", (40, 100))
+    monkeypatch.setattr(balancing, "COARSE", (40, 100))
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -105,8 +105,10 @@ def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts,
 def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
     """Random weekly-plan instances where the master holds a fraction of the customers."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in (("SAMPLE", 20), ("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8), ("COARSE", (10, 40))):
+        for name, value in (("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8)):
             patch.setattr(decompose, name, value)
+        patch.setattr(balancing, "SAMPLE", 20)
+        patch.setattr(balancing, "COARSE", (10, 40))
         assert_agrees_with_exact(medium_problem(seed, n=n))
 
 
@@ -120,7 +122,7 @@ def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monk
         return latest, movers, least
 
     monkeypatch.setattr(decompose, "_price_round", spy)
-    monkeypatch.setattr(decompose, "MAX_BALANCING", 1)  # leave the prices rough: the master must move them
+    monkeypatch.setattr(balancing, "MAX_BALANCING", 1)  # leave the prices rough: the master must move them
     assert_agrees_with_exact(medium_problem(3))
     assert sum(joined) > 0
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
 from test_decompose import medium_problem
 from test_exact import random_problem
 
-from optimizer.decompose import balance
-from optimizer.exact import Clock, solve_exact
+from optimizer.exact import solve_exact
 from optimizer.lagrangian import (
     PricedProblem,
     _largest_finite,
@@ -22,7 +20,6 @@ from optimizer.lagrangian import (
     stack,
     to_problem,
 )
-from optimizer.partitions import Customers
 from optimizer.problem import Problem
 from optimizer.relaxation import solve_relaxation
 
@@ -124,16 +121,6 @@ def test_breakpoints_predict_a_small_price_move():
     assert step > 0
     after = price_out(priced, lp.shadow_prices + step)
     assert after.usage[0] - start.usage[0] == pytest.approx(wanted, rel=0.25)
-
-
-def test_balancing_from_zero_prices_reaches_the_lp_bound():
-    problem = budget_only(4_000)
-    priced = priced_problem(problem)
-    lp = solve_relaxation(problem, *problem.candidate_pairs())
-    clock = Clock(time.perf_counter(), 60.0)
-    balanced = balance(Customers(priced), np.zeros(1), 1e4 * priced.price_scale, 1e-9, clock)
-    assert balanced.bound == pytest.approx(lp.bound, rel=1e-4)
-    assert balanced.usage[0] == pytest.approx(problem.rows[0].rhs, rel=1e-2)
 
 
 def test_pair_coefficients_take_stack_and_to_problem_keep_the_instance():
