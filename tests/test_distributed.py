@@ -88,6 +88,25 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     assert summary["gap"] <= 1e-6
 
 
+def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp_path, monkeypatch):
+    """With sample levels small enough to run on 15,000 customers, the cluster (3 partitions, the
+    samples drawn on the workers) still writes the in-memory plan, and the levels did run."""
+    from optimizer import balancing
+
+    monkeypatch.setattr(balancing, "COARSE", (1_000, 5_000))
+    drawn = []
+    subsample = balancing.parts.subsample
+    monkeypatch.setattr(balancing.parts, "subsample", lambda *a: drawn.append(a[0].n_customers) or subsample(*a))
+    scenario_path = write_scenario(tmp_path, 3)
+    run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    assert len(drawn) == 4 and 4_000 < drawn[0] < 6_000  # two levels, each run: the 5,000 sample drawn once
+    assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
+    expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
+    pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected.reset_index(drop=True),
+                                  check_dtype=False)
+
+
 def test_a_second_run_replaces_the_whole_plan_folder(client, tmp_path):
     scenario = load_scenario(write_scenario(tmp_path, 3))
     optimize_distributed(scenario, client, tmp_path / "out")
