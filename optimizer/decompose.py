@@ -43,8 +43,9 @@ from operator import add
 import numpy as np
 
 from optimizer import partitions as parts
+from optimizer.audiences import audience_bound
 from optimizer.balancing import STALL_SHARE, Pass, balance, coarse_balance, warm_start
-from optimizer.exact import Clock, solve_with_relaxation
+from optimizer.exact import AUDIENCE_LIMIT_S, Clock, solve_with_relaxation
 from optimizer.lagrangian import (
     PricedProblem,
     adjusted_values,
@@ -175,7 +176,7 @@ def solve_prices(
 ) -> DualState | None:
     """Step 3: master LP and passes until L(λ) meets the master's value (None: no plan exists)."""
     state = None
-    for _ in range(MAX_ROUNDS):
+    for number in range(MAX_ROUNDS):
         inside, _ = master.sorted_customers()
         fixed = reduce(add, customers.map(parts.plan_totals, start, inside, np.full(inside.size, NO_CAMPAIGN),
                                           stage="fixed"))
@@ -189,12 +190,13 @@ def solve_prices(
         state = DualState(solution, latest, fixed.value, remaining, least_outside)
         difference = latest.bound - (solution.value + fixed.value)
         settled = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
-        if settled and solution.feasible or clock.elapsed() >= options.time_limit_s:
-            return state
+        if settled and solution.feasible or clock.elapsed() >= options.time_limit_s or number == MAX_ROUNDS - 1:
+            return state  # the master as solved: the core is built on its columns
         lacking = _lacking(master, solution.prices)
         if not solution.feasible:
-            if np.all(master.penalties[solution.violated] >= cap[solution.violated]):
-                return None  # breaking these rows pays at any price a plan could need: no plan meets them
+            if np.all(master.penalties[solution.violated] >= cap[solution.violated]) and movers.size == 0 \
+                    and not lacking.any():
+                return None  # with everyone priced in, breaking these rows pays at any price a plan could need
             master.raise_penalties(solution.violated, 4.0, cap)
         elif movers.size == 0 and not lacking.any():
             return state
@@ -267,7 +269,18 @@ def _solve_core(
         return result, spec
     objective = reduce(add, customers.map(parts.plan_totals, spec.start, spec.master, spec.master_choice,
                                           stage="plan")).value
+    if bound - objective > allowed_gap and customers.coefficients is not None:
+        bound = min(bound, _audience_bound(customers, state.latest, clock))
     return replace(result, objective=objective, bound=max(bound, objective)), spec
+
+
+def _audience_bound(customers: Customers, latest: Pass, clock: Clock) -> float:
+    """optimizer/audiences.py's bound at the last prices λ: Φ(μ) = L(λ) - λ·b, μ = Aᵀλ; the
+    eligible counts N_j take one map over the customers."""
+    eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
+    customer_total = latest.bound - float(latest.prices @ customers.rhs)
+    return audience_bound(customers.rows, customers.coefficients, latest.prices @ customers.coefficients,
+                          customer_total, eligible, customers.n, min(AUDIENCE_LIMIT_S, clock.remaining()))
 
 
 def _least_margin_outside(master: MasterLP, prices: np.ndarray, fixed_least: float) -> float:

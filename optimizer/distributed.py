@@ -79,6 +79,7 @@ class DaskCustomers(Customers):
                         for name, offset in zip(files, offsets)]
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
+        self.coefficients = _common(self.map(_campaign_coefficients))
         self.n = int(sum(sizes))
         scales = self.map(_scale_parts)
         largest = max(scale[0] for scale in scales)
@@ -100,6 +101,18 @@ def _apply(function, args: tuple, part: Partition):
 def _describe(part: Partition):
     priced = part.priced
     return priced.rows, priced.campaign_ids, priced.row_weight, priced.campaigns, priced.weights.shape[1] == 1
+
+
+def _campaign_coefficients(part: Partition) -> np.ndarray | None:
+    return part.priced.campaign_coefficients()
+
+
+def _common(coefficients: list[np.ndarray | None]) -> np.ndarray | None:
+    """The partitions' per-campaign row coefficients if every partition has the same, else None."""
+    first = coefficients[0]
+    if first is None or any(c is None or not np.array_equal(c, first) for c in coefficients):
+        return None
+    return first
 
 
 def _scale_parts(part: Partition) -> tuple[float, np.ndarray]:

@@ -7,7 +7,10 @@ core solved by HiGHS branch and bound.
 3. A plan that differs from the fixed values on pair p is worth at most z_LP - |d_p|, so no plan
    outside the core beats z_LP - t, t = min |d_p| over the fixed pairs:
        bound = min(z_LP, max(core bound, z_LP - t)).
-4. If the gap is still above mip_gap, widen the core to every pair with |d_p| <= z_LP - z_plan
+4. When every row counts campaigns (one coefficient per campaign), the audience-size bound
+   (optimizer/audiences.py) at the LP's prices keeps the audience sizes integer, which z_LP does
+   not: bound = min(that bound, the bound of step 3).
+5. If the gap is still above mip_gap, widen the core to every pair with |d_p| <= z_LP - z_plan
    (no better plan lies outside it) and solve again; at worst that is the whole model.
 
 One choice per customer and m coupling rows leave at most m fractional customers in the LP, so
@@ -27,6 +30,7 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus as PyomoSolution
 from pyomo.contrib.solver.common.results import TerminationCondition
 
+from optimizer.audiences import audience_bound
 from optimizer.model import build_model
 from optimizer.problem import NO_CAMPAIGN, Problem
 from optimizer.relaxation import Relaxation, solve_relaxation
@@ -35,6 +39,7 @@ from optimizer.scenario import SolverOptions
 
 CORE_PAIRS = 5_000
 PRESOLVE_BELOW = 20_000
+AUDIENCE_LIMIT_S = 10.0  # the audience-size MIP (k integers) closes in milliseconds; a stop still bounds
 
 _TERMINATION = {
     TerminationCondition.convergenceCriteriaSatisfied: Termination.OPTIMAL,
@@ -88,6 +93,9 @@ def solve_with_relaxation(
     core = _smallest(distance, core_pairs) | _fractional(lp)
     rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
     result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, rounded)
+    if _unproven(result, allowed_gap) and result.bound is not None:
+        result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
+            problem, customers, campaigns, lp, clock))))
     if _unproven(result, allowed_gap) and not core.all() and clock.elapsed() < options.time_limit_s:
         reach = lp.bound - result.objective if result.objective is not None else np.inf
         core = core | (distance <= reach + 1e-9)
@@ -95,6 +103,23 @@ def solve_with_relaxation(
     if result.termination is Termination.INFEASIBLE and not core.all():
         result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
     return result
+
+
+def _audience_bound(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation,
+                    clock: Clock) -> float:
+    """optimizer/audiences.py's bound at the LP's prices when every row counts campaigns, else inf.
+
+    Φ(μ) = Σ_i max(0, max_j c_ij - μ_j) over the candidate pairs, μ = Aᵀλ, N_j = candidate pairs of j.
+    """
+    coefficients = problem.campaign_coefficients(customers, campaigns)
+    if coefficients is None:
+        return np.inf
+    campaign_prices = lp.shadow_prices @ coefficients
+    best = np.zeros(problem.n_customers)
+    np.maximum.at(best, customers, problem.value[customers, campaigns] - campaign_prices[campaigns])
+    eligible = np.bincount(campaigns, minlength=problem.n_campaigns)
+    return audience_bound(problem.rows, coefficients, campaign_prices, float(best.sum()), eligible,
+                          problem.n_customers, min(AUDIENCE_LIMIT_S, clock.remaining()))
 
 
 def _final(result: SolveResult, options: SolverOptions, clock: Clock, lp: Relaxation) -> SolveResult:

@@ -129,6 +129,14 @@ class PricedProblem:
         return replace(self, customer_ids=ids, value=self.value[customers].astype(float),
                        weights=weights.astype(float))
 
+    def campaign_coefficients(self) -> np.ndarray | None:
+        """(m, k) a_rj when every row has one coefficient per campaign (weights shared by all
+        customers, or counts); None when some weight differs per customer."""
+        if self.weights.shape[1] != 1:
+            return None
+        return np.array([self.campaigns[r] * (1.0 if weight < 0 else self.weights[weight, 0].astype(float))
+                         for r, weight in enumerate(self.row_weight)]).reshape(len(self.rows), self.n_campaigns)
+
     def prices_by_weight(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(q, k) price per unit of each weight and (k,) price per audience member, per campaign."""
         per_weight = np.zeros((self.weights.shape[0], self.n_campaigns))
@@ -174,11 +182,14 @@ def row_usage(row_weight: np.ndarray, campaigns: np.ndarray, per_weight: np.ndar
 
 
 def priced_problem(problem: Problem, dtype: type = np.float64) -> PricedProblem:
-    """The lean arrays of a Problem: ineligible pairs become -inf, weights are stacked once."""
+    """The lean arrays of a Problem: ineligible pairs become -inf, weights are stacked once, and
+    kept as one row (1, k) when they are the same for every customer (a cost per contact)."""
     value = np.where(problem.eligible, problem.value, -np.inf).astype(dtype, copy=False)
     names = sorted({row.weight for row in problem.rows if row.weight != COUNT})
     weights = np.stack([problem.weights[name] for name in names]).astype(dtype) if names else np.zeros(
         (0, 1, problem.n_campaigns), dtype)
+    if weights.shape[1] > 1 and np.all(weights == weights[:, :1]):
+        weights = np.ascontiguousarray(weights[:, :1])  # one weight per campaign, the same for every customer
     row_weight = np.array([names.index(row.weight) if row.weight != COUNT else -1 for row in problem.rows], dtype=int)
     campaigns = np.zeros((len(problem.rows), problem.n_campaigns), dtype=bool)
     for r, row in enumerate(problem.rows):

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyomo.environ as pyo
 
-from optimizer.problem import CouplingRow, Problem, Sense
+from optimizer.problem import CouplingRow, Problem, Sense, per_campaign
 
 FAMILIES = {
     "budget": "budget",
@@ -76,10 +76,7 @@ def add_campaign_audiences(model: pyo.ConcreteModel, problem: Problem, campaigns
 
 def counts_only(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> bool:
     """True when every coupling row has one coefficient per campaign over these pairs."""
-    return bool(problem.rows) and all(
-        _per_campaign(problem.coefficients(row)[customers, campaigns], campaigns, problem.n_campaigns) is not None
-        for row in problem.rows
-    )
+    return problem.campaign_coefficients(customers, campaigns) is not None
 
 
 def add_one_campaign_per_customer(model: pyo.ConcreteModel, customers: np.ndarray) -> None:
@@ -140,8 +137,8 @@ def _add_rows(
         if nonzero.size == 0:
             return pyo.Constraint.Feasible if row.satisfied(0.0) else pyo.Constraint.Infeasible
         if hasattr(m, "audience_size"):
-            per_campaign = _per_campaign(coefficients, campaigns, problem.n_campaigns)
-            lhs = pyo.quicksum(float(a) * m.audience_size[j] for j, a in enumerate(per_campaign) if a != 0.0)
+            by_campaign = per_campaign(coefficients, campaigns, problem.n_campaigns)
+            lhs = pyo.quicksum(float(a) * m.audience_size[j] for j, a in enumerate(by_campaign) if a != 0.0)
         else:
             lhs = pyo.quicksum(float(coefficients[p]) * m.assign[int(p)] for p in nonzero)
         if row.sense is Sense.LE:
@@ -151,15 +148,3 @@ def _add_rows(
         return lhs == row.rhs
 
     setattr(model, component, pyo.Constraint(list(rows), rule=rule))
-
-
-def _per_campaign(coefficients: np.ndarray, campaigns: np.ndarray, k: int) -> np.ndarray | None:
-    """a_j when every pair of campaign j has coefficient a_j (None if some campaign's vary)."""
-    low = np.full(k, np.inf)
-    high = np.full(k, -np.inf)
-    np.minimum.at(low, campaigns, coefficients)
-    np.maximum.at(high, campaigns, coefficients)
-    present = np.isfinite(low)
-    if not np.array_equal(low[present], high[present]):
-        return None
-    return np.where(present, low, 0.0)

@@ -180,6 +180,11 @@ def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) 
     return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
 
 
+def eligible_counts(part: Partition) -> np.ndarray:
+    """Per campaign, the customers of this partition eligible for it (a finite score)."""
+    return np.isfinite(part.priced.value).sum(axis=0)
+
+
 def sample_rows(part: Partition, share: float, shared: bool, keep_dtype: bool = False) -> PricedProblem:
     """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
     keys = position_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
@@ -219,6 +224,7 @@ class Customers:
         self.n = priced.n_customers
         self.price_scale = priced.price_scale
         self.shared_weights = priced.weights.shape[1] == 1
+        self.coefficients = priced.campaign_coefficients()  # (m, k) a_rj when every row counts campaigns
         self.partitions = [Partition(_slice(priced, start, start + CHUNK), start)
                            for start in range(0, max(self.n, 1), CHUNK)]
         self.progress = progress

@@ -92,6 +92,15 @@ class Problem:
             return np.broadcast_to(row.campaigns.astype(float), (self.n_customers, self.n_campaigns))
         return self.weights[row.weight] * row.campaigns
 
+    def campaign_coefficients(self, customers: np.ndarray, campaigns: np.ndarray) -> np.ndarray | None:
+        """(m, k) a_rj when, over these pairs, every row has one coefficient per campaign (the
+        rows then see a plan only through its audience sizes); None otherwise."""
+        per_row = [per_campaign(self.coefficients(row)[customers, campaigns], campaigns, self.n_campaigns)
+                   for row in self.rows]
+        if not per_row or any(row is None for row in per_row):
+            return None
+        return np.array(per_row)
+
     def candidate_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Pairs worth a variable: eligible, and of positive value or able to help some row.
 
@@ -138,3 +147,15 @@ class Problem:
         rows = tuple(replace(row, rhs=row.rhs - used) for row, used in zip(self.rows, activity))
         eligible = self.eligible & free & (fixed == NO_CAMPAIGN)[:, None]
         return replace(self, eligible=eligible, rows=rows)
+
+
+def per_campaign(coefficients: np.ndarray, campaigns: np.ndarray, k: int) -> np.ndarray | None:
+    """a_j when every pair of campaign j has coefficient a_j (None if some campaign's vary)."""
+    low = np.full(k, np.inf)
+    high = np.full(k, -np.inf)
+    np.minimum.at(low, campaigns, coefficients)
+    np.maximum.at(high, campaigns, coefficients)
+    present = np.isfinite(low)
+    if not np.array_equal(low[present], high[present]):
+        return None
+    return np.where(present, low, 0.0)
