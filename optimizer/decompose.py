@@ -25,6 +25,9 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
 
        bound = min(L(λ), max(core bound + value of the fixed customers, L(λ) - t)).
 
+   When every row counts campaigns, the audience-size bound at λ (optimizer/audiences.py: the
+   same Lagrangian bound with integer audience sizes) may be lower still; it closes the
+   integrality gap budgets leave at 10^5 customers, which L(λ) cannot.
    If the gap is above mip_gap, everything within L(λ) - z_plan of being chosen joins the
    master and steps 3-5 repeat while time allows.
 
