@@ -80,20 +80,21 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
 
 def solve_with_relaxation(
     problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, options: SolverOptions,
-    clock: Clock, allowed_gap: float | None = None, core_pairs: int = CORE_PAIRS,
+    clock: Clock, allowed_gap: float | None = None, core_pairs: int | None = None,
 ) -> SolveResult:
-    """Steps 2-4 of the module docstring, from the LP optimum over the candidate pairs.
+    """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs.
 
     ``allowed_gap`` is the absolute gap the plan may have (default: mip_gap × |z_LP|); a caller
-    solving part of a larger problem passes the whole problem's.
+    solving part of a larger problem passes the whole problem's; ``core_pairs`` the size of the
+    first core (default CORE_PAIRS, read when called).
     """
     if allowed_gap is None:
         allowed_gap = options.mip_gap * max(1.0, abs(lp.bound))
     distance = np.abs(lp.reduced_costs)
-    core = _smallest(distance, core_pairs) | _fractional(lp)
+    core = _smallest(distance, CORE_PAIRS if core_pairs is None else core_pairs) | _fractional(lp)
     rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
     result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, rounded)
-    if _unproven(result, allowed_gap) and result.bound is not None:
+    if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
         result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
             problem, customers, campaigns, lp, clock))))
     if _unproven(result, allowed_gap) and not core.all() and clock.elapsed() < options.time_limit_s:

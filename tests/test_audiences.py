@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 from test_decompose import medium_problem
-from test_exact import brute_force, random_problem
+from test_exact import assert_matches_brute_force, brute_force, random_problem
 from test_model import per_campaign_costs
 
 from optimizer import decompose, exact
@@ -58,6 +58,15 @@ def test_the_bound_holds_for_every_plan_at_any_campaign_prices(seed: int):
     for _ in range(5):
         prices = rng.normal(0.0, 3.0, size=problem.n_campaigns)
         assert bound_at(problem, prices) >= best - 1e-9
+
+
+@pytest.mark.parametrize("core_pairs", [1, 3])
+def test_with_a_tiny_core_the_exact_solver_still_matches_brute_force(monkeypatch, core_pairs: int):
+    """Per-campaign costs, a core of one or three pairs: the audience bound and the widening both run."""
+    monkeypatch.setattr(exact, "CORE_PAIRS", core_pairs)
+    rng = np.random.default_rng(2000 + core_pairs)
+    outcomes = [assert_matches_brute_force(per_campaign_costs(random_problem(rng), rng)) for _ in range(80)]
+    assert 10 <= sum(outcomes) <= 75
 
 
 def test_a_budget_for_one_and_a_half_contacts_is_bounded_by_one():
