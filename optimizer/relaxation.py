@@ -16,6 +16,9 @@ so the optimal slacks say which limits must move, and by how much, for any plan 
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from dataclasses import dataclass
 
 import highspy
@@ -90,6 +93,25 @@ def _lower(row: CouplingRow) -> float:
 
 def _upper(row: CouplingRow) -> float:
     return INF if row.sense is Sense.GE else row.rhs
+
+
+@functools.cache
+def quiet_highs_banner() -> None:
+    """Build this process's first Highs with file descriptor 1 pointed at /dev/null.
+
+    HiGHS 1.16 writes its banner to the process's standard output (the C stream, not sys.stdout)
+    when the first Highs object is built, before any option can turn output off, and only then;
+    after this, ``cvo optimize --json`` prints nothing but its JSON.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _highs(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, maximise: bool, integer: int = 0):

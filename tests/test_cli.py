@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,15 @@ def test_optimize_json_prints_the_summary_as_json(scenario, tmp_path):
         assert {"name", "lhs", "rhs", "slack", "shadow_price"} <= constraint.keys()
     assert [k["name"] for k in summary["kpis"]] == ["responses"]
     assert summary == json.loads((out / "summary.json").read_text())
+
+
+def test_the_installed_script_prints_only_json(scenario, tmp_path):
+    """Run as a process, so that what the solver writes to file descriptor 1 would show: HiGHS 1.16
+    prints a banner there when its first object is built, whatever its options say."""
+    cvo = Path(sys.executable).parent / "cvo"
+    printed = subprocess.run([str(cvo), "optimize", str(scenario), "--out", str(tmp_path / "out"), "--json"],
+                             capture_output=True, text=True, check=True).stdout
+    assert json.loads(printed)["status"] == "optimal"
 
 
 def test_validate_a_valid_scenario(scenario):

@@ -23,6 +23,14 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main() -> None:
+    """Decide which marketing campaign each customer should get."""
+    from optimizer.relaxation import quiet_highs_banner
+
+    quiet_highs_banner()  # HiGHS's banner would otherwise land in the middle of --json output
+
+
 def fail(error: CvoError) -> typer.Exit:
     Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message), highlight=False)
     return typer.Exit(error.exit_code)
