@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import highspy
 import numpy as np
+import scipy.sparse as sp
 
-from optimizer.problem import CouplingRow, Sense
+from optimizer.problem import CouplingRow
+from optimizer.relaxation import highs_model, lower_limit, upper_limit
 
 INF = highspy.kHighsInf
 
@@ -49,24 +51,13 @@ def _largest_audience_value(
 ) -> float:
     """h(μ): the most μ·n that integer audience sizes meeting every row can reach."""
     k = len(campaign_prices)
-    model = highspy.HighsLp()
-    model.num_col_, model.num_row_ = k, len(rows) + 1
-    model.col_cost_ = np.asarray(campaign_prices, dtype=float)
-    model.col_lower_, model.col_upper_ = np.zeros(k), np.asarray(eligible, dtype=float)
-    model.row_lower_ = np.array([-INF if row.sense is Sense.LE else row.rhs for row in rows] + [-INF])
-    model.row_upper_ = np.array([INF if row.sense is Sense.GE else row.rhs for row in rows] + [float(n_customers)])
-    matrix = np.vstack([coefficients, np.ones(k)])
-    model.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    model.a_matrix_.start_ = np.arange(0, matrix.size + 1, k)
-    model.a_matrix_.index_ = np.tile(np.arange(k), len(matrix))
-    model.a_matrix_.value_ = matrix.ravel()
-    model.sense_ = highspy.ObjSense.kMaximize
-    model.integrality_ = [highspy.HighsVarType.kInteger] * k
-    highs = highspy.Highs()
-    for option, value in (("output_flag", False), ("threads", 1), ("mip_rel_gap", 0.0), ("mip_abs_gap", 0.0),
-                          ("time_limit", float(time_limit))):
+    row_lower = np.array([*map(lower_limit, rows), -INF])
+    row_upper = np.array([*map(upper_limit, rows), float(n_customers)])
+    matrix = sp.csr_matrix(np.vstack([coefficients, np.ones(k)]))
+    highs = highs_model(np.asarray(campaign_prices, dtype=float), np.zeros(k), np.asarray(eligible, dtype=float),
+                        matrix, row_lower, row_upper, maximise=True, integer=k)
+    for option, value in (("mip_rel_gap", 0.0), ("mip_abs_gap", 0.0), ("time_limit", float(time_limit))):
         highs.setOptionValue(option, value)
-    highs.passModel(model)
     highs.run()
     status = highs.getModelStatus()
     if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):

@@ -82,16 +82,18 @@ def coupling_matrix(problem: Problem, customers: np.ndarray, campaigns: np.ndarr
 
 
 def _row_bounds(problem: Problem, n_choice_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    lower = np.r_[np.full(n_choice_rows, -INF), [_lower(row) for row in problem.rows]]
-    upper = np.r_[np.ones(n_choice_rows), [_upper(row) for row in problem.rows]]
+    lower = np.r_[np.full(n_choice_rows, -INF), [lower_limit(row) for row in problem.rows]]
+    upper = np.r_[np.ones(n_choice_rows), [upper_limit(row) for row in problem.rows]]
     return lower, upper
 
 
-def _lower(row: CouplingRow) -> float:
+def lower_limit(row: CouplingRow) -> float:
+    """A row's lower bound as HiGHS takes it (-inf for a <= row)."""
     return -INF if row.sense is Sense.LE else row.rhs
 
 
-def _upper(row: CouplingRow) -> float:
+def upper_limit(row: CouplingRow) -> float:
+    """A row's upper bound as HiGHS takes it (inf for a >= row)."""
     return INF if row.sense is Sense.GE else row.rhs
 
 
@@ -114,7 +116,7 @@ def quiet_highs_banner() -> None:
         os.close(saved)
 
 
-def _highs(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, maximise: bool, integer: int = 0):
+def highs_model(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, maximise: bool, integer: int = 0):
     """A silent single-threaded Highs holding the model; ``integer`` = leading integer columns."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
@@ -149,7 +151,7 @@ def solve_relaxation(
     n_choice = matrix.shape[0] - len(problem.rows)
     row_lower, row_upper = _row_bounds(problem, n_choice)
     value = problem.value[customers, campaigns]
-    highs = _highs(value, np.zeros(len(value)), np.ones(len(value)), matrix, row_lower, row_upper, maximise=True)
+    highs = highs_model(value, np.zeros(len(value)), np.ones(len(value)), matrix, row_lower, row_upper, maximise=True)
     if time_limit is not None:
         highs.setOptionValue("time_limit", float(time_limit))
     if len(value) > IPM_ABOVE:
@@ -204,7 +206,7 @@ def _elastic(
     lower, upper = np.zeros(n_pairs + len(signs)), np.r_[np.ones(n_pairs), np.full(len(signs), INF)]
     row_lower, row_upper = _row_bounds(problem, n_choice)
     full = sp.hstack([matrix, slack], format="csr")
-    highs = _highs(cost, lower, upper, full, row_lower, row_upper, maximise=False, integer=n_pairs)
+    highs = highs_model(cost, lower, upper, full, row_lower, row_upper, maximise=False, integer=n_pairs)
     highs.setOptionValue("time_limit", float(time_limit))
     highs.run()
     if not highs.getSolution().value_valid:
@@ -216,7 +218,7 @@ def _elastic(
 
 def _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs) -> list[CouplingRow]:
     """Rows with a non-zero dual in the elastic LP: the limits the relaxed rows run into."""
-    highs = _highs(cost, lower, upper, full, row_lower, row_upper, maximise=False)
+    highs = highs_model(cost, lower, upper, full, row_lower, row_upper, maximise=False)
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return []

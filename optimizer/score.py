@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,13 @@ from optimizer.rfm import read_transactions
 from optimizer.uplift import HistoryColumns, UpliftModel, UpliftOptions, fit_uplift, read_history
 from optimizer.uplift import score_customers as score_responses
 from optimizer.uplift_cells import CellOptions, fit_cell_uplift
+
+
+class ResponseModel(StrEnum):
+    """The response model ``cvo score --model`` fits: a T-learner, or the cells model."""
+
+    T_LEARNER = "t-learner"
+    CELLS = "cells"
 
 
 @dataclass(frozen=True)

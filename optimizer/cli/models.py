@@ -65,13 +65,11 @@ def score(
 
 def _response_options(model: str, cells: str | None, shrinkage: float, **common):
     """UpliftOptions for --model t-learner, CellOptions for --model cells (which needs --cells)."""
+    from optimizer.score import ResponseModel
     from optimizer.uplift import UpliftOptions
     from optimizer.uplift_cells import CellOptions
 
-    if model not in ("t-learner", "cells"):
-        raise ScenarioError(f"--model '{model}' is not one of t-learner, cells", where="cvo score",
-                            fix="Use --model t-learner or --model cells --cells FEATURE,FEATURE")
-    if model == "t-learner":
+    if _choice(ResponseModel, model, "--model") is ResponseModel.T_LEARNER:
         if cells is not None:
             raise ScenarioError("--cells was given but --model is t-learner", where="cvo score",
                                 fix="Add --model cells, or drop --cells")
