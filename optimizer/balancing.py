@@ -60,7 +60,8 @@ def price_pass(customers: Customers, prices: np.ndarray) -> Pass:
 def balancing_pass(customers: Customers, prices: np.ndarray, nearest: int) -> Pass:
     """A pass with the breakpoint histograms, and the ``nearest`` customers of smallest margin."""
     scale = breakpoint_scale(customers.price_scale, prices)
-    found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, stage="balance"))
+    found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
+                                       stage="balance"))
     nearest = found.nearest[np.lexsort((found.nearest, found.margins))[:nearest]]
     return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
                 Breakpoints(scale, found.totals.histogram), np.sort(nearest))

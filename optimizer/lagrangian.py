@@ -18,14 +18,22 @@ read of the score matrix (see docs/benchmarks.md).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-import numba
 import numpy as np
 
+from optimizer.kernels import (
+    BINS,
+    BINS_PER_OCTAVE,
+    GAP_BINS,
+    LOWEST_OCTAVE,
+    largest_finite,
+    pair_breakpoints,
+    pass_kernel,
+    plan_kernel,
+)
 from optimizer.problem import COUNT, CouplingRow, Problem, Sense
 
 CHUNK = 1 << 20  # customers per kernel call: the unit of progress reporting
@@ -63,7 +71,7 @@ class PricedProblem:
     @cached_property
     def largest_value(self) -> float:
         """max |c_ij| over eligible pairs (one compiled scan, no (n, k) temporaries)."""
-        return float(_largest_finite(self.value)) if self.value.size else 0.0
+        return float(largest_finite(self.value)) if self.value.size else 0.0
 
     @cached_property
     def least_coefficients(self) -> np.ndarray:
@@ -220,7 +228,7 @@ class PassResult:
 
 def price_out(
     priced: PricedProblem, prices: np.ndarray, progress: Callable[[int, int], None] | None = None,
-    breakpoints: np.ndarray | None = None,
+    breakpoints: np.ndarray | None = None, coefficients: np.ndarray | None = None,
 ) -> PassResult:
     """One pass over all customers at ``prices`` (see the module docstring).
 
@@ -228,34 +236,42 @@ def price_out(
     scale per row, see ``breakpoint_scale``), the pass also collects, per row, where customers
     would switch from their best option to their runner-up as that row's price alone moves.
     """
-    n = priced.n_customers
+    n, k = priced.value.shape
     per_weight, per_count = priced.prices_by_weight(prices)
     choice = np.empty(n, dtype=np.int32)
     margin = np.empty(n, dtype=np.float64)
-    weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
-    counts = np.zeros(priced.n_campaigns)
+    weight_sums = np.zeros((priced.weights.shape[0], k))
+    counts = np.zeros(k)
     collect = breakpoints is not None
     scale = breakpoints if collect else np.ones(len(priced.rows))
+    by_pair = collect and coefficients is not None
     histogram = np.zeros((len(priced.rows), 2, BINS if collect else 0))
+    pair_histogram = np.zeros((k + 1, k + 1, GAP_BINS) if by_pair else (0, 0, 0))
+    gap_scale = _gap_scale(scale, coefficients) if by_pair else 1.0
     best_total = 0.0
     for start in range(0, n, CHUNK):
         stop = min(n, start + CHUNK)
         weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
-        best_total += _pass_kernel(priced.value[start:stop], weights, per_weight, per_count,
-                                   choice[start:stop], margin[start:stop], weight_sums, counts,
-                                   priced.row_weight, priced.campaigns.astype(np.float64), scale, histogram)
+        best_total += pass_kernel(priced.value[start:stop], weights, per_weight, per_count, choice[start:stop],
+                                  margin[start:stop], weight_sums, counts, priced.row_weight,
+                                  priced.campaigns.astype(np.float64), scale, histogram if not by_pair else
+                                  histogram[:, :, :0], gap_scale, pair_histogram)
         if progress is not None:
             progress(stop, n)
+    if by_pair:
+        pair_breakpoints(pair_histogram, coefficients, scale, gap_scale, histogram)
     usage = priced.row_usage(weight_sums, counts)
     found = Breakpoints(scale, histogram) if collect else None
     return PassResult(prices, choice, margin, best_total, usage, best_total + float(prices @ priced.rhs), found,
                       weight_sums, counts)
 
 
-BINS = 192
-BINS_PER_OCTAVE = 4
-LOWEST_OCTAVE = -36  # bin 0 holds price moves up to scale * 2**-36
-QUARTER_OCTAVES = (2**0.25, 2**0.5, 2**0.75)  # BINS_PER_OCTAVE = 4 bins between 2^e and 2^(e+1)
+def _gap_scale(scale: np.ndarray, coefficients: np.ndarray) -> float:
+    """Where the margins' histogram is centred: the largest row scale times that row's least
+    positive |a_rj| (about the largest value a customer can have)."""
+    magnitude = np.abs(coefficients)
+    least = np.array([row[row > 0].min(initial=1.0) for row in magnitude])
+    return float(np.max(scale * least, initial=1.0))
 
 
 @dataclass(frozen=True)
@@ -297,94 +313,6 @@ def breakpoint_scale(price_scale: np.ndarray, prices: np.ndarray) -> np.ndarray:
     return np.maximum(np.abs(prices), price_scale)
 
 
-@numba.njit(cache=True, nogil=True)
-def _largest_finite(value):  # pragma: no cover
-    """max |v| over the finite entries of a 2-D array (0 if none)."""
-    largest = 0.0
-    for i in range(value.shape[0]):
-        for j in range(value.shape[1]):
-            v = abs(value[i, j])
-            if v > largest and v != np.inf:
-                largest = v
-    return largest
-
-
-@numba.njit(cache=True, nogil=True)
-def _pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_sums, counts,
-                 row_weight, row_campaigns, scale, histogram):  # pragma: no cover
-    """Best and second-best priced-out option of each customer; sums of the best choices;
-    with a non-empty ``histogram``, each row's switch points (see ``Breakpoints``)."""
-    n, k = value.shape
-    q = weights.shape[0]
-    shared = weights.shape[1] == 1
-    collect = histogram.shape[2] > 0
-    offset = per_count.copy()  # with weights shared by all customers, the whole price of a campaign
-    if shared:
-        for j in range(k):
-            for w in range(q):
-                offset[j] += np.float64(weights[w, 0, j]) * per_weight[w, j]
-    total = 0.0
-    for i in range(n):
-        best = 0.0
-        second = -np.inf
-        chosen = -1
-        runner = -2
-        row = 0 if shared else i
-        for j in range(k):
-            adjusted = np.float64(value[i, j]) - offset[j]
-            if not shared:
-                for w in range(q):
-                    adjusted -= np.float64(weights[w, row, j]) * per_weight[w, j]
-            if adjusted > best:
-                second = best
-                runner = chosen
-                best = adjusted
-                chosen = j
-            elif adjusted > second:
-                second = adjusted
-                runner = j
-        choice[i] = chosen
-        margin[i] = best - second
-        total += best
-        if chosen >= 0:
-            counts[chosen] += 1.0
-            for w in range(q):
-                weight_sums[w, chosen] += weights[w, row, chosen]
-        if collect and runner > -2:
-            _add_breakpoints(weights, row, chosen, runner, best - second, row_weight, row_campaigns, scale,
-                             histogram)
-    return total
-
-
-@numba.njit(cache=True, nogil=True)
-def _coefficient(weights, row, j, r, row_weight, row_campaigns):  # pragma: no cover
-    if j < 0:
-        return 0.0
-    if row_weight[r] < 0:
-        return row_campaigns[r, j]
-    return np.float64(weights[row_weight[r], row, j]) * row_campaigns[r, j]
-
-
-@numba.njit(cache=True, nogil=True)
-def _add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaigns, scale,
-                     histogram):  # pragma: no cover
-    bins = histogram.shape[2]
-    for r in range(row_weight.shape[0]):
-        delta = _coefficient(weights, row, chosen, r, row_weight, row_campaigns) - _coefficient(
-            weights, row, runner, r, row_weight, row_campaigns)
-        if delta == 0.0:
-            continue
-        move = gap / abs(delta)
-        b = 0
-        if move > 0.0:
-            # floor((log2(move / scale) - LOWEST_OCTAVE) * 4) without a log: move / scale = m 2^e
-            mantissa, exponent = math.frexp(move / scale[r])
-            twice = 2.0 * mantissa
-            quarter = (twice >= QUARTER_OCTAVES[0]) + (twice >= QUARTER_OCTAVES[1]) + (twice >= QUARTER_OCTAVES[2])
-            b = min(max((exponent - 1 - LOWEST_OCTAVE) * BINS_PER_OCTAVE + quarter, 0), bins - 1)
-        histogram[r, 0 if delta > 0 else 1, b] += abs(delta)
-
-
 def adjusted_values(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray) -> np.ndarray:
     """(len(customers), k) priced-out values c_ij - sum_r λ_r a_rij of a few customers."""
     per_weight, per_count = priced.prices_by_weight(prices)
@@ -405,22 +333,5 @@ def plan_sums(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndar
     """A plan's value, its per-campaign sums of each weight and its audience counts (one pass)."""
     weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
     counts = np.zeros(priced.n_campaigns)
-    value = _plan_kernel(priced.value, priced.weights, choice.astype(np.int32, copy=False), weight_sums, counts)
+    value = plan_kernel(priced.value, priced.weights, choice.astype(np.int32, copy=False), weight_sums, counts)
     return value, weight_sums, counts
-
-
-@numba.njit(cache=True, nogil=True)
-def _plan_kernel(value, weights, choice, weight_sums, counts):  # pragma: no cover
-    q = weights.shape[0]
-    shared = weights.shape[1] == 1
-    total = 0.0
-    for i in range(choice.shape[0]):
-        j = choice[i]
-        if j < 0:
-            continue
-        total += value[i, j]
-        counts[j] += 1.0
-        row = 0 if shared else i
-        for w in range(q):
-            weight_sums[w, j] += weights[w, row, j]
-    return total

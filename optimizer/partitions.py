@@ -110,11 +110,13 @@ class Balancing:
                          np.r_[self.margins, other.margins])
 
 
-def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray, count: int) -> Balancing:
-    """pass_totals with breakpoints, and the ``count`` customers of smallest margin at ``prices``.
+def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray, count: int,
+                     coefficients: np.ndarray | None = None) -> Balancing:
+    """pass_totals with breakpoints, and the ``count`` customers of smallest margin at ``prices``
+    (``coefficients``: the a_rj of all customers when every row has one per campaign).
     The pass's choices are remembered as the plan at ``prices`` (``held``): the balancing's best
     pass gives the start prices, so the first master round needs no pass of its own for them."""
-    result = price_out(part.priced, prices, breakpoints=breakpoints)
+    result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
     part.memo.update(start=prices.tobytes(), held=result.choice)
     margin = result.margin
     keep = np.argpartition(margin, count)[:count] if margin.size > count else np.arange(margin.size)

@@ -12,9 +12,9 @@ from test_exact import random_problem
 from optimizer.exact import solve_exact
 from optimizer.lagrangian import (
     PricedProblem,
-    _largest_finite,
     breakpoint_scale,
     evaluate_plan,
+    largest_finite,
     price_out,
     priced_problem,
     stack,
@@ -140,6 +140,6 @@ def test_pair_coefficients_take_stack_and_to_problem_keep_the_instance():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_largest_value_skips_ineligible_pairs(dtype):
     value = np.array([[1.5, -np.inf, -7.25], [np.inf * -1, 3.0, 0.0]], dtype=dtype)
-    assert _largest_finite(value) == 7.25
-    assert _largest_finite(np.full((3, 2), -np.inf, dtype=dtype)) == 0.0
-    assert _largest_finite(value[1:, 1:]) == 3.0  # a strided view
+    assert largest_finite(value) == 7.25
+    assert largest_finite(np.full((3, 2), -np.inf, dtype=dtype)) == 0.0
+    assert largest_finite(value[1:, 1:]) == 3.0  # a strided view

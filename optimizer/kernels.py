@@ -1,0 +1,237 @@
+"""The compiled loops over customers: the pass, its breakpoint histograms, and a plan's sums.
+
+The pass reads each customer's k scores once. For customer i at prices λ it computes the
+priced-out values a_ij = c_ij - Σ_r λ_r a_rij into a buffer of k, then, in three loops the
+compiler turns into vector instructions (no branch per campaign):
+
+    top_i    = max_j a_ij
+    chosen_i = min { j : a_ij = top_i }              (the first best, as a strict > scan picks it)
+    second_i = max { a_ij : a_ij < top_i }           (= top_i when two campaigns tie)
+
+and takes "nothing" (value 0) as an option: best_i = max(0, top_i), margin_i = best_i - the
+runner-up. Measured at 10M × 20 float32: 0.78 s with one branchy best/second scan, about a
+third of that with these loops; numpy's row argmax takes 0.41 s.
+
+The fast-math flags allow reassociation (what lets max vectorise) but not "no infinities":
+ineligible pairs are -inf.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+SAFE_MATH = {"reassoc", "nsz", "arcp", "contract"}
+NONE, NO_RUNNER = -1, -2
+
+BINS = 192
+BINS_PER_OCTAVE = 4
+LOWEST_OCTAVE = -36  # bin 0 holds price moves up to scale * 2**-36
+QUARTER_OCTAVES = (2**0.25, 2**0.5, 2**0.75)  # BINS_PER_OCTAVE = 4 bins between 2^e and 2^(e+1)
+GAP_BINS = 336  # margins binned per (chosen, runner) pair: 84 octaves from gap_scale * 2**-60
+LOWEST_GAP_OCTAVE = -60
+
+
+@numba.njit(cache=True, nogil=True)
+def largest_finite(value):  # pragma: no cover
+    """max |v| over the finite entries of a 2-D array (0 if none)."""
+    largest = 0.0
+    for i in range(value.shape[0]):
+        for j in range(value.shape[1]):
+            v = abs(value[i, j])
+            if v > largest and v != np.inf:
+                largest = v
+    return largest
+
+
+@numba.njit(cache=True, nogil=True)
+def log_bin(ratio, lowest_octave, bins):  # pragma: no cover
+    """floor((log2(ratio) - lowest_octave) * BINS_PER_OCTAVE), clipped to [0, bins), without a
+    log: ratio = m 2^e, 0.5 <= m < 1. A ratio of 0 falls in bin 0."""
+    if ratio <= 0.0:
+        return 0
+    mantissa, exponent = math.frexp(ratio)
+    twice = 2.0 * mantissa
+    quarter = (twice >= QUARTER_OCTAVES[0]) + (twice >= QUARTER_OCTAVES[1]) + (twice >= QUARTER_OCTAVES[2])
+    return min(max((exponent - 1 - lowest_octave) * BINS_PER_OCTAVE + quarter, 0), bins - 1)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
+def _adjust(value, weights, per_weight, offset, shared, i, adjusted):  # pragma: no cover
+    """adjusted[j] = c_ij - Σ_r λ_r a_rij (``offset`` already holds the shared part)."""
+    k = adjusted.shape[0]
+    for j in range(k):
+        adjusted[j] = np.float64(value[i, j]) - offset[j]
+    if not shared:
+        for w in range(weights.shape[0]):
+            for j in range(k):
+                adjusted[j] -= np.float64(weights[w, i, j]) * per_weight[w, j]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
+def _best_two(adjusted):  # pragma: no cover
+    """(top, first index reaching it, runner-up value: the largest below top, or top if tied)."""
+    k = adjusted.shape[0]
+    top = -np.inf
+    for j in range(k):
+        top = max(top, adjusted[j])
+    first = k
+    ties = 0
+    for j in range(k):
+        hit = adjusted[j] >= top
+        first = min(first, j if hit else k)
+        ties += 1 if hit else 0
+    second = -np.inf
+    for j in range(k):
+        second = max(second, adjusted[j] if adjusted[j] < top else -np.inf)
+    return top, first, top if ties > 1 else second
+
+
+@numba.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
+def _runner(adjusted, chosen, second):  # pragma: no cover
+    """The first campaign other than ``chosen`` worth ``second``."""
+    k = adjusted.shape[0]
+    runner = k
+    for j in range(k):
+        runner = min(runner, j if (j != chosen and adjusted[j] >= second) else k)
+    return runner
+
+
+@numba.njit(cache=True, nogil=True)
+def pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_sums, counts,
+                row_weight, row_campaigns, scale, histogram, gap_scale, pair_histogram):  # pragma: no cover
+    """Best and second-best priced-out option of each customer (module docstring); sums of the
+    best choices; switch points, when collected: per (chosen, runner) pair in ``pair_histogram``
+    (weights shared by all customers, see ``pair_breakpoints``) or per row in ``histogram``."""
+    n, k = value.shape
+    q = weights.shape[0]
+    shared = weights.shape[1] == 1
+    by_pair = pair_histogram.shape[2] > 0
+    by_row = histogram.shape[2] > 0
+    offset = per_count.copy()  # with weights shared by all customers, the whole price of a campaign
+    if shared:
+        for j in range(k):
+            for w in range(q):
+                offset[j] += np.float64(weights[w, 0, j]) * per_weight[w, j]
+    adjusted = np.empty(k)
+    audience = np.zeros(k)  # this call's counts (``counts`` may hold earlier chunks')
+    total = 0.0
+    for i in range(n):
+        _adjust(value, weights, per_weight, offset, shared, i, adjusted)
+        top, first, second = _best_two(adjusted)
+        if top > 0.0:
+            chosen, best, second = first, top, max(second, 0.0)
+        else:
+            chosen, best, second = NONE, 0.0, top
+        choice[i] = chosen
+        margin[i] = best - second
+        total += best
+        if chosen >= 0:
+            audience[chosen] += 1.0
+            if not shared:
+                for w in range(q):
+                    weight_sums[w, chosen] += weights[w, i, chosen]
+        if by_pair or by_row:
+            runner = _runner_of(adjusted, chosen, first, second)
+            if runner == NO_RUNNER:
+                continue
+            if by_pair:
+                pair_histogram[chosen + 1, runner + 1,
+                               log_bin((best - second) / gap_scale, LOWEST_GAP_OCTAVE, GAP_BINS)] += 1.0
+            else:
+                add_breakpoints(weights, 0 if shared else i, chosen, runner, best - second, row_weight,
+                                row_campaigns, scale, histogram)
+    for j in range(k):
+        counts[j] += audience[j]
+        if shared:
+            for w in range(q):
+                weight_sums[w, j] += audience[j] * np.float64(weights[w, 0, j])
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _runner_of(adjusted, chosen, first, second):  # pragma: no cover
+    """The option a customer switches to from its best: a campaign, NONE, or NO_RUNNER (none
+    at all: no campaign is eligible)."""
+    if chosen == NONE:
+        return first if second > -np.inf else NO_RUNNER
+    if second > 0.0:
+        return _runner(adjusted, chosen, second)
+    return NONE
+
+
+@numba.njit(cache=True, nogil=True)
+def _coefficient(weights, row, j, r, row_weight, row_campaigns):  # pragma: no cover
+    if j < 0:
+        return 0.0
+    if row_weight[r] < 0:
+        return row_campaigns[r, j]
+    return np.float64(weights[row_weight[r], row, j]) * row_campaigns[r, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaigns, scale,
+                    histogram):  # pragma: no cover
+    """One customer's switch points: for each row r its switch changes by δ = a_r,chosen -
+    a_r,runner, it switches when λ_r alone moves by gap / |δ|: |δ| goes to that move's bin."""
+    bins = histogram.shape[2]
+    for r in range(row_weight.shape[0]):
+        delta = _coefficient(weights, row, chosen, r, row_weight, row_campaigns) - _coefficient(
+            weights, row, runner, r, row_weight, row_campaigns)
+        if delta == 0.0:
+            continue
+        b = log_bin(gap / abs(delta) / scale[r], LOWEST_OCTAVE, bins)
+        histogram[r, 0 if delta > 0 else 1, b] += abs(delta)
+
+
+@numba.njit(cache=True, nogil=True)
+def pair_breakpoints(pair_histogram, coefficients, scale, gap_scale, histogram):  # pragma: no cover
+    """Per-row histograms (``add_breakpoints``) from margins binned per (chosen, runner) pair.
+
+    With one coefficient a_rj per campaign, a customer switching from c to u changes row r by
+    δ = a_rc - a_ru whoever it is, so the pass bins only each customer's margin g (one log per
+    customer instead of m). Gap bin b holds g/gap_scale in [2^(G + b/4), 2^(G + (b+1)/4)); the
+    move g/|δ| then spans row bins [x, x+1), x = (G - LOWEST_OCTAVE + log2(gap_scale/(|δ| scale_r)))·4
+    + b, shared between floor(x) and floor(x)+1 in proportion (margins taken as spread evenly in
+    log within a bin)."""
+    m, k = coefficients.shape
+    bins = histogram.shape[2]
+    for c in range(k + 1):
+        for u in range(k + 1):
+            if c == u or pair_histogram[c, u].sum() == 0.0:
+                continue
+            for r in range(m):
+                delta = (coefficients[r, c - 1] if c > 0 else 0.0) - (coefficients[r, u - 1] if u > 0 else 0.0)
+                if delta == 0.0:
+                    continue
+                side = 0 if delta > 0 else 1
+                start = (LOWEST_GAP_OCTAVE - LOWEST_OCTAVE + math.log2(gap_scale / (abs(delta) * scale[r]))) * 4
+                for g in range(pair_histogram.shape[2]):
+                    mass = pair_histogram[c, u, g] * abs(delta)
+                    if mass == 0.0:
+                        continue
+                    x = start + g
+                    low = math.floor(x)
+                    share = x - low
+                    histogram[r, side, min(max(low, 0), bins - 1)] += (1.0 - share) * mass
+                    histogram[r, side, min(max(low + 1, 0), bins - 1)] += share * mass
+
+
+@numba.njit(cache=True, nogil=True)
+def plan_kernel(value, weights, choice, weight_sums, counts):  # pragma: no cover
+    """A plan's value Σ_i c_i,choice_i, and per campaign its weight sums and audience count."""
+    q = weights.shape[0]
+    shared = weights.shape[1] == 1
+    total = 0.0
+    for i in range(choice.shape[0]):
+        j = choice[i]
+        if j < 0:
+            continue
+        total += value[i, j]
+        counts[j] += 1.0
+        row = 0 if shared else i
+        for w in range(q):
+            weight_sums[w, j] += weights[w, row, j]
+    return total
