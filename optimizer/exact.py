@@ -38,6 +38,10 @@ from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import SolverOptions
 
 CORE_PAIRS = 5_000
+# With the audience-size bound (every row counts campaigns) the bound proves the plan and the core
+# only has to find it; measured at 100k × 10 planned (decompose): a first core of 10,000 pairs
+# took 2.3 s in all, 1,000 0.50 s, 100 0.52 s, every one optimal.
+AUDIENCE_CORE_PAIRS = 1_000
 PRESOLVE_BELOW = 20_000
 AUDIENCE_LIMIT_S = 10.0  # the audience-size MIP (k integers) closes in milliseconds; a stop still bounds
 
@@ -86,12 +90,14 @@ def solve_with_relaxation(
 
     ``allowed_gap`` is the absolute gap the plan may have (default: mip_gap × |z_LP|); a caller
     solving part of a larger problem passes the whole problem's; ``core_pairs`` the size of the
-    first core (default CORE_PAIRS, read when called).
+    first core (default CORE_PAIRS, read when called; see ``first_core_size``).
     """
     if allowed_gap is None:
         allowed_gap = options.mip_gap * max(1.0, abs(lp.bound))
     distance = np.abs(lp.reduced_costs)
-    core = _smallest(distance, CORE_PAIRS if core_pairs is None else core_pairs) | _fractional(lp)
+    counts_only = problem.campaign_coefficients(customers, campaigns) is not None
+    size = first_core_size(CORE_PAIRS if core_pairs is None else core_pairs, counts_only)
+    core = _smallest(distance, size) | _fractional(lp)
     rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
     result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, rounded)
     if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
@@ -104,6 +110,12 @@ def solve_with_relaxation(
     if result.termination is Termination.INFEASIBLE and not core.all():
         result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
     return result
+
+
+def first_core_size(core_pairs: int, counts_only: bool) -> int:
+    """The first core's pairs: ``core_pairs``, at most AUDIENCE_CORE_PAIRS when every row counts
+    campaigns (the audience-size bound then proves what the core finds)."""
+    return min(core_pairs, AUDIENCE_CORE_PAIRS) if counts_only else core_pairs
 
 
 def _audience_bound(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation,

@@ -68,6 +68,10 @@ class MasterLP:
         self.highs.addRows(self.m, np.full(self.m, -INF), np.full(self.m, INF), 0, np.zeros(self.m, np.int32),
                            np.zeros(0, np.int32), np.zeros(0))
         self._add_slacks(penalties)
+        # Solved once while empty (trivially), so there is a basis for the first customers' held
+        # columns to enter: measured at 100k × 10, the first 10,000 customers' solve took 7,773
+        # iterations (0.38 s) cold and 24 (0.07 s) from that basis.
+        self.highs.run()
 
     @property
     def size(self) -> int:

@@ -54,6 +54,22 @@ def test_customers_joining_with_their_held_campaign_keep_the_optimum_warm():
     assert master.highs.getInfo().simplex_iteration_count < 50
 
 
+def test_the_first_customers_start_from_their_held_campaigns():
+    """A new master already has a basis: customers joining at their best at the optimal prices
+    need only a few pivots on the first solve, not a cold start."""
+    problem = medium_problem(2)
+    priced = priced_problem(problem)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    best = price_out(priced, lp.shadow_prices).choice
+    customers = np.arange(priced.n_customers)
+    master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), 1e6))
+    master.add_customers(priced.take(customers, customers, False), False, np.isfinite(priced.value), best)
+    master.set_limits(priced.rhs)
+    solution = master.solve(60.0)
+    assert solution.value == pytest.approx(lp.bound, rel=1e-9)
+    assert master.highs.getInfo().simplex_iteration_count < 50
+
+
 def test_a_limit_no_plan_can_meet_is_broken_at_its_price_and_named():
     problem = medium_problem(3)
     impossible = CouplingRow("min_audience[k0]", "min_audience", Sense.GE, 10_000.0, COUNT, np.arange(4) == 0)
