@@ -25,15 +25,19 @@ import numpy as np
 
 from optimizer import partitions as parts
 from optimizer.exact import Clock
-from optimizer.lagrangian import Breakpoints, breakpoint_scale, stack, to_problem
+from optimizer.lagrangian import Breakpoints, PricedProblem, breakpoint_scale, price_out, to_problem
 from optimizer.partitions import Customers
 from optimizer.problem import CouplingRow, Sense
 from optimizer.relaxation import solve_relaxation
 
-SAMPLE = 5_000  # measured at 1M × 20: 20,000 took 2.9 s, 5,000 0.6 s, and balancing closes the rest
+# Customers of the warm start's LP. Measured: 5,000 took HiGHS 0.25 s at 10 campaigns and 0.45 s at 20;
+# 1,000 about 0.03 s, and a 10,000 level of balancing then closes the difference (100k × 10: 0.51 s ->
+# 0.27 s in all; 1M × 20: 1.24 -> 0.72 s).
+SAMPLE = 1_000
 # Customers of the nested hashed samples balanced, smallest first, before the passes over everyone.
 # Measured at 10M × 20: 100k alone left 5 full balancing passes (13.5 s in all), 100k then 1M 2 (7.8 s).
-COARSE = (100_000, 1_000_000)
+COARSE = (10_000, 100_000, 1_000_000)
+MARGINS = 100_000  # sampled customers whose margins at the sample prices are returned
 MAX_BALANCING = 30
 BALANCED = 1e-5  # a row is balanced when its lhs is this close (relative) to its limit
 STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this share of the allowed gap
@@ -67,44 +71,65 @@ def balancing_pass(customers: Customers, prices: np.ndarray, nearest: int) -> Pa
                 Breakpoints(scale, found.totals.histogram), np.sort(nearest))
 
 
+@dataclass(frozen=True)
+class SampledPrices:
+    """Steps 1-2 on samples: the prices, |L(λ)| estimated from the largest sample (what the stall
+    threshold is relative to), the price caps (1e4 × the price scale: no row is worth more per
+    unit to any plan) and, when there were sample levels, the sorted margins of about MARGINS
+    sampled customers at the prices (what optimizer/screening.py sets its threshold from)."""
+
+    prices: np.ndarray
+    magnitude: float
+    cap: np.ndarray
+    margins: np.ndarray | None = None
+
+
+def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> SampledPrices:
+    """Warm start and ``balance`` on nested hashed samples of about COARSE[0], COARSE[1], …
+    customers in turn, limits scaled to each sample (a pass over a sample of s customers costs
+    s/n of one over everyone, and each level leaves the next less to do). The levels are those
+    with n > 2 s; without any, the warm start alone, and one pass over everyone for |L(λ)|.
+
+    The samples keep the score matrix's dtype (float32 at scale: a 1M × 20 sample is 80 MB) and
+    are nested: the largest is drawn once, and the warm start's and the smaller levels' are the
+    customers of it whose key falls below their own, smaller threshold, the very customers a
+    direct draw would give. With levels, the caps come from the largest sample (no pass over
+    everyone for the largest score)."""
+    levels = [size for size in COARSE if customers.n > 2 * size]
+    if not levels:
+        prices = warm_start(customers, clock)
+        return SampledPrices(prices, abs(price_pass(customers, prices).bound), 1e4 * customers.price_scale)
+    shared, whole = customers.shared_weights, levels[-1] / customers.n
+    largest = customers.sample(whole, keep_dtype=True)
+    cap = 1e4 * largest.price_scale
+    prices = _lp_prices(parts.subsample(largest, SAMPLE / customers.n, shared), customers, clock)
+    for size in levels:
+        coarse = _scaled(parts.subsample(largest, size / customers.n, shared, whole), customers.n)
+        stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
+        best = balance(coarse, prices, cap, stall, clock, 0)
+        prices = best.prices
+    margins = price_out(parts.subsample(largest, MARGINS / customers.n, shared, whole), prices).margin
+    return SampledPrices(prices, abs(best.bound) * customers.n / coarse.n, cap, np.sort(margins))
+
+
 def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
-    """Row duals of the LP over a hashed sample of customers, limits scaled to the sample."""
+    """Row duals of the LP over a hashed sample of about SAMPLE customers, limits scaled to it."""
     if customers.n <= SAMPLE:
         return np.zeros(len(customers.rows))
-    shared = customers.shared_weights
-    sample = stack(customers.map(parts.sample_rows, SAMPLE / customers.n, shared, stage="sample"), shared)
-    scale = sample.n_customers / customers.n
-    problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * scale)
+    return _lp_prices(customers.sample(SAMPLE / customers.n), customers, clock)
+
+
+def _lp_prices(sample: PricedProblem, customers: Customers, clock: Clock) -> np.ndarray:
+    """Row duals of the LP over ``sample`` with every limit scaled by sample/n (zeros if infeasible)."""
+    problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * sample.n_customers / customers.n)
     lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
     return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
 
 
-def coarse_balance(
-    customers: Customers, prices: np.ndarray, cap: np.ndarray, mip_gap: float, clock: Clock, nearest: int
-) -> tuple[np.ndarray, float]:
-    """``balance`` on nested hashed samples of about COARSE[0], COARSE[1], … customers in turn,
-    limits scaled to each sample (a pass over a sample of s customers costs s/n of one over
-    everyone, and each level leaves the next less to do); returns the prices and |L(λ)| estimated
-    from the largest sample (what the stall threshold is relative to). The levels are only those
-    with n > 2 s; without any, one pass over everyone gives |L(λ)| at ``prices``.
-
-    The samples keep the score matrix's dtype (float32 at scale: a 1M × 20 sample is 80 MB) and
-    are nested: the largest is drawn once and the smaller are the customers of it whose key falls
-    below their own, smaller threshold, the very customers a direct draw would give."""
-    levels = [size for size in COARSE if customers.n > 2 * size]
-    if not levels:
-        return prices, abs(price_pass(customers, prices).bound)
-    shared = customers.shared_weights
-    largest = stack(customers.map(parts.sample_rows, levels[-1] / customers.n, shared, True, stage="sample"),
-                    shared)
-    for size in levels:
-        sample = parts.subsample(largest, size / customers.n, shared)
-        scale = sample.n_customers / customers.n
-        coarse = Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)))
-        stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
-        best = balance(coarse, prices, cap, stall, clock, nearest)
-        prices = best.prices
-    return prices, abs(best.bound) / scale
+def _scaled(sample: PricedProblem, n: int) -> Customers:
+    """A sample as Customers of its own, every limit scaled by sample/n."""
+    scale = sample.n_customers / n
+    return Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)))
 
 
 def balance(

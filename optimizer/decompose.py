@@ -8,6 +8,9 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
 2. **Balancing.** Passes move each row's price to where its lhs meets its limit, read off
    per-row histograms of breakpoints, while L(λ) falls: first over nested hashed samples, then
    over all customers (optimizer/balancing.py). The lowest-L prices are the start prices λ0.
+   From SCREEN_ABOVE customers, when every row has one coefficient per campaign, one screening
+   pass at the sample prices fixes everyone far from a tie and steps 2-5 run on the few
+   candidates near one (optimizer/screening.py), which proves the bound for all.
 3. **Master LP, priced out (column generation).** The master LP decides the MASTER customers
    of smallest margin at λ0 over their few best campaigns; every other customer keeps its
    best at λ0 and the master's limits shrink by what they use. Its duals λ are priced out:
@@ -46,14 +49,14 @@ from operator import add
 import numpy as np
 
 from optimizer import partitions as parts
+from optimizer import screening
 from optimizer.audiences import audience_bound
-from optimizer.balancing import STALL_SHARE, Pass, balance, coarse_balance, warm_start
+from optimizer.balancing import STALL_SHARE, Pass, SampledPrices, balance, price_pass, sample_prices
 from optimizer.exact import AUDIENCE_LIMIT_S, Clock, solve_with_relaxation
 from optimizer.lagrangian import (
     PricedProblem,
     adjusted_values,
     priced_problem,
-    stack,
 )
 from optimizer.master import MasterLP, MasterSolution
 from optimizer.partitions import Customers, Progress
@@ -61,6 +64,7 @@ from optimizer.problem import NO_CAMPAIGN, Problem
 from optimizer.relaxation import Relaxation
 from optimizer.results import SolutionStatus, SolveResult, Termination
 from optimizer.scenario import SolverOptions
+from optimizer.screening import settled
 
 MASTER = 10_000
 COLUMNS = 3
@@ -69,7 +73,6 @@ MAX_JOINING = 20_000
 MAX_ROUNDS = 60
 MAX_WIDENINGS = 3
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
-LIMIT_DIGITS = 12  # significant digits the master's and core's limits are rounded to (``_settled``)
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,48 @@ def solve_decompose(
 def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult, PlanSpec | None]:
     """Steps 1-5 of the module docstring: the result (without its choice array) and the plan."""
     clock = Clock(time.perf_counter(), options.time_limit_s)
-    cap = 1e4 * customers.price_scale
-    prices, magnitude = coarse_balance(customers, warm_start(customers, clock), cap, options.mip_gap, clock, MASTER)
+    sampled = sample_prices(customers, options.mip_gap, clock)
+    prices = sampled.prices
+    if screening.applies(customers, sampled.margins):
+        found, prices = _decompose_screened(customers, sampled, options, clock)
+        if found is not None:
+            return found
+    cap = sampled.cap if sampled.margins is None else 1e4 * customers.price_scale
+    return _decompose_all(customers, prices, sampled.magnitude, cap, options, clock)
+
+
+def _decompose_screened(
+    customers: Customers, sampled: SampledPrices, options: SolverOptions, clock: Clock
+) -> tuple[tuple[SolveResult, PlanSpec] | None, np.ndarray]:
+    """optimizer/screening.py: one pass over everyone, steps 2-5 on the candidates. None (and the
+    prices to go on from) when the reduced problem's prices leave the region, it has no plan, or
+    its proven plan is not proven for all (the fixed customers' least margin is below L - z)."""
+    screen, reduced = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
+    candidates = Customers(reduced, customers.progress)
+    reduced_options = options.model_copy(update={"mip_gap": screen.reduced_gap(options.mip_gap)})
+    result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
+                                  1e4 * candidates.price_scale, reduced_options, clock)
+    prices = result.shadow_prices if result.shadow_prices is not None else sampled.prices
+    if plan is None or result.objective is None or not screen.covers(result.shadow_prices):
+        return None, prices
+    choice = np.concatenate(candidates.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,
+                                           stage="plan"))
+    whole = PlanSpec(screen.prices, screen.candidates, choice)
+    objective = reduce(add, customers.map(parts.plan_totals, whole.start, whole.master, whole.master_choice,
+                                          stage="plan")).value
+    bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
+                         min(AUDIENCE_LIMIT_S, clock.remaining()))
+    found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
+    if result.termination is Termination.OPTIMAL and found.termination is not Termination.OPTIMAL:
+        return None, prices  # a plan moving a fixed customer might be better than the gap allows
+    return (found, whole), prices
+
+
+def _decompose_all(
+    customers: Customers, prices: np.ndarray, magnitude: float, cap: np.ndarray, options: SolverOptions,
+    clock: Clock,
+) -> tuple[SolveResult, PlanSpec | None]:
+    """Steps 2-5 over all of ``customers`` from ``prices``."""
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     balanced = balance(customers, prices, cap, stall, clock, MASTER)
     start = balanced.prices
@@ -151,11 +194,10 @@ def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.nd
     ids = np.sort(ids)
     if ids.size == 0:
         return
-    shared = customers.shared_weights
-    joining = stack(customers.map(parts.customer_rows, ids, shared, stage="gather"), shared)
+    joining = customers.gather(ids)
     everyone = np.arange(joining.n_customers)
     columns = _best_columns(adjusted_values(joining, prices, everyone))
-    master.add_customers(joining, shared, columns, _held(adjusted_values(joining, start, everyone)))
+    master.add_customers(joining, customers.shared_weights, columns, _held(adjusted_values(joining, start, everyone)))
 
 
 def _held(adjusted: np.ndarray) -> np.ndarray:
@@ -183,7 +225,7 @@ def solve_prices(
         inside, _ = master.sorted_customers()
         fixed = reduce(add, customers.map(parts.plan_totals, start, inside, np.full(inside.size, NO_CAMPAIGN),
                                           stage="fixed"))
-        remaining = _settled(customers.rhs - customers.usage(fixed))
+        remaining = settled(customers.rhs - customers.usage(fixed))
         master.set_limits(remaining)
         solution = master.solve(clock.remaining())
         if solution is None:
@@ -192,8 +234,8 @@ def solve_prices(
                                                      solution.value + fixed.value)
         state = DualState(solution, latest, fixed.value, remaining, least_outside)
         difference = latest.bound - (solution.value + fixed.value)
-        settled = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
-        if settled and solution.feasible or clock.elapsed() >= options.time_limit_s or number == MAX_ROUNDS - 1:
+        closed = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
+        if closed and solution.feasible or clock.elapsed() >= options.time_limit_s or number == MAX_ROUNDS - 1:
             return state  # the master as solved: the core is built on its columns
         lacking = _lacking(master, solution.prices)
         if not solution.feasible:
@@ -233,16 +275,6 @@ def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
     wants = (adjusted[rows, best] > 0) & ~master.has[rows, best]
     lacking[rows[wants], best[wants]] = True
     return lacking
-
-
-def _settled(limits: np.ndarray) -> np.ndarray:
-    """Limits rounded to LIMIT_DIGITS significant digits. The fixed customers' usage is a sum whose
-    last bits depend on the order of summation (the number of partitions), while an integer
-    combination of round costs can meet a limit exactly; rounded, the core is the same whatever
-    the partitioning (the change is far below the 1e-6 feasibility tolerance)."""
-    magnitude = np.floor(np.log10(np.maximum(np.abs(limits), 1.0)))
-    scale = 10.0 ** (LIMIT_DIGITS - 1 - magnitude)
-    return np.round(limits * scale) / scale
 
 
 def _solve_core(

@@ -19,7 +19,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass
-from functools import partial, reduce
+from functools import cached_property, partial, reduce
 from operator import add
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from optimizer.controls import control_keys
 from optimizer.decompose import PlanSpec, decompose
 from optimizer.errors import DataError
 from optimizer.formulate import formulate
-from optimizer.lagrangian import priced_problem, row_usage
+from optimizer.lagrangian import PricedProblem, priced_problem, row_usage, stack
 from optimizer.outputs import PLAN_FOLDER, SUMMARY_FILE, atomic_write
 from optimizer.partitions import Customers, Partition
 from optimizer.results import SolveResult
@@ -81,14 +81,23 @@ class DaskCustomers(Customers):
             _describe, self.futures[0]).result()
         self.coefficients = _common(self.map(_campaign_coefficients))
         self.n = int(sum(sizes))
+        self.progress = None
+
+    @cached_property
+    def price_scale(self) -> np.ndarray:
         scales = self.map(_scale_parts)
         largest = max(scale[0] for scale in scales)
         least = np.min([scale[1] for scale in scales], axis=0)
-        self.price_scale = (1.0 + largest) / least
-        self.progress = None
+        return (1.0 + largest) / least
 
     def map(self, function, *args, stage: str = "pass") -> list:
         return self.client.gather(self.client.map(partial(_apply, function, args), self.futures, pure=False))
+
+    def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
+        return stack(self.map(parts.sample_rows, share, self.shared_weights, keep_dtype), self.shared_weights)
+
+    def gather(self, customers: np.ndarray, keep_dtype: bool = False) -> PricedProblem:
+        return stack(self.map(parts.customer_rows, customers, self.shared_weights, keep_dtype), self.shared_weights)
 
     def usage(self, totals: parts.Totals) -> np.ndarray:
         return row_usage(self.row_weight, self.campaigns, totals.weight_sums, totals.counts)

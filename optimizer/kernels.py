@@ -101,15 +101,17 @@ def _runner(adjusted, chosen, second):  # pragma: no cover
 
 @numba.njit(cache=True, nogil=True)
 def pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_sums, counts,
-                row_weight, row_campaigns, scale, histogram, gap_scale, pair_histogram):  # pragma: no cover
+                row_weight, row_campaigns, scale, histogram, gap_scale, pair_histogram, eligible):  # pragma: no cover
     """Best and second-best priced-out option of each customer (module docstring); sums of the
     best choices; switch points, when collected: per (chosen, runner) pair in ``pair_histogram``
-    (weights shared by all customers, see ``pair_breakpoints``) or per row in ``histogram``."""
+    (weights shared by all customers, see ``pair_breakpoints``) or per row in ``histogram``;
+    the customers eligible for each campaign, into a non-empty ``eligible``."""
     n, k = value.shape
     q = weights.shape[0]
     shared = weights.shape[1] == 1
     by_pair = pair_histogram.shape[2] > 0
     by_row = histogram.shape[2] > 0
+    count_eligible = eligible.shape[0] > 0
     offset = per_count.copy()  # with weights shared by all customers, the whole price of a campaign
     if shared:
         for j in range(k):
@@ -120,6 +122,9 @@ def pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_su
     total = 0.0
     for i in range(n):
         _adjust(value, weights, per_weight, offset, shared, i, adjusted)
+        if count_eligible:
+            for j in range(k):
+                eligible[j] += 1.0 if adjusted[j] > -np.inf else 0.0
         top, first, second = _best_two(adjusted)
         if top > 0.0:
             chosen, best, second = first, top, max(second, 0.0)

@@ -2,26 +2,49 @@
 
 splitmix64's finaliser is a bijection on uint64 that scrambles every input bit, so keys of
 distinct inputs behave as independent uniform draws. Control groups (optimizer/controls.py)
-and the decomposition's warm-start sample (optimizer/lagrangian.py) both draw with them, which
-is why neither depends on row order or on how the customers are partitioned.
+and the decomposition's samples (optimizer/balancing.py) both draw with them, which is why
+neither depends on row order or on how the customers are partitioned.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_FIRST, _SECOND = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
 
 
 def mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser of a uint64 array."""
     with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
+        x = (x ^ (x >> _SHIFTS[0])) * _FIRST
+        x = (x ^ (x >> _SHIFTS[1])) * _SECOND
+        return x ^ (x >> _SHIFTS[2])
 
 
 def position_keys(positions: np.ndarray) -> np.ndarray:
     """Keys of customer positions (splitmix64 of position + the golden-ratio increment)."""
     with np.errstate(over="ignore"):
         return mix(positions.astype(np.uint64) + GOLDEN)
+
+
+def sampled_positions(start: int, stop: int, threshold: np.uint64) -> np.ndarray:
+    """The positions p in [start, stop) with position_keys(p) < ``threshold``, in order, in one
+    compiled loop (10^7 positions: 0.02 s; numpy's temporaries took 0.17 s)."""
+    return _sampled_positions(int(start), int(stop), np.uint64(threshold))
+
+
+@numba.njit(cache=True, nogil=True)
+def _sampled_positions(start, stop, threshold):  # pragma: no cover
+    chosen = np.empty(max(stop - start, 0), dtype=np.int64)
+    count = 0
+    for position in range(start, stop):
+        x = np.uint64(position) + GOLDEN
+        x = (x ^ (x >> _SHIFTS[0])) * _FIRST
+        x = (x ^ (x >> _SHIFTS[1])) * _SECOND
+        x = x ^ (x >> _SHIFTS[2])
+        chosen[count] = position  # written always, kept when the key is below: no branch
+        count += x < threshold
+    return chosen[:count].copy()

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
-from optimizer.keys import position_keys
+from optimizer.keys import position_keys, sampled_positions
 from optimizer.lagrangian import CHUNK, PricedProblem, adjusted_values, plan_sums, price_out
 from optimizer.problem import NO_CAMPAIGN, CouplingRow
 
@@ -119,9 +120,37 @@ def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarra
     result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
     part.memo.update(start=prices.tobytes(), held=result.choice)
     margin = result.margin
-    keep = np.argpartition(margin, count)[:count] if margin.size > count else np.arange(margin.size)
+    keep = np.argpartition(margin, count)[:count] if margin.size > count > 0 else np.arange(min(margin.size, count))
     totals = Totals(result.best_total, result.weight_sums, result.counts, result.breakpoints.histogram)
     return Balancing(totals, keep + part.offset, margin[keep])
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A screening pass for one partition (or, added up, all): its totals at the prices, the
+    customers whose margin is below the threshold (global indices), the least margin of the
+    others, and the customers eligible for each campaign."""
+
+    totals: Totals
+    candidates: np.ndarray
+    least_outside: float
+    eligible: np.ndarray
+
+    def __add__(self, other: Screening) -> Screening:
+        return Screening(self.totals + other.totals, np.r_[self.candidates, other.candidates],
+                         min(self.least_outside, other.least_outside), self.eligible + other.eligible)
+
+
+def screening_totals(part: Partition, prices: np.ndarray, below: float) -> Screening:
+    """pass_totals at ``prices``, the customers of margin below ``below`` and the least margin of
+    the others (optimizer/screening.py). The pass's choices are remembered as the plan at
+    ``prices`` (``held``): the plan of every customer that is not a candidate."""
+    result = price_out(part.priced, prices, count_eligible=True)
+    part.memo.update(start=prices.tobytes(), held=result.choice)
+    inside = result.margin < below
+    totals = Totals(result.best_total, result.weight_sums, result.counts, np.zeros((len(prices), 2, 0)))
+    return Screening(totals, np.flatnonzero(inside) + part.offset, float(result.margin[~inside].min(initial=np.inf)),
+                     result.eligible)
 
 
 @dataclass(frozen=True)
@@ -189,14 +218,16 @@ def eligible_counts(part: Partition) -> np.ndarray:
 
 def sample_rows(part: Partition, share: float, shared: bool, keep_dtype: bool = False) -> PricedProblem:
     """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
-    keys = position_keys(np.arange(part.offset, part.offset + part.size, dtype=np.uint64))
-    chosen = np.flatnonzero(keys < _threshold(share))
-    return customer_rows(part, chosen + part.offset, shared, keep_dtype)
+    chosen = sampled_positions(part.offset, part.offset + part.size, _threshold(share))
+    return customer_rows(part, chosen, shared, keep_dtype)
 
 
-def subsample(sample: PricedProblem, share: float, shared: bool) -> PricedProblem:
+def subsample(sample: PricedProblem, share: float, shared: bool, whole: float = 0.0) -> PricedProblem:
     """The customers of a hashed sample (named by global index) that are in the smaller hashed
-    sample of about ``share`` of all customers: that sample itself when ``sample`` holds it."""
+    sample of about ``share`` of all customers: that sample itself when ``sample`` holds it.
+    ``sample`` itself, not a copy, when it is the sample of ``whole`` >= ``share``."""
+    if share >= whole > 0.0:
+        return sample
     chosen = np.flatnonzero(position_keys(sample.customer_ids.astype(np.uint64)) < _threshold(share))
     return sample.take(chosen, sample.customer_ids[chosen], shared, keep_dtype=True)
 
@@ -221,15 +252,21 @@ class Customers:
     """
 
     def __init__(self, priced: PricedProblem, progress: Progress | None = None) -> None:
+        self.priced = priced
         self.rows: tuple[CouplingRow, ...] = priced.rows
         self.campaign_ids = priced.campaign_ids
         self.n = priced.n_customers
-        self.price_scale = priced.price_scale
         self.shared_weights = priced.weights.shape[1] == 1
         self.coefficients = priced.campaign_coefficients()  # (m, k) a_rj when every row counts campaigns
         self.partitions = [Partition(_slice(priced, start, start + CHUNK), start)
                            for start in range(0, max(self.n, 1), CHUNK)]
         self.progress = progress
+
+    @cached_property
+    def price_scale(self) -> np.ndarray:
+        """PricedProblem.price_scale of all customers, asked only when needed: it reads every score."""
+        largest = max(part.priced.largest_value for part in self.partitions)
+        return (1.0 + largest) / self.partitions[0].priced.least_coefficients
 
     def map(self, function: Callable, *args, stage: str = "pass") -> list:
         results = []
@@ -238,6 +275,22 @@ class Customers:
             if self.progress is not None:
                 self.progress(stage, part.offset + part.size, self.n)
         return results
+
+    def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
+        """The hashed sample of about ``share`` of all customers (``sample_rows``), named by
+        global index: drawn from the whole array at once (one gather, no pieces to stack)."""
+        chosen = sampled_positions(0, self.n, _threshold(share))
+        self._report("sample")
+        return self.priced.take(chosen, chosen, self.shared_weights, keep_dtype)
+
+    def gather(self, customers: np.ndarray, keep_dtype: bool = False) -> PricedProblem:
+        """The rows of the given customers (sorted global indices, ``customer_rows``)."""
+        self._report("gather")
+        return self.priced.take(customers, customers, self.shared_weights, keep_dtype)
+
+    def _report(self, stage: str) -> None:
+        if self.progress is not None:
+            self.progress(stage, self.n, self.n)
 
     @property
     def rhs(self) -> np.ndarray:

@@ -145,7 +145,8 @@ def test_the_decomposition_proves_without_widening_the_master(monkeypatch):
     monkeypatch.setattr(decompose, "_widen", no_widening)
     result = solve_decompose(problem, SolverOptions())
     assert result.termination is Termination.OPTIMAL and result.gap <= 1e-6
-    assert result.objective == pytest.approx(float(np.sort(problem.value[:, 0])[-500:].sum()), abs=1e-9)
+    best = float(np.sort(problem.value[:, 0])[-500:].sum())  # within the gap of it: neighbours differ by 5e-8
+    assert best - 1e-6 * best <= result.objective <= best + 1e-9
     assert problem.violations(result.choice) == []
 
 

@@ -10,10 +10,9 @@ from test_decompose import medium_problem
 from test_lagrangian import budget_only
 
 from optimizer import balancing
-from optimizer.balancing import balance, coarse_balance, price_pass, warm_start
-from optimizer.decompose import MASTER
+from optimizer.balancing import balance, price_pass, sample_prices, warm_start
 from optimizer.exact import Clock
-from optimizer.lagrangian import priced_problem
+from optimizer.lagrangian import price_out, priced_problem
 from optimizer.partitions import Customers
 from optimizer.relaxation import solve_relaxation
 
@@ -34,26 +33,41 @@ def test_balancing_from_zero_prices_reaches_the_lp_bound():
 
 def test_balancing_on_nested_samples_leaves_prices_near_the_lp_duals(monkeypatch):
     """Four rows, 3,000 customers, levels of 150 and 600: L at the sample-balanced prices is within
-    a few percent of the LP bound (sampling error), and never below it (weak duality)."""
+    a few percent of the LP bound (sampling error), and never below it (weak duality); the warm
+    start is the LP over the 100 of the largest sample that a direct draw of 100 gives."""
     monkeypatch.setattr(balancing, "SAMPLE", 100)
     monkeypatch.setattr(balancing, "COARSE", (150, 600))
     problem = medium_problem(4, n=3_000)
     priced = priced_problem(problem)
     customers = Customers(priced)
     lp = solve_relaxation(problem, *problem.candidate_pairs())
-    cap = 1e4 * customers.price_scale
     start = warm_start(customers, clock())
-    prices, magnitude = coarse_balance(customers, start, cap, 1e-6, clock(), MASTER)
-    at_start, balanced = price_pass(customers, start).bound, price_pass(customers, prices).bound
+    sampled = sample_prices(customers, 1e-6, clock())
+    at_start, balanced = price_pass(customers, start).bound, price_pass(customers, sampled.prices).bound
     assert lp.bound - 1e-6 <= balanced <= at_start + 1e-9
     assert balanced == pytest.approx(lp.bound, rel=0.03)
-    assert magnitude == pytest.approx(abs(lp.bound), rel=0.1)
+    assert sampled.magnitude == pytest.approx(abs(lp.bound), rel=0.1)
+    assert sampled.margins is not None and np.all(sampled.margins[:-1] <= sampled.margins[1:])
+
+
+def test_sample_margins_are_those_of_the_sampled_customers_at_the_prices(monkeypatch):
+    monkeypatch.setattr(balancing, "COARSE", (150, 600))
+    monkeypatch.setattr(balancing, "MARGINS", 300)
+    problem = medium_problem(4, n=3_000)
+    priced = priced_problem(problem)
+    customers = Customers(priced)
+    sampled = sample_prices(customers, 1e-6, clock())
+    drawn = customers.sample(300 / 3_000)
+    assert np.array_equal(sampled.margins, np.sort(price_out(drawn, sampled.prices).margin))
 
 
 def test_without_a_level_small_enough_one_pass_gives_the_magnitude(monkeypatch):
     monkeypatch.setattr(balancing, "COARSE", (10_000,))
+    monkeypatch.setattr(balancing, "SAMPLE", 1_000)
     problem = medium_problem(5, n=500)
     customers = Customers(priced_problem(problem))
-    prices = np.array([0.3, 0.1, -0.2, 0.4])
-    same, magnitude = coarse_balance(customers, prices, 1e4 * customers.price_scale, 1e-6, clock(), MASTER)
-    assert same is prices and magnitude == pytest.approx(abs(price_pass(customers, prices).bound))
+    sampled = sample_prices(customers, 1e-6, clock())
+    assert np.array_equal(sampled.prices, np.zeros(len(problem.rows)))  # 500 customers: no sample LP
+    assert sampled.magnitude == pytest.approx(abs(price_pass(customers, sampled.prices).bound))
+    assert sampled.margins is None
+    assert np.array_equal(sampled.cap, 1e4 * customers.price_scale)

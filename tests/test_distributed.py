@@ -37,8 +37,10 @@ def client():
         yield client
 
 
-def write_scenario(folder: Path, partitions: int) -> Path:
-    """The weekly scenario on the first CUSTOMERS example customers, split into ``partitions`` files."""
+def write_scenario(folder: Path, partitions: int, per_contact: bool = False) -> Path:
+    """The weekly scenario on the first CUSTOMERS example customers, split into ``partitions`` files
+    (``per_contact``: no cost per response, so every budget row has one cost per campaign, and no
+    audience limits, which samples of a few thousand customers price poorly)."""
     customers = pd.read_parquet(ROOT / "examples/data/customers.parquet").head(CUSTOMERS)
     scores = pd.read_parquet(ROOT / "examples/data/scores.parquet")
     scores = scores[scores["customer_id"].astype(str).isin(customers["customer_id"].astype(str))]
@@ -55,8 +57,12 @@ def write_scenario(folder: Path, partitions: int) -> Path:
         ids = set(part["customer_id"].astype(str))
         scores[scores["customer_id"].astype(str).isin(ids)].to_parquet(folder / "scores" / f"part-{p:03d}.parquet")
     scenario = yaml.safe_load((ROOT / "scenarios/weekly.yaml").read_text())
-    scenario.update(customers="customers", scores="scores", budget=4_500)
+    scenario.update(customers="customers", scores="scores", budget=2_500 if per_contact else 4_500)
     for campaign in scenario["campaigns"]:
+        if per_contact:
+            campaign["cost_per_response"] = 0.0
+            campaign.pop("min_audience", None)
+            campaign.pop("max_audience", None)
         campaign["min_audience"] = campaign.get("min_audience", 0) // 2
         if campaign.get("max_audience") is not None:
             campaign["max_audience"] //= 2
@@ -100,8 +106,37 @@ def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp
     scenario_path = write_scenario(tmp_path, 3)
     run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
     in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
-    assert len(drawn) == 4 and 4_000 < drawn[0] < 6_000  # two levels, each run: the 5,000 sample drawn once
+    # each run: the 5,000 sample drawn once, and from it the warm start's, the two levels' and the margins'
+    assert len(drawn) == 8 and len(set(drawn)) == 1 and 4_000 < drawn[0] < 6_000
     assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
+    expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
+    pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected.reset_index(drop=True),
+                                  check_dtype=False)
+
+
+def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, monkeypatch):
+    """With screening from 10,000 customers (sample levels of 1,000 and 7,000) and budgets of one
+    cost per contact, the cluster's one screening pass and the gathered candidates give the
+    in-memory plan, customer for customer, and neither run needed the passes over everyone."""
+    from optimizer import balancing, decompose, screening
+
+    monkeypatch.setattr(balancing, "COARSE", (1_000, 7_000))
+    monkeypatch.setattr(screening, "SCREEN_ABOVE", 10_000)
+    monkeypatch.setattr(screening, "SCREEN_SHARE", 0.2)  # a sample of 7,000 leaves prices far from the optimum
+    screens = []
+    screen = screening.screen
+    monkeypatch.setattr(screening, "screen", lambda *a: screens.append(screen(*a)) or screens[-1])
+    solved = []
+    solve_all = decompose._decompose_all
+    monkeypatch.setattr(decompose, "_decompose_all", lambda *a: solved.append(a[0].n) or solve_all(*a))
+    scenario_path = write_scenario(tmp_path, 3, per_contact=True)
+    run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    assert len(screens) == 2 and np.array_equal(screens[0][0].candidates, screens[1][0].candidates)
+    assert 0 < screens[0][0].candidates.size < CUSTOMERS / 3
+    assert solved == [screens[0][0].candidates.size] * 2, "each run solved the candidates only"
+    assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
+    assert run.result.termination == in_memory.result.termination
     expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
     pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected.reset_index(drop=True),
                                   check_dtype=False)
