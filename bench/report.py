@@ -90,9 +90,14 @@ def _goals(measurements: list) -> list[str]:
     for m in measurements:
         if m.method == "decompose" and not m.error and m.customers >= 1_000_000:
             multiple = m.wall_s / m.floor_s
-            lines.append(f"- **{m.customers:,}×{m.campaigns}, cvo's wall ≤ {GOAL_FLOOR:.0f}× the physical floor: "
-                         f"{_verdict(multiple <= GOAL_FLOOR)}.** {m.wall_s:.2f} s against one numpy pass of "
-                         f"{m.floor_s:.3f} s: {multiple:,.0f}×.")
+            against = f"{m.wall_s:.2f} s against one numpy pass of {m.floor_s:.3f} s: {multiple:,.1f}×."
+            if m.customers == 10_000_000:
+                lines.append(f"- **{m.customers:,}×{m.campaigns}, cvo's wall ≤ {GOAL_FLOOR:.0f}× the physical floor "
+                             f"of the same score matrix: {_verdict(multiple <= GOAL_FLOOR)}.** {against}")
+            else:
+                lines.append(f"- {m.customers:,}×{m.campaigns}, cvo's wall as a multiple of the floor (for "
+                             f"information: the goal is set on the 10^7 matrix, where the passes are the work): "
+                             f"{against}")
     return lines or ["- (no goal's jobs were run)"]
 
 
