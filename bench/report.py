@@ -45,7 +45,7 @@ def _table(measurements: list) -> str:
             continue
         rows.append(
             f"| {_name(m)} | {m.wall_s:.2f} s | {m.floor_s * 1e3:.1f} ms | "
-            f"{m.wall_s / m.floor_s:,.0f}× | {m.termination} | {_number(m.objective)} | {_number(m.bound)} | "
+            f"{_times(m.wall_s / m.floor_s)} | {m.termination} | {_number(m.objective)} | {_number(m.bound)} | "
             f"{_gap(m.gap)} | {m.master_pairs:,} | {_count(m.core_pairs)} | {m.violations} | "
             f"{m.matrix_mb:,.0f} MB | {m.rss_before_mb:,.0f} MB | {m.peak_rss_mb:,.0f} MB |")
     return "\n".join(rows)
@@ -114,7 +114,7 @@ def _notes(measurements: list) -> list[str]:
 
 
 def _times(ratio: float) -> str:
-    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.2f}×"
+    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
 
 
 def _verdict(met: bool) -> str:

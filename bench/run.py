@@ -174,7 +174,8 @@ def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
     )
 
 
-def machine() -> dict[str, str]:
+def machine(measured: datetime | None = None) -> dict[str, str]:
+    """This machine, and when the figures were measured (default now)."""
     import highspy
     import numba
     import pyomo
@@ -183,7 +184,7 @@ def machine() -> dict[str, str]:
                 if line.startswith("model name")), platform.processor())
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": (measured or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": cpu, "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
         "RAM": f"{memory:.1f} GiB", "OS": platform.platform(), "Python": platform.python_version(),
         "HiGHS (highspy)": highspy.Highs().version(), "Pyomo": pyomo.__version__, "numba": numba.__version__,
@@ -233,10 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         measurements = [Measurement(**json.loads(line.split(MARKER, 1)[1]))
                         for line in args.from_log.read_text().splitlines() if MARKER in line]
         command = f"python bench/run.py --out {args.out}  (rendered from its log with --from-log)"
+        measured = datetime.fromtimestamp(args.from_log.stat().st_mtime, UTC)  # when the last job ended
     else:
         measurements = [run_child(job, args.seed, args.time_limit) for job in args.jobs]
         command = shlex.join(["python", "bench/run.py", *(argv if argv is not None else sys.argv[1:])])
-    text = render(measurements, machine(), command, args.time_limit, args.seed)
+        measured = None
+    text = render(measurements, machine(measured), command, args.time_limit, args.seed)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
