@@ -104,7 +104,8 @@ def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> Sampled
     cap = 1e4 * largest.price_scale
     prices = _lp_prices(parts.subsample(largest, SAMPLE / customers.n, shared), customers, clock)
     for size in levels:
-        coarse = _scaled(parts.subsample(largest, size / customers.n, shared, whole), customers.n)
+        coarse = _scaled(parts.subsample(largest, size / customers.n, shared, whole), customers.n,
+                         largest.price_scale)
         stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
         best = balance(coarse, prices, cap, stall, clock, 0)
         prices = best.prices
@@ -126,10 +127,11 @@ def _lp_prices(sample: PricedProblem, customers: Customers, clock: Clock) -> np.
     return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
 
 
-def _scaled(sample: PricedProblem, n: int) -> Customers:
-    """A sample as Customers of its own, every limit scaled by sample/n."""
+def _scaled(sample: PricedProblem, n: int, price_scale: np.ndarray) -> Customers:
+    """A sample as Customers of its own, every limit scaled by sample/n, with ``price_scale``."""
     scale = sample.n_customers / n
-    return Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)))
+    return Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)),
+                     price_scale=price_scale)
 
 
 def balance(

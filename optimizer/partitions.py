@@ -251,8 +251,11 @@ class Customers:
     in-memory version holds views of one PricedProblem, CHUNK customers each.
     """
 
-    def __init__(self, priced: PricedProblem, progress: Progress | None = None) -> None:
+    def __init__(self, priced: PricedProblem, progress: Progress | None = None,
+                 price_scale: np.ndarray | None = None) -> None:
         self.priced = priced
+        if price_scale is not None:
+            self.price_scale = price_scale  # given (a sample's), so never read off the scores
         self.rows: tuple[CouplingRow, ...] = priced.rows
         self.campaign_ids = priced.campaign_ids
         self.n = priced.n_customers
