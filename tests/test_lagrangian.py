@@ -51,7 +51,8 @@ def test_the_compiled_pass_matches_numpy(dtype):
         priced = priced_problem(problem, dtype)
         prices = signed_prices(priced, rng)
         choice, margin, bound, usage = reference_pass(priced, prices)
-        result = price_out(priced, prices)
+        result = price_out(priced, prices, count_eligible=True)
+        assert np.array_equal(result.eligible, np.isfinite(priced.value).sum(axis=0))
         tolerance = 1e-9 if dtype is np.float64 else 1e-5
         assert np.array_equal(result.choice, choice) or np.allclose(
             np.where(result.choice >= 0, margin, 0), np.where(choice >= 0, margin, 0))
