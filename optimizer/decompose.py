@@ -124,27 +124,36 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     sampled = sample_prices(customers, options.mip_gap, clock)
     prices = sampled.prices
     if screening.applies(customers, sampled.margins):
-        found, prices = _decompose_screened(customers, sampled, options, clock)
-        if found is not None:
-            return found
+        screened = _decompose_screened(customers, sampled, options, clock)
+        if screened.result is not None:
+            return screened.result, screened.plan
+        prices = screened.prices
     cap = sampled.cap if sampled.margins is None else 1e4 * customers.price_scale
     return _decompose_all(customers, prices, sampled.magnitude, cap, options, clock)
 
 
-def _decompose_screened(
-    customers: Customers, sampled: SampledPrices, options: SolverOptions, clock: Clock
-) -> tuple[tuple[SolveResult, PlanSpec] | None, np.ndarray]:
-    """optimizer/screening.py: one pass over everyone, steps 2-5 on the candidates. None (and the
-    prices to go on from) when the reduced problem's prices leave the region, it has no plan, or
-    its proven plan is not proven for all (the fixed customers' least margin is below L - z)."""
-    screen, reduced = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
-    candidates = Customers(reduced, customers.progress)
+@dataclass(frozen=True)
+class Screened:
+    """The screened decomposition's result and plan for all customers, or none (the passes over
+    everyone take over, from ``prices``)."""
+
+    prices: np.ndarray
+    result: SolveResult | None = None
+    plan: PlanSpec | None = None
+
+
+def _decompose_screened(customers: Customers, sampled: SampledPrices, options: SolverOptions, clock: Clock) -> Screened:
+    """optimizer/screening.py: one pass over everyone, steps 2-5 on the candidates. No result when
+    the reduced problem's prices leave the region, it has no plan, or its proven plan is not proven
+    for all (the fixed customers' least margin is below L - z)."""
+    screen = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
+    candidates = Customers(screen.reduced, customers.progress)
     reduced_options = options.model_copy(update={"mip_gap": screen.reduced_gap(options.mip_gap)})
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
                                   1e4 * candidates.price_scale, reduced_options, clock)
     prices = result.shadow_prices if result.shadow_prices is not None else sampled.prices
     if plan is None or result.objective is None or not screen.covers(result.shadow_prices):
-        return None, prices
+        return Screened(prices)
     choice = np.concatenate(candidates.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,
                                            stage="plan"))
     whole = PlanSpec(screen.prices, screen.candidates, choice)
@@ -154,8 +163,8 @@ def _decompose_screened(
                          min(AUDIENCE_LIMIT_S, clock.remaining()))
     found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
     if result.termination is Termination.OPTIMAL and found.termination is not Termination.OPTIMAL:
-        return None, prices  # a plan moving a fixed customer might be better than the gap allows
-    return (found, whole), prices
+        return Screened(prices)  # a plan moving a fixed customer might be better than the gap allows
+    return Screened(prices, found, whole)
 
 
 def _decompose_all(

@@ -57,13 +57,15 @@ LIMIT_DIGITS = 12  # significant digits limits are rounded to (``settled``)
 
 @dataclass(frozen=True)
 class Screen:
-    """What the screening pass at ``prices`` fixed: the candidates (sorted global indices), the
-    region's radius T (the least margin of the others), the value and row use of the fixed
-    customers, L(λ̂) over everyone; the rows, their coefficients A (m, k), each campaign's
-    eligible customers and the number of customers (for the audience-size bound)."""
+    """What the screening pass at ``prices`` fixed: the candidates (sorted global indices) and the
+    reduced problem (their rows, named by position 0..K-1, under limits b - U), the region's
+    radius T (the least margin of the others), the value and row use of the fixed customers,
+    L(λ̂) over everyone; the rows, their coefficients A (m, k), each campaign's eligible
+    customers and the number of customers (for the audience-size bound)."""
 
     prices: np.ndarray
     candidates: np.ndarray
+    reduced: PricedProblem
     radius: float
     fixed_value: float
     fixed_usage: np.ndarray
@@ -112,9 +114,9 @@ def threshold(margins: np.ndarray, n_customers: int) -> float:
     return float(max(np.quantile(margins, share), smallest if np.isfinite(smallest) else 0.0))
 
 
-def screen(customers: Customers, prices: np.ndarray, below: float) -> tuple[Screen, PricedProblem]:
+def screen(customers: Customers, prices: np.ndarray, below: float) -> Screen:
     """One pass at ``prices``: the customers of margin below ``below`` are gathered as the reduced
-    problem (named by position 0..K-1, limits b - U), everyone else is fixed."""
+    problem, everyone else is fixed."""
     found = reduce(add, customers.map(parts.screening_totals, prices, below, stage="screen"))
     candidates = np.sort(found.candidates)
     rows = customers.gather(candidates, keep_dtype=True)
@@ -125,10 +127,9 @@ def screen(customers: Customers, prices: np.ndarray, below: float) -> tuple[Scre
     limits = settled(customers.rhs - fixed_usage)
     reduced = replace(rows, customer_ids=np.arange(rows.n_customers),
                       rows=tuple(replace(row, rhs=float(b)) for row, b in zip(rows.rows, limits)))
-    result = Screen(prices, candidates, found.least_outside, fixed_value, fixed_usage,
-                    found.totals.value + float(prices @ customers.rhs), customers.coefficients, customers.rows,
-                    found.eligible, customers.n)
-    return result, reduced
+    return Screen(prices, candidates, reduced, found.least_outside, fixed_value, fixed_usage,
+                  found.totals.value + float(prices @ customers.rhs), customers.coefficients, customers.rows,
+                  found.eligible, customers.n)
 
 
 def settled(limits: np.ndarray) -> np.ndarray:

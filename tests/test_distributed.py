@@ -132,9 +132,9 @@ def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, mo
     scenario_path = write_scenario(tmp_path, 3, per_contact=True)
     run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
     in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
-    assert len(screens) == 2 and np.array_equal(screens[0][0].candidates, screens[1][0].candidates)
-    assert 0 < screens[0][0].candidates.size < CUSTOMERS / 3
-    assert solved == [screens[0][0].candidates.size] * 2, "each run solved the candidates only"
+    assert len(screens) == 2 and np.array_equal(screens[0].candidates, screens[1].candidates)
+    assert 0 < screens[0].candidates.size < CUSTOMERS / 3
+    assert solved == [screens[0].candidates.size] * 2, "each run solved the candidates only"
     assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
     assert run.result.termination == in_memory.result.termination
     expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")

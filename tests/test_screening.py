@@ -64,8 +64,9 @@ def test_the_screened_plan_is_proven_for_everyone(screened, monkeypatch):
     problem = planned_problem(1, 30_000)
     priced = priced_problem(problem, np.float32)
     result = solve_decompose(priced, SolverOptions(mip_gap=GAP))
-    (screen, reduced), = screened["screens"]
-    assert screened["solved"] == [reduced.n_customers] and reduced.n_customers < 0.3 * problem.n_customers
+    screen, = screened["screens"]
+    assert screened["solved"] == [screen.reduced.n_customers]
+    assert screen.reduced.n_customers < 0.3 * problem.n_customers
     assert result.termination is Termination.OPTIMAL and result.gap <= GAP
     assert problem.violations(result.choice) == []
     assert result.objective == pytest.approx(problem.objective(result.choice), rel=1e-9)
@@ -81,7 +82,7 @@ def test_in_the_region_the_fixed_customers_keep_their_choice_and_l_splits(screen
     monkeypatch.setattr(screening, "SCREEN_SHARE", 0.15)
     priced = priced_problem(planned_problem(2, 30_000), np.float32)
     result = solve_decompose(priced, SolverOptions(mip_gap=GAP))
-    (screen, reduced), = screened["screens"]
+    screen, = screened["screens"]
     final = result.shadow_prices
     assert screen.covers(final)
     fixed = np.setdiff1d(np.arange(priced.n_customers), screen.candidates)
@@ -89,14 +90,14 @@ def test_in_the_region_the_fixed_customers_keep_their_choice_and_l_splits(screen
     assert np.array_equal(at_screen.choice[fixed], at_final.choice[fixed])
     assert at_screen.margin[fixed].min() == pytest.approx(screen.radius)
     assert np.all(at_final.margin[fixed] >= screen.radius - screen.shift(final) - 1e-9)
-    assert at_final.bound == pytest.approx(screen.fixed_value + price_out(reduced, final).bound, rel=1e-12)
+    assert at_final.bound == pytest.approx(screen.fixed_value + price_out(screen.reduced, final).bound, rel=1e-12)
     assert screen.lagrangian == pytest.approx(at_screen.bound, rel=1e-12)
 
 
 def test_the_shift_is_the_largest_change_of_a_priced_out_difference():
     coefficients = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]])
-    screen = screening.Screen(np.zeros(2), np.zeros(0, dtype=int), 1.0, 0.0, np.zeros(2), 0.0, coefficients, (),
-                              np.zeros(3), 0)
+    screen = screening.Screen(np.zeros(2), np.zeros(0, dtype=int), None, 1.0, 0.0, np.zeros(2), 0.0, coefficients,
+                              (), np.zeros(3), 0)
     # Δμ = (0.5, 0.5 * 2 - 0.25, -0.25) = (0.5, 0.75, -0.25); with nothing at 0: 0.75 - (-0.25)
     assert screen.shift(np.array([0.5, -0.25])) == pytest.approx(1.0)
     assert screen.covers(np.array([0.4, -0.2])) and not screen.covers(np.array([0.5, -0.25]))
