@@ -74,13 +74,11 @@ def balancing_pass(customers: Customers, prices: np.ndarray, nearest: int) -> Pa
 @dataclass(frozen=True)
 class SampledPrices:
     """Steps 1-2 on samples: the prices, |L(λ)| estimated from the largest sample (what the stall
-    threshold is relative to), the price caps (1e4 × the price scale: no row is worth more per
-    unit to any plan) and, when there were sample levels, the sorted margins of about MARGINS
-    sampled customers at the prices (what optimizer/screening.py sets its threshold from)."""
+    threshold is relative to) and, when there were sample levels, the sorted margins of about
+    MARGINS sampled customers at the prices (what optimizer/screening.py sets its threshold from)."""
 
     prices: np.ndarray
     magnitude: float
-    cap: np.ndarray
     margins: np.ndarray | None = None
 
 
@@ -93,12 +91,12 @@ def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> Sampled
     The samples keep the score matrix's dtype (float32 at scale: a 1M × 20 sample is 80 MB) and
     are nested: the largest is drawn once, and the warm start's and the smaller levels' are the
     customers of it whose key falls below their own, smaller threshold, the very customers a
-    direct draw would give. With levels, the caps come from the largest sample (no pass over
-    everyone for the largest score)."""
+    direct draw would give. The levels' prices are capped at 1e4 × the largest sample's price
+    scale (no row is worth more per unit to any plan; no scan of everyone for the largest score)."""
     levels = [size for size in COARSE if customers.n > 2 * size]
     if not levels:
         prices = warm_start(customers, clock)
-        return SampledPrices(prices, abs(price_pass(customers, prices).bound), 1e4 * customers.price_scale)
+        return SampledPrices(prices, abs(price_pass(customers, prices).bound))
     shared, whole = customers.shared_weights, levels[-1] / customers.n
     largest = customers.sample(whole, keep_dtype=True)
     cap = 1e4 * largest.price_scale
@@ -110,7 +108,7 @@ def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> Sampled
         best = balance(coarse, prices, cap, stall, clock, 0)
         prices = best.prices
     margins = price_out(parts.subsample(largest, MARGINS / customers.n, shared, whole), prices).margin
-    return SampledPrices(prices, abs(best.bound) * customers.n / coarse.n, cap, np.sort(margins))
+    return SampledPrices(prices, abs(best.bound) * customers.n / coarse.n, np.sort(margins))
 
 
 def warm_start(customers: Customers, clock: Clock) -> np.ndarray:

@@ -128,8 +128,7 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
         if screened.result is not None:
             return screened.result, screened.plan
         prices = screened.prices
-    cap = sampled.cap if sampled.margins is None else 1e4 * customers.price_scale
-    return _decompose_all(customers, prices, sampled.magnitude, cap, options, clock)
+    return _decompose_all(customers, prices, sampled.magnitude, 1e4 * customers.price_scale, options, clock)
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ def _decompose_all(
 ) -> tuple[SolveResult, PlanSpec | None]:
     """Steps 2-5 over all of ``customers`` from ``prices``."""
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
-    balanced = balance(customers, prices, cap, stall, clock, min(MASTER, max(MASTER // 5, customers.n // 30)))
+    balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
     start = balanced.prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
     _join(customers, master, balanced.nearest, start, start)
@@ -198,6 +197,11 @@ def _decompose_all(
     if result is None:
         return _no_plan(clock, Termination.TIME_LIMIT), None
     return _final(result, options, clock), plan
+
+
+def _master_size(n: int) -> int:
+    """The customers the master LP starts with: a 30th of all, between MASTER/5 and MASTER."""
+    return min(MASTER, max(MASTER // 5, n // 30))
 
 
 def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.ndarray, start: np.ndarray) -> None:

@@ -16,12 +16,12 @@ _FIRST, _SECOND = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _SHIFTS = (np.uint64(30), np.uint64(27), np.uint64(31))
 
 
-def mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser of a uint64 array."""
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> _SHIFTS[0])) * _FIRST
-        x = (x ^ (x >> _SHIFTS[1])) * _SECOND
-        return x ^ (x >> _SHIFTS[2])
+@numba.vectorize(["uint64(uint64)"], cache=True)
+def mix(x):  # pragma: no cover
+    """splitmix64 finaliser: a ufunc on uint64 arrays, callable from compiled loops too."""
+    x = (x ^ (x >> _SHIFTS[0])) * _FIRST
+    x = (x ^ (x >> _SHIFTS[1])) * _SECOND
+    return x ^ (x >> _SHIFTS[2])
 
 
 def position_keys(positions: np.ndarray) -> np.ndarray:
@@ -41,10 +41,6 @@ def _sampled_positions(start, stop, threshold):  # pragma: no cover
     chosen = np.empty(max(stop - start, 0), dtype=np.int64)
     count = 0
     for position in range(start, stop):
-        x = np.uint64(position) + GOLDEN
-        x = (x ^ (x >> _SHIFTS[0])) * _FIRST
-        x = (x ^ (x >> _SHIFTS[1])) * _SECOND
-        x = x ^ (x >> _SHIFTS[2])
         chosen[count] = position  # written always, kept when the key is below: no branch
-        count += x < threshold
+        count += mix(np.uint64(position) + GOLDEN) < threshold
     return chosen[:count].copy()

@@ -235,8 +235,11 @@ def price_out(
 
     ``progress(done, n)`` hears after each chunk of customers. Given ``breakpoints`` (a price
     scale per row, see ``breakpoint_scale``), the pass also collects, per row, where customers
-    would switch from their best option to their runner-up as that row's price alone moves.
-    With ``count_eligible``, it also counts the customers eligible for each campaign.
+    would switch from their best option to their runner-up as that row's price alone moves;
+    given also ``coefficients`` (the (m, k) a_rj when every row has one per campaign), it bins
+    each customer's margin once per (chosen, runner) pair instead of once per row
+    (kernels.pair_breakpoints). With ``count_eligible``, it also counts the customers eligible
+    for each campaign.
     """
     n, k = priced.value.shape
     per_weight, per_count = priced.prices_by_weight(prices)
