@@ -14,7 +14,7 @@ Budgets count, with ``cost="planned"``, the planned cost of a contact, cost_per_
 5 % × cost_per_response_j, the same for every customer of a campaign (a (1, k) weight, so the
 score matrix is the only n×k array); with ``cost="expected"``, each pair's expected spend
 cost_per_contact_j + p_t,ij cost_per_response_j (a second n×k float32 array), as
-optimizer/formulate.py builds budgets from a scenario. Ten coupling rows: a total budget of
+optimizer/scenario/formulation.py builds budgets from a scenario. Ten coupling rows: a total budget of
 30 % of the planned cost (or spend) of all eligible positive-value pairs; budgets of 20 % of
 that on three campaigns (sms, direct mail, call); minimum audiences of 0.20 n on two email
 campaigns; maximum audiences of 0.05 n on an email and an sms campaign; channel capacities of
@@ -27,8 +27,8 @@ import hashlib
 
 import numpy as np
 
-from optimizer.lagrangian import PricedProblem
-from optimizer.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.lagrangian import PricedProblem
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 
 # One block of ten campaigns, repeated for k > 10:
 # (channel, cost_per_contact, cost_per_response, mean relative uplift m_j, control fraction).
@@ -83,7 +83,7 @@ def generate_scores(n: int, k: int, seed: int, cost: str = "planned") -> PricedP
 
 def coupling_rows(n: int, campaign_ids: tuple[str, ...], channel: np.ndarray,
                   positive_cost: np.ndarray) -> tuple[CouplingRow, ...]:
-    """The ten rows, as optimizer/formulate.py builds them from a scenario."""
+    """The ten rows, as optimizer/scenario/formulation.py builds them from a scenario."""
     k = len(campaign_ids)
 
     def only(j: int) -> np.ndarray:

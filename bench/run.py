@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.decompose import solve_decompose
-from optimizer.exact import solve_exact, solve_full_model
-from optimizer.lagrangian import evaluate_plan
-from optimizer.problem import Sense
-from optimizer.scenario import SolverOptions
+from optimizer.solve.decompose import solve_decompose
+from optimizer.solve.exact import solve_exact, solve_full_model
+from optimizer.solve.lagrangian import evaluate_plan
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import Sense
 
 # isort: split
 # bench's own modules, found because Python puts this script's directory (bench/) on sys.path.

@@ -80,6 +80,12 @@ class SolverError(CvoError):
     exit_code = 5
 
 
+class HistoryError(CvoError):
+    """The contact history file cannot be opened, is locked, or does not hold what was asked."""
+
+    exit_code = 6
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' Did you mean 'x'?' hint for a misspelt name, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)

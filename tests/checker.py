@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from optimizer.expressions import parse
+from optimizer.scenario.expressions import parse
 
 PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend")
 GROUPS = ("treatment", "control")

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from optimizer.outputs import write_outputs
-from optimizer.plan import optimize
+from optimizer.plan.outputs import write_plan
+from optimizer.plan.workflow import optimize
 
 MONDAY = dt.date(2026, 1, 5)
 
@@ -42,7 +42,7 @@ def write_scenario(folder: Path, n: int = 60, budget: float = 30.0) -> Path:
 
 
 def run_week(scenario: Path, out: Path, day: dt.date) -> dict:
-    return write_outputs(optimize(scenario, run_date=day), out)
+    return write_plan(optimize(scenario, run_date=day), out)
 
 
 def write_small_scenario(folder: Path, name: str = "cli_demo") -> Path:

@@ -1,4 +1,4 @@
-"""optimizer/audiences.py: the Lagrangian bound with integer audience sizes.
+"""optimizer/solve/audiences.py: the Lagrangian bound with integer audience sizes.
 
 It must hold for every plan whatever the campaign prices (brute force), stay below the LP bound
 at the LP's prices, close a budget's integrality gap that the LP bound leaves, and let the exact
@@ -16,14 +16,14 @@ from test_decompose import medium_problem
 from test_exact import assert_matches_brute_force, brute_force, random_problem
 from test_model import per_campaign_costs
 
-from optimizer import decompose, exact
-from optimizer.audiences import audience_bound
-from optimizer.decompose import solve_decompose
-from optimizer.exact import solve_full_model
-from optimizer.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.relaxation import solve_relaxation
-from optimizer.results import Termination
-from optimizer.scenario import SolverOptions
+from optimizer.solve import decompose, exact
+from optimizer.solve.audiences import audience_bound
+from optimizer.solve.decompose import solve_decompose
+from optimizer.solve.exact import solve_full_model
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.results import Termination
 
 
 def bound_at(problem: Problem, campaign_prices: np.ndarray) -> float:

@@ -1,4 +1,4 @@
-"""optimizer/balancing.py: prices from the sample LP and breakpoint balancing reach the LP bound."""
+"""optimizer/solve/balancing.py: prices from the sample LP and breakpoint balancing reach the LP bound."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 from test_decompose import medium_problem
 from test_lagrangian import budget_only
 
-from optimizer import balancing
-from optimizer.balancing import balance, price_pass, sample_prices, warm_start
-from optimizer.exact import Clock
-from optimizer.lagrangian import price_out, priced_problem
-from optimizer.partitions import Customers
-from optimizer.relaxation import solve_relaxation
+from optimizer.solve import balancing
+from optimizer.solve.balancing import balance, price_pass, sample_prices, warm_start
+from optimizer.solve.exact import Clock
+from optimizer.solve.lagrangian import price_out, priced_problem
+from optimizer.solve.partitions import Customers
+from optimizer.solve.relaxation import solve_relaxation
 
 
 def clock() -> Clock:

@@ -1,4 +1,4 @@
-"""Tests of optimizer/clv.py: BG/NBD and Gamma-Gamma fits, P(alive), expected purchases, LTV, holdout.
+"""Tests of optimizer/scoring/clv.py: BG/NBD and Gamma-Gamma fits, P(alive), expected purchases, LTV, holdout.
 
 Golden figures: the CDNOW sample (2,357 customers who first bought in Q1 1997), calibration up to
 1997-09-30 (39 weeks), time in weeks, reproduces Fader, Hardie & Lee (2005) "Counting your customers
@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 from scipy.special import beta, gamma
 
-from optimizer.clv import (
+from optimizer.errors import DataError, ScenarioError
+from optimizer.scoring.clv import (
     BgNbdFit,
     bgnbd_log_likelihood,
     calibration_and_holdout,
@@ -29,8 +30,7 @@ from optimizer.clv import (
     p_alive,
     score_customers,
 )
-from optimizer.errors import DataError, ScenarioError
-from optimizer.rfm import CDNOW_COLUMNS, read_transactions
+from optimizer.scoring.rfm import CDNOW_COLUMNS, read_transactions
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CALIBRATION_END, HOLDOUT_END = "1997-09-30", "1998-06-30"

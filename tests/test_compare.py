@@ -1,4 +1,4 @@
-"""Scenario comparison (optimizer/compare.py): figures side by side and the customers who move.
+"""Scenario comparison (optimizer/whatif/comparison.py): figures side by side and the customers who move.
 
 Uses the 120-customer scenario of tests/test_sweep.py at different budgets.
 """
@@ -12,9 +12,9 @@ import pytest
 from matplotlib.image import imread
 from test_sweep import write_scenario
 
-from optimizer.compare import NONE, compare, format_comparison, write_comparison
-from optimizer.plan import optimize
-from optimizer.scenario import load_scenario
+from optimizer.plan.workflow import optimize
+from optimizer.scenario.schema import load_scenario
+from optimizer.whatif.comparison import NONE, compare, format_comparison, write_comparison
 
 
 @pytest.fixture(scope="module")

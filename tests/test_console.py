@@ -7,8 +7,8 @@ import io
 from rich.console import Console
 from test_decompose import medium_problem
 
-from optimizer.console import PassProgress, headline
-from optimizer.decompose import solve_decompose
+from optimizer.reporting.console import PassProgress, headline
+from optimizer.solve.decompose import solve_decompose
 
 
 def test_the_progress_bar_counts_the_passes_of_a_decomposition():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from optimizer.controls import draw_controls
-from optimizer.problem import NO_CAMPAIGN
+from optimizer.plan.controls import draw_controls
+from optimizer.solve.problem import NO_CAMPAIGN
 
 CAMPAIGNS = ("winback", "cross_sell", "vip_call")
 

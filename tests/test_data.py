@@ -1,4 +1,4 @@
-"""Tests of optimizer/data.py: reading the customer and score tables, and their row-level checks.
+"""Tests of optimizer/scenario/data.py: reading the customer and score tables, and their row-level checks.
 
 Rows are named as a user finds them: CSV by line number (the header is line 1, so the first
 customer is line 2), parquet by 1-based row.
@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.data import SCORE_COLUMNS, load_customers, load_scores, read_table
 from optimizer.errors import DataError
-from optimizer.formulate import formulate
-from optimizer.scenario import load_scenario
+from optimizer.scenario.data import SCORE_COLUMNS, load_customers, load_data, load_scores
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.schema import load_scenario
+from optimizer.store.tables import read_table
 
 CAMPAIGNS = ["email_offer", "sms_offer"]
 
@@ -264,7 +265,7 @@ def test_unscored_pairs_are_simply_not_eligible(tmp_path):
         "campaigns": [{"id": "email_offer", "channel": "email", "value_per_response": "ltv"},
                       {"id": "sms_offer", "channel": "sms", "value_per_response": "ltv"}],
     }))
-    formulation = formulate(load_scenario(path))
+    formulation = formulate(load_data(load_scenario(path)))
     expected = [[True, True], [True, True], [True, True], [False, True], [False, False]]
     assert formulation.scored.tolist() == expected
     assert formulation.problem.eligible.tolist() == expected

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from test_exact import brute_force, problems, random_problem
 
-from optimizer import balancing, decompose
-from optimizer.decompose import solve_decompose
-from optimizer.exact import solve_exact
-from optimizer.keys import position_keys
-from optimizer.lagrangian import priced_problem
-from optimizer.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.results import SolutionStatus, Termination
-from optimizer.scenario import SolverOptions
+from optimizer.solve import balancing, decompose
+from optimizer.solve.decompose import solve_decompose
+from optimizer.solve.exact import solve_exact
+from optimizer.solve.keys import position_keys
+from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.results import SolutionStatus, Termination
 
 GAP = 1e-6
 

@@ -20,11 +20,12 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from optimizer.distributed import optimize_distributed  # noqa: E402
 from optimizer.errors import DataError  # noqa: E402
-from optimizer.outputs import PLAN_FOLDER  # noqa: E402
-from optimizer.plan import optimize  # noqa: E402
-from optimizer.scenario import Method, load_scenario  # noqa: E402
+from optimizer.plan.distributed import optimize_distributed  # noqa: E402
+from optimizer.plan.workflow import optimize  # noqa: E402
+from optimizer.scenario.schema import load_scenario  # noqa: E402
+from optimizer.solve.options import Method  # noqa: E402
+from optimizer.store.files import PLAN_FOLDER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CUSTOMERS = 15_000  # above decompose.MASTER: most customers are fixed outside the master LP
@@ -97,7 +98,7 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
 def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp_path, monkeypatch):
     """With sample levels small enough to run on 15,000 customers, the cluster (3 partitions, the
     samples drawn on the workers) still writes the in-memory plan, and the levels did run."""
-    from optimizer import balancing
+    from optimizer.solve import balancing
 
     monkeypatch.setattr(balancing, "COARSE", (1_000, 5_000))
     drawn = []
@@ -118,7 +119,7 @@ def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, mo
     """With screening from 10,000 customers (sample levels of 1,000 and 7,000) and budgets of one
     cost per contact, the cluster's one screening pass and the gathered candidates give the
     in-memory plan, customer for customer, and neither run needed the passes over everyone."""
-    from optimizer import balancing, decompose, screening
+    from optimizer.solve import balancing, decompose, screening
 
     monkeypatch.setattr(balancing, "COARSE", (1_000, 7_000))
     monkeypatch.setattr(screening, "SCREEN_ABOVE", 10_000)
@@ -176,14 +177,14 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
 
 def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
     """cvo commit reads plan/ (one file per partition) straight into the history; same contacts."""
-    from optimizer.history import commit, run_record
-    from optimizer.outputs import write_outputs
+    from optimizer.plan.outputs import write_plan
+    from optimizer.store.ledger import commit, run_record
 
     monday = dt.date(2026, 1, 5)
     scenario = load_scenario(write_scenario(tmp_path, 3))
     run = optimize_distributed(scenario, client, tmp_path / "out", monday)
     in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE, run_date=monday)
-    write_outputs(in_memory, tmp_path / "whole_out")
+    write_plan(in_memory, tmp_path / "whole_out")
     history = tmp_path / "history.duckdb"
     committed = [commit(tmp_path / folder, history) for folder in ("out", "whole_out")]
     assert committed[0].contacts == committed[1].contacts == sum(c["audience"] for c in run.summary["campaigns"])

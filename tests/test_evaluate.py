@@ -1,4 +1,4 @@
-"""optimizer/evaluate.py: IPW values a plan without bias on randomized history.
+"""optimizer/scoring/evaluate.py: IPW values a plan without bias on randomized history.
 
 The simulation knows every customer's expected outcome under each arm, so a policy's true value
 is computed exactly (on the simulated customers) and the estimate's interval must cover it:
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import DataError
-from optimizer.evaluate import (
+from optimizer.scoring.evaluate import (
     NO_CAMPAIGN,
     EvaluateOptions,
     Propensity,

@@ -14,15 +14,14 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from optimizer import exact
-from optimizer.exact import solve_exact
-from optimizer.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
-from optimizer.relaxation import solve_relaxation
-from optimizer.results import SolutionStatus, Termination
-from optimizer.scenario import SolverOptions
+from optimizer.solve import exact
+from optimizer.solve.exact import solve_exact
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
+from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.results import SolutionStatus, Termination
 
 TOLERANCE = 1e-6
 FAMILIES = ("budget", "campaign_budget", "min_audience", "max_audience", "channel_capacity", "custom")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import ExpressionError, ScenarioError
-from optimizer.expressions import Expression, parse
+from optimizer.scenario.expressions import Expression, parse
 
 WHERE = "scenarios/weekly.yaml, campaigns[0].value_per_response"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from optimizer.plan import optimize
+from optimizer.plan.workflow import optimize
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTIVE = 17_246.13

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import DataError
-from optimizer.history import HistoryError, commit, contacts_around, run_record, runs
+from optimizer.errors import DataError, HistoryError
+from optimizer.store.ledger import commit, contacts_around, run_record, runs
 
 
 def test_commit_records_every_given_customer_once(tmp_path):
@@ -67,7 +67,7 @@ def test_an_unknown_run_lists_the_known_ones(tmp_path):
 
 KILLED_COMMIT = """
 import pathlib, sys, time
-import optimizer.history as history
+import optimizer.store.ledger as history
 insert = history._insert
 def insert_then_hang(connection, *args):
     insert(connection, *args)

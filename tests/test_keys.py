@@ -1,11 +1,11 @@
-"""optimizer/keys.py: the compiled sample draw is the numpy keys' draw, position for position."""
+"""optimizer/solve/keys.py: the compiled sample draw is the numpy keys' draw, position for position."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from optimizer.keys import position_keys, sampled_positions
+from optimizer.solve.keys import position_keys, sampled_positions
 
 
 @pytest.mark.parametrize("start, stop", [(0, 50_000), (123_456, 200_000), (2**40, 2**40 + 30_000), (7, 7)])

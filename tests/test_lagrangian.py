@@ -9,8 +9,8 @@ import pytest
 from test_decompose import medium_problem
 from test_exact import random_problem
 
-from optimizer.exact import solve_exact
-from optimizer.lagrangian import (
+from optimizer.solve.exact import solve_exact
+from optimizer.solve.lagrangian import (
     PricedProblem,
     breakpoint_scale,
     evaluate_plan,
@@ -20,8 +20,8 @@ from optimizer.lagrangian import (
     stack,
     to_problem,
 )
-from optimizer.problem import Problem
-from optimizer.relaxation import solve_relaxation
+from optimizer.solve.problem import Problem
+from optimizer.solve.relaxation import solve_relaxation
 
 
 def reference_pass(priced: PricedProblem, prices: np.ndarray):

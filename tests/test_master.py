@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from test_decompose import medium_problem
 
-from optimizer.lagrangian import price_out, priced_problem
-from optimizer.master import MasterLP
-from optimizer.problem import COUNT, CouplingRow, Sense
-from optimizer.relaxation import solve_relaxation
+from optimizer.solve.lagrangian import price_out, priced_problem
+from optimizer.solve.master import MasterLP
+from optimizer.solve.problem import COUNT, CouplingRow, Sense
+from optimizer.solve.relaxation import solve_relaxation
 
 
 def everyone(problem, penalties: float = 1e6) -> tuple[MasterLP, object]:

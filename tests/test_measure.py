@@ -1,4 +1,4 @@
-"""optimizer/measure.py: the intervals cover a known uplift at their nominal rate, the p-values are uniform
+"""optimizer/loop/lift.py: the intervals cover a known uplift at their nominal rate, the p-values are uniform
 under no effect, the ROI arithmetic holds on a hand-checked example, missing outcomes count as zero, and
 every bad input is rejected with a message naming the file, the customer and the fix.
 
@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 
 from optimizer.errors import DataError
-from optimizer.measure import ALL_CAMPAIGNS, format_measurement, join_outcomes, measure
+from optimizer.loop.lift import ALL_CAMPAIGNS, format_measurement, join_outcomes, measure
 
 COSTS_A_B = {"a": (1.0, 2.0), "b": (0.5, 0.0)}
 

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import DataError
-from optimizer.history import HistoryError, commit
-from optimizer.measurement import MEASUREMENT_FILE, measure_run, resolve_run, write_measurement
+from optimizer.errors import DataError, HistoryError
+from optimizer.loop.measurement import measure_run, resolve_run, write_measurement
+from optimizer.store.files import MEASUREMENT_FILE
+from optimizer.store.ledger import commit
 
 
 @pytest.fixture

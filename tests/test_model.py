@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from test_exact import assert_matches_brute_force, random_problem
 
-from optimizer.model import build_model, counts_only
-from optimizer.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.model import build_model, counts_only
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 
 
 def per_campaign_costs(problem: Problem, rng: np.random.Generator) -> Problem:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from test_decompose import medium_problem
 
-from optimizer import partitions as parts
-from optimizer.lagrangian import breakpoint_scale, price_out, priced_problem, stack
-from optimizer.partitions import Customers, Partition
+from optimizer.solve import partitions as parts
+from optimizer.solve.lagrangian import breakpoint_scale, price_out, priced_problem, stack
+from optimizer.solve.partitions import Customers, Partition
 
 
 def split(priced, bounds: list[int]) -> list[Partition]:

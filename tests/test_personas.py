@@ -1,4 +1,4 @@
-"""optimizer/personas.py: a planted group of worse (or better) uplift is found and its suggested rule
+"""optimizer/loop/personas.py: a planted group of worse (or better) uplift is found and its suggested rule
 excludes (or selects) exactly it; with no planted effect Benjamini–Hochberg keeps (almost) nothing; every
 rule parses in cvo's expression language and selects exactly its group's customers.
 
@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import DataError
-from optimizer.expressions import parse
-from optimizer.measure import join_outcomes
-from optimizer.personas import Group, feature_groups, format_personas, readable_edges, sub_personas
+from optimizer.loop.lift import join_outcomes
+from optimizer.loop.personas import Group, feature_groups, format_personas, readable_edges, sub_personas
+from optimizer.scenario.expressions import parse
 
 
 def simulate(seed: int, n: int, uplift, campaigns: tuple[str, ...] = ("email",)):
@@ -44,7 +44,7 @@ def simulate(seed: int, n: int, uplift, campaigns: tuple[str, ...] = ("email",))
 
 
 def rule_columns(features: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The feature columns as optimizer/formulate.py hands customer columns to expressions."""
+    """The feature columns as optimizer/scenario/formulation.py hands customer columns to expressions."""
     return {str(name): column.to_numpy(dtype=object)
             if column.dtype == object or pd.api.types.is_string_dtype(column) else column.to_numpy()
             for name, column in features.items()}

@@ -18,12 +18,13 @@ import pytest
 import yaml
 from checker import PLAN_COLUMNS, check_plan, custom_lhs, expected_controls, load_expected
 
-from optimizer import outputs
 from optimizer.errors import DataError
-from optimizer.formulate import formulate
-from optimizer.outputs import write_outputs
-from optimizer.plan import optimize
-from optimizer.scenario import load_scenario
+from optimizer.plan.outputs import write_plan
+from optimizer.plan.workflow import optimize
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.schema import load_scenario
+from optimizer.store import files as outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGNS = [
@@ -115,7 +116,7 @@ def solved(workspace: Path) -> dict[str, tuple[Path, Path, dict]]:
     runs = {}
     for name in SCENARIOS:
         scenario, out = workspace / f"{name}.yaml", workspace / f"out_{name}"
-        runs[name] = (scenario, out, write_outputs(optimize(scenario), out))
+        runs[name] = (scenario, out, write_plan(optimize(scenario), out))
     return runs
 
 
@@ -211,8 +212,8 @@ def test_same_scenario_same_plan(solved):
 def test_second_run_replaces_the_outputs_atomically(workspace: Path, tmp_path: Path):
     scenario = workspace / "responses.yaml"
     plan = optimize(scenario)
-    first = write_outputs(plan, tmp_path)
-    second = write_outputs(plan, tmp_path)
+    first = write_plan(plan, tmp_path)
+    second = write_plan(plan, tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["plan.parquet", "summary.json"]
     assert first["run_id"] != second["run_id"]
     metadata = pq.read_schema(tmp_path / "plan.parquet").metadata
@@ -221,12 +222,12 @@ def test_second_run_replaces_the_outputs_atomically(workspace: Path, tmp_path: P
 
 
 def test_a_failing_run_leaves_the_previous_outputs_untouched(workspace: Path, tmp_path: Path):
-    write_outputs(optimize(workspace / "responses.yaml"), tmp_path)
+    write_plan(optimize(workspace / "responses.yaml"), tmp_path)
     before = {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)}
     broken = write_scenario(workspace / "missing_data.yaml",
                             {"name": "missing_data", **SCENARIOS["families"], "customers": "data/nowhere.parquet"})
     with pytest.raises(DataError, match="does not exist"):
-        write_outputs(optimize(broken), tmp_path)
+        write_plan(optimize(broken), tmp_path)
     assert {name: (tmp_path / name).read_bytes() for name in os.listdir(tmp_path)} == before
 
 
@@ -262,7 +263,7 @@ SHIPPED = sorted(glob.glob(str(ROOT / "scenarios" / "*.yaml")))
 def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str):
     """Eligibility, spend, value and custom rows of the checker agree with optimizer.formulate."""
     expected = load_expected(path)
-    problem = formulate(load_scenario(path)).problem
+    problem = formulate(load_data(load_scenario(path))).problem
     eligible = np.column_stack([pair["eligible"] for pair in expected.pairs])
     assert np.array_equal(eligible, problem.eligible)
     assert np.allclose(np.column_stack([pair["spend"] for pair in expected.pairs]), problem.spend)
@@ -280,7 +281,7 @@ def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str):
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: Path(p).stem)
 def test_shipped_scenario_plan_passes_the_checker(path: str, tmp_path: Path):
     """30,000 customers: the plan must be valid; stopping at the time limit is allowed, silence is not."""
-    summary = write_outputs(optimize(path), tmp_path)
+    summary = write_plan(optimize(path), tmp_path)
     assert check_plan(path, tmp_path) == []
     if summary["status"] != "optimal":
         assert summary["termination"] == "time_limit" and summary["status"] == "feasible"

@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import ScenarioInvalid
-from optimizer.history import SCHEMA, commit
-from optimizer.policy import policy_rules
-from optimizer.scenario import Scenario, load_scenario
+from optimizer.scenario.data import policy_lookback
+from optimizer.scenario.policy import PolicyRule, policy_rules
+from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.store.ledger import SCHEMA, commit, contacts_around
 
 CAMPAIGNS = [("mail", "email", 14), ("news", "email", 0), ("text", "sms", 7)]
 
@@ -71,6 +71,13 @@ def brute_force(scenario: Scenario, contacts: pd.DataFrame, ids: list[str], run_
     return masks
 
 
+def rules_on(scenario: Scenario, ids: list[str], run_date: dt.date) -> list[PolicyRule]:
+    """The policy's rules on ``run_date``, from the contacts its history holds around that day."""
+    contacts = contacts_around(scenario.resolve(scenario.contact_policy.history), run_date,
+                               policy_lookback(scenario.contact_policy))
+    return policy_rules(scenario, np.array(ids, dtype=object), contacts, run_date)
+
+
 def _per_pair(scenario: Scenario, ids: list[str], blocked) -> np.ndarray:
     return np.array([[bool(blocked(i, c)) for c in scenario.campaigns] for i in ids])
 
@@ -87,7 +94,7 @@ def test_each_rule_blocks_exactly_what_brute_force_says(tmp_path_factory, seed, 
     cooldown = target or {"channel": "sms"}
     scenario = scenario_with(folder, [{**cooldown, "days": days}], [{**target, "max_contacts": cap, "days": days}])
     ids = [f"c{i}" for i in range(25)]
-    rules = policy_rules(scenario, np.array(ids, dtype=object), run_date)
+    rules = rules_on(scenario, ids, run_date)
     expected = brute_force(scenario, contacts, ids, run_date)
     assert [rule.kind for rule in rules] == ["cooldown", "rolling_cap", "measurement_window"]
     for rule, mask in zip(rules, expected):
@@ -96,7 +103,7 @@ def test_each_rule_blocks_exactly_what_brute_force_says(tmp_path_factory, seed, 
 
 def test_no_history_blocks_nothing(tmp_path):
     scenario = scenario_with(tmp_path, [{"channel": "email", "days": 30}], [{"max_contacts": 1, "days": 30}])
-    rules = policy_rules(scenario, np.array(["a", "b"], dtype=object), MONDAY)
+    rules = rules_on(scenario, ["a", "b"], MONDAY)
     assert not any(rule.blocked.any() for rule in rules)
     assert not (tmp_path / "history.duckdb").exists()
 

@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from optimizer.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
+from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 BOTH, ONLY_Y = np.array([True, True]), np.array([False, True])
 BUDGET = CouplingRow("budget", "budget", Sense.LE, 9.0, "spend", BOTH)

@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from test_exact import all_plans, brute_force, random_problem
 
-from optimizer.exact import solve_exact
-from optimizer.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
-from optimizer.relaxation import diagnose, solve_relaxation
-from optimizer.results import Termination
+from optimizer.solve.exact import solve_exact
+from optimizer.solve.infeasibility import diagnose
+from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
+from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.results import Termination
 
 EPSILON = 1e-5
 

@@ -1,4 +1,4 @@
-"""The HTML report (optimizer/report.py): content, formatting, escaping, old summaries, sweeps, errors,
+"""The HTML report (optimizer/reporting/report.py): content, formatting, escaping, old summaries, sweeps, errors,
 and the page rendered by a real headless Chromium (dump of the DOM and a screenshot)."""
 
 from __future__ import annotations
@@ -22,19 +22,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from optimizer import report
 from optimizer.errors import DataError
-from optimizer.outputs import write_outputs
-from optimizer.plan import optimize
-from optimizer.report import (
-    NOTHING_COLOUR,
-    REPORT_FILE,
-    USED_COLOUR,
-    gap_words,
-    render_report,
-    verdict,
-    write_report,
-)
+from optimizer.plan.outputs import write_plan
+from optimizer.plan.workflow import optimize
+from optimizer.reporting import report
+from optimizer.reporting.report import NOTHING_COLOUR, USED_COLOUR, gap_words, render_report, verdict, write_report
+from optimizer.store.files import REPORT_FILE
 
 NEW_KEYS = ("run_date", "eligibility", "unassigned")
 NEW_CAMPAIGN_KEYS = ("cost_per_contact", "cost_per_response", "measurement_window_days")
@@ -46,7 +39,7 @@ def solved(tmp_path_factory) -> dict[str, Any]:
     """summary.json of a real solve: 12 customers × 2 campaigns, a budget, a capacity, a custom row, a KPI."""
     folder = tmp_path_factory.mktemp("solved")
     write_small_scenario(folder, name="report_demo")
-    return write_outputs(optimize(folder / "scenario.yaml"), folder / "out")
+    return write_plan(optimize(folder / "scenario.yaml"), folder / "out")
 
 
 def old_summary(summary: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Tests of optimizer/rfm.py: reading a transaction log, customer features, RFM scores, segments, migration.
+"""Tests of optimizer/scoring/rfm.py: reading a transaction log, customer features, RFM scores, segments, migration.
 
 The hand-made log has ten customers c01..c10: customer k placed k orders on k distinct days, the last
 one 10 − k days before the cut-off, each worth (11 − k) × 10. So R and F rise with k and M falls,
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import DataError, ScenarioError
-from optimizer.rfm import (
+from optimizer.scoring.rfm import (
     CDNOW_COLUMNS,
     NOT_YET_CUSTOMER,
     SEGMENTS,

@@ -1,4 +1,4 @@
-"""Tests of optimizer/scenario.py: strict validation, did-you-mean, defaults, paths, cross checks."""
+"""Tests of optimizer/scenario/schema.py: strict validation, did-you-mean, defaults, paths, cross checks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import yaml
 from pydantic import ValidationError
 
 from optimizer.errors import ScenarioError, ScenarioInvalid
-from optimizer.formulate import formulate
-from optimizer.scenario import Objective, Scenario, load_scenario
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.schema import Objective, Scenario, load_scenario
 
 
 def minimal() -> dict:
@@ -141,7 +142,7 @@ def test_formulate_reads_the_tables_next_to_the_scenario(tmp_path, monkeypatch):
     path = write(tmp_path, {**minimal(), "customers": "../data/customers.csv", "scores": "../data/scores.csv"},
                  name="scenarios/s.yaml")
     monkeypatch.chdir(data)  # not the scenario's folder
-    formulation = formulate(load_scenario(path))
+    formulation = formulate(load_data(load_scenario(path)))
     assert list(formulation.problem.customer_ids) == ["a", "b"]
 
 

@@ -1,4 +1,4 @@
-"""optimizer/score.py through `cvo score`: customer values from a log, scores from a history."""
+"""optimizer/scoring/workflow.py through `cvo score`: customer values from a log, scores from a history."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
-from optimizer.data import load_scores
+from optimizer.scenario.data import load_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"

@@ -1,4 +1,4 @@
-"""optimizer/screening.py: one pass over everyone, the decomposition on the candidates, a bound for all.
+"""optimizer/solve/screening.py: one pass over everyone, the decomposition on the candidates, a bound for all.
 
 ``planned_problem`` has one cost per campaign (the case screening serves). With the thresholds
 shrunk, screening runs on instances the exact solver proves; the region and the identity
@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from test_decompose import GAP, assert_agrees_with_exact
 
-from optimizer import balancing, decompose, screening
-from optimizer.decompose import solve_decompose
-from optimizer.lagrangian import price_out, priced_problem
-from optimizer.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.results import Termination
-from optimizer.scenario import SolverOptions
+from optimizer.solve import balancing, decompose, screening
+from optimizer.solve.decompose import solve_decompose
+from optimizer.solve.lagrangian import price_out, priced_problem
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.results import Termination
 
 
 def planned_problem(seed: int, n: int, k: int = 5) -> Problem:

@@ -1,4 +1,4 @@
-"""What-if sweeps (optimizer/sweep.py) and the frontier figure (optimizer/plots.py).
+"""What-if sweeps (optimizer/whatif/frontier.py) and the frontier figure (optimizer/reporting/plots.py).
 
 The scenario is 120 seeded customers × 3 campaigns with a total budget, an audience floor and
 cap, three channel capacities, a custom constraint and control groups: each solve takes well
@@ -17,20 +17,14 @@ import pytest
 import yaml
 
 from optimizer.errors import ScenarioError
-from optimizer.formulate import formulate
-from optimizer.plan import optimize
-from optimizer.plots import FRONTIER_DPI, FRONTIER_SIZE
-from optimizer.relaxation import solve_relaxation
-from optimizer.results import SolutionStatus, Termination
-from optimizer.scenario import load_scenario
-from optimizer.sweep import (
-    format_sweep,
-    parse_limit,
-    parse_range,
-    set_limit,
-    sweep,
-    write_sweep,
-)
+from optimizer.plan.workflow import optimize
+from optimizer.reporting.plots import FRONTIER_DPI, FRONTIER_SIZE
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.schema import load_scenario
+from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.results import SolutionStatus, Termination
+from optimizer.whatif.frontier import format_sweep, parse_limit, parse_range, set_limit, sweep, write_sweep
 
 BUDGET = 60.0
 
@@ -127,7 +121,7 @@ def test_every_limit_has_a_shadow_price_at_every_point(budget_sweep):
 
 def test_the_budget_shadow_price_is_the_slope_of_the_lp_frontier(scenario):
     """z_LP(b) is concave, and its dual y is a supergradient: z_LP(b + h) <= z_LP(b) + y h for all h."""
-    problem = formulate(load_scenario(scenario)).problem
+    problem = formulate(load_data(load_scenario(scenario))).problem
     price = sweep(scenario, "budget", [BUDGET]).points[0].shadow_prices["budget"]
     assert price > 1  # the budget binds at the scenario's value
 

@@ -1,4 +1,4 @@
-"""optimizer/uplift.py: the T-learner recovers a known uplift, shares one control group, is
+"""optimizer/scoring/uplift.py: the T-learner recovers a known uplift, shares one control group, is
 calibrated, writes the scores cvo reads, and rejects every bad history with a clear message.
 
 The simulation: three equal arms (shared control, 'email', 'sms'), a base rate that depends on
@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.data import load_scores
 from optimizer.errors import DataError
-from optimizer.uplift import (
+from optimizer.scenario.data import load_scores
+from optimizer.scoring.uplift import (
     SHARED_CONTROL,
     Calibration,
     HistoryColumns,

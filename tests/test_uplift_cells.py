@@ -1,4 +1,4 @@
-"""optimizer/uplift_cells.py: the cells model recovers a cell-level revenue uplift, shrinks small cells
+"""optimizer/scoring/cells.py: the cells model recovers a cell-level revenue uplift, shrinks small cells
 toward the arm mean, and writes scores cvo reads whose algebra gives revenue uplift.
 
 The simulation: a shared control and two campaigns, a third each; two binary features make four
@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.data import load_scores
 from optimizer.errors import DataError
-from optimizer.uplift import HistoryColumns, score_customers
-from optimizer.uplift_cells import CellOptions, fit_cell_uplift
+from optimizer.scenario.data import load_scores
+from optimizer.scoring.cells import CellOptions, fit_cell_uplift
+from optimizer.scoring.uplift import HistoryColumns, score_customers
 
 CAMPAIGNS = ("email", "sms")
 OPTIONS = CellOptions(cells=("a", "b"), shrinkage=10.0, holdout=0.3)

@@ -1,4 +1,4 @@
-"""optimizer/uplift_report.py: the ranking metrics by hand and against a known uplift, equal-count
+"""optimizer/scoring/uplift_report.py: the ranking metrics by hand and against a known uplift, equal-count
 calibration bins, and the report built from stand-in classifiers on a twelve-row history.
 """
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import DataError
-from optimizer.uplift_report import (
+from optimizer.scoring.uplift_report import (
     auuc,
     build_report,
     calibration_bins,

@@ -32,8 +32,7 @@ import typer
 import yaml
 
 from optimizer.cli import app
-from optimizer.data import read_table
-from optimizer.evaluate import (
+from optimizer.scoring.evaluate import (
     EvaluateOptions,
     PolicyValue,
     deterministic_policy,
@@ -42,6 +41,7 @@ from optimizer.evaluate import (
     random_policy,
     randomized_history,
 )
+from optimizer.store.tables import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "hillstrom" / "hillstrom.csv"

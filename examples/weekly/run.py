@@ -29,12 +29,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from optimizer.history import commit
-from optimizer.measurement import measure_run, write_measurement
-from optimizer.outputs import write_outputs
-from optimizer.plan import optimize
-from optimizer.report import write_report
-from optimizer.scenario import Scenario, load_scenario
+from optimizer.loop.measurement import measure_run, write_measurement
+from optimizer.plan.outputs import write_plan
+from optimizer.plan.workflow import optimize
+from optimizer.reporting.report import write_report
+from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.store.ledger import commit
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "examples" / "weekly"
@@ -72,7 +72,7 @@ def run_week(week: int, folder: Path, history: Path, data: tuple[pd.DataFrame, p
     day = FIRST_MONDAY + dt.timedelta(days=7 * week)
     out = folder / f"week{week + 1}"
     plan = optimize(_with_history(history), run_date=day)
-    summary = write_outputs(plan, out)
+    summary = write_plan(plan, out)
     commit(out, history)
     outcomes, truth = simulate_outcomes(plan.assignments, *data, rng)
     outcomes.to_csv(out / "outcomes.csv", index=False)

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.text import Text
 
 from optimizer.errors import CvoError
-from optimizer.scenario import Method, Scenario
+from optimizer.scenario.schema import Scenario
+from optimizer.solve.options import Method
 
 app = typer.Typer(
     name="cvo",
@@ -26,7 +27,7 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Decide which marketing campaign each customer should get."""
-    from optimizer.relaxation import quiet_highs_banner
+    from optimizer.solve.relaxation import quiet_highs_banner
 
     quiet_highs_banner()  # HiGHS's banner would otherwise land in the middle of --json output
 

@@ -10,8 +10,9 @@ import typer
 
 from optimizer.cli.app import app, fail
 from optimizer.errors import CvoError
-from optimizer.history import recorded_history, run_summary
-from optimizer.scenario import load_scenario
+from optimizer.scenario.schema import load_scenario
+from optimizer.store.files import read_summary
+from optimizer.store.ledger import recorded_history
 
 
 @app.command()
@@ -28,10 +29,10 @@ def commit(
 
     Example: cvo commit out/weekly
     """
-    from optimizer.history import commit as commit_run
+    from optimizer.store.ledger import commit as commit_run
 
     try:
-        done = commit_run(out_dir, recorded_history(run_summary(out_dir), history, out_dir))
+        done = commit_run(out_dir, recorded_history(read_summary(out_dir), history, out_dir))
     except CvoError as error:
         raise fail(error) from None
     verb = "Recorded" if done.recorded else "Already recorded (nothing changed):"
@@ -48,7 +49,7 @@ def history(
 
     Example: cvo history scenarios/weekly.yaml
     """
-    from optimizer.history import runs
+    from optimizer.store.ledger import runs
 
     try:
         table = runs(_history_path(source))
@@ -63,7 +64,7 @@ def history(
 def _history_path(source: Path) -> Path:
     """A history file given directly, through a scenario, or through an optimize output folder."""
     if source.is_dir():
-        return recorded_history(run_summary(source), None, source)
+        return recorded_history(read_summary(source), None, source)
     if source.suffix in (".yaml", ".yml"):
         loaded = load_scenario(source)
         return loaded.resolve(loaded.contact_policy.history)
@@ -95,9 +96,9 @@ def measure(
 
     Example: cvo measure out/weekly --outcomes outcomes.csv
     """
-    from optimizer.measure import format_measurement
-    from optimizer.measurement import measure_run, write_measurement
-    from optimizer.personas import format_personas
+    from optimizer.loop.lift import format_measurement
+    from optimizer.loop.measurement import measure_run, write_measurement
+    from optimizer.loop.personas import format_personas
 
     try:
         result = measure_run(run, outcomes, history, customers, alpha)
@@ -130,7 +131,7 @@ def report(
 
     Example: cvo report out/weekly --sweep out/weekly/sweep
     """
-    from optimizer.report import write_report
+    from optimizer.reporting.report import write_report
 
     try:
         path = write_report(out_dir, sweep)

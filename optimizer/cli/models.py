@@ -48,8 +48,7 @@ def score(
     Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
     --out out/scores
     """
-    from optimizer.score import score as run_score
-    from optimizer.score import write_scores
+    from optimizer.scoring.workflow import score as run_score, write_scores
 
     try:
         options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
@@ -65,9 +64,9 @@ def score(
 
 def _response_options(model: str, cells: str | None, shrinkage: float, **common):
     """UpliftOptions for --model t-learner, CellOptions for --model cells (which needs --cells)."""
-    from optimizer.score import ResponseModel
-    from optimizer.uplift import UpliftOptions
-    from optimizer.uplift_cells import CellOptions
+    from optimizer.scoring.cells import CellOptions
+    from optimizer.scoring.uplift import UpliftOptions
+    from optimizer.scoring.workflow import ResponseModel
 
     if _choice(ResponseModel, model, "--model") is ResponseModel.T_LEARNER:
         if cells is not None:
@@ -111,7 +110,7 @@ def _choice(kind, text: str, option: str):
 
 
 def _print_score(run) -> None:
-    from optimizer.uplift_report import format_report
+    from optimizer.scoring.uplift_report import format_report
 
     if run.value is not None:
         fit, spend = run.value.bgnbd, run.value.gamma_gamma
@@ -143,7 +142,7 @@ def evaluate(
 
     Example: cvo evaluate out/weekly/plan.parquet --history examples/data/history.parquet
     """
-    from optimizer.evaluate import EvaluateOptions, Propensity, evaluate_files, format_evaluation
+    from optimizer.scoring.evaluate import EvaluateOptions, Propensity, evaluate_files, format_evaluation
 
     try:
         costs = {campaign: _amount(amount, campaign) for campaign, amount in _mapping(cost or []).items()}

@@ -12,10 +12,13 @@ from rich.console import Console
 
 from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, with_history
 from optimizer.errors import CvoError, SolverError
-from optimizer.formulate import formulate
-from optimizer.outputs import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, write_outputs
-from optimizer.plan import optimize as optimize_plan
-from optimizer.scenario import Method, load_scenario
+from optimizer.plan.outputs import write_plan
+from optimizer.plan.workflow import optimize as optimize_plan
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.schema import load_scenario
+from optimizer.solve.options import Method
+from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE
 
 
 @app.command()
@@ -39,7 +42,7 @@ def optimize(
 
     Example: cvo optimize scenarios/weekly.yaml --out out/weekly --method decompose
     """
-    from optimizer.console import PassProgress
+    from optimizer.reporting.console import PassProgress
 
     if dask is not None:
         _optimize_on_dask(scenario, out, dask, json_output, history, day(date))
@@ -49,13 +52,13 @@ def optimize(
         with PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
             plan = optimize_plan(loaded, method, progress, day(date))
         out_dir = out if out is not None else Path("out") / loaded.name
-        summary = write_outputs(plan, out_dir)
+        summary = write_plan(plan, out_dir)
     except CvoError as error:
         raise fail(error) from None
     if json_output:
         typer.echo(json.dumps(summary, indent=2))
         return
-    from optimizer.console import render_summary
+    from optimizer.reporting.console import render_summary
 
     console = Console(width=max(100, Console().width), highlight=False)
     render_summary(summary, console)
@@ -65,11 +68,11 @@ def optimize(
 def _optimize_on_dask(
     scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None
 ) -> None:
-    """``cvo optimize --dask``: the partitioned run of optimizer/distributed.py."""
+    """``cvo optimize --dask``: the partitioned run of optimizer/plan/distributed.py."""
     try:
         from distributed import Client, LocalCluster
 
-        from optimizer.distributed import optimize_distributed
+        from optimizer.plan.distributed import optimize_distributed
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
@@ -101,7 +104,7 @@ def validate(scenario: ScenarioArg) -> None:
     """
     try:
         loaded = load_scenario(scenario)
-        formulation = formulate(loaded)
+        formulation = formulate(load_data(loaded))
     except CvoError as error:
         raise fail(error) from None
     problem = formulation.problem

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from optimizer.cli.app import DateOption, HistoryOption, MethodOption, ScenarioArg, app, day, fail, with_history
 from optimizer.errors import CvoError, ScenarioError
-from optimizer.scenario import load_scenario
+from optimizer.scenario.schema import load_scenario
 
 
 @app.command()
@@ -39,8 +39,8 @@ def sweep(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from optimizer.sweep import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, format_sweep, write_sweep
-    from optimizer.sweep import sweep as run_sweep
+    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE
+    from optimizer.whatif.frontier import format_sweep, sweep as run_sweep, write_sweep
 
     try:
         name, values = _swept_limit(budget, limit)
@@ -63,7 +63,7 @@ def sweep(
 
 def _swept_limit(budget: str | None, limit: str | None) -> tuple[str, list[float]]:
     """The limit and values of ``--budget START:STOP:COUNT`` or ``--limit NAME=START:STOP:COUNT`` (exactly one)."""
-    from optimizer.sweep import parse_limit, parse_range
+    from optimizer.whatif.frontier import parse_limit, parse_range
 
     if (budget is None) == (limit is None):
         raise ScenarioError("Give one limit to sweep: --budget or --limit", where="cvo sweep",
@@ -90,8 +90,13 @@ def compare(
 
     Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
     """
-    from optimizer.compare import COMPARE_FILE, COMPARE_PLOT, format_comparison, write_comparison
-    from optimizer.compare import compare as run_compare
+    from optimizer.whatif.comparison import (
+        COMPARE_FILE,
+        COMPARE_PLOT,
+        compare as run_compare,
+        format_comparison,
+        write_comparison,
+    )
 
     try:
         if len(scenarios) < 2:

@@ -1,0 +1,21 @@
+"""cvo's Python API, for type checkers; loaded lazily at run time (lazy_loader)."""
+
+from .errors import (
+    CvoError as CvoError,
+    DataError as DataError,
+    HistoryError as HistoryError,
+    InfeasibleError as InfeasibleError,
+    ScenarioError as ScenarioError,
+    SolverError as SolverError,
+)
+from .loop.measurement import RunMeasurement as RunMeasurement, measure_run as measure_run
+from .plan.outputs import write_plan as write_plan
+from .plan.workflow import Plan as Plan, optimize as optimize
+from .reporting.report import write_report as write_report
+from .scenario.schema import Scenario as Scenario, load_scenario as load_scenario
+from .scoring.evaluate import Evaluation as Evaluation, evaluate_files as evaluate_files
+from .scoring.workflow import ScoreRun as ScoreRun, score as score, write_scores as write_scores
+from .store.files import read_plan as read_plan, read_summary as read_summary
+from .store.ledger import Commit as Commit, commit as commit
+from .whatif.comparison import Comparison as Comparison, compare as compare
+from .whatif.frontier import Sweep as Sweep, sweep as sweep

@@ -1,0 +1,9 @@
+"""Public names of optimizer.loop, for type checkers; loaded lazily at run time (lazy_loader)."""
+
+from .lift import Measurement as Measurement, format_measurement as format_measurement, measure as measure
+from .measurement import (
+    RunMeasurement as RunMeasurement,
+    measure_run as measure_run,
+    write_measurement as write_measurement,
+)
+from .personas import Persona as Persona, format_personas as format_personas, sub_personas as sub_personas

@@ -1,0 +1,382 @@
+"""Measure a sent plan against its random hold-outs: uplift in response and revenue, cost and ROI per campaign.
+
+Each contacted customer is in one campaign, in its 'treatment' arm (got it) or its 'control' arm (held
+out at random, got nothing). For an outcome y (responded 0/1, or revenue per customer) of campaign j
+with n_T treated and n_C control customers, a difference of means with Welch's standard error:
+
+    uplift_j = mean_T(y) - mean_C(y),   se_j^2 = s_T^2 / n_T + s_C^2 / n_C     (s^2: sample variance, ddof 1)
+    CI = uplift_j ± t_{df, (1 + confidence) / 2} se_j,   p = 2 P(t_df > |uplift_j| / se_j)   (H0: no uplift)
+
+with Welch–Satterthwaite degrees of freedom df = se^4 / sum_a (s_a^2 / n_a)^2 / (n_a - 1) (for arms of
+hundreds this is the normal approximation). The incremental revenue is the revenue uplift times n_T
+(fixed by the plan, so its CI scales likewise); the cost n_T cost_per_contact + responders_T
+cost_per_response is taken as known, so ROI = (incremental revenue - cost) / cost has the CI of the
+incremental revenue mapped the same way and a p-value testing break-even (ROI = 0).
+
+The "all campaigns" row weights each campaign's uplift by its treated customers, w_j = n_T,j / N_T:
+uplift = sum_j w_j uplift_j, se^2 = sum_j w_j^2 se_j^2, df by Satterthwaite over every arm. Each campaign
+is compared with its own controls, so campaigns with different control shares cannot bias the total
+(pooling all controls would); its "control" rate is the treated-weighted sum_j w_j mean_C,j.
+
+A responder is a customer with converted = 1 or, when the outcomes hold only revenue, revenue > 0
+(``Measurement.responders_from`` says which).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from optimizer.errors import DataError
+from optimizer.plan.controls import CONTROL, TREATMENT
+from optimizer.reporting.text import text_table
+from optimizer.store.tables import require_columns, show
+
+ALL_CAMPAIGNS = "all campaigns"
+CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm's outcome: size, mean and sample variance (ddof 1; NaN below two customers)."""
+
+    n: int
+    mean: float
+    variance: float
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Arm:
+        n = len(values)
+        return cls(n, float(values.mean()) if n else math.nan, float(values.var(ddof=1)) if n > 1 else math.nan)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its standard error, confidence interval and two-sided p-value (H0: it is 0).
+
+    The error, interval and p-value are None when an arm has fewer than two customers; ``df`` is the
+    Welch–Satterthwaite degrees of freedom of the t distribution behind them (None when se is 0).
+    """
+
+    estimate: float
+    std_error: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    df: float | None
+
+    def affine(self, scale: float, shift: float = 0.0) -> Estimate:
+        """The estimate of scale × value + shift: interval mapped, p-value retested against 0."""
+        value = scale * self.estimate + shift
+        if self.std_error is None or self.ci_low is None or self.ci_high is None:
+            return Estimate(value, None, None, None, None, None)
+        low, high = sorted((scale * self.ci_low + shift, scale * self.ci_high + shift))
+        se = abs(scale) * self.std_error
+        return Estimate(value, se, low, high, _p_value(value, se, self.df), self.df)
+
+
+@dataclass(frozen=True)
+class CampaignMeasurement:
+    """The measured effect of one campaign (or of all, ``campaign_id`` 'all campaigns')."""
+
+    campaign_id: str
+    channel: str | None
+    n_treatment: int
+    n_control: int
+    missing_outcomes: int
+    missing_treatment: int
+    missing_control: int
+    responders_treatment: int
+    responders_control: int
+    response_rate_treatment: float
+    response_rate_control: float
+    response_uplift: Estimate
+    revenue_per_customer_treatment: float | None
+    revenue_per_customer_control: float | None
+    incremental_revenue_per_customer: Estimate | None
+    incremental_revenue: Estimate | None
+    cost_per_contact: float | None
+    cost_per_response: float | None
+    cost: float
+    roi: Estimate | None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Every campaign's measured effect, the all-campaigns total, and how it was measured."""
+
+    source: str
+    confidence: float
+    responders_from: str
+    has_revenue: bool
+    outcomes_not_in_plan: int
+    campaigns: tuple[CampaignMeasurement, ...]
+    total: CampaignMeasurement
+    method: str = ("difference of means, Welch standard error, t interval with Welch-Satterthwaite df; "
+                   "all campaigns: treated-weighted sum of the campaign differences")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dicts, lists, numbers and None: ready for ``json.dumps(..., allow_nan=False)``."""
+        return {**asdict(self), "campaigns": [asdict(c) for c in self.campaigns]}
+
+
+@dataclass(frozen=True)
+class _Arms:
+    """A campaign's arms of each outcome ('responded', and 'revenue' if given), its counts, costs and cost."""
+
+    campaign_id: str
+    channel: str | None
+    treated: dict[str, Arm]
+    control: dict[str, Arm]
+    counts: dict[str, int]
+    costs: tuple[float, float]
+    cost: float
+
+
+def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, tuple[float, float]], *,
+            source: str, confidence: float = 0.95, plan: str = "the plan's contacts") -> Measurement:
+    """Measure each campaign of ``contacts`` on ``outcomes`` (read from ``source``), see the module docstring.
+
+    ``costs`` maps campaign_id to (cost_per_contact, cost_per_response). DataError for bad input names
+    ``source`` (the outcomes) or ``plan`` (the contacts)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+    joined = join_outcomes(contacts, outcomes, source=source, plan=plan)
+    columns = {name: joined[name].to_numpy() for name in joined.columns}
+    positions = joined.groupby("campaign_id").indices
+    arms = [_campaign_arms(j, {name: values[positions[j]] for name, values in columns.items()}, costs, plan)
+            for j in pd.unique(columns["campaign_id"])]
+    rows = tuple(_measured(arm.campaign_id, arm.channel, [(1.0, arm)], arm.costs, confidence) for arm in arms)
+    n_treated = sum(arm.counts["n_treatment"] for arm in arms)
+    total = _measured(ALL_CAMPAIGNS, None, [(arm.counts["n_treatment"] / n_treated, arm) for arm in arms], None,
+                      confidence)
+    extra = len(set(outcomes["customer_id"].astype(str).tolist()) - set(columns["customer_id"].tolist()))
+    responders_from = "converted" if "converted" in joined else "revenue > 0"
+    return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total)
+
+
+def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str,
+                  plan: str = "the plan's contacts") -> pd.DataFrame:
+    """The contacted customers with their outcomes: customer_id, campaign_id, channel, group, has_outcome,
+    revenue and/or converted as given (0 for customers with no outcome row), and responded (0/1).
+
+    Rows of ``contacts`` with no campaign_id (customers the plan did not contact) are left out.
+    """
+    contacted = _check_contacts(contacts, plan)
+    checked = _check_outcomes(outcomes, source)
+    joined = contacted.merge(checked, on="customer_id", how="left", indicator="has_outcome")
+    joined["has_outcome"] = joined["has_outcome"].eq("both").to_numpy()
+    if not joined["has_outcome"].any():
+        first, theirs = contacted["customer_id"].iat[0], checked["customer_id"].iat[0]
+        raise DataError(f"None of the {len(contacted):,} contacted customers has a row in the outcomes "
+                        f"(e.g. '{first}'; the outcomes start with '{theirs}')", where=source,
+                        fix="Check that the outcomes are this run's and that customer ids are written alike")
+    for column in ("revenue", "converted"):
+        if column in joined:
+            joined[column] = joined[column].fillna(0).to_numpy(float if column == "revenue" else int)
+    joined["responded"] = joined["converted"] if "converted" in joined else (joined["revenue"] > 0).astype(int)
+    return joined
+
+
+def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
+    require_columns(contacts, CONTACT_COLUMNS, plan, "contacts", "The contacts are the plan's assignments table")
+    given = contacts["campaign_id"].notna().to_numpy()
+    valid = (contacts["group"].eq(TREATMENT) | contacts["group"].eq(CONTROL)).fillna(False).to_numpy(bool)
+    bad = np.flatnonzero(given & ~valid)
+    _reject(contacts, "group", bad, "'treatment' or 'control'", plan,
+            "Measure the assignments table of the run as written by cvo optimize")
+    columns = [*CONTACT_COLUMNS, *(["channel"] if "channel" in contacts else [])]
+    contacted = pd.DataFrame({c: contacts[c].astype(object).where(contacts[c].notna(), None)[given] for c in columns})
+    contacted[["customer_id", "campaign_id"]] = contacted[["customer_id", "campaign_id"]].astype(str)
+    if contacted.empty:
+        raise DataError("The plan contacted nobody: no row has a campaign_id", where=plan, fix="Measure another run")
+    _check_unique(contacts, plan, "contacts", "The plan gives each customer one campaign; use the run's table")
+    return contacted
+
+
+def _check_outcomes(outcomes: pd.DataFrame, source: str) -> pd.DataFrame:
+    require_columns(outcomes, ["customer_id"], source, "outcomes",
+                    "The outcomes need one row per customer with 'customer_id' and 'revenue' and/or 'converted'")
+    if "revenue" not in outcomes and "converted" not in outcomes:
+        raise DataError("The outcomes table has neither a 'revenue' nor a 'converted' column", where=source,
+                        fix=f"Columns found: {', '.join(map(str, outcomes.columns[:15]))}. Add 'revenue' (per "
+                            "customer over the measurement window) and/or 'converted' (0/1)")
+    if outcomes.empty:
+        raise DataError("The outcomes table is empty", where=source, fix="Give one row per contacted customer")
+    checked = pd.DataFrame({"customer_id": outcomes["customer_id"].astype(str).to_numpy()})
+    if "revenue" in outcomes:
+        checked["revenue"] = _revenue(outcomes, source)
+    if "converted" in outcomes:
+        checked["converted"] = _converted(outcomes, source)
+    _check_unique(checked, source, "outcomes", "Keep one row per customer (sum a customer's revenue first)")
+    return checked
+
+
+def _revenue(outcomes: pd.DataFrame, source: str) -> np.ndarray:
+    values = pd.to_numeric(outcomes["revenue"], errors="coerce").to_numpy(float, na_value=np.nan)
+    _reject(outcomes, "revenue", np.flatnonzero(~np.isfinite(values)), "a number", source,
+            "Write 0 for customers who spent nothing; drop text such as '$'")
+    return values
+
+
+def _converted(outcomes: pd.DataFrame, source: str) -> np.ndarray:
+    values = pd.to_numeric(outcomes["converted"], errors="coerce").to_numpy(float, na_value=np.nan)
+    _reject(outcomes, "converted", np.flatnonzero(~np.isin(values, (0.0, 1.0))), "0 or 1", source,
+            "Code customers who converted 1 (or true) and the others 0")
+    return values.astype(int)
+
+
+def _reject(table: pd.DataFrame, column: str, bad: np.ndarray, expected: str, where: str, fix: str) -> None:
+    """DataError naming the first of the ``bad`` rows, by customer and row, and how many there are."""
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(f"The '{column}' of customer '{table['customer_id'].iat[first]}' is "
+                        f"{show(table[column].iat[first])}, not {expected} ({bad.size:,} such row(s))",
+                        where=f"{where}, row {first + 1}", fix=fix)
+
+
+def _check_unique(table: pd.DataFrame, where: str, what: str, fix: str) -> None:
+    duplicated = np.flatnonzero(table["customer_id"].duplicated().to_numpy())
+    if duplicated.size:
+        first = int(duplicated[0])
+        raise DataError(f"The customer '{table['customer_id'].iat[first]}' appears more than once in the {what} "
+                        f"({duplicated.size} duplicate row(s))", where=f"{where}, row {first + 1}", fix=fix)
+
+
+def _check_arms(campaign_id: str, n_treated: int, n_control: int, plan: str) -> None:
+    if n_treated and n_control:
+        return
+    missing = "control" if n_treated else "treated"
+    why = ("its control_fraction was 0, so nobody was held out" if n_treated
+           else "every customer was held out as a control, so nobody got it")
+    raise DataError(f"Campaign '{campaign_id}' cannot be measured: it has no {missing} customers "
+                    f"({n_treated:,} treated, {n_control:,} control); {why}",
+                    where=plan, fix="Give it a control_fraction between 0 and 1 in the next run, "
+                                    "or drop its rows from the contacts to measure the other campaigns")
+
+
+def _campaign_arms(campaign_id: str, rows: dict[str, np.ndarray], costs: Mapping[str, tuple[float, float]],
+                   plan: str) -> _Arms:
+    """The arms of one campaign from its rows of the joined table (column name -> values)."""
+    if campaign_id not in costs:
+        raise DataError(f"No costs were given for campaign '{campaign_id}'", where=plan,
+                        fix=f"Give its (cost_per_contact, cost_per_response); costs are known for: "
+                            f"{', '.join(map(str, costs)) or 'no campaign'}")
+    treated, missing, responded = rows["group"] == TREATMENT, ~rows["has_outcome"].astype(bool), rows["responded"]
+    counts = {"n_treatment": int(treated.sum()), "n_control": int((~treated).sum()),
+              "missing_treatment": int(missing[treated].sum()), "missing_control": int(missing[~treated].sum()),
+              "responders_treatment": int(responded[treated].sum()),
+              "responders_control": int(responded[~treated].sum())}
+    _check_arms(campaign_id, counts["n_treatment"], counts["n_control"], plan)
+    outcomes = ["responded", *(["revenue"] if "revenue" in rows else [])]
+    per_contact, per_response = (float(cost) for cost in costs[campaign_id])
+    channel = rows["channel"][0] if "channel" in rows else None
+    return _Arms(campaign_id, None if channel is None else str(channel),
+                 {y: Arm.of(rows[y][treated].astype(float)) for y in outcomes},
+                 {y: Arm.of(rows[y][~treated].astype(float)) for y in outcomes}, counts, (per_contact, per_response),
+                 counts["n_treatment"] * per_contact + counts["responders_treatment"] * per_response)
+
+
+def _measured(campaign_id: str, channel: str | None, parts: Sequence[tuple[float, _Arms]],
+              costs: tuple[float, float] | None, confidence: float) -> CampaignMeasurement:
+    """The measurement of sum_j w_j (treated_j - control_j) over ``parts`` (w_j, arms of j); one part of
+    weight 1 is one campaign, parts weighted by n_T,j / N_T are the all-campaigns row."""
+    counts = {key: sum(arms.counts[key] for _, arms in parts) for key in parts[0][1].counts}
+    treated_rate, control_rate, uplift = _difference(parts, "responded", confidence)
+    revenue = _difference(parts, "revenue", confidence) if "revenue" in parts[0][1].treated else None
+    cost = float(sum(arms.cost for _, arms in parts))
+    incremental = revenue[2].affine(counts["n_treatment"]) if revenue else None
+    return CampaignMeasurement(
+        campaign_id=campaign_id, channel=channel, **counts,
+        missing_outcomes=counts["missing_treatment"] + counts["missing_control"],
+        response_rate_treatment=treated_rate, response_rate_control=control_rate, response_uplift=uplift,
+        revenue_per_customer_treatment=revenue[0] if revenue else None,
+        revenue_per_customer_control=revenue[1] if revenue else None,
+        incremental_revenue_per_customer=revenue[2] if revenue else None, incremental_revenue=incremental,
+        cost_per_contact=costs[0] if costs else None, cost_per_response=costs[1] if costs else None, cost=cost,
+        roi=incremental.affine(1 / cost, -1.0) if incremental and cost > 0 else None,
+    )
+
+
+def _difference(parts: Sequence[tuple[float, _Arms]], outcome: str, confidence: float) -> tuple[float, float, Estimate]:
+    """(sum_j w_j mean_T,j, sum_j w_j mean_C,j, their difference as an Estimate) of one outcome."""
+    terms = [(w, arms.treated[outcome]) for w, arms in parts] + [(-w, arms.control[outcome]) for w, arms in parts]
+    treated = sum(w * arms.treated[outcome].mean for w, arms in parts)
+    control = sum(w * arms.control[outcome].mean for w, arms in parts)
+    return float(treated), float(control), contrast(terms, confidence)
+
+
+def contrast(terms: Sequence[tuple[float, Arm]], confidence: float = 0.95) -> Estimate:
+    """sum_a w_a mean_a with se^2 = sum_a w_a^2 s_a^2 / n_a and Welch–Satterthwaite df over the arms.
+
+    >>> round(contrast([(1.0, Arm(100, 0.3, 0.21)), (-1.0, Arm(100, 0.2, 0.16))]).std_error, 4)
+    0.0608
+    """
+    value = float(sum(w * arm.mean for w, arm in terms))
+    if any(arm.n < 2 for _, arm in terms):
+        return Estimate(value, None, None, None, None, None)
+    parts = [w * w * arm.variance / arm.n for w, arm in terms]
+    variance = sum(parts)
+    if variance <= 0:
+        return Estimate(value, 0.0, value, value, 1.0 if value == 0 else 0.0, None)
+    df = variance**2 / sum(part**2 / (arm.n - 1) for part, (_, arm) in zip(parts, terms))
+    se = math.sqrt(variance)
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
+    return Estimate(value, se, value - half, value + half, _p_value(value, se, df), float(df))
+
+
+def _p_value(value: float, se: float, df: float | None) -> float:
+    if se == 0 or df is None:
+        return 1.0 if value == 0 else 0.0
+    return float(2 * stats.t.sf(abs(value) / se, df))
+
+
+def format_measurement(m: Measurement) -> str:
+    """Two plain-text tables (response; revenue, cost and ROI), one row per campaign and a total row."""
+    level = f"{m.confidence:.0%}"
+    rows = [*m.campaigns, m.total]
+    response = text_table(["campaign", "channel", "treated", "control", "missing", "resp. treated", "resp. control",
+                       f"uplift pp [{level} CI]", "p"], [_response_cells(c) for c in rows], left={0, 1})
+    lines = [f"Measured on {m.source} ({level} confidence; responders from {m.responders_from})", "", response]
+    if m.has_revenue:
+        lines += ["", text_table(["campaign", "rev/cust treated", "rev/cust control", f"incremental/cust [{level} CI]",
+                              "p", "incremental revenue", "cost", f"ROI [{level} CI]"],
+                             [_revenue_cells(c) for c in rows])]
+    notes = [f"{c.campaign_id}: {c.missing_outcomes:,} customer(s) without outcomes, counted as 0"
+             for c in m.campaigns if c.missing_outcomes]
+    if m.outcomes_not_in_plan:
+        notes.append(f"{m.outcomes_not_in_plan:,} outcome row(s) name customers the plan did not contact (ignored)")
+    return "\n".join([*lines, *([""] + notes if notes else [])])
+
+
+def _response_cells(c: CampaignMeasurement) -> list[str]:
+    uplift = c.response_uplift.affine(100.0)
+    return [c.campaign_id, c.channel or "", f"{c.n_treatment:,}", f"{c.n_control:,}", f"{c.missing_outcomes:,}",
+            f"{c.response_rate_treatment:.2%}", f"{c.response_rate_control:.2%}", _interval(uplift, "{:+.2f}"),
+            _p(uplift)]
+
+
+def _revenue_cells(c: CampaignMeasurement) -> list[str]:
+    roi = c.roi.affine(100.0) if c.roi else None
+    return [c.campaign_id, f"{c.revenue_per_customer_treatment:,.2f}", f"{c.revenue_per_customer_control:,.2f}",
+            _interval(c.incremental_revenue_per_customer, "{:+,.2f}"), _p(c.incremental_revenue_per_customer),
+            _interval(c.incremental_revenue, "{:+,.0f}"), f"{c.cost:,.0f}",
+            _interval(roi, "{:+.0f}%") if roi else "— (no cost)"]
+
+
+def _interval(e: Estimate | None, number: str) -> str:
+    if e is None or e.ci_low is None or e.ci_high is None:
+        return "—" if e is None else number.format(e.estimate)
+    return f"{number.format(e.estimate)} [{number.format(e.ci_low)}, {number.format(e.ci_high)}]"
+
+
+def _p(e: Estimate | None) -> str:
+    p = None if e is None else e.p_value
+    return "—" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
+

@@ -1,0 +1,97 @@
+"""The measure workflow: a committed run and its outcomes file → per-campaign uplift and sub-personas.
+
+Everything ``cvo measure`` does is one call here::
+
+    from optimizer.loop.measurement import measure_run
+    result = measure_run("out/weekly", "outcomes.csv")
+    result.measurement.total.incremental_revenue, [p.suggested_rule for p in result.personas]
+
+The run's contacts (treated and control, per campaign) come from the contact history; the
+customer features for the sub-personas from ``customers`` or, by default, the run's scenario.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.errors import CvoError, HistoryError
+from optimizer.loop.lift import Measurement, join_outcomes, measure
+from optimizer.loop.personas import Persona, sub_personas
+from optimizer.scenario.data import load_customers
+from optimizer.scenario.schema import load_scenario
+from optimizer.store.files import MEASUREMENT_FILE, atomic_write, read_summary
+from optimizer.store.ledger import recorded_history, run_record
+from optimizer.store.tables import read_table
+
+
+@dataclass(frozen=True)
+class RunMeasurement:
+    """A run measured: the campaigns' uplift, the sub-personas, and why personas are missing if so."""
+
+    run_id: str
+    measurement: Measurement
+    personas: list[Persona]
+    personas_note: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id, **self.measurement.to_dict(),
+            "personas": [persona.to_dict() for persona in self.personas], "personas_note": self.personas_note,
+        }
+
+
+def measure_run(
+    run: str | Path, outcomes: Path, history: Path | None = None, customers: Path | None = None,
+    alpha: float = 0.05,
+) -> RunMeasurement:
+    """Measure ``run`` (an optimize output folder, or a run id in ``history``) on ``outcomes``."""
+    run_id, history = resolve_run(run, history)
+    record, campaigns, contacts = run_record(history, run_id)
+    table = read_table(Path(outcomes), what="outcomes", text_columns=("customer_id",))
+    costs = {row.campaign_id: (row.cost_per_contact, row.cost_per_response) for row in campaigns.itertuples()}
+    plan = f"run {record['run_id']}"
+    measured = measure(contacts, table, costs, source=str(outcomes), plan=plan)
+    features, note = _features(record, customers)
+    personas: list[Persona] = []
+    if features is not None:
+        joined = join_outcomes(contacts, table, source=str(outcomes), plan=plan)
+        outcome = "revenue" if measured.has_revenue else "converted"
+        personas = sub_personas(contacts, joined, features, outcome=outcome, alpha=alpha)
+    return RunMeasurement(record["run_id"], measured, personas, note)
+
+
+def resolve_run(run: str | Path, history: Path | None) -> tuple[str, Path]:
+    """(run id or prefix, history file) from an optimize output folder or a run id."""
+    folder = Path(run)
+    if folder.is_dir():
+        summary = read_summary(folder)
+        return summary["run_id"], recorded_history(summary, history, folder)
+    if history is None:
+        raise HistoryError(f"'{run}' is not a folder, so it is taken as a run id, but no history was given",
+                           where="cvo measure RUN", fix="Give --history PATH (the DuckDB file cvo commit wrote)")
+    return str(run), history
+
+
+def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFrame | None, str | None]:
+    """Customer features for the personas: the given table, else the run's scenario's customers."""
+    if customers is not None:
+        return load_customers(Path(customers), "customer_id"), None
+    try:
+        scenario = load_scenario(record["scenario_file"])
+        table = load_customers(scenario.resolve(scenario.customers), scenario.customer_id)
+    except CvoError as error:
+        return None, f"no sub-personas: the run's customer table could not be read ({error.problem})"
+    return table.rename(columns={scenario.customer_id: "customer_id"}), None
+
+
+def write_measurement(result: RunMeasurement, out_dir: Path) -> Path:
+    """measurement.json in ``out_dir``, written atomically."""
+    path = Path(out_dir) / MEASUREMENT_FILE
+    text = json.dumps(result.to_dict(), indent=2, allow_nan=False, default=str) + "\n"
+    atomic_write(path, lambda temp: temp.write_text(text))
+    return path

@@ -1,0 +1,214 @@
+"""cvo beyond one machine: the decomposition over the partitions of a Dask cluster.
+
+The customer table is a partitioned parquet dataset: a folder of files, one partition each
+(and, if the scenario has a ``scores`` table, a folder with files of the same names holding
+the scores of the same customers). Each worker builds its partitions' lean arrays once
+(``load_data`` and ``formulate`` on that file, then ``priced_problem``) and keeps them in memory; from then on
+every step of optimizer/solve/decompose.py is a map over partitions returning a few numbers (a
+pass: L(λ) and m row sums) or a few customers (the master's). The plan is written back as one
+parquet file per partition, with the same control groups as the in-memory run: the hashed
+keys of optimizer/plan/controls.py, cut at a per-campaign threshold found in two small rounds.
+
+Needs the optional extra: ``pip install 'cvo[dask]'``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from functools import reduce
+from operator import add
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from optimizer.errors import DataError
+from optimizer.plan.controls import control_keys
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.schema import Scenario
+from optimizer.solve import partitions as parts
+from optimizer.solve.decompose import PlanSpec, decompose
+from optimizer.solve.distributed import DaskCustomers
+from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.partitions import Partition
+from optimizer.solve.results import SolveResult
+from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, atomic_write
+
+KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
+
+
+def partition_files(scenario: Scenario) -> list[str]:
+    """Names of the parquet files of the scenario's partitioned customer table."""
+    folder = scenario.resolve(scenario.customers)
+    files = sorted(path.name for path in folder.glob("*.parquet")) if folder.is_dir() else []
+    if not files:
+        raise DataError(
+            f"The customers path {folder} is not a folder of .parquet partitions",
+            where=f"{scenario.source}, customers",
+            fix="Point 'customers' at a folder of parquet files (one per partition) to run on a Dask cluster",
+        )
+    return files
+
+
+def load_partition(scenario: Scenario, name: str, offset: int, run_date: dt.date) -> Partition:
+    """One partition's lean arrays, built on the worker that will keep them (contact policy on ``run_date``)."""
+    update: dict[str, Any] = {"customers": str(scenario.resolve(scenario.customers) / name)}
+    if scenario.scores is not None:
+        update["scores"] = str(scenario.resolve(scenario.scores) / name)
+    formulation = formulate(load_data(scenario.model_copy(update=update), run_date), whole=False)
+    return Partition(priced_problem(formulation.problem), offset, name)
+
+
+def dask_customers(client: Any, scenario: Scenario, run_date: dt.date) -> DaskCustomers:
+    """The scenario's partitions, each loaded (formulated) on the worker that will keep it."""
+    files = partition_files(scenario)
+    folder = scenario.resolve(scenario.customers)
+    sizes = [pq.read_metadata(folder / name).num_rows for name in files]
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
+    futures = [client.submit(load_partition, scenario, name, int(offset), run_date, pure=False)
+               for name, offset in zip(files, offsets)]
+    return DaskCustomers(client, futures, files, int(sum(sizes)))
+
+
+@dataclass(frozen=True)
+class DistributedRun:
+    """What a distributed run wrote and proved."""
+
+    result: SolveResult
+    out_dir: Path
+    summary: dict[str, Any]
+
+
+def optimize_distributed(
+    scenario: Scenario, client, out_dir: Path, run_date: dt.date | None = None
+) -> DistributedRun:
+    """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
+    (sent on ``run_date``, default today, for the contact policy and ``cvo commit``)."""
+    run_date = run_date or dt.date.today()
+    customers = dask_customers(client, scenario, run_date)
+    result, plan = decompose(customers, scenario.solver)
+    if plan is None:
+        return DistributedRun(result, out_dir, {})
+    fractions = scenario.control_fractions()
+    thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
+    summary = _summary(scenario, result, customers, thresholds, run_date)
+    write_partitioned(customers, plan, thresholds, out_dir, summary)
+    return DistributedRun(result, out_dir, summary)
+
+
+def control_thresholds(
+    customers: DaskCustomers, plan: PlanSpec, fractions: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per campaign, the key at or below which an audience member is a control: the
+    round(f·|A_j|)-th smallest key of the audience (as optimizer/plan/controls.py draws them).
+
+    Round one: per partition, a histogram of the keys' top KEY_BITS bits (k × 4,096 counts);
+    round two: only the keys in the bin holding each cut (about |A_j| / 4,096 of them), so
+    little crosses the network. Returns (thresholds, control sizes, audience sizes).
+    """
+    bins = 1 << KEY_BITS
+    histograms = reduce(add, customers.map(_key_histogram, plan, seed, bins))
+    sizes = np.floor(fractions * histograms.sum(axis=1) + 0.5).astype(np.int64)
+    thresholds = np.zeros(len(sizes), dtype=np.uint64)
+    cut_bins = np.array([np.searchsorted(np.cumsum(row), size) if size else -1 for row, size in
+                         zip(histograms, sizes)])
+    pieces = customers.map(_keys_in_bins, plan, seed, cut_bins)
+    for j, size in enumerate(sizes):
+        if size == 0:
+            continue
+        below = int(histograms[j, :cut_bins[j]].sum())
+        keys = np.sort(np.concatenate([piece[j] for piece in pieces]))
+        thresholds[j] = keys[size - below - 1]
+    return np.where(sizes > 0, thresholds, np.uint64(0)), sizes, histograms.sum(axis=1)
+
+
+def _audience_keys(part: Partition, plan: PlanSpec, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    choice = parts.partition_plan(part, plan.start, plan.master, plan.master_choice)
+    keys = [control_keys(part.priced.customer_ids[choice == j], campaign, seed)
+            for j, campaign in enumerate(part.priced.campaign_ids)]
+    return choice, keys
+
+
+def _key_histogram(part: Partition, plan: PlanSpec, seed: int, bins: int) -> np.ndarray:
+    _, keys = _audience_keys(part, plan, seed)
+    return np.array([np.bincount((key >> np.uint64(64 - KEY_BITS)).astype(np.int64), minlength=bins)
+                     for key in keys], dtype=np.int64)
+
+
+def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: np.ndarray) -> list[np.ndarray]:
+    _, keys = _audience_keys(part, plan, seed)
+    return [key[(key >> np.uint64(64 - KEY_BITS)).astype(np.int64) == cut] for key, cut in zip(keys, cut_bins)]
+
+
+def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds, out_dir: Path,
+                      summary: dict[str, Any]) -> None:
+    """One plan file per partition, written by the workers into a fresh folder that then
+    replaces OUT/plan by renames; summary.json last. Every file carries the run's id, so a
+    crash between the renames leaves a plan folder whose files agree with each other."""
+    run_id = summary["run_id"]
+    fresh, stale = out_dir / f".{PLAN_FOLDER}-{run_id}", out_dir / f".{PLAN_FOLDER}-old-{run_id}"
+    customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
+    target = out_dir / PLAN_FOLDER
+    if target.exists():
+        target.rename(stale)
+    fresh.rename(target)
+    if stale.exists():
+        shutil.rmtree(stale)
+    atomic_write(out_dir / SUMMARY_FILE, lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"))
+
+
+def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: Path, run_id: str) -> None:
+    cut, sizes, _ = thresholds
+    choice, keys = _audience_keys(part, plan, seed)
+    control = np.zeros(choice.size, dtype=bool)
+    for j, key in enumerate(keys):
+        if sizes[j]:
+            control[np.flatnonzero(choice == j)[key <= cut[j]]] = True
+    given = choice >= 0
+    campaign_ids = np.array(part.priced.campaign_ids, dtype=object)
+    table = pd.DataFrame({
+        "customer_id": pd.array(part.priced.customer_ids.astype(str), dtype="string"),
+        "campaign_id": pd.array(np.where(given, campaign_ids[np.maximum(choice, 0)], None), dtype="string"),
+        "group": pd.array(np.where(given, np.where(control, "control", "treatment"), None), dtype="string"),
+    })
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({b"cvo_run_id": run_id.encode()})
+    atomic_write(folder / part.name, lambda temp: pq.write_table(arrow, temp, compression="zstd"))
+
+
+def _summary(
+    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds, run_date: dt.date
+) -> dict[str, Any]:
+    _, controls, audiences = thresholds
+    return {
+        "run_id": uuid.uuid4().hex,
+        "scenario": scenario.name,
+        "scenario_file": scenario.source,
+        "run_date": run_date.isoformat(),
+        "contact_history": str(scenario.resolve(scenario.contact_policy.history)),
+        "seed": scenario.seed,
+        "status": str(result.status),
+        "termination": str(result.termination),
+        "method": "decompose",
+        "method_requested": "decompose",
+        "partitions": len(customers.files),
+        "objective": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+        "solve_seconds": round(result.solve_seconds, 3),
+        "customers": customers.n,
+        "campaigns": [
+            {"id": c.id, "channel": c.channel, "cost_per_contact": c.cost_per_contact,
+             "cost_per_response": c.cost_per_response, "measurement_window_days": c.measurement_window_days,
+             "audience": int(audience), "treatment": int(audience - control), "control": int(control)}
+            for c, audience, control in zip(scenario.campaigns, audiences, controls)
+        ],
+    }

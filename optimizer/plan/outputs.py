@@ -1,0 +1,25 @@
+"""A plan written to its run folder: plan.parquet and summary.json, each atomically, with one run id."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from optimizer.plan.workflow import Plan
+from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, SUMMARY_FILE, atomic_write
+
+
+def write_plan(plan: Plan, out_dir: Path) -> dict[str, Any]:
+    """Write plan.parquet and summary.json into ``out_dir``; return the summary written."""
+    run_id = uuid.uuid4().hex
+    summary = {"run_id": run_id, **plan.summary}
+    table = pa.Table.from_pandas(plan.assignments, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), RUN_ID_KEY: run_id.encode()})
+    atomic_write(out_dir / PLAN_FILE, lambda temp: pq.write_table(table, temp, compression="zstd"))
+    atomic_write(out_dir / SUMMARY_FILE, lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"))
+    return summary

@@ -1,0 +1,126 @@
+"""The optimize workflow: scenario and its data → Problem → solve → control groups → plan and summary.
+
+Everything the CLI's ``cvo optimize`` does is one call here::
+
+    from optimizer.plan.workflow import optimize
+    plan = optimize("scenarios/weekly.yaml")
+    plan.summary["status"], plan.assignments.head()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.plan.controls import CONTROL, TREATMENT, draw_controls
+from optimizer.reporting.summary import build_summary
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import Formulation, formulate
+from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.solve.infeasibility import describe_conflict, diagnose
+from optimizer.solve.options import Method
+from optimizer.solve.partitions import Progress
+from optimizer.solve.problem import NO_CAMPAIGN, Problem
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+from optimizer.solve.solver import solve
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A solved scenario: who gets what (``assignments``), and the figures behind it."""
+
+    formulation: Formulation
+    result: SolveResult
+    control: np.ndarray
+    assignments: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def optimize(
+    scenario: Scenario | str | Path, method: Method | None = None, progress: Progress | None = None,
+    run_date: dt.date | None = None,
+) -> Plan:
+    """Solve a scenario to a plan; raise InfeasibleError or SolverError when there is none.
+
+    ``method`` overrides the scenario's solver.method; ``progress`` hears of each pass over the
+    customers when the decomposition runs; ``run_date`` (default today) is the day the plan is
+    sent, against which the contact policy reads the contact history.
+    """
+    data = load_data(with_method(scenario, method), run_date)
+    formulation = formulate(data)
+    result = _solved(formulation.problem, data.scenario, progress)
+    control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
+                            data.scenario.control_fractions(), data.scenario.seed)
+    assignments = plan_table(formulation.problem, result.choice, control)
+    return Plan(formulation, result, control, assignments, build_summary(formulation, result, control))
+
+
+def with_method(scenario: Scenario | str | Path, method: Method | None) -> Scenario:
+    """The scenario (read from its file if a path is given) with ``method`` as its solver method."""
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if method is None:
+        return loaded
+    return loaded.model_copy(update={"solver": loaded.solver.model_copy(update={"method": method})})
+
+
+def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> SolveResult:
+    """The solver's result when it has a plan; InfeasibleError or SolverError otherwise."""
+    result = solve(problem, scenario.solver, progress)
+    if result.termination is Termination.INFEASIBLE:
+        raise _infeasible(scenario, problem)
+    if result.status is SolutionStatus.NONE:
+        raise _no_plan(scenario, result)
+    return result
+
+
+def plan_table(problem: Problem, choice: np.ndarray, control: np.ndarray) -> pd.DataFrame:
+    """One row per customer: campaign_id and group (null when none), expected value and spend.
+
+    Controls receive nothing, so their expected value and spend are 0.
+    """
+    given = choice != NO_CAMPAIGN
+    treated = given & ~control
+    rows = np.arange(problem.n_customers)
+    safe = np.where(given, choice, 0)
+    campaign_ids = np.array(problem.campaign_ids, dtype=object)
+    return pd.DataFrame({
+        "customer_id": pd.array(problem.customer_ids.astype(str), dtype="string"),
+        "campaign_id": pd.array(np.where(given, campaign_ids[safe], None), dtype="string"),
+        "group": pd.array(np.where(given, np.where(control, CONTROL, TREATMENT), None), dtype="string"),
+        "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
+        "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
+    })
+
+
+def _infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError:
+    customers, campaigns = problem.candidate_pairs()
+    diagnosis = diagnose(problem, customers, campaigns, time_limit=scenario.solver.time_limit_s)
+    return InfeasibleError(
+        f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}",
+        where=scenario.source,
+        fix="Change one of the limits named above in the scenario file (the change shown is the smallest "
+        "that makes a plan possible), then run again",
+    )
+
+
+def _no_plan(scenario: Scenario, result: SolveResult) -> SolverError:
+    if result.termination is Termination.TIME_LIMIT:
+        bound = f"; the best possible objective is at most {result.bound:,.6g}" if result.bound is not None else ""
+        return SolverError(
+            f"The solver found no plan within the time limit of {scenario.solver.time_limit_s:g} s{bound}",
+            where=f"{scenario.source}, solver.time_limit_s",
+            fix="Raise solver.time_limit_s, or loosen the >= constraints (min_audience, floors) "
+            "that make plans hard to find",
+        )
+    return SolverError(
+        f"The solver stopped ({result.termination}) without a plan",
+        where=scenario.source,
+        fix="Run again; if it persists, report it with the scenario file",
+    )
+

@@ -1,0 +1,148 @@
+"""Figures as PNG bytes, drawn with matplotlib's Agg canvas (no global backend switch, no pyplot state).
+
+Each takes plain figures, not the workflows' types: ``comparison_png`` draws scenarios side by
+side (optimizer/whatif/comparison.py): each one's audience per campaign, and its objective.
+``frontier_png`` draws a sweep (optimizer/whatif/frontier.py) in two panels: the frontier z(b),
+the objective against the swept limit b, and beside it what one more unit of the limit is worth:
+the marginal value Δz/Δb between consecutive points (a step over each interval) and the LP
+shadow price dz_LP/db at each point.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+FRONTIER_SIZE = (11.0, 4.5)  # inches; at FRONTIER_DPI a 1100 × 450 pixel image
+FRONTIER_DPI = 100
+INFEASIBLE_COLOR, PLAN_COLOR, PRICE_COLOR = "#c0392b", "#1f4e79", "#e67e22"
+
+
+@dataclass(frozen=True)
+class FrontierPoint:
+    """One solve of a sweep: the limit's ``value`` b, the plan's objective z(b) (None: no plan),
+    whether it is proven optimal, the marginal value from the point before and the LP shadow price."""
+
+    value: float
+    objective: float | None
+    proven: bool
+    marginal_value: float | None
+    shadow_price: float | None
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """A sweep as the figure draws it: the scenario, the limit swept (its sense and the scenario's
+    own value), what the objective measures, and the points in increasing order of the limit."""
+
+    scenario: str
+    limit: str
+    sense: str
+    scenario_value: float
+    objective_name: str
+    points: Sequence[FrontierPoint]
+
+
+@dataclass(frozen=True)
+class ScenarioBars:
+    """One scenario of a comparison with a plan: its label, audience per campaign and objective."""
+
+    label: str
+    audiences: Mapping[str, int]
+    objective: float
+
+
+def frontier_png(sweep: Frontier) -> bytes:
+    """The sweep's frontier and marginal values as a PNG image (FRONTIER_SIZE at FRONTIER_DPI)."""
+    figure = Figure(figsize=FRONTIER_SIZE, dpi=FRONTIER_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    frontier, prices = figure.subplots(1, 2)
+    _draw_frontier(frontier, sweep)
+    _draw_marginal_values(prices, sweep)
+    figure.suptitle(f"{sweep.scenario}: {sweep.objective_name} as '{sweep.limit}' ({sweep.sense}) varies",
+                    fontsize=12)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _draw_frontier(axes: Axes, sweep: Frontier) -> None:
+    solved = [p for p in sweep.points if p.objective is not None]
+    axes.plot([p.value for p in solved], [p.objective for p in solved], "-", color=PLAN_COLOR, linewidth=1.5)
+    proven = [p for p in solved if p.proven]
+    unproven = [p for p in solved if not p.proven]
+    axes.plot([p.value for p in proven], [p.objective for p in proven], "o", color=PLAN_COLOR,
+              label="optimal plan")
+    if unproven:
+        axes.plot([p.value for p in unproven], [p.objective for p in unproven], "o", markerfacecolor="white",
+                  color=PLAN_COLOR, label="plan, gap not proven")
+    failed = [p.value for p in sweep.points if p.objective is None]
+    if failed:
+        # drawn along the bottom edge: there is no objective to place them at
+        axes.plot(failed, [0.04] * len(failed), "x", color=INFEASIBLE_COLOR, markersize=9, markeredgewidth=2,
+                  transform=axes.get_xaxis_transform(), clip_on=False, label="no plan (infeasible)")
+    _mark_scenario_value(axes, sweep)
+    axes.set_title("Frontier", loc="left")
+    axes.set_xlabel(sweep.limit)
+    axes.set_ylabel(f"objective ({sweep.objective_name})")
+    _finish(axes)
+
+
+def _draw_marginal_values(axes: Axes, sweep: Frontier) -> None:
+    points = sweep.points
+    for before, point in zip(points, points[1:]):
+        if point.marginal_value is not None:
+            axes.plot([before.value, point.value], [point.marginal_value] * 2, "-", color=PLAN_COLOR, linewidth=2)
+    if any(p.marginal_value is not None for p in points):
+        axes.plot([], [], "-", color=PLAN_COLOR, linewidth=2, label="marginal value Δz/Δb")
+    priced = [(p.value, p.shadow_price) for p in points if p.shadow_price is not None]
+    axes.plot(*_columns(priced), "D", color=PRICE_COLOR, markersize=5, label="shadow price dz/db (LP dual)")
+    axes.axhline(0.0, color="grey", linewidth=0.8)
+    _mark_scenario_value(axes, sweep)
+    axes.set_title(f"Value of one more unit of {sweep.limit}", loc="left")
+    axes.set_xlabel(sweep.limit)
+    axes.set_ylabel("objective per unit")
+    _finish(axes)
+
+
+def _mark_scenario_value(axes: Axes, sweep: Frontier) -> None:
+    axes.axvline(sweep.scenario_value, color="grey", linestyle=":", linewidth=1,
+                 label=f"scenario's value ({sweep.scenario_value:,.6g})")
+
+
+def _finish(axes: Axes) -> None:
+    axes.grid(True, alpha=0.3)
+    axes.xaxis.set_major_formatter("{x:,.6g}")
+    axes.yaxis.set_major_formatter("{x:,.6g}")
+    axes.legend(fontsize=8, loc="best")
+
+
+def _columns(pairs: Sequence[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    return [x for x, _ in pairs], [y for _, y in pairs]
+
+
+def comparison_png(scenarios: Sequence[ScenarioBars]) -> bytes:
+    """Audience (treatment + control) per campaign, one bar per scenario, and their objectives."""
+    campaigns = list(dict.fromkeys(c for s in scenarios for c in s.audiences))
+    figure = Figure(figsize=FRONTIER_SIZE, dpi=FRONTIER_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    audiences, objectives = figure.subplots(1, 2, width_ratios=[3, 1])
+    width = 0.8 / max(len(scenarios), 1)
+    for k, scenario in enumerate(scenarios):
+        positions = [i + (k - (len(scenarios) - 1) / 2) * width for i in range(len(campaigns))]
+        audiences.bar(positions, [scenario.audiences.get(c, 0) for c in campaigns], width, label=scenario.label)
+    audiences.set_xticks(range(len(campaigns)), campaigns, rotation=15)
+    audiences.set_ylabel("audience (treatment + control)")
+    audiences.legend(fontsize=8)
+    audiences.set_title("Who gets which campaign", loc="left")
+    objectives.barh([s.label for s in scenarios], [s.objective for s in scenarios], color=PLAN_COLOR)
+    objectives.invert_yaxis()
+    objectives.set_title("Objective", loc="left")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

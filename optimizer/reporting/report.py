@@ -1,0 +1,346 @@
+"""The plan report: one self-contained HTML page (report.html) a marketing manager can read and
+print, built from OUT_DIR/summary.json and, when a sweep was run, sweep.json and frontier.png.
+
+The page loads nothing: CSS is inline and every chart is a PNG drawn with matplotlib (Figure +
+FigureCanvasAgg, no global backend) and embedded as a base64 data URI. Keys that older
+summaries lack (run date, contact costs, eligibility rules, why customers got nothing) show as
+"not recorded". A shadow price y_r = d(objective)/d(b_r) from the LP relaxation is what one
+more unit of limit r would add to the objective.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import StrMethodFormatter
+
+from optimizer.errors import DataError
+from optimizer.store.files import FRONTIER_FILE, MEASUREMENT_FILE, REPORT_FILE, SUMMARY_FILE, SWEEP_FILE, atomic_write
+
+NOT_RECORDED = "not recorded"
+USED_COLOUR, CAPACITY_COLOUR, NOTHING_COLOUR = "#2b6cb0", "#d5dde8", "#dd6b20"
+REQUIRED_KEYS = ("scenario", "status", "objective", "customers", "treatment", "control", "expected_spend",
+                 "expected_value", "campaigns", "channels", "constraints", "kpis")
+OBJECTIVE_LABELS = {"incremental_value": "expected incremental value", "expected_revenue": "expected revenue",
+                    "responses": "expected responses"}
+RULE_KINDS = {"not_scored": "no score", "eligible": "eligibility rule", "cooldown": "cool-down",
+              "rolling_cap": "rolling contact cap", "measurement_window": "measurement window"}
+SENSE_SYMBOLS = {"<=": "≤", ">=": "≥", "==": "="}
+SWEEP_HINT = "cvo sweep SCENARIO --budget A:B:N --out OUT_DIR"
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep run into ``folder``: the limit it varied, its points, and frontier.png if drawn."""
+
+    folder: Path
+    limit: str | None
+    points: list[dict[str, Any]]
+    frontier_png: bytes | None
+
+
+def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Path:
+    """Write OUT_DIR/report.html from OUT_DIR/summary.json (and a sweep, if any); return its path.
+
+    The sweep is read from ``sweep_dir`` when given (it must hold sweep.json), else from
+    OUT_DIR when a sweep was run there.
+    """
+    out_dir = Path(out_dir)
+    summary = load_summary(out_dir)
+    sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
+    page = render_report(summary, sweep, load_measurement(out_dir))
+    path = out_dir / REPORT_FILE
+    atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
+    return path
+
+
+def load_measurement(out_dir: Path) -> dict[str, Any] | None:
+    """measurement.json (cvo measure) in ``out_dir``, if the run was measured there."""
+    path = out_dir / MEASUREMENT_FILE
+    return _read_json(path, "Run cvo measure again, or delete the broken file") if path.is_file() else None
+
+
+def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None,
+                  measurement: dict[str, Any] | None = None) -> str:
+    """The report page for ``summary`` as one HTML string."""
+    return _environment().get_template("report.html.j2").render(**report_context(summary, sweep, measurement))
+
+
+def load_summary(out_dir: Path) -> dict[str, Any]:
+    """OUT_DIR/summary.json as a dict, or a DataError saying how to make one."""
+    path = out_dir / SUMMARY_FILE
+    fix = f"Run cvo optimize SCENARIO --out {out_dir} first"
+    if not path.is_file():
+        raise DataError("There is no plan summary to report on", where=str(path), fix=fix)
+    summary = _read_json(path, fix)
+    missing = [key for key in REQUIRED_KEYS if key not in summary]
+    if missing:
+        raise DataError(f"The plan summary lacks {', '.join(repr(k) for k in missing)}", where=str(path), fix=fix)
+    return summary
+
+
+def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
+    """The sweep in ``folder`` (sweep.json, frontier.png), or None when there is none and none is required."""
+    path = folder / SWEEP_FILE
+    fix = f"Run {SWEEP_HINT.replace('OUT_DIR', str(folder))} first, or leave out --sweep"
+    if not path.is_file():
+        if required:
+            raise DataError("There is no sweep to report", where=str(path), fix=fix)
+        return None
+    data = _read_json(path, fix)
+    points = data.get("points")
+    if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
+        raise DataError("The sweep has no list of 'points'", where=str(path), fix=fix)
+    frontier = folder / FRONTIER_FILE
+    return SweepRecord(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None)
+
+
+def _read_json(path: Path, fix: str) -> dict[str, Any]:
+    """A JSON object from ``path``, or a DataError ending with ``fix``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path.name} cannot be read as JSON: {error}", where=str(path), fix=fix) from None
+    if not isinstance(data, dict):
+        raise DataError(f"{path.name} holds a {type(data).__name__}, not a JSON object", where=str(path), fix=fix)
+    return data
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """The Jinja environment: templates from optimizer/reporting/templates, HTML autoescaping, strict undefineds."""
+    environment = Environment(loader=PackageLoader("optimizer.reporting", "templates"), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters.update(money=money, count=count, percent=percent, gap_words=gap_words, interval=interval)
+    return environment
+
+
+# Formatting, used as Jinja filters; ``missing`` is what a missing figure shows.
+
+def interval(estimate: dict[str, Any] | None, factor: float = 1.0, unit: str = "", digits: int = 0) -> str:
+    """'+3.77pp [+2.36, +5.17]' from a measured estimate (scaled by ``factor``); '—' when missing.
+
+    >>> interval({"estimate": 0.0377, "ci_low": 0.0236, "ci_high": 0.0517}, 100, "pp", 2)
+    '+3.77pp [+2.36, +5.17]'
+    """
+    if not estimate or estimate.get("estimate") is None:
+        return "—"
+    shown = f"{estimate['estimate'] * factor:+,.{digits}f}{unit}"
+    if estimate.get("ci_low") is None:
+        return shown
+    return f"{shown} [{estimate['ci_low'] * factor:+,.{digits}f}, {estimate['ci_high'] * factor:+,.{digits}f}]"
+
+
+def money(value: float | None, missing: str = NOT_RECORDED) -> str:
+    """A sum of money or value with two decimals: 1,234.50 (anything not a number as it is)."""
+    return _number(value, ",.2f", missing)
+
+
+def count(value: float | None, missing: str = NOT_RECORDED) -> str:
+    """A whole number with thousands separators: 12,345 (anything not a number as it is)."""
+    return _number(value, ",.0f", missing)
+
+
+def _number(value: Any, spec: str, missing: str) -> str:
+    if value is None:
+        return missing
+    return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
+def percent(share: float | None, missing: str = NOT_RECORDED) -> str:
+    """A share (0.35) as a whole percentage (35%), or '<1%' for a small non-zero one."""
+    if share is None:
+        return missing
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
+
+
+def gap_words(gap: float | None, missing: str = NOT_RECORDED) -> str:
+    """A relative gap as a percentage rounded up (never understated): 3.6e-7 -> '0.00004%'.
+
+    >>> gap_words(3.58e-7), gap_words(0.0231), gap_words(0.0)
+    ('0.00004%', '2.4%', '0%')
+    """
+    if gap is None:
+        return missing
+    value = 100 * gap
+    if value <= 0:
+        return "0%"
+    digits = 1 if value < 1 else 2
+    exponent = math.floor(math.log10(value)) - digits + 1
+    step = 10.0**exponent
+    return f"{math.ceil(value / step - 1e-9) * step:.{max(0, -exponent)}f}%"
+
+
+def verdict(summary: dict[str, Any]) -> str:
+    """How good the plan is, in words: proven optimal, stopped at the time limit, or no plan."""
+    status, termination, gap = summary.get("status"), summary.get("termination"), summary.get("gap")
+    if status == "optimal":
+        return "proven optimal" if not gap else f"proven optimal within {gap_words(gap)}"
+    if status == "feasible" and gap is not None:
+        stopped = "stopped at the time limit" if termination == "time_limit" else f"stopped ({termination})"
+        return f"{stopped}, at most {gap_words(gap)} below the best possible"
+    return f"no plan: the solver stopped ({termination or status})"
+
+
+# The page's sections, as plain dicts for the template.
+
+def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None,
+                   measurement: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the template shows, formatted only by its filters."""
+    objective_label = OBJECTIVE_LABELS.get(summary.get("objective_name", ""), "objective value")
+    return {
+        "summary": summary,
+        "run_date": summary.get("run_date"),
+        "verdict": verdict(summary),
+        "objective_label": objective_label,
+        "budget": budget_row(summary),
+        "campaigns": campaign_rows(summary),
+        "channels": channel_rows(summary),
+        "channel_chart": channel_chart(summary["channels"]),
+        "constraints": constraint_rows(summary["constraints"]),
+        "shadow_example": shadow_example(summary["constraints"]),
+        "rules": rule_rows(summary.get("eligibility")),
+        "unassigned": unassigned_section(summary),
+        "sweep": sweep_section(sweep),
+        "sweep_hint": SWEEP_HINT,
+        "measured": measurement,
+        "not_recorded": NOT_RECORDED,
+    }
+
+
+def budget_row(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The total budget constraint (lhs counts the audience at full spend), if the scenario has one."""
+    return next((row for row in summary["constraints"] if row.get("family") == "budget"), None)
+
+
+def campaign_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per campaign; value per contact is value over treated customers."""
+    return [
+        {**campaign,
+         "value_per_contact": campaign["expected_value"] / campaign["treatment"] if campaign["treatment"] else None,
+         "cost_per_contact": campaign.get("cost_per_contact"),
+         "cost_per_response": campaign.get("cost_per_response"),
+         "measurement_window_days": campaign.get("measurement_window_days")}
+        for campaign in summary["campaigns"]
+    ]
+
+
+def channel_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per channel with the share of its capacity the treated contacts use."""
+    return [
+        {**channel, "audience": channel.get("audience"), "capacity": channel.get("capacity"),
+         "used": channel["contacts"] / channel["capacity"] if channel.get("capacity") else None}
+        for channel in summary["channels"]
+    ]
+
+
+def constraint_rows(constraints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The constraints with their sense as a symbol (≤, ≥, =)."""
+    return [{**row, "sense_symbol": SENSE_SYMBOLS.get(row.get("sense"), row.get("sense")),
+             "shadow_price": row.get("shadow_price")} for row in constraints]
+
+
+def shadow_example(constraints: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The binding constraint with the largest shadow price, to explain what the column means."""
+    priced = [row for row in constraints if row.get("binding") and row.get("shadow_price")]
+    return max(priced, key=lambda row: abs(row["shadow_price"]), default=None)
+
+
+def rule_rows(rules: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """The eligibility and contact-policy rules with a readable kind, or None when not recorded."""
+    if rules is None:
+        return None
+    return [{"campaign": rule.get("campaign"), "rule": rule.get("rule") or NOT_RECORDED,
+             "kind_label": RULE_KINDS.get(rule.get("kind"), rule.get("kind") or NOT_RECORDED),
+             "source": rule.get("source"), "removed": rule.get("removed")} for rule in rules]
+
+
+def unassigned_section(summary: dict[str, Any]) -> dict[str, Any]:
+    """Customers who got no campaign: the total, the reasons (None if not recorded) and a chart."""
+    recorded = summary.get("unassigned")
+    if recorded is None:
+        total = summary["customers"] - summary["treatment"] - summary["control"]
+        return {"total": total, "reasons": None, "chart": None}
+    reasons = [{"reason": reason.get("reason") or NOT_RECORDED, "customers": reason.get("customers")}
+               for reason in recorded.get("reasons") or []]
+    return {"total": recorded.get("total"), "reasons": reasons, "chart": reasons_chart(reasons)}
+
+
+def sweep_section(sweep: SweepRecord | None) -> dict[str, Any] | None:
+    """The sweep's table and its frontier plot (cvo sweep's frontier.png), if there is one."""
+    if sweep is None:
+        return None
+    png = sweep.frontier_png
+    return {"limit": sweep.limit, "points": sweep.points, "folder": str(sweep.folder),
+            "chart": None if png is None else data_uri(png)}
+
+
+# Charts: PNG bytes drawn without pyplot, so nothing global changes.
+
+def data_uri(png: bytes) -> str:
+    """A PNG as a data: URI for an <img> src."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _png(figure: Figure) -> bytes:
+    """The figure as PNG bytes, rendered by Agg without touching pyplot's global state."""
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return buffer.getvalue()
+
+
+def _bar_figure(labels: list[str]) -> tuple[Figure, Any]:
+    """A figure for horizontal bars, one per label (top to bottom), as tall as the labels need."""
+    lines = sum(label.count("\n") + 1 for label in labels)
+    figure = Figure(figsize=(7.5, 0.3 * lines + 0.2 * len(labels) + 0.9), dpi=110, layout="constrained")
+    axes = figure.add_subplot()
+    axes.set_yticks(range(len(labels)), labels)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    axes.invert_yaxis()
+    return figure, axes
+
+
+def channel_chart(channels: list[dict[str, Any]]) -> str | None:
+    """Horizontal bars: treated contacts per channel over its capacity (grey)."""
+    if not channels:
+        return None
+    names = [str(channel["channel"]) for channel in channels]
+    figure, axes = _bar_figure(names)
+    capacities = [channel.get("capacity") or 0 for channel in channels]
+    contacts = [channel["contacts"] for channel in channels]
+    axes.barh(range(len(names)), capacities, color=CAPACITY_COLOUR, label="capacity")
+    axes.barh(range(len(names)), contacts, height=0.5, color=USED_COLOUR, label="treated contacts")
+    for y, (used, capacity) in enumerate(zip(contacts, capacities)):
+        text = f" {used:,} of {capacity:,} ({used / capacity:.0%})" if capacity else f" {used:,} (no limit)"
+        axes.text(max(used, capacity), y, text, va="center", fontsize=9)
+    axes.set_xlim(0, 1.35 * max([*capacities, *contacts, 1]))
+    axes.set_xlabel("customers contacted")
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False, fontsize=9)
+    return data_uri(_png(figure))
+
+
+def reasons_chart(reasons: list[dict[str, Any]]) -> str | None:
+    """Horizontal bars: customers who got nothing, per reason."""
+    if not reasons:
+        return None
+    labels = [textwrap.fill(str(reason.get("reason")), 36, break_on_hyphens=False) for reason in reasons]
+    customers = [reason.get("customers") or 0 for reason in reasons]
+    figure, axes = _bar_figure(labels)
+    axes.barh(range(len(labels)), customers, color=NOTHING_COLOUR)
+    for y, value in enumerate(customers):
+        axes.text(value, y, f" {value:,}", va="center", fontsize=9)
+    axes.set_xlim(0, 1.2 * max([*customers, 1]))
+    axes.set_xlabel("customers")
+    return data_uri(_png(figure))

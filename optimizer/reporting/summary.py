@@ -1,0 +1,170 @@
+"""The plan's summary: solver status, per-campaign and per-channel figures, every constraint
+with its slack and shadow price, and the KPIs. Plain dicts, ready for JSON.
+
+Coupling rows count the selected audience (treatment and control) at full weight; the
+``lhs_treated`` column shows the same sum over treated customers only, i.e. after the
+control hold-out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from optimizer.scenario.formulation import Formulation
+from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
+from optimizer.solve.results import SolveResult
+
+BINDING_TOLERANCE = 1e-6
+
+
+def build_summary(formulation: Formulation, result: SolveResult, control: np.ndarray) -> dict[str, Any]:
+    """Everything summary.json holds for a solved plan (``result.choice``) and its controls."""
+    problem, scenario, choice = formulation.problem, formulation.scenario, result.choice
+    treated_choice = np.where(control, NO_CAMPAIGN, choice)
+    campaigns = campaign_figures(formulation, choice, control)
+    return {
+        "scenario": scenario.name,
+        "scenario_file": scenario.source,
+        "objective_name": str(scenario.objective),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run_date": formulation.data.run_date.isoformat(),
+        "contact_history": str(formulation.data.history_file),
+        **solver_figures(result, str(scenario.solver.method)),
+        "customers": problem.n_customers,
+        "treatment": int(sum(c["treatment"] for c in campaigns)),
+        "control": int(sum(c["control"] for c in campaigns)),
+        "expected_spend": float(sum(c["expected_spend"] for c in campaigns)),
+        "expected_value": float(sum(c["expected_value"] for c in campaigns)),
+        "campaigns": campaigns,
+        "channels": channel_figures(formulation, choice, control),
+        "constraints": constraint_figures(problem, choice, treated_choice, result.shadow_prices),
+        "kpis": [
+            {"name": name, "value": float(_pair_sum(weights, treated_choice))}
+            for name, weights in formulation.kpis.items()
+        ],
+        "eligibility": [asdict(impact) for impact in formulation.impacts],
+        "unassigned": unassigned_figures(formulation, choice),
+    }
+
+
+def solver_figures(result: SolveResult, requested: str | None = None) -> dict[str, Any]:
+    return {
+        "status": str(result.status),
+        "termination": str(result.termination),
+        "method": result.method,
+        "method_requested": requested,
+        "objective": result.objective,
+        "bound": result.bound,
+        "gap": result.gap,
+        "build_seconds": round(result.build_seconds, 3),
+        "solve_seconds": round(result.solve_seconds, 3),
+        "candidate_pairs": result.candidate_pairs,
+        "core_pairs": result.core_pairs,
+    }
+
+
+def campaign_figures(formulation: Formulation, choice: np.ndarray, control: np.ndarray) -> list[dict[str, Any]]:
+    problem = formulation.problem
+    rows = np.arange(problem.n_customers)
+    figures = []
+    for j, campaign in enumerate(formulation.scenario.campaigns):
+        treated = (choice == j) & ~control
+        figures.append({
+            "id": campaign.id,
+            "channel": campaign.channel,
+            "cost_per_contact": campaign.cost_per_contact,
+            "cost_per_response": campaign.cost_per_response,
+            "measurement_window_days": campaign.measurement_window_days,
+            "eligible": int(problem.eligible[:, j].sum()),
+            "audience": int((choice == j).sum()),
+            "treatment": int(treated.sum()),
+            "control": int(((choice == j) & control).sum()),
+            "expected_spend": float(problem.spend[rows[treated], j].sum()),
+            "expected_value": float(problem.pair_value[rows[treated], j].sum()),
+        })
+    return figures
+
+
+def unassigned_figures(formulation: Formulation, choice: np.ndarray) -> dict[str, Any]:
+    """Why the customers given nothing got nothing, each counted under the first reason that holds."""
+    problem = formulation.problem
+    allowed = formulation.allowed if formulation.allowed is not None else problem.eligible
+    left = choice == NO_CAMPAIGN
+    reasons = []
+    for reason, holds in (
+        ("not eligible for any campaign (eligibility rules, or no score)", lambda: ~allowed.any(axis=1)),
+        ("blocked by the contact policy (cool-downs, caps, open measurement windows)",
+         lambda: ~problem.eligible.any(axis=1)),
+        ("no eligible campaign is worth its cost (expected value <= 0)",
+         lambda: ~(problem.eligible & (problem.pair_value > 0)).any(axis=1)),
+        ("worth contacting, but left out by the limits (budgets, capacities, audiences)",
+         lambda: np.ones(len(choice), dtype=bool)),
+    ):
+        counted = left & holds()
+        reasons.append({"reason": reason, "customers": int(counted.sum())})
+        left &= ~counted
+    return {"total": int((choice == NO_CAMPAIGN).sum()), "reasons": reasons}
+
+
+def channel_figures(formulation: Formulation, choice: np.ndarray, control: np.ndarray) -> list[dict[str, Any]]:
+    channels = np.array(formulation.problem.channels)
+    given = choice != NO_CAMPAIGN
+    used_channel = np.where(given, channels[np.where(given, choice, 0)], "")
+    figures = []
+    for name in dict.fromkeys([*formulation.scenario.channels, *channels]):
+        capacity = formulation.scenario.channels.get(name)
+        figures.append({
+            "channel": str(name),
+            "contacts": int(((used_channel == name) & ~control).sum()),
+            "audience": int((used_channel == name).sum()),
+            "capacity": capacity.capacity if capacity else None,
+        })
+    return figures
+
+
+def constraint_figures(
+    problem: Problem, choice: np.ndarray, treated_choice: np.ndarray, shadow_prices: np.ndarray | None
+) -> list[dict[str, Any]]:
+    """Each row's lhs (audience and treated), rhs, slack, and LP shadow price d(objective)/d(rhs)."""
+    lhs = problem.row_activity(choice)
+    lhs_treated = problem.row_activity(treated_choice)
+    prices = shadow_prices if shadow_prices is not None else [None] * len(problem.rows)
+    return [
+        {
+            "name": row.name,
+            "family": row.family,
+            "source": row.source,
+            "sense": str(row.sense),
+            "lhs": float(value),
+            "rhs": float(row.rhs),
+            "slack": _slack(row, float(value)),
+            "binding": _binding(row, float(value), price),
+            "shadow_price": None if price is None else float(price),
+            "lhs_treated": float(treated),
+        }
+        for row, value, treated, price in zip(problem.rows, lhs, lhs_treated, prices)
+    ]
+
+
+def _binding(row: CouplingRow, lhs: float, price: float | None) -> bool:
+    """Tight in the plan, or priced by the LP: a plan often leaves a little of a limit unused that no
+    customer fits (the budget's last 0.05), and that limit is still what holds the objective back."""
+    tight = _slack(row, lhs) <= BINDING_TOLERANCE * max(1.0, abs(row.rhs))
+    return bool(tight or (price is not None and abs(price) > BINDING_TOLERANCE))
+
+
+def _slack(row: CouplingRow, lhs: float) -> float:
+    if row.sense is Sense.LE:
+        return row.rhs - lhs
+    if row.sense is Sense.GE:
+        return lhs - row.rhs
+    return -abs(lhs - row.rhs)
+
+
+def _pair_sum(weights: np.ndarray, choice: np.ndarray) -> float:
+    customers = np.flatnonzero(choice != NO_CAMPAIGN)
+    return float(weights[customers, choice[customers]].sum())

@@ -1,0 +1,7 @@
+"""The scenario file and its data, made concrete: the schema (schema) and its expression language
+(expressions), the tables it reads, read once (data), the contact policy (policy), and the array Problem
+built from them (formulation). A new constraint family starts in schema.py and formulation.py."""
+
+import lazy_loader
+
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -1,0 +1,173 @@
+"""A scenario's data, read once: its customers, its scores and the contact history around the run date.
+
+The customer table has one row per customer. The optional score table is long:
+``customer_id, campaign_id, p_treat, p_control`` with probabilities in [0, 1], laid out here as
+(customer × campaign) arrays; a pair with no score row cannot be targeted (it is counted as "no
+score" in the summary). The contacts are those of the contact history (optimizer/store/ledger.py)
+that the contact policy must respect on the run date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError
+from optimizer.scenario.schema import ContactPolicy, Scenario
+from optimizer.store.ledger import contacts_around
+from optimizer.store.tables import read_table, require_columns, row_label, show
+
+SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Response probabilities laid out by (customer row, campaign column); NaN where unscored."""
+
+    p_treat: np.ndarray
+    p_control: np.ndarray
+
+    @property
+    def scored(self) -> np.ndarray:
+        return ~np.isnan(self.p_treat)
+
+
+@dataclass(frozen=True)
+class ScenarioData:
+    """A validated scenario with everything it reads, each path resolved and each file read once.
+
+    ``customers`` has ids as strings; ``scores`` is aligned with its rows (NaN where a pair has
+    no score row, and everywhere without a scores table); ``contacts`` are the contact history's
+    contacts the policy must respect on ``run_date`` (empty without a history file).
+    """
+
+    scenario: Scenario
+    customers: pd.DataFrame
+    scores: Scores
+    contacts: pd.DataFrame
+    run_date: dt.date
+    customers_file: Path
+    history_file: Path
+
+    @property
+    def customer_ids(self) -> np.ndarray:
+        return self.customers[self.scenario.customer_id].to_numpy(dtype=object)
+
+
+def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioData:
+    """Read the scenario's customers, scores and contact history (raises DataError, HistoryError).
+
+    ``run_date`` (default: today) is the day the plan is sent, for the contact policy.
+    """
+    run_date = run_date or dt.date.today()
+    customers_file = scenario.resolve(scenario.customers)
+    customers = load_customers(customers_file, scenario.customer_id)
+    ids = pd.Index(customers[scenario.customer_id])
+    if scenario.scores is not None:
+        scores = load_scores(scenario.resolve(scenario.scores), ids, scenario.campaign_ids())
+    else:
+        shape = (len(customers), len(scenario.campaigns))
+        scores = Scores(np.full(shape, np.nan), np.full(shape, np.nan))
+    history_file = scenario.resolve(scenario.contact_policy.history)
+    contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy))
+    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file)
+
+
+def policy_lookback(policy: ContactPolicy) -> int:
+    """Days before and after the run date whose contacts a cool-down or cap can see (at least 1)."""
+    return max([1, *(rule.days for rule in [*policy.cooldowns, *policy.caps])])
+
+
+def load_customers(path: Path, id_column: str) -> pd.DataFrame:
+    """The customer table with ids as strings, rejecting missing and duplicate ids."""
+    table = read_table(path, what="customers", text_columns=(id_column,))
+    require_columns(table, [id_column], path, "customers",
+                    "Rename the id column, or set 'customer_id' in the scenario to its name")
+    ids = table[id_column]
+    missing = np.flatnonzero(ids.isna().to_numpy())
+    if missing.size:
+        raise DataError(
+            f"The customers table has {missing.size} row(s) with no '{id_column}'",
+            where=row_label(path, int(missing[0])),
+            fix="Give every customer an id or drop those rows",
+        )
+    table = table.reset_index(drop=True)
+    table[id_column] = ids.astype(str).to_numpy(dtype=object)
+    duplicated = np.flatnonzero(table[id_column].duplicated().to_numpy())
+    if duplicated.size:
+        first = int(duplicated[0])
+        raise DataError(
+            f"The customer id '{table[id_column].iat[first]}' appears more than once "
+            f"({duplicated.size} duplicate row(s) in all)",
+            where=row_label(path, first),
+            fix="Keep one row per customer (deduplicate before running)",
+        )
+    if len(table) == 0:
+        raise DataError("The customers table is empty", where=str(path), fix="Point 'customers' at a table with rows")
+    return table
+
+
+def load_scores(path: Path, customer_ids: pd.Index, campaign_ids: list[str]) -> Scores:
+    """The long score table pivoted to (customer, campaign) arrays after row-level checks."""
+    table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
+    require_columns(table, SCORE_COLUMNS, path, "scores",
+                    f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
+    table = table.reset_index(drop=True)
+    for column in ("p_treat", "p_control"):
+        _check_probability(table, column, path)
+    customer = customer_ids.get_indexer(table["customer_id"].astype(str))
+    campaign = pd.Index(campaign_ids).get_indexer(table["campaign_id"].astype(str))
+    _check_known_customers(table, customer, path)
+    keep = campaign >= 0
+    _check_unique_pairs(table, customer, campaign, keep, path)
+    p_treat = np.full((len(customer_ids), len(campaign_ids)), np.nan)
+    p_control = np.full_like(p_treat, np.nan)
+    p_treat[customer[keep], campaign[keep]] = table["p_treat"].to_numpy(float)[keep]
+    p_control[customer[keep], campaign[keep]] = table["p_control"].to_numpy(float)[keep]
+    return Scores(p_treat, p_control)
+
+
+def _check_probability(table: pd.DataFrame, column: str, path: Path) -> None:
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
+    if bad.size:
+        first = int(bad[0])
+        given = table[column].iat[first]
+        raise DataError(
+            f"'{column}' must be a probability in [0, 1] but is {show(given)} for customer "
+            f"'{table['customer_id'].iat[first]}', campaign '{table['campaign_id'].iat[first]}' "
+            f"({bad.size} bad row(s) in all)",
+            where=row_label(path, first),
+            fix="Fix or drop those rows; a customer without a score is simply not targeted",
+        )
+
+
+def _check_known_customers(table: pd.DataFrame, customer: np.ndarray, path: Path) -> None:
+    unknown = np.flatnonzero(customer < 0)
+    if unknown.size:
+        first = int(unknown[0])
+        raise DataError(
+            f"The scores name customer '{table['customer_id'].iat[first]}', who is not in the customers table "
+            f"({unknown.size} such row(s))",
+            where=row_label(path, first),
+            fix="Score the same customers as the customers table, or add the missing customers",
+        )
+
+
+def _check_unique_pairs(
+    table: pd.DataFrame, customer: np.ndarray, campaign: np.ndarray, keep: np.ndarray, path: Path
+) -> None:
+    pairs = pd.DataFrame({"customer": customer, "campaign": campaign})
+    duplicated = np.flatnonzero(pairs.duplicated().to_numpy() & keep)
+    if duplicated.size:
+        first = int(duplicated[0])
+        raise DataError(
+            f"The scores hold more than one row for customer '{table['customer_id'].iat[first]}' and "
+            f"campaign '{table['campaign_id'].iat[first]}'",
+            where=row_label(path, first),
+            fix="Keep one score row per (customer, campaign)",
+        )

@@ -1,0 +1,335 @@
+"""From a scenario and its tables to the array-based Problem.
+
+For campaign j and customer i, with p_t = p_treat, p_c = p_control, w = value_per_response:
+
+    spend_ij = cost_per_contact_j + p_t * cost_per_response_j
+    v_ij     = (p_t - p_c) * w - spend_ij      (objective: incremental_value)
+             = p_t * w                         (objective: expected_revenue)
+             = p_t                             (objective: responses)
+
+A pair is eligible when it is scored, the campaign's ``eligible`` expression holds, and no rule
+of the contact policy (optimizer/scenario/policy.py) blocks it on the run date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError, InfeasibleError, ScenarioError
+from optimizer.scenario.data import ScenarioData, Scores
+from optimizer.scenario.expressions import Expression, parse
+from optimizer.scenario.policy import PolicyRule, policy_rules
+from optimizer.scenario.schema import Campaign, Objective, Scenario
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.store.tables import show
+
+PAIR_COLUMNS = (
+    "p_treat", "p_control", "uplift", "value_per_response", "cost_per_contact",
+    "cost_per_response", "spend", "value", "campaign_id", "channel",
+)
+
+
+@dataclass(frozen=True)
+class RuleImpact:
+    """How many customers one rule removed from one campaign, counted in order: not scored,
+    then the ``eligible`` expression, then each contact-policy rule among those still left."""
+
+    campaign: str
+    rule: str
+    kind: str
+    source: str
+    removed: int
+
+
+@dataclass(frozen=True)
+class Formulation:
+    """A scenario made concrete: its data, its Problem and its KPI arrays.
+
+    ``allowed`` is the eligibility before the contact policy (None when the policy blocked
+    nothing, i.e. the same as ``problem.eligible``).
+    """
+
+    data: ScenarioData
+    problem: Problem
+    kpis: dict[str, np.ndarray]
+    scored: np.ndarray
+    impacts: tuple[RuleImpact, ...] = ()
+    allowed: np.ndarray | None = None
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.data.scenario
+
+
+def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
+    """Build the Problem from a scenario and its data (raises DataError/ScenarioError/InfeasibleError).
+
+    ``whole=False`` builds one partition of a larger customer table: limits stay those of the
+    whole scenario, and checks that need every customer (minimum audiences) are skipped.
+    """
+    scenario = data.scenario
+    columns = _customer_columns(data)
+    scores = _scores(data, columns)
+    pairs = [_campaign_pairs(scenario, j, columns, scores) for j in range(len(scenario.campaigns))]
+    rules = policy_rules(scenario, data.customer_ids, data.contacts, data.run_date)
+    impacts, allowed = _apply_policy(scenario, pairs, rules)
+    spend = np.column_stack([pair["spend"] for pair in pairs])
+    weights = {"spend": spend}
+    custom_rows = _custom_rows(scenario, columns, pairs, weights)
+    problem = Problem(
+        customer_ids=data.customer_ids,
+        campaign_ids=tuple(scenario.campaign_ids()),
+        channels=tuple(campaign.channel for campaign in scenario.campaigns),
+        pair_value=np.column_stack([pair["value"] for pair in pairs]),
+        spend=spend,
+        eligible=np.column_stack([pair["eligible"] for pair in pairs]),
+        treated_share=1.0 - scenario.control_fractions(),
+        rows=(*_budget_rows(scenario), *_audience_rows(scenario), *_capacity_rows(scenario), *custom_rows),
+        weights=weights,
+    )
+    if whole:
+        _check_min_audiences(scenario, problem, impacts, data.run_date)
+    kpis = {
+        kpi.name: _pair_sum_weights(scenario, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
+    }
+    return Formulation(data, problem, kpis, scores.scored, impacts, allowed)
+
+
+def _apply_policy(
+    scenario: Scenario, pairs: list[dict[str, Any]], rules: list[PolicyRule]
+) -> tuple[tuple[RuleImpact, ...], np.ndarray | None]:
+    """Remove the pairs the contact policy blocks; count what each rule removed, in order."""
+    allowed = np.column_stack([pair["eligible"] for pair in pairs])
+    impacts = []
+    for j, (campaign, pair) in enumerate(zip(scenario.campaigns, pairs)):
+        left = pair["scored"].copy()
+        impacts.append(RuleImpact(campaign.id, "no score for this campaign", "not_scored",
+                                  "scores" if scenario.scores else f"campaigns[{j}].p_treat", int((~left).sum())))
+        impacts.append(RuleImpact(campaign.id, f"eligible: {campaign.eligible}", "eligible",
+                                  f"campaigns[{j}].eligible", int((left & ~pair["rule"]).sum())))
+        left &= pair["rule"]
+        for rule in (rule for rule in rules if rule.campaigns[j]):
+            removed = left & rule.blocked[:, j]
+            impacts.append(RuleImpact(campaign.id, rule.rule, rule.kind, rule.source, int(removed.sum())))
+            left &= ~removed
+        pair["eligible"] = left
+    blocked_any = not np.array_equal(allowed, np.column_stack([pair["eligible"] for pair in pairs]))
+    return tuple(impacts), allowed if blocked_any else None
+
+
+def _customer_columns(data: ScenarioData) -> dict[str, np.ndarray]:
+    clash = sorted(set(map(str, data.customers.columns)) & set(PAIR_COLUMNS))
+    if clash:
+        raise DataError(
+            f"The customers table has column(s) {', '.join(clash)}, names reserved for (customer, campaign) values",
+            where=str(data.customers_file),
+            fix="Rename those columns (e.g. add a prefix)",
+        )
+    return {
+        str(name): column.to_numpy(dtype=object) if column.dtype == object or pd.api.types.is_string_dtype(column)
+        else column.to_numpy()
+        for name, column in data.customers.items()
+    }
+
+
+def _scores(data: ScenarioData, columns: dict[str, np.ndarray]) -> Scores:
+    """The data's scores, with the campaigns' p_treat / p_control expressions evaluated in their place."""
+    scenario, scores = data.scenario, data.scores
+    n = len(data.customers)
+    for j, campaign in enumerate(scenario.campaigns):
+        for key in ("p_treat", "p_control"):
+            source = getattr(campaign, key)
+            if source is not None:
+                values = _evaluate(scenario, f"campaigns[{j}].{key}", source, columns, n)
+                _check_probabilities(scenario, f"campaigns[{j}].{key}", values, columns)
+                if getattr(scores, key) is getattr(data.scores, key):
+                    scores = replace(scores, **{key: getattr(scores, key).copy()})  # the data stay as read
+                getattr(scores, key)[:, j] = values
+    return scores
+
+
+def _evaluate(scenario: Scenario, key: str, source: Any, columns: dict[str, Any], n: int) -> np.ndarray:
+    expression: Expression = parse(source, where=f"{scenario.source}, {key}")
+    expression.check_names(columns, where=f"{scenario.source}, {key}")
+    return expression.evaluate(columns, n)
+
+
+def _check_probabilities(scenario: Scenario, key: str, values: np.ndarray, columns: dict[str, Any]) -> None:
+    bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(
+            f"'{key}' gives {show(values[first])} for customer '{columns[scenario.customer_id][first]}', "
+            f"not a probability in [0, 1] ({bad.size} customer(s) in all)",
+            where=f"{scenario.source}, {key}",
+            fix="Change the expression so it stays within [0, 1], e.g. clip(..., 0, 1)",
+        )
+
+
+def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, np.ndarray], scores: Scores) -> dict[str, Any]:
+    """Per-customer arrays of one campaign: eligible, spend, value and the pair columns."""
+    campaign = scenario.campaigns[j]
+    n = len(next(iter(columns.values())))
+    p_treat, p_control = scores.p_treat[:, j], scores.p_control[:, j]
+    scored = ~np.isnan(p_treat)
+    rule = _eligibility(scenario, j, columns, n)
+    eligible = rule & scored
+    context = {**columns, "p_treat": np.nan_to_num(p_treat), "p_control": np.nan_to_num(p_control)}
+    worth = _evaluate(scenario, f"campaigns[{j}].value_per_response", campaign.value_per_response, context, n)
+    _check_finite(scenario, f"campaigns[{j}].value_per_response", worth, eligible, columns)
+    worth = np.where(eligible, worth, 0.0)
+    spend = campaign.cost_per_contact + context["p_treat"] * campaign.cost_per_response
+    value = _pair_value(scenario.objective, campaign, context["p_treat"], context["p_control"], worth, spend)
+    return {
+        "eligible": eligible, "scored": scored, "rule": rule, "spend": spend, "value": value,
+        "p_treat": context["p_treat"],
+        "p_control": context["p_control"], "uplift": context["p_treat"] - context["p_control"],
+        "value_per_response": worth, "cost_per_contact": campaign.cost_per_contact,
+        "cost_per_response": campaign.cost_per_response, "campaign_id": campaign.id, "channel": campaign.channel,
+    }
+
+
+def _eligibility(scenario: Scenario, j: int, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+    key = f"campaigns[{j}].eligible"
+    mask = _evaluate(scenario, key, scenario.campaigns[j].eligible, columns, n)
+    _require_condition(scenario, key, scenario.campaigns[j].eligible, mask)
+    return mask
+
+
+def _require_condition(scenario: Scenario, key: str, source: Any, values: np.ndarray) -> None:
+    """A condition must give true/false per row; say what it gave instead."""
+    if values.dtype == bool:
+        return
+    if values.dtype == object and any(value is None or value != value for value in values):
+        gave = "missing values (a column it uses has blanks)"
+    elif values.dtype == object:
+        gave = "text"
+    else:
+        gave = "numbers"
+    raise ScenarioError(
+        f"'{key}' must be true or false for each customer (a condition), but {source!r} gives {gave}",
+        where=f"{scenario.source}, {key}",
+        fix="Write a condition such as \"days_since_last_purchase > 60 and email_opt_in\" or \"segment == 'VIP'\"; "
+        "fill blanks in yes/no columns first",
+    )
+
+
+def _check_finite(scenario: Scenario, key: str, values: np.ndarray, eligible: np.ndarray, columns: dict) -> None:
+    bad = np.flatnonzero(~np.isfinite(values) & eligible)
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(
+            f"'{key}' gives {show(values[first])} for customer '{columns[scenario.customer_id][first]}' "
+            f"({bad.size} eligible customer(s) in all); a missing value in a column it uses is the usual cause",
+            where=f"{scenario.source}, {key}",
+            fix="Fill the missing values in the customers table, or exclude those customers in 'eligible'",
+        )
+
+
+def _pair_value(
+    objective: Objective, campaign: Campaign, p_treat: np.ndarray, p_control: np.ndarray,
+    worth: np.ndarray, spend: np.ndarray,
+) -> np.ndarray:
+    if objective is Objective.INCREMENTAL_VALUE:
+        return (p_treat - p_control) * worth - spend
+    if objective is Objective.EXPECTED_REVENUE:
+        return p_treat * worth
+    return p_treat.copy()
+
+
+def _budget_rows(scenario: Scenario) -> list[CouplingRow]:
+    k = len(scenario.campaigns)
+    rows = []
+    if scenario.budget is not None:
+        rows.append(CouplingRow("budget", "budget", Sense.LE, scenario.budget, "spend", np.ones(k, bool), "budget"))
+    for j, campaign in enumerate(scenario.campaigns):
+        if campaign.budget is not None:
+            rows.append(CouplingRow(
+                f"budget[{campaign.id}]", "campaign_budget", Sense.LE, campaign.budget, "spend",
+                np.arange(k) == j, f"campaigns[{j}].budget",
+            ))
+    return rows
+
+
+def _audience_rows(scenario: Scenario) -> list[CouplingRow]:
+    k = len(scenario.campaigns)
+    rows = []
+    for j, campaign in enumerate(scenario.campaigns):
+        mask = np.arange(k) == j
+        if campaign.min_audience > 0:
+            rows.append(CouplingRow(
+                f"min_audience[{campaign.id}]", "min_audience", Sense.GE, campaign.min_audience, COUNT,
+                mask, f"campaigns[{j}].min_audience",
+            ))
+        if campaign.max_audience is not None:
+            rows.append(CouplingRow(
+                f"max_audience[{campaign.id}]", "max_audience", Sense.LE, campaign.max_audience, COUNT,
+                mask, f"campaigns[{j}].max_audience",
+            ))
+    return rows
+
+
+def _capacity_rows(scenario: Scenario) -> list[CouplingRow]:
+    channels = np.array([campaign.channel for campaign in scenario.campaigns])
+    return [
+        CouplingRow(f"capacity[{name}]", "channel_capacity", Sense.LE, channel.capacity, COUNT,
+                    channels == name, f"channels.{name}.capacity")
+        for name, channel in scenario.channels.items()
+        if channel.capacity is not None
+    ]
+
+
+def _custom_rows(
+    scenario: Scenario, columns: dict[str, np.ndarray], pairs: list[dict[str, Any]], weights: dict[str, np.ndarray]
+) -> list[CouplingRow]:
+    rows = []
+    ids = scenario.campaign_ids()
+    for index, constraint in enumerate(scenario.constraints):
+        key = f"custom:{constraint.name}"
+        weights[key] = _pair_sum_weights(scenario, "constraints", index, constraint, columns, pairs)
+        mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
+        rows.append(CouplingRow(
+            constraint.name, "custom", Sense(constraint.sense), constraint.rhs, key, mask, f"constraints[{index}]",
+        ))
+    return rows
+
+
+def _pair_sum_weights(
+    scenario: Scenario, family: str, index: int, item: Any, columns: dict[str, np.ndarray], pairs: list[dict[str, Any]]
+) -> np.ndarray:
+    """(n, k) array of ``expression`` where ``where`` holds (0 elsewhere) for a constraint or KPI."""
+    n = len(next(iter(columns.values())))
+    out = np.zeros((n, len(pairs)))
+    for j, pair in enumerate(pairs):
+        if item.campaigns is not None and scenario.campaigns[j].id not in item.campaigns:
+            continue
+        context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS}}
+        where = _evaluate(scenario, f"{family}[{index}].where", item.where, context, n)
+        amount = _evaluate(scenario, f"{family}[{index}].expression", item.expression, context, n)
+        _require_condition(scenario, f"{family}[{index}].where", item.where, where)
+        selected = where & pair["eligible"]
+        _check_finite(scenario, f"{family}[{index}].expression", amount, selected, columns)
+        out[:, j] = np.where(selected, amount, 0.0)
+    return out
+
+
+def _check_min_audiences(
+    scenario: Scenario, problem: Problem, impacts: tuple[RuleImpact, ...], run_date: dt.date
+) -> None:
+    for j, campaign in enumerate(scenario.campaigns):
+        eligible = int(problem.eligible[:, j].sum())
+        if campaign.min_audience > eligible:
+            kept_out = sum(i.removed for i in impacts if i.campaign == campaign.id and i.source.startswith("contact"))
+            policy = f" after the contact policy kept out {kept_out} on {run_date}" if kept_out else ""
+            raise InfeasibleError(
+                f"The 'min_audience' of campaign '{campaign.id}' ({campaign.min_audience}) exceeds its "
+                f"{eligible} eligible customers{policy}",
+                where=f"{scenario.source}, campaigns[{j}]",
+                fix="Lower min_audience or widen 'eligible'" + (
+                    ", or shorten the cool-downs and measurement windows that keep customers out" if kept_out else ""),
+            )

@@ -1,0 +1,132 @@
+"""The contact policy: which (customer, campaign) pairs the contact history rules out.
+
+For a run on date t, a new contact of campaign j (channel h_j, measurement window w_j days):
+
+    cool-down (campaign c or channel h, d days): blocked if a treated contact of c (on h)
+        was sent less than d days from t, before or after:    |t - sent_on| < d
+    cap (at most N in D days, on h / of c / of any kind): blocked if N treated contacts
+        were sent in the D days up to t:                       t - D < sent_on <= t
+    separate windows: blocked if any earlier contact, treated or control, has a measurement
+        window [sent_on, window_end) overlapping [t, t + max(w_j, 1))
+
+Each rule is a boolean (n, k) mask of the pairs it blocks, kept apart so that the summary
+can say how many customers each rule removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimizer.scenario.schema import ContactCap, Cooldown, Scenario
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """One contact rule applied to a run: its wording, kind, scenario key, the campaigns it
+    applies to and the (customer, campaign) pairs it blocks."""
+
+    rule: str
+    kind: str
+    source: str
+    campaigns: np.ndarray
+    blocked: np.ndarray
+
+
+def policy_rules(
+    scenario: Scenario, customer_ids: np.ndarray, contacts: pd.DataFrame, run_date: dt.date
+) -> list[PolicyRule]:
+    """Every rule of the scenario's contact policy, evaluated against ``contacts`` (the contact
+    history's contacts around ``run_date``, optimizer/scenario/data.py)."""
+    policy = scenario.contact_policy
+    known, n = _known_contacts(contacts, customer_ids), len(customer_ids)
+    rules = [_cooldown(scenario, n, i, rule, known, run_date) for i, rule in enumerate(policy.cooldowns)]
+    rules += [_cap(scenario, n, i, rule, known, run_date) for i, rule in enumerate(policy.caps)]
+    if policy.separate_windows:
+        rules.append(_open_windows(scenario, n, known, run_date))
+    return rules
+
+
+def _known_contacts(history: pd.DataFrame, customer_ids: np.ndarray) -> pd.DataFrame:
+    """The history's contacts of this run's customers, with each one's row index."""
+    rows = pd.Index(np.asarray(customer_ids).astype(str)).get_indexer(history["customer_id"].astype(str))
+    known = history.assign(row=rows)[rows >= 0]
+    return known.assign(
+        sent_on=pd.to_datetime(known["sent_on"]).to_numpy(dtype="datetime64[D]"),
+        window_end=pd.to_datetime(known["window_end"]).to_numpy(dtype="datetime64[D]"),
+    )
+
+
+def _days_from(dates: pd.Series, run_date: dt.date) -> np.ndarray:
+    """run_date - date, in days, for each contact."""
+    return (np.datetime64(run_date, "D") - dates.to_numpy(dtype="datetime64[D]")).astype(np.int64)
+
+
+def _campaign_mask(scenario: Scenario, campaign: str | None, channel: str | None) -> np.ndarray:
+    """Which of the scenario's campaigns a rule about ``campaign`` / ``channel`` applies to."""
+    return np.array([
+        (campaign is None or c.id == campaign) and (channel is None or c.channel == channel)
+        for c in scenario.campaigns
+    ])
+
+
+def _matching(known: pd.DataFrame, campaign: str | None, channel: str | None) -> pd.DataFrame:
+    treated = known[known["group"] == "treatment"]
+    if campaign is not None:
+        treated = treated[treated["campaign_id"] == campaign]
+    if channel is not None:
+        treated = treated[treated["channel"] == channel]
+    return treated
+
+
+def _blocked(n: int, customers: np.ndarray, campaigns: np.ndarray) -> np.ndarray:
+    blocked = np.zeros((n, len(campaigns)), dtype=bool)
+    blocked[np.ix_(np.unique(customers), np.flatnonzero(campaigns))] = True
+    return blocked
+
+
+def _cooldown(
+    scenario: Scenario, n: int, index: int, rule: Cooldown, known: pd.DataFrame, run_date: dt.date
+) -> PolicyRule:
+    contacts = _matching(known, rule.campaign, rule.channel)
+    recent = contacts["row"].to_numpy()[np.abs(_days_from(contacts["sent_on"], run_date)) < rule.days]
+    target = f"after {rule.campaign}" if rule.campaign else f"on {rule.channel}"
+    campaigns = _campaign_mask(scenario, rule.campaign, rule.channel)
+    return PolicyRule(
+        f"cool-down: {rule.days} days {target}", "cooldown", f"contact_policy.cooldowns[{index}]", campaigns,
+        _blocked(n, recent, campaigns),
+    )
+
+
+def _cap(
+    scenario: Scenario, n: int, index: int, rule: ContactCap, known: pd.DataFrame, run_date: dt.date
+) -> PolicyRule:
+    contacts = _matching(known, rule.campaign, rule.channel)
+    days = _days_from(contacts["sent_on"], run_date)
+    rows = contacts["row"].to_numpy()[(days >= 0) & (days < rule.days)]
+    counts = pd.Series(rows).value_counts()
+    full = counts.index[counts >= rule.max_contacts].to_numpy(dtype=np.int64)
+    target = f"{rule.channel} " if rule.channel else f"{rule.campaign} " if rule.campaign else ""
+    campaigns = _campaign_mask(scenario, rule.campaign, rule.channel)
+    return PolicyRule(
+        f"cap: at most {rule.max_contacts} {target}contacts in {rule.days} days", "rolling_cap",
+        f"contact_policy.caps[{index}]", campaigns, _blocked(n, full, campaigns),
+    )
+
+
+def _open_windows(scenario: Scenario, n: int, known: pd.DataFrame, run_date: dt.date) -> PolicyRule:
+    starts = -_days_from(known["sent_on"], run_date)  # sent_on - t, in days
+    ends = -_days_from(known["window_end"], run_date)  # window_end - t
+    blocked = np.zeros((n, len(scenario.campaigns)), dtype=bool)
+    rows = known["row"].to_numpy()
+    for j, campaign in enumerate(scenario.campaigns):
+        overlap = (ends > 0) & (starts < max(campaign.measurement_window_days, 1))
+        blocked[rows[overlap], j] = True
+    return PolicyRule(
+        "open measurement window (an earlier contact, treated or control)", "measurement_window",
+        "contact_policy.separate_windows", np.ones(len(scenario.campaigns), dtype=bool), blocked,
+    )
+

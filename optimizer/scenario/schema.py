@@ -1,0 +1,383 @@
+"""The scenario file: campaigns, budgets, channels, constraints and KPIs, validated strictly.
+
+A scenario is YAML read into pydantic models that forbid unknown keys. Every problem is
+collected with its location (``campaigns[2].min_audience``) and reported at once, with a
+did-you-mean for misspelt keys. Paths inside the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
+from optimizer.solve.options import SolverOptions
+
+Number = int | float
+Expr = str | int | float | bool
+
+
+class Objective(StrEnum):
+    """What the plan maximises, summed over treated (customer, campaign) pairs.
+
+    incremental_value: (p_treat - p_control) * value_per_response - spend
+    expected_revenue:  p_treat * value_per_response
+    responses:         p_treat
+    """
+
+    INCREMENTAL_VALUE = "incremental_value"
+    EXPECTED_REVENUE = "expected_revenue"
+    RESPONSES = "responses"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Campaign(_Strict):
+    """One campaign idea: who may get it, what it costs, what a response is worth."""
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    description: str | None = None
+    channel: str
+    cost_per_contact: Annotated[float, Field(ge=0)] = 0.0
+    cost_per_response: Annotated[float, Field(ge=0)] = 0.0
+    value_per_response: Expr = 0.0
+    eligible: Expr = True
+    p_treat: Expr | None = None
+    p_control: Expr | None = None
+    min_audience: Annotated[int, Field(ge=0)] = 0
+    max_audience: Annotated[int, Field(ge=0)] | None = None
+    budget: Annotated[float, Field(ge=0)] | None = None
+    control_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    measurement_window_days: Annotated[int, Field(ge=0)] = 14
+
+    @model_validator(mode="after")
+    def _audience_range(self) -> Campaign:
+        if self.max_audience is not None and self.min_audience > self.max_audience:
+            raise ValueError(
+                f"min_audience ({self.min_audience}) is above max_audience ({self.max_audience}); "
+                "lower min_audience or raise max_audience"
+            )
+        if (self.p_treat is None) != (self.p_control is None):
+            raise ValueError("give both p_treat and p_control, or neither (then they come from 'scores')")
+        return self
+
+
+class Channel(_Strict):
+    """A delivery channel; ``capacity`` caps the treated contacts it carries in one run."""
+
+    capacity: Annotated[int, Field(ge=0)] | None = None
+
+
+class CustomConstraint(_Strict):
+    """sum over selected pairs matching ``where`` (and ``campaigns``) of ``expression`` <sense> rhs."""
+
+    name: Annotated[str, Field(min_length=1)]
+    sense: Literal["<=", ">=", "=="]
+    expression: Expr = 1
+    where: Expr = True
+    campaigns: list[str] | None = None
+    rhs: float
+
+
+class Kpi(_Strict):
+    """A report-only total: sum over treated pairs matching ``where`` of ``expression``."""
+
+    name: Annotated[str, Field(min_length=1)]
+    expression: Expr
+    where: Expr = True
+    campaigns: list[str] | None = None
+
+
+class Cooldown(_Strict):
+    """No two contacts less than ``days`` apart: of one ``campaign``, or on one ``channel``.
+
+    Counts the treated contacts in the contact history; controls received nothing.
+    """
+
+    campaign: str | None = None
+    channel: str | None = None
+    days: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Cooldown:
+        if (self.campaign is None) == (self.channel is None):
+            raise ValueError("give either 'campaign' or 'channel' (one of them) for a cool-down")
+        return self
+
+
+class ContactCap(_Strict):
+    """At most ``max_contacts`` treated contacts in ``days`` days, the new one included: on one
+    ``channel``, of one ``campaign``, or of any kind when neither is given."""
+
+    campaign: str | None = None
+    channel: str | None = None
+    max_contacts: Annotated[int, Field(ge=1)]
+    days: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _at_most_one_target(self) -> ContactCap:
+        if self.campaign is not None and self.channel is not None:
+            raise ValueError("give 'campaign' or 'channel', not both (neither: every contact counts)")
+        return self
+
+
+class ContactPolicy(_Strict):
+    """Rules read from the contact history (a DuckDB file, relative to the scenario).
+
+    ``separate_windows``: no customer (treated or control) in two campaigns whose measurement
+    windows overlap, so each campaign's uplift is measured cleanly.
+    """
+
+    history: str = "contact_history.duckdb"
+    cooldowns: list[Cooldown] = Field(default_factory=list)
+    caps: list[ContactCap] = Field(default_factory=list)
+    separate_windows: bool = True
+
+
+class Scenario(_Strict):
+    """A whole scenario; ``path`` is where it was read from (relative paths resolve from there)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    description: str | None = None
+    customers: str
+    scores: str | None = None
+    customer_id: str = "customer_id"
+    seed: int = 0
+    budget: Annotated[float, Field(ge=0)] | None = None
+    objective: Objective = Objective.INCREMENTAL_VALUE
+    campaigns: Annotated[list[Campaign], Field(min_length=1)]
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    constraints: list[CustomConstraint] = Field(default_factory=list)
+    kpis: list[Kpi] = Field(default_factory=list)
+    solver: SolverOptions = SolverOptions()
+    contact_policy: ContactPolicy = ContactPolicy()
+    path: Path | None = Field(default=None, exclude=True)
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the file, made absolute against the scenario's folder."""
+        base = self.path.parent if self.path else Path.cwd()
+        return (base / relative).resolve()
+
+    def campaign_ids(self) -> list[str]:
+        return [campaign.id for campaign in self.campaigns]
+
+    def control_fractions(self) -> np.ndarray:
+        """Each campaign's control fraction f_j, in campaign order."""
+        return np.array([campaign.control_fraction for campaign in self.campaigns])
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path else "<scenario>"
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raise ScenarioInvalid listing every problem."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    try:
+        scenario = Scenario.model_validate({**raw, "path": path})
+    except ValidationError as error:
+        raise ScenarioInvalid([_to_scenario_error(e, raw, path) for e in error.errors()], str(path)) from None
+    problems = _cross_checks(scenario)
+    if problems:
+        raise ScenarioInvalid(problems, str(path))
+    return scenario
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ScenarioError(
+            f"The scenario file {path} does not exist",
+            where=f"looked in {path.resolve().parent}",
+            fix="Check the path; scenario files usually live under scenarios/",
+        )
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        reason = getattr(error, "problem", None) or str(error)
+        raise ScenarioError(
+            f"The scenario file is not valid YAML: {reason}",
+            where=f"{path}, {line}",
+            fix="Fix the YAML syntax there (indentation, a missing ':' or an unclosed quote)",
+        ) from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(
+            "The scenario file must hold a mapping of keys (name, customers, campaigns, ...), "
+            f"not {type(raw).__name__}",
+            where=str(path),
+            fix="Start from one of the files under scenarios/",
+        )
+    if "path" in raw:
+        raise ScenarioError("'path' is not a scenario key", where=f"{path}, path", fix="Remove it")
+    return raw
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The pydantic model that owns the key at ``loc`` (for did-you-mean on unknown keys).
+
+    Walks the annotations: a field's type, a list's item, a dict's value, X | None's X.
+    """
+    kind: Any = Scenario
+    for part in loc[:-1]:
+        kind = _strip(kind)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            field = kind.model_fields.get(str(part))
+            kind = field.annotation if field else None
+        else:
+            kind = (get_args(kind) or (None,))[-1]
+    kind = _strip(kind)
+    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else Scenario
+
+
+def _strip(kind: Any) -> Any:
+    """Annotated[X, ...] and X | None as X."""
+    while get_origin(kind) is Annotated or get_origin(kind) in (Union, UnionType):
+        args = [arg for arg in get_args(kind) if arg is not type(None)]
+        if get_origin(kind) is not Annotated and len(args) != 1:
+            return kind
+        kind = args[0]
+    return kind
+
+
+def _to_scenario_error(error: dict[str, Any], raw: dict[str, Any], path: Path) -> ScenarioError:
+    loc = tuple(error["loc"])
+    where = f"{path}, {_location(loc)}"
+    if error["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        allowed = [name for name in _model_at(loc).model_fields if name != "path"]
+        hint = did_you_mean(key, allowed)
+        return ScenarioError(
+            f"Unknown key '{key}'",
+            where=where,
+            fix=f"{hint + ' ' if hint else ''}Allowed keys here: {', '.join(allowed)}",
+        )
+    if error["type"] == "missing":
+        return ScenarioError(f"The required key '{loc[-1]}' is missing", where=where, fix="Add it")
+    given = error.get("input")
+    shown = "" if isinstance(given, dict | list) else f" (given: {given!r})"
+    message = error["msg"].removeprefix("Value error, ")
+    return ScenarioError(f"Invalid value{shown}: {message}", where=where, fix=_fix_for(error))
+
+
+def _fix_for(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind.startswith(("greater_than", "less_than")):
+        return "Use a value in the allowed range"
+    if kind == "literal_error" or kind == "enum":
+        return "Use one of the values listed"
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return "Use a value of the expected type"
+    return "Correct the value"
+
+
+def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Checks that span keys: unique ids, known channels, campaign references, probabilities."""
+    return [
+        *_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario),
+        *_policy_checks(scenario),
+    ]
+
+
+def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
+    where, ids, problems = scenario.source, scenario.campaign_ids(), []
+    for index, campaign in enumerate(scenario.campaigns):
+        if ids.index(campaign.id) != index:
+            problems.append(ScenarioError(
+                f"The campaign id '{campaign.id}' is used twice",
+                where=f"{where}, campaigns[{index}].id",
+                fix="Give every campaign its own id",
+            ))
+        if scenario.channels and campaign.channel not in scenario.channels:
+            hint = did_you_mean(campaign.channel, scenario.channels)
+            problems.append(ScenarioError(
+                f"Campaign '{campaign.id}' uses channel '{campaign.channel}', which is not under 'channels'",
+                where=f"{where}, campaigns[{index}].channel",
+                fix=f"{hint + ' ' if hint else ''}Known channels: {', '.join(scenario.channels)}",
+            ))
+    return problems
+
+
+def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Constraint and KPI names are unique and name only this scenario's campaigns."""
+    where, ids, problems = scenario.source, scenario.campaign_ids(), []
+    for family, items in (("constraints", scenario.constraints), ("kpis", scenario.kpis)):
+        names = [item.name for item in items]
+        for index, item in enumerate(items):
+            if names.index(item.name) != index:
+                problems.append(ScenarioError(
+                    f"The name '{item.name}' is used twice in {family}",
+                    where=f"{where}, {family}[{index}].name", fix="Give each its own name",
+                ))
+            for campaign_id in item.campaigns or []:
+                if campaign_id not in ids:
+                    problems.append(_unknown(campaign_id, ids, "campaign", f"{where}, {family}[{index}].campaigns"))
+    return problems
+
+
+def _policy_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Cool-downs and caps name this scenario's campaigns and channels."""
+    ids = scenario.campaign_ids()
+    channels = list(dict.fromkeys([*scenario.channels, *(c.channel for c in scenario.campaigns)]))
+    policy, problems = scenario.contact_policy, []
+    for family, rules in (("cooldowns", policy.cooldowns), ("caps", policy.caps)):
+        for index, rule in enumerate(rules):
+            for key, name, known in (("campaign", rule.campaign, ids), ("channel", rule.channel, channels)):
+                if name is not None and name not in known:
+                    where = f"{scenario.source}, contact_policy.{family}[{index}].{key}"
+                    problems.append(_unknown(name, known, key, where))
+    return problems
+
+
+def _unknown(name: str, known: list[str], kind: str, where: str) -> ScenarioError:
+    """'x' is not a campaign (channel, ...) of this scenario, with a did-you-mean and the known names."""
+    hint = did_you_mean(name, known)
+    return ScenarioError(f"'{name}' is not a {kind} of this scenario", where=where,
+                         fix=f"{hint + ' ' if hint else ''}{kind.capitalize()}s: {', '.join(known)}")
+
+
+def _probability_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Without a scores table every campaign needs its own p_treat and p_control."""
+    if scenario.scores is not None:
+        return []
+    return [
+        ScenarioError(
+            f"Campaign '{campaign.id}' has no response probabilities",
+            where=f"{scenario.source}, campaigns[{index}]",
+            fix="Add a 'scores' table (customer_id, campaign_id, p_treat, p_control) "
+            "or give the campaign 'p_treat' and 'p_control' expressions",
+        )
+        for index, campaign in enumerate(scenario.campaigns)
+        if campaign.p_treat is None
+    ]

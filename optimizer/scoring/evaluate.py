@@ -1,0 +1,310 @@
+"""The value of a plan on randomized campaign history, by inverse propensity weighting (IPW).
+
+Customer i got arm A_i (a campaign, or none) with probability e_i = e(A_i | x_i) and brought
+y_i (e.g. revenue). A policy gives customer i arm a with probability pi_i(a) (0 or 1 for a plan).
+With c_a the contact cost of arm a, its value per customer is estimated by
+
+    V_IPW   = 1/n sum_i y_i w_i - cbar                w_i = pi_i(A_i) / e_i
+    V_SNIPW = sum_i w_i y_i / sum_i w_i - cbar        cbar = 1/n sum_i sum_a pi_i(a) c_a
+
+IPW is unbiased when the e_i are the true assignment probabilities; the self-normalised form
+trades a small bias for less variance. The standard error is sd(t_i) / sqrt(n) of the
+per-customer terms t_i (IPW: y_i w_i - c_i; SNIPW, linearised: V + w_i (y_i - V) / wbar - c_i),
+and the 95% interval V +- 1.96 se, or the 2.5 and 97.5 percentiles of ``bootstrap`` resamples
+drawn by a Generator from ``seed`` (the same resamples for every policy, so they compare).
+
+Propensities come from a column, from the arm shares n_a / n (assignment completely at random),
+or from a multinomial logistic regression on the features (clipped below at ``min_propensity``);
+a history whose controls were drawn inside each campaign's audience (cvo's own control groups)
+is not completely random: give its propensities, or model them.
+Beside the plan: nobody treated, everybody given the best single campaign (the best by its
+estimate on the same history, so slightly flattered), and random targeting
+at the plan's volume (pi_i(a) = s_a, the plan's share of customers given arm a), whose estimate
+is sum_a s_a V(everybody gets a), computed analytically rather than by drawing one random plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from optimizer.errors import DataError, did_you_mean
+from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column, read_history
+from optimizer.store.tables import read_table, require_columns, show
+
+NO_CAMPAIGN = "(no campaign)"
+COLUMNS = HistoryColumns()
+Z_95 = 1.959963984540054
+
+
+class Propensity(StrEnum):
+    """Where e(A_i | x_i) comes from."""
+
+    GIVEN = "given"
+    SHARES = "shares"
+    MODEL = "model"
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """What to estimate and how: outcome column, propensities, contact costs, estimator, interval."""
+
+    outcome: str = "revenue"
+    propensity: Propensity = Propensity.SHARES
+    propensity_column: str | None = None
+    features: tuple[str, ...] | None = None
+    costs: Mapping[str, float] | None = None
+    self_normalised: bool = False
+    bootstrap: int = 0
+    seed: int = 0
+    min_propensity: float = 0.01
+
+
+@dataclass(frozen=True)
+class RandomizedHistory:
+    """Arrays of one randomized history: arms[0] is no campaign; observed[i] indexes arms."""
+
+    customer_ids: np.ndarray
+    arms: tuple[str, ...]
+    observed: np.ndarray
+    outcome: np.ndarray
+    propensity: np.ndarray
+    costs: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.observed)
+
+    def subset(self, rows: np.ndarray) -> RandomizedHistory:
+        return RandomizedHistory(self.customer_ids[rows], self.arms, self.observed[rows], self.outcome[rows],
+                                 self.propensity[rows], self.costs)
+
+
+@dataclass(frozen=True)
+class PolicyValue:
+    """The estimated value per customer of one policy, net of contact costs, with its 95% interval."""
+
+    name: str
+    value: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    treated_share: float
+    cost: float
+    terms: np.ndarray = field(repr=False, compare=False)
+
+    def minus(self, other: PolicyValue) -> tuple[float, float]:
+        """(V_self - V_other, its standard error), paired on the same customers."""
+        diff = self.terms - other.terms
+        return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("name", "value", "std_error", "ci_low", "ci_high",
+                                             "treated_share", "cost")}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A plan's estimated value beside the baselines, on ``n_customers`` customers of the history."""
+
+    plan: PolicyValue
+    baselines: tuple[PolicyValue, ...]
+    n_customers: int
+    n_unmatched: int
+    propensity: str
+    estimator: str
+    interval: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan.to_dict(), "baselines": [b.to_dict() for b in self.baselines],
+                "n_customers": self.n_customers, "n_unmatched": self.n_unmatched,
+                "propensity": self.propensity, "estimator": self.estimator, "interval": self.interval}
+
+
+def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
+                       options: EvaluateOptions = EvaluateOptions()) -> RandomizedHistory:
+    """Observed arm, outcome and propensity per customer, checked (one row per customer)."""
+    needed = (columns.customer_id, columns.campaign, columns.treated, options.outcome)
+    require_columns(history, needed, "the history table", "history",
+                    "The history needs the customer id, the campaign, treated (0/1) and the outcome to value")
+    ids = history[columns.customer_id].astype(str).to_numpy(dtype=object)
+    duplicated = pd.Series(ids).duplicated().to_numpy()
+    if duplicated.any():
+        raise DataError(f"The customer '{ids[duplicated][0]}' appears more than once in the history "
+                        f"({int(duplicated.sum())} duplicate row(s))", where="history table",
+                        fix="Keep one row per customer: IPW values each randomized customer once")
+    labels, treated = campaign_arms(history, columns)
+    arms = (NO_CAMPAIGN, *sorted({str(label) for label in labels[treated == 1]}))
+    observed = np.where(treated == 1, pd.Index(arms).get_indexer(labels.astype(str)), 0)
+    outcome = number_column(history, options.outcome)
+    propensity = estimate_propensity(history, observed, len(arms), columns, options)
+    return RandomizedHistory(ids, arms, observed, outcome, propensity, arm_costs(arms, options.costs))
+
+
+def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> np.ndarray:
+    """Contact cost per arm (0 for no campaign and for campaigns without a cost)."""
+    costs = dict(costs or {})
+    for name in costs:
+        if name not in arms[1:]:
+            hint = did_you_mean(name, arms[1:])
+            raise DataError(f"A cost is given for '{name}', which no customer got in the history",
+                            where="costs", fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(arms[1:])}")
+    return np.array([0.0, *(float(costs.get(arm, 0.0)) for arm in arms[1:])])
+
+
+def estimate_propensity(history: pd.DataFrame, observed: np.ndarray, n_arms: int, columns: HistoryColumns,
+                        options: EvaluateOptions) -> np.ndarray:
+    """e(A_i | x_i): the given column, the arm shares n_a / n, or a multinomial logistic regression."""
+    if options.propensity_column is not None or Propensity(options.propensity) is Propensity.GIVEN:
+        return given_propensity(history, options.propensity_column or "propensity")
+    if Propensity(options.propensity) is Propensity.SHARES:
+        return (np.bincount(observed, minlength=n_arms) / len(observed))[observed]
+    features = options.features or tuple(c for c in map(str, history.columns)
+                                         if c not in (*columns.reserved(), options.outcome))
+    require_columns(history, features, "the history table", "history", "List features that exist in the history")
+    x = pd.get_dummies(history[list(features)], dtype=float).fillna(0.0)
+    x = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
+    model = LogisticRegression(max_iter=1000).fit(x.to_numpy(), observed)
+    probabilities = model.predict_proba(x.to_numpy())
+    column = np.searchsorted(model.classes_, observed)
+    return np.maximum(probabilities[np.arange(len(observed)), column], options.min_propensity)
+
+
+def given_propensity(history: pd.DataFrame, name: str) -> np.ndarray:
+    require_columns(history, (name,), "the history table", "history",
+                    "Name the column holding each customer's assignment probability")
+    values = pd.to_numeric(history[name], errors="coerce").to_numpy(float)
+    bad = np.flatnonzero(~((values > 0) & (values <= 1)))
+    if bad.size:
+        raise DataError(
+            f"The propensity '{name}' must be a probability in (0, 1] but is {show(history[name].iat[bad[0]])} "
+            f"in row {bad[0] + 1} ({bad.size} such row(s))", where="history table",
+            fix="Give the probability with which each customer got the arm they got; a customer who could not "
+            "have got it cannot be used to value a plan")
+    return values
+
+
+def plan_arms(plan: pd.DataFrame) -> pd.Series:
+    """The arm a plan gives each customer, by customer id: its campaign when in the treatment group."""
+    require_columns(plan, ("customer_id", "campaign_id"), "the plan table", "plan",
+                    "Use the plan.parquet written by cvo optimize")
+    campaign = plan["campaign_id"].astype("object").where(plan["campaign_id"].notna(), None)
+    if "group" in plan.columns:
+        campaign = campaign.where(plan["group"].astype("object") == "treatment", None)
+    ids = plan["customer_id"].astype(str)
+    if ids.duplicated().any():
+        raise DataError(f"The customer '{ids[ids.duplicated()].iat[0]}' appears more than once in the plan",
+                        where="plan table", fix="Use the plan.parquet written by cvo optimize (one row per customer)")
+    return pd.Series(campaign.to_numpy(dtype=object), index=ids.to_numpy(), dtype=object)
+
+
+def deterministic_policy(data: RandomizedHistory, arms: np.ndarray) -> np.ndarray:
+    """pi as an (n, arms) 0/1 matrix from one arm label per customer (None: no campaign)."""
+    labels = np.array([NO_CAMPAIGN if a is None or a != a else str(a) for a in arms], dtype=object)
+    index = pd.Index(data.arms).get_indexer(labels)
+    unknown = np.flatnonzero(index < 0)
+    if unknown.size:
+        name = labels[unknown[0]]
+        hint = did_you_mean(name, data.arms[1:])
+        raise DataError(
+            f"The plan gives '{name}' to {unknown.size:,} customer(s), but no customer in the history got it, "
+            "so its value cannot be estimated", where="plan vs history",
+            fix=f"{hint + ' ' if hint else ''}Campaigns in the history: {', '.join(data.arms[1:])}")
+    policy = np.zeros((data.n, len(data.arms)))
+    policy[np.arange(data.n), index] = 1.0
+    return policy
+
+
+def random_policy(data: RandomizedHistory, shares: Mapping[str, float]) -> np.ndarray:
+    """pi_i(a) = s_a for every customer; no campaign gets 1 - sum of the shares."""
+    row = np.zeros(len(data.arms))
+    for arm, share in shares.items():
+        row[data.arms.index(arm)] = share
+    row[0] = 1.0 - row[1:].sum()
+    return np.tile(row, (data.n, 1))
+
+
+def policy_value(data: RandomizedHistory, name: str, policy: np.ndarray,
+                 options: EvaluateOptions = EvaluateOptions()) -> PolicyValue:
+    """V of one policy (an (n, arms) matrix of pi_i(a)) with its standard error and 95% interval."""
+    rows = np.arange(data.n)
+    w = policy[rows, data.observed] / data.propensity
+    cost = policy @ data.costs
+    if options.self_normalised:
+        value = float((w * data.outcome).sum() / w.sum())
+        terms = value + w * (data.outcome - value) / w.mean() - cost
+    else:
+        terms = w * data.outcome - cost
+    value, se = float(terms.mean()), float(terms.std(ddof=1) / np.sqrt(data.n))
+    low, high = value - Z_95 * se, value + Z_95 * se
+    if options.bootstrap:
+        low, high = bootstrap_interval(w, data.outcome, cost, options)
+    return PolicyValue(name, value, se, low, high, float(1.0 - policy[:, 0].mean()), float(cost.mean()), terms)
+
+
+def bootstrap_interval(w: np.ndarray, y: np.ndarray, cost: np.ndarray,
+                       options: EvaluateOptions) -> tuple[float, float]:
+    """2.5 and 97.5 percentiles of the estimate over resamples of the customers (seeded)."""
+    rng = np.random.default_rng(options.seed)
+    estimates = np.empty(options.bootstrap)
+    for b in range(options.bootstrap):
+        i = rng.integers(0, len(w), len(w))
+        mean_wy = (w[i] * y[i]).sum() / (w[i].sum() if options.self_normalised else len(i))
+        estimates[b] = mean_wy - cost[i].mean()
+    low, high = np.percentile(estimates, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def baselines(data: RandomizedHistory, policy: np.ndarray, options: EvaluateOptions) -> tuple[PolicyValue, ...]:
+    """Nobody treated; everybody with the best single campaign; random at the plan's per-arm shares."""
+    nobody = policy_value(data, "nobody", random_policy(data, {}), options)
+    singles = [policy_value(data, f"everybody: {arm}", random_policy(data, {arm: 1.0}), options)
+               for arm in data.arms[1:]]
+    best = max(singles, key=lambda v: v.value)
+    shares = {arm: float(policy[:, a].mean()) for a, arm in enumerate(data.arms) if a > 0}
+    random = policy_value(data, "random at the plan's volume", random_policy(data, shares), options)
+    return nobody, best, random
+
+
+def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
+                  options: EvaluateOptions = EvaluateOptions()) -> Evaluation:
+    """The plan's value on the history customers it covers, beside the baselines."""
+    data = randomized_history(history, columns, options)
+    arms = plan_arms(plan)
+    matched = np.flatnonzero(pd.Index(arms.index).get_indexer(data.customer_ids) >= 0)
+    if matched.size == 0:
+        raise DataError("No customer of the history is in the plan", where="plan vs history",
+                        fix="Evaluate a plan made for the customers of this history (same customer ids)")
+    data = data.subset(matched)
+    policy = deterministic_policy(data, arms.loc[data.customer_ids].to_numpy())
+    return Evaluation(
+        plan=policy_value(data, "plan", policy, options), baselines=baselines(data, policy, options),
+        n_customers=data.n, n_unmatched=len(history) - data.n,
+        propensity="given" if options.propensity_column else str(options.propensity),
+        estimator="snipw" if options.self_normalised else "ipw",
+        interval=f"bootstrap ({options.bootstrap})" if options.bootstrap else "normal")
+
+
+def evaluate_files(plan_path: Path, history_path: Path, columns: HistoryColumns = COLUMNS,
+                   options: EvaluateOptions = EvaluateOptions()) -> Evaluation:
+    """``cvo evaluate PLAN --history H``: read both files and evaluate."""
+    plan = read_table(Path(plan_path), what="plan", text_columns=("customer_id", "campaign_id"))
+    return evaluate_plan(plan, read_history(Path(history_path), columns), columns, options)
+
+
+def format_evaluation(evaluation: Evaluation) -> str:
+    """A plain-text table: policy, share treated, value per customer with its 95% interval."""
+    lines = [f"Plan value on {evaluation.n_customers:,} customers ({evaluation.estimator}, propensities "
+             f"{evaluation.propensity}, {evaluation.interval} 95% interval)",
+             f"{'policy':<32} {'treated':>8} {'value':>10} {'95% interval':>22}"]
+    for v in (evaluation.plan, *evaluation.baselines):
+        lines.append(f"{v.name:<32} {v.treated_share:>8.1%} {v.value:>10,.4f} "
+                     f"{f'[{v.ci_low:,.4f}, {v.ci_high:,.4f}]':>22}")
+    return "\n".join(lines)

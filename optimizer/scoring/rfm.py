@@ -1,0 +1,316 @@
+"""Customer features from a transaction log: RFM, the BG/NBD summary (x, t_x, T), scores and segments.
+
+A transaction log has one row per order: ``customer_id, date, amount`` (other names are mapped with
+``columns={'amount': 'dollar_value'}``). Features are taken at a cut-off date from the orders on or
+before it. Two notions of "frequency" and "recency" live side by side:
+
+- RFM: ``recency_days`` = cut-off − last purchase, ``n_orders`` = orders, ``monetary`` = mean order value.
+- BG/NBD (Fader, Hardie & Lee 2005): ``frequency`` = x = distinct purchase days − 1 (repeat purchases),
+  ``t_x`` = last − first purchase, ``T`` = cut-off − first purchase, in the chosen time unit;
+  ``repeat_monetary`` = mean spend per repeat purchase day (what the Gamma-Gamma model is fitted on).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError, ScenarioError, did_you_mean
+from optimizer.store.tables import read_table, require_columns, require_file, show
+
+STANDARD_COLUMNS = ("customer_id", "date", "amount")
+TIME_UNITS = {"days": 1.0, "weeks": 7.0}
+CDNOW_COLUMNS = {"amount": "dollar_value"}
+"""The column mapping for the CDNOW logs (Fader, Hardie & Lee 2005) read with read_transactions."""
+
+SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention", "About to Sleep",
+            "At Risk", "Can't Lose Them", "Hibernating", "Lost")
+NOT_YET_CUSTOMER = "(not yet a customer)"
+
+# Segment by (R score, F score); row R, column F = 1..5. See rfm_scores for the source.
+_RF_GRID = {
+    5: ("New", "Potential Loyalist", "Potential Loyalist", "Champions", "Champions"),
+    4: ("Promising", "Potential Loyalist", "Potential Loyalist", "Loyal", "Loyal"),
+    3: ("About to Sleep", "About to Sleep", "Need Attention", "Loyal", "Loyal"),
+    2: ("Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),
+    1: ("Lost", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),
+}
+_VALUE_TIERS = {1: "low value", 2: "low value", 3: "mid value", 4: "high value", 5: "high value"}
+_WHITESPACE_NAMES = {
+    4: ["customer_id", "date", "number_of_cds", "dollar_value"],
+    5: ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
+}
+
+
+def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
+                      date_format: str | None = None) -> pd.DataFrame:
+    """Read and check a transaction log: .csv, .parquet, or whitespace-separated .txt (the CDNOW layout).
+
+    A .txt file may start with a header line; without one, 4 or 5 fields per line are read as
+    ``customer_id [sample_id] date number_of_cds dollar_value``. Errors name the file and line.
+    """
+    mapped = _mapping(columns, str(path))
+    if path.suffix.lower() == ".txt":
+        table, first_line = _read_whitespace(path)
+    else:
+        table = read_table(path, what="transactions", text_columns=(mapped["customer_id"], mapped["date"]))
+        first_line = 2 if path.suffix.lower() == ".csv" else 1
+    return clean_transactions(table, columns=columns, date_format=date_format, source=str(path),
+                              first_line=first_line)
+
+
+def _read_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
+    """The table and the file line of its first data row."""
+    require_file(path, "transactions", fix="Check the path")
+    with path.open() as handle:
+        first = handle.readline().split()
+    has_header = bool(first) and not re.fullmatch(r"[\d.+-]+", first[0])
+    if not has_header and len(first) not in _WHITESPACE_NAMES:
+        raise DataError(f"The transactions file {path} has {len(first)} fields on its first line",
+                        where=f"{path}, line 1",
+                        fix="Give 4 fields (customer_id date number_of_cds dollar_value), 5 with a sample id, "
+                            "or a header line")
+    names = None if has_header else _WHITESPACE_NAMES[len(first)]
+    text = {"customer_id": str, "sample_id": str, "date": str}
+    table = pd.read_csv(path, sep=r"\s+", header=0 if has_header else None, names=names, dtype=text)
+    return table, 2 if has_header else 1
+
+
+def clean_transactions(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                       date_format: str | None = None, source: str = "the transaction log",
+                       first_line: int | None = None) -> pd.DataFrame:
+    """The log as ``customer_id`` (str), ``date`` (day, datetime64), ``amount`` (float ≥ 0), index 0..n-1.
+
+    Raises DataError for a missing column (with a did-you-mean), an empty log, a missing customer id,
+    a date that does not parse, or an amount that is missing, not a number or negative; the message
+    names the row (``first_line`` given: the file line of row 0; otherwise the DataFrame's index label).
+    """
+    mapped = _mapping(columns, source)
+    require_columns(log, list(mapped.values()), Path(source), "transactions",
+                    "Rename the column, or map it: --column amount=dollar_value on the command line, "
+                    "columns={'amount': 'dollar_value'} in Python")
+    if len(log) == 0:
+        raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
+    ids, dates, amounts = (log[mapped[name]] for name in STANDARD_COLUMNS)
+    _check_ids(ids, log, source, first_line)
+    return pd.DataFrame({
+        "customer_id": ids.astype(str).to_numpy(dtype=object),
+        "date": _parse_dates(dates, log, date_format, source, first_line),
+        "amount": _parse_amounts(amounts, log, mapped["amount"], source, first_line),
+    })
+
+
+def _mapping(columns: Mapping[str, str] | None, source: str) -> dict[str, str]:
+    for key in columns or {}:
+        if key not in STANDARD_COLUMNS:
+            hint = did_you_mean(key, STANDARD_COLUMNS)
+            raise ScenarioError(f"The column mapping has the key '{key}'", where=source,
+                                fix=f"{hint + ' ' if hint else ''}Map only {', '.join(STANDARD_COLUMNS)}")
+    return {name: (columns or {}).get(name, name) for name in STANDARD_COLUMNS}
+
+
+def _row(log: pd.DataFrame, position: int, source: str, first_line: int | None) -> str:
+    if first_line is None:
+        return f"{source}, row {show(log.index[position])}"
+    return f"{source}, line {position + first_line}"
+
+
+def _check_ids(ids: pd.Series, log: pd.DataFrame, source: str, first_line: int | None) -> None:
+    missing = np.flatnonzero(ids.isna().to_numpy())
+    if missing.size:
+        raise DataError(f"An order has no customer id ({missing.size} such row(s))",
+                        where=_row(log, int(missing[0]), source, first_line),
+                        fix="Give every order a customer id or drop those rows")
+
+
+def _parse_dates(dates: pd.Series, log: pd.DataFrame, date_format: str | None, source: str,
+                 first_line: int | None) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        parsed = dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
+    else:
+        text = dates.astype("string").str.strip()
+        if date_format is None:
+            date_format = "%Y%m%d" if text.str.fullmatch(r"\d{8}").fillna(False).all() else "ISO8601"
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(f"The date {show(dates.iat[first])} is not a date ({bad.size} bad date(s) in all)",
+                        where=_row(log, first, source, first_line),
+                        fix="Write dates as YYYY-MM-DD or YYYYMMDD, or pass date_format, e.g. '%d/%m/%Y'")
+    return parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
+
+
+def _parse_amounts(amounts: pd.Series, log: pd.DataFrame, column: str, source: str,
+                   first_line: int | None) -> np.ndarray:
+    values = pd.to_numeric(amounts, errors="coerce").to_numpy(dtype=float)
+    for bad, wrong in ((~np.isfinite(values), "is not a number"), (values < 0, "is negative")):
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            first = int(rows[0])
+            raise DataError(f"The '{column}' {show(amounts.iat[first])} {wrong} ({rows.size} such row(s))",
+                            where=_row(log, first, source, first_line),
+                            fix="Give every order an amount ≥ 0; drop returns or net them into their order")
+    return values
+
+
+def to_timestamp(value: object, what: str) -> pd.Timestamp:
+    """A date option (str, date or Timestamp) as a day; ScenarioError when it does not parse."""
+    try:
+        stamp = pd.Timestamp(str(value) if isinstance(value, int | np.integer) else value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ScenarioError(f"The {what} {show(value)} is not a date", fix="Write it as YYYY-MM-DD")
+    return stamp.normalize()
+
+
+def unit_days(time_unit: str) -> float:
+    """Days per time unit ('days' 1, 'weeks' 7); ScenarioError with a did-you-mean otherwise."""
+    if time_unit not in TIME_UNITS:
+        hint = did_you_mean(time_unit, TIME_UNITS)
+        raise ScenarioError(f"The time unit '{time_unit}' is not known",
+                            fix=f"{hint + ' ' if hint else ''}Use one of: {', '.join(TIME_UNITS)}")
+    return TIME_UNITS[time_unit]
+
+
+def customer_features(log: pd.DataFrame, cutoff: object, *, columns: Mapping[str, str] | None = None,
+                      time_unit: str = "weeks", date_format: str | None = None) -> pd.DataFrame:
+    """One row per customer who bought on or before ``cutoff`` (index ``customer_id``, sorted).
+
+    Columns: first_purchase, last_purchase, recency_days, tenure_days, n_orders, total_spend,
+    monetary (= total_spend / n_orders), frequency (x = distinct purchase days − 1), repeat_monetary
+    (mean spend per purchase day after the first; NaN when x = 0), t_x and T in ``time_unit``.
+    ``attrs['time_unit']`` records the unit.
+
+    >>> log = pd.DataFrame({"customer_id": ["a", "a", "a", "b"], "amount": [10.0, 5.0, 20.0, 7.0],
+    ...                     "date": ["2024-01-01", "2024-01-01", "2024-01-15", "2024-01-10"]})
+    >>> f = customer_features(log, "2024-01-29", time_unit="days")
+    >>> columns = ["n_orders", "monetary", "frequency", "repeat_monetary", "t_x", "T"]
+    >>> f[columns].round(2)  # doctest: +NORMALIZE_WHITESPACE
+                 n_orders  monetary  frequency  repeat_monetary   t_x     T
+    customer_id
+    a                   3     11.67          1             20.0  14.0  28.0
+    b                   1      7.00          0              NaN   0.0  19.0
+    """
+    days = unit_days(time_unit)
+    cut = to_timestamp(cutoff, "cut-off")
+    transactions = clean_transactions(log, columns=columns, date_format=date_format)
+    transactions = transactions[transactions["date"] <= cut]
+    if transactions.empty:
+        raise DataError(f"No order is on or before the cut-off {cut.date()}", where="the transaction log",
+                        fix="Choose a cut-off on or after the first order date")
+    features = _purchase_days(transactions, cut)
+    features["t_x"] = ((features["last_purchase"] - features["first_purchase"]).dt.days / days).round(10)
+    features["T"] = (features["tenure_days"] / days).round(10)
+    features.attrs["time_unit"] = time_unit
+    return features
+
+
+def _purchase_days(transactions: pd.DataFrame, cut: pd.Timestamp) -> pd.DataFrame:
+    """Per-customer order and purchase-day counts, spends and dates (orders on one day form one purchase)."""
+    daily = transactions.groupby(["customer_id", "date"], sort=True)["amount"].sum().reset_index()
+    first_day = daily.groupby("customer_id")["date"].transform("min")
+    repeat = daily[daily["date"] > first_day].groupby("customer_id")["amount"].mean()
+    features = daily.groupby("customer_id").agg(first_purchase=("date", "min"), last_purchase=("date", "max"),
+                                                 purchase_days=("date", "size"))
+    orders = transactions.groupby("customer_id")["amount"].agg(["size", "sum"])
+    features["recency_days"] = (cut - features["last_purchase"]).dt.days
+    features["tenure_days"] = (cut - features["first_purchase"]).dt.days
+    features["n_orders"] = orders["size"]
+    features["total_spend"] = orders["sum"]
+    features["monetary"] = orders["sum"] / orders["size"]
+    features["frequency"] = features.pop("purchase_days") - 1
+    features["repeat_monetary"] = repeat.reindex(features.index)
+    return features
+
+
+def quintile_score(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series:
+    """Scores 1–5: 1 + the number of quintile cut points (20/40/60/80 %) the value is beyond.
+
+    Equal values always share a score, so with many ties (most customers with one order) some
+    scores are skipped rather than splitting the tie at random.
+
+    >>> quintile_score(pd.Series([1, 1, 1, 2, 3, 4, 5, 6, 7, 8])).tolist()
+    [1, 1, 1, 2, 3, 3, 4, 4, 5, 5]
+    """
+    signed = values.to_numpy(dtype=float) * (1.0 if higher_is_better else -1.0)
+    cuts = np.quantile(signed, [0.2, 0.4, 0.6, 0.8])
+    return pd.Series(1 + (signed[:, None] > cuts[None, :]).sum(axis=1), index=values.index)
+
+
+def rf_segment(r_score: int, f_score: int) -> str:
+    """The named segment of an (R, F) score pair on the 5×5 grid documented in rfm_scores."""
+    return _RF_GRID[int(r_score)][int(f_score) - 1]
+
+
+def rfm_scores(features: pd.DataFrame) -> pd.DataFrame:
+    """Features plus r_score, f_score, m_score, rfm_cell ('R-F-M'), segment, value_tier, micro_segment.
+
+    R scores ``recency_days`` (fewer days is better), F ``n_orders``, M ``monetary``, by quintile_score
+    over the customers given. Segments follow the recency × frequency grid widely used in practice
+    (the ten-segment "RF score" map of practitioner RFM guides, e.g. ``[1-2][1-2]`` Hibernating …
+    ``5[4-5]`` Champions), with cell R=1, F=1 split off as Lost, the eleventh segment of Putler's
+    "RFM Analysis for Successful Customer Segmentation" list:
+
+    ====  ==============  ==================  ==================  ===============  ===============
+    R\\F   1               2                   3                   4                5
+    ====  ==============  ==================  ==================  ===============  ===============
+    5     New             Potential Loyalist  Potential Loyalist  Champions        Champions
+    4     Promising       Potential Loyalist  Potential Loyalist  Loyal            Loyal
+    3     About to Sleep  About to Sleep      Need Attention      Loyal            Loyal
+    2     Hibernating     Hibernating         At Risk             At Risk          Can't Lose Them
+    1     Lost            Hibernating         At Risk             At Risk          Can't Lose Them
+    ====  ==============  ==================  ==================  ===============  ===============
+
+    The micro-segment splits each segment by M: value tier low (M 1–2), mid (3), high (4–5).
+    """
+    require_columns(features, ["recency_days", "n_orders", "monetary"], Path("the customer features"),
+                    "customer features", "Compute the features with customer_features")
+    scored = features.copy()
+    scored["r_score"] = quintile_score(features["recency_days"], higher_is_better=False)
+    scored["f_score"] = quintile_score(features["n_orders"])
+    scored["m_score"] = quintile_score(features["monetary"])
+    scored["rfm_cell"] = [f"{r}-{f}-{m}" for r, f, m in scored[["r_score", "f_score", "m_score"]].itertuples(False)]
+    scored["segment"] = [rf_segment(r, f) for r, f in scored[["r_score", "f_score"]].itertuples(False)]
+    scored["value_tier"] = scored["m_score"].map(_VALUE_TIERS)
+    scored["micro_segment"] = scored["segment"] + " / " + scored["value_tier"]
+    return scored
+
+
+@dataclass(frozen=True)
+class Migration:
+    """How customers moved between segments from ``start`` to ``end``.
+
+    ``counts`` rows are the segment at ``start`` (plus NOT_YET_CUSTOMER for customers whose first
+    order falls between the two dates), columns the segment at ``end``; every segment is listed.
+    ``shares`` divides each row by its total (a row nobody started in is all zeros).
+    """
+
+    counts: pd.DataFrame
+    shares: pd.DataFrame
+    start: pd.Timestamp
+    end: pd.Timestamp
+
+
+def segment_migration(log: pd.DataFrame, start: object, end: object, *, columns: Mapping[str, str] | None = None,
+                      date_format: str | None = None) -> Migration:
+    """Cross-tabulate each customer's segment at ``start`` against their segment at ``end`` (> start)."""
+    first, second = to_timestamp(start, "start cut-off"), to_timestamp(end, "end cut-off")
+    if second <= first:
+        raise ScenarioError(f"The end cut-off {second.date()} is not after the start cut-off {first.date()}",
+                            fix="Give the earlier date first")
+    transactions = clean_transactions(log, columns=columns, date_format=date_format)
+    before = rfm_scores(customer_features(transactions, first))["segment"]
+    after = rfm_scores(customer_features(transactions, second))["segment"]
+    origin = before.reindex(after.index).fillna(NOT_YET_CUSTOMER)
+    counts = pd.crosstab(origin, after).reindex(index=[*SEGMENTS, NOT_YET_CUSTOMER], columns=list(SEGMENTS),
+                                                fill_value=0)
+    counts.index.name, counts.columns.name = f"segment at {first.date()}", f"segment at {second.date()}"
+    totals = counts.sum(axis=1).replace(0, 1)
+    return Migration(counts=counts, shares=counts.div(totals, axis=0), start=first, end=second)

@@ -1,0 +1,129 @@
+"""The score workflow: customer values from a transaction log, response scores from a campaign
+history, written in exactly the format ``cvo optimize`` reads.
+
+    customers.parquet   one row per customer: features, RFM segment, p_alive, ltv (from the log)
+                        or the customers table given, unchanged
+    scores.parquet      customer_id, campaign_id, p_treat, p_control (a T-learner on the history, or the
+                        cells model of optimizer.uplift_cells when given CellOptions)
+    score_report.json   the fitted BG/NBD and Gamma-Gamma parameters, the uplift models' held-out
+                        report, and revenue per response of each campaign (a value_per_response)
+
+Features for the uplift models are the history's own columns plus, when a customer table is
+known, that table's columns joined on customer_id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from optimizer.errors import ScenarioError
+from optimizer.scoring.cells import CellOptions, fit_cell_uplift
+from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
+from optimizer.scoring.rfm import read_transactions
+from optimizer.scoring.uplift import (
+    HistoryColumns,
+    UpliftModel,
+    UpliftOptions,
+    fit_uplift,
+    read_history,
+    score_customers as score_responses,
+)
+from optimizer.store.files import atomic_write
+from optimizer.store.tables import read_table
+
+
+class ResponseModel(StrEnum):
+    """The response model ``cvo score --model`` fits: a T-learner, or the cells model."""
+
+    T_LEARNER = "t-learner"
+    CELLS = "cells"
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    """What one ``cvo score`` produced; each part is None when its input was not given."""
+
+    customers: pd.DataFrame | None
+    scores: pd.DataFrame | None
+    value: CustomerValue | None
+    model: UpliftModel | None
+
+
+def score(
+    *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
+    cutoff: str | None = None, columns: HistoryColumns | None = None,
+    options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
+    transaction_columns: Mapping[str, str] | None = None,
+) -> ScoreRun:
+    """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``.
+
+    The response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``).
+    """
+    columns, options = columns or HistoryColumns(), options or UpliftOptions()
+    _check_inputs(history, customers, transactions, cutoff)
+    value, table = None, None
+    if transactions is not None:
+        log = read_transactions(transactions, columns=transaction_columns)
+        value = value_customers(log, cutoff, months=months, monthly_discount=monthly_discount)
+        table = value.table.reset_index()
+    elif customers is not None:
+        table = read_table(customers, what="customers", text_columns=(columns.customer_id,))
+    if history is None:
+        return ScoreRun(table, None, value, None)
+    events = _with_customer_features(read_history(history, columns), table, columns)
+    fit = fit_cell_uplift if isinstance(options, CellOptions) else fit_uplift
+    model = fit(events, columns, options)
+    scored = table if table is not None else events.drop_duplicates(columns.customer_id)
+    return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model)
+
+
+def _check_inputs(history: Path | None, customers: Path | None, transactions: Path | None, cutoff: str | None) -> None:
+    if customers is not None and transactions is not None:
+        raise ScenarioError("Both --customers and --transactions were given", where="cvo score",
+                            fix="Give --transactions (and --cutoff) to compute customer values, or --customers "
+                            "to score an existing customer table")
+    if transactions is not None and cutoff is None:
+        raise ScenarioError("--transactions needs --cutoff, the date the customer values are computed at",
+                            where="cvo score", fix="Add e.g. --cutoff 1997-09-30")
+    if history is None and transactions is None:
+        raise ScenarioError("Nothing to score: neither --history nor --transactions was given", where="cvo score",
+                            fix="Give a campaign history (--history) for response scores, a transaction log "
+                            "(--transactions, --cutoff) for customer values, or both")
+
+
+def _with_customer_features(events: pd.DataFrame, table: pd.DataFrame | None, columns: HistoryColumns) -> pd.DataFrame:
+    if table is None:
+        return events
+    extra = [c for c in table.columns if c not in events.columns or c == columns.customer_id]
+    return events.merge(table[extra].astype({columns.customer_id: str}), on=columns.customer_id, how="left")
+
+
+def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
+    """Write what the run produced into ``out_dir``, each file atomically; return the paths."""
+    written = []
+    for name, table in (("customers", run.customers), ("scores", run.scores)):
+        if table is not None:
+            path = out_dir / f"{name}.parquet"
+            atomic_write(path, lambda temp, table=table: table.to_parquet(temp, index=False, compression="zstd"))
+            written.append(path)
+    path = out_dir / "score_report.json"
+    atomic_write(path, lambda temp: temp.write_text(json.dumps(score_report(run), indent=2) + "\n"))
+    return [*written, path]
+
+
+def score_report(run: ScoreRun) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    if run.value is not None:
+        report["bgnbd"] = asdict(run.value.bgnbd)
+        report["gamma_gamma"] = asdict(run.value.gamma_gamma)
+    if run.model is not None:
+        report["uplift"] = run.model.report.to_dict()
+        report["value_per_response"] = run.model.value_per_response
+    return report

@@ -1,0 +1,179 @@
+"""Dual prices by balancing: steps 1 and 2 of optimizer/solve/decompose.py.
+
+For prices λ on the coupling rows, L(λ) = Σ_i max(0, max_j v_ij − λ·a_ij) + λ·b bounds every
+plan (optimizer/solve/lagrangian.py). The prices that minimise it are found here, by passes only:
+
+1. **Warm start.** λ = the row duals of the LP over a hashed sample of about SAMPLE customers,
+   every limit scaled by sample/n (HiGHS).
+2. **Balancing.** Each pass collects, per row, a histogram of the price moves at which customers
+   switch from their best to their runner-up (``Breakpoints``); every row's price moves to where
+   its lhs is expected to meet its limit, all rows at once, damped by half when L(λ) rises, until
+   a pass lowers L(λ) by less than a stall threshold. First over nested hashed samples of about
+   COARSE customers (limits scaled by sample/n; a pass over s customers costs s/n of one over
+   everyone), then over all customers.
+
+Every pass is a map over partitions (optimizer/solve/partitions.py) and a reduction of a few numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import reduce
+from operator import add
+
+import numpy as np
+
+from optimizer.solve import partitions as parts
+from optimizer.solve.exact import Clock
+from optimizer.solve.lagrangian import Breakpoints, PricedProblem, breakpoint_scale, price_out, to_problem
+from optimizer.solve.partitions import Customers
+from optimizer.solve.problem import CouplingRow, Sense
+from optimizer.solve.relaxation import solve_relaxation
+
+# Customers of the warm start's LP. Measured: 5,000 took HiGHS 0.25 s at 10 campaigns and 0.45 s at 20;
+# 1,000 about 0.03 s, and a 10,000 level of balancing then closes the difference (100k × 10: 0.51 s ->
+# 0.27 s in all; 1M × 20: 1.24 -> 0.72 s).
+SAMPLE = 1_000
+# Customers of the nested hashed samples balanced, smallest first, before the passes over everyone.
+# Measured at 10M × 20: 100k alone left 5 full balancing passes (13.5 s in all), 100k then 1M 2 (7.8 s).
+COARSE = (10_000, 100_000, 1_000_000)
+MARGINS = 100_000  # sampled customers whose margins at the sample prices are returned
+MAX_BALANCING = 30
+BALANCED = 1e-5  # a row is balanced when its lhs is this close (relative) to its limit
+STALL_SHARE = 0.1  # balancing stops when a pass lowers L by less than this share of the allowed gap
+
+
+@dataclass(frozen=True)
+class Pass:
+    """A pass reduced over all customers: L(λ), row usages, and (a balancing pass) breakpoints
+    and the MASTER customers of smallest margin."""
+
+    prices: np.ndarray
+    bound: float
+    usage: np.ndarray
+    breakpoints: Breakpoints | None = None
+    nearest: np.ndarray | None = None
+
+
+def price_pass(customers: Customers, prices: np.ndarray) -> Pass:
+    """One pass over all customers, reduced: L(λ) and row usages."""
+    totals = reduce(add, customers.map(parts.pass_totals, prices, stage="pass"))
+    return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals))
+
+
+def balancing_pass(customers: Customers, prices: np.ndarray, nearest: int) -> Pass:
+    """A pass with the breakpoint histograms, and the ``nearest`` customers of smallest margin."""
+    scale = breakpoint_scale(customers.price_scale, prices)
+    found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
+                                       stage="balance"))
+    nearest = found.nearest[np.lexsort((found.nearest, found.margins))[:nearest]]
+    return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
+                Breakpoints(scale, found.totals.histogram), np.sort(nearest))
+
+
+@dataclass(frozen=True)
+class SampledPrices:
+    """Steps 1-2 on samples: the prices, |L(λ)| estimated from the largest sample (what the stall
+    threshold is relative to) and, when there were sample levels, the sorted margins of about
+    MARGINS sampled customers at the prices (what optimizer/solve/screening.py sets its threshold from)."""
+
+    prices: np.ndarray
+    magnitude: float
+    margins: np.ndarray | None = None
+
+
+def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> SampledPrices:
+    """Warm start and ``balance`` on nested hashed samples of about COARSE[0], COARSE[1], …
+    customers in turn, limits scaled to each sample (a pass over a sample of s customers costs
+    s/n of one over everyone, and each level leaves the next less to do). The levels are those
+    with n > 2 s; without any, the warm start alone, and one pass over everyone for |L(λ)|.
+
+    The samples keep the score matrix's dtype (float32 at scale: a 1M × 20 sample is 80 MB) and
+    are nested: the largest is drawn once, and the warm start's and the smaller levels' are the
+    customers of it whose key falls below their own, smaller threshold, the very customers a
+    direct draw would give. The levels' prices are capped at 1e4 × the largest sample's price
+    scale (no row is worth more per unit to any plan; no scan of everyone for the largest score)."""
+    levels = [size for size in COARSE if customers.n > 2 * size]
+    if not levels:
+        prices = warm_start(customers, clock)
+        return SampledPrices(prices, abs(price_pass(customers, prices).bound))
+    shared, whole = customers.shared_weights, levels[-1] / customers.n
+    largest = customers.sample(whole, keep_dtype=True)
+    cap = 1e4 * largest.price_scale
+    prices = _lp_prices(parts.subsample(largest, SAMPLE / customers.n, shared), customers, clock)
+    for size in levels:
+        coarse = _scaled(parts.subsample(largest, size / customers.n, shared, whole), customers.n,
+                         largest.price_scale)
+        stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
+        best = balance(coarse, prices, cap, stall, clock, 0)
+        prices = best.prices
+    margins = price_out(parts.subsample(largest, MARGINS / customers.n, shared, whole), prices).margin
+    return SampledPrices(prices, abs(best.bound) * customers.n / coarse.n, np.sort(margins))
+
+
+def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
+    """Row duals of the LP over a hashed sample of about SAMPLE customers, limits scaled to it."""
+    if customers.n <= SAMPLE:
+        return np.zeros(len(customers.rows))
+    return _lp_prices(customers.sample(SAMPLE / customers.n), customers, clock)
+
+
+def _lp_prices(sample: PricedProblem, customers: Customers, clock: Clock) -> np.ndarray:
+    """Row duals of the LP over ``sample`` with every limit scaled by sample/n (zeros if infeasible)."""
+    problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * sample.n_customers / customers.n)
+    lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
+    return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
+
+
+def _scaled(sample: PricedProblem, n: int, price_scale: np.ndarray) -> Customers:
+    """A sample as Customers of its own, every limit scaled by sample/n, with ``price_scale``."""
+    scale = sample.n_customers / n
+    return Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)),
+                     price_scale=price_scale)
+
+
+def balance(
+    customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock, nearest: int
+) -> Pass:
+    """Coordinate steps on the prices from breakpoint histograms, until each row's lhs meets its
+    limit or a pass lowers L(λ) by less than ``stall``; returns the pass with the lowest L(λ)
+    (with its ``nearest`` customers of smallest margin).
+
+    Each pass gives, per row, how much lhs changes as that row's price alone moves (lagrangian.py,
+    ``Breakpoints``); every row's price moves to where its lhs is expected to meet its limit, all
+    rows at once, damped by half whenever L(λ) rises.
+    """
+    best = None
+    damping = 1.0
+    for _ in range(MAX_BALANCING):
+        latest = balancing_pass(customers, prices, nearest)
+        fell = np.inf if best is None else best.bound - latest.bound
+        if fell > 0:
+            best = latest
+        else:
+            damping /= 2
+        moves = _price_moves(customers, latest)
+        if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.elapsed() >= clock.limit:
+            break
+        prices = np.clip(_signed(customers.rows, best.prices + damping * _price_moves(customers, best)), -cap, cap)
+    return best
+
+
+def _price_moves(customers: Customers, latest: Pass) -> np.ndarray:
+    """Per row, the price move that should bring its lhs to its limit (0 where it already holds)."""
+    moves = np.zeros(len(customers.rows))
+    for r, (row, used, price) in enumerate(zip(customers.rows, latest.usage, latest.prices)):
+        change = row.rhs - used
+        slack_ok = (row.sense is Sense.LE and change >= 0 and price <= 0) or (
+            row.sense is Sense.GE and change <= 0 and price >= 0)
+        if abs(change) <= BALANCED * max(1.0, abs(row.rhs)) or slack_ok:
+            continue
+        moves[r] = latest.breakpoints.move(r, change)
+    return moves
+
+
+def _signed(rows: tuple[CouplingRow, ...], prices: np.ndarray) -> np.ndarray:
+    """Prices clipped to their allowed sign: >= 0 on <= rows, <= 0 on >= rows."""
+    le = np.array([row.sense is Sense.LE for row in rows])
+    ge = np.array([row.sense is Sense.GE for row in rows])
+    return np.where(le, np.maximum(prices, 0.0), np.where(ge, np.minimum(prices, 0.0), prices))

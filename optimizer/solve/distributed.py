@@ -1,0 +1,78 @@
+"""The customers of a partitioned dataset on a Dask cluster, as the decomposition maps over them.
+
+Each worker keeps its partitions' lean arrays (``Partition``) in memory; every step of
+optimizer/solve/decompose.py is then a map over those futures returning a few numbers (a pass:
+L(λ) and m row sums) or a few customers (the master's). Needs the optional extra
+``pip install 'cvo[dask]'`` (only the client is used here; nothing of Dask is imported).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property, partial
+from typing import Any
+
+import numpy as np
+
+from optimizer.solve import partitions as parts
+from optimizer.solve.lagrangian import PricedProblem, row_usage, stack
+from optimizer.solve.partitions import Customers, Partition
+
+
+class DaskCustomers(Customers):
+    """The customers of a partitioned dataset, held by the workers of a dask.distributed Client."""
+
+    def __init__(self, client: Any, futures: list[Any], files: list[str], n: int) -> None:
+        """``futures``: one per partition, each resolving on its worker to that partition's Partition
+        (built there and kept there); ``files`` their names; ``n`` the customers in all."""
+        self.client = client
+        self.files = files
+        self.futures = futures
+        self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
+            _describe, self.futures[0]).result()
+        self.coefficients = _common(self.map(_campaign_coefficients))
+        self.n = n
+        self.progress = None
+
+    @cached_property
+    def price_scale(self) -> np.ndarray:
+        scales = self.map(_scale_parts)
+        largest = max(scale[0] for scale in scales)
+        least = np.min([scale[1] for scale in scales], axis=0)
+        return (1.0 + largest) / least
+
+    def map(self, function, *args, stage: str = "pass") -> list:
+        return self.client.gather(self.client.map(partial(_apply, function, args), self.futures, pure=False))
+
+    def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
+        return stack(self.map(parts.sample_rows, share, self.shared_weights, keep_dtype), self.shared_weights)
+
+    def gather(self, customers: np.ndarray, keep_dtype: bool = False) -> PricedProblem:
+        return stack(self.map(parts.customer_rows, customers, self.shared_weights, keep_dtype), self.shared_weights)
+
+    def usage(self, totals: parts.Totals) -> np.ndarray:
+        return row_usage(self.row_weight, self.campaigns, totals.weight_sums, totals.counts)
+
+
+def _apply(function, args: tuple, part: Partition):
+    return function(part, *args)
+
+
+def _describe(part: Partition):
+    priced = part.priced
+    return priced.rows, priced.campaign_ids, priced.row_weight, priced.campaigns, priced.weights.shape[1] == 1
+
+
+def _campaign_coefficients(part: Partition) -> np.ndarray | None:
+    return part.priced.campaign_coefficients()
+
+
+def _common(coefficients: list[np.ndarray | None]) -> np.ndarray | None:
+    """The partitions' per-campaign row coefficients if every partition has the same, else None."""
+    first = coefficients[0]
+    if first is None or any(c is None or not np.array_equal(c, first) for c in coefficients):
+        return None
+    return first
+
+
+def _scale_parts(part: Partition) -> tuple[float, np.ndarray]:
+    return part.priced.largest_value, part.priced.least_coefficients

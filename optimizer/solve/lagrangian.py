@@ -1,0 +1,343 @@
+"""The Lagrangian of the assignment problem and its one hot loop: the pass over all customers.
+
+Give every coupling row r a price λ_r (λ_r >= 0 on a <= row, <= 0 on a >= row, free on ==).
+Priced out, each customer decides alone:
+
+    L(λ) = sum_i max(0, max_j  c_ij - sum_r λ_r a_rij)  +  sum_r λ_r b_r,
+
+and L(λ) >= every feasible plan's value, for every λ (weak duality). Because a customer's
+choice polytope {x_i >= 0, sum_j x_ij <= 1} has integral vertices, min_λ L(λ) equals the LP
+relaxation's optimum. A plan that gives customer i anything but its priced-out best is worth
+at most L(λ) - (best_i - adjusted value of what it gets): the margin that reduced-cost fixing uses.
+
+The pass computes, in one read of the (n, k) values, every customer's best and second-best
+priced-out option (nothing counts as an option worth 0) and the m row usages of the best
+choices. It is compiled with numba and makes no (n, k) temporaries, so it costs about one
+read of the score matrix (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+
+from optimizer.solve.kernels import (
+    BINS,
+    BINS_PER_OCTAVE,
+    GAP_BINS,
+    LOWEST_OCTAVE,
+    largest_finite,
+    pair_breakpoints,
+    pass_kernel,
+    plan_kernel,
+)
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+
+CHUNK = 1 << 20  # customers per kernel call: the unit of progress reporting
+SCALE_SAMPLE = 5_000
+
+_SENSE_SIGN = {Sense.LE: 1, Sense.GE: -1, Sense.EQ: 0}
+
+
+@dataclass(frozen=True)
+class PricedProblem:
+    """The assignment problem as the pass reads it: lean arrays, no eligibility mask.
+
+    ``value[i, j]`` is c_ij, or -inf where customer i is not eligible for campaign j (float32
+    or float64, C-contiguous). ``weights[w]`` is a weight array of shape (n, k), or (1, k) when
+    it is the same for every customer (a cost per contact). Row r sums ``weights[row_weight[r]]``
+    (or 1 per customer when row_weight[r] == -1) over the campaigns in ``campaigns[r]``.
+    """
+
+    customer_ids: np.ndarray
+    campaign_ids: tuple[str, ...]
+    value: np.ndarray
+    weights: np.ndarray
+    row_weight: np.ndarray
+    campaigns: np.ndarray
+    rows: tuple[CouplingRow, ...]
+
+    @property
+    def n_customers(self) -> int:
+        return self.value.shape[0]
+
+    @property
+    def n_campaigns(self) -> int:
+        return self.value.shape[1]
+
+    @cached_property
+    def largest_value(self) -> float:
+        """max |c_ij| over eligible pairs (one compiled scan, no (n, k) temporaries)."""
+        return float(largest_finite(self.value)) if self.value.size else 0.0
+
+    @cached_property
+    def least_coefficients(self) -> np.ndarray:
+        """Per row, the least positive |a_rij| (read off the first customers; 1 if none)."""
+        head = self.weights[:, :SCALE_SAMPLE]
+        least = []
+        for r, weight in enumerate(self.row_weight):
+            table = np.abs(head[weight][:, self.campaigns[r]]) if weight >= 0 else np.ones(1)
+            least.append(float(table[table > 0].min(initial=1.0)))
+        return np.array(least)
+
+    @property
+    def price_scale(self) -> np.ndarray:
+        """Per row, (1 + max |c_ij|) / least positive |a_rij|: what one unit of the row can be
+        worth to a plan."""
+        return (1.0 + self.largest_value) / self.least_coefficients
+
+    @property
+    def rhs(self) -> np.ndarray:
+        return np.array([row.rhs for row in self.rows], dtype=float)
+
+    @property
+    def signs(self) -> np.ndarray:
+        """+1 for a <= row, -1 for a >= row, 0 for ==: the sign a row's price may take."""
+        return np.array([_SENSE_SIGN[row.sense] for row in self.rows], dtype=np.int8)
+
+    def row_usage(self, per_weight: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """lhs of every row from the per-campaign sums of each weight and the audience counts."""
+        return row_usage(self.row_weight, self.campaigns, per_weight, counts)
+
+    def coefficients(self, customers: np.ndarray) -> np.ndarray:
+        """(m, len(customers), k) coefficients a_rij of the given customers, float64."""
+        k = self.n_campaigns
+        out = np.empty((len(self.rows), len(customers), k))
+        for r, weight in enumerate(self.row_weight):
+            if weight < 0:
+                out[r] = 1.0
+            else:
+                table = self.weights[weight]
+                out[r] = table[customers] if table.shape[0] > 1 else table[0]
+            out[r] *= self.campaigns[r]
+        return out
+
+    def pair_coefficients(self, customers: np.ndarray, campaigns: np.ndarray) -> np.ndarray:
+        """(m, pairs) coefficients a_rij of the given (customer, campaign) pairs, float64."""
+        out = np.empty((len(self.rows), len(customers)))
+        for r, weight in enumerate(self.row_weight):
+            mask = self.campaigns[r, campaigns]
+            if weight < 0:
+                out[r] = mask
+            else:
+                table = self.weights[weight]
+                out[r] = (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) * mask
+        return out
+
+    def take(self, customers: np.ndarray, ids: np.ndarray, shared: bool, keep_dtype: bool = False) -> PricedProblem:
+        """The given customers (local positions) as a PricedProblem named by ``ids``, float64
+        unless ``keep_dtype`` (then the arrays keep theirs); ``shared`` weights (one row for all
+        customers) are kept as they are. (np.take gathers rows 3.5 times as fast as fancy indexing.)"""
+        weights = self.weights if shared else np.take(self.weights, customers, axis=1)
+        value = np.take(self.value, customers, axis=0)
+        if keep_dtype:
+            return replace(self, customer_ids=ids, value=value, weights=weights)
+        return replace(self, customer_ids=ids, value=value.astype(float), weights=weights.astype(float))
+
+    def campaign_coefficients(self) -> np.ndarray | None:
+        """(m, k) a_rj when every row has one coefficient per campaign (weights shared by all
+        customers, or counts); None when some weight differs per customer."""
+        if self.weights.shape[1] != 1:
+            return None
+        return np.array([self.campaigns[r] * (1.0 if weight < 0 else self.weights[weight, 0].astype(float))
+                         for r, weight in enumerate(self.row_weight)]).reshape(len(self.rows), self.n_campaigns)
+
+    def prices_by_weight(self, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(q, k) price per unit of each weight and (k,) price per audience member, per campaign."""
+        per_weight = np.zeros((self.weights.shape[0], self.n_campaigns))
+        per_count = np.zeros(self.n_campaigns)
+        for r, weight in enumerate(self.row_weight):
+            target = per_count if weight < 0 else per_weight[weight]
+            target += prices[r] * self.campaigns[r]
+        return per_weight, per_count
+
+
+def stack(pieces: list[PricedProblem], shared: bool) -> PricedProblem:
+    """One PricedProblem of the customers of several (same rows and campaigns)."""
+    first = pieces[0]
+    weights = first.weights if shared else np.concatenate([p.weights for p in pieces], axis=1)
+    return replace(first, customer_ids=np.concatenate([p.customer_ids for p in pieces]),
+                   value=np.concatenate([p.value for p in pieces]), weights=weights)
+
+
+def to_problem(priced: PricedProblem, columns: np.ndarray, rhs: np.ndarray) -> Problem:
+    """A few customers of a PricedProblem as a float64 Problem limited to ``columns`` (c, k),
+    with limits ``rhs``: what the Pyomo model and the LP relaxation take."""
+    n, k = priced.value.shape
+    weights = {f"w{w}": np.broadcast_to(priced.weights[w], (n, k)).astype(float)
+               for w in range(priced.weights.shape[0])}
+    rows = tuple(replace(row, rhs=float(b), weight=COUNT if w < 0 else f"w{w}", campaigns=priced.campaigns[r])
+                 for r, (row, w, b) in enumerate(zip(priced.rows, priced.row_weight, rhs)))
+    value = priced.value.astype(float)
+    eligible = columns & np.isfinite(value)
+    return Problem(
+        customer_ids=priced.customer_ids, campaign_ids=priced.campaign_ids, channels=("",) * k,
+        pair_value=np.where(eligible, value, 0.0), spend=np.zeros((n, k)), eligible=eligible,
+        treated_share=np.ones(k), rows=rows, weights=weights,
+    )
+
+
+def row_usage(row_weight: np.ndarray, campaigns: np.ndarray, per_weight: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """lhs of every row from per-campaign sums of each weight (q, k) and audience counts (k,)."""
+    usage = np.empty(len(row_weight))
+    for r, weight in enumerate(row_weight):
+        totals = counts if weight < 0 else per_weight[weight]
+        usage[r] = totals[campaigns[r]].sum()
+    return usage
+
+
+def priced_problem(problem: Problem, dtype: type = np.float64) -> PricedProblem:
+    """The lean arrays of a Problem: ineligible pairs become -inf, weights are stacked once, and
+    kept as one row (1, k) when they are the same for every customer (a cost per contact)."""
+    value = np.where(problem.eligible, problem.value, -np.inf).astype(dtype, copy=False)
+    names = sorted({row.weight for row in problem.rows if row.weight != COUNT})
+    weights = np.stack([problem.weights[name] for name in names]).astype(dtype) if names else np.zeros(
+        (0, 1, problem.n_campaigns), dtype)
+    if weights.shape[1] > 1 and np.all(weights == weights[:, :1]):
+        weights = np.ascontiguousarray(weights[:, :1])  # one weight per campaign, the same for every customer
+    row_weight = np.array([names.index(row.weight) if row.weight != COUNT else -1 for row in problem.rows], dtype=int)
+    campaigns = np.zeros((len(problem.rows), problem.n_campaigns), dtype=bool)
+    for r, row in enumerate(problem.rows):
+        campaigns[r] = row.campaigns
+    return PricedProblem(problem.customer_ids, problem.campaign_ids, np.ascontiguousarray(value), weights,
+                         row_weight, campaigns, problem.rows)
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass at prices λ says.
+
+    ``choice[i]`` is customer i's priced-out best campaign (-1: nothing); ``margin[i]`` what the
+    customer's next-best option is worth less; ``best_total`` = sum_i max(0, best_i);
+    ``usage[r]`` row r's lhs if every customer took its best; ``bound`` = L(λ).
+    """
+
+    prices: np.ndarray
+    choice: np.ndarray
+    margin: np.ndarray
+    best_total: float
+    usage: np.ndarray
+    bound: float
+    breakpoints: Breakpoints | None = None
+    weight_sums: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    eligible: np.ndarray | None = None
+
+
+def price_out(
+    priced: PricedProblem, prices: np.ndarray, progress: Callable[[int, int], None] | None = None,
+    breakpoints: np.ndarray | None = None, coefficients: np.ndarray | None = None, count_eligible: bool = False,
+) -> PassResult:
+    """One pass over all customers at ``prices`` (see the module docstring).
+
+    ``progress(done, n)`` hears after each chunk of customers. Given ``breakpoints`` (a price
+    scale per row, see ``breakpoint_scale``), the pass also collects, per row, where customers
+    would switch from their best option to their runner-up as that row's price alone moves;
+    given also ``coefficients`` (the (m, k) a_rj when every row has one per campaign), it bins
+    each customer's margin once per (chosen, runner) pair instead of once per row
+    (kernels.pair_breakpoints). With ``count_eligible``, it also counts the customers eligible
+    for each campaign.
+    """
+    n, k = priced.value.shape
+    per_weight, per_count = priced.prices_by_weight(prices)
+    choice = np.empty(n, dtype=np.int32)
+    margin = np.empty(n, dtype=np.float64)
+    weight_sums = np.zeros((priced.weights.shape[0], k))
+    counts = np.zeros(k)
+    collect = breakpoints is not None
+    scale = breakpoints if collect else np.ones(len(priced.rows))
+    by_pair = collect and coefficients is not None
+    histogram = np.zeros((len(priced.rows), 2, BINS if collect else 0))
+    pair_histogram = np.zeros((k + 1, k + 1, GAP_BINS) if by_pair else (0, 0, 0))
+    gap_scale = _gap_scale(scale, coefficients) if by_pair else 1.0
+    eligible = np.zeros(k if count_eligible else 0)
+    best_total = 0.0
+    for start in range(0, n, CHUNK):
+        stop = min(n, start + CHUNK)
+        weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
+        best_total += pass_kernel(priced.value[start:stop], weights, per_weight, per_count, choice[start:stop],
+                                  margin[start:stop], weight_sums, counts, priced.row_weight,
+                                  priced.campaigns.astype(np.float64), scale, histogram if not by_pair else
+                                  histogram[:, :, :0], gap_scale, pair_histogram, eligible)
+        if progress is not None:
+            progress(stop, n)
+    if by_pair:
+        pair_breakpoints(pair_histogram, coefficients, scale, gap_scale, histogram)
+    usage = priced.row_usage(weight_sums, counts)
+    found = Breakpoints(scale, histogram) if collect else None
+    return PassResult(prices, choice, margin, best_total, usage, best_total + float(prices @ priced.rhs), found,
+                      weight_sums, counts, eligible if count_eligible else None)
+
+
+def _gap_scale(scale: np.ndarray, coefficients: np.ndarray) -> float:
+    """Where the margins' histogram is centred: the largest row scale times that row's least
+    positive |a_rj| (about the largest value a customer can have)."""
+    magnitude = np.abs(coefficients)
+    least = np.array([row[row > 0].min(initial=1.0) for row in magnitude])
+    return float(np.max(scale * least, initial=1.0))
+
+
+@dataclass(frozen=True)
+class Breakpoints:
+    """Per row r, a histogram of how far its price alone may move before customers switch.
+
+    A customer whose best option beats its runner-up by margin μ, and whose switch would change
+    row r's lhs by -Δa, switches when λ_r moves by μ / Δa. ``histogram[r, 0, b]`` sums the lhs
+    lost when raising λ_r by up to ``edge(r, b)``; ``histogram[r, 1, b]`` the lhs gained when
+    lowering it as far. Bins are log-spaced around ``scale[r]``.
+    """
+
+    scale: np.ndarray
+    histogram: np.ndarray
+
+    def edges(self, r: int) -> np.ndarray:
+        """Upper edge of every bin of row r, as a price move."""
+        octaves = LOWEST_OCTAVE + (np.arange(BINS) + 1) / BINS_PER_OCTAVE
+        return self.scale[r] * np.exp2(octaves)
+
+    def move(self, r: int, change: float) -> float:
+        """The price move of row r expected to change its lhs by ``change`` (signed)."""
+        direction = 0 if change < 0 else 1
+        cumulative = np.cumsum(self.histogram[r, direction])
+        edges = self.edges(r)
+        b = int(np.searchsorted(cumulative, abs(change)))
+        if b >= BINS:
+            step = edges[-1]
+        else:
+            before = cumulative[b - 1] if b > 0 else 0.0
+            low = edges[b - 1] if b > 0 else 0.0
+            share = (abs(change) - before) / max(cumulative[b] - before, 1e-300)
+            step = low + share * (edges[b] - low)
+        return step if direction == 0 else -step
+
+
+def breakpoint_scale(price_scale: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """A row's histogram scale: its price, or its natural price scale if that is larger."""
+    return np.maximum(np.abs(prices), price_scale)
+
+
+def adjusted_values(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray) -> np.ndarray:
+    """(len(customers), k) priced-out values c_ij - sum_r λ_r a_rij of a few customers."""
+    per_weight, per_count = priced.prices_by_weight(prices)
+    adjusted = priced.value[customers].astype(float) - per_count
+    for w in range(priced.weights.shape[0]):
+        table = priced.weights[w]
+        adjusted -= (table[customers] if table.shape[0] > 1 else table[0]) * per_weight[w]
+    return adjusted
+
+
+def evaluate_plan(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndarray]:
+    """A plan's value sum_i c_i,choice_i and the lhs of every row."""
+    value, weight_sums, counts = plan_sums(priced, choice)
+    return value, priced.row_usage(weight_sums, counts)
+
+
+def plan_sums(priced: PricedProblem, choice: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """A plan's value, its per-campaign sums of each weight and its audience counts (one pass)."""
+    weight_sums = np.zeros((priced.weights.shape[0], priced.n_campaigns))
+    counts = np.zeros(priced.n_campaigns)
+    value = plan_kernel(priced.value, priced.weights, choice.astype(np.int32, copy=False), weight_sums, counts)
+    return value, weight_sums, counts

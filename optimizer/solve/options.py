@@ -1,0 +1,28 @@
+"""How the solver runs: which method, and the limits it must keep (a time limit returns the best
+plan found with its bound and gap)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Method(StrEnum):
+    """Which solver runs: ``auto`` picks ``decompose`` from AUTO_DECOMPOSE_PAIRS eligible pairs up."""
+
+    AUTO = "auto"
+    EXACT = "exact"
+    DECOMPOSE = "decompose"
+
+
+class SolverOptions(BaseModel):
+    """Solver choice and limits; a time limit returns the best plan found with its gap."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    method: Method = Method.AUTO
+    time_limit_s: Annotated[float, Field(gt=0)] = 60.0
+    mip_gap: Annotated[float, Field(ge=0, le=1)] = 1.0e-6
+    presolve: bool = False

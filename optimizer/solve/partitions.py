@@ -1,0 +1,309 @@
+"""Customers in partitions, and everything the decomposition asks of one partition.
+
+Each function below reads one partition and returns a few numbers or a few customers, never
+anything of size n, so the decomposition runs the same over one in-memory partition or over
+the partitions of a Dask cluster (optimizer/plan/distributed.py): every pass is a map over
+partitions and a reduction of m numbers.
+
+Customers are named by their global index (position in the whole customer table). The plan of
+a customer outside the master is its priced-out best at the *start prices* λ0 (the prices the
+master was built at), so a partition never has to remember it: it recomputes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+
+from optimizer.solve.keys import position_keys, sampled_positions
+from optimizer.solve.lagrangian import CHUNK, PricedProblem, adjusted_values, plan_sums, price_out
+from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow
+
+Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
+REGRET_CHUNK = 10_000  # customers whose (m, chunk, k) coefficients are built at once
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A slice of the customers: its lean arrays, the global index of its first customer and,
+    when it is a file of a partitioned dataset, that file's name."""
+
+    priced: PricedProblem
+    offset: int
+    name: str = ""
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        return self.priced.n_customers
+
+    def local(self, customers: np.ndarray) -> np.ndarray:
+        """Local positions of the given (sorted) global indices that fall in this partition."""
+        lo, hi = np.searchsorted(customers, [self.offset, self.offset + self.size])
+        return customers[lo:hi] - self.offset
+
+    def held(self, start: np.ndarray) -> np.ndarray:
+        """Each customer's best campaign at the start prices: the plan of a customer outside the
+        master. Remembered for the last start prices asked (one int32 per customer), since every
+        master round needs it again."""
+        key = start.tobytes()
+        if self.memo.get("start") != key:
+            self.memo.update(start=key, held=price_out(self.priced, start).choice)
+        return self.memo["held"]
+
+    def outside(self, master: np.ndarray) -> np.ndarray:
+        """Mask of this partition's customers not in the (sorted) master."""
+        mask = np.ones(self.size, dtype=bool)
+        mask[self.local(master)] = False
+        return mask
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over customers of one partition (or, added up, of all): what a pass reduces to."""
+
+    value: float
+    weight_sums: np.ndarray
+    counts: np.ndarray
+    histogram: np.ndarray
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(self.value + other.value, self.weight_sums + other.weight_sums, self.counts + other.counts,
+                      self.histogram + other.histogram)
+
+
+def pass_totals(part: Partition, prices: np.ndarray) -> Totals:
+    """sum_i max(0, best_i), and the best choices' weight sums and counts, at ``prices``."""
+    result = price_out(part.priced, prices)
+    return Totals(result.best_total, result.weight_sums, result.counts, np.zeros((len(prices), 2, 0)))
+
+
+def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> Totals:
+    """Value, weight sums and counts of the plan: best at ``start`` outside the master, and
+    ``master_choice`` (aligned with the sorted ``master``) inside it."""
+    choice = partition_plan(part, start, master, master_choice)
+    value, weight_sums, counts = plan_sums(part.priced, choice)
+    return Totals(value, weight_sums, counts, np.zeros((len(start), 2, 0)))
+
+
+def partition_plan(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> np.ndarray:
+    """The campaign index of each of the partition's customers in the plan (see plan_totals)."""
+    choice = part.held(start).copy()
+    lo, hi = np.searchsorted(master, [part.offset, part.offset + part.size])
+    choice[master[lo:hi] - part.offset] = master_choice[lo:hi]
+    return choice
+
+
+@dataclass(frozen=True)
+class Balancing:
+    """A balancing pass for one partition (or, added up, all): its totals with the breakpoint
+    histograms, and its customers of smallest margin (global indices, margins)."""
+
+    totals: Totals
+    nearest: np.ndarray
+    margins: np.ndarray
+
+    def __add__(self, other: Balancing) -> Balancing:
+        return Balancing(self.totals + other.totals, np.r_[self.nearest, other.nearest],
+                         np.r_[self.margins, other.margins])
+
+
+def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray, count: int,
+                     coefficients: np.ndarray | None = None) -> Balancing:
+    """pass_totals with breakpoints, and the ``count`` customers of smallest margin at ``prices``
+    (``coefficients``: the a_rj of all customers when every row has one per campaign).
+    The pass's choices are remembered as the plan at ``prices`` (``held``): the balancing's best
+    pass gives the start prices, so the first master round needs no pass of its own for them."""
+    result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
+    part.memo.update(start=prices.tobytes(), held=result.choice)
+    margin = result.margin
+    keep = np.argpartition(margin, count)[:count] if margin.size > count > 0 else np.arange(min(margin.size, count))
+    totals = Totals(result.best_total, result.weight_sums, result.counts, result.breakpoints.histogram)
+    return Balancing(totals, keep + part.offset, margin[keep])
+
+
+@dataclass(frozen=True)
+class Screening:
+    """A screening pass for one partition (or, added up, all): its totals at the prices, the
+    customers whose margin is below the threshold (global indices), the least margin of the
+    others, and the customers eligible for each campaign."""
+
+    totals: Totals
+    candidates: np.ndarray
+    least_outside: float
+    eligible: np.ndarray
+
+    def __add__(self, other: Screening) -> Screening:
+        return Screening(self.totals + other.totals, np.r_[self.candidates, other.candidates],
+                         min(self.least_outside, other.least_outside), self.eligible + other.eligible)
+
+
+def screening_totals(part: Partition, prices: np.ndarray, below: float) -> Screening:
+    """pass_totals at ``prices``, the customers of margin below ``below`` and the least margin of
+    the others (optimizer/solve/screening.py). The pass's choices are remembered as the plan at
+    ``prices`` (``held``): the plan of every customer that is not a candidate."""
+    result = price_out(part.priced, prices, count_eligible=True)
+    part.memo.update(start=prices.tobytes(), held=result.choice)
+    inside = result.margin < below
+    totals = Totals(result.best_total, result.weight_sums, result.counts, np.zeros((len(prices), 2, 0)))
+    return Screening(totals, np.flatnonzero(inside) + part.offset, float(result.margin[~inside].min(initial=np.inf)),
+                     result.eligible)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One pass at a master round's prices, for one partition (or, added up, all): the pass's
+    totals, the fixed customers whose best moved (global indices, regret), and the least margin
+    of a fixed customer that did not move."""
+
+    totals: Totals
+    movers: np.ndarray
+    regret: np.ndarray
+    least_outside: float
+
+    def __add__(self, other: Round) -> Round:
+        return Round(self.totals + other.totals, np.r_[self.movers, other.movers], np.r_[self.regret, other.regret],
+                     min(self.least_outside, other.least_outside))
+
+
+def price_round(
+    part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray, count: int, least: float
+) -> Round:
+    """At ``prices``, in one pass: pass_totals; the customers outside the master whose best beats
+    their plan (best at ``start``) by more than ``least`` (at most ``count``, largest regret first);
+    and the least loss in L(prices) of moving a customer outside the master off its plan: its
+    margin where the plan is its best at ``prices``, 0 where it is not (ties the loop left)."""
+    held = part.held(start)
+    latest = price_out(part.priced, prices)
+    outside = part.outside(master)
+    moved = (latest.choice != held) & outside
+    candidates = np.flatnonzero(moved)
+    regret = _regret(part.priced, prices, candidates, held[candidates])
+    keep = regret > least
+    candidates, regret = candidates[keep], regret[keep]
+    if candidates.size > count:
+        top = np.argpartition(-regret, count)[:count]
+        candidates, regret = candidates[top], regret[top]
+    kept = float(latest.margin[outside & ~moved].min(initial=np.inf))
+    totals = Totals(latest.best_total, latest.weight_sums, latest.counts, np.zeros((len(prices), 2, 0)))
+    return Round(totals, candidates + part.offset, regret, min(kept, 0.0) if moved.any() else kept)
+
+
+def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """best_i - priced-out value of the held choice (0 for none), in chunks."""
+    out = np.empty(customers.size)
+    for start in range(0, customers.size, REGRET_CHUNK):
+        chunk = slice(start, start + REGRET_CHUNK)
+        adjusted = adjusted_values(priced, prices, customers[chunk])
+        best = np.maximum(0.0, np.max(adjusted, axis=1, initial=-np.inf))
+        rows = np.arange(adjusted.shape[0])
+        kept = np.where(held[chunk] == NO_CAMPAIGN, 0.0, adjusted[rows, np.maximum(held[chunk], 0)])
+        out[chunk] = best - kept
+    return out
+
+
+def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) -> np.ndarray:
+    """Global indices of customers outside the master within ``reach`` of another choice."""
+    margin = price_out(part.priced, prices).margin
+    return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
+
+
+def eligible_counts(part: Partition) -> np.ndarray:
+    """Per campaign, the customers of this partition eligible for it (a finite score)."""
+    return np.isfinite(part.priced.value).sum(axis=0)
+
+
+def sample_rows(part: Partition, share: float, shared: bool, keep_dtype: bool = False) -> PricedProblem:
+    """customer_rows of the customers in the hashed sample of about ``share`` of all customers."""
+    chosen = sampled_positions(part.offset, part.offset + part.size, _threshold(share))
+    return customer_rows(part, chosen, shared, keep_dtype)
+
+
+def subsample(sample: PricedProblem, share: float, shared: bool, whole: float = 0.0) -> PricedProblem:
+    """The customers of a hashed sample (named by global index) that are in the smaller hashed
+    sample of about ``share`` of all customers: that sample itself when ``sample`` holds it.
+    ``sample`` itself, not a copy, when it is the sample of ``whole`` >= ``share``."""
+    if share >= whole > 0.0:
+        return sample
+    chosen = np.flatnonzero(position_keys(sample.customer_ids.astype(np.uint64)) < _threshold(share))
+    return sample.take(chosen, sample.customer_ids[chosen], shared, keep_dtype=True)
+
+
+def _threshold(share: float) -> np.uint64:
+    return np.uint64(min(2**64 - 1, int(share * 2**64)))
+
+
+def customer_rows(part: Partition, customers: np.ndarray, shared: bool, keep_dtype: bool = False) -> PricedProblem:
+    """The given customers (sorted global indices) that are in this partition, as a PricedProblem
+    named by global index, float64 unless ``keep_dtype`` (``shared``: the weights are one row
+    for everyone)."""
+    local = part.local(customers)
+    return part.priced.take(local, local + part.offset, shared, keep_dtype)
+
+
+class Customers:
+    """All customers, as partitions the decomposition maps functions over.
+
+    ``map(function, *args)`` returns [function(partition, *args) for each partition]; this
+    in-memory version holds views of one PricedProblem, CHUNK customers each.
+    """
+
+    def __init__(self, priced: PricedProblem, progress: Progress | None = None,
+                 price_scale: np.ndarray | None = None) -> None:
+        self.priced = priced
+        if price_scale is not None:
+            self.price_scale = price_scale  # given (a sample's), so never read off the scores
+        self.rows: tuple[CouplingRow, ...] = priced.rows
+        self.campaign_ids = priced.campaign_ids
+        self.n = priced.n_customers
+        self.shared_weights = priced.weights.shape[1] == 1
+        self.coefficients = priced.campaign_coefficients()  # (m, k) a_rj when every row counts campaigns
+        self.partitions = [Partition(_slice(priced, start, start + CHUNK), start)
+                           for start in range(0, max(self.n, 1), CHUNK)]
+        self.progress = progress
+
+    @cached_property
+    def price_scale(self) -> np.ndarray:
+        """PricedProblem.price_scale of all customers, asked only when needed: it reads every score."""
+        largest = max(part.priced.largest_value for part in self.partitions)
+        return (1.0 + largest) / self.partitions[0].priced.least_coefficients
+
+    def map(self, function: Callable, *args, stage: str = "pass") -> list:
+        results = []
+        for part in self.partitions:
+            results.append(function(part, *args))
+            if self.progress is not None:
+                self.progress(stage, part.offset + part.size, self.n)
+        return results
+
+    def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
+        """The hashed sample of about ``share`` of all customers (``sample_rows``), named by
+        global index: drawn from the whole array at once (one gather, no pieces to stack)."""
+        chosen = sampled_positions(0, self.n, _threshold(share))
+        self._report("sample")
+        return self.priced.take(chosen, chosen, self.shared_weights, keep_dtype)
+
+    def gather(self, customers: np.ndarray, keep_dtype: bool = False) -> PricedProblem:
+        """The rows of the given customers (sorted global indices, ``customer_rows``)."""
+        self._report("gather")
+        return self.priced.take(customers, customers, self.shared_weights, keep_dtype)
+
+    def _report(self, stage: str) -> None:
+        if self.progress is not None:
+            self.progress(stage, self.n, self.n)
+
+    @property
+    def rhs(self) -> np.ndarray:
+        return np.array([row.rhs for row in self.rows], dtype=float)
+
+    def usage(self, totals: Totals) -> np.ndarray:
+        return self.partitions[0].priced.row_usage(totals.weight_sums, totals.counts)
+
+
+def _slice(priced: PricedProblem, start: int, stop: int) -> PricedProblem:
+    weights = priced.weights if priced.weights.shape[1] == 1 else priced.weights[:, start:stop]
+    return replace(priced, customer_ids=priced.customer_ids[start:stop], value=priced.value[start:stop],
+                   weights=weights)

@@ -1,0 +1,73 @@
+"""The tables users hand cvo (.parquet or .csv): read with a clear error, checked for columns,
+and their rows and values named the way a user finds them (CSV line numbers, 1-based rows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError, did_you_mean
+
+
+def require_file(path: Path, what: str, fix: str | None = None) -> None:
+    """Raise DataError when the ``what`` file is not there."""
+    if not path.is_file():
+        raise DataError(
+            f"The {what} file {path} does not exist",
+            where=f"looked in {path.parent}",
+            fix=fix or f"Check the '{what}' path in the scenario; it is relative to the scenario file",
+        )
+
+
+def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a .parquet or .csv file, with a clear error when it is missing or unreadable.
+
+    ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
+    """
+    require_file(path, what)
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            return pd.read_csv(path, dtype={column: str for column in text_columns})
+    except Exception as error:  # pyarrow and the csv parser raise many types
+        raise DataError(
+            f"The {what} file {path} could not be read: {error}",
+            fix="Check that the file is a complete, valid table",
+        ) from None
+    raise DataError(
+        f"The {what} file {path} has the suffix '{path.suffix}'",
+        fix="Use a .parquet or .csv file",
+    )
+
+
+def row_label(path: Path, position: int) -> str:
+    """Row numbers as a user finds them: CSV line numbers, 1-based parquet rows."""
+    if path.suffix.lower() == ".csv":
+        return f"{path}, line {position + 2}"
+    return f"{path}, row {position + 1}"
+
+
+def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], where: Path | str, what: str,
+                    advice: str) -> None:
+    """Raise DataError naming the first missing column, with a did-you-mean and the columns found."""
+    for column in columns:
+        if column not in table.columns:
+            hint = did_you_mean(column, map(str, table.columns))
+            shown = ", ".join(map(str, table.columns[:15]))
+            raise DataError(
+                f"The {what} table has no column '{column}'",
+                where=str(where),
+                fix=f"{hint + ' ' if hint else ''}Columns found: {shown}. {advice}",
+            )
+
+
+def show(value: object) -> str:
+    """A table value as a user wrote it: 1.5, 'high', or 'missing (NaN)'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "a missing value (NaN)"
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)

@@ -1,0 +1,231 @@
+"""Compare scenarios side by side: solve each, line up their figures, and count the customers who move.
+
+For scenarios S_0, S_1, ... each solved by ``optimizer.plan.workflow``, the comparison holds
+per scenario its status, objective, bound, gap, spend, treatment and control, per-campaign
+audience and value, KPIs, and every constraint with its slack and LP shadow price dz/db (the
+text shows those binding in the plan or with a non-zero price). For every
+scenario S_t after the baseline S_0 (the first scenario that has a plan) and the customers C
+of both plans (joined on customer_id), with a(i), b(i) the campaign of customer i in S_0 and S_t
+('none' when not selected),
+
+    moved[u, v] = |{i in C : a(i) = u, b(i) = v}|,      changed = |{i in C : a(i) != b(i)}|,
+
+so the matrix sums to |C| and its diagonal (same campaign in both) holds |C| - changed.
+A scenario without a plan (infeasible, or the solver stopped without one) is reported with
+its error instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import InfeasibleError, SolverError
+from optimizer.plan.workflow import optimize
+from optimizer.reporting.plots import ScenarioBars, comparison_png
+from optimizer.reporting.text import text_table
+from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.solve.options import Method
+from optimizer.store.files import atomic_write
+
+COMPARE_FILE, COMPARE_PLOT = "compare.json", "compare.png"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class Solved:
+    """One scenario of a comparison: its plan's summary, or the error that left it without one.
+
+    ``status`` is the summary's (optimal | feasible), or 'infeasible' / 'none' with ``error``.
+    """
+
+    label: str
+    name: str
+    scenario_file: str
+    status: str
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+    assignments: pd.DataFrame | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        head = {"label": self.label, "name": self.name, "scenario_file": self.scenario_file, "status": self.status,
+                "error": self.error}
+        if self.summary is None:
+            return head
+        s = self.summary
+        return {
+            **head,
+            **{key: s[key] for key in ("objective_name", "method", "objective", "bound", "gap", "expected_spend",
+                                       "expected_value", "treatment", "control")},
+            "campaigns": [{key: c[key] for key in ("id", "channel", "audience", "treatment", "control",
+                                                   "expected_spend", "expected_value")} for c in s["campaigns"]],
+            "kpis": {kpi["name"]: kpi["value"] for kpi in s["kpis"]},
+            "constraints": [{key: c[key] for key in ("name", "sense", "rhs", "lhs", "slack", "binding", "shadow_price")}
+                            for c in s["constraints"]],
+        }
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Customers of both plans by campaign in the baseline (``rows``) and in ``target`` (``columns``)."""
+
+    source: str
+    target: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    counts: np.ndarray
+    changed: int
+    only_in_source: int
+    only_in_target: int
+
+    @property
+    def common(self) -> int:
+        return int(self.counts.sum())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": self.source, "to": self.target, "rows": list(self.rows), "columns": list(self.columns),
+            "counts": self.counts.tolist(), "common_customers": self.common, "changed": self.changed,
+            "only_in_from": self.only_in_source, "only_in_to": self.only_in_target,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    scenarios: tuple[Solved, ...]
+    baseline: str | None
+    moved: tuple[Moved, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenarios": [s.to_dict() for s in self.scenarios], "baseline": self.baseline,
+                "moved": [m.to_dict() for m in self.moved]}
+
+
+def compare(
+    scenarios: Sequence[Scenario | str | Path], method: Method | None = None, run_date: dt.date | None = None
+) -> Comparison:
+    """Optimize every scenario (``method`` overrides each one's solver.method; all sent on ``run_date``,
+    default today, for the contact policy) and compare the plans.
+
+    Every file is read and validated before anything is solved, so a broken file fails fast
+    (ScenarioError); InfeasibleError and SolverError are recorded per scenario.
+    """
+    loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+    labels = scenario_labels(loaded)
+    solved = tuple(_solve(scenario, label, method, run_date) for scenario, label in zip(loaded, labels))
+    with_plan = [s for s in solved if s.assignments is not None]
+    if not with_plan:
+        return Comparison(solved, None, ())
+    base = with_plan[0]
+    moved = tuple(customers_moved(base, s) for s in with_plan[1:])
+    return Comparison(solved, base.label, moved)
+
+
+def scenario_labels(scenarios: Sequence[Scenario]) -> list[str]:
+    """Each scenario's name; scenarios that share a name go by their file stem, then by position."""
+    names = [s.name for s in scenarios]
+    labels = [name if names.count(name) == 1 or s.path is None else Path(s.path).stem
+              for name, s in zip(names, scenarios)]
+    return [label if labels.count(label) == 1 else f"{label}#{i}" for i, label in enumerate(labels, start=1)]
+
+
+def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.date | None) -> Solved:
+    try:
+        plan = optimize(scenario, method, run_date=run_date)
+    except (InfeasibleError, SolverError) as error:
+        status = "infeasible" if isinstance(error, InfeasibleError) else "none"
+        return Solved(label, scenario.name, scenario.source, status, error=error.message)
+    return Solved(label, scenario.name, scenario.source, plan.summary["status"], plan.summary,
+                  assignments=plan.assignments[["customer_id", "campaign_id"]])
+
+
+def customers_moved(source: Solved, target: Solved) -> Moved:
+    """The moved matrix of the module docstring, over customers in both plans."""
+    merged = source.assignments.merge(target.assignments, on="customer_id", how="outer", suffixes=("_a", "_b"),
+                                      indicator=True)
+    both = merged[merged["_merge"] == "both"]
+    before = both["campaign_id_a"].astype(object).fillna(NONE).astype(str)
+    after = both["campaign_id_b"].astype(object).fillna(NONE).astype(str)
+    rows = (*(c["id"] for c in source.summary["campaigns"]), NONE)
+    columns = (*(c["id"] for c in target.summary["campaigns"]), NONE)
+    counts = pd.crosstab(before, after).reindex(index=list(rows), columns=list(columns), fill_value=0)
+    return Moved(source.label, target.label, rows, columns, counts.to_numpy(dtype=np.int64),
+                 changed=int((before != after).sum()), only_in_source=int((merged["_merge"] == "left_only").sum()),
+                 only_in_target=int((merged["_merge"] == "right_only").sum()))
+
+
+def write_comparison(comparison: Comparison, out_dir: Path) -> Path:
+    """Write compare.json and compare.png (audiences and objectives) into ``out_dir`` atomically;
+    return the JSON's path."""
+    path = out_dir / COMPARE_FILE
+    text = json.dumps(comparison.to_dict(), indent=2) + "\n"
+    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    if any(s.summary is not None for s in comparison.scenarios):
+        picture = comparison_png([
+            ScenarioBars(s.label, {c["id"]: c["audience"] for c in s.summary["campaigns"]}, s.summary["objective"])
+            for s in comparison.scenarios if s.summary is not None
+        ])
+        atomic_write(out_dir / COMPARE_PLOT, lambda temp: temp.write_bytes(picture))
+    return path
+
+
+def format_comparison(comparison: Comparison) -> str:
+    """The comparison as text: a column per scenario, then the errors, then the customers moved."""
+    entries = [s.to_dict() for s in comparison.scenarios]
+    lines = ["cvo compare " + ", ".join(f"{e['label']} ({e['scenario_file']})" for e in entries), ""]
+    lines += text_table(["", *(e["label"] for e in entries)], _figure_rows(entries)).splitlines()
+    lines += [f"{e['label']}: {e['error']}" for e in entries if e["error"]]
+    for moved in comparison.moved:
+        lines += ["", *_moved_lines(moved)]
+    return "\n".join(lines)
+
+
+def _figure_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
+    rows = [["status", *(e["status"] for e in entries)]]
+    for key, digits in (("objective", 2), ("bound", 2), ("gap", None), ("expected_spend", 2),
+                        ("expected_value", 2), ("treatment", 0), ("control", 0)):
+        rows.append([key.replace("_", " "), *(_cell(e.get(key), digits) for e in entries)])
+    campaigns = {c["id"]: None for e in entries for c in e.get("campaigns", [])}
+    for key, digits in (("audience", 0), ("expected_value", 2)):
+        for campaign in campaigns:
+            cells = [_cell(_by(e.get("campaigns", []), "id", campaign).get(key), digits) for e in entries]
+            rows.append([f"{key.replace('_', ' ')}[{campaign}]", *cells])
+    for kpi in {name: None for e in entries for name in e.get("kpis", {})}:
+        rows.append([f"kpi {kpi}", *(_cell(e.get("kpis", {}).get(kpi), 2) for e in entries)])
+    for name in {c["name"]: None for e in entries for c in e.get("constraints", []) if _matters(c)}:
+        cells = [_cell(_by(e.get("constraints", []), "name", name).get("shadow_price"), 4) for e in entries]
+        rows.append([f"shadow price {name}", *cells])
+    return rows
+
+
+def _matters(constraint: dict[str, Any]) -> bool:
+    """Binding: tight in the plan or priced by the LP (optimizer/reporting/summary.py)."""
+    return constraint["binding"]
+
+
+def _by(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
+    return next((item for item in items if item[key] == value), {})
+
+
+def _cell(value: float | None, digits: int | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1e}" if digits is None else f"{value:,.{digits}f}"
+
+
+def _moved_lines(moved: Moved) -> list[str]:
+    title = (f"Customers moved, {moved.source} → {moved.target}: {moved.changed:,} of {moved.common:,} customers "
+             f"in both changed campaign (rows: {moved.source}, columns: {moved.target})")
+    extra = []
+    if moved.only_in_source or moved.only_in_target:
+        extra = [f"{moved.only_in_source:,} customers only in {moved.source}, "
+                 f"{moved.only_in_target:,} only in {moved.target}"]
+    body = [[row, *(f"{count:,}" for count in counts)] for row, counts in zip(moved.rows, moved.counts)]
+    return [title, *text_table([f"{moved.source} \\ {moved.target}", *moved.columns], body).splitlines(), *extra]

@@ -1,0 +1,315 @@
+"""What-if sweeps: solve one scenario at several values of one limit and read off the frontier.
+
+For a limit b_r (any coupling row: the total budget, a campaign budget, a channel capacity, an
+audience bound, a custom constraint) and values b^1 < b^2 < ... the sweep solves
+
+    z(b) = max { sum_ij c_ij x_ij : the scenario's rows, with row r's limit set to b }
+
+once per value, from one formulation (the data are read once; only the rhs changes). At each
+point it reports, beside the plan's figures:
+
+    shadow price  y_s = dz_LP/db_s   for every limit s, the LP dual of row s at that point
+                                      (negative for a >= limit that costs value to meet)
+    marginal value  (z(b^k) - z(b^(k-1))) / (b^k - b^(k-1))   between consecutive points
+
+The LP optimum z_LP(b) is concave and piecewise linear in b, so y_r at b^(k-1) >= the LP's
+marginal value >= y_r at b^k; the MIP's z(b) follows z_LP within the value of at most m
+fractional customers (m limits), which is why the two read alike on all but tiny scenarios.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import ScenarioError, did_you_mean
+from optimizer.plan.controls import draw_controls
+from optimizer.plan.workflow import with_method
+from optimizer.reporting.plots import Frontier, FrontierPoint, frontier_png
+from optimizer.reporting.summary import campaign_figures
+from optimizer.reporting.text import text_table
+from optimizer.scenario.data import load_data
+from optimizer.scenario.formulation import Formulation, formulate
+from optimizer.scenario.schema import Scenario
+from optimizer.solve.options import Method
+from optimizer.solve.problem import Problem
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+from optimizer.solve.solver import solve
+from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, atomic_write
+
+SweepProgress = Callable[[int, int], None]  # (points done, points)
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One solve of the sweep: the limit's ``value`` and what the plan at that value looks like.
+
+    Plan figures are None when there is no plan (``status`` none: infeasible, or stopped without
+    one). ``expected_spend``, ``treatment`` and ``control`` are after the control draw, as in
+    ``cvo optimize``; ``audiences`` count treatment + control per campaign; ``limit_lhs`` is the
+    swept limit's left-hand side; ``marginal_value`` is the slope from the previous point.
+    """
+
+    value: float
+    status: SolutionStatus
+    termination: Termination
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    expected_spend: float | None
+    treatment: int | None
+    control: int | None
+    audiences: Mapping[str, int] | None
+    limit_lhs: float | None
+    shadow_prices: Mapping[str, float | None]
+    marginal_value: float | None
+    solve_seconds: float
+
+    @property
+    def has_plan(self) -> bool:
+        return self.objective is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "value": self.value, "status": str(self.status), "termination": str(self.termination),
+            "objective": self.objective, "bound": self.bound, "gap": self.gap,
+            "expected_spend": self.expected_spend, "treatment": self.treatment, "control": self.control,
+            "audiences": None if self.audiences is None else dict(self.audiences), "limit_lhs": self.limit_lhs,
+            "marginal_value": self.marginal_value, "shadow_prices": dict(self.shadow_prices),
+            "solve_seconds": round(self.solve_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The points of one sweep, in increasing order of the limit's value."""
+
+    scenario: str
+    scenario_file: str
+    objective_name: str
+    limit: str
+    family: str
+    sense: str
+    scenario_value: float
+    limits: tuple[str, ...]
+    campaigns: tuple[str, ...]
+    points: tuple[SweepPoint, ...]
+
+    @property
+    def values(self) -> list[float]:
+        return [point.value for point in self.points]
+
+    def figure(self) -> Frontier:
+        """The sweep as optimizer/reporting/plots.py draws it."""
+        points = [FrontierPoint(p.value, p.objective, p.status is SolutionStatus.OPTIMAL, p.marginal_value, price)
+                  for p, price in zip(self.points, self.shadow_prices)]
+        return Frontier(self.scenario, self.limit, self.sense, self.scenario_value, self.objective_name, points)
+
+    @property
+    def shadow_prices(self) -> list[float | None]:
+        """The swept limit's own shadow price dz_LP/db at each point."""
+        return [point.shadow_prices[self.limit] for point in self.points]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario, "scenario_file": self.scenario_file, "objective_name": self.objective_name,
+            "limit": self.limit, "family": self.family, "sense": self.sense, "scenario_value": self.scenario_value,
+            "limits": list(self.limits), "campaigns": list(self.campaigns),
+            "points": [point.to_dict() for point in self.points],
+        }
+
+
+def sweep(
+    scenario: Scenario | str | Path, limit: str, values: Sequence[float], progress: SweepProgress | None = None,
+    method: Method | None = None, run_date: dt.date | None = None,
+) -> Sweep:
+    """Solve ``scenario`` with the limit named ``limit`` at each of ``values`` (sorted, duplicates
+    dropped); infeasible points are recorded, not raised. ``progress(done, total)`` hears of each point;
+    ``run_date`` (default today) is the day the contact policy is checked on.
+
+    Raises ScenarioError for an unknown limit or no values.
+    """
+    scenario = with_method(scenario, method)
+    ordered = sorted({float(value) for value in values})
+    if not ordered:
+        raise ScenarioError(f"No values to sweep '{limit}' over", where="sweep values",
+                            fix="Give at least one value, e.g. START:STOP:COUNT = 5000:50000:10")
+    formulation = formulate(load_data(scenario, run_date))
+    index = limit_index(formulation.problem, limit, scenario)
+    points = []
+    for done, value in enumerate(ordered, start=1):
+        points.append(solve_point(formulation, index, value))
+        if progress is not None:
+            progress(done, len(ordered))
+    row = formulation.problem.rows[index]
+    return Sweep(
+        scenario=scenario.name, scenario_file=scenario.source, objective_name=str(scenario.objective),
+        limit=row.name, family=row.family, sense=str(row.sense), scenario_value=float(row.rhs),
+        limits=tuple(r.name for r in formulation.problem.rows), campaigns=formulation.problem.campaign_ids,
+        points=tuple(with_marginal_values(points)),
+    )
+
+
+def limit_index(problem: Problem, limit: str, scenario: Scenario) -> int:
+    """Position of the row named ``limit``; a ScenarioError naming the limits there are otherwise."""
+    names = [row.name for row in problem.rows]
+    if limit in names:
+        return names.index(limit)
+    if limit == "budget":
+        raise ScenarioError(
+            f"Scenario '{scenario.name}' has no total budget to sweep", where=scenario.source,
+            fix="Add a 'budget:' key to the scenario file (any value: the sweep replaces it), or sweep another "
+            f"limit: {', '.join(names) or 'there are none'}",
+        )
+    hint = did_you_mean(limit, names)
+    raise ScenarioError(
+        f"'{limit}' is not a limit of scenario '{scenario.name}'", where=scenario.source,
+        fix=f"{hint + ' ' if hint else ''}Limits: {', '.join(names) or 'none'}. A limit the file does not set "
+        "(a campaign budget, max_audience, min_audience, channel capacity) must be set there first, to any value",
+    )
+
+
+def set_limit(problem: Problem, index: int, value: float) -> Problem:
+    """``problem`` with coupling row ``index``'s rhs replaced by ``value``."""
+    rows = list(problem.rows)
+    rows[index] = replace(rows[index], rhs=float(value))
+    return replace(problem, rows=tuple(rows))
+
+
+def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoint:
+    """Solve the formulation with row ``index`` at ``value``; the plan's figures as cvo optimize gives them."""
+    scenario = formulation.scenario
+    problem = set_limit(formulation.problem, index, value)
+    started = time.perf_counter()
+    result = solve(problem, scenario.solver)
+    seconds = time.perf_counter() - started
+    prices = _shadow_prices(problem, result)
+    if result.termination is Termination.INFEASIBLE or result.status is SolutionStatus.NONE:
+        return SweepPoint(float(value), result.status, result.termination, None, result.bound, None, None, None,
+                          None, None, None, prices, None, seconds)
+    fractions = scenario.control_fractions()
+    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed)
+    campaigns = campaign_figures(replace(formulation, problem=problem), result.choice, control)
+    return SweepPoint(
+        value=float(value), status=result.status, termination=result.termination, objective=result.objective,
+        bound=result.bound, gap=result.gap, expected_spend=float(sum(c["expected_spend"] for c in campaigns)),
+        treatment=int(sum(c["treatment"] for c in campaigns)), control=int(sum(c["control"] for c in campaigns)),
+        audiences={c["id"]: c["audience"] for c in campaigns},
+        limit_lhs=float(problem.row_activity(result.choice)[index]), shadow_prices=prices, marginal_value=None,
+        solve_seconds=seconds,
+    )
+
+
+def _shadow_prices(problem: Problem, result: SolveResult) -> dict[str, float | None]:
+    prices = result.shadow_prices
+    if prices is None:
+        return {row.name: None for row in problem.rows}
+    return {row.name: float(price) for row, price in zip(problem.rows, prices)}
+
+
+def with_marginal_values(points: Sequence[SweepPoint]) -> list[SweepPoint]:
+    """Each point with the slope Δz/Δb from the point before it (None without two objectives)."""
+    out = list(points[:1])
+    for before, point in zip(points, points[1:]):
+        slope = None
+        if before.has_plan and point.has_plan:
+            slope = (point.objective - before.objective) / (point.value - before.value)
+        out.append(replace(point, marginal_value=slope))
+    return out
+
+
+def parse_range(text: str) -> list[float]:
+    """'START:STOP:COUNT' as COUNT evenly spaced values from START to STOP, both included.
+
+    >>> parse_range("5000:50000:10")[:3]
+    [5000.0, 10000.0, 15000.0]
+    """
+    parts = text.split(":")
+    fix = "Write START:STOP:COUNT with COUNT >= 2, e.g. 5000:50000:10 (ten values from 5,000 to 50,000)"
+    if len(parts) != 3:
+        raise ScenarioError(f"The range '{text}' does not have the form START:STOP:COUNT", where="sweep range",
+                            fix=fix)
+    try:
+        start, stop = float(parts[0]), float(parts[1])
+        count = int(parts[2])
+    except ValueError:
+        raise ScenarioError(f"The range '{text}' needs numbers for START and STOP and a whole number for COUNT",
+                            where="sweep range", fix=fix) from None
+    if count < 2 or not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
+        raise ScenarioError(f"The range '{text}' must have COUNT >= 2 and START != STOP (finite numbers)",
+                            where="sweep range", fix=fix)
+    return [float(value) for value in np.linspace(start, stop, count)]
+
+
+def parse_limit(text: str) -> tuple[str, list[float]]:
+    """'NAME=START:STOP:COUNT' as (NAME, values): the ``--limit`` option of ``cvo sweep``.
+
+    >>> parse_limit("capacity[email]=1000:3000:3")
+    ('capacity[email]', [1000.0, 2000.0, 3000.0])
+    """
+    name, separator, span = text.rpartition("=")
+    if not separator or not name.strip():
+        raise ScenarioError(f"'{text}' is not NAME=START:STOP:COUNT", where="--limit",
+                            fix="Write e.g. --limit capacity[email]=1000:20000:8")
+    return name.strip(), parse_range(span.strip())
+
+
+def sweep_table(result: Sweep) -> pd.DataFrame:
+    """One row per point: the figures of sweep.csv, with audience[...] and shadow_price[...] columns."""
+    rows = []
+    for point in result.points:
+        row = {key: value for key, value in point.to_dict().items() if key not in ("audiences", "shadow_prices")}
+        audiences = point.audiences or {}
+        row.update({f"audience[{c}]": audiences.get(c) for c in result.campaigns})
+        row.update({f"shadow_price[{name}]": point.shadow_prices.get(name) for name in result.limits})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_sweep(result: Sweep, out_dir: Path) -> list[Path]:
+    """Write sweep.json, sweep.csv and frontier.png into ``out_dir``, each atomically; return their paths."""
+    paths = [out_dir / SWEEP_FILE, out_dir / SWEEP_CSV, out_dir / FRONTIER_FILE]
+    text = json.dumps(result.to_dict(), indent=2) + "\n"
+    table = sweep_table(result)
+    png = frontier_png(result.figure())
+    atomic_write(paths[0], lambda temp: temp.write_text(text, encoding="utf-8"))
+    atomic_write(paths[1], lambda temp: table.to_csv(temp, index=False))
+    atomic_write(paths[2], lambda temp: temp.write_bytes(png))
+    return paths
+
+
+def format_sweep(result: Sweep, top: int = 3) -> str:
+    """The sweep as a text table: value, status, objective, gap, spend, marginal value, and the
+    ``top`` largest shadow prices (by size) at each point."""
+    head = (f"cvo sweep {result.scenario}: {result.limit} ({result.sense} {result.scenario_value:,.6g} in the "
+            f"scenario), objective {result.objective_name}")
+    header = ["value", "status", "objective", "gap", "spend", "lhs", "marginal value", "largest shadow prices"]
+    body = [
+        [f"{p.value:,.6g}", str(p.status if p.has_plan else p.termination), _number(p.objective),
+         "—" if p.gap is None else f"{p.gap:.1e}", _number(p.expected_spend), _number(p.limit_lhs),
+         _number(p.marginal_value, 4), _largest_prices(p.shadow_prices, top)]
+        for p in result.points
+    ]
+    notes = [f"spend: treated customers, after the control hold-out; lhs: {result.limit} over the whole selected "
+             "audience; marginal value = Δobjective/Δvalue from the row above; shadow price = d objective/d limit "
+             "(LP dual)"]
+    return "\n".join([head, *text_table(header, body, left={1, 7}).splitlines(), *notes])
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _largest_prices(prices: Mapping[str, float | None], top: int) -> str:
+    known = [(name, price) for name, price in prices.items() if price is not None and abs(price) > 1e-9]
+    largest = sorted(known, key=lambda item: -abs(item[1]))[:top]
+    return ", ".join(f"{name} {price:,.4g}" for name, price in largest) or "—"
+
