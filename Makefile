@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 
-.PHONY: demo test test-slow bench data hillstrom weekly clean
+.PHONY: demo test typecheck test-slow bench data hillstrom weekly clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,10 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
-test: $(STAMP) $(CHROMIUM)
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: typecheck $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

@@ -17,8 +17,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "optimizer"
 LAYERS = {
     "errors": 0, "store": 1, "solve": 2, "scenario": 3, "reporting": 4, "scoring": 4, "plan": 5,

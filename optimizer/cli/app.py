@@ -27,9 +27,6 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """Decide which marketing campaign each customer should get."""
-    from optimizer.solve.relaxation import quiet_highs_banner
-
-    quiet_highs_banner()  # HiGHS's banner would otherwise land in the middle of --json output
 
 
 def fail(error: CvoError) -> typer.Exit:

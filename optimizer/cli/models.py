@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar, Unpack
 
 import typer
 
 from optimizer.cli.app import app, fail
 from optimizer.errors import CvoError, ScenarioError
+
+if TYPE_CHECKING:
+    from optimizer.scoring.cells import CellOptions
+    from optimizer.scoring.uplift import UpliftOptions
+    from optimizer.scoring.workflow import ScoreRun
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+class _CommonOptions(TypedDict):
+    """The options the two response models share."""
+
+    holdout: float
+    seed: int
+    min_responders: int
 
 
 @app.command()
@@ -62,7 +78,9 @@ def score(
     typer.echo("Wrote " + ", ".join(map(str, written)))
 
 
-def _response_options(model: str, cells: str | None, shrinkage: float, **common):
+def _response_options(
+    model: str, cells: str | None, shrinkage: float, **common: Unpack[_CommonOptions]
+) -> UpliftOptions | CellOptions:
     """UpliftOptions for --model t-learner, CellOptions for --model cells (which needs --cells)."""
     from optimizer.scoring.cells import CellOptions
     from optimizer.scoring.uplift import UpliftOptions
@@ -100,7 +118,7 @@ def _amount(text: str, campaign: str) -> float:
                             fix="Write e.g. --cost mens_email=0.10") from None
 
 
-def _choice(kind, text: str, option: str):
+def _choice(kind: type[_Choice], text: str, option: str) -> _Choice:
     try:
         return kind(text)
     except ValueError:
@@ -109,7 +127,7 @@ def _choice(kind, text: str, option: str):
                             fix=f"Use one of {allowed}") from None
 
 
-def _print_score(run) -> None:
+def _print_score(run: ScoreRun) -> None:
     from optimizer.scoring.uplift_report import format_report
 
     if run.value is not None:

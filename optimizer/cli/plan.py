@@ -79,8 +79,11 @@ def _optimize_on_dask(
     try:
         loaded = with_history(load_scenario(scenario), history)
         out_dir = out if out is not None else Path("out") / loaded.name
-        cluster = LocalCluster(threads_per_worker=1, dashboard_address=None) if address == "local" else None
-        with Client(cluster if cluster is not None else address) as client:
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
+            threads_per_worker=1, dashboard_address=None) if address == "local" else None
+        with Client(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
+            cluster if cluster is not None else address
+        ) as client:
             with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
                 run = optimize_distributed(loaded, client, out_dir, run_date)
         if cluster is not None:

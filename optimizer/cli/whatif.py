@@ -65,10 +65,12 @@ def _swept_limit(budget: str | None, limit: str | None) -> tuple[str, list[float
     """The limit and values of ``--budget START:STOP:COUNT`` or ``--limit NAME=START:STOP:COUNT`` (exactly one)."""
     from optimizer.whatif.frontier import parse_limit, parse_range
 
-    if (budget is None) == (limit is None):
-        raise ScenarioError("Give one limit to sweep: --budget or --limit", where="cvo sweep",
-                            fix="Write e.g. --budget 5000:50000:10 or --limit capacity[email]=5000:20000:4")
-    return ("budget", parse_range(budget)) if budget is not None else parse_limit(limit)
+    if budget is not None and limit is None:
+        return "budget", parse_range(budget)
+    if limit is not None and budget is None:
+        return parse_limit(limit)
+    raise ScenarioError("Give one limit to sweep: --budget or --limit", where="cvo sweep",
+                        fix="Write e.g. --budget 5000:50000:10 or --limit capacity[email]=5000:20000:4")
 
 
 @app.command()

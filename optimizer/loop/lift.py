@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
 from optimizer.errors import DataError
@@ -51,7 +52,7 @@ class Arm:
     variance: float
 
     @classmethod
-    def of(cls, values: np.ndarray) -> Arm:
+    def of(cls, values: NDArray[np.float64]) -> Arm:
         n = len(values)
         return cls(n, float(values.mean()) if n else math.nan, float(values.var(ddof=1)) if n > 1 else math.nan)
 
@@ -218,21 +219,21 @@ def _check_outcomes(outcomes: pd.DataFrame, source: str) -> pd.DataFrame:
     return checked
 
 
-def _revenue(outcomes: pd.DataFrame, source: str) -> np.ndarray:
+def _revenue(outcomes: pd.DataFrame, source: str) -> NDArray[np.float64]:
     values = pd.to_numeric(outcomes["revenue"], errors="coerce").to_numpy(float, na_value=np.nan)
     _reject(outcomes, "revenue", np.flatnonzero(~np.isfinite(values)), "a number", source,
             "Write 0 for customers who spent nothing; drop text such as '$'")
     return values
 
 
-def _converted(outcomes: pd.DataFrame, source: str) -> np.ndarray:
+def _converted(outcomes: pd.DataFrame, source: str) -> NDArray[np.int64]:
     values = pd.to_numeric(outcomes["converted"], errors="coerce").to_numpy(float, na_value=np.nan)
     _reject(outcomes, "converted", np.flatnonzero(~np.isin(values, (0.0, 1.0))), "0 or 1", source,
             "Code customers who converted 1 (or true) and the others 0")
     return values.astype(int)
 
 
-def _reject(table: pd.DataFrame, column: str, bad: np.ndarray, expected: str, where: str, fix: str) -> None:
+def _reject(table: pd.DataFrame, column: str, bad: NDArray[np.intp], expected: str, where: str, fix: str) -> None:
     """DataError naming the first of the ``bad`` rows, by customer and row, and how many there are."""
     if bad.size:
         first = int(bad[0])
@@ -261,7 +262,7 @@ def _check_arms(campaign_id: str, n_treated: int, n_control: int, plan: str) -> 
                                     "or drop its rows from the contacts to measure the other campaigns")
 
 
-def _campaign_arms(campaign_id: str, rows: dict[str, np.ndarray], costs: Mapping[str, tuple[float, float]],
+def _campaign_arms(campaign_id: str, rows: dict[str, NDArray[Any]], costs: Mapping[str, tuple[float, float]],
                    plan: str) -> _Arms:
     """The arms of one campaign from its rows of the joined table (column name -> values)."""
     if campaign_id not in costs:

@@ -53,7 +53,8 @@ def measure_run(
     run_id, history = resolve_run(run, history)
     record, campaigns, contacts = run_record(history, run_id)
     table = read_table(Path(outcomes), what="outcomes", text_columns=("customer_id",))
-    costs = {row.campaign_id: (row.cost_per_contact, row.cost_per_response) for row in campaigns.itertuples()}
+    costs = {campaign: (per_contact, per_response) for campaign, per_contact, per_response in zip(
+        campaigns["campaign_id"], campaigns["cost_per_contact"], campaigns["cost_per_response"])}
     plan = f"run {record['run_id']}"
     measured = measure(contacts, table, costs, source=str(outcomes), plan=plan)
     features, note = _features(record, customers)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy import stats
 
 from optimizer.errors import DataError
@@ -52,7 +53,7 @@ class Group:
     label: str
     condition: str
     complement: str
-    mask: np.ndarray = field(repr=False, compare=False)
+    mask: NDArray[np.bool_] = field(repr=False, compare=False)
     level: str | float | bool | None = None
     low: float | None = None
     high: float | None = None
@@ -115,7 +116,7 @@ def sub_personas(contacts: pd.DataFrame, outcomes_joined: pd.DataFrame, features
 
 
 def _inputs(contacts: pd.DataFrame, outcomes_joined: pd.DataFrame, features: pd.DataFrame,
-            outcome: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+            outcome: str) -> tuple[NDArray[np.object_], NDArray[np.bool_], NDArray[np.float64], pd.DataFrame]:
     """(campaign per contacted customer, treated, outcome, features in the same order), checked."""
     require_columns(contacts, ("customer_id", "campaign_id", "group"), "the plan's contacts", "contacts",
                     "The contacts are the plan's assignments table")
@@ -124,8 +125,8 @@ def _inputs(contacts: pd.DataFrame, outcomes_joined: pd.DataFrame, features: pd.
     require_columns(features, ("customer_id",), "the features", "features", "One row per customer, by customer_id")
     contacted = contacts[contacts["group"].isin([TREATMENT, CONTROL])]
     ids = pd.Index(contacted["customer_id"].astype(str))
-    y = _by_customer(outcomes_joined, "joined outcomes")[outcome].reindex(ids)
-    y = pd.to_numeric(y, errors="coerce").to_numpy(float, na_value=np.nan)
+    joined = _by_customer(outcomes_joined, "joined outcomes")[outcome].reindex(ids)
+    y = pd.to_numeric(joined, errors="coerce").to_numpy(float, na_value=np.nan)
     if not np.isfinite(y).all():
         first = int(np.flatnonzero(~np.isfinite(y))[0])
         raise DataError(f"Customer '{ids[first]}' has no number as '{outcome}' in the joined outcomes",
@@ -144,8 +145,8 @@ def _by_customer(table: pd.DataFrame, what: str) -> pd.DataFrame:
     return table.set_index(ids.to_numpy())
 
 
-def _campaign_personas(campaign_id: str, table: pd.DataFrame, treated: np.ndarray, y: np.ndarray, outcome: str,
-                       alpha: float, min_group: int) -> list[Persona]:
+def _campaign_personas(campaign_id: str, table: pd.DataFrame, treated: NDArray[np.bool_], y: NDArray[np.float64],
+                       outcome: str, alpha: float, min_group: int) -> list[Persona]:
     groups = [group for name in table.columns for group in feature_groups(table[name], str(name))]
     tests = [test for group in groups if (test := _test(group, treated, y, min_group)) is not None]
     if not tests:
@@ -157,7 +158,7 @@ def _campaign_personas(campaign_id: str, table: pd.DataFrame, treated: np.ndarra
     return sorted(personas, key=lambda persona: (persona.p_adjusted, persona.feature, persona.group))
 
 
-def _test(group: Group, treated: np.ndarray, y: np.ndarray, min_group: int) -> _Test | None:
+def _test(group: Group, treated: NDArray[np.bool_], y: NDArray[np.float64], min_group: int) -> _Test | None:
     """The z test of tau_G = tau_R; None when an arm of the group or of its rest is under ``min_group``."""
     arms = [y[group.mask & treated], y[group.mask & ~treated], y[~group.mask & treated], y[~group.mask & ~treated]]
     if min(len(arm) for arm in arms) < max(min_group, 2):
@@ -225,14 +226,14 @@ def _level_groups(values: pd.Series, name: str) -> list[Group]:
     return groups
 
 
-def _range_groups(x: np.ndarray, name: str) -> list[Group]:
+def _range_groups(x: NDArray[np.float64], name: str) -> list[Group]:
     """Groups cut at the rounded quartiles: x < e1, e1 <= x < e2, ..., x >= e3 (a missing x is in none)."""
     edges = readable_edges(x[np.isfinite(x)])
     groups = [_range_group(x, name, low, high) for low, high in zip([None, *edges], [*edges, None])]
     return [group for group in groups if group.mask.any()]
 
 
-def _range_group(x: np.ndarray, name: str, low: float | None, high: float | None) -> Group:
+def _range_group(x: NDArray[np.float64], name: str, low: float | None, high: float | None) -> Group:
     parts = [f"{name} >= {_literal(low)}"] * (low is not None) + [f"{name} < {_literal(high)}"] * (high is not None)
     condition = " and ".join(parts)
     label = f"{_literal(low)} <= {name} < {_literal(high)}" if low is not None and high is not None else condition
@@ -244,7 +245,7 @@ def _range_group(x: np.ndarray, name: str, low: float | None, high: float | None
     return Group(name, label, condition, f"not ({condition})", mask, low=low, high=high)
 
 
-def readable_edges(values: np.ndarray) -> list[float]:
+def readable_edges(values: NDArray[np.float64]) -> list[float]:
     """The distinct quartiles of ``values``, rounded to the fewest significant digits (3 or more) that keep them apart.
 
     >>> readable_edges(np.array([1.0, 10.0, 12.3456, 80.04, 1000.0]))

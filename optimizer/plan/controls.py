@@ -11,9 +11,11 @@ partitioning of the customer table.
 from __future__ import annotations
 
 import hashlib
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.solve.keys import mix
 
@@ -22,18 +24,20 @@ TREATMENT, CONTROL = "treatment", "control"  # the group column of a plan
 
 def _salt(seed: int, campaign_id: str) -> np.uint64:
     digest = hashlib.blake2b(f"{seed}\x1f{campaign_id}".encode(), digest_size=8).digest()
-    return np.frombuffer(digest, dtype=np.uint64)[0]
+    salt: np.uint64 = np.frombuffer(digest, dtype=np.uint64)[0]
+    return salt
 
 
-def control_keys(customer_ids: np.ndarray, campaign_id: str, seed: int) -> np.ndarray:
+def control_keys(customer_ids: NDArray[Any], campaign_id: str, seed: int) -> NDArray[np.uint64]:
     """Uniform 64-bit keys, one per customer, for one campaign and seed."""
     labels = np.asarray(customer_ids, dtype=object).astype(str).astype(object)
-    return mix(pd.util.hash_array(labels, categorize=False) ^ _salt(seed, campaign_id))
+    return cast(NDArray[np.uint64], mix(pd.util.hash_array(labels, categorize=False) ^ _salt(seed, campaign_id)))
 
 
 def draw_controls(
-    choice: np.ndarray, customer_ids: np.ndarray, campaign_ids: tuple[str, ...], fractions: np.ndarray, seed: int
-) -> np.ndarray:
+    choice: NDArray[np.integer[Any]], customer_ids: NDArray[Any], campaign_ids: tuple[str, ...],
+    fractions: NDArray[np.float64], seed: int,
+) -> NDArray[np.bool_]:
     """Boolean mask of the customers held out as controls of the campaign they were given."""
     control = np.zeros(len(choice), dtype=bool)
     for j, campaign_id in enumerate(campaign_ids):

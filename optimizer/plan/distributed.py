@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from optimizer.errors import DataError
 from optimizer.plan.controls import control_keys
@@ -43,6 +44,7 @@ from optimizer.solve.results import SolveResult
 from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, atomic_write
 
 KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
+Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
 
 
 def partition_files(scenario: Scenario) -> list[str]:
@@ -88,7 +90,7 @@ class DistributedRun:
 
 
 def optimize_distributed(
-    scenario: Scenario, client, out_dir: Path, run_date: dt.date | None = None
+    scenario: Scenario, client: Any, out_dir: Path, run_date: dt.date | None = None
 ) -> DistributedRun:
     """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``)."""
@@ -105,8 +107,8 @@ def optimize_distributed(
 
 
 def control_thresholds(
-    customers: DaskCustomers, plan: PlanSpec, fractions: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    customers: DaskCustomers, plan: PlanSpec, fractions: NDArray[np.float64], seed: int
+) -> Thresholds:
     """Per campaign, the key at or below which an audience member is a control: the
     round(f·|A_j|)-th smallest key of the audience (as optimizer/plan/controls.py draws them).
 
@@ -130,25 +132,25 @@ def control_thresholds(
     return np.where(sizes > 0, thresholds, np.uint64(0)), sizes, histograms.sum(axis=1)
 
 
-def _audience_keys(part: Partition, plan: PlanSpec, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _audience_keys(part: Partition, plan: PlanSpec, seed: int) -> tuple[NDArray[np.int32], list[NDArray[np.uint64]]]:
     choice = parts.partition_plan(part, plan.start, plan.master, plan.master_choice)
     keys = [control_keys(part.priced.customer_ids[choice == j], campaign, seed)
             for j, campaign in enumerate(part.priced.campaign_ids)]
     return choice, keys
 
 
-def _key_histogram(part: Partition, plan: PlanSpec, seed: int, bins: int) -> np.ndarray:
+def _key_histogram(part: Partition, plan: PlanSpec, seed: int, bins: int) -> NDArray[np.int64]:
     _, keys = _audience_keys(part, plan, seed)
     return np.array([np.bincount((key >> np.uint64(64 - KEY_BITS)).astype(np.int64), minlength=bins)
                      for key in keys], dtype=np.int64)
 
 
-def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: np.ndarray) -> list[np.ndarray]:
+def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: NDArray[np.intp]) -> list[NDArray[np.uint64]]:
     _, keys = _audience_keys(part, plan, seed)
     return [key[(key >> np.uint64(64 - KEY_BITS)).astype(np.int64) == cut] for key, cut in zip(keys, cut_bins)]
 
 
-def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds, out_dir: Path,
+def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
                       summary: dict[str, Any]) -> None:
     """One plan file per partition, written by the workers into a fresh folder that then
     replaces OUT/plan by renames; summary.json last. Every file carries the run's id, so a
@@ -165,7 +167,7 @@ def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds, out_
     atomic_write(out_dir / SUMMARY_FILE, lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"))
 
 
-def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: Path, run_id: str) -> None:
+def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, seed: int, folder: Path, run_id: str) -> None:
     cut, sizes, _ = thresholds
     choice, keys = _audience_keys(part, plan, seed)
     control = np.zeros(choice.size, dtype=bool)
@@ -176,8 +178,8 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: 
     campaign_ids = np.array(part.priced.campaign_ids, dtype=object)
     table = pd.DataFrame({
         "customer_id": pd.array(part.priced.customer_ids.astype(str), dtype="string"),
-        "campaign_id": pd.array(np.where(given, campaign_ids[np.maximum(choice, 0)], None), dtype="string"),
-        "group": pd.array(np.where(given, np.where(control, "control", "treatment"), None), dtype="string"),
+        "campaign_id": pd.array(np.where(given, campaign_ids[np.maximum(choice, 0)], np.array(None)), dtype="string"),
+        "group": pd.array(np.where(given, np.where(control, "control", "treatment"), np.array(None)), dtype="string"),
     })
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({b"cvo_run_id": run_id.encode()})
@@ -185,7 +187,7 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds, seed: int, folder: 
 
 
 def _summary(
-    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds, run_date: dt.date
+    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds: Thresholds, run_date: dt.date
 ) -> dict[str, Any]:
     _, controls, audiences = thresholds
     return {

@@ -14,8 +14,9 @@ from optimizer.plan.workflow import Plan
 from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, SUMMARY_FILE, atomic_write
 
 
-def write_plan(plan: Plan, out_dir: Path) -> dict[str, Any]:
+def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     """Write plan.parquet and summary.json into ``out_dir``; return the summary written."""
+    out_dir = Path(out_dir)
     run_id = uuid.uuid4().hex
     summary = {"run_id": run_id, **plan.summary}
     table = pa.Table.from_pandas(plan.assignments, preserve_index=False)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, TREATMENT, draw_controls
@@ -37,7 +38,7 @@ class Plan:
 
     formulation: Formulation
     result: SolveResult
-    control: np.ndarray
+    control: NDArray[np.bool_]
     assignments: pd.DataFrame
     summary: dict[str, Any]
 
@@ -55,6 +56,8 @@ def optimize(
     data = load_data(with_method(scenario, method), run_date)
     formulation = formulate(data)
     result = _solved(formulation.problem, data.scenario, progress)
+    if result.choice is None:  # a result with a status other than none has a plan
+        raise TypeError("the solver's result has no plan")
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
                             data.scenario.control_fractions(), data.scenario.seed)
     assignments = plan_table(formulation.problem, result.choice, control)
@@ -79,7 +82,7 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> 
     return result
 
 
-def plan_table(problem: Problem, choice: np.ndarray, control: np.ndarray) -> pd.DataFrame:
+def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_]) -> pd.DataFrame:
     """One row per customer: campaign_id and group (null when none), expected value and spend.
 
     Controls receive nothing, so their expected value and spend are 0.
@@ -91,8 +94,8 @@ def plan_table(problem: Problem, choice: np.ndarray, control: np.ndarray) -> pd.
     campaign_ids = np.array(problem.campaign_ids, dtype=object)
     return pd.DataFrame({
         "customer_id": pd.array(problem.customer_ids.astype(str), dtype="string"),
-        "campaign_id": pd.array(np.where(given, campaign_ids[safe], None), dtype="string"),
-        "group": pd.array(np.where(given, np.where(control, CONTROL, TREATMENT), None), dtype="string"),
+        "campaign_id": pd.array(np.where(given, campaign_ids[safe], np.array(None)), dtype="string"),
+        "group": pd.array(np.where(given, np.where(control, CONTROL, TREATMENT), np.array(None)), dtype="string"),
         "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
         "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
     })

@@ -73,13 +73,13 @@ def frontier_png(sweep: Frontier) -> bytes:
 
 def _draw_frontier(axes: Axes, sweep: Frontier) -> None:
     solved = [p for p in sweep.points if p.objective is not None]
-    axes.plot([p.value for p in solved], [p.objective for p in solved], "-", color=PLAN_COLOR, linewidth=1.5)
+    axes.plot([p.value for p in solved], _objectives(solved), "-", color=PLAN_COLOR, linewidth=1.5)
     proven = [p for p in solved if p.proven]
     unproven = [p for p in solved if not p.proven]
-    axes.plot([p.value for p in proven], [p.objective for p in proven], "o", color=PLAN_COLOR,
+    axes.plot([p.value for p in proven], _objectives(proven), "o", color=PLAN_COLOR,
               label="optimal plan")
     if unproven:
-        axes.plot([p.value for p in unproven], [p.objective for p in unproven], "o", markerfacecolor="white",
+        axes.plot([p.value for p in unproven], _objectives(unproven), "o", markerfacecolor="white",
                   color=PLAN_COLOR, label="plan, gap not proven")
     failed = [p.value for p in sweep.points if p.objective is None]
     if failed:
@@ -91,6 +91,11 @@ def _draw_frontier(axes: Axes, sweep: Frontier) -> None:
     axes.set_xlabel(sweep.limit)
     axes.set_ylabel(f"objective ({sweep.objective_name})")
     _finish(axes)
+
+
+def _objectives(points: Sequence[FrontierPoint]) -> list[float]:
+    """The objectives of the points with a plan (those without have none to draw)."""
+    return [p.objective for p in points if p.objective is not None]
 
 
 def _draw_marginal_values(axes: Axes, sweep: Frontier) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
@@ -34,9 +35,10 @@ REQUIRED_KEYS = ("scenario", "status", "objective", "customers", "treatment", "c
                  "expected_value", "campaigns", "channels", "constraints", "kpis")
 OBJECTIVE_LABELS = {"incremental_value": "expected incremental value", "expected_revenue": "expected revenue",
                     "responses": "expected responses"}
-RULE_KINDS = {"not_scored": "no score", "eligible": "eligibility rule", "cooldown": "cool-down",
-              "rolling_cap": "rolling contact cap", "measurement_window": "measurement window"}
-SENSE_SYMBOLS = {"<=": "≤", ">=": "≥", "==": "="}
+# looked up with a summary's value, which may be missing (None)
+RULE_KINDS: dict[str | None, str] = {"not_scored": "no score", "eligible": "eligibility rule", "cooldown": "cool-down",
+                                     "rolling_cap": "rolling contact cap", "measurement_window": "measurement window"}
+SENSE_SYMBOLS: dict[str | None, str] = {"<=": "≤", ">=": "≥", "==": "="}
 SWEEP_HINT = "cvo sweep SCENARIO --budget A:B:N --out OUT_DIR"
 
 
@@ -296,11 +298,11 @@ def data_uri(png: bytes) -> str:
 def _png(figure: Figure) -> bytes:
     """The figure as PNG bytes, rendered by Agg without touching pyplot's global state."""
     buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
+    FigureCanvasAgg(figure).print_png(buffer)  # type: ignore[no-untyped-call]  # matplotlib leaves it unannotated
     return buffer.getvalue()
 
 
-def _bar_figure(labels: list[str]) -> tuple[Figure, Any]:
+def _bar_figure(labels: list[str]) -> tuple[Figure, Axes]:
     """A figure for horizontal bars, one per label (top to bottom), as tall as the labels need."""
     lines = sum(label.count("\n") + 1 for label in labels)
     figure = Figure(figsize=(7.5, 0.3 * lines + 0.2 * len(labels) + 0.9), dpi=110, layout="constrained")

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.scenario.formulation import Formulation
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
@@ -21,9 +22,11 @@ from optimizer.solve.results import SolveResult
 BINDING_TOLERANCE = 1e-6
 
 
-def build_summary(formulation: Formulation, result: SolveResult, control: np.ndarray) -> dict[str, Any]:
+def build_summary(formulation: Formulation, result: SolveResult, control: NDArray[np.bool_]) -> dict[str, Any]:
     """Everything summary.json holds for a solved plan (``result.choice``) and its controls."""
     problem, scenario, choice = formulation.problem, formulation.scenario, result.choice
+    if choice is None:
+        raise TypeError("a summary needs a result with a plan")
     treated_choice = np.where(control, NO_CAMPAIGN, choice)
     campaigns = campaign_figures(formulation, choice, control)
     return {
@@ -67,7 +70,9 @@ def solver_figures(result: SolveResult, requested: str | None = None) -> dict[st
     }
 
 
-def campaign_figures(formulation: Formulation, choice: np.ndarray, control: np.ndarray) -> list[dict[str, Any]]:
+def campaign_figures(
+    formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_]
+) -> list[dict[str, Any]]:
     problem = formulation.problem
     rows = np.arange(problem.n_customers)
     figures = []
@@ -89,7 +94,7 @@ def campaign_figures(formulation: Formulation, choice: np.ndarray, control: np.n
     return figures
 
 
-def unassigned_figures(formulation: Formulation, choice: np.ndarray) -> dict[str, Any]:
+def unassigned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]) -> dict[str, Any]:
     """Why the customers given nothing got nothing, each counted under the first reason that holds."""
     problem = formulation.problem
     allowed = formulation.allowed if formulation.allowed is not None else problem.eligible
@@ -110,7 +115,9 @@ def unassigned_figures(formulation: Formulation, choice: np.ndarray) -> dict[str
     return {"total": int((choice == NO_CAMPAIGN).sum()), "reasons": reasons}
 
 
-def channel_figures(formulation: Formulation, choice: np.ndarray, control: np.ndarray) -> list[dict[str, Any]]:
+def channel_figures(
+    formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_]
+) -> list[dict[str, Any]]:
     channels = np.array(formulation.problem.channels)
     given = choice != NO_CAMPAIGN
     used_channel = np.where(given, channels[np.where(given, choice, 0)], "")
@@ -127,7 +134,8 @@ def channel_figures(formulation: Formulation, choice: np.ndarray, control: np.nd
 
 
 def constraint_figures(
-    problem: Problem, choice: np.ndarray, treated_choice: np.ndarray, shadow_prices: np.ndarray | None
+    problem: Problem, choice: NDArray[np.integer[Any]], treated_choice: NDArray[np.integer[Any]],
+    shadow_prices: NDArray[np.float64] | None,
 ) -> list[dict[str, Any]]:
     """Each row's lhs (audience and treated), rhs, slack, and LP shadow price d(objective)/d(rhs)."""
     lhs = problem.row_activity(choice)
@@ -165,6 +173,6 @@ def _slack(row: CouplingRow, lhs: float) -> float:
     return -abs(lhs - row.rhs)
 
 
-def _pair_sum(weights: np.ndarray, choice: np.ndarray) -> float:
+def _pair_sum(weights: NDArray[np.float64], choice: NDArray[np.integer[Any]]) -> float:
     customers = np.flatnonzero(choice != NO_CAMPAIGN)
     return float(weights[customers, choice[customers]].sum())

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import DataError
-from optimizer.scenario.schema import ContactPolicy, Scenario
+from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
 from optimizer.store.ledger import contacts_around
 from optimizer.store.tables import read_table, require_columns, row_label, show
 
@@ -28,11 +29,11 @@ SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")
 class Scores:
     """Response probabilities laid out by (customer row, campaign column); NaN where unscored."""
 
-    p_treat: np.ndarray
-    p_control: np.ndarray
+    p_treat: NDArray[np.float64]
+    p_control: NDArray[np.float64]
 
     @property
-    def scored(self) -> np.ndarray:
+    def scored(self) -> NDArray[np.bool_]:
         return ~np.isnan(self.p_treat)
 
 
@@ -54,7 +55,7 @@ class ScenarioData:
     history_file: Path
 
     @property
-    def customer_ids(self) -> np.ndarray:
+    def customer_ids(self) -> NDArray[np.object_]:
         return self.customers[self.scenario.customer_id].to_numpy(dtype=object)
 
 
@@ -79,7 +80,8 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioDa
 
 def policy_lookback(policy: ContactPolicy) -> int:
     """Days before and after the run date whose contacts a cool-down or cap can see (at least 1)."""
-    return max([1, *(rule.days for rule in [*policy.cooldowns, *policy.caps])])
+    rules: list[Cooldown | ContactCap] = [*policy.cooldowns, *policy.caps]
+    return max([1, *(rule.days for rule in rules)])
 
 
 def load_customers(path: Path, id_column: str) -> pd.DataFrame:
@@ -119,8 +121,8 @@ def load_scores(path: Path, customer_ids: pd.Index, campaign_ids: list[str]) -> 
     table = table.reset_index(drop=True)
     for column in ("p_treat", "p_control"):
         _check_probability(table, column, path)
-    customer = customer_ids.get_indexer(table["customer_id"].astype(str))
-    campaign = pd.Index(campaign_ids).get_indexer(table["campaign_id"].astype(str))
+    customer = customer_ids.get_indexer(pd.Index(table["customer_id"].astype(str)))
+    campaign = pd.Index(campaign_ids).get_indexer(pd.Index(table["campaign_id"].astype(str)))
     _check_known_customers(table, customer, path)
     keep = campaign >= 0
     _check_unique_pairs(table, customer, campaign, keep, path)
@@ -146,7 +148,7 @@ def _check_probability(table: pd.DataFrame, column: str, path: Path) -> None:
         )
 
 
-def _check_known_customers(table: pd.DataFrame, customer: np.ndarray, path: Path) -> None:
+def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path: Path) -> None:
     unknown = np.flatnonzero(customer < 0)
     if unknown.size:
         first = int(unknown[0])
@@ -159,7 +161,7 @@ def _check_known_customers(table: pd.DataFrame, customer: np.ndarray, path: Path
 
 
 def _check_unique_pairs(
-    table: pd.DataFrame, customer: np.ndarray, campaign: np.ndarray, keep: np.ndarray, path: Path
+    table: pd.DataFrame, customer: NDArray[np.intp], campaign: NDArray[np.intp], keep: NDArray[np.bool_], path: Path
 ) -> None:
     pairs = pd.DataFrame({"customer": customer, "campaign": campaign})
     duplicated = np.flatnonzero(pairs.duplicated().to_numpy() & keep)

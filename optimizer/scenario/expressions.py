@@ -12,8 +12,10 @@ import functools
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.errors import ExpressionError, did_you_mean
 
@@ -26,19 +28,27 @@ SYMBOLS = {
     ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
     ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not",
 }  # fmt: skip
-ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
-              ast.Pow: np.power, ast.Mod: np.mod}  # fmt: skip
+ARITHMETIC: dict[type[ast.operator], Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]] = {
+    ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.true_divide,
+    ast.Pow: np.power, ast.Mod: np.mod}  # fmt: skip
 COMPARISONS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
                ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: operator.eq, ast.NotIn: operator.eq}  # fmt: skip
 ALLOWED_OPERATORS = "Allowed operators: + - * / ** %, == != < <= > >=, in [...], not in [...], and, or, not"
-FUNCTIONS: dict[str, tuple[int, int, Callable[..., np.ndarray]]] = {
+
+
+def _round(value: NDArray[np.float64], digits: NDArray[np.float64] | int = 0) -> NDArray[np.float64]:
+    """round(value[, digits]) of an expression (digits a whole number, checked when parsed)."""
+    return np.round(value, int(digits))
+
+
+FUNCTIONS: dict[str, tuple[int, int, Callable[..., NDArray[Any]]]] = {
     "abs": (1, 1, np.abs),
     "clip": (3, 3, np.clip),
     "exp": (1, 1, np.exp),
     "log": (1, 1, np.log),
     "max": (2, 99, lambda *values: functools.reduce(np.maximum, values)),
     "min": (2, 99, lambda *values: functools.reduce(np.minimum, values)),
-    "round": (1, 2, lambda value, digits=0: np.round(value, int(digits))),
+    "round": (1, 2, _round),
     "sqrt": (1, 1, np.sqrt),
 }
 ALLOWED_FUNCTIONS = f"Allowed functions: {', '.join(FUNCTIONS)}"
@@ -49,7 +59,7 @@ NODE_WORDS = {
     ast.Starred: "unpacking", ast.Dict: "a dict", ast.Set: "a set", ast.List: "a list outside 'in [...]'",
     ast.Tuple: "a tuple outside 'in (...)'", ast.Slice: "a slice",
 }  # fmt: skip
-Operand = tuple[ast.expr, np.ndarray]  # a node of the tree and its value
+Operand = tuple[ast.expr, NDArray[Any]]  # a node of the tree and its value (numbers, true/false or text)
 KINDS = {"b": "true/false", "i": "numbers", "u": "numbers", "f": "numbers", "O": "text", "U": "text", "S": "text"}
 
 
@@ -66,7 +76,7 @@ class Expression:
     where: str
     tree: ast.expr = field(repr=False, compare=False)
 
-    def evaluate(self, columns: Mapping[str, np.ndarray | float | int | str | bool], size: int) -> np.ndarray:
+    def evaluate(self, columns: Mapping[str, NDArray[Any] | float | int | str | bool], size: int) -> NDArray[Any]:
         """Evaluate over `size` rows; scalars broadcast; a constant expression returns np.full(size, value).
 
         >>> parse("min(ltv, 500) * 0.1", where="demo").evaluate({"ltv": np.array([100, 900])}, size=2)
@@ -148,7 +158,7 @@ def _describe(exc: SyntaxError, text: str) -> str:
     return f"{exc.msg.split(' (detected')[0]} at character {exc.offset}"
 
 
-def _kind(value: np.ndarray) -> str:
+def _kind(value: NDArray[Any]) -> str:
     """What a value holds, in words: 'numbers', 'true/false' or 'text'."""
     return KINDS.get(np.asarray(value).dtype.kind, "other values")
 
@@ -211,8 +221,7 @@ class _Checker:
         if not any(isinstance(op, ast.In | ast.NotIn) for op in node.ops):
             return [node.left, *node.comparators]
         choices = node.comparators[-1]
-        listed = isinstance(choices, ast.List | ast.Tuple) and all(map(_is_literal, choices.elts))
-        if len(node.ops) > 1 or not listed:
+        if len(node.ops) > 1 or not (isinstance(choices, ast.List | ast.Tuple) and all(map(_is_literal, choices.elts))):
             fix = "Write e.g. \"segment in ['VIP', 'Loyal']\"; combine it with other comparisons using 'and'"
             raise self.expression._error("needs a list of numbers or quoted strings after 'in'", fix)
         return [node.left, *choices.elts]
@@ -241,10 +250,11 @@ class _Evaluator:
     columns: Mapping[str, object]
     size: int
 
-    def __call__(self, node: ast.AST) -> np.ndarray:
-        return getattr(self, f"_{type(node).__name__}")(node)
+    def __call__(self, node: ast.AST) -> NDArray[Any]:
+        value: NDArray[Any] = getattr(self, f"_{type(node).__name__}")(node)
+        return value
 
-    def numbers(self, operand: ast.AST, symbol: str) -> np.ndarray:
+    def numbers(self, operand: ast.AST, symbol: str) -> NDArray[np.float64]:
         """`operand` as float64, or an error naming it when it holds text."""
         value = self(operand)
         if _kind(value) not in ("numbers", "true/false"):
@@ -253,7 +263,7 @@ class _Evaluator:
             raise self.expression._error(f"applies '{symbol}' to '{seg}', which holds {_kind(value)}, not numbers", fix)
         return value.astype(np.float64)
 
-    def booleans(self, operand: ast.AST, symbol: str) -> np.ndarray:
+    def booleans(self, operand: ast.AST, symbol: str) -> NDArray[np.bool_]:
         """`operand` as bool, or an error naming it when it holds numbers or text."""
         value = self(operand)
         if _kind(value) != "true/false":
@@ -264,47 +274,48 @@ class _Evaluator:
             raise self.expression._error(problem, fix)
         return value
 
-    def _Constant(self, node: ast.Constant) -> np.ndarray:
+    def _Constant(self, node: ast.Constant) -> NDArray[Any]:
         return np.asarray(node.value)
 
-    def _Name(self, node: ast.Name) -> np.ndarray:
+    def _Name(self, node: ast.Name) -> NDArray[Any]:
         value = np.asarray(BOOLEAN_NAMES[node.id] if node.id in BOOLEAN_NAMES else self.columns[node.id])
         if value.ndim and value.shape != (self.size,):
             raise self.expression._error(f"reads column '{node.id}' of shape {value.shape}, not ({self.size},)")
         return value
 
-    def _BinOp(self, node: ast.BinOp) -> np.ndarray:
+    def _BinOp(self, node: ast.BinOp) -> NDArray[np.float64]:
         symbol = SYMBOLS[type(node.op)]
         return ARITHMETIC[type(node.op)](self.numbers(node.left, symbol), self.numbers(node.right, symbol))
 
-    def _UnaryOp(self, node: ast.UnaryOp) -> np.ndarray:
+    def _UnaryOp(self, node: ast.UnaryOp) -> NDArray[Any]:
         if isinstance(node.op, ast.Not):
             return np.logical_not(self.booleans(node.operand, "not"))
         value = self.numbers(node.operand, SYMBOLS[type(node.op)])
         return -value if isinstance(node.op, ast.USub) else value
 
-    def _BoolOp(self, node: ast.BoolOp) -> np.ndarray:
+    def _BoolOp(self, node: ast.BoolOp) -> NDArray[np.bool_]:
         combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
         return functools.reduce(combine, [self.booleans(value, SYMBOLS[type(node.op)]) for value in node.values])
 
-    def _IfExp(self, node: ast.IfExp) -> np.ndarray:
+    def _IfExp(self, node: ast.IfExp) -> NDArray[Any]:
         return np.where(self.booleans(node.test, "if"), self(node.body), self(node.orelse))
 
-    def _Call(self, node: ast.Call) -> np.ndarray:
-        name = node.func.id
+    def _Call(self, node: ast.Call) -> NDArray[Any]:
+        name = cast(ast.Name, node.func).id  # the checker lets only named functions through
         return np.asarray(FUNCTIONS[name][2](*(self.numbers(arg, f"{name}(...)") for arg in node.args)))
 
-    def _Compare(self, node: ast.Compare) -> np.ndarray:
+    def _Compare(self, node: ast.Compare) -> NDArray[np.bool_]:
         if isinstance(node.ops[0], ast.In | ast.NotIn):
             left = (node.left, self(node.left))
-            found = [self.compare(operator.eq, left, (choice, self(choice))) for choice in node.comparators[0].elts]
-            found = functools.reduce(np.logical_or, found, np.asarray(False))
+            choices = cast(ast.List | ast.Tuple, node.comparators[0]).elts  # the checker allows only a literal list
+            matches = [self.compare(operator.eq, left, (choice, self(choice))) for choice in choices]
+            found = functools.reduce(np.logical_or, matches, np.asarray(False))
             return np.logical_not(found) if isinstance(node.ops[0], ast.NotIn) else found
         operands = [(operand, self(operand)) for operand in [node.left, *node.comparators]]
         pairs = zip(node.ops, operands, operands[1:])
         return functools.reduce(np.logical_and, [self.compare(COMPARISONS[type(op)], a, b) for op, a, b in pairs])
 
-    def compare(self, test: Callable, left: Operand, right: Operand) -> np.ndarray:
+    def compare(self, test: Callable[[Any, Any], Any], left: Operand, right: Operand) -> NDArray[np.bool_]:
         """One comparison of two (node, value) operands that must both hold text or both not."""
         (left_node, left_value), (right_node, right_value) = left, right
         if (_kind(left_value) == "text") != (_kind(right_value) == "text"):

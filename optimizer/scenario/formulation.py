@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import DataError, InfeasibleError, ScenarioError
 from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.expressions import Expression, parse
 from optimizer.scenario.policy import PolicyRule, policy_rules
-from optimizer.scenario.schema import Campaign, Objective, Scenario
+from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, Scenario
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.store.tables import show
 
@@ -56,10 +57,10 @@ class Formulation:
 
     data: ScenarioData
     problem: Problem
-    kpis: dict[str, np.ndarray]
-    scored: np.ndarray
+    kpis: dict[str, NDArray[np.float64]]
+    scored: NDArray[np.bool_]
     impacts: tuple[RuleImpact, ...] = ()
-    allowed: np.ndarray | None = None
+    allowed: NDArray[np.bool_] | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -102,7 +103,7 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
 
 def _apply_policy(
     scenario: Scenario, pairs: list[dict[str, Any]], rules: list[PolicyRule]
-) -> tuple[tuple[RuleImpact, ...], np.ndarray | None]:
+) -> tuple[tuple[RuleImpact, ...], NDArray[np.bool_] | None]:
     """Remove the pairs the contact policy blocks; count what each rule removed, in order."""
     allowed = np.column_stack([pair["eligible"] for pair in pairs])
     impacts = []
@@ -122,7 +123,7 @@ def _apply_policy(
     return tuple(impacts), allowed if blocked_any else None
 
 
-def _customer_columns(data: ScenarioData) -> dict[str, np.ndarray]:
+def _customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:
     clash = sorted(set(map(str, data.customers.columns)) & set(PAIR_COLUMNS))
     if clash:
         raise DataError(
@@ -137,7 +138,7 @@ def _customer_columns(data: ScenarioData) -> dict[str, np.ndarray]:
     }
 
 
-def _scores(data: ScenarioData, columns: dict[str, np.ndarray]) -> Scores:
+def _scores(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> Scores:
     """The data's scores, with the campaigns' p_treat / p_control expressions evaluated in their place."""
     scenario, scores = data.scenario, data.scores
     n = len(data.customers)
@@ -153,13 +154,13 @@ def _scores(data: ScenarioData, columns: dict[str, np.ndarray]) -> Scores:
     return scores
 
 
-def _evaluate(scenario: Scenario, key: str, source: Any, columns: dict[str, Any], n: int) -> np.ndarray:
+def _evaluate(scenario: Scenario, key: str, source: Any, columns: dict[str, Any], n: int) -> NDArray[Any]:
     expression: Expression = parse(source, where=f"{scenario.source}, {key}")
     expression.check_names(columns, where=f"{scenario.source}, {key}")
     return expression.evaluate(columns, n)
 
 
-def _check_probabilities(scenario: Scenario, key: str, values: np.ndarray, columns: dict[str, Any]) -> None:
+def _check_probabilities(scenario: Scenario, key: str, values: NDArray[Any], columns: dict[str, Any]) -> None:
     bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
     if bad.size:
         first = int(bad[0])
@@ -171,7 +172,7 @@ def _check_probabilities(scenario: Scenario, key: str, values: np.ndarray, colum
         )
 
 
-def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, np.ndarray], scores: Scores) -> dict[str, Any]:
+def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, NDArray[Any]], scores: Scores) -> dict[str, Any]:
     """Per-customer arrays of one campaign: eligible, spend, value and the pair columns."""
     campaign = scenario.campaigns[j]
     n = len(next(iter(columns.values())))
@@ -194,14 +195,14 @@ def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, np.ndarray], 
     }
 
 
-def _eligibility(scenario: Scenario, j: int, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
+def _eligibility(scenario: Scenario, j: int, columns: dict[str, NDArray[Any]], n: int) -> NDArray[np.bool_]:
     key = f"campaigns[{j}].eligible"
     mask = _evaluate(scenario, key, scenario.campaigns[j].eligible, columns, n)
     _require_condition(scenario, key, scenario.campaigns[j].eligible, mask)
     return mask
 
 
-def _require_condition(scenario: Scenario, key: str, source: Any, values: np.ndarray) -> None:
+def _require_condition(scenario: Scenario, key: str, source: Any, values: NDArray[Any]) -> None:
     """A condition must give true/false per row; say what it gave instead."""
     if values.dtype == bool:
         return
@@ -219,7 +220,9 @@ def _require_condition(scenario: Scenario, key: str, source: Any, values: np.nda
     )
 
 
-def _check_finite(scenario: Scenario, key: str, values: np.ndarray, eligible: np.ndarray, columns: dict) -> None:
+def _check_finite(
+    scenario: Scenario, key: str, values: NDArray[Any], eligible: NDArray[np.bool_], columns: dict[str, NDArray[Any]]
+) -> None:
     bad = np.flatnonzero(~np.isfinite(values) & eligible)
     if bad.size:
         first = int(bad[0])
@@ -232,9 +235,9 @@ def _check_finite(scenario: Scenario, key: str, values: np.ndarray, eligible: np
 
 
 def _pair_value(
-    objective: Objective, campaign: Campaign, p_treat: np.ndarray, p_control: np.ndarray,
-    worth: np.ndarray, spend: np.ndarray,
-) -> np.ndarray:
+    objective: Objective, campaign: Campaign, p_treat: NDArray[np.float64], p_control: NDArray[np.float64],
+    worth: NDArray[np.float64], spend: NDArray[np.float64],
+) -> NDArray[np.float64]:
     if objective is Objective.INCREMENTAL_VALUE:
         return (p_treat - p_control) * worth - spend
     if objective is Objective.EXPECTED_REVENUE:
@@ -285,7 +288,8 @@ def _capacity_rows(scenario: Scenario) -> list[CouplingRow]:
 
 
 def _custom_rows(
-    scenario: Scenario, columns: dict[str, np.ndarray], pairs: list[dict[str, Any]], weights: dict[str, np.ndarray]
+    scenario: Scenario, columns: dict[str, NDArray[Any]], pairs: list[dict[str, Any]],
+    weights: dict[str, NDArray[np.float64]],
 ) -> list[CouplingRow]:
     rows = []
     ids = scenario.campaign_ids()
@@ -300,8 +304,9 @@ def _custom_rows(
 
 
 def _pair_sum_weights(
-    scenario: Scenario, family: str, index: int, item: Any, columns: dict[str, np.ndarray], pairs: list[dict[str, Any]]
-) -> np.ndarray:
+    scenario: Scenario, family: str, index: int, item: CustomConstraint | Kpi, columns: dict[str, NDArray[Any]],
+    pairs: list[dict[str, Any]],
+) -> NDArray[np.float64]:
     """(n, k) array of ``expression`` where ``where`` holds (0 elsewhere) for a constraint or KPI."""
     n = len(next(iter(columns.values())))
     out = np.zeros((n, len(pairs)))

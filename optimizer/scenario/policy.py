@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.scenario.schema import ContactCap, Cooldown, Scenario
 
@@ -32,12 +33,12 @@ class PolicyRule:
     rule: str
     kind: str
     source: str
-    campaigns: np.ndarray
-    blocked: np.ndarray
+    campaigns: NDArray[np.bool_]
+    blocked: NDArray[np.bool_]
 
 
 def policy_rules(
-    scenario: Scenario, customer_ids: np.ndarray, contacts: pd.DataFrame, run_date: dt.date
+    scenario: Scenario, customer_ids: NDArray[np.object_], contacts: pd.DataFrame, run_date: dt.date
 ) -> list[PolicyRule]:
     """Every rule of the scenario's contact policy, evaluated against ``contacts`` (the contact
     history's contacts around ``run_date``, optimizer/scenario/data.py)."""
@@ -50,22 +51,22 @@ def policy_rules(
     return rules
 
 
-def _known_contacts(history: pd.DataFrame, customer_ids: np.ndarray) -> pd.DataFrame:
+def _known_contacts(history: pd.DataFrame, customer_ids: NDArray[np.object_]) -> pd.DataFrame:
     """The history's contacts of this run's customers, with each one's row index."""
     rows = pd.Index(np.asarray(customer_ids).astype(str)).get_indexer(history["customer_id"].astype(str))
-    known = history.assign(row=rows)[rows >= 0]
+    known: pd.DataFrame = history.assign(row=rows)[rows >= 0]
     return known.assign(
         sent_on=pd.to_datetime(known["sent_on"]).to_numpy(dtype="datetime64[D]"),
         window_end=pd.to_datetime(known["window_end"]).to_numpy(dtype="datetime64[D]"),
     )
 
 
-def _days_from(dates: pd.Series, run_date: dt.date) -> np.ndarray:
+def _days_from(dates: pd.Series, run_date: dt.date) -> NDArray[np.int64]:
     """run_date - date, in days, for each contact."""
     return (np.datetime64(run_date, "D") - dates.to_numpy(dtype="datetime64[D]")).astype(np.int64)
 
 
-def _campaign_mask(scenario: Scenario, campaign: str | None, channel: str | None) -> np.ndarray:
+def _campaign_mask(scenario: Scenario, campaign: str | None, channel: str | None) -> NDArray[np.bool_]:
     """Which of the scenario's campaigns a rule about ``campaign`` / ``channel`` applies to."""
     return np.array([
         (campaign is None or c.id == campaign) and (channel is None or c.channel == channel)
@@ -82,7 +83,7 @@ def _matching(known: pd.DataFrame, campaign: str | None, channel: str | None) ->
     return treated
 
 
-def _blocked(n: int, customers: np.ndarray, campaigns: np.ndarray) -> np.ndarray:
+def _blocked(n: int, customers: NDArray[np.int64], campaigns: NDArray[np.bool_]) -> NDArray[np.bool_]:
     blocked = np.zeros((n, len(campaigns)), dtype=bool)
     blocked[np.ix_(np.unique(customers), np.flatnonzero(campaigns))] = True
     return blocked

@@ -7,6 +7,7 @@ did-you-mean for misspelt keys. Paths inside the file are relative to the file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import UnionType
@@ -14,7 +15,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
 import yaml
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 
 from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
 from optimizer.solve.options import SolverOptions
@@ -169,7 +172,7 @@ class Scenario(_Strict):
     def campaign_ids(self) -> list[str]:
         return [campaign.id for campaign in self.campaigns]
 
-    def control_fractions(self) -> np.ndarray:
+    def control_fractions(self) -> NDArray[np.float64]:
         """Each campaign's control fraction f_j, in campaign order."""
         return np.array([campaign.control_fraction for campaign in self.campaigns])
 
@@ -271,7 +274,7 @@ def _strip(kind: Any) -> Any:
     return kind
 
 
-def _to_scenario_error(error: dict[str, Any], raw: dict[str, Any], path: Path) -> ScenarioError:
+def _to_scenario_error(error: ErrorDetails, raw: dict[str, Any], path: Path) -> ScenarioError:
     loc = tuple(error["loc"])
     where = f"{path}, {_location(loc)}"
     if error["type"] == "extra_forbidden":
@@ -291,7 +294,7 @@ def _to_scenario_error(error: dict[str, Any], raw: dict[str, Any], path: Path) -
     return ScenarioError(f"Invalid value{shown}: {message}", where=where, fix=_fix_for(error))
 
 
-def _fix_for(error: dict[str, Any]) -> str:
+def _fix_for(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind.startswith(("greater_than", "less_than")):
         return "Use a value in the allowed range"
@@ -332,7 +335,9 @@ def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
 def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
     """Constraint and KPI names are unique and name only this scenario's campaigns."""
     where, ids, problems = scenario.source, scenario.campaign_ids(), []
-    for family, items in (("constraints", scenario.constraints), ("kpis", scenario.kpis)):
+    families: tuple[tuple[str, Sequence[CustomConstraint | Kpi]], ...] = (
+        ("constraints", scenario.constraints), ("kpis", scenario.kpis))
+    for family, items in families:
         names = [item.name for item in items]
         for index, item in enumerate(items):
             if names.index(item.name) != index:
@@ -351,7 +356,9 @@ def _policy_checks(scenario: Scenario) -> list[ScenarioError]:
     ids = scenario.campaign_ids()
     channels = list(dict.fromkeys([*scenario.channels, *(c.channel for c in scenario.campaigns)]))
     policy, problems = scenario.contact_policy, []
-    for family, rules in (("cooldowns", policy.cooldowns), ("caps", policy.caps)):
+    families: tuple[tuple[str, Sequence[Cooldown | ContactCap]], ...] = (
+        ("cooldowns", policy.cooldowns), ("caps", policy.caps))
+    for family, rules in families:
         for index, rule in enumerate(rules):
             for key, name, known in (("campaign", rule.campaign, ids), ("channel", rule.channel, channels)):
                 if name is not None and name not in known:

@@ -33,6 +33,7 @@ from functools import reduce
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import DataError
 from optimizer.scoring.uplift import (
@@ -78,12 +79,12 @@ class CellMeans:
     rate: dict[str, float] = field(repr=False)
     default: float
 
-    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
         p = cell_keys(x, self.cells).map(self.rate).fillna(self.default).to_numpy(float)
         return np.column_stack([1.0 - p, p])
 
 
-def fit_cell_means(keys: pd.Series, revenue: np.ndarray, rows: np.ndarray, shrinkage: float, w: float,
+def fit_cell_means(keys: pd.Series, revenue: NDArray[np.float64], rows: NDArray[np.bool_], shrinkage: float, w: float,
                    cells: tuple[str, ...]) -> CellMeans:
     """m(c) = (n(c) mean(c) + k mean) / (n(c) + k) over ``rows``, as revenue-equivalent rates m / w in [0, 1]."""
     arm_mean = float(revenue[rows].mean())
@@ -94,8 +95,8 @@ def fit_cell_means(keys: pd.Series, revenue: np.ndarray, rows: np.ndarray, shrin
     return CellMeans(cells, {str(k): float(v) for k, v in rate.items()}, float(np.clip(arm_mean / w, 0.0, 1.0)))
 
 
-def fit_cells(keys: pd.Series, revenue: np.ndarray, masks: dict[str, np.ndarray], rows: np.ndarray,
-              values: dict[str, float], options: CellOptions) -> dict[str, CellMeans]:
+def fit_cells(keys: pd.Series, revenue: NDArray[np.float64], masks: dict[str, NDArray[np.bool_]],
+              rows: NDArray[np.bool_], values: dict[str, float], options: CellOptions) -> dict[str, CellMeans]:
     """One CellMeans per campaign j on ``masks[j] & rows``, scaled by j's value per response."""
     return {j: fit_cell_means(keys, revenue, mask & rows, options.shrinkage, values[j], options.cells)
             for j, mask in masks.items()}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
@@ -63,7 +64,7 @@ class GammaGammaFit:
         return self.p * self.gamma / (self.q - 1) if self.q > 1 else float("inf")
 
 
-def _maximise(negative_log_likelihood: Callable[[np.ndarray], float],
+def _maximise(negative_log_likelihood: Callable[[NDArray[np.float64]], float],
               n_parameters: int) -> tuple[list[float], float, bool]:
     """Minimise over log-parameters from all-ones with L-BFGS-B; Nelder-Mead polishes if that stops early.
 
@@ -81,8 +82,8 @@ def _maximise(negative_log_likelihood: Callable[[np.ndarray], float],
     return [float(v) for v in np.exp(result.x)], -float(result.fun), bool(result.success) and not at_bound
 
 
-def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray,
-                         T: np.ndarray) -> np.ndarray:
+def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, x: NDArray[np.float64], t_x: NDArray[np.float64],
+                         T: NDArray[np.float64]) -> NDArray[np.float64]:
     """Per-customer log-likelihood of BG/NBD (Fader, Hardie & Lee 2005, eq. 6).
 
     L = Γ(r+x) α^r / Γ(r) · B(a, b+x) / B(a, b) · [ (α+T)^-(r+x) + δ(x>0) a/(b+x−1) (α+t_x)^-(r+x) ],
@@ -94,10 +95,11 @@ def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, x: np.ndarr
     dropped = np.full_like(still_alive, -np.inf)
     dropped[repeat] = (np.log(a) - np.log(b + x[repeat] - 1)
                        - (r + x[repeat]) * np.log(alpha + t_x[repeat]))
-    return head + np.logaddexp(still_alive, dropped)
+    log_likelihood: NDArray[np.float64] = head + np.logaddexp(still_alive, dropped)
+    return log_likelihood
 
 
-def _bgnbd_arrays(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _bgnbd_arrays(features: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     require_columns(features, ["frequency", "t_x", "T"], Path("the customer features"), "customer features",
                     "Compute them with optimizer.rfm.customer_features")
     x, t_x, T = (features[column].to_numpy(dtype=float) for column in ("frequency", "t_x", "T"))
@@ -121,14 +123,15 @@ def fit_bgnbd(features: pd.DataFrame, *, time_unit: str | None = None) -> BgNbdF
     unit_days(unit)
     x, t_x, T = _bgnbd_arrays(features)
 
-    def negative(log_params: np.ndarray) -> float:
-        return -float(bgnbd_log_likelihood(*np.exp(log_params), x, t_x, T).sum())
+    def negative(log_params: NDArray[np.float64]) -> float:
+        r, alpha, a, b = np.exp(log_params)
+        return -float(bgnbd_log_likelihood(r, alpha, a, b, x, t_x, T).sum())
 
     (r, alpha, a, b), log_likelihood, converged = _maximise(negative, 4)
     return BgNbdFit(r, alpha, a, b, log_likelihood, len(x), converged, unit)
 
 
-def p_alive(fit: BgNbdFit, frequency: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+def p_alive(fit: BgNbdFit, frequency: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:
     """P(alive | x, t_x, T) = 1 / (1 + δ(x>0) a/(b+x−1) ((α+T)/(α+t_x))^(r+x)).
 
     A customer with no repeat purchase is alive for certain: BG/NBD lets customers drop out only
@@ -148,8 +151,8 @@ def p_alive(fit: BgNbdFit, frequency: np.ndarray, t_x: np.ndarray, T: np.ndarray
     return expit(-log_odds)
 
 
-def expected_purchases(fit: BgNbdFit, t: float | np.ndarray, frequency: np.ndarray, t_x: np.ndarray,
-                       T: np.ndarray) -> np.ndarray:
+def expected_purchases(fit: BgNbdFit, t: ArrayLike, frequency: ArrayLike, t_x: ArrayLike,
+                       T: ArrayLike) -> NDArray[np.float64]:
     """E[purchases in (T, T+t] | x, t_x, T] (FHL 2005, eq. 10), t in the fit's time unit.
 
     = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive).
@@ -159,18 +162,21 @@ def expected_purchases(fit: BgNbdFit, t: float | np.ndarray, frequency: np.ndarr
     r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
     ratio = (alpha + T) / (alpha + T + t)
     bracket = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-    return (a + b + x - 1) / (a - 1) * bracket * p_alive(fit, x, t_x, T)
+    purchases: NDArray[np.float64] = (a + b + x - 1) / (a - 1) * bracket * p_alive(fit, x, t_x, T)
+    return purchases
 
 
-def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x: np.ndarray,
-                               mean_spend: np.ndarray) -> np.ndarray:
+def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x: NDArray[np.float64],
+                               mean_spend: NDArray[np.float64]) -> NDArray[np.float64]:
     """Per-customer log-density of the mean spend m over x purchases (Fader, Hardie & Lee 2005b, eq. 3).
 
     f(m | x) = Γ(px+q) / (Γ(px) Γ(q)) · γ^q · m^(px−1) · x^(px) / (γ + m x)^(px+q).
     """
     px = p * x
-    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + (px - 1) * np.log(mean_spend)
-            + px * np.log(x) - (px + q) * np.log(gamma + mean_spend * x))
+    log_density: NDArray[np.float64] = (
+        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + (px - 1) * np.log(mean_spend)
+        + px * np.log(x) - (px + q) * np.log(gamma + mean_spend * x))
+    return log_density
 
 
 def fit_gamma_gamma(features: pd.DataFrame) -> GammaGammaFit:
@@ -189,14 +195,15 @@ def fit_gamma_gamma(features: pd.DataFrame) -> GammaGammaFit:
                         where="the customer features", fix="Use a longer period or more customers")
     x, spend = x[keep], spend[keep]
 
-    def negative(log_params: np.ndarray) -> float:
-        return -float(gamma_gamma_log_likelihood(*np.exp(log_params), x, spend).sum())
+    def negative(log_params: NDArray[np.float64]) -> float:
+        p, q, gamma = np.exp(log_params)
+        return -float(gamma_gamma_log_likelihood(p, q, gamma, x, spend).sum())
 
     (p, q, gamma), log_likelihood, converged = _maximise(negative, 3)
     return GammaGammaFit(p, q, gamma, log_likelihood, int(keep.sum()), converged)
 
 
-def expected_spend(fit: GammaGammaFit, frequency: np.ndarray, mean_spend: np.ndarray) -> np.ndarray:
+def expected_spend(fit: GammaGammaFit, frequency: ArrayLike, mean_spend: ArrayLike) -> NDArray[np.float64]:
     """E[spend per purchase | x, m] = (pγ + p x m) / (p x + q − 1): a weighted mean of the population
     mean pγ/(q−1) and the customer's own mean m (m unused, may be NaN, where x = 0)."""
     if fit.q <= 1:
@@ -267,7 +274,7 @@ def holdout_table(fit: BgNbdFit, calibration: pd.DataFrame) -> pd.DataFrame:
     predicted = expected_purchases(fit, duration, x, t_x, T)
     bucket = np.minimum(x, FREQUENCY_BUCKETS).astype(int)
     labels = [str(k) for k in range(FREQUENCY_BUCKETS)] + [f"{FREQUENCY_BUCKETS}+"]
-    rows = pd.DataFrame({"bucket": pd.Categorical.from_codes(bucket, labels),
+    rows = pd.DataFrame({"bucket": pd.Categorical.from_codes(bucket, pd.Index(labels)),
                          "actual": calibration["holdout_purchases"].to_numpy(dtype=float), "predicted": predicted})
     table = rows.groupby("bucket", observed=False).agg(
         customers=("actual", "size"), actual_total=("actual", "sum"), predicted_total=("predicted", "sum"))

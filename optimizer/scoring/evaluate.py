@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, did_you_mean
@@ -71,18 +72,18 @@ class EvaluateOptions:
 class RandomizedHistory:
     """Arrays of one randomized history: arms[0] is no campaign; observed[i] indexes arms."""
 
-    customer_ids: np.ndarray
+    customer_ids: NDArray[np.object_]
     arms: tuple[str, ...]
-    observed: np.ndarray
-    outcome: np.ndarray
-    propensity: np.ndarray
-    costs: np.ndarray
+    observed: NDArray[np.intp]
+    outcome: NDArray[np.float64]
+    propensity: NDArray[np.float64]
+    costs: NDArray[np.float64]
 
     @property
     def n(self) -> int:
         return len(self.observed)
 
-    def subset(self, rows: np.ndarray) -> RandomizedHistory:
+    def subset(self, rows: NDArray[np.intp]) -> RandomizedHistory:
         return RandomizedHistory(self.customer_ids[rows], self.arms, self.observed[rows], self.outcome[rows],
                                  self.propensity[rows], self.costs)
 
@@ -98,7 +99,7 @@ class PolicyValue:
     ci_high: float
     treated_share: float
     cost: float
-    terms: np.ndarray = field(repr=False, compare=False)
+    terms: NDArray[np.float64] = field(repr=False, compare=False)
 
     def minus(self, other: PolicyValue) -> tuple[float, float]:
         """(V_self - V_other, its standard error), paired on the same customers."""
@@ -142,13 +143,13 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
                         fix="Keep one row per customer: IPW values each randomized customer once")
     labels, treated = campaign_arms(history, columns)
     arms = (NO_CAMPAIGN, *sorted({str(label) for label in labels[treated == 1]}))
-    observed = np.where(treated == 1, pd.Index(arms).get_indexer(labels.astype(str)), 0)
+    observed = np.where(treated == 1, pd.Index(arms).get_indexer(pd.Index(labels.astype(str))), 0)
     outcome = number_column(history, options.outcome)
     propensity = estimate_propensity(history, observed, len(arms), columns, options)
     return RandomizedHistory(ids, arms, observed, outcome, propensity, arm_costs(arms, options.costs))
 
 
-def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> np.ndarray:
+def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> NDArray[np.float64]:
     """Contact cost per arm (0 for no campaign and for campaigns without a cost)."""
     costs = dict(costs or {})
     for name in costs:
@@ -159,13 +160,14 @@ def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> np.nd
     return np.array([0.0, *(float(costs.get(arm, 0.0)) for arm in arms[1:])])
 
 
-def estimate_propensity(history: pd.DataFrame, observed: np.ndarray, n_arms: int, columns: HistoryColumns,
-                        options: EvaluateOptions) -> np.ndarray:
+def estimate_propensity(history: pd.DataFrame, observed: NDArray[np.intp], n_arms: int, columns: HistoryColumns,
+                        options: EvaluateOptions) -> NDArray[np.float64]:
     """e(A_i | x_i): the given column, the arm shares n_a / n, or a multinomial logistic regression."""
     if options.propensity_column is not None or Propensity(options.propensity) is Propensity.GIVEN:
         return given_propensity(history, options.propensity_column or "propensity")
     if Propensity(options.propensity) is Propensity.SHARES:
-        return (np.bincount(observed, minlength=n_arms) / len(observed))[observed]
+        shares: NDArray[np.float64] = (np.bincount(observed, minlength=n_arms) / len(observed))[observed]
+        return shares
     features = options.features or tuple(c for c in map(str, history.columns)
                                          if c not in (*columns.reserved(), options.outcome))
     require_columns(history, features, "the history table", "history", "List features that exist in the history")
@@ -174,10 +176,11 @@ def estimate_propensity(history: pd.DataFrame, observed: np.ndarray, n_arms: int
     model = LogisticRegression(max_iter=1000).fit(x.to_numpy(), observed)
     probabilities = model.predict_proba(x.to_numpy())
     column = np.searchsorted(model.classes_, observed)
-    return np.maximum(probabilities[np.arange(len(observed)), column], options.min_propensity)
+    modelled: NDArray[np.float64] = np.maximum(probabilities[np.arange(len(observed)), column], options.min_propensity)
+    return modelled
 
 
-def given_propensity(history: pd.DataFrame, name: str) -> np.ndarray:
+def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
     require_columns(history, (name,), "the history table", "history",
                     "Name the column holding each customer's assignment probability")
     values = pd.to_numeric(history[name], errors="coerce").to_numpy(float)
@@ -205,10 +208,10 @@ def plan_arms(plan: pd.DataFrame) -> pd.Series:
     return pd.Series(campaign.to_numpy(dtype=object), index=ids.to_numpy(), dtype=object)
 
 
-def deterministic_policy(data: RandomizedHistory, arms: np.ndarray) -> np.ndarray:
+def deterministic_policy(data: RandomizedHistory, arms: NDArray[np.object_]) -> NDArray[np.float64]:
     """pi as an (n, arms) 0/1 matrix from one arm label per customer (None: no campaign)."""
     labels = np.array([NO_CAMPAIGN if a is None or a != a else str(a) for a in arms], dtype=object)
-    index = pd.Index(data.arms).get_indexer(labels)
+    index = pd.Index(data.arms).get_indexer(pd.Index(labels))
     unknown = np.flatnonzero(index < 0)
     if unknown.size:
         name = labels[unknown[0]]
@@ -222,7 +225,7 @@ def deterministic_policy(data: RandomizedHistory, arms: np.ndarray) -> np.ndarra
     return policy
 
 
-def random_policy(data: RandomizedHistory, shares: Mapping[str, float]) -> np.ndarray:
+def random_policy(data: RandomizedHistory, shares: Mapping[str, float]) -> NDArray[np.float64]:
     """pi_i(a) = s_a for every customer; no campaign gets 1 - sum of the shares."""
     row = np.zeros(len(data.arms))
     for arm, share in shares.items():
@@ -231,7 +234,7 @@ def random_policy(data: RandomizedHistory, shares: Mapping[str, float]) -> np.nd
     return np.tile(row, (data.n, 1))
 
 
-def policy_value(data: RandomizedHistory, name: str, policy: np.ndarray,
+def policy_value(data: RandomizedHistory, name: str, policy: NDArray[np.float64],
                  options: EvaluateOptions = EvaluateOptions()) -> PolicyValue:
     """V of one policy (an (n, arms) matrix of pi_i(a)) with its standard error and 95% interval."""
     rows = np.arange(data.n)
@@ -249,7 +252,7 @@ def policy_value(data: RandomizedHistory, name: str, policy: np.ndarray,
     return PolicyValue(name, value, se, low, high, float(1.0 - policy[:, 0].mean()), float(cost.mean()), terms)
 
 
-def bootstrap_interval(w: np.ndarray, y: np.ndarray, cost: np.ndarray,
+def bootstrap_interval(w: NDArray[np.float64], y: NDArray[np.float64], cost: NDArray[np.float64],
                        options: EvaluateOptions) -> tuple[float, float]:
     """2.5 and 97.5 percentiles of the estimate over resamples of the customers (seeded)."""
     rng = np.random.default_rng(options.seed)
@@ -262,7 +265,9 @@ def bootstrap_interval(w: np.ndarray, y: np.ndarray, cost: np.ndarray,
     return float(low), float(high)
 
 
-def baselines(data: RandomizedHistory, policy: np.ndarray, options: EvaluateOptions) -> tuple[PolicyValue, ...]:
+def baselines(
+    data: RandomizedHistory, policy: NDArray[np.float64], options: EvaluateOptions
+) -> tuple[PolicyValue, ...]:
     """Nobody treated; everybody with the best single campaign; random at the plan's per-arm shares."""
     nobody = policy_value(data, "nobody", random_policy(data, {}), options)
     singles = [policy_value(data, f"everybody: {arm}", random_policy(data, {arm: 1.0}), options)
@@ -283,7 +288,7 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
         raise DataError("No customer of the history is in the plan", where="plan vs history",
                         fix="Evaluate a plan made for the customers of this history (same customer ids)")
     data = data.subset(matched)
-    policy = deterministic_policy(data, arms.loc[data.customer_ids].to_numpy())
+    policy = deterministic_policy(data, arms.loc[pd.Index(data.customer_ids)].to_numpy())
     return Evaluation(
         plan=policy_value(data, "plan", policy, options), baselines=baselines(data, policy, options),
         n_customers=data.n, n_unmatched=len(history) - data.n,

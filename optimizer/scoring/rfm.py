@@ -16,9 +16,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from pandas.api.typing import NaTType
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.store.tables import read_table, require_columns, require_file, show
@@ -129,7 +132,7 @@ def _check_ids(ids: pd.Series, log: pd.DataFrame, source: str, first_line: int |
 
 
 def _parse_dates(dates: pd.Series, log: pd.DataFrame, date_format: str | None, source: str,
-                 first_line: int | None) -> np.ndarray:
+                 first_line: int | None) -> NDArray[np.datetime64]:
     if pd.api.types.is_datetime64_any_dtype(dates):
         parsed = dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
     else:
@@ -143,11 +146,12 @@ def _parse_dates(dates: pd.Series, log: pd.DataFrame, date_format: str | None, s
         raise DataError(f"The date {show(dates.iat[first])} is not a date ({bad.size} bad date(s) in all)",
                         where=_row(log, first, source, first_line),
                         fix="Write dates as YYYY-MM-DD or YYYYMMDD, or pass date_format, e.g. '%d/%m/%Y'")
-    return parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    return days
 
 
 def _parse_amounts(amounts: pd.Series, log: pd.DataFrame, column: str, source: str,
-                   first_line: int | None) -> np.ndarray:
+                   first_line: int | None) -> NDArray[np.float64]:
     values = pd.to_numeric(amounts, errors="coerce").to_numpy(dtype=float)
     for bad, wrong in ((~np.isfinite(values), "is not a number"), (values < 0, "is negative")):
         rows = np.flatnonzero(bad)
@@ -162,7 +166,8 @@ def _parse_amounts(amounts: pd.Series, log: pd.DataFrame, column: str, source: s
 def to_timestamp(value: object, what: str) -> pd.Timestamp:
     """A date option (str, date or Timestamp) as a day; ScenarioError when it does not parse."""
     try:
-        stamp = pd.Timestamp(str(value) if isinstance(value, int | np.integer) else value)
+        given: Any = str(value) if isinstance(value, int | np.integer) else value  # pd.Timestamp checks what it is
+        stamp: pd.Timestamp | NaTType = pd.Timestamp(given)
     except (ValueError, TypeError):
         stamp = pd.NaT
     if pd.isna(stamp):

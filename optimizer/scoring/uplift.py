@@ -18,7 +18,7 @@ default), and value_per_response_j = revenue / conversions over j's treated conv
 Why a T-learner on HistGradientBoosting: it gives cvo's scores table directly (p_treat and
 p_control are the two models' probabilities, so their calibration means something), a bare fit of
 64,000 rows takes under a second single-threaded, and on simulated data with a known uplift it
-recovers the uplift with correlation 0.86-0.93 (tests/test_uplift.py). An X-learner or R-learner
+recovers the uplift with correlation 0.86-0.93 (tests/scoring/test_uplift.py). An X-learner or R-learner
 estimates only the difference, not the two probabilities the optimizer needs; causalml pulls 1.5 GB
 of CUDA libraries, and scikit-uplift breaks with scikit-learn 1.10. The T-learner's weakness: the
 difference of two separately fitted models is noisy when the uplift is small beside the response
@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -114,7 +115,7 @@ def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.D
     return read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
 
 
-def binary_column(table: pd.DataFrame, name: str, fix: str) -> np.ndarray:
+def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]:
     """The column as 0/1 integers; DataError naming the first row that is not 0, 1, true or false."""
     values = pd.to_numeric(table[name].astype("object").replace({True: 1, False: 0}), errors="coerce")
     bad = np.flatnonzero(~np.isin(values.to_numpy(float), (0.0, 1.0)))
@@ -129,11 +130,11 @@ def binary_column(table: pd.DataFrame, name: str, fix: str) -> np.ndarray:
     return values.to_numpy(int)
 
 
-def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[np.ndarray, np.ndarray]:
+def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
     """(campaign label per row as text, None where empty; treated 0/1), checked."""
     treated = binary_column(history, columns.treated, "Code customers who got the campaign 1 and controls 0")
-    labels = history[columns.campaign].astype("object")
-    labels = np.where(labels.isna(), None, labels.astype(str)).astype(object)
+    given = history[columns.campaign].astype("object")
+    labels = np.where(given.isna(), np.array(None), given.astype(str)).astype(object)
     orphans = np.flatnonzero((treated == 1) & (labels == None))  # noqa: E711 (elementwise)
     if orphans.size:
         raise DataError(
@@ -154,7 +155,7 @@ def check_history(history: pd.DataFrame, columns: HistoryColumns, features: tupl
         number_column(history, columns.revenue)
 
 
-def number_column(table: pd.DataFrame, name: str) -> np.ndarray:
+def number_column(table: pd.DataFrame, name: str) -> NDArray[np.float64]:
     """The column as finite floats; DataError naming the first row that is missing or not a number."""
     values = pd.to_numeric(table[name], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~np.isfinite(values))
@@ -193,7 +194,7 @@ def categories_of(table: pd.DataFrame, features: tuple[str, ...]) -> dict[str, l
 
 def feature_frame(table: pd.DataFrame, features: tuple[str, ...], categories: dict[str, list[str]]) -> pd.DataFrame:
     """Model inputs: text features as categoricals with the fitted levels (unknown -> missing)."""
-    frame = {}
+    frame: dict[str, pd.Categorical | NDArray[np.float64]] = {}
     for name in features:
         column = table[name]
         if name in categories:
@@ -216,8 +217,8 @@ def feature_frame(table: pd.DataFrame, features: tuple[str, ...], categories: di
 class ArmRows:
     """Row masks per campaign j: its treated rows, and its controls (the shared ones plus its own)."""
 
-    treated: dict[str, np.ndarray]
-    control: dict[str, np.ndarray]
+    treated: dict[str, NDArray[np.bool_]]
+    control: dict[str, NDArray[np.bool_]]
 
     @property
     def shared_control(self) -> bool:
@@ -229,7 +230,7 @@ class ArmRows:
         return SHARED_CONTROL if self.shared_control else f"control of {campaign}"
 
 
-def arm_rows(labels: np.ndarray, treated: np.ndarray) -> ArmRows:
+def arm_rows(labels: NDArray[np.object_], treated: NDArray[np.int64]) -> ArmRows:
     campaigns = sorted({str(label) for label in labels[treated == 1]})
     held_out = treated == 0
     shared = held_out & ~np.isin(labels, campaigns)
@@ -237,7 +238,7 @@ def arm_rows(labels: np.ndarray, treated: np.ndarray) -> ArmRows:
                    {j: shared | (held_out & (labels == j)) for j in campaigns})
 
 
-def check_arms(arms: ArmRows, y: np.ndarray, minimum: int) -> None:
+def check_arms(arms: ArmRows, y: NDArray[np.int64], minimum: int) -> None:
     """Every campaign has controls, and every arm enough responders and non-responders to fit."""
     for j in arms.treated:
         if not arms.control[j].any():
@@ -250,7 +251,7 @@ def check_arms(arms: ArmRows, y: np.ndarray, minimum: int) -> None:
         check_responders(f"'{arms.control_name(j)}'", arms.control[j], y, minimum)
 
 
-def check_responders(arm: str, mask: np.ndarray, y: np.ndarray, minimum: int) -> None:
+def check_responders(arm: str, mask: NDArray[np.bool_], y: NDArray[np.int64], minimum: int) -> None:
     responders = int(y[mask].sum())
     fewer = min(responders, int(mask.sum()) - responders)
     if fewer < minimum:
@@ -275,8 +276,8 @@ def make_classifier(options: UpliftOptions) -> Any:
     return CalibratedClassifierCV(booster, method=str(options.calibration), cv=3)
 
 
-def fit_arms(x: pd.DataFrame, y: np.ndarray, masks: dict[str, np.ndarray], options: UpliftOptions,
-             rows: np.ndarray) -> dict[str, Any]:
+def fit_arms(x: pd.DataFrame, y: NDArray[np.int64], masks: dict[str, NDArray[np.bool_]], options: UpliftOptions,
+             rows: NDArray[np.bool_]) -> dict[str, Any]:
     """One classifier per arm on ``rows``; arms with the same rows (a shared control) share one fit."""
     fitted: dict[bytes, Any] = {}
     models = {}
@@ -312,7 +313,7 @@ def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns()
     return UpliftModel(columns, features, categories, models[0], models[1], values, report)
 
 
-def value_per_response(history: pd.DataFrame, columns: HistoryColumns, y: np.ndarray,
+def value_per_response(history: pd.DataFrame, columns: HistoryColumns, y: NDArray[np.int64],
                        arms: ArmRows) -> dict[str, float]:
     """w_j = sum of revenue / number of conversions over campaign j's treated converters."""
     if not columns.revenue:
@@ -330,7 +331,7 @@ def score_customers(model: UpliftModel, customers: pd.DataFrame, customer_id: st
                     "Score customers with the same feature columns the models were fit on")
     x = feature_frame(customers, model.features, model.categories)
     campaigns = model.campaigns
-    predicted: dict[int, np.ndarray] = {}  # a shared control model predicts once
+    predicted: dict[int, NDArray[np.float64]] = {}  # a shared control model predicts once
     for estimator in (*model.treated.values(), *model.control.values()):
         predicted.setdefault(id(estimator), estimator.predict_proba(x)[:, 1])
     p_treat = np.column_stack([predicted[id(model.treated[j])] for j in campaigns])

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import DataError
 
@@ -81,7 +82,9 @@ class UpliftReport:
         return data
 
 
-def qini_curve(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def qini_curve(
+    uplift: NDArray[np.float64], y: NDArray[np.integer[Any]], treated: NDArray[np.integer[Any]]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Qini curve: for the top k customers by predicted uplift (k = 0..n), as a share phi = k / n,
 
         q(phi) = (Y_T(k) - Y_C(k) N_T(k) / N_C(k)) / N_T
@@ -102,13 +105,15 @@ def qini_curve(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray) -> tuple[
     return shares, np.concatenate([[0.0], gain / max(int(t.sum()), 1)])
 
 
-def qini_coefficient(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray) -> float:
+def qini_coefficient(
+    uplift: NDArray[np.float64], y: NDArray[np.integer[Any]], treated: NDArray[np.integer[Any]]
+) -> float:
     """Area between the Qini curve and the random-targeting line: integral of q(phi) - phi q(1)."""
     shares, gain = qini_curve(uplift, y, treated)
     return float(np.trapezoid(gain - shares * gain[-1], shares))
 
 
-def auuc(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray) -> float:
+def auuc(uplift: NDArray[np.float64], y: NDArray[np.integer[Any]], treated: NDArray[np.integer[Any]]) -> float:
     """Area under the uplift curve u(phi) = (ybar_T(phi) - ybar_C(phi)) phi over the top share phi."""
     order = np.argsort(-uplift, kind="stable")
     y, t = y[order].astype(float), treated[order].astype(bool)
@@ -119,7 +124,9 @@ def auuc(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray) -> float:
     return float(np.trapezoid(np.concatenate([[0.0], (rate_t - rate_c) * shares]), np.concatenate([[0.0], shares])))
 
 
-def uplift_at(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray, share: float) -> UpliftAtK:
+def uplift_at(
+    uplift: NDArray[np.float64], y: NDArray[np.integer[Any]], treated: NDArray[np.integer[Any]], share: float
+) -> UpliftAtK:
     """Mean predicted and observed uplift (ybar_T - ybar_C) in the top ``share`` by predicted uplift."""
     top = np.argsort(-uplift, kind="stable")[: max(1, int(round(share * len(y))))]
     t = treated[top].astype(bool)
@@ -127,15 +134,16 @@ def uplift_at(uplift: np.ndarray, y: np.ndarray, treated: np.ndarray, share: flo
     return UpliftAtK(share, float(uplift[top].mean()), float(observed))
 
 
-def calibration_bins(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[CalibrationBin, ...]:
+def calibration_bins(p: NDArray[np.float64], y: NDArray[np.integer[Any]], bins: int = 10) -> tuple[CalibrationBin, ...]:
     """Equal-count bins of predicted probability: mean prediction and observed rate in each."""
     order = np.argsort(p, kind="stable")
     return tuple(CalibrationBin(len(part), float(p[part].mean()), float(y[part].mean()))
                  for part in np.array_split(order, bins) if len(part))
 
 
-def build_report(x: pd.DataFrame, y: np.ndarray, holdout: np.ndarray, treated: Mapping[str, np.ndarray],
-                 control: Mapping[str, np.ndarray], control_names: Mapping[str, str],
+def build_report(x: pd.DataFrame, y: NDArray[np.int64], holdout: NDArray[np.bool_],
+                 treated: Mapping[str, NDArray[np.bool_]], control: Mapping[str, NDArray[np.bool_]],
+                 control_names: Mapping[str, str],
                  models: tuple[Mapping[str, Any], Mapping[str, Any]], values: Mapping[str, float],
                  calibration_method: str, holdout_share: float) -> UpliftReport:
     """Per campaign Qini, AUUC, uplift at the top shares; per arm calibration; all on held-out rows.

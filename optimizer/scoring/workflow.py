@@ -78,8 +78,10 @@ def score(
     if history is None:
         return ScoreRun(table, None, value, None)
     events = _with_customer_features(read_history(history, columns), table, columns)
-    fit = fit_cell_uplift if isinstance(options, CellOptions) else fit_uplift
-    model = fit(events, columns, options)
+    if isinstance(options, CellOptions):
+        model = fit_cell_uplift(events, columns, options)
+    else:
+        model = fit_uplift(events, columns, options)
     scored = table if table is not None else events.drop_duplicates(columns.customer_id)
     return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model)
 
@@ -111,7 +113,11 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     for name, table in (("customers", run.customers), ("scores", run.scores)):
         if table is not None:
             path = out_dir / f"{name}.parquet"
-            atomic_write(path, lambda temp, table=table: table.to_parquet(temp, index=False, compression="zstd"))
+
+            def write_table(temp: Path, table: pd.DataFrame = table) -> None:
+                table.to_parquet(temp, index=False, compression="zstd")
+
+            atomic_write(path, write_table)
             written.append(path)
     path = out_dir / "score_report.json"
     atomic_write(path, lambda temp: temp.write_text(json.dumps(score_report(run), indent=2) + "\n"))

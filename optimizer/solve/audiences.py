@@ -21,9 +21,12 @@ and Φ(μ*) + h(μ*) - z = 0 (to 1e-9).
 
 from __future__ import annotations
 
+from typing import Any
+
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from optimizer.solve.problem import CouplingRow
 from optimizer.solve.relaxation import highs_model, lower_limit, upper_limit
@@ -32,8 +35,8 @@ INF = highspy.kHighsInf
 
 
 def audience_bound(
-    rows: tuple[CouplingRow, ...], coefficients: np.ndarray, campaign_prices: np.ndarray, customer_total: float,
-    eligible: np.ndarray, n_customers: int, time_limit: float = 10.0,
+    rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], campaign_prices: NDArray[np.float64],
+    customer_total: float, eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float = 10.0,
 ) -> float:
     """Φ(μ) + h(μ) for μ = ``campaign_prices``, given ``customer_total`` = Φ(μ).
 
@@ -46,8 +49,8 @@ def audience_bound(
 
 
 def _largest_audience_value(
-    rows: tuple[CouplingRow, ...], coefficients: np.ndarray, campaign_prices: np.ndarray, eligible: np.ndarray,
-    n_customers: int, time_limit: float,
+    rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], campaign_prices: NDArray[np.float64],
+    eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,
 ) -> float:
     """h(μ): the most μ·n that integer audience sizes meeting every row can reach."""
     k = len(campaign_prices)

@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import reduce
 from operator import add
+from typing import cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.exact import Clock
@@ -48,27 +50,27 @@ class Pass:
     """A pass reduced over all customers: L(λ), row usages, and (a balancing pass) breakpoints
     and the MASTER customers of smallest margin."""
 
-    prices: np.ndarray
+    prices: NDArray[np.float64]
     bound: float
-    usage: np.ndarray
+    usage: NDArray[np.float64]
     breakpoints: Breakpoints | None = None
-    nearest: np.ndarray | None = None
+    nearest: NDArray[np.intp] | None = None
 
 
-def price_pass(customers: Customers, prices: np.ndarray) -> Pass:
+def price_pass(customers: Customers, prices: NDArray[np.float64]) -> Pass:
     """One pass over all customers, reduced: L(λ) and row usages."""
     totals = reduce(add, customers.map(parts.pass_totals, prices, stage="pass"))
     return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals))
 
 
-def balancing_pass(customers: Customers, prices: np.ndarray, nearest: int) -> Pass:
+def balancing_pass(customers: Customers, prices: NDArray[np.float64], nearest: int) -> Pass:
     """A pass with the breakpoint histograms, and the ``nearest`` customers of smallest margin."""
     scale = breakpoint_scale(customers.price_scale, prices)
     found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
                                        stage="balance"))
-    nearest = found.nearest[np.lexsort((found.nearest, found.margins))[:nearest]]
+    closest = found.nearest[np.lexsort((found.nearest, found.margins))[:nearest]]
     return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
-                Breakpoints(scale, found.totals.histogram), np.sort(nearest))
+                Breakpoints(scale, found.totals.histogram), np.sort(closest))
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,9 @@ class SampledPrices:
     threshold is relative to) and, when there were sample levels, the sorted margins of about
     MARGINS sampled customers at the prices (what optimizer/solve/screening.py sets its threshold from)."""
 
-    prices: np.ndarray
+    prices: NDArray[np.float64]
     magnitude: float
-    margins: np.ndarray | None = None
+    margins: NDArray[np.float64] | None = None
 
 
 def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> SampledPrices:
@@ -111,21 +113,25 @@ def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> Sampled
     return SampledPrices(prices, abs(best.bound) * customers.n / coarse.n, np.sort(margins))
 
 
-def warm_start(customers: Customers, clock: Clock) -> np.ndarray:
+def warm_start(customers: Customers, clock: Clock) -> NDArray[np.float64]:
     """Row duals of the LP over a hashed sample of about SAMPLE customers, limits scaled to it."""
     if customers.n <= SAMPLE:
         return np.zeros(len(customers.rows))
     return _lp_prices(customers.sample(SAMPLE / customers.n), customers, clock)
 
 
-def _lp_prices(sample: PricedProblem, customers: Customers, clock: Clock) -> np.ndarray:
+def _lp_prices(sample: PricedProblem, customers: Customers, clock: Clock) -> NDArray[np.float64]:
     """Row duals of the LP over ``sample`` with every limit scaled by sample/n (zeros if infeasible)."""
     problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * sample.n_customers / customers.n)
     lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
-    return lp.shadow_prices if lp.feasible else np.zeros(len(customers.rows))
+    if not lp.feasible:
+        return np.zeros(len(customers.rows))
+    if lp.shadow_prices is None:
+        raise TypeError("a feasible LP relaxation without shadow prices")
+    return lp.shadow_prices
 
 
-def _scaled(sample: PricedProblem, n: int, price_scale: np.ndarray) -> Customers:
+def _scaled(sample: PricedProblem, n: int, price_scale: NDArray[np.float64]) -> Customers:
     """A sample as Customers of its own, every limit scaled by sample/n, with ``price_scale``."""
     scale = sample.n_customers / n
     return Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)),
@@ -133,7 +139,8 @@ def _scaled(sample: PricedProblem, n: int, price_scale: np.ndarray) -> Customers
 
 
 def balance(
-    customers: Customers, prices: np.ndarray, cap: np.ndarray, stall: float, clock: Clock, nearest: int
+    customers: Customers, prices: NDArray[np.float64], cap: NDArray[np.float64], stall: float, clock: Clock,
+    nearest: int,
 ) -> Pass:
     """Coordinate steps on the prices from breakpoint histograms, until each row's lhs meets its
     limit or a pass lowers L(λ) by less than ``stall``; returns the pass with the lowest L(λ)
@@ -143,12 +150,12 @@ def balance(
     ``Breakpoints``); every row's price moves to where its lhs is expected to meet its limit, all
     rows at once, damped by half whenever L(λ) rises.
     """
-    best = None
+    best: Pass | None = None
     damping = 1.0
     for _ in range(MAX_BALANCING):
         latest = balancing_pass(customers, prices, nearest)
         fell = np.inf if best is None else best.bound - latest.bound
-        if fell > 0:
+        if best is None or fell > 0:  # the first pass is the best so far (it fell by inf)
             best = latest
         else:
             damping /= 2
@@ -156,10 +163,10 @@ def balance(
         if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.elapsed() >= clock.limit:
             break
         prices = np.clip(_signed(customers.rows, best.prices + damping * _price_moves(customers, best)), -cap, cap)
-    return best
+    return cast(Pass, best)  # MAX_BALANCING >= 1: a pass ran
 
 
-def _price_moves(customers: Customers, latest: Pass) -> np.ndarray:
+def _price_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
     """Per row, the price move that should bring its lhs to its limit (0 where it already holds)."""
     moves = np.zeros(len(customers.rows))
     for r, (row, used, price) in enumerate(zip(customers.rows, latest.usage, latest.prices)):
@@ -168,11 +175,13 @@ def _price_moves(customers: Customers, latest: Pass) -> np.ndarray:
             row.sense is Sense.GE and change <= 0 and price >= 0)
         if abs(change) <= BALANCED * max(1.0, abs(row.rhs)) or slack_ok:
             continue
+        if latest.breakpoints is None:
+            raise TypeError("a pass without breakpoints cannot say how far a price should move")
         moves[r] = latest.breakpoints.move(r, change)
     return moves
 
 
-def _signed(rows: tuple[CouplingRow, ...], prices: np.ndarray) -> np.ndarray:
+def _signed(rows: tuple[CouplingRow, ...], prices: NDArray[np.float64]) -> NDArray[np.float64]:
     """Prices clipped to their allowed sign: >= 0 on <= rows, <= 0 on >= rows."""
     le = np.array([row.sense is Sense.LE for row in rows])
     ge = np.array([row.sense is Sense.GE for row in rows])

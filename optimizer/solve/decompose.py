@@ -45,8 +45,10 @@ import time
 from dataclasses import dataclass, replace
 from functools import reduce
 from operator import add
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts, screening
 from optimizer.solve.audiences import audience_bound
@@ -78,9 +80,9 @@ class PlanSpec:
     """A plan without an n-sized array: each customer's best at ``start``, except the master
     customers (sorted global indices) who get ``master_choice``."""
 
-    start: np.ndarray
-    master: np.ndarray
-    master_choice: np.ndarray
+    start: NDArray[np.float64]
+    master: NDArray[np.intp]
+    master_choice: NDArray[np.integer[Any]]
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class DualState:
     solution: MasterSolution
     latest: Pass
     fixed_value: float
-    remaining: np.ndarray
+    remaining: NDArray[np.float64]
     least_outside: float
 
 
@@ -131,7 +133,7 @@ class Screened:
     """The screened decomposition's result and plan for all customers, or none (the passes over
     everyone take over, from ``prices``)."""
 
-    prices: np.ndarray
+    prices: NDArray[np.float64]
     result: SolveResult | None = None
     plan: PlanSpec | None = None
 
@@ -140,6 +142,8 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     """optimizer/solve/screening.py: one pass over everyone, steps 2-5 on the candidates. No result when
     the reduced problem's prices leave the region, it has no plan, or its proven plan is not proven
     for all (the fixed customers' least margin is below L - z)."""
+    if sampled.margins is None:
+        raise TypeError("screening needs the sampled margins (see screening.applies)")
     screen = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
     candidates = Customers(screen.reduced, customers.progress)
     reduced_options = options.model_copy(update={"mip_gap": screen.reduced_gap(options.mip_gap)})
@@ -153,6 +157,8 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     whole = PlanSpec(screen.prices, screen.candidates, choice)
     objective = reduce(add, customers.map(parts.plan_totals, whole.start, whole.master, whole.master_choice,
                                           stage="plan")).value
+    if result.bound is None:
+        raise TypeError("the reduced problem's plan has no bound")
     bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
                          min(AUDIENCE_LIMIT_S, clock.remaining()))
     found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
@@ -162,14 +168,16 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
 
 
 def _decompose_all(
-    customers: Customers, prices: np.ndarray, magnitude: float, cap: np.ndarray, options: SolverOptions,
-    clock: Clock,
+    customers: Customers, prices: NDArray[np.float64], magnitude: float, cap: NDArray[np.float64],
+    options: SolverOptions, clock: Clock,
 ) -> tuple[SolveResult, PlanSpec | None]:
     """Steps 2-5 over all of ``customers`` from ``prices``."""
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
     start = balanced.prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
+    if balanced.nearest is None:
+        raise TypeError("a balancing pass without its nearest customers")
     _join(customers, master, balanced.nearest, start, start)
     result, plan = None, None
     for _ in range(MAX_WIDENINGS + 1):
@@ -199,7 +207,10 @@ def _master_size(n: int) -> int:
     return min(MASTER, max(MASTER // 5, n // 30))
 
 
-def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.ndarray, start: np.ndarray) -> None:
+def _join(
+    customers: Customers, master: MasterLP, ids: NDArray[np.intp], prices: NDArray[np.float64],
+    start: NDArray[np.float64],
+) -> None:
     """Gather the rows of new master customers; give each its COLUMNS best campaigns at ``prices``
     and the campaign it held while fixed (its best at ``start``)."""
     ids = np.sort(ids)
@@ -211,13 +222,13 @@ def _join(customers: Customers, master: MasterLP, ids: np.ndarray, prices: np.nd
     master.add_customers(joining, customers.shared_weights, columns, _held(adjusted_values(joining, start, everyone)))
 
 
-def _held(adjusted: np.ndarray) -> np.ndarray:
+def _held(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:
     """Each customer's best campaign (-1: none) from its priced-out values, as the pass picks it."""
     best = np.argmax(adjusted, axis=1)
     return np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)
 
 
-def _best_columns(adjusted: np.ndarray) -> np.ndarray:
+def _best_columns(adjusted: NDArray[np.float64]) -> NDArray[np.bool_]:
     """(c, k) mask of each customer's COLUMNS best eligible campaigns."""
     k = adjusted.shape[1]
     if k > COLUMNS:
@@ -227,8 +238,8 @@ def _best_columns(adjusted: np.ndarray) -> np.ndarray:
 
 
 def solve_prices(
-    customers: Customers, master: MasterLP, start: np.ndarray, cap: np.ndarray, options: SolverOptions,
-    clock: Clock,
+    customers: Customers, master: MasterLP, start: NDArray[np.float64], cap: NDArray[np.float64],
+    options: SolverOptions, clock: Clock,
 ) -> DualState | None:
     """Step 3: master LP and passes until L(λ) meets the master's value (None: no plan exists)."""
     state = None
@@ -261,8 +272,8 @@ def solve_prices(
     return state
 
 
-def _price_round(customers: Customers, start: np.ndarray, prices: np.ndarray, inside: np.ndarray,
-                 value: float) -> tuple[Pass, np.ndarray, float]:
+def _price_round(customers: Customers, start: NDArray[np.float64], prices: NDArray[np.float64],
+                 inside: NDArray[np.intp], value: float) -> tuple[Pass, NDArray[np.intp], float]:
     """One pass at the master's prices: L(λ) and usages, the fixed customers whose best moved
     (at most MAX_JOINING, largest regret first; regret above 1e-9 of the plan's value per
     customer) and the least margin of the fixed customers that did not move."""
@@ -275,7 +286,7 @@ def _price_round(customers: Customers, start: np.ndarray, prices: np.ndarray, in
     return latest, np.sort(ids), found.least_outside
 
 
-def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
+def _lacking(master: MasterLP, prices: NDArray[np.float64]) -> NDArray[np.bool_]:
     """Mask (by slot) of each master customer's best campaign at ``prices`` where the master lacks it."""
     lacking = np.zeros_like(master.has)
     if master.size == 0:
@@ -289,7 +300,7 @@ def _lacking(master: MasterLP, prices: np.ndarray) -> np.ndarray:
 
 
 def _solve_core(
-    customers: Customers, master: MasterLP, state: DualState, start: np.ndarray, options: SolverOptions,
+    customers: Customers, master: MasterLP, state: DualState, start: NDArray[np.float64], options: SolverOptions,
     clock: Clock,
 ) -> tuple[SolveResult, PlanSpec]:
     """Steps 4-5: the exact core on the master, then the plan and bound for all customers."""
@@ -323,13 +334,16 @@ def _solve_core(
 def _audience_bound(customers: Customers, latest: Pass, clock: Clock) -> float:
     """optimizer/solve/audiences.py's bound at the last prices λ: Φ(μ) = L(λ) - λ·b, μ = Aᵀλ; the
     eligible counts N_j take one map over the customers."""
+    coefficients = customers.coefficients
+    if coefficients is None:
+        raise TypeError("the audience-size bound needs one coefficient per campaign in every row")
     eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
     customer_total = latest.bound - float(latest.prices @ customers.rhs)
-    return audience_bound(customers.rows, customers.coefficients, latest.prices @ customers.coefficients,
+    return audience_bound(customers.rows, coefficients, latest.prices @ coefficients,
                           customer_total, eligible, customers.n, min(AUDIENCE_LIMIT_S, clock.remaining()))
 
 
-def _least_margin_outside(master: MasterLP, prices: np.ndarray, fixed_least: float) -> float:
+def _least_margin_outside(master: MasterLP, prices: NDArray[np.float64], fixed_least: float) -> float:
     """t: the least L(λ) loss of moving a fixed customer (``fixed_least``, from the last pass),
     or of a pair the master lacks."""
     t = fixed_least
@@ -341,7 +355,9 @@ def _least_margin_outside(master: MasterLP, prices: np.ndarray, fixed_least: flo
     return t
 
 
-def _widen(customers: Customers, master: MasterLP, prices: np.ndarray, start: np.ndarray, reach: float) -> None:
+def _widen(
+    customers: Customers, master: MasterLP, prices: NDArray[np.float64], start: NDArray[np.float64], reach: float
+) -> None:
     """Everything within ``reach`` of being chosen joins the master (no better plan lies outside)."""
     inside, _ = master.sorted_customers()
     near = np.concatenate(customers.map(parts.near, prices, reach + 1e-9, inside, stage="widen"))

@@ -8,14 +8,19 @@ L(λ) and m row sums) or a few customers (the master's). Needs the optional extr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.lagrangian import PricedProblem, row_usage, stack
 from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.problem import CouplingRow
+
+_T = TypeVar("_T")
 
 
 class DaskCustomers(Customers):
@@ -34,39 +39,43 @@ class DaskCustomers(Customers):
         self.progress = None
 
     @cached_property
-    def price_scale(self) -> np.ndarray:
+    def price_scale(self) -> NDArray[np.float64]:
         scales = self.map(_scale_parts)
         largest = max(scale[0] for scale in scales)
-        least = np.min([scale[1] for scale in scales], axis=0)
+        least: NDArray[np.float64] = np.min([scale[1] for scale in scales], axis=0)
         return (1.0 + largest) / least
 
-    def map(self, function, *args, stage: str = "pass") -> list:
-        return self.client.gather(self.client.map(partial(_apply, function, args), self.futures, pure=False))
+    def map(self, function: Callable[..., _T], *args: Any, stage: str = "pass") -> list[_T]:
+        results: list[_T] = self.client.gather(self.client.map(partial(_apply, function, args), self.futures,
+                                                                pure=False))
+        return results
 
     def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
         return stack(self.map(parts.sample_rows, share, self.shared_weights, keep_dtype), self.shared_weights)
 
-    def gather(self, customers: np.ndarray, keep_dtype: bool = False) -> PricedProblem:
+    def gather(self, customers: NDArray[np.intp], keep_dtype: bool = False) -> PricedProblem:
         return stack(self.map(parts.customer_rows, customers, self.shared_weights, keep_dtype), self.shared_weights)
 
-    def usage(self, totals: parts.Totals) -> np.ndarray:
+    def usage(self, totals: parts.Totals) -> NDArray[np.float64]:
         return row_usage(self.row_weight, self.campaigns, totals.weight_sums, totals.counts)
 
 
-def _apply(function, args: tuple, part: Partition):
+def _apply(function: Callable[..., _T], args: tuple[Any, ...], part: Partition) -> _T:
     return function(part, *args)
 
 
-def _describe(part: Partition):
+def _describe(
+    part: Partition,
+) -> tuple[tuple[CouplingRow, ...], tuple[str, ...], NDArray[np.intp], NDArray[np.bool_], bool]:
     priced = part.priced
     return priced.rows, priced.campaign_ids, priced.row_weight, priced.campaigns, priced.weights.shape[1] == 1
 
 
-def _campaign_coefficients(part: Partition) -> np.ndarray | None:
+def _campaign_coefficients(part: Partition) -> NDArray[np.float64] | None:
     return part.priced.campaign_coefficients()
 
 
-def _common(coefficients: list[np.ndarray | None]) -> np.ndarray | None:
+def _common(coefficients: list[NDArray[np.float64] | None]) -> NDArray[np.float64] | None:
     """The partitions' per-campaign row coefficients if every partition has the same, else None."""
     first = coefficients[0]
     if first is None or any(c is None or not np.array_equal(c, first) for c in coefficients):
@@ -74,5 +83,5 @@ def _common(coefficients: list[np.ndarray | None]) -> np.ndarray | None:
     return first
 
 
-def _scale_parts(part: Partition) -> tuple[float, np.ndarray]:
+def _scale_parts(part: Partition) -> tuple[float, NDArray[np.float64]]:
     return part.priced.largest_value, part.priced.least_coefficients

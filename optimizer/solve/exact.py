@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
+from numpy.typing import NDArray
 from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.contrib.solver.common.results import SolutionStatus as PyomoSolution, TerminationCondition
+from pyomo.contrib.solver.common.results import Results, SolutionStatus as PyomoSolution, TerminationCondition
 
 from optimizer.solve.audiences import audience_bound
 from optimizer.solve.model import build_model
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.solve.relaxation import Relaxation, solve_relaxation
+from optimizer.solve.relaxation import Relaxation, quiet_highs_banner, solve_relaxation
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 
 CORE_PAIRS = 5_000
@@ -83,7 +85,7 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
 
 
 def solve_with_relaxation(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, options: SolverOptions,
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation, options: SolverOptions,
     clock: Clock, allowed_gap: float | None = None, core_pairs: int | None = None,
 ) -> SolveResult:
     """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs.
@@ -92,9 +94,10 @@ def solve_with_relaxation(
     solving part of a larger problem passes the whole problem's; ``core_pairs`` the size of the
     first core (default CORE_PAIRS, read when called; see ``first_core_size``).
     """
+    lp_bound, _, reduced_costs = _optimum(lp)
     if allowed_gap is None:
-        allowed_gap = options.mip_gap * max(1.0, abs(lp.bound))
-    distance = np.abs(lp.reduced_costs)
+        allowed_gap = options.mip_gap * max(1.0, abs(lp_bound))
+    distance = np.abs(reduced_costs)
     counts_only = problem.campaign_coefficients(customers, campaigns) is not None
     size = first_core_size(CORE_PAIRS if core_pairs is None else core_pairs, counts_only)
     core = _smallest(distance, size) | _fractional(lp)
@@ -104,7 +107,7 @@ def solve_with_relaxation(
         result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
             problem, customers, campaigns, lp, clock))))
     if _unproven(result, allowed_gap) and not core.all() and clock.elapsed() < options.time_limit_s:
-        reach = lp.bound - result.objective if result.objective is not None else np.inf
+        reach = lp_bound - result.objective if result.objective is not None else np.inf
         core = core | (distance <= reach + 1e-9)
         result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, result)
     if result.termination is Termination.INFEASIBLE and not core.all():
@@ -118,7 +121,7 @@ def first_core_size(core_pairs: int, counts_only: bool) -> int:
     return min(core_pairs, AUDIENCE_CORE_PAIRS) if counts_only else core_pairs
 
 
-def _audience_bound(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation,
+def _audience_bound(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation,
                     clock: Clock) -> float:
     """optimizer/solve/audiences.py's bound at the LP's prices when every row counts campaigns, else inf.
 
@@ -127,6 +130,8 @@ def _audience_bound(problem: Problem, customers: np.ndarray, campaigns: np.ndarr
     coefficients = problem.campaign_coefficients(customers, campaigns)
     if coefficients is None:
         return np.inf
+    if lp.shadow_prices is None:
+        raise TypeError("the LP relaxation has no shadow prices")
     campaign_prices = lp.shadow_prices @ coefficients
     best = np.zeros(problem.n_customers)
     np.maximum.at(best, customers, problem.value[customers, campaigns] - campaign_prices[campaigns])
@@ -147,39 +152,57 @@ def _unproven(result: SolveResult, allowed_gap: float) -> bool:
 
 
 def _rounded_plan(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, clock: Clock
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation, clock: Clock
 ) -> SolveResult | None:
     """The LP optimum without its fractional customers: a plan to fall back on, if it is feasible."""
-    whole = lp.x > 1 - 1e-9
+    lp_bound, x, _ = _optimum(lp)
+    whole = x > 1 - 1e-9
     choice = np.full(problem.n_customers, NO_CAMPAIGN)
     choice[customers[whole]] = campaigns[whole]
     if problem.violations(choice):
         return None
     objective = problem.objective(choice)
-    return SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, objective, max(lp.bound, objective),
+    return SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, objective, max(lp_bound, objective),
                        0.0, clock.elapsed(), "exact", int(customers.size))
 
 
-def _smallest(distance: np.ndarray, count: int) -> np.ndarray:
+def _smallest(distance: NDArray[np.float64], count: int) -> NDArray[np.bool_]:
     mask = np.zeros(distance.size, dtype=bool)
     mask[np.argsort(distance, kind="stable")[:count]] = True
     return mask
 
 
-def _fractional(lp: Relaxation) -> np.ndarray:
-    return (lp.x > 1e-9) & (lp.x < 1 - 1e-9)
+def _fractional(lp: Relaxation) -> NDArray[np.bool_]:
+    _, x, _ = _optimum(lp)
+    return (x > 1e-9) & (x < 1 - 1e-9)
+
+
+def _optimum(lp: Relaxation) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """The bound, x and reduced costs of a solved relaxation; a TypeError for one without (as using None would)."""
+    if lp.bound is None or lp.x is None or lp.reduced_costs is None:
+        raise TypeError("the LP relaxation has no optimum (bound, x and reduced costs)")
+    return lp.bound, lp.x, lp.reduced_costs
+
+
+def _objective(result: SolveResult) -> float:
+    """The objective of a result with a plan; a TypeError for one without (as comparing None would)."""
+    if result.objective is None:
+        raise TypeError("the result has no objective")
+    return result.objective
 
 
 def _solve_core(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, lp: Relaxation, core: np.ndarray,
-    options: SolverOptions, clock: Clock, absolute_gap: float, floor: SolveResult | None = None,
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation,
+    core: NDArray[np.bool_], options: SolverOptions, clock: Clock, absolute_gap: float,
+    floor: SolveResult | None = None,
 ) -> SolveResult:
     """Fix the pairs outside ``core`` at their LP value, solve the rest, bound the whole.
 
     The result keeps the better of the core's plan and ``floor``'s, and the tighter bound.
     """
     fixed = np.full(problem.n_customers, NO_CAMPAIGN)
-    at_one = ~core & (lp.x > 0.5)
+    _, x, _ = _optimum(lp)
+    at_one = ~core & (x > 0.5)
     fixed[customers[at_one]] = campaigns[at_one]
     free = np.zeros_like(problem.eligible)
     free[customers[core], campaigns[core]] = True
@@ -191,7 +214,9 @@ def _solve_core(
     if part.choice is not None:
         choice = np.where(part.choice != NO_CAMPAIGN, part.choice, fixed)
         part = replace(part, choice=choice, objective=problem.objective(choice))
-    if floor is not None and floor.choice is not None and (part.choice is None or floor.objective > part.objective):
+    if floor is not None and floor.choice is not None and (
+        part.choice is None or _objective(floor) > _objective(part)
+    ):
         part = replace(part, termination=floor.termination, status=floor.status, choice=floor.choice,
                        objective=floor.objective)
     if floor is not None and floor.bound is not None:
@@ -201,16 +226,19 @@ def _solve_core(
     return replace(part, bound=float(bound) if np.isfinite(bound) else None)
 
 
-def _whole_bound(problem: Problem, lp: Relaxation, core: np.ndarray, fixed: np.ndarray, part: SolveResult) -> float:
+def _whole_bound(
+    problem: Problem, lp: Relaxation, core: NDArray[np.bool_], fixed: NDArray[np.integer[Any]], part: SolveResult
+) -> float:
     """min(z_LP, max(best plan inside the core, z_LP - least |d| outside it))."""
-    outside = float(np.min(np.abs(lp.reduced_costs)[~core], initial=np.inf))
+    lp_bound, _, reduced_costs = _optimum(lp)
+    outside = float(np.min(np.abs(reduced_costs)[~core], initial=np.inf))
     if part.termination is Termination.INFEASIBLE:
         inside = -np.inf
     elif part.bound is None:
         inside = np.inf
     else:
         inside = part.bound + problem.objective(fixed)
-    return min(lp.bound, max(inside, lp.bound - outside))
+    return min(lp_bound, max(inside, lp_bound - outside))
 
 
 def solve_full_model(
@@ -243,8 +271,9 @@ def solve_full_model(
                        build_seconds, solve_seconds, "full_model", int(customers.size))
 
 
-def _run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float):
+def _run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> Results:
     """HiGHS stops at mip_gap relative to its own objective, or at ``absolute_gap`` if given."""
+    quiet_highs_banner()
     return SolverFactory("highs").solve(
         model,
         time_limit=time_limit,
@@ -257,7 +286,7 @@ def _run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: flo
     )
 
 
-def _bound(results) -> float | None:
+def _bound(results: Results) -> float | None:
     bound = results.objective_bound
     return float(bound) if bound is not None and np.isfinite(bound) else None
 

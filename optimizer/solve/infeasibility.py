@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from optimizer.solve.problem import CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import INF, coupling_matrix, highs_model, row_bounds
@@ -38,7 +39,9 @@ class Diagnosis:
     alone: list[Conflict]
 
 
-def _slack_columns(problem: Problem, relaxable: list[int], n_choice: int) -> tuple[sp.csr_matrix, list]:
+def _slack_columns(
+    problem: Problem, relaxable: list[int], n_choice: int
+) -> tuple[sp.csr_matrix, list[tuple[int, float]]]:
     """One slack column per way a row may give: +1 on >= rows (raise lhs), -1 on <= rows (lower
     lhs); == rows get both. Returns the columns and their (row, sign) pairs."""
     signs = [(r, +1.0) for r in relaxable if problem.rows[r].sense is not Sense.LE]
@@ -50,7 +53,9 @@ def _slack_columns(problem: Problem, relaxable: list[int], n_choice: int) -> tup
     return slack, signs
 
 
-def diagnose(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float = 60.0) -> Diagnosis:
+def diagnose(
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], time_limit: float = 60.0
+) -> Diagnosis:
     """Why no plan exists: the least relaxation of all limits together, the limits it runs into,
     and each of those limits that could make a plan possible on its own (with its change)."""
     everything = list(range(len(problem.rows)))
@@ -66,7 +71,8 @@ def diagnose(problem: Problem, customers: np.ndarray, campaigns: np.ndarray, tim
 
 
 def _elastic(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, relaxable: list[int], time_limit: float
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], relaxable: list[int],
+    time_limit: float,
 ) -> tuple[list[Conflict], list[CouplingRow]]:
     """Elastic MIP in which only the ``relaxable`` rows may move; ([], []) if that cannot help."""
     matrix = coupling_matrix(problem, customers, campaigns)
@@ -88,7 +94,11 @@ def _elastic(
     return conflicts, _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs)
 
 
-def _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs) -> list[CouplingRow]:
+def _binding_partners(
+    problem: Problem, full: sp.csr_matrix, cost: NDArray[np.float64], lower: NDArray[np.float64],
+    upper: NDArray[np.float64], row_lower: NDArray[np.float64], row_upper: NDArray[np.float64], n_choice: int,
+    n_pairs: int,
+) -> list[CouplingRow]:
     """Rows with a non-zero dual in the elastic LP: the limits the relaxed rows run into."""
     highs = highs_model(cost, lower, upper, full, row_lower, row_upper, maximise=False)
     highs.run()

@@ -19,9 +19,13 @@ ineligible pairs are -inf.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
+
+Floats = NDArray[np.floating[Any]]  # float32 or float64: the score matrix and weights keep their dtype
 
 SAFE_MATH = {"reassoc", "nsz", "arcp", "contract"}
 NONE, NO_RUNNER = -1, -2
@@ -35,7 +39,7 @@ LOWEST_GAP_OCTAVE = -60
 
 
 @numba.njit(cache=True, nogil=True)
-def largest_finite(value):  # pragma: no cover
+def largest_finite(value: Floats) -> float:  # pragma: no cover
     """max |v| over the finite entries of a 2-D array (0 if none)."""
     largest = 0.0
     for i in range(value.shape[0]):
@@ -47,7 +51,7 @@ def largest_finite(value):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def log_bin(ratio, lowest_octave, bins):  # pragma: no cover
+def log_bin(ratio: float, lowest_octave: int, bins: int) -> int:  # pragma: no cover
     """floor((log2(ratio) - lowest_octave) * BINS_PER_OCTAVE), clipped to [0, bins), without a
     log: ratio = m 2^e, 0.5 <= m < 1. A ratio of 0 falls in bin 0."""
     if ratio <= 0.0:
@@ -59,7 +63,8 @@ def log_bin(ratio, lowest_octave, bins):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
-def _adjust(value, weights, per_weight, offset, shared, i, adjusted):  # pragma: no cover
+def _adjust(value: Floats, weights: Floats, per_weight: NDArray[np.float64], offset: NDArray[np.float64], shared: bool,
+            i: int, adjusted: NDArray[np.float64]) -> None:  # pragma: no cover
     """adjusted[j] = c_ij - Σ_r λ_r a_rij (``offset`` already holds the shared part)."""
     k = adjusted.shape[0]
     for j in range(k):
@@ -71,7 +76,7 @@ def _adjust(value, weights, per_weight, offset, shared, i, adjusted):  # pragma:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
-def _best_two(adjusted):  # pragma: no cover
+def _best_two(adjusted: NDArray[np.float64]) -> tuple[float, int, float]:  # pragma: no cover
     """(top, first index reaching it, runner-up value: the largest below top, or top if tied)."""
     k = adjusted.shape[0]
     top = -np.inf
@@ -90,9 +95,9 @@ def _best_two(adjusted):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True, fastmath=SAFE_MATH)
-def _runner(adjusted, chosen, second):  # pragma: no cover
+def _runner(adjusted: NDArray[np.float64], chosen: int, second: float) -> int:  # pragma: no cover
     """The first campaign other than ``chosen`` worth ``second``."""
-    k = adjusted.shape[0]
+    k: int = adjusted.shape[0]
     runner = k
     for j in range(k):
         runner = min(runner, j if (j != chosen and adjusted[j] >= second) else k)
@@ -100,8 +105,11 @@ def _runner(adjusted, chosen, second):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_sums, counts,
-                row_weight, row_campaigns, scale, histogram, gap_scale, pair_histogram, eligible):  # pragma: no cover
+def pass_kernel(value: Floats, weights: Floats, per_weight: NDArray[np.float64], per_count: NDArray[np.float64],
+                choice: NDArray[np.int32], margin: NDArray[np.float64], weight_sums: NDArray[np.float64],
+                counts: NDArray[np.float64], row_weight: NDArray[np.intp], row_campaigns: NDArray[np.float64],
+                scale: NDArray[np.float64], histogram: NDArray[np.float64], gap_scale: float,
+                pair_histogram: NDArray[np.float64], eligible: NDArray[np.float64]) -> float:  # pragma: no cover
     """Best and second-best priced-out option of each customer (module docstring); sums of the
     best choices; switch points, when collected: per (chosen, runner) pair in ``pair_histogram``
     (weights shared by all customers, see ``pair_breakpoints``) or per row in ``histogram``;
@@ -157,7 +165,7 @@ def pass_kernel(value, weights, per_weight, per_count, choice, margin, weight_su
 
 
 @numba.njit(cache=True, nogil=True)
-def _runner_of(adjusted, chosen, first, second):  # pragma: no cover
+def _runner_of(adjusted: NDArray[np.float64], chosen: int, first: int, second: float) -> int:  # pragma: no cover
     """The option a customer switches to from its best: a campaign, NONE, or NO_RUNNER (none
     at all: no campaign is eligible)."""
     if chosen == NONE:
@@ -168,17 +176,21 @@ def _runner_of(adjusted, chosen, first, second):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _coefficient(weights, row, j, r, row_weight, row_campaigns):  # pragma: no cover
+def _coefficient(weights: Floats, row: int, j: int, r: int, row_weight: NDArray[np.intp],
+                 row_campaigns: NDArray[np.float64]) -> float:  # pragma: no cover
     if j < 0:
         return 0.0
     if row_weight[r] < 0:
-        return row_campaigns[r, j]
-    return np.float64(weights[row_weight[r], row, j]) * row_campaigns[r, j]
+        count: float = row_campaigns[r, j]
+        return count
+    coefficient: float = np.float64(weights[row_weight[r], row, j]) * row_campaigns[r, j]
+    return coefficient
 
 
 @numba.njit(cache=True, nogil=True)
-def add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaigns, scale,
-                    histogram):  # pragma: no cover
+def add_breakpoints(weights: Floats, row: int, chosen: int, runner: int, gap: float, row_weight: NDArray[np.intp],
+                    row_campaigns: NDArray[np.float64], scale: NDArray[np.float64],
+                    histogram: NDArray[np.float64]) -> None:  # pragma: no cover
     """One customer's switch points: for each row r its switch changes by δ = a_r,chosen -
     a_r,runner, it switches when λ_r alone moves by gap / |δ|: |δ| goes to that move's bin."""
     bins = histogram.shape[2]
@@ -192,7 +204,8 @@ def add_breakpoints(weights, row, chosen, runner, gap, row_weight, row_campaigns
 
 
 @numba.njit(cache=True, nogil=True)
-def pair_breakpoints(pair_histogram, coefficients, scale, gap_scale, histogram):  # pragma: no cover
+def pair_breakpoints(pair_histogram: NDArray[np.float64], coefficients: NDArray[np.float64], scale: NDArray[np.float64],
+                     gap_scale: float, histogram: NDArray[np.float64]) -> None:  # pragma: no cover
     """Per-row histograms (``add_breakpoints``) from margins binned per (chosen, runner) pair.
 
     With one coefficient a_rj per campaign, a customer switching from c to u changes row r by
@@ -225,7 +238,8 @@ def pair_breakpoints(pair_histogram, coefficients, scale, gap_scale, histogram):
 
 
 @numba.njit(cache=True, nogil=True)
-def plan_kernel(value, weights, choice, weight_sums, counts):  # pragma: no cover
+def plan_kernel(value: Floats, weights: Floats, choice: NDArray[np.int32], weight_sums: NDArray[np.float64],
+                counts: NDArray[np.float64]) -> float:  # pragma: no cover
     """A plan's value Σ_i c_i,choice_i, and per campaign its weight sums and audience count."""
     q = weights.shape[0]
     shared = weights.shape[1] == 1

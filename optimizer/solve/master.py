@@ -15,13 +15,16 @@ last basis (dual simplex), which is what keeps the price loop cheap.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from optimizer.solve.lagrangian import PricedProblem, adjusted_values, stack, to_problem
 from optimizer.solve.problem import CouplingRow, Problem, Sense
+from optimizer.solve.relaxation import quiet_highs_banner
 
 INF = highspy.kHighsInf
 
@@ -31,10 +34,10 @@ class MasterSolution:
     """The master's optimum: ``x`` and ``reduced_costs`` per column (see ``MasterLP.columns``)."""
 
     value: float
-    prices: np.ndarray
-    x: np.ndarray
-    reduced_costs: np.ndarray
-    violated: np.ndarray
+    prices: NDArray[np.float64]
+    x: NDArray[np.float64]
+    reduced_costs: NDArray[np.float64]
+    violated: NDArray[np.int32]
 
     @property
     def feasible(self) -> bool:
@@ -50,7 +53,9 @@ class MasterLP:
     order they joined.
     """
 
-    def __init__(self, rows: tuple[CouplingRow, ...], campaign_ids: tuple[str, ...], penalties: np.ndarray) -> None:
+    def __init__(
+        self, rows: tuple[CouplingRow, ...], campaign_ids: tuple[str, ...], penalties: NDArray[np.float64]
+    ) -> None:
         self.rows = rows
         self.campaign_ids = campaign_ids
         self.m, k = len(rows), len(campaign_ids)
@@ -58,9 +63,10 @@ class MasterLP:
         self.shared = True
         self.has = np.zeros((0, k), dtype=bool)
         self.position = np.zeros((0, k), dtype=np.int64)
-        self.column_slot: list[np.ndarray] = []
-        self.column_campaign: list[np.ndarray] = []
-        self.highs = highspy.Highs()
+        self.column_slot: list[NDArray[np.intp]] = []
+        self.column_campaign: list[NDArray[np.intp]] = []
+        quiet_highs_banner()
+        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("threads", 1)
         self.highs.setOptionValue("presolve", "off")
@@ -78,27 +84,27 @@ class MasterLP:
         return len(self.has)
 
     @property
-    def customers(self) -> np.ndarray:
+    def customers(self) -> NDArray[np.intp]:
         return np.zeros(0, dtype=np.int64) if self.store is None else self.store.customer_ids
 
-    def sorted_customers(self) -> tuple[np.ndarray, np.ndarray]:
+    def sorted_customers(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """(global indices sorted, their slots)."""
         order = np.argsort(self.customers, kind="stable")
         return self.customers[order], order
 
-    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+    def columns(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """(slot, campaign) of every pair column, in column order."""
         if not self.column_slot:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         return np.concatenate(self.column_slot), np.concatenate(self.column_campaign)
 
-    def adjusted(self, prices: np.ndarray) -> np.ndarray:
+    def adjusted(self, prices: NDArray[np.float64]) -> NDArray[np.float64]:
         """(size, k) priced-out values c_ij - sum_r λ_r a_rij of the master customers."""
         if self.store is None:
             return np.zeros((0, len(self.campaign_ids)))
         return adjusted_values(self.store, prices, np.arange(self.size))
 
-    def _add_slacks(self, penalties: np.ndarray) -> None:
+    def _add_slacks(self, penalties: NDArray[np.float64]) -> None:
         signs = [(r, 1.0) for r, row in enumerate(self.rows) if row.sense is not Sense.LE]
         signs += [(r, -1.0) for r, row in enumerate(self.rows) if row.sense is not Sense.GE]
         self.n_slacks = len(signs)
@@ -109,7 +115,9 @@ class MasterLP:
                            len(signs), np.arange(len(signs), dtype=np.int32), rows,
                            np.array([s for _, s in signs]))
 
-    def add_customers(self, joining: PricedProblem, shared: bool, columns: np.ndarray, held: np.ndarray) -> None:
+    def add_customers(
+        self, joining: PricedProblem, shared: bool, columns: NDArray[np.bool_], held: NDArray[np.integer[Any]]
+    ) -> None:
         """New customers (``joining``: their rows, named by global index, none yet in the master),
         a (c, k) mask of the campaigns they may get, and the campaign each held while fixed (-1:
         none). A held column enters the basis at 1 with its customer's choice row tight, so the
@@ -131,7 +139,7 @@ class MasterLP:
         self.add_columns(first + rows, columns)
         self._start_at_one(first + rows[held >= 0], held[held >= 0])
 
-    def _start_at_one(self, slots: np.ndarray, campaigns: np.ndarray) -> None:
+    def _start_at_one(self, slots: NDArray[np.intp], campaigns: NDArray[np.integer[Any]]) -> None:
         basis = self.highs.getBasis()
         if not basis.valid or slots.size == 0:
             return
@@ -142,9 +150,16 @@ class MasterLP:
         basis.col_status, basis.row_status = columns, rows
         self.highs.setBasis(basis)
 
-    def add_columns(self, slots: np.ndarray, columns: np.ndarray) -> None:
+    def _joined(self) -> PricedProblem:
+        """The master customers' rows: AttributeError before any customer joined, as reading None's would be."""
+        if self.store is None:
+            raise AttributeError("the master LP has no customers yet")
+        return self.store
+
+    def add_columns(self, slots: NDArray[np.intp], columns: NDArray[np.bool_]) -> None:
         """Pair columns for master customers (by slot): every True of the mask not already there."""
-        columns = columns & ~self.has[slots] & np.isfinite(self.store.value[slots])
+        store = self._joined()
+        columns = columns & ~self.has[slots] & np.isfinite(store.value[slots])
         local, campaigns = np.nonzero(columns)
         if local.size == 0:
             return
@@ -152,27 +167,29 @@ class MasterLP:
         self.has[slot, campaigns] = True
         self.position[slot, campaigns] = self.highs.getNumCol() - self.n_slacks + np.arange(local.size)
         matrix = sp.vstack([
-            sp.csc_matrix(self.store.pair_coefficients(slot, campaigns)),
+            sp.csc_matrix(store.pair_coefficients(slot, campaigns)),
             sp.csc_matrix((np.ones(local.size), (slot, np.arange(local.size))), shape=(self.size, local.size)),
         ], format="csc")
         matrix.eliminate_zeros()
-        self.highs.addCols(local.size, self.store.value[slot, campaigns], np.zeros(local.size), np.ones(local.size),
+        cost = cast(NDArray[np.float64], store.value[slot, campaigns])  # the master's rows are gathered as float64
+        self.highs.addCols(local.size, cost, np.zeros(local.size), np.ones(local.size),
                            matrix.nnz, matrix.indptr[:-1].astype(np.int32), matrix.indices.astype(np.int32),
                            matrix.data)
         self.column_slot.append(slot)
         self.column_campaign.append(campaigns)
 
-    def raise_penalties(self, rows: np.ndarray, factor: float, cap: np.ndarray) -> None:
+    def raise_penalties(self, rows: NDArray[np.int32], factor: float, cap: NDArray[np.float64]) -> None:
         """Multiply the price of breaking the given rows (their slack columns' cost), up to ``cap``."""
         self.penalties[rows] = np.minimum(self.penalties[rows] * factor, cap[rows])
         columns = np.flatnonzero(np.isin(self.slack_rows, rows)).astype(np.int32)
         self.highs.changeColsCost(columns.size, columns, -self.penalties[self.slack_rows[columns]])
 
-    def set_limits(self, remaining: np.ndarray) -> None:
+    def set_limits(self, remaining: NDArray[np.float64]) -> None:
         """Coupling rows' limits once the fixed customers' use is taken off: b_r - u_r."""
         lower = np.array([-INF if row.sense is Sense.LE else b for row, b in zip(self.rows, remaining)])
         upper = np.array([INF if row.sense is Sense.GE else b for row, b in zip(self.rows, remaining)])
-        self.highs.changeRowsBounds(self.m, np.arange(self.m, dtype=np.int32), lower, upper)
+        self.highs.changeRowsBounds(  # type: ignore[attr-defined]  # highspy 1.16 has it, its stub omits it
+            self.m, np.arange(self.m, dtype=np.int32), lower, upper)
 
     def solve(self, time_limit: float) -> MasterSolution | None:
         """The master's optimum from the last basis (None if HiGHS stopped first: it is never
@@ -195,7 +212,7 @@ class MasterLP:
             violated=np.unique(self.slack_rows[x[: self.n_slacks] > 1e-9]),
         )
 
-    def core_problem(self, remaining: np.ndarray) -> Problem:
+    def core_problem(self, remaining: NDArray[np.float64]) -> Problem:
         """The master customers as a Problem (customer i = slot i), its columns only, limits
         ``remaining``: what the exact core solves."""
-        return to_problem(self.store, self.has, remaining)
+        return to_problem(self._joined(), self.has, remaining)

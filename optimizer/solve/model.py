@@ -29,6 +29,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyomo.environ as pyo
+from numpy.typing import NDArray
 
 from optimizer.solve.problem import CouplingRow, Problem, Sense, per_campaign
 
@@ -42,7 +43,7 @@ FAMILIES = {
 }
 
 
-def build_model(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> pyo.ConcreteModel:
+def build_model(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]) -> pyo.ConcreteModel:
     """Pyomo model over the candidate pairs (customers[p], campaigns[p])."""
     model = pyo.ConcreteModel(name="cvo_assignment")
     model.pairs = pyo.RangeSet(0, len(customers) - 1) if len(customers) else pyo.Set(initialize=[])
@@ -58,13 +59,13 @@ def build_model(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) 
     return model
 
 
-def add_objective(model: pyo.ConcreteModel, value: np.ndarray) -> None:
+def add_objective(model: pyo.ConcreteModel, value: NDArray[np.float64]) -> None:
     model.incremental_value = pyo.Objective(
         expr=pyo.quicksum(float(value[p]) * model.assign[p] for p in model.pairs), sense=pyo.maximize
     )
 
 
-def add_campaign_audiences(model: pyo.ConcreteModel, problem: Problem, campaigns: np.ndarray) -> None:
+def add_campaign_audiences(model: pyo.ConcreteModel, problem: Problem, campaigns: NDArray[np.intp]) -> None:
     """audience_size_j = the number of pairs of campaign j chosen, as an integer variable."""
     model.campaigns = pyo.RangeSet(0, problem.n_campaigns - 1)
     model.audience_size = pyo.Var(model.campaigns, domain=pyo.NonNegativeIntegers)
@@ -74,12 +75,12 @@ def add_campaign_audiences(model: pyo.ConcreteModel, problem: Problem, campaigns
     )
 
 
-def counts_only(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> bool:
+def counts_only(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]) -> bool:
     """True when every coupling row has one coefficient per campaign over these pairs."""
     return problem.campaign_coefficients(customers, campaigns) is not None
 
 
-def add_one_campaign_per_customer(model: pyo.ConcreteModel, customers: np.ndarray) -> None:
+def add_one_campaign_per_customer(model: pyo.ConcreteModel, customers: NDArray[np.intp]) -> None:
     """sum_j assign_ij <= 1, written only for customers with two or more candidate campaigns."""
     order = np.argsort(customers, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(customers[order]) != 0])
@@ -91,25 +92,29 @@ def add_one_campaign_per_customer(model: pyo.ConcreteModel, customers: np.ndarra
     )
 
 
-def add_budget_rows(model: pyo.ConcreteModel, problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> None:
+def add_budget_rows(
+    model: pyo.ConcreteModel, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]
+) -> None:
     """Total and per-campaign caps on expected spend."""
     _add_rows(model, "budget", _family(problem, "budget"), problem, customers, campaigns)
 
 
-def add_audience_rows(model: pyo.ConcreteModel, problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> None:
+def add_audience_rows(
+    model: pyo.ConcreteModel, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]
+) -> None:
     """Minimum and maximum audience (treatment plus control) of each campaign."""
     _add_rows(model, "audience", _family(problem, "audience"), problem, customers, campaigns)
 
 
 def add_channel_capacity(
-    model: pyo.ConcreteModel, problem: Problem, customers: np.ndarray, campaigns: np.ndarray
+    model: pyo.ConcreteModel, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]
 ) -> None:
     """Contacts each channel can carry."""
     _add_rows(model, "channel_capacity", _family(problem, "channel_capacity"), problem, customers, campaigns)
 
 
 def add_custom_constraints(
-    model: pyo.ConcreteModel, problem: Problem, customers: np.ndarray, campaigns: np.ndarray
+    model: pyo.ConcreteModel, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]
 ) -> None:
     """The scenario's own aggregate constraints."""
     _add_rows(model, "custom", _family(problem, "custom"), problem, customers, campaigns)
@@ -126,18 +131,20 @@ def _family(problem: Problem, family: str) -> list[CouplingRow]:
 
 def _add_rows(
     model: pyo.ConcreteModel, component: str, rows: Iterable[CouplingRow],
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray,
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
 ) -> None:
-    rows = {row.name: row for row in rows}
+    by_name = {row.name: row for row in rows}
 
     def rule(m: pyo.ConcreteModel, name: str) -> object:
-        row = rows[name]
+        row = by_name[name]
         coefficients = problem.coefficients(row)[customers, campaigns]
         nonzero = np.flatnonzero(coefficients)
         if nonzero.size == 0:
             return pyo.Constraint.Feasible if row.satisfied(0.0) else pyo.Constraint.Infeasible
         if hasattr(m, "audience_size"):
             by_campaign = per_campaign(coefficients, campaigns, problem.n_campaigns)
+            if by_campaign is None:  # the audiences are built only when every row has one a_rj per campaign
+                raise TypeError(f"row {row.name} has more than one coefficient per campaign")
             lhs = pyo.quicksum(float(a) * m.audience_size[j] for j, a in enumerate(by_campaign) if a != 0.0)
         else:
             lhs = pyo.quicksum(float(coefficients[p]) * m.assign[int(p)] for p in nonzero)
@@ -147,4 +154,4 @@ def _add_rows(
             return lhs >= row.rhs
         return lhs == row.rhs
 
-    setattr(model, component, pyo.Constraint(list(rows), rule=rule))
+    setattr(model, component, pyo.Constraint(list(by_name), rule=rule))

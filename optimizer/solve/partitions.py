@@ -15,14 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.solve.keys import position_keys, sampled_positions
-from optimizer.solve.lagrangian import CHUNK, PricedProblem, adjusted_values, plan_sums, price_out
+from optimizer.solve.lagrangian import CHUNK, PassResult, PricedProblem, adjusted_values, plan_sums, price_out
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow
 
 Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
+_T = TypeVar("_T")
 REGRET_CHUNK = 10_000  # customers whose (m, chunk, k) coefficients are built at once
 
 
@@ -34,27 +37,28 @@ class Partition:
     priced: PricedProblem
     offset: int
     name: str = ""
-    memo: dict = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def size(self) -> int:
         return self.priced.n_customers
 
-    def local(self, customers: np.ndarray) -> np.ndarray:
+    def local(self, customers: NDArray[np.intp]) -> NDArray[np.intp]:
         """Local positions of the given (sorted) global indices that fall in this partition."""
         lo, hi = np.searchsorted(customers, [self.offset, self.offset + self.size])
         return customers[lo:hi] - self.offset
 
-    def held(self, start: np.ndarray) -> np.ndarray:
+    def held(self, start: NDArray[np.float64]) -> NDArray[np.int32]:
         """Each customer's best campaign at the start prices: the plan of a customer outside the
         master. Remembered for the last start prices asked (one int32 per customer), since every
         master round needs it again."""
         key = start.tobytes()
         if self.memo.get("start") != key:
             self.memo.update(start=key, held=price_out(self.priced, start).choice)
-        return self.memo["held"]
+        held: NDArray[np.int32] = self.memo["held"]
+        return held
 
-    def outside(self, master: np.ndarray) -> np.ndarray:
+    def outside(self, master: NDArray[np.intp]) -> NDArray[np.bool_]:
         """Mask of this partition's customers not in the (sorted) master."""
         mask = np.ones(self.size, dtype=bool)
         mask[self.local(master)] = False
@@ -66,22 +70,31 @@ class Totals:
     """Sums over customers of one partition (or, added up, of all): what a pass reduces to."""
 
     value: float
-    weight_sums: np.ndarray
-    counts: np.ndarray
-    histogram: np.ndarray
+    weight_sums: NDArray[np.float64]
+    counts: NDArray[np.float64]
+    histogram: NDArray[np.float64]
 
     def __add__(self, other: Totals) -> Totals:
         return Totals(self.value + other.value, self.weight_sums + other.weight_sums, self.counts + other.counts,
                       self.histogram + other.histogram)
 
 
-def pass_totals(part: Partition, prices: np.ndarray) -> Totals:
+def _totals(result: PassResult, histogram: NDArray[np.float64]) -> Totals:
+    """A pass's totals with ``histogram`` (every pass sums the weights and counts of its best choices)."""
+    if result.weight_sums is None or result.counts is None:
+        raise TypeError("a pass result without its weight sums and counts")
+    return Totals(result.best_total, result.weight_sums, result.counts, histogram)
+
+
+def pass_totals(part: Partition, prices: NDArray[np.float64]) -> Totals:
     """sum_i max(0, best_i), and the best choices' weight sums and counts, at ``prices``."""
     result = price_out(part.priced, prices)
-    return Totals(result.best_total, result.weight_sums, result.counts, np.zeros((len(prices), 2, 0)))
+    return _totals(result, np.zeros((len(prices), 2, 0)))
 
 
-def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> Totals:
+def plan_totals(
+    part: Partition, start: NDArray[np.float64], master: NDArray[np.intp], master_choice: NDArray[np.integer[Any]]
+) -> Totals:
     """Value, weight sums and counts of the plan: best at ``start`` outside the master, and
     ``master_choice`` (aligned with the sorted ``master``) inside it."""
     choice = partition_plan(part, start, master, master_choice)
@@ -89,7 +102,9 @@ def plan_totals(part: Partition, start: np.ndarray, master: np.ndarray, master_c
     return Totals(value, weight_sums, counts, np.zeros((len(start), 2, 0)))
 
 
-def partition_plan(part: Partition, start: np.ndarray, master: np.ndarray, master_choice: np.ndarray) -> np.ndarray:
+def partition_plan(
+    part: Partition, start: NDArray[np.float64], master: NDArray[np.intp], master_choice: NDArray[np.integer[Any]]
+) -> NDArray[np.int32]:
     """The campaign index of each of the partition's customers in the plan (see plan_totals)."""
     choice = part.held(start).copy()
     lo, hi = np.searchsorted(master, [part.offset, part.offset + part.size])
@@ -103,16 +118,16 @@ class Balancing:
     histograms, and its customers of smallest margin (global indices, margins)."""
 
     totals: Totals
-    nearest: np.ndarray
-    margins: np.ndarray
+    nearest: NDArray[np.intp]
+    margins: NDArray[np.float64]
 
     def __add__(self, other: Balancing) -> Balancing:
         return Balancing(self.totals + other.totals, np.r_[self.nearest, other.nearest],
                          np.r_[self.margins, other.margins])
 
 
-def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarray, count: int,
-                     coefficients: np.ndarray | None = None) -> Balancing:
+def balancing_totals(part: Partition, prices: NDArray[np.float64], breakpoints: NDArray[np.float64], count: int,
+                     coefficients: NDArray[np.float64] | None = None) -> Balancing:
     """pass_totals with breakpoints, and the ``count`` customers of smallest margin at ``prices``
     (``coefficients``: the a_rj of all customers when every row has one per campaign).
     The pass's choices are remembered as the plan at ``prices`` (``held``): the balancing's best
@@ -121,7 +136,9 @@ def balancing_totals(part: Partition, prices: np.ndarray, breakpoints: np.ndarra
     part.memo.update(start=prices.tobytes(), held=result.choice)
     margin = result.margin
     keep = np.argpartition(margin, count)[:count] if margin.size > count > 0 else np.arange(min(margin.size, count))
-    totals = Totals(result.best_total, result.weight_sums, result.counts, result.breakpoints.histogram)
+    if result.breakpoints is None:
+        raise TypeError("a pass given breakpoints returned no histograms")
+    totals = _totals(result, result.breakpoints.histogram)
     return Balancing(totals, keep + part.offset, margin[keep])
 
 
@@ -132,23 +149,25 @@ class Screening:
     others, and the customers eligible for each campaign."""
 
     totals: Totals
-    candidates: np.ndarray
+    candidates: NDArray[np.intp]
     least_outside: float
-    eligible: np.ndarray
+    eligible: NDArray[np.float64]
 
     def __add__(self, other: Screening) -> Screening:
         return Screening(self.totals + other.totals, np.r_[self.candidates, other.candidates],
                          min(self.least_outside, other.least_outside), self.eligible + other.eligible)
 
 
-def screening_totals(part: Partition, prices: np.ndarray, below: float) -> Screening:
+def screening_totals(part: Partition, prices: NDArray[np.float64], below: float) -> Screening:
     """pass_totals at ``prices``, the customers of margin below ``below`` and the least margin of
     the others (optimizer/solve/screening.py). The pass's choices are remembered as the plan at
     ``prices`` (``held``): the plan of every customer that is not a candidate."""
     result = price_out(part.priced, prices, count_eligible=True)
     part.memo.update(start=prices.tobytes(), held=result.choice)
     inside = result.margin < below
-    totals = Totals(result.best_total, result.weight_sums, result.counts, np.zeros((len(prices), 2, 0)))
+    if result.eligible is None:
+        raise TypeError("a pass asked to count the eligible customers returned no counts")
+    totals = _totals(result, np.zeros((len(prices), 2, 0)))
     return Screening(totals, np.flatnonzero(inside) + part.offset, float(result.margin[~inside].min(initial=np.inf)),
                      result.eligible)
 
@@ -160,8 +179,8 @@ class Round:
     of a fixed customer that did not move."""
 
     totals: Totals
-    movers: np.ndarray
-    regret: np.ndarray
+    movers: NDArray[np.intp]
+    regret: NDArray[np.float64]
     least_outside: float
 
     def __add__(self, other: Round) -> Round:
@@ -170,7 +189,8 @@ class Round:
 
 
 def price_round(
-    part: Partition, start: np.ndarray, prices: np.ndarray, master: np.ndarray, count: int, least: float
+    part: Partition, start: NDArray[np.float64], prices: NDArray[np.float64], master: NDArray[np.intp], count: int,
+    least: float,
 ) -> Round:
     """At ``prices``, in one pass: pass_totals; the customers outside the master whose best beats
     their plan (best at ``start``) by more than ``least`` (at most ``count``, largest regret first);
@@ -188,11 +208,13 @@ def price_round(
         top = np.argpartition(-regret, count)[:count]
         candidates, regret = candidates[top], regret[top]
     kept = float(latest.margin[outside & ~moved].min(initial=np.inf))
-    totals = Totals(latest.best_total, latest.weight_sums, latest.counts, np.zeros((len(prices), 2, 0)))
+    totals = _totals(latest, np.zeros((len(prices), 2, 0)))
     return Round(totals, candidates + part.offset, regret, min(kept, 0.0) if moved.any() else kept)
 
 
-def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, held: np.ndarray) -> np.ndarray:
+def _regret(
+    priced: PricedProblem, prices: NDArray[np.float64], customers: NDArray[np.intp], held: NDArray[np.int32]
+) -> NDArray[np.float64]:
     """best_i - priced-out value of the held choice (0 for none), in chunks."""
     out = np.empty(customers.size)
     for start in range(0, customers.size, REGRET_CHUNK):
@@ -205,15 +227,16 @@ def _regret(priced: PricedProblem, prices: np.ndarray, customers: np.ndarray, he
     return out
 
 
-def near(part: Partition, prices: np.ndarray, reach: float, master: np.ndarray) -> np.ndarray:
+def near(part: Partition, prices: NDArray[np.float64], reach: float, master: NDArray[np.intp]) -> NDArray[np.intp]:
     """Global indices of customers outside the master within ``reach`` of another choice."""
     margin = price_out(part.priced, prices).margin
     return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
 
 
-def eligible_counts(part: Partition) -> np.ndarray:
+def eligible_counts(part: Partition) -> NDArray[np.intp]:
     """Per campaign, the customers of this partition eligible for it (a finite score)."""
-    return np.isfinite(part.priced.value).sum(axis=0)
+    counts: NDArray[np.intp] = np.isfinite(part.priced.value).sum(axis=0)
+    return counts
 
 
 def sample_rows(part: Partition, share: float, shared: bool, keep_dtype: bool = False) -> PricedProblem:
@@ -236,7 +259,9 @@ def _threshold(share: float) -> np.uint64:
     return np.uint64(min(2**64 - 1, int(share * 2**64)))
 
 
-def customer_rows(part: Partition, customers: np.ndarray, shared: bool, keep_dtype: bool = False) -> PricedProblem:
+def customer_rows(
+    part: Partition, customers: NDArray[np.intp], shared: bool, keep_dtype: bool = False
+) -> PricedProblem:
     """The given customers (sorted global indices) that are in this partition, as a PricedProblem
     named by global index, float64 unless ``keep_dtype`` (``shared``: the weights are one row
     for everyone)."""
@@ -252,7 +277,7 @@ class Customers:
     """
 
     def __init__(self, priced: PricedProblem, progress: Progress | None = None,
-                 price_scale: np.ndarray | None = None) -> None:
+                 price_scale: NDArray[np.float64] | None = None) -> None:
         self.priced = priced
         if price_scale is not None:
             self.price_scale = price_scale  # given (a sample's), so never read off the scores
@@ -266,12 +291,12 @@ class Customers:
         self.progress = progress
 
     @cached_property
-    def price_scale(self) -> np.ndarray:
+    def price_scale(self) -> NDArray[np.float64]:
         """PricedProblem.price_scale of all customers, asked only when needed: it reads every score."""
         largest = max(part.priced.largest_value for part in self.partitions)
         return (1.0 + largest) / self.partitions[0].priced.least_coefficients
 
-    def map(self, function: Callable, *args, stage: str = "pass") -> list:
+    def map(self, function: Callable[..., _T], *args: Any, stage: str = "pass") -> list[_T]:
         results = []
         for part in self.partitions:
             results.append(function(part, *args))
@@ -286,7 +311,7 @@ class Customers:
         self._report("sample")
         return self.priced.take(chosen, chosen, self.shared_weights, keep_dtype)
 
-    def gather(self, customers: np.ndarray, keep_dtype: bool = False) -> PricedProblem:
+    def gather(self, customers: NDArray[np.intp], keep_dtype: bool = False) -> PricedProblem:
         """The rows of the given customers (sorted global indices, ``customer_rows``)."""
         self._report("gather")
         return self.priced.take(customers, customers, self.shared_weights, keep_dtype)
@@ -296,10 +321,10 @@ class Customers:
             self.progress(stage, self.n, self.n)
 
     @property
-    def rhs(self) -> np.ndarray:
+    def rhs(self) -> NDArray[np.float64]:
         return np.array([row.rhs for row in self.rows], dtype=float)
 
-    def usage(self, totals: Totals) -> np.ndarray:
+    def usage(self, totals: Totals) -> NDArray[np.float64]:
         return self.partitions[0].priced.row_usage(totals.weight_sums, totals.counts)
 
 

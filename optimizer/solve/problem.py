@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 NO_CAMPAIGN = -1
 COUNT = "count"
@@ -43,7 +45,7 @@ class CouplingRow:
     sense: Sense
     rhs: float
     weight: str
-    campaigns: np.ndarray
+    campaigns: NDArray[np.bool_]
     source: str = ""
 
     def satisfied(self, lhs: float, tolerance: float = 1e-6) -> bool:
@@ -63,15 +65,15 @@ class Problem:
     ``pair_value`` and ``spend`` are per treated pair; ``treated_share`` is 1 - f_j.
     """
 
-    customer_ids: np.ndarray
+    customer_ids: NDArray[Any]
     campaign_ids: tuple[str, ...]
     channels: tuple[str, ...]
-    pair_value: np.ndarray
-    spend: np.ndarray
-    eligible: np.ndarray
-    treated_share: np.ndarray
+    pair_value: NDArray[np.float64]
+    spend: NDArray[np.float64]
+    eligible: NDArray[np.bool_]
+    treated_share: NDArray[np.float64]
     rows: tuple[CouplingRow, ...]
-    weights: Mapping[str, np.ndarray] = field(default_factory=dict)
+    weights: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def n_customers(self) -> int:
@@ -82,17 +84,19 @@ class Problem:
         return len(self.campaign_ids)
 
     @property
-    def value(self) -> np.ndarray:
+    def value(self) -> NDArray[np.float64]:
         """Objective coefficient c_ij = (1 - f_j) v_ij."""
         return self.pair_value * self.treated_share
 
-    def coefficients(self, row: CouplingRow) -> np.ndarray:
+    def coefficients(self, row: CouplingRow) -> NDArray[np.float64]:
         """The (n, k) coefficient array a_r of one row."""
         if row.weight == COUNT:
             return np.broadcast_to(row.campaigns.astype(float), (self.n_customers, self.n_campaigns))
         return self.weights[row.weight] * row.campaigns
 
-    def campaign_coefficients(self, customers: np.ndarray, campaigns: np.ndarray) -> np.ndarray | None:
+    def campaign_coefficients(
+        self, customers: NDArray[np.intp], campaigns: NDArray[np.intp]
+    ) -> NDArray[np.float64] | None:
         """(m, k) a_rj when, over these pairs, every row has one coefficient per campaign (the
         rows then see a plan only through its audience sizes); None otherwise."""
         per_row = [per_campaign(self.coefficients(row)[customers, campaigns], campaigns, self.n_campaigns)
@@ -101,7 +105,7 @@ class Problem:
             return None
         return np.array(per_row)
 
-    def candidate_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+    def candidate_pairs(self) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """Pairs worth a variable: eligible, and of positive value or able to help some row.
 
         A pair with c_ij <= 0 can only matter if selecting it moves some >= row up, some <= row
@@ -116,19 +120,20 @@ class Problem:
                 useful |= coefficients < 0
             else:
                 useful |= coefficients != 0
-        return np.nonzero(self.eligible & useful)
+        customers, campaigns = np.nonzero(self.eligible & useful)
+        return customers, campaigns
 
-    def row_activity(self, choice: np.ndarray) -> np.ndarray:
+    def row_activity(self, choice: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
         """lhs of every coupling row for a plan."""
         customers = np.flatnonzero(choice != NO_CAMPAIGN)
         campaigns = choice[customers]
         return np.array([self.coefficients(row)[customers, campaigns].sum() for row in self.rows])
 
-    def objective(self, choice: np.ndarray) -> float:
+    def objective(self, choice: NDArray[np.integer[Any]]) -> float:
         customers = np.flatnonzero(choice != NO_CAMPAIGN)
         return float(self.value[customers, choice[customers]].sum())
 
-    def violations(self, choice: np.ndarray, tolerance: float = 1e-6) -> list[str]:
+    def violations(self, choice: NDArray[np.integer[Any]], tolerance: float = 1e-6) -> list[str]:
         """Human-readable list of what a plan breaks (empty when the plan is feasible)."""
         customers = np.flatnonzero(choice != NO_CAMPAIGN)
         problems = [
@@ -140,7 +145,7 @@ class Problem:
                 problems.append(f"{row.name}: {lhs:g} {row.sense} {row.rhs:g} does not hold")
         return problems
 
-    def restrict(self, free: np.ndarray, fixed: np.ndarray) -> Problem:
+    def restrict(self, free: NDArray[np.bool_], fixed: NDArray[np.integer[Any]]) -> Problem:
         """What is left to decide once each customer with ``fixed[i] != -1`` keeps that campaign
         and only pairs in the (n, k) mask ``free`` may still be chosen: rhs drop by the fixed use."""
         activity = self.row_activity(fixed)
@@ -149,7 +154,9 @@ class Problem:
         return replace(self, eligible=eligible, rows=rows)
 
 
-def per_campaign(coefficients: np.ndarray, campaigns: np.ndarray, k: int) -> np.ndarray | None:
+def per_campaign(
+    coefficients: NDArray[np.float64], campaigns: NDArray[np.intp], k: int
+) -> NDArray[np.float64] | None:
     """a_j when every pair of campaign j has coefficient a_j (None if some campaign's vary)."""
     low = np.full(k, np.inf)
     high = np.full(k, -np.inf)

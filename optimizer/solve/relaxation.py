@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
@@ -36,13 +37,13 @@ class Relaxation:
 
     feasible: bool
     bound: float | None
-    shadow_prices: np.ndarray | None
-    x: np.ndarray | None = None
-    reduced_costs: np.ndarray | None = None
+    shadow_prices: NDArray[np.float64] | None
+    x: NDArray[np.float64] | None = None
+    reduced_costs: NDArray[np.float64] | None = None
     proven: bool = True
 
 
-def coupling_matrix(problem: Problem, customers: np.ndarray, campaigns: np.ndarray) -> sp.csr_matrix:
+def coupling_matrix(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]) -> sp.csr_matrix:
     """(customer rows with a choice, then coupling rows) × candidate pairs."""
     pairs = np.arange(len(customers))
     unique, inverse, counts = np.unique(customers, return_inverse=True, return_counts=True)
@@ -53,10 +54,11 @@ def coupling_matrix(problem: Problem, customers: np.ndarray, campaigns: np.ndarr
     for row in problem.rows:
         coefficients = problem.coefficients(row)[customers, campaigns]
         blocks.append(sp.csr_matrix(coefficients.reshape(1, -1)))
-    return sp.vstack(blocks, format="csr")
+    matrix: sp.csr_matrix = sp.vstack(blocks, format="csr")
+    return matrix
 
 
-def row_bounds(problem: Problem, n_choice_rows: int) -> tuple[np.ndarray, np.ndarray]:
+def row_bounds(problem: Problem, n_choice_rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     lower = np.r_[np.full(n_choice_rows, -INF), [lower_limit(row) for row in problem.rows]]
     upper = np.r_[np.ones(n_choice_rows), [upper_limit(row) for row in problem.rows]]
     return lower, upper
@@ -85,13 +87,16 @@ def quiet_highs_banner() -> None:
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
-            highspy.Highs()
+            highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
     finally:
         os.dup2(saved, 1)
         os.close(saved)
 
 
-def highs_model(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper, *, maximise: bool, integer: int = 0):
+def highs_model(
+    cost: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64], matrix: sp.csr_matrix,
+    row_lower: NDArray[np.float64], row_upper: NDArray[np.float64], *, maximise: bool, integer: int = 0,
+) -> highspy.Highs:
     """A silent single-threaded Highs holding the model; ``integer`` = leading integer columns."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
@@ -105,7 +110,8 @@ def highs_model(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper,
         lp.integrality_ = [highspy.HighsVarType.kInteger] * integer + [highspy.HighsVarType.kContinuous] * (
             lp.num_col_ - integer
         )
-    highs = highspy.Highs()
+    quiet_highs_banner()
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("threads", 1)
     highs.passModel(lp)
@@ -113,7 +119,7 @@ def highs_model(cost, lower, upper, matrix: sp.csr_matrix, row_lower, row_upper,
 
 
 def solve_relaxation(
-    problem: Problem, customers: np.ndarray, campaigns: np.ndarray, time_limit: float | None = None
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], time_limit: float | None = None
 ) -> Relaxation:
     """LP relaxation over the candidate pairs, with a shadow price per coupling row.
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 class Termination(StrEnum):
@@ -36,7 +38,7 @@ class SolveResult:
 
     termination: Termination
     status: SolutionStatus
-    choice: np.ndarray | None
+    choice: NDArray[np.integer[Any]] | None
     objective: float | None
     bound: float | None
     build_seconds: float
@@ -44,7 +46,7 @@ class SolveResult:
     method: str
     candidate_pairs: int
     core_pairs: int | None = None
-    shadow_prices: np.ndarray | None = None
+    shadow_prices: NDArray[np.float64] | None = None
 
     @property
     def gap(self) -> float | None:

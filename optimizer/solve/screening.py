@@ -41,6 +41,7 @@ from functools import reduce
 from operator import add
 
 import numpy as np
+from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.audiences import audience_bound
@@ -63,28 +64,28 @@ class Screen:
     L(λ̂) over everyone; the rows, their coefficients A (m, k), each campaign's eligible
     customers and the number of customers (for the audience-size bound)."""
 
-    prices: np.ndarray
-    candidates: np.ndarray
+    prices: NDArray[np.float64]
+    candidates: NDArray[np.intp]
     reduced: PricedProblem
     radius: float
     fixed_value: float
-    fixed_usage: np.ndarray
+    fixed_usage: NDArray[np.float64]
     lagrangian: float
-    coefficients: np.ndarray
+    coefficients: NDArray[np.float64]
     rows: tuple[CouplingRow, ...]
-    eligible: np.ndarray
+    eligible: NDArray[np.float64]
     n_customers: int
 
-    def shift(self, prices: np.ndarray) -> float:
+    def shift(self, prices: NDArray[np.float64]) -> float:
         """The most a move from λ̂ to ``prices`` changes any customer's priced-out difference of two options."""
         campaign_moves = np.r_[(np.asarray(prices, dtype=float) - self.prices) @ self.coefficients, 0.0]
         return float(campaign_moves.max() - campaign_moves.min())
 
-    def covers(self, prices: np.ndarray | None) -> bool:
+    def covers(self, prices: NDArray[np.float64] | None) -> bool:
         """True when no fixed customer's choice can change at ``prices``."""
         return prices is not None and self.shift(prices) < self.radius * (1 - 1e-9) - 1e-12
 
-    def bound(self, reduced_bound: float, reduced_lagrangian: float, prices: np.ndarray,
+    def bound(self, reduced_bound: float, reduced_lagrangian: float, prices: NDArray[np.float64],
               time_limit: float = AUDIENCE_LIMIT_S) -> float:
         """The bound for all customers (module docstring) from the reduced problem's bound and
         L_C at its last ``prices``, which must be covered."""
@@ -101,12 +102,12 @@ class Screen:
         return 0.5 * mip_gap * max(1.0, abs(self.lagrangian)) / max(1.0, abs(reduced))
 
 
-def applies(customers: Customers, margins: np.ndarray | None) -> bool:
+def applies(customers: Customers, margins: NDArray[np.float64] | None) -> bool:
     """Screen when there are many customers, sampled margins, and one coefficient per campaign."""
     return customers.n >= SCREEN_ABOVE and margins is not None and customers.coefficients is not None
 
 
-def threshold(margins: np.ndarray, n_customers: int) -> float:
+def threshold(margins: NDArray[np.float64], n_customers: int) -> float:
     """T: the quantile of sampled margins below which about SCREEN_SHARE of the customers fall,
     at most SCREEN_MAX of them (at least the smallest positive margin)."""
     share = min(SCREEN_SHARE, SCREEN_MAX / max(1, n_customers))
@@ -114,9 +115,11 @@ def threshold(margins: np.ndarray, n_customers: int) -> float:
     return float(max(np.quantile(margins, share), smallest if np.isfinite(smallest) else 0.0))
 
 
-def screen(customers: Customers, prices: np.ndarray, below: float) -> Screen:
+def screen(customers: Customers, prices: NDArray[np.float64], below: float) -> Screen:
     """One pass at ``prices``: the customers of margin below ``below`` are gathered as the reduced
     problem, everyone else is fixed."""
+    if customers.coefficients is None:
+        raise TypeError("screening needs one coefficient per campaign in every row (see applies)")
     found = reduce(add, customers.map(parts.screening_totals, prices, below, stage="screen"))
     candidates = np.sort(found.candidates)
     rows = customers.gather(candidates, keep_dtype=True)
@@ -132,7 +135,7 @@ def screen(customers: Customers, prices: np.ndarray, below: float) -> Screen:
                   found.eligible, customers.n)
 
 
-def settled(limits: np.ndarray) -> np.ndarray:
+def settled(limits: NDArray[np.float64]) -> NDArray[np.float64]:
     """Limits rounded to LIMIT_DIGITS significant digits. A sum of usages has last bits that
     depend on the order of summation (the number of partitions), while an integer combination of
     round costs can meet a limit exactly; rounded, what is solved is the same whatever the

@@ -27,8 +27,8 @@ REPORT_FILE = "report.html"
 RUN_ID_KEY = b"cvo_run_id"  # the plan's parquet metadata key holding its run's id
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temp_path)`` and move the result over ``path`` in one rename."""
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Call ``write(temp_path)`` (what it returns is ignored) and move the result over ``path`` in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -74,7 +74,8 @@ def read_plan(out_dir: Path) -> pd.DataFrame:
         raise DataError(f"{PLAN_FILE} is missing", where=str(out_dir),
                         fix="Give a folder written by `cvo optimize SCENARIO --out FOLDER`")
     try:
-        return pd.concat([pq.read_table(file).to_pandas() for file in files], ignore_index=True)
+        plan: pd.DataFrame = pd.concat([pq.read_table(file).to_pandas() for file in files], ignore_index=True)
+        return plan
     except Exception as error:  # pyarrow raises many types for a damaged file
         raise DataError(f"The plan in {out_dir} could not be read: {error}",
                         fix="Run `cvo optimize` again into this folder") from None

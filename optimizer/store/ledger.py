@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import pandas as pd
@@ -86,7 +86,7 @@ def commit(out_dir: Path, history: Path) -> Commit:
     connection = connect(history)
     try:
         connection.begin()
-        if connection.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+        if _count(connection, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]):
             connection.rollback()
             return Commit(run_id, run_date, _contact_count(connection, run_id), False, history)
         _insert(connection, summary, run_date, out_dir, files)
@@ -126,7 +126,15 @@ def _insert(
 
 
 def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    return int(connection.execute("SELECT count(*) FROM contacts WHERE run_id = ?", [run_id]).fetchone()[0])
+    return _count(connection, "SELECT count(*) FROM contacts WHERE run_id = ?", [run_id])
+
+
+def _count(connection: duckdb.DuckDBPyConnection, query: str, parameters: list[Any]) -> int:
+    """The number a ``SELECT count(*)`` query returns (it always returns one row)."""
+    row = connection.execute(query, parameters).fetchone()
+    if row is None:
+        raise TypeError(f"{query} returned no row")
+    return int(row[0])
 
 
 def _read_run(out_dir: Path) -> tuple[dict[str, Any], list[Path]]:
@@ -188,7 +196,7 @@ def run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, p
                 where=str(history),
                 fix=f"Give a run id (or a unique prefix) listed by `cvo history`: {', '.join(known) or 'none yet'}",
             )
-        record = matches.iloc[0].to_dict()
+        record = cast(dict[str, Any], matches.iloc[0].to_dict())  # the keys are the runs table's column names
         campaigns = connection.execute("SELECT * FROM campaigns WHERE run_id = ?", [record["run_id"]]).df()
         contacts = connection.execute(f"SELECT {_columns()} FROM contacts WHERE run_id = ?", [record["run_id"]]).df()
         return record, campaigns, contacts

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.workflow import optimize
@@ -80,7 +81,7 @@ class Moved:
     target: str
     rows: tuple[str, ...]
     columns: tuple[str, ...]
-    counts: np.ndarray
+    counts: NDArray[np.int64]
     changed: int
     only_in_source: int
     only_in_target: int
@@ -148,6 +149,8 @@ def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.d
 
 def customers_moved(source: Solved, target: Solved) -> Moved:
     """The moved matrix of the module docstring, over customers in both plans."""
+    if source.assignments is None or target.assignments is None or source.summary is None or target.summary is None:
+        raise TypeError("customers_moved compares two scenarios that both have a plan")
     merged = source.assignments.merge(target.assignments, on="customer_id", how="outer", suffixes=("_a", "_b"),
                                       indicator=True)
     both = merged[merged["_merge"] == "both"]
@@ -207,7 +210,7 @@ def _figure_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
 
 def _matters(constraint: dict[str, Any]) -> bool:
     """Binding: tight in the plan or priced by the LP (optimizer/reporting/summary.py)."""
-    return constraint["binding"]
+    return bool(constraint["binding"])
 
 
 def _by(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:

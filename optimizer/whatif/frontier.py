@@ -195,6 +195,8 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
     if result.termination is Termination.INFEASIBLE or result.status is SolutionStatus.NONE:
         return SweepPoint(float(value), result.status, result.termination, None, result.bound, None, None, None,
                           None, None, None, prices, None, seconds)
+    if result.choice is None:  # a result with a status other than none has a plan
+        raise TypeError("the solver's result has no plan")
     fractions = scenario.control_fractions()
     control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed)
     campaigns = campaign_figures(replace(formulation, problem=problem), result.choice, control)
@@ -220,7 +222,7 @@ def with_marginal_values(points: Sequence[SweepPoint]) -> list[SweepPoint]:
     out = list(points[:1])
     for before, point in zip(points, points[1:]):
         slope = None
-        if before.has_plan and point.has_plan:
+        if before.objective is not None and point.objective is not None:  # both have a plan
             slope = (point.objective - before.objective) / (point.value - before.value)
         out.append(replace(point, marginal_value=slope))
     return out

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from loop import write_small_scenario
+from weekly_loop import write_small_scenario
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image

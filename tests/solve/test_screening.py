@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from test_decompose import GAP, assert_agrees_with_exact
+from instances import GAP, assert_agrees_with_exact
 
 from optimizer.solve import balancing, decompose, screening
 from optimizer.solve.decompose import solve_decompose

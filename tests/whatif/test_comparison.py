@@ -1,6 +1,6 @@
 """Scenario comparison (optimizer/whatif/comparison.py): figures side by side and the customers who move.
 
-Uses the 120-customer scenario of tests/test_sweep.py at different budgets.
+Uses the 120-customer scenario of tests/whatif/test_frontier.py at different budgets.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from test_sweep import write_scenario
+from test_frontier import write_scenario
 
 from optimizer.plan.workflow import optimize
 from optimizer.scenario.schema import load_scenario

@@ -8,7 +8,7 @@ from operator import add
 
 import numpy as np
 import pytest
-from test_decompose import medium_problem
+from instances import medium_problem
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.lagrangian import breakpoint_scale, price_out, priced_problem, stack

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
-from test_decompose import medium_problem
-from test_exact import random_problem
+from instances import budget_only, medium_problem, random_problem
 
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.lagrangian import (
@@ -20,7 +17,6 @@ from optimizer.solve.lagrangian import (
     stack,
     to_problem,
 )
-from optimizer.solve.problem import Problem
 from optimizer.solve.relaxation import solve_relaxation
 
 
@@ -104,11 +100,6 @@ def test_a_plan_is_valued_and_counted_as_the_problem_does():
         value, usage = evaluate_plan(priced_problem(problem), choice)
         assert value == pytest.approx(problem.objective(choice))
         assert usage == pytest.approx(problem.row_activity(choice))
-
-
-def budget_only(n: int) -> Problem:
-    problem = medium_problem(7, n=n)
-    return dataclasses.replace(problem, rows=problem.rows[:1])
 
 
 def test_breakpoints_predict_a_small_price_move():

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from loop import MONDAY, run_week, write_scenario
+from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import DataError, HistoryError
 from optimizer.loop.measurement import measure_run, resolve_run, write_measurement

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_exact import all_plans, brute_force, random_problem
+from instances import all_plans, brute_force, random_problem
 
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.infeasibility import diagnose

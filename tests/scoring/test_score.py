@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from optimizer.cli import app
 from optimizer.scenario.data import load_scores
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
 EXAMPLE = ROOT / "examples" / "data"
 

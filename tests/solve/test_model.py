@@ -6,20 +6,10 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_exact import assert_matches_brute_force, random_problem
+from instances import assert_matches_brute_force, per_campaign_costs, random_problem
 
 from optimizer.solve.model import build_model, counts_only
-from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
-
-
-def per_campaign_costs(problem: Problem, rng: np.random.Generator) -> Problem:
-    """The same instance with one cost per contact per campaign (budgets become audience rows)."""
-    cost = rng.integers(1, 11, size=problem.n_campaigns) / 2
-    spend = np.broadcast_to(cost, problem.spend.shape).copy()
-    weights = {**problem.weights, "spend": spend}
-    custom = [row for row in problem.rows if row.family == "custom"]
-    return dataclasses.replace(problem, spend=spend, weights=weights,
-                               rows=tuple(row for row in problem.rows if row not in custom))
+from optimizer.solve.problem import COUNT, CouplingRow, Sense
 
 
 @pytest.mark.parametrize("seed", range(60))

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from loop import write_small_scenario
+from weekly_loop import write_small_scenario
 from typer.testing import CliRunner
 
 from optimizer.cli import app
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 COMMANDS = [command.name or command.callback.__name__ for command in app.registered_commands]
 
 
@@ -135,7 +135,7 @@ def test_every_command_is_in_the_readme(command):
 def test_evaluate_rejects_bad_options(tmp_path, args, message):
     plan = tmp_path / "plan.parquet"
     pd.DataFrame({"customer_id": ["C000001"], "campaign_id": [None]}).to_parquet(plan)
-    history = Path(__file__).resolve().parents[1] / "examples" / "data" / "history.parquet"
+    history = Path(__file__).resolve().parents[2] / "examples" / "data" / "history.parquet"
     result = invoke("evaluate", str(plan), "--history", str(history), *args)
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
@@ -163,7 +163,7 @@ def test_an_unknown_method_is_refused_with_the_choices(scenario, tmp_path):
 
 
 def test_commit_and_history_through_the_cli(tmp_path):
-    from loop import write_scenario
+    from weekly_loop import write_scenario
 
     path = write_scenario(tmp_path)
     out = tmp_path / "w1"
@@ -178,7 +178,7 @@ def test_commit_and_history_through_the_cli(tmp_path):
 
 
 def test_optimize_reads_the_history_given_on_the_command_line(tmp_path):
-    from loop import write_scenario
+    from weekly_loop import write_scenario
 
     path = write_scenario(tmp_path)
     elsewhere = tmp_path / "elsewhere.duckdb"
@@ -200,7 +200,7 @@ def test_a_bad_date_and_a_missing_history_are_refused(tmp_path, scenario):
 
 
 def test_measure_through_the_cli(tmp_path):
-    from loop import write_scenario
+    from weekly_loop import write_scenario
 
     path = write_scenario(tmp_path, n=400)
     out = tmp_path / "w1"

@@ -26,7 +26,7 @@ from optimizer.scenario.formulation import formulate
 from optimizer.scenario.schema import load_scenario
 from optimizer.store import files as outputs
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGNS = [
     {
         "id": "winback_coupon", "channel": "email", "cost_per_contact": 0.05, "cost_per_response": 12.0,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
+from instances import medium_problem
 from rich.console import Console
-from test_decompose import medium_problem
 
 from optimizer.reporting.console import PassProgress, headline
 from optimizer.solve.decompose import solve_decompose

@@ -6,8 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from test_decompose import medium_problem
-from test_lagrangian import budget_only
+from instances import budget_only, medium_problem
 
 from optimizer.solve import balancing
 from optimizer.solve.balancing import balance, price_pass, sample_prices, warm_start

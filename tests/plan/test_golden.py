@@ -13,7 +13,7 @@ import pytest
 
 from optimizer.plan.workflow import optimize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVE = 17_246.13
 TOLERANCE = 2e-6
 

@@ -12,9 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from test_decompose import medium_problem
-from test_exact import assert_matches_brute_force, brute_force, random_problem
-from test_model import per_campaign_costs
+from instances import assert_matches_brute_force, brute_force, medium_problem, per_campaign_costs, random_problem
 
 from optimizer.solve import decompose, exact
 from optimizer.solve.audiences import audience_bound

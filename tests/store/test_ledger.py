@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from loop import MONDAY, run_week, write_scenario
+from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import DataError, HistoryError
 from optimizer.store.ledger import commit, contacts_around, run_record, runs

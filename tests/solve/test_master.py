@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_decompose import medium_problem
+from instances import medium_problem
 
 from optimizer.solve.lagrangian import price_out, priced_problem
 from optimizer.solve.master import MasterLP

@@ -27,7 +27,7 @@ from optimizer.scoring.rfm import (
     segment_migration,
 )
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CUTOFF = pd.Timestamp("2024-03-31")
 SCENARIO, DATA_ERROR = 2, 3
 

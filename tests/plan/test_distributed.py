@@ -27,7 +27,7 @@ from optimizer.scenario.schema import load_scenario  # noqa: E402
 from optimizer.solve.options import Method  # noqa: E402
 from optimizer.store.files import PLAN_FOLDER  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = 15_000  # above decompose.MASTER: most customers are fixed outside the master LP
 
 

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from conftest import load_example
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hillstrom" / "hillstrom.csv"
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "hillstrom" / "hillstrom.csv"
 EXAMPLE = ROOT / "examples" / "hillstrom"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from test_exact import brute_force, problems, random_problem
+from instances import GAP, assert_agrees_with_exact, brute_force, medium_problem, problems, random_problem
 
 from optimizer.solve import balancing, decompose
 from optimizer.solve.decompose import solve_decompose
@@ -20,27 +20,7 @@ from optimizer.solve.keys import position_keys
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.solve.results import SolutionStatus, Termination
-
-GAP = 1e-6
-
-
-def assert_agrees_with_exact(problem: Problem) -> None:
-    """Same verdict and objective (within the gap) as solve_exact; a bound above a feasible plan."""
-    exact = solve_exact(problem, SolverOptions(mip_gap=GAP))
-    result = solve_decompose(problem, SolverOptions(mip_gap=GAP))
-    if exact.termination is Termination.INFEASIBLE:
-        assert result.termination is Termination.INFEASIBLE
-        assert result.choice is None
-        return
-    assert result.termination is Termination.OPTIMAL and result.status is SolutionStatus.OPTIMAL
-    assert result.method == "decompose"
-    assert problem.violations(result.choice) == []
-    assert result.objective == pytest.approx(problem.objective(result.choice), rel=1e-9, abs=1e-9)
-    assert result.bound >= result.objective - 1e-9
-    assert result.gap <= GAP * (1 + 1e-9)
-    scale = max(1.0, abs(exact.objective))
-    assert abs(result.objective - exact.objective) <= 2 * GAP * scale + 1e-9
+from optimizer.solve.results import Termination
 
 
 def test_decompose_matches_brute_force_on_random_instances():
@@ -61,27 +41,6 @@ def test_decompose_matches_brute_force_on_random_instances():
 @given(problems())
 def test_decompose_and_exact_agree_on_any_tiny_instance(problem: Problem):
     assert_agrees_with_exact(problem)
-
-
-def medium_problem(seed: int, n: int = 400, k: int = 4) -> Problem:
-    """A weekly-plan-like instance: a budget, a campaign budget, a minimum and a maximum audience."""
-    rng = np.random.default_rng(seed)
-    spend = np.round(rng.uniform(0.5, 3.0, size=(n, k)), 2)
-    value = np.round(rng.normal(1.0, 2.0, size=(n, k)), 3)
-    eligible = rng.random((n, k)) < 0.7
-    positive = np.where(eligible & (value > 0), spend, 0).sum()
-    only = lambda j: np.arange(k) == j  # noqa: E731
-    rows = (
-        CouplingRow("budget", "budget", Sense.LE, round(0.3 * positive, 2), "spend", np.ones(k, bool)),
-        CouplingRow("budget[k1]", "campaign_budget", Sense.LE, round(0.05 * positive, 2), "spend", only(1)),
-        CouplingRow("min_audience[k0]", "min_audience", Sense.GE, float(n // 6), COUNT, only(0)),
-        CouplingRow("max_audience[k2]", "max_audience", Sense.LE, float(n // 10), COUNT, only(2)),
-    )
-    return Problem(
-        customer_ids=np.arange(n), campaign_ids=tuple(f"k{j}" for j in range(k)), channels=("email",) * k,
-        pair_value=value, spend=spend, eligible=eligible, treated_share=np.full(k, 0.9), rows=rows,
-        weights={"spend": spend},
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
-from loop import MONDAY, run_week, write_scenario
+from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import ScenarioInvalid
 from optimizer.scenario.data import policy_lookback
