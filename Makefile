@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 
-.PHONY: demo test typecheck test-slow bench data hillstrom weekly clean
+.PHONY: demo test lint test-slow bench data hillstrom weekly clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
-typecheck: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check optimizer tests bench examples
 	$(BIN)/mypy
 
-test: typecheck $(STAMP) $(CHROMIUM)
+test: lint $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)

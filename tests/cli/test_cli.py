@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from weekly_loop import write_small_scenario
 from typer.testing import CliRunner
+from weekly_loop import write_small_scenario
 
 from optimizer.cli import app
 

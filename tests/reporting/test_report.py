@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from weekly_loop import write_small_scenario
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
+from weekly_loop import write_small_scenario
 
 from optimizer.errors import DataError
 from optimizer.plan.outputs import write_plan
