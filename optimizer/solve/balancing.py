@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
-from optimizer.solve.exact import Clock
+from optimizer.solve.clock import Clock
 from optimizer.solve.lagrangian import Breakpoints, PricedProblem, breakpoint_scale, price_out, to_problem
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import CouplingRow, Sense
@@ -123,7 +123,7 @@ def warm_start(customers: Customers, clock: Clock) -> NDArray[np.float64]:
 def _lp_prices(sample: PricedProblem, customers: Customers, clock: Clock) -> NDArray[np.float64]:
     """Row duals of the LP over ``sample`` with every limit scaled by sample/n (zeros if infeasible)."""
     problem = to_problem(sample, np.isfinite(sample.value), customers.rhs * sample.n_customers / customers.n)
-    lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.remaining())
+    lp = solve_relaxation(problem, *problem.candidate_pairs(), time_limit=clock.allow())
     if not lp.feasible:
         return np.zeros(len(customers.rows))
     if lp.shadow_prices is None:
@@ -159,14 +159,14 @@ def balance(
             best = latest
         else:
             damping /= 2
-        moves = _price_moves(customers, latest)
-        if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.elapsed() >= clock.limit:
+        moves = price_moves(customers, latest)
+        if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.expired():
             break
-        prices = np.clip(_signed(customers.rows, best.prices + damping * _price_moves(customers, best)), -cap, cap)
+        prices = np.clip(signed_prices(customers.rows, best.prices + damping * price_moves(customers, best)), -cap, cap)
     return cast(Pass, best)  # MAX_BALANCING >= 1: a pass ran
 
 
-def _price_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
+def price_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
     """Per row, the price move that should bring its lhs to its limit (0 where it already holds)."""
     moves = np.zeros(len(customers.rows))
     for r, (row, used, price) in enumerate(zip(customers.rows, latest.usage, latest.prices)):
@@ -181,7 +181,7 @@ def _price_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
     return moves
 
 
-def _signed(rows: tuple[CouplingRow, ...], prices: NDArray[np.float64]) -> NDArray[np.float64]:
+def signed_prices(rows: tuple[CouplingRow, ...], prices: NDArray[np.float64]) -> NDArray[np.float64]:
     """Prices clipped to their allowed sign: >= 0 on <= rows, <= 0 on >= rows."""
     le = np.array([row.sense is Sense.LE for row in rows])
     ge = np.array([row.sense is Sense.GE for row in rows])

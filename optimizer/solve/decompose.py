@@ -41,7 +41,6 @@ reduction of a few numbers, so ``Customers`` may be one in-memory array or a Das
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from functools import reduce
 from operator import add
@@ -53,13 +52,15 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts, screening
 from optimizer.solve.audiences import audience_bound
 from optimizer.solve.balancing import STALL_SHARE, Pass, SampledPrices, balance, price_pass, sample_prices
-from optimizer.solve.exact import AUDIENCE_LIMIT_S, Clock, solve_with_relaxation
+from optimizer.solve.clock import Clock
+from optimizer.solve.exact import AUDIENCE_LIMIT_S, solve_with_relaxation
 from optimizer.solve.lagrangian import PricedProblem, adjusted_values, priced_problem
 from optimizer.solve.master import MasterLP, MasterSolution
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
+from optimizer.solve.repair import PASSES_PAST_LIMIT, repair
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.screening import settled
 
@@ -73,6 +74,8 @@ MAX_JOINING = 20_000
 MAX_ROUNDS = 60
 MAX_WIDENINGS = 3
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
+REPAIR_SHARE = 0.2  # at most this share of the time limit is kept for a repaired plan
+PASS_SECONDS = 2e-9  # a pass's time per (customer, campaign) pair: 0.4 s at 10^7 × 20 (docs/benchmarks.md)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def solve_decompose(
 
 def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult, PlanSpec | None]:
     """Steps 1-5 of the module docstring: the result (without its choice array) and the plan."""
-    clock = Clock(time.perf_counter(), options.time_limit_s)
+    clock = Clock.start(options.time_limit_s)
     sampled = sample_prices(customers, options.mip_gap, clock)
     prices = sampled.prices
     if screening.applies(customers, sampled.margins):
@@ -160,7 +163,7 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     if result.bound is None:
         raise TypeError("the reduced problem's plan has no bound")
     bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
-                         min(AUDIENCE_LIMIT_S, clock.remaining()))
+                         clock.allow(AUDIENCE_LIMIT_S))
     found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
     if result.termination is Termination.OPTIMAL and found.termination is not Termination.OPTIMAL:
         return Screened(prices)  # a plan moving a fixed customer might be better than the gap allows
@@ -171,7 +174,10 @@ def _decompose_all(
     customers: Customers, prices: NDArray[np.float64], magnitude: float, cap: NDArray[np.float64],
     options: SolverOptions, clock: Clock,
 ) -> tuple[SolveResult, PlanSpec | None]:
-    """Steps 2-5 over all of ``customers`` from ``prices``."""
+    """Steps 2-5 over all of ``customers`` from ``prices``; when they end without a plan (out of
+    time), a plan repaired from the best prices found (optimizer/solve/repair.py), with the lowest
+    L(λ) seen as its bound."""
+    whole, clock = clock, clock.reserving(repair_reserve(customers, clock.limit))
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
     start = balanced.prices
@@ -179,27 +185,49 @@ def _decompose_all(
     if balanced.nearest is None:
         raise TypeError("a balancing pass without its nearest customers")
     _join(customers, master, balanced.nearest, start, start)
-    result, plan = None, None
+    result, plan, state = None, None, None
     for _ in range(MAX_WIDENINGS + 1):
         try:
             state = solve_prices(customers, master, start, cap, options, clock)
         except OutOfTime:
             break
         if state is None:
-            return _no_plan(clock, Termination.INFEASIBLE), None
+            return _no_plan(whole, Termination.INFEASIBLE), None
         found, spec = _solve_core(customers, master, state, start, options, clock)
         if _value(found) > _value(result):
             plan = spec
         result = _better(result, found)
         if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
-        if clock.elapsed() >= options.time_limit_s:
+        if clock.expired():
             break
         reach = np.inf if result.objective is None else state.latest.bound - result.objective
         _widen(customers, master, state.latest.prices, start, reach)
-    if result is None:
-        return _no_plan(clock, Termination.TIME_LIMIT), None
-    return _final(result, options, clock), plan
+    if plan is None or result is None or result.objective is None:
+        known = balanced if state is None or state.latest.bound > balanced.bound else state.latest
+        return _repaired(customers, known, result, options, whole)
+    return _final(result, options, whole), plan
+
+
+def repair_reserve(customers: Customers, limit: float) -> float:
+    """Seconds kept back from the limit for a repaired plan: a balancing pass (about 3 plain passes)
+    and PASSES_PAST_LIMIT plain passes of PASS_SECONDS per pair, at most REPAIR_SHARE of the limit."""
+    pairs = customers.n * len(customers.campaign_ids)
+    return min(REPAIR_SHARE * limit, (3 + PASSES_PAST_LIMIT) * PASS_SECONDS * pairs)
+
+
+def _repaired(customers: Customers, known: Pass, result: SolveResult | None, options: SolverOptions,
+              clock: Clock) -> tuple[SolveResult, PlanSpec | None]:
+    """The plan repair finds from the prices of the lowest L(λ) seen; no plan when it finds none."""
+    found = repair(customers, known, clock)
+    bound = min(known.bound, np.inf if result is None or result.bound is None else result.bound)
+    if found is None:
+        return replace(_no_plan(clock, Termination.TIME_LIMIT), bound=bound), None
+    empty = np.zeros(0, dtype=np.int64)
+    repaired = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, None, found.value,
+                           max(found.value, min(bound, found.bound)), 0.0, 0.0, "decompose", 0,
+                           shadow_prices=known.prices)
+    return _final(repaired, options, clock), PlanSpec(found.prices, empty, np.full(0, NO_CAMPAIGN))
 
 
 def _master_size(n: int) -> int:
@@ -249,7 +277,7 @@ def solve_prices(
                                           stage="fixed"))
         remaining = settled(customers.rhs - customers.usage(fixed))
         master.set_limits(remaining)
-        solution = master.solve(clock.remaining())
+        solution = master.solve(clock.allow())
         if solution is None:
             raise OutOfTime
         latest, movers, least_outside = _price_round(customers, start, solution.prices, inside,
@@ -257,7 +285,7 @@ def solve_prices(
         state = DualState(solution, latest, fixed.value, remaining, least_outside)
         difference = latest.bound - (solution.value + fixed.value)
         closed = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
-        if closed and solution.feasible or clock.elapsed() >= options.time_limit_s or number == MAX_ROUNDS - 1:
+        if closed and solution.feasible or clock.expired() or number == MAX_ROUNDS - 1:
             return state  # the master as solved: the core is built on its columns
         lacking = _lacking(master, solution.prices)
         if not solution.feasible:
@@ -340,7 +368,7 @@ def _audience_bound(customers: Customers, latest: Pass, clock: Clock) -> float:
     eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
     customer_total = latest.bound - float(latest.prices @ customers.rhs)
     return audience_bound(customers.rows, coefficients, latest.prices @ coefficients,
-                          customer_total, eligible, customers.n, min(AUDIENCE_LIMIT_S, clock.remaining()))
+                          customer_total, eligible, customers.n, clock.allow(AUDIENCE_LIMIT_S))
 
 
 def _least_margin_outside(master: MasterLP, prices: NDArray[np.float64], fixed_least: float) -> float:

@@ -22,7 +22,7 @@ so presolve runs only on cores small enough for it to be quick.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,10 +32,15 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import Results, SolutionStatus as PyomoSolution, TerminationCondition
 
 from optimizer.solve.audiences import audience_bound
+from optimizer.solve.balancing import balancing_pass, signed_prices
+from optimizer.solve.clock import Clock
+from optimizer.solve.lagrangian import price_out, priced_problem
 from optimizer.solve.model import build_model
 from optimizer.solve.options import SolverOptions
+from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation, quiet_highs_banner, solve_relaxation
+from optimizer.solve.repair import repair
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 
 CORE_PAIRS = 5_000
@@ -45,6 +50,7 @@ CORE_PAIRS = 5_000
 # customers, 1,000 pairs 0.18 s and 300 0.16 s.
 AUDIENCE_CORE_PAIRS = 300
 PRESOLVE_BELOW = 20_000
+REPAIR_SHARE = 0.1  # of the time limit, kept for a repaired plan when the exact steps find none
 AUDIENCE_LIMIT_S = 10.0  # the audience-size MIP (k integers) closes in milliseconds; a stop still bounds
 
 _TERMINATION = {
@@ -56,32 +62,48 @@ _TERMINATION = {
 }
 
 
-@dataclass(frozen=True)
-class Clock:
-    started: float
-    limit: float
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.started
-
-    def remaining(self) -> float:
-        return max(1.0, self.limit - self.elapsed())
-
-
 def solve_exact(problem: Problem, options: SolverOptions | None = None) -> SolveResult:
     """Proven-optimal plan of ``problem`` (or the best within the time limit, with its bound)."""
     options = options or SolverOptions()
-    clock = Clock(time.perf_counter(), options.time_limit_s)
+    clock = Clock.start(options.time_limit_s)
     customers, campaigns = problem.candidate_pairs()
     if customers.size == 0:
         return _empty_plan(problem, clock.elapsed())
-    lp = solve_relaxation(problem, customers, campaigns, time_limit=options.time_limit_s)
+    work = clock.reserving(REPAIR_SHARE * clock.limit)
+    lp = solve_relaxation(problem, customers, campaigns, time_limit=work.allow())
     if not lp.feasible:
-        stopped = Termination.INFEASIBLE if lp.proven else Termination.TIME_LIMIT
-        return SolveResult(stopped, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(), "exact",
-                           int(customers.size))
-    result = solve_with_relaxation(problem, customers, campaigns, lp, options, clock)
+        if lp.proven:
+            return SolveResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(),
+                               "exact", int(customers.size))
+        return _repaired(problem, np.zeros(len(problem.rows)), None, options, clock)
+    result = solve_with_relaxation(problem, customers, campaigns, lp, options, work)
+    if result.choice is None and result.termination is not Termination.INFEASIBLE:
+        return _repaired(problem, _optimum_prices(lp), result.bound, options, clock)
     return _final(result, options, clock, lp)
+
+
+def _repaired(problem: Problem, prices: NDArray[np.float64], bound: float | None, options: SolverOptions,
+              clock: Clock) -> SolveResult:
+    """A plan repaired from ``prices`` (optimizer/solve/repair.py) when the exact steps found none in
+    time, with the better of its bound and ``bound``; no plan when repair finds none either."""
+    priced = priced_problem(problem)
+    customers = Customers(priced)
+    found = repair(customers, balancing_pass(customers, signed_prices(problem.rows, prices), 0), clock)
+    known = np.inf if bound is None else bound
+    if found is None:
+        return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, bound, 0.0, clock.elapsed(),
+                           "exact", 0)
+    choice = price_out(priced, found.prices).choice.astype(np.intp)
+    result = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, problem.objective(choice),
+                         max(problem.objective(choice), min(known, found.bound)), 0.0, clock.elapsed(), "exact", 0,
+                         shadow_prices=found.prices)
+    return result.settled(options.mip_gap)
+
+
+def _optimum_prices(lp: Relaxation) -> NDArray[np.float64]:
+    if lp.shadow_prices is None:
+        raise TypeError("a feasible LP relaxation has shadow prices")
+    return lp.shadow_prices
 
 
 def solve_with_relaxation(
@@ -106,7 +128,7 @@ def solve_with_relaxation(
     if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
         result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
             problem, customers, campaigns, lp, clock))))
-    if _unproven(result, allowed_gap) and not core.all() and clock.elapsed() < options.time_limit_s:
+    if _unproven(result, allowed_gap) and not core.all() and not clock.expired():
         reach = lp_bound - result.objective if result.objective is not None else np.inf
         core = core | (distance <= reach + 1e-9)
         result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, result)
@@ -137,7 +159,7 @@ def _audience_bound(problem: Problem, customers: NDArray[np.intp], campaigns: ND
     np.maximum.at(best, customers, problem.value[customers, campaigns] - campaign_prices[campaigns])
     eligible = np.bincount(campaigns, minlength=problem.n_campaigns)
     return audience_bound(problem.rows, coefficients, campaign_prices, float(best.sum()), eligible,
-                          problem.n_customers, min(AUDIENCE_LIMIT_S, clock.remaining()))
+                          problem.n_customers, clock.allow(AUDIENCE_LIMIT_S))
 
 
 def _final(result: SolveResult, options: SolverOptions, clock: Clock, lp: Relaxation) -> SolveResult:
@@ -207,7 +229,7 @@ def _solve_core(
     free = np.zeros_like(problem.eligible)
     free[customers[core], campaigns[core]] = True
     core_options = options.model_copy(update={"presolve": options.presolve or core.sum() < PRESOLVE_BELOW})
-    part = solve_full_model(problem.restrict(free, fixed), core_options, clock.remaining(), absolute_gap)
+    part = solve_full_model(problem.restrict(free, fixed), core_options, clock.allow(), absolute_gap)
     bound = _whole_bound(problem, lp, core, fixed, part)
     part = replace(part, method="exact", candidate_pairs=int(customers.size), core_pairs=int(core.sum()),
                    build_seconds=part.build_seconds + (floor.build_seconds if floor else 0.0))

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from optimizer.solve.clock import highs_time_limit
 from optimizer.solve.lagrangian import PricedProblem, adjusted_values, stack, to_problem
 from optimizer.solve.problem import CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import quiet_highs_banner
@@ -192,9 +193,9 @@ class MasterLP:
             self.m, np.arange(self.m, dtype=np.int32), lower, upper)
 
     def solve(self, time_limit: float) -> MasterSolution | None:
-        """The master's optimum from the last basis (None if HiGHS stopped first: it is never
-        infeasible, thanks to the slacks)."""
-        self.highs.setOptionValue("time_limit", float(time_limit))
+        """The master's optimum from the last basis within ``time_limit`` seconds (None if HiGHS
+        stopped first: it is never infeasible, thanks to the slacks)."""
+        highs_time_limit(self.highs, time_limit)
         self.highs.run()
         status = self.highs.getModelStatus()
         if status == highspy.HighsModelStatus.kModelEmpty:

@@ -1,10 +1,13 @@
-"""Which solver runs on a Problem, and running it: the exact solver below AUTO_DECOMPOSE_PAIRS
-eligible pairs, the decomposition from there (or the one the options name)."""
+"""Which solver runs on a Problem, and running it: over classes of identical customers when there
+are few (optimizer/solve/classes.py), else the exact solver below AUTO_DECOMPOSE_PAIRS eligible
+pairs and the decomposition from there (or the one the options name)."""
 
 from __future__ import annotations
 
+from optimizer.solve.classes import find_classes, solve_classes
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
+from optimizer.solve.lagrangian import PricedProblem, priced_problem
 from optimizer.solve.options import Method, SolverOptions
 from optimizer.solve.partitions import Progress
 from optimizer.solve.problem import Problem
@@ -24,8 +27,13 @@ def chosen_method(problem: Problem, options: SolverOptions) -> Method:
     return Method.DECOMPOSE if int(problem.eligible.sum()) >= AUTO_DECOMPOSE_PAIRS else Method.EXACT
 
 
-def solve(problem: Problem, options: SolverOptions, progress: Progress | None = None) -> SolveResult:
-    """Run the chosen solver on ``problem``."""
-    if chosen_method(problem, options) is Method.DECOMPOSE:
-        return solve_decompose(problem, options, progress)
+def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Progress | None = None) -> SolveResult:
+    """Run the chosen solver on ``problem`` (a PricedProblem, the decomposition's lean arrays, is
+    solved by the decomposition unless its customers fall into few classes)."""
+    priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem)
+    classes = find_classes(priced)
+    if classes is not None:
+        return solve_classes(priced, classes, options)
+    if isinstance(problem, PricedProblem) or chosen_method(problem, options) is Method.DECOMPOSE:
+        return solve_decompose(priced, options, progress)
     return solve_exact(problem, options)

@@ -1,0 +1,236 @@
+"""Customers with identical rows, solved as classes with counts: exact, and as small as the distinct rows.
+
+Customers whose rows are identical (every campaign's value, eligibility and row coefficients) are
+interchangeable: swapping their campaigns changes neither a plan's value nor any row's sum. Grouped
+into classes c of n_c customers each, the problem over integer counts y_cj (how many customers of
+class c get campaign j) is
+
+    maximise    Σ_cj c_cj y_cj
+    subject to  Σ_j y_cj <= n_c                   each class
+                Σ_cj a_rcj y_cj (<=|>=|==) b_r     each coupling row
+                y_cj ∈ {0, 1, …, n_c}
+
+Every plan maps to counts of the same value and row sums, and counts map back to plans (give
+campaign j to y_cj of class c's customers), so this problem's optimum, bound and LP duals are the
+per-customer problem's. Scores from a segment or cell model give thousands of customers one row:
+there the per-customer decomposition has every tied customer at margin 0, all of them in its
+master, while the class problem is a few hundred integers HiGHS closes in milliseconds.
+
+Within a class, customers get their campaigns in table order: the first y_c1 of class c (by position
+in the customer table) the first campaign they are given, the next y_c2 the next, and so on.
+
+Finding the classes: each row is hashed (FNV-1a over the bits of its values and per-customer
+weights); a hashed sample of SAMPLE customers is looked at first, so that a problem without ties
+costs a few milliseconds; the classes are then checked row by row against their first customer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numba
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from optimizer.solve.clock import Clock, highs_time_limit
+from optimizer.solve.keys import mix, sampled_positions
+from optimizer.solve.lagrangian import PricedProblem, to_problem
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import NO_CAMPAIGN, Problem
+from optimizer.solve.relaxation import coupling_matrix, highs_model, row_bounds
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+
+CLASS_LIMIT = 20_000  # classes at most: their k·C integer columns are one HiGHS MIP
+SAMPLE = 20_000  # customers whose rows are hashed first, to see whether classes pay
+TIED_SHARE = 0.5  # classes pay when there are at most this share as many as customers
+FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+_FEASIBLE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
+             highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt)
+
+
+@dataclass(frozen=True)
+class Classes:
+    """``members[i]``: the class of customer i; ``first[c]``: the position of class c's first
+    customer; ``counts[c]``: n_c."""
+
+    members: NDArray[np.intp]
+    first: NDArray[np.intp]
+    counts: NDArray[np.int64]
+
+    @property
+    def size(self) -> int:
+        return int(self.first.size)
+
+
+def find_classes(priced: PricedProblem) -> Classes | None:
+    """The classes of identical customers when there are at most CLASS_LIMIT of them and at most
+    TIED_SHARE of the customers; None otherwise (the per-customer solvers are then as good)."""
+    n = priced.n_customers
+    limit = min(CLASS_LIMIT, int(TIED_SHARE * n))
+    if limit < 1:
+        return None
+    sample = sampled_positions(0, n, np.uint64(min(2**64 - 1, int(SAMPLE / n * 2**64)))) if n > SAMPLE else None
+    if sample is not None and np.unique(row_keys(priced, sample)).size > TIED_SHARE * sample.size:
+        return None
+    keys = row_keys(priced, np.arange(n))
+    _, first, members, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    if first.size > limit or not _rows_match(*_bits(priced), members.astype(np.intp), first.astype(np.intp)):
+        return None  # too many classes, or two different rows share a key
+    return Classes(members.astype(np.intp), first.astype(np.intp), counts.astype(np.int64))
+
+
+def row_keys(priced: PricedProblem, rows: NDArray[np.integer[Any]]) -> NDArray[np.uint64]:
+    """A 64-bit key of each given customer's row: equal rows, equal keys."""
+    return _row_keys(*_bits(priced), rows.astype(np.int64))
+
+
+def _bits(priced: PricedProblem) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The values and per-customer weights as unsigned integers of their width (weights shared by
+    every customer are the same for all, so they are left out)."""
+    unsigned = np.uint32 if priced.value.dtype == np.float32 else np.uint64
+    weights = priced.weights if priced.weights.shape[1] > 1 else priced.weights[:0]
+    weight_type = np.uint32 if weights.dtype == np.float32 else np.uint64
+    return priced.value.view(unsigned), np.ascontiguousarray(weights).view(weight_type)
+
+
+@numba.njit(cache=True, nogil=True)
+def _row_keys(
+    value: NDArray[Any], weights: NDArray[Any], rows: NDArray[np.int64]
+) -> NDArray[np.uint64]:  # pragma: no cover
+    out = np.empty(rows.size, dtype=np.uint64)
+    for t in range(rows.size):
+        i = rows[t]
+        key = FNV_OFFSET
+        for j in range(value.shape[1]):
+            key = (key ^ np.uint64(value[i, j])) * FNV_PRIME
+        for q in range(weights.shape[0]):
+            for j in range(weights.shape[2]):
+                key = (key ^ np.uint64(weights[q, i, j])) * FNV_PRIME
+        out[t] = mix(key)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _rows_match(value: NDArray[Any], weights: NDArray[Any], members: NDArray[np.intp],
+                first: NDArray[np.intp]) -> bool:  # pragma: no cover
+    """Every customer's row equals its class's first customer's, bit for bit."""
+    for i in range(value.shape[0]):
+        f = first[members[i]]
+        for j in range(value.shape[1]):
+            if value[i, j] != value[f, j]:
+                return False
+        for q in range(weights.shape[0]):
+            for j in range(weights.shape[2]):
+                if weights[q, i, j] != weights[q, f, j]:
+                    return False
+    return True
+
+
+def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOptions) -> SolveResult:
+    """Proven-optimal plan of ``priced`` over its classes (or the best within the time limit, with
+    its bound): the LP for the shadow prices, the MIP over integer counts for the plan."""
+    clock = Clock.start(options.time_limit_s)
+    problem = class_problem(priced, classes)
+    customers, campaigns = problem.candidate_pairs()
+    model = _count_model(problem, classes.counts, customers, campaigns)
+    build = clock.elapsed()
+    prices = _lp_prices(model, len(problem.rows), clock)
+    counts, objective, bound, termination = _integer_counts(model, options, clock)
+    result = SolveResult(termination, SolutionStatus.NONE, None, None, bound, build, clock.elapsed() - build,
+                         "classes", int(customers.size), shadow_prices=prices)
+    if counts is None:
+        return result
+    choice = plan_of(classes, customers, campaigns, counts)
+    proven = objective if bound is None else max(bound, objective)
+    settled = SolveResult(termination, SolutionStatus.FEASIBLE, choice, objective, proven, build,
+                          clock.elapsed() - build, "classes", int(customers.size), shadow_prices=prices)
+    return settled.settled(options.mip_gap)
+
+
+def class_problem(priced: PricedProblem, classes: Classes) -> Problem:
+    """The classes' first customers as a float64 Problem (customer c = class c), every eligible pair."""
+    first = priced.take(classes.first, np.arange(classes.size), shared=priced.weights.shape[1] == 1)
+    return to_problem(first, np.isfinite(first.value), priced.rhs)
+
+
+@dataclass(frozen=True)
+class _CountModel:
+    """The class problem as HiGHS takes it: costs, column and row bounds, the matrix."""
+
+    cost: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    matrix: sp.csr_matrix
+    row_lower: NDArray[np.float64]
+    row_upper: NDArray[np.float64]
+
+
+def _count_model(problem: Problem, counts: NDArray[np.int64], customers: NDArray[np.intp],
+                 campaigns: NDArray[np.intp]) -> _CountModel:
+    """Columns y_cj <= n_c over the candidate pairs; a class row Σ_j y_cj <= n_c where a class has
+    two or more (coupling_matrix writes those rows in the order of the sorted classes)."""
+    matrix = coupling_matrix(problem, customers, campaigns)
+    n_choice = matrix.shape[0] - len(problem.rows)
+    row_lower, row_upper = row_bounds(problem, n_choice)
+    classes, pairs = np.unique(customers, return_counts=True)
+    row_upper[:n_choice] = counts[classes[pairs > 1]]
+    return _CountModel(problem.value[customers, campaigns], counts[customers].astype(float), matrix, row_lower,
+                       row_upper)
+
+
+def _lp_prices(model: _CountModel, m: int, clock: Clock) -> NDArray[np.float64] | None:
+    """The coupling rows' duals in the LP over the counts: the per-customer LP's shadow prices."""
+    if model.cost.size == 0:
+        return np.zeros(m)
+    highs = highs_model(model.cost, np.zeros(model.cost.size), model.upper, model.matrix, model.row_lower,
+                        model.row_upper, maximise=True)
+    highs_time_limit(highs, clock.allow())
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    return np.asarray(highs.getSolution().row_dual)[model.matrix.shape[0] - m:].copy()
+
+
+def _integer_counts(
+    model: _CountModel, options: SolverOptions, clock: Clock
+) -> tuple[NDArray[np.int64] | None, float, float | None, Termination]:
+    """(y per candidate pair, its value, the bound, why HiGHS stopped); y is None without a plan."""
+    if model.cost.size == 0:  # nobody worth a column: the empty plan, if it meets every row
+        if np.all(model.row_lower <= 0) and np.all(model.row_upper >= 0):
+            return np.zeros(0, dtype=np.int64), 0.0, 0.0, Termination.OPTIMAL
+        return None, 0.0, None, Termination.INFEASIBLE
+    highs = highs_model(model.cost, np.zeros(model.cost.size), model.upper, model.matrix, model.row_lower,
+                        model.row_upper, maximise=True, integer=model.cost.size)
+    highs.setOptionValue("mip_rel_gap", options.mip_gap)
+    highs_time_limit(highs, clock.allow())
+    highs.run()
+    status, info = highs.getModelStatus(), highs.getInfo()
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return None, 0.0, None, Termination.INFEASIBLE
+    termination = Termination.OPTIMAL if status == highspy.HighsModelStatus.kOptimal else Termination.TIME_LIMIT
+    if status not in _FEASIBLE or not highs.getSolution().value_valid:
+        return None, 0.0, bound, termination
+    counts = np.rint(np.asarray(highs.getSolution().col_value)).astype(np.int64)
+    return counts, float(model.cost @ counts), bound, termination
+
+
+def plan_of(classes: Classes, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
+            counts: NDArray[np.int64]) -> NDArray[np.intp]:
+    """Each customer's campaign from the counts y of the class pairs (``customers`` are classes
+    here): within a class, in table order, y of the first pair's campaign, then the next pair's."""
+    choice = np.full(classes.members.size, NO_CAMPAIGN, dtype=np.intp)
+    order = np.argsort(classes.members, kind="stable")  # each class's customers, in table order
+    starts = np.r_[0, np.cumsum(classes.counts)[:-1]]
+    taken = counts > 0
+    customers, campaigns, counts = customers[taken], campaigns[taken], counts[taken]
+    sort = np.lexsort((campaigns, customers))
+    customers, campaigns, counts = customers[sort], campaigns[sort], counts[sort]
+    before = np.cumsum(counts) - counts  # customers given a campaign earlier, over all classes
+    class_before = before - before[np.searchsorted(customers, customers)]  # ... within this pair's class
+    offsets = np.repeat(starts[customers] + class_before, counts)
+    within = np.arange(int(counts.sum())) - np.repeat(before, counts)
+    choice[order[offsets + within]] = np.repeat(campaigns, counts)
+    return choice

@@ -1,0 +1,61 @@
+"""A feasible plan from prices alone, for when the exact steps found none within the time limit.
+
+At prices λ every customer takes its priced-out best (optimizer/solve/lagrangian.py), and the plan's
+row sums u(λ) follow in one pass. A row the plan breaks gets a dearer price (a <= row: fewer
+customers choose what it counts) or a cheaper one (a >= row), by the move the breakpoint histograms
+estimate meets its limit, doubled each time the row is still broken, and the pass is repeated.
+Raising the prices of <= rows far enough leaves every customer an option of zero coefficient on
+them, or nothing, so when the empty plan meets every row (no >= limit above 0) a plan is found;
+with >= rows it may not be, and then none is claimed.
+
+The plan's value is L(λ) - λ·b + λ·u(λ) (the priced-out values of the chosen options plus their
+prices), and L at the first prices, which are the best the solve knew, bounds every plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optimizer.solve.balancing import Pass, balancing_pass, price_moves, price_pass, signed_prices
+from optimizer.solve.clock import Clock
+from optimizer.solve.partitions import Customers
+
+REPAIR_PASSES = 16  # passes at most (each doubles the moves of the rows still broken)
+PASSES_PAST_LIMIT = 4  # plain passes allowed once the time limit has passed (measured: 2-3 from balanced prices)
+
+
+@dataclass(frozen=True)
+class Repaired:
+    """A feasible plan: every customer's priced-out best at ``prices``, its value and a bound."""
+
+    prices: NDArray[np.float64]
+    value: float
+    bound: float
+
+
+def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
+    """A plan meeting every row, from the prices of the pass ``start`` (module docstring), or None
+    when the passes allowed did not find one. The moves are read off one balancing pass at those
+    prices (``start`` itself when it is one); every later check is a plain pass."""
+    rows = customers.rows
+    origin = start if start.breakpoints is not None else balancing_pass(customers, start.prices, 0)
+    moves = price_moves(customers, origin)
+    scale = np.zeros(len(rows))
+    latest, bound = origin, origin.bound
+    for attempt in range(REPAIR_PASSES):
+        broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)])
+        if not broken.any():
+            value = latest.bound - float(latest.prices @ customers.rhs) + float(latest.prices @ latest.usage)
+            return Repaired(latest.prices, value, bound)
+        if clock.expired() and attempt >= PASSES_PAST_LIMIT:
+            return None
+        scale[broken] = np.maximum(1.0, 2.0 * scale[broken])
+        # a row the first pass saw no move for goes by its price's own size, towards its limit
+        direction = np.sign(latest.usage - customers.rhs)
+        step = np.where(moves != 0, moves, direction * np.maximum(np.abs(origin.prices), 1e-6 * customers.price_scale))
+        latest = price_pass(customers, signed_prices(rows, origin.prices + scale * step))
+        bound = min(bound, latest.bound)
+    return None
