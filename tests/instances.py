@@ -204,3 +204,38 @@ def per_campaign_costs(problem: Problem, rng: np.random.Generator) -> Problem:
     custom = [row for row in problem.rows if row.family == "custom"]
     return dataclasses.replace(problem, spend=spend, weights=weights,
                                rows=tuple(row for row in problem.rows if row not in custom))
+
+
+def tied(problem: Problem, copies: np.ndarray, scale: float = 1.0) -> Problem:
+    """``problem`` with customer i repeated ``copies[i]`` times (identical rows, new ids) and every
+    limit multiplied by ``scale``: an instance full of exact ties, as segment-level scores give."""
+    rows = np.repeat(np.arange(problem.n_customers), copies)
+    return dataclasses.replace(
+        problem,
+        customer_ids=np.array([f"c{t}" for t in range(rows.size)], dtype=object),
+        pair_value=problem.pair_value[rows], spend=problem.spend[rows], eligible=problem.eligible[rows],
+        weights={name: weight[rows] for name, weight in problem.weights.items()},
+        rows=tuple(dataclasses.replace(row, rhs=row.rhs * scale) for row in problem.rows),
+    )
+
+
+def integer_valued(problem: Problem, rng: np.random.Generator) -> Problem:
+    """``problem`` with values from a few small integers and spends from two levels: degenerate
+    (many exact ties between options) though customers differ."""
+    n, k = problem.pair_value.shape
+    spend = rng.choice([1.0, 2.0], size=(n, k))
+    weights = {**problem.weights, "spend": spend}
+    return dataclasses.replace(problem, pair_value=rng.choice([-1.0, 0.0, 3.0, 5.0, 8.0], size=(n, k)),
+                               spend=spend, weights=weights)
+
+
+def assert_plan_and_bound(problem: Problem, result, best: float | None = None) -> None:
+    """A result with a plan meets every row, its objective is the plan's value and its bound is at
+    least the objective (and at least ``best``, the optimum, when known)."""
+    assert result.choice is not None and result.objective is not None
+    assert problem.violations(result.choice) == []
+    assert result.objective == pytest.approx(problem.objective(result.choice), rel=1e-9, abs=1e-9)
+    assert result.bound is not None and result.bound >= result.objective - 1e-9
+    if best is not None:
+        assert result.objective <= best + 1e-6 * max(1.0, abs(best))
+        assert result.bound >= best - 1e-6 * max(1.0, abs(best)), "the bound must hold for every plan"

@@ -13,9 +13,7 @@ from rich.console import Console
 from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, with_history
 from optimizer.errors import CvoError, SolverError
 from optimizer.plan.outputs import write_plan
-from optimizer.plan.workflow import optimize as optimize_plan
-from optimizer.scenario.data import load_data
-from optimizer.scenario.formulation import formulate
+from optimizer.plan.workflow import optimize as optimize_plan, validate as validate_plan
 from optimizer.scenario.schema import load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE
@@ -106,8 +104,7 @@ def validate(scenario: ScenarioArg) -> None:
     Example: cvo validate scenarios/weekly.yaml
     """
     try:
-        loaded = load_scenario(scenario)
-        formulation = formulate(load_data(loaded))
+        formulation = validate_plan(scenario)
     except CvoError as error:
         raise fail(error) from None
     problem = formulation.problem

@@ -24,10 +24,11 @@ from optimizer.reporting.summary import build_summary
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate
 from optimizer.scenario.schema import Scenario, load_scenario
-from optimizer.solve.infeasibility import describe_conflict, diagnose
+from optimizer.solve.clock import Clock
+from optimizer.solve.infeasibility import describe_conflict, describe_shortfall, diagnose, obvious_conflicts
 from optimizer.solve.options import Method
 from optimizer.solve.partitions import Progress
-from optimizer.solve.problem import NO_CAMPAIGN, Problem
+from optimizer.solve.problem import NO_CAMPAIGN, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.solver import solve
 
@@ -72,13 +73,37 @@ def with_method(scenario: Scenario | str | Path, method: Method | None) -> Scena
     return loaded.model_copy(update={"solver": loaded.solver.model_copy(update={"method": method})})
 
 
+def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -> Formulation:
+    """The scenario's Problem once its file, its data and the conflicts seen without solving are
+    checked (ScenarioError, DataError, InfeasibleError): what ``cvo validate`` runs."""
+    formulation = formulate(load_data(with_method(scenario, None), run_date))
+    check_limits(formulation.problem, formulation.scenario)
+    return formulation
+
+
+def check_limits(problem: Problem, scenario: Scenario) -> None:
+    """InfeasibleError when minimum audiences need more of a limit than it allows, even with their
+    cheapest customers (optimizer/solve/infeasibility.py, obvious_conflicts)."""
+    shortfalls = obvious_conflicts(problem)
+    if shortfalls:
+        raise InfeasibleError(
+            f"No plan satisfies every constraint of scenario '{scenario.name}': "
+            + "; and ".join(map(describe_shortfall, shortfalls)),
+            where=scenario.source,
+            fix="Change one of the limits named above in the scenario file, then run again",
+        )
+
+
 def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> SolveResult:
-    """The solver's result when it has a plan; InfeasibleError or SolverError otherwise."""
+    """The solver's result when it has a plan; InfeasibleError or SolverError otherwise. The
+    diagnosis of an infeasible scenario shares the solve's time limit."""
+    check_limits(problem, scenario)
+    clock = Clock.start(scenario.solver.time_limit_s)
     result = solve(problem, scenario.solver, progress)
     if result.termination is Termination.INFEASIBLE:
-        raise _infeasible(scenario, problem)
+        raise _infeasible(scenario, problem, clock)
     if result.status is SolutionStatus.NONE:
-        raise _no_plan(scenario, result)
+        raise _no_plan(scenario, problem, result)
     return result
 
 
@@ -101,25 +126,27 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
     })
 
 
-def _infeasible(scenario: Scenario, problem: Problem) -> InfeasibleError:
+def _infeasible(scenario: Scenario, problem: Problem, clock: Clock) -> InfeasibleError:
     customers, campaigns = problem.candidate_pairs()
-    diagnosis = diagnose(problem, customers, campaigns, time_limit=scenario.solver.time_limit_s)
+    diagnosis = diagnose(problem, customers, campaigns, clock)
     return InfeasibleError(
         f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}",
         where=scenario.source,
-        fix="Change one of the limits named above in the scenario file (the change shown is the smallest "
-        "that makes a plan possible), then run again",
+        fix="Change one of the limits named above in the scenario file, then run again",
     )
 
 
-def _no_plan(scenario: Scenario, result: SolveResult) -> SolverError:
+def _no_plan(scenario: Scenario, problem: Problem, result: SolveResult) -> SolverError:
     if result.termination is Termination.TIME_LIMIT:
         bound = f"; the best possible objective is at most {result.bound:,.6g}" if result.bound is not None else ""
+        floors = [row.name for row in problem.rows if row.sense is not Sense.LE]
+        hard = (f"every plan tried broke one of its >= or == limits ({', '.join(floors)})" if floors else
+                "no plan was found")
         return SolverError(
-            f"The solver found no plan within the time limit of {scenario.solver.time_limit_s:g} s{bound}",
+            f"The solver found no plan within the time limit of {scenario.solver.time_limit_s:g} s: {hard}{bound}",
             where=f"{scenario.source}, solver.time_limit_s",
-            fix="Raise solver.time_limit_s, or loosen the >= constraints (min_audience, floors) "
-            "that make plans hard to find",
+            fix="Raise solver.time_limit_s, or loosen those limits (min_audience, floors)" if floors else
+            "Raise solver.time_limit_s",
         )
     return SolverError(
         f"The solver stopped ({result.termination}) without a plan",

@@ -65,16 +65,18 @@ class Classes:
         return int(self.first.size)
 
 
-def find_classes(priced: PricedProblem) -> Classes | None:
-    """The classes of identical customers when there are at most CLASS_LIMIT of them and at most
-    TIED_SHARE of the customers; None otherwise (the per-customer solvers are then as good)."""
+def find_classes(priced: PricedProblem, most: int | None = None) -> Classes | None:
+    """The classes of identical customers when there are at most ``most`` of them (default: at most
+    CLASS_LIMIT, and at most TIED_SHARE of the customers); None otherwise (the per-customer solvers
+    are then as good)."""
     n = priced.n_customers
-    limit = min(CLASS_LIMIT, int(TIED_SHARE * n))
+    limit = min(CLASS_LIMIT, int(TIED_SHARE * n)) if most is None else most
     if limit < 1:
         return None
-    sample = sampled_positions(0, n, np.uint64(min(2**64 - 1, int(SAMPLE / n * 2**64)))) if n > SAMPLE else None
-    if sample is not None and np.unique(row_keys(priced, sample)).size > TIED_SHARE * sample.size:
-        return None
+    if most is None and n > SAMPLE:  # a sample of mostly distinct rows: no few classes (C ≲ 12,000 pass)
+        sample = sampled_positions(0, n, np.uint64(min(2**64 - 1, int(SAMPLE / n * 2**64))))
+        if np.unique(row_keys(priced, sample)).size > TIED_SHARE * sample.size:
+            return None
     keys = row_keys(priced, np.arange(n))
     _, first, members, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
     if first.size > limit or not _rows_match(*_bits(priced), members.astype(np.intp), first.astype(np.intp)):

@@ -203,6 +203,8 @@ def _decompose_all(
             break
         reach = np.inf if result.objective is None else state.latest.bound - result.objective
         _widen(customers, master, state.latest.prices, start, reach)
+    if result is not None and (result.termination is Termination.INFEASIBLE or result.bound == -np.inf):
+        return _no_plan(whole, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
     if plan is None or result is None or result.objective is None:
         known = balanced if state is None or state.latest.bound > balanced.bound else state.latest
         return _repaired(customers, known, result, options, whole)

@@ -1,42 +1,104 @@
-"""Why a scenario has no plan: the elastic model, and its answer in words.
+"""Why a scenario has no plan: conflicts seen without solving, the elastic model, and both in words.
 
-Every coupling row gets slack s_r >= 0 that relaxes it,
+Before any solve, each minimum audience b_j (a >= row counting campaign j) needs b_j of the customers
+eligible for j; the b_j smallest coefficients of those customers on a <= row s give the least any
+plan can use of s, and the minimums' least uses summed exceed s's limit, no plan exists
+(``obvious_conflicts``; a customer counted for two campaigns makes this a relaxation, so the
+shortfall it names is the least change that could help).
 
-    min  sum_r s_r / max(1, |b_r|)   s.t.  the rows with slack,  assignment rows,  x binary,
+When the solver proves there is no plan, every coupling row gets slack s_r >= 0 that relaxes it,
 
-so the optimal slacks say which limits must move, and by how much, for any plan to exist; each
-of those rows relaxed alone says whether it could make a plan possible on its own.
+    min  sum_r s_r / max(1, |b_r|)   s.t.  the rows with slack,  assignment rows,  0 <= x <= 1,
+
+an LP (interior point when large: 1 s for the weekly example's 40,000 pairs, where the same model
+as a MIP spent 8 s on its first LP). Its slacks say which limits must move and by at least how
+much (no plan, not even a fractional one, exists with less); its duals name the limits those run
+into. Each limit involved is then allowed to move alone: an infeasible LP proves it cannot make a
+plan possible on its own; otherwise the problem is solved again with that limit moved by the
+LP's amount (rounded outwards), and a plan found proves the change suffices. Every step shares
+one clock, so the whole diagnosis keeps the time limit; a change not proven sufficient in time is
+stated as "at least".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from optimizer.solve.problem import CouplingRow, Problem, Sense
-from optimizer.solve.relaxation import INF, coupling_matrix, highs_model, row_bounds
+from optimizer.solve.clock import LEAST_STEP, Clock, highs_time_limit
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.relaxation import INF, IPM_ABOVE, coupling_matrix, highs_model, row_bounds
+from optimizer.solve.results import SolutionStatus
+from optimizer.solve.solver import solve
+
+JOINT_SHARE = 0.3  # of the time left: the LP with every row elastic; the rest is shared by the single rows
+CHECK_MARGIN = 0.01  # a single change is checked 1 % above the LP's least
+_INFEASIBLE = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """A row whose limit must move by ``change`` (signed, in its own units) for a plan to exist."""
+    """A row whose limit must move by ``change`` (signed, in its own units) for a plan to exist: at
+    least that much; and enough when ``sufficient`` (a plan was found with it)."""
 
     row: CouplingRow
     change: float
+    sufficient: bool = False
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The least relaxation that makes a scenario feasible, the rows it conflicts with, and
-    the single-row changes that would each make it feasible on their own."""
+    """What the elastic LPs found: ``conflicts``, the least changes of all limits together;
+    ``binding``, the limits they run into; ``alone``, changes of one limit each; ``not_alone``,
+    limits proven unable to make a plan possible on their own."""
 
     conflicts: list[Conflict]
     binding: list[CouplingRow]
     alone: list[Conflict]
+    not_alone: list[CouplingRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Minimum audiences (``needs``) whose cheapest customers use at least ``least`` of ``limit``."""
+
+    needs: tuple[CouplingRow, ...]
+    limit: CouplingRow
+    least: float
+
+
+def obvious_conflicts(problem: Problem) -> list[Shortfall]:
+    """Conflicts between minimum audiences and <= limits, seen without solving (module docstring)."""
+    minimums = [(row, int(np.flatnonzero(row.campaigns)[0])) for row in problem.rows
+                if row.sense is Sense.GE and row.weight == COUNT and row.campaigns.sum() == 1 and row.rhs > 0]
+    found = []
+    for limit in (row for row in problem.rows if row.sense is Sense.LE):
+        coefficients = problem.coefficients(limit)
+        uses = [(row, _least_use(coefficients[:, j], problem.eligible[:, j], row.rhs)) for row, j in minimums]
+        needed = [(row, use) for row, use in uses if use > 0]
+        least = sum(use for _, use in needed)
+        if needed and least > limit.rhs + 1e-6 * max(1.0, abs(limit.rhs)):
+            found.append(Shortfall(tuple(row for row, _ in needed), limit, least))
+    return found
+
+
+def _least_use(coefficients: NDArray[np.floating[Any]], eligible: NDArray[np.bool_], needed: float) -> float:
+    """The sum of the ``needed`` smallest coefficients of the eligible customers (those with a
+    negative one all count: they only lower the use)."""
+    values = np.asarray(coefficients[eligible], dtype=float)
+    count = int(np.ceil(needed - 1e-9))
+    if count <= 0 or values.size == 0:
+        return 0.0
+    if count >= values.size:
+        return float(values.sum())
+    smallest = np.partition(values, count - 1)[:count]
+    return float(smallest.sum() + np.minimum(values, 0.0).sum() - np.minimum(smallest, 0.0).sum())
 
 
 def _slack_columns(
@@ -54,71 +116,150 @@ def _slack_columns(
 
 
 def diagnose(
-    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], time_limit: float = 60.0
+    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], clock: Clock
 ) -> Diagnosis:
-    """Why no plan exists: the least relaxation of all limits together, the limits it runs into,
-    and each of those limits that could make a plan possible on its own (with its change)."""
+    """Why no plan exists (module docstring), within ``clock``'s limit."""
+    elastic = _Elastic(problem, customers, campaigns)
     everything = list(range(len(problem.rows)))
-    conflicts, binding = _elastic(problem, customers, campaigns, everything, time_limit)
+    joint = elastic.run(everything, clock.allow(JOINT_SHARE * clock.remaining()))
+    if joint.changes == []:  # fractional plans meet every row: only whole customers cannot
+        elastic.integer()
+        joint = elastic.run(everything, clock.allow(JOINT_SHARE * clock.remaining()))
+    if not joint.changes:
+        return Diagnosis([], [], [])
     index = {id(row): r for r, row in enumerate(problem.rows)}
-    involved = dict.fromkeys(index[id(row)] for row in [*(c.row for c in conflicts), *binding])
-    alone = []
-    for r in involved:
-        single, _ = _elastic(problem, customers, campaigns, [r], time_limit)
-        alone.extend(single)
-    moved = {id(conflict.row) for conflict in conflicts}
-    return Diagnosis(conflicts, [row for row in binding if id(row) not in moved], alone)
+    involved = list(dict.fromkeys(index[id(row)] for row in [*(c.row for c in joint.changes), *joint.binding]))
+    alone: list[Conflict] = []
+    not_alone: list[CouplingRow] = []
+    for number, r in enumerate(involved):
+        share = clock.remaining() / (len(involved) - number)
+        single = elastic.run([r], clock.allow((1.0 if elastic.whole else 0.3) * share))
+        if single.changes is None:
+            if single.impossible:
+                not_alone.append(problem.rows[r])
+            continue
+        alone.extend(change if change.sufficient else _checked(problem, change, clock.allow(
+            clock.remaining() / (len(involved) - number))) for change in single.changes)
+    moved = {id(conflict.row) for conflict in joint.changes}
+    return Diagnosis(joint.changes, [row for row in joint.binding if id(row) not in moved], alone, not_alone)
 
 
-def _elastic(
-    problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], relaxable: list[int],
-    time_limit: float,
-) -> tuple[list[Conflict], list[CouplingRow]]:
-    """Elastic MIP in which only the ``relaxable`` rows may move; ([], []) if that cannot help."""
-    matrix = coupling_matrix(problem, customers, campaigns)
-    n_choice = matrix.shape[0] - len(problem.rows)
-    n_pairs = matrix.shape[1]
-    slack, signs = _slack_columns(problem, relaxable, n_choice)
-    scale = np.array([1.0 / max(1.0, abs(problem.rows[r].rhs)) for r, _ in signs])
-    cost = np.r_[np.zeros(n_pairs), scale]
-    lower, upper = np.zeros(n_pairs + len(signs)), np.r_[np.ones(n_pairs), np.full(len(signs), INF)]
-    row_lower, row_upper = row_bounds(problem, n_choice)
-    full = sp.hstack([matrix, slack], format="csr")
-    highs = highs_model(cost, lower, upper, full, row_lower, row_upper, maximise=False, integer=n_pairs)
-    highs.setOptionValue("time_limit", float(time_limit))
-    highs.run()
-    if not highs.getSolution().value_valid:
-        return [], []
-    values = np.asarray(highs.getSolution().col_value)[n_pairs:]
-    conflicts = [Conflict(problem.rows[r], -s * v) for (r, s), v in zip(signs, values) if v > 1e-7]
-    return conflicts, _binding_partners(problem, full, cost, lower, upper, row_lower, row_upper, n_choice, n_pairs)
+def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
+    """The LP's least ``change`` of one row, checked: with CHECK_MARGIN more, rounded outwards
+    (whole units on a row that counts customers, else 4 significant digits), the problem is solved
+    again, and a plan found makes that amount sufficient (the least change leaves integer plans on
+    a knife edge, which a little more takes them off). Otherwise the LP's amount, rounded inwards,
+    is what is known: at least that much."""
+    row = change.row
+    amount = _rounded(change.change * (1.0 + CHECK_MARGIN), whole=row.weight == COUNT, outwards=True)
+    moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
+    result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=max(LEAST_STEP, seconds), mip_gap=1e-2))
+    if result.status is not SolutionStatus.NONE:
+        return Conflict(row, amount, sufficient=True)
+    return Conflict(row, _rounded(change.change, whole=False, outwards=False))
 
 
-def _binding_partners(
-    problem: Problem, full: sp.csr_matrix, cost: NDArray[np.float64], lower: NDArray[np.float64],
-    upper: NDArray[np.float64], row_lower: NDArray[np.float64], row_upper: NDArray[np.float64], n_choice: int,
-    n_pairs: int,
-) -> list[CouplingRow]:
-    """Rows with a non-zero dual in the elastic LP: the limits the relaxed rows run into."""
-    highs = highs_model(cost, lower, upper, full, row_lower, row_upper, maximise=False)
-    highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return []
-    duals = np.asarray(highs.getSolution().row_dual)[n_choice:]
-    return [row for row, dual in zip(problem.rows, duals) if abs(dual) > 1e-9]
+def _rounded(change: float, whole: bool, outwards: bool) -> float:
+    """``change`` to a whole number, or at its 4th significant digit: away from 0 when ``outwards``,
+    towards it otherwise."""
+    scale = 1.0 if whole else 10.0 ** (3 - int(np.floor(np.log10(max(abs(change), 1e-12)))))
+    away = np.ceil if (change > 0) == outwards else np.floor
+    return float(away(change * scale + (-1e-9 if away is np.ceil else 1e-9)) / scale)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One elastic LP: the changes it needs (None when it has no optimum in time), the rows its
+    duals name, and whether it proved that the rows allowed to move cannot make a plan possible."""
+
+    changes: list[Conflict] | None
+    binding: list[CouplingRow]
+    impossible: bool
+
+
+class _Elastic:
+    """The elastic LP of the module docstring, built once; each run lets some rows move. Where
+    fractional plans meet every row and only whole customers cannot, the same model with integer
+    customers (``integer``): then a plan it finds has the changes it reports, so they suffice."""
+
+    def __init__(self, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]) -> None:
+        self.problem = problem
+        matrix = coupling_matrix(problem, customers, campaigns)
+        self.n_choice = matrix.shape[0] - len(problem.rows)
+        self.n_pairs = matrix.shape[1]
+        slack, self.signs = _slack_columns(problem, list(range(len(problem.rows))), self.n_choice)
+        scale = np.array([1.0 / max(1.0, abs(problem.rows[r].rhs)) for r, _ in self.signs])
+        cost = np.r_[np.zeros(self.n_pairs), scale]
+        upper = np.r_[np.ones(self.n_pairs), np.full(len(self.signs), INF)]
+        row_lower, row_upper = row_bounds(problem, self.n_choice)
+        full = sp.hstack([matrix, slack], format="csr")
+        self.highs = highs_model(cost, np.zeros(cost.size), upper, full, row_lower, row_upper, maximise=False)
+        self.whole = False
+        if full.shape[1] > IPM_ABOVE:
+            self.highs.setOptionValue("solver", "ipm")
+
+    def integer(self) -> None:
+        """Make every customer's columns integer (the slacks stay continuous); no presolve, which
+        does not keep the time limit."""
+        columns = np.arange(self.n_pairs, dtype=np.int32)
+        self.highs.changeColsIntegrality(columns.size, columns, np.full(columns.size, highspy.HighsVarType.kInteger))
+        self.highs.setOptionValue("presolve", "off")
+        self.highs.setOptionValue("solver", "choose")
+        self.whole = True
+
+    def run(self, relaxable: list[int], seconds: float) -> _Run:
+        """The elastic LP with only the ``relaxable`` rows' slacks free, for at most ``seconds``."""
+        free = np.array([r in relaxable for r, _ in self.signs])
+        columns = np.arange(self.n_pairs, self.n_pairs + len(self.signs), dtype=np.int32)
+        self.highs.changeColsBounds(columns.size, columns, np.zeros(columns.size), np.where(free, INF, 0.0))
+        highs_time_limit(self.highs, seconds)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        solution = self.highs.getSolution()
+        if status != highspy.HighsModelStatus.kOptimal and not (self.whole and solution.value_valid):
+            return _Run(None, [], status in _INFEASIBLE)
+        values = np.asarray(solution.col_value)[self.n_pairs:]
+        changes = [Conflict(self.problem.rows[r], -sign * v, sufficient=self.whole)
+                   for (r, sign), v in zip(self.signs, values) if v > 1e-7]
+        if self.whole:  # a MIP has no duals: the rows its plan meets exactly are those it runs into
+            return _Run(changes, [], False)
+        duals = np.asarray(solution.row_dual)[self.n_choice:]
+        return _Run(changes, [row for row, dual in zip(self.problem.rows, duals) if abs(dual) > 1e-9], False)
 
 
 def describe_conflict(diagnosis: Diagnosis) -> str:
     """'These limits conflict: min_audience[x] (>= 3000, ...); budget (<= 2000, ...). Any one of
-    these changes makes a plan possible: lower min_audience[x] by 1,250 (to 1,750); or raise ...'."""
+    these changes makes a plan possible: lower min_audience[x] by 1,250 (to 1,750); or raise ...';
+    each claim only as far as the diagnosis proved it."""
+    if not diagnosis.conflicts:
+        return ("The solver proved the constraints cannot all hold, but found no change of the limits that makes a "
+                "plan possible within the time limit")
     involved = [conflict.row for conflict in diagnosis.conflicts]
-    if not involved:
-        return "The solver proved the constraints cannot all hold, but no relaxation of the limits was found"
     text = "These limits conflict: " + "; ".join(_label(row) for row in [*involved, *diagnosis.binding])
-    if diagnosis.alone:
-        return f"{text}. Any one of these changes makes a plan possible: {'; or '.join(map(_change, diagnosis.alone))}"
-    changes = ", and ".join(map(_change, diagnosis.conflicts))
-    return f"{text}. No single limit can fix it; the smallest joint change: {changes}"
+    enough = [change for change in diagnosis.alone if change.sufficient]
+    if enough:
+        text += f". Any one of these changes makes a plan possible: {'; or '.join(map(_change, enough))}"
+    unproven = [change for change in diagnosis.alone if not change.sufficient]
+    if unproven:
+        text += (f". {'Other' if enough else 'Single'} changes that may: {'; or '.join(map(_change, unproven))} "
+                 "(no plan was found with them within the time limit)")
+    if not diagnosis.alone:
+        settled = {id(row) for row in diagnosis.not_alone}
+        alone = "No single limit can fix it" if all(id(row) in settled for row in involved) else \
+            "No single limit was shown to fix it within the time limit"
+        text += f". {alone}; together they must move at least: {', and '.join(map(_change, diagnosis.conflicts))}"
+    return text
+
+
+def describe_shortfall(shortfall: Shortfall) -> str:
+    """'min_audience[a] (>= 1,000, campaigns[0].min_audience) and ... need at least 4,512.3 of budget (<= 2,000,
+    budget): raise budget by at least 2,512.3, or lower those minimum audiences'."""
+    needs = " and ".join(_label(row) for row in shortfall.needs)
+    limit = shortfall.limit
+    short = shortfall.least - limit.rhs
+    return (f"{needs} need at least {shortfall.least:,.6g} of {_label(limit)}, even with their cheapest eligible "
+            f"customers: raise {limit.name} by at least {short:,.6g} (to {shortfall.least:,.6g}), or lower those "
+            "minimum audiences")
 
 
 def _label(row: CouplingRow) -> str:
@@ -128,4 +269,5 @@ def _label(row: CouplingRow) -> str:
 def _change(conflict: Conflict) -> str:
     verb = "raise" if conflict.change > 0 else "lower"
     row = conflict.row
-    return f"{verb} {row.name} by {abs(conflict.change):,.6g} (to {row.rhs + conflict.change:,.6g})"
+    least = "" if conflict.sufficient else "at least "
+    return f"{verb} {row.name} by {least}{abs(conflict.change):,.6g} (to {row.rhs + conflict.change:,.6g})"

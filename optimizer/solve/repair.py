@@ -3,7 +3,7 @@
 At prices λ every customer takes its priced-out best (optimizer/solve/lagrangian.py), and the plan's
 row sums u(λ) follow in one pass. A row the plan breaks gets a dearer price (a <= row: fewer
 customers choose what it counts) or a cheaper one (a >= row), by the move the breakpoint histograms
-estimate meets its limit, doubled each time the row is still broken, and the pass is repeated.
+estimate meets its limit, times ESCALATION each time the row is still broken, and the pass is repeated.
 Raising the prices of <= rows far enough leaves every customer an option of zero coefficient on
 them, or nothing, so when the empty plan meets every row (no >= limit above 0) a plan is found;
 with >= rows it may not be, and then none is claimed.
@@ -23,7 +23,8 @@ from optimizer.solve.balancing import Pass, balancing_pass, price_moves, price_p
 from optimizer.solve.clock import Clock
 from optimizer.solve.partitions import Customers
 
-REPAIR_PASSES = 16  # passes at most (each doubles the moves of the rows still broken)
+REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)
+ESCALATION = 2.0  # a row still broken after its move gets this many times the move
 PASSES_PAST_LIMIT = 4  # plain passes allowed once the time limit has passed (measured: 2-3 from balanced prices)
 
 
@@ -38,10 +39,13 @@ class Repaired:
 
 def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """A plan meeting every row, from the prices of the pass ``start`` (module docstring), or None
-    when the passes allowed did not find one. The moves are read off one balancing pass at those
-    prices (``start`` itself when it is one); every later check is a plain pass."""
+    when the passes allowed did not find one. The moves are read off a balancing pass at those
+    prices (``start`` itself when it is one), and for a row that breaks later, at the prices then;
+    the checks are plain passes."""
     rows = customers.rows
-    origin = start if start.breakpoints is not None else balancing_pass(customers, start.prices, 0)
+    prices = signed_prices(rows, start.prices)  # L bounds every plan only at prices of the rows' signs
+    fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
+    origin = balancing_pass(customers, prices, 0) if fresh else start
     moves = price_moves(customers, origin)
     scale = np.zeros(len(rows))
     latest, bound = origin, origin.bound
@@ -52,10 +56,11 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
             return Repaired(latest.prices, value, bound)
         if clock.expired() and attempt >= PASSES_PAST_LIMIT:
             return None
-        scale[broken] = np.maximum(1.0, 2.0 * scale[broken])
-        # a row the first pass saw no move for goes by its price's own size, towards its limit
-        direction = np.sign(latest.usage - customers.rhs)
-        step = np.where(moves != 0, moves, direction * np.maximum(np.abs(origin.prices), 1e-6 * customers.price_scale))
-        latest = price_pass(customers, signed_prices(rows, origin.prices + scale * step))
+        unknown = broken & (moves == 0)
+        if unknown.any():  # rows broken since the first pass, which saw no move for them: read it now
+            here = latest if latest.breakpoints is not None else balancing_pass(customers, latest.prices, 0)
+            moves[unknown] = price_moves(customers, here)[unknown]
+        scale[broken] = np.maximum(1.0, ESCALATION * scale[broken])  # each time a row is still broken
+        latest = price_pass(customers, signed_prices(rows, origin.prices + scale * moves))
         bound = min(bound, latest.bound)
     return None
