@@ -10,20 +10,34 @@ For customers i and campaigns j (campaign j of channel h(j)):
     c_ij     = (1 - f_j) ((p_t,ij - p_c,ij) w_i - cost_per_contact_j - p_t,ij cost_per_response_j)
     eligible ~ Bernoulli(0.6) per pair (c_ij = -inf where not)
 
-Budgets count, with ``cost="planned"``, the planned cost of a contact, cost_per_contact_j +
-5 % × cost_per_response_j, the same for every customer of a campaign (a (1, k) weight, so the
-score matrix is the only n×k array); with ``cost="expected"``, each pair's expected spend
-cost_per_contact_j + p_t,ij cost_per_response_j (a second n×k float32 array), as
-optimizer/scenario/formulation.py builds budgets from a scenario. Ten coupling rows: a total budget of
-30 % of the planned cost (or spend) of all eligible positive-value pairs; budgets of 20 % of
-that on three campaigns (sms, direct mail, call); minimum audiences of 0.20 n on two email
-campaigns; maximum audiences of 0.05 n on an email and an sms campaign; channel capacities of
-0.06 n (sms) and 0.09 n (call).
+Kinds (``KINDS``), each what users bring:
+
+- ``planned`` (the original kind): budgets count the planned cost of a contact, cost_per_contact_j +
+  5 % × cost_per_response_j, one per campaign (a (1, k) weight: the score matrix is the only n×k
+  array). Ten rows: a total budget of 30 % of the planned cost of all eligible positive-value pairs;
+  budgets of 20 % of that on three campaigns (sms, direct mail, call); minimum audiences of 0.20 n
+  on two email campaigns; maximum audiences of 0.05 n on an email and an sms campaign; channel
+  capacities of 0.06 n (sms) and 0.09 n (call).
+- ``expected``: budgets on each pair's expected spend cost_per_contact_j + p_t,ij cost_per_response_j
+  (a second n×k float32 array), as optimizer/scenario/formulation.py builds them: a total budget
+  (30 % of the expected spend of positive-value pairs) and one on every campaign (20 % of its own),
+  the two maximum audiences and the two capacities: k + 5 rows.
+- ``ties``: segment-level scores: every customer's row is one of SEGMENTS rows (a cell or rule
+  model's output: thousands of customers share one), ``planned`` rows.
+- ``integer``: sparse integer values: c_ij = w_i u_ij - cost_j with w_i in {3, 5, 8}, u_ij in
+  {0, 1, 2} and cost_j in {1, 2}, budgets of cost_j: many exact ties between options.
+- ``tight``: near-infeasible: ``planned`` rows with the total budget at 1.05 × the least the two
+  minimum audiences cost.
+- ``custom``: ``planned`` rows and five custom aggregate rows over per-customer attributes (n×k
+  weights): a cap on a region's contacts, a floor of VIP customers in call and direct mail, a cap
+  on risk, a cap on the expected responses of e-mail, a cap on the response value at stake.
+- ``wide``: ``planned`` with many campaigns (the bench runs it at 50).
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import numpy as np
 
@@ -46,10 +60,24 @@ CAMPAIGN_BLOCK = (
 )
 MIN_CAMPAIGNS = len(CAMPAIGN_BLOCK)
 BLOCK = 25_000  # customers generated at a time (keeps generation temporaries ~25 MB)
+KINDS = ("planned", "expected", "ties", "integer", "tight", "custom", "wide")
+SEGMENTS = 50
+
+
+def generate(n: int, k: int, seed: int, kind: str = "planned") -> PricedProblem:
+    """A random instance of ``kind`` (module docstring) with n customers and k >= 10 campaigns."""
+    if kind == "ties":
+        return _segments(generate_scores(SEGMENTS, k, seed), n, seed)
+    if kind == "integer":
+        return _integer(n, k, seed)
+    if kind == "custom":
+        return _with_custom_rows(generate_scores(n, k, seed), seed)
+    priced = generate_scores(n, k, seed, "expected" if kind == "expected" else "planned")
+    return _tight(priced) if kind == "tight" else priced
 
 
 def generate_scores(n: int, k: int, seed: int, cost: str = "planned") -> PricedProblem:
-    """A random instance of n customers and k >= 10 campaigns (see the module docstring)."""
+    """A ``planned`` or ``expected`` instance of n customers and k >= 10 campaigns."""
     block = [CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)] for j in range(k)]
     channel, per_contact, per_response, lift, control = (np.array(column) for column in zip(*block))
     planned_cost = per_contact + 0.05 * per_response
@@ -72,7 +100,8 @@ def generate_scores(n: int, k: int, seed: int, cost: str = "planned") -> PricedP
             spend[start:start + rows] = np.where(eligible, expected, 0.0)
             positive_spend += np.where(eligible & (pair > 0), expected, 0.0).sum(axis=0)
     campaign_ids = tuple(f"{name}_{j:02d}" for j, name in enumerate(channel))
-    rows = coupling_rows(n, campaign_ids, channel, planned_cost * positive if spend is None else positive_spend)
+    rows = coupling_rows(n, campaign_ids, channel, planned_cost * positive) if spend is None else \
+        spend_rows(n, campaign_ids, channel, positive_spend)
     return PricedProblem(
         customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value,
         weights=planned_cost.astype(np.float32).reshape(1, 1, k) if spend is None else spend[None],
@@ -109,15 +138,102 @@ def coupling_rows(n: int, campaign_ids: tuple[str, ...], channel: np.ndarray,
     return (budget, *campaign_budgets, *audiences, *capacities)
 
 
+def spend_rows(n: int, campaign_ids: tuple[str, ...], channel: np.ndarray,
+               positive_spend: np.ndarray) -> tuple[CouplingRow, ...]:
+    """The ``expected`` kind's k + 5 rows: a total budget, one budget per campaign, the two maximum
+    audiences and the two capacities of ``coupling_rows``."""
+    k = len(campaign_ids)
+    total = CouplingRow("budget", "budget", Sense.LE, 0.3 * positive_spend.sum(), "cost", np.ones(k, bool))
+    each = [CouplingRow(f"budget[{name}]", "campaign_budget", Sense.LE, 0.2 * positive_spend[j], "cost",
+                        np.arange(k) == j) for j, name in enumerate(campaign_ids)]
+    others = [row for row in coupling_rows(n, campaign_ids, channel, positive_spend)
+              if row.family in ("max_audience", "channel_capacity")]
+    return (total, *each, *others)
+
+
+def _segments(segments: PricedProblem, n: int, seed: int) -> PricedProblem:
+    """n customers, each with the row of one of the segments' customers (drawn uniformly); limits
+    scaled from the segments' to n customers."""
+    rng = np.random.default_rng([seed, 7])
+    members = rng.integers(0, segments.n_customers, size=n)
+    scale = n / segments.n_customers
+    rows = tuple(replace(row, rhs=row.rhs * scale) for row in segments.rows)
+    return replace(segments, customer_ids=np.arange(n), value=np.ascontiguousarray(segments.value[members]),
+                   rows=rows)
+
+
+def _integer(n: int, k: int, seed: int) -> PricedProblem:
+    """The ``integer`` kind: values w_i u_ij - cost_j (module docstring), ``planned`` rows on cost_j."""
+    cost = np.where(np.arange(k) % 3 == 0, 2.0, 1.0).astype(np.float32)
+    value = np.empty((n, k), dtype=np.float32)
+    positive = np.zeros(k)
+    for number, start in enumerate(range(0, n, BLOCK)):
+        rng = np.random.default_rng([seed, number, 11])
+        rows = min(BLOCK, n - start)
+        worth = rng.choice(np.array([3.0, 5.0, 8.0], dtype=np.float32), size=(rows, 1))
+        pair = worth * rng.binomial(2, 0.3, size=(rows, k)).astype(np.float32) - cost
+        eligible = rng.random((rows, k)) < 0.6
+        positive += (eligible & (pair > 0)).sum(axis=0)
+        value[start:start + rows] = np.where(eligible, pair, -np.inf)
+    channel = np.array([CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)][0] for j in range(k)])
+    campaign_ids = tuple(f"{name}_{j:02d}" for j, name in enumerate(channel))
+    rows = coupling_rows(n, campaign_ids, channel, cost * positive)
+    return PricedProblem(
+        customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value, weights=cost.reshape(1, 1, k),
+        row_weight=np.array([0 if row.weight == "cost" else -1 for row in rows]),
+        campaigns=np.array([row.campaigns for row in rows]), rows=rows,
+    )
+
+
+def _tight(priced: PricedProblem) -> PricedProblem:
+    """The total budget at 1.05 × the least the minimum audiences cost (one cost per campaign)."""
+    cost = priced.weights[0, 0].astype(float)
+    least = sum(row.rhs * cost[row.campaigns].min() for row in priced.rows if row.family == "min_audience")
+    rows = tuple(replace(row, rhs=1.05 * least) if row.name == "budget" else row for row in priced.rows)
+    return replace(priced, rows=rows)
+
+
+def _with_custom_rows(priced: PricedProblem, seed: int) -> PricedProblem:
+    """Five custom rows on per-customer attributes (n×k float32 weights each)."""
+    n, k = priced.value.shape
+    rng = np.random.default_rng([seed, 13])
+    channel = np.array([CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)][0] for j in range(k)])
+    attributes = {
+        "south": (rng.random(n) < 0.3).astype(np.float32),
+        "vip": (rng.random(n) < 0.03).astype(np.float32),
+        "risk": rng.random(n).astype(np.float32),
+        "responses": np.clip(rng.normal(0.05, 0.02, n), 0.0, 1.0).astype(np.float32),
+        "stake": rng.lognormal(np.log(60.0), 0.9, n).astype(np.float32),
+    }
+    limits = (
+        ("south_share", Sense.LE, 0.12 * n, "south", np.ones(k, bool)),
+        ("vip_floor", Sense.GE, 0.004 * n, "vip", np.isin(channel, ("call", "direct_mail"))),
+        ("risk_cap", Sense.LE, 0.15 * n, "risk", np.ones(k, bool)),
+        ("email_responses", Sense.LE, 0.025 * n, "responses", channel == "email"),
+        ("stake_cap", Sense.LE, 30.0 * n, "stake", np.ones(k, bool)),
+    )
+    weights = np.empty((1 + len(limits), n, k), dtype=np.float32)
+    weights[0] = np.broadcast_to(priced.weights[0], (n, k))
+    for w, (_, _, _, name, _) in enumerate(limits, start=1):
+        weights[w] = attributes[name][:, None]
+    custom = tuple(CouplingRow(name, "custom", sense, rhs, f"custom:{attribute}", campaigns)
+                   for name, sense, rhs, attribute, campaigns in limits)
+    rows = (*priced.rows, *custom)
+    return replace(priced, weights=weights, rows=rows,
+                   row_weight=np.r_[priced.row_weight, np.arange(1, 1 + len(limits))],
+                   campaigns=np.array([row.campaigns for row in rows]))
+
+
 def as_problem(priced: PricedProblem) -> Problem:
     """The same instance as a Problem (float64 n×k arrays), for the exact solver and the full model."""
     eligible = np.isfinite(priced.value)
     n, k = priced.value.shape
-    cost = np.broadcast_to(priced.weights[0].astype(float), (n, k))  # (1, k) planned or (n, k) expected
+    weights = {row.weight: np.broadcast_to(priced.weights[w].astype(float), (n, k))  # (1, k) or (n, k)
+               for row, w in zip(priced.rows, priced.row_weight) if w >= 0}
     return Problem(
         customer_ids=priced.customer_ids, campaign_ids=priced.campaign_ids, channels=("",) * k,
-        pair_value=np.where(eligible, priced.value, 0.0).astype(float), spend=cost, eligible=eligible,
-        treated_share=np.ones(k), rows=priced.rows, weights={"cost": cost},
+        pair_value=np.where(eligible, priced.value, 0.0).astype(float), spend=weights["cost"], eligible=eligible,
+        treated_share=np.ones(k), rows=priced.rows, weights=weights,
     )
 
 

@@ -357,11 +357,11 @@ def _solve_core(
     objective = reduce(add, customers.map(parts.plan_totals, spec.start, spec.master, spec.master_choice,
                                           stage="plan")).value
     if bound - objective > allowed_gap and customers.coefficients is not None:
-        bound = min(bound, _audience_bound(customers, state.latest, clock))
+        bound = min(bound, audience_bound_at(customers, state.latest, clock))
     return replace(result, objective=objective, bound=max(bound, objective)), spec
 
 
-def _audience_bound(customers: Customers, latest: Pass, clock: Clock) -> float:
+def audience_bound_at(customers: Customers, latest: Pass, clock: Clock) -> float:
     """optimizer/solve/audiences.py's bound at the last prices λ: Φ(μ) = L(λ) - λ·b, μ = Aᵀλ; the
     eligible counts N_j take one map over the customers."""
     coefficients = customers.coefficients

@@ -1,6 +1,7 @@
 """Which solver runs on a Problem, and running it: over classes of identical customers when there
 are few (optimizer/solve/classes.py), else the exact solver below AUTO_DECOMPOSE_PAIRS eligible
-pairs and the decomposition from there (or the one the options name)."""
+pairs and the decomposition from there (or the one the options name), on perturbed values when
+the scores take few distinct values (optimizer/solve/perturbation.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from optimizer.solve.exact import solve_exact
 from optimizer.solve.lagrangian import PricedProblem, priced_problem
 from optimizer.solve.options import Method, SolverOptions
 from optimizer.solve.partitions import Progress
+from optimizer.solve.perturbation import degenerate, solve_perturbed
 from optimizer.solve.problem import Problem
 from optimizer.solve.results import SolveResult
 
@@ -35,5 +37,7 @@ def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Pr
     if classes is not None:
         return solve_classes(priced, classes, options)
     if isinstance(problem, PricedProblem) or chosen_method(problem, options) is Method.DECOMPOSE:
+        if degenerate(priced):
+            return solve_perturbed(priced, options, progress)
         return solve_decompose(priced, options, progress)
     return solve_exact(problem, options)

@@ -155,8 +155,8 @@ def test_a_bound_short_of_the_proof_still_tightens_the_decomposition(monkeypatch
     for name, value in (("MASTER", 100), ("MAX_JOINING", 200), ("CORE_PAIRS", 10)):
         monkeypatch.setattr(decompose, name, value)
     bounds = []
-    audience = decompose._audience_bound
-    monkeypatch.setattr(decompose, "_audience_bound", lambda *a: bounds.append((a[1].bound, audience(*a))) or
+    audience = decompose.audience_bound_at
+    monkeypatch.setattr(decompose, "audience_bound_at", lambda *a: bounds.append((a[1].bound, audience(*a))) or
                         bounds[-1][1])
     result = solve_decompose(problem, SolverOptions())
     whole = solve_full_model(problem, SolverOptions())
