@@ -1,12 +1,14 @@
-"""Benchmark: the decomposition at 10^4–10^7 customers against the full model and the exact solver.
+"""Benchmark: cvo's solver on every kind of instance (bench/instances.py) at 10^5–10^7 customers,
+against the full Pyomo + HiGHS MIP and one pass over the same scores.
 
-    python bench/run.py --out docs/benchmarks.md          (make bench; about 25 minutes)
+    python bench/run.py --out docs/benchmarks.md          (make bench; about two hours)
 
 Every job (a solver on one seeded instance) runs in its own single-threaded child process, so
 its peak memory is its own; figures from one run of this command are comparable, and each
-job's time is also given as a multiple of one numpy pass over the same score matrix (row
-argmax), timed in the same child just before: the machine is shared and that ratio is what
-carries across runs.
+job's time is also given as a multiple of one fused pass over the same score matrix (the
+compiled pass at zero prices: best, runner-up and row sums of every customer) and of one numpy
+row argmax, both timed in the same child just before: the machine is shared and those ratios are
+what carries across runs.
 """
 
 from __future__ import annotations
@@ -26,40 +28,45 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact, solve_full_model
-from optimizer.solve.lagrangian import evaluate_plan
-from optimizer.solve.options import SolverOptions
+from optimizer.solve.lagrangian import evaluate_plan, price_out
+from optimizer.solve.options import Method, SolverOptions
 from optimizer.solve.problem import Sense
+from optimizer.solve.solver import solve
 
 # isort: split
 # bench's own modules, found because Python puts this script's directory (bench/) on sys.path.
-from instances import MIN_CAMPAIGNS, as_problem, digest, generate_scores
+from instances import KINDS, MIN_CAMPAIGNS, as_problem, digest, generate
 from report import render
 
 MARKER = "CVO-BENCH-RESULT "
-COSTS = ("planned", "expected")
 DECOMPOSE, EXACT, FULL_MODEL = "decompose", "exact", "full_model"
-DEFAULT_JOBS = ("decompose:10000x10,exact:10000x10,decompose:100000x10,full_model:100000x10,"
-                "decompose:100000x10:expected,decompose@5:100000x10:expected,full_model:100000x10:expected,"
-                "decompose:1000000x20,decompose:10000000x20")
+SIZES = {"wide": ("100000x50", "1000000x50", "10000000x50")}
+FULL_MODEL_LIMIT = 300
+DEFAULT_JOBS = ",".join(
+    [f"decompose:{size}:{kind}" for kind in KINDS
+     for size in SIZES.get(kind, ("100000x10", "1000000x20", "10000000x20"))
+     if not (kind == "custom" and size.startswith("10000000"))]  # five n×k custom weights: 4 GB more at 10^7
+    + [f"full_model@{FULL_MODEL_LIMIT}:100000x10:{kind}" for kind in KINDS if kind != "wide"]
+    + ["decompose@1:1000000x20:planned", "decompose@1:1000000x20:custom"])
 
 
 @dataclass(frozen=True)
 class Job:
-    """A solver on one instance: METHOD[@LIMIT]:NxK[:COST]; LIMIT (s) overrides --time-limit, COST is
-    the budgets' weight (planned: one cost per campaign; expected: each pair's expected spend)."""
+    """A solver on one instance: METHOD[@LIMIT]:NxK[:KIND]; LIMIT (s) overrides --time-limit, KIND is
+    one of bench/instances.py's KINDS (default planned). ``decompose`` is cvo's solver as the CLI runs
+    it at scale (optimizer/solve/solver.py: classes, perturbation or the decomposition)."""
 
     method: str
     customers: int
     campaigns: int
     time_limit: float | None = None
-    cost: str = "planned"
+    kind: str = "planned"
 
     @property
     def label(self) -> str:
         limit = f"@{self.time_limit:g}" if self.time_limit is not None else ""
-        return f"{self.method}{limit}:{self.customers}x{self.campaigns}:{self.cost}"
+        return f"{self.method}{limit}:{self.customers}x{self.campaigns}:{self.kind}"
 
 
 @dataclass
@@ -68,12 +75,15 @@ class Measurement:
 
     method: str
     time_limit: float
-    cost: str
+    kind: str
     customers: int
     campaigns: int
     digest: str
     matrix_mb: float
     floor_s: float
+    fused_s: float
+    passes: int
+    solver: str
     convert_s: float
     wall_s: float
     termination: str
@@ -92,31 +102,46 @@ class Measurement:
 def measure(job: Job, seed: int, time_limit: float) -> Measurement:
     """Generate the instance and run one solver on it, in this process."""
     time_limit = job.time_limit if job.time_limit is not None else time_limit
-    priced = generate_scores(job.customers, job.campaigns, seed, job.cost)
+    priced = generate(job.customers, job.campaigns, seed, job.kind)
     load_before = os.getloadavg()[0]
+    solve(generate(1_000, job.campaigns, seed + 1), SolverOptions())  # loads the compiled passes from their cache
     floor = _best_time(lambda: np.argmax(priced.value, axis=1), repeats=3)
-    options = SolverOptions(time_limit_s=time_limit, mip_gap=1e-6)
+    fused = _best_time(lambda: price_out(priced, np.zeros(len(priced.rows))), repeats=3)
+    options = SolverOptions(time_limit_s=time_limit, mip_gap=1e-6, method=Method.DECOMPOSE)
+    passes = Passes()
     convert = 0.0
+    rss_before = _peak_rss_mb()
     if job.method == DECOMPOSE:
-        solve_decompose(generate_scores(1_000, job.campaigns, seed + 1))  # loads the compiled pass from its cache
-        subject, solver = priced, solve_decompose
+        started = time.perf_counter()
+        result = solve(priced, options, passes)
     else:
         started = time.perf_counter()
-        subject, solver = as_problem(priced), solve_exact if job.method == EXACT else solve_full_model
+        subject = as_problem(priced)
         convert = time.perf_counter() - started
-    rss_before = _peak_rss_mb()
-    started = time.perf_counter()
-    result = solver(subject, options)
+        started = time.perf_counter()
+        result = (solve_exact if job.method == EXACT else solve_full_model)(subject, options)
     wall = time.perf_counter() - started
     return Measurement(
-        method=job.method, time_limit=time_limit, cost=job.cost, customers=job.customers, campaigns=job.campaigns,
-        digest=digest(priced), matrix_mb=priced.value.nbytes / 2**20, floor_s=floor, convert_s=convert, wall_s=wall,
+        method=job.method, time_limit=time_limit, kind=job.kind, customers=job.customers, campaigns=job.campaigns,
+        digest=digest(priced), matrix_mb=priced.value.nbytes / 2**20, floor_s=floor, fused_s=fused,
+        passes=passes.count, solver=result.method, convert_s=convert, wall_s=wall,
         termination=str(result.termination), objective=_float(result.objective), bound=_float(result.bound),
         gap=_float(result.gap), violations=_violations(priced, result.choice),
         master_pairs=int(result.candidate_pairs),
         core_pairs=None if result.core_pairs is None else int(result.core_pairs),
         rss_before_mb=rss_before, peak_rss_mb=_peak_rss_mb(), load=(load_before, os.getloadavg()[0]),
     )
+
+
+class Passes:
+    """A progress callback that counts the passes over every customer (stage, done, customers)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        if done == customers and stage not in ("sample", "gather"):
+            self.count += 1
 
 
 def _float(value) -> float | None:
@@ -167,8 +192,9 @@ def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
     reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
     print(f"{job.label}: failed: {reason}", file=sys.stderr, flush=True)
     return Measurement(
-        method=job.method, time_limit=job.time_limit or time_limit, cost=job.cost, customers=job.customers,
-        campaigns=job.campaigns, digest="", matrix_mb=0.0, floor_s=0.0, convert_s=0.0, wall_s=0.0,
+        method=job.method, time_limit=job.time_limit or time_limit, kind=job.kind, customers=job.customers,
+        campaigns=job.campaigns, digest="", matrix_mb=0.0, floor_s=0.0, fused_s=0.0, passes=0, solver="",
+        convert_s=0.0, wall_s=0.0,
         termination="failed", objective=None, bound=None, gap=None, violations=-1, master_pairs=0, core_pairs=None,
         rss_before_mb=0.0, peak_rss_mb=0.0, load=(0.0, 0.0), error=f"exit code {done.returncode}: {reason}",
     )
@@ -195,17 +221,17 @@ def machine(measured: datetime | None = None) -> dict[str, str]:
 def _job(text: str) -> Job:
     try:
         method, size, *rest = text.split(":")
-        cost = rest[0] if rest else "planned"
+        kind = rest[0] if rest else "planned"
         method, _, limit = method.partition("@")
         n, k = (int(part) for part in size.lower().split("x"))
         time_limit = float(limit) if limit else None
     except ValueError:
         raise argparse.ArgumentTypeError(f"The job '{text}' is not METHOD:NxK, e.g. decompose:100000x10") from None
-    if method not in (DECOMPOSE, EXACT, FULL_MODEL) or n < 1 or k < MIN_CAMPAIGNS or cost not in COSTS:
+    if method not in (DECOMPOSE, EXACT, FULL_MODEL) or n < 1 or k < MIN_CAMPAIGNS or kind not in KINDS:
         raise argparse.ArgumentTypeError(
             f"The job '{text}' needs a method among {DECOMPOSE}, {EXACT}, {FULL_MODEL}, at least one customer, "
-            f"{MIN_CAMPAIGNS} campaigns and a cost among {', '.join(COSTS)}; e.g. decompose:100000x10:expected")
-    return Job(method, n, k, time_limit, cost)
+            f"{MIN_CAMPAIGNS} campaigns and a kind among {', '.join(KINDS)}; e.g. decompose:100000x10:ties")
+    return Job(method, n, k, time_limit, kind)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

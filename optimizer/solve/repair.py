@@ -24,7 +24,7 @@ from optimizer.solve.clock import Clock
 from optimizer.solve.partitions import Customers
 
 REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)
-ESCALATION = 2.0  # a row still broken after its move gets this many times the move
+ESCALATION = 4.0  # a row still broken after its move gets this many times the move
 PASSES_PAST_LIMIT = 4  # plain passes allowed once the time limit has passed (measured: 2-3 from balanced prices)
 
 
@@ -46,11 +46,11 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     prices = signed_prices(rows, start.prices)  # L bounds every plan only at prices of the rows' signs
     fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
     origin = balancing_pass(customers, prices, 0) if fresh else start
-    moves = price_moves(customers, origin)
+    moves = _fixing_moves(customers, origin)
     scale = np.zeros(len(rows))
     latest, bound = origin, origin.bound
     for attempt in range(REPAIR_PASSES):
-        broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)])
+        broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)], dtype=bool)
         if not broken.any():
             value = latest.bound - float(latest.prices @ customers.rhs) + float(latest.prices @ latest.usage)
             return Repaired(latest.prices, value, bound)
@@ -59,8 +59,18 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
         unknown = broken & (moves == 0)
         if unknown.any():  # rows broken since the first pass, which saw no move for them: read it now
             here = latest if latest.breakpoints is not None else balancing_pass(customers, latest.prices, 0)
-            moves[unknown] = price_moves(customers, here)[unknown]
+            moves[unknown] = _fixing_moves(customers, here)[unknown]
         scale[broken] = np.maximum(1.0, ESCALATION * scale[broken])  # each time a row is still broken
         latest = price_pass(customers, signed_prices(rows, origin.prices + scale * moves))
         bound = min(bound, latest.bound)
     return None
+
+
+def _fixing_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
+    """Per row the breakpoint histograms' price move towards its limit, for the rows the pass breaks
+    and in the direction that mends them (a row within its limit gets none: balancing would move a
+    slack row's price back towards 0, which is no repair)."""
+    broken = np.array([not row.satisfied(float(used)) for row, used in zip(customers.rows, latest.usage)], dtype=bool)
+    direction = np.sign(latest.usage - customers.rhs)  # over its limit: dearer; under: cheaper
+    moves = price_moves(customers, latest)
+    return np.where(broken & (np.sign(moves) == direction), moves, 0.0)
