@@ -140,8 +140,8 @@ def _no_plan(scenario: Scenario, problem: Problem, result: SolveResult) -> Solve
     if result.termination is Termination.TIME_LIMIT:
         bound = f"; the best possible objective is at most {result.bound:,.6g}" if result.bound is not None else ""
         floors = [row.name for row in problem.rows if row.sense is not Sense.LE]
-        hard = (f"every plan tried broke one of its >= or == limits ({', '.join(floors)})" if floors else
-                "no plan was found")
+        hard = (f"no plan meeting every limit was found in time; its >= and == limits ({', '.join(floors)}) are "
+                "the ones a plan stopped early can miss" if floors else "no plan meeting every limit was found")
         return SolverError(
             f"The solver found no plan within the time limit of {scenario.solver.time_limit_s:g} s: {hard}{bound}",
             where=f"{scenario.source}, solver.time_limit_s",

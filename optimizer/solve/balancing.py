@@ -58,13 +58,17 @@ class Pass:
 
 
 def price_pass(customers: Customers, prices: NDArray[np.float64]) -> Pass:
-    """One pass over all customers, reduced: L(λ) and row usages."""
+    """One pass over all customers, reduced: L(λ) and row usages (at the prices clipped to their
+    rows' signs: only there does L bound every plan)."""
+    prices = signed_prices(customers.rows, prices)
     totals = reduce(add, customers.map(parts.pass_totals, prices, stage="pass"))
     return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals))
 
 
 def balancing_pass(customers: Customers, prices: NDArray[np.float64], nearest: int) -> Pass:
-    """A pass with the breakpoint histograms, and the ``nearest`` customers of smallest margin."""
+    """A pass with the breakpoint histograms, and the ``nearest`` customers of smallest margin (at
+    the prices clipped to their rows' signs)."""
+    prices = signed_prices(customers.rows, prices)
     scale = breakpoint_scale(customers.price_scale, prices)
     found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
                                        stage="balance"))

@@ -46,6 +46,7 @@ from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 CLASS_LIMIT = 20_000  # classes at most: their k·C integer columns are one HiGHS MIP
 SAMPLE = 20_000  # customers whose rows are hashed first, to see whether classes pay
 TIED_SHARE = 0.5  # classes pay when there are at most this share as many as customers
+LP_SHARE = 0.3  # of the time left, for the LP of the shadow prices; the MIP has the rest
 FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 _FEASIBLE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
              highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt)
@@ -139,14 +140,15 @@ def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOption
     customers, campaigns = problem.candidate_pairs()
     model = _count_model(problem, classes.counts, customers, campaigns)
     build = clock.elapsed()
-    prices = _lp_prices(model, len(problem.rows), clock)
+    prices, lp_bound = _lp_prices(model, len(problem.rows), clock)
     counts, objective, bound, termination = _integer_counts(model, options, clock)
-    result = SolveResult(termination, SolutionStatus.NONE, None, None, bound, build, clock.elapsed() - build,
-                         "classes", int(customers.size), shadow_prices=prices)
+    least = min(np.inf if bound is None else bound, lp_bound)  # the LP optimum bounds every plan too
+    known = float(least) if np.isfinite(least) else None  # without one the plan is not proven, whatever it is
     if counts is None:
-        return result
+        return SolveResult(termination, SolutionStatus.NONE, None, None, known, build, clock.elapsed() - build,
+                           "classes", int(customers.size), shadow_prices=prices)
     choice = plan_of(classes, customers, campaigns, counts)
-    proven = objective if bound is None else max(bound, objective)
+    proven = None if known is None else max(known, objective)
     settled = SolveResult(termination, SolutionStatus.FEASIBLE, choice, objective, proven, build,
                           clock.elapsed() - build, "classes", int(customers.size), shadow_prices=prices)
     return settled.settled(options.mip_gap)
@@ -182,17 +184,19 @@ def _count_model(problem: Problem, counts: NDArray[np.int64], customers: NDArray
                        row_upper)
 
 
-def _lp_prices(model: _CountModel, m: int, clock: Clock) -> NDArray[np.float64] | None:
-    """The coupling rows' duals in the LP over the counts: the per-customer LP's shadow prices."""
+def _lp_prices(model: _CountModel, m: int, clock: Clock) -> tuple[NDArray[np.float64] | None, float]:
+    """The coupling rows' duals in the LP over the counts (the per-customer LP's shadow prices) and
+    its optimum (inf when it was not reached in LP_SHARE of the time left)."""
     if model.cost.size == 0:
-        return np.zeros(m)
+        return np.zeros(m), np.inf
     highs = highs_model(model.cost, np.zeros(model.cost.size), model.upper, model.matrix, model.row_lower,
                         model.row_upper, maximise=True)
-    highs_time_limit(highs, clock.allow())
+    highs_time_limit(highs, clock.allow(LP_SHARE * clock.remaining()))
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return None
-    return np.asarray(highs.getSolution().row_dual)[model.matrix.shape[0] - m:].copy()
+        return None, np.inf
+    duals = np.asarray(highs.getSolution().row_dual)[model.matrix.shape[0] - m:].copy()
+    return duals, float(highs.getInfo().objective_function_value)
 
 
 def _integer_counts(

@@ -60,7 +60,7 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
-from optimizer.solve.repair import PASSES_PAST_LIMIT, repair
+from optimizer.solve.repair import PASSES_PAST_LIMIT, REPAIR_SHARE, repair
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.screening import settled
 
@@ -74,7 +74,6 @@ MAX_JOINING = 20_000
 MAX_ROUNDS = 60
 MAX_WIDENINGS = 3
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
-REPAIR_SHARE = 0.2  # at most this share of the time limit is kept for a repaired plan
 PASS_SECONDS = 2e-9  # a pass's time per (customer, campaign) pair: 0.4 s at 10^7 × 20 (docs/benchmarks.md)
 
 
@@ -128,6 +127,8 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
         if screened.result is not None:
             return screened.result, screened.plan
         prices = screened.prices
+        if clock.expired():  # no time for the passes over everyone: a plan from the screen's prices
+            return _repaired(customers, price_pass(customers, prices), None, options, clock)
     return _decompose_all(customers, prices, sampled.magnitude, 1e4 * customers.price_scale, options, clock)
 
 
@@ -177,7 +178,7 @@ def _decompose_all(
     """Steps 2-5 over all of ``customers`` from ``prices``; when they end without a plan (out of
     time), a plan repaired from the best prices found (optimizer/solve/repair.py), with the lowest
     L(λ) seen as its bound."""
-    whole, clock = clock, clock.reserving(repair_reserve(customers, clock.limit))
+    overall, clock = clock, clock.reserving(repair_reserve(customers, clock.limit))
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
     start = balanced.prices
@@ -192,7 +193,7 @@ def _decompose_all(
         except OutOfTime:
             break
         if state is None:
-            return _no_plan(whole, Termination.INFEASIBLE), None
+            return _no_plan(overall, Termination.INFEASIBLE), None
         found, spec = _solve_core(customers, master, state, start, options, clock)
         if _value(found) > _value(result):
             plan = spec
@@ -204,11 +205,11 @@ def _decompose_all(
         reach = np.inf if result.objective is None else state.latest.bound - result.objective
         _widen(customers, master, state.latest.prices, start, reach)
     if result is not None and (result.termination is Termination.INFEASIBLE or result.bound == -np.inf):
-        return _no_plan(whole, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
+        return _no_plan(overall, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
     if plan is None or result is None or result.objective is None:
         known = balanced if state is None or state.latest.bound > balanced.bound else state.latest
-        return _repaired(customers, known, result, options, whole)
-    return _final(result, options, whole), plan
+        return _repaired(customers, known, result, options, overall)
+    return _final(result, options, overall), plan
 
 
 def repair_reserve(customers: Customers, limit: float) -> float:

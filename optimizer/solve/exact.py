@@ -40,7 +40,7 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation, quiet_highs_banner, solve_relaxation
-from optimizer.solve.repair import repair
+from optimizer.solve.repair import REPAIR_SHARE, repair
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 
 CORE_PAIRS = 5_000
@@ -50,7 +50,6 @@ CORE_PAIRS = 5_000
 # customers, 1,000 pairs 0.18 s and 300 0.16 s.
 AUDIENCE_CORE_PAIRS = 300
 PRESOLVE_BELOW = 20_000
-REPAIR_SHARE = 0.1  # of the time limit, kept for a repaired plan when the exact steps find none
 AUDIENCE_LIMIT_S = 10.0  # the audience-size MIP (k integers) closes in milliseconds; a stop still bounds
 
 _TERMINATION = {
@@ -94,8 +93,9 @@ def _repaired(problem: Problem, prices: NDArray[np.float64], bound: float | None
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, bound, 0.0, clock.elapsed(),
                            "exact", 0)
     choice = price_out(priced, found.prices).choice.astype(np.intp)
-    result = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, problem.objective(choice),
-                         max(problem.objective(choice), min(known, found.bound)), 0.0, clock.elapsed(), "exact", 0,
+    value = problem.objective(choice)
+    result = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, value,
+                         max(value, min(known, found.bound)), 0.0, clock.elapsed(), "exact", 0,
                          shadow_prices=found.prices)
     return result.settled(options.mip_gap)
 

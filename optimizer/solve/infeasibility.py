@@ -2,22 +2,25 @@
 
 Before any solve, each minimum audience b_j (a >= row counting campaign j) needs b_j of the customers
 eligible for j; the b_j smallest coefficients of those customers on a <= row s give the least any
-plan can use of s, and the minimums' least uses summed exceed s's limit, no plan exists
+plan can use of s, and when the minimums' least uses summed exceed s's limit, no plan exists
 (``obvious_conflicts``; a customer counted for two campaigns makes this a relaxation, so the
-shortfall it names is the least change that could help).
+shortfall it names is the least change that could help). Rows with a negative coefficient are left
+out: a customer of another campaign could make room on them.
 
 When the solver proves there is no plan, every coupling row gets slack s_r >= 0 that relaxes it,
 
     min  sum_r s_r / max(1, |b_r|)   s.t.  the rows with slack,  assignment rows,  0 <= x <= 1,
 
 an LP (interior point when large: 1 s for the weekly example's 40,000 pairs, where the same model
-as a MIP spent 8 s on its first LP). Its slacks say which limits must move and by at least how
-much (no plan, not even a fractional one, exists with less); its duals name the limits those run
-into. Each limit involved is then allowed to move alone: an infeasible LP proves it cannot make a
-plan possible on its own; otherwise the problem is solved again with that limit moved by the
-LP's amount (rounded outwards), and a plan found proves the change suffices. Every step shares
-one clock, so the whole diagnosis keeps the time limit; a change not proven sufficient in time is
-stated as "at least".
+as a MIP spent 8 s on its first LP). Its slacks name limits that conflict and one least change of
+them together (least in that weighted sum, for fractional plans: an example, not a bound on each
+row); its duals name the limits those run into. Each limit involved is then allowed to move
+alone: an infeasible LP proves it cannot make a plan possible on its own; otherwise its least
+change is a true "at least", and the problem is solved again with the limit moved a little more
+(CHECK_MARGIN, rounded outwards): a plan found proves that change suffices. Every step shares one
+clock, so the whole diagnosis keeps the time limit; a change not proven sufficient in time is
+stated as "at least". Where fractional plans meet every limit and only whole customers cannot,
+the same model with integer customers runs instead, and the changes its plan needs suffice.
 """
 
 from __future__ import annotations
@@ -79,13 +82,24 @@ def obvious_conflicts(problem: Problem) -> list[Shortfall]:
                 if row.sense is Sense.GE and row.weight == COUNT and row.campaigns.sum() == 1 and row.rhs > 0]
     found = []
     for limit in (row for row in problem.rows if row.sense is Sense.LE):
-        coefficients = problem.coefficients(limit)
-        uses = [(row, _least_use(coefficients[:, j], problem.eligible[:, j], row.rhs)) for row, j in minimums]
+        columns = {j: _column(problem, limit, j) for j in range(problem.n_campaigns)}
+        if any(np.any(column[problem.eligible[:, j]] < 0) for j, column in columns.items()):
+            continue  # a customer of negative coefficient, in any campaign, could make room: no conflict seen
+        uses = [(row, _least_use(columns[j], problem.eligible[:, j], row.rhs)) for row, j in minimums]
         needed = [(row, use) for row, use in uses if use > 0]
         least = sum(use for _, use in needed)
         if needed and least > limit.rhs + 1e-6 * max(1.0, abs(limit.rhs)):
             found.append(Shortfall(tuple(row for row, _ in needed), limit, least))
     return found
+
+
+def _column(problem: Problem, row: CouplingRow, j: int) -> NDArray[np.float64]:
+    """Campaign j's coefficients a_rij of every customer on ``row`` (no (n, k) copy)."""
+    if not row.campaigns[j]:
+        return np.zeros(problem.n_customers)
+    if row.weight == COUNT:
+        return np.ones(problem.n_customers)
+    return np.asarray(problem.weights[row.weight][:, j], dtype=float)
 
 
 def _least_use(coefficients: NDArray[np.floating[Any]], eligible: NDArray[np.bool_], needed: float) -> float:
@@ -132,6 +146,8 @@ def diagnose(
     alone: list[Conflict] = []
     not_alone: list[CouplingRow] = []
     for number, r in enumerate(involved):
+        if clock.expired():
+            break  # the rows not tried stay unsettled: the message says "at least" for them
         share = clock.remaining() / (len(involved) - number)
         single = elastic.run([r], clock.allow((1.0 if elastic.whole else 0.3) * share))
         if single.changes is None:
@@ -247,7 +263,8 @@ def describe_conflict(diagnosis: Diagnosis) -> str:
         settled = {id(row) for row in diagnosis.not_alone}
         alone = "No single limit can fix it" if all(id(row) in settled for row in involved) else \
             "No single limit was shown to fix it within the time limit"
-        text += f". {alone}; together they must move at least: {', and '.join(map(_change, diagnosis.conflicts))}"
+        changes = ", and ".join(_move(conflict) for conflict in diagnosis.conflicts)
+        text += f". {alone}; changing them together, e.g. {changes}, at least lets fractional plans meet every limit"
     return text
 
 
@@ -264,6 +281,11 @@ def describe_shortfall(shortfall: Shortfall) -> str:
 
 def _label(row: CouplingRow) -> str:
     return f"{row.name} ({row.sense} {row.rhs:,.6g}, {row.source})"
+
+
+def _move(conflict: Conflict) -> str:
+    verb = "raise" if conflict.change > 0 else "lower"
+    return f"{verb} {conflict.row.name} by {abs(conflict.change):,.6g}"
 
 
 def _change(conflict: Conflict) -> str:

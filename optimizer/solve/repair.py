@@ -5,8 +5,9 @@ row sums u(λ) follow in one pass. A row the plan breaks gets a dearer price (a 
 customers choose what it counts) or a cheaper one (a >= row), by the move the breakpoint histograms
 estimate meets its limit, times ESCALATION each time the row is still broken, and the pass is repeated.
 Raising the prices of <= rows far enough leaves every customer an option of zero coefficient on
-them, or nothing, so when the empty plan meets every row (no >= limit above 0) a plan is found;
-with >= rows it may not be, and then none is claimed.
+them, or nothing, so when the empty plan meets every row (no >= limit above 0, no negative
+coefficient) the passes lead to a plan, given enough of them; with >= rows they may not, and then
+none is claimed.
 
 The plan's value is L(λ) - λ·b + λ·u(λ) (the priced-out values of the chosen options plus their
 prices), and L at the first prices, which are the best the solve knew, bounds every plan.
@@ -25,7 +26,9 @@ from optimizer.solve.partitions import Customers
 
 REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)
 ESCALATION = 4.0  # a row still broken after its move gets this many times the move
-PASSES_PAST_LIMIT = 4  # plain passes allowed once the time limit has passed (measured: 2-3 from balanced prices)
+PASSES_PAST_LIMIT = 7  # plain passes (a balancing one counts 3) allowed once the time limit has passed
+REPAIR_SHARE = 0.2  # at most this share of a time limit is kept for a repaired plan
+SMALLEST_MOVE = 1e-3  # of a row's price scale: the move of a broken row the histograms saw no move for
 
 
 @dataclass(frozen=True)
@@ -48,21 +51,26 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     origin = balancing_pass(customers, prices, 0) if fresh else start
     moves = _fixing_moves(customers, origin)
     scale = np.zeros(len(rows))
-    latest, bound = origin, origin.bound
-    for attempt in range(REPAIR_PASSES):
+    latest, bound, late = origin, origin.bound, 0  # late: passes made after the limit, in plain passes
+    for _ in range(REPAIR_PASSES):
         broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)], dtype=bool)
         if not broken.any():
             value = latest.bound - float(latest.prices @ customers.rhs) + float(latest.prices @ latest.usage)
             return Repaired(latest.prices, value, bound)
-        if clock.expired() and attempt >= PASSES_PAST_LIMIT:
+        if late >= PASSES_PAST_LIMIT:
             return None
         unknown = broken & (moves == 0)
-        if unknown.any():  # rows broken since the first pass, which saw no move for them: read it now
+        if unknown.any():  # broken since the first pass, which saw no move for them: read it now
             here = latest if latest.breakpoints is not None else balancing_pass(customers, latest.prices, 0)
             moves[unknown] = _fixing_moves(customers, here)[unknown]
+            late += 3 * clock.expired()  # a balancing pass costs about three plain ones
+        unknown &= moves == 0  # no move seen: go by the price's own size, towards the limit
+        size = np.maximum(np.abs(latest.prices), SMALLEST_MOVE * customers.price_scale)
+        moves[unknown] = (np.sign(latest.usage - customers.rhs) * size)[unknown]
         scale[broken] = np.maximum(1.0, ESCALATION * scale[broken])  # each time a row is still broken
         latest = price_pass(customers, signed_prices(rows, origin.prices + scale * moves))
         bound = min(bound, latest.bound)
+        late += clock.expired()
     return None
 
 

@@ -48,6 +48,18 @@ def test_minimum_audiences_cheapest_customers_name_the_shortfall() -> None:
     assert obvious_conflicts(two_minimums(budget=33.0)) == []
 
 
+def test_a_limit_a_negative_coefficient_can_make_room_on_is_no_obvious_conflict() -> None:
+    """Campaign b's customers take 5 off the row that campaign a's minimum needs 2 of: a plan exists."""
+    problem = two_minimums(budget=33.0)
+    spend = problem.spend.copy()
+    spend[:, 1] = -5.0
+    net = CouplingRow("net", "custom", Sense.LE, 1.0, "spend", np.array([True, True]), "net")
+    rows = (problem.rows[0], net)
+    problem = type(problem)(**{**problem.__dict__, "spend": spend, "weights": {"spend": spend}, "rows": rows})
+    assert obvious_conflicts(problem) == []
+    assert brute_force(problem) is not None
+
+
 def test_a_tight_but_not_obvious_conflict_is_left_to_the_solver() -> None:
     """33 would do if the two campaigns could share customers 0 and 1; they cannot (34 + ... ), which
     only the solver proves."""
@@ -97,7 +109,9 @@ def test_one_joint_change_is_never_called_impossible_alone() -> None:
     budget = CouplingRow("budget", "budget", Sense.LE, 100.0, "spend", np.ones(2, bool), "budget")
     unsettled = Diagnosis([Conflict(budget, 453.66)], [], [])
     assert "No single limit can fix it" not in describe_conflict(unsettled)
-    assert "raise budget by at least 453.66" in describe_conflict(unsettled)
+    assert "No single limit was shown to fix it within the time limit" in describe_conflict(unsettled)
+    assert "e.g. raise budget by 453.66, at least lets fractional plans meet every limit" in \
+        describe_conflict(unsettled)
     proven = Diagnosis([Conflict(budget, 453.66)], [], [Conflict(budget, 453.7, sufficient=True)])
     assert "Any one of these changes makes a plan possible: raise budget by 453.7 (to 553.7)" in \
         describe_conflict(proven)

@@ -15,9 +15,10 @@ from optimizer.solve.results import Termination
 from optimizer.solve.solver import solve
 
 
-@pytest.fixture(scope="module")
-def integers():
-    return integer_valued(medium_problem(21, n=3_000, k=5), np.random.default_rng(21))
+@pytest.fixture(scope="module", params=[21, 22, 23])
+def integers(request: pytest.FixtureRequest):
+    seed = request.param
+    return integer_valued(medium_problem(seed, n=3_000, k=5), np.random.default_rng(seed))
 
 
 def test_few_distinct_values_are_degenerate_and_continuous_scores_are_not(integers) -> None:

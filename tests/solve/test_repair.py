@@ -78,7 +78,7 @@ def test_the_exact_solver_out_of_time_still_returns_a_plan() -> None:
 @settings(max_examples=100, deadline=None, database=None)
 @given(seed=st.integers(0, 2**32 - 1), scale=st.floats(-3.0, 3.0))
 def test_repair_finds_a_plan_whenever_the_empty_plan_meets_every_row(seed: int, scale: float) -> None:
-    """<= rows only (and >= rows of limit 0): from any prices, even far off, repair gives a plan."""
+    """<= rows of limits >= 0 only: from any prices, even far off, repair gives a plan."""
     rng = np.random.default_rng(seed)
     problem = random_problem(rng, n=int(rng.integers(1, 7)), k=int(rng.integers(1, 4)))
     rows = tuple(row for row in problem.rows if row.sense is Sense.LE and row.rhs >= 0)
