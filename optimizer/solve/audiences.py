@@ -21,6 +21,8 @@ and Φ(μ*) + h(μ*) - z = 0 (to 1e-9).
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import add
 from typing import Any
 
 import highspy
@@ -28,7 +30,9 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from optimizer.solve.clock import highs_time_limit
+from optimizer.solve import partitions as parts
+from optimizer.solve.clock import Clock, highs_time_limit
+from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import CouplingRow
 from optimizer.solve.relaxation import highs_model, lower_limit, upper_limit
 
@@ -36,6 +40,7 @@ INF = highspy.kHighsInf
 # HiGHS stops once h(μ) is within this relative gap, and its dual bound (still a valid bound) is
 # used: at 0 it could stall proving the last 1e-9 (measured: 1e-7 gave the same bound in 0.14 s).
 AUDIENCE_GAP = 1e-7
+AUDIENCE_LIMIT_S = 10.0  # the MIP of k integers closes in milliseconds; a stop still bounds
 
 
 def audience_bound(
@@ -73,3 +78,15 @@ def _largest_audience_value(
     if status == highspy.HighsModelStatus.kOptimal:
         return max(info.objective_function_value, info.mip_dual_bound)
     return info.mip_dual_bound if np.isfinite(info.mip_dual_bound) else np.inf
+
+
+def audience_bound_at(customers: Customers, prices: NDArray[np.float64], lagrangian: float, clock: Clock) -> float:
+    """The bound at row prices λ of all ``customers``, given L(λ) (``lagrangian``): Φ(μ) = L(λ) - λ·b,
+    μ = Aᵀλ; the eligible counts N_j take one map over the customers."""
+    coefficients = customers.coefficients
+    if coefficients is None:
+        raise TypeError("the audience-size bound needs one coefficient per campaign in every row")
+    eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
+    customer_total = lagrangian - float(prices @ customers.rhs)
+    return audience_bound(customers.rows, coefficients, prices @ coefficients, customer_total, eligible,
+                          customers.n, clock.allow(AUDIENCE_LIMIT_S))

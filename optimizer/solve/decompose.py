@@ -50,17 +50,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts, screening
-from optimizer.solve.audiences import audience_bound
+from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound_at
 from optimizer.solve.balancing import STALL_SHARE, Pass, SampledPrices, balance, price_pass, sample_prices
 from optimizer.solve.clock import Clock
-from optimizer.solve.exact import AUDIENCE_LIMIT_S, solve_with_relaxation
+from optimizer.solve.exact import solve_with_relaxation
 from optimizer.solve.lagrangian import PricedProblem, adjusted_values, priced_problem
 from optimizer.solve.master import MasterLP, MasterSolution
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
-from optimizer.solve.repair import PASSES_PAST_LIMIT, REPAIR_SHARE, repair
+from optimizer.solve.repair import repair, repair_reserve
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.screening import settled
 
@@ -74,7 +74,6 @@ MAX_JOINING = 20_000
 MAX_ROUNDS = 60
 MAX_WIDENINGS = 3
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
-PASS_SECONDS = 2e-9  # a pass's time per (customer, campaign) pair: 0.4 s at 10^7 × 20 (docs/benchmarks.md)
 
 
 @dataclass(frozen=True)
@@ -210,13 +209,6 @@ def _decompose_all(
         known = balanced if state is None or state.latest.bound > balanced.bound else state.latest
         return _repaired(customers, known, result, options, overall)
     return _final(result, options, overall), plan
-
-
-def repair_reserve(customers: Customers, limit: float) -> float:
-    """Seconds kept back from the limit for a repaired plan: a balancing pass (about 3 plain passes)
-    and PASSES_PAST_LIMIT plain passes of PASS_SECONDS per pair, at most REPAIR_SHARE of the limit."""
-    pairs = customers.n * len(customers.campaign_ids)
-    return min(REPAIR_SHARE * limit, (3 + PASSES_PAST_LIMIT) * PASS_SECONDS * pairs)
 
 
 def _repaired(customers: Customers, known: Pass, result: SolveResult | None, options: SolverOptions,
@@ -358,20 +350,8 @@ def _solve_core(
     objective = reduce(add, customers.map(parts.plan_totals, spec.start, spec.master, spec.master_choice,
                                           stage="plan")).value
     if bound - objective > allowed_gap and customers.coefficients is not None:
-        bound = min(bound, audience_bound_at(customers, state.latest, clock))
+        bound = min(bound, audience_bound_at(customers, state.latest.prices, state.latest.bound, clock))
     return replace(result, objective=objective, bound=max(bound, objective)), spec
-
-
-def audience_bound_at(customers: Customers, latest: Pass, clock: Clock) -> float:
-    """optimizer/solve/audiences.py's bound at the last prices λ: Φ(μ) = L(λ) - λ·b, μ = Aᵀλ; the
-    eligible counts N_j take one map over the customers."""
-    coefficients = customers.coefficients
-    if coefficients is None:
-        raise TypeError("the audience-size bound needs one coefficient per campaign in every row")
-    eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
-    customer_total = latest.bound - float(latest.prices @ customers.rhs)
-    return audience_bound(customers.rows, coefficients, latest.prices @ coefficients,
-                          customer_total, eligible, customers.n, clock.allow(AUDIENCE_LIMIT_S))
 
 
 def _least_margin_outside(master: MasterLP, prices: NDArray[np.float64], fixed_least: float) -> float:

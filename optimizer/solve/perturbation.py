@@ -35,9 +35,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
+from optimizer.solve.audiences import audience_bound_at
 from optimizer.solve.balancing import price_pass
 from optimizer.solve.clock import Clock
-from optimizer.solve.decompose import audience_bound_at, solve_decompose
+from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.keys import mix
 from optimizer.solve.lagrangian import PricedProblem
 from optimizer.solve.options import SolverOptions
@@ -72,7 +73,7 @@ def solve_perturbed(priced: PricedProblem, options: SolverOptions, progress: Pro
     latest = price_pass(customers, result.shadow_prices)
     bound = min(bound, latest.bound)
     if customers.coefficients is not None:
-        bound = min(bound, audience_bound_at(customers, latest, clock))
+        bound = min(bound, audience_bound_at(customers, latest.prices, latest.bound, clock))
     proven = replace(result, objective=value, bound=max(bound, value), solve_seconds=clock.elapsed())
     if proven.proven(options.mip_gap) or clock.expired():
         return proven.settled(options.mip_gap)

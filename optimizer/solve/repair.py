@@ -28,6 +28,7 @@ REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customer
 ESCALATION = 4.0  # a row still broken after its move gets this many times the move
 PASSES_PAST_LIMIT = 7  # plain passes (a balancing one counts 3) allowed once the time limit has passed
 REPAIR_SHARE = 0.2  # at most this share of a time limit is kept for a repaired plan
+PASS_SECONDS = 2e-9  # a pass's time per (customer, campaign) pair: 0.4 s at 10^7 × 20 (docs/benchmarks.md)
 SMALLEST_MOVE = 1e-3  # of a row's price scale: the move of a broken row the histograms saw no move for
 
 
@@ -82,3 +83,10 @@ def _fixing_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
     direction = np.sign(latest.usage - customers.rhs)  # over its limit: dearer; under: cheaper
     moves = price_moves(customers, latest)
     return np.where(broken & (np.sign(moves) == direction), moves, 0.0)
+
+
+def repair_reserve(customers: Customers, limit: float) -> float:
+    """Seconds kept back from a time limit for a repaired plan: a balancing pass (about 3 plain
+    passes) and PASSES_PAST_LIMIT plain passes of PASS_SECONDS per pair, at most REPAIR_SHARE of it."""
+    pairs = customers.n * len(customers.campaign_ids)
+    return min(REPAIR_SHARE * limit, (3 + PASSES_PAST_LIMIT) * PASS_SECONDS * pairs)

@@ -44,8 +44,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
-from optimizer.solve.audiences import audience_bound
-from optimizer.solve.exact import AUDIENCE_LIMIT_S
+from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound
 from optimizer.solve.lagrangian import PricedProblem, plan_sums, price_out
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import CouplingRow

@@ -156,7 +156,7 @@ def test_a_bound_short_of_the_proof_still_tightens_the_decomposition(monkeypatch
         monkeypatch.setattr(decompose, name, value)
     bounds = []
     audience = decompose.audience_bound_at
-    monkeypatch.setattr(decompose, "audience_bound_at", lambda *a: bounds.append((a[1].bound, audience(*a))) or
+    monkeypatch.setattr(decompose, "audience_bound_at", lambda *a: bounds.append((a[2], audience(*a))) or
                         bounds[-1][1])
     result = solve_decompose(problem, SolverOptions())
     whole = solve_full_model(problem, SolverOptions())
