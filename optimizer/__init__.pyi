@@ -5,9 +5,11 @@ from .errors import (
     DataError as DataError,
     HistoryError as HistoryError,
     InfeasibleError as InfeasibleError,
+    RunFolderError as RunFolderError,
     ScenarioError as ScenarioError,
     SolverError as SolverError,
 )
+from .loop.commits import commit as commit
 from .loop.measurement import RunMeasurement as RunMeasurement, measure_run as measure_run
 from .plan.outputs import write_plan as write_plan
 from .plan.workflow import Plan as Plan, optimize as optimize
@@ -16,6 +18,6 @@ from .scenario.schema import Scenario as Scenario, load_scenario as load_scenari
 from .scoring.evaluate import Evaluation as Evaluation, evaluate_files as evaluate_files
 from .scoring.workflow import ScoreRun as ScoreRun, score as score, write_scores as write_scores
 from .store.files import read_plan as read_plan, read_summary as read_summary
-from .store.ledger import Commit as Commit, commit as commit
+from .store.ledger import Commit as Commit, void as void
 from .whatif.comparison import Comparison as Comparison, compare as compare
 from .whatif.frontier import Sweep as Sweep, sweep as sweep

@@ -86,7 +86,24 @@ class HistoryError(CvoError):
     exit_code = 6
 
 
+class RunFolderError(CvoError):
+    """An output folder cannot be written, is busy, or holds files that are not of one run."""
+
+    exit_code = 7
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' Did you mean 'x'?' hint for a misspelt name, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"Did you mean '{close[0]}'?" if close else ""
+
+
+def byte_position(data: bytes, offset: int) -> str:
+    """Where byte ``offset`` of a text file is, as an editor shows it: 'line 3, byte 7 (0xe9)'.
+
+    >>> byte_position(b"name: x\\n# caf\\xe9\\n", 13)
+    'line 2, byte 6 (0xe9)'
+    """
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    return f"line {line}, byte {offset - line_start + 1} (0x{data[offset]:02x})"

@@ -29,12 +29,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from optimizer.loop.commits import commit
 from optimizer.loop.measurement import measure_run, write_measurement
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.reporting.report import write_report
 from optimizer.scenario.schema import Scenario, load_scenario
-from optimizer.store.ledger import commit
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "examples" / "weekly"

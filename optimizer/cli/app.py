@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from optimizer.errors import CvoError
+from optimizer.errors import CvoError, HistoryError
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.options import Method
 
@@ -60,8 +60,14 @@ HistoryOption = Annotated[Path | None, typer.Option(
 
 
 def with_history(scenario: Scenario, history: Path | None) -> Scenario:
-    """The scenario reading its contact history from ``history`` when one is given."""
+    """The scenario reading its contact history from ``history`` when one is given; a given
+    history must exist (only ``cvo commit`` creates one)."""
     if history is None:
         return scenario
+    if not history.is_file():
+        kind = "a folder" if history.is_dir() else "missing"
+        raise HistoryError(f"The contact history given with --history is {kind}", where=str(history),
+                           fix="Give the DuckDB file `cvo commit` wrote; leave out --history to use the scenario's "
+                           "contact_policy.history (on a first run there is none yet)")
     policy = scenario.contact_policy.model_copy(update={"history": str(history.resolve())})
     return scenario.model_copy(update={"contact_policy": policy})

@@ -21,22 +21,56 @@ def commit(
                                             show_default=False)],
     history: Annotated[Path | None, typer.Option(help="Contact history file (DuckDB). Default: the scenario's "
                                                  "contact_policy.history, recorded in summary.json.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Commit a stale plan (runs committed since it was "
+                                        "computed contacted its customers): the scenario's contact policy is checked "
+                                        "again against the history as it is now, and only the customers it still "
+                                        "allows are recorded.")] = False,
 ) -> None:
     """Record the plan in OUT_DIR as sent, in the contact history.
 
     Every treated and control customer is recorded with its campaign, channel, date and measurement
-    window, in one transaction. Committing the same run twice records it once.
+    window, in one transaction. Committing the same run twice records it once. A plan computed
+    before other runs that contacted its customers were committed is refused as stale.
 
     Example: cvo commit out/weekly
     """
-    from optimizer.store.ledger import commit as commit_run
+    from optimizer.loop.commits import commit as commit_plan
 
     try:
-        done = commit_run(out_dir, recorded_history(read_summary(out_dir), history, out_dir))
+        done = commit_plan(out_dir, history, force)
     except CvoError as error:
         raise fail(error) from None
+    if done.created:
+        typer.echo(f"Created the contact history {done.history}")
+    if done.dropped:
+        typer.echo(f"Left out {done.dropped:,} customers the contact policy no longer allows (--force)")
     verb = "Recorded" if done.recorded else "Already recorded (nothing changed):"
     typer.echo(f"{verb} run {done.run_id} sent on {done.run_date}: {done.contacts:,} customers in {done.history}")
+
+
+@app.command()
+def void(
+    run: Annotated[str, typer.Argument(help="A run id (or unique prefix) listed by cvo history, or the folder "
+                                       "cvo optimize wrote it to.", show_default=False)],
+    history: Annotated[Path | None, typer.Option(help="Contact history file. Default: the one named in "
+                                                 "RUN/summary.json when RUN is a folder.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why the run is taken back, kept in the history.")] = None,
+) -> None:
+    """Take back a run committed by mistake: its contacts stop counting for the contact policy.
+
+    Nothing is deleted: the void is recorded with its time and reason, and cvo history shows it.
+
+    Example: cvo void 3f9c2a1b --history scenarios/contact_history.duckdb --reason "sent twice"
+    """
+    from optimizer.loop.measurement import resolve_run
+    from optimizer.store.ledger import void as void_run
+
+    try:
+        run_id, path = resolve_run(run, history)
+        voided, contacts = void_run(path, run_id, reason)
+    except CvoError as error:
+        raise fail(error) from None
+    typer.echo(f"Voided run {voided}: its {contacts:,} contacts no longer count for the contact policy ({path})")
 
 
 @app.command()
@@ -58,7 +92,12 @@ def history(
     if json_output:
         typer.echo(table.to_json(orient="records", date_format="iso", indent=2))
         return
-    typer.echo(table.to_string(index=False) if len(table) else "No runs recorded yet.")
+    if not len(table):
+        typer.echo("No runs recorded yet.")
+        return
+    shown = table.drop(columns=["out_dir", "void_note"]).assign(voided_at=table["voided_at"].astype(str).where(
+        table["voided_at"].notna(), ""))
+    typer.echo(shown.to_string(index=False))
 
 
 def _history_path(source: Path) -> Path:

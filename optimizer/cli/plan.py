@@ -16,7 +16,7 @@ from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize as optimize_plan, validate as validate_plan
 from optimizer.scenario.schema import load_scenario
 from optimizer.solve.options import Method
-from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE
+from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, check_output_folder
 
 
 @app.command()
@@ -47,9 +47,10 @@ def optimize(
         return
     try:
         loaded = with_history(load_scenario(scenario), history)
+        out_dir = out if out is not None else Path("out") / loaded.name
+        check_output_folder(out_dir)
         with PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
             plan = optimize_plan(loaded, method, progress, day(date))
-        out_dir = out if out is not None else Path("out") / loaded.name
         summary = write_plan(plan, out_dir)
     except CvoError as error:
         raise fail(error) from None
@@ -61,6 +62,14 @@ def optimize(
     console = Console(width=max(100, Console().width), highlight=False)
     render_summary(summary, console)
     console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
+    if not summary["contact_history_found"]:
+        console.print(f"No contact history at {_shown(Path(summary['contact_history']))} yet: no earlier contacts "
+                      "to respect (`cvo commit` creates it).")
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working folder when it lies below it, as the user would type it."""
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def _optimize_on_dask(

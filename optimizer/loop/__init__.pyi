@@ -1,5 +1,6 @@
 """Public names of optimizer.loop, for type checkers; loaded lazily at run time (lazy_loader)."""
 
+from .commits import commit as commit, still_allowed as still_allowed
 from .lift import Measurement as Measurement, format_measurement as format_measurement, measure as measure
 from .measurement import (
     RunMeasurement as RunMeasurement,

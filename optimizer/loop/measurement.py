@@ -74,7 +74,7 @@ def resolve_run(run: str | Path, history: Path | None) -> tuple[str, Path]:
         return summary["run_id"], recorded_history(summary, history, folder)
     if history is None:
         raise HistoryError(f"'{run}' is not a folder, so it is taken as a run id, but no history was given",
-                           where="cvo measure RUN", fix="Give --history PATH (the DuckDB file cvo commit wrote)")
+                           where="RUN", fix="Give --history PATH (the DuckDB file cvo commit wrote)")
     return str(run), history
 
 

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError
 from optimizer.plan.controls import control_keys
-from optimizer.scenario.data import load_data
+from optimizer.scenario.data import contact_rules, load_data, policy_lookback
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.schema import Scenario
 from optimizer.solve import partitions as parts
@@ -41,7 +41,15 @@ from optimizer.solve.distributed import DaskCustomers
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.partitions import Partition
 from optimizer.solve.results import SolveResult
-from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, atomic_write
+from optimizer.store.files import (
+    PLAN_FOLDER,
+    SUMMARY_FILE,
+    atomic_write,
+    check_output_folder,
+    staging_folder,
+    write_run,
+)
+from optimizer.store.ledger import history_seq
 
 KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
 Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
@@ -95,13 +103,15 @@ def optimize_distributed(
     """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``)."""
     run_date = run_date or dt.date.today()
+    check_output_folder(out_dir)
+    seen = history_seq(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
     customers = dask_customers(client, scenario, run_date)
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})
     fractions = scenario.control_fractions()
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
-    summary = _summary(scenario, result, customers, thresholds, run_date)
+    summary = _summary(scenario, result, customers, thresholds, run_date, seen)
     write_partitioned(customers, plan, thresholds, out_dir, summary)
     return DistributedRun(result, out_dir, summary)
 
@@ -153,18 +163,27 @@ def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: NDArray[
 def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
                       summary: dict[str, Any]) -> None:
     """One plan file per partition, written by the workers into a fresh folder that then
-    replaces OUT/plan by renames; summary.json last. Every file carries the run's id, so a
-    crash between the renames leaves a plan folder whose files agree with each other."""
+    replaces OUT/plan by renames; summary.json and the manifest last (``write_run``), so a crash
+    anywhere leaves a folder that readers either accept whole or refuse."""
     run_id = summary["run_id"]
-    fresh, stale = out_dir / f".{PLAN_FOLDER}-{run_id}", out_dir / f".{PLAN_FOLDER}-old-{run_id}"
-    customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
-    target = out_dir / PLAN_FOLDER
-    if target.exists():
-        target.rename(stale)
-    fresh.rename(target)
-    if stale.exists():
-        shutil.rmtree(stale)
-    atomic_write(out_dir / SUMMARY_FILE, lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"))
+
+    def stage(folder: Path) -> list[str]:
+        fresh = staging_folder(folder, PLAN_FOLDER)
+        customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
+        names = sorted(path.name for path in fresh.glob("*.parquet"))
+        target = folder / PLAN_FOLDER
+        if target.exists():
+            stale = staging_folder(folder, f"{PLAN_FOLDER}-old")
+            stale.rmdir()
+            target.rename(stale)
+            fresh.rename(target)
+            shutil.rmtree(stale)
+        else:
+            fresh.rename(target)
+        return [f"{PLAN_FOLDER}/{name}" for name in names]
+
+    write_run(out_dir, run_id, {SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")},
+              stage)
 
 
 def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, seed: int, folder: Path, run_id: str) -> None:
@@ -187,15 +206,21 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, seed: i
 
 
 def _summary(
-    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds: Thresholds, run_date: dt.date
+    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds: Thresholds, run_date: dt.date,
+    seen: int,
 ) -> dict[str, Any]:
     _, controls, audiences = thresholds
+    history = scenario.resolve(scenario.contact_policy.history)
     return {
         "run_id": uuid.uuid4().hex,
         "scenario": scenario.name,
         "scenario_file": scenario.source,
         "run_date": run_date.isoformat(),
-        "contact_history": str(scenario.resolve(scenario.contact_policy.history)),
+        "contact_history": str(history),
+        "contact_history_found": history.is_file(),
+        "history_seq": seen,
+        "policy_lookback_days": policy_lookback(scenario.contact_policy),
+        "contact_rules": contact_rules(scenario.contact_policy),
         "seed": scenario.seed,
         "status": str(result.status),
         "termination": str(result.termination),

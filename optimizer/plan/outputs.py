@@ -1,4 +1,5 @@
-"""A plan written to its run folder: plan.parquet and summary.json, each atomically, with one run id."""
+"""A plan written to its run folder: plan.parquet, summary.json and the manifest naming both,
+with one run id (optimizer/store/files.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from optimizer.plan.workflow import Plan
-from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, SUMMARY_FILE, atomic_write
+from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, SUMMARY_FILE, write_run
 
 
 def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
-    """Write plan.parquet and summary.json into ``out_dir``; return the summary written."""
-    out_dir = Path(out_dir)
+    """Write plan.parquet and summary.json into ``out_dir`` as one run; return the summary written."""
     run_id = uuid.uuid4().hex
     summary = {"run_id": run_id, **plan.summary}
     table = pa.Table.from_pandas(plan.assignments, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), RUN_ID_KEY: run_id.encode()})
-    atomic_write(out_dir / PLAN_FILE, lambda temp: pq.write_table(table, temp, compression="zstd"))
-    atomic_write(out_dir / SUMMARY_FILE, lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"))
+    write_run(Path(out_dir), run_id, {
+        PLAN_FILE: lambda temp: pq.write_table(table, temp, compression="zstd"),
+        SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"),
+    })
     return summary

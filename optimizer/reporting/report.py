@@ -27,7 +27,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
 from optimizer.errors import DataError
-from optimizer.store.files import FRONTIER_FILE, MEASUREMENT_FILE, REPORT_FILE, SUMMARY_FILE, SWEEP_FILE, atomic_write
+from optimizer.store.files import (
+    FRONTIER_FILE,
+    MEASUREMENT_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    SWEEP_FILE,
+    atomic_write,
+    read_run,
+)
 
 NOT_RECORDED = "not recorded"
 USED_COLOUR, CAPACITY_COLOUR, NOTHING_COLOUR = "#2b6cb0", "#d5dde8", "#dd6b20"
@@ -80,15 +88,13 @@ def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None,
 
 
 def load_summary(out_dir: Path) -> dict[str, Any]:
-    """OUT_DIR/summary.json as a dict, or a DataError saying how to make one."""
-    path = out_dir / SUMMARY_FILE
-    fix = f"Run cvo optimize SCENARIO --out {out_dir} first"
-    if not path.is_file():
-        raise DataError("There is no plan summary to report on", where=str(path), fix=fix)
-    summary = _read_json(path, fix)
+    """OUT_DIR/summary.json as a dict, once the folder is shown to hold one run's files
+    (optimizer/store/files.py); a DataError saying how to make one when it lacks a figure."""
+    summary = read_run(out_dir).summary
     missing = [key for key in REQUIRED_KEYS if key not in summary]
     if missing:
-        raise DataError(f"The plan summary lacks {', '.join(repr(k) for k in missing)}", where=str(path), fix=fix)
+        raise DataError(f"The plan summary lacks {', '.join(repr(k) for k in missing)}",
+                        where=str(out_dir / SUMMARY_FILE), fix=f"Run cvo optimize SCENARIO --out {out_dir} first")
     return summary
 
 

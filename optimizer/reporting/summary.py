@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optimizer.scenario.data import contact_rules, policy_lookback
 from optimizer.scenario.formulation import Formulation
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult
@@ -36,6 +37,10 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_date": formulation.data.run_date.isoformat(),
         "contact_history": str(formulation.data.history_file),
+        "contact_history_found": formulation.data.history_file.is_file(),
+        "history_seq": formulation.data.history_seq,
+        "policy_lookback_days": policy_lookback(scenario.contact_policy),
+        "contact_rules": contact_rules(scenario.contact_policy),
         **solver_figures(result, str(scenario.solver.method)),
         "customers": problem.n_customers,
         "treatment": int(sum(c["treatment"] for c in campaigns)),

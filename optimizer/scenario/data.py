@@ -3,13 +3,15 @@
 The customer table has one row per customer. The optional score table is long:
 ``customer_id, campaign_id, p_treat, p_control`` with probabilities in [0, 1], laid out here as
 (customer × campaign) arrays; a pair with no score row cannot be targeted (it is counted as "no
-score" in the summary). The contacts are those of the contact history (optimizer/store/ledger.py)
+score" in the summary), but a campaign that reads its probabilities from the table must have rows
+there. The contacts are those of the contact history (optimizer/store/ledger.py)
 that the contact policy must respect on the run date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +19,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
-from optimizer.store.ledger import contacts_around
+from optimizer.store.ledger import check_history_path, contacts_around, history_seq
 from optimizer.store.tables import read_table, require_columns, row_label, show
 
 SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")
@@ -43,7 +45,8 @@ class ScenarioData:
 
     ``customers`` has ids as strings; ``scores`` is aligned with its rows (NaN where a pair has
     no score row, and everywhere without a scores table); ``contacts`` are the contact history's
-    contacts the policy must respect on ``run_date`` (empty without a history file).
+    contacts the policy must respect on ``run_date`` (empty without a history file);
+    ``history_seq`` is the history's last event when it was read (0 without a history file).
     """
 
     scenario: Scenario
@@ -53,6 +56,7 @@ class ScenarioData:
     run_date: dt.date
     customers_file: Path
     history_file: Path
+    history_seq: int
 
     @property
     def customer_ids(self) -> NDArray[np.object_]:
@@ -69,13 +73,21 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioDa
     customers = load_customers(customers_file, scenario.customer_id)
     ids = pd.Index(customers[scenario.customer_id])
     if scenario.scores is not None:
-        scores = load_scores(scenario.resolve(scenario.scores), ids, scenario.campaign_ids())
+        needed = [campaign.id for campaign in scenario.campaigns if campaign.p_treat is None]
+        scores = load_scores(scenario.resolve(scenario.scores), ids, scenario.campaign_ids(), needed)
     else:
         shape = (len(customers), len(scenario.campaigns))
         scores = Scores(np.full(shape, np.nan), np.full(shape, np.nan))
     history_file = scenario.resolve(scenario.contact_policy.history)
+    check_history_path(history_file)
+    seen = history_seq(history_file)  # before the contacts: a commit in between makes the plan look stale, not fresh
     contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy))
-    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file)
+    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen)
+
+
+def contact_rules(policy: ContactPolicy) -> int:
+    """How many rules the contact policy has (cool-downs, caps, and the separate-windows rule)."""
+    return len(policy.cooldowns) + len(policy.caps) + int(policy.separate_windows)
 
 
 def policy_lookback(policy: ContactPolicy) -> int:
@@ -86,7 +98,7 @@ def policy_lookback(policy: ContactPolicy) -> int:
 
 def load_customers(path: Path, id_column: str) -> pd.DataFrame:
     """The customer table with ids as strings, rejecting missing and duplicate ids."""
-    table = read_table(path, what="customers", text_columns=(id_column,))
+    table = read_user_table(path, what="customers", text_columns=(id_column,))
     require_columns(table, [id_column], path, "customers",
                     "Rename the id column, or set 'customer_id' in the scenario to its name")
     ids = table[id_column]
@@ -113,9 +125,45 @@ def load_customers(path: Path, id_column: str) -> pd.DataFrame:
     return table
 
 
-def load_scores(path: Path, customer_ids: pd.Index, campaign_ids: list[str]) -> Scores:
-    """The long score table pivoted to (customer, campaign) arrays after row-level checks."""
-    table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
+def read_user_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """``read_table``, with an empty CSV or one that is not UTF-8 named for what it is (DataError)."""
+    try:
+        return read_table(path, what=what, text_columns=text_columns)
+    except DataError:
+        if path.suffix.lower() == ".csv":
+            check_text_file(path, what)
+        raise
+
+
+def check_text_file(path: Path, what: str) -> None:
+    """Raise DataError when a text table (.csv, .txt) has no text at all, or bytes that are not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # missing or unreadable: read_table's error says so
+    if not data.strip():
+        raise DataError(f"The {what} file {path} is empty",
+                        fix="Export the table again, with its header row and one row per line")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"The {what} file is not UTF-8 text (it was probably saved as Latin-1 or Windows-1252)",
+            where=f"{path}, {byte_position(data, error.start)}",
+            fix="Save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; or iconv -f latin1 -t utf-8)",
+        ) from None
+
+
+def load_scores(
+    path: Path, customer_ids: pd.Index, campaign_ids: list[str], needed: Collection[str] | None = None
+) -> Scores:
+    """The long score table pivoted to (customer, campaign) arrays after row-level checks.
+
+    ``needed`` are the campaigns that take their probabilities from this table (default: all);
+    each must have score rows. Rows of other campaigns are ignored: one table can serve several
+    scenarios.
+    """
+    table = read_user_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
     require_columns(table, SCORE_COLUMNS, path, "scores",
                     f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
     table = table.reset_index(drop=True)
@@ -124,6 +172,7 @@ def load_scores(path: Path, customer_ids: pd.Index, campaign_ids: list[str]) -> 
     customer = customer_ids.get_indexer(pd.Index(table["customer_id"].astype(str)))
     campaign = pd.Index(campaign_ids).get_indexer(pd.Index(table["campaign_id"].astype(str)))
     _check_known_customers(table, customer, path)
+    _check_scored_campaigns(table, campaign, campaign_ids if needed is None else needed, path)
     keep = campaign >= 0
     _check_unique_pairs(table, customer, campaign, keep, path)
     p_treat = np.full((len(customer_ids), len(campaign_ids)), np.nan)
@@ -158,6 +207,35 @@ def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path
             where=row_label(path, first),
             fix="Score the same customers as the customers table, or add the missing customers",
         )
+
+
+def _check_scored_campaigns(
+    table: pd.DataFrame, campaign: NDArray[np.intp], needed: Collection[str], path: Path
+) -> None:
+    """Each needed campaign has score rows; a campaign id of the table close to one that has none is a typo."""
+    names = table["campaign_id"].astype(str)
+    scored = set(names[campaign >= 0])
+    missing = [campaign_id for campaign_id in needed if campaign_id not in scored]
+    if not missing:
+        return
+    unknown = list(pd.unique(names[campaign < 0]))
+    for wanted, written in ((wanted, written) for wanted in missing for written in unknown):
+        if did_you_mean(written, [wanted]):
+            raise DataError(
+                f"The scores name campaign '{written}', which is not a campaign of this scenario, and campaign "
+                f"'{wanted}' has no score rows",
+                where=row_label(path, int(np.flatnonzero(names == written)[0])),
+                fix=f"{did_you_mean(written, [wanted])} Correct the campaign id in the scores table or the scenario "
+                f"(campaigns: {', '.join(needed)})",
+            )
+    held = list(pd.unique(names))
+    shown = f"it holds {', '.join(held[:10])}{' ...' if len(held) > 10 else ''}" if held else "it has no rows at all"
+    raise DataError(
+        f"The scores table has no rows for campaign '{missing[0]}' ({shown})",
+        where=str(path),
+        fix=f"Score campaign '{missing[0]}', remove it from the scenario, or give it 'p_treat' and 'p_control' "
+        "expressions",
+    )
 
 
 def _check_unique_pairs(

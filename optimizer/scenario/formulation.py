@@ -22,12 +22,12 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, InfeasibleError, ScenarioError
+from optimizer.scenario.checks import check_finite, check_probabilities, require_numbers
 from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.expressions import Expression, parse
 from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, Scenario
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.store.tables import show
 
 PAIR_COLUMNS = (
     "p_treat", "p_control", "uplift", "value_per_response", "cost_per_contact",
@@ -76,12 +76,12 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
     scenario = data.scenario
     columns = _customer_columns(data)
     scores = _scores(data, columns)
-    pairs = [_campaign_pairs(scenario, j, columns, scores) for j in range(len(scenario.campaigns))]
+    pairs = [_campaign_pairs(data, j, columns, scores) for j in range(len(scenario.campaigns))]
     rules = policy_rules(scenario, data.customer_ids, data.contacts, data.run_date)
     impacts, allowed = _apply_policy(scenario, pairs, rules)
     spend = np.column_stack([pair["spend"] for pair in pairs])
     weights = {"spend": spend}
-    custom_rows = _custom_rows(scenario, columns, pairs, weights)
+    custom_rows = _custom_rows(data, columns, pairs, weights)
     problem = Problem(
         customer_ids=data.customer_ids,
         campaign_ids=tuple(scenario.campaign_ids()),
@@ -96,7 +96,7 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
     if whole:
         _check_min_audiences(scenario, problem, impacts, data.run_date)
     kpis = {
-        kpi.name: _pair_sum_weights(scenario, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
+        kpi.name: _pair_sum_weights(data, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
     }
     return Formulation(data, problem, kpis, scores.scored, impacts, allowed)
 
@@ -146,8 +146,8 @@ def _scores(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> Scores:
         for key in ("p_treat", "p_control"):
             source = getattr(campaign, key)
             if source is not None:
-                values = _evaluate(scenario, f"campaigns[{j}].{key}", source, columns, n)
-                _check_probabilities(scenario, f"campaigns[{j}].{key}", values, columns)
+                values = _evaluate_numbers(data, f"campaigns[{j}].{key}", source, columns, n)
+                check_probabilities(data, f"campaigns[{j}].{key}", source, values, columns)
                 if getattr(scores, key) is getattr(data.scores, key):
                     scores = replace(scores, **{key: getattr(scores, key).copy()})  # the data stay as read
                 getattr(scores, key)[:, j] = values
@@ -160,20 +160,16 @@ def _evaluate(scenario: Scenario, key: str, source: Any, columns: dict[str, Any]
     return expression.evaluate(columns, n)
 
 
-def _check_probabilities(scenario: Scenario, key: str, values: NDArray[Any], columns: dict[str, Any]) -> None:
-    bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
-    if bad.size:
-        first = int(bad[0])
-        raise DataError(
-            f"'{key}' gives {show(values[first])} for customer '{columns[scenario.customer_id][first]}', "
-            f"not a probability in [0, 1] ({bad.size} customer(s) in all)",
-            where=f"{scenario.source}, {key}",
-            fix="Change the expression so it stays within [0, 1], e.g. clip(..., 0, 1)",
-        )
+def _evaluate_numbers(
+    data: ScenarioData, key: str, source: Any, context: dict[str, Any], n: int
+) -> NDArray[np.float64]:
+    """The expression at ``key``, one number per customer (ScenarioError when it gives text)."""
+    return require_numbers(data, key, source, _evaluate(data.scenario, key, source, context, n))
 
 
-def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, NDArray[Any]], scores: Scores) -> dict[str, Any]:
+def _campaign_pairs(data: ScenarioData, j: int, columns: dict[str, NDArray[Any]], scores: Scores) -> dict[str, Any]:
     """Per-customer arrays of one campaign: eligible, spend, value and the pair columns."""
+    scenario = data.scenario
     campaign = scenario.campaigns[j]
     n = len(next(iter(columns.values())))
     p_treat, p_control = scores.p_treat[:, j], scores.p_control[:, j]
@@ -181,8 +177,9 @@ def _campaign_pairs(scenario: Scenario, j: int, columns: dict[str, NDArray[Any]]
     rule = _eligibility(scenario, j, columns, n)
     eligible = rule & scored
     context = {**columns, "p_treat": np.nan_to_num(p_treat), "p_control": np.nan_to_num(p_control)}
-    worth = _evaluate(scenario, f"campaigns[{j}].value_per_response", campaign.value_per_response, context, n)
-    _check_finite(scenario, f"campaigns[{j}].value_per_response", worth, eligible, columns)
+    key = f"campaigns[{j}].value_per_response"
+    worth = _evaluate_numbers(data, key, campaign.value_per_response, context, n)
+    check_finite(data, key, campaign.value_per_response, worth, eligible, context)
     worth = np.where(eligible, worth, 0.0)
     spend = campaign.cost_per_contact + context["p_treat"] * campaign.cost_per_response
     value = _pair_value(scenario.objective, campaign, context["p_treat"], context["p_control"], worth, spend)
@@ -218,20 +215,6 @@ def _require_condition(scenario: Scenario, key: str, source: Any, values: NDArra
         fix="Write a condition such as \"days_since_last_purchase > 60 and email_opt_in\" or \"segment == 'VIP'\"; "
         "fill blanks in yes/no columns first",
     )
-
-
-def _check_finite(
-    scenario: Scenario, key: str, values: NDArray[Any], eligible: NDArray[np.bool_], columns: dict[str, NDArray[Any]]
-) -> None:
-    bad = np.flatnonzero(~np.isfinite(values) & eligible)
-    if bad.size:
-        first = int(bad[0])
-        raise DataError(
-            f"'{key}' gives {show(values[first])} for customer '{columns[scenario.customer_id][first]}' "
-            f"({bad.size} eligible customer(s) in all); a missing value in a column it uses is the usual cause",
-            where=f"{scenario.source}, {key}",
-            fix="Fill the missing values in the customers table, or exclude those customers in 'eligible'",
-        )
 
 
 def _pair_value(
@@ -288,14 +271,14 @@ def _capacity_rows(scenario: Scenario) -> list[CouplingRow]:
 
 
 def _custom_rows(
-    scenario: Scenario, columns: dict[str, NDArray[Any]], pairs: list[dict[str, Any]],
+    data: ScenarioData, columns: dict[str, NDArray[Any]], pairs: list[dict[str, Any]],
     weights: dict[str, NDArray[np.float64]],
 ) -> list[CouplingRow]:
-    rows = []
+    scenario, rows = data.scenario, []
     ids = scenario.campaign_ids()
     for index, constraint in enumerate(scenario.constraints):
         key = f"custom:{constraint.name}"
-        weights[key] = _pair_sum_weights(scenario, "constraints", index, constraint, columns, pairs)
+        weights[key] = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs)
         mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
         rows.append(CouplingRow(
             constraint.name, "custom", Sense(constraint.sense), constraint.rhs, key, mask, f"constraints[{index}]",
@@ -304,10 +287,11 @@ def _custom_rows(
 
 
 def _pair_sum_weights(
-    scenario: Scenario, family: str, index: int, item: CustomConstraint | Kpi, columns: dict[str, NDArray[Any]],
+    data: ScenarioData, family: str, index: int, item: CustomConstraint | Kpi, columns: dict[str, NDArray[Any]],
     pairs: list[dict[str, Any]],
 ) -> NDArray[np.float64]:
     """(n, k) array of ``expression`` where ``where`` holds (0 elsewhere) for a constraint or KPI."""
+    scenario = data.scenario
     n = len(next(iter(columns.values())))
     out = np.zeros((n, len(pairs)))
     for j, pair in enumerate(pairs):
@@ -315,10 +299,11 @@ def _pair_sum_weights(
             continue
         context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS}}
         where = _evaluate(scenario, f"{family}[{index}].where", item.where, context, n)
-        amount = _evaluate(scenario, f"{family}[{index}].expression", item.expression, context, n)
+        key = f"{family}[{index}].expression"
+        amount = _evaluate_numbers(data, key, item.expression, context, n)
         _require_condition(scenario, f"{family}[{index}].where", item.where, where)
         selected = where & pair["eligible"]
-        _check_finite(scenario, f"{family}[{index}].expression", amount, selected, columns)
+        check_finite(data, key, item.expression, amount, selected, context)
         out[:, j] = np.where(selected, amount, 0.0)
     return out
 

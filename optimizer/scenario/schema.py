@@ -7,6 +7,7 @@ did-you-mean for misspelt keys. Paths inside the file are relative to the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -14,12 +15,12 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
+from optimizer.scenario.yaml_file import read_yaml
 from optimizer.solve.options import SolverOptions
 
 Number = int | float
@@ -41,6 +42,20 @@ class Objective(StrEnum):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _folder_name(name: str) -> str:
+    """A scenario name is the folder of its outputs (out/<name>), so it must not be a path.
+
+    >>> _folder_name("weekly 2026-01")
+    'weekly 2026-01'
+    """
+    if not re.fullmatch(r"[\w.\- ]+", name) or name != name.strip() or not name.strip("."):
+        raise ValueError(
+            "a name must be a plain folder name of letters, digits, spaces, '-', '_' and '.' (the plan is "
+            "written to out/<name>); '/', '\\', '..' and absolute paths are not allowed"
+        )
+    return name
 
 
 class Campaign(_Strict):
@@ -148,7 +163,7 @@ class ContactPolicy(_Strict):
 class Scenario(_Strict):
     """A whole scenario; ``path`` is where it was read from (relative paths resolve from there)."""
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1), AfterValidator(_folder_name)]
     description: str | None = None
     customers: str
     scores: str | None = None
@@ -184,7 +199,7 @@ class Scenario(_Strict):
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file; raise ScenarioInvalid listing every problem."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         scenario = Scenario.model_validate({**raw, "path": path})
     except ValidationError as error:
@@ -193,51 +208,6 @@ def load_scenario(path: str | Path) -> Scenario:
     if problems:
         raise ScenarioInvalid(problems, str(path))
     return scenario
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML SafeLoader that refuses a key given twice in one mapping (YAML keeps the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key '{key}' is given twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ScenarioError(
-            f"The scenario file {path} does not exist",
-            where=f"looked in {path.resolve().parent}",
-            fix="Check the path; scenario files usually live under scenarios/",
-        )
-    try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        reason = getattr(error, "problem", None) or str(error)
-        raise ScenarioError(
-            f"The scenario file is not valid YAML: {reason}",
-            where=f"{path}, {line}",
-            fix="Fix the YAML syntax there (indentation, a missing ':' or an unclosed quote)",
-        ) from None
-    if not isinstance(raw, dict):
-        raise ScenarioError(
-            "The scenario file must hold a mapping of keys (name, customers, campaigns, ...), "
-            f"not {type(raw).__name__}",
-            where=str(path),
-            fix="Start from one of the files under scenarios/",
-        )
-    if "path" in raw:
-        raise ScenarioError("'path' is not a scenario key", where=f"{path}, path", fix="Remove it")
-    return raw
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -296,6 +266,8 @@ def _to_scenario_error(error: ErrorDetails, raw: dict[str, Any], path: Path) -> 
 
 def _fix_for(error: ErrorDetails) -> str:
     kind = error["type"]
+    if tuple(error["loc"]) == ("name",):
+        return "Give the scenario a plain name such as 'weekly' (use --out to write elsewhere)"
     if kind.startswith(("greater_than", "less_than")):
         return "Use a value in the allowed range"
     if kind == "literal_error" or kind == "enum":

@@ -24,7 +24,8 @@ from numpy.typing import NDArray
 from pandas.api.typing import NaTType
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
-from optimizer.store.tables import read_table, require_columns, require_file, show
+from optimizer.scenario.data import check_text_file, read_user_table
+from optimizer.store.tables import require_columns, require_file, show
 
 STANDARD_COLUMNS = ("customer_id", "date", "amount")
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -61,16 +62,27 @@ def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
     if path.suffix.lower() == ".txt":
         table, first_line = _read_whitespace(path)
     else:
-        table = read_table(path, what="transactions", text_columns=(mapped["customer_id"], mapped["date"]))
+        table = read_user_table(path, what="transactions", text_columns=(mapped["customer_id"], mapped["date"]))
         first_line = 2 if path.suffix.lower() == ".csv" else 1
     return clean_transactions(table, columns=columns, date_format=date_format, source=str(path),
                               first_line=first_line)
 
 
 def _read_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
-    """The table and the file line of its first data row."""
+    """The table and the file line of its first data row; DataError naming the file when it cannot be read."""
     require_file(path, "transactions", fix="Check the path")
-    with path.open() as handle:
+    try:
+        return _parse_whitespace(path)
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        check_text_file(path, "transactions")  # names the line and byte that are not UTF-8
+        reason = str(error).removeprefix("Error tokenizing data. C error: ").strip()
+        raise DataError(f"The transactions file {path} could not be read: {reason}",
+                        fix="Give every line the same fields, separated by spaces") from None
+
+
+def _parse_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
+    """The whitespace-separated log, with or without a header line, and the file line of its first row."""
+    with path.open(encoding="utf-8") as handle:
         first = handle.readline().split()
     has_header = bool(first) and not re.fullmatch(r"[\d.+-]+", first[0])
     if not has_header and len(first) not in _WHITESPACE_NAMES:

@@ -42,8 +42,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from optimizer.errors import DataError
+from optimizer.scenario.data import read_user_table
 from optimizer.scoring.uplift_report import UpliftReport, build_report
-from optimizer.store.tables import read_table, require_columns, show
+from optimizer.store.tables import require_columns, show
 
 SHARED_CONTROL = "(shared control)"
 MAX_CATEGORIES = 255  # HistGradientBoosting bins one category per bin
@@ -112,7 +113,7 @@ class UpliftModel:
 
 def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.DataFrame:
     """Read a history file (.parquet or .csv), ids and campaign ids kept as text."""
-    return read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
+    return read_user_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
 
 
 def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]:
@@ -240,6 +241,12 @@ def arm_rows(labels: NDArray[np.object_], treated: NDArray[np.int64]) -> ArmRows
 
 def check_arms(arms: ArmRows, y: NDArray[np.int64], minimum: int) -> None:
     """Every campaign has controls, and every arm enough responders and non-responders to fit."""
+    if not arms.treated:
+        raise DataError(
+            "The history has no treated rows (treated 1), so there is no campaign to model",
+            where="history table",
+            fix="Give the history the customers who got each campaign (treated 1) and the controls (treated 0)",
+        )
     for j in arms.treated:
         if not arms.control[j].any():
             raise DataError(

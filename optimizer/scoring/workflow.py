@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import ScenarioError
+from optimizer.scenario.data import read_user_table
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
 from optimizer.scoring.rfm import read_transactions
@@ -36,7 +37,7 @@ from optimizer.scoring.uplift import (
     score_customers as score_responses,
 )
 from optimizer.store.files import atomic_write
-from optimizer.store.tables import read_table
+from optimizer.store.tables import require_columns
 
 
 class ResponseModel(StrEnum):
@@ -74,10 +75,10 @@ def score(
         value = value_customers(log, cutoff, months=months, monthly_discount=monthly_discount)
         table = value.table.reset_index()
     elif customers is not None:
-        table = read_table(customers, what="customers", text_columns=(columns.customer_id,))
+        table = _read_customers(customers, columns.customer_id)
     if history is None:
         return ScoreRun(table, None, value, None)
-    events = _with_customer_features(read_history(history, columns), table, columns)
+    events = _with_customer_features(_read_events(history, columns), table, columns)
     if isinstance(options, CellOptions):
         model = fit_cell_uplift(events, columns, options)
     else:
@@ -98,6 +99,22 @@ def _check_inputs(history: Path | None, customers: Path | None, transactions: Pa
         raise ScenarioError("Nothing to score: neither --history nor --transactions was given", where="cvo score",
                             fix="Give a campaign history (--history) for response scores, a transaction log "
                             "(--transactions, --cutoff) for customer values, or both")
+
+
+def _read_customers(path: Path, id_column: str) -> pd.DataFrame:
+    """The customer table to score, with its id column (DataError naming the file otherwise)."""
+    table = read_user_table(path, what="customers", text_columns=(id_column,))
+    require_columns(table, [id_column], path, "customers",
+                    f"The customer table needs the history's id column '{id_column}'; rename its id column")
+    return table
+
+
+def _read_events(path: Path, columns: HistoryColumns) -> pd.DataFrame:
+    """The campaign history, with its customer id column (DataError naming the file otherwise)."""
+    events = read_history(path, columns)
+    require_columns(events, [columns.customer_id], path, "history",
+                    f"The history needs the columns {', '.join(columns.reserved())} and the features")
+    return events
 
 
 def _with_customer_features(events: pd.DataFrame, table: pd.DataFrame | None, columns: HistoryColumns) -> pd.DataFrame:

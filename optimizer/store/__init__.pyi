@@ -2,6 +2,7 @@
 
 from .files import (
     FRONTIER_FILE as FRONTIER_FILE,
+    MANIFEST_FILE as MANIFEST_FILE,
     MEASUREMENT_FILE as MEASUREMENT_FILE,
     PLAN_FILE as PLAN_FILE,
     PLAN_FOLDER as PLAN_FOLDER,
@@ -9,18 +10,24 @@ from .files import (
     SUMMARY_FILE as SUMMARY_FILE,
     SWEEP_CSV as SWEEP_CSV,
     SWEEP_FILE as SWEEP_FILE,
+    RunFolder as RunFolder,
     atomic_write as atomic_write,
-    plan_files as plan_files,
+    check_output_folder as check_output_folder,
     read_plan as read_plan,
+    read_run as read_run,
     read_summary as read_summary,
+    write_run as write_run,
 )
 from .ledger import (
     Commit as Commit,
+    check_history_path as check_history_path,
     commit as commit,
     contacts_around as contacts_around,
+    history_seq as history_seq,
     recorded_history as recorded_history,
     run_record as run_record,
     runs as runs,
+    void as void,
 )
 from .tables import (
     read_table as read_table,

@@ -1,36 +1,63 @@
-"""A run's folder on disk: the names of the files cvo writes there, atomic writes, and reading back
-a run's summary and plan files.
+"""A run's folder on disk: the names of the files cvo writes there, atomic writes, and the
+manifest that makes a run's files one unit.
 
-A write goes to a temporary file in the same folder, is fsynced, then renamed over the target:
-a crash or an error before the rename leaves the previous file as it was, and a reader never
-sees a half-written file. Every file of one optimize run carries the same ``run_id``.
+A write goes to a temporary file in the same folder (named after the writing process), is
+fsynced, then renamed over the target: a crash before the rename leaves the previous file as it
+was, and a reader never sees a half-written file. A run (``write_run``) writes its files that way
+one after the other, then ``manifest.json`` last: the run's id and the SHA-256 of every file.
+Readers (``read_run``) hash the files again, so a folder whose files come from two runs (a run
+killed between two renames) is refused instead of read. While a run writes, it holds an
+exclusive lock on the folder, and it first removes the temporary files of writers that died.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, RunFolderError
 
 PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  # plan/: a --dask run's
+MANIFEST_FILE = "manifest.json"
 MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
 REPORT_FILE = "report.html"
 RUN_ID_KEY = b"cvo_run_id"  # the plan's parquet metadata key holding its run's id
+TEMPORARY = re.compile(r"^\.(?:.+\.)?pid(\d+)\..*\.tmp$")  # what atomic_write and staged folders are named
+RERUN = "Run `cvo optimize SCENARIO --out {folder}` again"
+
+Writer = Callable[[Path], object]
 
 
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+@dataclass(frozen=True)
+class RunFolder:
+    """One optimize run's folder, checked: its summary and its plan file(s), all of one run."""
+
+    path: Path
+    summary: dict[str, Any]
+    plan: list[Path]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.summary["run_id"])
+
+
+def atomic_write(path: Path, write: Writer) -> None:
     """Call ``write(temp_path)`` (what it returns is ignored) and move the result over ``path`` in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temp_path = Path(temp)
     try:
@@ -43,39 +70,173 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
         temp_path.unlink(missing_ok=True)
 
 
+def staging_folder(out_dir: Path, name: str) -> Path:
+    """A fresh hidden folder in ``out_dir`` to build ``name`` in before renaming it into place;
+    named after this process, so that a later run can tell it from a live writer's."""
+    return Path(tempfile.mkdtemp(prefix=f".{name}.pid{os.getpid()}.", suffix=".tmp", dir=out_dir))
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def read_summary(out_dir: Path) -> dict[str, Any]:
-    """summary.json of an optimize output folder (DataError when there is none)."""
-    path = Path(out_dir) / SUMMARY_FILE
+def check_output_folder(out_dir: Path) -> None:
+    """Fail now, before any long work, when ``out_dir`` cannot receive a run's files: it is a
+    file, sits under a file, or the nearest existing folder is not writable."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RunFolderError("The output folder is a file", where=str(out_dir),
+                             fix="Give --out a folder (it is created if missing), not a file")
+    existing = next(folder for folder in (out_dir, *out_dir.parents) if folder.exists())
+    if not existing.is_dir():
+        raise RunFolderError(f"The output folder cannot be created: {existing} is a file", where=str(out_dir),
+                             fix="Give --out a path under a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RunFolderError(f"The output folder cannot be written: no write permission on {existing}",
+                             where=str(out_dir), fix="Give --out a folder you may write to, or change its permissions")
+
+
+def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
+              stage: Callable[[Path], Sequence[str]] | None = None) -> None:
+    """Write ``files`` (name → writer) into ``out_dir`` atomically, then manifest.json naming
+    them with their SHA-256. ``stage(out_dir)``, if given, runs first and returns the names of
+    the files it moved into place itself (a --dask run's plan/ partitions), which the manifest
+    lists too. Holds the folder's lock throughout; removes dead writers' temporary files first."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with folder_lock(out_dir):
+            remove_dead_temporaries(out_dir)
+            written = list(stage(out_dir)) if stage is not None else []
+            for name, write in files.items():
+                atomic_write(out_dir / name, write)
+            digests = {name: file_digest(out_dir / name) for name in [*written, *files]}
+            manifest = {"run_id": run_id, "files": digests}
+            atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
+    except OSError as error:  # a full disk, a folder made read-only meanwhile: the previous run's files stay
+        raise RunFolderError(f"The run's files could not be written: {error.strerror or error}", where=str(out_dir),
+                             fix="Free space or fix the folder's permissions, then run again") from None
+
+
+@contextmanager
+def folder_lock(out_dir: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``out_dir`` (flock on the folder itself, no lock file);
+    RunFolderError when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; runs into one folder are then not serialised
+        yield
+        return
+    descriptor = os.open(out_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunFolderError("Another cvo command is writing to this folder", where=str(out_dir),
+                                 fix="Wait for it to finish, or give --out another folder") from None
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def remove_dead_temporaries(out_dir: Path) -> list[Path]:
+    """Remove the temporary files and staging folders in ``out_dir`` (and its plan/) left by
+    writers that are no longer running; return what was removed."""
+    removed = []
+    for folder in (out_dir, out_dir / PLAN_FOLDER):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = TEMPORARY.match(path.name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file, as hex."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+def read_run(out_dir: Path) -> RunFolder:
+    """An optimize run's folder, checked against its manifest: every file it names is there and
+    unchanged, and summary.json carries the manifest's run id (RunFolderError otherwise)."""
+    out_dir = Path(out_dir)
+    fix = RERUN.format(folder=out_dir)
+    manifest = _read_manifest(out_dir, fix)
+    files: dict[str, str] = manifest["files"]
+    for name, digest in files.items():
+        path = out_dir / name
+        if not path.is_file():
+            raise RunFolderError(f"{name}, listed in {MANIFEST_FILE}, is missing", where=str(out_dir), fix=fix)
+        if file_digest(path) != digest:
+            raise RunFolderError(
+                f"{name} is not the file run {manifest['run_id']} wrote: the folder holds files of different runs "
+                "(a run was interrupted while writing, or a file was changed by hand)", where=str(out_dir), fix=fix)
+    summary = _read_summary_file(out_dir, fix)
+    if summary.get("run_id") != manifest["run_id"]:
+        raise RunFolderError(f"{SUMMARY_FILE} is of run {summary.get('run_id')}, {MANIFEST_FILE} of run "
+                             f"{manifest['run_id']}", where=str(out_dir), fix=fix)
+    plan = [out_dir / name for name in files if name == PLAN_FILE or name.startswith(f"{PLAN_FOLDER}/")]
+    return RunFolder(out_dir, summary, sorted(plan))
+
+
+def _read_manifest(out_dir: Path, fix: str) -> dict[str, Any]:
+    path = out_dir / MANIFEST_FILE
     if not path.is_file():
-        raise DataError(f"{SUMMARY_FILE} is missing", where=str(out_dir),
-                        fix="Give a folder written by `cvo optimize SCENARIO --out FOLDER`")
-    summary: dict[str, Any] = json.loads(path.read_text())
+        problem = (f"{SUMMARY_FILE} is missing" if not (out_dir / SUMMARY_FILE).is_file() else
+                   f"{MANIFEST_FILE} is missing, so these files cannot be shown to be of one run (written by an "
+                   "older cvo, or a run interrupted before it finished)")
+        raise RunFolderError(problem, where=str(out_dir), fix=f"Give a folder written by `cvo optimize`; {fix}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RunFolderError(f"{MANIFEST_FILE} cannot be read ({error})", where=str(out_dir), fix=fix) from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "run_id" not in manifest:
+        raise RunFolderError(f"{MANIFEST_FILE} does not list a run's files", where=str(out_dir), fix=fix)
+    return manifest
+
+
+def _read_summary_file(out_dir: Path, fix: str) -> dict[str, Any]:
+    try:
+        summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise RunFolderError(f"{SUMMARY_FILE} cannot be read ({error})", where=str(out_dir), fix=fix) from None
+    if not isinstance(summary, dict):
+        raise RunFolderError(f"{SUMMARY_FILE} does not hold a run's summary", where=str(out_dir), fix=fix)
     return summary
 
 
-def plan_files(out_dir: Path) -> list[Path]:
-    """plan.parquet, else the partition files of plan/ (a --dask run); [] when there is neither."""
-    if (out_dir / PLAN_FILE).is_file():
-        return [out_dir / PLAN_FILE]
-    return sorted((out_dir / PLAN_FOLDER).glob("*.parquet"))
+def read_summary(out_dir: Path) -> dict[str, Any]:
+    """summary.json of an optimize output folder, checked to be of one run with its plan."""
+    return read_run(out_dir).summary
 
 
 def read_plan(out_dir: Path) -> pd.DataFrame:
     """The plan of an optimize output folder, one row per customer (every partition of a --dask
-    run's plan/ in order); DataError when there is none or a file cannot be read."""
-    files = plan_files(Path(out_dir))
-    if not files:
-        raise DataError(f"{PLAN_FILE} is missing", where=str(out_dir),
-                        fix="Give a folder written by `cvo optimize SCENARIO --out FOLDER`")
+    run's plan/ in order); the folder is checked first (``read_run``)."""
+    run = read_run(Path(out_dir))
+    if not run.plan:
+        raise RunFolderError(f"{PLAN_FILE} is missing", where=str(out_dir), fix=RERUN.format(folder=out_dir))
     try:
-        plan: pd.DataFrame = pd.concat([pq.read_table(file).to_pandas() for file in files], ignore_index=True)
+        plan: pd.DataFrame = pd.concat([pq.read_table(file).to_pandas() for file in run.plan], ignore_index=True)
         return plan
     except Exception as error:  # pyarrow raises many types for a damaged file
         raise DataError(f"The plan in {out_dir} could not be read: {error}",
-                        fix="Run `cvo optimize` again into this folder") from None
+                        fix=RERUN.format(folder=out_dir)) from None

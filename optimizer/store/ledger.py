@@ -1,11 +1,17 @@
 """The contact history: every plan sent, in an embedded DuckDB file.
 
-Three tables. ``runs``: one row per committed run (its run_id, scenario, run date, figures).
+Four tables. ``runs``: one row per committed run (its run_id, scenario, run date, figures).
 ``campaigns``: per run and campaign, the channel, costs and measurement window.
 ``contacts``: per run, one row per customer given a campaign, treated or control, with the
 date sent and the end of the measurement window (exclusive):
 
     window_end = sent_on + measurement_window_days
+
+``events``: every commit and every void, numbered in order (``seq``). A plan records the last
+``seq`` it saw (its summary's ``history_seq``); a commit of that plan after newer runs that
+contacted its customers within the contact policy's reach is stale and refused (or, forced,
+commits only what the policy still allows). A void takes a run back as an event: its contacts
+stay in the file but no longer count for the contact policy.
 
 A commit is one transaction: it records the whole run or nothing, and a run already recorded
 (same run_id) is recorded once. DuckDB allows one writing process at a time; a second one gets
@@ -15,16 +21,16 @@ a clear error instead of waiting.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import duckdb
 import pandas as pd
-import pyarrow.parquet as pq
 
 from optimizer.errors import DataError, HistoryError
-from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, plan_files, read_summary
+from optimizer.store.files import PLAN_FILE, RunFolder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,24 +46,38 @@ CREATE TABLE IF NOT EXISTS contacts (
     run_id VARCHAR, customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, "group" VARCHAR,
     sent_on DATE, window_end DATE
 );
+CREATE TABLE IF NOT EXISTS events (
+    seq BIGINT PRIMARY KEY, kind VARCHAR, run_id VARCHAR, happened_at TIMESTAMP, note VARCHAR
+);
 """
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+LIVE = "run_id NOT IN (SELECT run_id FROM events WHERE kind = 'void')"  # contacts of runs not voided
 
 CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end"]
 
 
 @dataclass(frozen=True)
 class Commit:
-    """What ``commit`` did: the run, how many contacts it holds, and whether it was new."""
+    """What ``commit`` did: the run, how many contacts it holds, whether it was new, whether the
+    history file was created by it, and (a forced stale commit) how many plan rows it left out."""
 
     run_id: str
     run_date: dt.date
     contacts: int
     recorded: bool
     history: Path
+    created: bool = False
+    dropped: int = 0
+
+
+Recheck = Callable[[RunFolder, pd.DataFrame], pd.DataFrame]
+"""Given a run and the history's live contacts around its date, the plan rows (customer_id,
+campaign_id, group) the contact policy still allows (loop/commit.py)."""
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the history (creating it unless read-only) with its tables in place."""
+    check_history_path(path)
     try:
         if read_only:
             return duckdb.connect(str(path), read_only=True)
@@ -74,39 +94,146 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-def commit(out_dir: Path, history: Path) -> Commit:
-    """Record the plan in ``out_dir`` as sent, in one transaction.
+def commit(run: RunFolder, history: Path, recheck: Recheck | None = None) -> Commit:
+    """Record the plan of ``run`` as sent, in one transaction.
 
     The plan is plan.parquet, or the folder plan/ of one file per partition (cvo optimize --dask);
     DuckDB reads it straight from parquet, so a plan of any size never passes through pandas.
+    A stale plan (``stale_customers`` > 0) is refused unless ``recheck`` is given; then only the
+    rows it returns are recorded.
     """
-    out_dir = Path(out_dir)
-    summary, files = _read_run(out_dir)
-    run_id, run_date = summary["run_id"], _run_date(summary, out_dir)
+    run_date, created = _run_date(run.summary, run.path), not Path(history).exists()
+    if not run.plan:
+        raise DataError(f"{PLAN_FILE} is missing", where=str(run.path),
+                        fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
     connection = connect(history)
     try:
         connection.begin()
-        if _count(connection, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]):
+        if _count(connection, "SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]):
+            _refuse_voided(connection, run.run_id, history)
             connection.rollback()
-            return Commit(run_id, run_date, _contact_count(connection, run_id), False, history)
-        _insert(connection, summary, run_date, out_dir, files)
-        contacts = _contact_count(connection, run_id)
+            return Commit(run.run_id, run_date, _contact_count(connection, run.run_id), False, history)
+        stale = stale_customers(connection, run, run_date)
+        rows = _plan_rows(connection, run, run_date, stale, recheck, history)
+        _insert(connection, run, run_date, rows)
+        _record_event(connection, "commit", run.run_id, None)
+        contacts = _contact_count(connection, run.run_id)
+        dropped = _plan_count(connection, run) - contacts
         connection.commit()
     finally:
         connection.close()
-    return Commit(run_id, run_date, contacts, True, history)
+    return Commit(run.run_id, run_date, contacts, True, history, created, dropped)
 
 
-def _insert(
-    connection: duckdb.DuckDBPyConnection, summary: dict[str, Any], run_date: dt.date, out_dir: Path,
-    files: list[Path],
-) -> None:
-    """The run, its campaigns and every customer given a campaign (window_end = sent_on + window)."""
-    run_id = summary["run_id"]
+def _plan_rows(
+    connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.date, stale: int, recheck: Recheck | None,
+    history: Path,
+) -> pd.DataFrame | None:
+    """None to record the whole plan; the rows the policy still allows for a forced stale one."""
+    if recheck is None and stale:
+        newer = ", ".join(f"{run_id[:8]} ({scenario}, sent {sent})" for run_id, scenario, sent in
+                          _newer_runs(connection, run))
+        replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.path}"
+        raise HistoryError(
+            f"The plan is stale: it saw the contact history before run {newer} was committed, which contacted "
+            f"{stale:,} of its customers within reach of the contact policy, so it may break cool-downs, caps or "
+            "measurement windows",
+            where=f"{run.path}, {history}",
+            fix=f"Re-plan with `{replan}` and commit that plan; or run `cvo commit {run.path} --force` to record "
+            "only the customers the contact policy still allows",
+        )
+    if recheck is None:
+        return None
+    contacts = connection.execute(
+        f"SELECT {_columns()} FROM contacts WHERE {LIVE} AND (window_end > ? "
+        "OR abs(date_diff('day', sent_on, ?)) < ?)",
+        [run_date, run_date, int(run.summary.get("policy_lookback_days", 1))],
+    ).df()
+    return recheck(run, contacts)
+
+
+def stale_customers(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.date) -> int:
+    """How many of the plan's customers runs committed after the plan was computed (events
+    after its ``history_seq``, not voided) contacted within the policy's reach of ``run_date``:
+    sent within ``policy_lookback_days`` of it, or with a measurement window still open then
+    (0 when the scenario's contact policy has no rule)."""
+    seen = run.summary.get("history_seq")
+    if run.summary.get("contact_rules") == 0:
+        return 0  # no rule reads the history, so nothing committed since can change what the plan may do
+    if seen is None:
+        raise DataError("summary.json does not say which state of the contact history the plan saw "
+                        "(written by an older cvo)", where=str(run.path),
+                        fix="Run `cvo optimize` again into this folder, then commit")
+    return _count(connection, (
+        "SELECT count(DISTINCT c.customer_id) FROM contacts c JOIN read_parquet(?) p "
+        "ON p.customer_id = c.customer_id AND p.campaign_id IS NOT NULL "
+        "WHERE c.run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq > ?) AND c." + LIVE +
+        " AND (c.window_end > ? OR abs(date_diff('day', c.sent_on, ?)) < ?)"),
+        [[str(file) for file in run.plan], int(seen), run_date, run_date,
+         int(run.summary.get("policy_lookback_days", 1))])
+
+
+def _newer_runs(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> list[tuple[str, str, dt.date]]:
+    """(run_id, scenario, run date) of every run committed after the plan saw the history, not voided."""
+    rows = connection.execute(
+        "SELECT e.run_id, r.scenario, r.run_date FROM events e JOIN runs r USING (run_id) WHERE e.kind = 'commit' "
+        f"AND e.seq > ? AND e.{LIVE} ORDER BY e.seq", [int(run.summary["history_seq"])]).fetchall()
+    return [(str(run_id), str(scenario), sent) for run_id, scenario, sent in rows]
+
+
+def _refuse_voided(connection: duckdb.DuckDBPyConnection, run_id: str, history: Path) -> None:
+    if _count(connection, "SELECT count(*) FROM events WHERE kind = 'void' AND run_id = ?", [run_id]):
+        connection.rollback()
+        raise HistoryError(f"Run {run_id} was voided; a voided run cannot be committed again", where=str(history),
+                           fix="Re-plan with `cvo optimize` and commit the new plan")
+
+
+def void(history: Path, run: str, note: str | None = None) -> tuple[str, int]:
+    """Take a committed run back (by run_id or a unique prefix): record a 'void' event, so its
+    contacts no longer count for the contact policy; nothing is deleted. Returns (run_id, contacts)."""
+    connection = _open_existing(history, read_only=False)
+    try:
+        connection.begin()
+        run_id = _match_run(connection, run, history)
+        if _count(connection, "SELECT count(*) FROM events WHERE kind = 'void' AND run_id = ?", [run_id]):
+            connection.rollback()
+            raise HistoryError(f"Run {run_id} is already voided", where=str(history),
+                               fix="Nothing to do; `cvo history` lists every run and when it was voided")
+        _record_event(connection, "void", run_id, note)
+        contacts = _contact_count(connection, run_id)
+        connection.commit()
+        return run_id, contacts
+    finally:
+        connection.close()
+
+
+def _record_event(connection: duckdb.DuckDBPyConnection, kind: str, run_id: str, note: str | None) -> None:
+    connection.execute(
+        "INSERT INTO events SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, ? FROM events",
+        [kind, run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), note],
+    )
+
+
+def history_seq(history: Path) -> int:
+    """The number of the contact history's last event (0 without a history): the state a plan saw."""
+    if not Path(history).is_file():
+        return 0
+    connection = _open_existing(history)
+    try:
+        return _count(connection, "SELECT coalesce(max(seq), 0) FROM events", [])
+    finally:
+        connection.close()
+
+
+def _insert(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.date,
+            rows: pd.DataFrame | None) -> None:
+    """The run, its campaigns and every customer given a campaign (window_end = sent_on + window):
+    the plan files' rows, or ``rows`` when given."""
+    summary, run_id = run.summary, run.run_id
     connection.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [run_id, summary.get("scenario"), summary.get("scenario_file"), run_date,
-         dt.datetime.now(dt.UTC).replace(tzinfo=None), str(out_dir.resolve()), summary.get("status"),
+         dt.datetime.now(dt.UTC).replace(tzinfo=None), str(run.path.resolve()), summary.get("status"),
          summary.get("objective"), summary.get("treatment"), summary.get("control"),
          summary.get("expected_spend"), summary.get("expected_value")],
     )
@@ -117,12 +244,31 @@ def _insert(
              campaign.get("cost_per_response"), campaign.get("measurement_window_days") or 0,
              campaign["treatment"], campaign["control"]],
         )
+    if rows is None:
+        source, parameters = "read_parquet(?)", [[str(file) for file in run.plan]]
+    else:
+        connection.register("allowed_rows", rows)
+        source, parameters = "allowed_rows", []
     connection.execute(
         'INSERT INTO contacts SELECT c.run_id, p.customer_id, p.campaign_id, c.channel, p."group", ?::DATE, '
-        "?::DATE + c.measurement_window_days FROM read_parquet(?) p JOIN campaigns c "
+        f"?::DATE + c.measurement_window_days FROM {source} p JOIN campaigns c "
         "ON c.run_id = ? AND p.campaign_id = c.campaign_id",
-        [run_date, run_date, [str(file) for file in files], run_id],
+        [run_date, run_date, *parameters, run_id],
     )
+    if rows is not None:  # a forced commit: the run's counts are what was recorded, not what was planned
+        _recount(connection, run_id)
+        if {"expected_spend", "expected_value"} <= set(rows.columns):
+            connection.execute("UPDATE runs SET expected_spend = ?, expected_value = ? WHERE run_id = ?",
+                               [float(rows["expected_spend"].sum()), float(rows["expected_value"].sum()), run_id])
+
+
+def _recount(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Set the run's and its campaigns' treatment and control counts from its recorded contacts."""
+    for table, key in (("campaigns", "AND t.campaign_id = c.campaign_id"), ("runs", "")):
+        connection.execute(
+            f"UPDATE {table} t SET treatment = (SELECT count(*) FILTER (c.\"group\" = 'treatment') FROM contacts c "
+            f"WHERE c.run_id = t.run_id {key}), control = (SELECT count(*) FILTER (c.\"group\" = 'control') "
+            f"FROM contacts c WHERE c.run_id = t.run_id {key}) WHERE t.run_id = ?", [run_id])
 
 
 def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:
@@ -137,22 +283,10 @@ def _count(connection: duckdb.DuckDBPyConnection, query: str, parameters: list[A
     return int(row[0])
 
 
-def _read_run(out_dir: Path) -> tuple[dict[str, Any], list[Path]]:
-    """summary.json and the plan's parquet file(s) of one run; every file must carry its run_id."""
-    summary, files = read_summary(out_dir), plan_files(out_dir)
-    if not files:
-        raise DataError(f"{PLAN_FILE} is missing", where=str(out_dir),
-                        fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
-    for file in files:
-        plan_run = (pq.read_schema(file).metadata or {}).get(RUN_ID_KEY, b"").decode()
-        if plan_run != summary.get("run_id"):
-            raise DataError(
-                f"{file.name} (run {plan_run or 'unknown'}) and summary.json (run {summary.get('run_id')}) are not "
-                "from the same run",
-                where=str(out_dir),
-                fix="Run `cvo optimize` again into this folder, then commit",
-            )
-    return summary, files
+def _plan_count(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
+    """The plan's rows with a campaign (what a full commit records)."""
+    return _count(connection, "SELECT count(*) FROM read_parquet(?) WHERE campaign_id IS NOT NULL",
+                  [[str(file) for file in run.plan]])
 
 
 def recorded_history(summary: dict[str, Any], history: Path | None, where: Path) -> Path:
@@ -173,12 +307,15 @@ def _run_date(summary: dict[str, Any], out_dir: Path) -> dt.date:
 
 
 def runs(history: Path) -> pd.DataFrame:
-    """Every committed run, newest first, with its contacts per group."""
+    """Every committed run, newest first, with its contacts per group and when (and why) it was voided."""
     connection = _open_existing(history)
     try:
         return connection.execute(
-            "SELECT run_id, run_date, scenario, committed_at, status, objective, treatment, control, "
-            "expected_spend, out_dir FROM runs ORDER BY run_date DESC, committed_at DESC"
+            "SELECT r.run_id, r.run_date, r.scenario, date_trunc('second', r.committed_at) AS committed_at, "
+            "r.status, r.objective, r.treatment, r.control, r.expected_spend, "
+            "date_trunc('second', v.happened_at) AS voided_at, v.note AS void_note, r.out_dir FROM runs r "
+            "LEFT JOIN events v ON v.kind = 'void' AND v.run_id = r.run_id "
+            "ORDER BY r.run_date DESC, r.committed_at DESC"
         ).df()
     finally:
         connection.close()
@@ -188,32 +325,41 @@ def run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, p
     """One run (by run_id or a unique prefix of it): its row, its campaigns and its contacts."""
     connection = _open_existing(history)
     try:
-        matches = connection.execute("SELECT * FROM runs WHERE starts_with(run_id, ?)", [run]).df()
-        if len(matches) != 1:
-            known = connection.execute("SELECT run_id FROM runs ORDER BY run_date").df()["run_id"].tolist()
-            raise HistoryError(
-                f"{'No run' if matches.empty else f'{len(matches)} runs'} in the contact history match '{run}'",
-                where=str(history),
-                fix=f"Give a run id (or a unique prefix) listed by `cvo history`: {', '.join(known) or 'none yet'}",
-            )
-        record = cast(dict[str, Any], matches.iloc[0].to_dict())  # the keys are the runs table's column names
-        campaigns = connection.execute("SELECT * FROM campaigns WHERE run_id = ?", [record["run_id"]]).df()
-        contacts = connection.execute(f"SELECT {_columns()} FROM contacts WHERE run_id = ?", [record["run_id"]]).df()
+        run_id = _match_run(connection, run, history)
+        record = cast(dict[str, Any], connection.execute(  # the keys are the runs table's column names
+            "SELECT * FROM runs WHERE run_id = ?", [run_id]).df().iloc[0].to_dict())
+        campaigns = connection.execute("SELECT * FROM campaigns WHERE run_id = ?", [run_id]).df()
+        contacts = connection.execute(f"SELECT {_columns()} FROM contacts WHERE run_id = ?", [run_id]).df()
         return record, campaigns, contacts
     finally:
         connection.close()
 
 
+def _match_run(connection: duckdb.DuckDBPyConnection, run: str, history: Path) -> str:
+    """The one run_id that is ``run`` or starts with it (HistoryError listing the known ones otherwise)."""
+    matches = [str(row[0]) for row in
+               connection.execute("SELECT run_id FROM runs WHERE starts_with(run_id, ?)", [run]).fetchall()]
+    if len(matches) != 1:
+        known = [str(row[0]) for row in connection.execute("SELECT run_id FROM runs ORDER BY run_date").fetchall()]
+        raise HistoryError(
+            f"{'No run' if not matches else f'{len(matches)} runs'} in the contact history match '{run}'",
+            where=str(history),
+            fix=f"Give a run id (or a unique prefix) listed by `cvo history`: {', '.join(known) or 'none yet'}",
+        )
+    return matches[0]
+
+
 def contacts_around(history: Path, run_date: dt.date, lookback_days: int) -> pd.DataFrame:
-    """Contacts that a run on ``run_date`` must respect: sent within ``lookback_days`` before
-    or after it, or whose measurement window is still open then. Empty when there is no history."""
-    if not Path(history).is_file():
+    """Contacts that a run on ``run_date`` must respect: of runs not voided, sent within
+    ``lookback_days`` before or after it, or whose measurement window is still open then.
+    Empty when there is no history file yet."""
+    if not Path(history).exists():
         return pd.DataFrame({column: pd.Series(dtype=object) for column in CONTACT_COLUMNS})
     connection = _open_existing(history)
     try:
         return connection.execute(
-            f"SELECT {_columns()} FROM contacts WHERE window_end > ? "
-            "OR abs(date_diff('day', sent_on, ?)) < ?",
+            f"SELECT {_columns()} FROM contacts WHERE {LIVE} AND (window_end > ? "
+            "OR abs(date_diff('day', sent_on, ?)) < ?)",
             [run_date, run_date, lookback_days],
         ).df()
     finally:
@@ -224,8 +370,30 @@ def _columns() -> str:
     return ", ".join(f'"{column}"' for column in CONTACT_COLUMNS)
 
 
-def _open_existing(history: Path) -> duckdb.DuckDBPyConnection:
+def check_history_path(history: Path) -> None:
+    """Fail now when ``history`` cannot be a contact history file: it is a folder, sits under a
+    file, or is a file that is not a DuckDB database (DuckDB would open a CSV file as one)."""
+    history = Path(history)
+    if history.is_dir():
+        raise HistoryError("The contact history path is a folder", where=str(history),
+                           fix="Give the DuckDB file itself, e.g. history.duckdb (it is created by the first commit)")
+    parent = next(folder for folder in history.parents if folder.exists())
+    if not parent.is_dir():
+        raise HistoryError(f"The contact history cannot be created: {parent} is a file", where=str(history),
+                           fix="Give a path under a folder")
+    if history.is_file() and history.stat().st_size and _header(history)[8:12] != DUCKDB_MAGIC:
+        raise HistoryError("The contact history cannot be opened: the file is not a DuckDB database",
+                           where=str(history), fix="Give the DuckDB file `cvo commit` wrote (e.g. history.duckdb)")
+
+
+def _header(path: Path) -> bytes:
+    with open(path, "rb") as stream:
+        return stream.read(12)
+
+
+def _open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    check_history_path(history)
     if not Path(history).is_file():
         raise HistoryError("There is no contact history here yet", where=str(history),
                            fix="Commit a run first: cvo commit OUT_DIR (or give the right --history path)")
-    return connect(Path(history), read_only=True)
+    return connect(Path(history), read_only=read_only)

@@ -406,3 +406,168 @@ def test_failure_does_not_create_the_out_folder(case):
     result = CliRunner().invoke(app, ["optimize", str(case.path), "--out", str(fresh)])
     assert result.exit_code == SCENARIO
     assert not fresh.exists()
+
+
+# --- the scenario file: its encoding, its keys, its name -----------------------------------------
+
+
+def test_scenario_file_that_is_not_utf8_names_the_line_and_byte(case):
+    case.path.write_bytes(b"# caf\xe9 (Latin-1)\n" + case.yaml_text().encode())
+    result = CliRunner().invoke(app, ["optimize", str(case.path), "--out", str(case.out)])
+    output = expect_failure(case, result, SCENARIO, "The scenario file is not UTF-8 text",
+                            f"({case.path}, line 1, byte 6 (0xe9))", "Save the file as UTF-8")
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("where", ["top", "campaign"])
+def test_a_key_that_is_a_list_names_the_line(case, where):
+    """'? [a, b]' is a YAML key that is a list: refused where it is written, not a TypeError."""
+    lines = case.yaml_text().splitlines()
+    at = 1 if where == "top" else lines.index("  channel: email") + 1
+    lines[at:at] = ["? [a, b]", ": 1"] if where == "top" else ["  ? [a, b]", "  : 1"]
+    output = expect_failure(case, case.run(text="\n".join(lines) + "\n"), SCENARIO,
+                            "the key '[a, b]' is a list, not a name; keys must be plain names",
+                            f"({case.path}, line {at + 1},", "Write the key as a plain name")
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("name", ["../escaped", "a/b", "..", "a\\b", "ABSOLUTE"])
+def test_a_scenario_name_that_is_a_path_is_refused(case, monkeypatch, name):
+    """Without --out the plan goes to out/<name>: a name must not lead out of out/."""
+    name = str(case.folder / "elsewhere") if name == "ABSOLUTE" else name
+    case.scenario["name"] = name
+    case.path.write_text(case.yaml_text())
+    monkeypatch.chdir(case.folder)  # the default out/ is case.out
+    result = CliRunner().invoke(app, ["optimize", str(case.path)])
+    expect_failure(case, result, SCENARIO, "has 1 problem", f"(given: {name!r})", "a plain folder name",
+                   f"({case.path}, name)", "Give the scenario a plain name")
+    assert sorted(path.name for path in case.folder.iterdir()) == ["customers.csv", "out", "scenario.yaml",
+                                                                   "scores.parquet"]
+
+
+def test_an_empty_scenario_name_is_refused(case):
+    case.scenario["name"] = ""
+    expect_failure(case, case.run(), SCENARIO, "(given: '')", f"({case.path}, name)", "Give the scenario a plain name")
+
+
+# --- the tables: encoding and emptiness ----------------------------------------------------------
+
+
+def latin1(path: Path, old: bytes, new: bytes) -> None:
+    """Replace ``old`` by Latin-1 bytes ``new`` in the file, as a spreadsheet saving Latin-1 would."""
+    path.write_bytes(path.read_bytes().replace(old, new, 1))
+
+
+def test_customers_csv_that_is_not_utf8(case):
+    latin1(case.folder / "customers.csv", b"c03,120.0,Loyal", b"c03,120.0,Fid\xe8le")  # line 4
+    expect_failure(case, case.run(), DATA, "The customers file is not UTF-8 text",
+                   f"({case.folder / 'customers.csv'}, line 4, byte 14 (0xe8))", "Save it as UTF-8")
+
+
+def test_scores_csv_that_is_not_utf8(case):
+    base_scores().to_csv(case.folder / "scores.csv", index=False)
+    latin1(case.folder / "scores.csv", b"c02,email_offer", b"c02,email_off\xe9r")  # line 4
+    case.scenario["scores"] = "scores.csv"
+    expect_failure(case, case.run(), DATA, "The scores file is not UTF-8 text",
+                   f"({case.folder / 'scores.csv'}, line 4, byte 14 (0xe9))", "Save it as UTF-8")
+
+
+def test_empty_customers_csv(case):
+    (case.folder / "customers.csv").write_bytes(b"")
+    expect_failure(case, case.run(), DATA, f"The customers file {case.folder / 'customers.csv'} is empty",
+                   "Export the table again, with its header row")
+
+
+def test_customers_csv_with_only_a_header(case):
+    case.write_customers(case.customers().iloc[:0])
+    expect_failure(case, case.run(), DATA, f"The customers table is empty ({case.folder / 'customers.csv'})",
+                   "Point 'customers' at a table with rows")
+
+
+def test_truncated_scores_parquet(case):
+    path = case.folder / "scores.parquet"
+    path.write_bytes(path.read_bytes()[:200])
+    expect_failure(case, case.run(), DATA, f"The scores file {path} could not be read",
+                   "Check that the file is a complete, valid table")
+
+
+def test_scores_with_only_a_header(case):
+    case.write_scores(base_scores().iloc[:0])
+    expect_failure(case, case.run(), DATA, "The scores table has no rows for campaign 'email_offer' (it has no rows "
+                   f"at all) ({case.folder / 'scores.parquet'})", "Score campaign 'email_offer'")
+
+
+# --- campaign ids in the scores ------------------------------------------------------------------
+
+
+def test_misspelt_campaign_id_in_the_scores(case):
+    """'emial_offer' rows are not silently dropped (which left email_offer with 0 eligible customers)."""
+    table = base_scores()
+    table["campaign_id"] = table["campaign_id"].replace("email_offer", "emial_offer")  # rows 1, 3, 5, ...
+    case.write_scores(table)
+    expect_failure(case, case.run(), DATA,
+                   "The scores name campaign 'emial_offer', which is not a campaign of this scenario, and campaign "
+                   "'email_offer' has no score rows", f"({case.folder / 'scores.parquet'}, row 1)",
+                   "Did you mean 'email_offer'?", "Correct the campaign id in the scores table or the scenario")
+
+
+def test_campaign_without_score_rows(case):
+    case.write_scores(base_scores().query("campaign_id != 'sms_offer'"))
+    expect_failure(case, case.run(), DATA, "The scores table has no rows for campaign 'sms_offer' (it holds "
+                   f"email_offer) ({case.folder / 'scores.parquet'})",
+                   "Score campaign 'sms_offer', remove it from the scenario, or give it 'p_treat' and 'p_control'")
+
+
+def test_a_campaign_with_its_own_probabilities_needs_no_score_rows(case):
+    """The campaigns that do not read the scores, and score rows of other campaigns, are no fault."""
+    other = base_scores().assign(campaign_id="winter_sale")
+    case.write_scores(pd.concat([base_scores().query("campaign_id != 'sms_offer'"), other], ignore_index=True))
+    case.campaign(1).update(p_treat=0.1, p_control=0.05)
+    result = case.run()
+    assert result.exit_code == 0, result.output
+
+
+# --- expressions that give inf or NaN ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "text", "gives"), [
+    ("value_per_response", "ltv / (days_since_last_purchase - 5)", "inf (division by zero?)"),
+    ("value_per_response", "log(days_since_last_purchase - 5)", "-inf (log of 0?)"),
+])
+def test_value_per_response_inf_names_the_customer_row_and_values(case, key, text, gives):
+    """c02 (customers.csv line 3) has days_since_last_purchase 5 and may get the email."""
+    case.campaign(0)[key] = text
+    uses_ltv = ", ltv = 110.0" if "ltv" in text else ""
+    expect_failure(case, case.run(), DATA,
+                   f"'campaigns[0].{key}' gives {gives} for customer 'c02' ({case.folder / 'customers.csv'}, "
+                   f"line 3), where days_since_last_purchase = 5{uses_ltv}; the expression is '{text}'",
+                   f"({case.path}, campaigns[0].{key})", "Change the expression so it gives a finite number",
+                   "or exclude those customers in 'eligible'")
+
+
+def test_kpi_expression_inf_names_its_key(case):
+    case.scenario["kpis"] = [{"name": "per_day", "expression": "1 / (days_since_last_purchase - 5)"}]
+    expect_failure(case, case.run(), DATA, "'kpis[0].expression' gives inf (division by zero?) for customer 'c02'",
+                   "where days_since_last_purchase = 5", f"({case.path}, kpis[0].expression)")
+
+
+def test_value_per_response_nan_names_the_missing_column_and_row(case):
+    table = case.customers()
+    table.loc[2, "ltv"] = np.nan  # c03, CSV line 4
+    case.write_customers(table)
+    expect_failure(case, case.run(), DATA,
+                   f"for customer 'c03' ({case.folder / 'customers.csv'}, line 4), where ltv is missing; the "
+                   "expression is 'ltv * 0.5'", "Fill the missing values")
+
+
+@pytest.mark.parametrize(("key", "edit"), [
+    ("campaigns[0].value_per_response", lambda case: case.campaign(0).update(value_per_response="segment")),
+    ("campaigns[0].p_treat", lambda case: case.campaign(0).update(p_treat="segment", p_control=0.05)),
+    ("kpis[0].expression", lambda case: case.scenario["kpis"][0].update(expression="segment")),
+])
+def test_a_number_that_is_text(case, key, edit):
+    """Keys that add up money or probabilities must give numbers, not a TypeError from numpy."""
+    edit(case)
+    expect_failure(case, case.run(), SCENARIO,
+                   f"'{key}' must be a number for each customer, but 'segment' gives text, e.g. 'VIP' for customer "
+                   f"'c01' ({case.path}, {key})", "Write arithmetic over numeric columns")

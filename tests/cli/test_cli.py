@@ -182,8 +182,12 @@ def test_optimize_reads_the_history_given_on_the_command_line(tmp_path):
 
     path = write_scenario(tmp_path)
     elsewhere = tmp_path / "elsewhere.duckdb"
-    invoke("optimize", str(path), "--out", str(tmp_path / "w1"), "--date", "2026-01-05", "--history", str(elsewhere))
-    assert invoke("commit", str(tmp_path / "w1")).exit_code == 0
+    week1 = ["optimize", str(path), "--out", str(tmp_path / "w1"), "--date", "2026-01-05"]
+    missing = invoke(*week1, "--history", str(elsewhere))
+    assert missing.exit_code == 6 and "The contact history given with --history is missing" in missing.output
+    assert invoke(*week1).exit_code == 0
+    committed = invoke("commit", str(tmp_path / "w1"), "--history", str(elsewhere))
+    assert committed.exit_code == 0 and f"Created the contact history {elsewhere}" in committed.output
     assert elsewhere.is_file() and not (tmp_path / "history.duckdb").exists()
     week2 = json.loads(invoke("optimize", str(path), "--out", str(tmp_path / "w2"), "--date", "2026-01-12",
                               "--history", str(elsewhere), "--json").output)
@@ -220,9 +224,12 @@ def test_measure_through_the_cli(tmp_path):
 
 def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
     """Three budgets of scenarios/weekly.yaml; the middle one is the scenario's own (README demo: 34,139.48)."""
+    from optimizer.store.ledger import connect
+
     weekly = README.parent / "scenarios" / "weekly.yaml"
+    connect(tmp_path / "empty.duckdb").close()  # not the example's own history, which a demo run may have filled
     result = invoke("sweep", str(weekly), "--budget", "6000:12000:3", "--out", str(tmp_path), "--date", "2026-01-05",
-                    "--history", str(tmp_path / "no_history.duckdb"))
+                    "--history", str(tmp_path / "empty.duckdb"))
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
     assert [row[:2] for row in rows] == [["6,000", "optimal"], ["9,000", "optimal"], ["12,000", "optimal"]]

@@ -10,9 +10,9 @@ import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import DataError, HistoryError
+from optimizer.loop.commits import commit
 from optimizer.loop.measurement import measure_run, resolve_run, write_measurement
 from optimizer.store.files import MEASUREMENT_FILE
-from optimizer.store.ledger import commit
 
 
 @pytest.fixture

@@ -178,6 +178,7 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
 def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
     """cvo commit reads plan/ (one file per partition) straight into the history; same contacts."""
     from optimizer.plan.outputs import write_plan
+    from optimizer.store.files import read_run
     from optimizer.store.ledger import commit, run_record
 
     monday = dt.date(2026, 1, 5)
@@ -185,10 +186,11 @@ def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path
     run = optimize_distributed(scenario, client, tmp_path / "out", monday)
     in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE, run_date=monday)
     write_plan(in_memory, tmp_path / "whole_out")
-    history = tmp_path / "history.duckdb"
-    committed = [commit(tmp_path / folder, history) for folder in ("out", "whole_out")]
+    histories = [tmp_path / f"{folder}.duckdb" for folder in ("out", "whole_out")]  # same customers, same day
+    committed = [commit(read_run(tmp_path / folder), history)
+                 for folder, history in zip(("out", "whole_out"), histories)]
     assert committed[0].contacts == committed[1].contacts == sum(c["audience"] for c in run.summary["campaigns"])
     contacts = [run_record(history, c.run_id)[2].sort_values("customer_id").reset_index(drop=True)
-                for c in committed]
+                for history, c in zip(histories, committed)]
     pd.testing.assert_frame_equal(contacts[0], contacts[1])
     assert (contacts[0]["sent_on"].dt.date == monday).all()

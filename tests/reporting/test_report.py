@@ -22,12 +22,12 @@ from matplotlib.figure import Figure
 from PIL import Image
 from weekly_loop import write_small_scenario
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, RunFolderError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.reporting import report
 from optimizer.reporting.report import NOTHING_COLOUR, USED_COLOUR, gap_words, render_report, verdict, write_report
-from optimizer.store.files import REPORT_FILE
+from optimizer.store.files import REPORT_FILE, write_run
 
 NEW_KEYS = ("run_date", "eligibility", "unassigned")
 NEW_CAMPAIGN_KEYS = ("cost_per_contact", "cost_per_response", "measurement_window_days")
@@ -91,8 +91,9 @@ def full_summary() -> dict[str, Any]:
 
 
 def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(json.dumps(summary))
+    """A run folder holding ``summary`` (and its manifest), as the report reads it."""
+    summary = {"run_id": "r1", **summary}
+    write_run(folder, summary["run_id"], {"summary.json": lambda temp: temp.write_text(json.dumps(summary))})
     return folder
 
 
@@ -288,18 +289,19 @@ def test_a_missing_or_broken_sweep_is_a_data_error(tmp_path):
 
 # Errors and hygiene
 
-def test_a_missing_summary_is_a_data_error(tmp_path):
-    with pytest.raises(DataError) as error:
+def test_a_missing_summary_is_a_run_folder_error(tmp_path):
+    with pytest.raises(RunFolderError) as error:
         write_report(tmp_path / "empty")
-    assert error.value.message == (f"There is no plan summary to report on ({tmp_path / 'empty' / 'summary.json'})."
-                                   f" Run cvo optimize SCENARIO --out {tmp_path / 'empty'} first.")
-    assert error.value.exit_code == 3
+    assert error.value.message.startswith(f"summary.json is missing ({tmp_path / 'empty'}). Give a folder written "
+                                          "by `cvo optimize`")
+    assert error.value.exit_code == 7
     assert not (tmp_path / "empty" / REPORT_FILE).exists()
 
 
-def test_a_broken_summary_is_a_data_error(tmp_path):
+def test_a_broken_summary_is_refused(tmp_path):
+    write_summary(tmp_path, full_summary())
     (tmp_path / "summary.json").write_text("{not json")
-    with pytest.raises(DataError, match="summary.json cannot be read as JSON"):
+    with pytest.raises(RunFolderError, match="summary.json is not the file run .* wrote"):
         write_report(tmp_path)
     summary = full_summary()
     del summary["campaigns"]

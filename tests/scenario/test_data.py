@@ -253,6 +253,44 @@ def test_the_same_customer_in_two_campaigns_is_not_a_duplicate(tmp_path):
     assert load_scores(save(table, tmp_path / "s.parquet"), ids(), CAMPAIGNS).scored[0].tolist() == [True, True]
 
 
+def test_a_misspelt_campaign_id_is_named_with_its_row(tmp_path):
+    table = scores_table()
+    table["campaign_id"] = table["campaign_id"].replace("email_offer", "emial_offer")  # rows 2, 3 and 5
+    path = save(table, tmp_path / "s.csv")
+    message = data_error(load_scores, path, ids(), CAMPAIGNS).message
+    assert message == (
+        "The scores name campaign 'emial_offer', which is not a campaign of this scenario, and campaign "
+        f"'email_offer' has no score rows ({path}, line 3). Did you mean 'email_offer'? Correct the campaign id "
+        "in the scores table or the scenario (campaigns: email_offer, sms_offer)."
+    )
+
+
+def test_a_campaign_with_no_score_rows(tmp_path):
+    path = save(scores_table(), tmp_path / "s.parquet")
+    message = data_error(load_scores, path, ids(), [*CAMPAIGNS, "vip_call"]).message
+    assert message == (
+        f"The scores table has no rows for campaign 'vip_call' (it holds sms_offer, email_offer) ({path}). "
+        "Score campaign 'vip_call', remove it from the scenario, or give it 'p_treat' and 'p_control' expressions."
+    )
+
+
+def test_only_the_campaigns_that_read_the_scores_need_rows(tmp_path):
+    path = save(scores_table(), tmp_path / "s.parquet")
+    scores = load_scores(path, ids(), [*CAMPAIGNS, "vip_call"], needed=CAMPAIGNS)
+    assert not scores.scored[:, 2].any()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "The customers file {path} is empty. Export the table again"),
+    (b"customer_id,ltv\nc1,1\nc\xe92,2\n", "The customers file is not UTF-8 text (it was probably saved as "
+     "Latin-1 or Windows-1252) ({path}, line 3, byte 2 (0xe9)). Save it as UTF-8"),
+])
+def test_a_csv_that_is_empty_or_not_utf8(tmp_path, content, message):
+    path = tmp_path / "c.csv"
+    path.write_bytes(content)
+    assert message.format(path=path) in data_error(load_customers, path, "customer_id").message
+
+
 # --- unscored pairs ------------------------------------------------------------------------------
 
 

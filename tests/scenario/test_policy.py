@@ -14,10 +14,11 @@ from hypothesis import given, settings, strategies as st
 from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import ScenarioInvalid
+from optimizer.loop.commits import commit
 from optimizer.scenario.data import policy_lookback
 from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
-from optimizer.store.ledger import SCHEMA, commit, contacts_around
+from optimizer.store.ledger import SCHEMA, contacts_around
 
 CAMPAIGNS = [("mail", "email", 14), ("news", "email", 0), ("text", "sms", 7)]
 

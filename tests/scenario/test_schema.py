@@ -187,6 +187,37 @@ def test_a_key_given_twice_is_an_error(tmp_path):
     assert "line" in caught.value.message
 
 
+@pytest.mark.parametrize(("line", "written", "kind"), [
+    ("1: x", "1", "a number"), ("null: x", "null", "empty (null)"), ("yes: x", "yes", "true/false"),
+    ("? [a, b]\n: 1", "[a, b]", "a list"), ("? {a: 1}\n: 1", "{a: 1}", "a mapping"),
+])
+def test_keys_must_be_names(tmp_path, line, written, kind):
+    path = write(tmp_path, yaml.safe_dump(minimal(), sort_keys=False) + line + "\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert f"the key '{written}' is {kind}, not a name; keys must be plain names ({path}, line 7" in caught.value.message
+
+
+def test_yaml_merge_keys_are_names_too(tmp_path):
+    """'<<: *defaults' shares keys between campaigns; the campaign's own keys win."""
+    head = yaml.safe_dump({k: v for k, v in minimal().items() if k != "campaigns"}, sort_keys=False)
+    text = head + "campaigns:\n  - &first {id: a, channel: email, cost_per_contact: 0.5}\n  - {<<: *first, id: b}\n"
+    scenario = load_scenario(write(tmp_path, text))
+    assert [(c.id, c.channel, c.cost_per_contact) for c in scenario.campaigns] == [("a", "email", 0.5),
+                                                                                  ("b", "email", 0.5)]
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_byte(tmp_path):
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(yaml.safe_dump(minimal(), sort_keys=False).encode().replace(b"mini", b"mini # caf\xe9"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.message == (
+        f"The scenario file is not UTF-8 text (it was probably saved as Latin-1 or Windows-1252) ({path}, line 1, "
+        "byte 17 (0xe9)). Save the file as UTF-8 (your editor's 'Save with encoding' or 'iconv -f latin1 -t utf-8')."
+    )
+
+
 # --- strict validation: every error, with its location, did-you-mean ------------------------------
 
 
@@ -375,3 +406,15 @@ def test_every_cross_check_problem_is_listed_at_once(tmp_path):
     locations = ["campaigns[1].id", "campaigns[0].channel", "constraints[0].campaigns", "kpis[1].name"]
     for location in locations:
         assert any(f"{location})" in message for message in found), location
+
+
+@pytest.mark.parametrize("name", ["weekly", "weekly 2026-01", "tight_budget.v2", "Kampagne März"])
+def test_a_name_is_a_plain_folder_name(tmp_path, name):
+    assert load_scenario(write(tmp_path, {**minimal(), "name": name})).name == name
+
+
+@pytest.mark.parametrize("name", ["../x", "/tmp/x", "a/b", "a\\b", "..", ".", " padded ", "C:x"])
+def test_a_name_that_is_a_path_is_refused(tmp_path, name):
+    message = only_problem(tmp_path, {**minimal(), "name": name})
+    assert f"Invalid value (given: {name!r}): a name must be a plain folder name" in message
+    assert message.endswith("Give the scenario a plain name such as 'weekly' (use --out to write elsewhere).")

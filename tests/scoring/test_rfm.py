@@ -219,3 +219,24 @@ def test_whitespace_file_with_wrong_field_count(tmp_path):
     path.write_text("1 19970101 5.0 extra fields here\n")
     error = error_from(read_transactions, path)
     assert error.exit_code == DATA_ERROR and "6 fields" in error.message and "line 1" in error.message
+
+
+def test_whitespace_file_with_a_ragged_line(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("00001 19970101 1 29.33\n00002 19970112 1 5 6 7 8\n")
+    error = error_from(read_transactions, path)
+    assert error.exit_code == DATA_ERROR
+    assert f"The transactions file {path} could not be read: Expected 4 fields in line 2, saw 7" in error.message
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("log.txt", b"00001 19970101 1 29.33\n00002 19970112 1 caf\xe9\n"),
+    ("log.csv", b"customer_id,date,amount\n00001,1997-01-01,caf\xe9\n"),
+])
+def test_transactions_that_are_not_utf8_name_the_line_and_byte(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    error = error_from(read_transactions, path)
+    assert error.exit_code == DATA_ERROR
+    assert "The transactions file is not UTF-8 text" in error.message
+    assert f"({path}, line 2, byte 21 (0xe9))" in error.message and "Save it as UTF-8" in error.message

@@ -70,3 +70,32 @@ def test_inputs_that_do_not_fit_together(tmp_path, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_customers_without_the_id_column(tmp_path):
+    """The customer table is joined to the history on customer_id: name the file and the near column."""
+    customers = tmp_path / "customers.parquet"
+    pd.read_parquet(EXAMPLE / "customers.parquet").rename(columns={"customer_id": "customerid"}).to_parquet(customers)
+    result = invoke("--history", str(EXAMPLE / "history.parquet"), "--customers", str(customers),
+                    "--out", str(tmp_path / "out"))
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 3, result.output
+    output = " ".join(result.output.split())
+    assert f"error: The customers table has no column 'customer_id' ({customers})" in output
+    assert "Did you mean 'customerid'?" in output and "rename its id column" in output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda h: h.rename(columns={"customer_id": "cust"}), "The history table has no column 'customer_id'"),
+    (lambda h: h.iloc[:0], "The history has no treated rows (treated 1), so there is no campaign to model"),
+])
+def test_a_history_the_customers_cannot_be_joined_to(tmp_path, edit, message):
+    history = tmp_path / "history.parquet"
+    edit(pd.read_parquet(EXAMPLE / "history.parquet")).to_parquet(history)
+    result = invoke("--history", str(history), "--customers", str(EXAMPLE / "customers.parquet"),
+                    "--out", str(tmp_path / "out"))
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 3, result.output
+    assert message in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()

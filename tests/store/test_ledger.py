@@ -16,8 +16,14 @@ import pandas as pd
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import DataError, HistoryError
-from optimizer.store.ledger import commit, contacts_around, run_record, runs
+from optimizer.errors import HistoryError, RunFolderError
+from optimizer.store import ledger
+from optimizer.store.files import read_run
+from optimizer.store.ledger import contacts_around, run_record, runs
+
+
+def commit(folder: Path, history: Path, recheck: ledger.Recheck | None = None) -> ledger.Commit:
+    return ledger.commit(read_run(folder), history, recheck)
 
 
 def test_commit_records_every_given_customer_once(tmp_path):
@@ -41,13 +47,13 @@ def test_a_plan_and_summary_from_different_runs_are_refused(tmp_path):
     run_week(scenario, tmp_path / "w1", MONDAY)
     run_week(scenario, tmp_path / "w2", MONDAY)
     (tmp_path / "w1" / "summary.json").write_bytes((tmp_path / "w2" / "summary.json").read_bytes())
-    with pytest.raises(DataError, match="not from the same run"):
+    with pytest.raises(RunFolderError, match="summary.json is not the file run .* wrote: the folder holds files of different runs"):
         commit(tmp_path / "w1", tmp_path / "history.duckdb")
     assert not (tmp_path / "history.duckdb").exists()
 
 
 def test_a_folder_without_a_plan_is_refused(tmp_path):
-    with pytest.raises(DataError, match="summary.json is missing"):
+    with pytest.raises(RunFolderError, match="summary.json is missing"):
         commit(tmp_path, tmp_path / "history.duckdb")
 
 
@@ -68,13 +74,14 @@ def test_an_unknown_run_lists_the_known_ones(tmp_path):
 KILLED_COMMIT = """
 import pathlib, sys, time
 import optimizer.store.ledger as history
+from optimizer.store.files import read_run
 insert = history._insert
 def insert_then_hang(connection, *args):
     insert(connection, *args)
     pathlib.Path(sys.argv[3]).write_text("inserted, not committed")
     time.sleep(120)
 history._insert = insert_then_hang
-history.commit(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]))
+history.commit(read_run(pathlib.Path(sys.argv[1])), pathlib.Path(sys.argv[2]))
 """
 
 
@@ -140,3 +147,74 @@ def test_a_history_another_process_is_writing_gives_a_clear_error(tmp_path):
         child.kill()
         child.wait()
     assert commit(tmp_path / "w1", history).recorded
+
+
+def test_a_plan_computed_before_a_newer_commit_is_stale(tmp_path):
+    """Two plans for the same day against the same history: the second one committed, the first refused."""
+    scenario = write_scenario(tmp_path)
+    history = tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "w0", MONDAY - dt.timedelta(days=28))
+    commit(tmp_path / "w0", history)
+    first = run_week(scenario, tmp_path / "first", MONDAY)
+    second = run_week(scenario, tmp_path / "second", MONDAY)
+    assert first["history_seq"] == second["history_seq"] == 1
+    commit(tmp_path / "second", history)
+    before = _snapshot(history)
+    with pytest.raises(HistoryError, match=f"stale: it saw the contact history before run {second['run_id'][:8]} "
+                       r"\(loop, sent 2026-01-05\) was committed") as error:
+        commit(tmp_path / "first", history)
+    assert "--force" in error.value.message and "--date 2026-01-05" in error.value.message
+    assert _snapshot(history) == before
+
+
+def test_a_newer_run_of_other_customers_does_not_make_a_plan_stale(tmp_path):
+    scenario = write_scenario(tmp_path)
+    history = tmp_path / "history.duckdb"
+    first = run_week(scenario, tmp_path / "first", MONDAY)
+    run_week(scenario, tmp_path / "second", MONDAY)
+    other = tmp_path / "other"
+    other.mkdir()
+    other_scenario = write_scenario(other)
+    customers = pd.read_parquet(other / "customers.parquet")
+    customers.assign(customer_id="x" + customers["customer_id"]).to_parquet(other / "customers.parquet")
+    scores = pd.read_parquet(other / "scores.parquet")
+    scores.assign(customer_id="x" + scores["customer_id"]).to_parquet(other / "scores.parquet")
+    run_week(other_scenario, other / "w", MONDAY)
+    commit(other / "w", history)
+    assert commit(tmp_path / "first", history).run_id == first["run_id"]
+    with pytest.raises(HistoryError, match="stale"):
+        commit(tmp_path / "second", history)
+
+
+def test_a_voided_run_stops_counting_and_cannot_come_back(tmp_path):
+    scenario = write_scenario(tmp_path)
+    history = tmp_path / "history.duckdb"
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    committed = commit(tmp_path / "w1", history)
+    assert len(contacts_around(history, MONDAY, 30)) == committed.contacts > 0
+    assert ledger.void(history, summary["run_id"][:6], "sent twice") == (summary["run_id"], committed.contacts)
+    assert contacts_around(history, MONDAY, 30).empty
+    assert len(run_record(history, summary["run_id"])[2]) == committed.contacts  # kept, not deleted
+    listed = runs(history)
+    assert listed["void_note"].tolist() == ["sent twice"] and listed["voided_at"].notna().all()
+    with pytest.raises(HistoryError, match="already voided"):
+        ledger.void(history, summary["run_id"], None)
+    with pytest.raises(HistoryError, match="was voided; a voided run cannot be committed again"):
+        commit(tmp_path / "w1", history)
+    assert ledger.history_seq(history) == 2  # the commit and the void
+
+
+def test_after_a_void_a_new_plan_is_not_stale(tmp_path):
+    scenario = write_scenario(tmp_path)
+    history = tmp_path / "history.duckdb"
+    first = run_week(scenario, tmp_path / "first", MONDAY)
+    run_week(scenario, tmp_path / "second", MONDAY)
+    commit(tmp_path / "second", history)
+    ledger.void(history, json.loads((tmp_path / "second" / "summary.json").read_text())["run_id"])
+    assert commit(tmp_path / "first", history).run_id == first["run_id"]
+
+
+def test_a_history_path_that_is_a_folder_is_refused(tmp_path):
+    (tmp_path / "history.duckdb").mkdir()
+    with pytest.raises(HistoryError, match="The contact history path is a folder"):
+        contacts_around(tmp_path / "history.duckdb", MONDAY, 30)

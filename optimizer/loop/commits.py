@@ -1,0 +1,62 @@
+"""Committing a plan to the contact history: the whole plan when the history has not moved
+since the plan was computed; forced, only the rows the contact policy still allows.
+
+A plan saw the history as of event ``history_seq``. When runs committed since then contacted
+its customers within the policy's reach, the plan is stale (optimizer/store/ledger.py refuses
+it). ``force`` re-applies the scenario's contact policy (optimizer/scenario/policy.py) to the
+plan's rows against the history as it is now, and records only the rows no rule blocks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import DataError, ScenarioError
+from optimizer.scenario.policy import policy_rules
+from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.store import ledger
+from optimizer.store.files import RunFolder, read_run
+from optimizer.store.ledger import Commit, recorded_history
+
+
+def commit(out_dir: Path | str, history: Path | str | None = None, force: bool = False) -> Commit:
+    """Record the plan in ``out_dir`` as sent (a stale plan only with ``force``, and then only
+    the rows the contact policy still allows). ``history``: default, the one the summary names."""
+    run = read_run(Path(out_dir))
+    target = recorded_history(run.summary, Path(history) if history is not None else None, run.path)
+    return ledger.commit(run, target, still_allowed if force else None)
+
+
+def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
+    """The plan's rows (customer_id, campaign_id, group, and the expected figures when the plan
+    has them) that no rule of the run's scenario's contact policy blocks against ``contacts``,
+    the history's live contacts around its date."""
+    scenario = _run_scenario(run)
+    plan = pd.concat([pd.read_parquet(file) for file in run.plan],
+                     ignore_index=True).dropna(subset=["campaign_id"]).reset_index(drop=True)
+    campaigns = pd.Index(scenario.campaign_ids()).get_indexer(pd.Index(plan["campaign_id"]))
+    if (campaigns < 0).any():
+        unknown = plan["campaign_id"].iloc[int(np.flatnonzero(campaigns < 0)[0])]
+        raise ScenarioError(f"The plan's campaign '{unknown}' is no longer in the scenario, so its contact policy "
+                            "cannot be checked", where=scenario.source,
+                            fix="Re-plan with `cvo optimize` instead of forcing the commit")
+    customers = plan["customer_id"].astype(str).to_numpy(dtype=object)
+    run_date = dt.date.fromisoformat(run.summary["run_date"])
+    rows = np.arange(len(plan))
+    blocked = np.zeros(len(plan), dtype=bool)
+    for rule in policy_rules(scenario, customers, contacts, run_date):
+        blocked |= rule.blocked[rows, campaigns]
+    return plan[~blocked].reset_index(drop=True)
+
+
+def _run_scenario(run: RunFolder) -> Scenario:
+    source = run.summary.get("scenario_file")
+    if not source or not Path(source).is_file():
+        raise DataError("The run's scenario file is needed to re-check its contact policy, and it is not there",
+                        where=f"{run.path}, scenario_file: {source}",
+                        fix="Restore the scenario file, or re-plan with `cvo optimize`")
+    return load_scenario(source)

@@ -1,0 +1,154 @@
+"""`cvo optimize` and `cvo commit` killed (SIGKILL) mid-way never leave a folder that mixes two
+runs' files and is read as one, nor a partial run in the contact history.
+
+After each kill: the folder is either one whole run (its plan file carries its summary's run id)
+or refused by every reader with exit 7; `cvo commit` records a run whole or not at all; the
+next run into the folder succeeds and leaves no temporary file behind. The deterministic tests
+stop the child right after each of its writes; the slow ones kill at random times (-m slow).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from weekly_loop import write_scenario
+
+from optimizer.errors import RunFolderError
+from optimizer.store.files import RUN_ID_KEY, read_run
+
+CLI = "import sys; from optimizer.cli import app; sys.argv[0] = 'cvo'; app()"
+STOP_AFTER_WRITE = """
+import os, pathlib, sys, time
+import optimizer.store.files as files
+write, count = files.atomic_write, [0]
+def write_then_stop(path, writer):
+    write(path, writer)
+    count[0] += 1
+    if count[0] == int(os.environ["CVO_STOP_AFTER"]):
+        pathlib.Path(os.environ["CVO_MARKER"]).write_text(path.name)
+        time.sleep(120)
+files.atomic_write = write_then_stop
+from optimizer.cli import app
+sys.argv[0] = "cvo"
+app()
+"""
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def cvo(*args: str, script: str = CLI, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env or ENV)
+
+
+def finished(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CLI, *args], capture_output=True, text=True, env=ENV, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_scenario(tmp_path_factory.mktemp("crash"), n=4000, budget=900.0)
+
+
+def optimize_args(scenario: Path, out: Path) -> list[str]:
+    return ["optimize", str(scenario), "--out", str(out), "--date", "2026-01-05"]
+
+
+def assert_whole_or_refused(out: Path) -> str:
+    """The folder is one run (returned: 'whole') or every reader refuses it ('refused')."""
+    try:
+        run = read_run(out)
+    except RunFolderError:
+        for command in (["report", str(out)], ["commit", str(out), "--history", str(out.parent / "h.duckdb")]):
+            refused = finished(*command)
+            assert refused.returncode == 7, refused.stdout + refused.stderr
+            assert refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
+        return "refused"
+    metadata = pq.read_schema(run.plan[0]).metadata or {}
+    assert metadata[RUN_ID_KEY].decode() == run.run_id
+    return "whole"
+
+
+def assert_next_run_cleans_up(scenario: Path, out: Path) -> None:
+    done = finished(*optimize_args(scenario, out))
+    assert done.returncode == 0, done.stderr
+    assert read_run(out) and not [name for name in os.listdir(out) if name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("stop_after", [1, 2, 3])
+def test_optimize_stopped_after_each_write(scenario: Path, tmp_path: Path, stop_after: int):
+    """Writes 1, 2, 3 are plan.parquet, summary.json, manifest.json: after the first two the
+    folder mixes the runs and is refused; after the manifest it is the new run, whole."""
+    out, marker = tmp_path / "out", tmp_path / "marker"
+    assert finished(*optimize_args(scenario, out)).returncode == 0
+    child = cvo(*optimize_args(scenario, out), script=STOP_AFTER_WRITE,
+                env={**ENV, "CVO_STOP_AFTER": str(stop_after), "CVO_MARKER": str(marker)})
+    deadline = time.monotonic() + 120
+    while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), child.communicate()
+    child.send_signal(signal.SIGKILL)
+    child.communicate()
+    assert assert_whole_or_refused(out) == ("whole" if stop_after == 3 else "refused")
+    assert_next_run_cleans_up(scenario, out)
+
+
+@pytest.mark.slow
+def test_optimize_killed_at_random_times(scenario: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    started = time.monotonic()
+    assert finished(*optimize_args(scenario, out)).returncode == 0
+    took = time.monotonic() - started
+    rng, seen = random.Random(16), {"whole": 0, "refused": 0}
+    for _ in range(30):
+        child = cvo(*optimize_args(scenario, out))
+        time.sleep(rng.uniform(0.6, 1.05) * took)  # mostly the solve's end and the writes
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+        seen[assert_whole_or_refused(out)] += 1
+        if seen["refused"] and rng.random() < 0.5:
+            assert_next_run_cleans_up(scenario, out)
+    assert_next_run_cleans_up(scenario, out)
+    assert seen["whole"] > 0
+
+
+def contacts_by_run(history: Path) -> dict[str, int]:
+    if not history.exists():
+        return {}
+    with duckdb.connect(str(history), read_only=True) as connection:
+        planned = dict(connection.execute("SELECT run_id, treatment + control FROM runs").fetchall())
+        recorded = dict(connection.execute("SELECT run_id, count(*) FROM contacts GROUP BY run_id").fetchall())
+        events = dict(connection.execute("SELECT run_id, count(*) FROM events GROUP BY run_id").fetchall())
+    assert planned.keys() == events.keys() and all(recorded.get(run, 0) == planned[run] for run in planned)
+    return recorded
+
+
+@pytest.mark.slow
+def test_commit_killed_at_random_times(scenario: Path, tmp_path: Path):
+    history, rng = tmp_path / "history.duckdb", random.Random(17)
+    for trial in range(30):
+        out = tmp_path / f"w{trial}"
+        assert finished(*optimize_args(scenario, out), "--method", "exact").returncode == 0
+        started = time.monotonic()
+        child = cvo("commit", str(out), "--history", str(history))
+        time.sleep(rng.uniform(0.5, 3.0))
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+        before = contacts_by_run(history)
+        run_id = read_run(out).run_id
+        done = finished("commit", str(out), "--history", str(history))
+        assert done.returncode == 0, done.stderr
+        after = contacts_by_run(history)
+        assert run_id in after and {k: v for k, v in after.items() if k != run_id} == {
+            k: v for k, v in before.items() if k != run_id}
+        assert time.monotonic() - started < 300
+        subprocess.run([sys.executable, "-c", CLI, "void", run_id[:12], "--history", str(history)],
+                       capture_output=True, env=ENV, check=True)  # the next trial's plan is then not stale
