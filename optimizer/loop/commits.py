@@ -54,7 +54,7 @@ def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _run_scenario(run: RunFolder) -> Scenario:
-    source = run.summary.get("scenario_file")
+    source = run.summary.get("scenario_path") or run.summary.get("scenario_file")
     if not source or not Path(source).is_file():
         raise DataError("The run's scenario file is needed to re-check its contact policy, and it is not there",
                         where=f"{run.path}, scenario_file: {source}",

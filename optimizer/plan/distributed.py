@@ -49,7 +49,7 @@ from optimizer.store.files import (
     staging_folder,
     write_run,
 )
-from optimizer.store.ledger import history_seq
+from optimizer.store.ledger import history_state
 
 KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
 Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
@@ -104,7 +104,7 @@ def optimize_distributed(
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``)."""
     run_date = run_date or dt.date.today()
     check_output_folder(out_dir)
-    seen = history_seq(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
+    seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
     customers = dask_customers(client, scenario, run_date)
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
@@ -169,7 +169,11 @@ def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thre
 
     def stage(folder: Path) -> list[str]:
         fresh = staging_folder(folder, PLAN_FOLDER)
-        customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
+        try:
+            customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
         names = sorted(path.name for path in fresh.glob("*.parquet"))
         target = folder / PLAN_FOLDER
         if target.exists():
@@ -207,7 +211,7 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, seed: i
 
 def _summary(
     scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds: Thresholds, run_date: dt.date,
-    seen: int,
+    seen: tuple[str | None, int],
 ) -> dict[str, Any]:
     _, controls, audiences = thresholds
     history = scenario.resolve(scenario.contact_policy.history)
@@ -215,10 +219,12 @@ def _summary(
         "run_id": uuid.uuid4().hex,
         "scenario": scenario.name,
         "scenario_file": scenario.source,
+        "scenario_path": str(Path(scenario.source).resolve()),
         "run_date": run_date.isoformat(),
         "contact_history": str(history),
         "contact_history_found": history.is_file(),
-        "history_seq": seen,
+        "history_id": seen[0],
+        "history_seq": seen[1],
         "policy_lookback_days": policy_lookback(scenario.contact_policy),
         "contact_rules": contact_rules(scenario.contact_policy),
         "seed": scenario.seed,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,12 +34,14 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
     return {
         "scenario": scenario.name,
         "scenario_file": scenario.source,
+        "scenario_path": str(Path(scenario.source).resolve()),
         "objective_name": str(scenario.objective),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_date": formulation.data.run_date.isoformat(),
         "contact_history": str(formulation.data.history_file),
         "contact_history_found": formulation.data.history_file.is_file(),
-        "history_seq": formulation.data.history_seq,
+        "history_id": formulation.data.history_state[0],
+        "history_seq": formulation.data.history_state[1],
         "policy_lookback_days": policy_lookback(scenario.contact_policy),
         "contact_rules": contact_rules(scenario.contact_policy),
         **solver_figures(result, str(scenario.solver.method)),

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
-from optimizer.store.ledger import check_history_path, contacts_around, history_seq
+from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import read_table, require_columns, row_label, show
 
 SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")
@@ -46,7 +46,7 @@ class ScenarioData:
     ``customers`` has ids as strings; ``scores`` is aligned with its rows (NaN where a pair has
     no score row, and everywhere without a scores table); ``contacts`` are the contact history's
     contacts the policy must respect on ``run_date`` (empty without a history file);
-    ``history_seq`` is the history's last event when it was read (0 without a history file).
+    ``history_state`` is the history's id and last event when it was read ((None, 0) without one).
     """
 
     scenario: Scenario
@@ -56,7 +56,7 @@ class ScenarioData:
     run_date: dt.date
     customers_file: Path
     history_file: Path
-    history_seq: int
+    history_state: tuple[str | None, int]
 
     @property
     def customer_ids(self) -> NDArray[np.object_]:
@@ -80,7 +80,7 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioDa
         scores = Scores(np.full(shape, np.nan), np.full(shape, np.nan))
     history_file = scenario.resolve(scenario.contact_policy.history)
     check_history_path(history_file)
-    seen = history_seq(history_file)  # before the contacts: a commit in between makes the plan look stale, not fresh
+    seen = history_state(history_file)  # before the contacts: a commit in between makes the plan stale, not fresh
     contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy))
     return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen)
 

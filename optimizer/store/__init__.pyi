@@ -1,5 +1,6 @@
 """Public names of optimizer.store, for type checkers; loaded lazily at run time (lazy_loader)."""
 
+from .events import stale_customers as stale_customers
 from .files import (
     FRONTIER_FILE as FRONTIER_FILE,
     MANIFEST_FILE as MANIFEST_FILE,
@@ -23,7 +24,7 @@ from .ledger import (
     check_history_path as check_history_path,
     commit as commit,
     contacts_around as contacts_around,
-    history_seq as history_seq,
+    history_state as history_state,
     recorded_history as recorded_history,
     run_record as run_record,
     runs as runs,

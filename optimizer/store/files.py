@@ -56,6 +56,16 @@ class RunFolder:
 
 def atomic_write(path: Path, write: Writer) -> None:
     """Call ``write(temp_path)`` (what it returns is ignored) and move the result over ``path`` in one rename."""
+    temp = written_aside(path, write)
+    try:
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def written_aside(path: Path, write: Writer) -> Path:
+    """``write`` called on a fresh temporary file beside ``path``, fsynced, with the usual mode; its path.
+    The temporary file is removed when ``write`` fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
@@ -65,15 +75,18 @@ def atomic_write(path: Path, write: Writer) -> None:
         with open(temp_path, "rb+") as stream:
             os.fsync(stream.fileno())
         os.chmod(temp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
-        os.replace(temp_path, path)
-    finally:
+    except BaseException:
         temp_path.unlink(missing_ok=True)
+        raise
+    return temp_path
 
 
 def staging_folder(out_dir: Path, name: str) -> Path:
     """A fresh hidden folder in ``out_dir`` to build ``name`` in before renaming it into place;
     named after this process, so that a later run can tell it from a live writer's."""
-    return Path(tempfile.mkdtemp(prefix=f".{name}.pid{os.getpid()}.", suffix=".tmp", dir=out_dir))
+    folder = Path(tempfile.mkdtemp(prefix=f".{name}.pid{os.getpid()}.", suffix=".tmp", dir=out_dir))
+    os.chmod(folder, 0o777 & ~_umask())  # mkdtemp makes 0700; the folder becomes OUT/plan
+    return folder
 
 
 def _umask() -> int:
@@ -111,14 +124,27 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
         with folder_lock(out_dir):
             remove_dead_temporaries(out_dir)
             written = list(stage(out_dir)) if stage is not None else []
-            for name, write in files.items():
-                atomic_write(out_dir / name, write)
+            _write_all(out_dir, files)
             digests = {name: file_digest(out_dir / name) for name in [*written, *files]}
             manifest = {"run_id": run_id, "files": digests}
             atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
     except OSError as error:  # a full disk, a folder made read-only meanwhile: the previous run's files stay
         raise RunFolderError(f"The run's files could not be written: {error.strerror or error}", where=str(out_dir),
                              fix="Free space or fix the folder's permissions, then run again") from None
+
+
+def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> None:
+    """Every file written aside first, then all renamed into place: a write that fails (a full
+    disk) leaves the previous run's files as they were."""
+    temps: dict[str, Path] = {}
+    try:
+        for name, write in files.items():
+            temps[name] = written_aside(out_dir / name, write)
+        for name, temp in temps.items():
+            os.replace(temp, out_dir / name)
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -169,9 +195,13 @@ def _alive(pid: int) -> bool:
 
 
 def file_digest(path: Path) -> str:
-    """The SHA-256 of a file, as hex."""
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
+    """The SHA-256 of a file, as hex (RunFolderError when it cannot be read)."""
+    try:
+        with open(path, "rb") as stream:
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+    except OSError as error:
+        raise RunFolderError(f"{path.name} cannot be read: {error.strerror or error}", where=str(path.parent),
+                             fix="Check the file's permissions") from None
 
 
 def read_run(out_dir: Path) -> RunFolder:
@@ -188,7 +218,8 @@ def read_run(out_dir: Path) -> RunFolder:
         if file_digest(path) != digest:
             raise RunFolderError(
                 f"{name} is not the file run {manifest['run_id']} wrote: the folder holds files of different runs "
-                "(a run was interrupted while writing, or a file was changed by hand)", where=str(out_dir), fix=fix)
+                "(a run was interrupted while writing, is writing into it right now, or a file was changed by hand)",
+                where=str(out_dir), fix=f"If no cvo command is writing there, {fix[0].lower()}{fix[1:]}")
     summary = _read_summary_file(out_dir, fix)
     if summary.get("run_id") != manifest["run_id"]:
         raise RunFolderError(f"{SUMMARY_FILE} is of run {summary.get('run_id')}, {MANIFEST_FILE} of run "
@@ -206,7 +237,7 @@ def _read_manifest(out_dir: Path, fix: str) -> dict[str, Any]:
         raise RunFolderError(problem, where=str(out_dir), fix=f"Give a folder written by `cvo optimize`; {fix}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (OSError, ValueError) as error:
         raise RunFolderError(f"{MANIFEST_FILE} cannot be read ({error})", where=str(out_dir), fix=fix) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "run_id" not in manifest:
         raise RunFolderError(f"{MANIFEST_FILE} does not list a run's files", where=str(out_dir), fix=fix)

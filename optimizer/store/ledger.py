@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import duckdb
 import pandas as pd
+import pyarrow.parquet as pq
 
-from optimizer.errors import DataError, HistoryError
-from optimizer.store.files import PLAN_FILE, RunFolder
+from optimizer.errors import DataError, HistoryError, RunFolderError
+from optimizer.store.events import LIVE, count, newer_runs, record_event, refuse_voided, stale_customers
+from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, RunFolder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -49,9 +52,10 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS events (
     seq BIGINT PRIMARY KEY, kind VARCHAR, run_id VARCHAR, happened_at TIMESTAMP, note VARCHAR
 );
+CREATE TABLE IF NOT EXISTS meta (history_id VARCHAR);
+INSERT INTO meta SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM meta);
 """
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
-LIVE = "run_id NOT IN (SELECT run_id FROM events WHERE kind = 'void')"  # contacts of runs not voided
 
 CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end"]
 
@@ -71,8 +75,8 @@ class Commit:
 
 
 Recheck = Callable[[RunFolder, pd.DataFrame], pd.DataFrame]
-"""Given a run and the history's live contacts around its date, the plan rows (customer_id,
-campaign_id, group) the contact policy still allows (loop/commit.py)."""
+"""Given a run and every live contact of its customers, the plan rows (customer_id, campaign_id,
+group) the contact policy still allows (optimizer/loop/commits.py)."""
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -98,41 +102,68 @@ def commit(run: RunFolder, history: Path, recheck: Recheck | None = None) -> Com
     """Record the plan of ``run`` as sent, in one transaction.
 
     The plan is plan.parquet, or the folder plan/ of one file per partition (cvo optimize --dask);
-    DuckDB reads it straight from parquet, so a plan of any size never passes through pandas.
-    A stale plan (``stale_customers`` > 0) is refused unless ``recheck`` is given; then only the
-    rows it returns are recorded.
+    DuckDB reads it straight from parquet, so a plan of any size never passes through pandas
+    (except a forced stale one, which ``recheck`` reads). A stale plan (``stale_customers`` > 0)
+    is refused unless ``recheck`` is given; then only the rows it returns are recorded.
     """
     run_date, created = _run_date(run.summary, run.path), not Path(history).exists()
     if not run.plan:
         raise DataError(f"{PLAN_FILE} is missing", where=str(run.path),
                         fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
+    try:
+        return _commit(run, history, run_date, created, recheck)
+    except duckdb.Error as error:
+        raise HistoryError(f"The commit failed and recorded nothing: {str(error).splitlines()[0]}",
+                           where=f"{run.path}, {history}",
+                           fix="Check the run folder and run cvo commit again") from None
+    except BaseException:
+        if created:  # a first commit that failed leaves no empty history behind
+            for leftover in (Path(history), Path(f"{history}.wal")):
+                with suppress(OSError):
+                    leftover.unlink(missing_ok=True)
+        raise
+
+
+def _commit(run: RunFolder, history: Path, run_date: dt.date, created: bool, recheck: Recheck | None) -> Commit:
     connection = connect(history)
     try:
         connection.begin()
-        if _count(connection, "SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]):
-            _refuse_voided(connection, run.run_id, history)
+        if count(connection, "SELECT count(*) FROM runs WHERE run_id = ?", [run.run_id]):
+            refuse_voided(connection, run.run_id, history)
             connection.rollback()
             return Commit(run.run_id, run_date, _contact_count(connection, run.run_id), False, history)
+        _check_plan_files(run)  # again, inside the transaction: a run written since read_run is refused
         stale = stale_customers(connection, run, run_date)
-        rows = _plan_rows(connection, run, run_date, stale, recheck, history)
+        rows = _plan_rows(connection, run, stale, recheck, history)
         _insert(connection, run, run_date, rows)
-        _record_event(connection, "commit", run.run_id, None)
+        record_event(connection, "commit", run.run_id, None)
         contacts = _contact_count(connection, run.run_id)
-        dropped = _plan_count(connection, run) - contacts
+        dropped = _plancount(connection, run) - contacts
         connection.commit()
     finally:
         connection.close()
     return Commit(run.run_id, run_date, contacts, True, history, created, dropped)
 
 
+def _check_plan_files(run: RunFolder) -> None:
+    """Every plan file still carries the run's id (its parquet metadata)."""
+    for file in run.plan:
+        written_by = (pq.read_schema(file).metadata or {}).get(RUN_ID_KEY, b"").decode()
+        if written_by != run.run_id:
+            raise RunFolderError(f"{file.name} is now of run {written_by or 'unknown'}, not {run.run_id}: a run was "
+                                 "written into the folder meanwhile", where=str(run.path),
+                                 fix="Commit the folder again once no cvo command writes there")
+
+
 def _plan_rows(
-    connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.date, stale: int, recheck: Recheck | None,
-    history: Path,
+    connection: duckdb.DuckDBPyConnection, run: RunFolder, stale: int, recheck: Recheck | None, history: Path,
 ) -> pd.DataFrame | None:
-    """None to record the whole plan; the rows the policy still allows for a forced stale one."""
+    """None to record the whole plan; for a forced stale one, the rows the policy still allows
+    against every live contact of the plan's customers."""
+    run_date = _run_date(run.summary, run.path)
     if recheck is None and stale:
         newer = ", ".join(f"{run_id[:8]} ({scenario}, sent {sent})" for run_id, scenario, sent in
-                          _newer_runs(connection, run))
+                          newer_runs(connection, run))
         replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.path}"
         raise HistoryError(
             f"The plan is stale: it saw the contact history before run {newer} was committed, which contacted "
@@ -142,50 +173,14 @@ def _plan_rows(
             fix=f"Re-plan with `{replan}` and commit that plan; or run `cvo commit {run.path} --force` to record "
             "only the customers the contact policy still allows",
         )
-    if recheck is None:
+    if recheck is None or not stale:
         return None
     contacts = connection.execute(
-        f"SELECT {_columns()} FROM contacts WHERE {LIVE} AND (window_end > ? "
-        "OR abs(date_diff('day', sent_on, ?)) < ?)",
-        [run_date, run_date, int(run.summary.get("policy_lookback_days", 1))],
+        f"SELECT {_columns()} FROM contacts WHERE {LIVE} AND customer_id IN "
+        "(SELECT customer_id FROM read_parquet(?) WHERE campaign_id IS NOT NULL)",
+        [[str(file) for file in run.plan]],
     ).df()
     return recheck(run, contacts)
-
-
-def stale_customers(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.date) -> int:
-    """How many of the plan's customers runs committed after the plan was computed (events
-    after its ``history_seq``, not voided) contacted within the policy's reach of ``run_date``:
-    sent within ``policy_lookback_days`` of it, or with a measurement window still open then
-    (0 when the scenario's contact policy has no rule)."""
-    seen = run.summary.get("history_seq")
-    if run.summary.get("contact_rules") == 0:
-        return 0  # no rule reads the history, so nothing committed since can change what the plan may do
-    if seen is None:
-        raise DataError("summary.json does not say which state of the contact history the plan saw "
-                        "(written by an older cvo)", where=str(run.path),
-                        fix="Run `cvo optimize` again into this folder, then commit")
-    return _count(connection, (
-        "SELECT count(DISTINCT c.customer_id) FROM contacts c JOIN read_parquet(?) p "
-        "ON p.customer_id = c.customer_id AND p.campaign_id IS NOT NULL "
-        "WHERE c.run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq > ?) AND c." + LIVE +
-        " AND (c.window_end > ? OR abs(date_diff('day', c.sent_on, ?)) < ?)"),
-        [[str(file) for file in run.plan], int(seen), run_date, run_date,
-         int(run.summary.get("policy_lookback_days", 1))])
-
-
-def _newer_runs(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> list[tuple[str, str, dt.date]]:
-    """(run_id, scenario, run date) of every run committed after the plan saw the history, not voided."""
-    rows = connection.execute(
-        "SELECT e.run_id, r.scenario, r.run_date FROM events e JOIN runs r USING (run_id) WHERE e.kind = 'commit' "
-        f"AND e.seq > ? AND e.{LIVE} ORDER BY e.seq", [int(run.summary["history_seq"])]).fetchall()
-    return [(str(run_id), str(scenario), sent) for run_id, scenario, sent in rows]
-
-
-def _refuse_voided(connection: duckdb.DuckDBPyConnection, run_id: str, history: Path) -> None:
-    if _count(connection, "SELECT count(*) FROM events WHERE kind = 'void' AND run_id = ?", [run_id]):
-        connection.rollback()
-        raise HistoryError(f"Run {run_id} was voided; a voided run cannot be committed again", where=str(history),
-                           fix="Re-plan with `cvo optimize` and commit the new plan")
 
 
 def void(history: Path, run: str, note: str | None = None) -> tuple[str, int]:
@@ -195,11 +190,11 @@ def void(history: Path, run: str, note: str | None = None) -> tuple[str, int]:
     try:
         connection.begin()
         run_id = _match_run(connection, run, history)
-        if _count(connection, "SELECT count(*) FROM events WHERE kind = 'void' AND run_id = ?", [run_id]):
+        if count(connection, "SELECT count(*) FROM events WHERE kind = 'void' AND run_id = ?", [run_id]):
             connection.rollback()
             raise HistoryError(f"Run {run_id} is already voided", where=str(history),
                                fix="Nothing to do; `cvo history` lists every run and when it was voided")
-        _record_event(connection, "void", run_id, note)
+        record_event(connection, "void", run_id, note)
         contacts = _contact_count(connection, run_id)
         connection.commit()
         return run_id, contacts
@@ -207,20 +202,15 @@ def void(history: Path, run: str, note: str | None = None) -> tuple[str, int]:
         connection.close()
 
 
-def _record_event(connection: duckdb.DuckDBPyConnection, kind: str, run_id: str, note: str | None) -> None:
-    connection.execute(
-        "INSERT INTO events SELECT coalesce(max(seq), 0) + 1, ?, ?, ?, ? FROM events",
-        [kind, run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None), note],
-    )
-
-
-def history_seq(history: Path) -> int:
-    """The number of the contact history's last event (0 without a history): the state a plan saw."""
+def history_state(history: Path) -> tuple[str | None, int]:
+    """The history's id (made when the file was created) and the number of its last event: the
+    state a plan saw ((None, 0) without a history file)."""
     if not Path(history).is_file():
-        return 0
+        return None, 0
     connection = _open_existing(history)
     try:
-        return _count(connection, "SELECT coalesce(max(seq), 0) FROM events", [])
+        row = connection.execute("SELECT (SELECT history_id FROM meta), coalesce(max(seq), 0) FROM events").fetchone()
+        return (None, 0) if row is None else (row[0], int(row[1]))
     finally:
         connection.close()
 
@@ -272,20 +262,12 @@ def _recount(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 
 def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:
-    return _count(connection, "SELECT count(*) FROM contacts WHERE run_id = ?", [run_id])
+    return count(connection, "SELECT count(*) FROM contacts WHERE run_id = ?", [run_id])
 
 
-def _count(connection: duckdb.DuckDBPyConnection, query: str, parameters: list[Any]) -> int:
-    """The number a ``SELECT count(*)`` query returns (it always returns one row)."""
-    row = connection.execute(query, parameters).fetchone()
-    if row is None:
-        raise TypeError(f"{query} returned no row")
-    return int(row[0])
-
-
-def _plan_count(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
+def _plancount(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
     """The plan's rows with a campaign (what a full commit records)."""
-    return _count(connection, "SELECT count(*) FROM read_parquet(?) WHERE campaign_id IS NOT NULL",
+    return count(connection, "SELECT count(*) FROM read_parquet(?) WHERE campaign_id IS NOT NULL",
                   [[str(file) for file in run.plan]])
 
 
@@ -396,4 +378,15 @@ def _open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConn
     if not Path(history).is_file():
         raise HistoryError("There is no contact history here yet", where=str(history),
                            fix="Commit a run first: cvo commit OUT_DIR (or give the right --history path)")
-    return connect(Path(history), read_only=read_only)
+    connection = connect(Path(history), read_only=read_only)
+    if read_only and not _has_tables(connection, ("events", "meta")):  # written by an older cvo: add them once
+        connection.close()
+        connect(Path(history)).close()
+        connection = connect(Path(history), read_only=True)
+    return connection
+
+
+def _has_tables(connection: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:
+    found = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name IN (SELECT unnest(?))",
+                               [list(names)]).fetchone()
+    return found is not None and int(found[0]) == len(names)

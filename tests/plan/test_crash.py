@@ -29,14 +29,15 @@ CLI = "import sys; from optimizer.cli import app; sys.argv[0] = 'cvo'; app()"
 STOP_AFTER_WRITE = """
 import os, pathlib, sys, time
 import optimizer.store.files as files
-write, count = files.atomic_write, [0]
-def write_then_stop(path, writer):
-    write(path, writer)
-    count[0] += 1
-    if count[0] == int(os.environ["CVO_STOP_AFTER"]):
-        pathlib.Path(os.environ["CVO_MARKER"]).write_text(path.name)
-        time.sleep(120)
-files.atomic_write = write_then_stop
+replace, count = os.replace, [0]
+def replace_then_stop(source, target):
+    replace(source, target)
+    if pathlib.Path(target).name in ("plan.parquet", "summary.json", "manifest.json"):
+        count[0] += 1
+        if count[0] == int(os.environ["CVO_STOP_AFTER"]):
+            pathlib.Path(os.environ["CVO_MARKER"]).write_text(pathlib.Path(target).name)
+            time.sleep(120)
+files.os.replace = replace_then_stop
 from optimizer.cli import app
 sys.argv[0] = "cvo"
 app()
@@ -85,8 +86,8 @@ def assert_next_run_cleans_up(scenario: Path, out: Path) -> None:
 
 @pytest.mark.parametrize("stop_after", [1, 2, 3])
 def test_optimize_stopped_after_each_write(scenario: Path, tmp_path: Path, stop_after: int):
-    """Writes 1, 2, 3 are plan.parquet, summary.json, manifest.json: after the first two the
-    folder mixes the runs and is refused; after the manifest it is the new run, whole."""
+    """Renames 1, 2, 3 put plan.parquet, summary.json, manifest.json in place: after the first
+    two the folder mixes the runs and is refused; after the manifest it is the new run, whole."""
     out, marker = tmp_path / "out", tmp_path / "marker"
     assert finished(*optimize_args(scenario, out)).returncode == 0
     child = cvo(*optimize_args(scenario, out), script=STOP_AFTER_WRITE,

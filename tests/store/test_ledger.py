@@ -201,7 +201,7 @@ def test_a_voided_run_stops_counting_and_cannot_come_back(tmp_path):
         ledger.void(history, summary["run_id"], None)
     with pytest.raises(HistoryError, match="was voided; a voided run cannot be committed again"):
         commit(tmp_path / "w1", history)
-    assert ledger.history_seq(history) == 2  # the commit and the void
+    assert ledger.history_state(history)[1] == 2  # the commit and the void
 
 
 def test_after_a_void_a_new_plan_is_not_stale(tmp_path):
@@ -218,3 +218,29 @@ def test_a_history_path_that_is_a_folder_is_refused(tmp_path):
     (tmp_path / "history.duckdb").mkdir()
     with pytest.raises(HistoryError, match="The contact history path is a folder"):
         contacts_around(tmp_path / "history.duckdb", MONDAY, 30)
+
+
+def test_a_plan_that_saw_another_history_counts_every_event_of_this_one(tmp_path):
+    """Its history_seq numbers another file's events, so none of this file's may be skipped."""
+    scenario = write_scenario(tmp_path)
+    other = tmp_path / "other.duckdb"
+    run_week(scenario, tmp_path / "w0", MONDAY - dt.timedelta(days=35))
+    commit(tmp_path / "w0", other)
+    commit(tmp_path / "w0", tmp_path / "history.duckdb")  # the scenario's history: seq 1 there too
+    first = run_week(scenario, tmp_path / "first", MONDAY)  # saw history.duckdb at seq 1
+    second = run_week(scenario, tmp_path / "second", MONDAY)
+    assert first["history_id"] == ledger.history_state(tmp_path / "history.duckdb")[0] != ledger.history_state(
+        other)[0]
+    commit(tmp_path / "second", other)  # other is now at seq 2, beyond what 'first' saw of history.duckdb
+    with pytest.raises(HistoryError, match=f"before run {second['run_id'][:8]}"):
+        commit(tmp_path / "first", other)
+
+
+def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
+    history = tmp_path / "old.duckdb"
+    with duckdb.connect(str(history)) as connection:
+        connection.execute(ledger.SCHEMA.split("CREATE TABLE IF NOT EXISTS events")[0])
+        connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
+                           "DATE '2026-01-01', DATE '2026-01-15')")
+    assert len(contacts_around(history, MONDAY, 30)) == 1
+    assert ledger.history_state(history)[1] == 0 and ledger.history_state(history)[0]
