@@ -43,11 +43,14 @@ from optimizer.solve.keys import mix
 from optimizer.solve.lagrangian import PricedProblem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
+from optimizer.solve.repair import PASS_SECONDS, REPAIR_SHARE
 from optimizer.solve.results import SolveResult
 
 PERTURBATION = 1e-4  # ε relative to the mean |value| (measured: 4e-7 proved in 0.6 s; 10 times more left 1.3e-6)
 SAMPLE_ROWS = 2_000  # customers whose values decide whether the scores are degenerate
 DISTINCT_SHARE = 0.01  # degenerate: at most this share of the sampled values are distinct
+PROOF_PASSES = 3  # passes kept back from the time limit to value and prove the plan on the true values
+RESTART_PASSES = 10  # the least time, in passes, worth a second decomposition on the true values
 
 
 def degenerate(priced: PricedProblem) -> bool:
@@ -62,21 +65,23 @@ def solve_perturbed(priced: PricedProblem, options: SolverOptions, progress: Pro
     """The decomposition on the perturbed values, the plan valued and proven on the true ones."""
     clock = Clock.start(options.time_limit_s)
     perturbed = perturb(priced)
-    result = solve_decompose(perturbed, options, progress)
+    proof = min(REPAIR_SHARE * clock.limit, PROOF_PASSES * PASS_SECONDS * priced.value.size)
+    result = solve_decompose(perturbed, options.model_copy(update={"time_limit_s": clock.allow(
+        clock.remaining() - proof)}), progress)
     if result.choice is None:
         return result
     customers = Customers(priced)
     value = float(reduce(add, customers.map(_plan_value, result.choice, stage="plan")))
-    bound = np.inf if result.bound is None else result.bound
-    if result.shadow_prices is None:
+    bound = np.inf if result.bound is None else result.bound  # ε >= 0, so the perturbed bound holds for the true values
+    if result.shadow_prices is None or clock.expired():
         return replace(result, objective=value, bound=max(bound, value)).settled(options.mip_gap)
     latest = price_pass(customers, result.shadow_prices)
     bound = min(bound, latest.bound)
     if customers.coefficients is not None:
         bound = min(bound, audience_bound_at(customers, latest.prices, latest.bound, clock))
     proven = replace(result, objective=value, bound=max(bound, value), solve_seconds=clock.elapsed())
-    if proven.proven(options.mip_gap) or clock.expired():
-        return proven.settled(options.mip_gap)
+    if proven.proven(options.mip_gap) or clock.remaining() < RESTART_PASSES * PASS_SECONDS * priced.value.size:
+        return proven.settled(options.mip_gap)  # a decomposition's samples and screen alone take a few passes
     exact = solve_decompose(priced, options.model_copy(update={"time_limit_s": clock.allow()}), progress)
     return _better(proven, exact).settled(options.mip_gap)
 

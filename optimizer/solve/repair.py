@@ -3,7 +3,8 @@
 At prices λ every customer takes its priced-out best (optimizer/solve/lagrangian.py), and the plan's
 row sums u(λ) follow in one pass. A row the plan breaks gets a dearer price (a <= row: fewer
 customers choose what it counts) or a cheaper one (a >= row), by the move the breakpoint histograms
-estimate meets its limit, times ESCALATION each time the row is still broken, and the pass is repeated.
+estimate meets its limit, times ESCALATION each time the row is still broken, and the pass is repeated,
+as long as the next pass (timed like the last) ends within LATE_SECONDS of the time limit.
 Raising the prices of <= rows far enough leaves every customer an option of zero coefficient on
 them, or nothing, so when the empty plan meets every row (no >= limit above 0, no negative
 coefficient) the passes lead to a plan, given enough of them; with >= rows they may not, and then
@@ -15,6 +16,7 @@ prices), and L at the first prices, which are the best the solve knew, bounds ev
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +28,10 @@ from optimizer.solve.partitions import Customers
 
 REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)
 ESCALATION = 4.0  # a row still broken after its move gets this many times the move
-PASSES_PAST_LIMIT = 7  # plain passes (a balancing one counts 3) allowed once the time limit has passed
+LATE_SECONDS = 3.0  # how far past the time limit a repair may end: no pass starts that would end later
+RESERVED_PASSES = 10  # passes a time limit keeps back for a repair (a balancing pass counts 3)
 REPAIR_SHARE = 0.2  # at most this share of a time limit is kept for a repaired plan
-PASS_SECONDS = 2e-9  # a pass's time per (customer, campaign) pair: 0.4 s at 10^7 × 20 (docs/benchmarks.md)
+PASS_SECONDS = 6e-9  # a pass's time per (customer, campaign) pair: 1.2 s at 10^7 × 20 on a slow day (0.4 s fast)
 SMALLEST_MOVE = 1e-3  # of a row's price scale: the move of a broken row the histograms saw no move for
 
 
@@ -49,30 +52,39 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     rows = customers.rows
     prices = signed_prices(rows, start.prices)  # L bounds every plan only at prices of the rows' signs
     fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
+    timed = time.perf_counter()
     origin = balancing_pass(customers, prices, 0) if fresh else start
+    took = (time.perf_counter() - timed) / 3 if fresh else PASS_SECONDS * customers.n * len(customers.campaign_ids)
     moves = _fixing_moves(customers, origin)
     scale = np.zeros(len(rows))
-    latest, bound, late = origin, origin.bound, 0  # late: passes made after the limit, in plain passes
+    latest, bound = origin, origin.bound
     for _ in range(REPAIR_PASSES):
         broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)], dtype=bool)
         if not broken.any():
             value = latest.bound - float(latest.prices @ customers.rhs) + float(latest.prices @ latest.usage)
             return Repaired(latest.prices, value, bound)
-        if late >= PASSES_PAST_LIMIT:
-            return None
         unknown = broken & (moves == 0)
         if unknown.any():  # broken since the first pass, which saw no move for them: read it now
+            if latest.breakpoints is None and _too_late(clock, 3 * took):
+                return None
             here = latest if latest.breakpoints is not None else balancing_pass(customers, latest.prices, 0)
             moves[unknown] = _fixing_moves(customers, here)[unknown]
-            late += 3 * clock.expired()  # a balancing pass costs about three plain ones
         unknown &= moves == 0  # no move seen: go by the price's own size, towards the limit
         size = np.maximum(np.abs(latest.prices), SMALLEST_MOVE * customers.price_scale)
         moves[unknown] = (np.sign(latest.usage - customers.rhs) * size)[unknown]
         scale[broken] = np.maximum(1.0, ESCALATION * scale[broken])  # each time a row is still broken
+        if _too_late(clock, took):
+            return None
+        timed = time.perf_counter()
         latest = price_pass(customers, signed_prices(rows, origin.prices + scale * moves))
+        took = time.perf_counter() - timed
         bound = min(bound, latest.bound)
-        late += clock.expired()
     return None
+
+
+def _too_late(clock: Clock, seconds: float) -> bool:
+    """Whether a pass of ``seconds`` would end more than LATE_SECONDS past the time limit."""
+    return clock.elapsed() + seconds > clock.limit + LATE_SECONDS
 
 
 def _fixing_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
@@ -86,7 +98,7 @@ def _fixing_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
 
 
 def repair_reserve(customers: Customers, limit: float) -> float:
-    """Seconds kept back from a time limit for a repaired plan: a balancing pass (about 3 plain
-    passes) and PASSES_PAST_LIMIT plain passes of PASS_SECONDS per pair, at most REPAIR_SHARE of it."""
+    """Seconds kept back from a time limit for a repaired plan: RESERVED_PASSES passes of
+    PASS_SECONDS per pair, at most REPAIR_SHARE of it."""
     pairs = customers.n * len(customers.campaign_ids)
-    return min(REPAIR_SHARE * limit, (3 + PASSES_PAST_LIMIT) * PASS_SECONDS * pairs)
+    return min(REPAIR_SHARE * limit, RESERVED_PASSES * PASS_SECONDS * pairs)
