@@ -122,11 +122,12 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     sampled = sample_prices(customers, options.mip_gap, clock)
     prices = sampled.prices
     if screening.applies(customers, sampled.margins):
-        screened = _decompose_screened(customers, sampled, options, clock)
+        reserve = repair_reserve(customers, clock.limit)  # a repair over everyone, should the screen fail
+        screened = _decompose_screened(customers, sampled, options, clock.reserving(reserve))
         if screened.result is not None:
             return screened.result, screened.plan
         prices = screened.prices
-        if clock.expired():  # no time for the passes over everyone: a plan from the screen's prices
+        if clock.remaining() <= reserve:  # no time for the passes over everyone: a plan from the screen's prices
             return _repaired(customers, price_pass(customers, prices), None, options, clock)
     return _decompose_all(customers, prices, sampled.magnitude, 1e4 * customers.price_scale, options, clock)
 
