@@ -60,25 +60,40 @@ def headline(summary: dict[str, Any]) -> Text:
 
 
 def campaign_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="Campaigns", title_justify="left")
+    """Treated customers' spend and value per campaign, and the one money basis in the caption
+    (summary.json's ``money_basis``)."""
+    table = Table(title="Campaigns (expected value = value of incremental responses - spend)",
+                  title_justify="left", caption=_money_caption(summary), caption_justify="left")
     for column in ("campaign", "channel", "eligible", "treatment", "control", "expected spend", "expected value"):
         table.add_column(column, justify="left" if column in ("campaign", "channel") else "right")
     for c in summary["campaigns"]:
         table.add_row(escape(c["id"]), escape(c["channel"]), _count(c["eligible"]), _count(c["treatment"]),
-                      _count(c["control"]),
-                      _money(c["expected_spend"]), _money(c["expected_value"]))
+                      _count(c["control"]), _money(c["expected_spend"]), _money(c["expected_value"]))
     table.add_row("total", "", "", _count(summary["treatment"]), _count(summary["control"]),
                   _money(summary["expected_spend"]), _money(summary["expected_value"]), style="bold")
     return table
 
 
+def _money_caption(summary: dict[str, Any]) -> str | None:
+    """How the objective, the treated customers' value and the spend the limits count relate."""
+    if summary.get("control_spend") is None or summary.get("objective") is None:
+        return None
+    spend = summary["expected_spend"] + summary["control_spend"]
+    return (f"Spend and value of treated customers. The objective ({_money(summary['objective'])}) is their value "
+            f"as expected before the random control draw. Limits count control customers too: spend "
+            f"{_money(summary['expected_spend'])} + {_money(summary['control_spend'])} (control) = {_money(spend)}.")
+
+
 def channel_table(summary: dict[str, Any]) -> Table:
-    table = Table(title="Channels", title_justify="left")
-    for column in ("channel", "contacts", "capacity", "used"):
+    """Contacts per channel; its capacity counts treated and control customers, as ``used`` does."""
+    table = Table(title="Channels (capacity counts treated and control)", title_justify="left")
+    for column in ("channel", "treatment", "control", "capacity", "used"):
         table.add_column(column, justify="left" if column == "channel" else "right")
     for c in summary["channels"]:
-        used = "—" if not c["capacity"] else f"{c['contacts'] / c['capacity']:.0%}"
-        table.add_row(escape(c["channel"]), _count(c["contacts"]), _count(c["capacity"]), used)
+        audience = c.get("audience", c["contacts"])
+        used = "—" if not c["capacity"] else f"{audience / c['capacity']:.0%}"
+        table.add_row(escape(c["channel"]), _count(c["contacts"]), _count(audience - c["contacts"]),
+                      _count(c["capacity"]), used)
     return table
 
 

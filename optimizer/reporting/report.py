@@ -245,10 +245,12 @@ def campaign_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def channel_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per channel with the share of its capacity the treated contacts use."""
+    """One row per channel with the share of its capacity the selected audience (treated and
+    control, what the capacity row counts) uses."""
     return [
-        {**channel, "audience": channel.get("audience"), "capacity": channel.get("capacity"),
-         "used": channel["contacts"] / channel["capacity"] if channel.get("capacity") else None}
+        {**channel, "audience": channel.get("audience", channel["contacts"]), "capacity": channel.get("capacity"),
+         "used": channel.get("audience", channel["contacts"]) / channel["capacity"] if channel.get("capacity")
+         else None}
         for channel in summary["channels"]
     ]
 
@@ -321,15 +323,16 @@ def _bar_figure(labels: list[str]) -> tuple[Figure, Axes]:
 
 
 def channel_chart(channels: list[dict[str, Any]]) -> str | None:
-    """Horizontal bars: treated contacts per channel over its capacity (grey)."""
+    """Horizontal bars: the selected audience (treated and control, what the capacity counts) per
+    channel over its capacity (grey)."""
     if not channels:
         return None
     names = [str(channel["channel"]) for channel in channels]
     figure, axes = _bar_figure(names)
     capacities = [channel.get("capacity") or 0 for channel in channels]
-    contacts = [channel["contacts"] for channel in channels]
+    contacts = [channel.get("audience", channel["contacts"]) for channel in channels]
     axes.barh(range(len(names)), capacities, color=CAPACITY_COLOUR, label="capacity")
-    axes.barh(range(len(names)), contacts, height=0.5, color=USED_COLOUR, label="treated contacts")
+    axes.barh(range(len(names)), contacts, height=0.5, color=USED_COLOUR, label="treated and control")
     for y, (used, capacity) in enumerate(zip(contacts, capacities)):
         text = f" {used:,} of {capacity:,} ({used / capacity:.0%})" if capacity else f" {used:,} (no limit)"
         axes.text(max(used, capacity), y, text, va="center", fontsize=9)

@@ -22,6 +22,13 @@ from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult
 
 BINDING_TOLERANCE = 1e-6
+MONEY_BASIS = (
+    "expected value = expected incremental value of responses minus expected spend, summed over treated "
+    "customers; the objective is that sum as expected before the random control draw (each selected customer's "
+    "value times 1 minus its campaign's control fraction), so the two differ by the draw; limits (budgets, "
+    "capacities) count treated and control customers alike, control customers at the spend they would have "
+    "cost (expected_spend + control_spend)"
+)
 
 
 def build_summary(formulation: Formulation, result: SolveResult, control: NDArray[np.bool_]) -> dict[str, Any]:
@@ -50,6 +57,9 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "control": int(sum(c["control"] for c in campaigns)),
         "expected_spend": float(sum(c["expected_spend"] for c in campaigns)),
         "expected_value": float(sum(c["expected_value"] for c in campaigns)),
+        "control_spend": float(sum(c["control_spend"] for c in campaigns)),
+        "control_value": float(sum(c["control_value"] for c in campaigns)),
+        "money_basis": MONEY_BASIS,
         "campaigns": campaigns,
         "channels": channel_figures(formulation, choice, control),
         "constraints": constraint_figures(problem, choice, treated_choice, result.shadow_prices),
@@ -86,6 +96,7 @@ def campaign_figures(
     figures = []
     for j, campaign in enumerate(formulation.scenario.campaigns):
         treated = (choice == j) & ~control
+        held_out = (choice == j) & control
         figures.append({
             "id": campaign.id,
             "channel": campaign.channel,
@@ -98,6 +109,8 @@ def campaign_figures(
             "control": int(((choice == j) & control).sum()),
             "expected_spend": float(problem.spend[rows[treated], j].sum()),
             "expected_value": float(problem.pair_value[rows[treated], j].sum()),
+            "control_spend": float(problem.spend[rows[held_out], j].sum()),
+            "control_value": float(problem.pair_value[rows[held_out], j].sum()),
         })
     return figures
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from instances import medium_problem
 from rich.console import Console
 
@@ -29,3 +30,45 @@ def test_the_headline_names_the_solver_that_ran():
     summary = {"scenario": "weekly", "scenario_file": "weekly.yaml", "status": "optimal", "objective": 10.0,
                "bound": 10.0, "gap": 0.0, "build_seconds": 0.5, "solve_seconds": 1.0, "method": "decompose"}
     assert "method decompose" in headline(summary).plain
+
+
+def test_one_money_basis_in_the_summary_the_console_and_the_report(tmp_path):
+    """The treated value and spend, the control customers' spend the limits count, and the
+    objective as the value expected before the control draw, the same in all three places."""
+    import json
+    import re
+
+    import numpy as np
+    from weekly_loop import MONDAY, write_scenario
+
+    from optimizer.plan.outputs import write_plan
+    from optimizer.plan.workflow import optimize
+    from optimizer.reporting.console import render_summary
+    from optimizer.reporting.report import write_report
+    from optimizer.scenario.schema import load_scenario
+
+    scenario = write_scenario(tmp_path, n=400, budget=60.0)
+    plan = optimize(scenario, run_date=MONDAY)
+    summary = write_plan(plan, tmp_path / "out")
+    assert summary == json.loads((tmp_path / "out" / "summary.json").read_text())
+    given = plan.assignments.dropna(subset=["campaign_id"])
+    treated = given[given["group"] == "treatment"]
+    assert summary["expected_value"] == pytest.approx(treated["expected_value"].sum())
+    assert summary["expected_spend"] == pytest.approx(treated["expected_spend"].sum())
+    budget = next(row for row in summary["constraints"] if row["name"] == "budget")
+    assert budget["lhs"] == pytest.approx(summary["expected_spend"] + summary["control_spend"])
+    fractions = dict(zip(load_scenario(scenario).campaign_ids(), load_scenario(scenario).control_fractions()))
+    audience_value = sum((1 - fractions[c["id"]]) * (c["expected_value"] + c["control_value"])
+                         for c in summary["campaigns"])
+    assert summary["objective"] == pytest.approx(audience_value, rel=1e-9)
+    assert summary["control_value"] > 0 and not np.isclose(summary["objective"], summary["expected_value"])
+
+    stream = io.StringIO()
+    render_summary(summary, Console(file=stream, width=120))
+    console = " ".join(stream.getvalue().split())
+    money = [f"{summary[key]:,.2f}" for key in ("objective", "expected_value", "expected_spend", "control_spend")]
+    assert all(figure in console for figure in money), console
+    assert f"{budget['lhs']:,.2f}" in console and "before the random control draw" in console
+    page = re.sub(r"<[^>]+>", " ", write_report(tmp_path / "out").read_text(encoding="utf-8"))
+    page = " ".join(page.split())
+    assert all(figure in page for figure in money) and "before the random control draw" in page
