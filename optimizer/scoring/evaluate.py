@@ -26,7 +26,7 @@ is sum_a s_a V(everybody gets a), computed analytically rather than by drawing o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column, read_history
+from optimizer.store.files import SUMMARY_FILE, read_run
 from optimizer.store.tables import read_table, require_columns, show
 
 NO_CAMPAIGN = "(no campaign)"
@@ -112,8 +113,31 @@ class PolicyValue:
 
 
 @dataclass(frozen=True)
+class Difference:
+    """The plan's value minus a baseline's, paired on the same customers, with its 95% interval."""
+
+    baseline: str
+    difference: float
+    std_error: float
+
+    @property
+    def ci_low(self) -> float:
+        return self.difference - Z_95 * self.std_error
+
+    @property
+    def ci_high(self) -> float:
+        return self.difference + Z_95 * self.std_error
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "difference": self.difference, "std_error": self.std_error,
+                "ci_low": self.ci_low, "ci_high": self.ci_high}
+
+
+@dataclass(frozen=True)
 class Evaluation:
-    """A plan's estimated value beside the baselines, on ``n_customers`` customers of the history."""
+    """A plan's estimated value beside the baselines, on ``n_customers`` customers of the history.
+    Every value is per customer: the mean ``outcome`` minus the mean contact cost (``costs``,
+    from ``costs_source``)."""
 
     plan: PolicyValue
     baselines: tuple[PolicyValue, ...]
@@ -122,9 +146,23 @@ class Evaluation:
     propensity: str
     estimator: str
     interval: str
+    outcome: str = "revenue"
+    costs: Mapping[str, float] = field(default_factory=dict)
+    costs_source: str = "none given"
+
+    @property
+    def value_basis(self) -> str:
+        return f"per customer: mean {self.outcome} minus contact cost per customer (costs: {self.costs_source})"
+
+    def differences(self) -> tuple[Difference, ...]:
+        """The plan minus each baseline (normal 95% interval of the paired difference)."""
+        return tuple(Difference(b.name, *self.plan.minus(b)) for b in self.baselines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan": self.plan.to_dict(), "baselines": [b.to_dict() for b in self.baselines],
+        return {"value_basis": self.value_basis, "outcome": self.outcome, "costs": dict(self.costs),
+                "costs_source": self.costs_source, "plan": self.plan.to_dict(),
+                "baselines": [b.to_dict() for b in self.baselines],
+                "differences": [d.to_dict() for d in self.differences()],
                 "n_customers": self.n_customers, "n_unmatched": self.n_unmatched,
                 "propensity": self.propensity, "estimator": self.estimator, "interval": self.interval}
 
@@ -294,22 +332,43 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
         n_customers=data.n, n_unmatched=len(history) - data.n,
         propensity="given" if options.propensity_column else str(options.propensity),
         estimator="snipw" if options.self_normalised else "ipw",
-        interval=f"bootstrap ({options.bootstrap})" if options.bootstrap else "normal")
+        interval=f"bootstrap ({options.bootstrap})" if options.bootstrap else "normal",
+        outcome=options.outcome, costs=dict(options.costs or {}),
+        costs_source="given" if options.costs else "none given")
 
 
 def evaluate_files(plan_path: Path, history_path: Path, columns: HistoryColumns = COLUMNS,
                    options: EvaluateOptions = EvaluateOptions()) -> Evaluation:
-    """``cvo evaluate PLAN --history H``: read both files and evaluate."""
+    """``cvo evaluate PLAN --history H``: read both files and evaluate. Without costs in
+    ``options``, a plan in its ``cvo optimize`` folder is charged its scenario's cost per contact."""
     plan = read_table(Path(plan_path), what="plan", text_columns=("customer_id", "campaign_id"))
-    return evaluate_plan(plan, read_history(Path(history_path), columns), columns, options)
+    costs, source = run_costs(Path(plan_path)) if options.costs is None else (dict(options.costs), "given")
+    evaluation = evaluate_plan(plan, read_history(Path(history_path), columns), columns,
+                               replace(options, costs=costs or None))
+    return replace(evaluation, costs=costs, costs_source=source)
+
+
+def run_costs(plan_path: Path) -> tuple[dict[str, float], str]:
+    """Each campaign's cost per contact from the run folder ``plan_path`` sits in (its checked
+    summary.json), and where they came from; none when the plan is not in such a folder."""
+    if not (plan_path.parent / SUMMARY_FILE).is_file():
+        return {}, "none given (give --cost, or evaluate the plan.parquet of a cvo optimize folder)"
+    summary = read_run(plan_path.parent).summary
+    costs = {str(c["id"]): float(c.get("cost_per_contact") or 0.0) for c in summary.get("campaigns", [])}
+    return costs, f"the scenario's cost per contact ({plan_path.parent / SUMMARY_FILE})"
 
 
 def format_evaluation(evaluation: Evaluation) -> str:
-    """A plain-text table: policy, share treated, value per customer with its 95% interval."""
+    """A plain-text table: policy, share treated, value per customer with its 95% interval, and the
+    plan's difference to each baseline with its 95% interval."""
+    differences = {d.baseline: d for d in evaluation.differences()}
     lines = [f"Plan value on {evaluation.n_customers:,} customers ({evaluation.estimator}, propensities "
              f"{evaluation.propensity}, {evaluation.interval} 95% interval)",
-             f"{'policy':<32} {'treated':>8} {'value':>10} {'95% interval':>22}"]
+             f"value = {evaluation.value_basis}",
+             f"{'policy':<32} {'treated':>8} {'value':>10} {'95% interval':>22} {'plan - this (95% interval)':>36}"]
     for v in (evaluation.plan, *evaluation.baselines):
+        d = differences.get(v.name)
+        versus = "" if d is None else f"{d.difference:,.4f} [{d.ci_low:,.4f}, {d.ci_high:,.4f}]"
         lines.append(f"{v.name:<32} {v.treated_share:>8.1%} {v.value:>10,.4f} "
-                     f"{f'[{v.ci_low:,.4f}, {v.ci_high:,.4f}]':>22}")
+                     f"{f'[{v.ci_low:,.4f}, {v.ci_high:,.4f}]':>22} {versus:>36}")
     return "\n".join(lines)

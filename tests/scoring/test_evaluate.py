@@ -24,6 +24,7 @@ from optimizer.scoring.evaluate import (
     deterministic_policy,
     evaluate_files,
     evaluate_plan,
+    format_evaluation,
     policy_value,
     random_policy,
 )
@@ -234,3 +235,43 @@ def test_random_policy_puts_the_rest_on_no_campaign():
     data = RandomizedHistory(np.array(["x", "y"]), ARMS, np.array([0, 1]), np.array([1.0, 2.0]),
                              np.array([0.5, 0.3]), np.zeros(3))
     np.testing.assert_allclose(random_policy(data, {"a": 0.25}), [[0.75, 0.25, 0], [0.75, 0.25, 0]])
+
+
+def test_the_plan_is_compared_with_each_baseline_by_a_paired_difference(simulated):
+    history, mean = simulated
+    plan = targeting(history)
+    result = evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "b": 0.1}))
+    differences = result.differences()
+    assert [d.baseline for d in differences] == [b.name for b in result.baselines]
+    for d, baseline in zip(differences, result.baselines):
+        assert d.difference == pytest.approx(result.plan.value - baseline.value)
+        assert 0 < d.std_error < max(result.plan.std_error, baseline.std_error) * 2
+    nobody = true_value(plan.assign(group=None), mean)
+    truth = true_value(plan, mean, {"a": 0.3, "b": 0.1}) - nobody
+    assert differences[0].ci_low <= truth <= differences[0].ci_high  # paired: tighter than the two intervals
+    assert differences[0].std_error < np.hypot(result.plan.std_error, result.baselines[0].std_error)
+    text = format_evaluation(result)
+    assert "value = per customer: mean revenue minus contact cost per customer (costs: given)" in text
+    assert f"{differences[0].difference:,.4f} [{differences[0].ci_low:,.4f}, {differences[0].ci_high:,.4f}]" in text
+    assert result.to_dict()["differences"][0]["baseline"] == "nobody"
+
+
+def test_a_plan_in_its_run_folder_is_charged_its_scenarios_costs(simulated, tmp_path):
+    import json
+
+    from optimizer.store.files import write_run
+
+    history, _ = simulated
+    plan = targeting(history)
+    summary = {"run_id": "r1", "campaigns": [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1}]}
+    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
+                                       "summary.json": lambda temp: temp.write_text(json.dumps(summary))})
+    history.to_parquet(tmp_path / "history.parquet", index=False)
+    charged = evaluate_files(tmp_path / "run" / "plan.parquet", tmp_path / "history.parquet")
+    given = evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "b": 0.1}))
+    assert charged.plan.value == pytest.approx(given.plan.value)
+    assert charged.costs == {"a": 0.3, "b": 0.1} and "the scenario's cost per contact" in charged.costs_source
+    plan.to_parquet(tmp_path / "loose.parquet", index=False)
+    loose = evaluate_files(tmp_path / "loose.parquet", tmp_path / "history.parquet")
+    assert loose.costs == {} and loose.costs_source.startswith("none given")
+    assert loose.plan.value > charged.plan.value
