@@ -16,7 +16,7 @@ from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize as optimize_plan, validate as validate_plan
 from optimizer.scenario.schema import load_scenario
 from optimizer.solve.options import Method
-from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, check_output_folder
+from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
 
 
 @app.command()
@@ -48,10 +48,9 @@ def optimize(
     try:
         loaded = with_history(load_scenario(scenario), history)
         out_dir = out if out is not None else Path("out") / loaded.name
-        check_output_folder(out_dir)
-        with PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
+        with claimed_output_folder(out_dir), PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
             plan = optimize_plan(loaded, method, progress, day(date))
-        summary = write_plan(plan, out_dir)
+            summary = write_plan(plan, out_dir)
     except CvoError as error:
         raise fail(error) from None
     if json_output:

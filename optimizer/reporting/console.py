@@ -79,9 +79,13 @@ def _money_caption(summary: dict[str, Any]) -> str | None:
     if summary.get("control_spend") is None or summary.get("objective") is None:
         return None
     spend = summary["expected_spend"] + summary["control_spend"]
-    return (f"Spend and value of treated customers. The objective ({_money(summary['objective'])}) is their value "
-            f"as expected before the random control draw. Limits count control customers too: spend "
-            f"{_money(summary['expected_spend'])} + {_money(summary['control_spend'])} (control) = {_money(spend)}.")
+    unit = f" ({summary['currency']})" if summary.get("currency") else ""
+    roi = "" if summary.get("roi") is None else f", ROI {summary['roi']:.2f}"
+    return (f"Treated customers{unit}: gross value {_money(summary['gross_value'])} - spend "
+            f"{_money(summary['expected_spend'])} = expected value {_money(summary['expected_value'])}{roi}. "
+            f"The objective ({_money(summary['objective'])}) is that value as expected before the random control "
+            f"draw. Limits count control customers too: spend {_money(summary['expected_spend'])} + "
+            f"{_money(summary['control_spend'])} (control) = {_money(spend)}.")
 
 
 def channel_table(summary: dict[str, Any]) -> Table:

@@ -23,11 +23,11 @@ from optimizer.solve.results import SolveResult
 
 BINDING_TOLERANCE = 1e-6
 MONEY_BASIS = (
-    "expected value = expected incremental value of responses minus expected spend, summed over treated "
-    "customers; the objective is that sum as expected before the random control draw (each selected customer's "
-    "value times 1 minus its campaign's control fraction), so the two differ by the draw; limits (budgets, "
-    "capacities) count treated and control customers alike, control customers at the spend they would have "
-    "cost (expected_spend + control_spend)"
+    "expected value = expected incremental value of responses (gross_value) minus expected spend, summed "
+    "over treated customers; roi = expected value / expected spend; the objective is that sum as expected "
+    "before the random control draw (each selected customer's value times 1 minus its campaign's control "
+    "fraction), so the two differ by the draw; limits (budgets, capacities) count treated and control "
+    "customers alike, control customers at the spend they would have cost (expected_spend + control_spend)"
 )
 
 
@@ -57,6 +57,9 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "control": int(sum(c["control"] for c in campaigns)),
         "expected_spend": float(sum(c["expected_spend"] for c in campaigns)),
         "expected_value": float(sum(c["expected_value"] for c in campaigns)),
+        "gross_value": float(sum(c["expected_value"] + c["expected_spend"] for c in campaigns)),
+        "roi": _roi(campaigns),
+        "currency": scenario.currency,
         "control_spend": float(sum(c["control_spend"] for c in campaigns)),
         "control_value": float(sum(c["control_value"] for c in campaigns)),
         "money_basis": MONEY_BASIS,
@@ -70,6 +73,12 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "eligibility": [asdict(impact) for impact in formulation.impacts],
         "unassigned": unassigned_figures(formulation, choice),
     }
+
+
+def _roi(campaigns: list[dict[str, Any]]) -> float | None:
+    """Expected value (net of spend) per unit of expected spend, treated customers; None without spend."""
+    spend = sum(c["expected_spend"] for c in campaigns)
+    return float(sum(c["expected_value"] for c in campaigns) / spend) if spend > 0 else None
 
 
 def solver_figures(result: SolveResult, requested: str | None = None) -> dict[str, Any]:

@@ -147,10 +147,21 @@ def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> None:
             temp.unlink(missing_ok=True)
 
 
+_HELD: dict[Path, int] = {}  # folders whose lock this process holds, with how many holders nest in it
+
+
 @contextmanager
 def folder_lock(out_dir: Path) -> Iterator[None]:
     """An exclusive advisory lock on ``out_dir`` (flock on the folder itself, no lock file);
-    RunFolderError when another process holds it."""
+    RunFolderError when another process holds it. Nested holds in one process share the lock."""
+    key = Path(out_dir).resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield
+        finally:
+            _HELD[key] -= 1
+        return
     try:
         import fcntl
     except ImportError:  # Windows: no flock; runs into one folder are then not serialised
@@ -163,9 +174,30 @@ def folder_lock(out_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             raise RunFolderError("Another cvo command is writing to this folder", where=str(out_dir),
                                  fix="Wait for it to finish, or give --out another folder") from None
-        yield
+        _HELD[key] = 1
+        try:
+            yield
+        finally:
+            del _HELD[key]
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+@contextmanager
+def claimed_output_folder(out_dir: Path) -> Iterator[Path]:
+    """``out_dir`` checked, created if missing and locked for a whole run (solve and writes), so
+    that a second run into it stops at once; a folder this created stays only if the run wrote
+    into it."""
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with folder_lock(out_dir):
+            yield out_dir
+    finally:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
 
 
 def remove_dead_temporaries(out_dir: Path) -> list[Path]:

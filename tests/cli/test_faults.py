@@ -237,12 +237,39 @@ def test_fault(workspace: Workspace, case: str):
     assert snapshot(workspace.root) == before, "a failed command changed the workspace"
 
 
-def test_a_busy_output_folder_is_refused_before_the_solve(workspace: Workspace):
-    from optimizer.store.files import folder_lock
+HOLD = """
+import pathlib, sys, time
+from optimizer.store.files import folder_lock
+with folder_lock(pathlib.Path(sys.argv[1])):
+    pathlib.Path(sys.argv[2]).write_text("holding")
+    time.sleep(60)
+"""
 
-    before = snapshot(workspace.root)
-    with folder_lock(workspace.root / "w2"):
+
+def test_a_busy_output_folder_is_refused_before_the_solve(workspace: Workspace, monkeypatch: pytest.MonkeyPatch):
+    """Another process holds the folder: optimize stops before solving (the solver is never called)."""
+    import subprocess
+    import sys
+    import time
+
+    import optimizer.cli.plan as cli_plan
+
+    def no_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("solved although the folder was busy")
+
+    monkeypatch.setattr(cli_plan, "optimize_plan", no_solve)
+    marker = workspace.root / "marker"
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(workspace.root / "w2"), str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        marker.unlink()
+        before = snapshot(workspace.root)
         result = CliRunner().invoke(app, [*[a.format(scenario=workspace.scenario) for a in OPTIMIZE],
                                           "--out", str(workspace.root / "w2")])
+    finally:
+        child.kill()
+        child.wait()
     assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
     assert snapshot(workspace.root) == before

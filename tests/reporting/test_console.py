@@ -69,6 +69,8 @@ def test_one_money_basis_in_the_summary_the_console_and_the_report(tmp_path):
     money = [f"{summary[key]:,.2f}" for key in ("objective", "expected_value", "expected_spend", "control_spend")]
     assert all(figure in console for figure in money), console
     assert f"{budget['lhs']:,.2f}" in console and "before the random control draw" in console
+    assert summary["gross_value"] == pytest.approx(summary["expected_value"] + summary["expected_spend"])
+    assert f"gross value {summary['gross_value']:,.2f}" in console and f"ROI {summary['roi']:.2f}" in console
     page = re.sub(r"<[^>]+>", " ", write_report(tmp_path / "out").read_text(encoding="utf-8"))
     page = " ".join(page.split())
     assert all(figure in page for figure in money) and "before the random control draw" in page

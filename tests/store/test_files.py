@@ -143,3 +143,15 @@ def test_a_write_that_fails_keeps_the_previous_run_readable(tmp_path):
         write_run(tmp_path, "r2", {"plan.parquet": disk_full})
     assert read_run(tmp_path).run_id == "r1"
     assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
+
+
+def test_a_claimed_folder_is_locked_for_the_whole_run_and_gone_if_nothing_was_written(tmp_path):
+    from optimizer.store.files import claimed_output_folder
+
+    with pytest.raises(RuntimeError, match="solve failed"), claimed_output_folder(tmp_path / "new"):
+        assert (tmp_path / "new").is_dir()
+        raise RuntimeError("solve failed")
+    assert not (tmp_path / "new").exists()
+    with claimed_output_folder(tmp_path / "new"):
+        write_text_run(tmp_path / "new", "r1")  # the run's own write shares the lock it holds
+    assert read_run(tmp_path / "new").run_id == "r1"
