@@ -127,11 +127,14 @@ def solve_with_relaxation(
     size = first_core_size(CORE_PAIRS if core_pairs is None else core_pairs, counts_only)
     core = _smallest(distance, size) | _fractional(lp)
     rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
+    started = time.perf_counter()
     result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, rounded)
+    first_core_seconds = time.perf_counter() - started
     if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
         result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
             problem, customers, campaigns, lp, clock))))
-    if _unproven(result, allowed_gap) and not core.all() and not clock.expired():
+    # a wider core takes at least as long as the first, and HiGHS does not check its limit everywhere in a MIP
+    if _unproven(result, allowed_gap) and not core.all() and clock.remaining() > first_core_seconds:
         reach = lp_bound - result.objective if result.objective is not None else np.inf
         core = core | (_smallest(distance, WIDEST_CORE) & (distance <= reach + 1e-9))
         result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, result)
