@@ -34,6 +34,11 @@ def fail(error: CvoError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
+def shown(path: Path) -> Path:
+    """``path`` relative to the working folder when it lies below it, as the user would type it."""
+    return path.relative_to(Path.cwd()) if path.is_absolute() and path.is_relative_to(Path.cwd()) else path
+
+
 ScenarioArg = Annotated[
     Path, typer.Argument(help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)
 ]

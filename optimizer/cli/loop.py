@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from optimizer.cli.app import app, fail
+from optimizer.cli.app import app, fail, shown
 from optimizer.errors import CvoError
 from optimizer.scenario.schema import load_scenario
 from optimizer.store.files import read_summary
@@ -41,11 +41,12 @@ def commit(
     except CvoError as error:
         raise fail(error) from None
     if done.created:
-        typer.echo(f"Created the contact history {done.history}")
+        typer.echo(f"Created the contact history {shown(done.history)}")
     if done.dropped:
         typer.echo(f"Left out {done.dropped:,} customers the contact policy no longer allows (--force)")
     verb = "Recorded" if done.recorded else "Already recorded (nothing changed):"
-    typer.echo(f"{verb} run {done.run_id} sent on {done.run_date}: {done.contacts:,} customers in {done.history}")
+    typer.echo(f"{verb} run {done.run_id} sent on {done.run_date}: {done.contacts:,} customers in "
+               f"{shown(done.history)}")
 
 
 @app.command()
@@ -70,7 +71,8 @@ def void(
         voided, contacts = void_run(path, run_id, reason)
     except CvoError as error:
         raise fail(error) from None
-    typer.echo(f"Voided run {voided}: its {contacts:,} contacts no longer count for the contact policy ({path})")
+    typer.echo(f"Voided run {voided}: its {contacts:,} contacts no longer count for the contact policy "
+               f"({shown(path)})")
 
 
 @app.command()
@@ -95,9 +97,9 @@ def history(
     if not len(table):
         typer.echo("No runs recorded yet.")
         return
-    shown = table.drop(columns=["out_dir", "void_note"]).assign(voided_at=table["voided_at"].astype(str).where(
+    listed = table.drop(columns=["out_dir", "void_note"]).assign(voided_at=table["voided_at"].astype(str).where(
         table["voided_at"].notna(), ""))
-    typer.echo(shown.to_string(index=False))
+    typer.echo(listed.to_string(index=False))
 
 
 def _history_path(source: Path) -> Path:

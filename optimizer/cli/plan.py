@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, with_history
+from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, shown, with_history
 from optimizer.errors import CvoError, SolverError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize as optimize_plan, validate as validate_plan
@@ -62,13 +62,9 @@ def optimize(
     render_summary(summary, console)
     console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
     if not summary["contact_history_found"]:
-        console.print(f"No contact history at {_shown(Path(summary['contact_history']))} yet: no earlier contacts "
+        console.print(f"No contact history at {shown(Path(summary['contact_history']))} yet: no earlier contacts "
                       "to respect (`cvo commit` creates it).")
 
-
-def _shown(path: Path) -> Path:
-    """``path`` relative to the working folder when it lies below it, as the user would type it."""
-    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def _optimize_on_dask(

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, byte_position, did_you_mean
+from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import read_table, require_columns, row_label, show
@@ -98,7 +98,7 @@ def policy_lookback(policy: ContactPolicy) -> int:
 
 def load_customers(path: Path, id_column: str) -> pd.DataFrame:
     """The customer table with ids as strings, rejecting missing and duplicate ids."""
-    table = read_user_table(path, what="customers", text_columns=(id_column,))
+    table = read_table(path, what="customers", text_columns=(id_column,))
     require_columns(table, [id_column], path, "customers",
                     "Rename the id column, or set 'customer_id' in the scenario to its name")
     ids = table[id_column]
@@ -125,35 +125,6 @@ def load_customers(path: Path, id_column: str) -> pd.DataFrame:
     return table
 
 
-def read_user_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``read_table``, with an empty CSV or one that is not UTF-8 named for what it is (DataError)."""
-    try:
-        return read_table(path, what=what, text_columns=text_columns)
-    except DataError:
-        if path.suffix.lower() == ".csv":
-            check_text_file(path, what)
-        raise
-
-
-def check_text_file(path: Path, what: str) -> None:
-    """Raise DataError when a text table (.csv, .txt) has no text at all, or bytes that are not UTF-8."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return  # missing or unreadable: read_table's error says so
-    if not data.strip():
-        raise DataError(f"The {what} file {path} is empty",
-                        fix="Export the table again, with its header row and one row per line")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise DataError(
-            f"The {what} file is not UTF-8 text (it was probably saved as Latin-1 or Windows-1252)",
-            where=f"{path}, {byte_position(data, error.start)}",
-            fix="Save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; or iconv -f latin1 -t utf-8)",
-        ) from None
-
-
 def load_scores(
     path: Path, customer_ids: pd.Index, campaign_ids: list[str], needed: Collection[str] | None = None
 ) -> Scores:
@@ -163,7 +134,7 @@ def load_scores(
     each must have score rows. Rows of other campaigns are ignored: one table can serve several
     scenarios.
     """
-    table = read_user_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
+    table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
     require_columns(table, SCORE_COLUMNS, path, "scores",
                     f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
     table = table.reset_index(drop=True)

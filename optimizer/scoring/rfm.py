@@ -24,8 +24,7 @@ from numpy.typing import NDArray
 from pandas.api.typing import NaTType
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
-from optimizer.scenario.data import check_text_file, read_user_table
-from optimizer.store.tables import require_columns, require_file, show
+from optimizer.store.tables import check_text_file, read_table, require_columns, require_file, show
 
 STANDARD_COLUMNS = ("customer_id", "date", "amount")
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -62,7 +61,7 @@ def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
     if path.suffix.lower() == ".txt":
         table, first_line = _read_whitespace(path)
     else:
-        table = read_user_table(path, what="transactions", text_columns=(mapped["customer_id"], mapped["date"]))
+        table = read_table(path, what="transactions", text_columns=(mapped["customer_id"], mapped["date"]))
         first_line = 2 if path.suffix.lower() == ".csv" else 1
     return clean_transactions(table, columns=columns, date_format=date_format, source=str(path),
                               first_line=first_line)

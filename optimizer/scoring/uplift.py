@@ -42,9 +42,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from optimizer.errors import DataError
-from optimizer.scenario.data import read_user_table
 from optimizer.scoring.uplift_report import UpliftReport, build_report
-from optimizer.store.tables import require_columns, show
+from optimizer.store.tables import read_table, require_columns, show
 
 SHARED_CONTROL = "(shared control)"
 MAX_CATEGORIES = 255  # HistGradientBoosting bins one category per bin
@@ -113,7 +112,7 @@ class UpliftModel:
 
 def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.DataFrame:
     """Read a history file (.parquet or .csv), ids and campaign ids kept as text."""
-    return read_user_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
+    return read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
 
 
 def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]:

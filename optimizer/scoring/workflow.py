@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import ScenarioError
-from optimizer.scenario.data import read_user_table
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
 from optimizer.scoring.rfm import read_transactions
@@ -37,7 +36,7 @@ from optimizer.scoring.uplift import (
     score_customers as score_responses,
 )
 from optimizer.store.files import atomic_write
-from optimizer.store.tables import require_columns
+from optimizer.store.tables import read_table, require_columns
 
 
 class ResponseModel(StrEnum):
@@ -103,7 +102,7 @@ def _check_inputs(history: Path | None, customers: Path | None, transactions: Pa
 
 def _read_customers(path: Path, id_column: str) -> pd.DataFrame:
     """The customer table to score, with its id column (DataError naming the file otherwise)."""
-    table = read_user_table(path, what="customers", text_columns=(id_column,))
+    table = read_table(path, what="customers", text_columns=(id_column,))
     require_columns(table, [id_column], path, "customers",
                     f"The customer table needs the history's id column '{id_column}'; rename its id column")
     return table

@@ -3,11 +3,12 @@ manifest that makes a run's files one unit.
 
 A write goes to a temporary file in the same folder (named after the writing process), is
 fsynced, then renamed over the target: a crash before the rename leaves the previous file as it
-was, and a reader never sees a half-written file. A run (``write_run``) writes its files that way
-one after the other, then ``manifest.json`` last: the run's id and the SHA-256 of every file.
-Readers (``read_run``) hash the files again, so a folder whose files come from two runs (a run
-killed between two renames) is refused instead of read. While a run writes, it holds an
-exclusive lock on the folder, and it first removes the temporary files of writers that died.
+was, and a reader never sees a half-written file. A run (``write_run``) writes all its files aside
+first, then renames them into place, then writes ``manifest.json`` last: the run's id and the
+SHA-256 of every file. Readers (``read_run``) hash the files again, so a folder whose files come
+from two runs (a run killed between two renames) is refused instead of read. While a run writes
+(``cvo optimize``: while it solves, too), it holds an exclusive lock on the folder, and it first
+removes the temporary files of writers that died.
 """
 
 from __future__ import annotations

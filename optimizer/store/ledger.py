@@ -134,11 +134,11 @@ def _commit(run: RunFolder, history: Path, run_date: dt.date, created: bool, rec
             return Commit(run.run_id, run_date, _contact_count(connection, run.run_id), False, history)
         _check_plan_files(run)  # again, inside the transaction: a run written since read_run is refused
         stale = stale_customers(connection, run, run_date)
-        rows = _plan_rows(connection, run, stale, recheck, history)
+        rows = _plan_rows(connection, run, run_date, stale, recheck, history)
         _insert(connection, run, run_date, rows)
         record_event(connection, "commit", run.run_id, None)
         contacts = _contact_count(connection, run.run_id)
-        dropped = _plancount(connection, run) - contacts
+        dropped = _plan_count(connection, run) - contacts
         connection.commit()
     finally:
         connection.close()
@@ -156,11 +156,11 @@ def _check_plan_files(run: RunFolder) -> None:
 
 
 def _plan_rows(
-    connection: duckdb.DuckDBPyConnection, run: RunFolder, stale: int, recheck: Recheck | None, history: Path,
+    connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.date, stale: int, recheck: Recheck | None,
+    history: Path,
 ) -> pd.DataFrame | None:
     """None to record the whole plan; for a forced stale one, the rows the policy still allows
     against every live contact of the plan's customers."""
-    run_date = _run_date(run.summary, run.path)
     if recheck is None and stale:
         newer = ", ".join(f"{run_id[:8]} ({scenario}, sent {sent})" for run_id, scenario, sent in
                           newer_runs(connection, run))
@@ -265,7 +265,7 @@ def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:
     return count(connection, "SELECT count(*) FROM contacts WHERE run_id = ?", [run_id])
 
 
-def _plancount(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
+def _plan_count(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
     """The plan's rows with a campaign (what a full commit records)."""
     return count(connection, "SELECT count(*) FROM read_parquet(?) WHERE campaign_id IS NOT NULL",
                   [[str(file) for file in run.plan]])

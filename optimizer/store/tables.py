@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, did_you_mean
+from optimizer.errors import DataError, byte_position, did_you_mean
 
 
 def require_file(path: Path, what: str, fix: str | None = None) -> None:
@@ -22,7 +22,7 @@ def require_file(path: Path, what: str, fix: str | None = None) -> None:
 
 
 def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a .parquet or .csv file, with a clear error when it is missing or unreadable.
+    """Read a .parquet or .csv file, with a clear error when it is missing, empty, not UTF-8 or unreadable.
 
     ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
     """
@@ -33,6 +33,8 @@ def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> 
         if path.suffix.lower() == ".csv":
             return pd.read_csv(path, dtype={column: str for column in text_columns})
     except Exception as error:  # pyarrow and the csv parser raise many types
+        if path.suffix.lower() == ".csv":
+            check_text_file(path, what)  # an empty file, or bytes that are not UTF-8, named for what they are
         raise DataError(
             f"The {what} file {path} could not be read: {error}",
             fix="Check that the file is a complete, valid table",
@@ -41,6 +43,25 @@ def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> 
         f"The {what} file {path} has the suffix '{path.suffix}'",
         fix="Use a .parquet or .csv file",
     )
+
+
+def check_text_file(path: Path, what: str) -> None:
+    """Raise DataError when a text table (.csv, .txt) has no text at all, or bytes that are not UTF-8."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # missing or unreadable: read_table's error says so
+    if not data.strip():
+        raise DataError(f"The {what} file {path} is empty",
+                        fix="Export the table again, with its header row and one row per line")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"The {what} file is not UTF-8 text (it was probably saved as Latin-1 or Windows-1252)",
+            where=f"{path}, {byte_position(data, error.start)}",
+            fix="Save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; or iconv -f latin1 -t utf-8)",
+        ) from None
 
 
 def row_label(path: Path, position: int) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from locks import held_by_another_process
 from typer.testing import CliRunner
 from weekly_loop import MONDAY, run_week, write_scenario
 
@@ -83,43 +84,53 @@ def snapshot(root: Path) -> dict[str, str]:
             for path in sorted(root.rglob("*"))}
 
 
-Setup = Callable[[Workspace], list[str]]
+Setup = Callable[[Workspace], None]
 
 
-def _swap_summary(w: Workspace) -> list[str]:
+def _swap_summary(w: Workspace) -> None:
+    """w2's summary replaced by w3's: the folder now mixes two runs."""
     (w.root / "w2" / "summary.json").write_bytes((w.root / "w3" / "summary.json").read_bytes())
-    return []
 
 
-def _truncate_plan(w: Workspace) -> list[str]:
+def _truncate_plan(w: Workspace) -> None:
     plan = w.root / "w2" / "plan.parquet"
     plan.write_bytes(plan.read_bytes()[: plan.stat().st_size // 2])
-    return []
 
 
 def _remove(name: str) -> Setup:
-    return lambda w: [(w.root / "w2" / name).unlink()] and []
+    def remove(w: Workspace) -> None:
+        (w.root / "w2" / name).unlink()
+    return remove
 
 
 def _write(relative: str, content: bytes) -> Setup:
-    return lambda w: [(w.root / relative).write_bytes(content)] and []
+    def write(w: Workspace) -> None:
+        (w.root / relative).write_bytes(content)
+    return write
 
 
 def _folder(relative: str) -> Setup:
-    return lambda w: [(w.root / relative).mkdir()] and []
+    def make(w: Workspace) -> None:
+        (w.root / relative).mkdir()
+    return make
 
 
 def _edit_scenario(old: str, new: str) -> Setup:
-    return lambda w: [w.scenario.write_text(w.scenario.read_text().replace(old, new))] and []
+    def edit(w: Workspace) -> None:
+        w.scenario.write_text(w.scenario.read_text().replace(old, new))
+    return edit
 
 
 def _both(*setups: Setup) -> Setup:
-    return lambda w: [setup(w) for setup in setups] and []
+    def both(w: Workspace) -> None:
+        for setup in setups:
+            setup(w)
+    return both
 
 
-def _void_w1(w: Workspace) -> list[str]:
-    CliRunner().invoke(app, ["void", w.run_id("w1"), "--history", str(w.history)])
-    return []
+def _void_w1(w: Workspace) -> None:
+    voided = CliRunner().invoke(app, ["void", w.run_id("w1"), "--history", str(w.history)])
+    assert voided.exit_code == 0, voided.output
 
 
 OPTIMIZE = ["optimize", "{scenario}", "--date", "2026-01-19"]
@@ -237,39 +248,17 @@ def test_fault(workspace: Workspace, case: str):
     assert snapshot(workspace.root) == before, "a failed command changed the workspace"
 
 
-HOLD = """
-import pathlib, sys, time
-from optimizer.store.files import folder_lock
-with folder_lock(pathlib.Path(sys.argv[1])):
-    pathlib.Path(sys.argv[2]).write_text("holding")
-    time.sleep(60)
-"""
-
-
 def test_a_busy_output_folder_is_refused_before_the_solve(workspace: Workspace, monkeypatch: pytest.MonkeyPatch):
     """Another process holds the folder: optimize stops before solving (the solver is never called)."""
-    import subprocess
-    import sys
-    import time
-
     import optimizer.cli.plan as cli_plan
 
     def no_solve(*args: object, **kwargs: object) -> None:
         raise AssertionError("solved although the folder was busy")
 
     monkeypatch.setattr(cli_plan, "optimize_plan", no_solve)
-    marker = workspace.root / "marker"
-    child = subprocess.Popen([sys.executable, "-c", HOLD, str(workspace.root / "w2"), str(marker)])
-    try:
-        deadline = time.monotonic() + 30
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        marker.unlink()
+    with held_by_another_process(workspace.root / "w2", workspace.root / "marker"):
         before = snapshot(workspace.root)
         result = CliRunner().invoke(app, [*[a.format(scenario=workspace.scenario) for a in OPTIMIZE],
                                           "--out", str(workspace.root / "w2")])
-    finally:
-        child.kill()
-        child.wait()
     assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
     assert snapshot(workspace.root) == before

@@ -8,16 +8,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from locks import held_by_another_process
 
 from optimizer.errors import RunFolderError
 from optimizer.store.files import (
     MANIFEST_FILE,
     check_output_folder,
-    folder_lock,
     read_run,
     remove_dead_temporaries,
     write_run,
@@ -88,32 +87,14 @@ def test_a_dead_writers_temporary_files_go_with_the_next_run(tmp_path):
     assert remove_dead_temporaries(tmp_path) == []
 
 
-HOLD = """
-import pathlib, sys, time
-from optimizer.store.files import folder_lock
-with folder_lock(pathlib.Path(sys.argv[1])):
-    pathlib.Path(sys.argv[2]).write_text("holding")
-    time.sleep(60)
-"""
-
-
 def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
-    marker = tmp_path / "marker"
     (tmp_path / "out").mkdir()
-    child = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path / "out"), str(marker)])
-    try:
-        deadline = time.monotonic() + 30
-        while not marker.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with held_by_another_process(tmp_path / "out", tmp_path / "marker"):
         with pytest.raises(RunFolderError, match="Another cvo command is writing to this folder"):
             write_text_run(tmp_path / "out", "r1")
         assert os.listdir(tmp_path / "out") == []
-    finally:
-        child.kill()
-        child.wait()
     write_text_run(tmp_path / "out", "r1")  # the lock went with the process
-    with folder_lock(tmp_path / "out"):
-        pass
+    assert read_run(tmp_path / "out").run_id == "r1"
 
 
 def test_an_output_path_that_is_a_file_is_refused_before_any_work(tmp_path):
