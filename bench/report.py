@@ -112,6 +112,8 @@ def _goals(measurements: list[Any]) -> list[str]:
                      f"{_verdict(not over)}.** " + "; ".join(f"{m.kind} {m.peak_rss_mb:,.0f} MB / {m.matrix_mb:,.0f} MB"
                                                             for m in heavy) + ".")
     every = [m for m in _cvo(measurements) if not m.error]
+    if not every:  # only full-MIP jobs were run
+        return lines
     late = [f"{m.kind} {m.customers:,}×{m.campaigns} {m.wall_s:.1f} s on {m.time_limit:g} s" for m in every
             if m.wall_s > m.time_limit + GOAL_OVERRUN_S]
     planless = [f"{m.kind} {m.customers:,}×{m.campaigns} ({m.termination})" for m in every if m.objective is None]

@@ -200,6 +200,16 @@ def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
     )
 
 
+def _highs_version() -> str:
+    """HiGHS's version, without its banner on stdout (the first Highs object of a process prints one)."""
+    import highspy
+
+    from optimizer.solve.relaxation import quiet_highs_banner
+
+    quiet_highs_banner()
+    return str(highspy.Highs().version())
+
+
 def machine(measured: datetime | None = None) -> dict[str, str]:
     """This machine, and when the figures were measured (default now)."""
     import highspy
@@ -213,7 +223,7 @@ def machine(measured: datetime | None = None) -> dict[str, str]:
         "date": (measured or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": cpu, "cores": f"{os.cpu_count()} logical, {len(os.sched_getaffinity(0))} usable",
         "RAM": f"{memory:.1f} GiB", "OS": platform.platform(), "Python": platform.python_version(),
-        "HiGHS (highspy)": highspy.Highs().version(), "Pyomo": pyomo.__version__, "numba": numba.__version__,
+        "HiGHS (highspy)": _highs_version(), "Pyomo": pyomo.__version__, "numba": numba.__version__,
         "numpy": np.__version__,
     }
 

@@ -21,9 +21,11 @@ so presolve runs only on cores small enough for it to be quick.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from typing import Any, cast
 
 import numpy as np
 import pyomo.environ as pyo
@@ -54,6 +56,7 @@ PRESOLVE_BELOW = 20_000
 # gap as in step 3): HiGHS does not keep its time limit at the root of larger cores (measured: a
 # 54,136-pair core of 10^6 × 20 near-infeasible ran 111 s under a 14 s limit, 8 s of it LP).
 WIDEST_CORE = 20_000
+KILL_GRACE = 1.0  # s: a HiGHS run still going this long after its limit is stopped (see run_highs)
 
 _TERMINATION = {
     TerminationCondition.convergenceCriteriaSatisfied: Termination.OPTIMAL,
@@ -282,27 +285,77 @@ def solve_full_model(
     model = build_model(problem, customers, campaigns)
     build_seconds = time.perf_counter() - started
     limit = time_limit if time_limit is not None else max(1.0, options.time_limit_s - build_seconds)
-    results = _run_highs(model, options, limit, absolute_gap)
+    run = run_highs(model, options, limit, absolute_gap)
     solve_seconds = time.perf_counter() - started - build_seconds
-    termination = _TERMINATION.get(results.termination_condition, Termination.ERROR)
-    bound = _bound(results)
-    if results.solution_status not in (PyomoSolution.optimal, PyomoSolution.feasible):
-        return SolveResult(termination, SolutionStatus.NONE, None, None, bound, build_seconds, solve_seconds,
+    if run.chosen is None:
+        return SolveResult(run.termination, SolutionStatus.NONE, None, None, run.bound, build_seconds, solve_seconds,
                            "full_model", int(customers.size))
-    results.solution_loader.load_vars()
-    chosen = np.array([model.assign[p].value for p in range(customers.size)]) > 0.5
     choice = np.full(problem.n_customers, NO_CAMPAIGN)
-    choice[customers[chosen]] = campaigns[chosen]
+    choice[customers[run.chosen]] = campaigns[run.chosen]
     objective = problem.objective(choice)
-    status = SolutionStatus.OPTIMAL if termination is Termination.OPTIMAL else SolutionStatus.FEASIBLE
-    return SolveResult(termination, status, choice, objective, None if bound is None else max(objective, bound),
-                       build_seconds, solve_seconds, "full_model", int(customers.size))
+    status = SolutionStatus.OPTIMAL if run.termination is Termination.OPTIMAL else SolutionStatus.FEASIBLE
+    return SolveResult(run.termination, status, choice, objective,
+                       None if run.bound is None else max(objective, run.bound), build_seconds, solve_seconds,
+                       "full_model", int(customers.size))
 
 
-def _run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> Results:
+@dataclass(frozen=True)
+class HighsRun:
+    """How one HiGHS run of a model ended, its best bound, and its plan as the chosen pairs
+    (``model.assign``; None without a plan)."""
+
+    termination: Termination
+    bound: float | None
+    chosen: NDArray[np.bool_] | None
+
+
+def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> HighsRun:
+    """HiGHS on ``model`` within ``time_limit`` seconds, kept even where HiGHS does not check it.
+
+    HiGHS 1.16 checks its time limit (and its interrupt callbacks) only between steps of a MIP; a
+    root heuristic of one step ran 13 s past a 9 s limit on an 11,778-pair core (linesearch
+    rounding with conflict analysis; tight 10^5 × 20). So where the platform can fork, the run is
+    made in a child process that is killed KILL_GRACE seconds after the limit, the run then
+    counting as out of time without a plan (the caller keeps the plan it had).
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return _highs_here(model, options, time_limit, absolute_gap)
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_highs_in_child, args=(sender, model, options, time_limit, absolute_gap),
+                            daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(time_limit + KILL_GRACE):
+            return HighsRun(Termination.TIME_LIMIT, None, None)
+        outcome = receiver.recv()
+    except EOFError:  # the child died without a word (killed from outside, out of memory)
+        raise RuntimeError(f"the HiGHS process ended without a result (exit code {child.exitcode})") from None
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+    if isinstance(outcome, str):
+        raise RuntimeError(f"HiGHS failed: {outcome}")
+    return cast(HighsRun, outcome)
+
+
+def _highs_in_child(sender: Connection, model: pyo.ConcreteModel, options: SolverOptions, time_limit: float,
+                    absolute_gap: float) -> None:
+    """The forked child's side of ``run_highs``: the run, or the error's text, sent back."""
+    try:
+        sender.send(_highs_here(model, options, time_limit, absolute_gap))
+    except Exception as error:  # noqa: BLE001  # any failure is reported to the parent, which raises it
+        sender.send(f"{type(error).__name__}: {error}")
+    finally:
+        sender.close()
+
+
+def _highs_here(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> HighsRun:
     """HiGHS stops at mip_gap relative to its own objective, or at ``absolute_gap`` if given."""
     quiet_highs_banner()
-    return SolverFactory("highs").solve(
+    results = SolverFactory("highs").solve(
         model,
         time_limit=time_limit,
         rel_gap=options.mip_gap if absolute_gap == 0.0 else 0.0,
@@ -312,6 +365,12 @@ def _run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: flo
         raise_exception_on_nonoptimal_result=False,
         load_solutions=False,
     )
+    termination = _TERMINATION.get(results.termination_condition, Termination.ERROR)
+    if results.solution_status not in (PyomoSolution.optimal, PyomoSolution.feasible):
+        return HighsRun(termination, _bound(results), None)
+    results.solution_loader.load_vars()
+    chosen = np.array([model.assign[p].value or 0.0 for p in model.pairs], dtype=float) > 0.5
+    return HighsRun(termination, _bound(results), chosen)
 
 
 def _bound(results: Results) -> float | None:

@@ -116,3 +116,28 @@ def test_a_time_limit_still_returns_a_plan_with_its_bound():
     assert result.choice is not None and problem.violations(result.choice) == []
     assert result.bound >= result.objective
     assert result.termination in (Termination.OPTIMAL, Termination.TIME_LIMIT)
+
+
+def test_a_plan_the_screen_found_but_could_not_prove_is_kept_when_the_rest_finds_worse():
+    """The screened decomposition's unproven plan (value 90) beats a repaired plan (60) or no plan;
+    the bound stays the one proven over everyone, and a better plan found over everyone wins."""
+    from optimizer.solve.clock import Clock
+    from optimizer.solve.results import SolutionStatus, SolveResult
+
+    empty = np.zeros(0, dtype=np.intp)
+    screen_plan = decompose.PlanSpec(np.ones(2), empty, empty)
+    repaired_plan = decompose.PlanSpec(np.zeros(2), empty, empty)
+    repaired = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, None, 60.0, 100.0, 0.0, 1.0,
+                           "decompose", 0)
+    clock, options = Clock.start(10.0), SolverOptions()
+    result, plan = decompose._kept((repaired, repaired_plan), (90.0, screen_plan), options, clock)
+    assert plan is screen_plan and result.objective == 90.0 and result.bound == 100.0
+    assert result.status is SolutionStatus.FEASIBLE and result.termination is Termination.TIME_LIMIT
+    assert result.gap == pytest.approx(10.0 / 90.0)
+
+    none = SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, None, 0.0, 1.0, "decompose", 0)
+    result, plan = decompose._kept((none, None), (90.0, screen_plan), options, clock)
+    assert plan is screen_plan and result.objective == 90.0 and result.bound is None
+
+    better = SolveResult(Termination.OPTIMAL, SolutionStatus.OPTIMAL, None, 99.99999, 100.0, 0.0, 1.0, "decompose", 0)
+    assert decompose._kept((better, repaired_plan), (90.0, screen_plan), options, clock) == (better, repaired_plan)

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from instances import all_plans, assert_matches_brute_force, brute_force, problems, random_problem
+from instances import all_plans, assert_matches_brute_force, brute_force, medium_problem, problems, random_problem
 
 from optimizer.solve import exact
 from optimizer.solve.exact import solve_exact
@@ -134,3 +134,37 @@ def test_time_limit_returns_a_feasible_plan_with_its_bound():
     assert result.bound is not None and result.bound >= result.objective - 1e-9
     lp = solve_relaxation(problem, *problem.candidate_pairs())
     assert result.bound <= lp.bound + 1e-6 * abs(lp.bound), "branch and bound cannot prove less than the LP"
+
+
+def test_a_highs_run_that_ignores_its_limit_is_stopped_and_the_solve_keeps_its_plan(monkeypatch):
+    """HiGHS does not check its limit everywhere (a root heuristic ran 13 s past 9 s): a run still
+    going KILL_GRACE after its limit is stopped, counts as out of time without a plan, and the
+    exact solver returns the plan it had, within the limit."""
+    problem = medium_problem(11, n=300)
+    done = solve_exact(problem, SolverOptions())
+    assert done.termination is Termination.OPTIMAL
+
+    def stuck(*args: object) -> exact.HighsRun:
+        time.sleep(60)  # in the child: HiGHS that never returns
+        raise AssertionError("not stopped")
+
+    monkeypatch.setattr(exact, "_highs_here", stuck)
+    started = time.perf_counter()
+    run = exact.run_highs(exact.build_model(problem, *problem.candidate_pairs()), SolverOptions(), 0.5, 0.0)
+    assert time.perf_counter() - started < 0.5 + exact.KILL_GRACE + 1.0
+    assert run == exact.HighsRun(Termination.TIME_LIMIT, None, None)
+
+    started = time.perf_counter()
+    result = solve_exact(problem, SolverOptions(time_limit_s=2.0))
+    assert time.perf_counter() - started < 2.0 + exact.KILL_GRACE + 1.0
+    assert result.choice is not None and not problem.violations(result.choice)
+    assert result.bound >= done.objective - 1e-6 >= result.objective - 1e-6
+
+
+def test_a_highs_run_in_its_child_process_returns_what_it_would_here():
+    problem = medium_problem(12, n=200)
+    model = exact.build_model(problem, *problem.candidate_pairs())
+    there = exact.run_highs(model, SolverOptions(), 30.0, 0.0)
+    here = exact._highs_here(model, SolverOptions(), 30.0, 0.0)
+    assert there.termination is here.termination is Termination.OPTIMAL
+    assert there.bound == pytest.approx(here.bound) and np.array_equal(there.chosen, here.chosen)
