@@ -30,7 +30,7 @@ import yaml
 
 from optimizer.scenario.expressions import parse
 
-PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend")
+PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend", "value_per_response")
 GROUPS = ("treatment", "control")
 TOLERANCE = 1e-6
 

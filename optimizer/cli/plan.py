@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, shown, with_history
-from optimizer.errors import CvoError, SolverError
+from optimizer.errors import CvoError, SolverError, did_you_mean
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize as optimize_plan, validate as validate_plan
 from optimizer.scenario.schema import load_scenario
@@ -64,6 +64,17 @@ def optimize(
     if not summary["contact_history_found"]:
         console.print(f"No contact history at {shown(Path(summary['contact_history']))} yet: no earlier contacts "
                       "to respect (`cvo commit` creates it).")
+    if summary.get("scores_ignored"):
+        console.print(ignored_scores_line(summary["scores_ignored"], [c["id"] for c in summary["campaigns"]]))
+
+
+def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
+    """One line on the score rows whose campaign is not in the scenario, with a did-you-mean per id."""
+    named = [f"'{name}' ({rows:,} rows{'; ' + hint if (hint := did_you_mean(name, campaigns)) else ''})"
+             for name, rows in list(ignored.items())[:5]]
+    more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+    return (f"Ignored {sum(ignored.values()):,} score rows of campaigns not in this scenario: {', '.join(named)}{more} "
+            "(one scores table may serve several scenarios; a misspelt id leaves its customers unscored).")
 
 
 
@@ -81,15 +92,16 @@ def _optimize_on_dask(
     try:
         loaded = with_history(load_scenario(scenario), history)
         out_dir = out if out is not None else Path("out") / loaded.name
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
-            threads_per_worker=1, dashboard_address=None) if address == "local" else None
-        with Client(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
-            cluster if cluster is not None else address
-        ) as client:
-            with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
-                run = optimize_distributed(loaded, client, out_dir, run_date)
-        if cluster is not None:
-            cluster.close()
+        with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
+                threads_per_worker=1, dashboard_address=None) if address == "local" else None
+            with Client(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
+                cluster if cluster is not None else address
+            ) as client:
+                with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
+                    run = optimize_distributed(loaded, client, out_dir, run_date)
+            if cluster is not None:
+                cluster.close()
     except CvoError as error:
         raise fail(error) from None
     if not run.summary:

@@ -39,20 +39,20 @@ def sweep(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, check_output_folder
+    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, claimed_output_folder
     from optimizer.whatif.frontier import format_sweep, sweep as run_sweep, write_sweep
 
     try:
         name, values = _swept_limit(budget, limit)
         loaded = with_history(load_scenario(scenario), history)
         out_dir = out if out is not None else Path("out") / loaded.name / "sweep"
-        check_output_folder(out_dir)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
-            task = bar.add_task(f"Sweeping {name} of {loaded.name}", total=len(values))
-            result = run_sweep(loaded, name, values, lambda done, total: bar.update(task, completed=done,
-                                                                                     total=total), method, day(date))
-        write_sweep(result, out_dir)
+        with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task(f"Sweeping {name} of {loaded.name}", total=len(values))
+                result = run_sweep(loaded, name, values, lambda done, total: bar.update(
+                    task, completed=done, total=total), method, day(date))
+            write_sweep(result, out_dir)
     except CvoError as error:
         raise fail(error) from None
     if json_output:
@@ -93,7 +93,7 @@ def compare(
 
     Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
     """
-    from optimizer.store.files import check_output_folder
+    from optimizer.store.files import claimed_output_folder
     from optimizer.whatif.comparison import (
         COMPARE_FILE,
         COMPARE_PLOT,
@@ -108,11 +108,11 @@ def compare(
                                 where="cvo compare", fix="Name every scenario to compare, e.g. "
                                 "cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml")
         out_dir = out if out is not None else Path("out") / "compare"
-        check_output_folder(out_dir)
-        with Console(stderr=True).status(f"Solving {len(scenarios)} scenarios …"):
-            loaded = [with_history(load_scenario(path), history) for path in scenarios]
-            comparison = run_compare(loaded, method, day(date))
-        write_comparison(comparison, out_dir)
+        with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
+            with Console(stderr=True).status(f"Solving {len(scenarios)} scenarios …"):
+                loaded = [with_history(load_scenario(path), history) for path in scenarios]
+                comparison = run_compare(loaded, method, day(date))
+            write_comparison(comparison, out_dir)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(comparison.to_dict(), indent=2) if json_output else format_comparison(comparison))

@@ -20,6 +20,14 @@ is compared with its own controls, so campaigns with different control shares ca
 
 A responder is a customer with converted = 1 or, when the outcomes hold only revenue, revenue > 0
 (``Measurement.responders_from`` says which).
+
+The plan optimised value, not revenue: v_ij = (p_t - p_c) w_ij - spend_ij with w the scenario's value
+of one response (a margin, often). When the contacts carry w (``value_per_response``, recorded by cvo
+commit), the outcome value = responded × w is measured the same way, and
+
+    incremental value = n_T (mean_T(value) - mean_C(value)),   ROI = (incremental value - cost) / cost,
+
+the ROI on the basis the plan optimised (its summary's roi); revenue and its ROI are shown beside it.
 """
 
 from __future__ import annotations
@@ -106,6 +114,11 @@ class CampaignMeasurement:
     cost_per_response: float | None
     cost: float
     roi: Estimate | None
+    value_per_customer_treatment: float | None = None
+    value_per_customer_control: float | None = None
+    incremental_value_per_customer: Estimate | None = None
+    incremental_value: Estimate | None = None
+    value_roi: Estimate | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +132,7 @@ class Measurement:
     outcomes_not_in_plan: int
     campaigns: tuple[CampaignMeasurement, ...]
     total: CampaignMeasurement
+    has_value: bool = False
     method: str = ("difference of means, Welch standard error, t interval with Welch-Satterthwaite df; "
                    "all campaigns: treated-weighted sum of the campaign differences")
 
@@ -159,7 +173,8 @@ def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, 
                       confidence)
     extra = len(set(outcomes["customer_id"].astype(str).tolist()) - set(columns["customer_id"].tolist()))
     responders_from = "converted" if "converted" in joined else "revenue > 0"
-    return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total)
+    return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total,
+                       has_value="value" in joined)
 
 
 def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str,
@@ -182,6 +197,8 @@ def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str
         if column in joined:
             joined[column] = joined[column].fillna(0).to_numpy(float if column == "revenue" else int)
     joined["responded"] = joined["converted"] if "converted" in joined else (joined["revenue"] > 0).astype(int)
+    if "value_per_response" in joined:
+        joined["value"] = joined["responded"] * joined.pop("value_per_response").to_numpy(float)
     return joined
 
 
@@ -192,13 +209,23 @@ def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
     bad = np.flatnonzero(given & ~valid)
     _reject(contacts, "group", bad, "'treatment' or 'control'", plan,
             "Measure the assignments table of the run as written by cvo optimize")
-    columns = [*CONTACT_COLUMNS, *(["channel"] if "channel" in contacts else [])]
+    columns = [*CONTACT_COLUMNS, *(["channel"] if "channel" in contacts else []),
+               *(["value_per_response"] if _values_recorded(contacts, given) else [])]
     contacted = pd.DataFrame({c: contacts[c].astype(object).where(contacts[c].notna(), None)[given] for c in columns})
     contacted[["customer_id", "campaign_id"]] = contacted[["customer_id", "campaign_id"]].astype(str)
     if contacted.empty:
         raise DataError("The plan contacted nobody: no row has a campaign_id", where=plan, fix="Measure another run")
     _check_unique(contacts, plan, "contacts", "The plan gives each customer one campaign; use the run's table")
     return contacted
+
+
+def _values_recorded(contacts: pd.DataFrame, given: NDArray[np.bool_]) -> bool:
+    """Whether every contacted customer has the plan's value of one response (runs committed by a cvo
+    that recorded it; a run with any blank is measured on responses and revenue only)."""
+    if "value_per_response" not in contacts:
+        return False
+    values = pd.to_numeric(contacts["value_per_response"], errors="coerce").to_numpy(float, na_value=np.nan)
+    return bool(np.isfinite(values[given]).all())
 
 
 def _check_outcomes(outcomes: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -275,7 +302,7 @@ def _campaign_arms(campaign_id: str, rows: dict[str, NDArray[Any]], costs: Mappi
               "responders_treatment": int(responded[treated].sum()),
               "responders_control": int(responded[~treated].sum())}
     _check_arms(campaign_id, counts["n_treatment"], counts["n_control"], plan)
-    outcomes = ["responded", *(["revenue"] if "revenue" in rows else [])]
+    outcomes = ["responded", *(y for y in ("revenue", "value") if y in rows)]
     per_contact, per_response = (float(cost) for cost in costs[campaign_id])
     channel = rows["channel"][0] if "channel" in rows else None
     return _Arms(campaign_id, None if channel is None else str(channel),
@@ -291,8 +318,10 @@ def _measured(campaign_id: str, channel: str | None, parts: Sequence[tuple[float
     counts = {key: sum(arms.counts[key] for _, arms in parts) for key in parts[0][1].counts}
     treated_rate, control_rate, uplift = _difference(parts, "responded", confidence)
     revenue = _difference(parts, "revenue", confidence) if "revenue" in parts[0][1].treated else None
+    value = _difference(parts, "value", confidence) if "value" in parts[0][1].treated else None
     cost = float(sum(arms.cost for _, arms in parts))
     incremental = revenue[2].affine(counts["n_treatment"]) if revenue else None
+    incremental_value = value[2].affine(counts["n_treatment"]) if value else None
     return CampaignMeasurement(
         campaign_id=campaign_id, channel=channel, **counts,
         missing_outcomes=counts["missing_treatment"] + counts["missing_control"],
@@ -302,6 +331,10 @@ def _measured(campaign_id: str, channel: str | None, parts: Sequence[tuple[float
         incremental_revenue_per_customer=revenue[2] if revenue else None, incremental_revenue=incremental,
         cost_per_contact=costs[0] if costs else None, cost_per_response=costs[1] if costs else None, cost=cost,
         roi=incremental.affine(1 / cost, -1.0) if incremental and cost > 0 else None,
+        value_per_customer_treatment=value[0] if value else None,
+        value_per_customer_control=value[1] if value else None,
+        incremental_value_per_customer=value[2] if value else None, incremental_value=incremental_value,
+        value_roi=incremental_value.affine(1 / cost, -1.0) if incremental_value and cost > 0 else None,
     )
 
 
@@ -345,10 +378,18 @@ def format_measurement(m: Measurement) -> str:
     response = text_table(["campaign", "channel", "treated", "control", "missing", "resp. treated", "resp. control",
                        f"uplift pp [{level} CI]", "p"], [_response_cells(c) for c in rows], left={0, 1})
     lines = [f"Measured on {m.source} ({level} confidence; responders from {m.responders_from})", "", response]
+    if m.has_value:
+        lines += ["", "Value: responses valued at the plan's value_per_response (the basis the plan optimised); "
+                  "ROI = (incremental value - cost) / cost",
+                  text_table(["campaign", "value/cust treated", "value/cust control", f"incremental/cust [{level} CI]",
+                              "p", "incremental value", "cost", f"ROI [{level} CI]"],
+                             [_money_cells(c, "value") for c in rows])]
     if m.has_revenue:
-        lines += ["", text_table(["campaign", "rev/cust treated", "rev/cust control", f"incremental/cust [{level} CI]",
-                              "p", "incremental revenue", "cost", f"ROI [{level} CI]"],
-                             [_revenue_cells(c) for c in rows])]
+        label = "ROI on revenue" if m.has_value else "ROI"
+        lines += ["", *(["Revenue, beside it: ROI = (incremental revenue - cost) / cost"] if m.has_value else []),
+                  text_table(["campaign", "rev/cust treated", "rev/cust control", f"incremental/cust [{level} CI]",
+                              "p", "incremental revenue", "cost", f"{label} [{level} CI]"],
+                             [_money_cells(c, "revenue") for c in rows])]
     notes = [f"{c.campaign_id}: {c.missing_outcomes:,} customer(s) without outcomes, counted as 0"
              for c in m.campaigns if c.missing_outcomes]
     if m.outcomes_not_in_plan:
@@ -363,12 +404,14 @@ def _response_cells(c: CampaignMeasurement) -> list[str]:
             _p(uplift)]
 
 
-def _revenue_cells(c: CampaignMeasurement) -> list[str]:
-    roi = c.roi.affine(100.0) if c.roi else None
-    return [c.campaign_id, f"{c.revenue_per_customer_treatment:,.2f}", f"{c.revenue_per_customer_control:,.2f}",
-            _interval(c.incremental_revenue_per_customer, "{:+,.2f}"), _p(c.incremental_revenue_per_customer),
-            _interval(c.incremental_revenue, "{:+,.0f}"), f"{c.cost:,.0f}",
-            _interval(roi, "{:+.0f}%") if roi else "— (no cost)"]
+def _money_cells(c: CampaignMeasurement, outcome: str) -> list[str]:
+    """One row of the value or the revenue table (``outcome``: 'value' or 'revenue')."""
+    roi = c.value_roi if outcome == "value" else c.roi
+    per_customer = getattr(c, f"incremental_{outcome}_per_customer")
+    return [c.campaign_id, f"{getattr(c, f'{outcome}_per_customer_treatment'):,.2f}",
+            f"{getattr(c, f'{outcome}_per_customer_control'):,.2f}", _interval(per_customer, "{:+,.2f}"),
+            _p(per_customer), _interval(getattr(c, f"incremental_{outcome}"), "{:+,.0f}"), f"{c.cost:,.0f}",
+            _interval(roi.affine(100.0), "{:+.0f}%") if roi else "— (no cost)"]
 
 
 def _interval(e: Estimate | None, number: str) -> str:

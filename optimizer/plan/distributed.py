@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError
 from optimizer.plan.controls import control_keys
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
-from optimizer.scenario.formulation import formulate
+from optimizer.scenario.formulation import formulate, response_values
 from optimizer.scenario.schema import Scenario
 from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
@@ -70,11 +70,16 @@ def partition_files(scenario: Scenario) -> list[str]:
 
 def load_partition(scenario: Scenario, name: str, offset: int, run_date: dt.date) -> Partition:
     """One partition's lean arrays, built on the worker that will keep them (contact policy on ``run_date``)."""
+    formulation = formulate(load_data(partition_scenario(scenario, name), run_date), whole=False)
+    return Partition(priced_problem(formulation.problem), offset, name)
+
+
+def partition_scenario(scenario: Scenario, name: str) -> Scenario:
+    """The scenario over one partition file of its customers (and of its scores)."""
     update: dict[str, Any] = {"customers": str(scenario.resolve(scenario.customers) / name)}
     if scenario.scores is not None:
         update["scores"] = str(scenario.resolve(scenario.scores) / name)
-    formulation = formulate(load_data(scenario.model_copy(update=update), run_date), whole=False)
-    return Partition(priced_problem(formulation.problem), offset, name)
+    return scenario.model_copy(update=update)
 
 
 def dask_customers(client: Any, scenario: Scenario, run_date: dt.date) -> DaskCustomers:
@@ -112,7 +117,7 @@ def optimize_distributed(
     fractions = scenario.control_fractions()
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
     summary = _summary(scenario, result, customers, thresholds, run_date, seen)
-    write_partitioned(customers, plan, thresholds, out_dir, summary)
+    write_partitioned(customers, plan, thresholds, out_dir, summary, (scenario, run_date))
     return DistributedRun(result, out_dir, summary)
 
 
@@ -161,16 +166,17 @@ def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: NDArray[
 
 
 def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
-                      summary: dict[str, Any]) -> None:
+                      summary: dict[str, Any], source: tuple[Scenario, dt.date]) -> None:
     """One plan file per partition, written by the workers into a fresh folder that then
     replaces OUT/plan by renames; summary.json and the manifest last (``write_run``), so a crash
-    anywhere leaves a folder that readers either accept whole or refuse."""
+    anywhere leaves a folder that readers either accept whole or refuse. ``source`` (the scenario
+    and run date) lets each worker read its partition's value of one response for the plan."""
     run_id = summary["run_id"]
 
     def stage(folder: Path) -> list[str]:
         fresh = staging_folder(folder, PLAN_FOLDER)
         try:
-            customers.map(_write_plan, plan, thresholds, summary["seed"], fresh, run_id)
+            customers.map(_write_plan, plan, thresholds, source, fresh, run_id)
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
             raise
@@ -190,9 +196,11 @@ def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thre
               stage)
 
 
-def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, seed: int, folder: Path, run_id: str) -> None:
+def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, source: tuple[Scenario, dt.date],
+                folder: Path, run_id: str) -> None:
     cut, sizes, _ = thresholds
-    choice, keys = _audience_keys(part, plan, seed)
+    scenario, run_date = source
+    choice, keys = _audience_keys(part, plan, scenario.seed)
     control = np.zeros(choice.size, dtype=bool)
     for j, key in enumerate(keys):
         if sizes[j]:
@@ -203,6 +211,7 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, seed: i
         "customer_id": pd.array(part.priced.customer_ids.astype(str), dtype="string"),
         "campaign_id": pd.array(np.where(given, campaign_ids[np.maximum(choice, 0)], np.array(None)), dtype="string"),
         "group": pd.array(np.where(given, np.where(control, "control", "treatment"), np.array(None)), dtype="string"),
+        "value_per_response": response_values(load_data(partition_scenario(scenario, part.name), run_date), choice),
     })
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({b"cvo_run_id": run_id.encode()})

@@ -22,7 +22,7 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, TREATMENT, draw_controls
 from optimizer.reporting.summary import build_summary
 from optimizer.scenario.data import load_data
-from optimizer.scenario.formulation import Formulation, formulate
+from optimizer.scenario.formulation import Formulation, formulate, response_values
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
 from optimizer.solve.infeasibility import describe_conflict, describe_shortfall, diagnose, obvious_conflicts
@@ -61,7 +61,8 @@ def optimize(
         raise TypeError("the solver's result has no plan")
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
                             data.scenario.control_fractions(), data.scenario.seed)
-    assignments = plan_table(formulation.problem, result.choice, control)
+    assignments = plan_table(formulation.problem, result.choice, control,
+                             response_values(data, result.choice))
     return Plan(formulation, result, control, assignments, build_summary(formulation, result, control))
 
 
@@ -107,8 +108,10 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> 
     return result
 
 
-def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_]) -> pd.DataFrame:
-    """One row per customer: campaign_id and group (null when none), expected value and spend.
+def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
+               value_per_response: NDArray[np.float64]) -> pd.DataFrame:
+    """One row per customer: campaign_id and group (null when none), expected value and spend, and
+    the value of one response the objective used (treated and control alike; NaN when none).
 
     Controls receive nothing, so their expected value and spend are 0.
     """
@@ -123,6 +126,7 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
         "group": pd.array(np.where(given, np.where(control, CONTROL, TREATMENT), np.array(None)), dtype="string"),
         "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
         "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
+        "value_per_response": np.where(given, value_per_response, np.nan),
     })
 
 

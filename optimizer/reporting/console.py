@@ -84,8 +84,16 @@ def _money_caption(summary: dict[str, Any]) -> str | None:
     return (f"Treated customers{unit}: gross value {_money(summary['gross_value'])} - spend "
             f"{_money(summary['expected_spend'])} = expected value {_money(summary['expected_value'])}{roi}. "
             f"The objective ({_money(summary['objective'])}) is that value as expected before the random control "
-            f"draw. Limits count control customers too: spend {_money(summary['expected_spend'])} + "
-            f"{_money(summary['control_spend'])} (control) = {_money(spend)}.")
+            f"draw. {_limits_sentence(summary, spend)}")
+
+
+def _limits_sentence(summary: dict[str, Any], spend: float) -> str:
+    """What the budgets count (``budget_counts_controls``, default true)."""
+    if summary.get("budget_counts_controls", True):
+        return (f"Limits count control customers too: spend {_money(summary['expected_spend'])} + "
+                f"{_money(summary['control_spend'])} (control) = {_money(spend)}.")
+    return ("Budgets count treated spend as expected before the draw (each selected customer's spend x (1 - "
+            "control fraction)); capacities and audiences count control customers too.")
 
 
 def channel_table(summary: dict[str, Any]) -> Table:

@@ -1,9 +1,9 @@
 """The plan's summary: solver status, per-campaign and per-channel figures, every constraint
 with its slack and shadow price, and the KPIs. Plain dicts, ready for JSON.
 
-Coupling rows count the selected audience (treatment and control) at full weight; the
-``lhs_treated`` column shows the same sum over treated customers only, i.e. after the
-control hold-out.
+Coupling rows count the selected audience (treatment and control) at full weight (budgets with
+``budget_counts_controls: false`` at (1 - f_j) of it); the ``lhs_treated`` column shows the same
+sum over treated customers only, i.e. after the control hold-out.
 """
 
 from __future__ import annotations
@@ -26,9 +26,22 @@ MONEY_BASIS = (
     "expected value = expected incremental value of responses (gross_value) minus expected spend, summed "
     "over treated customers; roi = expected value / expected spend; the objective is that sum as expected "
     "before the random control draw (each selected customer's value times 1 minus its campaign's control "
-    "fraction), so the two differ by the draw; limits (budgets, capacities) count treated and control "
-    "customers alike, control customers at the spend they would have cost (expected_spend + control_spend)"
+    "fraction), so the two differ by the draw; "
 )
+LIMITS_COUNT_CONTROLS = (
+    "limits (budgets, capacities) count treated and control customers alike, control customers at the spend "
+    "they would have cost (expected_spend + control_spend)"
+)
+BUDGETS_COUNT_TREATED = (
+    "budgets count treated customers' spend as expected before the control draw (each selected customer's "
+    "spend times 1 minus its campaign's control fraction: budget_counts_controls is false); capacities and "
+    "audiences count treated and control customers alike"
+)
+
+
+def money_basis(budget_counts_controls: bool) -> str:
+    """summary.json's ``money_basis``: what the objective, value, ROI and each limit count."""
+    return MONEY_BASIS + (LIMITS_COUNT_CONTROLS if budget_counts_controls else BUDGETS_COUNT_TREATED)
 
 
 def build_summary(formulation: Formulation, result: SolveResult, control: NDArray[np.bool_]) -> dict[str, Any]:
@@ -62,7 +75,8 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "currency": scenario.currency,
         "control_spend": float(sum(c["control_spend"] for c in campaigns)),
         "control_value": float(sum(c["control_value"] for c in campaigns)),
-        "money_basis": MONEY_BASIS,
+        "money_basis": money_basis(scenario.budget_counts_controls),
+        "budget_counts_controls": scenario.budget_counts_controls,
         "campaigns": campaigns,
         "channels": channel_figures(formulation, choice, control),
         "constraints": constraint_figures(problem, choice, treated_choice, result.shadow_prices),
@@ -71,6 +85,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
             for name, weights in formulation.kpis.items()
         ],
         "eligibility": [asdict(impact) for impact in formulation.impacts],
+        "scores_ignored": formulation.data.scores.ignored,
         "unassigned": unassigned_figures(formulation, choice),
     }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +29,13 @@ SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")
 
 @dataclass(frozen=True)
 class Scores:
-    """Response probabilities laid out by (customer row, campaign column); NaN where unscored."""
+    """Response probabilities laid out by (customer row, campaign column); NaN where unscored.
+
+    ``ignored`` counts the table's rows per campaign id that is not a campaign of the scenario."""
 
     p_treat: NDArray[np.float64]
     p_control: NDArray[np.float64]
+    ignored: dict[str, int] = field(default_factory=dict)
 
     @property
     def scored(self) -> NDArray[np.bool_]:
@@ -150,7 +153,8 @@ def load_scores(
     p_control = np.full_like(p_treat, np.nan)
     p_treat[customer[keep], campaign[keep]] = table["p_treat"].to_numpy(float)[keep]
     p_control[customer[keep], campaign[keep]] = table["p_control"].to_numpy(float)[keep]
-    return Scores(p_treat, p_control)
+    ignored = table["campaign_id"].astype(str)[~keep].value_counts(sort=True)
+    return Scores(p_treat, p_control, {str(name): int(rows) for name, rows in ignored.items()})
 
 
 def _check_probability(table: pd.DataFrame, column: str, path: Path) -> None:

@@ -29,6 +29,7 @@ from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, Scenario
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 
+TREATED_SPEND = "treated_spend"  # the weight (1 - f_j) · spend_ij: spend as expected after the control draw
 PAIR_COLUMNS = (
     "p_treat", "p_control", "uplift", "value_per_response", "cost_per_contact",
     "cost_per_response", "spend", "value", "campaign_id", "channel",
@@ -81,6 +82,8 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
     impacts, allowed = _apply_policy(scenario, pairs, rules)
     spend = np.column_stack([pair["spend"] for pair in pairs])
     weights = {"spend": spend}
+    if not scenario.budget_counts_controls:
+        weights[TREATED_SPEND] = spend * (1.0 - scenario.control_fractions())
     custom_rows = _custom_rows(data, columns, pairs, weights)
     problem = Problem(
         customer_ids=data.customer_ids,
@@ -99,6 +102,25 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
         kpi.name: _pair_sum_weights(data, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
     }
     return Formulation(data, problem, kpis, scores.scored, impacts, allowed)
+
+
+def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
+    """w_ij, the scenario's value of one response, of each customer's chosen campaign j (NaN for
+    customers given none): the valuation the objective used, recorded so that a measurement can
+    value the responses it observes the same way. Evaluated again over the chosen rows only, so
+    the (n, k) table of w is never kept."""
+    columns = _customer_columns(data)
+    scores = _scores(data, columns)
+    out = np.full(len(choice), np.nan)
+    for j, campaign in enumerate(data.scenario.campaigns):
+        rows = np.flatnonzero(choice == j)
+        if rows.size:
+            context = {name: values[rows] for name, values in columns.items()}
+            context.update(p_treat=np.nan_to_num(scores.p_treat[rows, j]),
+                           p_control=np.nan_to_num(scores.p_control[rows, j]))
+            out[rows] = _evaluate_numbers(data, f"campaigns[{j}].value_per_response", campaign.value_per_response,
+                                          context, rows.size)
+    return out
 
 
 def _apply_policy(
@@ -229,14 +251,18 @@ def _pair_value(
 
 
 def _budget_rows(scenario: Scenario) -> list[CouplingRow]:
+    """Total and per-campaign budgets on expected spend: Σ spend_ij x_ij over the selected audience
+    (control customers at the spend they would have cost), or with ``budget_counts_controls: false``
+    Σ (1 − f_j) spend_ij x_ij, the treated customers' spend as expected before the control draw."""
     k = len(scenario.campaigns)
+    weight = "spend" if scenario.budget_counts_controls else TREATED_SPEND
     rows = []
     if scenario.budget is not None:
-        rows.append(CouplingRow("budget", "budget", Sense.LE, scenario.budget, "spend", np.ones(k, bool), "budget"))
+        rows.append(CouplingRow("budget", "budget", Sense.LE, scenario.budget, weight, np.ones(k, bool), "budget"))
     for j, campaign in enumerate(scenario.campaigns):
         if campaign.budget is not None:
             rows.append(CouplingRow(
-                f"budget[{campaign.id}]", "campaign_budget", Sense.LE, campaign.budget, "spend",
+                f"budget[{campaign.id}]", "campaign_budget", Sense.LE, campaign.budget, weight,
                 np.arange(k) == j, f"campaigns[{j}].budget",
             ))
     return rows

@@ -171,6 +171,7 @@ class Scenario(_Strict):
     seed: int = 0
     budget: Annotated[float, Field(ge=0)] | None = None
     currency: Annotated[str, Field(min_length=1, max_length=12)] | None = None  # e.g. EUR, shown beside money
+    budget_counts_controls: bool = True  # budgets charge control customers at the spend they would have cost
     objective: Objective = Objective.INCREMENTAL_VALUE
     campaigns: Annotated[list[Campaign], Field(min_length=1)]
     channels: dict[str, Channel] = Field(default_factory=dict)

@@ -54,7 +54,7 @@ def newer_runs(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> list[tu
     """(run_id, scenario, run date) of every run committed after the plan saw the history, not voided."""
     rows = connection.execute(
         "SELECT e.run_id, r.scenario, r.run_date FROM events e JOIN runs r USING (run_id) WHERE e.kind = 'commit' "
-        f"AND e.seq > ? AND e.{LIVE} ORDER BY e.seq", [int(run.summary["history_seq"])]).fetchall()
+        f"AND e.seq > ? AND e.{LIVE} ORDER BY e.seq", [seen_seq(connection, run)]).fetchall()
     return [(str(run_id), str(scenario), sent) for run_id, scenario, sent in rows]
 
 

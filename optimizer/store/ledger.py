@@ -52,12 +52,13 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS events (
     seq BIGINT PRIMARY KEY, kind VARCHAR, run_id VARCHAR, happened_at TIMESTAMP, note VARCHAR
 );
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS value_per_response DOUBLE;
 CREATE TABLE IF NOT EXISTS meta (history_id VARCHAR);
 INSERT INTO meta SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM meta);
 """
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
-CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end"]
+CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end", "value_per_response"]
 
 
 @dataclass(frozen=True)
@@ -239,9 +240,10 @@ def _insert(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.
     else:
         connection.register("allowed_rows", rows)
         source, parameters = "allowed_rows", []
+    worth = "p.value_per_response" if _has_response_values(run, rows) else "NULL"
     connection.execute(
         'INSERT INTO contacts SELECT c.run_id, p.customer_id, p.campaign_id, c.channel, p."group", ?::DATE, '
-        f"?::DATE + c.measurement_window_days FROM {source} p JOIN campaigns c "
+        f"?::DATE + c.measurement_window_days, {worth} FROM {source} p JOIN campaigns c "
         "ON c.run_id = ? AND p.campaign_id = c.campaign_id",
         [run_date, run_date, *parameters, run_id],
     )
@@ -250,6 +252,13 @@ def _insert(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.
         if {"expected_spend", "expected_value"} <= set(rows.columns):
             connection.execute("UPDATE runs SET expected_spend = ?, expected_value = ? WHERE run_id = ?",
                                [float(rows["expected_spend"].sum()), float(rows["expected_value"].sum()), run_id])
+
+
+def _has_response_values(run: RunFolder, rows: pd.DataFrame | None) -> bool:
+    """Whether the plan holds value_per_response (plans of cvo before it, and Dask plans, do not)."""
+    if rows is not None:
+        return "value_per_response" in rows.columns
+    return all("value_per_response" in pq.read_schema(file).names for file in run.plan)
 
 
 def _recount(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -379,11 +388,18 @@ def _open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConn
         raise HistoryError("There is no contact history here yet", where=str(history),
                            fix="Commit a run first: cvo commit OUT_DIR (or give the right --history path)")
     connection = connect(Path(history), read_only=read_only)
-    if read_only and not _has_tables(connection, ("events", "meta")):  # written by an older cvo: add them once
+    if read_only and not _up_to_date(connection):  # written by an older cvo: add what it lacks, once
         connection.close()
         connect(Path(history)).close()
         connection = connect(Path(history), read_only=True)
     return connection
+
+
+def _up_to_date(connection: duckdb.DuckDBPyConnection) -> bool:
+    """The events and meta tables and contacts.value_per_response are there (added after the first cvo)."""
+    found = connection.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'contacts' "
+                               "AND column_name = 'value_per_response'").fetchone()
+    return _has_tables(connection, ("events", "meta")) and found is not None and int(found[0]) == 1
 
 
 def _has_tables(connection: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:

@@ -65,6 +65,8 @@ class Solved:
             **head,
             **{key: s[key] for key in ("objective_name", "method", "objective", "bound", "gap", "expected_spend",
                                        "expected_value", "treatment", "control")},
+            **{key: s.get(key) for key in ("gross_value", "roi", "control_spend", "currency", "money_basis")},
+            "budget_counts_controls": s.get("budget_counts_controls", True),
             "campaigns": [{key: c[key] for key in ("id", "channel", "audience", "treatment", "control",
                                                    "expected_spend", "expected_value")} for c in s["campaigns"]],
             "kpis": {kpi["name"]: kpi["value"] for kpi in s["kpis"]},
@@ -184,6 +186,7 @@ def format_comparison(comparison: Comparison) -> str:
     entries = [s.to_dict() for s in comparison.scenarios]
     lines = ["cvo compare " + ", ".join(f"{e['label']} ({e['scenario_file']})" for e in entries), ""]
     lines += text_table(["", *(e["label"] for e in entries)], _figure_rows(entries)).splitlines()
+    lines += ["", *money_basis_lines(entries)]
     lines += [f"{e['label']}: {e['error']}" for e in entries if e["error"]]
     for moved in comparison.moved:
         lines += ["", *_moved_lines(moved)]
@@ -192,8 +195,8 @@ def format_comparison(comparison: Comparison) -> str:
 
 def _figure_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
     rows = [["status", *(e["status"] for e in entries)]]
-    for key, digits in (("objective", 2), ("bound", 2), ("gap", None), ("expected_spend", 2),
-                        ("expected_value", 2), ("treatment", 0), ("control", 0)):
+    for key, digits in (("objective", 2), ("bound", 2), ("gap", None), ("gross_value", 2), ("expected_spend", 2),
+                        ("expected_value", 2), ("roi", 2), ("control_spend", 2), ("treatment", 0), ("control", 0)):
         rows.append([key.replace("_", " "), *(_cell(e.get(key), digits) for e in entries)])
     campaigns = {c["id"]: None for e in entries for c in e.get("campaigns", [])}
     for key, digits in (("audience", 0), ("expected_value", 2)):
@@ -206,6 +209,30 @@ def _figure_rows(entries: list[dict[str, Any]]) -> list[list[str]]:
         cells = [_cell(_by(e.get("constraints", []), "name", name).get("shadow_price"), 4) for e in entries]
         rows.append([f"shadow price {name}", *cells])
     return rows
+
+
+def money_basis_lines(entries: list[dict[str, Any]]) -> list[str]:
+    """The one money basis under the figures (summary.json's money_basis), and what each scenario's
+    budgets count when they differ."""
+    planned = [e for e in entries if e.get("objective") is not None]
+    if not planned:
+        return []
+    currencies = sorted({e["currency"] for e in planned if e.get("currency")})
+    unit = f" ({', '.join(currencies)})" if currencies else ""
+    lines = [f"Money{unit}, treated customers: expected value = gross value - expected spend; roi = expected value "
+             "/ expected spend; the objective is that value as expected before the random control draw; control "
+             "spend is what the control customers would have cost."]
+    counting = {e["label"]: e.get("budget_counts_controls", True) for e in planned}
+    if all(counting.values()):
+        lines.append("Limits count control customers too, at control spend.")
+    elif not any(counting.values()):
+        lines.append("Budgets count treated spend as expected before the draw; capacities and audiences count "
+                     "control customers too.")
+    else:
+        treated = ", ".join(label for label, counts in counting.items() if not counts)
+        lines.append(f"Budgets count control customers too, except in {treated} (budget_counts_controls: false: "
+                     "treated spend as expected before the draw): their budget figures are not alike.")
+    return lines
 
 
 def _matters(constraint: dict[str, Any]) -> bool:

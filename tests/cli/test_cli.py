@@ -63,7 +63,8 @@ def test_optimize_prints_the_summary_and_writes_the_plan(scenario, tmp_path):
     assert f"Wrote {out / 'plan.parquet'} and {out / 'summary.json'}" in text
 
     plan = pd.read_parquet(out / "plan.parquet")
-    assert list(plan.columns) == ["customer_id", "campaign_id", "group", "expected_value", "expected_spend"]
+    assert list(plan.columns) == ["customer_id", "campaign_id", "group", "expected_value", "expected_spend",
+                                  "value_per_response"]
     assert len(plan) == 12
     assert set(plan["campaign_id"].dropna()) <= {"email_offer", "call_offer"}
     summary = json.loads((out / "summary.json").read_text())
@@ -240,3 +241,19 @@ def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
     swept = json.loads((tmp_path / "sweep.json").read_text())
     objectives = [point["objective"] for point in swept["points"]]
     assert objectives == sorted(objectives) and all(p["shadow_prices"]["budget"] > 0 for p in swept["points"])
+
+
+def test_score_rows_of_campaigns_not_in_the_scenario_are_counted_and_named(scenario, tmp_path):
+    """A misspelt campaign id in some score rows, while the right id has rows too, is not an error
+    (one table may serve several scenarios) but is said, with a did-you-mean, and recorded."""
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    typo = scores[scores["campaign_id"] == "call_offer"].head(3).assign(campaign_id="cal_offer")
+    other = scores.head(2).assign(campaign_id="spring_sale")
+    pd.concat([scores, typo, other]).to_parquet(tmp_path / "scores.parquet", index=False)
+    result = invoke("optimize", str(scenario), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Ignored 5 score rows of campaigns not in this scenario: 'cal_offer' (3 rows; Did you mean " \
+           "'call_offer'?), 'spring_sale' (2 rows)" in text
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["scores_ignored"] == {"cal_offer": 3, "spring_sale": 2}

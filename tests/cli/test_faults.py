@@ -262,3 +262,25 @@ def test_a_busy_output_folder_is_refused_before_the_solve(workspace: Workspace, 
                                           "--out", str(workspace.root / "w2")])
     assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
     assert snapshot(workspace.root) == before
+
+
+@pytest.mark.parametrize("command", ["sweep", "compare"])
+def test_a_busy_folder_stops_a_sweep_or_a_comparison_before_it_solves(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, command: str
+):
+    import optimizer.whatif.comparison as comparison
+    import optimizer.whatif.frontier as frontier
+
+    def no_solve(*args: object, **kwargs: object) -> None:
+        raise AssertionError("solved although the folder was busy")
+
+    monkeypatch.setattr(frontier, "sweep", no_solve)
+    monkeypatch.setattr(comparison, "compare", no_solve)
+    argv = (["sweep", str(workspace.scenario), "--budget", "10:20:2"] if command == "sweep"
+            else ["compare", str(workspace.scenario), str(workspace.scenario)])
+    (workspace.root / "busy").mkdir()
+    with held_by_another_process(workspace.root / "busy", workspace.root / "marker"):
+        before = snapshot(workspace.root)
+        result = CliRunner().invoke(app, [*argv, "--out", str(workspace.root / "busy")])
+    assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
+    assert snapshot(workspace.root) == before

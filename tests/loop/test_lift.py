@@ -172,13 +172,14 @@ def test_to_dict_is_json_ready_with_the_documented_fields() -> None:
     contacts, outcomes = tiny()
     data = json.loads(json.dumps(measure(contacts, outcomes, COSTS_A_B, source="o.csv").to_dict(), allow_nan=False))
     assert list(data) == ["source", "confidence", "responders_from", "has_revenue", "outcomes_not_in_plan",
-                          "campaigns", "total", "method"]
+                          "campaigns", "total", "has_value", "method"]
     assert list(data["campaigns"][0]) == list(data["total"]) == [
         "campaign_id", "channel", "n_treatment", "n_control", "missing_outcomes", "missing_treatment",
         "missing_control", "responders_treatment", "responders_control", "response_rate_treatment",
         "response_rate_control", "response_uplift", "revenue_per_customer_treatment", "revenue_per_customer_control",
         "incremental_revenue_per_customer", "incremental_revenue", "cost_per_contact", "cost_per_response", "cost",
-        "roi"]
+        "roi", "value_per_customer_treatment", "value_per_customer_control", "incremental_value_per_customer",
+        "incremental_value", "value_roi"]
     assert list(data["total"]["roi"]) == ["estimate", "std_error", "ci_low", "ci_high", "p_value", "df"]
     assert data["total"]["cost_per_contact"] is None
 

@@ -76,3 +76,33 @@ def test_outcomes_from_another_file_kind_are_refused(sent):
     (folder / "outcomes.txt").write_text("customer_id,revenue\n")
     with pytest.raises(DataError, match="suffix"):
         measure_run(folder / "w1", folder / "outcomes.txt")
+
+
+def test_roi_is_measured_on_the_value_the_plan_optimised_with_revenue_beside_it(sent):
+    """The committed contacts carry each customer's value of one response (w, the plan's margin);
+    measure values the observed responses at w, and its ROI is (n_T × value uplift - cost) / cost."""
+    from optimizer.loop.lift import format_measurement
+    from optimizer.store.ledger import run_record
+
+    folder, summary = sent
+    plan = pd.read_parquet(folder / "w1" / "plan.parquet").dropna(subset=["campaign_id"])
+    customers = pd.read_parquet(folder / "customers.parquet").set_index("customer_id")
+    rate = {"mail": 0.1, "text": 0.08}  # the scenario's value_per_response: ltv × rate
+    expected = customers.loc[plan["customer_id"], "ltv"].to_numpy() * plan["campaign_id"].map(rate).to_numpy()
+    assert plan["value_per_response"].to_numpy() == pytest.approx(expected)
+    _, _, contacts = run_record(folder / "history.duckdb", summary["run_id"])
+    assert contacts["value_per_response"].notna().all()
+
+    result = measure_run(folder / "w1", folder / "outcomes.csv").measurement
+    outcomes = pd.read_csv(folder / "outcomes.csv").set_index("customer_id")
+    mail = plan[plan["campaign_id"] == "mail"]
+    value = outcomes.loc[mail["customer_id"], "converted"].to_numpy() * mail["value_per_response"].to_numpy()
+    treated = (mail["group"] == "treatment").to_numpy()
+    uplift = value[treated].mean() - value[~treated].mean()
+    measured = next(c for c in result.campaigns if c.campaign_id == "mail")
+    assert result.has_value
+    assert measured.incremental_value.estimate == pytest.approx(treated.sum() * uplift)
+    assert measured.value_roi.estimate == pytest.approx((treated.sum() * uplift - measured.cost) / measured.cost)
+    assert measured.roi.estimate != pytest.approx(measured.value_roi.estimate)  # revenue is another basis
+    text = format_measurement(result)
+    assert "value_per_response (the basis the plan optimised)" in text and "ROI on revenue" in text

@@ -75,6 +75,9 @@ def write_scenario(folder: Path, partitions: int, per_contact: bool = False) -> 
     return path
 
 
+WRITTEN = ["customer_id", "campaign_id", "group", "value_per_response"]  # the columns both plans write
+
+
 def distributed_plan(out: Path) -> pd.DataFrame:
     return pd.read_parquet(out / PLAN_FOLDER).sort_values("customer_id").reset_index(drop=True)
 
@@ -86,7 +89,7 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
     assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
     assert run.result.termination == in_memory.result.termination
-    expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id")
     got = distributed_plan(tmp_path / "out")
     assert len(list((tmp_path / "out" / PLAN_FOLDER).glob("*.parquet"))) == partitions
     pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_dtype=False)
@@ -110,7 +113,7 @@ def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp
     # each run: the 5,000 sample drawn once, and from it the warm start's, the two levels' and the margins'
     assert len(drawn) == 8 and len(set(drawn)) == 1 and 4_000 < drawn[0] < 6_000
     assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
-    expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id")
     pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected.reset_index(drop=True),
                                   check_dtype=False)
 
@@ -138,7 +141,7 @@ def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, mo
     assert solved == [screens[0].candidates.size] * 2, "each run solved the candidates only"
     assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
     assert run.result.termination == in_memory.result.termination
-    expected = in_memory.assignments[["customer_id", "campaign_id", "group"]].sort_values("customer_id")
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id")
     pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected.reset_index(drop=True),
                                   check_dtype=False)
 

@@ -74,3 +74,45 @@ def test_one_money_basis_in_the_summary_the_console_and_the_report(tmp_path):
     page = re.sub(r"<[^>]+>", " ", write_report(tmp_path / "out").read_text(encoding="utf-8"))
     page = " ".join(page.split())
     assert all(figure in page for figure in money) and "before the random control draw" in page
+
+
+def test_budgets_that_count_treated_customers_only_charge_each_selected_customer_its_expected_treated_spend(
+    tmp_path,
+):
+    """budget_counts_controls: false: the budget row is Σ (1 - f_j) spend_ij over the selected
+    audience, the plan may select more customers than under the default, and the console and
+    the report say what the budget counts."""
+    import re
+
+    import yaml
+    from weekly_loop import MONDAY, write_scenario
+
+    from optimizer.plan.outputs import write_plan
+    from optimizer.plan.workflow import optimize
+    from optimizer.reporting.console import render_summary
+    from optimizer.reporting.report import write_report
+
+    path = write_scenario(tmp_path, n=400, budget=60.0)
+    default = write_plan(optimize(path, run_date=MONDAY), tmp_path / "default")
+    raw = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**raw, "budget_counts_controls": False}, sort_keys=False))
+    summary = write_plan(optimize(path, run_date=MONDAY), tmp_path / "treated")
+
+    fractions = {c["id"]: c["control_fraction"] for c in raw["campaigns"]}
+    budget = next(row for row in summary["constraints"] if row["name"] == "budget")
+    treated_share_spend = sum((1 - fractions[c["id"]]) * (c["expected_spend"] + c["control_spend"])
+                              for c in summary["campaigns"])
+    assert budget["lhs"] == pytest.approx(treated_share_spend) and budget["lhs"] <= 60.0 + 1e-6
+    assert budget["lhs"] < summary["expected_spend"] + summary["control_spend"]
+    assert default["budget_counts_controls"] and not summary["budget_counts_controls"]
+    assert summary["treatment"] + summary["control"] > default["treatment"] + default["control"]
+    assert summary["objective"] > default["objective"]
+    assert "budget_counts_controls is false" in summary["money_basis"]
+
+    stream = io.StringIO()
+    render_summary(summary, Console(file=stream, width=120))
+    console = " ".join(stream.getvalue().split())
+    assert "Budgets count treated spend as expected before the draw" in console
+    assert "Limits count control customers too" not in console
+    page = " ".join(re.sub(r"<[^>]+>", " ", write_report(tmp_path / "treated").read_text(encoding="utf-8")).split())
+    assert "Budgets count treated spend as expected before the draw" in page

@@ -36,8 +36,9 @@ def write_history(path: Path, contacts: pd.DataFrame) -> None:
     with duckdb.connect(str(path)) as connection:
         connection.execute(SCHEMA)
         connection.register("rows", contacts)
-        connection.execute('INSERT INTO contacts SELECT run_id, customer_id, campaign_id, channel, "group", '
-                           "sent_on, window_end FROM rows")
+        connection.execute('INSERT INTO contacts (run_id, customer_id, campaign_id, channel, "group", sent_on, '
+                           'window_end) SELECT run_id, customer_id, campaign_id, channel, "group", sent_on, '
+                           "window_end FROM rows")
 
 
 def random_contacts(rng: np.random.Generator, customers: int, count: int, run_date: dt.date) -> pd.DataFrame:

@@ -232,7 +232,7 @@ def test_a_plan_that_saw_another_history_counts_every_event_of_this_one(tmp_path
     assert first["history_id"] == ledger.history_state(tmp_path / "history.duckdb")[0] != ledger.history_state(
         other)[0]
     commit(tmp_path / "second", other)  # other is now at seq 2, beyond what 'first' saw of history.duckdb
-    with pytest.raises(HistoryError, match=f"before run {second['run_id'][:8]}"):
+    with pytest.raises(HistoryError, match=f"before run .*{second['run_id'][:8]}"):
         commit(tmp_path / "first", other)
 
 
@@ -242,5 +242,6 @@ def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
         connection.execute(ledger.SCHEMA.split("CREATE TABLE IF NOT EXISTS events")[0])
         connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
                            "DATE '2026-01-01', DATE '2026-01-15')")
-    assert len(contacts_around(history, MONDAY, 30)) == 1
+    around = contacts_around(history, MONDAY, 30)
+    assert len(around) == 1 and around["value_per_response"].isna().all()
     assert ledger.history_state(history)[1] == 0 and ledger.history_state(history)[0]

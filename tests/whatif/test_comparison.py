@@ -119,7 +119,8 @@ def test_write_comparison_writes_compare_json_and_its_plot(comparison, folder):
     assert list(written) == ["scenarios", "baseline", "moved"]
     assert list(written["scenarios"][0]) == [
         "label", "name", "scenario_file", "status", "error", "objective_name", "method", "objective", "bound",
-        "gap", "expected_spend", "expected_value", "treatment", "control", "campaigns", "kpis", "constraints"]
+        "gap", "expected_spend", "expected_value", "treatment", "control", "gross_value", "roi", "control_spend",
+        "currency", "money_basis", "budget_counts_controls", "campaigns", "kpis", "constraints"]
     assert list(written["moved"][0]) == ["from", "to", "rows", "columns", "counts", "common_customers", "changed",
                                          "only_in_from", "only_in_to"]
     assert sum(map(sum, written["moved"][0]["counts"])) == 120
@@ -133,3 +134,19 @@ def test_format_comparison_lines_the_scenarios_up(comparison):
         assert any(line.startswith(label) for line in lines), label
     moved = lines.index(next(line for line in lines if line.startswith("Customers moved, base → more")))
     assert lines[moved + 1].split() == ["base", "\\", "more", "email_offer", "call_offer", "sms_nudge", "none"]
+
+
+def test_the_comparison_states_the_money_basis_of_its_figures(comparison, folder):
+    """Gross value, spend, value, ROI and control spend side by side, and the basis once under
+    them; scenarios whose budgets count differently are named."""
+    text = format_comparison(comparison)
+    for label in ("gross value", "roi", "control spend"):
+        assert any(line.startswith(label) for line in text.splitlines()), label
+    assert "expected value = gross value - expected spend" in text
+    assert "Limits count control customers too" in text
+    base = comparison.scenarios[0].to_dict()
+    assert base["gross_value"] == pytest.approx(base["expected_value"] + base["expected_spend"])
+
+    treated = write_scenario(folder, "treated_only", budget=60.0, budget_counts_controls=False)
+    mixed = format_comparison(compare([folder / "base.yaml", treated]))
+    assert "except in treated_only (budget_counts_controls: false" in mixed
