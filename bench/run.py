@@ -212,7 +212,6 @@ def _highs_version() -> str:
 
 def machine(measured: datetime | None = None) -> dict[str, str]:
     """This machine, and when the figures were measured (default now)."""
-    import highspy
     import numba
     import pyomo
 
