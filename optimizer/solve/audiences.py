@@ -62,6 +62,50 @@ def _largest_audience_value(
     eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,
 ) -> float:
     """h(μ): the most μ·n that integer audience sizes meeting every row can reach."""
+    highs = _audience_model(rows, coefficients, campaign_prices, eligible, n_customers, time_limit)
+    status = highs.getModelStatus()
+    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+        return -np.inf
+    info = highs.getInfo()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return max(info.objective_function_value, info.mip_dual_bound)
+    return info.mip_dual_bound if np.isfinite(info.mip_dual_bound) else np.inf
+
+
+def audience_sizes(
+    rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], near: NDArray[np.int64],
+    eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,
+) -> NDArray[np.int64] | None:
+    """Integer audience sizes meeting every row and nearest ``near`` (least Σ_j |n_j - near_j|), or
+    None when HiGHS found none in ``time_limit``:
+
+        min Σ_j (p_j + q_j)  s.t.  rows on n,  Σ_j n_j <= n,  n_j - p_j + q_j = near_j,  0 <= n_j <= N_j.
+    """
+    k = len(near)
+    identity = sp.identity(k, format="csr")
+    matrix = sp.vstack([sp.hstack([sp.csr_matrix(coefficients), sp.csr_matrix((len(rows), 2 * k))]),
+                        sp.hstack([sp.csr_matrix(np.ones((1, k))), sp.csr_matrix((1, 2 * k))]),
+                        sp.hstack([identity, -identity, identity])], format="csr")
+    target = np.asarray(near, dtype=float)
+    row_lower = np.r_[[lower_limit(row) for row in rows], -INF, target]
+    row_upper = np.r_[[upper_limit(row) for row in rows], float(n_customers), target]
+    upper = np.r_[np.asarray(eligible, dtype=float), np.full(2 * k, INF)]
+    highs = highs_model(np.r_[np.zeros(k), np.ones(2 * k)], np.zeros(3 * k), upper, matrix, row_lower, row_upper,
+                        maximise=False, integer=k)
+    highs_time_limit(highs, time_limit)
+    highs.run()
+    solution = highs.getSolution()
+    if not solution.value_valid:
+        return None
+    sizes: NDArray[np.int64] = np.rint(np.asarray(solution.col_value)[:k]).astype(np.int64)
+    return sizes
+
+
+def _audience_model(
+    rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], campaign_prices: NDArray[np.float64],
+    eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,
+) -> highspy.Highs:
+    """max μ·n over integer audience sizes meeting every row, 0 <= n_j <= N_j, Σ_j n_j <= n: run."""
     k = len(campaign_prices)
     row_lower = np.array([*map(lower_limit, rows), -INF])
     row_upper = np.array([*map(upper_limit, rows), float(n_customers)])
@@ -71,13 +115,7 @@ def _largest_audience_value(
     highs.setOptionValue("mip_rel_gap", AUDIENCE_GAP)
     highs_time_limit(highs, time_limit)
     highs.run()
-    status = highs.getModelStatus()
-    if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-        return -np.inf
-    info = highs.getInfo()
-    if status == highspy.HighsModelStatus.kOptimal:
-        return max(info.objective_function_value, info.mip_dual_bound)
-    return info.mip_dual_bound if np.isfinite(info.mip_dual_bound) else np.inf
+    return highs
 
 
 def audience_bound_at(customers: Customers, prices: NDArray[np.float64], lagrangian: float, clock: Clock) -> float:

@@ -99,6 +99,7 @@ def _repaired(problem: Problem, prices: NDArray[np.float64], bound: float | None
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, bound, 0.0, clock.elapsed(),
                            "exact", 0)
     choice = price_out(priced, found.prices).choice.astype(np.intp)
+    choice[found.moved] = found.moved_choice
     value = problem.objective(choice)
     result = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, value,
                          max(value, min(known, found.bound)), 0.0, clock.elapsed(), "exact", 0,

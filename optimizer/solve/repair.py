@@ -12,19 +12,25 @@ none is claimed.
 
 The plan's value is L(λ) - λ·b + λ·u(λ) (the priced-out values of the chosen options plus their
 prices), and L at the first prices, which are the best the solve knew, bounds every plan.
+
+When every row counts campaigns and some row is a >= or == row, the audiences are first filled to
+sizes that meet every row (optimizer/solve/fill.py: customers moved one by one, where price moves
+flip tied customers all at once), and the price passes run only if that finds no plan.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve.balancing import Pass, balancing_pass, price_moves, price_pass, signed_prices
 from optimizer.solve.clock import Clock
+from optimizer.solve.fill import fill_audiences
 from optimizer.solve.partitions import Customers
+from optimizer.solve.problem import Sense
 
 REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)
 ESCALATION = 4.0  # a row still broken after its move gets this many times the move
@@ -33,28 +39,42 @@ RESERVED_PASSES = 10  # passes a time limit keeps back for a repair (a balancing
 REPAIR_SHARE = 0.2  # at most this share of a time limit is kept for a repaired plan
 PASS_SECONDS = 6e-9  # a pass's time per (customer, campaign) pair: 1.2 s at 10^7 × 20 on a slow day (0.4 s fast)
 SMALLEST_MOVE = 1e-3  # of a row's price scale: the move of a broken row the histograms saw no move for
+FILL_PASSES = 3  # the time of a fill (optimizer/solve/fill.py), in passes: counts, eligible counts, totals
 
 
 @dataclass(frozen=True)
 class Repaired:
-    """A feasible plan: every customer's priced-out best at ``prices``, its value and a bound."""
+    """A feasible plan: every customer's priced-out best at ``prices`` except ``moved`` (sorted
+    global indices), who get ``moved_choice``; its value and a bound."""
 
     prices: NDArray[np.float64]
     value: float
     bound: float
+    moved: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    moved_choice: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
 
 def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """A plan meeting every row, from the prices of the pass ``start`` (module docstring), or None
-    when the passes allowed did not find one. The moves are read off a balancing pass at those
-    prices (``start`` itself when it is one), and for a row that breaks later, at the prices then;
-    the checks are plain passes."""
-    rows = customers.rows
-    prices = signed_prices(rows, start.prices)  # L bounds every plan only at prices of the rows' signs
+    when neither the fill nor the passes allowed found one."""
+    prices = signed_prices(customers.rows, start.prices)  # L bounds every plan only at prices of the rows' signs
     fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
     timed = time.perf_counter()
     origin = balancing_pass(customers, prices, 0) if fresh else start
     took = (time.perf_counter() - timed) / 3 if fresh else PASS_SECONDS * customers.n * len(customers.campaign_ids)
+    floors = any(row.sense is not Sense.LE for row in customers.rows)
+    if customers.coefficients is not None and floors and not _too_late(clock, FILL_PASSES * took):
+        filled = fill_audiences(customers, origin.prices, clock)
+        if filled is not None:
+            return Repaired(origin.prices, filled.value, origin.bound, filled.moved, filled.moved_choice)
+    return _repriced(customers, origin, took, clock)
+
+
+def _repriced(customers: Customers, origin: Pass, took: float, clock: Clock) -> Repaired | None:
+    """The price passes of the module docstring from ``origin`` (a balancing pass), each timed
+    like the last (``took``). The moves are read off ``origin``, and for a row that breaks later,
+    at the prices then; the checks are plain passes."""
+    rows = customers.rows
     moves = _fixing_moves(customers, origin)
     scale = np.zeros(len(rows))
     latest, bound = origin, origin.bound
