@@ -9,8 +9,8 @@ for comparison, the conversion T-learner on one half and scores the other; `cvo 
 (at most 30% may be e-mailed); `cvo evaluate` values the plan on that half. The commands run in
 this process, through the console script's own code, and are printed in the table. The baselines
 are valued with optimizer.evaluate, by the same estimate. Files go to out/hillstrom/; the results
-table is printed, stored in examples/hillstrom/results.json and copied into
-examples/hillstrom/README.md.
+table is printed and stored in OUT/results.json; with --update-readme also in
+examples/hillstrom/results.json and copied into examples/hillstrom/README.md.
 """
 
 from __future__ import annotations
@@ -384,13 +384,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=SEED, help=f"split and model seed (default {SEED})")
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "hillstrom", help="folder for the files")
-    parser.add_argument("--no-readme", action="store_true", help="do not store the results or touch the README")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="also store the results in examples/hillstrom/results.json and its README (make "
+                        "hillstrom-readme); by default only --out is written, so the checkout stays clean")
     args = parser.parse_args()
     start = time.perf_counter()
     results = run(args.seed, out=args.out)
     table = render_table(results)
     print(table, "", sep="\n")
-    if not args.no_readme:
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.update_readme:
         (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         update_readme(table)
     print(f"Wrote {args.out}/ ({time.perf_counter() - start:.0f} s)")

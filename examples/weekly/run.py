@@ -7,7 +7,8 @@ plan, simulate what the customers did over each campaign's measurement window, a
 campaign from its control group. Then check, straight from the history file, that no customer
 was contacted inside a cool-down or an open measurement window, and compare each measured uplift
 with the simulation's truth. Files go to out/weekly_loop/ (the history is rebuilt from scratch);
-the table is printed, stored in examples/weekly/results.json and copied into the README.
+the table is printed and stored in OUT/results.json; with --update-readme also in
+examples/weekly/results.json and copied into the README.
 
 The simulation's truth is the example's score table itself: a treated customer converts with
 probability p_treat, a control customer with p_control, and a conversion is worth
@@ -172,10 +173,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "weekly_loop")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--update-readme", action="store_true",
+                        help="also store the results in examples/weekly/results.json and its README (make "
+                        "weekly-readme); by default only --out is written, so the checkout stays clean")
     args = parser.parse_args()
     results = main(args.out, args.seed)
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     table = format_results(results)
-    update_readme(table)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    if args.update_readme:
+        (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        update_readme(table)
     print(table)
     print(f"Plans, outcomes, measurements and reports: {args.out}/week1..{WEEKS}")

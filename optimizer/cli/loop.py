@@ -137,7 +137,7 @@ def measure(
 
     Example: cvo measure out/weekly --outcomes outcomes.csv
     """
-    from optimizer.loop.lift import format_measurement
+    from optimizer.loop.lift_text import format_measurement
     from optimizer.loop.measurement import measure_run, write_measurement
     from optimizer.loop.personas import format_personas
 

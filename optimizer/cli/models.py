@@ -64,13 +64,16 @@ def score(
     Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
     --out out/scores
     """
+    from rich.console import Console
+
     from optimizer.scoring.workflow import score as run_score, write_scores
 
     try:
         options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
-        run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
-                        options=options, months=months, monthly_discount=discount,
-                        transaction_columns=_mapping(column or []))
+        with Console(stderr=True).status("Scoring …") as status:  # shown on a terminal only, on stderr
+            run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
+                            options=options, months=months, monthly_discount=discount,
+                            transaction_columns=_mapping(column or []), stage=status.update)
         written = write_scores(run, out)
     except CvoError as error:
         raise fail(error) from None

@@ -12,8 +12,6 @@ from rich.console import Console
 
 from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, shown, with_history
 from optimizer.errors import CvoError, SolverError, did_you_mean
-from optimizer.plan.outputs import write_plan
-from optimizer.plan.workflow import optimize as optimize_plan, validate as validate_plan
 from optimizer.scenario.schema import load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
@@ -34,12 +32,14 @@ def optimize(
     dask: Annotated[str | None, typer.Option(
         "--dask", help="Run the decomposition on a Dask cluster: 'local' (a LocalCluster on this machine) or a "
         "scheduler address (tcp://host:8786). 'customers' must be a folder of parquet partitions; the plan is "
-        "written to OUT/plan/, one file per partition. Needs: pip install 'cvo[dask]'.", show_default=False)] = None,
+        "written to OUT/plan/, one file per partition. Needs: pip install 'cvo\\[dask]'.", show_default=False)] = None,
 ) -> None:
     """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
 
     Example: cvo optimize scenarios/weekly.yaml --out out/weekly --method decompose
     """
+    from optimizer.plan.outputs import write_plan
+    from optimizer.plan.workflow import optimize as optimize_plan
     from optimizer.reporting.console import PassProgress
 
     if dask is not None:
@@ -119,6 +119,8 @@ def validate(scenario: ScenarioArg) -> None:
 
     Example: cvo validate scenarios/weekly.yaml
     """
+    from optimizer.plan.workflow import validate as validate_plan
+
     try:
         formulation = validate_plan(scenario)
     except CvoError as error:

@@ -109,9 +109,9 @@ def compare(
                                 "cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml")
         out_dir = out if out is not None else Path("out") / "compare"
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
-            with Console(stderr=True).status(f"Solving {len(scenarios)} scenarios …"):
+            with Console(stderr=True).status(f"Reading {len(scenarios)} scenarios …") as status:
                 loaded = [with_history(load_scenario(path), history) for path in scenarios]
-                comparison = run_compare(loaded, method, day(date))
+                comparison = run_compare(loaded, method, day(date), stage=status.update)
             write_comparison(comparison, out_dir)
     except CvoError as error:
         raise fail(error) from None

@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.solve.keys import mix
-
 TREATMENT, CONTROL = "treatment", "control"  # the group column of a plan
 
 
@@ -30,6 +28,8 @@ def _salt(seed: int, campaign_id: str) -> np.uint64:
 
 def control_keys(customer_ids: NDArray[Any], campaign_id: str, seed: int) -> NDArray[np.uint64]:
     """Uniform 64-bit keys, one per customer, for one campaign and seed."""
+    from optimizer.solve.keys import mix  # compiled with numba: loaded when controls are drawn, not on import
+
     labels = np.asarray(customer_ids, dtype=object).astype(str).astype(object)
     return cast(NDArray[np.uint64], mix(pd.util.hash_array(labels, categorize=False) ^ _salt(seed, campaign_id)))
 

@@ -12,25 +12,25 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.plan.controls import CONTROL, TREATMENT, draw_controls
-from optimizer.reporting.summary import build_summary
+from optimizer.plan.controls import CONTROL, TREATMENT
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate, response_values
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
-from optimizer.solve.infeasibility import describe_conflict, describe_shortfall, diagnose, obvious_conflicts
+from optimizer.solve.infeasibility import describe_shortfall, obvious_conflicts
 from optimizer.solve.options import Method
-from optimizer.solve.partitions import Progress
 from optimizer.solve.problem import NO_CAMPAIGN, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
-from optimizer.solve.solver import solve
+
+if TYPE_CHECKING:
+    from optimizer.solve.partitions import Progress  # numba: only the solving commands load it
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,9 @@ def optimize(
     result = _solved(formulation.problem, data.scenario, progress)
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
+    from optimizer.plan.controls import draw_controls  # numba: loaded by the commands that solve, not by validate
+    from optimizer.reporting.summary import build_summary
+
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
                             data.scenario.control_fractions(), data.scenario.seed)
     assignments = plan_table(formulation.problem, result.choice, control,
@@ -99,6 +102,8 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> 
     """The solver's result when it has a plan; InfeasibleError or SolverError otherwise. The
     diagnosis of an infeasible scenario shares the solve's time limit."""
     check_limits(problem, scenario)
+    from optimizer.solve.solver import solve  # pyomo and numba: loaded by the commands that solve
+
     clock = Clock.start(scenario.solver.time_limit_s)
     result = solve(problem, scenario.solver, progress)
     if result.termination is Termination.INFEASIBLE:
@@ -131,6 +136,8 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
 
 
 def _infeasible(scenario: Scenario, problem: Problem, clock: Clock) -> InfeasibleError:
+    from optimizer.solve.infeasibility import describe_conflict, diagnose
+
     customers, campaigns = problem.candidate_pairs()
     diagnosis = diagnose(problem, customers, campaigns, clock)
     return InfeasibleError(

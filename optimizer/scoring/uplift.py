@@ -30,6 +30,7 @@ The model report (optimizer/scoring/uplift_report.py) is measured on a held-out 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -282,23 +283,30 @@ def make_classifier(options: UpliftOptions) -> Any:
     return CalibratedClassifierCV(booster, method=str(options.calibration), cv=3)
 
 
+Stage = Callable[[str], None]  # hears what a long step is doing now, e.g. to show it on a terminal
+
+
 def fit_arms(x: pd.DataFrame, y: NDArray[np.int64], masks: dict[str, NDArray[np.bool_]], options: UpliftOptions,
-             rows: NDArray[np.bool_]) -> dict[str, Any]:
-    """One classifier per arm on ``rows``; arms with the same rows (a shared control) share one fit."""
+             rows: NDArray[np.bool_], stage: Stage | None = None, what: str = "") -> dict[str, Any]:
+    """One classifier per arm on ``rows``; arms with the same rows (a shared control) share one fit.
+    ``stage`` hears each fit as it starts ("Fitting the {what} of {arm} (i of n, rows)")."""
     fitted: dict[bytes, Any] = {}
     models = {}
-    for name, mask in masks.items():
+    for number, (name, mask) in enumerate(masks.items(), start=1):
         use = mask & rows
         key = use.tobytes()
         if key not in fitted:
+            if stage is not None:
+                stage(f"Fitting the {what} of {name} ({number} of {len(masks)}, {int(use.sum()):,} rows)")
             fitted[key] = make_classifier(options).fit(x[use], y[use])
         models[name] = fitted[key]
     return models
 
 
 def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns(),
-               options: UpliftOptions = UpliftOptions()) -> UpliftModel:
-    """Fit the T-learner, report it on the held-out rows, then refit on everything (``refit``)."""
+               options: UpliftOptions = UpliftOptions(), stage: Stage | None = None) -> UpliftModel:
+    """Fit the T-learner, report it on the held-out rows, then refit on everything (``refit``);
+    ``stage`` hears each model fit as it starts."""
     features = feature_names(history, columns, options)
     check_history(history, columns, features)
     labels, treated = campaign_arms(history, columns)
@@ -309,13 +317,15 @@ def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns()
     x = feature_frame(history, features, categories)
     values = value_per_response(history, columns, y, arms)
     holdout = np.random.default_rng(options.seed).random(len(history)) < options.holdout
-    models = fit_arms(x, y, arms.treated, options, ~holdout), fit_arms(x, y, arms.control, options, ~holdout)
+    models = (fit_arms(x, y, arms.treated, options, ~holdout, stage, "treated arm"),
+              fit_arms(x, y, arms.control, options, ~holdout, stage, "control arm"))
     control_names = {j: arms.control_name(j) for j in arms.treated}
     report = build_report(x, y, holdout, arms.treated, arms.control, control_names, models, values,
                           str(options.calibration), options.holdout)
     if options.refit:
         everything = np.ones(len(history), bool)
-        models = fit_arms(x, y, arms.treated, options, everything), fit_arms(x, y, arms.control, options, everything)
+        models = (fit_arms(x, y, arms.treated, options, everything, stage, "treated arm, on all rows,"),
+                  fit_arms(x, y, arms.control, options, everything, stage, "control arm, on all rows,"))
     return UpliftModel(columns, features, categories, models[0], models[1], values, report)
 
 

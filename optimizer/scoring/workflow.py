@@ -29,6 +29,7 @@ from optimizer.scoring.clv import CustomerValue, score_customers as value_custom
 from optimizer.scoring.rfm import read_transactions
 from optimizer.scoring.uplift import (
     HistoryColumns,
+    Stage,
     UpliftModel,
     UpliftOptions,
     fit_uplift,
@@ -60,29 +61,36 @@ def score(
     *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
     cutoff: str | None = None, columns: HistoryColumns | None = None,
     options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
-    transaction_columns: Mapping[str, str] | None = None,
+    transaction_columns: Mapping[str, str] | None = None, stage: Stage | None = None,
 ) -> ScoreRun:
     """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``.
 
-    The response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``).
+    The response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``);
+    ``stage`` hears each step as it starts (reading, valuing, each model fit, scoring).
     """
+    tell = stage or (lambda text: None)
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
     value, table = None, None
     if transactions is not None:
+        tell(f"Reading {transactions}")
         log = read_transactions(transactions, columns=transaction_columns)
+        tell(f"Valuing the customers of {len(log):,} transactions: RFM, BG/NBD, Gamma-Gamma")
         value = value_customers(log, cutoff, months=months, monthly_discount=monthly_discount)
         table = value.table.reset_index()
     elif customers is not None:
         table = _read_customers(customers, columns.customer_id)
     if history is None:
         return ScoreRun(table, None, value, None)
+    tell(f"Reading {history}")
     events = _with_customer_features(_read_events(history, columns), table, columns)
     if isinstance(options, CellOptions):
+        tell(f"Fitting the cells model on {len(events):,} rows")
         model = fit_cell_uplift(events, columns, options)
     else:
-        model = fit_uplift(events, columns, options)
+        model = fit_uplift(events, columns, options, stage)
     scored = table if table is not None else events.drop_duplicates(columns.customer_id)
+    tell(f"Scoring {len(scored):,} customers")
     return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model)
 
 

@@ -331,8 +331,8 @@ def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: floa
         if not receiver.poll(time_limit + KILL_GRACE):
             return HighsRun(Termination.TIME_LIMIT, None, None)
         outcome = receiver.recv()
-    except EOFError:  # the child died without a word (killed from outside, out of memory)
-        raise RuntimeError(f"the HiGHS process ended without a result (exit code {child.exitcode})") from None
+    except EOFError:  # the child died without a word (killed from outside, out of memory): no plan from it
+        return HighsRun(Termination.ERROR, None, None)
     finally:
         child.kill()
         child.join()

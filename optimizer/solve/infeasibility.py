@@ -38,7 +38,6 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import INF, IPM_ABOVE, coupling_matrix, highs_model, row_bounds
 from optimizer.solve.results import SolutionStatus
-from optimizer.solve.solver import solve
 
 JOINT_SHARE = 0.3  # of the time left: the LP with every row elastic; the rest is shared by the single rows
 CHECK_MARGIN = 0.01  # a single change is checked 1 % above the LP's least
@@ -169,6 +168,8 @@ def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
     row = change.row
     amount = _rounded(change.change * (1.0 + CHECK_MARGIN), whole=row.weight == COUNT, outwards=True)
     moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
+    from optimizer.solve.solver import solve  # the solvers import pyomo; the obvious conflicts need none of it
+
     result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=max(LEAST_STEP, seconds), mip_gap=1e-2))
     if result.status is not SolutionStatus.NONE:
         return Conflict(row, amount, sufficient=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,23 +112,28 @@ class Comparison:
 
 
 def compare(
-    scenarios: Sequence[Scenario | str | Path], method: Method | None = None, run_date: dt.date | None = None
+    scenarios: Sequence[Scenario | str | Path], method: Method | None = None, run_date: dt.date | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> Comparison:
     """Optimize every scenario (``method`` overrides each one's solver.method; all sent on ``run_date``,
-    default today, for the contact policy) and compare the plans.
+    default today, for the contact policy) and compare the plans; ``stage`` hears each solve as it starts.
 
     Every file is read and validated before anything is solved, so a broken file fails fast
     (ScenarioError); InfeasibleError and SolverError are recorded per scenario.
     """
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     labels = scenario_labels(loaded)
-    solved = tuple(_solve(scenario, label, method, run_date) for scenario, label in zip(loaded, labels))
+    solved = []
+    for number, (scenario, label) in enumerate(zip(loaded, labels), start=1):
+        if stage is not None:
+            stage(f"Solving {label} ({number} of {len(loaded)})")
+        solved.append(_solve(scenario, label, method, run_date))
     with_plan = [s for s in solved if s.assignments is not None]
     if not with_plan:
-        return Comparison(solved, None, ())
+        return Comparison(tuple(solved), None, ())
     base = with_plan[0]
     moved = tuple(customers_moved(base, s) for s in with_plan[1:])
-    return Comparison(solved, base.label, moved)
+    return Comparison(tuple(solved), base.label, moved)
 
 
 def scenario_labels(scenarios: Sequence[Scenario]) -> list[str]:

@@ -257,3 +257,17 @@ def test_score_rows_of_campaigns_not_in_the_scenario_are_counted_and_named(scena
            "'call_offer'?), 'spring_sale' (2 rows)" in text
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["scores_ignored"] == {"cal_offer": 3, "spring_sale": 2}
+
+
+def test_help_keeps_square_brackets_that_rich_markup_would_eat():
+    result = invoke("optimize", "--help")
+    assert result.exit_code == 0 and "pip install 'cvo[dask]'" in " ".join(result.output.split())
+
+
+def test_importing_the_cli_loads_no_solver_model_or_plotting_library():
+    """`cvo --help`, `cvo validate` and `cvo history` start without pyomo, HiGHS, numba, scikit-learn,
+    matplotlib or Dask: each command imports what it needs when it runs."""
+    heavy = ("pyomo", "highspy", "numba", "sklearn", "matplotlib", "dask", "distributed", "scipy")
+    code = f"import sys, optimizer.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

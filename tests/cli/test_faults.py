@@ -250,12 +250,12 @@ def test_fault(workspace: Workspace, case: str):
 
 def test_a_busy_output_folder_is_refused_before_the_solve(workspace: Workspace, monkeypatch: pytest.MonkeyPatch):
     """Another process holds the folder: optimize stops before solving (the solver is never called)."""
-    import optimizer.cli.plan as cli_plan
+    import optimizer.plan.workflow as workflow
 
     def no_solve(*args: object, **kwargs: object) -> None:
         raise AssertionError("solved although the folder was busy")
 
-    monkeypatch.setattr(cli_plan, "optimize_plan", no_solve)
+    monkeypatch.setattr(workflow, "optimize", no_solve)
     with held_by_another_process(workspace.root / "w2", workspace.root / "marker"):
         before = snapshot(workspace.root)
         result = CliRunner().invoke(app, [*[a.format(scenario=workspace.scenario) for a in OPTIMIZE],

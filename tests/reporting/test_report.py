@@ -7,9 +7,7 @@ import base64
 import html
 import io
 import json
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -338,28 +336,11 @@ WINDOW = (1280, 4000)
 HIDE_IMAGES = "<style>img { visibility: hidden !important; }</style></head>"
 
 
-def install_chromium() -> str:
-    """Install Debian's chromium as `make test` does; return why it failed, or '' when it worked."""
-    if shutil.which("apt-get") is None:
-        return "there is no apt-get on this machine"
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    if sudo and shutil.which("sudo") is None:
-        return "installing needs root and there is no sudo"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-        run = subprocess.run([*sudo, *command], capture_output=True, text=True, env=env, timeout=1800)
-        if run.returncode != 0:
-            return f"`{' '.join(command)}` failed: {run.stderr.strip()[-300:]}"
-    return "" if Path(CHROMIUM).exists() else f"apt-get installed chromium but {CHROMIUM} is missing"
-
-
 def chromium_or_skip(binary: str = CHROMIUM) -> str:
-    """Debian's headless Chromium, installed here when `make test` (which installs it) was not used."""
+    """Debian's headless Chromium, or a skip that says how to get it (`make chromium`, as .ci/run does)."""
     if not Path(binary).exists():
-        reason = install_chromium()
-        if reason:
-            pytest.skip(f"{binary} is absent and could not be installed ({reason}); run `make test`, which "
-                        "installs it, or: sudo apt-get install chromium")
+        pytest.skip(f"{binary} is absent, so report.html is not rendered in a browser: `make chromium` installs "
+                    "it (root or sudo, ~110 MB)")
     return binary
 
 

@@ -99,3 +99,19 @@ def test_a_history_the_customers_cannot_be_joined_to(tmp_path, edit, message):
     assert result.exit_code == 3, result.output
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
+
+
+def test_each_long_step_of_scoring_is_announced_as_it_starts():
+    """What `cvo score` shows on a terminal (a Rich status on stderr, never in --json output)."""
+    from optimizer.scoring.workflow import score
+
+    heard: list[str] = []
+    score(transactions=CDNOW, cutoff="1997-09-30", transaction_columns={"amount": "dollar_value"},
+          stage=heard.append)
+    assert heard[0] == f"Reading {CDNOW}" and heard[1].startswith("Valuing the customers of ")
+    heard.clear()
+    score(history=EXAMPLE / "history.parquet", customers=EXAMPLE / "customers.parquet", stage=heard.append)
+    fits = [text for text in heard if text.startswith("Fitting ")]
+    assert any(text.startswith("Fitting the treated arm of winback_coupon (") for text in fits)
+    assert any(text.startswith("Fitting the control arm of ") for text in fits)
+    assert heard[-1] == "Scoring 30,000 customers"

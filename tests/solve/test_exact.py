@@ -168,3 +168,20 @@ def test_a_highs_run_in_its_child_process_returns_what_it_would_here():
     here = exact._highs_here(model, SolverOptions(), 30.0, 0.0)
     assert there.termination is here.termination is Termination.OPTIMAL
     assert there.bound == pytest.approx(here.bound) and np.array_equal(there.chosen, here.chosen)
+
+
+def test_a_highs_process_that_dies_gives_no_plan_and_the_solve_still_returns_one(monkeypatch):
+    import os
+    import signal
+
+    problem = medium_problem(13, n=200)
+
+    def killed(*args: object) -> exact.HighsRun:
+        os.kill(os.getpid(), signal.SIGKILL)  # in the child: as the out-of-memory killer would
+        raise AssertionError("not killed")
+
+    monkeypatch.setattr(exact, "_highs_here", killed)
+    run = exact.run_highs(exact.build_model(problem, *problem.candidate_pairs()), SolverOptions(), 5.0, 0.0)
+    assert run == exact.HighsRun(Termination.ERROR, None, None)
+    result = solve_exact(problem, SolverOptions(time_limit_s=5.0))
+    assert result.choice is not None and not problem.violations(result.choice)

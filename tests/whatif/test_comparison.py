@@ -150,3 +150,9 @@ def test_the_comparison_states_the_money_basis_of_its_figures(comparison, folder
     treated = write_scenario(folder, "treated_only", budget=60.0, budget_counts_controls=False)
     mixed = format_comparison(compare([folder / "base.yaml", treated]))
     assert "except in treated_only (budget_counts_controls: false" in mixed
+
+
+def test_each_solve_of_a_comparison_is_announced_as_it_starts(two_budgets):
+    heard: list[str] = []
+    compare(two_budgets, stage=heard.append)
+    assert heard == ["Solving base (1 of 2)", "Solving more (2 of 2)"]

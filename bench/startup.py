@@ -1,0 +1,81 @@
+"""How long the commands that only read or check take to start: the median of five runs each of
+`cvo --help`, `cvo validate` and `cvo history`, in fresh processes, written into a marked section
+of a markdown file (docs/benchmarks.md by default; `make bench-docs` runs it after bench/run.py).
+
+    python bench/startup.py --out docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "weekly.yaml"
+MARKERS = ("<!-- startup -->", "<!-- /startup -->")
+RUNS = 5
+GOAL_S = 0.5
+
+
+def cvo(*args: str) -> list[str]:
+    """The ``cvo`` command of this environment, as a user runs it."""
+    return [str(Path(sys.executable).parent / "cvo"), *args]
+
+
+def median_seconds(command: list[str], runs: int = RUNS) -> float:
+    """The median wall time of ``runs`` fresh runs of ``command`` (its exit status is not checked)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, capture_output=True, cwd=ROOT)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def history_file(folder: Path) -> Path:
+    """A contact history with one committed run of the weekly scenario."""
+    out, history = folder / "weekly", folder / "history.duckdb"
+    for command in (cvo("optimize", str(SCENARIO), "--out", str(out)),
+                    cvo("commit", str(out), "--history", str(history))):
+        subprocess.run(command, capture_output=True, cwd=ROOT, check=True)
+    return history
+
+
+def section() -> str:
+    with tempfile.TemporaryDirectory() as folder:
+        history = history_file(Path(folder))
+        rows = [(name, median_seconds(command)) for name, command in (
+            ("cvo --help", cvo("--help")),
+            ("cvo validate scenarios/weekly.yaml", cvo("validate", str(SCENARIO))),
+            ("cvo history HISTORY (one run)", cvo("history", str(history))),
+        )]
+    lines = [MARKERS[0], "", f"## Start-up ({datetime.now(UTC):%Y-%m-%d}, `python bench/startup.py`)", "",
+             f"Median of {RUNS} fresh runs; the goal is under {GOAL_S:g} s each.", "",
+             "| command | median | goal |", "|---|---|---|"]
+    lines += [f"| `{name}` | {seconds:.2f} s | {'met' if seconds < GOAL_S else 'not met'} |" for name, seconds in rows]
+    return "\n".join([*lines, "", MARKERS[1]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
+    block = section()
+    if MARKERS[0] in text:
+        start, end = text.index(MARKERS[0]), text.index(MARKERS[1]) + len(MARKERS[1])
+        text = text[:start] + block + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    args.out.write_text(text, encoding="utf-8")
+    print(block)
+
+
+if __name__ == "__main__":
+    main()
