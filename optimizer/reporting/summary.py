@@ -9,7 +9,7 @@ sum over treated customers only, i.e. after the control hold-out.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.scenario.data import contact_rules, policy_lookback
-from optimizer.scenario.formulation import Formulation
+from optimizer.scenario.formulation import TREATED_SPEND, Formulation
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult
 
@@ -182,9 +182,14 @@ def constraint_figures(
     problem: Problem, choice: NDArray[np.integer[Any]], treated_choice: NDArray[np.integer[Any]],
     shadow_prices: NDArray[np.float64] | None,
 ) -> list[dict[str, Any]]:
-    """Each row's lhs (audience and treated), rhs, slack, and LP shadow price d(objective)/d(rhs)."""
+    """Each row's lhs (audience and treated), rhs, slack, and LP shadow price d(objective)/d(rhs).
+
+    ``lhs_treated`` sums the treated customers at full weight: a budget that counts treated spend
+    only (weight (1 - f) × spend) is summed on the spend itself, not discounted twice."""
     lhs = problem.row_activity(choice)
-    lhs_treated = problem.row_activity(treated_choice)
+    undiscounted = replace(problem, rows=tuple(
+        replace(row, weight="spend") if row.weight == TREATED_SPEND else row for row in problem.rows))
+    lhs_treated = undiscounted.row_activity(treated_choice)
     prices = shadow_prices if shadow_prices is not None else [None] * len(problem.rows)
     return [
         {

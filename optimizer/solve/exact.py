@@ -22,6 +22,7 @@ so presolve runs only on cores small enough for it to be quick.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -57,6 +58,9 @@ PRESOLVE_BELOW = 20_000
 # 54,136-pair core of 10^6 × 20 near-infeasible ran 111 s under a 14 s limit, 8 s of it LP).
 WIDEST_CORE = 20_000
 KILL_GRACE = 1.0  # s: a HiGHS run still going this long after its limit is stopped (see run_highs)
+# s per pair: what Pyomo takes to hand a model to HiGHS and read its answer back inside the child,
+# on top of HiGHS's own limit (measured 0.45 s for a 15,000-pair core; twice that, as a margin).
+TRANSLATION_SECONDS = 6e-5
 
 _TERMINATION = {
     TerminationCondition.convergenceCriteriaSatisfied: Termination.OPTIMAL,
@@ -315,20 +319,25 @@ def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: floa
 
     HiGHS 1.16 checks its time limit (and its interrupt callbacks) only between steps of a MIP; a
     root heuristic of one step ran 13 s past a 9 s limit on an 11,778-pair core (linesearch
-    rounding with conflict analysis; tight 10^5 × 20). So where the platform can fork, the run is
-    made in a child process that is killed KILL_GRACE seconds after the limit, the run then
-    counting as out of time without a plan (the caller keeps the plan it had).
+    rounding with conflict analysis; tight 10^5 × 20). So on Linux, the run is made in a forked
+    child process that is killed KILL_GRACE seconds after the limit (plus what Pyomo takes to hand
+    the model over, TRANSLATION_SECONDS per pair), the run then counting as out of time without a
+    plan (the caller keeps the plan it had). Elsewhere (no safe fork), and inside a daemonic process
+    (a multiprocessing or Dask worker, which may not have children), HiGHS runs here.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if sys.platform != "linux" or multiprocessing.current_process().daemon:
         return _highs_here(model, options, time_limit, absolute_gap)
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_highs_in_child, args=(sender, model, options, time_limit, absolute_gap),
                             daemon=True)
-    child.start()
-    sender.close()
     try:
-        if not receiver.poll(time_limit + KILL_GRACE):
+        child.start()
+    finally:
+        sender.close()
+    grace = KILL_GRACE + TRANSLATION_SECONDS * len(model.assign)
+    try:
+        if not receiver.poll(time_limit + grace):
             return HighsRun(Termination.TIME_LIMIT, None, None)
         outcome = receiver.recv()
     except EOFError:  # the child died without a word (killed from outside, out of memory): no plan from it

@@ -177,7 +177,7 @@ def _plan_rows(
     if recheck is None or not stale:
         return None
     contacts = connection.execute(
-        f"SELECT {_columns()} FROM contacts WHERE {LIVE} AND customer_id IN "
+        f"SELECT {_columns(connection)} FROM contacts WHERE {LIVE} AND customer_id IN "
         "(SELECT customer_id FROM read_parquet(?) WHERE campaign_id IS NOT NULL)",
         [[str(file) for file in run.plan]],
     ).df()
@@ -320,7 +320,7 @@ def run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, p
         record = cast(dict[str, Any], connection.execute(  # the keys are the runs table's column names
             "SELECT * FROM runs WHERE run_id = ?", [run_id]).df().iloc[0].to_dict())
         campaigns = connection.execute("SELECT * FROM campaigns WHERE run_id = ?", [run_id]).df()
-        contacts = connection.execute(f"SELECT {_columns()} FROM contacts WHERE run_id = ?", [run_id]).df()
+        contacts = connection.execute(f"SELECT {_columns(connection)} FROM contacts WHERE run_id = ?", [run_id]).df()
         return record, campaigns, contacts
     finally:
         connection.close()
@@ -349,7 +349,7 @@ def contacts_around(history: Path, run_date: dt.date, lookback_days: int) -> pd.
     connection = _open_existing(history)
     try:
         return connection.execute(
-            f"SELECT {_columns()} FROM contacts WHERE {LIVE} AND (window_end > ? "
+            f"SELECT {_columns(connection)} FROM contacts WHERE {LIVE} AND (window_end > ? "
             "OR abs(date_diff('day', sent_on, ?)) < ?)",
             [run_date, run_date, lookback_days],
         ).df()
@@ -357,8 +357,18 @@ def contacts_around(history: Path, run_date: dt.date, lookback_days: int) -> pd.
         connection.close()
 
 
-def _columns() -> str:
-    return ", ".join(f'"{column}"' for column in CONTACT_COLUMNS)
+def _columns(connection: duckdb.DuckDBPyConnection) -> str:
+    """The contact columns to select; NULL for value_per_response in a file that has no such column yet
+    (written by an older cvo and not writable when read)."""
+    recorded = _records_response_values(connection)
+    return ", ".join(f'"{column}"' if recorded or column != "value_per_response" else f'NULL AS "{column}"'
+                     for column in CONTACT_COLUMNS)
+
+
+def _records_response_values(connection: duckdb.DuckDBPyConnection) -> bool:
+    found = connection.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'contacts' "
+                               "AND column_name = 'value_per_response'").fetchone()
+    return found is not None and int(found[0]) == 1
 
 
 def check_history_path(history: Path) -> None:
@@ -389,17 +399,21 @@ def _open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConn
                            fix="Commit a run first: cvo commit OUT_DIR (or give the right --history path)")
     connection = connect(Path(history), read_only=read_only)
     if read_only and not _up_to_date(connection):  # written by an older cvo: add what it lacks, once
+        tables = _has_tables(connection, ("events", "meta"))
         connection.close()
-        connect(Path(history)).close()
+        try:
+            connect(Path(history)).close()
+        except HistoryError:
+            if not tables:
+                raise
+            # only contacts.value_per_response is missing and the file cannot be written now: read it as it is
         connection = connect(Path(history), read_only=True)
     return connection
 
 
 def _up_to_date(connection: duckdb.DuckDBPyConnection) -> bool:
     """The events and meta tables and contacts.value_per_response are there (added after the first cvo)."""
-    found = connection.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'contacts' "
-                               "AND column_name = 'value_per_response'").fetchone()
-    return _has_tables(connection, ("events", "meta")) and found is not None and int(found[0]) == 1
+    return _has_tables(connection, ("events", "meta")) and _records_response_values(connection)
 
 
 def _has_tables(connection: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:

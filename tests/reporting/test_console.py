@@ -103,6 +103,7 @@ def test_budgets_that_count_treated_customers_only_charge_each_selected_customer
     treated_share_spend = sum((1 - fractions[c["id"]]) * (c["expected_spend"] + c["control_spend"])
                               for c in summary["campaigns"])
     assert budget["lhs"] == pytest.approx(treated_share_spend) and budget["lhs"] <= 60.0 + 1e-6
+    assert budget["lhs_treated"] == pytest.approx(summary["expected_spend"])  # treated at full spend, once
     assert budget["lhs"] < summary["expected_spend"] + summary["control_spend"]
     assert default["budget_counts_controls"] and not summary["budget_counts_controls"]
     assert summary["treatment"] + summary["control"] > default["treatment"] + default["control"]

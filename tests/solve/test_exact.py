@@ -185,3 +185,16 @@ def test_a_highs_process_that_dies_gives_no_plan_and_the_solve_still_returns_one
     assert run == exact.HighsRun(Termination.ERROR, None, None)
     result = solve_exact(problem, SolverOptions(time_limit_s=5.0))
     assert result.choice is not None and not problem.violations(result.choice)
+
+
+def _objective_in_a_worker(seed: int) -> float | None:
+    return solve_exact(medium_problem(seed, n=200), SolverOptions()).objective
+
+
+def test_the_exact_solver_runs_inside_a_daemonic_worker_process():
+    """A multiprocessing (or Dask) worker may not have children: HiGHS then runs in the worker."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        objective = pool.apply(_objective_in_a_worker, (14,))
+    assert objective == pytest.approx(solve_exact(medium_problem(14, n=200), SolverOptions()).objective)

@@ -245,3 +245,24 @@ def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
     around = contacts_around(history, MONDAY, 30)
     assert len(around) == 1 and around["value_per_response"].isna().all()
     assert ledger.history_state(history)[1] == 0 and ledger.history_state(history)[0]
+
+
+def test_a_history_without_response_values_is_read_even_when_it_cannot_be_upgraded(tmp_path, monkeypatch):
+    """A file written before contacts.value_per_response, on a read-only disk (or with a writer busy):
+    read as it is, the values NULL, rather than refused."""
+    history = tmp_path / "before.duckdb"
+    with duckdb.connect(str(history)) as connection:
+        connection.execute(ledger.SCHEMA.replace("ALTER TABLE contacts ADD COLUMN IF NOT EXISTS value_per_response "
+                                                 "DOUBLE;", ""))
+        connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
+                           "DATE '2026-01-01', DATE '2026-01-15')")
+    writable = ledger.connect
+
+    def read_only_disk(path, read_only=False):
+        if not read_only:
+            raise HistoryError("The contact history cannot be opened: read-only file system", where=str(path))
+        return writable(path, read_only=True)
+
+    monkeypatch.setattr(ledger, "connect", read_only_disk)
+    around = contacts_around(history, MONDAY, 30)
+    assert len(around) == 1 and around["value_per_response"].isna().all()
