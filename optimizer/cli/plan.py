@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, shown, with_history
-from optimizer.errors import CvoError, SolverError, did_you_mean
+from optimizer.errors import CvoError, SolverError
 from optimizer.scenario.schema import load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
@@ -65,16 +65,11 @@ def optimize(
         console.print(f"No contact history at {shown(Path(summary['contact_history']))} yet: no earlier contacts "
                       "to respect (`cvo commit` creates it).")
     if summary.get("scores_ignored"):
-        console.print(ignored_scores_line(summary["scores_ignored"], [c["id"] for c in summary["campaigns"]]))
+        from optimizer.reporting.console import ignored_scores_line
 
+        console.print(ignored_scores_line(summary["scores_ignored"], [c["id"] for c in summary["campaigns"]]),
+                      markup=False)
 
-def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
-    """One line on the score rows whose campaign is not in the scenario, with a did-you-mean per id."""
-    named = [f"'{name}' ({rows:,} rows{'; ' + hint if (hint := did_you_mean(name, campaigns)) else ''})"
-             for name, rows in list(ignored.items())[:5]]
-    more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
-    return (f"Ignored {sum(ignored.values()):,} score rows of campaigns not in this scenario: {', '.join(named)}{more} "
-            "(one scores table may serve several scenarios; a misspelt id leaves its customers unscored).")
 
 
 

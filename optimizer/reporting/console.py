@@ -10,6 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from optimizer.errors import did_you_mean
+
 
 class PassProgress:
     """A spinner while a scenario solves; a bar per pass over the customers when the
@@ -170,3 +172,12 @@ def render_summary(summary: dict[str, Any], console: Console) -> None:
     if policy is not None:
         parts.append(policy)
     console.print(Group(*parts))
+
+
+def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
+    """One line on the score rows whose campaign is not in the scenario, with a did-you-mean per id."""
+    named = [f"'{name}' ({rows:,} rows{'; ' + hint if (hint := did_you_mean(name, campaigns)) else ''})"
+             for name, rows in list(ignored.items())[:5]]
+    more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
+    return (f"Ignored {sum(ignored.values()):,} score rows of campaigns not in this scenario: {', '.join(named)}{more} "
+            "(one scores table may serve several scenarios; a misspelt id leaves its customers unscored).")
