@@ -239,3 +239,15 @@ def assert_plan_and_bound(problem: Problem, result, best: float | None = None) -
     if best is not None:
         assert result.objective <= best + 1e-6 * max(1.0, abs(best))
         assert result.bound >= best - 1e-6 * max(1.0, abs(best)), "the bound must hold for every plan"
+
+
+def two_minimums(budget: float) -> Problem:
+    """Six customers, two campaigns: each needs 2 customers; spends 1..6 on campaign 0, 10..60 on 1."""
+    spend = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0], [4.0, 40.0], [5.0, 50.0], [6.0, 60.0]])
+    rows = (
+        CouplingRow("min_audience[a]", "min_audience", Sense.GE, 2, COUNT, np.array([True, False]), "a"),
+        CouplingRow("min_audience[b]", "min_audience", Sense.GE, 2, COUNT, np.array([False, True]), "b"),
+        CouplingRow("budget", "budget", Sense.LE, budget, "spend", np.array([True, True]), "budget"),
+    )
+    return Problem(np.array([f"c{i}" for i in range(6)], dtype=object), ("a", "b"), ("email", "email"),
+                   np.ones((6, 2)), spend, np.ones((6, 2), bool), np.ones(2), rows, {"spend": spend})

@@ -38,3 +38,37 @@ def test_readme_demo_output_matches_a_real_run(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert _normalise(result.output) == _normalise(_readme_demo())
+
+
+SECONDS = re.compile(r"in [\d.]+ s")
+
+
+def _readme_progress() -> dict[str, list[str]]:
+    """The README's progress lines per command, without the spinner and the first (status) line."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- progress-output -->\n```text\n(.*?)```\n<!-- /progress-output -->", readme, re.S)
+    assert match, "README.md has no progress-output block"
+    shown: dict[str, list[str]] = {}
+    for line in match.group(1).splitlines():
+        if line.startswith("$ cvo "):
+            shown[line.split()[2]] = []
+        else:
+            shown[list(shown)[-1]].append(SECONDS.sub("in … s", line.removeprefix("⠋ ")))
+    return shown
+
+
+def test_readme_progress_lines_are_what_score_and_compare_say(monkeypatch):
+    """The stages a real run of each command reports, in order, with its durations masked."""
+    from optimizer.scoring.workflow import score
+    from optimizer.whatif.comparison import compare
+
+    monkeypatch.chdir(ROOT)
+    heard: list[str] = []
+    score(history=Path("examples/data/history.parquet"), customers=Path("examples/data/customers.parquet"),
+          stage=heard.append)
+    scored = heard.copy()
+    heard.clear()
+    compare([Path("scenarios/weekly.yaml"), Path("scenarios/tight_budget.yaml")], stage=heard.append)
+    shown = _readme_progress()
+    assert shown["score"] == ["Scoring …", *scored]
+    assert shown["compare"] == ["Reading 2 scenarios …", *(SECONDS.sub("in … s", text) for text in heard)]

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from optimizer.errors import CvoError, HistoryError
-from optimizer.scenario.schema import Scenario
-from optimizer.solve.options import Method
+from optimizer.solve.method import Method
+
+if TYPE_CHECKING:
+    from optimizer.scenario.schema import Scenario
 
 app = typer.Typer(
     name="cvo",
@@ -32,6 +34,18 @@ def main() -> None:
 def fail(error: CvoError) -> typer.Exit:
     Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message), highlight=False)
     return typer.Exit(error.exit_code)
+
+
+QuietOption = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="Show no progress. Progress goes to stderr, only when stderr is a terminal, so it never "
+    "mixes with --json output or a log file.")]
+
+
+def progress_console(quiet: bool) -> Console:
+    """The console progress is drawn on: stderr, silent with --quiet or when stderr is not a terminal."""
+    console = Console(stderr=True)
+    console.quiet = quiet or not console.is_terminal
+    return console
 
 
 def shown(path: Path) -> Path:

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from optimizer.cli.app import app, fail, shown
+from optimizer.cli.app import QuietOption, app, fail, progress_console, shown
 from optimizer.errors import CvoError
-from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import read_summary
-from optimizer.store.ledger import recorded_history
 
 
 @app.command()
@@ -92,18 +90,22 @@ def history(
     except CvoError as error:
         raise fail(error) from None
     if json_output:
-        typer.echo(table.to_json(orient="records", date_format="iso", indent=2))
+        typer.echo(json.dumps(table, indent=2, default=lambda value: value.isoformat()))
         return
-    if not len(table):
+    if not table:
         typer.echo("No runs recorded yet.")
         return
-    listed = table.drop(columns=["out_dir", "void_note"]).assign(voided_at=table["voided_at"].astype(str).where(
-        table["voided_at"].notna(), ""))
-    typer.echo(listed.to_string(index=False))
+    from optimizer.reporting.console import runs_table
+
+    Console(width=max(200, Console().width), highlight=False).print(runs_table(table))
 
 
 def _history_path(source: Path) -> Path:
     """A history file given directly, through a scenario, or through an optimize output folder."""
+    from optimizer.scenario.schema import load_scenario
+    from optimizer.store.files import read_summary
+    from optimizer.store.ledger import recorded_history
+
     if source.is_dir():
         return recorded_history(read_summary(source), None, source)
     if source.suffix in (".yaml", ".yml"):
@@ -128,6 +130,7 @@ def measure(
     out: Annotated[Path | None, typer.Option(help="Folder for measurement.json (default: RUN when it is a folder, "
                                              "else out/measure/<run id>).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the measurement as JSON.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Measure a sent run against its control groups, and find the sub-groups where it worked or not.
 
@@ -142,7 +145,8 @@ def measure(
     from optimizer.loop.personas import format_personas
 
     try:
-        result = measure_run(run, outcomes, history, customers, alpha)
+        with progress_console(quiet).status("Measuring …") as status:
+            result = measure_run(run, outcomes, history, customers, alpha, status.update)
         folder = out or (Path(run) if Path(run).is_dir() else Path("out") / "measure" / result.run_id)
         path = write_measurement(result, folder)
     except CvoError as error:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar, Unpack
 
 import typer
 
-from optimizer.cli.app import app, fail
+from optimizer.cli.app import QuietOption, app, fail, progress_console
 from optimizer.errors import CvoError, ScenarioError
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def score(
                                              "weight on the arm mean.")] = 100.0,
     min_responders: Annotated[int, typer.Option(min=1, help="Fewest responders an arm needs to be "
                                                 "fitted.")] = 30,
+    quiet: QuietOption = False,
 ) -> None:
     """Fit customer values and response models, and write the tables cvo optimize reads.
 
@@ -64,13 +65,11 @@ def score(
     Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
     --out out/scores
     """
-    from rich.console import Console
-
     from optimizer.scoring.workflow import score as run_score, write_scores
 
     try:
         options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
-        with Console(stderr=True).status("Scoring …") as status:  # shown on a terminal only, on stderr
+        with progress_console(quiet).status("Scoring …") as status:
             run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
                             options=options, months=months, monthly_discount=discount,
                             transaction_columns=_mapping(column or []), stage=status.update)
@@ -155,6 +154,7 @@ def evaluate(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval (0: normal approximation).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Estimate what PLAN would have earned on a randomized history, beside baselines.
 
@@ -170,7 +170,8 @@ def evaluate(
         options = EvaluateOptions(outcome=outcome, propensity=_choice(Propensity, propensity, "--propensity"),
                                   propensity_column=propensity_column, costs=costs or None, bootstrap=bootstrap,
                                   seed=seed)
-        result = evaluate_files(plan, history, options=options)
+        with progress_console(quiet).status(f"Evaluating {plan} on {history} …"):
+            result = evaluate_files(plan, history, options=options)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(result.to_dict(), indent=2) if json_output else format_evaluation(result))

@@ -10,11 +10,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from optimizer.cli.app import DateOption, HistoryOption, ScenarioArg, app, day, fail, shown, with_history
+from optimizer.cli.app import (
+    DateOption,
+    HistoryOption,
+    QuietOption,
+    ScenarioArg,
+    app,
+    day,
+    fail,
+    progress_console,
+    shown,
+    with_history,
+)
 from optimizer.errors import CvoError, SolverError
-from optimizer.scenario.schema import load_scenario
-from optimizer.solve.options import Method
-from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
+from optimizer.solve.method import Method
 
 
 @app.command()
@@ -33,6 +42,7 @@ def optimize(
         "--dask", help="Run the decomposition on a Dask cluster: 'local' (a LocalCluster on this machine) or a "
         "scheduler address (tcp://host:8786). 'customers' must be a folder of parquet partitions; the plan is "
         "written to OUT/plan/, one file per partition. Needs: pip install 'cvo\\[dask]'.", show_default=False)] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
 
@@ -41,14 +51,17 @@ def optimize(
     from optimizer.plan.outputs import write_plan
     from optimizer.plan.workflow import optimize as optimize_plan
     from optimizer.reporting.console import PassProgress
+    from optimizer.scenario.schema import load_scenario
+    from optimizer.store.files import PLAN_FILE, SUMMARY_FILE, claimed_output_folder
 
     if dask is not None:
-        _optimize_on_dask(scenario, out, dask, json_output, history, day(date))
+        _optimize_on_dask(scenario, out, dask, json_output, history, day(date), quiet)
         return
     try:
         loaded = with_history(load_scenario(scenario), history)
         out_dir = out if out is not None else Path("out") / loaded.name
-        with claimed_output_folder(out_dir), PassProgress(Console(stderr=True), f"Solving {loaded.name}") as progress:
+        progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
+        with claimed_output_folder(out_dir), progress:
             plan = optimize_plan(loaded, method, progress, day(date))
             summary = write_plan(plan, out_dir)
     except CvoError as error:
@@ -74,13 +87,17 @@ def optimize(
 
 
 def _optimize_on_dask(
-    scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None
+    scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None,
+    quiet: bool,
 ) -> None:
     """``cvo optimize --dask``: the partitioned run of optimizer/plan/distributed.py."""
     try:
         from distributed import Client, LocalCluster
 
         from optimizer.plan.distributed import optimize_distributed
+        from optimizer.reporting.console import PassProgress
+        from optimizer.scenario.schema import load_scenario
+        from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
@@ -93,8 +110,9 @@ def _optimize_on_dask(
             with Client(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
                 cluster if cluster is not None else address
             ) as client:
-                with Console(stderr=True).status(f"Solving {loaded.name} on {client.scheduler_info()['address']} …"):
-                    run = optimize_distributed(loaded, client, out_dir, run_date)
+                title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"
+                with PassProgress(progress_console(quiet), title) as progress:
+                    run = optimize_distributed(loaded, client, out_dir, run_date, progress)
             if cluster is not None:
                 cluster.close()
     except CvoError as error:

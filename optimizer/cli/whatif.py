@@ -7,11 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from optimizer.cli.app import DateOption, HistoryOption, MethodOption, ScenarioArg, app, day, fail, with_history
+from optimizer.cli.app import (
+    DateOption,
+    HistoryOption,
+    MethodOption,
+    QuietOption,
+    ScenarioArg,
+    app,
+    day,
+    fail,
+    progress_console,
+    with_history,
+)
 from optimizer.errors import CvoError, ScenarioError
-from optimizer.scenario.schema import load_scenario
 
 
 @app.command()
@@ -29,6 +38,7 @@ def sweep(
     method: MethodOption = None,
     date: DateOption = None,
     history: HistoryOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Solve SCENARIO at several values of one limit: the efficient frontier.
 
@@ -39,6 +49,7 @@ def sweep(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from optimizer.scenario.schema import load_scenario
     from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, claimed_output_folder
     from optimizer.whatif.frontier import format_sweep, sweep as run_sweep, write_sweep
 
@@ -48,7 +59,7 @@ def sweep(
         out_dir = out if out is not None else Path("out") / loaded.name / "sweep"
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                          console=Console(stderr=True), transient=True) as bar:
+                          console=progress_console(quiet), transient=True) as bar:
                 task = bar.add_task(f"Sweeping {name} of {loaded.name}", total=len(values))
                 result = run_sweep(loaded, name, values, lambda done, total: bar.update(
                     task, completed=done, total=total), method, day(date))
@@ -85,6 +96,7 @@ def compare(
     method: MethodOption = None,
     date: DateOption = None,
     history: HistoryOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Solve each SCENARIO and compare the plans side by side.
 
@@ -93,6 +105,7 @@ def compare(
 
     Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
     """
+    from optimizer.scenario.schema import load_scenario
     from optimizer.store.files import claimed_output_folder
     from optimizer.whatif.comparison import (
         COMPARE_FILE,
@@ -109,7 +122,7 @@ def compare(
                                 "cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml")
         out_dir = out if out is not None else Path("out") / "compare"
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
-            with Console(stderr=True).status(f"Reading {len(scenarios)} scenarios …") as status:
+            with progress_console(quiet).status(f"Reading {len(scenarios)} scenarios …") as status:
                 loaded = [with_history(load_scenario(path), history) for path in scenarios]
                 comparison = run_compare(loaded, method, day(date), stage=status.update)
             write_comparison(comparison, out_dir)

@@ -13,6 +13,7 @@ customer features for the sub-personas from ``customers`` or, by default, the ru
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,21 +48,27 @@ class RunMeasurement:
 
 def measure_run(
     run: str | Path, outcomes: Path, history: Path | None = None, customers: Path | None = None,
-    alpha: float = 0.05,
+    alpha: float = 0.05, stage: Callable[[str], None] | None = None,
 ) -> RunMeasurement:
-    """Measure ``run`` (an optimize output folder, or a run id in ``history``) on ``outcomes``."""
+    """Measure ``run`` (an optimize output folder, or a run id in ``history``) on ``outcomes``;
+    ``stage`` hears each step as it starts."""
+    tell = stage or (lambda text: None)
+    tell("Reading the run from the contact history …")
     run_id, history = resolve_run(run, history)
     record, campaigns, contacts = run_record(history, run_id)
+    tell(f"Reading {Path(outcomes).name} …")
     table = read_table(Path(outcomes), what="outcomes", text_columns=("customer_id",))
     costs = {campaign: (per_contact, per_response) for campaign, per_contact, per_response in zip(
         campaigns["campaign_id"], campaigns["cost_per_contact"], campaigns["cost_per_response"])}
     plan = f"run {record['run_id']}"
+    tell(f"Measuring {len(contacts):,} contacts against their control groups …")
     measured = measure(contacts, table, costs, source=str(outcomes), plan=plan)
     features, note = _features(record, customers)
     personas: list[Persona] = []
     if features is not None:
         joined = join_outcomes(contacts, table, source=str(outcomes), plan=plan)
         outcome = "revenue" if measured.has_revenue else "converted"
+        tell("Searching the sub-groups where it worked or did not …")
         personas = sub_personas(contacts, joined, features, outcome=outcome, alpha=alpha)
     return RunMeasurement(record["run_id"], measured, personas, note)
 

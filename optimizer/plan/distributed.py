@@ -39,7 +39,7 @@ from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
 from optimizer.solve.distributed import DaskCustomers
 from optimizer.solve.lagrangian import priced_problem
-from optimizer.solve.partitions import Partition
+from optimizer.solve.partitions import Partition, Progress
 from optimizer.solve.results import SolveResult
 from optimizer.store.files import (
     PLAN_FOLDER,
@@ -82,7 +82,9 @@ def partition_scenario(scenario: Scenario, name: str) -> Scenario:
     return scenario.model_copy(update=update)
 
 
-def dask_customers(client: Any, scenario: Scenario, run_date: dt.date) -> DaskCustomers:
+def dask_customers(
+    client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None
+) -> DaskCustomers:
     """The scenario's partitions, each loaded (formulated) on the worker that will keep it."""
     files = partition_files(scenario)
     folder = scenario.resolve(scenario.customers)
@@ -90,7 +92,7 @@ def dask_customers(client: Any, scenario: Scenario, run_date: dt.date) -> DaskCu
     offsets = np.r_[0, np.cumsum(sizes)[:-1]]
     futures = [client.submit(load_partition, scenario, name, int(offset), run_date, pure=False)
                for name, offset in zip(files, offsets)]
-    return DaskCustomers(client, futures, files, int(sum(sizes)))
+    return DaskCustomers(client, futures, files, int(sum(sizes)), progress)
 
 
 @dataclass(frozen=True)
@@ -103,14 +105,15 @@ class DistributedRun:
 
 
 def optimize_distributed(
-    scenario: Scenario, client: Any, out_dir: Path, run_date: dt.date | None = None
+    scenario: Scenario, client: Any, out_dir: Path, run_date: dt.date | None = None, progress: Progress | None = None
 ) -> DistributedRun:
     """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
-    (sent on ``run_date``, default today, for the contact policy and ``cvo commit``)."""
+    (sent on ``run_date``, default today, for the contact policy and ``cvo commit``); ``progress``
+    hears every map over the partitions and the decomposition's standing."""
     run_date = run_date or dt.date.today()
     check_output_folder(out_dir)
     seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
-    customers = dask_customers(client, scenario, run_date)
+    customers = dask_customers(client, scenario, run_date, progress)
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})

@@ -24,10 +24,10 @@ from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate, response_values
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
-from optimizer.solve.infeasibility import describe_shortfall, obvious_conflicts
 from optimizer.solve.options import Method
 from optimizer.solve.problem import NO_CAMPAIGN, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+from optimizer.solve.shortfalls import describe_shortfall, obvious_conflicts
 
 if TYPE_CHECKING:
     from optimizer.solve.partitions import Progress  # numba: only the solving commands load it
@@ -87,7 +87,7 @@ def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -
 
 def check_limits(problem: Problem, scenario: Scenario) -> None:
     """InfeasibleError when minimum audiences need more of a limit than it allows, even with their
-    cheapest customers (optimizer/solve/infeasibility.py, obvious_conflicts)."""
+    cheapest customers (optimizer/solve/shortfalls.py)."""
     shortfalls = obvious_conflicts(problem)
     if shortfalls:
         raise InfeasibleError(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -15,27 +17,42 @@ from optimizer.errors import did_you_mean
 
 class PassProgress:
     """A spinner while a scenario solves; a bar per pass over the customers when the
-    decomposition runs (it calls this with (stage, customers done, customers))."""
+    decomposition runs (it calls this with (stage, customers done, customers)), and after each of
+    its phases the best plan's value, the bound and the gap (``standing``). Nothing is drawn when
+    the console is quiet or not a terminal."""
 
     def __init__(self, console: Console, title: str) -> None:
         self.title = title
         self.passes = 0
+        self.known = ""
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 
     def __enter__(self) -> PassProgress:
-        self.progress.start()
+        if self.progress.console.is_terminal:  # Rich would still end a file with an empty line
+            self.progress.start()
         self.task = self.progress.add_task(f"{self.title} …", total=None)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def __call__(self, stage: str, done: int, customers: int) -> None:
         if done == customers:
             self.passes += 1
-        description = f"{self.title} · {stage} · pass {self.passes + (done < customers)}"
+        description = f"{self.title} · {stage} · pass {self.passes + (done < customers)}{self.known}"
         self.progress.update(self.task, description=description, completed=done, total=customers)
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        """'… · exact core · plan 34,139.48 · bound 34,140.02 · gap 1.6e-05' from now on."""
+        finite = bound is not None and math.isfinite(bound)
+        parts = [] if objective is None else [f"plan {objective:,.2f}"]
+        parts += [f"bound {bound:,.2f}"] if finite else []
+        if objective is not None and finite and bound is not None:
+            parts.append(f"gap {max(0.0, bound - objective) / max(1.0, abs(objective)):.1e}")  # as SolveResult.gap
+        self.known = "".join(f" · {part}" for part in parts)
+        self.progress.update(self.task, description=f"{self.title} · {phase}{self.known}")
 
 
 def _money(value: float | None) -> str:
@@ -181,3 +198,21 @@ def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
     more = f" and {len(ignored) - 5} more" if len(ignored) > 5 else ""
     return (f"Ignored {sum(ignored.values()):,} score rows of campaigns not in this scenario: {', '.join(named)}{more} "
             "(one scores table may serve several scenarios; a misspelt id leaves its customers unscored).")
+
+
+def runs_table(runs: list[dict[str, Any]]) -> Table:
+    """The runs of a contact history (``store.ledger.runs``), newest first, never wrapped (a run id
+    is copied from here to cvo void and cvo measure); a voided run is dimmed."""
+    table = Table(title="Runs in the contact history, newest first", title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ("run_id", "run_date", "scenario", "committed_at", "status", "objective", "treatment", "control",
+               "expected_spend", "voided_at")
+    for column in columns:
+        table.add_column(column, justify="right" if column in NUMBERS else "left", no_wrap=True)
+    for run in runs:
+        cells = [_money(run[c]) if c in ("objective", "expected_spend") else _count(run[c]) if c in NUMBERS
+                 else "" if run[c] is None else escape(str(run[c])) for c in columns]
+        table.add_row(*cells, style="dim" if run["voided_at"] is not None else None)
+    return table
+
+
+NUMBERS = frozenset({"objective", "treatment", "control", "expected_spend"})

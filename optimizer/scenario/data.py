@@ -189,7 +189,7 @@ def _check_scored_campaigns(
 ) -> None:
     """Each needed campaign has score rows; a campaign id of the table close to one that has none is a typo."""
     names = table["campaign_id"].astype(str)
-    scored = set(names[campaign >= 0])
+    scored = set(pd.unique(names[campaign >= 0]))
     missing = [campaign_id for campaign_id in needed if campaign_id not in scored]
     if not missing:
         return

@@ -12,16 +12,18 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
 from optimizer.scenario.yaml_file import read_yaml
 from optimizer.solve.options import SolverOptions
+
+if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
+    import numpy as np
+    from numpy.typing import NDArray
 
 Number = int | float
 Expr = str | int | float | bool
@@ -191,6 +193,8 @@ class Scenario(_Strict):
 
     def control_fractions(self) -> NDArray[np.float64]:
         """Each campaign's control fraction f_j, in campaign order."""
+        import numpy as np
+
         return np.array([campaign.control_fraction for campaign in self.campaigns])
 
     @property

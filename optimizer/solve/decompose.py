@@ -170,7 +170,7 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     if sampled.margins is None:
         raise TypeError("screening needs the sampled margins (see screening.applies)")
     screen = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
-    candidates = Customers(screen.reduced, customers.progress)
+    candidates = Customers(screen.reduced, customers.progress, value_outside=screen.fixed_value)
     reduced_options = options.model_copy(update={"mip_gap": screen.reduced_gap(options.mip_gap)})
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
                                   1e4 * candidates.price_scale, reduced_options, clock)
@@ -189,6 +189,7 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
                          clock.allow(AUDIENCE_LIMIT_S))
     found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
+    customers.standing("screened plan", found.objective, found.bound)
     if result.termination is Termination.OPTIMAL and found.termination is not Termination.OPTIMAL:
         return Screened(prices, fallback=(objective, whole))  # moving a fixed customer might gain more than the gap
     return Screened(prices, found, whole)
@@ -204,6 +205,7 @@ def _decompose_all(
     overall, clock = clock, clock.reserving(repair_reserve(customers, clock.limit))
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
+    customers.standing("balanced prices", None, balanced.bound)
     start = balanced.prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
     if balanced.nearest is None:
@@ -222,6 +224,7 @@ def _decompose_all(
         if _value(found) > _value(result):
             plan = spec
         result = _better(result, found)
+        customers.standing("exact core", result.objective, result.bound)
         if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
         if clock.remaining() < clock.elapsed() - started or not _moved(result, reached):
@@ -242,6 +245,7 @@ def _repaired(customers: Customers, known: Pass, result: SolveResult | None, opt
     """The plan repair finds from the prices of the lowest L(λ) seen; no plan when it finds none."""
     found = repair(customers, known, clock)
     bound = min(known.bound, np.inf if result is None or result.bound is None else result.bound)
+    customers.standing("repair", None if found is None else found.value, bound)
     if found is None:
         return replace(_no_plan(clock, Termination.TIME_LIMIT), bound=bound), None
     repaired = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, None, found.value,
@@ -303,6 +307,7 @@ def solve_prices(
         latest, movers, least_outside = _price_round(customers, start, solution.prices, inside,
                                                      solution.value + fixed.value)
         state = DualState(solution, latest, fixed.value, remaining, least_outside)
+        customers.standing(f"master LP {number + 1}", None, latest.bound)
         difference = latest.bound - (solution.value + fixed.value)
         closed = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
         if closed and solution.feasible or clock.expired() or number == MAX_ROUNDS - 1:

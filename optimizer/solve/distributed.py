@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.lagrangian import PricedProblem, row_usage, stack
-from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.partitions import Customers, Partition, Progress
 from optimizer.solve.problem import CouplingRow
 
 _T = TypeVar("_T")
@@ -26,17 +26,21 @@ _T = TypeVar("_T")
 class DaskCustomers(Customers):
     """The customers of a partitioned dataset, held by the workers of a dask.distributed Client."""
 
-    def __init__(self, client: Any, futures: list[Any], files: list[str], n: int) -> None:
+    def __init__(self, client: Any, futures: list[Any], files: list[str], n: int,
+                 progress: Progress | None = None) -> None:
         """``futures``: one per partition, each resolving on its worker to that partition's Partition
-        (built there and kept there); ``files`` their names; ``n`` the customers in all."""
+        (built there and kept there); ``files`` their names; ``n`` the customers in all; ``progress``
+        hears each map as its partitions finish (the first: the partitions being loaded)."""
         self.client = client
         self.files = files
         self.futures = futures
+        self.n = n
+        self.progress = progress
+        self.value_outside = 0.0
+        self.map(_size, stage="load")
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
         self.coefficients = _common(self.map(_campaign_coefficients))
-        self.n = n
-        self.progress = None
 
     @cached_property
     def price_scale(self) -> NDArray[np.float64]:
@@ -46,8 +50,14 @@ class DaskCustomers(Customers):
         return (1.0 + largest) / least
 
     def map(self, function: Callable[..., _T], *args: Any, stage: str = "pass") -> list[_T]:
-        results: list[_T] = self.client.gather(self.client.map(partial(_apply, function, args), self.futures,
-                                                                pure=False))
+        futures = self.client.map(partial(_apply, function, args), self.futures, pure=False)
+        if self.progress is None:
+            gathered: list[_T] = self.client.gather(futures)
+            return gathered
+        results = []
+        for number, future in enumerate(futures, 1):  # in partition order; each result is a few numbers
+            results.append(future.result())
+            self.progress(stage, self.n * number // len(futures), self.n)
         return results
 
     def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
@@ -62,6 +72,10 @@ class DaskCustomers(Customers):
 
 def _apply(function: Callable[..., _T], args: tuple[Any, ...], part: Partition) -> _T:
     return function(part, *args)
+
+
+def _size(part: Partition) -> int:
+    return part.size
 
 
 def _describe(

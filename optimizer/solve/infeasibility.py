@@ -1,11 +1,6 @@
-"""Why a scenario has no plan: conflicts seen without solving, the elastic model, and both in words.
+"""Why a scenario has no plan: the elastic model, and what it found in words.
 
-Before any solve, each minimum audience b_j (a >= row counting campaign j) needs b_j of the customers
-eligible for j; the b_j smallest coefficients of those customers on a <= row s give the least any
-plan can use of s, and when the minimums' least uses summed exceed s's limit, no plan exists
-(``obvious_conflicts``; a customer counted for two campaigns makes this a relaxation, so the
-shortfall it names is the least change that could help). Rows with a negative coefficient are left
-out: a customer of another campaign could make room on them.
+Conflicts seen before any solve (minimum audiences against <= limits) are optimizer/solve/shortfalls.py.
 
 When the solver proves there is no plan, every coupling row gets slack s_r >= 0 that relaxes it,
 
@@ -26,7 +21,6 @@ the same model with integer customers runs instead, and the changes its plan nee
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import highspy
 import numpy as np
@@ -38,6 +32,8 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import INF, IPM_ABOVE, coupling_matrix, highs_model, row_bounds
 from optimizer.solve.results import SolutionStatus
+from optimizer.solve.shortfalls import label
+from optimizer.solve.solver import solve
 
 JOINT_SHARE = 0.3  # of the time left: the LP with every row elastic; the rest is shared by the single rows
 CHECK_MARGIN = 0.01  # a single change is checked 1 % above the LP's least
@@ -64,54 +60,6 @@ class Diagnosis:
     binding: list[CouplingRow]
     alone: list[Conflict]
     not_alone: list[CouplingRow] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Shortfall:
-    """Minimum audiences (``needs``) whose cheapest customers use at least ``least`` of ``limit``."""
-
-    needs: tuple[CouplingRow, ...]
-    limit: CouplingRow
-    least: float
-
-
-def obvious_conflicts(problem: Problem) -> list[Shortfall]:
-    """Conflicts between minimum audiences and <= limits, seen without solving (module docstring)."""
-    minimums = [(row, int(np.flatnonzero(row.campaigns)[0])) for row in problem.rows
-                if row.sense is Sense.GE and row.weight == COUNT and row.campaigns.sum() == 1 and row.rhs > 0]
-    found = []
-    for limit in (row for row in problem.rows if row.sense is Sense.LE):
-        columns = {j: _column(problem, limit, j) for j in range(problem.n_campaigns)}
-        if any(np.any(column[problem.eligible[:, j]] < 0) for j, column in columns.items()):
-            continue  # a customer of negative coefficient, in any campaign, could make room: no conflict seen
-        uses = [(row, _least_use(columns[j], problem.eligible[:, j], row.rhs)) for row, j in minimums]
-        needed = [(row, use) for row, use in uses if use > 0]
-        least = sum(use for _, use in needed)
-        if needed and least > limit.rhs + 1e-6 * max(1.0, abs(limit.rhs)):
-            found.append(Shortfall(tuple(row for row, _ in needed), limit, least))
-    return found
-
-
-def _column(problem: Problem, row: CouplingRow, j: int) -> NDArray[np.float64]:
-    """Campaign j's coefficients a_rij of every customer on ``row`` (no (n, k) copy)."""
-    if not row.campaigns[j]:
-        return np.zeros(problem.n_customers)
-    if row.weight == COUNT:
-        return np.ones(problem.n_customers)
-    return np.asarray(problem.weights[row.weight][:, j], dtype=float)
-
-
-def _least_use(coefficients: NDArray[np.floating[Any]], eligible: NDArray[np.bool_], needed: float) -> float:
-    """The sum of the ``needed`` smallest coefficients of the eligible customers (those with a
-    negative one all count: they only lower the use)."""
-    values = np.asarray(coefficients[eligible], dtype=float)
-    count = int(np.ceil(needed - 1e-9))
-    if count <= 0 or values.size == 0:
-        return 0.0
-    if count >= values.size:
-        return float(values.sum())
-    smallest = np.partition(values, count - 1)[:count]
-    return float(smallest.sum() + np.minimum(values, 0.0).sum() - np.minimum(smallest, 0.0).sum())
 
 
 def _slack_columns(
@@ -168,8 +116,6 @@ def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
     row = change.row
     amount = _rounded(change.change * (1.0 + CHECK_MARGIN), whole=row.weight == COUNT, outwards=True)
     moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
-    from optimizer.solve.solver import solve  # the solvers import pyomo; the obvious conflicts need none of it
-
     result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=max(LEAST_STEP, seconds), mip_gap=1e-2))
     if result.status is not SolutionStatus.NONE:
         return Conflict(row, amount, sufficient=True)
@@ -252,7 +198,7 @@ def describe_conflict(diagnosis: Diagnosis) -> str:
         return ("The solver proved the constraints cannot all hold, but found no change of the limits that makes a "
                 "plan possible within the time limit")
     involved = [conflict.row for conflict in diagnosis.conflicts]
-    text = "These limits conflict: " + "; ".join(_label(row) for row in [*involved, *diagnosis.binding])
+    text = "These limits conflict: " + "; ".join(label(row) for row in [*involved, *diagnosis.binding])
     enough = [change for change in diagnosis.alone if change.sufficient]
     if enough:
         text += f". Any one of these changes makes a plan possible: {'; or '.join(map(_change, enough))}"
@@ -267,21 +213,6 @@ def describe_conflict(diagnosis: Diagnosis) -> str:
         changes = ", and ".join(_move(conflict) for conflict in diagnosis.conflicts)
         text += f". {alone}; changing them together, e.g. {changes}, at least lets fractional plans meet every limit"
     return text
-
-
-def describe_shortfall(shortfall: Shortfall) -> str:
-    """'min_audience[a] (>= 1,000, campaigns[0].min_audience) and ... need at least 4,512.3 of budget (<= 2,000,
-    budget): raise budget by at least 2,512.3, or lower those minimum audiences'."""
-    needs = " and ".join(_label(row) for row in shortfall.needs)
-    limit = shortfall.limit
-    short = shortfall.least - limit.rhs
-    return (f"{needs} need at least {shortfall.least:,.6g} of {_label(limit)}, even with their cheapest eligible "
-            f"customers: raise {limit.name} by at least {short:,.6g} (to {shortfall.least:,.6g}), or lower those "
-            "minimum audiences")
-
-
-def _label(row: CouplingRow) -> str:
-    return f"{row.name} ({row.sense} {row.rhs:,.6g}, {row.source})"
 
 
 def _move(conflict: Conflict) -> str:

@@ -3,18 +3,13 @@ plan found with its bound and gap)."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from optimizer.solve.method import Method
 
-class Method(StrEnum):
-    """Which solver runs: ``auto`` picks ``decompose`` from AUTO_DECOMPOSE_PAIRS eligible pairs up."""
-
-    AUTO = "auto"
-    EXACT = "exact"
-    DECOMPOSE = "decompose"
+__all__ = ["Method", "SolverOptions"]
 
 
 class SolverOptions(BaseModel):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,9 +24,19 @@ from optimizer.solve.keys import position_keys, sampled_positions
 from optimizer.solve.lagrangian import CHUNK, PassResult, PricedProblem, adjusted_values, plan_sums, price_out
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow
 
-Progress = Callable[[str, int, int], None]  # (stage, customers done in this pass, customers)
 _T = TypeVar("_T")
 REGRET_CHUNK = 10_000  # customers whose (m, chunk, k) coefficients are built at once
+
+
+class Progress(Protocol):
+    """Who watches a decomposition (the CLI's progress bar): every pass over the customers, and
+    after each phase the value of the best plan found and the least upper bound known."""
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        """``done`` of ``customers`` seen in this pass of ``stage``."""
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        """After ``phase``: the best plan's value (None: no plan yet) and the bound (None: none yet)."""
 
 
 @dataclass(frozen=True)
@@ -277,8 +287,11 @@ class Customers:
     """
 
     def __init__(self, priced: PricedProblem, progress: Progress | None = None,
-                 price_scale: NDArray[np.float64] | None = None) -> None:
+                 price_scale: NDArray[np.float64] | None = None, value_outside: float = 0.0) -> None:
+        """``value_outside``: the value of customers held fixed outside these (a screen's), added to
+        the values ``standing`` reports so that they are of the whole plan."""
         self.priced = priced
+        self.value_outside = value_outside
         if price_scale is not None:
             self.price_scale = price_scale  # given (a sample's), so never read off the scores
         self.rows: tuple[CouplingRow, ...] = priced.rows
@@ -315,6 +328,12 @@ class Customers:
         """The rows of the given customers (sorted global indices, ``customer_rows``)."""
         self._report("gather")
         return self.priced.take(customers, customers, self.shared_weights, keep_dtype)
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        """Tell the watcher the best plan's value and the bound after ``phase`` (values of all customers)."""
+        if self.progress is not None:
+            self.progress.standing(phase, None if objective is None else objective + self.value_outside,
+                                   None if bound is None else bound + self.value_outside)
 
     def _report(self, stage: str) -> None:
         if self.progress is not None:

@@ -23,12 +23,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from optimizer.errors import DataError, RunFolderError
+
+if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history and --help never need them
+    import pandas as pd
 
 PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  # plan/: a --dask run's
 MANIFEST_FILE = "manifest.json"
@@ -295,6 +295,9 @@ def read_summary(out_dir: Path) -> dict[str, Any]:
 def read_plan(out_dir: Path) -> pd.DataFrame:
     """The plan of an optimize output folder, one row per customer (every partition of a --dask
     run's plan/ in order); the folder is checked first (``read_run``)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
     run = read_run(Path(out_dir))
     if not run.plan:
         raise RunFolderError(f"{PLAN_FILE} is missing", where=str(out_dir), fix=RERUN.format(folder=out_dir))

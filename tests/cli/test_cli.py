@@ -264,10 +264,66 @@ def test_help_keeps_square_brackets_that_rich_markup_would_eat():
     assert result.exit_code == 0 and "pip install 'cvo[dask]'" in " ".join(result.output.split())
 
 
-def test_importing_the_cli_loads_no_solver_model_or_plotting_library():
-    """`cvo --help`, `cvo validate` and `cvo history` start without pyomo, HiGHS, numba, scikit-learn,
-    matplotlib or Dask: each command imports what it needs when it runs."""
-    heavy = ("pyomo", "highspy", "numba", "sklearn", "matplotlib", "dask", "distributed", "scipy")
-    code = f"import sys, optimizer.cli; print([m for m in {heavy!r} if m in sys.modules])"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "[]"
+def loaded_modules(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a fresh interpreter has loaded after running ``code``."""
+    probe = f"import sys\n{code}\nprint([m for m in {modules!r} if m in sys.modules])"
+    return json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                     check=True).stdout.splitlines()[-1].replace("'", '"'))
+
+
+HEAVY = ("pyomo", "highspy", "numba", "sklearn", "matplotlib", "dask", "distributed", "scipy")
+TABLES = ("pandas", "pyarrow", "duckdb", "pydantic", "numpy")
+
+
+def test_importing_the_cli_loads_no_solver_model_plotting_or_table_library():
+    """`cvo --help` starts without pyomo, HiGHS, numba, scikit-learn, matplotlib, Dask, nor pandas,
+    pyarrow, DuckDB, pydantic or numpy: each command imports what it needs when it runs."""
+    assert loaded_modules("import optimizer.cli", HEAVY + TABLES) == []
+
+
+def test_validate_and_history_load_no_solver(tmp_path):
+    """`cvo validate` reads the data (pandas) but loads no solver; `cvo history` reads DuckDB alone."""
+    from weekly_loop import write_scenario
+
+    path = write_scenario(tmp_path)
+    out = tmp_path / "w1"
+    assert invoke("optimize", str(path), "--out", str(out), "--date", "2026-01-05", "--json").exit_code == 0
+    assert invoke("commit", str(out)).exit_code == 0
+    run = "from optimizer.cli import app\ntry:\n    app([{args}])\nexcept SystemExit:\n    pass"
+    validated = run.format(args=f"'validate', {str(path)!r}")
+    assert loaded_modules(validated, HEAVY) == []
+    listed = run.format(args=f"'history', {str(out)!r}")
+    assert loaded_modules(listed, HEAVY + ("pandas", "pyarrow", "numpy")) == []
+
+
+@pytest.mark.parametrize("command", ["optimize", "sweep", "compare", "score", "measure", "evaluate"])
+def test_every_command_with_progress_can_be_quiet(command):
+    assert "--quiet" in invoke(command, "--help").output
+
+
+def test_quiet_json_output_is_json_alone(tmp_path, scenario):
+    result = invoke("optimize", str(scenario), "--out", str(tmp_path / "out"), "--json", "--quiet")
+    assert result.exit_code == 0 and json.loads(result.stdout)["status"] == "optimal"
+
+
+def test_progress_is_drawn_only_on_a_terminal_and_never_when_quiet(monkeypatch):
+    from rich.console import Console
+
+    from optimizer.cli.app import progress_console
+
+    assert progress_console(False).quiet  # pytest's stderr is no terminal
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    assert not progress_console(False).quiet and progress_console(True).quiet
+
+
+def test_every_command_help_shows_its_example_verbatim():
+    """The 'Example:' of each command's docstring appears in its --help exactly as written (Rich
+    markup would eat a '[...]'; line wrapping is undone before comparing)."""
+    import typer.main
+
+    group = typer.main.get_group(app)
+    for name, command in group.commands.items():
+        docstring = " ".join((command.callback.__doc__ or "").split())
+        example = docstring[docstring.index("Example: "):]
+        shown = " ".join(invoke(name, "--help").output.split())
+        assert example in shown, name

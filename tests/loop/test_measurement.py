@@ -52,8 +52,12 @@ def test_costs_come_from_the_history(sent):
 
 def test_personas_use_the_scenario_customers_and_the_result_is_written(sent):
     folder, _ = sent
-    result = measure_run(folder / "w1", folder / "outcomes.csv")
+    heard: list[str] = []
+    result = measure_run(folder / "w1", folder / "outcomes.csv", stage=heard.append)
     assert result.personas_note is None
+    assert [text.split()[0] for text in heard] == ["Reading", "Reading", "Measuring", "Searching"]
+    assert "outcomes.csv" in heard[1] and f"{sum(c.n_treatment + c.n_control for c in result.measurement.campaigns):,}" \
+        in heard[2]
     path = write_measurement(result, folder / "w1")
     written = json.loads(path.read_text())
     assert path.name == MEASUREMENT_FILE and written["run_id"] == result.run_id and "personas" in written

@@ -98,6 +98,33 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     assert summary["gap"] <= 1e-6
 
 
+class Heard:
+    """What a distributed run tells its progress bar."""
+
+    def __init__(self) -> None:
+        self.passes: list[tuple[str, int, int]] = []
+        self.standings: list[tuple[str, float | None, float | None]] = []
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        self.passes.append((stage, done, customers))
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        self.standings.append((phase, objective, bound))
+
+
+def test_a_distributed_run_reports_loading_passes_and_its_standing(client, tmp_path):
+    """The partitions' loading and every map are heard partition by partition, in whole-customer
+    counts that end at n; the last standing is the plan and bound the run states."""
+    heard = Heard()
+    run = optimize_distributed(load_scenario(write_scenario(tmp_path, 4)), client, tmp_path / "out", progress=heard)
+    n = heard.passes[0][2]
+    loads = [done for stage, done, _ in heard.passes if stage == "load"]
+    assert loads == sorted(loads) and loads[-1] == n and len(loads) == 4
+    assert {stage for stage, _, _ in heard.passes} >= {"load", "balance", "pass", "plan"}
+    _, objective, bound = heard.standings[-1]
+    assert objective == pytest.approx(run.result.objective) and bound == pytest.approx(run.result.bound)
+
+
 def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp_path, monkeypatch):
     """With sample levels small enough to run on 15,000 customers, the cluster (3 partitions, the
     samples drawn on the workers) still writes the in-memory plan, and the levels did run."""

@@ -12,18 +12,55 @@ from optimizer.reporting.console import PassProgress, headline
 from optimizer.solve.decompose import solve_decompose
 
 
+class Spy:
+    """Hears what the decomposition tells its progress bar and passes it on."""
+
+    def __init__(self, progress: PassProgress) -> None:
+        self.progress = progress
+        self.calls: list[tuple[str, int, int]] = []
+        self.standings: list[tuple[str, float | None, float | None]] = []
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        self.calls.append((stage, done, customers))
+        self.progress(stage, done, customers)
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        self.standings.append((phase, objective, bound))
+        self.progress.standing(phase, objective, bound)
+
+
 def test_the_progress_bar_counts_the_passes_of_a_decomposition():
     stream = io.StringIO()
-    calls = []
     with PassProgress(Console(file=stream, force_terminal=True, width=100), "Solving demo") as progress:
-        def spy(stage: str, done: int, customers: int) -> None:
-            calls.append((stage, done, customers))
-            progress(stage, done, customers)
-
+        spy = Spy(progress)
         solve_decompose(medium_problem(1, n=300), progress=spy)
+    calls = spy.calls
     assert progress.passes == sum(done == customers for _, done, customers in calls) > 3
     assert {stage for stage, _, _ in calls} >= {"balance", "pass", "fixed", "plan"}
     assert all(customers == 300 for _, _, customers in calls)
+
+
+def test_the_progress_bar_shows_each_phase_with_its_plan_bound_and_gap():
+    """Every bound told is at least the final plan's value; the last standing is the plan and bound
+    the result states, and the bar's text carries them."""
+    stream = io.StringIO()
+    with PassProgress(Console(file=stream, force_terminal=True, width=200), "Solving demo") as progress:
+        spy = Spy(progress)
+        result = solve_decompose(medium_problem(1, n=300), progress=spy)
+    phases = [phase for phase, _, _ in spy.standings]
+    assert "balanced prices" in phases and "exact core" in phases
+    assert all(bound >= result.objective - 1e-6 for _, _, bound in spy.standings if bound is not None)
+    _, objective, bound = [s for s in spy.standings if s[0] == "exact core"][-1]
+    assert objective == pytest.approx(result.objective) and bound == pytest.approx(result.bound)
+    assert f"plan {result.objective:,.2f}" in progress.known and "gap " in progress.known
+
+
+def test_a_console_that_is_no_terminal_or_quiet_shows_no_progress():
+    for console in (Console(file=io.StringIO(), force_terminal=False), Console(file=io.StringIO(), quiet=True,
+                                                                                  force_terminal=True)):
+        with PassProgress(console, "Solving demo") as progress:
+            solve_decompose(medium_problem(1, n=300), progress=progress)
+        assert console.file.getvalue() == ""
 
 
 def test_the_headline_names_the_solver_that_ran():

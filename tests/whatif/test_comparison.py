@@ -6,6 +6,7 @@ Uses the 120-customer scenario of tests/whatif/test_frontier.py at different bud
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -155,4 +156,7 @@ def test_the_comparison_states_the_money_basis_of_its_figures(comparison, folder
 def test_each_solve_of_a_comparison_is_announced_as_it_starts(two_budgets):
     heard: list[str] = []
     compare(two_budgets, stage=heard.append)
-    assert heard == ["Solving base (1 of 2)", "Solving more (2 of 2)"]
+    assert heard[0] == "Solving base (1 of 2)"
+    assert re.fullmatch(r"Solving more \(2 of 2\) · base: optimal, 542\.97 in [\d.]+ s", heard[1])
+    assert re.fullmatch(r"Counting the customers who move from base's plan · more: optimal, 636\.10 in [\d.]+ s",
+                        heard[2]) and len(heard) == 3

@@ -1,0 +1,84 @@
+"""Conflicts seen without solving: minimum audiences whose cheapest customers already break a limit.
+
+Before any solve, each minimum audience b_j (a >= row counting campaign j) needs b_j of the customers
+eligible for j; the b_j smallest coefficients of those customers on a <= row s give the least any
+plan can use of s, and when the minimums' least uses summed exceed s's limit, no plan exists
+(``obvious_conflicts``; a customer counted for two campaigns makes this a relaxation, so the
+shortfall it names is the least change that could help). Rows with a negative coefficient are left
+out: a customer of another campaign could make room on them. Numpy only: ``cvo validate`` runs it
+without loading a solver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Minimum audiences (``needs``) whose cheapest customers use at least ``least`` of ``limit``."""
+
+    needs: tuple[CouplingRow, ...]
+    limit: CouplingRow
+    least: float
+
+
+def obvious_conflicts(problem: Problem) -> list[Shortfall]:
+    """Conflicts between minimum audiences and <= limits, seen without solving (module docstring)."""
+    minimums = [(row, int(np.flatnonzero(row.campaigns)[0])) for row in problem.rows
+                if row.sense is Sense.GE and row.weight == COUNT and row.campaigns.sum() == 1 and row.rhs > 0]
+    found = []
+    for limit in (row for row in problem.rows if row.sense is Sense.LE):
+        columns = {j: _column(problem, limit, j) for j in range(problem.n_campaigns)}
+        if any(np.any(column[problem.eligible[:, j]] < 0) for j, column in columns.items()):
+            continue  # a customer of negative coefficient, in any campaign, could make room: no conflict seen
+        uses = [(row, _least_use(columns[j], problem.eligible[:, j], row.rhs)) for row, j in minimums]
+        needed = [(row, use) for row, use in uses if use > 0]
+        least = sum(use for _, use in needed)
+        if needed and least > limit.rhs + 1e-6 * max(1.0, abs(limit.rhs)):
+            found.append(Shortfall(tuple(row for row, _ in needed), limit, least))
+    return found
+
+
+def _column(problem: Problem, row: CouplingRow, j: int) -> NDArray[np.float64]:
+    """Campaign j's coefficients a_rij of every customer on ``row`` (no (n, k) copy)."""
+    if not row.campaigns[j]:
+        return np.zeros(problem.n_customers)
+    if row.weight == COUNT:
+        return np.ones(problem.n_customers)
+    return np.asarray(problem.weights[row.weight][:, j], dtype=float)
+
+
+def _least_use(coefficients: NDArray[np.floating[Any]], eligible: NDArray[np.bool_], needed: float) -> float:
+    """The sum of the ``needed`` smallest coefficients of the eligible customers (those with a
+    negative one all count: they only lower the use)."""
+    values = np.asarray(coefficients[eligible], dtype=float)
+    count = int(np.ceil(needed - 1e-9))
+    if count <= 0 or values.size == 0:
+        return 0.0
+    if count >= values.size:
+        return float(values.sum())
+    smallest = np.partition(values, count - 1)[:count]
+    return float(smallest.sum() + np.minimum(values, 0.0).sum() - np.minimum(smallest, 0.0).sum())
+
+
+def describe_shortfall(shortfall: Shortfall) -> str:
+    """'min_audience[a] (>= 1,000, campaigns[0].min_audience) and ... need at least 4,512.3 of budget (<= 2,000,
+    budget): raise budget by at least 2,512.3, or lower those minimum audiences'."""
+    needs = " and ".join(label(row) for row in shortfall.needs)
+    limit = shortfall.limit
+    short = shortfall.least - limit.rhs
+    return (f"{needs} need at least {shortfall.least:,.6g} of {label(limit)}, even with their cheapest eligible "
+            f"customers: raise {limit.name} by at least {short:,.6g} (to {shortfall.least:,.6g}), or lower those "
+            "minimum audiences")
+
+
+def label(row: CouplingRow) -> str:
+    """A limit as messages name it: 'budget (<= 2,000, budget)'."""
+    return f"{row.name} ({row.sense} {row.rhs:,.6g}, {row.source})"
