@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar, Unpack
 import typer
 
 from optimizer.cli.app import QuietOption, app, fail, progress_console
-from optimizer.errors import CvoError, ScenarioError
+from optimizer.errors import CvoError, ScenarioError, did_you_mean
 
 if TYPE_CHECKING:
     from optimizer.scoring.cells import CellOptions
-    from optimizer.scoring.uplift import UpliftOptions
+    from optimizer.scoring.uplift import HistoryColumns, UpliftOptions
     from optimizer.scoring.workflow import ScoreRun
 
 _Choice = TypeVar("_Choice", bound=StrEnum)
@@ -40,7 +40,17 @@ def score(
                                                       "RFM, P(alive) and LTV.")] = None,
     cutoff: Annotated[str | None, typer.Option(help="Date customer values are computed at, e.g. 1997-09-30.")] = None,
     column: Annotated[list[str] | None, typer.Option(help="Map a transaction column: ROLE=NAME with ROLE one of "
-                                                     "customer_id, date, amount; repeatable.")] = None,
+                                                     "customer_id, date, amount, order_id (lines of one order are "
+                                                     "summed into it); amount may be an expression, e.g. "
+                                                     "'amount=Quantity * UnitPrice'; repeatable.")] = None,
+    date_format: Annotated[str | None, typer.Option(help="Format of the transaction dates when they are not "
+                                                    "YYYY-MM-DD or YYYYMMDD, e.g. '%d/%m/%Y %H:%M' (never "
+                                                    "guessed).")] = None,
+    history_column: Annotated[list[str] | None, typer.Option(help="Map a history column: ROLE=NAME with ROLE one of "
+                                                             "customer_id, campaign_id, treated, converted, revenue; "
+                                                             "repeatable.")] = None,
+    customers_column: Annotated[str | None, typer.Option(help="The customer table's id column, when it is not the "
+                                                         "history's.", show_default=False)] = None,
     months: Annotated[int, typer.Option(help="LTV horizon in months.")] = 12,
     discount: Annotated[float, typer.Option(help="Monthly discount rate of the LTV.")] = 0.01,
     holdout: Annotated[float, typer.Option(min=0.01, max=0.9, help="Share of the history held out for the "
@@ -71,8 +81,9 @@ def score(
         options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
         with progress_console(quiet).status("Scoring …") as status:
             run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
-                            options=options, months=months, monthly_discount=discount,
-                            transaction_columns=_mapping(column or []), stage=status.update)
+                            columns=_history_columns(history_column or []), options=options, months=months,
+                            monthly_discount=discount, transaction_columns=_mapping(column or []),
+                            date_format=date_format, customer_id=customers_column, stage=status.update)
         written = write_scores(run, out)
     except CvoError as error:
         raise fail(error) from None
@@ -98,6 +109,21 @@ def _response_options(
         raise ScenarioError("--model cells needs --cells, the features whose combinations are the cells",
                             where="cvo score", fix="Add e.g. --cells mens,womens,newbie")
     return CellOptions(cells=names, shrinkage=shrinkage, **common)
+
+
+def _history_columns(pairs: list[str]) -> HistoryColumns:
+    """--history-column ROLE=NAME options as the history's HistoryColumns."""
+    from optimizer.scoring.uplift import HistoryColumns
+
+    fields = {"customer_id": "customer_id", "campaign_id": "campaign", "treated": "treated",
+              "converted": "outcome", "revenue": "revenue"}
+    mapping = _mapping(pairs)
+    for role in mapping:
+        if role not in fields:
+            hint = did_you_mean(role, list(fields))
+            raise ScenarioError(f"--history-column has the role '{role}'", where="cvo score",
+                                fix=f"{hint + ' ' if hint else ''}Map only {', '.join(fields)}")
+    return HistoryColumns(**{fields[role]: name for role, name in mapping.items()})
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
@@ -132,6 +158,10 @@ def _choice(kind: type[_Choice], text: str, option: str) -> _Choice:
 def _print_score(run: ScoreRun) -> None:
     from optimizer.scoring.uplift_report import format_report
 
+    if run.log is not None:
+        typer.echo(f"Transactions: {run.log.sentence()}")
+    for note in run.notes:
+        typer.echo(f"Note: {note}")
     if run.value is not None:
         fit, spend = run.value.bgnbd, run.value.gamma_gamma
         typer.echo(f"BG/NBD r={fit.r:.4g} alpha={fit.alpha:.4g} a={fit.a:.4g} b={fit.b:.4g} "

@@ -17,9 +17,14 @@ from .evaluate import (
 )
 from .rfm import (
     customer_features as customer_features,
-    read_transactions as read_transactions,
     rfm_scores as rfm_scores,
     segment_migration as segment_migration,
+)
+from .transactions import (
+    LogReading as LogReading,
+    TransactionLog as TransactionLog,
+    read_log as read_log,
+    read_transactions as read_transactions,
 )
 from .uplift import (
     HistoryColumns as HistoryColumns,

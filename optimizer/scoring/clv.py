@@ -19,7 +19,8 @@ from scipy.optimize import minimize
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
 from optimizer.errors import DataError, ScenarioError
-from optimizer.scoring.rfm import clean_transactions, customer_features, rfm_scores, to_timestamp, unit_days
+from optimizer.scoring.rfm import customer_features, rfm_scores, to_timestamp, unit_days
+from optimizer.scoring.transactions import clean_transactions
 from optimizer.store.tables import require_columns
 
 DAYS_PER_MONTH = 365.25 / 12

@@ -1,7 +1,8 @@
 """Customer features from a transaction log: RFM, the BG/NBD summary (x, t_x, T), scores and segments.
 
 A transaction log has one row per order: ``customer_id, date, amount`` (other names are mapped with
-``columns={'amount': 'dollar_value'}``). Features are taken at a cut-off date from the orders on or
+``columns={'amount': 'dollar_value'}``; a shop's export of line items is read into orders by
+optimizer/scoring/transactions.py). Features are taken at a cut-off date from the orders on or
 before it. Two notions of "frequency" and "recency" live side by side:
 
 - RFM: ``recency_days`` = cut-off − last purchase, ``n_orders`` = orders, ``monetary`` = mean order value.
@@ -12,7 +13,6 @@ before it. Two notions of "frequency" and "recency" live side by side:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 from pandas.api.typing import NaTType
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
-from optimizer.store.tables import check_text_file, read_table, require_columns, require_file, show
+from optimizer.scoring.transactions import clean_transactions
+from optimizer.store.tables import require_columns, show
 
-STANDARD_COLUMNS = ("customer_id", "date", "amount")
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
-CDNOW_COLUMNS = {"amount": "dollar_value"}
-"""The column mapping for the CDNOW logs (Fader, Hardie & Lee 2005) read with read_transactions."""
 
 SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention", "About to Sleep",
             "At Risk", "Can't Lose Them", "Hibernating", "Lost")
@@ -44,134 +41,6 @@ _RF_GRID = {
     1: ("Lost", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),
 }
 _VALUE_TIERS = {1: "low value", 2: "low value", 3: "mid value", 4: "high value", 5: "high value"}
-_WHITESPACE_NAMES = {
-    4: ["customer_id", "date", "number_of_cds", "dollar_value"],
-    5: ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
-}
-
-
-def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
-                      date_format: str | None = None) -> pd.DataFrame:
-    """Read and check a transaction log: .csv, .parquet, or whitespace-separated .txt (the CDNOW layout).
-
-    A .txt file may start with a header line; without one, 4 or 5 fields per line are read as
-    ``customer_id [sample_id] date number_of_cds dollar_value``. Errors name the file and line.
-    """
-    mapped = _mapping(columns, str(path))
-    if path.suffix.lower() == ".txt":
-        table, first_line = _read_whitespace(path)
-    else:
-        table = read_table(path, what="transactions", text_columns=(mapped["customer_id"], mapped["date"]))
-        first_line = 2 if path.suffix.lower() == ".csv" else 1
-    return clean_transactions(table, columns=columns, date_format=date_format, source=str(path),
-                              first_line=first_line)
-
-
-def _read_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
-    """The table and the file line of its first data row; DataError naming the file when it cannot be read."""
-    require_file(path, "transactions", fix="Check the path")
-    try:
-        return _parse_whitespace(path)
-    except (UnicodeDecodeError, pd.errors.ParserError) as error:
-        check_text_file(path, "transactions")  # names the line and byte that are not UTF-8
-        reason = str(error).removeprefix("Error tokenizing data. C error: ").strip()
-        raise DataError(f"The transactions file {path} could not be read: {reason}",
-                        fix="Give every line the same fields, separated by spaces") from None
-
-
-def _parse_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
-    """The whitespace-separated log, with or without a header line, and the file line of its first row."""
-    with path.open(encoding="utf-8") as handle:
-        first = handle.readline().split()
-    has_header = bool(first) and not re.fullmatch(r"[\d.+-]+", first[0])
-    if not has_header and len(first) not in _WHITESPACE_NAMES:
-        raise DataError(f"The transactions file {path} has {len(first)} fields on its first line",
-                        where=f"{path}, line 1",
-                        fix="Give 4 fields (customer_id date number_of_cds dollar_value), 5 with a sample id, "
-                            "or a header line")
-    names = None if has_header else _WHITESPACE_NAMES[len(first)]
-    text = {"customer_id": str, "sample_id": str, "date": str}
-    table = pd.read_csv(path, sep=r"\s+", header=0 if has_header else None, names=names, dtype=text)
-    return table, 2 if has_header else 1
-
-
-def clean_transactions(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
-                       date_format: str | None = None, source: str = "the transaction log",
-                       first_line: int | None = None) -> pd.DataFrame:
-    """The log as ``customer_id`` (str), ``date`` (day, datetime64), ``amount`` (float ≥ 0), index 0..n-1.
-
-    Raises DataError for a missing column (with a did-you-mean), an empty log, a missing customer id,
-    a date that does not parse, or an amount that is missing, not a number or negative; the message
-    names the row (``first_line`` given: the file line of row 0; otherwise the DataFrame's index label).
-    """
-    mapped = _mapping(columns, source)
-    require_columns(log, list(mapped.values()), Path(source), "transactions",
-                    "Rename the column, or map it: --column amount=dollar_value on the command line, "
-                    "columns={'amount': 'dollar_value'} in Python")
-    if len(log) == 0:
-        raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
-    ids, dates, amounts = (log[mapped[name]] for name in STANDARD_COLUMNS)
-    _check_ids(ids, log, source, first_line)
-    return pd.DataFrame({
-        "customer_id": ids.astype(str).to_numpy(dtype=object),
-        "date": _parse_dates(dates, log, date_format, source, first_line),
-        "amount": _parse_amounts(amounts, log, mapped["amount"], source, first_line),
-    })
-
-
-def _mapping(columns: Mapping[str, str] | None, source: str) -> dict[str, str]:
-    for key in columns or {}:
-        if key not in STANDARD_COLUMNS:
-            hint = did_you_mean(key, STANDARD_COLUMNS)
-            raise ScenarioError(f"The column mapping has the key '{key}'", where=source,
-                                fix=f"{hint + ' ' if hint else ''}Map only {', '.join(STANDARD_COLUMNS)}")
-    return {name: (columns or {}).get(name, name) for name in STANDARD_COLUMNS}
-
-
-def _row(log: pd.DataFrame, position: int, source: str, first_line: int | None) -> str:
-    if first_line is None:
-        return f"{source}, row {show(log.index[position])}"
-    return f"{source}, line {position + first_line}"
-
-
-def _check_ids(ids: pd.Series, log: pd.DataFrame, source: str, first_line: int | None) -> None:
-    missing = np.flatnonzero(ids.isna().to_numpy())
-    if missing.size:
-        raise DataError(f"An order has no customer id ({missing.size} such row(s))",
-                        where=_row(log, int(missing[0]), source, first_line),
-                        fix="Give every order a customer id or drop those rows")
-
-
-def _parse_dates(dates: pd.Series, log: pd.DataFrame, date_format: str | None, source: str,
-                 first_line: int | None) -> NDArray[np.datetime64]:
-    if pd.api.types.is_datetime64_any_dtype(dates):
-        parsed = dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
-    else:
-        text = dates.astype("string").str.strip()
-        if date_format is None:
-            date_format = "%Y%m%d" if text.str.fullmatch(r"\d{8}").fillna(False).all() else "ISO8601"
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if bad.size:
-        first = int(bad[0])
-        raise DataError(f"The date {show(dates.iat[first])} is not a date ({bad.size} bad date(s) in all)",
-                        where=_row(log, first, source, first_line),
-                        fix="Write dates as YYYY-MM-DD or YYYYMMDD, or pass date_format, e.g. '%d/%m/%Y'")
-    days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
-    return days
-
-
-def _parse_amounts(amounts: pd.Series, log: pd.DataFrame, column: str, source: str,
-                   first_line: int | None) -> NDArray[np.float64]:
-    values = pd.to_numeric(amounts, errors="coerce").to_numpy(dtype=float)
-    for bad, wrong in ((~np.isfinite(values), "is not a number"), (values < 0, "is negative")):
-        rows = np.flatnonzero(bad)
-        if rows.size:
-            first = int(rows[0])
-            raise DataError(f"The '{column}' {show(amounts.iat[first])} {wrong} ({rows.size} such row(s))",
-                            where=_row(log, first, source, first_line),
-                            fix="Give every order an amount ≥ 0; drop returns or net them into their order")
-    return values
 
 
 def to_timestamp(value: object, what: str) -> pd.Timestamp:

@@ -116,9 +116,16 @@ def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.D
     return read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
 
 
+FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0, "t": 1, "f": 0, "yes": 1, "no": 0, "y": 1, "n": 0}
+"""The spellings of a 0/1 column (any case, surrounding blanks ignored) besides numbers and booleans."""
+
+
 def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]:
-    """The column as 0/1 integers; DataError naming the first row that is not 0, 1, true or false."""
-    values = pd.to_numeric(table[name].astype("object").replace({True: 1, False: 0}), errors="coerce")
+    """The column as 0/1 integers (1/0, true/false, yes/no, y/n, t/f in any case); DataError naming
+    the first row that is none of these."""
+    given = table[name].astype("object").replace({True: 1, False: 0})
+    text = given.map(lambda value: FLAGS.get(value.strip().lower(), value) if isinstance(value, str) else value)
+    values = pd.to_numeric(text, errors="coerce")
     bad = np.flatnonzero(~np.isin(values.to_numpy(float), (0.0, 1.0)))
     if bad.size:
         first = int(bad[0])

@@ -15,18 +15,20 @@ known, that table's columns joined on customer_id.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
-from optimizer.scoring.rfm import read_transactions
+from optimizer.scoring.rfm import to_timestamp
+from optimizer.scoring.transactions import LogReading, TransactionLog, read_log
 from optimizer.scoring.uplift import (
     HistoryColumns,
     Stage,
@@ -55,35 +57,44 @@ class ScoreRun:
     scores: pd.DataFrame | None
     value: CustomerValue | None
     model: UpliftModel | None
+    log: LogReading | None = None
+    notes: tuple[str, ...] = ()
 
 
 def score(
     *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
     cutoff: str | None = None, columns: HistoryColumns | None = None,
     options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
-    transaction_columns: Mapping[str, str] | None = None, stage: Stage | None = None,
+    transaction_columns: Mapping[str, str] | None = None, date_format: str | None = None,
+    customer_id: str | None = None, stage: Stage | None = None,
 ) -> ScoreRun:
     """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``.
 
-    The response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``);
+    The log is read by optimizer/scoring/transactions.py (``transaction_columns``, ``date_format``);
+    ``columns`` name the history's columns, ``customer_id`` the customer table's id column (default:
+    the history's). A history without the default ``revenue`` column is conversion-only. The
+    response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``);
     ``stage`` hears each step as it starts (reading, valuing, each model fit, scoring).
     """
     tell = stage or (lambda text: None)
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
-    value, table = None, None
-    if transactions is not None:
+    value, table, reading = None, None, None
+    if transactions is not None and cutoff is not None:
         tell(f"Reading {transactions}")
-        log = read_transactions(transactions, columns=transaction_columns)
-        tell(f"Valuing the customers of {len(log):,} transactions: RFM, BG/NBD, Gamma-Gamma")
-        value = value_customers(log, cutoff, months=months, monthly_discount=monthly_discount)
-        table = value.table.reset_index()
+        log = read_log(transactions, columns=transaction_columns, date_format=date_format)
+        _check_cutoff(log, cutoff, transactions)
+        tell(f"Valuing the customers of {len(log.orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
+        value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount)
+        table, reading = value.table.reset_index(), log.reading
     elif customers is not None:
-        table = _read_customers(customers, columns.customer_id)
+        table = _read_customers(customers, customer_id or columns.customer_id, columns.customer_id)
     if history is None:
-        return ScoreRun(table, None, value, None)
+        return ScoreRun(table, None, value, None, reading)
     tell(f"Reading {history}")
-    events = _with_customer_features(_read_events(history, columns), table, columns)
+    raw = _read_events(history, columns)
+    columns, notes = _conversion_only(raw, columns, history)
+    events = _with_customer_features(raw, table, columns)
     if isinstance(options, CellOptions):
         tell(f"Fitting the cells model on {len(events):,} rows")
         model = fit_cell_uplift(events, columns, options)
@@ -91,7 +102,28 @@ def score(
         model = fit_uplift(events, columns, options, stage)
     scored = table if table is not None else events.drop_duplicates(columns.customer_id)
     tell(f"Scoring {len(scored):,} customers")
-    return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model)
+    return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model, reading, notes)
+
+
+def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:
+    """The cut-off lies within the log: on or after its first order, on or before its last."""
+    cut, first, last = to_timestamp(cutoff, "cut-off"), log.orders["date"].min(), log.orders["date"].max()
+    if not first <= cut <= last:
+        side = "before the first order" if cut < first else "after the last order"
+        raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}",
+                        where=str(path), fix="Choose a cut-off within the log; a cut-off after its end would make "
+                        "every customer look as if they had stopped buying")
+
+
+def _conversion_only(
+    events: pd.DataFrame, columns: HistoryColumns, path: Path
+) -> tuple[HistoryColumns, tuple[str, ...]]:
+    """The columns without a revenue column when the history has none and none was named."""
+    if columns.revenue != HistoryColumns.revenue or columns.revenue in events.columns:
+        return columns, ()
+    note = (f"{path} has no '{columns.revenue}' column: the models are fitted on conversions alone, and the "
+            "value of a response is left to the scenario's value_per_response")
+    return replace(columns, revenue=None), (note,)
 
 
 def _check_inputs(history: Path | None, customers: Path | None, transactions: Path | None, cutoff: str | None) -> None:
@@ -108,12 +140,14 @@ def _check_inputs(history: Path | None, customers: Path | None, transactions: Pa
                             "(--transactions, --cutoff) for customer values, or both")
 
 
-def _read_customers(path: Path, id_column: str) -> pd.DataFrame:
-    """The customer table to score, with its id column (DataError naming the file otherwise)."""
+def _read_customers(path: Path, id_column: str, history_id: str) -> pd.DataFrame:
+    """The customer table to score, its id column renamed to the history's (DataError naming the file
+    when it has none)."""
     table = read_table(path, what="customers", text_columns=(id_column,))
     require_columns(table, [id_column], path, "customers",
-                    f"The customer table needs the history's id column '{id_column}'; rename its id column")
-    return table
+                    f"The customer table needs the id column '{id_column}': rename its id column, or name it "
+                    "with --customers-column NAME")
+    return table.rename(columns={id_column: history_id}) if id_column != history_id else table
 
 
 def _read_events(path: Path, columns: HistoryColumns) -> pd.DataFrame:
@@ -149,11 +183,18 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
 
 
 def score_report(run: ScoreRun) -> dict[str, Any]:
+    """score_report.json: how the log was read, the fits, the uplift report, value per response
+    (null for a conversion-only history) and the notes the console printed."""
     report: dict[str, Any] = {}
+    if run.log is not None:
+        report["transactions"] = {**run.log.to_dict(), "summary": run.log.sentence()}
     if run.value is not None:
         report["bgnbd"] = asdict(run.value.bgnbd)
         report["gamma_gamma"] = asdict(run.value.gamma_gamma)
     if run.model is not None:
         report["uplift"] = run.model.report.to_dict()
-        report["value_per_response"] = run.model.value_per_response
+        report["value_per_response"] = {campaign: value if math.isfinite(value) else None
+                                        for campaign, value in run.model.value_per_response.items()}
+    if run.notes:
+        report["notes"] = list(run.notes)
     return report

@@ -30,7 +30,7 @@ from optimizer.scoring.clv import (
     p_alive,
     score_customers,
 )
-from optimizer.scoring.rfm import CDNOW_COLUMNS, read_transactions
+from optimizer.scoring.transactions import CDNOW_COLUMNS, read_transactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CALIBRATION_END, HOLDOUT_END = "1997-09-30", "1998-06-30"

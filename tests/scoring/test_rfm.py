@@ -15,17 +15,15 @@ import pytest
 
 from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.rfm import (
-    CDNOW_COLUMNS,
     NOT_YET_CUSTOMER,
     SEGMENTS,
-    clean_transactions,
     customer_features,
     quintile_score,
-    read_transactions,
     rf_segment,
     rfm_scores,
     segment_migration,
 )
+from optimizer.scoring.transactions import CDNOW_COLUMNS, read_transactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 CUTOFF = pd.Timestamp("2024-03-31")
@@ -68,18 +66,6 @@ def test_features_count_orders_and_purchase_days_up_to_the_cutoff():
 def test_features_in_days():
     features = customer_features(small_log(), "2024-01-29", time_unit="days")
     assert (features.loc["a", "t_x"], features.loc["a", "T"]) == (14.0, 28.0)
-
-
-def test_column_mapping_and_date_formats():
-    log = pd.DataFrame({"cust": ["x", "x"], "when": ["05/01/2024", "20/01/2024"], "value": ["1.5", "2"]})
-    clean = clean_transactions(log, columns={"customer_id": "cust", "date": "when", "amount": "value"},
-                               date_format="%d/%m/%Y")
-    assert list(clean.columns) == ["customer_id", "date", "amount"]
-    assert list(clean["date"]) == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-01-20")]
-    assert list(clean["amount"]) == [1.5, 2.0]
-    yyyymmdd = pd.DataFrame({"customer_id": [7, 7], "date": [19970101, 19970118], "amount": [1, 2]})
-    clean = clean_transactions(yyyymmdd)
-    assert list(clean["customer_id"]) == ["7", "7"] and clean["date"].iat[1] == pd.Timestamp("1997-01-18")
 
 
 def test_quintile_scores_keep_ties_together():
@@ -125,14 +111,6 @@ def test_migration_counts_and_shares():
     assert np.allclose(row_sums[occupied], 1.0) and np.allclose(row_sums[~occupied], 0.0)
 
 
-def test_cdnow_logs_read_as_published():
-    sample = read_transactions(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
-    master = read_transactions(DATA / "cdnow" / "CDNOW_master.txt", columns=CDNOW_COLUMNS)
-    assert (len(sample), sample["customer_id"].nunique()) == (6919, 2357)
-    assert (len(master), master["customer_id"].nunique()) == (69659, 23570)
-    assert sample["date"].min() == pd.Timestamp("1997-01-01") and master["date"].max() == pd.Timestamp("1998-06-30")
-
-
 def test_cdnow_segments_and_migration():
     sample = read_transactions(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
     scored = rfm_scores(customer_features(sample, "1997-09-30"))
@@ -150,56 +128,6 @@ def error_from(call, *args, **kwargs):
     return info.value
 
 
-def test_missing_column_suggests_the_close_name():
-    log = small_log().rename(columns={"amount": "amout"})
-    error = error_from(clean_transactions, log)
-    assert error.exit_code == DATA_ERROR
-    assert "no column 'amount'" in error.message and "Did you mean 'amout'?" in error.message
-
-
-def test_unparseable_date_names_the_row_and_value():
-    log = small_log()
-    log.loc[3, "date"] = "2024-13-45"
-    error = error_from(customer_features, log, "2024-03-01")
-    assert error.exit_code == DATA_ERROR
-    assert "'2024-13-45' is not a date" in error.message and "row 3" in error.message
-
-
-def test_bad_date_in_a_csv_names_the_file_line(tmp_path):
-    log = small_log()
-    log.loc[2, "date"] = "soon"
-    path = tmp_path / "orders.csv"
-    log.to_csv(path, index=False)
-    error = error_from(read_transactions, path)
-    assert "'soon'" in error.message and f"{path}, line 4" in error.message  # header is line 1
-
-
-def test_negative_amount_names_the_row():
-    log = small_log()
-    log.loc[4, "amount"] = -3.0
-    error = error_from(clean_transactions, log)
-    assert error.exit_code == DATA_ERROR
-    assert "-3.0 is negative" in error.message and "row 4" in error.message
-
-
-def test_amount_that_is_not_a_number():
-    log = small_log().astype({"amount": object})
-    log.loc[1, "amount"] = "ten"
-    error = error_from(clean_transactions, log)
-    assert "'ten' is not a number" in error.message and "row 1" in error.message
-
-
-def test_missing_customer_id():
-    log = small_log()
-    log.loc[2, "customer_id"] = None
-    assert "row 2" in error_from(clean_transactions, log).message
-
-
-def test_empty_log():
-    error = error_from(clean_transactions, small_log().iloc[:0])
-    assert error.exit_code == DATA_ERROR and "empty" in error.message
-
-
 def test_cutoff_before_the_first_order():
     error = error_from(customer_features, small_log(), "2023-12-31")
     assert error.exit_code == DATA_ERROR and "No order is on or before the cut-off 2023-12-31" in error.message
@@ -207,36 +135,6 @@ def test_cutoff_before_the_first_order():
 
 def test_bad_options_are_scenario_errors():
     assert "Did you mean 'weeks'?" in error_from(customer_features, small_log(), "2024-02-01", time_unit="week").message
-    mapping = error_from(clean_transactions, small_log(), columns={"ammount": "value"})
-    assert mapping.exit_code == SCENARIO and "Did you mean 'amount'?" in mapping.message
     assert "'someday' is not a date" in error_from(customer_features, small_log(), "someday").message
     backwards = error_from(segment_migration, small_log(), "2024-02-01", "2024-01-20")
     assert backwards.exit_code == SCENARIO and "not after the start cut-off" in backwards.message
-
-
-def test_whitespace_file_with_wrong_field_count(tmp_path):
-    path = tmp_path / "log.txt"
-    path.write_text("1 19970101 5.0 extra fields here\n")
-    error = error_from(read_transactions, path)
-    assert error.exit_code == DATA_ERROR and "6 fields" in error.message and "line 1" in error.message
-
-
-def test_whitespace_file_with_a_ragged_line(tmp_path):
-    path = tmp_path / "log.txt"
-    path.write_text("00001 19970101 1 29.33\n00002 19970112 1 5 6 7 8\n")
-    error = error_from(read_transactions, path)
-    assert error.exit_code == DATA_ERROR
-    assert f"The transactions file {path} could not be read: Expected 4 fields in line 2, saw 7" in error.message
-
-
-@pytest.mark.parametrize(("name", "content"), [
-    ("log.txt", b"00001 19970101 1 29.33\n00002 19970112 1 caf\xe9\n"),
-    ("log.csv", b"customer_id,date,amount\n00001,1997-01-01,caf\xe9\n"),
-])
-def test_transactions_that_are_not_utf8_name_the_line_and_byte(tmp_path, name, content):
-    path = tmp_path / name
-    path.write_bytes(content)
-    error = error_from(read_transactions, path)
-    assert error.exit_code == DATA_ERROR
-    assert "The transactions file is not UTF-8 text" in error.message
-    assert f"({path}, line 2, byte 21 (0xe9))" in error.message and "Save it as UTF-8" in error.message

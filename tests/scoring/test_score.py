@@ -115,3 +115,120 @@ def test_each_long_step_of_scoring_is_announced_as_it_starts():
     assert any(text.startswith("Fitting the treated arm of winback_coupon (") for text in fits)
     assert any(text.startswith("Fitting the control arm of ") for text in fits)
     assert heard[-1] == "Scoring 30,000 customers"
+
+
+def shop_export(seed: int = 3, customers: int = 400) -> pd.DataFrame:
+    """A line-item export as a shop's system writes it (the layout of the UCI Online Retail data):
+    InvoiceNo, StockCode, Quantity, UnitPrice, InvoiceDate month first with a time, CustomerID a
+    float with gaps; each invoice 1-4 lines; 3 % of invoices later cancelled in full by a 'C'
+    invoice of negative quantities; 5 % of invoices without a customer."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows, number = [], 536365
+    start = pd.Timestamp("2010-12-01 08:00")
+    for customer in range(12346, 12346 + customers):
+        rate = rng.gamma(0.8, 1 / 40)  # orders per day
+        day = rng.exponential(60)
+        while day < 373:
+            when = start + pd.Timedelta(days=int(day), minutes=int(rng.integers(0, 600)))
+            owner = np.nan if rng.random() < 0.05 else float(customer)
+            lines = [(f"{rng.integers(10000, 99999)}", int(rng.integers(1, 13)), round(float(rng.gamma(2, 2)), 2))
+                     for _ in range(int(rng.integers(1, 5)))]
+            for stock, quantity, price in lines:
+                rows.append((str(number), stock, quantity, price, when, owner))
+            if rng.random() < 0.03:
+                for stock, quantity, price in lines:
+                    rows.append((f"C{number + 1}", stock, -quantity, price, when + pd.Timedelta(hours=2), owner))
+                number += 1
+            number += 1
+            day += rng.exponential(1 / max(rate, 1e-3))
+    table = pd.DataFrame(rows, columns=["InvoiceNo", "StockCode", "Quantity", "UnitPrice", "InvoiceDate",
+                                        "CustomerID"])
+    table["InvoiceDate"] = [f"{d.month}/{d.day}/{d.year} {d.hour}:{d.minute:02d}" for d in table["InvoiceDate"]]
+    return table
+
+
+RETAIL_OPTIONS = ["--column", "customer_id=CustomerID", "--column", "date=InvoiceDate", "--column",
+                  "amount=Quantity * UnitPrice", "--column", "order_id=InvoiceNo", "--date-format", "%m/%d/%Y %H:%M"]
+
+
+def test_a_line_item_export_is_scored_by_options_alone(tmp_path):
+    """Orders, customers and what was dropped agree with the same rules applied by hand in pandas."""
+    export = shop_export()
+    export.to_csv(tmp_path / "online_retail.csv", index=False)
+    result = invoke("--transactions", str(tmp_path / "online_retail.csv"), "--cutoff", "2011-09-30",
+                    *RETAIL_OPTIONS, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    known = export[export["CustomerID"].notna()]
+    cancelled = known["InvoiceNo"].str.startswith("C")
+    orders = known[~cancelled].groupby(["CustomerID", "InvoiceNo"]).size()
+    summary = (f"Transactions: {len(export):,} lines: {export['CustomerID'].isna().sum():,} without a customer id "
+               f"and {cancelled.sum():,} cancellations or returns dropped; {(~cancelled).sum():,} lines became "
+               f"{len(orders):,} orders of {known[~cancelled]['CustomerID'].nunique():,} customers (grouped by "
+               "order id).")
+    assert summary in " ".join(result.output.split())
+    report = json.loads((tmp_path / "out" / "score_report.json").read_text())
+    assert report["transactions"]["orders"] == len(orders) and report["transactions"]["summary"] in summary
+    customers = pd.read_parquet(tmp_path / "out" / "customers.parquet")
+    by_cutoff = known[~cancelled & (pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M")
+                                    <= pd.Timestamp("2011-09-30 23:59"))]
+    assert set(customers["customer_id"]) == {str(int(c)) for c in by_cutoff["CustomerID"]}
+
+
+@pytest.mark.parametrize(("cutoff", "side"), [("2012-01-31", "after the last order"),
+                                              ("2010-11-30", "before the first order")])
+def test_a_cutoff_outside_the_log_is_refused(tmp_path, cutoff, side):
+    shop_export(customers=30).to_csv(tmp_path / "log.csv", index=False)
+    result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", cutoff, *RETAIL_OPTIONS,
+                    "--out", str(tmp_path / "out"))
+    assert result.exit_code == 3 and f"The cut-off {cutoff} is {side}: the log runs from 2010-12-" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_text_dates_without_a_format_are_refused_with_the_format_to_give(tmp_path):
+    shop_export(customers=30).to_csv(tmp_path / "log.csv", index=False)
+    result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", "2011-06-30", *RETAIL_OPTIONS[:8],
+                    "--out", str(tmp_path / "out"))
+    assert result.exit_code == 3, result.output
+    assert "so the month comes first: '%m/%d/%Y %H:%M'" in " ".join(result.output.split())
+
+
+def test_a_history_with_its_own_names_yes_no_flags_and_no_revenue(tmp_path):
+    """Mapped columns, Yes/No flags and a conversion-only history: scored, with a note, and no value
+    per response (the scenario gives it)."""
+    history = pd.read_parquet(EXAMPLE / "history.parquet").drop(columns="revenue").rename(
+        columns={"customer_id": "Customer", "campaign_id": "Offer", "treated": "Mailed", "converted": "Bought"})
+    history["Mailed"] = history["Mailed"].map({1: "Yes", 0: "No"})
+    history["Bought"] = history["Bought"].map({1: "TRUE", 0: "false"})
+    history.to_csv(tmp_path / "history.csv", index=False)
+    customers = pd.read_parquet(EXAMPLE / "customers.parquet").rename(columns={"customer_id": "id"})
+    customers.to_parquet(tmp_path / "customers.parquet")
+    result = invoke("--history", str(tmp_path / "history.csv"), "--customers", str(tmp_path / "customers.parquet"),
+                    "--customers-column", "id", "--history-column", "customer_id=Customer", "--history-column",
+                    "campaign_id=Offer", "--history-column", "treated=Mailed", "--history-column",
+                    "converted=Bought", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "has no 'revenue' column: the models are fitted on conversions alone" in " ".join(result.output.split())
+    report = json.loads((tmp_path / "out" / "score_report.json").read_text())
+    assert set(report["value_per_response"].values()) == {None} and report["notes"]
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert scores["campaign_id"].nunique() == 4 and scores[["p_treat", "p_control"]].notna().all().all()
+
+
+def test_an_unknown_history_role_suggests_the_right_one(tmp_path):
+    result = invoke("--history", str(EXAMPLE / "history.parquet"), "--history-column", "treatment=Mailed",
+                    "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "Did you mean 'treated'?" in result.output
+
+
+def test_the_cdnow_master_log_is_scored_as_shipped(tmp_path):
+    """The master file (a header line, whitespace-separated, zero-padded ids), by one mapping."""
+    master = CDNOW.with_name("CDNOW_master.txt")
+    result = invoke("--transactions", str(master), "--cutoff", "1997-09-30", "--column", "amount=dollar_value",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert ("Transactions: 69,659 lines: 69,659 orders of 23,570 customers, one per line (no order_id column "
+            "mapped; map one when lines are items of orders).") in " ".join(result.output.split())
+    customers = pd.read_parquet(tmp_path / "customers.parquet")
+    assert len(customers) == 23570 and customers["customer_id"].str.fullmatch(r"\d{5}").all()

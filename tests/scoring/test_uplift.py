@@ -22,6 +22,7 @@ from optimizer.scoring.uplift import (
     Calibration,
     HistoryColumns,
     UpliftOptions,
+    binary_column,
     fit_uplift,
     score_customers,
 )
@@ -196,7 +197,7 @@ def test_too_few_responders_says_how_many_are_needed_and_how_many_there_are():
 
 
 @pytest.mark.parametrize(("column", "value", "shown"), [
-    ("treated", 2, "2"), ("converted", "yes", "'yes'"), ("converted", np.nan, "a missing value (NaN)"),
+    ("treated", 2, "2"), ("converted", "maybe", "'maybe'"), ("converted", np.nan, "a missing value (NaN)"),
 ])
 def test_non_binary_treated_or_outcome(column, value, shown):
     history = small_history().astype({column: object})
@@ -229,3 +230,13 @@ def test_uncalibrated_and_isotonic_models_fit(history):
     for method in (Calibration.NONE, Calibration.ISOTONIC):
         fitted = fit_uplift(part, options=UpliftOptions(calibration=method, refit=False, max_iter=30))
         assert fitted.report.calibration_method == str(method)
+
+
+@pytest.mark.parametrize(("yes", "no"), [("Yes", "No"), ("TRUE", "false"), (" y ", "n"), ("1", "0"), (True, False)])
+def test_flags_spelled_as_users_export_them_read_as_one_and_zero(yes, no):
+    history = small_history()
+    spelled = history.astype({"treated": object, "converted": object})
+    for column in ("treated", "converted"):
+        spelled[column] = np.where(history[column] == 1, yes, no).astype(object)
+    assert binary_column(spelled, "treated", "").tolist() == history["treated"].tolist()
+    assert binary_column(spelled, "converted", "").tolist() == history["converted"].tolist()

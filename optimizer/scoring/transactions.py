@@ -1,0 +1,315 @@
+"""A transaction log as users have it: one row per order, or one per line item of a shop's export.
+
+Each *role* is read from a column: ``customer_id``, ``date`` and ``amount`` always, ``order_id`` when
+the rows are line items (``columns={'amount': 'dollar_value'}``; on the command line
+``--column amount=dollar_value``). ``amount`` may instead be an expression of the scenario language
+over the log's columns, e.g. ``amount='Quantity * UnitPrice'``.
+
+The rules, applied in this order, every one counted in ``LogReading`` and stated to the user:
+
+1. a line without a customer id is dropped: it cannot be attributed to anybody;
+2. a line is a cancellation or return when its amount is negative, or its order id is a 'C'
+   followed by digits while other order ids are digits alone (the retail export convention): it is
+   dropped, and the purchase it takes back is kept (returns are not netted);
+3. with an order id, the lines of one customer and order id form one order: its date is its first
+   line's day, its amount the sum of its lines; without one, every line is an order.
+
+Customer ids are text: a float id written by an export with missing ids (``12346.0``) loses its
+``.0``; other ids are kept as written, zero padding included. Dates are read as ISO 8601 or as
+YYYYMMDD; any other text needs ``date_format`` (``'%d/%m/%Y %H:%M'``), since 06/07/2011 can be
+either day: the error says which formats the data allows. Times of day are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from optimizer.errors import DataError, ScenarioError, did_you_mean
+from optimizer.scenario.expressions import Expression, parse
+from optimizer.store.tables import check_text_file, read_table, require_columns, require_file, show
+
+ROLES = ("customer_id", "date", "amount", "order_id")
+STANDARD_COLUMNS = ("customer_id", "date", "amount")
+CDNOW_COLUMNS = {"amount": "dollar_value"}
+"""The column mapping for the CDNOW logs (Fader, Hardie & Lee 2005) read with read_transactions."""
+
+_WHITESPACE_NAMES = {
+    4: ["customer_id", "date", "number_of_cds", "dollar_value"],
+    5: ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
+}
+_FLOAT_ID = re.compile(r"(-?\d+)\.0+")
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?\s*$")
+
+
+@dataclass(frozen=True)
+class LogReading:
+    """What reading a log did: ``lines`` read; dropped ``without_customer`` and ``cancellations``;
+    the ``orders`` of ``customers`` kept; ``grouped`` when lines were grouped by an order id."""
+
+    lines: int
+    without_customer: int
+    cancellations: int
+    orders: int
+    customers: int
+    grouped: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sentence(self) -> str:
+        """'541,909 lines: 135,080 without a customer id and 9,288 cancellations or returns dropped;
+        397,541 lines became 18,536 orders of 4,372 customers (grouped by order id).'"""
+        dropped = [f"{count:,} {what}" for count, what in ((self.without_customer, "without a customer id"),
+                                                            (self.cancellations, "cancellations or returns"))
+                   if count]
+        kept = self.lines - self.without_customer - self.cancellations
+        head = f"{self.lines:,} lines" + (f": {' and '.join(dropped)} dropped;" if dropped else ":")
+        if self.grouped:
+            return f"{head} {kept:,} lines became {self.orders:,} orders of {self.customers:,} customers " \
+                   "(grouped by order id)."
+        return f"{head} {self.orders:,} orders of {self.customers:,} customers, one per line (no order_id " \
+               "column mapped; map one when lines are items of orders)."
+
+
+@dataclass(frozen=True)
+class TransactionLog:
+    """The orders (``customer_id`` text, ``date`` day, ``amount`` >= 0; index 0..n-1) and how they were read."""
+
+    orders: pd.DataFrame
+    reading: LogReading
+
+
+def read_log(path: Path, *, columns: Mapping[str, str] | None = None,
+             date_format: str | None = None) -> TransactionLog:
+    """Read a transaction log: .csv, .parquet, or whitespace-separated .txt (the CDNOW layout).
+
+    A .txt file may start with a header line; without one, 4 or 5 fields per line are read as
+    ``customer_id [sample_id] date number_of_cds dollar_value``. Errors name the file and line.
+    """
+    roles = _roles(columns, str(path))
+    if path.suffix.lower() == ".txt":
+        table, first_line = _read_whitespace(path)
+    else:
+        text = tuple(roles[role] for role in ("customer_id", "date", "order_id") if role in roles)
+        table = read_table(path, what="transactions", text_columns=text)
+        first_line = 2 if path.suffix.lower() == ".csv" else 1
+    return clean_log(table, columns=columns, date_format=date_format, source=str(path), first_line=first_line)
+
+
+def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
+                      date_format: str | None = None) -> pd.DataFrame:
+    """The orders of ``read_log``."""
+    return read_log(path, columns=columns, date_format=date_format).orders
+
+
+def clean_transactions(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
+                       date_format: str | None = None, source: str = "the transaction log",
+                       first_line: int | None = None) -> pd.DataFrame:
+    """The orders of ``clean_log``."""
+    return clean_log(log, columns=columns, date_format=date_format, source=source, first_line=first_line).orders
+
+
+def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, date_format: str | None = None,
+              source: str = "the transaction log", first_line: int | None = None) -> TransactionLog:
+    """The orders of ``log`` by the rules of the module docstring.
+
+    Raises DataError for a missing column (with a did-you-mean), an empty log, a date that does not
+    parse (or text dates without ``date_format``), or an amount that is missing or not a number; the
+    message names the row (``first_line`` given: the file line of row 0; otherwise the index label).
+    """
+    roles = _roles(columns, source)
+    amount = _amount_expression(roles["amount"], log, source)
+    named = [name for role, name in roles.items() if not (role == "amount" and amount is not None)]
+    require_columns(log, [*named, *(amount.names if amount is not None else ())], Path(source), "transactions",
+                    "Rename the column, or map it: --column amount=dollar_value on the command line, "
+                    "columns={'amount': 'dollar_value'} in Python")
+    if len(log) == 0:
+        raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
+    rows = _Rows(log, source, first_line)
+    ids = _customer_ids(log[roles["customer_id"]])
+    values = _amounts(log, roles["amount"], amount, rows)
+    order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
+    attributed = ids.notna().to_numpy()
+    cancelled = attributed & ((values < 0) | (_cancellation_ids(order_ids) if order_ids is not None else False))
+    kept = attributed & ~cancelled
+    dates = _parse_dates(log[roles["date"]], kept, date_format, rows)
+    lines = pd.DataFrame({"customer_id": ids[kept].to_numpy(dtype=object), "date": dates[kept],
+                          "amount": values[kept]})
+    if order_ids is not None:
+        lines["order_id"] = order_ids[kept].to_numpy(dtype=object)
+        lines = lines.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
+            date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
+    orders = lines[["customer_id", "date", "amount"]].reset_index(drop=True)
+    reading = LogReading(len(log), int((~attributed).sum()), int(cancelled.sum()), len(orders),
+                         int(orders["customer_id"].nunique()), order_ids is not None)
+    if orders.empty:
+        raise DataError(f"No order is left of the transaction log: {reading.sentence()}", where=source,
+                        fix="Check the customer_id and amount columns the log is read with")
+    return TransactionLog(orders, reading)
+
+
+def _roles(columns: Mapping[str, str] | None, source: str) -> dict[str, str]:
+    """Role -> column (or, for amount, expression); order_id only when mapped."""
+    for key in columns or {}:
+        if key not in ROLES:
+            hint = did_you_mean(key, ROLES)
+            raise ScenarioError(f"The column mapping has the key '{key}'", where=source,
+                                fix=f"{hint + ' ' if hint else ''}Map only {', '.join(ROLES)}")
+    given = dict(columns or {})
+    return {role: given.get(role, role) for role in ROLES if role != "order_id" or role in given}
+
+
+def _amount_expression(text: str, log: pd.DataFrame, source: str) -> Expression | None:
+    """The amount as an expression over the log's columns, or None when ``text`` names a column
+    (or is a plain name: then the missing column is reported as such)."""
+    if text in log.columns or text.isidentifier():
+        return None
+    expression = parse(text, where=f"{source}, amount")
+    expression.check_names(log.columns.astype(str), f"{source}, amount")
+    return expression
+
+
+class _Rows:
+    """How a row of the log is named in messages: the file line, or the DataFrame's index label."""
+
+    def __init__(self, log: pd.DataFrame, source: str, first_line: int | None) -> None:
+        self.log, self.source, self.first_line = log, source, first_line
+
+    def __call__(self, position: int) -> str:
+        if self.first_line is None:
+            return f"{self.source}, row {show(self.log.index[position])}"
+        return f"{self.source}, line {position + self.first_line}"
+
+
+def _customer_ids(ids: pd.Series) -> pd.Series:
+    """Ids as text (NA where missing or blank); '12346.0' -> '12346' when every id is such a float."""
+    if pd.api.types.is_float_dtype(ids):
+        whole = ids.dropna()
+        if (whole == np.round(whole)).all():
+            integral: pd.Series = ids.astype("Int64").astype("string")
+            return integral
+    stripped_text = ids.astype("string").str.strip()
+    text: pd.Series = stripped_text.where(stripped_text != "", pd.NA)
+    present = text.dropna()
+    if len(present) and present.str.fullmatch(_FLOAT_ID).all():
+        stripped: pd.Series = text.str.replace(_FLOAT_ID, r"\1", regex=True)
+        return stripped
+    return text
+
+
+def _order_ids(ids: pd.Series) -> pd.Series:
+    """Order ids as text, floats written without their '.0'."""
+    return _customer_ids(ids).fillna("")
+
+
+def _cancellation_ids(order_ids: pd.Series) -> NDArray[np.bool_]:
+    """Order ids of the form 'C' + digits, when other order ids are digits alone."""
+    if not order_ids.str.fullmatch(r"\d+").any():
+        return np.zeros(len(order_ids), dtype=bool)
+    return order_ids.str.fullmatch(r"C\d+").to_numpy(dtype=bool)
+
+
+def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: _Rows) -> NDArray[np.float64]:
+    """Each line's amount (from the column, or the expression); DataError at the first that is not a number."""
+    if expression is None:
+        given = log[name]
+        values = pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)
+    else:
+        inputs = {str(column): pd.to_numeric(log[column], errors="coerce").to_numpy(dtype=float)
+                  for column in expression.names}
+        values = np.asarray(expression.evaluate(inputs, len(log)), dtype=float)
+        given = pd.Series(values)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        first = int(bad[0])
+        what = f"'{name}'" if expression is None else f"amount '{expression.text}'"
+        raise DataError(f"The {what} {show(given.iat[first])} is not a number ({bad.size} such row(s))",
+                        where=rows(first),
+                        fix="Give every line an amount; negative amounts are read as returns and dropped")
+    return values
+
+
+def _parse_dates(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | None,
+                 rows: _Rows) -> NDArray[np.datetime64]:
+    """Each kept line's day; DataError at the first kept line whose date does not parse."""
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        parsed = dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
+    else:
+        text = dates.astype("string").str.strip()
+        if date_format is None:
+            date_format = _standard_format(text[kept], rows, np.flatnonzero(kept))
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy() & kept)
+    if bad.size:
+        first = int(bad[0])
+        raise DataError(f"The date {show(dates.iat[first])} is not a date ({bad.size} bad date(s) in all)",
+                        where=rows(first),
+                        fix="Write dates as YYYY-MM-DD or YYYYMMDD, or give their format: --date-format '%d/%m/%Y' "
+                        "on the command line, date_format='%d/%m/%Y' in Python")
+    days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    return days
+
+
+def _standard_format(text: pd.Series, rows: _Rows, positions: NDArray[np.intp]) -> str:
+    """YYYYMMDD when every date has 8 digits, else ISO 8601; DataError for dates like 06/07/2011,
+    naming the formats the data allows (never a guess between day-first and month-first)."""
+    if len(text) and text.str.fullmatch(r"\d{8}").fillna(False).all():
+        return "%Y%m%d"
+    parts = text.str.extract(_DAY_MONTH)
+    shaped = parts[0].notna().to_numpy()
+    if not shaped.any():
+        return "ISO8601"
+    first = int(np.flatnonzero(shaped)[0])
+    fields = parts[shaped]
+    high_first, high_second = (fields[k].astype(int).max() > 12 for k in (0, 2))
+    separator, year = str(fields[1].iat[0]), "%Y" if len(str(fields[3].iat[0])) == 4 else "%y"
+    clock = (" %H:%M:%S" if fields[5].notna().any() else " %H:%M") if fields[4].notna().any() else ""
+    day_first, month_first = (f"%d{separator}%m{separator}{year}{clock}", f"%m{separator}%d{separator}{year}{clock}")
+    tops = f"the first field goes up to {fields[0].astype(int).max()}, the second to {fields[2].astype(int).max()}"
+    if high_first and high_second:
+        allowed = f"{tops}, so the dates mix day-first and month-first: correct them, then give the format"
+    elif high_first:
+        allowed = f"{tops}, so the day comes first: '{day_first}'"
+    elif high_second:
+        allowed = f"{tops}, so the month comes first: '{month_first}'"
+    else:
+        allowed = f"{tops}, so both '{day_first}' (day first) and '{month_first}' (month first) read them; say which"
+    raise DataError(f"The date {show(text.iat[first])} is not ISO 8601 (YYYY-MM-DD), and such dates are never "
+                    "guessed (06/07/2011 is 6 July or June 7)", where=rows(int(positions[first])),
+                    fix=f"Give the format with --date-format (date_format= in Python): {allowed}")
+
+
+def _read_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
+    """The table and the file line of its first data row; DataError naming the file when it cannot be read."""
+    require_file(path, "transactions", fix="Check the path")
+    try:
+        return _parse_whitespace(path)
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        check_text_file(path, "transactions")  # names the line and byte that are not UTF-8
+        reason = str(error).removeprefix("Error tokenizing data. C error: ").strip()
+        raise DataError(f"The transactions file {path} could not be read: {reason}",
+                        fix="Give every line the same fields, separated by spaces") from None
+
+
+def _parse_whitespace(path: Path) -> tuple[pd.DataFrame, int]:
+    """The whitespace-separated log, with or without a header line, and the file line of its first row."""
+    with path.open(encoding="utf-8") as handle:
+        first = handle.readline().split()
+    has_header = bool(first) and not re.fullmatch(r"[\d.+-]+", first[0])
+    if not has_header and len(first) not in _WHITESPACE_NAMES:
+        raise DataError(f"The transactions file {path} has {len(first)} fields on its first line",
+                        where=f"{path}, line 1",
+                        fix="Give 4 fields (customer_id date number_of_cds dollar_value), 5 with a sample id, "
+                            "or a header line")
+    names = None if has_header else _WHITESPACE_NAMES[len(first)]
+    text = {"customer_id": str, "sample_id": str, "date": str}
+    table = pd.read_csv(path, sep=r"\s+", header=0 if has_header else None, names=names, dtype=text)
+    return table, 2 if has_header else 1

@@ -1,0 +1,227 @@
+"""optimizer/scoring/transactions.py: logs as users have them, read into orders by options alone:
+column roles and a computed amount, line items grouped by order id, cancellations and rows without
+a customer dropped and counted, float ids, and dates that are never guessed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.errors import DataError, ExpressionError, ScenarioError
+from optimizer.scoring.transactions import (
+    CDNOW_COLUMNS,
+    LogReading,
+    clean_log,
+    clean_transactions,
+    read_log,
+    read_transactions,
+)
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+SCENARIO, DATA_ERROR = 2, 3
+RETAIL = {"customer_id": "CustomerID", "date": "InvoiceDate", "amount": "Quantity * UnitPrice",
+          "order_id": "InvoiceNo"}
+
+
+def small_log() -> pd.DataFrame:
+    """a: two orders on 1 Jan and one on 15 Jan; b: one order on 10 Jan; c: first order after the cut-off."""
+    return pd.DataFrame({
+        "customer_id": ["a", "a", "a", "b", "c", "a"],
+        "date": ["2024-01-01", "2024-01-01", "2024-01-15", "2024-01-10", "2024-02-10", "2024-02-20"],
+        "amount": [10.0, 5.0, 20.0, 7.0, 3.0, 99.0],
+    })
+
+
+def error_from(call, *args, **kwargs):
+    with pytest.raises((DataError, ScenarioError)) as info:
+        call(*args, **kwargs)
+    return info.value
+
+
+def retail_export() -> pd.DataFrame:
+    """A shop's export as it comes: one row per line item; invoice 536365 has three lines; 'C536379'
+    cancels a line of 536370 (negative quantity); a line with no customer (the id column is float
+    with gaps, as pandas writes it); dates month first with a time of day; the same stock item twice."""
+    return pd.DataFrame({
+        "InvoiceNo": ["536365", "536365", "536365", "536370", "536370", "C536379", "536381", "536390", "536401"],
+        "StockCode": ["85123A", "71053", "84406B", "22728", "22727", "22728", "22086", "20725", "22086"],
+        "Quantity": [6, 6, 8, 24, 24, -24, 2, 10, 1],
+        "UnitPrice": [2.55, 3.39, 2.75, 3.75, 3.75, 3.75, 2.55, 1.65, 2.95],
+        "InvoiceDate": ["12/1/2010 8:26", "12/1/2010 8:26", "12/1/2010 8:26", "12/1/2010 8:45", "12/1/2010 8:45",
+                        "12/1/2010 9:41", "12/1/2010 9:57", "12/13/2010 10:19", "12/13/2010 11:21"],
+        "CustomerID": [17850.0, 17850.0, 17850.0, 12583.0, 12583.0, 12583.0, np.nan, 17850.0, 12583.0],
+    })
+
+
+def test_a_retail_export_is_read_into_orders_by_options_alone(tmp_path):
+    path = tmp_path / "online_retail.csv"
+    retail_export().to_csv(path, index=False)  # the ids come out as '17850.0', and blank where missing
+    read = read_log(path, columns=RETAIL, date_format="%m/%d/%Y %H:%M")
+    orders = read.orders.sort_values(["customer_id", "date"]).reset_index(drop=True)
+    assert orders["customer_id"].tolist() == ["12583", "12583", "17850", "17850"]
+    assert orders["amount"].tolist() == pytest.approx([24 * 3.75 * 2, 2.95, 6 * 2.55 + 6 * 3.39 + 8 * 2.75, 16.5])
+    assert orders["date"].tolist() == [pd.Timestamp("2010-12-01"), pd.Timestamp("2010-12-13")] * 2
+    assert read.reading == LogReading(lines=9, without_customer=1, cancellations=1, orders=4, customers=2,
+                                      grouped=True)
+    assert read.reading.sentence() == ("9 lines: 1 without a customer id and 1 cancellations or returns dropped; "
+                                       "7 lines became 4 orders of 2 customers (grouped by order id).")
+
+
+def test_month_first_dates_are_never_guessed_but_the_error_says_which_format(tmp_path):
+    path = tmp_path / "online_retail.csv"
+    retail_export().to_csv(path, index=False)
+    error = error_from(read_log, path, columns=RETAIL)
+    assert error.exit_code == DATA_ERROR and f"{path}, line 2" in error.message
+    assert "'12/1/2010 8:26' is not ISO 8601" in error.message
+    assert "the first field goes up to 12, the second to 13, so the month comes first: '%m/%d/%Y %H:%M'" \
+        in error.message
+
+
+def test_dates_either_way_round_are_ambiguous():
+    log = small_log().assign(date=["06/07/2011"] * 6)
+    error = error_from(clean_log, log)
+    assert "'%d/%m/%Y' (day first) and '%m/%d/%Y' (month first)" in error.message and "row 0" in error.message
+    day_first = clean_log(log, date_format="%d/%m/%Y").orders
+    assert (day_first["date"] == pd.Timestamp("2011-07-06")).all()
+
+
+def test_an_amount_expression_that_names_no_column_says_so():
+    with pytest.raises(ExpressionError, match="names an unknown column 'Quantty'"):
+        clean_log(retail_export(), columns={**RETAIL, "amount": "Quantty * UnitPrice"}, date_format="%m/%d/%Y %H:%M")
+
+
+def test_order_ids_that_merely_start_with_c_are_not_cancellations():
+    log = small_log().assign(order=["CA1", "CA1", "CB2", "CC3", "CD4", "CE5"])
+    read = clean_log(log, columns={"order_id": "order"})
+    assert read.reading.cancellations == 0 and read.reading.orders == 5
+
+
+def test_float_ids_lose_their_point_zero_and_text_ids_keep_their_zeros(tmp_path):
+    floats = small_log().assign(customer_id=[12346.0, 12346.0, 12346.0, 7.0, np.nan, 12346.0])
+    floats.to_parquet(tmp_path / "log.parquet")
+    read = read_log(tmp_path / "log.parquet")
+    assert set(read.orders["customer_id"]) == {"12346", "7"} and read.reading.without_customer == 1
+    padded = small_log().assign(customer_id=["007", "007", "007", "010", "011", "007"])
+    padded.to_csv(tmp_path / "log.csv", index=False)
+    assert set(read_transactions(tmp_path / "log.csv")["customer_id"]) == {"007", "010", "011"}
+
+
+def test_a_mapping_of_an_unknown_role_suggests_the_right_one():
+    mapping = error_from(clean_transactions, small_log(), columns={"ammount": "value"})
+    assert mapping.exit_code == SCENARIO and "Did you mean 'amount'?" in mapping.message
+    order = error_from(clean_transactions, small_log(), columns={"order": "value"})
+    assert "Did you mean 'order_id'?" in order.message
+
+
+def test_a_log_of_nothing_but_returns_is_refused():
+    error = error_from(clean_log, small_log().assign(amount=-1.0))
+    assert error.exit_code == DATA_ERROR and "No order is left" in error.message
+
+
+def test_the_cdnow_sample_is_one_order_per_line():
+    read = read_log(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
+    assert read.reading.sentence() == ("6,919 lines: 6,919 orders of 2,357 customers, one per line (no order_id "
+                                       "column mapped; map one when lines are items of orders).")
+
+
+def test_column_mapping_and_date_formats():
+    log = pd.DataFrame({"cust": ["x", "x"], "when": ["05/01/2024", "20/01/2024"], "value": ["1.5", "2"]})
+    clean = clean_transactions(log, columns={"customer_id": "cust", "date": "when", "amount": "value"},
+                               date_format="%d/%m/%Y")
+    assert list(clean.columns) == ["customer_id", "date", "amount"]
+    assert list(clean["date"]) == [pd.Timestamp("2024-01-05"), pd.Timestamp("2024-01-20")]
+    assert list(clean["amount"]) == [1.5, 2.0]
+    yyyymmdd = pd.DataFrame({"customer_id": [7, 7], "date": [19970101, 19970118], "amount": [1, 2]})
+    clean = clean_transactions(yyyymmdd)
+    assert list(clean["customer_id"]) == ["7", "7"] and clean["date"].iat[1] == pd.Timestamp("1997-01-18")
+
+
+def test_cdnow_logs_read_as_published():
+    sample = read_transactions(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
+    master = read_transactions(DATA / "cdnow" / "CDNOW_master.txt", columns=CDNOW_COLUMNS)
+    assert (len(sample), sample["customer_id"].nunique()) == (6919, 2357)
+    assert (len(master), master["customer_id"].nunique()) == (69659, 23570)
+    assert sample["date"].min() == pd.Timestamp("1997-01-01") and master["date"].max() == pd.Timestamp("1998-06-30")
+
+
+def test_missing_column_suggests_the_close_name():
+    log = small_log().rename(columns={"amount": "amout"})
+    error = error_from(clean_transactions, log)
+    assert error.exit_code == DATA_ERROR
+    assert "no column 'amount'" in error.message and "Did you mean 'amout'?" in error.message
+
+
+def test_unparseable_date_names_the_row_and_value():
+    log = small_log()
+    log.loc[3, "date"] = "2024-13-45"
+    error = error_from(clean_transactions, log)
+    assert error.exit_code == DATA_ERROR
+    assert "'2024-13-45' is not a date" in error.message and "row 3" in error.message
+
+
+def test_bad_date_in_a_csv_names_the_file_line(tmp_path):
+    log = small_log()
+    log.loc[2, "date"] = "soon"
+    path = tmp_path / "orders.csv"
+    log.to_csv(path, index=False)
+    error = error_from(read_transactions, path)
+    assert "'soon'" in error.message and f"{path}, line 4" in error.message  # header is line 1
+
+
+def test_a_negative_amount_is_a_return_dropped_and_counted():
+    log = small_log()
+    log.loc[4, "amount"] = -3.0
+    read = clean_log(log)
+    assert read.reading.cancellations == 1 and len(read.orders) == 5 and "c" not in set(read.orders["customer_id"])
+    assert read.reading.sentence().startswith("6 lines: 1 cancellations or returns dropped; 5 orders of 2 customers")
+
+
+def test_amount_that_is_not_a_number():
+    log = small_log().astype({"amount": object})
+    log.loc[1, "amount"] = "ten"
+    error = error_from(clean_transactions, log)
+    assert "'ten' is not a number" in error.message and "row 1" in error.message
+
+
+def test_a_line_without_a_customer_id_is_dropped_and_counted():
+    log = small_log()
+    log.loc[2, "customer_id"] = None
+    log.loc[3, "customer_id"] = "  "
+    read = clean_log(log)
+    assert read.reading.without_customer == 2 and len(read.orders) == 4
+
+
+def test_empty_log():
+    error = error_from(clean_transactions, small_log().iloc[:0])
+    assert error.exit_code == DATA_ERROR and "empty" in error.message
+
+
+def test_whitespace_file_with_wrong_field_count(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("1 19970101 5.0 extra fields here\n")
+    error = error_from(read_transactions, path)
+    assert error.exit_code == DATA_ERROR and "6 fields" in error.message and "line 1" in error.message
+
+
+def test_whitespace_file_with_a_ragged_line(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text("00001 19970101 1 29.33\n00002 19970112 1 5 6 7 8\n")
+    error = error_from(read_transactions, path)
+    assert error.exit_code == DATA_ERROR
+    assert f"The transactions file {path} could not be read: Expected 4 fields in line 2, saw 7" in error.message
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("log.txt", b"00001 19970101 1 29.33\n00002 19970112 1 caf\xe9\n"),
+    ("log.csv", b"customer_id,date,amount\n00001,1997-01-01,caf\xe9\n"),
+])
+def test_transactions_that_are_not_utf8_name_the_line_and_byte(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    error = error_from(read_transactions, path)
+    assert error.exit_code == DATA_ERROR
+    assert "The transactions file is not UTF-8 text" in error.message
+    assert f"({path}, line 2, byte 21 (0xe9))" in error.message and "Save it as UTF-8" in error.message
