@@ -52,6 +52,9 @@ def score(
     customers_column: Annotated[str | None, typer.Option(help="The customer table's id column, when it is not the "
                                                          "history's.", show_default=False)] = None,
     months: Annotated[int, typer.Option(help="LTV horizon in months.")] = 12,
+    holdout_weeks: Annotated[float, typer.Option(min=0, help="Check the customer values on the last weeks before "
+                                                 "--cutoff: fitted to the weeks before, against naive forecasts "
+                                                 "(0: no check).")] = 13.0,
     discount: Annotated[float, typer.Option(help="Monthly discount rate of the LTV.")] = 0.01,
     holdout: Annotated[float, typer.Option(min=0.01, max=0.9, help="Share of the history held out for the "
                                            "model report.")] = 0.3,
@@ -83,7 +86,8 @@ def score(
             run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
                             columns=_history_columns(history_column or []), options=options, months=months,
                             monthly_discount=discount, transaction_columns=_mapping(column or []),
-                            date_format=date_format, customer_id=customers_column, stage=status.update)
+                            date_format=date_format, customer_id=customers_column, holdout_weeks=holdout_weeks,
+                            stage=status.update)
         written = write_scores(run, out)
     except CvoError as error:
         raise fail(error) from None
@@ -167,6 +171,10 @@ def _print_score(run: ScoreRun) -> None:
         typer.echo(f"BG/NBD r={fit.r:.4g} alpha={fit.alpha:.4g} a={fit.a:.4g} b={fit.b:.4g} "
                    f"(log-likelihood {fit.log_likelihood:,.1f}, {fit.n_customers:,} customers); "
                    f"Gamma-Gamma p={spend.p:.4g} q={spend.q:.4g} gamma={spend.gamma:.4g}")
+    if run.check is not None:
+        from optimizer.scoring.value_check import format_check
+
+        typer.echo(format_check(run.check))
     if run.model is not None:
         typer.echo(format_report(run.model.report))
 

@@ -65,7 +65,7 @@ class GammaGammaFit:
         return self.p * self.gamma / (self.q - 1) if self.q > 1 else float("inf")
 
 
-def _maximise(negative_log_likelihood: Callable[[NDArray[np.float64]], float],
+def maximise_likelihood(negative_log_likelihood: Callable[[NDArray[np.float64]], float],
               n_parameters: int) -> tuple[list[float], float, bool]:
     """Minimise over log-parameters from all-ones with L-BFGS-B; Nelder-Mead polishes if that stops early.
 
@@ -128,7 +128,7 @@ def fit_bgnbd(features: pd.DataFrame, *, time_unit: str | None = None) -> BgNbdF
         r, alpha, a, b = np.exp(log_params)
         return -float(bgnbd_log_likelihood(r, alpha, a, b, x, t_x, T).sum())
 
-    (r, alpha, a, b), log_likelihood, converged = _maximise(negative, 4)
+    (r, alpha, a, b), log_likelihood, converged = maximise_likelihood(negative, 4)
     return BgNbdFit(r, alpha, a, b, log_likelihood, len(x), converged, unit)
 
 
@@ -200,7 +200,7 @@ def fit_gamma_gamma(features: pd.DataFrame) -> GammaGammaFit:
         p, q, gamma = np.exp(log_params)
         return -float(gamma_gamma_log_likelihood(p, q, gamma, x, spend).sum())
 
-    (p, q, gamma), log_likelihood, converged = _maximise(negative, 3)
+    (p, q, gamma), log_likelihood, converged = maximise_likelihood(negative, 3)
     return GammaGammaFit(p, q, gamma, log_likelihood, int(keep.sum()), converged)
 
 

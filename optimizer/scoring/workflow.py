@@ -22,6 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError, ScenarioError
@@ -38,6 +39,7 @@ from optimizer.scoring.uplift import (
     read_history,
     score_customers as score_responses,
 )
+from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
 from optimizer.store.files import atomic_write
 from optimizer.store.tables import read_table, require_columns
 
@@ -59,6 +61,21 @@ class ScoreRun:
     model: UpliftModel | None
     log: LogReading | None = None
     notes: tuple[str, ...] = ()
+    check: ValueCheck | None = None
+    dropout: Dropout | None = None
+
+
+@dataclass(frozen=True)
+class _Valued:
+    """What the transaction log gave: the value fit, its table, how the log was read, the holdout
+    check, the dropout test and the notes they raise."""
+
+    value: CustomerValue
+    table: pd.DataFrame
+    reading: LogReading
+    check: ValueCheck | None
+    dropout: Dropout
+    notes: tuple[str, ...]
 
 
 def score(
@@ -66,34 +83,37 @@ def score(
     cutoff: str | None = None, columns: HistoryColumns | None = None,
     options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
     transaction_columns: Mapping[str, str] | None = None, date_format: str | None = None,
-    customer_id: str | None = None, stage: Stage | None = None,
+    customer_id: str | None = None, holdout_weeks: float = 13.0, stage: Stage | None = None,
 ) -> ScoreRun:
     """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``.
 
     The log is read by optimizer/scoring/transactions.py (``transaction_columns``, ``date_format``);
     ``columns`` name the history's columns, ``customer_id`` the customer table's id column (default:
-    the history's). A history without the default ``revenue`` column is conversion-only. The
+    the history's). The values are checked on the last ``holdout_weeks`` before the cut-off
+    (optimizer/scoring/value_check.py; 0: no check), and P(alive) is left out when it carries no
+    information. A history without the default ``revenue`` column is conversion-only. The
     response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``);
     ``stage`` hears each step as it starts (reading, valuing, each model fit, scoring).
     """
     tell = stage or (lambda text: None)
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
-    value, table, reading = None, None, None
+    valued, table = None, None
     if transactions is not None and cutoff is not None:
         tell(f"Reading {transactions}")
         log = read_log(transactions, columns=transaction_columns, date_format=date_format)
         _check_cutoff(log, cutoff, transactions)
-        tell(f"Valuing the customers of {len(log.orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
-        value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount)
-        table, reading = value.table.reset_index(), log.reading
+        valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell)
+        table = valued.table
     elif customers is not None:
         table = _read_customers(customers, customer_id or columns.customer_id, columns.customer_id)
+    run = ScoreRun(table, None, None, None) if valued is None else ScoreRun(
+        table, None, valued.value, None, valued.reading, valued.notes, valued.check, valued.dropout)
     if history is None:
-        return ScoreRun(table, None, value, None, reading)
+        return run
     tell(f"Reading {history}")
     raw = _read_events(history, columns)
-    columns, notes = _conversion_only(raw, columns, history)
+    columns, history_notes = _conversion_only(raw, columns, history)
     events = _with_customer_features(raw, table, columns)
     if isinstance(options, CellOptions):
         tell(f"Fitting the cells model on {len(events):,} rows")
@@ -102,7 +122,33 @@ def score(
         model = fit_uplift(events, columns, options, stage)
     scored = table if table is not None else events.drop_duplicates(columns.customer_id)
     tell(f"Scoring {len(scored):,} customers")
-    return ScoreRun(table, score_responses(model, scored, columns.customer_id), value, model, reading, notes)
+    return replace(run, scores=score_responses(model, scored, columns.customer_id), model=model,
+                   notes=(*run.notes, *history_notes))
+
+
+def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: float, holdout_weeks: float,
+           tell: Stage) -> _Valued:
+    """The customer values at ``cutoff``, the holdout check, and P(alive) only when it informs."""
+    tell(f"Valuing the customers of {len(log.orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
+    value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount)
+    dropout = dropout_test(value.bgnbd, value.table)
+    table, notes = value.table.reset_index(), []
+    alive = table["p_alive"].to_numpy(dtype=float)
+    if not p_alive_informative(alive, dropout):
+        low, high = np.percentile(alive, [5, 95])
+        why = (f"the log does not identify the dropout behind it (likelihood ratio {dropout.statistic:.2f} against "
+               f"no dropout, p = {dropout.p_value:.2f})" if not dropout.identified else
+               f"it hardly varies (5th to 95th percentile {low:.4f} to {high:.4f})")
+        table = table.drop(columns="p_alive")
+        notes.append(f"p_alive is left out of the customers table: {why}")
+    check = None
+    if holdout_weeks > 0:
+        tell(f"Checking the values on the last {holdout_weeks:g} weeks before {cutoff}")
+        check = check_values(log.orders, cutoff, holdout_weeks)
+        if check is None:
+            notes.append(f"No holdout check: too few customers bought and came back before the last "
+                         f"{holdout_weeks:g} weeks; give a shorter --holdout-weeks")
+    return _Valued(value, table, log.reading, check, dropout, tuple(notes))
 
 
 def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:
@@ -191,10 +237,26 @@ def score_report(run: ScoreRun) -> dict[str, Any]:
     if run.value is not None:
         report["bgnbd"] = asdict(run.value.bgnbd)
         report["gamma_gamma"] = asdict(run.value.gamma_gamma)
+    if run.dropout is not None:
+        report["bgnbd"]["dropout"] = {"statistic": run.dropout.statistic, "p_value": run.dropout.p_value,
+                                      "identified": run.dropout.identified}
+    if run.check is not None:
+        report["value_check"] = run.check.to_dict()
     if run.model is not None:
         report["uplift"] = run.model.report.to_dict()
-        report["value_per_response"] = {campaign: value if math.isfinite(value) else None
-                                        for campaign, value in run.model.value_per_response.items()}
+        report["value_per_response"] = run.model.value_per_response
     if run.notes:
         report["notes"] = list(run.notes)
-    return report
+    safe: dict[str, Any] = _json_safe(report)
+    return safe
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float as None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -32,6 +32,9 @@ def test_customer_values_from_the_cdnow_log(tmp_path):
     report = json.loads((tmp_path / "score_report.json").read_text())
     assert report["gamma_gamma"]["p"] == pytest.approx(6.25, abs=0.005)
     assert not (tmp_path / "scores.parquet").exists()
+    assert report["bgnbd"]["dropout"]["identified"] and report["value_check"]["holdout_weeks"] == 13
+    assert report["value_check"]["calibration_end"] == "1997-07-01" and "Holdout check: fitted to 1997-07-01" \
+        in result.output
 
 
 def test_scores_from_the_example_history_are_what_optimize_reads(tmp_path):
@@ -171,6 +174,10 @@ def test_a_line_item_export_is_scored_by_options_alone(tmp_path):
     report = json.loads((tmp_path / "out" / "score_report.json").read_text())
     assert report["transactions"]["orders"] == len(orders) and report["transactions"]["summary"] in summary
     customers = pd.read_parquet(tmp_path / "out" / "customers.parquet")
+    assert "p_alive" not in customers.columns and "ltv" in customers.columns  # the export has no dropout
+    assert "p_alive is left out of the customers table: the log does not identify the dropout" \
+        in " ".join(result.output.split())
+    assert "does not identify the dropout" in " ".join(report["value_check"]["warnings"])
     by_cutoff = known[~cancelled & (pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M")
                                     <= pd.Timestamp("2011-09-30 23:59"))]
     assert set(customers["customer_id"]) == {str(int(c)) for c in by_cutoff["CustomerID"]}
@@ -232,3 +239,10 @@ def test_the_cdnow_master_log_is_scored_as_shipped(tmp_path):
             "mapped; map one when lines are items of orders).") in " ".join(result.output.split())
     customers = pd.read_parquet(tmp_path / "customers.parquet")
     assert len(customers) == 23570 and customers["customer_id"].str.fullmatch(r"\d{5}").all()
+
+
+def test_no_holdout_check_when_asked(tmp_path):
+    result = invoke("--transactions", str(CDNOW), "--cutoff", "1997-09-30", "--column", "amount=dollar_value",
+                    "--holdout-weeks", "0", "--out", str(tmp_path))
+    assert result.exit_code == 0 and "Holdout check" not in result.output
+    assert "value_check" not in json.loads((tmp_path / "score_report.json").read_text())
