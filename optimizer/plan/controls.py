@@ -18,6 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 TREATMENT, CONTROL = "treatment", "control"  # the group column of a plan
+TIES = "\x1eties"  # the label of the tie keys: a control character no campaign id holds
 
 
 def _salt(seed: int, campaign_id: str) -> np.uint64:
@@ -32,6 +33,12 @@ def control_keys(customer_ids: NDArray[Any], campaign_id: str, seed: int) -> NDA
 
     labels = np.asarray(customer_ids, dtype=object).astype(str).astype(object)
     return cast(NDArray[np.uint64], mix(pd.util.hash_array(labels, categorize=False) ^ _salt(seed, campaign_id)))
+
+
+def tie_keys(customer_ids: NDArray[Any], seed: int) -> NDArray[np.uint64]:
+    """Keys that order interchangeable customers (optimizer/solve/classes.py): the control keys of a
+    label no campaign has, so that who is contacted and who is held out are drawn independently."""
+    return control_keys(customer_ids, TIES, seed)
 
 
 def draw_controls(

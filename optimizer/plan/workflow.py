@@ -19,7 +19,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.plan.controls import CONTROL, TREATMENT
+from optimizer.plan.controls import CONTROL, TREATMENT, tie_keys
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate, response_values
 from optimizer.scenario.schema import Scenario, load_scenario
@@ -105,7 +105,7 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> 
     from optimizer.solve.solver import solve  # pyomo and numba: loaded by the commands that solve
 
     clock = Clock.start(scenario.solver.time_limit_s)
-    result = solve(problem, scenario.solver, progress)
+    result = solve(problem, scenario.solver, progress, lambda: tie_keys(problem.customer_ids, scenario.seed))
     if result.termination is Termination.INFEASIBLE:
         raise _infeasible(scenario, problem, clock)
     if result.status is SolutionStatus.NONE:

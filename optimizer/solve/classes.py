@@ -16,8 +16,11 @@ per-customer problem's. Scores from a segment or cell model give thousands of cu
 there the per-customer decomposition has every tied customer at margin 0, all of them in its
 master, while the class problem is a few hundred integers HiGHS closes in milliseconds.
 
-Within a class, customers get their campaigns in table order: the first y_c1 of class c (by position
-in the customer table) the first campaign they are given, the next y_c2 the next, and so on.
+Within a class, customers get their campaigns in the order of their tie keys, when given (the plan
+workflow's are seeded hashes of the customer ids: optimizer/plan/controls.py, ``tie_keys``), else in
+table order: the first y_c1 of class c the first campaign they are given, the next y_c2 the next, and
+so on. Which of two interchangeable customers is contacted is then the same every run, whatever the
+solver's internals, and not the one that happens to come first in the file.
 
 Finding the classes: each row is hashed (FNV-1a over the bits of its values and per-customer
 weights); a hashed sample of SAMPLE customers is looked at first, so that a problem without ties
@@ -132,9 +135,11 @@ def _rows_match(value: NDArray[Any], weights: NDArray[Any], members: NDArray[np.
     return True
 
 
-def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOptions) -> SolveResult:
+def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOptions,
+                  tie_keys: NDArray[np.uint64] | None = None) -> SolveResult:
     """Proven-optimal plan of ``priced`` over its classes (or the best within the time limit, with
-    its bound): the LP for the shadow prices, the MIP over integer counts for the plan."""
+    its bound): the LP for the shadow prices, the MIP over integer counts for the plan, handed out
+    within each class in the order of ``tie_keys`` (module docstring)."""
     clock = Clock.start(options.time_limit_s)
     problem = class_problem(priced, classes)
     customers, campaigns = problem.candidate_pairs()
@@ -147,7 +152,7 @@ def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOption
     if counts is None:
         return SolveResult(termination, SolutionStatus.NONE, None, None, known, build, clock.elapsed() - build,
                            "classes", int(customers.size), shadow_prices=prices)
-    choice = plan_of(classes, customers, campaigns, counts)
+    choice = plan_of(classes, customers, campaigns, counts, tie_keys)
     proven = None if known is None else max(known, objective)
     settled = SolveResult(termination, SolutionStatus.FEASIBLE, choice, objective, proven, build,
                           clock.elapsed() - build, "classes", int(customers.size), shadow_prices=prices)
@@ -224,11 +229,13 @@ def _integer_counts(
 
 
 def plan_of(classes: Classes, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
-            counts: NDArray[np.int64]) -> NDArray[np.intp]:
+            counts: NDArray[np.int64], tie_keys: NDArray[np.uint64] | None = None) -> NDArray[np.intp]:
     """Each customer's campaign from the counts y of the class pairs (``customers`` are classes
-    here): within a class, in table order, y of the first pair's campaign, then the next pair's."""
+    here): within a class, in the order of ``tie_keys`` (table order without), y of the first
+    pair's campaign, then the next pair's."""
     choice = np.full(classes.members.size, NO_CAMPAIGN, dtype=np.intp)
-    order = np.argsort(classes.members, kind="stable")  # each class's customers, in table order
+    order = np.argsort(classes.members, kind="stable") if tie_keys is None else \
+        np.lexsort((np.arange(classes.members.size), tie_keys, classes.members))  # each class's customers
     starts = np.r_[0, np.cumsum(classes.counts)[:-1]]
     taken = counts > 0
     customers, campaigns, counts = customers[taken], campaigns[taken], counts[taken]

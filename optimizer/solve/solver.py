@@ -5,6 +5,11 @@ the scores take few distinct values (optimizer/solve/perturbation.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
 from optimizer.solve.classes import find_classes, solve_classes
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
@@ -29,13 +34,15 @@ def chosen_method(problem: Problem, options: SolverOptions) -> Method:
     return Method.DECOMPOSE if int(problem.eligible.sum()) >= AUTO_DECOMPOSE_PAIRS else Method.EXACT
 
 
-def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Progress | None = None) -> SolveResult:
+def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Progress | None = None,
+          tie_keys: Callable[[], NDArray[np.uint64]] | None = None) -> SolveResult:
     """Run the chosen solver on ``problem`` (a PricedProblem, the decomposition's lean arrays, is
-    solved by the decomposition unless its customers fall into few classes)."""
+    solved by the decomposition unless its customers fall into few classes, whose interchangeable
+    customers are then taken in the order of the keys ``tie_keys()`` gives: optimizer/solve/classes.py)."""
     priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem)
     classes = find_classes(priced)
     if classes is not None:
-        return solve_classes(priced, classes, options)
+        return solve_classes(priced, classes, options, None if tie_keys is None else tie_keys())
     if isinstance(problem, PricedProblem) or chosen_method(problem, options) is Method.DECOMPOSE:
         if degenerate(priced):
             return solve_perturbed(priced, options, progress)

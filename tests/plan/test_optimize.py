@@ -286,3 +286,31 @@ def test_shipped_scenario_plan_passes_the_checker(path: str, tmp_path: Path):
     if summary["status"] != "optimal":
         assert summary["termination"] == "time_limit" and summary["status"] == "feasible"
     assert summary["bound"] >= summary["objective"] and summary["gap"] is not None
+
+
+def test_tied_customers_are_chosen_by_a_seeded_key_of_their_id_not_their_row(tmp_path: Path):
+    """Segment scores (three rows shared by 3,000 customers) and a capacity that takes part of the
+    tied best segment: who is contacted depends on the seed and the ids, not on the order of the
+    table nor on the solver; another seed picks other customers for the same objective."""
+    rng = np.random.default_rng(4)
+    ids = [f"c{i:05d}" for i in range(3000)]
+    segment = rng.integers(0, 3, size=3000)
+    customers = pd.DataFrame({"customer_id": ids, "segment": segment})
+    scores = pd.DataFrame({"customer_id": ids, "campaign_id": "mail", "p_treat": np.array([0.30, 0.20, 0.10])[segment],
+                           "p_control": 0.05})
+    scenario = {"name": "ties", "customers": "customers.parquet", "scores": "scores.parquet", "seed": 1,
+                "campaigns": [{"id": "mail", "channel": "email", "cost_per_contact": 0.1, "value_per_response": 10.0,
+                               "control_fraction": 0.0}],
+                "channels": {"email": {"capacity": int((segment == 0).sum() * 0.4)}}}
+    chosen = {}
+    for name, order, seed in (("a", np.arange(3000), 1), ("b", rng.permutation(3000), 1), ("c", np.arange(3000), 2)):
+        folder = tmp_path / name
+        folder.mkdir()
+        customers.iloc[order].to_parquet(folder / "customers.parquet")
+        scores.iloc[order].to_parquet(folder / "scores.parquet")
+        plan = optimize(write_scenario(folder / "ties.yaml", {**scenario, "seed": seed}))
+        given = plan.assignments[plan.assignments["campaign_id"].notna()]
+        chosen[name] = (set(given["customer_id"]), plan.result.objective, plan.result.method)
+    assert chosen["a"][2] == "classes" and chosen["a"][0] == chosen["b"][0]
+    assert chosen["a"][1] == pytest.approx(chosen["c"][1]) and chosen["a"][0] != chosen["c"][0]
+    assert len(chosen["a"][0]) == scenario["channels"]["email"]["capacity"]

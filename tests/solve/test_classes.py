@@ -115,3 +115,10 @@ def test_plan_of_gives_each_class_its_counts_in_table_order() -> None:
     choice = plan_of(found, np.array([0, 0, 1]), np.array([1, 0, 1]), np.array([1, 2, 1]))
     # class 0 (customers 0, 2, 3): 2 of campaign 0 then 1 of campaign 1; class 1 (1, 4): 1 of campaign 1
     assert choice.tolist() == [0, 1, 0, 1, -1]
+
+
+def test_plan_of_hands_out_each_class_in_the_order_of_its_tie_keys() -> None:
+    found = classes.Classes(members=np.array([0, 1, 0, 0, 1]), first=np.array([0, 1]), counts=np.array([3, 2]))
+    keys = np.array([30, 5, 10, 20, 1], dtype=np.uint64)  # class 0 by key: 2, 3, 0; class 1: 4, 1
+    choice = plan_of(found, np.array([0, 0, 1]), np.array([1, 0, 1]), np.array([1, 2, 1]), keys)
+    assert choice.tolist() == [1, -1, 0, 0, 1]
