@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,7 +24,7 @@ from optimizer.cli.app import (
     shown,
     with_history,
 )
-from optimizer.errors import CvoError, SolverError
+from optimizer.errors import CvoError, ScenarioError, SolverError
 from optimizer.solve.method import Method
 
 
@@ -55,7 +57,7 @@ def optimize(
     from optimizer.store.files import PLAN_FILE, SUMMARY_FILE, claimed_output_folder
 
     if dask is not None:
-        _optimize_on_dask(scenario, out, dask, json_output, history, day(date), quiet)
+        _optimize_on_dask(scenario, out, dask, json_output, history, day(date), quiet, method)
         return
     try:
         loaded = with_history(load_scenario(scenario), history)
@@ -88,11 +90,11 @@ def optimize(
 
 def _optimize_on_dask(
     scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None,
-    quiet: bool,
+    quiet: bool, method: Method | None,
 ) -> None:
     """``cvo optimize --dask``: the partitioned run of optimizer/plan/distributed.py."""
     try:
-        from distributed import Client, LocalCluster
+        import distributed  # noqa: F401  the extra, checked before anything is read
 
         from optimizer.plan.distributed import optimize_distributed
         from optimizer.reporting.console import PassProgress
@@ -103,18 +105,13 @@ def _optimize_on_dask(
                              fix="pip install 'cvo[dask]'")) from None
     try:
         loaded = with_history(load_scenario(scenario), history)
+        _check_decomposition(method, loaded.solver.method, loaded.source)
         out_dir = out if out is not None else Path("out") / loaded.name
-        with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
-                threads_per_worker=1, dashboard_address=None) if address == "local" else None
-            with Client(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
-                cluster if cluster is not None else address
-            ) as client:
-                title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"
-                with PassProgress(progress_console(quiet), title) as progress:
-                    run = optimize_distributed(loaded, client, out_dir, run_date, progress)
-            if cluster is not None:
-                cluster.close()
+        console = progress_console(quiet)
+        with claimed_output_folder(out_dir), _cluster(address, console) as client:
+            title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"
+            with PassProgress(console, title) as progress:
+                run = optimize_distributed(loaded, client, out_dir, run_date, progress)
     except CvoError as error:
         raise fail(error) from None
     if not run.summary:
@@ -124,6 +121,48 @@ def _optimize_on_dask(
     typer.echo(json.dumps(run.summary, indent=2) if json_output else
                f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
                f"{run.summary['gap']:.1e}\nWrote {out_dir / PLAN_FOLDER}/ and {out_dir / SUMMARY_FILE}")
+
+
+CONNECT_TIMEOUT_S = 10  # to reach a scheduler
+WORKER_TIMEOUT_S = 30  # for a scheduler's first worker
+
+
+def _check_decomposition(method: Method | None, scenario_method: Method, source: str) -> None:
+    """--dask runs the decomposition: an exact solve asked for on the command line or in the scenario is refused."""
+    if (method or scenario_method) is Method.EXACT:
+        given = "--method exact" if method is Method.EXACT else f"{source}, solver.method"
+        raise ScenarioError("--dask runs the decomposition, but the exact solver was asked for: it needs every "
+                            "customer in one model on one machine", where=given,
+                            fix="Leave out --method exact (or set solver.method to auto or decompose) to run on the "
+                            "cluster, or run without --dask")
+
+
+@contextmanager
+def _cluster(address: str, console: Console) -> Iterator[Any]:
+    """A Dask client of a LocalCluster on this machine ('local') or of the scheduler at ``address``,
+    with a worker at least; CvoError (exit 1) when the scheduler cannot be reached or has no workers."""
+    from distributed import Client, LocalCluster
+
+    if address == "local":
+        with LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
+                threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as local:  # type: ignore[no-untyped-call]
+            yield local
+        return
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as error:
+        raise CvoError(f"The Dask scheduler at '{address}' cannot be reached: {error}", where="--dask",
+                       fix="Give the address `dask scheduler` prints (tcp://host:8786) and check that it runs, or "
+                       "use --dask local") from None
+    with client:
+        try:
+            client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
+        except TimeoutError:
+            raise CvoError(f"The Dask scheduler at {address} has no workers (waited {WORKER_TIMEOUT_S} s)",
+                           where="--dask", fix=f"Start workers with `dask worker {address}`") from None
+        if client.scheduler_info().get("services", {}).get("dashboard"):
+            console.print(f"Dask dashboard: {client.dashboard_link}", highlight=False)
+        yield client
 
 
 @app.command()

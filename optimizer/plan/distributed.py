@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, HistoryError
 from optimizer.plan.controls import control_keys
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
 from optimizer.scenario.formulation import formulate, response_values
@@ -68,8 +68,29 @@ def partition_files(scenario: Scenario) -> list[str]:
     return files
 
 
-def load_partition(scenario: Scenario, name: str, offset: int, run_date: dt.date) -> Partition:
-    """One partition's lean arrays, built on the worker that will keep them (contact policy on ``run_date``)."""
+def anchored(scenario: Scenario) -> Scenario:
+    """The scenario with every path in it absolute, as the client resolves it: a worker runs in its
+    own folder, where a relative path means another file (or none, and a history that is missing
+    there would read as no contacts)."""
+    history = scenario.contact_policy.model_copy(
+        update={"history": str(scenario.resolve(scenario.contact_policy.history))})
+    update: dict[str, Any] = {"customers": str(scenario.resolve(scenario.customers)), "contact_policy": history,
+                              "path": None if scenario.path is None else scenario.path.resolve()}
+    if scenario.scores is not None:
+        update["scores"] = str(scenario.resolve(scenario.scores))
+    return scenario.model_copy(update=update)
+
+
+def load_partition(scenario: Scenario, name: str, offset: int, run_date: dt.date,
+                   history_expected: bool = False) -> Partition:
+    """One partition's lean arrays, built on the worker that will keep them (contact policy on
+    ``run_date``); HistoryError when the client read a contact history this worker cannot see."""
+    history = scenario.resolve(scenario.contact_policy.history)
+    if history_expected and not history.is_file():
+        raise HistoryError(f"The contact history {history} is read by the client but a worker cannot see it",
+                           where=f"partition {name}",
+                           fix="Put the history where every worker can read it (a shared file system), or run "
+                           "with --dask local; without it the plan would ignore every earlier contact")
     formulation = formulate(load_data(partition_scenario(scenario, name), run_date), whole=False)
     return Partition(priced_problem(formulation.problem), offset, name)
 
@@ -83,14 +104,16 @@ def partition_scenario(scenario: Scenario, name: str) -> Scenario:
 
 
 def dask_customers(
-    client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None
+    client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None,
+    history_expected: bool = False,
 ) -> DaskCustomers:
-    """The scenario's partitions, each loaded (formulated) on the worker that will keep it."""
+    """The scenario's partitions (its paths absolute: ``anchored``), each loaded (formulated) on the
+    worker that will keep it; ``history_expected`` when the client found the contact history."""
     files = partition_files(scenario)
     folder = scenario.resolve(scenario.customers)
     sizes = [pq.read_metadata(folder / name).num_rows for name in files]
     offsets = np.r_[0, np.cumsum(sizes)[:-1]]
-    futures = [client.submit(load_partition, scenario, name, int(offset), run_date, pure=False)
+    futures = [client.submit(load_partition, scenario, name, int(offset), run_date, history_expected, pure=False)
                for name, offset in zip(files, offsets)]
     return DaskCustomers(client, futures, files, int(sum(sizes)), progress)
 
@@ -110,10 +133,10 @@ def optimize_distributed(
     """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``); ``progress``
     hears every map over the partitions and the decomposition's standing."""
-    run_date = run_date or dt.date.today()
+    run_date, scenario, out_dir = run_date or dt.date.today(), anchored(scenario), Path(out_dir).resolve()
     check_output_folder(out_dir)
     seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
-    customers = dask_customers(client, scenario, run_date, progress)
+    customers = dask_customers(client, scenario, run_date, progress, history_expected=seen[0] is not None)
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})

@@ -224,3 +224,73 @@ def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path
                 for history, c in zip(histories, committed)]
     pd.testing.assert_frame_equal(contacts[0], contacts[1])
     assert (contacts[0]["sent_on"].dt.date == monday).all()
+
+
+def test_relative_paths_mean_on_the_workers_what_they_mean_on_the_client(client, tmp_path, monkeypatch):
+    """From a working folder the workers do not share: the scenario, --out and the contact history
+    are relative, and the history holds last week's contacts. The cluster's plan respects them,
+    customer for customer as the in-memory plan does, and is written under the client's --out."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.loop.commits import commit as commit_run
+    from optimizer.plan.outputs import write_plan
+    from optimizer.reporting.console import POLICY_KINDS
+
+    monday = dt.date(2026, 1, 5)
+    write_scenario(tmp_path, 2)
+    write_plan(optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE, run_date=monday), tmp_path / "w1")
+    commit_run(tmp_path / "w1")  # the history, contact_history.duckdb beside the scenarios
+    assert (tmp_path / "contact_history.duckdb").is_file()
+    later = monday + dt.timedelta(days=7)
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE, run_date=later)
+    monkeypatch.chdir(tmp_path)  # the workers were started elsewhere
+    result = CliRunner().invoke(app, ["optimize", "partitioned.yaml", "--dask", client.scheduler.address,
+                                      "--out", "relative_out", "--date", str(later), "--json"])
+    assert result.exit_code == 0, result.output
+    got = distributed_plan(tmp_path / "relative_out")
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    removed = sum(e["removed"] for e in in_memory.summary["eligibility"] if e["kind"] in POLICY_KINDS)
+    assert removed > 0  # last week's contacts did keep customers out
+
+
+def test_a_history_the_client_reads_but_a_worker_cannot_is_an_error(tmp_path):
+    from optimizer.errors import HistoryError
+    from optimizer.plan.distributed import anchored, load_partition
+
+    scenario = anchored(load_scenario(write_scenario(tmp_path, 2)))
+    assert Path(scenario.contact_policy.history).is_absolute() and Path(scenario.customers).is_absolute()
+    with pytest.raises(HistoryError, match="is read by the client but a worker cannot see it"):
+        load_partition(scenario, "part-000.parquet", 0, dt.date(2026, 1, 5), history_expected=True)
+    assert load_partition(scenario, "part-000.parquet", 0, dt.date(2026, 1, 5)).size == CUSTOMERS // 2
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--dask", "localhost:8786x"], 1, "The Dask scheduler at 'localhost:8786x' cannot be reached"),
+    (["--dask", "local", "--method", "exact"], 2, "--dask runs the decomposition, but the exact solver was asked"),
+])
+def test_a_cluster_that_cannot_run_the_scenario_is_a_clear_error(tmp_path, args, code, message):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    scenario = write_scenario(tmp_path, 2)
+    result = CliRunner().invoke(app, ["optimize", str(scenario), *args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == code and message in " ".join(result.output.split())
+    assert isinstance(result.exception, SystemExit) and not (tmp_path / "out" / "plan").exists()
+
+
+def test_a_scheduler_without_workers_is_named_not_waited_on_forever(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app, plan as plan_command
+
+    monkeypatch.setattr(plan_command, "WORKER_TIMEOUT_S", 1)
+    scenario = write_scenario(tmp_path, 2)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as empty:
+        result = CliRunner().invoke(app, ["optimize", str(scenario), "--dask", empty.scheduler_address,
+                                          "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert f"The Dask scheduler at {empty.scheduler_address} has no workers (waited 1 s)" in result.output
+    assert "dask worker" in result.output
