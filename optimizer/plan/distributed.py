@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from functools import reduce
@@ -136,13 +137,15 @@ def optimize_distributed(
     run_date, scenario, out_dir = run_date or dt.date.today(), anchored(scenario), Path(out_dir).resolve()
     check_output_folder(out_dir)
     seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
+    started = time.perf_counter()
     customers = dask_customers(client, scenario, run_date, progress, history_expected=seen[0] is not None)
+    loading = time.perf_counter() - started  # the first map waits for every partition to be loaded
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})
     fractions = scenario.control_fractions()
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
-    summary = _summary(scenario, result, customers, thresholds, run_date, seen)
+    summary = _summary(scenario, result, customers, thresholds, run_date, seen, loading)
     write_partitioned(customers, plan, thresholds, out_dir, summary, (scenario, run_date))
     return DistributedRun(result, out_dir, summary)
 
@@ -246,7 +249,7 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, source:
 
 def _summary(
     scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds: Thresholds, run_date: dt.date,
-    seen: tuple[str | None, int],
+    seen: tuple[str | None, int], load_seconds: float,
 ) -> dict[str, Any]:
     _, controls, audiences = thresholds
     history = scenario.resolve(scenario.contact_policy.history)
@@ -271,6 +274,7 @@ def _summary(
         "objective": result.objective,
         "bound": result.bound,
         "gap": result.gap,
+        "load_seconds": round(load_seconds, 3),
         "solve_seconds": round(result.solve_seconds, 3),
         "customers": customers.n,
         "campaigns": [

@@ -92,6 +92,11 @@ def load_summary(out_dir: Path) -> dict[str, Any]:
     (optimizer/store/files.py); a DataError saying how to make one when it lacks a figure."""
     summary = read_run(out_dir).summary
     missing = [key for key in REQUIRED_KEYS if key not in summary]
+    if missing and "partitions" in summary:
+        raise DataError("The folder holds a --dask run, whose summary records status, objective, bound, gap and "
+                        "audiences only, not the tables of the report", where=str(out_dir / SUMMARY_FILE),
+                        fix="Run the scenario without --dask (a partitioned scenario runs in memory too) into "
+                        "another folder and report that one")
     if missing:
         raise DataError(f"The plan summary lacks {', '.join(repr(k) for k in missing)}",
                         where=str(out_dir / SUMMARY_FILE), fix=f"Run cvo optimize SCENARIO --out {out_dir} first")

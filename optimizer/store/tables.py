@@ -22,10 +22,14 @@ def require_file(path: Path, what: str, fix: str | None = None) -> None:
 
 
 def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a .parquet or .csv file, with a clear error when it is missing, empty, not UTF-8 or unreadable.
+    """Read a .parquet or .csv file, or a folder of .parquet partitions (in the order of their names,
+    as ``cvo optimize --dask`` numbers the customers), with a clear error when it is missing, empty,
+    not UTF-8 or unreadable.
 
     ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
     """
+    if path.is_dir():
+        return _read_partitions(path, what)
     require_file(path, what)
     try:
         if path.suffix.lower() == ".parquet":
@@ -43,6 +47,15 @@ def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> 
         f"The {what} file {path} has the suffix '{path.suffix}'",
         fix="Use a .parquet or .csv file",
     )
+
+
+def _read_partitions(folder: Path, what: str) -> pd.DataFrame:
+    """The .parquet files of ``folder`` as one table, in the order of their names."""
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise DataError(f"The {what} folder {folder} holds no .parquet files",
+                        fix="Point at a .parquet or .csv file, or at a folder of .parquet partitions")
+    return pd.concat([read_table(file, what=what) for file in files], ignore_index=True)
 
 
 def check_text_file(path: Path, what: str) -> None:

@@ -95,7 +95,12 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_dtype=False)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["partitions"] == partitions and summary["method"] == "decompose"
-    assert summary["gap"] <= 1e-6
+    assert summary["gap"] <= 1e-6 and summary["load_seconds"] > 0
+    if partitions == 1:
+        from optimizer.reporting.report import write_report
+
+        with pytest.raises(DataError, match="The folder holds a --dask run"):
+            write_report(tmp_path / "out")
 
 
 class Heard:
@@ -294,3 +299,29 @@ def test_a_scheduler_without_workers_is_named_not_waited_on_forever(tmp_path, mo
     assert result.exit_code == 1
     assert f"The Dask scheduler at {empty.scheduler_address} has no workers (waited 1 s)" in result.output
     assert "dask worker" in result.output
+
+
+def test_a_partitioned_scenario_validates_and_runs_without_a_cluster(tmp_path):
+    """The folders of partitions read as one table, in the order of the files' names: the plan of
+    the partitioned scenario in memory is the whole table's."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    scenario = write_scenario(tmp_path, 3)
+    partitioned = optimize(load_scenario(scenario), Method.DECOMPOSE)
+    whole = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    pd.testing.assert_frame_equal(partitioned.assignments[WRITTEN], whole.assignments[WRITTEN])
+    checked = CliRunner().invoke(app, ["validate", str(scenario)])
+    assert checked.exit_code == 0 and f"is valid: {CUSTOMERS:,} customers" in checked.output
+    (tmp_path / "empty").mkdir()
+    empty = CliRunner().invoke(app, ["validate", str(write_scenario_with(tmp_path, customers="empty"))])
+    assert empty.exit_code == 3 and "holds no .parquet files" in " ".join(empty.output.split())
+
+
+def write_scenario_with(folder: Path, **changes: str) -> Path:
+    """partitioned.yaml of ``folder`` with some keys changed, written beside it."""
+    scenario = {**yaml.safe_load((folder / "partitioned.yaml").read_text()), **changes}
+    path = folder / "changed.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    return path
