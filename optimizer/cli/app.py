@@ -36,6 +36,12 @@ def fail(error: CvoError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="Change one value of the scenario for this run: KEY=VALUE, KEY a dotted path, e.g. budget=12000 "
+    "or campaigns.vip_call.max_audience=500 (VALUE read as YAML); repeatable. The scenario as run is saved with "
+    "the outputs (scenario.yaml).", show_default=False)]
+
+
 QuietOption = Annotated[bool, typer.Option(
     "--quiet", "-q", help="Show no progress. Progress goes to stderr, only when stderr is a terminal, so it never "
     "mixes with --json output or a log file.")]

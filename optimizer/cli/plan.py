@@ -17,6 +17,7 @@ from optimizer.cli.app import (
     HistoryOption,
     QuietOption,
     ScenarioArg,
+    SetOption,
     app,
     day,
     fail,
@@ -45,6 +46,7 @@ def optimize(
         "scheduler address (tcp://host:8786). 'customers' must be a folder of parquet partitions; the plan is "
         "written to OUT/plan/, one file per partition. Needs: pip install 'cvo\\[dask]'.", show_default=False)] = None,
     quiet: QuietOption = False,
+    overrides: SetOption = None,
 ) -> None:
     """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
 
@@ -57,10 +59,10 @@ def optimize(
     from optimizer.store.files import PLAN_FILE, SUMMARY_FILE, claimed_output_folder
 
     if dask is not None:
-        _optimize_on_dask(scenario, out, dask, json_output, history, day(date), quiet, method)
+        _optimize_on_dask(scenario, out, dask, json_output, history, day(date), quiet, method, overrides or [])
         return
     try:
-        loaded = with_history(load_scenario(scenario), history)
+        loaded = with_history(load_scenario(scenario, overrides or []), history)
         out_dir = out if out is not None else Path("out") / loaded.name
         progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
         with claimed_output_folder(out_dir), progress:
@@ -90,7 +92,7 @@ def optimize(
 
 def _optimize_on_dask(
     scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None,
-    quiet: bool, method: Method | None,
+    quiet: bool, method: Method | None, overrides: list[str],
 ) -> None:
     """``cvo optimize --dask``: the partitioned run of optimizer/plan/distributed.py."""
     try:
@@ -104,7 +106,7 @@ def _optimize_on_dask(
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
     try:
-        loaded = with_history(load_scenario(scenario), history)
+        loaded = with_history(load_scenario(scenario, overrides), history)
         _check_decomposition(method, loaded.solver.method, loaded.source)
         out_dir = out if out is not None else Path("out") / loaded.name
         console = progress_console(quiet)
@@ -166,15 +168,16 @@ def _cluster(address: str, console: Console) -> Iterator[Any]:
 
 
 @app.command()
-def validate(scenario: ScenarioArg) -> None:
+def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
     """Check SCENARIO and its data without solving; list every problem with its location.
 
     Example: cvo validate scenarios/weekly.yaml
     """
     from optimizer.plan.workflow import validate as validate_plan
+    from optimizer.scenario.schema import load_scenario
 
     try:
-        formulation = validate_plan(scenario)
+        formulation = validate_plan(load_scenario(scenario, overrides or []))
     except CvoError as error:
         raise fail(error) from None
     problem = formulation.problem

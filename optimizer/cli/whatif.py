@@ -14,6 +14,7 @@ from optimizer.cli.app import (
     MethodOption,
     QuietOption,
     ScenarioArg,
+    SetOption,
     app,
     day,
     fail,
@@ -39,6 +40,7 @@ def sweep(
     date: DateOption = None,
     history: HistoryOption = None,
     quiet: QuietOption = False,
+    overrides: SetOption = None,
 ) -> None:
     """Solve SCENARIO at several values of one limit: the efficient frontier.
 
@@ -55,7 +57,7 @@ def sweep(
 
     try:
         name, values = _swept_limit(budget, limit)
-        loaded = with_history(load_scenario(scenario), history)
+        loaded = with_history(load_scenario(scenario, overrides or []), history)
         out_dir = out if out is not None else Path("out") / loaded.name / "sweep"
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -97,6 +99,7 @@ def compare(
     date: DateOption = None,
     history: HistoryOption = None,
     quiet: QuietOption = False,
+    overrides: SetOption = None,
 ) -> None:
     """Solve each SCENARIO and compare the plans side by side.
 
@@ -123,7 +126,7 @@ def compare(
         out_dir = out if out is not None else Path("out") / "compare"
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
             with progress_console(quiet).status(f"Reading {len(scenarios)} scenarios …") as status:
-                loaded = [with_history(load_scenario(path), history) for path in scenarios]
+                loaded = [with_history(load_scenario(path, overrides or []), history) for path in scenarios]
                 comparison = run_compare(loaded, method, day(date), stage=status.update)
             write_comparison(comparison, out_dir)
     except CvoError as error:

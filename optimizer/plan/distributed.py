@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, HistoryError
@@ -44,6 +45,7 @@ from optimizer.solve.partitions import Partition, Progress
 from optimizer.solve.results import SolveResult
 from optimizer.store.files import (
     PLAN_FOLDER,
+    SCENARIO_FILE,
     SUMMARY_FILE,
     atomic_write,
     check_output_folder,
@@ -221,7 +223,9 @@ def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thre
             fresh.rename(target)
         return [f"{PLAN_FOLDER}/{name}" for name in names]
 
-    write_run(out_dir, run_id, {SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")},
+    effective = yaml.safe_dump(source[0].effective(), sort_keys=False, allow_unicode=True)
+    write_run(out_dir, run_id, {SCENARIO_FILE: lambda temp: temp.write_text(effective, encoding="utf-8"),
+                                SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")},
               stage)
 
 
@@ -258,6 +262,7 @@ def _summary(
         "scenario": scenario.name,
         "scenario_file": scenario.source,
         "scenario_path": str(Path(scenario.source).resolve()),
+        **scenario.layers,
         "run_date": run_date.isoformat(),
         "contact_history": str(history),
         "contact_history_found": history.is_file(),

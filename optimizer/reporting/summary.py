@@ -55,6 +55,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "scenario": scenario.name,
         "scenario_file": scenario.source,
         "scenario_path": str(Path(scenario.source).resolve()),
+        **scenario.layers,
         "objective_name": str(scenario.objective),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_date": formulation.data.run_date.isoformat(),

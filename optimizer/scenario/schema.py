@@ -14,11 +14,11 @@ from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
-from optimizer.scenario.yaml_file import read_yaml
+from optimizer.scenario.inheritance import apply_overrides, read_layers
 from optimizer.solve.options import SolverOptions
 
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
@@ -182,6 +182,24 @@ class Scenario(_Strict):
     solver: SolverOptions = SolverOptions()
     contact_policy: ContactPolicy = ContactPolicy()
     path: Path | None = Field(default=None, exclude=True)
+    _bases: tuple[str, ...] = PrivateAttr(default=())
+    _overrides: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def layers(self) -> dict[str, list[str]]:
+        """The files this scenario extends (nearest first) and the --set overrides laid over them
+        (optimizer/scenario/inheritance.py)."""
+        return {"extends": list(self._bases), "overrides": list(self._overrides)}
+
+    def effective(self) -> dict[str, Any]:
+        """The scenario as one file would hold it (bases and overrides applied, defaults filled in),
+        every path absolute, so that it runs again from anywhere."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        data["customers"] = str(self.resolve(self.customers))
+        if self.scores is not None:
+            data["scores"] = str(self.resolve(self.scores))
+        data["contact_policy"]["history"] = str(self.resolve(self.contact_policy.history))
+        return data
 
     def resolve(self, relative: str) -> Path:
         """A path from the file, made absolute against the scenario's folder."""
@@ -202,10 +220,12 @@ class Scenario(_Strict):
         return str(self.path) if self.path else "<scenario>"
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; raise ScenarioInvalid listing every problem."""
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read and validate a scenario file, laid over the files it extends and under ``overrides``
+    (``KEY=VALUE``: optimizer/scenario/inheritance.py); raise ScenarioInvalid listing every problem."""
     path = Path(path)
-    raw = read_yaml(path)
+    raw, bases = read_layers(path)
+    raw = apply_overrides(raw, tuple(overrides), str(path))
     try:
         scenario = Scenario.model_validate({**raw, "path": path})
     except ValidationError as error:
@@ -213,6 +233,7 @@ def load_scenario(path: str | Path) -> Scenario:
     problems = _cross_checks(scenario)
     if problems:
         raise ScenarioInvalid(problems, str(path))
+    scenario._bases, scenario._overrides = tuple(map(str, bases)), tuple(overrides)
     return scenario
 
 

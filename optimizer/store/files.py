@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history an
     import pandas as pd
 
 PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  # plan/: a --dask run's
+SCENARIO_FILE = "scenario.yaml"  # the scenario as run: bases and --set overrides applied, paths absolute
 MANIFEST_FILE = "manifest.json"
 MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from typer.testing import CliRunner
 from weekly_loop import write_small_scenario
 
@@ -327,3 +328,27 @@ def test_every_command_help_shows_its_example_verbatim():
         example = docstring[docstring.index("Example: "):]
         shown = " ".join(invoke(name, "--help").output.split())
         assert example in shown, name
+
+
+def test_set_changes_a_run_and_the_scenario_as_run_is_saved_with_it(tmp_path, scenario):
+    """--set overrides reach the plan, are listed in summary.json, and scenario.yaml in the run folder
+    runs again, from another folder, to the same plan."""
+    out = tmp_path / "set"
+    result = invoke("optimize", str(scenario), "--out", str(out), "--json", "--set", "budget=3",
+                    "--set", "solver.time_limit_s=20")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["overrides"] == ["budget=3", "solver.time_limit_s=20"] and summary["extends"] == []
+    assert summary["expected_spend"] + summary["control_spend"] <= 3 + 1e-6
+    saved = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert saved["budget"] == 3 and saved["solver"]["time_limit_s"] == 20 and Path(saved["customers"]).is_absolute()
+    again = invoke("optimize", str(out / "scenario.yaml"), "--out", str(tmp_path / "again"), "--json")
+    assert json.loads(again.stdout)["objective"] == pytest.approx(summary["objective"])
+    assert pd.read_parquet(tmp_path / "again" / "plan.parquet").equals(pd.read_parquet(out / "plan.parquet"))
+
+
+def test_set_of_an_unknown_key_is_refused_with_a_did_you_mean(tmp_path, scenario):
+    for command in (["optimize", str(scenario), "--out", str(tmp_path / "x")], ["validate", str(scenario)]):
+        result = invoke(*command, "--set", "budjet=3")
+        assert result.exit_code == 2 and "Did you mean 'budget'?" in result.output
+        assert not (tmp_path / "x").exists()

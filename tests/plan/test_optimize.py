@@ -214,7 +214,7 @@ def test_second_run_replaces_the_outputs_atomically(workspace: Path, tmp_path: P
     plan = optimize(scenario)
     first = write_plan(plan, tmp_path)
     second = write_plan(plan, tmp_path)
-    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "scenario.yaml", "summary.json"]
     assert first["run_id"] != second["run_id"]
     metadata = pq.read_schema(tmp_path / "plan.parquet").metadata
     assert metadata[b"cvo_run_id"].decode() == second["run_id"]

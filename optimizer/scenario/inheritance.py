@@ -1,0 +1,144 @@
+"""Scenarios built on others: ``extends: weekly.yaml`` with only the keys that change, and
+``--set KEY=VALUE`` overrides from the command line.
+
+``extends`` names a scenario file (relative to the file that names it), which may extend another;
+the file's keys are laid over it:
+
+- mappings merge key by key, the extending file's value winning (``channels.email.capacity``);
+- ``campaigns`` merge by ``id``: an entry changes the keys it names of the campaign with its id,
+  and an id the base lacks adds a campaign (in the base's order, new ones after);
+- every other list (cool-downs, caps, constraints, KPIs) is replaced whole.
+
+Paths (``customers``, ``scores``, ``contact_policy.history``) are relative to the file that
+writes them, so a base's are rebased onto the extending file's folder before the merge.
+
+``--set KEY=VALUE`` then changes one value: KEY is a dotted path whose steps are mapping keys or,
+in ``campaigns``, a campaign's id (``campaigns.vip_call.max_audience``); VALUE is read as YAML
+(``500``, ``0.5``, ``true``, ``[email, sms]``, ``'text'``). The scenario schema checks the result
+as it checks any file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from optimizer.errors import ScenarioError, did_you_mean
+from optimizer.scenario.yaml_file import read_yaml
+
+PATH_KEYS = (("customers",), ("scores",), ("contact_policy", "history"))
+
+
+def read_layers(path: Path) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """The mapping of ``path`` laid over the scenarios it extends, and those files (base last)."""
+    chain: list[Path] = []
+    raw = _read_extending(path, chain)
+    return raw, tuple(chain[1:])
+
+
+def _read_extending(path: Path, chain: list[Path]) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in [*chain[chain.index(resolved):], resolved])
+        raise ScenarioError(f"The scenarios extend each other in a circle: {cycle}", where=f"{path}, extends",
+                            fix="Let one of them stop extending the other")
+    chain.append(resolved)
+    raw = read_yaml(path)
+    base_name = raw.pop("extends", None)
+    if base_name is None:
+        return raw
+    if not isinstance(base_name, str) or not base_name.strip():
+        raise ScenarioError(f"'extends' must name a scenario file, not {base_name!r}", where=f"{path}, extends",
+                            fix="Write e.g. extends: weekly.yaml (relative to this file)")
+    base_path = path.parent / base_name
+    base = _rebased(_read_extending(base_path, chain), base_path.parent, path.parent)
+    return merge(base, raw)
+
+
+def _rebased(raw: dict[str, Any], source: Path, target: Path) -> dict[str, Any]:
+    """``raw`` with its relative paths (PATH_KEYS) written relative to ``target`` instead of ``source``."""
+    for keys in PATH_KEYS:
+        holder: dict[str, Any] = raw
+        for key in keys[:-1]:
+            inner = holder.get(key)
+            holder = inner if isinstance(inner, dict) else {}
+        value = holder.get(keys[-1])
+        if isinstance(value, str) and not Path(value).is_absolute():
+            holder[keys[-1]] = os.path.relpath((source / value).resolve(), target.resolve())
+    return raw
+
+
+def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
+    """``layer`` laid over ``base`` (module docstring): mappings by key, campaigns by id, other lists whole."""
+    merged = dict(base)
+    for key, value in layer.items():
+        if key == "campaigns" and isinstance(value, list) and isinstance(base.get(key), list):
+            merged[key] = _merge_campaigns(base[key], value)
+        elif isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = merge(base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _merge_campaigns(base: list[Any], layer: list[Any]) -> list[Any]:
+    merged = [dict(c) if isinstance(c, dict) else c for c in base]
+    index = {c.get("id"): i for i, c in enumerate(merged) if isinstance(c, dict)}
+    for campaign in layer:
+        position = index.get(campaign.get("id")) if isinstance(campaign, dict) else None
+        if position is None:
+            merged.append(campaign)
+        else:
+            merged[position] = merge(merged[position], campaign)
+    return merged
+
+
+def apply_overrides(raw: dict[str, Any], overrides: tuple[str, ...], source: str) -> dict[str, Any]:
+    """``raw`` with each ``KEY=VALUE`` of ``overrides`` set (module docstring)."""
+    for override in overrides:
+        key, separator, text = override.partition("=")
+        if not separator or not key.strip():
+            raise ScenarioError(f"--set '{override}' is not KEY=VALUE", where="--set",
+                                fix="Write e.g. --set budget=12000 or --set campaigns.vip_call.max_audience=500")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        _set(raw, [step.strip() for step in key.split(".")], value, f"--set {key.strip()}", source)
+    return raw
+
+
+def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: str) -> None:
+    """raw[steps...] = value, stepping into campaigns by id; mappings on the way are created."""
+    holder, remaining = raw, list(steps)
+    while len(remaining) > 1:
+        step = remaining.pop(0)
+        child = holder.get(step)
+        if step == "campaigns" and isinstance(child, list):
+            holder = _campaign(child, remaining.pop(0), where, source)
+            if not remaining:
+                raise ScenarioError(f"{where} names a campaign, not one of its keys", where=source,
+                                    fix=f"Set one key, e.g. --set {'.'.join(steps)}.max_audience=500")
+            continue
+        if child is None:
+            child = holder[step] = {}
+        if not isinstance(child, dict):
+            done = ".".join(steps[:len(steps) - len(remaining)])
+            raise ScenarioError(f"{where}: '{step}' holds {type(child).__name__}, not keys to set", where=source,
+                                fix=f"Set the whole value instead: --set {done}=...")
+        holder = child
+    holder[remaining[0]] = value
+
+
+def _campaign(campaigns: list[Any], campaign_id: str, where: str, source: str) -> dict[str, Any]:
+    """The campaign of ``campaign_id``; ScenarioError with a did-you-mean otherwise."""
+    for campaign in campaigns:
+        if isinstance(campaign, dict) and str(campaign.get("id")) == campaign_id:
+            return campaign
+    known = [str(c.get("id")) for c in campaigns if isinstance(c, dict)]
+    hint = did_you_mean(campaign_id, known)
+    raise ScenarioError(f"{where}: the scenario has no campaign '{campaign_id}'", where=source,
+                        fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(known)}")

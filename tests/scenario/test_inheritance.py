@@ -1,0 +1,118 @@
+"""optimizer/scenario/inheritance.py: scenarios that extend others, and --set overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from optimizer.errors import ScenarioError, ScenarioInvalid
+from optimizer.scenario.inheritance import apply_overrides, merge
+from optimizer.scenario.schema import load_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(path: Path, content: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(content, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_a_scenario_extends_weekly_with_only_the_keys_it_changes(tmp_path):
+    """In another folder: the base's data paths still name the bundled data; the budget, one
+    campaign's audience and a channel's capacity change; a campaign is added; the rest is weekly's."""
+    weekly = load_scenario(ROOT / "scenarios" / "weekly.yaml")
+    child = write(tmp_path / "plans" / "tight.yaml", {
+        "extends": os.path.relpath(ROOT / "scenarios" / "weekly.yaml", tmp_path / "plans"),
+        "name": "tight", "budget": 3000,
+        "campaigns": [{"id": "vip_call", "max_audience": 500},
+                      {"id": "summer_mail", "channel": "email", "cost_per_contact": 0.05}],
+        "channels": {"email": {"capacity": 5000}},
+    })
+    tight = load_scenario(child)
+    assert tight.name == "tight" and tight.budget == 3000
+    assert tight.resolve(tight.customers) == weekly.resolve(weekly.customers)
+    assert tight.resolve(tight.contact_policy.history) == weekly.resolve(weekly.contact_policy.history)
+    assert [c.id for c in tight.campaigns] == [*weekly.campaign_ids(), "summer_mail"]
+    vip = {c.id: c for c in tight.campaigns}["vip_call"]
+    base_vip = {c.id: c for c in weekly.campaigns}["vip_call"]
+    assert vip.max_audience == 500 and vip.min_audience == base_vip.min_audience
+    assert vip.cost_per_contact == base_vip.cost_per_contact
+    assert tight.channels["email"].capacity == 5000 and tight.channels["sms"] == weekly.channels["sms"]
+    assert tight.contact_policy == weekly.contact_policy.model_copy(update={"history": tight.contact_policy.history})
+
+
+def test_a_relative_extends_is_relative_to_the_file_that_names_it(tmp_path):
+    write(tmp_path / "base" / "base.yaml", {"name": "base", "customers": "data/c.parquet", "scores": "s.parquet",
+                                            "budget": 10,
+                                            "campaigns": [{"id": "a", "channel": "email"}]})
+    child = write(tmp_path / "child" / "child.yaml", {"extends": "../base/base.yaml", "name": "child"})
+    grandchild = write(tmp_path / "g.yaml", {"extends": "child/child.yaml", "name": "g", "budget": 20})
+    loaded = load_scenario(grandchild)
+    assert loaded.budget == 20 and loaded.resolve(loaded.customers) == tmp_path / "base" / "data" / "c.parquet"
+    assert loaded.resolve(loaded.scores) == tmp_path / "base" / "s.parquet"
+    assert loaded.layers["extends"] == [str(tmp_path / "child" / "child.yaml"), str(tmp_path / "base" / "base.yaml")]
+    assert load_scenario(child).budget == 10
+
+
+def test_scenarios_that_extend_each_other_are_refused(tmp_path):
+    write(tmp_path / "a.yaml", {"extends": "b.yaml", "name": "a"})
+    write(tmp_path / "b.yaml", {"extends": "a.yaml", "name": "b"})
+    with pytest.raises(ScenarioError, match="extend each other in a circle"):
+        load_scenario(tmp_path / "a.yaml")
+
+
+def test_a_missing_base_names_the_file(tmp_path):
+    write(tmp_path / "a.yaml", {"extends": "nope.yaml", "name": "a"})
+    with pytest.raises(ScenarioError, match="nope.yaml does not exist"):
+        load_scenario(tmp_path / "a.yaml")
+
+
+def test_overrides_set_values_by_dotted_path_and_campaign_id():
+    raw = {"budget": 9000, "campaigns": [{"id": "vip_call", "max_audience": 800}], "channels": {}}
+    apply_overrides(raw, ("budget=12000", "campaigns.vip_call.max_audience=500", "channels.email.capacity=5000",
+                          "solver.time_limit_s=10", "description=a tighter week"), "weekly.yaml")
+    assert raw["budget"] == 12000 and raw["campaigns"][0]["max_audience"] == 500
+    assert raw["channels"]["email"]["capacity"] == 5000 and raw["solver"] == {"time_limit_s": 10}
+    assert raw["description"] == "a tighter week"
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("campaigns.vip_cal.max_audience=500", "the scenario has no campaign 'vip_cal'"),
+    ("campaigns.vip_call=500", "names a campaign, not one of its keys"),
+    ("budget", "is not KEY=VALUE"),
+    ("budget.total=5", "'budget' holds int, not keys to set"),
+])
+def test_an_override_that_cannot_be_set_says_why(override, message):
+    raw = {"budget": 9000, "campaigns": [{"id": "vip_call", "max_audience": 800}]}
+    with pytest.raises(ScenarioError, match=message):
+        apply_overrides(raw, (override,), "weekly.yaml")
+
+
+def test_an_override_of_an_unknown_key_gets_the_schemas_did_you_mean():
+    with pytest.raises(ScenarioInvalid, match="Did you mean 'budget'"):
+        load_scenario(ROOT / "scenarios" / "weekly.yaml", overrides=("budjet=100",))
+
+
+def test_merge_replaces_other_lists_whole():
+    base = {"contact_policy": {"cooldowns": [{"campaign": "a", "days": 28}], "history": "h.duckdb"}}
+    merged = merge(base, {"contact_policy": {"cooldowns": [{"channel": "phone", "days": 60}]}})
+    assert merged["contact_policy"] == {"cooldowns": [{"channel": "phone", "days": 60}], "history": "h.duckdb"}
+    assert base["contact_policy"]["cooldowns"] == [{"campaign": "a", "days": 28}]  # the base is not changed
+
+
+def test_the_readme_example_extends_weekly_as_it_says(tmp_path):
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(# holiday\.yaml.*?)```", readme, re.S)
+    assert block, "README.md has no holiday.yaml example"
+    text = block.group(1).replace("extends: weekly.yaml", f"extends: {ROOT / 'scenarios' / 'weekly.yaml'}")
+    holiday = load_scenario(write(tmp_path / "holiday.yaml", yaml.safe_load(text)))
+    weekly = load_scenario(ROOT / "scenarios" / "weekly.yaml")
+    assert (holiday.name, holiday.budget, holiday.channels["phone"].capacity) == ("holiday", 15000, 1500)
+    assert {c.id: c.max_audience for c in holiday.campaigns}["vip_call"] == 1200
+    assert holiday.resolve(holiday.scores) == weekly.resolve(weekly.scores)
