@@ -30,7 +30,8 @@ import yaml
 
 from optimizer.scenario.expressions import parse
 
-PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend", "value_per_response")
+PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend", "value_per_response",
+                "channel", "reason")
 GROUPS = ("treatment", "control")
 TOLERANCE = 1e-6
 

@@ -60,12 +60,12 @@ def optimize(
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
     from optimizer.plan.controls import draw_controls  # numba: loaded by the commands that solve, not by validate
-    from optimizer.reporting.summary import build_summary
+    from optimizer.reporting.summary import build_summary, unassigned_reasons
 
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
                             data.scenario.control_fractions(), data.scenario.seed)
-    assignments = plan_table(formulation.problem, result.choice, control,
-                             response_values(data, result.choice))
+    assignments = plan_table(formulation.problem, result.choice, control, response_values(data, result.choice),
+                             unassigned_reasons(formulation, result.choice))
     return Plan(formulation, result, control, assignments, build_summary(formulation, result, control))
 
 
@@ -114,9 +114,11 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> 
 
 
 def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
-               value_per_response: NDArray[np.float64]) -> pd.DataFrame:
-    """One row per customer: campaign_id and group (null when none), expected value and spend, and
-    the value of one response the objective used (treated and control alike; NaN when none).
+               value_per_response: NDArray[np.float64], reasons: NDArray[np.object_]) -> pd.DataFrame:
+    """One row per customer: campaign_id and group (null when none), expected value and spend, the
+    value of one response the objective used (treated and control alike; NaN when none), the
+    campaign's channel, and for a customer given nothing the code of why (``reasons``:
+    optimizer/reporting/summary.py UNASSIGNED).
 
     Controls receive nothing, so their expected value and spend are 0.
     """
@@ -132,6 +134,9 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
         "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
         "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
         "value_per_response": np.where(given, value_per_response, np.nan),
+        "channel": pd.array(np.where(given, np.array(problem.channels, dtype=object)[safe], np.array(None)),
+                            dtype="string"),
+        "reason": pd.array(reasons, dtype="string"),
     })
 
 

@@ -140,25 +140,46 @@ def campaign_figures(
     return figures
 
 
-def unassigned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]) -> dict[str, Any]:
-    """Why the customers given nothing got nothing, each counted under the first reason that holds."""
+UNASSIGNED = {  # why a customer got nothing: the code plan.parquet's reason column holds, and its words
+    "not_eligible": "not eligible for any campaign (eligibility rules, or no score)",
+    "contact_policy": "blocked by the contact policy (cool-downs, caps, open measurement windows)",
+    "not_worth_its_cost": "no eligible campaign is worth its cost (expected value <= 0)",
+    "left_out_by_limits": "worth contacting, but left out by the limits (budgets, capacities, audiences)",
+}
+
+
+def unassigned_reasons(formulation: Formulation, choice: NDArray[np.integer[Any]]) -> NDArray[np.object_]:
+    """Each customer given nothing: the code (UNASSIGNED) of the first reason that holds; None for the others."""
     problem = formulation.problem
     allowed = formulation.allowed if formulation.allowed is not None else problem.eligible
+    codes = np.full(len(choice), None, dtype=object)
     left = choice == NO_CAMPAIGN
-    reasons = []
-    for reason, holds in (
-        ("not eligible for any campaign (eligibility rules, or no score)", lambda: ~allowed.any(axis=1)),
-        ("blocked by the contact policy (cool-downs, caps, open measurement windows)",
-         lambda: ~problem.eligible.any(axis=1)),
-        ("no eligible campaign is worth its cost (expected value <= 0)",
-         lambda: ~(problem.eligible & (problem.pair_value > 0)).any(axis=1)),
-        ("worth contacting, but left out by the limits (budgets, capacities, audiences)",
-         lambda: np.ones(len(choice), dtype=bool)),
-    ):
-        counted = left & holds()
-        reasons.append({"reason": reason, "customers": int(counted.sum())})
+    for code in UNASSIGNED:
+        counted = left & _holds(code, problem, allowed)
+        codes[counted] = code
         left &= ~counted
-    return {"total": int((choice == NO_CAMPAIGN).sum()), "reasons": reasons}
+    return codes
+
+
+def _holds(code: str, problem: Problem, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The customers for whom reason ``code`` holds (each reason is asked only of those the ones
+    before it left)."""
+    if code == "not_eligible":
+        some: NDArray[np.bool_] = np.asarray(allowed.any(axis=1))
+    elif code == "contact_policy":
+        some = np.asarray(problem.eligible.any(axis=1))
+    elif code == "not_worth_its_cost":
+        some = np.asarray((problem.eligible & (problem.pair_value > 0)).any(axis=1))
+    else:
+        some = np.zeros(problem.n_customers, dtype=bool)
+    return ~some
+
+
+def unassigned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]) -> dict[str, Any]:
+    """Why the customers given nothing got nothing, each counted under the first reason that holds."""
+    codes = unassigned_reasons(formulation, choice)
+    counts = [{"reason": words, "customers": int((codes == code).sum())} for code, words in UNASSIGNED.items()]
+    return {"total": int((choice == NO_CAMPAIGN).sum()), "reasons": counts}
 
 
 def channel_figures(

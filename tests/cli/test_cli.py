@@ -65,7 +65,7 @@ def test_optimize_prints_the_summary_and_writes_the_plan(scenario, tmp_path):
 
     plan = pd.read_parquet(out / "plan.parquet")
     assert list(plan.columns) == ["customer_id", "campaign_id", "group", "expected_value", "expected_spend",
-                                  "value_per_response"]
+                                  "value_per_response", "channel", "reason"]
     assert len(plan) == 12
     assert set(plan["campaign_id"].dropna()) <= {"email_offer", "call_offer"}
     summary = json.loads((out / "summary.json").read_text())

@@ -141,6 +141,31 @@ def test_plan_file_has_the_documented_columns(solved, name: str):
     assert summary["treatment"] == int((plan["group"] == "treatment").sum())
     assert summary["control"] == int((plan["group"] == "control").sum())
     assert summary["expected_value"] == pytest.approx(plan["expected_value"].sum())
+    channels = {c["id"]: c["channel"] for c in summary["campaigns"]}
+    assert (plan["channel"][given] == plan["campaign_id"][given].map(channels)).all()
+    assert plan["channel"][~given].isna().all() and plan["reason"][given].isna().all()
+    reasons = plan["reason"][~given].value_counts().to_dict()
+    assert sum(reasons.values()) == summary["unassigned"]["total"] == int((~given).sum())
+    assert sorted(count for count in reasons.values()) == sorted(
+        r["customers"] for r in summary["unassigned"]["reasons"] if r["customers"])
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_each_channel_gets_its_contact_list(solved, name: str):
+    """contacts_<channel>.csv: the channel's treated customers (controls are not sent anything), as
+    the channel table counts them, with the run's date to send on."""
+    _, out, summary = solved[name]
+    plan = pd.read_parquet(out / "plan.parquet")
+    for channel in summary["channels"]:
+        name_of_file = summary["contact_lists"].get(channel["channel"])
+        if not channel["contacts"]:
+            assert name_of_file is None
+            continue
+        listed = pd.read_csv(out / name_of_file, dtype=str)
+        assert list(listed.columns) == ["customer_id", "campaign_id", "channel", "send_date"]
+        assert len(listed) == channel["contacts"] and (listed["send_date"] == summary["run_date"]).all()
+        sent = plan[(plan["group"] == "treatment") & (plan["channel"] == channel["channel"])]
+        assert set(listed["customer_id"]) == set(sent["customer_id"])
 
 
 def test_every_constraint_family_is_exercised(solved):
@@ -214,7 +239,8 @@ def test_second_run_replaces_the_outputs_atomically(workspace: Path, tmp_path: P
     plan = optimize(scenario)
     first = write_plan(plan, tmp_path)
     second = write_plan(plan, tmp_path)
-    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "scenario.yaml", "summary.json"]
+    assert sorted(os.listdir(tmp_path)) == ["contacts_mail.csv", "contacts_sms.csv", "manifest.json",
+                                           "plan.parquet", "scenario.yaml", "summary.json"]
     assert first["run_id"] != second["run_id"]
     metadata = pq.read_schema(tmp_path / "plan.parquet").metadata
     assert metadata[b"cvo_run_id"].decode() == second["run_id"]
