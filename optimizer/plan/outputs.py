@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     table = pa.Table.from_pandas(plan.assignments, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), RUN_ID_KEY: run_id.encode()})
     effective = yaml.safe_dump(plan.formulation.scenario.effective(), sort_keys=False, allow_unicode=True)
-    lists = contact_lists(plan.assignments, summary["run_date"])
+    lists = contact_lists(plan.assignments, summary["run_date"], plan.formulation.problem.channels)
     summary["contact_lists"] = {channel: name for channel, (name, _) in lists.items()}
     write_run(Path(out_dir), run_id, {
         PLAN_FILE: lambda temp: pq.write_table(table, temp, compression="zstd"),
@@ -35,23 +35,36 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
         **{name: _csv_writer(rows) for name, rows in lists.values()},
         SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"),
     })
+    written = {name for name, _ in lists.values()}
+    for stale in Path(out_dir).glob("contacts_*.csv"):  # a list of an earlier run no channel has now
+        if stale.name not in written:
+            stale.unlink(missing_ok=True)
     return summary
 
 
-def contact_lists(assignments: pd.DataFrame, send_date: str) -> dict[str, tuple[str, pd.DataFrame]]:
-    """Per channel, the file name and rows of its contact list: the treated customers (controls are
-    not contacted) with customer_id, campaign_id, channel and send_date, for the system that sends."""
+def contact_lists(assignments: pd.DataFrame, send_date: str,
+                  channels: Sequence[str]) -> dict[str, tuple[str, pd.DataFrame]]:
+    """Per channel of the scenario, the file name and rows of its contact list: the treated customers
+    (controls are not contacted) with customer_id, campaign_id, channel and send_date, for the system
+    that sends; a channel nobody is sent on gets a list with its header only, never an old one."""
     treated = assignments[assignments["group"] == "treatment"]
-    lists = {}
-    for channel, rows in treated.groupby("channel", sort=True):
-        table = rows[["customer_id", "campaign_id", "channel"]].assign(send_date=send_date)
-        lists[str(channel)] = (f"contacts_{_file_safe(str(channel))}.csv", table.reset_index(drop=True))
+    lists: dict[str, tuple[str, pd.DataFrame]] = {}
+    taken: set[str] = set()
+    for channel in sorted(set(channels)):
+        rows = treated[treated["channel"] == channel][["customer_id", "campaign_id", "channel"]]
+        lists[channel] = (_file_name(channel, taken), rows.assign(send_date=send_date).reset_index(drop=True))
     return lists
 
 
-def _file_safe(name: str) -> str:
-    """A channel name as part of a file name: letters, digits, '-', '_' and '.' kept, others '_'."""
-    return re.sub(r"[^\w.-]", "_", name)
+def _file_name(channel: str, taken: set[str]) -> str:
+    """contacts_<channel>.csv with the characters a file name cannot hold as '_', numbered when two
+    channels would share a name (on case-blind file systems too)."""
+    base = "contacts_" + re.sub(r"[^\w.-]", "_", channel)
+    name, number = f"{base}.csv", 2
+    while name.lower() in taken:
+        name, number = f"{base}_{number}.csv", number + 1
+    taken.add(name.lower())
+    return name
 
 
 def _csv_writer(rows: pd.DataFrame) -> Callable[[Path], None]:

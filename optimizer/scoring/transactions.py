@@ -12,12 +12,14 @@ The rules, applied in this order, every one counted in ``LogReading`` and stated
    followed by digits while other order ids are digits alone (the retail export convention): it is
    dropped, and the purchase it takes back is kept (returns are not netted);
 3. with an order id, the lines of one customer and order id form one order: its date is its first
-   line's day, its amount the sum of its lines; without one, every line is an order.
+   line's day, its amount the sum of its lines; a line without an order id, and every line when
+   no order id is mapped, is an order of its own.
 
 Customer ids are text: a float id written by an export with missing ids (``12346.0``) loses its
 ``.0``; other ids are kept as written, zero padding included. Dates are read as ISO 8601 or as
 YYYYMMDD; any other text needs ``date_format`` (``'%d/%m/%Y %H:%M'``), since 06/07/2011 can be
-either day: the error says which formats the data allows. Times of day are dropped.
+either day: the error says which formats the data allows. Times of day are dropped, and so is a
+time-zone offset: the day is the one the shop's clock showed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ _WHITESPACE_NAMES = {
     5: ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
 }
 _FLOAT_ID = re.compile(r"(-?\d+)\.0+")
+_WHOLE_ID = re.compile(r"-?\d+(?:\.0+)?")  # 12346 or 12346.0: one customer, however the export wrote it
+_OFFSET = re.compile(r"\s*(?:Z|[+-]\d{2}:?\d{2})$")  # a time-zone offset after a time of day
 _DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?\s*$")
 
 
@@ -135,9 +139,9 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
         raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
     rows = _Rows(log, source, first_line)
     ids = _customer_ids(log[roles["customer_id"]])
-    values = _amounts(log, roles["amount"], amount, rows)
-    order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
     attributed = ids.notna().to_numpy()
+    values = _amounts(log, roles["amount"], amount, rows, attributed)
+    order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
     cancelled = attributed & ((values < 0) | (_cancellation_ids(order_ids) if order_ids is not None else False))
     kept = attributed & ~cancelled
     dates = _parse_dates(log[roles["date"]], kept, date_format, rows)
@@ -199,15 +203,17 @@ def _customer_ids(ids: pd.Series) -> pd.Series:
     stripped_text = ids.astype("string").str.strip()
     text: pd.Series = stripped_text.where(stripped_text != "", pd.NA)
     present = text.dropna()
-    if len(present) and present.str.fullmatch(_FLOAT_ID).all():
+    if len(present) and present.str.fullmatch(_WHOLE_ID).all():
         stripped: pd.Series = text.str.replace(_FLOAT_ID, r"\1", regex=True)
         return stripped
     return text
 
 
 def _order_ids(ids: pd.Series) -> pd.Series:
-    """Order ids as text, floats written without their '.0'."""
-    return _customer_ids(ids).fillna("")
+    """Order ids as text, floats written without their '.0'; a line without one is an order of its own."""
+    text = _customer_ids(ids)
+    missing = text.isna().to_numpy()
+    return text.mask(missing, pd.Series([f"\x1fline {i}" for i in range(len(text))], index=text.index))
 
 
 def _cancellation_ids(order_ids: pd.Series) -> NDArray[np.bool_]:
@@ -217,8 +223,10 @@ def _cancellation_ids(order_ids: pd.Series) -> NDArray[np.bool_]:
     return order_ids.str.fullmatch(r"C\d+").to_numpy(dtype=bool)
 
 
-def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: _Rows) -> NDArray[np.float64]:
-    """Each line's amount (from the column, or the expression); DataError at the first that is not a number."""
+def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: _Rows,
+             attributed: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Each line's amount (from the column, or the expression); DataError at the first line of a
+    customer whose amount is not a number (lines without a customer are dropped whatever they hold)."""
     if expression is None:
         given = log[name]
         values = pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)
@@ -227,14 +235,14 @@ def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: 
                   for column in expression.names}
         values = np.asarray(expression.evaluate(inputs, len(log)), dtype=float)
         given = pd.Series(values)
-    bad = np.flatnonzero(~np.isfinite(values))
+    bad = np.flatnonzero(~np.isfinite(values) & attributed)
     if bad.size:
         first = int(bad[0])
         what = f"'{name}'" if expression is None else f"amount '{expression.text}'"
         raise DataError(f"The {what} {show(given.iat[first])} is not a number ({bad.size} such row(s))",
                         where=rows(first),
                         fix="Give every line an amount; negative amounts are read as returns and dropped")
-    return values
+    return np.where(attributed, values, 0.0)
 
 
 def _parse_dates(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | None,
@@ -243,10 +251,14 @@ def _parse_dates(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | N
     if pd.api.types.is_datetime64_any_dtype(dates):
         parsed = dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
     else:
-        text = dates.astype("string").str.strip()
+        text = dates.astype("string").str.strip().str.replace(_OFFSET, "", regex=True)  # the shop's local day
         if date_format is None:
             date_format = _standard_format(text[kept], rows, np.flatnonzero(kept))
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        try:
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        except (ValueError, TypeError) as error:
+            raise DataError(f"The dates cannot be read with the format '{date_format}': {error}", where=rows(0),
+                            fix="Give the format of the dates with --date-format, e.g. '%d/%m/%Y %H:%M'") from None
     bad = np.flatnonzero(parsed.isna().to_numpy() & kept)
     if bad.size:
         first = int(bad[0])

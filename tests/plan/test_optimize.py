@@ -157,11 +157,7 @@ def test_each_channel_gets_its_contact_list(solved, name: str):
     _, out, summary = solved[name]
     plan = pd.read_parquet(out / "plan.parquet")
     for channel in summary["channels"]:
-        name_of_file = summary["contact_lists"].get(channel["channel"])
-        if not channel["contacts"]:
-            assert name_of_file is None
-            continue
-        listed = pd.read_csv(out / name_of_file, dtype=str)
+        listed = pd.read_csv(out / summary["contact_lists"][channel["channel"]], dtype=str)
         assert list(listed.columns) == ["customer_id", "campaign_id", "channel", "send_date"]
         assert len(listed) == channel["contacts"] and (listed["send_date"] == summary["run_date"]).all()
         sent = plan[(plan["group"] == "treatment") & (plan["channel"] == channel["channel"])]
@@ -340,3 +336,22 @@ def test_tied_customers_are_chosen_by_a_seeded_key_of_their_id_not_their_row(tmp
     assert chosen["a"][2] == "classes" and chosen["a"][0] == chosen["b"][0]
     assert chosen["a"][1] == pytest.approx(chosen["c"][1]) and chosen["a"][0] != chosen["c"][0]
     assert len(chosen["a"][0]) == scenario["channels"]["email"]["capacity"]
+
+
+def test_contact_list_names_never_collide_and_old_lists_are_removed(tmp_path: Path):
+    from optimizer.plan.outputs import contact_lists
+
+    plan = pd.DataFrame({"customer_id": ["a", "b", "c"], "campaign_id": ["x", "y", "z"], "group": "treatment",
+                         "channel": ["e mail", "e/mail", "E mail"]})
+    lists = contact_lists(plan, "2026-01-05", ["e mail", "e/mail", "E mail", "post"])
+    names = {channel: name for channel, (name, _) in lists.items()}
+    assert len({name.lower() for name in names.values()}) == 4 and names["post"] == "contacts_post.csv"
+    assert all(len(rows) == (channel != "post") for channel, (_, rows) in lists.items())
+
+
+def test_a_rerun_leaves_no_contact_list_of_the_run_before(workspace: Path, tmp_path: Path):
+    plan = optimize(workspace / "responses.yaml")
+    write_plan(plan, tmp_path)
+    (tmp_path / "contacts_fax.csv").write_text("customer_id\nold\n")  # a channel of an earlier scenario
+    summary = write_plan(plan, tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("contacts_*.csv")) == sorted(summary["contact_lists"].values())

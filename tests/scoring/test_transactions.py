@@ -225,3 +225,28 @@ def test_transactions_that_are_not_utf8_name_the_line_and_byte(tmp_path, name, c
     assert error.exit_code == DATA_ERROR
     assert "The transactions file is not UTF-8 text" in error.message
     assert f"({path}, line 2, byte 21 (0xe9))" in error.message and "Save it as UTF-8" in error.message
+
+
+def test_time_zone_offsets_are_dropped_the_shops_day_kept():
+    """Offsets change with daylight saving inside one export: each date keeps the day its clock showed."""
+    log = small_log().assign(date=["2011-01-01 00:30:00 +0100", "2011-01-01 23:30:00 -0500", "2011-03-27T10:00+02:00",
+                                   "2011-03-26 10:00Z", "2011-03-28 09:00:00+0200", "2011-03-29"])
+    days = clean_log(log).orders["date"].dt.strftime("%Y-%m-%d").tolist()
+    assert days == ["2011-01-01", "2011-01-01", "2011-03-27", "2011-03-26", "2011-03-28", "2011-03-29"]
+
+
+def test_lines_without_an_order_id_are_orders_of_their_own():
+    log = small_log().assign(order=["5", None, None, "7", "8", None])
+    read = clean_log(log, columns={"order_id": "order"})
+    assert read.reading.orders == 6  # the two lines of 'a' without an order id are not one order
+
+
+def test_a_line_without_customer_or_amount_is_dropped_not_refused():
+    log = small_log().astype({"amount": object})
+    log.loc[1, ["customer_id", "amount"]] = [None, "n/a"]
+    assert clean_log(log).reading.without_customer == 1
+
+
+def test_ids_written_both_ways_are_one_customer():
+    log = small_log().assign(customer_id=["12346.0", "12346", "12346.0", "7", "8.0", "12346"])
+    assert set(clean_log(log).orders["customer_id"]) == {"12346", "7", "8"}
