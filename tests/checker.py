@@ -13,7 +13,8 @@ language (``optimizer.expressions.parse``), to evaluate the scenario's own expre
 Limits count the selected audience (treatment and control) at full weight, which is what the
 model constrains; treated spend and channel contacts are checked as well. Controls of
 campaign j number round-half-up(f_j * |A_j|), computed in decimal from the fraction written
-in the file.
+in the file, A_j without the customers of a forced list: those have their campaign and the group
+'forced'; customers of an excluded list have nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from optimizer.scenario.expressions import parse
 
 PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend", "value_per_response",
                 "channel", "reason")
-GROUPS = ("treatment", "control")
+GROUPS = ("treatment", "control", "forced")
 TOLERANCE = 1e-6
 
 
@@ -44,6 +45,8 @@ class Expected:
     customer_ids: np.ndarray
     columns: dict[str, np.ndarray]
     pairs: list[dict[str, Any]]
+    forced: dict[str, str]  # customer id -> campaign id
+    excluded: set[str]
 
     @property
     def campaigns(self) -> list[dict[str, Any]]:
@@ -74,7 +77,18 @@ def load_expected(scenario_path: str | Path) -> Expected:
     columns[id_column] = ids
     scores = read_table(base / scenario["scores"]) if scenario.get("scores") else None
     pairs = [_pair_columns(scenario, campaign, columns, ids, scores) for campaign in scenario["campaigns"]]
-    return Expected(scenario, ids, columns, pairs)
+    forced = {str(customer): listed.get("campaign") or str(campaign)
+              for listed in scenario.get("forced", [])
+              for customer, campaign in _listed(base / listed["file"], id_column, "campaign_id")}
+    excluded = {str(customer) for name in scenario.get("excluded", [])
+                for customer, _ in _listed(base / name, id_column, None)}
+    return Expected(scenario, ids, columns, pairs, forced, excluded)
+
+
+def _listed(path: Path, id_column: str, campaign_column: str | None) -> list[tuple[str, str | None]]:
+    table = pd.read_csv(path, dtype=str) if path.suffix == ".csv" else pd.read_parquet(path).astype(str)
+    campaigns = table[campaign_column] if campaign_column in table else [None] * len(table)
+    return list(zip(table[id_column], campaigns))
 
 
 def _probabilities(campaign: dict, columns: dict, ids: np.ndarray, scores: pd.DataFrame | None):
@@ -180,8 +194,19 @@ def _check_groups(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, gr
     idle = ~given & ((plan["expected_value"].to_numpy() != 0) | (plan["expected_spend"].to_numpy() != 0))
     if idle.any():
         problems.append(f"{idle.sum()} unassigned customer(s) with non-zero expected value or spend")
+    ids, names = expected.customer_ids, [campaign["id"] for campaign in expected.campaigns]
+    listed = np.array([i in expected.forced for i in ids], dtype=bool)
+    kept = np.array([expected.forced.get(i) for i in ids[listed]], dtype=object)
+    broken = (choice[listed] < 0) | (np.array(names, dtype=object)[np.maximum(choice[listed], 0)] != kept)
+    if broken.any():
+        problems.append(f"{broken.sum()} forced customer(s) without the campaign they were forced into")
+    if np.any(listed != (group == "forced")):
+        problems.append("group 'forced' does not mark exactly the customers of the forced lists")
+    shut = np.array([i in expected.excluded for i in ids], dtype=bool)
+    if np.any(given & shut):
+        problems.append(f"{(given & shut).sum()} excluded customer(s) given a campaign")
     for j, campaign in enumerate(expected.campaigns):
-        audience = int((choice == j).sum())
+        audience = int(((choice == j) & ~listed).sum())
         controls = int(((choice == j) & (group == "control")).sum())
         want = expected_controls(campaign.get("control_fraction", 0.0), audience)
         if controls != want:

@@ -98,7 +98,7 @@ def _optimize_on_dask(
     try:
         import distributed  # noqa: F401  the extra, checked before anything is read
 
-        from optimizer.plan.distributed import optimize_distributed
+        from optimizer.plan.distributed import check_distributable, optimize_distributed
         from optimizer.reporting.console import PassProgress
         from optimizer.scenario.schema import load_scenario
         from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
@@ -108,6 +108,7 @@ def _optimize_on_dask(
     try:
         loaded = with_history(load_scenario(scenario, overrides), history)
         _check_decomposition(method, loaded.solver.method, loaded.source)
+        check_distributable(loaded)
         out_dir = out if out is not None else Path("out") / loaded.name
         console = progress_console(quiet)
         with claimed_output_folder(out_dir), _cluster(address, console) as client:
@@ -180,10 +181,12 @@ def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
         formulation = validate_plan(load_scenario(scenario, overrides or []))
     except CvoError as error:
         raise fail(error) from None
-    problem = formulation.problem
+    problem, lists = formulation.problem, formulation.data.lists
     customers, _ = problem.candidate_pairs()
+    listed = "".join(f", {count:,} {name}" for name, count in (("forced", lists.n_forced),
+                                                              ("excluded", lists.n_excluded)) if count)
     typer.echo(
-        f"{scenario} is valid: {problem.n_customers:,} customers, {problem.n_campaigns} campaigns, "
+        f"{scenario} is valid: {problem.n_customers:,} customers{listed}, {problem.n_campaigns} campaigns, "
         f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
         f"{len(problem.rows)} constraints."
     )

@@ -1,7 +1,8 @@
 """Measure a sent plan against its random hold-outs: uplift in response and revenue, cost and ROI per campaign.
 
 Each contacted customer is in one campaign, in its 'treatment' arm (got it) or its 'control' arm (held
-out at random, got nothing). For an outcome y (responded 0/1, or revenue per customer) of campaign j
+out at random, got nothing). Customers of a forced list (group 'forced') got it without being drawn at
+random, so they are left out of the arms. For an outcome y (responded 0/1, or revenue per customer) of campaign j
 with n_T treated and n_C control customers, a difference of means with Welch's standard error:
 
     uplift_j = mean_T(y) - mean_C(y),   se_j^2 = s_T^2 / n_T + s_C^2 / n_C     (s^2: sample variance, ddof 1)
@@ -43,7 +44,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from optimizer.errors import DataError
-from optimizer.plan.controls import CONTROL, TREATMENT
+from optimizer.plan.controls import CONTROL, FORCED, TREATMENT
 from optimizer.store.tables import require_columns, show
 
 ALL_CAMPAIGNS = "all campaigns"
@@ -203,10 +204,11 @@ def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str
 
 def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
     require_columns(contacts, CONTACT_COLUMNS, plan, "contacts", "The contacts are the plan's assignments table")
-    given = contacts["campaign_id"].notna().to_numpy()
+    forced = contacts["group"].eq(FORCED).fillna(False).to_numpy(bool)
+    given = contacts["campaign_id"].notna().to_numpy() & ~forced  # forced customers were not drawn at random
     valid = (contacts["group"].eq(TREATMENT) | contacts["group"].eq(CONTROL)).fillna(False).to_numpy(bool)
     bad = np.flatnonzero(given & ~valid)
-    _reject(contacts, "group", bad, "'treatment' or 'control'", plan,
+    _reject(contacts, "group", bad, "'treatment', 'control' or 'forced'", plan,
             "Measure the assignments table of the run as written by cvo optimize")
     columns = [*CONTACT_COLUMNS, *(["channel"] if "channel" in contacts else []),
                *(["value_per_response"] if _values_recorded(contacts, given) else [])]

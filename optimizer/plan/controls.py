@@ -5,7 +5,8 @@ customers with the smallest key u_ij = mix(hash(customer id) xor salt(seed, camp
 become controls. The keys behave as independent uniform draws, unrelated to the plan, so
 the controls are a simple random sample of A_j; and because a key depends only on (seed,
 campaign, customer), the same plan gets the same controls whatever the row order or
-partitioning of the customer table.
+partitioning of the customer table. Customers of a forced list are not part of A_j: they are
+always treated, and not measured.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-TREATMENT, CONTROL = "treatment", "control"  # the group column of a plan
+TREATMENT, CONTROL, FORCED = "treatment", "control", "forced"  # the group column of a plan
 TIES = "\x1eties"  # the label of the tie keys: a control character no campaign id holds
 
 
@@ -43,12 +44,14 @@ def tie_keys(customer_ids: NDArray[Any], seed: int) -> NDArray[np.uint64]:
 
 def draw_controls(
     choice: NDArray[np.integer[Any]], customer_ids: NDArray[Any], campaign_ids: tuple[str, ...],
-    fractions: NDArray[np.float64], seed: int,
+    fractions: NDArray[np.float64], seed: int, exempt: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.bool_]:
-    """Boolean mask of the customers held out as controls of the campaign they were given."""
+    """Boolean mask of the customers held out as controls of the campaign they were given; the
+    ``exempt`` ones (forced customers) are never held out and not counted in |A_j|."""
     control = np.zeros(len(choice), dtype=bool)
+    drawn = choice if exempt is None else np.where(exempt, -1, choice)
     for j, campaign_id in enumerate(campaign_ids):
-        audience = np.flatnonzero(choice == j)
+        audience = np.flatnonzero(drawn == j)
         size = int(np.floor(fractions[j] * audience.size + 0.5))
         if size == 0:
             continue

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import yaml
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, HistoryError
+from optimizer.errors import DataError, HistoryError, ScenarioError
 from optimizer.plan.controls import control_keys
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
 from optimizer.scenario.formulation import formulate, response_values
@@ -130,12 +130,23 @@ class DistributedRun:
     summary: dict[str, Any]
 
 
+def check_distributable(scenario: Scenario) -> None:
+    """ScenarioError for what a partitioned run cannot do yet: forced and excluded lists (each worker
+    sees its own customers only, and the forced customers' use must come off the whole limits)."""
+    keys = [key for key in ("forced", "excluded") if getattr(scenario, key)]
+    if keys:
+        raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} lists yet",
+                            where=f"{scenario.source}, {keys[0]}",
+                            fix="Run without --dask, or leave the lists out of this scenario")
+
+
 def optimize_distributed(
     scenario: Scenario, client: Any, out_dir: Path, run_date: dt.date | None = None, progress: Progress | None = None
 ) -> DistributedRun:
     """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``); ``progress``
     hears every map over the partitions and the decomposition's standing."""
+    check_distributable(scenario)
     run_date, scenario, out_dir = run_date or dt.date.today(), anchored(scenario), Path(out_dir).resolve()
     check_output_folder(out_dir)
     seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts

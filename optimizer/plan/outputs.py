@@ -44,10 +44,10 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
 
 def contact_lists(assignments: pd.DataFrame, send_date: str,
                   channels: Sequence[str]) -> dict[str, tuple[str, pd.DataFrame]]:
-    """Per channel of the scenario, the file name and rows of its contact list: the treated customers
-    (controls are not contacted) with customer_id, campaign_id, channel and send_date, for the system
+    """Per channel of the scenario, the file name and rows of its contact list: the treated and forced
+    customers (controls are not contacted) with customer_id, campaign_id, channel and send_date, for the system
     that sends; a channel nobody is sent on gets a list with its header only, never an old one."""
-    treated = assignments[assignments["group"] == "treatment"]
+    treated = assignments[assignments["group"].isin(["treatment", "forced"])]
     lists: dict[str, tuple[str, pd.DataFrame]] = {}
     taken: set[str] = set()
     for channel in sorted(set(channels)):

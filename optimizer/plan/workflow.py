@@ -19,15 +19,16 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
-from optimizer.plan.controls import CONTROL, TREATMENT, tie_keys
+from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate, response_values
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
+from optimizer.solve.fixed import overused, without_fixed
 from optimizer.solve.options import Method
 from optimizer.solve.problem import NO_CAMPAIGN, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
-from optimizer.solve.shortfalls import describe_shortfall, obvious_conflicts
+from optimizer.solve.shortfalls import Shortfall, describe_shortfall, label, obvious_conflicts
 
 if TYPE_CHECKING:
     from optimizer.solve.partitions import Progress  # numba: only the solving commands load it
@@ -56,16 +57,18 @@ def optimize(
     """
     data = load_data(with_method(scenario, method), run_date)
     formulation = formulate(data)
-    result = _solved(formulation.problem, data.scenario, progress)
+    forced = data.lists.forced
+    result = _solved(formulation.problem, data.scenario, progress, forced)
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
     from optimizer.plan.controls import draw_controls  # numba: loaded by the commands that solve, not by validate
     from optimizer.reporting.summary import build_summary, unassigned_reasons
 
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
-                            data.scenario.control_fractions(), data.scenario.seed)
+                            data.scenario.control_fractions(), data.scenario.seed,
+                            None if forced is None else forced != NO_CAMPAIGN)
     assignments = plan_table(formulation.problem, result.choice, control, response_values(data, result.choice),
-                             unassigned_reasons(formulation, result.choice))
+                             unassigned_reasons(formulation, result.choice), forced)
     return Plan(formulation, result, control, assignments, build_summary(formulation, result, control))
 
 
@@ -81,14 +84,24 @@ def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -
     """The scenario's Problem once its file, its data and the conflicts seen without solving are
     checked (ScenarioError, DataError, InfeasibleError): what ``cvo validate`` runs."""
     formulation = formulate(load_data(with_method(scenario, None), run_date))
-    check_limits(formulation.problem, formulation.scenario)
+    check_limits(formulation.problem, formulation.scenario, formulation.data.lists.forced)
     return formulation
 
 
-def check_limits(problem: Problem, scenario: Scenario) -> None:
-    """InfeasibleError when minimum audiences need more of a limit than it allows, even with their
-    cheapest customers (optimizer/solve/shortfalls.py)."""
-    shortfalls = obvious_conflicts(problem)
+def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] | None = None) -> None:
+    """InfeasibleError when the forced customers alone use more of a limit than it allows, or when
+    minimum audiences need more of a limit than it allows (what the forced customers left of it),
+    even with their cheapest customers (optimizer/solve/shortfalls.py)."""
+    over = [] if forced is None else overused(problem, forced)
+    if over:
+        raise InfeasibleError(
+            f"No plan satisfies every constraint of scenario '{scenario.name}': the forced customers alone use "
+            + "; ".join(f"{use:,.6g} of {label(row)}" for row, use in over),
+            where=f"{scenario.source}, forced",
+            fix="Raise those limits, or take customers off the forced lists",
+        )
+    rest = problem if forced is None else without_fixed(problem, forced)
+    shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest)]
     if shortfalls:
         raise InfeasibleError(
             f"No plan satisfies every constraint of scenario '{scenario.name}': "
@@ -98,24 +111,39 @@ def check_limits(problem: Problem, scenario: Scenario) -> None:
         )
 
 
-def _solved(problem: Problem, scenario: Scenario, progress: Progress | None) -> SolveResult:
+def _whole(found: Shortfall, problem: Problem, forced: NDArray[np.intp] | None) -> Shortfall:
+    """A shortfall of what the forced customers leave, told against the scenario's own limits: their
+    use added back to the least use (the amount to raise a limit by is the same)."""
+    if forced is None:
+        return found
+    index = {row.name: position for position, row in enumerate(problem.rows)}
+    used = float(problem.row_activity(forced)[index[found.limit.name]])
+    return Shortfall(tuple(problem.rows[index[row.name]] for row in found.needs), problem.rows[index[found.limit.name]],
+                     found.least + used)
+
+
+def _solved(problem: Problem, scenario: Scenario, progress: Progress | None,
+            forced: NDArray[np.intp] | None = None) -> SolveResult:
     """The solver's result when it has a plan; InfeasibleError or SolverError otherwise. The
     diagnosis of an infeasible scenario shares the solve's time limit."""
-    check_limits(problem, scenario)
+    check_limits(problem, scenario, forced)
     from optimizer.solve.solver import solve  # pyomo and numba: loaded by the commands that solve
 
     clock = Clock.start(scenario.solver.time_limit_s)
-    result = solve(problem, scenario.solver, progress, lambda: tie_keys(problem.customer_ids, scenario.seed))
+    result = solve(problem, scenario.solver, progress, lambda: tie_keys(problem.customer_ids, scenario.seed), forced)
     if result.termination is Termination.INFEASIBLE:
-        raise _infeasible(scenario, problem, clock)
+        raise _infeasible(scenario, problem if forced is None else without_fixed(problem, forced), clock,
+                          forced is not None)
     if result.status is SolutionStatus.NONE:
         raise _no_plan(scenario, problem, result)
     return result
 
 
 def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
-               value_per_response: NDArray[np.float64], reasons: NDArray[np.object_]) -> pd.DataFrame:
-    """One row per customer: campaign_id and group (null when none), expected value and spend, the
+               value_per_response: NDArray[np.float64], reasons: NDArray[np.object_],
+               forced: NDArray[np.intp] | None = None) -> pd.DataFrame:
+    """One row per customer: campaign_id and group (treatment, control, or forced for a customer of a
+    forced list; null when none), expected value and spend, the
     value of one response the objective used (treated and control alike; NaN when none), the
     campaign's channel, and for a customer given nothing the code of why (``reasons``:
     optimizer/reporting/summary.py UNASSIGNED).
@@ -125,12 +153,14 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
     given = choice != NO_CAMPAIGN
     treated = given & ~control
     rows = np.arange(problem.n_customers)
+    group = np.where(control, CONTROL, TREATMENT) if forced is None else \
+        np.where(forced != NO_CAMPAIGN, FORCED, np.where(control, CONTROL, TREATMENT))
     safe = np.where(given, choice, 0)
     campaign_ids = np.array(problem.campaign_ids, dtype=object)
     return pd.DataFrame({
         "customer_id": pd.array(problem.customer_ids.astype(str), dtype="string"),
         "campaign_id": pd.array(np.where(given, campaign_ids[safe], np.array(None)), dtype="string"),
-        "group": pd.array(np.where(given, np.where(control, CONTROL, TREATMENT), np.array(None)), dtype="string"),
+        "group": pd.array(np.where(given, group, np.array(None)), dtype="string"),
         "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
         "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
         "value_per_response": np.where(given, value_per_response, np.nan),
@@ -140,13 +170,16 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
     })
 
 
-def _infeasible(scenario: Scenario, problem: Problem, clock: Clock) -> InfeasibleError:
+def _infeasible(scenario: Scenario, problem: Problem, clock: Clock, forced: bool = False) -> InfeasibleError:
+    """The diagnosis of an infeasible ``problem`` (with ``forced``: what is left once the forced
+    customers are given their campaigns, so its limits are what they leave)."""
     from optimizer.solve.infeasibility import describe_conflict, diagnose
 
     customers, campaigns = problem.candidate_pairs()
     diagnosis = diagnose(problem, customers, campaigns, clock)
+    left = " The limits are counted after the forced customers, as what they leave of each." if forced else ""
     return InfeasibleError(
-        f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}",
+        f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}{left}",
         where=scenario.source,
         fix="Change one of the limits named above in the scenario file, then run again",
     )

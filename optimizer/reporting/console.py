@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -177,6 +178,23 @@ def policy_table(summary: dict[str, Any]) -> Table | None:
 POLICY_KINDS = ("cooldown", "rolling_cap", "measurement_window")
 
 
+def lists_table(summary: dict[str, Any]) -> Table | None:
+    """The run's forced and excluded lists and the customers each held (None without lists)."""
+    files = summary.get("customer_lists") or []
+    if not files:
+        return None
+    table = Table(title="Customer lists of this run", title_justify="left", caption_justify="left",
+                  caption="Forced customers are treated (in the treatment column), never held out, and left out of "
+                  "the measurement; excluded customers get nothing.")
+    for column in ("list", "file", "campaign", "customers", "not in the customers table"):
+        table.add_column(column, justify="right" if column in ("customers", "not in the customers table") else "left")
+    for listed in files:
+        table.add_row(listed["list"], escape(Path(listed["file"]).name), escape(listed.get("campaign") or (
+            "its campaign_id" if listed["list"] == "forced" else "")), _count(listed["customers"]),
+            _count(listed.get("not_in_customers", 0)))
+    return table
+
+
 def render_summary(summary: dict[str, Any], console: Console) -> None:
     parts: list[Any] = [headline(summary), campaign_table(summary), channel_table(summary)]
     if summary["constraints"]:
@@ -185,9 +203,7 @@ def render_summary(summary: dict[str, Any], console: Console) -> None:
         parts.append(kpi_table(summary))
     if "unassigned" in summary:
         parts.append(unassigned_table(summary))
-    policy = policy_table(summary)
-    if policy is not None:
-        parts.append(policy)
+    parts += [table for table in (policy_table(summary), lists_table(summary)) if table is not None]
     console.print(Group(*parts))
 
 

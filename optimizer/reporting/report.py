@@ -44,7 +44,8 @@ REQUIRED_KEYS = ("scenario", "status", "objective", "customers", "treatment", "c
 OBJECTIVE_LABELS = {"incremental_value": "expected incremental value", "expected_revenue": "expected revenue",
                     "responses": "expected responses"}
 # looked up with a summary's value, which may be missing (None)
-RULE_KINDS: dict[str | None, str] = {"not_scored": "no score", "eligible": "eligibility rule", "cooldown": "cool-down",
+RULE_KINDS: dict[str | None, str] = {"not_scored": "no score", "eligible": "eligibility rule",
+                                     "excluded": "excluded list", "cooldown": "cool-down",
                                      "rolling_cap": "rolling contact cap", "measurement_window": "measurement window"}
 SENSE_SYMBOLS: dict[str | None, str] = {"<=": "≤", ">=": "≥", "==": "="}
 SWEEP_HINT = "cvo sweep SCENARIO --budget A:B:N --out OUT_DIR"

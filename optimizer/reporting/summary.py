@@ -88,6 +88,9 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "eligibility": [asdict(impact) for impact in formulation.impacts],
         "scores_ignored": formulation.data.scores.ignored,
         "unassigned": unassigned_figures(formulation, choice),
+        "forced": formulation.data.lists.n_forced,
+        "excluded": formulation.data.lists.n_excluded,
+        "customer_lists": formulation.data.lists.files,
     }
 
 
@@ -116,7 +119,7 @@ def solver_figures(result: SolveResult, requested: str | None = None) -> dict[st
 def campaign_figures(
     formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_]
 ) -> list[dict[str, Any]]:
-    problem = formulation.problem
+    problem, forced = formulation.problem, formulation.data.lists.forced
     rows = np.arange(problem.n_customers)
     figures = []
     for j, campaign in enumerate(formulation.scenario.campaigns):
@@ -132,6 +135,7 @@ def campaign_figures(
             "audience": int((choice == j).sum()),
             "treatment": int(treated.sum()),
             "control": int(((choice == j) & control).sum()),
+            "forced": 0 if forced is None else int((treated & (forced == j)).sum()),
             "expected_spend": float(problem.spend[rows[treated], j].sum()),
             "expected_value": float(problem.pair_value[rows[treated], j].sum()),
             "control_spend": float(problem.spend[rows[held_out], j].sum()),
@@ -141,6 +145,7 @@ def campaign_figures(
 
 
 UNASSIGNED = {  # why a customer got nothing: the code plan.parquet's reason column holds, and its words
+    "excluded": "on an excluded (do-not-contact) list of this run",
     "not_eligible": "not eligible for any campaign (eligibility rules, or no score)",
     "contact_policy": "blocked by the contact policy (cool-downs, caps, open measurement windows)",
     "not_worth_its_cost": "no eligible campaign is worth its cost (expected value <= 0)",
@@ -155,15 +160,18 @@ def unassigned_reasons(formulation: Formulation, choice: NDArray[np.integer[Any]
     codes = np.full(len(choice), None, dtype=object)
     left = choice == NO_CAMPAIGN
     for code in UNASSIGNED:
-        counted = left & _holds(code, problem, allowed)
+        counted = left & _holds(code, formulation, allowed)
         codes[counted] = code
         left &= ~counted
     return codes
 
 
-def _holds(code: str, problem: Problem, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+def _holds(code: str, formulation: Formulation, allowed: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """The customers for whom reason ``code`` holds (each reason is asked only of those the ones
     before it left)."""
+    problem, excluded = formulation.problem, formulation.data.lists.excluded
+    if code == "excluded":
+        return np.zeros(problem.n_customers, dtype=bool) if excluded is None else excluded
     if code == "not_eligible":
         some: NDArray[np.bool_] = np.asarray(allowed.any(axis=1))
     elif code == "contact_policy":

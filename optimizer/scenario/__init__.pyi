@@ -9,6 +9,7 @@ from .data import (
 )
 from .expressions import Expression as Expression, parse as parse
 from .formulation import Formulation as Formulation, RuleImpact as RuleImpact, formulate as formulate
+from .lists import CustomerLists as CustomerLists, read_lists as read_lists
 from .policy import PolicyRule as PolicyRule, policy_rules as policy_rules
 from .schema import (
     Campaign as Campaign,
@@ -17,6 +18,7 @@ from .schema import (
     ContactPolicy as ContactPolicy,
     Cooldown as Cooldown,
     CustomConstraint as CustomConstraint,
+    ForcedList as ForcedList,
     Kpi as Kpi,
     Objective as Objective,
     Scenario as Scenario,

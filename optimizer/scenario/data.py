@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, did_you_mean
+from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import read_table, require_columns, row_label, show
@@ -49,7 +50,8 @@ class ScenarioData:
     ``customers`` has ids as strings; ``scores`` is aligned with its rows (NaN where a pair has
     no score row, and everywhere without a scores table); ``contacts`` are the contact history's
     contacts the policy must respect on ``run_date`` (empty without a history file);
-    ``history_state`` is the history's id and last event when it was read ((None, 0) without one).
+    ``history_state`` is the history's id and last event when it was read ((None, 0) without one);
+    ``lists`` the run's forced and excluded customers (optimizer/scenario/lists.py).
     """
 
     scenario: Scenario
@@ -60,6 +62,7 @@ class ScenarioData:
     customers_file: Path
     history_file: Path
     history_state: tuple[str | None, int]
+    lists: CustomerLists = field(default_factory=CustomerLists)
 
     @property
     def customer_ids(self) -> NDArray[np.object_]:
@@ -85,7 +88,8 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioDa
     check_history_path(history_file)
     seen = history_state(history_file)  # before the contacts: a commit in between makes the plan stale, not fresh
     contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy))
-    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen)
+    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen,
+                        read_lists(scenario, ids))
 
 
 def contact_rules(policy: ContactPolicy) -> int:

@@ -25,9 +25,10 @@ from optimizer.errors import DataError, InfeasibleError, ScenarioError
 from optimizer.scenario.checks import check_finite, check_probabilities, require_numbers
 from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.expressions import Expression, parse
+from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, Scenario
-from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 TREATED_SPEND = "treated_spend"  # the weight (1 - f_j) · spend_ij: spend as expected after the control draw
 PAIR_COLUMNS = (
@@ -79,11 +80,16 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
     scores = _scores(data, columns)
     pairs = [_campaign_pairs(data, j, columns, scores) for j in range(len(scenario.campaigns))]
     rules = policy_rules(scenario, data.customer_ids, data.contacts, data.run_date)
-    impacts, allowed = _apply_policy(scenario, pairs, rules)
+    impacts, allowed = _apply_policy(scenario, pairs, rules, data.lists.excluded)
+    if data.lists.forced is not None:
+        _check_forced(data, data.lists.forced, pairs, rules)
     spend = np.column_stack([pair["spend"] for pair in pairs])
     weights = {"spend": spend}
     if not scenario.budget_counts_controls:
         weights[TREATED_SPEND] = spend * (1.0 - scenario.control_fractions())
+        if data.lists.forced is not None:  # a forced customer is never held out: its whole spend is treated
+            settled = data.lists.forced != NO_CAMPAIGN
+            weights[TREATED_SPEND][settled] = spend[settled]
     custom_rows = _custom_rows(data, columns, pairs, weights)
     problem = Problem(
         customer_ids=data.customer_ids,
@@ -124,9 +130,10 @@ def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDA
 
 
 def _apply_policy(
-    scenario: Scenario, pairs: list[dict[str, Any]], rules: list[PolicyRule]
+    scenario: Scenario, pairs: list[dict[str, Any]], rules: list[PolicyRule], excluded: NDArray[np.bool_] | None,
 ) -> tuple[tuple[RuleImpact, ...], NDArray[np.bool_] | None]:
-    """Remove the pairs the contact policy blocks; count what each rule removed, in order."""
+    """Remove the excluded customers and the pairs the contact policy blocks; count what each rule
+    removed, in order (not scored, the eligible rule, the excluded lists, each policy rule)."""
     allowed = np.column_stack([pair["eligible"] for pair in pairs])
     impacts = []
     for j, (campaign, pair) in enumerate(zip(scenario.campaigns, pairs)):
@@ -136,6 +143,10 @@ def _apply_policy(
         impacts.append(RuleImpact(campaign.id, f"eligible: {campaign.eligible}", "eligible",
                                   f"campaigns[{j}].eligible", int((left & ~pair["rule"]).sum())))
         left &= pair["rule"]
+        if excluded is not None:
+            impacts.append(RuleImpact(campaign.id, "on an excluded (do-not-contact) list", "excluded", "excluded",
+                                      int((left & excluded).sum())))
+            left &= ~excluded
         for rule in (rule for rule in rules if rule.campaigns[j]):
             removed = left & rule.blocked[:, j]
             impacts.append(RuleImpact(campaign.id, rule.rule, rule.kind, rule.source, int(removed.sum())))
@@ -143,6 +154,31 @@ def _apply_policy(
         pair["eligible"] = left
     blocked_any = not np.array_equal(allowed, np.column_stack([pair["eligible"] for pair in pairs]))
     return tuple(impacts), allowed if blocked_any else None
+
+
+def _check_forced(data: ScenarioData, forced: NDArray[np.intp], pairs: list[dict[str, Any]],
+                  rules: list[PolicyRule]) -> None:
+    """DataError naming the forced customers their campaign may not reach, and which rule keeps them out."""
+    scenario, ids, problems = data.scenario, data.customer_ids, []
+    for j, pair in enumerate(pairs):
+        out = (forced == j) & ~pair["eligible"]
+        if not out.any():
+            continue
+        reasons = [(~pair["scored"], "have no score for it"),
+                   (~pair["rule"], f"fail its eligible rule ({scenario.campaigns[j].eligible})"),
+                   *((rule.blocked[:, j], f"are kept out by the contact policy ({rule.rule})")
+                     for rule in rules if rule.campaigns[j])]
+        for mask, reason in reasons:
+            if (out & mask).any():
+                problems.append(describe_forced(scenario, ids[out & mask], j, reason))
+                out &= ~mask
+    if problems:
+        raise DataError(
+            "Forced customers cannot get the campaign they are forced into: " + "; ".join(problems),
+            where=f"{scenario.source}, forced",
+            fix="Take them off the forced list, or widen the campaign's 'eligible' rule or contact policy "
+                "if the promise must be kept",
+        )
 
 
 def _customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:

@@ -7,9 +7,10 @@ the file's keys are laid over it:
 - mappings merge key by key, the extending file's value winning (``channels.email.capacity``);
 - ``campaigns`` merge by ``id``: an entry changes the keys it names of the campaign with its id,
   and an id the base lacks adds a campaign (in the base's order, new ones after);
-- every other list (cool-downs, caps, constraints, KPIs) is replaced whole.
+- every other list (cool-downs, caps, constraints, KPIs, forced and excluded lists) is replaced whole.
 
-Paths (``customers``, ``scores``, ``contact_policy.history``) are relative to the file that
+Paths (``customers``, ``scores``, ``contact_policy.history``, the files of ``forced`` and
+``excluded``) are relative to the file that
 writes them, so a base's are rebased onto the extending file's folder before the merge.
 
 ``--set KEY=VALUE`` then changes one value: KEY is a dotted path whose steps are mapping keys or,
@@ -59,16 +60,27 @@ def _read_extending(path: Path, chain: list[Path]) -> dict[str, Any]:
 
 
 def _rebased(raw: dict[str, Any], source: Path, target: Path) -> dict[str, Any]:
-    """``raw`` with its relative paths (PATH_KEYS) written relative to ``target`` instead of ``source``."""
+    """``raw`` with its relative paths (PATH_KEYS, the forced and excluded lists' files) written
+    relative to ``target`` instead of ``source``."""
     for keys in PATH_KEYS:
         holder: dict[str, Any] = raw
         for key in keys[:-1]:
             inner = holder.get(key)
             holder = inner if isinstance(inner, dict) else {}
-        value = holder.get(keys[-1])
-        if isinstance(value, str) and not Path(value).is_absolute():
-            holder[keys[-1]] = os.path.relpath((source / value).resolve(), target.resolve())
+        holder[keys[-1]] = _moved(holder.get(keys[-1]), source, target)
+    for listed in raw.get("forced") or []:
+        if isinstance(listed, dict):
+            listed["file"] = _moved(listed.get("file"), source, target)
+    if isinstance(raw.get("excluded"), list):
+        raw["excluded"] = [_moved(file, source, target) for file in raw["excluded"]]
     return raw
+
+
+def _moved(value: Any, source: Path, target: Path) -> Any:
+    """A relative path of a file in ``source`` as seen from ``target``; anything else as it is."""
+    if isinstance(value, str) and not Path(value).is_absolute():
+        return os.path.relpath((source / value).resolve(), target.resolve())
+    return value
 
 
 def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:

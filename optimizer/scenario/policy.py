@@ -2,7 +2,7 @@
 
 For a run on date t, a new contact of campaign j (channel h_j, measurement window w_j days):
 
-    cool-down (campaign c or channel h, d days): blocked if a treated contact of c (on h)
+    cool-down (campaign c or channel h, d days): blocked if a treated (or forced) contact of c (on h)
         was sent less than d days from t, before or after:    |t - sent_on| < d
     cap (at most N in D days, on h / of c / of any kind): blocked if N treated contacts
         were sent in the D days up to t:                       t - D < sent_on <= t
@@ -75,7 +75,7 @@ def _campaign_mask(scenario: Scenario, campaign: str | None, channel: str | None
 
 
 def _matching(known: pd.DataFrame, campaign: str | None, channel: str | None) -> pd.DataFrame:
-    treated = known[known["group"] == "treatment"]
+    treated = known[known["group"].isin(["treatment", "forced"])]
     if campaign is not None:
         treated = treated[treated["campaign_id"] == campaign]
     if channel is not None:

@@ -162,6 +162,19 @@ class ContactPolicy(_Strict):
     separate_windows: bool = True
 
 
+class ForcedList(_Strict):
+    """Customers who must be contacted in this run (a promise: the VIPs told they get a call).
+
+    ``file`` (.csv or .parquet, relative to the scenario) has the scenario's customer id column;
+    each listed customer gets ``campaign``, or the campaign its own ``campaign_id`` column names
+    when ``campaign`` is left out. A forced customer is treated, never held out as a control, and
+    their contacts are not part of any campaign's measurement (they were not drawn at random).
+    """
+
+    file: Annotated[str, Field(min_length=1)]
+    campaign: str | None = None
+
+
 class Scenario(_Strict):
     """A whole scenario; ``path`` is where it was read from (relative paths resolve from there)."""
 
@@ -179,6 +192,8 @@ class Scenario(_Strict):
     channels: dict[str, Channel] = Field(default_factory=dict)
     constraints: list[CustomConstraint] = Field(default_factory=list)
     kpis: list[Kpi] = Field(default_factory=list)
+    forced: list[ForcedList] = Field(default_factory=list)
+    excluded: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # do-not-contact files
     solver: SolverOptions = SolverOptions()
     contact_policy: ContactPolicy = ContactPolicy()
     path: Path | None = Field(default=None, exclude=True)
@@ -199,6 +214,9 @@ class Scenario(_Strict):
         if self.scores is not None:
             data["scores"] = str(self.resolve(self.scores))
         data["contact_policy"]["history"] = str(self.resolve(self.contact_policy.history))
+        for listed in data.get("forced", []):
+            listed["file"] = str(self.resolve(listed["file"]))
+        data["excluded"] = [str(self.resolve(file)) for file in self.excluded]
         return data
 
     def resolve(self, relative: str) -> Path:
@@ -308,7 +326,7 @@ def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
     """Checks that span keys: unique ids, known channels, campaign references, probabilities."""
     return [
         *_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario),
-        *_policy_checks(scenario),
+        *_policy_checks(scenario), *_list_checks(scenario),
     ]
 
 
@@ -364,6 +382,14 @@ def _policy_checks(scenario: Scenario) -> list[ScenarioError]:
                     where = f"{scenario.source}, contact_policy.{family}[{index}].{key}"
                     problems.append(_unknown(name, known, key, where))
     return problems
+
+
+def _list_checks(scenario: Scenario) -> list[ScenarioError]:
+    """Forced lists name this scenario's campaigns."""
+    ids = scenario.campaign_ids()
+    return [_unknown(listed.campaign, ids, "campaign", f"{scenario.source}, forced[{index}].campaign")
+            for index, listed in enumerate(scenario.forced)
+            if listed.campaign is not None and listed.campaign not in ids]
 
 
 def _unknown(name: str, known: list[str], kind: str, where: str) -> ScenarioError:

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from optimizer.solve.classes import find_classes, solve_classes
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
+from optimizer.solve.fixed import with_fixed, without_fixed
 from optimizer.solve.lagrangian import PricedProblem, priced_problem
 from optimizer.solve.options import Method, SolverOptions
 from optimizer.solve.partitions import Progress
@@ -35,10 +36,16 @@ def chosen_method(problem: Problem, options: SolverOptions) -> Method:
 
 
 def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Progress | None = None,
-          tie_keys: Callable[[], NDArray[np.uint64]] | None = None) -> SolveResult:
+          tie_keys: Callable[[], NDArray[np.uint64]] | None = None,
+          fixed: NDArray[np.intp] | None = None) -> SolveResult:
     """Run the chosen solver on ``problem`` (a PricedProblem, the decomposition's lean arrays, is
     solved by the decomposition unless its customers fall into few classes, whose interchangeable
-    customers are then taken in the order of the keys ``tie_keys()`` gives: optimizer/solve/classes.py)."""
+    customers are then taken in the order of the keys ``tie_keys()`` gives: optimizer/solve/classes.py).
+
+    ``fixed`` settles customers' campaigns beforehand (a forced list; -1 for the others): the rest
+    is solved under what they leave of each limit (optimizer/solve/fixed.py)."""
+    if fixed is not None and isinstance(problem, Problem):
+        return with_fixed(solve(without_fixed(problem, fixed), options, progress, tie_keys), problem, fixed)
     priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem)
     classes = find_classes(priced)
     if classes is not None:

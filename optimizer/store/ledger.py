@@ -267,12 +267,14 @@ def _has_response_values(run: RunFolder, rows: pd.DataFrame | None) -> bool:
 
 
 def _recount(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Set the run's and its campaigns' treatment and control counts from its recorded contacts."""
+    """Set the run's and its campaigns' treatment (forced customers included: they were sent the
+    campaign) and control counts from its recorded contacts."""
     for table, key in (("campaigns", "AND t.campaign_id = c.campaign_id"), ("runs", "")):
         connection.execute(
-            f"UPDATE {table} t SET treatment = (SELECT count(*) FILTER (c.\"group\" = 'treatment') FROM contacts c "
-            f"WHERE c.run_id = t.run_id {key}), control = (SELECT count(*) FILTER (c.\"group\" = 'control') "
-            f"FROM contacts c WHERE c.run_id = t.run_id {key}) WHERE t.run_id = ?", [run_id])
+            f"UPDATE {table} t SET treatment = (SELECT count(*) FILTER (c.\"group\" IN ('treatment', 'forced')) "
+            f"FROM contacts c WHERE c.run_id = t.run_id {key}), control = (SELECT count(*) "
+            f"FILTER (c.\"group\" = 'control') FROM contacts c WHERE c.run_id = t.run_id {key}) WHERE t.run_id = ?",
+            [run_id])
 
 
 def _contact_count(connection: duckdb.DuckDBPyConnection, run_id: str) -> int:

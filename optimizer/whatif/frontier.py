@@ -40,7 +40,7 @@ from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.options import Method
-from optimizer.solve.problem import Problem
+from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.solver import solve
 from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, atomic_write
@@ -189,7 +189,8 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
     scenario = formulation.scenario
     problem = set_limit(formulation.problem, index, value)
     started = time.perf_counter()
-    result = solve(problem, scenario.solver)
+    forced = formulation.data.lists.forced
+    result = solve(problem, scenario.solver, fixed=forced)
     seconds = time.perf_counter() - started
     prices = _shadow_prices(problem, result)
     if result.termination is Termination.INFEASIBLE or result.status is SolutionStatus.NONE:
@@ -198,7 +199,8 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
     fractions = scenario.control_fractions()
-    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed)
+    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed,
+                            None if forced is None else forced != NO_CAMPAIGN)
     campaigns = campaign_figures(replace(formulation, problem=problem), result.choice, control)
     return SweepPoint(
         value=float(value), status=result.status, termination=result.termination, objective=result.objective,

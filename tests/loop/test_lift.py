@@ -124,6 +124,18 @@ def test_roi_arithmetic_on_a_tiny_example() -> None:
     assert m.responders_from == "converted"
 
 
+def test_forced_customers_are_left_out_of_the_arms() -> None:
+    """Customers of a forced list got the campaign without a random draw: adding them (big spenders
+    all) changes no figure of the measurement."""
+    contacts, outcomes = tiny()
+    forced = pd.DataFrame({"customer_id": ["f1", "f2"], "campaign_id": ["a", "b"], "channel": ["email", "sms"],
+                           "group": ["forced", "forced"]})
+    spent = pd.DataFrame({"customer_id": ["f1", "f2"], "revenue": [500, 900], "converted": [1, 1]})
+    plain = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
+    mixed = measure(pd.concat([contacts, forced]), pd.concat([outcomes, spent]), COSTS_A_B, source="outcomes.csv")
+    assert mixed.to_dict()["campaigns"] == plain.to_dict()["campaigns"]
+
+
 def test_total_row_combines_the_campaign_errors() -> None:
     """se_all^2 = sum_j (n_T,j / N_T)^2 se_j^2 for the per-customer uplift, times N_T for the total."""
     m = measure(*tiny(), COSTS_A_B, source="outcomes.csv")
@@ -234,7 +246,7 @@ BAD_INPUTS = {
     "no treated": (set_column("group", lambda c: c["group"].mask(c["campaign_id"].eq("a"), "control"), "contacts"),
                    ["Campaign 'a' cannot be measured: it has no treated customers (0 treated, 6 control)"]),
     "bad group": (set_cell("group", 1, "holdout", "contacts"),
-                  ["The 'group' of customer 't2' is 'holdout', not 'treatment' or 'control'"]),
+                  ["The 'group' of customer 't2' is 'holdout', not 'treatment', 'control' or 'forced'"]),
     "no costs": (set_column("campaign_id", lambda c: c["campaign_id"].replace("b", "z"), "contacts"),
                  ["No costs were given for campaign 'z'", "costs are known for: a, b"]),
     "empty outcomes": (lambda c, o: (c, o.iloc[:0]), ["The outcomes table is empty (outcomes.csv)"]),

@@ -20,7 +20,7 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from optimizer.errors import DataError  # noqa: E402
+from optimizer.errors import DataError, ScenarioError  # noqa: E402
 from optimizer.plan.distributed import optimize_distributed  # noqa: E402
 from optimizer.plan.workflow import optimize  # noqa: E402
 from optimizer.scenario.schema import load_scenario  # noqa: E402
@@ -325,3 +325,17 @@ def write_scenario_with(folder: Path, **changes: str) -> Path:
     path = folder / "changed.yaml"
     path.write_text(yaml.safe_dump(scenario))
     return path
+
+
+@pytest.mark.parametrize("keys", [{"excluded": ["dnc.csv"]}, {"forced": [{"file": "vips.csv", "campaign": "a"}]}])
+def test_lists_are_refused_before_any_worker_is_asked(tmp_path: Path, keys: dict) -> None:
+    """Partitioned runs do not read forced or excluded lists yet: a ScenarioError (exit 2) naming the key,
+    raised before the client is used (None here)."""
+    path = tmp_path / "lists.yaml"
+    path.write_text(yaml.safe_dump({"name": "lists", "customers": "parts", "campaigns": [
+        {"id": "a", "channel": "email", "p_treat": 0.2, "p_control": 0.1, "value_per_response": 5}], **keys}))
+    scenario = load_scenario(path)
+    with pytest.raises(ScenarioError) as caught:
+        optimize_distributed(scenario, None, tmp_path / "out")
+    assert "does not read" in caught.value.message and caught.value.where.endswith(next(iter(keys)))
+    assert caught.value.exit_code == 2 and not (tmp_path / "out").exists()

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from checker import PLAN_COLUMNS, check_plan, custom_lhs, expected_controls, load_expected
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, InfeasibleError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.scenario.data import load_data
@@ -79,6 +79,11 @@ SCENARIOS = {
              "where": "channel == 'email' and campaign_id != 'winback_coupon'", "rhs": 150},
         ],
     },
+    "lists": {
+        **BASE, "budget": 450, "campaigns": CAMPAIGNS,
+        "forced": [{"file": "data/vips.csv", "campaign": "vip_call"}, {"file": "data/promised.csv"}],
+        "excluded": ["data/do_not_contact.csv"],
+    },
     "responses": {
         **{key: value for key, value in BASE.items() if key != "scores"}, "objective": "responses", "budget": 60,
         "campaigns": [
@@ -100,9 +105,23 @@ def workspace(tmp_path_factory, generate_data) -> Path:
     (root / "data").mkdir()
     customers.to_parquet(root / "data" / "customers.parquet", index=False)
     scores.to_parquet(root / "data" / "scores.parquet", index=False)
+    write_lists(customers, root / "data")
     for name, scenario in SCENARIOS.items():
         write_scenario(root / f"{name}.yaml", {"name": name, **scenario})
     return root
+
+
+def write_lists(customers: pd.DataFrame, folder: Path) -> None:
+    """The 'lists' scenario's files: 6 customers promised a call, 4 a text (by a campaign_id column),
+    every 12th other customer and two ids the table lacks on the do-not-contact list."""
+    callable_ = customers["phone_opt_in"] & (customers["segment"].isin(["VIP", "Loyal"]) | (customers["ltv"] > 800))
+    texted = customers["sms_opt_in"] & (customers["days_since_last_purchase"] <= 365) & ~callable_
+    vips, promised = customers["customer_id"][callable_].iloc[:6], customers["customer_id"][texted].iloc[:4]
+    pd.DataFrame({"customer_id": vips}).to_csv(folder / "vips.csv", index=False)
+    pd.DataFrame({"customer_id": promised, "campaign_id": "sms_reminder"}).to_csv(folder / "promised.csv", index=False)
+    others = customers["customer_id"][~customers["customer_id"].isin([*vips, *promised])].iloc[::12]
+    pd.DataFrame({"customer_id": [*others, "NOT_A_CUSTOMER_1", "NOT_A_CUSTOMER_2"]}).to_csv(
+        folder / "do_not_contact.csv", index=False)
 
 
 def write_scenario(path: Path, scenario: dict) -> Path:
@@ -134,11 +153,12 @@ def test_plan_file_has_the_documented_columns(solved, name: str):
     plan = pd.read_parquet(out / "plan.parquet")
     assert list(plan.columns) == list(PLAN_COLUMNS)
     given = plan["campaign_id"].notna()
-    assert set(plan["group"][given]) <= {"treatment", "control"}
+    assert set(plan["group"][given]) <= {"treatment", "control", "forced"}
     assert plan["group"][~given].isna().all()
     assert (plan[["expected_value", "expected_spend"]][~given] == 0).all().all()
     assert pd.api.types.is_float_dtype(plan["expected_value"]) and pd.api.types.is_float_dtype(plan["expected_spend"])
-    assert summary["treatment"] == int((plan["group"] == "treatment").sum())
+    assert summary["treatment"] == int(plan["group"].isin(["treatment", "forced"]).sum())
+    assert summary["forced"] == int((plan["group"] == "forced").sum())
     assert summary["control"] == int((plan["group"] == "control").sum())
     assert summary["expected_value"] == pytest.approx(plan["expected_value"].sum())
     channels = {c["id"]: c["channel"] for c in summary["campaigns"]}
@@ -160,7 +180,7 @@ def test_each_channel_gets_its_contact_list(solved, name: str):
         listed = pd.read_csv(out / summary["contact_lists"][channel["channel"]], dtype=str)
         assert list(listed.columns) == ["customer_id", "campaign_id", "channel", "send_date"]
         assert len(listed) == channel["contacts"] and (listed["send_date"] == summary["run_date"]).all()
-        sent = plan[(plan["group"] == "treatment") & (plan["channel"] == channel["channel"])]
+        sent = plan[plan["group"].isin(["treatment", "forced"]) & (plan["channel"] == channel["channel"])]
         assert set(listed["customer_id"]) == set(sent["customer_id"])
 
 
@@ -355,3 +375,37 @@ def test_a_rerun_leaves_no_contact_list_of_the_run_before(workspace: Path, tmp_p
     (tmp_path / "contacts_fax.csv").write_text("customer_id\nold\n")  # a channel of an earlier scenario
     summary = write_plan(plan, tmp_path)
     assert sorted(p.name for p in tmp_path.glob("contacts_*.csv")) == sorted(summary["contact_lists"].values())
+
+
+def test_forced_customers_get_their_campaign_untouched_by_the_control_draw(solved, workspace: Path):
+    """The 'lists' scenario: 6 customers promised a call and 4 a text are treated with the group
+    'forced' (never held out); the do-not-contact list's customers get nothing, under their own
+    reason; the summary counts both lists, the two ids the customer table lacks included."""
+    _, out, summary = solved["lists"]
+    plan = pd.read_parquet(out / "plan.parquet").set_index("customer_id")
+    vips = pd.read_csv(workspace / "data" / "vips.csv", dtype=str)["customer_id"]
+    promised = pd.read_csv(workspace / "data" / "promised.csv", dtype=str)["customer_id"]
+    blocked = pd.read_csv(workspace / "data" / "do_not_contact.csv", dtype=str)["customer_id"]
+    forced = plan[plan["group"] == "forced"]
+    assert set(forced.index) == {*vips, *promised}
+    assert (forced.loc[vips, "campaign_id"] == "vip_call").all()
+    assert (forced.loc[promised, "campaign_id"] == "sms_reminder").all()
+    assert (forced["expected_spend"] > 0).all()
+    known = blocked[blocked.isin(plan.index)]
+    assert plan.loc[known, "campaign_id"].isna().all() and (plan.loc[known, "reason"] == "excluded").all()
+    assert (summary["forced"], summary["excluded"]) == (10, len(known))
+    assert {c["id"]: c["forced"] for c in summary["campaigns"]} == {
+        "winback_coupon": 0, "cross_sell_email": 0, "vip_call": 6, "sms_reminder": 4}
+    assert [(f["list"], f["customers"]) for f in summary["customer_lists"]] == [
+        ("excluded", len(known)), ("forced", 6), ("forced", 4)]
+    assert summary["customer_lists"][0]["not_in_customers"] == 2
+
+
+def test_forced_customers_alone_over_a_limit_are_refused_before_solving(workspace: Path):
+    scenario = yaml.safe_load((workspace / "lists.yaml").read_text())
+    scenario["campaigns"][2] = {**scenario["campaigns"][2], "max_audience": 5, "min_audience": 0}
+    path = write_scenario(workspace / "overforced.yaml", {**scenario, "name": "overforced"})
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(path)
+    assert "the forced customers alone use 6 of max_audience[vip_call] (<= 5" in caught.value.message
+    assert caught.value.where.endswith("overforced.yaml, forced")

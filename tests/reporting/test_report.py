@@ -437,3 +437,16 @@ def test_a_measured_run_shows_uplift_roi_and_personas(tmp_path):
 def test_an_unmeasured_run_says_how_to_measure_it(tmp_path):
     page = text_of(write_report(write_summary(tmp_path, full_summary())).read_text(encoding="utf-8"))
     assert "Not measured yet" in page and "cvo measure OUT_DIR --outcomes FILE" in page
+
+
+def test_the_runs_customer_lists_are_shown(tmp_path):
+    """A forced list without a campaign key (its rows name theirs) and an excluded list with ids the
+    customer table lacked; a summary without lists shows no such section."""
+    summary = {**full_summary(), "customer_lists": [
+        {"list": "excluded", "file": "/data/do_not_contact.csv", "customers": 1204, "not_in_customers": 17},
+        {"list": "forced", "file": "/data/promised.csv", "campaign": None, "customers": 23}]}
+    page = text_of(render_report(summary))
+    assert "Customer lists of this run" in page
+    assert "excluded /data/do_not_contact.csv 1,204 17" in page
+    assert "forced /data/promised.csv its campaign_id 23 0" in page
+    assert "Customer lists of this run" not in text_of(render_report(full_summary()))

@@ -47,7 +47,7 @@ def random_contacts(rng: np.random.Generator, customers: int, count: int, run_da
     return pd.DataFrame({
         "run_id": "r", "customer_id": [f"c{i}" for i in rng.integers(0, customers + 3, count)],
         "campaign_id": [CAMPAIGNS[p][0] for p in picks], "channel": [CAMPAIGNS[p][1] for p in picks],
-        "group": rng.choice(["treatment", "control"], count, p=[0.8, 0.2]),
+        "group": rng.choice(["treatment", "control", "forced"], count, p=[0.7, 0.2, 0.1]),
         "sent_on": sent, "window_end": [s + dt.timedelta(days=CAMPAIGNS[p][2]) for s, p in zip(sent, picks)],
     })
 
@@ -58,13 +58,13 @@ def brute_force(scenario: Scenario, contacts: pd.DataFrame, ids: list[str], run_
     for rule in policy.cooldowns:
         masks.append(_per_pair(scenario, ids, lambda i, c, rule=rule: (
             (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and any(
-                row.group == "treatment" and (rule.campaign in (None, row.campaign_id))
+                row.group in ("treatment", "forced") and (rule.campaign in (None, row.campaign_id))
                 and (rule.channel in (None, row.channel)) and abs((run_date - row.sent_on).days) < rule.days
                 for row in contacts[contacts.customer_id == i].itertuples()))))
     for rule in policy.caps:
         masks.append(_per_pair(scenario, ids, lambda i, c, rule=rule: (
             (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and sum(
-                row.group == "treatment" and (rule.campaign in (None, row.campaign_id))
+                row.group in ("treatment", "forced") and (rule.campaign in (None, row.campaign_id))
                 and (rule.channel in (None, row.channel)) and 0 <= (run_date - row.sent_on).days < rule.days
                 for row in contacts[contacts.customer_id == i].itertuples()) >= rule.max_contacts)))
     masks.append(_per_pair(scenario, ids, lambda i, c: any(

@@ -1,0 +1,145 @@
+"""The run's forced and excluded customers, read from the files the scenario names.
+
+For customer i of the customer table:
+
+    forced[i] = j    customer i must get campaign j in this run: treated, never held out as a
+                     control, and left out of every measurement (not drawn at random); -1 otherwise
+    excluded[i]      customer i gets no campaign in this run (a do-not-contact list)
+
+A forced list's id that is not in the customer table is an error (a promise must not be dropped
+silently); an excluded list's is only counted (a do-not-contact list covers more than one run).
+A customer forced into two campaigns, or both forced and excluded, is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from optimizer.errors import DataError, did_you_mean
+from optimizer.scenario.schema import ForcedList, Scenario
+from optimizer.solve.problem import NO_CAMPAIGN
+from optimizer.store.tables import read_table, require_columns, row_label
+
+SHOWN = 5  # ids named in a message before "and N more"
+
+
+@dataclass(frozen=True)
+class CustomerLists:
+    """``forced`` and ``excluded`` per customer row (module docstring; None when the scenario has no
+    such list), and per file what it held, for the summary."""
+
+    forced: NDArray[np.intp] | None = None
+    excluded: NDArray[np.bool_] | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def n_forced(self) -> int:
+        return 0 if self.forced is None else int((self.forced != NO_CAMPAIGN).sum())
+
+    @property
+    def n_excluded(self) -> int:
+        return 0 if self.excluded is None else int(self.excluded.sum())
+
+
+def read_lists(scenario: Scenario, customer_ids: pd.Index) -> CustomerLists:
+    """The scenario's forced and excluded lists laid on the customer table's rows (DataError)."""
+    files: list[dict[str, Any]] = []
+    excluded = None
+    if scenario.excluded:
+        excluded = np.zeros(len(customer_ids), dtype=bool)
+        for name in scenario.excluded:
+            path = scenario.resolve(name)
+            rows = customer_ids.get_indexer(_listed_ids(path, scenario.customer_id, "excluded list")[0])
+            excluded[rows[rows >= 0]] = True
+            files.append({"list": "excluded", "file": str(path), "customers": int(np.unique(rows[rows >= 0]).size),
+                          "not_in_customers": int((rows < 0).sum())})
+    forced = None
+    if scenario.forced:
+        forced = np.full(len(customer_ids), NO_CAMPAIGN, dtype=np.intp)
+        for listed in scenario.forced:
+            files.append(_force(scenario, listed, customer_ids, forced, excluded))
+    return CustomerLists(forced, excluded, files)
+
+
+def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, forced: NDArray[np.intp],
+           excluded: NDArray[np.bool_] | None) -> dict[str, Any]:
+    """Lay one forced list on ``forced`` (in place); what it held."""
+    path = scenario.resolve(listed.file)
+    ids, table = _listed_ids(path, scenario.customer_id, "forced list")
+    campaigns = _campaigns(scenario, listed, table, path)
+    rows = customer_ids.get_indexer(ids)
+    _require_known(ids, rows, path)
+    clash = (forced[rows] != NO_CAMPAIGN) & (forced[rows] != campaigns)
+    if clash.any():
+        first = int(np.flatnonzero(clash)[0])
+        names = scenario.campaign_ids()
+        raise DataError(
+            f"Customer '{ids[first]}' is forced into two campaigns, '{names[forced[rows[first]]]}' and "
+            f"'{names[campaigns[first]]}' ({int(clash.sum())} such customer(s))",
+            where=row_label(path, first), fix="Promise each customer one campaign: keep them in one forced list",
+        )
+    if excluded is not None and excluded[rows].any():
+        first = int(np.flatnonzero(excluded[rows])[0])
+        raise DataError(
+            f"Customer '{ids[first]}' is both forced and excluded ({int(excluded[rows].sum())} such customer(s))",
+            where=row_label(path, first), fix="Take them off the forced list or off the excluded list",
+        )
+    forced[rows] = campaigns
+    return {"list": "forced", "file": str(path), "campaign": listed.campaign, "customers": int(np.unique(rows).size)}
+
+
+def _listed_ids(path: Path, id_column: str, what: str) -> tuple[pd.Index, pd.DataFrame]:
+    """The ids of a list file (as text, like the customer table's) and the table they came from."""
+    table = read_table(path, what=what, text_columns=(id_column, "campaign_id"))
+    require_columns(table, [id_column], path, what,
+                    f"A {what} holds the customer ids under the same column name as the customers table")
+    missing = np.flatnonzero(table[id_column].isna().to_numpy())
+    if missing.size:
+        raise DataError(f"The {what} has {missing.size} row(s) with no '{id_column}'",
+                        where=row_label(path, int(missing[0])), fix="Give every row an id or drop those rows")
+    return pd.Index(table[id_column].astype(str)), table
+
+
+def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path: Path) -> NDArray[np.intp]:
+    """The campaign index of each row: the list's ``campaign``, else the file's campaign_id column."""
+    names = scenario.campaign_ids()
+    if listed.campaign is not None:
+        return np.full(len(table), names.index(listed.campaign), dtype=np.intp)
+    require_columns(table, ["campaign_id"], path, "forced list",
+                    "Name the campaign in the scenario (forced: [{file: ..., campaign: vip_call}]) "
+                    "or give the file a campaign_id column")
+    given = table["campaign_id"].astype(str)
+    campaigns = pd.Index(names).get_indexer(pd.Index(given))
+    unknown = np.flatnonzero(campaigns < 0)
+    if unknown.size:
+        name = str(given.iat[int(unknown[0])])
+        hint = did_you_mean(name, names)
+        raise DataError(f"The forced list names campaign '{name}', which is not a campaign of this scenario",
+                        where=row_label(path, int(unknown[0])),
+                        fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(names)}")
+    return campaigns.astype(np.intp)
+
+
+def _require_known(ids: pd.Index, rows: NDArray[np.intp], path: Path) -> None:
+    unknown = np.flatnonzero(rows < 0)
+    if unknown.size:
+        shown = ", ".join(repr(str(ids[i])) for i in unknown[:SHOWN])
+        more = f" and {unknown.size - SHOWN} more" if unknown.size > SHOWN else ""
+        raise DataError(
+            f"{unknown.size} customer(s) of the forced list are not in the customers table: {shown}{more}",
+            where=row_label(path, int(unknown[0])),
+            fix="Add them to the customers table, or take them off the forced list",
+        )
+
+
+def describe_forced(scenario: Scenario, ids: NDArray[np.object_], campaign: int, reason: str) -> str:
+    """'3 customers forced into vip_call ...' for the message of forced customers a rule keeps out."""
+    shown = ", ".join(repr(str(i)) for i in ids[:SHOWN])
+    more = f" and {ids.size - SHOWN} more" if ids.size > SHOWN else ""
+    return f"{ids.size} forced into '{scenario.campaigns[campaign].id}' {reason}: {shown}{more}"
