@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 
-.PHONY: demo test lint test-slow bench bench-docs data hillstrom hillstrom-readme weekly weekly-readme clean chromium
+.PHONY: demo planner test lint test-slow bench bench-docs data hillstrom hillstrom-readme weekly weekly-readme clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/cvo optimize scenarios/weekly.yaml --out out/weekly
+
+# The weekly run with promised contacts, a do-not-contact list, an own objective and an ROI hurdle.
+planner: $(STAMP)
+	$(BIN)/cvo optimize scenarios/planner.yaml --out out/planner
 
 # The report's browser test renders report.html in Debian's headless Chromium (skipped, with its
 # reason, without it): `make chromium` installs it (root or sudo, ~110 MB); .ci/run does, before `make test`.

@@ -285,8 +285,25 @@ def simulate_history(customers: pd.DataFrame, scores: pd.DataFrame, seed: int) -
     })
 
 
+def planner_lists(customers: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The planner scenario's lists: 20 customers promised a call by the account team and 10 a text
+    (customer_id, campaign_id; each eligible for it under the weekly rules), and 300 others who asked
+    not to be contacted plus 5 ids of closed accounts the customer table no longer has."""
+    rng = np.random.default_rng(seed + 7)
+    callable_ = customers["phone_opt_in"] & (customers["segment"].isin(["VIP", "Loyal"]) | (customers["ltv"] > 800))
+    texted = customers["sms_opt_in"] & (customers["days_since_last_purchase"] <= 365) & ~callable_
+    calls = rng.choice(customers["customer_id"][callable_].to_numpy(), 20, replace=False)
+    texts = rng.choice(customers["customer_id"][texted].to_numpy(), 10, replace=False)
+    promised = pd.DataFrame({"customer_id": [*calls, *texts], "campaign_id": ["vip_call"] * 20 + ["sms_reminder"] * 10})
+    others = customers["customer_id"][~customers["customer_id"].isin(promised["customer_id"])].to_numpy()
+    closed = [f"C9{k:05d}" for k in range(1, 6)]
+    do_not_contact = pd.DataFrame({"customer_id": [*np.sort(rng.choice(others, 300, replace=False)), *closed]})
+    return promised, do_not_contact
+
+
 def main() -> None:
-    """Parse the command line, generate, and write customers, scores and history parquet files."""
+    """Parse the command line, generate, and write customers, scores and history parquet files and
+    the planner scenario's two lists (csv)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=30_000, help="number of customers (default 30000)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the random generator (default 2026)")
@@ -297,6 +314,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, table in [("customers", customers), ("scores", scores), ("history", history)]:
         table.to_parquet(args.out / f"{name}.parquet", index=False, compression="zstd")
+    promised, do_not_contact = planner_lists(customers, args.seed)
+    promised.to_csv(args.out / "promised_contacts.csv", index=False)
+    do_not_contact.to_csv(args.out / "do_not_contact.csv", index=False)
     print(f"Wrote {len(customers)} customers, {len(scores)} scores and a {len(history)}-row history to {args.out}/")
 
 

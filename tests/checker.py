@@ -117,17 +117,23 @@ def _pair_columns(scenario: dict, campaign: dict, columns: dict, ids: np.ndarray
     cost_per_response = float(campaign.get("cost_per_response", 0.0))
     spend = cost_per_contact + p_treat * cost_per_response
     objective = scenario.get("objective", "incremental_value")
-    value = {
-        "incremental_value": (p_treat - p_control) * worth - spend,
-        "expected_revenue": p_treat * worth,
-        "responses": p_treat,
-    }[objective]
-    return {
+    pair = {
         "eligible": eligible, "p_treat": p_treat, "p_control": p_control, "uplift": p_treat - p_control,
         "value_per_response": worth, "cost_per_contact": np.full(n, cost_per_contact),
-        "cost_per_response": np.full(n, cost_per_response), "spend": spend, "value": value,
+        "cost_per_response": np.full(n, cost_per_response), "spend": spend,
         "campaign_id": np.full(n, campaign["id"], dtype=object),
         "channel": np.full(n, campaign["channel"], dtype=object),
+    }
+    if isinstance(objective, dict):  # {expression: e}: e over customer and pair columns
+        value = evaluate(objective["expression"], {**columns, **pair}, n).astype(float)
+    else:
+        value = {
+            "incremental_value": (p_treat - p_control) * worth - spend,
+            "expected_revenue": p_treat * worth,
+            "responses": p_treat,
+        }[objective]
+    return {
+        **pair, "value": value,
     }
 
 
@@ -269,15 +275,15 @@ def _check_limits(expected: Expected, choice: np.ndarray, control: np.ndarray) -
     return problems
 
 
-def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarray) -> float:
-    """sum over the selected audience (campaigns listed, ``where`` true) of ``expression``."""
+def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarray, key: str = "expression") -> float:
+    """sum over the selected audience (campaigns listed, ``where`` true) of ``expression`` (or ``per``)."""
     n, total = len(choice), 0.0
     for j, campaign in enumerate(expected.campaigns):
         if constraint.get("campaigns") is not None and campaign["id"] not in constraint["campaigns"]:
             continue
         context = {**expected.columns, **{k: v for k, v in expected.pairs[j].items() if k != "eligible"}}
         where = evaluate(constraint.get("where", True), context, n).astype(bool)
-        amount = evaluate(constraint.get("expression", 1), context, n).astype(float)
+        amount = evaluate(constraint.get(key, 1), context, n).astype(float)
         selected = (choice == j) & where
         total += float(amount[selected].sum())
     return total
@@ -286,7 +292,9 @@ def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarra
 def _check_custom(expected: Expected, choice: np.ndarray) -> list[str]:
     problems = []
     for constraint in expected.scenario.get("constraints") or []:
-        lhs = custom_lhs(expected, constraint, choice)
-        if not math.isfinite(lhs) or not _within(constraint["sense"], lhs, float(constraint["rhs"])):
-            problems.append(f"{constraint['name']}: {lhs:g} {constraint['sense']} {constraint['rhs']:g} does not hold")
+        lhs, rhs = custom_lhs(expected, constraint, choice), float(constraint["rhs"])
+        if "per" in constraint:  # a ratio row: sum e <sense> r sum per
+            lhs, rhs = lhs - rhs * custom_lhs(expected, constraint, choice, "per"), 0.0
+        if not math.isfinite(lhs) or not _within(constraint["sense"], lhs, rhs):
+            problems.append(f"{constraint['name']}: {lhs:g} {constraint['sense']} {rhs:g} does not hold")
     return problems

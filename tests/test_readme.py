@@ -1,4 +1,5 @@
-"""The README's demo output is what `cvo optimize scenarios/weekly.yaml` prints today.
+"""The README's demo output is what `cvo optimize scenarios/weekly.yaml` prints today, and its rules block
+what `cvo rules` prints for that plan.
 
 Timings differ from run to run and are masked; every other character must match. When the
 example data, the weekly scenario or the summary layout change on purpose, re-run `make demo`
@@ -25,9 +26,13 @@ def _normalise(text: str) -> list[str]:
 
 
 def _readme_demo() -> str:
+    return _readme_block("demo-output")
+
+
+def _readme_block(name: str) -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"<!-- demo-output -->\n```text\n(.*?)```\n<!-- /demo-output -->", readme, re.S)
-    assert match, "README.md has no demo-output block"
+    match = re.search(rf"<!-- {name} -->\n```text\n(.*?)```\n<!-- /{name} -->", readme, re.S)
+    assert match, f"README.md has no {name} block"
     return match.group(1)
 
 
@@ -38,7 +43,9 @@ def test_readme_demo_output_matches_a_real_run(tmp_path, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert _normalise(result.output) == _normalise(_readme_demo())
-
+    rules = CliRunner().invoke(app, ["rules", str(tmp_path / "weekly"), "--depth", "3"])
+    assert rules.exit_code == 0, rules.output
+    assert _normalise(rules.output) == _normalise(_readme_block("rules-output") + "Wrote ")
 
 SECONDS = re.compile(r"in [\d.]+ s")
 

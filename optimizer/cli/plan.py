@@ -1,4 +1,4 @@
-"""cvo optimize and cvo validate: solve a scenario, or check it without solving."""
+"""cvo optimize, cvo validate and cvo rules: solve a scenario, check it without solving, or export a plan as rules."""
 
 from __future__ import annotations
 
@@ -47,6 +47,11 @@ def optimize(
         "written to OUT/plan/, one file per partition. Needs: pip install 'cvo\\[dask]'.", show_default=False)] = None,
     quiet: QuietOption = False,
     overrides: SetOption = None,
+    sample: Annotated[float | None, typer.Option(
+        "--sample", help="Plan a share of the customers (0.05: 5 %), every limit over customers scaled by it: a "
+        "quick look at a scenario, not a plan to send (cvo commit refuses it).", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Seed of the --sample draw (default: the scenario's seed).", show_default=False)] = None,
 ) -> None:
     """Solve SCENARIO and write the plan (plan.parquet) and its summary (summary.json).
 
@@ -59,6 +64,9 @@ def optimize(
     from optimizer.store.files import PLAN_FILE, SUMMARY_FILE, claimed_output_folder
 
     if dask is not None:
+        if sample is not None:
+            raise fail(ScenarioError("--sample plans a sample in memory; it does not run with --dask", where="--sample",
+                                     fix="Leave out --dask for a quick look on a sample"))
         _optimize_on_dask(scenario, out, dask, json_output, history, day(date), quiet, method, overrides or [])
         return
     try:
@@ -66,16 +74,18 @@ def optimize(
         out_dir = out if out is not None else Path("out") / loaded.name
         progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
         with claimed_output_folder(out_dir), progress:
-            plan = optimize_plan(loaded, method, progress, day(date))
+            plan = optimize_plan(loaded, method, progress, day(date), sample, seed)
             summary = write_plan(plan, out_dir)
     except CvoError as error:
         raise fail(error) from None
     if json_output:
         typer.echo(json.dumps(summary, indent=2))
         return
-    from optimizer.reporting.console import render_summary
+    from optimizer.reporting.console import render_summary, sample_line
 
     console = Console(width=max(100, Console().width), highlight=False)
+    if summary.get("sample"):
+        console.print(sample_line(summary["sample"]), markup=False)
     render_summary(summary, console)
     console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
     if not summary["contact_history_found"]:
@@ -190,3 +200,30 @@ def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
         f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
         f"{len(problem.rows)} constraints."
     )
+
+
+@app.command()
+def rules(
+    out_dir: Annotated[Path, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR.",
+                                            show_default=False)],
+    depth: Annotated[int, typer.Option("--depth", help="Conditions per rule at most (1-8).")] = 3,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the rules and figures as JSON.")] = False,
+) -> None:
+    """Export the plan in OUT_DIR as rules over customer columns, for systems that take rules, not lists.
+
+    A shallow decision tree that reproduces the plan; each rule is a condition in the scenario's
+    expression language and a campaign. Prints the rules, their agreement with the plan (share of
+    customers given the same campaign) and their value loss; writes OUT_DIR/rules.json and rules.txt.
+
+    Example: cvo rules out/weekly --depth 3
+    """
+    from optimizer.plan.rules import plan_rules, write_rules
+
+    try:
+        exported = plan_rules(out_dir, depth)
+        written = write_rules(out_dir, exported)
+    except CvoError as error:
+        raise fail(error) from None
+    typer.echo(json.dumps(exported.to_dict(), indent=2) if json_output else
+               f"{exported.text()}\nWrote {written[0]} and {written[1]}")
+

@@ -27,6 +27,11 @@ def commit(out_dir: Path | str, history: Path | str | None = None, force: bool =
     """Record the plan in ``out_dir`` as sent (a stale plan only with ``force``, and then only
     the rows the contact policy still allows). ``history``: default, the one the summary names."""
     run = read_run(Path(out_dir))
+    if run.summary.get("sample"):
+        share = run.summary["sample"]["share"]
+        raise DataError(f"The run is a plan of a {share:g} sample of the customers (cvo optimize --sample), a quick "
+                        "look whose limits were scaled: it is not a plan to send", where=str(run.path),
+                        fix="Run cvo optimize without --sample, then commit that run")
     target = recorded_history(run.summary, Path(history) if history is not None else None, run.path)
     return ledger.commit(run, target, still_allowed if force else None)
 

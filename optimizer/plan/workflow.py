@@ -22,6 +22,7 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate, response_values
+from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
 from optimizer.solve.fixed import overused, without_fixed
@@ -47,15 +48,21 @@ class Plan:
 
 def optimize(
     scenario: Scenario | str | Path, method: Method | None = None, progress: Progress | None = None,
-    run_date: dt.date | None = None,
+    run_date: dt.date | None = None, sample: float | None = None, sample_seed: int | None = None,
 ) -> Plan:
     """Solve a scenario to a plan; raise InfeasibleError or SolverError when there is none.
 
     ``method`` overrides the scenario's solver.method; ``progress`` hears of each pass over the
     customers when the decomposition runs; ``run_date`` (default today) is the day the plan is
-    sent, against which the contact policy reads the contact history.
+    sent, against which the contact policy reads the contact history; ``sample`` plans a share of
+    the customers drawn with ``sample_seed`` (default the scenario's seed) under limits scaled by
+    it, a quick look not to be sent (optimizer/scenario/sample.py).
     """
+    if sample is not None:
+        check_share(sample)  # before the data are read
     data = load_data(with_method(scenario, method), run_date)
+    if sample is not None:
+        data = data.sampled(sample, data.scenario.seed if sample_seed is None else sample_seed)
     formulation = formulate(data)
     forced = data.lists.forced
     result = _solved(formulation.problem, data.scenario, progress, forced)
@@ -73,8 +80,9 @@ def optimize(
 
 
 def with_method(scenario: Scenario | str | Path, method: Method | None) -> Scenario:
-    """The scenario (read from its file if a path is given) with ``method`` as its solver method."""
-    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    """The scenario (read from its file if a path is given, checked if given as an object) with
+    ``method`` as its solver method."""
+    loaded = scenario.checked() if isinstance(scenario, Scenario) else load_scenario(scenario)
     if method is None:
         return loaded
     return loaded.model_copy(update={"solver": loaded.solver.model_copy(update={"method": method})})

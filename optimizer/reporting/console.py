@@ -82,7 +82,7 @@ def headline(summary: dict[str, Any]) -> Text:
 def campaign_table(summary: dict[str, Any]) -> Table:
     """Treated customers' spend and value per campaign, and the one money basis in the caption
     (summary.json's ``money_basis``)."""
-    table = Table(title="Campaigns (expected value = value of incremental responses - spend)",
+    table = Table(title=f"Campaigns (expected value = {_value_words(summary.get('objective_name'))})",
                   title_justify="left", caption=_money_caption(summary), caption_justify="left")
     for column in ("campaign", "channel", "eligible", "treatment", "control", "expected spend", "expected value"):
         table.add_column(column, justify="left" if column in ("campaign", "channel") else "right")
@@ -94,10 +94,26 @@ def campaign_table(summary: dict[str, Any]) -> Table:
     return table
 
 
+VALUE_WORDS = {"incremental_value": "value of incremental responses - spend", "expected_revenue": "expected revenue",
+               "responses": "expected responses"}
+
+
+def _value_words(objective_name: str | None) -> str:
+    """What a pair's expected value is under the plan's objective ('expression: e' gives e)."""
+    if objective_name and objective_name.startswith("expression: "):
+        return objective_name.removeprefix("expression: ")
+    return VALUE_WORDS.get(objective_name or "incremental_value", "the objective")
+
+
 def _money_caption(summary: dict[str, Any]) -> str | None:
-    """How the objective, the treated customers' value and the spend the limits count relate."""
+    """How the objective, the treated customers' value and the spend the limits count relate (gross
+    value and ROI only where the value is money net of spend: the incremental_value objective)."""
     if summary.get("control_spend") is None or summary.get("objective") is None:
         return None
+    if summary.get("objective_name", "incremental_value") != "incremental_value":
+        spend = summary["expected_spend"] + summary["control_spend"]
+        return (f"The objective ({_money(summary['objective'])}) is the expected value as expected before the random "
+                f"control draw. {_limits_sentence(summary, spend)}")
     spend = summary["expected_spend"] + summary["control_spend"]
     unit = f" ({summary['currency']})" if summary.get("currency") else ""
     roi = "" if summary.get("roi") is None else f", ROI {summary['roi']:.2f}"
@@ -136,7 +152,10 @@ def constraint_table(summary: dict[str, Any]) -> Table:
         table.add_column(column, justify="left" if column == "constraint" else "right")
     for c in summary["constraints"]:
         price = c["shadow_price"]
-        table.add_row(escape(c["name"]), f"{c['lhs']:,.2f}", f"{c['sense']} {c['rhs']:,.2f}", f"{c['slack']:,.2f}",
+        name = escape(c["name"]) + ("" if "ratio_rhs" not in c else
+                                    f" (ratio {'—' if c['ratio'] is None else format(c['ratio'], ',.4g')}, "
+                                    f"{c['sense']} {c['ratio_rhs']:,.4g})")
+        table.add_row(name, f"{c['lhs']:,.2f}", f"{c['sense']} {c['rhs']:,.2f}", f"{c['slack']:,.2f}",
                       "—" if price is None else f"{price:,.4f}", style="bold" if c["binding"] else None)
     return table
 
@@ -205,6 +224,13 @@ def render_summary(summary: dict[str, Any], console: Console) -> None:
         parts.append(unassigned_table(summary))
     parts += [table for table in (policy_table(summary), lists_table(summary)) if table is not None]
     console.print(Group(*parts))
+
+
+def sample_line(sample: dict[str, Any]) -> str:
+    """What a run on a sample is: its share, its customers, and that its limits were scaled."""
+    return (f"A sample of {sample['share']:.4g} of the customers (seed {sample['seed']}): {sample['customers']:,} of "
+            f"{sample['of']:,}; budgets, capacities, audiences and custom limits scaled by {sample['share']:.4g}. A "
+            "quick look, not a plan to send: cvo commit refuses it.")
 
 
 def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:

@@ -56,7 +56,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "scenario_file": scenario.source,
         "scenario_path": str(Path(scenario.source).resolve()),
         **scenario.layers,
-        "objective_name": str(scenario.objective),
+        "objective_name": scenario.objective_name,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_date": formulation.data.run_date.isoformat(),
         "contact_history": str(formulation.data.history_file),
@@ -80,7 +80,8 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "budget_counts_controls": scenario.budget_counts_controls,
         "campaigns": campaigns,
         "channels": channel_figures(formulation, choice, control),
-        "constraints": constraint_figures(problem, choice, treated_choice, result.shadow_prices),
+        "constraints": ratio_figures(formulation, choice, constraint_figures(
+            problem, choice, treated_choice, result.shadow_prices)),
         "kpis": [
             {"name": name, "value": float(_pair_sum(weights, treated_choice))}
             for name, weights in formulation.kpis.items()
@@ -91,6 +92,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "forced": formulation.data.lists.n_forced,
         "excluded": formulation.data.lists.n_excluded,
         "customer_lists": formulation.data.lists.files,
+        "sample": None if formulation.data.sample is None else formulation.data.sample.to_dict(),
     }
 
 
@@ -236,6 +238,19 @@ def constraint_figures(
         }
         for row, value, treated, price in zip(problem.rows, lhs, lhs_treated, prices)
     ]
+
+
+def ratio_figures(formulation: Formulation, choice: NDArray[np.integer[Any]],
+                  constraints: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The constraints, each ratio row with the ratio the plan reaches over its selected pairs
+    (``ratio``: sum of expression / sum of per, None when the per sum is 0) and its limit r
+    (``ratio_rhs``); lhs, rhs and slack stay those of the linear row sum(expression - r per)."""
+    for row in constraints:
+        if row["name"] in formulation.ratios:
+            limit, per = formulation.ratios[row["name"]]
+            total = _pair_sum(per, choice)
+            row.update(ratio=(row["lhs"] + limit * total) / total if total else None, ratio_rhs=limit, per_sum=total)
+    return constraints
 
 
 def _binding(row: CouplingRow, lhs: float, price: float | None) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,9 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.lists import CustomerLists, read_lists
+from optimizer.scenario.sample import Sample, check_share, drawn
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
+from optimizer.solve.problem import NO_CAMPAIGN
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import read_table, require_columns, row_label, show
 
@@ -51,7 +53,8 @@ class ScenarioData:
     no score row, and everywhere without a scores table); ``contacts`` are the contact history's
     contacts the policy must respect on ``run_date`` (empty without a history file);
     ``history_state`` is the history's id and last event when it was read ((None, 0) without one);
-    ``lists`` the run's forced and excluded customers (optimizer/scenario/lists.py).
+    ``lists`` the run's forced and excluded customers (optimizer/scenario/lists.py); ``sample`` the
+    sample the rows are (None: every customer; optimizer/scenario/sample.py).
     """
 
     scenario: Scenario
@@ -63,10 +66,27 @@ class ScenarioData:
     history_file: Path
     history_state: tuple[str | None, int]
     lists: CustomerLists = field(default_factory=CustomerLists)
+    sample: Sample | None = None
 
     @property
     def customer_ids(self) -> NDArray[np.object_]:
         return self.customers[self.scenario.customer_id].to_numpy(dtype=object)
+
+    def sampled(self, share: float, seed: int) -> ScenarioData:
+        """The data of a run on a sample (optimizer/scenario/sample.py): the drawn customers' rows of
+        the customer table, the scores and the lists, with every forced customer kept."""
+        check_share(share)
+        keep = drawn(self.customer_ids, share, seed)
+        if self.lists.forced is not None:
+            keep |= self.lists.forced != NO_CAMPAIGN
+        rows = np.flatnonzero(keep)
+        forced, excluded = self.lists.forced, self.lists.excluded
+        lists = replace(self.lists, forced=None if forced is None else forced[rows],
+                        excluded=None if excluded is None else excluded[rows])
+        return replace(self, customers=self.customers.iloc[rows].reset_index(drop=True), lists=lists,
+                       scores=replace(self.scores, p_treat=self.scores.p_treat[rows],
+                                      p_control=self.scores.p_control[rows]),
+                       sample=Sample(share, seed, int(rows.size), len(keep)))
 
 
 def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioData:

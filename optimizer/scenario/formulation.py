@@ -6,6 +6,7 @@ For campaign j and customer i, with p_t = p_treat, p_c = p_control, w = value_pe
     v_ij     = (p_t - p_c) * w - spend_ij      (objective: incremental_value)
              = p_t * w                         (objective: expected_revenue)
              = p_t                             (objective: responses)
+             = e_ij                            (objective: {expression: e}, over customer and pair columns)
 
 A pair is eligible when it is scored, the campaign's ``eligible`` expression holds, and no rule
 of the contact policy (optimizer/scenario/policy.py) blocks it on the run date.
@@ -14,7 +15,7 @@ of the contact policy (optimizer/scenario/policy.py) blocks it on the run date.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,8 @@ from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.expressions import Expression, parse
 from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.policy import PolicyRule, policy_rules
-from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, Scenario
+from optimizer.scenario.sample import Sample
+from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, ObjectiveExpression, Scenario
 from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 TREATED_SPEND = "treated_spend"  # the weight (1 - f_j) · spend_ij: spend as expected after the control draw
@@ -54,7 +56,8 @@ class Formulation:
     """A scenario made concrete: its data, its Problem and its KPI arrays.
 
     ``allowed`` is the eligibility before the contact policy (None when the policy blocked
-    nothing, i.e. the same as ``problem.eligible``).
+    nothing, i.e. the same as ``problem.eligible``); ``ratios`` holds each ratio row's r and its
+    ``per`` weights by name, so the summary can state the ratio a plan reaches.
     """
 
     data: ScenarioData
@@ -63,6 +66,7 @@ class Formulation:
     scored: NDArray[np.bool_]
     impacts: tuple[RuleImpact, ...] = ()
     allowed: NDArray[np.bool_] | None = None
+    ratios: dict[str, tuple[float, NDArray[np.float64]]] = field(default_factory=dict)
 
     @property
     def scenario(self) -> Scenario:
@@ -90,7 +94,8 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
         if data.lists.forced is not None:  # a forced customer is never held out: its whole spend is treated
             settled = data.lists.forced != NO_CAMPAIGN
             weights[TREATED_SPEND][settled] = spend[settled]
-    custom_rows = _custom_rows(data, columns, pairs, weights)
+    ratios: dict[str, tuple[float, NDArray[np.float64]]] = {}
+    custom_rows = _custom_rows(data, columns, pairs, weights, ratios)
     problem = Problem(
         customer_ids=data.customer_ids,
         campaign_ids=tuple(scenario.campaign_ids()),
@@ -99,15 +104,16 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
         spend=spend,
         eligible=np.column_stack([pair["eligible"] for pair in pairs]),
         treated_share=1.0 - scenario.control_fractions(),
-        rows=(*_budget_rows(scenario), *_audience_rows(scenario), *_capacity_rows(scenario), *custom_rows),
+        rows=_scaled((*_budget_rows(scenario), *_audience_rows(scenario), *_capacity_rows(scenario), *custom_rows),
+                     data.sample, ratios, weights),
         weights=weights,
     )
     if whole:
-        _check_min_audiences(scenario, problem, impacts, data.run_date)
+        _check_min_audiences(scenario, problem, impacts, data.run_date, data.sample)
     kpis = {
         kpi.name: _pair_sum_weights(data, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
     }
-    return Formulation(data, problem, kpis, scores.scored, impacts, allowed)
+    return Formulation(data, problem, kpis, scores.scored, impacts, allowed, ratios)
 
 
 def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
@@ -240,14 +246,29 @@ def _campaign_pairs(data: ScenarioData, j: int, columns: dict[str, NDArray[Any]]
     check_finite(data, key, campaign.value_per_response, worth, eligible, context)
     worth = np.where(eligible, worth, 0.0)
     spend = campaign.cost_per_contact + context["p_treat"] * campaign.cost_per_response
-    value = _pair_value(scenario.objective, campaign, context["p_treat"], context["p_control"], worth, spend)
-    return {
-        "eligible": eligible, "scored": scored, "rule": rule, "spend": spend, "value": value,
+    pair = {
+        "eligible": eligible, "scored": scored, "rule": rule, "spend": spend,
         "p_treat": context["p_treat"],
         "p_control": context["p_control"], "uplift": context["p_treat"] - context["p_control"],
         "value_per_response": worth, "cost_per_contact": campaign.cost_per_contact,
         "cost_per_response": campaign.cost_per_response, "campaign_id": campaign.id, "channel": campaign.channel,
     }
+    if isinstance(scenario.objective, ObjectiveExpression):
+        context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS if name != "value"}}
+        pair["value"] = _expression_value(data, scenario.objective, context, eligible, n)
+    else:
+        pair["value"] = _pair_value(scenario.objective, campaign, pair["p_treat"], pair["p_control"], worth, spend)
+    return pair
+
+
+def _expression_value(data: ScenarioData, objective: ObjectiveExpression, context: dict[str, Any],
+                      eligible: NDArray[np.bool_], n: int) -> NDArray[np.float64]:
+    """e_ij of an expression objective for one campaign: a number per eligible customer (0 elsewhere).
+    The context has no 'value' column: the objective is what defines it."""
+    key = "objective.expression"
+    amount = _evaluate_numbers(data, key, objective.expression, context, n)
+    check_finite(data, key, objective.expression, amount, eligible, context)
+    return np.where(eligible, amount, 0.0)
 
 
 def _eligibility(scenario: Scenario, j: int, columns: dict[str, NDArray[Any]], n: int) -> NDArray[np.bool_]:
@@ -332,27 +353,52 @@ def _capacity_rows(scenario: Scenario) -> list[CouplingRow]:
     ]
 
 
+SAMPLE_ROUNDING = {"min_audience": "floor", "max_audience": "ceil", "channel_capacity": "ceil"}
+
+
+def _scaled(rows: tuple[CouplingRow, ...], sample: Sample | None, ratios: dict[str, tuple[float, NDArray[np.float64]]],
+            weights: dict[str, NDArray[np.float64]]) -> tuple[CouplingRow, ...]:
+    """The rows of a run on a sample, each limit over customers scaled by its share (rounded as
+    optimizer/scenario/sample.py says); a ratio row's limit, 0, stays."""
+    if sample is None:
+        return rows
+    return tuple(row if row.family == "custom" and row.name in ratios else
+                 replace(row, rhs=sample.scaled(row.rhs, _rounding(row, weights))) for row in rows)
+
+
+def _rounding(row: CouplingRow, weights: dict[str, NDArray[np.float64]]) -> str:
+    """How a scaled limit is rounded: counts to whole customers, an == row of whole numbers to the nearest."""
+    if row.family == "custom" and row.sense is Sense.EQ and np.all(np.mod(weights[row.weight], 1) == 0):
+        return "round"
+    return SAMPLE_ROUNDING.get(row.family, "none")
+
+
 def _custom_rows(
     data: ScenarioData, columns: dict[str, NDArray[Any]], pairs: list[dict[str, Any]],
-    weights: dict[str, NDArray[np.float64]],
+    weights: dict[str, NDArray[np.float64]], ratios: dict[str, tuple[float, NDArray[np.float64]]],
 ) -> list[CouplingRow]:
     scenario, rows = data.scenario, []
     ids = scenario.campaign_ids()
     for index, constraint in enumerate(scenario.constraints):
         key = f"custom:{constraint.name}"
         weights[key] = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs)
+        rhs = constraint.rhs
+        if constraint.per is not None:  # sum e <sense> r sum p, as sum (e - r p) <sense> 0
+            per = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs, "per")
+            weights[key] -= rhs * per
+            ratios[constraint.name], rhs = (rhs, per), 0.0
         mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
-        rows.append(CouplingRow(
-            constraint.name, "custom", Sense(constraint.sense), constraint.rhs, key, mask, f"constraints[{index}]",
-        ))
+        rows.append(CouplingRow(constraint.name, "custom", Sense(constraint.sense), rhs, key, mask,
+                                f"constraints[{index}]"))
     return rows
 
 
 def _pair_sum_weights(
     data: ScenarioData, family: str, index: int, item: CustomConstraint | Kpi, columns: dict[str, NDArray[Any]],
-    pairs: list[dict[str, Any]],
+    pairs: list[dict[str, Any]], field: str = "expression",
 ) -> NDArray[np.float64]:
-    """(n, k) array of ``expression`` where ``where`` holds (0 elsewhere) for a constraint or KPI."""
+    """(n, k) array of ``field`` (``expression``, or a ratio row's ``per``) where ``where`` holds (0
+    elsewhere) for a constraint or KPI."""
     scenario = data.scenario
     n = len(next(iter(columns.values())))
     out = np.zeros((n, len(pairs)))
@@ -361,25 +407,28 @@ def _pair_sum_weights(
             continue
         context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS}}
         where = _evaluate(scenario, f"{family}[{index}].where", item.where, context, n)
-        key = f"{family}[{index}].expression"
-        amount = _evaluate_numbers(data, key, item.expression, context, n)
+        key, source = f"{family}[{index}].{field}", getattr(item, field)
+        amount = _evaluate_numbers(data, key, source, context, n)
         _require_condition(scenario, f"{family}[{index}].where", item.where, where)
         selected = where & pair["eligible"]
-        check_finite(data, key, item.expression, amount, selected, context)
+        check_finite(data, key, source, amount, selected, context)
         out[:, j] = np.where(selected, amount, 0.0)
     return out
 
 
 def _check_min_audiences(
-    scenario: Scenario, problem: Problem, impacts: tuple[RuleImpact, ...], run_date: dt.date
+    scenario: Scenario, problem: Problem, impacts: tuple[RuleImpact, ...], run_date: dt.date,
+    sample: Sample | None = None,
 ) -> None:
     for j, campaign in enumerate(scenario.campaigns):
         eligible = int(problem.eligible[:, j].sum())
-        if campaign.min_audience > eligible:
+        needed = campaign.min_audience if sample is None else sample.scaled(campaign.min_audience, "floor")
+        if needed > eligible:
             kept_out = sum(i.removed for i in impacts if i.campaign == campaign.id and i.source.startswith("contact"))
             policy = f" after the contact policy kept out {kept_out} on {run_date}" if kept_out else ""
             raise InfeasibleError(
-                f"The 'min_audience' of campaign '{campaign.id}' ({campaign.min_audience}) exceeds its "
+                f"The 'min_audience' of campaign '{campaign.id}' ({needed:,.0f}"
+                f"{'' if sample is None else f', scaled to the {sample.share:g} sample'}) exceeds its "
                 f"{eligible} eligible customers{policy}",
                 where=f"{scenario.source}, campaigns[{j}]",
                 fix="Lower min_audience or widen 'eligible'" + (

@@ -119,8 +119,13 @@ def apply_overrides(raw: dict[str, Any], overrides: tuple[str, ...], source: str
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
-        _set(raw, [step.strip() for step in key.split(".")], value, f"--set {key.strip()}", source)
+        set_key(raw, key, value, f"--set {key.strip()}", source)
     return raw
+
+
+def set_key(raw: dict[str, Any], key: str, value: Any, where: str, source: str) -> None:
+    """raw[key] = value for a dotted KEY (module docstring), stepping into campaigns by id."""
+    _set(raw, [step.strip() for step in key.split(".")], value, where, source)
 
 
 def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: str) -> None:

@@ -8,17 +8,27 @@ did-you-mean for misspelt keys. Paths inside the file are relative to the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
-from optimizer.scenario.inheritance import apply_overrides, read_layers
+from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
 from optimizer.solve.options import SolverOptions
 
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
@@ -46,6 +56,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class ObjectiveExpression(_Strict):
+    """A planner's own objective: the sum over treated (customer, campaign) pairs of ``expression``,
+    over customer columns and the pair columns constraints see (p_treat, p_control, uplift,
+    value_per_response, cost_per_contact, cost_per_response, spend, campaign_id, channel), e.g.
+    ``uplift * value_per_response - spend - 0.2 * churn_risk * spend`` (a risk penalty)."""
+
+    expression: Expr
+
+
 def _folder_name(name: str) -> str:
     """A scenario name is the folder of its outputs (out/<name>), so it must not be a path.
 
@@ -58,6 +77,11 @@ def _folder_name(name: str) -> str:
             "written to out/<name>); '/', '\\', '..' and absolute paths are not allowed"
         )
     return name
+
+
+def _objective_kind(value: Any) -> str:
+    """Which form an objective is written in: a name, or a mapping {expression: ...}."""
+    return "expression" if isinstance(value, dict | ObjectiveExpression) else "named"
 
 
 class Campaign(_Strict):
@@ -97,11 +121,18 @@ class Channel(_Strict):
 
 
 class CustomConstraint(_Strict):
-    """sum over selected pairs matching ``where`` (and ``campaigns``) of ``expression`` <sense> rhs."""
+    """sum over selected pairs matching ``where`` (and ``campaigns``) of ``expression`` <sense> rhs.
+
+    With ``per``, a ratio row: sum of ``expression`` <sense> rhs × sum of ``per`` over the same pairs
+    (an ROI hurdle: expression ``uplift * value_per_response - spend``, per ``spend``, rhs 1.5), which
+    is linear, sum of (expression - rhs × per) <sense> 0, so the solver stays exact; a plan that
+    selects nobody meets it.
+    """
 
     name: Annotated[str, Field(min_length=1)]
     sense: Literal["<=", ">=", "=="]
     expression: Expr = 1
+    per: Expr | None = None
     where: Expr = True
     campaigns: list[str] | None = None
     rhs: float
@@ -187,7 +218,8 @@ class Scenario(_Strict):
     budget: Annotated[float, Field(ge=0)] | None = None
     currency: Annotated[str, Field(min_length=1, max_length=12)] | None = None  # e.g. EUR, shown beside money
     budget_counts_controls: bool = True  # budgets charge control customers at the spend they would have cost
-    objective: Objective = Objective.INCREMENTAL_VALUE
+    objective: Annotated[Annotated[Objective, Tag("named")] | Annotated[ObjectiveExpression, Tag("expression")],
+                         Discriminator(_objective_kind)] = Objective.INCREMENTAL_VALUE
     campaigns: Annotated[list[Campaign], Field(min_length=1)]
     channels: dict[str, Channel] = Field(default_factory=dict)
     constraints: list[CustomConstraint] = Field(default_factory=list)
@@ -199,6 +231,7 @@ class Scenario(_Strict):
     path: Path | None = Field(default=None, exclude=True)
     _bases: tuple[str, ...] = PrivateAttr(default=())
     _overrides: tuple[str, ...] = PrivateAttr(default=())
+    _changed: tuple[str, ...] = PrivateAttr(default=())
 
     @property
     def layers(self) -> dict[str, list[str]]:
@@ -219,10 +252,37 @@ class Scenario(_Strict):
         data["excluded"] = [str(self.resolve(file)) for file in self.excluded]
         return data
 
+    def with_changes(self, changes: Mapping[str, Any]) -> Scenario:
+        """This scenario with each dotted key of ``changes`` set, as ``--set`` does
+        (``{"budget": 12000, "campaigns.vip_call.max_audience": 500}``), checked as a file is: a
+        ScenarioInvalid lists every problem (``model_copy(update=...)`` checks nothing). Paths still
+        resolve from the scenario's file; the changes join its overrides in summary.json."""
+        raw = self.model_dump(mode="json", exclude_none=True)
+        for key, value in changes.items():
+            set_key(raw, key, value, f"changes[{key!r}]", self.source)
+        changed = (*self._changed, *(key.strip() for key in changes if key.strip() not in self._changed))
+        scenario = validated(raw, self.path, f"{self._file_label()} with {', '.join(changed)} changed")
+        scenario._bases, scenario._changed = self._bases, changed
+        scenario._overrides = (*self._overrides, *(f"{key}={value!r}" for key, value in changes.items()))
+        return scenario
+
+    def checked(self) -> Scenario:
+        """This scenario once its values are checked as a file's are (ScenarioInvalid otherwise): a
+        scenario built with ``model_copy(update=...)`` was never checked."""
+        validated(self.model_dump(mode="json", exclude_none=True), self.path, self.source)
+        return self
+
     def resolve(self, relative: str) -> Path:
         """A path from the file, made absolute against the scenario's folder."""
         base = self.path.parent if self.path else Path.cwd()
         return (base / relative).resolve()
+
+    @property
+    def objective_name(self) -> str:
+        """'incremental_value' (or another named objective), or 'expression: <the expression>'."""
+        if isinstance(self.objective, ObjectiveExpression):
+            return f"expression: {self.objective.expression}"
+        return str(self.objective)
 
     def campaign_ids(self) -> list[str]:
         return [campaign.id for campaign in self.campaigns]
@@ -235,7 +295,15 @@ class Scenario(_Strict):
 
     @property
     def source(self) -> str:
-        return str(self.path) if self.path else "<scenario>"
+        """Where the scenario came from, as messages name it: its file, or for one changed in memory
+        (``with_changes``) or built without a file, the scenario by name."""
+        if not self._changed and self.path is not None:
+            return str(self.path)
+        label = f"scenario '{self.name}'"
+        return f"{label} ({self._file_label()} with {', '.join(self._changed)} changed)" if self._changed else label
+
+    def _file_label(self) -> str:
+        return str(self.path) if self.path is not None else f"scenario '{self.name}'"
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
@@ -244,14 +312,21 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     path = Path(path)
     raw, bases = read_layers(path)
     raw = apply_overrides(raw, tuple(overrides), str(path))
+    scenario = validated(raw, path, str(path))
+    scenario._bases, scenario._overrides = tuple(map(str, bases)), tuple(overrides)
+    return scenario
+
+
+def validated(raw: dict[str, Any], path: Path | None, label: str) -> Scenario:
+    """The Scenario of a mapping read from ``path`` (None: none), or ScenarioInvalid listing every
+    problem, each located in ``label``."""
     try:
         scenario = Scenario.model_validate({**raw, "path": path})
     except ValidationError as error:
-        raise ScenarioInvalid([_to_scenario_error(e, raw, path) for e in error.errors()], str(path)) from None
+        raise ScenarioInvalid([_to_scenario_error(e, raw, label) for e in error.errors()], label) from None
     problems = _cross_checks(scenario)
     if problems:
-        raise ScenarioInvalid(problems, str(path))
-    scenario._bases, scenario._overrides = tuple(map(str, bases)), tuple(overrides)
+        raise ScenarioInvalid(problems, label)
     return scenario
 
 
@@ -260,6 +335,13 @@ def _location(loc: tuple[Any, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A location without the tag pydantic adds for the form an objective was written in."""
+    if loc[:1] == ("objective",) and loc[1:2] in (("named",), ("expression",)):
+        return ("objective", *loc[2:])
+    return loc
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
@@ -289,9 +371,9 @@ def _strip(kind: Any) -> Any:
     return kind
 
 
-def _to_scenario_error(error: ErrorDetails, raw: dict[str, Any], path: Path) -> ScenarioError:
+def _to_scenario_error(error: ErrorDetails, raw: dict[str, Any], label: str) -> ScenarioError:
     loc = tuple(error["loc"])
-    where = f"{path}, {_location(loc)}"
+    where = f"{label}, {_location(_untagged(loc))}"
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
         allowed = [name for name in _model_at(loc).model_fields if name != "path"]
@@ -313,6 +395,9 @@ def _fix_for(error: ErrorDetails) -> str:
     kind = error["type"]
     if tuple(error["loc"]) == ("name",):
         return "Give the scenario a plain name such as 'weekly' (use --out to write elsewhere)"
+    if tuple(error["loc"]) == ("objective", "named"):
+        return ("Use incremental_value, expected_revenue or responses, or write your own as "
+                "objective: {expression: uplift * value_per_response - spend}")
     if kind.startswith(("greater_than", "less_than")):
         return "Use a value in the allowed range"
     if kind == "literal_error" or kind == "enum":

@@ -151,7 +151,7 @@ def sweep(
             progress(done, len(ordered))
     row = formulation.problem.rows[index]
     return Sweep(
-        scenario=scenario.name, scenario_file=scenario.source, objective_name=str(scenario.objective),
+        scenario=scenario.name, scenario_file=scenario.source, objective_name=scenario.objective_name,
         limit=row.name, family=row.family, sense=str(row.sense), scenario_value=float(row.rhs),
         limits=tuple(r.name for r in formulation.problem.rows), campaigns=formulation.problem.campaign_ids,
         points=tuple(with_marginal_values(points)),

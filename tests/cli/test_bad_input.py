@@ -187,7 +187,7 @@ def test_objective_not_allowed(case):
     case.scenario["objective"] = "profit"
     expect_failure(case, case.run(), SCENARIO, "(given: 'profit')",
                    "'incremental_value', 'expected_revenue' or 'responses'",
-                   f"({case.path}, objective)", "Use one of the values listed")
+                   f"({case.path}, objective)", "or write your own as objective: {expression: ")
 
 
 def test_min_audience_above_max_audience(case):
@@ -223,7 +223,7 @@ def test_validate_lists_every_problem_at_once(case):
                             f"({case.path}, budgett)", "Did you mean 'budget'?",
                             f"({case.path}, objective)", "(given: 'profit')",
                             f"({case.path}, campaigns[1].max_audiance)", "Did you mean 'max_audience'?")
-    assert output.count(" - ") == 3
+    assert output.count(f" ({case.path}, ") == 3
 
 
 # --- the customer table --------------------------------------------------------------------------

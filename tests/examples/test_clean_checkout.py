@@ -50,10 +50,11 @@ def status(project: Path) -> str:
                           check=True).stdout
 
 
-def test_make_demo_and_make_weekly_leave_the_checkout_clean(tmp_path: Path) -> None:
+def test_make_demo_weekly_and_planner_leave_the_checkout_clean(tmp_path: Path) -> None:
     project = tracked_copy(tmp_path)
-    make(project, "demo", "weekly")
+    make(project, "demo", "weekly", "planner")
     assert (project / "out" / "weekly" / "manifest.json").is_file()
+    assert (project / "out" / "planner" / "contacts_phone.csv").is_file()
     assert (project / "out" / "weekly_loop" / "results.json").is_file()
     assert status(project) == ""
 

@@ -36,3 +36,12 @@ def test_bundled_history_is_the_simulated_wave_of_the_bundled_data(generate_data
     customers, scores = generator.generate(30_000, 2026)
     history = generator.simulate_history(customers, scores, 2026)
     pd.testing.assert_frame_equal(history, pd.read_parquet(ROOT / "examples/data/history.parquet"))
+
+
+def test_bundled_lists_are_the_generators_output(generate_data):
+    customers, _ = generate_data.generate(30_000, 2026)
+    promised, do_not_contact = generate_data.planner_lists(customers, 2026)
+    pd.testing.assert_frame_equal(promised, pd.read_csv(ROOT / "examples/data/promised_contacts.csv", dtype=str))
+    pd.testing.assert_frame_equal(do_not_contact, pd.read_csv(ROOT / "examples/data/do_not_contact.csv", dtype=str))
+    assert not promised["customer_id"].isin(do_not_contact["customer_id"]).any()
+    assert (~do_not_contact["customer_id"].isin(customers["customer_id"])).sum() == 5

@@ -84,6 +84,12 @@ SCENARIOS = {
         "forced": [{"file": "data/vips.csv", "campaign": "vip_call"}, {"file": "data/promised.csv"}],
         "excluded": ["data/do_not_contact.csv"],
     },
+    "planner": {
+        **BASE, "budget": 450, "campaigns": CAMPAIGNS,
+        "objective": {"expression": "uplift * value_per_response - spend - 0.5 * churn_risk * spend"},
+        "constraints": [{"name": "roi_hurdle", "sense": ">=", "expression": "uplift * value_per_response - spend",
+                         "per": "spend", "rhs": 6.0}],
+    },
     "responses": {
         **{key: value for key, value in BASE.items() if key != "scores"}, "objective": "responses", "budget": 60,
         "campaigns": [
@@ -302,11 +308,15 @@ SHIPPED = sorted(glob.glob(str(ROOT / "scenarios" / "*.yaml")))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: Path(p).stem)
-def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str):
-    """Eligibility, spend, value and custom rows of the checker agree with optimizer.formulate."""
+def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str, tmp_path: Path):
+    """Eligibility, spend, value and custom rows of the checker agree with optimizer.formulate (a
+    scenario that extends another is read as the run folder keeps it: scenario.yaml, every key in it)."""
+    if "extends" in yaml.safe_load(Path(path).read_text()):
+        path = str(write_scenario(tmp_path / "effective.yaml", load_scenario(path).effective()))
     expected = load_expected(path)
     problem = formulate(load_data(load_scenario(path))).problem
     eligible = np.column_stack([pair["eligible"] for pair in expected.pairs])
+    eligible &= ~np.isin(expected.customer_ids, list(expected.excluded))[:, None]  # the excluded get nothing
     assert np.array_equal(eligible, problem.eligible)
     assert np.allclose(np.column_stack([pair["spend"] for pair in expected.pairs]), problem.spend)
     value = np.column_stack([pair["value"] for pair in expected.pairs])
@@ -316,7 +326,10 @@ def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str):
     choice = np.where(eligible[np.arange(len(choice)), np.maximum(choice, 0)], choice, -1)
     activity = dict(zip([row.name for row in problem.rows], problem.row_activity(choice)))
     for constraint in expected.scenario.get("constraints") or []:
-        assert custom_lhs(expected, constraint, choice) == pytest.approx(activity[constraint["name"]], abs=1e-6)
+        lhs = custom_lhs(expected, constraint, choice)
+        if "per" in constraint:  # a ratio row is sum (expression - r per) >= 0
+            lhs -= constraint["rhs"] * custom_lhs(expected, constraint, choice, "per")
+        assert lhs == pytest.approx(activity[constraint["name"]], abs=1e-6)
 
 
 @pytest.mark.slow
@@ -324,7 +337,7 @@ def test_checker_reads_each_shipped_scenario_as_cvo_does(path: str):
 def test_shipped_scenario_plan_passes_the_checker(path: str, tmp_path: Path):
     """30,000 customers: the plan must be valid; stopping at the time limit is allowed, silence is not."""
     summary = write_plan(optimize(path), tmp_path)
-    assert check_plan(path, tmp_path) == []
+    assert check_plan(tmp_path / "scenario.yaml", tmp_path) == []  # the scenario as run, bases laid in
     if summary["status"] != "optimal":
         assert summary["termination"] == "time_limit" and summary["status"] == "feasible"
     assert summary["bound"] >= summary["objective"] and summary["gap"] is not None
@@ -409,3 +422,16 @@ def test_forced_customers_alone_over_a_limit_are_refused_before_solving(workspac
         optimize(path)
     assert "the forced customers alone use 6 of max_audience[vip_call] (<= 5" in caught.value.message
     assert caught.value.where.endswith("overforced.yaml, forced")
+
+
+def test_an_expression_objective_and_a_ratio_row(solved):
+    """The 'planner' scenario maximises its own expression (the checker recomputes every treated
+    pair's value from it) under an ROI hurdle written as a ratio: the plan's ROI over its selected
+    audience is at least 6, and the hurdle binds: without it the objective is higher."""
+    scenario, _, summary = solved["planner"]
+    assert summary["objective_name"] == "expression: uplift * value_per_response - spend - 0.5 * churn_risk * spend"
+    [hurdle] = [row for row in summary["constraints"] if row["name"] == "roi_hurdle"]
+    assert hurdle["ratio_rhs"] == 6.0 and hurdle["ratio"] >= 6.0 - 1e-9 and hurdle["binding"]
+    assert hurdle["ratio"] == pytest.approx((hurdle["lhs"] + 6.0 * hurdle["per_sum"]) / hurdle["per_sum"])
+    free = optimize(load_scenario(scenario).with_changes({"constraints": [], "name": "no_hurdle"}))
+    assert free.summary["objective"] > summary["objective"] + 1.0

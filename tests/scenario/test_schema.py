@@ -130,7 +130,7 @@ def test_a_scenario_built_in_python_resolves_from_the_working_directory(tmp_path
     monkeypatch.chdir(tmp_path)
     scenario = Scenario.model_validate(minimal())
     assert scenario.resolve("customers.csv") == tmp_path / "customers.csv"
-    assert scenario.source == "<scenario>"
+    assert scenario.source == "scenario 'mini'"
 
 
 def test_formulate_reads_the_tables_next_to_the_scenario(tmp_path, monkeypatch):
@@ -290,7 +290,7 @@ def test_missing_required_keys(tmp_path):
     ("edit", "given", "fix"),
     [
         (lambda s: s.update(budget=-5), "(given: -5)", "Use a value in the allowed range"),
-        (lambda s: s.update(objective="profit"), "(given: 'profit')", "Use one of the values listed"),
+        (lambda s: s.update(objective="profit"), "(given: 'profit')", "or write your own as objective: {expression: uplift * value_per_response - spend}"),
         (lambda s: s["campaigns"][0].update(cost_per_contact="cheap"), "(given: 'cheap')",
          "Use a value of the expected type"),
         (lambda s: s["campaigns"][0].update(control_fraction=1), "(given: 1)", "Use a value in the allowed range"),
@@ -418,3 +418,56 @@ def test_a_name_that_is_a_path_is_refused(tmp_path, name):
     message = only_problem(tmp_path, {**minimal(), "name": name})
     assert f"Invalid value (given: {name!r}): a name must be a plain folder name" in message
     assert message.endswith("Give the scenario a plain name such as 'weekly' (use --out to write elsewhere).")
+
+
+# --- changes in Python, checked as a file is -----------------------------------------------------
+
+
+def test_with_changes_sets_dotted_keys_and_records_them(tmp_path):
+    scenario = load_scenario(write(tmp_path, full()))
+    changed = scenario.with_changes({"budget": 12000, "campaigns.email_offer.max_audience": 8,
+                                     "channels.sms.capacity": 2, "name": "bigger"})
+    assert (changed.budget, changed.campaigns[0].max_audience, changed.channels["sms"].capacity) == (12000, 8, 2)
+    assert changed.resolve(changed.customers) == scenario.resolve(scenario.customers)
+    assert changed.layers["overrides"] == ["budget=12000", "campaigns.email_offer.max_audience=8",
+                                           "channels.sms.capacity=2", "name='bigger'"]
+    assert changed.source == (f"scenario 'bigger' ({tmp_path / 'scenario.yaml'} with budget, "
+                              "campaigns.email_offer.max_audience, channels.sms.capacity, name changed)")
+    assert scenario.budget == 50 and scenario.source == str(tmp_path / "scenario.yaml")
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"budget": -5}, "Invalid value (given: -5): Input should be greater than or equal to 0"),
+    ({"campaigns.email_offer.min_audience": 9}, "min_audience (9) is above max_audience (5)"),
+    ({"campaigns.email_ofer.budget": 5}, "the scenario has no campaign 'email_ofer'"),
+    ({"channels.sms.capcity": 5}, "Unknown key 'capcity'"),
+])
+def test_with_changes_refuses_what_a_file_would_not_allow(tmp_path, changes, message):
+    scenario = load_scenario(write(tmp_path, full()))
+    with pytest.raises(ScenarioError) as caught:
+        scenario.with_changes(changes)
+    assert message in str(caught.value) and caught.value.exit_code == 2
+
+
+def test_a_scenario_changed_with_model_copy_is_checked_before_it_runs(tmp_path):
+    """model_copy(update=...) checks nothing; optimize and validate check the scenario they are given."""
+    from optimizer.plan.workflow import with_method
+
+    scenario = load_scenario(write(tmp_path, full()))
+    broken = scenario.model_copy(update={"budget": -5})
+    with pytest.raises(ScenarioInvalid) as caught:
+        with_method(broken, None)
+    assert "budget" in str(caught.value) and "greater than or equal to 0" in str(caught.value)
+    assert with_method(scenario, None) is scenario
+
+
+def test_an_objective_is_a_name_or_an_expression(tmp_path):
+    scenario = load_scenario(write(tmp_path, {**minimal(), "objective": {"expression": "uplift * 2 - spend"}}))
+    assert scenario.objective_name == "expression: uplift * 2 - spend"
+    assert load_scenario(write(tmp_path, minimal())).objective_name == "incremental_value"
+    named = only_problem(tmp_path, {**minimal(), "objective": "profit"})
+    assert "(given: 'profit')" in named and ", objective)" in named
+    with pytest.raises(ScenarioInvalid) as caught:
+        load_scenario(write(tmp_path, {**minimal(), "objective": "profit"}))
+    assert "objective: {expression: uplift * value_per_response - spend}" in caught.value.errors[0].fix
+    assert "Did you mean 'expression'?" in str(problems(tmp_path, {**minimal(), "objective": {"expresion": "uplift"}}))
