@@ -14,7 +14,8 @@ Limits count the selected audience (treatment and control) at full weight, which
 model constrains; treated spend and channel contacts are checked as well. Controls of
 campaign j number round-half-up(f_j * |A_j|), computed in decimal from the fraction written
 in the file, A_j without the customers of a forced list: those have their campaign and the group
-'forced'; customers of an excluded list have nothing.
+'forced'; customers of an excluded list have nothing. With control_strata, each stratum of A_j has
+round-half-up(f_j * |A_js|) controls.
 """
 
 from __future__ import annotations
@@ -211,10 +212,19 @@ def _check_groups(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, gr
     shut = np.array([i in expected.excluded for i in ids], dtype=bool)
     if np.any(given & shut):
         problems.append(f"{(given & shut).sum()} excluded customer(s) given a campaign")
+    strata = [evaluate(source, expected.columns, len(ids)).astype(str)
+              for source in expected.scenario.get("control_strata") or []]
+    stratum = np.array(["|".join(parts) for parts in zip(*strata)] if strata else [""] * len(ids), dtype=object)
     for j, campaign in enumerate(expected.campaigns):
-        audience = int(((choice == j) & ~listed).sum())
+        drawn = (choice == j) & ~listed
+        audience = int(drawn.sum())
         controls = int(((choice == j) & (group == "control")).sum())
-        want = expected_controls(campaign.get("control_fraction", 0.0), audience)
+        want = sum(expected_controls(campaign.get("control_fraction", 0.0), int((drawn & (stratum == s)).sum()))
+                   for s in set(stratum[drawn]))
+        for s in set(stratum[drawn]):  # each stratum has its own round(f × |A_js|) controls
+            mine, held = drawn & (stratum == s), (choice == j) & (group == "control") & (stratum == s)
+            if int(held.sum()) != expected_controls(campaign.get("control_fraction", 0.0), int(mine.sum())):
+                problems.append(f"{campaign['id']}: stratum {s!r} has {int(held.sum())} controls of {int(mine.sum())}")
         if controls != want:
             problems.append(f"{campaign['id']}: {controls} controls in an audience of {audience}, expected {want}")
     return problems

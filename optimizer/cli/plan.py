@@ -61,7 +61,7 @@ def optimize(
     from optimizer.plan.workflow import optimize as optimize_plan
     from optimizer.reporting.console import PassProgress
     from optimizer.scenario.schema import load_scenario
-    from optimizer.store.files import PLAN_FILE, SUMMARY_FILE, claimed_output_folder
+    from optimizer.store.files import PLAN_FILE, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
 
     if dask is not None:
         if sample is not None:
@@ -87,7 +87,8 @@ def optimize(
     if summary.get("sample"):
         console.print(sample_line(summary["sample"]), markup=False)
     render_summary(summary, console)
-    console.print(f"Wrote {out_dir / PLAN_FILE} and {out_dir / SUMMARY_FILE}")
+    written = [PLAN_FILE, SUMMARY_FILE, SCENARIO_FILE, *summary.get("contact_lists", {}).values()]
+    console.print(f"Wrote {out_dir}/: {', '.join(written)}")
     if not summary["contact_history_found"]:
         console.print(f"No contact history at {shown(Path(summary['contact_history']))} yet: no earlier contacts "
                       "to respect (`cvo commit` creates it).")

@@ -112,7 +112,9 @@ def compare(
     from optimizer.store.files import claimed_output_folder
     from optimizer.whatif.comparison import (
         COMPARE_FILE,
+        COMPARE_PAGE,
         COMPARE_PLOT,
+        PLANS_FOLDER,
         compare as run_compare,
         format_comparison,
         write_comparison,
@@ -127,10 +129,11 @@ def compare(
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
             with progress_console(quiet).status(f"Reading {len(scenarios)} scenarios …") as status:
                 loaded = [with_history(load_scenario(path, overrides or []), history) for path in scenarios]
-                comparison = run_compare(loaded, method, day(date), stage=status.update)
+                comparison = run_compare(loaded, method, day(date), stage=status.update,
+                                         plans_dir=out_dir / PLANS_FOLDER)
             write_comparison(comparison, out_dir)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(comparison.to_dict(), indent=2) if json_output else format_comparison(comparison))
     if not json_output:
-        typer.echo(f"Wrote {out_dir / COMPARE_FILE} and {out_dir / COMPARE_PLOT}")
+        typer.echo(f"Wrote {out_dir}/: {COMPARE_FILE}, {COMPARE_PLOT}, {COMPARE_PAGE} and each plan in {PLANS_FOLDER}/")

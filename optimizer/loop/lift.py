@@ -171,7 +171,8 @@ def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, 
     n_treated = sum(arm.counts["n_treatment"] for arm in arms)
     total = _measured(ALL_CAMPAIGNS, None, [(arm.counts["n_treatment"] / n_treated, arm) for arm in arms], None,
                       confidence)
-    extra = len(set(outcomes["customer_id"].astype(str).tolist()) - set(columns["customer_id"].tolist()))
+    sent = contacts.loc[contacts["campaign_id"].notna().to_numpy(), "customer_id"].astype(str)  # forced ones too
+    extra = len(set(outcomes["customer_id"].astype(str).tolist()) - set(sent.tolist()))
     responders_from = "converted" if "converted" in joined else "revenue > 0"
     return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total,
                        has_value="value" in joined)
@@ -214,6 +215,10 @@ def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
                *(["value_per_response"] if _values_recorded(contacts, given) else [])]
     contacted = pd.DataFrame({c: contacts[c].astype(object).where(contacts[c].notna(), None)[given] for c in columns})
     contacted[["customer_id", "campaign_id"]] = contacted[["customer_id", "campaign_id"]].astype(str)
+    if contacted.empty and forced.any():
+        raise DataError(f"Every customer the plan contacted ({int(forced.sum()):,}) is on a forced list: they were not "
+                        "drawn at random, so no campaign can be measured against controls", where=plan,
+                        fix="Measure a run that held out controls")
     if contacted.empty:
         raise DataError("The plan contacted nobody: no row has a campaign_id", where=plan, fix="Measure another run")
     _check_unique(contacts, plan, "contacts", "The plan gives each customer one campaign; use the run's table")

@@ -7,6 +7,10 @@ the controls are a simple random sample of A_j; and because a key depends only o
 campaign, customer), the same plan gets the same controls whatever the row order or
 partitioning of the customer table. Customers of a forced list are not part of A_j: they are
 always treated, and not measured.
+
+With strata (``control_strata``: segment, value tier, ...), the draw is made in each stratum s of
+A_j: the round(f_j |A_js|) smallest keys of A_js, so that every stratum of some size has its own
+controls and the control group has the audience's mix; its size is then sum_s round(f_j |A_js|).
 """
 
 from __future__ import annotations
@@ -45,16 +49,21 @@ def tie_keys(customer_ids: NDArray[Any], seed: int) -> NDArray[np.uint64]:
 def draw_controls(
     choice: NDArray[np.integer[Any]], customer_ids: NDArray[Any], campaign_ids: tuple[str, ...],
     fractions: NDArray[np.float64], seed: int, exempt: NDArray[np.bool_] | None = None,
+    strata: NDArray[np.intp] | None = None,
 ) -> NDArray[np.bool_]:
     """Boolean mask of the customers held out as controls of the campaign they were given; the
-    ``exempt`` ones (forced customers) are never held out and not counted in |A_j|."""
+    ``exempt`` ones (forced customers) are never held out and not counted in |A_j|; with ``strata``
+    (a stratum number per customer) the draw is made within each stratum."""
     control = np.zeros(len(choice), dtype=bool)
     drawn = choice if exempt is None else np.where(exempt, -1, choice)
     for j, campaign_id in enumerate(campaign_ids):
         audience = np.flatnonzero(drawn == j)
-        size = int(np.floor(fractions[j] * audience.size + 0.5))
-        if size == 0:
+        if audience.size == 0 or fractions[j] == 0:
             continue
         keys = control_keys(customer_ids[audience], campaign_id, seed)
-        control[audience[np.argsort(keys, kind="stable")[:size]]] = True
+        groups = np.zeros(audience.size, dtype=np.intp) if strata is None else strata[audience]
+        for group in np.unique(groups):
+            members = np.flatnonzero(groups == group)
+            size = int(np.floor(fractions[j] * members.size + 0.5))
+            control[audience[members[np.argsort(keys[members], kind="stable")[:size]]]] = True
     return control

@@ -132,10 +132,11 @@ class DistributedRun:
 
 def check_distributable(scenario: Scenario) -> None:
     """ScenarioError for what a partitioned run cannot do yet: forced and excluded lists (each worker
-    sees its own customers only, and the forced customers' use must come off the whole limits)."""
-    keys = [key for key in ("forced", "excluded") if getattr(scenario, key)]
+    sees its own customers only, and the forced customers' use must come off the whole limits) and
+    control strata (the partitions' control draw is one threshold per campaign)."""
+    keys = [key for key in ("forced", "excluded", "control_strata") if getattr(scenario, key)]
     if keys:
-        raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} lists yet",
+        raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} yet",
                             where=f"{scenario.source}, {keys[0]}",
                             fix="Run without --dask, or leave the lists out of this scenario")
 

@@ -10,7 +10,7 @@ Everything the CLI's ``cvo optimize`` does is one call here::
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import load_data
-from optimizer.scenario.formulation import Formulation, formulate, response_values
+from optimizer.scenario.formulation import Formulation, formulate, planned_rates, response_values
 from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
@@ -73,10 +73,12 @@ def optimize(
 
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
                             data.scenario.control_fractions(), data.scenario.seed,
-                            None if forced is None else forced != NO_CAMPAIGN)
-    assignments = plan_table(formulation.problem, result.choice, control, response_values(data, result.choice),
+                            None if forced is None else forced != NO_CAMPAIGN, formulation.strata)
+    worth = response_values(data, result.choice)
+    assignments = plan_table(formulation.problem, result.choice, control, worth,
                              unassigned_reasons(formulation, result.choice), forced)
-    return Plan(formulation, result, control, assignments, build_summary(formulation, result, control))
+    summary = build_summary(formulation, result, control, (*planned_rates(data, result.choice), worth))
+    return Plan(formulation, result, control, assignments, summary)
 
 
 def with_method(scenario: Scenario | str | Path, method: Method | None) -> Scenario:
@@ -140,8 +142,7 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None,
     clock = Clock.start(scenario.solver.time_limit_s)
     result = solve(problem, scenario.solver, progress, lambda: tie_keys(problem.customer_ids, scenario.seed), forced)
     if result.termination is Termination.INFEASIBLE:
-        raise _infeasible(scenario, problem if forced is None else without_fixed(problem, forced), clock,
-                          forced is not None)
+        raise _infeasible(scenario, problem, clock, forced)
     if result.status is SolutionStatus.NONE:
         raise _no_plan(scenario, problem, result)
     return result
@@ -178,14 +179,23 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
     })
 
 
-def _infeasible(scenario: Scenario, problem: Problem, clock: Clock, forced: bool = False) -> InfeasibleError:
-    """The diagnosis of an infeasible ``problem`` (with ``forced``: what is left once the forced
-    customers are given their campaigns, so its limits are what they leave)."""
+def _infeasible(scenario: Scenario, problem: Problem, clock: Clock,
+                forced: NDArray[np.intp] | None = None) -> InfeasibleError:
+    """The diagnosis of an infeasible ``problem``; with ``forced``, of what is left once the forced
+    customers have their campaigns, told against the scenario's own limits (a change of a limit is
+    the same amount either way; only where it leads to moves by the forced customers' use)."""
     from optimizer.solve.infeasibility import describe_conflict, diagnose
 
-    customers, campaigns = problem.candidate_pairs()
-    diagnosis = diagnose(problem, customers, campaigns, clock)
-    left = " The limits are counted after the forced customers, as what they leave of each." if forced else ""
+    rest = problem if forced is None else without_fixed(problem, forced)
+    customers, campaigns = rest.candidate_pairs()
+    diagnosis = diagnose(rest, customers, campaigns, clock)
+    if forced is not None:
+        own = {row.name: row for row in problem.rows}
+        diagnosis = replace(diagnosis, conflicts=[replace(c, row=own[c.row.name]) for c in diagnosis.conflicts],
+                            alone=[replace(c, row=own[c.row.name]) for c in diagnosis.alone],
+                            binding=[own[row.name] for row in diagnosis.binding],
+                            not_alone=[own[row.name] for row in diagnosis.not_alone])
+    left = ". The forced customers' use of each limit is counted in" if forced is not None else ""
     return InfeasibleError(
         f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}{left}",
         where=scenario.source,

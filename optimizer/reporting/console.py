@@ -197,6 +197,25 @@ def policy_table(summary: dict[str, Any]) -> Table | None:
 POLICY_KINDS = ("cooldown", "rolling_cap", "measurement_window")
 
 
+def power_table(summary: dict[str, Any]) -> Table | None:
+    """Each campaign's controls: the power to detect its planned uplift, and the controls for 80%."""
+    campaigns = [c for c in summary["campaigns"] if c.get("power")]
+    if not campaigns:
+        return None
+    table = Table(title="Controls (power to find the planned response uplift, two-sided 5% test)",
+                  title_justify="left", caption_justify="left",
+                  caption="Under 80%, a measurement may well miss an uplift that is there: raise the control_fraction "
+                  "towards the controls named, or measure over more weeks.")
+    for column in ("campaign", "planned uplift", "treated", "controls", "power", "controls for 80%"):
+        table.add_column(column, justify="left" if column == "campaign" else "right")
+    for c in campaigns:
+        power, needed = c["power"], c["power"]["controls_needed"]
+        table.add_row(escape(c["id"]), f"{100 * c['planned_response_uplift']:+.2f}pp", _count(power["treated"]),
+                      _count(power["controls"]), f"{power['power']:.0%}", "none suffices" if needed is None
+                      else _count(needed), style=None if power["power"] >= power["target"] else "bold")
+    return table
+
+
 def lists_table(summary: dict[str, Any]) -> Table | None:
     """The run's forced and excluded lists and the customers each held (None without lists)."""
     files = summary.get("customer_lists") or []
@@ -222,7 +241,8 @@ def render_summary(summary: dict[str, Any], console: Console) -> None:
         parts.append(kpi_table(summary))
     if "unassigned" in summary:
         parts.append(unassigned_table(summary))
-    parts += [table for table in (policy_table(summary), lists_table(summary)) if table is not None]
+    parts += [table for table in (policy_table(summary), lists_table(summary), power_table(summary))
+              if table is not None]
     console.print(Group(*parts))
 
 

@@ -1,7 +1,7 @@
 """Figures as PNG bytes, drawn with matplotlib's Agg canvas (no global backend switch, no pyplot state).
 
-Each takes plain figures, not the workflows' types: ``comparison_png`` draws scenarios side by
-side (optimizer/whatif/comparison.py): each one's audience per campaign, and its objective.
+Each takes plain figures, not the workflows' types: ``campaign_money_png`` draws scenarios side by
+side (optimizer/whatif/comparison.py): each one's expected value and spend per campaign, numbered.
 ``frontier_png`` draws a sweep (optimizer/whatif/frontier.py) in two panels: the frontier z(b),
 the objective against the swept limit b, and beside it what one more unit of the limit is worth:
 the marginal value Δz/Δb between consecutive points (a step over each interval) and the LP
@@ -11,7 +11,7 @@ shadow price dz_LP/db at each point.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from matplotlib.axes import Axes
@@ -46,15 +46,6 @@ class Frontier:
     scenario_value: float
     objective_name: str
     points: Sequence[FrontierPoint]
-
-
-@dataclass(frozen=True)
-class ScenarioBars:
-    """One scenario of a comparison with a plan: its label, audience per campaign and objective."""
-
-    label: str
-    audiences: Mapping[str, int]
-    objective: float
 
 
 def frontier_png(sweep: Frontier) -> bytes:
@@ -131,23 +122,35 @@ def _columns(pairs: Sequence[tuple[float, float]]) -> tuple[list[float], list[fl
     return [x for x, _ in pairs], [y for _, y in pairs]
 
 
-def comparison_png(scenarios: Sequence[ScenarioBars]) -> bytes:
-    """Audience (treatment + control) per campaign, one bar per scenario, and their objectives."""
-    campaigns = list(dict.fromkeys(c for s in scenarios for c in s.audiences))
-    figure = Figure(figsize=FRONTIER_SIZE, dpi=FRONTIER_DPI, layout="constrained")
+@dataclass(frozen=True)
+class CampaignMoney:
+    """One scenario's expected value and spend per campaign (treated customers)."""
+
+    label: str
+    values: dict[str, float]
+    spends: dict[str, float]
+
+
+def campaign_money_png(scenarios: Sequence[CampaignMoney]) -> bytes:
+    """Expected value and expected spend of each campaign, one bar per scenario, each bar with its number."""
+    campaigns = list(dict.fromkeys(c for s in scenarios for c in s.values))
+    figure = Figure(figsize=(11, 4.2), dpi=FRONTIER_DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    audiences, objectives = figure.subplots(1, 2, width_ratios=[3, 1])
     width = 0.8 / max(len(scenarios), 1)
-    for k, scenario in enumerate(scenarios):
-        positions = [i + (k - (len(scenarios) - 1) / 2) * width for i in range(len(campaigns))]
-        audiences.bar(positions, [scenario.audiences.get(c, 0) for c in campaigns], width, label=scenario.label)
-    audiences.set_xticks(range(len(campaigns)), campaigns, rotation=15)
-    audiences.set_ylabel("audience (treatment + control)")
-    audiences.legend(fontsize=8)
-    audiences.set_title("Who gets which campaign", loc="left")
-    objectives.barh([s.label for s in scenarios], [s.objective for s in scenarios], color=PLAN_COLOR)
-    objectives.invert_yaxis()
-    objectives.set_title("Objective", loc="left")
+    for axes, title, figures in zip(figure.subplots(1, 2), ("Expected value (net of spend)", "Expected spend"),
+                                    ("values", "spends")):
+        for k, scenario in enumerate(scenarios):
+            positions = [i + (k - (len(scenarios) - 1) / 2) * width for i in range(len(campaigns))]
+            bars = axes.bar(positions, [getattr(scenario, figures).get(c, 0.0) for c in campaigns], width,
+                            label=scenario.label)
+            axes.bar_label(bars, fmt="{:,.0f}", fontsize=7, rotation=90, padding=2)
+        axes.set_xticks(range(len(campaigns)), campaigns, rotation=15)
+        axes.set_title(title, loc="left")
+        axes.margins(y=0.25)
+        axes.spines[["top", "right"]].set_visible(False)
+    figure.axes[0].legend(fontsize=8)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+

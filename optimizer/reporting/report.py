@@ -85,7 +85,7 @@ def load_measurement(out_dir: Path) -> dict[str, Any] | None:
 def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None,
                   measurement: dict[str, Any] | None = None) -> str:
     """The report page for ``summary`` as one HTML string."""
-    return _environment().get_template("report.html.j2").render(**report_context(summary, sweep, measurement))
+    return environment().get_template("report.html.j2").render(**report_context(summary, sweep, measurement))
 
 
 def load_summary(out_dir: Path) -> dict[str, Any]:
@@ -132,11 +132,12 @@ def _read_json(path: Path, fix: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _environment() -> Environment:
+def environment() -> Environment:
     """The Jinja environment: templates from optimizer/reporting/templates, HTML autoescaping, strict undefineds."""
     environment = Environment(loader=PackageLoader("optimizer.reporting", "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    environment.filters.update(money=money, count=count, percent=percent, gap_words=gap_words, interval=interval)
+    environment.filters.update(money=money, count=count, percent=percent, gap_words=gap_words, interval=interval,
+                               signed=signed)
     return environment
 
 
@@ -159,6 +160,11 @@ def interval(estimate: dict[str, Any] | None, factor: float = 1.0, unit: str = "
 def money(value: float | None, missing: str = NOT_RECORDED) -> str:
     """A sum of money or value with two decimals: 1,234.50 (anything not a number as it is)."""
     return _number(value, ",.2f", missing)
+
+
+def signed(value: float | None, digits: int = 2) -> str:
+    """A difference with its sign and thousands separators: +1,234.50, -12 (empty when there is none)."""
+    return "" if value is None else f"{value:+,.{digits}f}"
 
 
 def count(value: float | None, missing: str = NOT_RECORDED) -> str:
@@ -229,8 +235,39 @@ def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None,
         "sweep": sweep_section(sweep),
         "sweep_hint": SWEEP_HINT,
         "measured": measurement,
+        "planned": planned_rows(summary, measurement),
         "not_recorded": NOT_RECORDED,
     }
+
+
+def planned_rows(summary: dict[str, Any], measurement: dict[str, Any] | None) -> list[dict[str, Any]] | None:
+    """Per measured campaign, what the plan expected beside what was measured: response uplift per
+    treated customer and incremental value over the measured treated customers, each flagged when
+    it lies outside the measured interval; None when not measured or the plan's figures were not
+    recorded (runs of cvo before them)."""
+    planned = {c["id"]: c for c in summary["campaigns"] if c.get("planned_response_uplift") is not None}
+    if measurement is None or not planned:
+        return None
+    rows = []
+    for measured in measurement["campaigns"]:
+        plan = planned.get(measured["campaign_id"])
+        if plan is None:
+            continue
+        value = plan["planned_value_uplift"] * measured["n_treatment"]
+        rows.append({"campaign_id": measured["campaign_id"],
+                     "uplift": plan["planned_response_uplift"], "measured_uplift": measured["response_uplift"],
+                     "uplift_outside": _outside(plan["planned_response_uplift"], measured["response_uplift"]),
+                     "value": value if measurement.get("has_value") else None,
+                     "measured_value": measured.get("incremental_value"),
+                     "value_outside": measurement.get("has_value") and _outside(value, measured["incremental_value"])})
+    return rows
+
+
+def _outside(expected: float, measured: dict[str, Any] | None) -> bool:
+    """The plan's figure lies outside the measured confidence interval."""
+    if not measured or measured.get("ci_low") is None:
+        return False
+    return not measured["ci_low"] <= expected <= measured["ci_high"]
 
 
 def budget_row(summary: dict[str, Any]) -> dict[str, Any] | None:

@@ -44,13 +44,18 @@ def money_basis(budget_counts_controls: bool) -> str:
     return MONEY_BASIS + (LIMITS_COUNT_CONTROLS if budget_counts_controls else BUDGETS_COUNT_TREATED)
 
 
-def build_summary(formulation: Formulation, result: SolveResult, control: NDArray[np.bool_]) -> dict[str, Any]:
-    """Everything summary.json holds for a solved plan (``result.choice``) and its controls."""
+def build_summary(formulation: Formulation, result: SolveResult, control: NDArray[np.bool_],
+                  planned: tuple[NDArray[np.float64], ...] | None = None) -> dict[str, Any]:
+    """Everything summary.json holds for a solved plan (``result.choice``) and its controls;
+    ``planned``, each customer's expected response rates treated and not and value of a response,
+    adds what the plan expects a measurement to find and its power (``planned_figures``)."""
     problem, scenario, choice = formulation.problem, formulation.scenario, result.choice
     if choice is None:
         raise TypeError("a summary needs a result with a plan")
     treated_choice = np.where(control, NO_CAMPAIGN, choice)
     campaigns = campaign_figures(formulation, choice, control)
+    if planned is not None:
+        campaigns = planned_figures(formulation, choice, control, campaigns, *planned)
     return {
         "scenario": scenario.name,
         "scenario_file": scenario.source,
@@ -93,7 +98,57 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "excluded": formulation.data.lists.n_excluded,
         "customer_lists": formulation.data.lists.files,
         "sample": None if formulation.data.sample is None else formulation.data.sample.to_dict(),
+        "control_strata": list(map(str, scenario.control_strata)),
+        "strata": None if formulation.strata is None else int(formulation.strata.max(initial=-1) + 1),
     }
+
+
+def planned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
+                    campaigns: list[dict[str, Any]], p_treat: NDArray[np.float64], p_control: NDArray[np.float64],
+                    worth: NDArray[np.float64]) -> list[dict[str, Any]]:
+    """Each campaign with what the plan expects a measurement of it to find, over the treated
+    customers of its treatment group (forced customers are not measured): ``planned_response_uplift``
+    the mean of p_treat - p_control, ``planned_value_uplift`` the mean of (p_treat - p_control) × w,
+    and the ``power`` of its controls to detect that uplift (``measurement_power``)."""
+    forced = formulation.data.lists.forced
+    measured = ~control if forced is None else ~control & (forced == NO_CAMPAIGN)
+    for j, campaign in enumerate(campaigns):
+        mine, held = (choice == j) & measured, (choice == j) & control
+        if not mine.any():
+            campaign.update(planned_response_uplift=None, planned_value_uplift=None, power=None)
+            continue
+        uplift = p_treat[mine] - p_control[mine]
+        campaign["planned_response_uplift"] = float(uplift.mean())
+        campaign["planned_value_uplift"] = float((uplift * worth[mine]).mean())
+        campaign["power"] = measurement_power(float(p_treat[mine].mean()), float(p_control[mine].mean()),
+                                              int(mine.sum()), int(held.sum()))
+    return campaigns
+
+
+POWER_ALPHA, POWER_TARGET = 0.05, 0.8
+
+
+def measurement_power(rate_treated: float, rate_control: float, treated: int, controls: int) -> dict[str, Any]:
+    """How likely the measurement is to find the planned uplift d = p_T - p_C (two-sided test at
+    POWER_ALPHA, normal approximation, unpooled variances), and the controls that make it POWER_TARGET:
+
+        se = sqrt(p_T (1 - p_T) / n_T + p_C (1 - p_C) / n_C),   power = Phi(|d| / se - z_(1 - alpha/2))
+        n_C for power b:  p_C (1 - p_C) / n_C = (|d| / (z_(1 - alpha/2) + z_b))^2 - p_T (1 - p_T) / n_T
+
+    ``controls_needed`` is None when no control group is large enough with this treated group. The
+    normal approximation holds with some 10 or more expected responders per arm; below that the
+    Welch test a measurement runs rejects more often by chance than the power says."""
+    from statistics import NormalDist
+
+    normal, d = NormalDist(), abs(rate_treated - rate_control)
+    z_alpha, z_target = normal.inv_cdf(1 - POWER_ALPHA / 2), normal.inv_cdf(POWER_TARGET)
+    var_t, var_c = rate_treated * (1 - rate_treated), rate_control * (1 - rate_control)
+    se = np.sqrt(var_t / treated + var_c / controls) if controls else np.inf
+    room = (d / (z_alpha + z_target)) ** 2 - var_t / treated
+    needed = int(np.ceil(var_c / room)) if room > 0 and var_c > 0 else (0 if room > 0 else None)
+    return {"alpha": POWER_ALPHA, "target": POWER_TARGET, "treated": treated, "controls": controls,
+            "power": float(normal.cdf(d / se - z_alpha)) if np.isfinite(se) and se > 0 else 0.0,
+            "controls_needed": needed}
 
 
 def _roi(campaigns: list[dict[str, Any]]) -> float | None:

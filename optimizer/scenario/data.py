@@ -25,7 +25,7 @@ from optimizer.scenario.sample import Sample, check_share, drawn
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
 from optimizer.solve.problem import NO_CAMPAIGN
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
-from optimizer.store.tables import read_table, require_columns, row_label, show
+from optimizer.store.tables import id_text, read_table, require_columns, row_label, show
 
 SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")
 
@@ -137,7 +137,7 @@ def load_customers(path: Path, id_column: str) -> pd.DataFrame:
             fix="Give every customer an id or drop those rows",
         )
     table = table.reset_index(drop=True)
-    table[id_column] = ids.astype(str).to_numpy(dtype=object)
+    table[id_column] = id_text(ids).to_numpy(dtype=object)
     duplicated = np.flatnonzero(table[id_column].duplicated().to_numpy())
     if duplicated.size:
         first = int(duplicated[0])
@@ -167,7 +167,7 @@ def load_scores(
     table = table.reset_index(drop=True)
     for column in ("p_treat", "p_control"):
         _check_probability(table, column, path)
-    customer = customer_ids.get_indexer(pd.Index(table["customer_id"].astype(str)))
+    customer = customer_ids.get_indexer(pd.Index(id_text(table["customer_id"])))
     campaign = pd.Index(campaign_ids).get_indexer(pd.Index(table["campaign_id"].astype(str)))
     _check_known_customers(table, customer, path)
     _check_scored_campaigns(table, campaign, campaign_ids if needed is None else needed, path)

@@ -57,7 +57,8 @@ class Formulation:
 
     ``allowed`` is the eligibility before the contact policy (None when the policy blocked
     nothing, i.e. the same as ``problem.eligible``); ``ratios`` holds each ratio row's r and its
-    ``per`` weights by name, so the summary can state the ratio a plan reaches.
+    ``per`` weights by name, so the summary can state the ratio a plan reaches; ``strata`` numbers
+    each customer's control stratum (None: no ``control_strata``).
     """
 
     data: ScenarioData
@@ -67,6 +68,7 @@ class Formulation:
     impacts: tuple[RuleImpact, ...] = ()
     allowed: NDArray[np.bool_] | None = None
     ratios: dict[str, tuple[float, NDArray[np.float64]]] = field(default_factory=dict)
+    strata: NDArray[np.intp] | None = None
 
     @property
     def scenario(self) -> Scenario:
@@ -113,7 +115,7 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
     kpis = {
         kpi.name: _pair_sum_weights(data, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
     }
-    return Formulation(data, problem, kpis, scores.scored, impacts, allowed, ratios)
+    return Formulation(data, problem, kpis, scores.scored, impacts, allowed, ratios, _strata(data, columns))
 
 
 def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
@@ -133,6 +135,39 @@ def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDA
             out[rows] = _evaluate_numbers(data, f"campaigns[{j}].value_per_response", campaign.value_per_response,
                                           context, rows.size)
     return out
+
+
+def planned_rates(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> tuple[NDArray[np.float64], ...]:
+    """p_treat and p_control of each customer's chosen campaign (NaN for customers given none): the
+    response rates the plan expects, to set beside those a measurement finds."""
+    scores = _scores(data, _customer_columns(data))
+    rows = np.flatnonzero(choice != NO_CAMPAIGN)
+    rates = []
+    for table in (scores.p_treat, scores.p_control):
+        out = np.full(len(choice), np.nan)
+        out[rows] = np.nan_to_num(table[rows, choice[rows]])
+        rates.append(out)
+    return tuple(rates)
+
+
+MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
+
+
+def _strata(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> NDArray[np.intp] | None:
+    """Each customer's control stratum: the combination of the ``control_strata`` expressions' values."""
+    scenario = data.scenario
+    if not scenario.control_strata:
+        return None
+    n = len(data.customers)
+    values = [_evaluate(scenario, f"control_strata[{i}]", source, columns, n).astype(str)
+              for i, source in enumerate(scenario.control_strata)]
+    codes, levels = pd.factorize(pd.Series(["\x1f".join(parts) for parts in zip(*values)], dtype=object))
+    if len(levels) > MAX_STRATA:
+        raise ScenarioError(
+            f"control_strata make {len(levels):,} strata; the controls are drawn within each, so a stratum needs "
+            f"customers by the dozen (at most {MAX_STRATA} strata)", where=f"{scenario.source}, control_strata",
+            fix="Stratify by groups: a segment column, or a tier such as \"'high' if ltv > 800 else 'low'\"")
+    return np.asarray(codes, dtype=np.intp)
 
 
 def _apply_policy(

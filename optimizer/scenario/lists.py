@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.schema import ForcedList, Scenario
 from optimizer.solve.problem import NO_CAMPAIGN
-from optimizer.store.tables import read_table, require_columns, row_label
+from optimizer.store.tables import id_text, read_table, require_columns, row_label
 
 SHOWN = 5  # ids named in a message before "and N more"
 
@@ -55,10 +55,12 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index) -> CustomerLists:
         excluded = np.zeros(len(customer_ids), dtype=bool)
         for name in scenario.excluded:
             path = scenario.resolve(name)
-            rows = customer_ids.get_indexer(_listed_ids(path, scenario.customer_id, "excluded list")[0])
+            ids = _listed_ids(path, scenario.customer_id, "excluded list")[0]
+            rows = customer_ids.get_indexer(ids)
+            _require_some_known(ids, rows, customer_ids, path)
             excluded[rows[rows >= 0]] = True
             files.append({"list": "excluded", "file": str(path), "customers": int(np.unique(rows[rows >= 0]).size),
-                          "not_in_customers": int((rows < 0).sum())})
+                          "not_in_customers": int(np.unique(ids[rows < 0]).size)})
     forced = None
     if scenario.forced:
         forced = np.full(len(customer_ids), NO_CAMPAIGN, dtype=np.intp)
@@ -75,6 +77,7 @@ def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, force
     campaigns = _campaigns(scenario, listed, table, path)
     rows = customer_ids.get_indexer(ids)
     _require_known(ids, rows, path)
+    _require_one_campaign(scenario, ids, campaigns, path)
     clash = (forced[rows] != NO_CAMPAIGN) & (forced[rows] != campaigns)
     if clash.any():
         first = int(np.flatnonzero(clash)[0])
@@ -103,7 +106,7 @@ def _listed_ids(path: Path, id_column: str, what: str) -> tuple[pd.Index, pd.Dat
     if missing.size:
         raise DataError(f"The {what} has {missing.size} row(s) with no '{id_column}'",
                         where=row_label(path, int(missing[0])), fix="Give every row an id or drop those rows")
-    return pd.Index(table[id_column].astype(str)), table
+    return pd.Index(id_text(table[id_column])), table
 
 
 def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path: Path) -> NDArray[np.intp]:
@@ -114,6 +117,11 @@ def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path
     require_columns(table, ["campaign_id"], path, "forced list",
                     "Name the campaign in the scenario (forced: [{file: ..., campaign: vip_call}]) "
                     "or give the file a campaign_id column")
+    blank = np.flatnonzero(table["campaign_id"].isna().to_numpy())
+    if blank.size:
+        raise DataError(f"The forced list has {blank.size} row(s) with no campaign_id",
+                        where=row_label(path, int(blank[0])),
+                        fix="Name each row's campaign, or give the list's campaign in the scenario")
     given = table["campaign_id"].astype(str)
     campaigns = pd.Index(names).get_indexer(pd.Index(given))
     unknown = np.flatnonzero(campaigns < 0)
@@ -124,6 +132,27 @@ def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path
                         where=row_label(path, int(unknown[0])),
                         fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(names)}")
     return campaigns.astype(np.intp)
+
+
+def _require_one_campaign(scenario: Scenario, ids: pd.Index, campaigns: NDArray[np.intp], path: Path) -> None:
+    """DataError when one file forces a customer into two campaigns (two rows, two campaign_ids)."""
+    pairs = pd.DataFrame({"id": np.asarray(ids), "campaign": campaigns}).drop_duplicates()
+    twice = pairs["id"].duplicated(keep=False).to_numpy()
+    if twice.any():
+        customer = str(pairs["id"][twice].iat[0])
+        names = sorted({scenario.campaign_ids()[j] for j in pairs["campaign"][pairs["id"] == customer]})
+        raise DataError(f"Customer '{customer}' is forced into two campaigns, {' and '.join(map(repr, names))} "
+                        f"({int(pairs['id'][twice].nunique())} such customer(s))",
+                        where=row_label(path, int(np.flatnonzero(np.asarray(ids) == customer)[1])),
+                        fix="Promise each customer one campaign: keep one row per customer")
+
+
+def _require_some_known(ids: pd.Index, rows: NDArray[np.intp], customer_ids: pd.Index, path: Path) -> None:
+    """DataError when a list with ids matches no customer at all: its ids are written another way."""
+    if len(ids) and not (rows >= 0).any():
+        raise DataError(f"None of the {len(ids):,} ids of the excluded list is a customer of the customers table: "
+                        f"it holds ids like {str(ids[0])!r}, the customers table ids like {str(customer_ids[0])!r}",
+                        where=str(path), fix="Write the list's ids as the customers table writes them")
 
 
 def _require_known(ids: pd.Index, rows: NDArray[np.intp], path: Path) -> None:

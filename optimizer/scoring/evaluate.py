@@ -233,12 +233,13 @@ def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
 
 
 def plan_arms(plan: pd.DataFrame) -> pd.Series:
-    """The arm a plan gives each customer, by customer id: its campaign when in the treatment group."""
+    """The arm a plan gives each customer, by customer id: its campaign when it is sent (the treatment
+    group or a forced list)."""
     require_columns(plan, ("customer_id", "campaign_id"), "the plan table", "plan",
                     "Use the plan.parquet written by cvo optimize")
     campaign = plan["campaign_id"].astype("object").where(plan["campaign_id"].notna(), None)
     if "group" in plan.columns:
-        campaign = campaign.where(plan["group"].astype("object") == "treatment", None)
+        campaign = campaign.where(plan["group"].astype("object").isin(["treatment", "forced"]), None)
     ids = plan["customer_id"].astype(str)
     if ids.duplicated().any():
         raise DataError(f"The customer '{ids[ids.duplicated()].iat[0]}' appears more than once in the plan",

@@ -76,6 +76,7 @@ MAX_ROUNDS = 60
 # the bound (measured: tight 10^6 × 20, 120 s limit: seven widenings of 10-13 s each left the plan
 # and bound of the second, gap 6.5e-6, exactly as they were).
 MAX_WIDENINGS = 10
+STALL_REACH = 4.0  # a widening that found nothing new is followed by one that reaches this much further
 DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
 
 
@@ -211,7 +212,7 @@ def _decompose_all(
     if balanced.nearest is None:
         raise TypeError("a balancing pass without its nearest customers")
     _join(customers, master, balanced.nearest, start, start)
-    result, plan, state, reached = None, None, None, (-np.inf, np.inf)
+    result, plan, state, reached, stalled = None, None, None, (-np.inf, np.inf), False
     for _ in range(MAX_WIDENINGS + 1):
         started = clock.elapsed()
         try:
@@ -227,11 +228,12 @@ def _decompose_all(
         customers.standing("exact core", result.objective, result.bound)
         if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
-        if clock.remaining() < clock.elapsed() - started or not _moved(result, reached):
-            break  # a wider round takes at least as long; or the last one found nothing new
+        if clock.remaining() < clock.elapsed() - started or (stalled and not _moved(result, reached)):
+            break  # a wider round takes at least as long; or the last two found nothing new
+        stalled = not _moved(result, reached)
         reached = (_value(result), np.inf if result.bound is None else result.bound)
         reach = np.inf if result.objective is None else state.latest.bound - result.objective
-        _widen(customers, master, state.latest.prices, start, reach)
+        _widen(customers, master, state.latest.prices, start, STALL_REACH * reach if stalled else reach)
     if result is not None and (result.termination is Termination.INFEASIBLE or result.bound == -np.inf):
         return _no_plan(overall, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
     if plan is None or result is None or result.objective is None:

@@ -29,14 +29,16 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
+from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
-from optimizer.reporting.plots import ScenarioBars, comparison_png
+from optimizer.reporting.comparison_page import render_comparison
+from optimizer.reporting.plots import CampaignMoney, campaign_money_png
 from optimizer.reporting.text import text_table
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import atomic_write
 
-COMPARE_FILE, COMPARE_PLOT = "compare.json", "compare.png"
+COMPARE_FILE, COMPARE_PLOT, COMPARE_PAGE, PLANS_FOLDER = "compare.json", "compare.png", "compare.html", "plans"
 NONE = "none"
 
 
@@ -54,10 +56,11 @@ class Solved:
     summary: dict[str, Any] | None = None
     error: str | None = None
     assignments: pd.DataFrame | None = field(default=None, repr=False)
+    plan_folder: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         head = {"label": self.label, "name": self.name, "scenario_file": self.scenario_file, "status": self.status,
-                "error": self.error}
+                "error": self.error, "plan_folder": self.plan_folder}
         if self.summary is None:
             return head
         s = self.summary
@@ -102,22 +105,27 @@ class Moved:
 
 @dataclass(frozen=True)
 class Comparison:
+    """The scenarios, the baseline's label, the customers moved from it, and the scenario keys
+    whose values differ (``inputs``: key and value per label)."""
+
     scenarios: tuple[Solved, ...]
     baseline: str | None
     moved: tuple[Moved, ...]
+    inputs: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"scenarios": [s.to_dict() for s in self.scenarios], "baseline": self.baseline,
-                "moved": [m.to_dict() for m in self.moved]}
+                "moved": [m.to_dict() for m in self.moved], "inputs": list(self.inputs)}
 
 
 def compare(
     scenarios: Sequence[Scenario | str | Path], method: Method | None = None, run_date: dt.date | None = None,
-    stage: Callable[[str], None] | None = None,
+    stage: Callable[[str], None] | None = None, plans_dir: Path | None = None,
 ) -> Comparison:
     """Optimize every scenario (``method`` overrides each one's solver.method; all sent on ``run_date``,
     default today, for the contact policy) and compare the plans; ``stage`` hears each solve as it starts
-    (with how the one before ended) and the counting of the customers who move.
+    (with how the one before ended) and the counting of the customers who move; with ``plans_dir``,
+    each plan is written there as a run folder named by its label, as it is solved.
 
     Every file is read and validated before anything is solved, so a broken file fails fast
     (ScenarioError); InfeasibleError and SolverError are recorded per scenario.
@@ -128,14 +136,40 @@ def compare(
     solved: list[Solved] = []
     for number, (scenario, label) in enumerate(zip(loaded, labels), start=1):
         tell(f"Solving {label} ({number} of {len(loaded)}){_ended(solved[-1]) if solved else ''}")
-        solved.append(_solve(scenario, label, method, run_date))
+        solved.append(_solve(scenario, label, method, run_date, None if plans_dir is None else plans_dir / label))
+    inputs = differing_inputs(loaded, labels)
     with_plan = [s for s in solved if s.assignments is not None]
     if not with_plan:
-        return Comparison(tuple(solved), None, ())
+        return Comparison(tuple(solved), None, (), inputs)
     base = with_plan[0]
     tell(f"Counting the customers who move from {base.label}'s plan{_ended(solved[-1])}")
     moved = tuple(customers_moved(base, s) for s in with_plan[1:])
-    return Comparison(tuple(solved), base.label, moved)
+    return Comparison(tuple(solved), base.label, moved, inputs)
+
+
+def differing_inputs(scenarios: Sequence[Scenario], labels: Sequence[str]) -> tuple[dict[str, Any], ...]:
+    """The scenario keys (dotted; a campaign's by its id) whose values are not the same in every
+    scenario, with each scenario's value as text ('—' where it has none); names and descriptions aside."""
+    flat = [_flattened(scenario.effective()) for scenario in scenarios]
+    keys = list(dict.fromkeys(key for values in flat for key in values))
+    return tuple({"key": key, "values": {label: values.get(key, "—") for label, values in zip(labels, flat)}}
+                 for key in keys if key not in ("name", "description")
+                 and len({values.get(key, "—") for values in flat}) > 1)
+
+
+def _flattened(raw: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Dotted key -> value as text; campaigns by id, other lists whole."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if key == "campaigns" and isinstance(value, list):
+            for campaign in value:
+                out.update(_flattened({k: v for k, v in campaign.items() if k != "id"},
+                                      f"{prefix}campaigns.{campaign.get('id')}."))
+        elif isinstance(value, dict):
+            out.update(_flattened(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.dumps(value) if isinstance(value, list) else _shown(value)
+    return out
 
 
 def _ended(solved: Solved) -> str:
@@ -154,14 +188,24 @@ def scenario_labels(scenarios: Sequence[Scenario]) -> list[str]:
     return [label if labels.count(label) == 1 else f"{label}#{i}" for i, label in enumerate(labels, start=1)]
 
 
-def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.date | None) -> Solved:
+def _shown(value: Any) -> str:
+    """A scenario value as the page shows it: 9,000 and 0.35, not 9000.0; text as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.6g}"
+
+
+def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.date | None,
+           folder: Path | None) -> Solved:
     try:
         plan = optimize(scenario, method, run_date=run_date)
     except (InfeasibleError, SolverError) as error:
         status = "infeasible" if isinstance(error, InfeasibleError) else "none"
         return Solved(label, scenario.name, scenario.source, status, error=error.message)
-    return Solved(label, scenario.name, scenario.source, plan.summary["status"], plan.summary,
-                  assignments=plan.assignments[["customer_id", "campaign_id"]])
+    summary = plan.summary if folder is None else write_plan(plan, folder)
+    return Solved(label, scenario.name, scenario.source, plan.summary["status"], summary,
+                  assignments=plan.assignments[["customer_id", "campaign_id"]],
+                  plan_folder=None if folder is None else str(folder))
 
 
 def customers_moved(source: Solved, target: Solved) -> Moved:
@@ -182,18 +226,24 @@ def customers_moved(source: Solved, target: Solved) -> Moved:
 
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> Path:
-    """Write compare.json and compare.png (audiences and objectives) into ``out_dir`` atomically;
-    return the JSON's path."""
-    path = out_dir / COMPARE_FILE
-    text = json.dumps(comparison.to_dict(), indent=2) + "\n"
-    atomic_write(path, lambda temp: temp.write_text(text, encoding="utf-8"))
-    if any(s.summary is not None for s in comparison.scenarios):
-        picture = comparison_png([
-            ScenarioBars(s.label, {c["id"]: c["audience"] for c in s.summary["campaigns"]}, s.summary["objective"])
-            for s in comparison.scenarios if s.summary is not None
-        ])
+    """Write compare.json, compare.png (value and spend by campaign, numbers on the bars) and
+    compare.html (optimizer/reporting/comparison_page.py) into ``out_dir``, each atomically; return
+    the JSON's path."""
+    path, figures = out_dir / COMPARE_FILE, comparison.to_dict()
+    atomic_write(path, lambda temp: temp.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8"))
+    planned = [s for s in comparison.scenarios if s.summary is not None]
+    if planned:
+        picture = campaign_money_png([money_bars(s.label, s.summary) for s in planned if s.summary is not None])
         atomic_write(out_dir / COMPARE_PLOT, lambda temp: temp.write_bytes(picture))
+    page = render_comparison(figures, list(comparison.inputs),
+                             {s.label: s.plan_folder for s in comparison.scenarios if s.plan_folder})
+    atomic_write(out_dir / COMPARE_PAGE, lambda temp: temp.write_text(page, encoding="utf-8"))
     return path
+
+
+def money_bars(label: str, summary: dict[str, Any]) -> CampaignMoney:
+    return CampaignMoney(label, {c["id"]: c["expected_value"] for c in summary["campaigns"]},
+                         {c["id"]: c["expected_spend"] for c in summary["campaigns"]})
 
 
 def format_comparison(comparison: Comparison) -> str:

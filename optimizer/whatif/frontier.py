@@ -200,7 +200,7 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
         raise TypeError("the solver's result has no plan")
     fractions = scenario.control_fractions()
     control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed,
-                            None if forced is None else forced != NO_CAMPAIGN)
+                            None if forced is None else forced != NO_CAMPAIGN, formulation.strata)
     campaigns = campaign_figures(replace(formulation, problem=problem), result.choice, control)
     return SweepPoint(
         value=float(value), status=result.status, termination=result.termination, objective=result.objective,

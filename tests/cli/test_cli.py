@@ -61,7 +61,7 @@ def test_optimize_prints_the_summary_and_writes_the_plan(scenario, tmp_path):
     assert "status optimal" in text
     for name in ("email_offer", "call_offer", "email", "phone", "budget", "vip_contacts", "responses"):
         assert name in text
-    assert f"Wrote {out / 'plan.parquet'} and {out / 'summary.json'}" in text
+    assert f"Wrote {out}/: plan.parquet, summary.json, scenario.yaml, contacts_" in text
 
     plan = pd.read_parquet(out / "plan.parquet")
     assert list(plan.columns) == ["customer_id", "campaign_id", "group", "expected_value", "expected_spend",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,8 +17,13 @@ def weekly():
 
 
 @pytest.fixture(scope="module")
-def results(weekly, tmp_path_factory):
-    return weekly.main(tmp_path_factory.mktemp("weekly_loop"), seed=2026)
+def loop_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("weekly_loop")
+
+
+@pytest.fixture(scope="module")
+def results(weekly, loop_folder):
+    return weekly.main(loop_folder, seed=2026)
 
 
 def test_no_contact_breaks_the_policy_and_the_policy_did_keep_people_out(results):
@@ -47,3 +54,22 @@ def test_readme_table_is_what_the_script_prints(weekly):
     stored = json.loads((ROOT / "examples" / "weekly" / "results.json").read_text())
     readme = (ROOT / "examples" / "weekly" / "README.md").read_text()
     assert f"{weekly.MARKERS[0]}\n{weekly.format_results(stored)}\n{weekly.MARKERS[1]}" in readme
+
+
+
+def test_each_weeks_report_sets_the_plan_beside_the_measurement(results, loop_folder):
+    """Every week's report has the planned-vs-measured table, one row per campaign; week 1's is the
+    README's table, figure for figure."""
+    rows = {}
+    for week in (1, 2, 3):
+        page = (loop_folder / f"week{week}" / "report.html").read_text(encoding="utf-8")
+        table = re.search(r'<table id="planned-measured">.*?<tbody>(.*?)</tbody>', page, re.S)
+        assert table, f"week {week} has no planned-vs-measured table"
+        rows[week] = [re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", row))).strip()
+                      for row in re.findall(r"<tr.*?</tr>", table.group(1), re.S)]
+        assert len(rows[week]) == 4
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for row in rows[1]:
+        cells = row.replace("as planned, within the interval", "within").split(" ")
+        line = f"| {cells[0]} | {cells[1]} | {' '.join(cells[2:5])} | {cells[5]} | {' '.join(cells[6:9])} | {cells[9]} |"
+        assert line in readme, line

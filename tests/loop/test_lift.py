@@ -134,6 +134,10 @@ def test_forced_customers_are_left_out_of_the_arms() -> None:
     plain = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
     mixed = measure(pd.concat([contacts, forced]), pd.concat([outcomes, spent]), COSTS_A_B, source="outcomes.csv")
     assert mixed.to_dict()["campaigns"] == plain.to_dict()["campaigns"]
+    assert mixed.outcomes_not_in_plan == plain.outcomes_not_in_plan  # they were contacted, just not measured
+    with pytest.raises(DataError) as caught:
+        measure(forced, spent, COSTS_A_B, source="outcomes.csv")
+    assert "Every customer the plan contacted (2) is on a forced list" in caught.value.message
 
 
 def test_total_row_combines_the_campaign_errors() -> None:

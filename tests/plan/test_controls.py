@@ -94,3 +94,28 @@ def test_controls_are_not_tied_between_campaigns():
     overlap = int((first & second).sum())
     # a fair pair of independent halves overlaps in ~50 of 100; identical draws would give 100
     assert 30 <= overlap <= 70
+
+
+def test_a_stratified_draw_holds_out_the_rounded_share_of_every_stratum():
+    """Three strata of 40, 44 and 6 customers of one campaign at f = 0.1: 4 + 4 + 1 controls, each
+    inside its own stratum; without strata, round(0.1 × 90) = 9 drawn from all; forced ones never."""
+    choice = np.r_[np.zeros(90, int), np.full(5, NO_CAMPAIGN)]
+    strata = np.r_[np.zeros(40, int), np.ones(44, int), np.full(6, 2), np.zeros(5, int)]
+    control = draw_controls(choice, ids(95), ("only",), np.array([0.1]), seed=3, strata=strata)
+    assert [int(control[strata == s].sum()) for s in range(3)] == [4, 4, 1]
+    assert int(draw_controls(choice, ids(95), ("only",), np.array([0.1]), seed=3).sum()) == 9
+    exempt = np.zeros(95, bool)
+    exempt[:10] = True
+    held = draw_controls(choice, ids(95), ("only",), np.array([0.1]), seed=3, exempt=exempt, strata=strata)
+    assert not held[:10].any() and int(held[strata == 0].sum()) == 3
+
+
+def test_within_a_stratum_the_draw_is_the_unstratified_draw_of_that_stratum():
+    """Stratifying changes who is compared with whom, not the lottery: in each stratum the controls
+    are the ones an unstratified draw of that stratum alone would pick."""
+    choice, customers = np.zeros(300, int), ids(300)
+    strata = np.random.default_rng(2).integers(0, 3, 300)
+    control = draw_controls(choice, customers, ("only",), np.array([0.2]), seed=9, strata=strata)
+    for s in range(3):
+        alone = draw_controls(choice[strata == s], customers[strata == s], ("only",), np.array([0.2]), seed=9)
+        assert np.array_equal(control[strata == s], alone)

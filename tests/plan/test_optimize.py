@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ SCENARIOS = {
     "lists": {
         **BASE, "budget": 450, "campaigns": CAMPAIGNS,
         "forced": [{"file": "data/vips.csv", "campaign": "vip_call"}, {"file": "data/promised.csv"}],
-        "excluded": ["data/do_not_contact.csv"],
+        "excluded": ["data/do_not_contact.csv"], "control_strata": ["segment", "'high' if ltv > 500 else 'low'"],
     },
     "planner": {
         **BASE, "budget": 450, "campaigns": CAMPAIGNS,
@@ -435,3 +436,36 @@ def test_an_expression_objective_and_a_ratio_row(solved):
     assert hurdle["ratio"] == pytest.approx((hurdle["lhs"] + 6.0 * hurdle["per_sum"]) / hurdle["per_sum"])
     free = optimize(load_scenario(scenario).with_changes({"constraints": [], "name": "no_hurdle"}))
     assert free.summary["objective"] > summary["objective"] + 1.0
+
+
+def test_checker_catches_controls_drawn_across_strata(solved, tmp_path: Path):
+    """The 'lists' plan draws its controls within segment × ltv tier: swapping one control with a
+    treated customer of another stratum of its campaign keeps every total and must still be caught."""
+    scenario, out, _ = solved["lists"]
+    plan = pd.read_parquet(out / "plan.parquet")
+    segments = pd.read_parquet(scenario.parent / "data" / "customers.parquet").set_index("customer_id")["segment"]
+    mail = plan[plan["campaign_id"] == "cross_sell_email"]
+    held = mail[mail["group"] == "control"].iloc[0]
+    other = mail[(mail["group"] == "treatment") & (mail["customer_id"].map(segments) != segments[held["customer_id"]])]
+    swap = other.iloc[0]
+    plan.loc[held.name, "group"], plan.loc[swap.name, "group"] = "treatment", "control"
+    for column in ("expected_value", "expected_spend"):
+        plan.loc[held.name, column], plan.loc[swap.name, column] = swap[column], 0.0
+    broken = tmp_path / "swapped"
+    broken.mkdir()
+    plan.to_parquet(broken / "plan.parquet", index=False)
+    assert any("stratum" in problem for problem in check_plan(scenario, broken))
+
+
+def test_an_infeasible_run_with_forced_customers_names_the_files_limits(workspace: Path):
+    """A floor no plan can reach: the diagnosis runs on what the forced customers leave, but tells the
+    limits as the file writes them (>= 10,000, not less what the forced customers bring)."""
+    scenario = yaml.safe_load((workspace / "lists.yaml").read_text())
+    scenario["constraints"] = [{"name": "big_floor", "sense": ">=", "expression": "p_treat", "rhs": 10000}]
+    path = write_scenario(workspace / "floor.yaml", {**scenario, "name": "floor"})
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(path)
+    message = caught.value.message
+    assert "big_floor (>= 10,000," in message and "The forced customers' use of each limit is counted in" in message
+    change = re.search(r"lower big_floor by (?:at least )?([\d,.]+) \(to ([\d,.]+)\)", message)
+    assert change and float(change[1].replace(",", "")) + float(change[2].replace(",", "")) == pytest.approx(10000)

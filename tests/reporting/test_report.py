@@ -450,3 +450,32 @@ def test_the_runs_customer_lists_are_shown(tmp_path):
     assert "excluded /data/do_not_contact.csv 1,204 17" in page
     assert "forced /data/promised.csv its campaign_id 23 0" in page
     assert "Customer lists of this run" not in text_of(render_report(full_summary()))
+
+
+def test_planned_beside_measured_flags_what_lies_outside_the_interval(tmp_path):
+    """winback_coupon planned +3.0pp, measured +3.77pp [+2.36, +5.17]: as planned; vip_call planned
+    +9.0pp, measured +1.0pp [-1.0, +3.0]: outside. Incremental value: the planned value uplift per
+    treated customer times the measured treated customers."""
+    summary = full_summary()
+    for campaign, uplift, value in zip(summary["campaigns"], (0.03, 0.001, 0.09), (1.5, 0.1, 20.0)):
+        campaign.update(planned_response_uplift=uplift, planned_value_uplift=value)
+    out = write_summary(tmp_path, summary)
+
+    def estimate(low: float, mid: float, high: float) -> dict:
+        return {"estimate": mid, "std_error": 0.01, "ci_low": low, "ci_high": high, "p_value": 0.01, "df": 300.0}
+
+    campaigns = [{"campaign_id": "winback_coupon", "n_treatment": 3000, "n_control": 333, "cost": 1938.0,
+                  "response_uplift": estimate(0.0236, 0.0377, 0.0517), "incremental_value": estimate(3000, 5000, 7000),
+                  "incremental_revenue": None, "roi": None, "value_roi": None},
+                 {"campaign_id": "vip_call", "n_treatment": 300, "n_control": 90, "cost": 1500.0,
+                  "response_uplift": estimate(-0.01, 0.01, 0.03), "incremental_value": estimate(-500, 900, 2300),
+                  "incremental_revenue": None, "roi": None, "value_roi": None}]
+    measured = {"source": "outcomes.csv", "confidence": 0.95, "has_value": True, "campaigns": campaigns,
+                "total": {**campaigns[0], "campaign_id": "all campaigns"}, "personas": [], "personas_note": None}
+    (out / "measurement.json").write_text(json.dumps(measured))
+    page = text_of(write_report(out).read_text(encoding="utf-8"))
+    assert "winback_coupon +3.00pp +3.77pp [+2.36, +5.17] 4,500.00 +5,000 [+3,000, +7,000] as planned" in page
+    assert "vip_call +9.00pp +1.00pp [-1.00, +3.00] 6,000.00 +900 [-500, +2,300] outside the measured interval" in page
+    old = write_summary(tmp_path / "old", full_summary())
+    (old / "measurement.json").write_text(json.dumps(measured))
+    assert "Planned uplift" not in text_of(write_report(old).read_text(encoding="utf-8"))

@@ -85,6 +85,11 @@ def test_a_scenario_without_lists_reads_none(tmp_path: Path) -> None:
     ({"forced": [{"file": "six.csv", "campaign": "mail"}]}, "1 forced into 'mail' fail its eligible rule (email): "
      "'c6'", "lists.yaml, forced"),
     ({"excluded": ["blank.csv"]}, "The excluded list has 1 row(s) with no 'customer_id'", "blank.csv, line 3"),
+    ({"forced": [{"file": "two.csv"}]}, "Customer 'c2' is forced into two campaigns, 'call' and 'mail'",
+     "two.csv, line 3"),
+    ({"forced": [{"file": "nocampaign.csv"}]}, "The forced list has 1 row(s) with no campaign_id",
+     "nocampaign.csv, line 3"),
+    ({"excluded": ["strangers.csv"]}, "None of the 2 ids of the excluded list is a customer", "strangers.csv"),
 ])
 def test_lists_that_cannot_be_kept_are_refused_by_name(tmp_path: Path, keys: dict, message: str, where: str) -> None:
     listed(tmp_path, "vips.csv", customer_id=["c1", "x1", "x2"])
@@ -92,6 +97,9 @@ def test_lists_that_cannot_be_kept_are_refused_by_name(tmp_path: Path, keys: dic
     listed(tmp_path, "typo.csv", customer_id=["c2"], campaign_id=["cal"])
     listed(tmp_path, "six.csv", customer_id=["c6"])
     listed(tmp_path, "blank.csv", customer_id=["c1", None])
+    listed(tmp_path, "two.csv", customer_id=["c2", "c2"], campaign_id=["mail", "call"])
+    listed(tmp_path, "nocampaign.csv", customer_id=["c2", "c3"], campaign_id=["mail", None])
+    listed(tmp_path, "strangers.csv", customer_id=["C000001", "C000002"])
     error = data_error(scenario_file(tmp_path, **keys))
     assert message in error.message and error.where.endswith(where), (error.message, error.where)
     assert error.fix and error.exit_code == 3
@@ -116,3 +124,16 @@ def test_list_files_of_a_base_scenario_are_found_from_the_extending_file(tmp_pat
     assert scenario.resolve(scenario.forced[0].file) == (tmp_path / "vips.csv").resolve()
     assert scenario.effective()["excluded"] == [str((tmp_path / "dnc.csv").resolve())]
     assert np.array_equal(read_lists(scenario, IDS).excluded, IDS == "c1")
+
+
+def test_ids_written_as_whole_floats_are_the_customers_they_name(tmp_path: Path) -> None:
+    """A list saved from a tool that made the ids floats (12340.0) names the customers 12340; each
+    file's counts are of distinct customers."""
+    customers = pd.DataFrame({"customer_id": [12340, 12341, 12342], "email": [True, True, True]})
+    customers.to_parquet(tmp_path / "customers.parquet", index=False)
+    pd.DataFrame({"customer_id": [12340.0, 12341.0, 12341.0, 99999.0, 99999.0]}).to_parquet(
+        tmp_path / "dnc.parquet", index=False)
+    path = scenario_file(tmp_path, customers="customers.parquet", excluded=["dnc.parquet"])
+    data = load_data(load_scenario(path))
+    assert data.lists.excluded is not None and data.lists.excluded.tolist() == [True, True, False]
+    assert (data.lists.files[0]["customers"], data.lists.files[0]["not_in_customers"]) == (2, 1)

@@ -170,6 +170,8 @@ def test_control_group_and_missing_customers(simulated):
     assert nobody.plan.treated_share == 0
     part = evaluate_plan(plan.iloc[:10_000], history)
     assert (part.n_customers, part.n_unmatched) == (10_000, 30_000)
+    as_forced = plan.assign(group=np.where(plan.campaign_id.notna(), "forced", None))  # a forced list is sent too
+    assert evaluate_plan(as_forced, history).plan.value == pytest.approx(evaluate_plan(plan, history).plan.value)
 
 
 def test_bootstrap_is_seeded_and_close_to_the_normal_interval(simulated):

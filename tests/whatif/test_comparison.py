@@ -5,8 +5,10 @@ Uses the 120-customer scenario of tests/whatif/test_frontier.py at different bud
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from matplotlib.image import imread
 from test_frontier import write_scenario
 
 from optimizer.plan.workflow import optimize
+from optimizer.reporting.report import write_report
 from optimizer.scenario.schema import load_scenario
 from optimizer.whatif.comparison import NONE, compare, format_comparison, write_comparison
 
@@ -88,7 +91,7 @@ def test_an_infeasible_scenario_is_reported_and_the_others_still_compared(folder
     failed = result.scenarios[0]
     assert failed.status == "infeasible"
     assert "No plan satisfies every constraint of scenario 'broke'" in failed.error
-    assert failed.to_dict().keys() == {"label", "name", "scenario_file", "status", "error"}
+    assert failed.to_dict().keys() == {"label", "name", "scenario_file", "status", "error", "plan_folder"}
     assert [s.status for s in result.scenarios[1:]] == ["optimal", "optimal"]
     assert result.baseline == "base"  # the first scenario with a plan
     assert [(m.source, m.target) for m in result.moved] == [("base", "more")]
@@ -110,16 +113,17 @@ def test_scenarios_with_the_same_name_go_by_their_file_stem(folder):
     assert [s.label for s in compare(scenarios).scenarios] == ["weekly#1", "weekly#2"]
 
 
-def test_write_comparison_writes_compare_json_and_its_plot(comparison, folder):
+def test_write_comparison_writes_compare_json_its_plot_and_page(comparison, folder):
     path = write_comparison(comparison, folder / "out")
     assert path == folder / "out" / "compare.json"
-    assert sorted(p.name for p in path.parent.iterdir()) == ["compare.json", "compare.png"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["compare.html", "compare.json", "compare.png"]
     picture = imread(path.parent / "compare.png")
-    assert picture.shape[:2] == (450, 1100) and picture[..., :3].std() > 0.05
+    assert picture.shape[:2] == (420, 1100) and picture[..., :3].std() > 0.05
     written = json.loads(path.read_text())
-    assert list(written) == ["scenarios", "baseline", "moved"]
+    assert list(written) == ["scenarios", "baseline", "moved", "inputs"]
+    assert written["inputs"] == [{"key": "budget", "values": {"base": "60", "more": "90"}}]
     assert list(written["scenarios"][0]) == [
-        "label", "name", "scenario_file", "status", "error", "objective_name", "method", "objective", "bound",
+        "label", "name", "scenario_file", "status", "error", "plan_folder", "objective_name", "method", "objective", "bound",
         "gap", "expected_spend", "expected_value", "treatment", "control", "gross_value", "roi", "control_spend",
         "currency", "money_basis", "budget_counts_controls", "campaigns", "kpis", "constraints"]
     assert list(written["moved"][0]) == ["from", "to", "rows", "columns", "counts", "common_customers", "changed",
@@ -160,3 +164,26 @@ def test_each_solve_of_a_comparison_is_announced_as_it_starts(two_budgets):
     assert re.fullmatch(r"Solving more \(2 of 2\) · base: optimal, 542\.97 in [\d.]+ s", heard[1])
     assert re.fullmatch(r"Counting the customers who move from base's plan · more: optimal, 636\.10 in [\d.]+ s",
                         heard[2]) and len(heard) == 3
+
+
+def test_the_page_shows_what_differs_and_each_figure_against_the_baseline(comparison, folder):
+    """compare.html: the budget 60 vs 90, and every figure of 'more' with its difference to 'base'."""
+    write_comparison(comparison, folder / "page")
+    raw = (folder / "page" / "compare.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", raw, flags=re.S))))
+    assert "budget 60 90" in text
+    base, more = (s.summary for s in comparison.scenarios)
+    objective = f"Objective {base['objective']:,.2f} {more['objective']:,.2f} {more['objective'] - base['objective']:+,.2f}"
+    assert objective in text
+    treated = f"Treated customers {base['treatment']:,} {more['treatment']:,} {more['treatment'] - base['treatment']:+,}"
+    assert treated in text
+    assert "data:image/png;base64," in raw and "<script" not in raw
+
+
+def test_each_plan_is_saved_as_a_run_folder_a_report_opens(two_budgets, folder):
+    result = compare(two_budgets, plans_dir=folder / "plans")
+    for solved in result.scenarios:
+        assert solved.plan_folder == str(folder / "plans" / solved.label)
+        assert write_report(Path(solved.plan_folder)).is_file()
+        assert json.loads((Path(solved.plan_folder) / "summary.json").read_text())["objective"] == pytest.approx(
+            solved.summary["objective"])
