@@ -14,6 +14,7 @@ from optimizer.errors import CvoError, ScenarioError, did_you_mean
 
 if TYPE_CHECKING:
     from optimizer.scoring.cells import CellOptions
+    from optimizer.scoring.rfm import Migration
     from optimizer.scoring.uplift import HistoryColumns, UpliftOptions
     from optimizer.scoring.workflow import ScoreRun
 
@@ -213,3 +214,56 @@ def evaluate(
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(result.to_dict(), indent=2) if json_output else format_evaluation(result))
+
+
+@app.command()
+def segments(
+    transactions: Annotated[Path, typer.Option(help="Transaction log (customer_id, date, amount): .csv, .parquet or "
+                                               "the CDNOW .txt layout.", show_default=False)],
+    start: Annotated[str, typer.Option("--from", help="The first cut-off, e.g. 1997-09-30.", show_default=False)],
+    end: Annotated[str, typer.Option("--to", help="The second cut-off, after the first.", show_default=False)],
+    column: Annotated[list[str] | None, typer.Option(help="Map a transaction column: ROLE=NAME with ROLE one of "
+                                                     "customer_id, date, amount, order_id.")] = None,
+    date_format: Annotated[str | None, typer.Option(help="Format of the transaction dates when they are not "
+                                                    "ISO, e.g. %d/%m/%Y.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for migration.json (a plan's run folder puts "
+                                             "it in its report).", show_default=False)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the migration as JSON.")] = False,
+) -> None:
+    """How customers moved between RFM segments from one cut-off to another.
+
+    Each customer's segment at --from (recency and frequency quintiles) against their segment at
+    --to, customers who first bought in between in their own row; counts and row shares.
+
+    Example: cvo segments --transactions orders.csv --from 1997-09-30 --to 1998-06-30
+    """
+    from optimizer.scoring.rfm import segment_migration, write_migration
+    from optimizer.scoring.transactions import read_log
+
+    try:
+        log = read_log(transactions, columns=_mapping(column or []), date_format=date_format)
+        migration = segment_migration(log.orders, start, end)
+        written = None if out is None else write_migration(migration, out)
+    except CvoError as error:
+        raise fail(error) from None
+    typer.echo(json.dumps(migration.to_dict(), indent=2) if json_output else _migration_text(migration))
+    if written is not None and not json_output:
+        typer.echo(f"Wrote {written}")
+
+
+
+def _migration_text(migration: Migration) -> str:
+    """The moves as a table: each starting segment's customers and where they went (row shares)."""
+    from optimizer.reporting.text import text_table
+
+    counts, shares = migration.counts, migration.shares
+    header = [f"{counts.index.name} \\ {counts.columns.name}", "customers", *counts.columns]
+    rows = [[str(name), f"{int(counts.loc[name].sum()):,}",
+             *(f"{share:.0%}" if count else "·" for share, count in zip(shares.loc[name], counts.loc[name]))]
+            for name in counts.index]
+    table = counts.to_numpy()
+    stayed = int(sum(table[list(counts.index).index(s), j] for j, s in enumerate(counts.columns) if s in counts.index))
+    total = int(table.sum())
+    return "\n".join([text_table(header, rows), "", f"{stayed:,} of {total:,} customers ({stayed / max(total, 1):.0%}) "
+                      f"are in the same segment at {migration.end.date()} as at {migration.start.date()}."])
+

@@ -30,6 +30,7 @@ from optimizer.errors import DataError
 from optimizer.store.files import (
     FRONTIER_FILE,
     MEASUREMENT_FILE,
+    MIGRATION_FILE,
     REPORT_FILE,
     SUMMARY_FILE,
     SWEEP_FILE,
@@ -70,10 +71,16 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
     out_dir = Path(out_dir)
     summary = load_summary(out_dir)
     sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
-    page = render_report(summary, sweep, load_measurement(out_dir))
+    page = render_report(summary, sweep, load_measurement(out_dir), load_migration(out_dir))
     path = out_dir / REPORT_FILE
     atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
     return path
+
+
+def load_migration(out_dir: Path) -> dict[str, Any] | None:
+    """migration.json (cvo segments --out) in ``out_dir``, if it was written there."""
+    path = out_dir / MIGRATION_FILE
+    return _read_json(path, "Run cvo segments again, or delete the broken file") if path.is_file() else None
 
 
 def load_measurement(out_dir: Path) -> dict[str, Any] | None:
@@ -83,9 +90,10 @@ def load_measurement(out_dir: Path) -> dict[str, Any] | None:
 
 
 def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None,
-                  measurement: dict[str, Any] | None = None) -> str:
+                  measurement: dict[str, Any] | None = None, migration: dict[str, Any] | None = None) -> str:
     """The report page for ``summary`` as one HTML string."""
-    return environment().get_template("report.html.j2").render(**report_context(summary, sweep, measurement))
+    context = report_context(summary, sweep, measurement)
+    return environment().get_template("report.html.j2").render(**context, migration=migration)
 
 
 def load_summary(out_dir: Path) -> dict[str, Any]:

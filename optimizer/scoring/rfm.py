@@ -13,6 +13,7 @@ before it. Two notions of "frequency" and "recency" live side by side:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from pandas.api.typing import NaTType
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scoring.transactions import clean_transactions
+from optimizer.store.files import MIGRATION_FILE, atomic_write
 from optimizer.store.tables import require_columns, show
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -181,6 +183,20 @@ class Migration:
     shares: pd.DataFrame
     start: pd.Timestamp
     end: pd.Timestamp
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the cut-offs, the segments in order, and counts and shares as row lists."""
+        return {"start": str(self.start.date()), "end": str(self.end.date()), "from": list(self.counts.index),
+                "to": list(self.counts.columns), "counts": self.counts.to_numpy().tolist(),
+                "shares": self.shares.to_numpy().round(6).tolist()}
+
+
+def write_migration(migration: Migration, out_dir: Path) -> Path:
+    """migration.json in ``out_dir`` (created if missing), written whole or not at all."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / MIGRATION_FILE
+    atomic_write(path, lambda temp: temp.write_text(json.dumps(migration.to_dict(), indent=2) + "\n"))
+    return path
 
 
 def segment_migration(log: pd.DataFrame, start: object, end: object, *, columns: Mapping[str, str] | None = None,

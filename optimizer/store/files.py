@@ -37,6 +37,7 @@ MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
 REPORT_FILE = "report.html"
 RULES_FILE, RULES_TEXT = "rules.json", "rules.txt"  # the plan as rules: cvo rules
+MIGRATION_FILE = "migration.json"  # customers' moves between segments: cvo segments
 RUN_ID_KEY = b"cvo_run_id"  # the plan's parquet metadata key holding its run's id
 TEMPORARY = re.compile(r"^\.(?:.+\.)?pid(\d+)\..*\.tmp$")  # what atomic_write and staged folders are named
 RERUN = "Run `cvo optimize SCENARIO --out {folder}` again"

@@ -479,3 +479,14 @@ def test_planned_beside_measured_flags_what_lies_outside_the_interval(tmp_path):
     old = write_summary(tmp_path / "old", full_summary())
     (old / "measurement.json").write_text(json.dumps(measured))
     assert "Planned uplift" not in text_of(write_report(old).read_text(encoding="utf-8"))
+
+
+def test_a_segment_migration_written_beside_the_plan_is_shown(tmp_path):
+    out = write_summary(tmp_path, full_summary())
+    migration = {"start": "1997-09-30", "end": "1998-06-30", "from": ["Champions", "Lost"], "to": ["Champions", "Lost"],
+                 "counts": [[30, 10], [0, 60]], "shares": [[0.75, 0.25], [0.0, 1.0]]}
+    (out / "migration.json").write_text(json.dumps(migration))
+    page = text_of(write_report(out).read_text(encoding="utf-8"))
+    assert "How customers moved between segments" in page
+    assert "Champions 40 75% 25%" in page and "Lost 60 · 100%" in page
+    assert "How customers moved" not in text_of(render_report(full_summary()))

@@ -138,3 +138,25 @@ def test_bad_options_are_scenario_errors():
     assert "'someday' is not a date" in error_from(customer_features, small_log(), "someday").message
     backwards = error_from(segment_migration, small_log(), "2024-02-01", "2024-01-20")
     assert backwards.exit_code == SCENARIO and "not after the start cut-off" in backwards.message
+
+
+def test_cvo_segments_prints_and_writes_the_migration(tmp_path):
+    """The CDNOW sample from 1997-09-30 to 1998-06-30: 2,357 customers, each row's shares summing to
+    one; migration.json is what a plan's report shows."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    arguments = ["segments", "--transactions", str(DATA / "cdnow" / "CDNOW_sample.txt"), "--column",
+                 "amount=dollar_value", "--from", "1997-09-30", "--to", "1998-06-30"]
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "of 2,357 customers" in result.output and "Champions" in result.output
+    written = json.loads((tmp_path / "migration.json").read_text())
+    assert (written["start"], written["end"]) == ("1997-09-30", "1998-06-30")
+    assert sum(map(sum, written["counts"])) == 2357
+    assert all(abs(sum(row) - 1) < 1e-5 for row, counts in zip(written["shares"], written["counts"]) if sum(counts))
+    backwards = CliRunner().invoke(app, [*arguments[:-4], "--from", "1998-06-30", "--to", "1997-09-30"])
+    assert backwards.exit_code == 2 and "is not after the start cut-off" in backwards.output
