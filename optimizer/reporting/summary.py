@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.scenario.data import contact_rules, policy_lookback
-from optimizer.scenario.formulation import TREATED_SPEND, Formulation
+from optimizer.scenario.formulation import Formulation
+from optimizer.scenario.rows import TREATED_SPEND
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult
 

@@ -28,11 +28,11 @@ from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.expressions import Expression, parse
 from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.policy import PolicyRule, policy_rules
+from optimizer.scenario.rows import TREATED_SPEND, audience_rows, budget_rows, capacity_rows, scaled_rows
 from optimizer.scenario.sample import Sample
 from optimizer.scenario.schema import Campaign, CustomConstraint, Kpi, Objective, ObjectiveExpression, Scenario
-from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
+from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
-TREATED_SPEND = "treated_spend"  # the weight (1 - f_j) · spend_ij: spend as expected after the control draw
 PAIR_COLUMNS = (
     "p_treat", "p_control", "uplift", "value_per_response", "cost_per_contact",
     "cost_per_response", "spend", "value", "campaign_id", "channel",
@@ -106,8 +106,8 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
         spend=spend,
         eligible=np.column_stack([pair["eligible"] for pair in pairs]),
         treated_share=1.0 - scenario.control_fractions(),
-        rows=_scaled((*_budget_rows(scenario), *_audience_rows(scenario), *_capacity_rows(scenario), *custom_rows),
-                     data.sample, ratios, weights),
+        rows=scaled_rows((*budget_rows(scenario), *audience_rows(scenario), *capacity_rows(scenario), *custom_rows),
+                         data.sample, ratios, weights),
         weights=weights,
     )
     if whole:
@@ -340,72 +340,6 @@ def _pair_value(
     if objective is Objective.EXPECTED_REVENUE:
         return p_treat * worth
     return p_treat.copy()
-
-
-def _budget_rows(scenario: Scenario) -> list[CouplingRow]:
-    """Total and per-campaign budgets on expected spend: Σ spend_ij x_ij over the selected audience
-    (control customers at the spend they would have cost), or with ``budget_counts_controls: false``
-    Σ (1 − f_j) spend_ij x_ij, the treated customers' spend as expected before the control draw."""
-    k = len(scenario.campaigns)
-    weight = "spend" if scenario.budget_counts_controls else TREATED_SPEND
-    rows = []
-    if scenario.budget is not None:
-        rows.append(CouplingRow("budget", "budget", Sense.LE, scenario.budget, weight, np.ones(k, bool), "budget"))
-    for j, campaign in enumerate(scenario.campaigns):
-        if campaign.budget is not None:
-            rows.append(CouplingRow(
-                f"budget[{campaign.id}]", "campaign_budget", Sense.LE, campaign.budget, weight,
-                np.arange(k) == j, f"campaigns[{j}].budget",
-            ))
-    return rows
-
-
-def _audience_rows(scenario: Scenario) -> list[CouplingRow]:
-    k = len(scenario.campaigns)
-    rows = []
-    for j, campaign in enumerate(scenario.campaigns):
-        mask = np.arange(k) == j
-        if campaign.min_audience > 0:
-            rows.append(CouplingRow(
-                f"min_audience[{campaign.id}]", "min_audience", Sense.GE, campaign.min_audience, COUNT,
-                mask, f"campaigns[{j}].min_audience",
-            ))
-        if campaign.max_audience is not None:
-            rows.append(CouplingRow(
-                f"max_audience[{campaign.id}]", "max_audience", Sense.LE, campaign.max_audience, COUNT,
-                mask, f"campaigns[{j}].max_audience",
-            ))
-    return rows
-
-
-def _capacity_rows(scenario: Scenario) -> list[CouplingRow]:
-    channels = np.array([campaign.channel for campaign in scenario.campaigns])
-    return [
-        CouplingRow(f"capacity[{name}]", "channel_capacity", Sense.LE, channel.capacity, COUNT,
-                    channels == name, f"channels.{name}.capacity")
-        for name, channel in scenario.channels.items()
-        if channel.capacity is not None
-    ]
-
-
-SAMPLE_ROUNDING = {"min_audience": "floor", "max_audience": "ceil", "channel_capacity": "ceil"}
-
-
-def _scaled(rows: tuple[CouplingRow, ...], sample: Sample | None, ratios: dict[str, tuple[float, NDArray[np.float64]]],
-            weights: dict[str, NDArray[np.float64]]) -> tuple[CouplingRow, ...]:
-    """The rows of a run on a sample, each limit over customers scaled by its share (rounded as
-    optimizer/scenario/sample.py says); a ratio row's limit, 0, stays."""
-    if sample is None:
-        return rows
-    return tuple(row if row.family == "custom" and row.name in ratios else
-                 replace(row, rhs=sample.scaled(row.rhs, _rounding(row, weights))) for row in rows)
-
-
-def _rounding(row: CouplingRow, weights: dict[str, NDArray[np.float64]]) -> str:
-    """How a scaled limit is rounded: counts to whole customers, an == row of whole numbers to the nearest."""
-    if row.family == "custom" and row.sense is Sense.EQ and np.all(np.mod(weights[row.weight], 1) == 0):
-        return "round"
-    return SAMPLE_ROUNDING.get(row.family, "none")
 
 
 def _custom_rows(

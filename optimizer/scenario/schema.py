@@ -11,8 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,10 +24,10 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
 from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
 from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
+from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
 
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
@@ -324,88 +323,11 @@ def validated(raw: dict[str, Any], path: Path | None, label: str) -> Scenario:
     try:
         scenario = Scenario.model_validate({**raw, "path": path})
     except ValidationError as error:
-        raise ScenarioInvalid([_to_scenario_error(e, raw, label) for e in error.errors()], label) from None
+        raise ScenarioInvalid([scenario_error(e, label, Scenario) for e in error.errors()], label) from None
     problems = _cross_checks(scenario)
     if problems:
         raise ScenarioInvalid(problems, label)
     return scenario
-
-
-def _location(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A location without the tag pydantic adds for the form an objective was written in."""
-    if loc[:1] == ("objective",) and loc[1:2] in (("named",), ("expression",)):
-        return ("objective", *loc[2:])
-    return loc
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
-    """The pydantic model that owns the key at ``loc`` (for did-you-mean on unknown keys).
-
-    Walks the annotations: a field's type, a list's item, a dict's value, X | None's X.
-    """
-    kind: Any = Scenario
-    for part in loc[:-1]:
-        kind = _strip(kind)
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
-            field = kind.model_fields.get(str(part))
-            kind = field.annotation if field else None
-        else:
-            kind = (get_args(kind) or (None,))[-1]
-    kind = _strip(kind)
-    return kind if isinstance(kind, type) and issubclass(kind, BaseModel) else Scenario
-
-
-def _strip(kind: Any) -> Any:
-    """Annotated[X, ...] and X | None as X."""
-    while get_origin(kind) is Annotated or get_origin(kind) in (Union, UnionType):
-        args = [arg for arg in get_args(kind) if arg is not type(None)]
-        if get_origin(kind) is not Annotated and len(args) != 1:
-            return kind
-        kind = args[0]
-    return kind
-
-
-def _to_scenario_error(error: ErrorDetails, raw: dict[str, Any], label: str) -> ScenarioError:
-    loc = tuple(error["loc"])
-    where = f"{label}, {_location(_untagged(loc))}"
-    if error["type"] == "extra_forbidden":
-        key = str(loc[-1])
-        allowed = [name for name in _model_at(loc).model_fields if name != "path"]
-        hint = did_you_mean(key, allowed)
-        return ScenarioError(
-            f"Unknown key '{key}'",
-            where=where,
-            fix=f"{hint + ' ' if hint else ''}Allowed keys here: {', '.join(allowed)}",
-        )
-    if error["type"] == "missing":
-        return ScenarioError(f"The required key '{loc[-1]}' is missing", where=where, fix="Add it")
-    given = error.get("input")
-    shown = "" if isinstance(given, dict | list) else f" (given: {given!r})"
-    message = error["msg"].removeprefix("Value error, ")
-    return ScenarioError(f"Invalid value{shown}: {message}", where=where, fix=_fix_for(error))
-
-
-def _fix_for(error: ErrorDetails) -> str:
-    kind = error["type"]
-    if tuple(error["loc"]) == ("name",):
-        return "Give the scenario a plain name such as 'weekly' (use --out to write elsewhere)"
-    if tuple(error["loc"]) == ("objective", "named"):
-        return ("Use incremental_value, expected_revenue or responses, or write your own as "
-                "objective: {expression: uplift * value_per_response - spend}")
-    if kind.startswith(("greater_than", "less_than")):
-        return "Use a value in the allowed range"
-    if kind == "literal_error" or kind == "enum":
-        return "Use one of the values listed"
-    if kind.endswith("_type") or kind.endswith("_parsing"):
-        return "Use a value of the expected type"
-    return "Correct the value"
 
 
 def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
