@@ -78,9 +78,9 @@ def _draw_frontier(axes: Axes, sweep: Frontier) -> None:
         axes.plot(failed, [0.04] * len(failed), "x", color=INFEASIBLE_COLOR, markersize=9, markeredgewidth=2,
                   transform=axes.get_xaxis_transform(), clip_on=False, label="no plan (infeasible)")
     _mark_scenario_value(axes, sweep)
-    axes.set_title("Frontier", loc="left")
-    axes.set_xlabel(sweep.limit)
-    axes.set_ylabel(f"objective ({sweep.objective_name})")
+    axes.set_title(f"Best plan's value as {sweep.limit} changes", loc="left")
+    axes.set_xlabel(_limit_words(sweep.limit))
+    axes.set_ylabel(f"best plan's value ({sweep.objective_name.removeprefix('expression: ')})")
     _finish(axes)
 
 
@@ -95,15 +95,24 @@ def _draw_marginal_values(axes: Axes, sweep: Frontier) -> None:
         if point.marginal_value is not None:
             axes.plot([before.value, point.value], [point.marginal_value] * 2, "-", color=PLAN_COLOR, linewidth=2)
     if any(p.marginal_value is not None for p in points):
-        axes.plot([], [], "-", color=PLAN_COLOR, linewidth=2, label="marginal value Δz/Δb")
+        axes.plot([], [], "-", color=PLAN_COLOR, linewidth=2, label="value of one more unit, between two points")
     priced = [(p.value, p.shadow_price) for p in points if p.shadow_price is not None]
-    axes.plot(*_columns(priced), "D", color=PRICE_COLOR, markersize=5, label="shadow price dz/db (LP dual)")
+    axes.plot(*_columns(priced), "D", color=PRICE_COLOR, markersize=5, label="value of one more unit at the point "
+              "(shadow price)")
     axes.axhline(0.0, color="grey", linewidth=0.8)
     _mark_scenario_value(axes, sweep)
     axes.set_title(f"Value of one more unit of {sweep.limit}", loc="left")
-    axes.set_xlabel(sweep.limit)
-    axes.set_ylabel("objective per unit")
+    axes.set_xlabel(_limit_words(sweep.limit))
+    axes.set_ylabel(f"value per unit of {sweep.limit}")
     _finish(axes)
+
+
+def _limit_words(limit: str) -> str:
+    """An axis label for a limit in the reader's words: 'budget (spend allowed)'."""
+    words = {"budget": "spend allowed", "capacity": "contacts the channel carries", "max_audience": "largest audience",
+             "min_audience": "smallest audience"}
+    family = limit.split("[", 1)[0]
+    return f"{limit} ({words[family]})" if family in words else limit
 
 
 def _mark_scenario_value(axes: Axes, sweep: Frontier) -> None:

@@ -238,6 +238,7 @@ def report_context(summary: dict[str, Any], sweep: SweepRecord | None = None,
         "channel_chart": channel_chart(summary["channels"]),
         "constraints": constraint_rows(summary["constraints"]),
         "shadow_example": shadow_example(summary["constraints"]),
+        "one_more": one_more_unit(summary["constraints"]),
         "rules": rule_rows(summary.get("eligibility")),
         "unassigned": unassigned_section(summary),
         "sweep": sweep_section(sweep),
@@ -310,6 +311,12 @@ def constraint_rows(constraints: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The constraints with their sense as a symbol (≤, ≥, =)."""
     return [{**row, "sense_symbol": SENSE_SYMBOLS.get(row.get("sense"), row.get("sense")),
              "shadow_price": row.get("shadow_price")} for row in constraints]
+
+
+def one_more_unit(constraints: list[dict[str, Any]], shown: int = 4) -> list[dict[str, Any]]:
+    """The binding limits with a price, largest first: what one more unit of each would add."""
+    priced = [row for row in constraints if row.get("binding") and row.get("shadow_price")]
+    return sorted(priced, key=lambda row: -abs(row["shadow_price"]))[:shown]
 
 
 def shadow_example(constraints: list[dict[str, Any]]) -> dict[str, Any] | None:

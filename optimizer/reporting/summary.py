@@ -185,6 +185,7 @@ def campaign_figures(
         held_out = (choice == j) & control
         figures.append({
             "id": campaign.id,
+            "description": campaign.description,
             "channel": campaign.channel,
             "cost_per_contact": campaign.cost_per_contact,
             "cost_per_response": campaign.cost_per_response,

@@ -490,3 +490,14 @@ def test_a_segment_migration_written_beside_the_plan_is_shown(tmp_path):
     assert "How customers moved between segments" in page
     assert "Champions 40 75% 25%" in page and "Lost 60 · 100%" in page
     assert "How customers moved" not in text_of(render_report(full_summary()))
+
+
+def test_the_top_says_what_one_more_unit_of_each_binding_limit_buys_and_campaigns_carry_descriptions(tmp_path):
+    summary = full_summary()
+    priced = [row for row in summary["constraints"] if row.get("binding") and row.get("shadow_price")]
+    summary["campaigns"][0]["description"] = "12-off coupon for lapsed customers"
+    page = text_of(render_report(summary))
+    assert "What the limits cost: one more unit of" in page
+    for row in priced[:4]:
+        assert f"{row['name']} would {'add' if row['shadow_price'] > 0 else 'take'} {abs(row['shadow_price']):,.2f}" in page
+    assert "winback_coupon12-off coupon for lapsed customers email" in page  # the description under the id
