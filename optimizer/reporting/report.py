@@ -346,11 +346,13 @@ def unassigned_section(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep_section(sweep: SweepRecord | None) -> dict[str, Any] | None:
-    """The sweep's table and its frontier plot (cvo sweep's frontier.png), if there is one."""
+    """The sweep's table (each point's campaigns' audiences, when recorded) and its frontier plot
+    (cvo sweep's frontier.png), if there is one."""
     if sweep is None:
         return None
     png = sweep.frontier_png
-    return {"limit": sweep.limit, "points": sweep.points, "folder": str(sweep.folder),
+    campaigns = list(next((p["audiences"] for p in sweep.points if isinstance(p.get("audiences"), dict)), {}))
+    return {"limit": sweep.limit, "points": sweep.points, "folder": str(sweep.folder), "campaigns": campaigns,
             "chart": None if png is None else data_uri(png)}
 
 

@@ -501,3 +501,16 @@ def test_the_top_says_what_one_more_unit_of_each_binding_limit_buys_and_campaign
     for row in priced[:4]:
         assert f"{row['name']} would {'add' if row['shadow_price'] > 0 else 'take'} {abs(row['shadow_price']):,.2f}" in page
     assert "winback_coupon12-off coupon for lapsed customers email" in page  # the description under the id
+
+
+def test_the_sweep_table_shows_spend_the_value_of_one_more_unit_and_audiences(tmp_path):
+    out = write_summary(tmp_path, full_summary())
+    points = [{"value": 6000, "status": "optimal", "objective": 27955.0, "gap": 0.0, "expected_spend": 5274.1,
+               "marginal_value": None, "treatment": 6072, "audiences": {"winback_coupon": 1572, "vip_call": 333}},
+              {"value": 9000, "status": "optimal", "objective": 34139.48, "gap": 0.0, "expected_spend": 7954.61,
+               "marginal_value": 2.06, "treatment": 9444, "audiences": {"winback_coupon": 2808, "vip_call": 463}}]
+    (out / "sweep.json").write_text(json.dumps({"limit": "budget", "points": points}))
+    page = text_of(write_report(out).read_text(encoding="utf-8"))
+    assert "One more unit Treated winback_coupon vip_call" in page
+    assert "6,000.00 optimal 27,955.00 0% 5,274.10 — 6,072 1,572 333" in page
+    assert "9,000.00 optimal 34,139.48 0% 7,954.61 2.06 9,444 2,808 463" in page
