@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.scenario.data import contact_rules, policy_lookback
-from optimizer.scenario.formulation import Formulation
+from optimizer.scenario.formulation import Formulation, breakdown_levels
 from optimizer.scenario.rows import TREATED_SPEND
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult
@@ -100,6 +100,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "customer_lists": formulation.data.lists.files,
         "sample": None if formulation.data.sample is None else formulation.data.sample.to_dict(),
         "control_strata": list(map(str, scenario.control_strata)),
+        "breakdown": breakdown_figures(formulation, choice, control),
         "strata": None if formulation.strata is None else int(formulation.strata.max(initial=-1) + 1),
     }
 
@@ -150,6 +151,39 @@ def measurement_power(rate_treated: float, rate_control: float, treated: int, co
     return {"alpha": POWER_ALPHA, "target": POWER_TARGET, "treated": treated, "controls": controls,
             "power": float(normal.cdf(d / se - z_alpha)) if np.isfinite(se) and se > 0 else 0.0,
             "controls_needed": needed}
+
+
+MAX_LEVELS = 30  # a breakdown's rows shown: the largest levels, the rest summed as 'other'
+
+
+def breakdown_figures(formulation: Formulation, choice: NDArray[np.integer[Any]],
+                      control: NDArray[np.bool_]) -> list[dict[str, Any]]:
+    """The plan by each ``breakdown`` expression: per level, its customers, treated and control, the
+    treated customers' expected spend and value, and the treated per campaign."""
+    problem, figures = formulation.problem, []
+    rows = np.arange(problem.n_customers)
+    safe, treated = np.where(choice == NO_CAMPAIGN, 0, choice), (choice != NO_CAMPAIGN) & ~control
+    for source, levels in breakdown_levels(formulation.data):
+        names, counts = np.unique(levels, return_counts=True)
+        order = [str(name) for name in names[np.argsort(-counts, kind="stable")]]
+        shown = set(order[:MAX_LEVELS])
+        grouped = np.where(np.isin(levels, list(shown)), levels, "other")
+        figures.append({"by": source, "levels": [_level(name, grouped == name, treated, control, choice, problem,
+                                                         rows, safe) for name in [*order[:MAX_LEVELS], "other"]
+                                                  if (grouped == name).any()]})
+    return figures
+
+
+def _level(name: str, mine: NDArray[np.bool_], treated: NDArray[np.bool_], control: NDArray[np.bool_],
+           choice: NDArray[np.integer[Any]], problem: Problem, rows: NDArray[np.intp],
+           safe: NDArray[np.intp]) -> dict[str, Any]:
+    sent = mine & treated
+    return {"level": name, "customers": int(mine.sum()), "treatment": int(sent.sum()),
+            "control": int((mine & control & (choice != NO_CAMPAIGN)).sum()),
+            "expected_spend": float(problem.spend[rows[sent], safe[sent]].sum()),
+            "expected_value": float(problem.pair_value[rows[sent], safe[sent]].sum()),
+            "campaigns": {campaign: int((sent & (choice == j)).sum())
+                          for j, campaign in enumerate(problem.campaign_ids)}}
 
 
 def _roi(campaigns: list[dict[str, Any]]) -> float | None:

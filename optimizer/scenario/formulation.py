@@ -150,6 +150,13 @@ def planned_rates(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> tuple
     return tuple(rates)
 
 
+def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]]:
+    """Each ``breakdown`` expression with its value per customer, as text (a segment, a region, a tier)."""
+    scenario, columns = data.scenario, _customer_columns(data)
+    return [(str(source), _evaluate(scenario, f"breakdown[{i}]", source, columns, len(data.customers)).astype(str)
+             .astype(object)) for i, source in enumerate(scenario.breakdown)]
+
+
 MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
 
 

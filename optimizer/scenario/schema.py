@@ -224,6 +224,7 @@ class Scenario(_Strict):
     constraints: list[CustomConstraint] = Field(default_factory=list)
     kpis: list[Kpi] = Field(default_factory=list)
     control_strata: list[Expr] = Field(default_factory=list)  # draw the controls within these groups
+    breakdown: list[Expr] = Field(default_factory=list)  # the report's plan by each of these (segment, region)
     forced: list[ForcedList] = Field(default_factory=list)
     excluded: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # do-not-contact files
     solver: SolverOptions = SolverOptions()

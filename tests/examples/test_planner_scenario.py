@@ -45,3 +45,18 @@ def test_its_contact_lists_hold_the_promised_customers(run):
     assert set(promised["customer_id"]) <= set(sent["customer_id"])
     plan = pd.read_parquet(out / "plan.parquet")
     assert len(sent) == int(plan["group"].isin(["treatment", "forced"]).sum())
+
+
+def test_its_summary_breaks_the_plan_down_by_segment_and_region(run):
+    """Each breakdown's levels add up to the plan: customers, treated, control, spend and value."""
+    _, summary = run
+    assert [part["by"] for part in summary["breakdown"]] == ["segment", "region"]
+    for part in summary["breakdown"]:
+        levels = part["levels"]
+        assert sum(level["customers"] for level in levels) == summary["customers"]
+        assert sum(level["treatment"] for level in levels) == summary["treatment"]
+        assert sum(level["control"] for level in levels) == summary["control"]
+        assert sum(level["expected_value"] for level in levels) == pytest.approx(summary["expected_value"])
+        assert sum(level["expected_spend"] for level in levels) == pytest.approx(summary["expected_spend"])
+        assert {c["id"]: sum(level["campaigns"][c["id"]] for level in levels)
+                for c in summary["campaigns"]} == {c["id"]: c["treatment"] for c in summary["campaigns"]}

@@ -514,3 +514,12 @@ def test_the_sweep_table_shows_spend_the_value_of_one_more_unit_and_audiences(tm
     assert "One more unit Treated winback_coupon vip_call" in page
     assert "6,000.00 optimal 27,955.00 0% 5,274.10 — 6,072 1,572 333" in page
     assert "9,000.00 optimal 34,139.48 0% 7,954.61 2.06 9,444 2,808 463" in page
+
+
+def test_the_plan_by_each_breakdown_is_a_table():
+    summary = {**full_summary(), "breakdown": [{"by": "segment", "levels": [
+        {"level": "VIP", "customers": 1272, "treatment": 989, "control": 103, "expected_spend": 2437.61,
+         "expected_value": 14055.53, "campaigns": {"winback_coupon": 0, "vip_call": 253}}]}]}
+    page = text_of(render_report(summary))
+    assert "The plan by segment" in page and "VIP 1,272 989 103 2,437.61 14,055.53 0 253" in page
+    assert "The plan by" not in text_of(render_report(full_summary()))
