@@ -27,7 +27,11 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     table = pa.Table.from_pandas(plan.assignments, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), RUN_ID_KEY: run_id.encode()})
     effective = yaml.safe_dump(plan.formulation.scenario.effective(), sort_keys=False, allow_unicode=True)
-    lists = contact_lists(plan.assignments, summary["run_date"], plan.formulation.problem.channels)
+    scenario, problem = plan.formulation.scenario, plan.formulation.problem
+    by_campaign = scenario.contact_lists == "campaign"
+    lists = contact_lists(plan.assignments, summary["run_date"],
+                          problem.campaign_ids if by_campaign else problem.channels,
+                          "campaign_id" if by_campaign else "channel")
     summary["contact_lists"] = {channel: name for channel, (name, _) in lists.items()}
     write_run(Path(out_dir), run_id, {
         PLAN_FILE: lambda temp: pq.write_table(table, temp, compression="zstd"),
@@ -42,22 +46,23 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
-def contact_lists(assignments: pd.DataFrame, send_date: str,
-                  channels: Sequence[str]) -> dict[str, tuple[str, pd.DataFrame]]:
-    """Per channel of the scenario, the file name and rows of its contact list: the treated and forced
-    customers (controls are not contacted) with customer_id, campaign_id, channel and send_date, for the system
-    that sends; a channel nobody is sent on gets a list with its header only, never an old one."""
+def contact_lists(assignments: pd.DataFrame, send_date: str, keys: Sequence[str],
+                  by: str = "channel") -> dict[str, tuple[str, pd.DataFrame]]:
+    """Per channel of the scenario (or per campaign, ``by="campaign_id"``), the file name and rows of
+    its contact list: the treated and forced customers (controls are not contacted) with
+    customer_id, campaign_id, channel and send_date, for the system that sends; a channel or campaign
+    nobody is sent gets a list with its header only, never an old one."""
     treated = assignments[assignments["group"].isin(["treatment", "forced"])]
     lists: dict[str, tuple[str, pd.DataFrame]] = {}
     taken: set[str] = set()
-    for channel in sorted(set(channels)):
-        rows = treated[treated["channel"] == channel][["customer_id", "campaign_id", "channel"]]
-        lists[channel] = (_file_name(channel, taken), rows.assign(send_date=send_date).reset_index(drop=True))
+    for key in sorted(set(keys)):
+        rows = treated[treated[by] == key][["customer_id", "campaign_id", "channel"]]
+        lists[key] = (_file_name(key, taken), rows.assign(send_date=send_date).reset_index(drop=True))
     return lists
 
 
 def _file_name(channel: str, taken: set[str]) -> str:
-    """contacts_<channel>.csv with the characters a file name cannot hold as '_', numbered when two
+    """contacts_<channel or campaign>.csv with the characters a file name cannot hold as '_', numbered when two
     channels would share a name (on case-blind file systems too)."""
     base = "contacts_" + re.sub(r"[^\w.-]", "_", channel)
     name, number = f"{base}.csv", 2

@@ -225,6 +225,7 @@ class Scenario(_Strict):
     kpis: list[Kpi] = Field(default_factory=list)
     control_strata: list[Expr] = Field(default_factory=list)  # draw the controls within these groups
     breakdown: list[Expr] = Field(default_factory=list)  # the report's plan by each of these (segment, region)
+    contact_lists: Literal["channel", "campaign"] = "channel"  # one contacts_<name>.csv per channel or per campaign
     forced: list[ForcedList] = Field(default_factory=list)
     excluded: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)  # do-not-contact files
     solver: SolverOptions = SolverOptions()

@@ -469,3 +469,21 @@ def test_an_infeasible_run_with_forced_customers_names_the_files_limits(workspac
     assert "big_floor (>= 10,000," in message and "The forced customers' use of each limit is counted in" in message
     change = re.search(r"lower big_floor by (?:at least )?([\d,.]+) \(to ([\d,.]+)\)", message)
     assert change and float(change[1].replace(",", "")) + float(change[2].replace(",", "")) == pytest.approx(10000)
+
+
+def test_contact_lists_per_campaign_on_request(workspace: Path, tmp_path: Path):
+    """contact_lists: campaign writes contacts_<campaign>.csv: each campaign's sent customers, every
+    campaign a list (its header when nobody is sent), and a rerun per channel removes them."""
+    scenario = yaml.safe_load((workspace / "families.yaml").read_text())
+    path = write_scenario(workspace / "per_campaign.yaml", {**scenario, "name": "per_campaign",
+                                                              "contact_lists": "campaign"})
+    summary = write_plan(optimize(path), tmp_path)
+    assert set(summary["contact_lists"]) == {c["id"] for c in summary["campaigns"]}
+    plan = pd.read_parquet(tmp_path / "plan.parquet")
+    for campaign in summary["campaigns"]:
+        listed = pd.read_csv(tmp_path / summary["contact_lists"][campaign["id"]], dtype=str)
+        assert set(listed["campaign_id"]) <= {campaign["id"]} and len(listed) == campaign["treatment"]
+        sent = plan[(plan["campaign_id"] == campaign["id"]) & plan["group"].isin(["treatment", "forced"])]
+        assert set(listed["customer_id"]) == set(sent["customer_id"])
+    channels = write_plan(optimize(workspace / "families.yaml"), tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("contacts_*.csv")) == sorted(channels["contact_lists"].values())
