@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+import keyword
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,8 @@ def write_rules(out_dir: Path, rules: RuleSet) -> tuple[Path, Path]:
 
 
 def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFrame, NDArray[np.intp]]:
-    """The run's Problem (its scenario as run, on its run date and sample), customer table and plan."""
+    """The run's Problem (its scenario as run, on its run date and sample; the plan's own pairs
+    allowed), customer table and plan."""
     if not (out_dir / SCENARIO_FILE).is_file():
         raise DataError(f"The run folder has no {SCENARIO_FILE} (runs of cvo before it kept none)", where=str(out_dir),
                         fix="Run cvo optimize again, then export its rules")
@@ -122,8 +124,11 @@ def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFr
     plan = pd.read_parquet(out_dir / "plan.parquet", columns=["customer_id", "campaign_id"])
     campaign = pd.Series(plan["campaign_id"].to_numpy(dtype=object), index=plan["customer_id"].astype(str))
     planned = campaign.reindex(problem.customer_ids.astype(str)).to_numpy(dtype=object)
-    choice = pd.Index(problem.campaign_ids).get_indexer(pd.Index(planned.astype(str)))
-    return problem, data.customers.drop(columns=[data.scenario.customer_id]), choice.astype(np.intp)
+    choice = pd.Index(problem.campaign_ids).get_indexer(pd.Index(planned.astype(str))).astype(np.intp)
+    # the plan's own pairs were allowed when it was made (a commit since then records them as contacts)
+    eligible, given = problem.eligible.copy(), np.flatnonzero(choice != NO_CAMPAIGN)
+    eligible[given, choice[given]] = True
+    return replace(problem, eligible=eligible), data.customers.drop(columns=[data.scenario.customer_id]), choice
 
 
 def _features(customers: pd.DataFrame) -> tuple[NDArray[np.float64], list[str], list[str]]:
@@ -131,7 +136,9 @@ def _features(customers: pd.DataFrame) -> tuple[NDArray[np.float64], list[str], 
     most MAX_LEVELS levels as a 0/1 column named by its condition; the columns left out."""
     columns, names, left_out = [], [], []
     for name, column in customers.items():
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        if not str(name).isidentifier() or keyword.iskeyword(str(name)):
+            left_out.append(str(name))  # a rule could not name it
+        elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             if column.isna().any():
                 left_out.append(str(name))
                 continue

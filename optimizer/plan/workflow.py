@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import load_data
-from optimizer.scenario.formulation import Formulation, formulate, planned_rates, response_values
+from optimizer.scenario.formulation import Formulation, breakdown_levels, formulate, planned_rates, response_values
 from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
@@ -95,6 +95,7 @@ def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -
     checked (ScenarioError, DataError, InfeasibleError): what ``cvo validate`` runs."""
     formulation = formulate(load_data(with_method(scenario, None), run_date))
     check_limits(formulation.problem, formulation.scenario, formulation.data.lists.forced)
+    breakdown_levels(formulation.data)  # the report's breakdowns, checked before a solve rather than after
     return formulation
 
 

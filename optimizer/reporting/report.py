@@ -315,8 +315,8 @@ def constraint_rows(constraints: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def one_more_unit(constraints: list[dict[str, Any]], shown: int = 4) -> list[dict[str, Any]]:
     """The binding limits with a price, largest first: what one more unit of each would add."""
-    priced = [row for row in constraints if row.get("binding") and row.get("shadow_price")]
-    return sorted(priced, key=lambda row: -abs(row["shadow_price"]))[:shown]
+    priced = [row for row in constraints if row.get("binding") and row.get("shadow_price") and "ratio_rhs" not in row]
+    return sorted(priced, key=lambda row: -abs(row["shadow_price"]))[:shown]  # a ratio row's price is per unit of 0
 
 
 def shadow_example(constraints: list[dict[str, Any]]) -> dict[str, Any] | None:

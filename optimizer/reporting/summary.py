@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,13 +53,14 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
     if choice is None:
         raise TypeError("a summary needs a result with a plan")
     treated_choice = np.where(control, NO_CAMPAIGN, choice)
+    money = scenario.objective_name == "incremental_value"  # value net of spend: gross value and ROI mean something
     campaigns = campaign_figures(formulation, choice, control)
     if planned is not None:
         campaigns = planned_figures(formulation, choice, control, campaigns, *planned)
     return {
         "scenario": scenario.name,
         "scenario_file": scenario.source,
-        "scenario_path": str(Path(scenario.source).resolve()),
+        "scenario_path": None if scenario.path is None else str(scenario.path.resolve()),
         **scenario.layers,
         "objective_name": scenario.objective_name,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -77,8 +77,8 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "control": int(sum(c["control"] for c in campaigns)),
         "expected_spend": float(sum(c["expected_spend"] for c in campaigns)),
         "expected_value": float(sum(c["expected_value"] for c in campaigns)),
-        "gross_value": float(sum(c["expected_value"] + c["expected_spend"] for c in campaigns)),
-        "roi": _roi(campaigns),
+        "gross_value": float(sum(c["expected_value"] + c["expected_spend"] for c in campaigns)) if money else None,
+        "roi": _roi(campaigns) if money else None,
         "currency": scenario.currency,
         "control_spend": float(sum(c["control_spend"] for c in campaigns)),
         "control_value": float(sum(c["control_value"] for c in campaigns)),
@@ -166,11 +166,12 @@ def breakdown_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]
     for source, levels in breakdown_levels(formulation.data):
         names, counts = np.unique(levels, return_counts=True)
         order = [str(name) for name in names[np.argsort(-counts, kind="stable")]]
-        shown = set(order[:MAX_LEVELS])
-        grouped = np.where(np.isin(levels, list(shown)), levels, "other")
-        figures.append({"by": source, "levels": [_level(name, grouped == name, treated, control, choice, problem,
-                                                         rows, safe) for name in [*order[:MAX_LEVELS], "other"]
-                                                  if (grouped == name).any()]})
+        masks = [(name, levels == name) for name in order[:MAX_LEVELS]]
+        rest = ~np.isin(levels, order[:MAX_LEVELS])
+        if rest.any():
+            masks.append((f"({len(order) - MAX_LEVELS:,} other levels)", rest))
+        figures.append({"by": source, "levels": [_level(name, mine, treated, control, choice, problem, rows, safe)
+                                                  for name, mine in masks]})
     return figures
 
 

@@ -23,7 +23,6 @@ from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.sample import Sample, check_share, drawn
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
-from optimizer.solve.problem import NO_CAMPAIGN
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import id_text, read_table, require_columns, row_label, show
 
@@ -74,12 +73,14 @@ class ScenarioData:
 
     def sampled(self, share: float, seed: int) -> ScenarioData:
         """The data of a run on a sample (optimizer/scenario/sample.py): the drawn customers' rows of
-        the customer table, the scores and the lists, with every forced customer kept."""
+        the customer table, the scores and the lists (forced customers are drawn like everyone, so
+        the scaled limits hold about the share of them they held)."""
         check_share(share)
         keep = drawn(self.customer_ids, share, seed)
-        if self.lists.forced is not None:
-            keep |= self.lists.forced != NO_CAMPAIGN
         rows = np.flatnonzero(keep)
+        if rows.size == 0:
+            raise DataError(f"A sample of {share:g} of the {len(keep):,} customers draws none of them",
+                            where="--sample", fix="Give a larger share")
         forced, excluded = self.lists.forced, self.lists.excluded
         lists = replace(self.lists, forced=None if forced is None else forced[rows],
                         excluded=None if excluded is None else excluded[rows])

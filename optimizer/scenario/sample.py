@@ -2,7 +2,8 @@
 
 Customer i is in the sample when u_i < s, u_i = h(id_i, seed) / 2^64 with h a seeded 64-bit hash of
 the id (pandas' SipHash), so the same customers are drawn whatever the row order of the table, and a
-larger share draws a superset. Customers of a forced list are always in it. The limits become
+larger share draws a superset; customers of a forced list are drawn like everyone else, so that
+the scaled limits leave them the share of room they had. The limits become
 
     budgets, custom rows (without ``per``)      b -> s b
     max audiences, channel capacities           b -> ceil(s b)

@@ -161,6 +161,11 @@ def sweep(
 def limit_index(problem: Problem, limit: str, scenario: Scenario) -> int:
     """Position of the row named ``limit``; a ScenarioError naming the limits there are otherwise."""
     names = [row.name for row in problem.rows]
+    ratios = {c.name for c in scenario.constraints if c.per is not None}
+    if limit in ratios:
+        raise ScenarioError(f"'{limit}' is a ratio limit (per), whose rhs the solver sees as 0: a sweep of it is not "
+                            "a sweep of the ratio", where=scenario.source,
+                            fix="Compare scenarios with different ratios instead (--set or extends)")
     if limit in names:
         return names.index(limit)
     if limit == "budget":

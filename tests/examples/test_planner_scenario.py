@@ -60,3 +60,16 @@ def test_its_summary_breaks_the_plan_down_by_segment_and_region(run):
         assert sum(level["expected_spend"] for level in levels) == pytest.approx(summary["expected_spend"])
         assert {c["id"]: sum(level["campaigns"][c["id"]] for level in levels)
                 for c in summary["campaigns"]} == {c["id"]: c["treatment"] for c in summary["campaigns"]}
+
+
+def test_an_own_objective_has_no_gross_value_or_roi_and_its_ratio_row_is_not_swept(run):
+    """Gross value and ROI are money net of spend only under incremental_value; a sweep of a ratio
+    row would sweep its linear form's 0, so it is refused."""
+    _, summary = run
+    assert summary["gross_value"] is None and summary["roi"] is None
+    from optimizer.errors import ScenarioError
+    from optimizer.whatif.frontier import sweep
+
+    with pytest.raises(ScenarioError) as caught:
+        sweep(ROOT / "scenarios" / "planner.yaml", "roi_hurdle", [3.0, 4.0])
+    assert "ratio limit" in caught.value.message

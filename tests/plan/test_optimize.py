@@ -487,3 +487,13 @@ def test_contact_lists_per_campaign_on_request(workspace: Path, tmp_path: Path):
         assert set(listed["customer_id"]) == set(sent["customer_id"])
     channels = write_plan(optimize(workspace / "families.yaml"), tmp_path)
     assert sorted(p.name for p in tmp_path.glob("contacts_*.csv")) == sorted(channels["contact_lists"].values())
+
+
+def test_a_breakdown_level_named_like_the_rest_is_counted_once_and_a_changed_scenario_keeps_its_path(workspace: Path):
+    scenario = load_scenario(workspace / "families.yaml").with_changes(
+        {"breakdown": ["'other' if ltv > 800 else 'rest'", "monetary"]})
+    summary = optimize(scenario).summary
+    for part in summary["breakdown"]:
+        assert sum(level["customers"] for level in part["levels"]) == summary["customers"]
+    assert summary["breakdown"][1]["levels"][-1]["level"].endswith("other levels)")
+    assert summary["scenario_path"] == str((workspace / "families.yaml").resolve())

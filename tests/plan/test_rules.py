@@ -86,3 +86,11 @@ def test_a_depth_out_of_range_and_a_folder_without_its_scenario_are_refused(tmp_
     with pytest.raises(CvoError) as caught:
         plan_rules(out)
     assert "scenario.yaml" in caught.value.message
+
+
+def test_columns_a_rule_cannot_name_are_left_out(tmp_path: Path) -> None:
+    out = run_folder(tmp_path)
+    customers = pd.read_csv(tmp_path / "customers.csv").assign(**{"total spend": 1.0, "class": 2})
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    rules = plan_rules(out, depth=2)
+    assert {"total spend", "class"} <= set(rules.left_out) and rules.agreement == 1.0

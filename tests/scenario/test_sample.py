@@ -69,9 +69,9 @@ def test_a_sample_keeps_its_rows_and_scales_each_limit(tmp_path: Path) -> None:
     scenario = load_scenario(scenario_file(tmp_path, forced=[{"file": "vips.csv", "campaign": "mail"}]))
     whole = load_data(scenario)
     part = whole.sampled(0.05, 3)
-    keep = drawn(whole.customer_ids, 0.05, 3) | np.isin(whole.customer_ids, [f"c{k}" for k in range(5)])
+    keep = drawn(whole.customer_ids, 0.05, 3)  # forced customers are drawn like everyone
     assert list(part.customer_ids) == list(whole.customer_ids[keep])
-    assert part.lists.forced is not None and (part.lists.forced == 0).sum() == 5
+    assert part.lists.forced is not None and (part.lists.forced == 0).sum() == int(keep[:5].sum())
     assert part.sample == Sample(0.05, 3, int(keep.sum()), 2000)
     rows = {row.name: row.rhs for row in formulate(part).problem.rows}
     assert rows == {"budget": 45.0, "min_audience[mail]": 10.0, "max_audience[mail]": 75.0, "capacity[email]": 60.0,
@@ -95,3 +95,9 @@ def test_a_minimum_audience_the_sample_cannot_meet_names_its_scaled_value(tmp_pa
     with pytest.raises(InfeasibleError) as caught:
         optimize(path, sample=0.5)
     assert "(105, scaled to the 0.5 sample) exceeds its 103 eligible" in caught.value.message
+
+
+def test_a_share_that_draws_nobody_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as caught:
+        load_data(load_scenario(scenario_file(tmp_path))).sampled(1e-9, 3)
+    assert "draws none of them" in caught.value.message

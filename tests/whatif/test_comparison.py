@@ -97,6 +97,8 @@ def test_an_infeasible_scenario_is_reported_and_the_others_still_compared(folder
     assert [(m.source, m.target) for m in result.moved] == [("base", "more")]
     text = format_comparison(result)
     assert "broke: No plan satisfies" in text and "Customers moved, base → more" in text
+    write_comparison(result, folder / "with_broke")  # the page lists the scenario without a plan too
+    assert "No plan satisfies" in (folder / "with_broke" / "compare.html").read_text(encoding="utf-8")
 
 
 def test_scenarios_with_the_same_name_go_by_their_file_stem(folder):
