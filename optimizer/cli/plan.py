@@ -71,7 +71,8 @@ def optimize(
         return
     try:
         loaded = with_history(load_scenario(scenario, overrides or []), history)
-        out_dir = out if out is not None else Path("out") / loaded.name
+        default = loaded.name if sample is None else f"{loaded.name}_sample"  # never over the real plan
+        out_dir = out if out is not None else Path("out") / default
         progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
         with claimed_output_folder(out_dir), progress:
             plan = optimize_plan(loaded, method, progress, day(date), sample, seed)

@@ -122,8 +122,8 @@ def planned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]], 
         uplift = p_treat[mine] - p_control[mine]
         campaign["planned_response_uplift"] = float(uplift.mean())
         campaign["planned_value_uplift"] = float((uplift * worth[mine]).mean())
-        campaign["power"] = measurement_power(float(p_treat[mine].mean()), float(p_control[mine].mean()),
-                                              int(mine.sum()), int(held.sum()))
+        campaign["power"] = None if not held.any() else measurement_power(  # no controls: nothing to measure
+            float(p_treat[mine].mean()), float(p_control[mine].mean()), int(mine.sum()), int(held.sum()))
     return campaigns
 
 

@@ -149,11 +149,12 @@ def compare(
 
 def differing_inputs(scenarios: Sequence[Scenario], labels: Sequence[str]) -> tuple[dict[str, Any], ...]:
     """The scenario keys (dotted; a campaign's by its id) whose values are not the same in every
-    scenario, with each scenario's value as text ('—' where it has none); names and descriptions aside."""
+    scenario, with each scenario's value as text ('—' where it has none); names and descriptions aside
+    (the scenario's and its campaigns')."""
     flat = [_flattened(scenario.effective()) for scenario in scenarios]
     keys = list(dict.fromkeys(key for values in flat for key in values))
     return tuple({"key": key, "values": {label: values.get(key, "—") for label, values in zip(labels, flat)}}
-                 for key in keys if key not in ("name", "description")
+                 for key in keys if key.rsplit(".", 1)[-1] not in ("name", "description")
                  and len({values.get(key, "—") for values in flat}) > 1)
 
 

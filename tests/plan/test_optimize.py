@@ -497,3 +497,11 @@ def test_a_breakdown_level_named_like_the_rest_is_counted_once_and_a_changed_sce
         assert sum(level["customers"] for level in part["levels"]) == summary["customers"]
     assert summary["breakdown"][1]["levels"][-1]["level"].endswith("other levels)")
     assert summary["scenario_path"] == str((workspace / "families.yaml").resolve())
+
+
+def test_a_campaign_without_controls_states_no_power(workspace: Path):
+    scenario = load_scenario(workspace / "families.yaml").with_changes(
+        {"campaigns.sms_reminder.control_fraction": 0.0})
+    campaigns = {c["id"]: c for c in optimize(scenario).summary["campaigns"]}
+    assert campaigns["sms_reminder"]["power"] is None and campaigns["sms_reminder"]["control"] == 0
+    assert campaigns["winback_coupon"]["power"]["controls"] == campaigns["winback_coupon"]["control"]

@@ -101,3 +101,15 @@ def test_a_share_that_draws_nobody_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError) as caught:
         load_data(load_scenario(scenario_file(tmp_path))).sampled(1e-9, 3)
     assert "draws none of them" in caught.value.message
+
+
+def test_a_sample_is_written_beside_the_real_plan_not_over_it(tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    path = scenario_file(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["optimize", str(path), "--sample", "0.2", "-q"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "sampled_sample" / "summary.json").is_file() and not (tmp_path / "out" / "sampled").exists()
