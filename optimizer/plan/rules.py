@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, ScenarioError
 from optimizer.scenario.data import load_data
 from optimizer.scenario.expressions import parse
-from optimizer.scenario.formulation import formulate
+from optimizer.scenario.formulation import formulate, table_columns
 from optimizer.scenario.schema import load_scenario
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
@@ -218,8 +218,7 @@ def _readable(values: NDArray[np.float64], threshold: float) -> float:
 def _matches(rules: list[Rule], customers: pd.DataFrame) -> list[NDArray[np.bool_]]:
     """For each rule, the customers it gives its campaign: its condition holds and no earlier one did
     (the leaves of a tree never overlap; the texts are evaluated, so this is what the rules do)."""
-    columns = {str(name): column.to_numpy(dtype=object if pd.api.types.is_string_dtype(column) else None)
-               for name, column in customers.items()}
+    columns = table_columns(customers)
     taken, matches = np.zeros(len(customers), dtype=bool), []
     for rule in rules:
         holds = np.asarray(parse(rule.condition, where="rules").evaluate(columns, len(customers)), dtype=bool)

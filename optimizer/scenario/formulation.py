@@ -152,9 +152,15 @@ def planned_rates(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> tuple
 
 def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]]:
     """Each ``breakdown`` expression with its value per customer, as text (a segment, a region, a tier)."""
-    scenario, columns = data.scenario, _customer_columns(data)
-    return [(str(source), _evaluate(scenario, f"breakdown[{i}]", source, columns, len(data.customers)).astype(str)
-             .astype(object)) for i, source in enumerate(scenario.breakdown)]
+    sources = data.scenario.breakdown
+    return list(zip(map(str, sources), _labels(data, "breakdown", sources, _customer_columns(data))))
+
+
+def _labels(data: ScenarioData, key: str, sources: list[Any], columns: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+    """The value per customer of each expression at ``key`` (control_strata, breakdown), as text."""
+    n = len(data.customers)
+    return [_evaluate(data.scenario, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
+            for i, source in enumerate(sources)]
 
 
 MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
@@ -165,9 +171,7 @@ def _strata(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> NDArray[np.
     scenario = data.scenario
     if not scenario.control_strata:
         return None
-    n = len(data.customers)
-    values = [_evaluate(scenario, f"control_strata[{i}]", source, columns, n).astype(str)
-              for i, source in enumerate(scenario.control_strata)]
+    values = _labels(data, "control_strata", scenario.control_strata, columns)
     codes, levels = pd.factorize(pd.Series(["\x1f".join(parts) for parts in zip(*values)], dtype=object))
     if len(levels) > MAX_STRATA:
         raise ScenarioError(
@@ -237,10 +241,15 @@ def _customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:
             where=str(data.customers_file),
             fix="Rename those columns (e.g. add a prefix)",
         )
+    return table_columns(data.customers)
+
+
+def table_columns(table: pd.DataFrame) -> dict[str, NDArray[Any]]:
+    """A table's columns as the expression language reads them: text as objects, the rest as numbers."""
     return {
         str(name): column.to_numpy(dtype=object) if column.dtype == object or pd.api.types.is_string_dtype(column)
         else column.to_numpy()
-        for name, column in data.customers.items()
+        for name, column in table.items()
     }
 
 

@@ -18,7 +18,8 @@ and stays. The plan is a quick look at a scenario, not one to send: ``cvo commit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,8 +47,8 @@ class Sample:
             return float(math.ceil(value - 1e-9))
         return float(round(value)) if rounding == "round" else value
 
-    def to_dict(self) -> dict[str, float | int]:
-        return {"share": self.share, "seed": self.seed, "customers": self.customers, "of": self.of}
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def check_share(share: float, where: str = "--sample") -> None:

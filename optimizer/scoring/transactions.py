@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scenario.expressions import Expression, parse
-from optimizer.store.tables import check_text_file, read_table, require_columns, require_file, show
+from optimizer.store.tables import check_text_file, id_text, read_table, require_columns, require_file, show
 
 ROLES = ("customer_id", "date", "amount", "order_id")
 STANDARD_COLUMNS = ("customer_id", "date", "amount")
@@ -196,10 +196,9 @@ class _Rows:
 def _customer_ids(ids: pd.Series) -> pd.Series:
     """Ids as text (NA where missing or blank); '12346.0' -> '12346' when every id is such a float."""
     if pd.api.types.is_float_dtype(ids):
-        whole = ids.dropna()
-        if (whole == np.round(whole)).all():
-            integral: pd.Series = ids.astype("Int64").astype("string")
-            return integral
+        whole: pd.Series = id_text(ids)  # 12346.0 as 12346, like the customer and list tables
+        if whole.dtype == "string":
+            return whole
     stripped_text = ids.astype("string").str.strip()
     text: pd.Series = stripped_text.where(stripped_text != "", pd.NA)
     present = text.dropna()

@@ -81,7 +81,7 @@ def id_text(ids: pd.Series) -> pd.Series:
     """Customer ids as text, the same however a table stored them: whole numbers without '.0'
     (12346.0 and 12346 are one customer), text as it is."""
     if pd.api.types.is_float_dtype(ids) and bool(np.all(np.mod(ids.dropna(), 1) == 0)):
-        return ids.astype("Int64").astype(str)
+        return ids.astype("Int64").astype("string")  # missing ids stay missing
     return ids.astype(str)
 
 
