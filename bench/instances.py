@@ -32,6 +32,11 @@ Kinds (``KINDS``), each what users bring:
   weights): a cap on a region's contacts, a floor of VIP customers in call and direct mail, a cap
   on risk, a cap on the expected responses of e-mail, a cap on the response value at stake.
 - ``wide``: ``planned`` with many campaigns (the bench runs it at 50).
+- ``variants``: every campaign at three offer levels (``VARIANTS``: a deeper offer costs more per
+  response and lifts more), 3k columns of which a customer gets at most one, as
+  optimizer/scenario/offers.py builds them; ``expected`` rows over each campaign's three columns
+  together (a total budget, one per campaign, the two maximum audiences, the two capacities) and
+  a cap of 0.01 n on the deepest offer of campaigns 0 and 5 (a stock of coupons): k + 7 rows.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ CAMPAIGN_BLOCK = (
 )
 MIN_CAMPAIGNS = len(CAMPAIGN_BLOCK)
 BLOCK = 25_000  # customers generated at a time (keeps generation temporaries ~25 MB)
-KINDS = ("planned", "expected", "ties", "integer", "tight", "custom", "wide")
+KINDS = ("planned", "expected", "ties", "integer", "tight", "custom", "wide", "variants")
+VARIANTS = ((1.0, 1.0), (1.8, 1.35), (3.0, 1.6))  # (cost_per_response ×, uplift ×) of each offer level
 SEGMENTS = 50
 
 
@@ -72,6 +78,8 @@ def generate(n: int, k: int, seed: int, kind: str = "planned") -> PricedProblem:
         return _integer(n, k, seed)
     if kind == "custom":
         return _with_custom_rows(generate_scores(n, k, seed), seed)
+    if kind == "variants":
+        return _variants(n, k, seed)
     priced = generate_scores(n, k, seed, "expected" if kind == "expected" else "planned")
     return _tight(priced) if kind == "tight" else priced
 
@@ -149,6 +157,42 @@ def spend_rows(n: int, campaign_ids: tuple[str, ...], channel: np.ndarray,
     others = [row for row in coupling_rows(n, campaign_ids, channel, positive_spend)
               if row.family in ("max_audience", "channel_capacity")]
     return (total, *each, *others)
+
+
+def _variants(n: int, k: int, seed: int) -> PricedProblem:
+    """The ``variants`` kind (module docstring): offer v of campaign j is column m j + v, with
+    p_t = clip(p_c (1 + m_j x_v (1 + 0.965 z)), 0, 1) and spend cost_per_contact_j + p_t y_v
+    cost_per_response_j for (y_v, x_v) in VARIANTS."""
+    block = [CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)] for j in range(k)]
+    channel, per_contact, per_response, lift, control = (np.array(column) for column in zip(*block))
+    m = len(VARIANTS)
+    value, spend = np.empty((n, k * m), dtype=np.float32), np.empty((n, k * m), dtype=np.float32)
+    positive_spend = np.zeros(k)
+    for number, start in enumerate(range(0, n, BLOCK)):
+        rng = np.random.default_rng([seed, number, 17])
+        rows = min(BLOCK, n - start)
+        worth = rng.lognormal(np.log(60.0), 0.9, size=(rows, 1))
+        p_control = 0.01 + 0.19 * rng.beta(1.2, 5.0, size=(rows, k))
+        responsiveness = 0.6 * rng.standard_normal((rows, 1)) + 0.8 * rng.standard_normal((rows, k))
+        eligible = rng.random((rows, k)) < 0.6
+        for v, (cost_times, lift_times) in enumerate(VARIANTS):
+            p_treat = np.clip(p_control * (1.0 + lift * lift_times * (1.0 + 0.965 * responsiveness)), 0.0, 1.0)
+            expected = per_contact + p_treat * per_response * cost_times
+            pair = (1.0 - control) * ((p_treat - p_control) * worth - expected)
+            value[start:start + rows, v::m] = np.where(eligible, pair, -np.inf)
+            spend[start:start + rows, v::m] = np.where(eligible, expected, 0.0)
+            positive_spend += np.where(eligible & (pair > 0), expected, 0.0).sum(axis=0) / m
+    campaign_ids = tuple(f"{name}_{j:02d}:v{v}" for j, name in enumerate(channel) for v in range(m))
+    rows = tuple(replace(row, campaigns=np.repeat(row.campaigns, m), name=row.name.replace(":v0", ""))
+                 for row in spend_rows(n, campaign_ids[::m], channel, positive_spend))
+    caps = tuple(CouplingRow(f"max_audience[{campaign_ids[m * j + m - 1]}]", "max_audience", Sense.LE,
+                             round(0.01 * n), COUNT, np.arange(k * m) == m * j + m - 1) for j in (0, 5))
+    rows = (*rows, *caps)
+    return PricedProblem(
+        customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value, weights=spend[None],
+        row_weight=np.array([0 if row.weight == "cost" else -1 for row in rows]),
+        campaigns=np.array([row.campaigns for row in rows]), rows=rows,
+    )
 
 
 def _segments(segments: PricedProblem, n: int, seed: int) -> PricedProblem:

@@ -143,6 +143,9 @@ class Passes:
         if done == customers and stage not in ("sample", "gather"):
             self.count += 1
 
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        """Phases' plans and bounds are not counted."""
+
 
 def _float(value) -> float | None:
     return None if value is None else float(value)

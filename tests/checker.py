@@ -21,6 +21,7 @@ round-half-up(f_j * |A_js|) controls.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -32,7 +33,7 @@ import yaml
 
 from optimizer.scenario.expressions import parse
 
-PLAN_COLUMNS = ("customer_id", "campaign_id", "group", "expected_value", "expected_spend", "value_per_response",
+PLAN_COLUMNS = ("customer_id", "campaign_id", "variant", "group", "expected_value", "expected_spend", "value_per_response",
                 "channel", "reason")
 GROUPS = ("treatment", "control", "forced")
 TOLERANCE = 1e-6
@@ -40,18 +41,37 @@ TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class Expected:
-    """A scenario recomputed from its files: customer columns and per-campaign pair columns."""
+    """A scenario recomputed from its files: customer columns and per-offer pair columns (an offer:
+    a campaign without variants, or one variant of a campaign, in the scenario's order)."""
 
     scenario: dict[str, Any]
     customer_ids: np.ndarray
     columns: dict[str, np.ndarray]
     pairs: list[dict[str, Any]]
-    forced: dict[str, str]  # customer id -> campaign id
+    forced: dict[str, str]  # customer id -> offer label (campaign, or campaign:variant)
     excluded: set[str]
 
     @property
     def campaigns(self) -> list[dict[str, Any]]:
         return self.scenario["campaigns"]
+
+    @property
+    def offers(self) -> list[tuple[int, dict[str, Any] | None]]:
+        """(campaign index, variant or None) of each offer."""
+        return _offers(self.scenario)
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.campaigns[j]["id"] + (f":{v['id']}" if v else "") for j, v in self.offers]
+
+    @property
+    def campaign_of(self) -> np.ndarray:
+        return np.array([j for j, _ in self.offers])
+
+
+def _offers(scenario: dict[str, Any]) -> list[tuple[int, dict[str, Any] | None]]:
+    return [(j, variant) for j, campaign in enumerate(scenario["campaigns"])
+            for variant in (campaign.get("variants") or [None])]
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -77,19 +97,26 @@ def load_expected(scenario_path: str | Path) -> Expected:
     }
     columns[id_column] = ids
     scores = read_table(base / scenario["scores"]) if scenario.get("scores") else None
-    pairs = [_pair_columns(scenario, campaign, columns, ids, scores) for campaign in scenario["campaigns"]]
-    forced = {str(customer): listed.get("campaign") or str(campaign)
+    pairs = [_pair_columns(scenario, scenario["campaigns"][j], variant, columns, ids, scores)
+             for j, variant in _offers(scenario)]
+    forced = {str(customer): _forced_label(listed, campaign, variant)
               for listed in scenario.get("forced", [])
-              for customer, campaign in _listed(base / listed["file"], id_column, "campaign_id")}
+              for customer, campaign, variant in _listed(base / listed["file"], id_column, "campaign_id")}
     excluded = {str(customer) for name in scenario.get("excluded", [])
-                for customer, _ in _listed(base / name, id_column, None)}
+                for customer, _, _ in _listed(base / name, id_column, None)}
     return Expected(scenario, ids, columns, pairs, forced, excluded)
 
 
-def _listed(path: Path, id_column: str, campaign_column: str | None) -> list[tuple[str, str | None]]:
+def _forced_label(listed: dict[str, Any], campaign: str | None, variant: str | None) -> str:
+    name, kind = listed.get("campaign") or str(campaign), listed.get("variant") or variant
+    return name + (f":{kind}" if isinstance(kind, str) and kind.strip() else "")
+
+
+def _listed(path: Path, id_column: str, campaign_column: str | None) -> list[tuple[str, str | None, str | None]]:
     table = pd.read_csv(path, dtype=str) if path.suffix == ".csv" else pd.read_parquet(path).astype(str)
     campaigns = table[campaign_column] if campaign_column in table else [None] * len(table)
-    return list(zip(table[id_column], campaigns))
+    variants = table["variant"].where(table["variant"].notna(), None) if "variant" in table else [None] * len(table)
+    return list(zip(table[id_column], campaigns, variants))
 
 
 def _probabilities(campaign: dict, columns: dict, ids: np.ndarray, scores: pd.DataFrame | None):
@@ -106,16 +133,28 @@ def _probabilities(campaign: dict, columns: dict, ids: np.ndarray, scores: pd.Da
     )
 
 
-def _pair_columns(scenario: dict, campaign: dict, columns: dict, ids: np.ndarray, scores) -> dict[str, Any]:
-    n = len(ids)
+def _pair_columns(scenario: dict, campaign: dict, variant: dict | None, columns: dict, ids: np.ndarray,
+                  scores) -> dict[str, Any]:
+    """One offer's pair columns: the campaign's, each key a variant gives replacing it (its p_treat and
+    p_control read with the campaign's as p_treat and p_control; its eligible narrowing the campaign's)."""
+    n, variant = len(ids), variant or {}
     p_treat, p_control = _probabilities(campaign, columns, ids, scores)
     scored = ~np.isnan(p_treat)
     p_treat, p_control = np.nan_to_num(p_treat), np.nan_to_num(p_control)
+    base = {**columns, "p_treat": p_treat, "p_control": p_control}
+    if variant.get("p_treat") is not None:
+        p_treat = evaluate(variant["p_treat"], base, n).astype(float)
+    if variant.get("p_control") is not None:
+        p_control = evaluate(variant["p_control"], base, n).astype(float)
+    own = [variant.get(key) for key in ("p_treat", "p_control")]
+    if all(e is not None and not re.search(r"\bp_(treat|control)\b", str(e)) for e in own):
+        scored = np.ones(n, dtype=bool)  # neither reads the campaign's scores
     eligible = evaluate(campaign.get("eligible", True), columns, n).astype(bool) & scored
-    worth = evaluate(campaign.get("value_per_response", 0.0), {**columns, "p_treat": p_treat,
-                                                                "p_control": p_control}, n)
-    cost_per_contact = float(campaign.get("cost_per_contact", 0.0))
-    cost_per_response = float(campaign.get("cost_per_response", 0.0))
+    eligible &= evaluate(variant.get("eligible", True), columns, n).astype(bool)
+    worth = evaluate(variant.get("value_per_response", campaign.get("value_per_response", 0.0)),
+                     {**columns, "p_treat": p_treat, "p_control": p_control}, n)
+    cost_per_contact = float(variant.get("cost_per_contact", campaign.get("cost_per_contact", 0.0)))
+    cost_per_response = float(variant.get("cost_per_response", campaign.get("cost_per_response", 0.0)))
     spend = cost_per_contact + p_treat * cost_per_response
     objective = scenario.get("objective", "incremental_value")
     pair = {
@@ -123,6 +162,7 @@ def _pair_columns(scenario: dict, campaign: dict, columns: dict, ids: np.ndarray
         "value_per_response": worth, "cost_per_contact": np.full(n, cost_per_contact),
         "cost_per_response": np.full(n, cost_per_response), "spend": spend,
         "campaign_id": np.full(n, campaign["id"], dtype=object),
+        "variant": np.full(n, variant.get("id", ""), dtype=object),
         "channel": np.full(n, campaign["channel"], dtype=object),
     }
     if isinstance(objective, dict):  # {expression: e}: e over customer and pair columns
@@ -160,12 +200,14 @@ def check_plan(scenario_path: str | Path, out_dir: str | Path) -> list[str]:
     if problems:
         return problems
     plan = plan.set_index(plan["customer_id"].astype(str)).reindex(expected.customer_ids)
-    campaign_index = {campaign["id"]: j for j, campaign in enumerate(expected.campaigns)}
+    offer_index = {label: o for o, label in enumerate(expected.labels)}
     given = plan["campaign_id"].notna().to_numpy()
-    unknown = set(plan["campaign_id"][given].astype(str)) - set(campaign_index)
+    variants = plan["variant"].astype(object).where(plan["variant"].notna(), None)
+    named = [f"{c}:{v}" if v is not None else c for c, v in zip(plan["campaign_id"].astype(object), variants)]
+    unknown = {name for name, g in zip(named, given) if g} - set(offer_index)
     if unknown:
-        return [f"plan names unknown campaign(s) {sorted(unknown)}"]
-    choice = np.array([campaign_index[c] if isinstance(c, str) else -1 for c in plan["campaign_id"].astype(object)])
+        return [f"plan names unknown campaign(s) or variant(s) {sorted(unknown)}"]
+    choice = np.array([offer_index[name] if g else -1 for name, g in zip(named, given)])
     group = plan["group"].astype(object).fillna("").astype(str).to_numpy()  # "" where null
     problems += _check_groups(expected, plan, choice, group)
     control = group == "control"
@@ -201,7 +243,7 @@ def _check_groups(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, gr
     idle = ~given & ((plan["expected_value"].to_numpy() != 0) | (plan["expected_spend"].to_numpy() != 0))
     if idle.any():
         problems.append(f"{idle.sum()} unassigned customer(s) with non-zero expected value or spend")
-    ids, names = expected.customer_ids, [campaign["id"] for campaign in expected.campaigns]
+    ids, names = expected.customer_ids, expected.labels
     listed = np.array([i in expected.forced for i in ids], dtype=bool)
     kept = np.array([expected.forced.get(i) for i in ids[listed]], dtype=object)
     broken = (choice[listed] < 0) | (np.array(names, dtype=object)[np.maximum(choice[listed], 0)] != kept)
@@ -215,38 +257,38 @@ def _check_groups(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, gr
     strata = [evaluate(source, expected.columns, len(ids)).astype(str)
               for source in expected.scenario.get("control_strata") or []]
     stratum = np.array(["|".join(parts) for parts in zip(*strata)] if strata else [""] * len(ids), dtype=object)
-    for j, campaign in enumerate(expected.campaigns):
+    for j, (c, _) in enumerate(expected.offers):  # each offer (variant) its own draw: round(f × |A_j|) controls
+        fraction, label = expected.campaigns[c].get("control_fraction", 0.0), expected.labels[j]
         drawn = (choice == j) & ~listed
         audience = int(drawn.sum())
         controls = int(((choice == j) & (group == "control")).sum())
-        want = sum(expected_controls(campaign.get("control_fraction", 0.0), int((drawn & (stratum == s)).sum()))
-                   for s in set(stratum[drawn]))
+        want = sum(expected_controls(fraction, int((drawn & (stratum == s)).sum())) for s in set(stratum[drawn]))
         for s in set(stratum[drawn]):  # each stratum has its own round(f × |A_js|) controls
             mine, held = drawn & (stratum == s), (choice == j) & (group == "control") & (stratum == s)
-            if int(held.sum()) != expected_controls(campaign.get("control_fraction", 0.0), int(mine.sum())):
-                problems.append(f"{campaign['id']}: stratum {s!r} has {int(held.sum())} controls of {int(mine.sum())}")
+            if int(held.sum()) != expected_controls(fraction, int(mine.sum())):
+                problems.append(f"{label}: stratum {s!r} has {int(held.sum())} controls of {int(mine.sum())}")
         if controls != want:
-            problems.append(f"{campaign['id']}: {controls} controls in an audience of {audience}, expected {want}")
+            problems.append(f"{label}: {controls} controls in an audience of {audience}, expected {want}")
     return problems
 
 
 def _check_pairs(expected: Expected, plan: pd.DataFrame, choice: np.ndarray, control: np.ndarray) -> list[str]:
     problems = []
     value, spend = plan["expected_value"].to_numpy(float), plan["expected_spend"].to_numpy(float)
-    for j, campaign in enumerate(expected.campaigns):
+    for j, label in enumerate(expected.labels):
         pair = expected.pairs[j]
         mine = choice == j
         ineligible = mine & ~pair["eligible"]
         if ineligible.any():
-            problems.append(f"{campaign['id']}: {ineligible.sum()} ineligible customer(s), "
+            problems.append(f"{label}: {ineligible.sum()} ineligible customer(s), "
                             f"e.g. {expected.customer_ids[ineligible][:3].tolist()}")
         treated, held = mine & ~control, mine & control
         if np.any(value[held] != 0) or np.any(spend[held] != 0):
-            problems.append(f"{campaign['id']}: controls with non-zero expected value or spend")
+            problems.append(f"{label}: controls with non-zero expected value or spend")
         for name, column in (("expected_value", value), ("expected_spend", spend)):
             want = pair["value" if name == "expected_value" else "spend"][treated]
             if not np.allclose(column[treated], want, rtol=1e-9, atol=1e-9):
-                problems.append(f"{campaign['id']}: {name} of treated customers differs from the formula")
+                problems.append(f"{label}: {name} of treated customers differs from the formula")
     return problems
 
 
@@ -257,7 +299,8 @@ def _spend(expected: Expected, choice: np.ndarray, campaigns: set[int], who: np.
 def _check_limits(expected: Expected, choice: np.ndarray, control: np.ndarray) -> list[str]:
     scenario, problems = expected.scenario, []
     everyone, treated = np.ones(len(choice), bool), ~control
-    every_campaign = set(range(len(expected.campaigns)))
+    every_campaign, campaign_of = set(range(len(expected.pairs))), expected.campaign_of
+    by_campaign = np.where(choice >= 0, campaign_of[np.maximum(choice, 0)], -1)
     limits = []  # (label, lhs, sense, rhs)
     if scenario.get("budget") is not None:
         limits.append(("budget (audience spend)", _spend(expected, choice, every_campaign, everyone), "<=",
@@ -265,15 +308,19 @@ def _check_limits(expected: Expected, choice: np.ndarray, control: np.ndarray) -
         limits.append(("budget (treated spend)", _spend(expected, choice, every_campaign, treated), "<=",
                        scenario["budget"]))
     for j, campaign in enumerate(expected.campaigns):
-        audience = int((choice == j).sum())
+        audience, own = int((by_campaign == j).sum()), set(np.flatnonzero(campaign_of == j).tolist())
         limits.append((f"min_audience[{campaign['id']}]", audience, ">=", campaign.get("min_audience", 0)))
         if campaign.get("max_audience") is not None:
             limits.append((f"max_audience[{campaign['id']}]", audience, "<=", campaign["max_audience"]))
         if campaign.get("budget") is not None:
             for label, who in (("audience", everyone), ("treated", treated)):
-                limits.append((f"budget[{campaign['id']}] ({label} spend)", _spend(expected, choice, {j}, who), "<=",
+                limits.append((f"budget[{campaign['id']}] ({label} spend)", _spend(expected, choice, own, who), "<=",
                                campaign["budget"]))
-    channels = np.array([campaign["channel"] for campaign in expected.campaigns])
+    for j, (_, variant) in enumerate(expected.offers):
+        if variant and variant.get("max_audience") is not None:
+            limits.append((f"max_audience[{expected.labels[j]}]", int((choice == j).sum()), "<=",
+                           variant["max_audience"]))
+    channels = np.array([expected.campaigns[c]["channel"] for c, _ in expected.offers])
     for name, channel in (scenario.get("channels") or {}).items():
         if (channel or {}).get("capacity") is not None:
             mine = np.isin(choice, np.flatnonzero(channels == name))
@@ -288,8 +335,8 @@ def _check_limits(expected: Expected, choice: np.ndarray, control: np.ndarray) -
 def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarray, key: str = "expression") -> float:
     """sum over the selected audience (campaigns listed, ``where`` true) of ``expression`` (or ``per``)."""
     n, total = len(choice), 0.0
-    for j, campaign in enumerate(expected.campaigns):
-        if constraint.get("campaigns") is not None and campaign["id"] not in constraint["campaigns"]:
+    for j, (c, _) in enumerate(expected.offers):
+        if constraint.get("campaigns") is not None and expected.campaigns[c]["id"] not in constraint["campaigns"]:
             continue
         context = {**expected.columns, **{k: v for k, v in expected.pairs[j].items() if k != "eligible"}}
         where = evaluate(constraint.get("where", True), context, n).astype(bool)

@@ -63,6 +63,10 @@ def optimize(
     from optimizer.scenario.schema import load_scenario
     from optimizer.store.files import PLAN_FILE, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
 
+    if seed is not None and sample is None:
+        raise fail(ScenarioError("--seed sets the draw of --sample, and no --sample was given", where="--seed",
+                                 fix="Add --sample SHARE for a plan of a sample, or leave out --seed (the control "
+                                     "draw's seed is the scenario's 'seed', e.g. --set seed=7)"))
     if dask is not None:
         if sample is not None:
             raise fail(ScenarioError("--sample plans a sample in memory; it does not run with --dask", where="--sample",
@@ -197,8 +201,10 @@ def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
     customers, _ = problem.candidate_pairs()
     listed = "".join(f", {count:,} {name}" for name, count in (("forced", lists.n_forced),
                                                               ("excluded", lists.n_excluded)) if count)
+    campaigns = len(formulation.scenario.campaigns)
+    offers = f" ({problem.n_campaigns} offers with their variants)" if problem.n_campaigns != campaigns else ""
     typer.echo(
-        f"{scenario} is valid: {problem.n_customers:,} customers{listed}, {problem.n_campaigns} campaigns, "
+        f"{scenario} is valid: {problem.n_customers:,} customers{listed}, {campaigns} campaigns{offers}, "
         f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
         f"{len(problem.rows)} constraints."
     )

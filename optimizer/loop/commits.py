@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError, ScenarioError
+from optimizer.scenario.offers import planned_offers
 from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
@@ -43,12 +44,9 @@ def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
     scenario = _run_scenario(run)
     plan = pd.concat([pd.read_parquet(file) for file in run.plan],
                      ignore_index=True).dropna(subset=["campaign_id"]).reset_index(drop=True)
-    campaigns = pd.Index(scenario.campaign_ids()).get_indexer(pd.Index(plan["campaign_id"]))
+    campaigns = planned_offers(scenario, plan)
     if (campaigns < 0).any():
-        unknown = plan["campaign_id"].iloc[int(np.flatnonzero(campaigns < 0)[0])]
-        raise ScenarioError(f"The plan's campaign '{unknown}' is no longer in the scenario, so its contact policy "
-                            "cannot be checked", where=scenario.source,
-                            fix="Re-plan with `cvo optimize` instead of forcing the commit")
+        raise _unknown_offer(scenario, plan, int(np.flatnonzero(campaigns < 0)[0]))
     customers = plan["customer_id"].astype(str).to_numpy(dtype=object)
     run_date = dt.date.fromisoformat(run.summary["run_date"])
     rows = np.arange(len(plan))
@@ -56,6 +54,21 @@ def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
     for rule in policy_rules(scenario, customers, contacts, run_date):
         blocked |= rule.blocked[rows, campaigns]
     return plan[~blocked].reset_index(drop=True)
+
+
+def _unknown_offer(scenario: Scenario, plan: pd.DataFrame, row: int) -> ScenarioError:
+    """The plan's row names a campaign the scenario no longer has, or a variant it no longer offers."""
+    campaign = str(plan["campaign_id"].iloc[row])
+    variant = plan["variant"].iloc[row] if "variant" in plan and pd.notna(plan["variant"].iloc[row]) else None
+    fix = "Re-plan with `cvo optimize` instead of forcing the commit"
+    if campaign not in scenario.campaign_ids():
+        return ScenarioError(f"The plan's campaign '{campaign}' is no longer in the scenario, so its contact policy "
+                             "cannot be checked", where=scenario.source, fix=fix)
+    variants = [v.id for v in scenario.campaigns[scenario.campaign_ids().index(campaign)].variants]
+    given = f"its variant '{variant}'" if variant is not None else "no variant"
+    now = f"the variants {', '.join(variants)}" if variants else "no variants"
+    return ScenarioError(f"The plan gives campaign '{campaign}' with {given}, and the scenario now offers it with "
+                         f"{now}, so its contact policy cannot be checked", where=scenario.source, fix=fix)
 
 
 def _run_scenario(run: RunFolder) -> Scenario:

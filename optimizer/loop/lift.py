@@ -11,7 +11,8 @@ with n_T treated and n_C control customers, a difference of means with Welch's s
 with Welch–Satterthwaite degrees of freedom df = se^4 / sum_a (s_a^2 / n_a)^2 / (n_a - 1) (for arms of
 hundreds this is the normal approximation). The incremental revenue is the revenue uplift times n_T
 (fixed by the plan, so its CI scales likewise); the cost n_T cost_per_contact + responders_T
-cost_per_response is taken as known, so ROI = (incremental revenue - cost) / cost has the CI of the
+cost_per_response (summed contact by contact at each one's own costs when the contacts carry them: a
+campaign's offer variants differ) is taken as known, so ROI = (incremental revenue - cost) / cost has the CI of the
 incremental revenue mapped the same way and a p-value testing break-even (ROI = 0).
 
 The "all campaigns" row weights each campaign's uplift by its treated customers, w_j = n_T,j / N_T:
@@ -49,6 +50,7 @@ from optimizer.store.tables import require_columns, show
 
 ALL_CAMPAIGNS = "all campaigns"
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
+OWN_COSTS = ("cost_per_contact", "cost_per_response")  # a contact's own (its offer variant's), when recorded
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
     _reject(contacts, "group", bad, "'treatment', 'control' or 'forced'", plan,
             "Measure the assignments table of the run as written by cvo optimize")
     columns = [*CONTACT_COLUMNS, *(["channel"] if "channel" in contacts else []),
-               *(["value_per_response"] if _values_recorded(contacts, given) else [])]
+               *(["value_per_response"] if _values_recorded(contacts, given) else []),
+               *(OWN_COSTS if all(_values_recorded(contacts, given, cost) for cost in OWN_COSTS) else [])]
     contacted = pd.DataFrame({c: contacts[c].astype(object).where(contacts[c].notna(), None)[given] for c in columns})
     contacted[["customer_id", "campaign_id"]] = contacted[["customer_id", "campaign_id"]].astype(str)
     if contacted.empty and forced.any():
@@ -225,12 +228,13 @@ def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
     return contacted
 
 
-def _values_recorded(contacts: pd.DataFrame, given: NDArray[np.bool_]) -> bool:
-    """Whether every contacted customer has the plan's value of one response (runs committed by a cvo
-    that recorded it; a run with any blank is measured on responses and revenue only)."""
-    if "value_per_response" not in contacts:
+def _values_recorded(contacts: pd.DataFrame, given: NDArray[np.bool_], column: str = "value_per_response") -> bool:
+    """Whether every contacted customer has ``column``: the plan's value of one response (runs committed
+    by a cvo that recorded it; a run with any blank is measured on responses and revenue only), or
+    the contact's own costs (OWN_COSTS: its offer variant's; else the campaign's costs are used)."""
+    if column not in contacts:
         return False
-    values = pd.to_numeric(contacts["value_per_response"], errors="coerce").to_numpy(float, na_value=np.nan)
+    values = pd.to_numeric(contacts[column], errors="coerce").to_numpy(float, na_value=np.nan)
     return bool(np.isfinite(values[given]).all())
 
 
@@ -309,12 +313,23 @@ def _campaign_arms(campaign_id: str, rows: dict[str, NDArray[Any]], costs: Mappi
               "responders_control": int(responded[~treated].sum())}
     _check_arms(campaign_id, counts["n_treatment"], counts["n_control"], plan)
     outcomes = ["responded", *(y for y in ("revenue", "value") if y in rows)]
+    own = all(cost in rows for cost in OWN_COSTS)
     per_contact, per_response = (float(cost) for cost in costs[campaign_id])
+    contact_costs = rows[OWN_COSTS[0]][treated].astype(float) if own else np.full(int(treated.sum()), per_contact)
+    response_costs = rows[OWN_COSTS[1]][treated].astype(float) if own else np.full(int(treated.sum()), per_response)
+    responders = responded[treated].astype(float)
+    cost = float(contact_costs.sum() + (responders * response_costs).sum())
+    if own and treated.any() and (np.ptp(contact_costs) > 0 or np.ptp(response_costs) > 0):
+        per_contact = float(contact_costs.mean())  # each contact at its offer's own costs: the means, as shown
+        per_response = float((responders * response_costs).sum() / responders.sum()) if responders.any() else \
+            float(response_costs.mean())
+    elif own and treated.any():
+        per_contact, per_response = float(contact_costs[0]), float(response_costs[0])
     channel = rows["channel"][0] if "channel" in rows else None
     return _Arms(campaign_id, None if channel is None else str(channel),
                  {y: Arm.of(rows[y][treated].astype(float)) for y in outcomes},
                  {y: Arm.of(rows[y][~treated].astype(float)) for y in outcomes}, counts, (per_contact, per_response),
-                 counts["n_treatment"] * per_contact + counts["responders_treatment"] * per_response)
+                 cost)
 
 
 def _measured(campaign_id: str, channel: str | None, parts: Sequence[tuple[float, _Arms]],

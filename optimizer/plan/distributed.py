@@ -132,13 +132,15 @@ class DistributedRun:
 
 def check_distributable(scenario: Scenario) -> None:
     """ScenarioError for what a partitioned run cannot do yet: forced and excluded lists (each worker
-    sees its own customers only, and the forced customers' use must come off the whole limits) and
-    control strata (the partitions' control draw is one threshold per campaign)."""
+    sees its own customers only, and the forced customers' use must come off the whole limits),
+    control strata (the partitions' control draw is one threshold per campaign) and offer variants
+    (its plan files name campaigns, not variants)."""
     keys = [key for key in ("forced", "excluded", "control_strata") if getattr(scenario, key)]
+    keys += [f"campaigns[{j}].variants" for j, campaign in enumerate(scenario.campaigns) if campaign.variants]
     if keys:
         raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} yet",
                             where=f"{scenario.source}, {keys[0]}",
-                            fix="Run without --dask, or leave the lists out of this scenario")
+                            fix="Run without --dask, or leave those keys out of this scenario")
 
 
 def optimize_distributed(

@@ -30,7 +30,7 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     scenario, problem = plan.formulation.scenario, plan.formulation.problem
     by_campaign = scenario.contact_lists == "campaign"
     lists = contact_lists(plan.assignments, summary["run_date"],
-                          problem.campaign_ids if by_campaign else problem.channels,
+                          scenario.campaign_ids() if by_campaign else problem.channels,
                           "campaign_id" if by_campaign else "channel")
     summary["contact_lists"] = {channel: name for channel, (name, _) in lists.items()}
     write_run(Path(out_dir), run_id, {
@@ -46,18 +46,22 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
+LIST_COLUMNS = ["customer_id", "campaign_id", "channel", "send_date", "variant", "group"]  # added since: at the end
+
+
 def contact_lists(assignments: pd.DataFrame, send_date: str, keys: Sequence[str],
                   by: str = "channel") -> dict[str, tuple[str, pd.DataFrame]]:
     """Per channel of the scenario (or per campaign, ``by="campaign_id"``), the file name and rows of
     its contact list: the treated and forced customers (controls are not contacted) with
-    customer_id, campaign_id, channel and send_date, for the system that sends; a channel or campaign
-    nobody is sent gets a list with its header only, never an old one."""
+    customer_id, campaign_id, channel, send_date, the offer variant (blank for a campaign without)
+    and group (treatment or forced), for the system that sends; a channel or campaign nobody is sent
+    gets a list with its header only, never an old one."""
     treated = assignments[assignments["group"].isin(["treatment", "forced"])]
     lists: dict[str, tuple[str, pd.DataFrame]] = {}
     taken: set[str] = set()
     for key in sorted(set(keys)):
-        rows = treated[treated[by] == key][["customer_id", "campaign_id", "channel"]]
-        lists[key] = (_file_name(key, taken), rows.assign(send_date=send_date).reset_index(drop=True))
+        rows = treated[treated[by] == key].assign(send_date=send_date).reindex(columns=LIST_COLUMNS)
+        lists[key] = (_file_name(key, taken), rows.reset_index(drop=True))
     return lists
 
 

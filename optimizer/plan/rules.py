@@ -32,10 +32,14 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, ScenarioError
 from optimizer.scenario.data import load_data
 from optimizer.scenario.expressions import parse
-from optimizer.scenario.formulation import formulate, table_columns
-from optimizer.scenario.schema import load_scenario
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.offers import planned_offers
+from optimizer.scenario.pairs import table_columns
+from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
+from optimizer.store.ledger import history_state
 
 MAX_LEVELS = 20
 MIN_LEAF_SHARE = 0.002
@@ -91,7 +95,7 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
         raise ScenarioError(f"The rules' depth must be between 1 and 8, not {depth}", where="--depth",
                             fix="Give --depth 3 for rules a person can read, up to 8 for closer ones")
     run = read_run(out_dir)
-    problem, customers, choice = _planned(out_dir, run.summary)
+    problem, customers, choice, forced = _planned(out_dir, run.summary)
     features, names, left_out = _features(customers)
     labels = np.array([*problem.campaign_ids, NOTHING], dtype=object)
     tree = _fit(features, np.where(choice == NO_CAMPAIGN, len(problem.campaign_ids), choice), depth)
@@ -100,7 +104,8 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
     given = _given(rules, matches, problem.campaign_ids)
     allowed = _allowed(problem, given)
     return RuleSet(depth, _counted(rules, matches, choice, given), float(np.mean(given == choice)),
-                   problem.objective(choice), problem.objective(allowed), _limits(problem, allowed), tuple(names),
+                   _worth(problem, choice, forced), _worth(problem, allowed, forced), _limits(problem, allowed),
+                   tuple(names),
                    tuple(left_out))
 
 
@@ -111,24 +116,50 @@ def write_rules(out_dir: Path, rules: RuleSet) -> tuple[Path, Path]:
     return out_dir / RULES_FILE, out_dir / RULES_TEXT
 
 
-def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFrame, NDArray[np.intp]]:
+def _worth(problem: Problem, choice: NDArray[np.intp], forced: NDArray[np.intp] | None) -> float:
+    """A plan's expected value: (1 - f_j) v_ij for a customer who may be held out, the whole v_ij for
+    a forced customer given the campaign promised (never held out)."""
+    if forced is None:
+        return problem.objective(choice)
+    kept = (forced != NO_CAMPAIGN) & (choice == forced)
+    return problem.objective(np.where(kept, NO_CAMPAIGN, choice)) + fixed_value(problem, np.where(kept, forced,
+                                                                                                     NO_CAMPAIGN))
+
+
+def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFrame, NDArray[np.intp],
+                                                              NDArray[np.intp] | None]:
     """The run's Problem (its scenario as run, on its run date and sample; the plan's own pairs
-    allowed), customer table and plan."""
+    allowed), customer table, plan and forced customers' offers."""
     if not (out_dir / SCENARIO_FILE).is_file():
         raise DataError(f"The run folder has no {SCENARIO_FILE} (runs of cvo before it kept none)", where=str(out_dir),
                         fix="Run cvo optimize again, then export its rules")
-    data = load_data(load_scenario(out_dir / SCENARIO_FILE), dt.date.fromisoformat(summary["run_date"]))
+    scenario = load_scenario(out_dir / SCENARIO_FILE)  # the history as planned, the forced lists off the plan
+    data = load_data(scenario.model_copy(update={"forced": []}), dt.date.fromisoformat(summary["run_date"]),
+                     as_of=_as_planned(scenario, summary))
     if summary.get("sample"):
         data = data.sampled(summary["sample"]["share"], summary["sample"]["seed"])
     problem = formulate(data).problem
-    plan = pd.read_parquet(out_dir / "plan.parquet", columns=["customer_id", "campaign_id"])
-    campaign = pd.Series(plan["campaign_id"].to_numpy(dtype=object), index=plan["customer_id"].astype(str))
-    planned = campaign.reindex(problem.customer_ids.astype(str)).to_numpy(dtype=object)
-    choice = pd.Index(problem.campaign_ids).get_indexer(pd.Index(planned.astype(str))).astype(np.intp)
+    plan = pd.read_parquet(out_dir / "plan.parquet")
+    ids = plan["customer_id"].astype(str)
+    offer = pd.Series(planned_offers(data.scenario, plan), index=ids)
+    choice = offer.reindex(problem.customer_ids.astype(str)).fillna(NO_CAMPAIGN).to_numpy(dtype=np.intp)
+    promised = pd.Series(plan["group"].eq("forced").fillna(False).to_numpy(bool), index=ids).reindex(
+        problem.customer_ids.astype(str), fill_value=False).to_numpy(bool)
+    forced = np.where(promised, choice, NO_CAMPAIGN) if scenario.forced else None
     # the plan's own pairs were allowed when it was made (a commit since then records them as contacts)
     eligible, given = problem.eligible.copy(), np.flatnonzero(choice != NO_CAMPAIGN)
     eligible[given, choice[given]] = True
-    return replace(problem, eligible=eligible), data.customers.drop(columns=[data.scenario.customer_id]), choice
+    return replace(problem, eligible=eligible), data.customers.drop(columns=[data.scenario.customer_id]), choice, forced
+
+
+def _as_planned(scenario: Scenario, summary: dict[str, Any]) -> int | None:
+    """The history's event seq the plan was made at (its summary's history_seq, 0 when there was no
+    history yet), so that runs committed since, its own included, do not count; None (read it as
+    it is now) when the history file is another than the plan read."""
+    planned_id = summary.get("history_id")
+    if planned_id is not None and history_state(scenario.resolve(scenario.contact_policy.history))[0] != planned_id:
+        return None
+    return int(summary.get("history_seq") or 0)
 
 
 def _features(customers: pd.DataFrame) -> tuple[NDArray[np.float64], list[str], list[str]]:

@@ -10,6 +10,7 @@ Everything the CLI's ``cvo optimize`` does is one call here::
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,17 +23,21 @@ from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, breakdown_levels, formulate, planned_rates, response_values
+from optimizer.scenario.offers import Offer, offer_fractions
 from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
 from optimizer.solve.fixed import overused, without_fixed
 from optimizer.solve.options import Method
-from optimizer.solve.problem import NO_CAMPAIGN, Problem, Sense
+from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.shortfalls import Shortfall, describe_shortfall, label, obvious_conflicts
 
 if TYPE_CHECKING:
+    from optimizer.solve.infeasibility import Conflict
     from optimizer.solve.partitions import Progress  # numba: only the solving commands load it
+
+Ratios = Mapping[str, tuple[float, NDArray[np.float64]]]  # each ratio row's r and per weights (Formulation)
 
 
 @dataclass(frozen=True)
@@ -65,18 +70,18 @@ def optimize(
         data = data.sampled(sample, data.scenario.seed if sample_seed is None else sample_seed)
     formulation = formulate(data)
     forced = data.lists.forced
-    result = _solved(formulation.problem, data.scenario, progress, forced)
+    result = _solved(formulation.problem, data.scenario, progress, forced, formulation.ratios)
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
     from optimizer.plan.controls import draw_controls  # numba: loaded by the commands that solve, not by validate
     from optimizer.reporting.summary import build_summary, unassigned_reasons
 
     control = draw_controls(result.choice, formulation.problem.customer_ids, formulation.problem.campaign_ids,
-                            data.scenario.control_fractions(), data.scenario.seed,
+                            offer_fractions(data.scenario), data.scenario.seed,
                             None if forced is None else forced != NO_CAMPAIGN, formulation.strata)
     worth = response_values(data, result.choice)
     assignments = plan_table(formulation.problem, result.choice, control, worth,
-                             unassigned_reasons(formulation, result.choice), forced)
+                             unassigned_reasons(formulation, result.choice), forced, formulation.offers)
     summary = build_summary(formulation, result, control, (*planned_rates(data, result.choice), worth))
     return Plan(formulation, result, control, assignments, summary)
 
@@ -112,6 +117,8 @@ def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] 
             fix="Raise those limits, or take customers off the forced lists",
         )
     rest = problem if forced is None else without_fixed(problem, forced)
+    if forced is not None:
+        _check_forced_audiences(problem, rest, scenario)
     shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest)]
     if shortfalls:
         raise InfeasibleError(
@@ -119,6 +126,25 @@ def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] 
             + "; and ".join(map(describe_shortfall, shortfalls)),
             where=scenario.source,
             fix="Change one of the limits named above in the scenario file, then run again",
+        )
+
+
+def _check_forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> None:
+    """InfeasibleError when a minimum audience needs more customers than are eligible once the forced
+    customers are taken (a customer forced into one campaign cannot fill another's audience)."""
+    short = []
+    for whole, row in zip(problem.rows, rest.rows):
+        if row.family == "min_audience" and row.rhs > 0:
+            left = int(rest.eligible[:, row.campaigns].any(axis=1).sum())
+            if left < row.rhs:
+                forced_in = int(round(whole.rhs - row.rhs))
+                short.append(f"{row.name} needs {row.rhs:,.0f} customers besides the {forced_in:,} forced into it, "
+                             f"and only {left:,} eligible customers are not forced into another campaign")
+    if short:
+        raise InfeasibleError(
+            f"No plan satisfies every constraint of scenario '{scenario.name}': " + "; ".join(short),
+            where=f"{scenario.source}, forced",
+            fix="Lower those minimum audiences, or take customers off the forced lists of other campaigns",
         )
 
 
@@ -134,7 +160,7 @@ def _whole(found: Shortfall, problem: Problem, forced: NDArray[np.intp] | None) 
 
 
 def _solved(problem: Problem, scenario: Scenario, progress: Progress | None,
-            forced: NDArray[np.intp] | None = None) -> SolveResult:
+            forced: NDArray[np.intp] | None = None, ratios: Ratios | None = None) -> SolveResult:
     """The solver's result when it has a plan; InfeasibleError or SolverError otherwise. The
     diagnosis of an infeasible scenario shares the solve's time limit."""
     check_limits(problem, scenario, forced)
@@ -143,7 +169,7 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None,
     clock = Clock.start(scenario.solver.time_limit_s)
     result = solve(problem, scenario.solver, progress, lambda: tie_keys(problem.customer_ids, scenario.seed), forced)
     if result.termination is Termination.INFEASIBLE:
-        raise _infeasible(scenario, problem, clock, forced)
+        raise _infeasible(scenario, problem, clock, forced, ratios or {})
     if result.status is SolutionStatus.NONE:
         raise _no_plan(scenario, problem, result)
     return result
@@ -151,9 +177,11 @@ def _solved(problem: Problem, scenario: Scenario, progress: Progress | None,
 
 def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
                value_per_response: NDArray[np.float64], reasons: NDArray[np.object_],
-               forced: NDArray[np.intp] | None = None) -> pd.DataFrame:
-    """One row per customer: campaign_id and group (treatment, control, or forced for a customer of a
-    forced list; null when none), expected value and spend, the
+               forced: NDArray[np.intp] | None = None, offers: tuple[Offer, ...] | None = None) -> pd.DataFrame:
+    """One row per customer: campaign_id, its offer ``variant`` (null for a campaign without
+    variants; ``offers`` are the problem's columns, None: each a campaign of that id) and group
+    (treatment, control, or forced for a customer of a forced list; null when none), expected value
+    and spend, the
     value of one response the objective used (treated and control alike; NaN when none), the
     campaign's channel, and for a customer given nothing the code of why (``reasons``:
     optimizer/reporting/summary.py UNASSIGNED).
@@ -166,10 +194,13 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
     group = np.where(control, CONTROL, TREATMENT) if forced is None else \
         np.where(forced != NO_CAMPAIGN, FORCED, np.where(control, CONTROL, TREATMENT))
     safe = np.where(given, choice, 0)
-    campaign_ids = np.array(problem.campaign_ids, dtype=object)
+    campaign_ids = np.array(problem.campaign_ids if offers is None else [o.campaign.id for o in offers], dtype=object)
+    variants = np.array([None] * problem.n_campaigns if offers is None else [o.variant_id for o in offers],
+                        dtype=object)
     return pd.DataFrame({
         "customer_id": pd.array(problem.customer_ids.astype(str), dtype="string"),
         "campaign_id": pd.array(np.where(given, campaign_ids[safe], np.array(None)), dtype="string"),
+        "variant": pd.array(np.where(given, variants[safe], np.array(None)), dtype="string"),
         "group": pd.array(np.where(given, group, np.array(None)), dtype="string"),
         "expected_value": np.where(treated, problem.pair_value[rows, safe], 0.0),
         "expected_spend": np.where(treated, problem.spend[rows, safe], 0.0),
@@ -181,7 +212,7 @@ def plan_table(problem: Problem, choice: NDArray[np.integer[Any]], control: NDAr
 
 
 def _infeasible(scenario: Scenario, problem: Problem, clock: Clock,
-                forced: NDArray[np.intp] | None = None) -> InfeasibleError:
+                forced: NDArray[np.intp] | None = None, ratios: Ratios | None = None) -> InfeasibleError:
     """The diagnosis of an infeasible ``problem``; with ``forced``, of what is left once the forced
     customers have their campaigns, told against the scenario's own limits (a change of a limit is
     the same amount either way; only where it leads to moves by the forced customers' use)."""
@@ -190,18 +221,56 @@ def _infeasible(scenario: Scenario, problem: Problem, clock: Clock,
     rest = problem if forced is None else without_fixed(problem, forced)
     customers, campaigns = rest.candidate_pairs()
     diagnosis = diagnose(rest, customers, campaigns, clock)
-    if forced is not None:
-        own = {row.name: row for row in problem.rows}
-        diagnosis = replace(diagnosis, conflicts=[replace(c, row=own[c.row.name]) for c in diagnosis.conflicts],
-                            alone=[replace(c, row=own[c.row.name]) for c in diagnosis.alone],
-                            binding=[own[row.name] for row in diagnosis.binding],
-                            not_alone=[own[row.name] for row in diagnosis.not_alone])
+    own = {row.name: _ratio_labelled(row, ratios or {}) for row in problem.rows}  # the scenario's own rows
+    diagnosis = replace(diagnosis, conflicts=[replace(c, row=own[c.row.name]) for c in diagnosis.conflicts],
+                        alone=[replace(c, row=own[c.row.name]) for c in diagnosis.alone],
+                        binding=[own[row.name] for row in diagnosis.binding],
+                        not_alone=[own[row.name] for row in diagnosis.not_alone])
     left = ". The forced customers' use of each limit is counted in" if forced is not None else ""
     return InfeasibleError(
-        f"No plan satisfies every constraint of scenario '{scenario.name}'. {describe_conflict(diagnosis)}{left}",
+        f"No plan satisfies every constraint of scenario '{scenario.name}'. "
+        f"{describe_conflict(diagnosis, _ratio_words(problem, ratios or {}, forced))}{left}",
         where=scenario.source,
         fix="Change one of the limits named above in the scenario file, then run again",
     )
+
+
+def _ratio_words(problem: Problem, ratios: Ratios,
+                 forced: NDArray[np.intp] | None) -> Callable[[Conflict], str | None]:
+    """A change of a ratio row (Σ e ≥ r Σ per, solved as Σ (e − r per) ≥ 0) told as a change of its
+    ratio r: with the plan that proved the change, the ratio it reaches, Σ e / Σ per = r + lhs / Σ per
+    (rounded towards the side that plan meets); else only which way r must move."""
+    index = {row.name: r for r, row in enumerate(problem.rows)}
+
+    def words(conflict: Conflict) -> str | None:
+        row = conflict.row
+        if row.family != "custom" or row.name not in ratios:
+            return None
+        limit, per = ratios[row.name]
+        moved = f"{'lower' if conflict.change < 0 else 'raise'} the ratio of {row.name} ({row.sense} {limit:,.6g})"
+        if conflict.plan is None:  # no plan proved the change: only which way the ratio must move
+            return moved
+        plan = conflict.plan if forced is None else np.where(forced != NO_CAMPAIGN, forced, conflict.plan)
+        given = np.flatnonzero(plan != NO_CAMPAIGN)
+        total = float(per[given, plan[given]].sum())
+        if total <= 0:
+            return None
+        reached = limit + float(problem.row_activity(plan)[index[row.name]]) / total
+        return f"{moved} to {_significant(reached, down=row.sense is Sense.GE)} (a plan was found at that ratio)"
+    return words
+
+
+def _ratio_labelled(row: CouplingRow, ratios: Ratios) -> CouplingRow:
+    """A ratio row whose source says the ratio it holds (its own rhs is the linear form's 0)."""
+    if row.family != "custom" or row.name not in ratios:
+        return row
+    return replace(row, source=f"{row.source}: a ratio {row.sense} {ratios[row.name][0]:,.6g}")
+
+
+def _significant(value: float, down: bool) -> str:
+    """``value`` at 4 significant digits, rounded down (or up), as text."""
+    scale = 10.0 ** (3 - int(np.floor(np.log10(max(abs(value), 1e-12)))))
+    return f"{(np.floor if down else np.ceil)(value * scale) / scale:,.6g}"
 
 
 def _no_plan(scenario: Scenario, problem: Problem, result: SolveResult) -> SolverError:

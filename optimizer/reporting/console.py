@@ -89,6 +89,9 @@ def campaign_table(summary: dict[str, Any]) -> Table:
     for c in summary["campaigns"]:
         table.add_row(escape(c["id"]), escape(c["channel"]), _count(c["eligible"]), _count(c["treatment"]),
                       _count(c["control"]), _money(c["expected_spend"]), _money(c["expected_value"]))
+        for v in c.get("variants", []):
+            table.add_row(f"  ↳ {escape(v['id'])}", "", _count(v["eligible"]), _count(v["treatment"]),
+                          _count(v["control"]), _money(v["expected_spend"]), _money(v["expected_value"]), style="dim")
     table.add_row("total", "", "", _count(summary["treatment"]), _count(summary["control"]),
                   _money(summary["expected_spend"]), _money(summary["expected_value"]), style="bold")
     return table
@@ -227,10 +230,17 @@ def lists_table(summary: dict[str, Any]) -> Table | None:
     for column in ("list", "file", "campaign", "customers", "not in the customers table"):
         table.add_column(column, justify="right" if column in ("customers", "not in the customers table") else "left")
     for listed in files:
-        table.add_row(listed["list"], escape(Path(listed["file"]).name), escape(listed.get("campaign") or (
-            "its campaign_id" if listed["list"] == "forced" else "")), _count(listed["customers"]),
-            _count(listed.get("not_in_customers", 0)))
+        table.add_row(listed["list"], escape(Path(listed["file"]).name), escape(listed_campaign(listed)),
+                      _count(listed["customers"]), _count(listed.get("not_in_customers", 0)))
     return table
+
+
+def listed_campaign(listed: dict[str, Any]) -> str:
+    """A customer list's campaign as the tables show it: 'vip_call', 'winback_coupon, variant off12',
+    'its campaign_id' (a forced list whose rows name theirs), or nothing (an excluded list)."""
+    if listed.get("campaign"):
+        return str(listed["campaign"]) + (f", variant {listed['variant']}" if listed.get("variant") else "")
+    return "its campaign_id" if listed["list"] == "forced" else ""
 
 
 def render_summary(summary: dict[str, Any], console: Console) -> None:

@@ -2,10 +2,11 @@
 
 Each takes plain figures, not the workflows' types: ``campaign_money_png`` draws scenarios side by
 side (optimizer/whatif/comparison.py): each one's expected value and spend per campaign, numbered.
-``frontier_png`` draws a sweep (optimizer/whatif/frontier.py) in two panels: the frontier z(b),
-the objective against the swept limit b, and beside it what one more unit of the limit is worth:
-the marginal value Δz/Δb between consecutive points (a step over each interval) and the LP
-shadow price dz_LP/db at each point.
+``frontier_png`` draws a sweep (optimizer/whatif/frontier.py) in three panels: the frontier z(b),
+the objective against the swept limit b; what one more unit of the limit is worth: the marginal
+value Δz/Δb between consecutive points (a step over each interval) and the LP shadow price dz_LP/db
+at each point; and the same plans' value against the expected spend of their treated customers,
+whatever limit was swept.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-FRONTIER_SIZE = (11.0, 4.5)  # inches; at FRONTIER_DPI a 1100 × 450 pixel image
+FRONTIER_SIZE = (16.5, 4.5)  # inches; at FRONTIER_DPI a 1650 × 450 pixel image
 FRONTIER_DPI = 100
 INFEASIBLE_COLOR, PLAN_COLOR, PRICE_COLOR = "#c0392b", "#1f4e79", "#e67e22"
 
@@ -26,13 +27,15 @@ INFEASIBLE_COLOR, PLAN_COLOR, PRICE_COLOR = "#c0392b", "#1f4e79", "#e67e22"
 @dataclass(frozen=True)
 class FrontierPoint:
     """One solve of a sweep: the limit's ``value`` b, the plan's objective z(b) (None: no plan),
-    whether it is proven optimal, the marginal value from the point before and the LP shadow price."""
+    whether it is proven optimal, the marginal value from the point before, the LP shadow price and
+    the plan's expected spend (treated customers; None: no plan)."""
 
     value: float
     objective: float | None
     proven: bool
     marginal_value: float | None
     shadow_price: float | None
+    spend: float | None = None
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,10 @@ def frontier_png(sweep: Frontier) -> bytes:
     """The sweep's frontier and marginal values as a PNG image (FRONTIER_SIZE at FRONTIER_DPI)."""
     figure = Figure(figsize=FRONTIER_SIZE, dpi=FRONTIER_DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    frontier, prices = figure.subplots(1, 2)
+    frontier, prices, spend = figure.subplots(1, 3)
     _draw_frontier(frontier, sweep)
     _draw_marginal_values(prices, sweep)
+    _draw_against_spend(spend, sweep)
     figure.suptitle(f"{sweep.scenario}: {sweep.objective_name} as '{sweep.limit}' ({sweep.sense}) varies",
                     fontsize=12)
     buffer = io.BytesIO()
@@ -104,6 +108,21 @@ def _draw_marginal_values(axes: Axes, sweep: Frontier) -> None:
     axes.set_title(f"Value of one more unit of {sweep.limit}", loc="left")
     axes.set_xlabel(_limit_words(sweep.limit))
     axes.set_ylabel(f"value per unit of {sweep.limit}")
+    _finish(axes)
+
+
+def _draw_against_spend(axes: Axes, sweep: Frontier) -> None:
+    """Each plan's value against its expected spend, each point labelled with the limit it was solved at."""
+    spent = [(p, p.spend) for p in sweep.points if p.objective is not None and p.spend is not None]
+    axes.plot([spend for _, spend in spent], _objectives([p for p, _ in spent]), "-o", color=PLAN_COLOR,
+              linewidth=1.5, markersize=4, label=f"best plan at each value of {sweep.limit}")
+    for point, spend in spent:
+        axes.annotate(f"{point.value:,.6g}", (spend, point.objective or 0.0), fontsize=7,
+                      textcoords="offset points", xytext=(4, -10), color="grey")
+    axes.margins(x=0.1)
+    axes.set_title("Best plan's value against its spend", loc="left")
+    axes.set_xlabel("expected spend of the treated customers")
+    axes.set_ylabel(f"best plan's value ({sweep.objective_name.removeprefix('expression: ')})")
     _finish(axes)
 
 

@@ -285,15 +285,22 @@ def budget_row(summary: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def campaign_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per campaign; value per contact is value over treated customers."""
+    """One row per campaign, with its offer variants' rows (``variants``); value per contact is value
+    over treated customers."""
     return [
         {**campaign,
-         "value_per_contact": campaign["expected_value"] / campaign["treatment"] if campaign["treatment"] else None,
+         "value_per_contact": _per_contact(campaign),
          "cost_per_contact": campaign.get("cost_per_contact"),
          "cost_per_response": campaign.get("cost_per_response"),
-         "measurement_window_days": campaign.get("measurement_window_days")}
+         "measurement_window_days": campaign.get("measurement_window_days"),
+         "variants": [{**variant, "value_per_contact": _per_contact(variant)}
+                      for variant in campaign.get("variants", [])]}
         for campaign in summary["campaigns"]
     ]
+
+
+def _per_contact(figures: dict[str, Any]) -> float | None:
+    return figures["expected_value"] / figures["treatment"] if figures["treatment"] else None
 
 
 def channel_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -112,10 +112,10 @@ def planned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]], 
     customers of its treatment group (forced customers are not measured): ``planned_response_uplift``
     the mean of p_treat - p_control, ``planned_value_uplift`` the mean of (p_treat - p_control) × w,
     and the ``power`` of its controls to detect that uplift (``measurement_power``)."""
-    forced = formulation.data.lists.forced
+    forced, by_campaign = formulation.data.lists.forced, campaign_choice(formulation, choice)
     measured = ~control if forced is None else ~control & (forced == NO_CAMPAIGN)
     for j, campaign in enumerate(campaigns):
-        mine, held = (choice == j) & measured, (choice == j) & control
+        mine, held = (by_campaign == j) & measured, (by_campaign == j) & control
         if not mine.any():
             campaign.update(planned_response_uplift=None, planned_value_uplift=None, power=None)
             continue
@@ -163,6 +163,7 @@ def breakdown_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]
     problem, figures = formulation.problem, []
     rows = np.arange(problem.n_customers)
     safe, treated = np.where(choice == NO_CAMPAIGN, 0, choice), (choice != NO_CAMPAIGN) & ~control
+    by_campaign, ids = campaign_choice(formulation, choice), formulation.scenario.campaign_ids()
     for source, levels in breakdown_levels(formulation.data):
         names, counts = np.unique(levels, return_counts=True)
         order = [str(name) for name in names[np.argsort(-counts, kind="stable")]]
@@ -170,8 +171,10 @@ def breakdown_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]
         rest = ~np.isin(levels, order[:MAX_LEVELS])
         if rest.any():
             masks.append((f"({len(order) - MAX_LEVELS:,} other levels)", rest))
-        figures.append({"by": source, "levels": [_level(name, mine, treated, control, choice, problem, rows, safe)
-                                                  for name, mine in masks]})
+        figures.append({"by": source, "levels": [
+            _level(name, mine, treated, control, choice, problem, rows, safe) | {"campaigns": {
+                campaign: int((mine & treated & (by_campaign == j)).sum()) for j, campaign in enumerate(ids)}}
+            for name, mine in masks]})
     return figures
 
 
@@ -182,9 +185,7 @@ def _level(name: str, mine: NDArray[np.bool_], treated: NDArray[np.bool_], contr
     return {"level": name, "customers": int(mine.sum()), "treatment": int(sent.sum()),
             "control": int((mine & control & (choice != NO_CAMPAIGN)).sum()),
             "expected_spend": float(problem.spend[rows[sent], safe[sent]].sum()),
-            "expected_value": float(problem.pair_value[rows[sent], safe[sent]].sum()),
-            "campaigns": {campaign: int((sent & (choice == j)).sum())
-                          for j, campaign in enumerate(problem.campaign_ids)}}
+            "expected_value": float(problem.pair_value[rows[sent], safe[sent]].sum())}
 
 
 def _roi(campaigns: list[dict[str, Any]]) -> float | None:
@@ -209,33 +210,57 @@ def solver_figures(result: SolveResult, requested: str | None = None) -> dict[st
     }
 
 
+def campaign_choice(formulation: Formulation, choice: NDArray[np.integer[Any]]) -> NDArray[np.intp]:
+    """The campaign index of each customer's chosen offer (a variant counts for its campaign); -1 for none."""
+    campaign_of = np.array([offer.index for offer in formulation.offers], dtype=np.intp)
+    return np.where(choice == NO_CAMPAIGN, NO_CAMPAIGN, campaign_of[np.where(choice == NO_CAMPAIGN, 0, choice)])
+
+
 def campaign_figures(
     formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_]
 ) -> list[dict[str, Any]]:
-    problem, forced = formulation.problem, formulation.data.lists.forced
-    rows = np.arange(problem.n_customers)
-    figures = []
+    """Each campaign's audience, spend and value, its variants together, and with offer variants the
+    same of each variant (``variants``)."""
+    offers, figures = formulation.offers, []
     for j, campaign in enumerate(formulation.scenario.campaigns):
-        treated = (choice == j) & ~control
-        held_out = (choice == j) & control
-        figures.append({
+        columns = [o for o, offer in enumerate(offers) if offer.index == j]
+        figure = {
             "id": campaign.id,
             "description": campaign.description,
             "channel": campaign.channel,
             "cost_per_contact": campaign.cost_per_contact,
             "cost_per_response": campaign.cost_per_response,
             "measurement_window_days": campaign.measurement_window_days,
-            "eligible": int(problem.eligible[:, j].sum()),
-            "audience": int((choice == j).sum()),
-            "treatment": int(treated.sum()),
-            "control": int(((choice == j) & control).sum()),
-            "forced": 0 if forced is None else int((treated & (forced == j)).sum()),
-            "expected_spend": float(problem.spend[rows[treated], j].sum()),
-            "expected_value": float(problem.pair_value[rows[treated], j].sum()),
-            "control_spend": float(problem.spend[rows[held_out], j].sum()),
-            "control_value": float(problem.pair_value[rows[held_out], j].sum()),
-        })
+            **_offer_figures(formulation, choice, control, columns),
+        }
+        if campaign.variants:
+            figure["variants"] = [{
+                "id": variant.id, "offer": offers[o].label, "description": variant.description,
+                "cost_per_contact": offers[o].cost_per_contact, "cost_per_response": offers[o].cost_per_response,
+                **_offer_figures(formulation, choice, control, [o]),
+            } for o, variant in zip(columns, campaign.variants)]
+        figures.append(figure)
     return figures
+
+
+def _offer_figures(formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
+                   columns: list[int]) -> dict[str, Any]:
+    """Eligible customers, audience, treated, controls, forced, spend and value of the offers ``columns``."""
+    problem, forced = formulation.problem, formulation.data.lists.forced
+    chosen = np.isin(choice, columns)
+    treated, held_out = chosen & ~control, chosen & control
+    rows = np.arange(problem.n_customers)
+    return {
+        "eligible": int(problem.eligible[:, columns].any(axis=1).sum()),
+        "audience": int(chosen.sum()),
+        "treatment": int(treated.sum()),
+        "control": int(held_out.sum()),
+        "forced": 0 if forced is None else int((treated & (forced != NO_CAMPAIGN)).sum()),
+        "expected_spend": float(problem.spend[rows[treated], choice[treated]].sum()),
+        "expected_value": float(problem.pair_value[rows[treated], choice[treated]].sum()),
+        "control_spend": float(problem.spend[rows[held_out], choice[held_out]].sum()),
+        "control_value": float(problem.pair_value[rows[held_out], choice[held_out]].sum()),
+    }
 
 
 UNASSIGNED = {  # why a customer got nothing: the code plan.parquet's reason column holds, and its words

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.sample import Sample, check_share, drawn
-from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario
+from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario, variants_scored
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import id_text, read_table, require_columns, row_label, show
 
@@ -90,17 +90,19 @@ class ScenarioData:
                        sample=Sample(share, seed, int(rows.size), len(keep)))
 
 
-def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioData:
+def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | None = None) -> ScenarioData:
     """Read the scenario's customers, scores and contact history (raises DataError, HistoryError).
 
-    ``run_date`` (default: today) is the day the plan is sent, for the contact policy.
+    ``run_date`` (default: today) is the day the plan is sent, for the contact policy; ``as_of`` (an
+    event seq of the history) reads the history as it stood then (a plan read again as it was made).
     """
     run_date = run_date or dt.date.today()
     customers_file = scenario.resolve(scenario.customers)
     customers = load_customers(customers_file, scenario.customer_id)
     ids = pd.Index(customers[scenario.customer_id])
     if scenario.scores is not None:
-        needed = [campaign.id for campaign in scenario.campaigns if campaign.p_treat is None]
+        needed = [campaign.id for campaign in scenario.campaigns
+                  if campaign.p_treat is None and not variants_scored(campaign)]
         scores = load_scores(scenario.resolve(scenario.scores), ids, scenario.campaign_ids(), needed)
     else:
         shape = (len(customers), len(scenario.campaigns))
@@ -108,7 +110,7 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None) -> ScenarioDa
     history_file = scenario.resolve(scenario.contact_policy.history)
     check_history_path(history_file)
     seen = history_state(history_file)  # before the contacts: a commit in between makes the plan stale, not fresh
-    contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy))
+    contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy), as_of)
     return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen,
                         read_lists(scenario, ids))
 

@@ -2,7 +2,8 @@
 
 For customer i of the customer table:
 
-    forced[i] = j    customer i must get campaign j in this run: treated, never held out as a
+    forced[i] = j    customer i must get offer j (a campaign, or one of its variants:
+                     optimizer/scenario/offers.py) in this run: treated, never held out as a
                      control, and left out of every measurement (not drawn at random); -1 otherwise
     excluded[i]      customer i gets no campaign in this run (a do-not-contact list)
 
@@ -22,11 +23,13 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, did_you_mean
+from optimizer.scenario.offers import SEPARATOR, offer_labels
 from optimizer.scenario.schema import ForcedList, Scenario
 from optimizer.solve.problem import NO_CAMPAIGN
 from optimizer.store.tables import id_text, read_table, require_columns, row_label
 
 SHOWN = 5  # ids named in a message before "and N more"
+VARIANT = "variant"  # a forced list's column naming each customer's variant
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,14 @@ def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, force
     """Lay one forced list on ``forced`` (in place); what it held."""
     path = scenario.resolve(listed.file)
     ids, table = _listed_ids(path, scenario.customer_id, "forced list")
-    campaigns = _campaigns(scenario, listed, table, path)
+    campaigns = _offers(scenario, listed, table, path)
     rows = customer_ids.get_indexer(ids)
     _require_known(ids, rows, path)
     _require_one_campaign(scenario, ids, campaigns, path)
     clash = (forced[rows] != NO_CAMPAIGN) & (forced[rows] != campaigns)
     if clash.any():
         first = int(np.flatnonzero(clash)[0])
-        names = scenario.campaign_ids()
+        names = offer_labels(scenario)
         raise DataError(
             f"Customer '{ids[first]}' is forced into two campaigns, '{names[forced[rows[first]]]}' and "
             f"'{names[campaigns[first]]}' ({int(clash.sum())} such customer(s))",
@@ -94,12 +97,13 @@ def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, force
             where=row_label(path, first), fix="Take them off the forced list or off the excluded list",
         )
     forced[rows] = campaigns
-    return {"list": "forced", "file": str(path), "campaign": listed.campaign, "customers": int(np.unique(rows).size)}
+    return {"list": "forced", "file": str(path), "campaign": listed.campaign, "variant": listed.variant,
+            "customers": int(np.unique(rows).size)}
 
 
 def _listed_ids(path: Path, id_column: str, what: str) -> tuple[pd.Index, pd.DataFrame]:
     """The ids of a list file (as text, like the customer table's) and the table they came from."""
-    table = read_table(path, what=what, text_columns=(id_column, "campaign_id"))
+    table = read_table(path, what=what, text_columns=(id_column, "campaign_id", VARIANT))
     require_columns(table, [id_column], path, what,
                     f"A {what} holds the customer ids under the same column name as the customers table")
     missing = np.flatnonzero(table[id_column].isna().to_numpy())
@@ -109,11 +113,53 @@ def _listed_ids(path: Path, id_column: str, what: str) -> tuple[pd.Index, pd.Dat
     return pd.Index(id_text(table[id_column])), table
 
 
-def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path: Path) -> NDArray[np.intp]:
-    """The campaign index of each row: the list's ``campaign``, else the file's campaign_id column."""
+def _offers(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path: Path) -> NDArray[np.intp]:
+    """The offer index of each row: its campaign (the list's ``campaign``, else the file's
+    campaign_id column) and, for a campaign with variants, its variant (the list's ``variant``, else
+    the file's variant column)."""
+    given = _campaign_names(scenario, listed, table, path)
+    column = table[VARIANT].astype(object).where(table[VARIANT].notna(), None).map(
+        lambda text: None if text is None or not str(text).strip() else str(text).strip()) if VARIANT in table \
+        else pd.Series(None, index=table.index, dtype=object)
+    if listed.variant is not None:
+        other = np.flatnonzero(column.notna().to_numpy() & (column != listed.variant).to_numpy())
+        if other.size:
+            raise DataError(f"The forced list's variant column names '{column.iat[int(other[0])]}' where the "
+                            f"scenario names variant '{listed.variant}' for the whole list", where=row_label(
+                                path, int(other[0])), fix="Leave the scenario's 'variant' out, or the file's column")
+    variants = pd.Series(listed.variant, index=table.index, dtype=object) if listed.variant is not None else column
+    blank = variants.isna()
+    wanted = given.where(blank, given + SEPARATOR + variants.astype(str))
+    offers = pd.Index(offer_labels(scenario)).get_indexer(pd.Index(wanted))
+    wrong = np.flatnonzero(offers < 0)
+    if wrong.size:
+        first = int(wrong[0])
+        raise _wrong_variant(scenario, str(given.iat[first]), None if blank.iat[first] else str(variants.iat[first]),
+                             row_label(path, first), int(wrong.size))
+    return offers.astype(np.intp)
+
+
+def _wrong_variant(scenario: Scenario, campaign: str, variant: str | None, where: str, rows: int) -> DataError:
+    """A forced row whose variant is missing (its campaign has variants), unknown, or given to a
+    campaign without variants."""
+    known = [v.id for v in scenario.campaigns[scenario.campaign_ids().index(campaign)].variants]
+    if variant is None:
+        return DataError(f"Campaign '{campaign}' has offer variants ({', '.join(known)}); the forced list names "
+                         f"none for {rows} row(s)", where=where,
+                         fix="Give the file a variant column, or name the list's 'variant' in the scenario")
+    if not known:
+        return DataError(f"The forced list names variant '{variant}' of campaign '{campaign}', which has no variants",
+                         where=where, fix="Leave the variant blank for that campaign")
+    hint = did_you_mean(variant, known)
+    return DataError(f"The forced list names variant '{variant}', which is not a variant of campaign '{campaign}'",
+                     where=where, fix=f"{hint + ' ' if hint else ''}Its variants: {', '.join(known)}")
+
+
+def _campaign_names(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path: Path) -> pd.Series:
+    """Each row's campaign id: the list's ``campaign``, else the file's campaign_id column (checked)."""
     names = scenario.campaign_ids()
     if listed.campaign is not None:
-        return np.full(len(table), names.index(listed.campaign), dtype=np.intp)
+        return pd.Series(listed.campaign, index=table.index, dtype=object)
     require_columns(table, ["campaign_id"], path, "forced list",
                     "Name the campaign in the scenario (forced: [{file: ..., campaign: vip_call}]) "
                     "or give the file a campaign_id column")
@@ -122,7 +168,7 @@ def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path
         raise DataError(f"The forced list has {blank.size} row(s) with no campaign_id",
                         where=row_label(path, int(blank[0])),
                         fix="Name each row's campaign, or give the list's campaign in the scenario")
-    given = table["campaign_id"].astype(str)
+    given = table["campaign_id"].astype(str).astype(object)
     campaigns = pd.Index(names).get_indexer(pd.Index(given))
     unknown = np.flatnonzero(campaigns < 0)
     if unknown.size:
@@ -131,7 +177,7 @@ def _campaigns(scenario: Scenario, listed: ForcedList, table: pd.DataFrame, path
         raise DataError(f"The forced list names campaign '{name}', which is not a campaign of this scenario",
                         where=row_label(path, int(unknown[0])),
                         fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(names)}")
-    return campaigns.astype(np.intp)
+    return given
 
 
 def _require_one_campaign(scenario: Scenario, ids: pd.Index, campaigns: NDArray[np.intp], path: Path) -> None:
@@ -140,7 +186,7 @@ def _require_one_campaign(scenario: Scenario, ids: pd.Index, campaigns: NDArray[
     twice = pairs["id"].duplicated(keep=False).to_numpy()
     if twice.any():
         customer = str(pairs["id"][twice].iat[0])
-        names = sorted({scenario.campaign_ids()[j] for j in pairs["campaign"][pairs["id"] == customer]})
+        names = sorted({offer_labels(scenario)[j] for j in pairs["campaign"][pairs["id"] == customer]})
         raise DataError(f"Customer '{customer}' is forced into two campaigns, {' and '.join(map(repr, names))} "
                         f"({int(pairs['id'][twice].nunique())} such customer(s))",
                         where=row_label(path, int(np.flatnonzero(np.asarray(ids) == customer)[1])),
@@ -167,8 +213,8 @@ def _require_known(ids: pd.Index, rows: NDArray[np.intp], path: Path) -> None:
         )
 
 
-def describe_forced(scenario: Scenario, ids: NDArray[np.object_], campaign: int, reason: str) -> str:
-    """'3 customers forced into vip_call ...' for the message of forced customers a rule keeps out."""
+def describe_forced(ids: NDArray[np.object_], offer: str, reason: str) -> str:
+    """'3 forced into 'vip_call' ...' for the message of forced customers a rule keeps out."""
     shown = ", ".join(repr(str(i)) for i in ids[:SHOWN])
     more = f" and {ids.size - SHOWN} more" if ids.size > SHOWN else ""
-    return f"{ids.size} forced into '{scenario.campaigns[campaign].id}' {reason}: {shown}{more}"
+    return f"{ids.size} forced into '{offer}' {reason}: {shown}{more}"

@@ -9,8 +9,9 @@ For a run on date t, a new contact of campaign j (channel h_j, measurement windo
     separate windows: blocked if any earlier contact, treated or control, has a measurement
         window [sent_on, window_end) overlapping [t, t + max(w_j, 1))
 
-Each rule is a boolean (n, k) mask of the pairs it blocks, kept apart so that the summary
-can say how many customers each rule removed.
+Each rule is a boolean (n, k) mask of the (customer, offer) pairs it blocks (a campaign's variants
+alike: optimizer/scenario/offers.py), kept apart so that the summary can say how many customers
+each rule removed.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from optimizer.scenario.offers import offers
 from optimizer.scenario.schema import ContactCap, Cooldown, Scenario
 
 
 @dataclass(frozen=True)
 class PolicyRule:
-    """One contact rule applied to a run: its wording, kind, scenario key, the campaigns it
-    applies to and the (customer, campaign) pairs it blocks."""
+    """One contact rule applied to a run: its wording, kind, scenario key, the offers it applies
+    to and the (customer, offer) pairs it blocks."""
 
     rule: str
     kind: str
@@ -67,10 +69,10 @@ def _days_from(dates: pd.Series, run_date: dt.date) -> NDArray[np.int64]:
 
 
 def _campaign_mask(scenario: Scenario, campaign: str | None, channel: str | None) -> NDArray[np.bool_]:
-    """Which of the scenario's campaigns a rule about ``campaign`` / ``channel`` applies to."""
+    """Which of the scenario's offers a rule about ``campaign`` / ``channel`` applies to."""
     return np.array([
-        (campaign is None or c.id == campaign) and (channel is None or c.channel == channel)
-        for c in scenario.campaigns
+        (campaign is None or offer.campaign.id == campaign) and (channel is None or offer.campaign.channel == channel)
+        for offer in offers(scenario)
     ])
 
 
@@ -121,13 +123,14 @@ def _cap(
 def _open_windows(scenario: Scenario, n: int, known: pd.DataFrame, run_date: dt.date) -> PolicyRule:
     starts = -_days_from(known["sent_on"], run_date)  # sent_on - t, in days
     ends = -_days_from(known["window_end"], run_date)  # window_end - t
-    blocked = np.zeros((n, len(scenario.campaigns)), dtype=bool)
+    choices = offers(scenario)
+    blocked = np.zeros((n, len(choices)), dtype=bool)
     rows = known["row"].to_numpy()
-    for j, campaign in enumerate(scenario.campaigns):
-        overlap = (ends > 0) & (starts < max(campaign.measurement_window_days, 1))
+    for j, offer in enumerate(choices):
+        overlap = (ends > 0) & (starts < max(offer.campaign.measurement_window_days, 1))
         blocked[rows[overlap], j] = True
     return PolicyRule(
         "open measurement window (an earlier contact, treated or control)", "measurement_window",
-        "contact_policy.separate_windows", np.ones(len(scenario.campaigns), dtype=bool), blocked,
+        "contact_policy.separate_windows", np.ones(len(choices), dtype=bool), blocked,
     )
 

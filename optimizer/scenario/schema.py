@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
+from optimizer.errors import CvoError, ScenarioError, ScenarioInvalid, did_you_mean
 from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
@@ -83,8 +83,31 @@ def _objective_kind(value: Any) -> str:
     return "expression" if isinstance(value, dict | ObjectiveExpression) else "named"
 
 
+class Variant(_Strict):
+    """One offer level of a campaign (10 %, 15 %, 20 % off), each with its own cost and response.
+
+    A customer gets at most one variant of at most one campaign: the variants are more columns of
+    the same one-of-k choice. A key left out is the campaign's; ``p_treat`` and ``p_control`` are
+    read with the campaign's own response probabilities as ``p_treat`` and ``p_control`` (e.g.
+    ``min(1, 1.3 * p_treat)``); ``eligible`` narrows the campaign's; ``max_audience`` caps this
+    variant alone (a stock of coupons). The campaign's audiences, budget and control fraction count
+    its variants together.
+    """
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    description: str | None = None
+    cost_per_contact: Annotated[float, Field(ge=0)] | None = None
+    cost_per_response: Annotated[float, Field(ge=0)] | None = None
+    value_per_response: Expr | None = None
+    eligible: Expr = True
+    p_treat: Expr | None = None
+    p_control: Expr | None = None
+    max_audience: Annotated[int, Field(ge=0)] | None = None
+
+
 class Campaign(_Strict):
-    """One campaign idea: who may get it, what it costs, what a response is worth."""
+    """One campaign idea: who may get it, what it costs, what a response is worth, and its offer
+    ``variants`` (none: the campaign is one offer)."""
 
     id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     description: str | None = None
@@ -100,6 +123,7 @@ class Campaign(_Strict):
     budget: Annotated[float, Field(ge=0)] | None = None
     control_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
     measurement_window_days: Annotated[int, Field(ge=0)] = 14
+    variants: list[Variant] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _audience_range(self) -> Campaign:
@@ -203,6 +227,7 @@ class ForcedList(_Strict):
 
     file: Annotated[str, Field(min_length=1)]
     campaign: str | None = None
+    variant: str | None = None  # of a campaign with offer variants (else the file's variant column)
 
 
 class Scenario(_Strict):
@@ -349,6 +374,11 @@ def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
                 where=f"{where}, campaigns[{index}].id",
                 fix="Give every campaign its own id",
             ))
+        variant_ids = [variant.id for variant in campaign.variants]
+        problems.extend(ScenarioError(
+            f"Campaign '{campaign.id}' has the variant id '{variant_id}' twice",
+            where=f"{where}, campaigns[{index}].variants[{position}].id", fix="Give every variant its own id",
+        ) for position, variant_id in enumerate(variant_ids) if variant_ids.index(variant_id) != position)
         if scenario.channels and campaign.channel not in scenario.channels:
             hint = did_you_mean(campaign.channel, scenario.channels)
             problems.append(ScenarioError(
@@ -395,11 +425,24 @@ def _policy_checks(scenario: Scenario) -> list[ScenarioError]:
 
 
 def _list_checks(scenario: Scenario) -> list[ScenarioError]:
-    """Forced lists name this scenario's campaigns."""
-    ids = scenario.campaign_ids()
-    return [_unknown(listed.campaign, ids, "campaign", f"{scenario.source}, forced[{index}].campaign")
-            for index, listed in enumerate(scenario.forced)
-            if listed.campaign is not None and listed.campaign not in ids]
+    """Forced lists name this scenario's campaigns, and a variant only with its campaign."""
+    ids, problems = scenario.campaign_ids(), []
+    for index, listed in enumerate(scenario.forced):
+        where = f"{scenario.source}, forced[{index}]"
+        if listed.campaign is not None and listed.campaign not in ids:
+            problems.append(_unknown(listed.campaign, ids, "campaign", f"{where}.campaign"))
+        elif listed.variant is not None and listed.campaign is None:
+            problems.append(ScenarioError("A forced list names a variant but not its campaign", where=where,
+                                          fix="Add 'campaign', or give the file campaign_id and variant columns"))
+        elif listed.variant is not None and listed.campaign is not None:
+            variants = [v.id for v in scenario.campaigns[ids.index(listed.campaign)].variants]
+            if listed.variant not in variants:
+                hint = did_you_mean(listed.variant, variants)
+                problems.append(ScenarioError(
+                    f"'{listed.variant}' is not a variant of campaign '{listed.campaign}'", where=f"{where}.variant",
+                    fix=f"{hint + ' ' if hint else ''}Its variants: {', '.join(variants)}" if variants else
+                    "The campaign has no offer variants: leave 'variant' out"))
+    return problems
 
 
 def _unknown(name: str, known: list[str], kind: str, where: str) -> ScenarioError:
@@ -421,5 +464,27 @@ def _probability_checks(scenario: Scenario) -> list[ScenarioError]:
             "or give the campaign 'p_treat' and 'p_control' expressions",
         )
         for index, campaign in enumerate(scenario.campaigns)
-        if campaign.p_treat is None
+        if campaign.p_treat is None and not variants_scored(campaign)
     ]
+
+
+def variants_scored(campaign: Campaign) -> bool:
+    """True when ``campaign`` has variants and each scores itself (``scores_itself``): the campaign's
+    own probabilities are then never read."""
+    return bool(campaign.variants) and all(map(scores_itself, campaign.variants))
+
+
+def scores_itself(variant: Variant) -> bool:
+    """True when a variant gives both p_treat and p_control and neither reads the campaign's
+    (p_treat, p_control): then every customer has its probabilities, scored or not."""
+    from optimizer.scenario.expressions import parse  # numpy: not loaded to read a scenario
+
+    for source in (variant.p_treat, variant.p_control):
+        if source is None:
+            return False
+        try:
+            if parse(source, where="variants").names & {"p_treat", "p_control"}:
+                return False
+        except CvoError:
+            return False  # a bad expression is reported where it is evaluated
+    return True

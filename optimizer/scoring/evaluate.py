@@ -351,12 +351,22 @@ def evaluate_files(plan_path: Path, history_path: Path, columns: HistoryColumns 
 
 def run_costs(plan_path: Path) -> tuple[dict[str, float], str]:
     """Each campaign's cost per contact from the run folder ``plan_path`` sits in (its checked
-    summary.json), and where they came from; none when the plan is not in such a folder."""
+    summary.json), and where they came from; none when the plan is not in such a folder. A campaign
+    with offer variants costs the mean of its variants' costs over the customers the plan sends each."""
     if not (plan_path.parent / SUMMARY_FILE).is_file():
         return {}, "none given (give --cost, or evaluate the plan.parquet of a cvo optimize folder)"
     summary = read_run(plan_path.parent).summary
-    costs = {str(c["id"]): float(c.get("cost_per_contact") or 0.0) for c in summary.get("campaigns", [])}
+    costs = {str(c["id"]): _contact_cost(c) for c in summary.get("campaigns", [])}
     return costs, f"the scenario's cost per contact ({plan_path.parent / SUMMARY_FILE})"
+
+
+def _contact_cost(campaign: dict[str, Any]) -> float:
+    """A campaign's cost per contact: its own, or its variants' weighted by the customers sent each."""
+    variants = [v for v in campaign.get("variants") or [] if v.get("treatment")]
+    if not variants:
+        return float(campaign.get("cost_per_contact") or 0.0)
+    sent = sum(v["treatment"] for v in variants)
+    return float(sum(v["treatment"] * (v.get("cost_per_contact") or 0.0) for v in variants) / sent)
 
 
 def format_evaluation(evaluation: Evaluation) -> str:

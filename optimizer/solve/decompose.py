@@ -60,7 +60,7 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
-from optimizer.solve.repair import repair, repair_reserve
+from optimizer.solve.repair import last_resort, repair, repair_reserve
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.screening import settled
 
@@ -214,6 +214,7 @@ def _decompose_all(
     _join(customers, master, balanced.nearest, start, start)
     result, plan, state, reached, stalled = None, None, None, (-np.inf, np.inf), False
     for _ in range(MAX_WIDENINGS + 1):
+        clock = overall.reserving(repair_reserve(customers, overall.limit))  # as long as the passes now take
         started = clock.elapsed()
         try:
             state = solve_prices(customers, master, start, cap, options, clock)
@@ -245,7 +246,7 @@ def _decompose_all(
 def _repaired(customers: Customers, known: Pass, result: SolveResult | None, options: SolverOptions,
               clock: Clock) -> tuple[SolveResult, PlanSpec | None]:
     """The plan repair finds from the prices of the lowest L(λ) seen; no plan when it finds none."""
-    found = repair(customers, known, clock)
+    found = repair(customers, known, clock) or last_resort(customers)
     bound = min(known.bound, np.inf if result is None or result.bound is None else result.bound)
     customers.standing("repair", None if found is None else found.value, bound)
     if found is None:

@@ -20,7 +20,9 @@ the same model with integer customers runs instead, and the changes its plan nee
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import highspy
 import numpy as np
@@ -48,6 +50,7 @@ class Conflict:
     row: CouplingRow
     change: float
     sufficient: bool = False
+    plan: NDArray[np.integer[Any]] | None = field(default=None, compare=False, repr=False)  # one found with it
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
     moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
     result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=max(LEAST_STEP, seconds), mip_gap=1e-2))
     if result.status is not SolutionStatus.NONE:
-        return Conflict(row, amount, sufficient=True)
+        return Conflict(row, amount, sufficient=True, plan=result.choice)
     return Conflict(row, _rounded(change.change, whole=False, outwards=False))
 
 
@@ -146,7 +149,7 @@ class _Elastic:
     customers (``integer``): then a plan it finds has the changes it reports, so they suffice."""
 
     def __init__(self, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]) -> None:
-        self.problem = problem
+        self.problem, self.customers, self.campaigns = problem, customers, campaigns
         matrix = coupling_matrix(problem, customers, campaigns)
         self.n_choice = matrix.shape[0] - len(problem.rows)
         self.n_pairs = matrix.shape[1]
@@ -160,6 +163,9 @@ class _Elastic:
         self.whole = False
         if full.shape[1] > IPM_ABOVE:
             self.highs.setOptionValue("solver", "ipm")
+
+    def _plan(self, chosen: NDArray[np.float64]) -> NDArray[np.intp]:
+        return _elastic_plan(self.customers, self.campaigns, self.problem.n_customers, chosen)
 
     def integer(self) -> None:
         """Make every customer's columns integer (the slacks stay continuous); no presolve, which
@@ -182,7 +188,8 @@ class _Elastic:
         if status != highspy.HighsModelStatus.kOptimal and not (self.whole and solution.value_valid):
             return _Run(None, [], status in _INFEASIBLE)
         values = np.asarray(solution.col_value)[self.n_pairs:]
-        changes = [Conflict(self.problem.rows[r], -sign * v, sufficient=self.whole)
+        plan = self._plan(np.asarray(solution.col_value)[:self.n_pairs]) if self.whole else None
+        changes = [Conflict(self.problem.rows[r], -sign * v, sufficient=self.whole, plan=plan)
                    for (r, sign), v in zip(self.signs, values) if v > 1e-7]
         if self.whole:  # a MIP has no duals: the rows its plan meets exactly are those it runs into
             return _Run(changes, [], False)
@@ -190,10 +197,23 @@ class _Elastic:
         return _Run(changes, [row for row, dual in zip(self.problem.rows, duals) if abs(dual) > 1e-9], False)
 
 
-def describe_conflict(diagnosis: Diagnosis) -> str:
+def _elastic_plan(customers: NDArray[np.intp], campaigns: NDArray[np.intp], n: int,
+                  chosen: NDArray[np.float64]) -> NDArray[np.intp]:
+    """The plan of an integer elastic solution: each customer's pair at 1 (-1: none)."""
+    plan = np.full(n, -1, dtype=np.intp)
+    taken = chosen > 0.5
+    plan[customers[taken]] = campaigns[taken]
+    return plan
+
+
+def describe_conflict(diagnosis: Diagnosis, words: Callable[[Conflict], str | None] | None = None) -> str:
     """'These limits conflict: min_audience[x] (>= 3000, ...); budget (<= 2000, ...). Any one of
     these changes makes a plan possible: lower min_audience[x] by 1,250 (to 1,750); or raise ...';
-    each claim only as far as the diagnosis proved it."""
+    each claim only as far as the diagnosis proved it. ``words`` may tell a change in the scenario's
+    own terms (a ratio row's ratio rather than its linear form; None: as the row reads)."""
+    def change(conflict: Conflict) -> str:
+        return (words(conflict) if words else None) or _change(conflict)
+
     if not diagnosis.conflicts:
         return ("The solver proved the constraints cannot all hold, but found no change of the limits that makes a "
                 "plan possible within the time limit")
@@ -201,16 +221,17 @@ def describe_conflict(diagnosis: Diagnosis) -> str:
     text = "These limits conflict: " + "; ".join(label(row) for row in [*involved, *diagnosis.binding])
     enough = [change for change in diagnosis.alone if change.sufficient]
     if enough:
-        text += f". Any one of these changes makes a plan possible: {'; or '.join(map(_change, enough))}"
+        text += f". Any one of these changes makes a plan possible: {'; or '.join(map(change, enough))}"
     unproven = [change for change in diagnosis.alone if not change.sufficient]
     if unproven:
-        text += (f". {'Other' if enough else 'Single'} changes that may: {'; or '.join(map(_change, unproven))} "
+        text += (f". {'Other' if enough else 'Single'} changes that may: {'; or '.join(map(change, unproven))} "
                  "(no plan was found with them within the time limit)")
     if not diagnosis.alone:
         settled = {id(row) for row in diagnosis.not_alone}
         alone = "No single limit can fix it" if all(id(row) in settled for row in involved) else \
             "No single limit was shown to fix it within the time limit"
-        changes = ", and ".join(_move(conflict) for conflict in diagnosis.conflicts)
+        changes = ", and ".join((words(conflict) if words else None) or _move(conflict)
+                                for conflict in diagnosis.conflicts)
         text += f". {alone}; changing them together, e.g. {changes}, at least lets fractional plans meet every limit"
     return text
 

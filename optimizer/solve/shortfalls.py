@@ -1,7 +1,8 @@
 """Conflicts seen without solving: minimum audiences whose cheapest customers already break a limit.
 
-Before any solve, each minimum audience b_j (a >= row counting campaign j) needs b_j of the customers
-eligible for j; the b_j smallest coefficients of those customers on a <= row s give the least any
+Before any solve, each minimum audience b_j (a >= row counting campaign j, or its offer variants
+together) needs b_j of the customers eligible for j; the b_j smallest coefficients of those customers
+(each at its cheapest variant) on a <= row s give the least any
 plan can use of s, and when the minimums' least uses summed exceed s's limit, no plan exists
 (``obvious_conflicts``; a customer counted for two campaigns makes this a relaxation, so the
 shortfall it names is the least change that could help). Rows with a negative coefficient are left
@@ -31,19 +32,30 @@ class Shortfall:
 
 def obvious_conflicts(problem: Problem) -> list[Shortfall]:
     """Conflicts between minimum audiences and <= limits, seen without solving (module docstring)."""
-    minimums = [(row, int(np.flatnonzero(row.campaigns)[0])) for row in problem.rows
-                if row.sense is Sense.GE and row.weight == COUNT and row.campaigns.sum() == 1 and row.rhs > 0]
+    minimums = [row for row in problem.rows if row.sense is Sense.GE and row.weight == COUNT and row.rhs > 0
+                and (row.campaigns.sum() == 1 or row.family == "min_audience")]  # disjoint: one campaign's offers
     found = []
     for limit in (row for row in problem.rows if row.sense is Sense.LE):
         columns = {j: _column(problem, limit, j) for j in range(problem.n_campaigns)}
         if any(np.any(column[problem.eligible[:, j]] < 0) for j, column in columns.items()):
             continue  # a customer of negative coefficient, in any campaign, could make room: no conflict seen
-        uses = [(row, _least_use(columns[j], problem.eligible[:, j], row.rhs)) for row, j in minimums]
+        uses = [(row, _least_use(*_cheapest(problem, columns, row), row.rhs)) for row in minimums]
         needed = [(row, use) for row, use in uses if use > 0]
         least = sum(use for _, use in needed)
         if needed and least > limit.rhs + 1e-6 * max(1.0, abs(limit.rhs)):
             found.append(Shortfall(tuple(row for row, _ in needed), limit, least))
     return found
+
+
+def _cheapest(problem: Problem, columns: dict[int, NDArray[np.float64]],
+              minimum: CouplingRow) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Each customer's least coefficient over the campaigns a minimum audience counts (a campaign's
+    offer variants: a customer counts once), and whether any of them is open to the customer."""
+    counted = [int(j) for j in np.flatnonzero(minimum.campaigns)]
+    eligible = problem.eligible[:, counted]
+    stacked = np.column_stack([columns[j] for j in counted])
+    least: NDArray[np.float64] = np.where(eligible, stacked, np.inf).min(axis=1)
+    return least, np.asarray(eligible.any(axis=1))
 
 
 def _column(problem: Problem, row: CouplingRow, j: int) -> NDArray[np.float64]:

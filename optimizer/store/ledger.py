@@ -54,12 +54,20 @@ CREATE TABLE IF NOT EXISTS events (
     seq BIGINT PRIMARY KEY, kind VARCHAR, run_id VARCHAR, happened_at TIMESTAMP, note VARCHAR
 );
 ALTER TABLE contacts ADD COLUMN IF NOT EXISTS value_per_response DOUBLE;
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS variant VARCHAR;
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS cost_per_contact DOUBLE;
+ALTER TABLE contacts ADD COLUMN IF NOT EXISTS cost_per_response DOUBLE;
 CREATE TABLE IF NOT EXISTS meta (history_id VARCHAR);
 INSERT INTO meta SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM meta);
 """
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
-CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end", "value_per_response"]
+CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end", "value_per_response",
+                   "variant", "cost_per_contact", "cost_per_response"]
+LATER_COLUMNS = ("value_per_response", "variant", "cost_per_contact", "cost_per_response")  # added after the first cvo
+AS_OF = ("run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq <= ?) AND run_id NOT IN "
+         "(SELECT run_id FROM events WHERE kind = 'void' AND seq <= ?)")  # live as the history stood at a seq
+OFFER_TABLE = "offers_now"  # a commit's (campaign, variant) costs, for the contacts' own cost columns
 
 
 @dataclass(frozen=True)
@@ -243,11 +251,17 @@ def _insert(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.
     else:
         connection.register("allowed_rows", rows)
         source, parameters = "allowed_rows", []
-    worth = "p.value_per_response" if _has_response_values(run, rows) else "NULL"
+    worth = "p.value_per_response" if _has_plan_column(run, rows, "value_per_response") else "NULL"
+    variant = "p.variant" if _has_plan_column(run, rows, "variant") else "NULL::VARCHAR"
+    _offer_costs(connection, summary)
     connection.execute(
-        'INSERT INTO contacts SELECT c.run_id, p.customer_id, p.campaign_id, c.channel, p."group", ?::DATE, '
-        f"?::DATE + c.measurement_window_days, {worth} FROM {source} p JOIN campaigns c "
-        "ON c.run_id = ? AND p.campaign_id = c.campaign_id",
+        "INSERT INTO contacts (run_id, customer_id, campaign_id, channel, \"group\", sent_on, window_end, "
+        "value_per_response, variant, cost_per_contact, cost_per_response) "
+        'SELECT c.run_id, p.customer_id, p.campaign_id, c.channel, p."group", ?::DATE, '
+        f"?::DATE + c.measurement_window_days, {worth}, {variant}, coalesce(o.cost_per_contact, c.cost_per_contact), "
+        f"coalesce(o.cost_per_response, c.cost_per_response) FROM {source} p JOIN campaigns c "
+        f"ON c.run_id = ? AND p.campaign_id = c.campaign_id LEFT JOIN {OFFER_TABLE} o "
+        f"ON o.campaign_id = p.campaign_id AND o.variant IS NOT DISTINCT FROM {variant}",
         [run_date, run_date, *parameters, run_id],
     )
     if rows is not None:  # a forced commit: the run's counts are what was recorded, not what was planned
@@ -257,13 +271,25 @@ def _insert(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.
                                [float(rows["expected_spend"].sum()), float(rows["expected_value"].sum()), run_id])
 
 
-def _has_response_values(run: RunFolder, rows: pd.DataFrame | None) -> bool:
-    """Whether the plan holds value_per_response (plans of cvo before it, and Dask plans, do not)."""
+def _has_plan_column(run: RunFolder, rows: pd.DataFrame | None, column: str) -> bool:
+    """Whether the plan holds ``column`` (value_per_response and variant: plans of cvo before them,
+    and Dask plans, do not)."""
     import pyarrow.parquet as pq
 
     if rows is not None:
-        return "value_per_response" in rows.columns
-    return all("value_per_response" in pq.read_schema(file).names for file in run.plan)
+        return column in rows.columns
+    return all(column in pq.read_schema(file).names for file in run.plan)
+
+
+def _offer_costs(connection: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> None:
+    """A temporary table of each offer variant's own costs (summary.json's campaigns' ``variants``),
+    which the contacts of a variant are recorded with (its campaign's costs for the others)."""
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {OFFER_TABLE} (campaign_id VARCHAR, variant VARCHAR, "
+                       "cost_per_contact DOUBLE, cost_per_response DOUBLE)")
+    offers = [[campaign["id"], variant["id"], variant.get("cost_per_contact"), variant.get("cost_per_response")]
+              for campaign in summary["campaigns"] for variant in campaign.get("variants") or []]
+    if offers:
+        connection.executemany(f"INSERT INTO {OFFER_TABLE} VALUES (?, ?, ?, ?)", offers)
 
 
 def _recount(connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
@@ -350,10 +376,11 @@ def _match_run(connection: duckdb.DuckDBPyConnection, run: str, history: Path) -
     return matches[0]
 
 
-def contacts_around(history: Path, run_date: dt.date, lookback_days: int) -> pd.DataFrame:
+def contacts_around(history: Path, run_date: dt.date, lookback_days: int, as_of: int | None = None) -> pd.DataFrame:
     """Contacts that a run on ``run_date`` must respect: of runs not voided, sent within
-    ``lookback_days`` before or after it, or whose measurement window is still open then.
-    Empty when there is no history file yet."""
+    ``lookback_days`` before or after it, or whose measurement window is still open then; with
+    ``as_of`` (an event seq), as the history stood then: runs committed and not voided by that event
+    (a plan read again as it was made). Empty when there is no history file yet."""
     import pandas as pd
 
     if not Path(history).exists():
@@ -361,26 +388,27 @@ def contacts_around(history: Path, run_date: dt.date, lookback_days: int) -> pd.
     connection = _open_existing(history)
     try:
         return connection.execute(
-            f"SELECT {_columns(connection)} FROM contacts WHERE {LIVE} AND (window_end > ? "
+            f"SELECT {_columns(connection)} FROM contacts WHERE {LIVE if as_of is None else AS_OF} AND (window_end > ? "
             "OR abs(date_diff('day', sent_on, ?)) < ?)",
-            [run_date, run_date, lookback_days],
+            [*([] if as_of is None else [as_of, as_of]), run_date, run_date, lookback_days],
         ).df()
     finally:
         connection.close()
 
 
 def _columns(connection: duckdb.DuckDBPyConnection) -> str:
-    """The contact columns to select; NULL for value_per_response in a file that has no such column yet
-    (written by an older cvo and not writable when read)."""
-    recorded = _records_response_values(connection)
-    return ", ".join(f'"{column}"' if recorded or column != "value_per_response" else f'NULL AS "{column}"'
+    """The contact columns to select; NULL for a column added after the first cvo (LATER_COLUMNS) that
+    a file has not yet (written by an older cvo and not writable when read)."""
+    present = _later_columns(connection)
+    return ", ".join(f'"{column}"' if column in present or column not in LATER_COLUMNS else f'NULL AS "{column}"'
                      for column in CONTACT_COLUMNS)
 
 
-def _records_response_values(connection: duckdb.DuckDBPyConnection) -> bool:
-    found = connection.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'contacts' "
-                               "AND column_name = 'value_per_response'").fetchone()
-    return found is not None and int(found[0]) == 1
+def _later_columns(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    """Which of LATER_COLUMNS the file's contacts table has."""
+    found = connection.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'contacts' "
+                               "AND column_name IN (SELECT unnest(?))", [list(LATER_COLUMNS)]).fetchall()
+    return {str(row[0]) for row in found}
 
 
 def check_history_path(history: Path) -> None:
@@ -418,14 +446,16 @@ def _open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConn
         except HistoryError:
             if not tables:
                 raise
-            # only contacts.value_per_response is missing and the file cannot be written now: read it as it is
+            # only contact columns added since are missing and the file cannot be written now: read it as it is
         connection = connect(Path(history), read_only=True)
     return connection
 
 
 def _up_to_date(connection: duckdb.DuckDBPyConnection) -> bool:
-    """The events and meta tables and contacts.value_per_response are there (added after the first cvo)."""
-    return _has_tables(connection, ("events", "meta")) and _records_response_values(connection)
+    """The events and meta tables and contacts.value_per_response are there (added after the first
+    cvo). The contact columns added since (variant and the own costs) are added by a commit only, not
+    by a read: a read leaves the file as an older cvo can still commit to (its INSERT is positional)."""
+    return _has_tables(connection, ("events", "meta")) and "value_per_response" in _later_columns(connection)
 
 
 def _has_tables(connection: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:

@@ -205,7 +205,7 @@ def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.d
         return Solved(label, scenario.name, scenario.source, status, error=error.message)
     summary = plan.summary if folder is None else write_plan(plan, folder)
     return Solved(label, scenario.name, scenario.source, plan.summary["status"], summary,
-                  assignments=plan.assignments[["customer_id", "campaign_id"]],
+                  assignments=plan.assignments[["customer_id", "campaign_id", "variant"]],
                   plan_folder=None if folder is None else str(folder))
 
 
@@ -216,14 +216,28 @@ def customers_moved(source: Solved, target: Solved) -> Moved:
     merged = source.assignments.merge(target.assignments, on="customer_id", how="outer", suffixes=("_a", "_b"),
                                       indicator=True)
     both = merged[merged["_merge"] == "both"]
-    before = both["campaign_id_a"].astype(object).fillna(NONE).astype(str)
-    after = both["campaign_id_b"].astype(object).fillna(NONE).astype(str)
-    rows = (*(c["id"] for c in source.summary["campaigns"]), NONE)
-    columns = (*(c["id"] for c in target.summary["campaigns"]), NONE)
+    before, after = _offer_labels(both, "_a"), _offer_labels(both, "_b")
+    rows = (*_offers(source.summary), NONE)
+    columns = (*_offers(target.summary), NONE)
     counts = pd.crosstab(before, after).reindex(index=list(rows), columns=list(columns), fill_value=0)
     return Moved(source.label, target.label, rows, columns, counts.to_numpy(dtype=np.int64),
                  changed=int((before != after).sum()), only_in_source=int((merged["_merge"] == "left_only").sum()),
                  only_in_target=int((merged["_merge"] == "right_only").sum()))
+
+
+def _offer_labels(merged: pd.DataFrame, suffix: str) -> pd.Series:
+    """Each customer's offer in one plan of a merged pair: the campaign, 'campaign:variant' for a
+    variant (a change of variant is a move), or NONE."""
+    campaign = merged[f"campaign_id{suffix}"].astype(object)
+    variant = merged[f"variant{suffix}"].astype(object) if f"variant{suffix}" in merged else \
+        pd.Series(None, index=merged.index, dtype=object)
+    labels = campaign.where(variant.isna(), campaign.astype(str) + ":" + variant.astype(str))
+    return labels.fillna(NONE).astype(str)
+
+
+def _offers(summary: dict[str, Any]) -> list[str]:
+    """The offers of a plan's summary, in its campaigns' order: each campaign, or each of its variants."""
+    return [f"{c['id']}:{v['id']}" if v else c["id"] for c in summary["campaigns"] for v in c.get("variants") or [None]]
 
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> Path:
@@ -318,7 +332,7 @@ def _cell(value: float | None, digits: int | None) -> str:
 
 def _moved_lines(moved: Moved) -> list[str]:
     title = (f"Customers moved, {moved.source} → {moved.target}: {moved.changed:,} of {moved.common:,} customers "
-             f"in both changed campaign (rows: {moved.source}, columns: {moved.target})")
+             f"in both changed campaign or offer variant (rows: {moved.source}, columns: {moved.target})")
     extra = []
     if moved.only_in_source or moved.only_in_target:
         extra = [f"{moved.only_in_source:,} customers only in {moved.source}, "

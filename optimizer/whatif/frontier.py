@@ -38,6 +38,7 @@ from optimizer.reporting.summary import campaign_figures
 from optimizer.reporting.text import text_table
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import Formulation, formulate
+from optimizer.scenario.offers import offer_fractions
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.options import Method
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
@@ -109,8 +110,8 @@ class Sweep:
 
     def figure(self) -> Frontier:
         """The sweep as optimizer/reporting/plots.py draws it."""
-        points = [FrontierPoint(p.value, p.objective, p.status is SolutionStatus.OPTIMAL, p.marginal_value, price)
-                  for p, price in zip(self.points, self.shadow_prices)]
+        points = [FrontierPoint(p.value, p.objective, p.status is SolutionStatus.OPTIMAL, p.marginal_value, price,
+                                p.expected_spend) for p, price in zip(self.points, self.shadow_prices)]
         return Frontier(self.scenario, self.limit, self.sense, self.scenario_value, self.objective_name, points)
 
     @property
@@ -153,7 +154,7 @@ def sweep(
     return Sweep(
         scenario=scenario.name, scenario_file=scenario.source, objective_name=scenario.objective_name,
         limit=row.name, family=row.family, sense=str(row.sense), scenario_value=float(row.rhs),
-        limits=tuple(r.name for r in formulation.problem.rows), campaigns=formulation.problem.campaign_ids,
+        limits=tuple(r.name for r in formulation.problem.rows), campaigns=tuple(scenario.campaign_ids()),
         points=tuple(with_marginal_values(points)),
     )
 
@@ -203,8 +204,8 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
                           None, None, None, prices, None, seconds)
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
-    fractions = scenario.control_fractions()
-    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, fractions, scenario.seed,
+    control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, offer_fractions(scenario),
+                            scenario.seed,
                             None if forced is None else forced != NO_CAMPAIGN, formulation.strata)
     campaigns = campaign_figures(replace(formulation, problem=problem), result.choice, control)
     return SweepPoint(

@@ -64,7 +64,7 @@ def test_optimize_prints_the_summary_and_writes_the_plan(scenario, tmp_path):
     assert f"Wrote {out}/: plan.parquet, summary.json, scenario.yaml, contacts_" in text
 
     plan = pd.read_parquet(out / "plan.parquet")
-    assert list(plan.columns) == ["customer_id", "campaign_id", "group", "expected_value", "expected_spend",
+    assert list(plan.columns) == ["customer_id", "campaign_id", "variant", "group", "expected_value", "expected_spend",
                                   "value_per_response", "channel", "reason"]
     assert len(plan) == 12
     assert set(plan["campaign_id"].dropna()) <= {"email_offer", "call_offer"}
@@ -238,7 +238,7 @@ def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
     assert rows[1][2] == "34,139.48"
     from matplotlib.image import imread
 
-    assert imread(tmp_path / "frontier.png").shape[:2] == (450, 1100)
+    assert imread(tmp_path / "frontier.png").shape[:2] == (450, 1650)
     swept = json.loads((tmp_path / "sweep.json").read_text())
     objectives = [point["objective"] for point in swept["points"]]
     assert objectives == sorted(objectives) and all(p["shadow_prices"]["budget"] > 0 for p in swept["points"])

@@ -1,17 +1,21 @@
-"""scenarios/planner.yaml on the bundled example data: promised contacts, a do-not-contact list, an
-expression objective and an ROI hurdle, planned and written with its channel contact lists, and the
-plan checked by the independent checker against the effective scenario the run folder keeps."""
+"""scenarios/planner.yaml on the bundled example data: the coupon's offer variants, promised
+contacts, a do-not-contact list, an expression objective and an ROI hurdle, planned and written with
+its channel contact lists, and the plan checked by the independent checker against the effective
+scenario the run folder keeps."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from checker import check_plan
 
+from optimizer.errors import InfeasibleError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
+from optimizer.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "examples" / "data"
@@ -73,3 +77,31 @@ def test_an_own_objective_has_no_gross_value_or_roi_and_its_ratio_row_is_not_swe
     with pytest.raises(ScenarioError) as caught:
         sweep(ROOT / "scenarios" / "planner.yaml", "roi_hurdle", [3.0, 4.0])
     assert "ratio limit" in caught.value.message
+
+
+def test_the_coupon_levels_share_its_audience_and_each_is_named(run):
+    """Each of the coupon's variants is given to someone; the campaign's figures are its variants' sums;
+    the capped 20-off coupon stays within its 1,500."""
+    out, summary = run
+    [coupon] = [c for c in summary["campaigns"] if c["id"] == "winback_coupon"]
+    variants = {v["id"]: v for v in coupon["variants"]}
+    assert list(variants) == ["off8", "off12", "off20"] and all(v["audience"] > 0 for v in variants.values())
+    for key in ("audience", "treatment", "control"):
+        assert sum(v[key] for v in variants.values()) == coupon[key]
+    assert variants["off20"]["audience"] <= 1500
+    sent = pd.read_csv(out / summary["contact_lists"]["email"], dtype=str)
+    assert set(sent.loc[sent["campaign_id"] == "winback_coupon", "variant"]) == set(variants)
+
+
+def test_an_roi_hurdle_out_of_reach_is_told_as_the_ratio_that_is(tmp_path):
+    """At 9 the hurdle and the minimum audiences conflict: the message names the ratio a plan was
+    found at, and the scenario with that ratio has a plan."""
+    scenario = load_scenario(ROOT / "scenarios" / "planner.yaml")
+    hurdle = scenario.constraints[0].model_dump(exclude_none=True)
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(scenario.with_changes({"constraints": [{**hurdle, "rhs": 9.0}]}))
+    found = re.search(r"lower the ratio of roi_hurdle \(>= 9\) to ([\d.]+) \(a plan was found at that ratio\)",
+                      caught.value.message)
+    assert found, caught.value.message
+    plan = optimize(scenario.with_changes({"constraints": [{**hurdle, "rhs": float(found.group(1))}]}))
+    assert plan.result.choice is not None and plan.formulation.problem.violations(plan.result.choice) == []

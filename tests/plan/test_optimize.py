@@ -185,7 +185,7 @@ def test_each_channel_gets_its_contact_list(solved, name: str):
     plan = pd.read_parquet(out / "plan.parquet")
     for channel in summary["channels"]:
         listed = pd.read_csv(out / summary["contact_lists"][channel["channel"]], dtype=str)
-        assert list(listed.columns) == ["customer_id", "campaign_id", "channel", "send_date"]
+        assert list(listed.columns) == ["customer_id", "campaign_id", "channel", "send_date", "variant", "group"]
         assert len(listed) == channel["contacts"] and (listed["send_date"] == summary["run_date"]).all()
         sent = plan[plan["group"].isin(["treatment", "forced"]) & (plan["channel"] == channel["channel"])]
         assert set(listed["customer_id"]) == set(sent["customer_id"])

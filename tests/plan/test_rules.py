@@ -3,6 +3,7 @@ and value loss computed from the rules' own texts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -94,3 +95,41 @@ def test_columns_a_rule_cannot_name_are_left_out(tmp_path: Path) -> None:
     customers.to_csv(tmp_path / "customers.csv", index=False)
     rules = plan_rules(out, depth=2)
     assert {"total spend", "class"} <= set(rules.left_out) and rules.agreement == 1.0
+
+
+def test_forced_customers_count_at_their_whole_value(tmp_path: Path) -> None:
+    """A plan with forced customers and a control share: the plan's value in the rules' figures is the
+    solver's objective (forced customers are never held out, so worth v, not (1 - f) v)."""
+    pd.DataFrame({"customer_id": [f"c{k}" for k in range(0, 600, 7)]}).to_csv(tmp_path / "promised.csv", index=False)
+    run_folder(tmp_path)
+    scenario = yaml.safe_load((tmp_path / "rules.yaml").read_text(encoding="utf-8"))
+    scenario["campaigns"][0]["control_fraction"] = 0.5
+    scenario["forced"] = [{"file": "promised.csv", "campaign": "mail"}]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    plan = optimize(tmp_path / "rules.yaml")
+    write_plan(plan, tmp_path / "out")
+    assert plan_rules(tmp_path / "out", depth=2).plan_value == pytest.approx(plan.result.objective)
+
+
+def test_the_rules_of_a_committed_run_read_the_history_as_it_was_planned(tmp_path: Path) -> None:
+    """After cvo commit, the run's own contacts would block its forced customers (refused) and the
+    rules' other choices under a cool-down: the figures are those of the run before its commit."""
+    from optimizer.loop.commits import commit
+
+    pd.DataFrame({"customer_id": [f"c{k}" for k in range(0, 600, 7)]}).to_csv(tmp_path / "promised.csv", index=False)
+    run_folder(tmp_path)
+    scenario = yaml.safe_load((tmp_path / "rules.yaml").read_text(encoding="utf-8"))
+    scenario["forced"] = [{"file": "promised.csv", "campaign": "mail"}]
+    scenario["contact_policy"] = {"history": "history.duckdb", "cooldowns": [{"channel": "email", "days": 30}],
+                                  "separate_windows": True}
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    write_plan(optimize(tmp_path / "rules.yaml"), tmp_path / "out")
+    before = plan_rules(tmp_path / "out", depth=2)
+    commit(tmp_path / "out")
+    later = {**scenario, "name": "later", "forced": []}  # a run committed after this one's, on its customers
+    (tmp_path / "later.yaml").write_text(yaml.safe_dump(later, sort_keys=False), encoding="utf-8")
+    write_plan(optimize(tmp_path / "later.yaml", run_date=dt.date.today() + dt.timedelta(days=1)), tmp_path / "next")
+    commit(tmp_path / "next")
+    after = plan_rules(tmp_path / "out", depth=2)
+    assert (after.agreement, after.plan_value, after.rules_value) == pytest.approx(
+        (before.agreement, before.plan_value, before.rules_value))

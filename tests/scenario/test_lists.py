@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.errors import DataError, ScenarioInvalid
+from optimizer.errors import DataError, InfeasibleError, ScenarioInvalid
+from optimizer.plan.workflow import validate
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.lists import read_lists
@@ -137,3 +138,16 @@ def test_ids_written_as_whole_floats_are_the_customers_they_name(tmp_path: Path)
     data = load_data(load_scenario(path))
     assert data.lists.excluded is not None and data.lists.excluded.tolist() == [True, True, False]
     assert (data.lists.files[0]["customers"], data.lists.files[0]["not_in_customers"]) == (2, 1)
+
+
+def test_validate_sees_forced_customers_taken_from_another_campaigns_audience(tmp_path: Path) -> None:
+    """Five e-mail customers, three forced into the call: the mail's minimum of 3 has two left."""
+    forced = [{"file": listed(tmp_path, "calls.csv", customer_id=["c1", "c2", "c3"]), "campaign": "call"}]
+    path = scenario_file(tmp_path, forced=forced)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["campaigns"][0]["min_audience"] = 3
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    with pytest.raises(InfeasibleError) as caught:
+        validate(path)
+    assert ("min_audience[mail] needs 3 customers besides the 0 forced into it, and only 2 eligible customers are "
+            "not forced into another campaign") in caught.value.message

@@ -277,3 +277,14 @@ def test_a_plan_in_its_run_folder_is_charged_its_scenarios_costs(simulated, tmp_
     loose = evaluate_files(tmp_path / "loose.parquet", tmp_path / "history.parquet")
     assert loose.costs == {} and loose.costs_source.startswith("none given")
     assert loose.plan.value > charged.plan.value
+
+
+def test_a_campaign_with_variants_costs_its_variants_mean_per_contact_sent() -> None:
+    from optimizer.scoring.evaluate import _contact_cost
+
+    campaign = {"id": "coupon", "cost_per_contact": 0.05, "variants": [
+        {"id": "letter", "cost_per_contact": 1.5, "treatment": 30}, {"id": "mail", "cost_per_contact": 0.05,
+                                                                       "treatment": 70},
+        {"id": "unsent", "cost_per_contact": 9.0, "treatment": 0}]}
+    assert _contact_cost(campaign) == pytest.approx((30 * 1.5 + 70 * 0.05) / 100)
+    assert _contact_cost({"id": "call", "cost_per_contact": 4.0}) == 4.0

@@ -18,7 +18,7 @@ from optimizer.solve.lagrangian import PricedProblem, evaluate_plan, price_out, 
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
-from optimizer.solve.repair import repair
+from optimizer.solve.repair import last_resort, repair
 from optimizer.solve.results import SolutionStatus
 
 
@@ -93,3 +93,33 @@ def test_repair_finds_a_plan_whenever_the_empty_plan_meets_every_row(seed: int, 
     assert problem.violations(choice) == []
     assert found.value == pytest.approx(problem.objective(choice), abs=1e-9)
     assert found.bound >= best - 1e-9, "the bound holds for every plan"
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_the_last_resort_meets_every_row_when_the_empty_plan_does(seed: int) -> None:
+    """No time for a repair: the plan at prices no value can pay takes only options no row counts,
+    meets every row and is worth what the plan's own values sum to."""
+    rng = np.random.default_rng(seed)
+    problem = random_problem(rng, n=int(rng.integers(1, 7)), k=int(rng.integers(1, 4)))
+    rows = tuple(row for row in problem.rows if row.sense is Sense.LE and row.rhs >= 0)
+    problem = type(problem)(**{**problem.__dict__, "rows": rows})
+    priced = priced_problem(problem)
+    found = last_resort(Customers(priced))
+    counted = np.any([problem.coefficients(row) != 0 for row in rows], axis=0) if rows else \
+        np.zeros_like(problem.eligible)
+    if any(np.any(problem.coefficients(row)[problem.eligible] < 0) for row in rows):
+        return  # an option of negative coefficient: no last resort is claimed
+    assert found is not None
+    choice = price_out(priced, found.prices).choice
+    assert problem.violations(choice) == []
+    given_to = np.flatnonzero(choice >= 0)
+    assert not counted[given_to, choice[given_to]].any()
+    assert found.value == pytest.approx(problem.objective(choice), abs=1e-6)
+    free = problem.eligible & ~counted
+    assert found.value == pytest.approx(np.maximum(np.where(free, problem.value, 0.0), 0.0).max(axis=1).sum(), abs=1e-6)
+
+
+def test_no_last_resort_with_a_floor() -> None:
+    priced = million(k=10, floors=True)
+    assert last_resort(Customers(priced)) is None

@@ -248,12 +248,12 @@ def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
 
 
 def test_a_history_without_response_values_is_read_even_when_it_cannot_be_upgraded(tmp_path, monkeypatch):
-    """A file written before contacts.value_per_response, on a read-only disk (or with a writer busy):
-    read as it is, the values NULL, rather than refused."""
+    """A file written before contacts.value_per_response (and the variant and own costs added since),
+    on a read-only disk (or with a writer busy): read as it is, those values NULL, rather than refused."""
     history = tmp_path / "before.duckdb"
     with duckdb.connect(str(history)) as connection:
-        connection.execute(ledger.SCHEMA.replace("ALTER TABLE contacts ADD COLUMN IF NOT EXISTS value_per_response "
-                                                 "DOUBLE;", ""))
+        connection.execute("\n".join(line for line in ledger.SCHEMA.splitlines()
+                                     if not line.startswith("ALTER TABLE contacts ADD COLUMN")))
         connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
                            "DATE '2026-01-01', DATE '2026-01-15')")
     writable = ledger.connect
@@ -265,4 +265,4 @@ def test_a_history_without_response_values_is_read_even_when_it_cannot_be_upgrad
 
     monkeypatch.setattr(ledger, "connect", read_only_disk)
     around = contacts_around(history, MONDAY, 30)
-    assert len(around) == 1 and around["value_per_response"].isna().all()
+    assert len(around) == 1 and around[list(ledger.LATER_COLUMNS)].isna().all().all()

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.image import imread
 from test_frontier import write_scenario
@@ -189,3 +190,19 @@ def test_each_plan_is_saved_as_a_run_folder_a_report_opens(two_budgets, folder):
         assert write_report(Path(solved.plan_folder)).is_file()
         assert json.loads((Path(solved.plan_folder) / "summary.json").read_text())["objective"] == pytest.approx(
             solved.summary["objective"])
+
+
+def test_a_change_of_offer_variant_is_a_move() -> None:
+    """Two plans that give the same customers the same campaign at other coupon levels: each customer
+    whose variant changed has moved, counted between the variants."""
+    from optimizer.whatif.comparison import Solved, customers_moved
+
+    summary = {"campaigns": [{"id": "coupon", "variants": [{"id": "low"}, {"id": "high"}]}, {"id": "call"}]}
+    plans = [pd.DataFrame({"customer_id": ["a", "b", "c"], "campaign_id": ["coupon", "coupon", "call"],
+                           "variant": variants}) for variants in (["low", "low", None], ["high", "low", None])]
+    before, after = (Solved(label, label, "x.yaml", "optimal", summary, assignments=plan)
+                     for label, plan in zip(("A", "B"), plans))
+    moved = customers_moved(before, after)
+    assert moved.changed == 1
+    assert moved.rows[:3] == ("coupon:low", "coupon:high", "call")
+    assert int(moved.counts[0, 1]) == 1 and int(moved.counts[0, 0]) == 1 and int(moved.counts[2, 2]) == 1
