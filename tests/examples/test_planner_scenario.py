@@ -93,6 +93,7 @@ def test_the_coupon_levels_share_its_audience_and_each_is_named(run):
     assert set(sent.loc[sent["campaign_id"] == "winback_coupon", "variant"]) == set(variants)
 
 
+@pytest.mark.slow  # two solves of the example (20 s); tests/plan/test_optimize.py has a small one by default
 def test_an_roi_hurdle_out_of_reach_is_told_as_the_ratio_that_is(tmp_path):
     """At 9 the hurdle and the minimum audiences conflict: the message names the ratio a plan was
     found at, and the scenario with that ratio has a plan."""

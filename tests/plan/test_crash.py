@@ -84,7 +84,7 @@ def assert_next_run_cleans_up(scenario: Path, out: Path) -> None:
     assert read_run(out) and not [name for name in os.listdir(out) if name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("stop_after", [1, 2, 3])
+@pytest.mark.parametrize("stop_after", [1, pytest.param(2, marks=pytest.mark.slow), 3])  # 2 refused like 1
 def test_optimize_stopped_after_each_write(scenario: Path, tmp_path: Path, stop_after: int):
     """Renames 1, 2, 3 put plan.parquet, summary.json, manifest.json in place: after the first
     two the folder mixes the runs and is refused; after the manifest it is the new run, whole."""

@@ -82,7 +82,7 @@ def distributed_plan(out: Path) -> pd.DataFrame:
     return pd.read_parquet(out / PLAN_FOLDER).sort_values("customer_id").reset_index(drop=True)
 
 
-@pytest.mark.parametrize("partitions", [1, 3, 4])
+@pytest.mark.parametrize("partitions", [1, pytest.param(3, marks=pytest.mark.slow), 4])
 def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     scenario_path = write_scenario(tmp_path, partitions)
     run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")

@@ -505,3 +505,22 @@ def test_a_campaign_without_controls_states_no_power(workspace: Path):
     campaigns = {c["id"]: c for c in optimize(scenario).summary["campaigns"]}
     assert campaigns["sms_reminder"]["power"] is None and campaigns["sms_reminder"]["control"] == 0
     assert campaigns["winback_coupon"]["power"]["controls"] == campaigns["winback_coupon"]["control"]
+
+
+def test_a_ratio_out_of_reach_is_told_as_the_ratio_a_plan_was_found_at(workspace: Path):
+    """The planner scenario's ROI hurdle raised to 30 conflicts with the minimum audiences: the
+    message names a ratio, not the linear form's amount, and at that ratio there is a plan."""
+    hurdle = dict(SCENARIOS["planner"]["constraints"][0])
+
+    def at(ratio: float) -> Path:
+        return write_scenario(workspace / "ratio.yaml", {
+            "name": "ratio", **SCENARIOS["planner"], "constraints": [{**hurdle, "rhs": ratio}]})
+
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(at(30.0))
+    found = re.search(r"lower the ratio of roi_hurdle \(>= 30\) to ([\d.]+) \(a plan was found at that ratio\)",
+                      caught.value.message)
+    assert found, caught.value.message
+    assert "roi_hurdle (>= 0, constraints[0]: a ratio >= 30)" in caught.value.message
+    plan = optimize(at(float(found.group(1))))
+    assert plan.result.choice is not None and plan.formulation.problem.violations(plan.result.choice) == []
