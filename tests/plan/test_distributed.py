@@ -130,6 +130,7 @@ def test_a_distributed_run_reports_loading_passes_and_its_standing(client, tmp_p
     assert objective == pytest.approx(run.result.objective) and bound == pytest.approx(run.result.bound)
 
 
+@pytest.mark.slow  # 8-14 s; the default suite stays under 10 minutes
 def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp_path, monkeypatch):
     """With sample levels small enough to run on 15,000 customers, the cluster (3 partitions, the
     samples drawn on the workers) still writes the in-memory plan, and the levels did run."""
@@ -150,6 +151,7 @@ def test_the_nested_balancing_samples_are_drawn_alike_on_the_cluster(client, tmp
                                   check_dtype=False)
 
 
+@pytest.mark.slow  # 8-14 s; the default suite stays under 10 minutes
 def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, monkeypatch):
     """With screening from 10,000 customers (sample levels of 1,000 and 7,000) and budgets of one
     cost per contact, the cluster's one screening pass and the gathered candidates give the
@@ -178,6 +180,7 @@ def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, mo
                                   check_dtype=False)
 
 
+@pytest.mark.slow  # 8-14 s; the default suite stays under 10 minutes
 def test_a_second_run_replaces_the_whole_plan_folder(client, tmp_path):
     scenario = load_scenario(write_scenario(tmp_path, 3))
     optimize_distributed(scenario, client, tmp_path / "out")

@@ -201,6 +201,7 @@ def test_text_dates_without_a_format_are_refused_with_the_format_to_give(tmp_pat
     assert "so the month comes first: '%m/%d/%Y %H:%M'" in " ".join(result.output.split())
 
 
+@pytest.mark.slow  # 8-14 s; the default suite stays under 10 minutes
 def test_a_history_with_its_own_names_yes_no_flags_and_no_revenue(tmp_path):
     """Mapped columns, Yes/No flags and a conversion-only history: scored, with a note, and no value
     per response (the scenario gives it)."""
