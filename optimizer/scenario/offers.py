@@ -11,7 +11,7 @@ are those of a scenario without variants.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optimizer.scenario.schema import Campaign, Expr, Scenario, Variant
 
@@ -34,7 +34,7 @@ class Offer:
     @property
     def label(self) -> str:
         """'winback' for a campaign without variants, 'winback:15off' for a variant."""
-        return self.campaign.id if self.variant is None else f"{self.campaign.id}{SEPARATOR}{self.variant.id}"
+        return offer_label(self.campaign.id, self.variant_id)
 
     @property
     def variant_id(self) -> str | None:
@@ -42,18 +42,21 @@ class Offer:
 
     @property
     def cost_per_contact(self) -> float:
-        own = None if self.variant is None else self.variant.cost_per_contact
-        return self.campaign.cost_per_contact if own is None else own
+        return float(self._inherited("cost_per_contact"))
 
     @property
     def cost_per_response(self) -> float:
-        own = None if self.variant is None else self.variant.cost_per_response
-        return self.campaign.cost_per_response if own is None else own
+        return float(self._inherited("cost_per_response"))
 
     @property
     def value_per_response(self) -> Expr:
-        own = None if self.variant is None else self.variant.value_per_response
-        return self.campaign.value_per_response if own is None else own
+        value: Expr = self._inherited("value_per_response")
+        return value
+
+    def _inherited(self, key: str) -> Any:
+        """The variant's own ``key``, or its campaign's when the variant leaves it out."""
+        own = None if self.variant is None else getattr(self.variant, key)
+        return getattr(self.campaign, key) if own is None else own
 
     @property
     def key(self) -> str:
@@ -61,6 +64,11 @@ class Offer:
         if self.variant is None:
             return f"campaigns[{self.index}]"
         return f"campaigns[{self.index}].variants[{self.campaign.variants.index(self.variant)}]"
+
+
+def offer_label(campaign: str, variant: str | None) -> str:
+    """'winback' (no variant) or 'winback:15off'."""
+    return campaign if variant is None else f"{campaign}{SEPARATOR}{variant}"
 
 
 def offers(scenario: Scenario) -> tuple[Offer, ...]:

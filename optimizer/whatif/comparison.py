@@ -34,6 +34,7 @@ from optimizer.plan.workflow import optimize
 from optimizer.reporting.comparison_page import render_comparison
 from optimizer.reporting.plots import CampaignMoney, campaign_money_png
 from optimizer.reporting.text import text_table
+from optimizer.scenario.offers import SEPARATOR, offer_label
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import atomic_write
@@ -231,13 +232,13 @@ def _offer_labels(merged: pd.DataFrame, suffix: str) -> pd.Series:
     campaign = merged[f"campaign_id{suffix}"].astype(object)
     variant = merged[f"variant{suffix}"].astype(object) if f"variant{suffix}" in merged else \
         pd.Series(None, index=merged.index, dtype=object)
-    labels = campaign.where(variant.isna(), campaign.astype(str) + ":" + variant.astype(str))
+    labels = campaign.where(variant.isna(), campaign.astype(str) + SEPARATOR + variant.astype(str))
     return labels.fillna(NONE).astype(str)
 
 
 def _offers(summary: dict[str, Any]) -> list[str]:
     """The offers of a plan's summary, in its campaigns' order: each campaign, or each of its variants."""
-    return [f"{c['id']}:{v['id']}" if v else c["id"] for c in summary["campaigns"] for v in c.get("variants") or [None]]
+    return [offer_label(c["id"], v and v["id"]) for c in summary["campaigns"] for v in c.get("variants") or [None]]
 
 
 def write_comparison(comparison: Comparison, out_dir: Path) -> Path:
