@@ -251,3 +251,44 @@ def two_minimums(budget: float) -> Problem:
     )
     return Problem(np.array([f"c{i}" for i in range(6)], dtype=object), ("a", "b"), ("email", "email"),
                    np.ones((6, 2)), spend, np.ones((6, 2), bool), np.ones(2), rows, {"spend": spend})
+
+
+# (channel, cost per contact, cost per response, relative uplift) of ten campaigns, as bench/instances.py draws them.
+OFFER_CAMPAIGNS = (("email", 0.02, 0.5, 0.10), ("email", 0.02, 1.0, 0.15), ("email", 0.03, 0.5, 0.12),
+                   ("sms", 0.08, 0.5, 0.20), ("sms", 0.08, 1.0, 0.25), ("direct_mail", 0.70, 2.0, 0.35),
+                   ("direct_mail", 0.90, 2.0, 0.40), ("call", 3.00, 5.0, 0.80), ("call", 4.00, 5.0, 1.00),
+                   ("email", 0.02, 0.5, 0.08))
+
+
+def offer_levels(n: int, seed: int = 3) -> Problem:
+    """Offer variants as the bench's ``variants`` kind draws them, small: ten campaigns at three
+    levels (a deeper offer lifts more and costs more per response), columns 3j + v; a total
+    budget and one per campaign on expected spend over its three levels, the sms and call
+    capacities, and caps on campaign 1's audience and campaign 0's deepest offer."""
+    rng = np.random.default_rng(seed)
+    channel, per_contact, per_response, lift = (np.array(column) for column in zip(*OFFER_CAMPAIGNS))
+    k = len(channel)
+    worth = rng.lognormal(np.log(60.0), 0.9, size=(n, 1, 1))
+    p_control = 0.01 + 0.19 * rng.beta(1.2, 5.0, size=(n, k, 1))
+    responsiveness = 0.6 * rng.standard_normal((n, 1, 1)) + 0.8 * rng.standard_normal((n, k, 1))
+    depth, cost_times = np.array([0.7, 1.0, 1.4]), np.array([0.6, 1.0, 1.6])
+    p_treat = np.clip(p_control * (1.0 + lift[:, None] * depth * (1.0 + 0.965 * responsiveness)), 0.0, 1.0)
+    spend = (per_contact[:, None] + p_treat * per_response[:, None] * cost_times).reshape(n, 3 * k)
+    value = 0.95 * ((p_treat - p_control) * worth).reshape(n, 3 * k) - spend
+    eligible = np.repeat(rng.random((n, k)) < 0.6, 3, axis=1)
+    positive = np.where(eligible & (value > 0), spend, 0.0).sum(axis=0) / 3
+    campaign, channels = np.repeat(np.arange(k), 3), np.repeat(channel, 3)
+    rows = (
+        CouplingRow("budget", "budget", Sense.LE, 0.3 * positive.sum(), "spend", np.ones(3 * k, bool)),
+        *(CouplingRow(f"budget[c{j}]", "campaign_budget", Sense.LE, 0.2 * positive[3 * j:3 * j + 3].sum(), "spend",
+                      campaign == j) for j in range(k)),
+        CouplingRow("max_audience[c1]", "max_audience", Sense.LE, round(0.05 * n), COUNT, campaign == 1),
+        *(CouplingRow(f"capacity[{name}]", "channel_capacity", Sense.LE, round(share * n), COUNT, channels == name)
+          for name, share in (("sms", 0.06), ("call", 0.09))),
+        CouplingRow("max_audience[c0:v2]", "max_audience", Sense.LE, round(0.01 * n), COUNT, np.arange(3 * k) == 2),
+    )
+    return Problem(
+        customer_ids=np.arange(n), campaign_ids=tuple(f"c{j}:v{v}" for j in range(k) for v in range(3)),
+        channels=tuple(channels), pair_value=np.where(eligible, value, 0.0), spend=spend, eligible=eligible,
+        treated_share=np.ones(3 * k), rows=rows, weights={"spend": spend},
+    )

@@ -11,16 +11,11 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
    From SCREEN_ABOVE customers, when every row has one coefficient per campaign, one screening
    pass at the sample prices fixes everyone far from a tie and steps 2-5 run on the few
    candidates near one (optimizer/solve/screening.py), which proves the bound for all.
-3. **Master LP, priced out (column generation).** The master LP decides the MASTER customers
-   of smallest margin at λ0 over their few best campaigns; every other customer keeps its
-   best at λ0 and the master's limits shrink by what they use. Its duals λ are priced out:
-
-       L(λ) - z_master = sum over fixed customers of regret + sum over master customers of
-                         (best_i - their master dual),
-
-   so fixed customers with positive regret join the master, master customers get the column
-   of their new best, until L(λ) is within DUAL_SHARE of the allowed gap of z_master. Then
-   L(λ) is the LP optimum over all n·k pairs, found without ever building that LP.
+3. **Master LP, priced out (optimizer/solve/pricing.py).** The master LP decides the MASTER
+   customers of smallest margin at λ0 over their few best campaigns; every other customer keeps
+   its best at λ0. Its duals are priced out over everyone and customers and columns join it
+   (column generation) until L(λ) meets its value: L(λ) is then the LP optimum over all n·k
+   pairs, found without ever building that LP.
 4. **Exact core.** optimizer/solve/exact.py's core step on the master: the pairs of smallest
    |reduced cost| are solved as a MIP (Pyomo + HiGHS), the rest fixed at their LP values.
 5. **Proof.** A plan that moves any fixed customer off its best, or uses a pair outside the
@@ -54,30 +49,26 @@ from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound_at
 from optimizer.solve.balancing import STALL_SHARE, Pass, SampledPrices, balance, price_pass, sample_prices
 from optimizer.solve.clock import Clock
 from optimizer.solve.exact import solve_with_relaxation
-from optimizer.solve.lagrangian import PricedProblem, adjusted_values, priced_problem
-from optimizer.solve.master import MasterLP, MasterSolution
+from optimizer.solve.lagrangian import PricedProblem, priced_problem
+from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
+from optimizer.solve.pricing import DualState, OutOfTime, join, lower, solve_prices
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
 from optimizer.solve.repair import last_resort, repair, repair_reserve
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
-from optimizer.solve.screening import settled
 
 # Customers the master LP starts with: a 30th of all, between MASTER/5 and MASTER. Measured: at
 # 100k × 10, 10,000 took 0.22 s in all and 3,000 0.16 s; at 10^6 × 20 and on the 10^7's candidates,
 # whose prices are rougher, 3,000 needed more rounds (0.58 -> 0.71 s, 1.3 -> 2.8 s).
 MASTER = 10_000
-COLUMNS = 3
 CORE_PAIRS = 10_000  # first exact core: measured at 100k × 10, 5,000 left a plan 2.1 below z_LP, 10,000 0.05
-MAX_JOINING = 20_000
-MAX_ROUNDS = 60
 # Widenings of the master, while a round fits in the time left and the last one moved the plan or
 # the bound (measured: tight 10^6 × 20, 120 s limit: seven widenings of 10-13 s each left the plan
 # and bound of the second, gap 6.5e-6, exactly as they were).
 MAX_WIDENINGS = 10
 STALL_REACH = 4.0  # a widening that found nothing new is followed by one that reaches this much further
-DUAL_SHARE = 0.01  # the master loop may leave this share of the allowed gap between L and z_master
 
 
 @dataclass(frozen=True)
@@ -88,22 +79,6 @@ class PlanSpec:
     start: NDArray[np.float64]
     master: NDArray[np.intp]
     master_choice: NDArray[np.integer[Any]]
-
-
-@dataclass(frozen=True)
-class DualState:
-    """Where the price loop ended: its master LP optimum, the last pass, the fixed part, and the
-    least margin of a fixed customer at the last prices."""
-
-    solution: MasterSolution
-    latest: Pass
-    fixed_value: float
-    remaining: NDArray[np.float64]
-    least_outside: float
-
-
-class OutOfTime(Exception):
-    """The master LP stopped at the time limit before its optimum."""
 
 
 def solve_decompose(
@@ -211,17 +186,19 @@ def _decompose_all(
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
     if balanced.nearest is None:
         raise TypeError("a balancing pass without its nearest customers")
-    _join(customers, master, balanced.nearest, start, start)
-    result, plan, state, reached, stalled = None, None, None, (-np.inf, np.inf), False
+    join(customers, master, balanced.nearest, start, start)
+    result, plan, lowest, reached, stalled = None, None, balanced, (-np.inf, np.inf), False
     for _ in range(MAX_WIDENINGS + 1):
         clock = overall.reserving(repair_reserve(customers, overall.limit))  # as long as the passes now take
         started = clock.elapsed()
         try:
             state = solve_prices(customers, master, start, cap, options, clock)
-        except OutOfTime:
+        except OutOfTime as stopped:
+            lowest = lower(lowest, stopped.lowest)
             break
         if state is None:
             return _no_plan(overall, Termination.INFEASIBLE), None
+        lowest = lower(lowest, state.latest)
         found, spec = _solve_core(customers, master, state, start, options, clock)
         if _value(found) > _value(result):
             plan = spec
@@ -238,8 +215,7 @@ def _decompose_all(
     if result is not None and (result.termination is Termination.INFEASIBLE or result.bound == -np.inf):
         return _no_plan(overall, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
     if plan is None or result is None or result.objective is None:
-        known = balanced if state is None or state.latest.bound > balanced.bound else state.latest
-        return _repaired(customers, known, result, options, overall)
+        return _repaired(customers, lowest, result, options, overall)
     return _final(result, options, overall), plan
 
 
@@ -260,99 +236,6 @@ def _repaired(customers: Customers, known: Pass, result: SolveResult | None, opt
 def _master_size(n: int) -> int:
     """The customers the master LP starts with: a 30th of all, between MASTER/5 and MASTER."""
     return min(MASTER, max(MASTER // 5, n // 30))
-
-
-def _join(
-    customers: Customers, master: MasterLP, ids: NDArray[np.intp], prices: NDArray[np.float64],
-    start: NDArray[np.float64],
-) -> None:
-    """Gather the rows of new master customers; give each its COLUMNS best campaigns at ``prices``
-    and the campaign it held while fixed (its best at ``start``)."""
-    ids = np.sort(ids)
-    if ids.size == 0:
-        return
-    joining = customers.gather(ids)
-    everyone = np.arange(joining.n_customers)
-    columns = _best_columns(adjusted_values(joining, prices, everyone))
-    master.add_customers(joining, customers.shared_weights, columns, _held(adjusted_values(joining, start, everyone)))
-
-
-def _held(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:
-    """Each customer's best campaign (-1: none) from its priced-out values, as the pass picks it."""
-    best = np.argmax(adjusted, axis=1)
-    return np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)
-
-
-def _best_columns(adjusted: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """(c, k) mask of each customer's COLUMNS best eligible campaigns."""
-    k = adjusted.shape[1]
-    if k > COLUMNS:
-        cutoff = np.partition(adjusted, k - COLUMNS, axis=1)[:, k - COLUMNS][:, None]
-        return (adjusted >= cutoff) & np.isfinite(adjusted)
-    return np.isfinite(adjusted)
-
-
-def solve_prices(
-    customers: Customers, master: MasterLP, start: NDArray[np.float64], cap: NDArray[np.float64],
-    options: SolverOptions, clock: Clock,
-) -> DualState | None:
-    """Step 3: master LP and passes until L(λ) meets the master's value (None: no plan exists)."""
-    state = None
-    for number in range(MAX_ROUNDS):
-        inside, _ = master.sorted_customers()
-        fixed = reduce(add, customers.map(parts.plan_totals, start, inside, np.full(inside.size, NO_CAMPAIGN),
-                                          stage="fixed"))
-        remaining = settled(customers.rhs - customers.usage(fixed))
-        master.set_limits(remaining)
-        solution = master.solve(clock.allow())
-        if solution is None:
-            raise OutOfTime
-        latest, movers, least_outside = _price_round(customers, start, solution.prices, inside,
-                                                     solution.value + fixed.value)
-        state = DualState(solution, latest, fixed.value, remaining, least_outside)
-        customers.standing(f"master LP {number + 1}", None, latest.bound)
-        difference = latest.bound - (solution.value + fixed.value)
-        closed = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
-        if closed and solution.feasible or clock.expired() or number == MAX_ROUNDS - 1:
-            return state  # the master as solved: the core is built on its columns
-        lacking = _lacking(master, solution.prices)
-        if not solution.feasible:
-            if np.all(master.penalties[solution.violated] >= cap[solution.violated]) and movers.size == 0 \
-                    and not lacking.any():
-                return None  # with everyone priced in, breaking these rows pays at any price a plan could need
-            master.raise_penalties(solution.violated, 4.0, cap)
-        elif movers.size == 0 and not lacking.any():
-            return state
-        master.add_columns(np.arange(master.size), lacking)
-        _join(customers, master, movers, solution.prices, start)
-    return state
-
-
-def _price_round(customers: Customers, start: NDArray[np.float64], prices: NDArray[np.float64],
-                 inside: NDArray[np.intp], value: float) -> tuple[Pass, NDArray[np.intp], float]:
-    """One pass at the master's prices: L(λ) and usages, the fixed customers whose best moved
-    (at most MAX_JOINING, largest regret first; regret above 1e-9 of the plan's value per
-    customer) and the least margin of the fixed customers that did not move."""
-    least = 1e-9 * (1.0 + abs(value) / max(1, customers.n))
-    found = reduce(add, customers.map(parts.price_round, start, prices, inside, MAX_JOINING, least, stage="pass"))
-    latest = Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals))
-    ids = found.movers
-    if ids.size > MAX_JOINING:
-        ids = ids[np.lexsort((ids, -found.regret))[:MAX_JOINING]]
-    return latest, np.sort(ids), found.least_outside
-
-
-def _lacking(master: MasterLP, prices: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Mask (by slot) of each master customer's best campaign at ``prices`` where the master lacks it."""
-    lacking = np.zeros_like(master.has)
-    if master.size == 0:
-        return lacking
-    adjusted = master.adjusted(prices)  # -inf where not eligible: never the argmax of a finite row
-    best = np.argmax(adjusted, axis=1)
-    rows = np.arange(master.size)
-    wants = (adjusted[rows, best] > 0) & ~master.has[rows, best]
-    lacking[rows[wants], best[wants]] = True
-    return lacking
 
 
 def _solve_core(
@@ -405,7 +288,7 @@ def _widen(
     """Everything within ``reach`` of being chosen joins the master (no better plan lies outside)."""
     inside, _ = master.sorted_customers()
     near = np.concatenate(customers.map(parts.near, prices, reach + 1e-9, inside, stage="widen"))
-    _join(customers, master, near, prices, start)
+    join(customers, master, near, prices, start)
     adjusted = master.adjusted(prices)
     best = np.maximum(0.0, adjusted.max(axis=1, initial=-np.inf))
     master.add_columns(np.arange(master.size), np.isfinite(adjusted) & (best[:, None] - adjusted <= reach + 1e-9))

@@ -37,6 +37,7 @@ class DaskCustomers(Customers):
         self.n = n
         self.progress = progress
         self.value_outside = 0.0
+        self.pass_seconds, self._timed = 0.0, set()  # as Customers: passes over the cluster are timed
         self.map(_size, stage="load")
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
@@ -49,7 +50,7 @@ class DaskCustomers(Customers):
         least: NDArray[np.float64] = np.min([scale[1] for scale in scales], axis=0)
         return (1.0 + largest) / least
 
-    def map(self, function: Callable[..., _T], *args: Any, stage: str = "pass") -> list[_T]:
+    def _run(self, function: Callable[..., _T], args: tuple[Any, ...], stage: str) -> list[_T]:
         futures = self.client.map(partial(_apply, function, args), self.futures, pure=False)
         if self.progress is None:
             gathered: list[_T] = self.client.gather(futures)

@@ -106,30 +106,42 @@ class PricedProblem:
 
     def coefficients(self, customers: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
         """(m, len(customers), k) coefficients a_rij of the given customers, float64."""
-        k = self.n_campaigns
-        out = np.empty((len(self.rows), len(customers), k))
-        for r, weight in enumerate(self.row_weight):
-            if weight < 0:
-                out[r] = 1.0
-            else:
-                table = self.weights[weight]
-                out[r] = table[customers] if table.shape[0] > 1 else table[0]
-            out[r] *= self.campaigns[r]
+        out = np.empty((len(self.rows), len(customers), self.n_campaigns))
+        for r in range(len(self.rows)):
+            out[r] = self.row_coefficients(r, customers)
         return out
+
+    def row_coefficients(self, r: int, customers: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
+        """(len(customers), k) coefficients a_rij of row r for the given customers, float64."""
+        weight = self.row_weight[r]
+        if weight < 0:
+            table = np.ones((1, self.n_campaigns))
+        else:
+            table = self.weights[weight][customers] if self.weights.shape[1] > 1 else self.weights[weight]
+        out: NDArray[np.float64] = np.broadcast_to(table * self.campaigns[r], (len(customers), self.n_campaigns))
+        return out.astype(float)
 
     def pair_coefficients(
         self, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]]
     ) -> NDArray[np.float64]:
         """(m, pairs) coefficients a_rij of the given (customer, campaign) pairs, float64."""
         out = np.empty((len(self.rows), len(customers)))
-        for r, weight in enumerate(self.row_weight):
-            mask = self.campaigns[r, campaigns]
-            if weight < 0:
-                out[r] = mask
-            else:
-                table = self.weights[weight]
-                out[r] = (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) * mask
+        for r in range(len(self.rows)):
+            out[r] = self.row_pair_coefficients(r, customers, campaigns)
         return out
+
+    def row_pair_coefficients(
+        self, r: int, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]]
+    ) -> NDArray[np.float64]:
+        """(pairs,) coefficients a_rij of row r for the given (customer, campaign) pairs, float64."""
+        mask = self.campaigns[r, campaigns]
+        weight = self.row_weight[r]
+        if weight < 0:
+            counted: NDArray[np.float64] = mask.astype(float)
+            return counted
+        table = self.weights[weight]
+        out: NDArray[np.float64] = (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) * mask
+        return out.astype(float)
 
     def take(
         self, customers: NDArray[np.integer[Any]], ids: NDArray[Any], shared: bool, keep_dtype: bool = False
@@ -310,13 +322,19 @@ class Breakpoints:
         return edges
 
     def move(self, r: int, change: float) -> float:
-        """The price move of row r expected to change its lhs by ``change`` (signed)."""
+        """The price move of row r expected to change its lhs by ``change`` (signed). Where the
+        histogram holds less than ``change``, twice the furthest breakpoint it holds (the row's
+        scale if none): it counts only switches to each customer's runner-up, so a customer whose
+        runner-up uses the row too (another offer of the same campaign) is missed, and its largest
+        edge, ~10^6 × the scale, would be a move no damping brings back (measured on the variants
+        kind: every damped step of a balancing stayed worse than its start)."""
         direction = 0 if change < 0 else 1
         cumulative = np.cumsum(self.histogram[r, direction])
         edges = self.edges(r)
         b = int(np.searchsorted(cumulative, abs(change)))
         if b >= BINS:
-            step: float = edges[-1]
+            filled = np.flatnonzero(self.histogram[r, direction])
+            step: float = 2.0 * edges[filled[-1]] if filled.size else float(self.scale[r])
         else:
             before = cumulative[b - 1] if b > 0 else 0.0
             low = edges[b - 1] if b > 0 else 0.0

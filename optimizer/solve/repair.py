@@ -68,7 +68,7 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     timed = time.perf_counter()
     origin = balancing_pass(customers, prices, 0) if fresh else start
     took = (time.perf_counter() - timed) / 3 if fresh else max(PASS_SECONDS * customers.n * len(customers.campaign_ids),
-                                                               getattr(customers, "pass_seconds", 0.0))
+                                                               customers.pass_seconds)
     floors = any(row.sense is not Sense.LE for row in customers.rows)
     if customers.coefficients is not None and floors and not _too_late(clock, FILL_PASSES * took):
         filled = fill_audiences(customers, origin.prices, clock)
@@ -148,5 +148,4 @@ def repair_reserve(customers: Customers, limit: float) -> float:
     10^6 customers × 60 offers with expected spend, on a loaded machine, 1.3 s where the estimate
     said 0.36 s, and the repair ran out of time), at most REPAIR_SHARE of it."""
     pairs = customers.n * len(customers.campaign_ids)
-    measured = getattr(customers, "pass_seconds", 0.0)  # a Dask cluster's customers time no pass
-    return min(REPAIR_SHARE * limit, RESERVED_PASSES * max(PASS_SECONDS * pairs, measured))
+    return min(REPAIR_SHARE * limit, RESERVED_PASSES * max(PASS_SECONDS * pairs, customers.pass_seconds))

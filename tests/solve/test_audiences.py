@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from instances import assert_matches_brute_force, brute_force, medium_problem, per_campaign_costs, random_problem
 
-from optimizer.solve import decompose, exact
+from optimizer.solve import decompose, exact, pricing
 from optimizer.solve.audiences import audience_bound
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_full_model
@@ -135,7 +135,7 @@ def test_the_exact_solver_proves_with_the_first_core(monkeypatch):
 def test_the_decomposition_proves_without_widening_the_master(monkeypatch):
     problem = nearly_identical_customers()
     for name, value in (("MASTER", 100), ("MAX_JOINING", 200), ("CORE_PAIRS", 10)):
-        monkeypatch.setattr(decompose, name, value)
+        monkeypatch.setattr(pricing if name == "MAX_JOINING" else decompose, name, value)
 
     def no_widening(*args):
         raise AssertionError("the master was widened")
@@ -153,7 +153,7 @@ def test_a_bound_short_of_the_proof_still_tightens_the_decomposition(monkeypatch
     optimum; the widened master then proves it, and the answer is the full model's."""
     problem = gap_problem(2_000)
     for name, value in (("MASTER", 100), ("MAX_JOINING", 200), ("CORE_PAIRS", 10)):
-        monkeypatch.setattr(decompose, name, value)
+        monkeypatch.setattr(pricing if name == "MAX_JOINING" else decompose, name, value)
     bounds = []
     audience = decompose.audience_bound_at
     monkeypatch.setattr(decompose, "audience_bound_at", lambda *a: bounds.append((a[2], audience(*a))) or

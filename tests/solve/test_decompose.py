@@ -13,11 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from instances import GAP, assert_agrees_with_exact, brute_force, medium_problem, problems, random_problem
 
-from optimizer.solve import balancing, decompose
+from optimizer.solve import balancing, decompose, pricing
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.keys import position_keys
 from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.solve.results import Termination
@@ -48,7 +49,7 @@ def small_parts(monkeypatch):
     """Sample, master and joining limits small enough that every step of the loop runs."""
     monkeypatch.setattr(balancing, "SAMPLE", 60)
     monkeypatch.setattr(decompose, "MASTER", 25)
-    monkeypatch.setattr(decompose, "MAX_JOINING", 15)
+    monkeypatch.setattr(pricing, "MAX_JOINING", 15)
     monkeypatch.setattr(decompose, "CORE_PAIRS", 20)
     monkeypatch.setattr(balancing, "COARSE", (40, 100))
 
@@ -64,7 +65,7 @@ def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
     """Random weekly-plan instances where the master holds a fraction of the customers."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in (("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8)):
-            patch.setattr(decompose, name, value)
+            patch.setattr(pricing if name == "MAX_JOINING" else decompose, name, value)
         patch.setattr(balancing, "SAMPLE", 20)
         patch.setattr(balancing, "COARSE", (10, 40))
         assert_agrees_with_exact(medium_problem(seed, n=n))
@@ -72,14 +73,14 @@ def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
 
 def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monkeypatch):
     joined = []
-    original = decompose._price_round
+    original = pricing._price_round
 
     def spy(*args):
         latest, movers, least = original(*args)
         joined.append(movers.size)
         return latest, movers, least
 
-    monkeypatch.setattr(decompose, "_price_round", spy)
+    monkeypatch.setattr(pricing, "_price_round", spy)
     monkeypatch.setattr(balancing, "MAX_BALANCING", 1)  # leave the prices rough: the master must move them
     assert_agrees_with_exact(medium_problem(3))
     assert sum(joined) > 0
@@ -141,3 +142,34 @@ def test_a_plan_the_screen_found_but_could_not_prove_is_kept_when_the_rest_finds
 
     better = SolveResult(Termination.OPTIMAL, SolutionStatus.OPTIMAL, None, 99.99999, 100.0, 0.0, 1.0, "decompose", 0)
     assert decompose._kept((better, repaired_plan), (90.0, screen_plan), options, clock) == (better, repaired_plan)
+
+
+def test_a_master_lp_out_of_time_leaves_the_repair_the_lowest_l_the_rounds_found(small_parts, monkeypatch):
+    """The master LP solves twice, then stops at the limit: the repair starts from the prices of
+    the lowest L(λ) among the balanced prices and those two rounds, and that L is the bound."""
+    seen, solves, repaired_from = [], [], []
+    original_round, original_solve, original_repaired = pricing._price_round, MasterLP.solve, decompose._repaired
+
+    def spy_round(*args):
+        latest, movers, least = original_round(*args)
+        seen.append(latest.bound)
+        return latest, movers, least
+
+    def two_solves(master, limit):
+        solves.append(limit)
+        return original_solve(master, limit) if len(solves) <= 2 else None
+
+    def spy_repaired(customers, known, *rest):
+        repaired_from.append(known)
+        return original_repaired(customers, known, *rest)
+
+    monkeypatch.setattr(pricing, "_price_round", spy_round)
+    monkeypatch.setattr(MasterLP, "solve", two_solves)
+    monkeypatch.setattr(decompose, "_repaired", spy_repaired)
+    monkeypatch.setattr(balancing, "MAX_BALANCING", 1)  # rough prices: the rounds lower L
+    problem = medium_problem(3)
+    result = solve_decompose(problem, SolverOptions(mip_gap=1e-12))
+    assert len(seen) == 2 and len(repaired_from) == 1
+    assert repaired_from[0].bound <= min(seen) + 1e-9
+    assert result.choice is not None and problem.violations(result.choice) == []
+    assert result.objective <= result.bound <= repaired_from[0].bound + 1e-9

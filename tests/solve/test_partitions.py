@@ -11,7 +11,7 @@ import pytest
 from instances import medium_problem
 
 from optimizer.solve import partitions as parts
-from optimizer.solve.lagrangian import breakpoint_scale, price_out, priced_problem, stack
+from optimizer.solve.lagrangian import adjusted_values, breakpoint_scale, price_out, priced_problem, stack
 from optimizer.solve.partitions import Customers, Partition
 
 
@@ -137,3 +137,34 @@ def test_a_balancing_pass_remembers_its_plan_and_finds_the_smallest_margins(sett
     latest = price_out(priced, prices)
     assert np.array_equal(np.sort(found.nearest), np.sort(np.argsort(latest.margin, kind="stable")[:25]))
     assert part.memo["start"] == prices.tobytes() and np.array_equal(part.held(prices), latest.choice)
+
+
+def _release_by_hand(priced, prices, customer: int, held: int, r: int) -> float:
+    """min over alternatives j' (nothing included) using less of row r of the loss per unit freed."""
+    adjusted = np.r_[adjusted_values(priced, prices, np.array([customer]))[0], 0.0]
+    units = np.r_[priced.coefficients(np.array([customer]))[r, 0], 0.0]
+    losses = [(adjusted[held] - adjusted[j]) / (units[held] - units[j])
+              for j in range(len(units)) if units[j] < units[held] and np.isfinite(adjusted[j])]
+    return max(0.0, min(losses))
+
+
+@pytest.mark.parametrize("bounds", [[], [137, 138, 400]])
+def test_the_customers_releasing_an_overfull_row_give_up_its_room_most_cheaply(setting, bounds):
+    """At prices 0 everyone takes their best and the budget (row 0) and budget[k1] (row 1)
+    overfill: each row's 40 customers of least loss per unit freed, outside the master, with
+    the units of their held choice; whatever the split."""
+    priced, _, _, master = setting
+    zero = np.zeros(4)
+    found = reduce(add, [parts.releasing(p, zero, master, np.array([0, 1]), 40) for p in split(priced, bounds)])
+    held = price_out(priced, zero).choice
+    for r in (0, 1):
+        mine = found.rows == r
+        users = [i for i in np.setdiff1d(np.arange(500), master)
+                 if held[i] >= 0 and priced.coefficients(np.array([i]))[r, 0, held[i]] > 0]
+        losses = {i: _release_by_hand(priced, zero, i, held[i], r) for i in users}
+        chosen = found.customers[mine]
+        assert 40 <= chosen.size <= 40 * (len(bounds) + 1) and not np.isin(chosen, master).any()
+        assert np.allclose(found.loss[mine], [losses[i] for i in chosen])
+        assert np.allclose(found.units[mine], [priced.coefficients(np.array([i]))[r, 0, held[i]] for i in chosen])
+        least = np.sort(found.loss[mine])[:40]
+        assert np.allclose(least, np.sort(list(losses.values()))[:40])
