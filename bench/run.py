@@ -48,7 +48,7 @@ DEFAULT_JOBS = ",".join(
      for size in SIZES.get(kind, ("100000x10", "1000000x20", "10000000x20"))
      if not (kind == "custom" and size.startswith("10000000"))]  # five n×k custom weights: 4 GB more at 10^7
     + [f"full_model@{FULL_MODEL_LIMIT}:100000x10:{kind}" for kind in KINDS if kind != "wide"]
-    + ["decompose@1:1000000x20:planned", "decompose@1:1000000x20:custom"])
+    + ["decompose@1:1000000x20:planned", "decompose@1:1000000x20:custom", "decompose@1:1000000x20:variants"])
 
 
 @dataclass(frozen=True)

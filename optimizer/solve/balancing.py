@@ -173,9 +173,9 @@ def balance(
 def price_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
     """Per row, the price move that should bring its lhs to its limit (0 where it already holds),
     never past 0 on a row whose price has a sign: where no price of that sign meets the limit (too
-    few customers switch), the row goes slack at price 0. (Unclipped, such a move is the histogram's
-    largest, ~10^6 × the price, and no damping brings the step back: measured on the variants kind,
-    two slack rows' moves of -2.65e6 made every damped step of the balancing worse than its start.)"""
+    few customers switch), the row goes slack at price 0. (Unclipped, a move past 0 is the same
+    step at every damping: measured on the variants kind, two slack rows' moves of -2.65e6 left
+    every damped step of the balancing worse than its start.)"""
     moves = np.zeros(len(customers.rows))
     for r, (row, used, price) in enumerate(zip(customers.rows, latest.usage, latest.prices)):
         change = row.rhs - used

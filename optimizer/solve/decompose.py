@@ -198,7 +198,7 @@ def _decompose_all(
             break
         if state is None:
             return _no_plan(overall, Termination.INFEASIBLE), None
-        lowest = lower(lowest, state.latest)
+        lowest = lower(lowest, state.lowest)
         found, spec = _solve_core(customers, master, state, start, options, clock)
         if _value(found) > _value(result):
             plan = spec

@@ -41,11 +41,11 @@ class DaskCustomers(Customers):
         self.map(_size, stage="load")
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
-        self.coefficients = _common(self.map(_campaign_coefficients))
+        self.coefficients = _common(self.map(_campaign_coefficients, stage="describe"))
 
     @cached_property
     def price_scale(self) -> NDArray[np.float64]:
-        scales = self.map(_scale_parts)
+        scales = self.map(_scale_parts, stage="scale")
         largest = max(scale[0] for scale in scales)
         least: NDArray[np.float64] = np.min([scale[1] for scale in scales], axis=0)
         return (1.0 + largest) / least
@@ -62,10 +62,12 @@ class DaskCustomers(Customers):
         return results
 
     def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
-        return stack(self.map(parts.sample_rows, share, self.shared_weights, keep_dtype), self.shared_weights)
+        drawn = self.map(parts.sample_rows, share, self.shared_weights, keep_dtype, stage="sample")
+        return stack(drawn, self.shared_weights)
 
     def gather(self, customers: NDArray[np.intp], keep_dtype: bool = False) -> PricedProblem:
-        return stack(self.map(parts.customer_rows, customers, self.shared_weights, keep_dtype), self.shared_weights)
+        gathered = self.map(parts.customer_rows, customers, self.shared_weights, keep_dtype, stage="gather")
+        return stack(gathered, self.shared_weights)
 
     def usage(self, totals: parts.Totals) -> NDArray[np.float64]:
         return row_usage(self.row_weight, self.campaigns, totals.weight_sums, totals.counts)

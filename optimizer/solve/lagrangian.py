@@ -121,6 +121,13 @@ class PricedProblem:
         out: NDArray[np.float64] = np.broadcast_to(table * self.campaigns[r], (len(customers), self.n_campaigns))
         return out.astype(float)
 
+    @cached_property
+    def negative_rows(self) -> NDArray[np.bool_]:
+        """Per row, whether some customer has a negative coefficient a_rij on a campaign it counts."""
+        least = self.weights.min(axis=1) if self.weights.size else np.zeros((0, self.n_campaigns))  # (q, k)
+        return np.array([weight >= 0 and bool((least[weight][self.campaigns[r]] < 0).any())
+                         for r, weight in enumerate(self.row_weight)], dtype=bool)
+
     def pair_coefficients(
         self, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]]
     ) -> NDArray[np.float64]:

@@ -126,10 +126,10 @@ class MasterLP:
         customer's choice row tight, so the last solution stays primal feasible and, where the
         held campaign is still the customer's best, dual feasible too: the next solve starts from
         it (measured: 70k customers joining at 100k × 10 took 22 s to re-solve without this, 0.1 s
-        with it). Customers who join to free rows their held choices overfill start at nothing
-        instead, which is what keeps the solution primal feasible there (measured: 104k such
-        customers at 10^6 × 60 offers, 29 s to solve from nothing, over 100 s from their held
-        columns)."""
+        with it). Customers who join to free <= rows their held choices overfill start at nothing
+        instead: at their held columns the rows they join to free would stay overfull (measured:
+        104k such customers at 10^6 × 60 offers, 29 s to solve from nothing, over 100 s from their
+        held columns)."""
         count = joining.n_customers
         if count == 0:
             return

@@ -259,30 +259,31 @@ class Release:
 def releasing(
     part: Partition, start: NDArray[np.float64], master: NDArray[np.intp], over: NDArray[np.intp], count: int
 ) -> Release:
-    """For each row r of ``over``, the ``count`` customers outside the master whose plan (best at
-    ``start``) uses r that give up its room most cheaply: a customer holding j moves to the
-    alternative j' (or nothing) with a_rij' < a_rij that loses least per unit,
+    """For each row r of ``over``, ``count`` customers outside the master whose plan (best at
+    ``start``) uses r and who give up its room cheaply: a customer holding j moves to the
+    alternative j* (or nothing) with a_rij* < a_rij that loses least per unit,
 
-        loss_i = min_j' (adj_ij - adj_ij') / (a_rij - a_rij'),   units_i = a_rij,
+        loss_i = min_j' (adj_ij - adj_ij') / (a_rij - a_rij'),   units_i = a_rij - a_rij*.
 
-    computed for the RELEASE_SHORTLIST × count of least margin_i / units_i (its lower bound when
-    the row's coefficients are >= 0: measured at 10^7 × 20, the loss of every user of a total
-    budget took 5.2 s, a pass's margins 0.1 s a partition)."""
+    The loss is computed for the RELEASE_SHORTLIST × count of least margin_i / a_rij, its lower
+    bound when the row has no negative coefficient (then for all): measured at 10^7 × 20, the
+    loss of every user of a total budget took 5.2 s, a pass's margins 0.1 s a partition."""
     held, outside = part.held(start), part.outside(master)
     pieces = [Release(np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0), np.zeros(0))]
     chosen = np.flatnonzero(outside & (held >= 0))
-    margin = price_out(part.priced, start).margin if over.size else np.zeros(0)
+    margin = price_out(part.priced, start).margin if over.size and chosen.size else np.zeros(0)
     for r in over:
         units = part.priced.row_pair_coefficients(int(r), chosen, held[chosen])
         users, units = chosen[units > 0], units[units > 0]
-        shortlist = _least(margin[users] / units, RELEASE_SHORTLIST * count)
-        users, units = users[shortlist], units[shortlist]
-        loss = np.empty(users.size)
+        if not part.priced.negative_rows[r]:
+            shortlist = _least(margin[users] / units, RELEASE_SHORTLIST * count)
+            users = users[shortlist]
+        loss, freed = np.empty(users.size), np.empty(users.size)
         for first in range(0, users.size, REGRET_CHUNK):
             chunk = slice(first, first + REGRET_CHUNK)
-            loss[chunk] = _release_loss(part.priced, start, users[chunk], held[users[chunk]], r)
+            loss[chunk], freed[chunk] = _release_loss(part.priced, start, users[chunk], held[users[chunk]], r)
         keep = _least(loss, count)
-        pieces.append(Release(users[keep] + part.offset, np.full(keep.size, r), loss[keep], units[keep]))
+        pieces.append(Release(users[keep] + part.offset, np.full(keep.size, r), loss[keep], freed[keep]))
     return reduce(add, pieces)
 
 
@@ -295,16 +296,17 @@ def _least(values: NDArray[np.float64], count: int) -> NDArray[np.intp]:
 
 
 def _release_loss(priced: PricedProblem, prices: NDArray[np.float64], customers: NDArray[np.intp],
-                  held: NDArray[np.int32], r: int) -> NDArray[np.float64]:
-    """Per customer, the least loss per unit of row r given up (``releasing``), nothing included."""
+                  held: NDArray[np.int32], r: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per customer, the least loss per unit of row r given up and the units that move frees
+    (``releasing``), nothing included as an alternative."""
     adjusted = np.c_[adjusted_values(priced, prices, customers), np.zeros(customers.size)]
     units = np.c_[priced.row_coefficients(r, customers), np.zeros(customers.size)]
     rows = np.arange(customers.size)
     freed = units[rows, held][:, None] - units
     with np.errstate(divide="ignore", invalid="ignore"):
         per_unit: NDArray[np.float64] = np.where(freed > 0, (adjusted[rows, held][:, None] - adjusted) / freed, np.inf)
-    least: NDArray[np.float64] = np.maximum(per_unit.min(axis=1), 0.0)
-    return least
+    best = np.argmin(per_unit, axis=1)
+    return np.maximum(per_unit[rows, best], 0.0), freed[rows, best]
 
 
 def near(part: Partition, prices: NDArray[np.float64], reach: float, master: NDArray[np.intp]) -> NDArray[np.intp]:

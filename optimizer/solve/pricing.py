@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
-from optimizer.solve.balancing import Pass
+from optimizer.solve.balancing import Pass, signed_prices
 from optimizer.solve.clock import Clock
 from optimizer.solve.lagrangian import adjusted_values
 from optimizer.solve.master import MasterLP, MasterSolution
@@ -43,14 +43,15 @@ RELEASE_ROUNDS = 2  # joinings to free overfull rows before a master round; what
 
 @dataclass(frozen=True)
 class DualState:
-    """Where the price loop ended: its master LP optimum, the last pass, the fixed part, and the
-    least margin of a fixed customer at the last prices."""
+    """Where the price loop ended: its master LP optimum, the last pass, the fixed part, the
+    least margin of a fixed customer at the last prices, and the pass of the lowest L(λ) seen."""
 
     solution: MasterSolution
     latest: Pass
     fixed_value: float
     remaining: NDArray[np.float64]
     least_outside: float
+    lowest: Pass
 
 
 class OutOfTime(Exception):
@@ -106,7 +107,7 @@ def solve_prices(
     """Step 3: master LP and passes until L(λ) meets the master's value (None: no plan exists)."""
     state, lowest = None, None
     for number in range(MAX_ROUNDS):
-        fixed, remaining = held_within(customers, master, start)
+        fixed, remaining = held_within(customers, master, start, clock)
         master.set_limits(remaining)
         solution = master.solve(clock.allow())
         if solution is None:
@@ -114,8 +115,8 @@ def solve_prices(
         inside, _ = master.sorted_customers()
         latest, movers, least_outside = _price_round(customers, start, solution.prices, inside,
                                                      solution.value + fixed.value)
-        state = DualState(solution, latest, fixed.value, remaining, least_outside)
         lowest = lower(latest, lowest)
+        state = DualState(solution, latest, fixed.value, remaining, least_outside, lowest)
         customers.standing(f"master LP {number + 1}", None, latest.bound)
         difference = latest.bound - (solution.value + fixed.value)
         closed = difference <= DUAL_SHARE * options.mip_gap * max(1.0, abs(latest.bound))
@@ -135,7 +136,7 @@ def solve_prices(
 
 
 def held_within(
-    customers: Customers, master: MasterLP, start: NDArray[np.float64]
+    customers: Customers, master: MasterLP, start: NDArray[np.float64], clock: Clock
 ) -> tuple[parts.Totals, NDArray[np.float64]]:
     """The fixed customers' totals and the limits left for the master, b - u. Where the fixed
     customers alone overfill a row (the best at λ0 of everyone outside the master may: λ0
@@ -147,6 +148,8 @@ def held_within(
     5.82 M in four)."""
     fixed, remaining = _fixed_part(customers, master, start)
     for _ in range(RELEASE_ROUNDS):
+        if clock.expired():
+            break
         over = _overfull(customers.rows, remaining)
         joining = _releasing(customers, start, master.sorted_customers()[0], over, -remaining[over])
         if joining.size == 0:
@@ -190,9 +193,11 @@ def _releasing(customers: Customers, start: NDArray[np.float64], inside: NDArray
 
 def _price_round(customers: Customers, start: NDArray[np.float64], prices: NDArray[np.float64],
                  inside: NDArray[np.intp], value: float) -> tuple[Pass, NDArray[np.intp], float]:
-    """One pass at the master's prices: L(λ) and usages, the fixed customers whose best moved
-    (at most MAX_JOINING, largest regret first; regret above 1e-9 of the plan's value per
-    customer) and the least margin of the fixed customers that did not move."""
+    """One pass at the master's prices (clipped to their rows' signs: HiGHS's duals may be a
+    tolerance off, and only there does L bound every plan): L(λ) and usages, the fixed customers
+    whose best moved (at most MAX_JOINING, largest regret first; regret above 1e-9 of the plan's
+    value per customer) and the least margin of the fixed customers that did not move."""
+    prices = signed_prices(customers.rows, prices)
     least = 1e-9 * (1.0 + abs(value) / max(1, customers.n))
     found = reduce(add, customers.map(parts.price_round, start, prices, inside, MAX_JOINING, least, stage="pass"))
     latest = Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals))

@@ -173,3 +173,5 @@ def test_a_master_lp_out_of_time_leaves_the_repair_the_lowest_l_the_rounds_found
     assert repaired_from[0].bound <= min(seen) + 1e-9
     assert result.choice is not None and problem.violations(result.choice) == []
     assert result.objective <= result.bound <= repaired_from[0].bound + 1e-9
+    monkeypatch.setattr(MasterLP, "solve", original_solve)
+    assert result.bound >= solve_exact(problem).objective - 1e-6  # a bound, at the optimum or above

@@ -139,32 +139,41 @@ def test_a_balancing_pass_remembers_its_plan_and_finds_the_smallest_margins(sett
     assert part.memo["start"] == prices.tobytes() and np.array_equal(part.held(prices), latest.choice)
 
 
-def _release_by_hand(priced, prices, customer: int, held: int, r: int) -> float:
-    """min over alternatives j' (nothing included) using less of row r of the loss per unit freed."""
+def _release_by_hand(priced, prices, customer: int, held: int, r: int) -> tuple[float, float]:
+    """min over alternatives j' (nothing included) using less of row r of the loss per unit freed,
+    and the units that alternative frees."""
     adjusted = np.r_[adjusted_values(priced, prices, np.array([customer]))[0], 0.0]
     units = np.r_[priced.coefficients(np.array([customer]))[r, 0], 0.0]
-    losses = [(adjusted[held] - adjusted[j]) / (units[held] - units[j])
-              for j in range(len(units)) if units[j] < units[held] and np.isfinite(adjusted[j])]
-    return max(0.0, min(losses))
+    moves = [((adjusted[held] - adjusted[j]) / (units[held] - units[j]), units[held] - units[j])
+             for j in range(len(units)) if units[j] < units[held] and np.isfinite(adjusted[j])]
+    loss, freed = min(moves)
+    return max(0.0, loss), freed
 
 
 @pytest.mark.parametrize("bounds", [[], [137, 138, 400]])
-def test_the_customers_releasing_an_overfull_row_give_up_its_room_most_cheaply(setting, bounds):
-    """At prices 0 everyone takes their best and the budget (row 0) and budget[k1] (row 1)
-    overfill: each row's 40 customers of least loss per unit freed, outside the master, with
-    the units of their held choice; whatever the split."""
-    priced, _, _, master = setting
-    zero = np.zeros(4)
-    found = reduce(add, [parts.releasing(p, zero, master, np.array([0, 1]), 40) for p in split(priced, bounds)])
-    held = price_out(priced, zero).choice
+@pytest.mark.parametrize("case", ["zero prices", "start prices", "a negative cost"])
+def test_the_customers_releasing_an_overfull_row_give_up_its_room_most_cheaply(setting, bounds, case):
+    """Each of the budget's (row 0) and budget[k1]'s (row 1) 40 customers of least loss per unit
+    freed, outside the master, with the units their cheapest move frees, whatever the split: at
+    prices 0 (everyone's best), at other prices, and with a negative cost somewhere (no shortlist
+    by margin then, whose bound needs coefficients >= 0)."""
+    priced, start, _, master = setting
+    prices = start if case == "start prices" else np.zeros(4)
+    if case == "a negative cost":
+        weights = priced.weights.copy()
+        weights[0, :7, 2] = -1.0
+        priced = dataclasses.replace(priced, weights=weights)
+    assert priced.negative_rows[0] == (case == "a negative cost")
+    found = reduce(add, [parts.releasing(p, prices, master, np.array([0, 1]), 40) for p in split(priced, bounds)])
+    held = price_out(priced, prices).choice
     for r in (0, 1):
         mine = found.rows == r
         users = [i for i in np.setdiff1d(np.arange(500), master)
                  if held[i] >= 0 and priced.coefficients(np.array([i]))[r, 0, held[i]] > 0]
-        losses = {i: _release_by_hand(priced, zero, i, held[i], r) for i in users}
+        by_hand = {i: _release_by_hand(priced, prices, i, held[i], r) for i in users}
         chosen = found.customers[mine]
         assert 40 <= chosen.size <= 40 * (len(bounds) + 1) and not np.isin(chosen, master).any()
-        assert np.allclose(found.loss[mine], [losses[i] for i in chosen])
-        assert np.allclose(found.units[mine], [priced.coefficients(np.array([i]))[r, 0, held[i]] for i in chosen])
+        assert np.allclose(found.loss[mine], [by_hand[i][0] for i in chosen])
+        assert np.allclose(found.units[mine], [by_hand[i][1] for i in chosen])
         least = np.sort(found.loss[mine])[:40]
-        assert np.allclose(least, np.sort(list(losses.values()))[:40])
+        assert np.allclose(least, np.sort([loss for loss, _ in by_hand.values()])[:40])

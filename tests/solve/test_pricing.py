@@ -9,6 +9,7 @@ import numpy as np
 from instances import medium_problem
 
 from optimizer.solve import partitions as parts, pricing
+from optimizer.solve.clock import Clock
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.partitions import Customers
@@ -25,7 +26,7 @@ def test_fixed_customers_who_overfill_a_row_join_the_master_before_it_is_solved(
     start = np.zeros(4)
     overfull = customers.usage(reduce(add, customers.map(parts.pass_totals, start))) - customers.rhs
     assert overfull[0] > 0 and overfull[1] > 0
-    _, remaining = pricing.held_within(customers, master, start)
+    _, remaining = pricing.held_within(customers, master, start, Clock.start(60.0))
     assert 0 < master.size < 600
     le = [r for r, row in enumerate(customers.rows) if row.sense is Sense.LE]
     assert np.all(remaining[le] >= 0)
