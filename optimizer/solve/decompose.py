@@ -64,6 +64,12 @@ from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 # whose prices are rougher, 3,000 needed more rounds (0.58 -> 0.71 s, 1.3 -> 2.8 s).
 MASTER = 10_000
 CORE_PAIRS = 10_000  # first exact core: measured at 100k × 10, 5,000 left a plan 2.1 below z_LP, 10,000 0.05
+# The share of the time left that a screened decomposition leaves to the passes over everyone,
+# should it fail. Measured on tight 10^7 × 20 under 120 s: the sample prices left the candidates
+# a problem whose master LP diverged for 100 s, and the passes over everyone then had 6 s (a
+# repaired plan of gap 3.4e-2); with half kept back they had 53 s (gap 3.1e-2: their own master
+# LP diverges there too). Screens that succeed took 2.4 s (planned) and 22 s (50 campaigns).
+SCREEN_KEEPS = 0.5
 # Widenings of the master, while a round fits in the time left and the last one moved the plan or
 # the bound (measured: tight 10^6 × 20, 120 s limit: seven widenings of 10-13 s each left the plan
 # and bound of the second, gap 6.5e-6, exactly as they were).
@@ -102,7 +108,8 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
     prices = sampled.prices
     if screening.applies(customers, sampled.margins):
         reserve = repair_reserve(customers, clock.limit)  # a repair over everyone, should the screen fail
-        screened = _decompose_screened(customers, sampled, options, clock.reserving(reserve))
+        kept = SCREEN_KEEPS * max(0.0, clock.remaining() - reserve)  # and the passes over everyone
+        screened = _decompose_screened(customers, sampled, options, clock.reserving(reserve + kept))
         if screened.result is not None:
             return screened.result, screened.plan
         if clock.remaining() <= reserve:  # no time for the passes over everyone: a plan from the screen's prices

@@ -144,3 +144,21 @@ def test_the_threshold_keeps_about_the_share_and_at_most_the_cap(monkeypatch):
     assert (margins < below).mean() == pytest.approx(screening.SCREEN_SHARE, abs=2e-3)
     monkeypatch.setattr(screening, "SCREEN_MAX", 5_000)  # 0.5 % of 10^6: the quantile is one of the ties at 0
     assert screening.threshold(margins, 10**6) == 0.001  # the smallest positive margin, so ties are candidates
+
+
+def test_a_failing_screen_leaves_half_the_time_to_the_passes_over_everyone(screened, monkeypatch):
+    """The screened attempt's clock ends SCREEN_KEEPS of the time left (after the repair's reserve)
+    before the solve's own limit; when it fails, the decomposition over everyone runs on."""
+    limits = []
+
+    def failing(customers, sampled, options, clock):
+        limits.append(clock.limit)
+        return decompose.Screened(sampled.prices)
+
+    monkeypatch.setattr(decompose, "_decompose_screened", failing)
+    problem = planned_problem(2, 12_000)
+    result = solve_decompose(priced_problem(problem, np.float32), SolverOptions(time_limit_s=100.0, mip_gap=GAP))
+    limit, = limits
+    assert 45.0 <= limit <= 51.0  # 100 s less the reserve, half of what is left then kept back
+    assert screened["solved"] == [12_000] and result.termination is Termination.OPTIMAL
+    assert problem.violations(result.choice) == []
