@@ -309,10 +309,28 @@ def _release_loss(priced: PricedProblem, prices: NDArray[np.float64], customers:
     return np.maximum(per_unit[rows, best], 0.0), freed[rows, best]
 
 
-def near(part: Partition, prices: NDArray[np.float64], reach: float, master: NDArray[np.intp]) -> NDArray[np.intp]:
-    """Global indices of customers outside the master within ``reach`` of another choice."""
+@dataclass(frozen=True)
+class Near:
+    """Customers outside the master within reach of another choice, for one partition (or, added
+    up, all): global indices and their margins."""
+
+    customers: NDArray[np.intp]
+    margins: NDArray[np.float64]
+
+    def __add__(self, other: Near) -> Near:
+        return Near(np.r_[self.customers, other.customers], np.r_[self.margins, other.margins])
+
+    def nearest(self, count: int) -> NDArray[np.intp]:
+        """The (sorted) ``count`` of least margin, ties broken by index."""
+        return np.sort(self.customers[np.lexsort((self.customers, self.margins))[:count]])
+
+
+def near(part: Partition, prices: NDArray[np.float64], reach: float, master: NDArray[np.intp], count: int) -> Near:
+    """The ``count`` customers outside the master of least margin within ``reach`` of another choice."""
     margin = price_out(part.priced, prices).margin
-    return np.flatnonzero((margin <= reach) & part.outside(master)) + part.offset
+    within = np.flatnonzero((margin <= reach) & part.outside(master))
+    kept = within[_least(margin[within], count)]
+    return Near(kept + part.offset, margin[kept])
 
 
 def eligible_counts(part: Partition) -> NDArray[np.intp]:

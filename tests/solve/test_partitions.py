@@ -177,3 +177,19 @@ def test_the_customers_releasing_an_overfull_row_give_up_its_room_most_cheaply(s
         assert np.allclose(found.units[mine], [by_hand[i][1] for i in chosen])
         least = np.sort(found.loss[mine])[:40]
         assert np.allclose(least, np.sort([loss for loss, _ in by_hand.values()])[:40])
+
+
+@pytest.mark.parametrize("bounds", [[], [137, 138, 400]])
+def test_the_customers_near_a_tie_are_those_of_least_margin_within_reach(setting, bounds):
+    """Outside the master, within reach of another choice, the ``count`` of least margin; whatever the split."""
+    priced, _, prices, master = setting
+    margin = price_out(priced, prices).margin
+    outside = np.setdiff1d(np.arange(500), master)
+    reach = float(np.quantile(margin[outside], 0.3))
+    within = outside[margin[outside] <= reach]
+    found = reduce(add, [parts.near(p, prices, reach, master, 25) for p in split(priced, bounds)])
+    nearest = found.nearest(25)
+    assert nearest.size == 25 and np.all(np.isin(nearest, within))
+    assert np.allclose(np.sort(margin[nearest]), np.sort(margin[within])[:25])
+    assert np.array_equal(np.sort(reduce(add, [parts.near(p, prices, reach, master, 500)
+                                                for p in split(priced, bounds)]).customers), within)
