@@ -28,6 +28,7 @@ from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
 from optimizer.solve.fixed import overused, without_fixed
+from optimizer.solve.infeasibility import rounded
 from optimizer.solve.options import Method
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
@@ -256,7 +257,7 @@ def _ratio_words(problem: Problem, ratios: Ratios,
         if total <= 0:
             return None
         reached = limit + float(problem.row_activity(plan)[index[row.name]]) / total
-        return f"{moved} to {_significant(reached, down=row.sense is Sense.GE)} (a plan was found at that ratio)"
+        return f"{moved} to {rounded(reached, up=row.sense is not Sense.GE):,.6g} (a plan was found at that ratio)"
     return words
 
 
@@ -265,12 +266,6 @@ def _ratio_labelled(row: CouplingRow, ratios: Ratios) -> CouplingRow:
     if row.family != "custom" or row.name not in ratios:
         return row
     return replace(row, source=f"{row.source}: a ratio {row.sense} {ratios[row.name][0]:,.6g}")
-
-
-def _significant(value: float, down: bool) -> str:
-    """``value`` at 4 significant digits, rounded down (or up), as text."""
-    scale = 10.0 ** (3 - int(np.floor(np.log10(max(abs(value), 1e-12)))))
-    return f"{(np.floor if down else np.ceil)(value * scale) / scale:,.6g}"
 
 
 def _no_plan(scenario: Scenario, problem: Problem, result: SolveResult) -> SolverError:

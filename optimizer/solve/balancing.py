@@ -72,9 +72,8 @@ def balancing_pass(customers: Customers, prices: NDArray[np.float64], nearest: i
     scale = breakpoint_scale(customers.price_scale, prices)
     found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
                                        stage="balance"))
-    closest = found.nearest[np.lexsort((found.nearest, found.margins))[:nearest]]
     return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
-                Breakpoints(scale, found.totals.histogram), np.sort(closest))
+                Breakpoints(scale, found.totals.histogram), parts.least_first(found.nearest, found.margins, nearest))
 
 
 @dataclass(frozen=True)

@@ -117,20 +117,25 @@ def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
     a knife edge, which a little more takes them off). Otherwise the LP's amount, rounded inwards,
     is what is known: at least that much."""
     row = change.row
-    amount = _rounded(change.change * (1.0 + CHECK_MARGIN), whole=row.weight == COUNT, outwards=True)
+    amount = _outwards(change.change * (1.0 + CHECK_MARGIN), whole=row.weight == COUNT, outwards=True)
     moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
     result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=max(LEAST_STEP, seconds), mip_gap=1e-2))
     if result.status is not SolutionStatus.NONE:
         return Conflict(row, amount, sufficient=True, plan=result.choice)
-    return Conflict(row, _rounded(change.change, whole=False, outwards=False))
+    return Conflict(row, _outwards(change.change, whole=False, outwards=False))
 
 
-def _rounded(change: float, whole: bool, outwards: bool) -> float:
-    """``change`` to a whole number, or at its 4th significant digit: away from 0 when ``outwards``,
-    towards it otherwise."""
-    scale = 1.0 if whole else 10.0 ** (3 - int(np.floor(np.log10(max(abs(change), 1e-12)))))
-    away = np.ceil if (change > 0) == outwards else np.floor
-    return float(away(change * scale + (-1e-9 if away is np.ceil else 1e-9)) / scale)
+def rounded(value: float, up: bool, whole: bool = False) -> float:
+    """``value`` to a whole number, or at its 4th significant digit, rounded up (or down); a value
+    a hair past a step (1e-9 of it, summation noise) stays on it."""
+    scale = 1.0 if whole else 10.0 ** (3 - int(np.floor(np.log10(max(abs(value), 1e-12)))))
+    step = np.ceil if up else np.floor
+    return float(step(value * scale + (-1e-9 if up else 1e-9)) / scale)
+
+
+def _outwards(change: float, whole: bool, outwards: bool) -> float:
+    """``change`` rounded (``rounded``) away from 0 when ``outwards``, towards it otherwise."""
+    return rounded(change, up=(change > 0) == outwards, whole=whole)
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def balancing_totals(part: Partition, prices: NDArray[np.float64], breakpoints: 
     result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
     part.memo.update(start=prices.tobytes(), held=result.choice)
     margin = result.margin
-    keep = np.argpartition(margin, count)[:count] if margin.size > count > 0 else np.arange(min(margin.size, count))
+    keep = _least(margin, count)
     if result.breakpoints is None:
         raise TypeError("a pass given breakpoints returned no histograms")
     totals = _totals(result, result.breakpoints.histogram)
@@ -218,9 +218,8 @@ def price_round(
     regret = _regret(part.priced, prices, candidates, held[candidates])
     keep = regret > least
     candidates, regret = candidates[keep], regret[keep]
-    if candidates.size > count:
-        top = np.argpartition(-regret, count)[:count]
-        candidates, regret = candidates[top], regret[top]
+    top = _least(-regret, count)
+    candidates, regret = candidates[top], regret[top]
     kept = float(latest.margin[outside & ~moved].min(initial=np.inf))
     totals = _totals(latest, np.zeros((len(prices), 2, 0)))
     return Round(totals, candidates + part.offset, regret, min(kept, 0.0) if moved.any() else kept)
@@ -287,6 +286,12 @@ def releasing(
     return reduce(add, pieces)
 
 
+def least_first(customers: NDArray[np.intp], keys: NDArray[np.float64], count: int) -> NDArray[np.intp]:
+    """The ``count`` customers of least key (of equal keys, the lower index), sorted by index: the
+    same customers however the partitions that found them were split."""
+    return np.sort(customers[np.lexsort((customers, keys))[:count]])
+
+
 def _least(values: NDArray[np.float64], count: int) -> NDArray[np.intp]:
     """Positions of the ``count`` least values (all of them when there are no more)."""
     if values.size <= count:
@@ -322,7 +327,7 @@ class Near:
 
     def nearest(self, count: int) -> NDArray[np.intp]:
         """The (sorted) ``count`` of least margin, ties broken by index."""
-        return np.sort(self.customers[np.lexsort((self.customers, self.margins))[:count]])
+        return least_first(self.customers, self.margins, count)
 
 
 def near(part: Partition, prices: NDArray[np.float64], reach: float, master: NDArray[np.intp], count: int) -> Near:

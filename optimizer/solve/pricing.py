@@ -201,10 +201,7 @@ def _price_round(customers: Customers, start: NDArray[np.float64], prices: NDArr
     least = 1e-9 * (1.0 + abs(value) / max(1, customers.n))
     found = reduce(add, customers.map(parts.price_round, start, prices, inside, MAX_JOINING, least, stage="pass"))
     latest = Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals))
-    ids = found.movers
-    if ids.size > MAX_JOINING:
-        ids = ids[np.lexsort((ids, -found.regret))[:MAX_JOINING]]
-    return latest, np.sort(ids), found.least_outside
+    return latest, parts.least_first(found.movers, -found.regret, MAX_JOINING), found.least_outside
 
 
 def _lacking(master: MasterLP, prices: NDArray[np.float64]) -> NDArray[np.bool_]:
