@@ -28,10 +28,10 @@ from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.clock import Clock
 from optimizer.solve.fixed import overused, without_fixed
-from optimizer.solve.infeasibility import rounded
 from optimizer.solve.options import Method
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+from optimizer.solve.rounding import rounded
 from optimizer.solve.shortfalls import Shortfall, describe_shortfall, label, obvious_conflicts
 
 if TYPE_CHECKING:

@@ -34,6 +34,7 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import INF, IPM_ABOVE, coupling_matrix, highs_model, row_bounds
 from optimizer.solve.results import SolutionStatus
+from optimizer.solve.rounding import rounded
 from optimizer.solve.shortfalls import label
 from optimizer.solve.solver import solve
 
@@ -123,14 +124,6 @@ def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
     if result.status is not SolutionStatus.NONE:
         return Conflict(row, amount, sufficient=True, plan=result.choice)
     return Conflict(row, _outwards(change.change, whole=False, outwards=False))
-
-
-def rounded(value: float, up: bool, whole: bool = False) -> float:
-    """``value`` to a whole number, or at its 4th significant digit, rounded up (or down); a value
-    a hair past a step (1e-9 of it, summation noise) stays on it."""
-    scale = 1.0 if whole else 10.0 ** (3 - int(np.floor(np.log10(max(abs(value), 1e-12)))))
-    step = np.ceil if up else np.floor
-    return float(step(value * scale + (-1e-9 if up else 1e-9)) / scale)
 
 
 def _outwards(change: float, whole: bool, outwards: bool) -> float:

@@ -147,12 +147,3 @@ def test_diagnosis_of_random_infeasible_instances_claims_only_what_holds():
                 assert brute_force(with_changes(problem, [short])) is None, conflict.row.name
         for row in diagnosis.not_alone:  # no change of this row alone gives a plan, however large
             assert brute_force(with_changes(problem, [Conflict(row, 1e6 if row.sense is Sense.LE else -1e6)])) is None
-
-
-def test_rounded_takes_four_significant_digits_or_whole_units_up_or_down():
-    from optimizer.solve.infeasibility import rounded
-
-    assert rounded(1234.56, up=True) == 1235.0 and rounded(1234.56, up=False) == 1234.0
-    assert rounded(-1234.56, up=True) == -1234.0 and rounded(-1234.56, up=False) == -1235.0
-    assert rounded(0.0123456, up=True) == pytest.approx(0.01235) and rounded(7.2, up=True, whole=True) == 8.0
-    assert rounded(1.2 + 1e-14, up=True) == 1.2  # summation noise past a step stays on it
