@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,9 @@ def optimize(
         "--dask", help="Run the decomposition on a Dask cluster: 'local' (a LocalCluster on this machine) or a "
         "scheduler address (tcp://host:8786). 'customers' must be a folder of parquet partitions; the plan is "
         "written to OUT/plan/, one file per partition. Needs: pip install 'cvo\\[dask]'.", show_default=False)] = None,
+    scheduler_file: Annotated[Path | None, typer.Option(
+        "--scheduler-file", help="Run on the Dask cluster whose scheduler wrote this file (dask scheduler "
+        "--scheduler-file F; dask-jobqueue, dask-mpi), as --dask ADDRESS does.", show_default=False)] = None,
     quiet: QuietOption = False,
     overrides: SetOption = None,
     sample: Annotated[float | None, typer.Option(
@@ -61,12 +65,18 @@ def optimize(
     from optimizer.plan.workflow import optimize as optimize_plan
     from optimizer.reporting.console import PassProgress
     from optimizer.scenario.schema import load_scenario
+    from optimizer.store.datasets import local_path
     from optimizer.store.files import PLAN_FILE, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
 
     if seed is not None and sample is None:
         raise fail(ScenarioError("--seed sets the draw of --sample, and no --sample was given", where="--seed",
                                  fix="Add --sample SHARE for a plan of a sample, or leave out --seed (the control "
                                      "draw's seed is the scenario's 'seed', e.g. --set seed=7)"))
+    if scheduler_file is not None:
+        if dask is not None:
+            raise fail(ScenarioError("--dask and --scheduler-file both name a cluster", where="--scheduler-file",
+                                     fix="Give one of them"))
+        dask = f"scheduler-file:{scheduler_file}"
     if dask is not None:
         if sample is not None:
             raise fail(ScenarioError("--sample plans a sample in memory; it does not run with --dask", where="--sample",
@@ -76,7 +86,7 @@ def optimize(
     try:
         loaded = with_history(load_scenario(scenario, overrides or []), history)
         default = loaded.name if sample is None else f"{loaded.name}_sample"  # never over the real plan
-        out_dir = out if out is not None else Path("out") / default
+        out_dir = local_path(out) if out is not None else Path("out") / default
         progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
         with claimed_output_folder(out_dir), progress:
             plan = optimize_plan(loaded, method, progress, day(date), sample, seed)
@@ -117,6 +127,7 @@ def _optimize_on_dask(
         from optimizer.plan.distributed import check_distributable, optimize_distributed
         from optimizer.reporting.console import PassProgress
         from optimizer.scenario.schema import load_scenario
+        from optimizer.store.datasets import local_path
         from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
@@ -125,7 +136,7 @@ def _optimize_on_dask(
         loaded = with_history(load_scenario(scenario, overrides), history)
         _check_decomposition(method, loaded.solver.method, loaded.source)
         check_distributable(loaded)
-        out_dir = out if out is not None else Path("out") / loaded.name
+        out_dir = local_path(out) if out is not None else Path("out") / loaded.name
         console = progress_console(quiet)
         with claimed_output_folder(out_dir), _cluster(address, console) as client:
             title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"
@@ -164,11 +175,15 @@ def _cluster(address: str, console: Console) -> Iterator[Any]:
 
     if address == "local":
         with LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
-                threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as local:  # type: ignore[no-untyped-call]
+                threads_per_worker=1, dashboard_address=None,
+                silence_logs=logging.ERROR) as cluster, Client(cluster) as local:  # type: ignore[no-untyped-call]
+            # the scheduler runs here: its notices (a shuffle started, a worker closed) are not the user's
             yield local
         return
+    file = address.removeprefix("scheduler-file:") if address.startswith("scheduler-file:") else None
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT_S)  # type: ignore[no-untyped-call]
+        client = Client(address if file is None else None, scheduler_file=file,  # type: ignore[no-untyped-call]
+                        timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as error:
         raise CvoError(f"The Dask scheduler at '{address}' cannot be reached: {error}", where="--dask",
                        fix="Give the address `dask scheduler` prints (tcp://host:8786) and check that it runs, or "

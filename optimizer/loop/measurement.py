@@ -91,7 +91,7 @@ def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFr
         return load_customers(Path(customers), "customer_id"), None
     try:
         scenario = load_scenario(record["scenario_file"])
-        table = load_customers(scenario.resolve(scenario.customers), scenario.customer_id)
+        table = load_customers(scenario.location(scenario.customers), scenario.customer_id, scenario.storage_options)
     except CvoError as error:
         return None, f"no sub-personas: the run's customer table could not be read ({error.problem})"
     return table.rename(columns={scenario.customer_id: "customer_id"}), None

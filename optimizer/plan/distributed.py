@@ -32,17 +32,18 @@ import pyarrow.parquet as pq
 import yaml
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, HistoryError, ScenarioError
+from optimizer.errors import ScenarioError
 from optimizer.plan.controls import control_keys
+from optimizer.plan.partitioned_data import LoadedData, PartSource, loaded_data, partition_scenario
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
-from optimizer.scenario.formulation import formulate, response_values
+from optimizer.scenario.formulation import response_values
 from optimizer.scenario.schema import Scenario
 from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
-from optimizer.solve.distributed import DaskCustomers
-from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.distributed import DaskCustomers, gathered
 from optimizer.solve.partitions import Partition, Progress
 from optimizer.solve.results import SolveResult
+from optimizer.store.datasets import local_path
 from optimizer.store.files import (
     PLAN_FOLDER,
     SCENARIO_FILE,
@@ -58,67 +59,17 @@ KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' 
 Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
 
 
-def partition_files(scenario: Scenario) -> list[str]:
-    """Names of the parquet files of the scenario's partitioned customer table."""
-    folder = scenario.resolve(scenario.customers)
-    files = sorted(path.name for path in folder.glob("*.parquet")) if folder.is_dir() else []
-    if not files:
-        raise DataError(
-            f"The customers path {folder} is not a folder of .parquet partitions",
-            where=f"{scenario.source}, customers",
-            fix="Point 'customers' at a folder of parquet files (one per partition) to run on a Dask cluster",
-        )
-    return files
-
-
 def anchored(scenario: Scenario) -> Scenario:
     """The scenario with every path in it absolute, as the client resolves it: a worker runs in its
     own folder, where a relative path means another file (or none, and a history that is missing
     there would read as no contacts)."""
     history = scenario.contact_policy.model_copy(
         update={"history": str(scenario.resolve(scenario.contact_policy.history))})
-    update: dict[str, Any] = {"customers": str(scenario.resolve(scenario.customers)), "contact_policy": history,
+    update: dict[str, Any] = {"customers": scenario.location(scenario.customers), "contact_policy": history,
                               "path": None if scenario.path is None else scenario.path.resolve()}
     if scenario.scores is not None:
-        update["scores"] = str(scenario.resolve(scenario.scores))
+        update["scores"] = scenario.location(scenario.scores)
     return scenario.model_copy(update=update)
-
-
-def load_partition(scenario: Scenario, name: str, offset: int, run_date: dt.date,
-                   history_expected: bool = False) -> Partition:
-    """One partition's lean arrays, built on the worker that will keep them (contact policy on
-    ``run_date``); HistoryError when the client read a contact history this worker cannot see."""
-    history = scenario.resolve(scenario.contact_policy.history)
-    if history_expected and not history.is_file():
-        raise HistoryError(f"The contact history {history} is read by the client but a worker cannot see it",
-                           where=f"partition {name}",
-                           fix="Put the history where every worker can read it (a shared file system), or run "
-                           "with --dask local; without it the plan would ignore every earlier contact")
-    formulation = formulate(load_data(partition_scenario(scenario, name), run_date), whole=False)
-    return Partition(priced_problem(formulation.problem), offset, name)
-
-
-def partition_scenario(scenario: Scenario, name: str) -> Scenario:
-    """The scenario over one partition file of its customers (and of its scores)."""
-    update: dict[str, Any] = {"customers": str(scenario.resolve(scenario.customers) / name)}
-    if scenario.scores is not None:
-        update["scores"] = str(scenario.resolve(scenario.scores) / name)
-    return scenario.model_copy(update=update)
-
-
-def dask_customers(
-    client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None,
-    history_expected: bool = False,
-) -> DaskCustomers:
-    """The scenario's partitions (its paths absolute: ``anchored``), each loaded (formulated) on the
-    worker that will keep it; ``history_expected`` when the client found the contact history."""
-    files = partition_files(scenario)
-    folder = scenario.resolve(scenario.customers)
-    sizes = [pq.read_metadata(folder / name).num_rows for name in files]
-    offsets = np.r_[0, np.cumsum(sizes)[:-1]]
-    futures = [client.submit(load_partition, scenario, name, int(offset), run_date, history_expected, pure=False)
-               for name, offset in zip(files, offsets)]
-    return DaskCustomers(client, futures, files, int(sum(sizes)), progress)
 
 
 @dataclass(frozen=True)
@@ -144,25 +95,27 @@ def check_distributable(scenario: Scenario) -> None:
 
 
 def optimize_distributed(
-    scenario: Scenario, client: Any, out_dir: Path, run_date: dt.date | None = None, progress: Progress | None = None
+    scenario: Scenario, client: Any, out_dir: Path | str, run_date: dt.date | None = None,
+    progress: Progress | None = None,
 ) -> DistributedRun:
     """Solve a scenario over a partitioned dataset on a Dask cluster and write the plan partitioned
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``); ``progress``
     hears every map over the partitions and the decomposition's standing."""
     check_distributable(scenario)
-    run_date, scenario, out_dir = run_date or dt.date.today(), anchored(scenario), Path(out_dir).resolve()
+    run_date, scenario, out_dir = run_date or dt.date.today(), anchored(scenario), local_path(out_dir).resolve()
     check_output_folder(out_dir)
     seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
     started = time.perf_counter()
-    customers = dask_customers(client, scenario, run_date, progress, history_expected=seen[0] is not None)
-    loading = time.perf_counter() - started  # the first map waits for every partition to be loaded
+    data = loaded_data(client, scenario, run_date, progress, history_expected=seen[0] is not None)
+    loading = time.perf_counter() - started
+    customers = data.customers
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})
     fractions = scenario.control_fractions()
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
     summary = _summary(scenario, result, customers, thresholds, run_date, seen, loading)
-    write_partitioned(customers, plan, thresholds, out_dir, summary, (scenario, run_date))
+    write_partitioned(data, plan, thresholds, out_dir, summary, (scenario, run_date))
     return DistributedRun(result, out_dir, summary)
 
 
@@ -210,18 +163,24 @@ def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: NDArray[
     return [key[(key >> np.uint64(64 - KEY_BITS)).astype(np.int64) == cut] for key, cut in zip(keys, cut_bins)]
 
 
-def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
+def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
                       summary: dict[str, Any], source: tuple[Scenario, dt.date]) -> None:
-    """One plan file per partition, written by the workers into a fresh folder that then
-    replaces OUT/plan by renames; summary.json and the manifest last (``write_run``), so a crash
-    anywhere leaves a folder that readers either accept whole or refuse. ``source`` (the scenario
-    and run date) lets each worker read its partition's value of one response for the plan."""
+    """One plan file per partition (part-00000.parquet, ... in the partitions' order), written by
+    the workers into a fresh folder that then replaces OUT/plan by renames; summary.json and the
+    manifest last (``write_run``), so a crash anywhere leaves a folder that readers either accept
+    whole or refuse. ``source`` (the scenario and run date) lets each worker read its partition's
+    tables again for the value of one response the plan records."""
     run_id = summary["run_id"]
+    client = data.customers.client
 
     def stage(folder: Path) -> list[str]:
         fresh = staging_folder(folder, PLAN_FOLDER)
         try:
-            customers.map(_write_plan, plan, thresholds, source, fresh, run_id)
+            numbers = range(len(data.sources))
+            written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, numbers,
+                                 plan=plan, thresholds=thresholds, source=source, folder=fresh, run_id=run_id,
+                                 pure=False)
+            gathered(client, written, data.customers.progress, "write", data.customers.n)
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
             raise
@@ -243,8 +202,9 @@ def write_partitioned(customers: DaskCustomers, plan: PlanSpec, thresholds: Thre
               stage)
 
 
-def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, source: tuple[Scenario, dt.date],
-                folder: Path, run_id: str) -> None:
+def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame | None, number: int, *,
+                plan: PlanSpec, thresholds: Thresholds, source: tuple[Scenario, dt.date], folder: Path,
+                run_id: str) -> None:
     cut, sizes, _ = thresholds
     scenario, run_date = source
     choice, keys = _audience_keys(part, plan, scenario.seed)
@@ -254,15 +214,17 @@ def _write_plan(part: Partition, plan: PlanSpec, thresholds: Thresholds, source:
             control[np.flatnonzero(choice == j)[key <= cut[j]]] = True
     given = choice >= 0
     campaign_ids = np.array(part.priced.campaign_ids, dtype=object)
+    tables = part_source.tables(scenario.customer_id, routed)
     table = pd.DataFrame({
         "customer_id": pd.array(part.priced.customer_ids.astype(str), dtype="string"),
         "campaign_id": pd.array(np.where(given, campaign_ids[np.maximum(choice, 0)], np.array(None)), dtype="string"),
         "group": pd.array(np.where(given, np.where(control, "control", "treatment"), np.array(None)), dtype="string"),
-        "value_per_response": response_values(load_data(partition_scenario(scenario, part.name), run_date), choice),
+        "value_per_response": response_values(
+            load_data(partition_scenario(scenario, part_source), run_date, tables=tables), choice),
     })
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({b"cvo_run_id": run_id.encode()})
-    atomic_write(folder / part.name, lambda temp: pq.write_table(arrow, temp, compression="zstd"))
+    atomic_write(folder / f"part-{number:05d}.parquet", lambda temp: pq.write_table(arrow, temp, compression="zstd"))
 
 
 def _summary(

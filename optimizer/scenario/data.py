@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,7 @@ class ScenarioData:
     scores: Scores
     contacts: pd.DataFrame
     run_date: dt.date
-    customers_file: Path
+    customers_file: str
     history_file: Path
     history_state: tuple[str | None, int]
     lists: CustomerLists = field(default_factory=CustomerLists)
@@ -90,20 +91,25 @@ class ScenarioData:
                        sample=Sample(share, seed, int(rows.size), len(keep)))
 
 
-def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | None = None) -> ScenarioData:
+def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | None = None,
+              tables: tuple[pd.DataFrame, pd.DataFrame | None] | None = None) -> ScenarioData:
     """Read the scenario's customers, scores and contact history (raises DataError, HistoryError).
 
     ``run_date`` (default: today) is the day the plan is sent, for the contact policy; ``as_of`` (an
-    event seq of the history) reads the history as it stood then (a plan read again as it was made).
+    event seq of the history) reads the history as it stood then (a plan read again as it was made);
+    ``tables``: the customer and score tables read already (a partition's, on a Dask worker),
+    checked as if read from the scenario's locations.
     """
     run_date = run_date or dt.date.today()
-    customers_file = scenario.resolve(scenario.customers)
-    customers = load_customers(customers_file, scenario.customer_id)
+    customers_file = scenario.location(scenario.customers)
+    customers = load_customers(customers_file, scenario.customer_id, scenario.storage_options,
+                               None if tables is None else tables[0])
     ids = pd.Index(customers[scenario.customer_id])
     if scenario.scores is not None:
         needed = [campaign.id for campaign in scenario.campaigns
                   if campaign.p_treat is None and not variants_scored(campaign)]
-        scores = load_scores(scenario.resolve(scenario.scores), ids, scenario.campaign_ids(), needed)
+        scores = load_scores(scenario.location(scenario.scores), ids, scenario.campaign_ids(), needed,
+                             scenario.storage_options, None if tables is None else tables[1])
     else:
         shape = (len(customers), len(scenario.campaigns))
         scores = Scores(np.full(shape, np.nan), np.full(shape, np.nan))
@@ -126,9 +132,12 @@ def policy_lookback(policy: ContactPolicy) -> int:
     return max([1, *(rule.days for rule in rules)])
 
 
-def load_customers(path: Path, id_column: str) -> pd.DataFrame:
-    """The customer table with ids as strings, rejecting missing and duplicate ids."""
-    table = read_table(path, what="customers", text_columns=(id_column,))
+def load_customers(path: Path | str, id_column: str, storage_options: dict[str, Any] | None = None,
+                   table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The customer table (read from ``path``, or ``table`` as read from there) with ids as
+    strings, rejecting missing and duplicate ids."""
+    if table is None:
+        table = read_table(path, what="customers", text_columns=(id_column,), storage_options=storage_options)
     require_columns(table, [id_column], path, "customers",
                     "Rename the id column, or set 'customer_id' in the scenario to its name")
     ids = table[id_column]
@@ -156,15 +165,19 @@ def load_customers(path: Path, id_column: str) -> pd.DataFrame:
 
 
 def load_scores(
-    path: Path, customer_ids: pd.Index, campaign_ids: list[str], needed: Collection[str] | None = None
+    path: Path | str, customer_ids: pd.Index, campaign_ids: list[str], needed: Collection[str] | None = None,
+    storage_options: dict[str, Any] | None = None, table: pd.DataFrame | None = None,
 ) -> Scores:
-    """The long score table pivoted to (customer, campaign) arrays after row-level checks.
+    """The long score table (read from ``path``, or ``table`` as read from there) pivoted to
+    (customer, campaign) arrays after row-level checks.
 
     ``needed`` are the campaigns that take their probabilities from this table (default: all);
     each must have score rows. Rows of other campaigns are ignored: one table can serve several
     scenarios.
     """
-    table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"))
+    if table is None:
+        table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"),
+                           storage_options=storage_options)
     require_columns(table, SCORE_COLUMNS, path, "scores",
                     f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
     table = table.reset_index(drop=True)
@@ -184,7 +197,7 @@ def load_scores(
     return Scores(p_treat, p_control, {str(name): int(rows) for name, rows in ignored.items()})
 
 
-def _check_probability(table: pd.DataFrame, column: str, path: Path) -> None:
+def _check_probability(table: pd.DataFrame, column: str, path: Path | str) -> None:
     values = pd.to_numeric(table[column], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
     if bad.size:
@@ -199,7 +212,7 @@ def _check_probability(table: pd.DataFrame, column: str, path: Path) -> None:
         )
 
 
-def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path: Path) -> None:
+def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path: Path | str) -> None:
     unknown = np.flatnonzero(customer < 0)
     if unknown.size:
         first = int(unknown[0])
@@ -212,7 +225,7 @@ def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path
 
 
 def _check_scored_campaigns(
-    table: pd.DataFrame, campaign: NDArray[np.intp], needed: Collection[str], path: Path
+    table: pd.DataFrame, campaign: NDArray[np.intp], needed: Collection[str], path: Path | str
 ) -> None:
     """Each needed campaign has score rows; a campaign id of the table close to one that has none is a typo."""
     names = table["campaign_id"].astype(str)
@@ -241,7 +254,8 @@ def _check_scored_campaigns(
 
 
 def _check_unique_pairs(
-    table: pd.DataFrame, customer: NDArray[np.intp], campaign: NDArray[np.intp], keep: NDArray[np.bool_], path: Path
+    table: pd.DataFrame, customer: NDArray[np.intp], campaign: NDArray[np.intp], keep: NDArray[np.bool_],
+    path: Path | str,
 ) -> None:
     pairs = pd.DataFrame({"customer": customer, "campaign": campaign})
     duplicated = np.flatnonzero(pairs.duplicated().to_numpy() & keep)

@@ -29,6 +29,7 @@ from optimizer.errors import CvoError, ScenarioError, ScenarioInvalid, did_you_m
 from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
+from optimizer.store.datasets import is_url
 
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
     import numpy as np
@@ -235,8 +236,9 @@ class Scenario(_Strict):
 
     name: Annotated[str, Field(min_length=1), AfterValidator(_folder_name)]
     description: str | None = None
-    customers: str
+    customers: str  # a file, a folder of parquet parts, or an fsspec URL of either (optimizer/store/datasets.py)
     scores: str | None = None
+    storage_options: dict[str, Any] = Field(default_factory=dict)  # fsspec's, for the URLs of customers and scores
     customer_id: str = "customer_id"
     seed: int = 0
     budget: Annotated[float, Field(ge=0)] | None = None
@@ -270,9 +272,9 @@ class Scenario(_Strict):
         """The scenario as one file would hold it (bases and overrides applied, defaults filled in),
         every path absolute, so that it runs again from anywhere."""
         data = self.model_dump(mode="json", exclude_none=True)
-        data["customers"] = str(self.resolve(self.customers))
+        data["customers"] = self.location(self.customers)
         if self.scores is not None:
-            data["scores"] = str(self.resolve(self.scores))
+            data["scores"] = self.location(self.scores)
         data["contact_policy"]["history"] = str(self.resolve(self.contact_policy.history))
         for listed in data.get("forced", []):
             listed["file"] = str(self.resolve(listed["file"]))
@@ -303,6 +305,11 @@ class Scenario(_Strict):
         """A path from the file, made absolute against the scenario's folder."""
         base = self.path.parent if self.path else Path.cwd()
         return (base / relative).resolve()
+
+    def location(self, relative: str) -> str:
+        """Where a table is: an fsspec URL as written (``s3://bucket/customers``), a path made
+        absolute against the scenario's folder."""
+        return relative if is_url(relative) else str(self.resolve(relative))
 
     @property
     def objective_name(self) -> str:

@@ -66,14 +66,21 @@ def price_pass(customers: Customers, prices: NDArray[np.float64]) -> Pass:
 
 
 def balancing_pass(customers: Customers, prices: NDArray[np.float64], nearest: int) -> Pass:
-    """A pass with the breakpoint histograms, and the ``nearest`` customers of smallest margin (at
-    the prices clipped to their rows' signs)."""
+    """A pass with the breakpoint histograms (at the prices clipped to their rows' signs); each
+    partition keeps its ``nearest`` customers of smallest margin for ``with_nearest``."""
     prices = signed_prices(customers.rows, prices)
     scale = breakpoint_scale(customers.price_scale, prices)
-    found = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
+    totals = reduce(add, customers.map(parts.balancing_totals, prices, scale, nearest, customers.coefficients,
                                        stage="balance"))
-    return Pass(prices, found.totals.value + float(prices @ customers.rhs), customers.usage(found.totals),
-                Breakpoints(scale, found.totals.histogram), parts.least_first(found.nearest, found.margins, nearest))
+    return Pass(prices, totals.value + float(prices @ customers.rhs), customers.usage(totals),
+                Breakpoints(scale, totals.histogram))
+
+
+def with_nearest(customers: Customers, found: Pass, nearest: int) -> Pass:
+    """The pass with its ``nearest`` customers of smallest margin, asked of the partitions once
+    (they kept them from that pass): a few thousand indices per partition, not per pass."""
+    near = reduce(add, customers.map(parts.nearest_customers, found.prices, nearest, stage="nearest"))
+    return replace(found, nearest=near.least(nearest))
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,8 @@ def balance(
         if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.expired():
             break
         prices = np.clip(signed_prices(customers.rows, best.prices + damping * price_moves(customers, best)), -cap, cap)
-    return cast(Pass, best)  # MAX_BALANCING >= 1: a pass ran
+    best = cast(Pass, best)  # MAX_BALANCING >= 1: a pass ran
+    return with_nearest(customers, best, nearest) if nearest else best
 
 
 def price_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:

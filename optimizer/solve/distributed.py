@@ -38,7 +38,6 @@ class DaskCustomers(Customers):
         self.progress = progress
         self.value_outside = 0.0
         self.pass_seconds, self._timed = 0.0, set()  # as Customers: passes over the cluster are timed
-        self.map(_size, stage="load")
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()
         self.coefficients = _common(self.map(_campaign_coefficients, stage="describe"))
@@ -52,14 +51,7 @@ class DaskCustomers(Customers):
 
     def _run(self, function: Callable[..., _T], args: tuple[Any, ...], stage: str) -> list[_T]:
         futures = self.client.map(partial(_apply, function, args), self.futures, pure=False)
-        if self.progress is None:
-            gathered: list[_T] = self.client.gather(futures)
-            return gathered
-        results = []
-        for number, future in enumerate(futures, 1):  # in partition order; each result is a few numbers
-            results.append(future.result())
-            self.progress(stage, self.n * number // len(futures), self.n)
-        return results
+        return gathered(self.client, futures, self.progress, stage, self.n)
 
     def sample(self, share: float, keep_dtype: bool = False) -> PricedProblem:
         drawn = self.map(parts.sample_rows, share, self.shared_weights, keep_dtype, stage="sample")
@@ -73,12 +65,21 @@ class DaskCustomers(Customers):
         return row_usage(self.row_weight, self.campaigns, totals.weight_sums, totals.counts)
 
 
+def gathered(client: Any, futures: list[Any], progress: Progress | None, stage: str, n: int | None = None) -> list[Any]:
+    """The futures' results in their order; ``progress`` hears of each as it is gathered, counted
+    in customers (of ``n`` in all) or, without ``n``, in partitions."""
+    if progress is None:
+        results: list[Any] = client.gather(futures)
+        return results
+    results = []
+    for number, future in enumerate(futures, 1):  # in partition order; each result is a few numbers
+        results.append(future.result())
+        progress(stage, number if n is None else n * number // len(futures), len(futures) if n is None else n)
+    return results
+
+
 def _apply(function: Callable[..., _T], args: tuple[Any, ...], part: Partition) -> _T:
     return function(part, *args)
-
-
-def _size(part: Partition) -> int:
-    return part.size
 
 
 def _describe(

@@ -126,34 +126,48 @@ def partition_plan(
     return choice
 
 
-@dataclass(frozen=True)
-class Balancing:
-    """A balancing pass for one partition (or, added up, all): its totals with the breakpoint
-    histograms, and its customers of smallest margin (global indices, margins)."""
-
-    totals: Totals
-    nearest: NDArray[np.intp]
-    margins: NDArray[np.float64]
-
-    def __add__(self, other: Balancing) -> Balancing:
-        return Balancing(self.totals + other.totals, np.r_[self.nearest, other.nearest],
-                         np.r_[self.margins, other.margins])
-
-
 def balancing_totals(part: Partition, prices: NDArray[np.float64], breakpoints: NDArray[np.float64], count: int,
-                     coefficients: NDArray[np.float64] | None = None) -> Balancing:
-    """pass_totals with breakpoints, and the ``count`` customers of smallest margin at ``prices``
-    (``coefficients``: the a_rj of all customers when every row has one per campaign).
-    The pass's choices are remembered as the plan at ``prices`` (``held``): the balancing's best
-    pass gives the start prices, so the first master round needs no pass of its own for them."""
+                     coefficients: NDArray[np.float64] | None = None) -> Totals:
+    """pass_totals with breakpoints at ``prices`` (``coefficients``: the a_rj of all customers when
+    every row has one per campaign). The pass's choices are remembered as the plan at ``prices``
+    (``held``): the balancing's best pass gives the start prices, so the first master round needs
+    no pass of its own for them; and so are its ``count`` customers of smallest margin, which
+    ``nearest_customers`` hands over once, for the best pass only (not with every pass's totals)."""
     result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
-    part.memo.update(start=prices.tobytes(), held=result.choice)
-    margin = result.margin
-    keep = _least(margin, count)
+    keep = _least(result.margin, count)
+    part.memo.update(start=prices.tobytes(), held=result.choice,
+                     nearest=((prices.tobytes(), count), Nearest(keep + part.offset, result.margin[keep])))
     if result.breakpoints is None:
         raise TypeError("a pass given breakpoints returned no histograms")
-    totals = _totals(result, result.breakpoints.histogram)
-    return Balancing(totals, keep + part.offset, margin[keep])
+    return _totals(result, result.breakpoints.histogram)
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """A partition's (or, added up, all partitions') customers of smallest margin at some prices:
+    global indices and their margins."""
+
+    customers: NDArray[np.intp]
+    margins: NDArray[np.float64]
+
+    def __add__(self, other: Nearest) -> Nearest:
+        return Nearest(np.r_[self.customers, other.customers], np.r_[self.margins, other.margins])
+
+    def least(self, count: int) -> NDArray[np.intp]:
+        """The ``count`` of least margin, sorted by index (least_first)."""
+        return least_first(self.customers, self.margins, count)
+
+
+def nearest_customers(part: Partition, prices: NDArray[np.float64], count: int) -> Nearest:
+    """The ``count`` customers of smallest margin at ``prices``: those the balancing pass at these
+    prices remembered, or found by a pass of their own."""
+    key, found = part.memo.get("nearest", (None, None))
+    if key == (prices.tobytes(), count) and found is not None:
+        remembered: Nearest = found
+        return remembered
+    margin = price_out(part.priced, prices).margin
+    keep = _least(margin, count)
+    return Nearest(keep + part.offset, margin[keep])
 
 
 @dataclass(frozen=True)

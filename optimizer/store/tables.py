@@ -3,12 +3,14 @@ and their rows and values named the way a user finds them (CSV line numbers, 1-b
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError, byte_position, did_you_mean
+from optimizer.store.datasets import is_url, open_dataset
 
 
 def require_file(path: Path, what: str, fix: str | None = None) -> None:
@@ -21,41 +23,40 @@ def require_file(path: Path, what: str, fix: str | None = None) -> None:
         )
 
 
-def read_table(path: Path, *, what: str, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a .parquet or .csv file, or a folder of .parquet partitions (in the order of their names,
-    as ``cvo optimize --dask`` numbers the customers), with a clear error when it is missing, empty,
-    not UTF-8 or unreadable.
+def read_table(path: Path | str, *, what: str, text_columns: tuple[str, ...] = (),
+               storage_options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Read a .parquet or .csv file, or a parquet dataset (a folder of part files, in the order of
+    their paths, as ``cvo optimize --dask`` numbers the customers: optimizer/store/datasets.py),
+    from a local path or an fsspec URL opened with ``storage_options``, with a clear error when it
+    is missing, empty, not UTF-8 or unreadable.
 
     ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
     """
-    if path.is_dir():
-        return _read_partitions(path, what)
-    require_file(path, what)
+    if is_url(path) or Path(path).is_dir():
+        dataset = open_dataset(str(path), storage_options, what)
+        if dataset is not None:
+            return dataset.read_all()
+    else:
+        require_file(Path(path), what)
+    suffix = PurePosixPath(str(path)).suffix.lower()
+    source = str(path) if is_url(path) else Path(path)
     try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path, dtype={column: str for column in text_columns})
+        if suffix == ".parquet":
+            return pd.read_parquet(source, storage_options=storage_options or None)
+        if suffix == ".csv":
+            return pd.read_csv(source, dtype={column: str for column in text_columns},
+                               storage_options=storage_options or None)
     except Exception as error:  # pyarrow and the csv parser raise many types
-        if path.suffix.lower() == ".csv":
-            check_text_file(path, what)  # an empty file, or bytes that are not UTF-8, named for what they are
+        if suffix == ".csv" and not is_url(path):
+            check_text_file(Path(path), what)  # an empty file, or bytes that are not UTF-8, named for what they are
         raise DataError(
             f"The {what} file {path} could not be read: {error}",
             fix="Check that the file is a complete, valid table",
         ) from None
     raise DataError(
-        f"The {what} file {path} has the suffix '{path.suffix}'",
+        f"The {what} file {path} has the suffix '{suffix}'",
         fix="Use a .parquet or .csv file",
     )
-
-
-def _read_partitions(folder: Path, what: str) -> pd.DataFrame:
-    """The .parquet files of ``folder`` as one table, in the order of their names."""
-    files = sorted(folder.glob("*.parquet"))
-    if not files:
-        raise DataError(f"The {what} folder {folder} holds no .parquet files",
-                        fix="Point at a .parquet or .csv file, or at a folder of .parquet partitions")
-    return pd.concat([read_table(file, what=what) for file in files], ignore_index=True)
 
 
 def check_text_file(path: Path, what: str) -> None:
@@ -85,9 +86,9 @@ def id_text(ids: pd.Series) -> pd.Series:
     return ids.astype(str)
 
 
-def row_label(path: Path, position: int) -> str:
+def row_label(path: Path | str, position: int) -> str:
     """Row numbers as a user finds them: CSV line numbers, 1-based parquet rows."""
-    if path.suffix.lower() == ".csv":
+    if str(path).lower().endswith(".csv"):
         return f"{path}, line {position + 2}"
     return f"{path}, row {position + 1}"
 

@@ -20,66 +20,14 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
+from partitioned import CUSTOMERS, WRITTEN, distributed_plan, write_scenario  # noqa: E402
+
 from optimizer.errors import DataError, ScenarioError  # noqa: E402
 from optimizer.plan.distributed import optimize_distributed  # noqa: E402
 from optimizer.plan.workflow import optimize  # noqa: E402
 from optimizer.scenario.schema import load_scenario  # noqa: E402
 from optimizer.solve.options import Method  # noqa: E402
 from optimizer.store.files import PLAN_FOLDER  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-CUSTOMERS = 15_000  # above decompose.MASTER: most customers are fixed outside the master LP
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  worker_dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        yield client
-
-
-def write_scenario(folder: Path, partitions: int, per_contact: bool = False) -> Path:
-    """The weekly scenario on the first CUSTOMERS example customers, split into ``partitions`` files
-    (``per_contact``: no cost per response, so every budget row has one cost per campaign, and no
-    audience limits, which samples of a few thousand customers price poorly)."""
-    customers = pd.read_parquet(ROOT / "examples/data/customers.parquet").head(CUSTOMERS)
-    scores = pd.read_parquet(ROOT / "examples/data/scores.parquet")
-    scores = scores[scores["customer_id"].astype(str).isin(customers["customer_id"].astype(str))]
-    whole = folder / "whole"
-    whole.mkdir(parents=True)
-    customers.to_parquet(whole / "customers.parquet")
-    scores.to_parquet(whole / "scores.parquet")
-    for name in ("customers", "scores"):
-        (folder / name).mkdir()
-    bounds = np.linspace(0, CUSTOMERS, partitions + 1).astype(int)
-    for p, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
-        part = customers.iloc[lo:hi]
-        part.to_parquet(folder / "customers" / f"part-{p:03d}.parquet")
-        ids = set(part["customer_id"].astype(str))
-        scores[scores["customer_id"].astype(str).isin(ids)].to_parquet(folder / "scores" / f"part-{p:03d}.parquet")
-    scenario = yaml.safe_load((ROOT / "scenarios/weekly.yaml").read_text())
-    scenario.update(customers="customers", scores="scores", budget=2_500 if per_contact else 4_500)
-    for campaign in scenario["campaigns"]:
-        if per_contact:
-            campaign["cost_per_response"] = 0.0
-            campaign.pop("min_audience", None)
-            campaign.pop("max_audience", None)
-        campaign["min_audience"] = campaign.get("min_audience", 0) // 2
-        if campaign.get("max_audience") is not None:
-            campaign["max_audience"] //= 2
-    scenario["solver"] = {"method": "decompose", "time_limit_s": 120}
-    path = folder / "partitioned.yaml"
-    path.write_text(yaml.safe_dump(scenario))
-    (folder / "whole.yaml").write_text(yaml.safe_dump({**scenario, "customers": "whole/customers.parquet",
-                                                       "scores": "whole/scores.parquet"}))
-    return path
-
-
-WRITTEN = ["customer_id", "campaign_id", "group", "value_per_response"]  # the columns both plans write
-
-
-def distributed_plan(out: Path) -> pd.DataFrame:
-    return pd.read_parquet(out / PLAN_FOLDER).sort_values("customer_id").reset_index(drop=True)
 
 
 @pytest.mark.parametrize("partitions", [1, pytest.param(3, marks=pytest.mark.slow), 4])
@@ -265,13 +213,16 @@ def test_relative_paths_mean_on_the_workers_what_they_mean_on_the_client(client,
 
 def test_a_history_the_client_reads_but_a_worker_cannot_is_an_error(tmp_path):
     from optimizer.errors import HistoryError
-    from optimizer.plan.distributed import anchored, load_partition
+    from optimizer.plan.distributed import anchored
+    from optimizer.plan.partitioned_data import datasets, load_partition, sources
 
     scenario = anchored(load_scenario(write_scenario(tmp_path, 2)))
     assert Path(scenario.contact_policy.history).is_absolute() and Path(scenario.customers).is_absolute()
+    first = sources(*datasets(scenario))[0]
+    assert first.part.name == first.score_part.name == "part-000.parquet"
     with pytest.raises(HistoryError, match="is read by the client but a worker cannot see it"):
-        load_partition(scenario, "part-000.parquet", 0, dt.date(2026, 1, 5), history_expected=True)
-    assert load_partition(scenario, "part-000.parquet", 0, dt.date(2026, 1, 5)).size == CUSTOMERS // 2
+        load_partition(scenario, first, dt.date(2026, 1, 5), history_expected=True)
+    assert load_partition(scenario, first, dt.date(2026, 1, 5)).size == CUSTOMERS // 2
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

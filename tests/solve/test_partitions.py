@@ -37,13 +37,13 @@ def test_reductions_do_not_depend_on_the_split(setting, bounds):
     priced, start, prices, master = setting
     whole, pieces = split(priced, []), split(priced, bounds)
     scale = breakpoint_scale(priced.price_scale, prices)
-    whole_pass = parts.balancing_totals(whole[0], prices, scale, 50)
-    many_pass = reduce(add, [parts.balancing_totals(p, prices, scale, 50) for p in pieces])
-    one, many = whole_pass.totals, many_pass.totals
+    one = parts.balancing_totals(whole[0], prices, scale, 50)
+    many = reduce(add, [parts.balancing_totals(p, prices, scale, 50) for p in pieces])
     assert many.value == pytest.approx(one.value) and np.allclose(many.histogram, one.histogram)
     assert np.allclose(many.weight_sums, one.weight_sums) and np.array_equal(many.counts, one.counts)
-    nearest = many_pass.nearest[np.lexsort((many_pass.nearest, many_pass.margins))[:50]]
-    assert np.array_equal(np.sort(nearest), np.sort(whole_pass.nearest))
+    whole_nearest = parts.nearest_customers(whole[0], prices, 50).least(50)
+    assert np.array_equal(reduce(add, [parts.nearest_customers(p, prices, 50) for p in pieces]).least(50),
+                          whole_nearest)
     assert one.value == pytest.approx(parts.pass_totals(whole[0], prices).value)
     choice = np.full(master.size, -1)
     assert reduce(add, [parts.plan_totals(p, start, master, choice) for p in pieces]).value == pytest.approx(
@@ -133,10 +133,17 @@ def test_the_least_margin_outside_is_that_of_the_fixed_customers_that_did_not_mo
 def test_a_balancing_pass_remembers_its_plan_and_finds_the_smallest_margins(setting):
     priced, _, prices, _ = setting
     part = split(priced, [])[0]
-    found = parts.balancing_totals(part, prices, breakpoint_scale(priced.price_scale, prices), 25)
+    parts.balancing_totals(part, prices, breakpoint_scale(priced.price_scale, prices), 25)
     latest = price_out(priced, prices)
-    assert np.array_equal(np.sort(found.nearest), np.sort(np.argsort(latest.margin, kind="stable")[:25]))
+    remembered = parts.nearest_customers(part, prices, 25)
+    assert remembered is part.memo["nearest"][1]  # handed over from the pass, not found again
+    assert np.array_equal(np.sort(remembered.customers), np.sort(np.argsort(latest.margin, kind="stable")[:25]))
     assert part.memo["start"] == prices.tobytes() and np.array_equal(part.held(prices), latest.choice)
+    other = prices * 1.01  # prices of another pass: found by a pass of their own
+    found = parts.nearest_customers(part, other, 25)
+    assert found is not part.memo["nearest"][1]
+    assert np.array_equal(np.sort(found.customers), np.sort(np.argsort(price_out(priced, other).margin,
+                                                                       kind="stable")[:25]))
 
 
 def _release_by_hand(priced, prices, customer: int, held: int, r: int) -> tuple[float, float]:

@@ -1,0 +1,106 @@
+"""Partitioned data as users have it, on a LocalCluster: Spark and Hive layouts behind a file://
+URL, empty parts, and scores partitioned unlike the customers, each giving the in-memory plan."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytest.importorskip("distributed")
+
+from partitioned import WRITTEN, distributed_plan, write_scenario  # noqa: E402
+
+from optimizer.errors import DataError  # noqa: E402
+from optimizer.plan.distributed import optimize_distributed  # noqa: E402
+from optimizer.plan.workflow import optimize  # noqa: E402
+from optimizer.scenario.schema import load_scenario  # noqa: E402
+from optimizer.solve.options import Method  # noqa: E402
+from optimizer.store.files import PLAN_FOLDER  # noqa: E402
+
+
+def spark_name(number: int) -> str:
+    return f"part-{number:05d}-{uuid.UUID(int=number + 1)}.c000.snappy.parquet"
+
+
+def write_spark_layout(folder: Path) -> tuple[int, pd.DataFrame]:
+    """The example customers as a Spark job writes them partitioned by segment (the column lives in
+    the folder names: segment=VIP/part-…), two parts in the largest segment, with _SUCCESS, .crc
+    files, a part of no rows and a file of no bytes; returns the parts with rows and the scores."""
+    customers = pd.read_parquet(folder / "whole" / "customers.parquet")
+    scores = pd.read_parquet(folder / "whole" / "scores.parquet")
+    root = folder / "spark"
+    parts = 0
+    for segment, rows in customers.groupby("segment", sort=True):
+        target = root / f"segment={segment}"
+        target.mkdir(parents=True)
+        halves = [rows.iloc[: len(rows) // 2], rows.iloc[len(rows) // 2:]] if len(rows) > 4_000 else [rows]
+        for half in halves:
+            half.drop(columns="segment").to_parquet(target / spark_name(parts))
+            (target / f".{spark_name(parts)}.crc").write_bytes(b"crc")
+            parts += 1
+    customers.head(0).drop(columns="segment").to_parquet(root / "segment=VIP" / spark_name(90))
+    (root / "segment=VIP" / spark_name(91)).write_bytes(b"")
+    (root / "_SUCCESS").write_bytes(b"")
+    return parts, scores
+
+
+def run_both(client, scenario_path: Path, out: Path | str) -> tuple:
+    """The plan of the cluster and the in-memory plan of one scenario."""
+    run = optimize_distributed(load_scenario(scenario_path), client, out)
+    in_memory = optimize(load_scenario(scenario_path), Method.DECOMPOSE)
+    return run, in_memory
+
+
+def assert_same_plan(run, in_memory, plan_folder: Path) -> None:
+    assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(distributed_plan(plan_folder), expected, check_dtype=False)
+
+
+def test_a_spark_hive_dataset_behind_a_url_with_scores_split_otherwise_gives_the_in_memory_plan(client, tmp_path):
+    """Customers by a file:// URL in segment=… folders (the eligibility rules read the segment from
+    the folder names), scores as three files split by campaign: routed by id, the same plan."""
+    write_scenario(tmp_path, 1)
+    parts, scores = write_spark_layout(tmp_path)
+    (tmp_path / "by_campaign").mkdir()
+    for number, (_, rows) in enumerate(scores.groupby(pd.factorize(scores["campaign_id"])[0] % 3)):
+        rows.sample(frac=1.0, random_state=number).to_parquet(tmp_path / "by_campaign" / f"chunk-{number}.parquet")
+    scenario = yaml.safe_load((tmp_path / "partitioned.yaml").read_text())
+    scenario.update(customers=f"file://{tmp_path}/spark", scores="by_campaign", storage_options={"auto_mkdir": True})
+    path = tmp_path / "spark.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    run, in_memory = run_both(client, path, f"file://{tmp_path}/out")
+    assert_same_plan(run, in_memory, tmp_path / "out")
+    assert in_memory.summary["customers"] == 15_000
+    assert sum(e["removed"] for e in in_memory.summary["eligibility"]) > 0
+    written = sorted(path.name for path in (tmp_path / "out" / PLAN_FOLDER).glob("*.parquet"))
+    assert written == [f"part-{n:05d}.parquet" for n in range(parts)]  # the empty part has none
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["partitions"] == parts
+
+
+def test_score_parts_named_like_the_customers_but_holding_others_are_routed(client, tmp_path):
+    """Two score files with the customer files' names, each holding the other's customers: the
+    first load finds it out, the scores are routed by id, and the plan is the in-memory one."""
+    scenario_path = write_scenario(tmp_path, 2)
+    first, second = (tmp_path / "scores" / f"part-00{n}.parquet" for n in (0, 1))
+    a, b = first.read_bytes(), second.read_bytes()
+    first.write_bytes(b)
+    second.write_bytes(a)
+    run, in_memory = run_both(client, scenario_path, tmp_path / "out")
+    assert_same_plan(run, in_memory, tmp_path / "out")
+
+
+def test_scores_of_a_customer_in_no_part_are_named(client, tmp_path):
+    scenario_path = write_scenario(tmp_path, 2)
+    stray = pd.read_parquet(tmp_path / "scores" / "part-000.parquet").head(1).assign(customer_id="nobody")
+    stray.to_parquet(tmp_path / "scores" / "part-002.parquet")
+    with pytest.raises(DataError) as caught:
+        optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    assert "The scores name customer 'nobody', who is in no part of the customers dataset (1 such row(s))" \
+        in caught.value.message
+    assert not (tmp_path / "out" / PLAN_FOLDER).exists()
