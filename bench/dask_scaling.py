@@ -62,6 +62,9 @@ def write_case(folder: Path, customers: int, partitions: int, routed: bool) -> P
         for key in ("min_audience", "max_audience", "budget"):
             if campaign.get(key) is not None:
                 campaign[key] = round(campaign[key] * scale)
+    for channel in scenario.get("channels", {}).values():
+        if channel.get("capacity") is not None:
+            channel["capacity"] = round(channel["capacity"] * scale)
     scenario["contact_policy"] = {"history": "history.duckdb"}
     scenario["solver"] = {"method": "decompose", "time_limit_s": 600}
     path = folder / "scenario.yaml"
@@ -73,6 +76,7 @@ def measured_run(scenario_path: Path, out: Path) -> dict[str, Any]:
     """One distributed run with its wall time, peak memories and bytes per map stage."""
     import distributed
 
+    import optimizer.plan.distributed as distributed_run
     import optimizer.plan.partitioned_data as loading
     import optimizer.solve.distributed as dask_customers
     from optimizer.plan.distributed import optimize_distributed
@@ -88,6 +92,15 @@ def measured_run(scenario_path: Path, out: Path) -> dict[str, Any]:
 
     dask_customers.gathered = counted
     loading.gathered = counted
+    kept: list[float] = []
+    load = distributed_run.loaded_data
+
+    def loaded(client: Any, *args: Any, **kwargs: Any) -> Any:
+        data = load(client, *args, **kwargs)
+        kept.append(sum(client.run(_kept_mb).values()))  # while the partitions are held
+        return data
+
+    distributed_run.loaded_data = loaded
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=50) as cluster, distributed.Client(cluster) as client:
         baseline = max(client.run(_peak_mb).values())
@@ -97,11 +110,20 @@ def measured_run(scenario_path: Path, out: Path) -> dict[str, Any]:
         workers = max(client.run(_peak_mb).values())
     return {"wall_s": wall, "load_s": run.summary["load_seconds"], "status": run.summary["status"],
             "gap": run.summary["gap"], "client_mb": _peak_mb(), "worker_mb": workers, "worker_start_mb": baseline,
+            "kept_mb": kept[0],
             "traffic": {stage: (len(sizes), sum(sizes)) for stage, sizes in traffic.items()}}
 
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _kept_mb(dask_worker: Any) -> float:
+    """What the worker keeps between passes: its partitions' arrays (pickled size, ids included)."""
+    from optimizer.solve.partitions import Partition
+
+    held = [value for value in dask_worker.data.values() if isinstance(value, Partition)]
+    return sum(len(pickle.dumps(part.priced)) for part in held) / 2**20
 
 
 def child(customers: int, partitions: int, routed: bool) -> None:
@@ -121,11 +143,11 @@ def case_row(figures: dict[str, Any]) -> str:
     passes, balance_bytes = traffic.get("balance", (0, 0))
     per_pass = balance_bytes / max(1, passes)
     worker_growth = figures["worker_mb"] - figures["worker_start_mb"]
-    per_million = worker_growth / (figures["score_rows"] / 2 / 1e6)  # two workers share the pairs
+    kept_per_million = figures.get("kept_mb", float("nan")) / (figures["score_rows"] / 1e6)
     return (f"| {figures['customers']:,} | {figures['partitions']} | {'by id' if figures['routed'] else 'by name'} "
             f"| {figures['wall_s']:.1f} s ({figures['load_s']:.1f} s loading) | {figures['status']}, "
             f"{figures['gap']:.1e} | {figures['client_mb']:,.0f} MB | {figures['worker_mb']:,.0f} MB "
-            f"(+{worker_growth:,.0f}; {per_million:,.0f} MB per 10^6 pairs) | {passes} | "
+            f"(+{worker_growth:,.0f}) | {kept_per_million:,.0f} MB | {passes} | "
             f"{per_pass / 1024:,.1f} KB ({per_pass / figures['partitions'] / 1024:,.1f} KB per partition) |")
 
 
@@ -137,8 +159,9 @@ def section(cases: list[tuple[int, int, bool]]) -> str:
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         print(case_row(figures), file=sys.stderr)
         rows.append(case_row(figures))
-    header = ("| customers | partitions | scores joined | wall | status, gap | client peak | worker peak | "
-              "balancing passes | bytes per balancing pass |\n|---|---|---|---|---|---|---|---|---|")
+    header = ("| customers | partitions | scores joined | wall | status, gap | client peak | worker peak (growth) | "
+              "kept per 10^6 pairs | balancing passes | bytes per balancing pass |\n"
+              "|---|---|---|---|---|---|---|---|---|---|")
     stamp = f"{platform.node()}, {platform.processor() or platform.machine()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     return "\n".join([MARKERS[0], f"Measured by `python bench/dask_scaling.py` on {stamp}:", "", header, *rows,
                       MARKERS[1]])

@@ -30,3 +30,12 @@ def load_example(relative: str) -> ModuleType:
 def generate_data() -> ModuleType:
     """examples/generate_data.py: generate(n, seed) and simulate_history(customers, scores, seed)."""
     return load_example("generate_data.py")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A LocalCluster of two process workers for the Dask tests, one per test module."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client

@@ -52,7 +52,26 @@ def write_scenario(folder: Path, partitions: int, per_contact: bool = False) -> 
     return path
 
 
-WRITTEN = ["customer_id", "campaign_id", "group", "value_per_response"]  # the columns both plans write
+WRITTEN = ["customer_id", "campaign_id", "variant", "group", "expected_value", "expected_spend",
+           "value_per_response", "channel", "reason"]  # plan.parquet's columns: the partitioned plan files have them too
+UNSUMMED = {"run_id", "created_at", "build_seconds", "solve_seconds", "candidate_pairs", "core_pairs", "partitions",
+            "load_seconds", "seed", "contact_lists"}  # summary.json's figures that are not the plan's
+
+
+def assert_same_summary(got: dict, expected: dict) -> None:
+    """Two summaries of one plan agree on every figure (sums to 1e-9 relative, as their order differs)."""
+    for key in sorted((set(expected) | set(got)) - UNSUMMED - {"scenario_file", "scenario_path"}):
+        assert _close(got.get(key), expected.get(key)), key
+
+
+def _close(got, expected) -> bool:
+    if isinstance(expected, dict) and isinstance(got, dict):
+        return got.keys() == expected.keys() and all(_close(got[k], expected[k]) for k in expected)
+    if isinstance(expected, list) and isinstance(got, list):
+        return len(got) == len(expected) and all(_close(a, b) for a, b in zip(got, expected))
+    if isinstance(expected, float) and isinstance(got, int | float):
+        return abs(got - expected) <= 1e-9 * max(1.0, abs(expected))
+    return got == expected
 
 
 def distributed_plan(out: Path) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from optimizer.cli.app import (
     shown,
     with_history,
 )
-from optimizer.errors import CvoError, ScenarioError, SolverError
+from optimizer.errors import CvoError, InfeasibleError, ScenarioError, SolverError
 from optimizer.solve.method import Method
 
 
@@ -127,6 +127,7 @@ def _optimize_on_dask(
         from optimizer.plan.distributed import check_distributable, optimize_distributed
         from optimizer.reporting.console import PassProgress
         from optimizer.scenario.schema import load_scenario
+        from optimizer.solve.results import Termination
         from optimizer.store.datasets import local_path
         from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
     except ImportError:
@@ -144,10 +145,15 @@ def _optimize_on_dask(
                 run = optimize_distributed(loaded, client, out_dir, run_date, progress)
     except CvoError as error:
         raise fail(error) from None
+    if not run.summary and run.result.termination is Termination.INFEASIBLE:
+        raise fail(InfeasibleError(f"No plan satisfies every constraint of scenario '{loaded.name}': the "
+                                   "decomposition proved it over the partitions", where=str(scenario),
+                                   fix=f"See which limits conflict in a run on a sample (cvo optimize {scenario} "
+                                   "--sample 0.01 names them and by how much), then change them"))
     if not run.summary:
-        raise fail(SolverError(f"No plan: the decomposition stopped '{run.result.termination}'",
-                                where=str(scenario), fix="Check the limits with `cvo validate`, or raise "
-                                "solver.time_limit_s"))
+        raise fail(SolverError(f"No plan: the decomposition stopped '{run.result.termination}' without one",
+                                where=str(scenario), fix="Raise solver.time_limit_s, or loosen the >= rows "
+                                "(minimum audiences) that a plan must meet"))
     typer.echo(json.dumps(run.summary, indent=2) if json_output else
                f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
                f"{run.summary['gap']:.1e}\nWrote {out_dir / PLAN_FOLDER}/ and {out_dir / SUMMARY_FILE}")

@@ -35,8 +35,11 @@ from numpy.typing import NDArray
 from optimizer.errors import ScenarioError
 from optimizer.plan.controls import control_keys
 from optimizer.plan.partitioned_data import LoadedData, PartSource, loaded_data, partition_scenario
+from optimizer.plan.workflow import plan_table
+from optimizer.reporting.partition_summary import Figures, merged_figures, partition_figures
+from optimizer.reporting.summary import solver_figures, unassigned_reasons
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
-from optimizer.scenario.formulation import response_values
+from optimizer.scenario.formulation import formulate, planned_rates, response_values
 from optimizer.scenario.schema import Scenario
 from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
@@ -46,6 +49,7 @@ from optimizer.solve.results import SolveResult
 from optimizer.store.datasets import local_path
 from optimizer.store.files import (
     PLAN_FOLDER,
+    RUN_ID_KEY,
     SCENARIO_FILE,
     SUMMARY_FILE,
     atomic_write,
@@ -56,6 +60,7 @@ from optimizer.store.files import (
 from optimizer.store.ledger import history_state
 
 KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
+Source = tuple[Scenario, dt.date, SolveResult]  # what each worker needs to formulate its partition again
 Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
 
 
@@ -114,8 +119,8 @@ def optimize_distributed(
         return DistributedRun(result, out_dir, {})
     fractions = scenario.control_fractions()
     thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
-    summary = _summary(scenario, result, customers, thresholds, run_date, seen, loading)
-    write_partitioned(data, plan, thresholds, out_dir, summary, (scenario, run_date))
+    head = _summary_head(scenario, result, len(customers.files), run_date, seen, loading)
+    summary = write_partitioned(data, plan, thresholds, out_dir, head, (scenario, run_date, result))
     return DistributedRun(result, out_dir, summary)
 
 
@@ -164,14 +169,17 @@ def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: NDArray[
 
 
 def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
-                      summary: dict[str, Any], source: tuple[Scenario, dt.date]) -> None:
-    """One plan file per partition (part-00000.parquet, ... in the partitions' order), written by
-    the workers into a fresh folder that then replaces OUT/plan by renames; summary.json and the
-    manifest last (``write_run``), so a crash anywhere leaves a folder that readers either accept
-    whole or refuse. ``source`` (the scenario and run date) lets each worker read its partition's
-    tables again for the value of one response the plan records."""
-    run_id = summary["run_id"]
+                      head: dict[str, Any], source: Source) -> dict[str, Any]:
+    """One plan file per partition (part-00000.parquet, ... in the partitions' order, with the
+    columns of the in-memory plan.parquet), written by the workers into a fresh folder that then
+    replaces OUT/plan by renames; summary.json (``head`` and the partitions' figures added up:
+    optimizer/reporting/partition_summary.py) and the manifest last (``write_run``), so a crash
+    anywhere leaves a folder that readers either accept whole or refuse. ``source`` (the
+    scenario, run date and result) lets each worker formulate its partition again for the plan's
+    columns and its figures. Returns the summary written."""
+    run_id, scenario, result = head["run_id"], source[0], source[2]
     client = data.customers.client
+    summary = dict(head)
 
     def stage(folder: Path) -> list[str]:
         fresh = staging_folder(folder, PLAN_FOLDER)
@@ -180,7 +188,9 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, 
             written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, numbers,
                                  plan=plan, thresholds=thresholds, source=source, folder=fresh, run_id=run_id,
                                  pure=False)
-            gathered(client, written, data.customers.progress, "write", data.customers.n)
+            figures = gathered(client, written, data.customers.progress, "write", data.customers.n)
+            summary.update(merged_figures(figures, data.customers.rows, result.shadow_prices,
+                                          scenario.objective_name, scenario.budget_counts_controls))
         except BaseException:
             shutil.rmtree(fresh, ignore_errors=True)
             raise
@@ -196,49 +206,47 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, 
             fresh.rename(target)
         return [f"{PLAN_FOLDER}/{name}" for name in names]
 
-    effective = yaml.safe_dump(source[0].effective(), sort_keys=False, allow_unicode=True)
+    effective = yaml.safe_dump(scenario.effective(), sort_keys=False, allow_unicode=True)
     write_run(out_dir, run_id, {SCENARIO_FILE: lambda temp: temp.write_text(effective, encoding="utf-8"),
                                 SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")},
-              stage)
+              stage)  # the summary is complete once ``stage`` has gathered the figures, before it is written
+    return summary
 
 
 def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame | None, number: int, *,
-                plan: PlanSpec, thresholds: Thresholds, source: tuple[Scenario, dt.date], folder: Path,
-                run_id: str) -> None:
+                plan: PlanSpec, thresholds: Thresholds, source: Source, folder: Path, run_id: str) -> Figures:
+    """Write one partition's plan file; return its figures for the summary."""
     cut, sizes, _ = thresholds
-    scenario, run_date = source
+    scenario, run_date, _ = source
     choice, keys = _audience_keys(part, plan, scenario.seed)
     control = np.zeros(choice.size, dtype=bool)
     for j, key in enumerate(keys):
         if sizes[j]:
             control[np.flatnonzero(choice == j)[key <= cut[j]]] = True
-    given = choice >= 0
-    campaign_ids = np.array(part.priced.campaign_ids, dtype=object)
     tables = part_source.tables(scenario.customer_id, routed)
-    table = pd.DataFrame({
-        "customer_id": pd.array(part.priced.customer_ids.astype(str), dtype="string"),
-        "campaign_id": pd.array(np.where(given, campaign_ids[np.maximum(choice, 0)], np.array(None)), dtype="string"),
-        "group": pd.array(np.where(given, np.where(control, "control", "treatment"), np.array(None)), dtype="string"),
-        "value_per_response": response_values(
-            load_data(partition_scenario(scenario, part_source), run_date, tables=tables), choice),
-    })
+    data = load_data(partition_scenario(scenario, part_source), run_date, tables=tables)
+    formulation = formulate(data, whole=False)
+    worth = response_values(data, choice)
+    table = plan_table(formulation.problem, choice, control, worth, unassigned_reasons(formulation, choice))
     arrow = pa.Table.from_pandas(table, preserve_index=False)
-    arrow = arrow.replace_schema_metadata({b"cvo_run_id": run_id.encode()})
+    arrow = arrow.replace_schema_metadata({RUN_ID_KEY: run_id.encode()})
     atomic_write(folder / f"part-{number:05d}.parquet", lambda temp: pq.write_table(arrow, temp, compression="zstd"))
+    return partition_figures(formulation, choice, control, (*planned_rates(data, choice), worth))
 
 
-def _summary(
-    scenario: Scenario, result: SolveResult, customers: DaskCustomers, thresholds: Thresholds, run_date: dt.date,
-    seen: tuple[str | None, int], load_seconds: float,
-) -> dict[str, Any]:
-    _, controls, audiences = thresholds
+def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_date: dt.date,
+                  seen: tuple[str | None, int], load_seconds: float) -> dict[str, Any]:
+    """The summary's figures that are not sums over customers, as the in-memory summary has them
+    (optimizer/reporting/summary.py ``build_summary``), and the partitioned run's own."""
     history = scenario.resolve(scenario.contact_policy.history)
     return {
         "run_id": uuid.uuid4().hex,
         "scenario": scenario.name,
         "scenario_file": scenario.source,
-        "scenario_path": str(Path(scenario.source).resolve()),
+        "scenario_path": None if scenario.path is None else str(scenario.path.resolve()),
         **scenario.layers,
+        "objective_name": scenario.objective_name,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_date": run_date.isoformat(),
         "contact_history": str(history),
         "contact_history_found": history.is_file(),
@@ -247,21 +255,15 @@ def _summary(
         "policy_lookback_days": policy_lookback(scenario.contact_policy),
         "contact_rules": contact_rules(scenario.contact_policy),
         "seed": scenario.seed,
-        "status": str(result.status),
-        "termination": str(result.termination),
-        "method": "decompose",
-        "method_requested": "decompose",
-        "partitions": len(customers.files),
-        "objective": result.objective,
-        "bound": result.bound,
-        "gap": result.gap,
+        **solver_figures(result, "decompose"),
+        "partitions": partitions,
         "load_seconds": round(load_seconds, 3),
-        "solve_seconds": round(result.solve_seconds, 3),
-        "customers": customers.n,
-        "campaigns": [
-            {"id": c.id, "channel": c.channel, "cost_per_contact": c.cost_per_contact,
-             "cost_per_response": c.cost_per_response, "measurement_window_days": c.measurement_window_days,
-             "audience": int(audience), "treatment": int(audience - control), "control": int(control)}
-            for c, audience, control in zip(scenario.campaigns, audiences, controls)
-        ],
+        "currency": scenario.currency,
+        "budget_counts_controls": scenario.budget_counts_controls,
+        "forced": 0,
+        "excluded": 0,
+        "customer_lists": [],
+        "sample": None,
+        "control_strata": [],
+        "strata": None,
     }

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from functools import reduce
+from operator import add
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from optimizer.errors import DataError, HistoryError
+from optimizer.plan.workflow import shortfall_error
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.distributed import DaskCustomers, gathered
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.partitions import Partition, Progress
+from optimizer.solve.shortfalls import CheapestUses, cheapest_uses
 from optimizer.store.datasets import Dataset, Part, filesystem, open_dataset
 from optimizer.store.tables import id_text
 
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 UNPAIRED = -1  # a load's answer when its score part holds customers of other parts
+Answer = tuple[int, CheapestUses | None]  # a load's customers (0: none, UNPAIRED) and their cheapest uses
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,11 @@ def sources(customers: Dataset, scores: Dataset | None) -> list[PartSource]:
 
 
 def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, history_expected: bool = False,
-                   routed: pd.DataFrame | None = None) -> Partition | int:
+                   routed: pd.DataFrame | None = None) -> tuple[Partition, CheapestUses] | int:
     """One partition's lean arrays, built on the worker that will keep them (contact policy on
-    ``run_date``); 0 for a part of no rows, UNPAIRED when its score part names customers of other
-    parts; HistoryError when the client read a contact history this worker cannot see."""
+    ``run_date``), with what its customers add to the check for obvious conflicts; 0 for a part of
+    no rows, UNPAIRED when its score part names customers of other parts; HistoryError when the
+    client read a contact history this worker cannot see."""
     history = scenario.resolve(scenario.contact_policy.history)
     if history_expected and not history.is_file():
         raise HistoryError(f"The contact history {history} is read by the client but a worker cannot see it",
@@ -103,7 +109,8 @@ def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, hi
     if source.score_part is not None and scores is not None and not _same_customers(customers, scores, scenario):
         return UNPAIRED
     data = load_data(partition_scenario(scenario, source), run_date, tables=(customers, scores))
-    return Partition(priced_problem(formulate(data, whole=False).problem), 0, source.part.name)
+    problem = formulate(data, whole=False).problem
+    return Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem)
 
 
 def _same_customers(customers: pd.DataFrame, scores: pd.DataFrame, scenario: Scenario) -> bool:
@@ -141,34 +148,38 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     if scores is not None and parts[0].score_part is None:
         routed = routed_scores(client, customers, customers.parts, scores, scenario.customer_id)
     loads, answers = _loads(client, scenario, parts, routed, run_date, history_expected, progress)
-    if UNPAIRED in answers and scores is not None:
+    if any(size == UNPAIRED for size, _ in answers) and scores is not None:
         parts = [replace(source, score_part=None) for source in parts]
         routed = routed_scores(client, customers, customers.parts, scores, scenario.customer_id)
         loads, answers = _loads(client, scenario, parts, routed, run_date, history_expected, progress)
-    kept = [number for number, size in enumerate(answers) if size > 0]
+    sizes = [size for size, _ in answers]
+    kept = [number for number, size in enumerate(sizes) if size > 0]
     if not kept:
         raise DataError(f"The customers dataset {customers.location} has no rows in any of its "
                         f"{len(parts)} part(s)", where=f"{scenario.source}, customers",
                         fix="Point 'customers' at a dataset with rows")
+    shortfalls = reduce(add, [uses for size, uses in answers if uses is not None]).shortfalls()
+    if shortfalls:  # as cvo validate finds them, before any pass
+        raise shortfall_error(scenario, shortfalls)
     offset, placed = 0, []
     for number in kept:
         placed.append(client.submit(_placed, loads[number], offset, pure=False))
-        offset += answers[number]
+        offset += sizes[number]
     dask = DaskCustomers(client, placed, [parts[n].part.name for n in kept], offset, progress)
     return LoadedData(dask, [parts[n] for n in kept], [routed[n] for n in kept])
 
 
 def _loads(client: Any, scenario: Scenario, parts: list[PartSource], routed: list[Any], run_date: dt.date,
-           history_expected: bool, progress: Progress | None) -> tuple[list[Any], list[int]]:
+           history_expected: bool, progress: Progress | None) -> tuple[list[Any], list[Answer]]:
     loads = [client.submit(load_partition, scenario, source, run_date, history_expected, frame, pure=False)
              for source, frame in zip(parts, routed)]
     answers = gathered(client, [client.submit(_answer, load, pure=False) for load in loads], progress, "load")
     return loads, answers
 
 
-def _answer(loaded: Partition | int) -> int:
-    return loaded.size if isinstance(loaded, Partition) else loaded
+def _answer(loaded: tuple[Partition, CheapestUses] | int) -> Answer:
+    return (loaded, None) if isinstance(loaded, int) else (loaded[0].size, loaded[1])
 
 
-def _placed(loaded: Partition, offset: int) -> Partition:
-    return replace(loaded, offset=offset)
+def _placed(loaded: tuple[Partition, CheapestUses], offset: int) -> Partition:
+    return replace(loaded[0], offset=offset)

@@ -122,12 +122,17 @@ def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] 
         _check_forced_audiences(problem, rest, scenario)
     shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest)]
     if shortfalls:
-        raise InfeasibleError(
-            f"No plan satisfies every constraint of scenario '{scenario.name}': "
-            + "; and ".join(map(describe_shortfall, shortfalls)),
-            where=scenario.source,
-            fix="Change one of the limits named above in the scenario file, then run again",
-        )
+        raise shortfall_error(scenario, shortfalls)
+
+
+def shortfall_error(scenario: Scenario, shortfalls: list[Shortfall]) -> InfeasibleError:
+    """The error of minimum audiences that break limits even with their cheapest customers."""
+    return InfeasibleError(
+        f"No plan satisfies every constraint of scenario '{scenario.name}': "
+        + "; and ".join(map(describe_shortfall, shortfalls)),
+        where=scenario.source,
+        fix="Change one of the limits named above in the scenario file, then run again",
+    )
 
 
 def _check_forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> None:

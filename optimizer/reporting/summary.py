@@ -53,10 +53,9 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
     if choice is None:
         raise TypeError("a summary needs a result with a plan")
     treated_choice = np.where(control, NO_CAMPAIGN, choice)
-    money = scenario.objective_name == "incremental_value"  # value net of spend: gross value and ROI mean something
     campaigns = campaign_figures(formulation, choice, control)
     if planned is not None:
-        campaigns = planned_figures(formulation, choice, control, campaigns, *planned)
+        campaigns = with_planned(campaigns, planned_sums(formulation, choice, control, *planned))
     return {
         "scenario": scenario.name,
         "scenario_file": scenario.source,
@@ -73,15 +72,8 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "contact_rules": contact_rules(scenario.contact_policy),
         **solver_figures(result, str(scenario.solver.method)),
         "customers": problem.n_customers,
-        "treatment": int(sum(c["treatment"] for c in campaigns)),
-        "control": int(sum(c["control"] for c in campaigns)),
-        "expected_spend": float(sum(c["expected_spend"] for c in campaigns)),
-        "expected_value": float(sum(c["expected_value"] for c in campaigns)),
-        "gross_value": float(sum(c["expected_value"] + c["expected_spend"] for c in campaigns)) if money else None,
-        "roi": _roi(campaigns) if money else None,
+        **plan_totals(campaigns, scenario.objective_name),
         "currency": scenario.currency,
-        "control_spend": float(sum(c["control_spend"] for c in campaigns)),
-        "control_value": float(sum(c["control_value"] for c in campaigns)),
         "money_basis": money_basis(scenario.budget_counts_controls),
         "budget_counts_controls": scenario.budget_counts_controls,
         "campaigns": campaigns,
@@ -89,7 +81,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "constraints": ratio_figures(formulation, choice, constraint_figures(
             problem, choice, treated_choice, result.shadow_prices)),
         "kpis": [
-            {"name": name, "value": float(_pair_sum(weights, treated_choice))}
+            {"name": name, "value": float(pair_sum(weights, treated_choice))}
             for name, weights in formulation.kpis.items()
         ],
         "eligibility": [asdict(impact) for impact in formulation.impacts],
@@ -100,30 +92,58 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         "customer_lists": formulation.data.lists.files,
         "sample": None if formulation.data.sample is None else formulation.data.sample.to_dict(),
         "control_strata": list(map(str, scenario.control_strata)),
-        "breakdown": breakdown_figures(formulation, choice, control),
+        "breakdown": [{"by": by, "levels": top_levels(levels)}
+                      for by, levels in breakdown_figures(formulation, choice, control)],
         "strata": None if formulation.strata is None else int(formulation.strata.max(initial=-1) + 1),
     }
 
 
-def planned_figures(formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
-                    campaigns: list[dict[str, Any]], p_treat: NDArray[np.float64], p_control: NDArray[np.float64],
-                    worth: NDArray[np.float64]) -> list[dict[str, Any]]:
-    """Each campaign with what the plan expects a measurement of it to find, over the treated
-    customers of its treatment group (forced customers are not measured): ``planned_response_uplift``
-    the mean of p_treat - p_control, ``planned_value_uplift`` the mean of (p_treat - p_control) × w,
-    and the ``power`` of its controls to detect that uplift (``measurement_power``)."""
+def plan_totals(campaigns: list[dict[str, Any]], objective_name: str) -> dict[str, Any]:
+    """The plan's treated and control customers, spend and value over all campaigns; gross value
+    and ROI when the objective is value net of spend (else they mean nothing)."""
+    money = objective_name == "incremental_value"
+    return {
+        "treatment": int(sum(c["treatment"] for c in campaigns)),
+        "control": int(sum(c["control"] for c in campaigns)),
+        "expected_spend": float(sum(c["expected_spend"] for c in campaigns)),
+        "expected_value": float(sum(c["expected_value"] for c in campaigns)),
+        "gross_value": float(sum(c["expected_value"] + c["expected_spend"] for c in campaigns)) if money else None,
+        "roi": _roi(campaigns) if money else None,
+        "control_spend": float(sum(c["control_spend"] for c in campaigns)),
+        "control_value": float(sum(c["control_value"] for c in campaigns)),
+    }
+
+
+def planned_sums(formulation: Formulation, choice: NDArray[np.integer[Any]], control: NDArray[np.bool_],
+                 p_treat: NDArray[np.float64], p_control: NDArray[np.float64],
+                 worth: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per campaign, over the treated customers of its treatment group (forced customers are not
+    measured) and its controls: [measured, controls, Σ (p_treat - p_control), Σ (p_treat -
+    p_control) × w, Σ p_treat, Σ p_control] (sums of the measured), which add up over partitions."""
     forced, by_campaign = formulation.data.lists.forced, campaign_choice(formulation, choice)
     measured = ~control if forced is None else ~control & (forced == NO_CAMPAIGN)
-    for j, campaign in enumerate(campaigns):
+    sums = np.zeros((len(formulation.scenario.campaigns), 6))
+    for j in range(len(sums)):
         mine, held = (by_campaign == j) & measured, (by_campaign == j) & control
-        if not mine.any():
+        uplift = p_treat[mine] - p_control[mine]
+        sums[j] = [mine.sum(), held.sum(), uplift.sum(), (uplift * worth[mine]).sum(), p_treat[mine].sum(),
+                   p_control[mine].sum()]
+    return sums
+
+
+def with_planned(campaigns: list[dict[str, Any]], sums: NDArray[np.float64]) -> list[dict[str, Any]]:
+    """Each campaign with what the plan expects a measurement of it to find (``planned_sums``):
+    ``planned_response_uplift`` the mean of p_treat - p_control, ``planned_value_uplift`` the mean
+    of (p_treat - p_control) × w, and the ``power`` of its controls to detect that uplift
+    (``measurement_power``)."""
+    for campaign, (measured, held, uplift, value, treated_rate, control_rate) in zip(campaigns, sums):
+        if not measured:
             campaign.update(planned_response_uplift=None, planned_value_uplift=None, power=None)
             continue
-        uplift = p_treat[mine] - p_control[mine]
-        campaign["planned_response_uplift"] = float(uplift.mean())
-        campaign["planned_value_uplift"] = float((uplift * worth[mine]).mean())
-        campaign["power"] = None if not held.any() else measurement_power(  # no controls: nothing to measure
-            float(p_treat[mine].mean()), float(p_control[mine].mean()), int(mine.sum()), int(held.sum()))
+        campaign["planned_response_uplift"] = float(uplift / measured)
+        campaign["planned_value_uplift"] = float(value / measured)
+        campaign["power"] = None if not held else measurement_power(  # no controls: nothing to measure
+            float(treated_rate / measured), float(control_rate / measured), int(measured), int(held))
     return campaigns
 
 
@@ -154,38 +174,61 @@ def measurement_power(rate_treated: float, rate_control: float, treated: int, co
 
 
 MAX_LEVELS = 30  # a breakdown's rows shown: the largest levels, the rest summed as 'other'
+LEVEL_SUMS = ("customers", "treatment", "control", "expected_spend", "expected_value", "campaigns")
+CAMPAIGN_SUMS = ("eligible", "audience", "treatment", "control", "forced", "expected_spend", "expected_value",
+                 "control_spend", "control_value")  # the figures of _offer_figures, which add up over customers
 
 
 def breakdown_figures(formulation: Formulation, choice: NDArray[np.integer[Any]],
-                      control: NDArray[np.bool_]) -> list[dict[str, Any]]:
-    """The plan by each ``breakdown`` expression: per level, its customers, treated and control, the
-    treated customers' expected spend and value, and the treated per campaign."""
+                      control: NDArray[np.bool_]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The plan by each ``breakdown`` expression: per level (every one, in the order of their
+    names), its customers, treated and control, the treated customers' expected spend and value,
+    and the treated per campaign; ``top_levels`` keeps the largest for the summary."""
     problem, figures = formulation.problem, []
-    rows = np.arange(problem.n_customers)
-    safe, treated = np.where(choice == NO_CAMPAIGN, 0, choice), (choice != NO_CAMPAIGN) & ~control
+    given = choice != NO_CAMPAIGN
+    sent, held = given & ~control, given & control
+    safe = np.where(given, choice, 0)
     by_campaign, ids = campaign_choice(formulation, choice), formulation.scenario.campaign_ids()
+    rows = np.flatnonzero(sent)
     for source, levels in breakdown_levels(formulation.data):
-        names, counts = np.unique(levels, return_counts=True)
-        order = [str(name) for name in names[np.argsort(-counts, kind="stable")]]
-        masks = [(name, levels == name) for name in order[:MAX_LEVELS]]
-        rest = ~np.isin(levels, order[:MAX_LEVELS])
-        if rest.any():
-            masks.append((f"({len(order) - MAX_LEVELS:,} other levels)", rest))
-        figures.append({"by": source, "levels": [
-            _level(name, mine, treated, control, choice, problem, rows, safe) | {"campaigns": {
-                campaign: int((mine & treated & (by_campaign == j)).sum()) for j, campaign in enumerate(ids)}}
-            for name, mine in masks]})
+        names, level, customers = np.unique(levels, return_inverse=True, return_counts=True)
+        counted = {
+            "treatment": np.bincount(level[sent], minlength=names.size),
+            "control": np.bincount(level[held], minlength=names.size),
+            "expected_spend": np.bincount(level[rows], problem.spend[rows, safe[rows]], minlength=names.size),
+            "expected_value": np.bincount(level[rows], problem.pair_value[rows, safe[rows]], minlength=names.size),
+        }
+        per_campaign = [np.bincount(level[sent & (by_campaign == j)], minlength=names.size) for j in range(len(ids))]
+        figures.append((source, [
+            {"level": str(name), "customers": int(customers[i]), "treatment": int(counted["treatment"][i]),
+             "control": int(counted["control"][i]), "expected_spend": float(counted["expected_spend"][i]),
+             "expected_value": float(counted["expected_value"][i]),
+             "campaigns": {campaign: int(per_campaign[j][i]) for j, campaign in enumerate(ids)}}
+            for i, name in enumerate(names)]))
     return figures
 
 
-def _level(name: str, mine: NDArray[np.bool_], treated: NDArray[np.bool_], control: NDArray[np.bool_],
-           choice: NDArray[np.integer[Any]], problem: Problem, rows: NDArray[np.intp],
-           safe: NDArray[np.intp]) -> dict[str, Any]:
-    sent = mine & treated
-    return {"level": name, "customers": int(mine.sum()), "treatment": int(sent.sum()),
-            "control": int((mine & control & (choice != NO_CAMPAIGN)).sum()),
-            "expected_spend": float(problem.spend[rows[sent], safe[sent]].sum()),
-            "expected_value": float(problem.pair_value[rows[sent], safe[sent]].sum())}
+def top_levels(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The MAX_LEVELS levels of most customers (of as many, the first), the rest added up as one
+    '(N other levels)' row."""
+    order = sorted(range(len(levels)), key=lambda i: -levels[i]["customers"])  # stable: ties keep their order
+    shown, rest = [levels[i] for i in order[:MAX_LEVELS]], [levels[i] for i in order[MAX_LEVELS:]]
+    if rest:
+        shown.append(added_up(rest, LEVEL_SUMS) | {"level": f"({len(rest):,} other levels)"})
+    return shown
+
+
+def added_up(figures: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The first of dicts of the same keys, with the values of ``keys`` (numbers, or dicts of
+    numbers) added up over all of them."""
+    total = dict(figures[0])
+    for key in keys:
+        values = [figure[key] for figure in figures]
+        if isinstance(values[0], dict):
+            total[key] = {name: sum(value.get(name, 0) for value in values) for name in values[0]}
+        else:
+            total[key] = sum(values)
+    return total
 
 
 def _roi(campaigns: list[dict[str, Any]]) -> float | None:
@@ -340,21 +383,24 @@ def constraint_figures(
         replace(row, weight="spend") if row.weight == TREATED_SPEND else row for row in problem.rows))
     lhs_treated = undiscounted.row_activity(treated_choice)
     prices = shadow_prices if shadow_prices is not None else [None] * len(problem.rows)
-    return [
-        {
-            "name": row.name,
-            "family": row.family,
-            "source": row.source,
-            "sense": str(row.sense),
-            "lhs": float(value),
-            "rhs": float(row.rhs),
-            "slack": _slack(row, float(value)),
-            "binding": _binding(row, float(value), price),
-            "shadow_price": None if price is None else float(price),
-            "lhs_treated": float(treated),
-        }
-        for row, value, treated, price in zip(problem.rows, lhs, lhs_treated, prices)
-    ]
+    return [constraint_figure(row, float(value), float(treated), price)
+            for row, value, treated, price in zip(problem.rows, lhs, lhs_treated, prices)]
+
+
+def constraint_figure(row: CouplingRow, lhs: float, lhs_treated: float, price: float | None) -> dict[str, Any]:
+    """One row of the summary's constraints: its sense, lhs, rhs, slack, whether it binds, its price."""
+    return {
+        "name": row.name,
+        "family": row.family,
+        "source": row.source,
+        "sense": str(row.sense),
+        "lhs": lhs,
+        "rhs": float(row.rhs),
+        "slack": _slack(row, lhs),
+        "binding": _binding(row, lhs, price),
+        "shadow_price": None if price is None else float(price),
+        "lhs_treated": lhs_treated,
+    }
 
 
 def ratio_figures(formulation: Formulation, choice: NDArray[np.integer[Any]],
@@ -365,9 +411,14 @@ def ratio_figures(formulation: Formulation, choice: NDArray[np.integer[Any]],
     for row in constraints:
         if row["name"] in formulation.ratios:
             limit, per = formulation.ratios[row["name"]]
-            total = _pair_sum(per, choice)
-            row.update(ratio=(row["lhs"] + limit * total) / total if total else None, ratio_rhs=limit, per_sum=total)
+            with_ratio(row, limit, pair_sum(per, choice))
     return constraints
+
+
+def with_ratio(row: dict[str, Any], limit: float, per_sum: float) -> None:
+    """A ratio row's figures: the ratio its selected pairs reach, sum of expression / sum of per
+    (None when that is 0), from the linear row's lhs = sum(expression - r per)."""
+    row.update(ratio=(row["lhs"] + limit * per_sum) / per_sum if per_sum else None, ratio_rhs=limit, per_sum=per_sum)
 
 
 def _binding(row: CouplingRow, lhs: float, price: float | None) -> bool:
@@ -385,6 +436,6 @@ def _slack(row: CouplingRow, lhs: float) -> float:
     return -abs(lhs - row.rhs)
 
 
-def _pair_sum(weights: NDArray[np.float64], choice: NDArray[np.integer[Any]]) -> float:
+def pair_sum(weights: NDArray[np.float64], choice: NDArray[np.integer[Any]]) -> float:
     customers = np.flatnonzero(choice != NO_CAMPAIGN)
     return float(weights[customers, choice[customers]].sum())

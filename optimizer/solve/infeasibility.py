@@ -112,17 +112,23 @@ def diagnose(
 
 
 def _checked(problem: Problem, change: Conflict, seconds: float) -> Conflict:
-    """The LP's least ``change`` of one row, checked: with CHECK_MARGIN more, rounded outwards
-    (whole units on a row that counts customers, else 4 significant digits), the problem is solved
+    """The LP's least ``change`` of one row, checked: on a row that counts customers first the least
+    change itself in whole customers, then with CHECK_MARGIN more, rounded outwards (whole units on
+    a row that counts customers, else 4 significant digits), the problem is solved
     again, and a plan found makes that amount sufficient (the least change leaves integer plans on
     a knife edge, which a little more takes them off). Otherwise the LP's amount, rounded inwards,
     is what is known: at least that much."""
     row = change.row
-    amount = _outwards(change.change * (1.0 + CHECK_MARGIN), whole=row.weight == COUNT, outwards=True)
-    moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
-    result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=max(LEAST_STEP, seconds), mip_gap=1e-2))
-    if result.status is not SolutionStatus.NONE:
-        return Conflict(row, amount, sufficient=True, plan=result.choice)
+    whole = row.weight == COUNT
+    amounts = [_outwards(change.change, whole=True, outwards=True)] if whole else []  # customers come whole
+    amounts.append(_outwards(change.change * (1.0 + CHECK_MARGIN), whole=whole, outwards=True))
+    amounts, clock = list(dict.fromkeys(amounts)), Clock.start(seconds)
+    for number, amount in enumerate(amounts):
+        moved = tuple(replace(r, rhs=r.rhs + amount) if r is row else r for r in problem.rows)
+        allowed = max(LEAST_STEP, clock.remaining() / (len(amounts) - number))
+        result = solve(replace(problem, rows=moved), SolverOptions(time_limit_s=allowed, mip_gap=1e-2))
+        if result.status is not SolutionStatus.NONE:
+            return Conflict(row, amount, sufficient=True, plan=result.choice)
     return Conflict(row, _outwards(change.change, whole=False, outwards=False))
 
 

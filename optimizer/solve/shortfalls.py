@@ -32,19 +32,68 @@ class Shortfall:
 
 def obvious_conflicts(problem: Problem) -> list[Shortfall]:
     """Conflicts between minimum audiences and <= limits, seen without solving (module docstring)."""
-    minimums = [row for row in problem.rows if row.sense is Sense.GE and row.weight == COUNT and row.rhs > 0
+    return cheapest_uses(problem).shortfalls()
+
+
+@dataclass(frozen=True)
+class CheapestUses:
+    """Per <= limit, whether a customer has a negative coefficient on it, and per limit and minimum
+    audience the ``needed`` smallest coefficients of the customers eligible for the minimum's
+    campaigns: what ``shortfalls`` reads. Adds up over partitions of the customers (``+``), so a
+    partitioned run checks the same conflicts without one table of every customer."""
+
+    rows: tuple[CouplingRow, ...]
+    negative: dict[int, bool]  # by the limit's row index
+    smallest: dict[tuple[int, int], NDArray[np.float64]]  # by (limit, minimum) row index, ascending
+
+    def __add__(self, other: CheapestUses) -> CheapestUses:
+        smallest = {}
+        for key, values in self.smallest.items():
+            both = np.concatenate([values, other.smallest[key]])
+            smallest[key] = np.sort(both)[:_needed(self.rows[key[1]])]
+        return CheapestUses(self.rows, {r: self.negative[r] or other.negative[r] for r in self.negative}, smallest)
+
+    def shortfalls(self) -> list[Shortfall]:
+        """Each limit the minimum audiences' least uses, summed, exceed."""
+        found = []
+        for r, negative in self.negative.items():
+            if negative:
+                continue  # a customer of negative coefficient, in any campaign, could make room: no conflict seen
+            uses = [(self.rows[m], float(values.sum())) for (limit, m), values in self.smallest.items() if limit == r]
+            needed = [(row, use) for row, use in uses if use > 0]
+            least = sum(use for _, use in needed)
+            if needed and least > self.rows[r].rhs + 1e-6 * max(1.0, abs(self.rows[r].rhs)):
+                found.append(Shortfall(tuple(row for row, _ in needed), self.rows[r], least))
+        return found
+
+
+def cheapest_uses(problem: Problem) -> CheapestUses:
+    """The CheapestUses of ``problem``'s customers."""
+    rows = problem.rows
+    minimums = [m for m, row in enumerate(rows) if row.sense is Sense.GE and row.weight == COUNT and row.rhs > 0
                 and (row.campaigns.sum() == 1 or row.family == "min_audience")]  # disjoint: one campaign's offers
-    found = []
-    for limit in (row for row in problem.rows if row.sense is Sense.LE):
+    negative, smallest = {}, {}
+    for r, limit in enumerate(rows):
+        if limit.sense is not Sense.LE:
+            continue
         columns = {j: _column(problem, limit, j) for j in range(problem.n_campaigns)}
-        if any(np.any(column[problem.eligible[:, j]] < 0) for j, column in columns.items()):
-            continue  # a customer of negative coefficient, in any campaign, could make room: no conflict seen
-        uses = [(row, _least_use(*_cheapest(problem, columns, row), row.rhs)) for row in minimums]
-        needed = [(row, use) for row, use in uses if use > 0]
-        least = sum(use for _, use in needed)
-        if needed and least > limit.rhs + 1e-6 * max(1.0, abs(limit.rhs)):
-            found.append(Shortfall(tuple(row for row, _ in needed), limit, least))
-    return found
+        negative[r] = any(np.any(column[problem.eligible[:, j]] < 0) for j, column in columns.items())
+        for m in minimums:
+            coefficients, eligible = _cheapest(problem, columns, rows[m])
+            smallest[r, m] = _smallest(coefficients[eligible], _needed(rows[m]))
+    return CheapestUses(rows, negative, smallest)
+
+
+def _needed(minimum: CouplingRow) -> int:
+    return max(0, int(np.ceil(minimum.rhs - 1e-9)))
+
+
+def _smallest(values: NDArray[np.floating[Any]], count: int) -> NDArray[np.float64]:
+    """The ``count`` smallest values, ascending (all of them when there are no more)."""
+    values = np.asarray(values, dtype=float)
+    if count < values.size:
+        values = np.partition(values, count - 1)[:count] if count > 0 else values[:0]
+    return np.sort(values)
 
 
 def _cheapest(problem: Problem, columns: dict[int, NDArray[np.float64]],
@@ -65,19 +114,6 @@ def _column(problem: Problem, row: CouplingRow, j: int) -> NDArray[np.float64]:
     if row.weight == COUNT:
         return np.ones(problem.n_customers)
     return np.asarray(problem.weights[row.weight][:, j], dtype=float)
-
-
-def _least_use(coefficients: NDArray[np.floating[Any]], eligible: NDArray[np.bool_], needed: float) -> float:
-    """The sum of the ``needed`` smallest coefficients of the eligible customers (those with a
-    negative one all count: they only lower the use)."""
-    values = np.asarray(coefficients[eligible], dtype=float)
-    count = int(np.ceil(needed - 1e-9))
-    if count <= 0 or values.size == 0:
-        return 0.0
-    if count >= values.size:
-        return float(values.sum())
-    smallest = np.partition(values, count - 1)[:count]
-    return float(smallest.sum() + np.minimum(values, 0.0).sum() - np.minimum(smallest, 0.0).sum())
 
 
 def describe_shortfall(shortfall: Shortfall) -> str:

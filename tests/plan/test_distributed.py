@@ -20,7 +20,7 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from partitioned import CUSTOMERS, WRITTEN, distributed_plan, write_scenario  # noqa: E402
+from partitioned import CUSTOMERS, WRITTEN, assert_same_summary, distributed_plan, write_scenario  # noqa: E402
 
 from optimizer.errors import DataError, ScenarioError  # noqa: E402
 from optimizer.plan.distributed import optimize_distributed  # noqa: E402
@@ -44,11 +44,11 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["partitions"] == partitions and summary["method"] == "decompose"
     assert summary["gap"] <= 1e-6 and summary["load_seconds"] > 0
+    assert_same_summary(summary, json.loads(json.dumps(in_memory.summary)))
     if partitions == 1:
         from optimizer.reporting.report import write_report
 
-        with pytest.raises(DataError, match="The folder holds a --dask run"):
-            write_report(tmp_path / "out")
+        assert write_report(tmp_path / "out").name == "report.html"
 
 
 class Heard:
@@ -222,7 +222,8 @@ def test_a_history_the_client_reads_but_a_worker_cannot_is_an_error(tmp_path):
     assert first.part.name == first.score_part.name == "part-000.parquet"
     with pytest.raises(HistoryError, match="is read by the client but a worker cannot see it"):
         load_partition(scenario, first, dt.date(2026, 1, 5), history_expected=True)
-    assert load_partition(scenario, first, dt.date(2026, 1, 5)).size == CUSTOMERS // 2
+    partition, uses = load_partition(scenario, first, dt.date(2026, 1, 5))
+    assert partition.size == CUSTOMERS // 2 and uses.shortfalls() == []
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

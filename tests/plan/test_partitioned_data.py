@@ -104,3 +104,44 @@ def test_scores_of_a_customer_in_no_part_are_named(client, tmp_path):
     assert "The scores name customer 'nobody', who is in no part of the customers dataset (1 such row(s))" \
         in caught.value.message
     assert not (tmp_path / "out" / PLAN_FOLDER).exists()
+
+
+def test_minimum_audiences_that_break_a_limit_stop_the_run_as_validate_does(client, tmp_path):
+    """Minimum audiences that need more of the e-mail capacity than it has, even with their cheapest
+    customers: the partitions' cheapest uses, added up, give validate's own message before any pass."""
+    from optimizer.errors import InfeasibleError
+    from optimizer.plan.workflow import validate
+
+    scenario = yaml.safe_load(write_scenario(tmp_path, 2).read_text())
+    scenario["channels"]["email"]["capacity"] = 1_000
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    with pytest.raises(InfeasibleError) as in_memory:
+        validate(load_scenario(path))
+    with pytest.raises(InfeasibleError) as distributed:
+        optimize_distributed(load_scenario(path), client, tmp_path / "out")
+    assert distributed.value.message == in_memory.value.message
+    assert "need at least 2,000 of capacity[email] (<= 1,000, channels.email.capacity)" in in_memory.value.message
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_infeasible_scenario_the_check_cannot_see_ends_with_exit_4_and_the_way_to_find_why(client, tmp_path):
+    """Two campaigns each need 2 of the same 2 eligible customers: no single limit shows it, the
+    decomposition proves it, and the message says how to see which limits conflict."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    (tmp_path / "customers").mkdir()
+    for number, ids in enumerate([[0, 1, 2], [3, 4, 5]]):
+        pd.DataFrame({"customer_id": [f"c{i}" for i in ids], "vip": [i < 2 for i in ids]}).to_parquet(
+            tmp_path / "customers" / f"part-{number}.parquet")
+    (tmp_path / "overlap.yaml").write_text(yaml.safe_dump({"name": "overlap", "customers": "customers", "campaigns": [
+        {"id": campaign, "channel": "email", "p_treat": 0.3, "p_control": 0.1, "value_per_response": 10,
+         "cost_per_contact": 1, "eligible": "vip", "min_audience": 2} for campaign in ("a", "b")]}))
+    result = CliRunner().invoke(app, ["optimize", str(tmp_path / "overlap.yaml"), "--dask", client.scheduler.address,
+                                      "--out", str(tmp_path / "out")])
+    assert result.exit_code == 4, result.output
+    text = " ".join(result.output.split())
+    assert "No plan satisfies every constraint of scenario 'overlap': the decomposition proved it" in text
+    assert "--sample 0.01 names them" in text and not (tmp_path / "out" / PLAN_FOLDER).exists()

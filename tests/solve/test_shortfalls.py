@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import add
+
 import numpy as np
 import pytest
-from instances import brute_force, two_minimums
+from instances import brute_force, random_problem, two_minimums
 
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import CouplingRow, Sense
 from optimizer.solve.results import Termination
-from optimizer.solve.shortfalls import describe_shortfall, obvious_conflicts
+from optimizer.solve.shortfalls import cheapest_uses, describe_shortfall, obvious_conflicts
 from optimizer.solve.solver import solve
 
 
@@ -41,3 +44,33 @@ def test_a_tight_but_not_obvious_conflict_is_left_to_the_solver() -> None:
     problem = two_minimums(budget=33.0)
     assert obvious_conflicts(problem) == []
     assert solve(problem, SolverOptions()).termination is Termination.INFEASIBLE
+
+
+def customers_of(problem, rows: np.ndarray):
+    """The problem over some of its customers (a partition of them)."""
+    weights = {name: weight[rows] for name, weight in problem.weights.items()}
+    return type(problem)(**{**problem.__dict__, "customer_ids": problem.customer_ids[rows],
+                            "pair_value": problem.pair_value[rows], "spend": weights["spend"],
+                            "eligible": problem.eligible[rows], "weights": weights})
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cheapest_uses_added_up_over_partitions_find_the_whole_problems_conflicts(seed: int) -> None:
+    """Split the customers anywhere: the partitions' uses, added up, name the same shortfalls with
+    the same least use as the whole problem (a --dask run checks them so)."""
+    rng = np.random.default_rng(seed)
+    problem = random_problem(rng, n=int(rng.integers(2, 30)), k=int(rng.integers(1, 4)))
+    order = rng.permutation(problem.n_customers)
+    cuts = np.sort(rng.choice(np.arange(1, problem.n_customers), size=min(2, problem.n_customers - 1), replace=False))
+    pieces = [customers_of(problem, np.sort(rows)) for rows in np.split(order, cuts)]
+    whole, added = obvious_conflicts(problem), reduce(add, map(cheapest_uses, pieces)).shortfalls()
+    assert [(s.limit.name, [r.name for r in s.needs]) for s in added] == \
+        [(s.limit.name, [r.name for r in s.needs]) for s in whole]
+    assert [s.least for s in added] == pytest.approx([s.least for s in whole], rel=1e-12)
+
+
+def test_the_split_check_finds_a_conflict_no_partition_shows_alone() -> None:
+    """Each half of two_minimums(30) holds 3 customers; only together do the cheapest 2 + 2 cost 33."""
+    halves = [customers_of(two_minimums(30.0), rows) for rows in (np.array([0, 2, 4]), np.array([1, 3, 5]))]
+    [shortfall] = (cheapest_uses(halves[0]) + cheapest_uses(halves[1])).shortfalls()
+    assert shortfall.least == pytest.approx(33.0)
