@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS := 1
 
-.PHONY: demo planner test lint test-slow bench bench-docs data hillstrom hillstrom-readme weekly weekly-readme clean chromium
+.PHONY: demo planner test lint test-slow bench bench-docs bench-dask bench-dask-docs data hillstrom hillstrom-readme weekly weekly-readme clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench: $(STAMP)
 bench-docs: $(STAMP)
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
 	$(BIN)/python bench/startup.py --out docs/benchmarks.md
+
+bench-dask: $(STAMP)
+	$(BIN)/python bench/dask_scaling.py --out out/scaling.md
+
+bench-dask-docs: $(STAMP)
+	$(BIN)/python bench/dask_scaling.py --out docs/scaling.md
 
 hillstrom: $(STAMP)
 	$(BIN)/python examples/hillstrom/run.py

@@ -1,6 +1,6 @@
 """cvo on a Dask LocalCluster: wall time, client and worker peak memory and network bytes per pass,
-by customers and partitions, written into a marked section of a markdown file (docs/scaling.md;
-`make bench-dask`).
+by customers and partitions, written into a marked section of a markdown file (`make bench-dask`
+writes out/scaling.md, `make bench-dask-docs` the table of docs/scaling.md; about 6 minutes).
 
 Each case generates the weekly example's customers and scores (examples/generate_data.py) at the
 given size, writes them as co-partitioned parquet parts (and, in the "routed" case, the scores as
@@ -191,7 +191,8 @@ def main() -> None:
     if args.out is None:
         print(text)
         return
-    page = args.out.read_text()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    page = args.out.read_text() if args.out.is_file() else ""
     start, end = page.find(MARKERS[0]), page.find(MARKERS[1])
     page = page[:start] + text + page[end + len(MARKERS[1]):] if start >= 0 and end >= 0 else page + "\n" + text + "\n"
     args.out.write_text(page)

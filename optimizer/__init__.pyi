@@ -11,6 +11,7 @@ from .errors import (
 )
 from .loop.commits import commit as commit
 from .loop.measurement import RunMeasurement as RunMeasurement, measure_run as measure_run
+from .plan.distributed import DistributedRun as DistributedRun, optimize_distributed as optimize_distributed
 from .plan.outputs import write_plan as write_plan
 from .plan.rules import RuleSet as RuleSet, plan_rules as plan_rules, write_rules as write_rules
 from .plan.workflow import Plan as Plan, optimize as optimize
