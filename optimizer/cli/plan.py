@@ -149,7 +149,8 @@ def _optimize_on_dask(
         raise fail(InfeasibleError(f"No plan satisfies every constraint of scenario '{loaded.name}': the "
                                    "decomposition proved it over the partitions", where=str(scenario),
                                    fix=f"See which limits conflict in a run on a sample (cvo optimize {scenario} "
-                                   "--sample 0.01 names them and by how much), then change them"))
+                                   "--sample 0.01 names them, with amounts for the sample's scaled limits), then "
+                                   "change them"))
     if not run.summary:
         raise fail(SolverError(f"No plan: the decomposition stopped '{run.result.termination}' without one",
                                 where=str(scenario), fix="Raise solver.time_limit_s, or loosen the >= rows "
@@ -173,6 +174,19 @@ def _check_decomposition(method: Method | None, scenario_method: Method, source:
                             "cluster, or run without --dask")
 
 
+def _scheduler_file(address: str) -> str | None:
+    """The scheduler file of ``--scheduler-file`` (passed on as 'scheduler-file:F'), None for an
+    address; CvoError when the file is not there (distributed would wait for it forever)."""
+    if not address.startswith("scheduler-file:"):
+        return None
+    file = address.removeprefix("scheduler-file:")
+    if not Path(file).is_file():
+        raise CvoError(f"The scheduler file {file} does not exist", where="--scheduler-file",
+                       fix="Give the file the scheduler writes (dask scheduler --scheduler-file FILE), on a file "
+                       "system this machine sees")
+    return file
+
+
 @contextmanager
 def _cluster(address: str, console: Console) -> Iterator[Any]:
     """A Dask client of a LocalCluster on this machine ('local') or of the scheduler at ``address``,
@@ -186,20 +200,23 @@ def _cluster(address: str, console: Console) -> Iterator[Any]:
             # the scheduler runs here: its notices (a shuffle started, a worker closed) are not the user's
             yield local
         return
-    file = address.removeprefix("scheduler-file:") if address.startswith("scheduler-file:") else None
+    file = _scheduler_file(address)
+    named, flag = (f"at {address}", "--dask") if file is None else (f"of the scheduler file {file}", "--scheduler-file")
     try:
         client = Client(address if file is None else None, scheduler_file=file,  # type: ignore[no-untyped-call]
                         timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as error:
-        raise CvoError(f"The Dask scheduler at '{address}' cannot be reached: {error}", where="--dask",
+        raise CvoError(f"The Dask scheduler {named.replace(address, repr(address))} cannot be reached: {error}",
+                       where=flag,
                        fix="Give the address `dask scheduler` prints (tcp://host:8786) and check that it runs, or "
                        "use --dask local") from None
     with client:
         try:
             client.wait_for_workers(1, timeout=WORKER_TIMEOUT_S)
         except TimeoutError:
-            raise CvoError(f"The Dask scheduler at {address} has no workers (waited {WORKER_TIMEOUT_S} s)",
-                           where="--dask", fix=f"Start workers with `dask worker {address}`") from None
+            start = f"dask worker {address}" if file is None else f"dask worker --scheduler-file {file}"
+            raise CvoError(f"The Dask scheduler {named} has no workers (waited {WORKER_TIMEOUT_S} s)", where=flag,
+                           fix=f"Start workers with `{start}`") from None
         if client.scheduler_info().get("services", {}).get("dashboard"):
             console.print(f"Dask dashboard: {client.dashboard_link}", highlight=False)
         yield client

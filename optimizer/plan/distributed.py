@@ -223,7 +223,7 @@ def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame |
     for j, key in enumerate(keys):
         if sizes[j]:
             control[np.flatnonzero(choice == j)[key <= cut[j]]] = True
-    tables = part_source.tables(scenario.customer_id, routed)
+    tables = part_source.tables(routed)
     data = load_data(partition_scenario(scenario, part_source), run_date, tables=tables)
     formulation = formulate(data, whole=False)
     worth = response_values(data, choice)
@@ -255,7 +255,7 @@ def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_
         "policy_lookback_days": policy_lookback(scenario.contact_policy),
         "contact_rules": contact_rules(scenario.contact_policy),
         "seed": scenario.seed,
-        **solver_figures(result, "decompose"),
+        **solver_figures(result, str(scenario.solver.method)),
         "partitions": partitions,
         "load_seconds": round(load_seconds, 3),
         "currency": scenario.currency,

@@ -6,9 +6,11 @@ the decomposition, numbered in the order of the parts' paths. The client reads n
 worker lists the parts, each partition is loaded (``load_data`` and ``formulate`` on its tables,
 then ``priced_problem``) on the worker that keeps it, and the sizes the workers report place the
 partitions (their first customer's position in the whole table). Scores pair with a customer
-part by name when the score parts have the customer parts' names and hold the same customers;
-otherwise, found out by the first load, they are routed by customer id with one shuffle
-(optimizer/plan/routing.py) and the partitions are loaded again.
+part by name when the score parts have the customer parts' names and each holds its customer
+part's customers only (read from the id columns first); otherwise they are routed by customer id
+with one shuffle (optimizer/plan/routing.py). What needs every customer is checked over the
+partitions' answers, as in memory: the campaigns that read the scores have rows there, and the
+minimum audiences' cheapest uses (added up on the workers) break no limit.
 
 Needs the optional extra: ``pip install 'cvo[dask]'``.
 """
@@ -17,14 +19,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from functools import reduce
 from operator import add
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from optimizer.errors import DataError, HistoryError
 from optimizer.plan.workflow import shortfall_error
-from optimizer.scenario.data import load_data
+from optimizer.scenario.data import check_scored, load_data, needed_scores
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.distributed import DaskCustomers, gathered
@@ -37,8 +38,6 @@ from optimizer.store.tables import id_text
 if TYPE_CHECKING:
     import pandas as pd
 
-UNPAIRED = -1  # a load's answer when its score part holds customers of other parts
-Answer = tuple[int, CheapestUses | None]  # a load's customers (0: none, UNPAIRED) and their cheapest uses
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class PartSource:
     scores: Dataset | None = None
     score_part: Part | None = None
 
-    def tables(self, id_column: str, routed: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    def tables(self, routed: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The customer rows of this part and their score rows (``routed``: as the shuffle sent them)."""
         customers = self.customers.read(self.part)
         if self.scores is None:
@@ -91,32 +90,46 @@ def sources(customers: Dataset, scores: Dataset | None) -> list[PartSource]:
     return [PartSource(customers, part, scores, by_name.get(part.name)) for part in customers.parts]
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A partition loaded on its worker: its lean arrays (None for a part of no rows), what its
+    customers add to the check for obvious conflicts, and the campaign ids its score rows name (in
+    order of first appearance) and which of them are the scenario's."""
+
+    partition: Partition | None
+    uses: CheapestUses | None = None
+    held: tuple[str, ...] = ()
+    scored: frozenset[str] = frozenset()
+
+
 def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, history_expected: bool = False,
-                   routed: pd.DataFrame | None = None) -> tuple[Partition, CheapestUses] | int:
-    """One partition's lean arrays, built on the worker that will keep them (contact policy on
-    ``run_date``), with what its customers add to the check for obvious conflicts; 0 for a part of
-    no rows, UNPAIRED when its score part names customers of other parts; HistoryError when the
-    client read a contact history this worker cannot see."""
+                   routed: pd.DataFrame | None = None) -> Loaded:
+    """One partition, built on the worker that will keep it (contact policy on ``run_date``);
+    HistoryError when the client read a contact history this worker cannot see."""
     history = scenario.resolve(scenario.contact_policy.history)
     if history_expected and not history.is_file():
         raise HistoryError(f"The contact history {history} is read by the client but a worker cannot see it",
                            where=f"partition {source.part.name}",
                            fix="Put the history where every worker can read it (a shared file system), or run "
                            "with --dask local; without it the plan would ignore every earlier contact")
-    customers, scores = source.tables(scenario.customer_id, routed)
+    customers, scores = source.tables(routed)
     if len(customers) == 0:
-        return 0
-    if source.score_part is not None and scores is not None and not _same_customers(customers, scores, scenario):
-        return UNPAIRED
+        return Loaded(None)
     data = load_data(partition_scenario(scenario, source), run_date, tables=(customers, scores))
     problem = formulate(data, whole=False).problem
-    return Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem)
+    held = () if scores is None else tuple(str(name) for name in scores["campaign_id"].astype(str).unique())
+    return Loaded(Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem), held,
+                  frozenset(held) & frozenset(scenario.campaign_ids()))
 
 
-def _same_customers(customers: pd.DataFrame, scores: pd.DataFrame, scenario: Scenario) -> bool:
-    """Whether every score row's customer is one of these customers."""
-    known = set(id_text(customers[scenario.customer_id]).dropna())
-    return "customer_id" not in scores or set(id_text(scores["customer_id"]).dropna()) <= known
+def paired(source: PartSource, id_column: str) -> bool:
+    """Whether the score part named like this customer part holds scores of its customers only
+    (and none when the part has no customers): read from the two id columns."""
+    if source.scores is None or source.score_part is None:
+        return True
+    customers = source.customers.read(source.part, [id_column])[id_column]
+    scores = source.scores.read(source.score_part, ["customer_id"])["customer_id"]
+    return set(id_text(scores).dropna()) <= set(id_text(customers).dropna())
 
 
 def partition_scenario(scenario: Scenario, source: PartSource) -> Scenario:
@@ -124,6 +137,8 @@ def partition_scenario(scenario: Scenario, source: PartSource) -> Scenario:
     update: dict[str, Any] = {"customers": f"{source.customers.location.rstrip('/')}/{source.part.name}"}
     if source.scores is not None and source.score_part is not None:
         update["scores"] = f"{source.scores.location.rstrip('/')}/{source.score_part.name}"
+    elif source.scores is not None:  # routed: the rows come from any part, joined by customer id
+        update["scores"] = f"{source.scores.location} (the rows of the customers of {source.part.name})"
     return scenario.model_copy(update=update)
 
 
@@ -139,47 +154,81 @@ class LoadedData:
 def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None,
                 history_expected: bool = False) -> LoadedData:
     """The scenario's partitions (its paths absolute), each loaded on the worker that keeps it and
-    placed by the sizes the workers report; ``history_expected`` when the client found the history."""
-    from optimizer.plan.routing import routed_scores
-
+    placed by the sizes the workers report; ``history_expected`` when the client found the history.
+    Checked over all partitions, as in memory: every campaign that reads the scores has rows there,
+    and no minimum audiences break a limit with their cheapest customers."""
     customers, scores = client.submit(datasets, scenario, pure=False).result()
-    parts = sources(customers, scores)
-    routed: list[Any] = [None] * len(parts)
-    if scores is not None and parts[0].score_part is None:
-        routed = routed_scores(client, customers, customers.parts, scores, scenario.customer_id)
-    loads, answers = _loads(client, scenario, parts, routed, run_date, history_expected, progress)
-    if any(size == UNPAIRED for size, _ in answers) and scores is not None:
-        parts = [replace(source, score_part=None) for source in parts]
-        routed = routed_scores(client, customers, customers.parts, scores, scenario.customer_id)
-        loads, answers = _loads(client, scenario, parts, routed, run_date, history_expected, progress)
-    sizes = [size for size, _ in answers]
-    kept = [number for number, size in enumerate(sizes) if size > 0]
+    parts, routed = _score_sources(client, scenario, customers, scores, progress)
+    loads = [client.submit(load_partition, scenario, source, run_date, history_expected, frame, pure=False)
+             for source, frame in zip(parts, routed)]
+    answers = gathered(client, [client.submit(_answer, load, pure=False) for load in loads], progress, "load")
+    kept = [number for number, (size, _, _) in enumerate(answers) if size > 0]
     if not kept:
         raise DataError(f"The customers dataset {customers.location} has no rows in any of its "
                         f"{len(parts)} part(s)", where=f"{scenario.source}, customers",
                         fix="Point 'customers' at a dataset with rows")
-    shortfalls = reduce(add, [uses for size, uses in answers if uses is not None]).shortfalls()
+    _check_customers_once(customers, [parts[number].part for number in kept], scenario.customer_id)
+    if scores is not None:
+        held = list(dict.fromkeys(name for _, names, _ in answers for name in names))
+        check_scored(held, set().union(*(scored for _, _, scored in answers)), needed_scores(scenario),
+                     lambda _: scores.location)
+    shortfalls = _summed(client, [client.submit(_uses, loads[number], pure=False) for number in kept]).shortfalls()
     if shortfalls:  # as cvo validate finds them, before any pass
         raise shortfall_error(scenario, shortfalls)
     offset, placed = 0, []
     for number in kept:
         placed.append(client.submit(_placed, loads[number], offset, pure=False))
-        offset += sizes[number]
+        offset += answers[number][0]
     dask = DaskCustomers(client, placed, [parts[n].part.name for n in kept], offset, progress)
     return LoadedData(dask, [parts[n] for n in kept], [routed[n] for n in kept])
 
 
-def _loads(client: Any, scenario: Scenario, parts: list[PartSource], routed: list[Any], run_date: dt.date,
-           history_expected: bool, progress: Progress | None) -> tuple[list[Any], list[Answer]]:
-    loads = [client.submit(load_partition, scenario, source, run_date, history_expected, frame, pure=False)
-             for source, frame in zip(parts, routed)]
-    answers = gathered(client, [client.submit(_answer, load, pure=False) for load in loads], progress, "load")
-    return loads, answers
+def _check_customers_once(customers: Dataset, parts: list[Part], id_column: str) -> None:
+    """DataError when a customer id is in two parts (in memory: a duplicate row), counted on the
+    cluster (one read of the id columns; skipped with one part, which checks its own rows)."""
+    if len(parts) > 1:
+        from optimizer.plan.routing import repeated_customer
+
+        found = repeated_customer(customers, parts, id_column)  # a dask.dataframe graph: the workers read
+        if found is not None:
+            raise found
 
 
-def _answer(loaded: tuple[Partition, CheapestUses] | int) -> Answer:
-    return (loaded, None) if isinstance(loaded, int) else (loaded[0].size, loaded[1])
+def _score_sources(client: Any, scenario: Scenario, customers: Dataset, scores: Dataset | None,
+                   progress: Progress | None) -> tuple[list[PartSource], list[Any]]:
+    """Each partition's source and its routed score rows (None each when the scores pair by name:
+    every score part holds its customer part's customers only, checked on the workers first)."""
+    from optimizer.plan.routing import routed_scores
+
+    parts = sources(customers, scores)
+    if scores is None:
+        return parts, [None] * len(parts)
+    if parts[0].score_part is not None and all(gathered(
+            client, [client.submit(paired, source, scenario.customer_id, pure=False) for source in parts],
+            progress, "pair")):
+        return parts, [None] * len(parts)
+    unpaired = [replace(source, score_part=None) for source in parts]
+    return unpaired, routed_scores(client, customers, list(customers.parts), scores, scenario.customer_id)
 
 
-def _placed(loaded: tuple[Partition, CheapestUses], offset: int) -> Partition:
-    return replace(loaded[0], offset=offset)
+def _summed(client: Any, futures: list[Any]) -> CheapestUses:
+    """The futures' CheapestUses added up on the workers, two at a time (each sum keeps only the
+    smallest coefficients a minimum needs, so no one holds every partition's)."""
+    while len(futures) > 1:
+        pairs = [client.submit(add, futures[i], futures[i + 1], pure=False) for i in range(0, len(futures) - 1, 2)]
+        futures = pairs + futures[len(pairs) * 2:]
+    uses: CheapestUses = futures[0].result()
+    return uses
+
+
+def _answer(loaded: Loaded) -> tuple[int, tuple[str, ...], frozenset[str]]:
+    """What the client needs of a load: its customers and the campaign ids of its score rows."""
+    return (0 if loaded.partition is None else loaded.partition.size), loaded.held, loaded.scored
+
+
+def _uses(loaded: Loaded) -> CheapestUses:
+    return cast(CheapestUses, loaded.uses)
+
+
+def _placed(loaded: Loaded, offset: int) -> Partition:
+    return replace(cast(Partition, loaded.partition), offset=offset)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.errors import DataError
-from optimizer.scenario.data import SCORE_COLUMNS
+from optimizer.scenario.data import SCORE_COLUMNS, check_probabilities
 from optimizer.store.datasets import Dataset, Part
 from optimizer.store.tables import id_text
 
@@ -43,9 +43,28 @@ def score_rows(source: tuple[Dataset, Part]) -> pd.DataFrame:
         raise DataError(f"The scores part {part.name} has no column '{missing[0]}'",
                         where=f"{dataset.location}, {part.name}",
                         fix=f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
+    check_probabilities(table, f"{dataset.location.rstrip('/')}/{part.name}")  # its rows named where they are
     return pd.DataFrame({"customer_id": id_text(table["customer_id"]).astype("string"),
                          "campaign_id": table["campaign_id"].astype(str).astype("string"),
                          "p_treat": table["p_treat"], "p_control": table["p_control"]})
+
+
+def repeated_customer(customers: Dataset, parts: list[Part], id_column: str) -> DataError | None:
+    """The error of a customer id in more than one part (each part checks its own rows), found by
+    counting the ids of every part on the cluster; None when every id is once."""
+    import dask.dataframe as dd
+
+    read = [(customers, part, number, id_column) for number, part in enumerate(parts)]
+    ids = dd.from_map(owners, read, meta=owners((customers, Part("", ""), 0, id_column)))  # type: ignore[no-untyped-call]
+    counts = ids["customer_id"].value_counts(split_out=max(1, len(parts) // 8))
+    repeated = counts[counts > 1]
+    first = repeated.head(1, npartitions=-1)
+    if len(first) == 0:
+        return None
+    return DataError(
+        f"The customer id '{first.index[0]}' appears in more than one part of the customers dataset "
+        f"({int(repeated.sum().compute()) - int(repeated.shape[0].compute())} duplicate row(s) in all)",
+        where=customers.location, fix="Keep one row per customer (deduplicate before running)")
 
 
 def routed_scores(client: Any, customers: Dataset, parts: list[Part], scores: Dataset, id_column: str) -> list[Any]:

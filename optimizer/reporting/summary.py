@@ -48,7 +48,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
                   planned: tuple[NDArray[np.float64], ...] | None = None) -> dict[str, Any]:
     """Everything summary.json holds for a solved plan (``result.choice``) and its controls;
     ``planned``, each customer's expected response rates treated and not and value of a response,
-    adds what the plan expects a measurement to find and its power (``planned_figures``)."""
+    adds what the plan expects a measurement to find and its power (``planned_sums``, ``with_planned``)."""
     problem, scenario, choice = formulation.problem, formulation.scenario, result.choice
     if choice is None:
         raise TypeError("a summary needs a result with a plan")

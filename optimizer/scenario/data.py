@@ -11,7 +11,7 @@ that the contact policy must respect on the run date.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,8 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | 
     ``run_date`` (default: today) is the day the plan is sent, for the contact policy; ``as_of`` (an
     event seq of the history) reads the history as it stood then (a plan read again as it was made);
     ``tables``: the customer and score tables read already (a partition's, on a Dask worker),
-    checked as if read from the scenario's locations.
+    checked as if read from the scenario's locations, except that a campaign may have no score
+    rows among them (``check_scored`` runs over all partitions).
     """
     run_date = run_date or dt.date.today()
     customers_file = scenario.location(scenario.customers)
@@ -106,8 +107,7 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | 
                                None if tables is None else tables[0])
     ids = pd.Index(customers[scenario.customer_id])
     if scenario.scores is not None:
-        needed = [campaign.id for campaign in scenario.campaigns
-                  if campaign.p_treat is None and not variants_scored(campaign)]
+        needed = [] if tables is not None else needed_scores(scenario)  # a partition: checked over all of them
         scores = load_scores(scenario.location(scenario.scores), ids, scenario.campaign_ids(), needed,
                              scenario.storage_options, None if tables is None else tables[1])
     else:
@@ -119,6 +119,12 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | 
     contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy), as_of)
     return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen,
                         read_lists(scenario, ids))
+
+
+def needed_scores(scenario: Scenario) -> list[str]:
+    """The campaigns that take their probabilities from the scores table, each of which must have rows there."""
+    return [campaign.id for campaign in scenario.campaigns
+            if campaign.p_treat is None and not variants_scored(campaign)]
 
 
 def contact_rules(policy: ContactPolicy) -> int:
@@ -181,8 +187,7 @@ def load_scores(
     require_columns(table, SCORE_COLUMNS, path, "scores",
                     f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")
     table = table.reset_index(drop=True)
-    for column in ("p_treat", "p_control"):
-        _check_probability(table, column, path)
+    check_probabilities(table, path)
     customer = customer_ids.get_indexer(pd.Index(id_text(table["customer_id"])))
     campaign = pd.Index(campaign_ids).get_indexer(pd.Index(table["campaign_id"].astype(str)))
     _check_known_customers(table, customer, path)
@@ -195,6 +200,12 @@ def load_scores(
     p_control[customer[keep], campaign[keep]] = table["p_control"].to_numpy(float)[keep]
     ignored = table["campaign_id"].astype(str)[~keep].value_counts(sort=True)
     return Scores(p_treat, p_control, {str(name): int(rows) for name, rows in ignored.items()})
+
+
+def check_probabilities(table: pd.DataFrame, path: Path | str) -> None:
+    """DataError naming the first row whose p_treat or p_control is not a probability in [0, 1]."""
+    for column in ("p_treat", "p_control"):
+        _check_probability(table, column, path)
 
 
 def _check_probability(table: pd.DataFrame, column: str, path: Path | str) -> None:
@@ -227,27 +238,35 @@ def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path
 def _check_scored_campaigns(
     table: pd.DataFrame, campaign: NDArray[np.intp], needed: Collection[str], path: Path | str
 ) -> None:
-    """Each needed campaign has score rows; a campaign id of the table close to one that has none is a typo."""
+    """Each needed campaign has score rows (``check_scored``), a typo named at its first row."""
     names = table["campaign_id"].astype(str)
-    scored = set(pd.unique(names[campaign >= 0]))
+    check_scored([str(name) for name in pd.unique(names)], set(names[campaign >= 0]), needed,
+                 lambda written: row_label(path, int(np.flatnonzero(names == written)[0])) if written else str(path))
+
+
+def check_scored(held: list[str], scored: Collection[str], needed: Collection[str],
+                 where: Callable[[str | None], str]) -> None:
+    """Each needed campaign has score rows (``scored``: the campaigns of the scenario the table
+    holds rows of; ``held``: every campaign id it holds, in order of first appearance); a campaign
+    id of the table close to one that has none is a typo. ``where(written)`` names where the table
+    writes a campaign id (None: the table itself)."""
     missing = [campaign_id for campaign_id in needed if campaign_id not in scored]
     if not missing:
         return
-    unknown = list(pd.unique(names[campaign < 0]))
+    unknown = [name for name in held if name not in scored]
     for wanted, written in ((wanted, written) for wanted in missing for written in unknown):
         if did_you_mean(written, [wanted]):
             raise DataError(
                 f"The scores name campaign '{written}', which is not a campaign of this scenario, and campaign "
                 f"'{wanted}' has no score rows",
-                where=row_label(path, int(np.flatnonzero(names == written)[0])),
+                where=where(written),
                 fix=f"{did_you_mean(written, [wanted])} Correct the campaign id in the scores table or the scenario "
                 f"(campaigns: {', '.join(needed)})",
             )
-    held = list(pd.unique(names))
     shown = f"it holds {', '.join(held[:10])}{' ...' if len(held) > 10 else ''}" if held else "it has no rows at all"
     raise DataError(
         f"The scores table has no rows for campaign '{missing[0]}' ({shown})",
-        where=str(path),
+        where=where(None),
         fix=f"Score campaign '{missing[0]}', remove it from the scenario, or give it 'p_treat' and 'p_control' "
         "expressions",
     )

@@ -231,6 +231,16 @@ class ForcedList(_Strict):
     variant: str | None = None  # of a campaign with offer variants (else the file's variant column)
 
 
+SECRET_WORDS = ("secret", "token", "password", "key", "credential", "sas")  # in a storage option's name
+
+
+def _without_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """Storage options as a run folder keeps them: a value whose name says it is a secret is replaced
+    (credentials belong in the environment, where fsspec's file systems read them)."""
+    return {name: "<not kept>" if any(word in name.lower() for word in SECRET_WORDS) else
+            _without_secrets(value) if isinstance(value, dict) else value for name, value in options.items()}
+
+
 class Scenario(_Strict):
     """A whole scenario; ``path`` is where it was read from (relative paths resolve from there)."""
 
@@ -272,6 +282,7 @@ class Scenario(_Strict):
         """The scenario as one file would hold it (bases and overrides applied, defaults filled in),
         every path absolute, so that it runs again from anywhere."""
         data = self.model_dump(mode="json", exclude_none=True)
+        data["storage_options"] = _without_secrets(self.storage_options)
         data["customers"] = self.location(self.customers)
         if self.scores is not None:
             data["scores"] = self.location(self.scores)

@@ -12,9 +12,10 @@ them:
   part, as in pyarrow.dataset and Spark; a file of no bytes is skipped, and a part of no rows adds
   none;
 - a sub-folder named ``key=value`` (Hive style: ``region=north/part-0.parquet``) gives the rows of
-  the files below it the column ``key`` with that value, a number when every value of that key in
-  the dataset reads as one (as pyarrow's Hive partitioning infers), unless the file holds the
-  column itself.
+  the files below it the column ``key`` with that value, unless the file holds the column itself:
+  whole numbers (int64) when every value of that key in the dataset is one, numbers (float64,
+  NaN for Hive's missing value) when every value reads as a number, text otherwise; one type for
+  the whole dataset, so every part reads alike.
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def local_path(location: str | Path) -> Path:
     if found is None:
         return Path(text)
     if found.group(1).lower() in ("file", "local"):
-        return Path("/" + unquote(text[found.end():]))
+        rest = unquote(text[found.end() - 1:])  # from the path's first '/'
+        if text[found.start(1) + len(found.group(1)):].startswith("://localhost/"):
+            rest = rest.removeprefix("/localhost")
+        return Path(rest)
     raise DataError(f"The output location {text} is not on a local or shared file system", where=text,
                     fix="Write the run to a path every worker and the client can reach (a mounted share), "
                     "then copy it to the object store")
@@ -63,7 +67,7 @@ def filesystem(location: str, storage_options: dict[str, Any] | None = None) -> 
 
     try:
         fs, path = fsspec.core.url_to_fs(str(location), **(storage_options or {}))
-    except (ImportError, ValueError) as error:
+    except Exception as error:  # a missing package (ImportError), an unknown protocol, bad options
         raise DataError(f"The location {location} cannot be opened: {error}", where=str(location),
                         fix="Install the file system's package (s3fs for s3://, gcsfs for gs://, adlfs for "
                         "abfs://), or check the URL and the scenario's 'storage_options'") from None
@@ -82,13 +86,13 @@ class Part:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A folder of parquet parts at ``location`` (read with ``storage_options``); ``numeric_keys``
-    are the Hive keys whose every value reads as a number."""
+    """A folder of parquet parts at ``location`` (read with ``storage_options``), with the type of
+    each Hive key's column."""
 
     location: str
     parts: tuple[Part, ...]
     storage_options: dict[str, Any] = field(default_factory=dict)
-    numeric_keys: frozenset[str] = frozenset()
+    key_types: dict[str, str] = field(default_factory=dict)  # Hive key → "int64", "float64" or "string"
 
     @property
     def names(self) -> list[str]:
@@ -109,13 +113,9 @@ class Dataset:
                             fix="Check that it is a complete parquet file; remove it if it was left over") from None
         for key, value in part.keys:
             if key not in table.column_names and (columns is None or key in columns):
-                text = _key_value(value)
-                if key not in self.numeric_keys:
-                    column = pa.array([text] * table.num_rows, pa.string())
-                else:  # a missing number is a float's NaN, as pandas reads it
-                    column = pa.array([None if text is None else _number(text)] * table.num_rows,
-                                      pa.float64() if text is None else None)
-                table = table.append_column(key, column)
+                kind, text = self.key_types[key], _key_value(value)
+                typed = text if kind == "string" or text is None else int(text) if kind == "int64" else float(text)
+                table = table.append_column(key, pa.array([typed] * table.num_rows, getattr(pa, kind)()))
         frame: pd.DataFrame = table.to_pandas()  # a key's text reads as the file's own text columns do
         return frame
 
@@ -130,18 +130,26 @@ def open_dataset(location: str, storage_options: dict[str, Any] | None, what: st
     """The dataset at ``location``, or None when it is a single file (DataError when it is neither,
     or a folder with no parts)."""
     fs, root = filesystem(location, storage_options)
-    if not fs.isdir(root):
-        if fs.isfile(root):
-            return None
-        raise DataError(f"The {what} location {location} does not exist", where=str(location),
-                        fix=f"Check the '{what}' path or URL in the scenario; a path is relative to the scenario file")
-    found = fs.find(root, detail=True)
+    try:
+        if not fs.isdir(root):
+            if fs.isfile(root):
+                return None
+            raise DataError(f"The {what} location {location} does not exist", where=str(location),
+                            fix=f"Check the '{what}' path or URL in the scenario; a path is relative to the scenario "
+                            "file")
+        found = fs.find(root, detail=True)
+    except DataError:
+        raise
+    except Exception as error:  # no permission, no credentials, no such bucket: each file system its own type
+        raise DataError(f"The {what} location {location} could not be listed: {error}", where=str(location),
+                        fix="Check the credentials and the scenario's 'storage_options', and that the location "
+                        "exists") from None
     parts = tuple(_part(root, path) for path, info in sorted(found.items())
                   if _is_part(root, path) and int(info.get("size") or 0) > 0)
     if not parts:
         raise DataError(f"The {what} folder {location} holds no .parquet files", where=str(location),
                         fix="Point at a .parquet or .csv file, or at a folder of .parquet part files")
-    return Dataset(str(location), parts, dict(storage_options or {}), _numeric_keys(parts))
+    return Dataset(str(location), parts, dict(storage_options or {}), _key_types(parts))
 
 
 def _relative(root: str, path: str) -> str:
@@ -150,7 +158,7 @@ def _relative(root: str, path: str) -> str:
 
 def _is_part(root: str, path: str) -> bool:
     names = _relative(root, path).split("/")
-    return names[-1].endswith(PART_SUFFIX) and not any(name.startswith(("_", ".")) for name in names)
+    return names[-1].lower().endswith(PART_SUFFIX) and not any(name.startswith(("_", ".")) for name in names)
 
 
 def _part(root: str, path: str) -> Part:
@@ -164,21 +172,20 @@ def _key_value(value: str) -> str | None:
     return None if value == HIVE_NULL else unquote(value)
 
 
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _numeric_keys(parts: tuple[Part, ...]) -> frozenset[str]:
-    import pandas as pd
-
-    values: dict[str, list[str]] = {}
+def _key_types(parts: tuple[Part, ...]) -> dict[str, str]:
+    """Each Hive key's column type: int64 when every value is a whole number in range, float64 when
+    every value present reads as a number, string otherwise."""
+    values: dict[str, list[str | None]] = {}
     for part in parts:
         for key, value in part.keys:
-            text = _key_value(value)
-            if text is not None:
-                values.setdefault(key, []).append(text)
-    return frozenset(key for key, texts in values.items()
-                     if pd.to_numeric(pd.Series(texts), errors="coerce").notna().all())
+            values.setdefault(key, []).append(_key_value(value))
+    return {key: _kind([text for text in texts if text is not None], None in texts) for key, texts in values.items()}
+
+
+def _kind(texts: list[str], missing: bool) -> str:
+    try:
+        numbers = [float(text) for text in texts]
+    except ValueError:
+        return "string"
+    whole = all(text.lstrip("+-").isdigit() for text in texts) and all(abs(n) < 2**63 for n in numbers)
+    return "int64" if whole and not missing and texts else "float64"

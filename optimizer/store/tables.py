@@ -40,6 +40,7 @@ def read_table(path: Path | str, *, what: str, text_columns: tuple[str, ...] = (
         require_file(Path(path), what)
     suffix = PurePosixPath(str(path)).suffix.lower()
     source = str(path) if is_url(path) else Path(path)
+    storage_options = storage_options if is_url(path) else None  # pandas refuses them for a local file
     try:
         if suffix == ".parquet":
             return pd.read_parquet(source, storage_options=storage_options or None)

@@ -222,8 +222,8 @@ def test_a_history_the_client_reads_but_a_worker_cannot_is_an_error(tmp_path):
     assert first.part.name == first.score_part.name == "part-000.parquet"
     with pytest.raises(HistoryError, match="is read by the client but a worker cannot see it"):
         load_partition(scenario, first, dt.date(2026, 1, 5), history_expected=True)
-    partition, uses = load_partition(scenario, first, dt.date(2026, 1, 5))
-    assert partition.size == CUSTOMERS // 2 and uses.shortfalls() == []
+    loaded = load_partition(scenario, first, dt.date(2026, 1, 5))
+    assert loaded.partition.size == CUSTOMERS // 2 and loaded.uses.shortfalls() == []
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [

@@ -106,22 +106,29 @@ def test_scores_of_a_customer_in_no_part_are_named(client, tmp_path):
     assert not (tmp_path / "out" / PLAN_FOLDER).exists()
 
 
+def same_error(kind: type, client, scenario_path: Path, out: Path) -> str:
+    """The message of the error ``cvo validate`` (in memory) and a --dask run both stop with."""
+    from optimizer.plan.workflow import validate
+
+    with pytest.raises(kind) as in_memory:
+        validate(load_scenario(scenario_path))
+    with pytest.raises(kind) as distributed:
+        optimize_distributed(load_scenario(scenario_path), client, out)
+    assert distributed.value.message == in_memory.value.message
+    return distributed.value.message
+
+
 def test_minimum_audiences_that_break_a_limit_stop_the_run_as_validate_does(client, tmp_path):
     """Minimum audiences that need more of the e-mail capacity than it has, even with their cheapest
     customers: the partitions' cheapest uses, added up, give validate's own message before any pass."""
     from optimizer.errors import InfeasibleError
-    from optimizer.plan.workflow import validate
 
     scenario = yaml.safe_load(write_scenario(tmp_path, 2).read_text())
     scenario["channels"]["email"]["capacity"] = 1_000
     path = tmp_path / "short.yaml"
     path.write_text(yaml.safe_dump(scenario))
-    with pytest.raises(InfeasibleError) as in_memory:
-        validate(load_scenario(path))
-    with pytest.raises(InfeasibleError) as distributed:
-        optimize_distributed(load_scenario(path), client, tmp_path / "out")
-    assert distributed.value.message == in_memory.value.message
-    assert "need at least 2,000 of capacity[email] (<= 1,000, channels.email.capacity)" in in_memory.value.message
+    message = same_error(InfeasibleError, client, path, tmp_path / "out")
+    assert "need at least 2,000 of capacity[email] (<= 1,000, channels.email.capacity)" in message
     assert not (tmp_path / "out").exists()
 
 
@@ -145,3 +152,58 @@ def test_an_infeasible_scenario_the_check_cannot_see_ends_with_exit_4_and_the_wa
     text = " ".join(result.output.split())
     assert "No plan satisfies every constraint of scenario 'overlap': the decomposition proved it" in text
     assert "--sample 0.01 names them" in text and not (tmp_path / "out" / PLAN_FOLDER).exists()
+
+
+def move_rows(tmp_path: Path, campaign: str, source: str, target: str | None) -> None:
+    """Move the score rows of ``campaign`` from score part ``source`` to ``target`` (None: drop them)."""
+    rows = pd.read_parquet(tmp_path / "scores" / source)
+    moving = rows["campaign_id"] == campaign
+    rows[~moving].to_parquet(tmp_path / "scores" / source)
+    if target is not None:
+        other = pd.read_parquet(tmp_path / "scores" / target)
+        pd.concat([other, rows[moving]]).to_parquet(tmp_path / "scores" / target)
+
+
+def test_a_score_part_holding_rows_of_another_part_is_found_before_loading_and_routed(client, tmp_path):
+    """part-000's sms rows sit in part-001: the id columns show it before any partition loads (which
+    would find part-000 without sms rows), so the scores are joined by id and the plan is memory's."""
+    scenario_path = write_scenario(tmp_path, 2)
+    move_rows(tmp_path, "sms_reminder", "part-000.parquet", "part-001.parquet")
+    run, in_memory = run_both(client, scenario_path, tmp_path / "out")
+    assert_same_plan(run, in_memory, tmp_path / "out")
+
+
+def test_a_campaign_scored_in_some_partitions_only_is_planned_and_one_scored_nowhere_is_named(client, tmp_path):
+    """The rule that a campaign reading the scores has rows there holds for the whole table, not for
+    each partition: without part-000's sms rows the run plans as in memory; without any, both stop
+    with the same message."""
+
+    scenario_path = write_scenario(tmp_path, 2)
+    move_rows(tmp_path, "sms_reminder", "part-000.parquet", None)
+    run, in_memory = run_both(client, scenario_path, tmp_path / "out")
+    assert_same_plan(run, in_memory, tmp_path / "out")
+    move_rows(tmp_path, "sms_reminder", "part-001.parquet", None)
+    message = same_error(DataError, client, scenario_path, tmp_path / "out2")
+    assert "The scores table has no rows for campaign 'sms_reminder'" in message
+
+
+def test_a_scheduler_file_that_is_not_there_is_named_at_once(tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    result = CliRunner().invoke(app, ["optimize", str(write_scenario(tmp_path, 2)), "--scheduler-file",
+                                      str(tmp_path / "scheduler.json"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "scheduler.json does not exist" in " ".join(result.output.split())
+
+
+def test_a_customer_in_two_parts_is_named_as_a_duplicate_is_in_memory(client, tmp_path):
+    scenario_path = write_scenario(tmp_path, 2)
+    first = pd.read_parquet(tmp_path / "customers" / "part-000.parquet")
+    second = pd.read_parquet(tmp_path / "customers" / "part-001.parquet")
+    pd.concat([second, first.head(1)]).to_parquet(tmp_path / "customers" / "part-001.parquet")
+    with pytest.raises(DataError) as caught:
+        optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    assert caught.value.message.startswith(f"The customer id '{first['customer_id'].iat[0]}' appears in more than "
+                                           "one part of the customers dataset (1 duplicate row(s) in all)")
+    assert caught.value.exit_code == 3 and not (tmp_path / "out" / PLAN_FOLDER).exists()

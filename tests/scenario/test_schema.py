@@ -112,6 +112,19 @@ def test_paths_resolve_from_the_scenario_folder_not_the_working_directory(tmp_pa
     assert scenario.resolve("scores.csv") == (tmp_path / "scenarios" / "scores.csv").resolve()
 
 
+def test_urls_stay_urls_and_the_run_folder_keeps_no_secret_storage_option(tmp_path):
+    options = {"anon": False, "key": "AKIA", "secret": "s3cr3t",
+               "client_kwargs": {"endpoint_url": "https://minio:9000", "aws_session_token": "t0k"}}
+    scenario = load_scenario(write(tmp_path, {**minimal(), "customers": "s3://shop/customers",
+                                              "storage_options": options}))
+    assert scenario.location(scenario.customers) == "s3://shop/customers"
+    assert scenario.location("scores.csv") == str((tmp_path / "scores.csv").resolve())
+    effective = scenario.effective()
+    assert effective["customers"] == "s3://shop/customers" and scenario.storage_options == options
+    assert effective["storage_options"] == {"anon": False, "key": "<not kept>", "secret": "<not kept>", "client_kwargs": {
+        "endpoint_url": "https://minio:9000", "aws_session_token": "<not kept>"}}
+
+
 def test_a_relative_scenario_path_still_resolves_its_data(tmp_path, monkeypatch):
     write(tmp_path, minimal(), name="scenarios/weekly.yaml")
     monkeypatch.chdir(tmp_path)

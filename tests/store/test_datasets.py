@@ -49,6 +49,29 @@ def test_a_spark_hive_dataset_reads_as_its_parts_with_their_keys(tmp_path):
     assert table["region"].dtype == "string"
 
 
+def test_a_hive_key_has_one_type_in_every_part_even_an_empty_one(tmp_path):
+    """Whole numbers are int64 in every part, a part of no rows included; with Hive's missing value
+    among them, float64 with NaN; a value that is no number makes the key text."""
+    for key, values in (("year", ["2024", "2025"]), ("tier", ["1", HIVE_NULL]), ("code", ["7", "x"])):
+        for number, value in enumerate(values):
+            folder = tmp_path / key / f"{key}={value}"
+            folder.mkdir(parents=True)
+            rows = [f"{key}{number}"] if number == 0 or key != "year" else []
+            pd.DataFrame({"customer_id": pd.Series(rows, dtype=str)}).to_parquet(folder / "part-0.parquet")
+    dataset = open_dataset(str(tmp_path / "year"), None, "customers")
+    assert dataset.key_types == {"year": "int64"}
+    assert [str(dataset.read(part)["year"].dtype) for part in dataset.parts] == ["int64", "int64"]
+    tier = read_table(tmp_path / "tier", what="customers")["tier"]
+    assert str(tier.dtype) == "float64" and tier.iloc[0] == 1.0 and tier.isna().iloc[1]
+    assert read_table(tmp_path / "code", what="customers")["code"].tolist() == ["7", "x"]
+
+
+def test_storage_options_are_for_urls_only(tmp_path):
+    """A scenario's options for its s3:// customers do not break its local scores file."""
+    pd.DataFrame({"customer_id": ["1"]}).to_csv(tmp_path / "scores.csv", index=False)
+    assert read_table(tmp_path / "scores.csv", what="scores", storage_options={"anon": True}).shape == (1, 1)
+
+
 def test_hive_keys_that_are_all_numbers_are_numbers_and_a_files_own_column_wins(tmp_path):
     for year in (2024, 2025):
         (tmp_path / f"year={year}").mkdir()
@@ -101,5 +124,6 @@ def test_outputs_go_to_local_paths_and_file_urls_only(tmp_path):
     assert local_path(tmp_path / "out") == tmp_path / "out"
     assert local_path(f"file://{tmp_path}/out") == tmp_path / "out"
     assert local_path(Path(f"file://{tmp_path}/out")) == tmp_path / "out"  # as Typer hands --out over
+    assert local_path(f"file://localhost{tmp_path}/out") == tmp_path / "out"
     with pytest.raises(DataError, match="is not on a local or shared file system"):
         local_path(Path("s3://bucket/out"))
