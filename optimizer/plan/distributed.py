@@ -40,6 +40,7 @@ from optimizer.reporting.partition_summary import Figures, merged_figures, parti
 from optimizer.reporting.summary import solver_figures, unassigned_reasons
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
 from optimizer.scenario.formulation import formulate, planned_rates, response_values
+from optimizer.scenario.offers import offer_fractions
 from optimizer.scenario.schema import Scenario
 from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
@@ -88,11 +89,9 @@ class DistributedRun:
 
 def check_distributable(scenario: Scenario) -> None:
     """ScenarioError for what a partitioned run cannot do yet: forced and excluded lists (each worker
-    sees its own customers only, and the forced customers' use must come off the whole limits),
-    control strata (the partitions' control draw is one threshold per campaign) and offer variants
-    (its plan files name campaigns, not variants)."""
+    sees its own customers only, and the forced customers' use must come off the whole limits) and
+    control strata (the partitions' control draw is one threshold per offer)."""
     keys = [key for key in ("forced", "excluded", "control_strata") if getattr(scenario, key)]
-    keys += [f"campaigns[{j}].variants" for j, campaign in enumerate(scenario.campaigns) if campaign.variants]
     if keys:
         raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} yet",
                             where=f"{scenario.source}, {keys[0]}",
@@ -117,8 +116,7 @@ def optimize_distributed(
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})
-    fractions = scenario.control_fractions()
-    thresholds = control_thresholds(customers, plan, fractions, scenario.seed)
+    thresholds = control_thresholds(customers, plan, offer_fractions(scenario), scenario.seed)
     head = _summary_head(scenario, result, len(customers.files), run_date, seen, loading)
     summary = write_partitioned(data, plan, thresholds, out_dir, head, (scenario, run_date, result))
     return DistributedRun(result, out_dir, summary)
@@ -127,8 +125,9 @@ def optimize_distributed(
 def control_thresholds(
     customers: DaskCustomers, plan: PlanSpec, fractions: NDArray[np.float64], seed: int
 ) -> Thresholds:
-    """Per campaign, the key at or below which an audience member is a control: the
-    round(f·|A_j|)-th smallest key of the audience (as optimizer/plan/controls.py draws them).
+    """Per offer (a campaign, or each of its variants), the key at or below which an audience member
+    is a control: the round(f·|A_j|)-th smallest key of the audience (as optimizer/plan/controls.py
+    draws them).
 
     Round one: per partition, a histogram of the keys' top KEY_BITS bits (k × 4,096 counts);
     round two: only the keys in the bin holding each cut (about |A_j| / 4,096 of them), so
@@ -227,7 +226,8 @@ def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame |
     data = load_data(partition_scenario(scenario, part_source), run_date, tables=tables)
     formulation = formulate(data, whole=False)
     worth = response_values(data, choice)
-    table = plan_table(formulation.problem, choice, control, worth, unassigned_reasons(formulation, choice))
+    table = plan_table(formulation.problem, choice, control, worth, unassigned_reasons(formulation, choice),
+                       offers=formulation.offers)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({RUN_ID_KEY: run_id.encode()})
     atomic_write(folder / f"part-{number:05d}.parquet", lambda temp: pq.write_table(arrow, temp, compression="zstd"))

@@ -294,3 +294,24 @@ def test_lists_are_refused_before_any_worker_is_asked(tmp_path: Path, keys: dict
         optimize_distributed(scenario, None, tmp_path / "out")
     assert "does not read" in caught.value.message and caught.value.where.endswith(next(iter(keys)))
     assert caught.value.exit_code == 2 and not (tmp_path / "out").exists()
+
+
+def test_offer_variants_on_the_cluster_give_the_in_memory_plan_and_summary(client, tmp_path):
+    """Two levels of the win-back coupon, each its own column of the one-of-k choice with its own
+    controls: plan files with the variant column and the summary's per-variant figures, as in memory."""
+    write_scenario(tmp_path, 3)
+    for name in ("partitioned", "whole"):
+        scenario = yaml.safe_load((tmp_path / f"{name}.yaml").read_text())
+        scenario["campaigns"][0]["variants"] = [
+            {"id": "off12", "description": "12 off"},
+            {"id": "off20", "cost_per_response": 20.0, "p_treat": "min(1, 1.25 * p_treat)", "max_audience": 400}]
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(scenario))
+    run = optimize_distributed(load_scenario(tmp_path / "partitioned.yaml"), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-12)
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    got = distributed_plan(tmp_path / "out")
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert set(got["variant"].dropna()) == {"off12", "off20"} and (got["group"] == "control").any()
+    assert_same_summary(run.summary, json.loads(json.dumps(in_memory.summary)))
+    assert [v["id"] for v in run.summary["campaigns"][0]["variants"]] == ["off12", "off20"]
