@@ -34,13 +34,14 @@ from numpy.typing import NDArray
 
 from optimizer.errors import ScenarioError
 from optimizer.plan.controls import control_keys
+from optimizer.plan.outputs import contact_lists, csv_writer, list_names
 from optimizer.plan.partitioned_data import LoadedData, PartSource, loaded_data, partition_scenario
 from optimizer.plan.workflow import plan_table
 from optimizer.reporting.partition_summary import Figures, merged_figures, partition_figures
 from optimizer.reporting.summary import solver_figures, unassigned_reasons
 from optimizer.scenario.data import contact_rules, load_data, policy_lookback
-from optimizer.scenario.formulation import formulate, planned_rates, response_values
-from optimizer.scenario.offers import offer_fractions
+from optimizer.scenario.formulation import Formulation, formulate, planned_rates, response_values
+from optimizer.scenario.offers import offer_fractions, offers
 from optimizer.scenario.schema import Scenario
 from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
@@ -60,6 +61,7 @@ from optimizer.store.files import (
 )
 from optimizer.store.ledger import history_state
 
+CONTACTS_FOLDER = "contacts"  # OUT/contacts/<channel>/part-NNNNN.csv: a --dask run's contact lists
 KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
 Source = tuple[Scenario, dt.date, SolveResult]  # what each worker needs to formulate its partition again
 Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
@@ -181,29 +183,21 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, 
     summary = dict(head)
 
     def stage(folder: Path) -> list[str]:
-        fresh = staging_folder(folder, PLAN_FOLDER)
+        fresh = {name: staging_folder(folder, name) for name in (PLAN_FOLDER, CONTACTS_FOLDER)}
         try:
             numbers = range(len(data.sources))
             written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, numbers,
-                                 plan=plan, thresholds=thresholds, source=source, folder=fresh, run_id=run_id,
+                                 plan=plan, thresholds=thresholds, source=source, folders=fresh, run_id=run_id,
                                  pure=False)
             figures = gathered(client, written, data.customers.progress, "write", data.customers.n)
             summary.update(merged_figures(figures, data.customers.rows, result.shadow_prices,
-                                          scenario.objective_name, scenario.budget_counts_controls))
+                                          scenario.objective_name, scenario.budget_counts_controls),
+                           contact_lists=contact_folders(scenario, _channels(scenario)))
         except BaseException:
-            shutil.rmtree(fresh, ignore_errors=True)
+            for staged in fresh.values():
+                shutil.rmtree(staged, ignore_errors=True)
             raise
-        names = sorted(path.name for path in fresh.glob("*.parquet"))
-        target = folder / PLAN_FOLDER
-        if target.exists():
-            stale = staging_folder(folder, f"{PLAN_FOLDER}-old")
-            stale.rmdir()
-            target.rename(stale)
-            fresh.rename(target)
-            shutil.rmtree(stale)
-        else:
-            fresh.rename(target)
-        return [f"{PLAN_FOLDER}/{name}" for name in names]
+        return [name for target, staged in fresh.items() for name in _swapped_in(folder, target, staged)]
 
     effective = yaml.safe_dump(scenario.effective(), sort_keys=False, allow_unicode=True)
     write_run(out_dir, run_id, {SCENARIO_FILE: lambda temp: temp.write_text(effective, encoding="utf-8"),
@@ -212,9 +206,27 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, 
     return summary
 
 
+def _swapped_in(folder: Path, name: str, fresh: Path) -> list[str]:
+    """FOLDER/NAME replaced by the staged folder ``fresh`` (renames: a reader sees the old one or
+    the new one); the paths of its files, relative to FOLDER."""
+    names = sorted(f"{name}/{path.relative_to(fresh).as_posix()}" for path in fresh.rglob("*") if path.is_file())
+    target = folder / name
+    if target.exists():
+        stale = staging_folder(folder, f"{name}-old")
+        stale.rmdir()
+        target.rename(stale)
+        fresh.rename(target)
+        shutil.rmtree(stale)
+    else:
+        fresh.rename(target)
+    return names
+
+
 def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame | None, number: int, *,
-                plan: PlanSpec, thresholds: Thresholds, source: Source, folder: Path, run_id: str) -> Figures:
-    """Write one partition's plan file; return its figures for the summary."""
+                plan: PlanSpec, thresholds: Thresholds, source: Source, folders: dict[str, Path],
+                run_id: str) -> Figures:
+    """Write one partition's plan file and its rows of the contact lists into the staged
+    ``folders``; return its figures for the summary."""
     cut, sizes, _ = thresholds
     scenario, run_date, _ = source
     choice, keys = _audience_keys(part, plan, scenario.seed)
@@ -230,8 +242,41 @@ def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame |
                        offers=formulation.offers)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({RUN_ID_KEY: run_id.encode()})
-    atomic_write(folder / f"part-{number:05d}.parquet", lambda temp: pq.write_table(arrow, temp, compression="zstd"))
+    atomic_write(folders[PLAN_FOLDER] / f"part-{number:05d}.parquet",
+                 lambda temp: pq.write_table(arrow, temp, compression="zstd"))
+    _write_contacts(table, formulation, folders[CONTACTS_FOLDER], number, run_date)
     return partition_figures(formulation, choice, control, (*planned_rates(data, choice), worth))
+
+
+def _write_contacts(table: pd.DataFrame, formulation: Formulation, folder: Path, number: int,
+                    run_date: dt.date) -> None:
+    """The partition's rows of each channel's (or campaign's) contact list, as the in-memory run
+    writes them (optimizer/plan/outputs.py ``contact_lists``), into FOLDER/email/part-NNNNN.csv
+    (the list's name without contacts_ and .csv): every partition writes every list, its header at least."""
+    scenario = formulation.scenario
+    by_campaign = scenario.contact_lists == "campaign"
+    keys = scenario.campaign_ids() if by_campaign else formulation.problem.channels
+    lists = contact_lists(table, run_date.isoformat(), keys, "campaign_id" if by_campaign else "channel")
+    for name, rows in lists.values():
+        target = folder / _list_folder(name)
+        target.mkdir(exist_ok=True)  # every worker makes it, whichever is first
+        atomic_write(target / f"part-{number:05d}.csv", csv_writer(rows))
+
+
+def _channels(scenario: Scenario) -> tuple[str, ...]:
+    """The channel of each offer (the problem's column), as formulate names them."""
+    return tuple(offer.campaign.channel for offer in offers(scenario))
+
+
+def contact_folders(scenario: Scenario, channels: tuple[str, ...]) -> dict[str, str]:
+    """summary.json's ``contact_lists`` of a --dask run: each list's folder of CSV parts in OUT."""
+    keys = scenario.campaign_ids() if scenario.contact_lists == "campaign" else channels
+    return {key: f"{CONTACTS_FOLDER}/{_list_folder(name)}/" for key, name in list_names(keys).items()}
+
+
+def _list_folder(name: str) -> str:
+    """contacts_email.csv's folder of parts: email."""
+    return name.removeprefix("contacts_").removesuffix(".csv")
 
 
 def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_date: dt.date,

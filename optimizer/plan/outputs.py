@@ -36,7 +36,7 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     write_run(Path(out_dir), run_id, {
         PLAN_FILE: lambda temp: pq.write_table(table, temp, compression="zstd"),
         SCENARIO_FILE: lambda temp: temp.write_text(effective, encoding="utf-8"),
-        **{name: _csv_writer(rows) for name, rows in lists.values()},
+        **{name: csv_writer(rows) for name, rows in lists.values()},
         SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"),
     })
     written = {name for name, _ in lists.values()}
@@ -58,11 +58,16 @@ def contact_lists(assignments: pd.DataFrame, send_date: str, keys: Sequence[str]
     gets a list with its header only, never an old one."""
     treated = assignments[assignments["group"].isin(["treatment", "forced"])]
     lists: dict[str, tuple[str, pd.DataFrame]] = {}
-    taken: set[str] = set()
-    for key in sorted(set(keys)):
+    for key, name in list_names(keys).items():
         rows = treated[treated[by] == key].assign(send_date=send_date).reindex(columns=LIST_COLUMNS)
-        lists[key] = (_file_name(key, taken), rows.reset_index(drop=True))
+        lists[key] = (name, rows.reset_index(drop=True))
     return lists
+
+
+def list_names(keys: Sequence[str]) -> dict[str, str]:
+    """Each channel's (or campaign's) contact list file name, in the order of the keys' names."""
+    taken: set[str] = set()
+    return {key: _file_name(key, taken) for key in sorted(set(keys))}
 
 
 def _file_name(channel: str, taken: set[str]) -> str:
@@ -76,5 +81,5 @@ def _file_name(channel: str, taken: set[str]) -> str:
     return name
 
 
-def _csv_writer(rows: pd.DataFrame) -> Callable[[Path], None]:
+def csv_writer(rows: pd.DataFrame) -> Callable[[Path], None]:
     return lambda temp: rows.to_csv(temp, index=False)

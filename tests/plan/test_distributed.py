@@ -9,6 +9,7 @@ partitions.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -45,10 +46,28 @@ def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     assert summary["partitions"] == partitions and summary["method"] == "decompose"
     assert summary["gap"] <= 1e-6 and summary["load_seconds"] > 0
     assert_same_summary(summary, json.loads(json.dumps(in_memory.summary)))
+    assert_same_contact_lists(tmp_path / "out", in_memory)
     if partitions == 1:
         from optimizer.reporting.report import write_report
 
         assert write_report(tmp_path / "out").name == "report.html"
+
+
+def assert_same_contact_lists(out: Path, in_memory) -> None:
+    """Each channel's contact list, its partitions' CSV parts read together, is the in-memory run's."""
+    from optimizer.plan.outputs import contact_lists
+
+    summary = json.loads((out / "summary.json").read_text())
+    expected = contact_lists(in_memory.assignments, summary["run_date"], in_memory.formulation.problem.channels)
+    assert sorted(summary["contact_lists"]) == sorted(expected)
+    for channel, (name, rows) in expected.items():
+        folder = out / summary["contact_lists"][channel]
+        assert folder.name == name.removeprefix("contacts_").removesuffix(".csv")
+        parts = sorted(folder.glob("part-*.csv"))
+        assert len(parts) == summary["partitions"]
+        got = pd.concat([pd.read_csv(part, dtype=str) for part in parts]).sort_values("customer_id")
+        written = pd.read_csv(io.StringIO(rows.to_csv(index=False)), dtype=str).sort_values("customer_id")
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), written.reset_index(drop=True))
 
 
 class Heard:
