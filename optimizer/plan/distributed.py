@@ -1,13 +1,12 @@
 """cvo beyond one machine: the decomposition over the partitions of a Dask cluster.
 
-The customer table is a partitioned parquet dataset: a folder of files, one partition each
-(and, if the scenario has a ``scores`` table, a folder with files of the same names holding
-the scores of the same customers). Each worker builds its partitions' lean arrays once
-(``load_data`` and ``formulate`` on that file, then ``priced_problem``) and keeps them in memory; from then on
-every step of optimizer/solve/decompose.py is a map over partitions returning a few numbers (a
-pass: L(λ) and m row sums) or a few customers (the master's). The plan is written back as one
-parquet file per partition, with the same control groups as the in-memory run: the hashed
-keys of optimizer/plan/controls.py, cut at a per-campaign threshold found in two small rounds.
+The customer table is a parquet dataset (optimizer/plan/partitioned_data.py loads it: each part
+a partition, kept as lean arrays by the worker that loaded it); from then on every step of
+optimizer/solve/decompose.py is a map over partitions returning a few numbers (a pass: L(λ) and m
+row sums) or a few customers (the master's). The plan is written back as one parquet file per
+partition, with the in-memory plan's columns, contact lists and control groups (the hashed keys
+of optimizer/plan/controls.py, cut per offer and stratum: optimizer/plan/distributed_controls.py),
+and a summary of every figure the in-memory one has (optimizer/reporting/partition_summary.py).
 
 Needs the optional extra: ``pip install 'cvo[dask]'``.
 """
@@ -20,8 +19,6 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from functools import reduce
-from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +30,7 @@ import yaml
 from numpy.typing import NDArray
 
 from optimizer.errors import ScenarioError
-from optimizer.plan.controls import control_keys
+from optimizer.plan.distributed_controls import ControlCuts, audiences, control_cuts
 from optimizer.plan.outputs import contact_lists, csv_writer, list_names
 from optimizer.plan.partitioned_data import LoadedData, PartSource, loaded_data, partition_scenario
 from optimizer.plan.workflow import plan_table
@@ -43,9 +40,8 @@ from optimizer.scenario.data import contact_rules, load_data, policy_lookback
 from optimizer.scenario.formulation import Formulation, formulate, planned_rates, response_values
 from optimizer.scenario.offers import offer_fractions, offers
 from optimizer.scenario.schema import Scenario
-from optimizer.solve import partitions as parts
 from optimizer.solve.decompose import PlanSpec, decompose
-from optimizer.solve.distributed import DaskCustomers, gathered
+from optimizer.solve.distributed import gathered
 from optimizer.solve.partitions import Partition, Progress
 from optimizer.solve.results import SolveResult
 from optimizer.store.datasets import local_path
@@ -62,9 +58,7 @@ from optimizer.store.files import (
 from optimizer.store.ledger import history_state
 
 CONTACTS_FOLDER = "contacts"  # OUT/contacts/<channel>/part-NNNNN.csv: a --dask run's contact lists
-KEY_BITS = 12  # first round of the control threshold: a histogram of the keys' top 12 bits (4,096 bins)
 Source = tuple[Scenario, dt.date, SolveResult]  # what each worker needs to formulate its partition again
-Thresholds = tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int64]]  # per campaign: cut, controls, audience
 
 
 def anchored(scenario: Scenario) -> Scenario:
@@ -91,9 +85,8 @@ class DistributedRun:
 
 def check_distributable(scenario: Scenario) -> None:
     """ScenarioError for what a partitioned run cannot do yet: forced and excluded lists (each worker
-    sees its own customers only, and the forced customers' use must come off the whole limits) and
-    control strata (the partitions' control draw is one threshold per offer)."""
-    keys = [key for key in ("forced", "excluded", "control_strata") if getattr(scenario, key)]
+    sees its own customers only, and the forced customers' use must come off the whole limits)."""
+    keys = [key for key in ("forced", "excluded") if getattr(scenario, key)]
     if keys:
         raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} yet",
                             where=f"{scenario.source}, {keys[0]}",
@@ -118,58 +111,16 @@ def optimize_distributed(
     result, plan = decompose(customers, scenario.solver)
     if plan is None:
         return DistributedRun(result, out_dir, {})
-    thresholds = control_thresholds(customers, plan, offer_fractions(scenario), scenario.seed)
+    cuts = control_cuts(client, customers.futures, data.strata, plan, offer_fractions(scenario), scenario.seed,
+                        data.levels)
     head = _summary_head(scenario, result, len(customers.files), run_date, seen, loading)
-    summary = write_partitioned(data, plan, thresholds, out_dir, head, (scenario, run_date, result))
+    head.update(control_strata=list(map(str, scenario.control_strata)),
+                strata=len(data.levels) if scenario.control_strata else None)
+    summary = write_partitioned(data, plan, cuts, out_dir, head, (scenario, run_date, result))
     return DistributedRun(result, out_dir, summary)
 
 
-def control_thresholds(
-    customers: DaskCustomers, plan: PlanSpec, fractions: NDArray[np.float64], seed: int
-) -> Thresholds:
-    """Per offer (a campaign, or each of its variants), the key at or below which an audience member
-    is a control: the round(f·|A_j|)-th smallest key of the audience (as optimizer/plan/controls.py
-    draws them).
-
-    Round one: per partition, a histogram of the keys' top KEY_BITS bits (k × 4,096 counts);
-    round two: only the keys in the bin holding each cut (about |A_j| / 4,096 of them), so
-    little crosses the network. Returns (thresholds, control sizes, audience sizes).
-    """
-    bins = 1 << KEY_BITS
-    histograms = reduce(add, customers.map(_key_histogram, plan, seed, bins))
-    sizes = np.floor(fractions * histograms.sum(axis=1) + 0.5).astype(np.int64)
-    thresholds = np.zeros(len(sizes), dtype=np.uint64)
-    cut_bins = np.array([np.searchsorted(np.cumsum(row), size) if size else -1 for row, size in
-                         zip(histograms, sizes)])
-    pieces = customers.map(_keys_in_bins, plan, seed, cut_bins)
-    for j, size in enumerate(sizes):
-        if size == 0:
-            continue
-        below = int(histograms[j, :cut_bins[j]].sum())
-        keys = np.sort(np.concatenate([piece[j] for piece in pieces]))
-        thresholds[j] = keys[size - below - 1]
-    return np.where(sizes > 0, thresholds, np.uint64(0)), sizes, histograms.sum(axis=1)
-
-
-def _audience_keys(part: Partition, plan: PlanSpec, seed: int) -> tuple[NDArray[np.int32], list[NDArray[np.uint64]]]:
-    choice = parts.partition_plan(part, plan.start, plan.master, plan.master_choice)
-    keys = [control_keys(part.priced.customer_ids[choice == j], campaign, seed)
-            for j, campaign in enumerate(part.priced.campaign_ids)]
-    return choice, keys
-
-
-def _key_histogram(part: Partition, plan: PlanSpec, seed: int, bins: int) -> NDArray[np.int64]:
-    _, keys = _audience_keys(part, plan, seed)
-    return np.array([np.bincount((key >> np.uint64(64 - KEY_BITS)).astype(np.int64), minlength=bins)
-                     for key in keys], dtype=np.int64)
-
-
-def _keys_in_bins(part: Partition, plan: PlanSpec, seed: int, cut_bins: NDArray[np.intp]) -> list[NDArray[np.uint64]]:
-    _, keys = _audience_keys(part, plan, seed)
-    return [key[(key >> np.uint64(64 - KEY_BITS)).astype(np.int64) == cut] for key, cut in zip(keys, cut_bins)]
-
-
-def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, out_dir: Path,
+def write_partitioned(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, out_dir: Path,
                       head: dict[str, Any], source: Source) -> dict[str, Any]:
     """One plan file per partition (part-00000.parquet, ... in the partitions' order, with the
     columns of the in-memory plan.parquet), written by the workers into a fresh folder that then
@@ -186,9 +137,9 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, thresholds: Thresholds, 
         fresh = {name: staging_folder(folder, name) for name in (PLAN_FOLDER, CONTACTS_FOLDER)}
         try:
             numbers = range(len(data.sources))
-            written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, numbers,
-                                 plan=plan, thresholds=thresholds, source=source, folders=fresh, run_id=run_id,
-                                 pure=False)
+            written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, data.strata,
+                                 numbers, plan=plan, cuts=cuts, levels=data.levels, source=source, folders=fresh,
+                                 run_id=run_id, pure=False)
             figures = gathered(client, written, data.customers.progress, "write", data.customers.n)
             summary.update(merged_figures(figures, data.customers.rows, result.shadow_prices,
                                           scenario.objective_name, scenario.budget_counts_controls),
@@ -222,18 +173,14 @@ def _swapped_in(folder: Path, name: str, fresh: Path) -> list[str]:
     return names
 
 
-def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame | None, number: int, *,
-                plan: PlanSpec, thresholds: Thresholds, source: Source, folders: dict[str, Path],
-                run_id: str) -> Figures:
+def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame | None,
+                labels: NDArray[np.object_] | None, number: int, *, plan: PlanSpec, cuts: ControlCuts,
+                levels: list[str], source: Source, folders: dict[str, Path], run_id: str) -> Figures:
     """Write one partition's plan file and its rows of the contact lists into the staged
     ``folders``; return its figures for the summary."""
-    cut, sizes, _ = thresholds
     scenario, run_date, _ = source
-    choice, keys = _audience_keys(part, plan, scenario.seed)
-    control = np.zeros(choice.size, dtype=bool)
-    for j, key in enumerate(keys):
-        if sizes[j]:
-            control[np.flatnonzero(choice == j)[key <= cut[j]]] = True
+    found = audiences(part, plan, scenario.seed, labels, levels)
+    choice, control = found.choice, cuts.control(found)
     tables = part_source.tables(routed)
     data = load_data(partition_scenario(scenario, part_source), run_date, tables=tables)
     formulation = formulate(data, whole=False)
@@ -309,6 +256,4 @@ def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_
         "excluded": 0,
         "customer_lists": [],
         "sample": None,
-        "control_strata": [],
-        "strata": None,
     }

@@ -23,10 +23,13 @@ from operator import add
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
+from numpy.typing import NDArray
+
 from optimizer.errors import DataError, HistoryError
 from optimizer.plan.workflow import shortfall_error
 from optimizer.scenario.data import check_scored, load_data, needed_scores
-from optimizer.scenario.formulation import formulate
+from optimizer.scenario.formulation import check_strata, formulate, stratum_labels
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.distributed import DaskCustomers, gathered
 from optimizer.solve.lagrangian import priced_problem
@@ -100,6 +103,7 @@ class Loaded:
     uses: CheapestUses | None = None
     held: tuple[str, ...] = ()
     scored: frozenset[str] = frozenset()
+    strata: NDArray[np.object_] | None = None  # each customer's control stratum label (None: no strata)
 
 
 def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, history_expected: bool = False,
@@ -119,7 +123,7 @@ def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, hi
     problem = formulate(data, whole=False).problem
     held = () if scores is None else tuple(str(name) for name in scores["campaign_id"].astype(str).unique())
     return Loaded(Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem), held,
-                  frozenset(held) & frozenset(scenario.campaign_ids()))
+                  frozenset(held) & frozenset(scenario.campaign_ids()), stratum_labels(data))
 
 
 def paired(source: PartSource, id_column: str) -> bool:
@@ -152,6 +156,8 @@ class LoadedData:
     customers: DaskCustomers
     sources: list[PartSource]
     routed: list[Any]  # per partition, the future of its routed score rows, or None
+    strata: list[Any]  # per partition, the future of its customers' stratum labels (None: no strata)
+    levels: list[str]  # every stratum label, sorted ([""] without strata)
 
 
 def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None,
@@ -165,16 +171,18 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     loads = [client.submit(load_partition, scenario, source, run_date, history_expected, frame, pure=False)
              for source, frame in zip(parts, routed)]
     answers = gathered(client, [client.submit(_answer, load, pure=False) for load in loads], progress, "load")
-    kept = [number for number, (size, _, _) in enumerate(answers) if size > 0]
+    kept = [number for number, (size, *_) in enumerate(answers) if size > 0]
     if not kept:
         raise DataError(f"The customers dataset {customers.location} has no rows in any of its "
                         f"{len(parts)} part(s)", where=f"{scenario.source}, customers",
                         fix="Point 'customers' at a dataset with rows")
     _check_customers_once(customers, [parts[number].part for number in kept], scenario.customer_id)
     if scores is not None:
-        held = list(dict.fromkeys(name for _, names, _ in answers for name in names))
-        check_scored(held, set().union(*(scored for _, _, scored in answers)), needed_scores(scenario),
+        held = list(dict.fromkeys(name for _, names, *_ in answers for name in names))
+        check_scored(held, set().union(*(scored for _, _, scored, _ in answers)), needed_scores(scenario),
                      lambda _: scores.location)
+    levels = sorted(set().union(*(labels for *_, labels in answers))) or [""]
+    check_strata(scenario, len(levels))
     shortfalls = _summed(client, [client.submit(_uses, loads[number], pure=False) for number in kept]).shortfalls()
     if shortfalls:  # as cvo validate finds them, before any pass
         raise shortfall_error(scenario, shortfalls)
@@ -183,7 +191,8 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
         placed.append(client.submit(_placed, loads[number], offset, pure=False))
         offset += answers[number][0]
     dask = DaskCustomers(client, placed, [parts[n].part.name for n in kept], offset, progress)
-    return LoadedData(dask, [parts[n] for n in kept], [routed[n] for n in kept])
+    strata = [client.submit(_strata, loads[n], pure=False) if scenario.control_strata else None for n in kept]
+    return LoadedData(dask, [parts[n] for n in kept], [routed[n] for n in kept], strata, levels)
 
 
 def _check_customers_once(customers: Dataset, parts: list[Part], id_column: str) -> None:
@@ -224,9 +233,15 @@ def _summed(client: Any, futures: list[Any]) -> CheapestUses:
     return uses
 
 
-def _answer(loaded: Loaded) -> tuple[int, tuple[str, ...], frozenset[str]]:
-    """What the client needs of a load: its customers and the campaign ids of its score rows."""
-    return (0 if loaded.partition is None else loaded.partition.size), loaded.held, loaded.scored
+def _answer(loaded: Loaded) -> tuple[int, tuple[str, ...], frozenset[str], frozenset[str]]:
+    """What the client needs of a load: its customers, the campaign ids of its score rows and its
+    stratum labels."""
+    labels = frozenset() if loaded.strata is None else frozenset(map(str, set(loaded.strata)))
+    return (0 if loaded.partition is None else loaded.partition.size), loaded.held, loaded.scored, labels
+
+
+def _strata(loaded: Loaded) -> NDArray[np.object_] | None:
+    return loaded.strata
 
 
 def _uses(loaded: Loaded) -> CheapestUses:

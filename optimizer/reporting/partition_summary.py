@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optimizer.reporting.planned import planned_sums, with_planned
 from optimizer.reporting.summary import (
     CAMPAIGN_SUMS,
     LEVEL_SUMS,
@@ -29,11 +30,9 @@ from optimizer.reporting.summary import (
     money_basis,
     pair_sum,
     plan_totals,
-    planned_sums,
     ratio_figures,
     top_levels,
     unassigned_figures,
-    with_planned,
     with_ratio,
 )
 from optimizer.scenario.formulation import Formulation

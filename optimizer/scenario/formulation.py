@@ -174,19 +174,34 @@ def _labels(data: ScenarioData, key: str, sources: list[Any], columns: dict[str,
 MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
 
 
-def _strata(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> NDArray[np.intp] | None:
-    """Each customer's control stratum: the combination of the ``control_strata`` expressions' values."""
+def stratum_labels(data: ScenarioData, columns: dict[str, NDArray[Any]] | None = None) -> NDArray[np.object_] | None:
+    """Each customer's control stratum as a label: the ``control_strata`` expressions' values, joined
+    (None without control_strata)."""
     scenario = data.scenario
     if not scenario.control_strata:
         return None
-    values = _labels(data, "control_strata", scenario.control_strata, columns)
-    codes, levels = pd.factorize(pd.Series(["\x1f".join(parts) for parts in zip(*values)], dtype=object))
-    if len(levels) > MAX_STRATA:
+    values = _labels(data, "control_strata", scenario.control_strata,
+                     customer_columns(data) if columns is None else columns)
+    return np.array(["\x1f".join(parts) for parts in zip(*values)], dtype=object)
+
+
+def _strata(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> NDArray[np.intp] | None:
+    """Each customer's control stratum: the combination of the ``control_strata`` expressions' values."""
+    labels = stratum_labels(data, columns)
+    if labels is None:
+        return None
+    codes, levels = pd.factorize(pd.Series(labels, dtype=object))
+    check_strata(data.scenario, len(levels))
+    return np.asarray(codes, dtype=np.intp)
+
+
+def check_strata(scenario: Scenario, strata: int) -> None:
+    """ScenarioError when control_strata make more than MAX_STRATA strata."""
+    if strata > MAX_STRATA:
         raise ScenarioError(
-            f"control_strata make {len(levels):,} strata; the controls are drawn within each, so a stratum needs "
+            f"control_strata make {strata:,} strata; the controls are drawn within each, so a stratum needs "
             f"customers by the dozen (at most {MAX_STRATA} strata)", where=f"{scenario.source}, control_strata",
             fix="Stratify by groups: a segment column, or a tier such as \"'high' if ltv > 800 else 'low'\"")
-    return np.asarray(codes, dtype=np.intp)
 
 
 def _apply_policy(

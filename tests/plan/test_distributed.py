@@ -334,3 +334,19 @@ def test_offer_variants_on_the_cluster_give_the_in_memory_plan_and_summary(clien
     assert set(got["variant"].dropna()) == {"off12", "off20"} and (got["group"] == "control").any()
     assert_same_summary(run.summary, json.loads(json.dumps(in_memory.summary)))
     assert [v["id"] for v in run.summary["campaigns"][0]["variants"]] == ["off12", "off20"]
+
+
+def test_controls_drawn_within_strata_on_the_cluster_are_the_in_memory_ones(client, tmp_path):
+    """control_strata by segment and region tier: each (offer, stratum) holds out its own share,
+    found in two rounds over the partitions; the same customers as the in-memory draw."""
+    write_scenario(tmp_path, 3)
+    for name in ("partitioned", "whole"):
+        scenario = yaml.safe_load((tmp_path / f"{name}.yaml").read_text())
+        scenario["control_strata"] = ["segment", "region"]
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(scenario))
+    run = optimize_distributed(load_scenario(tmp_path / "partitioned.yaml"), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected, check_dtype=False)
+    assert in_memory.summary["strata"] > 10 and (expected["group"] == "control").sum() > 100
+    assert_same_summary(run.summary, json.loads(json.dumps(in_memory.summary)))

@@ -1,11 +1,11 @@
-"""optimizer/reporting/summary.py: the measurement power the summary states for each campaign."""
+"""optimizer/reporting/planned.py: the power of a campaign's controls to detect its planned uplift."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from optimizer.reporting.summary import measurement_power
+from optimizer.reporting.planned import measurement_power
 
 
 def simulated_power(p_t: float, p_c: float, n_t: int, n_c: int, runs: int = 20_000) -> float:
