@@ -129,7 +129,7 @@ def _optimize_on_dask(
         from optimizer.scenario.schema import load_scenario
         from optimizer.solve.results import Termination
         from optimizer.store.datasets import local_path
-        from optimizer.store.files import PLAN_FOLDER, SUMMARY_FILE, claimed_output_folder
+        from optimizer.store.files import PLAN_FOLDER, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
@@ -157,7 +157,8 @@ def _optimize_on_dask(
                                 "(minimum audiences) that a plan must meet"))
     typer.echo(json.dumps(run.summary, indent=2) if json_output else
                f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
-               f"{run.summary['gap']:.1e}\nWrote {out_dir / PLAN_FOLDER}/ and {out_dir / SUMMARY_FILE}")
+               f"{run.summary['gap']:.1e}\nWrote {out_dir}/: {PLAN_FOLDER}/ (one file per partition), contacts/ "
+               f"(each channel's list, one CSV per partition), {SUMMARY_FILE}, {SCENARIO_FILE}")
 
 
 CONNECT_TIMEOUT_S = 10  # to reach a scheduler

@@ -178,6 +178,11 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
     summary = json.loads(result.output[result.output.index("{"):])
     assert summary["status"] == "optimal" and summary["partitions"] == 2
     assert len(distributed_plan(tmp_path / "cli")) == CUSTOMERS
+    again = CliRunner().invoke(app, ["optimize", str(scenario), "--dask", client.scheduler.address,
+                                     "--out", str(tmp_path / "cli")])
+    assert again.exit_code == 0 and f"Wrote {tmp_path / 'cli'}/: plan/ (one file per partition), contacts/" in \
+        " ".join(again.output.split())
+    assert sorted(path.name for path in (tmp_path / "cli" / "contacts").iterdir()) == ["email", "phone", "sms"]
 
 
 def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
