@@ -84,9 +84,9 @@ class DistributedRun:
 
 
 def check_distributable(scenario: Scenario) -> None:
-    """ScenarioError for what a partitioned run cannot do yet: forced and excluded lists (each worker
-    sees its own customers only, and the forced customers' use must come off the whole limits)."""
-    keys = [key for key in ("forced", "excluded") if getattr(scenario, key)]
+    """ScenarioError for what a partitioned run cannot do yet: forced lists (the forced customers'
+    use must come off the whole limits, and each worker sees its own customers only)."""
+    keys = [key for key in ("forced",) if getattr(scenario, key)]
     if keys:
         raise ScenarioError(f"A run with --dask does not read {' or '.join(keys)} yet",
                             where=f"{scenario.source}, {keys[0]}",
@@ -253,7 +253,5 @@ def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_
         "currency": scenario.currency,
         "budget_counts_controls": scenario.budget_counts_controls,
         "forced": 0,
-        "excluded": 0,
-        "customer_lists": [],
         "sample": None,
     }

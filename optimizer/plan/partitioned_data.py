@@ -30,6 +30,7 @@ from optimizer.errors import DataError, HistoryError
 from optimizer.plan.workflow import shortfall_error
 from optimizer.scenario.data import check_scored, load_data, needed_scores
 from optimizer.scenario.formulation import check_strata, formulate, stratum_labels
+from optimizer.scenario.lists import excluded_nowhere
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.distributed import DaskCustomers, gathered
 from optimizer.solve.lagrangian import priced_problem
@@ -104,6 +105,8 @@ class Loaded:
     held: tuple[str, ...] = ()
     scored: frozenset[str] = frozenset()
     strata: NDArray[np.object_] | None = None  # each customer's control stratum label (None: no strata)
+    excluded: tuple[tuple[int, int, str], ...] = ()  # per excluded list: customers here, ids listed, one of them
+    first_customer: str = ""
 
 
 def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, history_expected: bool = False,
@@ -122,8 +125,12 @@ def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, hi
     data = load_data(partition_scenario(scenario, source), run_date, tables=(customers, scores))
     problem = formulate(data, whole=False).problem
     held = () if scores is None else tuple(str(name) for name in scores["campaign_id"].astype(str).unique())
+    counts = [entry for entry in data.lists.files if entry["list"] == "excluded"]
+    excluded = tuple((entry["customers"], entry["customers"] + entry["not_in_customers"], example)
+                     for entry, example in zip(counts, data.lists.examples))
     return Loaded(Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem), held,
-                  frozenset(held) & frozenset(scenario.campaign_ids()), stratum_labels(data))
+                  frozenset(held) & frozenset(scenario.campaign_ids()), stratum_labels(data), excluded,
+                  str(data.customer_ids[0]))
 
 
 def paired(source: PartSource, id_column: str) -> bool:
@@ -179,9 +186,10 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     _check_customers_once(customers, [parts[number].part for number in kept], scenario.customer_id)
     if scores is not None:
         held = list(dict.fromkeys(name for _, names, *_ in answers for name in names))
-        check_scored(held, set().union(*(scored for _, _, scored, _ in answers)), needed_scores(scenario),
+        check_scored(held, set().union(*(scored for _, _, scored, *_ in answers)), needed_scores(scenario),
                      lambda _: scores.location)
-    levels = sorted(set().union(*(labels for *_, labels in answers))) or [""]
+    _check_excluded(scenario, [answers[number][4] for number in kept])
+    levels = sorted(set().union(*(labels for *_, labels, _ in answers))) or [""]
     check_strata(scenario, len(levels))
     shortfalls = _summed(client, [client.submit(_uses, loads[number], pure=False) for number in kept]).shortfalls()
     if shortfalls:  # as cvo validate finds them, before any pass
@@ -204,6 +212,15 @@ def _check_customers_once(customers: Dataset, parts: list[Part], id_column: str)
         found = repeated_customer(customers, parts, id_column)  # a dask.dataframe graph: the workers read
         if found is not None:
             raise found
+
+
+def _check_excluded(scenario: Scenario, loads: list[Loaded]) -> None:
+    """An excluded list none of whose ids is a customer of any partition: the in-memory error."""
+    for number, name in enumerate(scenario.excluded):
+        matched = sum(load.excluded[number][0] for load in loads)
+        _, listed, example = loads[0].excluded[number]
+        if listed and not matched:
+            raise excluded_nowhere(listed, example, loads[0].first_customer, str(scenario.resolve(name)))
 
 
 def _score_sources(client: Any, scenario: Scenario, customers: Dataset, scores: Dataset | None,
@@ -233,11 +250,12 @@ def _summed(client: Any, futures: list[Any]) -> CheapestUses:
     return uses
 
 
-def _answer(loaded: Loaded) -> tuple[int, tuple[str, ...], frozenset[str], frozenset[str]]:
-    """What the client needs of a load: its customers, the campaign ids of its score rows and its
-    stratum labels."""
+def _answer(loaded: Loaded) -> tuple[int, tuple[str, ...], frozenset[str], frozenset[str], Loaded]:
+    """What the client needs of a load: its customers, the campaign ids of its score rows, its
+    stratum labels, and the load without its arrays (its lists' counts)."""
     labels = frozenset() if loaded.strata is None else frozenset(map(str, set(loaded.strata)))
-    return (0 if loaded.partition is None else loaded.partition.size), loaded.held, loaded.scored, labels
+    size = 0 if loaded.partition is None else loaded.partition.size
+    return size, loaded.held, loaded.scored, labels, replace(loaded, partition=None, uses=None, strata=None)
 
 
 def _strata(loaded: Loaded) -> NDArray[np.object_] | None:

@@ -60,6 +60,8 @@ def partition_figures(formulation: Formulation, choice: NDArray[np.integer[Any]]
         "scores_ignored": formulation.data.scores.ignored,
         "unassigned": unassigned_figures(formulation, choice),
         "breakdown": breakdown_figures(formulation, choice, control),
+        "excluded": formulation.data.lists.n_excluded,
+        "customer_lists": formulation.data.lists.files,
     }
 
 
@@ -82,6 +84,8 @@ def merged_figures(parts: list[Figures], rows: tuple[CouplingRow, ...], prices: 
         "scores_ignored": _counts([part["scores_ignored"] for part in parts]),
         "unassigned": _unassigned([part["unassigned"] for part in parts]),
         "breakdown": _breakdown(parts),
+        "excluded": sum(part["excluded"] for part in parts),
+        "customer_lists": _customer_lists(parts),
     }
 
 
@@ -116,6 +120,17 @@ def _constraints(parts: list[Figures], rows: tuple[CouplingRow, ...],
         if "ratio_rhs" in figures[0]:
             with_ratio(figure, figures[0]["ratio_rhs"], sum(f["per_sum"] for f in figures))
         merged.append(figure)
+    return merged
+
+
+def _customer_lists(parts: list[Figures]) -> list[Figures]:
+    """Each list file's customers added up; its ids that are no customer's: those of no partition."""
+    merged = []
+    for entries in zip(*(part["customer_lists"] for part in parts)):
+        total = added_up(list(entries), ("customers",))
+        if "not_in_customers" in total:
+            total["not_in_customers"] = entries[0]["customers"] + entries[0]["not_in_customers"] - total["customers"]
+        merged.append(total)
     return merged
 
 

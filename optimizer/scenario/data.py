@@ -118,7 +118,7 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | 
     seen = history_state(history_file)  # before the contacts: a commit in between makes the plan stale, not fresh
     contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy), as_of)
     return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen,
-                        read_lists(scenario, ids))
+                        read_lists(scenario, ids, whole=tables is None))
 
 
 def needed_scores(scenario: Scenario) -> list[str]:

@@ -40,6 +40,7 @@ class CustomerLists:
     forced: NDArray[np.intp] | None = None
     excluded: NDArray[np.bool_] | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
+    examples: tuple[str, ...] = ()  # the first id of each excluded list, for a message about it
 
     @property
     def n_forced(self) -> int:
@@ -50,9 +51,12 @@ class CustomerLists:
         return 0 if self.excluded is None else int(self.excluded.sum())
 
 
-def read_lists(scenario: Scenario, customer_ids: pd.Index) -> CustomerLists:
-    """The scenario's forced and excluded lists laid on the customer table's rows (DataError)."""
+def read_lists(scenario: Scenario, customer_ids: pd.Index, whole: bool = True) -> CustomerLists:
+    """The scenario's forced and excluded lists laid on the customer table's rows (DataError);
+    ``whole=False`` lays them on one partition of it, whose customers need not include any of an
+    excluded list's (that is checked over all partitions: ``excluded_nowhere``)."""
     files: list[dict[str, Any]] = []
+    examples: list[str] = []
     excluded = None
     if scenario.excluded:
         excluded = np.zeros(len(customer_ids), dtype=bool)
@@ -60,8 +64,10 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index) -> CustomerLists:
             path = scenario.resolve(name)
             ids = _listed_ids(path, scenario.customer_id, "excluded list")[0]
             rows = customer_ids.get_indexer(ids)
-            _require_some_known(ids, rows, customer_ids, path)
+            if whole:
+                _require_some_known(ids, rows, customer_ids, path)
             excluded[rows[rows >= 0]] = True
+            examples.append(str(ids[0]) if len(ids) else "")
             files.append({"list": "excluded", "file": str(path), "customers": int(np.unique(rows[rows >= 0]).size),
                           "not_in_customers": int(np.unique(ids[rows < 0]).size)})
     forced = None
@@ -69,7 +75,7 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index) -> CustomerLists:
         forced = np.full(len(customer_ids), NO_CAMPAIGN, dtype=np.intp)
         for listed in scenario.forced:
             files.append(_force(scenario, listed, customer_ids, forced, excluded))
-    return CustomerLists(forced, excluded, files)
+    return CustomerLists(forced, excluded, files, tuple(examples))
 
 
 def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, forced: NDArray[np.intp],
@@ -196,9 +202,14 @@ def _require_one_campaign(scenario: Scenario, ids: pd.Index, campaigns: NDArray[
 def _require_some_known(ids: pd.Index, rows: NDArray[np.intp], customer_ids: pd.Index, path: Path) -> None:
     """DataError when a list with ids matches no customer at all: its ids are written another way."""
     if len(ids) and not (rows >= 0).any():
-        raise DataError(f"None of the {len(ids):,} ids of the excluded list is a customer of the customers table: "
-                        f"it holds ids like {str(ids[0])!r}, the customers table ids like {str(customer_ids[0])!r}",
-                        where=str(path), fix="Write the list's ids as the customers table writes them")
+        raise excluded_nowhere(len(ids), str(ids[0]), str(customer_ids[0]), str(path))
+
+
+def excluded_nowhere(listed: int, example: str, customer: str, path: str) -> DataError:
+    """The error of an excluded list none of whose ids is a customer: its ids are written another way."""
+    return DataError(f"None of the {listed:,} ids of the excluded list is a customer of the customers table: "
+                     f"it holds ids like {example!r}, the customers table ids like {customer!r}",
+                     where=path, fix="Write the list's ids as the customers table writes them")
 
 
 def _require_known(ids: pd.Index, rows: NDArray[np.intp], path: Path) -> None:

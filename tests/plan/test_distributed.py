@@ -306,9 +306,9 @@ def write_scenario_with(folder: Path, **changes: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("keys", [{"excluded": ["dnc.csv"]}, {"forced": [{"file": "vips.csv", "campaign": "a"}]}])
+@pytest.mark.parametrize("keys", [{"forced": [{"file": "vips.csv", "campaign": "a"}]}])
 def test_lists_are_refused_before_any_worker_is_asked(tmp_path: Path, keys: dict) -> None:
-    """Partitioned runs do not read forced or excluded lists yet: a ScenarioError (exit 2) naming the key,
+    """Partitioned runs do not read forced lists yet: a ScenarioError (exit 2) naming the key,
     raised before the client is used (None here)."""
     path = tmp_path / "lists.yaml"
     path.write_text(yaml.safe_dump({"name": "lists", "customers": "parts", "campaigns": [
@@ -355,3 +355,29 @@ def test_controls_drawn_within_strata_on_the_cluster_are_the_in_memory_ones(clie
     pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected, check_dtype=False)
     assert in_memory.summary["strata"] > 10 and (expected["group"] == "control").sum() > 100
     assert_same_summary(run.summary, json.loads(json.dumps(in_memory.summary)))
+
+
+def test_an_excluded_list_on_the_cluster_keeps_the_same_customers_out_as_in_memory(client, tmp_path):
+    """A do-not-contact list whose ids fall in every partition, and some in none: the plan, the
+    counts of the list and the customers it kept out are those of the in-memory run; a list of no
+    customer at all stops both with the same message."""
+    write_scenario(tmp_path, 3)
+    ids = pd.read_parquet(tmp_path / "whole" / "customers.parquet")["customer_id"].astype(str)
+    pd.DataFrame({"customer_id": [*ids.iloc[::40], "not-a-customer"]}).to_csv(tmp_path / "dnc.csv", index=False)
+    pd.DataFrame({"customer_id": ["x1", "x2"]}).to_csv(tmp_path / "nobody.csv", index=False)
+    for name in ("partitioned", "whole"):
+        scenario = yaml.safe_load((tmp_path / f"{name}.yaml").read_text())
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**scenario, "excluded": ["dnc.csv"]}))
+        (tmp_path / f"{name}_nobody.yaml").write_text(yaml.safe_dump({**scenario, "excluded": ["nobody.csv"]}))
+    run = optimize_distributed(load_scenario(tmp_path / "partitioned.yaml"), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected, check_dtype=False)
+    assert_same_summary(run.summary, json.loads(json.dumps(in_memory.summary)))
+    assert run.summary["customer_lists"][0]["not_in_customers"] == 1 and run.summary["excluded"] == len(ids[::40])
+    with pytest.raises(DataError) as memory_error:
+        optimize(load_scenario(tmp_path / "whole_nobody.yaml"), Method.DECOMPOSE)
+    with pytest.raises(DataError) as cluster_error:
+        optimize_distributed(load_scenario(tmp_path / "partitioned_nobody.yaml"), client, tmp_path / "out2")
+    assert cluster_error.value.message.split(" (")[0] == memory_error.value.message.split(" (")[0]
+    assert "None of the 2 ids of the excluded list is a customer" in cluster_error.value.message
