@@ -178,18 +178,18 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     loads = [client.submit(load_partition, scenario, source, run_date, history_expected, frame, pure=False)
              for source, frame in zip(parts, routed)]
     answers = gathered(client, [client.submit(_answer, load, pure=False) for load in loads], progress, "load")
-    kept = [number for number, (size, *_) in enumerate(answers) if size > 0]
+    kept = [number for number, answer in enumerate(answers) if answer.size > 0]
     if not kept:
         raise DataError(f"The customers dataset {customers.location} has no rows in any of its "
                         f"{len(parts)} part(s)", where=f"{scenario.source}, customers",
                         fix="Point 'customers' at a dataset with rows")
     _check_customers_once(customers, [parts[number].part for number in kept], scenario.customer_id)
     if scores is not None:
-        held = list(dict.fromkeys(name for _, names, *_ in answers for name in names))
-        check_scored(held, set().union(*(scored for _, _, scored, *_ in answers)), needed_scores(scenario),
+        held = list(dict.fromkeys(name for answer in answers for name in answer.held))
+        check_scored(held, set().union(*(answer.scored for answer in answers)), needed_scores(scenario),
                      lambda _: scores.location)
-    _check_excluded(scenario, [answers[number][4] for number in kept])
-    levels = sorted(set().union(*(labels for *_, labels, _ in answers))) or [""]
+    _check_excluded(scenario, [answers[number] for number in kept])
+    levels = sorted(set().union(*(answer.labels for answer in answers))) or [""]
     check_strata(scenario, len(levels))
     shortfalls = _summed(client, [client.submit(_uses, loads[number], pure=False) for number in kept]).shortfalls()
     if shortfalls:  # as cvo validate finds them, before any pass
@@ -197,7 +197,7 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     offset, placed = 0, []
     for number in kept:
         placed.append(client.submit(_placed, loads[number], offset, pure=False))
-        offset += answers[number][0]
+        offset += answers[number].size
     dask = DaskCustomers(client, placed, [parts[n].part.name for n in kept], offset, progress)
     strata = [client.submit(_strata, loads[n], pure=False) if scenario.control_strata else None for n in kept]
     return LoadedData(dask, [parts[n] for n in kept], [routed[n] for n in kept], strata, levels)
@@ -214,7 +214,7 @@ def _check_customers_once(customers: Dataset, parts: list[Part], id_column: str)
             raise found
 
 
-def _check_excluded(scenario: Scenario, loads: list[Loaded]) -> None:
+def _check_excluded(scenario: Scenario, loads: list[Answer]) -> None:
     """An excluded list none of whose ids is a customer of any partition: the in-memory error."""
     for number, name in enumerate(scenario.excluded):
         matched = sum(load.excluded[number][0] for load in loads)
@@ -250,12 +250,23 @@ def _summed(client: Any, futures: list[Any]) -> CheapestUses:
     return uses
 
 
-def _answer(loaded: Loaded) -> tuple[int, tuple[str, ...], frozenset[str], frozenset[str], Loaded]:
-    """What the client needs of a load: its customers, the campaign ids of its score rows, its
-    stratum labels, and the load without its arrays (its lists' counts)."""
+@dataclass(frozen=True)
+class Answer:
+    """What the client needs of a load: its customers, the campaign ids of its score rows (and which
+    of them are the scenario's), its stratum labels, its excluded lists' counts and a customer id."""
+
+    size: int
+    held: tuple[str, ...]
+    scored: frozenset[str]
+    labels: frozenset[str]
+    excluded: tuple[tuple[int, int, str], ...]
+    first_customer: str
+
+
+def _answer(loaded: Loaded) -> Answer:
     labels = frozenset() if loaded.strata is None else frozenset(map(str, set(loaded.strata)))
     size = 0 if loaded.partition is None else loaded.partition.size
-    return size, loaded.held, loaded.scored, labels, replace(loaded, partition=None, uses=None, strata=None)
+    return Answer(size, loaded.held, loaded.scored, labels, loaded.excluded, loaded.first_customer)
 
 
 def _strata(loaded: Loaded) -> NDArray[np.object_] | None:
