@@ -158,7 +158,7 @@ def _optimize_on_dask(
     typer.echo(json.dumps(run.summary, indent=2) if json_output else
                f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
                f"{run.summary['gap']:.1e}\nWrote {out_dir}/: {PLAN_FOLDER}/ (one file per partition), contacts/ "
-               f"(each channel's list, one CSV per partition), {SUMMARY_FILE}, {SCENARIO_FILE}")
+               f"(the contact lists, one CSV per partition each), {SUMMARY_FILE}, {SCENARIO_FILE}")
 
 
 CONNECT_TIMEOUT_S = 10  # to reach a scheduler

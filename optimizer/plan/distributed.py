@@ -123,12 +123,13 @@ def optimize_distributed(
 def write_partitioned(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, out_dir: Path,
                       head: dict[str, Any], source: Source) -> dict[str, Any]:
     """One plan file per partition (part-00000.parquet, ... in the partitions' order, with the
-    columns of the in-memory plan.parquet), written by the workers into a fresh folder that then
-    replaces OUT/plan by renames; summary.json (``head`` and the partitions' figures added up:
-    optimizer/reporting/partition_summary.py) and the manifest last (``write_run``), so a crash
-    anywhere leaves a folder that readers either accept whole or refuse. ``source`` (the
-    scenario, run date and result) lets each worker formulate its partition again for the plan's
-    columns and its figures. Returns the summary written."""
+    columns of the in-memory plan.parquet) and its rows of each contact list, written by the
+    workers into fresh folders that then replace OUT/plan and OUT/contacts by renames (one after
+    the other: a crash between them leaves the new plan/ beside the old contacts/, under the old
+    summary and manifest, which readers then refuse); summary.json (``head`` and the partitions'
+    figures added up: optimizer/reporting/partition_summary.py) and the manifest last
+    (``write_run``). ``source`` (the scenario, run date and result) lets each worker formulate its
+    partition again for the plan's columns and its figures. Returns the summary written."""
     run_id, scenario, result = head["run_id"], source[0], source[2]
     client = data.customers.client
     summary = dict(head)
@@ -160,6 +161,8 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, out_d
 def _swapped_in(folder: Path, name: str, fresh: Path) -> list[str]:
     """FOLDER/NAME replaced by the staged folder ``fresh`` (renames: a reader sees the old one or
     the new one); the paths of its files, relative to FOLDER."""
+    for left in [path for path in fresh.rglob(".*") if path.is_file()]:
+        left.unlink()  # a temporary of a worker killed mid-write: its task ran again and wrote the file
     names = sorted(f"{name}/{path.relative_to(fresh).as_posix()}" for path in fresh.rglob("*") if path.is_file())
     target = folder / name
     if target.exists():
@@ -198,8 +201,8 @@ def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame |
 def _write_contacts(table: pd.DataFrame, formulation: Formulation, folder: Path, number: int,
                     run_date: dt.date) -> None:
     """The partition's rows of each channel's (or campaign's) contact list, as the in-memory run
-    writes them (optimizer/plan/outputs.py ``contact_lists``), into FOLDER/email/part-NNNNN.csv
-    (the list's name without contacts_ and .csv): every partition writes every list, its header at least."""
+    writes them (optimizer/plan/outputs.py ``contact_lists``), into FOLDER/contacts_email/part-NNNNN.csv
+    (the in-memory list's name without .csv): every partition writes every list, its header at least."""
     scenario = formulation.scenario
     by_campaign = scenario.contact_lists == "campaign"
     keys = scenario.campaign_ids() if by_campaign else formulation.problem.channels
@@ -222,8 +225,8 @@ def contact_folders(scenario: Scenario, channels: tuple[str, ...]) -> dict[str, 
 
 
 def _list_folder(name: str) -> str:
-    """contacts_email.csv's folder of parts: email."""
-    return name.removeprefix("contacts_").removesuffix(".csv")
+    """contacts_email.csv's folder of parts: contacts_email (never '.', '..' or '', whatever the channel)."""
+    return name.removesuffix(".csv")
 
 
 def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_date: dt.date,

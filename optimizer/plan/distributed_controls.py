@@ -5,13 +5,15 @@ among its audience A_js (one stratum without ``control_strata``). Over partition
 customers are found in two small rounds, so that nothing of size n crosses the network:
 
 1. each partition sends, per (offer, stratum) it holds, a histogram of its audience's keys by
-   their top KEY_BITS bits (4,096 counts); added up, they give |A_js|, the control size and the
-   bin that holds the cut;
+   their top KEY_BITS bits (4,096 bins, of which it sends the filled ones); added up, they give
+   |A_js|, the control size and the bin that holds the cut;
 2. each partition sends the keys of that bin only (about |A_js| / 4,096 of them); sorted, the
    cut is the key at the control size's rank.
 
-A customer of A_js is then a control when its key is at most the cut (keys are 64-bit hashes: no
-two customers share one). Strata are named by their labels (the control_strata values joined),
+A customer of A_js is then a control when its key is at most the cut. This is the in-memory draw
+unless two customers of one group share a 64-bit key (the in-memory draw then takes the first in
+table order, the cut both): a chance of about |A_js|^2 / 2^65, 3e-8 for a million. Strata are
+named by their labels (the control_strata values joined),
 which every partition reports, and numbered in the order of the labels.
 """
 
@@ -85,8 +87,8 @@ def control_cuts(client: Any, partitions: list[Any], labels: list[Any], plan: Pl
     counted = client.gather(client.map(_histograms, partitions, labels, **options))
     histograms: dict[Group, NDArray[np.int64]] = {}
     for piece in counted:
-        for group, counts in piece.items():
-            histograms[group] = histograms.get(group, 0) + counts
+        for group, (filled, counts) in piece.items():
+            np.add.at(histograms.setdefault(group, np.zeros(1 << KEY_BITS, dtype=np.int64)), filled, counts)
     sizes = {group: int(np.floor(fractions[group[0]] * counts.sum() + 0.5)) for group, counts in histograms.items()}
     bins = {group: int(np.searchsorted(np.cumsum(histograms[group]), size)) for group, size in sizes.items() if size}
     found = client.gather(client.map(_keys_in_bins, partitions, labels, bins=bins, **options))
@@ -103,10 +105,16 @@ def _top_bits(keys: NDArray[np.uint64]) -> NDArray[np.int64]:
 
 
 def _histograms(part: Partition, labels: NDArray[np.object_] | None, *, plan: PlanSpec, seed: int,
-                levels: list[str]) -> dict[Group, NDArray[np.int64]]:
+                levels: list[str]) -> dict[Group, tuple[NDArray[np.uint16], NDArray[np.int64]]]:
+    """Per (offer, stratum) of the partition, its keys' histogram as its filled bins and their
+    counts (a group of a few customers sends a few numbers, not 4,096)."""
     found = audiences(part, plan, seed, labels, levels)
-    return {(j, int(s)): np.bincount(_top_bits(keys[strata == s]), minlength=1 << KEY_BITS)
-            for j, (keys, strata) in enumerate(zip(found.keys, found.strata)) for s in np.unique(strata)}
+    sent = {}
+    for j, (keys, strata) in enumerate(zip(found.keys, found.strata)):
+        for s in np.unique(strata):
+            filled, counts = np.unique(_top_bits(keys[strata == s]), return_counts=True)
+            sent[j, int(s)] = (filled.astype(np.uint16), counts.astype(np.int64))
+    return sent
 
 
 def _keys_in_bins(part: Partition, labels: NDArray[np.object_] | None, *, plan: PlanSpec, seed: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from optimizer.plan.workflow import Plan
-from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, SCENARIO_FILE, SUMMARY_FILE, write_run
+from optimizer.store.files import CONTACTS_FOLDER, PLAN_FILE, RUN_ID_KEY, SCENARIO_FILE, SUMMARY_FILE, write_run
 
 
 def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
@@ -43,6 +44,7 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     for stale in Path(out_dir).glob("contacts_*.csv"):  # a list of an earlier run no channel has now
         if stale.name not in written:
             stale.unlink(missing_ok=True)
+    shutil.rmtree(Path(out_dir) / CONTACTS_FOLDER, ignore_errors=True)  # an earlier --dask run's lists
     return summary
 
 

@@ -105,7 +105,7 @@ class Loaded:
     held: tuple[str, ...] = ()
     scored: frozenset[str] = frozenset()
     strata: NDArray[np.object_] | None = None  # each customer's control stratum label (None: no strata)
-    excluded: tuple[tuple[int, int, str], ...] = ()  # per excluded list: customers here, ids listed, one of them
+    excluded: tuple[tuple[int, int, str], ...] = ()  # per excluded list: customers here, rows listed, one id
     first_customer: str = ""
 
 
@@ -126,8 +126,8 @@ def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, hi
     problem = formulate(data, whole=False).problem
     held = () if scores is None else tuple(str(name) for name in scores["campaign_id"].astype(str).unique())
     counts = [entry for entry in data.lists.files if entry["list"] == "excluded"]
-    excluded = tuple((entry["customers"], entry["customers"] + entry["not_in_customers"], example)
-                     for entry, example in zip(counts, data.lists.examples))
+    excluded = tuple((entry["customers"], listed, example)
+                     for entry, (example, listed) in zip(counts, data.lists.examples))
     return Loaded(Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem), held,
                   frozenset(held) & frozenset(scenario.campaign_ids()), stratum_labels(data), excluded,
                   str(data.customer_ids[0]))

@@ -40,7 +40,7 @@ class CustomerLists:
     forced: NDArray[np.intp] | None = None
     excluded: NDArray[np.bool_] | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
-    examples: tuple[str, ...] = ()  # the first id of each excluded list, for a message about it
+    examples: tuple[tuple[str, int], ...] = ()  # per excluded list: its first id and its rows, for a message
 
     @property
     def n_forced(self) -> int:
@@ -56,7 +56,7 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index, whole: bool = True) -
     ``whole=False`` lays them on one partition of it, whose customers need not include any of an
     excluded list's (that is checked over all partitions: ``excluded_nowhere``)."""
     files: list[dict[str, Any]] = []
-    examples: list[str] = []
+    examples: list[tuple[str, int]] = []
     excluded = None
     if scenario.excluded:
         excluded = np.zeros(len(customer_ids), dtype=bool)
@@ -67,7 +67,7 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index, whole: bool = True) -
             if whole:
                 _require_some_known(ids, rows, customer_ids, path)
             excluded[rows[rows >= 0]] = True
-            examples.append(str(ids[0]) if len(ids) else "")
+            examples.append((str(ids[0]) if len(ids) else "", len(ids)))
             files.append({"list": "excluded", "file": str(path), "customers": int(np.unique(rows[rows >= 0]).size),
                           "not_in_customers": int(np.unique(ids[rows < 0]).size)})
     forced = None

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history an
 
 PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  # plan/: a --dask run's
 SCENARIO_FILE = "scenario.yaml"  # the scenario as run: bases and --set overrides applied, paths absolute
+CONTACTS_FOLDER = "contacts"  # a --dask run's contact lists: contacts/contacts_<channel>/part-NNNNN.csv
 MANIFEST_FILE = "manifest.json"
 MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
@@ -205,10 +206,11 @@ def claimed_output_folder(out_dir: Path) -> Iterator[Path]:
 
 
 def remove_dead_temporaries(out_dir: Path) -> list[Path]:
-    """Remove the temporary files and staging folders in ``out_dir`` (and its plan/) left by
-    writers that are no longer running; return what was removed."""
+    """Remove the temporary files and staging folders in ``out_dir`` (and its plan/ and the
+    folders of contacts/) left by writers that are no longer running; return what was removed."""
     removed = []
-    for folder in (out_dir, out_dir / PLAN_FOLDER):
+    lists = sorted(path for path in (out_dir / CONTACTS_FOLDER).glob("*") if path.is_dir())
+    for folder in (out_dir, out_dir / PLAN_FOLDER, *lists):
         if not folder.is_dir():
             continue
         for path in folder.iterdir():

@@ -62,7 +62,7 @@ def assert_same_contact_lists(out: Path, in_memory) -> None:
     assert sorted(summary["contact_lists"]) == sorted(expected)
     for channel, (name, rows) in expected.items():
         folder = out / summary["contact_lists"][channel]
-        assert folder.name == name.removeprefix("contacts_").removesuffix(".csv")
+        assert folder.name == name.removesuffix(".csv")
         parts = sorted(folder.glob("part-*.csv"))
         assert len(parts) == summary["partitions"]
         got = pd.concat([pd.read_csv(part, dtype=str) for part in parts]).sort_values("customer_id")
@@ -182,7 +182,8 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
                                      "--out", str(tmp_path / "cli")])
     assert again.exit_code == 0 and f"Wrote {tmp_path / 'cli'}/: plan/ (one file per partition), contacts/" in \
         " ".join(again.output.split())
-    assert sorted(path.name for path in (tmp_path / "cli" / "contacts").iterdir()) == ["email", "phone", "sms"]
+    assert sorted(path.name for path in (tmp_path / "cli" / "contacts").iterdir()) == [
+        "contacts_email", "contacts_phone", "contacts_sms"]
 
 
 def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
@@ -364,7 +365,7 @@ def test_an_excluded_list_on_the_cluster_keeps_the_same_customers_out_as_in_memo
     write_scenario(tmp_path, 3)
     ids = pd.read_parquet(tmp_path / "whole" / "customers.parquet")["customer_id"].astype(str)
     pd.DataFrame({"customer_id": [*ids.iloc[::40], "not-a-customer"]}).to_csv(tmp_path / "dnc.csv", index=False)
-    pd.DataFrame({"customer_id": ["x1", "x2"]}).to_csv(tmp_path / "nobody.csv", index=False)
+    pd.DataFrame({"customer_id": ["x1", "x2", "x1"]}).to_csv(tmp_path / "nobody.csv", index=False)
     for name in ("partitioned", "whole"):
         scenario = yaml.safe_load((tmp_path / f"{name}.yaml").read_text())
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({**scenario, "excluded": ["dnc.csv"]}))
@@ -380,4 +381,30 @@ def test_an_excluded_list_on_the_cluster_keeps_the_same_customers_out_as_in_memo
     with pytest.raises(DataError) as cluster_error:
         optimize_distributed(load_scenario(tmp_path / "partitioned_nobody.yaml"), client, tmp_path / "out2")
     assert cluster_error.value.message.split(" (")[0] == memory_error.value.message.split(" (")[0]
-    assert "None of the 2 ids of the excluded list is a customer" in cluster_error.value.message
+    assert "None of the 3 ids of the excluded list is a customer" in cluster_error.value.message
+
+
+def test_a_killed_writers_temporary_is_not_part_of_the_run_and_no_channel_name_escapes(tmp_path):
+    """A worker killed in mid-write left a temporary beside the file its rerun wrote: the swap drops
+    it, and the manifest names only the run's files. A channel named '..' gets a folder of its own."""
+    from optimizer.plan.distributed import _list_folder, _swapped_in
+    from optimizer.plan.outputs import list_names
+
+    staged = tmp_path / ".plan.pid1.x.tmp"
+    staged.mkdir()
+    (staged / "part-00000.parquet").write_bytes(b"plan")
+    (staged / ".part-00000.parquet.pid99.y.tmp").write_bytes(b"half")
+    assert _swapped_in(tmp_path, "plan", staged) == ["plan/part-00000.parquet"]
+    assert sorted(path.name for path in (tmp_path / "plan").iterdir()) == ["part-00000.parquet"]
+    folders = [_list_folder(name) for name in list_names(["..", ".", "", "email"]).values()]
+    assert len(set(folders)) == 4 and not any(folder.strip(".") == "" for folder in folders)
+
+
+def test_an_in_memory_run_into_a_dask_runs_folder_removes_its_contact_lists(tmp_path):
+    from optimizer.plan.outputs import write_plan
+
+    write_scenario(tmp_path, 1)
+    (tmp_path / "out" / "contacts" / "contacts_email").mkdir(parents=True)
+    (tmp_path / "out" / "contacts" / "contacts_email" / "part-00000.csv").write_text("customer_id\n")
+    write_plan(optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE), tmp_path / "out")
+    assert not (tmp_path / "out" / "contacts").exists() and (tmp_path / "out" / "contacts_email.csv").is_file()
