@@ -154,7 +154,7 @@ def test_a_second_run_replaces_the_whole_plan_folder(client, tmp_path):
     (tmp_path / "out" / PLAN_FOLDER / "part-999.parquet").write_text("left over from an older run")
     optimize_distributed(scenario, client, tmp_path / "out")
     files = sorted((tmp_path / "out" / PLAN_FOLDER).iterdir())
-    assert [f.name for f in files] == ["part-000.parquet", "part-001.parquet", "part-002.parquet"]
+    assert [f.name for f in files] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     run_id = json.loads((tmp_path / "out" / "summary.json").read_text())["run_id"]
     assert {pq.read_schema(f).metadata[b"cvo_run_id"].decode() for f in files} == {run_id}
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
