@@ -80,7 +80,7 @@ def with_nearest(customers: Customers, found: Pass, nearest: int) -> Pass:
     """The pass with its ``nearest`` customers of smallest margin, asked of the partitions once
     (they kept them from that pass): a few thousand indices per partition, not per pass."""
     near = reduce(add, customers.map(parts.nearest_customers, found.prices, nearest, stage="nearest"))
-    return replace(found, nearest=near.least(nearest))
+    return replace(found, nearest=near.nearest(nearest))
 
 
 @dataclass(frozen=True)

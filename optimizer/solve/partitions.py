@@ -136,38 +136,22 @@ def balancing_totals(part: Partition, prices: NDArray[np.float64], breakpoints: 
     result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
     keep = _least(result.margin, count)
     part.memo.update(start=prices.tobytes(), held=result.choice,
-                     nearest=((prices.tobytes(), count), Nearest(keep + part.offset, result.margin[keep])))
+                     nearest=((prices.tobytes(), count), Near(keep + part.offset, result.margin[keep])))
     if result.breakpoints is None:
         raise TypeError("a pass given breakpoints returned no histograms")
     return _totals(result, result.breakpoints.histogram)
 
 
-@dataclass(frozen=True)
-class Nearest:
-    """A partition's (or, added up, all partitions') customers of smallest margin at some prices:
-    global indices and their margins."""
-
-    customers: NDArray[np.intp]
-    margins: NDArray[np.float64]
-
-    def __add__(self, other: Nearest) -> Nearest:
-        return Nearest(np.r_[self.customers, other.customers], np.r_[self.margins, other.margins])
-
-    def least(self, count: int) -> NDArray[np.intp]:
-        """The ``count`` of least margin, sorted by index (least_first)."""
-        return least_first(self.customers, self.margins, count)
-
-
-def nearest_customers(part: Partition, prices: NDArray[np.float64], count: int) -> Nearest:
+def nearest_customers(part: Partition, prices: NDArray[np.float64], count: int) -> Near:
     """The ``count`` customers of smallest margin at ``prices``: those the balancing pass at these
     prices remembered, or found by a pass of their own."""
     key, found = part.memo.get("nearest", (None, None))
     if key == (prices.tobytes(), count) and found is not None:
-        remembered: Nearest = found
+        remembered: Near = found
         return remembered
     margin = price_out(part.priced, prices).margin
     keep = _least(margin, count)
-    return Nearest(keep + part.offset, margin[keep])
+    return Near(keep + part.offset, margin[keep])
 
 
 @dataclass(frozen=True)
@@ -330,8 +314,9 @@ def _release_loss(priced: PricedProblem, prices: NDArray[np.float64], customers:
 
 @dataclass(frozen=True)
 class Near:
-    """Customers outside the master within reach of another choice, for one partition (or, added
-    up, all): global indices and their margins."""
+    """Customers near a tie, for one partition (or, added up, all): global indices and their
+    margins (those outside the master within reach of another choice, or a balancing pass's
+    customers of smallest margin)."""
 
     customers: NDArray[np.intp]
     margins: NDArray[np.float64]

@@ -41,8 +41,8 @@ def test_reductions_do_not_depend_on_the_split(setting, bounds):
     many = reduce(add, [parts.balancing_totals(p, prices, scale, 50) for p in pieces])
     assert many.value == pytest.approx(one.value) and np.allclose(many.histogram, one.histogram)
     assert np.allclose(many.weight_sums, one.weight_sums) and np.array_equal(many.counts, one.counts)
-    whole_nearest = parts.nearest_customers(whole[0], prices, 50).least(50)
-    assert np.array_equal(reduce(add, [parts.nearest_customers(p, prices, 50) for p in pieces]).least(50),
+    whole_nearest = parts.nearest_customers(whole[0], prices, 50).nearest(50)
+    assert np.array_equal(reduce(add, [parts.nearest_customers(p, prices, 50) for p in pieces]).nearest(50),
                           whole_nearest)
     assert one.value == pytest.approx(parts.pass_totals(whole[0], prices).value)
     choice = np.full(master.size, -1)
