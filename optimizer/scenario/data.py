@@ -191,7 +191,7 @@ def load_scores(
     customer = customer_ids.get_indexer(pd.Index(id_text(table["customer_id"])))
     campaign = pd.Index(campaign_ids).get_indexer(pd.Index(table["campaign_id"].astype(str)))
     _check_known_customers(table, customer, path)
-    _check_scored_campaigns(table, campaign, campaign_ids if needed is None else needed, path)
+    _check_scored_campaigns(table, campaign, campaign_ids, campaign_ids if needed is None else needed, path)
     keep = campaign >= 0
     _check_unique_pairs(table, customer, campaign, keep, path)
     p_treat = np.full((len(customer_ids), len(campaign_ids)), np.nan)
@@ -236,11 +236,14 @@ def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path
 
 
 def _check_scored_campaigns(
-    table: pd.DataFrame, campaign: NDArray[np.intp], needed: Collection[str], path: Path | str
+    table: pd.DataFrame, campaign: NDArray[np.intp], campaign_ids: list[str], needed: Collection[str],
+    path: Path | str,
 ) -> None:
-    """Each needed campaign has score rows (``check_scored``), a typo named at its first row."""
+    """Each needed campaign has score rows (``check_scored``), a typo named at its first row;
+    ``campaign`` is each row's index in ``campaign_ids`` (-1: not a campaign of the scenario)."""
     names = table["campaign_id"].astype(str)
-    check_scored([str(name) for name in pd.unique(names)], set(names[campaign >= 0]), needed,
+    scored = {campaign_ids[index] for index in np.unique(campaign[campaign >= 0])}
+    check_scored([str(name) for name in pd.unique(names)], scored, needed,
                  lambda written: row_label(path, int(np.flatnonzero(names == written)[0])) if written else str(path))
 
 
