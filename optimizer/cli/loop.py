@@ -15,7 +15,8 @@ from optimizer.errors import CvoError
 
 @app.command()
 def commit(
-    out_dir: Annotated[Path, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json).",
+    out_dir: Annotated[Path, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json), "
+                                            "or the object-store URL it wrote to.",
                                             show_default=False)],
     history: Annotated[Path | None, typer.Option(help="Contact history file (DuckDB). Default: the scenario's "
                                                  "contact_policy.history, recorded in summary.json.")] = None,
@@ -163,7 +164,8 @@ def measure(
 
 @app.command()
 def report(
-    out_dir: Annotated[Path, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR.",
+    out_dir: Annotated[Path, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
+                                            "object-store URL it wrote to).",
                                             show_default=False)],
     sweep: Annotated[Path | None, typer.Option("--sweep", help="Folder of a sweep (sweep.json, frontier.png) run "
                                                "elsewhere. Default: OUT_DIR, when a sweep was run there.",
@@ -176,10 +178,10 @@ def report(
 
     Example: cvo report out/weekly --sweep out/weekly/sweep
     """
-    from optimizer.reporting.report import write_report
+    from optimizer.reporting.report import report_run
 
     try:
-        path = write_report(out_dir, sweep)
+        path = report_run(out_dir, sweep)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(f"Wrote {path}")

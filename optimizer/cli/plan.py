@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,7 +34,9 @@ from optimizer.solve.method import Method
 def optimize(
     scenario: ScenarioArg,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
-                                             "(default: out/<scenario name>).")] = None,
+                                             "(default: out/<scenario name>), or an object-store URL (s3://, "
+                                             "gs://, abfs://: the run under URL/runs/<run_id>, then "
+                                             "URL/current.json).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
     method: Annotated[Method | None, typer.Option(
         "--method", help="auto (by size), exact (one model, reduced-cost fixing) or decompose (Lagrangian "
@@ -66,7 +68,8 @@ def optimize(
     from optimizer.reporting.console import PassProgress
     from optimizer.scenario.schema import load_scenario
     from optimizer.store.datasets import local_path
-    from optimizer.store.files import PLAN_FILE, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
+    from optimizer.store.files import PLAN_FILE, SCENARIO_FILE, SUMMARY_FILE
+    from optimizer.store.object_runs import object_store_url, output_folder, publish
 
     if seed is not None and sample is None:
         raise fail(ScenarioError("--seed sets the draw of --sample, and no --sample was given", where="--seed",
@@ -86,11 +89,13 @@ def optimize(
     try:
         loaded = with_history(load_scenario(scenario, overrides or []), history)
         default = loaded.name if sample is None else f"{loaded.name}_sample"  # never over the real plan
-        out_dir = local_path(out) if out is not None else Path("out") / default
+        url = object_store_url(out) if out is not None else None
+        out_dir = local_path(out) if out is not None and url is None else Path("out") / default
         progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
-        with claimed_output_folder(out_dir), progress:
+        with output_folder(out_dir, url, loaded.storage_options) as folder, progress:
             plan = optimize_plan(loaded, method, progress, day(date), sample, seed)
-            summary = write_plan(plan, out_dir)
+            summary = write_plan(plan, folder)
+            where = out_dir if url is None else publish(folder, url, summary["run_id"], loaded.storage_options)
     except CvoError as error:
         raise fail(error) from None
     if json_output:
@@ -103,7 +108,7 @@ def optimize(
         console.print(sample_line(summary["sample"]), markup=False)
     render_summary(summary, console)
     written = [PLAN_FILE, SUMMARY_FILE, SCENARIO_FILE, *summary.get("contact_lists", {}).values()]
-    console.print(f"Wrote {out_dir}/: {', '.join(written)}")
+    console.print(f"Wrote {where}/: {', '.join(written)}")
     if not summary["contact_history_found"]:
         console.print(f"No contact history at {shown(Path(summary['contact_history']))} yet: no earlier contacts "
                       "to respect (`cvo commit` creates it).")
@@ -130,6 +135,7 @@ def _optimize_on_dask(
         from optimizer.solve.results import Termination
         from optimizer.store.datasets import local_path
         from optimizer.store.files import PLAN_FOLDER, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
+        from optimizer.store.object_runs import object_store_url
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
                              fix="pip install 'cvo[dask]'")) from None
@@ -137,12 +143,14 @@ def _optimize_on_dask(
         loaded = with_history(load_scenario(scenario, overrides), history)
         _check_decomposition(method, loaded.solver.method, loaded.source)
         check_distributable(loaded)
-        out_dir = local_path(out) if out is not None else Path("out") / loaded.name
+        url = object_store_url(out) if out is not None else None
+        out_dir = local_path(out) if out is not None and url is None else Path("out") / loaded.name
         console = progress_console(quiet)
-        with claimed_output_folder(out_dir), _cluster(address, console) as client:
+        # an object store has no lock: each run writes its own prefix (optimizer/store/object_runs.py)
+        with claimed_output_folder(out_dir) if url is None else nullcontext(), _cluster(address, console) as client:
             title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"
             with PassProgress(console, title) as progress:
-                run = optimize_distributed(loaded, client, out_dir, run_date, progress)
+                run = optimize_distributed(loaded, client, url or out_dir, run_date, progress)
     except CvoError as error:
         raise fail(error) from None
     if not run.summary and run.result.termination is Termination.INFEASIBLE:
@@ -157,7 +165,7 @@ def _optimize_on_dask(
                                 "(minimum audiences) that a plan must meet"))
     typer.echo(json.dumps(run.summary, indent=2) if json_output else
                f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
-               f"{run.summary['gap']:.1e}\nWrote {out_dir}/: {PLAN_FOLDER}/ (one file per partition), contacts/ "
+               f"{run.summary['gap']:.1e}\nWrote {run.out_dir}/: {PLAN_FOLDER}/ (one file per partition), contacts/ "
                f"(the contact lists, one CSV per partition each), {SUMMARY_FILE}, {SCENARIO_FILE}")
 
 

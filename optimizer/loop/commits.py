@@ -22,18 +22,24 @@ from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
 from optimizer.store.files import RunFolder, read_run
 from optimizer.store.ledger import Commit, recorded_history
+from optimizer.store.object_runs import readable_run
 
 
 def commit(out_dir: Path | str, history: Path | str | None = None, force: bool = False) -> Commit:
-    """Record the plan in ``out_dir`` as sent (a stale plan only with ``force``, and then only
-    the rows the contact policy still allows). ``history``: default, the one the summary names."""
-    run = read_run(Path(out_dir))
+    """Record the plan in ``out_dir`` (a folder, or a run on an object store: its copy, read through
+    optimizer/store/object_runs.py) as sent (a stale plan only with ``force``, and then only the
+    rows the contact policy still allows). ``history``: default, the one the summary names."""
+    with readable_run(out_dir) as (folder, origin):
+        return _commit_run(read_run(folder, origin), history, force)
+
+
+def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Commit:
     if run.summary.get("sample"):
         share = run.summary["sample"]["share"]
         raise DataError(f"The run is a plan of a {share:g} sample of the customers (cvo optimize --sample), a quick "
-                        "look whose limits were scaled: it is not a plan to send", where=str(run.path),
+                        "look whose limits were scaled: it is not a plan to send", where=run.shown,
                         fix="Run cvo optimize without --sample, then commit that run")
-    target = recorded_history(run.summary, Path(history) if history is not None else None, run.path)
+    target = recorded_history(run.summary, Path(history) if history is not None else None, Path(run.shown))
     return ledger.commit(run, target, still_allowed if force else None)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,12 +51,13 @@ from optimizer.store.files import (
     RUN_ID_KEY,
     SCENARIO_FILE,
     SUMMARY_FILE,
-    atomic_write,
+    Writer,
     check_output_folder,
     staging_folder,
     write_run,
 )
 from optimizer.store.ledger import history_state
+from optimizer.store.object_runs import PartFolder, check_object_location, object_store_url, publish, run_url
 
 CONTACTS_FOLDER = "contacts"  # OUT/contacts/<channel>/part-NNNNN.csv: a --dask run's contact lists
 Source = tuple[Scenario, dt.date, SolveResult]  # what each worker needs to formulate its partition again
@@ -79,7 +81,7 @@ class DistributedRun:
     """What a distributed run wrote and proved."""
 
     result: SolveResult
-    out_dir: Path
+    out_dir: Path | str  # a folder, or the run's URL on an object store
     summary: dict[str, Any]
 
 
@@ -101,8 +103,12 @@ def optimize_distributed(
     (sent on ``run_date``, default today, for the contact policy and ``cvo commit``); ``progress``
     hears every map over the partitions and the decomposition's standing."""
     check_distributable(scenario)
-    run_date, scenario, out_dir = run_date or dt.date.today(), anchored(scenario), local_path(out_dir).resolve()
-    check_output_folder(out_dir)
+    run_date, scenario, url = run_date or dt.date.today(), anchored(scenario), object_store_url(out_dir)
+    if url is None:
+        out_dir = local_path(out_dir).resolve()
+        check_output_folder(out_dir)
+    else:
+        check_object_location(url, scenario.storage_options)
     seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
     started = time.perf_counter()
     data = loaded_data(client, scenario, run_date, progress, history_expected=seen[0] is not None)
@@ -116,8 +122,11 @@ def optimize_distributed(
     head = _summary_head(scenario, result, len(customers.files), run_date, seen, loading)
     head.update(control_strata=list(map(str, scenario.control_strata)),
                 strata=len(data.levels) if scenario.control_strata else None)
-    summary = write_partitioned(data, plan, cuts, out_dir, head, (scenario, run_date, result))
-    return DistributedRun(result, out_dir, summary)
+    if url is None:
+        summary = write_partitioned(data, plan, cuts, Path(out_dir), head, (scenario, run_date, result))
+        return DistributedRun(result, out_dir, summary)
+    summary, where = published_partitioned(data, plan, cuts, url, head, (scenario, run_date, result))
+    return DistributedRun(result, where, summary)
 
 
 def write_partitioned(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, out_dir: Path,
@@ -130,32 +139,58 @@ def write_partitioned(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, out_d
     figures added up: optimizer/reporting/partition_summary.py) and the manifest last
     (``write_run``). ``source`` (the scenario, run date and result) lets each worker formulate its
     partition again for the plan's columns and its figures. Returns the summary written."""
-    run_id, scenario, result = head["run_id"], source[0], source[2]
-    client = data.customers.client
     summary = dict(head)
 
     def stage(folder: Path) -> list[str]:
         fresh = {name: staging_folder(folder, name) for name in (PLAN_FOLDER, CONTACTS_FOLDER)}
         try:
-            numbers = range(len(data.sources))
-            written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, data.strata,
-                                 numbers, plan=plan, cuts=cuts, levels=data.levels, source=source, folders=fresh,
-                                 run_id=run_id, pure=False)
-            figures = gathered(client, written, data.customers.progress, "write", data.customers.n)
-            summary.update(merged_figures(figures, data.customers.rows, result.shadow_prices,
-                                          scenario.objective_name, scenario.budget_counts_controls),
-                           contact_lists=contact_folders(scenario, _channels(scenario)))
+            _write_parts(data, plan, cuts, {name: PartFolder(str(path)) for name, path in fresh.items()}, summary,
+                         source)
         except BaseException:
             for staged in fresh.values():
                 shutil.rmtree(staged, ignore_errors=True)
             raise
         return [name for target, staged in fresh.items() for name in _swapped_in(folder, target, staged)]
 
+    write_run(out_dir, head["run_id"], _run_files(source[0], summary), stage)
+    return summary  # complete once ``stage`` has gathered the figures, before write_run writes it
+
+
+def published_partitioned(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, url: str, head: dict[str, Any],
+                          source: Source) -> tuple[dict[str, Any], str]:
+    """``write_partitioned`` into a run's prefix on an object store (optimizer/store/object_runs.py):
+    the workers write their plan and list parts under OUT/runs/<run_id>/ and hand back each part's
+    SHA-256; the client then writes scenario.yaml, summary.json and the manifest naming every part
+    there, and points OUT/current.json at the run last. Returns the summary and the run's URL."""
+    run_id, options, summary = head["run_id"], source[0].storage_options, dict(head)
+    prefix = run_url(url, run_id)
+    folders = {name: PartFolder(f"{prefix}/{name}", options) for name in (PLAN_FOLDER, CONTACTS_FOLDER)}
+    digests = _write_parts(data, plan, cuts, folders, summary, source)
+    with tempfile.TemporaryDirectory(prefix="cvo-run-") as temp:
+        write_run(Path(temp), run_id, _run_files(source[0], summary), listed=digests)
+        return summary, publish(Path(temp), url, run_id, options)
+
+
+def _write_parts(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, folders: dict[str, PartFolder],
+                 summary: dict[str, Any], source: Source) -> dict[str, str]:
+    """Every partition's plan file and list parts written by its worker into ``folders``; their
+    figures added up into ``summary``; each file's SHA-256 by its name in the run (PartFolder.write)."""
+    scenario, result, client = source[0], source[2], data.customers.client
+    written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, data.strata,
+                         range(len(data.sources)), plan=plan, cuts=cuts, levels=data.levels, source=source,
+                         folders=folders, run_id=summary["run_id"], pure=False)
+    parts = gathered(client, written, data.customers.progress, "write", data.customers.n)
+    summary.update(merged_figures([figures for figures, _ in parts], data.customers.rows, result.shadow_prices,
+                                  scenario.objective_name, scenario.budget_counts_controls),
+                   contact_lists=contact_folders(scenario, _channels(scenario)))
+    return {name: digest for _, files in parts for name, digest in files.items()}
+
+
+def _run_files(scenario: Scenario, summary: dict[str, Any]) -> dict[str, Writer]:
+    """scenario.yaml and summary.json: what the client writes of a partitioned run."""
     effective = yaml.safe_dump(scenario.effective(), sort_keys=False, allow_unicode=True)
-    write_run(out_dir, run_id, {SCENARIO_FILE: lambda temp: temp.write_text(effective, encoding="utf-8"),
-                                SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")},
-              stage)  # the summary is complete once ``stage`` has gathered the figures, before it is written
-    return summary
+    return {SCENARIO_FILE: lambda temp: temp.write_text(effective, encoding="utf-8"),
+            SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")}
 
 
 def _swapped_in(folder: Path, name: str, fresh: Path) -> list[str]:
@@ -178,9 +213,10 @@ def _swapped_in(folder: Path, name: str, fresh: Path) -> list[str]:
 
 def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame | None,
                 labels: NDArray[np.object_] | None, number: int, *, plan: PlanSpec, cuts: ControlCuts,
-                levels: list[str], source: Source, folders: dict[str, Path], run_id: str) -> Figures:
-    """Write one partition's plan file and its rows of the contact lists into the staged
-    ``folders``; return its figures for the summary."""
+                levels: list[str], source: Source, folders: dict[str, PartFolder],
+                run_id: str) -> tuple[Figures, dict[str, str]]:
+    """Write one partition's plan file and its rows of the contact lists into ``folders``; return
+    its figures for the summary and each file's SHA-256 by its name in the run."""
     scenario, run_date, _ = source
     found = audiences(part, plan, scenario.seed, labels, levels)
     choice, control = found.choice, cuts.control(found)
@@ -192,25 +228,26 @@ def _write_plan(part: Partition, part_source: PartSource, routed: pd.DataFrame |
                        offers=formulation.offers)
     arrow = pa.Table.from_pandas(table, preserve_index=False)
     arrow = arrow.replace_schema_metadata({RUN_ID_KEY: run_id.encode()})
-    atomic_write(folders[PLAN_FOLDER] / f"part-{number:05d}.parquet",
-                 lambda temp: pq.write_table(arrow, temp, compression="zstd"))
-    _write_contacts(table, formulation, folders[CONTACTS_FOLDER], number, run_date)
-    return partition_figures(formulation, choice, control, (*planned_rates(data, choice), worth))
+    name, digest = folders[PLAN_FOLDER].write(f"part-{number:05d}.parquet",
+                                              lambda temp: pq.write_table(arrow, temp, compression="zstd"))
+    files = {f"{PLAN_FOLDER}/{name}": digest,
+             **_write_contacts(table, formulation, folders[CONTACTS_FOLDER], number, run_date)}
+    return partition_figures(formulation, choice, control, (*planned_rates(data, choice), worth)), files
 
 
-def _write_contacts(table: pd.DataFrame, formulation: Formulation, folder: Path, number: int,
-                    run_date: dt.date) -> None:
+def _write_contacts(table: pd.DataFrame, formulation: Formulation, folder: PartFolder, number: int,
+                    run_date: dt.date) -> dict[str, str]:
     """The partition's rows of each channel's (or campaign's) contact list, as the in-memory run
     writes them (optimizer/plan/outputs.py ``contact_lists``), into FOLDER/contacts_email/part-NNNNN.csv
-    (the in-memory list's name without .csv): every partition writes every list, its header at least."""
+    (the in-memory list's name without .csv): every partition writes every list, its header at
+    least. Returns each file's SHA-256 by its name in the run (PartFolder.write)."""
     scenario = formulation.scenario
     by_campaign = scenario.contact_lists == "campaign"
     keys = scenario.campaign_ids() if by_campaign else formulation.problem.channels
     lists = contact_lists(table, run_date.isoformat(), keys, "campaign_id" if by_campaign else "channel")
-    for name, rows in lists.values():
-        target = folder / _list_folder(name)
-        target.mkdir(exist_ok=True)  # every worker makes it, whichever is first
-        atomic_write(target / f"part-{number:05d}.csv", csv_writer(rows))
+    written = [folder.write(f"{_list_folder(name)}/part-{number:05d}.csv", csv_writer(rows))
+               for name, rows in lists.values()]
+    return {f"{CONTACTS_FOLDER}/{name}": digest for name, digest in written}
 
 
 def _channels(scenario: Scenario) -> tuple[str, ...]:

@@ -37,6 +37,7 @@ from optimizer.store.files import (
     atomic_write,
     read_run,
 )
+from optimizer.store.object_runs import put_file, readable_run
 
 NOT_RECORDED = "not recorded"
 USED_COLOUR, CAPACITY_COLOUR, NOTHING_COLOUR = "#2b6cb0", "#d5dde8", "#dd6b20"
@@ -60,6 +61,14 @@ class SweepRecord:
     limit: str | None
     points: list[dict[str, Any]]
     frontier_png: bytes | None
+
+
+def report_run(location: Path | str, sweep_dir: Path | str | None = None) -> str:
+    """``write_report`` on a run folder, or on a run on an object store (its local copy, the page
+    then put beside the run's files: optimizer/store/object_runs.py); where the page is."""
+    with readable_run(location) as (folder, origin):
+        path = write_report(folder, sweep_dir)
+        return put_file(origin, path) if origin else str(path)
 
 
 def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Path:

@@ -53,10 +53,21 @@ class RunFolder:
     path: Path
     summary: dict[str, Any]
     plan: list[Path]
+    origin: str = ""  # where the run lives when ``path`` is a local copy of it (an object store's URL)
 
     @property
     def run_id(self) -> str:
         return str(self.summary["run_id"])
+
+    @property
+    def shown(self) -> str:
+        """The run as the user named it: its URL, or its folder as given."""
+        return self.origin or str(self.path)
+
+    @property
+    def where(self) -> str:
+        """Where the run lives, as a user names it: its URL, or its folder's absolute path."""
+        return self.origin or str(self.path.resolve())
 
 
 def atomic_write(path: Path, write: Writer) -> None:
@@ -117,11 +128,13 @@ def check_output_folder(out_dir: Path) -> None:
 
 
 def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
-              stage: Callable[[Path], Sequence[str]] | None = None) -> None:
+              stage: Callable[[Path], Sequence[str]] | None = None, listed: Mapping[str, str] | None = None) -> None:
     """Write ``files`` (name → writer) into ``out_dir`` atomically, then manifest.json naming
     them with their SHA-256. ``stage(out_dir)``, if given, runs first and returns the names of
     the files it moved into place itself (a --dask run's plan/ partitions), which the manifest
-    lists too. Holds the folder's lock throughout; removes dead writers' temporary files first."""
+    lists too; ``listed`` (name → SHA-256) are files of the run written elsewhere (its workers'
+    parts on an object store: optimizer/store/object_runs.py). Holds the folder's lock throughout;
+    removes dead writers' temporary files first."""
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
     try:
@@ -130,7 +143,7 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
             remove_dead_temporaries(out_dir)
             written = list(stage(out_dir)) if stage is not None else []
             _write_all(out_dir, files)
-            digests = {name: file_digest(out_dir / name) for name in [*written, *files]}
+            digests = {**(listed or {}), **{name: file_digest(out_dir / name) for name in [*written, *files]}}
             manifest = {"run_id": run_id, "files": digests}
             atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
     except OSError as error:  # a full disk, a folder made read-only meanwhile: the previous run's files stay
@@ -242,9 +255,10 @@ def file_digest(path: Path) -> str:
                              fix="Check the file's permissions") from None
 
 
-def read_run(out_dir: Path) -> RunFolder:
+def read_run(out_dir: Path, origin: str = "") -> RunFolder:
     """An optimize run's folder, checked against its manifest: every file it names is there and
-    unchanged, and summary.json carries the manifest's run id (RunFolderError otherwise)."""
+    unchanged, and summary.json carries the manifest's run id (RunFolderError otherwise).
+    ``origin``: the run's URL when ``out_dir`` is a local copy of it (optimizer/store/object_runs.py)."""
     out_dir = Path(out_dir)
     fix = RERUN.format(folder=out_dir)
     manifest = _read_manifest(out_dir, fix)
@@ -263,7 +277,7 @@ def read_run(out_dir: Path) -> RunFolder:
         raise RunFolderError(f"{SUMMARY_FILE} is of run {summary.get('run_id')}, {MANIFEST_FILE} of run "
                              f"{manifest['run_id']}", where=str(out_dir), fix=fix)
     plan = [out_dir / name for name in files if name == PLAN_FILE or name.startswith(f"{PLAN_FOLDER}/")]
-    return RunFolder(out_dir, summary, sorted(plan))
+    return RunFolder(out_dir, summary, sorted(plan), origin)
 
 
 def _read_manifest(out_dir: Path, fix: str) -> dict[str, Any]:

@@ -116,15 +116,15 @@ def commit(run: RunFolder, history: Path, recheck: Recheck | None = None) -> Com
     (except a forced stale one, which ``recheck`` reads). A stale plan (``stale_customers`` > 0)
     is refused unless ``recheck`` is given; then only the rows it returns are recorded.
     """
-    run_date, created = _run_date(run.summary, run.path), not Path(history).exists()
+    run_date, created = _run_date(run.summary, Path(run.shown)), not Path(history).exists()
     if not run.plan:
-        raise DataError(f"{PLAN_FILE} is missing", where=str(run.path),
+        raise DataError(f"{PLAN_FILE} is missing", where=run.shown,
                         fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
     try:
         return _commit(run, history, run_date, created, recheck)
     except duckdb.Error as error:
         raise HistoryError(f"The commit failed and recorded nothing: {str(error).splitlines()[0]}",
-                           where=f"{run.path}, {history}",
+                           where=f"{run.shown}, {history}",
                            fix="Check the run folder and run cvo commit again") from None
     except BaseException:
         if created:  # a first commit that failed leaves no empty history behind
@@ -163,7 +163,7 @@ def _check_plan_files(run: RunFolder) -> None:
         written_by = (pq.read_schema(file).metadata or {}).get(RUN_ID_KEY, b"").decode()
         if written_by != run.run_id:
             raise RunFolderError(f"{file.name} is now of run {written_by or 'unknown'}, not {run.run_id}: a run was "
-                                 "written into the folder meanwhile", where=str(run.path),
+                                 "written into the folder meanwhile", where=run.shown,
                                  fix="Commit the folder again once no cvo command writes there")
 
 
@@ -176,13 +176,13 @@ def _plan_rows(
     if recheck is None and stale:
         newer = ", ".join(f"{run_id[:8]} ({scenario}, sent {sent})" for run_id, scenario, sent in
                           newer_runs(connection, run))
-        replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.path}"
+        replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.shown}"
         raise HistoryError(
             f"The plan is stale: it saw the contact history before run {newer} was committed, which contacted "
             f"{stale:,} of its customers within reach of the contact policy, so it may break cool-downs, caps or "
             "measurement windows",
-            where=f"{run.path}, {history}",
-            fix=f"Re-plan with `{replan}` and commit that plan; or run `cvo commit {run.path} --force` to record "
+            where=f"{run.shown}, {history}",
+            fix=f"Re-plan with `{replan}` and commit that plan; or run `cvo commit {run.shown} --force` to record "
             "only the customers the contact policy still allows",
         )
     if recheck is None or not stale:
@@ -235,7 +235,7 @@ def _insert(connection: duckdb.DuckDBPyConnection, run: RunFolder, run_date: dt.
     connection.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [run_id, summary.get("scenario"), summary.get("scenario_file"), run_date,
-         dt.datetime.now(dt.UTC).replace(tzinfo=None), str(run.path.resolve()), summary.get("status"),
+         dt.datetime.now(dt.UTC).replace(tzinfo=None), run.where, summary.get("status"),
          summary.get("objective"), summary.get("treatment"), summary.get("control"),
          summary.get("expected_spend"), summary.get("expected_value")],
     )

@@ -408,3 +408,33 @@ def test_an_in_memory_run_into_a_dask_runs_folder_removes_its_contact_lists(tmp_
     (tmp_path / "out" / "contacts" / "contacts_email" / "part-00000.csv").write_text("customer_id\n")
     write_plan(optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE), tmp_path / "out")
     assert not (tmp_path / "out" / "contacts").exists() and (tmp_path / "out" / "contacts_email.csv").is_file()
+
+
+def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_path):
+    """Workers write their plan and list parts straight to the run's prefix (memory://, shared by a
+    cluster of threads as a bucket is by machines); the copy a reader fetches passes the manifest's
+    check of every part, holds the plan the local folder run holds, and commits from the URL."""
+    import fsspec
+
+    from optimizer.loop.commits import commit
+    from optimizer.store.files import read_run
+    from optimizer.store.object_runs import fetched_run
+
+    scenario = load_scenario(write_scenario(tmp_path, 3))
+    url = "memory://cvo-dask-object-store/weekly"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as threads:
+        run = optimize_distributed(scenario, threads, url)
+        optimize_distributed(scenario, threads, tmp_path / "local")
+    try:
+        assert run.out_dir == f"{url}/runs/{run.summary['run_id']}"
+        with fetched_run(url) as (copy, origin):
+            checked = read_run(copy, origin)
+            assert len(checked.plan) == 3 and origin == run.out_dir
+            pd.testing.assert_frame_equal(distributed_plan(copy), distributed_plan(tmp_path / "local"))
+            assert sorted(p.relative_to(copy).as_posix() for p in (copy / "contacts").rglob("*.csv")) == sorted(
+                p.relative_to(tmp_path / "local").as_posix() for p in (tmp_path / "local/contacts").rglob("*.csv"))
+        done = commit(url, tmp_path / "history.duckdb")
+        assert done.recorded and done.run_id == run.summary["run_id"]
+    finally:
+        fsspec.filesystem("memory").rm("/cvo-dask-object-store", recursive=True)
