@@ -37,8 +37,9 @@ MARKERS = ("<!-- dask-scaling -->", "<!-- /dask-scaling -->")
 SEED = 2026
 
 
-def write_case(folder: Path, customers: int, partitions: int, routed: bool) -> Path:
-    """The weekly scenario over generated data in ``partitions`` parquet parts; returns its path."""
+def write_case(folder: Path, customers: int, partitions: int, routed: bool, float32: bool = False) -> Path:
+    """The weekly scenario over generated data in ``partitions`` parquet parts (kept arrays in
+    float32 when ``float32``: solver.precision); returns its path."""
     sys.path.insert(0, str(ROOT / "examples"))
     from generate_data import generate
 
@@ -66,7 +67,8 @@ def write_case(folder: Path, customers: int, partitions: int, routed: bool) -> P
         if channel.get("capacity") is not None:
             channel["capacity"] = round(channel["capacity"] * scale)
     scenario["contact_policy"] = {"history": "history.duckdb"}
-    scenario["solver"] = {"method": "decompose", "time_limit_s": 600}
+    scenario["solver"] = {"method": "decompose", "time_limit_s": 600,
+                          "precision": "float32" if float32 else "float64"}
     path = folder / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario))
     return path
@@ -126,16 +128,20 @@ def _kept_mb(dask_worker: Any) -> float:
     return sum(len(pickle.dumps(part.priced)) for part in held) / 2**20
 
 
-def child(customers: int, partitions: int, routed: bool) -> None:
+def case_name(customers: int, partitions: int, routed: bool, float32: bool) -> str:
+    return f"{customers}x{partitions}{'r' if routed else ''}{'f' if float32 else ''}"
+
+
+def child(customers: int, partitions: int, routed: bool, float32: bool) -> None:
     """Run one case in this process, its data written by another (so that this process's peak
     memory is the client's); print its figures as JSON."""
     with tempfile.TemporaryDirectory() as folder:
-        case = f"{customers}x{partitions}{'r' if routed else ''}"
+        case = case_name(customers, partitions, routed, float32)
         subprocess.run([sys.executable, __file__, "--write", folder, "--child", case], check=True, cwd=ROOT)
         pairs = int(pd.read_parquet(Path(folder) / "scores", columns=["p_treat"]).shape[0])
         figures = measured_run(Path(folder) / "scenario.yaml", Path(folder) / "out")
-    print(json.dumps({"customers": customers, "partitions": partitions, "routed": routed, "score_rows": pairs,
-                      **figures}))
+    print(json.dumps({"customers": customers, "partitions": partitions, "routed": routed, "float32": float32,
+                      "score_rows": pairs, **figures}))
 
 
 def case_row(figures: dict[str, Any]) -> str:
@@ -145,38 +151,42 @@ def case_row(figures: dict[str, Any]) -> str:
     worker_growth = figures["worker_mb"] - figures["worker_start_mb"]
     kept_per_million = figures.get("kept_mb", float("nan")) / (figures["score_rows"] / 1e6)
     return (f"| {figures['customers']:,} | {figures['partitions']} | {'by id' if figures['routed'] else 'by name'} "
+            f"| {'float32' if figures.get('float32') else 'float64'} "
             f"| {figures['wall_s']:.1f} s ({figures['load_s']:.1f} s loading) | {figures['status']}, "
             f"{figures['gap']:.1e} | {figures['client_mb']:,.0f} MB | {figures['worker_mb']:,.0f} MB "
             f"(+{worker_growth:,.0f}) | {kept_per_million:,.0f} MB | {passes} | "
             f"{per_pass / 1024:,.1f} KB ({per_pass / figures['partitions'] / 1024:,.1f} KB per partition) |")
 
 
-def section(cases: list[tuple[int, int, bool]]) -> str:
+def section(cases: list[tuple[int, int, bool, bool]]) -> str:
     rows = []
-    for customers, partitions, routed in cases:
-        command = [sys.executable, __file__, "--child", f"{customers}x{partitions}{'r' if routed else ''}"]
+    for case in cases:
+        command = [sys.executable, __file__, "--child", case_name(*case)]
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
         figures = json.loads(done.stdout.strip().splitlines()[-1])
         print(case_row(figures), file=sys.stderr)
         rows.append(case_row(figures))
-    header = ("| customers | partitions | scores joined | wall | status, gap | client peak | worker peak (growth) | "
-              "kept per 10^6 pairs | balancing passes | bytes per balancing pass |\n"
-              "|---|---|---|---|---|---|---|---|---|---|")
+    header = ("| customers | partitions | scores joined | kept arrays | wall | status, gap | client peak | "
+              "worker peak (growth) | kept per 10^6 pairs | balancing passes | bytes per balancing pass |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|")
     stamp = f"{platform.node()}, {platform.processor() or platform.machine()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     return "\n".join([MARKERS[0], f"Measured by `python bench/dask_scaling.py` on {stamp}:", "", header, *rows,
                       MARKERS[1]])
 
 
-def parse_case(text: str) -> tuple[int, int, bool]:
-    routed = text.endswith("r")
-    customers, partitions = text.rstrip("r").split("x")
-    return int(float(customers)), int(partitions), routed
+def parse_case(text: str) -> tuple[int, int, bool, bool]:
+    """CUSTOMERSxPARTITIONS[r][f]: r, scores joined by id; f, kept arrays in float32."""
+    float32 = text.endswith("f")
+    routed = text.removesuffix("f").endswith("r")
+    customers, partitions = text.removesuffix("f").removesuffix("r").split("x")
+    return int(float(customers)), int(partitions), routed, float32
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", nargs="+", default=["100000x4", "1000000x4", "1000000x20", "1000000x20r"],
-                        help="CUSTOMERSxPARTITIONS, with a trailing r for scores joined by id")
+    parser.add_argument("--cases", nargs="+", default=["100000x4", "1000000x4", "1000000x4f", "1000000x20",
+                                                       "1000000x20f", "1000000x20r"],
+                        help="CUSTOMERSxPARTITIONS, then r for scores joined by id, f for float32 kept arrays")
     parser.add_argument("--out", type=Path, help="markdown file whose marked section to replace")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)

@@ -33,7 +33,7 @@ from optimizer.scenario.formulation import check_strata, formulate, stratum_labe
 from optimizer.scenario.lists import excluded_nowhere
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.distributed import DaskCustomers, gathered
-from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.lagrangian import kept_dtype, priced_problem
 from optimizer.solve.partitions import Partition, Progress
 from optimizer.solve.shortfalls import CheapestUses, cheapest_uses
 from optimizer.store.datasets import Dataset, Part, filesystem, open_dataset
@@ -128,7 +128,8 @@ def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, hi
     counts = [entry for entry in data.lists.files if entry["list"] == "excluded"]
     excluded = tuple((entry["customers"], listed, example)
                      for entry, (example, listed) in zip(counts, data.lists.examples))
-    return Loaded(Partition(priced_problem(problem), 0, source.part.name), cheapest_uses(problem), held,
+    return Loaded(Partition(priced_problem(problem, kept_dtype(scenario.solver.precision)), 0, source.part.name),
+                  cheapest_uses(problem), held,
                   frozenset(held) & frozenset(scenario.campaign_ids()), stratum_labels(data), excluded,
                   str(data.customer_ids[0]))
 

@@ -49,7 +49,7 @@ from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound_at
 from optimizer.solve.balancing import STALL_SHARE, Pass, SampledPrices, balance, price_pass, sample_prices
 from optimizer.solve.clock import Clock
 from optimizer.solve.exact import solve_with_relaxation
-from optimizer.solve.lagrangian import PricedProblem, priced_problem
+from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
@@ -95,9 +95,10 @@ def solve_decompose(
     problem: Problem | PricedProblem, options: SolverOptions | None = None, progress: Progress | None = None
 ) -> SolveResult:
     """Proven-optimal plan (or the best within the time limit, with its bound) by decomposition."""
-    priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem)
+    options = options or SolverOptions()
+    priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem, kept_dtype(options.precision))
     customers = Customers(priced, progress)
-    result, plan = decompose(customers, options or SolverOptions())
+    result, plan = decompose(customers, options)
     if plan is None:
         return result
     choice = np.concatenate(customers.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,

@@ -36,6 +36,7 @@ from optimizer.solve.kernels import (
     pass_kernel,
     plan_kernel,
 )
+from optimizer.solve.method import Precision
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 
 CHUNK = 1 << 20  # customers per kernel call: the unit of progress reporting
@@ -215,6 +216,11 @@ def row_usage(
         totals = counts if weight < 0 else per_weight[weight]
         usage[r] = totals[campaigns[r]].sum()
     return usage
+
+
+def kept_dtype(precision: Precision) -> type[np.floating[Any]]:
+    """The dtype of the lean arrays' values and weights for the solver's ``precision``."""
+    return np.float32 if precision == Precision.FLOAT32 else np.float64
 
 
 def priced_problem(problem: Problem, dtype: type[np.floating[Any]] = np.float64) -> PricedProblem:

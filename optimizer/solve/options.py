@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from optimizer.solve.method import Method
+from optimizer.solve.method import Method, Precision
 
-__all__ = ["Method", "SolverOptions"]
+__all__ = ["Method", "Precision", "SolverOptions"]
 
 
 class SolverOptions(BaseModel):
@@ -21,3 +21,4 @@ class SolverOptions(BaseModel):
     time_limit_s: Annotated[float, Field(gt=0)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 1.0e-6
     presolve: bool = False
+    precision: Precision = Precision.FLOAT64  # of the decomposition's kept arrays (optimizer/solve/method.py)

@@ -14,7 +14,7 @@ from optimizer.solve.classes import find_classes, solve_classes
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.fixed import with_fixed, without_fixed
-from optimizer.solve.lagrangian import PricedProblem, priced_problem
+from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.options import Method, SolverOptions
 from optimizer.solve.partitions import Progress
 from optimizer.solve.perturbation import degenerate, solve_perturbed
@@ -46,7 +46,7 @@ def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Pr
     is solved under what they leave of each limit (optimizer/solve/fixed.py)."""
     if fixed is not None and isinstance(problem, Problem):
         return with_fixed(solve(without_fixed(problem, fixed), options, progress, tie_keys), problem, fixed)
-    priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem)
+    priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem, kept_dtype(options.precision))
     classes = find_classes(priced)
     if classes is not None:
         return solve_classes(priced, classes, options, None if tie_keys is None else tie_keys())

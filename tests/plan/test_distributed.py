@@ -27,7 +27,7 @@ from optimizer.errors import DataError, ScenarioError  # noqa: E402
 from optimizer.plan.distributed import optimize_distributed  # noqa: E402
 from optimizer.plan.workflow import optimize  # noqa: E402
 from optimizer.scenario.schema import load_scenario  # noqa: E402
-from optimizer.solve.options import Method  # noqa: E402
+from optimizer.solve.options import Method, Precision  # noqa: E402
 from optimizer.store.files import PLAN_FOLDER  # noqa: E402
 
 
@@ -438,3 +438,23 @@ def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_
         assert done.recorded and done.run_id == run.summary["run_id"]
     finally:
         fsspec.filesystem("memory").rm("/cvo-dask-object-store", recursive=True)
+
+
+def test_float32_kept_arrays_give_the_in_memory_float32_plan(client, tmp_path):
+    """solver.precision float32 halves what the workers keep; the plan is the in-memory run's with
+    the same precision, customer for customer, and within the gap of the float64 plan's value."""
+    scenario_path = write_scenario(tmp_path, 2)
+    for name in ("partitioned.yaml", "whole.yaml"):
+        scenario = yaml.safe_load((tmp_path / name).read_text())
+        scenario["solver"]["precision"] = "float32"
+        (tmp_path / name).write_text(yaml.safe_dump(scenario))
+    run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    whole = load_scenario(tmp_path / "whole.yaml")
+    assert str(whole.solver.precision) == "float32"
+    in_memory = optimize(whole, Method.DECOMPOSE)
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected, check_dtype=False)
+    exact = optimize(whole.model_copy(update={"solver": whole.solver.model_copy(update={"precision": Precision.FLOAT64})}),
+                     Method.DECOMPOSE)
+    assert run.result.objective == pytest.approx(exact.result.objective, rel=2e-6)
+    assert in_memory.formulation.problem.violations(in_memory.result.choice) == []

@@ -13,7 +13,7 @@ from instances import assert_plan_and_bound, brute_force, integer_valued, random
 
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
-from optimizer.solve.options import Method, SolverOptions
+from optimizer.solve.options import Method, Precision, SolverOptions
 from optimizer.solve.problem import Problem, Sense
 from optimizer.solve.results import SolutionStatus, Termination
 from optimizer.solve.solver import solve
@@ -71,3 +71,21 @@ def test_every_solver_on_every_kind_keeps_the_rows_and_a_true_bound(kind: str, s
     assert_plan_and_bound(problem, result, best)
     if result.termination is Termination.OPTIMAL:
         assert result.objective >= best - 1e-6 * max(1.0, abs(best))
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2**32 - 1))
+def test_float32_kept_arrays_give_a_plan_that_keeps_the_rows_within_rounding(kind: str, seed: int) -> None:
+    """solver.precision float32: the plan is optimal for values and weights rounded to float32, so it
+    keeps every row (to the 1e-6 relative tolerance plans are checked with) and is within the
+    rounding (2^-24 relative per value, summed) of the optimum; the bound holds as much."""
+    problem = instance(kind, seed)
+    best = brute_force(problem)
+    result = solve_decompose(problem, SolverOptions(precision=Precision.FLOAT32))
+    if best is None:
+        assert result.status is SolutionStatus.NONE
+        return
+    assert result.choice is not None and problem.violations(result.choice) == []
+    rounding = 1e-6 * max(1.0, float(np.abs(problem.value[problem.eligible]).sum()))
+    assert problem.objective(result.choice) >= best - rounding
+    assert result.bound is not None and result.bound >= best - rounding
