@@ -33,10 +33,12 @@ TREATED = ("mens_email", "womens_email")
 Peer = Callable[[pd.DataFrame, NDArray[np.float64], pd.DataFrame, float, int], NDArray[np.float64]]
 
 
-def features(table: pd.DataFrame) -> pd.DataFrame:
-    """The model matrix: numbers as they are, text columns one-hot."""
+def features(table: pd.DataFrame, like: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The model matrix: numbers as they are, text columns one-hot (with the columns of ``like``, the
+    fitting half's matrix, when given: a level one half lacks is all zeros there)."""
     x = table[["recency", "history", "mens", "womens", "newbie", "zip_code", "purchase_channel"]]
-    return pd.get_dummies(x, columns=["zip_code", "purchase_channel"], dtype=float)
+    dummies = pd.get_dummies(x, columns=["zip_code", "purchase_channel"], dtype=float)
+    return dummies if like is None else dummies.reindex(columns=like.columns, fill_value=0.0)
 
 
 def _regressor(seed: int) -> HistGradientBoostingRegressor:
@@ -46,7 +48,8 @@ def _regressor(seed: int) -> HistGradientBoostingRegressor:
 def t_learner_spend(fit: pd.DataFrame, visits: NDArray[np.float64], customers: pd.DataFrame, cost: float,
                     seed: int) -> NDArray[np.float64]:
     """(customers, e-mails) predicted revenue gain: mu_j(x) - mu_0(x) - cost."""
-    x, x_new = features(fit), features(customers)
+    x = features(fit)
+    x_new = features(customers, like=x)
     mu = {arm: _regressor(seed).fit(x[_arm(fit, arm)], fit.revenue[_arm(fit, arm)]).predict(x_new)
           for arm in (None, *TREATED)}
     return np.column_stack([mu[j] - mu[None] - cost for j in TREATED])
@@ -55,7 +58,8 @@ def t_learner_spend(fit: pd.DataFrame, visits: NDArray[np.float64], customers: p
 def t_learner_visits(fit: pd.DataFrame, visits: NDArray[np.float64], customers: pd.DataFrame, cost: float,
                      seed: int) -> NDArray[np.float64]:
     """(customers, e-mails) predicted visit uplift: P(visit | j, x) - P(visit | control, x)."""
-    x, x_new = features(fit), features(customers)
+    x = features(fit)
+    x_new = features(customers, like=x)
     p = {}
     for arm in (None, *TREATED):
         rows = _arm(fit, arm)
@@ -67,7 +71,8 @@ def t_learner_visits(fit: pd.DataFrame, visits: NDArray[np.float64], customers: 
 def transformed_outcome(fit: pd.DataFrame, visits: NDArray[np.float64], customers: pd.DataFrame, cost: float,
                         seed: int) -> NDArray[np.float64]:
     """(customers, e-mails) tau_j(x) - cost, tau_j regressed on Z = Y (T / p - (1 - T) / (1 - p))."""
-    x, x_new = features(fit), features(customers)
+    x = features(fit)
+    x_new = features(customers, like=x)
     gains = []
     for j in TREATED:
         rows = _arm(fit, j) | _arm(fit, None)

@@ -15,7 +15,7 @@ from optimizer.errors import CvoError
 
 @app.command()
 def commit(
-    out_dir: Annotated[Path, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json), "
+    out_dir: Annotated[str, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json), "
                                             "or the object-store URL it wrote to.",
                                             show_default=False)],
     history: Annotated[Path | None, typer.Option(help="Contact history file (DuckDB). Default: the scenario's "
@@ -164,7 +164,7 @@ def measure(
 
 @app.command()
 def report(
-    out_dir: Annotated[Path, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
+    out_dir: Annotated[str, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
                                             "object-store URL it wrote to).",
                                             show_default=False)],
     sweep: Annotated[Path | None, typer.Option("--sweep", help="Folder of a sweep (sweep.json, frontier.png) run "

@@ -33,7 +33,7 @@ from optimizer.solve.method import Method
 @app.command()
 def optimize(
     scenario: ScenarioArg,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
+    out: Annotated[str | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
                                              "(default: out/<scenario name>), or an object-store URL (s3://, "
                                              "gs://, abfs://: the run under URL/runs/<run_id>, then "
                                              "URL/current.json).")] = None,
@@ -122,7 +122,7 @@ def optimize(
 
 
 def _optimize_on_dask(
-    scenario: Path, out: Path | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None,
+    scenario: Path, out: str | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None,
     quiet: bool, method: Method | None, overrides: list[str],
 ) -> None:
     """``cvo optimize --dask``: the partitioned run of optimizer/plan/distributed.py."""

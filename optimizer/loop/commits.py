@@ -39,7 +39,7 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
         raise DataError(f"The run is a plan of a {share:g} sample of the customers (cvo optimize --sample), a quick "
                         "look whose limits were scaled: it is not a plan to send", where=run.shown,
                         fix="Run cvo optimize without --sample, then commit that run")
-    target = recorded_history(run.summary, Path(history) if history is not None else None, Path(run.shown))
+    target = recorded_history(run.summary, Path(history) if history is not None else None, run.shown)
     return ledger.commit(run, target, still_allowed if force else None)
 
 
@@ -81,6 +81,6 @@ def _run_scenario(run: RunFolder) -> Scenario:
     source = run.summary.get("scenario_path") or run.summary.get("scenario_file")
     if not source or not Path(source).is_file():
         raise DataError("The run's scenario file is needed to re-check its contact policy, and it is not there",
-                        where=f"{run.path}, scenario_file: {source}",
+                        where=f"{run.shown}, scenario_file: {source}",
                         fix="Restore the scenario file, or re-plan with `cvo optimize`")
     return load_scenario(source)

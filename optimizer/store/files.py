@@ -34,6 +34,7 @@ PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  #
 SCENARIO_FILE = "scenario.yaml"  # the scenario as run: bases and --set overrides applied, paths absolute
 CONTACTS_FOLDER = "contacts"  # a --dask run's contact lists: contacts/contacts_<channel>/part-NNNNN.csv
 MANIFEST_FILE = "manifest.json"
+RUNS_FOLDER = "runs"  # an object store's OUT/runs/<run_id>/: each run's own prefix (optimizer/store/object_runs.py)
 MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
 REPORT_FILE = "report.html"
@@ -63,6 +64,11 @@ class RunFolder:
     def shown(self) -> str:
         """The run as the user named it: its URL, or its folder as given."""
         return self.origin or str(self.path)
+
+    @property
+    def out(self) -> str:
+        """What ``cvo optimize --out`` wrote the run to: its folder, or OUT of an object store's OUT/runs/<run_id>."""
+        return run_out(self.origin) if self.origin else str(self.path)
 
     @property
     def where(self) -> str:
@@ -255,54 +261,62 @@ def file_digest(path: Path) -> str:
                              fix="Check the file's permissions") from None
 
 
+def run_out(origin: str) -> str:
+    """OUT of a run at OUT/runs/<run_id> on an object store (``origin`` itself otherwise)."""
+    head, _, _ = origin.rstrip("/").rpartition(f"/{RUNS_FOLDER}/")
+    return head or origin
+
+
 def read_run(out_dir: Path, origin: str = "") -> RunFolder:
     """An optimize run's folder, checked against its manifest: every file it names is there and
     unchanged, and summary.json carries the manifest's run id (RunFolderError otherwise).
-    ``origin``: the run's URL when ``out_dir`` is a local copy of it (optimizer/store/object_runs.py)."""
+    ``origin``: the run's URL when ``out_dir`` is a local copy of it (optimizer/store/object_runs.py),
+    which the messages then name."""
     out_dir = Path(out_dir)
-    fix = RERUN.format(folder=out_dir)
-    manifest = _read_manifest(out_dir, fix)
+    where = origin or str(out_dir)
+    fix = RERUN.format(folder=run_out(origin) if origin else out_dir)
+    manifest = _read_manifest(out_dir, where, fix)
     files: dict[str, str] = manifest["files"]
     for name, digest in files.items():
         path = out_dir / name
         if not path.is_file():
-            raise RunFolderError(f"{name}, listed in {MANIFEST_FILE}, is missing", where=str(out_dir), fix=fix)
+            raise RunFolderError(f"{name}, listed in {MANIFEST_FILE}, is missing", where=where, fix=fix)
         if file_digest(path) != digest:
             raise RunFolderError(
                 f"{name} is not the file run {manifest['run_id']} wrote: the folder holds files of different runs "
                 "(a run was interrupted while writing, is writing into it right now, or a file was changed by hand)",
-                where=str(out_dir), fix=f"If no cvo command is writing there, {fix[0].lower()}{fix[1:]}")
-    summary = _read_summary_file(out_dir, fix)
+                where=where, fix=f"If no cvo command is writing there, {fix[0].lower()}{fix[1:]}")
+    summary = _read_summary_file(out_dir, where, fix)
     if summary.get("run_id") != manifest["run_id"]:
         raise RunFolderError(f"{SUMMARY_FILE} is of run {summary.get('run_id')}, {MANIFEST_FILE} of run "
-                             f"{manifest['run_id']}", where=str(out_dir), fix=fix)
+                             f"{manifest['run_id']}", where=where, fix=fix)
     plan = [out_dir / name for name in files if name == PLAN_FILE or name.startswith(f"{PLAN_FOLDER}/")]
     return RunFolder(out_dir, summary, sorted(plan), origin)
 
 
-def _read_manifest(out_dir: Path, fix: str) -> dict[str, Any]:
+def _read_manifest(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
     path = out_dir / MANIFEST_FILE
     if not path.is_file():
         problem = (f"{SUMMARY_FILE} is missing" if not (out_dir / SUMMARY_FILE).is_file() else
                    f"{MANIFEST_FILE} is missing, so these files cannot be shown to be of one run (written by an "
                    "older cvo, or a run interrupted before it finished)")
-        raise RunFolderError(problem, where=str(out_dir), fix=f"Give a folder written by `cvo optimize`; {fix}")
+        raise RunFolderError(problem, where=where, fix=f"Give a folder written by `cvo optimize`; {fix}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise RunFolderError(f"{MANIFEST_FILE} cannot be read ({error})", where=str(out_dir), fix=fix) from None
+        raise RunFolderError(f"{MANIFEST_FILE} cannot be read ({error})", where=where, fix=fix) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "run_id" not in manifest:
-        raise RunFolderError(f"{MANIFEST_FILE} does not list a run's files", where=str(out_dir), fix=fix)
+        raise RunFolderError(f"{MANIFEST_FILE} does not list a run's files", where=where, fix=fix)
     return manifest
 
 
-def _read_summary_file(out_dir: Path, fix: str) -> dict[str, Any]:
+def _read_summary_file(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
     try:
         summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise RunFolderError(f"{SUMMARY_FILE} cannot be read ({error})", where=str(out_dir), fix=fix) from None
+        raise RunFolderError(f"{SUMMARY_FILE} cannot be read ({error})", where=where, fix=fix) from None
     if not isinstance(summary, dict):
-        raise RunFolderError(f"{SUMMARY_FILE} does not hold a run's summary", where=str(out_dir), fix=fix)
+        raise RunFolderError(f"{SUMMARY_FILE} does not hold a run's summary", where=where, fix=fix)
     return summary
 
 

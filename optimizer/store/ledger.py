@@ -116,7 +116,7 @@ def commit(run: RunFolder, history: Path, recheck: Recheck | None = None) -> Com
     (except a forced stale one, which ``recheck`` reads). A stale plan (``stale_customers`` > 0)
     is refused unless ``recheck`` is given; then only the rows it returns are recorded.
     """
-    run_date, created = _run_date(run.summary, Path(run.shown)), not Path(history).exists()
+    run_date, created = _run_date(run.summary, run.shown), not Path(history).exists()
     if not run.plan:
         raise DataError(f"{PLAN_FILE} is missing", where=run.shown,
                         fix="Commit a folder written by `cvo optimize SCENARIO --out FOLDER`")
@@ -176,7 +176,7 @@ def _plan_rows(
     if recheck is None and stale:
         newer = ", ".join(f"{run_id[:8]} ({scenario}, sent {sent})" for run_id, scenario, sent in
                           newer_runs(connection, run))
-        replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.shown}"
+        replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.out}"
         raise HistoryError(
             f"The plan is stale: it saw the contact history before run {newer} was committed, which contacted "
             f"{stale:,} of its customers within reach of the contact policy, so it may break cool-downs, caps or "
@@ -313,7 +313,7 @@ def _plan_count(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
                   [[str(file) for file in run.plan]])
 
 
-def recorded_history(summary: dict[str, Any], history: Path | None, where: Path) -> Path:
+def recorded_history(summary: dict[str, Any], history: Path | None, where: Path | str) -> Path:
     """``history`` if given, else the contact history the run's summary names."""
     if history is not None:
         return Path(history)
@@ -323,7 +323,7 @@ def recorded_history(summary: dict[str, Any], history: Path | None, where: Path)
     return Path(summary["contact_history"])
 
 
-def _run_date(summary: dict[str, Any], out_dir: Path) -> dt.date:
+def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
     if "run_date" not in summary:
         raise DataError("summary.json has no run_date (written by an older cvo)", where=str(out_dir),
                         fix="Run `cvo optimize` again into this folder, then commit")

@@ -21,7 +21,9 @@ manifest there, so every command that reads a run folder reads one from an objec
 from __future__ import annotations
 
 import json
+import re
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,32 +32,59 @@ from typing import Any
 
 from optimizer.errors import RunFolderError
 from optimizer.store.datasets import OUTPUT_URL, filesystem
-from optimizer.store.files import MANIFEST_FILE, Writer, atomic_write, claimed_output_folder, file_digest
+from optimizer.store.files import (
+    MANIFEST_FILE,
+    RUNS_FOLDER,
+    Writer,
+    atomic_write,
+    claimed_output_folder,
+    file_digest,
+    run_out,
+)
 
 POINTER_FILE = "current.json"
-RUNS_FOLDER = "runs"
 LOCAL = ("file", "local")
+BARE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):/*$")  # 's3://' with nothing after it, also as a Path folds it
+ACCESS_FIX = "Check the URL, the credentials in the environment or the scenario's 'storage_options', and the bucket"
 
 
 def object_store_url(location: str | Path) -> str | None:
     """The URL ``location`` names on an object store ('s3://bucket/out', also folded into a Path as
-    's3:/bucket/out'), or None for a local path or a file:// URL."""
-    found = OUTPUT_URL.match(str(location))
+    's3:/bucket/out'), or None for a local path or a file:// URL; RunFolderError for a URL that
+    names no bucket ('s3://', as an unset variable in 's3://$BUCKET' leaves it)."""
+    text = str(location)
+    found = OUTPUT_URL.match(text)
+    bare = BARE.match(text)
+    if bare is not None and bare.group(1).lower() not in LOCAL and _known_protocol(bare.group(1)):
+        raise RunFolderError(f"The location {text} names no bucket or folder", where=text,
+                             fix="Give the whole URL, e.g. s3://bucket/runs/weekly (is a variable in it unset?)")
     if found is None or found.group(1).lower() in LOCAL:
         return None
-    return f"{found.group(1)}://{str(location)[found.end():]}".rstrip("/")
+    return f"{found.group(1)}://{text[found.end():]}".rstrip("/")
+
+
+def _known_protocol(name: str) -> bool:
+    import fsspec
+
+    return name.lower() in fsspec.available_protocols()
 
 
 def check_object_location(url: str, storage_options: dict[str, Any] | None) -> None:
-    """Fail now, before any long work, when ``url`` cannot be reached: no package for its protocol,
-    no credentials, no bucket (RunFolderError naming it)."""
+    """Fail now, before any long work, when a run cannot be written at ``url``: no package for its
+    protocol, no credentials, no bucket, no permission to write (a probe object is written and
+    removed), or ``url`` is a run's own folder, OUT/runs/<run_id> (RunFolderError naming it)."""
     fs, path = filesystem(url, storage_options)
+    probe = f"{path}/.cvo-probe-{uuid.uuid4().hex}"
     try:
-        fs.exists(path)
+        is_run = fs.exists(f"{path}/{MANIFEST_FILE}")
+        if not is_run:
+            fs.pipe_file(probe, b"")
+            fs.rm_file(probe)
     except Exception as error:  # each file system raises its own: PermissionError, ClientError, ...
-        raise RunFolderError(f"The output location cannot be reached: {error}", where=url,
-                             fix="Check the URL, the credentials in the environment or the scenario's "
-                             "'storage_options', and that the bucket exists") from None
+        raise RunFolderError(f"The output location cannot be written: {error}", where=url, fix=ACCESS_FIX) from None
+    if is_run:
+        raise RunFolderError("The output location is one run's folder, not where runs go", where=url,
+                             fix=f"Give --out {run_out(url)}: each run goes under OUT/{RUNS_FOLDER}/<run_id>/")
 
 
 @contextmanager
@@ -94,7 +123,10 @@ class PartFolder:
         with tempfile.TemporaryDirectory(prefix="cvo-part-") as temp:
             made = Path(temp) / Path(name).name
             write(made)
-            fs.put_file(str(made), f"{root}/{name}")  # one PUT: the object is whole or absent
+            try:
+                fs.put_file(str(made), f"{root}/{name}")  # one PUT: the object is whole or absent
+            except Exception as error:  # each file system raises its own
+                raise RunFolderError(f"{name} could not be written: {error}", where=url, fix=ACCESS_FIX) from None
             return name, file_digest(made)
 
 
@@ -113,9 +145,8 @@ def publish(folder: Path, url: str, run_id: str, storage_options: dict[str, Any]
             fs.put_file(str(file), f"{target}/{file.relative_to(folder).as_posix()}")
         fs.put_file(str(folder / MANIFEST_FILE), f"{target}/{MANIFEST_FILE}")  # the run's own files first
         _point(fs, path, run_id)
-    except OSError as error:
-        raise RunFolderError(f"The run's files could not be written: {error}", where=url,
-                             fix="Check the credentials and the bucket's permissions, then run again") from None
+    except Exception as error:  # each file system raises its own
+        raise RunFolderError(f"The run's files could not be written: {error}", where=url, fix=ACCESS_FIX) from None
     return run_url(url, run_id)
 
 
@@ -130,9 +161,9 @@ def current_run(url: str, storage_options: dict[str, Any] | None = None) -> tupl
     holds a manifest (OUT/runs/<run_id>), else the run OUT/current.json points at
     (RunFolderError when neither is there)."""
     fs, path = filesystem(url, storage_options)
-    if fs.exists(f"{path}/{MANIFEST_FILE}"):
-        return path, url
     try:
+        if fs.exists(f"{path}/{MANIFEST_FILE}"):
+            return path, url
         pointer = json.loads(fs.cat_file(f"{path}/{POINTER_FILE}"))
         return f"{path}/{pointer['folder']}", f"{url}/{pointer['folder']}"
     except FileNotFoundError:
@@ -142,6 +173,8 @@ def current_run(url: str, storage_options: dict[str, Any] | None = None) -> tupl
     except (ValueError, KeyError, TypeError) as error:
         raise RunFolderError(f"{POINTER_FILE} does not name a run ({error})", where=url,
                              fix="Run cvo optimize into this location again") from None
+    except Exception as error:  # each file system raises its own: PermissionError, ClientError, ...
+        raise RunFolderError(f"The run cannot be read: {error}", where=url, fix=ACCESS_FIX) from None
 
 
 @contextmanager
@@ -171,9 +204,8 @@ def fetched_run(url: str, storage_options: dict[str, Any] | None = None) -> Iter
                 relative = remote[len(source.rstrip("/")) + 1:]
                 (local / relative).parent.mkdir(parents=True, exist_ok=True)
                 fs.get_file(remote, str(local / relative))
-        except OSError as error:
-            raise RunFolderError(f"The run could not be read: {error}", where=url,
-                                 fix="Check the credentials and the bucket's permissions") from None
+        except Exception as error:  # each file system raises its own
+            raise RunFolderError(f"The run could not be read: {error}", where=origin, fix=ACCESS_FIX) from None
         yield local, origin
 
 
@@ -182,8 +214,7 @@ def put_file(folder_url: str, file: Path, storage_options: dict[str, Any] | None
     fs, path = filesystem(folder_url, storage_options)
     try:
         fs.put_file(str(file), f"{path}/{file.name}")
-    except OSError as error:
-        raise RunFolderError(f"{file.name} could not be written: {error}", where=folder_url,
-                             fix="Check the credentials and the bucket's permissions") from None
+    except Exception as error:  # each file system raises its own
+        raise RunFolderError(f"{file.name} could not be written: {error}", where=folder_url, fix=ACCESS_FIX) from None
     return f"{folder_url}/{file.name}"
 

@@ -1,7 +1,7 @@
 """examples/hillstrom: the data's published figures, the README's table, and the pipeline end to end.
 
 The data is read from ../shared/data beside the project root (see /work/shared/data/README.md).
-The full experiment (ten splits, about three minutes) is marked slow; the default run checks a
+The full experiment (ten splits, about a minute and a half) is marked slow; the default run checks a
 quick version on 20,000 customers and that the README holds exactly the table the command prints
 from the stored results (examples/hillstrom/results.json). After changing the pipeline, re-run
 `make hillstrom`, which rewrites both.

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import fsspec
+import fsspec.implementations.memory
 import pytest
 from typer.testing import CliRunner
 
@@ -114,8 +115,50 @@ def test_optimize_commit_and_report_on_an_object_store(tmp_path, bucket):
     assert fs.exists(f"{prefix}/report.html") and f"runs/{run_id}/report.html" in reported.output
 
 
-def test_an_object_store_that_cannot_be_reached_stops_before_the_solve(tmp_path):
-    result = CliRunner().invoke(app, ["optimize", str(ROOT / "scenarios" / "weekly.yaml"), "--out",
-                                      "nosuchprotocol://bucket/out"])
-    assert result.exit_code != 0 and "nosuchprotocol://bucket/out" in result.output
+@pytest.mark.parametrize(("out", "code", "message"), [
+    ("nosuchprotocol://bucket/out", 3, "cannot be opened"),
+    ("memory://", 7, "names no bucket or folder"),
+    ("s3://", 7, "names no bucket or folder"),
+    ("memory://cvo-unwritable/out", 7, "cannot be written"),
+])
+def test_an_object_store_that_cannot_take_the_run_stops_before_the_solve(monkeypatch, out, code, message):
+    import optimizer.plan.workflow
+
+    def no_solve(*args, **kwargs):
+        raise AssertionError("the scenario was solved before the output location was checked")
+
+    def refused(*args, **kwargs):
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(optimizer.plan.workflow, "optimize", no_solve)
+    monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "pipe_file", refused)
+    result = CliRunner().invoke(app, ["optimize", str(ROOT / "scenarios" / "weekly.yaml"), "--out", out])
+    assert result.exit_code == code and message in result.output, result.output
+    assert "Traceback" not in result.output and not Path("memory:").exists()
+
+
+def test_a_runs_own_folder_is_not_an_output_location(tmp_path, bucket):
+    url = publish(local_run(tmp_path / "a", "run-a", "plan a"), bucket, "run-a")
+    result = CliRunner().invoke(app, ["optimize", str(ROOT / "scenarios" / "weekly.yaml"), "--out", url])
+    assert result.exit_code == 7 and "one run's folder" in result.output and f"--out {bucket}" in result.output
+
+
+def test_a_store_that_refuses_a_reader_is_a_clean_error_naming_the_run(tmp_path, bucket, monkeypatch):
+    publish(local_run(tmp_path / "a", "run-a", "plan a"), bucket, "run-a")
+
+    def refused(*args, **kwargs):
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "cat_file", refused)
+    result = CliRunner().invoke(app, ["commit", bucket])
+    assert result.exit_code == 7 and "Access Denied" in result.output and bucket in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_damaged_copy_is_named_by_its_url_and_the_advice_names_out(tmp_path, bucket):
+    url = publish(local_run(tmp_path / "a", "run-a", "plan a"), bucket, "run-a")
+    fsspec.filesystem("memory").pipe_file(f"{url.removeprefix('memory://')}/plan.parquet", b"changed")
+    with fetched_run(bucket) as (folder, origin), pytest.raises(RunFolderError) as caught:
+        read_run(folder, origin)
+    assert caught.value.where == url and f"--out {bucket}` again" in caught.value.message
+    assert str(folder) not in caught.value.message
