@@ -267,7 +267,7 @@ def test_the_allowed_keys_are_those_of_the_section(tmp_path):
     scenario["solver"]["zzz"] = 1
     channel, solver = problems(tmp_path, scenario)
     assert "Allowed keys here: capacity." in channel
-    assert "Allowed keys here: method, time_limit_s, mip_gap, presolve." in solver
+    assert "Allowed keys here: method, time_limit_s, mip_gap, presolve, precision." in solver
     assert "Did you mean" not in channel + solver  # nothing close to 'zzz'
     assert "path" not in channel.split("Allowed keys here:")[1]
 
