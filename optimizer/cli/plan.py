@@ -259,8 +259,8 @@ def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
 
 @app.command()
 def rules(
-    out_dir: Annotated[Path, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR.",
-                                            show_default=False)],
+    out_dir: Annotated[str, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
+                                           "object-store URL it wrote to).", show_default=False)],
     depth: Annotated[int, typer.Option("--depth", help="Conditions per rule at most (1-8).")] = 3,
     json_output: Annotated[bool, typer.Option("--json", help="Print the rules and figures as JSON.")] = False,
 ) -> None:
@@ -272,11 +272,10 @@ def rules(
 
     Example: cvo rules out/weekly --depth 3
     """
-    from optimizer.plan.rules import plan_rules, write_rules
+    from optimizer.plan.rules import run_rules
 
     try:
-        exported = plan_rules(out_dir, depth)
-        written = write_rules(out_dir, exported)
+        exported, written = run_rules(out_dir, depth)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(exported.to_dict(), indent=2) if json_output else

@@ -40,6 +40,7 @@ from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
 from optimizer.store.ledger import history_state
+from optimizer.store.object_runs import put_file, readable_run
 
 MAX_LEVELS = 20
 MIN_LEAF_SHARE = 0.002
@@ -107,6 +108,18 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
                    _worth(problem, choice, forced), _worth(problem, allowed, forced), _limits(problem, allowed),
                    tuple(names),
                    tuple(left_out))
+
+
+def run_rules(location: Path | str, depth: int = 3) -> tuple[RuleSet, tuple[str, str]]:
+    """``plan_rules`` and ``write_rules`` on a run folder, or on a run on an object store (its local
+    copy, the two files then put beside the run's files: optimizer/store/object_runs.py); the rules
+    and where the two files are."""
+    with readable_run(location) as (folder, origin):
+        exported = plan_rules(folder, depth)
+        written = write_rules(folder, exported)
+        if origin:
+            return exported, (put_file(origin, written[0]), put_file(origin, written[1]))
+        return exported, (str(written[0]), str(written[1]))
 
 
 def write_rules(out_dir: Path, rules: RuleSet) -> tuple[Path, Path]:

@@ -92,9 +92,10 @@ def test_a_location_with_no_finished_run_is_named(bucket):
     assert bucket in caught.value.message
 
 
-def test_optimize_commit_and_report_on_an_object_store(tmp_path, bucket):
-    """The weekly example planned into memory://, committed from there into a local history, and
-    reported: the history records the run's URL; the page lands beside the run's files."""
+def test_optimize_commit_report_and_rules_on_an_object_store(tmp_path, bucket):
+    """The weekly example planned into memory://, committed from there into a local history,
+    reported and exported as rules: the history records the run's URL; the page and the rules land
+    beside the run's files."""
     history = tmp_path / "history.duckdb"
     planned = CliRunner().invoke(app, ["optimize", str(ROOT / "scenarios" / "weekly.yaml"), "--out", bucket,
                                        "--set", f"contact_policy.history={history}", "--json", "--quiet"])
@@ -113,6 +114,11 @@ def test_optimize_commit_and_report_on_an_object_store(tmp_path, bucket):
     reported = CliRunner().invoke(app, ["report", bucket])
     assert reported.exit_code == 0, reported.output
     assert fs.exists(f"{prefix}/report.html") and f"runs/{run_id}/report.html" in reported.output
+    exported = CliRunner().invoke(app, ["rules", bucket, "--depth", "2"])
+    assert exported.exit_code == 0, exported.output
+    assert fs.exists(f"{prefix}/rules.json") and fs.exists(f"{prefix}/rules.txt")
+    with fetched_run(bucket) as (folder, origin):  # the added files are beside the run's, which stay as written
+        assert read_run(folder, origin).run_id == run_id
 
 
 @pytest.mark.parametrize(("out", "code", "message"), [
