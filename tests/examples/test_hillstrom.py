@@ -60,7 +60,7 @@ def test_history_has_one_row_per_customer_with_a_shared_control(data, run):
 
 def test_readme_table_is_what_the_command_prints_from_the_stored_results(run):
     results = json.loads((EXAMPLE / "results.json").read_text())
-    assert run.readme_table() == run.render_table(results)
+    assert load_example("hillstrom/tables.py").readme_table() == run.render_table(results)
 
 
 def test_quick_pipeline_end_to_end(run, tmp_path):
