@@ -422,7 +422,7 @@ def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_
 
     scenario = load_scenario(write_scenario(tmp_path, 3))
     url = "memory://cvo-dask-object-store/weekly"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
                                   worker_dashboard_address=None) as cluster, distributed.Client(cluster) as threads:
         run = optimize_distributed(scenario, threads, url)
         optimize_distributed(scenario, threads, tmp_path / "local")
