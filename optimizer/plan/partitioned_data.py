@@ -195,9 +195,10 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     shortfalls = _summed(client, [client.submit(_uses, loads[number], pure=False) for number in kept]).shortfalls()
     if shortfalls:  # as cvo validate finds them, before any pass
         raise shortfall_error(scenario, shortfalls)
-    offset, placed = 0, []
+    rows = {answers[number].weight_row for number in kept}  # shared weights only if the same everywhere
+    offset, placed, shared = 0, [], None not in rows and len(rows) == 1
     for number in kept:
-        placed.append(client.submit(_placed, loads[number], offset, pure=False))
+        placed.append(client.submit(_placed, loads[number], offset, shared, pure=False))
         offset += answers[number].size
     dask = DaskCustomers(client, placed, [parts[n].part.name for n in kept], offset, progress)
     strata = [client.submit(_strata, loads[n], pure=False) if scenario.control_strata else None for n in kept]
@@ -262,12 +263,15 @@ class Answer:
     labels: frozenset[str]
     excluded: tuple[tuple[int, int, str], ...]
     first_customer: str
+    weight_row: bytes | None  # the weights when every customer here has the same (one row), else None
 
 
 def _answer(loaded: Loaded) -> Answer:
     labels = frozenset() if loaded.strata is None else frozenset(map(str, set(loaded.strata)))
-    size = 0 if loaded.partition is None else loaded.partition.size
-    return Answer(size, loaded.held, loaded.scored, labels, loaded.excluded, loaded.first_customer)
+    part = loaded.partition
+    size = 0 if part is None else part.size
+    row = None if part is None or part.priced.weights.shape[1] != 1 else part.priced.weights.tobytes()
+    return Answer(size, loaded.held, loaded.scored, labels, loaded.excluded, loaded.first_customer, row)
 
 
 def _strata(loaded: Loaded) -> NDArray[np.object_] | None:
@@ -278,5 +282,12 @@ def _uses(loaded: Loaded) -> CheapestUses:
     return cast(CheapestUses, loaded.uses)
 
 
-def _placed(loaded: Loaded, offset: int) -> Partition:
-    return replace(cast(Partition, loaded.partition), offset=offset)
+def _placed(loaded: Loaded, offset: int, shared: bool) -> Partition:
+    """The partition at global index ``offset``; its weights one row per customer unless every
+    partition's are the same one row (``shared``), as in memory, where the whole table decides."""
+    part = cast(Partition, loaded.partition)
+    weights = part.priced.weights
+    if not shared and weights.shape[1] == 1:
+        full = np.broadcast_to(weights, (weights.shape[0], part.size, weights.shape[2]))
+        part = replace(part, priced=replace(part.priced, weights=np.ascontiguousarray(full)))
+    return replace(part, offset=offset)

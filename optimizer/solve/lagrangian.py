@@ -218,18 +218,21 @@ def row_usage(
     return usage
 
 
-def kept_dtype(precision: Precision) -> type[np.floating[Any]]:
-    """The dtype of the lean arrays' values and weights for the solver's ``precision``."""
-    return np.float32 if precision == Precision.FLOAT32 else np.float64
+def kept_dtype(precision: Precision | str) -> type[np.floating[Any]]:
+    """The dtype of the lean arrays' values for the solver's ``precision`` (ValueError for another)."""
+    return np.float32 if Precision(precision) is Precision.FLOAT32 else np.float64
 
 
 def priced_problem(problem: Problem, dtype: type[np.floating[Any]] = np.float64) -> PricedProblem:
     """The lean arrays of a Problem: ineligible pairs become -inf, weights are stacked once, and
-    kept as one row (1, k) when they are the same for every customer (a cost per contact)."""
+    kept as one row (1, k) when they are the same for every customer (a cost per contact). The
+    values are kept in ``dtype``; the weights always in float64, so that a plan meets each limit
+    as exactly in float32 as in float64 (a rounded weight could put a limit that a plan just
+    meets out of reach, or let one be broken)."""
     value = np.where(problem.eligible, problem.value, -np.inf).astype(dtype, copy=False)
     names = sorted({row.weight for row in problem.rows if row.weight != COUNT})
-    weights = np.stack([problem.weights[name] for name in names]).astype(dtype) if names else np.zeros(
-        (0, 1, problem.n_campaigns), dtype)
+    weights = np.stack([problem.weights[name] for name in names]).astype(float) if names else np.zeros(
+        (0, 1, problem.n_campaigns))
     if weights.shape[1] > 1 and np.all(weights == weights[:, :1]):
         weights = np.ascontiguousarray(weights[:, :1])  # one weight per campaign, the same for every customer
     row_weight = np.array([names.index(row.weight) if row.weight != COUNT else -1 for row in problem.rows], dtype=int)

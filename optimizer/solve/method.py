@@ -6,10 +6,11 @@ from enum import StrEnum
 
 
 class Precision(StrEnum):
-    """How the decomposition keeps each pair's value and weights: ``float64`` (default), or
-    ``float32``, half the memory (on a Dask worker: ~10 instead of ~18 MB per 10^6 pairs), the plan
-    then optimal for the values and weights rounded to 7 significant digits, in memory and on a
-    cluster alike."""
+    """How the decomposition keeps each pair's value: ``float64`` (default), or ``float32``, half
+    the memory of the values (the weights and limits stay float64, so every limit holds as
+    exactly); the plan is then optimal for the values rounded to 7 significant digits, and its bound
+    is that of the rounded values (within 2^-24 of the sum of the largest |value| per customer), in
+    memory and on a cluster alike."""
 
     FLOAT64 = "float64"
     FLOAT32 = "float32"

@@ -25,13 +25,13 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from optimizer.errors import RunFolderError
-from optimizer.store.datasets import OUTPUT_URL, filesystem
+from optimizer.store.datasets import OUTPUT_URL, filesystem, local_path
 from optimizer.store.files import (
     MANIFEST_FILE,
     RUNS_FOLDER,
@@ -71,17 +71,20 @@ def _known_protocol(name: str) -> bool:
 
 def check_object_location(url: str, storage_options: dict[str, Any] | None) -> None:
     """Fail now, before any long work, when a run cannot be written at ``url``: no package for its
-    protocol, no credentials, no bucket, no permission to write (a probe object is written and
-    removed), or ``url`` is a run's own folder, OUT/runs/<run_id> (RunFolderError naming it)."""
+    protocol, no credentials, no bucket, no permission to write (a probe object is written under
+    OUT/runs/ and removed, if the credentials may remove: a run itself only writes), or ``url`` is a
+    run's own folder, OUT/runs/<run_id> (RunFolderError naming it)."""
     fs, path = filesystem(url, storage_options)
-    probe = f"{path}/.cvo-probe-{uuid.uuid4().hex}"
+    probe = f"{path}/{RUNS_FOLDER}/.cvo-probe-{uuid.uuid4().hex}"
     try:
         is_run = fs.exists(f"{path}/{MANIFEST_FILE}")
         if not is_run:
             fs.pipe_file(probe, b"")
-            fs.rm_file(probe)
     except Exception as error:  # each file system raises its own: PermissionError, ClientError, ...
         raise RunFolderError(f"The output location cannot be written: {error}", where=url, fix=ACCESS_FIX) from None
+    if not is_run:
+        with suppress(Exception):  # write-only credentials: the empty probe stays
+            fs.rm_file(probe)
     if is_run:
         raise RunFolderError("The output location is one run's folder, not where runs go", where=url,
                              fix=f"Give --out {run_out(url)}: each run goes under OUT/{RUNS_FOLDER}/<run_id>/")
@@ -184,7 +187,7 @@ def readable_run(location: Path | str) -> Iterator[tuple[Path, str]]:
     and its URL."""
     url = object_store_url(location)
     if url is None:
-        yield Path(location), ""
+        yield local_path(location), ""  # a path, or a file:// URL
         return
     with fetched_run(url) as (folder, origin):
         yield folder, origin

@@ -458,3 +458,31 @@ def test_float32_kept_arrays_give_the_in_memory_float32_plan(client, tmp_path):
                      Method.DECOMPOSE)
     assert run.result.objective == pytest.approx(exact.result.objective, rel=2e-6)
     assert in_memory.formulation.problem.violations(in_memory.result.choice) == []
+
+
+def test_weights_one_partition_shares_and_another_does_not_are_not_taken_as_shared(client, tmp_path):
+    """A custom row over the South's customers only, who are all in the last partition: the first
+    partitions' weights are one row for everybody (all zero), the last's differ per customer. The
+    cluster must keep every customer's own weight, as in memory, where the whole table decides."""
+    scenario_path = write_scenario(tmp_path, 3, per_contact=True)
+    customers = pd.read_parquet(tmp_path / "whole/customers.parquet")
+    customers = customers.iloc[np.argsort((customers["region"] == "South").to_numpy(), kind="stable")]
+    scores = pd.read_parquet(tmp_path / "whole/scores.parquet")
+    bounds = np.linspace(0, len(customers), 4).astype(int)
+    assert (customers.iloc[bounds[2]:]["region"] == "South").any()
+    assert not (customers.iloc[:bounds[2]]["region"] == "South").any()
+    for p, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
+        part = customers.iloc[lo:hi]
+        part.to_parquet(tmp_path / "customers" / f"part-{p:03d}.parquet")
+        scores[scores["customer_id"].isin(part["customer_id"])].to_parquet(tmp_path / "scores" / f"part-{p:03d}.parquet")
+    south = {"name": "south_cap", "expression": "1", "where": "region == 'South'", "sense": "<=", "rhs": 300}
+    for name in ("partitioned.yaml", "whole.yaml"):
+        scenario = yaml.safe_load((tmp_path / name).read_text())
+        scenario["constraints"] = [south]
+        (tmp_path / name).write_text(yaml.safe_dump(scenario))
+    run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
+    in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)
+    assert run.result.objective == pytest.approx(in_memory.result.objective, rel=1e-9)
+    plan = distributed_plan(tmp_path / "out").merge(customers[["customer_id", "region"]].astype({"customer_id": str}),
+                                                    on="customer_id")
+    assert ((plan["region"] == "South") & (plan["group"] == "treatment")).sum() <= 300

@@ -168,3 +168,15 @@ def test_a_damaged_copy_is_named_by_its_url_and_the_advice_names_out(tmp_path, b
         read_run(folder, origin)
     assert caught.value.where == url and f"--out {bucket}` again" in caught.value.message
     assert str(folder) not in caught.value.message
+
+
+def test_write_only_credentials_pass_the_check_and_a_file_url_reads_a_local_run(tmp_path, bucket, monkeypatch):
+    from optimizer.store.object_runs import check_object_location
+
+    def refused(*args, **kwargs):
+        raise PermissionError("Access Denied")
+
+    monkeypatch.setattr(fsspec.implementations.memory.MemoryFileSystem, "rm_file", refused)
+    check_object_location(bucket, None)  # a run only writes: no delete permission is needed
+    with readable_run(f"file://{local_run(tmp_path / 'a', 'run-a', 'plan a')}") as (folder, origin):
+        assert folder == tmp_path / "a" and origin == "" and read_run(folder).run_id == "run-a"
