@@ -82,12 +82,11 @@ def check_object_location(url: str, storage_options: dict[str, Any] | None) -> N
             fs.pipe_file(probe, b"")
     except Exception as error:  # each file system raises its own: PermissionError, ClientError, ...
         raise RunFolderError(f"The output location cannot be written: {error}", where=url, fix=ACCESS_FIX) from None
-    if not is_run:
-        with suppress(Exception):  # write-only credentials: the empty probe stays
-            fs.rm_file(probe)
     if is_run:
         raise RunFolderError("The output location is one run's folder, not where runs go", where=url,
                              fix=f"Give --out {run_out(url)}: each run goes under OUT/{RUNS_FOLDER}/<run_id>/")
+    with suppress(Exception):  # write-only credentials: the empty probe stays
+        fs.rm_file(probe)
 
 
 @contextmanager
