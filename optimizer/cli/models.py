@@ -182,7 +182,8 @@ def _print_score(run: ScoreRun) -> None:
 
 @app.command()
 def evaluate(
-    plan: Annotated[Path, typer.Argument(help="plan.parquet written by cvo optimize.", show_default=False)],
+    plan: Annotated[str, typer.Argument(help="plan.parquet written by cvo optimize (or the object-store URL "
+                                        "its run was written to).", show_default=False)],
     history: Annotated[Path, typer.Option(help="Randomized campaign history to evaluate the plan on.")],
     outcome: Annotated[str, typer.Option(help="Outcome column to value the plan by.")] = "revenue",
     propensity: Annotated[str, typer.Option(help="Assignment probabilities: shares (completely randomized), "

@@ -38,7 +38,8 @@ from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column, read_history
-from optimizer.store.files import SUMMARY_FILE, read_run
+from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, read_run
+from optimizer.store.object_runs import object_store_url, readable_run
 from optimizer.store.tables import read_table, require_columns, show
 
 NO_CAMPAIGN = "(no campaign)"
@@ -338,10 +339,17 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
         costs_source="given" if options.costs else "none given")
 
 
-def evaluate_files(plan_path: Path, history_path: Path, columns: HistoryColumns = COLUMNS,
+def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryColumns = COLUMNS,
                    options: EvaluateOptions = EvaluateOptions()) -> Evaluation:
     """``cvo evaluate PLAN --history H``: read both files and evaluate. Without costs in
-    ``options``, a plan in its ``cvo optimize`` folder is charged its scenario's cost per contact."""
+    ``options``, a plan in its ``cvo optimize`` folder is charged its scenario's cost per contact.
+    PLAN may also be a run on an object store (OUT, OUT/runs/<run_id>, or its plan.parquet),
+    read through its checked local copy (optimizer/store/object_runs.py)."""
+    url = object_store_url(plan_path)
+    if url is not None:
+        with readable_run(url.removesuffix(f"/{PLAN_FILE}")) as (folder, _):
+            plan_file = folder / PLAN_FILE if (folder / PLAN_FILE).is_file() else folder / PLAN_FOLDER
+            return evaluate_files(plan_file, history_path, columns, options)
     plan = read_table(Path(plan_path), what="plan", text_columns=("customer_id", "campaign_id"))
     costs, source = run_costs(Path(plan_path)) if options.costs is None else (dict(options.costs), "given")
     evaluation = evaluate_plan(plan, read_history(Path(history_path), columns), columns,

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from optimizer.cli import app
 from optimizer.errors import RunFolderError
+from optimizer.scoring.evaluate import evaluate_files
 from optimizer.store.files import MANIFEST_FILE, SUMMARY_FILE, read_run, write_run
 from optimizer.store.ledger import runs
 from optimizer.store.object_runs import (
@@ -119,6 +120,12 @@ def test_optimize_commit_report_and_rules_on_an_object_store(tmp_path, bucket):
     assert fs.exists(f"{prefix}/rules.json") and fs.exists(f"{prefix}/rules.txt")
     with fetched_run(bucket) as (folder, origin):  # the added files are beside the run's, which stay as written
         assert read_run(folder, origin).run_id == run_id
+        local = evaluate_files(folder / "plan.parquet", ROOT / "examples/data/history.parquet")
+    evaluated = CliRunner().invoke(app, ["evaluate", bucket, "--history", str(ROOT / "examples/data/history.parquet"),
+                                         "--json", "--quiet"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["plan"]["value"] == pytest.approx(local.plan.value, rel=1e-12)
+    assert local.costs_source.startswith("the scenario's cost per contact")
 
 
 @pytest.mark.parametrize(("out", "code", "message"), [
