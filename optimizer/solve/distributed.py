@@ -30,7 +30,9 @@ class DaskCustomers(Customers):
                  progress: Progress | None = None) -> None:
         """``futures``: one per partition, each resolving on its worker to that partition's Partition
         (built there and kept there); ``files`` their names; ``n`` the customers in all; ``progress``
-        hears each map as its partitions finish (the first: the partitions being loaded)."""
+        hears each map as its partitions finish (the first: the partitions being loaded). The rows,
+        campaigns and whether the weights are one row for everybody are read off the first
+        partition: the loader makes every partition alike in that (optimizer/plan/partitioned_data.py)."""
         self.client = client
         self.files = files
         self.futures = futures

@@ -1,4 +1,5 @@
-"""Which solver runs: its own module, so that the CLI can offer the choice without loading pydantic."""
+"""The solver's choices, which solver runs and how precisely it keeps the values: their own module,
+so that the CLI and the solver's kernels can name them without loading pydantic."""
 
 from __future__ import annotations
 

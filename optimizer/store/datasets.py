@@ -44,8 +44,9 @@ def is_url(location: str | Path) -> bool:
 
 def local_path(location: str | Path) -> Path:
     """The local path an output location names: a path, or a file:// URL (also as a Path made of
-    one: 'file:/tmp/out'). DataError for other file systems: a run's outputs are written by
-    atomic renames, which object stores do not have."""
+    one: 'file:/tmp/out'). DataError for other file systems: a local run folder is written by
+    atomic renames, which object stores do not have; the commands that take an object store
+    (optimize, commit, report, rules, evaluate) go through optimizer/store/object_runs.py first."""
     text = str(location)
     found = OUTPUT_URL.match(text)
     if found is None:
@@ -56,8 +57,8 @@ def local_path(location: str | Path) -> Path:
             rest = rest.removeprefix("/localhost")
         return Path(rest)
     raise DataError(f"The output location {text} is not on a local or shared file system", where=text,
-                    fix="Write the run to a path every worker and the client can reach (a mounted share), "
-                    "then copy it to the object store")
+                    fix="Give a local or shared path here; cvo optimize --out, commit, report, rules and evaluate "
+                    "take an object-store URL (docs/scaling.md)")
 
 
 def filesystem(location: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
