@@ -54,8 +54,11 @@ def progress_console(quiet: bool) -> Console:
     return console
 
 
-def shown(path: Path) -> Path:
-    """``path`` relative to the working folder when it lies below it, as the user would type it."""
+def shown(path: Path | str) -> Path | str:
+    """``path`` relative to the working folder when it lies below it, as the user would type it (an
+    object-store URL as it is)."""
+    if isinstance(path, str):
+        return path
     return path.relative_to(Path.cwd()) if path.is_absolute() and path.is_relative_to(Path.cwd()) else path
 
 
@@ -79,20 +82,24 @@ def day(date: dt.datetime | None) -> dt.date | None:
     return date.date() if date is not None else None
 
 
-HistoryOption = Annotated[Path | None, typer.Option(
-    "--history", help="Contact history file (DuckDB) the contact policy reads. Default: the scenario's "
-    "contact_policy.history, next to the scenario file.", show_default=False)]
+HistoryOption = Annotated[str | None, typer.Option(
+    "--history", help="Contact history file (DuckDB), or its object-store URL, that the contact policy reads. "
+    "Default: the scenario's contact_policy.history, next to the scenario file.", show_default=False)]
 
 
-def with_history(scenario: Scenario, history: Path | None) -> Scenario:
-    """The scenario reading its contact history from ``history`` when one is given; a given
-    history must exist (only ``cvo commit`` creates one)."""
+def with_history(scenario: Scenario, history: str | None) -> Scenario:
+    """The scenario reading its contact history from ``history`` (a file, or an object-store URL:
+    optimizer/store/history_versions.py) when one is given; a given history must exist (only
+    ``cvo commit`` creates one)."""
     if history is None:
         return scenario
-    if not history.is_file():
-        kind = "a folder" if history.is_dir() else "missing"
-        raise HistoryError(f"The contact history given with --history is {kind}", where=str(history),
-                           fix="Give the DuckDB file `cvo commit` wrote; leave out --history to use the scenario's "
-                           "contact_policy.history (on a first run there is none yet)")
-    policy = scenario.contact_policy.model_copy(update={"history": str(history.resolve())})
+    from optimizer.store.history_versions import history_url, latest_version
+
+    url, path = history_url(history), Path(history)
+    if url is None and not path.is_file() or url is not None and not latest_version(url, scenario.storage_options):
+        kind = "a folder" if url is None and path.is_dir() else "missing"
+        raise HistoryError(f"The contact history given with --history is {kind}", where=history,
+                           fix="Give the DuckDB file (or object-store URL) `cvo commit` wrote; leave out --history "
+                           "to use the scenario's contact_policy.history (on a first run there is none yet)")
+    policy = scenario.contact_policy.model_copy(update={"history": url or str(path.resolve())})
     return scenario.model_copy(update={"contact_policy": policy})

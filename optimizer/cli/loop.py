@@ -18,8 +18,9 @@ def commit(
     out_dir: Annotated[str, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json), "
                                             "or the object-store URL it wrote to.",
                                             show_default=False)],
-    history: Annotated[Path | None, typer.Option(help="Contact history file (DuckDB). Default: the scenario's "
-                                                 "contact_policy.history, recorded in summary.json.")] = None,
+    history: Annotated[str | None, typer.Option(help="Contact history file (DuckDB), or its object-store URL. "
+                                                "Default: the scenario's contact_policy.history, recorded in "
+                                                "summary.json.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Commit a stale plan (runs committed since it was "
                                         "computed contacted its customers): the scenario's contact policy is checked "
                                         "again against the history as it is now, and only the customers it still "
@@ -52,8 +53,8 @@ def commit(
 def void(
     run: Annotated[str, typer.Argument(help="A run id (or unique prefix) listed by cvo history, or the folder "
                                        "cvo optimize wrote it to.", show_default=False)],
-    history: Annotated[Path | None, typer.Option(help="Contact history file. Default: the one named in "
-                                                 "RUN/summary.json when RUN is a folder.")] = None,
+    history: Annotated[str | None, typer.Option(help="Contact history file, or its object-store URL. Default: "
+                                                "the one named in RUN/summary.json when RUN is a folder.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why the run is taken back, kept in the history.")] = None,
 ) -> None:
     """Take back a run committed by mistake: its contacts stop counting for the contact policy.
@@ -76,8 +77,9 @@ def void(
 
 @app.command()
 def history(
-    source: Annotated[Path, typer.Argument(help="A contact history file (DuckDB), a scenario whose "
-                                           "contact_policy.history it is, or a folder written by cvo optimize.")],
+    source: Annotated[str, typer.Argument(help="A contact history file (DuckDB) or object-store URL, a scenario "
+                                          "whose contact_policy.history it is, or a folder written by cvo "
+                                          "optimize.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List the runs recorded in a contact history, newest first.
@@ -101,18 +103,20 @@ def history(
     Console(width=max(200, Console().width), highlight=False).print(runs_table(table))
 
 
-def _history_path(source: Path) -> Path:
-    """A history file given directly, through a scenario, or through an optimize output folder."""
+def _history_path(given: str) -> Path | str:
+    """A history given directly (a file or an object-store URL), through a scenario, or through an
+    optimize output folder."""
     from optimizer.scenario.schema import load_scenario
     from optimizer.store.files import read_summary
     from optimizer.store.ledger import recorded_history
 
+    source = Path(given)
     if source.is_dir():
         return recorded_history(read_summary(source), None, source)
     if source.suffix in (".yaml", ".yml"):
         loaded = load_scenario(source)
-        return loaded.resolve(loaded.contact_policy.history)
-    return source
+        return recorded_history({}, loaded.history_location(), source)
+    return recorded_history({}, given, source)
 
 
 
@@ -122,8 +126,8 @@ def measure(
                                        "id (or unique prefix) listed by cvo history.", show_default=False)],
     outcomes: Annotated[Path, typer.Option(help="What the customers did over the measurement window: customer_id "
                                            "and revenue and/or converted (.csv or .parquet).")],
-    history: Annotated[Path | None, typer.Option(help="Contact history file. Default: the one named in "
-                                                 "RUN/summary.json.")] = None,
+    history: Annotated[str | None, typer.Option(help="Contact history file, or its object-store URL. Default: "
+                                                "the one named in RUN/summary.json.")] = None,
     customers: Annotated[Path | None, typer.Option(help="Customer features for the sub-personas. Default: the "
                                                    "run's scenario's customers table.")] = None,
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="False discovery rate of the sub-personas "

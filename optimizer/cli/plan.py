@@ -110,8 +110,9 @@ def optimize(
     written = [PLAN_FILE, SUMMARY_FILE, SCENARIO_FILE, *summary.get("contact_lists", {}).values()]
     console.print(f"Wrote {where}/: {', '.join(written)}")
     if not summary["contact_history_found"]:
-        console.print(f"No contact history at {shown(Path(summary['contact_history']))} yet: no earlier contacts "
-                      "to respect (`cvo commit` creates it).")
+        history = summary["contact_history"]
+        console.print(f"No contact history at {history if '://' in history else shown(Path(history))} yet: no "
+                      "earlier contacts to respect (`cvo commit` creates it).")
     if summary.get("scores_ignored"):
         from optimizer.reporting.console import ignored_scores_line
 
@@ -122,7 +123,7 @@ def optimize(
 
 
 def _optimize_on_dask(
-    scenario: Path, out: str | None, address: str, json_output: bool, history: Path | None, run_date: dt.date | None,
+    scenario: Path, out: str | None, address: str, json_output: bool, history: str | None, run_date: dt.date | None,
     quiet: bool, method: Method | None, overrides: list[str],
 ) -> None:
     """``cvo optimize --dask``: the partitioned run of optimizer/plan/distributed.py."""

@@ -39,7 +39,7 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
         raise DataError(f"The run is a plan of a {share:g} sample of the customers (cvo optimize --sample), a quick "
                         "look whose limits were scaled: it is not a plan to send", where=run.shown,
                         fix="Run cvo optimize without --sample, then commit that run")
-    target = recorded_history(run.summary, Path(history) if history is not None else None, run.shown)
+    target = recorded_history(run.summary, history, run.shown)
     return ledger.commit(run, target, still_allowed if force else None)
 
 

@@ -47,7 +47,7 @@ class RunMeasurement:
 
 
 def measure_run(
-    run: str | Path, outcomes: Path, history: Path | None = None, customers: Path | None = None,
+    run: str | Path, outcomes: Path, history: Path | str | None = None, customers: Path | None = None,
     alpha: float = 0.05, stage: Callable[[str], None] | None = None,
 ) -> RunMeasurement:
     """Measure ``run`` (an optimize output folder, or a run id in ``history``) on ``outcomes``;
@@ -73,8 +73,9 @@ def measure_run(
     return RunMeasurement(record["run_id"], measured, personas, note)
 
 
-def resolve_run(run: str | Path, history: Path | None) -> tuple[str, Path]:
-    """(run id or prefix, history file) from an optimize output folder or a run id."""
+def resolve_run(run: str | Path, history: Path | str | None) -> tuple[str, Path | str]:
+    """(run id or prefix, history: a file, or an object-store URL) from an optimize output folder
+    or a run id."""
     folder = Path(run)
     if folder.is_dir():
         summary = read_summary(folder)
@@ -82,7 +83,7 @@ def resolve_run(run: str | Path, history: Path | None) -> tuple[str, Path]:
     if history is None:
         raise HistoryError(f"'{run}' is not a folder, so it is taken as a run id, but no history was given",
                            where="RUN", fix="Give --history PATH (the DuckDB file cvo commit wrote)")
-    return str(run), history
+    return str(run), recorded_history({}, history, "--history")
 
 
 def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFrame | None, str | None]:

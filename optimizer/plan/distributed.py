@@ -56,6 +56,7 @@ from optimizer.store.files import (
     staging_folder,
     write_run,
 )
+from optimizer.store.history_versions import history_of, pinned
 from optimizer.store.ledger import history_state
 from optimizer.store.object_runs import PartFolder, check_object_location, object_store_url, publish, run_url
 
@@ -66,9 +67,11 @@ Source = tuple[Scenario, dt.date, SolveResult]  # what each worker needs to form
 def anchored(scenario: Scenario) -> Scenario:
     """The scenario with every path in it absolute, as the client resolves it: a worker runs in its
     own folder, where a relative path means another file (or none, and a history that is missing
-    there would read as no contacts)."""
+    there would read as no contacts). A history on an object store is pinned to its newest version
+    (optimizer/store/history_versions.py): every worker reads the contacts the client read, whatever
+    is committed meanwhile."""
     history = scenario.contact_policy.model_copy(
-        update={"history": str(scenario.resolve(scenario.contact_policy.history))})
+        update={"history": pinned(scenario.history_location(), scenario.storage_options)})
     update: dict[str, Any] = {"customers": scenario.location(scenario.customers), "contact_policy": history,
                               "path": None if scenario.path is None else scenario.path.resolve()}
     if scenario.scores is not None:
@@ -109,7 +112,7 @@ def optimize_distributed(
         check_output_folder(out_dir)
     else:
         check_object_location(url, scenario.storage_options)
-    seen = history_state(scenario.resolve(scenario.contact_policy.history))  # before the workers read the contacts
+    seen = history_state(scenario.history_location(), scenario.storage_options)  # before the workers read it
     started = time.perf_counter()
     data = loaded_data(client, scenario, run_date, progress, history_expected=seen[0] is not None)
     loading = time.perf_counter() - started
@@ -270,7 +273,6 @@ def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_
                   seen: tuple[str | None, int], load_seconds: float) -> dict[str, Any]:
     """The summary's figures that are not sums over customers, as the in-memory summary has them
     (optimizer/reporting/summary.py ``build_summary``), and the partitioned run's own."""
-    history = scenario.resolve(scenario.contact_policy.history)
     return {
         "run_id": uuid.uuid4().hex,
         "scenario": scenario.name,
@@ -280,8 +282,8 @@ def _summary_head(scenario: Scenario, result: SolveResult, partitions: int, run_
         "objective_name": scenario.objective_name,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "run_date": run_date.isoformat(),
-        "contact_history": str(history),
-        "contact_history_found": history.is_file(),
+        "contact_history": history_of(scenario.history_location()),
+        "contact_history_found": seen[0] is not None,
         "history_id": seen[0],
         "history_seq": seen[1],
         "policy_lookback_days": policy_lookback(scenario.contact_policy),

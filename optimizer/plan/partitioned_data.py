@@ -36,7 +36,8 @@ from optimizer.solve.distributed import DaskCustomers, gathered
 from optimizer.solve.lagrangian import kept_dtype, priced_problem
 from optimizer.solve.partitions import Partition, Progress
 from optimizer.solve.shortfalls import CheapestUses, cheapest_uses
-from optimizer.store.datasets import Dataset, Part, filesystem, open_dataset
+from optimizer.store.datasets import Dataset, Part, filesystem, local_path, open_dataset
+from optimizer.store.history_versions import history_url
 from optimizer.store.tables import id_text
 
 if TYPE_CHECKING:
@@ -113,8 +114,8 @@ def load_partition(scenario: Scenario, source: PartSource, run_date: dt.date, hi
                    routed: pd.DataFrame | None = None) -> Loaded:
     """One partition, built on the worker that will keep it (contact policy on ``run_date``);
     HistoryError when the client read a contact history this worker cannot see."""
-    history = scenario.resolve(scenario.contact_policy.history)
-    if history_expected and not history.is_file():
+    history = scenario.history_location()  # an object store's is read by the loader, or a HistoryError
+    if history_expected and history_url(history) is None and not local_path(history).is_file():
         raise HistoryError(f"The contact history {history} is read by the client but a worker cannot see it",
                            where=f"partition {source.part.name}",
                            fix="Put the history where every worker can read it (a shared file system), or run "

@@ -170,7 +170,7 @@ def _as_planned(scenario: Scenario, summary: dict[str, Any]) -> int | None:
     history yet), so that runs committed since, its own included, do not count; None (read it as
     it is now) when the history file is another than the plan read."""
     planned_id = summary.get("history_id")
-    if planned_id is not None and history_state(scenario.resolve(scenario.contact_policy.history))[0] != planned_id:
+    if planned_id is not None and history_state(scenario.history_location(), scenario.storage_options)[0] != planned_id:
         return None
     return int(summary.get("history_seq") or 0)
 

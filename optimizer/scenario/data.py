@@ -24,6 +24,7 @@ from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.sample import Sample, check_share, drawn
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario, variants_scored
+from optimizer.store.history_versions import readable_history
 from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import id_text, read_table, require_columns, row_label, show
 
@@ -63,7 +64,7 @@ class ScenarioData:
     contacts: pd.DataFrame
     run_date: dt.date
     customers_file: str
-    history_file: Path
+    history_file: str
     history_state: tuple[str | None, int]
     lists: CustomerLists = field(default_factory=CustomerLists)
     sample: Sample | None = None
@@ -113,10 +114,11 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | 
     else:
         shape = (len(customers), len(scenario.campaigns))
         scores = Scores(np.full(shape, np.nan), np.full(shape, np.nan))
-    history_file = scenario.resolve(scenario.contact_policy.history)
-    check_history_path(history_file)
-    seen = history_state(history_file)  # before the contacts: a commit in between makes the plan stale, not fresh
-    contacts = contacts_around(history_file, run_date, policy_lookback(scenario.contact_policy), as_of)
+    history_file = scenario.history_location()
+    with readable_history(history_file, scenario.storage_options) as local:  # an object store's: one copy
+        check_history_path(local)
+        seen = history_state(local)  # before the contacts: a commit in between makes the plan stale, not fresh
+        contacts = contacts_around(local, run_date, policy_lookback(scenario.contact_policy), as_of)
     return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen,
                         read_lists(scenario, ids, whole=tables is None))
 

@@ -30,6 +30,7 @@ from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
 from optimizer.store.datasets import is_url
+from optimizer.store.history_versions import history_of
 
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
     import numpy as np
@@ -286,7 +287,7 @@ class Scenario(_Strict):
         data["customers"] = self.location(self.customers)
         if self.scores is not None:
             data["scores"] = self.location(self.scores)
-        data["contact_policy"]["history"] = str(self.resolve(self.contact_policy.history))
+        data["contact_policy"]["history"] = history_of(self.history_location())  # not the version a run read
         for listed in data.get("forced", []):
             listed["file"] = str(self.resolve(listed["file"]))
         data["excluded"] = [str(self.resolve(file)) for file in self.excluded]
@@ -321,6 +322,11 @@ class Scenario(_Strict):
         """Where a table is: an fsspec URL as written (``s3://bucket/customers``), a path made
         absolute against the scenario's folder."""
         return relative if is_url(relative) else str(self.resolve(relative))
+
+    def history_location(self) -> str:
+        """The contact history: an object-store URL as written (a folder of versions,
+        optimizer/store/history_versions.py), a file path made absolute against the scenario's folder."""
+        return self.location(self.contact_policy.history)
 
     @property
     def objective_name(self) -> str:

@@ -16,6 +16,11 @@ stay in the file but no longer count for the contact policy.
 A commit is one transaction: it records the whole run or nothing, and a run already recorded
 (same run_id) is recorded once. DuckDB allows one writing process at a time; a second one gets
 a clear error instead of waiting.
+
+A history may also live on an object store (``s3://bucket/cvo/contact_history.duckdb``): then it
+is a folder of versions, each a whole DuckDB file; a read reads a local copy of the newest, and a
+commit or void changes a copy and writes it as the next version, made again on top of another
+writer's when that one landed first (optimizer/store/history_versions.py).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +37,7 @@ import duckdb
 from optimizer.errors import DataError, HistoryError, RunFolderError
 from optimizer.store.events import LIVE, count, newer_runs, record_event, refuse_voided, stale_customers
 from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, RunFolder
+from optimizer.store.history_versions import change, history_url, readable_history
 
 if TYPE_CHECKING:  # pandas and pyarrow load when contacts are read or written: cvo history never needs them
     import pandas as pd
@@ -79,7 +85,7 @@ class Commit:
     run_date: dt.date
     contacts: int
     recorded: bool
-    history: Path
+    history: Path | str
     created: bool = False
     dropped: int = 0
 
@@ -108,14 +114,23 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         ) from None
 
 
-def commit(run: RunFolder, history: Path, recheck: Recheck | None = None) -> Commit:
+def commit(run: RunFolder, history: Path | str, recheck: Recheck | None = None,
+           storage_options: dict[str, Any] | None = None) -> Commit:
     """Record the plan of ``run`` as sent, in one transaction.
 
     The plan is plan.parquet, or the folder plan/ of one file per partition (cvo optimize --dask);
     DuckDB reads it straight from parquet, so a plan of any size never passes through pandas
     (except a forced stale one, which ``recheck`` reads). A stale plan (``stale_customers`` > 0)
     is refused unless ``recheck`` is given; then only the rows it returns are recorded.
+    ``history``: a DuckDB file, or an object-store URL (its next version, with ``storage_options``).
     """
+    url = history_url(history)
+    if url is None:
+        return _commit_file(run, Path(history), recheck)
+    return replace(change(url, lambda local: _commit_file(run, local, recheck), storage_options), history=url)
+
+
+def _commit_file(run: RunFolder, history: Path, recheck: Recheck | None) -> Commit:
     run_date, created = _run_date(run.summary, run.shown), not Path(history).exists()
     if not run.plan:
         raise DataError(f"{PLAN_FILE} is missing", where=run.shown,
@@ -195,9 +210,18 @@ def _plan_rows(
     return recheck(run, contacts)
 
 
-def void(history: Path, run: str, note: str | None = None) -> tuple[str, int]:
+def void(history: Path | str, run: str, note: str | None = None,
+         storage_options: dict[str, Any] | None = None) -> tuple[str, int]:
     """Take a committed run back (by run_id or a unique prefix): record a 'void' event, so its
-    contacts no longer count for the contact policy; nothing is deleted. Returns (run_id, contacts)."""
+    contacts no longer count for the contact policy; nothing is deleted. Returns (run_id, contacts).
+    ``history``: a DuckDB file, or an object-store URL (its next version, with ``storage_options``)."""
+    url = history_url(history)
+    if url is None:
+        return _void_file(Path(history), run, note)
+    return change(url, lambda local: _void_file(local, run, note), storage_options)
+
+
+def _void_file(history: Path, run: str, note: str | None) -> tuple[str, int]:
     connection = _open_existing(history, read_only=False)
     try:
         connection.begin()
@@ -214,9 +238,14 @@ def void(history: Path, run: str, note: str | None = None) -> tuple[str, int]:
         connection.close()
 
 
-def history_state(history: Path) -> tuple[str | None, int]:
+def history_state(history: Path | str, storage_options: dict[str, Any] | None = None) -> tuple[str | None, int]:
     """The history's id (made when the file was created) and the number of its last event: the
     state a plan saw ((None, 0) without a history file)."""
+    with readable_history(history, storage_options) as local:
+        return _history_state(local)
+
+
+def _history_state(history: Path) -> tuple[str | None, int]:
     if not Path(history).is_file():
         return None, 0
     connection = _open_existing(history)
@@ -313,14 +342,14 @@ def _plan_count(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
                   [[str(file) for file in run.plan]])
 
 
-def recorded_history(summary: dict[str, Any], history: Path | None, where: Path | str) -> Path:
-    """``history`` if given, else the contact history the run's summary names."""
-    if history is not None:
-        return Path(history)
-    if summary.get("contact_history") is None:
+def recorded_history(summary: dict[str, Any], history: Path | str | None, where: Path | str) -> Path | str:
+    """``history`` if given, else the contact history the run's summary names (a path, or an
+    object-store URL as a string)."""
+    if history is None and summary.get("contact_history") is None:
         raise HistoryError("summary.json does not name a contact history (written by an older cvo)",
                            where=str(where), fix="Give --history PATH")
-    return Path(summary["contact_history"])
+    chosen = summary["contact_history"] if history is None else history
+    return history_url(chosen) or Path(chosen)
 
 
 def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
@@ -330,9 +359,14 @@ def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
     return dt.date.fromisoformat(summary["run_date"])
 
 
-def runs(history: Path) -> list[dict[str, Any]]:
+def runs(history: Path | str) -> list[dict[str, Any]]:
     """Every committed run, newest first, with its contacts per group and when (and why) it was voided:
     one dict per run, read without pandas (``cvo history`` starts in a fraction of a second)."""
+    with readable_history(history) as local:
+        return _runs(local)
+
+
+def _runs(history: Path) -> list[dict[str, Any]]:
     connection = _open_existing(history)
     try:
         cursor = connection.execute(
@@ -348,8 +382,13 @@ def runs(history: Path) -> list[dict[str, Any]]:
         connection.close()
 
 
-def run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+def run_record(history: Path | str, run: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """One run (by run_id or a unique prefix of it): its row, its campaigns and its contacts."""
+    with readable_history(history) as local:
+        return _run_record(local, run)
+
+
+def _run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     connection = _open_existing(history)
     try:
         run_id = _match_run(connection, run, history)

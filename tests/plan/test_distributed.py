@@ -486,3 +486,39 @@ def test_weights_one_partition_shares_and_another_does_not_are_not_taken_as_shar
     plan = distributed_plan(tmp_path / "out").merge(customers[["customer_id", "region"]].astype({"customer_id": str}),
                                                     on="customer_id")
     assert ((plan["region"] == "South") & (plan["group"] == "treatment")).sum() <= 300
+
+
+def test_a_history_on_an_object_store_is_read_by_the_workers_as_the_client_read_it(tmp_path):
+    """Last week's run committed to a memory:// history (shared by a cluster of threads as a bucket
+    is by machines): the workers read the version the client read (pinned), and the plan keeps last
+    week's contacts out, customer for customer as the in-memory plan does; the run's summary and
+    scenario.yaml name the history, not the version."""
+    import fsspec
+
+    from optimizer.loop.commits import commit as commit_run
+    from optimizer.plan.distributed import anchored
+    from optimizer.plan.outputs import write_plan
+    from optimizer.reporting.console import POLICY_KINDS
+    from optimizer.store.history_versions import version_url
+
+    url = "memory://cvo-dask-history/contact_history.duckdb"
+    monday, change = dt.date(2026, 1, 5), {"contact_policy.history": url}
+    write_scenario(tmp_path, 3)
+    whole = load_scenario(tmp_path / "whole.yaml").with_changes(change)
+    partitioned = load_scenario(tmp_path / "partitioned.yaml").with_changes(change)
+    try:
+        write_plan(optimize(whole, Method.DECOMPOSE, run_date=monday), tmp_path / "w1")
+        assert commit_run(tmp_path / "w1").history == url
+        assert anchored(partitioned).contact_policy.history == version_url(url, 1)
+        later = monday + dt.timedelta(days=7)
+        in_memory = optimize(whole, Method.DECOMPOSE, run_date=later)
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0",
+                                      worker_dashboard_address=None) as cluster, distributed.Client(cluster) as threads:
+            run = optimize_distributed(partitioned, threads, tmp_path / "out", later)
+    finally:
+        fsspec.filesystem("memory").rm("/cvo-dask-history", recursive=True)
+    expected = in_memory.assignments[WRITTEN].sort_values("customer_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(distributed_plan(tmp_path / "out"), expected, check_dtype=False)
+    assert sum(e["removed"] for e in in_memory.summary["eligibility"] if e["kind"] in POLICY_KINDS) > 0
+    assert run.summary["contact_history"] == url and run.summary["history_seq"] == 1
+    assert yaml.safe_load((tmp_path / "out" / "scenario.yaml").read_text())["contact_policy"]["history"] == url

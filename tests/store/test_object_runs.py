@@ -29,16 +29,6 @@ from optimizer.store.object_runs import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def bucket(request):
-    """A fresh memory:// 'bucket' for one test (the memory file system is one per process)."""
-    fs = fsspec.filesystem("memory")
-    root = f"/cvo-{request.node.name.replace('[', '-').replace(']', '')}"
-    yield f"memory://{root.lstrip('/')}"
-    if fs.exists(root):
-        fs.rm(root, recursive=True)
-
-
 def local_run(folder: Path, run_id: str, text: str) -> Path:
     write_run(folder, run_id, {SUMMARY_FILE: lambda temp: temp.write_text(json.dumps({"run_id": run_id})),
                                "plan.parquet": lambda temp: temp.write_text(text)})

@@ -1,0 +1,231 @@
+"""A contact history on an object store (``s3://``, ``gs://``, ``abfs://``, ``memory://``): a
+folder of numbered versions, each a whole DuckDB file, because DuckDB writes a file in place under
+a lock and an object store has neither in-place writes nor locks.
+
+What an object store does promise is that an object is written whole or not at all, and that it
+can be created only if absent (fsspec's mode ``"xb"``: S3's ``If-None-Match``, GCS's generation
+match, Azure's no-overwrite). So the history ``s3://bucket/cvo/contact_history.duckdb`` is the
+folder of objects ``000000000001.duckdb``, ``000000000002.duckdb``, ..., and the newest is the
+history. A reader copies the newest to a local file and reads it as a local history. A writer
+(``cvo commit``, ``cvo void``) copies version n, changes the copy in one DuckDB transaction exactly
+as a local history is changed (optimizer/store/ledger.py), and creates version n + 1 only if no
+other writer has: when one has, its change is kept and this one is made again on top of it, from
+the start (optimistic concurrency, as Delta Lake and Iceberg commit to object stores), so a plan
+made stale by the other commit is refused as it would be locally. A change that changes nothing
+(a run already recorded) writes no version. The newest KEEP versions are kept (an older one is
+removed after each write); the others are the bucket's lifecycle rules' to remove.
+
+A version is never changed once written, so a run on a Dask cluster pins the one its client read
+(``pinned``) and every worker reads that one, once per worker process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+
+from optimizer.errors import CvoError, HistoryError, RunFolderError
+from optimizer.store.datasets import filesystem, local_path
+from optimizer.store.files import file_digest
+from optimizer.store.object_runs import ACCESS_FIX, object_store_url
+
+VERSION = re.compile(r"^(\d{12})\.duckdb$")  # one version's object name below the history's folder
+KEEP = 5  # versions kept after a write: the newest and the four before it
+ATTEMPTS = 5  # a change made again at most this many times while other writers keep landing first
+EXCLUSIVE_SINCE = {"s3fs": (2025, 7, 0)}  # before it, s3fs wrote small files over others in mode "xb" (s3fs#973)
+T = TypeVar("T")
+
+
+def history_url(location: str | Path) -> str | None:
+    """The object-store URL a contact history location names, or None for a local file (also a
+    file:// URL); HistoryError for a URL that names no bucket."""
+    try:
+        return object_store_url(location)
+    except RunFolderError as error:
+        raise HistoryError(error.problem, where=error.where, fix=error.fix) from None
+
+
+def pinned_version(url: str) -> bool:
+    """Whether ``url`` names one version of a history (…/000000000042.duckdb), not its folder."""
+    return VERSION.match(url.rsplit("/", 1)[-1]) is not None
+
+
+def history_of(location: str) -> str:
+    """The history a location names: the folder of a version URL (``pinned_version``), else itself."""
+    return location.rsplit("/", 1)[0] if history_url(location) and pinned_version(location) else location
+
+
+def pinned(location: str, storage_options: dict[str, Any] | None = None) -> str:
+    """The history at ``location`` as it is now, for good: for an object store's, the URL of its
+    newest version (it never changes; its folder when none is written yet); a local file as it is."""
+    url = history_url(location)
+    if url is None or pinned_version(url):
+        return location
+    version = latest_version(url, storage_options)
+    return version_url(url, version) if version else url
+
+
+def version_url(url: str, version: int) -> str:
+    """The URL of version ``version`` of the history at ``url``."""
+    return f"{url}/{version:012d}.duckdb"
+
+
+def latest_version(url: str, storage_options: dict[str, Any] | None = None) -> int:
+    """The newest version's number of the history at ``url`` (0: none written yet)."""
+    fs, root = filesystem(url, storage_options)
+    try:
+        fs.invalidate_cache(root)  # s3fs and gcsfs cache listings: another process may have written since
+        names = [str(name).rstrip("/").rsplit("/", 1)[-1] for name in fs.ls(root, detail=False)]
+    except FileNotFoundError:
+        return 0
+    except Exception as error:  # each file system raises its own: PermissionError, ClientError, ...
+        raise HistoryError(f"The contact history cannot be listed: {error}", where=url, fix=ACCESS_FIX) from None
+    versions = [int(found.group(1)) for found in map(VERSION.match, names) if found is not None]
+    if not versions and names:
+        raise HistoryError("The location holds files but no contact history versions (000000000001.duckdb, ...)",
+                           where=url, fix="Give the folder `cvo commit` writes the history to, or an empty one")
+    return max(versions, default=0)
+
+
+@contextmanager
+def readable_history(history: str | Path, storage_options: dict[str, Any] | None = None) -> Iterator[Path]:
+    """The local file to read the contact history ``history`` from: itself, or for an object-store
+    URL a copy of its newest version (``read_copy``), or of the version it names (``pinned_copy``)."""
+    url = history_url(history)
+    if url is None:
+        yield local_path(history)
+    elif pinned_version(url):
+        yield pinned_copy(url, storage_options)
+    else:
+        with read_copy(url, storage_options) as (local, _):
+            yield local
+
+
+@contextmanager
+def read_copy(url: str, storage_options: dict[str, Any] | None = None) -> Iterator[tuple[Path, int]]:
+    """A local copy of the history at ``url`` (a path that does not exist when no version is
+    written yet) and its version, for as long as the block runs; a version URL (``pinned_version``)
+    is read as it is. Errors about the copy name ``url``."""
+    with tempfile.TemporaryDirectory(prefix="cvo-history-") as temp:
+        local = Path(temp) / "contact_history.duckdb"
+        version = _fetch(url, local, storage_options)
+        with _named(local, url):
+            yield local, version
+
+
+def change(url: str, apply: Callable[[Path], T], storage_options: dict[str, Any] | None = None) -> T:
+    """``apply(local)`` run on a local copy of the newest version (a path that does not exist when
+    there is none: ``apply`` creates it), then the copy written as the next version unless ``apply``
+    changed nothing; made again from the new newest when another writer wrote that version first."""
+    _check_exclusive(url, storage_options)
+    for _ in range(ATTEMPTS):
+        with tempfile.TemporaryDirectory(prefix="cvo-history-") as temp:
+            local = Path(temp) / "contact_history.duckdb"
+            version = _fetch(url, local, storage_options)
+            before = file_digest(local) if local.exists() else None
+            with _named(local, url):
+                result = apply(local)
+            if not local.exists() or file_digest(local) == before:
+                return result
+            if _create(url, version + 1, local, storage_options):
+                _prune(url, version + 1, storage_options)
+                return result
+    raise HistoryError(f"Other commands wrote the contact history first {ATTEMPTS} times in a row; nothing was "
+                       "recorded by this one", where=url, fix="Run the command again once they are done")
+
+
+def _check_exclusive(url: str, storage_options: dict[str, Any] | None) -> None:
+    """HistoryError, before anything is changed, when the file system's package is too old to
+    create an object only if it is absent (another writer's version would be overwritten)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    fs, _ = filesystem(url, storage_options)
+    package = type(fs).__module__.split(".")[0]
+    needed = EXCLUSIVE_SINCE.get(package)
+    if needed is None:
+        return
+    with suppress(PackageNotFoundError):
+        found = tuple(int(part) for part in re.findall(r"\d+", version(package))[:3])
+        if found >= needed:
+            return
+    raise HistoryError(f"{package} {'.'.join(map(str, needed))} or later is needed to write a contact history on "
+                       "an object store: earlier ones may write over another commit's version", where=url,
+                       fix=f"pip install -U '{package}>={'.'.join(map(str, needed))}'")
+
+
+def _fetch(url: str, local: Path, storage_options: dict[str, Any] | None) -> int:
+    """Copy the newest version (or the version ``url`` names) to ``local``; its number (0: none)."""
+    if pinned_version(url):
+        source, version = url, int(url.rsplit("/", 1)[-1].split(".")[0])
+    else:
+        version = latest_version(url, storage_options)
+        source = version_url(url, version)
+    if version == 0:
+        return 0
+    fs, path = filesystem(source, storage_options)
+    try:
+        fs.get_file(path, str(local))
+    except FileNotFoundError:
+        raise HistoryError(f"Version {version} of the contact history is gone (removed since it was listed)",
+                           where=source, fix="Run the command again: it reads the newest version") from None
+    except Exception as error:  # each file system raises its own
+        raise HistoryError(f"The contact history cannot be read: {error}", where=source, fix=ACCESS_FIX) from None
+    return version
+
+
+def _create(url: str, version: int, local: Path, storage_options: dict[str, Any] | None) -> bool:
+    """Write ``local`` as version ``version``, only if no writer has (False when one has)."""
+    fs, path = filesystem(version_url(url, version), storage_options)
+    try:
+        with open(local, "rb") as source, fs.open(path, "xb") as target:
+            shutil.copyfileobj(source, target, length=8 << 20)
+    except FileExistsError:
+        return False
+    except Exception as error:  # each file system raises its own
+        raise HistoryError(f"The contact history could not be written, and nothing was recorded: {error}",
+                           where=url, fix=ACCESS_FIX + " (the history's folder needs write access)") from None
+    return True
+
+
+def _prune(url: str, newest: int, storage_options: dict[str, Any] | None) -> None:
+    """Remove the version KEEP before ``newest`` (each write removes one: older ones are gone already)."""
+    if newest > KEEP:
+        fs, path = filesystem(version_url(url, newest - KEEP), storage_options)
+        with suppress(Exception):  # credentials that may write but not delete: the version stays
+            fs.rm_file(path)
+
+
+@contextmanager
+def _named(local: Path, url: str) -> Iterator[None]:
+    """Errors raised about the local copy name the history's URL instead."""
+    try:
+        yield
+    except CvoError as error:
+        error.where = None if error.where is None else error.where.replace(str(local), url)
+        raise
+
+
+_PINNED: dict[str, Path] = {}  # a worker process's copies of pinned versions, by URL
+_PINNED_FOLDER: list[Path] = []
+_PINNING = threading.Lock()  # a Dask worker loads partitions on several threads
+
+
+def pinned_copy(url: str, storage_options: dict[str, Any] | None = None) -> Path:
+    """A local copy of the version ``url`` names (a version never changes), made once per
+    process and removed when it exits: every partition a Dask worker loads reads the same one."""
+    with _PINNING:
+        if url not in _PINNED:
+            if not _PINNED_FOLDER:
+                _PINNED_FOLDER.append(Path(tempfile.mkdtemp(prefix="cvo-pinned-history-")))
+                atexit.register(shutil.rmtree, _PINNED_FOLDER[0], True)
+            local = _PINNED_FOLDER[0] / f"{len(_PINNED)}.duckdb"
+            _fetch(url, local, storage_options)
+            _PINNED[url] = local
+        return _PINNED[url]

@@ -1,0 +1,200 @@
+"""optimizer/store/history_versions.py: a contact history on an object store (fsspec's memory://
+here) is a folder of numbered DuckDB versions; a commit writes the next one only if nobody has, and
+is made again on top of a writer that landed first; the weekly loop reads and writes it as it does
+a local file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+from weekly_loop import MONDAY, run_week, write_scenario
+
+from optimizer.cli import app
+from optimizer.errors import HistoryError
+from optimizer.store import history_versions, ledger
+from optimizer.store.files import read_run
+from optimizer.store.history_versions import KEEP, change, history_of, latest_version, pinned, version_url
+
+
+@pytest.fixture
+def history(bucket):
+    """A contact history location in a fresh memory:// bucket."""
+    return f"{bucket}/contact_history.duckdb"
+
+
+def versions(url: str) -> list[str]:
+    return sorted(Path(name).name for name in fsspec.filesystem("memory").ls(url.removeprefix("memory:/"),
+                                                                             detail=False))
+
+
+def scenario_with_history(folder: Path, history: str | Path) -> Path:
+    path = write_scenario(folder)
+    loaded = yaml.safe_load(path.read_text())
+    loaded["contact_policy"]["history"] = str(history)
+    path.write_text(yaml.safe_dump(loaded, sort_keys=False))
+    return path
+
+
+def other_customers(folder: Path, history: str) -> Path:
+    """The loop's scenario over other customers (ids prefixed 'x'): its commits never make a plan of
+    the first one stale."""
+    folder.mkdir()
+    path = scenario_with_history(folder, history)
+    for table in ("customers", "scores"):
+        frame = pd.read_parquet(folder / f"{table}.parquet")
+        frame.assign(customer_id="x" + frame["customer_id"]).to_parquet(folder / f"{table}.parquet")
+    return path
+
+
+def test_the_weekly_loop_plans_the_same_on_an_object_store_history_as_on_a_local_one(tmp_path, history):
+    """Two weeks, committed after each: the second week's plan keeps the 21-day mail cool-down,
+    customer for customer as with a local history; each commit is one version."""
+    plans = {}
+    for name, location in (("local", tmp_path / "local" / "history.duckdb"), ("store", history)):
+        (tmp_path / name).mkdir()
+        scenario = scenario_with_history(tmp_path / name, location)
+        first = run_week(scenario, tmp_path / name / "w1", MONDAY)
+        assert first["contact_history"] == str(location) and not first["contact_history_found"]
+        done = ledger.commit(read_run(tmp_path / name / "w1"), first["contact_history"])
+        assert done.created and done.recorded and done.history == location
+        second = run_week(scenario, tmp_path / name / "w2", MONDAY + dt.timedelta(days=7))
+        assert second["contact_history_found"] and second["history_seq"] == 1
+        ledger.commit(read_run(tmp_path / name / "w2"), second["contact_history"])
+        plans[name] = pd.read_parquet(tmp_path / name / "w2" / "plan.parquet")
+    pd.testing.assert_frame_equal(plans["local"], plans["store"])
+    sent = ledger.run_record(history, first["run_id"])[2]
+    week_one_mail = set(sent.loc[(sent["campaign_id"] == "mail") & (sent["group"] == "treatment"), "customer_id"])
+    again = plans["store"].loc[plans["store"]["campaign_id"] == "mail", "customer_id"]
+    assert week_one_mail and not week_one_mail & set(again)
+    assert versions(history) == ["000000000001.duckdb", "000000000002.duckdb"]
+    assert [run["run_date"] for run in ledger.runs(history)] == [MONDAY + dt.timedelta(days=7), MONDAY]
+
+
+def test_a_commit_that_changes_nothing_writes_no_version(tmp_path, history):
+    scenario = scenario_with_history(tmp_path, history)
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    assert ledger.commit(read_run(tmp_path / "w1"), history).recorded
+    again = ledger.commit(read_run(tmp_path / "w1"), history)
+    assert not again.recorded and not again.created and versions(history) == ["000000000001.duckdb"]
+
+
+def race(monkeypatch, other) -> list[int]:
+    """Make ``other()`` run (and land its version) right after the next commit copied the history."""
+    fetch, fetched = history_versions._fetch, []
+
+    def fetch_then_other(url, local, storage_options):
+        version = fetch(url, local, storage_options)
+        fetched.append(version)
+        if len(fetched) == 1:
+            other()
+        return version
+
+    monkeypatch.setattr(history_versions, "_fetch", fetch_then_other)
+    return fetched
+
+
+def test_a_writer_that_lands_first_makes_the_plan_stale_and_it_is_refused(tmp_path, history, monkeypatch):
+    """Two plans of the same day saw no history; while the first is being committed, the second is
+    committed and lands version 1. The first's version 1 is refused by the store, its commit is made
+    again on version 1, and is then stale: refused, nothing of it recorded."""
+    scenario = scenario_with_history(tmp_path, history)
+    run_week(scenario, tmp_path / "first", MONDAY)
+    second = run_week(scenario, tmp_path / "second", MONDAY)
+    fetched = race(monkeypatch, lambda: ledger.commit(read_run(tmp_path / "second"), history))
+    with pytest.raises(HistoryError, match=f"stale: it saw the contact history before run {second['run_id'][:8]}"):
+        ledger.commit(read_run(tmp_path / "first"), history)
+    assert fetched == [0, 0, 1]  # the first copy, the other writer's, the first's again on version 1
+    assert versions(history) == ["000000000001.duckdb"]
+    assert [run["run_id"] for run in ledger.runs(history)] == [second["run_id"]]
+
+
+def test_a_writer_that_lands_first_keeps_its_commit_and_this_one_lands_on_top(tmp_path, history, monkeypatch):
+    scenario = scenario_with_history(tmp_path, history)
+    first = run_week(scenario, tmp_path / "first", MONDAY)
+    other = run_week(other_customers(tmp_path / "other", history), tmp_path / "other" / "w", MONDAY)
+    race(monkeypatch, lambda: ledger.commit(read_run(tmp_path / "other" / "w"), history))
+    assert ledger.commit(read_run(tmp_path / "first"), history).recorded
+    assert versions(history) == ["000000000001.duckdb", "000000000002.duckdb"]
+    assert {run["run_id"] for run in ledger.runs(history)} == {first["run_id"], other["run_id"]}
+    assert ledger.history_state(history)[1] == 2
+
+
+def test_writers_that_keep_landing_first_end_in_a_clear_error(history, monkeypatch):
+    monkeypatch.setattr(history_versions, "_create", lambda *args: False)
+    with pytest.raises(HistoryError, match="Other commands wrote the contact history first 5 times in a row; "
+                       "nothing was recorded by this one"):
+        change(history, lambda local: local.write_bytes(b"change"))
+
+
+def test_a_file_system_too_old_to_create_only_if_absent_is_refused_before_any_change(history, monkeypatch):
+    monkeypatch.setitem(history_versions.EXCLUSIVE_SINCE, "fsspec", (9999, 1, 0))
+    changed = []
+    with pytest.raises(HistoryError, match=r"fsspec 9999.1.0 or later is needed .* pip install -U 'fsspec>=9999.1.0'"):
+        change(history, changed.append)
+    assert not changed and latest_version(history) == 0
+
+
+def test_the_newest_versions_are_kept(history):
+    for number in range(1, KEEP + 3):
+        change(history, lambda local, number=number: local.write_bytes(f"version {number}".encode()))
+    assert versions(history) == [f"{number:012d}.duckdb" for number in range(3, KEEP + 3)]
+    assert latest_version(history) == KEEP + 2
+    assert fsspec.filesystem("memory").cat_file(version_url(history, KEEP + 2).removeprefix("memory:/")) == \
+        f"version {KEEP + 2}".encode()
+
+
+def test_a_version_is_pinned_and_names_its_history(history):
+    assert pinned(history) == history  # nothing written yet
+    change(history, lambda local: local.write_bytes(b"one"))
+    assert pinned(history) == version_url(history, 1) and history_of(pinned(history)) == history
+    assert history_of("/data/000000000001.duckdb") == "/data/000000000001.duckdb"  # a local file is itself
+
+
+def test_a_folder_of_other_files_is_not_a_history(history):
+    fsspec.filesystem("memory").pipe_file(f"{history.removeprefix('memory:/')}/notes.txt", b"x")
+    with pytest.raises(HistoryError, match="holds files but no contact history versions"):
+        latest_version(history)
+
+
+def test_the_loop_commands_take_a_history_url_and_name_it(tmp_path, history):
+    scenario = scenario_with_history(tmp_path, history)
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    empty = CliRunner().invoke(app, ["history", history])
+    assert empty.exit_code == 6 and f"There is no contact history here yet ({history})" in empty.output
+    committed = CliRunner().invoke(app, ["commit", str(tmp_path / "w1")])
+    assert committed.exit_code == 0, committed.output
+    assert f"Created the contact history {history}" in committed.output
+    listed = CliRunner().invoke(app, ["history", str(scenario), "--json"])
+    assert listed.exit_code == 0 and summary["run_id"] in listed.output
+    voided = CliRunner().invoke(app, ["void", summary["run_id"][:8], "--history", history, "--reason", "test"])
+    assert voided.exit_code == 0, voided.output
+    assert f"({history})" in voided.output and versions(history)[-1] == "000000000002.duckdb"
+    unknown = CliRunner().invoke(app, ["void", "nosuchrun", "--history", history])
+    assert unknown.exit_code == 6 and f"match 'nosuchrun' ({history})" in unknown.output
+    assert "Traceback" not in unknown.output
+
+
+def test_optimize_reads_a_history_url_given_with_history_and_refuses_one_never_written(tmp_path, history):
+    scenario = scenario_with_history(tmp_path, tmp_path / "unused.duckdb")
+    missing = CliRunner().invoke(app, ["optimize", str(scenario), "--history", history, "--quiet"])
+    assert missing.exit_code == 6 and f"The contact history given with --history is missing ({history})" in \
+        missing.output
+    run_week(scenario_with_history(tmp_path, history), tmp_path / "w1", MONDAY)
+    ledger.commit(read_run(tmp_path / "w1"), history)
+    planned = CliRunner().invoke(app, ["optimize", str(scenario_with_history(tmp_path, tmp_path / "unused.duckdb")),
+                                       "--history", history, "--out", str(tmp_path / "w2"), "--json", "--quiet",
+                                       "--date", str(MONDAY + dt.timedelta(days=7))])
+    assert planned.exit_code == 0, planned.output
+    assert '"history_seq": 1' in planned.stdout and f'"contact_history": "{history}"' in planned.stdout
+
+
+def test_a_history_url_with_no_bucket_is_refused(tmp_path):
+    scenario = scenario_with_history(tmp_path, "s3://")
+    result = CliRunner().invoke(app, ["optimize", str(scenario), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 6 and "names no bucket or folder" in result.output
