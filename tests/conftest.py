@@ -1,4 +1,4 @@
-"""Shared test helpers: the example scripts loaded as modules, and the repository root."""
+"""Shared test helpers: the example scripts loaded as modules, the repository root, and a memory:// bucket."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import fsspec
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,3 +40,13 @@ def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   worker_dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client
+
+
+@pytest.fixture
+def bucket(request):
+    """A fresh memory:// 'bucket' for one test (the memory file system is one per process)."""
+    fs = fsspec.filesystem("memory")
+    root = f"/cvo-{request.node.name.replace('[', '-').replace(']', '')}"
+    yield f"memory://{root.lstrip('/')}"
+    if fs.exists(root):
+        fs.rm(root, recursive=True)
