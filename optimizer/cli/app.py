@@ -93,13 +93,15 @@ def with_history(scenario: Scenario, history: str | None) -> Scenario:
     ``cvo commit`` creates one)."""
     if history is None:
         return scenario
+    from optimizer.store.datasets import local_path
     from optimizer.store.history_versions import history_url, latest_version
 
-    url, path = history_url(history), Path(history)
-    if url is None and not path.is_file() or url is not None and not latest_version(url, scenario.storage_options):
-        kind = "a folder" if url is None and path.is_dir() else "missing"
+    url = history_url(history)
+    path = local_path(history) if url is None else None
+    if path is not None and not path.is_file() or url is not None and not latest_version(url, scenario.storage_options):
+        kind = "a folder" if path is not None and path.is_dir() else "missing"
         raise HistoryError(f"The contact history given with --history is {kind}", where=history,
                            fix="Give the DuckDB file (or object-store URL) `cvo commit` wrote; leave out --history "
                            "to use the scenario's contact_policy.history (on a first run there is none yet)")
-    policy = scenario.contact_policy.model_copy(update={"history": url or str(path.resolve())})
+    policy = scenario.contact_policy.model_copy(update={"history": url or str(local_path(history).resolve())})
     return scenario.model_copy(update={"contact_policy": policy})

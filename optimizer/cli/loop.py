@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -67,8 +67,8 @@ def void(
     from optimizer.store.ledger import void as void_run
 
     try:
-        run_id, path = resolve_run(run, history)
-        voided, contacts = void_run(path, run_id, reason)
+        run_id, path, options = resolve_run(run, history)
+        voided, contacts = void_run(path, run_id, reason, options)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(f"Voided run {voided}: its {contacts:,} contacts no longer count for the contact policy "
@@ -89,7 +89,7 @@ def history(
     from optimizer.store.ledger import runs
 
     try:
-        table = runs(_history_path(source))
+        table = runs(*_history_path(source))
     except CvoError as error:
         raise fail(error) from None
     if json_output:
@@ -103,20 +103,20 @@ def history(
     Console(width=max(200, Console().width), highlight=False).print(runs_table(table))
 
 
-def _history_path(given: str) -> Path | str:
+def _history_path(given: str) -> tuple[Path | str, dict[str, Any]]:
     """A history given directly (a file or an object-store URL), through a scenario, or through an
-    optimize output folder."""
+    optimize output folder; and the fsspec options to read it with (the scenario's)."""
     from optimizer.scenario.schema import load_scenario
-    from optimizer.store.files import read_summary
+    from optimizer.store.files import read_summary, run_storage_options
     from optimizer.store.ledger import recorded_history
 
     source = Path(given)
     if source.is_dir():
-        return recorded_history(read_summary(source), None, source)
+        return recorded_history(read_summary(source), None, source), run_storage_options(source)
     if source.suffix in (".yaml", ".yml"):
         loaded = load_scenario(source)
-        return recorded_history({}, loaded.history_location(), source)
-    return recorded_history({}, given, source)
+        return recorded_history({}, loaded.history_location(), source), loaded.storage_options
+    return recorded_history({}, given, source), {}
 
 
 

@@ -20,7 +20,7 @@ from optimizer.scenario.offers import planned_offers
 from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
-from optimizer.store.files import RunFolder, read_run
+from optimizer.store.files import RunFolder, read_run, run_storage_options
 from optimizer.store.ledger import Commit, recorded_history
 from optimizer.store.object_runs import readable_run
 
@@ -40,7 +40,7 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
                         "look whose limits were scaled: it is not a plan to send", where=run.shown,
                         fix="Run cvo optimize without --sample, then commit that run")
     target = recorded_history(run.summary, history, run.shown)
-    return ledger.commit(run, target, still_allowed if force else None)
+    return ledger.commit(run, target, still_allowed if force else None, run_storage_options(run.path))
 
 
 def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:

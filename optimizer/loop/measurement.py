@@ -25,7 +25,7 @@ from optimizer.loop.lift import Measurement, join_outcomes, measure
 from optimizer.loop.personas import Persona, sub_personas
 from optimizer.scenario.data import load_customers
 from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import MEASUREMENT_FILE, atomic_write, read_summary
+from optimizer.store.files import MEASUREMENT_FILE, atomic_write, read_summary, run_storage_options
 from optimizer.store.ledger import recorded_history, run_record
 from optimizer.store.tables import read_table
 
@@ -54,8 +54,8 @@ def measure_run(
     ``stage`` hears each step as it starts."""
     tell = stage or (lambda text: None)
     tell("Reading the run from the contact history …")
-    run_id, history = resolve_run(run, history)
-    record, campaigns, contacts = run_record(history, run_id)
+    run_id, history, options = resolve_run(run, history)
+    record, campaigns, contacts = run_record(history, run_id, options)
     tell(f"Reading {Path(outcomes).name} …")
     table = read_table(Path(outcomes), what="outcomes", text_columns=("customer_id",))
     costs = {campaign: (per_contact, per_response) for campaign, per_contact, per_response in zip(
@@ -73,17 +73,17 @@ def measure_run(
     return RunMeasurement(record["run_id"], measured, personas, note)
 
 
-def resolve_run(run: str | Path, history: Path | str | None) -> tuple[str, Path | str]:
-    """(run id or prefix, history: a file, or an object-store URL) from an optimize output folder
-    or a run id."""
+def resolve_run(run: str | Path, history: Path | str | None) -> tuple[str, Path | str, dict[str, Any]]:
+    """(run id or prefix, history: a file, or an object-store URL, and the fsspec options to read it
+    with: the run's scenario's) from an optimize output folder or a run id."""
     folder = Path(run)
     if folder.is_dir():
         summary = read_summary(folder)
-        return summary["run_id"], recorded_history(summary, history, folder)
+        return summary["run_id"], recorded_history(summary, history, folder), run_storage_options(folder)
     if history is None:
         raise HistoryError(f"'{run}' is not a folder, so it is taken as a run id, but no history was given",
                            where="RUN", fix="Give --history PATH (the DuckDB file cvo commit wrote)")
-    return str(run), recorded_history({}, history, "--history")
+    return str(run), recorded_history({}, history, "--history"), {}
 
 
 def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFrame | None, str | None]:

@@ -29,6 +29,7 @@ import yaml
 
 from optimizer.errors import ScenarioError, did_you_mean
 from optimizer.scenario.yaml_file import read_yaml
+from optimizer.store.datasets import is_url
 
 PATH_KEYS = (("customers",), ("scores",), ("contact_policy", "history"))
 
@@ -77,8 +78,9 @@ def _rebased(raw: dict[str, Any], source: Path, target: Path) -> dict[str, Any]:
 
 
 def _moved(value: Any, source: Path, target: Path) -> Any:
-    """A relative path of a file in ``source`` as seen from ``target``; anything else as it is."""
-    if isinstance(value, str) and not Path(value).is_absolute():
+    """A relative path of a file in ``source`` as seen from ``target``; anything else (an absolute
+    path, an fsspec URL such as s3://bucket/customers) as it is."""
+    if isinstance(value, str) and not Path(value).is_absolute() and not is_url(value):
         return os.path.relpath((source / value).resolve(), target.resolve())
     return value
 

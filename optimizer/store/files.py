@@ -320,6 +320,20 @@ def _read_summary_file(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
     return summary
 
 
+def run_storage_options(out_dir: Path) -> dict[str, Any]:
+    """The fsspec options the run's scenario gave (scenario.yaml's ``storage_options``, saved
+    without secrets: credentials come from the environment), for the contact history it names; {}
+    for a folder without scenario.yaml (written by an older cvo) or with none."""
+    import yaml
+
+    try:
+        saved = yaml.safe_load((Path(out_dir) / SCENARIO_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    options = saved.get("storage_options") if isinstance(saved, dict) else None
+    return dict(options) if isinstance(options, dict) else {}
+
+
 def read_summary(out_dir: Path) -> dict[str, Any]:
     """summary.json of an optimize output folder, checked to be of one run with its plan."""
     return read_run(out_dir).summary

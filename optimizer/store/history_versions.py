@@ -26,6 +26,7 @@ import re
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -39,7 +40,13 @@ from optimizer.store.object_runs import ACCESS_FIX, object_store_url
 VERSION = re.compile(r"^(\d{12})\.duckdb$")  # one version's object name below the history's folder
 KEEP = 5  # versions kept after a write: the newest and the four before it
 ATTEMPTS = 5  # a change made again at most this many times while other writers keep landing first
-EXCLUSIVE_SINCE = {"s3fs": (2025, 7, 0)}  # before it, s3fs wrote small files over others in mode "xb" (s3fs#973)
+EXCLUSIVE = {  # the file systems that create an object only if it is absent, from these versions on
+    "s3fs": (2025, 7, 0),  # S3's If-None-Match (s3fs#917; small files from 2025.7, s3fs#974)
+    "gcsfs": (2024, 12, 0),  # GCS's ifGenerationMatch=0 (gcsfs#651)
+    "adlfs": (2024, 12, 0),  # Azure's no-overwrite (adlfs#491)
+    "fsspec": (2024, 12, 0),  # its memory:// alone (one process: the tests)
+}
+PRUNED = b"cvo: an emptied contact history version (only the newest are kept)\n"
 T = TypeVar("T")
 
 
@@ -64,12 +71,12 @@ def history_of(location: str) -> str:
 
 def pinned(location: str, storage_options: dict[str, Any] | None = None) -> str:
     """The history at ``location`` as it is now, for good: for an object store's, the URL of its
-    newest version (it never changes; its folder when none is written yet); a local file as it is."""
+    newest version, which never changes (version 0 when none is written yet: no contacts, whatever
+    is committed meanwhile); a local file as it is."""
     url = history_url(location)
     if url is None or pinned_version(url):
         return location
-    version = latest_version(url, storage_options)
-    return version_url(url, version) if version else url
+    return version_url(url, latest_version(url, storage_options))
 
 
 def version_url(url: str, version: int) -> str:
@@ -102,7 +109,9 @@ def readable_history(history: str | Path, storage_options: dict[str, Any] | None
     if url is None:
         yield local_path(history)
     elif pinned_version(url):
-        yield pinned_copy(url, storage_options)
+        local = pinned_copy(url, storage_options)
+        with _named(local, url):
+            yield local
     else:
         with read_copy(url, storage_options) as (local, _):
             yield local
@@ -124,7 +133,7 @@ def change(url: str, apply: Callable[[Path], T], storage_options: dict[str, Any]
     """``apply(local)`` run on a local copy of the newest version (a path that does not exist when
     there is none: ``apply`` creates it), then the copy written as the next version unless ``apply``
     changed nothing; made again from the new newest when another writer wrote that version first."""
-    _check_exclusive(url, storage_options)
+    _check_writable(url, storage_options)
     for _ in range(ATTEMPTS):
         with tempfile.TemporaryDirectory(prefix="cvo-history-") as temp:
             local = Path(temp) / "contact_history.duckdb"
@@ -132,7 +141,7 @@ def change(url: str, apply: Callable[[Path], T], storage_options: dict[str, Any]
             before = file_digest(local) if local.exists() else None
             with _named(local, url):
                 result = apply(local)
-            if not local.exists() or file_digest(local) == before:
+            if not local.exists() or _checkpointed(local, url) == before:
                 return result
             if _create(url, version + 1, local, storage_options):
                 _prune(url, version + 1, storage_options)
@@ -141,16 +150,24 @@ def change(url: str, apply: Callable[[Path], T], storage_options: dict[str, Any]
                        "recorded by this one", where=url, fix="Run the command again once they are done")
 
 
-def _check_exclusive(url: str, storage_options: dict[str, Any] | None) -> None:
-    """HistoryError, before anything is changed, when the file system's package is too old to
-    create an object only if it is absent (another writer's version would be overwritten)."""
+def _check_writable(url: str, storage_options: dict[str, Any] | None) -> None:
+    """HistoryError, before anything is changed, for a version URL (a version is never changed)
+    and for a file system that cannot create an object only if it is absent (EXCLUSIVE: another
+    writer's version would be overwritten), or whose package is too old to."""
     from importlib.metadata import PackageNotFoundError, version
 
+    if pinned_version(url):
+        raise HistoryError("The location names one version of a contact history, which is never changed",
+                           where=url, fix=f"Give the history's folder, {url.rsplit('/', 1)[0]}")
     fs, _ = filesystem(url, storage_options)
-    package = type(fs).__module__.split(".")[0]
-    needed = EXCLUSIVE_SINCE.get(package)
-    if needed is None:
-        return
+    module = type(fs).__module__
+    package = module.split(".")[0]
+    if package not in EXCLUSIVE or package == "fsspec" and module != "fsspec.implementations.memory":
+        raise HistoryError(f"A contact history cannot be written with {type(fs).__name__}: it cannot create a "
+                           "file only if it is absent, so two commits at once could overwrite each other",
+                           where=url, fix="Keep the history on S3, GCS or Azure (s3://, gs://, abfs://), or as a "
+                           "DuckDB file on a local or shared file system")
+    needed = EXCLUSIVE[package]
     with suppress(PackageNotFoundError):
         found = tuple(int(part) for part in re.findall(r"\d+", version(package))[:3])
         if found >= needed:
@@ -161,7 +178,8 @@ def _check_exclusive(url: str, storage_options: dict[str, Any] | None) -> None:
 
 
 def _fetch(url: str, local: Path, storage_options: dict[str, Any] | None) -> int:
-    """Copy the newest version (or the version ``url`` names) to ``local``; its number (0: none)."""
+    """Copy the newest version (or the version ``url`` names) to ``local``; its number (0: none;
+    a pinned version 0 is the history as it was before its first commit: none)."""
     if pinned_version(url):
         source, version = url, int(url.rsplit("/", 1)[-1].split(".")[0])
     else:
@@ -177,29 +195,58 @@ def _fetch(url: str, local: Path, storage_options: dict[str, Any] | None) -> int
                            where=source, fix="Run the command again: it reads the newest version") from None
     except Exception as error:  # each file system raises its own
         raise HistoryError(f"The contact history cannot be read: {error}", where=source, fix=ACCESS_FIX) from None
+    if local.stat().st_size == len(PRUNED) and local.read_bytes() == PRUNED:
+        raise HistoryError(f"Version {version} of the contact history was emptied: only the {KEEP} newest are "
+                           "kept", where=source, fix="Run the command again: it reads the newest version")
     return version
 
 
+def _checkpointed(local: Path, url: str) -> str:
+    """The SHA-256 of ``local`` with everything DuckDB wrote in it: a write-ahead log left beside it
+    (a connection closed without its checkpoint) is checkpointed into the file first."""
+    wal = local.with_name(local.name + ".wal")
+    if wal.exists():
+        import duckdb
+
+        duckdb.connect(str(local)).execute("CHECKPOINT").close()
+    if wal.exists():
+        raise HistoryError("The change to the contact history could not be checkpointed into its file, so nothing "
+                           "was recorded", where=url, fix="Run the command again")
+    return file_digest(local)
+
+
 def _create(url: str, version: int, local: Path, storage_options: dict[str, Any] | None) -> bool:
-    """Write ``local`` as version ``version``, only if no writer has (False when one has)."""
+    """Write ``local`` as version ``version`` in one upload (an object whole or absent), only if no
+    writer has: False when one has. An object there already that is ``local`` itself (an upload the
+    file system retried after it had landed) is this write."""
     fs, path = filesystem(version_url(url, version), storage_options)
     try:
-        with open(local, "rb") as source, fs.open(path, "xb") as target:
-            shutil.copyfileobj(source, target, length=8 << 20)
+        fs.put_file(str(local), path, mode="create")
     except FileExistsError:
-        return False
+        return _same_file(fs, path, local)
     except Exception as error:  # each file system raises its own
         raise HistoryError(f"The contact history could not be written, and nothing was recorded: {error}",
                            where=url, fix=ACCESS_FIX + " (the history's folder needs write access)") from None
     return True
 
 
+def _same_file(fs: Any, path: str, local: Path) -> bool:
+    """Whether the object at ``path`` holds what ``local`` does."""
+    if fs.info(path).get("size") != local.stat().st_size:
+        return False
+    with tempfile.TemporaryDirectory(prefix="cvo-history-") as temp:
+        fs.get_file(path, f"{temp}/landed")
+        return file_digest(Path(temp) / "landed") == file_digest(local)
+
+
 def _prune(url: str, newest: int, storage_options: dict[str, Any] | None) -> None:
-    """Remove the version KEEP before ``newest`` (each write removes one: older ones are gone already)."""
+    """Empty the version KEEP before ``newest`` (each write empties one): its object stays, a few
+    bytes, so that its number stays taken: a commit that read an older version cannot create it
+    again (and leave its change under a newer one). Removing it is left to nobody."""
     if newest > KEEP:
         fs, path = filesystem(version_url(url, newest - KEEP), storage_options)
-        with suppress(Exception):  # credentials that may write but not delete: the version stays
-            fs.rm_file(path)
+        with suppress(Exception):  # credentials that may create but not replace: the version stays whole
+            fs.pipe_file(path, PRUNED)
 
 
 @contextmanager
@@ -208,24 +255,30 @@ def _named(local: Path, url: str) -> Iterator[None]:
     try:
         yield
     except CvoError as error:
+        error.problem = error.problem.replace(str(local), url)
         error.where = None if error.where is None else error.where.replace(str(local), url)
         raise
 
 
-_PINNED: dict[str, Path] = {}  # a worker process's copies of pinned versions, by URL
+_PINNED: dict[str, Path] = {}  # a worker process's copies of pinned versions, by URL, oldest first
 _PINNED_FOLDER: list[Path] = []
 _PINNING = threading.Lock()  # a Dask worker loads partitions on several threads
+PINNED_KEPT = 2  # copies a process keeps: a run's, and one run's more on the same cluster
 
 
 def pinned_copy(url: str, storage_options: dict[str, Any] | None = None) -> Path:
     """A local copy of the version ``url`` names (a version never changes), made once per
-    process and removed when it exits: every partition a Dask worker loads reads the same one."""
+    process: every partition a Dask worker loads reads the same one. A process keeps the
+    PINNED_KEPT newest copies (an older one is removed when a newer is made) and removes them
+    when it exits."""
     with _PINNING:
         if url not in _PINNED:
             if not _PINNED_FOLDER:
                 _PINNED_FOLDER.append(Path(tempfile.mkdtemp(prefix="cvo-pinned-history-")))
                 atexit.register(shutil.rmtree, _PINNED_FOLDER[0], True)
-            local = _PINNED_FOLDER[0] / f"{len(_PINNED)}.duckdb"
+            local = _PINNED_FOLDER[0] / f"{uuid.uuid4().hex}.duckdb"
             _fetch(url, local, storage_options)
             _PINNED[url] = local
+            while len(_PINNED) > PINNED_KEPT:
+                _PINNED.pop(next(iter(_PINNED))).unlink(missing_ok=True)
         return _PINNED[url]

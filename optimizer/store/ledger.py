@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 import duckdb
 
 from optimizer.errors import DataError, HistoryError, RunFolderError
+from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE, count, newer_runs, record_event, refuse_voided, stale_customers
 from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, RunFolder
 from optimizer.store.history_versions import change, history_url, readable_history
@@ -126,7 +127,7 @@ def commit(run: RunFolder, history: Path | str, recheck: Recheck | None = None,
     """
     url = history_url(history)
     if url is None:
-        return _commit_file(run, Path(history), recheck)
+        return _commit_file(run, local_path(history), recheck)
     return replace(change(url, lambda local: _commit_file(run, local, recheck), storage_options), history=url)
 
 
@@ -217,7 +218,7 @@ def void(history: Path | str, run: str, note: str | None = None,
     ``history``: a DuckDB file, or an object-store URL (its next version, with ``storage_options``)."""
     url = history_url(history)
     if url is None:
-        return _void_file(Path(history), run, note)
+        return _void_file(local_path(history), run, note)
     return change(url, lambda local: _void_file(local, run, note), storage_options)
 
 
@@ -349,7 +350,7 @@ def recorded_history(summary: dict[str, Any], history: Path | str | None, where:
         raise HistoryError("summary.json does not name a contact history (written by an older cvo)",
                            where=str(where), fix="Give --history PATH")
     chosen = summary["contact_history"] if history is None else history
-    return history_url(chosen) or Path(chosen)
+    return history_url(chosen) or local_path(chosen)
 
 
 def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
@@ -359,10 +360,10 @@ def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
     return dt.date.fromisoformat(summary["run_date"])
 
 
-def runs(history: Path | str) -> list[dict[str, Any]]:
+def runs(history: Path | str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every committed run, newest first, with its contacts per group and when (and why) it was voided:
     one dict per run, read without pandas (``cvo history`` starts in a fraction of a second)."""
-    with readable_history(history) as local:
+    with readable_history(history, storage_options) as local:
         return _runs(local)
 
 
@@ -382,9 +383,10 @@ def _runs(history: Path) -> list[dict[str, Any]]:
         connection.close()
 
 
-def run_record(history: Path | str, run: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+def run_record(history: Path | str, run: str, storage_options: dict[str, Any] | None = None,
+               ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """One run (by run_id or a unique prefix of it): its row, its campaigns and its contacts."""
-    with readable_history(history) as local:
+    with readable_history(history, storage_options) as local:
         return _run_record(local, run)
 
 

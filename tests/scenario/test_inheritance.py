@@ -58,6 +58,18 @@ def test_a_relative_extends_is_relative_to_the_file_that_names_it(tmp_path):
     assert load_scenario(child).budget == 10
 
 
+def test_urls_in_a_base_stay_urls_in_the_scenarios_that_extend_it(tmp_path):
+    """customers, scores and the contact history on an object store are not paths to move."""
+    write(tmp_path / "base" / "base.yaml", {
+        "name": "base", "customers": "s3://shop/customers", "scores": "gs://shop/scores", "budget": 10,
+        "campaigns": [{"id": "a", "channel": "email"}],
+        "contact_policy": {"history": "s3://shop/cvo/contact_history.duckdb"}})
+    loaded = load_scenario(write(tmp_path / "child" / "child.yaml", {"extends": "../base/base.yaml", "name": "c"}))
+    assert (loaded.customers, loaded.scores) == ("s3://shop/customers", "gs://shop/scores")
+    assert loaded.history_location() == "s3://shop/cvo/contact_history.duckdb"
+    assert loaded.effective()["contact_policy"]["history"] == "s3://shop/cvo/contact_history.duckdb"
+
+
 def test_scenarios_that_extend_each_other_are_refused(tmp_path):
     write(tmp_path / "a.yaml", {"extends": "b.yaml", "name": "a"})
     write(tmp_path / "b.yaml", {"extends": "a.yaml", "name": "b"})

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import fsspec
+import fsspec.implementations.memory
 import pandas as pd
 import pytest
 import yaml
@@ -19,7 +21,15 @@ from optimizer.cli import app
 from optimizer.errors import HistoryError
 from optimizer.store import history_versions, ledger
 from optimizer.store.files import read_run
-from optimizer.store.history_versions import KEEP, change, history_of, latest_version, pinned, version_url
+from optimizer.store.history_versions import (
+    KEEP,
+    change,
+    history_of,
+    latest_version,
+    pinned,
+    readable_history,
+    version_url,
+)
 
 
 @pytest.fixture
@@ -133,27 +143,125 @@ def test_writers_that_keep_landing_first_end_in_a_clear_error(history, monkeypat
 
 
 def test_a_file_system_too_old_to_create_only_if_absent_is_refused_before_any_change(history, monkeypatch):
-    monkeypatch.setitem(history_versions.EXCLUSIVE_SINCE, "fsspec", (9999, 1, 0))
+    monkeypatch.setitem(history_versions.EXCLUSIVE, "fsspec", (9999, 1, 0))
     changed = []
     with pytest.raises(HistoryError, match=r"fsspec 9999.1.0 or later is needed .* pip install -U 'fsspec>=9999.1.0'"):
         change(history, changed.append)
     assert not changed and latest_version(history) == 0
 
 
-def test_the_newest_versions_are_kept(history):
+def test_the_newest_versions_are_kept_and_older_ones_emptied(history):
     for number in range(1, KEEP + 3):
         change(history, lambda local, number=number: local.write_bytes(f"version {number}".encode()))
-    assert versions(history) == [f"{number:012d}.duckdb" for number in range(3, KEEP + 3)]
+    fs = fsspec.filesystem("memory")
+    held = [fs.cat_file(version_url(history, number).removeprefix("memory:/")) for number in range(1, KEEP + 3)]
+    assert held == [history_versions.PRUNED] * 2 + [f"version {number}".encode() for number in range(3, KEEP + 3)]
     assert latest_version(history) == KEEP + 2
-    assert fsspec.filesystem("memory").cat_file(version_url(history, KEEP + 2).removeprefix("memory:/")) == \
-        f"version {KEEP + 2}".encode()
 
 
 def test_a_version_is_pinned_and_names_its_history(history):
-    assert pinned(history) == history  # nothing written yet
+    """Pinned before the first commit, version 0: no contacts, whatever lands meanwhile."""
+    before = pinned(history)
+    assert before == version_url(history, 0) and history_of(before) == history
     change(history, lambda local: local.write_bytes(b"one"))
     assert pinned(history) == version_url(history, 1) and history_of(pinned(history)) == history
+    with readable_history(before) as local:
+        assert not local.exists()
     assert history_of("/data/000000000001.duckdb") == "/data/000000000001.duckdb"  # a local file is itself
+
+
+def test_a_writer_that_read_a_version_since_emptied_does_not_create_it_again(history, monkeypatch):
+    """A commit copies version 0; meanwhile KEEP + 1 others land, and version 1 is emptied. The
+    commit cannot create version 1 again (its number stays taken): it is made again on the newest."""
+    def others():
+        for number in range(1, KEEP + 2):
+            change(history, lambda local, number=number: local.write_bytes(f"other {number}".encode()))
+
+    fetched = race(monkeypatch, others)
+    change(history, lambda local: local.write_bytes(local.read_bytes() + b" then mine" if local.exists() else b"mine"))
+    newest = KEEP + 2
+    assert fetched[0] == 0 and fetched[-1] == newest - 1 and latest_version(history) == newest
+    fs = fsspec.filesystem("memory")
+    assert fs.cat_file(version_url(history, newest).removeprefix("memory:/")) == f"other {KEEP + 1} then mine".encode()
+    assert fs.cat_file(version_url(history, 1).removeprefix("memory:/")) == history_versions.PRUNED
+    with pytest.raises(HistoryError, match=f"Version 1 of the contact history was emptied.*{version_url(history, 1)}"):
+        with readable_history(version_url(history, 1)):
+            pass
+
+
+def test_a_change_left_in_duckdbs_write_ahead_log_is_written_with_the_version(history):
+    def insert_without_checkpoint(local):
+        connection = duckdb.connect(str(local))
+        connection.execute("PRAGMA disable_checkpoint_on_shutdown")
+        connection.execute("CREATE TABLE kept AS SELECT 42 AS answer")
+        connection.close()
+        assert local.with_name(local.name + ".wal").exists()
+
+    change(history, insert_without_checkpoint)
+    with readable_history(history) as local, duckdb.connect(str(local), read_only=True) as connection:
+        assert connection.execute("SELECT answer FROM kept").fetchone() == (42,)
+
+
+def test_an_upload_retried_after_it_landed_is_this_write(history, monkeypatch):
+    memory = fsspec.implementations.memory.MemoryFileSystem
+    put_file = memory.put_file
+
+    def landed_then_retried(self, lpath, rpath, *args, **kwargs):
+        put_file(self, lpath, rpath, *args, **kwargs)
+        put_file(self, lpath, rpath, *args, **kwargs)  # the retry finds its own object
+
+    monkeypatch.setattr(memory, "put_file", landed_then_retried)
+    assert change(history, lambda local: (local.write_bytes(b"once"), "done")[1]) == "done"
+    assert versions(history) == ["000000000001.duckdb"]
+
+
+def test_a_version_or_a_file_system_that_cannot_create_only_if_absent_is_not_written(history, monkeypatch):
+    change(history, lambda local: local.write_bytes(b"one"))
+    with pytest.raises(HistoryError, match="names one version of a contact history, which is never changed"):
+        change(version_url(history, 1), lambda local: local.write_bytes(b"two"))
+    monkeypatch.delitem(history_versions.EXCLUSIVE, "fsspec")
+    with pytest.raises(HistoryError, match="cannot be written with MemoryFileSystem: it cannot create a file only "
+                       "if it is absent"):
+        change(history, lambda local: local.write_bytes(b"two"))
+    assert versions(history) == ["000000000001.duckdb"]
+
+
+def test_a_broken_version_is_named_by_its_url(history):
+    fsspec.filesystem("memory").pipe_file(version_url(history, 1).removeprefix("memory:/"), b"not a database")
+    for location in (history, version_url(history, 1)):
+        with pytest.raises(HistoryError, match="not a DuckDB database") as error:
+            ledger.runs(location)
+        assert history in error.value.message and "/tmp" not in error.value.message
+
+
+def test_a_history_url_file_is_a_local_file(tmp_path):
+    scenario = scenario_with_history(tmp_path, f"file://{tmp_path}/h.duckdb")
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    assert ledger.commit(read_run(tmp_path / "w1"), f"file://{tmp_path}/h.duckdb").recorded
+    assert (tmp_path / "h.duckdb").is_file()
+    assert run_week(scenario, tmp_path / "w2", MONDAY + dt.timedelta(days=7))["history_seq"] == 1
+
+
+def test_commit_void_and_history_open_the_store_with_the_scenarios_options(tmp_path, history, monkeypatch):
+    seen = []
+    filesystem = history_versions.filesystem
+
+    def recorded(location, storage_options=None):
+        seen.append(storage_options)
+        return filesystem(location, storage_options)
+
+    monkeypatch.setattr(history_versions, "filesystem", recorded)
+    scenario = scenario_with_history(tmp_path, history)
+    loaded = yaml.safe_load(scenario.read_text())
+    scenario.write_text(yaml.safe_dump({**loaded, "storage_options": {"skip_instance_cache": True}}))
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    for command in (["commit", str(tmp_path / "w1")], ["history", str(scenario)], ["history", str(tmp_path / "w1")],
+                    ["void", str(tmp_path / "w1")]):
+        seen.clear()
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 0, result.output
+        assert seen and all(options == {"skip_instance_cache": True} for options in seen), (command, seen)
+    assert ledger.runs(history)[0]["run_id"] == summary["run_id"]
 
 
 def test_a_folder_of_other_files_is_not_a_history(history):
