@@ -37,7 +37,7 @@ def generate_data() -> ModuleType:
 def client():
     """A LocalCluster of two process workers for the Dask tests, one per test module."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                   worker_dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         yield client
 

@@ -148,7 +148,7 @@ def _optimize_on_dask(
         out_dir = local_path(out) if out is not None and url is None else Path("out") / loaded.name
         console = progress_console(quiet)
         # an object store has no lock: each run writes its own prefix (optimizer/store/object_runs.py)
-        with claimed_output_folder(out_dir) if url is None else nullcontext(), _cluster(address, console) as client:
+        with claimed_output_folder(out_dir) if url is None else nullcontext(), _cluster(address, quiet) as client:
             title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"
             with PassProgress(console, title) as progress:
                 run = optimize_distributed(loaded, client, url or out_dir, run_date, progress)
@@ -170,8 +170,8 @@ def _optimize_on_dask(
                f"(the contact lists, one CSV per partition each), {SUMMARY_FILE}, {SCENARIO_FILE}")
 
 
-CONNECT_TIMEOUT_S = 10  # to reach a scheduler
-WORKER_TIMEOUT_S = 30  # for a scheduler's first worker
+CONNECT_TIMEOUT_S = 5  # to reach a scheduler
+WORKER_TIMEOUT_S = 5  # for a scheduler's first worker (a started worker joins in about a second)
 
 
 def _check_decomposition(method: Method | None, scenario_method: Method, source: str) -> None:
@@ -198,16 +198,18 @@ def _scheduler_file(address: str) -> str | None:
 
 
 @contextmanager
-def _cluster(address: str, console: Console) -> Iterator[Any]:
-    """A Dask client of a LocalCluster on this machine ('local') or of the scheduler at ``address``,
-    with a worker at least; CvoError (exit 1) when the scheduler cannot be reached or has no workers."""
+def _cluster(address: str, quiet: bool) -> Iterator[Any]:
+    """A Dask client of a LocalCluster on this machine ('local', its dashboard on a free port) or of
+    the scheduler at ``address``, with a worker at least; CvoError (exit 1) when the scheduler cannot
+    be reached or has no workers. The dashboard's link goes to stderr (unless ``quiet``)."""
     from distributed import Client, LocalCluster
 
     if address == "local":
         with LocalCluster(  # type: ignore[no-untyped-call]  # distributed leaves __init__ unannotated
-                threads_per_worker=1, dashboard_address=None,
+                threads_per_worker=1, dashboard_address=":0",
                 silence_logs=logging.ERROR) as cluster, Client(cluster) as local:  # type: ignore[no-untyped-call]
             # the scheduler runs here: its notices (a shuffle started, a worker closed) are not the user's
+            _announce(local, quiet)
             yield local
         return
     file = _scheduler_file(address)
@@ -226,10 +228,15 @@ def _cluster(address: str, console: Console) -> Iterator[Any]:
         except TimeoutError:
             start = f"dask worker {address}" if file is None else f"dask worker --scheduler-file {file}"
             raise CvoError(f"The Dask scheduler {named} has no workers (waited {WORKER_TIMEOUT_S} s)", where=flag,
-                           fix=f"Start workers with `{start}`") from None
-        if client.scheduler_info().get("services", {}).get("dashboard"):
-            console.print(f"Dask dashboard: {client.dashboard_link}", highlight=False)
+                           fix=f"Start workers with `{start}`, then run again") from None
+        _announce(client, quiet)
         yield client
+
+
+def _announce(client: Any, quiet: bool) -> None:
+    """The dashboard's link on stderr, when the scheduler serves one (a terminal or a batch log alike)."""
+    if not quiet and client.scheduler_info().get("services", {}).get("dashboard"):
+        typer.echo(f"Dask dashboard: {client.dashboard_link}", err=True)
 
 
 @app.command()

@@ -179,7 +179,7 @@ def _write_parts(data: LoadedData, plan: PlanSpec, cuts: ControlCuts, folders: d
     """Every partition's plan file and list parts written by its worker into ``folders``; their
     figures added up into ``summary``; each file's SHA-256 by its name in the run (PartFolder.write)."""
     scenario, result, client = source[0], source[2], data.customers.client
-    written = client.map(_write_plan, data.customers.futures, data.sources, data.routed, data.strata,
+    written = client.map(_write_plan, data.customers.futures, data.sources, data.routed(), data.strata,
                          range(len(data.sources)), plan=plan, cuts=cuts, levels=data.levels, source=source,
                          folders=folders, run_id=summary["run_id"], pure=False)
     parts = gathered(client, written, data.customers.progress, "write", data.customers.n)

@@ -18,7 +18,7 @@ Needs the optional extra: ``pip install 'cvo[dask]'``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from operator import add
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, cast
@@ -160,13 +160,27 @@ def partition_scenario(scenario: Scenario, source: PartSource) -> Scenario:
 
 @dataclass(frozen=True)
 class LoadedData:
-    """The loaded partitions and, per partition, where its tables are (to read again for the plan)."""
+    """The loaded partitions and, per partition, where its tables are (to read again for the plan).
+
+    Scores routed by customer id (optimizer/plan/routing.py) are not kept through the passes: the
+    workers keep the partitions' compact arrays only, and ``routed`` routes the scores again when
+    the plan is written (one more shuffle, instead of every score row held for the whole run)."""
 
     customers: DaskCustomers
     sources: list[PartSource]
-    routed: list[Any]  # per partition, the future of its routed score rows, or None
     strata: list[Any]  # per partition, the future of its customers' stratum labels (None: no strata)
     levels: list[str]  # every stratum label, sorted ([""] without strata)
+    routing: tuple[Dataset, list[Part], Dataset, str] | None = None  # customers, their parts, scores, id column
+    kept: list[int] = field(default_factory=list)  # the partitions' numbers among the customer parts
+
+    def routed(self) -> list[Any]:
+        """Per partition, the future of its routed score rows (None each when scores pair by name)."""
+        if self.routing is None:
+            return [None] * len(self.sources)
+        from optimizer.plan.routing import routed_scores
+
+        every = routed_scores(self.customers.client, *self.routing)
+        return [every[number] for number in self.kept]
 
 
 def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Progress | None = None,
@@ -177,6 +191,8 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
     and no minimum audiences break a limit with their cheapest customers."""
     customers, scores = client.submit(datasets, scenario, pure=False).result()
     parts, routed = _score_sources(client, scenario, customers, scores, progress)
+    routing = None if scores is None or all(frame is None for frame in routed) else (
+        customers, list(customers.parts), scores, scenario.customer_id)
     loads = [client.submit(load_partition, scenario, source, run_date, history_expected, frame, pure=False)
              for source, frame in zip(parts, routed)]
     answers = gathered(client, [client.submit(_answer, load, pure=False) for load in loads], progress, "load")
@@ -203,7 +219,7 @@ def loaded_data(client: Any, scenario: Scenario, run_date: dt.date, progress: Pr
         offset += answers[number].size
     dask = DaskCustomers(client, placed, [parts[n].part.name for n in kept], offset, progress)
     strata = [client.submit(_strata, loads[n], pure=False) if scenario.control_strata else None for n in kept]
-    return LoadedData(dask, [parts[n] for n in kept], [routed[n] for n in kept], strata, levels)
+    return LoadedData(dask, [parts[n] for n in kept], strata, levels, routing, kept)
 
 
 def _check_customers_once(customers: Dataset, parts: list[Part], id_column: str) -> None:

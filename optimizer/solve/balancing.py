@@ -162,13 +162,14 @@ def balance(
     """
     best: Pass | None = None
     damping = 1.0
-    for _ in range(MAX_BALANCING):
+    for number in range(1, MAX_BALANCING + 1):
         latest = balancing_pass(customers, prices, nearest)
         fell = np.inf if best is None else best.bound - latest.bound
         if best is None or fell > 0:  # the first pass is the best so far (it fell by inf)
             best = latest
         else:
             damping /= 2
+        customers.standing(f"balancing pass {number}", None, best.bound)  # signed prices: L(λ) bounds every plan
         moves = price_moves(customers, latest)
         if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.expired():
             break

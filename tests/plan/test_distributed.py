@@ -175,8 +175,9 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
     result = CliRunner().invoke(app, ["optimize", str(scenario), "--dask", client.scheduler.address,
                                       "--out", str(tmp_path / "cli"), "--json"])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output[result.output.index("{"):])
+    summary = json.loads(result.stdout)  # the dashboard's link goes to stderr, never into the JSON
     assert summary["status"] == "optimal" and summary["partitions"] == 2
+    assert f"Dask dashboard: {client.dashboard_link}" in result.stderr
     assert len(distributed_plan(tmp_path / "cli")) == CUSTOMERS
     again = CliRunner().invoke(app, ["optimize", str(scenario), "--dask", client.scheduler.address,
                                      "--out", str(tmp_path / "cli")])

@@ -207,3 +207,36 @@ def test_a_customer_in_two_parts_is_named_as_a_duplicate_is_in_memory(client, tm
     assert caught.value.message.startswith(f"The customer id '{first['customer_id'].iat[0]}' appears in more than "
                                            "one part of the customers dataset (1 duplicate row(s) in all)")
     assert caught.value.exit_code == 3 and not (tmp_path / "out" / PLAN_FOLDER).exists()
+
+
+def test_routed_score_rows_are_not_held_through_the_passes(client, tmp_path):
+    """Scores split by campaign are routed to the partitions to load them, then let go: once loaded,
+    the cluster holds no data frame (the passes need the compact arrays only); the plan routes
+    them again to write."""
+    import datetime as dt
+    import time
+
+    from optimizer.plan.distributed import anchored
+    from optimizer.plan.partitioned_data import loaded_data
+
+    write_scenario(tmp_path, 2)
+    scores = pd.read_parquet(tmp_path / "whole" / "scores.parquet")
+    (tmp_path / "by_campaign").mkdir()
+    for number, (_, rows) in enumerate(scores.groupby("campaign_id")):
+        rows.to_parquet(tmp_path / "by_campaign" / f"chunk-{number}.parquet")
+    scenario = yaml.safe_load((tmp_path / "partitioned.yaml").read_text())
+    path = tmp_path / "routed.yaml"
+    path.write_text(yaml.safe_dump({**scenario, "scores": "by_campaign"}))
+    data = loaded_data(client, anchored(load_scenario(path)), dt.date(2026, 1, 5))
+
+    def held_frames(dask_scheduler):
+        return [str(task.key) for task in dask_scheduler.tasks.values()
+                if task.state == "memory" and "DataFrame" in str(task.type)]
+
+    assert data.routing is not None
+    deadline = time.monotonic() + 10  # a future let go reaches the scheduler a moment later
+    while client.run_on_scheduler(held_frames) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not client.run_on_scheduler(held_frames)
+    routed = client.gather(data.routed())
+    assert sum(len(frame) for frame in routed) == len(scores)
