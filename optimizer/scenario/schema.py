@@ -30,6 +30,7 @@ from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
 from optimizer.store.datasets import is_url
+from optimizer.store.files import NOT_KEPT
 from optimizer.store.history_versions import history_of
 
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
@@ -238,7 +239,7 @@ SECRET_WORDS = ("secret", "token", "password", "key", "credential", "sas")  # in
 def _without_secrets(options: dict[str, Any]) -> dict[str, Any]:
     """Storage options as a run folder keeps them: a value whose name says it is a secret is replaced
     (credentials belong in the environment, where fsspec's file systems read them)."""
-    return {name: "<not kept>" if any(word in name.lower() for word in SECRET_WORDS) else
+    return {name: NOT_KEPT if any(word in name.lower() for word in SECRET_WORDS) else
             _without_secrets(value) if isinstance(value, dict) else value for name, value in options.items()}
 
 

@@ -38,7 +38,7 @@ class DaskCustomers(Customers):
         self.futures = futures
         self.n = n
         self.progress = progress
-        self.value_outside = 0.0
+        self.value_outside = None
         self.pass_seconds, self._timed = 0.0, set()  # as Customers: passes over the cluster are timed
         self.rows, self.campaign_ids, self.row_weight, self.campaigns, self.shared_weights = client.submit(
             _describe, self.futures[0]).result()

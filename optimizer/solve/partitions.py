@@ -381,9 +381,10 @@ class Customers:
     """
 
     def __init__(self, priced: PricedProblem, progress: Progress | None = None,
-                 price_scale: NDArray[np.float64] | None = None, value_outside: float = 0.0) -> None:
+                 price_scale: NDArray[np.float64] | None = None, value_outside: float | None = None) -> None:
         """``value_outside``: the value of customers held fixed outside these (a screen's), added to
-        the values ``standing`` reports so that they are of the whole plan."""
+        the plan values ``standing`` reports so that they are of the whole plan; its bounds are then
+        of these customers only (the fixed ones might do better elsewhere), so none is reported."""
         self.priced = priced
         self.value_outside = value_outside
         self.pass_seconds = 0.0  # the slowest plain pass over everyone so far (map)
@@ -439,10 +440,12 @@ class Customers:
         return self.priced.take(customers, customers, self.shared_weights, keep_dtype)
 
     def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
-        """Tell the watcher the best plan's value and the bound after ``phase`` (values of all customers)."""
+        """Tell the watcher the best plan's value and the bound after ``phase`` (values of all
+        customers; no bound for a screen's candidates, ``value_outside``)."""
         if self.progress is not None:
-            self.progress.standing(phase, None if objective is None else objective + self.value_outside,
-                                   None if bound is None else bound + self.value_outside)
+            outside = self.value_outside or 0.0
+            self.progress.standing(phase, None if objective is None else objective + outside,
+                                   None if bound is None or self.value_outside is not None else bound)
 
     def _report(self, stage: str) -> None:
         if self.progress is not None:

@@ -34,6 +34,7 @@ PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  #
 SCENARIO_FILE = "scenario.yaml"  # the scenario as run: bases and --set overrides applied, paths absolute
 CONTACTS_FOLDER = "contacts"  # a --dask run's contact lists: contacts/contacts_<channel>/part-NNNNN.csv
 MANIFEST_FILE = "manifest.json"
+NOT_KEPT = "<not kept>"  # what scenario.yaml holds in place of a secret storage option
 RUNS_FOLDER = "runs"  # an object store's OUT/runs/<run_id>/: each run's own prefix (optimizer/store/object_runs.py)
 MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
@@ -321,9 +322,10 @@ def _read_summary_file(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
 
 
 def run_storage_options(out_dir: Path) -> dict[str, Any]:
-    """The fsspec options the run's scenario gave (scenario.yaml's ``storage_options``, saved
-    without secrets: credentials come from the environment), for the contact history it names; {}
-    for a folder without scenario.yaml (written by an older cvo) or with none."""
+    """The fsspec options the run's scenario gave (scenario.yaml's ``storage_options``), for the
+    contact history it names, without the secrets it does not keep (NOT_KEPT): those come from the
+    environment, as they did for the run; {} for a folder without scenario.yaml (written by an
+    older cvo) or with none."""
     import yaml
 
     try:
@@ -331,7 +333,12 @@ def run_storage_options(out_dir: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError):
         return {}
     options = saved.get("storage_options") if isinstance(saved, dict) else None
-    return dict(options) if isinstance(options, dict) else {}
+    return _kept(options) if isinstance(options, dict) else {}
+
+
+def _kept(options: dict[str, Any]) -> dict[str, Any]:
+    return {name: _kept(value) if isinstance(value, dict) else value for name, value in options.items()
+            if value != NOT_KEPT}
 
 
 def read_summary(out_dir: Path) -> dict[str, Any]:

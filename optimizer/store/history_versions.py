@@ -109,8 +109,7 @@ def readable_history(history: str | Path, storage_options: dict[str, Any] | None
     if url is None:
         yield local_path(history)
     elif pinned_version(url):
-        local = pinned_copy(url, storage_options)
-        with _named(local, url):
+        with pinned_copy(url, storage_options) as local, _named(local, url):
             yield local
     else:
         with read_copy(url, storage_options) as (local, _):
@@ -231,12 +230,17 @@ def _create(url: str, version: int, local: Path, storage_options: dict[str, Any]
 
 
 def _same_file(fs: Any, path: str, local: Path) -> bool:
-    """Whether the object at ``path`` holds what ``local`` does."""
-    if fs.info(path).get("size") != local.stat().st_size:
+    """Whether the object at ``path`` holds what ``local`` does (read past the file system's cached
+    listing, which predates the object; False when it cannot be read: the change is made again)."""
+    try:
+        fs.invalidate_cache(path)
+        if fs.info(path).get("size") != local.stat().st_size:
+            return False
+        with tempfile.TemporaryDirectory(prefix="cvo-history-") as temp:
+            fs.get_file(path, f"{temp}/landed")
+            return file_digest(Path(temp) / "landed") == file_digest(local)
+    except Exception:  # noqa: BLE001  # each file system raises its own; made again, it meets the object anew
         return False
-    with tempfile.TemporaryDirectory(prefix="cvo-history-") as temp:
-        fs.get_file(path, f"{temp}/landed")
-        return file_digest(Path(temp) / "landed") == file_digest(local)
 
 
 def _prune(url: str, newest: int, storage_options: dict[str, Any] | None) -> None:
@@ -261,16 +265,18 @@ def _named(local: Path, url: str) -> Iterator[None]:
 
 
 _PINNED: dict[str, Path] = {}  # a worker process's copies of pinned versions, by URL, oldest first
+_READING: dict[str, int] = {}  # how many readers each copy has now
 _PINNED_FOLDER: list[Path] = []
 _PINNING = threading.Lock()  # a Dask worker loads partitions on several threads
-PINNED_KEPT = 2  # copies a process keeps: a run's, and one run's more on the same cluster
+PINNED_KEPT = 2  # copies a process keeps when nobody reads them: a run's, and one run's more
 
 
-def pinned_copy(url: str, storage_options: dict[str, Any] | None = None) -> Path:
-    """A local copy of the version ``url`` names (a version never changes), made once per
-    process: every partition a Dask worker loads reads the same one. A process keeps the
-    PINNED_KEPT newest copies (an older one is removed when a newer is made) and removes them
-    when it exits."""
+@contextmanager
+def pinned_copy(url: str, storage_options: dict[str, Any] | None = None) -> Iterator[Path]:
+    """A local copy of the version ``url`` names (a version never changes), made once per process
+    and read as long as the block runs: every partition a Dask worker loads reads the same one. A
+    copy nobody reads is removed when more than PINNED_KEPT are kept (a copy being read never is);
+    the rest are removed when the process exits."""
     with _PINNING:
         if url not in _PINNED:
             if not _PINNED_FOLDER:
@@ -279,6 +285,12 @@ def pinned_copy(url: str, storage_options: dict[str, Any] | None = None) -> Path
             local = _PINNED_FOLDER[0] / f"{uuid.uuid4().hex}.duckdb"
             _fetch(url, local, storage_options)
             _PINNED[url] = local
-            while len(_PINNED) > PINNED_KEPT:
-                _PINNED.pop(next(iter(_PINNED))).unlink(missing_ok=True)
-        return _PINNED[url]
+        _READING[url] = _READING.get(url, 0) + 1
+        local = _PINNED[url]
+        for unread in [kept for kept in _PINNED if not _READING.get(kept)][:max(0, len(_PINNED) - PINNED_KEPT)]:
+            _PINNED.pop(unread).unlink(missing_ok=True)
+    try:
+        yield local
+    finally:
+        with _PINNING:
+            _READING[url] -= 1

@@ -162,3 +162,28 @@ def test_a_failing_screen_leaves_half_the_time_to_the_passes_over_everyone(scree
     assert 45.0 <= limit <= 51.0  # 100 s less the reserve, half of what is left then kept back
     assert screened["solved"] == [12_000] and result.termination is Termination.OPTIMAL
     assert problem.violations(result.choice) == []
+
+
+class Standings:
+    """A progress watcher that keeps every (phase, plan, bound) told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, float | None, float | None]] = []
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        pass
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        self.told.append((phase, objective, bound))
+
+
+@pytest.mark.parametrize("share", [0.03, 0.15])
+def test_every_bound_the_progress_is_told_bounds_the_final_plan(screened, monkeypatch, share):
+    """A screen's candidates' own bounds (their limits less the fixed customers' use) are not bounds
+    of the whole plan: while they are solved, the progress is told their plans, not their bounds."""
+    monkeypatch.setattr(screening, "SCREEN_SHARE", share)
+    watcher = Standings()
+    result = solve_decompose(planned_problem(1, 30_000), SolverOptions(mip_gap=GAP), progress=watcher)
+    assert screened["screens"] and any(bound is not None for _, _, bound in watcher.told)
+    assert [(phase, bound) for phase, _, bound in watcher.told
+            if bound is not None and bound < result.objective - 1e-6] == []
