@@ -86,7 +86,7 @@ def history(
 
     Example: cvo history scenarios/weekly.yaml
     """
-    from optimizer.store.ledger import runs
+    from optimizer.store.history_file import runs
 
     try:
         table = runs(*_history_path(source))
@@ -108,7 +108,7 @@ def _history_path(given: str) -> tuple[Path | str, dict[str, Any]]:
     optimize output folder; and the fsspec options to read it with (the scenario's)."""
     from optimizer.scenario.schema import load_scenario
     from optimizer.store.files import read_summary, run_storage_options
-    from optimizer.store.ledger import recorded_history
+    from optimizer.store.history_file import recorded_history
 
     source = Path(given)
     if source.is_dir():

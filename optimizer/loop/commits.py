@@ -21,7 +21,8 @@ from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
 from optimizer.store.files import RunFolder, read_run, run_storage_options
-from optimizer.store.ledger import Commit, recorded_history
+from optimizer.store.history_file import recorded_history
+from optimizer.store.ledger import Commit
 from optimizer.store.object_runs import readable_run
 
 

@@ -26,7 +26,7 @@ from optimizer.loop.personas import Persona, sub_personas
 from optimizer.scenario.data import load_customers
 from optimizer.scenario.schema import load_scenario
 from optimizer.store.files import MEASUREMENT_FILE, atomic_write, read_summary, run_storage_options
-from optimizer.store.ledger import recorded_history, run_record
+from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.tables import read_table
 
 

@@ -56,8 +56,8 @@ from optimizer.store.files import (
     staging_folder,
     write_run,
 )
+from optimizer.store.history_file import history_state
 from optimizer.store.history_versions import history_of, pinned
-from optimizer.store.ledger import history_state
 from optimizer.store.object_runs import PartFolder, check_object_location, object_store_url, publish, run_url
 
 CONTACTS_FOLDER = "contacts"  # OUT/contacts/<channel>/part-NNNNN.csv: a --dask run's contact lists

@@ -39,7 +39,7 @@ from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
-from optimizer.store.ledger import history_state
+from optimizer.store.history_file import history_state
 from optimizer.store.object_runs import put_file, readable_run
 
 MAX_LEVELS = 20

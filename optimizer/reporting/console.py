@@ -273,7 +273,7 @@ def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
 
 
 def runs_table(runs: list[dict[str, Any]]) -> Table:
-    """The runs of a contact history (``store.ledger.runs``), newest first, never wrapped (a run id
+    """The runs of a contact history (``store.history_file.runs``), newest first, never wrapped (a run id
     is copied from here to cvo void and cvo measure); a voided run is dimmed."""
     table = Table(title="Runs in the contact history, newest first", title_justify="left", box=box.SIMPLE_HEAD)
     columns = ("run_id", "run_date", "scenario", "committed_at", "status", "objective", "treatment", "control",

@@ -4,7 +4,7 @@ The customer table has one row per customer. The optional score table is long:
 ``customer_id, campaign_id, p_treat, p_control`` with probabilities in [0, 1], laid out here as
 (customer × campaign) arrays; a pair with no score row cannot be targeted (it is counted as "no
 score" in the summary), but a campaign that reads its probabilities from the table must have rows
-there. The contacts are those of the contact history (optimizer/store/ledger.py)
+there. The contacts are those of the contact history (optimizer/store/history_file.py)
 that the contact policy must respect on the run date.
 """
 
@@ -24,8 +24,8 @@ from optimizer.errors import DataError, did_you_mean
 from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.sample import Sample, check_share, drawn
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario, variants_scored
+from optimizer.store.history_file import check_history_path, contacts_around, history_state
 from optimizer.store.history_versions import readable_history
-from optimizer.store.ledger import check_history_path, contacts_around, history_state
 from optimizer.store.tables import id_text, read_table, require_columns, row_label, show
 
 SCORE_COLUMNS = ("customer_id", "campaign_id", "p_treat", "p_control")

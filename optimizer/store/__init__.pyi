@@ -19,17 +19,15 @@ from .files import (
     read_summary as read_summary,
     write_run as write_run,
 )
-from .ledger import (
-    Commit as Commit,
+from .history_file import (
     check_history_path as check_history_path,
-    commit as commit,
     contacts_around as contacts_around,
     history_state as history_state,
     recorded_history as recorded_history,
     run_record as run_record,
     runs as runs,
-    void as void,
 )
+from .ledger import Commit as Commit, commit as commit, void as void
 from .tables import (
     read_table as read_table,
     require_columns as require_columns,

@@ -1,13 +1,7 @@
-"""The contact history: every plan sent, in an embedded DuckDB file.
+"""Writing the contact history: every plan sent is committed to it, and a run sent by mistake voided.
 
-Four tables. ``runs``: one row per committed run (its run_id, scenario, run date, figures).
-``campaigns``: per run and campaign, the channel, costs and measurement window.
-``contacts``: per run, one row per customer given a campaign, treated or control, with the
-date sent and the end of the measurement window (exclusive):
-
-    window_end = sent_on + measurement_window_days
-
-``events``: every commit and every void, numbered in order (``seq``). A plan records the last
+The file's tables and how it is read are optimizer/store/history_file.py's. ``events`` numbers
+every commit and every void in order (``seq``). A plan records the last
 ``seq`` it saw (its summary's ``history_seq``); a commit of that plan after newer runs that
 contacted its customers within the contact policy's reach is stale and refused (or, forced,
 commits only what the policy still allows). A void takes a run back as an event: its contacts
@@ -30,7 +24,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -38,42 +32,12 @@ from optimizer.errors import DataError, HistoryError, RunFolderError
 from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE, count, newer_runs, record_event, refuse_voided, stale_customers
 from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, RunFolder
-from optimizer.store.history_versions import change, history_url, readable_history
+from optimizer.store.history_file import connect, contact_columns, match_run, open_existing
+from optimizer.store.history_versions import change, history_url
 
 if TYPE_CHECKING:  # pandas and pyarrow load when contacts are read or written: cvo history never needs them
     import pandas as pd
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id VARCHAR PRIMARY KEY, scenario VARCHAR, scenario_file VARCHAR, run_date DATE,
-    committed_at TIMESTAMP, out_dir VARCHAR, status VARCHAR, objective DOUBLE,
-    treatment BIGINT, control BIGINT, expected_spend DOUBLE, expected_value DOUBLE
-);
-CREATE TABLE IF NOT EXISTS campaigns (
-    run_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, cost_per_contact DOUBLE,
-    cost_per_response DOUBLE, measurement_window_days INTEGER, treatment BIGINT, control BIGINT
-);
-CREATE TABLE IF NOT EXISTS contacts (
-    run_id VARCHAR, customer_id VARCHAR, campaign_id VARCHAR, channel VARCHAR, "group" VARCHAR,
-    sent_on DATE, window_end DATE
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq BIGINT PRIMARY KEY, kind VARCHAR, run_id VARCHAR, happened_at TIMESTAMP, note VARCHAR
-);
-ALTER TABLE contacts ADD COLUMN IF NOT EXISTS value_per_response DOUBLE;
-ALTER TABLE contacts ADD COLUMN IF NOT EXISTS variant VARCHAR;
-ALTER TABLE contacts ADD COLUMN IF NOT EXISTS cost_per_contact DOUBLE;
-ALTER TABLE contacts ADD COLUMN IF NOT EXISTS cost_per_response DOUBLE;
-CREATE TABLE IF NOT EXISTS meta (history_id VARCHAR);
-INSERT INTO meta SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM meta);
-"""
-DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
-
-CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end", "value_per_response",
-                   "variant", "cost_per_contact", "cost_per_response"]
-LATER_COLUMNS = ("value_per_response", "variant", "cost_per_contact", "cost_per_response")  # added after the first cvo
-AS_OF = ("run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq <= ?) AND run_id NOT IN "
-         "(SELECT run_id FROM events WHERE kind = 'void' AND seq <= ?)")  # live as the history stood at a seq
 OFFER_TABLE = "offers_now"  # a commit's (campaign, variant) costs, for the contacts' own cost columns
 
 
@@ -94,25 +58,6 @@ class Commit:
 Recheck = Callable[[RunFolder, "pd.DataFrame"], "pd.DataFrame"]
 """Given a run and every live contact of its customers, the plan rows (customer_id, campaign_id,
 group) the contact policy still allows (optimizer/loop/commits.py)."""
-
-
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the history (creating it unless read-only) with its tables in place."""
-    check_history_path(path)
-    try:
-        if read_only:
-            return duckdb.connect(str(path), read_only=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(path))
-        connection.execute(SCHEMA)
-        return connection
-    except duckdb.Error as error:
-        raise HistoryError(
-            f"The contact history cannot be opened: {str(error).splitlines()[0]}",
-            where=str(path),
-            fix="If another cvo command is writing to it, wait for it to finish; otherwise check that the file "
-            "is a cvo contact history (a DuckDB file) and that you may write to its folder",
-        ) from None
 
 
 def commit(run: RunFolder, history: Path | str, recheck: Recheck | None = None,
@@ -204,7 +149,7 @@ def _plan_rows(
     if recheck is None or not stale:
         return None
     contacts = connection.execute(
-        f"SELECT {_columns(connection)} FROM contacts WHERE {LIVE} AND customer_id IN "
+        f"SELECT {contact_columns(connection)} FROM contacts WHERE {LIVE} AND customer_id IN "
         "(SELECT customer_id FROM read_parquet(?) WHERE campaign_id IS NOT NULL)",
         [[str(file) for file in run.plan]],
     ).df()
@@ -223,10 +168,10 @@ def void(history: Path | str, run: str, note: str | None = None,
 
 
 def _void_file(history: Path, run: str, note: str | None) -> tuple[str, int]:
-    connection = _open_existing(history, read_only=False)
+    connection = open_existing(history, read_only=False)
     try:
         connection.begin()
-        run_id = _match_run(connection, run, history)
+        run_id = match_run(connection, run, history)
         if count(connection, "SELECT count(*) FROM events WHERE kind = 'void' AND run_id = ?", [run_id]):
             connection.rollback()
             raise HistoryError(f"Run {run_id} is already voided", where=str(history),
@@ -235,24 +180,6 @@ def _void_file(history: Path, run: str, note: str | None) -> tuple[str, int]:
         contacts = _contact_count(connection, run_id)
         connection.commit()
         return run_id, contacts
-    finally:
-        connection.close()
-
-
-def history_state(history: Path | str, storage_options: dict[str, Any] | None = None) -> tuple[str | None, int]:
-    """The history's id (made when the file was created) and the number of its last event: the
-    state a plan saw ((None, 0) without a history file)."""
-    with readable_history(history, storage_options) as local:
-        return _history_state(local)
-
-
-def _history_state(history: Path) -> tuple[str | None, int]:
-    if not Path(history).is_file():
-        return None, 0
-    connection = _open_existing(history)
-    try:
-        row = connection.execute("SELECT (SELECT history_id FROM meta), coalesce(max(seq), 0) FROM events").fetchone()
-        return (None, 0) if row is None else (row[0], int(row[1]))
     finally:
         connection.close()
 
@@ -343,16 +270,6 @@ def _plan_count(connection: duckdb.DuckDBPyConnection, run: RunFolder) -> int:
                   [[str(file) for file in run.plan]])
 
 
-def recorded_history(summary: dict[str, Any], history: Path | str | None, where: Path | str) -> Path | str:
-    """``history`` if given, else the contact history the run's summary names (a path, or an
-    object-store URL as a string)."""
-    if history is None and summary.get("contact_history") is None:
-        raise HistoryError("summary.json does not name a contact history (written by an older cvo)",
-                           where=str(where), fix="Give --history PATH")
-    chosen = summary["contact_history"] if history is None else history
-    return history_url(chosen) or local_path(chosen)
-
-
 def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
     if "run_date" not in summary:
         raise DataError("summary.json has no run_date (written by an older cvo)", where=str(out_dir),
@@ -360,146 +277,3 @@ def _run_date(summary: dict[str, Any], out_dir: Path | str) -> dt.date:
     return dt.date.fromisoformat(summary["run_date"])
 
 
-def runs(history: Path | str, storage_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Every committed run, newest first, with its contacts per group and when (and why) it was voided:
-    one dict per run, read without pandas (``cvo history`` starts in a fraction of a second)."""
-    with readable_history(history, storage_options) as local:
-        return _runs(local)
-
-
-def _runs(history: Path) -> list[dict[str, Any]]:
-    connection = _open_existing(history)
-    try:
-        cursor = connection.execute(
-            "SELECT r.run_id, r.run_date, r.scenario, date_trunc('second', r.committed_at) AS committed_at, "
-            "r.status, r.objective, r.treatment, r.control, r.expected_spend, "
-            "date_trunc('second', v.happened_at) AS voided_at, v.note AS void_note, r.out_dir FROM runs r "
-            "LEFT JOIN events v ON v.kind = 'void' AND v.run_id = r.run_id "
-            "ORDER BY r.run_date DESC, r.committed_at DESC"
-        )
-        names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        connection.close()
-
-
-def run_record(history: Path | str, run: str, storage_options: dict[str, Any] | None = None,
-               ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """One run (by run_id or a unique prefix of it): its row, its campaigns and its contacts."""
-    with readable_history(history, storage_options) as local:
-        return _run_record(local, run)
-
-
-def _run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    connection = _open_existing(history)
-    try:
-        run_id = _match_run(connection, run, history)
-        record = cast(dict[str, Any], connection.execute(  # the keys are the runs table's column names
-            "SELECT * FROM runs WHERE run_id = ?", [run_id]).df().iloc[0].to_dict())
-        campaigns = connection.execute("SELECT * FROM campaigns WHERE run_id = ?", [run_id]).df()
-        contacts = connection.execute(f"SELECT {_columns(connection)} FROM contacts WHERE run_id = ?", [run_id]).df()
-        return record, campaigns, contacts
-    finally:
-        connection.close()
-
-
-def _match_run(connection: duckdb.DuckDBPyConnection, run: str, history: Path) -> str:
-    """The one run_id that is ``run`` or starts with it (HistoryError listing the known ones otherwise)."""
-    matches = [str(row[0]) for row in
-               connection.execute("SELECT run_id FROM runs WHERE starts_with(run_id, ?)", [run]).fetchall()]
-    if len(matches) != 1:
-        known = [str(row[0]) for row in connection.execute("SELECT run_id FROM runs ORDER BY run_date").fetchall()]
-        raise HistoryError(
-            f"{'No run' if not matches else f'{len(matches)} runs'} in the contact history match '{run}'",
-            where=str(history),
-            fix=f"Give a run id (or a unique prefix) listed by `cvo history`: {', '.join(known) or 'none yet'}",
-        )
-    return matches[0]
-
-
-def contacts_around(history: Path, run_date: dt.date, lookback_days: int, as_of: int | None = None) -> pd.DataFrame:
-    """Contacts that a run on ``run_date`` must respect: of runs not voided, sent within
-    ``lookback_days`` before or after it, or whose measurement window is still open then; with
-    ``as_of`` (an event seq), as the history stood then: runs committed and not voided by that event
-    (a plan read again as it was made). Empty when there is no history file yet."""
-    import pandas as pd
-
-    if not Path(history).exists():
-        return pd.DataFrame({column: pd.Series(dtype=object) for column in CONTACT_COLUMNS})
-    connection = _open_existing(history)
-    try:
-        return connection.execute(
-            f"SELECT {_columns(connection)} FROM contacts WHERE {LIVE if as_of is None else AS_OF} AND (window_end > ? "
-            "OR abs(date_diff('day', sent_on, ?)) < ?)",
-            [*([] if as_of is None else [as_of, as_of]), run_date, run_date, lookback_days],
-        ).df()
-    finally:
-        connection.close()
-
-
-def _columns(connection: duckdb.DuckDBPyConnection) -> str:
-    """The contact columns to select; NULL for a column added after the first cvo (LATER_COLUMNS) that
-    a file has not yet (written by an older cvo and not writable when read)."""
-    present = _later_columns(connection)
-    return ", ".join(f'"{column}"' if column in present or column not in LATER_COLUMNS else f'NULL AS "{column}"'
-                     for column in CONTACT_COLUMNS)
-
-
-def _later_columns(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    """Which of LATER_COLUMNS the file's contacts table has."""
-    found = connection.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'contacts' "
-                               "AND column_name IN (SELECT unnest(?))", [list(LATER_COLUMNS)]).fetchall()
-    return {str(row[0]) for row in found}
-
-
-def check_history_path(history: Path) -> None:
-    """Fail now when ``history`` cannot be a contact history file: it is a folder, sits under a
-    file, or is a file that is not a DuckDB database (DuckDB would open a CSV file as one)."""
-    history = Path(history)
-    if history.is_dir():
-        raise HistoryError("The contact history path is a folder", where=str(history),
-                           fix="Give the DuckDB file itself, e.g. history.duckdb (it is created by the first commit)")
-    parent = next(folder for folder in history.parents if folder.exists())
-    if not parent.is_dir():
-        raise HistoryError(f"The contact history cannot be created: {parent} is a file", where=str(history),
-                           fix="Give a path under a folder")
-    if history.is_file() and history.stat().st_size and _header(history)[8:12] != DUCKDB_MAGIC:
-        raise HistoryError("The contact history cannot be opened: the file is not a DuckDB database",
-                           where=str(history), fix="Give the DuckDB file `cvo commit` wrote (e.g. history.duckdb)")
-
-
-def _header(path: Path) -> bytes:
-    with open(path, "rb") as stream:
-        return stream.read(12)
-
-
-def _open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    check_history_path(history)
-    if not Path(history).is_file():
-        raise HistoryError("There is no contact history here yet", where=str(history),
-                           fix="Commit a run first: cvo commit OUT_DIR (or give the right --history path)")
-    connection = connect(Path(history), read_only=read_only)
-    if read_only and not _up_to_date(connection):  # written by an older cvo: add what it lacks, once
-        tables = _has_tables(connection, ("events", "meta"))
-        connection.close()
-        try:
-            connect(Path(history)).close()
-        except HistoryError:
-            if not tables:
-                raise
-            # only contact columns added since are missing and the file cannot be written now: read it as it is
-        connection = connect(Path(history), read_only=True)
-    return connection
-
-
-def _up_to_date(connection: duckdb.DuckDBPyConnection) -> bool:
-    """The events and meta tables and contacts.value_per_response are there (added after the first
-    cvo). The contact columns added since (variant and the own costs) are added by a commit only, not
-    by a read: a read leaves the file as an older cvo can still commit to (its INSERT is positional)."""
-    return _has_tables(connection, ("events", "meta")) and "value_per_response" in _later_columns(connection)
-
-
-def _has_tables(connection: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> bool:
-    found = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name IN (SELECT unnest(?))",
-                               [list(names)]).fetchone()
-    return found is not None and int(found[0]) == len(names)

@@ -226,7 +226,7 @@ def test_measure_through_the_cli(tmp_path):
 
 def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
     """Three budgets of scenarios/weekly.yaml; the middle one is the scenario's own (README demo: 34,139.48)."""
-    from optimizer.store.ledger import connect
+    from optimizer.store.history_file import connect
 
     weekly = README.parent / "scenarios" / "weekly.yaml"
     connect(tmp_path / "empty.duckdb").close()  # not the example's own history, which a demo run may have filled

@@ -8,7 +8,7 @@ from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import HistoryError
 from optimizer.loop.commits import commit
-from optimizer.store.ledger import contacts_around, run_record, runs
+from optimizer.store.history_file import contacts_around, run_record, runs
 
 
 def test_a_forced_stale_commit_leaves_out_the_customers_the_policy_now_blocks(tmp_path):

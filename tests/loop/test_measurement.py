@@ -86,7 +86,7 @@ def test_roi_is_measured_on_the_value_the_plan_optimised_with_revenue_beside_it(
     """The committed contacts carry each customer's value of one response (w, the plan's margin);
     measure values the observed responses at w, and its ROI is (n_T × value uplift - cost) / cost."""
     from optimizer.loop.lift_text import format_measurement
-    from optimizer.store.ledger import run_record
+    from optimizer.store.history_file import run_record
 
     folder, summary = sent
     plan = pd.read_parquet(folder / "w1" / "plan.parquet").dropna(subset=["campaign_id"])

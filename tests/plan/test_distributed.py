@@ -191,7 +191,8 @@ def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path
     """cvo commit reads plan/ (one file per partition) straight into the history; same contacts."""
     from optimizer.plan.outputs import write_plan
     from optimizer.store.files import read_run
-    from optimizer.store.ledger import commit, run_record
+    from optimizer.store.history_file import run_record
+    from optimizer.store.ledger import commit
 
     monday = dt.date(2026, 1, 5)
     scenario = load_scenario(write_scenario(tmp_path, 3))

@@ -18,7 +18,7 @@ from optimizer.loop.commits import commit
 from optimizer.scenario.data import policy_lookback
 from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
-from optimizer.store.ledger import SCHEMA, contacts_around
+from optimizer.store.history_file import SCHEMA, contacts_around
 
 CAMPAIGNS = [("mail", "email", 14), ("news", "email", 0), ("text", "sms", 7)]
 

@@ -19,7 +19,7 @@ from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.cli import app
 from optimizer.errors import HistoryError
-from optimizer.store import history_versions, ledger
+from optimizer.store import history_file, history_versions, ledger
 from optimizer.store.files import read_run
 from optimizer.store.history_versions import (
     KEEP,
@@ -78,12 +78,12 @@ def test_the_weekly_loop_plans_the_same_on_an_object_store_history_as_on_a_local
         ledger.commit(read_run(tmp_path / name / "w2"), second["contact_history"])
         plans[name] = pd.read_parquet(tmp_path / name / "w2" / "plan.parquet")
     pd.testing.assert_frame_equal(plans["local"], plans["store"])
-    sent = ledger.run_record(history, first["run_id"])[2]
+    sent = history_file.run_record(history, first["run_id"])[2]
     week_one_mail = set(sent.loc[(sent["campaign_id"] == "mail") & (sent["group"] == "treatment"), "customer_id"])
     again = plans["store"].loc[plans["store"]["campaign_id"] == "mail", "customer_id"]
     assert week_one_mail and not week_one_mail & set(again)
     assert versions(history) == ["000000000001.duckdb", "000000000002.duckdb"]
-    assert [run["run_date"] for run in ledger.runs(history)] == [MONDAY + dt.timedelta(days=7), MONDAY]
+    assert [run["run_date"] for run in history_file.runs(history)] == [MONDAY + dt.timedelta(days=7), MONDAY]
 
 
 def test_a_commit_that_changes_nothing_writes_no_version(tmp_path, history):
@@ -121,7 +121,7 @@ def test_a_writer_that_lands_first_makes_the_plan_stale_and_it_is_refused(tmp_pa
         ledger.commit(read_run(tmp_path / "first"), history)
     assert fetched == [0, 0, 1]  # the first copy, the other writer's, the first's again on version 1
     assert versions(history) == ["000000000001.duckdb"]
-    assert [run["run_id"] for run in ledger.runs(history)] == [second["run_id"]]
+    assert [run["run_id"] for run in history_file.runs(history)] == [second["run_id"]]
 
 
 def test_a_writer_that_lands_first_keeps_its_commit_and_this_one_lands_on_top(tmp_path, history, monkeypatch):
@@ -131,8 +131,8 @@ def test_a_writer_that_lands_first_keeps_its_commit_and_this_one_lands_on_top(tm
     race(monkeypatch, lambda: ledger.commit(read_run(tmp_path / "other" / "w"), history))
     assert ledger.commit(read_run(tmp_path / "first"), history).recorded
     assert versions(history) == ["000000000001.duckdb", "000000000002.duckdb"]
-    assert {run["run_id"] for run in ledger.runs(history)} == {first["run_id"], other["run_id"]}
-    assert ledger.history_state(history)[1] == 2
+    assert {run["run_id"] for run in history_file.runs(history)} == {first["run_id"], other["run_id"]}
+    assert history_file.history_state(history)[1] == 2
 
 
 def test_writers_that_keep_landing_first_end_in_a_clear_error(history, monkeypatch):
@@ -274,7 +274,7 @@ def test_a_broken_version_is_named_by_its_url(history):
     fsspec.filesystem("memory").pipe_file(version_url(history, 1).removeprefix("memory:/"), b"not a database")
     for location in (history, version_url(history, 1)):
         with pytest.raises(HistoryError, match="not a DuckDB database") as error:
-            ledger.runs(location)
+            history_file.runs(location)
         assert history in error.value.message and "/tmp" not in error.value.message
 
 
@@ -307,7 +307,7 @@ def test_commit_void_and_history_open_the_store_with_the_scenarios_options(tmp_p
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 0, result.output
         assert seen and all(options == expected for options in seen), (command, seen)
-    assert ledger.runs(history)[0]["run_id"] == summary["run_id"]
+    assert history_file.runs(history)[0]["run_id"] == summary["run_id"]
 
 
 def test_a_folder_of_other_files_is_not_a_history(history):

@@ -17,9 +17,9 @@ import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import HistoryError, RunFolderError
-from optimizer.store import ledger
+from optimizer.store import history_file, ledger
 from optimizer.store.files import read_run
-from optimizer.store.ledger import contacts_around, run_record, runs
+from optimizer.store.history_file import contacts_around, run_record, runs
 
 
 def commit(folder: Path, history: Path, recheck: ledger.Recheck | None = None) -> ledger.Commit:
@@ -55,20 +55,6 @@ def test_a_plan_and_summary_from_different_runs_are_refused(tmp_path):
 def test_a_folder_without_a_plan_is_refused(tmp_path):
     with pytest.raises(RunFolderError, match="summary.json is missing"):
         commit(tmp_path, tmp_path / "history.duckdb")
-
-
-def test_reading_a_history_that_does_not_exist_says_how_to_make_one(tmp_path):
-    with pytest.raises(HistoryError, match="cvo commit OUT_DIR"):
-        runs(tmp_path / "none.duckdb")
-    assert contacts_around(tmp_path / "none.duckdb", MONDAY, 30).empty
-
-
-def test_an_unknown_run_lists_the_known_ones(tmp_path):
-    scenario = write_scenario(tmp_path)
-    summary = run_week(scenario, tmp_path / "w1", MONDAY)
-    commit(tmp_path / "w1", tmp_path / "history.duckdb")
-    with pytest.raises(HistoryError, match=summary["run_id"]):
-        run_record(tmp_path / "history.duckdb", "nope")
 
 
 KILLED_COMMIT = """
@@ -201,7 +187,7 @@ def test_a_voided_run_stops_counting_and_cannot_come_back(tmp_path):
         ledger.void(history, summary["run_id"], None)
     with pytest.raises(HistoryError, match="was voided; a voided run cannot be committed again"):
         commit(tmp_path / "w1", history)
-    assert ledger.history_state(history)[1] == 2  # the commit and the void
+    assert history_file.history_state(history)[1] == 2  # the commit and the void
 
 
 def test_after_a_void_a_new_plan_is_not_stale(tmp_path):
@@ -214,12 +200,6 @@ def test_after_a_void_a_new_plan_is_not_stale(tmp_path):
     assert commit(tmp_path / "first", history).run_id == first["run_id"]
 
 
-def test_a_history_path_that_is_a_folder_is_refused(tmp_path):
-    (tmp_path / "history.duckdb").mkdir()
-    with pytest.raises(HistoryError, match="The contact history path is a folder"):
-        contacts_around(tmp_path / "history.duckdb", MONDAY, 30)
-
-
 def test_a_plan_that_saw_another_history_counts_every_event_of_this_one(tmp_path):
     """Its history_seq numbers another file's events, so none of this file's may be skipped."""
     scenario = write_scenario(tmp_path)
@@ -229,40 +209,10 @@ def test_a_plan_that_saw_another_history_counts_every_event_of_this_one(tmp_path
     commit(tmp_path / "w0", tmp_path / "history.duckdb")  # the scenario's history: seq 1 there too
     first = run_week(scenario, tmp_path / "first", MONDAY)  # saw history.duckdb at seq 1
     second = run_week(scenario, tmp_path / "second", MONDAY)
-    assert first["history_id"] == ledger.history_state(tmp_path / "history.duckdb")[0] != ledger.history_state(
+    assert first["history_id"] == history_file.history_state(tmp_path / "history.duckdb")[0] != history_file.history_state(
         other)[0]
     commit(tmp_path / "second", other)  # other is now at seq 2, beyond what 'first' saw of history.duckdb
     with pytest.raises(HistoryError, match=f"before run .*{second['run_id'][:8]}"):
         commit(tmp_path / "first", other)
 
 
-def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
-    history = tmp_path / "old.duckdb"
-    with duckdb.connect(str(history)) as connection:
-        connection.execute(ledger.SCHEMA.split("CREATE TABLE IF NOT EXISTS events")[0])
-        connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
-                           "DATE '2026-01-01', DATE '2026-01-15')")
-    around = contacts_around(history, MONDAY, 30)
-    assert len(around) == 1 and around["value_per_response"].isna().all()
-    assert ledger.history_state(history)[1] == 0 and ledger.history_state(history)[0]
-
-
-def test_a_history_without_response_values_is_read_even_when_it_cannot_be_upgraded(tmp_path, monkeypatch):
-    """A file written before contacts.value_per_response (and the variant and own costs added since),
-    on a read-only disk (or with a writer busy): read as it is, those values NULL, rather than refused."""
-    history = tmp_path / "before.duckdb"
-    with duckdb.connect(str(history)) as connection:
-        connection.execute("\n".join(line for line in ledger.SCHEMA.splitlines()
-                                     if not line.startswith("ALTER TABLE contacts ADD COLUMN")))
-        connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
-                           "DATE '2026-01-01', DATE '2026-01-15')")
-    writable = ledger.connect
-
-    def read_only_disk(path, read_only=False):
-        if not read_only:
-            raise HistoryError("The contact history cannot be opened: read-only file system", where=str(path))
-        return writable(path, read_only=True)
-
-    monkeypatch.setattr(ledger, "connect", read_only_disk)
-    around = contacts_around(history, MONDAY, 30)
-    assert len(around) == 1 and around[list(ledger.LATER_COLUMNS)].isna().all().all()

@@ -16,7 +16,7 @@ from optimizer.cli import app
 from optimizer.errors import RunFolderError
 from optimizer.scoring.evaluate import evaluate_files
 from optimizer.store.files import MANIFEST_FILE, SUMMARY_FILE, read_run, write_run
-from optimizer.store.ledger import runs
+from optimizer.store.history_file import runs
 from optimizer.store.object_runs import (
     POINTER_FILE,
     current_run,

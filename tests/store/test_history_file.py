@@ -1,0 +1,66 @@
+"""optimizer/store/history_file.py: the contact history read as it is: a missing file says how to
+make one, an unknown run lists the known ones, a folder is refused, and a file of an older cvo
+is read (and upgraded when it may be written)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from weekly_loop import MONDAY, run_week, write_scenario
+
+from optimizer.errors import HistoryError
+from optimizer.store import history_file, ledger
+from optimizer.store.files import read_run
+from optimizer.store.history_file import contacts_around, run_record, runs
+
+
+def test_reading_a_history_that_does_not_exist_says_how_to_make_one(tmp_path):
+    with pytest.raises(HistoryError, match="cvo commit OUT_DIR"):
+        runs(tmp_path / "none.duckdb")
+    assert contacts_around(tmp_path / "none.duckdb", MONDAY, 30).empty
+
+
+def test_an_unknown_run_lists_the_known_ones(tmp_path):
+    scenario = write_scenario(tmp_path)
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    ledger.commit(read_run(tmp_path / "w1"), tmp_path / "history.duckdb")
+    with pytest.raises(HistoryError, match=summary["run_id"]):
+        run_record(tmp_path / "history.duckdb", "nope")
+
+
+def test_a_history_path_that_is_a_folder_is_refused(tmp_path):
+    (tmp_path / "history.duckdb").mkdir()
+    with pytest.raises(HistoryError, match="The contact history path is a folder"):
+        contacts_around(tmp_path / "history.duckdb", MONDAY, 30)
+
+
+def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
+    history = tmp_path / "old.duckdb"
+    with duckdb.connect(str(history)) as connection:
+        connection.execute(history_file.SCHEMA.split("CREATE TABLE IF NOT EXISTS events")[0])
+        connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
+                           "DATE '2026-01-01', DATE '2026-01-15')")
+    around = contacts_around(history, MONDAY, 30)
+    assert len(around) == 1 and around["value_per_response"].isna().all()
+    assert history_file.history_state(history)[1] == 0 and history_file.history_state(history)[0]
+
+
+def test_a_history_without_response_values_is_read_even_when_it_cannot_be_upgraded(tmp_path, monkeypatch):
+    """A file written before contacts.value_per_response (and the variant and own costs added since),
+    on a read-only disk (or with a writer busy): read as it is, those values NULL, rather than refused."""
+    history = tmp_path / "before.duckdb"
+    with duckdb.connect(str(history)) as connection:
+        connection.execute("\n".join(line for line in history_file.SCHEMA.splitlines()
+                                     if not line.startswith("ALTER TABLE contacts ADD COLUMN")))
+        connection.execute("INSERT INTO contacts VALUES ('r0', 'k001', 'mail', 'email', 'treatment', "
+                           "DATE '2026-01-01', DATE '2026-01-15')")
+    writable = history_file.connect
+
+    def read_only_disk(path, read_only=False):
+        if not read_only:
+            raise HistoryError("The contact history cannot be opened: read-only file system", where=str(path))
+        return writable(path, read_only=True)
+
+    monkeypatch.setattr(history_file, "connect", read_only_disk)
+    around = contacts_around(history, MONDAY, 30)
+    assert len(around) == 1 and around[list(history_file.LATER_COLUMNS)].isna().all().all()
