@@ -3,20 +3,23 @@ folder of numbered versions, each a whole DuckDB file, because DuckDB writes a f
 a lock and an object store has neither in-place writes nor locks.
 
 What an object store does promise is that an object is written whole or not at all, and that it
-can be created only if absent (fsspec's mode ``"xb"``: S3's ``If-None-Match``, GCS's generation
-match, Azure's no-overwrite). So the history ``s3://bucket/cvo/contact_history.duckdb`` is the
-folder of objects ``000000000001.duckdb``, ``000000000002.duckdb``, ..., and the newest is the
-history. A reader copies the newest to a local file and reads it as a local history. A writer
-(``cvo commit``, ``cvo void``) copies version n, changes the copy in one DuckDB transaction exactly
-as a local history is changed (optimizer/store/ledger.py), and creates version n + 1 only if no
-other writer has: when one has, its change is kept and this one is made again on top of it, from
-the start (optimistic concurrency, as Delta Lake and Iceberg commit to object stores), so a plan
-made stale by the other commit is refused as it would be locally. A change that changes nothing
-(a run already recorded) writes no version. The newest KEEP versions are kept (an older one is
-removed after each write); the others are the bucket's lifecycle rules' to remove.
+can be created only if absent (fsspec's ``put_file(..., mode="create")``: S3's ``If-None-Match``,
+GCS's generation match, Azure's no-overwrite; EXCLUSIVE lists the file systems that do). So the
+history ``s3://bucket/cvo/contact_history.duckdb`` is the folder of objects
+``000000000001.duckdb``, ``000000000002.duckdb``, ..., and the newest is the history. A reader
+copies the newest to a local file and reads it as a local history. A writer (``cvo commit``,
+``cvo void``) copies version n, changes the copy in one DuckDB transaction exactly as a local
+history is changed (optimizer/store/ledger.py), and creates version n + 1 only if no other writer
+has: when one has, its change is kept and this one is made again on top of it, from the start
+(optimistic concurrency, as Delta Lake and Iceberg commit to object stores), so a plan made stale
+by the other commit is refused as it would be locally. A change that changes nothing (a run
+already recorded) writes no version. The newest KEEP versions stay whole; each write empties the
+one KEEP before it (PRUNED) and leaves its object, so that its number stays taken: were it freed,
+a writer that read a version long ago could create it again, and its change would sit unseen
+under newer versions.
 
-A version is never changed once written, so a run on a Dask cluster pins the one its client read
-(``pinned``) and every worker reads that one, once per worker process.
+A version is never changed once written (only emptied), so a run on a Dask cluster pins the one
+its client read (``pinned``) and every worker reads that one, once per worker process.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from optimizer.store.files import file_digest
 from optimizer.store.object_runs import ACCESS_FIX, object_store_url
 
 VERSION = re.compile(r"^(\d{12})\.duckdb$")  # one version's object name below the history's folder
-KEEP = 5  # versions kept after a write: the newest and the four before it
+KEEP = 5  # versions kept whole after a write: the newest and the four before it
 ATTEMPTS = 5  # a change made again at most this many times while other writers keep landing first
 EXCLUSIVE = {  # the file systems that create an object only if it is absent, from these versions on
     "s3fs": (2025, 7, 0),  # S3's If-None-Match (s3fs#917; small files from 2025.7, s3fs#974)
