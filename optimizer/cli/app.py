@@ -97,9 +97,9 @@ def with_history(scenario: Scenario, history: str | None) -> Scenario:
     from optimizer.store.history_versions import history_url, latest_version
 
     url = history_url(history)
-    path = local_path(history) if url is None else None
-    if path is not None and not path.is_file() or url is not None and not latest_version(url, scenario.storage_options):
-        kind = "a folder" if path is not None and path.is_dir() else "missing"
+    found = latest_version(url, scenario.storage_options) > 0 if url is not None else local_path(history).is_file()
+    if not found:
+        kind = "a folder" if url is None and local_path(history).is_dir() else "missing"
         raise HistoryError(f"The contact history given with --history is {kind}", where=history,
                            fix="Give the DuckDB file (or object-store URL) `cvo commit` wrote; leave out --history "
                            "to use the scenario's contact_policy.history (on a first run there is none yet)")

@@ -110,8 +110,10 @@ def optimize(
     written = [PLAN_FILE, SUMMARY_FILE, SCENARIO_FILE, *summary.get("contact_lists", {}).values()]
     console.print(f"Wrote {where}/: {', '.join(written)}")
     if not summary["contact_history_found"]:
+        from optimizer.store.datasets import is_url
+
         history = summary["contact_history"]
-        console.print(f"No contact history at {history if '://' in history else shown(Path(history))} yet: no "
+        console.print(f"No contact history at {shown(history if is_url(history) else Path(history))} yet: no "
                       "earlier contacts to respect (`cvo commit` creates it).")
     if summary.get("scores_ignored"):
         from optimizer.reporting.console import ignored_scores_line
