@@ -63,7 +63,6 @@ from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 # 100k × 10, 10,000 took 0.22 s in all and 3,000 0.16 s; at 10^6 × 20 and on the 10^7's candidates,
 # whose prices are rougher, 3,000 needed more rounds (0.58 -> 0.71 s, 1.3 -> 2.8 s).
 MASTER = 10_000
-CORE_PAIRS = 10_000  # first exact core: measured at 100k × 10, 5,000 left a plan 2.1 below z_LP, 10,000 0.05
 # The share of the time left that a screened decomposition leaves to the passes over everyone,
 # should it fail. Measured on tight 10^7 × 20 under 120 s: the sample prices left the candidates
 # a problem whose master LP diverged for 100 s, and the passes over everyone then had 6 s (a
@@ -260,7 +259,7 @@ def _solve_core(
     slots, campaigns = master.columns()
     lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs)
     allowed_gap = options.mip_gap * max(1.0, abs(state.latest.bound))
-    part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap, CORE_PAIRS)
+    part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap)
     outside = _least_margin_outside(master, state.latest.prices, state.least_outside)
     bound = state.latest.bound
     in_core = -np.inf if part.termination is Termination.INFEASIBLE else (

@@ -2,74 +2,60 @@
 core solved by HiGHS branch and bound.
 
 1. Solve the LP relaxation over the candidate pairs (highspy): bound z_LP, reduced costs d_p.
-2. Keep the CORE_PAIRS pairs of smallest |d_p| (and every fractional one) free, fix the others
-   at their LP value (0 or 1), and solve that core as a MIP. Its plan is feasible for the whole.
+2. A core: keep some pairs free (every fractional one among them), fix the others at their LP
+   value (0 or 1), and solve that core as a MIP. Its plan is feasible for the whole.
 3. A plan that differs from the fixed values on pair p is worth at most z_LP - |d_p|, so no plan
    outside the core beats z_LP - t, t = min |d_p| over the fixed pairs:
        bound = min(z_LP, max(core bound, z_LP - t)).
-4. When every row counts campaigns (one coefficient per campaign), the audience-size bound
-   (optimizer/solve/audiences.py) at the LP's prices keeps the audience sizes integer, which z_LP does
-   not: bound = min(that bound, the bound of step 3).
-5. If the gap is still above mip_gap, widen the core to every pair with |d_p| <= z_LP - z_plan
-   (no better plan lies outside it), at most the WIDEST_CORE of least |d_p|, and solve again.
+4. When every row counts campaigns (one coefficient per campaign), a first core of the CORE_PAIRS
+   pairs of least |d_p| finds the plan and the audience-size bound (optimizer/solve/audiences.py)
+   at the LP's prices proves it: it keeps the audience sizes integer, which z_LP does not;
+   bound = min(that bound, the bound of step 3).
+5. If the gap is still above mip_gap, small cores around the LP optimum improve the plan
+   (optimizer/solve/neighbourhoods.py) until z_LP proves it; short of that, widen the core to
+   every pair with |d_p| <= z_LP - z_plan (no better plan lies outside it), at most the
+   WIDEST_CORE of least |d_p|, and solve it from the best plan as HiGHS's start.
 
 One choice per customer and m coupling rows leave at most m fractional customers in the LP, so
-z_LP is tight and a core of a few thousand pairs usually proves a gap of 1e-6 on its own.
+z_LP is tight: a plan within mip_gap of it is often found without proving anything in a core.
 HiGHS ignores its time limit while presolving (measured: 190 s at 100k × 10 under a 30 s limit),
-so presolve runs only on cores small enough for it to be quick.
+so presolve runs only on cores small enough for it to be quick, and never on a core given a start.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import sys
 import time
-from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
-from typing import Any, cast
+from dataclasses import replace
+from functools import partial
+from typing import Any
 
 import numpy as np
-import pyomo.environ as pyo
 from numpy.typing import NDArray
-from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.contrib.solver.common.results import Results, SolutionStatus as PyomoSolution, TerminationCondition
 
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound
 from optimizer.solve.balancing import balancing_pass, signed_prices
 from optimizer.solve.clock import Clock
+from optimizer.solve.highs_run import run_highs
 from optimizer.solve.lagrangian import price_out, priced_problem
-from optimizer.solve.model import build_model
+from optimizer.solve.model import build_model, set_start
+from optimizer.solve.neighbourhoods import improve
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.solve.relaxation import Relaxation, quiet_highs_banner, solve_relaxation
+from optimizer.solve.relaxation import Relaxation, solve_relaxation
 from optimizer.solve.repair import REPAIR_SHARE, repair
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 
-CORE_PAIRS = 5_000
 # With the audience-size bound (every row counts campaigns) the bound proves the plan and the core
 # only has to find it; measured at 100k × 10 planned (decompose): a first core of 10,000 pairs
 # took 2.3 s in all, 1,000 0.50 s, 100 0.52 s, every one optimal; later, with a master of 3,000
 # customers, 1,000 pairs 0.18 s and 300 0.16 s.
-AUDIENCE_CORE_PAIRS = 300
+CORE_PAIRS = 300
 PRESOLVE_BELOW = 20_000
 # A widened core keeps at most this many pairs (those of least |d|; the rest stay fixed and bound the
 # gap as in step 3): HiGHS does not keep its time limit at the root of larger cores (measured: a
 # 54,136-pair core of 10^6 × 20 near-infeasible ran 111 s under a 14 s limit, 8 s of it LP).
 WIDEST_CORE = 20_000
-KILL_GRACE = 1.0  # s: a HiGHS run still going this long after its limit is stopped (see run_highs)
-# s per pair: what Pyomo takes to hand a model to HiGHS and read its answer back inside the child,
-# on top of HiGHS's own limit (measured 0.45 s for a 15,000-pair core; twice that, as a margin).
-TRANSLATION_SECONDS = 6e-5
-
-_TERMINATION = {
-    TerminationCondition.convergenceCriteriaSatisfied: Termination.OPTIMAL,
-    TerminationCondition.maxTimeLimit: Termination.TIME_LIMIT,
-    TerminationCondition.provenInfeasible: Termination.INFEASIBLE,
-    TerminationCondition.locallyInfeasible: Termination.INFEASIBLE,
-    TerminationCondition.infeasibleOrUnbounded: Termination.INFEASIBLE,
-}
-
 
 def solve_exact(problem: Problem, options: SolverOptions | None = None) -> SolveResult:
     """Proven-optimal plan of ``problem`` (or the best within the time limit, with its bound)."""
@@ -119,42 +105,56 @@ def _optimum_prices(lp: Relaxation) -> NDArray[np.float64]:
 
 def solve_with_relaxation(
     problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation, options: SolverOptions,
-    clock: Clock, allowed_gap: float | None = None, core_pairs: int | None = None,
+    clock: Clock, allowed_gap: float | None = None,
 ) -> SolveResult:
     """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs.
 
     ``allowed_gap`` is the absolute gap the plan may have (default: mip_gap × |z_LP|); a caller
-    solving part of a larger problem passes the whole problem's; ``core_pairs`` the size of the
-    first core (default CORE_PAIRS, read when called; see ``first_core_size``).
+    solving part of a larger problem passes the whole problem's.
     """
-    lp_bound, _, reduced_costs = _optimum(lp)
+    lp_bound, x, reduced_costs = _optimum(lp)
     if allowed_gap is None:
         allowed_gap = options.mip_gap * max(1.0, abs(lp_bound))
     distance = np.abs(reduced_costs)
-    counts_only = problem.campaign_coefficients(customers, campaigns) is not None
-    size = first_core_size(CORE_PAIRS if core_pairs is None else core_pairs, counts_only)
-    core = _smallest(distance, size) | _fractional(lp)
-    rounded = _rounded_plan(problem, customers, campaigns, lp, clock)
-    started = time.perf_counter()
-    result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, rounded)
-    first_core_seconds = time.perf_counter() - started
-    if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
-        result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
-            problem, customers, campaigns, lp, clock))))
-    # a wider core takes at least as long as the first, and HiGHS does not check its limit everywhere in a MIP
-    if _unproven(result, allowed_gap) and not core.all() and clock.remaining() > first_core_seconds:
-        reach = lp_bound - result.objective if result.objective is not None else np.inf
-        core = core | (_smallest(distance, WIDEST_CORE) & (distance <= reach + 1e-9))
-        result = _solve_core(problem, customers, campaigns, lp, core, options, clock, 0.5 * allowed_gap, result)
+    core, result = _fractional(lp), _rounded_plan(problem, customers, campaigns, lp, clock)
+
+    def solve(free: NDArray[np.bool_], floor: SolveResult | None, limit: Clock) -> SolveResult:
+        return _solve_core(problem, customers, campaigns, lp, free, options, limit, 0.5 * allowed_gap, floor)
+
+    if problem.campaign_coefficients(customers, campaigns) is not None:
+        core |= _smallest(distance, CORE_PAIRS)
+        result = solve(core, result, clock)
+        if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
+            result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
+                problem, customers, campaigns, lp, clock))))
+    if _unproven(result, allowed_gap) and not core.all():
+        differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
+        result = improve(distance, campaigns, core, result, differs, lp_bound - allowed_gap, solve, clock)
+        if _unproven(result, allowed_gap):  # even out of time: a small core may still prove it has no plan
+            core = core | _within_reach(distance, lp_bound, result) | (False if result is None else differs(result))
+            result = solve(core, result, clock)
+    if result is None:
+        return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, lp_bound, 0.0, clock.elapsed(),
+                           "exact", int(customers.size))
     if result.termination is Termination.INFEASIBLE and not core.all():
         result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
     return result
 
 
-def first_core_size(core_pairs: int, counts_only: bool) -> int:
-    """The first core's pairs: ``core_pairs``, at most AUDIENCE_CORE_PAIRS when every row counts
-    campaigns (the audience-size bound then proves what the core finds)."""
-    return min(core_pairs, AUDIENCE_CORE_PAIRS) if counts_only else core_pairs
+def _within_reach(distance: NDArray[np.float64], lp_bound: float, plan: SolveResult | None) -> NDArray[np.bool_]:
+    """The WIDEST_CORE pairs of least |d_p| among those with |d_p| <= z_LP - z_plan (all, without a
+    plan): a plan that changes any other pair is worth less than ``plan``."""
+    reach = np.inf if plan is None or plan.objective is None else lp_bound - plan.objective
+    return _smallest(distance, WIDEST_CORE) & (distance <= reach + 1e-9)
+
+
+def _differs(plan: SolveResult, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
+             x: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """The candidate pairs where ``plan`` differs from the LP optimum rounded (x_p > 0.5)."""
+    if plan.choice is None:
+        return np.zeros(customers.size, dtype=bool)
+    chosen: NDArray[np.bool_] = (plan.choice[customers] == campaigns) != (x > 0.5)
+    return chosen
 
 
 def _audience_bound(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation,
@@ -183,8 +183,9 @@ def _final(result: SolveResult, options: SolverOptions, clock: Clock, lp: Relaxa
     return replace(result, solve_seconds=clock.elapsed() - result.build_seconds, shadow_prices=lp.shadow_prices)
 
 
-def _unproven(result: SolveResult, allowed_gap: float) -> bool:
-    return result.objective is None or result.bound is None or result.bound - result.objective > allowed_gap
+def _unproven(result: SolveResult | None, allowed_gap: float) -> bool:
+    return (result is None or result.objective is None or result.bound is None
+            or result.bound - result.objective > allowed_gap)
 
 
 def _rounded_plan(
@@ -234,7 +235,9 @@ def _solve_core(
 ) -> SolveResult:
     """Fix the pairs outside ``core`` at their LP value, solve the rest, bound the whole.
 
-    The result keeps the better of the core's plan and ``floor``'s, and the tighter bound.
+    HiGHS starts from ``floor``'s plan where the core holds it (then without presolve: HiGHS 1.16
+    misreads a start in presolve's reduced space, tests/solve/test_highs_run.py); the result keeps
+    the better of the core's plan and ``floor``'s, and the tighter bound.
     """
     fixed = np.full(problem.n_customers, NO_CAMPAIGN)
     _, x, _ = _optimum(lp)
@@ -242,8 +245,10 @@ def _solve_core(
     fixed[customers[at_one]] = campaigns[at_one]
     free = np.zeros_like(problem.eligible)
     free[customers[core], campaigns[core]] = True
-    core_options = options.model_copy(update={"presolve": options.presolve or core.sum() < PRESOLVE_BELOW})
-    part = solve_full_model(problem.restrict(free, fixed), core_options, clock.allow(), absolute_gap)
+    start = _start(floor, fixed, free)
+    core_options = options.model_copy(update={"presolve": options.presolve or (
+        start is None and core.sum() < PRESOLVE_BELOW)})
+    part = solve_full_model(problem.restrict(free, fixed), core_options, clock.allow(), absolute_gap, start)
     bound = _whole_bound(problem, lp, core, fixed, part)
     part = replace(part, method="exact", candidate_pairs=int(customers.size), core_pairs=int(core.sum()),
                    build_seconds=part.build_seconds + (floor.build_seconds if floor else 0.0))
@@ -260,6 +265,17 @@ def _solve_core(
     if part.objective is not None:
         bound = max(bound, part.objective)
     return replace(part, bound=float(bound) if np.isfinite(bound) else None)
+
+
+def _start(floor: SolveResult | None, fixed: NDArray[np.integer[Any]],
+           free: NDArray[np.bool_]) -> NDArray[np.integer[Any]] | None:
+    """``floor``'s plan as the core's start, if the core can hold it: it keeps every fixed
+    customer's campaign and chooses only free pairs otherwise (None if not, or without a plan)."""
+    if floor is None or floor.choice is None:
+        return None
+    choice, held = floor.choice, fixed != NO_CAMPAIGN
+    chosen = np.flatnonzero(~held & (choice != NO_CAMPAIGN))
+    return choice if np.array_equal(choice[held], fixed[held]) and free[chosen, choice[chosen]].all() else None
 
 
 def _whole_bound(
@@ -279,15 +295,18 @@ def _whole_bound(
 
 def solve_full_model(
     problem: Problem, options: SolverOptions | None = None, time_limit: float | None = None,
-    absolute_gap: float = 0.0,
+    absolute_gap: float = 0.0, start: NDArray[np.integer[Any]] | None = None,
 ) -> SolveResult:
-    """The Pyomo model over every candidate pair of ``problem``, solved by HiGHS as it is."""
+    """The Pyomo model over every candidate pair of ``problem``, solved by HiGHS as it is, from
+    ``start`` (a campaign or NO_CAMPAIGN per customer) as its MIP start if given."""
     options = options or SolverOptions()
     started = time.perf_counter()
     customers, campaigns = problem.candidate_pairs()
     if customers.size == 0:
         return _empty_plan(problem, time.perf_counter() - started)
     model = build_model(problem, customers, campaigns)
+    if start is not None and not options.presolve:
+        set_start(model, start[customers] == campaigns, campaigns)
     build_seconds = time.perf_counter() - started
     limit = time_limit if time_limit is not None else max(1.0, options.time_limit_s - build_seconds)
     run = run_highs(model, options, limit, absolute_gap)
@@ -302,90 +321,6 @@ def solve_full_model(
     return SolveResult(run.termination, status, choice, objective,
                        None if run.bound is None else max(objective, run.bound), build_seconds, solve_seconds,
                        "full_model", int(customers.size))
-
-
-@dataclass(frozen=True)
-class HighsRun:
-    """How one HiGHS run of a model ended, its best bound, and its plan as the chosen pairs
-    (``model.assign``; None without a plan)."""
-
-    termination: Termination
-    bound: float | None
-    chosen: NDArray[np.bool_] | None
-
-
-def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> HighsRun:
-    """HiGHS on ``model`` within ``time_limit`` seconds, kept even where HiGHS does not check it.
-
-    HiGHS 1.16 checks its time limit (and its interrupt callbacks) only between steps of a MIP; a
-    root heuristic of one step ran 13 s past a 9 s limit on an 11,778-pair core (linesearch
-    rounding with conflict analysis; tight 10^5 × 20). So on Linux, the run is made in a forked
-    child process that is killed KILL_GRACE seconds after the limit (plus what Pyomo takes to hand
-    the model over, TRANSLATION_SECONDS per pair), the run then counting as out of time without a
-    plan (the caller keeps the plan it had). Elsewhere (no safe fork), and inside a daemonic process
-    (a multiprocessing or Dask worker, which may not have children), HiGHS runs here.
-    """
-    if sys.platform != "linux" or multiprocessing.current_process().daemon:
-        return _highs_here(model, options, time_limit, absolute_gap)
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_highs_in_child, args=(sender, model, options, time_limit, absolute_gap),
-                            daemon=True)
-    try:
-        child.start()
-    finally:
-        sender.close()
-    grace = KILL_GRACE + TRANSLATION_SECONDS * len(model.assign)
-    try:
-        if not receiver.poll(time_limit + grace):
-            return HighsRun(Termination.TIME_LIMIT, None, None)
-        outcome = receiver.recv()
-    except EOFError:  # the child died without a word (killed from outside, out of memory): no plan from it
-        return HighsRun(Termination.ERROR, None, None)
-    finally:
-        child.kill()
-        child.join()
-        receiver.close()
-    if isinstance(outcome, str):
-        raise RuntimeError(f"HiGHS failed: {outcome}")
-    return cast(HighsRun, outcome)
-
-
-def _highs_in_child(sender: Connection, model: pyo.ConcreteModel, options: SolverOptions, time_limit: float,
-                    absolute_gap: float) -> None:
-    """The forked child's side of ``run_highs``: the run, or the error's text, sent back."""
-    try:
-        sender.send(_highs_here(model, options, time_limit, absolute_gap))
-    except Exception as error:  # noqa: BLE001  # any failure is reported to the parent, which raises it
-        sender.send(f"{type(error).__name__}: {error}")
-    finally:
-        sender.close()
-
-
-def _highs_here(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> HighsRun:
-    """HiGHS stops at mip_gap relative to its own objective, or at ``absolute_gap`` if given."""
-    quiet_highs_banner()
-    results = SolverFactory("highs").solve(
-        model,
-        time_limit=time_limit,
-        rel_gap=options.mip_gap if absolute_gap == 0.0 else 0.0,
-        abs_gap=absolute_gap,
-        threads=1,
-        solver_options={"presolve": "on" if options.presolve else "off"},
-        raise_exception_on_nonoptimal_result=False,
-        load_solutions=False,
-    )
-    termination = _TERMINATION.get(results.termination_condition, Termination.ERROR)
-    if results.solution_status not in (PyomoSolution.optimal, PyomoSolution.feasible):
-        return HighsRun(termination, _bound(results), None)
-    results.solution_loader.load_vars()
-    chosen = np.array([model.assign[p].value or 0.0 for p in model.pairs], dtype=float) > 0.5
-    return HighsRun(termination, _bound(results), chosen)
-
-
-def _bound(results: Results) -> float | None:
-    bound = results.objective_bound
-    return float(bound) if bound is not None and np.isfinite(bound) else None
 
 
 def _empty_plan(problem: Problem, seconds: float) -> SolveResult:

@@ -59,6 +59,17 @@ def build_model(problem: Problem, customers: NDArray[np.intp], campaigns: NDArra
     return model
 
 
+def set_start(model: pyo.ConcreteModel, chosen: NDArray[np.bool_], campaigns: NDArray[np.intp]) -> None:
+    """A plan as the values of the model's variables (``chosen`` per pair; audience sizes their
+    counts), which optimizer/solve/highs_run.py hands to HiGHS as its MIP start."""
+    for p in model.pairs:
+        model.assign[p].set_value(float(chosen[p]))
+    if hasattr(model, "audience_size"):
+        sizes = np.bincount(campaigns[chosen], minlength=len(model.campaigns))
+        for j in model.campaigns:
+            model.audience_size[j].set_value(float(sizes[j]))
+
+
 def add_objective(model: pyo.ConcreteModel, value: NDArray[np.float64]) -> None:
     model.incremental_value = pyo.Objective(
         expr=pyo.quicksum(float(value[p]) * model.assign[p] for p in model.pairs), sense=pyo.maximize

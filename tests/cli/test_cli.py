@@ -225,7 +225,7 @@ def test_measure_through_the_cli(tmp_path):
 
 
 def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
-    """Three budgets of scenarios/weekly.yaml; the middle one is the scenario's own (README demo: 34,139.48)."""
+    """Three budgets of scenarios/weekly.yaml; the middle one is the scenario's own (README demo: 34,139.47)."""
     from optimizer.store.history_file import connect
 
     weekly = README.parent / "scenarios" / "weekly.yaml"
@@ -235,7 +235,7 @@ def test_sweep_on_the_example_prints_the_frontier_and_writes_the_plot(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [line.split() for line in result.output.splitlines() if line.strip()[:1].isdigit()]
     assert [row[:2] for row in rows] == [["6,000", "optimal"], ["9,000", "optimal"], ["12,000", "optimal"]]
-    assert rows[1][2] == "34,139.48"
+    assert rows[1][2] == "34,139.47"
     from matplotlib.image import imread
 
     assert imread(tmp_path / "frontier.png").shape[:2] == (450, 1650)

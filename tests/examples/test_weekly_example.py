@@ -34,10 +34,13 @@ def test_no_contact_breaks_the_policy_and_the_policy_did_keep_people_out(results
 
 
 def test_measured_uplift_covers_the_simulated_truth(results):
+    """The 24 95% intervals (response and revenue uplift, 4 campaigns × 3 weeks) cover the truth at
+    about their level: at least 21 (20 or fewer has probability 3% for independent intervals)."""
     rows = results["rows"]
     assert len(rows) == 12
-    assert all(row["uplift_low"] <= row["uplift_true"] <= row["uplift_high"] for row in rows)
-    assert all(row["revenue_low"] <= row["revenue_true"] <= row["revenue_high"] for row in rows)
+    covered = sum(row[f"{name}_low"] <= row[f"{name}_true"] <= row[f"{name}_high"]
+                  for row in rows for name in ("uplift", "revenue"))
+    assert covered >= 21
 
 
 def test_a_run_reproduces_the_stored_results(results):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from instances import assert_matches_brute_force, brute_force, medium_problem, per_campaign_costs, random_problem
 
-from optimizer.solve import decompose, exact, pricing
+from optimizer.solve import decompose, exact, neighbourhoods, pricing
 from optimizer.solve.audiences import audience_bound
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_full_model
@@ -62,6 +62,7 @@ def test_the_bound_holds_for_every_plan_at_any_campaign_prices(seed: int):
 def test_with_a_tiny_core_the_exact_solver_still_matches_brute_force(monkeypatch, core_pairs: int):
     """Per-campaign costs, a core of one or three pairs: the audience bound and the widening both run."""
     monkeypatch.setattr(exact, "CORE_PAIRS", core_pairs)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", core_pairs)
     rng = np.random.default_rng(2000 + core_pairs)
     outcomes = [assert_matches_brute_force(per_campaign_costs(random_problem(rng), rng)) for _ in range(80)]
     assert 10 <= sum(outcomes) <= 75
@@ -118,13 +119,14 @@ def nearly_identical_customers(n: int = 2_000) -> Problem:
 def test_the_exact_solver_proves_with_the_first_core(monkeypatch):
     """A core of 5 pairs cannot prove the plan by reduced costs; the audience bound does."""
     problem = nearly_identical_customers()
+    monkeypatch.setattr(exact, "CORE_PAIRS", 5)
     cores = []
     solve_core = exact._solve_core
     monkeypatch.setattr(exact, "_solve_core", lambda *a, **k: cores.append(a[4].sum()) or solve_core(*a, **k))
     customers, campaigns = problem.candidate_pairs()
     lp = solve_relaxation(problem, customers, campaigns)
     clock = exact.Clock(time.perf_counter(), 60.0)
-    result = exact.solve_with_relaxation(problem, customers, campaigns, lp, SolverOptions(), clock, core_pairs=5)
+    result = exact.solve_with_relaxation(problem, customers, campaigns, lp, SolverOptions(), clock)
     assert result.termination is Termination.OPTIMAL and result.bound - result.objective <= 1e-6 * result.objective
     best = float(np.sort(problem.value[:, 0])[-500:].sum())
     assert result.objective == pytest.approx(best, abs=1e-9)
@@ -134,8 +136,8 @@ def test_the_exact_solver_proves_with_the_first_core(monkeypatch):
 
 def test_the_decomposition_proves_without_widening_the_master(monkeypatch):
     problem = nearly_identical_customers()
-    for name, value in (("MASTER", 100), ("MAX_JOINING", 200), ("CORE_PAIRS", 10)):
-        monkeypatch.setattr(pricing if name == "MAX_JOINING" else decompose, name, value)
+    for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_JOINING", 200), (exact, "CORE_PAIRS", 10)):
+        monkeypatch.setattr(module, name, value)
 
     def no_widening(*args):
         raise AssertionError("the master was widened")
@@ -152,8 +154,8 @@ def test_a_bound_short_of_the_proof_still_tightens_the_decomposition(monkeypatch
     """On 2,000 varied customers the audience bound leaves 0.022 of the LP's 0.234 above the
     optimum; the widened master then proves it, and the answer is the full model's."""
     problem = gap_problem(2_000)
-    for name, value in (("MASTER", 100), ("MAX_JOINING", 200), ("CORE_PAIRS", 10)):
-        monkeypatch.setattr(pricing if name == "MAX_JOINING" else decompose, name, value)
+    for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_JOINING", 200), (exact, "CORE_PAIRS", 10)):
+        monkeypatch.setattr(module, name, value)
     bounds = []
     audience = decompose.audience_bound_at
     monkeypatch.setattr(decompose, "audience_bound_at", lambda *a: bounds.append((a[2], audience(*a))) or

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from instances import GAP, assert_agrees_with_exact, brute_force, medium_problem, problems, random_problem
 
-from optimizer.solve import balancing, decompose, pricing
+from optimizer.solve import balancing, decompose, exact, neighbourhoods, pricing
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.keys import position_keys
@@ -50,7 +50,8 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(balancing, "SAMPLE", 60)
     monkeypatch.setattr(decompose, "MASTER", 25)
     monkeypatch.setattr(pricing, "MAX_JOINING", 15)
-    monkeypatch.setattr(decompose, "CORE_PAIRS", 20)
+    monkeypatch.setattr(exact, "CORE_PAIRS", 20)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 20)
     monkeypatch.setattr(balancing, "COARSE", (40, 100))
 
 
@@ -64,8 +65,9 @@ def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts,
 def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
     """Random weekly-plan instances where the master holds a fraction of the customers."""
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in (("MASTER", 10), ("MAX_JOINING", 5), ("CORE_PAIRS", 8)):
-            patch.setattr(pricing if name == "MAX_JOINING" else decompose, name, value)
+        for module, name, value in ((decompose, "MASTER", 10), (pricing, "MAX_JOINING", 5), (exact, "CORE_PAIRS", 8),
+                                    (neighbourhoods, "PER_CAMPAIGN", 8)):
+            patch.setattr(module, name, value)
         patch.setattr(balancing, "SAMPLE", 20)
         patch.setattr(balancing, "COARSE", (10, 40))
         assert_agrees_with_exact(medium_problem(seed, n=n))

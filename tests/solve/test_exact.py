@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from instances import all_plans, assert_matches_brute_force, brute_force, medium_problem, problems, random_problem
 
-from optimizer.solve import exact
+from optimizer.solve import exact, neighbourhoods
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
@@ -51,6 +51,7 @@ def test_reduced_cost_fixing_keeps_the_optimum(monkeypatch, core_pairs: int):
     """A core of one or three pairs makes the solver fix almost every pair at its LP value, bound
     what that may cost with the reduced costs, and widen the core when the bound is too loose."""
     monkeypatch.setattr(exact, "CORE_PAIRS", core_pairs)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", core_pairs)
     rng = np.random.default_rng(1000 + core_pairs)
     outcomes = [assert_matches_brute_force(random_problem(rng)) for _ in range(120)]
     assert 20 <= sum(outcomes) <= 110
@@ -73,6 +74,7 @@ def lp_fixes_a_pair_no_plan_can_keep() -> Problem:
 
 def test_a_core_without_a_plan_is_widened_to_the_optimum(monkeypatch):
     monkeypatch.setattr(exact, "CORE_PAIRS", 1)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 1)
     result = solve_exact(lp_fixes_a_pair_no_plan_can_keep())
     assert result.termination is Termination.OPTIMAL
     assert result.choice.tolist() == [NO_CAMPAIGN, NO_CAMPAIGN] and result.objective == 0.0
@@ -81,6 +83,7 @@ def test_a_core_without_a_plan_is_widened_to_the_optimum(monkeypatch):
 def test_a_core_without_a_plan_never_makes_the_problem_infeasible(monkeypatch):
     """Out of time before the core can be widened: only the core was shown to have no plan."""
     monkeypatch.setattr(exact, "CORE_PAIRS", 1)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 1)
     problem = lp_fixes_a_pair_no_plan_can_keep()
     result = solve_exact(problem, SolverOptions(time_limit_s=0.001))
     assert result.termination in (Termination.TIME_LIMIT, Termination.OPTIMAL)
@@ -134,57 +137,6 @@ def test_time_limit_returns_a_feasible_plan_with_its_bound():
     assert result.bound is not None and result.bound >= result.objective - 1e-9
     lp = solve_relaxation(problem, *problem.candidate_pairs())
     assert result.bound <= lp.bound + 1e-6 * abs(lp.bound), "branch and bound cannot prove less than the LP"
-
-
-def test_a_highs_run_that_ignores_its_limit_is_stopped_and_the_solve_keeps_its_plan(monkeypatch):
-    """HiGHS does not check its limit everywhere (a root heuristic ran 13 s past 9 s): a run still
-    going KILL_GRACE after its limit is stopped, counts as out of time without a plan, and the
-    exact solver returns the plan it had, within the limit."""
-    problem = medium_problem(11, n=300)
-    done = solve_exact(problem, SolverOptions())
-    assert done.termination is Termination.OPTIMAL
-
-    def stuck(*args: object) -> exact.HighsRun:
-        time.sleep(60)  # in the child: HiGHS that never returns
-        raise AssertionError("not stopped")
-
-    monkeypatch.setattr(exact, "_highs_here", stuck)
-    started = time.perf_counter()
-    run = exact.run_highs(exact.build_model(problem, *problem.candidate_pairs()), SolverOptions(), 0.5, 0.0)
-    assert time.perf_counter() - started < 0.5 + exact.KILL_GRACE + 1.0
-    assert run == exact.HighsRun(Termination.TIME_LIMIT, None, None)
-
-    started = time.perf_counter()
-    result = solve_exact(problem, SolverOptions(time_limit_s=2.0))
-    assert time.perf_counter() - started < 2.0 + exact.KILL_GRACE + 1.0
-    assert result.choice is not None and not problem.violations(result.choice)
-    assert result.bound >= done.objective - 1e-6 >= result.objective - 1e-6
-
-
-def test_a_highs_run_in_its_child_process_returns_what_it_would_here():
-    problem = medium_problem(12, n=200)
-    model = exact.build_model(problem, *problem.candidate_pairs())
-    there = exact.run_highs(model, SolverOptions(), 30.0, 0.0)
-    here = exact._highs_here(model, SolverOptions(), 30.0, 0.0)
-    assert there.termination is here.termination is Termination.OPTIMAL
-    assert there.bound == pytest.approx(here.bound) and np.array_equal(there.chosen, here.chosen)
-
-
-def test_a_highs_process_that_dies_gives_no_plan_and_the_solve_still_returns_one(monkeypatch):
-    import os
-    import signal
-
-    problem = medium_problem(13, n=200)
-
-    def killed(*args: object) -> exact.HighsRun:
-        os.kill(os.getpid(), signal.SIGKILL)  # in the child: as the out-of-memory killer would
-        raise AssertionError("not killed")
-
-    monkeypatch.setattr(exact, "_highs_here", killed)
-    run = exact.run_highs(exact.build_model(problem, *problem.candidate_pairs()), SolverOptions(), 5.0, 0.0)
-    assert run == exact.HighsRun(Termination.ERROR, None, None)
-    result = solve_exact(problem, SolverOptions(time_limit_s=5.0))
-    assert result.choice is not None and not problem.violations(result.choice)
 
 
 def _objective_in_a_worker(seed: int) -> float | None:

@@ -1,0 +1,111 @@
+"""The neighbourhood search: what each round frees, when the rounds stop, and that its plan is
+feasible and never worse than the one it started from."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+from instances import medium_problem
+
+from optimizer.solve import exact, neighbourhoods
+from optimizer.solve.clock import Clock
+from optimizer.solve.exact import solve_exact
+from optimizer.solve.neighbourhoods import improve
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+
+PAIRS = 2_000
+
+
+def plan(objective: float) -> SolveResult:
+    return SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, np.zeros(3, dtype=np.intp), objective,
+                       100.0, 0.0, 0.0, "exact", PAIRS)
+
+
+def search(solve_core, start: SolveResult | None = None, target: float = 100.0, limit: float = 60.0):
+    rng = np.random.default_rng(0)
+    distance, campaigns = rng.random(PAIRS), np.arange(PAIRS) % 4
+    fractional = np.zeros(PAIRS, dtype=bool)
+    fractional[[5, 17]] = True
+    differs = lambda found: np.arange(PAIRS) == 1_000  # noqa: E731
+    return improve(distance, campaigns, fractional, start, differs, target, solve_core, Clock.start(limit))
+
+
+def test_each_round_frees_the_fractional_pairs_those_the_plan_changed_and_a_sample_of_every_campaign():
+    cores = []
+
+    def solve_core(core, floor, clock):
+        cores.append(core.copy())
+        return dataclasses.replace(floor, objective=floor.objective + 1.0)
+
+    search(solve_core, plan(90.0))
+    assert len(cores) == neighbourhoods.ROUNDS
+    for core in cores:
+        assert core[[5, 17, 1_000]].all()
+        chosen = np.flatnonzero(core)
+        assert np.bincount(chosen % 4).min() >= neighbourhoods.PER_CAMPAIGN
+        assert core.sum() <= 4 * neighbourhoods.PER_CAMPAIGN + 3
+    assert not all(np.array_equal(cores[0], core) for core in cores[1:]), "each round draws its own sample"
+
+
+def test_the_rounds_stop_at_the_target_and_after_rounds_that_find_nothing_better():
+    calls = []
+
+    def reaching(core, floor, clock):
+        calls.append(1)
+        return plan(99.5)
+
+    assert search(reaching, plan(90.0), target=99.0).objective == 99.5 and len(calls) == 1
+    calls.clear()
+
+    def stuck(core, floor, clock):
+        calls.append(1)
+        return floor
+
+    assert search(stuck, plan(90.0)).objective == 90.0 and len(calls) == neighbourhoods.STALLED
+    calls.clear()
+
+    def nothing(core, floor, clock):
+        calls.append(1)
+        return SolveResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0, 0.0, "exact", PAIRS)
+
+    assert search(nothing) is None and len(calls) == neighbourhoods.STALLED
+
+
+def test_the_rounds_leave_half_their_time_for_the_proof():
+    calls = []
+
+    def slow(core, floor, clock):
+        calls.append(clock.limit)
+        time.sleep(0.5)
+        return dataclasses.replace(floor, objective=floor.objective + 1.0)
+
+    search(slow, plan(90.0), limit=2.0)  # rounds at 0 s and 0.5 s; at 1.0 s half is left
+    assert len(calls) == 2 and all(limit <= neighbourhoods.ROUND_SECONDS for limit in calls)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_search_improves_a_plan_on_expected_spend_rows_and_keeps_every_row(seed: int):
+    """medium_problem's rows weigh pairs by their spend: the search runs on the real cores, from the
+    LP optimum rounded down, and ends with a feasible plan at least as good, below the LP bound."""
+    problem = medium_problem(seed, n=600)
+    customers, campaigns = problem.candidate_pairs()
+    lp = solve_relaxation(problem, customers, campaigns)
+    start = exact._rounded_plan(problem, customers, campaigns, lp, Clock.start(60.0))
+
+    def solve_core(core, floor, clock):
+        return exact._solve_core(problem, customers, campaigns, lp, core, SolverOptions(), clock, 0.0, floor)
+
+    differs = lambda found: exact._differs(found, customers, campaigns, lp.x)  # noqa: E731
+    found = improve(np.abs(lp.reduced_costs), campaigns, (lp.x > 1e-9) & (lp.x < 1 - 1e-9), start, differs,
+                    lp.bound, solve_core, Clock.start(60.0))
+    assert found is not None and found.choice is not None and problem.violations(found.choice) == []
+    assert found.objective == pytest.approx(problem.objective(found.choice))
+    if start is not None:
+        assert found.objective >= start.objective - 1e-9
+    optimum = solve_exact(problem, SolverOptions())
+    assert found.objective <= optimum.objective + 1e-6 <= lp.bound + 1e-6
