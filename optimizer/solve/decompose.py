@@ -57,7 +57,7 @@ from optimizer.solve.pricing import DualState, OutOfTime, join, lower, solve_pri
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
 from optimizer.solve.repair import last_resort, repair, repair_reserve
-from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination, gap_allowed
 
 # Customers the master LP starts with: a 30th of all, between MASTER/5 and MASTER. Measured: at
 # 100k × 10, 10,000 took 0.22 s in all and 3,000 0.16 s; at 10^6 × 20 and on the 10^7's candidates,
@@ -258,10 +258,11 @@ def _solve_core(
     core = master.core_problem(state.remaining)
     slots, campaigns = master.columns()
     lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs)
-    allowed_gap = options.mip_gap * max(1.0, abs(state.latest.bound))
-    part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap)
+    allowed_gap = gap_allowed(options.mip_gap, state.latest.bound)
     outside = _least_margin_outside(master, state.latest.prices, state.least_outside)
     bound = state.latest.bound
+    part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap,
+                                 bound - outside - state.fixed_value)
     in_core = -np.inf if part.termination is Termination.INFEASIBLE else (
         np.inf if part.bound is None else part.bound + state.fixed_value)
     bound = min(bound, max(in_core, bound - outside))

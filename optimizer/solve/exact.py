@@ -44,7 +44,7 @@ from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation, solve_relaxation
 from optimizer.solve.repair import REPAIR_SHARE, repair
-from optimizer.solve.results import SolutionStatus, SolveResult, Termination
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination, gap_allowed
 
 # With the audience-size bound (every row counts campaigns) the bound proves the plan and the core
 # only has to find it; measured at 100k × 10 planned (decompose): a first core of 10,000 pairs
@@ -105,32 +105,34 @@ def _optimum_prices(lp: Relaxation) -> NDArray[np.float64]:
 
 def solve_with_relaxation(
     problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation, options: SolverOptions,
-    clock: Clock, allowed_gap: float | None = None,
+    clock: Clock, allowed_gap: float | None = None, least_bound: float = -np.inf,
 ) -> SolveResult:
     """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs.
 
     ``allowed_gap`` is the absolute gap the plan may have (default: mip_gap × |z_LP|); a caller
-    solving part of a larger problem passes the whole problem's.
+    solving part of a larger problem passes the whole problem's, and as ``least_bound`` the least
+    bound of this part that can prove the whole (the customers left outside may gain that much):
+    when it already leaves the plan more than the gap, no core is widened to prove this part.
     """
     lp_bound, x, reduced_costs = _optimum(lp)
     if allowed_gap is None:
-        allowed_gap = options.mip_gap * max(1.0, abs(lp_bound))
+        allowed_gap = gap_allowed(options.mip_gap, lp_bound)
     distance = np.abs(reduced_costs)
     core, result = _fractional(lp), _rounded_plan(problem, customers, campaigns, lp, clock)
 
     def solve(free: NDArray[np.bool_], floor: SolveResult | None, limit: Clock) -> SolveResult:
         return _solve_core(problem, customers, campaigns, lp, free, options, limit, 0.5 * allowed_gap, floor)
 
-    if problem.campaign_coefficients(customers, campaigns) is not None:
-        core |= _smallest(distance, CORE_PAIRS)
-        result = solve(core, result, clock)
-        if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
-            result = replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
-                problem, customers, campaigns, lp, clock))))
-    if _unproven(result, allowed_gap) and not core.all():
+    def proven(plan: SolveResult | None) -> bool:
+        return not _unproven(plan, allowed_gap)
+
+    if problem.campaign_coefficients(customers, campaigns) is not None or core.all():
+        core |= _smallest(distance, CORE_PAIRS)  # with every pair fractional, the whole problem
+        result = _audience_bounded(solve(core, result, clock), problem, customers, campaigns, lp, clock, allowed_gap)
+    if not proven(result) and not core.all():
         differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
-        result = improve(distance, campaigns, core, result, differs, lp_bound - allowed_gap, solve, clock)
-        if _unproven(result, allowed_gap):  # even out of time: a small core may still prove it has no plan
+        result = improve(distance, campaigns, core, result, differs, proven, solve, clock)
+        if not proven(result) and _worth_widening(result, least_bound, allowed_gap, clock):
             core = core | _within_reach(distance, lp_bound, result) | (False if result is None else differs(result))
             result = solve(core, result, clock)
     if result is None:
@@ -139,6 +141,14 @@ def solve_with_relaxation(
     if result.termination is Termination.INFEASIBLE and not core.all():
         result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
     return result
+
+
+def _worth_widening(plan: SolveResult | None, least_bound: float, allowed_gap: float, clock: Clock) -> bool:
+    """Whether to solve the widened core: always without a plan (even out of time: a small core may
+    prove there is none), else with time left and a bound that can prove the whole (``least_bound``)."""
+    if plan is None or plan.objective is None:
+        return True
+    return not clock.expired() and least_bound - plan.objective <= allowed_gap
 
 
 def _within_reach(distance: NDArray[np.float64], lp_bound: float, plan: SolveResult | None) -> NDArray[np.bool_]:
@@ -155,6 +165,15 @@ def _differs(plan: SolveResult, customers: NDArray[np.intp], campaigns: NDArray[
         return np.zeros(customers.size, dtype=bool)
     chosen: NDArray[np.bool_] = (plan.choice[customers] == campaigns) != (x > 0.5)
     return chosen
+
+
+def _audience_bounded(result: SolveResult, problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
+                      lp: Relaxation, clock: Clock, allowed_gap: float) -> SolveResult:
+    """``result`` with the audience-size bound where that is tighter, while its gap is open."""
+    if _unproven(result, allowed_gap) and result.objective is not None and result.bound is not None:
+        return replace(result, bound=max(result.objective, min(result.bound, _audience_bound(
+            problem, customers, campaigns, lp, clock))))
+    return result
 
 
 def _audience_bound(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation,

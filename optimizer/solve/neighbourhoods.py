@@ -43,21 +43,21 @@ SolveCore = Callable[[NDArray[np.bool_], SolveResult | None, Clock], SolveResult
 
 def improve(
     distance: NDArray[np.float64], campaigns: NDArray[np.intp], fractional: NDArray[np.bool_],
-    plan: SolveResult | None, differs: Callable[[SolveResult], NDArray[np.bool_]], target: float,
-    solve_core: SolveCore, clock: Clock,
+    plan: SolveResult | None, differs: Callable[[SolveResult], NDArray[np.bool_]],
+    proven: Callable[[SolveResult | None], bool], solve_core: SolveCore, clock: Clock,
 ) -> SolveResult | None:
     """The best plan of up to ROUNDS rounds (module docstring) started from ``plan`` (None: none yet).
 
     ``distance`` is |d_p| over the candidate pairs, ``differs(plan)`` the pairs where a plan
-    differs from the LP optimum's rounding; the rounds stop once a plan's objective reaches
-    ``target`` (z_LP less the allowed gap: z_LP proves it), after STALLED rounds in a row without a
-    better plan, or with KEPT_FOR_PROOF of the time they started with left.
+    differs from the LP optimum's rounding; the rounds stop once ``proven(plan)`` (its bound, at most
+    z_LP, proves it), after STALLED rounds in a row without a better plan, or with KEPT_FOR_PROOF of
+    the time they started with left.
     """
     rng = np.random.default_rng(SEED)
     pools = [_nearest(distance, np.flatnonzero(campaigns == j)) for j in np.unique(campaigns)]
     stop, stalled = clock.remaining() * KEPT_FOR_PROOF, 0
     for _ in range(ROUNDS):
-        if _reached(plan, target) or clock.remaining() <= stop or stalled == STALLED:
+        if proven(plan) or clock.remaining() <= stop or stalled == STALLED:
             break
         core = fractional.copy()
         for pool in pools:
@@ -76,7 +76,3 @@ def improve(
 def _nearest(distance: NDArray[np.float64], pairs: NDArray[np.intp]) -> NDArray[np.intp]:
     """The POOL of ``pairs`` with least |d_p|."""
     return pairs[np.argsort(distance[pairs], kind="stable")[:POOL]]
-
-
-def _reached(plan: SolveResult | None, target: float) -> bool:
-    return plan is not None and plan.objective is not None and plan.objective >= target

@@ -66,3 +66,12 @@ class SolveResult:
         if self.proven(mip_gap):
             return replace(self, termination=Termination.OPTIMAL, status=SolutionStatus.OPTIMAL)
         return replace(self, termination=Termination.TIME_LIMIT, status=SolutionStatus.FEASIBLE)
+
+
+def gap_allowed(mip_gap: float, bound: float) -> float:
+    """The absolute gap below ``bound`` within which every plan is proven (``SolveResult.proven``):
+    a = g max(1, |b|) / (1 + g). For z >= b - a: if b > 1 and z > 1, b - z <= g b / (1 + g) <= g z;
+    otherwise g max(1, |z|) >= g max(1, |b|) / (1 + g) >= b - z (|z| >= |b| when z <= b < 0, and
+    z >= b / (1 + g) forces b <= 1 + g when z <= 1)."""
+    return mip_gap * max(1.0, abs(bound)) / (1.0 + mip_gap)
+

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from instances import all_plans, assert_matches_brute_force, brute_force, medium_problem, problems, random_problem
 
 from optimizer.solve import exact, neighbourhoods
+from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
@@ -72,22 +73,53 @@ def lp_fixes_a_pair_no_plan_can_keep() -> Problem:
     )
 
 
-def test_a_core_without_a_plan_is_widened_to_the_optimum(monkeypatch):
-    monkeypatch.setattr(exact, "CORE_PAIRS", 1)
-    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 1)
+@pytest.fixture
+def one_pair_round(monkeypatch) -> list[int]:
+    """One search round that frees only the fractional pair; the sizes of the cores solved."""
+    monkeypatch.setattr(neighbourhoods, "ROUNDS", 1)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 0)
+    cores: list[int] = []
+    solve_core = exact._solve_core
+    monkeypatch.setattr(exact, "_solve_core", lambda *a, **k: cores.append(int(a[4].sum())) or solve_core(*a, **k))
+    return cores
+
+
+def test_a_core_without_a_plan_is_widened_to_the_optimum(one_pair_round):
     result = solve_exact(lp_fixes_a_pair_no_plan_can_keep())
+    assert one_pair_round == [1, 2], "the round's core of x_b alone has no plan; the widened core has both"
     assert result.termination is Termination.OPTIMAL
     assert result.choice.tolist() == [NO_CAMPAIGN, NO_CAMPAIGN] and result.objective == 0.0
 
 
-def test_a_core_without_a_plan_never_makes_the_problem_infeasible(monkeypatch):
+def test_a_core_without_a_plan_never_makes_the_problem_infeasible(one_pair_round):
     """Out of time before the core can be widened: only the core was shown to have no plan."""
-    monkeypatch.setattr(exact, "CORE_PAIRS", 1)
-    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 1)
     problem = lp_fixes_a_pair_no_plan_can_keep()
     result = solve_exact(problem, SolverOptions(time_limit_s=0.001))
     assert result.termination in (Termination.TIME_LIMIT, Termination.OPTIMAL)
     assert result.choice is None or problem.violations(result.choice) == []
+
+
+def two_customers(value: list[float], rows: list[tuple[Sense, float, list[float]]]) -> Problem:
+    """Customers a and b, one campaign, custom rows sum_i w_i x_i (sense) rhs over them."""
+    return Problem(
+        customer_ids=np.array(["a", "b"], dtype=object), campaign_ids=("x",), channels=("email",),
+        pair_value=np.array([[v] for v in value]), spend=np.ones((2, 1)), eligible=np.ones((2, 1), bool),
+        treated_share=np.array([1.0]),
+        rows=tuple(CouplingRow(f"r{r}", "custom", sense, rhs, f"w{r}", np.array([True]))
+                   for r, (sense, rhs, _) in enumerate(rows)),
+        weights={f"w{r}": np.array([[w] for w in weights]) for r, (_, _, weights) in enumerate(rows)},
+    )
+
+
+@pytest.mark.parametrize("method", [solve_exact, solve_decompose])
+def test_every_pair_fractional_in_the_lp_is_still_solved(method):
+    """2 x_a + x_b <= 2.4 and x_a + 2 x_b <= 2.4: the LP takes x = (0.8, 0.8), every pair fractional;
+    the optimum is one customer (1.0). And 2 x_a + 2 x_b == 1 (LP x_b = 0.5) has no plan at all."""
+    both = two_customers([1.0, 1.0], [(Sense.LE, 2.4, [2.0, 1.0]), (Sense.LE, 2.4, [1.0, 2.0])])
+    result = method(both, SolverOptions())
+    assert result.termination is Termination.OPTIMAL and result.objective == pytest.approx(1.0)
+    none = two_customers([1.0, 2.0], [(Sense.EQ, 1.0, [2.0, 2.0]), (Sense.LE, 1.0, [1.0, 3.0])])
+    assert method(none, SolverOptions()).termination is Termination.INFEASIBLE
 
 
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -150,3 +182,21 @@ def test_the_exact_solver_runs_inside_a_daemonic_worker_process():
     with multiprocessing.get_context("fork").Pool(1) as pool:
         objective = pool.apply(_objective_in_a_worker, (14,))
     assert objective == pytest.approx(solve_exact(medium_problem(14, n=200), SolverOptions()).objective)
+
+
+def test_no_core_is_widened_when_the_customers_outside_keep_the_bound_up(one_pair_round):
+    """A part of a larger problem (decompose's master): when the least bound the customers outside
+    leave (``least_bound``) is more than the gap above the plan, proving this part cannot prove the
+    whole, so the round's plan is returned without widening; with no such floor the core is widened."""
+    problem = medium_problem(16, n=300)
+    customers, campaigns = problem.candidate_pairs()
+    lp = solve_relaxation(problem, customers, campaigns)
+    solved = {}
+    for least_bound in (lp.bound, -np.inf):
+        one_pair_round.clear()
+        result = exact.solve_with_relaxation(problem, customers, campaigns, lp, SolverOptions(),
+                                             exact.Clock.start(60.0), least_bound=least_bound)
+        assert result.choice is not None and problem.violations(result.choice) == []
+        solved[least_bound] = list(one_pair_round)
+    assert len(solved[lp.bound]) == 1, "the round alone"
+    assert len(solved[-np.inf]) == 2 and solved[-np.inf][1] > solved[-np.inf][0], "the round, then the widened core"
