@@ -109,7 +109,7 @@ def solve_with_relaxation(
 ) -> SolveResult:
     """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs.
 
-    ``allowed_gap`` is the absolute gap the plan may have (default: mip_gap × |z_LP|); a caller
+    ``allowed_gap`` is the absolute gap the plan may have (default: ``gap_allowed(mip_gap, z_LP)``); a caller
     solving part of a larger problem passes the whole problem's, and as ``least_bound`` the least
     bound of this part that can prove the whole (the customers left outside may gain that much):
     when it already leaves the plan more than the gap, no core is widened to prove this part.
