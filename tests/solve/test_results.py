@@ -13,8 +13,11 @@ def result(objective: float, bound: float) -> SolveResult:
                        0.0, 0.0, "exact", 1)
 
 
-@given(mip_gap=st.floats(1e-9, 0.5), bound=st.floats(-1e9, 1e9), share=st.floats(0.0, 1.0))
+@given(mip_gap=st.floats(1e-9, 0.5), bound=st.floats(-1e9, 1e9), share=st.floats(0.0, 0.999))
 def test_a_plan_within_the_allowed_gap_of_a_bound_is_proven(mip_gap: float, bound: float, share: float) -> None:
+    """Up to 0.999 of the allowance: at the allowance itself, bound - objective (a difference of two
+    nearly equal floats) may round to more than it, beyond proven()'s 1e-9 tolerance (seen: g = 1e-9,
+    b = 5)."""
     objective = bound - share * gap_allowed(mip_gap, bound)
     assert result(objective, bound).proven(mip_gap)
 
