@@ -133,7 +133,7 @@ def solve_with_relaxation(
         differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
         result = improve(distance, campaigns, core, result, differs, proven, solve, clock)
         if not proven(result) and _worth_widening(result, least_bound, allowed_gap, clock):
-            core = core | _within_reach(distance, lp_bound, result) | (False if result is None else differs(result))
+            core = core | _within_reach(distance, lp_bound, result) | differs(result)
             result = solve(core, result, clock)
     if result is None:
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, lp_bound, 0.0, clock.elapsed(),
@@ -158,10 +158,10 @@ def _within_reach(distance: NDArray[np.float64], lp_bound: float, plan: SolveRes
     return _smallest(distance, WIDEST_CORE) & (distance <= reach + 1e-9)
 
 
-def _differs(plan: SolveResult, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
+def _differs(plan: SolveResult | None, customers: NDArray[np.intp], campaigns: NDArray[np.intp],
              x: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """The candidate pairs where ``plan`` differs from the LP optimum rounded (x_p > 0.5)."""
-    if plan.choice is None:
+    """The candidate pairs where ``plan`` differs from the LP optimum rounded (x_p > 0.5); none without a plan."""
+    if plan is None or plan.choice is None:
         return np.zeros(customers.size, dtype=bool)
     chosen: NDArray[np.bool_] = (plan.choice[customers] == campaigns) != (x > 0.5)
     return chosen
@@ -317,14 +317,14 @@ def solve_full_model(
     absolute_gap: float = 0.0, start: NDArray[np.integer[Any]] | None = None,
 ) -> SolveResult:
     """The Pyomo model over every candidate pair of ``problem``, solved by HiGHS as it is, from
-    ``start`` (a campaign or NO_CAMPAIGN per customer) as its MIP start if given."""
+    ``start`` (a campaign or NO_CAMPAIGN per customer) as its MIP start if given and presolve is off."""
     options = options or SolverOptions()
     started = time.perf_counter()
     customers, campaigns = problem.candidate_pairs()
     if customers.size == 0:
         return _empty_plan(problem, time.perf_counter() - started)
     model = build_model(problem, customers, campaigns)
-    if start is not None and not options.presolve:
+    if start is not None:
         set_start(model, start[customers] == campaigns, campaigns)
     build_seconds = time.perf_counter() - started
     limit = time_limit if time_limit is not None else max(1.0, options.time_limit_s - build_seconds)

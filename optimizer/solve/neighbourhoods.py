@@ -14,9 +14,9 @@ improve the plan (large-neighbourhood search). Each round frees
   pairs of least |d_p|, where the LP is closest to choosing otherwise,
 
 fixes the rest at the LP optimum and solves that core for at most ROUND_SECONDS. Measured on the
-bench (bench/instances.py, ROUNDS rounds at most): expected 100,000 × 10 reached 0.27 below z_LP
-in 3.8 s, where the 10,000-pair first core left 2.1; expected 10^6 × 20 came within its gap of z_LP
-in the first round (0.6 s, proven at 2.4 s in all against 6.1 s).
+bench (docs/benchmarks.md, 2026-12-05): expected spend at 100,000 × 10 is proven in 1.35 s in all,
+where a first core of 10,000 pairs took 9.6 s; at 10^6 × 20 in 2.5 s against 6.1 s. On custom rows
+the rounds stall 0.37 below z_LP (0.17 allowed) and the widened core has to prove it (12.8 s).
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ SolveCore = Callable[[NDArray[np.bool_], SolveResult | None, Clock], SolveResult
 
 def improve(
     distance: NDArray[np.float64], campaigns: NDArray[np.intp], fractional: NDArray[np.bool_],
-    plan: SolveResult | None, differs: Callable[[SolveResult], NDArray[np.bool_]],
+    plan: SolveResult | None, differs: Callable[[SolveResult | None], NDArray[np.bool_]],
     proven: Callable[[SolveResult | None], bool], solve_core: SolveCore, clock: Clock,
 ) -> SolveResult | None:
     """The best plan of up to ROUNDS rounds (module docstring) started from ``plan`` (None: none yet).
 
     ``distance`` is |d_p| over the candidate pairs, ``differs(plan)`` the pairs where a plan
-    differs from the LP optimum's rounding; the rounds stop once ``proven(plan)`` (its bound, at most
-    z_LP, proves it), after STALLED rounds in a row without a better plan, or with KEPT_FOR_PROOF of
-    the time they started with left.
+    differs from the LP optimum's rounding (none without a plan); the rounds stop once
+    ``proven(plan)`` (its bound, at most z_LP, proves it), after STALLED rounds in a row without a
+    better plan, or with KEPT_FOR_PROOF of the time they started with left.
     """
     rng = np.random.default_rng(SEED)
     pools = [_nearest(distance, np.flatnonzero(campaigns == j)) for j in np.unique(campaigns)]
@@ -62,8 +62,7 @@ def improve(
         core = fractional.copy()
         for pool in pools:
             core[rng.choice(pool, min(PER_CAMPAIGN, pool.size), replace=False)] = True
-        if plan is not None and plan.choice is not None:
-            core |= differs(plan)
+        core |= differs(plan)
         found = solve_core(core, plan, Clock.start(clock.allow(ROUND_SECONDS)))
         better = found.objective is not None and (plan is None or plan.objective is None
                                                   or found.objective > plan.objective)

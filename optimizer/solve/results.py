@@ -74,4 +74,3 @@ def gap_allowed(mip_gap: float, bound: float) -> float:
     otherwise g max(1, |z|) >= g max(1, |b|) / (1 + g) >= b - z (|z| >= |b| when z <= b < 0, and
     z >= b / (1 + g) forces b <= 1 + g when z <= 1)."""
     return mip_gap * max(1.0, abs(bound)) / (1.0 + mip_gap)
-

@@ -32,7 +32,7 @@ def search(solve_core, start: SolveResult | None = None, target: float = 100.0, 
     distance, campaigns = rng.random(PAIRS), np.arange(PAIRS) % 4
     fractional = np.zeros(PAIRS, dtype=bool)
     fractional[[5, 17]] = True
-    differs = lambda found: np.arange(PAIRS) == 1_000  # noqa: E731
+    differs = lambda found: (np.arange(PAIRS) == 1_000) & (found is not None)  # noqa: E731
     proven = lambda found: found is not None and found.objective is not None and found.objective >= target  # noqa: E731
     return improve(distance, campaigns, fractional, start, differs, proven, solve_core, Clock.start(limit))
 
