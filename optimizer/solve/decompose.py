@@ -27,7 +27,10 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
    same Lagrangian bound with integer audience sizes) may be lower still; it closes the
    integrality gap budgets leave at 10^5 customers, which L(λ) cannot.
    If the gap is above mip_gap, everything within L(λ) - z_plan of being chosen joins the
-   master and steps 3-5 repeat while time allows.
+   master and steps 3-5 repeat while time allows, each core started from the best plan so far
+   (its customers' choices, and those who joined held at λ0 as the plan held them). When two
+   widenings in a row move neither the plan nor the bound, one last core, widened even where
+   its bound cannot prove the whole, spends the time left on a better plan.
 
 Every step that reads all customers is a map over partitions (optimizer/solve/partitions.py) and a
 reduction of a few numbers, so ``Customers`` may be one in-memory array or a Dask cluster
@@ -53,7 +56,7 @@ from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
-from optimizer.solve.pricing import DualState, OutOfTime, join, lower, solve_prices
+from optimizer.solve.pricing import DualState, OutOfTime, held_choice, join, lower, solve_prices
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
 from optimizer.solve.repair import last_resort, repair, repair_reserve
@@ -199,7 +202,7 @@ def _decompose_all(
         raise TypeError("a balancing pass without its nearest customers")
     join(customers, master, balanced.nearest, start, start)
     result, plan, lowest, reached, stalled = None, None, balanced, (-np.inf, np.inf), False
-    for _ in range(MAX_WIDENINGS + 1):
+    for attempt in range(MAX_WIDENINGS + 1):
         clock = overall.reserving(repair_reserve(customers, overall.limit))  # as long as the passes now take
         started = clock.elapsed()
         try:
@@ -210,15 +213,21 @@ def _decompose_all(
         if state is None:
             return _no_plan(overall, Termination.INFEASIBLE), None
         lowest = lower(lowest, state.lowest)
-        found, spec = _solve_core(customers, master, state, start, options, clock)
+        found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt)
         if _value(found) > _value(result):
             plan = spec
         result = _better(result, found)
         customers.standing("exact core", result.objective, result.bound)
         if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
-        if clock.remaining() < clock.elapsed() - started or (stalled and not _moved(result, reached)):
-            break  # a wider round takes at least as long; or the last two found nothing new
+        if clock.remaining() < clock.elapsed() - started:
+            break  # a wider round takes at least as long
+        if stalled and not _moved(result, reached):  # the last two found nothing new: a last, longer search
+            found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt, last=True)
+            plan = spec if _value(found) > _value(result) else plan
+            result = _better(result, found)
+            customers.standing("last exact core", result.objective, result.bound)
+            break
         stalled = not _moved(result, reached)
         reached = (_value(result), np.inf if result.bound is None else result.bound)
         reach = np.inf if result.objective is None else state.latest.bound - result.objective
@@ -251,9 +260,11 @@ def _master_size(n: int) -> int:
 
 def _solve_core(
     customers: Customers, master: MasterLP, state: DualState, start: NDArray[np.float64], options: SolverOptions,
-    clock: Clock,
+    clock: Clock, plan: PlanSpec | None = None, attempt: int = 0, last: bool = False,
 ) -> tuple[SolveResult, PlanSpec]:
-    """Steps 4-5: the exact core on the master, then the plan and bound for all customers."""
+    """Steps 4-5: the exact core on the master, from ``plan`` (the best so far, if any), then the
+    plan and bound for all customers; ``attempt`` numbers the master's widenings. A ``last`` core
+    is widened even when its bound cannot prove the whole: the time left goes to a better plan."""
     solution = state.solution
     core = master.core_problem(state.remaining)
     slots, campaigns = master.columns()
@@ -262,7 +273,8 @@ def _solve_core(
     outside = _least_margin_outside(master, state.latest.prices, state.least_outside)
     bound = state.latest.bound
     part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap,
-                                 bound - outside - state.fixed_value)
+                                 -np.inf if last else bound - outside - state.fixed_value, _in_slots(master, plan),
+                                 attempt)
     in_core = -np.inf if part.termination is Termination.INFEASIBLE else (
         np.inf if part.bound is None else part.bound + state.fixed_value)
     bound = min(bound, max(in_core, bound - outside))
@@ -280,6 +292,19 @@ def _solve_core(
     if bound - objective > allowed_gap and customers.coefficients is not None:
         bound = min(bound, audience_bound_at(customers, state.latest.prices, state.latest.bound, clock))
     return replace(result, objective=objective, bound=max(bound, objective)), spec
+
+
+def _in_slots(master: MasterLP, plan: PlanSpec | None) -> NDArray[np.intp] | None:
+    """``plan`` as a campaign per master slot: the customers it decided keep their campaign, those
+    who joined the master since keep their best at the plan's start prices, where it held them."""
+    if plan is None:
+        return None
+    ids = master.customers
+    choice = held_choice(master.adjusted(plan.start))
+    position = np.minimum(np.searchsorted(plan.master, ids), max(plan.master.size - 1, 0))
+    decided = plan.master[position] == ids if plan.master.size else np.zeros(ids.size, dtype=bool)
+    choice[decided] = plan.master_choice[position[decided]]
+    return choice
 
 
 def _least_margin_outside(master: MasterLP, prices: NDArray[np.float64], fixed_least: float) -> float:

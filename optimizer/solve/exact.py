@@ -11,10 +11,11 @@ core solved by HiGHS branch and bound.
    pairs of least |d_p| finds the plan and the audience-size bound (optimizer/solve/audiences.py)
    at the LP's prices proves it: it keeps the audience sizes integer, which z_LP does not;
    bound = min(that bound, the bound of step 3).
-5. If the gap is still above mip_gap, small cores around the LP optimum improve the plan
-   (optimizer/solve/neighbourhoods.py) until z_LP proves it; short of that, widen the core to
-   every pair with |d_p| <= z_LP - z_plan (no better plan lies outside it), at most the
-   WIDEST_CORE of least |d_p|, and solve it from the best plan as HiGHS's start.
+5. If the gap is still above mip_gap, small cores around the LP optimum improve the plan (the
+   better of the LP's rounding and a caller's plan; optimizer/solve/neighbourhoods.py) until z_LP
+   proves it; short of that, widen the core to every pair with |d_p| <= z_LP - z_plan (no
+   better plan lies outside it), at most the WIDEST_CORE of least |d_p|, and solve it from the
+   best plan as HiGHS's start.
 
 One choice per customer and m coupling rows leave at most m fractional customers in the LP, so
 z_LP is tight: a plan within mip_gap of it is often found without proving anything in a core.
@@ -106,19 +107,25 @@ def _optimum_prices(lp: Relaxation) -> NDArray[np.float64]:
 def solve_with_relaxation(
     problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation, options: SolverOptions,
     clock: Clock, allowed_gap: float | None = None, least_bound: float = -np.inf,
+    floor: NDArray[np.integer[Any]] | None = None, attempt: int = 0,
 ) -> SolveResult:
-    """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs.
+    """Steps 2-5 of the module docstring, from the LP optimum over the candidate pairs, and from the
+    plan ``floor`` (a campaign or NO_CAMPAIGN per customer) when it is feasible and better than the
+    LP's rounding: a caller's earlier plan that steps 2-5 then only improve.
 
     ``allowed_gap`` is the absolute gap the plan may have (default: ``gap_allowed(mip_gap, z_LP)``); a caller
     solving part of a larger problem passes the whole problem's, and as ``least_bound`` the least
     bound of this part that can prove the whole (the customers left outside may gain that much):
     when it already leaves the plan more than the gap, no core is widened to prove this part.
+    ``attempt`` numbers a caller's repeated searches (optimizer/solve/neighbourhoods.py).
     """
     lp_bound, x, reduced_costs = _optimum(lp)
     if allowed_gap is None:
         allowed_gap = gap_allowed(options.mip_gap, lp_bound)
     distance = np.abs(reduced_costs)
-    core, result = _fractional(lp), _rounded_plan(problem, customers, campaigns, lp, clock)
+    core = _fractional(lp)
+    result = _better_plan(_rounded_plan(problem, customers, campaigns, lp, clock),
+                          _plan_of(problem, floor, lp_bound, int(customers.size), clock))
 
     def solve(free: NDArray[np.bool_], floor: SolveResult | None, limit: Clock) -> SolveResult:
         return _solve_core(problem, customers, campaigns, lp, free, options, limit, 0.5 * allowed_gap, floor)
@@ -131,7 +138,7 @@ def solve_with_relaxation(
         result = _audience_bounded(solve(core, result, clock), problem, customers, campaigns, lp, clock, allowed_gap)
     if not proven(result) and not core.all():
         differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
-        result = improve(distance, campaigns, core, result, differs, proven, solve, clock)
+        result = improve(distance, campaigns, core, result, differs, proven, solve, clock, attempt)
         if not proven(result) and _worth_widening(result, least_bound, allowed_gap, clock):
             core = core | _within_reach(distance, lp_bound, result) | differs(result)
             result = solve(core, result, clock)
@@ -215,11 +222,24 @@ def _rounded_plan(
     whole = x > 1 - 1e-9
     choice = np.full(problem.n_customers, NO_CAMPAIGN)
     choice[customers[whole]] = campaigns[whole]
-    if problem.violations(choice):
+    return _plan_of(problem, choice, lp_bound, int(customers.size), clock)
+
+
+def _plan_of(problem: Problem, choice: NDArray[np.integer[Any]] | None, lp_bound: float, pairs: int,
+             clock: Clock) -> SolveResult | None:
+    """``choice`` as a plan bounded by z_LP, if it is feasible (None if not, or without one)."""
+    if choice is None or problem.violations(choice):
         return None
     objective = problem.objective(choice)
     return SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, objective, max(lp_bound, objective),
-                       0.0, clock.elapsed(), "exact", int(customers.size))
+                       0.0, clock.elapsed(), "exact", pairs)
+
+
+def _better_plan(one: SolveResult | None, other: SolveResult | None) -> SolveResult | None:
+    """The plan of higher objective (the first on a tie); None only when neither has one."""
+    if one is None or other is None:
+        return one or other
+    return other if _objective(other) > _objective(one) else one
 
 
 def _smallest(distance: NDArray[np.float64], count: int) -> NDArray[np.bool_]:

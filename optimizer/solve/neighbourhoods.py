@@ -44,16 +44,18 @@ SolveCore = Callable[[NDArray[np.bool_], SolveResult | None, Clock], SolveResult
 def improve(
     distance: NDArray[np.float64], campaigns: NDArray[np.intp], fractional: NDArray[np.bool_],
     plan: SolveResult | None, differs: Callable[[SolveResult | None], NDArray[np.bool_]],
-    proven: Callable[[SolveResult | None], bool], solve_core: SolveCore, clock: Clock,
+    proven: Callable[[SolveResult | None], bool], solve_core: SolveCore, clock: Clock, attempt: int = 0,
 ) -> SolveResult | None:
     """The best plan of up to ROUNDS rounds (module docstring) started from ``plan`` (None: none yet).
 
     ``distance`` is |d_p| over the candidate pairs, ``differs(plan)`` the pairs where a plan
     differs from the LP optimum's rounding (none without a plan); the rounds stop once
     ``proven(plan)`` (its bound, at most z_LP, proves it), after STALLED rounds in a row without a
-    better plan, or with KEPT_FOR_PROOF of the time they started with left.
+    better plan, or with KEPT_FOR_PROOF of the time they started with left. Each ``attempt`` (a
+    caller's n-th search on the same customers) draws its own pairs, so a repeat does not only
+    redo the last one's rounds.
     """
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng([SEED, attempt])
     pools = [_nearest(distance, np.flatnonzero(campaigns == j)) for j in np.unique(campaigns)]
     stop, stalled = clock.remaining() * KEPT_FOR_PROOF, 0
     for _ in range(ROUNDS):

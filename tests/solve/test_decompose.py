@@ -20,7 +20,7 @@ from optimizer.solve.keys import position_keys
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
+from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import Termination
 
 
@@ -177,3 +177,41 @@ def test_a_master_lp_out_of_time_leaves_the_repair_the_lowest_l_the_rounds_found
     assert result.objective <= result.bound <= repaired_from[0].bound + 1e-9
     monkeypatch.setattr(MasterLP, "solve", original_solve)
     assert result.bound >= solve_exact(problem).objective - 1e-6  # a bound, at the optimum or above
+
+
+def test_a_plan_in_master_slots_keeps_its_choices_and_holds_the_joined_at_their_best():
+    """decompose hands its best plan to the next master's core: the master customers it decided keep
+    their campaign, those who joined since get their best at the plan's start prices (-1 when no
+    campaign pays there), as the plan held them while they were fixed."""
+    class Master:
+        customers = np.array([40, 7, 12, 3])  # slots in joining order, global ids unsorted
+
+        def adjusted(self, prices):
+            return np.array([[1.0, 2.0], [5.0, 0.0], [-1.0, -2.0], [0.0, 3.0]]) - prices
+
+    plan = decompose.PlanSpec(np.zeros(2), np.array([3, 7]), np.array([0, NO_CAMPAIGN]))
+    assert decompose._in_slots(Master(), plan).tolist() == [1, NO_CAMPAIGN, NO_CAMPAIGN, 0]
+    assert decompose._in_slots(Master(), None) is None
+    empty = decompose.PlanSpec(np.zeros(2), np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+    assert decompose._in_slots(Master(), empty).tolist() == [1, 0, NO_CAMPAIGN, 1]
+
+
+def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core(small_parts, monkeypatch):
+    """Every master after the first gets the best plan so far as its floor, and each widening its
+    own attempt; when two widenings find nothing new, a last core (widened even if it cannot prove
+    the whole) uses the time left, and the plan stays feasible and agrees with the exact solver."""
+    calls = []
+    original = decompose._solve_core
+
+    def spy(customers, master, state, start, options, clock, plan=None, attempt=0, last=False):
+        calls.append((plan is not None, attempt, last))
+        return original(customers, master, state, start, options, clock, plan, attempt, last)
+
+    monkeypatch.setattr(decompose, "_solve_core", spy)
+    monkeypatch.setattr(decompose, "_moved", lambda result, reached: False)  # nothing ever moves: a stall
+    monkeypatch.setattr(decompose.SolveResult, "proven", lambda self, gap: False)  # never proven: keep widening
+    problem = medium_problem(3)
+    result = solve_decompose(problem)
+    assert result.choice is not None and problem.violations(result.choice) == []
+    assert calls[0] == (False, 0, False) and calls[1] == (True, 1, False), "the second master starts from the first's plan"
+    assert calls[-1] == (True, calls[-2][1], True) and len(calls) == 3, "stalled twice: one last core, then stop"

@@ -200,3 +200,28 @@ def test_no_core_is_widened_when_the_customers_outside_keep_the_bound_up(one_pai
         solved[least_bound] = list(one_pair_round)
     assert len(solved[lp.bound]) == 1, "the round alone"
     assert len(solved[-np.inf]) == 2 and solved[-np.inf][1] > solved[-np.inf][0], "the round, then the widened core"
+
+
+def test_a_floor_plan_is_where_the_search_starts_and_an_infeasible_one_is_ignored(monkeypatch):
+    """solve_with_relaxation starts from a caller's plan (``floor``) when it is feasible and better
+    than the LP's rounding, so the result is never worse than it; a floor that breaks a row is
+    dropped, never returned."""
+    problem = medium_problem(16, n=300)
+    customers, campaigns = problem.candidate_pairs()
+    lp = solve_relaxation(problem, customers, campaigns)
+    best = solve_exact(problem)
+    monkeypatch.setattr(neighbourhoods, "ROUNDS", 1)
+    starts = []
+    solve_core = exact._solve_core
+    monkeypatch.setattr(exact, "_solve_core", lambda *a, **k: starts.append(a[8]) or solve_core(*a, **k))
+    result = exact.solve_with_relaxation(problem, customers, campaigns, lp, SolverOptions(), exact.Clock.start(60.0),
+                                         floor=best.choice)
+    assert starts[0] is not None and starts[0].objective == pytest.approx(best.objective)
+    assert result.objective >= best.objective - 1e-9 and problem.violations(result.choice) == []
+    everyone = np.where(problem.eligible[:, 0], 0, NO_CAMPAIGN)  # campaign 0 for all it may reach: over the budget
+    assert problem.violations(everyone)
+    starts.clear()
+    result = exact.solve_with_relaxation(problem, customers, campaigns, lp, SolverOptions(), exact.Clock.start(60.0),
+                                         floor=everyone)
+    assert starts[0] is None or starts[0].objective != pytest.approx(problem.objective(everyone))
+    assert result.choice is not None and problem.violations(result.choice) == []

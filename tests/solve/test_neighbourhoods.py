@@ -111,3 +111,23 @@ def test_the_search_improves_a_plan_on_expected_spend_rows_and_keeps_every_row(s
         assert found.objective >= start.objective - 1e-9
     optimum = solve_exact(problem, SolverOptions())
     assert found.objective <= optimum.objective + 1e-6 <= lp.bound + 1e-6
+
+
+def test_each_attempt_draws_its_own_pairs_and_a_repeated_attempt_the_same():
+    """A caller's second search on the same customers (decompose's next master) does not redo the
+    first one's rounds; the same attempt reproduces them (a run is repeatable)."""
+    def first_core(attempt: int) -> np.ndarray:
+        cores = []
+
+        def solve_core(core, floor, clock):
+            cores.append(core.copy())
+            return floor
+
+        rng = np.random.default_rng(0)
+        distance, campaigns = rng.random(PAIRS), np.arange(PAIRS) % 4
+        improve(distance, campaigns, np.zeros(PAIRS, dtype=bool), plan(90.0), lambda found: np.zeros(PAIRS, bool),
+                lambda found: False, solve_core, Clock.start(60.0), attempt)
+        return cores[0]
+
+    assert np.array_equal(first_core(0), first_core(0))
+    assert not np.array_equal(first_core(0), first_core(1))
