@@ -45,10 +45,12 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --out out/benchmarks.md
 	$(BIN)/python bench/startup.py --out out/benchmarks.md
+	$(BIN)/python bench/seeds.py --out out/benchmarks.md
 
 bench-docs: $(STAMP)
 	$(BIN)/python bench/run.py --out docs/benchmarks.md
 	$(BIN)/python bench/startup.py --out docs/benchmarks.md
+	$(BIN)/python bench/seeds.py --out docs/benchmarks.md
 
 bench-dask: $(STAMP)
 	$(BIN)/python bench/dask_scaling.py --out out/scaling.md
