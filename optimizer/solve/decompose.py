@@ -56,7 +56,7 @@ from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
-from optimizer.solve.pricing import DualState, OutOfTime, held_choice, join, lower, solve_prices
+from optimizer.solve.pricing import DualState, OutOfTime, join, lower, solve_prices
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
 from optimizer.solve.repair import last_resort, repair, repair_reserve
@@ -223,7 +223,7 @@ def _decompose_all(
         if clock.remaining() < clock.elapsed() - started:
             break  # a wider round takes at least as long
         if stalled and not _moved(result, reached):  # the last two found nothing new: a last, longer search
-            found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt, last=True)
+            found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt + 1, last=True)
             plan = spec if _value(found) > _value(result) else plan
             result = _better(result, found)
             customers.standing("last exact core", result.objective, result.bound)
@@ -300,7 +300,7 @@ def _in_slots(master: MasterLP, plan: PlanSpec | None) -> NDArray[np.intp] | Non
     if plan is None:
         return None
     ids = master.customers
-    choice = held_choice(master.adjusted(plan.start))
+    choice = master.best_at(plan.start)
     position = np.minimum(np.searchsorted(plan.master, ids), max(plan.master.size - 1, 0))
     decided = plan.master[position] == ids if plan.master.size else np.zeros(ids.size, dtype=bool)
     choice[decided] = plan.master_choice[position[decided]]

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimizer.solve.clock import highs_time_limit
-from optimizer.solve.lagrangian import PricedProblem, adjusted_values, stack, to_problem
+from optimizer.solve.lagrangian import PricedProblem, adjusted_values, price_out, stack, to_problem
 from optimizer.solve.problem import CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import quiet_highs_banner
 
@@ -104,6 +104,13 @@ class MasterLP:
         if self.store is None:
             return np.zeros((0, len(self.campaign_ids)))
         return adjusted_values(self.store, prices, np.arange(self.size))
+
+    def best_at(self, prices: NDArray[np.float64]) -> NDArray[np.intp]:
+        """Each master customer's best campaign at ``prices`` (-1: none pays), by the same pass that
+        holds the customers outside the master (lagrangian.price_out), so the choice is theirs to the bit."""
+        if self.store is None:
+            return np.zeros(0, dtype=np.intp)
+        return price_out(self.store, prices).choice.astype(np.intp)
 
     def _add_slacks(self, penalties: NDArray[np.float64]) -> None:
         signs = [(r, 1.0) for r, row in enumerate(self.rows) if row.sense is not Sense.LE]

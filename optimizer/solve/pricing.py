@@ -81,11 +81,11 @@ def join(
     joining = customers.gather(ids)
     everyone = np.arange(joining.n_customers)
     columns = _best_columns(adjusted_values(joining, prices, everyone))
-    held = held_choice(adjusted_values(joining, start, everyone))
+    held = _held(adjusted_values(joining, start, everyone))
     master.add_customers(joining, customers.shared_weights, columns, held, at_held)
 
 
-def held_choice(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:
+def _held(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:
     """Each customer's best campaign (-1: none) from its priced-out values, as the pass picks it."""
     best = np.argmax(adjusted, axis=1)
     return np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)

@@ -186,8 +186,8 @@ def test_a_plan_in_master_slots_keeps_its_choices_and_holds_the_joined_at_their_
     class Master:
         customers = np.array([40, 7, 12, 3])  # slots in joining order, global ids unsorted
 
-        def adjusted(self, prices):
-            return np.array([[1.0, 2.0], [5.0, 0.0], [-1.0, -2.0], [0.0, 3.0]]) - prices
+        def best_at(self, prices):
+            return np.array([1, 0, NO_CAMPAIGN, 1])
 
     plan = decompose.PlanSpec(np.zeros(2), np.array([3, 7]), np.array([0, NO_CAMPAIGN]))
     assert decompose._in_slots(Master(), plan).tolist() == [1, NO_CAMPAIGN, NO_CAMPAIGN, 0]
@@ -196,22 +196,37 @@ def test_a_plan_in_master_slots_keeps_its_choices_and_holds_the_joined_at_their_
     assert decompose._in_slots(Master(), empty).tolist() == [1, 0, NO_CAMPAIGN, 1]
 
 
-def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core(small_parts, monkeypatch):
-    """Every master after the first gets the best plan so far as its floor, and each widening its
-    own attempt; when two widenings find nothing new, a last core (widened even if it cannot prove
-    the whole) uses the time left, and the plan stays feasible and agrees with the exact solver."""
-    calls = []
-    original = decompose._solve_core
+@pytest.mark.parametrize("seed", range(3))
+def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core(small_parts, monkeypatch, seed):
+    """Every master after the first gets the best plan so far as its floor: feasible in the new
+    master's core and worth, with the customers still fixed, exactly the best plan's objective.
+    Each core draws its own neighbourhoods (attempt); when two widenings find nothing new, a last
+    core, with no bound to reach (least_bound -inf), uses the time left and the run stops."""
+    cores, results = [], []
+    original_core, original_relaxation = decompose._solve_core, decompose.solve_with_relaxation
 
-    def spy(customers, master, state, start, options, clock, plan=None, attempt=0, last=False):
-        calls.append((plan is not None, attempt, last))
-        return original(customers, master, state, start, options, clock, plan, attempt, last)
+    def core_spy(customers, master, state, start, options, clock, plan=None, attempt=0, last=False):
+        found = original_core(customers, master, state, start, options, clock, plan, attempt, last)
+        results.append((state.fixed_value, found[0].objective))
+        return found
 
-    monkeypatch.setattr(decompose, "_solve_core", spy)
+    def relaxation_spy(problem, customers, campaigns, lp, options, clock, allowed_gap, least_bound, floor, attempt):
+        cores.append((problem, floor, attempt, least_bound))
+        return original_relaxation(problem, customers, campaigns, lp, options, clock, allowed_gap, least_bound, floor,
+                                   attempt)
+
+    monkeypatch.setattr(decompose, "_solve_core", core_spy)
+    monkeypatch.setattr(decompose, "solve_with_relaxation", relaxation_spy)
     monkeypatch.setattr(decompose, "_moved", lambda result, reached: False)  # nothing ever moves: a stall
     monkeypatch.setattr(decompose.SolveResult, "proven", lambda self, gap: False)  # never proven: keep widening
-    problem = medium_problem(3)
+    problem = medium_problem(seed)
     result = solve_decompose(problem)
     assert result.choice is not None and problem.violations(result.choice) == []
-    assert calls[0] == (False, 0, False) and calls[1] == (True, 1, False), "the second master starts from the first's plan"
-    assert calls[-1] == (True, calls[-2][1], True) and len(calls) == 3, "stalled twice: one last core, then stop"
+    assert len(cores) == 3 and cores[0][1] is None
+    for i in (1, 2):
+        core, floor, _, _ = cores[i]
+        best = max(objective for _, objective in results[:i])
+        assert core.violations(floor) == []
+        assert core.objective(floor) + results[i][0] == pytest.approx(best, abs=1e-6)
+    assert [attempt for _, _, attempt, _ in cores] == [0, 1, 2], "each core draws its own neighbourhoods"
+    assert cores[2][3] == -np.inf and cores[1][3] > -np.inf, "only the last core has no bound to reach"
