@@ -219,13 +219,17 @@ def gap_words(gap: float | None, missing: str = NOT_RECORDED) -> str:
     return f"{math.ceil(value / step - 1e-9) * step:.{max(0, -exponent)}f}%"
 
 
+STOPPED = {"time_limit": "stopped at the time limit",
+           "stalled": "stopped before the time limit (the search found nothing better)"}
+
+
 def verdict(summary: dict[str, Any]) -> str:
     """How good the plan is, in words: proven optimal, stopped at the time limit, or no plan."""
     status, termination, gap = summary.get("status"), summary.get("termination"), summary.get("gap")
     if status == "optimal":
         return "proven optimal" if not gap else f"proven optimal within {gap_words(gap)}"
     if status == "feasible" and gap is not None:
-        stopped = "stopped at the time limit" if termination == "time_limit" else f"stopped ({termination})"
+        stopped = STOPPED.get(str(termination), f"stopped ({termination})")
         return f"{stopped}, at most {gap_words(gap)} below the best possible"
     return f"no plan: the solver stopped ({termination or status})"
 

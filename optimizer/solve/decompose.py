@@ -136,7 +136,8 @@ def _kept(found: tuple[SolveResult, PlanSpec | None], fallback: tuple[float, Pla
     if fallback is None or (result.objective is not None and result.objective >= fallback[0]):
         return found
     value, spec = fallback
-    kept = replace(result, termination=Termination.TIME_LIMIT, status=SolutionStatus.FEASIBLE, objective=value,
+    stopped = Termination.STALLED if result.termination is Termination.STALLED else Termination.TIME_LIMIT
+    kept = replace(result, termination=stopped, status=SolutionStatus.FEASIBLE, objective=value,
                    bound=None if result.bound is None else max(result.bound, value))
     return _final(kept, options, clock), spec
 
@@ -227,6 +228,8 @@ def _decompose_all(
             plan = spec if _value(found) > _value(result) else plan
             result = _better(result, found)
             customers.standing("last exact core", result.objective, result.bound)
+            if result.objective is not None:
+                result = replace(result, termination=Termination.STALLED)  # settled() keeps it if unproven
             break
         stalled = not _moved(result, reached)
         reached = (_value(result), np.inf if result.bound is None else result.bound)
@@ -354,7 +357,8 @@ def _better(current: SolveResult | None, new: SolveResult) -> SolveResult:
 
 
 def _final(result: SolveResult, options: SolverOptions, clock: Clock) -> SolveResult:
-    """Optimal only when the gap is proven within mip_gap; a plan short of that ran out of time."""
+    """Optimal only when the gap is proven within mip_gap; a plan short of that ran out of time
+    (or stalled: SolveResult.settled)."""
     if result.objective is None:
         stopped = Termination.INFEASIBLE if result.termination is Termination.INFEASIBLE else Termination.TIME_LIMIT
         return replace(result, termination=stopped, status=SolutionStatus.NONE, bound=None,

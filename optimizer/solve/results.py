@@ -11,10 +11,12 @@ from numpy.typing import NDArray
 
 
 class Termination(StrEnum):
-    """Why the solver stopped."""
+    """Why the solver stopped. STALLED: before its time limit, unproven, because widening the
+    decomposition's master twice in a row moved neither the plan nor the bound."""
 
     OPTIMAL = "optimal"
     TIME_LIMIT = "time_limit"
+    STALLED = "stalled"
     INFEASIBLE = "infeasible"
     ERROR = "error"
 
@@ -60,12 +62,13 @@ class SolveResult:
 
     def settled(self, mip_gap: float) -> SolveResult:
         """A result with a plan is optimal when its gap is proven within ``mip_gap``; short of
-        that, the solver ran out of time with a feasible plan."""
+        that, the solver ran out of time with a feasible plan (or stalled, if it said so)."""
         if self.choice is None and self.objective is None:
             return self
         if self.proven(mip_gap):
             return replace(self, termination=Termination.OPTIMAL, status=SolutionStatus.OPTIMAL)
-        return replace(self, termination=Termination.TIME_LIMIT, status=SolutionStatus.FEASIBLE)
+        stopped = Termination.STALLED if self.termination is Termination.STALLED else Termination.TIME_LIMIT
+        return replace(self, termination=stopped, status=SolutionStatus.FEASIBLE)
 
 
 def gap_allowed(mip_gap: float, bound: float) -> float:

@@ -184,6 +184,8 @@ def test_gap_is_stated_in_words():
     assert verdict({"status": "optimal", "termination": "optimal", "gap": 0.0}) == "proven optimal"
     assert verdict({"status": "feasible", "termination": "time_limit", "gap": 0.0123}) == (
         "stopped at the time limit, at most 1.3% below the best possible")
+    assert verdict({"status": "feasible", "termination": "stalled", "gap": 2.4e-6}) == (
+        "stopped before the time limit (the search found nothing better), at most 0.0003% below the best possible")
     assert verdict({"status": "none", "termination": "infeasible", "gap": None}) == (
         "no plan: the solver stopped (infeasible)")
 

@@ -222,6 +222,7 @@ def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core
     problem = medium_problem(seed)
     result = solve_decompose(problem)
     assert result.choice is not None and problem.violations(result.choice) == []
+    assert result.termination is Termination.STALLED, "stopped unproven before its limit: not 'time_limit'"
     assert len(cores) == 3 and cores[0][1] is None
     for i in (1, 2):
         core, floor, _, _ = cores[i]
