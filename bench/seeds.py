@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,9 +44,15 @@ def row(kind: str, runs: list[Measurement]) -> str:
             f"{each} |")
 
 
+def commit() -> str:
+    """The checked-out commit of the tree this runs from ('unknown' outside a git clone)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def section(results: dict[str, list[Measurement]]) -> str:
-    lines = [MARKERS[0], "", f"## Seeds ({datetime.now(UTC):%Y-%m-%d}, `python bench/seeds.py`)", "",
-             f"100,000 × 10 of each kind on instance seeds {', '.join(map(str, SEEDS))}, {LIMIT_S:g} s limit, "
+    lines = [MARKERS[0], "", f"## Seeds ({datetime.now(UTC):%Y-%m-%d}, `python bench/seeds.py`, commit {commit()})",
+             "", f"100,000 × 10 of each kind on instance seeds {', '.join(map(str, SEEDS))}, {LIMIT_S:g} s limit, "
              f"mip_gap {GAP:g}. *Early* counts runs that stopped unproven with more than {EARLY_S:g} s of the "
              "limit left. Times in seconds, * marks a run not proven.", "",
              "| kind | proven | early | median | worst | worst gap | each seed |", "|---|---|---|---|---|---|---|"]
