@@ -3,6 +3,7 @@ solver issue checked against the figures (met / not met, with the numbers)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 GOAL_RATIO = 100.0  # ≥ this × faster than the full Pyomo + HiGHS MIP at 10^5 × 10
@@ -162,3 +163,15 @@ def _gap(value: float | None) -> str:
 
 def _count(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
+
+
+def write_section(out: Path, markers: tuple[str, str], block: str) -> None:
+    """Replace the part of ``out`` between ``markers`` (the block carries them) with ``block``, or
+    append it when ``out`` has none; the rest of the page is kept."""
+    text = out.read_text(encoding="utf-8") if out.exists() else ""
+    if markers[0] in text:
+        start, end = text.index(markers[0]), text.index(markers[1]) + len(markers[1])
+        text = text[:start] + block + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    out.write_text(text, encoding="utf-8")

@@ -18,6 +18,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report import write_section
 from run import DECOMPOSE, Job, Measurement, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,17 +61,6 @@ def section(results: dict[str, list[Measurement]]) -> str:
     return "\n".join([*lines, "", MARKERS[1]])
 
 
-def write(block: str, out: Path) -> None:
-    """Replace the marked section of ``out`` with ``block`` (append it when there is none)."""
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if MARKERS[0] in text:
-        start, end = text.index(MARKERS[0]), text.index(MARKERS[1]) + len(MARKERS[1])
-        text = text[:start] + block + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    out.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
@@ -78,7 +68,7 @@ def main() -> None:
     results = {kind: [run_child(Job(DECOMPOSE, 100_000, 10, LIMIT_S, kind), seed, LIMIT_S) for seed in SEEDS]
                for kind in KINDS}
     block = section(results)
-    write(block, args.out)
+    write_section(args.out, MARKERS, block)
     print(block)
 
 

@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from report import write_section  # bench/ is on sys.path: Python puts the script's directory there
+
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "weekly.yaml"
 MARKERS = ("<!-- startup -->", "<!-- /startup -->")
@@ -74,14 +76,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
-    text = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
     block = section()
-    if MARKERS[0] in text:
-        start, end = text.index(MARKERS[0]), text.index(MARKERS[1]) + len(MARKERS[1])
-        text = text[:start] + block + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    args.out.write_text(text, encoding="utf-8")
+    write_section(args.out, MARKERS, block)
     print(block)
 
 

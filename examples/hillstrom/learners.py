@@ -1,13 +1,13 @@
 """A trial of the learners issue 18 asked for, beside the cells model, on the same ten splits.
 
-    python examples/hillstrom/learners.py        # about 6 minutes, prints a table
+    python examples/hillstrom/learners.py        # about 5 minutes, prints a table
 
 For each split seed (SPLIT_SEEDS) and each learner, fit on the fitting half, e-mail the 30% of the
 evaluation half of highest predicted gain (examples/hillstrom/peers.py's ``targeted``) and value
 that by IPW with the example's own estimate (run.py's ``value_policies``). The learners:
 
-- **cells**: the cells model's ranking (mean revenue per arm in each mens x womens x newbie cell,
-  shrunk to the arm mean with k = 100), gain_j = m_j(c) - m_0(c) - cost;
+- **cells**: the library's cells model (optimizer/scoring/cells.py: mean revenue per arm in each
+  mens x womens x newbie cell, shrunk to the arm mean with k = 100), gain_j = m_j(c) - m_0(c) - cost;
 - **DR-learner** (Kennedy 2020), on revenue: outcome models mu_a(x) per arm (the library's booster
   settings: 8 leaves of at least 100, rate 0.05, 200 rounds), cross-fitted in FOLDS folds; the
   propensity e_j is the share of arm j among arm j and the control (the assignment was random);
@@ -39,8 +39,18 @@ from numpy.typing import NDArray
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.tree import DecisionTreeRegressor
 
+from optimizer.scoring.cells import CellOptions, fit_cell_uplift
+from optimizer.scoring.evaluate import (
+    EvaluateOptions,
+    deterministic_policy,
+    policy_value,
+    random_policy,
+    randomized_history,
+)
+from optimizer.scoring.uplift import score_customers
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the example's own modules
-from peers import TREATED, features, hand_rule, targeted  # noqa: E402
+from peers import TREATED, arm_rows, features, hand_rule, targeted  # noqa: E402
 from run import COST_PER_EMAIL, load_hillstrom, split, to_history, value_policies  # noqa: E402
 from tables import EMAIL_SHARE, EVERYBODY, RANDOM  # noqa: E402
 
@@ -51,30 +61,20 @@ ARMS = (None, *TREATED)
 Learner = Callable[[pd.DataFrame, pd.DataFrame, int], NDArray[np.float64]]  # (fit, new, seed) -> gains
 
 
-def arm_rows(table: pd.DataFrame, campaign: str | None) -> NDArray[np.bool_]:
-    """The rows of one arm: an e-mail, or the shared control (None)."""
-    return (table.treated == 0).to_numpy() if campaign is None else (table.campaign_id == campaign).to_numpy()
-
-
 def booster(seed: int) -> HistGradientBoostingRegressor:
     return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=100,
                                          random_state=seed)
 
 
-def cells(fit: pd.DataFrame, new: pd.DataFrame, seed: int, k: float = 100.0) -> NDArray[np.float64]:
-    """(customers, e-mails) gain m_j(c) - m_0(c) - cost over mens x womens x newbie cells."""
-    def key(table: pd.DataFrame) -> pd.Series:
-        return table[["mens", "womens", "newbie"]].astype(str).agg("|".join, axis=1)
-
-    fit_key, new_key, revenue = key(fit), key(new), fit.revenue.to_numpy(float)
-    means = {}
-    for campaign in ARMS:
-        rows = arm_rows(fit, campaign)
-        mean = revenue[rows].mean()
-        stats = pd.DataFrame({"key": fit_key[rows].to_numpy(), "y": revenue[rows]}).groupby("key")["y"]
-        shrunk = (stats.sum() + k * mean) / (stats.size() + k)
-        means[campaign] = new_key.map(shrunk).fillna(mean).to_numpy(float)
-    return np.column_stack([means[j] - means[None] - COST_PER_EMAIL for j in TREATED])
+def cells(fit: pd.DataFrame, new: pd.DataFrame, seed: int) -> NDArray[np.float64]:
+    """(customers, e-mails) gain (p_treat - p_control) w_j - cost of the library's cells model
+    (optimizer/scoring/cells.py, its defaults: mens x womens x newbie, k = 100), as cvo score fits it."""
+    model = fit_cell_uplift(fit, options=CellOptions(seed=seed))
+    scores = score_customers(model, new)
+    k = len(model.campaigns)
+    uplift = (scores.p_treat - scores.p_control).to_numpy().reshape(-1, k)
+    value = np.array([model.value_per_response[j] for j in model.campaigns])
+    return uplift * value - COST_PER_EMAIL
 
 
 def dr_learner(final: str) -> Learner:
@@ -108,20 +108,18 @@ LEARNERS: dict[str, Learner] = {"cells": cells, "DR-learner, tree": dr_learner("
 
 def uplift_curve(table: pd.DataFrame, gains: NDArray[np.float64]) -> float:
     """Mean over SHARES of the IPW gain over nobody, per customer, of e-mailing that share of highest
-    predicted gain their best e-mail (the assignment's shares as propensities)."""
-    revenue = table.revenue.to_numpy(float)
-    got = np.where(table.treated.to_numpy() == 0, "", table.campaign_id.astype(str).to_numpy())
-    share = {arm: float((got == arm).mean()) for arm in ("", *TREATED)}
+    predicted gain their best e-mail (optimizer/scoring/evaluate.py's estimate, as the example's)."""
+    options = EvaluateOptions(costs=dict.fromkeys(TREATED, COST_PER_EMAIL))
+    data = randomized_history(table, options=options)
+    nobody = policy_value(data, "nobody", random_policy(data, {}), options).value
     best = gains.argmax(axis=1)
     order = np.argsort(-gains[np.arange(len(gains)), best], kind="stable")
-    nobody = revenue * (got == "") / share[""]
     curve = []
-    for s in SHARES:
-        policy = np.full(len(table), "", dtype=object)
-        top = order[: int(s * len(table))]
-        policy[top] = np.array(TREATED, dtype=object)[best[top]]
-        propensity = np.array([share[arm] for arm in policy])
-        curve.append(float((revenue * (got == policy) / propensity - COST_PER_EMAIL * (policy != "") - nobody).mean()))
+    for share in SHARES:
+        arms = np.full(len(table), None, dtype=object)
+        top = order[: int(share * len(table))]
+        arms[top] = np.array(TREATED, dtype=object)[best[top]]
+        curve.append(policy_value(data, "policy", deterministic_policy(data, arms), options).value - nobody)
     return float(np.mean(curve))
 
 

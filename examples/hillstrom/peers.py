@@ -50,7 +50,7 @@ def t_learner_spend(fit: pd.DataFrame, visits: NDArray[np.float64], customers: p
     """(customers, e-mails) predicted revenue gain: mu_j(x) - mu_0(x) - cost."""
     x = features(fit)
     x_new = features(customers, like=x)
-    mu = {arm: _regressor(seed).fit(x[_arm(fit, arm)], fit.revenue[_arm(fit, arm)]).predict(x_new)
+    mu = {arm: _regressor(seed).fit(x[arm_rows(fit, arm)], fit.revenue[arm_rows(fit, arm)]).predict(x_new)
           for arm in (None, *TREATED)}
     return np.column_stack([mu[j] - mu[None] - cost for j in TREATED])
 
@@ -62,7 +62,7 @@ def t_learner_visits(fit: pd.DataFrame, visits: NDArray[np.float64], customers: 
     x_new = features(customers, like=x)
     p = {}
     for arm in (None, *TREATED):
-        rows = _arm(fit, arm)
+        rows = arm_rows(fit, arm)
         model = HistGradientBoostingClassifier(min_samples_leaf=MIN_LEAF, random_state=seed)
         p[arm] = model.fit(x[rows], visits[rows]).predict_proba(x_new)[:, 1]
     return np.column_stack([p[j] - p[None] for j in TREATED])
@@ -75,8 +75,8 @@ def transformed_outcome(fit: pd.DataFrame, visits: NDArray[np.float64], customer
     x_new = features(customers, like=x)
     gains = []
     for j in TREATED:
-        rows = _arm(fit, j) | _arm(fit, None)
-        treated = _arm(fit, j)[rows].astype(float)
+        rows = arm_rows(fit, j) | arm_rows(fit, None)
+        treated = arm_rows(fit, j)[rows].astype(float)
         share = float(treated.mean())
         z = fit.revenue[rows].to_numpy() * (treated / share - (1.0 - treated) / (1.0 - share))
         gains.append(_regressor(seed).fit(x[rows], z).predict(x_new) - cost)
@@ -113,7 +113,7 @@ def targeted(gains: NDArray[np.float64], share: float, seed: int) -> NDArray[np.
     return arms
 
 
-def _arm(table: pd.DataFrame, campaign: str | None) -> NDArray[np.bool_]:
+def arm_rows(table: pd.DataFrame, campaign: str | None) -> NDArray[np.bool_]:
     """The rows of one arm: an e-mail, or the shared control (None)."""
     if campaign is None:
         return (table.treated == 0).to_numpy()

@@ -136,8 +136,7 @@ def _kept(found: tuple[SolveResult, PlanSpec | None], fallback: tuple[float, Pla
     if fallback is None or (result.objective is not None and result.objective >= fallback[0]):
         return found
     value, spec = fallback
-    stopped = Termination.STALLED if result.termination is Termination.STALLED else Termination.TIME_LIMIT
-    kept = replace(result, termination=stopped, status=SolutionStatus.FEASIBLE, objective=value,
+    kept = replace(result, status=SolutionStatus.FEASIBLE, objective=value,  # _final settles the termination
                    bound=None if result.bound is None else max(result.bound, value))
     return _final(kept, options, clock), spec
 
