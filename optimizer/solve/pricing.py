@@ -74,7 +74,7 @@ def join(
 ) -> None:
     """Gather the rows of new master customers; give each its COLUMNS best campaigns at ``prices``
     and the campaign it held while fixed (its best at ``start``), where the master's basis starts
-    it unless ``at_held`` is False (MasterLP.add_customers)."""
+    it, as dual feasible at ``prices`` as it can, unless ``at_held`` is False (MasterLP.add_customers)."""
     ids = np.sort(ids)
     if ids.size == 0:
         return
@@ -82,7 +82,7 @@ def join(
     everyone = np.arange(joining.n_customers)
     columns = _best_columns(adjusted_values(joining, prices, everyone))
     held = _held(adjusted_values(joining, start, everyone))
-    master.add_customers(joining, customers.shared_weights, columns, held, at_held)
+    master.add_customers(joining, customers.shared_weights, columns, held, prices if at_held else None)
 
 
 def _held(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:

@@ -45,7 +45,7 @@ def test_the_master_lp_solves_again_and_again_within_its_limit() -> None:
     master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), 100.0))
     columns = np.isfinite(priced.value)
     master.add_customers(priced.take(np.arange(3_000), np.arange(3_000), shared=False), False, columns,
-                         np.full(3_000, -1))
+                         np.full(3_000, -1), None)
     started = time.perf_counter()
     assert master.solve(10.0) is not None
     limit = max(0.3, 3 * (time.perf_counter() - started))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import highspy
 import numpy as np
 import pytest
 from instances import medium_problem
@@ -19,9 +20,23 @@ def everyone(problem, penalties: float = 1e6) -> tuple[MasterLP, object]:
     n = priced.n_customers
     master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), penalties))
     customers = np.arange(n)
-    master.add_customers(priced.take(customers, customers, False), False, np.isfinite(priced.value), np.full(n, -1))
+    master.add_customers(priced.take(customers, customers, False), False, np.isfinite(priced.value), np.full(n, -1),
+                         None)
     master.set_limits(priced.rhs)
     return master, priced
+
+
+def joined_at_their_best() -> tuple[MasterLP, object, object, np.ndarray]:
+    """Every customer joining a new master at its best at the LP optimum's prices."""
+    problem = medium_problem(2)
+    priced = priced_problem(problem)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    best = price_out(priced, lp.shadow_prices).choice
+    customers = np.arange(priced.n_customers)
+    master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), 1e6))
+    master.add_customers(priced.take(customers, customers, False), False, np.isfinite(priced.value), best,
+                         lp.shadow_prices)
+    return master, priced, lp, best
 
 
 def test_with_every_customer_the_master_is_the_lp_relaxation():
@@ -43,11 +58,12 @@ def test_customers_joining_with_their_held_campaign_keep_the_optimum_warm():
     first, later = np.arange(0, 400, 2), np.arange(1, 400, 2)
     master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), 1e6))
     master.add_customers(priced.take(first, first, False), False, np.isfinite(priced.value[first]),
-                         np.full(first.size, -1))
+                         np.full(first.size, -1), None)
     held_usage = priced.coefficients(later)[:, np.flatnonzero(best[later] >= 0), best[later][best[later] >= 0]]
     master.set_limits(priced.rhs - held_usage.sum(axis=1))
     master.solve(60.0)
-    master.add_customers(priced.take(later, later, False), False, np.isfinite(priced.value[later]), best[later])
+    master.add_customers(priced.take(later, later, False), False, np.isfinite(priced.value[later]), best[later],
+                         lp.shadow_prices)
     master.set_limits(priced.rhs)
     solution = master.solve(60.0)
     assert solution.value == pytest.approx(lp.bound, rel=1e-9)
@@ -57,17 +73,27 @@ def test_customers_joining_with_their_held_campaign_keep_the_optimum_warm():
 def test_the_first_customers_start_from_their_held_campaigns():
     """A new master already has a basis: customers joining at their best at the optimal prices
     need only a few pivots on the first solve, not a cold start."""
-    problem = medium_problem(2)
-    priced = priced_problem(problem)
-    lp = solve_relaxation(problem, *problem.candidate_pairs())
-    best = price_out(priced, lp.shadow_prices).choice
-    customers = np.arange(priced.n_customers)
-    master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), 1e6))
-    master.add_customers(priced.take(customers, customers, False), False, np.isfinite(priced.value), best)
+    master, priced, lp, best = joined_at_their_best()
     master.set_limits(priced.rhs)
     solution = master.solve(60.0)
     assert solution.value == pytest.approx(lp.bound, rel=1e-9)
     assert master.highs.getInfo().simplex_iteration_count < 50
+
+
+def test_a_held_campaign_starts_basic_only_where_another_is_worth_something_too():
+    """Held alone (no other campaign worth anything at the prices): the column at its upper bound,
+    the choice row basic, so the basis stays sparse. With others worth something: the column basic."""
+    master, _, lp, best = joined_at_their_best()
+    holding = np.flatnonzero(best >= 0)
+    others = master.adjusted(lp.shadow_prices)[holding]
+    others[np.arange(holding.size), best[holding]] = -np.inf
+    alone = ~(others > 0).any(axis=1)
+    basis = master.highs.getBasis()
+    column = np.array(basis.col_status)[master.n_slacks + master.position[holding, best[holding]]]
+    row = np.array(basis.row_status)[master.m + holding]
+    assert 0 < alone.sum() < holding.size
+    assert all(column[alone] == highspy.HighsBasisStatus.kUpper) and all(row[alone] == highspy.HighsBasisStatus.kBasic)
+    assert all(column[~alone] == highspy.HighsBasisStatus.kBasic) and all(row[~alone] == highspy.HighsBasisStatus.kUpper)
 
 
 def test_a_limit_no_plan_can_meet_is_broken_at_its_price_and_named():
