@@ -129,13 +129,15 @@ class MasterLP:
     ) -> None:
         """New customers (``joining``: their rows, named by global index, none yet in the master),
         a (c, k) mask of the campaigns they may get, and the campaign each held while fixed (-1:
-        none). Unless ``prices`` is None, each held column starts at 1 (``_start_at_held``), so the
-        last solution stays primal feasible and, where the held campaign is still the customer's
-        best, dual feasible too: the next solve starts from it (measured: 70k customers joining at
-        100k × 10 took 22 s to re-solve without this, 0.1 s with it). Customers who join to free <=
-        rows their held choices overfill start at nothing instead: at their held columns the rows
-        they join to free would stay overfull (measured: 104k such customers at 10^6 × 60 offers,
-        29 s to solve from nothing, over 100 s from their held columns)."""
+        none). With ``prices`` (those the columns were chosen at: the duals of the master's last
+        solve, or the start prices before its first), each held column starts at 1
+        (``_start_at_held``), so the last solution stays primal feasible and, where the held
+        campaign is still the customer's best, dual feasible too: the next solve starts from it
+        (measured with every held column basic: 70k customers joining at 100k × 10 took 22 s to
+        re-solve without this, 0.1 s with it). With None, the customers start at nothing: those
+        who join to free <= rows their held choices overfill, as at their held columns those rows
+        would stay overfull (measured: 104k such customers at 10^6 × 60 offers, 29 s to solve
+        from nothing, over 100 s from their held columns)."""
         count = joining.n_customers
         if count == 0:
             return
@@ -155,16 +157,18 @@ class MasterLP:
 
     def _start_at_held(self, slots: NDArray[np.intp], campaigns: NDArray[np.integer[Any]],
                        alone: NDArray[np.bool_]) -> None:
-        """Held columns at 1. Where the held campaign is ``alone`` (no other campaign of the
-        customer is worth anything at the prices), the column sits at its upper bound and the
-        choice row stays basic: feasible both ways with that row's dual 0, and the basis stays as
-        sparse as it was. Elsewhere the column is basic and the choice row tight, so that row's
-        dual can keep the other campaigns no better. Only those need it, as a basic pair column
-        ties its choice row to the coupling rows and every pivot on such a row prices all columns.
-        Measured on the fourth master of expected 10^7 × 20 (61,658 customers): every held column
-        basic, 4,293 pivots in 20 s; every one at its bound, 3,689 in 0.85 s; as here, 360 in
-        0.47 s. On the third of variants 10^6 × 20 (36,190), whose customers have many offers
-        worth something: 150 pivots in 0.19 s, 20,074 in 7.9 s, and 549 in 0.21 s."""
+        """Held columns at 1, in one of two ways. Where the held campaign is ``alone`` (no other
+        campaign of the customer is worth anything at the prices), the column sits at its upper
+        bound and the choice row stays basic, with dual 0: dual feasible wherever the held
+        campaign itself is worth something, and the basis stays as sparse as it was. Elsewhere the
+        column is basic and the choice row sits at its bound, so that the row's dual can keep the
+        other campaigns no better than the held one. This second way costs more: the basic column
+        links the choice row to the coupling rows, so each later pivot on that row must price
+        every column, not just the customer's own. Measured on the fourth master of expected
+        10^7 × 20 (61,658 customers): every held column basic, 4,293 pivots in 20 s; every one
+        at its bound, 3,689 in 0.85 s; as here, 360 in 0.47 s. On the third of variants 10^6 × 20
+        (36,190), whose customers have many offers worth something: 150 pivots in 0.19 s,
+        20,074 in 7.9 s, and 549 in 0.21 s."""
         basis = self.highs.getBasis()
         if not basis.valid or slots.size == 0:
             return

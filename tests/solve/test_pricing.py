@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import add
 
+import highspy
 import numpy as np
 from instances import medium_problem
 
@@ -14,6 +15,7 @@ from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import Sense
+from optimizer.solve.relaxation import solve_relaxation
 
 
 def test_fixed_customers_who_overfill_a_row_join_the_master_before_it_is_solved():
@@ -32,3 +34,36 @@ def test_fixed_customers_who_overfill_a_row_join_the_master_before_it_is_solved(
     assert np.all(remaining[le] >= 0)
     master.set_limits(remaining)
     assert master.solve(60.0).feasible
+
+
+def test_joining_customers_start_at_their_held_campaign_as_the_prices_they_join_at_say():
+    """Held: their best at the start prices (0 here). Those with no other campaign worth anything
+    at the prices they join at (the LP optimum's), not at the start prices, start with their held
+    column at its upper bound and their choice row basic. Joining to free a row: at nothing."""
+    problem = medium_problem(2)
+    customers = Customers(priced_problem(problem))
+    prices = solve_relaxation(problem, *problem.candidate_pairs()).shadow_prices
+    start, ids = np.zeros(len(customers.rows)), np.arange(0, customers.n, 2)
+    for at_held in (True, False):
+        master = MasterLP(customers.rows, customers.campaign_ids, np.full(len(customers.rows), 1e6))
+        pricing.join(customers, master, ids, prices, start, at_held)
+        held = pricing._held(master.adjusted(start))
+        holding = np.flatnonzero(held >= 0)
+        basis = master.highs.getBasis()
+        column = np.array(basis.col_status)[master.n_slacks + master.position[holding, held[holding]]]
+        row = np.array(basis.row_status)[master.m + holding]
+        at_bound = column == highspy.HighsBasisStatus.kUpper
+        if at_held:
+            alone, alone_at_start = (_alone(master.adjusted(at)[holding], held[holding]) for at in (prices, start))
+            assert 0 < alone.sum() < holding.size and (alone != alone_at_start).any()
+            assert all(at_bound == alone) and all(row[alone] == highspy.HighsBasisStatus.kBasic)
+            assert all(column[~alone] == highspy.HighsBasisStatus.kBasic)
+        else:
+            assert not at_bound.any() and all(row == highspy.HighsBasisStatus.kBasic)
+
+
+def _alone(adjusted: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Customers with no campaign but the held one worth anything."""
+    others = adjusted.copy()
+    others[np.arange(held.size), held] = -np.inf
+    return ~(others > 0).any(axis=1)
