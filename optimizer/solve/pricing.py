@@ -73,8 +73,9 @@ def join(
     start: NDArray[np.float64], at_held: bool = True,
 ) -> None:
     """Gather the rows of new master customers; give each its COLUMNS best campaigns at ``prices``
-    and the campaign it held while fixed (its best at ``start``), where the master's basis starts
-    it, as dual feasible at ``prices`` as it can, unless ``at_held`` is False (MasterLP.add_customers)."""
+    and the campaign it held while fixed (its best at ``start``). Unless ``at_held`` is False, the
+    master's basis starts each at its held campaign, in the way ``prices`` say keeps the basis
+    sparsest (MasterLP.add_customers)."""
     ids = np.sort(ids)
     if ids.size == 0:
         return
