@@ -268,10 +268,12 @@ def releasing(
     held, outside = part.held(start), part.outside(master)
     pieces = [Release(np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0), np.zeros(0))]
     chosen = np.flatnonzero(outside & (held >= 0))
+    holds = held[chosen]
     margin = price_out(part.priced, start).margin if over.size and chosen.size else np.zeros(0)
     for r in over:
-        units = part.priced.row_pair_coefficients(int(r), chosen, held[chosen])
-        users, units = chosen[units > 0], units[units > 0]
+        counted = chosen[part.priced.campaigns[r, holds]]  # row r counts their campaign
+        units = part.priced.row_pair_coefficients(int(r), counted, held[counted])
+        users, units = counted[units > 0], units[units > 0]
         if not part.priced.negative_rows[r]:
             shortlist = _least(margin[users] / units, RELEASE_SHORTLIST * count)
             users = users[shortlist]

@@ -67,3 +67,30 @@ def _alone(adjusted: np.ndarray, held: np.ndarray) -> np.ndarray:
     others = adjusted.copy()
     others[np.arange(held.size), held] = -np.inf
     return ~(others > 0).any(axis=1)
+
+
+def test_rows_the_first_customers_asked_cannot_free_are_asked_again_for_more(monkeypatch):
+    """Held at prices 0, the fixed customers overfill rows by far more than one customer frees:
+    with FIRST_RELEASE = 1 they are asked again for MAX_JOINING, and the customers who join are
+    those asked for MAX_JOINING at once. With FIRST_RELEASE above the customers there are, one ask
+    is enough (even where all of them cannot free RELEASE × the excess)."""
+    problem = medium_problem(2, n=600)
+    customers = Customers(priced_problem(problem))
+    start, inside = np.zeros(4), np.zeros(0, dtype=np.intp)
+    remaining = customers.rhs - customers.usage(reduce(add, customers.map(parts.pass_totals, start)))
+    over = pricing._overfull(customers.rows, remaining)
+    asked: list[int] = []
+    releasing = parts.releasing
+
+    def counted(*args):
+        asked.append(args[-1])
+        return releasing(*args)
+
+    monkeypatch.setattr(parts, "releasing", counted)
+    monkeypatch.setattr(pricing, "FIRST_RELEASE", 1_000)
+    at_once = pricing._releasing(customers, start, inside, over, -remaining[over])
+    assert asked == [1_000] and over.size >= 2 and 2 < at_once.size < 600
+    asked.clear()
+    monkeypatch.setattr(pricing, "FIRST_RELEASE", 1)
+    again = pricing._releasing(customers, start, inside, over, -remaining[over])
+    assert asked == [1, pricing.MAX_JOINING] and np.array_equal(again, at_once)
