@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property, reduce
 from operator import add
 from typing import Any, Protocol, TypeVar
@@ -134,7 +134,7 @@ def balancing_totals(part: Partition, prices: NDArray[np.float64], breakpoints: 
     no pass of its own for them; and so are its ``count`` customers of smallest margin, which
     ``nearest_customers`` hands over once, for the best pass only (not with every pass's totals)."""
     result = price_out(part.priced, prices, breakpoints=breakpoints, coefficients=coefficients)
-    keep = _least(result.margin, count)
+    keep, _ = _least(result.margin, count)
     part.memo.update(start=prices.tobytes(), held=result.choice,
                      nearest=((prices.tobytes(), count), Near(keep + part.offset, result.margin[keep])))
     if result.breakpoints is None:
@@ -150,7 +150,7 @@ def nearest_customers(part: Partition, prices: NDArray[np.float64], count: int) 
         remembered: Near = found
         return remembered
     margin = price_out(part.priced, prices).margin
-    keep = _least(margin, count)
+    keep, _ = _least(margin, count)
     return Near(keep + part.offset, margin[keep])
 
 
@@ -216,7 +216,7 @@ def price_round(
     regret = _regret(part.priced, prices, candidates, held[candidates])
     keep = regret > least
     candidates, regret = candidates[keep], regret[keep]
-    top = _least(-regret, count)
+    top, _ = _least(-regret, count)
     candidates, regret = candidates[top], regret[top]
     kept = float(latest.margin[outside & ~moved].min(initial=np.inf))
     totals = _totals(latest, np.zeros((len(prices), 2, 0)))
@@ -241,16 +241,23 @@ def _regret(
 @dataclass(frozen=True)
 class Release:
     """Customers outside the master who could give up room on over-full rows, for one partition
-    (or, added up, all): global index, the row, the loss in L(λ) per unit given up, and the units."""
+    (or, added up, all): global index, the row, the loss in L(λ) per unit given up, and the units;
+    and per (partition, row) of ``unseen_rows``, ``unseen``: at most the loss of every customer the
+    partition had but did not give (inf: it gave them all)."""
 
     customers: NDArray[np.intp]
     rows: NDArray[np.intp]
     loss: NDArray[np.float64]
     units: NDArray[np.float64]
+    unseen_rows: NDArray[np.intp]
+    unseen: NDArray[np.float64]
 
     def __add__(self, other: Release) -> Release:
-        return Release(np.r_[self.customers, other.customers], np.r_[self.rows, other.rows],
-                       np.r_[self.loss, other.loss], np.r_[self.units, other.units])
+        return Release(*(np.r_[getattr(self, name.name), getattr(other, name.name)] for name in fields(self)))
+
+    def least_unseen(self, r: int) -> float:
+        """At most the loss of every customer of row r that no partition gave."""
+        return float(np.min(self.unseen[self.unseen_rows == r], initial=np.inf))
 
 
 def releasing(
@@ -260,13 +267,16 @@ def releasing(
     ``start``) uses r and who give up its room cheaply: a customer holding j moves to the
     alternative j* (or nothing) with a_rij* < a_rij that loses least per unit,
 
-        loss_i = min_j' (adj_ij - adj_ij') / (a_rij - a_rij'),   units_i = a_rij - a_rij*.
+        loss_i = min_j' (adj_ij - adj_ij') / (a_rij - a_rij'),   units_i = a_rij - a_rij*,
 
+    with what the customers it does not give lose at least (the least loss left out, or the
+    least lower bound left off the shortlist).
     The loss is computed for the RELEASE_SHORTLIST × count of least margin_i / a_rij, its lower
     bound when the row has no negative coefficient (then for all): measured at 10^7 × 20, the
     loss of every user of a total budget took 5.2 s, a pass's margins 0.1 s a partition."""
     held, outside = part.held(start), part.outside(master)
-    pieces = [Release(np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0), np.zeros(0))]
+    none, nothing = np.zeros(0, np.intp), np.zeros(0)
+    pieces = [Release(none, none, nothing, nothing, none, nothing)]
     chosen = np.flatnonzero(outside & (held >= 0))
     holds = held[chosen]
     margin = price_out(part.priced, start).margin if over.size and chosen.size else np.zeros(0)
@@ -274,15 +284,18 @@ def releasing(
         counted = chosen[part.priced.campaigns[r, holds]]  # row r counts their campaign
         units = part.priced.row_pair_coefficients(int(r), counted, held[counted])
         users, units = counted[units > 0], units[units > 0]
+        unseen = np.inf
         if not part.priced.negative_rows[r]:
-            shortlist = _least(margin[users] / units, RELEASE_SHORTLIST * count)
+            shortlist, unseen = _least(margin[users] / units, RELEASE_SHORTLIST * count)
             users = users[shortlist]
         loss, freed = np.empty(users.size), np.empty(users.size)
         for first in range(0, users.size, REGRET_CHUNK):
             chunk = slice(first, first + REGRET_CHUNK)
             loss[chunk], freed[chunk] = _release_loss(part.priced, start, users[chunk], held[users[chunk]], r)
-        keep = _least(loss, count)
-        pieces.append(Release(users[keep] + part.offset, np.full(keep.size, r), loss[keep], freed[keep]))
+        keep, left_out = _least(loss, count)
+        unseen = min(unseen, left_out)
+        pieces.append(Release(users[keep] + part.offset, np.full(keep.size, r), loss[keep], freed[keep],
+                              np.array([r]), np.array([unseen])))
     return reduce(add, pieces)
 
 
@@ -292,12 +305,13 @@ def least_first(customers: NDArray[np.intp], keys: NDArray[np.float64], count: i
     return np.sort(customers[np.lexsort((customers, keys))[:count]])
 
 
-def _least(values: NDArray[np.float64], count: int) -> NDArray[np.intp]:
-    """Positions of the ``count`` least values (all of them when there are no more)."""
+def _least(values: NDArray[np.float64], count: int) -> tuple[NDArray[np.intp], float]:
+    """Positions of the ``count`` least values (all of them when there are no more), and the least
+    value left out (inf: none)."""
     if values.size <= count:
-        return np.arange(values.size)
-    least: NDArray[np.intp] = np.argpartition(values, count)[:count]
-    return least
+        return np.arange(values.size), np.inf
+    order: NDArray[np.intp] = np.argpartition(values, count)
+    return order[:count], float(values[order[count]])
 
 
 def _release_loss(priced: PricedProblem, prices: NDArray[np.float64], customers: NDArray[np.intp],
@@ -335,7 +349,7 @@ def near(part: Partition, prices: NDArray[np.float64], reach: float, master: NDA
     """The ``count`` customers outside the master of least margin within ``reach`` of another choice."""
     margin = price_out(part.priced, prices).margin
     within = np.flatnonzero((margin <= reach) & part.outside(master))
-    kept = within[_least(margin[within], count)]
+    kept = within[_least(margin[within], count)[0]]
     return Near(kept + part.offset, margin[kept])
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import reduce
+from itertools import groupby
 from operator import add
 
 import highspy
 import numpy as np
+import pytest
 from instances import medium_problem
 
 from optimizer.solve import partitions as parts, pricing
@@ -69,28 +71,37 @@ def _alone(adjusted: np.ndarray, held: np.ndarray) -> np.ndarray:
     return ~(others > 0).any(axis=1)
 
 
-def test_rows_the_first_customers_asked_cannot_free_are_asked_again_for_more(monkeypatch):
-    """Held at prices 0, the fixed customers overfill rows by far more than one customer frees:
-    with FIRST_RELEASE = 1 they are asked again for MAX_JOINING, and the customers who join are
-    those asked for MAX_JOINING at once. With FIRST_RELEASE above the customers there are, one ask
-    is enough (even where all of them cannot free RELEASE × the excess)."""
-    problem = medium_problem(2, n=600)
-    customers = Customers(priced_problem(problem))
+
+@pytest.mark.parametrize("partition_size", [2**20, 37])
+@pytest.mark.parametrize("first", [1, 3, 40, 1_000])
+def test_rows_whose_first_picks_may_not_be_the_cheapest_are_asked_again(monkeypatch, partition_size, first):
+    """Whatever each partition gives first (FIRST_RELEASE customers a row) and however many
+    partitions there are (1 or 17), the customers who join are the cheapest of all: those of one
+    ask for MAX_JOINING, which no partition here has. Only rows whose first picks may not be the
+    cheapest are asked again, not every row that needs more customers than each partition gave.
+    Held at prices 0, the fixed customers overfill three rows; the test frees 120, 1 and 8 units."""
+    monkeypatch.setattr(parts, "CHUNK", partition_size)
+    customers = Customers(priced_problem(medium_problem(2, n=600)))
     start, inside = np.zeros(4), np.zeros(0, dtype=np.intp)
     remaining = customers.rhs - customers.usage(reduce(add, customers.map(parts.pass_totals, start)))
     over = pricing._overfull(customers.rows, remaining)
+    excess = np.minimum(-remaining[over], [120.0, 1.0, 8.0])
+    assert over.size == 3 and len(customers.partitions) == (1 if partition_size > 600 else 17)
     asked: list[int] = []
     releasing = parts.releasing
 
-    def counted(*args):
+    def recording(*args):
         asked.append(args[-1])
         return releasing(*args)
 
-    monkeypatch.setattr(parts, "releasing", counted)
-    monkeypatch.setattr(pricing, "FIRST_RELEASE", 1_000)
-    at_once = pricing._releasing(customers, start, inside, over, -remaining[over])
-    assert asked == [1_000] and over.size >= 2 and 2 < at_once.size < 600
+    monkeypatch.setattr(parts, "releasing", recording)
+    at_once = pricing._cheapest_picks(customers, start, inside, over, excess, pricing.MAX_JOINING)[0]
+    picks, unsure = pricing._cheapest_picks(customers, start, inside, over, excess, first)
     asked.clear()
-    monkeypatch.setattr(pricing, "FIRST_RELEASE", 1)
-    again = pricing._releasing(customers, start, inside, over, -remaining[over])
-    assert asked == [1, pricing.MAX_JOINING] and np.array_equal(again, at_once)
+    monkeypatch.setattr(pricing, "FIRST_RELEASE", first)
+    assert np.array_equal(pricing._releasing(customers, start, inside, over, excess), np.unique(np.concatenate(at_once)))
+    asks = [count for count, _ in groupby(asked)]  # every partition is asked once an ask
+    assert asks == ([first, pricing.MAX_JOINING] if unsure.any() else [first])
+    assert len(at_once[0]) == 137 and unsure.any() == (first * len(customers.partitions) < 137)
+    if first == 3 and partition_size == 37:  # the last row's 16 picks are sure from 3 a partition
+        assert len(picks[2]) == len(at_once[2]) == 16 and not unsure[2]
