@@ -253,7 +253,7 @@ class Release:
     unseen: NDArray[np.float64]
 
     def __add__(self, other: Release) -> Release:
-        return Release(*(np.r_[getattr(self, name.name), getattr(other, name.name)] for name in fields(self)))
+        return Release(*(np.r_[getattr(self, column.name), getattr(other, column.name)] for column in fields(self)))
 
     def least_unseen(self, r: int) -> float:
         """At most the loss of every customer of row r that no partition gave."""
@@ -281,9 +281,9 @@ def releasing(
     holds = held[chosen]
     margin = price_out(part.priced, start).margin if over.size and chosen.size else np.zeros(0)
     for r in over:
-        counted = chosen[part.priced.campaigns[r, holds]]  # row r counts their campaign
-        units = part.priced.row_pair_coefficients(int(r), counted, held[counted])
-        users, units = counted[units > 0], units[units > 0]
+        counts = part.priced.campaigns[r, holds]  # row r counts the campaign they hold
+        units = part.priced.row_pair_coefficients(int(r), chosen[counts], holds[counts])
+        users, units = chosen[counts][units > 0], units[units > 0]
         unseen = np.inf
         if not part.priced.negative_rows[r]:
             shortlist, unseen = _least(margin[users] / units, RELEASE_SHORTLIST * count)

@@ -71,7 +71,6 @@ def _alone(adjusted: np.ndarray, held: np.ndarray) -> np.ndarray:
     return ~(others > 0).any(axis=1)
 
 
-
 @pytest.mark.parametrize("partition_size", [2**20, 37])
 @pytest.mark.parametrize("first", [1, 3, 40, 1_000])
 def test_rows_whose_first_picks_may_not_be_the_cheapest_are_asked_again(monkeypatch, partition_size, first):
