@@ -292,3 +292,16 @@ def offer_levels(n: int, seed: int = 3) -> Problem:
         channels=tuple(channels), pair_value=np.where(eligible, value, 0.0), spend=spend, eligible=eligible,
         treated_share=np.ones(3 * k), rows=rows, weights={"spend": spend},
     )
+
+
+class Standings:
+    """A progress watcher that keeps every (phase, plan, bound) told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, float | None, float | None]] = []
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        pass
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        self.told.append((phase, objective, bound))

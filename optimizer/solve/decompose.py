@@ -21,7 +21,9 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
 5. **Proof.** A plan that moves any fixed customer off its best, or uses a pair outside the
    master, is worth at most L(λ) - t, t the least such margin (lagrangian.py), so
 
-       bound = min(L(λ), max(core bound + value of the fixed customers, L(λ) - t)).
+       bound = min(L(λ), max(core bound + value of the fixed customers, L(λ) - t)),
+
+   and never above the lowest L(λ) any pass has seen (every pass's prices are sign-correct).
 
    When every row counts campaigns, the audience-size bound at λ (optimizer/solve/audiences.py: the
    same Lagrangian bound with integer audience sizes) may be lower still; it closes the
@@ -216,7 +218,7 @@ def _decompose_all(
         found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt)
         if _value(found) > _value(result):
             plan = spec
-        result = _better(result, found)
+        result = _bounded_by(_better(result, found), lowest)
         customers.standing("exact core", result.objective, result.bound)
         if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
@@ -353,6 +355,15 @@ def _better(current: SolveResult | None, new: SolveResult) -> SolveResult:
     bounds = [b for b in (current.bound, new.bound) if b is not None]
     best = new if _value(new) > _value(current) else current
     return replace(best, bound=min(bounds) if bounds else None)
+
+
+def _bounded_by(result: SolveResult, lowest: Pass) -> SolveResult:
+    """``result`` with the lowest L(λ) seen as its bound where that is tighter: every pass's prices
+    are sign-correct, so each L(λ) bounds every plan, not only the last one the core is built on
+    (which, when the price loop stops before its end, can be far above the balanced prices' L)."""
+    if result.bound is not None and result.bound <= lowest.bound:
+        return result
+    return replace(result, bound=max(lowest.bound, _value(result)))
 
 
 def _final(result: SolveResult, options: SolverOptions, clock: Clock) -> SolveResult:

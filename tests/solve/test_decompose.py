@@ -8,10 +8,12 @@ Lagrangian margins and widening all run on problems the exact solver proves in a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from instances import GAP, assert_agrees_with_exact, brute_force, medium_problem, problems, random_problem
+from instances import GAP, Standings, assert_agrees_with_exact, brute_force, medium_problem, problems, random_problem
 
 from optimizer.solve import balancing, decompose, exact, neighbourhoods, pricing
 from optimizer.solve.decompose import solve_decompose
@@ -86,6 +88,27 @@ def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monk
     monkeypatch.setattr(balancing, "MAX_BALANCING", 1)  # leave the prices rough: the master must move them
     assert_agrees_with_exact(medium_problem(3))
     assert sum(joined) > 0
+
+
+def test_a_price_loop_stopped_early_keeps_the_lowest_bound_seen(small_parts, monkeypatch):
+    """Stopped after one master LP whose prices are worse than the balanced ones, with a core that
+    proves nothing, the plan is bounded by the balanced prices' L(λ), not the last master's."""
+    original = decompose.solve_with_relaxation
+
+    def unbounded_core(*args, **kwargs):
+        return replace(original(*args, **kwargs), bound=None)
+
+    monkeypatch.setattr(decompose, "solve_with_relaxation", unbounded_core)
+    monkeypatch.setattr(decompose, "MAX_WIDENINGS", 0)
+    monkeypatch.setattr(pricing, "MAX_ROUNDS", 1)
+    watcher = Standings()
+    problem = medium_problem(3)
+    result = solve_decompose(problem, SolverOptions(mip_gap=GAP), watcher)
+    told = dict((phase, bound) for phase, _, bound in watcher.told)
+    assert told["master LP 1"] > told["balanced prices"] + 1.0  # the case in point: the master's prices are worse
+    best = solve_exact(problem, SolverOptions(mip_gap=GAP)).objective
+    assert result.bound == pytest.approx(told["balanced prices"])
+    assert best <= result.bound + 1e-9 and problem.violations(result.choice) == []
 
 
 def test_an_infeasible_minimum_is_reported_as_infeasible(small_parts):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from instances import GAP, assert_agrees_with_exact
+from instances import GAP, Standings, assert_agrees_with_exact
 
 from optimizer.solve import balancing, decompose, screening
 from optimizer.solve.decompose import solve_decompose
@@ -162,19 +162,6 @@ def test_a_failing_screen_leaves_half_the_time_to_the_passes_over_everyone(scree
     assert 45.0 <= limit <= 51.0  # 100 s less the reserve, half of what is left then kept back
     assert screened["solved"] == [12_000] and result.termination is Termination.OPTIMAL
     assert problem.violations(result.choice) == []
-
-
-class Standings:
-    """A progress watcher that keeps every (phase, plan, bound) told."""
-
-    def __init__(self) -> None:
-        self.told: list[tuple[str, float | None, float | None]] = []
-
-    def __call__(self, stage: str, done: int, customers: int) -> None:
-        pass
-
-    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
-        self.told.append((phase, objective, bound))
 
 
 @pytest.mark.parametrize("share", [0.03, 0.15])
