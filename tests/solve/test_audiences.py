@@ -136,7 +136,7 @@ def test_the_exact_solver_proves_with_the_first_core(monkeypatch):
 
 def test_the_decomposition_proves_without_widening_the_master(monkeypatch):
     problem = nearly_identical_customers()
-    for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_JOINING", 200), (exact, "CORE_PAIRS", 10)):
+    for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_MOVERS", 200), (exact, "CORE_PAIRS", 10)):
         monkeypatch.setattr(module, name, value)
 
     def no_widening(*args):
@@ -154,7 +154,7 @@ def test_a_bound_short_of_the_proof_still_tightens_the_decomposition(monkeypatch
     """On 2,000 varied customers the audience bound leaves 0.022 of the LP's 0.234 above the
     optimum; the widened master then proves it, and the answer is the full model's."""
     problem = gap_problem(2_000)
-    for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_JOINING", 200), (exact, "CORE_PAIRS", 10)):
+    for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_MOVERS", 200), (exact, "CORE_PAIRS", 10)):
         monkeypatch.setattr(module, name, value)
     bounds = []
     audience = decompose.audience_bound_at

@@ -1,9 +1,9 @@
 """Decomposition against brute force and against the exact solver.
 
 On tiny instances every customer fits in the master, so these check the master LP, the core
-and the bound. The medium instances shrink SAMPLE, COARSE, MASTER and MAX_JOINING so that the hashed
-sample, the balancing passes, fixed customers joining the master, reduced-cost fixing from
-Lagrangian margins and widening all run on problems the exact solver proves in a second.
+and the bound. The medium instances shrink SAMPLE, COARSE, MASTER, MAX_JOINING and MAX_MOVERS so
+that the hashed sample, the balancing passes, fixed customers joining the master, reduced-cost
+fixing from Lagrangian margins and widening all run on problems the exact solver proves in a second.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(balancing, "SAMPLE", 60)
     monkeypatch.setattr(decompose, "MASTER", 25)
     monkeypatch.setattr(pricing, "MAX_JOINING", 15)
+    monkeypatch.setattr(pricing, "MAX_MOVERS", 15)
     monkeypatch.setattr(exact, "CORE_PAIRS", 20)
     monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 20)
     monkeypatch.setattr(balancing, "COARSE", (40, 100))
@@ -67,8 +68,8 @@ def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts,
 def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):
     """Random weekly-plan instances where the master holds a fraction of the customers."""
     with pytest.MonkeyPatch.context() as patch:
-        for module, name, value in ((decompose, "MASTER", 10), (pricing, "MAX_JOINING", 5), (exact, "CORE_PAIRS", 8),
-                                    (neighbourhoods, "PER_CAMPAIGN", 8)):
+        for module, name, value in ((decompose, "MASTER", 10), (pricing, "MAX_JOINING", 5), (pricing, "MAX_MOVERS", 5),
+                                    (exact, "CORE_PAIRS", 8), (neighbourhoods, "PER_CAMPAIGN", 8)):
             patch.setattr(module, name, value)
         patch.setattr(balancing, "SAMPLE", 20)
         patch.setattr(balancing, "COARSE", (10, 40))
