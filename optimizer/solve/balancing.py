@@ -162,7 +162,6 @@ def balance(
     """
     best: Pass | None = None
     damping = 1.0
-    prices = signed_prices(customers.rows, prices)  # a warm start's LP duals may be a tolerance off their sign
     for number in range(1, MAX_BALANCING + 1):
         latest = balancing_pass(customers, prices, nearest)
         fell = np.inf if best is None else best.bound - latest.bound

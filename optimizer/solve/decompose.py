@@ -218,9 +218,10 @@ def _decompose_all(
         found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt)
         if _value(found) > _value(result):
             plan = spec
-        result = _bounded_by(_better(result, found), lowest)
-        customers.standing("exact core", result.objective, result.bound)
-        if result.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
+        result = _better(result, found)  # its bound the cores': whether a widening moved it (_moved)
+        shown = _bounded_by(result, lowest)
+        customers.standing("exact core", shown.objective, shown.bound)
+        if shown.proven(options.mip_gap) or result.termination is Termination.INFEASIBLE:
             break
         if clock.remaining() < clock.elapsed() - started:
             break  # a wider round takes at least as long
@@ -240,7 +241,7 @@ def _decompose_all(
         return _no_plan(overall, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
     if plan is None or result is None or result.objective is None:
         return _repaired(customers, lowest, result, options, overall)
-    return _final(result, options, overall), plan
+    return _final(_bounded_by(result, lowest), options, overall), plan
 
 
 def _repaired(customers: Customers, known: Pass, result: SolveResult | None, options: SolverOptions,
@@ -358,12 +359,14 @@ def _better(current: SolveResult | None, new: SolveResult) -> SolveResult:
 
 
 def _bounded_by(result: SolveResult, lowest: Pass) -> SolveResult:
-    """``result`` with the lowest L(λ) seen as its bound where that is tighter: every pass's prices
-    are sign-correct, so each L(λ) bounds every plan, not only the last one the core is built on
-    (which, when the price loop stops before its end, can be far above the balanced prices' L)."""
+    """``result`` with the lowest L(λ) seen as its bound, and that pass's prices as its shadow
+    prices, where that is tighter: every pass's prices are sign-correct, so each L(λ) bounds every
+    plan, not only the last one the core is built on (which, when the price loop stops before its
+    end, can be far above the balanced prices' L). The screened path bounds the whole at the
+    shadow prices, so they must be the bound's."""
     if result.bound is not None and result.bound <= lowest.bound:
         return result
-    return replace(result, bound=max(lowest.bound, _value(result)))
+    return replace(result, bound=max(lowest.bound, _value(result)), shadow_prices=lowest.prices)
 
 
 def _final(result: SolveResult, options: SolverOptions, clock: Clock) -> SolveResult:
