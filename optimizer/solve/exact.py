@@ -75,6 +75,8 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
     result = solve_with_relaxation(problem, customers, campaigns, lp, options, work)
     if result.choice is None and result.termination is not Termination.INFEASIBLE:
         return _repaired(problem, _optimum_prices(lp), result.bound, options, clock)
+    if result.choice is not None and not work.expired():  # every core tried, time left: settled() keeps it if unproven
+        result = replace(result, termination=Termination.STALLED)
     return _final(result, options, clock, lp)
 
 

@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 
 class Termination(StrEnum):
     """Why the solver stopped. STALLED: before its time limit, unproven, because widening the
-    decomposition's master twice in a row moved neither the plan nor the bound."""
+    decomposition's master twice in a row moved neither the plan nor the bound, or because the
+    exact solver's widest core (WIDEST_CORE pairs) was solved without proving the whole."""
 
     OPTIMAL = "optimal"
     TIME_LIMIT = "time_limit"

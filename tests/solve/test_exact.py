@@ -225,3 +225,12 @@ def test_a_floor_plan_is_where_the_search_starts_and_an_infeasible_one_is_ignore
                                          floor=everyone)
     assert starts[0] is None or starts[0].objective != pytest.approx(problem.objective(everyone))
     assert result.choice is not None and problem.violations(result.choice) == []
+
+
+def test_an_exact_search_that_ends_unproven_before_its_limit_says_stalled(monkeypatch):
+    """Every core tried (the widest included) and time left: not 'time_limit', which it never reached."""
+    monkeypatch.setattr(exact.SolveResult, "proven", lambda self, gap: False)  # never proven: the search runs out
+    problem = medium_problem(2)
+    result = solve_exact(problem, SolverOptions(time_limit_s=60.0))
+    assert result.choice is not None and problem.violations(result.choice) == []
+    assert result.termination is Termination.STALLED and result.solve_seconds < 30.0
