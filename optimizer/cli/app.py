@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,8 +29,17 @@ app = typer.Typer(
 
 
 @app.callback()
-def main() -> None:
+def main(context: typer.Context) -> None:
     """Decide which marketing campaign each customer should get."""
+    if threading.current_thread() is threading.main_thread():
+        before = signal.signal(signal.SIGTERM, _interrupted)
+        context.call_on_close(lambda: signal.signal(signal.SIGTERM, before))  # the caller's own, once done
+
+
+def _interrupted(number: int, frame: object) -> None:
+    """SIGTERM (``kill``, a scheduler's stop) ends a command as Ctrl-C does, through its cleanup:
+    a solve's HiGHS child stopped, the output folder's lock and temporary files let go."""
+    raise KeyboardInterrupt
 
 
 def fail(error: CvoError) -> typer.Exit:

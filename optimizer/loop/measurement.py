@@ -20,12 +20,19 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.errors import CvoError, HistoryError
+from optimizer.errors import CvoError, HistoryError, RunFolderError
 from optimizer.loop.lift import Measurement, join_outcomes, measure
 from optimizer.loop.personas import Persona, sub_personas
 from optimizer.scenario.data import load_customers
 from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import MEASUREMENT_FILE, atomic_write, read_summary, run_storage_options
+from optimizer.store.files import (
+    MEASUREMENT_FILE,
+    SUMMARY_FILE,
+    atomic_write,
+    folder_lock,
+    read_summary,
+    run_storage_options,
+)
 from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.tables import read_table
 
@@ -102,5 +109,16 @@ def write_measurement(result: RunMeasurement, out_dir: Path) -> Path:
     """measurement.json in ``out_dir``, written atomically."""
     path = Path(out_dir) / MEASUREMENT_FILE
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False, default=str) + "\n"
-    atomic_write(path, lambda temp: temp.write_text(text))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunFolderError(f"The output folder cannot be created: {error.strerror or error}",
+                             where=str(path.parent), fix="Give --out a folder you may write to") from None
+    with folder_lock(path.parent):  # not while a run replaces the folder's files
+        holds = read_summary(path.parent).get("run_id") if (path.parent / SUMMARY_FILE).is_file() else None
+        if holds not in (None, result.run_id):
+            raise RunFolderError(f"The folder now holds run {holds}, not the measured run {result.run_id}: a run was "
+                                 "written into it while this one was measured", where=str(path.parent),
+                                 fix="Measure the run again (cvo measure RUN_ID names it wherever it was written)")
+        atomic_write(path, lambda temp: temp.write_text(text))
     return path

@@ -53,6 +53,7 @@ from optimizer.store.files import (
     SUMMARY_FILE,
     Writer,
     check_output_folder,
+    check_run_folder,
     staging_folder,
     write_run,
 )
@@ -110,6 +111,7 @@ def optimize_distributed(
     if url is None:
         out_dir = local_path(out_dir).resolve()
         check_output_folder(out_dir)
+        check_run_folder(out_dir)
     else:
         check_object_location(url, scenario.storage_options)
     seen = history_state(scenario.history_location(), scenario.storage_options)  # before the workers read it

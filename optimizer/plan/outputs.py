@@ -17,7 +17,15 @@ import pyarrow.parquet as pq
 import yaml
 
 from optimizer.plan.workflow import Plan
-from optimizer.store.files import CONTACTS_FOLDER, PLAN_FILE, RUN_ID_KEY, SCENARIO_FILE, SUMMARY_FILE, write_run
+from optimizer.store.files import (
+    CONTACTS_FOLDER,
+    PLAN_FILE,
+    PLAN_FOLDER,
+    RUN_ID_KEY,
+    SCENARIO_FILE,
+    SUMMARY_FILE,
+    write_run,
+)
 
 
 def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
@@ -40,11 +48,8 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
         **{name: csv_writer(rows) for name, rows in lists.values()},
         SUMMARY_FILE: lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n"),
     })
-    written = {name for name, _ in lists.values()}
-    for stale in Path(out_dir).glob("contacts_*.csv"):  # a list of an earlier run no channel has now
-        if stale.name not in written:
-            stale.unlink(missing_ok=True)
-    shutil.rmtree(Path(out_dir) / CONTACTS_FOLDER, ignore_errors=True)  # an earlier --dask run's lists
+    for folder in (CONTACTS_FOLDER, PLAN_FOLDER):  # an earlier --dask run's lists and plan parts
+        shutil.rmtree(Path(out_dir) / folder, ignore_errors=True)
     return summary
 
 

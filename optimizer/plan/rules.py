@@ -38,7 +38,7 @@ from optimizer.scenario.pairs import table_columns
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
+from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, folder_lock, read_run
 from optimizer.store.history_file import history_state
 from optimizer.store.object_runs import put_file, readable_run
 
@@ -114,7 +114,7 @@ def run_rules(location: Path | str, depth: int = 3) -> tuple[RuleSet, tuple[str,
     """``plan_rules`` and ``write_rules`` on a run folder, or on a run on an object store (its local
     copy, the two files then put beside the run's files: optimizer/store/object_runs.py); the rules
     and where the two files are."""
-    with readable_run(location) as (folder, origin):
+    with readable_run(location) as (folder, origin), folder_lock(folder):  # not while a run replaces its files
         exported = plan_rules(folder, depth)
         written = write_rules(folder, exported)
         if origin:

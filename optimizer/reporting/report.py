@@ -35,6 +35,7 @@ from optimizer.store.files import (
     SUMMARY_FILE,
     SWEEP_FILE,
     atomic_write,
+    folder_lock,
     read_run,
 )
 from optimizer.store.object_runs import put_file, readable_run
@@ -78,11 +79,12 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
     OUT_DIR when a sweep was run there.
     """
     out_dir = Path(out_dir)
-    summary = load_summary(out_dir)
-    sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
-    page = render_report(summary, sweep, load_measurement(out_dir), load_migration(out_dir))
-    path = out_dir / REPORT_FILE
-    atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
+    with folder_lock(out_dir):  # not while a run replaces the folder's files: the page would outlive its run
+        summary = load_summary(out_dir)
+        sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
+        page = render_report(summary, sweep, load_measurement(out_dir), load_migration(out_dir))
+        path = out_dir / REPORT_FILE
+        atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
     return path
 
 

@@ -101,9 +101,10 @@ def planned_offers(scenario: Scenario, plan: pd.DataFrame) -> NDArray[np.intp]:
     import numpy as np
     import pandas as pd
 
-    campaigns = plan["campaign_id"].astype(object)
-    variants = plan["variant"].astype(object) if "variant" in plan else pd.Series(None, index=plan.index, dtype=object)
-    labels = campaigns.where(variants.isna(), campaigns + SEPARATOR + variants.astype(str))
+    campaigns = plan["campaign_id"].astype("string")  # missing stays missing, however the column was read
+    variants = plan["variant"].astype("string") if "variant" in plan else pd.Series(pd.NA, index=plan.index,
+                                                                                   dtype="string")
+    labels = campaigns.where(variants.isna(), campaigns + SEPARATOR + variants)
     found = pd.Index(offer_labels(scenario)).get_indexer(pd.Index(labels.where(campaigns.notna(), None)))
     return np.asarray(found, dtype=np.intp)
 

@@ -1,5 +1,5 @@
-"""A run's folder on disk: the names of the files cvo writes there, atomic writes, and the
-manifest that makes a run's files one unit.
+"""A run's folder on disk: atomic writes, and the manifest that makes a run's files one unit (the
+files' names: optimizer/store/names.py; the folder's checks and lock: optimizer/store/folders.py).
 
 A write goes to a temporary file in the same folder (named after the writing process), is
 fsynced, then renamed over the target: a crash before the rename leaves the previous file as it
@@ -16,33 +16,47 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.errors import DataError, RunFolderError
+from optimizer.store.folders import (  # re-exported: the commands that guard a folder import them from here
+    check_output_folder as check_output_folder,
+    check_run_folder as check_run_folder,
+    claimed_output_folder as claimed_output_folder,
+    earlier_run_files,
+    folder_lock as folder_lock,
+    remove_dead_temporaries as remove_dead_temporaries,
+)
+from optimizer.store.names import (  # re-exported: every reader of a run imports them from here
+    ABOUT_RUN as ABOUT_RUN,
+    CONTACTS_FOLDER as CONTACTS_FOLDER,
+    FRONTIER_FILE as FRONTIER_FILE,
+    MANIFEST_FILE as MANIFEST_FILE,
+    MEASUREMENT_FILE as MEASUREMENT_FILE,
+    MIGRATION_FILE as MIGRATION_FILE,
+    NOT_KEPT as NOT_KEPT,
+    PLAN_FILE as PLAN_FILE,
+    PLAN_FOLDER as PLAN_FOLDER,
+    REPORT_FILE as REPORT_FILE,
+    RULES_FILE as RULES_FILE,
+    RULES_TEXT as RULES_TEXT,
+    RUN_FILES as RUN_FILES,
+    RUN_ID_KEY as RUN_ID_KEY,
+    RUNS_FOLDER as RUNS_FOLDER,
+    SCENARIO_FILE as SCENARIO_FILE,
+    SUMMARY_FILE as SUMMARY_FILE,
+    SWEEP_CSV as SWEEP_CSV,
+    SWEEP_FILE as SWEEP_FILE,
+)
 
 if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history and --help never need them
     import pandas as pd
 
-PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE = "plan.parquet", "plan", "summary.json"  # plan/: a --dask run's
-SCENARIO_FILE = "scenario.yaml"  # the scenario as run: bases and --set overrides applied, paths absolute
-CONTACTS_FOLDER = "contacts"  # a --dask run's contact lists: contacts/contacts_<channel>/part-NNNNN.csv
-MANIFEST_FILE = "manifest.json"
-NOT_KEPT = "<not kept>"  # what scenario.yaml holds in place of a secret storage option
-RUNS_FOLDER = "runs"  # an object store's OUT/runs/<run_id>/: each run's own prefix (optimizer/store/object_runs.py)
-MEASUREMENT_FILE = "measurement.json"
-SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
-REPORT_FILE = "report.html"
-RULES_FILE, RULES_TEXT = "rules.json", "rules.txt"  # the plan as rules: cvo rules
-MIGRATION_FILE = "migration.json"  # customers' moves between segments: cvo segments
-RUN_ID_KEY = b"cvo_run_id"  # the plan's parquet metadata key holding its run's id
-TEMPORARY = re.compile(r"^\.(?:.+\.)?pid(\d+)\..*\.tmp$")  # what atomic_write and staged folders are named
 RERUN = "Run `cvo optimize SCENARIO --out {folder}` again"
 
 Writer = Callable[[Path], object]
@@ -118,22 +132,6 @@ def _umask() -> int:
     return mask
 
 
-def check_output_folder(out_dir: Path) -> None:
-    """Fail now, before any long work, when ``out_dir`` cannot receive a run's files: it is a
-    file, sits under a file, or the nearest existing folder is not writable."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunFolderError("The output folder is a file", where=str(out_dir),
-                             fix="Give --out a folder (it is created if missing), not a file")
-    existing = next(folder for folder in (out_dir, *out_dir.parents) if folder.exists())
-    if not existing.is_dir():
-        raise RunFolderError(f"The output folder cannot be created: {existing} is a file", where=str(out_dir),
-                             fix="Give --out a path under a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise RunFolderError(f"The output folder cannot be written: no write permission on {existing}",
-                             where=str(out_dir), fix="Give --out a folder you may write to, or change its permissions")
-
-
 def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
               stage: Callable[[Path], Sequence[str]] | None = None, listed: Mapping[str, str] | None = None) -> None:
     """Write ``files`` (name → writer) into ``out_dir`` atomically, then manifest.json naming
@@ -141,21 +139,32 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
     the files it moved into place itself (a --dask run's plan/ partitions), which the manifest
     lists too; ``listed`` (name → SHA-256) are files of the run written elsewhere (its workers'
     parts on an object store: optimizer/store/object_runs.py). Holds the folder's lock throughout;
-    removes dead writers' temporary files first."""
+    removes dead writers' temporary files first and, once the manifest is written, the earlier
+    run's files this one does not have and what was written about it (``ABOUT_RUN``)."""
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
+    check_run_folder(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with folder_lock(out_dir):
             remove_dead_temporaries(out_dir)
+            earlier = earlier_run_files(out_dir)
             written = list(stage(out_dir)) if stage is not None else []
             _write_all(out_dir, files)
             digests = {**(listed or {}), **{name: file_digest(out_dir / name) for name in [*written, *files]}}
-            manifest = {"run_id": run_id, "files": digests}
+            _remove(out_dir, (earlier - digests.keys()) | set(ABOUT_RUN))  # before the manifest: a kill here
+            manifest = {"run_id": run_id, "files": digests}  # leaves the old one, which still lists them
             atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
     except OSError as error:  # a full disk, a folder made read-only meanwhile: the previous run's files stay
         raise RunFolderError(f"The run's files could not be written: {error.strerror or error}", where=str(out_dir),
                              fix="Free space or fix the folder's permissions, then run again") from None
+
+
+def _remove(out_dir: Path, names: set[str]) -> None:
+    """The files ``names`` in ``out_dir``, where there (one that cannot be removed stays)."""
+    for name in sorted(names):
+        with suppress(OSError):
+            (out_dir / name).unlink(missing_ok=True)
 
 
 def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> None:
@@ -170,86 +179,6 @@ def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> None:
     finally:
         for temp in temps.values():
             temp.unlink(missing_ok=True)
-
-
-_HELD: dict[Path, int] = {}  # folders whose lock this process holds, with how many holders nest in it
-
-
-@contextmanager
-def folder_lock(out_dir: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``out_dir`` (flock on the folder itself, no lock file);
-    RunFolderError when another process holds it. Nested holds in one process share the lock."""
-    key = Path(out_dir).resolve()
-    if key in _HELD:
-        _HELD[key] += 1
-        try:
-            yield
-        finally:
-            _HELD[key] -= 1
-        return
-    try:
-        import fcntl
-    except ImportError:  # Windows: no flock; runs into one folder are then not serialised
-        yield
-        return
-    descriptor = os.open(out_dir, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunFolderError("Another cvo command is writing to this folder", where=str(out_dir),
-                                 fix="Wait for it to finish, or give --out another folder") from None
-        _HELD[key] = 1
-        try:
-            yield
-        finally:
-            del _HELD[key]
-    finally:
-        os.close(descriptor)  # closing releases the lock
-
-
-@contextmanager
-def claimed_output_folder(out_dir: Path) -> Iterator[Path]:
-    """``out_dir`` checked, created if missing and locked for a whole run (solve and writes), so
-    that a second run into it stops at once; a folder this created stays only if the run wrote
-    into it."""
-    out_dir = Path(out_dir)
-    check_output_folder(out_dir)
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        with folder_lock(out_dir):
-            yield out_dir
-    finally:
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
-
-
-def remove_dead_temporaries(out_dir: Path) -> list[Path]:
-    """Remove the temporary files and staging folders in ``out_dir`` (and its plan/ and the
-    folders of contacts/) left by writers that are no longer running; return what was removed."""
-    removed = []
-    lists = sorted(path for path in (out_dir / CONTACTS_FOLDER).glob("*") if path.is_dir())
-    for folder in (out_dir, out_dir / PLAN_FOLDER, *lists):
-        if not folder.is_dir():
-            continue
-        for path in folder.iterdir():
-            match = TEMPORARY.match(path.name)
-            if match is None or _alive(int(match.group(1))):
-                continue
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-            removed.append(path)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
 
 
 def file_digest(path: Path) -> str:

@@ -63,14 +63,30 @@ AS_OF = ("run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq <= 
          "(SELECT run_id FROM events WHERE kind = 'void' AND seq <= ?)")  # live as the history stood at a seq
 
 
+TABLES = {  # each table's columns since the first cvo; later ones are added (SCHEMA)
+    "runs": ("run_id", "scenario", "scenario_file", "run_date", "committed_at", "out_dir", "status", "objective",
+             "treatment", "control", "expected_spend", "expected_value"),
+    "campaigns": ("run_id", "campaign_id", "channel", "cost_per_contact", "cost_per_response",
+                  "measurement_window_days", "treatment", "control"),
+    "contacts": ("run_id", "customer_id", "campaign_id", "channel", "group", "sent_on", "window_end"),
+    "events": ("seq", "kind", "run_id", "happened_at", "note"),
+    "meta": ("history_id",),
+}
+
+
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the history (creating it unless read-only) with its tables in place."""
+    """Open the history (creating it unless read-only) with its tables in place; a DuckDB file
+    that is not a contact history (other tables, or cvo's table names with other columns) is
+    refused before anything is written into it."""
     check_history_path(path)
     try:
         if read_only:
-            return duckdb.connect(str(path), read_only=True)
+            connection = duckdb.connect(str(path), read_only=True)
+            _check_tables(connection, path)
+            return connection
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect(str(path))
+        _check_tables(connection, path)
         connection.execute(SCHEMA)
         return connection
     except duckdb.Error as error:
@@ -80,6 +96,27 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
             fix="If another cvo command is writing to it, wait for it to finish; otherwise check that the file "
             "is a cvo contact history (a DuckDB file) and that you may write to its folder",
         ) from None
+
+
+def _check_tables(connection: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """HistoryError (the connection closed) when the file's tables are not a contact history's."""
+    found: dict[str, set[str]] = {}
+    for table, column in connection.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'main'").fetchall():
+        found.setdefault(table, set()).add(column)
+    problem = None
+    if found and not found.keys() & TABLES.keys():
+        problem = f"it is a DuckDB database of other tables ({', '.join(sorted(found)[:5])}), not a contact history"
+    for table, columns in TABLES.items():
+        lacking = [column for column in columns if table in found and column not in found[table]]
+        if lacking and problem is None:
+            problem = f"its table {table} lacks the columns {', '.join(lacking)} of a contact history's"
+    if problem is not None:
+        connection.close()
+        raise HistoryError(f"The contact history cannot be used: {problem}", where=str(path),
+                           fix="Give the DuckDB file `cvo commit` wrote (e.g. history.duckdb), or a new path for a "
+                               "new history")
 
 
 def check_history_path(history: Path) -> None:

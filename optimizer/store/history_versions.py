@@ -264,6 +264,7 @@ def _named(local: Path, url: str) -> Iterator[None]:
     except CvoError as error:
         error.problem = error.problem.replace(str(local), url)
         error.where = None if error.where is None else error.where.replace(str(local), url)
+        error.fix = None if error.fix is None else error.fix.replace(str(local), url)
         raise
 
 

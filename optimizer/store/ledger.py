@@ -20,6 +20,7 @@ writer's when that one landed first (optimizer/store/history_versions.py).
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -137,14 +138,16 @@ def _plan_rows(
     if recheck is None and stale:
         newer = ", ".join(f"{run_id[:8]} ({scenario}, sent {sent})" for run_id, scenario, sent in
                           newer_runs(connection, run))
-        replan = f"cvo optimize {run.summary.get('scenario_file', 'SCENARIO')} --date {run_date} --out {run.out}"
+        at = f"--history {shlex.quote(str(history))}"  # the history this commit met, not the scenario's own
+        replan = (f"cvo optimize {shlex.quote(str(run.summary.get('scenario_file', 'SCENARIO')))} {at} --date "
+                  f"{run_date} --out {shlex.quote(str(run.out))}")
         raise HistoryError(
             f"The plan is stale: it saw the contact history before run {newer} was committed, which contacted "
             f"{stale:,} of its customers within reach of the contact policy, so it may break cool-downs, caps or "
             "measurement windows",
             where=f"{run.shown}, {history}",
-            fix=f"Re-plan with `{replan}` and commit that plan; or run `cvo commit {run.shown} --force` to record "
-            "only the customers the contact policy still allows",
+            fix=f"Re-plan with `{replan}` and commit that plan; or run `cvo commit {shlex.quote(run.shown)} {at} "
+            "--force` to record only the customers the contact policy still allows",
         )
     if recheck is None or not stale:
         return None

@@ -37,6 +37,7 @@ from optimizer.store.files import (
     RUNS_FOLDER,
     Writer,
     atomic_write,
+    check_run_folder,
     claimed_output_folder,
     file_digest,
     run_out,
@@ -95,6 +96,7 @@ def output_folder(location: Path, url: str | None, storage_options: dict[str, An
     (optimizer/store/files.py ``claimed_output_folder``), or, for the object store at ``url``
     (checked first), a temporary folder whose files ``publish`` then copies there."""
     if url is None:
+        check_run_folder(location)
         with claimed_output_folder(location) as folder:
             yield folder
         return

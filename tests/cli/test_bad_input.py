@@ -15,11 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from optimizer.cli import app
+from optimizer.store.files import RUN_ID_KEY
 
 SCENARIO, DATA, INFEASIBLE = 2, 3, 4
 N_CUSTOMERS = 40
@@ -78,7 +81,8 @@ class Case:
         base_customers().to_csv(folder / "customers.csv", index=False)
         base_scores().to_parquet(folder / "scores.parquet", index=False)
         self.out.mkdir()
-        pd.DataFrame({"customer_id": ["old"], "campaign_id": ["old"]}).to_parquet(self.out / PREVIOUS_PLAN)
+        previous = pa.table({"customer_id": ["old"], "campaign_id": ["old"]})  # an earlier run's plan, its id inside
+        pq.write_table(previous.replace_schema_metadata({RUN_ID_KEY: b"earlier"}), self.out / PREVIOUS_PLAN)
         self.previous_plan = (self.out / PREVIOUS_PLAN).read_bytes()
 
     def campaign(self, index: int) -> dict:

@@ -105,8 +105,15 @@ def _remove(name: str) -> Setup:
 
 def _write(relative: str, content: bytes) -> Setup:
     def write(w: Workspace) -> None:
+        (w.root / relative).parent.mkdir(parents=True, exist_ok=True)
         (w.root / relative).write_bytes(content)
     return write
+
+
+def _dangling(relative: str) -> Setup:
+    def link(w: Workspace) -> None:
+        (w.root / relative).symlink_to(w.root / "nowhere" / "target")
+    return link
 
 
 def _folder(relative: str) -> Setup:
@@ -140,6 +147,10 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
                                  ["The output folder is a file", "Give --out a folder"]),
     "optimize --out under a file": (_write("taken", b"x"), [*OPTIMIZE, "--out", "{root}/taken/w4"], FOLDER,
                                     ["cannot be created", "taken is a file"]),
+    "optimize --out a dangling link": (_dangling("link"), [*OPTIMIZE, "--out", "{root}/link"], FOLDER,
+                                       ["is a link to {root}/nowhere/target, which does not exist"]),
+    "optimize --out over a user's files": (_write("w4/scenario.yaml", b"mine"), [*OPTIMIZE, "--out", "{root}/w4"],
+                                           FOLDER, ["holds scenario.yaml, not the files of a cvo run"]),
     "sweep --out is a file": (_write("taken", b"x"), ["sweep", "{scenario}", "--budget", "10:20:2", "--out",
                                                       "{root}/taken"], FOLDER, ["The output folder is a file"]),
     "compare --out is a file": (_write("taken", b"x"), ["compare", "{scenario}", "{scenario}", "--out",
@@ -282,5 +293,16 @@ def test_a_busy_folder_stops_a_sweep_or_a_comparison_before_it_solves(
     with held_by_another_process(workspace.root / "busy", workspace.root / "marker"):
         before = snapshot(workspace.root)
         result = CliRunner().invoke(app, [*argv, "--out", str(workspace.root / "busy")])
+    assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
+    assert snapshot(workspace.root) == before
+
+
+@pytest.mark.parametrize("command", [["report", "{w1}"], ["rules", "{w1}"]])
+def test_a_run_folder_being_rewritten_gets_no_page_about_the_run_it_replaces(workspace: Workspace, command: list[str]):
+    """While an optimize holds the run folder (it replaces the run there), report and rules stop at
+    once instead of writing a page about the run on its way out."""
+    with held_by_another_process(workspace.root / "w1", workspace.root / "marker"):
+        before = snapshot(workspace.root)
+        result = CliRunner().invoke(app, [arg.format(w1=workspace.root / "w1") for arg in command])
     assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
     assert snapshot(workspace.root) == before

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import DataError, HistoryError
+from optimizer.errors import DataError, HistoryError, RunFolderError
 from optimizer.loop.commits import commit
 from optimizer.loop.measurement import measure_run, resolve_run, write_measurement
 from optimizer.store.files import MEASUREMENT_FILE
@@ -61,6 +61,17 @@ def test_personas_use_the_scenario_customers_and_the_result_is_written(sent):
     path = write_measurement(result, folder / "w1")
     written = json.loads(path.read_text())
     assert path.name == MEASUREMENT_FILE and written["run_id"] == result.run_id and "personas" in written
+
+
+def test_a_measurement_is_not_written_beside_a_run_that_replaced_the_measured_one(sent):
+    """measure read run w1; meanwhile a new run was written into w1: its measurement would be taken
+    for the new run's, so it is refused, and nothing is written."""
+    folder, summary = sent
+    result = measure_run(folder / "w1", folder / "outcomes.csv")
+    run_week(summary["scenario_file"], folder / "w1", MONDAY)  # the same scenario again: a new run id
+    with pytest.raises(RunFolderError, match=f"not the measured run {result.run_id}"):
+        write_measurement(result, folder / "w1")
+    assert not (folder / "w1" / MEASUREMENT_FILE).exists()
 
 
 def test_a_run_id_without_a_history_is_refused():

@@ -43,11 +43,23 @@ sys.argv[0] = "cvo"
 app()
 """
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+STOP_IN_HIGHS = """
+import os, pathlib, sys, time
+import optimizer.solve.highs_run as highs_run
+def stuck(*args, **kwargs):  # in the forked child: a HiGHS run that takes its time
+    pathlib.Path(os.environ["CVO_MARKER"]).write_text(str(os.getpid()))
+    time.sleep(120)
+highs_run.highs_here = stuck
+from optimizer.cli import app
+sys.argv[0] = "cvo"
+app()
+"""
 
 
-def cvo(*args: str, script: str = CLI, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def cvo(*args: str, script: str = CLI, env: dict[str, str] | None = None, own_group: bool = False,
+        ) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env or ENV)
+                            text=True, env=env or ENV, start_new_session=own_group)
 
 
 def finished(*args: str) -> subprocess.CompletedProcess[str]:
@@ -99,6 +111,33 @@ def test_optimize_stopped_after_each_write(scenario: Path, tmp_path: Path, stop_
     child.send_signal(signal.SIGKILL)
     child.communicate()
     assert assert_whole_or_refused(out) == ("whole" if stop_after == 3 else "refused")
+    assert_next_run_cleans_up(scenario, out)
+
+
+@pytest.mark.parametrize(("number", "group"), [(signal.SIGTERM, False), (signal.SIGTERM, True),
+                                               (signal.SIGINT, True)])
+def test_optimize_terminated_in_a_solve_stops_its_highs_child_and_frees_the_folder(
+    scenario: Path, tmp_path: Path, number: signal.Signals, group: bool
+):
+    """SIGTERM (kill; to the whole group: timeout, a scheduler's stop) ends the run as Ctrl-C does:
+    exit 130, the HiGHS child stopped with it without a word, nothing half-written, and the next
+    run into the folder is not refused as busy."""
+    out, marker = tmp_path / "out", tmp_path / "marker"
+    child = cvo(*optimize_args(scenario, out), script=STOP_IN_HIGHS, env={**ENV, "CVO_MARKER": str(marker)},
+                own_group=group)
+    deadline = time.monotonic() + 120
+    while not (marker.exists() and marker.read_text()) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), child.communicate()
+    os.killpg(child.pid, number) if group else child.send_signal(number)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130 and "Traceback" not in stderr, stderr
+    solver = Path(f"/proc/{marker.read_text()}/stat")
+    deadline = time.monotonic() + 5
+    while solver.exists() and solver.read_text().rsplit(")", 1)[1].split()[0] not in "ZX" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not solver.exists() or solver.read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    assert not out.exists() or not os.listdir(out)
     assert_next_run_cleans_up(scenario, out)
 
 

@@ -402,14 +402,18 @@ def test_a_killed_writers_temporary_is_not_part_of_the_run_and_no_channel_name_e
     assert len(set(folders)) == 4 and not any(folder.strip(".") == "" for folder in folders)
 
 
-def test_an_in_memory_run_into_a_dask_runs_folder_removes_its_contact_lists(tmp_path):
+def test_an_in_memory_run_into_a_dask_runs_folder_removes_its_contact_lists_and_plan_parts(tmp_path):
     from optimizer.plan.outputs import write_plan
+    from optimizer.store.files import write_run
 
     write_scenario(tmp_path, 1)
-    (tmp_path / "out" / "contacts" / "contacts_email").mkdir(parents=True)
-    (tmp_path / "out" / "contacts" / "contacts_email" / "part-00000.csv").write_text("customer_id\n")
-    write_plan(optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE), tmp_path / "out")
-    assert not (tmp_path / "out" / "contacts").exists() and (tmp_path / "out" / "contacts_email.csv").is_file()
+    out = tmp_path / "out"
+    write_run(out, "earlier", {"summary.json": lambda temp: temp.write_text('{"run_id": "earlier"}')})
+    for part in ("contacts/contacts_email/part-00000.csv", "plan/part-00000.parquet"):  # an earlier --dask run's
+        (out / part).parent.mkdir(parents=True, exist_ok=True)
+        (out / part).write_text("customer_id\n")
+    write_plan(optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE), out)
+    assert not (out / "contacts").exists() and not (out / "plan").exists() and (out / "contacts_email.csv").is_file()
 
 
 def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_path):

@@ -18,14 +18,17 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 from checker import PLAN_COLUMNS, check_plan, custom_lhs, expected_controls, load_expected
+from typer.testing import CliRunner
 
-from optimizer.errors import DataError, InfeasibleError
+from optimizer.cli import app
+from optimizer.errors import DataError, InfeasibleError, RunFolderError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.schema import load_scenario
 from optimizer.store import files as outputs
+from optimizer.store.files import write_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGNS = [
@@ -383,12 +386,36 @@ def test_contact_list_names_never_collide_and_old_lists_are_removed(tmp_path: Pa
     assert all(len(rows) == (channel != "post") for channel, (_, rows) in lists.items())
 
 
-def test_a_rerun_leaves_no_contact_list_of_the_run_before(workspace: Path, tmp_path: Path):
+def test_a_rerun_removes_what_the_run_before_wrote_and_only_that(workspace: Path, tmp_path: Path):
+    """The run before's lists of a channel this run lacks and the pages written about it go; a file
+    no run wrote (a list the user keeps beside the run) stays."""
     plan = optimize(workspace / "responses.yaml")
-    write_plan(plan, tmp_path)
-    (tmp_path / "contacts_fax.csv").write_text("customer_id\nold\n")  # a channel of an earlier scenario
+    write_run(tmp_path, "earlier", {"contacts_fax.csv": lambda temp: temp.write_text("customer_id\nold\n"),
+                                    "summary.json": lambda temp: temp.write_text('{"run_id": "earlier"}')})
+    for about in ("report.html", "rules.json", "rules.txt", "measurement.json"):
+        (tmp_path / about).write_text("of the run before")
+    (tmp_path / "contacts_partners.csv").write_text("customer_id\nmine\n")
     summary = write_plan(plan, tmp_path)
-    assert sorted(p.name for p in tmp_path.glob("contacts_*.csv")) == sorted(summary["contact_lists"].values())
+    assert sorted(p.name for p in tmp_path.glob("contacts_*.csv")) == sorted(
+        [*summary["contact_lists"].values(), "contacts_partners.csv"])
+    assert (tmp_path / "contacts_partners.csv").read_text() == "customer_id\nmine\n"
+    assert not any((tmp_path / about).exists() for about in ("report.html", "rules.json", "rules.txt",
+                                                               "measurement.json"))
+
+
+@pytest.mark.parametrize("theirs", ["scenario.yaml", "contacts_partners.csv", "report.html"])
+def test_a_folder_holding_files_no_run_wrote_is_refused_and_kept(workspace: Path, tmp_path: Path, theirs: str):
+    """--out onto a folder of the user's (no manifest, no run's summary): refused before solving,
+    with what it holds named, and nothing in it touched."""
+    (tmp_path / theirs).write_text("# the user's own\n")
+    (tmp_path / "notes.txt").write_text("kept\n")
+    result = CliRunner().invoke(app, ["optimize", str(workspace / "responses.yaml"), "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 7, result.output
+    assert theirs in result.output and "not the files of a cvo run" in result.output
+    assert sorted(os.listdir(tmp_path)) == sorted([theirs, "notes.txt"])
+    assert (tmp_path / theirs).read_text() == "# the user's own\n"
+    with pytest.raises(RunFolderError, match="not the files of a cvo run"):
+        write_plan(optimize(workspace / "responses.yaml"), tmp_path)
 
 
 def test_forced_customers_get_their_campaign_untouched_by_the_control_draw(solved, workspace: Path):

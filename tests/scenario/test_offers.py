@@ -136,6 +136,9 @@ def test_the_plan_names_campaign_and_variant_and_draws_controls_per_variant(tmp_
     assert list(listed.columns) == ["customer_id", "campaign_id", "channel", "send_date", "variant", "group"]
     assert set(listed["variant"]) == set(coupons.loc[coupons["group"] == "treatment", "variant"])
     assert (planned_offers(plan.formulation.scenario, table)[table["campaign_id"].notna().to_numpy()] >= 0).all()
+    empty = pd.DataFrame({"campaign_id": [None, None], "variant": [None, None]})  # a plan that sends nobody
+    for read in (empty, pd.read_parquet(_written(empty, tmp_path / "empty.parquet"))):
+        assert planned_offers(plan.formulation.scenario, read).tolist() == [-1, -1]
 
 
 def test_a_forced_customer_gets_the_variant_named(tmp_path: Path) -> None:
@@ -272,3 +275,8 @@ def test_each_rule_counts_once_per_campaign_over_its_variants(tmp_path: Path) ->
     assert "variants' own rules" in rows[1].rule
     kept = formulation.problem.eligible[:, :2].any(axis=1).sum()
     assert kept + sum(i.removed for i in rows) == 5
+
+
+def _written(table: pd.DataFrame, path: Path) -> Path:
+    table.to_parquet(path)
+    return path

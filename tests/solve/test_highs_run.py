@@ -3,7 +3,10 @@ this process, and started from a plan (never with presolve, which misreads a sta
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +114,47 @@ def test_the_exact_solver_on_the_misread_start_instance_is_optimal(monkeypatch):
     problem, _ = presolve_misread_start()
     result = solve_exact(problem, SolverOptions())
     assert result.termination is Termination.OPTIMAL and result.objective == pytest.approx(10.161)
+
+
+CHILD_OF_A_RUN = """
+import multiprocessing, os, sys, time
+from optimizer.solve.highs_run import die_with_parent
+
+def child(parent, marker):
+    die_with_parent(parent)
+    open(marker, "w").write(str(os.getpid()))
+    time.sleep(60)
+
+context = multiprocessing.get_context("fork")
+context.Process(target=child, args=(os.getpid(), sys.argv[1]), daemon=True).start()
+time.sleep(60)
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")  # a zombie has ended; only its entry waits to be reaped
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the HiGHS run is a forked child on Linux only")
+def test_a_highs_child_ends_with_its_parent_killed_outright(tmp_path: Path):
+    """SIGKILL runs no cleanup in the parent: the kernel ends the child (PR_SET_PDEATHSIG), which
+    would otherwise go on computing and holding the output folder's lock."""
+    marker = tmp_path / "child"
+    parent = subprocess.Popen([sys.executable, "-c", CHILD_OF_A_RUN, str(marker)])
+    try:
+        deadline = time.monotonic() + 30
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int(marker.read_text())
+        assert _running(pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)

@@ -10,13 +10,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from locks import held_by_another_process
 
 from optimizer.errors import RunFolderError
 from optimizer.store.files import (
     MANIFEST_FILE,
+    PLAN_FILE,
+    RUN_ID_KEY,
+    SCENARIO_FILE,
     check_output_folder,
+    check_run_folder,
     read_run,
     remove_dead_temporaries,
     write_run,
@@ -136,3 +142,28 @@ def test_a_claimed_folder_is_locked_for_the_whole_run_and_gone_if_nothing_was_wr
     with claimed_output_folder(tmp_path / "new"):
         write_text_run(tmp_path / "new", "r1")  # the run's own write shares the lock it holds
     assert read_run(tmp_path / "new").run_id == "r1"
+
+
+def test_a_folder_a_first_run_left_half_written_is_taken_as_a_run_folder(tmp_path: Path):
+    """A first run killed after its plan.parquet was in place but before its manifest: the plan
+    carries the run's id, so the next run may write there; a plan.parquet without one is the user's."""
+    table = pa.table({"customer_id": ["a"]})
+    pq.write_table(table.replace_schema_metadata({RUN_ID_KEY: b"cut-short"}), tmp_path / PLAN_FILE)
+    (tmp_path / SCENARIO_FILE).write_text("name: as run\n")
+    check_run_folder(tmp_path)
+    pq.write_table(table, tmp_path / PLAN_FILE)
+    with pytest.raises(RunFolderError, match="holds plan.parquet, scenario.yaml, not the files of a cvo run"):
+        check_run_folder(tmp_path)
+
+
+@pytest.mark.parametrize("theirs", [
+    {"manifest.json": '{"name": "my app"}', "scenario.yaml": "mine"},  # another tool's manifest
+    {"manifest.json": '{"name": "my app"}'},
+    {"summary.json": '{"run_id": "abc"}', "scenario.yaml": "mine"},  # another tool's summary with a run id
+])
+def test_files_that_only_look_like_a_runs_do_not_make_the_folder_one(tmp_path: Path, theirs: dict[str, str]):
+    for name, text in theirs.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(RunFolderError, match="not the files of a cvo run"):
+        check_run_folder(tmp_path)
+

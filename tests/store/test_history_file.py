@@ -34,6 +34,26 @@ def test_a_history_path_that_is_a_folder_is_refused(tmp_path):
         contacts_around(tmp_path / "history.duckdb", MONDAY, 30)
 
 
+@pytest.mark.parametrize(("tables", "message"), [
+    ("CREATE TABLE sales (a INTEGER)", "a DuckDB database of other tables \\(sales\\), not a contact history"),
+    ("CREATE TABLE runs (a INTEGER)", "its table runs lacks the columns run_id, scenario"),
+])
+def test_a_duckdb_file_of_other_tables_is_refused_and_left_as_it_was(tmp_path, tables: str, message: str):
+    """Neither read (cvo history, optimize) nor written into (cvo commit): cvo's tables are never
+    added to a database of the user's."""
+    other = tmp_path / "other.duckdb"
+    with duckdb.connect(str(other)) as connection:
+        connection.execute(tables)
+    scenario = write_scenario(tmp_path)
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    for use in (lambda: runs(other), lambda: contacts_around(other, MONDAY, 30),
+                lambda: ledger.commit(read_run(tmp_path / "w1"), other)):
+        with pytest.raises(HistoryError, match=message):
+            use()
+    with duckdb.connect(str(other), read_only=True) as connection:
+        assert [name for (name,) in connection.execute("SHOW TABLES").fetchall()] == [tables.split()[2]]
+
+
 def test_a_history_written_by_an_older_cvo_is_read_and_upgraded(tmp_path):
     history = tmp_path / "old.duckdb"
     with duckdb.connect(str(history)) as connection:

@@ -150,6 +150,7 @@ def test_a_plan_computed_before_a_newer_commit_is_stale(tmp_path):
                        r"\(loop, sent 2026-01-05\) was committed") as error:
         commit(tmp_path / "first", history)
     assert "--force" in error.value.message and "--date 2026-01-05" in error.value.message
+    assert error.value.message.count(f"--history {history}") == 2  # both ways out name the history it met
     assert _snapshot(history) == before
 
 
