@@ -28,7 +28,9 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.relaxation import quiet_highs_banner
 from optimizer.solve.results import Termination
 
-KILL_GRACE = 1.0  # s: a HiGHS run still going this long after its limit is stopped (see run_highs)
+KILL_GRACE = 1.0  # s: a HiGHS run still going this long after its limit is stopped (see run_highs),
+GRACE_FLOOR, GRACE_SHARE = 0.25, 0.1  # or, for a short run, 0.25 s + a tenth of its limit
+HIGHS_SHARE = 0.25  # HiGHS's own limit is never below this share of the run's, whatever the translation takes
 # s per pair: what Pyomo takes to hand a model to HiGHS and read its answer back inside the child,
 # on top of HiGHS's own limit (measured 0.45 s for a 15,000-pair core; twice that, as a margin).
 TRANSLATION_SECONDS = 6e-5
@@ -60,24 +62,27 @@ def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: floa
     HiGHS 1.16 checks its time limit (and its interrupt callbacks) only between steps of a MIP; a
     root heuristic of one step ran 13 s past a 9 s limit on an 11,778-pair core (linesearch
     rounding with conflict analysis; tight 10^5 × 20). So on Linux, the run is made in a forked
-    child process that is killed KILL_GRACE seconds after the limit (plus what Pyomo takes to hand
-    the model over, TRANSLATION_SECONDS per pair), the run then counting as out of time without a
-    plan (the caller keeps the plan it had). Elsewhere (no safe fork), and inside a daemonic process
-    (a multiprocessing or Dask worker, which may not have children), HiGHS runs here.
+    child process that is killed a grace after the limit (KILL_GRACE, less for a short run), the
+    run then counting as out of time without a plan (the caller keeps the plan it had). HiGHS's own
+    limit leaves what Pyomo takes to hand the model over and read it back (TRANSLATION_SECONDS per
+    pair), so that a run that keeps its limit ends within ``time_limit`` (measured on the widened
+    core of custom_constraints.yaml at a 3 s limit, 16,410 pairs: given the whole 1.06 s left, the
+    run was killed 2 s later, and the solve took 4.3 s). Elsewhere (no safe fork), and inside a
+    daemonic process (a multiprocessing or Dask worker, which may not have children), HiGHS runs here.
     """
+    inside = max(time_limit - TRANSLATION_SECONDS * len(model.assign), HIGHS_SHARE * time_limit)
     if sys.platform != "linux" or multiprocessing.current_process().daemon:
-        return highs_here(model, options, time_limit, absolute_gap)
+        return highs_here(model, options, inside, absolute_gap)
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_highs_in_child, daemon=True,
-                            args=(sender, os.getpid(), model, options, time_limit, absolute_gap))
+                            args=(sender, os.getpid(), model, options, inside, absolute_gap))
     try:
         child.start()
     finally:
         sender.close()
-    grace = KILL_GRACE + TRANSLATION_SECONDS * len(model.assign)
     try:
-        if not receiver.poll(time_limit + grace):
+        if not receiver.poll(time_limit + min(KILL_GRACE, GRACE_FLOOR + GRACE_SHARE * time_limit)):
             return HighsRun(Termination.TIME_LIMIT, None, None)
         outcome = receiver.recv()
     except EOFError:  # the child died without a word (killed from outside, out of memory): no plan from it
