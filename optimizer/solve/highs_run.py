@@ -10,10 +10,12 @@ core of 100,000 × 10 (7,586 pairs), the optimum as a start closed it in 1.0 s a
 from __future__ import annotations
 
 import ctypes
+import functools
 import multiprocessing
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import cast
@@ -35,8 +37,6 @@ HIGHS_SHARE = 0.25  # HiGHS's own limit is never below this share of the run's, 
 # on top of HiGHS's own limit (measured 0.45 s for a 15,000-pair core; twice that, as a margin).
 TRANSLATION_SECONDS = 6e-5
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# Looked up once here, never in a forked child (a dlopen there may wait on a lock another thread held).
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 _TERMINATION = {
     TerminationCondition.optimal: Termination.OPTIMAL,
@@ -77,6 +77,7 @@ def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: floa
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_highs_in_child, daemon=True,
                             args=(sender, os.getpid(), model, options, inside, absolute_gap))
+    _prctl()  # looked up here, never first in the child: a dlopen there may wait on a lock another thread held
     try:
         child.start()
     finally:
@@ -117,10 +118,15 @@ def die_with_parent(parent: int) -> None:
     child left behind would go on computing and hold what it inherited, the output folder's lock
     among them (measured: a run killed by SIGTERM left its HiGHS child running 7.5 s, and the next
     cvo optimize into the folder was refused as busy)."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _prctl()(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent ended before the request took hold
         os._exit(1)
+
+
+@functools.cache
+def _prctl() -> Callable[..., int]:
+    """libc's prctl (Linux)."""
+    return cast(Callable[..., int], ctypes.CDLL(None, use_errno=True).prctl)
 
 
 def highs_here(model: pyo.ConcreteModel, options: SolverOptions, time_limit: float, absolute_gap: float) -> HighsRun:

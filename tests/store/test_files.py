@@ -10,19 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from locks import held_by_another_process
 
 from optimizer.errors import RunFolderError
 from optimizer.store.files import (
     MANIFEST_FILE,
-    PLAN_FILE,
-    RUN_ID_KEY,
-    SCENARIO_FILE,
-    check_output_folder,
-    check_run_folder,
     read_run,
     remove_dead_temporaries,
     write_run,
@@ -103,22 +96,6 @@ def test_a_second_run_into_a_busy_folder_is_refused(tmp_path):
     assert read_run(tmp_path / "out").run_id == "r1"
 
 
-def test_an_output_path_that_is_a_file_is_refused_before_any_work(tmp_path):
-    (tmp_path / "taken").write_text("a file")
-    with pytest.raises(RunFolderError, match="The output folder is a file"):
-        check_output_folder(tmp_path / "taken")
-    with pytest.raises(RunFolderError, match="cannot be created: .*taken is a file"):
-        check_output_folder(tmp_path / "taken" / "below")
-
-
-def test_an_unwritable_output_folder_is_refused(tmp_path, monkeypatch):
-    """As root every folder is writable, so the permission the check reads is denied here instead."""
-    monkeypatch.setattr("optimizer.store.files.os.access", lambda path, mode: Path(path) != tmp_path / "locked")
-    (tmp_path / "locked").mkdir()
-    with pytest.raises(RunFolderError, match=f"no write permission on {tmp_path / 'locked'}"):
-        check_output_folder(tmp_path / "locked" / "out")
-
-
 def test_a_write_that_fails_keeps_the_previous_run_readable(tmp_path):
     write_text_run(tmp_path, "r1")
 
@@ -130,40 +107,3 @@ def test_a_write_that_fails_keeps_the_previous_run_readable(tmp_path):
         write_run(tmp_path, "r2", {"plan.parquet": disk_full})
     assert read_run(tmp_path).run_id == "r1"
     assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
-
-
-def test_a_claimed_folder_is_locked_for_the_whole_run_and_gone_if_nothing_was_written(tmp_path):
-    from optimizer.store.files import claimed_output_folder
-
-    with pytest.raises(RuntimeError, match="solve failed"), claimed_output_folder(tmp_path / "new"):
-        assert (tmp_path / "new").is_dir()
-        raise RuntimeError("solve failed")
-    assert not (tmp_path / "new").exists()
-    with claimed_output_folder(tmp_path / "new"):
-        write_text_run(tmp_path / "new", "r1")  # the run's own write shares the lock it holds
-    assert read_run(tmp_path / "new").run_id == "r1"
-
-
-def test_a_folder_a_first_run_left_half_written_is_taken_as_a_run_folder(tmp_path: Path):
-    """A first run killed after its plan.parquet was in place but before its manifest: the plan
-    carries the run's id, so the next run may write there; a plan.parquet without one is the user's."""
-    table = pa.table({"customer_id": ["a"]})
-    pq.write_table(table.replace_schema_metadata({RUN_ID_KEY: b"cut-short"}), tmp_path / PLAN_FILE)
-    (tmp_path / SCENARIO_FILE).write_text("name: as run\n")
-    check_run_folder(tmp_path)
-    pq.write_table(table, tmp_path / PLAN_FILE)
-    with pytest.raises(RunFolderError, match="holds plan.parquet, scenario.yaml, not the files of a cvo run"):
-        check_run_folder(tmp_path)
-
-
-@pytest.mark.parametrize("theirs", [
-    {"manifest.json": '{"name": "my app"}', "scenario.yaml": "mine"},  # another tool's manifest
-    {"manifest.json": '{"name": "my app"}'},
-    {"summary.json": '{"run_id": "abc"}', "scenario.yaml": "mine"},  # another tool's summary with a run id
-])
-def test_files_that_only_look_like_a_runs_do_not_make_the_folder_one(tmp_path: Path, theirs: dict[str, str]):
-    for name, text in theirs.items():
-        (tmp_path / name).write_text(text)
-    with pytest.raises(RunFolderError, match="not the files of a cvo run"):
-        check_run_folder(tmp_path)
-
