@@ -229,7 +229,9 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
     "void a folder that is no run": (_folder("empty"), ["void", "{root}/empty"], FOLDER, ["summary.json is missing"]),
     # --- the scenario file itself ---------------------------------------------------------------
     "scenario is a folder": (_folder("dir.yaml"), ["optimize", "{root}/dir.yaml", "--out", "{root}/w4"], SCENARIO,
-                             ["dir.yaml"]),
+                             ["dir.yaml is a folder, not a scenario file", "it holds no .yaml file"]),
+    "validate a folder of scenarios": (None, ["validate", "{root}"], SCENARIO,
+                                       ["is a folder, not a scenario file", "loop.yaml", "Give the YAML file itself"]),
     "scenario is empty": (_write("empty.yaml", b""), ["optimize", "{root}/empty.yaml", "--out", "{root}/w4"],
                           SCENARIO, ["empty.yaml"]),
     "scenario is a list": (_write("list.yaml", b"- a\n- b\n"), ["optimize", "{root}/list.yaml", "--out",
