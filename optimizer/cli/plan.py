@@ -137,7 +137,13 @@ def _optimize_on_dask(
         from optimizer.scenario.schema import load_scenario
         from optimizer.solve.results import Termination
         from optimizer.store.datasets import local_path
-        from optimizer.store.files import PLAN_FOLDER, SCENARIO_FILE, SUMMARY_FILE, claimed_output_folder
+        from optimizer.store.files import (
+            PLAN_FOLDER,
+            SCENARIO_FILE,
+            SUMMARY_FILE,
+            check_run_folder,
+            claimed_output_folder,
+        )
         from optimizer.store.object_runs import object_store_url
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
@@ -149,6 +155,8 @@ def _optimize_on_dask(
         url = object_store_url(out) if out is not None else None
         out_dir = local_path(out) if out is not None and url is None else Path("out") / loaded.name
         console = progress_console(quiet)
+        if url is None:
+            check_run_folder(out_dir)  # before a cluster starts
         # an object store has no lock: each run writes its own prefix (optimizer/store/object_runs.py)
         with claimed_output_folder(out_dir) if url is None else nullcontext(), _cluster(address, quiet) as client:
             title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"

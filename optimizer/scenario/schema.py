@@ -411,7 +411,18 @@ def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
                 where=f"{where}, campaigns[{index}].channel",
                 fix=f"{hint + ' ' if hint else ''}Known channels: {', '.join(scenario.channels)}",
             ))
-    return problems
+    return [*problems, *_unused_channels(scenario)]
+
+
+def _unused_channels(scenario: Scenario) -> list[ScenarioError]:
+    """A channel under 'channels' that no campaign uses but whose name is close to one they use: a
+    misspelling whose capacity would bind nobody (a channel kept for later, unlike any, is left be)."""
+    used = list(dict.fromkeys(campaign.channel for campaign in scenario.campaigns))
+    declared = [channel for channel in used if channel in scenario.channels]  # a campaign's own typo: its check
+    return [ScenarioError(
+        f"No campaign uses the channel '{channel}' under 'channels', so its limits would apply to nobody",
+        where=f"{scenario.source}, channels.{channel}", fix=f"{hint} The campaigns use {', '.join(used)}",
+    ) for channel in scenario.channels if channel not in used and (hint := did_you_mean(channel, declared))]
 
 
 def _reference_checks(scenario: Scenario) -> list[ScenarioError]:

@@ -187,6 +187,24 @@ def test_cvo_optimize_dask_writes_the_partitioned_plan(client, tmp_path):
         "contacts_email", "contacts_phone", "contacts_sms"]
 
 
+def test_a_dask_run_onto_a_folder_of_the_users_files_is_refused_before_a_cluster_starts(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import optimizer.cli.plan as cli_plan
+    from optimizer.cli import app
+
+    def no_cluster(*args: object) -> None:
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(cli_plan, "_cluster", no_cluster)
+    scenario = write_scenario(tmp_path, 2)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "scenario.yaml").write_text("# the user's own\n")
+    result = CliRunner().invoke(app, ["optimize", str(scenario), "--dask", "local", "--out", str(tmp_path / "mine")])
+    assert result.exit_code == 7 and "holds scenario.yaml, not the files of a cvo run" in " ".join(result.output.split())
+    assert (tmp_path / "mine" / "scenario.yaml").read_text() == "# the user's own\n"
+
+
 def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
     """cvo commit reads plan/ (one file per partition) straight into the history; same contacts."""
     from optimizer.plan.outputs import write_plan

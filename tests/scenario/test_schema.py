@@ -366,6 +366,19 @@ def test_unknown_channel_gets_a_did_you_mean(tmp_path):
     assert "Did you mean 'sms'? Known channels: email, sms." in message
 
 
+def test_a_misspelt_channel_under_channels_is_named_and_one_kept_for_later_is_not(tmp_path):
+    """'emial' would cap nobody: refused with the channel it resembles; 'post', like none in use, stays."""
+    scenario = full()
+    scenario["channels"] = {**scenario["channels"], "emial": {"capacity": 3}}
+    message = only_problem(tmp_path, scenario)
+    assert message == (f"No campaign uses the channel 'emial' under 'channels', so its limits would apply to nobody "
+                       f"({tmp_path / 'scenario.yaml'}, channels.emial). Did you mean 'email'? The campaigns use "
+                       "email, sms.")
+    scenario["channels"] = {**full()["channels"], "post": {"capacity": 3}}
+    (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    assert "post" in load_scenario(tmp_path / "scenario.yaml").channels
+
+
 def test_channels_need_not_be_declared_when_there_are_none(tmp_path):
     scenario = full()
     del scenario["channels"]
