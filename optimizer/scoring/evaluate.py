@@ -358,14 +358,15 @@ def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryCo
 
 
 def run_costs(plan_path: Path) -> tuple[dict[str, float], str]:
-    """Each campaign's cost per contact from the run folder ``plan_path`` sits in (its checked
+    """Each campaign's cost per contact from the run folder ``plan_path`` is or sits in (its checked
     summary.json), and where they came from; none when the plan is not in such a folder. A campaign
     with offer variants costs the mean of its variants' costs over the customers the plan sends each."""
-    if not (plan_path.parent / SUMMARY_FILE).is_file():
-        return {}, "none given (give --cost, or evaluate the plan.parquet of a cvo optimize folder)"
-    summary = read_run(plan_path.parent).summary
+    folder = next((found for found in (plan_path, plan_path.parent) if (found / SUMMARY_FILE).is_file()), None)
+    if folder is None:
+        return {}, "none given (give --cost, or evaluate a cvo optimize folder or the plan.parquet in it)"
+    summary = read_run(folder).summary
     costs = {str(c["id"]): _contact_cost(c) for c in summary.get("campaigns", [])}
-    return costs, f"the scenario's cost per contact ({plan_path.parent / SUMMARY_FILE})"
+    return costs, f"the scenario's cost per contact ({folder / SUMMARY_FILE})"
 
 
 def _contact_cost(campaign: dict[str, Any]) -> float:

@@ -273,6 +273,8 @@ def test_a_plan_in_its_run_folder_is_charged_its_scenarios_costs(simulated, tmp_
     given = evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "b": 0.1}))
     assert charged.plan.value == pytest.approx(given.plan.value)
     assert charged.costs == {"a": 0.3, "b": 0.1} and "the scenario's cost per contact" in charged.costs_source
+    folder = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")  # the folder itself: the same charge
+    assert folder.costs == charged.costs and folder.plan.value == pytest.approx(charged.plan.value)
     plan.to_parquet(tmp_path / "loose.parquet", index=False)
     loose = evaluate_files(tmp_path / "loose.parquet", tmp_path / "history.parquet")
     assert loose.costs == {} and loose.costs_source.startswith("none given")
