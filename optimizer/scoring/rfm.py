@@ -207,6 +207,13 @@ def segment_migration(log: pd.DataFrame, start: object, end: object, *, columns:
         raise ScenarioError(f"The end cut-off {second.date()} is not after the start cut-off {first.date()}",
                             fix="Give the earlier date first")
     transactions = clean_transactions(log, columns=columns, date_format=date_format)
+    earliest, latest = transactions["date"].min(), transactions["date"].max()
+    for option, cut in (("--from", first), ("--to", second)):
+        if not earliest <= cut <= latest:  # as cvo score refuses: past the end, every customer looks lapsed
+            side = "before the first order" if cut < earliest else "after the last order"
+            raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {earliest.date()} to "
+                            f"{latest.date()}", where=option, fix="Choose cut-offs within the log; one after its end "
+                            "would make every customer look as if they had stopped buying")
     before = rfm_scores(customer_features(transactions, first))["segment"]
     after = rfm_scores(customer_features(transactions, second))["segment"]
     origin = before.reindex(after.index).fillna(NOT_YET_CUSTOMER)

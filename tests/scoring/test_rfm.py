@@ -100,7 +100,7 @@ def test_rfm_scores_on_ten_customers():
 def test_migration_counts_and_shares():
     log = ten_customers()
     newcomer = pd.DataFrame({"customer_id": ["new"], "date": [CUTOFF + pd.Timedelta(days=5)], "amount": [1.0]})
-    migration = segment_migration(pd.concat([log, newcomer]), CUTOFF, CUTOFF + pd.Timedelta(days=10))
+    migration = segment_migration(pd.concat([log, newcomer]), CUTOFF, CUTOFF + pd.Timedelta(days=5))
     counts, shares = migration.counts, migration.shares
     assert counts.shape == (len(SEGMENTS) + 1, len(SEGMENTS)) == shares.shape
     assert list(counts.columns) == list(SEGMENTS) and counts.index[-1] == NOT_YET_CUSTOMER
@@ -109,6 +109,15 @@ def test_migration_counts_and_shares():
     row_sums = shares.sum(axis=1)
     occupied = counts.sum(axis=1) > 0
     assert np.allclose(row_sums[occupied], 1.0) and np.allclose(row_sums[~occupied], 0.0)
+
+
+def test_migration_cut_offs_outside_the_log_are_refused_as_cvo_score_refuses_them():
+    log = ten_customers()
+    last = log["date"].max()
+    for start, end, option in ((last - pd.Timedelta(days=30), last + pd.Timedelta(days=1), "--to"),
+                               (log["date"].min() - pd.Timedelta(days=1), last, "--from")):
+        with pytest.raises(DataError, match=f"is (after the last|before the first) order.*\\({option}\\)"):
+            segment_migration(log, start, end)
 
 
 def test_cdnow_segments_and_migration():
