@@ -158,9 +158,21 @@ def _describe(exc: SyntaxError, text: str) -> str:
     return f"{exc.msg.split(' (detected')[0]} at character {exc.offset}"
 
 
+MISSING_FLAGS = "true/false with missing values"  # a flag column with gaps, read as objects
+
+
 def _kind(value: NDArray[Any]) -> str:
-    """What a value holds, in words: 'numbers', 'true/false' or 'text'."""
-    return KINDS.get(np.asarray(value).dtype.kind, "other values")
+    """What a value holds, in words: 'numbers', 'true/false', 'text' or MISSING_FLAGS."""
+    value = np.asarray(value)
+    if value.dtype.kind == "O" and value.size and all(isinstance(item, bool | np.bool_) or _missing(item)
+                                                      for item in value.flat):
+        return MISSING_FLAGS
+    return KINDS.get(value.dtype.kind, "other values")
+
+
+def _missing(item: object) -> bool:
+    """None, NaN or pandas' NA (whose comparisons give NA, not a bool)."""
+    return item is None or type(item).__name__ == "NAType" or (isinstance(item, float) and item != item)
 
 
 def _is_literal(node: ast.AST) -> bool:
@@ -268,6 +280,11 @@ class _Evaluator:
         value = self(operand)
         if _kind(value) != "true/false":
             seg = self.expression._segment(operand)
+            if _kind(value) == MISSING_FLAGS:
+                raise self.expression._error(
+                    f"applies '{symbol}' to '{seg}', which holds {MISSING_FLAGS}",
+                    f"Fill the gaps in the table (with false or true), or say what a gap means, e.g. \"{seg} == True\" "
+                    "(a gap is then false)")
             example = f"{seg} > 0" if _kind(value) == "numbers" else f"{seg} == 'VIP'"
             fix = f"Turn '{seg}' into true/false with a comparison, e.g. \"{example}\""
             problem = f"applies '{symbol}' to '{seg}', which holds {_kind(value)}, not true/false"

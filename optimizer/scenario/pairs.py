@@ -55,11 +55,24 @@ def customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:
 
 def table_columns(table: pd.DataFrame) -> dict[str, NDArray[Any]]:
     """A table's columns as the expression language reads them: text as objects, the rest as numbers."""
-    return {
-        str(name): column.to_numpy(dtype=object) if column.dtype == object or pd.api.types.is_string_dtype(column)
-        else column.to_numpy()
-        for name, column in table.items()
-    }
+    return {str(name): _column(column) for name, column in table.items()}
+
+
+def _column(column: pd.Series) -> NDArray[Any]:
+    """Text (and yes/no with gaps) as objects, a gap as None; nullable numbers as floats, a gap as NaN.
+    (pandas' NA would make every comparison with it an error: 'boolean value of NA is ambiguous'.)"""
+    if column.dtype == object or pd.api.types.is_string_dtype(column) or (
+            pd.api.types.is_bool_dtype(column) and column.hasnans):
+        values = column.to_numpy(dtype=object)
+        if column.hasnans:  # a copy only then: a text column of 10^7 customers is 80 MB of pointers
+            values = values.copy()
+            values[column.isna().to_numpy()] = None
+        return values
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=bool)
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(column):
+        return column.astype(np.float64).to_numpy()  # NA becomes NaN
+    return column.to_numpy()
 
 
 def scenario_scores(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> Scores:

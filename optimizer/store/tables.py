@@ -45,6 +45,8 @@ def read_table(path: Path | str, *, what: str, text_columns: tuple[str, ...] = (
         if suffix == ".parquet":
             return pd.read_parquet(source, storage_options=storage_options or None)
         if suffix == ".csv":
+            if not is_url(path):
+                _check_not_utf16(Path(path), what)  # read as UTF-8 it would give NUL-laced names, no error
             return pd.read_csv(source, dtype={column: str for column in text_columns},
                                storage_options=storage_options or None)
     except Exception as error:  # pyarrow and the csv parser raise many types
@@ -69,6 +71,7 @@ def check_text_file(path: Path, what: str) -> None:
     if not data.strip():
         raise DataError(f"The {what} file {path} is empty",
                         fix="Export the table again, with its header row and one row per line")
+    _check_not_utf16(path, what)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -77,6 +80,16 @@ def check_text_file(path: Path, what: str) -> None:
             where=f"{path}, {byte_position(data, error.start)}",
             fix="Save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; or iconv -f latin1 -t utf-8)",
         ) from None
+
+
+def _check_not_utf16(path: Path, what: str) -> None:
+    """Raise DataError when a text table starts like UTF-16 (a byte-order mark, or NUL bytes
+    between the letters of its header)."""
+    with open(path, "rb") as stream:
+        head = stream.read(512)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head.count(b"\x00") > len(head) // 4:
+        raise DataError(f"The {what} file is UTF-16 text (Excel's 'Unicode Text'), not UTF-8", where=str(path),
+                        fix="Save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; or iconv -f utf-16 -t utf-8)")
 
 
 def id_text(ids: pd.Series) -> pd.Series:
@@ -101,6 +114,11 @@ def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], w
         if column not in table.columns:
             hint = did_you_mean(column, map(str, table.columns))
             shown = ", ".join(map(str, table.columns[:15]))
+            separator = next((mark for mark in ";\t|" if len(table.columns) == 1 and mark in str(table.columns[0])),
+                             None)
+            if separator is not None:  # read with commas, the header stays one column
+                hint, advice = "", (f"The file separates its columns with {separator!r}, not commas: save it as a "
+                          "comma-separated CSV (in Excel: Save As 'CSV UTF-8')")
             raise DataError(
                 f"The {what} table has no column '{column}'",
                 where=str(where),

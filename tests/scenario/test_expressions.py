@@ -334,3 +334,15 @@ def test_pandas_string_columns_compare_element_wise():
 
 def test_numpy_scalars_from_yaml_loaders_are_constants():
     assert parse(np.float64(0.5), where=WHERE).evaluate({}, 2).tolist() == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("gap", [None, np.nan])
+def test_a_flag_column_with_gaps_is_named_for_them_and_a_comparison_reads_it(gap):
+    """A yes/no column with a missing value is read as objects (pandas' NA made None: scenario/pairs.py);
+    it is not 'text', and `== True` says what a gap means."""
+    flags = np.array([True, gap, False], dtype=object)
+    with pytest.raises(ExpressionError, match="'email_opt_in', which holds true/false with missing values") as caught:
+        parse("email_opt_in and ltv > 1", where="demo").evaluate({"email_opt_in": flags, "ltv": np.ones(3) * 2}, 3)
+    assert 'e.g. "email_opt_in == True" (a gap is then false)' in caught.value.message
+    given = parse("email_opt_in == True", where="demo").evaluate({"email_opt_in": flags}, 3)
+    assert given.tolist() == [True, False, False]
