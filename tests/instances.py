@@ -301,7 +301,7 @@ class Standings:
         self.told: list[tuple[str, float | None, float | None]] = []
 
     def __call__(self, stage: str, done: int, customers: int) -> None:
-        pass
+        """Stages are not kept: only the standings."""
 
     def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
         self.told.append((phase, objective, bound))

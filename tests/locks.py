@@ -11,7 +11,7 @@ from pathlib import Path
 
 HOLD = """
 import pathlib, sys, time
-from optimizer.store.files import folder_lock
+from optimizer.store.folders import folder_lock
 with folder_lock(pathlib.Path(sys.argv[1])):
     pathlib.Path(sys.argv[2]).write_text("holding")
     time.sleep(60)

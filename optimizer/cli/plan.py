@@ -137,13 +137,8 @@ def _optimize_on_dask(
         from optimizer.scenario.schema import load_scenario
         from optimizer.solve.results import Termination
         from optimizer.store.datasets import local_path
-        from optimizer.store.files import (
-            PLAN_FOLDER,
-            SCENARIO_FILE,
-            SUMMARY_FILE,
-            check_run_folder,
-            claimed_output_folder,
-        )
+        from optimizer.store.files import PLAN_FOLDER, SCENARIO_FILE, SUMMARY_FILE
+        from optimizer.store.folders import check_run_folder, claimed_output_folder
         from optimizer.store.object_runs import object_store_url
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",

@@ -52,7 +52,8 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from optimizer.scenario.schema import load_scenario
-    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, claimed_output_folder
+    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE
+    from optimizer.store.folders import claimed_output_folder
     from optimizer.whatif.frontier import format_sweep, sweep as run_sweep, write_sweep
 
     try:
@@ -109,7 +110,7 @@ def compare(
     Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
     """
     from optimizer.scenario.schema import load_scenario
-    from optimizer.store.files import claimed_output_folder
+    from optimizer.store.folders import claimed_output_folder
     from optimizer.whatif.comparison import (
         COMPARE_FILE,
         COMPARE_PAGE,

@@ -29,10 +29,10 @@ from optimizer.store.files import (
     MEASUREMENT_FILE,
     SUMMARY_FILE,
     atomic_write,
-    folder_lock,
     read_summary,
     run_storage_options,
 )
+from optimizer.store.folders import folder_lock
 from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.tables import read_table
 

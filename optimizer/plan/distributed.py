@@ -52,11 +52,10 @@ from optimizer.store.files import (
     SCENARIO_FILE,
     SUMMARY_FILE,
     Writer,
-    check_output_folder,
-    check_run_folder,
     staging_folder,
     write_run,
 )
+from optimizer.store.folders import check_output_folder, check_run_folder
 from optimizer.store.history_file import history_state
 from optimizer.store.history_versions import history_of, pinned
 from optimizer.store.object_runs import PartFolder, check_object_location, object_store_url, publish, run_url

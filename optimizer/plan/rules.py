@@ -38,7 +38,8 @@ from optimizer.scenario.pairs import table_columns
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, folder_lock, read_run
+from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
+from optimizer.store.folders import folder_lock
 from optimizer.store.history_file import history_state
 from optimizer.store.object_runs import put_file, readable_run
 

@@ -35,9 +35,9 @@ from optimizer.store.files import (
     SUMMARY_FILE,
     SWEEP_FILE,
     atomic_write,
-    folder_lock,
     read_run,
 )
+from optimizer.store.folders import folder_lock
 from optimizer.store.object_runs import put_file, readable_run
 
 NOT_RECORDED = "not recorded"

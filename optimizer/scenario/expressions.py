@@ -278,16 +278,17 @@ class _Evaluator:
     def booleans(self, operand: ast.AST, symbol: str) -> NDArray[np.bool_]:
         """`operand` as bool, or an error naming it when it holds numbers or text."""
         value = self(operand)
-        if _kind(value) != "true/false":
+        kind = _kind(value)
+        if kind != "true/false":
             seg = self.expression._segment(operand)
-            if _kind(value) == MISSING_FLAGS:
+            if kind == MISSING_FLAGS:
                 raise self.expression._error(
                     f"applies '{symbol}' to '{seg}', which holds {MISSING_FLAGS}",
                     f"Fill the gaps in the table (with false or true), or say what a gap means, e.g. \"{seg} == True\" "
                     "(a gap is then false)")
-            example = f"{seg} > 0" if _kind(value) == "numbers" else f"{seg} == 'VIP'"
+            example = f"{seg} > 0" if kind == "numbers" else f"{seg} == 'VIP'"
             fix = f"Turn '{seg}' into true/false with a comparison, e.g. \"{example}\""
-            problem = f"applies '{symbol}' to '{seg}', which holds {_kind(value)}, not true/false"
+            problem = f"applies '{symbol}' to '{seg}', which holds {kind}, not true/false"
             raise self.expression._error(problem, fix)
         return value
 

@@ -57,6 +57,16 @@ def to_timestamp(value: object, what: str) -> pd.Timestamp:
     return stamp.normalize()
 
 
+def check_within_log(cut: pd.Timestamp, dates: pd.Series, where: str) -> None:
+    """DataError when the cut-off ``cut`` lies outside the orders' ``dates``: before the first, or
+    after the last (every customer would then look as if they had stopped buying)."""
+    first, last = dates.min(), dates.max()
+    if not first <= cut <= last:
+        side = "before the first order" if cut < first else "after the last order"
+        raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}",
+                        where=where, fix="Choose a cut-off within the log; a cut-off after its end would make "
+                        "every customer look as if they had stopped buying")
+
 def unit_days(time_unit: str) -> float:
     """Days per time unit ('days' 1, 'weeks' 7); ScenarioError with a did-you-mean otherwise."""
     if time_unit not in TIME_UNITS:
@@ -207,13 +217,8 @@ def segment_migration(log: pd.DataFrame, start: object, end: object, *, columns:
         raise ScenarioError(f"The end cut-off {second.date()} is not after the start cut-off {first.date()}",
                             fix="Give the earlier date first")
     transactions = clean_transactions(log, columns=columns, date_format=date_format)
-    earliest, latest = transactions["date"].min(), transactions["date"].max()
     for option, cut in (("--from", first), ("--to", second)):
-        if not earliest <= cut <= latest:  # as cvo score refuses: past the end, every customer looks lapsed
-            side = "before the first order" if cut < earliest else "after the last order"
-            raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {earliest.date()} to "
-                            f"{latest.date()}", where=option, fix="Choose cut-offs within the log; one after its end "
-                            "would make every customer look as if they had stopped buying")
+        check_within_log(cut, transactions["date"], option)
     before = rfm_scores(customer_features(transactions, first))["segment"]
     after = rfm_scores(customer_features(transactions, second))["segment"]
     origin = before.reindex(after.index).fillna(NOT_YET_CUSTOMER)

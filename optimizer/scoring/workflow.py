@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, ScenarioError
+from optimizer.errors import ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
-from optimizer.scoring.rfm import to_timestamp
+from optimizer.scoring.rfm import check_within_log, to_timestamp
 from optimizer.scoring.transactions import LogReading, TransactionLog, read_log
 from optimizer.scoring.uplift import (
     HistoryColumns,
@@ -153,12 +153,7 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
 
 def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:
     """The cut-off lies within the log: on or after its first order, on or before its last."""
-    cut, first, last = to_timestamp(cutoff, "cut-off"), log.orders["date"].min(), log.orders["date"].max()
-    if not first <= cut <= last:
-        side = "before the first order" if cut < first else "after the last order"
-        raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}",
-                        where=str(path), fix="Choose a cut-off within the log; a cut-off after its end would make "
-                        "every customer look as if they had stopped buying")
+    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], str(path))
 
 
 def _conversion_only(

@@ -30,8 +30,9 @@ from optimizer.solve.options import SolverOptions
 from optimizer.solve.relaxation import quiet_highs_banner
 from optimizer.solve.results import Termination
 
-KILL_GRACE = 1.0  # s: a HiGHS run still going this long after its limit is stopped (see run_highs),
-GRACE_FLOOR, GRACE_SHARE = 0.25, 0.1  # or, for a short run, 0.25 s + a tenth of its limit
+# A HiGHS run still going this long after its limit is stopped (run_highs): KILL_GRACE s, or, for a
+# short run, GRACE_FLOOR s + GRACE_SHARE of its limit.
+KILL_GRACE, GRACE_FLOOR, GRACE_SHARE = 1.0, 0.25, 0.1
 HIGHS_SHARE = 0.25  # HiGHS's own limit is never below this share of the run's, whatever the translation takes
 # s per pair: what Pyomo takes to hand a model to HiGHS and read its answer back inside the child,
 # on top of HiGHS's own limit (measured 0.45 s for a 15,000-pair core; twice that, as a margin).

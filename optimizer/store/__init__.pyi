@@ -13,12 +13,12 @@ from .files import (
     SWEEP_FILE as SWEEP_FILE,
     RunFolder as RunFolder,
     atomic_write as atomic_write,
-    check_output_folder as check_output_folder,
     read_plan as read_plan,
     read_run as read_run,
     read_summary as read_summary,
     write_run as write_run,
 )
+from .folders import check_output_folder as check_output_folder
 from .history_file import (
     check_history_path as check_history_path,
     contacts_around as contacts_around,

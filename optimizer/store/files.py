@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from optimizer.errors import DataError, RunFolderError
-from optimizer.store.folders import (  # re-exported: the commands that guard a folder import them from here
-    check_output_folder as check_output_folder,
-    check_run_folder as check_run_folder,
-    claimed_output_folder as claimed_output_folder,
+from optimizer.store.folders import (
+    check_output_folder,
+    check_run_folder,
     earlier_run_files,
-    folder_lock as folder_lock,
-    remove_dead_temporaries as remove_dead_temporaries,
+    folder_lock,
+    remove_dead_temporaries,
 )
 from optimizer.store.names import (  # re-exported: every reader of a run imports them from here
     ABOUT_RUN as ABOUT_RUN,

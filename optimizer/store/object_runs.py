@@ -37,11 +37,10 @@ from optimizer.store.files import (
     RUNS_FOLDER,
     Writer,
     atomic_write,
-    check_run_folder,
-    claimed_output_folder,
     file_digest,
     run_out,
 )
+from optimizer.store.folders import check_run_folder, claimed_output_folder
 
 POINTER_FILE = "current.json"
 LOCAL = ("file", "local")

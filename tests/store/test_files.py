@@ -17,9 +17,9 @@ from optimizer.errors import RunFolderError
 from optimizer.store.files import (
     MANIFEST_FILE,
     read_run,
-    remove_dead_temporaries,
     write_run,
 )
+from optimizer.store.folders import remove_dead_temporaries
 
 
 def write_text_run(folder: Path, run_id: str, plan: str = "plan rows") -> None:

@@ -64,3 +64,18 @@ def test_files_that_only_look_like_a_runs_do_not_make_the_folder_one(tmp_path: P
         (tmp_path / name).write_text(text)
     with pytest.raises(RunFolderError, match="not the files of a cvo run"):
         check_run_folder(tmp_path)
+
+
+def test_a_folder_on_a_file_system_without_locks_still_takes_a_run(tmp_path: Path, monkeypatch):
+    """Some NFS and CIFS mounts refuse flock (ENOLCK): the run is written there, unserialised, rather
+    than refused or crashed."""
+    import errno
+    import fcntl
+
+    def no_locks(descriptor: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with claimed_output_folder(tmp_path / "nfs"):
+        write_run(tmp_path / "nfs", "r1", {"summary.json": lambda temp: temp.write_text("{}")})
+    assert (tmp_path / "nfs" / "manifest.json").is_file()
