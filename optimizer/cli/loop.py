@@ -159,6 +159,8 @@ def measure(
     if json_output:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
+    if result.voided is not None:
+        typer.echo(f"Warning: {result.voided}.\n")
     typer.echo(format_measurement(result.measurement))
     typer.echo("")
     typer.echo(result.personas_note or format_personas(result.personas, alpha=alpha))

@@ -39,16 +39,18 @@ from optimizer.store.tables import read_table
 
 @dataclass(frozen=True)
 class RunMeasurement:
-    """A run measured: the campaigns' uplift, the sub-personas, and why personas are missing if so."""
+    """A run measured: the campaigns' uplift, the sub-personas, why personas are missing if so, and
+    a warning when the run was voided (``cvo void``: taken back, perhaps never sent)."""
 
     run_id: str
     measurement: Measurement
     personas: list[Persona]
     personas_note: str | None
+    voided: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, **self.measurement.to_dict(),
+            "run_id": self.run_id, "voided": self.voided, **self.measurement.to_dict(),
             "personas": [persona.to_dict() for persona in self.personas], "personas_note": self.personas_note,
         }
 
@@ -77,7 +79,17 @@ def measure_run(
         outcome = "revenue" if measured.has_revenue else "converted"
         tell("Searching the sub-groups where it worked or did not …")
         personas = sub_personas(contacts, joined, features, outcome=outcome, alpha=alpha)
-    return RunMeasurement(record["run_id"], measured, personas, note)
+    return RunMeasurement(record["run_id"], measured, personas, note, _voided(record))
+
+
+def _voided(record: dict[str, Any]) -> str | None:
+    """The warning for a run ``cvo void`` took back, or None for a live run."""
+    if pd.isna(record.get("voided_at")):
+        return None
+    reason = "" if pd.isna(record.get("void_note")) else f" ({record['void_note']})"
+    return (f"run {record['run_id']} was voided on {record['voided_at']}{reason}: its contacts no longer count "
+            "for the contact policy and may never have been sent, so these figures hold only if it was sent as "
+            "recorded; `cvo history` lists the live runs to measure")
 
 
 def resolve_run(run: str | Path, history: Path | str | None) -> tuple[str, Path | str, dict[str, Any]]:

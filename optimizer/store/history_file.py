@@ -225,7 +225,8 @@ def _runs(history: Path) -> list[dict[str, Any]]:
 
 def run_record(history: Path | str, run: str, storage_options: dict[str, Any] | None = None,
                ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """One run (by run_id or a unique prefix of it): its row, its campaigns and its contacts."""
+    """One run (by run_id or a unique prefix of it): its row (with ``voided_at`` and ``void_note``,
+    missing values unless ``cvo void`` took it back), its campaigns and its contacts."""
     with readable_history(history, storage_options) as local:
         return _run_record(local, run)
 
@@ -234,8 +235,10 @@ def _run_record(history: Path, run: str) -> tuple[dict[str, Any], pd.DataFrame, 
     connection = open_existing(history)
     try:
         run_id = match_run(connection, run, history)
-        record = cast(dict[str, Any], connection.execute(  # the keys are the runs table's column names
-            "SELECT * FROM runs WHERE run_id = ?", [run_id]).df().iloc[0].to_dict())
+        record = cast(dict[str, Any], connection.execute(  # the runs table's column names, and the void if any
+            "SELECT r.*, date_trunc('second', v.happened_at) AS voided_at, v.note AS void_note FROM runs r "
+            "LEFT JOIN events v ON v.kind = 'void' AND v.run_id = r.run_id WHERE r.run_id = ?",
+            [run_id]).df().iloc[0].to_dict())
         campaigns = connection.execute("SELECT * FROM campaigns WHERE run_id = ?", [run_id]).df()
         contacts = connection.execute(f"SELECT {contact_columns(connection)} FROM contacts WHERE run_id = ?",
                                       [run_id]).df()

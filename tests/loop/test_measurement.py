@@ -13,6 +13,7 @@ from optimizer.errors import DataError, HistoryError, RunFolderError
 from optimizer.loop.commits import commit
 from optimizer.loop.measurement import measure_run, resolve_run, write_measurement
 from optimizer.store.files import MEASUREMENT_FILE
+from optimizer.store.ledger import void
 
 
 @pytest.fixture
@@ -72,6 +73,18 @@ def test_a_measurement_is_not_written_beside_a_run_that_replaced_the_measured_on
     with pytest.raises(RunFolderError, match=f"not the measured run {result.run_id}"):
         write_measurement(result, folder / "w1")
     assert not (folder / "w1" / MEASUREMENT_FILE).exists()
+
+
+def test_a_voided_run_is_measured_with_a_warning_and_a_live_one_without(sent):
+    """A run `cvo void` took back may never have been sent: its measurement says so, with the reason."""
+    folder, summary = sent
+    live = measure_run(folder / "w1", folder / "outcomes.csv")
+    void(folder / "history.duckdb", summary["run_id"], "sent twice")
+    voided = measure_run(folder / "w1", folder / "outcomes.csv")
+    assert live.voided is None and live.to_dict()["voided"] is None
+    assert voided.voided is not None and "was voided on" in voided.voided and "(sent twice)" in voided.voided
+    assert voided.to_dict()["voided"] == voided.voided
+    assert voided.measurement == live.measurement
 
 
 def test_a_run_id_without_a_history_is_refused():
