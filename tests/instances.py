@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
+from optimizer.solve.lagrangian import PricedProblem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolutionStatus, Termination
@@ -305,3 +306,31 @@ class Standings:
 
     def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
         self.told.append((phase, objective, bound))
+
+
+def competing(n: int, seed: int = 5) -> PricedProblem:
+    """n customers × 6 campaigns (0-2 e-mail, 3-4 sms, 5 a call): minimum audiences of 0.3 n on
+    e-mails 0 and 1, a cap on the e-mails' expected responses (a per-customer weight) at 0.6 × what
+    those audiences would bring on average, a floor of VIP customers called, a total budget."""
+    rng = np.random.default_rng(seed)
+    k = 6
+    response = rng.beta(1.2, 12.0, size=(n, k))
+    worth = rng.lognormal(np.log(60.0), 0.9, size=(n, 1))
+    cost = np.array([0.02, 0.03, 0.02, 0.08, 0.08, 3.0])
+    value = response * worth - cost
+    value[rng.random((n, k)) < 0.3] = -np.inf
+    vip = (rng.random((n, 1)) < 0.05) * np.ones((1, k))
+    email, only = np.arange(k) < 3, lambda j: np.arange(k) == j  # noqa: E731
+    rows = (
+        CouplingRow("min_audience[k0]", "min_audience", Sense.GE, 0.3 * n, COUNT, only(0)),
+        CouplingRow("min_audience[k1]", "min_audience", Sense.GE, 0.3 * n, COUNT, only(1)),
+        CouplingRow("email_responses", "custom", Sense.LE, 0.6 * 0.6 * n * response[:, :2].mean(), "response", email),
+        CouplingRow("vip_called", "custom", Sense.GE, 0.02 * n, "vip", only(5)),
+        CouplingRow("budget", "budget", Sense.LE, 0.1 * n, "cost", np.ones(k, bool)),
+    )
+    weights = np.stack([np.broadcast_to(cost, (n, k)), response, vip]).astype(np.float64)
+    return PricedProblem(
+        customer_ids=np.arange(n), campaign_ids=tuple(f"k{j}" for j in range(k)), value=value,
+        weights=weights, row_weight=np.array([-1, -1, 1, 2, 0]), campaigns=np.array([r.campaigns for r in rows]),
+        rows=rows,
+    )

@@ -65,7 +65,7 @@ def fill_audiences(customers: Customers, prices: NDArray[np.float64], clock: Clo
         if taken.size < need:
             return None
         moved.update(dict.fromkeys(taken.tolist(), int(j)))
-    ids, choice = _arrays(moved)
+    ids, choice = moved_arrays(moved)
     totals = reduce(add, customers.map(parts.plan_totals, prices, ids, choice, stage="fill"))
     usage = customers.usage(totals)
     if any(not row.satisfied(float(used)) for row, used in zip(customers.rows, usage)):
@@ -73,7 +73,8 @@ def fill_audiences(customers: Customers, prices: NDArray[np.float64], clock: Clo
     return Filled(prices, ids, choice, float(totals.value))
 
 
-def _arrays(moved: dict[int, int]) -> tuple[NDArray[np.intp], NDArray[np.int32]]:
+def moved_arrays(moved: dict[int, int]) -> tuple[NDArray[np.intp], NDArray[np.int32]]:
+    """The customers ``moved`` (global index → campaign or NO_CAMPAIGN), sorted, and their campaigns."""
     ids = np.array(sorted(moved), dtype=np.intp)
     return ids, np.array([moved[i] for i in ids.tolist()], dtype=np.int32)
 
@@ -81,7 +82,7 @@ def _arrays(moved: dict[int, int]) -> tuple[NDArray[np.intp], NDArray[np.int32]]
 def _pick(customers: Customers, candidates: Any, prices: NDArray[np.float64], moved: dict[int, int], campaign: int,
           count: int) -> NDArray[np.intp]:
     """The ``count`` customers ``candidates`` ranks first over all partitions (global indices)."""
-    ids, choice = _arrays(moved)
+    ids, choice = moved_arrays(moved)
     found = customers.map(candidates, prices, ids, choice, campaign, count, stage="fill")
     everyone = np.concatenate([found_ids for found_ids, _ in found])
     ranks = np.concatenate([rank for _, rank in found])

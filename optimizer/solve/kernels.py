@@ -254,3 +254,76 @@ def plan_kernel(value: Floats, weights: Floats, choice: NDArray[np.int32], weigh
         for w in range(q):
             weight_sums[w, j] += weights[w, row, j]
     return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _breach(used: float, limit: float, sense: int) -> float:  # pragma: no cover
+    """How far ``used`` is outside a row's limit: over a <= (sense 1), under a >= (-1), off an == (0)."""
+    if sense > 0:
+        return max(0.0, used - limit)
+    if sense < 0:
+        return max(0.0, limit - used)
+    return abs(used - limit)
+
+
+@numba.njit(cache=True, nogil=True)
+def mend_sweep(deltas: NDArray[np.float64], usage: NDArray[np.float64], rhs: NDArray[np.float64],
+               senses: NDArray[np.int8], scale: NDArray[np.float64]) -> NDArray[np.bool_]:  # pragma: no cover
+    """The moves (columns of the (m, moves) row changes ``deltas``, in the order given) that each
+    lower V(u) = Σ_r breach_r(u_r) / scale_r at the row sums ``usage`` as they stand when the
+    move comes up; ``usage`` is updated in place by every move made."""
+    m, moves = deltas.shape
+    made = np.zeros(moves, dtype=np.bool_)
+    for t in range(moves):
+        change = 0.0
+        for r in range(m):
+            if deltas[r, t] != 0.0:
+                change += (_breach(usage[r] + deltas[r, t], rhs[r], senses[r])
+                           - _breach(usage[r], rhs[r], senses[r])) / scale[r]
+        if change < 0.0:
+            made[t] = True
+            for r in range(m):
+                usage[r] += deltas[r, t]
+    return made
+
+
+
+@numba.njit(cache=True, nogil=True)
+def _combined(weights: Floats, row: int, j: int, per_weight: NDArray[np.float64],
+              per_count: NDArray[np.float64]) -> float:  # pragma: no cover
+    """Σ_r μ_r a_rij of one pair (``row``: the customer's row of the weights), for row multipliers
+    μ given per weight and per count as PricedProblem.prices_by_weight gives them."""
+    total = float(per_count[j])
+    for w in range(weights.shape[0]):
+        total += weights[w, row, j] * per_weight[w, j]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def moves_kernel(value: Floats, weights: Floats, price_weight: NDArray[np.float64], price_count: NDArray[np.float64],
+                 guide_weight: NDArray[np.float64], guide_count: NDArray[np.float64], held: NDArray[np.int32],
+                 option: NDArray[np.int32], ratio: NDArray[np.float64]) -> None:  # pragma: no cover
+    """Each customer's move of least loss per unit of mending (optimizer/solve/mend.py): from
+    ``held[i]`` (-1: nothing) to option[i] (-1: nothing; -2: no move mends), with ratio[i] = l / h,
+    where l is the loss of priced-out value at the prices and h = Σ_r g_r (a_r,i,option - a_r,i,held)
+    for the guide's multipliers g (prices and guide both per weight and per count)."""
+    shared = weights.shape[1] == 1
+    for i in range(value.shape[0]):
+        row = 0 if shared else i
+        c = held[i]
+        here, mend_here = 0.0, 0.0
+        if c >= 0:
+            here = value[i, c] - _combined(weights, row, c, price_weight, price_count)
+            mend_here = _combined(weights, row, c, guide_weight, guide_count)
+        best, pick = np.inf, -2
+        if c >= 0 and mend_here < 0.0:  # to nothing: h = -mend_here, l = here
+            best, pick = here / -mend_here, -1
+        for j in range(value.shape[1]):
+            if j == c or not math.isfinite(value[i, j]):
+                continue
+            gain = _combined(weights, row, j, guide_weight, guide_count) - mend_here
+            if gain > 0.0:
+                loss = here - (value[i, j] - _combined(weights, row, j, price_weight, price_count))
+                if loss / gain < best:
+                    best, pick = loss / gain, j
+        option[i], ratio[i] = pick, best

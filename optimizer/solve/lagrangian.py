@@ -99,7 +99,7 @@ class PricedProblem:
     @property
     def signs(self) -> NDArray[np.int8]:
         """+1 for a <= row, -1 for a >= row, 0 for ==: the sign a row's price may take."""
-        return np.array([_SENSE_SIGN[row.sense] for row in self.rows], dtype=np.int8)
+        return row_signs(self.rows)
 
     def row_usage(self, per_weight: NDArray[np.float64], counts: NDArray[np.float64]) -> NDArray[np.float64]:
         """lhs of every row from the per-campaign sums of each weight and the audience counts."""
@@ -179,6 +179,11 @@ class PricedProblem:
             target = per_count if weight < 0 else per_weight[weight]
             target += prices[r] * self.campaigns[r]
         return per_weight, per_count
+
+
+def row_signs(rows: tuple[CouplingRow, ...]) -> NDArray[np.int8]:
+    """+1 for a <= row, -1 for a >= row, 0 for ==: the sign each row's price may take."""
+    return np.array([_SENSE_SIGN[row.sense] for row in rows], dtype=np.int8)
 
 
 def stack(pieces: list[PricedProblem], shared: bool) -> PricedProblem:

@@ -16,9 +16,12 @@ prices), and L at the first prices, which are the best the solve knew, bounds ev
 When even those passes do not fit in the time and the empty plan meets every row, ``last_resort``
 prices every row out of reach in one pass: each customer takes only an option no row counts.
 
-When every row counts campaigns and some row is a >= or == row, the audiences are first filled to
-sizes that meet every row (optimizer/solve/fill.py: customers moved one by one, where price moves
-flip tied customers all at once), and the price passes run only if that finds no plan.
+When some row is a >= or == row, the plan is first mended customer by customer: when every row
+counts campaigns, by filling the audiences to sizes that meet every row (optimizer/solve/fill.py,
+where price moves flip tied customers all at once), else or if that finds none, by the moves that
+most lower the rows' breaches (optimizer/solve/mend.py, where price moves trade customers back and
+forth between competing rows); the price passes run only if neither finds a plan. With <= rows
+only, the price passes run first and the mend only if they find no plan in their passes.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts
 from optimizer.solve.balancing import Pass, balancing_pass, price_moves, price_pass, signed_prices
 from optimizer.solve.clock import Clock
-from optimizer.solve.fill import fill_audiences
+from optimizer.solve.fill import Filled, fill_audiences
+from optimizer.solve.mend import mend
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import Sense
 
@@ -62,19 +66,30 @@ class Repaired:
 
 def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """A plan meeting every row, from the prices of the pass ``start`` (module docstring), or None
-    when neither the fill nor the passes allowed found one."""
+    when neither the price passes nor the fill or the mend found one in the time allowed."""
     prices = signed_prices(customers.rows, start.prices)  # L bounds every plan only at prices of the rows' signs
     fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
     timed = time.perf_counter()
     origin = balancing_pass(customers, prices, 0) if fresh else start
     took = (time.perf_counter() - timed) / 3 if fresh else max(PASS_SECONDS * customers.n * len(customers.campaign_ids),
                                                                customers.pass_seconds)
-    floors = any(row.sense is not Sense.LE for row in customers.rows)
-    if customers.coefficients is not None and floors and not _too_late(clock, FILL_PASSES * took):
-        filled = fill_audiences(customers, origin.prices, clock)
-        if filled is not None:
-            return Repaired(origin.prices, filled.value, origin.bound, filled.moved, filled.moved_choice)
+    deadline = clock.limit + LATE_SECONDS
+    if all(row.sense is Sense.LE for row in customers.rows):
+        repriced = _repriced(customers, origin, took, clock)
+        return repriced or _mended(mend(customers, origin.prices, took, clock, deadline), origin.bound)
+    if not _too_late(clock, FILL_PASSES * took):
+        filled = fill_audiences(customers, origin.prices, clock) if customers.coefficients is not None else None
+        mended = _mended(filled or mend(customers, origin.prices, took, clock, deadline), origin.bound)
+        if mended is not None:
+            return mended
     return _repriced(customers, origin, took, clock)
+
+
+def _mended(filled: Filled | None, bound: float) -> Repaired | None:
+    """A fill's or a mend's plan as a repair's, with ``bound``."""
+    if filled is None:
+        return None
+    return Repaired(filled.prices, filled.value, bound, filled.moved, filled.moved_choice)
 
 
 def _repriced(customers: Customers, origin: Pass, took: float, clock: Clock) -> Repaired | None:

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from instances import medium_problem
+from instances import competing, medium_problem
 
 from optimizer.solve import partitions as parts
+from optimizer.solve.clock import Clock
 from optimizer.solve.distributed import DaskCustomers
 from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.mend import mend
 from optimizer.solve.partitions import Customers, Partition
 from optimizer.solve.repair import RESERVED_PASSES, repair_reserve
 
@@ -68,3 +70,15 @@ def test_passes_on_the_cluster_are_those_in_memory_and_are_timed():
     assert found.value == pytest.approx(expected.value) and np.array_equal(found.counts, expected.counts)
     assert cluster.pass_seconds > 0.0
     assert repair_reserve(cluster, 1e9) >= RESERVED_PASSES * cluster.pass_seconds
+
+
+def test_a_mend_on_the_cluster_moves_the_customers_it_moves_in_memory():
+    """The mend (optimizer/solve/mend.py) reads the rows' senses and scales off the rows, not off a
+    partition in memory, and its offers come back through the cluster's map."""
+    priced = competing(3_000)
+    prices = np.zeros(len(priced.rows))
+    found = mend(on_cluster(priced, [1_000, 2_200]), prices, 0.0, Clock.start(60.0), 60.0)
+    expected = mend(Customers(priced), prices, 0.0, Clock.start(60.0), 60.0)
+    assert found is not None and expected is not None
+    assert np.array_equal(found.moved, expected.moved) and np.array_equal(found.moved_choice, expected.moved_choice)
+    assert found.value == pytest.approx(expected.value)
