@@ -56,12 +56,14 @@ SWEEP_HINT = "cvo sweep SCENARIO --budget A:B:N --out OUT_DIR"
 
 @dataclass(frozen=True)
 class SweepRecord:
-    """A sweep run into ``folder``: the limit it varied, its points, and frontier.png if drawn."""
+    """A sweep run into ``folder``: the limit it varied, its points, frontier.png if drawn, and the
+    name of the scenario swept (None from a sweep.json that does not say)."""
 
     folder: Path
     limit: str | None
     points: list[dict[str, Any]]
     frontier_png: bytes | None
+    scenario: str | None = None
 
 
 def report_run(location: Path | str, sweep_dir: Path | str | None = None) -> str:
@@ -82,10 +84,24 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
     with folder_lock(out_dir):  # not while a run replaces the folder's files: the page would outlive its run
         summary = load_summary(out_dir)
         sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
+        _check_same_scenario(sweep, summary, given=sweep_dir is not None)
         page = render_report(summary, sweep, load_measurement(out_dir), load_migration(out_dir))
         path = out_dir / REPORT_FILE
         atomic_write(path, lambda temp: temp.write_text(page, encoding="utf-8"))
     return path
+
+
+def _check_same_scenario(sweep: SweepRecord | None, summary: dict[str, Any], given: bool) -> None:
+    """DataError when the sweep is of another scenario than the run (a sweep left in the folder by
+    an earlier run's scenario would be shown as this plan's frontier)."""
+    if sweep is None or sweep.scenario in (None, summary.get("scenario")):
+        return
+    path = sweep.folder / SWEEP_FILE
+    fix = (f"Give --sweep a folder where {SWEEP_HINT.split(' --out')[0]} wrote a sweep of '{summary.get('scenario')}'"
+           if given else f"Run {SWEEP_HINT.replace('OUT_DIR', str(sweep.folder))} with this run's scenario, "
+           f"or delete {path} and report without a sweep")
+    raise DataError(f"The sweep is of scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'",
+                    where=str(path), fix=fix)
 
 
 def load_migration(out_dir: Path) -> dict[str, Any] | None:
@@ -136,7 +152,8 @@ def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
     if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
         raise DataError("The sweep has no list of 'points'", where=str(path), fix=fix)
     frontier = folder / FRONTIER_FILE
-    return SweepRecord(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None)
+    return SweepRecord(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None,
+                       data.get("scenario"))
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:

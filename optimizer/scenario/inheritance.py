@@ -14,9 +14,10 @@ Paths (``customers``, ``scores``, ``contact_policy.history``, the files of ``for
 writes them, so a base's are rebased onto the extending file's folder before the merge.
 
 ``--set KEY=VALUE`` then changes one value: KEY is a dotted path whose steps are mapping keys or,
-in ``campaigns``, a campaign's id (``campaigns.vip_call.max_audience``); VALUE is read as YAML
-(``500``, ``0.5``, ``true``, ``[email, sms]``, ``'text'``). The scenario schema checks the result
-as it checks any file.
+in ``campaigns``, a campaign's id (``campaigns.vip_call.max_audience``; an id may hold dots); VALUE
+is read as YAML (``500``, ``0.5``, ``true``, ``[email, sms]``, ``'text'``, ``null`` to remove an
+optional value; no value at all is refused). The scenario schema checks the result as it checks
+any file.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _rebased(raw: dict[str, Any], source: Path, target: Path) -> dict[str, Any]:
             inner = holder.get(key)
             holder = inner if isinstance(inner, dict) else {}
         holder[keys[-1]] = _moved(holder.get(keys[-1]), source, target)
-    for listed in raw.get("forced") or []:
+    for listed in raw["forced"] if isinstance(raw.get("forced"), list) else []:  # any other value: the schema's
         if isinstance(listed, dict):
             listed["file"] = _moved(listed.get("file"), source, target)
     if isinstance(raw.get("excluded"), list):
@@ -100,14 +101,20 @@ def merge(base: dict[str, Any], layer: dict[str, Any]) -> dict[str, Any]:
 
 def _merge_campaigns(base: list[Any], layer: list[Any]) -> list[Any]:
     merged = [dict(c) if isinstance(c, dict) else c for c in base]
-    index = {c.get("id"): i for i, c in enumerate(merged) if isinstance(c, dict)}
+    index = {_id(c): i for i, c in enumerate(merged) if _id(c) is not None}
     for campaign in layer:
-        position = index.get(campaign.get("id")) if isinstance(campaign, dict) else None
+        position = index.get(_id(campaign))
         if position is None:
             merged.append(campaign)
         else:
             merged[position] = merge(merged[position], campaign)
     return merged
+
+
+def _id(campaign: Any) -> str | None:
+    """A campaign entry's id when it is text (any other entry is added as it is, and the schema
+    names what is wrong with it)."""
+    return campaign.get("id") if isinstance(campaign, dict) and isinstance(campaign.get("id"), str) else None
 
 
 def apply_overrides(raw: dict[str, Any], overrides: tuple[str, ...], source: str) -> dict[str, Any]:
@@ -117,8 +124,12 @@ def apply_overrides(raw: dict[str, Any], overrides: tuple[str, ...], source: str
         if not separator or not key.strip():
             raise ScenarioError(f"--set '{override}' is not KEY=VALUE", where="--set",
                                 fix="Write e.g. --set budget=12000 or --set campaigns.vip_call.max_audience=500")
+        if not text.strip():
+            raise ScenarioError(f"--set '{override}' gives no value", where="--set",
+                                fix=f"Give one, e.g. --set {key.strip()}=500; to remove an optional value, "
+                                f"write --set {key.strip()}=null")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = yaml.safe_load(text)
         except yaml.YAMLError:
             value = text
         set_key(raw, key, value, f"--set {key.strip()}", source)
@@ -137,7 +148,7 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
         step = remaining.pop(0)
         child = holder.get(step)
         if step == "campaigns" and isinstance(child, list):
-            holder = _campaign(child, remaining.pop(0), where, source)
+            holder = _campaign(child, remaining, where, source)
             if not remaining:
                 raise ScenarioError(f"{where} names a campaign, not one of its keys", where=source,
                                     fix=f"Set one key, e.g. --set {'.'.join(steps)}.max_audience=500")
@@ -152,12 +163,16 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
     holder[remaining[0]] = value
 
 
-def _campaign(campaigns: list[Any], campaign_id: str, where: str, source: str) -> dict[str, Any]:
-    """The campaign of ``campaign_id``; ScenarioError with a did-you-mean otherwise."""
-    for campaign in campaigns:
-        if isinstance(campaign, dict) and str(campaign.get("id")) == campaign_id:
+def _campaign(campaigns: list[Any], steps: list[str], where: str, source: str) -> dict[str, Any]:
+    """The campaign whose id is the longest run of the next ``steps`` (an id may hold dots:
+    ``campaigns.phone.vip.max_audience``), those steps taken off; ScenarioError with a did-you-mean
+    otherwise."""
+    known = {str(c.get("id")): c for c in campaigns if isinstance(c, dict)}
+    for count in range(len(steps), 0, -1):
+        campaign = known.get(".".join(steps[:count]))
+        if campaign is not None:
+            del steps[:count]
             return campaign
-    known = [str(c.get("id")) for c in campaigns if isinstance(c, dict)]
-    hint = did_you_mean(campaign_id, known)
-    raise ScenarioError(f"{where}: the scenario has no campaign '{campaign_id}'", where=source,
+    hint = did_you_mean(steps[0], list(known))
+    raise ScenarioError(f"{where}: the scenario has no campaign '{steps[0]}'", where=source,
                         fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(known)}")

@@ -71,30 +71,37 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
         if lp.proven:
             return SolveResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(),
                                "exact", int(customers.size))
-        return _repaired(problem, np.zeros(len(problem.rows)), None, options, clock)
+        return _repaired(problem, np.zeros(len(problem.rows)), None, options, clock, _ended(work))
     result = solve_with_relaxation(problem, customers, campaigns, lp, options, work)
     if result.choice is None and result.termination is not Termination.INFEASIBLE:
-        return _repaired(problem, _optimum_prices(lp), result.bound, options, clock)
+        return _repaired(problem, _optimum_prices(lp), result.bound, options, clock, _ended(work))
     if result.choice is not None and not work.expired():  # every core tried, time left: settled() keeps it if unproven
         result = replace(result, termination=Termination.STALLED)
     return _final(result, options, clock, lp)
 
 
+def _ended(work: Clock) -> Termination:
+    """Why the exact steps stopped without a plan: out of time, or with time left (HiGHS could not
+    solve the LP relaxation, numerically, nor prove it infeasible)."""
+    return Termination.TIME_LIMIT if work.expired() else Termination.STALLED
+
+
 def _repaired(problem: Problem, prices: NDArray[np.float64], bound: float | None, options: SolverOptions,
-              clock: Clock) -> SolveResult:
-    """A plan repaired from ``prices`` (optimizer/solve/repair.py) when the exact steps found none in
-    time, with the better of its bound and ``bound``; no plan when repair finds none either."""
+              clock: Clock, termination: Termination) -> SolveResult:
+    """A plan repaired from ``prices`` (optimizer/solve/repair.py) when the exact steps found none
+    (stopped for ``termination``), with the better of its bound and ``bound``; no plan when repair
+    finds none either."""
     priced = priced_problem(problem)
     customers = Customers(priced)
     found = repair(customers, balancing_pass(customers, signed_prices(problem.rows, prices), 0), clock)
     known = np.inf if bound is None else bound
     if found is None:
-        return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, bound, 0.0, clock.elapsed(),
+        return SolveResult(termination, SolutionStatus.NONE, None, None, bound, 0.0, clock.elapsed(),
                            "exact", 0)
     choice = price_out(priced, found.prices).choice.astype(np.intp)
     choice[found.moved] = found.moved_choice
     value = problem.objective(choice)
-    result = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, value,
+    result = SolveResult(termination, SolutionStatus.FEASIBLE, choice, value,
                          max(value, min(known, found.bound)), 0.0, clock.elapsed(), "exact", 0,
                          shadow_prices=found.prices)
     return result.settled(options.mip_gap)

@@ -54,7 +54,7 @@ def check_run_folder(out_dir: Path) -> None:
     from a run stopped before its manifest, a run's summary.json or plan file with its id. A
     user's own scenario.yaml or contact list is never replaced."""
     out_dir = Path(out_dir)
-    if not out_dir.is_dir() or _run_manifest(out_dir) or _run_summary(out_dir) or _run_plan(out_dir):
+    if not out_dir.is_dir() or is_run_folder(out_dir):
         return
     theirs = sorted(path.name for path in out_dir.iterdir() if path.name == MANIFEST_FILE or _of_a_run(path.name))
     if theirs:
@@ -62,6 +62,12 @@ def check_run_folder(out_dir: Path) -> None:
                              "manifest): a run would replace or remove them", where=str(out_dir),
                              fix="Give --out a new or empty folder (or the folder of an earlier run), or move "
                                  "those files elsewhere")
+
+
+def is_run_folder(out_dir: Path) -> bool:
+    """Whether a run left ``out_dir``: a cvo manifest or, from a run stopped before its manifest,
+    a run's summary.json or plan file with its id."""
+    return _run_manifest(out_dir) or _run_summary(out_dir) or _run_plan(out_dir)
 
 
 def _of_a_run(name: str) -> bool:

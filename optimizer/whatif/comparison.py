@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.reporting.comparison_page import render_comparison
@@ -38,6 +39,7 @@ from optimizer.scenario.offers import SEPARATOR, offer_label
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import atomic_write
+from optimizer.store.folders import is_run_folder
 
 COMPARE_FILE, COMPARE_PLOT, COMPARE_PAGE, PLANS_FOLDER = "compare.json", "compare.png", "compare.html", "plans"
 NONE = "none"
@@ -129,8 +131,13 @@ def compare(
     each plan is written there as a run folder named by its label, as it is solved.
 
     Every file is read and validated before anything is solved, so a broken file fails fast
-    (ScenarioError); InfeasibleError and SolverError are recorded per scenario.
+    (ScenarioError, as for fewer than two scenarios); InfeasibleError and SolverError are recorded
+    per scenario.
     """
+    if len(scenarios) < 2:
+        raise ScenarioError(f"A comparison needs two or more scenarios; {len(scenarios)} given", where="scenarios",
+                            fix="Give two or more, e.g. compare(['scenarios/weekly.yaml', "
+                            "'scenarios/tight_budget.yaml'])")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     labels = scenario_labels(loaded)
     tell = stage or (lambda text: None)
@@ -138,6 +145,8 @@ def compare(
     for number, (scenario, label) in enumerate(zip(loaded, labels), start=1):
         tell(f"Solving {label} ({number} of {len(loaded)}){_ended(solved[-1]) if solved else ''}")
         solved.append(_solve(scenario, label, method, run_date, None if plans_dir is None else plans_dir / label))
+    if plans_dir is not None:
+        _remove_earlier_plans(plans_dir, {s.plan_folder for s in solved if s.plan_folder is not None})
     inputs = differing_inputs(loaded, labels)
     with_plan = [s for s in solved if s.assignments is not None]
     if not with_plan:
@@ -208,6 +217,16 @@ def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.d
     return Solved(label, scenario.name, scenario.source, plan.summary["status"], summary,
                   assignments=plan.assignments[["customer_id", "campaign_id", "variant"]],
                   plan_folder=None if folder is None else str(folder))
+
+
+def _remove_earlier_plans(plans_dir: Path, written: set[str]) -> None:
+    """Remove the run folders in ``plans_dir`` this comparison did not write: an earlier one's, of
+    a scenario now without a plan or no longer compared (a folder no run left is the user's, kept)."""
+    if not plans_dir.is_dir():
+        return
+    for folder in plans_dir.iterdir():
+        if folder.is_dir() and str(folder) not in written and is_run_folder(folder):
+            shutil.rmtree(folder)
 
 
 def customers_moved(source: Solved, target: Solved) -> Moved:

@@ -136,13 +136,17 @@ def sweep(
     dropped); infeasible points are recorded, not raised. ``progress(done, total)`` hears of each point;
     ``run_date`` (default today) is the day the contact policy is checked on.
 
-    Raises ScenarioError for an unknown limit or no values.
+    Raises ScenarioError for an unknown limit, no values or a value that is not a finite number.
     """
     scenario = with_method(scenario, method)
     ordered = sorted({float(value) for value in values})
     if not ordered:
         raise ScenarioError(f"No values to sweep '{limit}' over", where="sweep values",
                             fix="Give at least one value, e.g. START:STOP:COUNT = 5000:50000:10")
+    if not np.all(np.isfinite(ordered)):
+        raise ScenarioError(f"The values to sweep '{limit}' over must be finite numbers, not "
+                            f"{', '.join(str(v) for v in ordered if not np.isfinite(v))}", where="sweep values",
+                            fix="Give numbers such as 5000 or 12.5")
     formulation = formulate(load_data(scenario, run_date))
     index = limit_index(formulation.problem, limit, scenario)
     points = []
@@ -236,14 +240,18 @@ def with_marginal_values(points: Sequence[SweepPoint]) -> list[SweepPoint]:
     return out
 
 
+MAX_POINTS = 1_000  # points of a sweep range at most: each is a solve
+
+
 def parse_range(text: str) -> list[float]:
-    """'START:STOP:COUNT' as COUNT evenly spaced values from START to STOP, both included.
+    """'START:STOP:COUNT' as COUNT (2 to MAX_POINTS) evenly spaced values from START to STOP, both included.
 
     >>> parse_range("5000:50000:10")[:3]
     [5000.0, 10000.0, 15000.0]
     """
     parts = text.split(":")
-    fix = "Write START:STOP:COUNT with COUNT >= 2, e.g. 5000:50000:10 (ten values from 5,000 to 50,000)"
+    fix = (f"Write START:STOP:COUNT with 2 <= COUNT <= {MAX_POINTS:,}, e.g. 5000:50000:10 (ten values from 5,000 "
+           "to 50,000)")
     if len(parts) != 3:
         raise ScenarioError(f"The range '{text}' does not have the form START:STOP:COUNT", where="sweep range",
                             fix=fix)
@@ -255,6 +263,9 @@ def parse_range(text: str) -> list[float]:
                             where="sweep range", fix=fix) from None
     if count < 2 or not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
         raise ScenarioError(f"The range '{text}' must have COUNT >= 2 and START != STOP (finite numbers)",
+                            where="sweep range", fix=fix)
+    if count > MAX_POINTS:
+        raise ScenarioError(f"The range '{text}' asks for {count:,} points, each a solve of the scenario",
                             where="sweep range", fix=fix)
     return [float(value) for value in np.linspace(start, stop, count)]
 

@@ -95,13 +95,16 @@ def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
     return folder
 
 
-def write_sweep(folder: Path, with_png: bool = True) -> bytes | None:
-    """A budget sweep of three points (one stopped at the time limit) and, optionally, its frontier.png."""
+def write_sweep(folder: Path, with_png: bool = True, scenario: str | None = None) -> bytes | None:
+    """A budget sweep of three points (one stopped at the time limit) and, optionally, its frontier.png
+    (of ``scenario``, when named)."""
     folder.mkdir(parents=True, exist_ok=True)
     points = [{"value": 6000, "status": "optimal", "objective": 30120.5, "gap": 0.0},
               {"value": 9000, "status": "optimal", "objective": 34139.48, "gap": 3.6e-7},
               {"value": 12000, "status": "feasible", "objective": 36002.0, "gap": 0.0123}]
-    (folder / "sweep.json").write_text(json.dumps({"limit": "budget", "points": points, "extra": "ignored"}))
+    named = {} if scenario is None else {"scenario": scenario}
+    (folder / "sweep.json").write_text(json.dumps({"limit": "budget", "points": points, "extra": "ignored",
+                                                   **named}))
     if not with_png:
         return None
     figure = Figure(figsize=(3, 2))
@@ -285,6 +288,22 @@ def test_a_missing_or_broken_sweep_is_a_data_error(tmp_path):
     (tmp_path / "bad" / "sweep.json").write_text('{"limit": "budget"}')
     with pytest.raises(DataError, match="no list of 'points'"):
         write_report(out, sweep_dir=tmp_path / "bad")
+
+
+def test_a_sweep_of_another_scenario_is_refused_and_one_of_this_scenario_shown(tmp_path):
+    """A sweep left in the folder by an earlier run's scenario, or given with --sweep, would be drawn
+    as this plan's frontier."""
+    out = write_summary(tmp_path / "out", full_summary())
+    this = full_summary()["scenario"]
+    write_sweep(out, scenario="tight_budget")
+    with pytest.raises(DataError, match=f"The sweep is of scenario 'tight_budget', the plan of '{this}'") as error:
+        write_report(out)
+    assert "delete" in error.value.message and not (out / "report.html").exists()
+    write_sweep(tmp_path / "other", scenario="tight_budget")
+    with pytest.raises(DataError, match="Give --sweep a folder where cvo sweep SCENARIO --budget A:B:N wrote"):
+        write_report(out, sweep_dir=tmp_path / "other")
+    write_sweep(out, scenario=this)
+    assert "36,002.00" in write_report(out).read_text(encoding="utf-8")
 
 
 # Errors and hygiene

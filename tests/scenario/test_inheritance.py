@@ -97,11 +97,29 @@ def test_overrides_set_values_by_dotted_path_and_campaign_id():
     ("campaigns.vip_call=500", "names a campaign, not one of its keys"),
     ("budget", "is not KEY=VALUE"),
     ("budget.total=5", "'budget' holds int, not keys to set"),
+    ("budget=", "gives no value"),
 ])
 def test_an_override_that_cannot_be_set_says_why(override, message):
     raw = {"budget": 9000, "campaigns": [{"id": "vip_call", "max_audience": 800}]}
     with pytest.raises(ScenarioError, match=message):
         apply_overrides(raw, (override,), "weekly.yaml")
+
+
+def test_an_override_reaches_a_campaign_whose_id_holds_dots():
+    raw = {"campaigns": [{"id": "phone", "max_audience": 1}, {"id": "phone.vip", "max_audience": 800}]}
+    apply_overrides(raw, ("campaigns.phone.vip.max_audience=500", "campaigns.phone.max_audience=2"), "weekly.yaml")
+    assert [c["max_audience"] for c in raw["campaigns"]] == [2, 500]
+    with pytest.raises(ScenarioError, match="names a campaign, not one of its keys"):
+        apply_overrides(raw, ("campaigns.phone.vip=3",), "weekly.yaml")
+
+
+def test_a_base_of_the_wrong_shape_gets_the_schemas_message_not_a_traceback(tmp_path):
+    """forced: 5 in a base, a campaign id that is a list in the extending file: each is named."""
+    write(tmp_path / "base.yaml", {"name": "base", "forced": 5})
+    child = write(tmp_path / "child.yaml", {"extends": "base.yaml", "campaigns": [{"id": ["vip_call"]}]})
+    with pytest.raises(ScenarioInvalid) as raised:
+        load_scenario(child)
+    assert "forced" in str(raised.value) and "campaigns[0].id" in str(raised.value)
 
 
 def test_an_override_of_an_unknown_key_gets_the_schemas_did_you_mean():

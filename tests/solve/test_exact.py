@@ -21,7 +21,7 @@ from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
-from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.relaxation import Relaxation, solve_relaxation
 from optimizer.solve.results import SolutionStatus, Termination
 
 
@@ -234,3 +234,14 @@ def test_an_exact_search_that_ends_unproven_before_its_limit_says_stalled(monkey
     result = solve_exact(problem, SolverOptions(time_limit_s=60.0))
     assert result.choice is not None and problem.violations(result.choice) == []
     assert result.termination is Termination.STALLED and result.solve_seconds < 30.0
+
+
+def test_an_lp_highs_cannot_solve_with_time_left_ends_stalled_not_time_limit(monkeypatch):
+    """Values of 1e9 per response beside costs of cents: HiGHS may fail the LP relaxation numerically
+    in a second, neither solving it nor proving it infeasible. The repaired plan is then labelled
+    stalled (unproven with time left), not time_limit, which the 60 s limit never was."""
+    monkeypatch.setattr(exact, "solve_relaxation", lambda *args, **kwargs: Relaxation(False, None, None, proven=False))
+    problem = medium_problem(3, n=200)
+    result = solve_exact(problem, SolverOptions(time_limit_s=60.0))
+    assert result.termination is Termination.STALLED and result.choice is not None
+    assert problem.violations(result.choice) == []

@@ -16,6 +16,7 @@ import pytest
 from matplotlib.image import imread
 from test_frontier import write_scenario
 
+from optimizer.errors import ScenarioError
 from optimizer.plan.workflow import optimize
 from optimizer.reporting.report import write_report
 from optimizer.scenario.schema import load_scenario
@@ -100,6 +101,24 @@ def test_an_infeasible_scenario_is_reported_and_the_others_still_compared(folder
     assert "broke: No plan satisfies" in text and "Customers moved, base → more" in text
     write_comparison(result, folder / "with_broke")  # the page lists the scenario without a plan too
     assert "No plan satisfies" in (folder / "with_broke" / "compare.html").read_text(encoding="utf-8")
+
+
+def test_a_second_comparison_into_a_folder_leaves_no_plan_of_the_first(folder, two_budgets, tmp_path):
+    """The first comparison's plan of a scenario that has none now, or is no longer compared, is
+    removed; a folder of the user's among the plans is kept."""
+    plans = tmp_path / "plans"
+    compare(two_budgets, plans_dir=plans)
+    (plans / "notes").mkdir()
+    broke = write_scenario(tmp_path, "more", budget=1.0)  # the label 'more' again, now infeasible
+    second = compare([two_budgets[0], broke], plans_dir=plans)
+    assert [s.plan_folder is not None for s in second.scenarios] == [True, False]
+    assert sorted(p.name for p in plans.iterdir()) == ["base", "notes"]
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_a_comparison_of_fewer_than_two_scenarios_is_refused(two_budgets, count):
+    with pytest.raises(ScenarioError, match=f"two or more scenarios; {count} given"):
+        compare(two_budgets[:count])
 
 
 def test_scenarios_with_the_same_name_go_by_their_file_stem(folder):

@@ -168,6 +168,12 @@ def test_the_points_are_sorted_and_progress_hears_of_each(scenario):
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_value_that_is_no_finite_number_is_refused(scenario, value):
+    with pytest.raises(ScenarioError, match="must be finite numbers"):
+        sweep(scenario, "budget", [50.0, value])
+
+
 def test_an_unknown_limit_is_refused_with_a_did_you_mean_and_the_limits(scenario):
     with pytest.raises(ScenarioError) as error:
         sweep(scenario, "capacity[emial]", [1.0, 2.0])
@@ -205,6 +211,7 @@ def test_parse_range_gives_count_values_from_start_to_stop():
     ("5000:50000:1", "must have COUNT >= 2"),
     ("5000:5000:3", "START != STOP"),
     ("0:inf:3", "finite numbers"),
+    ("5000:6000:1000000000000", "asks for 1,000,000,000,000 points"),
 ])
 def test_parse_range_refuses_a_bad_range(text, message):
     with pytest.raises(ScenarioError) as error:
