@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
-from scipy.special import betaln, expit, gammaln, hyp2f1
+from scipy.special import betaln, expit, gammaln, hyp2f1, roots_jacobi
 
 from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.rfm import customer_features, rfm_scores, to_timestamp, unit_days
@@ -26,6 +26,8 @@ from optimizer.store.tables import require_columns
 DAYS_PER_MONTH = 365.25 / 12
 FREQUENCY_BUCKETS = 7
 """holdout_table groups calibration frequencies 0, 1, …, 6 and 7+ (Fader, Hardie & Lee 2005, Figure 5)."""
+QUADRATURE_NODES = 64
+"""Gauss–Jacobi nodes of expected_purchases where its closed form fails; twice as many must agree to 1e-9."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def p_alive(fit: BgNbdFit, frequency: ArrayLike, t_x: ArrayLike, T: ArrayLike) -
     repeat = np.broadcast_to(x > 0, log_odds.shape)
     x_r, t_r, T_r = (np.broadcast_to(v, log_odds.shape)[repeat] for v in (x, t_x, T))
     log_odds[repeat] = (np.log(fit.a) - np.log(fit.b + x_r - 1)
-                        + (fit.r + x_r) * (np.log(fit.alpha + T_r) - np.log(fit.alpha + t_r)))
+                        + (fit.r + x_r) * np.log1p((T_r - t_r) / (fit.alpha + t_r)))
     return expit(-log_odds)
 
 
@@ -156,15 +158,53 @@ def expected_purchases(fit: BgNbdFit, t: ArrayLike, frequency: ArrayLike, t_x: A
                        T: ArrayLike) -> NDArray[np.float64]:
     """E[purchases in (T, T+t] | x, t_x, T] (FHL 2005, eq. 10), t in the fit's time unit.
 
-    = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive).
+    = (a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive),
+    the closed form (continued analytically to a < 1) of E[(1 − (1+pτ)^−(r+x)) / p] · P(alive) with
+    p ~ Beta(a, b+x), τ = t/(α+T): alive at T, a customer buys at rate λ ~ Gamma(r+x, α+T) and drops out
+    with probability p after each purchase. Where the closed form fails, at a = 1 (0/0) and for r+x ≳ 1e5
+    (scipy's ₂F₁ gives NaN; such fits have α huge too, a rate prior of vanishing variance, every customer
+    buying at r/α), the integral is taken by quadrature (_purchases_if_alive_by_quadrature); NaN is left
+    where that fails too, and score_customers refuses such fits.
     """
-    x, T = np.asarray(frequency, dtype=float), np.asarray(T, dtype=float)
-    t = np.asarray(t, dtype=float)
+    t, x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, frequency, t_x, T)))
     r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
-    ratio = (alpha + T) / (alpha + T + t)
-    bracket = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-    purchases: NDArray[np.float64] = (a + b + x - 1) / (a - 1) * bracket * p_alive(fit, x, t_x, T)
+    with np.errstate(all="ignore"):  # the failures are caught below
+        ratio = (alpha + T) / (alpha + T + t)
+        bracket = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+        if_alive = np.asarray((a + b + x - 1) / (a - 1) * bracket, dtype=float)
+    fails = ~np.isfinite(if_alive) | (abs(a - 1) < 1e-6)  # near a = 1 the bracket cancels to ~1e-16/|a−1|
+    if fails.any():
+        if_alive[fails] = _purchases_if_alive_by_quadrature(fit, t[fails], x[fails], T[fails])
+    purchases: NDArray[np.float64] = if_alive * p_alive(fit, x, t_x, T)
     return purchases
+
+
+def _purchases_if_alive_by_quadrature(fit: BgNbdFit, t: NDArray[np.float64], x: NDArray[np.float64],
+                                      T: NDArray[np.float64]) -> NDArray[np.float64]:
+    """E[(1 − (1+pτ)^−(r+x)) / p], p ~ Beta(a, b+x), τ = t/(α+T), by Gauss–Jacobi quadrature in p.
+
+    The integrand, −expm1(−(r+x) log1p(pτ)) / p, is bounded by (r+x)τ and smooth on [0, 1] for any a > 0
+    and r, however large; the rule converges fast unless τ or (r+x)τ is large (a kink near p = 0). A value
+    is kept where QUADRATURE_NODES and twice as many nodes agree to 1e-9, NaN elsewhere.
+    """
+    value = np.full(x.shape, np.nan)
+    for frequency in np.unique(x):
+        rows = x == frequency
+        tau = t[rows] / (fit.alpha + T[rows])
+        coarse, fine = (_gauss_jacobi_purchases(fit.r + frequency, tau, fit.a, fit.b + frequency, nodes)
+                        for nodes in (QUADRATURE_NODES, 2 * QUADRATURE_NODES))
+        value[rows] = np.where(np.abs(fine - coarse) <= 1e-9 * np.abs(fine), fine, np.nan)
+    return value
+
+
+def _gauss_jacobi_purchases(s: float, tau: NDArray[np.float64], a: float, b: float,
+                            nodes: int) -> NDArray[np.float64]:
+    """Σ_k w_k (1 − (1 + p_k τ)^−s) / p_k over the Gauss–Jacobi rule (p_k, w_k) of Beta(a, b)."""
+    with np.errstate(all="ignore"):  # the weights overflow for a + b beyond ~1000: NaN, refused later
+        roots, weights = roots_jacobi(nodes, b - 1, a - 1)
+        p = (1 + roots) / 2
+        expectation: NDArray[np.float64] = (-np.expm1(-s * np.log1p(np.outer(tau, p))) / p) @ (weights / weights.sum())
+    return expectation
 
 
 def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x: NDArray[np.float64],
@@ -297,11 +337,12 @@ class CustomerValue:
 
 def score_customers(log: pd.DataFrame, cutoff: object, *, columns: Mapping[str, str] | None = None,
                     time_unit: str = "weeks", months: int = 12, monthly_discount: float = 0.01,
-                    date_format: str | None = None) -> CustomerValue:
+                    date_format: str | None = None, source: str = "the transaction log") -> CustomerValue:
     """Features, RFM scores and segments, and value per customer at ``cutoff``, both models fitted on it.
 
     Adds p_alive, expected_purchases (over the next ``months`` months), expected_spend and ltv to the
-    columns of rfm_scores.
+    columns of rfm_scores. A DataError naming ``source`` (the log's file) and the cut-off when a value
+    is not finite: the fit is degenerate.
     """
     _check_horizon(months, monthly_discount)
     features = customer_features(log, cutoff, columns=columns, time_unit=time_unit, date_format=date_format)
@@ -313,4 +354,20 @@ def score_customers(log: pd.DataFrame, cutoff: object, *, columns: Mapping[str, 
     table["expected_purchases"] = expected_purchases(bgnbd, horizon, x, t_x, T)
     table["expected_spend"] = expected_spend(gamma_gamma, x, features["repeat_monetary"].to_numpy(dtype=float))
     table["ltv"] = lifetime_value(bgnbd, gamma_gamma, features, months=months, monthly_discount=monthly_discount)
+    _check_finite(table, bgnbd, features, f"{source}, cut-off {to_timestamp(cutoff, 'cut-off').date()}")
     return CustomerValue(table, bgnbd, gamma_gamma)
+
+
+def _check_finite(table: pd.DataFrame, fit: BgNbdFit, features: pd.DataFrame, where: str) -> None:
+    """A DataError when a customer's value is not finite: the BG/NBD fit is degenerate."""
+    values = table[["p_alive", "expected_purchases", "expected_spend", "ltv"]].to_numpy(dtype=float)
+    bad = int((~np.isfinite(values).all(axis=1)).sum())
+    if bad:
+        repeat = int((features["frequency"] > 0).sum())
+        raise DataError(
+            f"The BG/NBD fit is degenerate (r={fit.r:.4g}, alpha={fit.alpha:.4g}, a={fit.a:.4g}, b={fit.b:.4g}"
+            f"{'' if fit.converged else ', not converged'}): the expected purchases and LTV of {bad:,} of "
+            f"{len(table):,} customers are not finite; the log has {features['T'].max():.3g} {fit.time_unit} of "
+            f"history before the cut-off, in which {repeat:,} of the {len(table):,} customers bought again, too "
+            "little to fit the model",
+            where=where, fix="Choose a later cut-off, or give a log with more history or more customers")

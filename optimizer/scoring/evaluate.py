@@ -16,7 +16,8 @@ drawn by a Generator from ``seed`` (the same resamples for every policy, so they
 Propensities come from a column, from the arm shares n_a / n (assignment completely at random),
 or from a multinomial logistic regression on the features (clipped below at ``min_propensity``);
 a history whose controls were drawn inside each campaign's audience (cvo's own control groups)
-is not completely random: give its propensities, or model them.
+is not completely random: give its propensities, or model them. Every arm the plan or a baseline
+uses, no campaign included, needs customers who got it: IPW values an arm only on them.
 Beside the plan: nobody treated, everybody given the best single campaign (the best by its
 estimate on the same history, so slightly flattered), and random targeting
 at the plan's volume (pi_i(a) = s_a, the plan's share of customers given arm a), whose estimate
@@ -36,7 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
-from optimizer.errors import DataError, did_you_mean
+from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column, read_history
 from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, read_run
 from optimizer.store.object_runs import object_store_url, readable_run
@@ -84,6 +85,11 @@ class RandomizedHistory:
     @property
     def n(self) -> int:
         return len(self.observed)
+
+    def customers_per_arm(self) -> NDArray[np.intp]:
+        """How many customers got each arm: IPW can value an arm only on customers who got it."""
+        counts: NDArray[np.intp] = np.bincount(self.observed, minlength=len(self.arms))
+        return counts
 
     def subset(self, rows: NDArray[np.intp]) -> RandomizedHistory:
         return RandomizedHistory(self.customer_ids[rows], self.arms, self.observed[rows], self.outcome[rows],
@@ -174,6 +180,9 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
     needed = (columns.customer_id, columns.campaign, columns.treated, options.outcome)
     require_columns(history, needed, "the history table", "history",
                     "The history needs the customer id, the campaign, treated (0/1) and the outcome to value")
+    if history.empty:
+        raise DataError("The history has no customers", where="history table",
+                        fix="Evaluate on a randomized history with one row per customer")
     ids = history[columns.customer_id].astype(str).to_numpy(dtype=object)
     duplicated = pd.Series(ids).duplicated().to_numpy()
     if duplicated.any():
@@ -207,16 +216,31 @@ def estimate_propensity(history: pd.DataFrame, observed: NDArray[np.intp], n_arm
     if Propensity(options.propensity) is Propensity.SHARES:
         shares: NDArray[np.float64] = (np.bincount(observed, minlength=n_arms) / len(observed))[observed]
         return shares
-    features = options.features or tuple(c for c in map(str, history.columns)
-                                         if c not in (*columns.reserved(), options.outcome))
-    require_columns(history, features, "the history table", "history", "List features that exist in the history")
-    x = pd.get_dummies(history[list(features)], dtype=float).fillna(0.0)
-    x = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
+    if len(np.unique(observed)) == 1:
+        return np.ones(len(observed))  # one arm observed: every customer got it for certain
+    x = feature_matrix(history, columns, options)
     model = LogisticRegression(max_iter=1000).fit(x.to_numpy(), observed)
     probabilities = model.predict_proba(x.to_numpy())
     column = np.searchsorted(model.classes_, observed)
     modelled: NDArray[np.float64] = np.maximum(probabilities[np.arange(len(observed)), column], options.min_propensity)
     return modelled
+
+
+def feature_matrix(history: pd.DataFrame, columns: HistoryColumns, options: EvaluateOptions) -> pd.DataFrame:
+    """The customer features to model propensities from (given, or every column that is not reserved),
+    one-hot encoded and standardised."""
+    features = options.features or tuple(c for c in map(str, history.columns)
+                                         if c not in (*columns.reserved(), options.outcome))
+    if not features:
+        raise DataError(
+            f"The history has no feature columns to model propensities from: it holds only "
+            f"{', '.join(map(str, history.columns))}", where="history table",
+            fix="Use --propensity shares for a completely randomized history, or add the customer features "
+            "the assignment depended on")
+    require_columns(history, features, "the history table", "history", "List features that exist in the history")
+    x = pd.get_dummies(history[list(features)], dtype=float).fillna(0.0)
+    standardised: pd.DataFrame = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
+    return standardised
 
 
 def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
@@ -252,17 +276,38 @@ def deterministic_policy(data: RandomizedHistory, arms: NDArray[np.object_]) -> 
     """pi as an (n, arms) 0/1 matrix from one arm label per customer (None: no campaign)."""
     labels = np.array([NO_CAMPAIGN if a is None or a != a else str(a) for a in arms], dtype=object)
     index = pd.Index(data.arms).get_indexer(pd.Index(labels))
-    unknown = np.flatnonzero(index < 0)
+    got = data.customers_per_arm()
+    unknown = np.flatnonzero((index < 0) | ((index > 0) & (got[np.maximum(index, 0)] == 0)))
     if unknown.size:
         name = labels[unknown[0]]
-        hint = did_you_mean(name, data.arms[1:])
+        campaigns = [arm for arm, customers in zip(data.arms[1:], got[1:]) if customers]
+        hint = did_you_mean(name, campaigns)
         raise DataError(
-            f"The plan gives '{name}' to {unknown.size:,} customer(s), but no customer in the history got it, "
-            "so its value cannot be estimated", where="plan vs history",
-            fix=f"{hint + ' ' if hint else ''}Campaigns in the history: {', '.join(data.arms[1:])}")
+            f"The plan gives '{name}' to {int((labels == name).sum()):,} customer(s), but no customer in the "
+            "history got it, so its value cannot be estimated", where="plan vs history",
+            fix=f"{hint + ' ' if hint else ''}Campaigns in the history: {', '.join(campaigns) or 'none'}")
     policy = np.zeros((data.n, len(data.arms)))
     policy[np.arange(data.n), index] = 1.0
     return policy
+
+
+def require_both_kinds_of_customer(data: RandomizedHistory, policy: NDArray[np.float64]) -> None:
+    """Raise unless some customers went without a campaign (the plan's untreated customers and the
+    baseline 'nobody' are valued on them) and some got one (the baseline 'everybody')."""
+    got = data.customers_per_arm()
+    if got[0] == 0:
+        raise DataError(
+            f"None of the {data.n:,} history customers the plan covers went without a campaign, but the plan "
+            f"leaves {int(policy[:, 0].sum()):,} of them untreated and the baseline 'nobody' all of them, so what "
+            "no campaign earns cannot be estimated", where="plan vs history",
+            fix="Evaluate on a randomized history with a control arm: customers drawn at random to get no "
+            "campaign (treated 0)")
+    if not got[1:].any():
+        raise DataError(
+            f"None of the {data.n:,} history customers the plan covers got a campaign, so no campaign's value "
+            "can be estimated", where="plan vs history",
+            fix="Evaluate on a randomized history in which customers were drawn at random to get each campaign "
+            "(treated 1) beside the untreated ones")
 
 
 def random_policy(data: RandomizedHistory, shares: Mapping[str, float]) -> NDArray[np.float64]:
@@ -310,8 +355,9 @@ def baselines(
 ) -> tuple[PolicyValue, ...]:
     """Nobody treated; everybody with the best single campaign; random at the plan's per-arm shares."""
     nobody = policy_value(data, "nobody", random_policy(data, {}), options)
+    got = data.customers_per_arm()
     singles = [policy_value(data, f"everybody: {arm}", random_policy(data, {arm: 1.0}), options)
-               for arm in data.arms[1:]]
+               for a, arm in enumerate(data.arms) if a > 0 and got[a] > 0]
     best = max(singles, key=lambda v: v.value)
     shares = {arm: float(policy[:, a].mean()) for a, arm in enumerate(data.arms) if a > 0}
     random = policy_value(data, "random at the plan's volume", random_policy(data, shares), options)
@@ -320,8 +366,10 @@ def baselines(
 
 def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
                   options: EvaluateOptions = EvaluateOptions()) -> Evaluation:
-    """The plan's value on the history customers it covers, beside the baselines."""
-    data = randomized_history(history, columns, options)
+    """The plan's value on the history customers it covers, beside the baselines. The arms are checked
+    before the costs: a campaign the history never tested is the problem, not its cost."""
+    require_resamples(options.bootstrap)
+    data = randomized_history(history, columns, replace(options, costs=None))
     arms = plan_arms(plan)
     matched = np.flatnonzero(pd.Index(arms.index).get_indexer(data.customer_ids) >= 0)
     if matched.size == 0:
@@ -329,6 +377,8 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
                         fix="Evaluate a plan made for the customers of this history (same customer ids)")
     data = data.subset(matched)
     policy = deterministic_policy(data, arms.loc[pd.Index(data.customer_ids)].to_numpy())
+    require_both_kinds_of_customer(data, policy)
+    data = replace(data, costs=arm_costs(data.arms, options.costs))
     return Evaluation(
         plan=policy_value(data, "plan", policy, options), baselines=baselines(data, policy, options),
         n_customers=data.n, n_unmatched=len(history) - data.n,
@@ -337,6 +387,13 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
         interval=f"bootstrap ({options.bootstrap})" if options.bootstrap else "normal",
         outcome=options.outcome, costs=dict(options.costs or {}),
         costs_source="given" if options.costs else "none given")
+
+
+def require_resamples(bootstrap: int) -> None:
+    """Raise unless ``bootstrap`` is 0 (the normal interval) or a number of resamples."""
+    if bootstrap < 0:
+        raise ScenarioError(f"The interval cannot be drawn from {bootstrap} bootstrap resamples", where="--bootstrap",
+                            fix="Give 0 for the normal interval, or a number of resamples such as 1000")
 
 
 def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryColumns = COLUMNS,
@@ -351,9 +408,10 @@ def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryCo
             plan_file = folder / PLAN_FILE if (folder / PLAN_FILE).is_file() else folder / PLAN_FOLDER
             return evaluate_files(plan_file, history_path, columns, options)
     plan = read_table(Path(plan_path), what="plan", text_columns=("customer_id", "campaign_id"))
-    costs, source = run_costs(Path(plan_path)) if options.costs is None else (dict(options.costs), "given")
-    evaluation = evaluate_plan(plan, read_history(Path(history_path), columns), columns,
-                               replace(options, costs=costs or None))
+    history = read_history(Path(history_path), columns)
+    costs, source = (tested_costs(run_costs(Path(plan_path)), history, columns) if options.costs is None
+                     else (dict(options.costs), "given"))
+    evaluation = evaluate_plan(plan, history, columns, replace(options, costs=costs or None))
     return replace(evaluation, costs=costs, costs_source=source)
 
 
@@ -367,6 +425,18 @@ def run_costs(plan_path: Path) -> tuple[dict[str, float], str]:
     summary = read_run(folder).summary
     costs = {str(c["id"]): _contact_cost(c) for c in summary.get("campaigns", [])}
     return costs, f"the scenario's cost per contact ({folder / SUMMARY_FILE})"
+
+
+def tested_costs(costs: tuple[dict[str, float], str], history: pd.DataFrame,
+                 columns: HistoryColumns) -> tuple[dict[str, float], str]:
+    """The scenario's costs of the campaigns some history customer got: a scenario campaign the history
+    never tested cannot be charged, and its cost is not the user's mistake (a plan giving it fails later)."""
+    charged, source = costs
+    if not {columns.campaign, columns.treated} <= set(map(str, history.columns)):
+        return charged, source  # randomized_history names the missing column
+    labels, treated = campaign_arms(history, columns)
+    tested = {str(label) for label in labels[treated == 1]}
+    return {name: cost for name, cost in charged.items() if name in tested}, source
 
 
 def _contact_cost(campaign: dict[str, Any]) -> float:

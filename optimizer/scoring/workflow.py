@@ -103,7 +103,7 @@ def score(
         tell(f"Reading {transactions}")
         log = read_log(transactions, columns=transaction_columns, date_format=date_format)
         _check_cutoff(log, cutoff, transactions)
-        valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell)
+        valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell, str(transactions))
         table = valued.table
     elif customers is not None:
         table = _read_customers(customers, customer_id or columns.customer_id, columns.customer_id)
@@ -127,12 +127,13 @@ def score(
 
 
 def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: float, holdout_weeks: float,
-           tell: Stage) -> _Valued:
-    """The customer values at ``cutoff``, the holdout check, and P(alive) only when it informs."""
+           tell: Stage, source: str) -> _Valued:
+    """The customer values at ``cutoff``, the holdout check, and P(alive) only when it informs; a note
+    for each fit that did not converge."""
     tell(f"Valuing the customers of {len(log.orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
-    value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount)
+    value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount, source=source)
     dropout = dropout_test(value.bgnbd, value.table)
-    table, notes = value.table.reset_index(), []
+    table, notes = value.table.reset_index(), _convergence_notes(value, cutoff)
     alive = table["p_alive"].to_numpy(dtype=float)
     if not p_alive_informative(alive, dropout):
         low, high = np.percentile(alive, [5, 95])
@@ -149,6 +150,13 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
             notes.append(f"No holdout check: too few customers bought and came back before the last "
                          f"{holdout_weeks:g} weeks; give a shorter --holdout-weeks")
     return _Valued(value, table, log.reading, check, dropout, tuple(notes))
+
+
+def _convergence_notes(value: CustomerValue, cutoff: str) -> list[str]:
+    """A note for each of BG/NBD and Gamma-Gamma whose likelihood maximisation did not converge."""
+    return [f"the {name} fit did not converge (the optimiser stopped early, or a parameter reached the bound "
+            f"e^±15: the log up to {cutoff} does not pin it down); its values are unreliable, try a later cut-off"
+            for name, fit in (("BG/NBD", value.bgnbd), ("Gamma-Gamma", value.gamma_gamma)) if not fit.converged]
 
 
 def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:

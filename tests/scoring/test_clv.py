@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.integrate import quad
 from scipy.special import beta, gamma
 
 from optimizer.errors import DataError, ScenarioError
@@ -122,6 +123,33 @@ def test_expected_purchases_grow_with_t(bgnbd):
     for x, t_x in ((0.0, 0.0), (2.0, 30.43), (10.0, 35.0)):
         expected = expected_purchases(bgnbd, t, x, t_x, 38.86)
         assert expected[0] == pytest.approx(0.0, abs=1e-12) and np.all(np.diff(expected) > 0)
+
+
+def test_expected_purchases_when_a_is_one():
+    """a = 1 makes the closed form 0/0 (fitted so on the CDNOW sample cut off at 1997-01-08). With
+    r = b = 1 and no repeat purchase, E[(1 − (1+pτ)^−1) / p] over p ~ U(0, 1) is ∫₀^τ dv/(1+v) = log(1+τ),
+    τ = t/(α+T)."""
+    fit = BgNbdFit(r=1.0, alpha=4.0, a=1.0, b=1.0, log_likelihood=0.0, n_customers=1, converged=True,
+                   time_unit="weeks")
+    t, T = np.array([1.0, 13.0, 52.0]), np.array([0.0, 10.0, 39.0])
+    assert expected_purchases(fit, t, 0.0, 0.0, T) == pytest.approx(np.log1p(t / (fit.alpha + T)), rel=1e-12)
+
+
+def test_expected_purchases_when_every_customer_buys_at_one_rate():
+    """r and α huge, a rate prior of vanishing variance (fitted so on two days of CDNOW), where scipy's ₂F₁
+    gives NaN. With a = 2, b = 1 and no repeat purchase p has density 2p, so the expectation is
+    2 ∫₀¹ (1 − (1+pτ)^−r) dp = 2 [1 − (1 − (1+τ)^(1−r)) / ((r−1)τ)]; with one repeat purchase at T,
+    p ~ Beta(2, 2) (density 6p(1−p)) and P(alive) = 1 / (1 + a/b) = 1/3."""
+    r = 3e5
+    fit = BgNbdFit(r=r, alpha=r / 0.1, a=2.0, b=1.0, log_likelihood=0.0, n_customers=1, converged=True,
+                   time_unit="weeks")
+    t, T = np.array([4.0, 52.0, 520.0]), 10.0
+    tau = t / (fit.alpha + T)
+    once = 2 * (1 - -np.expm1((1 - r) * np.log1p(tau)) / ((r - 1) * tau))
+    assert expected_purchases(fit, t, 0.0, 0.0, T) == pytest.approx(once, rel=1e-12)
+    twice = [quad(lambda p, k=k: 6 * (1 - p) * -np.expm1(-(r + 1) * np.log1p(p * k)), 0, 1, epsabs=0,
+                  epsrel=1e-13)[0] / 3 for k in tau]
+    assert expected_purchases(fit, t, 1.0, T, T) == pytest.approx(twice, rel=1e-12)
 
 
 def test_expected_spend_shrinks_towards_the_customer_mean(calibration):

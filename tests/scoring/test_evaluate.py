@@ -11,6 +11,8 @@ is computed exactly (on the simulated customers) and the estimate's interval mus
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -290,3 +292,94 @@ def test_a_campaign_with_variants_costs_its_variants_mean_per_contact_sent() -> 
         {"id": "unsent", "cost_per_contact": 9.0, "treatment": 0}]}
     assert _contact_cost(campaign) == pytest.approx((30 * 1.5 + 70 * 0.05) / 100)
     assert _contact_cost({"id": "call", "cost_per_contact": 4.0}) == 4.0
+
+
+def test_a_history_without_untreated_customers_cannot_value_what_no_campaign_earns(simulated):
+    """Without controls, the customers a plan leaves out (and the baseline 'nobody') match no one and
+    would silently count as earning 0."""
+    history, _ = simulated
+    treated = history[history.campaign_id.notna()].iloc[:300].reset_index(drop=True)
+    plan = targeting(treated)
+    untreated = int(plan.campaign_id.isna().sum())
+    with pytest.raises(DataError, match=rf"None of the 300 history customers the plan covers went without a "
+                       rf"campaign.*the plan leaves {untreated} of them.*the baseline 'nobody' all of them.*"
+                       r"Evaluate on a randomized history with a control arm"):
+        evaluate_plan(plan, treated)
+    with pytest.raises(DataError, match="went without a campaign"):  # 'nobody' needs controls even then
+        evaluate_plan(plan.assign(campaign_id="a", group="treatment"), treated)
+
+
+def test_model_propensities_need_feature_columns(simulated):
+    history, _ = simulated
+    small = history.iloc[:200]
+    bare = small.drop(columns=["x1", "propensity"])
+    with pytest.raises(DataError, match=r"The history has no feature columns to model propensities from.*"
+                       r"--propensity shares"):
+        evaluate_plan(targeting(small), bare, options=EvaluateOptions(propensity=Propensity.MODEL))
+
+
+def test_a_history_with_one_arm_gets_the_arm_message_with_modelled_propensities(simulated):
+    history, _ = simulated
+    treated = history[history.campaign_id == "a"].iloc[:200].reset_index(drop=True)
+    with pytest.raises(DataError, match="went without a campaign"):
+        evaluate_plan(targeting(treated).replace({"campaign_id": {"b": "a"}}), treated, options=EvaluateOptions(propensity=Propensity.MODEL,
+                                                                             features=("x1",)))
+
+
+def test_a_campaign_the_history_never_tested_is_named_before_its_cost(simulated):
+    history, _ = simulated
+    plan = targeting(history).replace({"campaign_id": {"b": "new_push"}})
+    with pytest.raises(DataError, match="The plan gives 'new_push' to .* but no customer in the history got it"):
+        evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "new_push": 0.1}))
+
+
+def test_the_scenarios_cost_of_a_campaign_the_history_never_tested_is_not_charged(simulated, tmp_path):
+    import json
+
+    from optimizer.store.files import write_run
+
+    history, _ = simulated
+    plan = targeting(history)
+    campaigns = [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1},
+                 {"id": "new_push", "cost_per_contact": 0.2}]  # in the scenario, sent to nobody, never tested
+    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
+                                       "summary.json": lambda temp: temp.write_text(json.dumps(
+                                           {"run_id": "r1", "campaigns": campaigns}))})
+    history.to_parquet(tmp_path / "history.parquet", index=False)
+    result = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")
+    assert result.costs == {"a": 0.3, "b": 0.1}
+
+
+def test_an_empty_history_is_an_error_without_warnings(simulated):
+    history, _ = simulated
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"The history has no customers \(history table\)"):
+            evaluate_plan(targeting(history), history.iloc[:0])
+
+
+def test_a_history_of_controls_only(simulated):
+    history, _ = simulated
+    controls = history[history.campaign_id.isna()].iloc[:200].reset_index(drop=True)
+    with pytest.raises(DataError, match="The plan gives 'a' to .*Campaigns in the history: none"):
+        evaluate_plan(targeting(controls), controls, options=EvaluateOptions(costs={"a": 0.3}))
+    with pytest.raises(DataError, match="None of the 200 history customers the plan covers got a campaign"):
+        evaluate_plan(targeting(controls).assign(campaign_id=None, group=None), controls)
+
+
+def test_a_negative_number_of_bootstrap_resamples_is_refused(simulated, tmp_path):
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+    from optimizer.errors import ScenarioError
+
+    history, _ = simulated
+    small = history.iloc[:200]
+    with pytest.raises(ScenarioError, match=r"-3 bootstrap resamples.*Give 0 for the normal interval"):
+        evaluate_plan(targeting(small), small, options=EvaluateOptions(bootstrap=-3))
+    targeting(small).to_parquet(tmp_path / "plan.parquet", index=False)
+    small.to_parquet(tmp_path / "history.parquet", index=False)
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "plan.parquet"), "--history",
+                                      str(tmp_path / "history.parquet"), "--bootstrap", "-3"])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)  # no traceback
+    assert "error: The interval cannot be drawn from -3 bootstrap resamples (--bootstrap)" in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from optimizer.cli import app
 from optimizer.scenario.data import load_scores
+from optimizer.scoring import clv
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -247,3 +249,30 @@ def test_no_holdout_check_when_asked(tmp_path):
                     "--holdout-weeks", "0", "--out", str(tmp_path))
     assert result.exit_code == 0 and "Holdout check" not in result.output
     assert "value_check" not in json.loads((tmp_path / "score_report.json").read_text())
+
+
+def test_a_degenerate_value_fit_is_refused_before_anything_is_written(tmp_path):
+    """Five orders of three customers cut off on the last day: the BG/NBD fit runs off (r ≈ 1.7e5, a ≈ 5600)
+    and no value is finite; the error names the file, the cut-off and the fix, and writes nothing."""
+    log = tmp_path / "tiny.csv"
+    log.write_text("customer_id,date,amount\nA,2020-01-01,10\nB,2020-01-05,11\nA,2020-03-01,12\n"
+                   "C,2020-04-01,13\nB,2020-06-01,14\n")
+    result = invoke("--transactions", str(log), "--cutoff", "2020-06-01", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 3, result.output
+    output = " ".join(result.output.split())
+    assert "error: The BG/NBD fit is degenerate (r=" in output and "not converged): the expected purchases" in output
+    assert ("the log has 21.7 weeks of history before the cut-off, in which 2 of the 3 customers bought again, "
+            "too little to fit the model") in output
+    assert f"({log}, cut-off 2020-06-01). Choose a later cut-off" in output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_fit_that_did_not_converge_is_said_on_the_console(tmp_path, monkeypatch):
+    fit_bgnbd = clv.fit_bgnbd
+    monkeypatch.setattr(clv, "fit_bgnbd", lambda features: replace(fit_bgnbd(features), converged=False))
+    result = invoke("--transactions", str(CDNOW), "--cutoff", "1997-09-30", "--column", "amount=dollar_value",
+                    "--holdout-weeks", "0", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Note: the BG/NBD fit did not converge" in result.output
+    assert "Gamma-Gamma fit did not converge" not in result.output
+    assert not json.loads((tmp_path / "score_report.json").read_text())["bgnbd"]["converged"]
