@@ -14,6 +14,10 @@ evaluating those texts, not the tree. With r_i the campaign the rules give custo
     value loss   = z_plan - z_rules
 
 Rules are not held to the scenario's limits; each limit's use under the rules is listed beside it.
+Nor do they know who may get what (eligibility, the contact policy) or the run's lists: the
+customers a rule gives a campaign they may not get are counted, those on the do-not-contact list
+and the promised (forced) customers the rules give another campaign are named in rules.json, and
+the text says to apply the rules after all of these.
 """
 
 from __future__ import annotations
@@ -71,6 +75,10 @@ class RuleSet:
     limits: tuple[dict[str, Any], ...]
     columns: tuple[str, ...]
     left_out: tuple[str, ...]
+    not_allowed: int = 0
+    excluded_given: tuple[str, ...] = ()
+    forced_missed: tuple[str, ...] = ()
+    forced: int = 0
 
     @property
     def value_loss(self) -> float:
@@ -88,7 +96,17 @@ class RuleSet:
                   for limit in self.limits if not limit["holds"]]
         return "\n".join([*lines, "", f"Agreement with the plan: {self.agreement:.1%} of customers; value loss "
                           f"{self.value_loss:,.2f} of {self.plan_value:,.2f} ({share:.1%}).",
-                          f"Limits the rules break (rules are not held to them): {'; '.join(broken) or 'none'}."])
+                          f"Limits the rules break (rules are not held to them): {'; '.join(broken) or 'none'}.",
+                          self._apply_after()])
+
+    def _apply_after(self) -> str:
+        """What the rules do not know, to apply before them (module docstring)."""
+        excluded = f", {len(self.excluded_given):,} of them on the do-not-contact list" if self.excluded_given else ""
+        forced = (f"; {len(self.forced_missed):,} of the {self.forced:,} promised customers would not get their "
+                  "promised campaign" if self.forced else "")
+        named = " (rules.json names them)" if self.excluded_given or self.forced_missed else ""
+        return (f"Apply the rules only after eligibility, the contact policy and the run's lists: alone they would "
+                f"give {self.not_allowed:,} customers a campaign they may not get{excluded}{forced}{named}.")
 
 
 def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
@@ -97,7 +115,7 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
         raise ScenarioError(f"The rules' depth must be between 1 and 8, not {depth}", where="--depth",
                             fix="Give --depth 3 for rules a person can read, up to 8 for closer ones")
     run = read_run(out_dir)
-    problem, customers, choice, forced = _planned(out_dir, run.summary)
+    problem, customers, choice, forced, excluded = _planned(out_dir, run.summary)
     features, names, left_out = _features(customers)
     labels = np.array([*problem.campaign_ids, NOTHING], dtype=object)
     tree = _fit(features, np.where(choice == NO_CAMPAIGN, len(problem.campaign_ids), choice), depth)
@@ -105,10 +123,13 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
     matches = _matches(rules, customers)
     given = _given(rules, matches, problem.campaign_ids)
     allowed = _allowed(problem, given)
+    ids = problem.customer_ids.astype(str)
+    promised = np.full(len(choice), NO_CAMPAIGN) if forced is None else forced
     return RuleSet(depth, _counted(rules, matches, choice, given), float(np.mean(given == choice)),
                    _worth(problem, choice, forced), _worth(problem, allowed, forced), _limits(problem, allowed),
-                   tuple(names),
-                   tuple(left_out))
+                   tuple(names), tuple(left_out), int((given != allowed).sum()),
+                   tuple(ids[(given != NO_CAMPAIGN) & excluded]),
+                   tuple(ids[(promised != NO_CAMPAIGN) & (given != promised)]), int((promised != NO_CAMPAIGN).sum()))
 
 
 def run_rules(location: Path | str, depth: int = 3) -> tuple[RuleSet, tuple[str, str]]:
@@ -141,9 +162,9 @@ def _worth(problem: Problem, choice: NDArray[np.intp], forced: NDArray[np.intp] 
 
 
 def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFrame, NDArray[np.intp],
-                                                              NDArray[np.intp] | None]:
+                                                              NDArray[np.intp] | None, NDArray[np.bool_]]:
     """The run's Problem (its scenario as run, on its run date and sample; the plan's own pairs
-    allowed), customer table, plan and forced customers' offers."""
+    allowed), customer table, plan, forced customers' offers and excluded customers."""
     if not (out_dir / SCENARIO_FILE).is_file():
         raise DataError(f"The run folder has no {SCENARIO_FILE} (runs of cvo before it kept none)", where=str(out_dir),
                         fix="Run cvo optimize again, then export its rules")
@@ -163,7 +184,9 @@ def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFr
     # the plan's own pairs were allowed when it was made (a commit since then records them as contacts)
     eligible, given = problem.eligible.copy(), np.flatnonzero(choice != NO_CAMPAIGN)
     eligible[given, choice[given]] = True
-    return replace(problem, eligible=eligible), data.customers.drop(columns=[data.scenario.customer_id]), choice, forced
+    excluded = data.lists.excluded if data.lists.excluded is not None else np.zeros(len(choice), dtype=bool)
+    return (replace(problem, eligible=eligible), data.customers.drop(columns=[data.scenario.customer_id]), choice,
+            forced, excluded)
 
 
 def _as_planned(scenario: Scenario, summary: dict[str, Any]) -> int | None:

@@ -67,7 +67,7 @@ def test_the_figures_are_those_of_the_rules_texts(tmp_path: Path) -> None:
     assert rules.agreement < 1.0 and rules.value_loss < 0  # the rules spend past the budget the plan keeps
     [budget] = [limit for limit in rules.limits if limit["name"] == "budget"]
     assert not budget["holds"] and budget["lhs"] > 60
-    assert "budget" in rules.text().splitlines()[-1]
+    assert "budget" in rules.text().splitlines()[-2]
 
 
 def test_rules_are_written_and_printed(tmp_path: Path) -> None:
@@ -133,3 +133,35 @@ def test_the_rules_of_a_committed_run_read_the_history_as_it_was_planned(tmp_pat
     after = plan_rules(tmp_path / "out", depth=2)
     assert (after.agreement, after.plan_value, after.rules_value) == pytest.approx(
         (before.agreement, before.plan_value, before.rules_value))
+
+
+def test_the_rules_say_whom_they_would_contact_against_the_lists(tmp_path: Path) -> None:
+    """The rules know columns, not the run's lists: the do-not-contact customers they would give a
+    campaign, and the promised customers they would give another one, are named and counted."""
+    pd.DataFrame({"customer_id": [f"c{k}" for k in range(0, 600, 5)]}).to_csv(tmp_path / "dnc.csv", index=False)
+    run_folder(tmp_path)
+    customers = pd.read_csv(tmp_path / "customers.csv")
+    callable_ids = customers["customer_id"][(customers["segment"] == "B") & (customers.index % 5 != 0)][:3]
+    pd.DataFrame({"customer_id": callable_ids}).to_csv(tmp_path / "promised.csv", index=False)
+    scenario = yaml.safe_load((tmp_path / "rules.yaml").read_text(encoding="utf-8"))
+    scenario["excluded"] = ["dnc.csv"]
+    scenario["forced"] = [{"file": "promised.csv", "campaign": "call"}]
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    plan = optimize(tmp_path / "rules.yaml")
+    write_plan(plan, tmp_path / "out")
+    exported = plan_rules(tmp_path / "out", depth=2)
+    columns = {name: customers[name].to_numpy() for name in customers.columns}
+    taken, given = np.zeros(600, dtype=bool), np.full(600, "none", dtype=object)
+    for rule in exported.rules:  # the leaves of a tree never overlap: the order does not matter
+        holds = np.asarray(parse(rule.condition, where="test").evaluate(columns, 600), dtype=bool) & ~taken
+        given[holds], taken = rule.campaign, taken | holds
+    excluded = customers["customer_id"].isin([f"c{k}" for k in range(0, 600, 5)]).to_numpy()
+    assert set(exported.excluded_given) == set(customers["customer_id"][excluded & (given != "none")])
+    assert len(exported.excluded_given) > 0 and exported.not_allowed >= len(exported.excluded_given)
+    promised = customers["customer_id"].isin(callable_ids).to_numpy()
+    assert set(exported.forced_missed) == set(customers["customer_id"][promised & (given != "call")])
+    assert exported.forced == 3
+    text = exported.text()
+    assert f"{len(exported.excluded_given):,} of them on the do-not-contact list" in text
+    assert f"{len(exported.forced_missed):,} of the 3 promised customers" in text
+    assert json.loads(json.dumps(exported.to_dict()))["excluded_given"] == list(exported.excluded_given)
