@@ -108,8 +108,9 @@ class Expression:
         raise ExpressionError(f"The expression '{self.text}' {problem}", where=where, fix=fix)
 
     def _error(self, problem: str, fix: str = HINT) -> ExpressionError:
-        """An error about this expression: "The expression '<text>' <problem> (<where>). <fix>"."""
-        return ExpressionError(f"The expression '{self.text}' {problem}", where=self.where, fix=fix)
+        """An error about this expression: "The expression '<text>' <problem> (<where>). <fix>", a
+        text longer than SHOWN characters cut in the middle."""
+        return ExpressionError(f"The expression '{_shown(self.text)}' {problem}", where=self.where, fix=fix)
 
     def _segment(self, node: ast.AST) -> str:
         """The source text of one node of this expression."""
@@ -148,7 +149,17 @@ def _clean(text: str) -> str:
 def _syntax_error(text: str, where: str, reason: str) -> ExpressionError:
     """The error for text that is not an expression at all."""
     key = f" in {where.rsplit(', ', 1)[-1]}" if ", " in where else ""
-    return ExpressionError(f"The expression '{text}'{key} is not valid: {reason}", where=where, fix=HINT)
+    return ExpressionError(f"The expression '{_shown(text)}'{key} is not valid: {reason}", where=where, fix=HINT)
+
+
+SHOWN = 200  # characters of an expression an error message shows at most
+
+
+def _shown(text: str) -> str:
+    """``text`` as an error shows it: whole up to SHOWN characters, else its start and end."""
+    if len(text) <= SHOWN:
+        return text
+    return f"{text[:SHOWN // 2]} … {text[-SHOWN // 2:]} ({len(text):,} characters)"
 
 
 def _describe(exc: SyntaxError, text: str) -> str:
@@ -190,13 +201,16 @@ class _Checker:
     names: set[str] = field(default_factory=set)
 
     def check(self, node: ast.AST) -> None:
-        """Check `node` and, recursively, its sub-expressions; each `_<Node>` method returns the children."""
-        method = getattr(self, f"_{type(node).__name__}", None)
-        if method is None:
-            word = NODE_WORDS.get(type(node), "the construct")
-            raise self.expression._error(f"uses {word} '{self.expression._segment(node)}', which is not allowed")
-        for child in method(node):
-            self.check(child)
+        """Check `node` and its sub-expressions, in order, with a stack of those still to check (a
+        long sum nests as deep as it has terms); each `_<Node>` method returns the children."""
+        waiting = [node]
+        while waiting:
+            node = waiting.pop()
+            method = getattr(self, f"_{type(node).__name__}", None)
+            if method is None:
+                word = NODE_WORDS.get(type(node), "the construct")
+                raise self.expression._error(f"uses {word} '{self.expression._segment(node)}', which is not allowed")
+            waiting.extend(reversed(method(node)))
 
     def operator(self, node: ast.AST, op: ast.AST, allowed: Iterable[type]) -> None:
         """Reject an operator that is not in `allowed`, e.g. '//' or 'is'."""
@@ -302,8 +316,15 @@ class _Evaluator:
         return value
 
     def _BinOp(self, node: ast.BinOp) -> NDArray[np.float64]:
-        symbol = SYMBOLS[type(node.op)]
-        return ARITHMETIC[type(node.op)](self.numbers(node.left, symbol), self.numbers(node.right, symbol))
+        """A chain of operations left to right, in a loop: ``a + b + ... + z`` nests to the left, and
+        a frame per link hit Python's recursion limit at about 250 terms."""
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp):
+            chain.append(chain[-1].left)
+        value = self.numbers(chain[-1].left, SYMBOLS[type(chain[-1].op)])
+        for link in reversed(chain):
+            value = ARITHMETIC[type(link.op)](value, self.numbers(link.right, SYMBOLS[type(link.op)]))
+        return value
 
     def _UnaryOp(self, node: ast.UnaryOp) -> NDArray[Any]:
         if isinstance(node.op, ast.Not):

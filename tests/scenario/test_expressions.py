@@ -346,3 +346,16 @@ def test_a_flag_column_with_gaps_is_named_for_them_and_a_comparison_reads_it(gap
     assert 'e.g. "email_opt_in == True" (a gap is then false)' in caught.value.message
     given = parse("email_opt_in == True", where="demo").evaluate({"email_opt_in": flags}, 3)
     assert given.tolist() == [True, False, False]
+
+
+def test_a_long_flat_sum_is_evaluated_and_an_error_shows_a_long_text_cut():
+    """A value_per_response of 2,000 terms (a + b + ...: the tree nests to the left, a recursion per
+    term hit Python's limit at ~250) is computed; an error about it shows its start and end only."""
+    text = " + ".join(["ltv"] * 2_000)
+    assert np.allclose(parse(text, where="demo").evaluate({"ltv": np.array([1.0, 2.5])}, size=2), [2_000.0, 5_000.0])
+    mixed = " - ".join(["ltv", *["0.5 * ltv"] * 999])
+    assert np.allclose(parse(mixed, where="demo").evaluate({"ltv": np.array([2.0])}, size=1), [2.0 - 999.0])
+    with pytest.raises(ExpressionError) as error:
+        parse(text + " + segment", where="demo").evaluate({"ltv": np.ones(2), "segment": np.array(["a", "b"])}, 2)
+    message = str(error.value)
+    assert "(12,007 characters)" in message and len(message) < 1_000
