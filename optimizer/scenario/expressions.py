@@ -170,11 +170,14 @@ def _describe(exc: SyntaxError, text: str) -> str:
 
 
 MISSING_FLAGS = "true/false with missing values"  # a flag column with gaps, read as objects
+MISSING_ONLY = "only missing values"  # a column with no value at all, read as objects
 
 
 def _kind(value: NDArray[Any]) -> str:
-    """What a value holds, in words: 'numbers', 'true/false', 'text' or MISSING_FLAGS."""
+    """What a value holds, in words: 'numbers', 'true/false', 'text', MISSING_FLAGS or MISSING_ONLY."""
     value = np.asarray(value)
+    if value.dtype.kind == "O" and value.size and all(_missing(item) for item in value.flat):
+        return MISSING_ONLY
     if value.dtype.kind == "O" and value.size and all(isinstance(item, bool | np.bool_) or _missing(item)
                                                       for item in value.flat):
         return MISSING_FLAGS
@@ -357,6 +360,11 @@ class _Evaluator:
     def compare(self, test: Callable[[Any, Any], Any], left: Operand, right: Operand) -> NDArray[np.bool_]:
         """One comparison of two (node, value) operands that must both hold text or both not."""
         (left_node, left_value), (right_node, right_value) = left, right
+        for node, value in (left, right):
+            if _kind(value) == MISSING_ONLY:
+                seg = self.expression._segment(node)
+                raise self.expression._error(f"compares '{seg}', which holds {MISSING_ONLY}",
+                                             f"Fill '{seg}' in the table, or leave it out of the expression")
         if (_kind(left_value) == "text") != (_kind(right_value) == "text"):
             problem = f"compares '{self.expression._segment(left_node)}' ({_kind(left_value)}) with "
             problem += f"'{self.expression._segment(right_node)}' ({_kind(right_value)})"

@@ -359,3 +359,17 @@ def test_a_long_flat_sum_is_evaluated_and_an_error_shows_a_long_text_cut():
         parse(text + " + segment", where="demo").evaluate({"ltv": np.ones(2), "segment": np.array(["a", "b"])}, 2)
     message = str(error.value)
     assert "(12,007 characters)" in message and len(message) < 1_000
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("gaps > 50", "compares 'gaps', which holds only missing values"),
+    ("gaps == 'VIP'", "compares 'gaps', which holds only missing values"),
+    ("gaps + 1", "applies '+' to 'gaps', which holds only missing values, not numbers"),
+    ("not gaps", "applies 'not' to 'gaps', which holds only missing values, not true/false"),
+])
+def test_a_column_with_no_value_at_all_is_named_for_it(text, said):
+    """A column of the customer table that is empty throughout (read as None): not 'true/false with
+    missing values', and no Python words ("'>' not supported between 'NoneType' and 'int'")."""
+    with pytest.raises(ExpressionError) as error:
+        parse(text, where="demo").evaluate({"gaps": np.array([None, None], dtype=object)}, size=2)
+    assert said in str(error.value) and "NoneType" not in str(error.value)
