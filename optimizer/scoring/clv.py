@@ -220,8 +220,9 @@ def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x: NDArray[np.f
     return log_density
 
 
-def fit_gamma_gamma(features: pd.DataFrame) -> GammaGammaFit:
-    """Maximum-likelihood Gamma-Gamma on customers with frequency > 0 and repeat_monetary > 0.
+def fit_gamma_gamma(features: pd.DataFrame, where: str = "the customer features") -> GammaGammaFit:
+    """Maximum-likelihood Gamma-Gamma on customers with frequency > 0 and repeat_monetary > 0
+    (``where``: what the features are of, for an error).
 
     The spend is the mean over repeat purchase days (orders on one day summed), the first purchase
     excluded; on CDNOW this is what reproduces the published p, q, γ (docs/clv.md).
@@ -233,7 +234,7 @@ def fit_gamma_gamma(features: pd.DataFrame) -> GammaGammaFit:
     keep = (x > 0) & (spend > 0)
     if keep.sum() < 2:
         raise DataError(f"Only {int(keep.sum())} customer(s) have a repeat purchase with positive spend",
-                        where="the customer features", fix="Use a longer period or more customers")
+                        where=where, fix="Choose a later cut-off, or give a log with more history or more customers")
     x, spend = x[keep], spend[keep]
 
     def negative(log_params: NDArray[np.float64]) -> float:
@@ -346,7 +347,8 @@ def score_customers(log: pd.DataFrame, cutoff: object, *, columns: Mapping[str, 
     """
     _check_horizon(months, monthly_discount)
     features = customer_features(log, cutoff, columns=columns, time_unit=time_unit, date_format=date_format)
-    bgnbd, gamma_gamma = fit_bgnbd(features), fit_gamma_gamma(features)
+    where = f"{source}, cut-off {to_timestamp(cutoff, 'cut-off').date()}"
+    bgnbd, gamma_gamma = fit_bgnbd(features), fit_gamma_gamma(features, where)
     table = rfm_scores(features)
     x, t_x, T = _bgnbd_arrays(features)
     horizon = months * DAYS_PER_MONTH / unit_days(time_unit)
@@ -354,7 +356,7 @@ def score_customers(log: pd.DataFrame, cutoff: object, *, columns: Mapping[str, 
     table["expected_purchases"] = expected_purchases(bgnbd, horizon, x, t_x, T)
     table["expected_spend"] = expected_spend(gamma_gamma, x, features["repeat_monetary"].to_numpy(dtype=float))
     table["ltv"] = lifetime_value(bgnbd, gamma_gamma, features, months=months, monthly_discount=monthly_discount)
-    _check_finite(table, bgnbd, features, f"{source}, cut-off {to_timestamp(cutoff, 'cut-off').date()}")
+    _check_finite(table, bgnbd, features, where)
     return CustomerValue(table, bgnbd, gamma_gamma)
 
 

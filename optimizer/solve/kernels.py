@@ -287,7 +287,6 @@ def mend_sweep(deltas: NDArray[np.float64], usage: NDArray[np.float64], rhs: NDA
     return made
 
 
-
 @numba.njit(cache=True, nogil=True)
 def _combined(weights: Floats, row: int, j: int, per_weight: NDArray[np.float64],
               per_count: NDArray[np.float64]) -> float:  # pragma: no cover

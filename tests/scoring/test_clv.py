@@ -202,3 +202,12 @@ def test_bad_model_inputs():
 def test_holdout_end_before_calibration_end(cdnow):
     with pytest.raises(ScenarioError, match="not after the calibration end"):
         calibration_and_holdout(cdnow, "1998-07-31")
+
+
+def test_too_few_repeat_buyers_names_the_log_and_its_cut_off():
+    log = pd.DataFrame({"customer_id": ["a", "b", "c", "c"], "date": pd.to_datetime(
+        ["2020-01-01", "2020-01-02", "2020-01-03", "2020-02-03"]), "amount": [10.0, 20.0, 30.0, 0.0]})
+    with pytest.raises(DataError) as error:
+        score_customers(log, "2020-03-01", source="orders.csv")
+    assert "Only 0 customer(s) have a repeat purchase" in error.value.message
+    assert "orders.csv, cut-off 2020-03-01" in error.value.message

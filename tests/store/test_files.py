@@ -107,3 +107,13 @@ def test_a_write_that_fails_keeps_the_previous_run_readable(tmp_path):
         write_run(tmp_path, "r2", {"plan.parquet": disk_full})
     assert read_run(tmp_path).run_id == "r1"
     assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
+
+
+@pytest.mark.parametrize(("name", "said"), [("weekly.yaml", "`cvo optimize"), ("notes.txt", "SCENARIO --out OUT_DIR")])
+def test_a_file_given_for_a_run_folder_is_named_as_a_file(tmp_path, name, said):
+    """`cvo report scenarios/weekly.yaml` said 'Run cvo optimize SCENARIO --out scenarios/weekly.yaml'."""
+    (tmp_path / name).write_text("name: weekly\n")
+    with pytest.raises(RunFolderError) as error:
+        read_run(tmp_path / name)
+    assert f"{name} is a file; a run folder is expected" in error.value.message and said in error.value.message
+    assert "--out " + str(tmp_path / name) not in error.value.message
