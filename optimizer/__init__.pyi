@@ -17,7 +17,8 @@ from .plan.rules import RuleSet as RuleSet, plan_rules as plan_rules, write_rule
 from .plan.workflow import Plan as Plan, optimize as optimize
 from .reporting.report import write_report as write_report
 from .scenario.schema import Scenario as Scenario, load_scenario as load_scenario
-from .scoring.evaluate import Evaluation as Evaluation, evaluate_files as evaluate_files
+from .scoring.evaluate import Evaluation as Evaluation
+from .scoring.evaluate_run import evaluate_files as evaluate_files
 from .scoring.rfm import Migration as Migration, segment_migration as segment_migration
 from .scoring.workflow import ScoreRun as ScoreRun, score as score, write_scores as write_scores
 from .store.files import read_plan as read_plan, read_summary as read_summary

@@ -203,7 +203,8 @@ def evaluate(
 
     Example: cvo evaluate out/weekly/plan.parquet --history examples/data/history.parquet
     """
-    from optimizer.scoring.evaluate import EvaluateOptions, Propensity, evaluate_files, format_evaluation
+    from optimizer.scoring.evaluate import EvaluateOptions, Propensity
+    from optimizer.scoring.evaluate_run import evaluate_files, format_evaluation
 
     try:
         costs = {campaign: _amount(amount, campaign) for campaign, amount in _mapping(cost or []).items()}

@@ -11,10 +11,9 @@ from .evaluate import (
     EvaluateOptions as EvaluateOptions,
     Evaluation as Evaluation,
     Propensity as Propensity,
-    evaluate_files as evaluate_files,
     evaluate_plan as evaluate_plan,
-    format_evaluation as format_evaluation,
 )
+from .evaluate_run import evaluate_files as evaluate_files, format_evaluation as format_evaluation
 from .rfm import (
     customer_features as customer_features,
     rfm_scores as rfm_scores,

@@ -1,13 +1,6 @@
-"""optimizer/scoring/evaluate.py: IPW values a plan without bias on randomized history.
-
-The simulation knows every customer's expected outcome under each arm, so a policy's true value
-is computed exactly (on the simulated customers) and the estimate's interval must cover it:
-
-    p_none(x) = 0.05 + 0.03 sigmoid(x1)
-    p_a(x)    = p_none(x) + 0.04 [x1 > 0]        (campaign 'a' works on half the customers)
-    p_b(x)    = p_none(x) + 0.01                  (campaign 'b' a little on everyone)
-    y         = 50 Bernoulli(p_arm(x))            (revenue), arms drawn with probabilities 0.5 / 0.3 / 0.2
-"""
+"""optimizer/scoring/evaluate.py: IPW values a plan without bias on randomized history, simulated as
+tests/evaluation_history.py says: every customer's expected outcome under each arm is known there,
+so a policy's true value is exact and the estimate's interval must cover it."""
 
 from __future__ import annotations
 
@@ -16,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from evaluation_history import ARMS, DESIGN, simulate, targeting, true_value
 
 from optimizer.errors import DataError
 from optimizer.scoring.evaluate import (
@@ -24,63 +18,11 @@ from optimizer.scoring.evaluate import (
     Propensity,
     RandomizedHistory,
     deterministic_policy,
-    evaluate_files,
     evaluate_plan,
-    format_evaluation,
     policy_value,
     random_policy,
 )
-
-ARMS = (NO_CAMPAIGN, "a", "b")
-DESIGN = np.array([0.5, 0.3, 0.2])
-
-
-def expected_revenue(x1: np.ndarray) -> np.ndarray:
-    """(n, 3) expected revenue under no campaign, 'a' and 'b'."""
-    none = 0.05 + 0.03 / (1 + np.exp(-x1))
-    return 50 * np.column_stack([none, none + 0.04 * (x1 > 0), none + 0.01])
-
-
-def simulate(n: int, rng: np.random.Generator, design: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
-    """A history table (one row per customer) and the true (n, 3) expected revenues.
-
-    ``design`` (n, 3) gives each customer's assignment probabilities (default: 0.5 / 0.3 / 0.2).
-    """
-    x1 = rng.normal(size=n)
-    probabilities = np.tile(DESIGN, (n, 1)) if design is None else design(x1)
-    arm = (rng.random(n)[:, None] > np.cumsum(probabilities, axis=1)).sum(axis=1)
-    mean = expected_revenue(x1)
-    revenue = 50.0 * (rng.random(n) < mean[np.arange(n), arm] / 50)
-    history = pd.DataFrame({
-        "customer_id": [f"c{i}" for i in range(n)],
-        "campaign_id": np.array([None, "a", "b"], dtype=object)[arm],
-        "treated": (arm > 0).astype(int),
-        "revenue": revenue,
-        "x1": x1,
-        "propensity": probabilities[np.arange(n), arm],
-    })
-    return history, mean
-
-
-def targeting(history: pd.DataFrame) -> pd.DataFrame:
-    """The plan under test: 'a' where x1 > 0, 'b' for a third of the rest, one control row."""
-    x1 = history.x1.to_numpy()
-    campaign = np.where(x1 > 0, "a", np.where(np.arange(len(x1)) % 3 == 0, "b", None)).astype(object)
-    group = np.where(campaign != None, "treatment", None).astype(object)  # noqa: E711
-    return pd.DataFrame({"customer_id": history.customer_id, "campaign_id": campaign, "group": group})
-
-
-def true_value(plan: pd.DataFrame, mean: np.ndarray, costs: dict[str, float] | None = None) -> float:
-    arm = pd.Index(ARMS).get_indexer(plan.campaign_id.where(plan.group == "treatment", NO_CAMPAIGN).fillna(NO_CAMPAIGN))
-    cost = np.array([0.0, *(costs or {}).values()]) if costs else np.zeros(3)
-    return float((mean[np.arange(len(arm)), arm] - cost[arm]).mean())
-
-
-@pytest.fixture(scope="module")
-def simulated():
-    """40,000 customers. A 95% interval from one seed misses the truth one time in twenty; how often
-    it covers is tested over 300 simulations in test_ipw_is_unbiased_and_..."""
-    return simulate(40_000, np.random.default_rng(6))
+from optimizer.scoring.evaluate_run import format_evaluation
 
 
 @pytest.mark.parametrize("options", [
@@ -186,19 +128,6 @@ def test_bootstrap_is_seeded_and_close_to_the_normal_interval(simulated):
     assert first.interval == "bootstrap (300)"
 
 
-def test_paired_difference_and_files(simulated, tmp_path):
-    history, _ = simulated
-    plan = targeting(history)
-    plan.to_parquet(tmp_path / "plan.parquet", index=False)
-    history.to_csv(tmp_path / "history.csv", index=False)
-    result = evaluate_files(tmp_path / "plan.parquet", tmp_path / "history.csv")
-    assert result.plan.value == pytest.approx(evaluate_plan(plan, history).plan.value)
-    gain, se = result.plan.minus(result.baselines[0])
-    assert gain == pytest.approx(result.plan.value - result.baselines[0].value)
-    assert se > 0
-    assert result.to_dict()["plan"]["name"] == "plan"
-
-
 def test_plan_campaign_missing_from_the_history(simulated):
     history, _ = simulated
     plan = targeting(history).replace({"campaign_id": {"b": "bb"}})
@@ -260,40 +189,6 @@ def test_the_plan_is_compared_with_each_baseline_by_a_paired_difference(simulate
     assert result.to_dict()["differences"][0]["baseline"] == "nobody"
 
 
-def test_a_plan_in_its_run_folder_is_charged_its_scenarios_costs(simulated, tmp_path):
-    import json
-
-    from optimizer.store.files import write_run
-
-    history, _ = simulated
-    plan = targeting(history)
-    summary = {"run_id": "r1", "campaigns": [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1}]}
-    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
-                                       "summary.json": lambda temp: temp.write_text(json.dumps(summary))})
-    history.to_parquet(tmp_path / "history.parquet", index=False)
-    charged = evaluate_files(tmp_path / "run" / "plan.parquet", tmp_path / "history.parquet")
-    given = evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "b": 0.1}))
-    assert charged.plan.value == pytest.approx(given.plan.value)
-    assert charged.costs == {"a": 0.3, "b": 0.1} and "the scenario's cost per contact" in charged.costs_source
-    folder = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")  # the folder itself: the same charge
-    assert folder.costs == charged.costs and folder.plan.value == pytest.approx(charged.plan.value)
-    plan.to_parquet(tmp_path / "loose.parquet", index=False)
-    loose = evaluate_files(tmp_path / "loose.parquet", tmp_path / "history.parquet")
-    assert loose.costs == {} and loose.costs_source.startswith("none given")
-    assert loose.plan.value > charged.plan.value
-
-
-def test_a_campaign_with_variants_costs_its_variants_mean_per_contact_sent() -> None:
-    from optimizer.scoring.evaluate import _contact_cost
-
-    campaign = {"id": "coupon", "cost_per_contact": 0.05, "variants": [
-        {"id": "letter", "cost_per_contact": 1.5, "treatment": 30}, {"id": "mail", "cost_per_contact": 0.05,
-                                                                       "treatment": 70},
-        {"id": "unsent", "cost_per_contact": 9.0, "treatment": 0}]}
-    assert _contact_cost(campaign) == pytest.approx((30 * 1.5 + 70 * 0.05) / 100)
-    assert _contact_cost({"id": "call", "cost_per_contact": 4.0}) == 4.0
-
-
 def test_a_history_without_untreated_customers_cannot_value_what_no_campaign_earns(simulated):
     """Without controls, the customers a plan leaves out (and the baseline 'nobody') match no one and
     would silently count as earning 0."""
@@ -331,23 +226,6 @@ def test_a_campaign_the_history_never_tested_is_named_before_its_cost(simulated)
     plan = targeting(history).replace({"campaign_id": {"b": "new_push"}})
     with pytest.raises(DataError, match="The plan gives 'new_push' to .* but no customer in the history got it"):
         evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "new_push": 0.1}))
-
-
-def test_the_scenarios_cost_of_a_campaign_the_history_never_tested_is_not_charged(simulated, tmp_path):
-    import json
-
-    from optimizer.store.files import write_run
-
-    history, _ = simulated
-    plan = targeting(history)
-    campaigns = [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1},
-                 {"id": "new_push", "cost_per_contact": 0.2}]  # in the scenario, sent to nobody, never tested
-    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
-                                       "summary.json": lambda temp: temp.write_text(json.dumps(
-                                           {"run_id": "r1", "campaigns": campaigns}))})
-    history.to_parquet(tmp_path / "history.parquet", index=False)
-    result = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")
-    assert result.costs == {"a": 0.3, "b": 0.1}
 
 
 def test_an_empty_history_is_an_error_without_warnings(simulated):

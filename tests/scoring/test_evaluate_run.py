@@ -1,0 +1,66 @@
+"""optimizer/scoring/evaluate_run.py: a run's plan evaluated from files, charged its scenario's costs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from evaluation_history import targeting
+
+from optimizer.scoring.evaluate import EvaluateOptions, evaluate_plan
+from optimizer.scoring.evaluate_run import _contact_cost, evaluate_files
+from optimizer.store.files import write_run
+
+
+def test_paired_difference_and_files(simulated, tmp_path):
+    history, _ = simulated
+    plan = targeting(history)
+    plan.to_parquet(tmp_path / "plan.parquet", index=False)
+    history.to_csv(tmp_path / "history.csv", index=False)
+    result = evaluate_files(tmp_path / "plan.parquet", tmp_path / "history.csv")
+    assert result.plan.value == pytest.approx(evaluate_plan(plan, history).plan.value)
+    gain, se = result.plan.minus(result.baselines[0])
+    assert gain == pytest.approx(result.plan.value - result.baselines[0].value)
+    assert se > 0
+    assert result.to_dict()["plan"]["name"] == "plan"
+
+
+def test_a_plan_in_its_run_folder_is_charged_its_scenarios_costs(simulated, tmp_path):
+    history, _ = simulated
+    plan = targeting(history)
+    summary = {"run_id": "r1", "campaigns": [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1}]}
+    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
+                                       "summary.json": lambda temp: temp.write_text(json.dumps(summary))})
+    history.to_parquet(tmp_path / "history.parquet", index=False)
+    charged = evaluate_files(tmp_path / "run" / "plan.parquet", tmp_path / "history.parquet")
+    given = evaluate_plan(plan, history, options=EvaluateOptions(costs={"a": 0.3, "b": 0.1}))
+    assert charged.plan.value == pytest.approx(given.plan.value)
+    assert charged.costs == {"a": 0.3, "b": 0.1} and "the scenario's cost per contact" in charged.costs_source
+    folder = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")  # the folder itself: the same charge
+    assert folder.costs == charged.costs and folder.plan.value == pytest.approx(charged.plan.value)
+    plan.to_parquet(tmp_path / "loose.parquet", index=False)
+    loose = evaluate_files(tmp_path / "loose.parquet", tmp_path / "history.parquet")
+    assert loose.costs == {} and loose.costs_source.startswith("none given")
+    assert loose.plan.value > charged.plan.value
+
+
+def test_a_campaign_with_variants_costs_its_variants_mean_per_contact_sent() -> None:
+    campaign = {"id": "coupon", "cost_per_contact": 0.05, "variants": [
+        {"id": "letter", "cost_per_contact": 1.5, "treatment": 30}, {"id": "mail", "cost_per_contact": 0.05,
+                                                                       "treatment": 70},
+        {"id": "unsent", "cost_per_contact": 9.0, "treatment": 0}]}
+    assert _contact_cost(campaign) == pytest.approx((30 * 1.5 + 70 * 0.05) / 100)
+    assert _contact_cost({"id": "call", "cost_per_contact": 4.0}) == 4.0
+
+
+def test_the_scenarios_cost_of_a_campaign_the_history_never_tested_is_not_charged(simulated, tmp_path):
+    history, _ = simulated
+    plan = targeting(history)
+    campaigns = [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1},
+                 {"id": "new_push", "cost_per_contact": 0.2}]  # in the scenario, sent to nobody, never tested
+    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
+                                       "summary.json": lambda temp: temp.write_text(json.dumps(
+                                           {"run_id": "r1", "campaigns": campaigns}))})
+    history.to_parquet(tmp_path / "history.parquet", index=False)
+    result = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")
+    assert result.costs == {"a": 0.3, "b": 0.1}
