@@ -125,11 +125,14 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
     allowed = _allowed(problem, given)
     ids = problem.customer_ids.astype(str)
     promised = np.full(len(choice), NO_CAMPAIGN) if forced is None else forced
-    return RuleSet(depth, _counted(rules, matches, choice, given), float(np.mean(given == choice)),
-                   _worth(problem, choice, forced), _worth(problem, allowed, forced), _limits(problem, allowed),
-                   tuple(names), tuple(left_out), int((given != allowed).sum()),
-                   tuple(ids[(given != NO_CAMPAIGN) & excluded]),
-                   tuple(ids[(promised != NO_CAMPAIGN) & (given != promised)]), int((promised != NO_CAMPAIGN).sum()))
+    return RuleSet(
+        depth=depth, rules=_counted(rules, matches, choice, given), agreement=float(np.mean(given == choice)),
+        plan_value=_worth(problem, choice, forced), rules_value=_worth(problem, allowed, forced),
+        limits=_limits(problem, allowed), columns=tuple(names), left_out=tuple(left_out),
+        not_allowed=int((given != allowed).sum()), excluded_given=tuple(ids[(given != NO_CAMPAIGN) & excluded]),
+        forced_missed=tuple(ids[(promised != NO_CAMPAIGN) & (given != promised)]),
+        forced=int((promised != NO_CAMPAIGN).sum()),
+    )
 
 
 def run_rules(location: Path | str, depth: int = 3) -> tuple[RuleSet, tuple[str, str]]:

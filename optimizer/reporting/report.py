@@ -57,13 +57,14 @@ SWEEP_HINT = "cvo sweep SCENARIO --budget A:B:N --out OUT_DIR"
 @dataclass(frozen=True)
 class SweepRecord:
     """A sweep run into ``folder``: the limit it varied, its points, frontier.png if drawn, and the
-    name of the scenario swept (None from a sweep.json that does not say)."""
+    name and resolved file of the scenario swept (None from a sweep.json that does not say)."""
 
     folder: Path
     limit: str | None
     points: list[dict[str, Any]]
     frontier_png: bytes | None
     scenario: str | None = None
+    scenario_path: str | None = None
 
 
 def report_run(location: Path | str, sweep_dir: Path | str | None = None) -> str:
@@ -92,16 +93,19 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
 
 
 def _check_same_scenario(sweep: SweepRecord | None, summary: dict[str, Any], given: bool) -> None:
-    """DataError when the sweep is of another scenario than the run (a sweep left in the folder by
-    an earlier run's scenario would be shown as this plan's frontier)."""
-    if sweep is None or sweep.scenario in (None, summary.get("scenario")):
+    """DataError when the sweep is of another scenario than the run, by name or, where both say, by
+    file (a scenario that extends another keeps its name): a sweep left in the folder by an earlier
+    run's scenario would be shown as this plan's frontier."""
+    paths = (sweep.scenario_path, summary.get("scenario_path")) if sweep is not None else (None, None)
+    if sweep is None or (sweep.scenario in (None, summary.get("scenario")) and (None in paths or paths[0] == paths[1])):
         return
     path = sweep.folder / SWEEP_FILE
     fix = (f"Give --sweep a folder where {SWEEP_HINT.split(' --out')[0]} wrote a sweep of '{summary.get('scenario')}'"
            if given else f"Run {SWEEP_HINT.replace('OUT_DIR', str(sweep.folder))} with this run's scenario, "
            f"or delete {path} and report without a sweep")
-    raise DataError(f"The sweep is of scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'",
-                    where=str(path), fix=fix)
+    swept = (f"scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'"
+             if sweep.scenario != summary.get("scenario") else f"scenario file {paths[0]}, the plan of {paths[1]}")
+    raise DataError(f"The sweep is of {swept}", where=str(path), fix=fix)
 
 
 def load_migration(out_dir: Path) -> dict[str, Any] | None:
@@ -153,7 +157,7 @@ def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
         raise DataError("The sweep has no list of 'points'", where=str(path), fix=fix)
     frontier = folder / FRONTIER_FILE
     return SweepRecord(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None,
-                       data.get("scenario"))
+                       data.get("scenario"), data.get("scenario_path"))
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:

@@ -105,7 +105,7 @@ class Expression:
             problem = f"names unknown columns {', '.join(repr(name) for name in unknown)}"
         shown = ", ".join(available[:12]) + (f" and {len(available) - 12} more" if len(available) > 12 else "")
         fix = " ".join(filter(None, [did_you_mean(unknown[0], available), f"Available columns: {shown or 'none'}"]))
-        raise ExpressionError(f"The expression '{self.text}' {problem}", where=where, fix=fix)
+        raise ExpressionError(f"The expression '{_shown(self.text)}' {problem}", where=where, fix=fix)
 
     def _error(self, problem: str, fix: str = HINT) -> ExpressionError:
         """An error about this expression: "The expression '<text>' <problem> (<where>). <fix>", a
@@ -360,13 +360,14 @@ class _Evaluator:
     def compare(self, test: Callable[[Any, Any], Any], left: Operand, right: Operand) -> NDArray[np.bool_]:
         """One comparison of two (node, value) operands that must both hold text or both not."""
         (left_node, left_value), (right_node, right_value) = left, right
-        for node, value in (left, right):
-            if _kind(value) == MISSING_ONLY:
+        kinds = (_kind(left_value), _kind(right_value))
+        for (node, _), kind in zip((left, right), kinds):  # a gap equals nothing, text or number: == and != hold
+            if kind == MISSING_ONLY and test not in (operator.eq, operator.ne):
                 seg = self.expression._segment(node)
                 raise self.expression._error(f"compares '{seg}', which holds {MISSING_ONLY}",
                                              f"Fill '{seg}' in the table, or leave it out of the expression")
-        if (_kind(left_value) == "text") != (_kind(right_value) == "text"):
-            problem = f"compares '{self.expression._segment(left_node)}' ({_kind(left_value)}) with "
-            problem += f"'{self.expression._segment(right_node)}' ({_kind(right_value)})"
+        if MISSING_ONLY not in kinds and (kinds[0] == "text") != (kinds[1] == "text"):
+            problem = f"compares '{self.expression._segment(left_node)}' ({kinds[0]}) with "
+            problem += f"'{self.expression._segment(right_node)}' ({kinds[1]})"
             raise self.expression._error(problem, "Compare text with quoted strings and numbers with numbers")
         return np.asarray(test(left_value, right_value), dtype=bool)

@@ -148,7 +148,8 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
         step = remaining.pop(0)
         child = holder.get(step)
         if step == "campaigns" and isinstance(child, list):
-            holder = _campaign(child, remaining, where, source)
+            holder, taken = _campaign(child, remaining, where, source)
+            del remaining[:taken]
             if not remaining:
                 raise ScenarioError(f"{where} names a campaign, not one of its keys", where=source,
                                     fix=f"Set one key, e.g. --set {'.'.join(steps)}.max_audience=500")
@@ -163,16 +164,16 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
     holder[remaining[0]] = value
 
 
-def _campaign(campaigns: list[Any], steps: list[str], where: str, source: str) -> dict[str, Any]:
+def _campaign(campaigns: list[Any], steps: list[str], where: str, source: str) -> tuple[dict[str, Any], int]:
     """The campaign whose id is the longest run of the next ``steps`` (an id may hold dots:
-    ``campaigns.phone.vip.max_audience``), those steps taken off; ScenarioError with a did-you-mean
-    otherwise."""
+    ``campaigns.phone.vip.max_audience``) and how many steps its id took; ScenarioError with a
+    did-you-mean otherwise."""
     known = {str(c.get("id")): c for c in campaigns if isinstance(c, dict)}
     for count in range(len(steps), 0, -1):
         campaign = known.get(".".join(steps[:count]))
         if campaign is not None:
-            del steps[:count]
-            return campaign
-    hint = did_you_mean(steps[0], list(known))
-    raise ScenarioError(f"{where}: the scenario has no campaign '{steps[0]}'", where=source,
+            return campaign, count
+    named = ".".join(steps[:-1]) or steps[0]  # all but the key, the campaign's id as far as it can tell
+    hint = did_you_mean(named, list(known)) or did_you_mean(steps[0], list(known))
+    raise ScenarioError(f"{where}: the scenario has no campaign '{named}'", where=source,
                         fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(known)}")

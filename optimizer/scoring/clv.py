@@ -163,20 +163,36 @@ def expected_purchases(fit: BgNbdFit, t: ArrayLike, frequency: ArrayLike, t_x: A
     p ~ Beta(a, b+x), τ = t/(α+T): alive at T, a customer buys at rate λ ~ Gamma(r+x, α+T) and drops out
     with probability p after each purchase. Where the closed form fails, at a = 1 (0/0) and for r+x ≳ 1e5
     (scipy's ₂F₁ gives NaN; such fits have α huge too, a rate prior of vanishing variance, every customer
-    buying at r/α), the integral is taken by quadrature (_purchases_if_alive_by_quadrature); NaN is left
-    where that fails too, and score_customers refuses such fits.
+    buying at r/α), the integral is taken by quadrature (_purchases_if_alive_by_quadrature); near a = 1
+    where that overflows too (b + x beyond ~1000), the closed form's mean at a ± A_STEP; NaN is left
+    where all fail, and score_customers refuses such fits.
     """
     t, x, t_x, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, frequency, t_x, T)))
-    r, alpha, a, b = fit.r, fit.alpha, fit.a, fit.b
-    with np.errstate(all="ignore"):  # the failures are caught below
-        ratio = (alpha + T) / (alpha + T + t)
-        bracket = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-        if_alive = np.asarray((a + b + x - 1) / (a - 1) * bracket, dtype=float)
-    fails = ~np.isfinite(if_alive) | (abs(a - 1) < 1e-6)  # near a = 1 the bracket cancels to ~1e-16/|a−1|
+    if_alive = _purchases_if_alive(fit, fit.a, t, x, T)
+    near_one = abs(fit.a - 1) < 1e-6  # the bracket cancels to ~1e-16/|a−1| there
+    fails = ~np.isfinite(if_alive) | near_one
     if fails.any():
         if_alive[fails] = _purchases_if_alive_by_quadrature(fit, t[fails], x[fails], T[fails])
+    if near_one and not np.isfinite(if_alive).all():  # the quadrature's weights overflow for b + x beyond ~1000
+        still = ~np.isfinite(if_alive)
+        if_alive[still] = sum(0.5 * _purchases_if_alive(fit, fit.a + step, t[still], x[still], T[still])
+                              for step in (-A_STEP, A_STEP))  # smooth in a: off by ~A_STEP² relatively
     purchases: NDArray[np.float64] = if_alive * p_alive(fit, x, t_x, T)
     return purchases
+
+
+A_STEP = 1e-5
+"""expected_purchases' step either side of a = 1 where the closed form is 0/0 and the quadrature overflows."""
+
+
+def _purchases_if_alive(fit: BgNbdFit, a: float, t: NDArray[np.float64], x: NDArray[np.float64],
+                        T: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) ₂F₁(…)] at ``a``: NaN or inf where it fails."""
+    r, alpha, b = fit.r, fit.alpha, fit.b
+    with np.errstate(all="ignore"):  # the failures are the caller's to catch
+        ratio = (alpha + T) / (alpha + T + t)
+        bracket = 1.0 - ratio ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+        return np.asarray((a + b + x - 1) / (a - 1) * bracket, dtype=float)
 
 
 def _purchases_if_alive_by_quadrature(fit: BgNbdFit, t: NDArray[np.float64], x: NDArray[np.float64],

@@ -35,7 +35,7 @@ from optimizer.solve.problem import NO_CAMPAIGN
 
 
 @dataclass(frozen=True)
-class Filled:
+class MovedPlan:
     """A plan: each customer's best at ``prices`` except ``moved`` (sorted global indices), who get
     ``moved_choice``; its value."""
 
@@ -45,7 +45,7 @@ class Filled:
     value: float
 
 
-def fill_audiences(customers: Customers, prices: NDArray[np.float64], clock: Clock) -> Filled | None:
+def fill_audiences(customers: Customers, prices: NDArray[np.float64], clock: Clock) -> MovedPlan | None:
     """Steps 1-3 of the module docstring from the priced-out plan at ``prices``."""
     coefficients = customers.coefficients
     if coefficients is None:
@@ -70,7 +70,7 @@ def fill_audiences(customers: Customers, prices: NDArray[np.float64], clock: Clo
     usage = customers.usage(totals)
     if any(not row.satisfied(float(used)) for row, used in zip(customers.rows, usage)):
         return None
-    return Filled(prices, ids, choice, float(totals.value))
+    return MovedPlan(prices, ids, choice, float(totals.value))
 
 
 def moved_arrays(moved: dict[int, int]) -> tuple[NDArray[np.intp], NDArray[np.int32]]:

@@ -267,19 +267,26 @@ def _breach(used: float, limit: float, sense: int) -> float:  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def mend_sweep(deltas: NDArray[np.float64], usage: NDArray[np.float64], rhs: NDArray[np.float64],
-               senses: NDArray[np.int8], scale: NDArray[np.float64]) -> NDArray[np.bool_]:  # pragma: no cover
+def mend_sweep(deltas: NDArray[np.float64], usage: NDArray[np.float64], aims: NDArray[np.float64],
+               limits: NDArray[np.float64], senses: NDArray[np.int8],
+               scale: NDArray[np.float64]) -> NDArray[np.bool_]:  # pragma: no cover
     """The moves (columns of the (m, moves) row changes ``deltas``, in the order given) that each
-    lower V(u) = Σ_r breach_r(u_r) / scale_r at the row sums ``usage`` as they stand when the
-    move comes up; ``usage`` is updated in place by every move made."""
+    lower V(u) = Σ_r breach_r(u_r from its aim) / scale_r at the row sums ``usage`` as they stand
+    when the move comes up, until every row meets its limit (no move after that is made: each costs
+    value); ``usage`` is updated in place by every move made."""
     m, moves = deltas.shape
     made = np.zeros(moves, dtype=np.bool_)
     for t in range(moves):
+        met = True
+        for r in range(m):
+            met = met and _breach(usage[r], limits[r], senses[r]) <= 0.0
+        if met:
+            break
         change = 0.0
         for r in range(m):
             if deltas[r, t] != 0.0:
-                change += (_breach(usage[r] + deltas[r, t], rhs[r], senses[r])
-                           - _breach(usage[r], rhs[r], senses[r])) / scale[r]
+                change += (_breach(usage[r] + deltas[r, t], aims[r], senses[r])
+                           - _breach(usage[r], aims[r], senses[r])) / scale[r]
         if change < 0.0:
             made[t] = True
             for r in range(m):

@@ -20,8 +20,10 @@ When some row is a >= or == row, the plan is first mended customer by customer: 
 counts campaigns, by filling the audiences to sizes that meet every row (optimizer/solve/fill.py,
 where price moves flip tied customers all at once), else or if that finds none, by the moves that
 most lower the rows' breaches (optimizer/solve/mend.py, where price moves trade customers back and
-forth between competing rows); the price passes run only if neither finds a plan. With <= rows
-only, the price passes run first and the mend only if they find no plan in their passes.
+forth between competing rows); the price passes then run in the time the limit leaves (past it if
+neither found a plan), and the better plan is kept. With <= rows only, the price passes run first
+and the mend only if they find no plan in their passes; a plan the best prices give as they are
+is taken as it is.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts
 from optimizer.solve.balancing import Pass, balancing_pass, price_moves, price_pass, signed_prices
 from optimizer.solve.clock import Clock
-from optimizer.solve.fill import Filled, fill_audiences
+from optimizer.solve.fill import MovedPlan, fill_audiences
 from optimizer.solve.mend import mend
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import Sense
@@ -74,22 +76,31 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     took = (time.perf_counter() - timed) / 3 if fresh else max(PASS_SECONDS * customers.n * len(customers.campaign_ids),
                                                                customers.pass_seconds)
     deadline = clock.limit + LATE_SECONDS
+    if all(row.satisfied(float(used)) for row, used in zip(customers.rows, origin.usage)):
+        return _as_repaired(customers, origin, origin.bound)  # the best prices' own plan: nothing to mend
     if all(row.sense is Sense.LE for row in customers.rows):
         repriced = _repriced(customers, origin, took, clock)
         return repriced or _mended(mend(customers, origin.prices, took, clock, deadline), origin.bound)
     if not _too_late(clock, FILL_PASSES * took):
         filled = fill_audiences(customers, origin.prices, clock) if customers.coefficients is not None else None
         mended = _mended(filled or mend(customers, origin.prices, took, clock, deadline), origin.bound)
-        if mended is not None:
-            return mended
+        if mended is not None:  # the passes may still find a better plan, in the time the limit leaves
+            repriced = None if clock.expired() else _repriced(customers, origin, took, clock.reserving(LATE_SECONDS))
+            return mended if repriced is None or repriced.value <= mended.value else repriced
     return _repriced(customers, origin, took, clock)
 
 
-def _mended(filled: Filled | None, bound: float) -> Repaired | None:
+def _as_repaired(customers: Customers, latest: Pass, bound: float) -> Repaired:
+    """The plan of a pass that meets every row, worth L(λ) - λ·b + λ·u(λ), with ``bound``."""
+    value = latest.bound - float(latest.prices @ customers.rhs) + float(latest.prices @ latest.usage)
+    return Repaired(latest.prices, value, bound)
+
+
+def _mended(moved: MovedPlan | None, bound: float) -> Repaired | None:
     """A fill's or a mend's plan as a repair's, with ``bound``."""
-    if filled is None:
+    if moved is None:
         return None
-    return Repaired(filled.prices, filled.value, bound, filled.moved, filled.moved_choice)
+    return Repaired(moved.prices, moved.value, bound, moved.moved, moved.moved_choice)
 
 
 def _repriced(customers: Customers, origin: Pass, took: float, clock: Clock) -> Repaired | None:
@@ -103,8 +114,7 @@ def _repriced(customers: Customers, origin: Pass, took: float, clock: Clock) -> 
     for _ in range(REPAIR_PASSES):
         broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)], dtype=bool)
         if not broken.any():
-            value = latest.bound - float(latest.prices @ customers.rhs) + float(latest.prices @ latest.usage)
-            return Repaired(latest.prices, value, bound)
+            return _as_repaired(customers, latest, bound)
         unknown = broken & (moves == 0)
         if unknown.any():  # broken since the first pass, which saw no move for them: read it now
             if latest.breakpoints is None and _too_late(clock, 3 * took):

@@ -204,10 +204,11 @@ def read_run(out_dir: Path, origin: str = "") -> RunFolder:
     out_dir = Path(out_dir)
     where = origin or str(out_dir)
     if out_dir.is_file():
-        raise RunFolderError(f"{out_dir.name} is a file; a run folder is expected", where=where,
-                             fix=f"Give the folder `cvo optimize` wrote, e.g. `cvo optimize {out_dir} --out "
-                             f"out/{out_dir.stem}`, then give out/{out_dir.stem}" if out_dir.suffix in (".yaml", ".yml")
-                             else "Give the folder `cvo optimize SCENARIO --out OUT_DIR` wrote")
+        scenario = out_dir.suffix in (".yaml", ".yml")
+        fix = (f"Give the folder `cvo optimize` wrote, e.g. `cvo optimize {out_dir} --out out/{out_dir.stem}`, "
+               f"then give out/{out_dir.stem}" if scenario else "Give the folder `cvo optimize SCENARIO --out "
+               "OUT_DIR` wrote")
+        raise RunFolderError(f"{out_dir.name} is a file; a run folder is expected", where=where, fix=fix)
     fix = RERUN.format(folder=run_out(origin) if origin else out_dir)
     manifest = _read_manifest(out_dir, where, fix)
     files: dict[str, str] = manifest["files"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +147,7 @@ def compare(
         tell(f"Solving {label} ({number} of {len(loaded)}){_ended(solved[-1]) if solved else ''}")
         solved.append(_solve(scenario, label, method, run_date, None if plans_dir is None else plans_dir / label))
     if plans_dir is not None:
-        _remove_earlier_plans(plans_dir, {s.plan_folder for s in solved if s.plan_folder is not None})
+        _remove_earlier_plans(plans_dir, [Path(s.plan_folder) for s in solved if s.plan_folder is not None])
     inputs = differing_inputs(loaded, labels)
     with_plan = [s for s in solved if s.assignments is not None]
     if not with_plan:
@@ -219,14 +220,26 @@ def _solve(scenario: Scenario, label: str, method: Method | None, run_date: dt.d
                   plan_folder=None if folder is None else str(folder))
 
 
-def _remove_earlier_plans(plans_dir: Path, written: set[str]) -> None:
-    """Remove the run folders in ``plans_dir`` this comparison did not write: an earlier one's, of
-    a scenario now without a plan or no longer compared (a folder no run left is the user's, kept)."""
-    if not plans_dir.is_dir():
-        return
-    for folder in plans_dir.iterdir():
-        if folder.is_dir() and str(folder) not in written and is_run_folder(folder):
+def _remove_earlier_plans(plans_dir: Path, written: list[Path]) -> None:
+    """Remove the plan folders that the comparison before this one wrote into ``plans_dir`` (those
+    its compare.json, beside it, lists) and this one did not write again: of a scenario now without
+    a plan or no longer compared. Nothing else there is touched: not a folder the user put there,
+    not a link, not a folder that holds no run."""
+    for name in _earlier_plan_names(plans_dir.parent / COMPARE_FILE):
+        folder = plans_dir / name
+        if folder.is_symlink() or not folder.is_dir() or not is_run_folder(folder):
+            continue
+        if not any(plan.exists() and os.path.samefile(folder, plan) for plan in written):  # whatever the case rules
             shutil.rmtree(folder)
+
+
+def _earlier_plan_names(path: Path) -> list[str]:
+    """The plan folders' names an earlier compare.json lists (none if there is none or it cannot be read)."""
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        return [Path(s["plan_folder"]).name for s in earlier["scenarios"] if s.get("plan_folder")]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
 
 
 def customers_moved(source: Solved, target: Solved) -> Moved:

@@ -103,6 +103,7 @@ class Sweep:
     limits: tuple[str, ...]
     campaigns: tuple[str, ...]
     points: tuple[SweepPoint, ...]
+    scenario_path: str | None = None  # the scenario file, resolved (None for one built in Python)
 
     @property
     def values(self) -> list[float]:
@@ -122,6 +123,7 @@ class Sweep:
     def to_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario, "scenario_file": self.scenario_file, "objective_name": self.objective_name,
+            "scenario_path": self.scenario_path,
             "limit": self.limit, "family": self.family, "sense": self.sense, "scenario_value": self.scenario_value,
             "limits": list(self.limits), "campaigns": list(self.campaigns),
             "points": [point.to_dict() for point in self.points],
@@ -160,6 +162,7 @@ def sweep(
         limit=row.name, family=row.family, sense=str(row.sense), scenario_value=float(row.rhs),
         limits=tuple(r.name for r in formulation.problem.rows), campaigns=tuple(scenario.campaign_ids()),
         points=tuple(with_marginal_values(points)),
+        scenario_path=None if scenario.path is None else str(scenario.path.resolve()),
     )
 
 

@@ -306,6 +306,19 @@ def test_a_sweep_of_another_scenario_is_refused_and_one_of_this_scenario_shown(t
     assert "36,002.00" in write_report(out).read_text(encoding="utf-8")
 
 
+def test_a_sweep_of_a_scenario_that_extends_the_runs_and_keeps_its_name_is_refused(tmp_path):
+    """A child scenario without a name of its own is 'weekly' too: the files tell them apart."""
+    summary = {**full_summary(), "scenario_path": "/plans/weekly.yaml"}
+    out = write_summary(tmp_path / "out", summary)
+    write_sweep(out, scenario=summary["scenario"])
+    sweep = json.loads((out / "sweep.json").read_text())
+    (out / "sweep.json").write_text(json.dumps({**sweep, "scenario_path": "/plans/child.yaml"}))
+    with pytest.raises(DataError, match="The sweep is of scenario file /plans/child.yaml, the plan of /plans/weekly"):
+        write_report(out)
+    (out / "sweep.json").write_text(json.dumps({**sweep, "scenario_path": "/plans/weekly.yaml"}))
+    assert "36,002.00" in write_report(out).read_text(encoding="utf-8")
+
+
 # Errors and hygiene
 
 def test_a_missing_summary_is_a_run_folder_error(tmp_path):

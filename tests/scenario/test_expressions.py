@@ -363,7 +363,7 @@ def test_a_long_flat_sum_is_evaluated_and_an_error_shows_a_long_text_cut():
 
 @pytest.mark.parametrize(("text", "said"), [
     ("gaps > 50", "compares 'gaps', which holds only missing values"),
-    ("gaps == 'VIP'", "compares 'gaps', which holds only missing values"),
+    ("gaps <= 'VIP'", "compares 'gaps', which holds only missing values"),
     ("gaps + 1", "applies '+' to 'gaps', which holds only missing values, not numbers"),
     ("not gaps", "applies 'not' to 'gaps', which holds only missing values, not true/false"),
 ])
@@ -373,3 +373,11 @@ def test_a_column_with_no_value_at_all_is_named_for_it(text, said):
     with pytest.raises(ExpressionError) as error:
         parse(text, where="demo").evaluate({"gaps": np.array([None, None], dtype=object)}, size=2)
     assert said in str(error.value) and "NoneType" not in str(error.value)
+
+
+def test_equality_with_a_column_with_no_value_at_all_matches_no_one():
+    """The documented idiom for a flag with gaps, ``email_opt_in == True`` (a gap is then false), holds
+    for a partition whose flag column happens to be empty throughout."""
+    empty = {"gaps": np.array([None, None], dtype=object)}
+    assert parse("gaps == True", where="demo").evaluate(empty, size=2).tolist() == [False, False]
+    assert parse("gaps != 'VIP'", where="demo").evaluate(empty, size=2).tolist() == [True, True]

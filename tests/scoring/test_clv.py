@@ -211,3 +211,14 @@ def test_too_few_repeat_buyers_names_the_log_and_its_cut_off():
         score_customers(log, "2020-03-01", source="orders.csv")
     assert "Only 0 customer(s) have a repeat purchase" in error.value.message
     assert "orders.csv, cut-off 2020-03-01" in error.value.message
+
+
+def test_expected_purchases_when_a_is_one_and_b_plus_x_is_large():
+    """The quadrature's weights overflow for b + x beyond ~1000; at a = 1 the closed form is 0/0: the
+    mean of the closed form at a ± 1e-5 is used, as close as the closed form a little off a = 1."""
+    fit = BgNbdFit(r=0.5, alpha=10.0, a=1.0, b=0.5, log_likelihood=0.0, n_customers=1, converged=True,
+                   time_unit="weeks")
+    t, x, t_x, T = np.array([1.0]), np.array([1500.0]), np.array([38.0]), np.array([40.0])
+    found = expected_purchases(fit, t, x, t_x, T)
+    near = expected_purchases(BgNbdFit(**{**fit.__dict__, "a": 1.0 + 2e-6}), t, x, t_x, T)
+    assert np.isfinite(found).all() and found == pytest.approx(near, rel=1e-4)

@@ -17,7 +17,7 @@ from optimizer.solve.mend import mend
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
-from optimizer.solve.repair import _repriced
+from optimizer.solve.repair import _repriced, repair
 from optimizer.solve.results import SolutionStatus
 
 
@@ -96,8 +96,9 @@ def test_a_mended_plan_always_meets_every_row_and_is_worth_its_value(seed: int, 
 
 
 def test_a_short_limit_on_competing_custom_rows_still_returns_a_plan() -> None:
-    """200,000 customers, a 1 s limit: the decomposition has no time to balance these rows, and the
-    price passes of a repair trade customers between them; the mend finds a plan."""
+    """200,000 customers, a 1 s limit: the user's promise, whichever step keeps it. On this machine
+    the decomposition had no time to balance these rows and the repair's price passes traded
+    customers between them (no plan before the mend; the mend's own part is the first test's)."""
     priced = competing(200_000)
     solve_decompose(competing(2_000), SolverOptions())  # loads the compiled passes
     mend(Customers(competing(100)), np.zeros(len(priced.rows)), 0.0, Clock.start(60.0), 60.0)  # and the mend's
@@ -107,3 +108,49 @@ def test_a_short_limit_on_competing_custom_rows_still_returns_a_plan() -> None:
     value, _ = evaluate_plan(priced, result.choice)
     assert result.objective == pytest.approx(value, rel=1e-6)
     assert result.bound is not None and result.bound >= result.objective
+
+
+def one_floor(n: int, met: bool) -> PricedProblem:
+    """n customers, campaigns A and B: the first half may only get A (worth 2), the rest prefer B
+    (worth 3 against 2); a floor on A's per-customer weights that the first half meet exactly, or
+    (``met`` False) that needs one more customer."""
+    rng = np.random.default_rng(0)
+    value = np.tile([2.0, 3.0], (n, 1))
+    value[: n // 2, 1] = -np.inf
+    weights = np.ones((1, n, 2)) * rng.uniform(0.5, 1.5, size=(1, n, 1))
+    floor = float(weights[0, : n // 2, 0].sum()) + (0.0 if met else 0.1)
+    rows = (CouplingRow("floor", "custom", Sense.GE, floor, "w", np.array([True, False])),)
+    return PricedProblem(customer_ids=np.arange(n), campaign_ids=("A", "B"), value=value, weights=weights,
+                         row_weight=np.array([0]), campaigns=np.array([[True, False]]), rows=rows)
+
+
+def test_a_start_that_meets_every_row_is_repaired_into_itself() -> None:
+    """The best prices' own plan meets the floor exactly: repair returns it, no customer moved (the
+    mend aims a margin inside each limit, which here would cost a customer's worth)."""
+    customers = Customers(one_floor(1_000, met=True))
+    found = repair(customers, balancing_pass(customers, np.zeros(1), 0), Clock.start(60.0))
+    assert found is not None and found.moved.size == 0 and found.value == pytest.approx(500 * 2.0 + 500 * 3.0)
+
+
+def test_the_mend_stops_as_soon_as_every_limit_is_met() -> None:
+    """One customer short of the floor: one customer moves from B to A, the cheapest, and no more."""
+    customers = Customers(one_floor(1_000, met=False))
+    found = mend(customers, np.zeros(1), 0.0, Clock.start(60.0), 60.0)
+    assert found is not None and found.moved.size == 1 and found.value == pytest.approx(500 * 2.0 + 499 * 3.0 + 2.0)
+    assert broken(customers.priced, plan_of(customers, found)) == []
+
+
+def test_the_mend_finds_a_plan_for_nearly_every_feasible_tiny_instance() -> None:
+    """From zero prices (every customer's best, whatever it breaks), on 400 seeded tiny instances of
+    every row family: measured 291 of the 294 feasible ones mended (a single-move search can stall,
+    e.g. on an == row of uneven weights)."""
+    mended = feasible = 0
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        problem = random_problem(rng, n=int(rng.integers(1, 7)), k=int(rng.integers(1, 4)))
+        if brute_force(problem) is None:
+            continue
+        feasible += 1
+        found = mend(Customers(priced_problem(problem)), np.zeros(len(problem.rows)), 0.0, Clock.start(60.0), 60.0)
+        mended += found is not None
+    assert feasible > 250 and mended >= 0.95 * feasible

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -104,15 +105,17 @@ def test_an_infeasible_scenario_is_reported_and_the_others_still_compared(folder
 
 
 def test_a_second_comparison_into_a_folder_leaves_no_plan_of_the_first(folder, two_budgets, tmp_path):
-    """The first comparison's plan of a scenario that has none now, or is no longer compared, is
-    removed; a folder of the user's among the plans is kept."""
+    """The first comparison's plan of a scenario that has none now is removed (its compare.json lists
+    it); a folder of the user's among the plans, even a run's copy, and a link are kept."""
     plans = tmp_path / "plans"
-    compare(two_budgets, plans_dir=plans)
+    write_comparison(compare(two_budgets, plans_dir=plans), tmp_path)
     (plans / "notes").mkdir()
+    shutil.copytree(plans / "more", plans / "my_copy")  # a run folder the comparison did not write
+    (plans / "link").symlink_to(plans / "base")
     broke = write_scenario(tmp_path, "more", budget=1.0)  # the label 'more' again, now infeasible
     second = compare([two_budgets[0], broke], plans_dir=plans)
     assert [s.plan_folder is not None for s in second.scenarios] == [True, False]
-    assert sorted(p.name for p in plans.iterdir()) == ["base", "notes"]
+    assert sorted(p.name for p in plans.iterdir()) == ["base", "link", "my_copy", "notes"]
 
 
 @pytest.mark.parametrize("count", [0, 1])

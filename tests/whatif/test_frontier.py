@@ -236,8 +236,9 @@ def test_write_sweep_writes_json_csv_and_the_frontier(budget_sweep, tmp_path):
 
     written = json.loads((out / "sweep.json").read_text())
     assert written == json.loads(json.dumps(budget_sweep.to_dict()))
-    assert list(written) == ["scenario", "scenario_file", "objective_name", "limit", "family", "sense",
-                             "scenario_value", "limits", "campaigns", "points"]
+    assert list(written) == ["scenario", "scenario_file", "objective_name", "scenario_path", "limit", "family",
+                             "sense", "scenario_value", "limits", "campaigns", "points"]
+    assert written["scenario_path"] == str(load_scenario(budget_sweep.scenario_file).path.resolve())
     assert list(written["points"][0]) == ["value", "status", "termination", "objective", "bound", "gap",
                                           "expected_spend", "treatment", "control", "audiences", "limit_lhs",
                                           "marginal_value", "shadow_prices", "solve_seconds"]
