@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from optimizer.cli import app
 from optimizer.errors import RunFolderError
-from optimizer.scoring.evaluate import evaluate_files
+from optimizer.scoring.evaluate_run import evaluate_files
 from optimizer.store.files import MANIFEST_FILE, SUMMARY_FILE, read_run, write_run
 from optimizer.store.history_file import runs
 from optimizer.store.object_runs import (
