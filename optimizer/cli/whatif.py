@@ -45,7 +45,7 @@ def sweep(
     """Solve SCENARIO at several values of one limit: the efficient frontier.
 
     At each value: the objective, spend, marginal value and every shadow price, written to sweep.json,
-    sweep.csv and frontier.png.
+    sweep.csv and frontier.png. Each value is a solve with the scenario's solver.time_limit_s.
 
     Example: cvo sweep scenarios/weekly.yaml --budget 5000:50000:10
     """
@@ -105,7 +105,8 @@ def compare(
     """Solve each SCENARIO and compare the plans side by side.
 
     Objective, spend, audiences, KPIs and shadow prices, with the customers who change campaign from
-    the first plan; a scenario without a plan is reported, not fatal.
+    the first plan; a scenario without a plan is reported, not fatal. Each scenario is solved with its
+    own solver.time_limit_s.
 
     Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
     """

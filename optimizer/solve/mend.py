@@ -88,7 +88,7 @@ def mend(customers: Customers, prices: NDArray[np.float64], pass_seconds: float,
          deadline: float) -> MovedPlan | None:
     """Rounds 1-3 of the module docstring from the priced-out plan at ``prices``, none started that
     would end after ``deadline`` (seconds on ``clock``; a round is reckoned at ROUND_PASSES passes
-    of ``pass_seconds`` until one is timed); the plan, or None if V stays above 0."""
+    of ``pass_seconds`` until one is timed); the plan, or None when it still breaks a limit."""
     took = ROUND_PASSES * pass_seconds
     if clock.elapsed() + took + 2 * pass_seconds > deadline:  # a round, and the plan's sums before and after
         return None
