@@ -13,7 +13,11 @@ improve the plan (large-neighbourhood search). Each round frees
 - PER_CAMPAIGN pairs drawn at random (seeded: the same rounds each run) from each campaign's POOL
   pairs of least |d_p|, where the LP is closest to choosing otherwise,
 
-fixes the rest at the LP optimum and solves that core for at most ROUND_SECONDS. Measured on the
+fixes the rest at the LP optimum and solves that core for at most ROUND_SECONDS of a CPU: a round
+is given ROUND_SECONDS divided by the share of a CPU the round before got (its CPU over its wall
+time). With the wall time alone, a loaded machine's rounds did less, the first core's plan was
+worse, and the widened master grew past recovery (variants 10^6 × 20 beside two busy processes:
+95 s `time_limit` against 6.9 s alone; with the share, 14.9-18.5 s, proven). Measured on the
 bench (docs/benchmarks.md, 2026-12-05): expected spend at 100,000 × 10 is proven in 1.3 s in all,
 where a first core of 10,000 pairs took 9.6 s; at 10^6 × 20 in 2.5 s against 6.1 s. On custom rows
 the rounds stall 0.37 below z_LP (0.17 allowed) and the widened core has to prove it (15.2 s). The
@@ -23,6 +27,8 @@ one of the five stalls unproven (decompose.py then gives its master one last cor
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +40,9 @@ from optimizer.solve.results import SolveResult
 ROUNDS = 8
 PER_CAMPAIGN = 100
 POOL = 500
-ROUND_SECONDS = 1.0
+ROUND_SECONDS = 1.0  # of a whole CPU: a round that got a share of one has ROUND_SECONDS / share of wall time
+LEAST_SHARE = 0.25  # a round's wall time is at most ROUND_SECONDS / LEAST_SHARE
+SHARE_MIN_WALL = 0.2  # a round shorter than this (s) says nothing of the CPU it got
 STALLED = 3  # rounds in a row that find no better plan end the search
 KEPT_FOR_PROOF = 0.5  # the rounds stop once less than this share of the time they started with is left
 SEED = 20_261_205
@@ -59,7 +67,7 @@ def improve(
     """
     rng = np.random.default_rng([SEED, attempt])
     pools = [_nearest(distance, np.flatnonzero(campaigns == j)) for j in np.unique(campaigns)]
-    stop, stalled = clock.remaining() * KEPT_FOR_PROOF, 0
+    stop, stalled, share = clock.remaining() * KEPT_FOR_PROOF, 0, 1.0
     for _ in range(ROUNDS):
         if proven(plan) or clock.remaining() <= stop or stalled == STALLED:
             break
@@ -67,13 +75,34 @@ def improve(
         for pool in pools:
             core[rng.choice(pool, min(PER_CAMPAIGN, pool.size), replace=False)] = True
         core |= differs(plan)
-        found = solve_core(core, plan, Clock.start(clock.allow(ROUND_SECONDS)))
+        started, cpu = time.perf_counter(), _cpu_seconds()
+        found = solve_core(core, plan, Clock.start(clock.allow(ROUND_SECONDS / share)))
+        share = _cpu_share(time.perf_counter() - started, _cpu_seconds() - cpu, share)
         better = found.objective is not None and (plan is None or plan.objective is None
                                                   or found.objective > plan.objective)
         stalled = 0 if better else stalled + 1
         if found.choice is not None:
             plan = found
     return plan
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its ended children (a core's HiGHS runs in a forked child)."""
+    if sys.platform == "win32":  # no fork there: the run is this process's
+        return time.process_time()
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _cpu_share(wall: float, cpu: float, last: float) -> float:
+    """The share of a CPU the last round got (its CPU over its wall seconds, between LEAST_SHARE and
+    1), or ``last`` after a round too short to tell or one that hardly used a CPU at all (no HiGHS
+    run in it, or a platform that cannot count a child's time)."""
+    if wall < SHARE_MIN_WALL or cpu < 0.5 * LEAST_SHARE * wall:
+        return last
+    return min(1.0, max(LEAST_SHARE, cpu / wall))
 
 
 def _nearest(distance: NDArray[np.float64], pairs: NDArray[np.intp]) -> NDArray[np.intp]:

@@ -131,3 +131,31 @@ def test_each_attempt_draws_its_own_pairs_and_a_repeated_attempt_the_same():
 
     assert np.array_equal(first_core(0), first_core(0))
     assert not np.array_equal(first_core(0), first_core(1))
+
+
+def test_a_round_given_half_a_cpu_gives_the_next_twice_the_wall_time():
+    """A round's HiGHS run that got half a CPU (here: busy half its time, asleep the other half) did
+    half a round's work: the next round is given ROUND_SECONDS / 0.5 of wall time, so that it does
+    a whole round's work on a loaded machine (up to ROUND_SECONDS / LEAST_SHARE)."""
+    limits = []
+
+    def half_busy(core, floor, clock):
+        limits.append(clock.limit)
+        until = time.perf_counter() + 0.15
+        while time.perf_counter() < until:
+            pass
+        time.sleep(0.15)
+        return dataclasses.replace(floor, objective=floor.objective + 1.0)
+
+    search(half_busy, plan(90.0))
+    assert limits[0] == pytest.approx(neighbourhoods.ROUND_SECONDS)
+    assert all(1.5 * neighbourhoods.ROUND_SECONDS < limit <= neighbourhoods.ROUND_SECONDS / neighbourhoods.LEAST_SHARE
+               for limit in limits[1:])
+
+
+@pytest.mark.parametrize(("wall", "cpu", "share"), [(1.0, 0.7, 0.7), (1.0, 1.3, 1.0), (1.0, 0.2, 0.25),
+                                                     (0.1, 0.01, 0.9), (1.0, 0.05, 0.9)])
+def test_the_share_of_a_cpu_a_round_got(wall, cpu, share):
+    """CPU over wall, at most 1 and at least LEAST_SHARE; the last share after a round too short to
+    tell (0.1 s) or one that hardly ran (0.05 s of CPU in 1 s)."""
+    assert neighbourhoods._cpu_share(wall, cpu, 0.9) == pytest.approx(share)
