@@ -96,15 +96,18 @@ def _check_same_scenario(sweep: SweepRecord | None, summary: dict[str, Any], giv
     """DataError when the sweep is of another scenario than the run, by name or, where both say, by
     file (a scenario that extends another keeps its name): a sweep left in the folder by an earlier
     run's scenario would be shown as this plan's frontier."""
-    paths = (sweep.scenario_path, summary.get("scenario_path")) if sweep is not None else (None, None)
-    if sweep is None or (sweep.scenario in (None, summary.get("scenario")) and (None in paths or paths[0] == paths[1])):
+    if sweep is None:
+        return
+    paths = (sweep.scenario_path, summary.get("scenario_path"))
+    same_name = sweep.scenario in (None, summary.get("scenario"))
+    if same_name and (None in paths or paths[0] == paths[1]):
         return
     path = sweep.folder / SWEEP_FILE
     fix = (f"Give --sweep a folder where {SWEEP_HINT.split(' --out')[0]} wrote a sweep of '{summary.get('scenario')}'"
            if given else f"Run {SWEEP_HINT.replace('OUT_DIR', str(sweep.folder))} with this run's scenario, "
            f"or delete {path} and report without a sweep")
     swept = (f"scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'"
-             if sweep.scenario != summary.get("scenario") else f"scenario file {paths[0]}, the plan of {paths[1]}")
+             if not same_name else f"scenario file {paths[0]}, the plan of {paths[1]}")
     raise DataError(f"The sweep is of {swept}", where=str(path), fix=fix)
 
 

@@ -31,7 +31,7 @@ from optimizer.solve import partitions as parts
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_sizes
 from optimizer.solve.clock import Clock
 from optimizer.solve.partitions import Customers, Partition
-from optimizer.solve.problem import NO_CAMPAIGN
+from optimizer.solve.problem import NO_CAMPAIGN, broken_rows
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def fill_audiences(customers: Customers, prices: NDArray[np.float64], clock: Clo
     ids, choice = moved_arrays(moved)
     totals = reduce(add, customers.map(parts.plan_totals, prices, ids, choice, stage="fill"))
     usage = customers.usage(totals)
-    if any(not row.satisfied(float(used)) for row, used in zip(customers.rows, usage)):
+    if broken_rows(customers.rows, usage).any():
         return None
     return MovedPlan(prices, ids, choice, float(totals.value))
 

@@ -64,6 +64,7 @@ from optimizer.solve.fill import MovedPlan, moved_arrays
 from optimizer.solve.kernels import mend_sweep, moves_kernel
 from optimizer.solve.lagrangian import row_signs
 from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.problem import broken_rows
 
 MEND_MOVES = 100_000  # offers a round, over all partitions
 MEND_ROUNDS = 50  # rounds at most
@@ -94,7 +95,7 @@ def mend(customers: Customers, prices: NDArray[np.float64], pass_seconds: float,
         return None
     senses, limits = row_signs(customers.rows), customers.rhs
     moved: dict[int, int] = {}
-    usage = _usage(customers, prices, moved)
+    usage = customers.usage(_totals(customers, prices, moved))
     scale = np.maximum.reduce([np.abs(limits), np.abs(usage), np.ones(len(customers.rows))])
     aims = limits - senses * MEND_MARGIN * scale
     contested = np.zeros(len(limits), dtype=bool)  # rows broken in some round so far
@@ -114,21 +115,20 @@ def mend(customers: Customers, prices: NDArray[np.float64], pass_seconds: float,
         took = time.perf_counter() - started
         if not made.any():
             break
-    ids, choice = moved_arrays(moved)
-    totals = reduce(add, customers.map(parts.plan_totals, prices, ids, choice, stage="mend"))
+    totals = _totals(customers, prices, moved)
     if not _meets(customers, customers.usage(totals)):
         return None
-    return MovedPlan(prices, ids, choice, float(totals.value))
+    return MovedPlan(prices, *moved_arrays(moved), float(totals.value))
 
 
-def _usage(customers: Customers, prices: NDArray[np.float64], moved: dict[int, int]) -> NDArray[np.float64]:
-    ids, choice = moved_arrays(moved)
-    return customers.usage(reduce(add, customers.map(parts.plan_totals, prices, ids, choice, stage="mend")))
+def _totals(customers: Customers, prices: NDArray[np.float64], moved: dict[int, int]) -> parts.Totals:
+    """The totals of the plan: every customer's best at ``prices``, the ``moved`` ones as moved."""
+    return reduce(add, customers.map(parts.plan_totals, prices, *moved_arrays(moved), stage="mend"))
 
 
 def _meets(customers: Customers, usage: NDArray[np.float64]) -> bool:
     """Whether row sums ``usage`` meet every limit (CouplingRow.satisfied's tolerance)."""
-    return all(row.satisfied(float(used)) for row, used in zip(customers.rows, usage))
+    return not broken_rows(customers.rows, usage).any()
 
 
 def _guide(usage: NDArray[np.float64], aims: NDArray[np.float64], senses: NDArray[np.int8]) -> NDArray[np.float64]:

@@ -57,6 +57,11 @@ class CouplingRow:
         return abs(lhs - self.rhs) <= slack
 
 
+def broken_rows(rows: tuple[CouplingRow, ...], usage: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Per row, whether row sums ``usage`` break it (beyond CouplingRow.satisfied's tolerance)."""
+    return np.array([not row.satisfied(float(used)) for row, used in zip(rows, usage)], dtype=bool)
+
+
 @dataclass(frozen=True)
 class Problem:
     """Values, spends, eligibility and coupling rows of one scenario, as arrays.

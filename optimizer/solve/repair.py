@@ -42,7 +42,7 @@ from optimizer.solve.clock import Clock
 from optimizer.solve.fill import MovedPlan, fill_audiences
 from optimizer.solve.mend import mend
 from optimizer.solve.partitions import Customers
-from optimizer.solve.problem import Sense
+from optimizer.solve.problem import Sense, broken_rows
 
 REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)
 ESCALATION = 4.0  # a row still broken after its move gets this many times the move
@@ -76,7 +76,7 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     took = (time.perf_counter() - timed) / 3 if fresh else max(PASS_SECONDS * customers.n * len(customers.campaign_ids),
                                                                customers.pass_seconds)
     deadline = clock.limit + LATE_SECONDS
-    if all(row.satisfied(float(used)) for row, used in zip(customers.rows, origin.usage)):
+    if not broken_rows(customers.rows, origin.usage).any():
         return _as_repaired(customers, origin, origin.bound)  # the best prices' own plan: nothing to mend
     if all(row.sense is Sense.LE for row in customers.rows):
         repriced = _repriced(customers, origin, took, clock)
@@ -112,7 +112,7 @@ def _repriced(customers: Customers, origin: Pass, took: float, clock: Clock) -> 
     scale = np.zeros(len(rows))
     latest, bound = origin, origin.bound
     for _ in range(REPAIR_PASSES):
-        broken = np.array([not row.satisfied(float(used)) for row, used in zip(rows, latest.usage)], dtype=bool)
+        broken = broken_rows(rows, latest.usage)
         if not broken.any():
             return _as_repaired(customers, latest, bound)
         unknown = broken & (moves == 0)
@@ -161,7 +161,7 @@ def _fixing_moves(customers: Customers, latest: Pass) -> NDArray[np.float64]:
     """Per row the breakpoint histograms' price move towards its limit, for the rows the pass breaks
     and in the direction that mends them (a row within its limit gets none: balancing would move a
     slack row's price back towards 0, which is no repair)."""
-    broken = np.array([not row.satisfied(float(used)) for row, used in zip(customers.rows, latest.usage)], dtype=bool)
+    broken = broken_rows(customers.rows, latest.usage)
     direction = np.sign(latest.usage - customers.rhs)  # over its limit: dearer; under: cheaper
     moves = price_moves(customers, latest)
     return np.where(broken & (np.sign(moves) == direction), moves, 0.0)
