@@ -1,4 +1,4 @@
-"""Shared test helpers: the example scripts loaded as modules, the repository root, a memory:// bucket and the evaluation tests' simulated randomized history."""
+"""Shared test helpers: the example scripts loaded as modules, the repository root, a memory:// bucket, the evaluation tests' simulated randomized history and the example history scored once."""
 
 from __future__ import annotations
 
@@ -60,3 +60,17 @@ def simulated():
     own). A 95% interval from one seed misses the truth one time in twenty; how often it covers is
     tested over 300 simulations in tests/scoring/test_evaluate.py."""
     return simulate(40_000, np.random.default_rng(6))
+
+
+@pytest.fixture(scope="session")
+def example_scoring():
+    """`cvo score` of the example history and customers (examples/data) as run from the repository
+    root: the run and the stages it announced. About 10 s, so once for every test that needs it."""
+    from optimizer.scoring.workflow import score
+
+    heard: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        run = score(history=Path("examples/data/history.parquet"), customers=Path("examples/data/customers.parquet"),
+                    stage=heard.append)
+    return run, tuple(heard)

@@ -64,17 +64,13 @@ def _readme_progress() -> dict[str, list[str]]:
     return shown
 
 
-def test_readme_progress_lines_are_what_score_and_compare_say(monkeypatch):
+def test_readme_progress_lines_are_what_score_and_compare_say(monkeypatch, example_scoring):
     """The stages a real run of each command reports, in order, with its durations masked."""
-    from optimizer.scoring.workflow import score
     from optimizer.whatif.comparison import compare
 
     monkeypatch.chdir(ROOT)
+    scored = list(example_scoring[1])
     heard: list[str] = []
-    score(history=Path("examples/data/history.parquet"), customers=Path("examples/data/customers.parquet"),
-          stage=heard.append)
-    scored = heard.copy()
-    heard.clear()
     compare([Path("scenarios/weekly.yaml"), Path("scenarios/tight_budget.yaml")], stage=heard.append)
     shown = _readme_progress()
     assert shown["score"] == ["Scoring …", *scored]

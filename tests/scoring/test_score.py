@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from optimizer.cli import app
 from optimizer.scenario.data import load_scores
 from optimizer.scoring import clv
+from optimizer.scoring.workflow import write_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -39,10 +40,9 @@ def test_customer_values_from_the_cdnow_log(tmp_path):
         in result.output
 
 
-def test_scores_from_the_example_history_are_what_optimize_reads(tmp_path):
-    result = invoke("--history", str(EXAMPLE / "history.parquet"), "--customers", str(EXAMPLE / "customers.parquet"),
-                    "--out", str(tmp_path))
-    assert result.exit_code == 0, result.output
+def test_scores_from_the_example_history_are_what_optimize_reads(tmp_path, example_scoring):
+    """(tests/cli/test_chain.py runs the same through `cvo score --history --customers`.)"""
+    write_scores(example_scoring[0], tmp_path)
     customers = pd.read_parquet(tmp_path / "customers.parquet")
     campaigns = ["winback_coupon", "cross_sell_email", "vip_call", "sms_reminder"]
     scores = load_scores(tmp_path / "scores.parquet", pd.Index(customers["customer_id"]), campaigns)
@@ -106,7 +106,7 @@ def test_a_history_the_customers_cannot_be_joined_to(tmp_path, edit, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_each_long_step_of_scoring_is_announced_as_it_starts():
+def test_each_long_step_of_scoring_is_announced_as_it_starts(example_scoring):
     """What `cvo score` shows on a terminal (a Rich status on stderr, never in --json output)."""
     from optimizer.scoring.workflow import score
 
@@ -114,8 +114,7 @@ def test_each_long_step_of_scoring_is_announced_as_it_starts():
     score(transactions=CDNOW, cutoff="1997-09-30", transaction_columns={"amount": "dollar_value"},
           stage=heard.append)
     assert heard[0] == f"Reading {CDNOW}" and heard[1].startswith("Valuing the customers of ")
-    heard.clear()
-    score(history=EXAMPLE / "history.parquet", customers=EXAMPLE / "customers.parquet", stage=heard.append)
+    heard = list(example_scoring[1])
     fits = [text for text in heard if text.startswith("Fitting ")]
     assert any(text.startswith("Fitting the treated arm of winback_coupon (") for text in fits)
     assert any(text.startswith("Fitting the control arm of ") for text in fits)
