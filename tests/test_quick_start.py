@@ -44,6 +44,8 @@ def test_make_demo_creates_the_venv_installs_cvo_and_plans_the_example() -> None
     ran = dry_run("demo")
     assert any(re.search(r"-m venv \.venv$", line) for line in ran)
     assert any("pip install" in line and "-e '.[dev]'" in line for line in ran)
+    installed = next(at for at, line in enumerate(ran) if "pip install" in line and "-e '.[dev]'" in line)
+    assert any(line.endswith("-m optimizer.solve.warmup") for line in ran[installed:]), "the loops compiled after"
     said = re.search(r"`make demo` runs `(cvo optimize [^`]+)`", README)
     assert said and ran[-1] == f".venv/bin/{said.group(1)}"
 

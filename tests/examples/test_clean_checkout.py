@@ -35,13 +35,15 @@ def tracked_copy(folder: Path) -> Path:
 
 
 def make(project: Path, *targets: str) -> None:
-    """``make TARGETS`` in ``project`` with the tests' environment: a stamp newer than pyproject.toml,
-    so that make installs nothing (an install would point the environment's cvo at the copy)."""
+    """``make TARGETS`` in ``project`` with the tests' environment: stamps newer than pyproject.toml
+    and the solver's files, so that make installs and compiles nothing (an install would point the
+    environment's cvo at the copy)."""
     venv = Path(sys.executable).parent.parent
-    stamp = project.parent / "installed"
+    stamp, compiled = project.parent / "installed", project.parent / "compiled"
     stamp.touch()
-    done = subprocess.run(["make", f"VENV={venv}", f"STAMP={stamp}", *targets], cwd=project, capture_output=True,
-                          text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=1200)
+    compiled.touch()
+    done = subprocess.run(["make", f"VENV={venv}", f"STAMP={stamp}", f"COMPILED={compiled}", *targets], cwd=project,
+                          capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=1200)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
 
