@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The solver's numba loops, compiled once into their disk cache (optimizer/solve/warmup.py, about
-# 30 s), so that no solve pays for compiling inside its time limit; again when the solver changes.
+# 10 s), so that no solve pays for compiling inside its time limit; again when the solver changes.
 $(COMPILED): $(STAMP) $(wildcard optimizer/solve/*.py)
 	$(BIN)/python -m optimizer.solve.warmup
 	touch $(COMPILED)

@@ -43,10 +43,13 @@ def commit(
     if done.created:
         typer.echo(f"Created the contact history {shown(done.history)}")
     if done.dropped:
-        typer.echo(f"Left out {done.dropped:,} customers the contact policy no longer allows (--force)")
+        typer.echo(f"Left out {done.dropped:,} customers the contact policy no longer allows (--force); the send "
+                   f"lists in {out_dir} leave them out too")
     verb = "Recorded" if done.recorded else "Already recorded (nothing changed):"
     typer.echo(f"{verb} run {done.run_id} sent on {done.run_date}: {done.contacts:,} customers in "
                f"{shown(done.history)}")
+    for note in done.notes:
+        typer.echo(f"Note: {note}")
 
 
 @app.command()

@@ -52,14 +52,14 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from optimizer.scenario.schema import load_scenario
-    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE
+    from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, SWEEP_FOLDER
     from optimizer.store.folders import claimed_output_folder
     from optimizer.whatif.frontier import format_sweep, sweep as run_sweep, write_sweep
 
     try:
         name, values = _swept_limit(budget, limit)
         loaded = with_history(load_scenario(scenario, overrides or []), history)
-        out_dir = out if out is not None else Path("out") / loaded.name / "sweep"
+        out_dir = out if out is not None else Path("out") / loaded.name / SWEEP_FOLDER
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=progress_console(quiet), transient=True) as bar:

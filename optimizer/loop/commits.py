@@ -10,17 +10,20 @@ plan's rows against the history as it is now, and records only the rows no rule 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, ScenarioError
+from optimizer.errors import DataError, HistoryError, ScenarioError
+from optimizer.plan.outputs import csv_writer
 from optimizer.scenario.offers import planned_offers
 from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
-from optimizer.store.files import RunFolder, read_run, run_storage_options
+from optimizer.store.files import SUMMARY_FILE, RunFolder, Writer, read_run, replace_run_files, run_storage_options
 from optimizer.store.history_file import recorded_history
 from optimizer.store.ledger import Commit
 from optimizer.store.object_runs import readable_run
@@ -41,7 +44,57 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
                         "look whose limits were scaled: it is not a plan to send", where=run.shown,
                         fix="Run cvo optimize without --sample, then commit that run")
     target = recorded_history(run.summary, history, run.shown)
-    return ledger.commit(run, target, still_allowed if force else None, run_storage_options(run.path))
+    if history is not None and run.summary.get("contact_history_found") and isinstance(target, Path) \
+            and target.parent.is_dir() and not target.exists():  # a typo: a second history no plan reads
+        raise HistoryError(
+            f"The contact history given with --history is missing, and the plan was made against the history "
+            f"{run.summary['contact_history']}",
+            where=f"{run.shown}, --history {history}",
+            fix="Give the path of the history the plan saw (or leave --history out to use it)")
+    kept: list[pd.DataFrame] = []
+
+    def recheck(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
+        kept.append(still_allowed(run, contacts))
+        return kept[-1]
+
+    done = ledger.commit(run, target, recheck if force else None, run_storage_options(run.path))
+    if done.recorded and done.dropped and kept:
+        done = replace(done, notes=short_audiences(_run_scenario(run), kept[-1]))
+        cut_send_lists(run, kept[-1], done)
+    return done
+
+
+def short_audiences(scenario: Scenario, kept: pd.DataFrame) -> tuple[str, ...]:
+    """The campaigns whose audience (treated, forced and control) the recorded rows ``kept`` leave
+    below their min_audience: a forced commit keeps no limit the plan met."""
+    counts = kept["campaign_id"].astype(str).value_counts()
+    return tuple(f"campaign '{campaign.id}' keeps {int(counts.get(campaign.id, 0)):,} customers, below its "
+                 f"min_audience of {campaign.min_audience:,}" for campaign in scenario.campaigns
+                 if int(counts.get(campaign.id, 0)) < campaign.min_audience)
+
+
+def cut_send_lists(run: RunFolder, kept: pd.DataFrame, done: Commit) -> None:
+    """After a forced commit that left customers out: the run's send lists (contacts_*.csv) keep
+    only the rows recorded (``kept``: customer_id, campaign_id), and summary.json says so
+    (``forced_commit``), so that no list names a customer the contact policy now blocks. A run on
+    an object store or written by --dask keeps its lists; HistoryError says so (it is recorded)."""
+    lists = sorted(set(run.summary.get("contact_lists", {}).values()))
+    if run.origin or any("/" in name for name in lists):
+        raise HistoryError(
+            f"Recorded run {run.run_id} without {done.dropped:,} customers the contact policy no longer allows, "
+            "but its send lists (a --dask run's or an object store's) still name them",
+            where=run.shown, fix="Send only to the customers the history holds for this run, or re-plan with "
+            "`cvo optimize` and send that plan's lists")
+    allowed = set(zip(kept["customer_id"].astype(str), kept["campaign_id"].astype(str), strict=True))
+    files: dict[str, Writer] = {}
+    for name in lists:
+        rows = pd.read_csv(run.path / name, dtype={"customer_id": str, "campaign_id": str}, keep_default_na=False)
+        keep = [pair in allowed for pair in zip(rows["customer_id"], rows["campaign_id"], strict=True)]
+        files[name] = csv_writer(rows[keep])
+    summary = {**run.summary, "forced_commit": {"left_out": done.dropped, "recorded": len(kept),
+                                                "notes": list(done.notes)}}
+    files[SUMMARY_FILE] = lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")
+    replace_run_files(run.path, run.run_id, files)
 
 
 def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:

@@ -64,12 +64,18 @@ def _count(value: int | float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+STOPPED = {"time_limit": "stopped by the time limit", "stalled": "stalled: no better plan or bound in sight"}
+
+
 def headline(summary: dict[str, Any]) -> Text:
+    """The plan's first line: its status (and, for a plan not proven, why the solver stopped),
+    objective, bound, gap, time and method."""
     gap = summary["gap"]
     style = "bold green" if summary["status"] == "optimal" else "bold yellow"
+    stopped = STOPPED.get(str(summary.get("termination")))
     text = Text.assemble(
         ("cvo plan ", "bold"), (f"{summary['scenario']}", "bold cyan"), f"  ({summary['scenario_file']})\n",
-        ("status ", "dim"), (summary["status"], style),
+        ("status ", "dim"), (summary["status"], style), (f" ({stopped})" if stopped else "", style),
         ("  objective ", "dim"), _money(summary["objective"]),
         ("  bound ", "dim"), _money(summary["bound"]),
         ("  gap ", "dim"), "—" if gap is None else f"{gap:.1e}",

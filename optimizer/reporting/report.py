@@ -34,6 +34,7 @@ from optimizer.store.files import (
     REPORT_FILE,
     SUMMARY_FILE,
     SWEEP_FILE,
+    SWEEP_FOLDER,
     atomic_write,
     read_run,
 )
@@ -79,12 +80,14 @@ def write_report(out_dir: Path | str, sweep_dir: Path | str | None = None) -> Pa
     """Write OUT_DIR/report.html from OUT_DIR/summary.json (and a sweep, if any); return its path.
 
     The sweep is read from ``sweep_dir`` when given (it must hold sweep.json), else from
-    OUT_DIR when a sweep was run there.
+    OUT_DIR or OUT_DIR/sweep (where cvo sweep writes by default beside out/<name>) when a sweep
+    was run there.
     """
     out_dir = Path(out_dir)
     with folder_lock(out_dir):  # not while a run replaces the folder's files: the page would outlive its run
         summary = load_summary(out_dir)
-        sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else load_sweep(out_dir)
+        sweep = load_sweep(Path(sweep_dir), required=True) if sweep_dir is not None else \
+            load_sweep(out_dir) or load_sweep(out_dir / SWEEP_FOLDER)
         _check_same_scenario(sweep, summary, given=sweep_dir is not None)
         page = render_report(summary, sweep, load_measurement(out_dir), load_migration(out_dir))
         path = out_dir / REPORT_FILE

@@ -4,10 +4,12 @@ For a run on date t, a new contact of campaign j (channel h_j, measurement windo
 
     cool-down (campaign c or channel h, d days): blocked if a treated (or forced) contact of c (on h)
         was sent less than d days from t, before or after:    |t - sent_on| < d
-    cap (at most N in D days, on h / of c / of any kind): blocked if N treated contacts
-        were sent in the D days up to t:                       t - D < sent_on <= t
+    cap (at most N in D days, on h / of c / of any kind): blocked if some D days in a row that
+        hold t hold N treated contacts already (contacts after t count too, so that runs planned
+        out of date order cannot break it):  max_s #{s <= sent_on - t < s + D} >= N, -D < s <= 0
     separate windows: blocked if any earlier contact, treated or control, has a measurement
-        window [sent_on, window_end) overlapping [t, t + max(w_j, 1))
+        window [sent_on, max(window_end, sent_on + 1)) overlapping [t, t + max(w_j, 1)) (a window
+        of 0 days holds its day, on either side)
 
 Each rule is a boolean (n, k) mask of the (customer, offer) pairs it blocks (a campaign's variants
 alike: optimizer/scenario/offers.py), kept apart so that the summary can say how many customers
@@ -108,10 +110,7 @@ def _cap(
     scenario: Scenario, n: int, index: int, rule: ContactCap, known: pd.DataFrame, run_date: dt.date
 ) -> PolicyRule:
     contacts = _matching(known, rule.campaign, rule.channel)
-    days = _days_from(contacts["sent_on"], run_date)
-    rows = contacts["row"].to_numpy()[(days >= 0) & (days < rule.days)]
-    counts = pd.Series(rows).value_counts()
-    full = counts.index[counts >= rule.max_contacts].to_numpy(dtype=np.int64)
+    full = _full_windows(contacts["row"].to_numpy(), -_days_from(contacts["sent_on"], run_date), rule)
     target = f"{rule.channel} " if rule.channel else f"{rule.campaign} " if rule.campaign else ""
     campaigns = _campaign_mask(scenario, rule.campaign, rule.channel)
     return PolicyRule(
@@ -120,9 +119,26 @@ def _cap(
     )
 
 
+def _full_windows(rows: NDArray[np.int64], offsets: NDArray[np.int64], rule: ContactCap) -> NDArray[np.int64]:
+    """The rows with some D = ``rule.days`` days in a row around the run date (starting s days
+    from it, -D < s <= 0) that hold ``rule.max_contacts`` of their contacts (``offsets``: sent_on -
+    t, in days). The count over a window starting at s only grows when s + D - 1 reaches a
+    contact, so the windows starting at -D + 1, and at o - D + 1 for each contact o after t, are
+    the ones to count."""
+    near = np.abs(offsets) < rule.days
+    contacts = pd.DataFrame({"row": rows[near], "offset": offsets[near]})
+    later = contacts[contacts["offset"] > 0]
+    starts = pd.concat([contacts[["row"]].drop_duplicates().assign(start=1 - rule.days),
+                        later.assign(start=later["offset"] + 1 - rule.days)[["row", "start"]]]).drop_duplicates()
+    pairs = starts.merge(contacts, on="row")
+    inside = pairs[(pairs["offset"] >= pairs["start"]) & (pairs["offset"] < pairs["start"] + rule.days)]
+    most = inside.groupby(["row", "start"]).size().groupby(level="row").max()
+    return most.index[most >= rule.max_contacts].to_numpy(dtype=np.int64)
+
+
 def _open_windows(scenario: Scenario, n: int, known: pd.DataFrame, run_date: dt.date) -> PolicyRule:
     starts = -_days_from(known["sent_on"], run_date)  # sent_on - t, in days
-    ends = -_days_from(known["window_end"], run_date)  # window_end - t
+    ends = np.maximum(-_days_from(known["window_end"], run_date), starts + 1)  # window_end - t, a day at least
     choices = offers(scenario)
     blocked = np.zeros((n, len(choices)), dtype=bool)
     rows = known["row"].to_numpy()

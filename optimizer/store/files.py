@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.errors import DataError, RunFolderError
+from optimizer.errors import DataError, RunFolderError, ScenarioError
 from optimizer.store.folders import (
     check_output_folder,
     check_run_folder,
@@ -51,6 +51,7 @@ from optimizer.store.names import (  # re-exported: every reader of a run import
     SUMMARY_FILE as SUMMARY_FILE,
     SWEEP_CSV as SWEEP_CSV,
     SWEEP_FILE as SWEEP_FILE,
+    SWEEP_FOLDER as SWEEP_FOLDER,
 )
 
 if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history and --help never need them
@@ -159,6 +160,28 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
                              fix="Free space or fix the folder's permissions, then run again") from None
 
 
+def replace_run_files(out_dir: Path, run_id: str, files: Mapping[str, Writer]) -> None:
+    """Write ``files`` (name → writer), files run ``run_id``'s manifest lists already, over them
+    in ``out_dir``: each written aside, all renamed into place, then the manifest with their new
+    SHA-256; the run's other files stay as they are. Under the folder's lock (RunFolderError when
+    the folder holds another run now, or a file cannot be written)."""
+    out_dir = Path(out_dir)
+    where, fix = str(out_dir), "Run the command again"
+    try:
+        with folder_lock(out_dir):
+            manifest = _read_manifest(out_dir, where, fix)
+            unknown = sorted(set(files) - set(manifest["files"]))
+            if manifest["run_id"] != run_id or unknown:
+                raise RunFolderError(f"The folder no longer holds run {run_id} as it was read", where=where,
+                                     fix="Check what wrote to the folder since, and run the command again")
+            _write_all(out_dir, files)
+            manifest["files"].update({name: file_digest(out_dir / name) for name in files})
+            atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
+    except OSError as error:
+        raise RunFolderError(f"The run's files could not be rewritten: {error.strerror or error}", where=where,
+                             fix="Free space or fix the folder's permissions, then run again") from None
+
+
 def _remove(out_dir: Path, names: set[str]) -> None:
     """The files ``names`` in ``out_dir``, where there (one that cannot be removed stays)."""
     for name in sorted(names):
@@ -209,6 +232,10 @@ def read_run(out_dir: Path, origin: str = "") -> RunFolder:
                f"then give out/{out_dir.stem}" if scenario else "Give the folder `cvo optimize SCENARIO --out "
                "OUT_DIR` wrote")
         raise RunFolderError(f"{out_dir.name} is a file; a run folder is expected", where=where, fix=fix)
+    if not origin and not out_dir.exists():  # a command-line value naming nothing: a typo, or optimize not run yet
+        raise ScenarioError("There is no such folder", where=where,
+                            fix=f"Give the folder `cvo optimize SCENARIO --out OUT_DIR` wrote, or run that command "
+                            f"with --out {out_dir} first")
     fix = RERUN.format(folder=run_out(origin) if origin else out_dir)
     manifest = _read_manifest(out_dir, where, fix)
     files: dict[str, str] = manifest["files"]
@@ -235,7 +262,8 @@ def _read_manifest(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
         problem = (f"{SUMMARY_FILE} is missing" if not (out_dir / SUMMARY_FILE).is_file() else
                    f"{MANIFEST_FILE} is missing, so these files cannot be shown to be of one run (written by an "
                    "older cvo, or a run interrupted before it finished)")
-        raise RunFolderError(problem, where=where, fix=f"Give a folder written by `cvo optimize`; {fix}")
+        raise RunFolderError(problem, where=where,
+                             fix=f"Give a folder written by `cvo optimize`, or {fix[0].lower()}{fix[1:]}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:

@@ -17,6 +17,7 @@ optimizer/store/history_versions.py) is read from a local copy of its newest ver
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -54,6 +55,7 @@ ALTER TABLE contacts ADD COLUMN IF NOT EXISTS cost_per_response DOUBLE;
 CREATE TABLE IF NOT EXISTS meta (history_id VARCHAR);
 INSERT INTO meta SELECT uuid()::VARCHAR WHERE NOT EXISTS (SELECT 1 FROM meta);
 """
+RUN_ID = re.compile(r"[0-9a-f]{32}")  # uuid4().hex, as optimize names a run
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
 CONTACT_COLUMNS = ["customer_id", "campaign_id", "channel", "group", "sent_on", "window_end", "value_per_response",
@@ -144,7 +146,8 @@ def open_existing(history: Path, read_only: bool = True) -> duckdb.DuckDBPyConne
     check_history_path(history)
     if not Path(history).is_file():
         raise HistoryError("There is no contact history here yet", where=str(history),
-                           fix="Commit a run first: cvo commit OUT_DIR (or give the right --history path)")
+                           fix="Commit a run first: cvo commit OUT_DIR (or point the command at the history file "
+                           "the runs were committed to)")
     connection = connect(Path(history), read_only=read_only)
     if read_only and not _up_to_date(connection):  # written by an older cvo: add what it lacks, once
         tables = _has_tables(connection, ("events", "meta"))
@@ -253,8 +256,14 @@ def match_run(connection: duckdb.DuckDBPyConnection, run: str, history: Path) ->
                connection.execute("SELECT run_id FROM runs WHERE starts_with(run_id, ?)", [run]).fetchall()]
     if len(matches) != 1:
         known = [str(row[0]) for row in connection.execute("SELECT run_id FROM runs ORDER BY run_date").fetchall()]
+        if not matches and RUN_ID.fullmatch(run):  # a whole run id, as a run folder gives it: never committed here
+            raise HistoryError(f"No run in the contact history matches '{run}': the run was not committed to it",
+                               where=str(history), fix="Commit the run first (cvo commit OUT_DIR), or give the "
+                               "history it was committed to")
+        found = "No run in the contact history matches" if not matches else \
+            f"{len(matches)} runs in the contact history match"
         raise HistoryError(
-            f"{'No run' if not matches else f'{len(matches)} runs'} in the contact history match '{run}'",
+            f"{found} '{run}'",
             where=str(history),
             fix=f"Give a run id (or a unique prefix) listed by `cvo history`: {', '.join(known) or 'none yet'}",
         )

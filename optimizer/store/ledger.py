@@ -45,7 +45,8 @@ OFFER_TABLE = "offers_now"  # a commit's (campaign, variant) costs, for the cont
 @dataclass(frozen=True)
 class Commit:
     """What ``commit`` did: the run, how many contacts it holds, whether it was new, whether the
-    history file was created by it, and (a forced stale commit) how many plan rows it left out."""
+    history file was created by it, and (a forced stale commit) how many plan rows it left out
+    and what that did to the plan's limits (``notes``)."""
 
     run_id: str
     run_date: dt.date
@@ -54,6 +55,7 @@ class Commit:
     history: Path | str
     created: bool = False
     dropped: int = 0
+    notes: tuple[str, ...] = ()
 
 
 Recheck = Callable[[RunFolder, "pd.DataFrame"], "pd.DataFrame"]

@@ -11,6 +11,7 @@ NOT_KEPT = "<not kept>"  # what scenario.yaml holds in place of a secret storage
 RUNS_FOLDER = "runs"  # an object store's OUT/runs/<run_id>/: each run's own prefix (optimizer/store/object_runs.py)
 MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
+SWEEP_FOLDER = "sweep"  # cvo sweep's own folder beside a plan's: out/<scenario name>/sweep by default
 REPORT_FILE = "report.html"
 RULES_FILE, RULES_TEXT = "rules.json", "rules.txt"  # the plan as rules: cvo rules
 MIGRATION_FILE = "migration.json"  # customers' moves between segments: cvo segments

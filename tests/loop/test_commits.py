@@ -1,13 +1,18 @@
-"""A forced commit of a stale plan records only what the contact policy still allows."""
+"""A forced commit of a stale plan records only what the contact policy still allows, and its send lists
+leave out the rest; a commit goes to the history its plan saw."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pandas as pd
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import HistoryError
-from optimizer.loop.commits import commit
+from optimizer.loop.commits import commit, short_audiences
+from optimizer.scenario.schema import load_scenario
+from optimizer.store.files import read_run
 from optimizer.store.history_file import contacts_around, run_record, runs
 
 
@@ -30,6 +35,26 @@ def test_a_forced_stale_commit_leaves_out_the_customers_the_policy_now_blocks(tm
     assert row["treatment"] + row["control"] == len(recorded)
     every = contacts_around(history, MONDAY, 30)
     assert not every.duplicated(subset=["customer_id"]).any()
+    # the send lists name only the treated customers recorded, and the folder is still one run
+    folder = read_run(tmp_path / "first")
+    sent = pd.concat([pd.read_csv(tmp_path / "first" / name, dtype=str) for name in folder.summary["contact_lists"]
+                      .values()])
+    treated = recorded[recorded["group"].isin(["treatment", "forced"])]
+    assert sorted(sent["customer_id"]) == sorted(treated["customer_id"])
+    assert folder.summary["forced_commit"] == {"left_out": forced.dropped, "recorded": len(recorded),
+                                               "notes": list(forced.notes)}
+
+
+def test_a_commit_to_a_missing_history_when_the_plan_saw_one_is_refused(tmp_path):
+    """A typo in --history would start a second history that the next plans never read."""
+    scenario = write_scenario(tmp_path)
+    history = tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", history)
+    run_week(scenario, tmp_path / "w2", MONDAY + dt.timedelta(days=7))
+    with pytest.raises(HistoryError, match="given with --history is missing"):
+        commit(tmp_path / "w2", tmp_path / "histroy.duckdb")
+    assert not (tmp_path / "histroy.duckdb").exists()
 
 
 def test_a_forced_commit_of_a_fresh_plan_records_it_all(tmp_path):
@@ -37,3 +62,10 @@ def test_a_forced_commit_of_a_fresh_plan_records_it_all(tmp_path):
     summary = run_week(scenario, tmp_path / "w1", MONDAY)
     done = commit(tmp_path / "w1", tmp_path / "history.duckdb", force=True)
     assert done.created and done.dropped == 0 and done.contacts == summary["treatment"] + summary["control"]
+
+
+def test_a_forced_commit_says_which_minimum_audiences_it_leaves_unmet(tmp_path):
+    scenario = load_scenario(write_scenario(tmp_path)).with_changes({"campaigns.mail.min_audience": 2})
+    kept = pd.DataFrame({"customer_id": ["a", "b"], "campaign_id": ["mail", "text"]})
+    assert short_audiences(scenario, kept) == ("campaign 'mail' keeps 1 customers, below its min_audience of 2",)
+    assert short_audiences(scenario, pd.concat([kept, kept])) == ()

@@ -95,7 +95,7 @@ def test_a_run_id_without_a_history_is_refused():
 def test_an_uncommitted_run_is_refused(sent, tmp_path):
     folder, _ = sent
     run_week(folder / "loop.yaml", folder / "w2", MONDAY)
-    with pytest.raises(HistoryError, match="No run in the contact history match"):
+    with pytest.raises(HistoryError, match="the run was not committed to it"):
         measure_run(folder / "w2", folder / "outcomes.csv")
 
 

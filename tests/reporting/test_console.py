@@ -67,6 +67,15 @@ def test_the_headline_names_the_solver_that_ran():
     summary = {"scenario": "weekly", "scenario_file": "weekly.yaml", "status": "optimal", "objective": 10.0,
                "bound": 10.0, "gap": 0.0, "build_seconds": 0.5, "solve_seconds": 1.0, "method": "decompose"}
     assert "method decompose" in headline(summary).plain
+    assert "status optimal  objective" in headline({**summary, "termination": "optimal"}).plain
+
+
+def test_the_headline_says_why_an_unproven_plan_stopped():
+    summary = {"scenario": "holiday", "scenario_file": "holiday.yaml", "status": "feasible", "objective": 10.0,
+               "bound": 10.1, "gap": 1e-2, "build_seconds": 0.5, "solve_seconds": 1.0, "method": "exact"}
+    assert "status feasible (stalled: no better plan or bound in sight)" in headline(
+        {**summary, "termination": "stalled"}).plain
+    assert "status feasible (stopped by the time limit)" in headline({**summary, "termination": "time_limit"}).plain
 
 
 def test_one_money_basis_in_the_summary_the_console_and_the_report(tmp_path):

@@ -269,6 +269,14 @@ def test_a_sweep_in_the_out_folder_is_shown_with_its_frontier(tmp_path):
     assert len(parse(raw).images) == 3
 
 
+def test_a_sweep_where_cvo_sweep_writes_it_by_default_is_found(tmp_path):
+    """`cvo sweep SCENARIO` writes out/<name>/sweep, beside the plan's out/<name>."""
+    out = write_summary(tmp_path, full_summary())
+    write_sweep(out / "sweep", with_png=False)
+    page = text_of(write_report(out).read_text(encoding="utf-8"))
+    assert SWEEP_HINT not in page and "36,002.00" in page
+
+
 def test_a_sweep_elsewhere_and_one_without_a_plot(tmp_path):
     out = write_summary(tmp_path / "out", full_summary())
     write_sweep(tmp_path / "sweep", with_png=False)
@@ -322,6 +330,7 @@ def test_a_sweep_of_a_scenario_that_extends_the_runs_and_keeps_its_name_is_refus
 # Errors and hygiene
 
 def test_a_missing_summary_is_a_run_folder_error(tmp_path):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(RunFolderError) as error:
         write_report(tmp_path / "empty")
     assert error.value.message.startswith(f"summary.json is missing ({tmp_path / 'empty'}). Give a folder written "

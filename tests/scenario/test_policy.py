@@ -61,14 +61,16 @@ def brute_force(scenario: Scenario, contacts: pd.DataFrame, ids: list[str], run_
                 row.group in ("treatment", "forced") and (rule.campaign in (None, row.campaign_id))
                 and (rule.channel in (None, row.channel)) and abs((run_date - row.sent_on).days) < rule.days
                 for row in contacts[contacts.customer_id == i].itertuples()))))
-    for rule in policy.caps:
+    for rule in policy.caps:  # some rule.days days in a row that hold the run date hold max_contacts already
         masks.append(_per_pair(scenario, ids, lambda i, c, rule=rule: (
-            (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and sum(
+            (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and max(sum(
                 row.group in ("treatment", "forced") and (rule.campaign in (None, row.campaign_id))
-                and (rule.channel in (None, row.channel)) and 0 <= (run_date - row.sent_on).days < rule.days
-                for row in contacts[contacts.customer_id == i].itertuples()) >= rule.max_contacts)))
+                and (rule.channel in (None, row.channel)) and start <= (row.sent_on - run_date).days < start + rule.days
+                for row in contacts[contacts.customer_id == i].itertuples()) for start in range(1 - rule.days, 1))
+            >= rule.max_contacts)))
     masks.append(_per_pair(scenario, ids, lambda i, c: any(
-        row.sent_on < run_date + dt.timedelta(days=max(c.measurement_window_days, 1)) and row.window_end > run_date
+        row.sent_on < run_date + dt.timedelta(days=max(c.measurement_window_days, 1))
+        and max(row.window_end, row.sent_on + dt.timedelta(days=1)) > run_date
         for row in contacts[contacts.customer_id == i].itertuples())))
     return masks
 
@@ -168,3 +170,27 @@ def test_a_bad_contact_policy_is_refused_with_its_location(tmp_path, policy, mes
     with pytest.raises(ScenarioInvalid) as error:
         load_scenario(path)
     assert message in error.value.message
+
+
+def test_a_cap_counts_contacts_of_runs_dated_after_this_one(tmp_path) -> None:
+    """At most 2 e-mails in 30 days: contacts 14 days before and 14 days after the run date leave
+    no room for a third between them (runs planned out of date order)."""
+    run_date = MONDAY + dt.timedelta(days=30)
+    sent = [run_date - dt.timedelta(days=14), run_date + dt.timedelta(days=14)]
+    contacts = pd.DataFrame({"run_id": "r", "customer_id": "c0", "campaign_id": "mail", "channel": "email",
+                             "group": "treatment", "sent_on": sent, "window_end": sent})
+    write_history(tmp_path / "history.duckdb", contacts)
+    scenario = scenario_with(tmp_path, [], [{"channel": "email", "max_contacts": 2, "days": 30}])
+    cap = rules_on(scenario, ["c0", "c1"], run_date)[0]
+    assert cap.blocked[0, :2].all() and not cap.blocked[1].any()
+
+
+def test_a_window_of_zero_days_holds_its_day(tmp_path) -> None:
+    """A contact recorded with a 0-day measurement window keeps its customer out of the other
+    campaigns on its day: otherwise a second run that day could treat its controls."""
+    contacts = pd.DataFrame({"run_id": "r", "customer_id": "c0", "campaign_id": "news", "channel": "email",
+                             "group": "control", "sent_on": [MONDAY], "window_end": [MONDAY]})
+    write_history(tmp_path / "history.duckdb", contacts)
+    windows = rules_on(scenario_with(tmp_path, [], []), ["c0"], MONDAY)[-1]
+    assert windows.kind == "measurement_window" and windows.blocked[0].all()
+    assert not rules_on(scenario_with(tmp_path, [], []), ["c0"], MONDAY + dt.timedelta(days=1))[-1].blocked.any()

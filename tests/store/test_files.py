@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from locks import held_by_another_process
 
-from optimizer.errors import RunFolderError
+from optimizer.errors import RunFolderError, ScenarioError
 from optimizer.store.files import (
     MANIFEST_FILE,
     read_run,
@@ -54,8 +54,12 @@ def test_a_folder_without_a_manifest_is_refused(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"run_id": "r1"}))
     with pytest.raises(RunFolderError, match="manifest.json is missing"):
         read_run(tmp_path)
+    (tmp_path / "empty").mkdir()
     with pytest.raises(RunFolderError, match="summary.json is missing"):
+        read_run(tmp_path / "empty")
+    with pytest.raises(ScenarioError, match="There is no such folder") as error:  # exit 2: a value given wrong
         read_run(tmp_path / "nothing")
+    assert error.value.exit_code == 2 and "run that command with --out" in error.value.message
 
 
 def test_a_listed_file_that_is_gone_is_refused(tmp_path):

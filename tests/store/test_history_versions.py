@@ -330,7 +330,7 @@ def test_the_loop_commands_take_a_history_url_and_name_it(tmp_path, history):
     assert voided.exit_code == 0, voided.output
     assert f"({history})" in voided.output and versions(history)[-1] == "000000000002.duckdb"
     unknown = CliRunner().invoke(app, ["void", "nosuchrun", "--history", history])
-    assert unknown.exit_code == 6 and f"match 'nosuchrun' ({history})" in unknown.output
+    assert unknown.exit_code == 6 and f"matches 'nosuchrun' ({history})" in unknown.output
     assert "Traceback" not in unknown.output
 
 
