@@ -108,7 +108,7 @@ def resolve_run(run: str | Path, history: Path | str | None) -> tuple[str, Path 
 def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFrame | None, str | None]:
     """Customer features for the personas: the given table, else the run's scenario's customers."""
     if customers is not None:
-        return load_customers(Path(customers), "customer_id"), None
+        return load_customers(Path(customers), "customer_id", key=None), None
     try:
         scenario = load_scenario(record["scenario_file"])
         table = load_customers(scenario.location(scenario.customers), scenario.customer_id, scenario.storage_options)

@@ -141,11 +141,13 @@ def policy_lookback(policy: ContactPolicy) -> int:
 
 
 def load_customers(path: Path | str, id_column: str, storage_options: dict[str, Any] | None = None,
-                   table: pd.DataFrame | None = None) -> pd.DataFrame:
+                   table: pd.DataFrame | None = None, key: str | None = "customers") -> pd.DataFrame:
     """The customer table (read from ``path``, or ``table`` as read from there) with ids as
-    strings, rejecting missing and duplicate ids."""
+    strings, rejecting missing and duplicate ids; ``key``: the scenario key that names it (None: a
+    command-line option did)."""
     if table is None:
-        table = read_table(path, what="customers", text_columns=(id_column,), storage_options=storage_options)
+        table = read_table(path, what="customers", text_columns=(id_column,), storage_options=storage_options,
+                           key=key)
     require_columns(table, [id_column], path, "customers",
                     "Rename the id column, or set 'customer_id' in the scenario to its name")
     ids = table[id_column]
@@ -184,7 +186,7 @@ def load_scores(
     scenarios.
     """
     if table is None:
-        table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"),
+        table = read_table(path, what="scores", text_columns=("customer_id", "campaign_id"), key="scores",
                            storage_options=storage_options)
     require_columns(table, SCORE_COLUMNS, path, "scores",
                     f"The scores table needs the columns {', '.join(SCORE_COLUMNS)}")

@@ -109,7 +109,7 @@ def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, force
 
 def _listed_ids(path: Path, id_column: str, what: str) -> tuple[pd.Index, pd.DataFrame]:
     """The ids of a list file (as text, like the customer table's) and the table they came from."""
-    table = read_table(path, what=what, text_columns=(id_column, "campaign_id", VARIANT))
+    table = read_table(path, what=what, text_columns=(id_column, "campaign_id", VARIANT), key=what.split()[0])
     require_columns(table, [id_column], path, what,
                     f"A {what} holds the customer ids under the same column name as the customers table")
     missing = np.flatnonzero(table[id_column].isna().to_numpy())

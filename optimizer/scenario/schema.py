@@ -364,7 +364,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     path = Path(path)
     raw, bases = read_layers(path)
     raw = apply_overrides(raw, tuple(overrides), str(path))
-    scenario = validated(raw, path, str(path))
+    label = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)  # a key a --set gave is not in it
+    scenario = validated(raw, path, label)
     scenario._bases, scenario._overrides = tuple(map(str, bases)), tuple(overrides)
     return scenario
 

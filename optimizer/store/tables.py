@@ -13,31 +13,35 @@ from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
 
 
-def require_file(path: Path, what: str, fix: str | None = None) -> None:
-    """Raise DataError when the ``what`` file is not there."""
+def require_file(path: Path, what: str, fix: str | None = None, key: str | None = None) -> None:
+    """Raise DataError when the ``what`` file is not there; ``key``: the scenario key that names
+    it (None: a command-line option did)."""
     if not path.is_file():
         raise DataError(
             f"The {what} file {path} does not exist",
             where=f"looked in {path.parent}",
-            fix=fix or f"Check the '{what}' path in the scenario; it is relative to the scenario file",
+            fix=fix or (f"Check the '{key}' path in the scenario; it is relative to the scenario file" if key else
+                        f"Check the path given for the {what}; it is relative to the folder the command runs in"),
         )
 
 
 def read_table(path: Path | str, *, what: str, text_columns: tuple[str, ...] = (),
-               storage_options: dict[str, Any] | None = None) -> pd.DataFrame:
+               storage_options: dict[str, Any] | None = None, key: str | None = None) -> pd.DataFrame:
     """Read a .parquet or .csv file, or a parquet dataset (a folder of part files, in the order of
     their paths, as ``cvo optimize --dask`` numbers the customers: optimizer/store/datasets.py),
     from a local path or an fsspec URL opened with ``storage_options``, with a clear error when it
     is missing, empty, not UTF-8 or unreadable.
 
-    ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros.
+    ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros. ``key``: the
+    scenario key that names the file (None: a command-line option did), for the message when it is
+    missing.
     """
     if is_url(path) or Path(path).is_dir():
         dataset = open_dataset(str(path), storage_options, what)
         if dataset is not None:
             return dataset.read_all()
     else:
-        require_file(Path(path), what)
+        require_file(Path(path), what, key=key)
     suffix = PurePosixPath(str(path)).suffix.lower()
     source = str(path) if is_url(path) else Path(path)
     storage_options = storage_options if is_url(path) else None  # pandas refuses them for a local file

@@ -220,7 +220,7 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
     "measure a run id without a history": (None, ["measure", "abc123", "--outcomes", "{root}/outcomes.csv"], HISTORY,
                                            ["is not a folder, so it is taken as a run id", "--history"]),
     "measure with missing outcomes": (None, ["measure", "{root}/w1", "--outcomes", "{root}/nope.csv"], DATA,
-                                      ["nope.csv does not exist"]),
+                                      ["nope.csv does not exist", "Check the path given for the outcomes"]),
     "void an unknown run": (None, ["void", "ffff", "--history", "{root}/history.duckdb"], HISTORY,
                             ["No run in the contact history matches 'ffff'", "cvo history"]),
     "void twice": (_void_w1, ["void", "{root}/w1"], HISTORY, ["is already voided"]),

@@ -73,11 +73,14 @@ def test_read_table_reads_csv_and_parquet(tmp_path, name):
 
 def test_read_table_missing_file(tmp_path):
     with pytest.raises(DataError) as caught:
-        read_table(tmp_path / "data" / "customers.csv", what="customers")
+        read_table(tmp_path / "data" / "customers.csv", what="customers", key="customers")
     assert caught.value.message == (
         f"The customers file {tmp_path / 'data' / 'customers.csv'} does not exist (looked in {tmp_path / 'data'}). "
         "Check the 'customers' path in the scenario; it is relative to the scenario file."
     )
+    with pytest.raises(DataError, match="Check the path given for the outcomes; it is relative to the folder the "
+                                        "command runs in"):  # named by a command-line option, not the scenario
+        read_table(tmp_path / "outcomes.csv", what="outcomes")
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".json", ""])

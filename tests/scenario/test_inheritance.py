@@ -123,8 +123,10 @@ def test_a_base_of_the_wrong_shape_gets_the_schemas_message_not_a_traceback(tmp_
 
 
 def test_an_override_of_an_unknown_key_gets_the_schemas_did_you_mean():
-    with pytest.raises(ScenarioInvalid, match="Did you mean 'budget'"):
+    """... and names the --set that gave it: the file has no such key to look for."""
+    with pytest.raises(ScenarioInvalid, match="Did you mean 'budget'") as error:
         load_scenario(ROOT / "scenarios" / "weekly.yaml", overrides=("budjet=100",))
+    assert "weekly.yaml with --set budjet=100, budjet)" in error.value.message
 
 
 def test_merge_replaces_other_lists_whole():
