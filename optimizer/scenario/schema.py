@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from optimizer.errors import CvoError, ScenarioError, ScenarioInvalid, did_you_mean
+from optimizer.scenario.expression_keys import expression_problems
 from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history r
 
 Number = int | float
 Expr = str | int | float | bool
+EXPRESSIONS = (Expr, Expr | None)  # the annotations of a field that holds an expression
 
 
 class Objective(StrEnum):
@@ -388,6 +390,7 @@ def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
     return [
         *_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario),
         *_policy_checks(scenario), *_list_checks(scenario),
+        *expression_problems(scenario, scenario.source, EXPRESSIONS),
     ]
 
 
