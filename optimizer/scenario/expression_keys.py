@@ -13,12 +13,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from optimizer.errors import ExpressionError, ScenarioError
-from optimizer.scenario.expressions import parse
 
 
 def expression_problems(model: BaseModel, source: str, kinds: Collection[Any]) -> list[ScenarioError]:
     """The syntax errors of every expression in ``model`` (a field annotated as one of ``kinds``),
     each located at its key in ``source``."""
+    from optimizer.scenario.expressions import parse  # numpy: not for the commands that only name a scenario
+
     problems: list[ScenarioError] = []
     for key, text in expressions(model, kinds):
         try:

@@ -41,7 +41,7 @@ from optimizer.scenario.formulation import Formulation, formulate
 from optimizer.scenario.offers import offer_fractions
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.options import Method
-from optimizer.solve.problem import NO_CAMPAIGN, Problem
+from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.solver import solve
 from optimizer.store.files import FRONTIER_FILE, SWEEP_CSV, SWEEP_FILE, atomic_write
@@ -151,6 +151,7 @@ def sweep(
                             fix="Give numbers such as 5000 or 12.5")
     formulation = formulate(load_data(scenario, run_date))
     index = limit_index(formulation.problem, limit, scenario)
+    _check_in_range(formulation.problem.rows[index], ordered)
     points = []
     for done, value in enumerate(ordered, start=1):
         points.append(solve_point(formulation, index, value))
@@ -164,6 +165,17 @@ def sweep(
         points=tuple(with_marginal_values(points)),
         scenario_path=None if scenario.path is None else str(scenario.path.resolve()),
     )
+
+
+NOT_NEGATIVE = ("budget", "campaign_budget", "min_audience", "max_audience", "channel_capacity")  # as the file's
+
+
+def _check_in_range(row: CouplingRow, values: Sequence[float]) -> None:
+    """ScenarioError when the sweep would give a budget, audience or capacity a value the scenario
+    file may not: a negative one (a custom limit may take any)."""
+    if row.family in NOT_NEGATIVE and values[0] < 0:
+        raise ScenarioError(f"'{row.name}' cannot be negative, and the sweep gives it {values[0]:g}",
+                            where="sweep values", fix="Sweep from 0 or more, e.g. 0:12000:7")
 
 
 def limit_index(problem: Problem, limit: str, scenario: Scenario) -> int:

@@ -17,7 +17,7 @@ from optimizer.errors import ScenarioInvalid
 from optimizer.loop.commits import commit
 from optimizer.scenario.data import policy_lookback
 from optimizer.scenario.policy import PolicyRule, policy_rules
-from optimizer.scenario.schema import Scenario, load_scenario
+from optimizer.scenario.schema import Campaign, ContactCap, Scenario, load_scenario
 from optimizer.store.history_file import SCHEMA, contacts_around
 
 CAMPAIGNS = [("mail", "email", 14), ("news", "email", 0), ("text", "sms", 7)]
@@ -62,12 +62,15 @@ def brute_force(scenario: Scenario, contacts: pd.DataFrame, ids: list[str], run_
                 and (rule.channel in (None, row.channel)) and abs((run_date - row.sent_on).days) < rule.days
                 for row in contacts[contacts.customer_id == i].itertuples()))))
     for rule in policy.caps:  # some rule.days days in a row that hold the run date hold max_contacts already
-        masks.append(_per_pair(scenario, ids, lambda i, c, rule=rule: (
-            (rule.campaign in (None, c.id)) and (rule.channel in (None, c.channel)) and max(sum(
-                row.group in ("treatment", "forced") and (rule.campaign in (None, row.campaign_id))
-                and (rule.channel in (None, row.channel)) and start <= (row.sent_on - run_date).days < start + rule.days
-                for row in contacts[contacts.customer_id == i].itertuples()) for start in range(1 - rule.days, 1))
-            >= rule.max_contacts)))
+        def capped(i: str, c: Campaign, rule: ContactCap = rule) -> bool:
+            offsets = [(row.sent_on - run_date).days for row in contacts[contacts.customer_id == i].itertuples()
+                       if row.group in ("treatment", "forced") and rule.campaign in (None, row.campaign_id)
+                       and rule.channel in (None, row.channel)]
+            return rule.campaign in (None, c.id) and rule.channel in (None, c.channel) and max(
+                sum(start <= offset < start + rule.days for offset in offsets)
+                for start in range(1 - rule.days, 1)) >= rule.max_contacts
+
+        masks.append(_per_pair(scenario, ids, capped))
     masks.append(_per_pair(scenario, ids, lambda i, c: any(
         row.sent_on < run_date + dt.timedelta(days=max(c.measurement_window_days, 1))
         and max(row.window_end, row.sent_on + dt.timedelta(days=1)) > run_date

@@ -174,6 +174,11 @@ def test_a_value_that_is_no_finite_number_is_refused(scenario, value):
         sweep(scenario, "budget", [50.0, value])
 
 
+def test_a_negative_budget_or_audience_is_refused_as_the_scenario_file_refuses_it(scenario):
+    with pytest.raises(ScenarioError, match="'budget' cannot be negative, and the sweep gives it -5"):
+        sweep(scenario, "budget", [-5.0, 10.0])
+
+
 def test_an_unknown_limit_is_refused_with_a_did_you_mean_and_the_limits(scenario):
     with pytest.raises(ScenarioError) as error:
         sweep(scenario, "capacity[emial]", [1.0, 2.0])
