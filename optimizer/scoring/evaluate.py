@@ -200,8 +200,8 @@ def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> NDArr
     for name in costs:
         if name not in arms[1:]:
             hint = did_you_mean(name, arms[1:])
-            raise DataError(f"A cost is given for '{name}', which no customer got in the history",
-                            where="costs", fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(arms[1:])}")
+            raise ScenarioError(f"A cost is given for '{name}', which no customer got in the history",
+                                where="--cost", fix=f"{hint + ' ' if hint else ''}Campaigns: {', '.join(arms[1:])}")
     return np.array([0.0, *(float(costs.get(arm, 0.0)) for arm in arms[1:])])
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from evaluation_history import ARMS, DESIGN, simulate, targeting, true_value
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.evaluate import (
     NO_CAMPAIGN,
     EvaluateOptions,
@@ -160,7 +160,7 @@ def test_bad_history(simulated, change, expected):
 
 def test_cost_for_an_unknown_campaign(simulated):
     history, _ = simulated
-    with pytest.raises(DataError, match="A cost is given for 'aa', which no customer got.*Did you mean 'a'"):
+    with pytest.raises(ScenarioError, match="A cost is given for 'aa', which no customer got.*Did you mean 'a'"):
         evaluate_plan(targeting(history), history, options=EvaluateOptions(costs={"aa": 1.0}))
 
 
