@@ -29,8 +29,9 @@ from optimizer.store.files import (
 
 
 def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
-    """Write plan.parquet, scenario.yaml (the scenario as run: ``Scenario.effective``) and summary.json
-    into ``out_dir`` as one run; return the summary written."""
+    """Write plan.parquet, scenario.yaml (the scenario as run: ``Scenario.effective``), summary.json
+    and the contact lists (none for a plan of a sample: not a plan to send) into ``out_dir`` as one
+    run; return the summary written."""
     run_id = uuid.uuid4().hex
     summary = {"run_id": run_id, **plan.summary}
     table = pa.Table.from_pandas(plan.assignments, preserve_index=False)
@@ -38,9 +39,9 @@ def write_plan(plan: Plan, out_dir: str | Path) -> dict[str, Any]:
     effective = yaml.safe_dump(plan.formulation.scenario.effective(), sort_keys=False, allow_unicode=True)
     scenario, problem = plan.formulation.scenario, plan.formulation.problem
     by_campaign = scenario.contact_lists == "campaign"
-    lists = contact_lists(plan.assignments, summary["run_date"],
-                          scenario.campaign_ids() if by_campaign else problem.channels,
-                          "campaign_id" if by_campaign else "channel")
+    lists = {} if summary.get("sample") else contact_lists(  # a sample's plan is a quick look, not one to send
+        plan.assignments, summary["run_date"], scenario.campaign_ids() if by_campaign else problem.channels,
+        "campaign_id" if by_campaign else "channel")
     summary["contact_lists"] = {channel: name for channel, (name, _) in lists.items()}
     write_run(Path(out_dir), run_id, {
         PLAN_FILE: lambda temp: pq.write_table(table, temp, compression="zstd"),

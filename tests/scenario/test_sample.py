@@ -113,6 +113,7 @@ def test_a_sample_is_written_beside_the_real_plan_not_over_it(tmp_path: Path, mo
     result = CliRunner().invoke(app, ["optimize", str(path), "--sample", "0.2", "-q"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "sampled_sample" / "summary.json").is_file() and not (tmp_path / "out" / "sampled").exists()
+    assert not list((tmp_path / "out" / "sampled_sample").glob("contacts_*.csv"))  # not a plan to send
 
 
 def test_a_seed_without_a_sample_is_refused_not_ignored(tmp_path: Path, monkeypatch) -> None:
