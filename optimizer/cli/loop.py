@@ -23,8 +23,8 @@ def commit(
                                                 "summary.json.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Commit a stale plan (runs committed since it was "
                                         "computed contacted its customers): the scenario's contact policy is checked "
-                                        "again against the history as it is now, and only the customers it still "
-                                        "allows are recorded.")] = False,
+                                        "again against the history as it is now, only the customers it still "
+                                        "allows are recorded, and the run's contacts_*.csv are cut to them.")] = False,
 ) -> None:
     """Record the plan in OUT_DIR as sent, in the contact history.
 

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import DataError, HistoryError, ScenarioError
+from optimizer.errors import DataError, HistoryError, RunFolderError, ScenarioError
 from optimizer.plan.outputs import csv_writer
 from optimizer.scenario.offers import planned_offers
 from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
 from optimizer.store.files import SUMMARY_FILE, RunFolder, Writer, read_run, replace_run_files, run_storage_options
-from optimizer.store.history_file import recorded_history
+from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.ledger import Commit
 from optimizer.store.object_runs import readable_run
 
@@ -44,13 +44,7 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
                         "look whose limits were scaled: it is not a plan to send", where=run.shown,
                         fix="Run cvo optimize without --sample, then commit that run")
     target = recorded_history(run.summary, history, run.shown)
-    if history is not None and run.summary.get("contact_history_found") and isinstance(target, Path) \
-            and target.parent.is_dir() and not target.exists():  # a typo: a second history no plan reads
-        raise HistoryError(
-            f"The contact history given with --history is missing, and the plan was made against the history "
-            f"{run.summary['contact_history']}",
-            where=f"{run.shown}, --history {history}",
-            fix="Give the path of the history the plan saw (or leave --history out to use it)")
+    _check_history_seen(run, history, target)
     kept: list[pd.DataFrame] = []
 
     def recheck(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
@@ -58,10 +52,43 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
         return kept[-1]
 
     done = ledger.commit(run, target, recheck if force else None, run_storage_options(run.path))
-    if done.recorded and done.dropped and kept:
-        done = replace(done, notes=short_audiences(_run_scenario(run), kept[-1]))
+    if force and not done.recorded and "forced_commit" not in run.summary:  # recorded, the lists not yet cut
+        recorded = run_record(target, run.run_id, run_storage_options(run.path))[2]
+        kept, done = [recorded], replace(done, dropped=len(_plan(run)) - len(recorded))
+    if done.dropped > 0 and kept:
+        done = replace(done, notes=(*short_audiences(_run_scenario(run), kept[-1]), *_promises_left(run, kept[-1])))
         cut_send_lists(run, kept[-1], done)
     return done
+
+
+def _check_history_seen(run: RunFolder, history: Path | str | None, target: Path | str) -> None:
+    """HistoryError when the plan saw a contact history and ``target`` is missing: a --history typo,
+    or the file moved since, would start a second history that the next plans never read."""
+    if not (run.summary.get("contact_history_found") and isinstance(target, Path) and target.parent.is_dir()
+            and not target.exists()):
+        return
+    given = "given with --history" if history is not None else "the plan names"
+    raise HistoryError(
+        f"The contact history {given} is missing, and the plan was made against the history "
+        f"{run.summary['contact_history']}", where=f"{run.shown}, {target}",
+        fix="Give the path of the history the plan saw with --history (or restore the file)")
+
+
+def _plan(run: RunFolder) -> pd.DataFrame:
+    """The plan's rows of a campaign (treated, forced and control)."""
+    plan = pd.concat([pd.read_parquet(file) for file in run.plan], ignore_index=True)
+    return plan.dropna(subset=["campaign_id"]).reset_index(drop=True)
+
+
+def _promises_left(run: RunFolder, kept: pd.DataFrame) -> tuple[str, ...]:
+    """A note naming the forced (promised) customers the recorded rows ``kept`` leave out, if any."""
+    plan = _plan(run)
+    promised = set(plan.loc[plan["group"] == "forced", "customer_id"].astype(str))
+    left = sorted(promised - set(kept["customer_id"].astype(str)))
+    if not left:
+        return ()
+    return (f"{len(left):,} promised (forced) customers are left out, who the contact policy now blocks: "
+            f"{', '.join(left[:5])}{' ...' if len(left) > 5 else ''}",)
 
 
 def short_audiences(scenario: Scenario, kept: pd.DataFrame) -> tuple[str, ...]:
@@ -88,13 +115,20 @@ def cut_send_lists(run: RunFolder, kept: pd.DataFrame, done: Commit) -> None:
     allowed = set(zip(kept["customer_id"].astype(str), kept["campaign_id"].astype(str), strict=True))
     files: dict[str, Writer] = {}
     for name in lists:
-        rows = pd.read_csv(run.path / name, dtype={"customer_id": str, "campaign_id": str}, keep_default_na=False)
-        keep = [pair in allowed for pair in zip(rows["customer_id"], rows["campaign_id"], strict=True)]
-        files[name] = csv_writer(rows[keep])
+        rows = pd.read_csv(run.path / name, dtype=str, keep_default_na=False)  # every value kept as written
+        keep = np.array([pair in allowed for pair in zip(rows["customer_id"], rows["campaign_id"], strict=True)],
+                        dtype=bool)
+        files[name] = csv_writer(rows.loc[keep])
     summary = {**run.summary, "forced_commit": {"left_out": done.dropped, "recorded": len(kept),
                                                 "notes": list(done.notes)}}
     files[SUMMARY_FILE] = lambda temp: temp.write_text(json.dumps(summary, indent=2) + "\n")
-    replace_run_files(run.path, run.run_id, files)
+    try:
+        replace_run_files(run.path, run.run_id, files)
+    except RunFolderError as error:  # another command holds the folder, or a full disk: the commit stands
+        raise HistoryError(
+            f"Recorded run {run.run_id} without {done.dropped:,} customers the contact policy no longer allows, but "
+            f"its send lists could not be cut: {error.problem}", where=run.shown,
+            fix=f"Run `cvo commit {run.shown} --force` again once that is fixed: it cuts them") from None
 
 
 def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
@@ -102,8 +136,7 @@ def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
     has them) that no rule of the run's scenario's contact policy blocks against ``contacts``,
     the history's live contacts around its date."""
     scenario = _run_scenario(run)
-    plan = pd.concat([pd.read_parquet(file) for file in run.plan],
-                     ignore_index=True).dropna(subset=["campaign_id"]).reset_index(drop=True)
+    plan = _plan(run)
     campaigns = planned_offers(scenario, plan)
     if (campaigns < 0).any():
         raise _unknown_offer(scenario, plan, int(np.flatnonzero(campaigns < 0)[0]))

@@ -8,7 +8,7 @@ names that are not columns can only be checked against the data (optimizer/scena
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -39,6 +39,9 @@ def expressions(model: BaseModel, kinds: Collection[Any], prefix: str = "") -> I
         elif isinstance(value, BaseModel):
             yield from expressions(value, kinds, f"{key}.")
         elif isinstance(value, list | tuple):
+            listed = get_origin(field.annotation) is list and get_args(field.annotation)[0] in kinds  # breakdown
             for index, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     yield from expressions(item, kinds, f"{key}[{index}].")
+                elif listed:
+                    yield f"{key}[{index}]", item

@@ -124,16 +124,16 @@ def _full_windows(rows: NDArray[np.int64], offsets: NDArray[np.int64], rule: Con
     from it, -D < s <= 0) that hold ``rule.max_contacts`` of their contacts (``offsets``: sent_on -
     t, in days). The count over a window starting at s only grows when s + D - 1 reaches a
     contact, so the windows starting at -D + 1, and at o - D + 1 for each contact o after t, are
-    the ones to count."""
-    near = np.abs(offsets) < rule.days
-    contacts = pd.DataFrame({"row": rows[near], "offset": offsets[near]})
-    later = contacts[contacts["offset"] > 0]
-    starts = pd.concat([contacts[["row"]].drop_duplicates().assign(start=1 - rule.days),
-                        later.assign(start=later["offset"] + 1 - rule.days)[["row", "start"]]]).drop_duplicates()
-    pairs = starts.merge(contacts, on="row")
-    inside = pairs[(pairs["offset"] >= pairs["start"]) & (pairs["offset"] < pairs["start"] + rule.days)]
-    most = inside.groupby(["row", "start"]).size().groupby(level="row").max()
-    return most.index[most >= rule.max_contacts].to_numpy(dtype=np.int64)
+    the ones to count: by binary search in the contacts sorted by (row, offset), O(m log m)."""
+    days = rule.days
+    near = np.abs(offsets) < days
+    rows, offsets = rows[near].astype(np.int64), offsets[near].astype(np.int64)
+    span = 2 * days + 1  # offsets in (-D, D) shifted to [1, 2D): one key per (row, offset), rows kept apart
+    keys = np.sort(rows * span + offsets + days)
+    starts = np.concatenate([np.unique(rows) * span + 1,  # s = -D + 1 for every row with contacts
+                             (rows * span + offsets + 1)[offsets > 0]])  # s = o - D + 1 for each later contact o
+    counts = np.searchsorted(keys, starts + days, side="left") - np.searchsorted(keys, starts, side="left")
+    return np.unique(starts[counts >= rule.max_contacts] // span)
 
 
 def _open_windows(scenario: Scenario, n: int, known: pd.DataFrame, run_date: dt.date) -> PolicyRule:

@@ -4,7 +4,7 @@ numba compiles a loop the first time it is called with new argument types (the v
 or float64, the weights one row per campaign or one per customer, contiguous or a partition's
 view) and caches the machine code on disk (``cache=True``). Without this step the first solve
 after an install pays for that inside its time limit: 10^6 × 20 with custom rows under a 1 s limit
-ended after 4.5 s without a plan, compiling the mend's loops, where a warm cache gives a plan
+ended after 4.4 s without a plan, compiling the mend's loops, where a warm cache gives a plan
 (docs/benchmarks.md). ``make`` runs it after installing; a pip install can run the command above.
 
 Each instance below is tiny, and each kind of call the solver makes at scale is made on it: the

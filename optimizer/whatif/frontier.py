@@ -138,7 +138,8 @@ def sweep(
     dropped); infeasible points are recorded, not raised. ``progress(done, total)`` hears of each point;
     ``run_date`` (default today) is the day the contact policy is checked on.
 
-    Raises ScenarioError for an unknown limit, no values or a value that is not a finite number.
+    Raises ScenarioError for an unknown limit, no values, a value that is not a finite number, or a
+    negative one for a budget, audience or capacity (which the scenario file refuses too).
     """
     scenario = with_method(scenario, method)
     ordered = sorted({float(value) for value in values})

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import HistoryError
+from optimizer.errors import HistoryError, RunFolderError
+from optimizer.loop import commits
 from optimizer.loop.commits import commit, short_audiences
 from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import read_run
+from optimizer.store.files import RunFolder, read_run
 from optimizer.store.history_file import contacts_around, run_record, runs
 
 
@@ -43,6 +44,56 @@ def test_a_forced_stale_commit_leaves_out_the_customers_the_policy_now_blocks(tm
     assert sorted(sent["customer_id"]) == sorted(treated["customer_id"])
     assert folder.summary["forced_commit"] == {"left_out": forced.dropped, "recorded": len(recorded),
                                                "notes": list(forced.notes)}
+
+
+def test_a_cut_that_failed_after_the_commit_is_done_by_the_next_forced_commit(tmp_path, monkeypatch):
+    """The history is written first; when the lists cannot be cut then (another command holds the
+    folder), the error says so and a second `commit --force` cuts them, line for line as written."""
+    scenario, history = write_scenario(tmp_path), tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "first", MONDAY)
+    run_week(scenario, tmp_path / "second", MONDAY)
+    commit(tmp_path / "second", history)
+    before = {name: (tmp_path / "first" / name).read_text().splitlines()
+              for name in read_run(tmp_path / "first").summary["contact_lists"].values()}
+
+    def busy(*args):
+        raise RunFolderError("Another cvo command is writing to this folder")
+
+    monkeypatch.setattr(commits, "replace_run_files", busy)
+    with pytest.raises(HistoryError, match="could not be cut: Another cvo command.*--force` again"):
+        commit(tmp_path / "first", history, force=True)
+    monkeypatch.undo()
+    again = commit(tmp_path / "first", history, force=True)
+    assert not again.recorded and again.dropped > 0
+    folder = read_run(tmp_path / "first")
+    assert folder.summary["forced_commit"]["left_out"] == again.dropped
+    for name, lines in before.items():
+        after = (tmp_path / "first" / name).read_text().splitlines()
+        assert after[0] == lines[0] and set(after) <= set(lines)  # the header, and rows as they were written
+    assert sum(len(lines) - 1 for lines in before.values()) > sum(
+        len((tmp_path / "first" / name).read_text().splitlines()) - 1 for name in before)
+
+
+def test_a_commit_whose_plans_history_is_gone_is_refused(tmp_path):
+    scenario, history = write_scenario(tmp_path), tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", history)
+    run_week(scenario, tmp_path / "w2", MONDAY + dt.timedelta(days=7))
+    history.rename(tmp_path / "moved.duckdb")
+    with pytest.raises(HistoryError, match="The contact history the plan names is missing"):
+        commit(tmp_path / "w2")
+    assert not history.exists()
+
+
+def test_promised_customers_a_forced_commit_leaves_out_are_named(tmp_path):
+    plan = pd.DataFrame({"customer_id": ["a", "b", "c"], "campaign_id": ["m", "m", "m"],
+                         "group": ["forced", "forced", "treatment"]})
+    plan.to_parquet(tmp_path / "plan.parquet")
+    run = RunFolder(tmp_path, {"run_id": "r"}, [tmp_path / "plan.parquet"])
+    kept = plan.iloc[[0, 2]]
+    assert commits._promises_left(run, kept) == (
+        "1 promised (forced) customers are left out, who the contact policy now blocks: b",)
+    assert commits._promises_left(run, plan) == ()
 
 
 def test_a_commit_to_a_missing_history_when_the_plan_saw_one_is_refused(tmp_path):
