@@ -26,7 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, ScenarioError
 from optimizer.store.files import (
     FRONTIER_FILE,
     MEASUREMENT_FILE,
@@ -154,8 +154,8 @@ def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
     path = folder / SWEEP_FILE
     fix = f"Run {SWEEP_HINT.replace('OUT_DIR', str(folder))} first, or leave out --sweep"
     if not path.is_file():
-        if required:
-            raise DataError("There is no sweep to report", where=str(path), fix=fix)
+        if required:  # --sweep named it: a command-line value
+            raise ScenarioError("There is no sweep to report", where=str(path), fix=fix)
         return None
     data = _read_json(path, fix)
     points = data.get("points")

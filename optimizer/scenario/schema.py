@@ -379,10 +379,17 @@ def validated(raw: dict[str, Any], path: Path | None, label: str) -> Scenario:
         scenario = Scenario.model_validate({**raw, "path": path})
     except ValidationError as error:
         raise ScenarioInvalid([scenario_error(e, label, Scenario) for e in error.errors()], label) from None
-    problems = _cross_checks(scenario)
+    problems = [_located(problem, scenario.source, label) for problem in _cross_checks(scenario)]
     if problems:
         raise ScenarioInvalid(problems, label)
     return scenario
+
+
+def _located(problem: ScenarioError, source: str, label: str) -> ScenarioError:
+    """``problem`` located in ``label`` where it names ``source`` (the file, for a value a --set gave)."""
+    if problem.where is not None and problem.where.startswith(source) and label != source:
+        problem.where = label + problem.where.removeprefix(source)
+    return problem
 
 
 def _cross_checks(scenario: Scenario) -> list[ScenarioError]:

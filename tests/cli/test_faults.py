@@ -211,7 +211,7 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
                                            ["manifest.json is missing"]),
     "report a missing folder": (None, ["report", "{root}/nothing"], SCENARIO, ["There is no such folder"]),
     "rules of a missing folder": (None, ["rules", "{root}/nothing"], SCENARIO, ["There is no such folder"]),
-    "report a missing sweep": (None, ["report", "{root}/w1", "--sweep", "{root}/nothing"], DATA,
+    "report a missing sweep": (None, ["report", "{root}/w1", "--sweep", "{root}/nothing"], SCENARIO,
                                ["There is no sweep to report"]),
     "measure a mixed folder": (_swap_summary, ["measure", "{root}/w2", "--outcomes", "{root}/outcomes.csv"], FOLDER,
                                ["different runs"]),

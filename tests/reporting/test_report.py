@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 from weekly_loop import write_small_scenario
 
-from optimizer.errors import DataError, RunFolderError
+from optimizer.errors import DataError, RunFolderError, ScenarioError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.reporting import report
@@ -285,9 +285,9 @@ def test_a_sweep_elsewhere_and_one_without_a_plot(tmp_path):
     assert "36,002.00" in page
 
 
-def test_a_missing_or_broken_sweep_is_a_data_error(tmp_path):
+def test_a_missing_sweep_is_a_command_line_error_and_a_broken_one_a_data_error(tmp_path):
     out = write_summary(tmp_path / "out", full_summary())
-    with pytest.raises(DataError) as error:
+    with pytest.raises(ScenarioError) as error:  # --sweep names it: exit 2
         write_report(out, sweep_dir=tmp_path / "nowhere")
     assert error.value.message == (f"There is no sweep to report ({tmp_path / 'nowhere' / 'sweep.json'}). Run "
                                    f"{SWEEP_HINT.replace('OUT_DIR', str(tmp_path / 'nowhere'))} first, or leave out "

@@ -127,6 +127,11 @@ def test_an_override_of_an_unknown_key_gets_the_schemas_did_you_mean():
     with pytest.raises(ScenarioInvalid, match="Did you mean 'budget'") as error:
         load_scenario(ROOT / "scenarios" / "weekly.yaml", overrides=("budjet=100",))
     assert "weekly.yaml with --set budjet=100, budjet)" in error.value.message
+    with pytest.raises(ScenarioInvalid) as error:  # a cross-check and an expression, as schema errors are
+        load_scenario(ROOT / "scenarios" / "weekly.yaml",
+                      overrides=("campaigns.vip_call.channel=fax", "campaigns.winback_coupon.eligible=x >"))
+    assert all("with --set campaigns.vip_call.channel=fax campaigns.winback_coupon.eligible=x >, campaigns[" in
+               str(problem.where) for problem in error.value.errors), error.value.message
 
 
 def test_merge_replaces_other_lists_whole():
