@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column
-from optimizer.store.tables import require_columns, show
+from optimizer.store.tables import require_columns, show, source_of
 
 NO_CAMPAIGN = "(no campaign)"
 COLUMNS = HistoryColumns()
@@ -175,7 +175,7 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
                        options: EvaluateOptions = EvaluateOptions()) -> RandomizedHistory:
     """Observed arm, outcome and propensity per customer, checked (one row per customer)."""
     needed = (columns.customer_id, columns.campaign, columns.treated, options.outcome)
-    require_columns(history, needed, "the history table", "history",
+    require_columns(history, needed, source_of(history, "the history table"), "history",
                     "The history needs the customer id, the campaign, treated (0/1) and the outcome to value")
     if history.empty:
         raise DataError("The history has no customers", where="history table",
@@ -234,14 +234,15 @@ def feature_matrix(history: pd.DataFrame, columns: HistoryColumns, options: Eval
             f"{', '.join(map(str, history.columns))}", where="history table",
             fix="Use --propensity shares for a completely randomized history, or add the customer features "
             "the assignment depended on")
-    require_columns(history, features, "the history table", "history", "List features that exist in the history")
+    require_columns(history, features, source_of(history, "the history table"), "history",
+                    "List features that exist in the history")
     x = pd.get_dummies(history[list(features)], dtype=float).fillna(0.0)
     standardised: pd.DataFrame = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
     return standardised
 
 
 def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
-    require_columns(history, (name,), "the history table", "history",
+    require_columns(history, (name,), source_of(history, "the history table"), "history",
                     "Name the column holding each customer's assignment probability")
     values = pd.to_numeric(history[name], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~((values > 0) & (values <= 1)))

@@ -44,7 +44,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from optimizer.errors import DataError
 from optimizer.scoring.uplift_report import UpliftReport, build_report
-from optimizer.store.tables import read_table, require_columns, show
+from optimizer.store.tables import read_table, require_columns, show, source_of
 
 SHARED_CONTROL = "(shared control)"
 MAX_CATEGORIES = 255  # HistGradientBoosting bins one category per bin
@@ -156,7 +156,7 @@ def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArr
 
 def check_history(history: pd.DataFrame, columns: HistoryColumns, features: tuple[str, ...]) -> None:
     """Columns present, treated/outcome binary, revenue finite; DataError otherwise."""
-    require_columns(history, (*columns.reserved(), *features), "the history table", "history",
+    require_columns(history, (*columns.reserved(), *features), source_of(history, "the history table"), "history",
                     "The history needs customer_id, campaign_id, treated, converted, revenue and the features")
     binary_column(history, columns.outcome, "Code customers who responded 1 and the others 0")
     if columns.revenue:

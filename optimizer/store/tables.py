@@ -34,8 +34,20 @@ def read_table(path: Path | str, *, what: str, text_columns: tuple[str, ...] = (
 
     ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros. ``key``: the
     scenario key that names the file (None: a command-line option did), for the message when it is
-    missing.
+    missing. The table's ``attrs["source"]`` is the path, for later messages (``source_of``).
     """
+    table = _read_table(path, what, text_columns, storage_options, key)
+    table.attrs["source"] = str(path)
+    return table
+
+
+def source_of(table: pd.DataFrame, otherwise: str) -> str:
+    """The file a table was read from (``read_table``), or ``otherwise`` for one built in memory."""
+    return str(table.attrs.get("source", otherwise))
+
+
+def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], storage_options: dict[str, Any] | None,
+                key: str | None) -> pd.DataFrame:
     if is_url(path) or Path(path).is_dir():
         dataset = open_dataset(str(path), storage_options, what)
         if dataset is not None:

@@ -7,6 +7,7 @@ import json
 import pytest
 from evaluation_history import targeting
 
+from optimizer.errors import DataError
 from optimizer.scoring.evaluate import EvaluateOptions, evaluate_plan
 from optimizer.scoring.evaluate_run import _contact_cost, evaluate_files
 from optimizer.store.files import write_run
@@ -64,3 +65,11 @@ def test_the_scenarios_cost_of_a_campaign_the_history_never_tested_is_not_charge
     history.to_parquet(tmp_path / "history.parquet", index=False)
     result = evaluate_files(tmp_path / "run", tmp_path / "history.parquet")
     assert result.costs == {"a": 0.3, "b": 0.1}
+
+
+def test_a_history_without_its_columns_is_named_by_its_file(simulated, tmp_path):
+    history, _ = simulated
+    targeting(history).to_parquet(tmp_path / "plan.parquet", index=False)
+    history.drop(columns="campaign_id").to_parquet(tmp_path / "customers.parquet", index=False)
+    with pytest.raises(DataError, match=rf"no column 'campaign_id' \({tmp_path / 'customers.parquet'}\)"):
+        evaluate_files(tmp_path / "plan.parquet", tmp_path / "customers.parquet")
