@@ -60,9 +60,9 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index, whole: bool = True) -
     excluded = None
     if scenario.excluded:
         excluded = np.zeros(len(customer_ids), dtype=bool)
-        for name in scenario.excluded:
+        for index, name in enumerate(scenario.excluded):
             path = scenario.resolve(name)
-            ids = _listed_ids(path, scenario.customer_id, "excluded list")[0]
+            ids = _listed_ids(path, scenario.customer_id, "excluded list", f"excluded[{index}]")[0]
             rows = customer_ids.get_indexer(ids)
             if whole:
                 _require_some_known(ids, rows, customer_ids, path)
@@ -73,16 +73,16 @@ def read_lists(scenario: Scenario, customer_ids: pd.Index, whole: bool = True) -
     forced = None
     if scenario.forced:
         forced = np.full(len(customer_ids), NO_CAMPAIGN, dtype=np.intp)
-        for listed in scenario.forced:
-            files.append(_force(scenario, listed, customer_ids, forced, excluded))
+        for index, listed in enumerate(scenario.forced):
+            files.append(_force(scenario, listed, index, customer_ids, forced, excluded))
     return CustomerLists(forced, excluded, files, tuple(examples))
 
 
-def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, forced: NDArray[np.intp],
+def _force(scenario: Scenario, listed: ForcedList, index: int, customer_ids: pd.Index, forced: NDArray[np.intp],
            excluded: NDArray[np.bool_] | None) -> dict[str, Any]:
-    """Lay one forced list on ``forced`` (in place); what it held."""
+    """Lay the forced list ``scenario.forced[index]`` on ``forced`` (in place); what it held."""
     path = scenario.resolve(listed.file)
-    ids, table = _listed_ids(path, scenario.customer_id, "forced list")
+    ids, table = _listed_ids(path, scenario.customer_id, "forced list", f"forced[{index}].file")
     campaigns = _offers(scenario, listed, table, path)
     rows = customer_ids.get_indexer(ids)
     _require_known(ids, rows, path)
@@ -107,9 +107,10 @@ def _force(scenario: Scenario, listed: ForcedList, customer_ids: pd.Index, force
             "customers": int(np.unique(rows).size)}
 
 
-def _listed_ids(path: Path, id_column: str, what: str) -> tuple[pd.Index, pd.DataFrame]:
-    """The ids of a list file (as text, like the customer table's) and the table they came from."""
-    table = read_table(path, what=what, text_columns=(id_column, "campaign_id", VARIANT), key=what.split()[0])
+def _listed_ids(path: Path, id_column: str, what: str, key: str) -> tuple[pd.Index, pd.DataFrame]:
+    """The ids of a list file (as text, like the customer table's) and the table they came from;
+    ``key``: the scenario key that names the file."""
+    table = read_table(path, what=what, text_columns=(id_column, "campaign_id", VARIANT), key=key)
     require_columns(table, [id_column], path, what,
                     f"A {what} holds the customer ids under the same column name as the customers table")
     missing = np.flatnonzero(table[id_column].isna().to_numpy())

@@ -153,8 +153,7 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
             _write_all(out_dir, files)
             digests = {**(listed or {}), **{name: file_digest(out_dir / name) for name in [*written, *files]}}
             _remove(out_dir, (earlier - digests.keys()) | set(ABOUT_RUN))  # before the manifest: a kill here
-            manifest = {"run_id": run_id, "files": digests}  # leaves the old one, which still lists them
-            atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
+            _write_manifest(out_dir, {"run_id": run_id, "files": digests})  # leaves the old one, which lists them
     except OSError as error:  # a full disk, a folder made read-only meanwhile: the previous run's files stay
         raise RunFolderError(f"The run's files could not be written: {error.strerror or error}", where=str(out_dir),
                              fix="Free space or fix the folder's permissions, then run again") from None
@@ -176,10 +175,15 @@ def replace_run_files(out_dir: Path, run_id: str, files: Mapping[str, Writer]) -
                                      fix="Check what wrote to the folder since, and run the command again")
             _write_all(out_dir, files)
             manifest["files"].update({name: file_digest(out_dir / name) for name in files})
-            atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
+            _write_manifest(out_dir, manifest)
     except OSError as error:
         raise RunFolderError(f"The run's files could not be rewritten: {error.strerror or error}", where=where,
                              fix="Free space or fix the folder's permissions, then run again") from None
+
+
+def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """manifest.json, last and in one rename: it makes the files it names one run."""
+    atomic_write(out_dir / MANIFEST_FILE, lambda temp: temp.write_text(json.dumps(manifest, indent=2) + "\n"))
 
 
 def _remove(out_dir: Path, names: set[str]) -> None:

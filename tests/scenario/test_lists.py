@@ -3,6 +3,7 @@ and how the formulation uses them (excluded customers eligible for nothing, forc
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +152,11 @@ def test_validate_sees_forced_customers_taken_from_another_campaigns_audience(tm
         validate(path)
     assert ("min_audience[mail] needs 3 customers besides the 0 forced into it, and only 2 eligible customers are "
             "not forced into another campaign") in caught.value.message
+
+
+def test_a_missing_list_file_names_its_scenario_key(tmp_path: Path) -> None:
+    for keys, key in (({"forced": [{"file": "gone.csv", "campaign": "call"}]}, "'forced[0].file'"),
+                      ({"excluded": ["gone.csv"]}, "'excluded[0]'")):
+        with pytest.raises(DataError, match=rf"gone.csv does not exist .* Check the {re.escape(key)} path in the "
+                                            "scenario"):
+            read_lists(load_scenario(scenario_file(tmp_path, **keys)), IDS)
