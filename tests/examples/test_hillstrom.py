@@ -89,6 +89,7 @@ def test_quick_pipeline_end_to_end(run, tmp_path):
     assert [command.split()[1] for command in results["commands"]] == ["score", "optimize", "evaluate"]
 
 
+@pytest.mark.slow  # 11 s: the default suite is at its 10-minute budget (the quick pipeline above stays in it)
 def test_the_printed_commands_run_in_a_shell(run, tmp_path):
     """The results block's three commands, run by the installed `cvo` script, give the table's plan value."""
     results = run.run(splits=1, sample=6_000, out=tmp_path, min_responders=5)
