@@ -23,7 +23,15 @@ from optimizer.scenario.offers import planned_offers
 from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
-from optimizer.store.files import SUMMARY_FILE, RunFolder, Writer, read_run, replace_run_files, run_storage_options
+from optimizer.store.files import (
+    SCENARIO_FILE,
+    SUMMARY_FILE,
+    RunFolder,
+    Writer,
+    read_run,
+    replace_run_files,
+    run_storage_options,
+)
 from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.ledger import Commit
 from optimizer.store.object_runs import readable_run
@@ -165,6 +173,10 @@ def _unknown_offer(scenario: Scenario, plan: pd.DataFrame, row: int) -> Scenario
 
 
 def _run_scenario(run: RunFolder) -> Scenario:
+    """The scenario as the run used it: its scenario.yaml (bases and --set overrides applied), or,
+    for a run of a cvo that kept none, the scenario file it names, as that file is now."""
+    if (run.path / SCENARIO_FILE).is_file():
+        return load_scenario(run.path / SCENARIO_FILE)
     source = run.summary.get("scenario_path") or run.summary.get("scenario_file")
     if not source or not Path(source).is_file():
         raise DataError("The run's scenario file is needed to re-check its contact policy, and it is not there",

@@ -58,6 +58,7 @@ if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history an
     import pandas as pd
 
 RERUN = "Run `cvo optimize SCENARIO --out {folder}` again"
+REPLACING, ASIDE = ".replacing.json", ".replacing"  # replace_run_files's decision, and its files aside
 
 Writer = Callable[[Path], object]
 
@@ -147,6 +148,7 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with folder_lock(out_dir):
+            finish_replacement(out_dir)  # the earlier run's, so that it cannot be finished over this one's files
             remove_dead_temporaries(out_dir)
             earlier = earlier_run_files(out_dir)
             written = list(stage(out_dir)) if stage is not None else []
@@ -161,24 +163,86 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
 
 def replace_run_files(out_dir: Path, run_id: str, files: Mapping[str, Writer]) -> None:
     """Write ``files`` (name → writer), files run ``run_id``'s manifest lists already, over them
-    in ``out_dir``: each written aside, all renamed into place, then the manifest with their new
-    SHA-256; the run's other files stay as they are. Under the folder's lock (RunFolderError when
-    the folder holds another run now, or a file cannot be written)."""
+    in ``out_dir``; the run's other files stay as they are. Under the folder's lock (RunFolderError
+    when the folder holds another run now, or a file cannot be written).
+
+    The run is already recorded when its files are replaced (a forced commit cuts its send lists),
+    so a kill midway must not leave a folder no command reads. Each file is written aside to
+    ``.NAME.replacing``, then REPLACING (the new files' SHA-256) in one rename: from there the
+    replacement is decided, and the next reader or writer of the folder finishes it
+    (``finish_replacement``) if this process does not: the files renamed into place, the
+    manifest updated, REPLACING removed. A kill before REPLACING leaves the run as it was."""
     out_dir = Path(out_dir)
     where, fix = str(out_dir), "Run the command again"
     try:
         with folder_lock(out_dir):
+            finish_replacement(out_dir)
             manifest = _read_manifest(out_dir, where, fix)
             unknown = sorted(set(files) - set(manifest["files"]))
             if manifest["run_id"] != run_id or unknown:
                 raise RunFolderError(f"The folder no longer holds run {run_id} as it was read", where=where,
                                      fix="Check what wrote to the folder since, and run the command again")
-            _write_all(out_dir, files)
-            manifest["files"].update({name: file_digest(out_dir / name) for name in files})
-            _write_manifest(out_dir, manifest)
+            digests = _set_aside(out_dir, files)
+            atomic_write(out_dir / REPLACING, lambda temp: temp.write_text(json.dumps(
+                {"run_id": run_id, "files": digests}, indent=2) + "\n"))
+            finish_replacement(out_dir)
     except OSError as error:
         raise RunFolderError(f"The run's files could not be rewritten: {error.strerror or error}", where=where,
                              fix="Free space or fix the folder's permissions, then run again") from None
+
+
+def finish_replacement(out_dir: Path) -> None:
+    """Finish a ``replace_run_files`` that decided (wrote REPLACING) and was stopped: each file
+    still aside renamed into place, the manifest given the new SHA-256, REPLACING removed; the
+    files aside of one that did not decide are removed. Idempotent; the caller holds the lock.
+    RunFolderError when a file is neither aside nor in place as REPLACING lists it."""
+    journal, where = out_dir / REPLACING, str(out_dir)
+    if journal.is_file():
+        replacing = _read_replacing(journal, where)
+        manifest = _read_manifest(out_dir, where, RERUN.format(folder=out_dir))
+        if manifest["run_id"] == replacing["run_id"]:  # else a later run's files are there: nothing to finish
+            for name, digest in replacing["files"].items():
+                if _aside(out_dir / name).is_file():
+                    os.replace(_aside(out_dir / name), out_dir / name)
+                if file_digest(out_dir / name) != digest:
+                    raise RunFolderError(f"{name} is not the file a stopped rewrite of run {replacing['run_id']} "
+                                         "wrote", where=where, fix=RERUN.format(folder=out_dir))
+            _write_manifest(out_dir, {**manifest, "files": {**manifest["files"], **replacing["files"]}})
+        journal.unlink()
+    for left in out_dir.rglob(f".*{ASIDE}"):  # of a rewrite stopped before it decided
+        left.unlink(missing_ok=True)
+
+
+def _read_replacing(journal: Path, where: str) -> dict[str, Any]:
+    """REPLACING: the run's id and the new files' SHA-256 by name (RunFolderError when damaged)."""
+    try:
+        replacing = json.loads(journal.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunFolderError(f"{REPLACING} cannot be read ({error})", where=where,
+                             fix=f"Remove {REPLACING} and run the command again") from None
+    if not isinstance(replacing, dict) or not isinstance(replacing.get("files"), dict) or "run_id" not in replacing:
+        raise RunFolderError(f"{REPLACING} does not list a rewrite's files", where=where,
+                             fix=f"Remove {REPLACING} and run the command again")
+    return replacing
+
+
+def _set_aside(out_dir: Path, files: Mapping[str, Writer]) -> dict[str, str]:
+    """Each of ``files`` written to its place aside (``_aside``); their SHA-256 by name. A write
+    that fails removes what was set aside."""
+    digests: dict[str, str] = {}
+    try:
+        for name, write in files.items():
+            os.replace(written_aside(out_dir / name, write), _aside(out_dir / name))
+            digests[name] = file_digest(_aside(out_dir / name))
+    except BaseException:
+        for name in files:
+            _aside(out_dir / name).unlink(missing_ok=True)
+        raise
+    return digests
+
+
+def _aside(path: Path) -> Path:
+    return path.with_name(f".{path.name}{ASIDE}")
 
 
 def _write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -241,6 +305,8 @@ def read_run(out_dir: Path, origin: str = "") -> RunFolder:
                             fix=f"Give the folder `cvo optimize SCENARIO --out OUT_DIR` wrote, or run that command "
                             f"with --out {out_dir} first")
     fix = RERUN.format(folder=run_out(origin) if origin else out_dir)
+    if (out_dir / REPLACING).is_file():  # a rewrite of the run's files stopped after it decided
+        _finish_for_reader(out_dir, where)
     manifest = _read_manifest(out_dir, where, fix)
     files: dict[str, str] = manifest["files"]
     for name, digest in files.items():
@@ -258,6 +324,17 @@ def read_run(out_dir: Path, origin: str = "") -> RunFolder:
                              f"{manifest['run_id']}", where=where, fix=fix)
     plan = [out_dir / name for name in files if name == PLAN_FILE or name.startswith(f"{PLAN_FOLDER}/")]
     return RunFolder(out_dir, summary, sorted(plan), origin)
+
+
+def _finish_for_reader(out_dir: Path, where: str) -> None:
+    """``finish_replacement`` for a reader, under the folder's lock."""
+    try:
+        with folder_lock(out_dir):
+            finish_replacement(out_dir)
+    except OSError as error:
+        raise RunFolderError(f"A rewrite of the run's files (a forced commit cutting its send lists) was stopped "
+                             f"midway and cannot be finished: {error.strerror or error}", where=where,
+                             fix="Give write permission on the folder and run the command again") from None
 
 
 def _read_manifest(out_dir: Path, where: str, fix: str) -> dict[str, Any]:

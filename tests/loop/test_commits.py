@@ -7,6 +7,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+import yaml
 from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import HistoryError, RunFolderError
@@ -72,6 +73,23 @@ def test_a_cut_that_failed_after_the_commit_is_done_by_the_next_forced_commit(tm
         assert after[0] == lines[0] and set(after) <= set(lines)  # the header, and rows as they were written
     assert sum(len(lines) - 1 for lines in before.values()) > sum(
         len((tmp_path / "first" / name).read_text().splitlines()) - 1 for name in before)
+
+
+def test_a_forced_commit_checks_the_policy_the_run_had_not_the_scenario_file_edited_since(tmp_path):
+    """The run's scenario.yaml, not loop.yaml as it is now: editing the file after planning (here:
+    the text campaign dropped, the cool-down lifted) changes nothing of what the commit keeps."""
+    scenario, history = write_scenario(tmp_path), tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "first", MONDAY)
+    run_week(scenario, tmp_path / "second", MONDAY)
+    taken = commit(tmp_path / "second", history)
+    edited = yaml.safe_load(scenario.read_text())
+    edited["campaigns"] = edited["campaigns"][:1]
+    edited["contact_policy"] = {"history": "history.duckdb", "separate_windows": False}
+    scenario.write_text(yaml.safe_dump(edited))
+    forced = commit(tmp_path / "first", history, force=True)
+    plan = pd.read_parquet(tmp_path / "first" / "plan.parquet").dropna(subset=["campaign_id"])
+    earlier = set(run_record(history, taken.run_id)[2]["customer_id"])
+    assert set(run_record(history, forced.run_id)[2]["customer_id"]) == set(plan["customer_id"]) - earlier
 
 
 def test_a_commit_whose_plans_history_is_gone_is_refused(tmp_path):

@@ -121,3 +121,40 @@ def test_a_file_given_for_a_run_folder_is_named_as_a_file(tmp_path, name, said):
         read_run(tmp_path / name)
     assert f"{name} is a file; a run folder is expected" in error.value.message and said in error.value.message
     assert "--out " + str(tmp_path / name) not in error.value.message
+
+
+KILLED_AT = """
+import os, sys
+from pathlib import Path
+from optimizer.store import files
+renames, real = [0], os.replace
+
+def replace(source, target):
+    if renames[0] == int(sys.argv[2]):
+        os._exit(9)  # killed: no handler runs
+    renames[0] += 1
+    real(source, target)
+
+files.os.replace = replace
+files.replace_run_files(Path(sys.argv[1]), "r1", {
+    "plan.parquet": lambda temp: temp.write_text("cut plan"),
+    "summary.json": lambda temp: temp.write_text('{"run_id": "r1", "cut": true}'),
+})
+"""
+
+
+@pytest.mark.parametrize("renames", range(7))
+def test_a_rewrite_killed_at_any_rename_leaves_the_run_readable_old_or_new(tmp_path, renames):
+    """replace_run_files makes 6 renames (2 files aside, its decision, the 2 files, the manifest):
+    killed before any of them, the folder reads as the old run before the decision and as the new
+    one from it on, finished by the next reader, with no file of the rewrite left."""
+    write_text_run(tmp_path, "r1")
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, str(tmp_path), str(renames)], capture_output=True,
+                            text=True)
+    assert killed.returncode == (9 if renames < 6 else 0), killed.stderr
+    run = read_run(tmp_path)
+    decided = renames >= 3
+    assert run.summary == ({"run_id": "r1", "cut": True} if decided else {"run_id": "r1"})
+    assert (tmp_path / "plan.parquet").read_text() == ("cut plan" if decided else "plan rows")
+    write_text_run(tmp_path, "r2")  # the next run finds nothing of the rewrite either
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
