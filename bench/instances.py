@@ -1,5 +1,7 @@
 """Seeded random instances for the benchmark, shaped like a weekly marketing plan, built
-straight into the lean float32 arrays the decomposition reads (no n×k float64 temporaries).
+straight into the lean arrays the decomposition reads (no n×k temporaries): float32 scores, and
+weights in float64 (WEIGHT), as optimizer/solve/lagrangian.py's ``priced_problem`` keeps them for
+any scenario, so that the solver compiles and holds what a product run does.
 
 For customers i and campaigns j (campaign j of channel h(j)):
 
@@ -19,7 +21,7 @@ Kinds (``KINDS``), each what users bring:
   on two email campaigns; maximum audiences of 0.05 n on an email and an sms campaign; channel
   capacities of 0.06 n (sms) and 0.09 n (call).
 - ``expected``: budgets on each pair's expected spend cost_per_contact_j + p_t,ij cost_per_response_j
-  (a second n×k float32 array), as optimizer/scenario/formulation.py builds them: a total budget
+  (a second n×k array, of float64 weights), as optimizer/scenario/formulation.py builds them: a total budget
   (30 % of the expected spend of positive-value pairs) and one on every campaign (20 % of its own),
   the two maximum audiences and the two capacities: k + 5 rows.
 - ``ties``: segment-level scores: every customer's row is one of SEGMENTS rows (a cell or rule
@@ -64,6 +66,7 @@ CAMPAIGN_BLOCK = (
     ("email", 0.02, 0.5, 0.08, 0.20),
 )
 MIN_CAMPAIGNS = len(CAMPAIGN_BLOCK)
+WEIGHT = np.float64  # the weights' dtype, as priced_problem keeps them
 BLOCK = 25_000  # customers generated at a time (keeps generation temporaries ~25 MB)
 KINDS = ("planned", "expected", "ties", "integer", "tight", "custom", "wide", "variants")
 VARIANTS = ((1.0, 1.0), (1.8, 1.35), (3.0, 1.6))  # (cost_per_response ×, uplift ×) of each offer level
@@ -90,7 +93,7 @@ def generate_scores(n: int, k: int, seed: int, cost: str = "planned") -> PricedP
     channel, per_contact, per_response, lift, control = (np.array(column) for column in zip(*block))
     planned_cost = per_contact + 0.05 * per_response
     value = np.empty((n, k), dtype=np.float32)
-    spend = np.empty((n, k), dtype=np.float32) if cost == "expected" else None
+    spend = np.empty((n, k), dtype=WEIGHT) if cost == "expected" else None
     positive, positive_spend = np.zeros(k), np.zeros(k)
     for number, start in enumerate(range(0, n, BLOCK)):
         rng = np.random.default_rng([seed, number])
@@ -112,7 +115,7 @@ def generate_scores(n: int, k: int, seed: int, cost: str = "planned") -> PricedP
         spend_rows(n, campaign_ids, channel, positive_spend)
     return PricedProblem(
         customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value,
-        weights=planned_cost.astype(np.float32).reshape(1, 1, k) if spend is None else spend[None],
+        weights=planned_cost.astype(WEIGHT).reshape(1, 1, k) if spend is None else spend[None],
         row_weight=np.array([0 if row.weight == "cost" else -1 for row in rows]),
         campaigns=np.array([row.campaigns for row in rows]), rows=rows,
     )
@@ -166,7 +169,7 @@ def _variants(n: int, k: int, seed: int) -> PricedProblem:
     block = [CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)] for j in range(k)]
     channel, per_contact, per_response, lift, control = (np.array(column) for column in zip(*block))
     m = len(VARIANTS)
-    value, spend = np.empty((n, k * m), dtype=np.float32), np.empty((n, k * m), dtype=np.float32)
+    value, spend = np.empty((n, k * m), dtype=np.float32), np.empty((n, k * m), dtype=WEIGHT)
     positive_spend = np.zeros(k)
     for number, start in enumerate(range(0, n, BLOCK)):
         rng = np.random.default_rng([seed, number, 17])
@@ -223,7 +226,7 @@ def _integer(n: int, k: int, seed: int) -> PricedProblem:
     campaign_ids = tuple(f"{name}_{j:02d}" for j, name in enumerate(channel))
     rows = coupling_rows(n, campaign_ids, channel, cost * positive)
     return PricedProblem(
-        customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value, weights=cost.reshape(1, 1, k),
+        customer_ids=np.arange(n), campaign_ids=campaign_ids, value=value, weights=cost.astype(WEIGHT).reshape(1, 1, k),
         row_weight=np.array([0 if row.weight == "cost" else -1 for row in rows]),
         campaigns=np.array([row.campaigns for row in rows]), rows=rows,
     )
@@ -238,7 +241,8 @@ def _tight(priced: PricedProblem) -> PricedProblem:
 
 
 def _with_custom_rows(priced: PricedProblem, seed: int) -> PricedProblem:
-    """Five custom rows on per-customer attributes (n×k float32 weights each)."""
+    """Five custom rows on per-customer attributes (an n×k float64 weight each, as a scenario's custom
+    row on a customer column is held today)."""
     n, k = priced.value.shape
     rng = np.random.default_rng([seed, 13])
     channel = np.array([CAMPAIGN_BLOCK[j % len(CAMPAIGN_BLOCK)][0] for j in range(k)])
@@ -256,7 +260,7 @@ def _with_custom_rows(priced: PricedProblem, seed: int) -> PricedProblem:
         ("email_responses", Sense.LE, 0.025 * n, "responses", channel == "email"),
         ("stake_cap", Sense.LE, 30.0 * n, "stake", np.ones(k, bool)),
     )
-    weights = np.empty((1 + len(limits), n, k), dtype=np.float32)
+    weights = np.empty((1 + len(limits), n, k), dtype=WEIGHT)
     weights[0] = np.broadcast_to(priced.weights[0], (n, k))
     for w, (_, _, _, name, _) in enumerate(limits, start=1):
         weights[w] = attributes[name][:, None]
