@@ -21,7 +21,8 @@ def render(measurements: list[Any], machine: dict[str, str], command: str, time_
         f"Measured {machine['date']} with:", "", "```", command, "```", "",
         *[f"- **{key}**: {value}" for key, value in machine.items() if key != "date"], "",
         f"Instances from `bench/instances.py` (seed {seed}; its docstring defines each kind): float32 scores with "
-        "~60 % of pairs eligible, built straight into the arrays the decomposition reads. Each job ran in its own "
+        "~60 % of pairs eligible and float64 weights (as the product keeps them), built straight into the arrays "
+        "the decomposition reads. Each job ran in its own "
         f"child process with `OMP_NUM_THREADS=1` and HiGHS `threads=1`, `time_limit_s={time_limit:g}` unless the "
         "job names another limit, `mip_gap=1e-6`. *cvo* is the solver as `cvo optimize` runs it at scale "
         "(`optimizer/solve/solver.py`: classes of identical customers, the perturbed decomposition for degenerate "

@@ -1,7 +1,7 @@
 """Benchmark: cvo's solver on every kind of instance (bench/instances.py) at 10^5–10^7 customers,
 against the full Pyomo + HiGHS MIP and one pass over the same scores.
 
-    python bench/run.py --out docs/benchmarks.md          (make bench-docs; about two hours)
+    python bench/run.py --out docs/benchmarks.md   (make bench-docs: about 35 minutes, then startup and seeds)
 
 Every job (a solver on one seeded instance) runs in its own single-threaded child process, so
 its peak memory is its own; figures from one run of this command are comparable, and each
