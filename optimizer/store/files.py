@@ -148,7 +148,10 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with folder_lock(out_dir):
-            finish_replacement(out_dir)  # the earlier run's, so that it cannot be finished over this one's files
+            try:  # the earlier run's rewrite, so that it cannot be finished over this run's files
+                finish_replacement(out_dir)
+            except RunFolderError:  # one that cannot be finished: this run replaces every file anyway
+                drop_replacement(out_dir)
             remove_dead_temporaries(out_dir)
             earlier = earlier_run_files(out_dir)
             written = list(stage(out_dir)) if stage is not None else []
@@ -194,35 +197,64 @@ def replace_run_files(out_dir: Path, run_id: str, files: Mapping[str, Writer]) -
 def finish_replacement(out_dir: Path) -> None:
     """Finish a ``replace_run_files`` that decided (wrote REPLACING) and was stopped: each file
     still aside renamed into place, the manifest given the new SHA-256, REPLACING removed; the
-    files aside of one that did not decide are removed. Idempotent; the caller holds the lock.
-    RunFolderError when a file is neither aside nor in place as REPLACING lists it."""
+    files aside of one that did not decide (beside the run's own files only) are removed.
+    Idempotent; the caller holds the lock. RunFolderError, naming REPLACING, when a file it lists
+    is neither aside nor in place as it lists it."""
     journal, where = out_dir / REPLACING, str(out_dir)
-    if journal.is_file():
-        replacing = _read_replacing(journal, where)
+    replacing = _read_replacing(journal, where)
+    if replacing is not None:
         manifest = _read_manifest(out_dir, where, RERUN.format(folder=out_dir))
         if manifest["run_id"] == replacing["run_id"]:  # else a later run's files are there: nothing to finish
             for name, digest in replacing["files"].items():
-                if _aside(out_dir / name).is_file():
-                    os.replace(_aside(out_dir / name), out_dir / name)
-                if file_digest(out_dir / name) != digest:
-                    raise RunFolderError(f"{name} is not the file a stopped rewrite of run {replacing['run_id']} "
-                                         "wrote", where=where, fix=RERUN.format(folder=out_dir))
+                _put_in_place(out_dir, name, digest, replacing["run_id"])
             _write_manifest(out_dir, {**manifest, "files": {**manifest["files"], **replacing["files"]}})
-        journal.unlink()
-    for left in out_dir.rglob(f".*{ASIDE}"):  # of a rewrite stopped before it decided
-        left.unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
+    for name in _run_file_names(out_dir):
+        _aside(out_dir / name).unlink(missing_ok=True)
 
 
-def _read_replacing(journal: Path, where: str) -> dict[str, Any]:
-    """REPLACING: the run's id and the new files' SHA-256 by name (RunFolderError when damaged)."""
+def drop_replacement(out_dir: Path) -> None:
+    """REPLACING and the files it set aside, removed unfinished: for a run that replaces every file."""
+    with suppress(RunFolderError):
+        for name in (_read_replacing(out_dir / REPLACING, str(out_dir)) or {"files": {}})["files"]:
+            _aside(out_dir / name).unlink(missing_ok=True)
+    (out_dir / REPLACING).unlink(missing_ok=True)
+
+
+def _put_in_place(out_dir: Path, name: str, digest: str, run_id: str) -> None:
+    """The file ``name`` a stopped rewrite set aside, renamed into place if it is still aside, and
+    checked to be the one it wrote."""
+    if _aside(out_dir / name).is_file():
+        os.replace(_aside(out_dir / name), out_dir / name)
+    if not (out_dir / name).is_file() or file_digest(out_dir / name) != digest:
+        problem = "is missing" if not (out_dir / name).is_file() else "is not the file it wrote"
+        raise RunFolderError(
+            f"A rewrite of run {run_id}'s files (a forced commit cutting its send lists) was stopped midway, and "
+            f"{name}, which its {REPLACING} lists, {problem}", where=str(out_dir),
+            fix=f"{RERUN.format(folder=out_dir)}: the new run replaces every file and drops {REPLACING}")
+
+
+def _run_file_names(out_dir: Path) -> list[str]:
+    """The files the folder's manifest lists (none when it has none, or one that cannot be read)."""
+    try:
+        listed = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    return [name for name in listed if isinstance(name, str)] if isinstance(listed, dict) else []
+
+
+def _read_replacing(journal: Path, where: str) -> dict[str, Any] | None:
+    """REPLACING: the run's id and the new files' SHA-256 by name; None when there is none (or
+    another reader finished it meanwhile); RunFolderError when damaged."""
+    fix = f"{RERUN.format(folder=journal.parent)}: the new run replaces every file and drops {REPLACING}"
     try:
         replacing = json.loads(journal.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
     except (OSError, ValueError) as error:
-        raise RunFolderError(f"{REPLACING} cannot be read ({error})", where=where,
-                             fix=f"Remove {REPLACING} and run the command again") from None
+        raise RunFolderError(f"{REPLACING} cannot be read ({error})", where=where, fix=fix) from None
     if not isinstance(replacing, dict) or not isinstance(replacing.get("files"), dict) or "run_id" not in replacing:
-        raise RunFolderError(f"{REPLACING} does not list a rewrite's files", where=where,
-                             fix=f"Remove {REPLACING} and run the command again")
+        raise RunFolderError(f"{REPLACING} does not list a rewrite's files", where=where, fix=fix)
     return replacing
 
 
@@ -332,6 +364,8 @@ def _finish_for_reader(out_dir: Path, where: str) -> None:
         with folder_lock(out_dir):
             finish_replacement(out_dir)
     except OSError as error:
+        if not (out_dir / REPLACING).exists():  # another reader finished it (a file system without locks)
+            return
         raise RunFolderError(f"A rewrite of the run's files (a forced commit cutting its send lists) was stopped "
                              f"midway and cannot be finished: {error.strerror or error}", where=where,
                              fix="Give write permission on the folder and run the command again") from None

@@ -158,3 +158,37 @@ def test_a_rewrite_killed_at_any_rename_leaves_the_run_readable_old_or_new(tmp_p
     assert (tmp_path / "plan.parquet").read_text() == ("cut plan" if decided else "plan rows")
     write_text_run(tmp_path, "r2")  # the next run finds nothing of the rewrite either
     assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
+
+
+def stopped_rewrite(folder: Path, renames: int) -> None:
+    """Run r1's rewrite of its two files in a child process killed before rename ``renames``."""
+    killed = subprocess.run([sys.executable, "-c", KILLED_AT, str(folder), str(renames)], capture_output=True,
+                            text=True)
+    assert killed.returncode == 9, killed.stderr
+
+
+def test_a_run_written_around_another_run_folder_leaves_its_stopped_rewrite_alone(tmp_path):
+    """`--out out` while out/weekly holds a run whose rewrite was stopped after it decided: writing
+    out touches nothing of out/weekly, which its next reader finishes."""
+    write_text_run(tmp_path / "weekly", "r1")
+    stopped_rewrite(tmp_path / "weekly", 4)
+    before = sorted(os.listdir(tmp_path / "weekly"))
+    write_text_run(tmp_path, "outer")
+    assert sorted(os.listdir(tmp_path / "weekly")) == before
+    assert read_run(tmp_path / "weekly").summary == {"run_id": "r1", "cut": True}
+
+
+def test_a_rewrite_that_cannot_be_finished_is_named_and_a_new_run_replaces_it(tmp_path):
+    """A file the rewrite's .replacing.json lists is gone (removed by hand): readers say so and how
+    to mend it; the next optimize run into the folder replaces everything and drops the rewrite."""
+    write_text_run(tmp_path, "r1")
+    stopped_rewrite(tmp_path, 4)
+    (tmp_path / "plan.parquet").unlink()
+    (tmp_path / ".plan.parquet.replacing").unlink(missing_ok=True)
+    with pytest.raises(RunFolderError) as error:
+        read_run(tmp_path)
+    assert "plan.parquet, which its .replacing.json lists, is missing" in error.value.message
+    assert "drops .replacing.json" in error.value.message
+    write_text_run(tmp_path, "r2")
+    assert read_run(tmp_path).run_id == "r2"
+    assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
