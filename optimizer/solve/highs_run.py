@@ -80,18 +80,19 @@ def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: floa
                             args=(sender, os.getpid(), model, options, inside, absolute_gap))
     _prctl()  # looked up here, never first in the child: a dlopen there may wait on a lock another thread held
     try:
-        child.start()
-    finally:
-        sender.close()
-    try:
+        try:
+            child.start()
+        finally:
+            sender.close()
         if not receiver.poll(time_limit + min(KILL_GRACE, GRACE_FLOOR + GRACE_SHARE * time_limit)):
             return HighsRun(Termination.TIME_LIMIT, None, None)
         outcome = receiver.recv()
     except EOFError:  # the child died without a word (killed from outside, out of memory): no plan from it
         return HighsRun(Termination.ERROR, None, None)
-    finally:
-        child.kill()
-        child.join()
+    finally:  # also on Ctrl-C or SIGTERM, even one that comes while the child starts
+        if child.pid is not None:  # (a stop inside start() leaves no handle: the child dies with this process)
+            child.kill()
+            child.join()
         receiver.close()
     if isinstance(outcome, str):
         raise RuntimeError(f"HiGHS failed: {outcome}")
