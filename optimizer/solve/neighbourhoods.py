@@ -15,9 +15,10 @@ improve the plan (large-neighbourhood search). Each round frees
 
 fixes the rest at the LP optimum and solves that core for at most ROUND_SECONDS of a CPU: a round
 is given ROUND_SECONDS divided by the share of a CPU the round before got (its CPU over its wall
-time). With the wall time alone, a loaded machine's rounds did less, the first core's plan was
-worse, and the widened master grew past recovery (variants 10^6 × 20 beside two busy processes:
-95 s `time_limit` against 6.9 s alone; with the share, 14.9-18.5 s, proven). Measured on the
+time; the first round, the solve's share so far, at least FIRST_SHARE). With the wall time
+alone, a loaded machine's rounds did less, the first core's plan was worse, and the widened
+master grew past recovery (variants 10^6 × 20 beside two busy processes: 95 s `time_limit`
+against 6.9 s alone; with the share, 14.9-18.5 s, proven). Measured on the
 bench (docs/benchmarks.md, 2026-12-05): expected spend at 100,000 × 10 is proven in 1.3 s in all,
 where a first core of 10,000 pairs took 9.6 s; at 10^6 × 20 in 2.5 s against 6.1 s. On custom rows
 the rounds stall 0.37 below z_LP (0.17 allowed) and the widened core has to prove it (15.2 s). The
@@ -27,14 +28,13 @@ one of the five stalls unproven (decompose.py then gives its master one last cor
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.solve.clock import Clock
+from optimizer.solve.clock import Clock, cpu_seconds
 from optimizer.solve.results import SolveResult
 
 ROUNDS = 8
@@ -43,6 +43,7 @@ POOL = 500
 ROUND_SECONDS = 1.0  # of a whole CPU: a round that got a share of one has ROUND_SECONDS / share of wall time
 LEAST_SHARE = 0.25  # a round's wall time is at most ROUND_SECONDS / LEAST_SHARE
 SHARE_MIN_WALL = 0.2  # a round shorter than this (s) says nothing of the CPU it got
+FIRST_SHARE = 0.5  # the least share the first round is given: a solve that waited on a cluster used little CPU
 STALLED = 3  # rounds in a row that find no better plan end the search
 KEPT_FOR_PROOF = 0.5  # the rounds stop once less than this share of the time they started with is left
 SEED = 20_261_205
@@ -67,7 +68,7 @@ def improve(
     """
     rng = np.random.default_rng([SEED, attempt])
     pools = [_nearest(distance, np.flatnonzero(campaigns == j)) for j in np.unique(campaigns)]
-    stop, stalled, share = clock.remaining() * KEPT_FOR_PROOF, 0, 1.0
+    stop, stalled, share = clock.remaining() * KEPT_FOR_PROOF, 0, _first_share(clock)
     for _ in range(ROUNDS):
         if proven(plan) or clock.remaining() <= stop or stalled == STALLED:
             break
@@ -75,9 +76,9 @@ def improve(
         for pool in pools:
             core[rng.choice(pool, min(PER_CAMPAIGN, pool.size), replace=False)] = True
         core |= differs(plan)
-        started, cpu = time.perf_counter(), _cpu_seconds()
+        started, cpu = time.perf_counter(), cpu_seconds()
         found = solve_core(core, plan, Clock.start(clock.allow(ROUND_SECONDS / share)))
-        share = _cpu_share(time.perf_counter() - started, _cpu_seconds() - cpu, share)
+        share = _cpu_share(time.perf_counter() - started, cpu_seconds() - cpu, share)
         better = found.objective is not None and (plan is None or plan.objective is None
                                                   or found.objective > plan.objective)
         stalled = 0 if better else stalled + 1
@@ -86,14 +87,13 @@ def improve(
     return plan
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and its ended children (a core's HiGHS runs in a forked child)."""
-    if sys.platform == "win32":  # no fork there: the run is this process's
-        return time.process_time()
-    import resource
-
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+def _first_share(clock: Clock) -> float:
+    """The share of a CPU the first round is taken to get: the solve's so far (its CPU over its
+    wall time, from ``clock``), at least FIRST_SHARE; 1 when the solve is too young to tell. A
+    first round given a whole CPU's wall time on a loaded machine did half its work: the partitioned
+    weekly example's second round needs 0.9 s of its 1 s alone."""
+    used = clock.cpu_used()
+    return 1.0 if used is None else max(FIRST_SHARE, _cpu_share(clock.elapsed(), used, 1.0))
 
 
 def _cpu_share(wall: float, cpu: float, last: float) -> float:

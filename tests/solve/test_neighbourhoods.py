@@ -11,7 +11,7 @@ import pytest
 from instances import medium_problem
 
 from optimizer.solve import exact, neighbourhoods
-from optimizer.solve.clock import Clock
+from optimizer.solve.clock import Clock, cpu_seconds
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.neighbourhoods import improve
 from optimizer.solve.options import SolverOptions
@@ -26,15 +26,18 @@ def plan(objective: float) -> SolveResult:
                        100.0, 0.0, 0.0, "exact", PAIRS)
 
 
-def search(solve_core, start: SolveResult | None = None, target: float = 100.0, limit: float = 60.0):
-    """improve() over PAIRS pairs of four campaigns, a plan proven once its objective reaches ``target``."""
+def search(solve_core, start: SolveResult | None = None, target: float = 100.0, limit: float = 60.0,
+           clock: Clock | None = None):
+    """improve() over PAIRS pairs of four campaigns, a plan proven once its objective reaches ``target``
+    (on ``clock``, default one started now with ``limit``)."""
     rng = np.random.default_rng(0)
     distance, campaigns = rng.random(PAIRS), np.arange(PAIRS) % 4
     fractional = np.zeros(PAIRS, dtype=bool)
     fractional[[5, 17]] = True
     differs = lambda found: (np.arange(PAIRS) == 1_000) & (found is not None)  # noqa: E731
     proven = lambda found: found is not None and found.objective is not None and found.objective >= target  # noqa: E731
-    return improve(distance, campaigns, fractional, start, differs, proven, solve_core, Clock.start(limit))
+    return improve(distance, campaigns, fractional, start, differs, proven, solve_core,
+                   clock or Clock.start(limit))
 
 
 def test_each_round_frees_the_fractional_pairs_those_the_plan_changed_and_a_sample_of_every_campaign():
@@ -151,6 +154,22 @@ def test_a_round_given_half_a_cpu_gives_the_next_twice_the_wall_time():
     assert limits[0] == pytest.approx(neighbourhoods.ROUND_SECONDS)
     assert all(1.5 * neighbourhoods.ROUND_SECONDS < limit <= neighbourhoods.ROUND_SECONDS / neighbourhoods.LEAST_SHARE
                for limit in limits[1:])
+
+
+@pytest.mark.parametrize(("solve_cpu", "first"), [(None, 1.0), (1.0, 1.0), (0.7, 1 / 0.7), (0.4, 2.0), (0.2, 2.0)])
+def test_the_first_round_is_given_the_share_of_a_cpu_the_solve_got_so_far(solve_cpu, first):
+    """A solve 1 s old that used ``solve_cpu`` s of CPU (None: not measured) gives its first round
+    ROUND_SECONDS over that share, the share at least FIRST_SHARE (0.4 s, 0.2 s: a client that
+    waited on its cluster need not be on a loaded machine)."""
+    limits = []
+
+    def one_round(core, floor, clock):
+        limits.append(clock.limit)
+        return dataclasses.replace(floor, objective=100.0)
+
+    cpu = None if solve_cpu is None else cpu_seconds() - solve_cpu
+    search(one_round, plan(90.0), clock=Clock(time.perf_counter() - 1.0, 60.0, cpu))
+    assert limits == [pytest.approx(neighbourhoods.ROUND_SECONDS * first, rel=0.05)]
 
 
 @pytest.mark.parametrize(("wall", "cpu", "share"), [(1.0, 0.7, 0.7), (1.0, 1.3, 1.0), (1.0, 0.2, 0.25),
