@@ -554,7 +554,7 @@ def test_the_sweep_table_shows_spend_the_value_of_one_more_unit_and_audiences(tm
                "marginal_value": 2.06, "treatment": 9444, "audiences": {"winback_coupon": 2808, "vip_call": 463}}]
     (out / "sweep.json").write_text(json.dumps({"limit": "budget", "points": points}))
     page = text_of(write_report(out).read_text(encoding="utf-8"))
-    assert "One more unit Treated winback_coupon vip_call" in page
+    assert "One more unit Treated, all campaigns winback_coupon audience vip_call audience" in page
     assert "6,000.00 optimal 27,955.00 0% 5,274.10 — 6,072 1,572 333" in page
     assert "9,000.00 optimal 34,139.48 0% 7,954.61 2.06 9,444 2,808 463" in page
 
