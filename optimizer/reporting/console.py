@@ -74,7 +74,7 @@ def headline(summary: dict[str, Any]) -> Text:
     style = "bold green" if summary["status"] == "optimal" else "bold yellow"
     stopped = STOPPED.get(str(summary.get("termination")))
     text = Text.assemble(
-        ("cvo plan ", "bold"), (f"{summary['scenario']}", "bold cyan"), f"  ({summary['scenario_file']})\n",
+        ("cvo plan ", "bold"), (f"{summary['scenario']}", "bold cyan"), f"  ({_scenario_as_run(summary)})\n",
         ("status ", "dim"), (summary["status"], style), (f" ({stopped})" if stopped else "", style),
         ("  objective ", "dim"), _money(summary["objective"]),
         ("  bound ", "dim"), _money(summary["bound"]),
@@ -83,6 +83,12 @@ def headline(summary: dict[str, Any]) -> Text:
         ("  method ", "dim"), summary["method"],
     )
     return text
+
+
+def _scenario_as_run(summary: dict[str, Any]) -> str:
+    """The scenario file, with the --set overrides the run laid over it (summary.json's ``overrides``)."""
+    overrides, file = summary.get("overrides") or [], str(summary["scenario_file"])
+    return f"{file} with --set {' '.join(overrides)}" if overrides else file
 
 
 def campaign_table(summary: dict[str, Any]) -> Table:

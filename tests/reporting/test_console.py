@@ -70,6 +70,14 @@ def test_the_headline_names_the_solver_that_ran():
     assert "status optimal  objective" in headline({**summary, "termination": "optimal"}).plain
 
 
+def test_the_headline_names_the_overrides_a_run_laid_over_its_scenario_file():
+    summary = {"scenario": "weekly", "scenario_file": "weekly.yaml", "status": "optimal", "objective": 10.0,
+               "bound": 10.0, "gap": 0.0, "build_seconds": 0.5, "solve_seconds": 1.0, "method": "exact"}
+    assert headline(summary).plain.startswith("cvo plan weekly  (weekly.yaml)\n")
+    assert headline({**summary, "overrides": ["budget=12000", "campaigns.vip_call.max_audience=500"]}).plain.startswith(
+        "cvo plan weekly  (weekly.yaml with --set budget=12000 campaigns.vip_call.max_audience=500)\n")
+
+
 def test_the_headline_says_why_an_unproven_plan_stopped():
     summary = {"scenario": "holiday", "scenario_file": "holiday.yaml", "status": "feasible", "objective": 10.0,
                "bound": 10.1, "gap": 1e-2, "build_seconds": 0.5, "solve_seconds": 1.0, "method": "exact"}
