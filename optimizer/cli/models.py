@@ -52,10 +52,10 @@ def score(
                                                              "repeatable.")] = None,
     customers_column: Annotated[str | None, typer.Option(help="The customer table's id column, when it is not the "
                                                          "history's.", show_default=False)] = None,
-    months: Annotated[int, typer.Option(help="LTV horizon in months.")] = 12,
-    holdout_weeks: Annotated[float, typer.Option(min=0, help="Check the customer values on the last weeks before "
-                                                 "--cutoff: fitted to the weeks before, against naive forecasts "
-                                                 "(0: no check).")] = 13.0,
+    months: Annotated[int, typer.Option(min=1, max=600, help="LTV horizon in months.")] = 12,
+    holdout_weeks: Annotated[float, typer.Option(min=0, max=520, help="Check the customer values on the last weeks "
+                                                 "before --cutoff: fitted to the weeks before, against naive "
+                                                 "forecasts (0: no check).")] = 13.0,
     discount: Annotated[float, typer.Option(help="Monthly discount rate of the LTV.")] = 0.01,
     holdout: Annotated[float, typer.Option(min=0.01, max=0.9, help="Share of the history held out for the "
                                            "model report.")] = 0.3,
@@ -80,16 +80,17 @@ def score(
     --out out/scores
     """
     from optimizer.scoring.workflow import score as run_score, write_scores
+    from optimizer.store.folders import claimed_output_folder
 
     try:
         options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
-        with progress_console(quiet).status("Scoring …") as status:
+        with claimed_output_folder(out), progress_console(quiet).status("Scoring …") as status:  # checked first
             run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
                             columns=_history_columns(history_column or []), options=options, months=months,
                             monthly_discount=discount, transaction_columns=_mapping(column or []),
                             date_format=date_format, customer_id=customers_column, holdout_weeks=holdout_weeks,
                             stage=status.update)
-        written = write_scores(run, out)
+            written = write_scores(run, out)
     except CvoError as error:
         raise fail(error) from None
     _print_score(run)

@@ -14,6 +14,7 @@ before it. Two notions of "frequency" and "recency" live side by side:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from optimizer.store.files import MIGRATION_FILE, atomic_write
 from optimizer.store.tables import require_columns, show
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?|\d{8}")  # a date option as text
 
 SEGMENTS = ("Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention", "About to Sleep",
             "At Risk", "Can't Lose Them", "Hibernating", "Lost")
@@ -46,15 +48,20 @@ _VALUE_TIERS = {1: "low value", 2: "low value", 3: "mid value", 4: "high value",
 
 
 def to_timestamp(value: object, what: str) -> pd.Timestamp:
-    """A date option (str, date or Timestamp) as a day; ScenarioError when it does not parse."""
+    """A date option (str, date or Timestamp) as a day; ScenarioError when it does not parse or, as
+    text, is not YYYY-MM-DD or YYYYMMDD (03/04/1997 is never guessed). A time of day and a time-zone
+    offset are dropped: the day is the one written, as for the log's dates."""
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value.strip()):
+        raise ScenarioError(f"The {what} {show(value)} is not a date written YYYY-MM-DD (one like 03/04/1997 is "
+                            "never guessed: 3 April or March 4)", fix="Write it as YYYY-MM-DD, e.g. 1997-09-30")
     try:
         given: Any = str(value) if isinstance(value, int | np.integer) else value  # pd.Timestamp checks what it is
         stamp: pd.Timestamp | NaTType = pd.Timestamp(given)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):  # OutOfBoundsDatetime is a ValueError
         stamp = pd.NaT
     if pd.isna(stamp):
         raise ScenarioError(f"The {what} {show(value)} is not a date", fix="Write it as YYYY-MM-DD")
-    return stamp.normalize()
+    return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
 
 
 def check_within_log(cut: pd.Timestamp, dates: pd.Series, where: str) -> None:

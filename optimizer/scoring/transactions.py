@@ -49,6 +49,7 @@ _WHITESPACE_NAMES = {
 }
 _FLOAT_ID = re.compile(r"(-?\d+)\.0+")
 _WHOLE_ID = re.compile(r"-?\d+(?:\.0+)?")  # 12346 or 12346.0: one customer, however the export wrote it
+YEARS = (1900, 2200)  # the years a purchase day may have
 _OFFSET = re.compile(r"\s*(?:Z|[+-]\d{2}:?\d{2})$")  # a time-zone offset after a time of day
 _DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?\s*$")
 
@@ -253,11 +254,13 @@ def _parse_dates(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | N
         text = dates.astype("string").str.strip().str.replace(_OFFSET, "", regex=True)  # the shop's local day
         if date_format is None:
             date_format = _standard_format(text[kept], rows, np.flatnonzero(kept))
+        _check_years(text, kept, rows)
         try:
             parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, OverflowError) as error:
             raise DataError(f"The dates cannot be read with the format '{date_format}': {error}", where=rows(0),
                             fix="Give the format of the dates with --date-format, e.g. '%d/%m/%Y %H:%M'") from None
+    _check_years(parsed.dt.year.astype("string"), kept & parsed.notna().to_numpy(), rows, shown=dates)
     bad = np.flatnonzero(parsed.isna().to_numpy() & kept)
     if bad.size:
         first = int(bad[0])
@@ -267,6 +270,19 @@ def _parse_dates(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | N
                         "on the command line, date_format='%d/%m/%Y' in Python")
     days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
     return days
+
+
+def _check_years(text: pd.Series, kept: NDArray[np.bool_], rows: _Rows, shown: pd.Series | None = None) -> None:
+    """DataError at the first kept line whose date (``text``, shown as ``shown``) starts with a year
+    outside YEARS: a placeholder (0001-01-01, 9999-12-31), not a purchase; pandas would wrap 9999
+    round to 1816 unsaid."""
+    year = pd.to_numeric(text.str.extract(r"^\s*(\d{4})", expand=False), errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(kept & ((year < YEARS[0]) | (year > YEARS[1])))
+    if bad.size:
+        first, given = int(bad[0]), text if shown is None else shown
+        raise DataError(f"The date {show(given.iat[first])} lies outside the years {YEARS[0]}-{YEARS[1]} ({bad.size} "
+                        "such row(s)): a placeholder for a missing date, not a purchase day", where=rows(first),
+                        fix="Remove those rows, or give them the day the order was made")
 
 
 def _standard_format(text: pd.Series, rows: _Rows, positions: NDArray[np.intp]) -> str:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +42,11 @@ from optimizer.scoring.uplift import (
     score_customers as score_responses,
 )
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
-from optimizer.store.files import atomic_write
+from optimizer.store.files import Writer, written_aside
+from optimizer.store.folders import folder_lock
 from optimizer.store.tables import read_table, require_columns
+
+CUSTOMERS_FILE, SCORES_FILE, REPORT_FILE = "customers.parquet", "scores.parquet", "score_report.json"
 
 
 class ResponseModel(StrEnum):
@@ -215,20 +220,32 @@ def _with_customer_features(events: pd.DataFrame, table: pd.DataFrame | None, co
 
 
 def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
-    """Write what the run produced into ``out_dir``, each file atomically; return the paths."""
-    written = []
-    for name, table in (("customers", run.customers), ("scores", run.scores)):
+    """Write what the run produced into ``out_dir`` as one set, under the folder's lock: every file
+    written aside first, then the earlier score run's files this one does not write (a
+    scores.parquet beside new customer values) removed where a score run wrote (its
+    score_report.json is there), then all renamed into place, the report last. Returns the paths."""
+    files: dict[str, Writer] = {}
+    for name, table in ((CUSTOMERS_FILE, run.customers), (SCORES_FILE, run.scores)):
         if table is not None:
-            path = out_dir / f"{name}.parquet"
+            files[name] = partial(_write_table, table=table)
+    files[REPORT_FILE] = lambda temp: temp.write_text(json.dumps(score_report(run), indent=2) + "\n")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir):
+        temps = {name: written_aside(out_dir / name, write) for name, write in files.items()}
+        try:
+            earlier = (out_dir / REPORT_FILE).is_file()  # a score run wrote here; else the files may be the user's
+            for name in {CUSTOMERS_FILE, SCORES_FILE} - files.keys() if earlier else ():
+                (out_dir / name).unlink(missing_ok=True)
+            for name, temp in temps.items():
+                os.replace(temp, out_dir / name)
+        finally:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+    return [out_dir / name for name in files]
 
-            def write_table(temp: Path, table: pd.DataFrame = table) -> None:
-                table.to_parquet(temp, index=False, compression="zstd")
 
-            atomic_write(path, write_table)
-            written.append(path)
-    path = out_dir / "score_report.json"
-    atomic_write(path, lambda temp: temp.write_text(json.dumps(score_report(run), indent=2) + "\n"))
-    return [*written, path]
+def _write_table(temp: Path, table: pd.DataFrame) -> None:
+    table.to_parquet(temp, index=False, compression="zstd")
 
 
 def score_report(run: ScoreRun) -> dict[str, Any]:

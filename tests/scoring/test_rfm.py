@@ -22,6 +22,7 @@ from optimizer.scoring.rfm import (
     rf_segment,
     rfm_scores,
     segment_migration,
+    to_timestamp,
 )
 from optimizer.scoring.transactions import CDNOW_COLUMNS, read_transactions
 
@@ -169,3 +170,16 @@ def test_cvo_segments_prints_and_writes_the_migration(tmp_path):
     assert all(abs(sum(row) - 1) < 1e-5 for row, counts in zip(written["shares"], written["counts"]) if sum(counts))
     backwards = CliRunner().invoke(app, [*arguments[:-4], "--from", "1998-06-30", "--to", "1997-09-30"])
     assert backwards.exit_code == 2 and "is not after the start cut-off" in backwards.output
+
+
+@pytest.mark.parametrize(("given", "day"), [("1997-09-30", "1997-09-30"), ("1997-09-30T23:00+05:00", "1997-09-30"),
+                                            ("19970930", "1997-09-30"), (19970930, "1997-09-30")])
+def test_a_date_option_is_the_day_written(given, day):
+    """A time and a time-zone offset are dropped, as for the log's dates (an aware cut-off used to
+    fail comparing with the naive log: TypeError)."""
+    assert to_timestamp(given, "cut-off") == pd.Timestamp(day)
+
+
+def test_a_date_option_that_is_not_iso_is_never_guessed():
+    with pytest.raises(ScenarioError, match="'03/04/1997' is not a date written YYYY-MM-DD \\(one like 03/04/1997 is never guessed"):
+        to_timestamp("03/04/1997", "cut-off")

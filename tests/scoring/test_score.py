@@ -275,3 +275,22 @@ def test_a_fit_that_did_not_converge_is_said_on_the_console(tmp_path, monkeypatc
     assert "Note: the BG/NBD fit did not converge" in result.output
     assert "Gamma-Gamma fit did not converge" not in result.output
     assert not json.loads((tmp_path / "score_report.json").read_text())["bgnbd"]["converged"]
+
+
+def test_the_output_is_checked_before_the_fit_and_an_earlier_runs_other_table_goes(tmp_path):
+    """--out naming a file is refused at once (it was a FileExistsError traceback after the fit);
+    customer values scored into the folder of an earlier history run leave no scores.parquet of
+    other customers beside them, while a folder no score run wrote keeps the user's own files."""
+    (tmp_path / "afile").write_text("")
+    shop_export(customers=30).to_csv(tmp_path / "log.csv", index=False)
+    args = ["--transactions", str(tmp_path / "log.csv"), "--cutoff", "2011-06-30", *RETAIL_OPTIONS]
+    refused = invoke(*args, "--out", str(tmp_path / "afile"))
+    assert refused.exit_code == 7 and "The output folder is a file" in refused.output
+    for folder, earlier in (("scored", True), ("theirs", False)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "scores.parquet").write_text("earlier")
+        if earlier:
+            (tmp_path / folder / "score_report.json").write_text("{}")
+        assert invoke(*args, "--out", str(tmp_path / folder)).exit_code == 0
+        assert (tmp_path / folder / "scores.parquet").exists() is not earlier
+        assert (tmp_path / folder / "customers.parquet").exists()

@@ -250,3 +250,14 @@ def test_a_line_without_customer_or_amount_is_dropped_not_refused():
 def test_ids_written_both_ways_are_one_customer():
     log = small_log().assign(customer_id=["12346.0", "12346", "12346.0", "7", "8.0", "12346"])
     assert set(clean_log(log).orders["customer_id"]) == {"12346", "7", "8"}
+
+
+@pytest.mark.parametrize("placeholder", ["0001-01-01", "9999-12-31", "1697-05-05"])
+def test_a_placeholder_date_is_refused_not_wrapped_round_to_another_day(placeholder):
+    """pandas reads 9999-12-31 as a day in 1816 and 1697 overflows: a year outside 1900-2200 is
+    named with its row instead."""
+    log = small_log()
+    log.loc[3, "date"] = placeholder
+    error = error_from(clean_transactions, log)
+    assert error.exit_code == DATA_ERROR and "row 3" in error.message
+    assert f"'{placeholder}' lies outside the years 1900-2200" in error.message
