@@ -44,8 +44,9 @@ app()
 """
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 STOP_IN_HIGHS = """
-import os, pathlib, sys, time
-import optimizer.solve.highs_run as highs_run
+import os, pathlib, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, though the suite was started
+import optimizer.solve.highs_run as highs_run  # as a background job (a shell then starts it with SIGINT ignored)
 def stuck(*args, **kwargs):  # in the forked child: a HiGHS run that takes its time
     pathlib.Path(os.environ["CVO_MARKER"]).write_text(str(os.getpid()))
     time.sleep(120)
