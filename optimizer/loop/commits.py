@@ -53,18 +53,20 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
                         fix="Run cvo optimize without --sample, then commit that run")
     target = recorded_history(run.summary, history, run.shown)
     _check_history_seen(run, history, target)
-    kept: list[pd.DataFrame] = []
+    if not force:
+        return ledger.commit(run, target, None, run_storage_options(run.path))
+    plan, kept = _plan(run), []  # the plan read once for the re-check, the notes and the count
 
     def recheck(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
-        kept.append(still_allowed(run, contacts))
+        kept.append(still_allowed(run, contacts, plan))
         return kept[-1]
 
-    done = ledger.commit(run, target, recheck if force else None, run_storage_options(run.path))
-    if force and not done.recorded and "forced_commit" not in run.summary:  # recorded, the lists not yet cut
+    done = ledger.commit(run, target, recheck, run_storage_options(run.path))
+    if not done.recorded and "forced_commit" not in run.summary:  # recorded before, the lists not yet cut
         recorded = run_record(target, run.run_id, run_storage_options(run.path))[2]
-        kept, done = [recorded], replace(done, dropped=len(_plan(run)) - len(recorded))
+        kept, done = [recorded], replace(done, dropped=len(plan) - len(recorded))
     if done.dropped > 0 and kept:
-        done = replace(done, notes=(*short_audiences(_run_scenario(run), kept[-1]), *_promises_left(run, kept[-1])))
+        done = replace(done, notes=(*short_audiences(_run_scenario(run), kept[-1]), *_promises_left(plan, kept[-1])))
         cut_send_lists(run, kept[-1], done)
     return done
 
@@ -88,9 +90,8 @@ def _plan(run: RunFolder) -> pd.DataFrame:
     return plan.dropna(subset=["campaign_id"]).reset_index(drop=True)
 
 
-def _promises_left(run: RunFolder, kept: pd.DataFrame) -> tuple[str, ...]:
-    """A note naming the forced (promised) customers the recorded rows ``kept`` leave out, if any."""
-    plan = _plan(run)
+def _promises_left(plan: pd.DataFrame, kept: pd.DataFrame) -> tuple[str, ...]:
+    """A note naming the forced (promised) customers of ``plan`` the recorded rows ``kept`` leave out, if any."""
     promised = set(plan.loc[plan["group"] == "forced", "customer_id"].astype(str))
     left = sorted(promised - set(kept["customer_id"].astype(str)))
     if not left:
@@ -139,12 +140,12 @@ def cut_send_lists(run: RunFolder, kept: pd.DataFrame, done: Commit) -> None:
             fix=f"Run `cvo commit {run.shown} --force` again once that is fixed: it cuts them") from None
 
 
-def still_allowed(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
+def still_allowed(run: RunFolder, contacts: pd.DataFrame, plan: pd.DataFrame | None = None) -> pd.DataFrame:
     """The plan's rows (customer_id, campaign_id, group, and the expected figures when the plan
     has them) that no rule of the run's scenario's contact policy blocks against ``contacts``,
-    the history's live contacts around its date."""
+    the history's live contacts around its date; ``plan``: the run's plan when already read."""
     scenario = _run_scenario(run)
-    plan = _plan(run)
+    plan = _plan(run) if plan is None else plan
     campaigns = planned_offers(scenario, plan)
     if (campaigns < 0).any():
         raise _unknown_offer(scenario, plan, int(np.flatnonzero(campaigns < 0)[0]))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -42,7 +41,7 @@ from optimizer.scoring.uplift import (
     score_customers as score_responses,
 )
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
-from optimizer.store.files import Writer, written_aside
+from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
 from optimizer.store.tables import read_table, require_columns
 
@@ -231,16 +230,8 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     files[REPORT_FILE] = lambda temp: temp.write_text(json.dumps(score_report(run), indent=2) + "\n")
     out_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):
-        temps = {name: written_aside(out_dir / name, write) for name, write in files.items()}
-        try:
-            earlier = (out_dir / REPORT_FILE).is_file()  # a score run wrote here; else the files may be the user's
-            for name in {CUSTOMERS_FILE, SCORES_FILE} - files.keys() if earlier else ():
-                (out_dir / name).unlink(missing_ok=True)
-            for name, temp in temps.items():
-                os.replace(temp, out_dir / name)
-        finally:
-            for temp in temps.values():
-                temp.unlink(missing_ok=True)
+        earlier = (out_dir / REPORT_FILE).is_file()  # a score run wrote here; else the files may be the user's
+        write_all(out_dir, files, removed=sorted({CUSTOMERS_FILE, SCORES_FILE} - files.keys()) if earlier else ())
     return [out_dir / name for name in files]
 
 

@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +155,7 @@ def write_run(out_dir: Path, run_id: str, files: Mapping[str, Writer],
             remove_dead_temporaries(out_dir)
             earlier = earlier_run_files(out_dir)
             written = list(stage(out_dir)) if stage is not None else []
-            _write_all(out_dir, files)
+            write_all(out_dir, files)
             digests = {**(listed or {}), **{name: file_digest(out_dir / name) for name in [*written, *files]}}
             _remove(out_dir, (earlier - digests.keys()) | set(ABOUT_RUN))  # before the manifest: a kill here
             _write_manifest(out_dir, {"run_id": run_id, "files": digests})  # leaves the old one, which lists them
@@ -289,13 +289,15 @@ def _remove(out_dir: Path, names: set[str]) -> None:
             (out_dir / name).unlink(missing_ok=True)
 
 
-def _write_all(out_dir: Path, files: Mapping[str, Writer]) -> None:
-    """Every file written aside first, then all renamed into place: a write that fails (a full
-    disk) leaves the previous run's files as they were."""
+def write_all(out_dir: Path, files: Mapping[str, Writer], removed: Iterable[str] = ()) -> None:
+    """Every file written aside first, then the files ``removed`` removed, then all renamed into
+    place: a write that fails (a full disk) leaves the previous files as they were."""
     temps: dict[str, Path] = {}
     try:
         for name, write in files.items():
             temps[name] = written_aside(out_dir / name, write)
+        for name in removed:
+            (out_dir / name).unlink(missing_ok=True)
         for name, temp in temps.items():
             os.replace(temp, out_dir / name)
     finally:

@@ -14,7 +14,7 @@ from optimizer.errors import HistoryError, RunFolderError
 from optimizer.loop import commits
 from optimizer.loop.commits import commit, short_audiences
 from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import RunFolder, read_run
+from optimizer.store.files import read_run
 from optimizer.store.history_file import contacts_around, run_record, runs
 
 
@@ -103,15 +103,13 @@ def test_a_commit_whose_plans_history_is_gone_is_refused(tmp_path):
     assert not history.exists()
 
 
-def test_promised_customers_a_forced_commit_leaves_out_are_named(tmp_path):
+def test_promised_customers_a_forced_commit_leaves_out_are_named():
     plan = pd.DataFrame({"customer_id": ["a", "b", "c"], "campaign_id": ["m", "m", "m"],
                          "group": ["forced", "forced", "treatment"]})
-    plan.to_parquet(tmp_path / "plan.parquet")
-    run = RunFolder(tmp_path, {"run_id": "r"}, [tmp_path / "plan.parquet"])
     kept = plan.iloc[[0, 2]]
-    assert commits._promises_left(run, kept) == (
+    assert commits._promises_left(plan, kept) == (
         "1 promised (forced) customers are left out, who the contact policy now blocks: b",)
-    assert commits._promises_left(run, plan) == ()
+    assert commits._promises_left(plan, plan) == ()
 
 
 def test_a_commit_to_a_missing_history_when_the_plan_saw_one_is_refused(tmp_path):
