@@ -47,6 +47,9 @@ def score(
     date_format: Annotated[str | None, typer.Option(help="Format of the transaction dates when they are not "
                                                     "YYYY-MM-DD or YYYYMMDD, e.g. '%d/%m/%Y %H:%M' (never "
                                                     "guessed).")] = None,
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop transaction lines that repeat "
+                                                  "an earlier line in every column (an export that wrote lines "
+                                                  "twice); they are counted either way.")] = False,
     history_column: Annotated[list[str] | None, typer.Option(help="Map a history column: ROLE=NAME with ROLE one of "
                                                              "customer_id, campaign_id, treated, converted, revenue; "
                                                              "repeatable.")] = None,
@@ -88,8 +91,8 @@ def score(
             run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
                             columns=_history_columns(history_column or []), options=options, months=months,
                             monthly_discount=discount, transaction_columns=_mapping(column or []),
-                            date_format=date_format, customer_id=customers_column, holdout_weeks=holdout_weeks,
-                            stage=status.update)
+                            date_format=date_format, drop_duplicates=drop_duplicates,
+                            customer_id=customers_column, holdout_weeks=holdout_weeks, stage=status.update)
             written = write_scores(run, out)
     except CvoError as error:
         raise fail(error) from None
@@ -166,6 +169,8 @@ def _print_score(run: ScoreRun) -> None:
 
     if run.log is not None:
         typer.echo(f"Transactions: {run.log.sentence()}")
+        for warning in run.log.warnings:
+            typer.echo(f"Warning: {warning}")
     for note in run.notes:
         typer.echo(f"Note: {note}")
     if run.value is not None:
@@ -229,6 +234,9 @@ def segments(
                                                      "customer_id, date, amount, order_id.")] = None,
     date_format: Annotated[str | None, typer.Option(help="Format of the transaction dates when they are not "
                                                     "ISO, e.g. %d/%m/%Y.")] = None,
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop transaction lines that repeat "
+                                                  "an earlier line in every column (an export that wrote lines "
+                                                  "twice); they are counted either way.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for migration.json (a plan's run folder puts "
                                              "it in its report).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the migration as JSON.")] = False,
@@ -244,11 +252,14 @@ def segments(
     from optimizer.scoring.transactions import read_log
 
     try:
-        log = read_log(transactions, columns=_mapping(column or []), date_format=date_format)
+        log = read_log(transactions, columns=_mapping(column or []), date_format=date_format,
+                       drop_duplicates=drop_duplicates)
         migration = segment_migration(log.orders, start, end)
         written = None if out is None else write_migration(migration, out)
     except CvoError as error:
         raise fail(error) from None
+    for warning in log.reading.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
     typer.echo(json.dumps(migration.to_dict(), indent=2) if json_output else _migration_text(migration))
     if written is not None and not json_output:
         typer.echo(f"Wrote {written}")

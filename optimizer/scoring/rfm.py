@@ -64,15 +64,18 @@ def to_timestamp(value: object, what: str) -> pd.Timestamp:
     return (stamp.tz_localize(None) if stamp.tzinfo is not None else stamp).normalize()
 
 
-def check_within_log(cut: pd.Timestamp, dates: pd.Series, where: str) -> None:
+def check_within_log(cut: pd.Timestamp, dates: pd.Series, where: str, dropped: str = "") -> None:
     """DataError when the cut-off ``cut`` lies outside the orders' ``dates``: before the first, or
-    after the last (every customer would then look as if they had stopped buying)."""
+    after the last (every customer would then look as if they had stopped buying). ``dropped``, the
+    log's lines not read as orders, is said when given: they can move its ends."""
     first, last = dates.min(), dates.max()
     if not first <= cut <= last:
         side = "before the first order" if cut < first else "after the last order"
-        raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}",
-                        where=where, fix="Choose a cut-off within the log; a cut-off after its end would make "
-                        "every customer look as if they had stopped buying")
+        after = f", once {dropped} were dropped" if dropped else ""
+        raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}"
+                        f"{after}", where=where, fix="Choose a cut-off within the log; a cut-off after its end would "
+                        "make every customer look as if they had stopped buying")
+
 
 def unit_days(time_unit: str) -> float:
     """Days per time unit ('days' 1, 'weeks' 7); ScenarioError with a did-you-mean otherwise."""

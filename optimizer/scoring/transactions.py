@@ -7,6 +7,10 @@ over the log's columns, e.g. ``amount='Quantity * UnitPrice'``.
 
 The rules, applied in this order, every one counted in ``LogReading`` and stated to the user:
 
+0. a line that repeats an earlier line in every column is counted: an export that wrote it twice
+   and two equal purchases on one day look alike, so it is kept unless ``drop_duplicates`` (then
+   dropped first); a log with REPEATED_SHARE or more of them is warned of (every line written twice
+   doubles each customer's spend);
 1. a line without a customer id is dropped: it cannot be attributed to anybody;
 2. a line is a cancellation or return when its amount is negative, or its order id is a 'C'
    followed by digits while other order ids are digits alone (the retail export convention): it is
@@ -16,10 +20,10 @@ The rules, applied in this order, every one counted in ``LogReading`` and stated
    no order id is mapped, is an order of its own.
 
 Customer ids are text: a float id written by an export with missing ids (``12346.0``) loses its
-``.0``; other ids are kept as written, zero padding included. Dates are read as ISO 8601 or as
-YYYYMMDD; any other text needs ``date_format`` (``'%d/%m/%Y %H:%M'``), since 06/07/2011 can be
-either day: the error says which formats the data allows. Times of day are dropped, and so is a
-time-zone offset: the day is the one the shop's clock showed.
+``.0``; other ids are kept as written, zero padding included, and ids that differ only by it ('4'
+and '00004') are warned of. An amount must be a number: True/False is refused, not read as 1/0.
+Dates are read by optimizer/scoring/log_dates.py: ISO 8601 or YYYYMMDD, any other text by a
+format the user gives, never guessed.
 """
 
 from __future__ import annotations
@@ -36,10 +40,20 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scenario.expressions import Expression, parse
-from optimizer.store.tables import check_text_file, id_text, read_table, require_columns, require_file, show
+from optimizer.scoring.log_dates import parse_days
+from optimizer.store.tables import (
+    check_text_file,
+    id_text,
+    is_csv,
+    read_table,
+    require_columns,
+    require_file,
+    show,
+)
 
 ROLES = ("customer_id", "date", "amount", "order_id")
 STANDARD_COLUMNS = ("customer_id", "date", "amount")
+REPEATED_SHARE = 0.05  # a log with this share of lines repeating an earlier one is warned of
 CDNOW_COLUMNS = {"amount": "dollar_value"}
 """The column mapping for the CDNOW logs (Fader, Hardie & Lee 2005) read with read_transactions."""
 
@@ -49,15 +63,14 @@ _WHITESPACE_NAMES = {
 }
 _FLOAT_ID = re.compile(r"(-?\d+)\.0+")
 _WHOLE_ID = re.compile(r"-?\d+(?:\.0+)?")  # 12346 or 12346.0: one customer, however the export wrote it
-YEARS = (1900, 2200)  # the years a purchase day may have
-_OFFSET = re.compile(r"\s*(?:Z|[+-]\d{2}:?\d{2})$")  # a time-zone offset after a time of day
-_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?\s*$")
 
 
 @dataclass(frozen=True)
 class LogReading:
     """What reading a log did: ``lines`` read; dropped ``without_customer`` and ``cancellations``;
-    the ``orders`` of ``customers`` kept; ``grouped`` when lines were grouped by an order id."""
+    the ``orders`` of ``customers`` kept; ``grouped`` when lines were grouped by an order id;
+    ``repeated`` lines that repeat an earlier one in every column (dropped when ``repeats_dropped``);
+    ``padded_ids`` ids that differ from another only by leading zeros, ``padded_example`` one such pair."""
 
     lines: int
     without_customer: int
@@ -65,6 +78,10 @@ class LogReading:
     orders: int
     customers: int
     grouped: bool
+    repeated: int = 0
+    repeats_dropped: bool = False
+    padded_ids: int = 0
+    padded_example: tuple[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,16 +89,39 @@ class LogReading:
     def sentence(self) -> str:
         """'541,909 lines: 135,080 without a customer id and 9,288 cancellations or returns dropped;
         397,541 lines became 18,536 orders of 4,372 customers (grouped by order id).'"""
-        dropped = [f"{count:,} {what}" for count, what in ((self.without_customer, "without a customer id"),
-                                                            (self.cancellations, "cancellations or returns"))
-                   if count]
-        kept = self.lines - self.without_customer - self.cancellations
-        head = f"{self.lines:,} lines" + (f": {' and '.join(dropped)} dropped;" if dropped else ":")
+        kept = self.lines - self.without_customer - self.cancellations - self.repeated * self.repeats_dropped
+        head = f"{self.lines:,} lines" + (f": {self.dropped()} dropped;" if self.dropped() else ":")
+        repeats = f" {self.repeated:,} of them repeat an earlier line exactly (kept)." \
+            if self.repeated and not self.repeats_dropped else ""
         if self.grouped:
             return f"{head} {kept:,} lines became {self.orders:,} orders of {self.customers:,} customers " \
-                   "(grouped by order id)."
+                   f"(grouped by order id).{repeats}"
         return f"{head} {self.orders:,} orders of {self.customers:,} customers, one per line (no order_id " \
-               "column mapped; map one when lines are items of orders)."
+               f"column mapped; map one when lines are items of orders).{repeats}"
+
+    def dropped(self) -> str:
+        """The lines dropped, by rule ('135,080 without a customer id and 9,288 cancellations or
+        returns'), or '' when none was."""
+        return " and ".join(f"{count:,} {what}" for count, what in (
+            (self.repeated if self.repeats_dropped else 0, "repeats of an earlier line"),
+            (self.without_customer, "without a customer id"), (self.cancellations, "cancellations or returns"))
+            if count)
+
+    @property
+    def warnings(self) -> list[str]:
+        """What may make the values wrong unsaid: many repeated lines kept, ids apart only by zeros."""
+        found = []
+        if not self.repeats_dropped and self.repeated >= REPEATED_SHARE * self.lines:
+            found.append(f"{self.repeated:,} of the {self.lines:,} lines ({self.repeated / self.lines:.0%}) repeat an "
+                         "earlier line in every column. If the export wrote them twice, those customers' orders "
+                         "and spend are counted twice: drop them with --drop-duplicates (drop_duplicates=True in "
+                         "Python)")
+        if self.padded_example is not None:
+            short, padded = self.padded_example
+            found.append(f"{self.padded_ids:,} customer ids differ from another only by leading zeros ('{short}' "
+                         f"and '{padded}'): they are read as different customers. If they are one, write the ids "
+                         "one way in the export (and in the customer table)")
+        return found
 
 
 @dataclass(frozen=True)
@@ -92,8 +132,8 @@ class TransactionLog:
     reading: LogReading
 
 
-def read_log(path: Path, *, columns: Mapping[str, str] | None = None,
-             date_format: str | None = None) -> TransactionLog:
+def read_log(path: Path, *, columns: Mapping[str, str] | None = None, date_format: str | None = None,
+             drop_duplicates: bool = False) -> TransactionLog:
     """Read a transaction log: .csv, .parquet, or whitespace-separated .txt (the CDNOW layout).
 
     A .txt file may start with a header line; without one, 4 or 5 fields per line are read as
@@ -105,25 +145,28 @@ def read_log(path: Path, *, columns: Mapping[str, str] | None = None,
     else:
         text = tuple(roles[role] for role in ("customer_id", "date", "order_id") if role in roles)
         table = read_table(path, what="transactions", text_columns=text)
-        first_line = 2 if path.suffix.lower() == ".csv" else 1
-    return clean_log(table, columns=columns, date_format=date_format, source=str(path), first_line=first_line)
+        first_line = 2 if is_csv(path) else 1
+    return clean_log(table, columns=columns, date_format=date_format, source=str(path), first_line=first_line,
+                     drop_duplicates=drop_duplicates)
 
 
 def read_transactions(path: Path, *, columns: Mapping[str, str] | None = None,
-                      date_format: str | None = None) -> pd.DataFrame:
+                      date_format: str | None = None, drop_duplicates: bool = False) -> pd.DataFrame:
     """The orders of ``read_log``."""
-    return read_log(path, columns=columns, date_format=date_format).orders
+    return read_log(path, columns=columns, date_format=date_format, drop_duplicates=drop_duplicates).orders
 
 
 def clean_transactions(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None,
                        date_format: str | None = None, source: str = "the transaction log",
-                       first_line: int | None = None) -> pd.DataFrame:
+                       first_line: int | None = None, drop_duplicates: bool = False) -> pd.DataFrame:
     """The orders of ``clean_log``."""
-    return clean_log(log, columns=columns, date_format=date_format, source=source, first_line=first_line).orders
+    return clean_log(log, columns=columns, date_format=date_format, source=source, first_line=first_line,
+                     drop_duplicates=drop_duplicates).orders
 
 
 def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, date_format: str | None = None,
-              source: str = "the transaction log", first_line: int | None = None) -> TransactionLog:
+              source: str = "the transaction log", first_line: int | None = None,
+              drop_duplicates: bool = False) -> TransactionLog:
     """The orders of ``log`` by the rules of the module docstring.
 
     Raises DataError for a missing column (with a did-you-mean), an empty log, a date that does not
@@ -139,13 +182,15 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     if len(log) == 0:
         raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
     rows = _Rows(log, source, first_line)
+    repeated = log.duplicated(keep="first").to_numpy()
+    gone = repeated & drop_duplicates
     ids = _customer_ids(log[roles["customer_id"]])
-    attributed = ids.notna().to_numpy()
+    attributed = ids.notna().to_numpy() & ~gone
     values = _amounts(log, roles["amount"], amount, rows, attributed)
     order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
     cancelled = attributed & ((values < 0) | (_cancellation_ids(order_ids) if order_ids is not None else False))
     kept = attributed & ~cancelled
-    dates = _parse_dates(log[roles["date"]], kept, date_format, rows)
+    dates = parse_days(log[roles["date"]], kept, date_format, rows)
     lines = pd.DataFrame({"customer_id": ids[kept].to_numpy(dtype=object), "date": dates[kept],
                           "amount": values[kept]})
     if order_ids is not None:
@@ -153,8 +198,10 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
         lines = lines.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
             date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
     orders = lines[["customer_id", "date", "amount"]].reset_index(drop=True)
-    reading = LogReading(len(log), int((~attributed).sum()), int(cancelled.sum()), len(orders),
-                         int(orders["customer_id"].nunique()), order_ids is not None)
+    customers = pd.Series(orders["customer_id"].unique(), dtype="string")
+    reading = LogReading(len(log), int((ids.isna().to_numpy() & ~gone).sum()), int(cancelled.sum()), len(orders),
+                         len(customers), order_ids is not None, int(repeated.sum()), drop_duplicates,
+                         *_padded_ids(customers))
     if orders.empty:
         raise DataError(f"No order is left of the transaction log: {reading.sentence()}", where=source,
                         fix="Check the customer_id and amount columns the log is read with")
@@ -209,6 +256,19 @@ def _customer_ids(ids: pd.Series) -> pd.Series:
     return text
 
 
+def _padded_ids(customers: pd.Series) -> tuple[int, tuple[str, str] | None]:
+    """How many of the (distinct) ``customers`` are digits that another id equals but for leading
+    zeros ('4', '004'), and one such pair, shortest first (0 and None when there are none)."""
+    digits = customers[customers.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)]
+    number = digits.str.lstrip("0").replace("", "0")
+    twins = number.duplicated(keep=False).to_numpy()
+    if not twins.any():
+        return 0, None
+    first = digits[twins & (number == number[twins].iat[0]).to_numpy()]
+    pair = sorted(first.astype(str), key=lambda text: (len(text), text))[:2]
+    return int(twins.sum()), (pair[0], pair[1])
+
+
 def _order_ids(ids: pd.Series) -> pd.Series:
     """Order ids as text, floats written without their '.0'; a line without one is an order of its own."""
     text = _customer_ids(ids)
@@ -227,6 +287,11 @@ def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: 
              attributed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Each line's amount (from the column, or the expression); DataError at the first line of a
     customer whose amount is not a number (lines without a customer are dropped whatever they hold)."""
+    for column in (name,) if expression is None else expression.names:
+        if pd.api.types.is_bool_dtype(log[column]):
+            raise DataError(f"The column '{column}' the amount is read from holds True/False, not money",
+                            where=rows.source, fix="Map amount to the column of the order's value: --column "
+                            "amount=NAME, or an expression such as 'amount=Quantity * UnitPrice'")
     if expression is None:
         given = log[name]
         values = pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)
@@ -243,75 +308,6 @@ def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: 
                         where=rows(first),
                         fix="Give every line an amount; negative amounts are read as returns and dropped")
     return np.where(attributed, values, 0.0)
-
-
-def _parse_dates(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | None,
-                 rows: _Rows) -> NDArray[np.datetime64]:
-    """Each kept line's day; DataError at the first kept line whose date does not parse."""
-    if pd.api.types.is_datetime64_any_dtype(dates):
-        parsed = dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates
-    else:
-        text = dates.astype("string").str.strip().str.replace(_OFFSET, "", regex=True)  # the shop's local day
-        if date_format is None:
-            date_format = _standard_format(text[kept], rows, np.flatnonzero(kept))
-        _check_years(text, kept, rows)
-        try:
-            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-        except (ValueError, TypeError, OverflowError) as error:
-            raise DataError(f"The dates cannot be read with the format '{date_format}': {error}", where=rows(0),
-                            fix="Give the format of the dates with --date-format, e.g. '%d/%m/%Y %H:%M'") from None
-    _check_years(parsed.dt.year.astype("string"), kept & parsed.notna().to_numpy(), rows, shown=dates)
-    bad = np.flatnonzero(parsed.isna().to_numpy() & kept)
-    if bad.size:
-        first = int(bad[0])
-        raise DataError(f"The date {show(dates.iat[first])} is not a date ({bad.size} bad date(s) in all)",
-                        where=rows(first),
-                        fix="Write dates as YYYY-MM-DD or YYYYMMDD, or give their format: --date-format '%d/%m/%Y' "
-                        "on the command line, date_format='%d/%m/%Y' in Python")
-    days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
-    return days
-
-
-def _check_years(text: pd.Series, kept: NDArray[np.bool_], rows: _Rows, shown: pd.Series | None = None) -> None:
-    """DataError at the first kept line whose date (``text``, shown as ``shown``) starts with a year
-    outside YEARS: a placeholder (0001-01-01, 9999-12-31), not a purchase; pandas would wrap 9999
-    round to 1816 unsaid."""
-    year = pd.to_numeric(text.str.extract(r"^\s*(\d{4})", expand=False), errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(kept & ((year < YEARS[0]) | (year > YEARS[1])))
-    if bad.size:
-        first, given = int(bad[0]), text if shown is None else shown
-        raise DataError(f"The date {show(given.iat[first])} lies outside the years {YEARS[0]}-{YEARS[1]} ({bad.size} "
-                        "such row(s)): a placeholder for a missing date, not a purchase day", where=rows(first),
-                        fix="Remove those rows, or give them the day the order was made")
-
-
-def _standard_format(text: pd.Series, rows: _Rows, positions: NDArray[np.intp]) -> str:
-    """YYYYMMDD when every date has 8 digits, else ISO 8601; DataError for dates like 06/07/2011,
-    naming the formats the data allows (never a guess between day-first and month-first)."""
-    if len(text) and text.str.fullmatch(r"\d{8}").fillna(False).all():
-        return "%Y%m%d"
-    parts = text.str.extract(_DAY_MONTH)
-    shaped = parts[0].notna().to_numpy()
-    if not shaped.any():
-        return "ISO8601"
-    first = int(np.flatnonzero(shaped)[0])
-    fields = parts[shaped]
-    high_first, high_second = (fields[k].astype(int).max() > 12 for k in (0, 2))
-    separator, year = str(fields[1].iat[0]), "%Y" if len(str(fields[3].iat[0])) == 4 else "%y"
-    clock = (" %H:%M:%S" if fields[5].notna().any() else " %H:%M") if fields[4].notna().any() else ""
-    day_first, month_first = (f"%d{separator}%m{separator}{year}{clock}", f"%m{separator}%d{separator}{year}{clock}")
-    tops = f"the first field goes up to {fields[0].astype(int).max()}, the second to {fields[2].astype(int).max()}"
-    if high_first and high_second:
-        allowed = f"{tops}, so the dates mix day-first and month-first: correct them, then give the format"
-    elif high_first:
-        allowed = f"{tops}, so the day comes first: '{day_first}'"
-    elif high_second:
-        allowed = f"{tops}, so the month comes first: '{month_first}'"
-    else:
-        allowed = f"{tops}, so both '{day_first}' (day first) and '{month_first}' (month first) read them; say which"
-    raise DataError(f"The date {show(text.iat[first])} is not ISO 8601 (YYYY-MM-DD), and such dates are never "
-                    "guessed (06/07/2011 is 6 July or June 7)", where=rows(int(positions[first])),
-                    fix=f"Give the format with --date-format (date_format= in Python): {allowed}")
 
 
 def _read_whitespace(path: Path) -> tuple[pd.DataFrame, int]:

@@ -46,6 +46,7 @@ from optimizer.store.folders import folder_lock
 from optimizer.store.tables import read_table, require_columns
 
 CUSTOMERS_FILE, SCORES_FILE, REPORT_FILE = "customers.parquet", "scores.parquet", "score_report.json"
+FEW_SPENDERS = 30  # customers with a repeat purchase below which the spend model is said to be a rough guess
 
 
 class ResponseModel(StrEnum):
@@ -86,14 +87,14 @@ def score(
     *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
     cutoff: str | None = None, columns: HistoryColumns | None = None,
     options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
-    transaction_columns: Mapping[str, str] | None = None, date_format: str | None = None,
+    transaction_columns: Mapping[str, str] | None = None, date_format: str | None = None, drop_duplicates: bool = False,
     customer_id: str | None = None, holdout_weeks: float = 13.0, stage: Stage | None = None,
 ) -> ScoreRun:
     """Fit what the inputs allow: LTV from ``transactions`` at ``cutoff``, uplift from ``history``.
 
-    The log is read by optimizer/scoring/transactions.py (``transaction_columns``, ``date_format``);
-    ``columns`` name the history's columns, ``customer_id`` the customer table's id column (default:
-    the history's). The values are checked on the last ``holdout_weeks`` before the cut-off
+    The log is read by optimizer/scoring/transactions.py (``transaction_columns``, ``date_format``,
+    ``drop_duplicates``); ``columns`` name the history's columns, ``customer_id`` the customer
+    table's id column (default: the history's). The values are checked on the last ``holdout_weeks`` before the cut-off
     (optimizer/scoring/value_check.py; 0: no check), and P(alive) is left out when it carries no
     information. A history without the default ``revenue`` column is conversion-only. The
     response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``);
@@ -105,7 +106,8 @@ def score(
     valued, table = None, None
     if transactions is not None and cutoff is not None:
         tell(f"Reading {transactions}")
-        log = read_log(transactions, columns=transaction_columns, date_format=date_format)
+        log = read_log(transactions, columns=transaction_columns, date_format=date_format,
+                       drop_duplicates=drop_duplicates)
         _check_cutoff(log, cutoff, transactions)
         valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell, str(transactions))
         table = valued.table
@@ -137,7 +139,7 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
     tell(f"Valuing the customers of {len(log.orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
     value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount, source=source)
     dropout = dropout_test(value.bgnbd, value.table)
-    table, notes = value.table.reset_index(), _convergence_notes(value, cutoff)
+    table, notes = value.table.reset_index(), _fit_notes(value, cutoff)
     alive = table["p_alive"].to_numpy(dtype=float)
     if not p_alive_informative(alive, dropout):
         low, high = np.percentile(alive, [5, 95])
@@ -156,16 +158,23 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
     return _Valued(value, table, log.reading, check, dropout, tuple(notes))
 
 
-def _convergence_notes(value: CustomerValue, cutoff: str) -> list[str]:
-    """A note for each of BG/NBD and Gamma-Gamma whose likelihood maximisation did not converge."""
-    return [f"the {name} fit did not converge (the optimiser stopped early, or a parameter reached the bound "
-            f"e^±15: the log up to {cutoff} does not pin it down); its values are unreliable, try a later cut-off"
-            for name, fit in (("BG/NBD", value.bgnbd), ("Gamma-Gamma", value.gamma_gamma)) if not fit.converged]
+def _fit_notes(value: CustomerValue, cutoff: str) -> list[str]:
+    """A note for each of BG/NBD and Gamma-Gamma whose likelihood maximisation did not converge, and
+    one when the spend model rests on fewer than FEW_SPENDERS customers."""
+    notes = [f"the {name} fit did not converge (the optimiser stopped early, or a parameter reached the bound "
+             f"e^±15: the log up to {cutoff} does not pin it down); its values are unreliable, try a later cut-off"
+             for name, fit in (("BG/NBD", value.bgnbd), ("Gamma-Gamma", value.gamma_gamma)) if not fit.converged]
+    spenders = value.gamma_gamma.n_customers
+    if spenders < FEW_SPENDERS:
+        notes.append(f"the spend per purchase (Gamma-Gamma) rests on the {spenders} customer(s) who bought again "
+                     f"before {cutoff}: every customer's LTV takes its spend from so few that it is a rough guess; "
+                     "a later cut-off or a longer log gives it more")
+    return notes
 
 
 def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:
     """The cut-off lies within the log: on or after its first order, on or before its last."""
-    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], str(path))
+    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], str(path), log.reading.dropped())
 
 
 def _conversion_only(
@@ -244,7 +253,7 @@ def score_report(run: ScoreRun) -> dict[str, Any]:
     (null for a conversion-only history) and the notes the console printed."""
     report: dict[str, Any] = {}
     if run.log is not None:
-        report["transactions"] = {**run.log.to_dict(), "summary": run.log.sentence()}
+        report["transactions"] = {**run.log.to_dict(), "summary": run.log.sentence(), "warnings": run.log.warnings}
     if run.value is not None:
         report["bgnbd"] = asdict(run.value.bgnbd)
         report["gamma_gamma"] = asdict(run.value.gamma_gamma)

@@ -12,6 +12,10 @@ import pandas as pd
 from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
 
+COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")  # after .csv: read by pandas, which infers the codec from it
+_NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
+             b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet"}  # a file's first bytes -> its kind
+
 
 def require_file(path: Path, what: str, fix: str | None = None, key: str | None = None) -> None:
     """Raise DataError when the ``what`` file is not there; ``key``: the scenario key that names
@@ -27,10 +31,11 @@ def require_file(path: Path, what: str, fix: str | None = None, key: str | None 
 
 def read_table(path: Path | str, *, what: str, text_columns: tuple[str, ...] = (),
                storage_options: dict[str, Any] | None = None, key: str | None = None) -> pd.DataFrame:
-    """Read a .parquet or .csv file, or a parquet dataset (a folder of part files, in the order of
-    their paths, as ``cvo optimize --dask`` numbers the customers: optimizer/store/datasets.py),
-    from a local path or an fsspec URL opened with ``storage_options``, with a clear error when it
-    is missing, empty, not UTF-8 or unreadable.
+    """Read a .parquet or .csv file (or .csv.gz, or another of the COMPRESSED suffixes), or a
+    parquet dataset (a folder of part files, in the order of their paths, as ``cvo optimize
+    --dask`` numbers the customers: optimizer/store/datasets.py), from a local path or an fsspec
+    URL opened with ``storage_options``, with a clear error when it is missing, empty, not UTF-8,
+    not text at all (a gzip file named .csv) or unreadable.
 
     ``text_columns`` are read from CSV as text, so ids such as '007' keep their zeros. ``key``: the
     scenario key that names the file (None: a command-line option did), for the message when it is
@@ -57,16 +62,17 @@ def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], stor
     suffix = PurePosixPath(str(path)).suffix.lower()
     source = str(path) if is_url(path) else Path(path)
     storage_options = storage_options if is_url(path) else None  # pandas refuses them for a local file
+    plain = suffix == ".csv" and not is_url(path)
     try:
         if suffix == ".parquet":
             return pd.read_parquet(source, storage_options=storage_options or None)
-        if suffix == ".csv":
-            if not is_url(path):
+        if is_csv(path):
+            if plain:
                 _check_not_utf16(Path(path), what)  # read as UTF-8 it would give NUL-laced names, no error
             return pd.read_csv(source, dtype={column: str for column in text_columns},
                                storage_options=storage_options or None)
     except Exception as error:  # pyarrow and the csv parser raise many types
-        if suffix == ".csv" and not is_url(path):
+        if plain:
             check_text_file(Path(path), what)  # an empty file, or bytes that are not UTF-8, named for what they are
         raise DataError(
             f"The {what} file {path} could not be read: {error}",
@@ -74,8 +80,14 @@ def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], stor
         ) from None
     raise DataError(
         f"The {what} file {path} has the suffix '{suffix}'",
-        fix="Use a .parquet or .csv file",
+        fix="Use a .parquet or .csv file (or a compressed CSV: .csv.gz, .csv.zip, .csv.bz2, .csv.xz, .csv.zst)",
     )
+
+
+def is_csv(path: Path | str) -> bool:
+    """Whether a table's name says CSV: .csv, or .csv and a compression suffix (COMPRESSED)."""
+    suffixes = [suffix.lower() for suffix in PurePosixPath(str(path)).suffixes[-2:]]
+    return suffixes[-1:] == [".csv"] or (suffixes[:1] == [".csv"] and suffixes[-1] in COMPRESSED)
 
 
 def check_text_file(path: Path, what: str) -> None:
@@ -87,6 +99,7 @@ def check_text_file(path: Path, what: str) -> None:
     if not data.strip():
         raise DataError(f"The {what} file {path} is empty",
                         fix="Export the table again, with its header row and one row per line")
+    _check_is_text(path, data, what)
     _check_not_utf16(path, what)
     try:
         data.decode("utf-8")
@@ -96,6 +109,22 @@ def check_text_file(path: Path, what: str) -> None:
             where=f"{path}, {byte_position(data, error.start)}",
             fix="Save it as UTF-8 (in Excel: Save As 'CSV UTF-8'; or iconv -f latin1 -t utf-8)",
         ) from None
+
+
+def _check_is_text(path: Path, data: bytes, what: str) -> None:
+    """Raise DataError when a file named as text starts like a compressed archive or a parquet file,
+    naming what it is and the name cvo reads it by."""
+    kind = next((kind for magic, kind in _NOT_TEXT.items() if data.startswith(magic)), None)
+    if kind is None:
+        return
+    if kind == "parquet":
+        fix = f"Name it {path.with_suffix('.parquet').name}"
+    elif kind.startswith("zip"):
+        fix = f"A zip of one CSV file is read as {path.name}.zip; save an Excel workbook as 'CSV UTF-8'"
+    else:
+        fix = f"Name it {path.name}.{dict(gzip='gz', bzip2='bz2').get(kind, kind)} (cvo reads it compressed), " \
+              "or unpack it"
+    raise DataError(f"The {what} file is a {kind} file, not text", where=str(path), fix=fix)
 
 
 def _check_not_utf16(path: Path, what: str) -> None:
@@ -118,7 +147,7 @@ def id_text(ids: pd.Series) -> pd.Series:
 
 def row_label(path: Path | str, position: int) -> str:
     """Row numbers as a user finds them: CSV line numbers, 1-based parquet rows."""
-    if str(path).lower().endswith(".csv"):
+    if is_csv(path):
         return f"{path}, line {position + 2}"
     return f"{path}, row {position + 1}"
 

@@ -31,6 +31,7 @@ from optimizer.scoring.clv import (
     p_alive,
     score_customers,
 )
+from optimizer.scoring.rfm import customer_features
 from optimizer.scoring.transactions import CDNOW_COLUMNS, read_transactions
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -222,3 +223,13 @@ def test_expected_purchases_when_a_is_one_and_b_plus_x_is_large():
     found = expected_purchases(fit, t, x, t_x, T)
     near = expected_purchases(BgNbdFit(**{**fit.__dict__, "a": 1.0 + 2e-6}), t, x, t_x, T)
     assert np.isfinite(found).all() and found == pytest.approx(near, rel=1e-4)
+
+
+
+def test_a_fit_that_stops_on_the_ridge_just_short_of_the_bound_is_not_converged(cdnow):
+    """CDNOW's sample cut to each customer's first order, two of them buying again: BG/NBD ran up
+    the ridge where only r/α is pinned and stopped at log α = 14.9989, reported as converged."""
+    orders = cdnow.drop_duplicates("customer_id")
+    again = orders.iloc[:2].assign(date=pd.Timestamp("1997-03-01"))
+    fit = fit_bgnbd(customer_features(pd.concat([orders, again]), "1997-03-01"))
+    assert fit.alpha > np.exp(14.9) and not fit.converged

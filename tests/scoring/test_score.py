@@ -294,3 +294,55 @@ def test_the_output_is_checked_before_the_fit_and_an_earlier_runs_other_table_go
         assert invoke(*args, "--out", str(tmp_path / folder)).exit_code == 0
         assert (tmp_path / folder / "scores.parquet").exists() is not earlier
         assert (tmp_path / folder / "customers.parquet").exists()
+
+
+def test_an_export_that_wrote_every_line_twice_is_warned_of_and_undone_on_request(tmp_path):
+    """Every line twice doubled each customer's spend and LTV with exit 0 and not a word."""
+    export = shop_export(customers=60)
+    export.to_csv(tmp_path / "once.csv", index=False)
+    pd.concat([export, export]).to_csv(tmp_path / "twice.csv", index=False)
+    runs = {name: invoke("--transactions", str(tmp_path / f"{name}.csv"), "--cutoff", "2011-09-30", *RETAIL_OPTIONS,
+                         "--holdout-weeks", "0", "--out", str(tmp_path / name))
+            for name in ("once", "twice")}
+    runs["undone"] = invoke("--transactions", str(tmp_path / "twice.csv"), "--cutoff", "2011-09-30", *RETAIL_OPTIONS,
+                            "--holdout-weeks", "0", "--drop-duplicates", "--out", str(tmp_path / "undone"))
+    assert all(run.exit_code == 0 for run in runs.values()), [run.output for run in runs.values()]
+    lines = len(export)
+    assert f"Warning: {lines:,} of the {2 * lines:,} lines (50%) repeat an earlier line in every column" \
+        in runs["twice"].output
+    assert "Warning" not in runs["once"].output + runs["undone"].output
+    values = {name: pd.read_parquet(tmp_path / name / "customers.parquet") for name in runs}
+    pd.testing.assert_frame_equal(values["undone"], values["once"])
+    assert values["twice"]["total_spend"].sum() == pytest.approx(2 * values["once"]["total_spend"].sum())
+    report = json.loads((tmp_path / "twice" / "score_report.json").read_text())
+    assert report["transactions"]["repeated"] == lines and len(report["transactions"]["warnings"]) == 1
+
+
+def test_values_that_rest_on_two_repeat_buyers_say_so(tmp_path):
+    """Two customers of 300 bought again: the spend model stood on them (p = 2.9e6, γ = 3e-5: the
+    ridge where only pγ is pinned), with exit 0 and no note."""
+    import numpy as np
+
+    from optimizer.scoring.workflow import score
+
+    rng = np.random.default_rng(5)
+    days = pd.Timestamp("1997-01-01") + pd.to_timedelta(rng.integers(0, 80, 300), unit="D")
+    log = pd.DataFrame({"customer_id": [f"c{i}" for i in range(300)], "date": days.strftime("%Y-%m-%d"),
+                        "amount": rng.gamma(2, 10, 300).round(2)})
+    again = log.iloc[:2].assign(date=["1997-03-25", "1997-03-26"], amount=[30.0, 12.0])
+    path = tmp_path / "log.csv"
+    pd.concat([log, again]).to_csv(path, index=False)
+    run = score(transactions=path, cutoff="1997-03-26", holdout_weeks=0)
+    notes = " ".join(run.notes)
+    assert "the spend per purchase (Gamma-Gamma) rests on the 2 customer(s) who bought again" in notes
+
+
+def test_a_cutoff_past_a_log_of_returns_says_what_was_dropped(tmp_path):
+    log = pd.DataFrame({"customer_id": ["a", "b", "a", "b"], "date": ["2024-01-01", "2024-01-02", "2024-03-01",
+                                                                        "2024-03-02"],
+                        "amount": [10.0, 12.0, -10.0, -12.0]})
+    log.to_csv(tmp_path / "log.csv", index=False)
+    result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", "2024-02-15", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 3
+    assert "the log runs from 2024-01-01 to 2024-01-02, once 2 cancellations or returns were dropped" \
+        in " ".join(result.output.split())

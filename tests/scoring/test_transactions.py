@@ -122,9 +122,13 @@ def test_a_log_of_nothing_but_returns_is_refused():
 
 
 def test_the_cdnow_sample_is_one_order_per_line():
+    """Its 21 lines equal to an earlier one (0.3 %) are two equal purchases on one day, which are
+    real: kept and said, with no warning."""
     read = read_log(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
     assert read.reading.sentence() == ("6,919 lines: 6,919 orders of 2,357 customers, one per line (no order_id "
-                                       "column mapped; map one when lines are items of orders).")
+                                       "column mapped; map one when lines are items of orders). 21 of them repeat "
+                                       "an earlier line exactly (kept).")
+    assert read.reading.warnings == []
 
 
 def test_column_mapping_and_date_formats():
@@ -159,7 +163,8 @@ def test_unparseable_date_names_the_row_and_value():
     log.loc[3, "date"] = "2024-13-45"
     error = error_from(clean_transactions, log)
     assert error.exit_code == DATA_ERROR
-    assert "'2024-13-45' is not a date" in error.message and "row 3" in error.message
+    assert "'2024-13-45' is not a day of the calendar (month must be in 1..12" in error.message
+    assert "row 3" in error.message
 
 
 def test_bad_date_in_a_csv_names_the_file_line(tmp_path):
@@ -261,3 +266,44 @@ def test_a_placeholder_date_is_refused_not_wrapped_round_to_another_day(placehol
     error = error_from(clean_transactions, log)
     assert error.exit_code == DATA_ERROR and "row 3" in error.message
     assert f"'{placeholder}' lies outside the years 1900-2200" in error.message
+
+
+def test_lines_written_twice_are_counted_warned_of_and_dropped_on_request():
+    """An export that wrote every line twice doubled each customer's spend, unsaid."""
+    once = small_log()
+    twice = pd.concat([once, once], ignore_index=True)
+    kept = clean_log(twice)
+    assert kept.reading.repeated == len(once) and not kept.reading.repeats_dropped
+    assert kept.orders["amount"].sum() == 2 * once["amount"].sum()
+    assert "6 of them repeat an earlier line exactly (kept)" in kept.reading.sentence()
+    assert "6 of the 12 lines (50%) repeat an earlier line" in kept.reading.warnings[0]
+    dropped = clean_log(twice, drop_duplicates=True)
+    pd.testing.assert_frame_equal(dropped.orders, clean_log(once).orders)
+    assert dropped.reading.sentence().startswith("12 lines: 6 repeats of an earlier line dropped; 6 orders")
+    assert dropped.reading.warnings == []
+
+
+def test_ids_apart_only_by_leading_zeros_are_warned_of():
+    log = pd.DataFrame({"customer_id": ["4", "00004", "17", "017", "0", "000", "5"],
+                        "date": ["2024-01-01"] * 7, "amount": [1.0] * 7})
+    read = clean_log(log)
+    assert read.orders["customer_id"].nunique() == 7  # as written: the warning says so, nothing is merged
+    assert read.reading.padded_ids == 6 and read.reading.padded_example == ("4", "00004")
+    assert "6 customer ids differ from another only by leading zeros ('4' and '00004')" in read.reading.warnings[0]
+    assert clean_log(log.iloc[[0, 2, 6]]).reading.warnings == []
+
+
+@pytest.mark.parametrize("expression", [None, "paid * 2"])
+def test_an_amount_of_true_and_false_is_refused_not_read_as_money(tmp_path, expression):
+    log = small_log().assign(paid=[True, False, True, True, False, True])
+    log.to_parquet(tmp_path / "log.parquet")
+    columns = {"amount": "paid" if expression is None else expression}
+    error = error_from(read_log, tmp_path / "log.parquet", columns=columns)
+    assert error.message.startswith("The column 'paid' the amount is read from holds True/False, not money")
+    assert error.where == str(tmp_path / "log.parquet")
+
+
+def test_a_gzipped_log_is_read_like_the_plain_one(tmp_path):
+    small_log().to_csv(tmp_path / "log.csv", index=False)
+    small_log().to_csv(tmp_path / "log.csv.gz", index=False)
+    pd.testing.assert_frame_equal(read_log(tmp_path / "log.csv.gz").orders, read_log(tmp_path / "log.csv").orders)

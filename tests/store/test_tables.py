@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from optimizer.errors import DataError
-from optimizer.store.tables import read_table, require_columns
+from optimizer.store.tables import read_table, require_columns, row_label
 
 
 @pytest.mark.parametrize("separator", [";", "\t"])
@@ -28,3 +29,27 @@ def test_a_utf16_csv_is_named_for_what_it_is(tmp_path: Path, encoding: str):
     path.write_bytes("customer_id,ltv\nA,1\nB,2\n".encode(encoding))
     with pytest.raises(DataError, match="is UTF-16 text .*iconv -f utf-16 -t utf-8"):
         read_table(path, what="customers")
+
+
+@pytest.mark.parametrize(("suffix", "compression"), [(".csv.gz", "gzip"), (".csv.zip", "zip"), (".csv.bz2", "bz2")])
+def test_a_compressed_csv_reads_as_the_csv_it_holds(tmp_path: Path, suffix: str, compression: str):
+    plain = pd.DataFrame({"customer_id": ["007", "8"], "ltv": [1.5, 2.0]})
+    path = tmp_path / f"customers{suffix}"
+    plain.to_csv(path, index=False, compression=compression)
+    read = read_table(path, what="customers", text_columns=("customer_id",))
+    pd.testing.assert_frame_equal(read, plain)
+    assert row_label(path, 0) == f"{path}, line 2"
+
+
+@pytest.mark.parametrize(("kind", "fix"), [("gzip", "Name it customers.csv.gz"), ("parquet", "Name it customers.parquet"),
+                                           ("zip", "is read as customers.csv.zip")])
+def test_a_file_named_csv_that_is_not_text_is_named_for_what_it_is(tmp_path: Path, kind: str, fix: str):
+    """A gzip file named .csv was called Latin-1 text, with iconv as the fix."""
+    table, path = pd.DataFrame({"customer_id": ["a"], "ltv": [1.0]}), tmp_path / "customers.csv"
+    if kind == "parquet":
+        table.to_parquet(path)
+    else:
+        table.to_csv(path, index=False, compression="gzip" if kind == "gzip" else "zip")
+    with pytest.raises(DataError, match=f"is a {kind}") as caught:
+        read_table(path, what="customers")
+    assert fix in caught.value.fix and "Latin-1" not in caught.value.message

@@ -1,0 +1,118 @@
+"""The days of a transaction log's lines: read as written, never guessed.
+
+Dates are read as ISO 8601 or as YYYYMMDD; any other text needs a format (``'%d/%m/%Y %H:%M'``),
+since 06/07/2011 can be either day: the error says which formats the data allows. Times of day are
+dropped, and so is a time-zone offset: the day is the one the shop's clock showed. A year outside
+YEARS is a placeholder for a missing date (0001-01-01, 9999-12-31), not a purchase.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from optimizer.errors import DataError
+from optimizer.store.tables import show
+
+YEARS = (1900, 2200)  # the years a purchase day may have
+ISO_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
+_OFFSET = re.compile(r"\s*(?:Z|[+-]\d{2}:?\d{2})$")  # a time-zone offset after a time of day
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?\s*$")
+
+RowName = Callable[[int], str]  # a row's position -> how a message names it (file line or index label)
+
+
+def parse_days(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | None,
+               rows: RowName) -> NDArray[np.datetime64]:
+    """Each kept line's day; DataError at the first kept line whose date does not parse."""
+    given = date_format
+    if pd.api.types.is_datetime64_any_dtype(dates):
+        parsed, text = (dates.dt.tz_localize(None) if getattr(dates.dt, "tz", None) else dates), dates.astype("string")
+    else:
+        text = dates.astype("string").str.strip().str.replace(_OFFSET, "", regex=True)  # the shop's local day
+        if date_format is None:
+            date_format = _standard_format(text[kept], rows, np.flatnonzero(kept))
+        _check_years(text, kept, rows)
+        try:
+            parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        except (ValueError, TypeError, OverflowError) as error:
+            raise DataError(f"The dates cannot be read with the format '{date_format}': {error}", where=rows(0),
+                            fix="Give the format of the dates with --date-format, e.g. '%d/%m/%Y %H:%M'") from None
+    _check_years(parsed.dt.year.astype("string"), kept & parsed.notna().to_numpy(), rows, shown=dates)
+    bad = np.flatnonzero(parsed.isna().to_numpy() & kept)
+    if bad.size:
+        raise _bad_date(str(text.iat[int(bad[0])]), date_format, given, rows(int(bad[0])), bad.size)
+    days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
+    return days
+
+
+def _bad_date(text: str, date_format: str | None, given: str | None, where: str, count: int) -> DataError:
+    """Why ``text`` is not a day: no day of the calendar (1997-02-31), not in the format the user
+    gave, or not in a format read without one."""
+    reason = ""
+    try:
+        if date_format is not None:
+            datetime.fromisoformat(text) if date_format == "ISO8601" else datetime.strptime(text, date_format)
+    except ValueError as error:
+        reason = str(error)
+    value = f"The date {show(text)}"
+    if "out of range" in reason or "must be in" in reason:
+        return DataError(f"{value} is not a day of the calendar ({reason}; {count} bad date(s) in all)", where=where,
+                         fix="Correct the date, or remove the line")
+    if given is not None:
+        hint = " It is written YYYY-MM-DD: leave out --date-format if every date is." if ISO_SHAPE.fullmatch(text) \
+            else ""
+        return DataError(f"{value} does not match the format '{given}' the dates are read with ({count} such "
+                         "date(s))", where=where,
+                         fix=f"Give the format the dates are written in; a log with dates in two formats needs them "
+                         f"written one way first.{hint}")
+    return DataError(f"{value} is not a date ({count} bad date(s) in all)", where=where,
+                     fix="Write dates as YYYY-MM-DD or YYYYMMDD, or give their format: --date-format '%d/%m/%Y' "
+                     "on the command line, date_format='%d/%m/%Y' in Python")
+
+
+def _check_years(text: pd.Series, kept: NDArray[np.bool_], rows: RowName, shown: pd.Series | None = None) -> None:
+    """DataError at the first kept line whose date (``text``, shown as ``shown``) starts with a year
+    outside YEARS: a placeholder (0001-01-01, 9999-12-31), not a purchase; pandas would wrap 9999
+    round to 1816 unsaid."""
+    year = pd.to_numeric(text.str.extract(r"^\s*(\d{4})", expand=False), errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(kept & ((year < YEARS[0]) | (year > YEARS[1])))
+    if bad.size:
+        first, given = int(bad[0]), text if shown is None else shown
+        raise DataError(f"The date {show(given.iat[first])} lies outside the years {YEARS[0]}-{YEARS[1]} ({bad.size} "
+                        "such row(s)): a placeholder for a missing date, not a purchase day", where=rows(first),
+                        fix="Remove those rows, or give them the day the order was made")
+
+
+def _standard_format(text: pd.Series, rows: RowName, positions: NDArray[np.intp]) -> str:
+    """YYYYMMDD when every date has 8 digits, else ISO 8601; DataError for dates like 06/07/2011,
+    naming the formats the data allows (never a guess between day-first and month-first)."""
+    if len(text) and text.str.fullmatch(r"\d{8}").fillna(False).all():
+        return "%Y%m%d"
+    parts = text.str.extract(_DAY_MONTH)
+    shaped = parts[0].notna().to_numpy()
+    if not shaped.any():
+        return "ISO8601"
+    first = int(np.flatnonzero(shaped)[0])
+    fields = parts[shaped]
+    high_first, high_second = (fields[k].astype(int).max() > 12 for k in (0, 2))
+    separator, year = str(fields[1].iat[0]), "%Y" if len(str(fields[3].iat[0])) == 4 else "%y"
+    clock = (" %H:%M:%S" if fields[5].notna().any() else " %H:%M") if fields[4].notna().any() else ""
+    day_first, month_first = (f"%d{separator}%m{separator}{year}{clock}", f"%m{separator}%d{separator}{year}{clock}")
+    tops = f"the first field goes up to {fields[0].astype(int).max()}, the second to {fields[2].astype(int).max()}"
+    if high_first and high_second:
+        allowed = f"{tops}, so the dates mix day-first and month-first: correct them, then give the format"
+    elif high_first:
+        allowed = f"{tops}, so the day comes first: '{day_first}'"
+    elif high_second:
+        allowed = f"{tops}, so the month comes first: '{month_first}'"
+    else:
+        allowed = f"{tops}, so both '{day_first}' (day first) and '{month_first}' (month first) read them; say which"
+    raise DataError(f"The date {show(text.iat[first])} is not ISO 8601 (YYYY-MM-DD), and such dates are never "
+                    "guessed (06/07/2011 is 6 July or June 7)", where=rows(int(positions[first])),
+                    fix=f"Give the format with --date-format (date_format= in Python): {allowed}")

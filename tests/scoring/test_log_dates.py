@@ -1,0 +1,44 @@
+"""optimizer/scoring/log_dates.py: a bad date is named for what is wrong with it, and the fix is
+one that works (a day that is not in the calendar is not a format problem; a format the user gave
+is not suggested back to them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optimizer.errors import DataError
+from optimizer.scoring.log_dates import parse_days
+
+
+def days(dates: list[str], date_format: str | None = None) -> list[str]:
+    parsed = parse_days(pd.Series(dates), np.ones(len(dates), dtype=bool), date_format, lambda i: f"line {i + 2}")
+    return [str(day)[:10] for day in parsed]
+
+
+def error_of(dates: list[str], date_format: str | None = None) -> DataError:
+    with pytest.raises(DataError) as caught:
+        days(dates, date_format)
+    return caught.value
+
+
+@pytest.mark.parametrize(("dates", "date_format"), [(["1997-01-05", "1997-02-31"], None),
+                                                    (["19970105", "19970231"], None),
+                                                    (["05/01/1997", "31/02/1997"], "%d/%m/%Y")])
+def test_a_day_not_in_the_calendar_is_named_as_such(dates, date_format):
+    error = error_of(dates, date_format)
+    assert error.message.startswith(f"The date '{dates[1]}' is not a day of the calendar (day is out of range")
+    assert error.where == "line 3" and error.fix == "Correct the date, or remove the line"
+
+
+def test_dates_that_do_not_match_the_format_given_are_not_told_to_give_it():
+    error = error_of(["1997-01-05", "1997-01-06"], "%d/%m/%Y")
+    assert error.message.startswith("The date '1997-01-05' does not match the format '%d/%m/%Y' the dates are read "
+                                    "with (2 such date(s))")
+    assert "--date-format '%d/%m/%Y'" not in error.fix and "leave out --date-format" in error.fix
+
+
+def test_the_same_days_whichever_way_they_are_written():
+    assert days(["1997-01-05", "1997-01-06T10:00:00+02:00"]) == days(["19970105", "19970106"]) == \
+        days(["05/01/1997 00:01", "06/01/1997 23:59"], "%d/%m/%Y %H:%M") == ["1997-01-05", "1997-01-06"]
