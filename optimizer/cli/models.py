@@ -258,8 +258,8 @@ def segments(
         written = None if out is None else write_migration(migration, out)
     except CvoError as error:
         raise fail(error) from None
-    for warning in log.reading.warnings:
-        typer.echo(f"Warning: {warning}", err=True)
+    for warning in log.reading.warnings:  # beside the JSON, not in it
+        typer.echo(f"Warning: {warning}", err=json_output)
     typer.echo(json.dumps(migration.to_dict(), indent=2) if json_output else _migration_text(migration))
     if written is not None and not json_output:
         typer.echo(f"Wrote {written}")

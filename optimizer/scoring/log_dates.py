@@ -21,6 +21,8 @@ from optimizer.store.tables import show
 
 YEARS = (1900, 2200)  # the years a purchase day may have
 ISO_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
+_LOOSE = {"%Y": r"\d{4}", "%y": r"\d{2}", "%m": r"\d{1,2}", "%d": r"\d{1,2}", "%H": r"\d{1,2}", "%M": r"\d{1,2}",
+          "%S": r"\d{1,2}", "%j": r"\d{1,3}"}  # a format's numeric fields, as digits of any value
 _OFFSET = re.compile(r"\s*(?:Z|[+-]\d{2}:?\d{2})$")  # a time-zone offset after a time of day
 _DAY_MONTH = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?\s*$")
 
@@ -46,24 +48,23 @@ def parse_days(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | Non
     _check_years(parsed.dt.year.astype("string"), kept & parsed.notna().to_numpy(), rows, shown=dates)
     bad = np.flatnonzero(parsed.isna().to_numpy() & kept)
     if bad.size:
-        raise _bad_date(str(text.iat[int(bad[0])]), date_format, given, rows(int(bad[0])), bad.size)
+        first = int(bad[0])
+        if bool(text.isna().iat[first]) or str(text.iat[first]) == "":
+            raise DataError(f"A line has no date ({bad.size} bad date(s) in all)", where=rows(first),
+                            fix="Give every line the day of its order, or remove the lines without one")
+        raise _bad_date(str(text.iat[first]), date_format, given, rows(first), bad.size)
     days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
     return days
 
 
 def _bad_date(text: str, date_format: str | None, given: str | None, where: str, count: int) -> DataError:
-    """Why ``text`` is not a day: no day of the calendar (1997-02-31), not in the format the user
-    gave, or not in a format read without one."""
-    reason = ""
-    try:
-        if date_format is not None:
-            datetime.fromisoformat(text) if date_format == "ISO8601" else datetime.strptime(text, date_format)
-    except ValueError as error:
-        reason = str(error)
+    """Why ``text`` is not a day: written in the format but not a day of the calendar (1997-02-31,
+    32/01/1997), not in the format the user gave, or not in a format read without one."""
     value = f"The date {show(text)}"
-    if "out of range" in reason or "must be in" in reason:
-        return DataError(f"{value} is not a day of the calendar ({reason}; {count} bad date(s) in all)", where=where,
-                         fix="Correct the date, or remove the line")
+    reason = _out_of_range(text, date_format)
+    if reason is not None:
+        return DataError(f"{value} is not a day of the calendar ({reason or 'a field is out of range'}; {count} bad "
+                         "date(s) in all)", where=where, fix="Correct the date, or remove the line")
     if given is not None:
         hint = " It is written YYYY-MM-DD: leave out --date-format if every date is." if ISO_SHAPE.fullmatch(text) \
             else ""
@@ -74,6 +75,25 @@ def _bad_date(text: str, date_format: str | None, given: str | None, where: str,
     return DataError(f"{value} is not a date ({count} bad date(s) in all)", where=where,
                      fix="Write dates as YYYY-MM-DD or YYYYMMDD, or give their format: --date-format '%d/%m/%Y' "
                      "on the command line, date_format='%d/%m/%Y' in Python")
+
+
+def _out_of_range(text: str, date_format: str | None) -> str | None:
+    """Why ``text``, written in ``date_format``, is no day ('day is out of range for month'; '' when
+    Python does not say), or None when it is not written in the format (or there is none). For a
+    strptime format, a text whose numeric fields are digits where the format has them counts as
+    written in it (19971301 is %Y%m%d with month 13)."""
+    if date_format is None:
+        return None
+    try:
+        datetime.fromisoformat(text) if date_format == "ISO8601" else datetime.strptime(text, date_format)
+        return None  # a day to Python, not to pandas: no reason to give
+    except ValueError as error:
+        if "range" in str(error) or "must be in" in str(error):
+            return str(error)
+    if date_format == "ISO8601":
+        return None
+    pattern = re.sub(r"%.", lambda field: _LOOSE.get(field.group(), ".+?"), re.escape(date_format))
+    return "" if re.fullmatch(pattern, text) else None
 
 
 def _check_years(text: pd.Series, kept: NDArray[np.bool_], rows: RowName, shown: pd.Series | None = None) -> None:

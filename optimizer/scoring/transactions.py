@@ -7,21 +7,22 @@ over the log's columns, e.g. ``amount='Quantity * UnitPrice'``.
 
 The rules, applied in this order, every one counted in ``LogReading`` and stated to the user:
 
-0. a line that repeats an earlier line in every column is counted: an export that wrote it twice
-   and two equal purchases on one day look alike, so it is kept unless ``drop_duplicates`` (then
-   dropped first); a log with REPEATED_SHARE or more of them is warned of (every line written twice
-   doubles each customer's spend);
 1. a line without a customer id is dropped: it cannot be attributed to anybody;
 2. a line is a cancellation or return when its amount is negative, or its order id is a 'C'
    followed by digits while other order ids are digits alone (the retail export convention): it is
    dropped, and the purchase it takes back is kept (returns are not netted);
-3. with an order id, the lines of one customer and order id form one order: its date is its first
+3. a line left that repeats an earlier line in every column is counted: an export that wrote it
+   twice and two equal purchases on one day look alike, so it is kept unless ``drop_duplicates``;
+   a log with REPEATED_SHARE or more of them is warned of (a log written twice doubles each
+   customer's spend);
+4. with an order id, the lines of one customer and order id form one order: its date is its first
    line's day, its amount the sum of its lines; a line without an order id, and every line when
    no order id is mapped, is an order of its own.
 
 Customer ids are text: a float id written by an export with missing ids (``12346.0``) loses its
 ``.0``; other ids are kept as written, zero padding included, and ids that differ only by it ('4'
-and '00004') are warned of. An amount must be a number: True/False is refused, not read as 1/0.
+and '00004') are warned of. An amount must be a number: a column of True/False is refused, not
+read as 1/0 (inside an expression it may be a mask: 'Quantity * UnitPrice * Paid').
 Dates are read by optimizer/scoring/log_dates.py: ISO 8601 or YYYYMMDD, any other text by a
 format the user gives, never guessed.
 """
@@ -91,7 +92,7 @@ class LogReading:
         397,541 lines became 18,536 orders of 4,372 customers (grouped by order id).'"""
         kept = self.lines - self.without_customer - self.cancellations - self.repeated * self.repeats_dropped
         head = f"{self.lines:,} lines" + (f": {self.dropped()} dropped;" if self.dropped() else ":")
-        repeats = f" {self.repeated:,} of them repeat an earlier line exactly (kept)." \
+        repeats = f" {_count(self.repeated, 'line repeats', 'lines repeat')} an earlier line exactly (kept)." \
             if self.repeated and not self.repeats_dropped else ""
         if self.grouped:
             return f"{head} {kept:,} lines became {self.orders:,} orders of {self.customers:,} customers " \
@@ -99,29 +100,37 @@ class LogReading:
         return f"{head} {self.orders:,} orders of {self.customers:,} customers, one per line (no order_id " \
                f"column mapped; map one when lines are items of orders).{repeats}"
 
-    def dropped(self) -> str:
+    def dropped(self, repeats: bool = True) -> str:
         """The lines dropped, by rule ('135,080 without a customer id and 9,288 cancellations or
-        returns'), or '' when none was."""
-        return " and ".join(f"{count:,} {what}" for count, what in (
-            (self.repeated if self.repeats_dropped else 0, "repeats of an earlier line"),
-            (self.without_customer, "without a customer id"), (self.cancellations, "cancellations or returns"))
-            if count)
+        returns'; the repeats of an earlier line only if ``repeats``), or '' when none was."""
+        parts = [_count(self.repeated, "repeat of an earlier line", "repeats of an earlier line")
+                 if repeats and self.repeats_dropped and self.repeated else "",
+                 f"{self.without_customer:,} without a customer id" if self.without_customer else "",
+                 _count(self.cancellations, "cancellation or return", "cancellations or returns")
+                 if self.cancellations else ""]
+        named = [part for part in parts if part]
+        return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
 
     @property
     def warnings(self) -> list[str]:
         """What may make the values wrong unsaid: many repeated lines kept, ids apart only by zeros."""
         found = []
-        if not self.repeats_dropped and self.repeated >= REPEATED_SHARE * self.lines:
+        if self.repeated and not self.repeats_dropped and self.repeated >= REPEATED_SHARE * self.lines:
+            counted = "spend is" if self.grouped else "orders and spend are"
             found.append(f"{self.repeated:,} of the {self.lines:,} lines ({self.repeated / self.lines:.0%}) repeat an "
-                         "earlier line in every column. If the export wrote them twice, those customers' orders "
-                         "and spend are counted twice: drop them with --drop-duplicates (drop_duplicates=True in "
-                         "Python)")
+                         f"earlier line in every column. If the export wrote them twice, those customers' {counted} "
+                         "counted twice: drop them with --drop-duplicates (drop_duplicates=True in Python)")
         if self.padded_example is not None:
             short, padded = self.padded_example
             found.append(f"{self.padded_ids:,} customer ids differ from another only by leading zeros ('{short}' "
                          f"and '{padded}'): they are read as different customers. If they are one, write the ids "
                          "one way in the export (and in the customer table)")
         return found
+
+
+def _count(count: int, one: str, many: str) -> str:
+    """'1 repeat of an earlier line', '2,041 repeats of an earlier line'."""
+    return f"{count:,} {one if count == 1 else many}"
 
 
 @dataclass(frozen=True)
@@ -182,14 +191,13 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     if len(log) == 0:
         raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
     rows = _Rows(log, source, first_line)
-    repeated = log.duplicated(keep="first").to_numpy()
-    gone = repeated & drop_duplicates
     ids = _customer_ids(log[roles["customer_id"]])
-    attributed = ids.notna().to_numpy() & ~gone
+    attributed = ids.notna().to_numpy()
     values = _amounts(log, roles["amount"], amount, rows, attributed)
     order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
     cancelled = attributed & ((values < 0) | (_cancellation_ids(order_ids) if order_ids is not None else False))
-    kept = attributed & ~cancelled
+    repeated = _repeated(log) & attributed & ~cancelled  # a copy has its first's customer and sign: kept alike
+    kept = attributed & ~cancelled & ~(repeated & drop_duplicates)
     dates = parse_days(log[roles["date"]], kept, date_format, rows)
     lines = pd.DataFrame({"customer_id": ids[kept].to_numpy(dtype=object), "date": dates[kept],
                           "amount": values[kept]})
@@ -199,9 +207,8 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
             date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
     orders = lines[["customer_id", "date", "amount"]].reset_index(drop=True)
     customers = pd.Series(orders["customer_id"].unique(), dtype="string")
-    reading = LogReading(len(log), int((ids.isna().to_numpy() & ~gone).sum()), int(cancelled.sum()), len(orders),
-                         len(customers), order_ids is not None, int(repeated.sum()), drop_duplicates,
-                         *_padded_ids(customers))
+    reading = LogReading(len(log), int((~attributed).sum()), int(cancelled.sum()), len(orders), len(customers),
+                         order_ids is not None, int(repeated.sum()), drop_duplicates, *_padded_ids(customers))
     if orders.empty:
         raise DataError(f"No order is left of the transaction log: {reading.sentence()}", where=source,
                         fix="Check the customer_id and amount columns the log is read with")
@@ -239,6 +246,15 @@ class _Rows:
         if self.first_line is None:
             return f"{self.source}, row {show(self.log.index[position])}"
         return f"{self.source}, line {position + self.first_line}"
+
+
+def _repeated(log: pd.DataFrame) -> NDArray[np.bool_]:
+    """The lines equal in every column to an earlier line (values that cannot be hashed, a list in a
+    parquet column, compared as text)."""
+    try:
+        return log.duplicated(keep="first").to_numpy()
+    except TypeError:
+        return log.astype(str).duplicated(keep="first").to_numpy()
 
 
 def _customer_ids(ids: pd.Series) -> pd.Series:
@@ -287,11 +303,10 @@ def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: 
              attributed: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Each line's amount (from the column, or the expression); DataError at the first line of a
     customer whose amount is not a number (lines without a customer are dropped whatever they hold)."""
-    for column in (name,) if expression is None else expression.names:
-        if pd.api.types.is_bool_dtype(log[column]):
-            raise DataError(f"The column '{column}' the amount is read from holds True/False, not money",
-                            where=rows.source, fix="Map amount to the column of the order's value: --column "
-                            "amount=NAME, or an expression such as 'amount=Quantity * UnitPrice'")
+    if expression is None and pd.api.types.infer_dtype(log[name], skipna=True) == "boolean":
+        raise DataError(f"The column '{name}' the amount is read from holds True/False, not money",
+                        where=rows.source, fix="Map amount to the column of the order's value: --column "
+                        "amount=NAME, or an expression such as 'amount=Quantity * UnitPrice'")
     if expression is None:
         given = log[name]
         values = pd.to_numeric(given, errors="coerce").to_numpy(dtype=float)

@@ -174,7 +174,8 @@ def _fit_notes(value: CustomerValue, cutoff: str) -> list[str]:
 
 def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:
     """The cut-off lies within the log: on or after its first order, on or before its last."""
-    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], str(path), log.reading.dropped())
+    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], str(path),
+                     log.reading.dropped(repeats=False))  # a repeat's day is its first's: it moves no end
 
 
 def _conversion_only(

@@ -12,9 +12,10 @@ import pandas as pd
 from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
 
-COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")  # after .csv: read by pandas, which infers the codec from it
+COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".zip": "zip", ".xz": "xz"}  # after .csv: pandas reads them
 _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
-             b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet"}  # a file's first bytes -> its kind
+             b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet",
+             b"\xd0\xcf\x11\xe0": "Excel 97-2003 workbook (.xls)"}  # a file's first bytes -> what it is
 
 
 def require_file(path: Path, what: str, fix: str | None = None, key: str | None = None) -> None:
@@ -74,13 +75,15 @@ def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], stor
     except Exception as error:  # pyarrow and the csv parser raise many types
         if plain:
             check_text_file(Path(path), what)  # an empty file, or bytes that are not UTF-8, named for what they are
+        codec = COMPRESSED.get(suffix) if is_csv(path) else None
         raise DataError(
-            f"The {what} file {path} could not be read: {error}",
-            fix="Check that the file is a complete, valid table",
+            f"The {what} file {path} could not be read{f' as {codec}-compressed CSV' if codec else ''}: {error}",
+            fix="Check that the file is a complete, valid table" + (
+                f"; unpack it ({codec}) and check the CSV inside: UTF-8 text with a header row" if codec else ""),
         ) from None
     raise DataError(
         f"The {what} file {path} has the suffix '{suffix}'",
-        fix="Use a .parquet or .csv file (or a compressed CSV: .csv.gz, .csv.zip, .csv.bz2, .csv.xz, .csv.zst)",
+        fix="Use a .parquet or .csv file (or a compressed CSV: .csv.gz, .csv.zip, .csv.bz2, .csv.xz)",
     )
 
 
@@ -112,19 +115,25 @@ def check_text_file(path: Path, what: str) -> None:
 
 
 def _check_is_text(path: Path, data: bytes, what: str) -> None:
-    """Raise DataError when a file named as text starts like a compressed archive or a parquet file,
-    naming what it is and the name cvo reads it by."""
+    """Raise DataError when a file named as text starts like a compressed archive, a parquet file or
+    an Excel workbook, naming what it is and how cvo reads it."""
     kind = next((kind for magic, kind in _NOT_TEXT.items() if data.startswith(magic)), None)
     if kind is None:
         return
+    suffix = next((suffix for suffix, codec in COMPRESSED.items() if codec == kind.split(" ")[0]), None)
     if kind == "parquet":
         fix = f"Name it {path.with_suffix('.parquet').name}"
+    elif kind.startswith("Excel"):
+        fix = "Save it from Excel as 'CSV UTF-8'"
     elif kind.startswith("zip"):
-        fix = f"A zip of one CSV file is read as {path.name}.zip; save an Excel workbook as 'CSV UTF-8'"
+        fix = "Save an Excel workbook as 'CSV UTF-8'; " + (f"a zip of one CSV file is read as {path.name}.zip"
+                                                           if is_csv(path) else "unpack a zip")
+    elif suffix is not None and is_csv(path):
+        fix = f"Name it {path.name}{suffix} (cvo reads it compressed), or unpack it"
     else:
-        fix = f"Name it {path.name}.{dict(gzip='gz', bzip2='bz2').get(kind, kind)} (cvo reads it compressed), " \
-              "or unpack it"
-    raise DataError(f"The {what} file is a {kind} file, not text", where=str(path), fix=fix)
+        fix = "Unpack it"
+    article = "an" if kind[0] in "aeiouxAEIOUX" else "a"
+    raise DataError(f"The {what} file is {article} {kind} file, not text", where=str(path), fix=fix)
 
 
 def _check_not_utf16(path: Path, what: str) -> None:

@@ -225,7 +225,6 @@ def test_expected_purchases_when_a_is_one_and_b_plus_x_is_large():
     assert np.isfinite(found).all() and found == pytest.approx(near, rel=1e-4)
 
 
-
 def test_a_fit_that_stops_on_the_ridge_just_short_of_the_bound_is_not_converged(cdnow):
     """CDNOW's sample cut to each customer's first order, two of them buying again: BG/NBD ran up
     the ridge where only r/α is pinned and stopped at log α = 14.9989, reported as converged."""

@@ -23,13 +23,30 @@ def error_of(dates: list[str], date_format: str | None = None) -> DataError:
     return caught.value
 
 
-@pytest.mark.parametrize(("dates", "date_format"), [(["1997-01-05", "1997-02-31"], None),
-                                                    (["19970105", "19970231"], None),
-                                                    (["05/01/1997", "31/02/1997"], "%d/%m/%Y")])
-def test_a_day_not_in_the_calendar_is_named_as_such(dates, date_format):
+@pytest.mark.parametrize(("dates", "date_format", "reason"), [
+    (["1997-01-05", "1997-02-31"], None, "day is out of range for month"),
+    (["1997-01-05", "1997-13-01"], None, "month must be in 1..12"),
+    (["19970105", "19970231"], None, "day is out of range for month"),
+    (["19970105", "19971301"], None, "a field is out of range"),
+    (["05/01/1997", "31/02/1997"], "%d/%m/%Y", "day is out of range for month"),
+    (["05/01/1997", "32/01/1997"], "%d/%m/%Y", "a field is out of range"),
+    (["1997-01-05", "1997-13-01"], "%Y-%m-%d", "a field is out of range"),
+])
+def test_a_day_not_in_the_calendar_is_named_as_such(dates, date_format, reason):
+    """32/01/1997 read with %d/%m/%Y was said not to match the format, with a hint to leave it out."""
     error = error_of(dates, date_format)
-    assert error.message.startswith(f"The date '{dates[1]}' is not a day of the calendar (day is out of range")
+    assert error.message.startswith(f"The date '{dates[1]}' is not a day of the calendar ({reason}; 1 bad date")
     assert error.where == "line 3" and error.fix == "Correct the date, or remove the line"
+
+
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%d"])
+def test_a_line_without_a_date_is_said_to_have_none(date_format):
+    """It was shown as '<NA>' and, with a format given, said not to match it."""
+    for dates in (pd.Series(["1997-01-05", None]), pd.Series(["1997-01-05", " "]),
+                  pd.Series(pd.to_datetime(["1997-01-05", None]))):
+        with pytest.raises(DataError) as caught:
+            parse_days(dates, np.ones(2, dtype=bool), date_format, lambda i: f"line {i + 2}")
+        assert caught.value.problem == "A line has no date (1 bad date(s) in all)" and caught.value.where == "line 3"
 
 
 def test_dates_that_do_not_match_the_format_given_are_not_told_to_give_it():

@@ -66,7 +66,7 @@ def test_a_retail_export_is_read_into_orders_by_options_alone(tmp_path):
     assert orders["date"].tolist() == [pd.Timestamp("2010-12-01"), pd.Timestamp("2010-12-13")] * 2
     assert read.reading == LogReading(lines=9, without_customer=1, cancellations=1, orders=4, customers=2,
                                       grouped=True)
-    assert read.reading.sentence() == ("9 lines: 1 without a customer id and 1 cancellations or returns dropped; "
+    assert read.reading.sentence() == ("9 lines: 1 without a customer id and 1 cancellation or return dropped; "
                                        "7 lines became 4 orders of 2 customers (grouped by order id).")
 
 
@@ -126,7 +126,7 @@ def test_the_cdnow_sample_is_one_order_per_line():
     real: kept and said, with no warning."""
     read = read_log(DATA / "cdnow" / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
     assert read.reading.sentence() == ("6,919 lines: 6,919 orders of 2,357 customers, one per line (no order_id "
-                                       "column mapped; map one when lines are items of orders). 21 of them repeat "
+                                       "column mapped; map one when lines are items of orders). 21 lines repeat "
                                        "an earlier line exactly (kept).")
     assert read.reading.warnings == []
 
@@ -181,7 +181,7 @@ def test_a_negative_amount_is_a_return_dropped_and_counted():
     log.loc[4, "amount"] = -3.0
     read = clean_log(log)
     assert read.reading.cancellations == 1 and len(read.orders) == 5 and "c" not in set(read.orders["customer_id"])
-    assert read.reading.sentence().startswith("6 lines: 1 cancellations or returns dropped; 5 orders of 2 customers")
+    assert read.reading.sentence().startswith("6 lines: 1 cancellation or return dropped; 5 orders of 2 customers")
 
 
 def test_amount_that_is_not_a_number():
@@ -275,12 +275,34 @@ def test_lines_written_twice_are_counted_warned_of_and_dropped_on_request():
     kept = clean_log(twice)
     assert kept.reading.repeated == len(once) and not kept.reading.repeats_dropped
     assert kept.orders["amount"].sum() == 2 * once["amount"].sum()
-    assert "6 of them repeat an earlier line exactly (kept)" in kept.reading.sentence()
+    assert kept.reading.sentence().endswith("orders). 6 lines repeat an earlier line exactly (kept).")
     assert "6 of the 12 lines (50%) repeat an earlier line" in kept.reading.warnings[0]
     dropped = clean_log(twice, drop_duplicates=True)
     pd.testing.assert_frame_equal(dropped.orders, clean_log(once).orders)
     assert dropped.reading.sentence().startswith("12 lines: 6 repeats of an earlier line dropped; 6 orders")
-    assert dropped.reading.warnings == []
+    assert dropped.reading.warnings == [] and LogReading(0, 0, 0, 0, 0, False).warnings == []
+
+
+def test_only_repeats_of_lines_that_are_kept_count_as_repeats():
+    """Twenty equal lines without a customer, and twenty equal returns, were counted as repeats
+    'kept' (and warned of) although every one of them was dropped."""
+    log = small_log()
+    blank = pd.DataFrame({"customer_id": [None] * 20, "date": ["2024-01-02"] * 20, "amount": [5.0] * 20})
+    returns = pd.DataFrame({"customer_id": ["b"] * 20, "date": ["2024-01-03"] * 20, "amount": [-7.0] * 20})
+    read = clean_log(pd.concat([log, blank, returns], ignore_index=True))
+    assert (read.reading.repeated, read.reading.without_customer, read.reading.cancellations) == (0, 20, 20)
+    assert read.reading.warnings == [] and "repeat" not in read.reading.sentence()
+    pd.testing.assert_frame_equal(read.orders, clean_log(log).orders)
+    one = clean_log(pd.concat([log, log.iloc[[0]], blank.iloc[:1], returns.iloc[:1]]), drop_duplicates=True)
+    assert one.reading.sentence().startswith("9 lines: 1 repeat of an earlier line, 1 without a customer id and 1 "
+                                             "cancellation or return dropped; 6 orders")
+
+
+def test_a_log_with_a_column_of_lists_is_read():
+    """Finding repeats hashed every column: a parquet column of lists gave a TypeError traceback."""
+    log = small_log().assign(tags=[["x"], ["x"], ["y"], ["x"], ["x"], ["x"]])
+    read = clean_log(pd.concat([log, log.iloc[[2]]], ignore_index=True))
+    assert read.reading.repeated == 1 and len(read.orders) == 7
 
 
 def test_ids_apart_only_by_leading_zeros_are_warned_of():
@@ -293,14 +315,21 @@ def test_ids_apart_only_by_leading_zeros_are_warned_of():
     assert clean_log(log.iloc[[0, 2, 6]]).reading.warnings == []
 
 
-@pytest.mark.parametrize("expression", [None, "paid * 2"])
-def test_an_amount_of_true_and_false_is_refused_not_read_as_money(tmp_path, expression):
-    log = small_log().assign(paid=[True, False, True, True, False, True])
+@pytest.mark.parametrize("paid", [[True, False, True, True, False, True], [True, False, None, True, False, True]])
+def test_an_amount_of_true_and_false_is_refused_not_read_as_money(tmp_path, paid):
+    """With a gap in it the column is of objects, and was read as 1/0 money."""
+    log = small_log().assign(paid=paid)
+    log.loc[2, "customer_id"] = None  # the gap, on a line that is dropped anyway
     log.to_parquet(tmp_path / "log.parquet")
-    columns = {"amount": "paid" if expression is None else expression}
-    error = error_from(read_log, tmp_path / "log.parquet", columns=columns)
+    error = error_from(read_log, tmp_path / "log.parquet", columns={"amount": "paid"})
     assert error.message.startswith("The column 'paid' the amount is read from holds True/False, not money")
     assert error.where == str(tmp_path / "log.parquet")
+
+
+def test_true_and_false_may_mask_an_amount_expression():
+    log = small_log().assign(paid=[True, False, True, True, False, True])
+    read = clean_log(log, columns={"amount": "amount * paid"})
+    assert read.orders["amount"].tolist() == [10.0, 0.0, 20.0, 7.0, 0.0, 99.0]
 
 
 def test_a_gzipped_log_is_read_like_the_plain_one(tmp_path):

@@ -42,14 +42,25 @@ def test_a_compressed_csv_reads_as_the_csv_it_holds(tmp_path: Path, suffix: str,
 
 
 @pytest.mark.parametrize(("kind", "fix"), [("gzip", "Name it customers.csv.gz"), ("parquet", "Name it customers.parquet"),
-                                           ("zip", "is read as customers.csv.zip")])
+                                           ("zip", "is read as customers.csv.zip"), ("xz", "Name it customers.csv.xz")])
 def test_a_file_named_csv_that_is_not_text_is_named_for_what_it_is(tmp_path: Path, kind: str, fix: str):
-    """A gzip file named .csv was called Latin-1 text, with iconv as the fix."""
+    """A gzip file named .csv was called Latin-1 text, with iconv as the fix; the name the fix
+    gives is read."""
     table, path = pd.DataFrame({"customer_id": ["a"], "ltv": [1.0]}), tmp_path / "customers.csv"
     if kind == "parquet":
         table.to_parquet(path)
     else:
-        table.to_csv(path, index=False, compression="gzip" if kind == "gzip" else "zip")
-    with pytest.raises(DataError, match=f"is a {kind}") as caught:
+        table.to_csv(path, index=False, compression=kind)
+    with pytest.raises(DataError, match=f"is an? {kind}") as caught:
         read_table(path, what="customers")
     assert fix in caught.value.fix and "Latin-1" not in caught.value.message
+    renamed = path.rename(tmp_path / fix.split()[-1])
+    assert read_table(renamed, what="customers")["ltv"].tolist() == [1.0]
+
+
+def test_a_compressed_csv_that_is_not_what_its_name_says_is_named_so(tmp_path: Path):
+    path = tmp_path / "customers.csv.gz"
+    path.write_text("customer_id,ltv\na,1\n")
+    with pytest.raises(DataError, match="could not be read as gzip-compressed CSV") as caught:
+        read_table(path, what="customers")
+    assert "unpack it (gzip)" in caught.value.fix
