@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from optimizer.errors import ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
@@ -41,6 +43,7 @@ from optimizer.scoring.uplift import (
     score_customers as score_responses,
 )
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
+from optimizer.store.file_sets import SET_KEY, write_in_set
 from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
 from optimizer.store.tables import read_table, require_columns
@@ -232,12 +235,16 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     """Write what the run produced into ``out_dir`` as one set, under the folder's lock: every file
     written aside first, then the earlier score run's files this one does not write (a
     scores.parquet beside new customer values) removed where a score run wrote (its
-    score_report.json is there), then all renamed into place, the report last. Returns the paths."""
+    score_report.json is there), then all renamed into place, the report last. Each table and the
+    report carry the run's set id (optimizer/store/file_sets.py): a reader refuses a table of
+    another run than the report's (a run killed between two renames). Returns the paths."""
+    set_id = uuid.uuid4().hex
     files: dict[str, Writer] = {}
     for name, table in ((CUSTOMERS_FILE, run.customers), (SCORES_FILE, run.scores)):
         if table is not None:
-            files[name] = partial(_write_table, table=table)
-    files[REPORT_FILE] = lambda temp: temp.write_text(json.dumps(score_report(run), indent=2) + "\n")
+            files[name] = partial(_write_table, table=table, set_id=set_id)
+    report = {SET_KEY: set_id, **score_report(run)}
+    files[REPORT_FILE] = lambda temp: temp.write_text(json.dumps(report, indent=2) + "\n")
     out_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):
         earlier = (out_dir / REPORT_FILE).is_file()  # a score run wrote here; else the files may be the user's
@@ -245,8 +252,8 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     return [out_dir / name for name in files]
 
 
-def _write_table(temp: Path, table: pd.DataFrame) -> None:
-    table.to_parquet(temp, index=False, compression="zstd")
+def _write_table(temp: Path, table: pd.DataFrame, set_id: str) -> None:
+    write_in_set(pa.Table.from_pandas(table, preserve_index=False), temp, set_id, REPORT_FILE)
 
 
 def score_report(run: ScoreRun) -> dict[str, Any]:

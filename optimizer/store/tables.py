@@ -11,6 +11,7 @@ import pandas as pd
 
 from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
+from optimizer.store.file_sets import check_one_set
 
 COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".zip": "zip", ".xz": "xz"}  # after .csv: pandas reads them
 _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
@@ -61,30 +62,32 @@ def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], stor
     else:
         require_file(Path(path), what, key=key)
     suffix = PurePosixPath(str(path)).suffix.lower()
+    if suffix != ".parquet" and not is_csv(path):
+        raise DataError(f"The {what} file {path} has the suffix '{suffix}'",
+                        fix="Use a .parquet or .csv file (or a compressed CSV: .csv.gz, .csv.zip, .csv.bz2, .csv.xz)")
     source = str(path) if is_url(path) else Path(path)
     storage_options = storage_options if is_url(path) else None  # pandas refuses them for a local file
     plain = suffix == ".csv" and not is_url(path)
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(source, storage_options=storage_options or None)
-        if is_csv(path):
+            table = pd.read_parquet(source, storage_options=storage_options or None)
+        else:
             if plain:
                 _check_not_utf16(Path(path), what)  # read as UTF-8 it would give NUL-laced names, no error
-            return pd.read_csv(source, dtype={column: str for column in text_columns},
-                               storage_options=storage_options or None)
+            table = pd.read_csv(source, dtype={column: str for column in text_columns},
+                                storage_options=storage_options or None)
     except Exception as error:  # pyarrow and the csv parser raise many types
         if plain:
             check_text_file(Path(path), what)  # an empty file, or bytes that are not UTF-8, named for what they are
-        codec = COMPRESSED.get(suffix) if is_csv(path) else None
+        codec = COMPRESSED.get(suffix)
         raise DataError(
             f"The {what} file {path} could not be read{f' as {codec}-compressed CSV' if codec else ''}: {error}",
             fix="Check that the file is a complete, valid table" + (
                 f"; unpack it ({codec}) and check the CSV inside: UTF-8 text with a header row" if codec else ""),
         ) from None
-    raise DataError(
-        f"The {what} file {path} has the suffix '{suffix}'",
-        fix="Use a .parquet or .csv file (or a compressed CSV: .csv.gz, .csv.zip, .csv.bz2, .csv.xz)",
-    )
+    if suffix == ".parquet" and not is_url(path):
+        check_one_set(Path(path), what)  # a table of another run than its folder's record is refused
+    return table
 
 
 def is_csv(path: Path | str) -> bool:

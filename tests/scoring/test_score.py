@@ -11,9 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
+from optimizer.errors import DataError
 from optimizer.scenario.data import load_scores
 from optimizer.scoring import clv
 from optimizer.scoring.workflow import write_scores
+from optimizer.store.tables import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
 CDNOW = ROOT.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -348,3 +350,33 @@ def test_a_cutoff_past_a_log_of_returns_says_what_was_dropped(tmp_path):
     assert result.exit_code == 3
     assert "the log runs from 2024-01-01 to 2024-01-02, once 2 cancellations or returns were dropped" \
         in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("renamed", [1, 2])
+def test_a_score_run_killed_between_its_renames_leaves_no_mix_that_reads(tmp_path, monkeypatch, example_scoring,
+                                                                         renamed):
+    """An earlier run's files, then a run stopped after its first (or second) rename: the folder held
+    customer values of one run beside scores of another, and both read."""
+    import os
+
+    from optimizer.store import files
+
+    run, rename = example_scoring[0], os.replace
+    write_scores(run, tmp_path)
+    calls = []
+
+    def stopped(source, target):
+        calls.append(target)
+        if len(calls) > renamed:
+            raise KeyboardInterrupt
+        rename(source, target)
+
+    monkeypatch.setattr(files.os, "replace", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        write_scores(replace(run, customers=run.customers.assign(ltv=0.0)), tmp_path)
+    monkeypatch.undo()
+    new = [Path(target).name for target in calls[:renamed]]
+    with pytest.raises(DataError, match="written by another run than the one score_report.json beside it records"):
+        read_table(tmp_path / new[0], what="customers")
+    if renamed == 1:  # the old scores still go with the old report
+        assert len(read_table(tmp_path / "scores.parquet", what="scores")) == len(run.scores)
