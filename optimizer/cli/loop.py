@@ -149,14 +149,15 @@ def measure(
     Example: cvo measure out/weekly --outcomes outcomes.csv
     """
     from optimizer.loop.lift_text import format_measurement
-    from optimizer.loop.measurement import measure_run, write_measurement
+    from optimizer.loop.measurement import measure_run, run_held, write_measurement
     from optimizer.loop.personas import format_personas
 
     try:
+        held = run_held(out) if out is not None and out.is_dir() else None
         with progress_console(quiet).status("Measuring …") as status:
             result = measure_run(run, outcomes, history, customers, alpha, status.update)
         folder = out or (Path(run) if Path(run).is_dir() else Path("out") / "measure" / result.run_id)
-        path = write_measurement(result, folder)
+        path = write_measurement(result, folder, held)
     except CvoError as error:
         raise fail(error) from None
     if json_output:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,7 @@ from scipy import stats
 
 from optimizer.errors import DataError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT
-from optimizer.store.tables import require_columns, show
+from optimizer.store.tables import exported_ids, require_columns, show
 
 ALL_CAMPAIGNS = "all campaigns"
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
@@ -135,6 +135,7 @@ class Measurement:
     campaigns: tuple[CampaignMeasurement, ...]
     total: CampaignMeasurement
     has_value: bool = False
+    unmeasured: dict[str, str] = field(default_factory=dict)  # campaign -> why it has no arm to compare
     method: str = ("difference of means, Welch standard error, t interval with Welch-Satterthwaite df; "
                    "all campaigns: treated-weighted sum of the campaign differences")
 
@@ -167,17 +168,22 @@ def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, 
     joined = join_outcomes(contacts, outcomes, source=source, plan=plan)
     columns = {name: joined[name].to_numpy() for name in joined.columns}
     positions = joined.groupby("campaign_id").indices
-    arms = [_campaign_arms(j, {name: values[positions[j]] for name, values in columns.items()}, costs, plan)
-            for j in pd.unique(columns["campaign_id"])]
+    groups = {j: {name: values[positions[j]] for name, values in columns.items()}
+              for j in pd.unique(columns["campaign_id"])}
+    unmeasured = {j: why for j, rows in groups.items() if (why := _no_arm(rows)) is not None}
+    if len(unmeasured) == len(groups):
+        raise _unmeasurable(unmeasured, plan)
+    arms = [_campaign_arms(j, rows, costs, plan) for j, rows in groups.items() if j not in unmeasured]
+    _check_coverage(arms, _lists_nonresponders(joined), source)
     rows = tuple(_measured(arm.campaign_id, arm.channel, [(1.0, arm)], arm.costs, confidence) for arm in arms)
     n_treated = sum(arm.counts["n_treatment"] for arm in arms)
     total = _measured(ALL_CAMPAIGNS, None, [(arm.counts["n_treatment"] / n_treated, arm) for arm in arms], None,
                       confidence)
     sent = contacts.loc[contacts["campaign_id"].notna().to_numpy(), "customer_id"].astype(str)  # forced ones too
-    extra = len(set(outcomes["customer_id"].astype(str).tolist()) - set(sent.tolist()))
+    extra = len(set(exported_ids(outcomes["customer_id"]).dropna().tolist()) - set(sent.tolist()))
     responders_from = "converted" if "converted" in joined else "revenue > 0"
     return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total,
-                       has_value="value" in joined)
+                       has_value="value" in joined, unmeasured=unmeasured)
 
 
 def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str,
@@ -247,7 +253,13 @@ def _check_outcomes(outcomes: pd.DataFrame, source: str) -> pd.DataFrame:
                             "customer over the measurement window) and/or 'converted' (0/1)")
     if outcomes.empty:
         raise DataError("The outcomes table is empty", where=source, fix="Give one row per contacted customer")
-    checked = pd.DataFrame({"customer_id": outcomes["customer_id"].astype(str).to_numpy()})
+    ids = exported_ids(outcomes["customer_id"])
+    blank = np.flatnonzero(ids.isna().to_numpy())
+    if blank.size:
+        raise DataError(f"The outcomes have {blank.size:,} row(s) without a customer id", where=f"{source}, row "
+                        f"{int(blank[0]) + 1}", fix="Give every row its customer id, or remove such rows (a total "
+                        "row, say)")
+    checked = pd.DataFrame({"customer_id": ids.to_numpy(dtype=object)})
     if "revenue" in outcomes:
         checked["revenue"] = _revenue(outcomes, source)
     if "converted" in outcomes:
@@ -287,16 +299,58 @@ def _check_unique(table: pd.DataFrame, where: str, what: str, fix: str) -> None:
                         f"({duplicated.size} duplicate row(s))", where=f"{where}, row {first + 1}", fix=fix)
 
 
-def _check_arms(campaign_id: str, n_treated: int, n_control: int, plan: str) -> None:
-    if n_treated and n_control:
-        return
-    missing = "control" if n_treated else "treated"
-    why = ("its control_fraction was 0, so nobody was held out" if n_treated
-           else "every customer was held out as a control, so nobody got it")
-    raise DataError(f"Campaign '{campaign_id}' cannot be measured: it has no {missing} customers "
-                    f"({n_treated:,} treated, {n_control:,} control); {why}",
-                    where=plan, fix="Give it a control_fraction between 0 and 1 in the next run, "
-                                    "or drop its rows from the contacts to measure the other campaigns")
+def _no_arm(rows: dict[str, NDArray[Any]]) -> str | None:
+    """Why a campaign (its rows of the joined table) cannot be measured: no treated or no control
+    customer; None when it has both arms."""
+    treated = int((rows["group"] == TREATMENT).sum())
+    control = len(rows["group"]) - treated
+    if treated and control:
+        return None
+    if treated:
+        return f"no control group ({treated:,} treated, 0 control): its control_fraction was 0, so nobody was held out"
+    return f"nobody treated (0 treated, {control:,} control): every customer was held out as a control"
+
+
+def _unmeasurable(unmeasured: Mapping[str, str], plan: str) -> DataError:
+    """The error when no campaign of the plan has both arms."""
+    reasons = "; ".join(f"'{campaign}': {why}" for campaign, why in unmeasured.items())
+    return DataError(f"No campaign can be measured against controls: {reasons}", where=plan,
+                     fix="Give the campaigns a control_fraction between 0 and 1 in the next run")
+
+
+def _lists_nonresponders(joined: pd.DataFrame) -> bool:
+    """Whether the outcomes give a row to contacted customers who did not respond (converted 0, or
+    revenue 0): then a customer without a row is missing from the export, not a non-responder."""
+    return bool((joined["has_outcome"] & (joined["responded"] == 0)).any())
+
+
+def _check_coverage(arms: Sequence[_Arms], lists_nonresponders: bool, source: str) -> None:
+    """DataError when outcomes that name non-responders have no row for any customer of a
+    campaign's arm: counted as non-responders, the missing arm would make up (or hide) its uplift
+    (an export of the customers a sending tool sent to has no control group; another run's outcomes
+    have none of the campaign)."""
+    if not lists_nonresponders:
+        return  # responders only: a customer without a row did not respond
+    for arm in arms:
+        counts = arm.counts
+        gone = [name for name in ("treatment", "control") if counts[f"missing_{name}"] == counts[f"n_{name}"]]
+        if len(gone) == 2:
+            raise DataError(f"No customer of campaign '{arm.campaign_id}' ({counts['n_treatment']:,} treated, "
+                            f"{counts['n_control']:,} control) has a row in the outcomes, which name customers who "
+                            "did not respond: they are other customers' outcomes (another run's?)", where=source,
+                            fix="Measure the run the outcomes are of, or export this run's outcomes for every one "
+                            "of its customers, controls included")
+        if gone:
+            name, other = gone[0], "control" if gone[0] == "treatment" else "treatment"
+            said = {"treatment": "treated", "control": "control"}
+            raise DataError(f"No customer of the {said[name]} group of campaign '{arm.campaign_id}' "
+                            f"({counts[f'n_{name}']:,}) has a row in the outcomes, while "
+                            f"{counts[f'n_{other}'] - counts[f'missing_{other}']:,} of its {counts[f'n_{other}']:,} "
+                            f"{said[other]} customers do, and the outcomes name customers who did not respond: "
+                            "counted as non-responders, the missing group would make up the campaign's uplift",
+                            where=source,
+                            fix="Export the outcomes of every customer of the run, the control groups included (0 "
+                            "for those who did not respond); a sending tool's export lists only those it sent to")
 
 
 def _campaign_arms(campaign_id: str, rows: dict[str, NDArray[Any]], costs: Mapping[str, tuple[float, float]],
@@ -311,7 +365,6 @@ def _campaign_arms(campaign_id: str, rows: dict[str, NDArray[Any]], costs: Mappi
               "missing_treatment": int(missing[treated].sum()), "missing_control": int(missing[~treated].sum()),
               "responders_treatment": int(responded[treated].sum()),
               "responders_control": int(responded[~treated].sum())}
-    _check_arms(campaign_id, counts["n_treatment"], counts["n_control"], plan)
     outcomes = ["responded", *(y for y in ("revenue", "value") if y in rows)]
     own = all(cost in rows for cost in OWN_COSTS)
     per_contact, per_response = (float(cost) for cost in costs[campaign_id])

@@ -28,6 +28,7 @@ def format_measurement(m: Measurement) -> str:
                              [_money_cells(c, "revenue") for c in rows])]
     notes = [f"{c.campaign_id}: {c.missing_outcomes:,} customer(s) without outcomes, counted as 0"
              for c in m.campaigns if c.missing_outcomes]
+    notes += [f"Not measured: {campaign}: {why}" for campaign, why in m.unmeasured.items()]
     if m.outcomes_not_in_plan:
         notes.append(f"{m.outcomes_not_in_plan:,} outcome row(s) name customers the plan did not contact (ignored)")
     return "\n".join([*lines, *([""] + notes if notes else [])])

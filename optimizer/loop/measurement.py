@@ -117,8 +117,9 @@ def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFr
     return table.rename(columns={scenario.customer_id: "customer_id"}), None
 
 
-def write_measurement(result: RunMeasurement, out_dir: Path) -> Path:
-    """measurement.json in ``out_dir``, written atomically."""
+def write_measurement(result: RunMeasurement, out_dir: Path, held_before: str | None = None) -> Path:
+    """measurement.json in ``out_dir``, written atomically; RunFolderError when the folder holds
+    another run (``held_before``: the run it held when the measurement started, ``run_held``)."""
     path = Path(out_dir) / MEASUREMENT_FILE
     text = json.dumps(result.to_dict(), indent=2, allow_nan=False, default=str) + "\n"
     try:
@@ -127,10 +128,19 @@ def write_measurement(result: RunMeasurement, out_dir: Path) -> Path:
         raise RunFolderError(f"The output folder cannot be created: {error.strerror or error}",
                              where=str(path.parent), fix="Give --out a folder you may write to") from None
     with folder_lock(path.parent):  # not while a run replaces the folder's files
-        holds = read_summary(path.parent).get("run_id") if (path.parent / SUMMARY_FILE).is_file() else None
+        holds = run_held(path.parent)
+        if holds not in (None, result.run_id) and holds == held_before:
+            raise RunFolderError(f"The folder holds run {holds}, not the measured run {result.run_id}: its "
+                                 "measurement.json belongs beside its own run", where=str(path.parent),
+                                 fix="Leave out --out to write it into the run's folder, or give a folder of its own")
         if holds not in (None, result.run_id):
             raise RunFolderError(f"The folder now holds run {holds}, not the measured run {result.run_id}: a run was "
                                  "written into it while this one was measured", where=str(path.parent),
                                  fix="Measure the run again (cvo measure RUN_ID names it wherever it was written)")
         atomic_write(path, lambda temp: temp.write_text(text))
     return path
+
+
+def run_held(folder: Path) -> str | None:
+    """The id of the run whose summary.json ``folder`` holds (None: none)."""
+    return str(read_summary(folder).get("run_id")) if (Path(folder) / SUMMARY_FILE).is_file() else None

@@ -44,7 +44,7 @@ from optimizer.scenario.expressions import Expression, parse
 from optimizer.scoring.log_dates import parse_days
 from optimizer.store.tables import (
     check_text_file,
-    id_text,
+    exported_ids,
     is_csv,
     read_table,
     require_columns,
@@ -62,8 +62,6 @@ _WHITESPACE_NAMES = {
     4: ["customer_id", "date", "number_of_cds", "dollar_value"],
     5: ["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
 }
-_FLOAT_ID = re.compile(r"(-?\d+)\.0+")
-_WHOLE_ID = re.compile(r"-?\d+(?:\.0+)?")  # 12346 or 12346.0: one customer, however the export wrote it
 
 
 @dataclass(frozen=True)
@@ -191,7 +189,7 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     if len(log) == 0:
         raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
     rows = _Rows(log, source, first_line)
-    ids = _customer_ids(log[roles["customer_id"]])
+    ids = exported_ids(log[roles["customer_id"]])
     attributed = ids.notna().to_numpy()
     values = _amounts(log, roles["amount"], amount, rows, attributed)
     order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
@@ -257,21 +255,6 @@ def _repeated(log: pd.DataFrame) -> NDArray[np.bool_]:
         return log.astype(str).duplicated(keep="first").to_numpy()
 
 
-def _customer_ids(ids: pd.Series) -> pd.Series:
-    """Ids as text (NA where missing or blank); '12346.0' -> '12346' when every id is such a float."""
-    if pd.api.types.is_float_dtype(ids):
-        whole: pd.Series = id_text(ids)  # 12346.0 as 12346, like the customer and list tables
-        if whole.dtype == "string":
-            return whole
-    stripped_text = ids.astype("string").str.strip()
-    text: pd.Series = stripped_text.where(stripped_text != "", pd.NA)
-    present = text.dropna()
-    if len(present) and present.str.fullmatch(_WHOLE_ID).all():
-        stripped: pd.Series = text.str.replace(_FLOAT_ID, r"\1", regex=True)
-        return stripped
-    return text
-
-
 def _padded_ids(customers: pd.Series) -> tuple[int, tuple[str, str] | None]:
     """How many of the (distinct) ``customers`` are digits that another id equals but for leading
     zeros ('4', '004'), and one such pair, shortest first (0 and None when there are none)."""
@@ -287,7 +270,7 @@ def _padded_ids(customers: pd.Series) -> tuple[int, tuple[str, str] | None]:
 
 def _order_ids(ids: pd.Series) -> pd.Series:
     """Order ids as text, floats written without their '.0'; a line without one is an order of its own."""
-    text = _customer_ids(ids)
+    text = exported_ids(ids)
     missing = text.isna().to_numpy()
     return text.mask(missing, pd.Series([f"\x1fline {i}" for i in range(len(text))], index=text.index))
 

@@ -3,6 +3,7 @@ and their rows and values named the way a user finds them (CSV line numbers, 1-b
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -13,6 +14,8 @@ from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
 from optimizer.store.file_sets import check_one_set
 
+_FLOAT_ID = re.compile(r"(-?\d+)\.0+")
+_WHOLE_ID = re.compile(r"-?\d+(?:\.0+)?")  # 12346 or 12346.0: one customer, however the export wrote it
 COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".zip": "zip", ".xz": "xz"}  # after .csv: pandas reads them
 _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
              b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet",
@@ -155,6 +158,23 @@ def id_text(ids: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(ids) and bool(np.all(np.mod(ids.dropna(), 1) == 0)):
         return ids.astype("Int64").astype("string")  # missing ids stay missing
     return ids.astype(str)
+
+
+def exported_ids(ids: pd.Series) -> pd.Series:
+    """Customer ids as an export wrote them, as text: surrounding spaces stripped, blank as missing
+    (NA), and '12346.0' as '12346' when every id is such a whole number (a float column with gaps
+    written out); other ids as written, zero padding included."""
+    if pd.api.types.is_float_dtype(ids):
+        whole: pd.Series = id_text(ids)  # 12346.0 as 12346, like the customer and list tables
+        if whole.dtype == "string":
+            return whole
+    stripped_text = ids.astype("string").str.strip()
+    text: pd.Series = stripped_text.where(stripped_text != "", pd.NA)
+    present = text.dropna()
+    if len(present) and present.str.fullmatch(_WHOLE_ID).all():
+        stripped: pd.Series = text.str.replace(_FLOAT_ID, r"\1", regex=True)
+        return stripped
+    return text
 
 
 def row_label(path: Path | str, position: int) -> str:

@@ -189,7 +189,7 @@ def test_to_dict_is_json_ready_with_the_documented_fields() -> None:
     contacts, outcomes = tiny()
     data = json.loads(json.dumps(measure(contacts, outcomes, COSTS_A_B, source="o.csv").to_dict(), allow_nan=False))
     assert list(data) == ["source", "confidence", "responders_from", "has_revenue", "outcomes_not_in_plan",
-                          "campaigns", "total", "has_value", "method"]
+                          "campaigns", "total", "has_value", "unmeasured", "method"]
     assert list(data["campaigns"][0]) == list(data["total"]) == [
         "campaign_id", "channel", "n_treatment", "n_control", "missing_outcomes", "missing_treatment",
         "missing_control", "responders_treatment", "responders_control", "response_rate_treatment",
@@ -244,11 +244,10 @@ BAD_INPUTS = {
     "converted NaN": (set_cell("converted", 3, None), ["The 'converted' of customer 't4' is a missing value"]),
     "duplicate": (set_column("customer_id", lambda o: o["customer_id"].replace("t2", "t1")),
                   ["The customer 't1' appears more than once in the outcomes (1 duplicate row(s)) (outcomes.csv, row 2)"]),
-    "no control": (set_column("group", lambda c: c["group"].mask(c["campaign_id"].eq("b"), "treatment"), "contacts"),
-                   ["Campaign 'b' cannot be measured: it has no control customers (4 treated, 0 control)",
-                    "control_fraction was 0", "drop its rows from the contacts"]),
-    "no treated": (set_column("group", lambda c: c["group"].mask(c["campaign_id"].eq("a"), "control"), "contacts"),
-                   ["Campaign 'a' cannot be measured: it has no treated customers (0 treated, 6 control)"]),
+    "no arms": (set_column("group", lambda c: c["group"].mask(c["campaign_id"].eq("b"), "treatment").mask(
+        c["campaign_id"].eq("a"), "control"), "contacts"),
+                ["No campaign can be measured against controls: 'a': nobody treated (0 treated, 6 control)",
+                 "'b': no control group (4 treated, 0 control): its control_fraction was 0"]),
     "bad group": (set_cell("group", 1, "holdout", "contacts"),
                   ["The 'group' of customer 't2' is 'holdout', not 'treatment', 'control' or 'forced'"]),
     "no costs": (set_column("campaign_id", lambda c: c["campaign_id"].replace("b", "z"), "contacts"),
@@ -270,3 +269,53 @@ def test_bad_input_is_rejected_with_a_clear_message(name: str) -> None:
     for fragment in fragments:
         assert fragment in caught.value.message
     assert caught.value.exit_code == 3
+
+
+def test_a_campaign_without_controls_is_left_out_and_the_others_measured() -> None:
+    """It stopped every campaign's measurement, with a fix no command can do (drop its contacts)."""
+    contacts, outcomes = tiny()
+    contacts["group"] = contacts["group"].mask(contacts["campaign_id"].eq("b"), "treatment")
+    m = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
+    assert [c.campaign_id for c in m.campaigns] == ["a"] and m.total.n_treatment == 4
+    assert m.unmeasured == {"b": "no control group (4 treated, 0 control): its control_fraction was 0, so nobody "
+                                 "was held out"}
+    assert "Not measured: b: no control group" in format_measurement(m)
+
+
+@pytest.mark.parametrize(("drop", "fragment"), [
+    (("k1", "k2"), "No customer of the control group of campaign 'a' (2) has a row in the outcomes, while 4 of its 4 "
+                   "treated customers do"),
+    (("u1", "u2", "m1", "m2"), "No customer of campaign 'b' (2 treated, 2 control) has a row in the outcomes"),
+])
+def test_outcomes_missing_a_whole_group_are_refused_when_they_name_non_responders(drop, fragment) -> None:
+    """A sending tool's export has no controls: they were counted as non-responders, and the uplift,
+    revenue and ROI made up (measured +16.4 pp where the truth was +5.5)."""
+    with pytest.raises(DataError) as caught:
+        measure(*tiny(drop), COSTS_A_B, source="outcomes.csv")
+    assert fragment in caught.value.message
+
+
+def test_outcomes_of_responders_only_count_the_others_as_non_responders() -> None:
+    contacts, outcomes = tiny()
+    buyers = outcomes[outcomes["revenue"] > 0].drop(columns="converted")
+    m = measure(contacts, buyers, COSTS_A_B, source="outcomes.csv")
+    assert m.campaigns[0].incremental_revenue.estimate == 20.0  # as from the full outcomes
+
+
+NUMBERS = {name: str(number) for number, name in enumerate(["t1", "t2", "t3", "t4", "k1", "k2", "u1", "u2", "m1",
+                                                            "m2", "n1"], start=1)}
+
+
+@pytest.mark.parametrize("export", ["spaces around", "a float column"])
+def test_outcome_ids_as_an_export_wrote_them_match_the_plans(export: str) -> None:
+    """'t1 ' and 1.0 were other customers than t1 and 1: counted as non-responders, unsaid."""
+    contacts, outcomes = tiny()
+    exact = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
+    if export == "spaces around":
+        outcomes["customer_id"] = " " + outcomes["customer_id"] + " "
+    else:
+        contacts["customer_id"] = contacts["customer_id"].map(NUMBERS)
+        outcomes["customer_id"] = outcomes["customer_id"].map(NUMBERS).astype(float)
+    m = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
+    assert m.campaigns[0].incremental_revenue.estimate == exact.campaigns[0].incremental_revenue.estimate
+    assert m.outcomes_not_in_plan == 0 and m.campaigns[0].missing_outcomes == 0

@@ -11,7 +11,7 @@ from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import DataError, HistoryError, RunFolderError
 from optimizer.loop.commits import commit
-from optimizer.loop.measurement import measure_run, resolve_run, write_measurement
+from optimizer.loop.measurement import measure_run, resolve_run, run_held, write_measurement
 from optimizer.store.files import MEASUREMENT_FILE
 from optimizer.store.ledger import void
 
@@ -73,6 +73,18 @@ def test_a_measurement_is_not_written_beside_a_run_that_replaced_the_measured_on
     with pytest.raises(RunFolderError, match=f"not the measured run {result.run_id}"):
         write_measurement(result, folder / "w1")
     assert not (folder / "w1" / MEASUREMENT_FILE).exists()
+
+
+def test_out_onto_another_runs_folder_says_so_not_that_a_run_came_in_meanwhile(sent):
+    """--out naming another run's folder was told 'a run was written into it while this one was
+    measured', with a fix (measure again) that failed the same way."""
+    folder, summary = sent
+    result = measure_run(folder / "w1", folder / "outcomes.csv")
+    run_week(summary["scenario_file"], folder / "w2", MONDAY)
+    held = run_held(folder / "w2")
+    with pytest.raises(RunFolderError, match=f"The folder holds run {held}, not the measured run") as caught:
+        write_measurement(result, folder / "w2", held)
+    assert "Leave out --out" in caught.value.fix and not (folder / "w2" / MEASUREMENT_FILE).exists()
 
 
 def test_a_voided_run_is_measured_with_a_warning_and_a_live_one_without(sent):
