@@ -19,7 +19,8 @@ a history whose controls were drawn inside each campaign's audience (cvo's own c
 is not completely random: give its propensities, or model them. Every arm the plan or a baseline
 uses, no campaign included, needs customers who got it: IPW values an arm only on them.
 Beside the plan: nobody treated, everybody given the best single campaign (the best by its
-estimate on the same history, so slightly flattered), and random targeting
+estimate on the same history, so slightly flattered; when costs are known, among the campaigns
+with one), and random targeting
 at the plan's volume (pi_i(a) = s_a, the plan's share of customers given arm a), whose estimate
 is sum_a s_a V(everybody gets a), computed analytically rather than by drawing one random plan.
 """
@@ -153,6 +154,7 @@ class Evaluation:
     outcome: str = "revenue"
     costs: Mapping[str, float] = field(default_factory=dict)
     costs_source: str = "none given"
+    uncharged: tuple[str, ...] = ()  # history campaigns without a cost, left out of the best-campaign baseline
 
     @property
     def value_basis(self) -> str:
@@ -167,7 +169,7 @@ class Evaluation:
                 "costs_source": self.costs_source, "plan": self.plan.to_dict(),
                 "baselines": [b.to_dict() for b in self.baselines],
                 "differences": [d.to_dict() for d in self.differences()],
-                "n_customers": self.n_customers, "n_unmatched": self.n_unmatched,
+                "n_customers": self.n_customers, "n_unmatched": self.n_unmatched, "uncharged": list(self.uncharged),
                 "propensity": self.propensity, "estimator": self.estimator, "interval": self.interval}
 
 
@@ -192,6 +194,13 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
     outcome = number_column(history, options.outcome)
     propensity = estimate_propensity(history, observed, len(arms), columns, options)
     return RandomizedHistory(ids, arms, observed, outcome, propensity, arm_costs(arms, options.costs))
+
+
+def uncharged_arms(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> tuple[str, ...]:
+    """The campaigns of the history without a cost when some have one: charged nothing, each would
+    flatter 'everybody: it' against the others (a 'vip_call ' with a trailing space, at 0 against
+    vip_call's 4.00, was picked as the best campaign)."""
+    return tuple(arm for arm in arms[1:] if arm not in costs) if costs else ()
 
 
 def arm_costs(arms: tuple[str, ...], costs: Mapping[str, float] | None) -> NDArray[np.float64]:
@@ -353,9 +362,9 @@ def baselines(
 ) -> tuple[PolicyValue, ...]:
     """Nobody treated; everybody with the best single campaign; random at the plan's per-arm shares."""
     nobody = policy_value(data, "nobody", random_policy(data, {}), options)
-    got = data.customers_per_arm()
+    got, uncharged = data.customers_per_arm(), set(uncharged_arms(data.arms, options.costs))
     singles = [policy_value(data, f"everybody: {arm}", random_policy(data, {arm: 1.0}), options)
-               for a, arm in enumerate(data.arms) if a > 0 and got[a] > 0]
+               for a, arm in enumerate(data.arms) if a > 0 and got[a] > 0 and arm not in uncharged]
     best = max(singles, key=lambda v: v.value)
     shares = {arm: float(policy[:, a].mean()) for a, arm in enumerate(data.arms) if a > 0}
     random = policy_value(data, "random at the plan's volume", random_policy(data, shares), options)
@@ -384,7 +393,7 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
         estimator="snipw" if options.self_normalised else "ipw",
         interval=f"bootstrap ({options.bootstrap})" if options.bootstrap else "normal",
         outcome=options.outcome, costs=dict(options.costs or {}),
-        costs_source="given" if options.costs else "none given")
+        costs_source="given" if options.costs else "none given", uncharged=uncharged_arms(data.arms, options.costs))
 
 
 def require_resamples(bootstrap: int) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from optimizer.errors import ScenarioError
 from optimizer.scoring.evaluate import COLUMNS, EvaluateOptions, Evaluation, evaluate_plan
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, read_history
 from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, read_run
@@ -37,8 +38,22 @@ def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryCo
     history = read_history(Path(history_path), columns)
     costs, source = (tested_costs(run_costs(Path(plan_path)), history, columns) if options.costs is None
                      else (dict(options.costs), "given"))
+    if _is_flag(history, options.outcome):  # money off a 0/1 rate means nothing
+        if options.costs:
+            raise ScenarioError(f"Contact costs were given, but the outcome '{options.outcome}' is 0/1, not money",
+                                where="--cost", fix="Value the plan by a money outcome (--outcome revenue) to "
+                                "charge costs, or leave out --cost to compare conversion rates")
+        costs, source = {}, f"none: '{options.outcome}' is 0/1, not money"
     evaluation = evaluate_plan(plan, history, columns, replace(options, costs=costs or None))
     return replace(evaluation, costs=costs, costs_source=source)
+
+
+def _is_flag(history: pd.DataFrame, outcome: str) -> bool:
+    """Whether the history's ``outcome`` column holds only 0 and 1 (a conversion, not money)."""
+    if outcome not in history:
+        return False  # randomized_history names the missing column
+    values = pd.to_numeric(history[outcome], errors="coerce").dropna()
+    return len(values) > 0 and bool(values.isin((0, 1)).all())
 
 
 def run_costs(plan_path: Path) -> tuple[dict[str, float], str]:
@@ -87,4 +102,9 @@ def format_evaluation(evaluation: Evaluation) -> str:
         versus = "" if d is None else f"{d.difference:,.4f} [{d.ci_low:,.4f}, {d.ci_high:,.4f}]"
         lines.append(f"{v.name:<32} {v.treated_share:>8.1%} {v.value:>10,.4f} "
                      f"{f'[{v.ci_low:,.4f}, {v.ci_high:,.4f}]':>22} {versus:>36}")
+    if evaluation.n_unmatched:
+        lines.append(f"{evaluation.n_unmatched:,} history customer(s) are not in the plan: left out")
+    if evaluation.uncharged:
+        lines.append("History campaigns without a cost, left out of the best-campaign baseline: "
+                     + ", ".join(repr(name) for name in evaluation.uncharged))
     return "\n".join(lines)

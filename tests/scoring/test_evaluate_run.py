@@ -7,9 +7,9 @@ import json
 import pytest
 from evaluation_history import targeting
 
-from optimizer.errors import DataError
+from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.evaluate import EvaluateOptions, evaluate_plan
-from optimizer.scoring.evaluate_run import _contact_cost, evaluate_files
+from optimizer.scoring.evaluate_run import _contact_cost, evaluate_files, format_evaluation
 from optimizer.store.files import write_run
 
 
@@ -73,3 +73,32 @@ def test_a_history_without_its_columns_is_named_by_its_file(simulated, tmp_path)
     history.drop(columns="campaign_id").to_parquet(tmp_path / "customers.parquet", index=False)
     with pytest.raises(DataError, match=rf"no column 'campaign_id' \({tmp_path / 'customers.parquet'}\)"):
         evaluate_files(tmp_path / "plan.parquet", tmp_path / "customers.parquet")
+
+
+def test_a_0_1_outcome_is_not_charged_money(simulated, tmp_path):
+    """--outcome converted took euro contact costs off a conversion rate: the plan 'worse than nobody'."""
+    history, _ = simulated
+    history = history.assign(converted=(history["revenue"] > 0).astype(int))
+    plan = targeting(history)
+    summary = {"run_id": "r1", "campaigns": [{"id": "a", "cost_per_contact": 0.3}, {"id": "b", "cost_per_contact": 0.1}]}
+    write_run(tmp_path / "run", "r1", {"plan.parquet": lambda temp: plan.to_parquet(temp, index=False),
+                                       "summary.json": lambda temp: temp.write_text(json.dumps(summary))})
+    history.to_parquet(tmp_path / "history.parquet", index=False)
+    options = EvaluateOptions(outcome="converted")
+    rates = evaluate_files(tmp_path / "run", tmp_path / "history.parquet", options=options)
+    assert rates.costs == {} and rates.costs_source == "none: 'converted' is 0/1, not money"
+    assert rates.plan.value == pytest.approx(evaluate_plan(plan, history, options=options).plan.value)
+    assert rates.plan.value > rates.baselines[0].value  # the plan converts more than nobody
+    with pytest.raises(ScenarioError, match="the outcome 'converted' is 0/1, not money"):
+        evaluate_files(tmp_path / "run", tmp_path / "history.parquet",
+                       options=EvaluateOptions(outcome="converted", costs={"a": 0.3}))
+
+
+def test_a_history_campaign_without_a_cost_is_not_the_best_campaign_for_free(simulated):
+    """Half of campaign b written 'b ' (a trailing space) was charged nothing and won 'everybody: b '."""
+    history, _ = simulated
+    relabelled = history.assign(campaign_id=history["campaign_id"].mask(
+        history["campaign_id"].eq("b") & (history.index % 2 == 0), "b "))
+    result = evaluate_plan(targeting(history), relabelled, options=EvaluateOptions(costs={"a": 0.3, "b": 5.0}))
+    assert result.uncharged == ("b ",) and result.baselines[1].name == "everybody: a"
+    assert "left out of the best-campaign baseline: 'b '" in format_evaluation(result)
