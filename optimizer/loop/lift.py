@@ -46,7 +46,7 @@ from scipy import stats
 
 from optimizer.errors import DataError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT
-from optimizer.store.tables import exported_ids, require_columns, show
+from optimizer.store.tables import exported_ids, require_columns, row_label, show
 
 ALL_CAMPAIGNS = "all campaigns"
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
@@ -256,9 +256,9 @@ def _check_outcomes(outcomes: pd.DataFrame, source: str) -> pd.DataFrame:
     ids = exported_ids(outcomes["customer_id"])
     blank = np.flatnonzero(ids.isna().to_numpy())
     if blank.size:
-        raise DataError(f"The outcomes have {blank.size:,} row(s) without a customer id", where=f"{source}, row "
-                        f"{int(blank[0]) + 1}", fix="Give every row its customer id, or remove such rows (a total "
-                        "row, say)")
+        raise DataError(f"The outcomes have {blank.size:,} row(s) without a customer id",
+                        where=row_label(source, int(blank[0])),
+                        fix="Give every row its customer id, or remove such rows (a total row, say)")
     checked = pd.DataFrame({"customer_id": ids.to_numpy(dtype=object)})
     if "revenue" in outcomes:
         checked["revenue"] = _revenue(outcomes, source)
@@ -288,7 +288,7 @@ def _reject(table: pd.DataFrame, column: str, bad: NDArray[np.intp], expected: s
         first = int(bad[0])
         raise DataError(f"The '{column}' of customer '{table['customer_id'].iat[first]}' is "
                         f"{show(table[column].iat[first])}, not {expected} ({bad.size:,} such row(s))",
-                        where=f"{where}, row {first + 1}", fix=fix)
+                        where=row_label(where, first), fix=fix)
 
 
 def _check_unique(table: pd.DataFrame, where: str, what: str, fix: str) -> None:
@@ -296,7 +296,7 @@ def _check_unique(table: pd.DataFrame, where: str, what: str, fix: str) -> None:
     if duplicated.size:
         first = int(duplicated[0])
         raise DataError(f"The customer '{table['customer_id'].iat[first]}' appears more than once in the {what} "
-                        f"({duplicated.size} duplicate row(s))", where=f"{where}, row {first + 1}", fix=fix)
+                        f"({duplicated.size} duplicate row(s))", where=row_label(where, first), fix=fix)
 
 
 def _no_arm(rows: dict[str, NDArray[Any]]) -> str | None:
