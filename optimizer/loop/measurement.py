@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 
 from optimizer.errors import CvoError, HistoryError, RunFolderError
-from optimizer.loop.lift import Measurement, join_outcomes, measure
+from optimizer.loop.lift import Measurement, measure
+from optimizer.loop.outcomes import join_outcomes
 from optimizer.loop.personas import Persona, sub_personas
 from optimizer.scenario.data import load_customers
 from optimizer.scenario.schema import load_scenario

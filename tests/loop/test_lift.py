@@ -20,8 +20,9 @@ import pytest
 from scipy import stats
 
 from optimizer.errors import DataError
-from optimizer.loop.lift import ALL_CAMPAIGNS, join_outcomes, measure
+from optimizer.loop.lift import ALL_CAMPAIGNS, measure
 from optimizer.loop.lift_text import format_measurement
+from optimizer.loop.outcomes import join_outcomes
 
 COSTS_A_B = {"a": (1.0, 2.0), "b": (0.5, 0.0)}
 

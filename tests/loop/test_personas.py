@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from optimizer.errors import DataError
-from optimizer.loop.lift import join_outcomes
+from optimizer.loop.outcomes import join_outcomes
 from optimizer.loop.personas import Group, feature_groups, format_personas, readable_edges, sub_personas
 from optimizer.scenario.expressions import parse
 
