@@ -70,8 +70,9 @@ def score(
                                               "mens,womens,newbie.")] = None,
     shrinkage: Annotated[float, typer.Option(min=0, help="The cells model's shrinkage: customers' worth of "
                                              "weight on the arm mean.")] = 100.0,
-    min_responders: Annotated[int, typer.Option(min=1, help="Fewest responders an arm needs to be "
-                                                "fitted.")] = 30,
+    min_responders: Annotated[int, typer.Option(min=3, help="Fewest responders (and non-responders) an arm "
+                                                "needs to be fitted; at least 3, one per fold of the "
+                                                "probability calibration.")] = 30,
     quiet: QuietOption = False,
 ) -> None:
     """Fit customer values and response models, and write the tables cvo optimize reads.

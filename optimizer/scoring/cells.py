@@ -42,12 +42,11 @@ from optimizer.scoring.uplift import (
     arm_rows,
     binary_column,
     campaign_arms,
-    categories_of,
     check_arms,
     check_history,
-    feature_frame,
     value_per_response,
 )
+from optimizer.scoring.uplift_features import categories_of, feature_frame
 from optimizer.scoring.uplift_report import build_report
 
 SEPARATOR = "\x1f"  # joins a cell's feature values into one key

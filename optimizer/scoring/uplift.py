@@ -25,7 +25,11 @@ difference of two separately fitted models is noisy when the uplift is small bes
 rate and responders are few (examples/hillstrom shows how much).
 
 The model report (optimizer/scoring/uplift_report.py) is measured on a held-out share of the history
-(``holdout``) before the models are refit on all of it.
+(``holdout``) before the models are refit on all of it. An arm needs ``min_responders`` (30)
+responders and non-responders in the history. A classifier is fitted on rows holding at least
+CALIBRATION_FOLDS = 3 of each, one per calibration fold; on fewer (min_responders below 3, or the
+random held-out share took the others) the arm's model is its response rate for every customer
+(ArmRate), and a note says so. The features are checked in optimizer/scoring/uplift_features.py.
 """
 
 from __future__ import annotations
@@ -43,11 +47,12 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from optimizer.errors import DataError
+from optimizer.scoring.uplift_features import categories_of, check_features, feature_frame
 from optimizer.scoring.uplift_report import UpliftReport, build_report
-from optimizer.store.tables import read_table, require_columns, show, source_of
+from optimizer.store.tables import id_text, read_table, require_columns, show, source_of
 
 SHARED_CONTROL = "(shared control)"
-MAX_CATEGORIES = 255  # HistGradientBoosting bins one category per bin
+CALIBRATION_FOLDS = 3  # CalibratedClassifierCV's folds; an arm fitted needs this many responders and non-responders
 
 
 class Calibration(StrEnum):
@@ -105,6 +110,7 @@ class UpliftModel:
     control: dict[str, Any]
     value_per_response: dict[str, float]
     report: UpliftReport = field(repr=False)
+    notes: tuple[str, ...] = ()  # what a reader of the scores should know: an arm modelled by its rate alone
 
     @property
     def campaigns(self) -> tuple[str, ...]:
@@ -112,8 +118,12 @@ class UpliftModel:
 
 
 def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.DataFrame:
-    """Read a history file (.parquet or .csv), ids and campaign ids kept as text."""
-    return read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
+    """Read a history file (.parquet or .csv), ids and campaign ids kept as text; customer ids as
+    ``id_text`` writes them, so a parquet history's 12346 or 12346.0 is '12346', as in its CSV."""
+    history = read_table(Path(path), what="history", text_columns=(columns.customer_id, columns.campaign))
+    if columns.customer_id in history.columns:
+        history[columns.customer_id] = id_text(history[columns.customer_id])
+    return history
 
 
 FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0, "t": 1, "f": 0, "yes": 1, "no": 0, "y": 1, "n": 0}
@@ -155,9 +165,18 @@ def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArr
 
 
 def check_history(history: pd.DataFrame, columns: HistoryColumns, features: tuple[str, ...]) -> None:
-    """Columns present, treated/outcome binary, revenue finite; DataError otherwise."""
-    require_columns(history, (*columns.reserved(), *features), source_of(history, "the history table"), "history",
+    """Columns present, features a model can use (optimizer/scoring/uplift_features.py), treated/outcome
+    binary, revenue finite; DataError otherwise."""
+    source = source_of(history, "the history table")
+    require_columns(history, (*columns.reserved(), *features), source, "history",
                     "The history needs customer_id, campaign_id, treated, converted, revenue and the features")
+    if not features:
+        raise DataError(
+            f"There are no features to fit the response models on: the history has only the columns "
+            f"{', '.join(map(str, history.columns))}", where=source,
+            fix="Give a customer table with the customers' features (--customers), or add feature columns to the "
+            "history")
+    check_features(history, features, source)
     binary_column(history, columns.outcome, "Code customers who responded 1 and the others 0")
     if columns.revenue:
         number_column(history, columns.revenue)
@@ -180,45 +199,6 @@ def feature_names(history: pd.DataFrame, columns: HistoryColumns, options: Uplif
     if options.features is not None:
         return tuple(options.features)
     return tuple(str(c) for c in history.columns if str(c) not in columns.reserved())
-
-
-def categories_of(table: pd.DataFrame, features: tuple[str, ...]) -> dict[str, list[str]]:
-    """The levels of each text feature (booleans and numbers are used as numbers)."""
-    levels = {}
-    for name in features:
-        column = table[name]
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-            continue
-        levels[name] = sorted(column.dropna().astype(str).unique())
-        if len(levels[name]) > MAX_CATEGORIES:
-            raise DataError(
-                f"The feature '{name}' has {len(levels[name])} distinct text values, more than the "
-                f"{MAX_CATEGORIES} a model can use",
-                where="history table",
-                fix="Drop it from the features (an id or free text), or group its values",
-            )
-    return levels
-
-
-def feature_frame(table: pd.DataFrame, features: tuple[str, ...], categories: dict[str, list[str]]) -> pd.DataFrame:
-    """Model inputs: text features as categoricals with the fitted levels (unknown -> missing)."""
-    frame: dict[str, pd.Categorical | NDArray[np.float64]] = {}
-    for name in features:
-        column = table[name]
-        if name in categories:
-            frame[name] = pd.Categorical(column.astype("object").where(column.isna(), column.astype(str)),
-                                         categories=categories[name])
-            continue
-        values = pd.to_numeric(column.astype("object").replace({True: 1, False: 0}), errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy() & column.notna().to_numpy())
-        if bad.size:
-            raise DataError(
-                f"The feature '{name}' was numeric in the history but is {show(column.iat[bad[0]])} "
-                f"in row {bad[0] + 1}",
-                where="customers table", fix="Use the same column types as in the history",
-            )
-        frame[name] = values.to_numpy(float)
-    return pd.DataFrame(frame, index=table.index)
 
 
 @dataclass(frozen=True)
@@ -265,16 +245,32 @@ def check_arms(arms: ArmRows, y: NDArray[np.int64], minimum: int) -> None:
         check_responders(f"'{arms.control_name(j)}'", arms.control[j], y, minimum)
 
 
+def fewer_class(y: NDArray[np.int64]) -> tuple[int, str]:
+    """How many responders or non-responders ``y`` has, whichever are fewer, and which, counted
+    ('2 responders', '1 non-responder').
+
+    >>> fewer_class(np.array([0, 1, 0, 0]))
+    (1, '1 responder')
+    """
+    responders = int(y.sum())
+    fewer, kind = (responders, "responder") if responders <= len(y) - responders else (len(y) - responders,
+                                                                                      "non-responder")
+    return fewer, f"{fewer} {kind}{'' if fewer == 1 else 's'}"
+
+
 def check_responders(arm: str, mask: NDArray[np.bool_], y: NDArray[np.int64], minimum: int) -> None:
-    responders = int(y[mask].sum())
-    fewer = min(responders, int(mask.sum()) - responders)
+    """DataError when the arm has fewer than ``minimum`` responders or non-responders; the fix lowers
+    min_responders only as far as a fitted model goes (CALIBRATION_FOLDS)."""
+    fewer, counted = fewer_class(y[mask])
     if fewer < minimum:
-        kind = "responders" if responders == fewer else "non-responders"
+        lower = (f", pool this campaign with a similar one, or lower min_responders to {fewer}"
+                 if fewer >= CALIBRATION_FOLDS else
+                 f" or pool this campaign with a similar one (a model needs at least {CALIBRATION_FOLDS})")
         raise DataError(
-            f"The arm {arm} has {fewer} {kind} among {int(mask.sum()):,} customers; fitting a response model "
+            f"The arm {arm} has {counted} among {int(mask.sum()):,} customers; fitting a response model "
             f"needs at least {minimum} (min_responders)",
             where="history table",
-            fix="Use a longer history, pool this campaign with a similar one, or lower min_responders",
+            fix=f"Use a longer history{lower}",
         )
 
 
@@ -287,7 +283,30 @@ def make_classifier(options: UpliftOptions) -> Any:
     )
     if Calibration(options.calibration) is Calibration.NONE:
         return booster
-    return CalibratedClassifierCV(booster, method=str(options.calibration), cv=3)
+    return CalibratedClassifierCV(booster, method=str(options.calibration), cv=CALIBRATION_FOLDS)
+
+
+@dataclass(frozen=True)
+class ArmRate:
+    """The model of an arm whose rows hold fewer than CALIBRATION_FOLDS responders or non-responders:
+    its response rate for every customer (a classifier cannot be fitted, or calibrated, on so few)."""
+
+    rate: float
+
+    def predict_proba(self, x: pd.DataFrame) -> NDArray[np.float64]:
+        return np.column_stack([np.full(len(x), 1.0 - self.rate), np.full(len(x), self.rate)])
+
+
+def response_rate(y: NDArray[np.int64]) -> float:
+    """The share of responders (0 for no rows)."""
+    return float(y.mean()) if len(y) else 0.0
+
+
+def arm_model(x: pd.DataFrame, y: NDArray[np.int64], use: NDArray[np.bool_], options: UpliftOptions) -> Any:
+    """The arm's classifier fitted on rows ``use``, or its ArmRate when they are too few to fit one."""
+    if fewer_class(y[use])[0] < CALIBRATION_FOLDS:
+        return ArmRate(response_rate(y[use]))
+    return make_classifier(options).fit(x[use], y[use])
 
 
 Stage = Callable[[str], None]  # hears what a long step is doing now, e.g. to show it on a terminal
@@ -305,7 +324,7 @@ def fit_arms(x: pd.DataFrame, y: NDArray[np.int64], masks: dict[str, NDArray[np.
         if key not in fitted:
             if stage is not None:
                 stage(f"Fitting the {what} of {name} ({number} of {len(masks)}, {int(use.sum()):,} rows)")
-            fitted[key] = make_classifier(options).fit(x[use], y[use])
+            fitted[key] = arm_model(x, y, use, options)
         models[name] = fitted[key]
     return models
 
@@ -324,6 +343,8 @@ def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns()
     x = feature_frame(history, features, categories)
     values = value_per_response(history, columns, y, arms)
     holdout = np.random.default_rng(options.seed).random(len(history)) < options.holdout
+    notes = rate_notes(arms, y, ~holdout, f"the held-out report's model (fit without the {options.holdout:.0%} "
+                       "held out)" if options.refit else "the model (fit without the held-out rows)")
     models = (fit_arms(x, y, arms.treated, options, ~holdout, stage, "treated arm"),
               fit_arms(x, y, arms.control, options, ~holdout, stage, "control arm"))
     control_names = {j: arms.control_name(j) for j in arms.treated}
@@ -333,7 +354,23 @@ def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns()
         everything = np.ones(len(history), bool)
         models = (fit_arms(x, y, arms.treated, options, everything, stage, "treated arm, on all rows,"),
                   fit_arms(x, y, arms.control, options, everything, stage, "control arm, on all rows,"))
-    return UpliftModel(columns, features, categories, models[0], models[1], values, report)
+        notes += rate_notes(arms, y, everything, "the model (fit on all rows)")
+    return UpliftModel(columns, features, categories, models[0], models[1], values, report, tuple(notes))
+
+
+def rate_notes(arms: ArmRows, y: NDArray[np.int64], rows: NDArray[np.bool_], model: str) -> list[str]:
+    """A note for each arm whose ``rows`` hold too few responders or non-responders to fit a classifier
+    on: ``model`` ('the model (fit on all rows)') is its response rate for every customer (ArmRate)."""
+    masks = {**{f"campaign '{j}' (treated)": mask for j, mask in arms.treated.items()},
+             **{f"'{arms.control_name(j)}'": mask for j, mask in arms.control.items()}}
+    notes = []
+    for arm, mask in masks.items():
+        fewer, counted = fewer_class(y[mask & rows])
+        if fewer < CALIBRATION_FOLDS:
+            notes.append(f"{model} of the arm {arm} is its response rate, {response_rate(y[mask & rows]):.2%}, for "
+                         f"every customer: its {int((mask & rows).sum()):,} rows hold {counted}, fewer than the "
+                         f"{CALIBRATION_FOLDS} a classifier is fitted and calibrated on")
+    return notes
 
 
 def value_per_response(history: pd.DataFrame, columns: HistoryColumns, y: NDArray[np.int64],
@@ -359,7 +396,7 @@ def score_customers(model: UpliftModel, customers: pd.DataFrame, customer_id: st
         predicted.setdefault(id(estimator), estimator.predict_proba(x)[:, 1])
     p_treat = np.column_stack([predicted[id(model.treated[j])] for j in campaigns])
     p_control = np.column_stack([predicted[id(model.control[j])] for j in campaigns])
-    ids = customers[customer_id].astype(str).to_numpy(dtype=object)
+    ids = id_text(customers[customer_id]).to_numpy(dtype=object)
     return pd.DataFrame({
         "customer_id": np.repeat(ids, len(campaigns)),
         "campaign_id": np.tile(np.array(campaigns, dtype=object), len(ids)),

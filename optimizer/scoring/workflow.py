@@ -9,7 +9,9 @@ history, written in exactly the format ``cvo optimize`` reads.
                         report, and revenue per response of each campaign (a value_per_response)
 
 Features for the uplift models are the history's own columns plus, when a customer table is
-known, that table's columns joined on customer_id.
+known, that table's columns joined on customer_id; optimizer/scoring/uplift_inputs.py matches the
+ids (whole numbers however stored, surrounding blanks ignored), leaves out a column without values
+with a note, and checks every feature before the first fit.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from optimizer.scoring.uplift import (
     read_history,
     score_customers as score_responses,
 )
+from optimizer.scoring.uplift_inputs import Table, model_inputs
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
 from optimizer.store.file_sets import SET_KEY, write_in_set
 from optimizer.store.files import Writer, write_all
@@ -106,16 +109,17 @@ def score(
     tell = stage or (lambda text: None)
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
-    valued, table = None, None
+    valued, table, source = None, None, ""
     if transactions is not None and cutoff is not None:
         tell(f"Reading {transactions}")
         log = read_log(transactions, columns=transaction_columns, date_format=date_format,
                        drop_duplicates=drop_duplicates)
         _check_cutoff(log, cutoff, transactions)
         valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell, str(transactions))
-        table = valued.table
+        table, source = valued.table, f"the customer values from {transactions}"
     elif customers is not None:
         table = _read_customers(customers, customer_id or columns.customer_id, columns.customer_id)
+        source = str(customers)
     run = ScoreRun(table, None, None, None) if valued is None else ScoreRun(
         table, None, valued.value, None, valued.reading, valued.notes, valued.check, valued.dropout)
     if history is None:
@@ -123,16 +127,18 @@ def score(
     tell(f"Reading {history}")
     raw = _read_events(history, columns)
     columns, history_notes = _conversion_only(raw, columns, history)
-    events = _with_customer_features(raw, table, columns)
+    inputs = model_inputs(Table(raw, str(history)), None if table is None else Table(table, source), columns,
+                          options.cells if isinstance(options, CellOptions) else options.features)
+    events = inputs.events
     if isinstance(options, CellOptions):
         tell(f"Fitting the cells model on {len(events):,} rows")
         model = fit_cell_uplift(events, columns, options)
     else:
-        model = fit_uplift(events, columns, options, stage)
+        model = fit_uplift(events, columns, replace(options, features=inputs.features), stage)
     scored = table if table is not None else events.drop_duplicates(columns.customer_id)
     tell(f"Scoring {len(scored):,} customers")
     return replace(run, scores=score_responses(model, scored, columns.customer_id), model=model,
-                   notes=(*run.notes, *history_notes))
+                   notes=(*run.notes, *history_notes, *inputs.notes, *model.notes))
 
 
 def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: float, holdout_weeks: float,
@@ -222,13 +228,6 @@ def _read_events(path: Path, columns: HistoryColumns) -> pd.DataFrame:
     require_columns(events, [columns.customer_id], path, "history",
                     f"The history needs the columns {', '.join(columns.reserved())} and the features")
     return events
-
-
-def _with_customer_features(events: pd.DataFrame, table: pd.DataFrame | None, columns: HistoryColumns) -> pd.DataFrame:
-    if table is None:
-        return events
-    extra = [c for c in table.columns if c not in events.columns or c == columns.customer_id]
-    return events.merge(table[extra].astype({columns.customer_id: str}), on=columns.customer_id, how="left")
 
 
 def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:

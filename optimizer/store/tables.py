@@ -177,6 +177,16 @@ def exported_ids(ids: pd.Series) -> pd.Series:
     return text
 
 
+def id_key(ids: pd.Series) -> pd.Series:
+    """Customer ids as two tables are matched on: ``id_text``, surrounding blanks removed (an export
+    pads ids, it never means another customer by a blank).
+
+    >>> id_key(pd.Series([4.0, 12346.0])).tolist(), id_key(pd.Series([" C1", "C2 "])).tolist()
+    (['4', '12346'], ['C1', 'C2'])
+    """
+    return id_text(ids).str.strip()
+
+
 def row_label(path: Path | str, position: int) -> str:
     """Row numbers as a user finds them: CSV line numbers, 1-based parquet rows."""
     if is_csv(path):

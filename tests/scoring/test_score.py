@@ -79,6 +79,15 @@ def test_inputs_that_do_not_fit_together(tmp_path, args, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_min_responders_is_bounded_by_the_calibration_folds_as_its_help_says(tmp_path):
+    """Fewer than 3 responders cannot be split over the 3 folds of the calibration: the option says so
+    and refuses less (it allowed 1, and 3 to 5 crashed when the holdout took responders: tests/scoring/
+    test_uplift.py)."""
+    assert "at least 3, one per fold of the probability calibration" in " ".join(invoke("--help").output.split())
+    result = invoke("--history", "h.parquet", "--min-responders", "2", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "--min-responders" in result.output
+
+
 def test_customers_without_the_id_column(tmp_path):
     """The customer table is joined to the history on customer_id: name the file and the near column."""
     customers = tmp_path / "customers.parquet"

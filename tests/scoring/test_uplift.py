@@ -11,6 +11,8 @@ x1 and the segment, and an uplift per campaign that depends on other features:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +21,7 @@ from optimizer.errors import DataError
 from optimizer.scenario.data import load_scores
 from optimizer.scoring.uplift import (
     SHARED_CONTROL,
+    ArmRate,
     Calibration,
     HistoryColumns,
     UpliftOptions,
@@ -240,3 +243,46 @@ def test_flags_spelled_as_users_export_them_read_as_one_and_zero(yes, no):
         spelled[column] = np.where(history[column] == 1, yes, no).astype(object)
     assert binary_column(spelled, "treated", "").tolist() == history["treated"].tolist()
     assert binary_column(spelled, "converted", "").tolist() == history["converted"].tolist()
+
+
+def few_responders(responders: int, n: int = 900) -> tuple[pd.DataFrame, int]:
+    """A small history whose campaign 'sms' has exactly ``responders`` responders, all but one of
+    them in the rows the holdout draw of seed 0 holds out (30 %), and how many of its rows are not
+    held out: the report's model of 'sms' is fit on one responder among them."""
+    history = small_history(n)
+    held_out = np.random.default_rng(0).random(n) < 0.3
+    sms = ((history.campaign_id == "sms") & (history.treated == 1)).to_numpy()
+    keep = [*np.flatnonzero(sms & held_out)[: responders - 1], np.flatnonzero(sms & ~held_out)[0]]
+    history.loc[sms, "converted"] = 0
+    history.loc[keep, "converted"] = 1
+    return history, int((sms & ~held_out).sum())
+
+
+@pytest.mark.parametrize("responders", [3, 2])
+def test_an_arm_with_as_few_responders_as_min_responders_allows_is_fitted(responders):
+    """The random holdout leaves 'sms' one responder to fit the report's model on: that model is the
+    arm's rate, with a note, where CalibratedClassifierCV raised 'Requesting 3-fold cross-validation'.
+    The refit on all rows is calibrated when it has 3, the arm's rate when it has 2; the fix the
+    error of min_responders 30 gives works."""
+    history, rows = few_responders(responders)
+    fast = UpliftOptions(max_iter=5, min_responders=responders)
+    with pytest.raises(DataError) as error:
+        fit_uplift(history, options=replace(fast, min_responders=30))
+    fix = f"lower min_responders to {responders}" if responders >= 3 else "a model needs at least 3"
+    assert fix in str(error.value)
+    model = fit_uplift(history, options=fast)
+    assert model.notes[0] == (
+        f"the held-out report's model (fit without the 30% held out) of the arm campaign 'sms' (treated) is its "
+        f"response rate, {1 / rows:.2%}, for every customer: its {rows:,} rows hold 1 responder, fewer than the 3 a "
+        "classifier is fitted and calibrated on")
+    assert isinstance(model.treated["sms"], ArmRate) == (responders < 3) and len(model.notes) == 1 + (responders < 3)
+    scores = score_customers(model, history)
+    assert scores[["p_treat", "p_control"]].notna().all().all()
+
+
+def test_a_feature_without_values_is_refused_by_name():
+    """(cvo score leaves it out with a note: tests/scoring/test_uplift_inputs.py.) HistGradientBoosting
+    raised 'window shape cannot be larger than input array shape'."""
+    with pytest.raises(DataError, match=r"The feature 'fax' has no value in any of its 600 rows \(the history "
+                                        r"table\)\. Leave it out of the features, or fill it in"):
+        fit_uplift(small_history().assign(fax=np.nan), options=UpliftOptions(max_iter=5))

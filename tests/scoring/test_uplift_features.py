@@ -1,0 +1,33 @@
+"""optimizer/scoring/uplift_features.py: a column a model cannot use is named for what it is, with the
+file it came from."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from optimizer.errors import DataError
+from optimizer.scoring.uplift_features import categories_of, check_feature
+
+DAYS = pd.Series(pd.date_range("2024-01-01", periods=300, freq="D")).astype("datetime64[ns]")
+
+
+@pytest.mark.parametrize(("column", "said"), [
+    (DAYS, "is a date-time column (datetime64[ns]) with 300 distinct values"),
+    (DAYS.dt.strftime("%Y-%m-%d"), "is dates written as text (e.g. '2024-01-01') with 300 distinct values"),
+    (DAYS.dt.strftime("id%j%Y"), "has 300 distinct text values"),
+])
+def test_too_many_levels_are_named_as_dates_or_text_of_their_file(column, said):
+    with pytest.raises(DataError) as error:
+        check_feature(column, "signup", "crm.parquet")
+    assert str(error.value).startswith(f"The feature 'signup' {said}, more than the 255 a model can use (crm.parquet)")
+    fix = "Turn it into a number" if "date" in said else "Drop it from the features"
+    assert fix in str(error.value)
+
+
+def test_a_column_without_values_is_refused_and_few_dates_are_categories():
+    with pytest.raises(DataError, match=r"'fax' has no value in any of its 3 rows \(crm.csv\)"):
+        check_feature(pd.Series([None, None, None], dtype=object), "fax", "crm.csv")
+    months = pd.DataFrame({"month": DAYS.dt.to_period("M").astype(str), "x": 1.0})
+    check_feature(months["month"], "month", "crm.csv")
+    assert categories_of(months, ("month", "x")) == {"month": [f"2024-{m:02d}" for m in range(1, 11)]}
