@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT
-from optimizer.store.tables import exported_ids, require_columns, row_label, show
+from optimizer.store.tables import exported_ids, flag_values, require_columns, row_label, show
 
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
 OWN_COSTS = ("cost_per_contact", "cost_per_response")  # a contact's own (its offer variant's), when recorded
@@ -112,9 +112,9 @@ def _revenue(outcomes: pd.DataFrame, source: str) -> NDArray[np.float64]:
 
 
 def _converted(outcomes: pd.DataFrame, source: str) -> NDArray[np.int64]:
-    values = pd.to_numeric(outcomes["converted"], errors="coerce").to_numpy(float, na_value=np.nan)
-    _reject(outcomes, "converted", np.flatnonzero(~np.isin(values, (0.0, 1.0))), "0 or 1", source,
-            "Code customers who converted 1 (or true) and the others 0")
+    values = flag_values(outcomes["converted"])  # 1/0, true/false, yes/no: as a history's flags
+    _reject(outcomes, "converted", np.flatnonzero(np.isnan(values)), "0 or 1", source,
+            "Code customers who converted 1 (or true, yes) and the others 0")
     return values.astype(int)
 
 

@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column
-from optimizer.store.tables import require_columns, show, source_of
+from optimizer.store.tables import require_columns, row_label, show, source_of
 
 NO_CAMPAIGN = "(no campaign)"
 COLUMNS = HistoryColumns()
@@ -180,13 +180,14 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
     require_columns(history, needed, source_of(history, "the history table"), "history",
                     "The history needs the customer id, the campaign, treated (0/1) and the outcome to value")
     if history.empty:
-        raise DataError("The history has no customers", where="history table",
+        raise DataError("The history has no customers", where=source_of(history, "the history table"),
                         fix="Evaluate on a randomized history with one row per customer")
     ids = history[columns.customer_id].astype(str).to_numpy(dtype=object)
     duplicated = pd.Series(ids).duplicated().to_numpy()
     if duplicated.any():
         raise DataError(f"The customer '{ids[duplicated][0]}' appears more than once in the history "
-                        f"({int(duplicated.sum())} duplicate row(s))", where="history table",
+                        f"({int(duplicated.sum())} duplicate row(s))",
+                        where=row_label(source_of(history, "the history table"), int(np.flatnonzero(duplicated)[0])),
                         fix="Keep one row per customer: IPW values each randomized customer once")
     labels, treated = campaign_arms(history, columns)
     arms = (NO_CAMPAIGN, *sorted({str(label) for label in labels[treated == 1]}))
@@ -240,7 +241,7 @@ def feature_matrix(history: pd.DataFrame, columns: HistoryColumns, options: Eval
     if not features:
         raise DataError(
             f"The history has no feature columns to model propensities from: it holds only "
-            f"{', '.join(map(str, history.columns))}", where="history table",
+            f"{', '.join(map(str, history.columns))}", where=source_of(history, "the history table"),
             fix="Use --propensity shares for a completely randomized history, or add the customer features "
             "the assignment depended on")
     require_columns(history, features, source_of(history, "the history table"), "history",
@@ -258,7 +259,7 @@ def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
     if bad.size:
         raise DataError(
             f"The propensity '{name}' must be a probability in (0, 1] but is {show(history[name].iat[bad[0]])} "
-            f"in row {bad[0] + 1} ({bad.size} such row(s))", where="history table",
+            f"({bad.size} such row(s))", where=row_label(source_of(history, "the history table"), int(bad[0])),
             fix="Give the probability with which each customer got the arm they got; a customer who could not "
             "have got it cannot be used to value a plan")
     return values

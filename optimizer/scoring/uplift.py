@@ -49,7 +49,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from optimizer.errors import DataError
 from optimizer.scoring.uplift_features import categories_of, check_features, feature_frame
 from optimizer.scoring.uplift_report import UpliftReport, build_report
-from optimizer.store.tables import id_text, read_table, require_columns, show, source_of
+from optimizer.store.tables import flag_values, id_text, read_table, require_columns, row_label, show, source_of
 
 SHARED_CONTROL = "(shared control)"
 CALIBRATION_FOLDS = 3  # CalibratedClassifierCV's folds; an arm fitted needs this many responders and non-responders
@@ -126,26 +126,16 @@ def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.D
     return history
 
 
-FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0, "t": 1, "f": 0, "yes": 1, "no": 0, "y": 1, "n": 0}
-"""The spellings of a 0/1 column (any case, surrounding blanks ignored) besides numbers and booleans."""
-
-
 def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]:
-    """The column as 0/1 integers (1/0, true/false, yes/no, y/n, t/f in any case); DataError naming
-    the first row that is none of these."""
-    given = table[name].astype("object").replace({True: 1, False: 0})
-    text = given.map(lambda value: FLAGS.get(value.strip().lower(), value) if isinstance(value, str) else value)
-    values = pd.to_numeric(text, errors="coerce")
-    bad = np.flatnonzero(~np.isin(values.to_numpy(float), (0.0, 1.0)))
+    """The column as 0/1 integers (1/0, true/false, yes/no, y/n, t/f in any case: ``flag_values``);
+    DataError naming the file and line of the first row that is none of these."""
+    values = flag_values(table[name])
+    bad = np.flatnonzero(np.isnan(values))
     if bad.size:
         first = int(bad[0])
-        raise DataError(
-            f"The '{name}' column must be 0 or 1 but is {show(table[name].iat[first])} in row {first + 1} "
-            f"({bad.size} such row(s))",
-            where="history table",
-            fix=fix,
-        )
-    return values.to_numpy(int)
+        raise DataError(f"The '{name}' column must be 0 or 1 but is {show(table[name].iat[first])} ({bad.size} such "
+                        "row(s))", where=row_label(source_of(table, "the history table"), first), fix=fix)
+    return values.astype(int)
 
 
 def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArray[np.object_], NDArray[np.int64]]:
@@ -156,9 +146,8 @@ def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArr
     orphans = np.flatnonzero((treated == 1) & (labels == None))  # noqa: E711 (elementwise)
     if orphans.size:
         raise DataError(
-            f"Row {orphans[0] + 1} is treated but names no campaign in '{columns.campaign}' "
-            f"({orphans.size} such row(s))",
-            where="history table",
+            f"A row is treated but names no campaign in '{columns.campaign}' ({orphans.size} such row(s))",
+            where=row_label(source_of(history, "the history table"), int(orphans[0])),
             fix="Give every treated row the campaign it got; leave the campaign empty only for shared controls",
         )
     return labels, treated
@@ -187,11 +176,11 @@ def number_column(table: pd.DataFrame, name: str) -> NDArray[np.float64]:
     values = pd.to_numeric(table[name], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        raise DataError(
-            f"'{name}' must be a number but is {show(table[name].iat[bad[0]])} in row {bad[0] + 1} "
-            f"({bad.size} such row(s))",
-            where="history table", fix="Fill missing values with 0 for customers who bought nothing",
-        )
+        first, value = int(bad[0]), table[name].iat[int(bad[0])]
+        fix = "Fill missing values with 0 for customers who bought nothing" if table[name].isna().iat[first] else \
+            "Write plain numbers, without currency signs or thousands separators (12.5, not '€12,50')"
+        raise DataError(f"'{name}' must be a number but is {show(value)} ({bad.size} such row(s))",
+                        where=row_label(source_of(table, "the history table"), first), fix=fix)
     return values
 
 

@@ -127,6 +127,8 @@ def score(
     tell(f"Reading {history}")
     raw = _read_events(history, columns)
     columns, history_notes = _conversion_only(raw, columns, history)
+    if valued is not None:  # the values' id column is customer_id; the history may name its own
+        table = valued.table.rename(columns={"customer_id": columns.customer_id})
     inputs = model_inputs(Table(raw, str(history)), None if table is None else Table(table, source), columns,
                           options.cells if isinstance(options, CellOptions) else options.features)
     events = inputs.events

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
@@ -185,6 +186,20 @@ def id_key(ids: pd.Series) -> pd.Series:
     (['4', '12346'], ['C1', 'C2'])
     """
     return id_text(ids).str.strip()
+
+
+FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0, "t": 1, "f": 0, "yes": 1, "no": 0, "y": 1, "n": 0}
+"""The spellings of a 0/1 column (any case, surrounding blanks ignored) besides numbers and booleans."""
+
+
+def flag_values(column: pd.Series) -> NDArray[np.float64]:
+    """A 0/1 column as floats (1/0, true/false, yes/no, y/n, t/f in any case, booleans, 1.0), NaN
+    where a value is none of these (2, blank, 'maybe') for the caller to name."""
+    given = column.astype("object").replace({True: 1, False: 0})
+    text = given.map(lambda value: FLAGS.get(value.strip().lower(), value) if isinstance(value, str) else value)
+    values = pd.to_numeric(text, errors="coerce").to_numpy(float, na_value=np.nan)
+    flags: NDArray[np.float64] = np.where(np.isin(values, (0.0, 1.0)), values, np.nan)
+    return flags
 
 
 def row_label(path: Path | str, position: int) -> str:

@@ -242,6 +242,7 @@ BAD_INPUTS = {
                      "(outcomes.csv, line 6)", "Write 0 for customers who spent nothing"]),
     "text revenue": (set_cell("revenue", 0, "$10"), ["The 'revenue' of customer 't1' is '$10', not a number"]),
     "converted 2": (set_cell("converted", 2, 2), ["The 'converted' of customer 't3' is 2, not 0 or 1"]),
+    "converted maybe": (set_cell("converted", 2, "maybe"), ["The 'converted' of customer 't3' is 'maybe', not 0 or 1"]),
     "converted NaN": (set_cell("converted", 3, None), ["The 'converted' of customer 't4' is a missing value"]),
     "duplicate": (set_column("customer_id", lambda o: o["customer_id"].replace("t2", "t1")),
                   ["The customer 't1' appears more than once in the outcomes (1 duplicate row(s)) (outcomes.csv, line 3)"]),
@@ -320,3 +321,12 @@ def test_outcome_ids_as_an_export_wrote_them_match_the_plans(export: str) -> Non
     m = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
     assert m.campaigns[0].incremental_revenue.estimate == exact.campaigns[0].incremental_revenue.estimate
     assert m.outcomes_not_in_plan == 0 and m.campaigns[0].missing_outcomes == 0
+
+
+def test_converted_written_yes_no_or_true_false_is_read_as_a_historys_flags() -> None:
+    """Outcomes refused Yes/No and TRUE/FALSE, which the history accepts."""
+    contacts, outcomes = tiny()
+    exact = measure(contacts, outcomes, COSTS_A_B, source="outcomes.csv")
+    words = outcomes.assign(converted=outcomes["converted"].map({1: "Yes", 0: "no"}).where(
+        outcomes.index % 2 == 0, outcomes["converted"].map({1: "TRUE", 0: "false"})))
+    assert measure(contacts, words, COSTS_A_B, source="outcomes.csv").campaigns == exact.campaigns

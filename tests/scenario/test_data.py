@@ -90,7 +90,8 @@ def test_read_table_unsupported_suffix(tmp_path, suffix):
     with pytest.raises(DataError) as caught:
         read_table(path, what="scores")
     assert f"has the suffix '{suffix}'" in caught.value.message
-    assert caught.value.message.endswith("Use a .parquet or .csv file.")
+    assert caught.value.message.endswith("Use a .parquet or .csv file (or a compressed CSV: .csv.gz, .csv.zip, "
+                                         ".csv.bz2, .csv.xz).")
 
 
 def test_read_table_unreadable_parquet(tmp_path):

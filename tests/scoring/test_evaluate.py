@@ -140,15 +140,16 @@ def test_plan_campaign_missing_from_the_history(simulated):
 
 @pytest.mark.parametrize(("change", "expected"), [
     (lambda h: h.assign(propensity=np.where(h.index == 4, 0.0, h.propensity)),
-     r"The propensity 'propensity' must be a probability in \(0, 1\] but is 0.0 in row 5"),
+     r"The propensity 'propensity' must be a probability in \(0, 1\] but is 0.0 \(1 such row\(s\)\) \(the history "
+     r"table, row 5\)"),
     (lambda h: h.rename(columns={"revenue": "revenu"}),
      r"The history table has no column 'revenue'.*Did you mean 'revenu'\?"),
     (lambda h: pd.concat([h, h.iloc[:2]]), "The customer 'c0' appears more than once in the history"),
     (lambda h: h.assign(customer_id="x" + h.customer_id), "No customer of the history is in the plan"),
     (lambda h: h.assign(treated=h.treated.astype(object).where(h.index != 2, "maybe")),
-     "The 'treated' column must be 0 or 1 but is 'maybe' in row 3"),
+     r"The 'treated' column must be 0 or 1 but is 'maybe' \(1 such row\(s\)\) \(the history table, row 3\)"),
     (lambda h: h.assign(revenue=h.revenue.where(h.index != 7, np.nan)),
-     r"'revenue' must be a number but is a missing value \(NaN\) in row 8"),
+     r"'revenue' must be a number but is a missing value \(NaN\) \(1 such row\(s\)\) \(the history table, row 8\)"),
 ])
 def test_bad_history(simulated, change, expected):
     history, _ = simulated
@@ -232,7 +233,7 @@ def test_an_empty_history_is_an_error_without_warnings(simulated):
     history, _ = simulated
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(DataError, match=r"The history has no customers \(history table\)"):
+        with pytest.raises(DataError, match=r"The history has no customers \(the history table\)"):
             evaluate_plan(targeting(history), history.iloc[:0])
 
 

@@ -389,3 +389,24 @@ def test_a_score_run_killed_between_its_renames_leaves_no_mix_that_reads(tmp_pat
         read_table(tmp_path / new[0], what="customers")
     if renamed == 1:  # the old scores still go with the old report
         assert len(read_table(tmp_path / "scores.parquet", what="scores")) == len(run.scores)
+
+
+def test_values_from_a_log_and_a_history_that_names_its_own_id_column(tmp_path):
+    """--transactions with --history-column customer_id=Customer raised KeyError: 'Customer'."""
+    import numpy as np
+
+    export = shop_export(customers=80)
+    export.to_csv(tmp_path / "log.csv", index=False)
+    ids = [str(int(c)) for c in export["CustomerID"].dropna().unique()]
+    rng = np.random.default_rng(2)
+    history = pd.DataFrame({"Customer": ids, "campaign_id": "mail", "treated": rng.integers(0, 2, len(ids)),
+                            "converted": rng.integers(0, 2, len(ids))})
+    history["revenue"] = 10.0 * history["converted"]
+    history.to_csv(tmp_path / "history.csv", index=False)
+    result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", "2011-09-30", *RETAIL_OPTIONS,
+                    "--holdout-weeks", "0", "--history", str(tmp_path / "history.csv"), "--history-column",
+                    "customer_id=Customer", "--model", "cells", "--cells", "segment", "--min-responders", "3",
+                    "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert set(scores["customer_id"]) == set(pd.read_parquet(tmp_path / "out" / "customers.parquet")["customer_id"])

@@ -207,14 +207,16 @@ def test_non_binary_treated_or_outcome(column, value, shown):
     history.loc[5, column] = value
     with pytest.raises(DataError) as error:
         fit_uplift(history)
-    assert f"The '{column}' column must be 0 or 1 but is {shown} in row 6 (1 such row(s))" in str(error.value)
+    assert f"The '{column}' column must be 0 or 1 but is {shown} (1 such row(s)) (the history table, row 6)" \
+        in str(error.value)
 
 
 def test_treated_row_without_a_campaign():
     history = small_history()
     row = int(np.flatnonzero(history.treated == 1)[0])
     history.loc[row, "campaign_id"] = None
-    with pytest.raises(DataError, match=f"Row {row + 1} is treated but names no campaign in 'campaign_id'"):
+    with pytest.raises(DataError, match=rf"A row is treated but names no campaign in 'campaign_id' \(1 such row\(s\)\) "
+                                        rf"\(the history table, row {row + 1}\)"):
         fit_uplift(history)
 
 
@@ -224,7 +226,8 @@ def test_text_feature_with_too_many_values_and_bad_revenue():
         fit_uplift(history, HistoryColumns(customer_id="segment"))
     history = history.astype({"revenue": object})
     history.loc[3, "revenue"] = "n/a"
-    with pytest.raises(DataError, match="'revenue' must be a number but is 'n/a' in row 4"):
+    with pytest.raises(DataError, match=r"'revenue' must be a number but is 'n/a' \(1 such row\(s\)\) \(the history "
+                                        r"table, row 4\)\. Write plain numbers"):
         fit_uplift(history)
 
 
