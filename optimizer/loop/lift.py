@@ -50,6 +50,9 @@ from optimizer.plan.controls import TREATMENT
 from optimizer.store.tables import exported_ids
 
 ALL_CAMPAIGNS = "all campaigns"
+LISTED_NONRESPONDERS = 0.2  # outcomes with rows for this share of the contacted non-responders list them
+MISSING_GAP, MISSING_P = 0.2, 1e-3  # one group missing this much more often than the other, this surely: a gap
+SAID = {"treatment": "treated", "control": "control"}
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, 
     total = _measured(ALL_CAMPAIGNS, None, [(arm.counts["n_treatment"] / n_treated, arm) for arm in arms], None,
                       confidence)
     sent = contacts.loc[contacts["campaign_id"].notna().to_numpy(), "customer_id"].astype(str)  # forced ones too
-    extra = len(set(exported_ids(outcomes["customer_id"]).dropna().tolist()) - set(sent.tolist()))
+    extra = len(set(exported_ids(outcomes["customer_id"]).dropna().tolist()) - set(exported_ids(sent).tolist()))
     responders_from = "converted" if "converted" in joined else "revenue > 0"
     return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total,
                        has_value="value" in joined, unmeasured=unmeasured)
@@ -193,7 +196,8 @@ def _no_arm(rows: dict[str, NDArray[Any]]) -> str | None:
     if treated and control:
         return None
     if treated:
-        return f"no control group ({treated:,} treated, 0 control): its control_fraction was 0, so nobody was held out"
+        return (f"no control group ({treated:,} treated, 0 control): nobody was held out (a control_fraction of 0, or "
+                "an audience too small for its share to round to one customer)")
     return f"nobody treated (0 treated, {control:,} control): every customer was held out as a control"
 
 
@@ -201,42 +205,54 @@ def _unmeasurable(unmeasured: Mapping[str, str], plan: str) -> DataError:
     """The error when no campaign of the plan has both arms."""
     reasons = "; ".join(f"'{campaign}': {why}" for campaign, why in unmeasured.items())
     return DataError(f"No campaign can be measured against controls: {reasons}", where=plan,
-                     fix="Give the campaigns a control_fraction between 0 and 1 in the next run")
+                     fix="Give the campaigns a control_fraction between 0 and 1, and audiences large enough to hold "
+                     "out at least one customer each, in the next run")
 
 
 def _lists_nonresponders(joined: pd.DataFrame) -> bool:
-    """Whether the outcomes give a row to contacted customers who did not respond (converted 0, or
-    revenue 0): then a customer without a row is missing from the export, not a non-responder."""
-    return bool((joined["has_outcome"] & (joined["responded"] == 0)).any())
+    """Whether the outcomes list customers who did not respond, not only responders: rows for at
+    least LISTED_NONRESPONDERS of the contacted customers who did not respond (a buyers' file with a
+    refund row of 0 does not). Then a customer without a row is missing from the export."""
+    listed = int((joined["has_outcome"] & (joined["responded"] == 0)).sum())
+    nonresponders = int((joined["responded"] == 0).sum())  # those without a row count as 0
+    return nonresponders > 0 and listed >= LISTED_NONRESPONDERS * nonresponders
 
 
 def _check_coverage(arms: Sequence[_Arms], lists_nonresponders: bool, source: str) -> None:
-    """DataError when outcomes that name non-responders have no row for any customer of a
-    campaign's arm: counted as non-responders, the missing arm would make up (or hide) its uplift
-    (an export of the customers a sending tool sent to has no control group; another run's outcomes
-    have none of the campaign)."""
+    """DataError when outcomes that list non-responders miss one group of a campaign far more often
+    than the other (by MISSING_GAP or more, two-proportion z-test p < MISSING_P), or every customer
+    of it: counted as non-responders, the missing ones would make up (or hide) its uplift (a sending
+    tool's export has no control group; another week's outcomes miss most of this week's treated)."""
     if not lists_nonresponders:
         return  # responders only: a customer without a row did not respond
     for arm in arms:
         counts = arm.counts
-        gone = [name for name in ("treatment", "control") if counts[f"missing_{name}"] == counts[f"n_{name}"]]
-        if len(gone) == 2:
-            raise DataError(f"No customer of campaign '{arm.campaign_id}' ({counts['n_treatment']:,} treated, "
-                            f"{counts['n_control']:,} control) has a row in the outcomes, which name customers who "
-                            "did not respond: they are other customers' outcomes (another run's?)", where=source,
+        n = {group: counts[f"n_{group}"] for group in ("treatment", "control")}
+        missing = {group: counts[f"missing_{group}"] for group in n}
+        if missing == n:
+            raise DataError(f"No customer of campaign '{arm.campaign_id}' ({n['treatment']:,} treated, "
+                            f"{n['control']:,} control) has a row in the outcomes, which list customers who did "
+                            "not respond: they are other customers' outcomes (another run's?)", where=source,
                             fix="Measure the run the outcomes are of, or export this run's outcomes for every one "
                             "of its customers, controls included")
-        if gone:
-            name, other = gone[0], "control" if gone[0] == "treatment" else "treatment"
-            said = {"treatment": "treated", "control": "control"}
-            raise DataError(f"No customer of the {said[name]} group of campaign '{arm.campaign_id}' "
-                            f"({counts[f'n_{name}']:,}) has a row in the outcomes, while "
-                            f"{counts[f'n_{other}'] - counts[f'missing_{other}']:,} of its {counts[f'n_{other}']:,} "
-                            f"{said[other]} customers do, and the outcomes name customers who did not respond: "
-                            "counted as non-responders, the missing group would make up the campaign's uplift",
-                            where=source,
-                            fix="Export the outcomes of every customer of the run, the control groups included (0 "
-                            "for those who did not respond); a sending tool's export lists only those it sent to")
+        if _missing_apart(missing["treatment"], n["treatment"], missing["control"], n["control"]):
+            shares = {group: f"{missing[group]:,} of its {n[group]:,} {SAID[group]} customers "
+                             f"({missing[group] / n[group]:.0%})" for group in n}
+            raise DataError(f"The outcomes have no row for {shares['treatment']} but for {shares['control']} of "
+                            f"campaign '{arm.campaign_id}', and they list customers who did not respond: counted as "
+                            "non-responders, the missing ones would make up or hide its uplift", where=source,
+                            fix="Export the outcomes of every customer of this run, the control groups included (0 "
+                            "for those who did not respond); a sending tool's export lists only those it sent to, "
+                            "and another week's outcomes other customers")
+
+
+def _missing_apart(missing_treated: int, treated: int, missing_control: int, control: int) -> bool:
+    """Whether the treated and the control group miss their rows at shares MISSING_GAP or more apart,
+    and surely so (pooled two-proportion z-test, p < MISSING_P)."""
+    low, high = sorted((missing_treated / treated, missing_control / control))
+    pooled = (missing_treated + missing_control) / (treated + control)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / treated + 1 / control))
+    return high - low >= MISSING_GAP and se > 0 and 2 * stats.norm.sf((high - low) / se) < MISSING_P
 
 
 def _campaign_arms(campaign_id: str, rows: dict[str, NDArray[Any]], costs: Mapping[str, tuple[float, float]],

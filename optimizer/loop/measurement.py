@@ -133,7 +133,7 @@ def write_measurement(result: RunMeasurement, out_dir: Path, held_before: str | 
         if holds not in (None, result.run_id) and holds == held_before:
             raise RunFolderError(f"The folder holds run {holds}, not the measured run {result.run_id}: its "
                                  "measurement.json belongs beside its own run", where=str(path.parent),
-                                 fix="Leave out --out to write it into the run's folder, or give a folder of its own")
+                                 fix="Give --out the measured run's own folder, or a folder of its own")
         if holds not in (None, result.run_id):
             raise RunFolderError(f"The folder now holds run {holds}, not the measured run {result.run_id}: a run was "
                                  "written into it while this one was measured", where=str(path.parent),

@@ -20,6 +20,7 @@ from optimizer.store.tables import exported_ids, flag_values, require_columns, r
 
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
 OWN_COSTS = ("cost_per_contact", "cost_per_response")  # a contact's own (its offer variant's), when recorded
+MATCH_KEY = "_matched_id"  # the plan's and the outcomes' ids, both as exported_ids writes them
 
 
 def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str,
@@ -27,14 +28,20 @@ def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str
     """The contacted customers with their outcomes: customer_id, campaign_id, channel, group, has_outcome,
     revenue and/or converted as given (0 for customers with no outcome row), and responded (0/1).
 
-    Rows of ``contacts`` with no campaign_id (customers the plan did not contact) are left out.
+    Rows of ``contacts`` with no campaign_id (customers the plan did not contact) are left out. The
+    plan's ids and the outcomes' are matched as ``exported_ids`` writes both (1003.0 is 1003 on
+    either side); the result keeps the plan's.
     """
     contacted = _check_contacts(contacts, plan)
-    checked = _check_outcomes(outcomes, source)
-    joined = contacted.merge(checked, on="customer_id", how="left", indicator="has_outcome")
+    checked = _check_outcomes(outcomes, source).rename(columns={"customer_id": MATCH_KEY})
+    keys = exported_ids(contacted["customer_id"])
+    if keys.duplicated().any():  # the plan has both '4' and '4.0': its ids are matched as written
+        keys = contacted["customer_id"]
+    keyed = contacted.assign(**{MATCH_KEY: keys.to_numpy(dtype=object)})
+    joined = keyed.merge(checked, on=MATCH_KEY, how="left", indicator="has_outcome").drop(columns=MATCH_KEY)
     joined["has_outcome"] = joined["has_outcome"].eq("both").to_numpy()
     if not joined["has_outcome"].any():
-        first, theirs = contacted["customer_id"].iat[0], checked["customer_id"].iat[0]
+        first, theirs = contacted["customer_id"].iat[0], checked[MATCH_KEY].iat[0]
         raise DataError(f"None of the {len(contacted):,} contacted customers has a row in the outcomes "
                         f"(e.g. '{first}'; the outcomes start with '{theirs}')", where=source,
                         fix="Check that the outcomes are this run's and that customer ids are written alike")

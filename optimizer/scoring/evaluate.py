@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column
-from optimizer.store.tables import require_columns, row_label, show, source_of
+from optimizer.store.tables import flag_values, require_columns, row_label, show, source_of
 
 NO_CAMPAIGN = "(no campaign)"
 COLUMNS = HistoryColumns()
@@ -63,6 +63,7 @@ class EvaluateOptions:
     propensity_column: str | None = None
     features: tuple[str, ...] | None = None
     costs: Mapping[str, float] | None = None
+    some_costs: bool = False  # the costs may leave out campaigns (a scenario's, which knows not every one tested)
     self_normalised: bool = False
     bootstrap: int = 0
     seed: int = 0
@@ -158,6 +159,8 @@ class Evaluation:
 
     @property
     def value_basis(self) -> str:
+        if not self.costs:
+            return f"per customer: mean {self.outcome}, no contact cost charged (costs: {self.costs_source})"
         return f"per customer: mean {self.outcome} minus contact cost per customer (costs: {self.costs_source})"
 
     def differences(self) -> tuple[Difference, ...]:
@@ -192,7 +195,8 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
     labels, treated = campaign_arms(history, columns)
     arms = (NO_CAMPAIGN, *sorted({str(label) for label in labels[treated == 1]}))
     observed = np.where(treated == 1, pd.Index(arms).get_indexer(pd.Index(labels.astype(str))), 0)
-    outcome = number_column(history, options.outcome)
+    flags = flag_values(history[options.outcome])  # yes/no and true/false read as 1/0, as a history's flags are
+    outcome = flags if not np.isnan(flags).any() else number_column(history, options.outcome)
     propensity = estimate_propensity(history, observed, len(arms), columns, options)
     return RandomizedHistory(ids, arms, observed, outcome, propensity, arm_costs(arms, options.costs))
 
@@ -386,7 +390,15 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
     data = data.subset(matched)
     policy = deterministic_policy(data, arms.loc[pd.Index(data.customer_ids)].to_numpy())
     require_both_kinds_of_customer(data, policy)
-    data = replace(data, costs=arm_costs(data.arms, options.costs))
+    charged, uncharged = arm_costs(data.arms, options.costs), uncharged_arms(data.arms, options.costs)
+    if uncharged and not options.some_costs:
+        blanks = [name for name in uncharged if name != name.strip()]
+        raise ScenarioError(f"Costs were given for {', '.join(map(repr, options.costs or {}))} but not for "
+                            f"{', '.join(map(repr, uncharged))}, which the history tested: charged nothing, the plan "
+                            "and the baselines would not compare", where="--cost",
+                            fix="Give every campaign of the history its cost per contact (0 for a free one)" + (
+                                f"; {blanks[0]!r} has blanks around it: correct the history" if blanks else ""))
+    data = replace(data, costs=charged)
     return Evaluation(
         plan=policy_value(data, "plan", policy, options), baselines=baselines(data, policy, options),
         n_customers=data.n, n_unmatched=len(history) - data.n,
@@ -394,7 +406,7 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
         estimator="snipw" if options.self_normalised else "ipw",
         interval=f"bootstrap ({options.bootstrap})" if options.bootstrap else "normal",
         outcome=options.outcome, costs=dict(options.costs or {}),
-        costs_source="given" if options.costs else "none given", uncharged=uncharged_arms(data.arms, options.costs))
+        costs_source="given" if options.costs else "none given", uncharged=uncharged)
 
 
 def require_resamples(bootstrap: int) -> None:

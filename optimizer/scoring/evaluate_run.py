@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from optimizer.errors import ScenarioError
@@ -19,7 +20,7 @@ from optimizer.scoring.evaluate import COLUMNS, EvaluateOptions, Evaluation, eva
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, read_history
 from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, read_run
 from optimizer.store.object_runs import object_store_url, readable_run
-from optimizer.store.tables import read_table
+from optimizer.store.tables import flag_values, read_table
 
 
 def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryColumns = COLUMNS,
@@ -44,7 +45,8 @@ def evaluate_files(plan_path: Path | str, history_path: Path, columns: HistoryCo
                                 where="--cost", fix="Value the plan by a money outcome (--outcome revenue) to "
                                 "charge costs, or leave out --cost to compare conversion rates")
         costs, source = {}, f"none: '{options.outcome}' is 0/1, not money"
-    evaluation = evaluate_plan(plan, history, columns, replace(options, costs=costs or None))
+    evaluation = evaluate_plan(plan, history, columns, replace(options, costs=costs or None,
+                                                               some_costs=options.costs is None))
     return replace(evaluation, costs=costs, costs_source=source)
 
 
@@ -52,8 +54,7 @@ def _is_flag(history: pd.DataFrame, outcome: str) -> bool:
     """Whether the history's ``outcome`` column holds only 0 and 1 (a conversion, not money)."""
     if outcome not in history:
         return False  # randomized_history names the missing column
-    values = pd.to_numeric(history[outcome], errors="coerce").dropna()
-    return len(values) > 0 and bool(values.isin((0, 1)).all())
+    return len(history) > 0 and not np.isnan(flag_values(history[outcome])).any()
 
 
 def run_costs(plan_path: Path) -> tuple[dict[str, float], str]:

@@ -8,9 +8,9 @@ export pads ids, it never means another customer by a blank). Case, leading zero
 written as text are kept, since ids may differ by them. The ids written to scores.parquet are the
 scored table's, as ``id_text`` writes them (as cvo optimize reads them). A customer table that
 adds no column to the history's is only scored (a fitting half and an evaluation half have other
-customers). Otherwise, when no history id is a customer's and the history has no feature of its
-own, a DataError names both files with ids of each; when some are not, a note gives how many
-(their rows are fit with the customer table's features missing).
+customers). Otherwise, when no history id is a customer's, a DataError names both files with ids
+of each; when some are not, a note gives how many (their rows are fit with the customer table's
+features missing).
 
 Features. Every column of the joined table but the history's own (customer_id, campaign_id, treated,
 converted, revenue), or the ones chosen. A column without a value for any row of the history is left
@@ -109,8 +109,8 @@ def _empty_note(name: str, source: str, customers: Table | None) -> str:
 def join_customers(history: Table, customers: Table, columns: HistoryColumns) -> tuple[pd.DataFrame, list[str]]:
     """The history with the customer table's other columns, its rows matched on ``id_key``; a note
     when some history rows match no customer; DataError when the table repeats an id, or when none
-    matches and the history has no feature of its own. A customer table that adds no column is only
-    scored (its customers may be others than the history's: a fitting half and an evaluation half)."""
+    matches. A customer table that adds no column is only scored (its customers may be others than
+    the history's: a fitting half and an evaluation half)."""
     keys, wanted = id_key(customers.frame[columns.customer_id]), id_key(history.frame[columns.customer_id])
     check_unique(keys, customers.source)
     extra = [name for name in customers.frame.columns if name not in history.frame.columns]
@@ -119,8 +119,7 @@ def join_customers(history: Table, customers: Table, columns: HistoryColumns) ->
     known = keys.notna().to_numpy()
     found = customers.frame.loc[known, extra].set_axis(pd.Index(keys[known])).reindex(pd.Index(wanted))  # NaN: none
     matched = pd.Index(wanted).isin(pd.Index(keys[known]))
-    own = [name for name in history.frame.columns if name not in columns.reserved()]
-    if wanted.notna().any() and not matched.any() and not own:  # every feature would be missing for every row
+    if wanted.notna().any() and not matched.any():  # the table's features would be missing for every row
         raise _no_match(wanted, keys, history.source, customers.source)
     joined = pd.concat([history.frame.reset_index(drop=True), found.reset_index(drop=True)], axis=1)
     if matched.all() or not len(matched):

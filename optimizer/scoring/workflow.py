@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
 from optimizer.scoring.rfm import check_within_log, to_timestamp
@@ -46,10 +46,10 @@ from optimizer.scoring.uplift import (
 )
 from optimizer.scoring.uplift_inputs import Table, model_inputs
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
-from optimizer.store.file_sets import SET_KEY, write_in_set
+from optimizer.store.file_sets import set_record, write_in_set, written_with_record
 from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
-from optimizer.store.tables import read_table, require_columns
+from optimizer.store.tables import read_table, require_columns, row_label
 
 CUSTOMERS_FILE, SCORES_FILE, REPORT_FILE = "customers.parquet", "scores.parquet", "score_report.json"
 FEW_SPENDERS = 30  # customers with a repeat purchase below which the spend model is said to be a rough guess
@@ -221,7 +221,16 @@ def _read_customers(path: Path, id_column: str, history_id: str) -> pd.DataFrame
     require_columns(table, [id_column], path, "customers",
                     f"The customer table needs the id column '{id_column}': rename its id column, or name it "
                     "with --customers-column NAME")
+    require_ids(table, id_column, path, "customers table")
     return table.rename(columns={id_column: history_id}) if id_column != history_id else table
+
+
+def require_ids(table: pd.DataFrame, column: str, path: Path, what: str) -> None:
+    """DataError naming the first row of ``table`` without a customer id (blank or missing)."""
+    blank = np.flatnonzero(table[column].isna().to_numpy() | table[column].astype(str).str.strip().eq("").to_numpy())
+    if blank.size:
+        raise DataError(f"The {what} has {blank.size:,} row(s) without a customer id in '{column}'",
+                        where=row_label(path, int(blank[0])), fix="Give every row its customer id, or remove such rows")
 
 
 def _read_events(path: Path, columns: HistoryColumns) -> pd.DataFrame:
@@ -229,14 +238,15 @@ def _read_events(path: Path, columns: HistoryColumns) -> pd.DataFrame:
     events = read_history(path, columns)
     require_columns(events, [columns.customer_id], path, "history",
                     f"The history needs the columns {', '.join(columns.reserved())} and the features")
+    require_ids(events, columns.customer_id, path, "history")
     return events
 
 
 def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     """Write what the run produced into ``out_dir`` as one set, under the folder's lock: every file
     written aside first, then the earlier score run's files this one does not write (a
-    scores.parquet beside new customer values) removed where a score run wrote (its
-    score_report.json is there), then all renamed into place, the report last. Each table and the
+    scores.parquet beside new customer values) removed, those its score_report.json records (a
+    file the user put there stays), then all renamed into place, the report last. Each table and the
     report carry the run's set id (optimizer/store/file_sets.py): a reader refuses a table of
     another run than the report's (a run killed between two renames). Returns the paths."""
     set_id = uuid.uuid4().hex
@@ -244,12 +254,13 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     for name, table in ((CUSTOMERS_FILE, run.customers), (SCORES_FILE, run.scores)):
         if table is not None:
             files[name] = partial(_write_table, table=table, set_id=set_id)
-    report = {SET_KEY: set_id, **score_report(run)}
+    report = {**set_record(set_id, [*files]), **score_report(run)}
     files[REPORT_FILE] = lambda temp: temp.write_text(json.dumps(report, indent=2) + "\n")
     out_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(out_dir):
-        earlier = (out_dir / REPORT_FILE).is_file()  # a score run wrote here; else the files may be the user's
-        write_all(out_dir, files, removed=sorted({CUSTOMERS_FILE, SCORES_FILE} - files.keys()) if earlier else ())
+        stale = [name for name in sorted({CUSTOMERS_FILE, SCORES_FILE} - files.keys())
+                 if written_with_record(out_dir / name)]  # the earlier score run's, not a file of the user's
+        write_all(out_dir, files, removed=stale)
     return [out_dir / name for name in files]
 
 

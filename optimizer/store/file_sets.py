@@ -5,14 +5,15 @@ scores.parquet, score_report.json) renames them into place one by one: a run kil
 renames leaves files of two runs side by side, each whole. So each parquet file of a set carries
 the set's id and the name of its record (the JSON file written last, which carries the id too) in
 its metadata, and a reader of such a file refuses it when the record beside it names another set.
-A file without the id (written by anything else), or with no record beside it (copied elsewhere),
-is read as it is.
+A file without the id (written by anything else), with no record beside it (copied elsewhere), or
+one the record does not list (copied in under another name) is read as it is.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 from optimizer.errors import DataError
 
 SET_KEY, RECORD_KEY = "cvo_set", "cvo_set_record"  # parquet metadata keys; SET_KEY is also the record's
+FILES_KEY = "cvo_set_files"  # the record's list of the set's files
 
 
 def set_metadata(set_id: str, record: str) -> dict[bytes, bytes]:
@@ -33,27 +35,58 @@ def write_in_set(table: pa.Table, path: Path, set_id: str, record: str) -> None:
     pq.write_table(table.replace_schema_metadata(schema_metadata), path, compression="zstd")
 
 
+def set_record(set_id: str, files: list[str]) -> dict[str, object]:
+    """The keys a set's record (its JSON file) carries: the set's id and the names of its files."""
+    return {SET_KEY: set_id, FILES_KEY: files}
+
+
 def check_one_set(path: Path, what: str) -> None:
-    """DataError when the parquet file ``path`` belongs to a set whose record beside it names
-    another set: the two were written by different runs."""
+    """DataError when the parquet file ``path`` is one of a set whose record beside it names another
+    set: the two were written by different runs (a run killed between its renames, or a table
+    copied over one of the set's). A file the record does not list (copied in under another name)
+    is read as it is."""
+    marked = _marks(path)
+    if marked is None:
+        return
+    set_id, record_path = marked
+    record = _record(record_path)
+    if record is None or path.name not in record.get(FILES_KEY, [path.name]):
+        return  # no record beside it (copied elsewhere), or not one of the set's files
+    recorded = record.get(SET_KEY)
+    if recorded != set_id:
+        raise DataError(
+            f"The {what} file {path.name} was written by another run than the one {record_path.name} beside it "
+            f"records ({set_id[:12]} against {str(recorded)[:12]}): a run stopped between writing its "
+            "files, or the file was copied over one of them", where=str(path.parent),
+            fix=f"Run the command that wrote the folder again (cvo score --out {path.parent}); a table copied in on "
+            f"purpose needs another name than {path.name}, or the folder no {record_path.name}")
+
+
+def written_with_record(path: Path) -> bool:
+    """Whether the parquet file ``path`` belongs to the set its record beside it records."""
+    marked = _marks(path)
+    record = None if marked is None else _record(marked[1])
+    return marked is not None and record is not None and record.get(SET_KEY) == marked[0]
+
+
+def _marks(path: Path) -> tuple[str, Path] | None:
+    """The set id a parquet file carries and the path of its record, or None for a file without them."""
     try:
         metadata = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowException):
-        return  # not parquet, or unreadable: the reader says so
+        return None  # not parquet, or unreadable: the reader says so
     set_id, record = metadata.get(SET_KEY.encode()), metadata.get(RECORD_KEY.encode())
     if set_id is None or record is None:
-        return
-    record_path = path.parent / record.decode()
+        return None
+    return set_id.decode(), path.parent / record.decode()
+
+
+def _record(path: Path) -> dict[str, Any] | None:
+    """The record's JSON object; None when there is none; {} when it cannot be read."""
     try:
-        recorded = json.loads(record_path.read_text(encoding="utf-8")).get(SET_KEY)
+        loaded = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return  # copied on its own
-    except (OSError, ValueError, AttributeError):
-        recorded = None
-    if recorded != set_id.decode():
-        raise DataError(
-            f"The {what} file {path.name} was written by another run than the one {record_path.name} beside it "
-            f"records ({set_id.decode()[:12]} against {str(recorded)[:12]}): a run stopped between writing its "
-            "files, or the file was copied in from another folder", where=str(path.parent),
-            fix=f"Run the command that wrote the folder again (cvo score --out {path.parent}); if the file was "
-            f"copied in on purpose, remove {record_path.name} from the folder")
+        return None
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

@@ -84,7 +84,7 @@ def test_out_onto_another_runs_folder_says_so_not_that_a_run_came_in_meanwhile(s
     held = run_held(folder / "w2")
     with pytest.raises(RunFolderError, match=f"The folder holds run {held}, not the measured run") as caught:
         write_measurement(result, folder / "w2", held)
-    assert "Leave out --out" in caught.value.fix and not (folder / "w2" / MEASUREMENT_FILE).exists()
+    assert "the measured run's own folder" in caught.value.fix and not (folder / "w2" / MEASUREMENT_FILE).exists()
 
 
 def test_a_voided_run_is_measured_with_a_warning_and_a_live_one_without(sent):

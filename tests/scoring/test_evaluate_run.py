@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from evaluation_history import targeting
 
@@ -99,6 +100,32 @@ def test_a_history_campaign_without_a_cost_is_not_the_best_campaign_for_free(sim
     history, _ = simulated
     relabelled = history.assign(campaign_id=history["campaign_id"].mask(
         history["campaign_id"].eq("b") & (history.index % 2 == 0), "b "))
-    result = evaluate_plan(targeting(history), relabelled, options=EvaluateOptions(costs={"a": 0.3, "b": 5.0}))
+    costs = {"a": 0.3, "b": 5.0}
+    result = evaluate_plan(targeting(history), relabelled, options=EvaluateOptions(costs=costs, some_costs=True))
     assert result.uncharged == ("b ",) and result.baselines[1].name == "everybody: a"
     assert "left out of the best-campaign baseline: 'b '" in format_evaluation(result)
+    with pytest.raises(ScenarioError, match="Costs were given for 'a', 'b' but not for 'b '") as caught:
+        evaluate_plan(targeting(history), relabelled, options=EvaluateOptions(costs=costs))  # --cost: all or none
+    assert "'b ' has blanks around it" in caught.value.fix
+
+
+def test_costs_given_for_some_campaigns_are_refused(simulated):
+    """--cost vip_call=4 alone charged the plan's campaigns nothing and made 'everybody: vip_call' the
+    best baseline: plan - best came out +3.41 where, every campaign charged, it is -0.92."""
+    history, _ = simulated
+    with pytest.raises(ScenarioError, match="Costs were given for 'b' but not for 'a'"):
+        evaluate_plan(targeting(history), history, options=EvaluateOptions(costs={"b": 5.0}))
+
+
+def test_a_yes_no_outcome_is_read_as_flags_and_not_charged(simulated, tmp_path):
+    """converted written yes/no was refused as 'not a number', with a fix about currency signs."""
+    history, _ = simulated
+    history = history.assign(converted=np.where(history["revenue"] > 0, "yes", "no"))
+    history.to_csv(tmp_path / "history.csv", index=False)
+    targeting(history).to_parquet(tmp_path / "plan.parquet", index=False)
+    result = evaluate_files(tmp_path / "plan.parquet", tmp_path / "history.csv",
+                            options=EvaluateOptions(outcome="converted"))
+    numbers = evaluate_plan(targeting(history), history.assign(converted=(history["revenue"] > 0).astype(int)),
+                            options=EvaluateOptions(outcome="converted"))
+    assert result.plan.value == pytest.approx(numbers.plan.value) and result.costs == {}
+    assert "no contact cost charged" in result.value_basis

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ from optimizer.errors import DataError
 from optimizer.scenario.data import load_scores
 from optimizer.scoring import clv
 from optimizer.scoring.workflow import write_scores
+from optimizer.store.file_sets import set_record, write_in_set
 from optimizer.store.tables import read_table
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,17 +293,21 @@ def test_a_fit_that_did_not_converge_is_said_on_the_console(tmp_path, monkeypatc
 def test_the_output_is_checked_before_the_fit_and_an_earlier_runs_other_table_goes(tmp_path):
     """--out naming a file is refused at once (it was a FileExistsError traceback after the fit);
     customer values scored into the folder of an earlier history run leave no scores.parquet of
-    other customers beside them, while a folder no score run wrote keeps the user's own files."""
+    other customers beside them, while a file the earlier run did not write stays (a folder no score
+    run wrote, or a table the user copied in)."""
     (tmp_path / "afile").write_text("")
     shop_export(customers=30).to_csv(tmp_path / "log.csv", index=False)
     args = ["--transactions", str(tmp_path / "log.csv"), "--cutoff", "2011-06-30", *RETAIL_OPTIONS]
     refused = invoke(*args, "--out", str(tmp_path / "afile"))
     assert refused.exit_code == 7 and "The output folder is a file" in refused.output
-    for folder, earlier in (("scored", True), ("theirs", False)):
+    scores = pa.Table.from_pandas(pd.DataFrame({"customer_id": ["a"], "campaign_id": ["x"], "p_treat": [0.2],
+                                                "p_control": [0.1]}))
+    for folder, earlier in (("scored", True), ("theirs", False), ("copied", False)):
         (tmp_path / folder).mkdir()
-        (tmp_path / folder / "scores.parquet").write_text("earlier")
-        if earlier:
-            (tmp_path / folder / "score_report.json").write_text("{}")
+        write_in_set(scores, tmp_path / folder / "scores.parquet", "e" * 32, "score_report.json")
+        if folder != "theirs":  # 'copied': another run's record beside the user's copy of a table
+            (tmp_path / folder / "score_report.json").write_text(json.dumps(set_record("e" * 32 if earlier else
+                                                                                       "f" * 32, ["scores.parquet"])))
         assert invoke(*args, "--out", str(tmp_path / folder)).exit_code == 0
         assert (tmp_path / folder / "scores.parquet").exists() is not earlier
         assert (tmp_path / folder / "customers.parquet").exists()

@@ -152,3 +152,28 @@ def test_a_history_with_no_feature_to_fit_on_is_refused(tmp_path, customer_colum
         "There are no features to fit the response models on: the history has only the columns customer_id, "
         f"campaign_id, treated, converted, revenue ({paths['history']}). Give a customer table with the customers' "
         "features (--customers), or add feature columns to the history.")
+
+
+def test_no_id_match_is_refused_when_the_history_has_features_of_its_own(tmp_path):
+    """A history with a column of its own, none of whose ids is a customer's, was fit on that column
+    alone, with a note per missing feature and exit 0."""
+    history, customers = tables()
+    history["region"] = np.where(history.index % 2 == 0, "north", "south")
+    customers["customer_id"] = [f"C{i}" for i in customers["customer_id"]]
+    history["customer_id"] = [f"c{i}" for i in history["customer_id"]]
+    paths = written(tmp_path, history, customers, ".csv")
+    with pytest.raises(DataError, match="None of the 600 customer ids of the history is an id of the customers table"):
+        score(history=paths["history"], customers=paths["customers"], options=FAST)
+
+
+@pytest.mark.parametrize("table", ["history", "customers"])
+def test_rows_without_a_customer_id_are_refused_with_their_line(tmp_path, table):
+    """A history of blank ids was told its customer table's full columns 'have no values'; a customer
+    table with blank ids was scored into rows without an id."""
+    history, customers = tables()
+    frame = history if table == "history" else customers
+    frame["customer_id"] = frame["customer_id"].astype(object).where(frame.index != 4, None)
+    paths = written(tmp_path, history, customers, ".csv")
+    with pytest.raises(DataError, match=r"has 1 row\(s\) without a customer id in 'customer_id'") as caught:
+        score(history=paths["history"], customers=paths["customers"], options=FAST)
+    assert caught.value.where == f"{paths[table]}, line 6"
