@@ -68,6 +68,9 @@ def score(
                                        "--cells, shrunk to the arm mean).")] = "t-learner",
     cells: Annotated[str | None, typer.Option(help="The cells model's features, comma-separated, e.g. "
                                               "mens,womens,newbie.")] = None,
+    features: Annotated[str | None, typer.Option(help="The t-learner's features, comma-separated (default: every "
+                                                 "column of the history and the customer table but the history's "
+                                                 "own).", show_default=False)] = None,
     shrinkage: Annotated[float, typer.Option(min=0, help="The cells model's shrinkage: customers' worth of "
                                              "weight on the arm mean.")] = 100.0,
     min_responders: Annotated[int, typer.Option(min=3, help="Fewest responders (and non-responders) an arm "
@@ -87,7 +90,8 @@ def score(
     from optimizer.store.folders import claimed_output_folder
 
     try:
-        options = _response_options(model, cells, shrinkage, holdout=holdout, seed=seed, min_responders=min_responders)
+        options = _response_options(model, cells, shrinkage, features, holdout=holdout, seed=seed,
+                                    min_responders=min_responders)
         with claimed_output_folder(out), progress_console(quiet).status("Scoring …") as status:  # checked first
             run = run_score(history=history, customers=customers, transactions=transactions, cutoff=cutoff,
                             columns=_history_columns(history_column or []), options=options, months=months,
@@ -102,9 +106,10 @@ def score(
 
 
 def _response_options(
-    model: str, cells: str | None, shrinkage: float, **common: Unpack[_CommonOptions]
+    model: str, cells: str | None, shrinkage: float, features: str | None = None, **common: Unpack[_CommonOptions]
 ) -> UpliftOptions | CellOptions:
-    """UpliftOptions for --model t-learner, CellOptions for --model cells (which needs --cells)."""
+    """UpliftOptions for --model t-learner (its --features, if given), CellOptions for --model cells
+    (which needs --cells, its features)."""
     from optimizer.scoring.cells import CellOptions
     from optimizer.scoring.uplift import UpliftOptions
     from optimizer.scoring.workflow import ResponseModel
@@ -113,12 +118,24 @@ def _response_options(
         if cells is not None:
             raise ScenarioError("--cells was given but --model is t-learner", where="cvo score",
                                 fix="Add --model cells, or drop --cells")
-        return UpliftOptions(**common)
-    names = tuple(name.strip() for name in (cells or "").split(",") if name.strip())
+        chosen = _names(features or "")
+        if features is not None and not chosen:
+            raise ScenarioError("--features names no column", where="cvo score",
+                                fix="Give the feature columns comma-separated, e.g. --features recency,segment")
+        return UpliftOptions(features=chosen or None, **common)
+    if features is not None:
+        raise ScenarioError("--features was given but --model is cells", where="cvo score",
+                            fix="Give the cells model its features with --cells")
+    names = _names(cells or "")
     if not names:
         raise ScenarioError("--model cells needs --cells, the features whose combinations are the cells",
                             where="cvo score", fix="Add e.g. --cells mens,womens,newbie")
     return CellOptions(cells=names, shrinkage=shrinkage, **common)
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """'a, b,c' as ('a', 'b', 'c')."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def _history_columns(pairs: list[str]) -> HistoryColumns:

@@ -45,7 +45,8 @@ def check_feature(column: pd.Series, name: str, where: str) -> None:
     no value in any row, or it is text or dates of more than MAX_CATEGORIES distinct values."""
     if has_no_value(column):
         raise DataError(f"The feature '{name}' has no value in any of its {len(column):,} rows", where=where,
-                        fix="Leave it out of the features, or fill it in")
+                        fix="Leave it out of the features (cvo score --features: the columns to fit on), or fill "
+                        "it in")
     if is_number(column):
         return
     levels = int(column.dropna().astype(str).nunique())
@@ -54,8 +55,10 @@ def check_feature(column: pd.Series, name: str, where: str) -> None:
         raise DataError(
             f"The feature '{name}' {dates or 'has'} {levels:,} distinct {'values' if dates else 'text values'}, "
             f"more than the {MAX_CATEGORIES} a model can use", where=where,
-            fix="Turn it into a number (e.g. the days from it to the campaign), or leave it out of the features"
-            if dates else "Drop it from the features (an id or free text), or group its values")
+            fix="Turn it into a number (e.g. the days from it to the campaign), or leave it out of the features "
+            "(cvo score --features: the columns to fit on)" if dates else
+            "Leave it out of the features (an id or free text; cvo score --features: the columns to fit on), or group "
+            "its values")
 
 
 def _dates(column: pd.Series) -> str:

@@ -170,5 +170,5 @@ def check_scored(features: tuple[str, ...], history: Table, customers: Table) ->
         raise DataError(
             f"The history's column '{missing[0]}'{more} is a feature, but the customers table, whose customers "
             "are scored on the features, has no such column", where=f"{history.source}; {customers.source}",
-            fix=f"{hint + ' ' if hint else ''}Add '{missing[0]}' to the customers table, or drop it from the "
-            "history")
+            fix=f"{hint + ' ' if hint else ''}Add '{missing[0]}' to the customers table, or leave it out of the "
+            "features (cvo score --features: the columns to fit on)")

@@ -21,7 +21,7 @@ def test_too_many_levels_are_named_as_dates_or_text_of_their_file(column, said):
     with pytest.raises(DataError) as error:
         check_feature(column, "signup", "crm.parquet")
     assert str(error.value).startswith(f"The feature 'signup' {said}, more than the 255 a model can use (crm.parquet)")
-    fix = "Turn it into a number" if "date" in said else "Drop it from the features"
+    fix = "Turn it into a number" if "date" in said else "Leave it out of the features"
     assert fix in str(error.value)
 
 

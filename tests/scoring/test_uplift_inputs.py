@@ -111,7 +111,7 @@ def test_a_history_feature_the_customers_lack_is_refused_before_any_fit(tmp_path
     assert str(error.value) == (
         f"The history's column 'const' is a feature, but the customers table, whose customers are scored on the "
         f"features, has no such column ({paths['history']}; {paths['customers']}). Add 'const' to the customers "
-        "table, or drop it from the history.")
+        "table, or leave it out of the features (cvo score --features: the columns to fit on).")
     assert not [stage for stage in heard if stage.startswith("Fitting")]
 
 
@@ -177,3 +177,18 @@ def test_rows_without_a_customer_id_are_refused_with_their_line(tmp_path, table)
     with pytest.raises(DataError, match=r"has 1 row\(s\) without a customer id in 'customer_id'") as caught:
         score(history=paths["history"], customers=paths["customers"], options=FAST)
     assert caught.value.where == f"{paths[table]}, line 6"
+
+
+def test_features_chosen_on_the_command_line_are_the_ones_fitted_on(tmp_path):
+    """The fixes said 'leave it out of the features', which only the Python API could do: 'const', a
+    history column the customers lack, is refused as a feature, and chosen out the run scores."""
+    history, customers = tables()
+    paths = written(tmp_path, history.assign(const=1.0), customers)
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["score", "--history", str(paths["history"]), "--customers", str(paths["customers"]), "--features",
+              "x, segment", "--min-responders", "5", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    refused = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["score", "--history", str(paths["history"]), "--model", "cells", "--cells", "segment", "--features", "x",
+              "--out", str(tmp_path / "cells")])
+    assert refused.exit_code == 2 and "--features was given but --model is cells" in refused.output
