@@ -468,11 +468,12 @@ def test_a_measured_run_shows_uplift_roi_and_personas(tmp_path):
                 "total": {**campaign, "campaign_id": "all campaigns"},
                 "personas": [{"campaign_id": "winback_coupon", "group": "segment == 'New'", "direction": "worse",
                               "suggested_rule": "not (segment == 'New')", "p_adjusted": 0.0012}],
-                "personas_note": None}
+                "personas_note": None, "unmeasured": {"vip_call": "no control group (40 treated, 0 control)"}}
     (out / "measurement.json").write_text(json.dumps(measured))
     page = text_of(write_report(out).read_text(encoding="utf-8"))
     for figure in ("+3.77pp [+2.36, +5.17]", "+5,146 [+3,453, +6,840]", "+166% [+78, +253]", "1,938",
-                   "not (segment == 'New')", "0.0012"):
+                   "not (segment == 'New')", "0.0012", "Not measured: vip_call (no control group (40 treated, 0 "
+                   "control))."):
         assert figure in page, figure
     assert "Not measured yet" not in page
 
