@@ -160,11 +160,14 @@ class _Arms:
 
 
 def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, tuple[float, float]], *,
-            source: str, confidence: float = 0.95, plan: str = "the plan's contacts") -> Measurement:
+            source: str, confidence: float = 0.95, plan: str = "the plan's contacts",
+            others: int | None = None) -> Measurement:
     """Measure each campaign of ``contacts`` on ``outcomes`` (read from ``source``), see the module docstring.
 
-    ``costs`` maps campaign_id to (cost_per_contact, cost_per_response). DataError for bad input names
-    ``source`` (the outcomes) or ``plan`` (the contacts)."""
+    ``costs`` maps campaign_id to (cost_per_contact, cost_per_response); ``others``: the rows of the
+    outcomes file about customers the plan did not contact, when ``outcomes`` holds only the plan's
+    (``outcomes_of``; None: counted here). DataError for bad input names ``source`` (the outcomes) or
+    ``plan`` (the contacts)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
     joined = join_outcomes(contacts, outcomes, source=source, plan=plan)
@@ -182,7 +185,8 @@ def measure(contacts: pd.DataFrame, outcomes: pd.DataFrame, costs: Mapping[str, 
     total = _measured(ALL_CAMPAIGNS, None, [(arm.counts["n_treatment"] / n_treated, arm) for arm in arms], None,
                       confidence)
     sent = contacts.loc[contacts["campaign_id"].notna().to_numpy(), "customer_id"].astype(str)  # forced ones too
-    extra = len(set(exported_ids(outcomes["customer_id"]).dropna().tolist()) - set(exported_ids(sent).tolist()))
+    extra = others if others is not None else len(
+        set(exported_ids(outcomes["customer_id"]).dropna().tolist()) - set(exported_ids(sent).tolist()))
     responders_from = "converted" if "converted" in joined else "revenue > 0"
     return Measurement(source, confidence, responders_from, "revenue" in joined, extra, rows, total,
                        has_value="value" in joined, unmeasured=unmeasured)

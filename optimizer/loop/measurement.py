@@ -22,7 +22,7 @@ import pandas as pd
 
 from optimizer.errors import CvoError, HistoryError, RunFolderError
 from optimizer.loop.lift import Measurement, measure
-from optimizer.loop.outcomes import join_outcomes
+from optimizer.loop.outcomes import join_outcomes, outcomes_of
 from optimizer.loop.personas import Persona, sub_personas
 from optimizer.scenario.data import load_customers
 from optimizer.scenario.schema import load_scenario
@@ -71,8 +71,9 @@ def measure_run(
     costs = {campaign: (per_contact, per_response) for campaign, per_contact, per_response in zip(
         campaigns["campaign_id"], campaigns["cost_per_contact"], campaigns["cost_per_response"])}
     plan = f"run {record['run_id']}"
+    table, others = outcomes_of(contacts, table)
     tell(f"Measuring {len(contacts):,} contacts against their control groups …")
-    measured = measure(contacts, table, costs, source=str(outcomes), plan=plan)
+    measured = measure(contacts, table, costs, source=str(outcomes), plan=plan, others=others)
     features, note = _features(record, customers)
     personas: list[Persona] = []
     if features is not None:

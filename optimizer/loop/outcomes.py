@@ -54,6 +54,20 @@ def join_outcomes(contacts: pd.DataFrame, outcomes: pd.DataFrame, *, source: str
     return joined
 
 
+def outcomes_of(contacts: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of ``outcomes`` about customers the plan contacted (ids matched as ``join_outcomes``
+    matches them), and how many other rows there are: a shop's file of every customer is checked and
+    joined on the plan's rows alone (10^7 rows for 10^4 contacted took 33 s and 3.1 GB)."""
+    if "customer_id" not in outcomes:
+        return outcomes, 0  # _check_outcomes names the missing column
+    sent = exported_ids(contacts.loc[contacts["campaign_id"].notna().to_numpy(), "customer_id"].astype(str))
+    ids = exported_ids(outcomes["customer_id"])
+    mine = (ids.isin(pd.Index(sent.dropna())) | ids.isna()).to_numpy()  # a row without an id is named later
+    if mine.all() or not mine.any():
+        return outcomes, int((~mine).sum())  # nothing to drop, or nothing matches: join_outcomes says so
+    return outcomes[mine], int((~mine).sum())
+
+
 def _check_contacts(contacts: pd.DataFrame, plan: str) -> pd.DataFrame:
     require_columns(contacts, CONTACT_COLUMNS, plan, "contacts", "The contacts are the plan's assignments table")
     forced = contacts["group"].eq(FORCED).fillna(False).to_numpy(bool)

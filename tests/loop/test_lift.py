@@ -22,7 +22,7 @@ from scipy import stats
 from optimizer.errors import DataError
 from optimizer.loop.lift import ALL_CAMPAIGNS, measure
 from optimizer.loop.lift_text import format_measurement
-from optimizer.loop.outcomes import join_outcomes
+from optimizer.loop.outcomes import join_outcomes, outcomes_of
 
 COSTS_A_B = {"a": (1.0, 2.0), "b": (0.5, 0.0)}
 
@@ -382,3 +382,18 @@ def test_a_plans_ids_written_as_floats_match_outcomes_written_either_way() -> No
     for written in (outcomes["customer_id"].map(number), outcomes["customer_id"].map(number).str[:-2]):
         m = measure(contacts, outcomes.assign(customer_id=written), {"a": (1.0, 0.0)}, source="outcomes.csv")
         assert m.campaigns == exact and m.outcomes_not_in_plan == 0
+
+
+def test_a_file_of_every_customer_is_measured_on_the_plans_rows_alone() -> None:
+    """A shop's file of all its customers (10^7 rows for 10^4 contacted) was checked and joined whole:
+    33 s and 3.1 GB. The plan's rows give the same figures; the others are counted, and a bad value
+    in one of them does not stop the measurement."""
+    contacts, outcomes = sent()
+    shop = pd.concat([outcomes, pd.DataFrame({"customer_id": [f"x{i}" for i in range(1000)], "converted": 0,
+                                              "revenue": ["n/a"] + [0.0] * 999})], ignore_index=True)
+    mine, others = outcomes_of(contacts, shop)
+    assert len(mine) == len(outcomes) and others == 1000
+    whole = measure(contacts, outcomes.assign(revenue=outcomes["revenue"].astype(object)), {"a": (1.0, 0.0)},
+                    source="outcomes.csv")
+    m = measure(contacts, mine, {"a": (1.0, 0.0)}, source="outcomes.csv", others=others)
+    assert m.campaigns == whole.campaigns and m.outcomes_not_in_plan == 1000
