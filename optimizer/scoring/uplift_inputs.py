@@ -1,7 +1,7 @@
 """What ``cvo score`` fits its response models on: the campaign history joined to the customer table,
 and the features chosen from both, all checked before the first model is fit.
 
-Ids. The history's customer_id and the customer table's id are matched as ``id_key`` writes them
+Ids. The history's customer_id and the customer table's id are matched as ``id_text`` writes them
 (optimizer/store/tables.py): a whole number the same however a table stores it (4, 4.0, '4'), text
 as written but for surrounding blanks, which are ignored (' C1' and 'C1 ' are customer 'C1': an
 export pads ids, it never means another customer by a blank). Case, leading zeros and a '.0'
@@ -31,7 +31,7 @@ import pandas as pd
 from optimizer.errors import DataError, did_you_mean
 from optimizer.scoring.uplift import HistoryColumns
 from optimizer.scoring.uplift_features import check_feature, has_no_value
-from optimizer.store.tables import id_key, row_label, show
+from optimizer.store.tables import id_text, row_label, show
 
 _LIKELY_CAUSES: tuple[tuple[Callable[[pd.Series], pd.Series], str], ...] = (
     (lambda ids: ids.str.lower(), "they differ in upper and lower case"),
@@ -107,11 +107,11 @@ def _empty_note(name: str, source: str, customers: Table | None) -> str:
 
 
 def join_customers(history: Table, customers: Table, columns: HistoryColumns) -> tuple[pd.DataFrame, list[str]]:
-    """The history with the customer table's other columns, its rows matched on ``id_key``; a note
+    """The history with the customer table's other columns, its rows matched on ``id_text``; a note
     when some history rows match no customer; DataError when the table repeats an id, or when none
     matches. A customer table that adds no column is only scored (its customers may be others than
     the history's: a fitting half and an evaluation half)."""
-    keys, wanted = id_key(customers.frame[columns.customer_id]), id_key(history.frame[columns.customer_id])
+    keys, wanted = id_text(customers.frame[columns.customer_id]), id_text(history.frame[columns.customer_id])
     check_unique(keys, customers.source)
     extra = [name for name in customers.frame.columns if name not in history.frame.columns]
     if not extra:  # the customers are only scored, on the history's own features: nothing to join

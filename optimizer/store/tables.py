@@ -3,20 +3,21 @@ and their rows and values named the way a user finds them (CSV line numbers, 1-b
 
 from __future__ import annotations
 
-import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
 from optimizer.store.file_sets import check_one_set
 
-_FLOAT_ID = re.compile(r"(-?\d+)\.0+")
-_WHOLE_ID = re.compile(r"-?\d+(?:\.0+)?")  # 12346 or 12346.0: one customer, however the export wrote it
+_UNTIDY_ID = r"^\s|\s$|^-?\d+\.0+$"  # an id with blanks around it, or a whole number written with '.0'
+_WHOLE_TEXT_ID = r"^(-?\d+)\.0+$"
 COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".zip": "zip", ".xz": "xz"}  # after .csv: pandas reads them
 _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
              b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet",
@@ -154,38 +155,36 @@ def _check_not_utf16(path: Path, what: str) -> None:
 
 
 def id_text(ids: pd.Series) -> pd.Series:
-    """Customer ids as text, the same however a table stored them: whole numbers without '.0'
-    (12346.0 and 12346 are one customer), text as it is."""
+    """Customer ids as text, the same however a table stored or an export wrote them: whole numbers
+    without '.0' (12346.0, '12346.0' and 12346 are one customer) and without surrounding blanks
+    (' C1' is 'C1': an export pads ids, it never means another customer by a blank); other text as
+    it is, zero padding and case included. Each id on its own, so parts of one table agree.
+
+    >>> id_text(pd.Series([4.0, 12346.0])).tolist(), id_text(pd.Series([" C1", "12.0 ", "007"])).tolist()
+    (['4', '12346'], ['C1', '12', '007'])
+    """
     if pd.api.types.is_float_dtype(ids) and bool(np.all(np.mod(ids.dropna(), 1) == 0)):
         return ids.astype("Int64").astype("string")  # missing ids stay missing
-    return ids.astype(str)
+    text = ids.astype(str)
+    values = text.to_numpy(dtype=object)
+    arrow = pa.array(values, type=pa.string(), from_pandas=True)  # a missing id (kept missing) is null
+    if not pc.any(pc.match_substring_regex(arrow, _UNTIDY_ID)).as_py():
+        return text  # the usual table: nothing to tidy (0.5 s for 10^7 ids, the tidying 2 s)
+    tidy = pc.replace_substring_regex(pc.utf8_trim_whitespace(arrow), _WHOLE_TEXT_ID, r"\1")
+    return pd.Series(np.where(pd.isna(values), values, tidy.to_numpy(zero_copy_only=False)), index=ids.index,
+                     dtype=object)
 
 
 def exported_ids(ids: pd.Series) -> pd.Series:
-    """Customer ids as an export wrote them, as text: surrounding spaces stripped, blank as missing
-    (NA), and '12346.0' as '12346' when every id is such a whole number (a float column with gaps
-    written out); other ids as written, zero padding included."""
+    """Customer ids as an export wrote them, as text the way ``id_text`` writes them (12346.0 and
+    ' 12346 ' are '12346'), blank and missing ids as missing (NA)."""
     if pd.api.types.is_float_dtype(ids):
-        whole: pd.Series = id_text(ids)  # 12346.0 as 12346, like the customer and list tables
+        whole: pd.Series = id_text(ids)
         if whole.dtype == "string":
             return whole
-    stripped_text = ids.astype("string").str.strip()
-    text: pd.Series = stripped_text.where(stripped_text != "", pd.NA)
-    present = text.dropna()
-    if len(present) and present.str.fullmatch(_WHOLE_ID).all():
-        stripped: pd.Series = text.str.replace(_FLOAT_ID, r"\1", regex=True)
-        return stripped
+    stripped = ids.astype("string").str.strip()
+    text: pd.Series = stripped.mask(stripped == "").str.replace(_WHOLE_TEXT_ID, r"\1", regex=True)
     return text
-
-
-def id_key(ids: pd.Series) -> pd.Series:
-    """Customer ids as two tables are matched on: ``id_text``, surrounding blanks removed (an export
-    pads ids, it never means another customer by a blank).
-
-    >>> id_key(pd.Series([4.0, 12346.0])).tolist(), id_key(pd.Series([" C1", "C2 "])).tolist()
-    (['4', '12346'], ['C1', 'C2'])
-    """
-    return id_text(ids).str.strip()
 
 
 FLAGS = {"1": 1, "0": 0, "true": 1, "false": 0, "t": 1, "f": 0, "yes": 1, "no": 0, "y": 1, "n": 0}

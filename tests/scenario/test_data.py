@@ -311,3 +311,11 @@ def test_unscored_pairs_are_simply_not_eligible(tmp_path):
     expected = [[True, True], [True, True], [True, True], [False, True], [False, False]]
     assert formulation.scored.tolist() == expected
     assert formulation.problem.eligible.tolist() == expected
+
+
+def test_customer_ids_apart_only_by_blanks_are_one_customer_refused_twice(tmp_path):
+    """'C4' and 'C4 ' were two customers: validate said valid, and the plan e-mailed C4 twice."""
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id,ltv\nC3,1\nC4,2\nC4 ,3\n")
+    with pytest.raises(DataError, match="The customer id 'C4' appears more than once"):
+        load_customers(path, "customer_id")

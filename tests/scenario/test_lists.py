@@ -160,3 +160,15 @@ def test_a_missing_list_file_names_its_scenario_key(tmp_path: Path) -> None:
         with pytest.raises(DataError, match=rf"gone.csv does not exist .* Check the {re.escape(key)} path in the "
                                             "scenario"):
             read_lists(load_scenario(scenario_file(tmp_path, **keys)), IDS)
+
+
+@pytest.mark.parametrize("written", [lambda ids: [f" {i} " for i in ids], lambda ids: [f"{i}.0" for i in ids]])
+def test_a_do_not_contact_list_written_another_way_still_excludes_its_customers(tmp_path: Path, written) -> None:
+    """Ids padded with blanks or written 12340.0 in a CSV matched no customer: counted as 'not in the
+    customers table', and those customers were contacted (a sceptical user's 49 and 52 of 150)."""
+    customers = pd.DataFrame({"customer_id": ["12340", "12341", "12342"], "email": [True, True, True]})
+    customers.to_csv(tmp_path / "shop.csv", index=False)
+    listed(tmp_path, "dnc.csv", customer_id=written(["12340", "12342"]))
+    data = load_data(load_scenario(scenario_file(tmp_path, customers="shop.csv", excluded=["dnc.csv"])))
+    assert data.lists.excluded is not None and data.lists.excluded.tolist() == [True, False, True]
+    assert data.lists.files[0]["not_in_customers"] == 0

@@ -287,5 +287,5 @@ def test_a_feature_without_values_is_refused_by_name():
     """(cvo score leaves it out with a note: tests/scoring/test_uplift_inputs.py.) HistGradientBoosting
     raised 'window shape cannot be larger than input array shape'."""
     with pytest.raises(DataError, match=r"The feature 'fax' has no value in any of its 600 rows \(the history "
-                                        r"table\)\. Leave it out of the features, or fill it in"):
+                                        r"table\)\. Leave it out of the features \(cvo score --features"):
         fit_uplift(small_history().assign(fax=np.nan), options=UpliftOptions(max_iter=5))
