@@ -12,6 +12,7 @@ without loading a solver.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,9 +123,22 @@ def describe_shortfall(shortfall: Shortfall) -> str:
     needs = " and ".join(label(row) for row in shortfall.needs)
     limit = shortfall.limit
     short = shortfall.least - limit.rhs
-    return (f"{needs} need at least {shortfall.least:,.6g} of {label(limit)}, even with their cheapest eligible "
-            f"customers: raise {limit.name} by at least {short:,.6g} (to {shortfall.least:,.6g}), or lower those "
+    return (f"{needs} need at least {_up(shortfall.least)} of {label(limit)}, even with their cheapest eligible "
+            f"customers: raise {limit.name} by at least {_up(short)} (to {_up(shortfall.least)}), or lower those "
             "minimum audiences")
+
+
+def _up(amount: float, digits: int = 6) -> str:
+    """``amount`` to ``digits`` significant digits, rounded up: a limit set to the figure shown is
+    enough (1,430.092934 shown as 1,430.09 was not: --set budget=1430.09 failed again).
+
+    >>> _up(1430.092934), _up(0.002934), _up(2512.3)
+    ('1,430.1', '0.002934', '2,512.3')
+    """
+    if amount <= 0 or not math.isfinite(amount):
+        return f"{amount:,.{digits}g}"
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(amount)))
+    return f"{math.ceil(round(amount * scale, 6)) / scale:,.{digits}g}"
 
 
 def label(row: CouplingRow) -> str:
