@@ -119,13 +119,14 @@ def _column(problem: Problem, row: CouplingRow, j: int) -> NDArray[np.float64]:
 
 def describe_shortfall(shortfall: Shortfall) -> str:
     """'min_audience[a] (>= 1,000, campaigns[0].min_audience) and ... need at least 4,512.3 of budget (<= 2,000,
-    budget): raise budget by at least 2,512.3, or lower those minimum audiences'."""
+    budget): raise budget by at least 2,512.3 (to 4,512.3; a plan may need more), or
+    lower those minimum audiences'."""
     needs = " and ".join(label(row) for row in shortfall.needs)
     limit = shortfall.limit
     short = shortfall.least - limit.rhs
     return (f"{needs} need at least {_up(shortfall.least)} of {label(limit)}, even with their cheapest eligible "
-            f"customers: raise {limit.name} by at least {_up(short)} (to {_up(shortfall.least)}), or lower those "
-            "minimum audiences")
+            f"customers: raise {limit.name} by at least {_up(short)} (to {_up(shortfall.least)}; a plan may need "
+            "more), or lower those minimum audiences")
 
 
 def _up(amount: float, digits: int = 6) -> str:
