@@ -223,8 +223,21 @@ def _check_probability(table: pd.DataFrame, column: str, path: Path | str) -> No
             f"'{table['customer_id'].iat[first]}', campaign '{table['campaign_id'].iat[first]}' "
             f"({bad.size} bad row(s) in all)",
             where=row_label(path, first),
-            fix="Fix or drop those rows; a customer without a score is simply not targeted",
+            fix=_probability_fix(table[column], values),
         )
+
+
+def _probability_fix(given: pd.Series, values: NDArray[np.float64]) -> str:
+    """The fix for a column of bad probabilities: percentages (every value in [0, 100], some above 1)
+    and decimal commas ('0,072') are named, since dropping their rows would leave a wrong table."""
+    finite = values[np.isfinite(values)]
+    if finite.size and (finite > 1).any() and ((finite >= 0) & (finite <= 100)).all():
+        return ("The column looks like percentages (every value between 0 and 100): divide it by 100, so that 12 "
+                "is 0.12")
+    text = given.dropna().astype(str)
+    if len(text) and text.str.fullmatch(r"\s*\d+,\d+\s*").mean() > 0.5:
+        return "The column is written with a decimal comma ('0,072'): write 0.072"
+    return "Fix or drop those rows; a customer without a score is simply not targeted"
 
 
 def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path: Path | str) -> None:

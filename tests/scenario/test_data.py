@@ -319,3 +319,18 @@ def test_customer_ids_apart_only_by_blanks_are_one_customer_refused_twice(tmp_pa
     path.write_text("customer_id,ltv\nC3,1\nC4,2\nC4 ,3\n")
     with pytest.raises(DataError, match="The customer id 'C4' appears more than once"):
         load_customers(path, "customer_id")
+
+
+@pytest.mark.parametrize(("written", "fix"), [
+    (lambda p: (p * 100).round(2), "looks like percentages (every value between 0 and 100): divide it by 100"),
+    (lambda p: p.map(lambda v: f"{v:.3f}".replace(".", ",")), "decimal comma ('0,072'): write 0.072"),
+])
+def test_probabilities_as_percentages_or_with_decimal_commas_get_their_fix(tmp_path, written, fix):
+    """'Fix or drop those rows' on a column of percentages left the rows below 1 (0.35 % read as 35 %)."""
+    rng = np.random.default_rng(1)
+    table = pd.DataFrame({"customer_id": [f"c{i}" for i in range(50)], "campaign_id": "mail",
+                          "p_treat": rng.uniform(0.002, 0.3, 50), "p_control": rng.uniform(0.001, 0.2, 50)})
+    table["p_treat"] = written(table["p_treat"])
+    with pytest.raises(DataError) as caught:
+        load_scores(tmp_path / "scores.csv", pd.Index(table["customer_id"]), ["mail"], table=table)
+    assert fix in caught.value.fix
