@@ -228,10 +228,10 @@ def _check_probability(table: pd.DataFrame, column: str, path: Path | str) -> No
 
 
 def _probability_fix(given: pd.Series, values: NDArray[np.float64]) -> str:
-    """The fix for a column of bad probabilities: percentages (every value in [0, 100], some above 1)
+    """The fix for a column of bad probabilities: percentages (every value in [0, 100], most above 1)
     and decimal commas ('0,072') are named, since dropping their rows would leave a wrong table."""
     finite = values[np.isfinite(values)]
-    if finite.size and (finite > 1).any() and ((finite >= 0) & (finite <= 100)).all():
+    if finite.size and (finite > 1).mean() >= 0.5 and ((finite >= 0) & (finite <= 100)).all():
         return ("The column looks like percentages (every value between 0 and 100): divide it by 100, so that 12 "
                 "is 0.12")
     text = given.dropna().astype(str)
