@@ -268,6 +268,11 @@ def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
         f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
         f"{len(problem.rows)} constraints."
     )
+    scores = formulation.data.scores
+    if scores is not None and scores.ignored:  # as cvo optimize says it: a misspelt id leaves customers unscored
+        from optimizer.reporting.console import ignored_scores_line
+
+        typer.echo(ignored_scores_line(scores.ignored, formulation.scenario.campaign_ids()))
 
 
 @app.command()

@@ -258,6 +258,9 @@ def test_score_rows_of_campaigns_not_in_the_scenario_are_counted_and_named(scena
            "'call_offer'?), 'spring_sale' (2 rows)" in text
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["scores_ignored"] == {"cal_offer": 3, "spring_sale": 2}
+    checked = invoke("validate", str(scenario))  # it said 'valid' and nothing of them
+    assert checked.exit_code == 0 and "Ignored 5 score rows of campaigns not in this scenario: 'cal_offer' (3 " \
+        "rows; Did you mean 'call_offer'?)" in " ".join(checked.output.split())
 
 
 def test_help_keeps_square_brackets_that_rich_markup_would_eat():
