@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import ExpressionError, did_you_mean
@@ -369,5 +370,38 @@ class _Evaluator:
         if MISSING_ONLY not in kinds and (kinds[0] == "text") != (kinds[1] == "text"):
             problem = f"compares '{self.expression._segment(left_node)}' ({kinds[0]}) with "
             problem += f"'{self.expression._segment(right_node)}' ({kinds[1]})"
-            raise self.expression._error(problem, "Compare text with quoted strings and numbers with numbers")
+            raise self.expression._error(problem, _numbers_as_text(left, right)
+                                         or "Compare text with quoted strings and numbers with numbers")
+        if kinds == ("text", "text") and test in ORDERINGS and not _all_iso_days(left_value, right_value):
+            problem = (f"orders '{self.expression._segment(left_node)}' and '{self.expression._segment(right_node)}', "
+                       "which hold text: text is ordered letter by letter ('9' after '100')")
+            raise self.expression._error(problem, _numbers_as_text(left, right) or "Compare text with == or in [...]; "
+                                         "order numbers, or dates written YYYY-MM-DD")
         return np.asarray(test(left_value, right_value), dtype=bool)
+
+
+ORDERINGS = (operator.lt, operator.le, operator.gt, operator.ge)
+_ISO_DAY_TEXT = r"\d{4}-\d{2}-\d{2}(?:[T ].*)?"
+_NUMBER_TEXT = r"\s*[-+]?[$€£]?\s*\d[\d,.\s]*\s*[$€£%]?\s*"
+
+
+def _all_iso_days(*values: NDArray[Any]) -> bool:
+    """Whether every value given is a day written YYYY-MM-DD (text that orders as the days do)."""
+    for value in values:
+        text = pd.Series(np.asarray(value).ravel(), dtype=object).dropna()
+        if not text.astype(str).str.fullmatch(_ISO_DAY_TEXT).all():
+            return False
+    return True
+
+
+def _numbers_as_text(*operands: tuple[ast.AST, NDArray[Any]]) -> str:
+    """The fix for a column of numbers stored as text ('1,234.50', '€12'), or '' when no operand is one."""
+    for _, value in operands:
+        array = np.asarray(value)
+        if _kind(array) != "text" or not array.ndim:  # a quoted number in the expression is the user's to write
+            continue
+        text = pd.Series(array.ravel()[:1000], dtype=object).dropna().astype(str)
+        if len(text) and text.str.fullmatch(_NUMBER_TEXT).all():
+            return (f"The column holds numbers written as text (e.g. {text.iat[0]!r}): write them as plain numbers in "
+                    "the table (no thousands separators or currency signs), then compare with numbers")
+    return ""

@@ -306,10 +306,18 @@ def test_type_errors_name_the_column(columns, text, shown, fix):
     assert fix in message
 
 
-def test_numpy_type_errors_become_expression_errors(columns):
+def test_text_is_not_ordered_unless_it_is_days(columns):
+    """'monetary > '100'' over numbers exported as text ('1,234.50') compared letter by letter and
+    passed validate: 29,979 eligible instead of 2,774. Text holding gaps raised a numpy TypeError."""
     messy = {**columns, "segment": np.array(["VIP", None, "New", "VIP"], dtype=object)}
-    message = error_of("segment < 'M'", messy)
-    assert "The expression 'segment < 'M'' cannot be computed" in message
+    assert "orders 'segment' and ''M'', which hold text: text is ordered letter by letter" in \
+        error_of("segment < 'M'", messy)
+    money = {**columns, "monetary": np.array(["1,234.50", "95.00", "€12", None], dtype=object)}
+    for text in ("monetary > '100'", "monetary > 100"):
+        assert "The column holds numbers written as text (e.g. '1,234.50'): write them as plain numbers" in \
+            error_of(text, money)
+    days = {**columns, "last_purchase": np.array(["2025-09-30", "2025-10-02", "2025-10-01", "2025-11-01"], dtype=object)}
+    assert parse("last_purchase < '2025-10-01'", WHERE).evaluate(days, 4).tolist() == [True, False, False, False]
 
 
 def test_columns_of_the_wrong_length_are_reported(columns):
