@@ -178,12 +178,8 @@ def id_text(ids: pd.Series) -> pd.Series:
 def exported_ids(ids: pd.Series) -> pd.Series:
     """Customer ids as an export wrote them, as text the way ``id_text`` writes them (12346.0 and
     ' 12346 ' are '12346'), blank and missing ids as missing (NA)."""
-    if pd.api.types.is_float_dtype(ids):
-        whole: pd.Series = id_text(ids)
-        if whole.dtype == "string":
-            return whole
-    stripped = ids.astype("string").str.strip()
-    text: pd.Series = stripped.mask(stripped == "").str.replace(_WHOLE_TEXT_ID, r"\1", regex=True)
+    blank = (ids.isna() | ids.astype("string").str.strip().eq("").fillna(True)).to_numpy()
+    text: pd.Series = id_text(ids).astype("string").mask(blank)
     return text
 
 
