@@ -2,10 +2,10 @@
 and the features chosen from both, all checked before the first model is fit.
 
 Ids. The history's customer_id and the customer table's id are matched as ``id_text`` writes them
-(optimizer/store/tables.py): a whole number the same however a table stores it (4, 4.0, '4'), text
-as written but for surrounding blanks, which are ignored (' C1' and 'C1 ' are customer 'C1': an
-export pads ids, it never means another customer by a blank). Case, leading zeros and a '.0'
-written as text are kept, since ids may differ by them. The ids written to scores.parquet are the
+(optimizer/store/tables.py): a whole number the same however a table stores or writes it (4, 4.0,
+'4', '4.0'), text as written but for surrounding blanks, which are ignored (' C1' and 'C1 ' are
+customer 'C1': an export pads ids, it never means another customer by a blank). Case and leading
+zeros are kept, since ids may differ by them. The ids written to scores.parquet are the
 scored table's, as ``id_text`` writes them (as cvo optimize reads them). A customer table that
 adds no column to the history's is only scored (a fitting half and an evaluation half have other
 customers). Otherwise, when no history id is a customer's, a DataError names both files with ids
@@ -35,7 +35,6 @@ from optimizer.store.tables import id_text, row_label, show
 
 _LIKELY_CAUSES: tuple[tuple[Callable[[pd.Series], pd.Series], str], ...] = (
     (lambda ids: ids.str.lower(), "they differ in upper and lower case"),
-    (lambda ids: ids.str.replace(r"\.0$", "", regex=True), "one writes its whole numbers with '.0'"),
     (lambda ids: ids.str.lstrip("0"), "they differ in leading zeros"),
 )  # how two ways of writing the same ids may differ, and how to say it
 
