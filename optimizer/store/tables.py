@@ -3,6 +3,13 @@ and their rows and values named the way a user finds them (CSV line numbers, 1-b
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,6 +29,10 @@ COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".zip": "zip", ".xz": "xz"}  # aft
 _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
              b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet",
              b"\xd0\xcf\x11\xe0": "Excel 97-2003 workbook (.xls)"}  # a file's first bytes -> what it is
+SEPARATORS = (";", "\t", "|")  # besides the comma, as spreadsheets and databases export
+SNIFFED_LINES = 1_000  # lines read to tell a decimal comma from a decimal point
+_DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
+_DECIMAL_POINT = re.compile(r"^\s*-?\d+\.\d+\s*$")
 
 
 def require_file(path: Path, what: str, fix: str | None = None, key: str | None = None) -> None:
@@ -79,8 +90,9 @@ def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], stor
         else:
             if plain:
                 _check_not_utf16(Path(path), what)  # read as UTF-8 it would give NUL-laced names, no error
-            table = pd.read_csv(source, dtype={column: str for column in text_columns},
-                                storage_options=storage_options or None)
+            form = csv_format(path)
+            table = pd.read_csv(source, sep=form.sep, decimal=form.decimal,
+                                dtype={column: str for column in text_columns}, storage_options=storage_options or None)
     except Exception as error:  # pyarrow and the csv parser raise many types
         if plain:
             check_text_file(Path(path), what)  # an empty file, or bytes that are not UTF-8, named for what they are
@@ -93,6 +105,53 @@ def _read_table(path: Path | str, what: str, text_columns: tuple[str, ...], stor
     if suffix == ".parquet" and not is_url(path):
         check_one_set(Path(path), what)  # a table of another run than its folder's record is refused
     return table
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV separates its columns and writes its decimals (pandas.read_csv's sep and decimal)."""
+
+    sep: str = ","
+    decimal: str = "."
+
+
+def csv_format(path: Path | str) -> CsvFormat:
+    """How a local CSV separates its columns and writes its decimals, from its first lines.
+
+    The separator is the comma when the header has one, else whichever of SEPARATORS it holds
+    most (a European Excel's ';', a database's tab or '|'); a file of one column has none. The
+    decimal mark is ',' when the file is not comma-separated and, within its first SNIFFED_LINES
+    lines, some field is a number written with a decimal comma ('47,65') and none with a point.
+    A URL is read as comma-separated.
+    """
+    lines = [] if is_url(path) else _head(Path(path))
+    header = lines[0] if lines else ""
+    found = max(SEPARATORS, key=header.count)
+    if "," in header or found not in header:
+        return CsvFormat()
+    fields = [field for line in lines[1:] for field in line.split(found)]
+    commas = any(_DECIMAL_COMMA.match(field) for field in fields)
+    points = any(_DECIMAL_POINT.match(field) for field in fields)
+    return CsvFormat(found, "," if commas and not points else ".")
+
+
+def _head(path: Path) -> list[str]:
+    """The first SNIFFED_LINES lines of a CSV, unpacked as pandas unpacks it (a zip: its first
+    member); none when it cannot be read (read_csv's own error then says why)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".zip":
+            with zipfile.ZipFile(path) as archive, archive.open(archive.namelist()[0]) as member:
+                return _lines(member)
+        unpack = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}.get(suffix)
+        with open(path, "rb") if unpack is None else unpack(path, "rb") as stream:
+            return _lines(stream)
+    except (OSError, EOFError, IndexError, zipfile.BadZipFile, lzma.LZMAError):
+        return []
+
+
+def _lines(stream: Iterable[bytes]) -> list[str]:
+    return [line.decode("utf-8", "replace").rstrip("\r\n") for _, line in zip(range(SNIFFED_LINES), stream)]
 
 
 def is_csv(path: Path | str) -> bool:

@@ -13,13 +13,39 @@ from optimizer.errors import DataError
 from optimizer.store.tables import read_table, require_columns, row_label
 
 
-@pytest.mark.parametrize("separator", [";", "\t"])
-def test_a_csv_of_another_separator_is_named_for_it(tmp_path: Path, separator: str):
+@pytest.mark.parametrize(("separator", "decimal"), [(";", ","), (";", "."), ("\t", "."), ("|", ".")])
+def test_a_csv_of_another_separator_reads_as_its_columns(tmp_path: Path, separator: str, decimal: str):
+    """A European Excel's CSV (';' and decimal commas), a pandas one with ';' and decimal points, a
+    tab- or '|'-separated export: each read as the table it holds (they were read as one column,
+    and refused)."""
+    table = pd.DataFrame({"customer_id": ["007", "8", "9"], "ltv": [47.65, 1.0, -2.5], "segment": ["a b", "c", "d"]})
     path = tmp_path / "customers.csv"
-    path.write_text(f"customer_id{separator}ltv\nA{separator}1\n")
-    table = read_table(path, what="customers")
-    with pytest.raises(DataError, match=re.escape(f"separates its columns with {separator!r}, not commas")) as caught:
-        require_columns(table, ["customer_id"], path, "customers", "Name the id column customer_id")
+    table.to_csv(path, sep=separator, decimal=decimal, index=False)
+    pd.testing.assert_frame_equal(read_table(path, what="customers", text_columns=("customer_id",)), table)
+
+
+def test_a_compressed_csv_of_semicolons_and_decimal_commas_reads(tmp_path: Path):
+    table = pd.DataFrame({"customer_id": ["1", "2"], "ltv": [0.5, 12.25]})
+    path = tmp_path / "customers.csv.gz"
+    table.to_csv(path, sep=";", decimal=",", index=False, compression="gzip")
+    pd.testing.assert_frame_equal(read_table(path, what="customers", text_columns=("customer_id",)), table)
+
+
+def test_a_one_column_csv_and_comma_text_keep_their_commas(tmp_path: Path):
+    """Commas inside a ';' file's text are text; a one-column file has no separator to find."""
+    path = tmp_path / "list.csv"
+    path.write_text('customer_id\n1\n2\n')
+    assert read_table(path, what="list", text_columns=("customer_id",))["customer_id"].tolist() == ["1", "2"]
+    path.write_text('customer_id;note;ltv\n1;"a, b";2.5\n2;c,d;3\n')
+    read = read_table(path, what="customers", text_columns=("customer_id",))
+    assert read["note"].tolist() == ["a, b", "c,d"] and read["ltv"].tolist() == [2.5, 3.0]
+
+
+def test_a_header_of_one_column_with_a_separator_is_named(tmp_path: Path):
+    """What a file the separator was not found in reads as (here a header and rows that disagree)."""
+    table = pd.DataFrame({"customer_id;ltv": ["A;1"]})
+    with pytest.raises(DataError, match=re.escape("separates its columns with ';', not commas")) as caught:
+        require_columns(table, ["customer_id"], tmp_path / "customers.csv", "customers", "Name the id column")
     assert "Did you mean" not in caught.value.message
 
 
