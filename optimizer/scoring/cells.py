@@ -44,6 +44,7 @@ from optimizer.scoring.uplift import (
     campaign_arms,
     check_arms,
     check_history,
+    history_source,
     value_per_response,
 )
 from optimizer.scoring.uplift_features import categories_of, feature_frame
@@ -101,28 +102,34 @@ def fit_cells(keys: pd.Series, revenue: NDArray[np.float64], masks: dict[str, ND
             for j, mask in masks.items()}
 
 
-def check_revenue(columns: HistoryColumns, values: dict[str, float]) -> None:
+def check_revenue(columns: HistoryColumns, values: dict[str, float], source: str) -> None:
+    """DataError naming ``source`` (the history's file) when there is no revenue to divide by: no
+    revenue column, or a campaign whose converters brought none."""
     if not columns.revenue:
-        raise DataError("The cells model needs a revenue column but the history columns name none",
-                        where="history table", fix="Give HistoryColumns a 'revenue' column")
+        raise DataError(
+            "The cells model needs the revenue of each response, but the history has no revenue column",
+            where=source, fix="Add a 'revenue' column (or name yours: --history-column revenue=NAME, "
+            "HistoryColumns(revenue=NAME) in Python), or fit on conversions alone with --model t-learner")
     for j, w in values.items():
         if not np.isfinite(w) or w <= 0:
             raise DataError(
-                f"Campaign '{j}' has revenue per converter {w}; the cells model divides by it",
-                where="history table", fix="Record the revenue of the converted customers of every campaign")
+                f"The converted customers of campaign '{j}' have a mean '{columns.revenue}' of {w:g}; the cells "
+                "model divides by this revenue per converter", where=f"{source}, column '{columns.revenue}'",
+                fix="Record the revenue of the converted customers of every campaign, or fit on conversions "
+                "alone with --model t-learner")
 
 
 def fit_cell_uplift(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
                     options: CellOptions = CellOptions()) -> UpliftModel:
     """Fit the cells model, report it on the held-out rows (on conversion), then refit on everything (``refit``)."""
-    cells = tuple(options.cells)
+    cells, source = tuple(options.cells), history_source(history)
     check_history(history, columns, cells)
     labels, treated = campaign_arms(history, columns)
     y = binary_column(history, columns.outcome, "Code customers who responded 1 and the others 0")
     arms = arm_rows(labels, treated)
-    check_arms(arms, y, options.min_responders)
+    check_arms(arms, y, options.min_responders, columns, source)
     values = value_per_response(history, columns, y, arms)
-    check_revenue(columns, values)
+    check_revenue(columns, values, source)
     categories = categories_of(history, cells)
     x = feature_frame(history, cells, categories)
     keys, revenue = cell_keys(x, cells), pd.to_numeric(history[columns.revenue]).to_numpy(float)
@@ -132,7 +139,7 @@ def fit_cell_uplift(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
     control_names = {j: arms.control_name(j) for j in arms.treated}
     method = f"none (cells {' x '.join(cells)}, shrinkage {options.shrinkage:g}; rates are revenue / w)"
     report = build_report(x, y, holdout, arms.treated, arms.control, control_names, models, values, method,
-                          options.holdout)
+                          options.holdout, source=source)
     if options.refit:
         everything = np.ones(len(history), bool)
         models = (fit_cells(keys, revenue, arms.treated, everything, values, options),

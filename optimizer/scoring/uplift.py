@@ -52,6 +52,7 @@ from optimizer.scoring.uplift_report import UpliftReport, build_report
 from optimizer.store.tables import flag_values, id_text, read_table, require_columns, row_label, show, source_of
 
 SHARED_CONTROL = "(shared control)"
+HISTORY_TABLE = "the history table"  # how messages name a history given as a DataFrame rather than read from a file
 CALIBRATION_FOLDS = 3  # CalibratedClassifierCV's folds; an arm fitted needs this many responders and non-responders
 
 
@@ -126,6 +127,11 @@ def read_history(path: Path, columns: HistoryColumns = HistoryColumns()) -> pd.D
     return history
 
 
+def history_source(history: pd.DataFrame) -> str:
+    """How messages name the history: the file it was read from, or HISTORY_TABLE for a DataFrame."""
+    return source_of(history, HISTORY_TABLE)
+
+
 def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]:
     """The column as 0/1 integers (1/0, true/false, yes/no, y/n, t/f in any case: ``flag_values``);
     DataError naming the file and line of the first row that is none of these."""
@@ -134,7 +140,7 @@ def binary_column(table: pd.DataFrame, name: str, fix: str) -> NDArray[np.int64]
     if bad.size:
         first = int(bad[0])
         raise DataError(f"The '{name}' column must be 0 or 1 but is {show(table[name].iat[first])} ({bad.size} such "
-                        "row(s))", where=row_label(source_of(table, "the history table"), first), fix=fix)
+                        "row(s))", where=row_label(history_source(table), first), fix=fix)
     return values.astype(int)
 
 
@@ -147,7 +153,7 @@ def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArr
     if orphans.size:
         raise DataError(
             f"A row is treated but names no campaign in '{columns.campaign}' ({orphans.size} such row(s))",
-            where=row_label(source_of(history, "the history table"), int(orphans[0])),
+            where=row_label(history_source(history), int(orphans[0])),
             fix="Give every treated row the campaign it got; leave the campaign empty only for shared controls",
         )
     return labels, treated
@@ -156,7 +162,7 @@ def campaign_arms(history: pd.DataFrame, columns: HistoryColumns) -> tuple[NDArr
 def check_history(history: pd.DataFrame, columns: HistoryColumns, features: tuple[str, ...]) -> None:
     """Columns present, features a model can use (optimizer/scoring/uplift_features.py), treated/outcome
     binary, revenue finite; DataError otherwise."""
-    source = source_of(history, "the history table")
+    source = history_source(history)
     require_columns(history, (*columns.reserved(), *features), source, "history",
                     "The history needs customer_id, campaign_id, treated, converted, revenue and the features")
     if not features:
@@ -180,7 +186,7 @@ def number_column(table: pd.DataFrame, name: str) -> NDArray[np.float64]:
         fix = "Fill missing values with 0 for customers who bought nothing" if table[name].isna().iat[first] else \
             "Write plain numbers, without currency signs or thousands separators (12.5, not '€12,50')"
         raise DataError(f"'{name}' must be a number but is {show(value)} ({bad.size} such row(s))",
-                        where=row_label(source_of(table, "the history table"), first), fix=fix)
+                        where=row_label(history_source(table), first), fix=fix)
     return values
 
 
@@ -215,23 +221,24 @@ def arm_rows(labels: NDArray[np.object_], treated: NDArray[np.int64]) -> ArmRows
                    {j: shared | (held_out & (labels == j)) for j in campaigns})
 
 
-def check_arms(arms: ArmRows, y: NDArray[np.int64], minimum: int) -> None:
-    """Every campaign has controls, and every arm enough responders and non-responders to fit."""
+def check_arms(arms: ArmRows, y: NDArray[np.int64], minimum: int, columns: HistoryColumns, source: str) -> None:
+    """Every campaign has controls, and every arm enough responders and non-responders to fit;
+    DataError naming ``source`` (the history's file) and the column at fault otherwise."""
+    treated, where = f"'{columns.treated}'", f"{source}, column '{columns.treated}'"
     if not arms.treated:
-        raise DataError(
-            "The history has no treated rows (treated 1), so there is no campaign to model",
-            where="history table",
-            fix="Give the history the customers who got each campaign (treated 1) and the controls (treated 0)",
-        )
+        raise DataError(f"The history has no treated rows ({treated} 1), so there is no campaign to model", where=where,
+                        fix=f"Give the history the customers who got each campaign ({treated} 1) and the controls "
+                        f"({treated} 0)")
     for j in arms.treated:
         if not arms.control[j].any():
-            raise DataError(
-                f"Campaign '{j}' has no control customers (treated 0) to compare against",
-                where="history table",
-                fix="Add control rows with the campaign empty (shared by all campaigns) or naming this campaign",
-            )
-        check_responders(f"campaign '{j}' (treated)", arms.treated[j], y, minimum)
-        check_responders(f"'{arms.control_name(j)}'", arms.control[j], y, minimum)
+            raise DataError(f"Campaign '{j}' has no control customers ({treated} 0) to compare against", where=where,
+                            fix=f"Add control rows ({treated} 0) with '{columns.campaign}' empty (shared by all "
+                            "campaigns) or naming this campaign")
+        responders = f"{source}, column '{columns.outcome}'"
+        check_responders(f"campaign '{j}' (treated)", arms.treated[j], y, minimum, responders,
+                         "pool this campaign with a similar one")
+        check_responders(f"'{arms.control_name(j)}'", arms.control[j], y, minimum, responders,
+                         f"hold out more customers as controls ({treated} 0)")
 
 
 def fewer_class(y: NDArray[np.int64]) -> tuple[int, str]:
@@ -247,18 +254,19 @@ def fewer_class(y: NDArray[np.int64]) -> tuple[int, str]:
     return fewer, f"{fewer} {kind}{'' if fewer == 1 else 's'}"
 
 
-def check_responders(arm: str, mask: NDArray[np.bool_], y: NDArray[np.int64], minimum: int) -> None:
-    """DataError when the arm has fewer than ``minimum`` responders or non-responders; the fix lowers
-    min_responders only as far as a fitted model goes (CALIBRATION_FOLDS)."""
+def check_responders(arm: str, mask: NDArray[np.bool_], y: NDArray[np.int64], minimum: int, where: str,
+                     remedy: str) -> None:
+    """DataError at ``where`` when the arm has fewer than ``minimum`` responders or non-responders; the
+    fix offers ``remedy`` (more rows for this arm) and lowers min_responders only as far as a fitted
+    model goes (CALIBRATION_FOLDS)."""
     fewer, counted = fewer_class(y[mask])
     if fewer < minimum:
-        lower = (f", pool this campaign with a similar one, or lower min_responders to {fewer}"
-                 if fewer >= CALIBRATION_FOLDS else
-                 f" or pool this campaign with a similar one (a model needs at least {CALIBRATION_FOLDS})")
+        lower = (f", {remedy}, or lower min_responders to {fewer}" if fewer >= CALIBRATION_FOLDS else
+                 f" or {remedy}; a model needs at least {CALIBRATION_FOLDS} of each")
         raise DataError(
             f"The arm {arm} has {counted} among {int(mask.sum()):,} customers; fitting a response model "
             f"needs at least {minimum} (min_responders)",
-            where="history table",
+            where=where,
             fix=f"Use a longer history{lower}",
         )
 
@@ -327,7 +335,7 @@ def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns()
     labels, treated = campaign_arms(history, columns)
     y = binary_column(history, columns.outcome, "Code customers who responded 1 and the others 0")
     arms = arm_rows(labels, treated)
-    check_arms(arms, y, options.min_responders)
+    check_arms(arms, y, options.min_responders, columns, history_source(history))
     categories = categories_of(history, features)
     x = feature_frame(history, features, categories)
     values = value_per_response(history, columns, y, arms)
@@ -338,7 +346,7 @@ def fit_uplift(history: pd.DataFrame, columns: HistoryColumns = HistoryColumns()
               fit_arms(x, y, arms.control, options, ~holdout, stage, "control arm"))
     control_names = {j: arms.control_name(j) for j in arms.treated}
     report = build_report(x, y, holdout, arms.treated, arms.control, control_names, models, values,
-                          str(options.calibration), options.holdout)
+                          str(options.calibration), options.holdout, source=history_source(history))
     if options.refit:
         everything = np.ones(len(history), bool)
         models = (fit_arms(x, y, arms.treated, options, everything, stage, "treated arm, on all rows,"),
@@ -376,8 +384,8 @@ def score_customers(model: UpliftModel, customers: pd.DataFrame, customer_id: st
 
     One row per (customer, campaign), customer-major; p_control is the campaign's control model.
     """
-    require_columns(customers, (customer_id, *model.features), "the customers table", "customers",
-                    "Score customers with the same feature columns the models were fit on")
+    require_columns(customers, (customer_id, *model.features), source_of(customers, "the customers table"),
+                    "customers", "Score customers with the same feature columns the models were fit on")
     x = feature_frame(customers, model.features, model.categories)
     campaigns = model.campaigns
     predicted: dict[int, NDArray[np.float64]] = {}  # a shared control model predicts once

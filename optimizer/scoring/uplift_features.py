@@ -18,7 +18,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError
-from optimizer.store.tables import show, source_of
+from optimizer.store.tables import row_label, show, source_of
 
 MAX_CATEGORIES = 255  # HistGradientBoosting bins one category per bin
 ISO_DAY = r"\d{4}-\d{2}-\d{2}([ T].*)?"  # a date written as text: 2026-10-18, 2026-10-18 09:30
@@ -92,8 +92,8 @@ def feature_frame(table: pd.DataFrame, features: tuple[str, ...], categories: di
         if bad.size:
             raise DataError(
                 f"The feature '{name}' was numeric in the history but is {show(column.iat[bad[0]])} "
-                f"in row {bad[0] + 1}",
-                where=source_of(table, "customers table"), fix="Use the same column types as in the history",
+                f"({bad.size:,} such row(s))", where=row_label(source_of(table, "the customers table"), int(bad[0])),
+                fix=f"Write '{name}' as numbers in the table that is scored, as in the history",
             )
         frame[name] = values.to_numpy(float)
     return pd.DataFrame(frame, index=table.index)

@@ -145,21 +145,24 @@ def build_report(x: pd.DataFrame, y: NDArray[np.int64], holdout: NDArray[np.bool
                  treated: Mapping[str, NDArray[np.bool_]], control: Mapping[str, NDArray[np.bool_]],
                  control_names: Mapping[str, str],
                  models: tuple[Mapping[str, Any], Mapping[str, Any]], values: Mapping[str, float],
-                 calibration_method: str, holdout_share: float) -> UpliftReport:
+                 calibration_method: str, holdout_share: float, *, source: str) -> UpliftReport:
     """Per campaign Qini, AUUC, uplift at the top shares; per arm calibration; all on held-out rows.
 
     Campaign j's rows are ``treated[j]`` and ``control[j]`` (boolean masks over the history), its
     control arm is called ``control_names[j]`` (campaigns sharing one control report it once), and
     ``models`` are the (treated, control) classifiers per campaign, fit on the rows not in ``holdout``.
+    ``source`` names the history in messages: its file, or what stands for a DataFrame (``history_source``).
     """
     campaigns, calibration = [], {}
     for j in treated:
         rows = (treated[j] | control[j]) & holdout
         t = treated[j][rows].astype(int)
         if t.all() or not t.any():
+            missing = "control" if t.all() else "treated"
             raise DataError(
-                f"Campaign '{j}' has no treated or no control customers among the held-out rows "
-                f"(holdout {holdout_share:g})", where="history table", fix="Raise holdout or use a longer history")
+                f"Campaign '{j}' has no {missing} customers among the {int(holdout.sum()):,} held-out rows (holdout "
+                f"{holdout_share:g}) to measure its model on", where=source,
+                fix="Raise holdout (--holdout), or use a longer history")
         p_t, p_c = (arm[j].predict_proba(x[rows])[:, 1] for arm in models)
         tau, yy = p_t - p_c, y[rows]
         campaigns.append(CampaignReport(

@@ -129,6 +129,7 @@ def score(
     columns, history_notes = _conversion_only(raw, columns, history)
     if valued is not None:  # the values' id column is customer_id; the history may name its own
         table = valued.table.rename(columns={"customer_id": columns.customer_id})
+        table.attrs["source"] = source  # how scoring's messages name it (``source_of``)
     inputs = model_inputs(Table(raw, str(history)), None if table is None else Table(table, source), columns,
                           options.cells if isinstance(options, CellOptions) else options.features)
     events = inputs.events

@@ -9,6 +9,8 @@ cells; revenue = converted * spend with spend 100 in every arm, and conversion r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,7 +18,7 @@ import pytest
 from optimizer.errors import DataError
 from optimizer.scenario.data import load_scores
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
-from optimizer.scoring.uplift import HistoryColumns, score_customers
+from optimizer.scoring.uplift import HistoryColumns, read_history, score_customers
 
 CAMPAIGNS = ("email", "sms")
 OPTIONS = CellOptions(cells=("a", "b"), shrinkage=10.0, holdout=0.3)
@@ -108,5 +110,19 @@ def test_report_ranks_by_revenue_uplift_on_conversion(model):
 
 
 def test_needs_a_revenue_column():
-    with pytest.raises(DataError, match="needs a revenue column"):
+    with pytest.raises(DataError, match=r"needs the revenue of each response, but the history has no revenue column "
+                                        r"\(the history table\)\. Add a 'revenue' column .*or fit on conversions "
+                                        r"alone with --model t-learner"):
         fit_cell_uplift(simulate_history(30_000), HistoryColumns(revenue=None), OPTIONS)
+
+
+def test_a_campaign_without_revenue_names_the_history_file_and_column(tmp_path):
+    """Its converters bought nothing: the message names the file of the history it was read from."""
+    history = simulate_history(3_000).rename(columns={"revenue": "spend"})
+    history.loc[history.campaign_id == "sms", "spend"] = 0.0
+    history.to_csv(tmp_path / "spring.csv", index=False)
+    columns = HistoryColumns(revenue="spend")
+    with pytest.raises(DataError) as error:
+        fit_cell_uplift(read_history(tmp_path / "spring.csv", columns), columns, replace(OPTIONS, min_responders=3))
+    assert (f"The converted customers of campaign 'sms' have a mean 'spend' of 0; the cells model divides by this "
+            f"revenue per converter ({tmp_path / 'spring.csv'}, column 'spend')") in str(error.value)

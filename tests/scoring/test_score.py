@@ -106,7 +106,8 @@ def test_customers_without_the_id_column(tmp_path):
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda h: h.rename(columns={"customer_id": "cust"}), "The history table has no column 'customer_id'"),
-    (lambda h: h.iloc[:0], "The history has no treated rows (treated 1), so there is no campaign to model"),
+    (lambda h: h.iloc[:0], "The history has no treated rows ('treated' 1), so there is no campaign to model "
+     "({history}, column 'treated')"),
 ])
 def test_a_history_the_customers_cannot_be_joined_to(tmp_path, edit, message):
     history = tmp_path / "history.parquet"
@@ -115,7 +116,7 @@ def test_a_history_the_customers_cannot_be_joined_to(tmp_path, edit, message):
                     "--out", str(tmp_path / "out"))
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 3, result.output
-    assert message in " ".join(result.output.split())
+    assert message.format(history=history) in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
 
 

@@ -12,6 +12,7 @@ x1 and the segment, and an uplift per campaign that depends on other features:
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,8 +28,10 @@ from optimizer.scoring.uplift import (
     UpliftOptions,
     binary_column,
     fit_uplift,
+    read_history,
     score_customers,
 )
+from optimizer.store.tables import read_table
 
 CAMPAIGNS = ("email", "sms")
 
@@ -174,16 +177,49 @@ def test_missing_column_names_it_with_a_did_you_mean():
     assert "Did you mean 'convertd'?" in message
 
 
-def test_missing_feature_when_scoring(model, fresh):
+def test_missing_feature_when_scoring(model, fresh, tmp_path):
     with pytest.raises(DataError, match=r"The customers table has no column 'x2'.*Did you mean 'x_2'\?"):
         score_customers(model, fresh.rename(columns={"x2": "x_2"}))
+    fresh.drop(columns="x2").to_csv(tmp_path / "june.csv", index=False)
+    with pytest.raises(DataError, match=rf"The customers table has no column 'x2' \({tmp_path / 'june.csv'}\)"):
+        score_customers(model, read_table(tmp_path / "june.csv", what="customers"))
 
 
 def test_campaign_without_control_customers():
     history = small_history()
     history = history[history.treated == 1]
-    with pytest.raises(DataError, match="Campaign 'email' has no control customers .treated 0.*Add control rows"):
+    with pytest.raises(DataError, match=r"Campaign 'email' has no control customers \('treated' 0\).*\(the history "
+                                        r"table, column 'treated'\)\. Add control rows"):
         fit_uplift(history)
+
+
+def history_file(history: pd.DataFrame, folder: Path, columns: HistoryColumns) -> pd.DataFrame:
+    """``history`` written to spring.csv in ``folder`` and read back as cvo score reads it."""
+    history.to_csv(folder / "spring.csv", index=False)
+    return read_history(folder / "spring.csv", columns)
+
+
+@pytest.mark.parametrize(("edit", "said"), [
+    (lambda h: h[h.Mailed == 1], "Campaign 'email' has no control customers ('Mailed' 0) to compare against "
+     "(spring.csv, column 'Mailed'). Add control rows ('Mailed' 0) with 'campaign_id' empty"),
+    (lambda h: h[h.Mailed == 0], "The history has no treated rows ('Mailed' 1), so there is no campaign to model "
+     "(spring.csv, column 'Mailed')"),
+    (lambda h: h.assign(converted=h.converted.where(h.campaign_id.ne("sms") | h.converted.where(
+        h.campaign_id.eq("sms"), 0).cumsum().le(29), 0)),
+     "The arm campaign 'sms' (treated) has 29 responders among 214 customers; fitting a response model needs at "
+     "least 30 (min_responders) (spring.csv, column 'converted'). Use a longer history, pool this campaign"),
+    (lambda h: h.assign(converted=np.where(h.Mailed == 0, 0, h.converted)),
+     "The arm '(shared control)' has 0 responders among 211 customers; fitting a response model needs at least 30 "
+     "(min_responders) (spring.csv, column 'converted'). Use a longer history or hold out more customers as "
+     "controls ('Mailed' 0); a model needs at least 3 of each"),
+])
+def test_arms_that_cannot_be_fitted_name_the_history_file_and_column(tmp_path, edit, said):
+    """The file of several a user passes, and the column as the history names it (--history-column)."""
+    columns = HistoryColumns(treated="Mailed")
+    history = history_file(edit(small_history().rename(columns={"treated": "Mailed"})), tmp_path, columns)
+    with pytest.raises(DataError) as error:
+        fit_uplift(history, columns, UpliftOptions(max_iter=5))
+    assert said.replace("spring.csv", str(tmp_path / "spring.csv")) in str(error.value)
 
 
 def test_too_few_responders_says_how_many_are_needed_and_how_many_there_are():

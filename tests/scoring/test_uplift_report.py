@@ -58,7 +58,7 @@ class Column:
         return np.column_stack([1 - p, p])
 
 
-def twelve_rows(holdout: np.ndarray):
+def twelve_rows(holdout: np.ndarray, source: str = "the history table"):
     """Rows 0-3 got campaign 'a', 4-7 campaign 'b', 8-11 are the control both share."""
     arm = np.repeat(["a", "b", "control"], 4)
     x = pd.DataFrame({"treat": np.r_[0.4, 0.3, 0.2, 0.1, 0.6, 0.5, 0.4, 0.3, np.full(4, 0.2)],
@@ -66,7 +66,7 @@ def twelve_rows(holdout: np.ndarray):
     y = np.array([1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0, 0])
     models = ({j: Column("treat") for j in "ab"}, {j: Column("control") for j in "ab"})
     return build_report(x, y, holdout, {j: arm == j for j in "ab"}, {j: arm == "control" for j in "ab"},
-                        {"a": "shared", "b": "shared"}, models, {"a": 10.0, "b": 20.0}, "sigmoid", 0.3)
+                        {"a": "shared", "b": "shared"}, models, {"a": 10.0, "b": 20.0}, "sigmoid", 0.3, source=source)
 
 
 def test_report_counts_the_history_and_measures_on_held_out_rows():
@@ -88,6 +88,8 @@ def test_report_counts_the_history_and_measures_on_held_out_rows():
 
 
 def test_report_without_held_out_controls_says_to_raise_holdout():
-    with pytest.raises(DataError, match=r"Campaign 'a' has no treated or no control customers among the held-out "
-                                        r"rows \(holdout 0.3\).*Raise holdout"):
+    with pytest.raises(DataError, match=r"Campaign 'a' has no control customers among the 8 held-out rows \(holdout "
+                                        r"0.3\) to measure its model on \(the history table\)\. Raise holdout"):
         twelve_rows(np.arange(12) < 8)
+    with pytest.raises(DataError, match=r"Campaign 'a' has no treated customers .* \(spring.csv\)"):
+        twelve_rows(np.arange(12) >= 8, source="spring.csv")
