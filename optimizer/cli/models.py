@@ -272,12 +272,15 @@ def segments(
     try:
         log = read_log(transactions, columns=_mapping(column or []), date_format=date_format,
                        drop_duplicates=drop_duplicates)
-        migration = segment_migration(log.orders, start, end)
+        migration = segment_migration(log.orders, start, end, source=str(transactions),
+                                      dropped=log.reading.dropped(repeats=False))  # as cvo score checks its cut-off
         written = None if out is None else write_migration(migration, out)
     except CvoError as error:
         raise fail(error) from None
-    for warning in log.reading.warnings:  # beside the JSON, not in it
+    typer.echo(f"Transactions: {log.reading.sentence()}", err=json_output)  # beside the JSON, not in it
+    for warning in log.reading.warnings:
         typer.echo(f"Warning: {warning}", err=json_output)
+    typer.echo(f"Cut-offs: {migration.cutoffs_sentence()}.", err=json_output)
     typer.echo(json.dumps(migration.to_dict(), indent=2) if json_output else _migration_text(migration))
     if written is not None and not json_output:
         typer.echo(f"Wrote {written}")

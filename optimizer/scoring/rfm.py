@@ -72,9 +72,37 @@ def check_within_log(cut: pd.Timestamp, dates: pd.Series, where: str, dropped: s
     if not first <= cut <= last:
         side = "before the first order" if cut < first else "after the last order"
         after = f", once {dropped} were dropped" if dropped else ""
+        why = ("no customer has bought yet before its first order" if cut < first else
+               "a cut-off after its end would make every customer look as if they had stopped buying")
         raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}"
-                        f"{after}", where=where, fix="Choose a cut-off within the log; a cut-off after its end would "
-                        "make every customer look as if they had stopped buying")
+                        f"{after}", where=where, fix=f"Choose a cut-off within the log; {why}")
+
+
+@dataclass(frozen=True)
+class AfterCutoff:
+    """What a cut-off leaves out of a log's orders: the ``orders`` after it, which the values or
+    segments at it do not count, and the ``customers`` whose first order is after it, who have none."""
+
+    cutoff: pd.Timestamp
+    orders: int
+    customers: int
+
+    def sentence(self) -> str:
+        """'1,802 orders after 1998-01-31 are not counted, and the 12 customers whose first order is
+        after it are left out', or 'no order is after 1998-06-30'."""
+        if not self.orders:
+            return f"no order is after {self.cutoff.date()}"
+        one_order, one_customer = self.orders == 1, self.customers == 1
+        left = (f", and the {self.customers:,} customer{'' if one_customer else 's'} whose first order is after it "
+                f"{'is' if one_customer else 'are'} left out" if self.customers else "")
+        orders = f"{self.orders:,} order{'' if one_order else 's'} after {self.cutoff.date()}"
+        return f"{orders} {'is' if one_order else 'are'} not counted{left}"
+
+
+def after_cutoff(orders: pd.DataFrame, cut: pd.Timestamp) -> AfterCutoff:
+    """The orders (``customer_id``, ``date``) after ``cut`` and the customers with none on or before it."""
+    first = orders.groupby("customer_id")["date"].min()
+    return AfterCutoff(cut, int((orders["date"] > cut).sum()), int((first > cut).sum()))
 
 
 def unit_days(time_unit: str) -> float:
@@ -196,19 +224,31 @@ class Migration:
 
     ``counts`` rows are the segment at ``start`` (plus NOT_YET_CUSTOMER for customers whose first
     order falls between the two dates), columns the segment at ``end``; every segment is listed.
-    ``shares`` divides each row by its total (a row nobody started in is all zeros).
+    ``shares`` divides each row by its total (a row nobody started in is all zeros). ``after_end``:
+    the orders after ``end`` and the customers who first bought after it, left out of both.
     """
 
     counts: pd.DataFrame
     shares: pd.DataFrame
     start: pd.Timestamp
     end: pd.Timestamp
+    after_end: AfterCutoff
+
+    def cutoffs_sentence(self) -> str:
+        """What the cut-offs leave out, and who the NOT_YET_CUSTOMER row is, counted."""
+        newcomers = int(self.counts.loc[NOT_YET_CUSTOMER].to_numpy().sum())
+        between = (f"; the {newcomers:,} customer{'' if newcomers == 1 else 's'} who first bought between "
+                   f"{self.start.date()} and {self.end.date()} {'is' if newcomers == 1 else 'are'} the "
+                   f"'{NOT_YET_CUSTOMER}' row" if newcomers else "")
+        return self.after_end.sentence() + between
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON: the cut-offs, the segments in order, and counts and shares as row lists."""
+        """Plain JSON: the cut-offs, the segments in order, counts and shares as row lists, and what
+        the end cut-off leaves out."""
         return {"start": str(self.start.date()), "end": str(self.end.date()), "from": list(self.counts.index),
                 "to": list(self.counts.columns), "counts": self.counts.to_numpy().tolist(),
-                "shares": self.shares.to_numpy().round(6).tolist()}
+                "shares": self.shares.to_numpy().round(6).tolist(),
+                "after_end": {"orders": self.after_end.orders, "customers": self.after_end.customers}}
 
 
 def write_migration(migration: Migration, out_dir: Path) -> Path:
@@ -220,15 +260,19 @@ def write_migration(migration: Migration, out_dir: Path) -> Path:
 
 
 def segment_migration(log: pd.DataFrame, start: object, end: object, *, columns: Mapping[str, str] | None = None,
-                      date_format: str | None = None) -> Migration:
-    """Cross-tabulate each customer's segment at ``start`` against their segment at ``end`` (> start)."""
+                      date_format: str | None = None, source: str = "the transaction log",
+                      dropped: str = "") -> Migration:
+    """Cross-tabulate each customer's segment at ``start`` against their segment at ``end`` (> start).
+
+    A cut-off outside the log is refused as ``cvo score`` refuses it, naming ``source`` (the log's
+    file) and, when given, ``dropped``: the log's lines not read as orders (LogReading.dropped)."""
     first, second = to_timestamp(start, "start cut-off"), to_timestamp(end, "end cut-off")
     if second <= first:
         raise ScenarioError(f"The end cut-off {second.date()} is not after the start cut-off {first.date()}",
                             fix="Give the earlier date first")
-    transactions = clean_transactions(log, columns=columns, date_format=date_format)
+    transactions = clean_transactions(log, columns=columns, date_format=date_format, source=source)
     for option, cut in (("--from", first), ("--to", second)):
-        check_within_log(cut, transactions["date"], option)
+        check_within_log(cut, transactions["date"], f"{source}, {option}", dropped)
     before = rfm_scores(customer_features(transactions, first))["segment"]
     after = rfm_scores(customer_features(transactions, second))["segment"]
     origin = before.reindex(after.index).fillna(NOT_YET_CUSTOMER)
@@ -236,4 +280,5 @@ def segment_migration(log: pd.DataFrame, start: object, end: object, *, columns:
                                                 fill_value=0)
     counts.index.name, counts.columns.name = f"segment at {first.date()}", f"segment at {second.date()}"
     totals = counts.sum(axis=1).replace(0, 1)
-    return Migration(counts=counts, shares=counts.div(totals, axis=0), start=first, end=second)
+    return Migration(counts=counts, shares=counts.div(totals, axis=0), start=first, end=second,
+                     after_end=after_cutoff(transactions, second))

@@ -33,7 +33,7 @@ import pyarrow as pa
 from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
-from optimizer.scoring.rfm import check_within_log, to_timestamp
+from optimizer.scoring.rfm import after_cutoff, check_within_log, to_timestamp
 from optimizer.scoring.transactions import LogReading, TransactionLog, read_log
 from optimizer.scoring.uplift import (
     HistoryColumns,
@@ -152,6 +152,9 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
     value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount, source=source)
     dropout = dropout_test(value.bgnbd, value.table)
     table, notes = value.table.reset_index(), _fit_notes(value, cutoff)
+    later = after_cutoff(log.orders, to_timestamp(cutoff, "cut-off"))
+    if later.orders:  # as cvo segments says it of its cut-offs
+        notes.insert(0, f"the customer values are at the cut-off: {later.sentence()}")
     alive = table["p_alive"].to_numpy(dtype=float)
     if not p_alive_informative(alive, dropout):
         low, high = np.percentile(alive, [5, 95])

@@ -7,6 +7,7 @@ two customers per quintile: scores 1 for k = 1, 2; 2 for 3, 4; …; 5 for 9, 10.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -117,8 +118,30 @@ def test_migration_cut_offs_outside_the_log_are_refused_as_cvo_score_refuses_the
     last = log["date"].max()
     for start, end, option in ((last - pd.Timedelta(days=30), last + pd.Timedelta(days=1), "--to"),
                                (log["date"].min() - pd.Timedelta(days=1), last, "--from")):
-        with pytest.raises(DataError, match=f"is (after the last|before the first) order.*\\({option}\\)"):
+        with pytest.raises(DataError, match=f"is (after the last|before the first) order.*\\(the transaction log, "
+                                            f"{option}\\)"):
             segment_migration(log, start, end)
+    with pytest.raises(DataError) as error:
+        segment_migration(log, CUTOFF - pd.Timedelta(days=30), "2024-04-30", source="orders.csv",
+                          dropped="2 cancellations or returns")
+    assert str(error.value) == (
+        "The cut-off 2024-04-30 is after the last order: the log runs from 2024-01-01 to 2024-03-31, once 2 "
+        "cancellations or returns were dropped (orders.csv, --to). Choose a cut-off within the log; a cut-off after "
+        "its end would make every customer look as if they had stopped buying.")
+
+
+@pytest.mark.parametrize(("end", "said", "after_end"), [
+    ("2024-02-15", "1 order after 2024-02-15 is not counted; the 1 customer who first bought between 2024-01-12 and "
+     "2024-02-15 is the '(not yet a customer)' row", {"orders": 1, "customers": 0}),
+    ("2024-02-05", "2 orders after 2024-02-05 are not counted, and the 1 customer whose first order is after it is "
+     "left out", {"orders": 2, "customers": 1}),
+    ("2024-02-20", "no order is after 2024-02-20; the 1 customer who first bought between 2024-01-12 and 2024-02-20 "
+     "is the '(not yet a customer)' row", {"orders": 0, "customers": 0}),
+])
+def test_migration_says_what_its_cut_offs_leave_out(end, said, after_end):
+    """small_log: a's order of 20 Feb, and c's of 10 Feb, fall after the end cut-off or not."""
+    migration = segment_migration(small_log(), "2024-01-12", end)
+    assert migration.cutoffs_sentence() == said and migration.to_dict()["after_end"] == after_end
 
 
 def test_cdnow_segments_and_migration():
@@ -153,8 +176,6 @@ def test_bad_options_are_scenario_errors():
 def test_cvo_segments_prints_and_writes_the_migration(tmp_path):
     """The CDNOW sample from 1997-09-30 to 1998-06-30: 2,357 customers, each row's shares summing to
     one; migration.json is what a plan's report shows."""
-    import json
-
     from typer.testing import CliRunner
 
     from optimizer.cli import app
@@ -164,6 +185,8 @@ def test_cvo_segments_prints_and_writes_the_migration(tmp_path):
     result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "of 2,357 customers" in result.output and "Champions" in result.output
+    assert result.output.startswith("Transactions: 6,919 lines: 6,919 orders of 2,357 customers, one per line")
+    assert "\nCut-offs: no order is after 1998-06-30.\n" in result.output
     written = json.loads((tmp_path / "migration.json").read_text())
     assert (written["start"], written["end"]) == ("1997-09-30", "1998-06-30")
     assert sum(map(sum, written["counts"])) == 2357
@@ -183,3 +206,31 @@ def test_a_date_option_is_the_day_written(given, day):
 def test_a_date_option_that_is_not_iso_is_never_guessed():
     with pytest.raises(ScenarioError, match="'03/04/1997' is not a date written YYYY-MM-DD \\(one like 03/04/1997 is never guessed"):
         to_timestamp("03/04/1997", "cut-off")
+
+
+def test_cvo_segments_says_what_the_log_and_its_cut_offs_drop_and_refuses_one_past_its_end(tmp_path):
+    """A line without a customer and a return are dropped; an order after --to is not counted; a
+    customer who first bought between the cut-offs is a newcomer: each said with its count, beside
+    the JSON with --json, and a --to past the log refused as cvo score refuses it, with the file."""
+    from typer.testing import CliRunner
+
+    from optimizer.cli import app
+
+    log = small_log()
+    log.loc[len(log)] = [None, "2024-01-05", 3.0]
+    log.loc[len(log)] = ["b", "2024-01-20", -7.0]
+    log.to_csv(tmp_path / "orders.csv", index=False)
+    arguments = ["segments", "--transactions", str(tmp_path / "orders.csv"), "--from", "2024-01-12"]
+    result = CliRunner().invoke(app, [*arguments, "--to", "2024-02-15", "--json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "Transactions: 8 lines: 1 without a customer id and 1 cancellation or return dropped; 6 orders of 3 "
+        "customers, one per line (no order_id column mapped; map one when lines are items of orders).",
+        "Cut-offs: 1 order after 2024-02-15 is not counted; the 1 customer who first bought between 2024-01-12 "
+        "and 2024-02-15 is the '(not yet a customer)' row."]
+    assert json.loads(result.stdout)["after_end"] == {"orders": 1, "customers": 0}
+    past = CliRunner().invoke(app, [*arguments, "--to", "2024-03-01"])
+    assert past.exit_code == DATA_ERROR
+    assert (f"error: The cut-off 2024-03-01 is after the last order: the log runs from 2024-01-01 to 2024-02-20, "
+            f"once 1 without a customer id and 1 cancellation or return were dropped ({tmp_path / 'orders.csv'}, "
+            "--to)") in " ".join(past.output.split())

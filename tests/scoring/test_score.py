@@ -196,15 +196,25 @@ def test_a_line_item_export_is_scored_by_options_alone(tmp_path):
     by_cutoff = known[~cancelled & (pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M")
                                     <= pd.Timestamp("2011-09-30 23:59"))]
     assert set(customers["customer_id"]) == {str(int(c)) for c in by_cutoff["CustomerID"]}
+    order_days = known[~cancelled].assign(day=pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.floor(
+        "D")).groupby(["CustomerID", "InvoiceNo"])["day"].min()  # an order is dated by its first line
+    later = order_days > pd.Timestamp("2011-09-30")
+    left_out = known[~cancelled]["CustomerID"].nunique() - by_cutoff["CustomerID"].nunique()
+    assert (f"Note: the customer values are at the cut-off: {later.sum():,} orders after 2011-09-30 are not counted, "
+            f"and the {left_out:,} customers whose first order is after it are left out") \
+        in " ".join(result.output.split())
 
 
-@pytest.mark.parametrize(("cutoff", "side"), [("2012-01-31", "after the last order"),
-                                              ("2010-11-30", "before the first order")])
-def test_a_cutoff_outside_the_log_is_refused(tmp_path, cutoff, side):
+@pytest.mark.parametrize(("cutoff", "side", "why"), [
+    ("2012-01-31", "after the last order", "a cut-off after its end would make every customer look as if"),
+    ("2010-11-30", "before the first order", "no customer has bought yet before its first order"),
+])
+def test_a_cutoff_outside_the_log_is_refused(tmp_path, cutoff, side, why):
     shop_export(customers=30).to_csv(tmp_path / "log.csv", index=False)
     result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", cutoff, *RETAIL_OPTIONS,
                     "--out", str(tmp_path / "out"))
     assert result.exit_code == 3 and f"The cut-off {cutoff} is {side}: the log runs from 2010-12-" in result.output
+    assert f"Choose a cut-off within the log; {why}" in " ".join(result.output.split())
     assert not (tmp_path / "out").exists()
 
 
