@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
 from optimizer.errors import DataError, ScenarioError, did_you_mean
-from optimizer.scoring.uplift import HistoryColumns, campaign_arms, number_column
+from optimizer.scoring.uplift import HistoryColumns, campaign_arms, history_source, number_column
 from optimizer.store.tables import flag_values, require_columns, row_label, show, source_of
 
 NO_CAMPAIGN = "(no campaign)"
@@ -180,17 +180,17 @@ def randomized_history(history: pd.DataFrame, columns: HistoryColumns = COLUMNS,
                        options: EvaluateOptions = EvaluateOptions()) -> RandomizedHistory:
     """Observed arm, outcome and propensity per customer, checked (one row per customer)."""
     needed = (columns.customer_id, columns.campaign, columns.treated, options.outcome)
-    require_columns(history, needed, source_of(history, "the history table"), "history",
+    require_columns(history, needed, history_source(history), "history",
                     "The history needs the customer id, the campaign, treated (0/1) and the outcome to value")
     if history.empty:
-        raise DataError("The history has no customers", where=source_of(history, "the history table"),
+        raise DataError("The history has no customers", where=history_source(history),
                         fix="Evaluate on a randomized history with one row per customer")
     ids = history[columns.customer_id].astype(str).to_numpy(dtype=object)
     duplicated = pd.Series(ids).duplicated().to_numpy()
     if duplicated.any():
         raise DataError(f"The customer '{ids[duplicated][0]}' appears more than once in the history "
                         f"({int(duplicated.sum())} duplicate row(s))",
-                        where=row_label(source_of(history, "the history table"), int(np.flatnonzero(duplicated)[0])),
+                        where=row_label(history_source(history), int(np.flatnonzero(duplicated)[0])),
                         fix="Keep one row per customer: IPW values each randomized customer once")
     labels, treated = campaign_arms(history, columns)
     arms = (NO_CAMPAIGN, *sorted({str(label) for label in labels[treated == 1]}))
@@ -245,10 +245,10 @@ def feature_matrix(history: pd.DataFrame, columns: HistoryColumns, options: Eval
     if not features:
         raise DataError(
             f"The history has no feature columns to model propensities from: it holds only "
-            f"{', '.join(map(str, history.columns))}", where=source_of(history, "the history table"),
+            f"{', '.join(map(str, history.columns))}", where=history_source(history),
             fix="Use --propensity shares for a completely randomized history, or add the customer features "
             "the assignment depended on")
-    require_columns(history, features, source_of(history, "the history table"), "history",
+    require_columns(history, features, history_source(history), "history",
                     "List features that exist in the history")
     x = pd.get_dummies(history[list(features)], dtype=float).fillna(0.0)
     standardised: pd.DataFrame = (x - x.mean()) / x.std(ddof=0).replace(0.0, 1.0)
@@ -256,14 +256,14 @@ def feature_matrix(history: pd.DataFrame, columns: HistoryColumns, options: Eval
 
 
 def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
-    require_columns(history, (name,), source_of(history, "the history table"), "history",
+    require_columns(history, (name,), history_source(history), "history",
                     "Name the column holding each customer's assignment probability")
     values = pd.to_numeric(history[name], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~((values > 0) & (values <= 1)))
     if bad.size:
         raise DataError(
             f"The propensity '{name}' must be a probability in (0, 1] but is {show(history[name].iat[bad[0]])} "
-            f"({bad.size} such row(s))", where=row_label(source_of(history, "the history table"), int(bad[0])),
+            f"({bad.size} such row(s))", where=row_label(history_source(history), int(bad[0])),
             fix="Give the probability with which each customer got the arm they got; a customer who could not "
             "have got it cannot be used to value a plan")
     return values
@@ -272,20 +272,25 @@ def given_propensity(history: pd.DataFrame, name: str) -> NDArray[np.float64]:
 def plan_arms(plan: pd.DataFrame) -> pd.Series:
     """The arm a plan gives each customer, by customer id: its campaign when it is sent (the treatment
     group or a forced list)."""
-    require_columns(plan, ("customer_id", "campaign_id"), "the plan table", "plan",
+    source = source_of(plan, "the plan table")
+    require_columns(plan, ("customer_id", "campaign_id"), source, "plan",
                     "Use the plan.parquet written by cvo optimize")
     campaign = plan["campaign_id"].astype("object").where(plan["campaign_id"].notna(), None)
     if "group" in plan.columns:
         campaign = campaign.where(plan["group"].astype("object").isin(["treatment", "forced"]), None)
     ids = plan["customer_id"].astype(str)
     if ids.duplicated().any():
-        raise DataError(f"The customer '{ids[ids.duplicated()].iat[0]}' appears more than once in the plan",
-                        where="plan table", fix="Use the plan.parquet written by cvo optimize (one row per customer)")
+        first = int(np.flatnonzero(ids.duplicated().to_numpy())[0])
+        raise DataError(f"The customer '{ids.iat[first]}' appears more than once in the plan",
+                        where=row_label(source, first), fix="Use the plan.parquet written by cvo optimize (one row "
+                        "per customer)")
     return pd.Series(campaign.to_numpy(dtype=object), index=ids.to_numpy(), dtype=object)
 
 
-def deterministic_policy(data: RandomizedHistory, arms: NDArray[np.object_]) -> NDArray[np.float64]:
-    """pi as an (n, arms) 0/1 matrix from one arm label per customer (None: no campaign)."""
+def deterministic_policy(data: RandomizedHistory, arms: NDArray[np.object_],
+                         where: str = "plan vs history") -> NDArray[np.float64]:
+    """pi as an (n, arms) 0/1 matrix from one arm label per customer (None: no campaign); a DataError
+    at ``where`` (the plan's and the history's files) for an arm no customer of the history got."""
     labels = np.array([NO_CAMPAIGN if a is None or a != a else str(a) for a in arms], dtype=object)
     index = pd.Index(data.arms).get_indexer(pd.Index(labels))
     got = data.customers_per_arm()
@@ -296,28 +301,29 @@ def deterministic_policy(data: RandomizedHistory, arms: NDArray[np.object_]) -> 
         hint = did_you_mean(name, campaigns)
         raise DataError(
             f"The plan gives '{name}' to {int((labels == name).sum()):,} customer(s), but no customer in the "
-            "history got it, so its value cannot be estimated", where="plan vs history",
+            "history got it, so its value cannot be estimated", where=where,
             fix=f"{hint + ' ' if hint else ''}Campaigns in the history: {', '.join(campaigns) or 'none'}")
     policy = np.zeros((data.n, len(data.arms)))
     policy[np.arange(data.n), index] = 1.0
     return policy
 
 
-def require_both_kinds_of_customer(data: RandomizedHistory, policy: NDArray[np.float64]) -> None:
-    """Raise unless some customers went without a campaign (the plan's untreated customers and the
-    baseline 'nobody' are valued on them) and some got one (the baseline 'everybody')."""
+def require_both_kinds_of_customer(data: RandomizedHistory, policy: NDArray[np.float64],
+                                   where: str = "plan vs history") -> None:
+    """Raise (naming ``where``) unless some customers went without a campaign (the plan's untreated
+    customers and the baseline 'nobody' are valued on them) and some got one (the baseline 'everybody')."""
     got = data.customers_per_arm()
     if got[0] == 0:
         raise DataError(
             f"None of the {data.n:,} history customers the plan covers went without a campaign, but the plan "
             f"leaves {int(policy[:, 0].sum()):,} of them untreated and the baseline 'nobody' all of them, so what "
-            "no campaign earns cannot be estimated", where="plan vs history",
+            "no campaign earns cannot be estimated", where=where,
             fix="Evaluate on a randomized history with a control arm: customers drawn at random to get no "
             "campaign (treated 0)")
     if not got[1:].any():
         raise DataError(
             f"None of the {data.n:,} history customers the plan covers got a campaign, so no campaign's value "
-            "can be estimated", where="plan vs history",
+            "can be estimated", where=where,
             fix="Evaluate on a randomized history in which customers were drawn at random to get each campaign "
             "(treated 1) beside the untreated ones")
 
@@ -382,14 +388,14 @@ def evaluate_plan(plan: pd.DataFrame, history: pd.DataFrame, columns: HistoryCol
     before the costs: a campaign the history never tested is the problem, not its cost."""
     require_resamples(options.bootstrap)
     data = randomized_history(history, columns, replace(options, costs=None))
-    arms = plan_arms(plan)
+    arms, where = plan_arms(plan), f"{source_of(plan, 'the plan table')}; {history_source(history)}"
     matched = np.flatnonzero(pd.Index(arms.index).get_indexer(data.customer_ids) >= 0)
     if matched.size == 0:
-        raise DataError("No customer of the history is in the plan", where="plan vs history",
+        raise DataError("No customer of the history is in the plan", where=where,
                         fix="Evaluate a plan made for the customers of this history (same customer ids)")
     data = data.subset(matched)
-    policy = deterministic_policy(data, arms.loc[pd.Index(data.customer_ids)].to_numpy())
-    require_both_kinds_of_customer(data, policy)
+    policy = deterministic_policy(data, arms.loc[pd.Index(data.customer_ids)].to_numpy(), where)
+    require_both_kinds_of_customer(data, policy, where)
     charged, uncharged = arm_costs(data.arms, options.costs), uncharged_arms(data.arms, options.costs)
     if uncharged and not options.some_costs:
         blanks = [name for name in uncharged if name != name.strip()]

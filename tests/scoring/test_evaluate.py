@@ -22,7 +22,7 @@ from optimizer.scoring.evaluate import (
     policy_value,
     random_policy,
 )
-from optimizer.scoring.evaluate_run import format_evaluation
+from optimizer.scoring.evaluate_run import evaluate_files, format_evaluation
 
 
 @pytest.mark.parametrize("options", [
@@ -136,6 +136,28 @@ def test_plan_campaign_missing_from_the_history(simulated):
     message = str(error.value)
     assert "The plan gives 'bb' to" in message and "no customer in the history got it" in message
     assert "Did you mean 'b'?" in message
+
+
+@pytest.mark.parametrize(("plan_change", "history_change", "said"), [
+    (lambda p: p.replace({"campaign_id": {"b": "bb"}}), lambda h: h,
+     "no customer in the history got it, so its value cannot be estimated ({plan}; {history})"),
+    (lambda p: p, lambda h: h.assign(customer_id="x" + h.customer_id),
+     "No customer of the history is in the plan ({plan}; {history})"),
+    (lambda p: p, lambda h: h[h.campaign_id.notna()], "the baseline 'nobody' all of them, so what no campaign earns "
+     "cannot be estimated ({plan}; {history})"),
+    (lambda p: pd.concat([p, p.iloc[3:4]]), lambda h: h, "The customer 'c3' appears more than once in the plan "
+     "({plan}, row 201)"),
+])
+def test_a_plan_that_does_not_fit_its_history_names_both_files(simulated, tmp_path, plan_change, history_change,
+                                                               said):
+    history, _ = simulated
+    small = history.iloc[:200].reset_index(drop=True)
+    files = {"plan": tmp_path / "june_plan.parquet", "history": tmp_path / "spring.csv"}
+    plan_change(targeting(small)).to_parquet(files["plan"], index=False)
+    history_change(small).to_csv(files["history"], index=False)
+    with pytest.raises(DataError) as error:
+        evaluate_files(files["plan"], files["history"], options=EvaluateOptions(costs={"a": 0.3, "b": 0.1}))
+    assert said.format(**files) in str(error.value)
 
 
 @pytest.mark.parametrize(("change", "expected"), [
