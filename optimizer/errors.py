@@ -6,13 +6,15 @@ expected, and how to fix it, e.g.
     The 'min_audience' of campaign 'winback' (5000) exceeds its 3120 eligible customers
     (scenarios/weekly.yaml, campaigns[2]). Lower min_audience or widen 'eligible'.
 
-The CLI turns each class into its own non-zero exit code.
+The CLI turns each class into its own non-zero exit code. Checks that do not depend on each other
+keep what they find (``Findings``) and raise it as one error listing every problem (``Problems``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from typing import ParamSpec, TypeVar
 
 
 class CvoError(Exception):
@@ -41,21 +43,6 @@ class ScenarioError(CvoError):
     """The scenario file is missing, malformed, or names something that does not exist."""
 
     exit_code = 2
-
-
-class ScenarioInvalid(ScenarioError):
-    """Several problems found while validating one scenario file, all listed at once."""
-
-    def __init__(self, errors: list[ScenarioError], path: str):
-        self.errors = errors
-        self.path = path
-        count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
-        lines = "\n".join(f"  - {error.message}" for error in errors)
-        super().__init__(f"The scenario {path} has {count}:\n{lines}\n")
-
-    @property
-    def message(self) -> str:
-        return self.problem.rstrip()
 
 
 class ExpressionError(ScenarioError):
@@ -90,6 +77,106 @@ class RunFolderError(CvoError):
     """An output folder cannot be written, is busy, or holds files that are not of one run."""
 
     exit_code = 7
+
+
+class Problems(CvoError):
+    """Several problems of one scenario (its file, its data, its limits), each a CvoError with its
+    own location, all listed at once. The exit code is the lowest of theirs: a problem of the file
+    (2) comes before one of the data (3), before limits that conflict (4)."""
+
+    def __init__(self, errors: Sequence[CvoError], subject: str):
+        self.errors = list(errors)
+        self.exit_code = min(error.exit_code for error in self.errors)
+        count = f"{len(self.errors)} problem{'s' if len(self.errors) != 1 else ''}"
+        lines = "\n".join(f"  - {error.message}" for error in self.errors)
+        super().__init__(f"{subject} has {count}:\n{lines}\n")
+
+    @property
+    def message(self) -> str:
+        return self.problem.rstrip()
+
+
+class ScenarioInvalid(Problems, ScenarioError):
+    """Several problems found while validating one scenario file, all listed at once."""
+
+    def __init__(self, errors: Sequence[ScenarioError], path: str):
+        self.path = path
+        super().__init__(errors, f"The scenario {path}")
+
+
+class DataProblems(Problems, DataError):
+    """Several problems of a scenario's data (its tables, its expressions' values), all listed at once."""
+
+
+class InfeasibleProblems(Problems, InfeasibleError):
+    """Several conflicts that leave a scenario without a plan (minimum audiences of several campaigns)."""
+
+
+def listed(errors: Sequence[CvoError], subject: str) -> CvoError:
+    """One error for the problems found: the problem itself when there is one, else one that lists
+    each, of the kind they all are when they share one (a ScenarioError, a DataError, an InfeasibleError)."""
+    if len(errors) == 1:
+        return errors[0]
+    scenario = [error for error in errors if isinstance(error, ScenarioError)]
+    if len(scenario) == len(errors):
+        return ScenarioInvalid(scenario, subject.removeprefix("The scenario "))
+    if all(isinstance(error, DataError) for error in errors):
+        return DataProblems(errors, subject)
+    if all(isinstance(error, InfeasibleError) for error in errors):
+        return InfeasibleProblems(errors, subject)
+    return Problems(errors, subject)
+
+
+Checked = TypeVar("Checked")
+Arguments = ParamSpec("Arguments")
+
+
+class Findings:
+    """The problems of one scenario found by checks that do not depend on each other, kept so that
+    one error lists them all (``cvo validate`` promises every problem at once, not one per run),
+    with the ``failed`` parts later checks need, and a line for each check they kept from running
+    (``unchecked``: the error's notes, so that a list never reads as complete when it is not)."""
+
+    def __init__(self, subject: str):
+        self.subject = subject
+        self.errors: list[CvoError] = []
+        self.failed: set[str] = set()
+        self.unchecked: list[str] = []
+
+    def attempt(self, part: str | None, check: Callable[Arguments, Checked], *args: Arguments.args,
+                **kwargs: Arguments.kwargs) -> Checked | None:
+        """What ``check(*args, **kwargs)`` returns, or None when it raises a CvoError: the error is
+        kept and ``part`` (when given) marked as failed."""
+        try:
+            return check(*args, **kwargs)
+        except CvoError as error:
+            self.add(error)
+            if part is not None:
+                self.failed.add(part)
+            return None
+
+    def add(self, error: CvoError) -> None:
+        """Keep ``error``, once: the offers of one campaign share its expressions and their errors."""
+        if all(error.message != known.message for known in self.errors):
+            self.errors.append(error)
+
+    def skip(self, line: str) -> None:
+        """Say, in one line, which check the problems found kept from running and why."""
+        if line not in self.unchecked:
+            self.unchecked.append(line)
+
+    def error(self) -> CvoError:
+        """The one error of every problem found (there is at least one), each unchecked line a note of it."""
+        error = listed(self.errors, self.subject)
+        for line in self.unchecked:
+            if line not in getattr(error, "__notes__", ()):
+                error.add_note(line)
+        return error
+
+    def check(self) -> None:
+        """Raise the problems found, if any."""
+        if self.errors:
+            raise self.error()
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -43,7 +43,10 @@ def _interrupted(number: int, frame: object) -> None:
 
 
 def fail(error: CvoError) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message), highlight=False)
+    """The error's message (and its notes: the checks its problems kept from running) on stderr, and its exit code."""
+    notes = "".join(f"\n{note}" for note in getattr(error, "__notes__", ()))
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(("error: ", "bold red"), error.message + notes),
+                                               highlight=False)
     return typer.Exit(error.exit_code)
 
 

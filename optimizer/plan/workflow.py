@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import InfeasibleError, SolverError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
-from optimizer.scenario.data import load_data
+from optimizer.scenario.data import findings, load_data
 from optimizer.scenario.formulation import Formulation, breakdown_levels, formulate, planned_rates, response_values
 from optimizer.scenario.offers import Offer, offer_fractions
 from optimizer.scenario.sample import check_share
@@ -66,10 +66,12 @@ def optimize(
     """
     if sample is not None:
         check_share(sample)  # before the data are read
-    data = load_data(with_method(scenario, method), run_date)
+    loaded = with_method(scenario, method)
+    found = findings(loaded)  # the data's problems listed with the expressions', as cvo validate does
+    data = load_data(loaded, run_date, found=found)
     if sample is not None:
         data = data.sampled(sample, data.scenario.seed if sample_seed is None else sample_seed)
-    formulation = formulate(data)
+    formulation = formulate(data, found=found)
     forced = data.lists.forced
     result = _solved(formulation.problem, data.scenario, progress, forced, formulation.ratios)
     if result.choice is None:  # a result with a status other than none has a plan
@@ -98,10 +100,20 @@ def with_method(scenario: Scenario | str | Path, method: Method | None) -> Scena
 
 def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -> Formulation:
     """The scenario's Problem once its file, its data and the conflicts seen without solving are
-    checked (ScenarioError, DataError, InfeasibleError): what ``cvo validate`` runs."""
-    formulation = formulate(load_data(with_method(scenario, None), run_date))
+    checked: what ``cvo validate`` runs. ``run_date`` (default today) is the day the plan is sent,
+    against which the contact policy reads the contact history.
+
+    Every problem found is raised in one error (ScenarioError, DataError, InfeasibleError, HistoryError, or
+    Problems listing each, optimizer/errors.py): the problems of the file itself (ScenarioInvalid),
+    else those of the data and the expressions, each part checked on its own (the tables, the
+    history and the lists; each campaign, constraint and KPI; each minimum audience). Conflicts
+    between limits are checked last, once everything they need is valid."""
+    loaded = with_method(scenario, None)
+    found = findings(loaded)
+    data = load_data(loaded, run_date, found=found)
+    found.attempt(None, breakdown_levels, data)  # the report's breakdowns, checked before a solve rather than after
+    formulation = formulate(data, found=found)
     check_limits(formulation.problem, formulation.scenario, formulation.data.lists.forced)
-    breakdown_levels(formulation.data)  # the report's breakdowns, checked before a solve rather than after
     return formulation
 
 

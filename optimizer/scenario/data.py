@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, did_you_mean
+from optimizer.errors import DataError, Findings, did_you_mean
 from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.sample import Sample, check_share, drawn
 from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario, variants_scored
-from optimizer.store.history_file import check_history_path, contacts_around, history_state
+from optimizer.store.history_file import CONTACT_COLUMNS, check_history_path, contacts_around, history_state
 from optimizer.store.history_versions import readable_history
 from optimizer.store.tables import id_text, read_table, require_columns, row_label, show
 
@@ -93,7 +93,8 @@ class ScenarioData:
 
 
 def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | None = None,
-              tables: tuple[pd.DataFrame, pd.DataFrame | None] | None = None) -> ScenarioData:
+              tables: tuple[pd.DataFrame, pd.DataFrame | None] | None = None,
+              found: Findings | None = None) -> ScenarioData:
     """Read the scenario's customers, scores and contact history (raises DataError, HistoryError).
 
     ``run_date`` (default: today) is the day the plan is sent, for the contact policy; ``as_of`` (an
@@ -101,26 +102,69 @@ def load_data(scenario: Scenario, run_date: dt.date | None = None, as_of: int | 
     ``tables``: the customer and score tables read already (a partition's, on a Dask worker),
     checked as if read from the scenario's locations, except that a campaign may have no score
     rows among them (``check_scored`` runs over all partitions).
+
+    The scores, the contact history and the lists are read against the customers alone, so the
+    problems of each are raised together. With ``found`` (the caller's: cvo validate lists them with
+    the expressions'), a history or list that cannot be read is only kept there, marked failed, and
+    the data come back without it.
     """
     run_date = run_date or dt.date.today()
+    own = found is None
+    found = findings(scenario) if found is None else found
     customers_file = scenario.location(scenario.customers)
-    customers = load_customers(customers_file, scenario.customer_id, scenario.storage_options,
-                               None if tables is None else tables[0])
+    customers = found.attempt("customers", load_customers, customers_file, scenario.customer_id,
+                              scenario.storage_options, None if tables is None else tables[0])
+    if customers is None:
+        found.skip("Not checked: the scores, the lists, the contact history, the expressions and the limits, "
+                   "which are read against the customers table.")
+        raise found.error()
     ids = pd.Index(customers[scenario.customer_id])
-    if scenario.scores is not None:
-        needed = [] if tables is not None else needed_scores(scenario)  # a partition: checked over all of them
-        scores = load_scores(scenario.location(scenario.scores), ids, scenario.campaign_ids(), needed,
-                             scenario.storage_options, None if tables is None else tables[1])
-    else:
-        shape = (len(customers), len(scenario.campaigns))
-        scores = Scores(np.full(shape, np.nan), np.full(shape, np.nan))
-    history_file = scenario.history_location()
-    with readable_history(history_file, scenario.storage_options) as local:  # an object store's: one copy
+    scores = found.attempt("scores", _scenario_scores, scenario, ids, tables)
+    history = found.attempt("history", _history, scenario, run_date, as_of)
+    lists = found.attempt("lists", read_lists, scenario, ids, whole=tables is None)
+    if scores is None:
+        found.skip("Not checked: the expressions, the minimum audiences and the limits, which read the scores.")
+        raise found.error()
+    if own:
+        found.check()
+    seen, contacts = history or ((None, 0), _no_contacts())
+    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, scenario.history_location(),
+                        seen, lists or CustomerLists())
+
+
+def findings(scenario: Scenario) -> Findings:
+    """A record of the scenario's problems, its one error headed 'The scenario FILE has N problems'."""
+    source = scenario.source
+    return Findings(f"The {source}" if source.startswith("scenario '") else f"The scenario {source}")
+
+
+def _scenario_scores(scenario: Scenario, ids: pd.Index, tables: tuple[pd.DataFrame, pd.DataFrame | None] | None
+                     ) -> Scores:
+    """The scores table laid out on the customers' rows (unscored everywhere when there is none)."""
+    if scenario.scores is None:
+        return _unscored(len(ids), len(scenario.campaigns))
+    needed = [] if tables is not None else needed_scores(scenario)  # a partition: checked over all of them
+    return load_scores(scenario.location(scenario.scores), ids, scenario.campaign_ids(), needed,
+                       scenario.storage_options, None if tables is None else tables[1])
+
+
+def _unscored(customers: int, campaigns: int) -> Scores:
+    """Scores of no pair: every campaign's probabilities come from its own expressions."""
+    return Scores(np.full((customers, campaigns), np.nan), np.full((customers, campaigns), np.nan))
+
+
+def _history(scenario: Scenario, run_date: dt.date, as_of: int | None) -> tuple[tuple[str | None, int], pd.DataFrame]:
+    """The history's state and the contacts the policy must respect on ``run_date`` (HistoryError)."""
+    location = scenario.history_location()
+    with readable_history(location, scenario.storage_options) as local:  # an object store's: one copy
         check_history_path(local)
         seen = history_state(local)  # before the contacts: a commit in between makes the plan stale, not fresh
-        contacts = contacts_around(local, run_date, policy_lookback(scenario.contact_policy), as_of)
-    return ScenarioData(scenario, customers, scores, contacts, run_date, customers_file, history_file, seen,
-                        read_lists(scenario, ids, whole=tables is None))
+        return seen, contacts_around(local, run_date, policy_lookback(scenario.contact_policy), as_of)
+
+
+def _no_contacts() -> pd.DataFrame:
+    """The contacts of a history that could not be read (its problem is listed; no plan is made)."""
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in CONTACT_COLUMNS})
 
 
 def needed_scores(scenario: Scenario) -> list[str]:

@@ -8,7 +8,6 @@ contact policy (optimizer/scenario/policy.py) blocks it on the run date.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +15,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, InfeasibleError, ScenarioError
+from optimizer.errors import DataError, Findings, InfeasibleError, ScenarioError
 from optimizer.scenario.checks import check_finite
-from optimizer.scenario.data import ScenarioData
+from optimizer.scenario.data import ScenarioData, findings
 from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.offers import Offer, offer_campaigns, offer_fractions, offers
 from optimizer.scenario.pairs import (
@@ -36,7 +35,6 @@ from optimizer.scenario.pairs import (
 )
 from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.rows import TREATED_SPEND, audience_rows, budget_rows, capacity_rows, scaled_rows
-from optimizer.scenario.sample import Sample
 from optimizer.scenario.schema import CustomConstraint, Kpi, Scenario
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
@@ -82,20 +80,58 @@ class Formulation:
         return offers(self.data.scenario)
 
 
-def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
+Pair = dict[str, Any]  # one offer's per-customer arrays (optimizer/scenario/pairs.py offer_pairs)
+
+LIMITS_UNCHECKED = ("Not checked until the above is fixed: whether the minimum audiences fit the budgets, channel "
+                    "capacities and constraints.")
+
+
+def formulate(data: ScenarioData, whole: bool = True, found: Findings | None = None) -> Formulation:
     """Build the Problem from a scenario and its data (raises DataError/ScenarioError/InfeasibleError).
 
     ``whole=False`` builds one partition of a larger customer table: limits stay those of the
     whole scenario, and checks that need every customer (minimum audiences) are skipped.
+
+    The parts that do not depend on each other (each campaign's expressions, each constraint and
+    KPI, the control strata, each campaign's minimum audience) are each checked, and their problems
+    raised in one error with those ``found`` already holds (load_data's): cvo validate lists them all.
     """
+    found = findings(data.scenario) if found is None else found
     scenario, choices = data.scenario, offers(data.scenario)
-    columns = customer_columns(data)
-    scores = scenario_scores(data, columns)
-    pairs = [offer_pairs(data, offer, columns, scores) for offer in choices]
+    columns = found.attempt("columns", customer_columns, data)
+    if columns is None:
+        found.skip("Not checked: the expressions, the minimum audiences and the limits, which read the customers' "
+                   "columns.")
+        raise found.error()
+    scores = scenario_scores(data, columns, found)
+    unrated = set(found.failed)  # campaigns whose p_treat or p_control expression failed
+    pairs = [None if f"campaigns[{offer.index}]" in unrated else
+             found.attempt(f"campaigns[{offer.index}]", offer_pairs, data, offer, columns, scores) for offer in choices]
     rules = policy_rules(scenario, data.customer_ids, data.contacts, data.run_date)
     impacts, allowed = _apply_policy(choices, pairs, rules, data.lists.excluded)
     if data.lists.forced is not None:
-        _check_forced(data, data.lists.forced, pairs, rules)
+        found.attempt(None, _check_forced, data, data.lists.forced, pairs, rules)
+    ratios: dict[str, tuple[float, NDArray[np.float64]]] = {}
+    custom: dict[str, NDArray[np.float64]] = {}
+    custom_rows = _custom_rows(data, columns, pairs, custom, ratios, found)
+    kpis = {kpi.name: found.attempt(None, _pair_sum_weights, data, "kpis", i, kpi, columns, pairs)
+            for i, kpi in enumerate(scenario.kpis)}
+    strata = found.attempt(None, _strata, data, columns)
+    if whole:
+        _check_min_audiences(data, pairs, impacts, found)
+    if found.errors:
+        found.skip(LIMITS_UNCHECKED)
+        raise found.error()
+    complete = [pair for pair in pairs if pair is not None]
+    problem = _problem(data, complete, custom, custom_rows, ratios)
+    return Formulation(data, problem, {name: kpi for name, kpi in kpis.items() if kpi is not None}, scores.scored,
+                       impacts, allowed, ratios, strata)
+
+
+def _problem(data: ScenarioData, pairs: list[Pair], custom: dict[str, NDArray[np.float64]],
+             custom_rows: list[CouplingRow], ratios: dict[str, tuple[float, NDArray[np.float64]]]) -> Problem:
+    """The Problem of the offers' ``pairs``: spend and value, eligibility, and every limit's row."""
+    scenario, choices = data.scenario, offers(data.scenario)
     spend = np.column_stack([pair["spend"] for pair in pairs])
     weights = {"spend": spend}
     fractions = offer_fractions(scenario)
@@ -104,9 +140,8 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
         if data.lists.forced is not None:  # a forced customer is never held out: its whole spend is treated
             settled = data.lists.forced != NO_CAMPAIGN
             weights[TREATED_SPEND][settled] = spend[settled]
-    ratios: dict[str, tuple[float, NDArray[np.float64]]] = {}
-    custom_rows = _custom_rows(data, columns, pairs, weights, ratios)
-    problem = Problem(
+    weights.update(custom)
+    return Problem(
         customer_ids=data.customer_ids,
         campaign_ids=tuple(offer.label for offer in choices),
         channels=tuple(offer.campaign.channel for offer in choices),
@@ -118,12 +153,6 @@ def formulate(data: ScenarioData, whole: bool = True) -> Formulation:
                          data.sample, ratios, weights),
         weights=weights,
     )
-    if whole:
-        _check_min_audiences(scenario, problem, impacts, data.run_date, data.sample)
-    kpis = {
-        kpi.name: _pair_sum_weights(data, "kpis", i, kpi, columns, pairs) for i, kpi in enumerate(scenario.kpis)
-    }
-    return Formulation(data, problem, kpis, scores.scored, impacts, allowed, ratios, _strata(data, columns))
 
 
 def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDArray[np.float64]:
@@ -205,19 +234,23 @@ def check_strata(scenario: Scenario, strata: int) -> None:
 
 
 def _apply_policy(
-    choices: tuple[Offer, ...], pairs: list[dict[str, Any]], rules: list[PolicyRule],
-    excluded: NDArray[np.bool_] | None,
+    choices: tuple[Offer, ...], pairs: list[Pair | None], rules: list[PolicyRule], excluded: NDArray[np.bool_] | None,
 ) -> tuple[tuple[RuleImpact, ...], NDArray[np.bool_] | None]:
     """Remove the excluded customers and the pairs the contact policy blocks; count what each rule
     removed from each campaign, in order (not scored, the eligible rule, the excluded lists, each
-    policy rule): the customers it left with none of the campaign's offers (its variants together)."""
-    allowed = np.column_stack([pair["eligible"] for pair in pairs])
+    policy rule): the customers it left with none of the campaign's offers (its variants together).
+    A campaign with an offer that could not be evaluated (None: its problem is listed) is left out."""
+    complete = all(pair is not None for pair in pairs)
+    allowed = np.column_stack([pair["eligible"] for pair in pairs if pair is not None]) if complete else None
     impacts: list[RuleImpact] = []
     for j in dict.fromkeys(offer.index for offer in choices):
         mine = [o for o, offer in enumerate(choices) if offer.index == j]
-        impacts.extend(_campaign_impacts([choices[o] for o in mine], [pairs[o] for o in mine],
-                                         [(rule, mine) for rule in rules], excluded))
-    blocked_any = not np.array_equal(allowed, np.column_stack([pair["eligible"] for pair in pairs]))
+        theirs = [pair for pair in (pairs[o] for o in mine) if pair is not None]
+        if len(theirs) == len(mine):
+            impacts.extend(_campaign_impacts([choices[o] for o in mine], theirs, [(rule, mine) for rule in rules],
+                                             excluded))
+    blocked_any = allowed is not None and not np.array_equal(
+        allowed, np.column_stack([pair["eligible"] for pair in pairs if pair is not None]))
     return tuple(impacts), allowed if blocked_any else None
 
 
@@ -251,11 +284,13 @@ def _campaign_impacts(mine: list[Offer], pairs: list[dict[str, Any]], rules: lis
     return impacts
 
 
-def _check_forced(data: ScenarioData, forced: NDArray[np.intp], pairs: list[dict[str, Any]],
+def _check_forced(data: ScenarioData, forced: NDArray[np.intp], pairs: list[Pair | None],
                   rules: list[PolicyRule]) -> None:
     """DataError naming the forced customers their campaign may not reach, and which rule keeps them out."""
     scenario, ids, problems = data.scenario, data.customer_ids, []
     for j, (offer, pair) in enumerate(zip(offers(scenario), pairs)):
+        if pair is None:  # its problem is listed
+            continue
         out = (forced == j) & ~pair["eligible"]
         if not out.any():
             continue
@@ -277,36 +312,44 @@ def _check_forced(data: ScenarioData, forced: NDArray[np.intp], pairs: list[dict
 
 
 def _custom_rows(
-    data: ScenarioData, columns: dict[str, NDArray[Any]], pairs: list[dict[str, Any]],
-    weights: dict[str, NDArray[np.float64]], ratios: dict[str, tuple[float, NDArray[np.float64]]],
+    data: ScenarioData, columns: dict[str, NDArray[Any]], pairs: list[Pair | None],
+    weights: dict[str, NDArray[np.float64]], ratios: dict[str, tuple[float, NDArray[np.float64]]], found: Findings,
 ) -> list[CouplingRow]:
-    scenario, rows = data.scenario, []
-    ids = [offer.campaign.id for offer in offers(scenario)]
-    for index, constraint in enumerate(scenario.constraints):
-        key = f"custom:{constraint.name}"
-        weights[key] = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs)
-        rhs = constraint.rhs
-        if constraint.per is not None:  # sum e <sense> r sum p, as sum (e - r p) <sense> 0
-            per = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs, "per")
-            weights[key] -= rhs * per
-            ratios[constraint.name], rhs = (rhs, per), 0.0
-        mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
-        rows.append(CouplingRow(constraint.name, "custom", Sense(constraint.sense), rhs, key, mask,
-                                f"constraints[{index}]"))
-    return rows
+    """The row of each of the scenario's constraints, its weights in ``weights`` (a ratio row's r and
+    per in ``ratios``); the problem of each constraint is kept in ``found``."""
+    rows = [found.attempt(None, _custom_row, data, index, constraint, columns, pairs, weights, ratios)
+            for index, constraint in enumerate(data.scenario.constraints)]
+    return [row for row in rows if row is not None]
+
+
+def _custom_row(
+    data: ScenarioData, index: int, constraint: CustomConstraint, columns: dict[str, NDArray[Any]],
+    pairs: list[Pair | None], weights: dict[str, NDArray[np.float64]],
+    ratios: dict[str, tuple[float, NDArray[np.float64]]],
+) -> CouplingRow:
+    key = f"custom:{constraint.name}"
+    weights[key] = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs)
+    rhs = constraint.rhs
+    if constraint.per is not None:  # sum e <sense> r sum p, as sum (e - r p) <sense> 0
+        per = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs, "per")
+        weights[key] -= rhs * per
+        ratios[constraint.name], rhs = (rhs, per), 0.0
+    ids = [offer.campaign.id for offer in offers(data.scenario)]
+    mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
+    return CouplingRow(constraint.name, "custom", Sense(constraint.sense), rhs, key, mask, f"constraints[{index}]")
 
 
 def _pair_sum_weights(
     data: ScenarioData, family: str, index: int, item: CustomConstraint | Kpi, columns: dict[str, NDArray[Any]],
-    pairs: list[dict[str, Any]], field: str = "expression",
+    pairs: list[Pair | None], field: str = "expression",
 ) -> NDArray[np.float64]:
     """(n, k) array of ``field`` (``expression``, or a ratio row's ``per``) where ``where`` holds (0
-    elsewhere) for a constraint or KPI."""
+    elsewhere) for a constraint or KPI; an offer that could not be evaluated (None) is skipped."""
     scenario = data.scenario
     n = len(next(iter(columns.values())))
     out = np.zeros((n, len(pairs)))
     for j, pair in enumerate(pairs):
-        if item.campaigns is not None and pair["campaign_id"] not in item.campaigns:
+        if pair is None or item.campaigns is not None and pair["campaign_id"] not in item.campaigns:
             continue
         context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS if name in pair}}
         where = evaluate(scenario, f"{family}[{index}].where", item.where, context, n)
@@ -319,22 +362,42 @@ def _pair_sum_weights(
     return out
 
 
-def _check_min_audiences(
-    scenario: Scenario, problem: Problem, impacts: tuple[RuleImpact, ...], run_date: dt.date,
-    sample: Sample | None = None,
-) -> None:
-    campaign_of = offer_campaigns(scenario)
-    for j, campaign in enumerate(scenario.campaigns):
-        eligible = int(problem.eligible[:, campaign_of == j].any(axis=1).sum())
-        needed = campaign.min_audience if sample is None else sample.scaled(campaign.min_audience, "floor")
-        if needed > eligible:
-            kept_out = sum(i.removed for i in impacts if i.campaign == campaign.id and i.source.startswith("contact"))
-            policy = f" after the contact policy kept out {kept_out} on {run_date}" if kept_out else ""
-            raise InfeasibleError(
-                f"The 'min_audience' of campaign '{campaign.id}' ({needed:,.0f}"
-                f"{'' if sample is None else f', scaled to the {sample.share:g} sample'}) exceeds its "
-                f"{eligible} eligible customers{policy}",
-                where=f"{scenario.source}, campaigns[{j}]",
-                fix="Lower min_audience or widen 'eligible'" + (
-                    ", or shorten the cool-downs and measurement windows that keep customers out" if kept_out else ""),
-            )
+def _check_min_audiences(data: ScenarioData, pairs: list[Pair | None], impacts: tuple[RuleImpact, ...],
+                         found: Findings) -> None:
+    """Keep in ``found`` each campaign whose minimum audience exceeds its eligible customers; a
+    campaign with an offer that could not be evaluated (None) is not checked, nor any campaign when
+    the contact history or the lists that decide who is eligible could not be read."""
+    unread = [name for part, name in (("history", "the contact history"), ("lists", "the customer lists"))
+              if part in found.failed]
+    if unread:
+        found.skip(f"Not checked: the minimum audiences, which need {' and '.join(unread)}.")
+        return
+    campaign_of = offer_campaigns(data.scenario)
+    for j in range(len(data.scenario.campaigns)):
+        mine = [pairs[o] for o in np.flatnonzero(campaign_of == j)]
+        theirs = [pair for pair in mine if pair is not None]
+        if len(theirs) == len(mine):
+            short = _min_audience_short(data, j, int(np.logical_or.reduce([p["eligible"] for p in theirs]).sum()),
+                                        impacts)
+            if short is not None:
+                found.add(short)
+
+
+def _min_audience_short(data: ScenarioData, j: int, eligible: int,
+                        impacts: tuple[RuleImpact, ...]) -> InfeasibleError | None:
+    """The error of campaign j when its minimum audience (scaled to a sample's share) exceeds its
+    ``eligible`` customers, naming what the contact policy kept out on the run date."""
+    scenario, sample, campaign = data.scenario, data.sample, data.scenario.campaigns[j]
+    needed = campaign.min_audience if sample is None else sample.scaled(campaign.min_audience, "floor")
+    if needed <= eligible:
+        return None
+    kept_out = sum(i.removed for i in impacts if i.campaign == campaign.id and i.source.startswith("contact"))
+    policy = f" after the contact policy kept out {kept_out} on {data.run_date}" if kept_out else ""
+    return InfeasibleError(
+        f"The 'min_audience' of campaign '{campaign.id}' ({needed:,.0f}"
+        f"{'' if sample is None else f', scaled to the {sample.share:g} sample'}) exceeds its "
+        f"{eligible} eligible customers{policy}",
+        where=f"{scenario.source}, campaigns[{j}]",
+        fix="Lower min_audience or widen 'eligible'" + (
+            ", or shorten the cool-downs and measurement windows that keep customers out" if kept_out else ""),
+    )

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, ScenarioError
+from optimizer.errors import DataError, Findings, ScenarioError
 from optimizer.scenario.checks import check_finite, check_probabilities, require_numbers
 from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.expressions import Expression, parse
@@ -75,20 +75,32 @@ def _column(column: pd.Series) -> NDArray[Any]:
     return column.to_numpy()
 
 
-def scenario_scores(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> Scores:
-    """The data's scores, with the campaigns' p_treat / p_control expressions evaluated in their place."""
+def scenario_scores(data: ScenarioData, columns: dict[str, NDArray[Any]], found: Findings | None = None) -> Scores:
+    """The data's scores, with the campaigns' p_treat / p_control expressions evaluated in their
+    place; with ``found``, the problem of a campaign's expression is kept there (the campaign's part,
+    'campaigns[j]', failed) and the other campaigns are evaluated still."""
     scenario, scores = data.scenario, data.scores
     n = len(data.customers)
     for j, campaign in enumerate(scenario.campaigns):
         for key in ("p_treat", "p_control"):
             source = getattr(campaign, key)
-            if source is not None:
-                values = evaluate_numbers(data, f"campaigns[{j}].{key}", source, columns, n)
-                check_probabilities(data, f"campaigns[{j}].{key}", source, values, columns)
+            if source is None:
+                continue
+            at = f"campaigns[{j}].{key}"
+            values = probabilities(data, at, source, columns, n) if found is None else \
+                found.attempt(f"campaigns[{j}]", probabilities, data, at, source, columns, n)
+            if values is not None:
                 if getattr(scores, key) is getattr(data.scores, key):
                     scores = replace(scores, **{key: getattr(scores, key).copy()})  # the data stay as read
                 getattr(scores, key)[:, j] = values
     return scores
+
+
+def probabilities(data: ScenarioData, key: str, source: Any, context: dict[str, Any], n: int) -> NDArray[np.float64]:
+    """The probability expression at ``key``, one number in [0, 1] per customer."""
+    values = evaluate_numbers(data, key, source, context, n)
+    check_probabilities(data, key, source, values, context)
+    return values
 
 
 def evaluate(scenario: Scenario, key: str, source: Any, columns: dict[str, Any], n: int) -> NDArray[Any]:
@@ -123,9 +135,7 @@ def offer_rates(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any
     for position, name in enumerate(("p_treat", "p_control")):
         source = getattr(variant, name)
         if source is not None:
-            values = evaluate_numbers(data, f"{offer.key}.{name}", source, context, len(rates[0]))
-            check_probabilities(data, f"{offer.key}.{name}", source, values, context)
-            rates[position] = values
+            rates[position] = probabilities(data, f"{offer.key}.{name}", source, context, len(rates[0]))
     if scores_itself(variant):
         scored = np.ones(len(scored), dtype=bool)
     return rates[0], rates[1], scored
