@@ -230,6 +230,27 @@ def test_validate_lists_every_problem_at_once(case):
     assert output.count(f" ({case.path}, ") == 3
 
 
+@pytest.mark.parametrize("command", ["validate", "optimize"])
+def test_independent_mistakes_of_the_data_are_listed_at_once_each_where_it_is(case, command):
+    """A misspelt column, text added to a number, a minimum audience above the 40 customers and a
+    constraint over a misspelt column: validate named the first only, and optimize too (it runs the
+    same checks). Conflicts between limits wait for them, and it is said."""
+    case.campaign(0)["eligible"] = "email_optin"
+    case.campaign(1)["value_per_response"] = "ltv * segment"
+    case.scenario["campaigns"].append({"id": "post_offer", "channel": "email", "p_treat": 0.2, "p_control": 0.1,
+                                       "value_per_response": 5, "min_audience": 41})
+    case.scenario["constraints"][0]["where"] = "segmnt == 'VIP'"
+    output = expect_failure(case, case.run(command), SCENARIO, f"The scenario {case.path} has 4 problems:",
+                            "unknown column 'email_optin'", "Did you mean 'email_opt_in'?",
+                            "'segment', which holds text", "unknown column 'segmnt'",
+                            "The 'min_audience' of campaign 'post_offer' (41) exceeds its 40 eligible customers",
+                            "Not checked until the above is fixed: whether the minimum audiences fit the budgets")
+    for location in ("campaigns[0].eligible", "campaigns[1].value_per_response", "constraints[0].where",
+                     "campaigns[2])"):
+        assert output.count(f"({case.path}, {location}") == 1, location
+    assert output.count(f" ({case.path}, ") == 4
+
+
 # --- the customer table --------------------------------------------------------------------------
 
 

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.errors import DataError
-from optimizer.scenario.data import SCORE_COLUMNS, load_customers, load_data, load_scores
-from optimizer.scenario.formulation import formulate
+from optimizer.errors import DataError, HistoryError, Problems
+from optimizer.scenario.data import SCORE_COLUMNS, findings, load_customers, load_data, load_scores
+from optimizer.scenario.formulation import LIMITS_UNCHECKED, formulate
 from optimizer.scenario.schema import load_scenario
 from optimizer.store.tables import read_table
 
@@ -334,3 +334,59 @@ def test_probabilities_as_percentages_or_with_decimal_commas_get_their_fix(tmp_p
     with pytest.raises(DataError) as caught:
         load_scores(tmp_path / "scores.csv", pd.Index(table["customer_id"]), ["mail"], table=table)
     assert fix in caught.value.fix
+
+
+# --- problems of several inputs at once ----------------------------------------------------------
+
+
+def broken_inputs(folder: Path, **keys) -> Path:
+    """A score row of 1.5, a contact history that is a folder, an excluded list that is not there."""
+    save(customers_table(), folder / "customers.csv")
+    scores = scores_table()
+    scores.loc[2, "p_treat"] = 1.5
+    save(scores, folder / "scores.parquet")
+    (folder / "history").mkdir()
+    path = folder / "scenario.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "inputs", "customers": "customers.csv", "scores": "scores.parquet", "excluded": ["dnc.csv"],
+        "contact_policy": {"history": "history"},
+        "campaigns": [{"id": "email_offer", "channel": "email", "value_per_response": "ltv"},
+                      {"id": "sms_offer", "channel": "sms", "value_per_response": "ltv"}], **keys}))
+    return path
+
+
+def test_the_scores_the_lists_and_the_history_are_read_apart_and_their_problems_listed_together(tmp_path):
+    """Each is read against the customers alone: three runs found them one by one."""
+    path = broken_inputs(tmp_path)
+    with pytest.raises(Problems) as caught:
+        load_data(load_scenario(path))
+    error = caught.value
+    assert [type(problem) for problem in error.errors] == [DataError, HistoryError, DataError]
+    assert "'p_treat' must be a probability in [0, 1] but is 1.5" in error.errors[0].message
+    assert "The contact history path is a folder" in error.errors[1].message
+    assert "dnc.csv does not exist" in error.errors[2].message
+    assert error.exit_code == 3 and error.message.startswith(f"The scenario {path} has 3 problems:")
+    assert error.__notes__ == ["Not checked: the expressions, the minimum audiences and the limits, which read "
+                               "the scores."]
+
+
+def test_an_unreadable_history_is_listed_with_the_expressions_and_leaves_minimum_audiences_unchecked(tmp_path):
+    """With the caller's findings (cvo validate's), the data come back without the history: the
+    expressions are still checked, and no minimum audience is told out of reach on no contacts."""
+    path = broken_inputs(tmp_path, excluded=[])
+    scores = scores_table()
+    save(scores, tmp_path / "scores.parquet")
+    raw = yaml.safe_load(path.read_text())
+    raw["campaigns"][0].update(eligible="ltvv > 0")
+    raw["campaigns"][1].update(min_audience=5)  # 4 customers are scored for it
+    path.write_text(yaml.safe_dump(raw))
+    scenario = load_scenario(path)
+    found = findings(scenario)
+    data = load_data(scenario, found=found)
+    assert data.contacts.empty
+    with pytest.raises(Problems) as caught:
+        formulate(data, found=found)
+    assert [problem.where for problem in caught.value.errors] == [
+        str(tmp_path / "history"), f"{path}, campaigns[0].eligible"]
+    assert caught.value.__notes__ == ["Not checked: the minimum audiences, which need the contact history.",
+                                      LIMITS_UNCHECKED]
