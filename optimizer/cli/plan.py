@@ -245,16 +245,20 @@ def _announce(client: Any, quiet: bool) -> None:
 
 
 @app.command()
-def validate(scenario: ScenarioArg, overrides: SetOption = None) -> None:
+def validate(scenario: ScenarioArg, date: DateOption = None, history: HistoryOption = None,
+             overrides: SetOption = None) -> None:
     """Check SCENARIO and its data without solving; list every problem with its location.
 
-    Example: cvo validate scenarios/weekly.yaml
+    The contact policy is checked as cvo optimize would on --date (default today), against the
+    contact history of --history (default the scenario's).
+
+    Example: cvo validate scenarios/weekly.yaml --date 2026-03-02
     """
     from optimizer.plan.workflow import validate as validate_plan
     from optimizer.scenario.schema import load_scenario
 
     try:
-        formulation = validate_plan(load_scenario(scenario, overrides or []))
+        formulation = validate_plan(with_history(load_scenario(scenario, overrides or []), history), day(date))
     except CvoError as error:
         raise fail(error) from None
     problem, lists = formulation.problem, formulation.data.lists

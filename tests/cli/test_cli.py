@@ -116,6 +116,38 @@ def test_validate_writes_nothing(scenario, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_validate_checks_the_contact_policy_on_the_date_and_history_given(tmp_path):
+    """Every customer got 'mail' on 5 January; its 21-day cool-down leaves none for a minimum of 5 a
+    week later, and all of them three weeks later. validate had no --date (nor --history): it
+    checked today against the scenario's history, and could not see the conflict optimize met."""
+    import datetime as dt
+
+    import duckdb
+    from weekly_loop import MONDAY, write_scenario
+
+    from optimizer.store.history_file import SCHEMA
+
+    path = write_scenario(tmp_path)
+    raw = yaml.safe_load(path.read_text())
+    raw["campaigns"][0]["min_audience"] = 5
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    ids = pd.read_parquet(tmp_path / "customers.parquet")["customer_id"]
+    sent = pd.DataFrame({"run_id": "r1", "customer_id": ids, "campaign_id": "mail", "channel": "email",
+                         "group": "treatment", "sent_on": MONDAY, "window_end": MONDAY + dt.timedelta(days=14)})
+    elsewhere = tmp_path / "sent.duckdb"
+    with duckdb.connect(str(elsewhere)) as connection:
+        connection.execute(SCHEMA)
+        connection.register("sent", sent)
+        connection.execute('INSERT INTO contacts (run_id, customer_id, campaign_id, channel, "group", sent_on, '
+                           "window_end) SELECT * FROM sent")
+    week_later = invoke("validate", str(path), "--date", "2026-01-12", "--history", str(elsewhere))
+    assert week_later.exit_code == 4, week_later.output
+    assert (f"The 'min_audience' of campaign 'mail' (5) exceeds its 0 eligible customers after the contact policy "
+            f"kept out {len(ids)} on 2026-01-12 ({path}, campaigns[0])") in " ".join(week_later.output.split())
+    assert invoke("validate", str(path), "--date", "2026-01-26", "--history", str(elsewhere)).exit_code == 0
+    assert invoke("validate", str(path), "--date", "2026-01-12").exit_code == 0  # the scenario's history: none yet
+
+
 def test_no_arguments_shows_the_help():
     result = invoke()
     assert "Usage" in result.output
