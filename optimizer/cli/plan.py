@@ -249,8 +249,8 @@ def validate(scenario: ScenarioArg, date: DateOption = None, history: HistoryOpt
              overrides: SetOption = None) -> None:
     """Check SCENARIO and its data without solving; list every problem with its location.
 
-    The contact policy is checked as cvo optimize would on --date (default today), against the
-    contact history of --history (default the scenario's).
+    The contact policy is checked, and days_since() in expressions counts, as cvo optimize would on
+    --date (default today), against the contact history of --history (default the scenario's).
 
     Example: cvo validate scenarios/weekly.yaml --date 2026-03-02
     """

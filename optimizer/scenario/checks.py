@@ -23,6 +23,11 @@ def require_numbers(data: ScenarioData, key: str, source: Any, values: NDArray[A
     """The values of the expression at ``key`` as numbers (missing as NaN); ScenarioError when it gives text."""
     if values.dtype.kind in "biuf":
         return values.astype(np.float64)
+    if values.dtype.kind == "M":
+        column = source if isinstance(source, str) and source.isidentifier() else "last_purchase_date"
+        raise ScenarioError(f"'{key}' must be a number for each customer, but {source!r} gives dates",
+                            where=f"{data.scenario.source}, {key}",
+                            fix=f"Count the days from a date to the run date, e.g. \"days_since({column})\"")
     converted = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64, na_value=np.nan)
     text = np.isnan(converted) & ~pd.isna(values)  # given, but not a number
     if values.dtype.kind == "O" and not text.any():

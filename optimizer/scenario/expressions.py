@@ -2,12 +2,14 @@
 
 The text is parsed with :func:`ast.parse` and every node is checked against a whitelist; user text is
 never given to ``eval``. Evaluation is vectorised over columns, one array element per customer:
-scalars broadcast, arithmetic gives float64, comparisons and and/or/not give bool.
+scalars broadcast, arithmetic gives float64, comparisons and and/or/not give bool. Dates compare by
+day with dates and with days written 'YYYY-MM-DD' (optimizer/scenario/dates.py).
 """
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import functools
 import operator
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +21,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import ExpressionError, did_you_mean
+from optimizer.scenario.dates import all_days, compare_dates, days_since
 
 HINT = 'Write arithmetic, comparisons, and/or/not over column names, numbers and quoted strings, e.g. "ltv * 0.2"'
 BOOLEAN_NAMES = {"true": True, "false": False}
@@ -52,7 +55,8 @@ FUNCTIONS: dict[str, tuple[int, int, Callable[..., NDArray[Any]]]] = {
     "round": (1, 2, _round),
     "sqrt": (1, 1, np.sqrt),
 }
-ALLOWED_FUNCTIONS = f"Allowed functions: {', '.join(FUNCTIONS)}"
+ARITIES = {**{name: (low, high) for name, (low, high, _) in FUNCTIONS.items()}, "days_since": (1, 1)}
+ALLOWED_FUNCTIONS = f"Allowed functions: {', '.join(sorted(ARITIES))}"
 NODE_WORDS = {
     ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "a lambda",
     ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
@@ -60,8 +64,9 @@ NODE_WORDS = {
     ast.Starred: "unpacking", ast.Dict: "a dict", ast.Set: "a set", ast.List: "a list outside 'in [...]'",
     ast.Tuple: "a tuple outside 'in (...)'", ast.Slice: "a slice",
 }  # fmt: skip
-Operand = tuple[ast.expr, NDArray[Any]]  # a node of the tree and its value (numbers, true/false or text)
-KINDS = {"b": "true/false", "i": "numbers", "u": "numbers", "f": "numbers", "O": "text", "U": "text", "S": "text"}
+Operand = tuple[ast.expr, NDArray[Any]]  # a node of the tree and its value (numbers, true/false, text or dates)
+KINDS = {"b": "true/false", "i": "numbers", "u": "numbers", "f": "numbers", "O": "text", "U": "text", "S": "text",
+         "M": "dates"}
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,10 @@ class Expression:
     where: str
     tree: ast.expr = field(repr=False, compare=False)
 
-    def evaluate(self, columns: Mapping[str, NDArray[Any] | float | int | str | bool], size: int) -> NDArray[Any]:
+    def evaluate(self, columns: Mapping[str, NDArray[Any] | float | int | str | bool], size: int,
+                 run_date: dt.date | None = None) -> NDArray[Any]:
         """Evaluate over `size` rows; scalars broadcast; a constant expression returns np.full(size, value).
+        ``run_date``: the day days_since() counts to (None: days_since is refused).
 
         >>> parse("min(ltv, 500) * 0.1", where="demo").evaluate({"ltv": np.array([100, 900])}, size=2)
         array([10., 50.])
@@ -88,7 +95,7 @@ class Expression:
         self.check_names(columns, self.where)
         try:
             with np.errstate(all="ignore"):
-                result = np.asarray(_Evaluator(self, columns, size)(self.tree))
+                result = np.asarray(_Evaluator(self, columns, size, run_date)(self.tree))
         except RecursionError:
             raise self._error("is too deeply nested to evaluate", "Split it into simpler expressions") from None
         except (TypeError, ValueError) as exc:
@@ -179,6 +186,8 @@ def _kind(value: NDArray[Any]) -> str:
     value = np.asarray(value)
     if value.dtype.kind == "O" and value.size and all(_missing(item) for item in value.flat):
         return MISSING_ONLY
+    if value.dtype.kind == "M" and value.size and np.isnat(value).all():
+        return MISSING_ONLY
     if value.dtype.kind == "O" and value.size and all(isinstance(item, bool | np.bool_) or _missing(item)
                                                       for item in value.flat):
         return MISSING_FLAGS
@@ -258,10 +267,10 @@ class _Checker:
 
     def _Call(self, node: ast.Call) -> list[ast.expr]:
         name = node.func.id if isinstance(node.func, ast.Name) else self.expression._segment(node.func)
-        if name not in FUNCTIONS:
-            fix = " ".join(filter(None, [did_you_mean(name, FUNCTIONS), ALLOWED_FUNCTIONS]))
+        if name not in ARITIES:
+            fix = " ".join(filter(None, [did_you_mean(name, ARITIES), ALLOWED_FUNCTIONS]))
             raise self.expression._error(f"uses '{name}(...)', which is not allowed", fix)
-        low, high, _ = FUNCTIONS[name]
+        low, high = ARITIES[name]
         if node.keywords or not low <= len(node.args) <= high:
             takes = f"{low}" if low == high else f"{low} or more" if high == 99 else f"{low} or {high}"
             fix = f"Give {name}() {takes} argument{'s' if high > 1 else ''}, by position, not by name"
@@ -279,6 +288,7 @@ class _Evaluator:
     expression: Expression
     columns: Mapping[str, object]
     size: int
+    run_date: dt.date | None = None
 
     def __call__(self, node: ast.AST) -> NDArray[Any]:
         value: NDArray[Any] = getattr(self, f"_{type(node).__name__}")(node)
@@ -287,10 +297,14 @@ class _Evaluator:
     def numbers(self, operand: ast.AST, symbol: str) -> NDArray[np.float64]:
         """`operand` as float64, or an error naming it when it holds text."""
         value = self(operand)
-        if _kind(value) not in ("numbers", "true/false"):
+        kind = _kind(value)
+        if kind not in ("numbers", "true/false"):
             seg = self.expression._segment(operand)
             fix = f"Arithmetic needs numeric columns; compare text with == or in, e.g. \"{seg} == 'VIP'\""
-            raise self.expression._error(f"applies '{symbol}' to '{seg}', which holds {_kind(value)}, not numbers", fix)
+            if kind == "dates":
+                fix = (f"Dates are not numbers: compare them with a day, e.g. \"{seg} < '2026-10-01'\", or count "
+                       f"days with days_since({seg}), which gives the days from it to the run date")
+            raise self.expression._error(f"applies '{symbol}' to '{seg}', which holds {kind}, not numbers", fix)
         return value.astype(np.float64)
 
     def booleans(self, operand: ast.AST, symbol: str) -> NDArray[np.bool_]:
@@ -304,7 +318,7 @@ class _Evaluator:
                     f"applies '{symbol}' to '{seg}', which holds {MISSING_FLAGS}",
                     f"Fill the gaps in the table (with false or true), or say what a gap means, e.g. \"{seg} == True\" "
                     "(a gap is then false)")
-            example = f"{seg} > 0" if kind == "numbers" else f"{seg} == 'VIP'"
+            example = {"numbers": f"{seg} > 0", "dates": f"{seg} < '2026-10-01'"}.get(kind, f"{seg} == 'VIP'")
             fix = f"Turn '{seg}' into true/false with a comparison, e.g. \"{example}\""
             problem = f"applies '{symbol}' to '{seg}', which holds {kind}, not true/false"
             raise self.expression._error(problem, fix)
@@ -345,6 +359,9 @@ class _Evaluator:
 
     def _Call(self, node: ast.Call) -> NDArray[Any]:
         name = cast(ast.Name, node.func).id  # the checker lets only named functions through
+        if name == "days_since":
+            value = self(node.args[0])
+            return days_since(self.expression, (node.args[0], value), _kind(value), self.run_date)
         return np.asarray(FUNCTIONS[name][2](*(self.numbers(arg, f"{name}(...)") for arg in node.args)))
 
     def _Compare(self, node: ast.Compare) -> NDArray[np.bool_]:
@@ -367,12 +384,14 @@ class _Evaluator:
                 seg = self.expression._segment(node)
                 raise self.expression._error(f"compares '{seg}', which holds {MISSING_ONLY}",
                                              f"Fill '{seg}' in the table, or leave it out of the expression")
+        if "dates" in kinds or (kinds == ("text", "text") and test in ORDERINGS and all_days(left_value, right_value)):
+            return compare_dates(self.expression, test, left, right, kinds)
         if MISSING_ONLY not in kinds and (kinds[0] == "text") != (kinds[1] == "text"):
             problem = f"compares '{self.expression._segment(left_node)}' ({kinds[0]}) with "
             problem += f"'{self.expression._segment(right_node)}' ({kinds[1]})"
             raise self.expression._error(problem, _numbers_as_text(left, right)
                                          or "Compare text with quoted strings and numbers with numbers")
-        if kinds == ("text", "text") and test in ORDERINGS and not _all_iso_days(left_value, right_value):
+        if kinds == ("text", "text") and test in ORDERINGS:
             problem = (f"orders '{self.expression._segment(left_node)}' and '{self.expression._segment(right_node)}', "
                        "which hold text: text is ordered letter by letter ('9' after '100')")
             raise self.expression._error(problem, _numbers_as_text(left, right) or "Compare text with == or in [...]; "
@@ -381,17 +400,7 @@ class _Evaluator:
 
 
 ORDERINGS = (operator.lt, operator.le, operator.gt, operator.ge)
-_ISO_DAY_TEXT = r"\d{4}-\d{2}-\d{2}(?:[T ].*)?"
 _NUMBER_TEXT = r"\s*[-+]?[$€£]?\s*\d[\d,.\s]*\s*[$€£%]?\s*"
-
-
-def _all_iso_days(*values: NDArray[Any]) -> bool:
-    """Whether every value given is a day written YYYY-MM-DD (text that orders as the days do)."""
-    for value in values:
-        text = pd.Series(np.asarray(value).ravel(), dtype=object).dropna()
-        if not text.astype(str).str.fullmatch(_ISO_DAY_TEXT).all():
-            return False
-    return True
 
 
 def _numbers_as_text(*operands: tuple[ast.AST, NDArray[Any]]) -> str:

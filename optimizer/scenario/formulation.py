@@ -196,7 +196,7 @@ def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]
 def _labels(data: ScenarioData, key: str, sources: list[Any], columns: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
     """The value per customer of each expression at ``key`` (control_strata, breakdown), as text."""
     n = len(data.customers)
-    return [evaluate(data.scenario, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
+    return [evaluate(data, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
             for i, source in enumerate(sources)]
 
 
@@ -352,7 +352,7 @@ def _pair_sum_weights(
         if pair is None or item.campaigns is not None and pair["campaign_id"] not in item.campaigns:
             continue
         context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS if name in pair}}
-        where = evaluate(scenario, f"{family}[{index}].where", item.where, context, n)
+        where = evaluate(data, f"{family}[{index}].where", item.where, context, n)
         key, source = f"{family}[{index}].{field}", getattr(item, field)
         amount = evaluate_numbers(data, key, source, context, n)
         require_condition(scenario, f"{family}[{index}].where", item.where, where)

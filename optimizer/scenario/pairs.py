@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, Findings, ScenarioError
 from optimizer.scenario.checks import check_finite, check_probabilities, require_numbers
 from optimizer.scenario.data import ScenarioData, Scores
+from optimizer.scenario.dates import day_column
 from optimizer.scenario.expressions import Expression, parse
 from optimizer.scenario.offers import Offer, has_variants
 from optimizer.scenario.schema import Objective, ObjectiveExpression, Scenario, scores_itself
@@ -54,13 +55,19 @@ def customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:
 
 
 def table_columns(table: pd.DataFrame) -> dict[str, NDArray[Any]]:
-    """A table's columns as the expression language reads them: text as objects, the rest as numbers."""
+    """A table's columns as the expression language reads them: dates as days (a date, a timestamp,
+    or text whose every value is a day written YYYY-MM-DD: optimizer/scenario/dates.py), text as
+    objects, the rest as numbers."""
     return {str(name): _column(column) for name, column in table.items()}
 
 
 def _column(column: pd.Series) -> NDArray[Any]:
     """Text (and yes/no with gaps) as objects, a gap as None; nullable numbers as floats, a gap as NaN.
-    (pandas' NA would make every comparison with it an error: 'boolean value of NA is ambiguous'.)"""
+    (pandas' NA would make every comparison with it an error: 'boolean value of NA is ambiguous'.)
+    Dates as days, a gap as NaT."""
+    days = day_column(column)
+    if days is not None:
+        return days
     if column.dtype == object or pd.api.types.is_string_dtype(column) or (
             pd.api.types.is_bool_dtype(column) and column.hasnans):
         values = column.to_numpy(dtype=object)
@@ -103,17 +110,18 @@ def probabilities(data: ScenarioData, key: str, source: Any, context: dict[str, 
     return values
 
 
-def evaluate(scenario: Scenario, key: str, source: Any, columns: dict[str, Any], n: int) -> NDArray[Any]:
-    expression: Expression = parse(source, where=f"{scenario.source}, {key}")
-    expression.check_names(columns, where=f"{scenario.source}, {key}")
-    return expression.evaluate(columns, n)
+def evaluate(data: ScenarioData, key: str, source: Any, columns: dict[str, Any], n: int) -> NDArray[Any]:
+    """The expression at ``key`` over ``columns``, days_since() counting to the data's run date."""
+    expression: Expression = parse(source, where=f"{data.scenario.source}, {key}")
+    expression.check_names(columns, where=f"{data.scenario.source}, {key}")
+    return expression.evaluate(columns, n, data.run_date)
 
 
 def evaluate_numbers(
     data: ScenarioData, key: str, source: Any, context: dict[str, Any], n: int
 ) -> NDArray[np.float64]:
     """The expression at ``key``, one number per customer (ScenarioError when it gives text)."""
-    return require_numbers(data, key, source, evaluate(data.scenario, key, source, context, n))
+    return require_numbers(data, key, source, evaluate(data, key, source, context, n))
 
 
 def offer_rates(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any]], scores: Scores,
@@ -152,7 +160,7 @@ def offer_pairs(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any
     scenario = data.scenario
     n = len(next(iter(columns.values())))
     p_treat, p_control, scored = offer_rates(data, offer, columns, scores)
-    rule = _eligibility(scenario, offer, columns, n)
+    rule = _eligibility(data, offer, columns, n)
     eligible = rule & scored
     context = {**columns, "p_treat": p_treat, "p_control": p_control}
     key = value_key(offer)
@@ -186,14 +194,15 @@ def _expression_value(data: ScenarioData, objective: ObjectiveExpression, contex
     return np.where(eligible, amount, 0.0)
 
 
-def _eligibility(scenario: Scenario, offer: Offer, columns: dict[str, NDArray[Any]], n: int) -> NDArray[np.bool_]:
+def _eligibility(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any]], n: int) -> NDArray[np.bool_]:
     """Who may get an offer: its campaign's ``eligible`` condition, and its variant's."""
+    scenario = data.scenario
     key = f"campaigns[{offer.index}].eligible"
-    mask = evaluate(scenario, key, offer.campaign.eligible, columns, n)
+    mask = evaluate(data, key, offer.campaign.eligible, columns, n)
     require_condition(scenario, key, offer.campaign.eligible, mask)
     if offer.variant is not None and offer.variant.eligible is not True:
         key = f"{offer.key}.eligible"
-        narrower = evaluate(scenario, key, offer.variant.eligible, columns, n)
+        narrower = evaluate(data, key, offer.variant.eligible, columns, n)
         require_condition(scenario, key, offer.variant.eligible, narrower)
         mask = mask & narrower
     return mask
@@ -220,6 +229,8 @@ def require_condition(scenario: Scenario, key: str, source: Any, values: NDArray
         gave = "missing values (a column it uses has blanks)"
     elif values.dtype == object:
         gave = "text"
+    elif values.dtype.kind == "M":
+        gave = "dates (compare them with a day, e.g. \"last_purchase_date < '2026-10-01'\")"
     else:
         gave = "numbers"
     raise ScenarioError(

@@ -213,7 +213,7 @@ def test_unsafe_or_unsupported_forms_are_rejected(text, shown):
 def test_unknown_function_lists_the_allowed_ones_with_a_suggestion():
     message = error_of("mn(ltv, 500)")
     assert "Did you mean 'min'?" in message
-    assert message.endswith("Allowed functions: abs, clip, exp, log, max, min, round, sqrt.")
+    assert message.endswith("Allowed functions: abs, clip, days_since, exp, log, max, min, round, sqrt.")
 
 
 @pytest.mark.parametrize(
