@@ -26,7 +26,7 @@ def require_numbers(data: ScenarioData, key: str, source: Any, values: NDArray[A
     if values.dtype.kind == "M":
         column = source if isinstance(source, str) and source.isidentifier() else "last_purchase_date"
         raise ScenarioError(f"'{key}' must be a number for each customer, but {source!r} gives dates",
-                            where=f"{data.scenario.source}, {key}",
+                            where=data.scenario.where(key),
                             fix=f"Count the days from a date to the run date, e.g. \"days_since({column})\"")
     converted = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(np.float64, na_value=np.nan)
     text = np.isnan(converted) & ~pd.isna(values)  # given, but not a number
@@ -36,7 +36,7 @@ def require_numbers(data: ScenarioData, key: str, source: Any, values: NDArray[A
     raise ScenarioError(
         f"'{key}' must be a number for each customer, but {source!r} gives text, e.g. {show(values[first])} for "
         f"customer '{data.customer_ids[first]}'",
-        where=f"{data.scenario.source}, {key}",
+        where=data.scenario.where(key),
         fix="Write arithmetic over numeric columns, e.g. \"ltv * 0.2\" or \"0.3 if segment == 'VIP' else 0.1\"",
     )
 
@@ -51,7 +51,7 @@ def check_probabilities(
         raise DataError(
             f"'{key}' gives {show(values[first])} for {_customer_row(data, first, _inputs(source, columns, first))}, "
             f"not a probability in [0, 1] ({bad.size} customer(s) in all); the expression is {source!r}",
-            where=f"{data.scenario.source}, {key}",
+            where=data.scenario.where(key),
             fix="Change the expression so it stays within [0, 1], e.g. clip(..., 0, 1)",
         )
 
@@ -72,7 +72,7 @@ def check_finite(
     raise DataError(
         f"'{key}' gives {_non_finite(float(values[first]), str(source), missing)} for "
         f"{_customer_row(data, first, inputs)}; the expression is {source!r} ({bad.size} eligible customer(s) in all)",
-        where=f"{data.scenario.source}, {key}",
+        where=data.scenario.where(key),
         fix=f"{fix}, or exclude those customers in 'eligible'",
     )
 

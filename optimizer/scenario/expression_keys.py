@@ -7,7 +7,7 @@ names that are not columns can only be checked against the data (optimizer/scena
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -15,15 +15,15 @@ from pydantic import BaseModel
 from optimizer.errors import ExpressionError, ScenarioError
 
 
-def expression_problems(model: BaseModel, source: str, kinds: Collection[Any]) -> list[ScenarioError]:
+def expression_problems(model: BaseModel, where: Callable[[str], str], kinds: Collection[Any]) -> list[ScenarioError]:
     """The syntax errors of every expression in ``model`` (a field annotated as one of ``kinds``),
-    each located at its key in ``source``."""
+    each located by ``where(key)`` (the scenario's file and the key, ``Scenario.where``)."""
     from optimizer.scenario.expressions import parse  # numpy: not for the commands that only name a scenario
 
     problems: list[ScenarioError] = []
     for key, text in expressions(model, kinds):
         try:
-            parse(text, where=f"{source}, {key}")
+            parse(text, where=where(key))
         except ExpressionError as error:
             problems.append(error)
     return problems

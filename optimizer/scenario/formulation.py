@@ -229,7 +229,7 @@ def check_strata(scenario: Scenario, strata: int) -> None:
     if strata > MAX_STRATA:
         raise ScenarioError(
             f"control_strata make {strata:,} strata; the controls are drawn within each, so a stratum needs "
-            f"customers by the dozen (at most {MAX_STRATA} strata)", where=f"{scenario.source}, control_strata",
+            f"customers by the dozen (at most {MAX_STRATA} strata)", where=scenario.where("control_strata"),
             fix="Stratify by groups: a segment column, or a tier such as \"'high' if ltv > 800 else 'low'\"")
 
 
@@ -305,7 +305,7 @@ def _check_forced(data: ScenarioData, forced: NDArray[np.intp], pairs: list[Pair
     if problems:
         raise DataError(
             "Forced customers cannot get the campaign they are forced into: " + "; ".join(problems),
-            where=f"{scenario.source}, forced",
+            where=scenario.where("forced"),
             fix="Take them off the forced list, or widen the campaign's 'eligible' rule or contact policy "
                 "if the promise must be kept",
         )
@@ -397,7 +397,7 @@ def _min_audience_short(data: ScenarioData, j: int, eligible: int,
         f"The 'min_audience' of campaign '{campaign.id}' ({needed:,.0f}"
         f"{'' if sample is None else f', scaled to the {sample.share:g} sample'}) exceeds its "
         f"{eligible} eligible customers{policy}",
-        where=f"{scenario.source}, campaigns[{j}]",
+        where=scenario.where(f"campaigns[{j}]"),
         fix="Lower min_audience or widen 'eligible'" + (
             ", or shorten the cool-downs and measurement windows that keep customers out" if kept_out else ""),
     )

@@ -6,7 +6,10 @@ the file's keys are laid over it:
 
 - mappings merge key by key, the extending file's value winning (``channels.email.capacity``);
 - ``campaigns`` merge by ``id``: an entry changes the keys it names of the campaign with its id,
-  and an id the base lacks adds a campaign (in the base's order, new ones after);
+  and an id the base lacks adds a campaign (in the base's order, new ones after). A file of a chain
+  that gives one id twice is refused, naming both entries (the second would silently undo the
+  first), and so is an entry whose id the base lacks, close to one it has, and which has no
+  channel (a misspelt id would add a campaign instead of changing one);
 - every other list (cool-downs, caps, constraints, KPIs, forced and excluded lists) is replaced whole.
 
 Paths (``customers``, ``scores``, ``contact_policy.history``, the files of ``forced`` and
@@ -16,15 +19,17 @@ writes them, so a base's are rebased onto the extending file's folder before the
 ``--set KEY=VALUE`` then changes one value: KEY is a dotted path whose steps are mapping keys or,
 in ``campaigns``, a campaign's id (``campaigns.vip_call.max_audience``; an id may hold dots); VALUE
 is read as YAML (``500``, ``0.5``, ``true``, ``[email, sms]``, ``'text'``, ``null`` to remove an
-optional value; no value at all is refused). The scenario schema checks the result as it checks
-any file.
+optional value; no value at all is refused; ``path`` and ``extends`` are not values to set). The
+scenario schema checks the result as it checks any file, and locates each problem in the file (or
+the --set) that wrote it (optimizer/scenario/origins.py).
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -35,14 +40,24 @@ from optimizer.store.datasets import is_url
 PATH_KEYS = (("customers",), ("scores",), ("contact_policy", "history"))
 
 
-def read_layers(path: Path) -> tuple[dict[str, Any], tuple[Path, ...]]:
-    """The mapping of ``path`` laid over the scenarios it extends, and those files (base last)."""
+class Layers(NamedTuple):
+    """A scenario file laid over the scenarios it extends: the merged mapping, the files it extends
+    (base last), and each file of the chain with the mapping it writes itself (``path`` first)."""
+
+    raw: dict[str, Any]
+    bases: tuple[Path, ...]
+    files: tuple[tuple[Path, dict[str, Any]], ...]
+
+
+def read_layers(path: Path) -> Layers:
+    """The mapping of ``path`` laid over the scenarios it extends, those files, and what each writes."""
     chain: list[Path] = []
-    raw = _read_extending(path, chain)
-    return raw, tuple(chain[1:])
+    files: list[tuple[Path, dict[str, Any]]] = []
+    raw = _read_extending(path, chain, files)
+    return Layers(raw, tuple(chain[1:]), tuple(files))
 
 
-def _read_extending(path: Path, chain: list[Path]) -> dict[str, Any]:
+def _read_extending(path: Path, chain: list[Path], files: list[tuple[Path, dict[str, Any]]]) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in [*chain[chain.index(resolved):], resolved])
@@ -51,14 +66,46 @@ def _read_extending(path: Path, chain: list[Path]) -> dict[str, Any]:
     chain.append(resolved)
     raw = read_yaml(path)
     base_name = raw.pop("extends", None)
+    files.append((path, copy.deepcopy(raw)))
+    if base_name is not None or len(chain) > 1:  # a lone file's ids are the schema's to check, with its others
+        _check_campaign_ids(raw, path)
     if base_name is None:
         return raw
     if not isinstance(base_name, str) or not base_name.strip():
         raise ScenarioError(f"'extends' must name a scenario file, not {base_name!r}", where=f"{path}, extends",
                             fix="Write e.g. extends: weekly.yaml (relative to this file)")
     base_path = path.parent / base_name
-    base = _rebased(_read_extending(base_path, chain), base_path.parent, path.parent)
+    base = _rebased(_read_extending(base_path, chain, files), base_path.parent, path.parent)
+    _check_added_campaigns(raw, base, path, base_path)
     return merge(base, raw)
+
+
+def _check_campaign_ids(raw: dict[str, Any], path: Path) -> None:
+    """A file of a chain gives each campaign id once: the second of two entries would silently
+    change the campaign the first changed (or added), after it."""
+    ids = [_id(campaign) for campaign in _campaigns(raw)]
+    for index, campaign_id in enumerate(ids):
+        if campaign_id is not None and ids.index(campaign_id) != index:
+            raise ScenarioError(
+                f"The campaign id '{campaign_id}' is given twice in one file, at campaigns[{ids.index(campaign_id)}] "
+                f"and campaigns[{index}]", where=f"{path}, campaigns[{index}].id",
+                fix="Merge the two entries into one: in a chain of scenarios an entry changes the campaign with its "
+                "id, so the second would silently override the first")
+
+
+def _check_added_campaigns(raw: dict[str, Any], base: dict[str, Any], path: Path, base_path: Path) -> None:
+    """An entry whose id the base lacks adds a campaign; without a channel, and with an id close to
+    one of the base's, it was meant to change that one."""
+    ids = [name for name in map(_id, _campaigns(base)) if name is not None]
+    for index, campaign in enumerate(_campaigns(raw)):
+        campaign_id = _id(campaign)
+        if campaign_id is None or campaign_id in ids or "channel" in campaign or not did_you_mean(campaign_id, ids):
+            continue
+        raise ScenarioError(
+            f"The campaign '{campaign_id}' is not in {base_path}, which this file extends, so its entry adds a new "
+            "campaign, and it has no channel", where=f"{path}, campaigns[{index}].id",
+            fix=f"{did_you_mean(campaign_id, ids)} To add a campaign, give it a channel. Campaigns there: "
+            f"{', '.join(ids)}")
 
 
 def _rebased(raw: dict[str, Any], source: Path, target: Path) -> dict[str, Any]:
@@ -111,6 +158,12 @@ def _merge_campaigns(base: list[Any], layer: list[Any]) -> list[Any]:
     return merged
 
 
+def _campaigns(raw: dict[str, Any]) -> list[Any]:
+    """The entries of a mapping's campaigns list (none when it has another value: the schema's to name)."""
+    campaigns = raw.get("campaigns")
+    return campaigns if isinstance(campaigns, list) else []
+
+
 def _id(campaign: Any) -> str | None:
     """A campaign entry's id when it is text (any other entry is added as it is, and the schema
     names what is wrong with it)."""
@@ -120,20 +173,32 @@ def _id(campaign: Any) -> str | None:
 def apply_overrides(raw: dict[str, Any], overrides: tuple[str, ...], source: str) -> dict[str, Any]:
     """``raw`` with each ``KEY=VALUE`` of ``overrides`` set (module docstring)."""
     for override in overrides:
-        key, separator, text = override.partition("=")
-        if not separator or not key.strip():
-            raise ScenarioError(f"--set '{override}' is not KEY=VALUE", where="--set",
-                                fix="Write e.g. --set budget=12000 or --set campaigns.vip_call.max_audience=500")
-        if not text.strip():
-            raise ScenarioError(f"--set '{override}' gives no value", where="--set",
-                                fix=f"Give one, e.g. --set {key.strip()}=500; to remove an optional value, "
-                                f"write --set {key.strip()}=null")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
-            value = text
+        key, value = parse_override(override)
         set_key(raw, key, value, f"--set {key.strip()}", source)
     return raw
+
+
+def parse_override(override: str) -> tuple[str, Any]:
+    """The KEY and the value (read as YAML) of one ``--set KEY=VALUE``; ScenarioError when it is not one."""
+    key, separator, text = override.partition("=")
+    if not separator or not key.strip():
+        raise ScenarioError(f"--set '{override}' is not KEY=VALUE", where="--set",
+                            fix="Write e.g. --set budget=12000 or --set campaigns.vip_call.max_audience=500")
+    if not text.strip():
+        raise ScenarioError(f"--set '{override}' gives no value", where="--set",
+                            fix=f"Give one, e.g. --set {key.strip()}=500; to remove an optional value, "
+                            f"write --set {key.strip()}=null")
+    top = key.split(".")[0].strip()
+    if top in ("path", "extends"):
+        what = ("the file's place, not a scenario key" if top == "path" else
+                "read before any --set is laid over the files")
+        raise ScenarioError(f"--set '{override}' sets '{top}', which is {what}", where="--set",
+                            fix="Run the scenario file you mean, or write 'extends' in a file of its own"
+                            if top == "extends" else "Give the scenario file as the command's argument")
+    try:
+        return key, yaml.safe_load(text)
+    except yaml.YAMLError:
+        return key, text
 
 
 def set_key(raw: dict[str, Any], key: str, value: Any, where: str, source: str) -> None:
@@ -148,7 +213,7 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
         step = remaining.pop(0)
         child = holder.get(step)
         if step == "campaigns" and isinstance(child, list):
-            holder, taken = _campaign(child, remaining, where, source)
+            holder, taken = find_campaign(child, remaining, where, source)
             del remaining[:taken]
             if not remaining:
                 raise ScenarioError(f"{where} names a campaign, not one of its keys", where=source,
@@ -164,7 +229,7 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
     holder[remaining[0]] = value
 
 
-def _campaign(campaigns: list[Any], steps: list[str], where: str, source: str) -> tuple[dict[str, Any], int]:
+def find_campaign(campaigns: list[Any], steps: list[str], where: str, source: str) -> tuple[dict[str, Any], int]:
     """The campaign whose id is the longest run of the next ``steps`` (an id may hold dots:
     ``campaigns.phone.vip.max_audience``) and how many steps its id took; ScenarioError with a
     did-you-mean otherwise."""

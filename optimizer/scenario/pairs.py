@@ -112,8 +112,8 @@ def probabilities(data: ScenarioData, key: str, source: Any, context: dict[str, 
 
 def evaluate(data: ScenarioData, key: str, source: Any, columns: dict[str, Any], n: int) -> NDArray[Any]:
     """The expression at ``key`` over ``columns``, days_since() counting to the data's run date."""
-    expression: Expression = parse(source, where=f"{data.scenario.source}, {key}")
-    expression.check_names(columns, where=f"{data.scenario.source}, {key}")
+    expression: Expression = parse(source, where=data.scenario.where(key))
+    expression.check_names(columns, where=data.scenario.where(key))
     return expression.evaluate(columns, n, data.run_date)
 
 
@@ -235,7 +235,7 @@ def require_condition(scenario: Scenario, key: str, source: Any, values: NDArray
         gave = "numbers"
     raise ScenarioError(
         f"'{key}' must be true or false for each customer (a condition), but {source!r} gives {gave}",
-        where=f"{scenario.source}, {key}",
+        where=scenario.where(key),
         fix="Write a condition such as \"days_since_last_purchase > 60 and email_opt_in\" or \"segment == 'VIP'\"; "
         "fill blanks in yes/no columns first",
     )

@@ -28,6 +28,7 @@ from pydantic import (
 from optimizer.errors import CvoError, ScenarioError, ScenarioInvalid, did_you_mean
 from optimizer.scenario.expression_keys import expression_problems
 from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
+from optimizer.scenario.origins import Origins
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
 from optimizer.store.datasets import is_url
@@ -275,6 +276,7 @@ class Scenario(_Strict):
     _bases: tuple[str, ...] = PrivateAttr(default=())
     _overrides: tuple[str, ...] = PrivateAttr(default=())
     _changed: tuple[str, ...] = PrivateAttr(default=())
+    _origins: Origins | None = PrivateAttr(default=None)  # a scenario built from layers: who wrote each key
 
     @property
     def layers(self) -> dict[str, list[str]]:
@@ -359,27 +361,38 @@ class Scenario(_Strict):
     def _file_label(self) -> str:
         return str(self.path) if self.path is not None else f"scenario '{self.name}'"
 
+    def where(self, key: str) -> str:
+        """Where ``key`` ('campaigns[4].eligible') is, as messages name it: '<source>, <key>', or for
+        a scenario that extends others the file (or --set) that wrote it, with the key as written
+        there (optimizer/scenario/origins.py)."""
+        located = self._origins.locate(key) if self._origins is not None else None
+        return located or f"{self.source}, {key}"
+
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read and validate a scenario file, laid over the files it extends and under ``overrides``
     (``KEY=VALUE``: optimizer/scenario/inheritance.py); raise ScenarioInvalid listing every problem."""
     path = Path(path)
-    raw, bases = read_layers(path)
-    raw = apply_overrides(raw, tuple(overrides), str(path))
+    layers = read_layers(path)
+    raw = apply_overrides(layers.raw, tuple(overrides), str(path))
     label = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)  # a key a --set gave is not in it
-    scenario = validated(raw, path, label)
-    scenario._bases, scenario._overrides = tuple(map(str, bases)), tuple(overrides)
+    origins = Origins.of(raw, layers.files, tuple(overrides), path) if layers.bases or overrides else None
+    scenario = validated(raw, path, label, origins)
+    scenario._bases, scenario._overrides = tuple(map(str, layers.bases)), tuple(overrides)
     return scenario
 
 
-def validated(raw: dict[str, Any], path: Path | None, label: str) -> Scenario:
+def validated(raw: dict[str, Any], path: Path | None, label: str, origins: Origins | None = None) -> Scenario:
     """The Scenario of a mapping read from ``path`` (None: none), or ScenarioInvalid listing every
-    problem, each located in ``label``."""
+    problem, each located in ``label``, or where ``origins`` say the key was written."""
+    locate = origins.locate if origins is not None else None
     try:
         scenario = Scenario.model_validate({**raw, "path": path})
     except ValidationError as error:
-        raise ScenarioInvalid([scenario_error(e, label, Scenario) for e in error.errors()], label) from None
-    problems = [_located(problem, scenario.source, label) for problem in _cross_checks(scenario)]
+        raise ScenarioInvalid([scenario_error(e, label, Scenario, locate) for e in error.errors()], label) from None
+    scenario._origins = origins
+    problems = [problem if origins else _located(problem, scenario.source, label)  # origins name the layer
+                for problem in _cross_checks(scenario)]
     if problems:
         raise ScenarioInvalid(problems, label)
     return scenario
@@ -397,29 +410,28 @@ def _cross_checks(scenario: Scenario) -> list[ScenarioError]:
     return [
         *_campaign_checks(scenario), *_reference_checks(scenario), *_probability_checks(scenario),
         *_policy_checks(scenario), *_list_checks(scenario),
-        *expression_problems(scenario, scenario.source, EXPRESSIONS),
+        *expression_problems(scenario, scenario.where, EXPRESSIONS),
     ]
 
 
 def _campaign_checks(scenario: Scenario) -> list[ScenarioError]:
-    where, ids, problems = scenario.source, scenario.campaign_ids(), []
+    where, ids, problems = scenario.where, scenario.campaign_ids(), []
     for index, campaign in enumerate(scenario.campaigns):
         if ids.index(campaign.id) != index:
             problems.append(ScenarioError(
-                f"The campaign id '{campaign.id}' is used twice",
-                where=f"{where}, campaigns[{index}].id",
-                fix="Give every campaign its own id",
+                f"The campaign id '{campaign.id}' is given twice, at campaigns[{ids.index(campaign.id)}] and "
+                f"campaigns[{index}]", where=where(f"campaigns[{index}].id"), fix="Give every campaign its own id",
             ))
         variant_ids = [variant.id for variant in campaign.variants]
         problems.extend(ScenarioError(
             f"Campaign '{campaign.id}' has the variant id '{variant_id}' twice",
-            where=f"{where}, campaigns[{index}].variants[{position}].id", fix="Give every variant its own id",
+            where=where(f"campaigns[{index}].variants[{position}].id"), fix="Give every variant its own id",
         ) for position, variant_id in enumerate(variant_ids) if variant_ids.index(variant_id) != position)
         if scenario.channels and campaign.channel not in scenario.channels:
             hint = did_you_mean(campaign.channel, scenario.channels)
             problems.append(ScenarioError(
                 f"Campaign '{campaign.id}' uses channel '{campaign.channel}', which is not under 'channels'",
-                where=f"{where}, campaigns[{index}].channel",
+                where=where(f"campaigns[{index}].channel"),
                 fix=f"{hint + ' ' if hint else ''}Known channels: {', '.join(scenario.channels)}",
             ))
     return [*problems, *_unused_channels(scenario)]
@@ -432,13 +444,13 @@ def _unused_channels(scenario: Scenario) -> list[ScenarioError]:
     declared = [channel for channel in used if channel in scenario.channels]  # a campaign's own typo: its check
     return [ScenarioError(
         f"No campaign uses the channel '{channel}' under 'channels', so its limits would apply to nobody",
-        where=f"{scenario.source}, channels.{channel}", fix=f"{hint} The campaigns use {', '.join(used)}",
+        where=scenario.where(f"channels.{channel}"), fix=f"{hint} The campaigns use {', '.join(used)}",
     ) for channel in scenario.channels if channel not in used and (hint := did_you_mean(channel, declared))]
 
 
 def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
     """Constraint and KPI names are unique and name only this scenario's campaigns."""
-    where, ids, problems = scenario.source, scenario.campaign_ids(), []
+    where, ids, problems = scenario.where, scenario.campaign_ids(), []
     families: tuple[tuple[str, Sequence[CustomConstraint | Kpi]], ...] = (
         ("constraints", scenario.constraints), ("kpis", scenario.kpis))
     for family, items in families:
@@ -447,11 +459,11 @@ def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
             if names.index(item.name) != index:
                 problems.append(ScenarioError(
                     f"The name '{item.name}' is used twice in {family}",
-                    where=f"{where}, {family}[{index}].name", fix="Give each its own name",
+                    where=where(f"{family}[{index}].name"), fix="Give each its own name",
                 ))
             for campaign_id in item.campaigns or []:
                 if campaign_id not in ids:
-                    problems.append(_unknown(campaign_id, ids, "campaign", f"{where}, {family}[{index}].campaigns"))
+                    problems.append(_unknown(campaign_id, ids, "campaign", where(f"{family}[{index}].campaigns")))
     return problems
 
 
@@ -466,7 +478,7 @@ def _policy_checks(scenario: Scenario) -> list[ScenarioError]:
         for index, rule in enumerate(rules):
             for key, name, known in (("campaign", rule.campaign, ids), ("channel", rule.channel, channels)):
                 if name is not None and name not in known:
-                    where = f"{scenario.source}, contact_policy.{family}[{index}].{key}"
+                    where = scenario.where(f"contact_policy.{family}[{index}].{key}")
                     problems.append(_unknown(name, known, key, where))
     return problems
 
@@ -475,7 +487,7 @@ def _list_checks(scenario: Scenario) -> list[ScenarioError]:
     """Forced lists name this scenario's campaigns, and a variant only with its campaign."""
     ids, problems = scenario.campaign_ids(), []
     for index, listed in enumerate(scenario.forced):
-        where = f"{scenario.source}, forced[{index}]"
+        where = scenario.where(f"forced[{index}]")
         if listed.campaign is not None and listed.campaign not in ids:
             problems.append(_unknown(listed.campaign, ids, "campaign", f"{where}.campaign"))
         elif listed.variant is not None and listed.campaign is None:
@@ -506,7 +518,7 @@ def _probability_checks(scenario: Scenario) -> list[ScenarioError]:
     return [
         ScenarioError(
             f"Campaign '{campaign.id}' has no response probabilities",
-            where=f"{scenario.source}, campaigns[{index}]",
+            where=scenario.where(f"campaigns[{index}]"),
             fix="Add a 'scores' table (customer_id, campaign_id, p_treat, p_control) "
             "or give the campaign 'p_treat' and 'p_control' expressions",
         )

@@ -3,6 +3,7 @@ given, and how to fix it, with a did-you-mean and the allowed keys for an unknow
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -53,10 +54,12 @@ def _strip(kind: Any) -> Any:
     return kind
 
 
-def scenario_error(error: ErrorDetails, label: str, root: type[BaseModel]) -> ScenarioError:
-    """One pydantic error as a ScenarioError located in ``label`` (a file, or a changed scenario)."""
+def scenario_error(error: ErrorDetails, label: str, root: type[BaseModel],
+                   locate: Callable[[tuple[Any, ...]], str | None] | None = None) -> ScenarioError:
+    """One pydantic error as a ScenarioError located in ``label`` (a file, or a changed scenario), or
+    where ``locate`` finds its key written (a scenario built from layers: optimizer/scenario/origins.py)."""
     loc = tuple(error["loc"])
-    where = f"{label}, {_location(_untagged(loc))}"
+    where = (locate(_untagged(loc)) if locate else None) or f"{label}, {_location(_untagged(loc))}"
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
         allowed = [name for name in _model_at(loc, root).model_fields if name != "path"]

@@ -202,8 +202,8 @@ def test_min_audience_above_max_audience(case):
 
 def test_duplicate_campaign_id(case):
     case.campaign(1)["id"] = "email_offer"
-    expect_failure(case, case.run(), SCENARIO, "The campaign id 'email_offer' is used twice",
-                   f"({case.path}, campaigns[1].id)", "Give every campaign its own id")
+    expect_failure(case, case.run(), SCENARIO, "The campaign id 'email_offer' is given twice, at campaigns[0] and "
+                   f"campaigns[1] ({case.path}, campaigns[1].id)", "Give every campaign its own id")
 
 
 def test_campaign_uses_an_undeclared_channel(case):

@@ -174,4 +174,5 @@ def test_cvo_validate_counts_on_its_date_and_names_a_bad_day_with_exit_code_2(tm
     bad = runner.invoke(app, ["validate", str(path), "--set", "campaigns.winback.eligible=last_purchase < '2026-9-1'"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
     assert "compares 'last_purchase' (dates) with '2026-9-1', which is not a day written YYYY-MM-DD" in bad.output
-    assert "campaigns[0].eligible). Write the day as 'YYYY-MM-DD'" in " ".join(bad.output.split())
+    assert "with --set campaigns.winback.eligible=last_purchase < '2026-9-1'). Write the day as 'YYYY-MM-DD'" in \
+        " ".join(bad.output.split())

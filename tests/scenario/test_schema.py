@@ -353,8 +353,8 @@ def test_duplicate_campaign_id(tmp_path):
     scenario["campaigns"][1]["id"] = "email_offer"
     scenario["constraints"][0]["campaigns"] = ["email_offer"]
     message = only_problem(tmp_path, scenario)
-    assert message == (f"The campaign id 'email_offer' is used twice ({tmp_path / 'scenario.yaml'}, "
-                       "campaigns[1].id). Give every campaign its own id.")
+    assert message == (f"The campaign id 'email_offer' is given twice, at campaigns[0] and campaigns[1] "
+                       f"({tmp_path / 'scenario.yaml'}, campaigns[1].id). Give every campaign its own id.")
 
 
 def test_unknown_channel_gets_a_did_you_mean(tmp_path):
