@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from optimizer.cli.app import (
 )
 from optimizer.errors import CvoError, InfeasibleError, ScenarioError, SolverError
 from optimizer.solve.method import Method
+
+if TYPE_CHECKING:
+    from optimizer.scenario.schema import Scenario
 
 
 @app.command()
@@ -120,6 +123,7 @@ def optimize(
 
         console.print(ignored_scores_line(summary["scores_ignored"], [c["id"] for c in summary["campaigns"]]),
                       markup=False)
+    _note_unused_channels(loaded, lambda line: console.print(line, markup=False))
 
 
 
@@ -277,6 +281,16 @@ def validate(scenario: ScenarioArg, date: DateOption = None, history: HistoryOpt
         from optimizer.reporting.console import ignored_scores_line
 
         typer.echo(ignored_scores_line(scores.ignored, formulation.scenario.campaign_ids()))
+    _note_unused_channels(formulation.scenario, typer.echo)
+
+
+def _note_unused_channels(scenario: Scenario, say: Callable[[str], Any]) -> None:
+    """Say which channels under 'channels' no campaign uses (their capacity binds nobody), if any."""
+    unused = scenario.unused_channels()
+    if unused:
+        from optimizer.reporting.console import unused_channels_line
+
+        say(unused_channels_line(unused, scenario.where(f"channels.{unused[0]}")))
 
 
 @app.command()

@@ -284,6 +284,16 @@ def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
             "(one scores table may serve several scenarios; a misspelt id leaves its customers unscored).")
 
 
+def unused_channels_line(channels: list[str], where: str) -> str:
+    """One line on the channels under 'channels' that no campaign uses (``where``: the first one's
+    place), as on score rows that are not read: kept for later, or a sign of a misspelt channel."""
+    named = ", ".join(f"'{channel}'" for channel in channels)
+    plural = len(channels) > 1
+    return (f"No campaign uses the channel{'s' if plural else ''} {named} under 'channels' ({where}): "
+            f"{'their' if plural else 'its'} limits apply to nobody in this run (kept for later, or should a "
+            "campaign's channel be named so?).")
+
+
 def runs_table(runs: list[dict[str, Any]]) -> Table:
     """The runs of a contact history (``store.history_file.runs``), newest first, never wrapped (a run id
     is copied from here to cvo void and cvo measure); a voided run is dimmed."""

@@ -368,6 +368,12 @@ class Scenario(_Strict):
         located = self._origins.locate(key) if self._origins is not None else None
         return located or f"{self.source}, {key}"
 
+    def unused_channels(self) -> list[str]:
+        """The channels under 'channels' that no campaign uses: their limits apply to nobody (one
+        whose name is close to a used one is refused as a misspelling when the scenario is read)."""
+        used = {campaign.channel for campaign in self.campaigns}
+        return [channel for channel in self.channels if channel not in used]
+
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Read and validate a scenario file, laid over the files it extends and under ``overrides``

@@ -54,9 +54,10 @@ def test_optimize_help_shows_the_default_out_folder():
 
 def test_optimize_prints_the_summary_and_writes_the_plan(scenario, tmp_path):
     out = tmp_path / "out"
-    result = invoke("optimize", str(scenario), "--out", str(out))
+    result = invoke("optimize", str(scenario), "--out", str(out), "--set", "channels.post.capacity=5")
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
+    assert "No campaign uses the channel 'post' under 'channels'" in text  # its capacity limits nobody
     assert "cvo plan cli_demo" in text
     assert "status optimal" in text
     for name in ("email_offer", "call_offer", "email", "phone", "budget", "vip_contacts", "responses"):
@@ -146,6 +147,15 @@ def test_validate_checks_the_contact_policy_on_the_date_and_history_given(tmp_pa
             f"kept out {len(ids)} on 2026-01-12 ({path}, campaigns[0])") in " ".join(week_later.output.split())
     assert invoke("validate", str(path), "--date", "2026-01-26", "--history", str(elsewhere)).exit_code == 0
     assert invoke("validate", str(path), "--date", "2026-01-12").exit_code == 0  # the scenario's history: none yet
+
+
+def test_validate_names_a_channel_no_campaign_uses(scenario):
+    """A capacity for 'post', used by no campaign, limits nobody: validate said only 'valid' (optimize
+    says it too: test_optimize_prints_the_summary_and_writes_the_plan)."""
+    output = " ".join(invoke("validate", str(scenario), "--set", "channels.post.capacity=5").output.split())
+    assert (f"No campaign uses the channel 'post' under 'channels' ({scenario} with --set channels.post.capacity=5)"
+            ": its limits apply to nobody in this run") in output, output
+    assert "No campaign uses" not in invoke("validate", str(scenario)).output
 
 
 def test_no_arguments_shows_the_help():
