@@ -113,9 +113,6 @@ def compare(
     from optimizer.scenario.schema import load_scenario
     from optimizer.store.folders import claimed_output_folder
     from optimizer.whatif.comparison import (
-        COMPARE_FILE,
-        COMPARE_PAGE,
-        COMPARE_PLOT,
         PLANS_FOLDER,
         compare as run_compare,
         format_comparison,
@@ -133,9 +130,11 @@ def compare(
                 loaded = [with_history(load_scenario(path, overrides or []), history) for path in scenarios]
                 comparison = run_compare(loaded, method, day(date), stage=status.update,
                                          plans_dir=out_dir / PLANS_FOLDER)
-            write_comparison(comparison, out_dir)
+            written = write_comparison(comparison, out_dir)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(comparison.to_dict(), indent=2) if json_output else format_comparison(comparison))
     if not json_output:
-        typer.echo(f"Wrote {out_dir}/: {COMPARE_FILE}, {COMPARE_PLOT}, {COMPARE_PAGE} and each plan in {PLANS_FOLDER}/")
+        plans = f" and each plan in {PLANS_FOLDER}/" if any(s.plan_folder for s in comparison.scenarios) else \
+            " (no scenario has a plan to save)"
+        typer.echo(f"Wrote {out_dir}/: {', '.join(path.name for path in written)}{plans}")

@@ -273,20 +273,27 @@ def _offers(summary: dict[str, Any]) -> list[str]:
     return [offer_label(c["id"], v and v["id"]) for c in summary["campaigns"] for v in c.get("variants") or [None]]
 
 
-def write_comparison(comparison: Comparison, out_dir: Path) -> Path:
+def write_comparison(comparison: Comparison, out_dir: Path) -> list[Path]:
     """Write compare.json, compare.png (value and spend by campaign, numbers on the bars) and
     compare.html (optimizer/reporting/comparison_page.py) into ``out_dir``, each atomically; return
-    the JSON's path."""
+    the paths written, the JSON's first.
+
+    Without any plan there is no picture to draw, and an earlier comparison's compare.png is removed:
+    left beside this compare.json it would show other scenarios' plans as these."""
     path, figures = out_dir / COMPARE_FILE, comparison.to_dict()
     atomic_write(path, lambda temp: temp.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8"))
+    written = [path]
     planned = [s for s in comparison.scenarios if s.summary is not None]
     if planned:
         picture = campaign_money_png([money_bars(s.label, s.summary) for s in planned if s.summary is not None])
         atomic_write(out_dir / COMPARE_PLOT, lambda temp: temp.write_bytes(picture))
+        written.append(out_dir / COMPARE_PLOT)
+    else:
+        (out_dir / COMPARE_PLOT).unlink(missing_ok=True)
     page = render_comparison(figures, list(comparison.inputs),
                              {s.label: s.plan_folder for s in comparison.scenarios if s.plan_folder})
     atomic_write(out_dir / COMPARE_PAGE, lambda temp: temp.write_text(page, encoding="utf-8"))
-    return path
+    return [*written, out_dir / COMPARE_PAGE]
 
 
 def money_bars(label: str, summary: dict[str, Any]) -> CampaignMoney:

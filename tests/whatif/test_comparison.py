@@ -118,6 +118,16 @@ def test_a_second_comparison_into_a_folder_leaves_no_plan_of_the_first(folder, t
     assert sorted(p.name for p in plans.iterdir()) == ["base", "link", "my_copy", "notes"]
 
 
+def test_a_comparison_without_any_plan_leaves_no_picture_of_the_one_before(comparison, folder, tmp_path):
+    """compare.png is drawn from the plans; with none, the earlier comparison's picture would stand
+    beside this compare.json as if of these scenarios."""
+    write_comparison(comparison, tmp_path)
+    broke = [write_scenario(folder, name, budget=1.0) for name in ("broke_a", "broke_b")]
+    written = write_comparison(compare(broke), tmp_path)
+    assert [path.name for path in written] == ["compare.json", "compare.html"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.html", "compare.json"]
+
+
 @pytest.mark.parametrize("count", [0, 1])
 def test_a_comparison_of_fewer_than_two_scenarios_is_refused(two_budgets, count):
     with pytest.raises(ScenarioError, match=f"two or more scenarios; {count} given"):
@@ -139,8 +149,9 @@ def test_scenarios_with_the_same_name_go_by_their_file_stem(folder):
 
 
 def test_write_comparison_writes_compare_json_its_plot_and_page(comparison, folder):
-    path = write_comparison(comparison, folder / "out")
-    assert path == folder / "out" / "compare.json"
+    written = write_comparison(comparison, folder / "out")
+    path = written[0]
+    assert written == [folder / "out" / name for name in ("compare.json", "compare.png", "compare.html")]
     assert sorted(p.name for p in path.parent.iterdir()) == ["compare.html", "compare.json", "compare.png"]
     picture = imread(path.parent / "compare.png")
     assert picture.shape[:2] == (420, 1100) and picture[..., :3].std() > 0.05
