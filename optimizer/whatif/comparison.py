@@ -33,7 +33,12 @@ from numpy.typing import NDArray
 from optimizer.errors import InfeasibleError, ScenarioError, SolverError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
-from optimizer.reporting.comparison_page import render_comparison
+from optimizer.reporting.comparison_page import (
+    currency_words,
+    mixed_currencies,
+    render_comparison,
+    stated_currencies,
+)
 from optimizer.reporting.plots import CampaignMoney, campaign_money_png
 from optimizer.reporting.text import text_table
 from optimizer.scenario.offers import SEPARATOR, offer_label
@@ -337,11 +342,15 @@ def money_basis_lines(entries: list[dict[str, Any]]) -> list[str]:
     planned = [e for e in entries if e.get("objective") is not None]
     if not planned:
         return []
-    currencies = sorted({e["currency"] for e in planned if e.get("currency")})
-    unit = f" ({', '.join(currencies)})" if currencies else ""
+    currencies = stated_currencies(planned)
+    currency = currency_words(currencies)
+    unit = f" ({currency})" if currency is not None and not mixed_currencies(currencies) else ""
     lines = [f"Money{unit}, treated customers: expected value = gross value - expected spend; roi = expected value "
              "/ expected spend; the objective is that value as expected before the random control draw; control "
              "spend is what the control customers would have cost."]
+    if mixed_currencies(currencies):
+        lines.append(f"The scenarios state different currencies, {currency}: compare their money figures only "
+                     "between scenarios of one currency.")
     counting = {e["label"]: e.get("budget_counts_controls", True) for e in planned}
     if all(counting.values()):
         lines.append("Limits count control customers too, at control spend.")

@@ -9,6 +9,7 @@ import html
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +215,28 @@ def test_the_page_shows_what_differs_and_each_figure_against_the_baseline(compar
     treated = f"Treated customers {base['treatment']:,} {more['treatment']:,} {more['treatment'] - base['treatment']:+,}"
     assert treated in text
     assert "data:image/png;base64," in raw and "<script" not in raw
+
+
+def _page_text(folder: Path) -> str:
+    raw = (folder / "compare.html").read_text(encoding="utf-8")
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", raw, flags=re.S))))
+
+
+def test_money_in_different_currencies_is_named_and_not_subtracted(comparison, tmp_path):
+    """A plan in EUR beside one in USD: the page said 'money in EUR' of both and gave USD - EUR as the
+    difference; counts still get theirs."""
+    base, more = comparison.scenarios
+    mixed = replace(comparison, scenarios=(replace(base, summary={**base.summary, "currency": "EUR"}),
+                                           replace(more, summary={**more.summary, "currency": "USD"})))
+    text = format_comparison(mixed)
+    assert "The scenarios state different currencies, EUR (base), USD (more)" in text and "Money (" not in text
+    write_comparison(mixed, tmp_path)
+    page = _page_text(tmp_path)
+    assert "state different currencies, EUR (base), USD (more)" in page and "money in EUR" not in page
+    objective = f"Objective {base.summary['objective']:,.2f} {more.summary['objective']:,.2f} Gross"
+    assert objective in page
+    treated = base.summary["treatment"], more.summary["treatment"]
+    assert f"Treated customers {treated[0]:,} {treated[1]:,} {treated[1] - treated[0]:+,}" in page
 
 
 def test_each_plan_is_saved_as_a_run_folder_a_report_opens(two_budgets, folder):
