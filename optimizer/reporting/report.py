@@ -27,24 +27,21 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
 from optimizer.errors import DataError, ScenarioError
+from optimizer.reporting.run_summary import load_summary
 from optimizer.store.files import (
     FRONTIER_FILE,
     MEASUREMENT_FILE,
     MIGRATION_FILE,
     REPORT_FILE,
-    SUMMARY_FILE,
     SWEEP_FILE,
     SWEEP_FOLDER,
     atomic_write,
-    read_run,
 )
 from optimizer.store.folders import folder_lock
 from optimizer.store.object_runs import put_file, readable_run
 
 NOT_RECORDED = "not recorded"
 USED_COLOUR, CAPACITY_COLOUR, NOTHING_COLOUR = "#2b6cb0", "#d5dde8", "#dd6b20"
-REQUIRED_KEYS = ("scenario", "status", "objective", "customers", "treatment", "control", "expected_spend",
-                 "expected_value", "campaigns", "channels", "constraints", "kpis")
 OBJECTIVE_LABELS = {"incremental_value": "expected incremental value", "expected_revenue": "expected revenue",
                     "responses": "expected responses"}
 # looked up with a summary's value, which may be missing (None)
@@ -131,22 +128,6 @@ def render_report(summary: dict[str, Any], sweep: SweepRecord | None = None,
     """The report page for ``summary`` as one HTML string."""
     context = report_context(summary, sweep, measurement)
     return environment().get_template("report.html.j2").render(**context, migration=migration)
-
-
-def load_summary(out_dir: Path) -> dict[str, Any]:
-    """OUT_DIR/summary.json as a dict, once the folder is shown to hold one run's files
-    (optimizer/store/files.py); a DataError saying how to make one when it lacks a figure."""
-    summary = read_run(out_dir).summary
-    missing = [key for key in REQUIRED_KEYS if key not in summary]
-    if missing and "partitions" in summary:
-        raise DataError("The folder holds a --dask run, whose summary records status, objective, bound, gap and "
-                        "audiences only, not the tables of the report", where=str(out_dir / SUMMARY_FILE),
-                        fix="Run the scenario without --dask (a partitioned scenario runs in memory too) into "
-                        "another folder and report that one")
-    if missing:
-        raise DataError(f"The plan summary lacks {', '.join(repr(k) for k in missing)}",
-                        where=str(out_dir / SUMMARY_FILE), fix=f"Run cvo optimize SCENARIO --out {out_dir} first")
-    return summary
 
 
 def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
