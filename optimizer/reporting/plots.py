@@ -21,14 +21,15 @@ from matplotlib.figure import Figure
 
 FRONTIER_SIZE = (16.5, 4.5)  # inches; at FRONTIER_DPI a 1650 × 450 pixel image
 FRONTIER_DPI = 100
-INFEASIBLE_COLOR, PLAN_COLOR, PRICE_COLOR = "#c0392b", "#1f4e79", "#e67e22"
+INFEASIBLE_COLOR, UNSOLVED_COLOR, PLAN_COLOR, PRICE_COLOR = "#c0392b", "#7f8c8d", "#1f4e79", "#e67e22"
 
 
 @dataclass(frozen=True)
 class FrontierPoint:
     """One solve of a sweep: the limit's ``value`` b, the plan's objective z(b) (None: no plan),
-    whether it is proven optimal, the marginal value from the point before, the LP shadow price and
-    the plan's expected spend (treated customers; None: no plan)."""
+    whether it is proven optimal, the marginal value from the point before, the LP shadow price,
+    the plan's expected spend (treated customers; None: no plan) and, without a plan, whether none
+    exists (``infeasible``) or the solver found none in its time."""
 
     value: float
     objective: float | None
@@ -36,6 +37,7 @@ class FrontierPoint:
     marginal_value: float | None
     shadow_price: float | None
     spend: float | None = None
+    infeasible: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,12 @@ def _draw_frontier(axes: Axes, sweep: Frontier) -> None:
     if unproven:
         axes.plot([p.value for p in unproven], _objectives(unproven), "o", markerfacecolor="white",
                   color=PLAN_COLOR, label="plan, gap not proven")
-    failed = [p.value for p in sweep.points if p.objective is None]
-    if failed:
-        # drawn along the bottom edge: there is no objective to place them at
-        axes.plot(failed, [0.04] * len(failed), "x", color=INFEASIBLE_COLOR, markersize=9, markeredgewidth=2,
-                  transform=axes.get_xaxis_transform(), clip_on=False, label="no plan (infeasible)")
+    for infeasible, colour, label in ((True, INFEASIBLE_COLOR, "no plan (infeasible)"),
+                                      (False, UNSOLVED_COLOR, "no plan found in the time limit")):
+        failed = [p.value for p in sweep.points if p.objective is None and p.infeasible is infeasible]
+        if failed:  # drawn along the bottom edge: there is no objective to place them at
+            axes.plot(failed, [0.04] * len(failed), "x", color=colour, markersize=9, markeredgewidth=2,
+                      transform=axes.get_xaxis_transform(), clip_on=False, label=label)
     _mark_scenario_value(axes, sweep)
     axes.set_title(f"Best plan's value as {sweep.limit} changes", loc="left")
     axes.set_xlabel(_limit_words(sweep.limit))

@@ -112,7 +112,8 @@ class Sweep:
     def figure(self) -> Frontier:
         """The sweep as optimizer/reporting/plots.py draws it."""
         points = [FrontierPoint(p.value, p.objective, p.status is SolutionStatus.OPTIMAL, p.marginal_value, price,
-                                p.expected_spend) for p, price in zip(self.points, self.shadow_prices)]
+                                p.expected_spend, p.termination is Termination.INFEASIBLE)
+                  for p, price in zip(self.points, self.shadow_prices)]
         return Frontier(self.scenario, self.limit, self.sense, self.scenario_value, self.objective_name, points)
 
     @property

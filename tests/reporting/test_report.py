@@ -560,6 +560,16 @@ def test_the_sweep_table_shows_spend_the_value_of_one_more_unit_and_audiences(tm
     assert "9,000.00 optimal 34,139.48 0% 7,954.61 2.06 9,444 2,808 463" in page
 
 
+def test_a_sweep_point_without_a_plan_says_why(tmp_path):
+    """'none' and 'no plan' said neither whether no plan exists or none was found in time."""
+    out = write_summary(tmp_path, full_summary())
+    points = [{"value": 0, "status": "none", "termination": "infeasible", "objective": None},
+              {"value": 3000, "status": "none", "termination": "time_limit", "objective": None}]
+    (out / "sweep.json").write_text(json.dumps({"limit": "budget", "points": points}))
+    page = text_of(write_report(out).read_text(encoding="utf-8"))
+    assert "0.00 no plan: infeasible no plan" in page and "3,000.00 no plan: time limit no plan" in page
+
+
 def test_the_plan_by_each_breakdown_is_a_table():
     summary = {**full_summary(), "breakdown": [{"by": "segment", "levels": [
         {"level": "VIP", "customers": 1272, "treatment": 989, "control": 103, "expected_spend": 2437.61,

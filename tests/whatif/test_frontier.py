@@ -8,6 +8,7 @@ under a second, and the budget binds at the scenario's value (60).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.image
@@ -267,6 +268,22 @@ def test_the_frontier_draws_a_sweep_without_any_plan(scenario, tmp_path):
     assert not any(p.has_plan for p in result.points)
     write_sweep(result, tmp_path)
     assert matplotlib.image.imread(tmp_path / "frontier.png").shape[2] == 4
+
+
+def test_the_frontier_tells_a_point_stopped_by_the_time_limit_from_an_infeasible_one(budget_sweep):
+    """A point that found no plan in its time was drawn as 'no plan (infeasible)', as if proven."""
+    from matplotlib.figure import Figure
+
+    from optimizer.reporting.plots import _draw_frontier
+
+    stopped = replace(budget_sweep.points[0], value=-1.0, termination=Termination.TIME_LIMIT)
+    result = replace(budget_sweep, points=(stopped, *budget_sweep.points))
+    figure = result.figure()
+    assert [p.infeasible for p in figure.points[:2]] == [False, True]
+    axes = Figure().add_subplot()
+    _draw_frontier(axes, figure)
+    labels = axes.get_legend_handles_labels()[1]
+    assert "no plan (infeasible)" in labels and "no plan found in the time limit" in labels
 
 
 def test_format_sweep_prints_one_row_per_point(budget_sweep):
