@@ -34,6 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, ScenarioError
+from optimizer.reporting.summary import pair_sum, with_ratio
 from optimizer.scenario.data import load_data
 from optimizer.scenario.expressions import parse
 from optimizer.scenario.formulation import formulate
@@ -92,8 +93,7 @@ class RuleSet:
         lines = [f"IF {rule.condition} THEN {rule.campaign}   ({rule.customers:,} customers, "
                  f"{rule.as_planned:.0%} as planned)" for rule in self.rules]
         share = self.value_loss / abs(self.plan_value) if self.plan_value else 0.0
-        broken = [f"{limit['name']} ({limit['lhs']:,.2f}, limit {limit['sense']} {limit['rhs']:,.2f})"
-                  for limit in self.limits if not limit["holds"]]
+        broken = [_broken_words(limit) for limit in self.limits if not limit["holds"]]
         return "\n".join([*lines, "", f"Agreement with the plan: {self.agreement:.1%} of customers; value loss "
                           f"{self.value_loss:,.2f} of {self.plan_value:,.2f} ({share:.1%}).",
                           f"Limits the rules break (rules are not held to them): {'; '.join(broken) or 'none'}.",
@@ -109,13 +109,21 @@ class RuleSet:
                 f"give {self.not_allowed:,} customers a campaign they may not get{excluded}{forced}{named}.")
 
 
+def _broken_words(limit: dict[str, Any]) -> str:
+    """'budget (9,120.00, limit <= 9,000.00)'; a ratio limit by the ratio the rules reach:
+    'roi_hurdle (ratio 3.12, limit >= 4.50)', not its linear row's sum against 0."""
+    if limit.get("ratio") is not None:
+        return f"{limit['name']} (ratio {limit['ratio']:,.2f}, limit {limit['sense']} {limit['ratio_rhs']:,.2f})"
+    return f"{limit['name']} ({limit['lhs']:,.2f}, limit {limit['sense']} {limit['rhs']:,.2f})"
+
+
 def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
     """The rules of the plan in ``out_dir`` (a cvo optimize run folder) at tree depth ``depth``."""
     if not 1 <= depth <= 8:
         raise ScenarioError(f"The rules' depth must be between 1 and 8, not {depth}", where="--depth",
                             fix="Give --depth 3 for rules a person can read, up to 8 for closer ones")
     run = read_run(out_dir)
-    problem, customers, choice, forced, excluded = _planned(out_dir, run.summary)
+    problem, customers, choice, forced, excluded, ratios = _planned(out_dir, run.summary)
     features, names, left_out = _features(customers)
     labels = np.array([*problem.campaign_ids, NOTHING], dtype=object)
     tree = _fit(features, np.where(choice == NO_CAMPAIGN, len(problem.campaign_ids), choice), depth)
@@ -128,7 +136,7 @@ def plan_rules(out_dir: Path, depth: int = 3) -> RuleSet:
     return RuleSet(
         depth=depth, rules=_counted(rules, matches, choice, given), agreement=float(np.mean(given == choice)),
         plan_value=_worth(problem, choice, forced), rules_value=_worth(problem, allowed, forced),
-        limits=_limits(problem, allowed), columns=tuple(names), left_out=tuple(left_out),
+        limits=_limits(problem, allowed, ratios), columns=tuple(names), left_out=tuple(left_out),
         not_allowed=int((given != allowed).sum()), excluded_given=tuple(ids[(given != NO_CAMPAIGN) & excluded]),
         forced_missed=tuple(ids[(promised != NO_CAMPAIGN) & (given != promised)]),
         forced=int((promised != NO_CAMPAIGN).sum()),
@@ -164,19 +172,25 @@ def _worth(problem: Problem, choice: NDArray[np.intp], forced: NDArray[np.intp] 
                                                                                                      NO_CAMPAIGN))
 
 
+Ratios = dict[str, tuple[float, NDArray[np.float64]]]  # a ratio row's name: its limit r and its per weights
+
+
 def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFrame, NDArray[np.intp],
-                                                              NDArray[np.intp] | None, NDArray[np.bool_]]:
+                                                              NDArray[np.intp] | None, NDArray[np.bool_], Ratios]:
     """The run's Problem (its scenario as run, on its run date and sample; the plan's own pairs
-    allowed), customer table, plan, forced customers' offers and excluded customers."""
-    if not (out_dir / SCENARIO_FILE).is_file():
-        raise DataError(f"The run folder has no {SCENARIO_FILE} (runs of cvo before it kept none)", where=str(out_dir),
-                        fix="Run cvo optimize again, then export its rules")
+    allowed), customer table, plan, forced customers' offers, excluded customers and ratio rows."""
+    for lacking, missing in ((f"The run folder has no {SCENARIO_FILE}", not (out_dir / SCENARIO_FILE).is_file()),
+                             ("The run's summary.json has no run_date", "run_date" not in summary)):
+        if missing:
+            raise DataError(f"{lacking} (runs of cvo before it kept none)", where=str(out_dir),
+                            fix="Run cvo optimize again, then export its rules")
     scenario = load_scenario(out_dir / SCENARIO_FILE)  # the history as planned, the forced lists off the plan
     data = load_data(scenario.model_copy(update={"forced": []}), dt.date.fromisoformat(summary["run_date"]),
                      as_of=_as_planned(scenario, summary))
     if summary.get("sample"):
         data = data.sampled(summary["sample"]["share"], summary["sample"]["seed"])
-    problem = formulate(data).problem
+    formulation = formulate(data)
+    problem = formulation.problem
     plan = pd.read_parquet(out_dir / "plan.parquet")
     ids = plan["customer_id"].astype(str)
     offer = pd.Series(planned_offers(data.scenario, plan), index=ids)
@@ -189,7 +203,7 @@ def _planned(out_dir: Path, summary: dict[str, Any]) -> tuple[Problem, pd.DataFr
     eligible[given, choice[given]] = True
     excluded = data.lists.excluded if data.lists.excluded is not None else np.zeros(len(choice), dtype=bool)
     return (replace(problem, eligible=eligible), data.customers.drop(columns=[data.scenario.customer_id]), choice,
-            forced, excluded)
+            forced, excluded, formulation.ratios)
 
 
 def _as_planned(scenario: Scenario, summary: dict[str, Any]) -> int | None:
@@ -323,8 +337,14 @@ def _allowed(problem: Problem, given: NDArray[np.intp]) -> NDArray[np.intp]:
     return np.where(ok, given, NO_CAMPAIGN)
 
 
-def _limits(problem: Problem, given: NDArray[np.intp]) -> tuple[dict[str, Any], ...]:
-    """Each limit's use under the rules, and whether it holds."""
-    return tuple({"name": row.name, "sense": str(row.sense), "rhs": float(row.rhs), "lhs": float(lhs),
-                  "holds": bool(row.satisfied(float(lhs)))}
-                 for row, lhs in zip(problem.rows, problem.row_activity(given)))
+def _limits(problem: Problem, given: NDArray[np.intp], ratios: Ratios) -> tuple[dict[str, Any], ...]:
+    """Each limit's use under the rules, and whether it holds; a ratio row also with the ratio the
+    rules reach and its limit (optimizer/reporting/summary.py's ``with_ratio``)."""
+    limits = []
+    for row, lhs in zip(problem.rows, problem.row_activity(given)):
+        limit = {"name": row.name, "sense": str(row.sense), "rhs": float(row.rhs), "lhs": float(lhs),
+                 "holds": bool(row.satisfied(float(lhs)))}
+        if row.name in ratios:
+            with_ratio(limit, ratios[row.name][0], pair_sum(ratios[row.name][1], given))
+        limits.append(limit)
+    return tuple(limits)

@@ -14,14 +14,14 @@ import yaml
 from typer.testing import CliRunner
 
 from optimizer.cli import app
-from optimizer.errors import CvoError, ScenarioError
+from optimizer.errors import CvoError, DataError, ScenarioError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.rules import plan_rules, write_rules
 from optimizer.plan.workflow import optimize
 from optimizer.scenario.expressions import parse
 
 
-def run_folder(folder: Path, budget: float | None = None) -> Path:
+def run_folder(folder: Path, budget: float | None = None, constraints: list[dict[str, object]] | None = None) -> Path:
     """600 customers: segment A is worth most by mail, segment B by a call it alone may get, and
     customers with score below 0.2 are worth nothing anywhere; without a budget the plan follows that."""
     rng = np.random.default_rng(3)
@@ -34,7 +34,8 @@ def run_folder(folder: Path, budget: float | None = None) -> Path:
         {"id": "mail", "channel": "email", "p_treat": "0.5 if segment == 'A' and score >= 0.2 else 0.1",
          "p_control": 0.1, "value_per_response": worth, "cost_per_contact": 0.5},
         {"id": "call", "channel": "phone", "p_treat": "0.9 if score >= 0.2 else 0.1", "p_control": 0.1,
-         "value_per_response": worth, "cost_per_contact": 1.0, "eligible": "segment == 'B'"}]}
+         "value_per_response": worth, "cost_per_contact": 1.0, "eligible": "segment == 'B'"}],
+        **({"constraints": constraints} if constraints else {})}
     (folder / "rules.yaml").write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
     write_plan(optimize(folder / "rules.yaml"), folder / "out")
     return folder / "out"
@@ -70,6 +71,19 @@ def test_the_figures_are_those_of_the_rules_texts(tmp_path: Path) -> None:
     assert "budget" in rules.text().splitlines()[-2]
 
 
+def test_a_ratio_limit_the_rules_break_is_stated_as_its_ratio(tmp_path: Path) -> None:
+    """An ROI hurdle of 6.5 that the depth-1 rules miss (they call and mail the customers worth
+    nothing too) was printed as its linear row, 'roi (-598.50, limit >= 0.00)'. Calls of the 236
+    customers worth 7 each and of 66 worth -1, mails of 224 worth 3.5 and 74 worth -0.5:
+    2,333 of value on 302 + 149 = 451 of spend, a ratio of 5.17."""
+    hurdle = {"name": "roi", "sense": ">=", "expression": "uplift * value_per_response - spend", "per": "spend",
+              "rhs": 6.5}
+    rules = plan_rules(run_folder(tmp_path, constraints=[hurdle]), depth=1)
+    [roi] = [limit for limit in rules.limits if limit["name"] == "roi"]
+    assert not roi["holds"] and roi["ratio"] == pytest.approx(2333 / 451) and roi["ratio_rhs"] == 6.5
+    assert "roi (ratio 5.17, limit >= 6.50)" in rules.text().splitlines()[-2]
+
+
 def test_rules_are_written_and_printed(tmp_path: Path) -> None:
     out = run_folder(tmp_path)
     written = write_rules(out, plan_rules(out, depth=2))
@@ -87,6 +101,22 @@ def test_a_depth_out_of_range_and_a_folder_without_its_scenario_are_refused(tmp_
     with pytest.raises(CvoError) as caught:
         plan_rules(out)
     assert "scenario.yaml" in caught.value.message
+
+
+def test_a_summary_without_its_run_date_is_refused_by_name(tmp_path: Path) -> None:
+    """A summary.json of a cvo before run dates were recorded ended in KeyError: 'run_date'."""
+    from optimizer.store.files import file_digest
+
+    out = run_folder(tmp_path)
+    summary = json.loads((out / "summary.json").read_text())
+    del summary["run_date"]
+    (out / "summary.json").write_text(json.dumps(summary))
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["summary.json"] = file_digest(out / "summary.json")
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=r"The run's summary.json has no run_date \(runs of cvo before it kept "
+                                        r"none\)"):
+        plan_rules(out)
 
 
 def test_columns_a_rule_cannot_name_are_left_out(tmp_path: Path) -> None:
