@@ -301,7 +301,8 @@ def parse_limit(text: str) -> tuple[str, list[float]]:
 
 
 def sweep_table(result: Sweep) -> pd.DataFrame:
-    """One row per point: the figures of sweep.csv, with audience[...] and shadow_price[...] columns."""
+    """One row per point: the figures of sweep.csv, with audience[...] and shadow_price[...] columns;
+    customer counts stay whole numbers (4810, not 4810.0) where a point without a plan leaves a blank."""
     rows = []
     for point in result.points:
         row = {key: value for key, value in point.to_dict().items() if key not in ("audiences", "shadow_prices")}
@@ -309,7 +310,9 @@ def sweep_table(result: Sweep) -> pd.DataFrame:
         row.update({f"audience[{c}]": audiences.get(c) for c in result.campaigns})
         row.update({f"shadow_price[{name}]": point.shadow_prices.get(name) for name in result.limits})
         rows.append(row)
-    return pd.DataFrame(rows)
+    counts = ["treatment", "control", *(f"audience[{c}]" for c in result.campaigns)]
+    table = pd.DataFrame(rows)
+    return table.astype({column: "Int64" for column in counts if column in table})
 
 
 def write_sweep(result: Sweep, out_dir: Path) -> list[Path]:

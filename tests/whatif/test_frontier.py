@@ -253,6 +253,12 @@ def test_write_sweep_writes_json_csv_and_the_frontier(budget_sweep, tmp_path):
     assert len(table) == 16
     assert "audience[call_offer]" in table.columns and "shadow_price[vip_contacts]" in table.columns
     assert table["objective"].iloc[1:].tolist() == pytest.approx([p.objective for p in budget_sweep.points[1:]])
+    # the infeasible first point leaves blanks, and the counts stay whole numbers: '12', not '12.0'
+    lines = (out / "sweep.csv").read_text().splitlines()
+    header, second = lines[0].split(","), lines[2].split(",")
+    assert second[header.index("treatment")] == str(budget_sweep.points[1].treatment)
+    assert second[header.index("audience[email_offer]")] == str(budget_sweep.points[1].audiences["email_offer"])
+    assert lines[1].split(",")[header.index("treatment")] == ""
 
     assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(out / "frontier.png")
