@@ -45,7 +45,7 @@ from optimizer.scenario.offers import SEPARATOR, offer_label
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import atomic_write
-from optimizer.store.folders import is_run_folder
+from optimizer.store.folders import check_output_folder, check_run_folder, is_run_folder
 
 COMPARE_FILE, COMPARE_PLOT, COMPARE_PAGE, PLANS_FOLDER = "compare.json", "compare.png", "compare.html", "plans"
 NONE = "none"
@@ -136,9 +136,10 @@ def compare(
     (with how the one before ended) and the counting of the customers who move; with ``plans_dir``,
     each plan is written there as a run folder named by its label, as it is solved.
 
-    Every file is read and validated before anything is solved, so a broken file fails fast
-    (ScenarioError, as for fewer than two scenarios); InfeasibleError and SolverError are recorded
-    per scenario.
+    Every file is read and validated, and every plan folder checked, before anything is solved, so
+    a broken file fails fast (ScenarioError, as for fewer than two scenarios) and so does a plan
+    folder holding files of the user's (RunFolderError); InfeasibleError and SolverError are
+    recorded per scenario.
     """
     if len(scenarios) < 2:
         raise ScenarioError(f"A comparison needs two or more scenarios; {len(scenarios)} given", where="scenarios",
@@ -146,6 +147,9 @@ def compare(
                             "'scenarios/tight_budget.yaml'])")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     labels = scenario_labels(loaded)
+    for folder in [] if plans_dir is None else [plans_dir / label for label in labels]:  # before any solve
+        check_output_folder(folder)
+        check_run_folder(folder)
     tell = stage or (lambda text: None)
     solved: list[Solved] = []
     for number, (scenario, label) in enumerate(zip(loaded, labels), start=1):

@@ -18,7 +18,7 @@ import pytest
 from matplotlib.image import imread
 from test_frontier import write_scenario
 
-from optimizer.errors import ScenarioError
+from optimizer.errors import RunFolderError, ScenarioError
 from optimizer.plan.workflow import optimize
 from optimizer.reporting.report import write_report
 from optimizer.scenario.schema import load_scenario
@@ -127,6 +127,17 @@ def test_a_comparison_without_any_plan_leaves_no_picture_of_the_one_before(compa
     written = write_comparison(compare(broke), tmp_path)
     assert [path.name for path in written] == ["compare.json", "compare.html"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compare.html", "compare.json"]
+
+
+def test_a_plan_folder_holding_the_users_files_is_refused_before_any_solve(two_budgets, tmp_path):
+    """plans/more holding a scenario.yaml of the user's was refused only when its plan was written,
+    after every scenario before it had been solved."""
+    (tmp_path / "plans" / "more").mkdir(parents=True)
+    (tmp_path / "plans" / "more" / "scenario.yaml").write_text("my notes")
+    heard: list[str] = []
+    with pytest.raises(RunFolderError, match="The output folder holds scenario.yaml, not the files of a cvo run"):
+        compare(two_budgets, stage=heard.append, plans_dir=tmp_path / "plans")
+    assert heard == [] and not (tmp_path / "plans" / "base").exists()
 
 
 @pytest.mark.parametrize("count", [0, 1])
