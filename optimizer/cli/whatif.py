@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from optimizer.cli.app import (
     with_history,
 )
 from optimizer.errors import CvoError, ScenarioError
+
+if TYPE_CHECKING:
+    from optimizer.scenario.schema import Scenario
 
 
 @app.command()
@@ -110,7 +113,6 @@ def compare(
 
     Example: cvo compare scenarios/weekly.yaml scenarios/tight_budget.yaml --out out/compare
     """
-    from optimizer.scenario.schema import load_scenario
     from optimizer.store.folders import claimed_output_folder
     from optimizer.whatif.comparison import (
         PLANS_FOLDER,
@@ -127,7 +129,7 @@ def compare(
         out_dir = out if out is not None else Path("out") / "compare"
         with claimed_output_folder(out_dir):  # a second run into the folder stops before solving
             with progress_console(quiet).status(f"Reading {len(scenarios)} scenarios …") as status:
-                loaded = [with_history(load_scenario(path, overrides or []), history) for path in scenarios]
+                loaded = [with_history(_compared(path, overrides or []), history) for path in scenarios]
                 comparison = run_compare(loaded, method, day(date), stage=status.update,
                                          plans_dir=out_dir / PLANS_FOLDER)
             written = write_comparison(comparison, out_dir)
@@ -138,3 +140,18 @@ def compare(
         plans = f" and each plan in {PLANS_FOLDER}/" if any(s.plan_folder for s in comparison.scenarios) else \
             " (no scenario has a plan to save)"
         typer.echo(f"Wrote {out_dir}/: {', '.join(path.name for path in written)}{plans}")
+
+
+def _compared(path: Path, overrides: list[str]) -> Scenario:
+    """The scenario at ``path`` with the --set changes; a change it cannot take (a campaign it lacks)
+    says that cvo compare sets each one in every scenario, and how to change only some."""
+    from optimizer.scenario.schema import load_scenario
+
+    try:
+        return load_scenario(path, overrides)
+    except ScenarioError as error:
+        if not error.problem.startswith("--set "):
+            raise
+        raise ScenarioError(error.problem, where=error.where, fix=f"{(error.fix or '').rstrip('.')}. cvo compare sets "
+                            "every --set in each scenario it compares; to change only some, write the change in their "
+                            "files (or in a file that extends one: extends: weekly.yaml)") from None

@@ -155,6 +155,10 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
                                                       "{root}/taken"], FOLDER, ["The output folder is a file"]),
     "compare --out is a file": (_write("taken", b"x"), ["compare", "{scenario}", "{scenario}", "--out",
                                                         "{root}/taken"], FOLDER, ["The output folder is a file"]),
+    "compare --set a campaign the scenarios lack": (None, ["compare", "{scenario}", "{scenario}", "--out", "{root}/c",
+                                                         "--set", "campaigns.nope.max_audience=5"], SCENARIO,
+                                                        ["the scenario has no campaign 'nope'", "cvo compare sets every "
+                                                         "--set in each scenario it compares; to change only some"]),
     # --- contact history paths -----------------------------------------------------------------
     "optimize --history missing": (None, [*OPTIMIZE, "--out", "{root}/w4", "--history", "{root}/nope.duckdb"],
                                    HISTORY, ["The contact history given with --history is missing", "nope.duckdb"]),
