@@ -245,3 +245,4 @@ def test_an_lp_highs_cannot_solve_with_time_left_ends_stalled_not_time_limit(mon
     result = solve_exact(problem, SolverOptions(time_limit_s=60.0))
     assert result.termination is Termination.STALLED and result.choice is not None
     assert problem.violations(result.choice) == []
+    assert result.shadow_prices is None  # the repair's prices are not the LP's duals: no marginal values claimed
