@@ -95,6 +95,19 @@ class Problems(CvoError):
     def message(self) -> str:
         return self.problem.rstrip()
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled whole, its problems and notes with it: raised on a Dask worker, it reaches the
+        CLI as itself (an exception that cannot be rebuilt from its args arrives as a bare Exception)."""
+        return _restored, (type(self), self.args, dict(self.__dict__))
+
+
+def _restored(kind: type[Problems], args: tuple[object, ...], state: dict[str, object]) -> Problems:
+    """A Problems unpickled: its args and attributes (errors, exit code, notes) as they were."""
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class ScenarioInvalid(Problems, ScenarioError):
     """Several problems found while validating one scenario file, all listed at once."""

@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, ScenarioError
 from optimizer.reporting.summary import pair_sum, with_ratio
 from optimizer.scenario.data import load_data
+from optimizer.scenario.dates import day_column
 from optimizer.scenario.expressions import parse
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.offers import planned_offers
@@ -218,11 +219,13 @@ def _as_planned(scenario: Scenario, summary: dict[str, Any]) -> int | None:
 
 def _features(customers: pd.DataFrame) -> tuple[NDArray[np.float64], list[str], list[str]]:
     """The tree's inputs: numeric and yes/no columns as numbers, each level of a text column of at
-    most MAX_LEVELS levels as a 0/1 column named by its condition; the columns left out."""
+    most MAX_LEVELS levels as a 0/1 column named by its condition; the columns left out, dates
+    among them (the expressions read them as days, so a level written with its time of day,
+    '2026-09-01 10:00:00', could not be tested)."""
     columns, names, left_out = [], [], []
     for name, column in customers.items():
-        if not str(name).isidentifier() or keyword.iskeyword(str(name)):
-            left_out.append(str(name))  # a rule could not name it
+        if not str(name).isidentifier() or keyword.iskeyword(str(name)) or day_column(column) is not None:
+            left_out.append(str(name))  # a rule could not name it, or test it level by level
         elif pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
             if column.isna().any():
                 left_out.append(str(name))

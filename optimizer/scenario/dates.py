@@ -4,7 +4,7 @@ A customer column of dates (parquet date32 or timestamp, pandas datetime64, Pyth
 whose every value is a day written YYYY-MM-DD) is read as days, numpy datetime64[D]: a time of day
 is dropped, so ``last_purchase_date <= '2026-10-01'`` holds for the whole of 1 October. Days
 compare (< <= > >= == !=, in [...]) with days and with a day written 'YYYY-MM-DD'; a missing date
-makes every comparison false, != too, as SQL's NULL does. ``days_since(d)`` is the run date minus
+makes every comparison false, != and not in too, as SQL's NULL does. ``days_since(d)`` is the run date minus
 ``d`` in days (a missing date gives NaN, which compares false). Dates are not numbers: arithmetic
 on them is refused by the evaluator (optimizer/scenario/expressions.py).
 """
@@ -79,10 +79,23 @@ def _text_days(values: NDArray[Any], pattern: str) -> tuple[NDArray[np.datetime6
     text = pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
     given = text.notna().to_numpy()
     written = text.where(given, "").astype(str)
-    days = pd.to_datetime(written.str.slice(0, 10), format="%Y-%m-%d", errors="coerce").to_numpy().astype(DAY)
-    bad = given & (~written.str.fullmatch(pattern).to_numpy(dtype=bool) | np.isnat(days))
+    matched = given & written.str.fullmatch(pattern).to_numpy(dtype=bool)
+    days = _calendar_days(written.str.slice(0, 10).where(matched, "1970-01-01"))
+    days[~matched] = np.datetime64("NaT")
+    bad = given & (~matched | np.isnat(days))
     first = text.iat[int(np.argmax(bad))] if bad.any() else None
     return days.reshape(np.shape(values)), first
+
+
+def _calendar_days(text: pd.Series) -> NDArray[np.datetime64]:
+    """Days written YYYY-MM-DD as datetime64[D], NaT where the day is not in the calendar
+    ('2026-02-30'). In numpy's days, not pandas' nanoseconds, whose range (1677-2262) would make
+    a '9999-12-31' placeholder (valid until further notice) a gap under pandas 2."""
+    year, month, day = (text.str.slice(start, stop).astype(int).to_numpy() for start, stop in ((0, 4), (5, 7), (8, 10)))
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    days = months.astype(DAY) + (day - 1).astype("timedelta64[D]")
+    valid = (month >= 1) & (month <= 12) & (day >= 1) & (days.astype("datetime64[M]") == months)
+    return np.where(valid, days, np.datetime64("NaT", "D"))
 
 
 def compare_dates(expression: Expression, test: Callable[[Any, Any], Any], left: Operand, right: Operand,

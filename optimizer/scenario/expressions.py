@@ -370,7 +370,11 @@ class _Evaluator:
             choices = cast(ast.List | ast.Tuple, node.comparators[0]).elts  # the checker allows only a literal list
             matches = [self.compare(operator.eq, left, (choice, self(choice))) for choice in choices]
             found = functools.reduce(np.logical_or, matches, np.asarray(False))
-            return np.logical_not(found) if isinstance(node.ops[0], ast.NotIn) else found
+            if not isinstance(node.ops[0], ast.NotIn):
+                return found
+            missing = np.isnat(left[1]) if np.asarray(left[1]).dtype.kind == "M" else np.asarray(False)
+            outside: NDArray[np.bool_] = np.logical_not(found) & ~missing  # a missing date: in no list, out of none
+            return outside
         operands = [(operand, self(operand)) for operand in [node.left, *node.comparators]]
         pairs = zip(node.ops, operands, operands[1:])
         return functools.reduce(np.logical_and, [self.compare(COMPARISONS[type(op)], a, b) for op, a, b in pairs])

@@ -127,6 +127,17 @@ def test_columns_a_rule_cannot_name_are_left_out(tmp_path: Path) -> None:
     assert {"total spend", "class"} <= set(rules.left_out) and rules.agreement == 1.0
 
 
+def test_a_column_of_dates_is_left_out_not_tested_level_by_level(tmp_path: Path) -> None:
+    """A time-stamp text column of few levels gave rules such as last_sent == '2026-09-01 10:00:00',
+    which the expressions (reading it as days) refuse: cvo rules ended in an ExpressionError."""
+    out = run_folder(tmp_path)
+    customers = pd.read_csv(tmp_path / "customers.csv")
+    customers["last_sent"] = np.where(customers["segment"] == "A", "2026-09-01 10:00:00", "2026-09-02 08:00:00")
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    rules = plan_rules(out, depth=2)
+    assert "last_sent" in rules.left_out and rules.agreement == 1.0
+
+
 def test_forced_customers_count_at_their_whole_value(tmp_path: Path) -> None:
     """A plan with forced customers and a control share: the plan's value in the rules' figures is the
     solver's objective (forced customers are never held out, so worth v, not (1 - f) v)."""

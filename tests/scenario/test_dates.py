@@ -176,3 +176,18 @@ def test_cvo_validate_counts_on_its_date_and_names_a_bad_day_with_exit_code_2(tm
     assert "compares 'last_purchase' (dates) with '2026-9-1', which is not a day written YYYY-MM-DD" in bad.output
     assert "with --set campaigns.winback.eligible=last_purchase < '2026-9-1'). Write the day as 'YYYY-MM-DD'" in \
         " ".join(bad.output.split())
+
+
+def test_placeholder_days_far_from_today_compare_and_a_day_off_the_calendar_is_named():
+    """'9999-12-31' (valid until further notice) and '0001-01-01' are days: in pandas' nanoseconds
+    (1677-2262) they were gaps under pandas 2, and the column then refused as not holding days."""
+    table = pd.DataFrame({"valid_until": ["9999-12-31", "2026-09-30", None, "0001-01-01", "2024-02-29"]})
+    assert holds("valid_until >= '2026-10-01'", table) == [True, False, False, False, False]
+    bad = pd.DataFrame({"valid_until": ["9999-12-31", "2026-02-30"]})
+    assert "2026-02-30" in error_of("valid_until >= '2026-10-01'", bad)
+
+
+def test_a_missing_date_is_not_out_of_a_list_either(customers):
+    """'not in' held for a missing date (True) where '!=' did not: both are false for it now."""
+    assert holds("visit not in ['2026-10-01']", customers) == [True, False, False, False]
+    assert holds("visit != '2026-10-01'", customers) == [True, False, False, False]
