@@ -79,7 +79,7 @@ def _draw_frontier(axes: Axes, sweep: Frontier) -> None:
         axes.plot([p.value for p in unproven], _objectives(unproven), "o", markerfacecolor="white",
                   color=PLAN_COLOR, label="plan, gap not proven")
     for infeasible, colour, label in ((True, INFEASIBLE_COLOR, "no plan (infeasible)"),
-                                      (False, UNSOLVED_COLOR, "no plan found in the time limit")):
+                                      (False, UNSOLVED_COLOR, "no plan found (not proven infeasible)")):
         failed = [p.value for p in sweep.points if p.objective is None and p.infeasible is infeasible]
         if failed:  # drawn along the bottom edge: there is no objective to place them at
             axes.plot(failed, [0.04] * len(failed), "x", color=colour, markersize=9, markeredgewidth=2,

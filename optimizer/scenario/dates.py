@@ -68,6 +68,20 @@ def _looks_like_days(text: pd.Series) -> bool:
                 and text.astype(str).str.fullmatch(DAY_TEXT).all())
 
 
+def day_text(values: NDArray[Any]) -> NDArray[Any]:
+    """Days as text written YYYY-MM-DD (a gap None), anything else as it is.
+
+    >>> day_text(np.array(['2026-10-01', 'NaT'], dtype=DAY)).tolist()
+    ['2026-10-01', None]
+    """
+    values = np.asarray(values)
+    if values.dtype.kind != "M":
+        return values
+    text = np.datetime_as_string(values.astype(DAY), unit="D").astype(object)
+    text[np.isnat(values)] = None
+    return text
+
+
 def all_days(*values: NDArray[Any]) -> bool:
     """Whether every value given (text, a gap None) is written as a day, maybe with a time after it."""
     return all(_looks_like_days(pd.Series(np.asarray(value).ravel(), dtype=object).dropna()) for value in values)

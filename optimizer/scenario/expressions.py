@@ -12,6 +12,7 @@ import ast
 import datetime as dt
 import functools
 import operator
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -21,7 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import ExpressionError, did_you_mean
-from optimizer.scenario.dates import all_days, compare_dates, days_since
+from optimizer.scenario.dates import all_days, compare_dates, day_text, days_since
 
 HINT = 'Write arithmetic, comparisons, and/or/not over column names, numbers and quoted strings, e.g. "ltv * 0.2"'
 BOOLEAN_NAMES = {"true": True, "false": False}
@@ -155,11 +156,14 @@ def _clean(text: str) -> str:
 
 
 def _syntax_error(text: str, where: str, reason: str) -> ExpressionError:
-    """The error for text that is not an expression at all."""
-    key = f" in {where.rsplit(', ', 1)[-1]}" if ", " in where else ""
+    """The error for text that is not an expression at all, naming its key ('campaigns[0].eligible')
+    when ``where`` ends with one (a --set names no key there: its value, commas and all, does)."""
+    last = where.rsplit(", ", 1)[-1]
+    key = f" in {last}" if ", " in where and re.fullmatch(_KEY, last) else ""
     return ExpressionError(f"The expression '{_shown(text)}'{key} is not valid: {reason}", where=where, fix=HINT)
 
 
+_KEY = r"[A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*"  # a scenario key, e.g. campaigns[0].eligible
 SHOWN = 200  # characters of an expression an error message shows at most
 
 
@@ -355,7 +359,10 @@ class _Evaluator:
         return functools.reduce(combine, [self.booleans(value, SYMBOLS[type(node.op)]) for value in node.values])
 
     def _IfExp(self, node: ast.IfExp) -> NDArray[Any]:
-        return np.where(self.booleans(node.test, "if"), self(node.body), self(node.orelse))
+        body, orelse = self(node.body), self(node.orelse)
+        if (np.asarray(body).dtype.kind == "M") != (np.asarray(orelse).dtype.kind == "M"):
+            body, orelse = day_text(body), day_text(orelse)  # days beside text: the days as text, YYYY-MM-DD
+        return np.where(self.booleans(node.test, "if"), body, orelse)
 
     def _Call(self, node: ast.Call) -> NDArray[Any]:
         name = cast(ast.Name, node.func).id  # the checker lets only named functions through

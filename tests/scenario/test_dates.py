@@ -191,3 +191,10 @@ def test_a_missing_date_is_not_out_of_a_list_either(customers):
     """'not in' held for a missing date (True) where '!=' did not: both are false for it now."""
     assert holds("visit not in ['2026-10-01']", customers) == [True, False, False, False]
     assert holds("visit != '2026-10-01'", customers) == [True, False, False, False]
+
+
+def test_days_beside_text_in_an_if_are_text():
+    """'visit if ok else 'x'' (a breakdown level, say) failed with numpy's DType promotion error."""
+    table = pd.DataFrame({"visit": ["2026-10-01", None, "2026-09-30"], "ok": [True, True, False]})
+    values = parse("visit if ok else 'none'", where=WHERE).evaluate(table_columns(table), 3, RUN).tolist()
+    assert values == ["2026-10-01", None, "none"]

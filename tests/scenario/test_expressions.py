@@ -389,3 +389,13 @@ def test_equality_with_a_column_with_no_value_at_all_matches_no_one():
     empty = {"gaps": np.array([None, None], dtype=object)}
     assert parse("gaps == True", where="demo").evaluate(empty, size=2).tolist() == [False, False]
     assert parse("gaps != 'VIP'", where="demo").evaluate(empty, size=2).tolist() == [True, True]
+
+
+def test_a_syntax_error_names_its_key_only_where_one_is_given():
+    """A --set's location ends in its value, commas and all: "in 'Loyal'] and" was shown as the key."""
+    where = "w.yaml with --set campaigns.vip_call.eligible=segment in ['VIP', 'Loyal'] and"
+    with pytest.raises(ExpressionError) as caught:
+        parse("segment in ['VIP', 'Loyal'] and", where=where)
+    assert "' is not valid: unexpected end" in caught.value.message and "in 'Loyal'] and is" not in caught.value.message
+    with pytest.raises(ExpressionError, match=r"in campaigns\[0\]\.eligible is not valid"):
+        parse("segment in", where="w.yaml, campaigns[0].eligible")

@@ -289,7 +289,7 @@ def test_the_frontier_tells_a_point_stopped_by_the_time_limit_from_an_infeasible
     axes = Figure().add_subplot()
     _draw_frontier(axes, figure)
     labels = axes.get_legend_handles_labels()[1]
-    assert "no plan (infeasible)" in labels and "no plan found in the time limit" in labels
+    assert "no plan (infeasible)" in labels and "no plan found (not proven infeasible)" in labels
 
 
 def test_format_sweep_prints_one_row_per_point(budget_sweep):
