@@ -34,8 +34,9 @@ from optimizer.errors import DataError, ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
 from optimizer.scoring.rfm import after_cutoff, check_within_log, to_timestamp
-from optimizer.scoring.transactions import LogReading, TransactionLog, read_log
+from optimizer.scoring.transactions import LogReading, TransactionLog, clean_log, read_log
 from optimizer.scoring.uplift import (
+    HISTORY_TABLE,
     HistoryColumns,
     Stage,
     UpliftModel,
@@ -49,7 +50,7 @@ from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dro
 from optimizer.store.file_sets import set_record, write_in_set, written_with_record
 from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
-from optimizer.store.tables import read_table, require_columns, row_label
+from optimizer.store.tables import id_text, read_table, require_columns, row_label
 
 CUSTOMERS_FILE, SCORES_FILE, REPORT_FILE = "customers.parquet", "scores.parquet", "score_report.json"
 FEW_SPENDERS = 30  # customers with a repeat purchase below which the spend model is said to be a rough guess
@@ -90,7 +91,8 @@ class _Valued:
 
 
 def score(
-    *, history: Path | None = None, customers: Path | None = None, transactions: Path | None = None,
+    *, history: Path | pd.DataFrame | None = None, customers: Path | pd.DataFrame | None = None,
+    transactions: Path | pd.DataFrame | None = None,
     cutoff: str | None = None, columns: HistoryColumns | None = None,
     options: UpliftOptions | CellOptions | None = None, months: int = 12, monthly_discount: float = 0.01,
     transaction_columns: Mapping[str, str] | None = None, date_format: str | None = None, drop_duplicates: bool = False,
@@ -104,33 +106,39 @@ def score(
     (optimizer/scoring/value_check.py; 0: no check), and P(alive) is left out when it carries no
     information. A history without the default ``revenue`` column is conversion-only. The
     response model is a T-learner (``UpliftOptions``) or the cells model (``CellOptions``);
-    ``stage`` hears each step as it starts (reading, valuing, each model fit, scoring).
+    ``stage`` hears each step as it starts (reading, valuing, each model fit, scoring). Each input
+    may be a file or a DataFrame (a notebook's), which messages name 'the history table', 'the
+    customer table' and 'the transaction log'.
     """
     tell = stage or (lambda text: None)
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
     _check_inputs(history, customers, transactions, cutoff)
     valued, table, source = None, None, ""
     if transactions is not None and cutoff is not None:
-        tell(f"Reading {transactions}")
+        label = _label(transactions, "the transaction log")
+        tell(f"Reading {label}")
         log = read_log(transactions, columns=transaction_columns, date_format=date_format,
-                       drop_duplicates=drop_duplicates)
-        _check_cutoff(log, cutoff, transactions)
-        valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell, str(transactions))
-        table, source = valued.table, f"the customer values from {transactions}"
+                       drop_duplicates=drop_duplicates) if isinstance(transactions, Path | str) else clean_log(
+            transactions, columns=transaction_columns, date_format=date_format, source=label,
+            drop_duplicates=drop_duplicates)
+        _check_cutoff(log, cutoff, label)
+        valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell, label)
+        table, source = valued.table, f"the customer values from {label}"
     elif customers is not None:
         table = _read_customers(customers, customer_id or columns.customer_id, columns.customer_id)
-        source = str(customers)
+        source = _label(customers, "the customer table")
     run = ScoreRun(table, None, None, None) if valued is None else ScoreRun(
         table, None, valued.value, None, valued.reading, valued.notes, valued.check, valued.dropout)
     if history is None:
         return run
-    tell(f"Reading {history}")
+    events_label = _label(history, HISTORY_TABLE)
+    tell(f"Reading {events_label}")
     raw = _read_events(history, columns)
-    columns, history_notes = _conversion_only(raw, columns, history)
+    columns, history_notes = _conversion_only(raw, columns, events_label)
     if valued is not None:  # the values' id column is customer_id; the history may name its own
         table = valued.table.rename(columns={"customer_id": columns.customer_id})
         table.attrs["source"] = source  # how scoring's messages name it (``source_of``)
-    inputs = model_inputs(Table(raw, str(history)), None if table is None else Table(table, source), columns,
+    inputs = model_inputs(Table(raw, events_label), None if table is None else Table(table, source), columns,
                           options.cells if isinstance(options, CellOptions) else options.features)
     events = inputs.events
     if isinstance(options, CellOptions):
@@ -187,14 +195,19 @@ def _fit_notes(value: CustomerValue, cutoff: str) -> list[str]:
     return notes
 
 
-def _check_cutoff(log: TransactionLog, cutoff: str, path: Path) -> None:
+def _label(given: Path | str | pd.DataFrame, table: str) -> str:
+    """How messages name an input: its file, or ``table`` for a DataFrame."""
+    return table if isinstance(given, pd.DataFrame) else str(given)
+
+
+def _check_cutoff(log: TransactionLog, cutoff: str, source: str) -> None:
     """The cut-off lies within the log: on or after its first order, on or before its last."""
-    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], str(path),
+    check_within_log(to_timestamp(cutoff, "cut-off"), log.orders["date"], source,
                      log.reading.dropped(repeats=False))  # a repeat's day is its first's: it moves no end
 
 
 def _conversion_only(
-    events: pd.DataFrame, columns: HistoryColumns, path: Path
+    events: pd.DataFrame, columns: HistoryColumns, path: str
 ) -> tuple[HistoryColumns, tuple[str, ...]]:
     """The columns without a revenue column when the history has none and none was named."""
     if columns.revenue != HistoryColumns.revenue or columns.revenue in events.columns:
@@ -204,7 +217,7 @@ def _conversion_only(
     return replace(columns, revenue=None), (note,)
 
 
-def _check_inputs(history: Path | None, customers: Path | None, transactions: Path | None, cutoff: str | None) -> None:
+def _check_inputs(history: object, customers: object, transactions: object, cutoff: str | None) -> None:
     if customers is not None and transactions is not None:
         raise ScenarioError("Both --customers and --transactions were given", where="cvo score",
                             fix="Give --transactions (and --cutoff) to compute customer values, or --customers "
@@ -218,18 +231,27 @@ def _check_inputs(history: Path | None, customers: Path | None, transactions: Pa
                             "(--transactions, --cutoff) for customer values, or both")
 
 
-def _read_customers(path: Path, id_column: str, history_id: str) -> pd.DataFrame:
-    """The customer table to score, its id column renamed to the history's (DataError naming the file
-    when it has none)."""
-    table = read_table(path, what="customers", text_columns=(id_column,))
-    require_columns(table, [id_column], path, "customers",
+def _read_customers(path: Path | pd.DataFrame, id_column: str, history_id: str) -> pd.DataFrame:
+    """The customer table to score (a file, or a DataFrame as given), its id column renamed to the
+    history's (DataError naming the file when it has none)."""
+    table = _given(path, "the customer table") if isinstance(path, pd.DataFrame) else read_table(
+        path, what="customers", text_columns=(id_column,))
+    where = _label(path, "the customer table")
+    require_columns(table, [id_column], where, "customers",
                     f"The customer table needs the id column '{id_column}': rename its id column, or name it "
                     "with --customers-column NAME")
-    require_ids(table, id_column, path, "customers table")
+    require_ids(table, id_column, where, "customers table")
     return table.rename(columns={id_column: history_id}) if id_column != history_id else table
 
 
-def require_ids(table: pd.DataFrame, column: str, path: Path, what: str) -> None:
+def _given(table: pd.DataFrame, label: str) -> pd.DataFrame:
+    """A copy of a DataFrame given in Python, named ``label`` in messages (``source_of``)."""
+    copy = table.copy()
+    copy.attrs["source"] = label
+    return copy
+
+
+def require_ids(table: pd.DataFrame, column: str, path: Path | str, what: str) -> None:
     """DataError naming the first row of ``table`` without a customer id (blank or missing)."""
     blank = np.flatnonzero(table[column].isna().to_numpy() | table[column].astype(str).str.strip().eq("").to_numpy())
     if blank.size:
@@ -237,12 +259,16 @@ def require_ids(table: pd.DataFrame, column: str, path: Path, what: str) -> None
                         where=row_label(path, int(blank[0])), fix="Give every row its customer id, or remove such rows")
 
 
-def _read_events(path: Path, columns: HistoryColumns) -> pd.DataFrame:
-    """The campaign history, with its customer id column (DataError naming the file otherwise)."""
-    events = read_history(path, columns)
-    require_columns(events, [columns.customer_id], path, "history",
+def _read_events(path: Path | pd.DataFrame, columns: HistoryColumns) -> pd.DataFrame:
+    """The campaign history (a file, or a DataFrame as given), with its customer id column
+    (DataError naming the file otherwise)."""
+    events = _given(path, HISTORY_TABLE) if isinstance(path, pd.DataFrame) else read_history(path, columns)
+    if isinstance(path, pd.DataFrame) and columns.customer_id in events.columns:
+        events[columns.customer_id] = id_text(events[columns.customer_id])  # as read_history tidies a file's
+    where = _label(path, HISTORY_TABLE)
+    require_columns(events, [columns.customer_id], where, "history",
                     f"The history needs the columns {', '.join(columns.reserved())} and the features")
-    require_ids(events, columns.customer_id, path, "history")
+    require_ids(events, columns.customer_id, where, "history")
     return events
 
 

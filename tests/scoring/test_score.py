@@ -427,3 +427,32 @@ def test_values_from_a_log_and_a_history_that_names_its_own_id_column(tmp_path):
     assert result.exit_code == 0, result.output
     scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
     assert set(scores["customer_id"]) == set(pd.read_parquet(tmp_path / "out" / "customers.parquet")["customer_id"])
+
+
+def test_the_python_api_scores_dataframes_as_it_scores_files(tmp_path):
+    """optimizer.score(history=DataFrame) ended in a TypeError: a notebook's tables had to be
+    written to files first. Now a DataFrame gives what its file gives, and messages name it."""
+    import numpy as np
+
+    from optimizer.scoring.cells import CellOptions
+    from optimizer.scoring.uplift import HistoryColumns
+    from optimizer.scoring.workflow import score
+
+    rng = np.random.default_rng(2)
+    history = pd.DataFrame({"Customer": [f"{k}.0" for k in range(400)], "campaign_id": "mail",
+                            "treated": rng.integers(0, 2, 400), "converted": rng.integers(0, 2, 400),
+                            "segment": rng.choice(["a", "b"], 400)})
+    history["revenue"] = 10.0 * history["converted"]
+    history.to_csv(tmp_path / "history.csv", index=False)
+    options = {"columns": HistoryColumns(customer_id="Customer"),
+               "options": CellOptions(cells=("segment",), min_responders=3)}
+    from_file, from_frame = score(history=tmp_path / "history.csv", **options), score(history=history, **options)
+    assert from_file.scores is not None and from_frame.scores is not None
+    pd.testing.assert_frame_equal(from_frame.scores, from_file.scores)  # ids tidied alike: '3.0' is '3'
+    with pytest.raises(DataError, match=r"the history table, row 1"):
+        score(history=history.assign(Customer=["", *history["Customer"][1:]]), **options)
+    log = shop_export(customers=20)
+    with pytest.raises(DataError, match=r"after the last order.*\(the transaction log\)"):
+        score(transactions=log, cutoff="2030-01-01", date_format="%m/%d/%Y %H:%M",
+              transaction_columns={"customer_id": "CustomerID", "date": "InvoiceDate",
+                                   "amount": "Quantity * UnitPrice", "order_id": "InvoiceNo"})
