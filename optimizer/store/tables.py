@@ -23,8 +23,8 @@ from optimizer.errors import DataError, byte_position, did_you_mean
 from optimizer.store.datasets import is_url, open_dataset
 from optimizer.store.file_sets import check_one_set
 
-_UNTIDY_ID = r"^\s|\s$|^-?\d+\.0+$"  # an id with blanks around it, or a whole number written with '.0'
-_WHOLE_TEXT_ID = r"^(-?\d+)\.0+$"
+_UNTIDY_ID = r"^\s|\s$|^-?\d+[.,]0+$"  # an id with blanks around it, or a whole number written with '.0' (',0')
+_WHOLE_TEXT_ID = r"^(-?\d+)[.,]0+$"
 COMPRESSED = {".gz": "gzip", ".bz2": "bzip2", ".zip": "zip", ".xz": "xz"}  # after .csv: pandas reads them
 _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZh": "bzip2",
              b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet",
@@ -215,12 +215,13 @@ def _check_not_utf16(path: Path, what: str) -> None:
 
 def id_text(ids: pd.Series) -> pd.Series:
     """Customer ids as text, the same however a table stored or an export wrote them: whole numbers
-    without '.0' (12346.0, '12346.0' and 12346 are one customer) and without surrounding blanks
+    without '.0' (12346.0, '12346.0', a decimal-comma export's '12346,0' and 12346 are one customer) and
+    without surrounding blanks
     (' C1' is 'C1': an export pads ids, it never means another customer by a blank); other text as
     it is, zero padding and case included. Each id on its own, so parts of one table agree.
 
-    >>> id_text(pd.Series([4.0, 12346.0])).tolist(), id_text(pd.Series([" C1", "12.0 ", "007"])).tolist()
-    (['4', '12346'], ['C1', '12', '007'])
+    >>> id_text(pd.Series([4.0, 12346.0])).tolist(), id_text(pd.Series([" C1", "12.0 ", "007", "5,0"])).tolist()
+    (['4', '12346'], ['C1', '12', '007', '5'])
     """
     if pd.api.types.is_float_dtype(ids) and bool(np.all(np.mod(ids.dropna(), 1) == 0)):
         return ids.astype("Int64").astype("string")  # missing ids stay missing

@@ -70,6 +70,19 @@ def test_a_retail_export_is_read_into_orders_by_options_alone(tmp_path):
                                        "7 lines became 4 orders of 2 customers (grouped by order id).")
 
 
+def test_a_european_excel_export_reads_as_the_same_orders(tmp_path):
+    """';' between fields, decimal commas (prices 2,55 and ids 17850,0) and day-first dates: the
+    same orders as the comma export. The ids came out as '17850,0'."""
+    export = retail_export()
+    export["InvoiceDate"] = pd.to_datetime(export["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.strftime("%d.%m.%Y %H:%M")
+    export.to_csv(tmp_path / "retail.csv", sep=";", decimal=",", index=False)
+    retail_export().to_csv(tmp_path / "online_retail.csv", index=False)
+    european = read_log(tmp_path / "retail.csv", columns=RETAIL, date_format="%d.%m.%Y %H:%M")
+    plain = read_log(tmp_path / "online_retail.csv", columns=RETAIL, date_format="%m/%d/%Y %H:%M")
+    pd.testing.assert_frame_equal(european.orders, plain.orders)
+    assert european.reading == plain.reading
+
+
 def test_month_first_dates_are_never_guessed_but_the_error_says_which_format(tmp_path):
     path = tmp_path / "online_retail.csv"
     retail_export().to_csv(path, index=False)
