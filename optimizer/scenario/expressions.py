@@ -395,7 +395,9 @@ class _Evaluator:
                 seg = self.expression._segment(node)
                 raise self.expression._error(f"compares '{seg}', which holds {MISSING_ONLY}",
                                              f"Fill '{seg}' in the table, or leave it out of the expression")
-        if "dates" in kinds or (kinds == ("text", "text") and test in ORDERINGS and all_days(left_value, right_value)):
+        dated = any(np.asarray(value).dtype.kind == "M" for value in (left_value, right_value))  # gaps only, too
+        if dated or "dates" in kinds or (kinds == ("text", "text") and test in ORDERINGS
+                                         and all_days(left_value, right_value)):
             return compare_dates(self.expression, test, left, right, kinds)
         if MISSING_ONLY not in kinds and (kinds[0] == "text") != (kinds[1] == "text"):
             problem = f"compares '{self.expression._segment(left_node)}' ({kinds[0]}) with "

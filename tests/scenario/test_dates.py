@@ -198,3 +198,10 @@ def test_days_beside_text_in_an_if_are_text():
     table = pd.DataFrame({"visit": ["2026-10-01", None, "2026-09-30"], "ok": [True, True, False]})
     values = parse("visit if ok else 'none'", where=WHERE).evaluate(table_columns(table), 3, RUN).tolist()
     assert values == ["2026-10-01", None, "none"]
+
+
+def test_a_date_column_without_any_date_is_false_under_equality_too():
+    """A date column with no value at all skipped the date comparison: '!=' held for every customer."""
+    table = pd.DataFrame({"signup": pd.Series([pd.NaT, pd.NaT], dtype="datetime64[ns]")})
+    assert holds("signup != '2026-10-01'", table) == [False, False]
+    assert holds("signup == '2026-10-01'", table) == [False, False]
