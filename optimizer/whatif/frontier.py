@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from optimizer.errors import ScenarioError, did_you_mean
+from optimizer.errors import InfeasibleError, ScenarioError, did_you_mean
 from optimizer.plan.controls import draw_controls
-from optimizer.plan.workflow import with_method
+from optimizer.plan.workflow import check_limits, with_method
 from optimizer.reporting.plots import Frontier, FrontierPoint, frontier_png
 from optimizer.reporting.summary import campaign_figures
 from optimizer.reporting.text import text_table
@@ -73,6 +74,7 @@ class SweepPoint:
     shadow_prices: Mapping[str, float | None]
     marginal_value: float | None
     solve_seconds: float
+    reason: str | None = None  # why an infeasible point has no plan, as cvo validate would say it
 
     @property
     def has_plan(self) -> bool:
@@ -85,7 +87,7 @@ class SweepPoint:
             "expected_spend": self.expected_spend, "treatment": self.treatment, "control": self.control,
             "audiences": None if self.audiences is None else dict(self.audiences), "limit_lhs": self.limit_lhs,
             "marginal_value": self.marginal_value, "shadow_prices": dict(self.shadow_prices),
-            "solve_seconds": round(self.solve_seconds, 3),
+            "solve_seconds": round(self.solve_seconds, 3), "reason": self.reason,
         }
 
 
@@ -221,8 +223,9 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
     seconds = time.perf_counter() - started
     prices = _shadow_prices(problem, result)
     if result.termination is Termination.INFEASIBLE or result.status is SolutionStatus.NONE:
+        reason = _infeasible_reason(problem, scenario, forced) if result.termination is Termination.INFEASIBLE else None
         return SweepPoint(float(value), result.status, result.termination, None, result.bound, None, None, None,
-                          None, None, None, prices, None, seconds)
+                          None, None, None, prices, None, seconds, reason)
     if result.choice is None:  # a result with a status other than none has a plan
         raise TypeError("the solver's result has no plan")
     control = draw_controls(result.choice, problem.customer_ids, problem.campaign_ids, offer_fractions(scenario),
@@ -237,6 +240,17 @@ def solve_point(formulation: Formulation, index: int, value: float) -> SweepPoin
         limit_lhs=float(problem.row_activity(result.choice)[index]), shadow_prices=prices, marginal_value=None,
         solve_seconds=seconds,
     )
+
+
+def _infeasible_reason(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] | None) -> str:
+    """Why no plan meets the limits: the conflict cvo validate finds without solving (minimum
+    audiences that need more than a limit allows even with their cheapest customers), else that
+    the solver proved it."""
+    try:
+        check_limits(problem, scenario, forced)
+    except InfeasibleError as error:
+        return error.problem.split(": ", 1)[-1]
+    return "no plan meets every limit at once (proven by the solver; no single minimum audience explains it)"
 
 
 def _shadow_prices(problem: Problem, result: SolveResult) -> dict[str, float | None]:
@@ -342,6 +356,7 @@ def format_sweep(result: Sweep, top: int = 3) -> str:
     notes = [f"spend: treated customers, after the control hold-out; lhs: {result.limit} over the whole selected "
              "audience; marginal value = Δobjective/Δvalue from the row above; shadow price = d objective/d limit "
              "(LP dual)"]
+    notes += [f"At {p.value:,.6g}, infeasible: {p.reason}" for p in result.points if p.reason]
     return "\n".join([head, *text_table(header, body, left={1, 7}).splitlines(), *notes])
 
 

@@ -100,6 +100,16 @@ def test_an_infeasible_point_is_recorded_and_the_others_still_solve(budget_sweep
     assert "infeasible" in format_sweep(budget_sweep).splitlines()[3]
 
 
+def test_an_infeasible_point_says_why_as_validate_would(budget_sweep):
+    """It said only 'infeasible', where cvo optimize at that budget names the minimum audience and
+    the budget it needs."""
+    first = budget_sweep.points[0]
+    assert first.reason is not None and "min_audience[email_offer]" in first.reason
+    assert "raise budget by at least" in first.reason and first.to_dict()["reason"] == first.reason
+    assert f"At 0, infeasible: {first.reason}" in format_sweep(budget_sweep)
+    assert all(point.reason is None for point in budget_sweep.points[1:])
+
+
 def test_a_sweep_point_is_what_optimize_gives_with_the_scenario_edited(tmp_path, scenario):
     point = sweep(scenario, "budget", [45.0]).points[0]
     summary = optimize(write_scenario(tmp_path, "edited", budget=45.0)).summary
@@ -247,7 +257,7 @@ def test_write_sweep_writes_json_csv_and_the_frontier(budget_sweep, tmp_path):
     assert written["scenario_path"] == str(load_scenario(budget_sweep.scenario_file).path.resolve())
     assert list(written["points"][0]) == ["value", "status", "termination", "objective", "bound", "gap",
                                           "expected_spend", "treatment", "control", "audiences", "limit_lhs",
-                                          "marginal_value", "shadow_prices", "solve_seconds"]
+                                          "marginal_value", "shadow_prices", "solve_seconds", "reason"]
 
     table = pd.read_csv(out / "sweep.csv")
     assert len(table) == 16
@@ -296,6 +306,6 @@ def test_format_sweep_prints_one_row_per_point(budget_sweep):
     lines = format_sweep(budget_sweep).splitlines()
     assert lines[0] == "cvo sweep what_if: budget (<= 60 in the scenario), objective incremental_value"
     assert lines[1].split()[:5] == ["value", "status", "objective", "gap", "spend"]
-    assert len(lines) == 3 + 16 + 1
+    assert len(lines) == 3 + 16 + 1 + 1  # header, rule, points, the notes, why budget 0 is infeasible
     row = next(line for line in lines if line.startswith("   60"))
     assert "optimal" in row and "budget 4.2" in row
