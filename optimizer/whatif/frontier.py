@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -198,12 +199,29 @@ def limit_index(problem: Problem, limit: str, scenario: Scenario) -> int:
             fix="Add a 'budget:' key to the scenario file (any value: the sweep replaces it), or sweep another "
             f"limit: {', '.join(names) or 'there are none'}",
         )
+    _check_unset(limit, scenario)
     hint = did_you_mean(limit, names)
     raise ScenarioError(
         f"'{limit}' is not a limit of scenario '{scenario.name}'", where=scenario.source,
         fix=f"{hint + ' ' if hint else ''}Limits: {', '.join(names) or 'none'}. A limit the file does not set "
         "(a campaign budget, max_audience, min_audience, channel capacity) must be set there first, to any value",
     )
+
+
+CAMPAIGN_LIMITS = ("budget", "max_audience", "min_audience")  # the keys of a campaign a sweep may vary
+
+
+def _check_unset(limit: str, scenario: Scenario) -> None:
+    """ScenarioError naming the key to set when ``limit`` is a campaign's own limit the file leaves
+    unset ('budget[winback_coupon]'), where a did-you-mean would offer another family's row."""
+    found = re.fullmatch(r"(\w+)\[(.+)\]", limit)
+    if found is None or found[1] not in CAMPAIGN_LIMITS or found[2] not in scenario.campaign_ids():
+        return
+    family, campaign = found[1], found[2]
+    raise ScenarioError(
+        f"Campaign '{campaign}' of scenario '{scenario.name}' sets no {family}, so there is no '{limit}' to sweep",
+        where=scenario.source, fix=f"Give campaign '{campaign}' a '{family}:' in the scenario file first (any value: "
+        "the sweep replaces it)")
 
 
 def set_limit(problem: Problem, index: int, value: float) -> Problem:

@@ -200,9 +200,13 @@ def test_an_unknown_limit_is_refused_with_a_did_you_mean_and_the_limits(scenario
     assert str(scenario) in message
 
 
-def test_a_limit_the_file_does_not_set_says_to_set_it(scenario):
-    with pytest.raises(ScenarioError, match="must be set there first"):
-        sweep(scenario, "max_audience[sms_nudge]", [1.0, 2.0])
+@pytest.mark.parametrize("limit", ["max_audience[sms_nudge]", "budget[email_offer]"])
+def test_a_limit_the_file_does_not_set_says_to_set_it(scenario, limit: str):
+    """budget[email_offer] was offered 'Did you mean min_audience[email_offer]?', another limit."""
+    family, campaign = limit.rstrip("]").split("[")
+    with pytest.raises(ScenarioError, match=rf"Give campaign '{campaign}' a '{family}:' in the scenario file") as error:
+        sweep(scenario, limit, [1.0, 2.0])
+    assert "Did you mean" not in error.value.message
 
 
 def test_sweeping_the_budget_of_a_scenario_without_one_says_so(tmp_path):
