@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from optimizer.errors import ExpressionError
@@ -56,9 +58,9 @@ def day_column(column: pd.Series) -> NDArray[np.datetime64] | None:
     if kind in ("date", "datetime"):
         return column.astype(object).where(column.notna(), None).to_numpy(dtype=object).astype(DAY)
     given = column.dropna()
-    if kind != "string" or given.empty or not _looks_like_days(given):
+    if kind != "string" or given.empty or not _looks_like_days(given.iloc[:1]):  # most text columns: no day first
         return None
-    days, bad = _text_days(column.to_numpy(dtype=object), DAY_TEXT)
+    days, bad = _text_days(column.to_numpy(dtype=object), DAY_TEXT)  # every value checked
     return days if bad is None else None
 
 
@@ -89,26 +91,30 @@ def all_days(*values: NDArray[Any]) -> bool:
 
 def _text_days(values: NDArray[Any], pattern: str) -> tuple[NDArray[np.datetime64], object | None]:
     """Text as days (None and NaN as NaT), and the first value that is not a day written as
-    ``pattern`` says, or is not a day of the calendar ('2026-02-30'); None when every value is one."""
-    text = pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
-    given = text.notna().to_numpy()
-    written = text.where(given, "").astype(str)
-    matched = given & written.str.fullmatch(pattern).to_numpy(dtype=bool)
-    days = _calendar_days(written.str.slice(0, 10).where(matched, "1970-01-01"))
+    ``pattern`` says, or is not a day of the calendar ('2026-02-30'); None when every value is one.
+    In Arrow's string kernels: 10^7 days as text take about a second, not the 12 s of pandas' .str."""
+    flat = np.asarray(values, dtype=object).ravel()
+    text = pa.array(flat, type=pa.string(), from_pandas=True)  # a gap (None, NaN) is null
+    given = text.is_valid().to_numpy(zero_copy_only=False)
+    matched = given & pc.fill_null(pc.match_substring_regex(text, f"^(?:{pattern})$"), False).to_numpy(
+        zero_copy_only=False)
+    head = pc.if_else(pa.array(matched), pc.utf8_slice_codeunits(text, 0, 10), "1970-01-01")
+    days = _calendar_days(head)
     days[~matched] = np.datetime64("NaT")
     bad = given & (~matched | np.isnat(days))
-    first = text.iat[int(np.argmax(bad))] if bad.any() else None
+    first = flat[int(np.argmax(bad))] if bad.any() else None
     return days.reshape(np.shape(values)), first
 
 
-def _calendar_days(text: pd.Series) -> NDArray[np.datetime64]:
+def _calendar_days(text: pa.Array) -> NDArray[np.datetime64]:
     """Days written YYYY-MM-DD as datetime64[D], NaT where the day is not in the calendar
-    ('2026-02-30'). In numpy's days, not pandas' nanoseconds, whose range (1677-2262) would make
-    a '9999-12-31' placeholder (valid until further notice) a gap under pandas 2."""
-    year, month, day = (text.str.slice(start, stop).astype(int).to_numpy() for start, stop in ((0, 4), (5, 7), (8, 10)))
-    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    days = months.astype(DAY) + (day - 1).astype("timedelta64[D]")
-    valid = (month >= 1) & (month <= 12) & (day >= 1) & (days.astype("datetime64[M]") == months)
+    ('2026-02-30', which strptime would roll over to 2 March). In Arrow's days, not pandas'
+    nanoseconds, whose range (1677-2262) would make a '9999-12-31' placeholder (valid until
+    further notice) a gap under pandas 2."""
+    parsed = pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32())
+    written_day = pc.cast(pc.utf8_slice_codeunits(text, 8, 10), pa.int64())
+    valid = pc.fill_null(pc.equal(pc.day(parsed), written_day), False).to_numpy(zero_copy_only=False)
+    days = parsed.to_numpy(zero_copy_only=False).astype(DAY)
     return np.where(valid, days, np.datetime64("NaT", "D"))
 
 
