@@ -21,9 +21,11 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, Findings, did_you_mean
+from optimizer.scenario.campaigns import variants_scored
+from optimizer.scenario.contact_policy import ContactCap, ContactPolicy, Cooldown
 from optimizer.scenario.lists import CustomerLists, read_lists
 from optimizer.scenario.sample import Sample, check_share, drawn
-from optimizer.scenario.schema import ContactCap, ContactPolicy, Cooldown, Scenario, variants_scored
+from optimizer.scenario.schema import Scenario
 from optimizer.store.history_file import CONTACT_COLUMNS, check_history_path, contacts_around, history_state
 from optimizer.store.history_versions import readable_history
 from optimizer.store.tables import id_text, read_table, require_columns, row_label, show

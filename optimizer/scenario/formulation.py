@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, Findings, InfeasibleError, ScenarioError
 from optimizer.scenario.checks import check_finite
 from optimizer.scenario.data import ScenarioData, findings
+from optimizer.scenario.limits import CustomConstraint, Kpi
 from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.offers import Offer, offer_campaigns, offer_fractions, offers
 from optimizer.scenario.pairs import (
@@ -35,7 +36,7 @@ from optimizer.scenario.pairs import (
 )
 from optimizer.scenario.policy import PolicyRule, policy_rules
 from optimizer.scenario.rows import TREATED_SPEND, audience_rows, budget_rows, capacity_rows, scaled_rows
-from optimizer.scenario.schema import CustomConstraint, Kpi, Scenario
+from optimizer.scenario.schema import Scenario
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
 

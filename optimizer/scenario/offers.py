@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from optimizer.scenario.schema import Campaign, Expr, Scenario, Variant
+from optimizer.scenario.campaigns import Campaign, Variant
+from optimizer.scenario.fields import Expr
+from optimizer.scenario.schema import Scenario
 
 if TYPE_CHECKING:
     import numpy as np

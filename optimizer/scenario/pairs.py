@@ -24,12 +24,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimizer.errors import DataError, Findings, ScenarioError
+from optimizer.scenario.campaigns import scores_itself
 from optimizer.scenario.checks import check_finite, check_probabilities, require_numbers
 from optimizer.scenario.data import ScenarioData, Scores
 from optimizer.scenario.dates import day_column
 from optimizer.scenario.expressions import Expression, parse
+from optimizer.scenario.objective import Objective, ObjectiveExpression
 from optimizer.scenario.offers import Offer, has_variants
-from optimizer.scenario.schema import Objective, ObjectiveExpression, Scenario, scores_itself
+from optimizer.scenario.schema import Scenario
 
 PAIR_COLUMNS = (
     "p_treat", "p_control", "uplift", "value_per_response", "cost_per_contact",

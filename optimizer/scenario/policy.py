@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from optimizer.scenario.contact_policy import ContactCap, Cooldown
 from optimizer.scenario.offers import offers
-from optimizer.scenario.schema import ContactCap, Cooldown, Scenario
+from optimizer.scenario.schema import Scenario
 
 
 @dataclass(frozen=True)

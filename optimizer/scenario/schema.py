@@ -1,33 +1,30 @@
-"""The scenario file: campaigns, budgets, channels, constraints and KPIs, validated strictly.
+"""The scenario file: the Scenario model of a whole file, read and validated strictly.
 
-A scenario is YAML read into pydantic models that forbid unknown keys. Every problem is
-collected with its location (``campaigns[2].min_audience``) and reported at once, with a
-did-you-mean for misspelt keys. Paths inside the file are relative to the file.
+A scenario is YAML read into pydantic models that forbid unknown keys: its campaigns
+(campaigns.py), limits and KPIs (limits.py), contact policy (contact_policy.py) and objective
+(objective.py) live beside this module; here are the Scenario that holds them, its forced lists,
+``load_scenario``, and the checks that span keys. Every problem is collected with its location
+(``campaigns[2].min_audience``) and reported at once, with a did-you-mean for misspelt keys.
+Paths inside the file are relative to the file.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    PrivateAttr,
-    Tag,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AfterValidator, Discriminator, Field, PrivateAttr, Tag, ValidationError
 
-from optimizer.errors import CvoError, ScenarioError, ScenarioInvalid, did_you_mean
+from optimizer.errors import ScenarioError, ScenarioInvalid, did_you_mean
+from optimizer.scenario.campaigns import Campaign, variants_scored
+from optimizer.scenario.contact_policy import ContactCap, ContactPolicy, Cooldown
 from optimizer.scenario.expression_keys import expression_problems
+from optimizer.scenario.fields import EXPRESSIONS, Expr, StrictModel
 from optimizer.scenario.inheritance import apply_overrides, read_layers, set_key
+from optimizer.scenario.limits import Channel, CustomConstraint, Kpi
+from optimizer.scenario.objective import Objective, ObjectiveExpression, objective_kind
 from optimizer.scenario.origins import Origins
 from optimizer.scenario.validation_errors import scenario_error
 from optimizer.solve.options import SolverOptions
@@ -38,36 +35,6 @@ from optimizer.store.history_versions import history_of
 if TYPE_CHECKING:  # numpy loads when the fractions are asked for: cvo history reads a scenario without it
     import numpy as np
     from numpy.typing import NDArray
-
-Number = int | float
-Expr = str | int | float | bool
-EXPRESSIONS = (Expr, Expr | None)  # the annotations of a field that holds an expression
-
-
-class Objective(StrEnum):
-    """What the plan maximises, summed over treated (customer, campaign) pairs.
-
-    incremental_value: (p_treat - p_control) * value_per_response - spend
-    expected_revenue:  p_treat * value_per_response
-    responses:         p_treat
-    """
-
-    INCREMENTAL_VALUE = "incremental_value"
-    EXPECTED_REVENUE = "expected_revenue"
-    RESPONSES = "responses"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class ObjectiveExpression(_Strict):
-    """A planner's own objective: the sum over treated (customer, campaign) pairs of ``expression``,
-    over customer columns and the pair columns constraints see (p_treat, p_control, uplift,
-    value_per_response, cost_per_contact, cost_per_response, spend, campaign_id, channel), e.g.
-    ``uplift * value_per_response - spend - 0.2 * churn_risk * spend`` (a risk penalty)."""
-
-    expression: Expr
 
 
 def _folder_name(name: str) -> str:
@@ -84,145 +51,7 @@ def _folder_name(name: str) -> str:
     return name
 
 
-def _objective_kind(value: Any) -> str:
-    """Which form an objective is written in: a name, or a mapping {expression: ...}."""
-    return "expression" if isinstance(value, dict | ObjectiveExpression) else "named"
-
-
-class Variant(_Strict):
-    """One offer level of a campaign (10 %, 15 %, 20 % off), each with its own cost and response.
-
-    A customer gets at most one variant of at most one campaign: the variants are more columns of
-    the same one-of-k choice. A key left out is the campaign's; ``p_treat`` and ``p_control`` are
-    read with the campaign's own response probabilities as ``p_treat`` and ``p_control`` (e.g.
-    ``min(1, 1.3 * p_treat)``); ``eligible`` narrows the campaign's; ``max_audience`` caps this
-    variant alone (a stock of coupons). The campaign's audiences, budget and control fraction count
-    its variants together.
-    """
-
-    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
-    description: str | None = None
-    cost_per_contact: Annotated[float, Field(ge=0)] | None = None
-    cost_per_response: Annotated[float, Field(ge=0)] | None = None
-    value_per_response: Expr | None = None
-    eligible: Expr = True
-    p_treat: Expr | None = None
-    p_control: Expr | None = None
-    max_audience: Annotated[int, Field(ge=0)] | None = None
-
-
-class Campaign(_Strict):
-    """One campaign idea: who may get it, what it costs, what a response is worth, and its offer
-    ``variants`` (none: the campaign is one offer)."""
-
-    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
-    description: str | None = None
-    channel: str
-    cost_per_contact: Annotated[float, Field(ge=0)] = 0.0
-    cost_per_response: Annotated[float, Field(ge=0)] = 0.0
-    value_per_response: Expr = 0.0
-    eligible: Expr = True
-    p_treat: Expr | None = None
-    p_control: Expr | None = None
-    min_audience: Annotated[int, Field(ge=0)] = 0
-    max_audience: Annotated[int, Field(ge=0)] | None = None
-    budget: Annotated[float, Field(ge=0)] | None = None
-    control_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.0
-    measurement_window_days: Annotated[int, Field(ge=0)] = 14
-    variants: list[Variant] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _audience_range(self) -> Campaign:
-        if self.max_audience is not None and self.min_audience > self.max_audience:
-            raise ValueError(
-                f"min_audience ({self.min_audience}) is above max_audience ({self.max_audience}); "
-                "lower min_audience or raise max_audience"
-            )
-        if (self.p_treat is None) != (self.p_control is None):
-            raise ValueError("give both p_treat and p_control, or neither (then they come from 'scores')")
-        return self
-
-
-class Channel(_Strict):
-    """A delivery channel; ``capacity`` caps the treated contacts it carries in one run."""
-
-    capacity: Annotated[int, Field(ge=0)] | None = None
-
-
-class CustomConstraint(_Strict):
-    """sum over selected pairs matching ``where`` (and ``campaigns``) of ``expression`` <sense> rhs.
-
-    With ``per``, a ratio row: sum of ``expression`` <sense> rhs × sum of ``per`` over the same pairs
-    (an ROI hurdle: expression ``uplift * value_per_response - spend``, per ``spend``, rhs 1.5), which
-    is linear, sum of (expression - rhs × per) <sense> 0, so the solver stays exact; a plan that
-    selects nobody meets it.
-    """
-
-    name: Annotated[str, Field(min_length=1)]
-    sense: Literal["<=", ">=", "=="]
-    expression: Expr = 1
-    per: Expr | None = None
-    where: Expr = True
-    campaigns: list[str] | None = None
-    rhs: float
-
-
-class Kpi(_Strict):
-    """A report-only total: sum over treated pairs matching ``where`` of ``expression``."""
-
-    name: Annotated[str, Field(min_length=1)]
-    expression: Expr
-    where: Expr = True
-    campaigns: list[str] | None = None
-
-
-class Cooldown(_Strict):
-    """No two contacts less than ``days`` apart: of one ``campaign``, or on one ``channel``.
-
-    Counts the treated contacts in the contact history; controls received nothing.
-    """
-
-    campaign: str | None = None
-    channel: str | None = None
-    days: Annotated[int, Field(ge=1)]
-
-    @model_validator(mode="after")
-    def _one_target(self) -> Cooldown:
-        if (self.campaign is None) == (self.channel is None):
-            raise ValueError("give either 'campaign' or 'channel' (one of them) for a cool-down")
-        return self
-
-
-class ContactCap(_Strict):
-    """At most ``max_contacts`` treated contacts in ``days`` days, the new one included: on one
-    ``channel``, of one ``campaign``, or of any kind when neither is given."""
-
-    campaign: str | None = None
-    channel: str | None = None
-    max_contacts: Annotated[int, Field(ge=1)]
-    days: Annotated[int, Field(ge=1)]
-
-    @model_validator(mode="after")
-    def _at_most_one_target(self) -> ContactCap:
-        if self.campaign is not None and self.channel is not None:
-            raise ValueError("give 'campaign' or 'channel', not both (neither: every contact counts)")
-        return self
-
-
-class ContactPolicy(_Strict):
-    """Rules read from the contact history (a DuckDB file, relative to the scenario).
-
-    ``separate_windows``: no customer (treated or control) in two campaigns whose measurement
-    windows overlap, so each campaign's uplift is measured cleanly.
-    """
-
-    history: str = "contact_history.duckdb"
-    cooldowns: list[Cooldown] = Field(default_factory=list)
-    caps: list[ContactCap] = Field(default_factory=list)
-    separate_windows: bool = True
-
-
-class ForcedList(_Strict):
+class ForcedList(StrictModel):
     """Customers who must be contacted in this run (a promise: the VIPs told they get a call).
 
     ``file`` (.csv or .parquet, relative to the scenario) has the scenario's customer id column;
@@ -246,7 +75,7 @@ def _without_secrets(options: dict[str, Any]) -> dict[str, Any]:
             _without_secrets(value) if isinstance(value, dict) else value for name, value in options.items()}
 
 
-class Scenario(_Strict):
+class Scenario(StrictModel):
     """A whole scenario; ``path`` is where it was read from (relative paths resolve from there)."""
 
     name: Annotated[str, Field(min_length=1), AfterValidator(_folder_name)]
@@ -260,7 +89,7 @@ class Scenario(_Strict):
     currency: Annotated[str, Field(min_length=1, max_length=12)] | None = None  # e.g. EUR, shown beside money
     budget_counts_controls: bool = True  # budgets charge control customers at the spend they would have cost
     objective: Annotated[Annotated[Objective, Tag("named")] | Annotated[ObjectiveExpression, Tag("expression")],
-                         Discriminator(_objective_kind)] = Objective.INCREMENTAL_VALUE
+                         Discriminator(objective_kind)] = Objective.INCREMENTAL_VALUE
     campaigns: Annotated[list[Campaign], Field(min_length=1)]
     channels: dict[str, Channel] = Field(default_factory=dict)
     constraints: list[CustomConstraint] = Field(default_factory=list)
@@ -531,25 +360,3 @@ def _probability_checks(scenario: Scenario) -> list[ScenarioError]:
         for index, campaign in enumerate(scenario.campaigns)
         if campaign.p_treat is None and not variants_scored(campaign)
     ]
-
-
-def variants_scored(campaign: Campaign) -> bool:
-    """True when ``campaign`` has variants and each scores itself (``scores_itself``): the campaign's
-    own probabilities are then never read."""
-    return bool(campaign.variants) and all(map(scores_itself, campaign.variants))
-
-
-def scores_itself(variant: Variant) -> bool:
-    """True when a variant gives both p_treat and p_control and neither reads the campaign's
-    (p_treat, p_control): then every customer has its probabilities, scored or not."""
-    from optimizer.scenario.expressions import parse  # numpy: not loaded to read a scenario
-
-    for source in (variant.p_treat, variant.p_control):
-        if source is None:
-            return False
-        try:
-            if parse(source, where="variants").names & {"p_treat", "p_control"}:
-                return False
-        except CvoError:
-            return False  # a bad expression is reported where it is evaluated
-    return True

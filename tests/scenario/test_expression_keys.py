@@ -9,7 +9,8 @@ import yaml
 
 from optimizer.errors import ScenarioInvalid
 from optimizer.scenario.expression_keys import expressions
-from optimizer.scenario.schema import EXPRESSIONS, load_scenario
+from optimizer.scenario.fields import EXPRESSIONS
+from optimizer.scenario.schema import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,9 +15,11 @@ from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import ScenarioInvalid
 from optimizer.loop.commits import commit
+from optimizer.scenario.campaigns import Campaign
+from optimizer.scenario.contact_policy import ContactCap
 from optimizer.scenario.data import policy_lookback
 from optimizer.scenario.policy import PolicyRule, policy_rules
-from optimizer.scenario.schema import Campaign, ContactCap, Scenario, load_scenario
+from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store.history_file import SCHEMA, contacts_around
 
 CAMPAIGNS = [("mail", "email", 14), ("news", "email", 0), ("text", "sms", 7)]

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from optimizer.errors import ScenarioError, ScenarioInvalid
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import formulate
-from optimizer.scenario.schema import Objective, Scenario, load_scenario
+from optimizer.scenario.objective import Objective
+from optimizer.scenario.schema import Scenario, load_scenario
 
 
 def minimal() -> dict:

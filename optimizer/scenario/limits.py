@@ -1,0 +1,46 @@
+"""The limits a plan keeps beyond each campaign's own: the capacity of a delivery channel and the
+planner's own constraints (sums or ratios over the selected pairs), with the KPIs, report-only
+totals written as a constraint's left-hand side is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from optimizer.scenario.fields import Expr, StrictModel
+
+
+class Channel(StrictModel):
+    """A delivery channel; ``capacity`` caps the treated contacts it carries in one run."""
+
+    capacity: Annotated[int, Field(ge=0)] | None = None
+
+
+class CustomConstraint(StrictModel):
+    """sum over selected pairs matching ``where`` (and ``campaigns``) of ``expression`` <sense> rhs.
+
+    With ``per``, a ratio row: sum of ``expression`` <sense> rhs × sum of ``per`` over the same pairs
+    (an ROI hurdle: expression ``uplift * value_per_response - spend``, per ``spend``, rhs 1.5), which
+    is linear, sum of (expression - rhs × per) <sense> 0, so the solver stays exact; a plan that
+    selects nobody meets it.
+    """
+
+    name: Annotated[str, Field(min_length=1)]
+    sense: Literal["<=", ">=", "=="]
+    expression: Expr = 1
+    per: Expr | None = None
+    where: Expr = True
+    campaigns: list[str] | None = None
+    rhs: float
+
+
+class Kpi(StrictModel):
+    """A report-only total: sum over treated pairs matching ``where`` of ``expression``."""
+
+    name: Annotated[str, Field(min_length=1)]
+    expression: Expr
+    where: Expr = True
+    campaigns: list[str] | None = None
+
