@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-Number = int | float
 Expr = str | int | float | bool
 EXPRESSIONS = (Expr, Expr | None)  # the annotations of a field that holds an expression
 
