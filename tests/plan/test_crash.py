@@ -115,8 +115,9 @@ def test_optimize_stopped_after_each_write(scenario: Path, tmp_path: Path, stop_
     assert_next_run_cleans_up(scenario, out)
 
 
-@pytest.mark.parametrize(("number", "group"), [(signal.SIGTERM, False), (signal.SIGTERM, True),
-                                               (signal.SIGINT, True)])
+@pytest.mark.parametrize(("number", "group"), [  # the default suite keeps SIGTERM to the group (a scheduler's stop)
+    pytest.param(signal.SIGTERM, False, marks=pytest.mark.slow), (signal.SIGTERM, True),
+    pytest.param(signal.SIGINT, True, marks=pytest.mark.slow)])
 def test_optimize_terminated_in_a_solve_stops_its_highs_child_and_frees_the_folder(
     scenario: Path, tmp_path: Path, number: signal.Signals, group: bool
 ):

@@ -43,7 +43,7 @@ def rounds_not_cut_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(neighbourhoods, "ROUND_SECONDS", 30.0)
 
 
-@pytest.mark.parametrize("partitions", [1, pytest.param(3, marks=pytest.mark.slow), 4])
+@pytest.mark.parametrize("partitions", [pytest.param(1, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow), 4])
 def test_the_cluster_writes_the_in_memory_plan(client, tmp_path, partitions):
     scenario_path = write_scenario(tmp_path, partitions)
     run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
@@ -386,6 +386,7 @@ def test_offer_variants_on_the_cluster_give_the_in_memory_plan_and_summary(clien
     assert [v["id"] for v in run.summary["campaigns"][0]["variants"]] == ["off12", "off20"]
 
 
+@pytest.mark.slow  # 4-6 s; the default suite stays under 10 minutes (the in-memory strata are tested there)
 def test_controls_drawn_within_strata_on_the_cluster_are_the_in_memory_ones(client, tmp_path):
     """control_strata by segment and region tier: each (offer, stratum) holds out its own share,
     found in two rounds over the partitions; the same customers as the in-memory draw."""
@@ -488,6 +489,7 @@ def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_
         fsspec.filesystem("memory").rm("/cvo-dask-object-store", recursive=True)
 
 
+@pytest.mark.slow  # 6-8 s; the default suite stays under 10 minutes (float32 in memory is tested there)
 def test_float32_kept_arrays_give_the_in_memory_float32_plan(client, tmp_path):
     """solver.precision float32 halves what the workers keep; the plan is the in-memory run's with
     the same precision, customer for customer, and within the gap of the float64 plan's value."""

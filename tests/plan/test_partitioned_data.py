@@ -83,6 +83,7 @@ def test_a_spark_hive_dataset_behind_a_url_with_scores_split_otherwise_gives_the
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["partitions"] == parts
 
 
+@pytest.mark.slow  # 5-7 s; the default suite stays under 10 minutes (the next routing test covers it)
 def test_score_parts_named_like_the_customers_but_holding_others_are_routed(client, tmp_path):
     """Two score files with the customer files' names, each holding the other's customers: the
     first load finds it out, the scores are routed by id, and the plan is the in-memory one."""
