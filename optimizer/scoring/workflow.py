@@ -117,7 +117,7 @@ def score(
     if transactions is not None and cutoff is not None:
         label = _label(transactions, "the transaction log")
         tell(f"Reading {label}")
-        log = read_log(transactions, columns=transaction_columns, date_format=date_format,
+        log = read_log(Path(transactions), columns=transaction_columns, date_format=date_format,
                        drop_duplicates=drop_duplicates) if isinstance(transactions, Path | str) else clean_log(
             transactions, columns=transaction_columns, date_format=date_format, source=label,
             drop_duplicates=drop_duplicates)
