@@ -62,6 +62,7 @@ def assert_same_plan(run, in_memory, plan_folder: Path) -> None:
     pd.testing.assert_frame_equal(distributed_plan(plan_folder), expected, check_dtype=False)
 
 
+@pytest.mark.slow  # 9-12 s; tests/store/test_datasets.py reads Spark/Hive datasets behind URLs in the default run
 def test_a_spark_hive_dataset_behind_a_url_with_scores_split_otherwise_gives_the_in_memory_plan(client, tmp_path):
     """Customers by a file:// URL in segment=… folders (the eligibility rules read the segment from
     the folder names), scores as three files split by campaign: routed by id, the same plan."""

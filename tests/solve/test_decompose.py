@@ -63,6 +63,7 @@ def test_fixed_customers_joining_the_master_reach_the_exact_optimum(small_parts,
     assert_agrees_with_exact(medium_problem(seed))
 
 
+@pytest.mark.slow  # 12-18 s in CI; screening and test_kinds compare decompose with exact in the default run
 @settings(max_examples=15, deadline=None, database=None)
 @given(st.integers(0, 10_000), st.integers(30, 150))
 def test_with_most_customers_fixed_decompose_and_exact_agree(seed: int, n: int):

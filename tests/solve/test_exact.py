@@ -47,7 +47,7 @@ def test_exact_matches_brute_force_on_random_instances():
     assert 20 <= sum(outcomes) <= 150
 
 
-@pytest.mark.parametrize("core_pairs", [1, 3])
+@pytest.mark.parametrize("core_pairs", [pytest.param(1, marks=pytest.mark.slow), 3])  # 1: slow, 7 s in CI
 def test_reduced_cost_fixing_keeps_the_optimum(monkeypatch, core_pairs: int):
     """A core of one or three pairs makes the solver fix almost every pair at its LP value, bound
     what that may cost with the reduced costs, and widen the core when the bound is too loose."""
