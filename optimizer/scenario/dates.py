@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -58,16 +59,15 @@ def day_column(column: pd.Series) -> NDArray[np.datetime64] | None:
     if kind in ("date", "datetime"):
         return column.astype(object).where(column.notna(), None).to_numpy(dtype=object).astype(DAY)
     given = column.dropna()
-    if kind != "string" or given.empty or not _looks_like_days(given.iloc[:1]):  # most text columns: no day first
-        return None
+    if kind != "string" or given.empty or not re.fullmatch(DAY_TEXT, str(given.iat[0])):
+        return None  # most text columns: no day first
     days, bad = _text_days(column.to_numpy(dtype=object), DAY_TEXT)  # every value checked
     return days if bad is None else None
 
 
 def _looks_like_days(text: pd.Series) -> bool:
-    """Whether every value is written as a day (the first is tried alone: most text columns are not)."""
-    return bool(pd.Series(text.iloc[:1]).astype(str).str.fullmatch(DAY_TEXT).all()
-                and text.astype(str).str.fullmatch(DAY_TEXT).all())
+    """Whether every value is written as a day."""
+    return bool(text.astype(str).str.fullmatch(DAY_TEXT).all())
 
 
 def day_text(values: NDArray[Any]) -> NDArray[Any]:

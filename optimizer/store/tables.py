@@ -271,7 +271,7 @@ def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], w
         if column not in table.columns:
             hint = did_you_mean(column, map(str, table.columns))
             shown = ", ".join(map(str, table.columns[:15]))
-            separator = next((mark for mark in ";\t|" if len(table.columns) == 1 and mark in str(table.columns[0])),
+            separator = next((mark for mark in SEPARATORS if len(table.columns) == 1 and mark in str(table.columns[0])),
                              None)
             if separator is not None:  # read with commas, the header stays one column
                 hint, advice = "", (f"The file separates its columns with {separator!r}, not commas: save it as a "
