@@ -9,11 +9,13 @@ u_r is what the fixed customers use of row r. The slacks s_r (elastic rows) keep
 while the master is still too small to meet a limit; their price caps the row duals, and a
 positive slack at the end means no plan meets the limits. The model lives in one Highs object:
 customers and columns are added to it and the limits moved, so every re-solve starts from the
-last basis (dual simplex), which is what keeps the price loop cheap.
+last basis (dual simplex), which is what keeps the price loop cheap. A re-solve that is still far
+from its optimum after WARM_ITERATIONS pivots is finished by the interior point method instead.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,6 +30,17 @@ from optimizer.solve.problem import CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import quiet_highs_banner
 
 INF = highspy.kHighsInf
+# Dual simplex pivots a warm re-solve may take before the interior point method takes over. Each
+# pivot on a coupling row prices every column (the rows are dense), so a master far from its last
+# optimum costs thousands of slow pivots. Measured per master solve (warm dual simplex / interior
+# point): integer 10^6 × 20, 8,000-9,000 pivots a round, 2.3 / 1.8 s up to 10.0 / 2.4 s; the
+# candidates of tight 10^7 × 20, 7,624 pivots in 27.4 / 4.1 s and 30,287 in 142 / 3.8 s; but tight
+# 10^6's third round 306 pivots in 0.30 / 2.0 s. Whole solves (bench/trace.py, seed 2026, 120 s):
+# integer 10^6 × 20 30.2 -> 11.5 s, custom 10^6 × 20 30.4 -> 18.7 s, tight 10^6 × 20 9.6 -> 10.4 s;
+# custom 10^5 × 10 8.5 -> 20.3 s, its crossover's vertex giving a first core 1.4e-6 short of the
+# bound where the simplex's gave one 9.6e-7 short (1e-6 asked), so that a widening had to prove it.
+WARM_ITERATIONS = 1_000
+ITERATIONS_UNLIMITED = 2**31 - 1  # HiGHS's default simplex_iteration_limit
 
 
 @dataclass(frozen=True)
@@ -224,10 +237,20 @@ class MasterLP:
             self.m, np.arange(self.m, dtype=np.int32), lower, upper)
 
     def solve(self, time_limit: float) -> MasterSolution | None:
-        """The master's optimum from the last basis within ``time_limit`` seconds (None if HiGHS
-        stopped first: it is never infeasible, thanks to the slacks)."""
+        """The master's optimum within ``time_limit`` seconds (None if HiGHS stopped first: it is
+        never infeasible, thanks to the slacks): dual simplex from the last basis for at most
+        WARM_ITERATIONS pivots, then, if it is not there yet, the interior point method
+        (``_interior``), whose basis the next solve starts from."""
+        started = time.perf_counter()
+        self.highs.setOptionValue("simplex_iteration_limit", WARM_ITERATIONS)
         highs_time_limit(self.highs, time_limit)
         self.highs.run()
+        if self.highs.getModelStatus() == highspy.HighsModelStatus.kIterationLimit:
+            self.highs.setOptionValue("simplex_iteration_limit", ITERATIONS_UNLIMITED)
+            if not self._interior(time_limit - (time.perf_counter() - started)):
+                return None
+            highs_time_limit(self.highs, time_limit - (time.perf_counter() - started))
+            self.highs.run()  # from the interior point's optimal basis: no pivots, a basis to start from next
         status = self.highs.getModelStatus()
         if status == highspy.HighsModelStatus.kModelEmpty:
             return MasterSolution(0.0, np.zeros(self.m), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32))
@@ -243,6 +266,22 @@ class MasterLP:
             reduced_costs=reduced[self.n_slacks:].copy(),
             violated=np.unique(self.slack_rows[x[: self.n_slacks] > 1e-9]),
         )
+
+    def _interior(self, time_limit: float) -> bool:
+        """Solve the master by the interior point method (and crossover) in a Highs object of its
+        own, and set its optimal basis here; False if it stopped first. Its own object, since in
+        this one the interrupted simplex's state left IPX's crossover imprecise and its clean-up
+        took 8,632 pivots (integer 10^6 × 20, fourth master: 11.0 s, against 1.9 s fresh)."""
+        interior = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
+        for option, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("solver", "ipm")):
+            interior.setOptionValue(option, value)
+        interior.passModel(self.highs.getLp())
+        highs_time_limit(interior, time_limit)
+        interior.run()
+        if interior.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return False
+        self.highs.setBasis(interior.getBasis())
+        return True
 
     def core_problem(self, remaining: NDArray[np.float64]) -> Problem:
         """The master customers as a Problem (customer i = slot i), its columns only, limits

@@ -49,6 +49,32 @@ def test_with_every_customer_the_master_is_the_lp_relaxation():
     assert price_out(priced, solution.prices).bound == pytest.approx(lp.bound, rel=1e-9)
 
 
+def test_a_master_far_from_its_last_basis_is_solved_by_the_interior_point_method(monkeypatch):
+    """More dual simplex pivots than WARM_ITERATIONS allows: the interior point method finds the
+    same optimum, and its basis is where the next solve starts (no pivots when nothing moved)."""
+    monkeypatch.setattr("optimizer.solve.master.WARM_ITERATIONS", 5)
+    problem = medium_problem(1)
+    master, priced = everyone(problem)
+    interior = master._interior
+    calls = []
+    monkeypatch.setattr(master, "_interior", lambda seconds: calls.append(seconds) or interior(seconds))
+    solution = master.solve(60.0)
+    lp = solve_relaxation(problem, *problem.candidate_pairs())
+    assert len(calls) == 1
+    assert solution.value == pytest.approx(lp.bound, rel=1e-9)
+    assert price_out(priced, solution.prices).bound == pytest.approx(lp.bound, rel=1e-9)
+    again = master.solve(60.0)
+    assert len(calls) == 1 and master.highs.getInfo().simplex_iteration_count == 0
+    assert again.value == pytest.approx(solution.value, rel=1e-12)
+
+
+def test_a_master_out_of_time_in_the_interior_point_method_has_no_solution(monkeypatch):
+    monkeypatch.setattr("optimizer.solve.master.WARM_ITERATIONS", 5)
+    master, _ = everyone(medium_problem(1))
+    monkeypatch.setattr(master, "_interior", lambda seconds: False)
+    assert master.solve(60.0) is None
+
+
 def test_customers_joining_with_their_held_campaign_keep_the_optimum_warm():
     """Half the customers fixed at their best at the optimal prices, then joining: no pivots needed."""
     problem = medium_problem(2)
