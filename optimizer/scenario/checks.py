@@ -7,6 +7,7 @@ it fails for with the row of the customer table, and the values the expression r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ def require_numbers(data: ScenarioData, key: str, source: Any, values: NDArray[A
 
 
 def check_probabilities(
-    data: ScenarioData, key: str, source: Any, values: NDArray[Any], columns: dict[str, Any]
+    data: ScenarioData, key: str, source: Any, values: NDArray[Any], columns: Mapping[str, Any]
 ) -> None:
     """Raise DataError naming the first customer for whom the p_treat / p_control expression leaves [0, 1]."""
     bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
@@ -58,7 +59,7 @@ def check_probabilities(
 
 def check_finite(
     data: ScenarioData, key: str, source: Any, values: NDArray[Any], selected: NDArray[np.bool_],
-    context: dict[str, Any],
+    context: Mapping[str, Any],
 ) -> None:
     """Raise DataError naming the first selected customer for whom the expression at ``key`` gives inf or NaN."""
     bad = np.flatnonzero(~np.isfinite(values) & selected)
@@ -77,7 +78,7 @@ def check_finite(
     )
 
 
-def _inputs(source: Any, context: dict[str, Any], row: int) -> dict[str, Any]:
+def _inputs(source: Any, context: Mapping[str, Any], row: int) -> dict[str, Any]:
     """The values the expression ``source`` reads on one row, by column name."""
     names = sorted(parse(source, where="").names & context.keys())
     return {name: context[name][row] if np.ndim(context[name]) else context[name] for name in names}

@@ -8,6 +8,7 @@ contact policy (optimizer/scenario/policy.py) blocks it on the run date.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.offers import Offer, offer_campaigns, offer_fractions, offers
 from optimizer.scenario.pairs import (
     PAIR_COLUMNS,
+    Layered,
     customer_columns,
     eligible_text,
     evaluate,
@@ -167,10 +169,10 @@ def response_values(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> NDA
     for j, offer in enumerate(offers(data.scenario)):
         rows = np.flatnonzero(choice == j)
         if rows.size:
-            context = {name: values[rows] for name, values in columns.items()}
+            context = columns.rows(rows)
             p_treat, p_control, _ = offer_rates(data, offer, context, scores, rows)
-            context.update(p_treat=p_treat, p_control=p_control)
-            out[rows] = evaluate_numbers(data, value_key(offer), offer.value_per_response, context, rows.size)
+            out[rows] = evaluate_numbers(data, value_key(offer), offer.value_per_response,
+                                         Layered({"p_treat": p_treat, "p_control": p_control}, context), rows.size)
     return out
 
 
@@ -183,7 +185,7 @@ def planned_rates(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> tuple
     for j, offer in enumerate(offers(data.scenario)):
         rows = np.flatnonzero(choice == j)
         if rows.size:
-            context = {name: values[rows] for name, values in columns.items()}
+            context = columns.rows(rows)
             rates[0][rows], rates[1][rows], _ = offer_rates(data, offer, context, scores, rows)
     return rates
 
@@ -194,7 +196,7 @@ def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]
     return list(zip(map(str, sources), _labels(data, "breakdown", sources, customer_columns(data))))
 
 
-def _labels(data: ScenarioData, key: str, sources: list[Any], columns: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+def _labels(data: ScenarioData, key: str, sources: list[Any], columns: Mapping[str, Any]) -> list[NDArray[Any]]:
     """The value per customer of each expression at ``key`` (control_strata, breakdown), as text."""
     n = len(data.customers)
     return [evaluate(data, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
@@ -204,7 +206,7 @@ def _labels(data: ScenarioData, key: str, sources: list[Any], columns: dict[str,
 MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
 
 
-def stratum_labels(data: ScenarioData, columns: dict[str, NDArray[Any]] | None = None) -> NDArray[np.object_] | None:
+def stratum_labels(data: ScenarioData, columns: Mapping[str, Any] | None = None) -> NDArray[np.object_] | None:
     """Each customer's control stratum as a label: the ``control_strata`` expressions' values, joined
     (None without control_strata)."""
     scenario = data.scenario
@@ -215,7 +217,7 @@ def stratum_labels(data: ScenarioData, columns: dict[str, NDArray[Any]] | None =
     return np.array(["\x1f".join(parts) for parts in zip(*values)], dtype=object)
 
 
-def _strata(data: ScenarioData, columns: dict[str, NDArray[Any]]) -> NDArray[np.intp] | None:
+def _strata(data: ScenarioData, columns: Mapping[str, Any]) -> NDArray[np.intp] | None:
     """Each customer's control stratum: the combination of the ``control_strata`` expressions' values."""
     labels = stratum_labels(data, columns)
     if labels is None:
@@ -313,7 +315,7 @@ def _check_forced(data: ScenarioData, forced: NDArray[np.intp], pairs: list[Pair
 
 
 def _custom_rows(
-    data: ScenarioData, columns: dict[str, NDArray[Any]], pairs: list[Pair | None],
+    data: ScenarioData, columns: Mapping[str, Any], pairs: list[Pair | None],
     weights: dict[str, NDArray[np.float64]], ratios: dict[str, tuple[float, NDArray[np.float64]]], found: Findings,
 ) -> list[CouplingRow]:
     """The row of each of the scenario's constraints, its weights in ``weights`` (a ratio row's r and
@@ -324,7 +326,7 @@ def _custom_rows(
 
 
 def _custom_row(
-    data: ScenarioData, index: int, constraint: CustomConstraint, columns: dict[str, NDArray[Any]],
+    data: ScenarioData, index: int, constraint: CustomConstraint, columns: Mapping[str, Any],
     pairs: list[Pair | None], weights: dict[str, NDArray[np.float64]],
     ratios: dict[str, tuple[float, NDArray[np.float64]]],
 ) -> CouplingRow:
@@ -341,18 +343,18 @@ def _custom_row(
 
 
 def _pair_sum_weights(
-    data: ScenarioData, family: str, index: int, item: CustomConstraint | Kpi, columns: dict[str, NDArray[Any]],
+    data: ScenarioData, family: str, index: int, item: CustomConstraint | Kpi, columns: Mapping[str, Any],
     pairs: list[Pair | None], field: str = "expression",
 ) -> NDArray[np.float64]:
     """(n, k) array of ``field`` (``expression``, or a ratio row's ``per``) where ``where`` holds (0
     elsewhere) for a constraint or KPI; an offer that could not be evaluated (None) is skipped."""
     scenario = data.scenario
-    n = len(next(iter(columns.values())))
+    n = len(data.customers)
     out = np.zeros((n, len(pairs)))
     for j, pair in enumerate(pairs):
         if pair is None or item.campaigns is not None and pair["campaign_id"] not in item.campaigns:
             continue
-        context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS if name in pair}}
+        context = Layered({name: pair[name] for name in PAIR_COLUMNS if name in pair}, columns)
         where = evaluate(data, f"{family}[{index}].where", item.where, context, n)
         key, source = f"{family}[{index}].{field}", getattr(item, field)
         amount = evaluate_numbers(data, key, source, context, n)

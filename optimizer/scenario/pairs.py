@@ -16,6 +16,7 @@ p_treat and p_control; its eligible rule narrows the campaign's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -45,7 +46,77 @@ def pair_columns(scenario: Scenario) -> tuple[str, ...]:
     return PAIR_COLUMNS if has_variants(scenario) else tuple(name for name in PAIR_COLUMNS if name != "variant")
 
 
-def customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:
+class TableColumns(Mapping[str, NDArray[Any]]):
+    """A table's columns as the expression language reads them (``_column``: dates as days, a date,
+    a timestamp, or text whose every value is a day written YYYY-MM-DD: optimizer/scenario/dates.py;
+    text as objects; the rest as numbers), each converted when an expression first reads it: a
+    customers table's columns no expression names are never converted (a text date column of 10^7
+    customers takes seconds). ``rows(r)`` is the same for the customers at positions r."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        self.positions = {str(name): position for position, name in enumerate(table.columns)}
+        self.read: dict[str, NDArray[Any]] = {}
+
+    def __getitem__(self, name: str) -> NDArray[Any]:
+        if name not in self.read:
+            self.read[name] = _column(self.table.iloc[:, self.positions[name]])
+        return self.read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.positions)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @property
+    def size(self) -> int:
+        """The number of rows (customers)."""
+        return len(self.table)
+
+    def rows(self, rows: NDArray[np.intp]) -> Mapping[str, NDArray[Any]]:
+        """The columns of the customers at positions ``rows``, each taken when first read."""
+        return _Rows(self, rows)
+
+
+class _Rows(Mapping[str, NDArray[Any]]):
+    """``TableColumns.rows``: the whole columns' rows ``rows``, each taken once."""
+
+    def __init__(self, columns: TableColumns, rows: NDArray[np.intp]) -> None:
+        self.columns, self.positions = columns, rows
+        self.read: dict[str, NDArray[Any]] = {}
+
+    def __getitem__(self, name: str) -> NDArray[Any]:
+        if name not in self.read:
+            self.read[name] = np.asarray(self.columns[name][self.positions])
+        return self.read[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+class Layered(Mapping[str, Any]):
+    """Names of ``first`` (an offer's pair columns) over ``columns`` (the customers'), read through."""
+
+    def __init__(self, first: dict[str, Any], columns: Mapping[str, Any]) -> None:
+        self.first, self.columns = first, columns
+
+    def __getitem__(self, name: str) -> Any:
+        return self.first[name] if name in self.first else self.columns[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.first
+        yield from (name for name in self.columns if name not in self.first)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def customer_columns(data: ScenarioData) -> TableColumns:
+    """The customers table's columns (``TableColumns``); DataError when one has a pair column's name."""
     clash = sorted(set(map(str, data.customers.columns)) & set(pair_columns(data.scenario)))
     if clash:
         raise DataError(
@@ -53,14 +124,12 @@ def customer_columns(data: ScenarioData) -> dict[str, NDArray[Any]]:
             where=str(data.customers_file),
             fix="Rename those columns (e.g. add a prefix)",
         )
-    return table_columns(data.customers)
+    return TableColumns(data.customers)
 
 
-def table_columns(table: pd.DataFrame) -> dict[str, NDArray[Any]]:
-    """A table's columns as the expression language reads them: dates as days (a date, a timestamp,
-    or text whose every value is a day written YYYY-MM-DD: optimizer/scenario/dates.py), text as
-    objects, the rest as numbers."""
-    return {str(name): _column(column) for name, column in table.items()}
+def table_columns(table: pd.DataFrame) -> TableColumns:
+    """A table's columns as the expression language reads them (``TableColumns``)."""
+    return TableColumns(table)
 
 
 def _column(column: pd.Series) -> NDArray[Any]:
@@ -84,7 +153,7 @@ def _column(column: pd.Series) -> NDArray[Any]:
     return column.to_numpy()
 
 
-def scenario_scores(data: ScenarioData, columns: dict[str, NDArray[Any]], found: Findings | None = None) -> Scores:
+def scenario_scores(data: ScenarioData, columns: Mapping[str, Any], found: Findings | None = None) -> Scores:
     """The data's scores, with the campaigns' p_treat / p_control expressions evaluated in their
     place; with ``found``, the problem of a campaign's expression is kept there (the campaign's part,
     'campaigns[j]', failed) and the other campaigns are evaluated still."""
@@ -105,14 +174,14 @@ def scenario_scores(data: ScenarioData, columns: dict[str, NDArray[Any]], found:
     return scores
 
 
-def probabilities(data: ScenarioData, key: str, source: Any, context: dict[str, Any], n: int) -> NDArray[np.float64]:
+def probabilities(data: ScenarioData, key: str, source: Any, context: Mapping[str, Any], n: int) -> NDArray[np.float64]:
     """The probability expression at ``key``, one number in [0, 1] per customer."""
     values = evaluate_numbers(data, key, source, context, n)
     check_probabilities(data, key, source, values, context)
     return values
 
 
-def evaluate(data: ScenarioData, key: str, source: Any, columns: dict[str, Any], n: int) -> NDArray[Any]:
+def evaluate(data: ScenarioData, key: str, source: Any, columns: Mapping[str, Any], n: int) -> NDArray[Any]:
     """The expression at ``key`` over ``columns``, days_since() counting to the data's run date."""
     expression: Expression = parse(source, where=data.scenario.where(key))
     expression.check_names(columns, where=data.scenario.where(key))
@@ -120,13 +189,13 @@ def evaluate(data: ScenarioData, key: str, source: Any, columns: dict[str, Any],
 
 
 def evaluate_numbers(
-    data: ScenarioData, key: str, source: Any, context: dict[str, Any], n: int
+    data: ScenarioData, key: str, source: Any, context: Mapping[str, Any], n: int
 ) -> NDArray[np.float64]:
     """The expression at ``key``, one number per customer (ScenarioError when it gives text)."""
     return require_numbers(data, key, source, evaluate(data, key, source, context, n))
 
 
-def offer_rates(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any]], scores: Scores,
+def offer_rates(data: ScenarioData, offer: Offer, columns: Mapping[str, Any], scores: Scores,
                  rows: NDArray[np.intp] | None = None) -> tuple[NDArray[np.float64], NDArray[np.float64],
                                                                NDArray[np.bool_]]:
     """p_treat, p_control and whether scored, of one offer for every customer (or those of ``rows``,
@@ -141,7 +210,7 @@ def offer_rates(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any
     variant = offer.variant
     if variant is None or (variant.p_treat is None and variant.p_control is None):
         return rates[0], rates[1], scored
-    context = {**columns, "p_treat": rates[0], "p_control": rates[1]}
+    context = Layered({"p_treat": rates[0], "p_control": rates[1]}, columns)
     for position, name in enumerate(("p_treat", "p_control")):
         source = getattr(variant, name)
         if source is not None:
@@ -157,14 +226,14 @@ def value_key(offer: Offer) -> str:
     return f"{offer.key if own else f'campaigns[{offer.index}]'}.value_per_response"
 
 
-def offer_pairs(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any]], scores: Scores) -> dict[str, Any]:
+def offer_pairs(data: ScenarioData, offer: Offer, columns: Mapping[str, Any], scores: Scores) -> dict[str, Any]:
     """Per-customer arrays of one offer: eligible, spend, value and the pair columns."""
     scenario = data.scenario
-    n = len(next(iter(columns.values())))
+    n = len(data.customers)
     p_treat, p_control, scored = offer_rates(data, offer, columns, scores)
     rule = _eligibility(data, offer, columns, n)
     eligible = rule & scored
-    context = {**columns, "p_treat": p_treat, "p_control": p_control}
+    context: Mapping[str, Any] = Layered({"p_treat": p_treat, "p_control": p_control}, columns)
     key = value_key(offer)
     worth = evaluate_numbers(data, key, offer.value_per_response, context, n)
     check_finite(data, key, offer.value_per_response, worth, eligible, context)
@@ -179,14 +248,14 @@ def offer_pairs(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any
     if has_variants(scenario):
         pair["variant"] = offer.variant_id or ""
     if isinstance(scenario.objective, ObjectiveExpression):
-        context = {**columns, **{name: pair[name] for name in PAIR_COLUMNS if name != "value" and name in pair}}
+        context = Layered({name: pair[name] for name in PAIR_COLUMNS if name != "value" and name in pair}, columns)
         pair["value"] = _expression_value(data, scenario.objective, context, eligible, n)
     else:
         pair["value"] = _pair_value(scenario.objective, p_treat, p_control, worth, spend)
     return pair
 
 
-def _expression_value(data: ScenarioData, objective: ObjectiveExpression, context: dict[str, Any],
+def _expression_value(data: ScenarioData, objective: ObjectiveExpression, context: Mapping[str, Any],
                       eligible: NDArray[np.bool_], n: int) -> NDArray[np.float64]:
     """e_ij of an expression objective for one campaign: a number per eligible customer (0 elsewhere).
     The context has no 'value' column: the objective is what defines it."""
@@ -196,7 +265,7 @@ def _expression_value(data: ScenarioData, objective: ObjectiveExpression, contex
     return np.where(eligible, amount, 0.0)
 
 
-def _eligibility(data: ScenarioData, offer: Offer, columns: dict[str, NDArray[Any]], n: int) -> NDArray[np.bool_]:
+def _eligibility(data: ScenarioData, offer: Offer, columns: Mapping[str, Any], n: int) -> NDArray[np.bool_]:
     """Who may get an offer: its campaign's ``eligible`` condition, and its variant's."""
     scenario = data.scenario
     key = f"campaigns[{offer.index}].eligible"

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from optimizer.errors import CvoError, InfeasibleError, InfeasibleProblems, Problems
+from optimizer.scenario import pairs
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import LIMITS_UNCHECKED, formulate
 from optimizer.scenario.schema import load_scenario
@@ -86,3 +87,16 @@ def test_minimum_audiences_of_several_campaigns_are_one_infeasible_error(tmp_pat
     assert isinstance(error, InfeasibleProblems) and isinstance(error, InfeasibleError) and error.exit_code == 4
     assert [problem.where for problem in error.errors] == [f"{path}, campaigns[0]", f"{path}, campaigns[1]"]
 
+
+
+def test_customer_columns_no_expression_reads_are_never_converted(tmp_path: Path, monkeypatch) -> None:
+    """A wide customers table (text dates, notes) costs nothing for the columns the scenario does not name."""
+    path = scenario_file(tmp_path, [campaign("a", eligible="opt_in"), campaign("b")])
+    customers = pd.read_csv(tmp_path / "customers.csv").assign(signed_up=["2026-10-01"] * 6, notes="n/a")
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    converted: list[str] = []
+    column = pairs._column
+    monkeypatch.setattr(pairs, "_column", lambda values: converted.append(str(values.name)) or column(values))
+    formulation = formulate(load_data(load_scenario(path)))
+    assert formulation.problem.n_customers == 6
+    assert sorted(set(converted)) == ["ltv", "opt_in"]
