@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import InfeasibleError, SolverError
+from optimizer.errors import CvoError, InfeasibleError, SolverError, listed
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import findings, load_data
 from optimizer.scenario.formulation import Formulation, breakdown_levels, formulate, planned_rates, response_values
@@ -118,23 +118,29 @@ def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -
 
 
 def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] | None = None) -> None:
-    """InfeasibleError when the forced customers alone use more of a limit than it allows, or when
-    minimum audiences need more of a limit than it allows (what the forced customers left of it),
-    even with their cheapest customers (optimizer/solve/shortfalls.py)."""
+    """InfeasibleError when the forced customers alone use more of a limit than it allows, when
+    minimum audiences need more customers than the forced leave eligible, or when they need more of
+    a limit than it allows (what the forced customers left of it), even with their cheapest
+    customers (optimizer/solve/shortfalls.py): every one of these found, in one error. A limit the
+    forced customers alone break is not told again as a shortfall."""
     over = [] if forced is None else overused(problem, forced)
+    errors: list[CvoError] = []
     if over:
-        raise InfeasibleError(
+        errors.append(InfeasibleError(
             f"No plan satisfies every constraint of scenario '{scenario.name}': the forced customers alone use "
             + "; ".join(f"{use:,.6g} of {label(row)}" for row, use in over),
             where=f"{scenario.source}, forced",
             fix="Raise those limits, or take customers off the forced lists",
-        )
+        ))
     rest = problem if forced is None else without_fixed(problem, forced)
     if forced is not None:
-        _check_forced_audiences(problem, rest, scenario)
-    shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest)]
+        errors += _forced_audiences(problem, rest, scenario)
+    broken = {row.name for row, _ in over}
+    shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest) if found.limit.name not in broken]
     if shortfalls:
-        raise shortfall_error(scenario, shortfalls)
+        errors.append(shortfall_error(scenario, shortfalls))
+    if errors:
+        raise listed(errors, f"Scenario '{scenario.name}'")
 
 
 def shortfall_error(scenario: Scenario, shortfalls: list[Shortfall]) -> InfeasibleError:
@@ -147,9 +153,9 @@ def shortfall_error(scenario: Scenario, shortfalls: list[Shortfall]) -> Infeasib
     )
 
 
-def _check_forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> None:
-    """InfeasibleError when a minimum audience needs more customers than are eligible once the forced
-    customers are taken (a customer forced into one campaign cannot fill another's audience)."""
+def _forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> list[CvoError]:
+    """An InfeasibleError when a minimum audience needs more customers than are eligible once the
+    forced customers are taken (a customer forced into one campaign cannot fill another's audience)."""
     short = []
     for whole, row in zip(problem.rows, rest.rows):
         if row.family == "min_audience" and row.rhs > 0:
@@ -158,12 +164,13 @@ def _check_forced_audiences(problem: Problem, rest: Problem, scenario: Scenario)
                 forced_in = int(round(whole.rhs - row.rhs))
                 short.append(f"{row.name} needs {row.rhs:,.0f} customers besides the {forced_in:,} forced into it, "
                              f"and only {left:,} eligible customers are not forced into another campaign")
-    if short:
-        raise InfeasibleError(
-            f"No plan satisfies every constraint of scenario '{scenario.name}': " + "; ".join(short),
-            where=f"{scenario.source}, forced",
-            fix="Lower those minimum audiences, or take customers off the forced lists of other campaigns",
-        )
+    if not short:
+        return []
+    return [InfeasibleError(
+        f"No plan satisfies every constraint of scenario '{scenario.name}': " + "; ".join(short),
+        where=f"{scenario.source}, forced",
+        fix="Lower those minimum audiences, or take customers off the forced lists of other campaigns",
+    )]
 
 
 def _whole(found: Shortfall, problem: Problem, forced: NDArray[np.intp] | None) -> Shortfall:

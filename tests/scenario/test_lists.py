@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from optimizer.errors import DataError, InfeasibleError, ScenarioInvalid
+from optimizer.errors import DataError, InfeasibleError, InfeasibleProblems, ScenarioInvalid
 from optimizer.plan.workflow import validate
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import formulate
@@ -152,6 +152,22 @@ def test_validate_sees_forced_customers_taken_from_another_campaigns_audience(tm
         validate(path)
     assert ("min_audience[mail] needs 3 customers besides the 0 forced into it, and only 2 eligible customers are "
             "not forced into another campaign") in caught.value.message
+
+
+def test_forced_customers_breaking_a_limit_and_taking_an_audience_are_told_together(tmp_path: Path) -> None:
+    """Three customers forced into a call of at most two, and the mail's minimum of 3 left two e-mail
+    customers: both conflicts in one error, not the second only after the first is mended."""
+    forced = [{"file": listed(tmp_path, "calls.csv", customer_id=["c1", "c2", "c3"]), "campaign": "call"}]
+    path = scenario_file(tmp_path, forced=forced)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw["campaigns"][0]["min_audience"] = 3
+    raw["campaigns"][1]["max_audience"] = 2
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    with pytest.raises(InfeasibleProblems) as caught:
+        validate(path)
+    assert len(caught.value.errors) == 2 and caught.value.exit_code == 4
+    assert "the forced customers alone use 3 of" in caught.value.errors[0].message
+    assert "min_audience[mail] needs 3 customers" in caught.value.errors[1].message
 
 
 def test_a_missing_list_file_names_its_scenario_key(tmp_path: Path) -> None:
