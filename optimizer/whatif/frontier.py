@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -359,21 +359,42 @@ def write_sweep(result: Sweep, out_dir: Path) -> list[Path]:
     return paths
 
 
+def slope_range(before: SweepPoint, point: SweepPoint) -> tuple[float, float] | None:
+    """Where the true marginal value from ``before`` to ``point`` lies when either plan is not
+    proven optimal (None when both are, or a plan or bound is missing): each optimum z*(b) is between
+    the plan's objective z(b) and its bound, so
+
+        (z(b_k) - bound(b_(k-1))) / Δb  <=  Δz*/Δb  <=  (bound(b_k) - z(b_(k-1))) / Δb."""
+    if before.status is SolutionStatus.OPTIMAL and point.status is SolutionStatus.OPTIMAL:
+        return None
+    if None in (before.objective, before.bound, point.objective, point.bound):
+        return None
+    step = point.value - before.value
+    low = (cast(float, point.objective) - cast(float, before.bound)) / step
+    high = (cast(float, point.bound) - cast(float, before.objective)) / step
+    return low, high
+
+
 def format_sweep(result: Sweep, top: int = 3) -> str:
     """The sweep as a text table: value, status, objective, gap, spend, marginal value, and the
     ``top`` largest shadow prices (by size) at each point."""
     head = (f"cvo sweep {result.scenario}: {result.limit} ({result.sense} {result.scenario_value:,.6g} in the "
             f"scenario), objective {result.objective_name}")
     header = ["value", "status", "objective", "gap", "spend", "lhs", "marginal value", "largest shadow prices"]
+    ranges = [None, *(slope_range(before, point) for before, point in zip(result.points, result.points[1:]))]
     body = [
         [f"{p.value:,.6g}", str(p.status if p.has_plan else p.termination), _number(p.objective),
          "—" if p.gap is None else f"{p.gap:.1e}", _number(p.expected_spend), _number(p.limit_lhs),
-         _number(p.marginal_value, 4), _largest_prices(p.shadow_prices, top)]
-        for p in result.points
+         _number(p.marginal_value, 4) + (" *" if p.marginal_value is not None and span is not None else ""),
+         _largest_prices(p.shadow_prices, top)]
+        for p, span in zip(result.points, ranges)
     ]
     notes = [f"spend: treated customers, after the control hold-out; lhs: {result.limit} over the whole selected "
              "audience; marginal value = Δobjective/Δvalue from the row above; shadow price = d objective/d limit "
              "(LP dual)"]
+    notes += [f"* At {p.value:,.6g}, the marginal value is between plans not both proven optimal: the true one "
+              f"lies between {span[0]:,.4f} and {span[1]:,.4f} (their objectives and bounds)"
+              for p, span in zip(result.points, ranges) if span is not None and p.marginal_value is not None]
     notes += [f"At {p.value:,.6g}, infeasible: {p.reason}" for p in result.points if p.reason]
     return "\n".join([head, *text_table(header, body, left={1, 7}).splitlines(), *notes])
 

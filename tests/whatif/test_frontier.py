@@ -313,3 +313,23 @@ def test_format_sweep_prints_one_row_per_point(budget_sweep):
     assert len(lines) == 3 + 16 + 1 + 1  # header, rule, points, the notes, why budget 0 is infeasible
     row = next(line for line in lines if line.startswith("   60"))
     assert "optimal" in row and "budget 4.2" in row
+
+
+def test_a_marginal_value_next_to_an_unproven_plan_is_marked_with_where_the_true_one_lies(budget_sweep):
+    """A plan stopped at its time limit has a gap: the slope to it is only known to lie between
+    (z_k - bound_(k-1)) / Δb and (bound_k - z_(k-1)) / Δb, and the table says so."""
+    points = list(budget_sweep.points)
+    k = next(i for i in range(1, len(points)) if points[i].has_plan and points[i - 1].has_plan)
+    stopped = replace(points[k], status=SolutionStatus.FEASIBLE, termination=Termination.TIME_LIMIT,
+                      bound=points[k].objective + 1.0, gap=1.0 / points[k].objective)
+    points[k] = stopped
+    text = format_sweep(replace(budget_sweep, points=tuple(points)))
+    step = stopped.value - points[k - 1].value
+    low = (stopped.objective - points[k - 1].bound) / step
+    high = (stopped.objective + 1.0 - points[k - 1].objective) / step
+    assert low <= stopped.marginal_value <= high
+    assert f"{stopped.marginal_value:,.4f} *" in text
+    assert f"* At {stopped.value:,.6g}, the marginal value is between plans not both proven optimal: the true one " \
+           f"lies between {low:,.4f} and {high:,.4f}" in text
+    assert text.count(" *") == 2 - (k == len(points) - 1)  # the slopes into and out of the stopped point
+    assert "between plans" not in format_sweep(budget_sweep)
