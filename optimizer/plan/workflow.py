@@ -121,8 +121,8 @@ def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] 
     """InfeasibleError when the forced customers alone use more of a limit than it allows, when
     minimum audiences need more customers than the forced leave eligible, or when they need more of
     a limit than it allows (what the forced customers left of it), even with their cheapest
-    customers (optimizer/solve/shortfalls.py): every one of these found, in one error. A limit the
-    forced customers alone break is not told again as a shortfall."""
+    customers (optimizer/solve/shortfalls.py): every one of these found, in one error. On a limit the
+    forced customers alone break, the shortfall says how much the minimum audiences need besides."""
     over = [] if forced is None else overused(problem, forced)
     errors: list[CvoError] = []
     if over:
@@ -135,8 +135,7 @@ def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] 
     rest = problem if forced is None else without_fixed(problem, forced)
     if forced is not None:
         errors += _forced_audiences(problem, rest, scenario)
-    broken = {row.name for row, _ in over}
-    shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest) if found.limit.name not in broken]
+    shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest)]
     if shortfalls:
         errors.append(shortfall_error(scenario, shortfalls))
     if errors:
@@ -153,7 +152,7 @@ def shortfall_error(scenario: Scenario, shortfalls: list[Shortfall]) -> Infeasib
     )
 
 
-def _forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> list[CvoError]:
+def _forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> list[InfeasibleError]:
     """An InfeasibleError when a minimum audience needs more customers than are eligible once the
     forced customers are taken (a customer forced into one campaign cannot fill another's audience)."""
     short = []

@@ -63,6 +63,9 @@ class TableColumns(Mapping[str, NDArray[Any]]):
             self.read[name] = _column(self.table.iloc[:, self.positions[name]])
         return self.read[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.positions  # without converting the column, as Mapping's own would
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.positions)
 
@@ -90,6 +93,9 @@ class _Rows(Mapping[str, NDArray[Any]]):
         if name not in self.read:
             self.read[name] = np.asarray(self.columns[name][self.positions])
         return self.read[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.columns)

@@ -240,17 +240,18 @@ class MasterLP:
         """The master's optimum within ``time_limit`` seconds (None if HiGHS stopped first: it is
         never infeasible, thanks to the slacks): dual simplex from the last basis for at most
         WARM_ITERATIONS pivots, then, if it is not there yet, the interior point method
-        (``_interior``), whose basis the next solve starts from."""
+        (``_interior``), whose basis the next solve starts from; should that fail other than by
+        running out of time, dual simplex goes on from where it stopped."""
         started = time.perf_counter()
         self.highs.setOptionValue("simplex_iteration_limit", WARM_ITERATIONS)
         highs_time_limit(self.highs, time_limit)
         self.highs.run()
         if self.highs.getModelStatus() == highspy.HighsModelStatus.kIterationLimit:
             self.highs.setOptionValue("simplex_iteration_limit", ITERATIONS_UNLIMITED)
-            if not self._interior(time_limit - (time.perf_counter() - started)):
+            if self._interior(time_limit - (time.perf_counter() - started)) == highspy.HighsModelStatus.kTimeLimit:
                 return None
             highs_time_limit(self.highs, time_limit - (time.perf_counter() - started))
-            self.highs.run()  # from the interior point's optimal basis: no pivots, a basis to start from next
+            self.highs.run()  # from the interior point's basis, no pivots; where it failed, from the simplex's
         status = self.highs.getModelStatus()
         if status == highspy.HighsModelStatus.kModelEmpty:
             return MasterSolution(0.0, np.zeros(self.m), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32))
@@ -267,21 +268,21 @@ class MasterLP:
             violated=np.unique(self.slack_rows[x[: self.n_slacks] > 1e-9]),
         )
 
-    def _interior(self, time_limit: float) -> bool:
-        """Solve the master by the interior point method (and crossover) in a Highs object of its
-        own, and set its optimal basis here; False if it stopped first. Its own object, since in
+    def _interior(self, time_limit: float) -> highspy.HighsModelStatus:
+        """Solve the master by the interior point method (IPX, and its crossover) in a Highs object
+        of its own and, when it is optimal, set its basis here; its status. Its own object, since in
         this one the interrupted simplex's state left IPX's crossover imprecise and its clean-up
         took 8,632 pivots (integer 10^6 × 20, fourth master: 11.0 s, against 1.9 s fresh)."""
         interior = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
-        for option, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("solver", "ipm")):
+        for option, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("solver", "ipx")):
             interior.setOptionValue(option, value)
         interior.passModel(self.highs.getLp())
         highs_time_limit(interior, time_limit)
         interior.run()
-        if interior.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return False
-        self.highs.setBasis(interior.getBasis())
-        return True
+        status = interior.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            self.highs.setBasis(interior.getBasis())
+        return status
 
     def core_problem(self, remaining: NDArray[np.float64]) -> Problem:
         """The master customers as a Problem (customer i = slot i), its columns only, limits

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import InfeasibleError, ScenarioError, did_you_mean
+from optimizer.errors import InfeasibleError, Problems, ScenarioError, did_you_mean
 from optimizer.plan.controls import draw_controls
 from optimizer.plan.workflow import check_limits, with_method
 from optimizer.reporting.plots import Frontier, FrontierPoint, frontier_png
@@ -267,7 +267,8 @@ def _infeasible_reason(problem: Problem, scenario: Scenario, forced: NDArray[np.
     try:
         check_limits(problem, scenario, forced)
     except InfeasibleError as error:
-        return error.problem.split(": ", 1)[-1]
+        found = error.errors if isinstance(error, Problems) else [error]
+        return "; and ".join(one.problem.split(": ", 1)[-1] for one in found)
     return "no plan meets every limit at once (proven by the solver; no single minimum audience explains it)"
 
 

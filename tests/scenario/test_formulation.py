@@ -88,7 +88,6 @@ def test_minimum_audiences_of_several_campaigns_are_one_infeasible_error(tmp_pat
     assert [problem.where for problem in error.errors] == [f"{path}, campaigns[0]", f"{path}, campaigns[1]"]
 
 
-
 def test_customer_columns_no_expression_reads_are_never_converted(tmp_path: Path, monkeypatch) -> None:
     """A wide customers table (text dates, notes) costs nothing for the columns the scenario does not name."""
     path = scenario_file(tmp_path, [campaign("a", eligible="opt_in"), campaign("b")])

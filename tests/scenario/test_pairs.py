@@ -33,6 +33,7 @@ def test_a_column_is_converted_when_first_read_and_once():
     assert list(columns) == ["joined", "ltv", "7"] and len(columns) == 3 and columns.size == 3
     assert columns.read == {}
     assert parse("ltv > 1", where="test").evaluate(columns, 3).tolist() == [False, True, True]
+    assert list(columns.read) == ["ltv"] and "joined" in columns and "nothing" not in columns
     assert list(columns.read) == ["ltv"]
     assert columns["joined"].dtype == np.dtype("datetime64[D]") and columns["joined"] is columns["joined"]
     some = columns.rows(np.array([2, 0]))

@@ -59,6 +59,7 @@ def test_a_master_far_from_its_last_basis_is_solved_by_the_interior_point_method
     calls = []
     monkeypatch.setattr(master, "_interior", lambda seconds: calls.append(seconds) or interior(seconds))
     solution = master.solve(60.0)
+    assert master.highs.getInfo().simplex_iteration_count == 0  # the follow-up run starts at the optimal basis
     lp = solve_relaxation(problem, *problem.candidate_pairs())
     assert len(calls) == 1
     assert solution.value == pytest.approx(lp.bound, rel=1e-9)
@@ -71,8 +72,18 @@ def test_a_master_far_from_its_last_basis_is_solved_by_the_interior_point_method
 def test_a_master_out_of_time_in_the_interior_point_method_has_no_solution(monkeypatch):
     monkeypatch.setattr("optimizer.solve.master.WARM_ITERATIONS", 5)
     master, _ = everyone(medium_problem(1))
-    monkeypatch.setattr(master, "_interior", lambda seconds: False)
+    monkeypatch.setattr(master, "_interior", lambda seconds: highspy.HighsModelStatus.kTimeLimit)
     assert master.solve(60.0) is None
+
+
+def test_an_interior_point_method_that_fails_otherwise_leaves_dual_simplex_to_finish(monkeypatch):
+    monkeypatch.setattr("optimizer.solve.master.WARM_ITERATIONS", 5)
+    problem = medium_problem(1)
+    master, _ = everyone(problem)
+    monkeypatch.setattr(master, "_interior", lambda seconds: highspy.HighsModelStatus.kSolveError)
+    solution = master.solve(60.0)
+    assert solution is not None and master.highs.getInfo().simplex_iteration_count > 5
+    assert solution.value == pytest.approx(solve_relaxation(problem, *problem.candidate_pairs()).bound, rel=1e-9)
 
 
 def test_customers_joining_with_their_held_campaign_keep_the_optimum_warm():
