@@ -40,7 +40,7 @@ from optimizer.scenario.dates import day_column
 from optimizer.scenario.expressions import parse
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.offers import planned_offers
-from optimizer.scenario.pairs import table_columns
+from optimizer.scenario.pairs import TableColumns
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
@@ -306,7 +306,7 @@ def _readable(values: NDArray[np.float64], threshold: float) -> float:
 def _matches(rules: list[Rule], customers: pd.DataFrame) -> list[NDArray[np.bool_]]:
     """For each rule, the customers it gives its campaign: its condition holds and no earlier one did
     (the leaves of a tree never overlap; the texts are evaluated, so this is what the rules do)."""
-    columns = table_columns(customers)
+    columns = TableColumns(customers)
     taken, matches = np.zeros(len(customers), dtype=bool), []
     for rule in rules:
         holds = np.asarray(parse(rule.condition, where="rules").evaluate(columns, len(customers)), dtype=bool)

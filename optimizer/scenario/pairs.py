@@ -133,11 +133,6 @@ def customer_columns(data: ScenarioData) -> TableColumns:
     return TableColumns(data.customers)
 
 
-def table_columns(table: pd.DataFrame) -> TableColumns:
-    """A table's columns as the expression language reads them (``TableColumns``)."""
-    return TableColumns(table)
-
-
 def _column(column: pd.Series) -> NDArray[Any]:
     """Text (and yes/no with gaps) as objects, a gap as None; nullable numbers as floats, a gap as NaN.
     (pandas' NA would make every comparison with it an error: 'boolean value of NA is ambiguous'.)

@@ -19,7 +19,7 @@ from optimizer.errors import ExpressionError, ScenarioError, ScenarioInvalid
 from optimizer.scenario.data import load_data
 from optimizer.scenario.expressions import parse
 from optimizer.scenario.formulation import formulate
-from optimizer.scenario.pairs import table_columns
+from optimizer.scenario.pairs import TableColumns
 from optimizer.scenario.schema import load_scenario
 
 WHERE = "offers.yaml, campaigns[0].eligible"
@@ -47,24 +47,24 @@ def customers(tmp_path: Path) -> pd.DataFrame:
 
 
 def holds(text: str, table: pd.DataFrame, run_date: dt.date | None = RUN) -> list[bool]:
-    return parse(text, where=WHERE).evaluate(table_columns(table), len(table), run_date).tolist()
+    return parse(text, where=WHERE).evaluate(TableColumns(table), len(table), run_date).tolist()
 
 
 def error_of(text: str, table: pd.DataFrame, run_date: dt.date | None = RUN) -> str:
     with pytest.raises(ExpressionError) as caught:
-        parse(text, where=WHERE).evaluate(table_columns(table), len(table), run_date)
+        parse(text, where=WHERE).evaluate(TableColumns(table), len(table), run_date)
     return str(caught.value)
 
 
 def test_date_timestamp_and_day_text_columns_are_read_as_days_and_other_columns_are_not(customers):
-    columns = table_columns(customers)
+    columns = TableColumns(customers)
     for name in ("signup", "last_purchase", "seen_utc", "visit"):
         assert columns[name].dtype == np.dtype("datetime64[D]"), name
     assert columns["last_purchase"].astype(str).tolist() == ["2026-09-30", "2026-10-01", "NaT", "2026-10-01"]
     assert columns["visit"].astype(str).tolist() == ["2026-09-30", "2026-10-01", "NaT", "2026-10-01"]
     assert columns["segment"].tolist() == ["VIP", None, "New", "VIP"] and columns["ltv"].dtype == np.float64
     mixed = pd.DataFrame({"code": ["2026-10-01", "n/a"], "when": ["2026-02-30", "2026-10-01"]})
-    assert table_columns(mixed)["code"].dtype == object and table_columns(mixed)["when"].dtype == object
+    assert TableColumns(mixed)["code"].dtype == object and TableColumns(mixed)["when"].dtype == object
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -90,14 +90,14 @@ def test_dates_compare_by_day_and_a_missing_date_is_false(customers, text, expec
 
 
 def test_text_days_with_gaps_compare_as_dates_when_given_as_they_are():
-    """Text passed without table_columns (None gaps): '<' raised numpy's None-vs-str TypeError."""
+    """Text passed without TableColumns (None gaps): '<' raised numpy's None-vs-str TypeError."""
     columns = {"visit": np.array(["2026-09-30", None, "2026-10-02"], dtype=object)}
     assert parse("visit < '2026-10-01'", WHERE).evaluate(columns, 3).tolist() == [True, False, False]
     assert parse("visit >= '2026-10-01'", WHERE).evaluate(columns, 3).tolist() == [False, False, True]
 
 
 def test_days_since_counts_to_the_run_date_and_is_nan_for_a_missing_date(customers):
-    values = parse("days_since(last_purchase)", WHERE).evaluate(table_columns(customers), 4, RUN)
+    values = parse("days_since(last_purchase)", WHERE).evaluate(TableColumns(customers), 4, RUN)
     np.testing.assert_array_equal(values, [20.0, 19.0, np.nan, 19.0])
     assert holds("days_since(visit) >= 20", customers) == [True, False, False, False]
     assert holds("days_since(signup) > 30", customers, dt.date(2026, 11, 1)) == [True, True, False, False]
@@ -196,7 +196,7 @@ def test_a_missing_date_is_not_out_of_a_list_either(customers):
 def test_days_beside_text_in_an_if_are_text():
     """'visit if ok else 'x'' (a breakdown level, say) failed with numpy's DType promotion error."""
     table = pd.DataFrame({"visit": ["2026-10-01", None, "2026-09-30"], "ok": [True, True, False]})
-    values = parse("visit if ok else 'none'", where=WHERE).evaluate(table_columns(table), 3, RUN).tolist()
+    values = parse("visit if ok else 'none'", where=WHERE).evaluate(TableColumns(table), 3, RUN).tolist()
     assert values == ["2026-10-01", None, "none"]
 
 

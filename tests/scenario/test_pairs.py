@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.scenario.expressions import parse
-from optimizer.scenario.pairs import Layered, table_columns
+from optimizer.scenario.pairs import Layered, TableColumns
 
 
 def test_nullable_columns_read_with_their_gaps_as_none_or_nan():
@@ -17,7 +17,7 @@ def test_nullable_columns_read_with_their_gaps_as_none_or_nan():
         "orders": pd.array([1, None, 3], dtype="Int64"), "segment": pd.array(["VIP", None, "New"], dtype="string"),
         "region": pd.Series(["North", None, np.nan], dtype=object),
     })
-    columns = table_columns(table)
+    columns = TableColumns(table)
     assert columns["opt_in"].tolist() == [True, None, False] and columns["vip"].dtype == bool
     assert columns["orders"].dtype == np.float64 and np.isnan(columns["orders"][1])
     assert columns["segment"].tolist() == ["VIP", None, "New"] and columns["region"].tolist() == ["North", None, None]
@@ -29,7 +29,7 @@ def test_nullable_columns_read_with_their_gaps_as_none_or_nan():
 def test_a_column_is_converted_when_first_read_and_once():
     """A text date column becomes days only when an expression reads it; rows() takes the read rows."""
     table = pd.DataFrame({"joined": ["2026-10-01", "2026-10-03", None], "ltv": [1.0, 2.0, 3.0], 7: ["x", "y", "z"]})
-    columns = table_columns(table)
+    columns = TableColumns(table)
     assert list(columns) == ["joined", "ltv", "7"] and len(columns) == 3 and columns.size == 3
     assert columns.read == {}
     assert parse("ltv > 1", where="test").evaluate(columns, 3).tolist() == [False, True, True]
@@ -42,7 +42,7 @@ def test_a_column_is_converted_when_first_read_and_once():
 
 
 def test_pair_columns_are_read_before_a_customer_column_of_the_same_name():
-    columns = table_columns(pd.DataFrame({"ltv": [1.0, 2.0], "p_treat": [9.0, 9.0]}))
+    columns = TableColumns(pd.DataFrame({"ltv": [1.0, 2.0], "p_treat": [9.0, 9.0]}))
     layered = Layered({"p_treat": np.array([0.1, 0.2])}, columns)
     assert layered["p_treat"].tolist() == [0.1, 0.2] and layered["ltv"].tolist() == [1.0, 2.0]
     assert list(layered) == ["p_treat", "ltv"] and len(layered) == 2
