@@ -72,11 +72,6 @@ class TableColumns(Mapping[str, NDArray[Any]]):
     def __len__(self) -> int:
         return len(self.positions)
 
-    @property
-    def size(self) -> int:
-        """The number of rows (customers)."""
-        return len(self.table)
-
     def rows(self, rows: NDArray[np.intp]) -> Mapping[str, NDArray[Any]]:
         """The columns of the customers at positions ``rows``, each taken when first read."""
         return _Rows(self, rows)
@@ -112,6 +107,9 @@ class Layered(Mapping[str, Any]):
 
     def __getitem__(self, name: str) -> Any:
         return self.first[name] if name in self.first else self.columns[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.first or name in self.columns
 
     def __iter__(self) -> Iterator[str]:
         yield from self.first
