@@ -117,44 +117,69 @@ def validate(scenario: Scenario | str | Path, run_date: dt.date | None = None) -
     return formulation
 
 
-def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] | None = None) -> None:
-    """InfeasibleError when the forced customers alone use more of a limit than it allows, when
-    minimum audiences need more customers than the forced leave eligible, or when they need more of
-    a limit than it allows (what the forced customers left of it), even with their cheapest
-    customers (optimizer/solve/shortfalls.py): every one of these found, in one error. On a limit the
-    forced customers alone break, the shortfall says how much the minimum audiences need besides."""
+@dataclass(frozen=True)
+class LimitConflict:
+    """Limits no plan can meet together, seen without solving: what conflicts (``text``), where, and
+    how to mend it."""
+
+    text: str
+    where: str
+    fix: str
+
+
+def limit_conflicts(
+    problem: Problem, scenario: Scenario, forced: NDArray[np.intp] | None = None
+) -> list[LimitConflict]:
+    """Every conflict of these kinds: the forced customers alone use more of a limit than it allows;
+    minimum audiences need more customers than the forced leave eligible; minimum audiences need more
+    of a limit than it allows (what the forced customers left of it), even with their cheapest
+    customers (optimizer/solve/shortfalls.py). On a limit the forced customers alone break, the
+    shortfall says how much the minimum audiences need besides."""
+    found = []
     over = [] if forced is None else overused(problem, forced)
-    errors: list[CvoError] = []
     if over:
-        errors.append(InfeasibleError(
-            f"No plan satisfies every constraint of scenario '{scenario.name}': the forced customers alone use "
-            + "; ".join(f"{use:,.6g} of {label(row)}" for row, use in over),
-            where=f"{scenario.source}, forced",
-            fix="Raise those limits, or take customers off the forced lists",
-        ))
+        found.append(LimitConflict(
+            "the forced customers alone use " + "; ".join(f"{use:,.6g} of {label(row)}" for row, use in over),
+            f"{scenario.source}, forced", "Raise those limits, or take customers off the forced lists"))
     rest = problem if forced is None else without_fixed(problem, forced)
-    if forced is not None:
-        errors += _forced_audiences(problem, rest, scenario)
-    shortfalls = [_whole(found, problem, forced) for found in obvious_conflicts(rest)]
+    short = [] if forced is None else _forced_audiences(problem, rest)
+    if short:
+        found.append(LimitConflict("; ".join(short), f"{scenario.source}, forced",
+                                   "Lower those minimum audiences, or take customers off the forced lists of other "
+                                   "campaigns"))
+    shortfalls = [_whole(one, problem, forced) for one in obvious_conflicts(rest)]
     if shortfalls:
-        errors.append(shortfall_error(scenario, shortfalls))
+        found.append(_shortfall_conflict(scenario, shortfalls))
+    return found
+
+
+def check_limits(problem: Problem, scenario: Scenario, forced: NDArray[np.intp] | None = None) -> None:
+    """InfeasibleError listing every ``limit_conflicts`` found, if any."""
+    errors: list[CvoError] = [conflict_error(scenario, conflict)
+                              for conflict in limit_conflicts(problem, scenario, forced)]
     if errors:
         raise listed(errors, f"Scenario '{scenario.name}'")
 
 
+def conflict_error(scenario: Scenario, conflict: LimitConflict) -> InfeasibleError:
+    """The error telling one conflict of the scenario's limits."""
+    return InfeasibleError(f"No plan satisfies every constraint of scenario '{scenario.name}': {conflict.text}",
+                           where=conflict.where, fix=conflict.fix)
+
+
 def shortfall_error(scenario: Scenario, shortfalls: list[Shortfall]) -> InfeasibleError:
     """The error of minimum audiences that break limits even with their cheapest customers."""
-    return InfeasibleError(
-        f"No plan satisfies every constraint of scenario '{scenario.name}': "
-        + "; and ".join(map(describe_shortfall, shortfalls)),
-        where=scenario.source,
-        fix="Change one of the limits named above in the scenario file, then run again",
-    )
+    return conflict_error(scenario, _shortfall_conflict(scenario, shortfalls))
 
 
-def _forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> list[InfeasibleError]:
-    """An InfeasibleError when a minimum audience needs more customers than are eligible once the
-    forced customers are taken (a customer forced into one campaign cannot fill another's audience)."""
+def _shortfall_conflict(scenario: Scenario, shortfalls: list[Shortfall]) -> LimitConflict:
+    return LimitConflict("; and ".join(map(describe_shortfall, shortfalls)), scenario.source,
+                         "Change one of the limits named above in the scenario file, then run again")
+
+
+def _forced_audiences(problem: Problem, rest: Problem) -> list[str]:
+    """The minimum audiences that need more customers than are eligible once the forced customers
+    are taken (a customer forced into one campaign cannot fill another's audience), told as such."""
     short = []
     for whole, row in zip(problem.rows, rest.rows):
         if row.family == "min_audience" and row.rhs > 0:
@@ -163,13 +188,7 @@ def _forced_audiences(problem: Problem, rest: Problem, scenario: Scenario) -> li
                 forced_in = int(round(whole.rhs - row.rhs))
                 short.append(f"{row.name} needs {row.rhs:,.0f} customers besides the {forced_in:,} forced into it, "
                              f"and only {left:,} eligible customers are not forced into another campaign")
-    if not short:
-        return []
-    return [InfeasibleError(
-        f"No plan satisfies every constraint of scenario '{scenario.name}': " + "; ".join(short),
-        where=f"{scenario.source}, forced",
-        fix="Lower those minimum audiences, or take customers off the forced lists of other campaigns",
-    )]
+    return short
 
 
 def _whole(found: Shortfall, problem: Problem, forced: NDArray[np.intp] | None) -> Shortfall:

@@ -80,10 +80,7 @@ class MasterLP:
         self.column_slot: list[NDArray[np.intp]] = []
         self.column_campaign: list[NDArray[np.intp]] = []
         quiet_highs_banner()
-        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.setOptionValue("threads", 1)
-        self.highs.setOptionValue("presolve", "off")
+        self.highs = _master_highs("choose")  # HiGHS's default: dual simplex on an LP
         self.highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
         self.highs.addRows(self.m, np.full(self.m, -INF), np.full(self.m, INF), 0, np.zeros(self.m, np.int32),
                            np.zeros(0, np.int32), np.zeros(0))
@@ -273,9 +270,7 @@ class MasterLP:
         of its own and, when it is optimal, set its basis here; its status. Its own object, since in
         this one the interrupted simplex's state left IPX's crossover imprecise and its clean-up
         took 8,632 pivots (integer 10^6 × 20, fourth master: 11.0 s, against 1.9 s fresh)."""
-        interior = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
-        for option, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("solver", "ipx")):
-            interior.setOptionValue(option, value)
+        interior = _master_highs("ipx")
         interior.passModel(self.highs.getLp())
         highs_time_limit(interior, time_limit)
         interior.run()
@@ -288,6 +283,14 @@ class MasterLP:
         """The master customers as a Problem (customer i = slot i), its columns only, limits
         ``remaining``: what the exact core solves."""
         return to_problem(self._joined(), self.has, remaining)
+
+
+def _master_highs(solver: str) -> highspy.Highs:
+    """A quiet, single-threaded Highs object without presolve (the master is re-solved warm), running ``solver``."""
+    highs = highspy.Highs()  # type: ignore[no-untyped-call]  # highspy's Highs.__init__ is unannotated
+    for option, value in (("output_flag", False), ("threads", 1), ("presolve", "off"), ("solver", solver)):
+        highs.setOptionValue(option, value)
+    return highs
 
 
 def _alone(adjusted: NDArray[np.float64], held: NDArray[np.integer[Any]]) -> NDArray[np.bool_]:

@@ -26,15 +26,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import InfeasibleError, Problems, ScenarioError, did_you_mean
+from optimizer.errors import ScenarioError, did_you_mean
 from optimizer.plan.controls import draw_controls
-from optimizer.plan.workflow import check_limits, with_method
+from optimizer.plan.workflow import limit_conflicts, with_method
 from optimizer.reporting.plots import Frontier, FrontierPoint, frontier_png
 from optimizer.reporting.summary import campaign_figures
 from optimizer.reporting.text import text_table
@@ -264,11 +264,9 @@ def _infeasible_reason(problem: Problem, scenario: Scenario, forced: NDArray[np.
     """Why no plan meets the limits: the conflict cvo validate finds without solving (minimum
     audiences that need more than a limit allows even with their cheapest customers), else that
     the solver proved it."""
-    try:
-        check_limits(problem, scenario, forced)
-    except InfeasibleError as error:
-        found = error.errors if isinstance(error, Problems) else [error]
-        return "; and ".join(one.problem.split(": ", 1)[-1] for one in found)
+    conflicts = limit_conflicts(problem, scenario, forced)
+    if conflicts:
+        return "; and ".join(conflict.text for conflict in conflicts)
     return "no plan meets every limit at once (proven by the solver; no single minimum audience explains it)"
 
 
@@ -368,12 +366,11 @@ def slope_range(before: SweepPoint, point: SweepPoint) -> tuple[float, float] | 
         (z(b_k) - bound(b_(k-1))) / Δb  <=  Δz*/Δb  <=  (bound(b_k) - z(b_(k-1))) / Δb."""
     if before.status is SolutionStatus.OPTIMAL and point.status is SolutionStatus.OPTIMAL:
         return None
-    if None in (before.objective, before.bound, point.objective, point.bound):
+    z_before, bound_before, z, bound = before.objective, before.bound, point.objective, point.bound
+    if z_before is None or bound_before is None or z is None or bound is None:
         return None
     step = point.value - before.value
-    low = (cast(float, point.objective) - cast(float, before.bound)) / step
-    high = (cast(float, point.bound) - cast(float, before.objective)) / step
-    return low, high
+    return (z - bound_before) / step, (bound - z_before) / step
 
 
 def format_sweep(result: Sweep, top: int = 3) -> str:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from optimizer.errors import DataError, InfeasibleError, InfeasibleProblems, ScenarioInvalid
-from optimizer.plan.workflow import validate
+from optimizer.plan.workflow import limit_conflicts, validate
 from optimizer.scenario.data import load_data
 from optimizer.scenario.formulation import formulate
 from optimizer.scenario.lists import read_lists
@@ -168,6 +168,12 @@ def test_forced_customers_breaking_a_limit_and_taking_an_audience_are_told_toget
     assert len(caught.value.errors) == 2 and caught.value.exit_code == 4
     assert "the forced customers alone use 3 of" in caught.value.errors[0].message
     assert "min_audience[mail] needs 3 customers" in caught.value.errors[1].message
+    formulation = formulate(load_data(load_scenario(path)))
+    conflicts = limit_conflicts(formulation.problem, formulation.scenario, formulation.data.lists.forced)
+    assert [conflict.text.split(" ", 3)[:3] for conflict in conflicts] == [["the", "forced", "customers"],
+                                                                           ["min_audience[mail]", "needs", "3"]]
+    assert [f"{c.text} ({c.where}). {c.fix}." for c in conflicts] == [
+        error.message.split(": ", 1)[1] for error in caught.value.errors]
 
 
 def test_a_missing_list_file_names_its_scenario_key(tmp_path: Path) -> None:
