@@ -25,12 +25,13 @@ def render(measurements: list[Any], machine: dict[str, str], command: str, time_
         "the decomposition reads. Each job ran in its own "
         f"child process with `OMP_NUM_THREADS=1` and HiGHS `threads=1`, `time_limit_s={time_limit:g}` unless the "
         "job names another limit, `mip_gap=1e-6`. *cvo* is the solver as `cvo optimize` runs it at scale "
-        "(`optimizer/solve/solver.py`: classes of identical customers, the perturbed decomposition for degenerate "
-        "scores, else the decomposition); *solver* says which. *Wall* is the solver call alone, instance in "
-        "memory. *Fused pass* is one compiled pass over the same scores (best, runner-up and row sums of every "
-        "customer at zero prices), *argmax* one numpy row argmax, both timed in the same child. *Passes* counts "
-        "the passes over all customers. *Peak RSS* is the child's whole peak (interpreter, libraries, instance). "
-        "*Full MIP* is the whole Pyomo + HiGHS model of the same 10^5 × 10 instance.", "",
+        "(`optimizer/solve/solver.py`: classes of identical customers, restricted classes "
+        "or the perturbed decomposition for degenerate scores, else the decomposition); *solver* says which. "
+        "*Wall* is the solver call alone, instance in memory. *Fused pass* is one compiled pass over the same "
+        "scores (best, runner-up and row sums of every customer at zero prices), *argmax* one numpy row argmax, "
+        "both timed in the same child. *Passes* counts the passes over all customers. *Peak RSS* is the child's "
+        "whole peak (interpreter, libraries, instance). *Full MIP* is the whole Pyomo + HiGHS model of the same "
+        "10^5 × 10 instance.", "",
         _table(measurements), "",
         "## Goals", "",
         *_goals(measurements), "",

@@ -55,7 +55,7 @@ DEFAULT_JOBS = ",".join(
 class Job:
     """A solver on one instance: METHOD[@LIMIT]:NxK[:KIND]; LIMIT (s) overrides --time-limit, KIND is
     one of bench/instances.py's KINDS (default planned). ``decompose`` is cvo's solver as the CLI runs
-    it at scale (optimizer/solve/solver.py: classes, perturbation or the decomposition)."""
+    it at scale (optimizer/solve/solver.py: classes, restricted classes, perturbation or the decomposition)."""
 
     method: str
     customers: int

@@ -22,8 +22,10 @@ table order: the first y_c1 of class c the first campaign they are given, the ne
 so on. Which of two interchangeable customers is contacted is then the same every run, whatever the
 solver's internals, and not the one that happens to come first in the file.
 
-Finding the classes: each row is hashed (FNV-1a over the bits of its values and per-customer
-weights); a hashed sample of SAMPLE customers is looked at first, so that a problem without ties
+Finding the classes: each row is hashed (each word of its values' and per-customer weights' bits
+folded in by splitmix64's finaliser, optimizer/solve/keys.py; FNV-1a over whole words left the
+low bits of integer-valued floats, all zero, out of the key, and rows of 3.0s and 5.0s collided
+from a few hundred classes on); a hashed sample of SAMPLE customers is looked at first, so that a problem without ties
 costs a few milliseconds; the classes are then checked row by row against their first customer.
 """
 
@@ -50,7 +52,7 @@ CLASS_LIMIT = 20_000  # classes at most: their k·C integer columns are one HiGH
 SAMPLE = 20_000  # customers whose rows are hashed first, to see whether classes pay
 TIED_SHARE = 0.5  # classes pay when there are at most this share as many as customers
 LP_SHARE = 0.3  # of the time left, for the LP of the shadow prices; the MIP has the rest
-FNV_OFFSET, FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # the key a row's words are folded into
 _FEASIBLE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
              highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt)
 
@@ -111,11 +113,11 @@ def _row_keys(
         i = rows[t]
         key = FNV_OFFSET
         for j in range(value.shape[1]):
-            key = (key ^ np.uint64(value[i, j])) * FNV_PRIME
+            key = mix(key ^ np.uint64(value[i, j]))
         for q in range(weights.shape[0]):
             for j in range(weights.shape[2]):
-                key = (key ^ np.uint64(weights[q, i, j])) * FNV_PRIME
-        out[t] = mix(key)
+                key = mix(key ^ np.uint64(weights[q, i, j]))
+        out[t] = key
     return out
 
 
@@ -157,6 +159,39 @@ def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOption
     settled = SolveResult(termination, SolutionStatus.FEASIBLE, choice, objective, proven, build,
                           clock.elapsed() - build, "classes", int(customers.size), shadow_prices=prices)
     return settled.settled(options.mip_gap)
+
+
+@dataclass(frozen=True)
+class ClassPrices:
+    """The coupling rows' duals in the LP over the classes' counts, with each row breakable at a
+    penalty per unit, and the rows it broke."""
+
+    prices: NDArray[np.float64]
+    broken: NDArray[np.intp]
+
+
+def class_prices(priced: PricedProblem, classes: Classes, penalties: NDArray[np.float64],
+                 clock: Clock) -> ClassPrices | None:
+    """The LP over the classes' counts with every coupling row r breakable both ways at
+    ``penalties[r]`` per unit (two slack columns each): its duals, at most the penalties, exist even
+    when no plan meets the rows. None: no optimum in the time ``clock`` leaves."""
+    problem = class_problem(priced, classes)
+    customers, campaigns = problem.candidate_pairs()
+    model = _count_model(problem, classes.counts, customers, campaigns)
+    m, pairs = len(problem.rows), model.cost.size
+    slack = sp.csr_matrix(np.vstack([np.zeros((model.matrix.shape[0] - m, 2 * m)), np.hstack([np.eye(m), -np.eye(m)])]))
+    elastic = _CountModel(np.r_[model.cost, -penalties, -penalties], np.r_[model.upper, np.full(2 * m, np.inf)],
+                          sp.hstack([model.matrix, slack]).tocsr(), model.row_lower, model.row_upper)
+    highs = highs_model(elastic.cost, np.zeros(elastic.cost.size), elastic.upper, elastic.matrix, elastic.row_lower,
+                        elastic.row_upper, maximise=True)
+    highs_time_limit(highs, clock.allow())
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return None
+    solution = highs.getSolution()
+    duals = np.asarray(solution.row_dual)[elastic.matrix.shape[0] - m:].copy()
+    broken = np.asarray(solution.col_value)[pairs:].reshape(2, m).max(axis=0) > 1e-9
+    return ClassPrices(duals, np.flatnonzero(broken))
 
 
 def class_problem(priced: PricedProblem, classes: Classes) -> Problem:

@@ -44,7 +44,7 @@ from optimizer.solve.lagrangian import PricedProblem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.repair import PASS_SECONDS, REPAIR_SHARE
-from optimizer.solve.results import SolveResult
+from optimizer.solve.results import SolveResult, better
 
 PERTURBATION = 1e-4  # ε relative to the mean |value| (measured: 4e-7 proved in 0.6 s; 10 times more left 1.3e-6)
 SAMPLE_ROWS = 2_000  # customers whose values decide whether the scores are degenerate
@@ -83,16 +83,7 @@ def solve_perturbed(priced: PricedProblem, options: SolverOptions, progress: Pro
     if proven.proven(options.mip_gap) or clock.remaining() < RESTART_PASSES * PASS_SECONDS * priced.value.size:
         return proven.settled(options.mip_gap)  # a decomposition's samples and screen alone take a few passes
     exact = solve_decompose(priced, options.model_copy(update={"time_limit_s": clock.allow()}), progress)
-    return _better(proven, exact).settled(options.mip_gap)
-
-
-def _better(one: SolveResult, other: SolveResult) -> SolveResult:
-    """The better plan of two results of the same problem, with the tighter of their bounds."""
-    bounds = [b for b in (one.bound, other.bound) if b is not None]
-    best = other if other.objective is not None and (one.objective is None or other.objective > one.objective) \
-        else one
-    floor = -np.inf if best.objective is None else best.objective
-    return replace(best, bound=max(min(bounds), floor) if bounds else None)
+    return better(proven, exact).settled(options.mip_gap)
 
 
 def perturb(priced: PricedProblem) -> PricedProblem:

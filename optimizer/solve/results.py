@@ -73,6 +73,15 @@ class SolveResult:
         return replace(self, termination=stopped, status=SolutionStatus.FEASIBLE)
 
 
+def better(one: SolveResult, other: SolveResult) -> SolveResult:
+    """The better plan of two results of the same problem, with the tighter of their bounds."""
+    bounds = [b for b in (one.bound, other.bound) if b is not None]
+    best = other if other.objective is not None and (one.objective is None or other.objective > one.objective) \
+        else one
+    floor = -np.inf if best.objective is None else best.objective
+    return replace(best, bound=max(min(bounds), floor) if bounds else None)
+
+
 def gap_allowed(mip_gap: float, bound: float) -> float:
     """The absolute gap below ``bound`` within which every plan is proven (``SolveResult.proven``):
     a = g max(1, |b|) / (1 + g). For z >= b - a: if b > 1 and z > 1, b - z <= g b / (1 + g) <= g z;

@@ -1,16 +1,20 @@
 """Which solver runs on a Problem, and running it: over classes of identical customers when there
 are few (optimizer/solve/classes.py), else the exact solver below AUTO_DECOMPOSE_PAIRS eligible
-pairs and the decomposition from there (or the one the options name), on perturbed values when
-the scores take few distinct values (optimizer/solve/perturbation.py)."""
+pairs and the decomposition from there (or the one the options name). When the scores take few
+distinct values, the customers near a tie are solved as restricted classes first
+(optimizer/solve/restricted.py), and the decomposition on perturbed values
+(optimizer/solve/perturbation.py) takes over with the time left if that does not prove a plan."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve.classes import find_classes, solve_classes
+from optimizer.solve.clock import Clock
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.fixed import with_fixed, without_fixed
@@ -19,7 +23,8 @@ from optimizer.solve.options import Method, SolverOptions
 from optimizer.solve.partitions import Progress
 from optimizer.solve.perturbation import degenerate, solve_perturbed
 from optimizer.solve.problem import Problem
-from optimizer.solve.results import SolveResult
+from optimizer.solve.restricted import solve_restricted
+from optimizer.solve.results import SolveResult, better
 
 AUTO_DECOMPOSE_PAIRS = 100_000
 
@@ -52,6 +57,20 @@ def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Pr
         return solve_classes(priced, classes, options, None if tie_keys is None else tie_keys())
     if isinstance(problem, PricedProblem) or chosen_method(problem, options) is Method.DECOMPOSE:
         if degenerate(priced):
-            return solve_perturbed(priced, options, progress)
+            return _solve_degenerate(priced, options, progress, tie_keys)
         return solve_decompose(priced, options, progress)
     return solve_exact(problem, options)
+
+
+def _solve_degenerate(priced: PricedProblem, options: SolverOptions, progress: Progress | None,
+                      tie_keys: Callable[[], NDArray[np.uint64]] | None) -> SolveResult:
+    """Restricted classes, and the perturbed decomposition with the time left unless they proved
+    their plan: the better plan, the tighter bound."""
+    clock = Clock.start(options.time_limit_s)
+    restricted = solve_restricted(priced, options, progress, tie_keys)
+    if restricted is not None and (restricted.proven(options.mip_gap) or clock.expired()):
+        return restricted
+    perturbed = solve_perturbed(priced, options.model_copy(update={"time_limit_s": clock.allow()}), progress)
+    if restricted is None:
+        return perturbed
+    return replace(better(restricted, perturbed), solve_seconds=clock.elapsed()).settled(options.mip_gap)

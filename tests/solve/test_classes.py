@@ -14,6 +14,7 @@ from instances import assert_plan_and_bound, brute_force, random_problem, tied
 
 from optimizer.solve import classes
 from optimizer.solve.classes import find_classes, plan_of, solve_classes
+from optimizer.solve.clock import Clock
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.options import SolverOptions
@@ -122,3 +123,33 @@ def test_plan_of_hands_out_each_class_in_the_order_of_its_tie_keys() -> None:
     keys = np.array([30, 5, 10, 20, 1], dtype=np.uint64)  # class 0 by key: 2, 3, 0; class 1: 4, 1
     choice = plan_of(found, np.array([0, 0, 1]), np.array([1, 0, 1]), np.array([1, 2, 1]), keys)
     assert choice.tolist() == [1, -1, 0, 0, 1]
+
+
+def test_rows_of_whole_numbers_in_thousands_of_classes_are_told_apart() -> None:
+    """Whole-number floats have all-zero low bits; every distinct row is still its own class (a
+    key that folded whole words by FNV-1a alone kept 16 bits of them and gave up at ~300 classes)."""
+    rng = np.random.default_rng(5)
+    distinct = rng.choice([-1.0, 0.0, 3.0, 5.0, 8.0, -np.inf], size=(3_000, 6))
+    distinct = np.unique(distinct, axis=0)
+    problem = segment_problem(distinct.shape[0] * 2, 2, 6, 5)
+    value = np.repeat(distinct, 2, axis=0)
+    priced = priced_problem(problem)
+    counts = np.full(len(priced.rows), -1)  # every row a count: the values alone tell customers apart
+    priced = type(priced)(**{**priced.__dict__, "value": np.ascontiguousarray(value), "row_weight": counts,
+                             "weights": np.zeros((0, 1, 6))})
+    found = find_classes(priced, most=10_000)
+    assert found is not None and found.size == distinct.shape[0] and np.all(found.counts == 2)
+
+
+def test_the_elastic_class_lp_prices_a_row_no_plan_meets_at_its_penalty() -> None:
+    """A minimum audience above every eligible customer: the row is broken, its dual the penalty."""
+    problem = segment_problem(2_000, 6, 4, 8)
+    rows = tuple(row if row.sense is not Sense.GE else CouplingRow(row.name, row.family, Sense.GE, 5_000.0,
+                                                                   row.weight, row.campaigns) for row in problem.rows)
+    priced = priced_problem(Problem(**{**problem.__dict__, "rows": rows}))
+    found = find_classes(priced)
+    penalties = np.full(len(rows), 7.0)
+    priced_rows = classes.class_prices(priced, found, penalties, Clock.start(10))
+    assert priced_rows is not None and 2 in priced_rows.broken
+    assert priced_rows.prices[2] == pytest.approx(-7.0)
+    assert np.all(np.abs(priced_rows.prices) <= penalties + 1e-9)

@@ -1,0 +1,132 @@
+"""optimizer/solve/restricted.py: degenerate scores over the customers near a tie, restricted to
+their near options, as classes: brute force on tiny instances, the exact solver on medium ones,
+the bench's sparse integer kind, column generation, the plan's order within a class."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from instances import assert_plan_and_bound, brute_force, medium_problem, per_campaign_costs, random_problem
+
+from optimizer.solve.exact import solve_exact
+from optimizer.solve.lagrangian import priced_problem
+from optimizer.solve.options import SolverOptions
+from optimizer.solve.problem import Problem
+from optimizer.solve.repair import LATE_SECONDS
+from optimizer.solve.restricted import solve_restricted, threshold
+from optimizer.solve.results import Termination
+from optimizer.solve.solver import solve
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.instances import generate  # noqa: E402
+
+LEVELS = np.array([-1.0, 0.0, 3.0, 5.0, 8.0])
+
+
+def sparse_integers(problem: Problem, rng: np.random.Generator) -> Problem:
+    """``problem`` with one cost per contact per campaign and values from LEVELS: many exact ties,
+    and every row one coefficient per campaign."""
+    costs = per_campaign_costs(problem, rng)
+    value = rng.choice(LEVELS, size=costs.pair_value.shape)
+    return dataclasses.replace(costs, pair_value=value, treated_share=np.ones(costs.n_campaigns))
+
+
+class Phases:
+    """Records the phases a solve reports (partitions.Progress)."""
+
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+
+    def __call__(self, stage: str, done: int, customers: int) -> None:
+        pass
+
+    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
+        self.phases.append(phase)
+
+
+def test_the_threshold_is_in_the_first_wide_gap_of_the_margins() -> None:
+    margins = np.array([0.0, 0.0, 1e-14, 0.99, 1.0, 1.0, 2.0, 2.0, 3.0])
+    assert threshold(margins, 1.0) == pytest.approx(0.495, abs=1e-12)
+    assert threshold(np.array([0.0, 0.0, 0.5, 3.0, np.inf]), 1.0) == pytest.approx(1.75)  # 0.5 is not wide
+    assert threshold(np.array([0.0, 0.0, 5.0, 9.0]), 0.5) == pytest.approx(2.5)  # half below it
+    assert threshold(np.array([0.0, 0.0, 0.0, 5.0, 9.0]), 0.5) is None  # no gap within the share
+    assert threshold(np.ones(10), 1.0) is None
+
+
+def test_tiny_sparse_integer_instances_match_brute_force() -> None:
+    """Every plan keeps the rows with a true bound; a proven one is the optimum; a plan is found
+    on most feasible instances (the rest go on to the perturbed decomposition)."""
+    feasible, proven = 0, 0
+    for seed in range(150):
+        rng = np.random.default_rng(seed)
+        problem = sparse_integers(random_problem(rng, n=int(rng.integers(3, 8)), k=int(rng.integers(1, 4))), rng)
+        best = brute_force(problem)
+        result = solve_restricted(priced_problem(problem), SolverOptions())
+        if best is None:
+            assert result is None
+            continue
+        feasible += 1
+        if result is None:
+            continue
+        assert_plan_and_bound(problem, result, best)
+        if result.termination is Termination.OPTIMAL:
+            proven += 1
+            assert result.objective == pytest.approx(best, abs=1e-6 * max(1.0, abs(best)))
+    assert proven >= 0.6 * feasible > 0
+
+
+@pytest.mark.parametrize("seed", [21, 22, 23])
+def test_medium_sparse_integer_instances_match_the_exact_solver(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    problem = sparse_integers(medium_problem(seed, n=3_000, k=5), rng)
+    result = solve_restricted(priced_problem(problem), SolverOptions())
+    exact = solve_exact(problem, SolverOptions())
+    assert result is not None and result.termination is Termination.OPTIMAL
+    assert exact.termination is Termination.OPTIMAL
+    assert_plan_and_bound(problem, result, exact.objective)
+    assert result.objective == pytest.approx(exact.objective, rel=1e-6)
+
+
+def test_the_bench_sparse_integer_kind_is_proven_by_column_generation() -> None:
+    """100,000 × 10 of bench/instances.py's integer kind: the sample prices leave a restriction
+    whose rows the held customers break, so the loop prices them and moves customers in (two
+    restricted LPs); the optimum the perturbed decomposition proves too (548,076)."""
+    phases = Phases()
+    result = solve(generate(100_000, 10, 2026, "integer"), SolverOptions(), phases)
+    assert result.method == "restricted classes" and result.termination is Termination.OPTIMAL
+    assert result.objective == pytest.approx(548_076.0) and result.gap == 0.0
+    assert phases.phases.count("restricted LP") >= 2
+
+
+def test_interchangeable_customers_get_their_campaigns_in_the_order_of_their_tie_keys() -> None:
+    priced = generate(20_000, 10, 7, "integer")
+    forward = np.arange(priced.n_customers, dtype=np.uint64)
+    one = solve_restricted(priced, SolverOptions(), tie_keys=lambda: forward)
+    again = solve_restricted(priced, SolverOptions(), tie_keys=lambda: forward)
+    backward = solve_restricted(priced, SolverOptions(), tie_keys=lambda: forward[::-1].copy())
+    assert one is not None and again is not None and backward is not None
+    np.testing.assert_array_equal(one.choice, again.choice)
+    assert backward.objective == one.objective and not np.array_equal(backward.choice, one.choice)
+
+
+def test_scores_with_per_customer_weights_are_left_to_the_perturbed_decomposition() -> None:
+    rng = np.random.default_rng(4)
+    problem = sparse_integers(medium_problem(4, n=500), rng)
+    spend = rng.choice([1.0, 2.0], size=problem.spend.shape)
+    assert solve_restricted(priced_problem(dataclasses.replace(
+        problem, spend=spend, weights={**problem.weights, "spend": spend})), SolverOptions()) is None
+
+
+def test_a_short_time_limit_still_ends_with_a_plan_and_its_bound() -> None:
+    """Under a limit too short for the price loop, the perturbed decomposition has the time left;
+    the run ends within the limit plus what a repair may take past it (repair.LATE_SECONDS)."""
+    priced = generate(300_000, 10, 2026, "integer")
+    started = time.perf_counter()
+    result = solve(priced, SolverOptions(time_limit_s=0.3))
+    assert time.perf_counter() - started < 0.3 + LATE_SECONDS + 1.0
+    assert result.objective is not None and result.bound is not None and result.bound >= result.objective
