@@ -50,7 +50,10 @@ from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 
 CLASS_LIMIT = 20_000  # classes at most: their k·C integer columns are one HiGHS MIP
 SAMPLE = 20_000  # customers whose rows are hashed first, to see whether classes pay
-TIED_SHARE = 0.5  # classes pay when there are at most this share as many as customers
+# Classes pay when there are at most this share as many as customers. Measured: 11,717 classes of
+# 50,000 customers (k = 3, whole values -5..24) left HiGHS's count MIP without a plan in 9 s, where
+# the exact solver proved the optimum in 2 s; cell and segment models give a few hundred at most.
+TIED_SHARE = 0.1
 LP_SHARE = 0.3  # of the time left, for the LP of the shadow prices; the MIP has the rest
 FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # the key a row's words are folded into
 _FEASIBLE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,

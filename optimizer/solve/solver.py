@@ -24,9 +24,10 @@ from optimizer.solve.partitions import Progress
 from optimizer.solve.perturbation import degenerate, solve_perturbed
 from optimizer.solve.problem import Problem
 from optimizer.solve.restricted import solve_restricted
-from optimizer.solve.results import SolveResult, better
+from optimizer.solve.results import SolveResult, Termination, better
 
 AUTO_DECOMPOSE_PAIRS = 100_000
+CLASS_SHARE = 0.5  # of the time limit for the count MIP over classes; the per-customer solvers have the rest
 
 
 def chosen_method(problem: Problem, options: SolverOptions) -> Method:
@@ -54,7 +55,12 @@ def solve(problem: Problem | PricedProblem, options: SolverOptions, progress: Pr
     priced = problem if isinstance(problem, PricedProblem) else priced_problem(problem, kept_dtype(options.precision))
     classes = find_classes(priced)
     if classes is not None:
-        return solve_classes(priced, classes, options, None if tie_keys is None else tie_keys())
+        clock = Clock.start(options.time_limit_s)
+        counted = solve_classes(priced, classes, options.model_copy(
+            update={"time_limit_s": CLASS_SHARE * options.time_limit_s}), None if tie_keys is None else tie_keys())
+        if counted.choice is not None or counted.termination is Termination.INFEASIBLE or clock.expired():
+            return counted
+        options = options.model_copy(update={"time_limit_s": clock.allow()})  # no plan: per customer, in the rest
     if isinstance(problem, PricedProblem) or chosen_method(problem, options) is Method.DECOMPOSE:
         if degenerate(priced):
             return _solve_degenerate(priced, options, progress, tie_keys)

@@ -139,6 +139,7 @@ def test_rows_of_whole_numbers_in_thousands_of_classes_are_told_apart() -> None:
                              "weights": np.zeros((0, 1, 6))})
     found = find_classes(priced, most=10_000)
     assert found is not None and found.size == distinct.shape[0] and np.all(found.counts == 2)
+    assert find_classes(priced) is None  # half as many classes as customers: the count MIP would not pay
 
 
 def test_the_elastic_class_lp_prices_a_row_no_plan_meets_at_its_penalty() -> None:

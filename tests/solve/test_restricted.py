@@ -11,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from instances import assert_plan_and_bound, brute_force, medium_problem, per_campaign_costs, random_problem
+from instances import assert_plan_and_bound, brute_force, medium_problem, per_campaign_costs, random_problem, tied
 
+import optimizer.solve.solver as solver_module
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import Problem
 from optimizer.solve.repair import LATE_SECONDS
 from optimizer.solve.restricted import solve_restricted, threshold
-from optimizer.solve.results import Termination
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 from optimizer.solve.solver import solve
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -56,6 +57,8 @@ def test_the_threshold_is_in_the_first_wide_gap_of_the_margins() -> None:
     assert threshold(np.array([0.0, 0.0, 5.0, 9.0]), 0.5) == pytest.approx(2.5)  # half below it
     assert threshold(np.array([0.0, 0.0, 0.0, 5.0, 9.0]), 0.5) is None  # no gap within the share
     assert threshold(np.ones(10), 1.0) is None
+    tied = np.r_[np.zeros(60), np.ones(30), np.full(10, 2.0)]  # more than half tied at the sample prices
+    assert threshold(tied, 0.9) == pytest.approx(0.5)
 
 
 def test_tiny_sparse_integer_instances_match_brute_force() -> None:
@@ -130,3 +133,21 @@ def test_a_short_time_limit_still_ends_with_a_plan_and_its_bound() -> None:
     result = solve(priced, SolverOptions(time_limit_s=0.3))
     assert time.perf_counter() - started < 0.3 + LATE_SECONDS + 1.0
     assert result.objective is not None and result.bound is not None and result.bound >= result.objective
+
+
+def test_a_count_mip_without_a_plan_hands_the_rest_of_the_time_to_the_per_customer_solvers(monkeypatch) -> None:
+    """HiGHS's count MIP over many classes can end without a plan (11,717 classes of 50,000
+    customers did in 9 s); the per-customer solvers then get the time left."""
+    problem = dataclasses.replace(medium_problem(9, n=60), treated_share=np.ones(4))
+    problem = tied(problem, np.full(problem.n_customers, 30))
+    asked = []
+
+    def no_plan(priced, classes, options, keys=None):
+        asked.append(classes.size)
+        return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, None, 0.0, 0.0, "classes", 0)
+
+    monkeypatch.setattr(solver_module, "solve_classes", no_plan)
+    result = solve(problem, SolverOptions(time_limit_s=30))
+    exact = solve_exact(problem, SolverOptions())
+    assert asked == [60] and result.method != "classes" and result.termination is Termination.OPTIMAL
+    assert result.objective == pytest.approx(exact.objective, rel=1e-6)
