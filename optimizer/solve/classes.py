@@ -23,10 +23,10 @@ so on. Which of two interchangeable customers is contacted is then the same ever
 solver's internals, and not the one that happens to come first in the file.
 
 Finding the classes: each row is hashed (each word of its values' and per-customer weights' bits
-folded in by splitmix64's finaliser, optimizer/solve/keys.py; FNV-1a over whole words left the
-low bits of integer-valued floats, all zero, out of the key, and rows of 3.0s and 5.0s collided
-from a few hundred classes on); a hashed sample of SAMPLE customers is looked at first, so that a problem without ties
-costs a few milliseconds; the classes are then checked row by row against their first customer.
+folded in by splitmix64's finaliser, optimizer/solve/keys.py, which every bit of a word moves:
+whole-number floats have all-zero low bits); a hashed sample of SAMPLE customers is looked at
+first, so that a problem without ties costs a few milliseconds; the classes are then checked row
+by row against their first customer.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ SAMPLE = 20_000  # customers whose rows are hashed first, to see whether classes
 # the exact solver proved the optimum in 2 s; cell and segment models give a few hundred at most.
 TIED_SHARE = 0.1
 LP_SHARE = 0.3  # of the time left, for the LP of the shadow prices; the MIP has the rest
-FNV_OFFSET = np.uint64(0xCBF29CE484222325)  # the key a row's words are folded into
+KEY_START = np.uint64(0xCBF29CE484222325)  # the key a row's words are folded into
 _FEASIBLE = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
              highspy.HighsModelStatus.kSolutionLimit, highspy.HighsModelStatus.kInterrupt)
 
@@ -114,7 +114,7 @@ def _row_keys(
     out = np.empty(rows.size, dtype=np.uint64)
     for t in range(rows.size):
         i = rows[t]
-        key = FNV_OFFSET
+        key = KEY_START
         for j in range(value.shape[1]):
             key = mix(key ^ np.uint64(value[i, j]))
         for q in range(weights.shape[0]):
@@ -141,16 +141,17 @@ def _rows_match(value: NDArray[Any], weights: NDArray[Any], members: NDArray[np.
 
 
 def solve_classes(priced: PricedProblem, classes: Classes, options: SolverOptions,
-                  tie_keys: NDArray[np.uint64] | None = None) -> SolveResult:
+                  tie_keys: NDArray[np.uint64] | None = None, with_lp: bool = True) -> SolveResult:
     """Proven-optimal plan of ``priced`` over its classes (or the best within the time limit, with
-    its bound): the LP for the shadow prices, the MIP over integer counts for the plan, handed out
-    within each class in the order of ``tie_keys`` (module docstring)."""
+    its bound): the LP for the shadow prices (unless ``with_lp`` is False: the caller has them),
+    the MIP over integer counts for the plan, handed out within each class in the order of
+    ``tie_keys`` (module docstring)."""
     clock = Clock.start(options.time_limit_s)
     problem = class_problem(priced, classes)
     customers, campaigns = problem.candidate_pairs()
     model = _count_model(problem, classes.counts, customers, campaigns)
     build = clock.elapsed()
-    prices, lp_bound = _lp_prices(model, len(problem.rows), clock)
+    prices, lp_bound = _lp_prices(model, len(problem.rows), clock) if with_lp else (None, np.inf)
     counts, objective, bound, termination = _integer_counts(model, options, clock)
     least = min(np.inf if bound is None else bound, lp_bound)  # the LP optimum bounds every plan too
     known = float(least) if np.isfinite(least) else None  # without one the plan is not proven, whatever it is
@@ -182,7 +183,8 @@ def class_prices(priced: PricedProblem, classes: Classes, penalties: NDArray[np.
     customers, campaigns = problem.candidate_pairs()
     model = _count_model(problem, classes.counts, customers, campaigns)
     m, pairs = len(problem.rows), model.cost.size
-    slack = sp.csr_matrix(np.vstack([np.zeros((model.matrix.shape[0] - m, 2 * m)), np.hstack([np.eye(m), -np.eye(m)])]))
+    identity = sp.identity(m, format="csr")
+    slack = sp.vstack([sp.csr_matrix((model.matrix.shape[0] - m, 2 * m)), sp.hstack([identity, -identity])])
     elastic = _CountModel(np.r_[model.cost, -penalties, -penalties], np.r_[model.upper, np.full(2 * m, np.inf)],
                           sp.hstack([model.matrix, slack]).tocsr(), model.row_lower, model.row_upper)
     highs = highs_model(elastic.cost, np.zeros(elastic.cost.size), elastic.upper, elastic.matrix, elastic.row_lower,

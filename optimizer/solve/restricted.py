@@ -64,12 +64,16 @@ MOST_SHARE = 0.9
 WIDE = 0.9  # the first gap of at least this share of the widest is taken (integer margins: 0 | 1 | 2 …)
 MOST_CANDIDATES = 4_000_000  # candidates at most (their rows go to the driver: 320 MB at 20 campaigns)
 MAX_ROUNDS = 30
+# A row's first penalty is twice its start price (at least 1e-6 of its cap), raised PENALTY_RISE
+# times a round that breaks it, up to PRICE_CAP × its price scale, which no plan pays (as the
+# decomposition's master does: optimizer/solve/master.py).
 PENALTY_RISE = 4.0
+PRICE_CAP = 1e4
+MOVE_TOLERANCE = 1e-9  # regret, relative to the largest price, below which a held customer does not move
 # The share of the time limit the price loop may take: the rest is for the class MIP and, should
 # it not prove its plan, the perturbed decomposition. Measured on integer 10^7 × 20 under 10 s: 0.5
 # stopped the loop before its one round ended (the decomposition then: gap 2.6e-3), 0.75 proved the
-# plan in 7.6 s; 10^6 × 20 under 1 s: the loop had one round of two, its plan 6.31 M against the
-# decomposition's repaired 6.82 M, which is kept (1.4 s, gap 1.6e-2; 0.9 s before this module).
+# plan in 7.6 s. (Limits too short for the loop skip it: optimizer/solve/solver.py, RESTRICTED_PASSES.)
 PRICING_SHARE = 0.75
 # Of the time left, the share a class MIP may take: the rest is the perturbed decomposition's, should
 # the MIP not prove its plan (measured: 1,483 classes of values in steps of 0.1 under competing
@@ -98,7 +102,7 @@ class Restriction:
 
 
 @dataclass(frozen=True)
-class Round:
+class PricedRound:
     """One round: its restriction and restricted problem (classes, the held customers' value), the
     duals λ priced out over everyone (L(λ), and the lowest L of all rounds), and t (None unless
     nobody moves at λ)."""
@@ -120,7 +124,7 @@ def solve_restricted(priced: PricedProblem, options: SolverOptions, progress: Pr
     time is too short for the price loop (PRICING_SHARE of the limit)."""
     clock = Clock.start(options.time_limit_s)
     customers = Customers(priced, progress)
-    if customers.coefficients is None:
+    if customers.coefficients is None or customers.n == 0:
         return None
     pricing = clock.reserving((1.0 - PRICING_SHARE) * clock.limit)
     sampled = sample_prices(customers, options.mip_gap, pricing)
@@ -132,21 +136,24 @@ def solve_restricted(priced: PricedProblem, options: SolverOptions, progress: Pr
     keys = None if tie_keys is None else tie_keys()
     at_prices = min(last.lagrangian, audience_bound_at(customers, last.prices, last.lagrangian, clock))
     result = _plan(customers, last, at_prices, options, clock, keys)
+    if result is None:  # no plan in the time the MIP had: the bound still holds for the perturbed path's plan
+        return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, min(last.lowest, at_prices), 0.0,
+                           clock.elapsed(), "restricted classes", 0, shadow_prices=last.prices)
     for _ in range(WIDENINGS):
         reach = _reach(result, last, at_prices, options.mip_gap, clock)
         widened = None if reach is None else _widened(customers, last, reach)
         found = None if widened is None else _plan(customers, widened, at_prices, options, clock, keys)
-        if widened is None or found is None or result is None:
+        if widened is None or found is None:
             break
         last, result = widened, better(result, found)
-    return None if result is None else replace(result, solve_seconds=clock.elapsed()).settled(options.mip_gap)
+    stopped = Termination.TIME_LIMIT if clock.expired() else Termination.STALLED  # rounds or widenings used up
+    return replace(result, termination=stopped, solve_seconds=clock.elapsed()).settled(options.mip_gap)
 
 
-def _reach(result: SolveResult | None, last: Round, at_prices: float, mip_gap: float, clock: Clock) -> float | None:
+def _reach(result: SolveResult, last: PricedRound, at_prices: float, mip_gap: float, clock: Clock) -> float | None:
     """B - z: how far a widening must reach for t to prove the plan z; None when a widening cannot
     help (no plan, proven, out of time, t unknown, or t already at least B - z)."""
-    if result is None or result.objective is None or result.proven(mip_gap) or clock.expired() \
-            or last.least_move is None:
+    if result.objective is None or result.proven(mip_gap) or clock.expired() or last.least_move is None:
         return None
     reach = at_prices - result.objective
     return reach if reach > last.least_move else None
@@ -189,12 +196,12 @@ def _campaign_prices(customers: Customers, prices: NDArray[np.float64]) -> NDArr
     return np.asarray(prices @ customers.coefficients, dtype=np.float64)
 
 
-def _price_loop(customers: Customers, restriction: Restriction | None, clock: Clock) -> Round | None:
+def _price_loop(customers: Customers, restriction: Restriction | None, clock: Clock) -> PricedRound | None:
     """Column generation (module docstring) until nobody moves and no row is broken, MAX_ROUNDS, or
     the time is up; the last round solved (None: no LP optimum in time, or too many classes). Rows
     the held customers leave no plan for are broken at a penalty, PENALTY_RISE times higher each
     round that breaks them, up to what no plan pays (1e4 × the price scale)."""
-    last, cap = None, 1e4 * customers.price_scale
+    last, cap = None, PRICE_CAP * customers.price_scale
     penalties = None if restriction is None else np.maximum(2.0 * np.abs(restriction.start), 1e-6 * cap)
     took = 0.0  # the last round's seconds: a round is not begun in less time than that
     for _ in range(MAX_ROUNDS):
@@ -212,7 +219,7 @@ def _price_loop(customers: Customers, restriction: Restriction | None, clock: Cl
         movers, lagrangian = np.sort(moved.movers), moved.totals.value + float(prices @ customers.rhs)
         lost = _least_lost(restriction.rows.value, _campaign_prices(customers, prices), restriction.keep)
         settled = movers.size == 0 and lost >= 0 and duals.broken.size == 0
-        last = Round(restriction, kept, classes, held.value, prices, lagrangian,
+        last = PricedRound(restriction, kept, classes, held.value, prices, lagrangian,
                      min(lagrangian, np.inf if last is None else last.lowest),
                      min(moved.least_outside, lost) if settled else None)
         customers.standing("restricted LP", None, last.lowest)
@@ -235,7 +242,7 @@ def _kept_near(customers: Customers, restriction: Restriction, prices: NDArray[n
     return replace(restriction, keep=keep)
 
 
-def _widened(customers: Customers, last: Round, reach: float) -> Round | None:
+def _widened(customers: Customers, last: PricedRound, reach: float) -> PricedRound | None:
     """``last`` with every move within ``reach`` of being chosen at its prices in the restriction:
     held customers of margin at most ``reach`` join, candidates keep their options within it; t is
     then at least ``reach`` (None past MOST_CANDIDATES or CLASS_LIMIT)."""
@@ -265,7 +272,7 @@ def _held_part(customers: Customers, restriction: Restriction) -> tuple[parts.To
 def _moves(customers: Customers, restriction: Restriction, prices: NDArray[np.float64]) -> parts.Round:
     """One pass at ``prices``: L(prices) (its totals), the held customers whose best beats their held
     choice, and the least margin of the held customers who stay (partitions.price_round)."""
-    least = 1e-9 * max(1.0, float(np.abs(prices).max(initial=0.0)))
+    least = MOVE_TOLERANCE * max(1.0, float(np.abs(prices).max(initial=0.0)))
     return reduce(add, customers.map(parts.price_round, restriction.start, prices, restriction.candidates,
                                      MOST_CANDIDATES, least, stage="pass"))
 
@@ -291,7 +298,7 @@ def _joined(customers: Customers, restriction: Restriction, movers: NDArray[np.i
                    keep=np.concatenate([restriction.keep, keep])[order])
 
 
-def _plan(customers: Customers, last: Round, at_prices: float, options: SolverOptions, clock: Clock,
+def _plan(customers: Customers, last: PricedRound, at_prices: float, options: SolverOptions, clock: Clock,
           tie_keys: NDArray[np.uint64] | None) -> SolveResult | None:
     """The restricted MIP's plan for all customers and its bound (module docstring), B =
     ``at_prices`` the bound at the round's prices."""
@@ -300,7 +307,7 @@ def _plan(customers: Customers, last: Round, at_prices: float, options: SolverOp
     reduced_gap = options.mip_gap * max(1.0, abs(bound)) / max(1.0, abs(bound - last.held_value))
     part = solve_classes(last.kept, last.classes, options.model_copy(
         update={"time_limit_s": clock.allow(MIP_SHARE * clock.remaining()), "mip_gap": reduced_gap}),
-        None if tie_keys is None else tie_keys[restriction.candidates])
+        None if tie_keys is None else tie_keys[restriction.candidates], with_lp=False)
     if part.choice is None:
         return None
     value = reduce(add, customers.map(parts.plan_totals, restriction.start, restriction.candidates, part.choice,
