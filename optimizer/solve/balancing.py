@@ -4,7 +4,8 @@ For prices λ on the coupling rows, L(λ) = Σ_i max(0, max_j v_ij − λ·a_ij)
 plan (optimizer/solve/lagrangian.py). The prices that minimise it are found here, by passes only:
 
 1. **Warm start.** λ = the row duals of the LP over a hashed sample of about SAMPLE customers,
-   every limit scaled by sample/n (HiGHS).
+   every limit scaled by sample/n (HiGHS); where a >= row has a price, those of a second LP over
+   about REFINED customers, each over its REFINED_COLUMNS best campaigns at the first prices.
 2. **Balancing.** Each pass collects, per row, a histogram of the price moves at which customers
    switch from their best to their runner-up (``Breakpoints``); every row's price moves to where
    its lhs is expected to meet its limit, all rows at once, damped by half when L(λ) rises, until
