@@ -118,13 +118,15 @@ def _audience_model(
     return highs
 
 
-def audience_bound_at(customers: Customers, prices: NDArray[np.float64], lagrangian: float, clock: Clock) -> float:
+def audience_bound_at(customers: Customers, prices: NDArray[np.float64], lagrangian: float, clock: Clock,
+                      eligible: NDArray[np.number[Any]] | None = None) -> float:
     """The bound at row prices λ of all ``customers``, given L(λ) (``lagrangian``): Φ(μ) = L(λ) - λ·b,
-    μ = Aᵀλ; the eligible counts N_j take one map over the customers."""
+    μ = Aᵀλ; the eligible counts N_j (unless given: a screening pass counts them) take one map."""
     coefficients = customers.coefficients
     if coefficients is None:
         raise TypeError("the audience-size bound needs one coefficient per campaign in every row")
-    eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
+    if eligible is None:
+        eligible = reduce(add, customers.map(parts.eligible_counts, stage="audiences"))
     customer_total = lagrangian - float(prices @ customers.rhs)
     return audience_bound(customers.rows, coefficients, prices @ coefficients, customer_total, eligible,
                           customers.n, clock.allow(AUDIENCE_LIMIT_S))

@@ -52,10 +52,9 @@ from optimizer.solve.audiences import audience_bound_at
 from optimizer.solve.balancing import MARGINS, sample_prices, signed_prices
 from optimizer.solve.classes import CLASS_LIMIT, Classes, class_prices, find_classes, solve_classes
 from optimizer.solve.clock import Clock
-from optimizer.solve.lagrangian import PricedProblem, price_out
+from optimizer.solve.lagrangian import PricedProblem, plan_sums, price_out
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
-from optimizer.solve.problem import NO_CAMPAIGN
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination, better
 
 # The threshold keeps at most this share of the sampled customers below it (measured: at 2M × 20
@@ -85,13 +84,17 @@ WIDENINGS = 3  # restrictions widened at most, to prove a plan that moves no hel
 @dataclass(frozen=True)
 class Restriction:
     """The held customers' prices ``start`` (each holds its best there), the candidates (sorted
-    global indices), their full rows and the options each keeps (``keep``, candidates × k), and T."""
+    global indices), their full rows and the options each keeps (``keep``, candidates × k), T,
+    the held customers' value V and row use U, and each campaign's eligible customers."""
 
     start: NDArray[np.float64]
     candidates: NDArray[np.intp]
     rows: PricedProblem
     keep: NDArray[np.bool_]
     below: float
+    held_value: float
+    held_usage: NDArray[np.float64]
+    eligible: NDArray[np.float64]
 
     def kept(self, limits: NDArray[np.float64]) -> PricedProblem:
         """The candidates' kept rows (lost options -inf), named by position, under ``limits``."""
@@ -134,7 +137,8 @@ def solve_restricted(priced: PricedProblem, options: SolverOptions, progress: Pr
     if last is None:
         return None
     keys = None if tie_keys is None else tie_keys()
-    at_prices = min(last.lagrangian, audience_bound_at(customers, last.prices, last.lagrangian, clock))
+    at_prices = min(last.lagrangian, audience_bound_at(customers, last.prices, last.lagrangian, clock,
+                                                       last.restriction.eligible))
     result = _plan(customers, last, at_prices, options, clock, keys)
     if result is None:  # no plan in the time the MIP had: the bound still holds for the perturbed path's plan
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, min(last.lowest, at_prices), 0.0,
@@ -179,14 +183,13 @@ def _restriction(customers: Customers, prices: NDArray[np.float64]) -> Restricti
     below = threshold(np.sort(price_out(sample, prices).margin), min(MOST_SHARE, MOST_CANDIDATES / customers.n))
     if below is None:
         return None
-    screen = reduce(add, customers.map(parts.screening_totals, prices, below, stage="screen"))
-    candidates = np.sort(screen.candidates)
-    if candidates.size > MOST_CANDIDATES:
+    screen = screening.screen(customers, prices, below)  # the held customers' V and U come with it
+    if screen.candidates.size > MOST_CANDIDATES:
         return None
-    rows = customers.gather(candidates, keep_dtype=True)
-    keep = np.zeros(rows.value.shape, dtype=bool)
-    _widen(rows.value, _campaign_prices(customers, prices), below, keep)
-    return Restriction(prices, candidates, rows, keep, below)
+    keep = np.zeros(screen.reduced.value.shape, dtype=bool)
+    _widen(screen.reduced.value, _campaign_prices(customers, prices), below, keep)
+    return Restriction(prices, screen.candidates, screen.reduced, keep, below, screen.fixed_value,
+                       screen.fixed_usage, screen.eligible)
 
 
 def _campaign_prices(customers: Customers, prices: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -208,8 +211,7 @@ def _price_loop(customers: Customers, restriction: Restriction | None, clock: Cl
         if restriction is None or penalties is None or clock.remaining() <= took:
             break
         started = clock.elapsed()
-        held, limits = _held_part(customers, restriction)
-        kept = restriction.kept(limits)
+        kept = restriction.kept(_limits(customers, restriction))
         classes = find_classes(kept, CLASS_LIMIT)
         duals = None if classes is None else class_prices(kept, classes, penalties, clock)
         if classes is None or duals is None:
@@ -219,7 +221,7 @@ def _price_loop(customers: Customers, restriction: Restriction | None, clock: Cl
         movers, lagrangian = np.sort(moved.movers), moved.totals.value + float(prices @ customers.rhs)
         lost = _least_lost(restriction.rows.value, _campaign_prices(customers, prices), restriction.keep)
         settled = movers.size == 0 and lost >= 0 and duals.broken.size == 0
-        last = PricedRound(restriction, kept, classes, held.value, prices, lagrangian,
+        last = PricedRound(restriction, kept, classes, restriction.held_value, prices, lagrangian,
                      min(lagrangian, np.inf if last is None else last.lowest),
                      min(moved.least_outside, lost) if settled else None)
         customers.standing("restricted LP", None, last.lowest)
@@ -252,21 +254,18 @@ def _widened(customers: Customers, last: PricedRound, reach: float) -> PricedRou
                           np.sort(near.customers), last.prices, reach)
     if restriction is None:
         return None
-    held, limits = _held_part(customers, restriction)
-    kept = restriction.kept(limits)
+    kept = restriction.kept(_limits(customers, restriction))
     classes = find_classes(kept, CLASS_LIMIT)
     if classes is None:
         return None
     lost = _least_lost(restriction.rows.value, _campaign_prices(customers, last.prices), restriction.keep)
-    return replace(last, restriction=restriction, kept=kept, classes=classes, held_value=held.value,
+    return replace(last, restriction=restriction, kept=kept, classes=classes, held_value=restriction.held_value,
                    least_move=min(reach, lost))
 
 
-def _held_part(customers: Customers, restriction: Restriction) -> tuple[parts.Totals, NDArray[np.float64]]:
-    """The held customers' totals and the limits they leave the candidates, b - U."""
-    held = reduce(add, customers.map(parts.plan_totals, restriction.start, restriction.candidates,
-                                     np.full(restriction.candidates.size, NO_CAMPAIGN), stage="fixed"))
-    return held, screening.settled(customers.rhs - customers.usage(held))
+def _limits(customers: Customers, restriction: Restriction) -> NDArray[np.float64]:
+    """The limits the held customers leave the candidates, b - U."""
+    return screening.settled(customers.rhs - restriction.held_usage)
 
 
 def _moves(customers: Customers, restriction: Restriction, prices: NDArray[np.float64]) -> parts.Round:
@@ -287,6 +286,7 @@ def _joined(customers: Customers, restriction: Restriction, movers: NDArray[np.i
     if restriction.candidates.size + movers.size > MOST_CANDIDATES:
         return None
     joining = customers.gather(movers, keep_dtype=True)
+    value, weight_sums, counts = plan_sums(joining, price_out(joining, restriction.start).choice)  # what they held
     keep = np.zeros(joining.value.shape, dtype=bool)
     _widen(joining.value, _campaign_prices(customers, restriction.start), 0.0, keep)
     _widen(joining.value, _campaign_prices(customers, prices), below, keep)
@@ -295,7 +295,8 @@ def _joined(customers: Customers, restriction: Restriction, movers: NDArray[np.i
     rows = replace(restriction.rows, customer_ids=candidates[order],
                    value=np.concatenate([restriction.rows.value, joining.value])[order])
     return replace(restriction, candidates=candidates[order], rows=rows,
-                   keep=np.concatenate([restriction.keep, keep])[order])
+                   keep=np.concatenate([restriction.keep, keep])[order], held_value=restriction.held_value - value,
+                   held_usage=restriction.held_usage - joining.row_usage(weight_sums, counts))
 
 
 def _plan(customers: Customers, last: PricedRound, at_prices: float, options: SolverOptions, clock: Clock,
