@@ -93,6 +93,19 @@ def find_classes(priced: PricedProblem, most: int | None = None) -> Classes | No
     return Classes(members.astype(np.intp), first.astype(np.intp), counts.astype(np.int64))
 
 
+def kept_classes(value: NDArray[Any], keep: NDArray[np.bool_], most: int) -> Classes | None:
+    """The classes of customers whose kept rows are equal (``value`` where ``keep``, -inf elsewhere),
+    found without writing those rows out (a 2.8M × 20 copy cost 0.9 s of fresh memory), when there
+    are at most ``most``: the rows of restricted classes (optimizer/solve/restricted.py), whose
+    weights are one per campaign, so the values alone tell customers apart."""
+    keys = _kept_keys(value, keep)
+    _, first, members, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
+    members, first = members.astype(np.intp), first.astype(np.intp)
+    if first.size > most or not _kept_rows_match(value, keep, members, first):
+        return None
+    return Classes(members, first, counts.astype(np.int64))
+
+
 def row_keys(priced: PricedProblem, rows: NDArray[np.integer[Any]]) -> NDArray[np.uint64]:
     """A 64-bit key of each given customer's row: equal rows, equal keys."""
     return _row_keys(*_bits(priced), rows.astype(np.int64))
@@ -137,6 +150,33 @@ def _rows_match(value: NDArray[Any], weights: NDArray[Any], members: NDArray[np.
             for j in range(weights.shape[2]):
                 if weights[q, i, j] != weights[q, f, j]:
                     return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _kept_keys(value: NDArray[Any], keep: NDArray[np.bool_]) -> NDArray[np.uint64]:  # pragma: no cover
+    """_row_keys' folding of each customer's kept row, read as float64 (a lost option as -inf)."""
+    out = np.empty(value.shape[0], dtype=np.uint64)
+    word = np.empty(1, dtype=np.float64)
+    bits = word.view(np.uint64)
+    for i in range(value.shape[0]):
+        key = KEY_START
+        for j in range(value.shape[1]):
+            word[0] = np.float64(value[i, j]) if keep[i, j] else -np.inf
+            key = mix(key ^ bits[0])
+        out[i] = key
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _kept_rows_match(value: NDArray[Any], keep: NDArray[np.bool_], members: NDArray[np.intp],
+                     first: NDArray[np.intp]) -> bool:  # pragma: no cover
+    """Every customer's kept row equals its class's first customer's."""
+    for i in range(value.shape[0]):
+        f = first[members[i]]
+        for j in range(value.shape[1]):
+            if keep[i, j] != keep[f, j] or keep[i, j] and value[i, j] != value[f, j]:
+                return False
     return True
 
 

@@ -50,9 +50,8 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts, screening
 from optimizer.solve.audiences import audience_bound_at
 from optimizer.solve.balancing import MARGINS, sample_prices, signed_prices
-from optimizer.solve.classes import CLASS_LIMIT, KEY_START, Classes, class_prices, solve_classes
+from optimizer.solve.classes import CLASS_LIMIT, Classes, class_prices, kept_classes, solve_classes
 from optimizer.solve.clock import Clock
-from optimizer.solve.keys import mix
 from optimizer.solve.lagrangian import PricedProblem, plan_sums, price_out
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
@@ -98,31 +97,26 @@ class Restriction:
     eligible: NDArray[np.float64]
 
     def classes(self, limits: NDArray[np.float64]) -> tuple[PricedProblem, Classes] | None:
-        """The classes of candidates whose kept rows (lost options -inf) are equal, found without
-        writing those rows out (a 2.8M × 20 copy cost 0.9 s of fresh memory): one kept row per
+        """The classes of candidates whose kept rows (lost options -inf) are equal: one kept row per
         class as the class problem under ``limits``, and the classes over it (None past CLASS_LIMIT)."""
-        keys = _kept_keys(self.rows.value, self.keep)
-        _, first, members, counts = np.unique(keys, return_index=True, return_inverse=True, return_counts=True)
-        members = members.astype(np.intp)
-        if first.size > CLASS_LIMIT or not _kept_rows_match(self.rows.value, self.keep, members, first):
+        classes = kept_classes(self.rows.value, self.keep, CLASS_LIMIT)
+        if classes is None:
             return None
-        value = np.empty((first.size, self.rows.value.shape[1]), dtype=self.rows.value.dtype)
-        _kept_values(self.rows.value[first], self.keep[first], value)
+        first = self.rows.value[classes.first]
+        value = np.where(self.keep[classes.first], first, first.dtype.type(-np.inf))
         rows = tuple(replace(row, rhs=float(b)) for row, b in zip(self.rows.rows, limits))
-        representatives = replace(self.rows, customer_ids=np.arange(first.size), value=value, rows=rows)
-        return representatives, Classes(members, np.arange(first.size, dtype=np.intp), counts.astype(np.int64))
+        representatives = replace(self.rows, customer_ids=np.arange(classes.size), value=value, rows=rows)
+        return representatives, replace(classes, first=np.arange(classes.size, dtype=np.intp))
 
 
 @dataclass(frozen=True)
 class PricedRound:
-    """One round: its restriction and restricted problem (classes, the held customers' value), the
-    duals λ priced out over everyone (L(λ), and the lowest L of all rounds), and t (None unless
-    nobody moves at λ)."""
+    """One round: its restriction and restricted problem (its classes), the duals λ priced out over
+    everyone (L(λ), and the lowest L of all rounds), and t (None unless nobody moves at λ)."""
 
     restriction: Restriction
     kept: PricedProblem
     classes: Classes
-    held_value: float
     prices: NDArray[np.float64]
     lagrangian: float
     lowest: float
@@ -213,11 +207,13 @@ def _price_loop(customers: Customers, restriction: Restriction | None, clock: Cl
     the time is up; the last round solved (None: no LP optimum in time, or too many classes). Rows
     the held customers leave no plan for are broken at a penalty, PENALTY_RISE times higher each
     round that breaks them, up to what no plan pays (1e4 × the price scale)."""
+    if restriction is None:
+        return None
     last, cap = None, PRICE_CAP * customers.price_scale
-    penalties = None if restriction is None else np.maximum(2.0 * np.abs(restriction.start), 1e-6 * cap)
+    penalties = np.maximum(2.0 * np.abs(restriction.start), 1e-6 * cap)
     took = 0.0  # the last round's seconds: a round is not begun in less time than that
     for _ in range(MAX_ROUNDS):
-        if restriction is None or penalties is None or clock.remaining() <= took:
+        if restriction is None or clock.remaining() <= took:
             break
         started = clock.elapsed()
         found = restriction.classes(_limits(customers, restriction))
@@ -230,9 +226,9 @@ def _price_loop(customers: Customers, restriction: Restriction | None, clock: Cl
         movers, lagrangian = np.sort(moved.movers), moved.totals.value + float(prices @ customers.rhs)
         lost = _least_lost(restriction.rows.value, _campaign_prices(customers, prices), restriction.keep)
         settled = movers.size == 0 and lost >= 0 and duals.broken.size == 0
-        last = PricedRound(restriction, kept, classes, restriction.held_value, prices, lagrangian,
-                     min(lagrangian, np.inf if last is None else last.lowest),
-                     min(moved.least_outside, lost) if settled else None)
+        last = PricedRound(restriction, kept, classes, prices, lagrangian,
+                           min(lagrangian, np.inf if last is None else last.lowest),
+                           min(moved.least_outside, lost) if settled else None)
         customers.standing("restricted LP", None, last.lowest)
         if settled:
             break
@@ -268,8 +264,7 @@ def _widened(customers: Customers, last: PricedRound, reach: float) -> PricedRou
         return None
     kept, classes = found
     lost = _least_lost(restriction.rows.value, _campaign_prices(customers, last.prices), restriction.keep)
-    return replace(last, restriction=restriction, kept=kept, classes=classes, held_value=restriction.held_value,
-                   least_move=min(reach, lost))
+    return replace(last, restriction=restriction, kept=kept, classes=classes, least_move=min(reach, lost))
 
 
 def _limits(customers: Customers, restriction: Restriction) -> NDArray[np.float64]:
@@ -314,58 +309,22 @@ def _plan(customers: Customers, last: PricedRound, at_prices: float, options: So
     ``at_prices`` the bound at the round's prices."""
     restriction = last.restriction
     bound = min(last.lowest, at_prices)
-    reduced_gap = options.mip_gap * max(1.0, abs(bound)) / max(1.0, abs(bound - last.held_value))
+    reduced_gap = options.mip_gap * max(1.0, abs(bound)) / max(1.0, abs(bound - restriction.held_value))
     part = solve_classes(last.kept, last.classes, options.model_copy(
         update={"time_limit_s": clock.allow(MIP_SHARE * clock.remaining()), "mip_gap": reduced_gap}),
         None if tie_keys is None else tie_keys[restriction.candidates], with_lp=False)
     if part.choice is None:
         return None
-    value = reduce(add, customers.map(parts.plan_totals, restriction.start, restriction.candidates, part.choice,
-                                      stage="plan")).value
     choice = np.concatenate(customers.map(parts.partition_plan, restriction.start, restriction.candidates,
                                           part.choice, stage="plan"))
+    value, _, _ = plan_sums(customers.priced, choice)
     if last.least_move is not None and part.bound is not None:
-        bound = min(bound, max(last.held_value + part.bound, at_prices - last.least_move))
+        bound = min(bound, max(restriction.held_value + part.bound, at_prices - last.least_move))
     customers.standing("restricted classes", value, max(bound, value))
     result = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, choice, value, max(bound, value),
                          part.build_seconds, clock.elapsed() - part.build_seconds, "restricted classes",
                          part.candidate_pairs, shadow_prices=last.prices)
     return result.settled(options.mip_gap)
-
-
-@numba.njit(cache=True, nogil=True)
-def _kept_values(value: NDArray[Any], keep: NDArray[np.bool_], out: NDArray[Any]) -> None:  # pragma: no cover
-    """out = value where kept, -inf elsewhere (one pass; numpy's where took 0.6 s on 2.8M × 20)."""
-    for i in range(value.shape[0]):
-        for j in range(value.shape[1]):
-            out[i, j] = value[i, j] if keep[i, j] else -np.inf
-
-
-@numba.njit(cache=True, nogil=True)
-def _kept_keys(value: NDArray[Any], keep: NDArray[np.bool_]) -> NDArray[np.uint64]:  # pragma: no cover
-    """A 64-bit key of each customer's kept row (classes.row_keys' folding; a lost option counts as -inf)."""
-    out = np.empty(value.shape[0], dtype=np.uint64)
-    word = np.empty(1, dtype=np.float64)
-    bits = word.view(np.uint64)
-    for i in range(value.shape[0]):
-        key = KEY_START
-        for j in range(value.shape[1]):
-            word[0] = np.float64(value[i, j]) if keep[i, j] else -np.inf
-            key = mix(key ^ bits[0])
-        out[i] = key
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def _kept_rows_match(value: NDArray[Any], keep: NDArray[np.bool_], members: NDArray[np.intp],
-                     first: NDArray[np.intp]) -> bool:  # pragma: no cover
-    """Every customer's kept row equals its class's first customer's."""
-    for i in range(value.shape[0]):
-        f = first[members[i]]
-        for j in range(value.shape[1]):
-            if keep[i, j] != keep[f, j] or keep[i, j] and value[i, j] != value[f, j]:
-                return False
-    return True
 
 
 @numba.njit(cache=True, nogil=True)

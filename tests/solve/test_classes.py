@@ -154,3 +154,14 @@ def test_the_elastic_class_lp_prices_a_row_no_plan_meets_at_its_penalty() -> Non
     assert priced_rows is not None and 2 in priced_rows.broken
     assert priced_rows.prices[2] == pytest.approx(-7.0)
     assert np.all(np.abs(priced_rows.prices) <= penalties + 1e-9)
+
+
+def test_kept_rows_are_classed_by_the_options_kept_and_their_values_alone() -> None:
+    """Customers 0 and 1 differ only in an option neither keeps; 2 keeps the same options with
+    another value; 3 keeps one option more: three classes."""
+    value = np.array([[3.0, 5.0, 1.0], [3.0, 5.0, 8.0], [3.0, 4.0, 1.0], [3.0, 5.0, 1.0]], dtype=np.float32)
+    keep = np.array([[True, True, False], [True, True, False], [True, True, False], [True, True, True]])
+    found = classes.kept_classes(value, keep, most=10)
+    assert found is not None and found.size == 3
+    assert found.members[0] == found.members[1] and len({*found.members[[0, 2, 3]]}) == 3
+    assert classes.kept_classes(value, keep, most=2) is None

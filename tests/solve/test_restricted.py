@@ -11,7 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from instances import assert_plan_and_bound, brute_force, medium_problem, per_campaign_costs, random_problem, tied
+from instances import (
+    Standings,
+    assert_plan_and_bound,
+    brute_force,
+    medium_problem,
+    per_campaign_costs,
+    random_problem,
+    tied,
+)
 
 import optimizer.solve.solver as solver_module
 from optimizer.solve.exact import solve_exact
@@ -35,19 +43,6 @@ def sparse_integers(problem: Problem, rng: np.random.Generator) -> Problem:
     costs = per_campaign_costs(problem, rng)
     value = rng.choice(LEVELS, size=costs.pair_value.shape)
     return dataclasses.replace(costs, pair_value=value, treated_share=np.ones(costs.n_campaigns))
-
-
-class Phases:
-    """Records the phases a solve reports (partitions.Progress)."""
-
-    def __init__(self) -> None:
-        self.phases: list[str] = []
-
-    def __call__(self, stage: str, done: int, customers: int) -> None:
-        pass
-
-    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
-        self.phases.append(phase)
 
 
 def test_the_threshold_is_in_the_first_wide_gap_of_the_margins() -> None:
@@ -108,25 +103,25 @@ def test_medium_sparse_integer_instances_match_the_exact_solver(seed: int) -> No
     margin of a move out of the restriction was above the plan by more than the gap)."""
     rng = np.random.default_rng(seed)
     problem = sparse_integers(medium_problem(seed, n=3_000, k=5), rng)
-    phases = Phases()
-    result = solve_restricted(priced_problem(problem), SolverOptions(), phases)
+    watcher = Standings()
+    result = solve_restricted(priced_problem(problem), SolverOptions(), watcher)
     exact = solve_exact(problem, SolverOptions())
     assert result is not None and result.termination is Termination.OPTIMAL
     assert exact.termination is Termination.OPTIMAL
     assert_plan_and_bound(problem, result, exact.objective)
     assert result.objective == pytest.approx(exact.objective, rel=1e-6)
-    assert seed != 33 or phases.phases.count("restricted classes") == 2
+    assert seed != 33 or [phase for phase, _, _ in watcher.told].count("restricted classes") == 2
 
 
 def test_the_bench_sparse_integer_kind_is_proven_by_column_generation() -> None:
     """100,000 × 10 of bench/instances.py's integer kind: the sample prices leave a restriction
     whose rows the held customers break, so the loop prices them and moves customers in (two
     restricted LPs); the optimum the perturbed decomposition proves too (548,076)."""
-    phases = Phases()
-    result = solve(generate(100_000, 10, 2026, "integer"), SolverOptions(), phases)
+    watcher = Standings()
+    result = solve(generate(100_000, 10, 2026, "integer"), SolverOptions(), watcher)
     assert result.method == "restricted classes" and result.termination is Termination.OPTIMAL
     assert result.objective == pytest.approx(548_076.0) and result.gap == 0.0
-    assert phases.phases.count("restricted LP") >= 2
+    assert [phase for phase, _, _ in watcher.told].count("restricted LP") >= 2
 
 
 def test_interchangeable_customers_get_their_campaigns_in_the_order_of_their_tie_keys() -> None:
