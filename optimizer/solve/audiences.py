@@ -57,6 +57,16 @@ def audience_bound(
                                                     time_limit)
 
 
+def audiences_exist(
+    rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], eligible: NDArray[np.number[Any]],
+    n_customers: int, time_limit: float = AUDIENCE_LIMIT_S,
+) -> bool:
+    """Whether some integer audience sizes meet every row (0 <= n_j <= N_j, Σ_j n_j <= n): when
+    none do, no plan exists (h(0) = -inf). A stop at the time limit answers True."""
+    return _largest_audience_value(rows, coefficients, np.zeros(coefficients.shape[1]), eligible, n_customers,
+                                   time_limit) > -np.inf
+
+
 def _largest_audience_value(
     rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], campaign_prices: NDArray[np.float64],
     eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,

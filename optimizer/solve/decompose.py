@@ -157,11 +157,15 @@ class Screened:
 
 def _decompose_screened(customers: Customers, sampled: SampledPrices, options: SolverOptions, clock: Clock) -> Screened:
     """optimizer/solve/screening.py: one pass over everyone, steps 2-5 on the candidates. No result when
-    the reduced problem's prices leave the region, it has no plan, or its proven plan is not proven
-    for all (the fixed customers' least margin is below L - z)."""
+    the reduced problem's prices leave the region, it has no plan (at once when its audience sizes
+    cannot meet its limits), or its proven plan is not proven for all (the fixed customers' least
+    margin is below L - z)."""
     if sampled.margins is None:
         raise TypeError("screening needs the sampled margins (see screening.applies)")
     screen = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
+    if not screen.meetable(clock.allow(AUDIENCE_LIMIT_S)):
+        customers.standing("screen given up: its candidates cannot meet the limits left", None, None)
+        return Screened(sampled.prices)
     candidates = Customers(screen.reduced, customers.progress, value_outside=screen.fixed_value)
     reduced_options = options.model_copy(update={"mip_gap": screen.reduced_gap(options.mip_gap)})
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),

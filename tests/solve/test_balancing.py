@@ -9,7 +9,16 @@ import pytest
 from instances import budget_only, medium_problem, offer_levels
 
 from optimizer.solve import balancing
-from optimizer.solve.balancing import Pass, balance, price_moves, price_pass, sample_prices, signed_prices, warm_start
+from optimizer.solve.balancing import (
+    Pass,
+    _crawling,
+    balance,
+    price_moves,
+    price_pass,
+    sample_prices,
+    signed_prices,
+    warm_start,
+)
 from optimizer.solve.exact import Clock
 from optimizer.solve.kernels import BINS
 from optimizer.solve.lagrangian import Breakpoints, breakpoint_scale, price_out, priced_problem
@@ -101,3 +110,11 @@ def test_balancing_offer_levels_from_the_sample_lp_gets_within_1e_4_of_the_lp_bo
     balanced = balance(customers, start, 1e4 * priced.price_scale, 1e-9, clock(), 0)
     assert price_pass(customers, start).bound > lp.bound * (1 + 1e-3)
     assert lp.bound - 1e-6 <= balanced.bound <= lp.bound * (1 + 1e-4)
+
+
+def test_balancing_crawls_when_each_of_three_falls_keeps_most_of_the_one_before():
+    assert _crawling([np.inf, 16.4, 15.6, 15.5, 15.2])  # tight 10^7 × 20's passes
+    assert not _crawling([np.inf, 16.4, 15.6, 15.5])  # only two ratios yet
+    assert not _crawling([np.inf, 50.0, 66.0, 4.0, 26.0, 6.5])  # variants': converging, unevenly
+    assert not _crawling([np.inf, 10.0, 9.0, -1.0, 8.0])  # a rise (damped) is no crawl
+    assert not _crawling([np.inf, 10.0, 5.0, 2.5, 1.25])  # a geometric fall converges

@@ -7,6 +7,9 @@ L(λ) = L_C(λ) + V are checked against passes over everyone at the final prices
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -18,6 +21,9 @@ from optimizer.solve.lagrangian import price_out, priced_problem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.solve.results import Termination
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.instances import as_problem, generate  # noqa: E402
 
 
 def planned_problem(seed: int, n: int, k: int = 5) -> Problem:
@@ -64,7 +70,7 @@ def test_the_screened_plan_is_proven_for_everyone(screened, monkeypatch):
     priced = priced_problem(problem, np.float32)
     result = solve_decompose(priced, SolverOptions(mip_gap=GAP))
     screen, = screened["screens"]
-    assert screened["solved"] == [screen.reduced.n_customers]
+    assert screened["solved"] == [screen.reduced.n_customers] and screen.meetable()
     assert screen.reduced.n_customers < 0.3 * problem.n_customers
     assert result.termination is Termination.OPTIMAL and result.gap <= GAP
     assert problem.violations(result.choice) == []
@@ -115,6 +121,18 @@ def test_prices_leaving_the_region_fall_back_to_everyone(screened, monkeypatch):
     result = solve_decompose(priced_problem(problem, np.float32), SolverOptions(mip_gap=GAP))
     assert screened["solved"][-1] == problem.n_customers and len(screened["solved"]) == 2
     assert result.termination is Termination.OPTIMAL and problem.violations(result.choice) == []
+
+
+def test_a_screen_whose_candidates_cannot_meet_the_limits_left_is_given_up_at_once(screened):
+    """The bench's tight kind (a total budget just above what two minimum audiences cost): at the
+    sample prices the fixed customers leave the candidates too little budget for the e-mails the
+    minimum audiences still need. The reduced problem is not solved; the passes over everyone prove
+    the plan."""
+    priced = generate(20_000, 10, 0, "tight")
+    result = solve_decompose(priced, SolverOptions(mip_gap=GAP))
+    screen, = screened["screens"]
+    assert not screen.meetable() and screened["solved"] == [20_000]
+    assert result.termination is Termination.OPTIMAL and as_problem(priced).violations(result.choice) == []
 
 
 def test_expected_spend_budgets_are_not_screened(screened):
