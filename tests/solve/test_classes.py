@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from instances import assert_plan_and_bound, brute_force, random_problem, tied
 
 from optimizer.solve import classes
@@ -165,3 +166,19 @@ def test_kept_rows_are_classed_by_the_options_kept_and_their_values_alone() -> N
     assert found is not None and found.size == 3
     assert found.members[0] == found.members[1] and len({*found.members[[0, 2, 3]]}) == 3
     assert classes.kept_classes(value, keep, most=2) is None
+
+
+def test_a_count_mip_that_ignores_its_limit_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From IN_CHILD_FROM pairs the count MIP runs in a child process killed a grace after the time
+    left: a HiGHS step that does not look at the clock (here a sleep) ends as out of time, no plan."""
+    pairs = classes.IN_CHILD_FROM
+    model = classes._CountModel(np.ones(pairs), np.ones(pairs), sp.csr_matrix(np.ones((1, pairs))), np.zeros(1),
+                                np.full(1, 3.0))
+    monkeypatch.setattr(classes, "_count_mip", lambda *args: time.sleep(30))
+    started = time.perf_counter()
+    counts, _, bound, termination = classes._integer_counts(model, SolverOptions(), Clock(time.perf_counter(), 0.5))
+    assert time.perf_counter() - started < 2.0
+    assert counts is None and bound is None and termination is Termination.TIME_LIMIT
+    monkeypatch.undo()
+    counts, value, _, termination = classes._integer_counts(model, SolverOptions(), Clock(time.perf_counter(), 30))
+    assert termination is Termination.OPTIMAL and counts.sum() == 3 and value == 3.0

@@ -1,8 +1,10 @@
-"""One HiGHS run of a Pyomo model: kept to its time limit in a child process, the same answer as in
-this process, and started from a plan (never with presolve, which misreads a start in HiGHS 1.16)."""
+"""HiGHS runs: any work kept to its time limit in a child process (errors and deaths reported), a
+Pyomo model's run with the same answer as in this process, started from a plan (never with
+presolve, which misreads a start in HiGHS 1.16)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -158,3 +160,21 @@ def test_a_highs_child_ends_with_its_parent_killed_outright(tmp_path: Path):
     while _running(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _running(pid)
+
+
+def test_work_in_a_child_returns_its_value_or_none_a_grace_after_its_limit():
+    assert np.array_equal(highs_run.in_child(lambda: np.arange(5), 5.0), np.arange(5))
+    assert highs_run.in_child(lambda: "a text", 5.0) == "a text"  # a str is a value, not an error
+    started = time.perf_counter()
+    assert highs_run.in_child(lambda: time.sleep(30), 0.3) is None
+    assert time.perf_counter() - started < 0.3 + highs_run.GRACE_FLOOR + highs_run.GRACE_SHARE * 0.3 + 0.5
+
+
+def test_work_in_a_child_that_fails_or_dies_says_so():
+    def failing() -> None:
+        raise ValueError("no basis")
+
+    with pytest.raises(RuntimeError, match="HiGHS failed: ValueError: no basis"):
+        highs_run.in_child(failing, 5.0)
+    with pytest.raises(highs_run.ChildLost):
+        highs_run.in_child(lambda: os._exit(3), 5.0)
