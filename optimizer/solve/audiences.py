@@ -59,12 +59,14 @@ def audience_bound(
 
 def audiences_exist(
     rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], eligible: NDArray[np.number[Any]],
-    n_customers: int, time_limit: float = AUDIENCE_LIMIT_S,
+    n_customers: int, slack: NDArray[np.float64], time_limit: float = AUDIENCE_LIMIT_S,
 ) -> bool:
-    """Whether some integer audience sizes meet every row (0 <= n_j <= N_j, Σ_j n_j <= n): when
-    none do, no plan exists (h(0) = -inf). A stop at the time limit answers True."""
-    return _largest_audience_value(rows, coefficients, np.zeros(coefficients.shape[1]), eligible, n_customers,
-                                   time_limit) > -np.inf
+    """Whether some integer audience sizes meet every row to within its ``slack`` (0 <= n_j <= N_j,
+    Σ_j n_j <= n): when none do, no plan does either. A stop at the time limit answers True."""
+    highs = _audience_model(rows, coefficients, np.zeros(coefficients.shape[1]), eligible, n_customers, time_limit,
+                            slack)
+    return highs.getModelStatus() not in (highspy.HighsModelStatus.kInfeasible,
+                                          highspy.HighsModelStatus.kUnboundedOrInfeasible)
 
 
 def _largest_audience_value(
@@ -114,11 +116,13 @@ def audience_sizes(
 def _audience_model(
     rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], campaign_prices: NDArray[np.float64],
     eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,
+    slack: NDArray[np.float64] | float = 0.0,
 ) -> highspy.Highs:
-    """max μ·n over integer audience sizes meeting every row, 0 <= n_j <= N_j, Σ_j n_j <= n: run."""
+    """max μ·n over integer audience sizes meeting every row (to within ``slack``), 0 <= n_j <= N_j,
+    Σ_j n_j <= n: run."""
     k = len(campaign_prices)
-    row_lower = np.array([*map(lower_limit, rows), -INF])
-    row_upper = np.array([*map(upper_limit, rows), float(n_customers)])
+    row_lower = np.r_[np.array([*map(lower_limit, rows)]) - slack, -INF]
+    row_upper = np.r_[np.array([*map(upper_limit, rows)]) + slack, float(n_customers)]
     matrix = sp.csr_matrix(np.vstack([coefficients, np.ones(k)]))
     highs = highs_model(np.asarray(campaign_prices, dtype=float), np.zeros(k), np.asarray(eligible, dtype=float),
                         matrix, row_lower, row_upper, maximise=True, integer=k)

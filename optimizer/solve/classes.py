@@ -41,8 +41,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from optimizer.solve.child import CHILD_SECONDS, ChildLost, in_child
 from optimizer.solve.clock import Clock, highs_time_limit
-from optimizer.solve.highs_run import ChildLost, in_child
 from optimizer.solve.keys import mix, sampled_positions
 from optimizer.solve.lagrangian import PricedProblem, to_problem
 from optimizer.solve.options import SolverOptions
@@ -57,7 +57,7 @@ SAMPLE = 20_000  # customers whose rows are hashed first, to see whether classes
 # the exact solver proved the optimum in 2 s; cell and segment models give a few hundred at most.
 TIED_SHARE = 0.1
 LP_SHARE = 0.3  # of the time left, for the LP of the shadow prices; the MIP has the rest
-# Count MIPs from this many pairs run in a child process kept to their limit (highs_run.in_child):
+# Count MIPs from this many pairs run in a child process kept to their limit (optimizer/solve/child.py):
 # HiGHS ran one root step of a restricted classes' MIP 6.3 s on a 2.3 s limit. A fork costs
 # about 15 ms (measured in processes of 100 MB and 1.6 GB alike); smaller MIPs, which close in
 # milliseconds, run here (69 tests of tiny instances took 35 s instead of 30 s when every MIP forked).
@@ -295,7 +295,7 @@ def _integer_counts(
     model: _CountModel, options: SolverOptions, clock: Clock
 ) -> tuple[NDArray[np.int64] | None, float, float | None, Termination]:
     """(y per candidate pair, its value, the bound, why HiGHS stopped); y is None without a plan.
-    HiGHS runs in a child process kept to the time left (optimizer/solve/highs_run.py), from
+    HiGHS runs in a child process kept to the time left (optimizer/solve/child.py), from
     IN_CHILD_FROM pairs."""
     if model.cost.size == 0:  # nobody worth a column: the empty plan, if it meets every row
         if np.all(model.row_lower <= 0) and np.all(model.row_upper >= 0):
@@ -304,11 +304,12 @@ def _integer_counts(
     limit = clock.allow()
     if model.cost.size < IN_CHILD_FROM:
         return _count_mip(model, options.mip_gap, limit)
+    inside = max(limit - CHILD_SECONDS, 0.5 * limit)  # the fork and the answer's way back are on top of HiGHS's run
     try:
-        found = in_child(functools.partial(_count_mip, model, options.mip_gap, limit), limit)
+        answered, found = in_child(functools.partial(_count_mip, model, options.mip_gap, inside), limit)
     except ChildLost:
         return None, 0.0, None, Termination.ERROR
-    return (None, 0.0, None, Termination.TIME_LIMIT) if found is None else found
+    return found if answered and found is not None else (None, 0.0, None, Termination.TIME_LIMIT)
 
 
 def _count_mip(

@@ -15,7 +15,7 @@ import pytest
 from instances import assert_matches_brute_force, brute_force, medium_problem, per_campaign_costs, random_problem
 
 from optimizer.solve import decompose, exact, neighbourhoods, pricing
-from optimizer.solve.audiences import audience_bound
+from optimizer.solve.audiences import audience_bound, audiences_exist
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_full_model
 from optimizer.solve.options import SolverOptions
@@ -175,3 +175,20 @@ def gap_problem(n: int = 400) -> Problem:
     rows = tuple(dataclasses.replace(row, rhs=row.rhs + 0.37) if row.family == "budget" else row
                  for row in problem.rows)
     return dataclasses.replace(problem, rows=rows)
+
+
+def test_audience_sizes_exist_only_where_every_row_can_be_met_by_whole_counts():
+    """Two campaigns of one contact cost 1 each, N = (4, 6) eligible, 8 customers."""
+    def row(sense: Sense, rhs: float, campaigns: list[bool]) -> CouplingRow:
+        return CouplingRow("row", "custom", sense, rhs, COUNT, np.array(campaigns))
+
+    def exist(*rows: CouplingRow, slack: float = 0.0) -> bool:
+        return audiences_exist(rows, np.array([r.campaigns.astype(float) for r in rows]), np.array([4, 6]), 8,
+                               np.full(len(rows), slack))
+
+    assert exist(row(Sense.GE, 4, [True, False]), row(Sense.GE, 4, [False, True]))
+    assert not exist(row(Sense.GE, 5, [True, False]))  # more than the 4 eligible
+    assert not exist(row(Sense.GE, 4, [True, False]), row(Sense.GE, 5, [False, True]))  # 9 of 8 customers
+    assert not exist(row(Sense.EQ, 2.5, [True, True]))  # no whole count is 2.5
+    assert exist(row(Sense.EQ, 2.5, [True, True]), slack=0.5)  # within the rows' slack
+    assert not exist(row(Sense.LE, 3, [True, True]), row(Sense.GE, 4, [True, False]))

@@ -1,20 +1,15 @@
-"""HiGHS runs: any work kept to its time limit in a child process (errors and deaths reported), a
-Pyomo model's run with the same answer as in this process, started from a plan (never with
-presolve, which misreads a start in HiGHS 1.16)."""
+"""One HiGHS run of a Pyomo model: kept to its time limit in a child process, the same answer as in
+this process, and started from a plan (never with presolve, which misreads a start in HiGHS 1.16)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from instances import brute_force, medium_problem, random_problem
 
-from optimizer.solve import exact, highs_run
+from optimizer.solve import child, exact, highs_run
 from optimizer.solve.exact import solve_exact, solve_full_model
 from optimizer.solve.model import build_model, set_start
 from optimizer.solve.options import SolverOptions
@@ -37,7 +32,7 @@ def test_a_highs_run_that_ignores_its_limit_is_stopped_and_the_solve_keeps_its_p
     monkeypatch.setattr(highs_run, "highs_here", stuck)
     started = time.perf_counter()
     run = highs_run.run_highs(build_model(problem, *problem.candidate_pairs()), SolverOptions(), 0.5, 0.0)
-    assert time.perf_counter() - started < 0.5 + highs_run.GRACE_FLOOR + highs_run.GRACE_SHARE * 0.5 + 0.5
+    assert time.perf_counter() - started < 0.5 + child.grace(0.5) + 0.5
     assert run == highs_run.HighsRun(Termination.TIME_LIMIT, None, None)
 
     started = time.perf_counter()
@@ -116,65 +111,3 @@ def test_the_exact_solver_on_the_misread_start_instance_is_optimal(monkeypatch):
     problem, _ = presolve_misread_start()
     result = solve_exact(problem, SolverOptions())
     assert result.termination is Termination.OPTIMAL and result.objective == pytest.approx(10.161)
-
-
-CHILD_OF_A_RUN = """
-import multiprocessing, os, sys, time
-from optimizer.solve.highs_run import die_with_parent
-
-def child(parent, marker):
-    die_with_parent(parent)
-    open(marker, "w").write(str(os.getpid()))
-    time.sleep(60)
-
-context = multiprocessing.get_context("fork")
-context.Process(target=child, args=(os.getpid(), sys.argv[1]), daemon=True).start()
-time.sleep(60)
-"""
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")  # a zombie has ended; only its entry waits to be reaped
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="the HiGHS run is a forked child on Linux only")
-def test_a_highs_child_ends_with_its_parent_killed_outright(tmp_path: Path):
-    """SIGKILL runs no cleanup in the parent: the kernel ends the child (PR_SET_PDEATHSIG), which
-    would otherwise go on computing and holding the output folder's lock."""
-    marker = tmp_path / "child"
-    parent = subprocess.Popen([sys.executable, "-c", CHILD_OF_A_RUN, str(marker)])
-    try:
-        deadline = time.monotonic() + 30
-        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pid = int(marker.read_text())
-        assert _running(pid)
-    finally:
-        parent.kill()
-        parent.wait()
-    deadline = time.monotonic() + 5
-    while _running(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _running(pid)
-
-
-def test_work_in_a_child_returns_its_value_or_none_a_grace_after_its_limit():
-    assert np.array_equal(highs_run.in_child(lambda: np.arange(5), 5.0), np.arange(5))
-    assert highs_run.in_child(lambda: "a text", 5.0) == "a text"  # a str is a value, not an error
-    started = time.perf_counter()
-    assert highs_run.in_child(lambda: time.sleep(30), 0.3) is None
-    assert time.perf_counter() - started < 0.3 + highs_run.GRACE_FLOOR + highs_run.GRACE_SHARE * 0.3 + 0.5
-
-
-def test_work_in_a_child_that_fails_or_dies_says_so():
-    def failing() -> None:
-        raise ValueError("no basis")
-
-    with pytest.raises(RuntimeError, match="HiGHS failed: ValueError: no basis"):
-        highs_run.in_child(failing, 5.0)
-    with pytest.raises(highs_run.ChildLost):
-        highs_run.in_child(lambda: os._exit(3), 5.0)
