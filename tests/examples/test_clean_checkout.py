@@ -1,6 +1,6 @@
 """The make targets a user runs leave the checkout clean: `git status --porcelain` is empty after
-`make demo`, `make weekly` (and, slow, `make hillstrom`), run by the real Makefile in a copy of the
-tracked files with this checkout's virtual environment."""
+`make demo` and `make planner` (and, slow, `make weekly` and `make hillstrom`), run by the real
+Makefile in a copy of the tracked files with this checkout's virtual environment."""
 
 from __future__ import annotations
 
@@ -52,11 +52,18 @@ def status(project: Path) -> str:
                           check=True).stdout
 
 
-def test_make_demo_weekly_and_planner_leave_the_checkout_clean(tmp_path: Path) -> None:
+def test_make_demo_and_planner_leave_the_checkout_clean(tmp_path: Path) -> None:
     project = tracked_copy(tmp_path)
-    make(project, "demo", "weekly", "planner")
+    make(project, "demo", "planner")
     assert (project / "out" / "weekly" / "manifest.json").is_file()
     assert (project / "out" / "planner" / "contacts_phone.csv").is_file()
+    assert status(project) == ""
+
+
+@pytest.mark.slow  # the weekly loop's own tests (tests/examples/test_weekly_example.py) run by default
+def test_make_weekly_leaves_the_checkout_clean(tmp_path: Path) -> None:
+    project = tracked_copy(tmp_path)
+    make(project, "weekly")
     assert (project / "out" / "weekly_loop" / "results.json").is_file()
     assert status(project) == ""
 

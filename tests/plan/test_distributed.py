@@ -459,6 +459,7 @@ def test_an_in_memory_run_into_a_dask_runs_folder_removes_its_contact_lists_and_
     assert not (out / "contacts").exists() and not (out / "plan").exists() and (out / "contacts_email.csv").is_file()
 
 
+@pytest.mark.slow  # 6 s; the default run reads a history from an object store on the workers
 def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_path):
     """Workers write their plan and list parts straight to the run's prefix (memory://, shared by a
     cluster of threads as a bucket is by machines); the copy a reader fetches passes the manifest's

@@ -58,7 +58,7 @@ def test_the_bound_holds_for_every_plan_at_any_campaign_prices(seed: int):
         assert bound_at(problem, prices) >= best - 1e-9
 
 
-@pytest.mark.parametrize("core_pairs", [1, 3])
+@pytest.mark.parametrize("core_pairs", [1, pytest.param(3, marks=pytest.mark.slow)])  # 3: 4.6 s, the same path wider
 def test_with_a_tiny_core_the_exact_solver_still_matches_brute_force(monkeypatch, core_pairs: int):
     """Per-campaign costs, a core of one or three pairs: the audience bound and the widening both run."""
     monkeypatch.setattr(exact, "CORE_PAIRS", core_pairs)

@@ -156,8 +156,8 @@ def test_the_marginal_value_lies_between_the_shadow_prices_at_its_ends(budget_sw
 
 @pytest.mark.parametrize(("limit", "span", "direction"), [
     ("capacity[phone]", "0:12:4", +1),
-    ("vip_contacts", "0:30:4", +1),
-    ("max_audience[call_offer]", "2:14:4", +1),
+    pytest.param("vip_contacts", "0:30:4", +1, marks=pytest.mark.slow),  # 3 s each: a cap and a floor stay in
+    pytest.param("max_audience[call_offer]", "2:14:4", +1, marks=pytest.mark.slow),  # the default run
     ("min_audience[email_offer]", "0:40:5", -1),
 ])
 def test_any_limit_can_be_swept(scenario, limit, span, direction):
