@@ -62,19 +62,18 @@ def audiences_exist(
     n_customers: int, slack: NDArray[np.float64], time_limit: float = AUDIENCE_LIMIT_S,
 ) -> bool:
     """Whether some integer audience sizes meet every row to within its ``slack`` (0 <= n_j <= N_j,
-    Σ_j n_j <= n): when none do, no plan does either. A stop at the time limit answers True."""
-    highs = _audience_model(rows, coefficients, np.zeros(coefficients.shape[1]), eligible, n_customers, time_limit,
-                            slack)
-    return highs.getModelStatus() not in (highspy.HighsModelStatus.kInfeasible,
-                                          highspy.HighsModelStatus.kUnboundedOrInfeasible)
+    Σ_j n_j <= n), i.e. h(0) > -inf: when none do, no plan does either. A stop at the time limit
+    answers True."""
+    return _largest_audience_value(rows, coefficients, np.zeros(coefficients.shape[1]), eligible, n_customers,
+                                   time_limit, slack) > -np.inf
 
 
 def _largest_audience_value(
     rows: tuple[CouplingRow, ...], coefficients: NDArray[np.float64], campaign_prices: NDArray[np.float64],
-    eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float,
+    eligible: NDArray[np.number[Any]], n_customers: int, time_limit: float, slack: NDArray[np.float64] | float = 0.0,
 ) -> float:
-    """h(μ): the most μ·n that integer audience sizes meeting every row can reach."""
-    highs = _audience_model(rows, coefficients, campaign_prices, eligible, n_customers, time_limit)
+    """h(μ): the most μ·n that integer audience sizes meeting every row (to within ``slack``) can reach."""
+    highs = _audience_model(rows, coefficients, campaign_prices, eligible, n_customers, time_limit, slack)
     status = highs.getModelStatus()
     if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
         return -np.inf

@@ -26,6 +26,7 @@ KILL_GRACE, GRACE_FLOOR, GRACE_SHARE = 1.0, 0.25, 0.1
 # and 1.6 GB alike, building the model, sending the answer back): a solver in a child gets its
 # limit less this, so that a run that keeps its limit is not killed before it answers.
 CHILD_SECONDS = 0.1
+INSIDE_SHARE = 0.25  # a solver in a child gets at least this share of the limit, whatever the overhead
 POLL_MOST = 10**6  # s a single wait may last (Connection.poll overflows from about 2.1e6 s)
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _T = TypeVar("_T")
@@ -42,6 +43,13 @@ class ChildFailed(Exception):
 def grace(time_limit: float) -> float:
     """How long after ``time_limit`` a child still running is stopped."""
     return min(KILL_GRACE, GRACE_FLOOR + GRACE_SHARE * time_limit)
+
+
+def limit_inside(time_limit: float, overhead: float = 0.0) -> float:
+    """The limit a solver run in a child gets: ``time_limit`` less the ``overhead`` around its run
+    (at least CHILD_SECONDS), never below INSIDE_SHARE of it, so that a run that keeps its own limit
+    answers before the kill."""
+    return max(time_limit - max(overhead, CHILD_SECONDS), INSIDE_SHARE * time_limit)
 
 
 def in_child(work: Callable[[], _T], time_limit: float) -> tuple[bool, _T | None]:

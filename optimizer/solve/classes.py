@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from optimizer.solve.child import CHILD_SECONDS, ChildLost, in_child
+from optimizer.solve.child import ChildLost, in_child, limit_inside
 from optimizer.solve.clock import Clock, highs_time_limit
 from optimizer.solve.keys import mix, sampled_positions
 from optimizer.solve.lagrangian import PricedProblem, to_problem
@@ -304,7 +304,7 @@ def _integer_counts(
     limit = clock.allow()
     if model.cost.size < IN_CHILD_FROM:
         return _count_mip(model, options.mip_gap, limit)
-    inside = max(limit - CHILD_SECONDS, 0.5 * limit)  # the fork and the answer's way back are on top of HiGHS's run
+    inside = limit_inside(limit)  # the fork and the answer's way back are on top of HiGHS's run
     try:
         answered, found = in_child(functools.partial(_count_mip, model, options.mip_gap, inside), limit)
     except ChildLost:

@@ -18,12 +18,11 @@ from numpy.typing import NDArray
 from pyomo.contrib.appsi.base import Results, TerminationCondition
 from pyomo.contrib.appsi.solvers.highs import Highs
 
-from optimizer.solve.child import ChildLost, in_child
+from optimizer.solve.child import ChildLost, in_child, limit_inside
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.relaxation import quiet_highs_banner
 from optimizer.solve.results import Termination
 
-HIGHS_SHARE = 0.25  # HiGHS's own limit is never below this share of the run's, whatever the translation takes
 # s per pair: what Pyomo takes to hand a model to HiGHS and read its answer back inside the child,
 # on top of HiGHS's own limit (measured 0.45 s for a 15,000-pair core; twice that, as a margin).
 TRANSLATION_SECONDS = 6e-5
@@ -54,7 +53,7 @@ def run_highs(model: pyo.ConcreteModel, options: SolverOptions, time_limit: floa
     a run that keeps its limit ends within ``time_limit`` (measured on the widened core of
     custom_constraints.yaml at a 3 s limit, 16,410 pairs: given the whole 1.06 s left, the run was
     killed 2 s later, and the solve took 4.3 s)."""
-    inside = max(time_limit - TRANSLATION_SECONDS * len(model.assign), HIGHS_SHARE * time_limit)
+    inside = limit_inside(time_limit, TRANSLATION_SECONDS * len(model.assign))
     try:
         answered, outcome = in_child(functools.partial(highs_here, model, options, inside, absolute_gap),
                                      time_limit)

@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 
 NO_CAMPAIGN = -1
 COUNT = "count"
+ROW_TOLERANCE = 1e-6  # a plan meets a row to within this share of its limit (at least this much)
 
 
 class Sense(StrEnum):
@@ -48,8 +49,12 @@ class CouplingRow:
     campaigns: NDArray[np.bool_]
     source: str = ""
 
-    def satisfied(self, lhs: float, tolerance: float = 1e-6) -> bool:
-        slack = tolerance * max(1.0, abs(self.rhs))
+    def slack(self, tolerance: float = ROW_TOLERANCE) -> float:
+        """How far a plan's lhs may pass the limit and still meet it: tolerance · max(1, |rhs|)."""
+        return tolerance * max(1.0, abs(self.rhs))
+
+    def satisfied(self, lhs: float, tolerance: float = ROW_TOLERANCE) -> bool:
+        slack = self.slack(tolerance)
         if self.sense is Sense.LE:
             return lhs <= self.rhs + slack
         if self.sense is Sense.GE:
@@ -138,7 +143,7 @@ class Problem:
         customers = np.flatnonzero(choice != NO_CAMPAIGN)
         return float(self.value[customers, choice[customers]].sum())
 
-    def violations(self, choice: NDArray[np.integer[Any]], tolerance: float = 1e-6) -> list[str]:
+    def violations(self, choice: NDArray[np.integer[Any]], tolerance: float = ROW_TOLERANCE) -> list[str]:
         """Human-readable list of what a plan breaks (empty when the plan is feasible)."""
         customers = np.flatnonzero(choice != NO_CAMPAIGN)
         problems = [

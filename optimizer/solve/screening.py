@@ -53,7 +53,6 @@ SCREEN_ABOVE = 4_000_000  # customers from which the decomposition screens
 SCREEN_SHARE = 0.03  # measured at 10M × 20: the 1M sample's prices were 0.0049 from the optimum, the 1.4 % quantile
 SCREEN_MAX = 2_000_000  # candidates gathered at most (their rows go to the driver: 160 MB at 20 campaigns)
 LIMIT_DIGITS = 12  # significant digits limits are rounded to (``settled``)
-FEASIBLE_SLACK = 1e-6  # a plan meets a row to within this share of its limit (CouplingRow.satisfied)
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ class Screen:
         tight 10^7 × 20: a budget left 6,846 for 172k more e-mails the minimum audiences need; its
         master LP raised its penalties for 37 s before it said so; this check takes 10 ms)."""
         eligible = np.isfinite(self.reduced.value).sum(axis=0)
-        slack = FEASIBLE_SLACK * np.maximum(1.0, np.abs([row.rhs for row in self.rows]))  # as CouplingRow.satisfied
+        slack = np.array([row.slack() for row in self.rows])  # what the whole plan's rows allow
         return audiences_exist(self.reduced.rows, self.coefficients, eligible, self.reduced.n_customers, slack,
                                time_limit)
 

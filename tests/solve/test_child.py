@@ -35,6 +35,12 @@ def test_work_in_a_child_that_fails_or_dies_says_so():
         in_child(lambda: os._exit(3), 5.0)
 
 
+def test_a_solver_in_a_child_gets_its_limit_less_the_overhead_and_never_below_a_share_of_it():
+    assert child.limit_inside(10.0) == pytest.approx(10.0 - child.CHILD_SECONDS)  # the fork, at least
+    assert child.limit_inside(10.0, 3.0) == pytest.approx(7.0)
+    assert child.limit_inside(0.1, 3.0) == pytest.approx(child.INSIDE_SHARE * 0.1)
+
+
 def test_a_limit_beyond_what_one_wait_takes_is_waited_in_parts(monkeypatch):
     monkeypatch.setattr(child, "POLL_MOST", 0.2)  # Connection.poll overflows from about 2.1e6 s
     assert in_child(lambda: time.sleep(0.5) or 7, 10**7) == (True, 7)
@@ -71,8 +77,8 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has ended; only its entry waits to be reaped
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the HiGHS run is a forked child on Linux only")
-def test_a_highs_child_ends_with_its_parent_killed_outright(tmp_path: Path):
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG and the forked child are Linux's only")
+def test_a_child_ends_with_its_parent_killed_outright(tmp_path: Path):
     """SIGKILL runs no cleanup in the parent: the kernel ends the child (PR_SET_PDEATHSIG), which
     would otherwise go on computing and holding the output folder's lock."""
     marker = tmp_path / "child"
