@@ -234,7 +234,7 @@ def _decompose_all(
             plan = spec if _value(found) > _value(result) else plan
             result = _better(result, found)
             customers.standing("last exact core", result.objective, result.bound)
-            if result.objective is not None:
+            if result.objective is not None and found.termination is not Termination.TIME_LIMIT:
                 result = replace(result, termination=Termination.STALLED)  # settled() keeps it if unproven
             break
         stalled = not _moved(result, reached)

@@ -75,8 +75,8 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
     result = solve_with_relaxation(problem, customers, campaigns, lp, options, work)
     if result.choice is None and result.termination is not Termination.INFEASIBLE:
         return _repaired(problem, _optimum_prices(lp), result.bound, options, clock, _ended(work))
-    if result.choice is not None and not work.expired():  # every core tried, time left: settled() keeps it if unproven
-        result = replace(result, termination=Termination.STALLED)
+    if result.choice is not None and not work.expired() and result.termination is not Termination.TIME_LIMIT:
+        result = replace(result, termination=Termination.STALLED)  # every core solved, time left: settled() keeps it
     return _final(result, options, clock, lp)
 
 
@@ -307,13 +307,21 @@ def _solve_core(
     if floor is not None and floor.choice is not None and (
         part.choice is None or _objective(floor) > _objective(part)
     ):
-        part = replace(part, termination=floor.termination, status=floor.status, choice=floor.choice,
+        part = replace(part, termination=_searched(part.termination), status=floor.status, choice=floor.choice,
                        objective=floor.objective)
     if floor is not None and floor.bound is not None:
         bound = min(bound, floor.bound)
     if part.objective is not None:
         bound = max(bound, part.objective)
     return replace(part, bound=float(bound) if np.isfinite(bound) else None)
+
+
+def _searched(core: Termination) -> Termination:
+    """Why a core that kept its floor's plan stopped: its run's limit (TIME_LIMIT), else the end of
+    its search (OPTIMAL: nothing the core holds beats the floor; settled() then says whether that
+    proves the whole). Never the floor's own: a run cut by its limit just before the solve's must
+    not read as a search that ended with time left (STALLED)."""
+    return Termination.TIME_LIMIT if core is Termination.TIME_LIMIT else Termination.OPTIMAL
 
 
 def _start(floor: SolveResult | None, fixed: NDArray[np.integer[Any]],

@@ -236,6 +236,24 @@ def test_an_exact_search_that_ends_unproven_before_its_limit_says_stalled(monkey
     assert result.termination is Termination.STALLED and result.solve_seconds < 30.0
 
 
+def test_a_last_core_cut_by_its_limit_says_time_limit_though_the_clock_has_a_moment_left(monkeypatch):
+    """A core's HiGHS run in a child gets the time left less the child's overhead, so it answers
+    just before the solve's clock ends. Cut there, with a plan no better than the one it started
+    from, the solve ran out of time: 'time_limit', not 'stalled' (CI saw that on a 1 s limit)."""
+    monkeypatch.setattr(exact.SolveResult, "proven", lambda self, gap: False)
+    solve_core = exact.solve_full_model
+
+    def cut(*args, **kwargs):
+        found = solve_core(*args, **kwargs)
+        return dataclasses.replace(found, termination=Termination.TIME_LIMIT, choice=None, objective=None)
+
+    monkeypatch.setattr(exact, "solve_full_model", cut)
+    problem = medium_problem(2)
+    result = solve_exact(problem, SolverOptions(time_limit_s=60.0))
+    assert result.choice is not None and problem.violations(result.choice) == []
+    assert result.termination is Termination.TIME_LIMIT and result.solve_seconds < 30.0
+
+
 def test_an_lp_highs_cannot_solve_with_time_left_ends_stalled_not_time_limit(monkeypatch):
     """Values of 1e9 per response beside costs of cents: HiGHS may fail the LP relaxation numerically
     in a second, neither solving it nor proving it infeasible. The repaired plan is then labelled
