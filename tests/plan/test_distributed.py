@@ -21,7 +21,14 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from partitioned import CUSTOMERS, WRITTEN, assert_same_summary, distributed_plan, write_scenario  # noqa: E402
+from partitioned import (  # noqa: E402
+    CUSTOMERS,
+    WRITTEN,
+    assert_same_summary,
+    distributed_plan,
+    rounds_not_cut_by_time,  # noqa: F401 (an autouse fixture)
+    write_scenario,
+)
 
 from optimizer.errors import DataError, ScenarioError  # noqa: E402
 from optimizer.plan.distributed import optimize_distributed  # noqa: E402
@@ -30,17 +37,6 @@ from optimizer.scenario.schema import load_scenario  # noqa: E402
 from optimizer.solve.options import Method, Precision  # noqa: E402
 from optimizer.solve.results import gap_allowed  # noqa: E402
 from optimizer.store.files import PLAN_FOLDER  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def rounds_not_cut_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The neighbourhood rounds (run on the client, as in memory) limited by work, not by the clock:
-    they are given ROUND_SECONDS of a CPU, and one of the weekly example's needs 0.9 s of its 1 s
-    alone, so a loaded machine could cut one in one run and not the other and the two plans would
-    differ within the gap. Here each round ends by itself (all do, well inside 30 s)."""
-    from optimizer.solve import neighbourhoods
-
-    monkeypatch.setattr(neighbourhoods, "ROUND_SECONDS", 30.0)
 
 
 @pytest.mark.parametrize("partitions", [pytest.param(1, marks=pytest.mark.slow), pytest.param(3, marks=pytest.mark.slow), 4])

@@ -13,7 +13,12 @@ import yaml
 
 pytest.importorskip("distributed")
 
-from partitioned import WRITTEN, distributed_plan, write_scenario  # noqa: E402
+from partitioned import (  # noqa: E402
+    WRITTEN,
+    distributed_plan,
+    rounds_not_cut_by_time,  # noqa: F401 (an autouse fixture)
+    write_scenario,
+)
 
 from optimizer.errors import DataError  # noqa: E402
 from optimizer.plan.distributed import optimize_distributed  # noqa: E402
