@@ -256,3 +256,20 @@ def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core
         assert core.objective(floor) + results[i][0] == pytest.approx(best, abs=1e-6)
     assert [attempt for _, _, attempt, _ in cores] == [0, 1, 2], "each core draws its own neighbourhoods"
     assert cores[2][3] == -np.inf and cores[1][3] > -np.inf, "only the last core has no bound to reach"
+
+
+def test_a_last_core_cut_by_its_limit_ends_time_limit_not_stalled(small_parts, monkeypatch):
+    """The same stall, but the last core's run was cut by the clock (as it is when it takes the
+    time left): the solve ran out of time, and says so."""
+    original = decompose.solve_with_relaxation
+
+    def cut(*args, **kwargs):
+        return replace(original(*args, **kwargs), termination=Termination.TIME_LIMIT)
+
+    monkeypatch.setattr(decompose, "solve_with_relaxation", cut)
+    monkeypatch.setattr(decompose, "_moved", lambda result, reached: False)
+    monkeypatch.setattr(decompose.SolveResult, "proven", lambda self, gap: False)
+    problem = medium_problem(0)
+    result = solve_decompose(problem)
+    assert result.choice is not None and problem.violations(result.choice) == []
+    assert result.termination is Termination.TIME_LIMIT
