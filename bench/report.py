@@ -9,7 +9,7 @@ from typing import Any
 GOAL_RATIO = 100.0  # ≥ this × faster than the full Pyomo + HiGHS MIP at 10^5 × 10
 GOAL_1E5_S, GOAL_1E7_S = 2.0, 10.0  # proven within these at 10^5 × 10 and 10^7 × 20
 GOAL_FUSED = 3.0  # the planned kind at 10^7 × 20 within this many fused passes
-GOAL_MEMORY = 1.5  # peak RSS ≤ this × the score matrix at 10^7 × 20
+GOAL_MEMORY = 1.5  # the solve's peak RSS ≤ this × the score matrix at 10^7 × 20
 GOAL_OVERRUN_S = 5.0  # every run ends within its limit + this
 GAP = 1e-6
 
@@ -29,8 +29,10 @@ def render(measurements: list[Any], machine: dict[str, str], command: str, time_
         "or the perturbed decomposition for degenerate scores, else the decomposition); *solver* says which. "
         "*Wall* is the solver call alone, instance in memory. *Fused pass* is one compiled pass over the same "
         "scores (best, runner-up and row sums of every customer at zero prices), *argmax* one numpy row argmax, "
-        "both timed in the same child. *Passes* counts the passes over all customers. *Peak RSS* is the child's "
-        "whole peak (interpreter, libraries, instance). *Full MIP* is the whole Pyomo + HiGHS model of the same "
+        "both timed in the same child. *Passes* counts the passes over all customers. *Solve's peak* is the child's "
+        "resident high-water mark while the solver ran (reset at its start: interpreter, libraries and instance "
+        "included, the instance's generation and the timing passes not), with what the solve added to the size it "
+        "started from; the whole child's peak is in the notes. *Full MIP* is the whole Pyomo + HiGHS model of the same "
         "10^5 × 10 instance.", "",
         _table(measurements), "",
         "## Goals", "",
@@ -51,7 +53,7 @@ def _full(measurements: list[Any], kind: str) -> Any | None:
 
 def _table(measurements: list[Any]) -> str:
     header = ("| kind | customers × campaigns | limit | solver | wall | termination | gap | passes | wall ÷ fused pass "
-              "| wall ÷ argmax | peak RSS ÷ matrix | full MIP at 10^5 (wall, status) | full MIP ÷ cvo |")
+              "| wall ÷ argmax | solve's peak ÷ matrix (added) | full MIP at 10^5 (wall, status) | full MIP ÷ cvo |")
     rows = [header, "|" + "|".join("---" for _ in range(header.count("|") - 1)) + "|"]
     for m in _cvo(measurements):
         if m.error:
@@ -64,8 +66,8 @@ def _table(measurements: list[Any]) -> str:
         rows.append(
             f"| {m.kind} | {m.customers:,} × {m.campaigns} | {m.time_limit:g} s | {m.solver} | {m.wall_s:.2f} s | "
             f"{m.termination} | {_gap(m.gap)} | {m.passes} | {_times(m.wall_s / m.fused_s)} | "
-            f"{_times(m.wall_s / m.floor_s)} | {m.peak_rss_mb / max(m.matrix_mb, 1e-9):.1f} "
-            f"({m.peak_rss_mb:,.0f} MB) | {against} | {ratio} |")
+            f"{_times(m.wall_s / m.floor_s)} | {_solve_peak(m) / max(m.matrix_mb, 1e-9):.1f} "
+            f"({_solve_peak(m):,.0f} MB, +{max(0.0, _solve_peak(m) - m.solve_start_mb):,.0f}) | {against} | {ratio} |")
     return "\n".join(rows)
 
 
@@ -109,11 +111,12 @@ def _goals(measurements: list[Any]) -> list[str]:
                      "argmax).")
     heavy = [m for m in cvo if (m.customers, m.campaigns) == (10_000_000, 20)]
     if heavy:
-        over = [f"{m.kind} {m.peak_rss_mb / m.matrix_mb:.2f}×" for m in heavy
-                if m.peak_rss_mb > GOAL_MEMORY * m.matrix_mb]
+        over = [m for m in heavy if _solve_peak(m) > GOAL_MEMORY * m.matrix_mb]
         lines.append(f"- **Peak memory ≤ {GOAL_MEMORY:g}× the score matrix at 10,000,000 × 20 for every kind: "
-                     f"{_verdict(not over)}.** " + "; ".join(f"{m.kind} {m.peak_rss_mb:,.0f} MB / {m.matrix_mb:,.0f} MB"
-                                                            for m in heavy) + ".")
+                     f"{_verdict(not over)}.** The solve's peak / the matrix: " + "; ".join(
+                         f"{m.kind} {_solve_peak(m):,.0f} MB / {m.matrix_mb:,.0f} MB (the solve added "
+                         f"{max(0.0, _solve_peak(m) - m.solve_start_mb):,.0f} MB to {m.solve_start_mb:,.0f} MB)"
+                         for m in heavy) + ".")
     every = [m for m in _cvo(measurements) if not m.error]
     if not every:  # only full-MIP jobs were run
         return lines
@@ -139,8 +142,14 @@ def _notes(measurements: list[Any]) -> list[str]:
                      f"{_number(m.bound)}, {m.violations} rows broken; 1-minute load average {m.load[0]:.1f} at the "
                      f"start, {m.load[1]:.1f} at the end (2 cores, shared); "
                      + (f"Problem built in {m.convert_s:.1f} s before the solve." if m.convert_s else
-                        f"{m.master_pairs:,} pairs in the master LP, {_count(m.core_pairs)} in the exact core."))
+                        f"{m.master_pairs:,} pairs in the master LP, {_count(m.core_pairs)} in the exact core.")
+                     + f" The whole child's peak {m.peak_rss_mb:,.0f} MB.")
     return notes
+
+
+def _solve_peak(m: Any) -> float:
+    """The resident peak while the solver ran; the whole child's for a measurement that has none."""
+    return m.solve_peak_mb if getattr(m, "solve_peak_mb", 0.0) else m.peak_rss_mb
 
 
 def _proven(m: Any) -> bool:

@@ -71,7 +71,10 @@ class Job:
 
 @dataclass
 class Measurement:
-    """One job's figures: seconds, MB (peak RSS of the whole child, generation included)."""
+    """One job's figures: seconds, MB. ``peak_rss_mb`` is the whole child's peak (the instance's
+    generation and the timing passes included), ``solve_peak_mb`` the peak while the solver ran
+    (the kernel's high-water mark reset at its start; interpreter, libraries and instance
+    included), ``solve_start_mb`` the resident size it started from."""
 
     method: str
     time_limit: float
@@ -97,6 +100,8 @@ class Measurement:
     peak_rss_mb: float
     load: tuple[float, float]
     error: str = ""
+    solve_start_mb: float = 0.0
+    solve_peak_mb: float = 0.0
 
 
 def measure(job: Job, seed: int, time_limit: float) -> Measurement:
@@ -111,6 +116,8 @@ def measure(job: Job, seed: int, time_limit: float) -> Measurement:
     passes = Passes()
     convert = 0.0
     rss_before = _peak_rss_mb()
+    restarted = _restart_peak()  # from here the high-water mark is the solve's own
+    solve_start = _status_mb("VmRSS")
     if job.method == DECOMPOSE:
         started = time.perf_counter()
         result = solve(priced, options, passes)
@@ -129,7 +136,8 @@ def measure(job: Job, seed: int, time_limit: float) -> Measurement:
         gap=_float(result.gap), violations=_violations(priced, result.choice),
         master_pairs=int(result.candidate_pairs),
         core_pairs=None if result.core_pairs is None else int(result.core_pairs),
-        rss_before_mb=rss_before, peak_rss_mb=_peak_rss_mb(), load=(load_before, os.getloadavg()[0]),
+        rss_before_mb=rss_before, peak_rss_mb=max(rss_before, _peak_rss_mb()), load=(load_before, os.getloadavg()[0]),
+        solve_start_mb=solve_start, solve_peak_mb=_status_mb("VmHWM") if restarted else _peak_rss_mb(),
     )
 
 
@@ -176,6 +184,26 @@ def _best_time(work, repeats: int) -> float:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _restart_peak() -> bool:
+    """Reset this process's resident high-water mark (Linux: /proc/self/clear_refs, "5"; it resets
+    ru_maxrss too); False where that cannot be done, and the solve's peak is then the whole child's."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _status_mb(field: str) -> float:
+    """A size from /proc/self/status (VmRSS: resident now, VmHWM: its high-water mark) in MB; 0 where there is none."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return 0.0
+    sizes = dict(line.split(":", 1) for line in lines if ":" in line)
+    return float(sizes[field].split()[0]) / 1024.0 if field in sizes else 0.0
 
 
 def run_child(job: Job, seed: int, time_limit: float) -> Measurement:
