@@ -74,7 +74,8 @@ class Measurement:
     """One job's figures: seconds, MB. ``peak_rss_mb`` is the whole child's peak (the instance's
     generation and the timing passes included), ``solve_peak_mb`` the peak while the solver ran
     (the kernel's high-water mark reset at its start; interpreter, libraries and instance
-    included), ``solve_start_mb`` the resident size it started from."""
+    included; 0 where it could not be reset), ``solve_start_mb`` the resident size it started from.
+    HiGHS's forked children are in neither."""
 
     method: str
     time_limit: float
@@ -128,6 +129,7 @@ def measure(job: Job, seed: int, time_limit: float) -> Measurement:
         started = time.perf_counter()
         result = (solve_exact if job.method == EXACT else solve_full_model)(subject, options)
     wall = time.perf_counter() - started
+    solve_peak = _status_mb("VmHWM") if restarted else 0.0  # before the checks below allocate
     return Measurement(
         method=job.method, time_limit=time_limit, kind=job.kind, customers=job.customers, campaigns=job.campaigns,
         digest=digest(priced), matrix_mb=priced.value.nbytes / 2**20, floor_s=floor, fused_s=fused,
@@ -137,7 +139,7 @@ def measure(job: Job, seed: int, time_limit: float) -> Measurement:
         master_pairs=int(result.candidate_pairs),
         core_pairs=None if result.core_pairs is None else int(result.core_pairs),
         rss_before_mb=rss_before, peak_rss_mb=max(rss_before, _peak_rss_mb()), load=(load_before, os.getloadavg()[0]),
-        solve_start_mb=solve_start, solve_peak_mb=_status_mb("VmHWM") if restarted else _peak_rss_mb(),
+        solve_start_mb=solve_start, solve_peak_mb=solve_peak,
     )
 
 
@@ -187,8 +189,9 @@ def _peak_rss_mb() -> float:
 
 
 def _restart_peak() -> bool:
-    """Reset this process's resident high-water mark (Linux: /proc/self/clear_refs, "5"; it resets
-    ru_maxrss too); False where that cannot be done, and the solve's peak is then the whole child's."""
+    """Reset this process's resident high-water mark (Linux: /proc/self/clear_refs, "5", which
+    ru_maxrss then follows for this thread); False where that cannot be done, and no solve's peak
+    is recorded (0)."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:

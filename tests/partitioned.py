@@ -19,10 +19,11 @@ CUSTOMERS = 15_000  # above decompose.MASTER: most customers are fixed outside t
 @pytest.fixture(autouse=True)
 def rounds_not_cut_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """The neighbourhood rounds (run on the client, as in memory) limited by work, not by the clock:
-    they are given ROUND_SECONDS of a CPU, and one of the weekly example's needs 0.96 s of its 1 s
-    alone, so a loaded machine could cut one in one run and not the other and the two plans would
-    differ within the gap (CI saw 16,585.4165 against 16,585.4142). Here each round ends by itself
-    (all do, well inside 30 s). Each module comparing the cluster's plan with memory's imports it."""
+    they are given ROUND_SECONDS of a CPU, and the weekly example's second round (322 pairs) is cut
+    by that limit 23-40 nodes in, so which plan it holds depends on the machine's load and the two
+    plans can differ within the gap (CI saw 16,585.4165 against 16,585.4142). Here each round ends
+    by itself (all do, well inside 30 s). Each module comparing the cluster's plan with memory's
+    imports it."""
     from optimizer.solve import neighbourhoods
 
     monkeypatch.setattr(neighbourhoods, "ROUND_SECONDS", 30.0)

@@ -75,8 +75,8 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
     result = solve_with_relaxation(problem, customers, campaigns, lp, options, work)
     if result.choice is None and result.termination is not Termination.INFEASIBLE:
         return _repaired(problem, _optimum_prices(lp), result.bound, options, clock, _ended(work))
-    if result.choice is not None and not work.expired() and result.termination is not Termination.TIME_LIMIT:
-        result = replace(result, termination=Termination.STALLED)  # every core solved, time left: settled() keeps it
+    if result.choice is not None and result.termination is not Termination.TIME_LIMIT:
+        result = replace(result, termination=Termination.STALLED)  # ended with time left: settled() keeps it unproven
     return _final(result, options, clock, lp)
 
 
@@ -128,6 +128,10 @@ def solve_with_relaxation(
     bound of this part that can prove the whole (the customers left outside may gain that much):
     when it already leaves the plan more than the gap, no core is widened to prove this part.
     ``attempt`` numbers a caller's repeated searches (optimizer/solve/neighbourhoods.py).
+
+    A plan's termination says how the search ended: TIME_LIMIT when a core given the time left was
+    stopped by its limit or the clock has run out, else OPTIMAL (it ended by itself; whether that
+    proves the whole is ``settled()``'s to say), never a label of the plan it started from.
     """
     lp_bound, x, reduced_costs = _optimum(lp)
     if allowed_gap is None:
@@ -143,18 +147,29 @@ def solve_with_relaxation(
     def proven(plan: SolveResult | None) -> bool:
         return not _unproven(plan, allowed_gap)
 
+    cut = False  # a core given the time left was stopped by its limit: the time ran out in it
+
+    def solve_in_time_left(free: NDArray[np.bool_], floor: SolveResult | None) -> SolveResult:
+        nonlocal cut
+        found = solve(free, floor, clock)
+        cut |= found.termination is Termination.TIME_LIMIT
+        return found
+
     if problem.campaign_coefficients(customers, campaigns) is not None or core.all():
         core |= _smallest(distance, CORE_PAIRS)  # with every pair fractional, the whole problem
-        result = _audience_bounded(solve(core, result, clock), problem, customers, campaigns, lp, clock, allowed_gap)
+        result = _audience_bounded(solve_in_time_left(core, result), problem, customers, campaigns, lp, clock,
+                                   allowed_gap)
     if not proven(result) and not core.all():
         differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
         result = improve(distance, campaigns, core, result, differs, proven, solve, clock, attempt)
         if not proven(result) and _worth_widening(result, least_bound, allowed_gap, clock):
             core = core | _within_reach(distance, lp_bound, result) | differs(result)
-            result = solve(core, result, clock)
+            result = solve_in_time_left(core, result)
     if result is None:
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, lp_bound, 0.0, clock.elapsed(),
                            "exact", int(customers.size))
+    if result.choice is not None:
+        return replace(result, termination=Termination.TIME_LIMIT if cut or clock.expired() else Termination.OPTIMAL)
     if result.termination is Termination.INFEASIBLE and not core.all():
         result = replace(result, termination=Termination.TIME_LIMIT)  # only the core was shown infeasible
     return result
@@ -307,8 +322,8 @@ def _solve_core(
     if floor is not None and floor.choice is not None and (
         part.choice is None or _objective(floor) > _objective(part)
     ):
-        part = replace(part, termination=_searched(part.termination), status=floor.status, choice=floor.choice,
-                       objective=floor.objective)
+        part = replace(part, termination=_kept_floor_reason(part.termination), status=floor.status,
+                       choice=floor.choice, objective=floor.objective)
     if floor is not None and floor.bound is not None:
         bound = min(bound, floor.bound)
     if part.objective is not None:
@@ -316,12 +331,11 @@ def _solve_core(
     return replace(part, bound=float(bound) if np.isfinite(bound) else None)
 
 
-def _searched(core: Termination) -> Termination:
-    """Why a core that kept its floor's plan stopped: its run's limit (TIME_LIMIT), else the end of
-    its search (OPTIMAL: nothing the core holds beats the floor; settled() then says whether that
-    proves the whole). Never the floor's own: a run cut by its limit just before the solve's must
-    not read as a search that ended with time left (STALLED)."""
-    return Termination.TIME_LIMIT if core is Termination.TIME_LIMIT else Termination.OPTIMAL
+def _kept_floor_reason(run: Termination) -> Termination:
+    """Why a core that kept its floor's plan stopped: its own run's reason (TIME_LIMIT: cut by its
+    limit; ERROR: HiGHS failed), with a core shown infeasible read as a search that ended (OPTIMAL:
+    nothing it holds beats the floor). Never the floor's own label, which says nothing of this run."""
+    return Termination.OPTIMAL if run is Termination.INFEASIBLE else run
 
 
 def _start(floor: SolveResult | None, fixed: NDArray[np.integer[Any]],

@@ -261,9 +261,10 @@ def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core
 def test_a_last_core_cut_by_its_limit_ends_time_limit_not_stalled(small_parts, monkeypatch):
     """The same stall, but the last core's run was cut by the clock (as it is when it takes the
     time left): the solve ran out of time, and says so."""
-    original = decompose.solve_with_relaxation
+    original, least_bounds = decompose.solve_with_relaxation, []
 
     def cut(*args, **kwargs):
+        least_bounds.append(args[7])
         return replace(original(*args, **kwargs), termination=Termination.TIME_LIMIT)
 
     monkeypatch.setattr(decompose, "solve_with_relaxation", cut)
@@ -271,5 +272,6 @@ def test_a_last_core_cut_by_its_limit_ends_time_limit_not_stalled(small_parts, m
     monkeypatch.setattr(decompose.SolveResult, "proven", lambda self, gap: False)
     problem = medium_problem(0)
     result = solve_decompose(problem)
+    assert least_bounds[-1] == -np.inf, "the last core ran"
     assert result.choice is not None and problem.violations(result.choice) == []
     assert result.termination is Termination.TIME_LIMIT

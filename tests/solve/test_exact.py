@@ -236,10 +236,11 @@ def test_an_exact_search_that_ends_unproven_before_its_limit_says_stalled(monkey
     assert result.termination is Termination.STALLED and result.solve_seconds < 30.0
 
 
-def test_a_last_core_cut_by_its_limit_says_time_limit_though_the_clock_has_a_moment_left(monkeypatch):
-    """A core's HiGHS run in a child gets the time left less the child's overhead, so it answers
-    just before the solve's clock ends. Cut there, with a plan no better than the one it started
-    from, the solve ran out of time: 'time_limit', not 'stalled' (CI saw that on a 1 s limit)."""
+def test_a_core_given_the_time_left_and_cut_by_its_limit_says_time_limit(monkeypatch):
+    """A core's HiGHS run in a child gets the time left less the child's overhead, so a run cut by
+    its limit answers just before the solve's clock ends (CI saw it at 0.74 s of a 1 s limit).
+    Cut there, with no better plan than the one it started from, the solve ran out of time:
+    'time_limit', not 'stalled', though the clock (here, the mock's) has time left."""
     monkeypatch.setattr(exact.SolveResult, "proven", lambda self, gap: False)
     solve_core = exact.solve_full_model
 
@@ -252,6 +253,43 @@ def test_a_last_core_cut_by_its_limit_says_time_limit_though_the_clock_has_a_mom
     result = solve_exact(problem, SolverOptions(time_limit_s=60.0))
     assert result.choice is not None and problem.violations(result.choice) == []
     assert result.termination is Termination.TIME_LIMIT and result.solve_seconds < 30.0
+
+
+@pytest.mark.parametrize("run", [Termination.OPTIMAL, Termination.TIME_LIMIT])
+def test_a_core_that_keeps_its_floor_says_why_its_own_run_stopped(monkeypatch, run):
+    """The floor's plan is kept when the core finds none better; the result's termination is the
+    core run's (ended, or cut by its limit), never the floor's label, which says nothing of this run."""
+    problem = medium_problem(4)
+    customers, campaigns = problem.candidate_pairs()
+    lp = solve_relaxation(problem, customers, campaigns)
+    floor = solve_exact(problem, SolverOptions(time_limit_s=60.0))
+    assert floor.choice is not None
+    label = Termination.STALLED if run is Termination.OPTIMAL else Termination.OPTIMAL  # anything but the run's
+    monkeypatch.setattr(exact, "solve_full_model", lambda *args, **kwargs: exact.SolveResult(
+        run, SolutionStatus.NONE, None, None, None, 0.0, 0.0, "full_model", 0))
+    core = np.zeros(customers.size, dtype=bool)
+    core[:50] = True
+    kept = exact._solve_core(problem, customers, campaigns, lp, core, SolverOptions(), exact.Clock.start(60.0), 0.0,
+                             dataclasses.replace(floor, termination=label))
+    assert kept.objective == floor.objective and kept.termination is run
+
+
+def test_a_floor_the_lp_bound_already_proves_needs_no_core_and_ends_optimal(monkeypatch):
+    """A caller's plan that z_LP already proves (a 5 % gap) is kept without a core: the search ended
+    by itself, so the result says OPTIMAL, not the time_limit a plan without a search is labelled with
+    (which a caller then reports as out of time with the whole limit left)."""
+    problem = medium_problem(5)
+    customers, campaigns = problem.candidate_pairs()
+    lp = solve_relaxation(problem, customers, campaigns)
+    best = solve_exact(problem, SolverOptions(time_limit_s=60.0))
+    assert best.choice is not None and lp.bound is not None and best.objective >= 0.96 * lp.bound
+    cores = []
+    original = exact.solve_full_model
+    monkeypatch.setattr(exact, "solve_full_model", lambda *args, **kwargs: cores.append(1) or original(*args, **kwargs))
+    result = exact.solve_with_relaxation(problem, customers, campaigns, lp, SolverOptions(mip_gap=0.05),
+                                         exact.Clock.start(60.0), floor=best.choice)
+    assert not cores and result.objective == pytest.approx(best.objective)
+    assert result.termination is Termination.OPTIMAL
 
 
 def test_an_lp_highs_cannot_solve_with_time_left_ends_stalled_not_time_limit(monkeypatch):
