@@ -151,7 +151,7 @@ def _notes(measurements: list[Any]) -> list[str]:
 def _solve_measured(m: Any) -> bool:
     """Whether the job recorded the solve's own peak (older logs and systems without
     /proc/self/clear_refs did not)."""
-    return bool(getattr(m, "solve_peak_mb", 0.0) and getattr(m, "solve_start_mb", 0.0))
+    return bool(m.solve_peak_mb and m.solve_start_mb)
 
 
 def _peak(m: Any) -> float:
