@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from optimizer.solve.clock import highs_time_limit
 from optimizer.solve.lagrangian import PricedProblem, adjusted_values, price_out, stack, to_problem
-from optimizer.solve.problem import CouplingRow, Problem, Sense
+from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import quiet_highs_banner
 
 INF = highspy.kHighsInf
@@ -302,3 +302,19 @@ def _alone(adjusted: NDArray[np.float64], held: NDArray[np.integer[Any]]) -> NDA
     held_worth[holding] = worth[holding, held[holding]]
     alone: NDArray[np.bool_] = worth.sum(axis=1) - held_worth == 0
     return alone
+
+
+def held_campaigns(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:
+    """Each customer's best campaign (-1: none) from its priced-out values, as the pass picks it."""
+    best = np.argmax(adjusted, axis=1)
+    held: NDArray[np.intp] = np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)
+    return held
+
+
+def best_columns(adjusted: NDArray[np.float64], count: int) -> NDArray[np.bool_]:
+    """(c, k) mask of each customer's ``count`` best eligible campaigns (by priced-out value)."""
+    k = adjusted.shape[1]
+    if k > count:
+        cutoff = np.partition(adjusted, k - count, axis=1)[:, k - count][:, None]
+        return (adjusted >= cutoff) & np.isfinite(adjusted)
+    return np.isfinite(adjusted)

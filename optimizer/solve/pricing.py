@@ -27,7 +27,7 @@ from optimizer.solve import partitions as parts
 from optimizer.solve.balancing import Pass, signed_prices
 from optimizer.solve.clock import Clock
 from optimizer.solve.lagrangian import adjusted_values
-from optimizer.solve.master import MasterLP, MasterSolution
+from optimizer.solve.master import MasterLP, MasterSolution, best_columns, held_campaigns
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Sense
@@ -94,24 +94,9 @@ def join(
         return
     joining = customers.gather(ids)
     everyone = np.arange(joining.n_customers)
-    columns = _best_columns(adjusted_values(joining, prices, everyone))
-    held = _held(adjusted_values(joining, start, everyone))
+    columns = best_columns(adjusted_values(joining, prices, everyone), COLUMNS)
+    held = held_campaigns(adjusted_values(joining, start, everyone))
     master.add_customers(joining, customers.shared_weights, columns, held, prices if at_held else None)
-
-
-def _held(adjusted: NDArray[np.float64]) -> NDArray[np.intp]:
-    """Each customer's best campaign (-1: none) from its priced-out values, as the pass picks it."""
-    best = np.argmax(adjusted, axis=1)
-    return np.where(adjusted[np.arange(len(best)), best] > 0, best, NO_CAMPAIGN)
-
-
-def _best_columns(adjusted: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """(c, k) mask of each customer's COLUMNS best eligible campaigns."""
-    k = adjusted.shape[1]
-    if k > COLUMNS:
-        cutoff = np.partition(adjusted, k - COLUMNS, axis=1)[:, k - COLUMNS][:, None]
-        return (adjusted >= cutoff) & np.isfinite(adjusted)
-    return np.isfinite(adjusted)
 
 
 def solve_prices(

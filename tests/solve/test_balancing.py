@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -12,6 +13,7 @@ from optimizer.solve import balancing
 from optimizer.solve.balancing import (
     Pass,
     _crawling,
+    _refined_prices,
     balance,
     price_moves,
     price_pass,
@@ -21,7 +23,15 @@ from optimizer.solve.balancing import (
 )
 from optimizer.solve.exact import Clock
 from optimizer.solve.kernels import BINS
-from optimizer.solve.lagrangian import Breakpoints, breakpoint_scale, price_out, priced_problem
+from optimizer.solve.lagrangian import (
+    Breakpoints,
+    adjusted_values,
+    breakpoint_scale,
+    price_out,
+    priced_problem,
+    to_problem,
+)
+from optimizer.solve.master import MasterLP, best_columns
 from optimizer.solve.partitions import Customers
 from optimizer.solve.relaxation import solve_relaxation
 
@@ -131,3 +141,42 @@ def test_the_sample_levels_balance_without_the_crawl_rule(monkeypatch):
     monkeypatch.setattr(balancing, "COARSE", (1_000, 4_000))
     sample_prices(Customers(priced_problem(medium_problem(3, n=12_000), np.float64)), 1e-6, clock())
     assert asked and not any(asked)
+
+
+def restricted_lagrangian(priced, columns: np.ndarray, prices: np.ndarray) -> float:
+    """L(λ) over the given columns only: the dual objective of the LP over them."""
+    adjusted = np.where(columns, adjusted_values(priced, prices, np.arange(priced.n_customers)), -np.inf)
+    return float(np.maximum(adjusted.max(axis=1), 0.0).sum() + prices @ priced.rhs)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_refined_prices_are_an_optimum_of_the_dual_of_the_lp_over_each_customers_best_columns(seed):
+    """The warm master's prices against HiGHS's cold LP over the same columns (each customer's
+    REFINED_COLUMNS best at prices away from the optimum): the dual objective at them is the LP's
+    optimum, however a degenerate LP splits its duals."""
+    problem = medium_problem(seed, n=2_000, k=6)
+    priced = priced_problem(problem)
+    start = solve_relaxation(problem, *problem.candidate_pairs()).shadow_prices * 1.5
+    columns = best_columns(adjusted_values(priced, start, np.arange(priced.n_customers)), balancing.REFINED_COLUMNS)
+    restricted = to_problem(priced, columns, priced.rhs)
+    cold = solve_relaxation(restricted, *restricted.candidate_pairs())
+    refined = _refined_prices(priced, Customers(priced), clock(), start, 1e4 * priced.price_scale)
+    assert not np.allclose(refined, start)
+    assert np.all(signed_prices(priced.rows, refined) == refined)
+    assert restricted_lagrangian(priced, columns, refined) == pytest.approx(cold.bound, rel=1e-9)
+    assert restricted_lagrangian(priced, columns, cold.shadow_prices) == pytest.approx(cold.bound, rel=1e-9)
+
+
+def test_refined_prices_keep_their_start_where_the_lp_has_no_optimum(monkeypatch):
+    """A minimum audience above the customers there are (the elastic row breaks), or a master that
+    ran out of time (MasterLP.solve's None)."""
+    problem = medium_problem(4, n=1_000)
+    priced = priced_problem(problem)
+    start = solve_relaxation(problem, *problem.candidate_pairs()).shadow_prices
+    cap = 1e4 * priced.price_scale
+    rows = tuple(row if row.family != "min_audience" else dataclasses.replace(row, rhs=2_000.0) for row in priced.rows)
+    impossible = dataclasses.replace(priced, rows=rows)
+    assert np.array_equal(_refined_prices(impossible, Customers(impossible), clock(), start, cap), start)
+    assert not np.array_equal(_refined_prices(priced, Customers(priced), clock(), start, cap), start)
+    monkeypatch.setattr(MasterLP, "solve", lambda self, time_limit: None)
+    assert np.array_equal(_refined_prices(priced, Customers(priced), clock(), start, cap), start)

@@ -14,7 +14,7 @@ from instances import medium_problem
 from optimizer.solve import partitions as parts, pricing
 from optimizer.solve.clock import Clock
 from optimizer.solve.lagrangian import priced_problem
-from optimizer.solve.master import MasterLP
+from optimizer.solve.master import MasterLP, held_campaigns
 from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import Sense
 from optimizer.solve.relaxation import solve_relaxation
@@ -49,7 +49,7 @@ def test_joining_customers_start_at_their_held_campaign_as_the_prices_they_join_
     for at_held in (True, False):
         master = MasterLP(customers.rows, customers.campaign_ids, np.full(len(customers.rows), 1e6))
         pricing.join(customers, master, ids, prices, start, at_held)
-        held = pricing._held(master.adjusted(start))
+        held = held_campaigns(master.adjusted(start))
         holding = np.flatnonzero(held >= 0)
         basis = master.highs.getBasis()
         column = np.array(basis.col_status)[master.n_slacks + master.position[holding, held[holding]]]
