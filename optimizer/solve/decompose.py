@@ -8,9 +8,10 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
 2. **Balancing.** Passes move each row's price to where its lhs meets its limit, read off
    per-row histograms of breakpoints, while L(λ) falls: first over nested hashed samples, then
    over all customers (optimizer/solve/balancing.py). The lowest-L prices are the start prices λ0.
-   From SCREEN_ABOVE customers, when every row has one coefficient per campaign, one screening
-   pass at the sample prices fixes everyone far from a tie and steps 2-5 run on the few
-   candidates near one (optimizer/solve/screening.py), which proves the bound for all.
+   From SCREEN_ABOVE customers, one screening pass at the sample prices fixes everyone far from
+   a tie and steps 2-5 run on the few candidates near one (optimizer/solve/screening.py), which
+   proves the bound for all: by a region of prices when every row has one coefficient per
+   campaign, else by one more pass at the candidates' last prices.
 3. **Master LP, priced out (optimizer/solve/pricing.py).** The master LP decides the MASTER
    customers of smallest margin at λ0 over their few best campaigns; every other customer keeps
    its best at λ0. Its duals are priced out over everyone and customers and columns join it
@@ -51,14 +52,22 @@ from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts, screening
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound_at
-from optimizer.solve.balancing import STALL_SHARE, Pass, SampledPrices, balance, price_pass, sample_prices
+from optimizer.solve.balancing import (
+    STALL_SHARE,
+    Pass,
+    SampledPrices,
+    balance,
+    price_pass,
+    sample_prices,
+    signed_prices,
+)
 from optimizer.solve.clock import Clock
 from optimizer.solve.exact import solve_with_relaxation
 from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.partitions import Customers, Progress
-from optimizer.solve.pricing import DualState, OutOfTime, join, lower, solve_prices
+from optimizer.solve.pricing import DualState, OutOfTime, join, lower, overfull, releasing, solve_prices
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
 from optimizer.solve.repair import last_resort, repair, repair_reserve
@@ -83,6 +92,17 @@ MAX_WIDENINGS = 10
 # moved the plan or the bound).
 MAX_WIDENED = 50_000
 STALL_REACH = 4.0  # a widening that found nothing new is followed by one that reaches this much further
+# A screen without a region (a weight that differs per customer) is given up, for the passes over
+# everyone, once balancing its candidates leaves their L (with V) more than this share of L(λ̂)
+# below L(λ̂), or SCREEN_GAPS allowed gaps if that is more: the customers fixed at their best at λ̂
+# then hold rows where the optimum needs others, which only the pass at the reduced problem's prices
+# would show, after its whole solve. Measured on 10^7 × 20 (bench/instances.py), the reduced
+# problem's optimum against L(λ̂) from the 1M sample's prices: expected 7e-7 short (proven through
+# the screen in 9.8 s, against 22-27 s over everyone); variants 2.5e-4 short (never provable there).
+# On small instances with rough sample prices L(λ̂) itself is that far above the optimum (30,000
+# customers, samples of 1,000 and 8,000: 0.8-1.6e-4), where the screen still proved the plan.
+SCREEN_SHORTFALL = 5e-5
+SCREEN_GAPS = 10.0
 
 
 @dataclass(frozen=True)
@@ -157,19 +177,22 @@ class Screened:
 
 def _decompose_screened(customers: Customers, sampled: SampledPrices, options: SolverOptions, clock: Clock) -> Screened:
     """optimizer/solve/screening.py: one pass over everyone, steps 2-5 on the candidates. No result when
-    the reduced problem's prices leave the region, it has no plan (at once when its audience sizes
-    cannot meet its limits), or its proven plan is not proven for all (the fixed customers' least
-    margin is below L - z)."""
+    the reduced problem's prices leave the region (or, without one, a pass at them finds a fixed
+    customer whose best moved), it has no plan (at once when its audience sizes cannot meet its
+    limits), or its proven plan is not proven for all (the fixed customers' least margin is below L - z)."""
     if sampled.margins is None:
         raise TypeError("screening needs the sampled margins (see screening.applies)")
-    screen = screening.screen(customers, sampled.prices, screening.threshold(sampled.margins, customers.n))
+    screen = _freed(customers, screening.screen(customers, sampled.prices,
+                                                screening.threshold(sampled.margins, customers.n)))
     if not screen.meetable(clock.allow(AUDIENCE_LIMIT_S)):
         customers.standing("screen given up: its candidates cannot meet the limits left", None, None)
         return Screened(sampled.prices)
     candidates = Customers(screen.reduced, customers.progress, value_outside=screen.fixed_value)
     reduced_options = options.model_copy(update={"mip_gap": screen.reduced_gap(options.mip_gap)})
+    within = -np.inf if screen.coefficients is not None else screen.lagrangian - screen.fixed_value - max(
+        SCREEN_SHORTFALL * abs(screen.lagrangian), SCREEN_GAPS * gap_allowed(options.mip_gap, screen.lagrangian))
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
-                                  1e4 * candidates.price_scale, reduced_options, clock)
+                                  1e4 * candidates.price_scale, reduced_options, clock, within)
     prices = result.shadow_prices if result.shadow_prices is not None else sampled.prices
     if plan is None or result.objective is None:
         return Screened(prices)
@@ -178,12 +201,15 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     whole = PlanSpec(screen.prices, screen.candidates, choice)  # the fixed customers' usage left the rows' room
     objective = reduce(add, customers.map(parts.plan_totals, whole.start, whole.master, whole.master_choice,
                                           stage="plan")).value
-    if not screen.covers(result.shadow_prices):
-        return Screened(prices, fallback=(objective, whole))
     if result.bound is None:
         raise TypeError("the reduced problem's plan has no bound")
-    bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
-                         clock.allow(AUDIENCE_LIMIT_S))
+    if screen.coefficients is None:
+        bound = screen.verified(customers, result.bound, signed_prices(customers.rows, prices))
+    elif screen.covers(result.shadow_prices):
+        bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
+                             clock.allow(AUDIENCE_LIMIT_S))
+    else:
+        return Screened(prices, fallback=(objective, whole))
     found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
     customers.standing("screened plan", found.objective, found.bound)
     if result.termination is Termination.OPTIMAL and found.termination is not Termination.OPTIMAL:
@@ -191,17 +217,34 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     return Screened(prices, found, whole)
 
 
+def _freed(customers: Customers, screen: screening.Screen) -> screening.Screen:
+    """The screen with, for every <= row the fixed customers alone overfill, those of them who free it
+    most cheaply among the candidates (pricing.releasing, as the master's first round takes them):
+    the sample prices leave a row's use a little off its limit, and candidates chosen by margin
+    alone may hold too little of it to bring it back (measured on expected 10^7 × 20: a direct-mail
+    budget overfilled by 302 of 533,274 with 296k candidates, and the screen was given up)."""
+    limits = np.array([row.rhs for row in screen.reduced.rows])
+    over = overfull(customers.rows, limits)
+    if over.size == 0:
+        return screen
+    return screening.joined(customers, screen, releasing(customers, screen.prices, screen.candidates, over,
+                                                         -limits[over]))
+
+
 def _decompose_all(
     customers: Customers, prices: NDArray[np.float64], magnitude: float, cap: NDArray[np.float64],
-    options: SolverOptions, clock: Clock,
+    options: SolverOptions, clock: Clock, within: float = -np.inf,
 ) -> tuple[SolveResult, PlanSpec | None]:
     """Steps 2-5 over all of ``customers`` from ``prices``; when they end without a plan (out of
     time), a plan repaired from the best prices found (optimizer/solve/repair.py), with the lowest
-    L(λ) seen as its bound."""
+    L(λ) seen as its bound. None of that, and no plan, when the balanced L(λ) is below ``within``
+    (a screen's candidates that cannot come near what everyone can: ``SCREEN_SHORTFALL``)."""
     overall, clock = clock, clock.reserving(repair_reserve(customers, clock.limit))
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
     balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
     customers.standing("balanced prices", None, balanced.bound)
+    if balanced.bound < within:
+        return _no_plan(overall, Termination.STALLED), None
     start = balanced.prices
     master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
     if balanced.nearest is None:

@@ -34,7 +34,7 @@ from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Sense
 from optimizer.solve.screening import settled
 
 COLUMNS = 3
-MAX_JOINING = 20_000  # customers a partition offers a row at most to free it (_releasing)
+MAX_JOINING = 20_000  # customers a partition offers a row at most to free it (releasing)
 # Fixed customers whose best moved that join the master a round at most, largest regret first. The
 # first masters' prices are far from the last (their few customers set them), so many who move at
 # them would not at the optimum; fewer a round keeps the master smaller and each re-solve cheaper.
@@ -43,7 +43,7 @@ MAX_JOINING = 20_000  # customers a partition offers a row at most to free it (_
 # 10^7 × 20 expected 20.4 -> 17.5 -> 18.8, variants 48.3 -> 40.2 -> 39.0; 10^5 × 10 the same (fewer move).
 # 10,000 rather than 5,000: every extra round is a pass over all customers, on a cluster too.
 MAX_MOVERS = 10_000
-# Customers each partition offers first to free an overfull row (_releasing; a row is asked again
+# Customers each partition offers first to free an overfull row (releasing; a row is asked again
 # only where a customer not offered may be cheaper than its last pick). Measured on expected 10^7 ×
 # 20 (10 overfull rows, 1,014 customers joining): MAX_JOINING a row and partition took 7.9 s, 2,000
 # took 4.2 s, and 2.8 s once only the row's users had their coefficients read; the same 1,014.
@@ -149,8 +149,8 @@ def held_within(
     for _ in range(RELEASE_ROUNDS):
         if clock.expired():
             break
-        over = _overfull(customers.rows, remaining)
-        joining = _releasing(customers, start, master.sorted_customers()[0], over, -remaining[over])
+        over = overfull(customers.rows, remaining)
+        joining = releasing(customers, start, master.sorted_customers()[0], over, -remaining[over])
         if joining.size == 0:
             break
         join(customers, master, joining, start, start, at_held=False)
@@ -168,13 +168,13 @@ def _fixed_part(
     return fixed, settled(customers.rhs - customers.usage(fixed))
 
 
-def _overfull(rows: tuple[CouplingRow, ...], remaining: NDArray[np.float64]) -> NDArray[np.intp]:
+def overfull(rows: tuple[CouplingRow, ...], remaining: NDArray[np.float64]) -> NDArray[np.intp]:
     """The <= and == rows the fixed customers alone overfill (the limit left for the master is below 0)."""
     tolerance = 1e-9 * np.maximum(1.0, np.abs([row.rhs for row in rows]))
     return np.flatnonzero((remaining < -tolerance) & np.array([row.sense is not Sense.GE for row in rows], dtype=bool))
 
 
-def _releasing(customers: Customers, start: NDArray[np.float64], inside: NDArray[np.intp], over: NDArray[np.intp],
+def releasing(customers: Customers, start: NDArray[np.float64], inside: NDArray[np.intp], over: NDArray[np.intp],
                excess: NDArray[np.float64]) -> NDArray[np.intp]:
     """Per overfull row, the fixed customers who give up RELEASE × its excess at least loss per
     unit (partitions.releasing), ties broken by customer index. Each partition is asked for its
@@ -189,7 +189,7 @@ def _releasing(customers: Customers, start: NDArray[np.float64], inside: NDArray
 def _cheapest_picks(customers: Customers, start: NDArray[np.float64], inside: NDArray[np.intp],
                     over: NDArray[np.intp], excess: NDArray[np.float64],
                     count: int) -> tuple[list[NDArray[np.intp]], NDArray[np.bool_]]:
-    """Per row, the customers ``_releasing`` picks from the ``count`` cheapest of each partition,
+    """Per row, the customers ``releasing`` picks from the ``count`` cheapest of each partition,
     and whether they may not be the cheapest of all: a customer some partition did not give may
     lose less than the last pick (or, where the picks cannot free the row, exists at all)."""
     if over.size == 0:

@@ -83,7 +83,7 @@ def test_rows_whose_first_picks_may_not_be_the_cheapest_are_asked_again(monkeypa
     customers = Customers(priced_problem(medium_problem(2, n=600)))
     start, inside = np.zeros(4), np.zeros(0, dtype=np.intp)
     remaining = customers.rhs - customers.usage(reduce(add, customers.map(parts.pass_totals, start)))
-    over = pricing._overfull(customers.rows, remaining)
+    over = pricing.overfull(customers.rows, remaining)
     excess = np.minimum(-remaining[over], [120.0, 1.0, 8.0])
     assert over.size == 3 and len(customers.partitions) == (1 if partition_size > 600 else 17)
     asked: list[int] = []
@@ -98,7 +98,7 @@ def test_rows_whose_first_picks_may_not_be_the_cheapest_are_asked_again(monkeypa
     picks, unsure = pricing._cheapest_picks(customers, start, inside, over, excess, first)
     asked.clear()
     monkeypatch.setattr(pricing, "FIRST_RELEASE", first)
-    assert np.array_equal(pricing._releasing(customers, start, inside, over, excess), np.unique(np.concatenate(at_once)))
+    assert np.array_equal(pricing.releasing(customers, start, inside, over, excess), np.unique(np.concatenate(at_once)))
     asks = [count for count, _ in groupby(asked)]  # every partition is asked once an ask
     assert asks == ([first, pricing.MAX_JOINING] if unsure.any() else [first])
     assert len(at_once[0]) == 137 and unsure.any() == (first * len(customers.partitions) < 137)
