@@ -32,13 +32,19 @@ app = typer.Typer(
 def main(context: typer.Context) -> None:
     """Decide which marketing campaign each customer should get."""
     if threading.current_thread() is threading.main_thread():
-        before = signal.signal(signal.SIGTERM, _interrupted)
-        context.call_on_close(lambda: signal.signal(signal.SIGTERM, before))  # the caller's own, once done
+        before = {number: signal.signal(number, _interrupted) for number in (signal.SIGTERM, signal.SIGINT)}
+        context.call_on_close(lambda: [signal.signal(number, handler) for number, handler in before.items()])
 
 
 def _interrupted(number: int, frame: object) -> None:
     """SIGTERM (``kill``, a scheduler's stop) ends a command as Ctrl-C does, through its cleanup:
-    a solve's HiGHS child stopped, the output folder's lock and temporary files let go."""
+    a solve's HiGHS child stopped, the output folder's lock and temporary files let go; both say
+    so on stderr, so that a scheduler's log shows why the command ended (exit 130)."""
+    name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+    Console(stderr=True, soft_wrap=True).print(Text.assemble(
+        ("stopped: ", "bold red"), f"{name} ended the command before it finished. What it writes is written whole "
+        "or not at all: a run folder and the contact history hold what they held before, or all of this run."),
+        highlight=False)
     raise KeyboardInterrupt
 
 
@@ -89,6 +95,19 @@ DateOption = Annotated[dt.datetime | None, typer.Option(
     "--date", formats=["%Y-%m-%d"], help="The day the plan is sent (default: today); the contact policy "
     "(cool-downs, caps, open measurement windows) is checked against the contact history on this day.",
     show_default=False)]
+
+
+def folder(text: str) -> Path:
+    """A --out folder: an empty value (``--out "$OUT"`` with OUT unset) is an error, not the current folder."""
+    if not text.strip():
+        raise typer.BadParameter("is empty (an unset shell variable?): give a folder, or leave --out out for the "
+                                 "default")
+    return Path(text)
+
+
+def given(text: str | None) -> str | None:
+    """A --out that may be a URL: as ``folder``, kept as text."""
+    return None if text is None else str(folder(text))
 
 
 def day(date: dt.datetime | None) -> dt.date | None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypedDict, TypeVar, Unpack
 
 import typer
 
-from optimizer.cli.app import QuietOption, app, fail, progress_console
+from optimizer.cli.app import QuietOption, app, fail, folder, progress_console
 from optimizer.errors import CvoError, ScenarioError, did_you_mean
 
 if TYPE_CHECKING:
@@ -31,8 +31,9 @@ class _CommonOptions(TypedDict):
 
 @app.command()
 def score(
-    out: Annotated[Path, typer.Option("--out", help="Folder for customers.parquet, scores.parquet and "
-                                      "score_report.json.")],
+    out: Annotated[Path, typer.Option(
+        "--out", parser=folder, help="Folder for customers.parquet, scores.parquet and "
+                                     "score_report.json.")],
     history: Annotated[Path | None, typer.Option(help="Campaign history: customer_id, campaign_id, treated, "
                                                  "converted, revenue, and feature columns.")] = None,
     customers: Annotated[Path | None, typer.Option(help="Customer table whose columns add features and who "
@@ -255,8 +256,9 @@ def segments(
     drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop transaction lines that repeat "
                                                   "an earlier line in every column (an export that wrote lines "
                                                   "twice); they are counted either way.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for migration.json (a plan's run folder puts "
-                                             "it in its report).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", parser=folder, help="Folder for migration.json (a plan's run folder puts "
+                                     "it in its report).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the migration as JSON.")] = False,
 ) -> None:
     """How customers moved between RFM segments from one cut-off to another.

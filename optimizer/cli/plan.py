@@ -22,6 +22,7 @@ from optimizer.cli.app import (
     app,
     day,
     fail,
+    given,
     progress_console,
     shown,
     with_history,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 @app.command()
 def optimize(
     scenario: ScenarioArg,
-    out: Annotated[str | None, typer.Option("--out", help="Folder for plan.parquet and summary.json "
+    out: Annotated[str | None, typer.Option("--out", callback=given, help="Folder for plan.parquet and summary.json "
                                              "(default: out/<scenario name>), or an object-store URL (s3://, "
                                              "gs://, abfs://: the run under URL/runs/<run_id>, then "
                                              "URL/current.json).")] = None,

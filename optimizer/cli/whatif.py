@@ -18,6 +18,7 @@ from optimizer.cli.app import (
     app,
     day,
     fail,
+    folder,
     progress_console,
     with_history,
 )
@@ -36,8 +37,9 @@ def sweep(
     limit: Annotated[str | None, typer.Option(
         "--limit", help="Sweep any limit instead: NAME=START:STOP:COUNT, e.g. capacity\\[email]=5000:20000:4 "
         "(NAME as in the Constraints table of cvo optimize).", show_default=False)] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for sweep.json, sweep.csv and frontier.png "
-                                             "(default: out/<scenario name>/sweep).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", parser=folder, help="Folder for sweep.json, sweep.csv and frontier.png "
+                                     "(default: out/<scenario name>/sweep).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON instead of a table.")] = False,
     method: MethodOption = None,
     date: DateOption = None,
@@ -96,7 +98,8 @@ def compare(
     scenarios: Annotated[list[Path], typer.Argument(
         help="Two or more scenario YAML files; customers moved are counted from the first one's plan.",
         show_default=False)],
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for compare.json (default: out/compare).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", parser=folder, help="Folder for compare.json (default: out/compare).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON instead of a "
                                               "table.")] = False,
     method: MethodOption = None,

@@ -274,7 +274,9 @@ def _infeasible(scenario: Scenario, problem: Problem, clock: Clock,
         f"No plan satisfies every constraint of scenario '{scenario.name}'. "
         f"{describe_conflict(diagnosis, _ratio_words(problem, ratios or {}, forced))}{left}",
         where=scenario.source,
-        fix="Change one of the limits named above in the scenario file, then run again",
+        fix="Change one of the limits named above in the scenario file, then run again" if diagnosis.conflicts else
+        "Give the diagnosis more time to name the limits that conflict (e.g. --set solver.time_limit_s=60), or "
+        "check the minimum audiences, budgets and capacities against each other",
     )
 
 

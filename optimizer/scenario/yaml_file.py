@@ -54,12 +54,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _read_text(path: Path) -> str:
-    """The file's text; a ScenarioError naming the line and byte when it is not UTF-8."""
+    """The file's text; a ScenarioError naming the line and byte when it is not UTF-8 (and saying so
+    when it is UTF-16, which a Latin-1 guess would turn to garbage)."""
     try:
         data = path.read_bytes()
     except OSError as error:
         raise ScenarioError(f"The scenario file could not be read: {error.strerror}", where=str(path),
                             fix="Check the file's permissions") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:512].count(b"\x00") > len(data[:512]) // 4:
+        raise ScenarioError("The scenario file is UTF-16 text (a byte-order mark, or NUL bytes between its "
+                            "letters), not UTF-8", where=str(path),
+                            fix="Save the file as UTF-8 (your editor's 'Save with encoding' or "
+                                "'iconv -f utf-16 -t utf-8')")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:

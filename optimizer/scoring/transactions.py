@@ -183,9 +183,10 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     roles = _roles(columns, source)
     amount = _amount_expression(roles["amount"], log, source)
     named = [name for role, name in roles.items() if not (role == "amount" and amount is not None)]
+    lacking = next((role for role, name in roles.items() if name in named and name not in log.columns), "amount")
     require_columns(log, [*named, *(amount.names if amount is not None else ())], Path(source), "transactions",
-                    "Rename the column, or map it: --column amount=dollar_value on the command line, "
-                    "columns={'amount': 'dollar_value'} in Python")
+                    f"Rename the column, or map it: --column {lacking}=<the log's column> on the command line, "
+                    f"columns={{'{lacking}': '<the log's column>'}} in Python")
     if len(log) == 0:
         raise DataError("The transaction log is empty", where=source, fix="Give at least one order")
     rows = _Rows(log, source, first_line)

@@ -17,6 +17,9 @@ from typing import Any
 from optimizer.errors import RunFolderError
 from optimizer.store.names import (
     ABOUT_RUN,
+    COMPARE_FILE,
+    COMPARE_PAGE,
+    COMPARE_PLOT,
     CONTACTS_FOLDER,
     MANIFEST_FILE,
     PLAN_FILE,
@@ -52,8 +55,10 @@ def check_run_folder(out_dir: Path) -> None:
     """Fail now when ``out_dir`` holds files a run would write over or remove (``RUN_FILES``,
     contacts_*.csv, manifest.json, ``ABOUT_RUN``) and no run left it: neither a cvo manifest nor,
     from a run stopped before its manifest, a run's summary.json or plan file with its id. A
-    user's own scenario.yaml or contact list is never replaced."""
+    user's own scenario.yaml or contact list is never replaced, nor is a comparison mixed with a run
+    (``check_not_comparison``)."""
     out_dir = Path(out_dir)
+    check_not_comparison(out_dir)
     if not out_dir.is_dir() or is_run_folder(out_dir):
         return
     theirs = sorted(path.name for path in out_dir.iterdir() if path.name == MANIFEST_FILE or _of_a_run(path.name))
@@ -62,6 +67,31 @@ def check_run_folder(out_dir: Path) -> None:
                              "manifest): a run would replace or remove them", where=str(out_dir),
                              fix="Give --out a new or empty folder (or the folder of an earlier run), or move "
                                  "those files elsewhere")
+
+
+def check_not_comparison(out_dir: Path) -> None:
+    """Fail now when ``out_dir`` holds a comparison (cvo compare's files): a run written beside it
+    would sit with figures and plans of other scenarios, and a later compare would remove its plans."""
+    out_dir = Path(out_dir)
+    theirs = [name for name in (COMPARE_FILE, COMPARE_PAGE, COMPARE_PLOT) if (out_dir / name).exists()]
+    if theirs:
+        raise RunFolderError(f"The output folder holds a comparison ({', '.join(theirs)}), not a run's files",
+                             where=str(out_dir), fix="Give --out a folder of its own for the run (the default is "
+                             "out/<scenario name>), or move the comparison elsewhere")
+
+
+def check_comparison_folder(out_dir: Path) -> None:
+    """Fail now when ``out_dir`` holds a run (a manifest, or a run's summary or plan) or files of
+    the names a run writes: compare.json and plans/ beside them would read as that run's."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return
+    theirs = sorted(path.name for path in out_dir.iterdir() if path.name == MANIFEST_FILE or _of_a_run(path.name))
+    if is_run_folder(out_dir) or theirs:
+        what = "a cvo run" if is_run_folder(out_dir) else ", ".join(theirs)
+        raise RunFolderError(f"The output folder holds {what}, not a comparison: compare.json and plans/ beside "
+                             "it would read as that run's", where=str(out_dir),
+                             fix="Give cvo compare a folder of its own with --out (the default is out/compare)")
 
 
 def is_run_folder(out_dir: Path) -> bool:

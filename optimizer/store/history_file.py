@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -65,6 +66,8 @@ AS_OF = ("run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq <= 
          "(SELECT run_id FROM events WHERE kind = 'void' AND seq <= ?)")  # live as the history stood at a seq
 
 
+LOCK_WAIT_S = 30.0  # how long a command waits for another's lock on the history file (a commit takes ~1 s)
+LOCK_POLL_S = 0.2
 TABLES = {  # each table's columns since the first cvo; later ones are added (SCHEMA)
     "runs": ("run_id", "scenario", "scenario_file", "run_date", "committed_at", "out_dir", "status", "objective",
              "treatment", "control", "expected_spend", "expected_value"),
@@ -79,25 +82,37 @@ TABLES = {  # each table's columns since the first cvo; later ones are added (SC
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the history (creating it unless read-only) with its tables in place; a DuckDB file
     that is not a contact history (other tables, or cvo's table names with other columns) is
-    refused before anything is written into it."""
+    refused before anything is written into it. While another process holds the file's lock (a
+    commit takes about a second), it waits up to LOCK_WAIT_S for it."""
     check_history_path(path)
-    try:
-        if read_only:
-            connection = duckdb.connect(str(path), read_only=True)
-            _check_tables(connection, path)
-            return connection
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(str(path))
+    waited_until = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            return _opened(path, read_only)
+        except duckdb.Error as error:
+            locked = "lock" in str(error).lower()
+            if locked and time.monotonic() < waited_until:
+                time.sleep(LOCK_POLL_S)
+                continue
+            raise HistoryError(
+                f"The contact history cannot be opened: {str(error).splitlines()[0]}"
+                + (f" (waited {LOCK_WAIT_S:g} s for it)" if locked else ""),
+                where=str(path),
+                fix="If another cvo command is writing to it, wait for it to finish; otherwise check that the file "
+                "is a cvo contact history (a DuckDB file) and that you may write to its folder",
+            ) from None
+
+
+def _opened(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    if read_only:
+        connection = duckdb.connect(str(path), read_only=True)
         _check_tables(connection, path)
-        connection.execute(SCHEMA)
         return connection
-    except duckdb.Error as error:
-        raise HistoryError(
-            f"The contact history cannot be opened: {str(error).splitlines()[0]}",
-            where=str(path),
-            fix="If another cvo command is writing to it, wait for it to finish; otherwise check that the file "
-            "is a cvo contact history (a DuckDB file) and that you may write to its folder",
-        ) from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path))
+    _check_tables(connection, path)
+    connection.execute(SCHEMA)
+    return connection
 
 
 def _check_tables(connection: duckdb.DuckDBPyConnection, path: Path) -> None:

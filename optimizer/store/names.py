@@ -13,6 +13,7 @@ MEASUREMENT_FILE = "measurement.json"
 SWEEP_FILE, SWEEP_CSV, FRONTIER_FILE = "sweep.json", "sweep.csv", "frontier.png"
 SWEEP_FOLDER = "sweep"  # cvo sweep's own folder beside a plan's: out/<scenario name>/sweep by default
 REPORT_FILE = "report.html"
+COMPARE_FILE, COMPARE_PLOT, COMPARE_PAGE = "compare.json", "compare.png", "compare.html"  # cvo compare's folder
 RULES_FILE, RULES_TEXT = "rules.json", "rules.txt"  # the plan as rules: cvo rules
 MIGRATION_FILE = "migration.json"  # customers' moves between segments: cvo segments
 RUN_ID_KEY = b"cvo_run_id"  # the plan's parquet metadata key holding its run's id

@@ -45,9 +45,10 @@ from optimizer.scenario.offers import SEPARATOR, offer_label
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import atomic_write
-from optimizer.store.folders import check_output_folder, check_run_folder, is_run_folder
+from optimizer.store.folders import check_comparison_folder, check_output_folder, check_run_folder, is_run_folder
+from optimizer.store.names import COMPARE_FILE, COMPARE_PAGE, COMPARE_PLOT
 
-COMPARE_FILE, COMPARE_PLOT, COMPARE_PAGE, PLANS_FOLDER = "compare.json", "compare.png", "compare.html", "plans"
+PLANS_FOLDER = "plans"
 NONE = "none"
 
 
@@ -147,6 +148,8 @@ def compare(
                             "'scenarios/tight_budget.yaml'])")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     labels = scenario_labels(loaded)
+    if plans_dir is not None:
+        check_comparison_folder(plans_dir.parent)
     for folder in [] if plans_dir is None else [plans_dir / label for label in labels]:  # before any solve
         check_output_folder(folder)
         check_run_folder(folder)

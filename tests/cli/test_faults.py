@@ -209,6 +209,11 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
                                        ["The contact history cannot be opened"]),
     "commit --history under a file": (None, ["commit", "{root}/w2", "--history", "{root}/outcomes.csv/h.duckdb"],
                                       HISTORY, ["cannot be created", "outcomes.csv is a file"]),
+    # --- the folder of another command ----------------------------------------------------------
+    "optimize into a comparison's folder": (_write("cmp/compare.json", b"{}"), [*OPTIMIZE, "--out", "{root}/cmp"],
+                                            FOLDER, ["holds a comparison (compare.json)", "a folder of its own"]),
+    "compare into a run's folder": (None, ["compare", "{scenario}", "{scenario}", "--out", "{root}/w1"], FOLDER,
+                                    ["holds a cvo run, not a comparison", "a folder of its own"]),
     # --- report, measure, void ------------------------------------------------------------------
     "report a mixed folder": (_swap_summary, ["report", "{root}/w2"], FOLDER, ["different runs"]),
     "report a folder without a manifest": (_remove("manifest.json"), ["report", "{root}/w2"], FOLDER,
@@ -312,4 +317,16 @@ def test_a_run_folder_being_rewritten_gets_no_page_about_the_run_it_replaces(wor
         before = snapshot(workspace.root)
         result = CliRunner().invoke(app, [arg.format(w1=workspace.root / "w1") for arg in command])
     assert result.exit_code == FOLDER and "Another cvo command is writing to this folder" in result.output
+    assert snapshot(workspace.root) == before
+
+
+@pytest.mark.parametrize("command", [["optimize", "{scenario}"], ["sweep", "{scenario}", "--budget", "10:20:2"],
+                                     ["compare", "{scenario}", "{scenario}"]])
+def test_an_empty_out_is_refused_not_taken_for_the_current_folder(workspace: Workspace, command: list[str],
+                                                                  monkeypatch: pytest.MonkeyPatch):
+    """``--out "$OUT"`` with OUT unset: a usage error (exit 2), nothing written where the command ran."""
+    monkeypatch.chdir(workspace.root)
+    before = snapshot(workspace.root)
+    result = CliRunner().invoke(app, [*[a.format(scenario=workspace.scenario) for a in command], "--out", ""])
+    assert result.exit_code == 2 and "is empty" in result.output and "Traceback" not in result.output
     assert snapshot(workspace.root) == before

@@ -122,8 +122,8 @@ def test_optimize_terminated_in_a_solve_stops_its_highs_child_and_frees_the_fold
     scenario: Path, tmp_path: Path, number: signal.Signals, group: bool
 ):
     """SIGTERM (kill; to the whole group: timeout, a scheduler's stop) ends the run as Ctrl-C does:
-    exit 130, the HiGHS child stopped with it without a word, nothing half-written, and the next
-    run into the folder is not refused as busy."""
+    exit 130 with one line on stderr saying why, the HiGHS child stopped with it without a word,
+    nothing half-written, and the next run into the folder is not refused as busy."""
     out, marker = tmp_path / "out", tmp_path / "marker"
     child = cvo(*optimize_args(scenario, out), script=STOP_IN_HIGHS, env={**ENV, "CVO_MARKER": str(marker)},
                 own_group=group)
@@ -134,6 +134,8 @@ def test_optimize_terminated_in_a_solve_stops_its_highs_child_and_frees_the_fold
     os.killpg(child.pid, number) if group else child.send_signal(number)
     _, stderr = child.communicate(timeout=30)
     assert child.returncode == 130 and "Traceback" not in stderr, stderr
+    said = "Ctrl-C" if number == signal.SIGINT else "SIGTERM"
+    assert stderr.count(f"stopped: {said} ended the command before it finished") == 1, stderr  # the parent alone
     solver = Path(f"/proc/{marker.read_text()}/stat")
     deadline = time.monotonic() + 5
     while solver.exists() and solver.read_text().rsplit(")", 1)[1].split()[0] not in "ZX" and time.monotonic() < deadline:

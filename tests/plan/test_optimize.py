@@ -551,3 +551,16 @@ def test_a_ratio_out_of_reach_is_told_as_the_ratio_a_plan_was_found_at(workspace
     assert "roi_hurdle (>= 0, constraints[0]: a ratio >= 30)" in caught.value.message
     plan = optimize(at(float(found.group(1))))
     assert plan.result.choice is not None and plan.formulation.problem.violations(plan.result.choice) == []
+
+
+def test_an_infeasibility_whose_limits_were_not_found_in_time_does_not_point_above(monkeypatch: pytest.MonkeyPatch):
+    """When the diagnosis names no limit (it ran out of time), the fix says how to get them named,
+    not "change one of the limits named above" over a message that names none."""
+    import optimizer.solve.infeasibility as infeasibility
+
+    monkeypatch.setattr(infeasibility, "diagnose", lambda *args: infeasibility.Diagnosis([], [], []))
+    weekly = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "weekly.yaml")
+    with pytest.raises(InfeasibleError) as caught:
+        optimize(weekly.with_changes({"budget": 1431}))
+    assert "found no change of the limits" in caught.value.message
+    assert "named above" not in caught.value.message and "solver.time_limit_s" in caught.value.fix

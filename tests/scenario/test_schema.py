@@ -232,6 +232,18 @@ def test_a_file_that_is_not_utf8_names_the_line_and_byte(tmp_path):
     )
 
 
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_file_saved_as_utf16_is_named_as_such_not_as_latin1(tmp_path, encoding: str):
+    """With a byte-order mark or without one (NUL bytes between the letters): never the Latin-1 guess,
+    whose iconv command would turn the file into garbage."""
+    path = tmp_path / "scenario.yaml"
+    path.write_bytes(yaml.safe_dump(minimal(), sort_keys=False).encode(encoding))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.message.startswith("The scenario file is UTF-16 text")
+    assert "iconv -f utf-16 -t utf-8" in caught.value.message and "latin1" not in caught.value.message
+
 # --- strict validation: every error, with its location, did-you-mean ------------------------------
 
 

@@ -169,6 +169,14 @@ def test_missing_column_suggests_the_close_name():
     error = error_from(clean_transactions, log)
     assert error.exit_code == DATA_ERROR
     assert "no column 'amount'" in error.message and "Did you mean 'amout'?" in error.message
+    assert "--column amount=<the log's column>" in error.message
+
+
+def test_the_fix_for_a_missing_column_maps_that_column_not_the_amount():
+    """A log without a customer id column is told to map customer_id (it used to say amount=dollar_value)."""
+    error = error_from(clean_transactions, small_log().rename(columns={"customer_id": "member"}))
+    assert "no column 'customer_id'" in error.message
+    assert "--column customer_id=<the log's column>" in error.message and "amount=" not in error.message
 
 
 def test_unparseable_date_names_the_row_and_value():

@@ -4,6 +4,10 @@ is read (and upgraded when it may be written)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import duckdb
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
@@ -84,3 +88,44 @@ def test_a_history_without_response_values_is_read_even_when_it_cannot_be_upgrad
     monkeypatch.setattr(history_file, "connect", read_only_disk)
     around = contacts_around(history, MONDAY, 30)
     assert len(around) == 1 and around[list(history_file.LATER_COLUMNS)].isna().all().all()
+
+
+HOLD = """
+import sys, time, duckdb
+connection = duckdb.connect(sys.argv[1])
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.close()
+"""
+
+
+def _held_by_another_process(path, seconds: float) -> subprocess.Popen:
+    """A process holding DuckDB's write lock on ``path`` for ``seconds`` (started once it holds it)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_history_another_process_is_writing_is_waited_for(tmp_path):
+    """Two commits at once: the second waits for the first's lock instead of failing with DuckDB's error."""
+    path = tmp_path / "history.duckdb"
+    history_file.connect(path).close()
+    holder = _held_by_another_process(path, 1.0)
+    started = time.monotonic()
+    history_file.connect(path).close()
+    assert time.monotonic() - started >= 0.5
+    holder.wait(timeout=10)
+
+
+def test_a_lock_held_past_the_wait_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(history_file, "LOCK_WAIT_S", 0.3)
+    path = tmp_path / "history.duckdb"
+    history_file.connect(path).close()
+    holder = _held_by_another_process(path, 5.0)
+    try:
+        with pytest.raises(HistoryError, match=r"cannot be opened: .*lock.*\(waited 0.3 s for it\)") as raised:
+            history_file.connect(path)
+        assert "wait for it to finish" in raised.value.fix
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
