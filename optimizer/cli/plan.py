@@ -73,6 +73,7 @@ def optimize(
     from optimizer.scenario.schema import load_scenario
     from optimizer.store.datasets import local_path
     from optimizer.store.files import PLAN_FILE, SCENARIO_FILE, SUMMARY_FILE
+    from optimizer.store.history_file import check_not_committed
     from optimizer.store.object_runs import object_store_url, output_folder, publish
 
     if seed is not None and sample is None:
@@ -95,6 +96,8 @@ def optimize(
         default = loaded.name if sample is None else f"{loaded.name}_sample"  # never over the real plan
         url = object_store_url(out) if out is not None else None
         out_dir = local_path(out) if out is not None and url is None else Path("out") / default
+        if url is None:
+            check_not_committed(out_dir, loaded.history_location())  # before the solve
         progress = PassProgress(progress_console(quiet), f"Solving {loaded.name}")
         with output_folder(out_dir, url, loaded.storage_options) as folder, progress:
             plan = optimize_plan(loaded, method, progress, day(date), sample, seed)

@@ -63,6 +63,7 @@ class SweepRecord:
     frontier_png: bytes | None
     scenario: str | None = None
     scenario_path: str | None = None
+    limit_values: dict[str, float] | None = None  # every limit as the swept scenario had it (None: not said)
 
 
 def report_run(location: Path | str, sweep_dir: Path | str | None = None) -> str:
@@ -100,15 +101,32 @@ def _check_same_scenario(sweep: SweepRecord | None, summary: dict[str, Any], giv
         return
     paths = (sweep.scenario_path, summary.get("scenario_path"))
     same_name = sweep.scenario in (None, summary.get("scenario"))
-    if same_name and (None in paths or paths[0] == paths[1]):
+    changed = _other_limits(sweep, summary)
+    if same_name and (None in paths or paths[0] == paths[1]) and not changed:
         return
     path = sweep.folder / SWEEP_FILE
     fix = (f"Give --sweep a folder where {SWEEP_HINT.split(' --out')[0]} wrote a sweep of '{summary.get('scenario')}'"
            if given else f"Run {SWEEP_HINT.replace('OUT_DIR', str(sweep.folder))} with this run's scenario, "
            f"or delete {path} and report without a sweep")
-    swept = (f"scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'"
-             if not same_name else f"scenario file {paths[0]}, the plan of {paths[1]}")
+    swept = (f"scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'" if not same_name else
+             f"scenario file {paths[0]}, the plan of {paths[1]}" if None not in paths and paths[0] != paths[1] else
+             f"'{sweep.scenario}' with other limits than the plan's ({'; '.join(changed)}: a --set or an edit "
+             "between the two)")
     raise DataError(f"The sweep is of {swept}", where=str(path), fix=fix)
+
+
+def _other_limits(sweep: SweepRecord, summary: dict[str, Any]) -> list[str]:
+    """The limits, other than the one swept, whose value in the swept scenario is not the plan's
+    ('name: sweep's, plan's'); none where the sweep.json does not say (an older cvo's)."""
+    plan = {row.get("name"): row.get("rhs") for row in summary.get("constraints", []) if isinstance(row, dict)}
+    changed = []
+    for name, value in (sweep.limit_values or {}).items():
+        theirs = plan.get(name)
+        if name == sweep.limit or not isinstance(theirs, (int, float)) or not isinstance(value, (int, float)):
+            continue
+        if abs(value - theirs) > 1e-9 * max(1.0, abs(theirs)):
+            changed.append(f"{name}: {value:,.6g} in the sweep, {theirs:,.6g} in the plan")
+    return changed
 
 
 def load_migration(out_dir: Path) -> dict[str, Any] | None:
@@ -143,8 +161,9 @@ def load_sweep(folder: Path, required: bool = False) -> SweepRecord | None:
     if not isinstance(points, list) or not all(isinstance(point, dict) for point in points):
         raise DataError("The sweep has no list of 'points'", where=str(path), fix=fix)
     frontier = folder / FRONTIER_FILE
+    values = data.get("limit_values")
     return SweepRecord(folder, data.get("limit"), points, frontier.read_bytes() if frontier.is_file() else None,
-                       data.get("scenario"), data.get("scenario_path"))
+                       data.get("scenario"), data.get("scenario_path"), values if isinstance(values, dict) else None)
 
 
 def _read_json(path: Path, fix: str) -> dict[str, Any]:

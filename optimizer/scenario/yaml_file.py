@@ -44,7 +44,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ScenarioError(
             "The scenario file must hold a mapping of keys (name, customers, campaigns, ...), "
-            f"not {type(raw).__name__}",
+            f"not {_held(raw)}",
             where=str(path),
             fix="Start from one of the files under scenarios/",
         )
@@ -74,6 +74,14 @@ def _read_text(path: Path) -> str:
             where=f"{path}, {byte_position(data, error.start)}",
             fix="Save the file as UTF-8 (your editor's 'Save with encoding' or 'iconv -f latin1 -t utf-8')",
         ) from None
+
+
+def _held(raw: Any) -> str:
+    """What a YAML document that is not a mapping holds, in words."""
+    if raw is None:
+        return "nothing (the file is empty, or holds only comments)"
+    return {list: "a list", str: "a single text", int: "a single number", float: "a single number",
+            bool: "a single true/false"}.get(type(raw), f"a {type(raw).__name__}")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

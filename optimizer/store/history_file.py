@@ -17,6 +17,7 @@ optimizer/store/history_versions.py) is read from a local copy of its newest ver
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
-from optimizer.errors import HistoryError
+from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE
 from optimizer.store.history_versions import history_url, readable_history
@@ -239,6 +240,38 @@ def _runs(history: Path) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         connection.close()
+
+
+def check_not_committed(out_dir: Path, history: Path | str) -> None:
+    """RunFolderError when ``out_dir`` holds a run committed (and not voided) to the local contact
+    history ``history``: a new run there would replace the plan that was sent, which cvo measure
+    reads from its folder (measured runs are read there too). Nothing to check without a history
+    file, a run in the folder, or for a history on an object store (each run has its own prefix)."""
+    if history_url(history) is not None or not local_path(history).is_file():
+        return
+    run_id = _folder_run_id(Path(out_dir))
+    if run_id is None:
+        return
+    committed = [run for run in _runs(local_path(history)) if run["run_id"] == run_id and run["voided_at"] is None]
+    if committed:
+        raise RunFolderError(
+            f"The output folder holds run {run_id}, committed to the contact history on "
+            f"{committed[0]['committed_at']}: a new run here would replace the plan that was sent, which cvo "
+            "measure reads from this folder", where=str(out_dir),
+            fix="Give --out a new folder for this run (e.g. one named by its date), or move the committed run's "
+                "folder elsewhere first")
+
+
+def _folder_run_id(out_dir: Path) -> str | None:
+    """The run id of the run in ``out_dir`` (its manifest's, else its summary's), None when there is none."""
+    for name in ("manifest.json", "summary.json"):
+        try:
+            found = json.loads((out_dir / name).read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+            continue
+        if isinstance(found, str):
+            return found
+    return None
 
 
 def run_record(history: Path | str, run: str, storage_options: dict[str, Any] | None = None,

@@ -107,6 +107,7 @@ class Sweep:
     campaigns: tuple[str, ...]
     points: tuple[SweepPoint, ...]
     scenario_path: str | None = None  # the scenario file, resolved (None for one built in Python)
+    limit_values: tuple[float, ...] = ()  # every limit's value in the scenario swept (``limits``' order)
 
     @property
     def values(self) -> list[float]:
@@ -130,6 +131,7 @@ class Sweep:
             "scenario_path": self.scenario_path,
             "limit": self.limit, "family": self.family, "sense": self.sense, "scenario_value": self.scenario_value,
             "limits": list(self.limits), "campaigns": list(self.campaigns),
+            "limit_values": dict(zip(self.limits, self.limit_values)),
             "points": [point.to_dict() for point in self.points],
         }
 
@@ -169,6 +171,7 @@ def sweep(
         limits=tuple(r.name for r in formulation.problem.rows), campaigns=tuple(scenario.campaign_ids()),
         points=tuple(with_marginal_values(points)),
         scenario_path=None if scenario.path is None else str(scenario.path.resolve()),
+        limit_values=tuple(float(r.rhs) for r in formulation.problem.rows),
     )
 
 
@@ -391,10 +394,16 @@ def format_sweep(result: Sweep, top: int = 3) -> str:
              "audience; marginal value = Δobjective/Δvalue from the row above; shadow price = d objective/d limit "
              "(LP dual)"]
     notes += [f"* At {p.value:,.6g}, the marginal value is between plans not both proven optimal: the true one "
-              f"lies between {span[0]:,.4f} and {span[1]:,.4f} (their objectives and bounds)"
+              f"lies between {_span(*span)} (their objectives and bounds)"
               for p, span in zip(result.points, ranges) if span is not None and p.marginal_value is not None]
     notes += [f"At {p.value:,.6g}, infeasible: {p.reason}" for p in result.points if p.reason]
     return "\n".join([head, *text_table(header, body, left={1, 7}).splitlines(), *notes])
+
+
+def _span(low: float, high: float) -> str:
+    """'low and high' with the decimals that tell them apart (4 at least, 10 at most)."""
+    digits = next((d for d in range(4, 11) if f"{low:,.{d}f}" != f"{high:,.{d}f}"), 10)
+    return f"{low:,.{digits}f} and {high:,.{digits}f}"
 
 
 def _number(value: float | None, digits: int = 2) -> str:

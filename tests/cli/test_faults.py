@@ -212,6 +212,9 @@ CASES: dict[str, tuple[Setup | None, list[str], int, list[str]]] = {
     # --- the folder of another command ----------------------------------------------------------
     "optimize into a comparison's folder": (_write("cmp/compare.json", b"{}"), [*OPTIMIZE, "--out", "{root}/cmp"],
                                             FOLDER, ["holds a comparison (compare.json)", "a folder of its own"]),
+    "optimize into a committed run's folder": (None, [*OPTIMIZE, "--out", "{root}/w1"], FOLDER,
+                                               ["holds run", "committed to the contact history", "cvo measure",
+                                                "a new folder"]),
     "compare into a run's folder": (None, ["compare", "{scenario}", "{scenario}", "--out", "{root}/w1"], FOLDER,
                                     ["holds a cvo run, not a comparison", "a folder of its own"]),
     # --- report, measure, void ------------------------------------------------------------------

@@ -327,6 +327,23 @@ def test_a_sweep_of_a_scenario_that_extends_the_runs_and_keeps_its_name_is_refus
     assert "36,002.00" in write_report(out).read_text(encoding="utf-8")
 
 
+
+def test_a_sweep_of_the_same_scenario_with_another_limit_set_is_refused(tmp_path):
+    """``cvo sweep weekly.yaml --set campaigns.vip_call.max_audience=250`` beside a plan of weekly.yaml
+    as written: same name, same file, another problem; the sweep's own limit may differ, others not."""
+    summary = full_summary()
+    out = write_summary(tmp_path / "out", summary)
+    write_sweep(out, scenario=summary["scenario"])
+    sweep = json.loads((out / "sweep.json").read_text())
+    limits = {row["name"]: row["rhs"] for row in summary["constraints"]}
+    other = next(name for name in limits if name != sweep["limit"])
+    changed = {**limits, other: limits[other] / 2, sweep["limit"]: limits[sweep["limit"]] * 3}
+    (out / "sweep.json").write_text(json.dumps({**sweep, "limit_values": changed}))
+    with pytest.raises(DataError, match=re.escape(f"with other limits than the plan's ({other}: ")):
+        write_report(out)
+    (out / "sweep.json").write_text(json.dumps({**sweep, "limit_values": {**limits, sweep["limit"]: 1.0}}))
+    assert "36,002.00" in write_report(out).read_text(encoding="utf-8")
+
 # Errors and hygiene
 
 def test_a_missing_summary_is_a_run_folder_error(tmp_path):

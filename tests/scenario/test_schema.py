@@ -178,7 +178,9 @@ def test_yaml_error_names_line_and_column(tmp_path):
     assert f"{path}, line 5" in caught.value.message
 
 
-@pytest.mark.parametrize(("text", "kind"), [("", "NoneType"), ("- a\n- b\n", "list"), ("just text\n", "str")])
+@pytest.mark.parametrize(("text", "kind"), [("", "nothing (the file is empty, or holds only comments)"),
+                                            ("# only a comment\n", "nothing"), ("- a\n- b\n", "a list"),
+                                            ("just text\n", "a single text"), ("7\n", "a single number")])
 def test_the_file_must_hold_a_mapping(tmp_path, text, kind):
     with pytest.raises(ScenarioError) as caught:
         load_scenario(write(tmp_path, text))

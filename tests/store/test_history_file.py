@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import HistoryError
+from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store import history_file, ledger
 from optimizer.store.files import read_run
 from optimizer.store.history_file import contacts_around, run_record, runs
@@ -129,3 +129,19 @@ def test_a_lock_held_past_the_wait_says_so(tmp_path, monkeypatch):
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_a_committed_runs_folder_is_not_run_into_again_until_it_is_voided(tmp_path):
+    """A new run over the folder of a committed run would replace the plan that was sent (cvo measure
+    reads it there); a run not committed, a voided one, or no history at all leave the folder free."""
+    scenario = write_scenario(tmp_path)
+    history = tmp_path / "history.duckdb"
+    history_file.check_not_committed(tmp_path / "w1", history)  # no history yet
+    summary = run_week(scenario, tmp_path / "w1", MONDAY)
+    history_file.check_not_committed(tmp_path / "w1", history)
+    ledger.commit(read_run(tmp_path / "w1"), history)
+    with pytest.raises(RunFolderError, match=f"holds run {summary['run_id']}, committed to the contact history"):
+        history_file.check_not_committed(tmp_path / "w1", history)
+    history_file.check_not_committed(tmp_path / "elsewhere", history)
+    ledger.void(history, summary["run_id"])
+    history_file.check_not_committed(tmp_path / "w1", history)

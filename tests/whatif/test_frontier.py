@@ -257,7 +257,7 @@ def test_write_sweep_writes_json_csv_and_the_frontier(budget_sweep, tmp_path):
     written = json.loads((out / "sweep.json").read_text())
     assert written == json.loads(json.dumps(budget_sweep.to_dict()))
     assert list(written) == ["scenario", "scenario_file", "objective_name", "scenario_path", "limit", "family",
-                             "sense", "scenario_value", "limits", "campaigns", "points"]
+                             "sense", "scenario_value", "limits", "campaigns", "limit_values", "points"]
     assert written["scenario_path"] == str(load_scenario(budget_sweep.scenario_file).path.resolve())
     assert list(written["points"][0]) == ["value", "status", "termination", "objective", "bound", "gap",
                                           "expected_spend", "treatment", "control", "audiences", "limit_lhs",
@@ -333,3 +333,12 @@ def test_a_marginal_value_next_to_an_unproven_plan_is_marked_with_where_the_true
            f"lies between {low:,.4f} and {high:,.4f}" in text
     assert text.count(" *") == 2 - (k == len(points) - 1)  # the slopes into and out of the stopped point
     assert "between plans" not in format_sweep(budget_sweep)
+
+
+def test_a_range_of_marginal_values_shows_the_digits_that_tell_its_ends_apart():
+    """Never 'between 0.9280 and 0.9280': as many decimals as tell the ends apart, 4 at least."""
+    from optimizer.whatif.frontier import _span
+
+    assert _span(0.928, 0.929) == "0.9280 and 0.9290"
+    assert _span(0.92801, 0.92804) == "0.92801 and 0.92804"
+    assert _span(1234.5, 1234.5000002) == "1,234.5000000 and 1,234.5000002"
