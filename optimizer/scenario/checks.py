@@ -57,16 +57,30 @@ def check_probabilities(
         )
 
 
+LARGEST, LARGEST_TEXT = 1e12, "10^12"  # the largest value, cost or amount per customer a scenario may give
+
+
 def check_finite(
     data: ScenarioData, key: str, source: Any, values: NDArray[Any], selected: NDArray[np.bool_],
     context: Mapping[str, Any],
 ) -> None:
-    """Raise DataError naming the first selected customer for whom the expression at ``key`` gives inf or NaN."""
-    bad = np.flatnonzero(~np.isfinite(values) & selected)
+    """Raise DataError naming the first selected customer for whom the expression at ``key`` gives inf or NaN,
+    or a number larger than LARGEST in size (a unit error: a plan of such values has no meaningful gap)."""
+    with np.errstate(invalid="ignore"):
+        huge = np.isfinite(values) & (np.abs(values) > LARGEST)
+    bad = np.flatnonzero((~np.isfinite(values) | huge) & selected)
     if not bad.size:
         return
     first = int(bad[0])
     inputs = _inputs(source, context, first)
+    if huge[first]:
+        raise DataError(
+            f"'{key}' gives {float(values[first]):.3g} for {_customer_row(data, first, inputs)}, larger than "
+            f"{LARGEST_TEXT} in size, which no plan's value or cost can be ({bad.size} eligible customer(s) in all); "
+            f"the expression is {source!r}",
+            where=data.scenario.where(key),
+            fix="Check the units (cents for currency?) and the expression's numbers",
+        )
     missing = any(pd.isna(value) for value in inputs.values())
     fix = ("Fill the missing values in the customers table" if missing else
            "Change the expression so it gives a finite number for every customer")

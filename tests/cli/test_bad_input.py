@@ -570,6 +570,13 @@ def test_value_per_response_inf_names_the_customer_row_and_values(case, key, tex
                    "or exclude those customers in 'eligible'")
 
 
+
+def test_a_value_beyond_any_plans_is_a_unit_error_not_a_plan_of_300_digits(case):
+    """1e300 × ltv is finite, and used to be planned ('feasible (stalled)', a 300-digit objective)."""
+    case.campaign(0)["value_per_response"] = "1e300 * ltv"
+    expect_failure(case, case.run(), DATA, "'campaigns[0].value_per_response' gives 1.1e+302 for customer 'c02'",
+                   "where ltv = 110.0, larger than 10^12 in size", "the expression is '1e300 * ltv'", "Check the units")
+
 def test_kpi_expression_inf_names_its_key(case):
     case.scenario["kpis"] = [{"name": "per_day", "expression": "1 / (days_since_last_purchase - 5)"}]
     expect_failure(case, case.run(), DATA, "'kpis[0].expression' gives inf (division by zero?) for customer 'c02'",
