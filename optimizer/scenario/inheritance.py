@@ -221,12 +221,31 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
             continue
         if child is None:
             child = holder[step] = {}
+        done = ".".join(steps[:len(steps) - len(remaining)])
+        if isinstance(child, list) and remaining[0].isdigit():  # an entry of a list by its number: cooldowns.0.days
+            index = int(remaining.pop(0))
+            if index >= len(child):
+                entries = "1 entry" if len(child) == 1 else f"{len(child)} entries"
+                raise ScenarioError(f"{where}: '{done}' has {entries}, numbered from 0; there is no entry {index}",
+                                    where=source,
+                                    fix=f"Number an entry from 0 to {len(child) - 1}, or set the whole list: "
+                                        f"--set {done}=[...]")
+            if not remaining:
+                child[index] = value
+                return
+            child = child[index]
+            done = f"{done}.{index}"
         if not isinstance(child, dict):
-            done = ".".join(steps[:len(steps) - len(remaining)])
-            raise ScenarioError(f"{where}: '{step}' holds {type(child).__name__}, not keys to set", where=source,
-                                fix=f"Set the whole value instead: --set {done}=...")
+            entry = f", or one entry by its number: --set {done}.0.<key>=..." if isinstance(child, list) else ""
+            raise ScenarioError(f"{where}: '{done}' holds {_held(child)}, not keys to set", where=source,
+                                fix=f"Set the whole value instead: --set {done}=<its value as YAML>{entry}")
         holder = child
     holder[remaining[0]] = value
+
+
+def _held(value: Any) -> str:
+    """What a scenario key that is not a mapping holds, in words."""
+    return "a list" if isinstance(value, list) else f"the single value {value!r}"
 
 
 def find_campaign(campaigns: list[Any], steps: list[str], where: str, source: str) -> tuple[dict[str, Any], int]:

@@ -96,13 +96,24 @@ def test_overrides_set_values_by_dotted_path_and_campaign_id():
     ("campaigns.vip_cal.max_audience=500", "the scenario has no campaign 'vip_cal'"),
     ("campaigns.vip_call=500", "names a campaign, not one of its keys"),
     ("budget", "is not KEY=VALUE"),
-    ("budget.total=5", "'budget' holds int, not keys to set"),
+    ("budget.total=5", "'budget' holds the single value 9000, not keys to set"),
+    ("contact_policy.cooldowns.2.days=5", "'contact_policy.cooldowns' has 1 entry, numbered from 0; there is no entry 2"),
+    ("contact_policy.cooldowns.days=5", "'contact_policy.cooldowns' holds a list, not keys to set"),
     ("budget=", "gives no value"),
 ])
 def test_an_override_that_cannot_be_set_says_why(override, message):
-    raw = {"budget": 9000, "campaigns": [{"id": "vip_call", "max_audience": 800}]}
+    raw = {"budget": 9000, "campaigns": [{"id": "vip_call", "max_audience": 800}],
+           "contact_policy": {"cooldowns": [{"campaign": "vip_call", "days": 28}]}}
     with pytest.raises(ScenarioError, match=message):
         apply_overrides(raw, (override,), "weekly.yaml")
+
+
+def test_an_override_sets_an_entry_of_a_list_by_its_number():
+    """--set contact_policy.cooldowns.0.days=5: the first cool-down's days, the others as they were."""
+    raw = {"contact_policy": {"cooldowns": [{"campaign": "a", "days": 28}, {"channel": "sms", "days": 7}]}}
+    apply_overrides(raw, ("contact_policy.cooldowns.0.days=5", "contact_policy.cooldowns.1={channel: call, days: 3}"),
+                    "weekly.yaml")
+    assert raw["contact_policy"]["cooldowns"] == [{"campaign": "a", "days": 5}, {"channel": "call", "days": 3}]
 
 
 def test_an_override_reaches_a_campaign_whose_id_holds_dots():
