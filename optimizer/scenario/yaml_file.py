@@ -17,10 +17,11 @@ from optimizer.errors import ScenarioError, byte_position
 def read_yaml(path: Path) -> dict[str, Any]:
     """The mapping a scenario file holds; ScenarioError naming the file, line and fix otherwise."""
     if path.is_dir():
-        listed = sorted(found.name for found in path.glob("*.y*ml"))[:5]
+        found = sorted(file.name for file in path.glob("*.y*ml"))
+        listed = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         raise ScenarioError(
             f"The scenario path {path} is a folder, not a scenario file",
-            where=f"it holds {', '.join(listed)}" if listed else "it holds no .yaml file",
+            where=f"it holds {listed}" if found else "it holds no .yaml file",
             fix="Give the YAML file itself, e.g. scenarios/weekly.yaml",
         )
     if not path.is_file():

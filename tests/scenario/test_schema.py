@@ -512,3 +512,11 @@ def test_an_objective_is_a_name_or_an_expression(tmp_path):
         load_scenario(write(tmp_path, {**minimal(), "objective": "profit"}))
     assert "objective: {expression: uplift * value_per_response - spend}" in caught.value.errors[0].fix
     assert "Did you mean 'expression'?" in str(problems(tmp_path, {**minimal(), "objective": {"expresion": "uplift"}}))
+
+
+def test_a_folder_given_as_the_scenario_names_some_of_its_files_and_counts_the_rest(tmp_path):
+    for number in range(7):
+        (tmp_path / f"s{number}.yaml").write_text("name: s\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(tmp_path)
+    assert "it holds s0.yaml, s1.yaml, s2.yaml, s3.yaml, s4.yaml and 2 more" in caught.value.message
