@@ -32,7 +32,8 @@ app = typer.Typer(
 def main(context: typer.Context) -> None:
     """Decide which marketing campaign each customer should get."""
     if threading.current_thread() is threading.main_thread():
-        before = {number: signal.signal(number, _interrupted) for number in (signal.SIGTERM, signal.SIGINT)}
+        caught = [number for number in (signal.SIGTERM, signal.SIGINT) if signal.getsignal(number) != signal.SIG_IGN]
+        before = {number: signal.signal(number, _interrupted) for number in caught}  # an ignored signal stays so
         context.call_on_close(lambda: [signal.signal(number, handler) for number, handler in before.items()])
 
 
@@ -41,10 +42,13 @@ def _interrupted(number: int, frame: object) -> None:
     a solve's HiGHS child stopped, the output folder's lock and temporary files let go; both say
     so on stderr, so that a scheduler's log shows why the command ended (exit 130)."""
     name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
-    Console(stderr=True, soft_wrap=True).print(Text.assemble(
-        ("stopped: ", "bold red"), f"{name} ended the command before it finished. What it writes is written whole "
-        "or not at all: a run folder and the contact history hold what they held before, or all of this run."),
-        highlight=False)
+    try:
+        Console(stderr=True, soft_wrap=True).print(Text.assemble(
+            ("stopped: ", "bold red"), f"{name} ended the command before it finished. Each file it writes is "
+            "replaced whole or not at all: a run folder holds one whole run, old or new, and the contact history "
+            "each commit whole or not at all."), highlight=False)
+    except (OSError, RuntimeError):  # stderr closed, or the signal came during a write to it: the exit code says it
+        pass
     raise KeyboardInterrupt
 
 
@@ -106,8 +110,10 @@ def folder(text: str) -> Path:
 
 
 def given(text: str | None) -> str | None:
-    """A --out that may be a URL: as ``folder``, kept as text."""
-    return None if text is None else str(folder(text))
+    """A --out that may be a URL: checked as ``folder``, kept as written (a URL's slashes are its own)."""
+    if text is not None:
+        folder(text)
+    return text
 
 
 def day(date: dt.datetime | None) -> dt.date | None:

@@ -147,6 +147,7 @@ def _optimize_on_dask(
         from optimizer.store.datasets import local_path
         from optimizer.store.files import PLAN_FOLDER, SCENARIO_FILE, SUMMARY_FILE
         from optimizer.store.folders import check_run_folder, claimed_output_folder
+        from optimizer.store.history_file import check_not_committed
         from optimizer.store.object_runs import object_store_url
     except ImportError:
         raise fail(CvoError("--dask needs the Dask extra, which is not installed",
@@ -160,6 +161,7 @@ def _optimize_on_dask(
         console = progress_console(quiet)
         if url is None:
             check_run_folder(out_dir)  # before a cluster starts
+            check_not_committed(out_dir, loaded.history_location())
         # an object store has no lock: each run writes its own prefix (optimizer/store/object_runs.py)
         with claimed_output_folder(out_dir) if url is None else nullcontext(), _cluster(address, quiet) as client:
             title = f"Solving {loaded.name} on {client.scheduler_info()['address']}"

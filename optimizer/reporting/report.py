@@ -110,8 +110,9 @@ def _check_same_scenario(sweep: SweepRecord | None, summary: dict[str, Any], giv
            f"or delete {path} and report without a sweep")
     swept = (f"scenario '{sweep.scenario}', the plan of '{summary.get('scenario')}'" if not same_name else
              f"scenario file {paths[0]}, the plan of {paths[1]}" if None not in paths and paths[0] != paths[1] else
-             f"'{sweep.scenario}' with other limits than the plan's ({'; '.join(changed)}: a --set or an edit "
-             "between the two)")
+             f"'{sweep.scenario}' with other limits than the plan's ({'; '.join(changed)}: "
+             + ("the plan is of a sample, its limits scaled to it)" if summary.get("sample") else
+                "a --set or an edit between the two)"))
     raise DataError(f"The sweep is of {swept}", where=str(path), fix=fix)
 
 

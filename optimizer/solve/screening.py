@@ -118,13 +118,14 @@ class Screen:
         return audiences_exist(self.reduced.rows, self.coefficients, eligible, self.reduced.n_customers, slack,
                                time_limit)
 
-    def verified(self, customers: Customers, reduced_bound: float, prices: NDArray[np.float64]) -> float:
+    def verified(self, customers: Customers, reduced_bound: float,
+                 prices: NDArray[np.float64]) -> tuple[float, float]:
         """The bound for all customers from a pass at the reduced problem's last ``prices`` (sign-correct;
-        module docstring): min(L(λ), max(V + reduced bound, L(λ) - t))."""
+        module docstring), min(L(λ), max(V + reduced bound, L(λ) - t)), and L(λ) itself."""
         found = reduce(add, customers.map(parts.price_round, self.prices, prices, self.candidates, 0, np.inf,
                                           stage="pass"))
         lagrangian = found.totals.value + float(prices @ customers.rhs)
-        return min(lagrangian, max(self.fixed_value + reduced_bound, lagrangian - found.least_outside))
+        return min(lagrangian, max(self.fixed_value + reduced_bound, lagrangian - found.least_outside)), lagrangian
 
     def _coefficients(self) -> NDArray[np.float64]:
         if self.coefficients is None:

@@ -69,6 +69,7 @@ AS_OF = ("run_id IN (SELECT run_id FROM events WHERE kind = 'commit' AND seq <= 
 
 LOCK_WAIT_S = 30.0  # how long a command waits for another's lock on the history file (a commit takes ~1 s)
 LOCK_POLL_S = 0.2
+LOCK_ERRORS = ("Could not set lock", "Conflicting lock")  # DuckDB's words for a file another process holds
 TABLES = {  # each table's columns since the first cvo; later ones are added (SCHEMA)
     "runs": ("run_id", "scenario", "scenario_file", "run_date", "committed_at", "out_dir", "status", "objective",
              "treatment", "control", "expected_spend", "expected_value"),
@@ -91,7 +92,7 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         try:
             return _opened(path, read_only)
         except duckdb.Error as error:
-            locked = "lock" in str(error).lower()
+            locked = any(words in str(error) for words in LOCK_ERRORS)
             if locked and time.monotonic() < waited_until:
                 time.sleep(LOCK_POLL_S)
                 continue

@@ -46,6 +46,7 @@ from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.options import Method
 from optimizer.store.files import atomic_write
 from optimizer.store.folders import check_comparison_folder, check_output_folder, check_run_folder, is_run_folder
+from optimizer.store.history_file import check_not_committed
 from optimizer.store.names import COMPARE_FILE, COMPARE_PAGE, COMPARE_PLOT
 
 PLANS_FOLDER = "plans"
@@ -148,11 +149,12 @@ def compare(
                             "'scenarios/tight_budget.yaml'])")
     loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     labels = scenario_labels(loaded)
-    if plans_dir is not None:
+    if plans_dir is not None:  # before any solve
         check_comparison_folder(plans_dir.parent)
-    for folder in [] if plans_dir is None else [plans_dir / label for label in labels]:  # before any solve
-        check_output_folder(folder)
-        check_run_folder(folder)
+        for scenario, label in zip(loaded, labels):
+            check_output_folder(plans_dir / label)
+            check_run_folder(plans_dir / label)
+            check_not_committed(plans_dir / label, scenario.history_location())
     tell = stage or (lambda text: None)
     solved: list[Solved] = []
     for number, (scenario, label) in enumerate(zip(loaded, labels), start=1):

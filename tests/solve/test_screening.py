@@ -176,7 +176,8 @@ def test_the_pass_at_the_final_prices_bounds_by_the_least_margin_of_the_fixed_cu
     least = at_final.margin[fixed].min() if kept.all() else 0.0
     for reduced_bound in (result.objective - screen.fixed_value, -np.inf):
         expected = min(at_final.bound, max(screen.fixed_value + reduced_bound, at_final.bound - least))
-        assert screen.verified(Customers(priced), reduced_bound, final) == pytest.approx(expected, rel=1e-12)
+        bound, lagrangian = screen.verified(Customers(priced), reduced_bound, final)
+        assert bound == pytest.approx(expected, rel=1e-12) and lagrangian == pytest.approx(at_final.bound, rel=1e-12)
 
 
 def test_fixed_customers_overfilling_a_cap_free_it_from_among_them(screened):
@@ -200,7 +201,7 @@ def test_fixed_customers_overfilling_a_cap_free_it_from_among_them(screened):
     value, weight_sums, counts = plan_sums(freed.reduced, price_out(freed.reduced, zero).choice)
     assert freed.fixed_value + value == pytest.approx(everyone.bound, rel=1e-9)
     usage = freed.fixed_usage + freed.reduced.row_usage(weight_sums, counts)
-    np.testing.assert_allclose(usage, priced.rhs - np.array([row.rhs for row in priced.rows]) + usage, rtol=1e-9)
+    np.testing.assert_allclose(usage, everyone.usage, rtol=1e-9)
     np.testing.assert_allclose(freed_limits, screening.settled(priced.rhs - freed.fixed_usage), rtol=1e-12)
 
 

@@ -145,3 +145,17 @@ def test_a_committed_runs_folder_is_not_run_into_again_until_it_is_voided(tmp_pa
     history_file.check_not_committed(tmp_path / "elsewhere", history)
     ledger.void(history, summary["run_id"])
     history_file.check_not_committed(tmp_path / "w1", history)
+
+
+def test_a_corrupt_history_is_reported_at_once_not_waited_for_as_a_lock(tmp_path, monkeypatch):
+    """DuckDB's corruption error speaks of a 'block': only its lock errors are waited on."""
+    monkeypatch.setattr(history_file, "LOCK_WAIT_S", 5.0)
+    path = tmp_path / "history.duckdb"
+    history_file.connect(path).close()
+    with open(path, "r+b") as stream:
+        stream.seek(8192)
+        stream.write(b"\xff" * 64)
+    started = time.monotonic()
+    with pytest.raises(HistoryError, match="cannot be opened") as raised:
+        history_file.connect(path, read_only=True)
+    assert time.monotonic() - started < 2.0 and "waited" not in raised.value.message
