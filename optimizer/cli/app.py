@@ -67,7 +67,8 @@ SetOption = Annotated[list[str] | None, typer.Option(
 
 
 QuietOption = Annotated[bool, typer.Option(
-    "--quiet", "-q", help="Show no progress. Progress goes to stderr, only when stderr is a terminal, so it never "
+    "--quiet", "-q", metavar="",
+help="Show no progress. Progress goes to stderr, only when stderr is a terminal, so it never "
     "mixes with --json output or a log file.")]
 
 
@@ -87,7 +88,7 @@ def shown(path: Path | str) -> Path | str:
 
 
 ScenarioArg = Annotated[
-    Path, typer.Argument(help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)
+    Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file, e.g. scenarios/weekly.yaml.", show_default=False)
 ]
 
 

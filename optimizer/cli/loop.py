@@ -15,13 +15,14 @@ from optimizer.errors import CvoError
 
 @app.command()
 def commit(
-    out_dir: Annotated[str, typer.Argument(help="Folder written by cvo optimize (plan.parquet, summary.json), "
+    out_dir: Annotated[str, typer.Argument(metavar="OUT_DIR",
+                                           help="Folder written by cvo optimize (plan.parquet, summary.json), "
                                             "or the object-store URL it wrote to.",
                                             show_default=False)],
     history: Annotated[str | None, typer.Option(help="Contact history file (DuckDB), or its object-store URL. "
                                                 "Default: the scenario's contact_policy.history, recorded in "
                                                 "summary.json.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Commit a stale plan (runs committed since it was "
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Commit a stale plan (runs committed since it was "
                                         "computed contacted its customers): the scenario's contact policy is checked "
                                         "again against the history as it is now, only the customers it still "
                                         "allows are recorded, and the run's contacts_*.csv are cut to them.")] = False,
@@ -54,7 +55,8 @@ def commit(
 
 @app.command()
 def void(
-    run: Annotated[str, typer.Argument(help="A run id (or unique prefix) listed by cvo history, or the folder "
+    run: Annotated[str, typer.Argument(metavar="RUN",
+                                       help="A run id (or unique prefix) listed by cvo history, or the folder "
                                        "cvo optimize wrote it to.", show_default=False)],
     history: Annotated[str | None, typer.Option(help="Contact history file, or its object-store URL. Default: "
                                                 "the one named in RUN/summary.json when RUN is a folder.")] = None,
@@ -80,10 +82,11 @@ def void(
 
 @app.command()
 def history(
-    source: Annotated[str, typer.Argument(help="A contact history file (DuckDB) or object-store URL, a scenario "
+    source: Annotated[str, typer.Argument(metavar="SOURCE",
+                                          help="A contact history file (DuckDB) or object-store URL, a scenario "
                                           "whose contact_policy.history it is, or a folder written by cvo "
                                           "optimize.")],
-    json_output: Annotated[bool, typer.Option("--json", help="Print the runs as JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the runs as JSON.")] = False,
 ) -> None:
     """List the runs recorded in a contact history, newest first.
 
@@ -125,7 +128,8 @@ def _history_path(given: str) -> tuple[Path | str, dict[str, Any]]:
 
 @app.command()
 def measure(
-    run: Annotated[str, typer.Argument(help="A folder written by cvo optimize and recorded by cvo commit, or a run "
+    run: Annotated[str, typer.Argument(metavar="RUN",
+                                       help="A folder written by cvo optimize and recorded by cvo commit, or a run "
                                        "id (or unique prefix) listed by cvo history.", show_default=False)],
     outcomes: Annotated[Path, typer.Option(help="What the customers did over the measurement window: customer_id "
                                            "and revenue and/or converted (.csv or .parquet).")],
@@ -137,7 +141,7 @@ def measure(
                                          "(Benjamini-Hochberg).")] = 0.05,
     out: Annotated[Path | None, typer.Option(help="Folder for measurement.json (default: RUN when it is a folder, "
                                              "else out/measure/<run id>).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the measurement as JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the measurement as JSON.")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Measure a sent run against its control groups, and find the sub-groups where it worked or not.
@@ -174,7 +178,8 @@ def measure(
 
 @app.command()
 def report(
-    out_dir: Annotated[str, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
+    out_dir: Annotated[str, typer.Argument(metavar="OUT_DIR",
+                                           help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
                                             "object-store URL it wrote to).",
                                             show_default=False)],
     sweep: Annotated[Path | None, typer.Option("--sweep", help="Folder of a sweep (sweep.json, frontier.png) run "

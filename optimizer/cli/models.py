@@ -48,7 +48,8 @@ def score(
     date_format: Annotated[str | None, typer.Option(help="Format of the transaction dates when they are not "
                                                     "YYYY-MM-DD or YYYYMMDD, e.g. '%d/%m/%Y %H:%M' (never "
                                                     "guessed).")] = None,
-    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop transaction lines that repeat "
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", metavar="",
+                                                  help="Drop transaction lines that repeat "
                                                   "an earlier line in every column (an export that wrote lines "
                                                   "twice); they are counted either way.")] = False,
     history_column: Annotated[list[str] | None, typer.Option(help="Map a history column: ROLE=NAME with ROLE one of "
@@ -207,7 +208,8 @@ def _print_score(run: ScoreRun) -> None:
 
 @app.command()
 def evaluate(
-    plan: Annotated[str, typer.Argument(help="plan.parquet written by cvo optimize (or the object-store URL "
+    plan: Annotated[str, typer.Argument(metavar="PLAN",
+                                        help="plan.parquet written by cvo optimize (or the object-store URL "
                                         "its run was written to).", show_default=False)],
     history: Annotated[Path, typer.Option(help="Randomized campaign history to evaluate the plan on.")],
     outcome: Annotated[str, typer.Option(help="Outcome column to value the plan by.")] = "revenue",
@@ -218,7 +220,7 @@ def evaluate(
                                                    "repeatable.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval (0: normal approximation).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the evaluation as JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the evaluation as JSON.")] = False,
     quiet: QuietOption = False,
 ) -> None:
     """Estimate what PLAN would have earned on a randomized history, beside baselines.
@@ -253,13 +255,14 @@ def segments(
                                                      "customer_id, date, amount, order_id.")] = None,
     date_format: Annotated[str | None, typer.Option(help="Format of the transaction dates when they are not "
                                                     "ISO, e.g. %d/%m/%Y.")] = None,
-    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", help="Drop transaction lines that repeat "
+    drop_duplicates: Annotated[bool, typer.Option("--drop-duplicates", metavar="",
+                                                  help="Drop transaction lines that repeat "
                                                   "an earlier line in every column (an export that wrote lines "
                                                   "twice); they are counted either way.")] = False,
     out: Annotated[Path | None, typer.Option(
         "--out", parser=folder, help="Folder for migration.json (a plan's run folder puts "
                                      "it in its report).", show_default=False)] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the migration as JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the migration as JSON.")] = False,
 ) -> None:
     """How customers moved between RFM segments from one cut-off to another.
 

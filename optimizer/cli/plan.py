@@ -41,7 +41,8 @@ def optimize(
                                              "(default: out/<scenario name>), or an object-store URL (s3://, "
                                              "gs://, abfs://: the run under URL/runs/<run_id>, then "
                                              "URL/current.json).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="",
+                                              help="Print the summary as JSON instead of tables.")] = False,
     method: Annotated[Method | None, typer.Option(
         "--method", help="auto (by size), exact (one model, reduced-cost fixing) or decompose (Lagrangian "
         "prices + exact core; for 10^5 customers and up). Default: the scenario's solver.method, else auto.",
@@ -301,10 +302,12 @@ def _note_unused_channels(scenario: Scenario, say: Callable[[str], Any]) -> None
 
 @app.command()
 def rules(
-    out_dir: Annotated[str, typer.Argument(help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
+    out_dir: Annotated[str, typer.Argument(metavar="OUT_DIR",
+                                           help="Folder of a plan: cvo optimize SCENARIO --out OUT_DIR (or the "
                                            "object-store URL it wrote to).", show_default=False)],
     depth: Annotated[int, typer.Option("--depth", help="Conditions per rule at most (1-8).")] = 3,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the rules and figures as JSON.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="",
+                                              help="Print the rules and figures as JSON.")] = False,
 ) -> None:
     """Export the plan in OUT_DIR as rules over customer columns, for systems that take rules, not lists.
 

@@ -40,7 +40,8 @@ def sweep(
     out: Annotated[Path | None, typer.Option(
         "--out", parser=folder, help="Folder for sweep.json, sweep.csv and frontier.png "
                                      "(default: out/<scenario name>/sweep).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the sweep as JSON instead of a table.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="",
+                                              help="Print the sweep as JSON instead of a table.")] = False,
     method: MethodOption = None,
     date: DateOption = None,
     history: HistoryOption = None,
@@ -96,11 +97,12 @@ def _swept_limit(budget: str | None, limit: str | None) -> tuple[str, list[float
 @app.command()
 def compare(
     scenarios: Annotated[list[Path], typer.Argument(
-        help="Two or more scenario YAML files; customers moved are counted from the first one's plan.",
+        metavar="SCENARIO...",
+help="Two or more scenario YAML files; customers moved are counted from the first one's plan.",
         show_default=False)],
     out: Annotated[Path | None, typer.Option(
         "--out", parser=folder, help="Folder for compare.json (default: out/compare).")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON instead of a "
+    json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the comparison as JSON instead of a "
                                               "table.")] = False,
     method: MethodOption = None,
     date: DateOption = None,
