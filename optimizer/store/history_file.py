@@ -247,7 +247,8 @@ def check_not_committed(out_dir: Path, history: Path | str) -> None:
     """RunFolderError when ``out_dir`` holds a run committed (and not voided) to the local contact
     history ``history``: a new run there would replace the plan that was sent, which cvo measure
     reads from its folder (measured runs are read there too). Nothing to check without a history
-    file, a run in the folder, or for a history on an object store (each run has its own prefix)."""
+    file or a run in the folder; a history on an object store is not read for it (that would take a
+    download of its newest version before every run)."""
     if history_url(history) is not None or not local_path(history).is_file():
         return
     run_id = _folder_run_id(Path(out_dir))
