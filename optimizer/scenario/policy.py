@@ -99,11 +99,11 @@ def _cooldown(
 ) -> PolicyRule:
     contacts = _matching(known, rule.campaign, rule.channel)
     recent = contacts["row"].to_numpy()[np.abs(_days_from(contacts["sent_on"], run_date)) < rule.days]
-    target = f"after {rule.campaign}" if rule.campaign else f"on {rule.channel}"
+    target = rule.campaign or rule.channel
     campaigns = _campaign_mask(scenario, rule.campaign, rule.channel)
-    return PolicyRule(
-        f"cool-down: {rule.days} days {target}", "cooldown", f"contact_policy.cooldowns[{index}]", campaigns,
-        _blocked(n, recent, campaigns),
+    return PolicyRule(  # "between": the history may hold contacts after the run date too (a later run committed)
+        f"cool-down: {rule.days} days between {target} contacts", "cooldown", f"contact_policy.cooldowns[{index}]",
+        campaigns, _blocked(n, recent, campaigns),
     )
 
 
@@ -147,7 +147,7 @@ def _open_windows(scenario: Scenario, n: int, known: pd.DataFrame, run_date: dt.
         overlap = (ends > 0) & (starts < max(offer.campaign.measurement_window_days, 1))
         blocked[rows[overlap], j] = True
     return PolicyRule(
-        "open measurement window (an earlier contact, treated or control)", "measurement_window",
+        "open measurement window (another contact's, treated or control)", "measurement_window",
         "contact_policy.separate_windows", np.ones(len(choices), dtype=bool), blocked,
     )
 

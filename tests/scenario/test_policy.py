@@ -158,6 +158,20 @@ def test_the_second_week_reports_what_each_rule_removed(tmp_path):
     assert ("text", "cooldown") not in removed  # the mail cool-down does not apply to texts
     blocked = next(r for r in second["unassigned"]["reasons"] if "contact policy" in r["reason"])
     assert blocked["customers"] > 0
+    rules = {e["kind"]: e["rule"] for e in second["eligibility"] if e["campaign"] == "mail"}
+    assert rules["cooldown"].startswith("cool-down: ") and "days between mail contacts" in rules["cooldown"]
+    assert rules["measurement_window"] == "open measurement window (another contact's, treated or control)"
+
+
+def test_a_plan_dated_before_a_committed_run_names_its_rules_in_words_true_both_ways(tmp_path):
+    """A plan for a day before a committed run is held off by that later run's contacts: the rules
+    say 'between' and 'another contact's', never 'after' or 'an earlier contact'."""
+    scenario, history = write_scenario(tmp_path, n=300), tmp_path / "history.duckdb"
+    run_week(scenario, tmp_path / "w0", MONDAY + dt.timedelta(days=7))
+    commit(tmp_path / "w0", history)
+    before = run_week(scenario, tmp_path / "w1", MONDAY)
+    rules = [e["rule"] for e in before["eligibility"] if e["kind"] in ("cooldown", "measurement_window")]
+    assert rules and not any("after" in rule or "earlier" in rule for rule in rules)
 
 
 @pytest.mark.parametrize("policy, message", [
