@@ -104,16 +104,18 @@ DateOption = Annotated[dt.datetime | None, typer.Option(
 
 def folder(text: str) -> Path:
     """A --out folder: an empty value (``--out "$OUT"`` with OUT unset) is an error, not the current folder."""
-    if not text.strip():
-        raise typer.BadParameter("is empty (an unset shell variable?): give a folder, or leave --out out for the "
-                                 "default")
-    return Path(text)
+    return Path(_given(text))
 
 
 def given(text: str | None) -> str | None:
     """A --out that may be a URL: checked as ``folder``, kept as written (a URL's slashes are its own)."""
-    if text is not None:
-        folder(text)
+    return None if text is None else _given(text)
+
+
+def _given(text: str) -> str:
+    if not text.strip():
+        raise typer.BadParameter("is empty (an unset shell variable?): give a folder, or leave --out out for the "
+                                 "default")
     return text
 
 

@@ -61,7 +61,7 @@ def check_run_folder(out_dir: Path) -> None:
     check_not_comparison(out_dir)
     if not out_dir.is_dir() or is_run_folder(out_dir):
         return
-    theirs = sorted(path.name for path in out_dir.iterdir() if path.name == MANIFEST_FILE or _of_a_run(path.name))
+    theirs = _run_named(out_dir)
     if theirs:
         raise RunFolderError(f"The output folder holds {', '.join(theirs)}, not the files of a cvo run (no run's "
                              "manifest): a run would replace or remove them", where=str(out_dir),
@@ -86,12 +86,25 @@ def check_comparison_folder(out_dir: Path) -> None:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return
-    theirs = sorted(path.name for path in out_dir.iterdir() if path.name == MANIFEST_FILE or _of_a_run(path.name))
-    if is_run_folder(out_dir) or theirs:
-        what = "a cvo run" if is_run_folder(out_dir) else ", ".join(theirs)
+    what = "a cvo run" if is_run_folder(out_dir) else ", ".join(_run_named(out_dir))
+    if what:
         raise RunFolderError(f"The output folder holds {what}, not a comparison: compare.json and plans/ beside "
                              "it would read as that run's", where=str(out_dir),
                              fix="Give cvo compare a folder of its own with --out (the default is out/compare)")
+
+
+def _run_named(out_dir: Path) -> list[str]:
+    """The files in ``out_dir`` named as a run names its own (``_of_a_run``, manifest.json), sorted."""
+    return sorted(path.name for path in out_dir.iterdir() if path.name == MANIFEST_FILE or _of_a_run(path.name))
+
+
+def run_id_of(out_dir: Path) -> str | None:
+    """The id of the run in ``out_dir``: its manifest's, else (a run stopped before its manifest)
+    its summary's; None when no run left the folder."""
+    for found, name in ((_run_manifest(out_dir), MANIFEST_FILE), (_run_summary(out_dir), SUMMARY_FILE)):
+        if found:
+            return str(_json(out_dir / name)["run_id"])
+    return None
 
 
 def is_run_folder(out_dir: Path) -> bool:

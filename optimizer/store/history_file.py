@@ -17,7 +17,6 @@ optimizer/store/history_versions.py) is read from a local copy of its newest ver
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import duckdb
 from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE
+from optimizer.store.folders import run_id_of
 from optimizer.store.history_versions import history_url, readable_history
 
 if TYPE_CHECKING:  # pandas loads when contacts are read: cvo history never needs it
@@ -251,7 +251,7 @@ def check_not_committed(out_dir: Path, history: Path | str) -> None:
     download of its newest version before every run)."""
     if history_url(history) is not None or not local_path(history).is_file():
         return
-    run_id = _folder_run_id(Path(out_dir))
+    run_id = run_id_of(Path(out_dir))
     if run_id is None:
         return
     committed = [run for run in _runs(local_path(history)) if run["run_id"] == run_id and run["voided_at"] is None]
@@ -262,18 +262,6 @@ def check_not_committed(out_dir: Path, history: Path | str) -> None:
             "measure reads from this folder", where=str(out_dir),
             fix="Give --out a new folder for this run (e.g. one named by its date), or move the committed run's "
                 "folder elsewhere first")
-
-
-def _folder_run_id(out_dir: Path) -> str | None:
-    """The run id of the run in ``out_dir`` (its manifest's, else its summary's), None when there is none."""
-    for name in ("manifest.json", "summary.json"):
-        try:
-            found = json.loads((out_dir / name).read_text(encoding="utf-8")).get("run_id")
-        except (OSError, ValueError, UnicodeDecodeError, AttributeError):
-            continue
-        if isinstance(found, str):
-            return found
-    return None
 
 
 def run_record(history: Path | str, run: str, storage_options: dict[str, Any] | None = None,
