@@ -88,10 +88,11 @@ def score(
     Example: cvo score --history examples/data/history.parquet --customers examples/data/customers.parquet
     --out out/scores
     """
-    from optimizer.scoring.workflow import score as run_score, write_scores
+    from optimizer.scoring.workflow import check_score_folder, score as run_score, score_files, write_scores
     from optimizer.store.folders import claimed_output_folder
 
     try:
+        check_score_folder(out, score_files(history, customers, transactions), (history, customers, transactions))
         options = _response_options(model, cells, shrinkage, features, holdout=holdout, seed=seed,
                                     min_responders=min_responders)
         with claimed_output_folder(out), progress_console(quiet).status("Scoring …") as status:  # checked first
@@ -156,14 +157,19 @@ def _history_columns(pairs: list[str]) -> HistoryColumns:
 
 
 def _mapping(pairs: list[str]) -> dict[str, str]:
-    """'amount=dollar_value' options as {'amount': 'dollar_value'}."""
-    mapping = {}
+    """'amount=dollar_value' options as {'amount': 'dollar_value'}; a KEY given twice is refused."""
+    mapping: dict[str, str] = {}
     for pair in pairs:
         role, separator, name = pair.partition("=")
         if not separator or not role or not name:
             raise ScenarioError(f"'{pair}' is not KEY=VALUE", where="cvo score / cvo evaluate",
                                 fix="Write e.g. --column amount=dollar_value or --cost mens_email=0.10")
-        mapping[role.strip()] = name.strip()
+        role = role.strip()
+        if role in mapping:
+            raise ScenarioError(f"'{role}' is given twice: {role}={mapping[role]} and {pair}",
+                                where="cvo score / cvo evaluate",
+                                fix="Keep one of the two (only one can be used)")
+        mapping[role] = name.strip()
     return mapping
 
 

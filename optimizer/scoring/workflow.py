@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from optimizer.errors import DataError, ScenarioError
+from optimizer.errors import DataError, RunFolderError, ScenarioError
 from optimizer.scoring.cells import CellOptions, fit_cell_uplift
 from optimizer.scoring.clv import CustomerValue, score_customers as value_customers
 from optimizer.scoring.rfm import after_cutoff, check_within_log, to_timestamp
@@ -47,7 +47,7 @@ from optimizer.scoring.uplift import (
 )
 from optimizer.scoring.uplift_inputs import Table, model_inputs
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
-from optimizer.store.file_sets import set_record, write_in_set, written_with_record
+from optimizer.store.file_sets import SET_KEY, set_record, write_in_set, written_with_record
 from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
 from optimizer.store.tables import id_text, read_table, require_columns, row_label
@@ -272,6 +272,45 @@ def _read_events(path: Path | pd.DataFrame, columns: HistoryColumns) -> pd.DataF
     return events
 
 
+def check_score_folder(out_dir: Path, writes: tuple[str, ...], inputs: tuple[Path | None, ...] = ()) -> None:
+    """Fail now, before any fitting, when cvo score would replace a file in ``out_dir`` that it
+    must not: one of this run's ``inputs`` (a --customers table in the folder it writes), or one of
+    the files it ``writes`` that no score run wrote (a table without a score run's set id, a report
+    without one): the user's own, replaced without a word otherwise."""
+    out_dir = Path(out_dir)
+    read = [path.name for path in inputs if path is not None and path.name in writes
+            and (out_dir / path.name).exists() and (out_dir / path.name).resolve() == Path(path).resolve()]
+    if read:
+        raise RunFolderError(f"The output folder holds {', '.join(read)}, which this run reads: writing its "
+                             "results would replace its own input", where=str(out_dir),
+                             fix="Give --out another folder, or move the input elsewhere first")
+    theirs = [name for name in writes if (out_dir / name).is_file() and not _scored_here(out_dir / name)]
+    if theirs:
+        raise RunFolderError(f"The output folder holds {', '.join(theirs)}, not written by cvo score (no score "
+                             f"run's set id): this run would replace {'it' if len(theirs) == 1 else 'them'}",
+                             where=str(out_dir), fix="Give --out a new or empty folder (or one an earlier cvo "
+                             "score wrote), or move those files elsewhere")
+
+
+def score_files(history: object, customers: object, transactions: object) -> tuple[str, ...]:
+    """The files a score run of these inputs writes: customer values or the customer table
+    (customers.parquet), scores from a history (scores.parquet), and its report."""
+    tables = ((CUSTOMERS_FILE,) if customers is not None or transactions is not None else ()) + (
+        (SCORES_FILE,) if history is not None else ())
+    return (*tables, REPORT_FILE)
+
+
+def _scored_here(path: Path) -> bool:
+    """Whether ``path`` was written by a cvo score run: a table of a recorded set, or a report with a set id."""
+    if path.name != REPORT_FILE:
+        return written_with_record(path)
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(report, dict) and isinstance(report.get(SET_KEY), str)
+
+
 def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     """Write what the run produced into ``out_dir`` as one set, under the folder's lock: every file
     written aside first, then the earlier score run's files this one does not write (a
@@ -284,6 +323,7 @@ def write_scores(run: ScoreRun, out_dir: Path) -> list[Path]:
     for name, table in ((CUSTOMERS_FILE, run.customers), (SCORES_FILE, run.scores)):
         if table is not None:
             files[name] = partial(_write_table, table=table, set_id=set_id)
+    check_score_folder(out_dir, (*files, REPORT_FILE))
     report = {**set_record(set_id, [*files]), **score_report(run)}
     files[REPORT_FILE] = lambda temp: temp.write_text(json.dumps(report, indent=2) + "\n")
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from optimizer.cli import app
-from optimizer.errors import DataError
+from optimizer.errors import DataError, RunFolderError
 from optimizer.scenario.data import load_scores
 from optimizer.scoring import clv
 from optimizer.scoring.workflow import write_scores
@@ -73,6 +73,10 @@ def test_the_cells_model_scores_each_cell_alike(tmp_path):
     (["--transactions", "t.csv"], "--transactions needs --cutoff"),
     (["--customers", "c.parquet"], "Nothing to score"),
     (["--transactions", "t.csv", "--cutoff", "2020-01-01", "--column", "amount"], "is not KEY=VALUE"),
+    (["--transactions", "t.csv", "--cutoff", "2020-01-01", "--column", "amount=Quantity * UnitPrice", "--column",
+      "amount=UnitPrice"], "'amount' is given twice: amount=Quantity * UnitPrice and amount=UnitPrice"),
+    (["--history", "h.parquet", "--history-column", "treated=a", "--history-column", "treated=b"],
+     "'treated' is given twice"),
 ])
 def test_inputs_that_do_not_fit_together(tmp_path, args, message):
     result = invoke(*args, "--out", str(tmp_path / "out"))
@@ -456,3 +460,28 @@ def test_the_python_api_scores_dataframes_as_it_scores_files(tmp_path):
         score(transactions=log, cutoff="2030-01-01", date_format="%m/%d/%Y %H:%M",
               transaction_columns={"customer_id": "CustomerID", "date": "InvoiceDate",
                                    "amount": "Quantity * UnitPrice", "order_id": "InvoiceNo"})
+
+
+def test_a_table_no_score_run_wrote_is_never_replaced(tmp_path, example_scoring):
+    """A user's own customers.parquet in --out (here the example's) stays as it was; so does an input
+    of the run that sits in --out, even one an earlier score run wrote."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "customers.parquet").write_bytes((EXAMPLE / "customers.parquet").read_bytes())
+    before = (mine / "customers.parquet").read_bytes()
+    result = invoke("--transactions", str(CDNOW), "--cutoff", "1997-09-30", "--column", "amount=dollar_value",
+                    "--holdout-weeks", "0", "--out", str(mine))
+    assert result.exit_code == 7, result.output
+    assert "holds customers.parquet, not written by cvo score" in result.output
+    assert (mine / "customers.parquet").read_bytes() == before
+    with pytest.raises(RunFolderError, match="not written by cvo score"):
+        write_scores(example_scoring[0], mine)
+    assert (mine / "customers.parquet").read_bytes() == before
+
+    scored = tmp_path / "scored"
+    write_scores(example_scoring[0], scored)
+    write_scores(example_scoring[0], scored)  # an earlier score run's files are replaced
+    result = invoke("--history", str(EXAMPLE / "history.parquet"), "--customers", str(scored / "customers.parquet"),
+                    "--out", str(scored))
+    assert result.exit_code == 7, result.output
+    assert "holds customers.parquet, which this run reads" in result.output
