@@ -33,6 +33,7 @@ from optimizer.store.files import (
     run_storage_options,
 )
 from optimizer.store.history_file import recorded_history, run_record
+from optimizer.store.history_versions import history_url
 from optimizer.store.ledger import Commit
 from optimizer.store.object_runs import readable_run
 
@@ -54,14 +55,15 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
     target = recorded_history(run.summary, history, run.shown)
     _check_history_seen(run, history, target)
     if not force:
-        return ledger.commit(run, target, None, run_storage_options(run.path))
+        done = ledger.commit(run, target, None, run_storage_options(run.path))
+        return _remembered(run, done)[1]
     plan, kept = _plan(run), []  # the plan read once for the re-check, the notes and the count
 
     def recheck(run: RunFolder, contacts: pd.DataFrame) -> pd.DataFrame:
         kept.append(still_allowed(run, contacts, plan))
         return kept[-1]
 
-    done = ledger.commit(run, target, recheck, run_storage_options(run.path))
+    run, done = _remembered(run, ledger.commit(run, target, recheck, run_storage_options(run.path)))
     if not done.recorded and "forced_commit" not in run.summary:  # recorded before, the lists not yet cut
         recorded = run_record(target, run.run_id, run_storage_options(run.path))[2]
         kept, done = [recorded], replace(done, dropped=len(plan) - len(recorded))
@@ -69,6 +71,37 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
         done = replace(done, notes=(*short_audiences(_run_scenario(run), kept[-1]), *_promises_left(plan, kept[-1])))
         cut_send_lists(run, kept[-1], done)
     return done
+
+
+def _remembered(run: RunFolder, done: Commit) -> tuple[RunFolder, Commit]:
+    """The run with ``committed_to`` in its summary.json when the history it went to is not the one
+    the summary names (``--history`` elsewhere): cvo measure, history and void, given the folder,
+    then read that history (they found none: 'no contact history here yet'), and a new run is not
+    written over it (history_file.check_not_committed). A run on an object store keeps its summary,
+    as does one whose folder cannot be rewritten now: a note says to give --history."""
+    named = run.summary.get("contact_history")
+    if _same_history(run.summary.get("committed_to") or named, done.history):
+        return run, done
+    note = (f"give --history {done.history} to cvo measure, history and void: the run's folder "
+            f"names {named or 'no history'}")
+    if run.origin:
+        return run, replace(done, notes=(*done.notes, note))
+    summary = {**run.summary, "committed_to": str(done.history)}
+    try:
+        replace_run_files(run.path, run.run_id, {SUMMARY_FILE: lambda temp: temp.write_text(
+            json.dumps(summary, indent=2) + "\n")})
+    except RunFolderError as error:  # another command holds the folder: the commit stands
+        return run, replace(done, notes=(*done.notes, f"{error.problem}; {note}"))
+    return replace(run, summary=summary), done
+
+
+def _same_history(one: object, other: Path | str) -> bool:
+    """Whether a summary's history (a path or URL as text, or None) is ``other``."""
+    if one is None:
+        return False
+    if isinstance(other, Path) and history_url(str(one)) is None:
+        return Path(str(one)).resolve() == other.resolve()
+    return str(one) == str(other)
 
 
 def _check_history_seen(run: RunFolder, history: Path | str | None, target: Path | str) -> None:

@@ -107,6 +107,14 @@ def run_id_of(out_dir: Path) -> str | None:
     return None
 
 
+def committed_to(out_dir: Path) -> tuple[str, ...]:
+    """The contact history the run in ``out_dir`` was committed to when that is not the one its
+    summary names (cvo commit --history elsewhere records it as ``committed_to``); () otherwise."""
+    summary = _json(out_dir / SUMMARY_FILE) if _run_summary(out_dir) else None
+    place = summary.get("committed_to") if isinstance(summary, dict) else None
+    return (place,) if isinstance(place, str) else ()
+
+
 def is_run_folder(out_dir: Path) -> bool:
     """Whether a run left ``out_dir``: a cvo manifest or, from a run stopped before its manifest,
     a run's summary.json or plan file with its id."""

@@ -27,7 +27,7 @@ import duckdb
 from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE
-from optimizer.store.folders import run_id_of
+from optimizer.store.folders import committed_to, run_id_of
 from optimizer.store.history_versions import history_url, readable_history
 
 if TYPE_CHECKING:  # pandas loads when contacts are read: cvo history never needs it
@@ -212,11 +212,13 @@ def _history_state(history: Path) -> tuple[str | None, int]:
 
 def recorded_history(summary: dict[str, Any], history: Path | str | None, where: Path | str) -> Path | str:
     """``history`` if given, else the contact history the run's summary names (a path, or an
-    object-store URL as a string)."""
-    if history is None and summary.get("contact_history") is None:
+    object-store URL as a string): the one it was committed to (``committed_to``, where cvo commit
+    was given another --history), else the one the plan saw."""
+    named = summary.get("committed_to") or summary.get("contact_history")
+    chosen = named if history is None else history
+    if chosen is None:
         raise HistoryError("summary.json does not name a contact history (written by an older cvo)",
                            where=str(where), fix="Give --history PATH")
-    chosen = summary["contact_history"] if history is None else history
     return history_url(chosen) or local_path(chosen)
 
 
@@ -248,13 +250,14 @@ def check_not_committed(out_dir: Path, history: Path | str) -> None:
     history ``history``: a new run there would replace the plan that was sent, which cvo measure
     reads from its folder (measured runs are read there too). Nothing to check without a history
     file or a run in the folder; a history on an object store is not read for it (that would take a
-    download of its newest version before every run)."""
-    if history_url(history) is not None or not local_path(history).is_file():
-        return
+    download of its newest version before every run). The history the folder's summary says the run
+    was committed to (``committed_to``) is read as well."""
     run_id = run_id_of(Path(out_dir))
     if run_id is None:
         return
-    committed = [run for run in _runs(local_path(history)) if run["run_id"] == run_id and run["voided_at"] is None]
+    committed = [run for place in {str(history), *committed_to(Path(out_dir))} if history_url(place) is None
+                 and local_path(place).is_file() for run in _runs(local_path(place))
+                 if run["run_id"] == run_id and run["voided_at"] is None]
     if committed:
         raise RunFolderError(
             f"The output folder holds run {run_id}, committed to the contact history on "

@@ -15,7 +15,7 @@ from optimizer.loop import commits
 from optimizer.loop.commits import commit, short_audiences
 from optimizer.scenario.schema import load_scenario
 from optimizer.store.files import read_run
-from optimizer.store.history_file import contacts_around, run_record, runs
+from optimizer.store.history_file import check_not_committed, contacts_around, recorded_history, run_record, runs
 
 
 def test_a_forced_stale_commit_leaves_out_the_customers_the_policy_now_blocks(tmp_path):
@@ -136,3 +136,21 @@ def test_a_forced_commit_says_which_minimum_audiences_it_leaves_unmet(tmp_path):
     kept = pd.DataFrame({"customer_id": ["a", "b"], "campaign_id": ["mail", "text"]})
     assert short_audiences(scenario, kept) == ("campaign 'mail' keeps 1 customers, below its min_audience of 2",)
     assert short_audiences(scenario, pd.concat([kept, kept])) == ()
+
+
+def test_a_commit_to_another_history_is_remembered_by_the_runs_folder(tmp_path):
+    """Committed with --history elsewhere, `cvo measure FOLDER` said 'no contact history here yet'
+    (it read the one the summary names) and a new run could be written over the sent plan."""
+    scenario = write_scenario(tmp_path)
+    elsewhere = tmp_path / "elsewhere.duckdb"
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    named = read_run(tmp_path / "w1").summary["contact_history"]
+    done = commit(tmp_path / "w1", elsewhere)
+    assert done.recorded and not done.notes
+    summary = read_run(tmp_path / "w1").summary
+    assert summary["committed_to"] == str(elsewhere) and summary["contact_history"] == named
+    assert recorded_history(summary, None, "w1") == elsewhere
+    assert recorded_history(summary, tmp_path / "given.duckdb", "w1") == tmp_path / "given.duckdb"
+    with pytest.raises(RunFolderError, match="committed to the contact history"):
+        check_not_committed(tmp_path / "w1", named)
+    assert not commit(tmp_path / "w1").recorded  # the folder's history: already there, not a second one
