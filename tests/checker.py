@@ -333,8 +333,11 @@ def _check_limits(expected: Expected, choice: np.ndarray, control: np.ndarray) -
 
 
 def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarray, key: str = "expression") -> float:
-    """sum over the selected audience (campaigns listed, ``where`` true) of ``expression`` (or ``per``)."""
+    """sum over the selected audience (campaigns listed, ``where`` true) of ``expression`` (or ``per``);
+    of a ratio row (one with ``per``), each customer at its treated share: 1 - its campaign's
+    control fraction, 1 when forced (the ratio is over the treated, in expectation over the draw)."""
     n, total = len(choice), 0.0
+    forced = np.isin(expected.customer_ids, list(expected.forced))
     for j, (c, _) in enumerate(expected.offers):
         if constraint.get("campaigns") is not None and expected.campaigns[c]["id"] not in constraint["campaigns"]:
             continue
@@ -342,6 +345,8 @@ def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarra
         where = evaluate(constraint.get("where", True), context, n).astype(bool)
         amount = evaluate(constraint.get(key, 1), context, n).astype(float)
         selected = (choice == j) & where
+        if "per" in constraint:
+            amount = amount * np.where(forced, 1.0, 1.0 - expected.campaigns[c].get("control_fraction", 0.0))
         total += float(amount[selected].sum())
     return total
 

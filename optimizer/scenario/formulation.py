@@ -139,10 +139,7 @@ def _problem(data: ScenarioData, pairs: list[Pair], custom: dict[str, NDArray[np
     weights = {"spend": spend}
     fractions = offer_fractions(scenario)
     if not scenario.budget_counts_controls:
-        weights[TREATED_SPEND] = spend * (1.0 - fractions)
-        if data.lists.forced is not None:  # a forced customer is never held out: its whole spend is treated
-            settled = data.lists.forced != NO_CAMPAIGN
-            weights[TREATED_SPEND][settled] = spend[settled]
+        weights[TREATED_SPEND] = spend * treated_shares(data)
     weights.update(custom)
     return Problem(
         customer_ids=data.customer_ids,
@@ -333,13 +330,26 @@ def _custom_row(
     key = f"custom:{constraint.name}"
     weights[key] = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs)
     rhs = constraint.rhs
-    if constraint.per is not None:  # sum e <sense> r sum p, as sum (e - r p) <sense> 0
-        per = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs, "per")
-        weights[key] -= rhs * per
+    if constraint.per is not None:  # sum e <sense> r sum p over the treated, as sum s (e - r p) <sense> 0
+        share = treated_shares(data)
+        per = share * _pair_sum_weights(data, "constraints", index, constraint, columns, pairs, "per")
+        weights[key] = share * weights[key] - rhs * per
         ratios[constraint.name], rhs = (rhs, per), 0.0
     ids = [offer.campaign.id for offer in offers(data.scenario)]
     mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
     return CouplingRow(constraint.name, "custom", Sense(constraint.sense), rhs, key, mask, f"constraints[{index}]")
+
+
+def treated_shares(data: ScenarioData) -> NDArray[np.float64]:
+    """(n, k) s_io: the share of customer i given offer o that is treated, 1 - f_o (its campaign's
+    control fraction), and 1 for a forced customer (never held out). A ratio row is taken over the
+    treated, as the objective and the ROI the summary reports are (an ROI hurdle of 6 counted the
+    controls' value at full weight: the plan met it and was reported at an ROI of 5.85)."""
+    fractions = offer_fractions(data.scenario)
+    shares = np.broadcast_to(1.0 - fractions, (len(data.customer_ids), fractions.size)).copy()
+    if data.lists.forced is not None:
+        shares[data.lists.forced != NO_CAMPAIGN] = 1.0
+    return shares
 
 
 def _pair_sum_weights(

@@ -24,7 +24,9 @@ class CustomConstraint(StrictModel):
     With ``per``, a ratio row: sum of ``expression`` <sense> rhs × sum of ``per`` over the same pairs
     (an ROI hurdle: expression ``uplift * value_per_response - spend``, per ``spend``, rhs 1.5), which
     is linear, sum of (expression - rhs × per) <sense> 0, so the solver stays exact; a plan that
-    selects nobody meets it.
+    selects nobody meets it. A ratio is taken over the treated customers, each selected pair at
+    1 - its campaign's control fraction (a forced customer at 1), as the objective and the ROI the
+    summary reports are; a row without ``per`` counts the controls too.
     """
 
     name: Annotated[str, Field(min_length=1)]

@@ -99,3 +99,23 @@ def test_customer_columns_no_expression_reads_are_never_converted(tmp_path: Path
     formulation = formulate(load_data(load_scenario(path)))
     assert formulation.problem.n_customers == 6
     assert sorted(set(converted)) == ["ltv", "opt_in"]
+
+
+def test_a_ratio_row_counts_each_customer_at_its_treated_share(tmp_path: Path) -> None:
+    """An ROI hurdle of 6 counted the controls' value at full weight: met by the plan, which was
+    reported at an ROI of 5.85. Σ s (e - r p) with s = 1 - f, as the objective and the ROI are."""
+    import numpy as np
+
+    hurdle = {"name": "roi", "sense": ">=", "expression": "uplift * value_per_response", "per": "spend", "rhs": 6.0}
+    path = scenario_file(tmp_path, [campaign("a", cost_per_contact=0.5, control_fraction=0.2),
+                                    campaign("b", cost_per_contact=1.0, control_fraction=0.0)],
+                         constraints=[hurdle, {**hurdle, "name": "uplift", "per": None, "rhs": 1.0}])
+    formulation = formulate(load_data(load_scenario(path)))
+    problem = formulation.problem
+    value = 0.1 * np.arange(1, 7)[:, None] * 10.0 * np.array([[0.1, 0.1]])  # uplift 0.1 × ltv × 0.1
+    share = np.array([0.8, 1.0])
+    ratio, plain = (problem.coefficients(row) for row in problem.rows if row.name in ("roi", "uplift"))
+    eligible = problem.eligible
+    assert np.allclose(ratio[eligible], (share * (value - 6.0 * np.array([0.5, 1.0])))[eligible])
+    assert np.allclose(plain[eligible], value[eligible])  # a row without per counts the controls too
+    assert np.allclose(formulation.ratios["roi"][1][eligible], np.broadcast_to(share * [0.5, 1.0], (6, 2))[eligible])
