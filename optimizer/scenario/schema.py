@@ -283,6 +283,10 @@ def _unused_channels(scenario: Scenario) -> list[ScenarioError]:
     ) for channel in scenario.channels if channel not in used and (hint := did_you_mean(channel, declared))]
 
 
+# The names of the rows cvo makes from the scenario's limits (optimizer/scenario/rows.py)
+BUILT_IN_ROW = re.compile(r"budget|(?:budget|min_audience|max_audience|capacity)\[.*\]")
+
+
 def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
     """Constraint and KPI names are unique and name only this scenario's campaigns."""
     where, ids, problems = scenario.where, scenario.campaign_ids(), []
@@ -296,6 +300,12 @@ def _reference_checks(scenario: Scenario) -> list[ScenarioError]:
                     f"The name '{item.name}' is used twice in {family}",
                     where=where(f"{family}[{index}].name"), fix="Give each its own name",
                 ))
+            elif family == "constraints" and BUILT_IN_ROW.fullmatch(item.name):
+                problems.append(ScenarioError(
+                    f"The name '{item.name}' is the name of a limit cvo writes itself (budget, budget[campaign], "
+                    "min_audience[...], max_audience[...], capacity[channel]): the plan's tables would show two rows "
+                    "of that name", where=where(f"{family}[{index}].name"),
+                    fix=f"Give the constraint a name of its own, e.g. '{item.name.replace('[', '_').rstrip(']')}_cap'"))
             for campaign_id in item.campaigns or []:
                 if campaign_id not in ids:
                     problems.append(_unknown(campaign_id, ids, "campaign", where(f"{family}[{index}].campaigns")))

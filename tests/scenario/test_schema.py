@@ -419,6 +419,19 @@ def test_duplicate_names_in_constraints_and_kpis(tmp_path, family):
     assert f"{family}[1].name" in message
 
 
+@pytest.mark.parametrize("name", ["budget", "budget[email_offer]", "capacity[email]", "max_audience[sms_offer]"])
+def test_a_constraint_may_not_take_the_name_of_a_limit_cvo_writes(tmp_path, name):
+    """A custom 'budget' showed as a second budget row, and a sweep of the budget named the wrong one."""
+    scenario = full()
+    scenario["constraints"][0]["name"] = name
+    message = only_problem(tmp_path, scenario)
+    assert f"The name '{name}' is the name of a limit cvo writes itself" in message
+    assert "constraints[0].name" in message
+    scenario["constraints"][0]["name"] = "budget_email"
+    scenario["kpis"][0]["name"] = "budget"  # a KPI is reported apart from the limits
+    assert load_scenario(write(tmp_path, scenario)).constraints[0].name == "budget_email"
+
+
 def test_without_scores_every_campaign_needs_probabilities(tmp_path):
     scenario = full()
     del scenario["scores"]
