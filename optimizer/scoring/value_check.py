@@ -9,7 +9,8 @@ to S, m the mean spend of a repeat purchase day; a customer whose first purchase
 Over the customers who bought by S:
 
 - MAE, the mean |forecast − actual| of purchase days and of spend;
-- total ratio, Σ forecast / Σ actual (a season in the holdout shows here, not in the MAE);
+- total ratio, Σ forecast / Σ actual (a season in the holdout shows here, not in the MAE), warned
+  of when the model's is more than TOTAL_OFF off and further off than the naive's;
 - Spearman's rank correlation of forecast and actual spend: does it rank who is worth more;
 - by decile of the model's spend forecast: customers, mean forecast, mean actual, mean naive.
 
@@ -45,6 +46,7 @@ from optimizer.scoring.rfm import to_timestamp
 LEVEL = 0.05  # of the likelihood-ratio test of the dropout
 FLAT_P_ALIVE = 0.01  # 95th − 5th percentile of P(alive) below this: no information
 DECILES = 10
+TOTAL_OFF = 0.25  # a model total further than this share from the actual, and further than the naive's, is warned of
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,12 @@ class ValueCheck:
         if not spend["model"]["rank_correlation"] > spend["naive"]["rank_correlation"]:
             found.append(f"the LTV ranks next-period spend no better than past spend (Spearman "
                          f"{spend['model']['rank_correlation']:.3f} vs {spend['naive']['rank_correlation']:.3f})")
+        for what, scores in (("purchases", purchases), ("spend", spend)):
+            model, naive = scores["model"]["total_ratio"], scores["naive"]["total_ratio"]
+            if _off(model) > max(_off(naive), np.log(1.0 + TOTAL_OFF)):
+                found.append(f"the model's forecast of total {what} over the holdout is {model:.2f} × the actual, further off "
+                             f"than the past {'rate' if what == 'purchases' else 'spend'}'s {naive:.2f} × (a "
+                             "season in the holdout shows here; plan with the totals scaled by what you expect)")
         if not self.dropout.identified:
             found.append(f"the calibration log does not identify the dropout (likelihood ratio "
                          f"{self.dropout.statistic:.2f} against no dropout, p = {self.dropout.p_value:.2f})")
@@ -133,6 +141,11 @@ class ValueCheck:
                 "dropout": {"statistic": self.dropout.statistic, "p_value": self.dropout.p_value,
                             "identified": self.dropout.identified},
                 "warnings": self.warnings}
+
+
+def _off(ratio: float) -> float:
+    """How far a total ratio is from 1, as |log ratio| (a missing ratio: not off)."""
+    return float(abs(np.log(ratio))) if np.isfinite(ratio) and ratio > 0 else 0.0
 
 
 def check_values(orders: pd.DataFrame, cutoff: object, holdout_weeks: float) -> ValueCheck | None:

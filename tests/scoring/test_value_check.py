@@ -92,3 +92,18 @@ def test_scores_are_mae_total_ratio_and_spearman():
 def test_no_check_when_nobody_bought_before_the_split():
     log = log_without_dropout(customers=50)
     assert check_values(log, log["date"].min() + pd.Timedelta(days=7), 13) is None
+
+
+def test_totals_the_model_misses_by_more_than_the_naive_forecast_are_warned_of():
+    """CDNOW split at 1997-01-14 (13 weeks to 1997-04-15): the model forecast 1.70 × the purchases
+    and 1.61 × the spend, against 1.53 × and 1.27 × naive, without a word; the FHL split's totals,
+    closer than naive, raise none."""
+    log = read_transactions(CDNOW / "CDNOW_sample.txt", columns=CDNOW_COLUMNS)
+    early = check_values(log, "1997-04-15", 13)
+    assert early is not None
+    totals = [warning for warning in early.warnings if warning.startswith("the model's forecast of total")]
+    assert [warning.split(" over")[0] for warning in totals] == [
+        "the model's forecast of total purchases", "the model's forecast of total spend"]
+    assert "is 1.70 × the actual, further off than the past rate's 1.53 ×" in totals[0]
+    fhl = check_values(log, "1998-06-30", 39)
+    assert fhl is not None and not any("forecast of total" in warning for warning in fhl.warnings)
