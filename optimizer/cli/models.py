@@ -218,7 +218,8 @@ def evaluate(
                                         help="plan.parquet written by cvo optimize (or the object-store URL "
                                         "its run was written to).", show_default=False)],
     history: Annotated[Path, typer.Option(help="Randomized campaign history to evaluate the plan on.")],
-    outcome: Annotated[str, typer.Option(help="Outcome column to value the plan by.")] = "revenue",
+    outcome: Annotated[str, typer.Option(help="Outcome column to value the plan by (revenue or converted: the "
+                                         "column --history-column maps to that role).")] = "revenue",
     propensity: Annotated[str, typer.Option(help="Assignment probabilities: shares (completely randomized), "
                                             "model (estimated from features) or given (a column).")] = "shares",
     propensity_column: Annotated[str | None, typer.Option(help="Column of given propensities.")] = None,
@@ -226,6 +227,9 @@ def evaluate(
                                                    "repeatable.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for the interval (0: normal approximation).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    history_column: Annotated[list[str] | None, typer.Option(help="Map a history column: ROLE=NAME with ROLE one of "
+                                                             "customer_id, campaign_id, treated, converted, revenue; "
+                                                             "repeatable (as cvo score takes it).")] = None,
     json_output: Annotated[bool, typer.Option("--json", metavar="", help="Print the evaluation as JSON.")] = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -241,11 +245,13 @@ def evaluate(
 
     try:
         costs = {campaign: _amount(amount, campaign) for campaign, amount in _mapping(cost or []).items()}
-        options = EvaluateOptions(outcome=outcome, propensity=_choice(Propensity, propensity, "--propensity"),
+        columns = _history_columns(history_column or [])
+        mapped = dict(zip(("revenue", "converted"), (columns.revenue, columns.outcome), strict=True))
+        options = EvaluateOptions(outcome=mapped.get(outcome) or outcome, propensity=_choice(Propensity, propensity, "--propensity"),
                                   propensity_column=propensity_column, costs=costs or None, bootstrap=bootstrap,
                                   seed=seed)
         with progress_console(quiet).status(f"Evaluating {plan} on {history} …"):
-            result = evaluate_files(plan, history, options=options)
+            result = evaluate_files(plan, history, columns, options)
     except CvoError as error:
         raise fail(error) from None
     typer.echo(json.dumps(result.to_dict(), indent=2) if json_output else format_evaluation(result))

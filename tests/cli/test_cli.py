@@ -185,6 +185,22 @@ def test_evaluate_rejects_bad_options(tmp_path, args, message):
     assert message in " ".join(result.output.split())
 
 
+def test_evaluate_reads_a_history_by_the_columns_history_column_names(tmp_path):
+    """A history cvo score read with --history-column was refused by cvo evaluate, which had no way
+    to map its columns; --outcome revenue is the column mapped to that role."""
+    history = pd.read_parquet(Path(__file__).resolve().parents[2] / "examples" / "data" / "history.parquet")
+    plan = tmp_path / "plan.parquet"
+    pd.DataFrame({"customer_id": history["customer_id"].unique()[:500], "campaign_id": "vip_call"}).to_parquet(plan)
+    history.to_csv(tmp_path / "standard.csv", index=False)
+    names = {"customer_id": "Cust ID", "campaign_id": "Campaign", "treated": "Mailed", "revenue": "Spend"}
+    history.rename(columns=names).to_csv(tmp_path / "own.csv", index=False)
+    standard = invoke("evaluate", str(plan), "--history", str(tmp_path / "standard.csv"), "--json")
+    own = invoke("evaluate", str(plan), "--history", str(tmp_path / "own.csv"), "--json",
+                 *[f"--history-column={role}={name}" for role, name in names.items()])
+    assert standard.exit_code == 0 and own.exit_code == 0, own.output
+    assert json.loads(own.output)["plan"] == json.loads(standard.output)["plan"]
+
+
 @pytest.mark.parametrize("method", ["exact", "decompose"])
 def test_the_method_flag_picks_the_solver_and_the_summary_says_so(scenario, tmp_path, method):
     result = invoke("optimize", str(scenario), "--out", str(tmp_path / method), "--json", "--method", method)
