@@ -71,7 +71,7 @@ def check_within_log(cut: pd.Timestamp, dates: pd.Series, where: str, dropped: s
     first, last = dates.min(), dates.max()
     if not first <= cut <= last:
         side = "before the first order" if cut < first else "after the last order"
-        after = f", once {dropped} were dropped" if dropped else ""
+        after = f", once {dropped} were not read as orders" if dropped else ""
         why = ("no customer has bought yet before its first order" if cut < first else
                "a cut-off after its end would make every customer look as if they had stopped buying")
         raise DataError(f"The cut-off {cut.date()} is {side}: the log runs from {first.date()} to {last.date()}"

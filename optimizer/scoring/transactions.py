@@ -9,8 +9,13 @@ The rules, applied in this order, every one counted in ``LogReading`` and stated
 
 1. a line without a customer id is dropped: it cannot be attributed to anybody;
 2. a line is a cancellation or return when its amount is negative, or its order id is a 'C'
-   followed by digits while other order ids are digits alone (the retail export convention): it is
-   dropped, and the purchase it takes back is kept (returns are not netted);
+   followed by digits while other order ids are digits alone (the retail export convention): it
+   is netted, once lines are orders (rule 4; the lines of one cancelled order together), against
+   its customer's orders on or before its day: the latest of exactly its amount if there is one
+   (the order it cancels), else the latest first; an order taken back in full is dropped (a
+   purchase cancelled minutes later bought nothing), and what finds no purchase before it (one
+   made before the log began) is dropped. The whole log is netted, so a return after a cut-off
+   lowers a purchase before it;
 3. a line left that repeats an earlier line in every column is counted: an export that wrote it
    twice and two equal purchases on one day look alike, so it is kept unless ``drop_duplicates``;
    a log with REPEATED_SHARE or more of them is warned of (a log written twice doubles each
@@ -66,8 +71,10 @@ _WHITESPACE_NAMES = {
 
 @dataclass(frozen=True)
 class LogReading:
-    """What reading a log did: ``lines`` read; dropped ``without_customer`` and ``cancellations``;
-    the ``orders`` of ``customers`` kept; ``grouped`` when lines were grouped by an order id;
+    """What reading a log did: ``lines`` read; dropped ``without_customer``; ``cancellations`` netted
+    against the orders before them, ``taken_back`` orders in full (dropped), ``unmatched`` of them
+    with less to take back than their amount; the ``orders`` of ``customers`` kept; ``grouped``
+    when lines were grouped by an order id;
     ``repeated`` lines that repeat an earlier one in every column (dropped when ``repeats_dropped``);
     ``padded_ids`` ids that differ from another only by leading zeros, ``padded_example`` one such pair."""
 
@@ -81,15 +88,19 @@ class LogReading:
     repeats_dropped: bool = False
     padded_ids: int = 0
     padded_example: tuple[str, str] | None = None
+    taken_back: int = 0
+    unmatched: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def sentence(self) -> str:
-        """'541,909 lines: 135,080 without a customer id and 9,288 cancellations or returns dropped;
-        397,541 lines became 18,536 orders of 4,372 customers (grouped by order id).'"""
+        """'541,909 lines: 135,080 without a customer id dropped; 9,288 cancellations or returns netted
+        against the purchases before them (2,312 orders taken back in full; 1,220 found less to take
+        back); 397,541 lines became 18,536 orders of 4,372 customers (grouped by order id).'"""
         kept = self.lines - self.without_customer - self.cancellations - self.repeated * self.repeats_dropped
-        head = f"{self.lines:,} lines" + (f": {self.dropped()} dropped;" if self.dropped() else ":")
+        dropped = self.dropped(returns=False)
+        head = f"{self.lines:,} lines" + (f": {dropped} dropped;" if dropped else ":") + self.netted()
         repeats = f" {_count(self.repeated, 'line repeats', 'lines repeat')} an earlier line exactly (kept)." \
             if self.repeated and not self.repeats_dropped else ""
         if self.grouped:
@@ -98,14 +109,28 @@ class LogReading:
         return f"{head} {self.orders:,} orders of {self.customers:,} customers, one per line (no order_id " \
                f"column mapped; map one when lines are items of orders).{repeats}"
 
-    def dropped(self, repeats: bool = True) -> str:
-        """The lines dropped, by rule ('135,080 without a customer id and 9,288 cancellations or
-        returns'; the repeats of an earlier line only if ``repeats``), or '' when none was."""
+    def netted(self) -> str:
+        """' 9,288 cancellations or returns netted against the purchases before them (2,312 orders
+        taken back in full; 1,220 found less to take back);', or '' without any."""
+        if not self.cancellations:
+            return ""
+        parts = [_count(self.taken_back, "order taken back in full", "orders taken back in full")
+                 if self.taken_back else "",
+                 f"{self.unmatched:,} found less to take back, the rest dropped" if self.unmatched else ""]
+        detail = "; ".join(part for part in parts if part)
+        them = "it" if self.cancellations == 1 else "them"
+        return (f" {_count(self.cancellations, 'cancellation or return', 'cancellations or returns')} netted against "
+                f"the purchases before {them}{f' ({detail})' if detail else ''};")
+
+    def dropped(self, repeats: bool = True, returns: bool = True) -> str:
+        """The lines not read as orders, by rule ('135,080 without a customer id and 9,288
+        cancellations or returns'; the repeats of an earlier line only if ``repeats``, the returns,
+        netted against orders (``netted``), only if ``returns``), or '' when there is none."""
         parts = [_count(self.repeated, "repeat of an earlier line", "repeats of an earlier line")
                  if repeats and self.repeats_dropped and self.repeated else "",
                  f"{self.without_customer:,} without a customer id" if self.without_customer else "",
                  _count(self.cancellations, "cancellation or return", "cancellations or returns")
-                 if self.cancellations else ""]
+                 if returns and self.cancellations else ""]
         named = [part for part in parts if part]
         return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
 
@@ -194,20 +219,29 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     attributed = ids.notna().to_numpy()
     values = _amounts(log, roles["amount"], amount, rows, attributed)
     order_ids = _order_ids(log[roles["order_id"]]) if "order_id" in roles else None
-    cancelled = attributed & ((values < 0) | (_cancellation_ids(order_ids) if order_ids is not None else False))
-    repeated = _repeated(log) & attributed & ~cancelled  # a copy has its first's customer and sign: kept alike
-    kept = attributed & ~cancelled & ~(repeated & drop_duplicates)
-    dates = parse_days(log[roles["date"]], kept, date_format, rows)
+    returns = attributed & ((values < 0) | (_cancellation_ids(order_ids) if order_ids is not None else False))
+    copies = _repeated(log) & attributed  # a copy has its first's customer and sign
+    repeated = copies if drop_duplicates else copies & ~returns  # dropped, or (purchases) kept and counted
+    cancelled = returns & ~(copies & drop_duplicates)  # a return written twice takes back once
+    kept = attributed & ~returns & ~(repeated & drop_duplicates)
+    dates = parse_days(log[roles["date"]], kept | cancelled, date_format, rows)
     lines = pd.DataFrame({"customer_id": ids[kept].to_numpy(dtype=object), "date": dates[kept],
                           "amount": values[kept]})
     if order_ids is not None:
         lines["order_id"] = order_ids[kept].to_numpy(dtype=object)
         lines = lines.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
             date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
-    orders = lines[["customer_id", "date", "amount"]].reset_index(drop=True)
+    taken = pd.DataFrame({"customer_id": ids[cancelled].to_numpy(dtype=object), "date": dates[cancelled],
+                          "amount": np.abs(values[cancelled])})
+    if order_ids is not None:  # a cancelled invoice's lines take back together
+        taken["order_id"] = order_ids[cancelled].to_numpy(dtype=object)
+        taken = taken.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
+            date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
+    orders, taken_back, unmatched = _netted(lines[["customer_id", "date", "amount"]].reset_index(drop=True), taken)
     customers = pd.Series(orders["customer_id"].unique(), dtype="string")
     reading = LogReading(len(log), int((~attributed).sum()), int(cancelled.sum()), len(orders), len(customers),
-                         order_ids is not None, int(repeated.sum()), drop_duplicates, *_padded_ids(customers))
+                         order_ids is not None, int(repeated.sum()), drop_duplicates, *_padded_ids(customers),
+                         taken_back=taken_back, unmatched=unmatched)
     if orders.empty:
         raise DataError(f"No order is left of the transaction log: {reading.sentence()}", where=source,
                         fix="Check the customer_id and amount columns the log is read with")
@@ -274,6 +308,35 @@ def _order_ids(ids: pd.Series) -> pd.Series:
     text = exported_ids(ids)
     missing = text.isna().to_numpy()
     return text.mask(missing, pd.Series([f"\x1fline {i}" for i in range(len(text))], index=text.index))
+
+
+def _netted(orders: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """Rule 2 of the module docstring: each return (customer_id, date, amount taken back), in order
+    of day, takes its amount from its customer's orders on or before its day: the latest of exactly
+    that amount, else the latest first; an order left with nothing (to 1e-9 of what it was) is dropped. Returns the orders left, how many
+    were taken back in full, and how many returns found less than their amount to take back."""
+    if returns.empty:
+        return orders, 0, 0
+    dates, bought = orders["date"].to_numpy(), orders["amount"].to_numpy(dtype=float)
+    left = bought.copy()
+    mine = {customer: rows[np.argsort(dates[rows], kind="stable")]
+            for customer, rows in orders.groupby("customer_id", sort=False).indices.items()}
+    unmatched = 0
+    ordered = returns.sort_values("date", kind="stable")
+    for customer, day, amount in zip(ordered["customer_id"], ordered["date"].to_numpy(), ordered["amount"],
+                                     strict=True):
+        rows = mine.get(customer, np.zeros(0, dtype=np.intp))
+        rows = rows[:np.searchsorted(dates[rows], day, side="right")][::-1]
+        same = np.abs(left[rows] - amount) <= 1e-9 * amount
+        for row in (rows[same][:1] if same.any() else rows):
+            taken = min(amount, left[row])
+            left[row], amount = left[row] - taken, amount - taken
+            if amount <= 0:
+                break
+        unmatched += bool(amount > 1e-9)
+    gone = (bought > 0) & (left <= 1e-9 * bought)
+    netted = orders.assign(amount=left).loc[~gone].reset_index(drop=True)
+    return netted, int(gone.sum()), unmatched
 
 
 def _cancellation_ids(order_ids: pd.Series) -> NDArray[np.bool_]:

@@ -126,7 +126,8 @@ def test_migration_cut_offs_outside_the_log_are_refused_as_cvo_score_refuses_the
                           dropped="2 cancellations or returns")
     assert str(error.value) == (
         "The cut-off 2024-04-30 is after the last order: the log runs from 2024-01-01 to 2024-03-31, once 2 "
-        "cancellations or returns were dropped (orders.csv, --to). Choose a cut-off within the log; a cut-off after "
+        "cancellations or returns were not read as orders (orders.csv, --to). Choose a cut-off within the log; a "
+        "cut-off after "
         "its end would make every customer look as if they had stopped buying.")
 
 
@@ -224,13 +225,15 @@ def test_cvo_segments_says_what_the_log_and_its_cut_offs_drop_and_refuses_one_pa
     result = CliRunner().invoke(app, [*arguments, "--to", "2024-02-15", "--json"])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
-        "Transactions: 8 lines: 1 without a customer id and 1 cancellation or return dropped; 6 orders of 3 "
-        "customers, one per line (no order_id column mapped; map one when lines are items of orders).",
+        "Transactions: 8 lines: 1 without a customer id dropped; 1 cancellation or return netted against the "
+        "purchases before it (1 order taken back in full); 5 orders of 2 customers, one per line (no order_id "
+        "column mapped; map one when lines are items of orders).",
         "Cut-offs: 1 order after 2024-02-15 is not counted; the 1 customer who first bought between 2024-01-12 "
         "and 2024-02-15 is the '(not yet a customer)' row."]
     assert json.loads(result.stdout)["after_end"] == {"orders": 1, "customers": 0}
     past = CliRunner().invoke(app, [*arguments, "--to", "2024-03-01"])
     assert past.exit_code == DATA_ERROR
     assert (f"error: The cut-off 2024-03-01 is after the last order: the log runs from 2024-01-01 to 2024-02-20, "
-            f"once 1 without a customer id and 1 cancellation or return were dropped ({tmp_path / 'orders.csv'}, "
+            f"once 1 without a customer id and 1 cancellation or return were not read as orders "
+            f"({tmp_path / 'orders.csv'}, "
             "--to)") in " ".join(past.output.split())

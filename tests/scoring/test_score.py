@@ -184,11 +184,13 @@ def test_a_line_item_export_is_scored_by_options_alone(tmp_path):
     assert result.exit_code == 0, result.output
     known = export[export["CustomerID"].notna()]
     cancelled = known["InvoiceNo"].str.startswith("C")
-    orders = known[~cancelled].groupby(["CustomerID", "InvoiceNo"]).size()
+    taken_back = {str(int(invoice[1:]) - 1) for invoice in known.loc[cancelled, "InvoiceNo"].unique()}
+    bought = known[~cancelled & ~known["InvoiceNo"].isin(taken_back)]
+    orders = bought.groupby(["CustomerID", "InvoiceNo"]).size()
     summary = (f"Transactions: {len(export):,} lines: {export['CustomerID'].isna().sum():,} without a customer id "
-               f"and {cancelled.sum():,} cancellations or returns dropped; {(~cancelled).sum():,} lines became "
-               f"{len(orders):,} orders of {known[~cancelled]['CustomerID'].nunique():,} customers (grouped by "
-               "order id).")
+               f"dropped; {cancelled.sum():,} cancellations or returns netted against the purchases before them "
+               f"({len(taken_back):,} orders taken back in full); {(~cancelled).sum():,} lines became "
+               f"{len(orders):,} orders of {bought['CustomerID'].nunique():,} customers (grouped by order id).")
     assert summary in " ".join(result.output.split())
     report = json.loads((tmp_path / "out" / "score_report.json").read_text())
     assert report["transactions"]["orders"] == len(orders) and report["transactions"]["summary"] in summary
@@ -197,13 +199,12 @@ def test_a_line_item_export_is_scored_by_options_alone(tmp_path):
     assert "p_alive is left out of the customers table: the log does not identify the dropout" \
         in " ".join(result.output.split())
     assert "does not identify the dropout" in " ".join(report["value_check"]["warnings"])
-    by_cutoff = known[~cancelled & (pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M")
-                                    <= pd.Timestamp("2011-09-30 23:59"))]
+    by_cutoff = bought[pd.to_datetime(bought["InvoiceDate"], format="%m/%d/%Y %H:%M") <= pd.Timestamp("2011-09-30 23:59")]
     assert set(customers["customer_id"]) == {str(int(c)) for c in by_cutoff["CustomerID"]}
-    order_days = known[~cancelled].assign(day=pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.floor(
+    order_days = bought.assign(day=pd.to_datetime(bought["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.floor(
         "D")).groupby(["CustomerID", "InvoiceNo"])["day"].min()  # an order is dated by its first line
     later = order_days > pd.Timestamp("2011-09-30")
-    left_out = known[~cancelled]["CustomerID"].nunique() - by_cutoff["CustomerID"].nunique()
+    left_out = bought["CustomerID"].nunique() - by_cutoff["CustomerID"].nunique()
     assert (f"Note: the customer values are at the cut-off: {later.sum():,} orders after 2011-09-30 are not counted, "
             f"and the {left_out:,} customers whose first order is after it are left out") \
         in " ".join(result.output.split())
@@ -374,11 +375,11 @@ def test_values_that_rest_on_two_repeat_buyers_say_so(tmp_path):
 def test_a_cutoff_past_a_log_of_returns_says_what_was_dropped(tmp_path):
     log = pd.DataFrame({"customer_id": ["a", "b", "a", "b"], "date": ["2024-01-01", "2024-01-02", "2024-03-01",
                                                                         "2024-03-02"],
-                        "amount": [10.0, 12.0, -10.0, -12.0]})
+                        "amount": [10.0, 12.0, -4.0, -12.0]})
     log.to_csv(tmp_path / "log.csv", index=False)
     result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", "2024-02-15", "--out", str(tmp_path / "o"))
     assert result.exit_code == 3
-    assert "the log runs from 2024-01-01 to 2024-01-02, once 2 cancellations or returns were dropped" \
+    assert "the log runs from 2024-01-01 to 2024-01-01, once 2 cancellations or returns were not read as orders" \
         in " ".join(result.output.split())
 
 

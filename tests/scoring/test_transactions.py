@@ -62,12 +62,13 @@ def test_a_retail_export_is_read_into_orders_by_options_alone(tmp_path):
     read = read_log(path, columns=RETAIL, date_format="%m/%d/%Y %H:%M")
     orders = read.orders.sort_values(["customer_id", "date"]).reset_index(drop=True)
     assert orders["customer_id"].tolist() == ["12583", "12583", "17850", "17850"]
-    assert orders["amount"].tolist() == pytest.approx([24 * 3.75 * 2, 2.95, 6 * 2.55 + 6 * 3.39 + 8 * 2.75, 16.5])
+    assert orders["amount"].tolist() == pytest.approx([24 * 3.75, 2.95, 6 * 2.55 + 6 * 3.39 + 8 * 2.75, 16.5])
     assert orders["date"].tolist() == [pd.Timestamp("2010-12-01"), pd.Timestamp("2010-12-13")] * 2
     assert read.reading == LogReading(lines=9, without_customer=1, cancellations=1, orders=4, customers=2,
                                       grouped=True)
-    assert read.reading.sentence() == ("9 lines: 1 without a customer id and 1 cancellation or return dropped; "
-                                       "7 lines became 4 orders of 2 customers (grouped by order id).")
+    assert read.reading.sentence() == ("9 lines: 1 without a customer id dropped; 1 cancellation or return netted "
+                                       "against the purchases before it; 7 lines became 4 orders of 2 customers "
+                                       "(grouped by order id).")
 
 
 def test_a_european_excel_export_reads_as_the_same_orders(tmp_path):
@@ -197,12 +198,23 @@ def test_bad_date_in_a_csv_names_the_file_line(tmp_path):
     assert "'soon'" in error.message and f"{path}, line 4" in error.message  # header is line 1
 
 
-def test_a_negative_amount_is_a_return_dropped_and_counted():
+def test_a_negative_amount_is_a_return_netted_against_the_purchases_before_it():
+    """A return takes back its customer's latest purchases on or before its day; one with nothing
+    before it (c's first line) is dropped and counted; an order taken back in full is no order."""
     log = small_log()
     log.loc[4, "amount"] = -3.0
     read = clean_log(log)
     assert read.reading.cancellations == 1 and len(read.orders) == 5 and "c" not in set(read.orders["customer_id"])
-    assert read.reading.sentence().startswith("6 lines: 1 cancellation or return dropped; 5 orders of 2 customers")
+    assert read.reading.sentence().startswith("6 lines: 1 cancellation or return netted against the purchases before "
+                                              "it (1 found less to take back, the rest dropped); 5 orders of 2 customers")
+    returns = pd.DataFrame({"customer_id": ["a", "a", "b"], "date": ["2024-01-15", "2024-01-16", "2024-01-09"],
+                            "amount": [-22.0, -1.0, -7.0]})
+    netted = clean_log(pd.concat([small_log(), returns], ignore_index=True))
+    assert netted.orders["amount"].tolist() == pytest.approx([10.0, 2.0, 7.0, 3.0, 99.0])  # 20 + 2 of 5, then 1
+    assert (netted.reading.taken_back, netted.reading.unmatched) == (1, 1)  # b's return is before b's order
+    assert "1 found less to take back, the rest dropped" in netted.reading.sentence()
+    gone = clean_log(pd.concat([small_log(), returns.iloc[[0]].assign(amount=-35.0)], ignore_index=True))
+    assert gone.orders["amount"].tolist() == pytest.approx([7.0, 3.0, 99.0]) and gone.reading.taken_back == 3
 
 
 def test_amount_that_is_not_a_number():
@@ -315,8 +327,9 @@ def test_only_repeats_of_lines_that_are_kept_count_as_repeats():
     assert read.reading.warnings == [] and "repeat" not in read.reading.sentence()
     pd.testing.assert_frame_equal(read.orders, clean_log(log).orders)
     one = clean_log(pd.concat([log, log.iloc[[0]], blank.iloc[:1], returns.iloc[:1]]), drop_duplicates=True)
-    assert one.reading.sentence().startswith("9 lines: 1 repeat of an earlier line, 1 without a customer id and 1 "
-                                             "cancellation or return dropped; 6 orders")
+    assert one.reading.sentence().startswith("9 lines: 1 repeat of an earlier line and 1 without a customer id "
+                                             "dropped; 1 cancellation or return netted against the purchases before "
+                                             "it (1 found less to take back, the rest dropped); 6 orders")
 
 
 def test_a_log_with_a_column_of_lists_is_read():
@@ -357,3 +370,22 @@ def test_a_gzipped_log_is_read_like_the_plain_one(tmp_path):
     small_log().to_csv(tmp_path / "log.csv", index=False)
     small_log().to_csv(tmp_path / "log.csv.gz", index=False)
     pd.testing.assert_frame_equal(read_log(tmp_path / "log.csv.gz").orders, read_log(tmp_path / "log.csv").orders)
+
+
+def test_a_cancelled_invoice_takes_back_the_order_of_its_amount_not_a_later_one():
+    """UCI Online Retail's customer 12346 bought 74,215 jars and cancelled them 16 minutes later: it
+    was kept as a 77,183.60 purchase. Here it buys a second order that day after the first; the 'C'
+    invoice (its lines together) takes back the order of its amount, the later one stays whole."""
+    log = pd.DataFrame({
+        "InvoiceNo": ["541431", "541432", "541432", "C541433", "541500"],
+        "Quantity": [74215, 2, 1, -74215, 3],
+        "UnitPrice": [1.04, 2.5, 4.0, 1.04, 1.0],
+        "InvoiceDate": ["01/18/2011 10:01", "01/18/2011 10:05", "01/18/2011 10:05", "01/18/2011 10:17",
+                        "02/01/2011 09:00"],
+        "CustomerID": [12346.0, 12346.0, 12346.0, 12346.0, 12347.0],
+    })
+    read = clean_log(log, columns=RETAIL, date_format="%m/%d/%Y %H:%M")
+    assert read.orders["amount"].tolist() == pytest.approx([9.0, 3.0])
+    assert (read.reading.cancellations, read.reading.taken_back, read.reading.unmatched) == (1, 1, 0)
+    assert "1 cancellation or return netted against the purchases before it (1 order taken back in full)" \
+        in read.reading.sentence()
