@@ -247,7 +247,8 @@ def evaluate(
         costs = {campaign: _amount(amount, campaign) for campaign, amount in _mapping(cost or []).items()}
         columns = _history_columns(history_column or [])
         mapped = dict(zip(("revenue", "converted"), (columns.revenue, columns.outcome), strict=True))
-        options = EvaluateOptions(outcome=mapped.get(outcome) or outcome, propensity=_choice(Propensity, propensity, "--propensity"),
+        options = EvaluateOptions(outcome=mapped.get(outcome) or outcome,
+                                  propensity=_choice(Propensity, propensity, "--propensity"),
                                   propensity_column=propensity_column, costs=costs or None, bootstrap=bootstrap,
                                   seed=seed)
         with progress_console(quiet).status(f"Evaluating {plan} on {history} …"):

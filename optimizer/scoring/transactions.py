@@ -313,20 +313,22 @@ def _order_ids(ids: pd.Series) -> pd.Series:
 def _netted(orders: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """Rule 2 of the module docstring: each return (customer_id, date, amount taken back), in order
     of day, takes its amount from its customer's orders on or before its day: the latest of exactly
-    that amount, else the latest first; an order left with nothing (to 1e-9 of what it was) is dropped. Returns the orders left, how many
-    were taken back in full, and how many returns found less than their amount to take back."""
+    that amount, else the latest first; an order left with nothing (to 1e-9 of what it was) is
+    dropped. Returns the orders left, how many were taken back in full, and how many returns found
+    less than their amount to take back."""
     if returns.empty:
         return orders, 0, 0
     dates, bought = orders["date"].to_numpy(), orders["amount"].to_numpy(dtype=float)
     left = bought.copy()
-    mine = {customer: rows[np.argsort(dates[rows], kind="stable")]
-            for customer, rows in orders.groupby("customer_id", sort=False).indices.items()}
+    mine: dict[Any, NDArray[np.intp]] = {
+        customer: np.asarray(rows)[np.argsort(dates[rows], kind="stable")]
+        for customer, rows in orders.groupby("customer_id", sort=False).indices.items()}
     unmatched = 0
     ordered = returns.sort_values("date", kind="stable")
     for customer, day, amount in zip(ordered["customer_id"], ordered["date"].to_numpy(), ordered["amount"],
                                      strict=True):
-        rows = mine.get(customer, np.zeros(0, dtype=np.intp))
-        rows = rows[:np.searchsorted(dates[rows], day, side="right")][::-1]
+        held = mine.get(customer, np.zeros(0, dtype=np.intp))
+        rows = held[:np.searchsorted(dates[held], day, side="right")][::-1]
         same = np.abs(left[rows] - amount) <= 1e-9 * amount
         for row in (rows[same][:1] if same.any() else rows):
             taken = min(amount, left[row])

@@ -125,9 +125,10 @@ class ValueCheck:
         for what, scores in (("purchases", purchases), ("spend", spend)):
             model, naive = scores["model"]["total_ratio"], scores["naive"]["total_ratio"]
             if _off(model) > max(_off(naive), np.log(1.0 + TOTAL_OFF)):
-                found.append(f"the model's forecast of total {what} over the holdout is {model:.2f} × the actual, further off "
-                             f"than the past {'rate' if what == 'purchases' else 'spend'}'s {naive:.2f} × (a "
-                             "season in the holdout shows here; plan with the totals scaled by what you expect)")
+                past = "rate" if what == "purchases" else "spend"
+                found.append(f"the model's forecast of total {what} over the holdout is {model:.2f} × the actual, "
+                             f"further off than the past {past}'s {naive:.2f} × (a season in the holdout shows "
+                             "here; plan with the totals scaled by what you expect)")
         if not self.dropout.identified:
             found.append(f"the calibration log does not identify the dropout (likelihood ratio "
                          f"{self.dropout.statistic:.2f} against no dropout, p = {self.dropout.p_value:.2f})")
