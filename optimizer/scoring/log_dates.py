@@ -52,19 +52,25 @@ def parse_days(dates: pd.Series, kept: NDArray[np.bool_], date_format: str | Non
         if bool(text.isna().iat[first]) or str(text.iat[first]) == "":
             raise DataError(f"A line has no date ({bad.size} bad date(s) in all)", where=rows(first),
                             fix="Give every line the day of its order, or remove the lines without one")
-        raise _bad_date(str(text.iat[first]), date_format, given, rows(first), bad.size)
+        shapes = _allowed_formats(text[kept]) if given is not None and bad.size > 1 else None
+        raise _bad_date(str(text.iat[first]), date_format, given, rows(first), bad.size, shapes)
     days: NDArray[np.datetime64] = parsed.dt.normalize().to_numpy(dtype="datetime64[ns]")
     return days
 
 
-def _bad_date(text: str, date_format: str | None, given: str | None, where: str, count: int) -> DataError:
+def _bad_date(text: str, date_format: str | None, given: str | None, where: str, count: int,
+              shapes: str | None = None) -> DataError:
     """Why ``text`` is not a day: written in the format but not a day of the calendar (1997-02-31,
-    32/01/1997), not in the format the user gave, or not in a format read without one."""
+    32/01/1997), not in the format the user gave, or not in a format read without one. ``shapes``:
+    what the dates' fields allow (``_allowed_formats``), said when many fail a given format."""
     value = f"The date {show(text)}"
     reason = _out_of_range(text, date_format)
     if reason is not None:
+        fix = "Correct the date, or remove the line" if shapes is None else (
+            f"If the format '{given}' is not the dates' own, give theirs: {shapes}; else correct the dates, or "
+            "remove the lines")
         return DataError(f"{value} is not a day of the calendar ({reason or 'a field is out of range'}; {count} bad "
-                         "date(s) in all)", where=where, fix="Correct the date, or remove the line")
+                         "date(s) in all)", where=where, fix=fix)
     if given is not None:
         hint = " It is written YYYY-MM-DD: leave out --date-format if every date is." if ISO_SHAPE.fullmatch(text) \
             else ""
@@ -114,11 +120,22 @@ def _standard_format(text: pd.Series, rows: RowName, positions: NDArray[np.intp]
     naming the formats the data allows (never a guess between day-first and month-first)."""
     if len(text) and text.str.fullmatch(r"\d{8}").fillna(False).all():
         return "%Y%m%d"
+    allowed = _allowed_formats(text)
+    if allowed is None:
+        return "ISO8601"
+    first = int(np.flatnonzero(text.str.extract(_DAY_MONTH)[0].notna().to_numpy())[0])
+    raise DataError(f"The date {show(text.iat[first])} is not ISO 8601 (YYYY-MM-DD), and such dates are never "
+                    "guessed (06/07/2011 is 6 July or June 7)", where=rows(int(positions[first])),
+                    fix=f"Give the format with --date-format (date_format= in Python): {allowed}")
+
+
+def _allowed_formats(text: pd.Series) -> str | None:
+    """What the fields of dates like 06/07/2011 allow ('the first field goes up to 31, the second to
+    12, so the day comes first: '%d/%m/%Y''), or None when no date is written so."""
     parts = text.str.extract(_DAY_MONTH)
     shaped = parts[0].notna().to_numpy()
     if not shaped.any():
-        return "ISO8601"
-    first = int(np.flatnonzero(shaped)[0])
+        return None
     fields = parts[shaped]
     high_first, high_second = (fields[k].astype(int).max() > 12 for k in (0, 2))
     separator, year = str(fields[1].iat[0]), "%Y" if len(str(fields[3].iat[0])) == 4 else "%y"
@@ -133,6 +150,4 @@ def _standard_format(text: pd.Series, rows: RowName, positions: NDArray[np.intp]
         allowed = f"{tops}, so the month comes first: '{month_first}'"
     else:
         allowed = f"{tops}, so both '{day_first}' (day first) and '{month_first}' (month first) read them; say which"
-    raise DataError(f"The date {show(text.iat[first])} is not ISO 8601 (YYYY-MM-DD), and such dates are never "
-                    "guessed (06/07/2011 is 6 July or June 7)", where=rows(int(positions[first])),
-                    fix=f"Give the format with --date-format (date_format= in Python): {allowed}")
+    return allowed

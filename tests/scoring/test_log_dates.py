@@ -49,6 +49,15 @@ def test_a_line_without_a_date_is_said_to_have_none(date_format):
         assert caught.value.problem == "A line has no date (1 bad date(s) in all)" and caught.value.where == "line 3"
 
 
+def test_many_dates_out_of_range_of_the_format_given_are_told_the_format_their_fields_allow():
+    """A day-first log read with a month-first --date-format: 229 of 400 lines failed and the advice
+    was to correct each date; reading without the option worked the day-first format out."""
+    error = error_of(["05/01/2011 10:00", "13/01/2011 10:00", "28/02/2011 09:30"], "%m/%d/%Y %H:%M")
+    assert error.message.startswith("The date '13/01/2011 10:00' is not a day of the calendar")
+    assert error.fix.startswith("If the format '%m/%d/%Y %H:%M' is not the dates' own, give theirs: the first field "
+                                "goes up to 28, the second to 2, so the day comes first: '%d/%m/%Y %H:%M'")
+
+
 def test_dates_that_do_not_match_the_format_given_are_not_told_to_give_it():
     error = error_of(["1997-01-05", "1997-01-06"], "%d/%m/%Y")
     assert error.message.startswith("The date '1997-01-05' does not match the format '%d/%m/%Y' the dates are read "
