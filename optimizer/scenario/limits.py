@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from optimizer.scenario.fields import Expr, StrictModel
 
@@ -16,6 +16,14 @@ class Channel(StrictModel):
     """A delivery channel; ``capacity`` caps the treated contacts it carries in one run."""
 
     capacity: Annotated[int, Field(ge=0)] | None = None
+
+
+def _not_zero(per: Expr | None) -> Expr | None:
+    """A ratio's ``per`` of 0 (or false) makes it no ratio: sum e >= r × 0 whatever r is."""
+    if per is not None and not isinstance(per, str) and float(per) == 0:
+        raise ValueError("per is 0, so the ratio's limit multiplies nothing (the row would be sum of expression "
+                         ">= 0 whatever rhs is): give per an expression such as spend, or leave per out for a sum")
+    return per
 
 
 class CustomConstraint(StrictModel):
@@ -32,7 +40,7 @@ class CustomConstraint(StrictModel):
     name: Annotated[str, Field(min_length=1)]
     sense: Literal["<=", ">=", "=="]
     expression: Expr = 1
-    per: Expr | None = None
+    per: Annotated[Expr | None, AfterValidator(_not_zero)] = None
     where: Expr = True
     campaigns: list[str] | None = None
     rhs: float

@@ -73,6 +73,11 @@ def scenario_error(error: ErrorDetails, label: str, root: type[BaseModel],
         return ScenarioError(f"The required key '{loc[-1]}' is missing", where=where, fix="Add it")
     given = error.get("input")
     shown = "" if isinstance(given, dict | list) else f" (given: {given!r})"
+    if error["type"] == "string_pattern_mismatch" and loc[-1] == "id":
+        return ScenarioError(f"Invalid id{shown}: an id may hold only the letters A-Z and a-z, digits, '_', '.' and "
+                             "'-' (it names the plan's columns and the send lists' files)", where=where,
+                             fix="Write it in those characters, e.g. 'ete_promo'; a campaign's description may say "
+                                 "anything")
     message = error["msg"].removeprefix("Value error, ")
     return ScenarioError(f"Invalid value{shown}: {message}", where=where, fix=_fix_for(error))
 

@@ -110,6 +110,13 @@ def _check_years(text: pd.Series, kept: NDArray[np.bool_], rows: RowName, shown:
     bad = np.flatnonzero(kept & ((year < YEARS[0]) | (year > YEARS[1])))
     if bad.size:
         first, given = int(bad[0]), text if shown is None else shown
+        serial = re.fullmatch(r"\s*(\d{5})(?:\.\d*)?\s*", str(given.iat[first]))
+        if serial is not None:  # Excel's day number: days since 1899-12-30
+            day = (pd.Timestamp("1899-12-30") + pd.Timedelta(days=int(serial.group(1)))).date()
+            raise DataError(f"The date {show(given.iat[first])} is a number, not a date ({bad.size} such row(s)): "
+                            f"Excel's day number for {day}?", where=rows(first),
+                            fix="Export the dates as text (format the column as a date in the spreadsheet before "
+                                "saving it as CSV)")
         raise DataError(f"The date {show(given.iat[first])} lies outside the years {YEARS[0]}-{YEARS[1]} ({bad.size} "
                         "such row(s)): a placeholder for a missing date, not a purchase day", where=rows(first),
                         fix="Remove those rows, or give them the day the order was made")

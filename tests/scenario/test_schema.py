@@ -432,6 +432,25 @@ def test_a_constraint_may_not_take_the_name_of_a_limit_cvo_writes(tmp_path, name
     assert load_scenario(write(tmp_path, scenario)).constraints[0].name == "budget_email"
 
 
+def test_a_campaign_id_out_of_its_characters_is_told_which_it_may_hold(tmp_path):
+    """'Été promo' got pydantic's "String should match pattern '^[A-Za-z0-9_.\\-]+$'"."""
+    scenario = full()
+    scenario["campaigns"][0]["id"] = "Été promo"
+    for item in scenario.get("constraints", []) + scenario.get("kpis", []):
+        item.pop("campaigns", None)
+    message = only_problem(tmp_path, scenario)
+    assert "Invalid id (given: 'Été promo'): an id may hold only the letters A-Z and a-z, digits" in message
+    assert "pattern" not in message
+
+
+@pytest.mark.parametrize("per", [0, 0.0, False])
+def test_a_ratio_per_zero_is_refused(tmp_path, per):
+    """per: 0 was accepted and shown as 'ratio —': the row became sum of expression >= 0."""
+    scenario = full()
+    scenario["constraints"][0]["per"] = per
+    assert "per is 0, so the ratio's limit multiplies nothing" in only_problem(tmp_path, scenario)
+
+
 def test_without_scores_every_campaign_needs_probabilities(tmp_path):
     scenario = full()
     del scenario["scores"]

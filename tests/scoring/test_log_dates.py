@@ -68,3 +68,11 @@ def test_dates_that_do_not_match_the_format_given_are_not_told_to_give_it():
 def test_the_same_days_whichever_way_they_are_written():
     assert days(["1997-01-05", "1997-01-06T10:00:00+02:00"]) == days(["19970105", "19970106"]) == \
         days(["05/01/1997 00:01", "06/01/1997 23:59"], "%d/%m/%Y %H:%M") == ["1997-01-05", "1997-01-06"]
+
+
+def test_an_excel_day_number_is_said_to_be_one():
+    """40847 was called 'a placeholder for a missing date'; it is Excel's day number for 2011-10-31."""
+    error = error_of(["40847", "40848"])
+    assert error.message.startswith("The date '40847' is a number, not a date (2 such row(s)): Excel's day number "
+                                    "for 2011-10-31?")
+    assert "Export the dates as text" in error.fix
