@@ -75,6 +75,10 @@ def _read_extending(path: Path, chain: list[Path], files: list[tuple[Path, dict[
         raise ScenarioError(f"'extends' must name a scenario file, not {base_name!r}", where=f"{path}, extends",
                             fix="Write e.g. extends: weekly.yaml (relative to this file)")
     base_path = path.parent / base_name
+    if not base_path.is_file():
+        raise ScenarioError(f"The scenario it extends, {base_name}, does not exist ({base_path.resolve()})",
+                            where=f"{path}, extends", fix="Name the base scenario's file relative to this file's "
+                            f"folder ({path.parent}), e.g. extends: weekly.yaml")
     base = _rebased(_read_extending(base_path, chain, files), base_path.parent, path.parent)
     _check_added_campaigns(raw, base, path, base_path)
     return merge(base, raw)

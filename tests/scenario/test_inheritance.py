@@ -78,9 +78,12 @@ def test_scenarios_that_extend_each_other_are_refused(tmp_path):
 
 
 def test_a_missing_base_names_the_file(tmp_path):
+    """It named only the missing file, not the one extending it nor its key."""
     write(tmp_path / "a.yaml", {"extends": "nope.yaml", "name": "a"})
-    with pytest.raises(ScenarioError, match="nope.yaml does not exist"):
+    with pytest.raises(ScenarioError) as caught:
         load_scenario(tmp_path / "a.yaml")
+    assert caught.value.problem == f"The scenario it extends, nope.yaml, does not exist ({tmp_path / 'nope.yaml'})"
+    assert caught.value.where == f"{tmp_path / 'a.yaml'}, extends"
 
 
 def test_overrides_set_values_by_dotted_path_and_campaign_id():
