@@ -22,7 +22,9 @@ The rules, applied in this order, every one counted in ``LogReading`` and stated
    customer's spend);
 4. with an order id, the lines of one customer and order id form one order: its date is its first
    line's day, its amount the sum of its lines; a line without an order id, and every line when
-   no order id is mapped, is an order of its own.
+   no order id is mapped, is an order of its own. Orders whose lines lie more than SPREAD_DAYS
+   apart are warned of (a column mapped as order_id that is not the order's number: a stock code,
+   a country, merges months of purchases).
 
 Customer ids are text: a float id written by an export with missing ids (``12346.0``) loses its
 ``.0``; other ids are kept as written, zero padding included, and ids that differ only by it ('4'
@@ -60,6 +62,7 @@ from optimizer.store.tables import (
 ROLES = ("customer_id", "date", "amount", "order_id")
 STANDARD_COLUMNS = ("customer_id", "date", "amount")
 REPEATED_SHARE = 0.05  # a log with this share of lines repeating an earlier one is warned of
+SPREAD_DAYS = 31  # an order whose lines lie further apart is warned of: the order id may not be one
 CDNOW_COLUMNS = {"amount": "dollar_value"}
 """The column mapping for the CDNOW logs (Fader, Hardie & Lee 2005) read with read_transactions."""
 
@@ -76,7 +79,8 @@ class LogReading:
     with less to take back than their amount; the ``orders`` of ``customers`` kept; ``grouped``
     when lines were grouped by an order id;
     ``repeated`` lines that repeat an earlier one in every column (dropped when ``repeats_dropped``);
-    ``padded_ids`` ids that differ from another only by leading zeros, ``padded_example`` one such pair."""
+    ``padded_ids`` ids that differ from another only by leading zeros, ``padded_example`` one such pair;
+    ``spread``: the orders whose lines are more than SPREAD_DAYS apart, and the first (id, first, last day)."""
 
     lines: int
     without_customer: int
@@ -90,6 +94,7 @@ class LogReading:
     padded_example: tuple[str, str] | None = None
     taken_back: int = 0
     unmatched: int = 0
+    spread: tuple[int, str, str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,6 +148,11 @@ class LogReading:
             found.append(f"{self.repeated:,} of the {self.lines:,} lines ({self.repeated / self.lines:.0%}) repeat an "
                          f"earlier line in every column. If the export wrote them twice, those customers' {counted} "
                          "counted twice: drop them with --drop-duplicates (drop_duplicates=True in Python)")
+        if self.spread is not None:
+            count, order, first, last = self.spread
+            found.append(f"{count:,} orders have lines more than {SPREAD_DAYS} days apart (order '{order}' runs from "
+                         f"{first} to {last}, and is dated by its first): is the order_id column the order's number? "
+                         "Map it with --column order_id=<the invoice number's column>")
         if self.padded_example is not None:
             short, padded = self.padded_example
             found.append(f"{self.padded_ids:,} customer ids differ from another only by leading zeros ('{short}' "
@@ -225,23 +235,13 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     cancelled = returns & ~(copies & drop_duplicates)  # a return written twice takes back once
     kept = attributed & ~returns & ~(repeated & drop_duplicates)
     dates = parse_days(log[roles["date"]], kept | cancelled, date_format, rows)
-    lines = pd.DataFrame({"customer_id": ids[kept].to_numpy(dtype=object), "date": dates[kept],
-                          "amount": values[kept]})
-    if order_ids is not None:
-        lines["order_id"] = order_ids[kept].to_numpy(dtype=object)
-        lines = lines.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
-            date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
-    taken = pd.DataFrame({"customer_id": ids[cancelled].to_numpy(dtype=object), "date": dates[cancelled],
-                          "amount": np.abs(values[cancelled])})
-    if order_ids is not None:  # a cancelled invoice's lines take back together
-        taken["order_id"] = order_ids[cancelled].to_numpy(dtype=object)
-        taken = taken.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
-            date=("date", "min"), amount=("amount", "sum")).reset_index().drop(columns="order_id")
-    orders, taken_back, unmatched = _netted(lines[["customer_id", "date", "amount"]].reset_index(drop=True), taken)
+    bought, spread = _orders(ids, dates, values, order_ids, kept)
+    taken, _ = _orders(ids, dates, np.abs(values), order_ids, cancelled)  # a cancelled invoice's lines together
+    orders, taken_back, unmatched = _netted(bought, taken)
     customers = pd.Series(orders["customer_id"].unique(), dtype="string")
     reading = LogReading(len(log), int((~attributed).sum()), int(cancelled.sum()), len(orders), len(customers),
                          order_ids is not None, int(repeated.sum()), drop_duplicates, *_padded_ids(customers),
-                         taken_back=taken_back, unmatched=unmatched)
+                         taken_back=taken_back, unmatched=unmatched, spread=spread)
     if orders.empty:
         raise DataError(f"No order is left of the transaction log: {reading.sentence()}", where=source,
                         fix="Check the customer_id and amount columns the log is read with")
@@ -308,6 +308,24 @@ def _order_ids(ids: pd.Series) -> pd.Series:
     text = exported_ids(ids)
     missing = text.isna().to_numpy()
     return text.mask(missing, pd.Series([f"\x1fline {i}" for i in range(len(text))], index=text.index))
+
+
+def _orders(ids: pd.Series, dates: NDArray[np.datetime64], values: NDArray[np.float64], order_ids: pd.Series | None,
+            chosen: NDArray[np.bool_]) -> tuple[pd.DataFrame, tuple[int, str, str, str] | None]:
+    """Rule 4: the ``chosen`` lines as orders (customer_id, date, amount): one per line, or the lines
+    of one customer and order id summed, dated by the first; and how many of those orders have lines
+    more than SPREAD_DAYS apart, with the first such (order id, first day, last day), or None."""
+    lines = pd.DataFrame({"customer_id": ids[chosen].to_numpy(dtype=object), "date": dates[chosen],
+                          "amount": values[chosen]})
+    if order_ids is None:
+        return lines, None
+    lines["order_id"] = order_ids[chosen].to_numpy(dtype=object)
+    grouped = lines.groupby(["customer_id", "order_id"], sort=False, dropna=False).agg(
+        date=("date", "min"), last=("date", "max"), amount=("amount", "sum")).reset_index()
+    wide = np.flatnonzero((grouped["last"] - grouped["date"]).to_numpy() > np.timedelta64(SPREAD_DAYS, "D"))
+    first, last = (str(grouped[end].to_numpy()[wide[0]])[:10] if wide.size else "" for end in ("date", "last"))
+    spread = None if wide.size == 0 else (int(wide.size), str(grouped["order_id"].iat[wide[0]]), first, last)
+    return grouped[["customer_id", "date", "amount"]], spread
 
 
 def _netted(orders: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:

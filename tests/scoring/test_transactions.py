@@ -389,3 +389,16 @@ def test_a_cancelled_invoice_takes_back_the_order_of_its_amount_not_a_later_one(
     assert (read.reading.cancellations, read.reading.taken_back, read.reading.unmatched) == (1, 1, 0)
     assert "1 cancellation or return netted against the purchases before it (1 order taken back in full)" \
         in read.reading.sentence()
+
+
+def test_orders_whose_lines_lie_months_apart_are_warned_of():
+    """order_id mapped to a stock code or country merged a customer's purchases of months into one
+    order, dated by its first line, with no word."""
+    log = pd.DataFrame({"customer_id": ["a", "a", "a", "b"], "order_id": ["UK", "UK", "FR", "UK"],
+                        "date": ["2011-01-01", "2011-03-01", "2011-01-05", "2011-01-02"], "amount": [5.0, 7.0, 1, 2]})
+    warned = clean_log(log, columns={"order_id": "order_id"})
+    assert warned.reading.spread == (1, "UK", "2011-01-01", "2011-03-01")
+    assert any(warning.startswith("1 orders have lines more than 31 days apart (order 'UK' runs from 2011-01-01 to "
+                                  "2011-03-01") for warning in warned.reading.warnings)
+    log.loc[1, "date"] = "2011-01-20"
+    assert clean_log(log, columns={"order_id": "order_id"}).reading.spread is None
