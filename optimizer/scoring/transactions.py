@@ -385,10 +385,16 @@ def _amounts(log: pd.DataFrame, name: str, expression: Expression | None, rows: 
     bad = np.flatnonzero(~np.isfinite(values) & attributed)
     if bad.size:
         first = int(bad[0])
+        columns = [name] if expression is None else list(expression.names)
+        unread = [column for column in columns
+                  if np.isnan(pd.to_numeric(log[column].iloc[[first]], errors="coerce").to_numpy(dtype=float)).all()]
+        raw = log[unread[0]].iat[first] if unread else given.iat[first]
         what = f"'{name}'" if expression is None else f"amount '{expression.text}'"
-        raise DataError(f"The {what} {show(given.iat[first])} is not a number ({bad.size} such row(s))",
-                        where=rows(first),
-                        fix="Give every line an amount; negative amounts are read as returns and dropped")
+        shown = show(given.iat[first]) if expression is None else f"{show(raw)} in it"
+        comma = " The numbers are written with a decimal comma: write them with a point (2.5), or save the " \
+            "export with a point as the decimal separator." if re.fullmatch(r"-?\d+,\d+", str(raw).strip()) else ""
+        raise DataError(f"The {what}: {shown} is not a number ({bad.size} such row(s))", where=rows(first),
+                        fix=f"Give every line an amount; negative amounts are read as returns.{comma}")
     return np.where(attributed, values, 0.0)
 
 

@@ -402,3 +402,13 @@ def test_orders_whose_lines_lie_months_apart_are_warned_of():
                                   "2011-03-01") for warning in warned.reading.warnings)
     log.loc[1, "date"] = "2011-01-20"
     assert clean_log(log, columns={"order_id": "order_id"}).reading.spread is None
+
+
+def test_an_amount_with_a_decimal_comma_is_told_so():
+    """'2,5' in an expression's column was shown as 'a missing value (NaN) is not a number', with no
+    word of the comma."""
+    log = pd.DataFrame({"customer_id": ["12016.0", "12016.0"], "date": ["2011-01-01", "2011-02-01"],
+                        "Quantity": [2, 1], "UnitPrice": ["2,5", "3,5"]})
+    error = error_from(clean_log, log, columns={"amount": "Quantity * UnitPrice"})
+    assert error.message.startswith("The amount 'Quantity * UnitPrice': '2,5' in it is not a number (2 such row(s))")
+    assert "written with a decimal comma" in error.fix
