@@ -223,9 +223,12 @@ def _set(raw: dict[str, Any], steps: list[str], value: Any, where: str, source: 
                 raise ScenarioError(f"{where} names a campaign, not one of its keys", where=source,
                                     fix=f"Set one key, e.g. --set {'.'.join(steps)}.max_audience=500")
             continue
+        done = ".".join(steps[:len(steps) - len(remaining)])
+        if child is None and remaining[0].isdigit():
+            raise ScenarioError(f"{where}: the scenario has no '{done}', so there is no entry {remaining[0]} of it to "
+                                "change", where=source, fix=f"Set the whole list: --set '{done}=[{{...}}]'")
         if child is None:
             child = holder[step] = {}
-        done = ".".join(steps[:len(steps) - len(remaining)])
         if isinstance(child, list) and remaining[0].isdigit():  # an entry of a list by its number: cooldowns.0.days
             index = int(remaining.pop(0))
             if index >= len(child):

@@ -103,6 +103,7 @@ def test_overrides_set_values_by_dotted_path_and_campaign_id():
     ("contact_policy.cooldowns.2.days=5", "'contact_policy.cooldowns' has 1 entry, numbered from 0; there is no entry 2"),
     ("contact_policy.cooldowns.days=5", "'contact_policy.cooldowns' holds a list, not keys to set"),
     ("budget=", "gives no value"),
+    ("contact_policy.caps.0.max=2", "the scenario has no 'contact_policy.caps', so there is no entry 0 of it"),
 ])
 def test_an_override_that_cannot_be_set_says_why(override, message):
     raw = {"budget": 9000, "campaigns": [{"id": "vip_call", "max_audience": 800}],
