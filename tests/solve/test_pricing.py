@@ -104,3 +104,29 @@ def test_rows_whose_first_picks_may_not_be_the_cheapest_are_asked_again(monkeypa
     assert len(at_once[0]) == 137 and unsure.any() == (first * len(customers.partitions) < 137)
     if first == 3 and partition_size == 37:  # the last row's 16 picks are sure from 3 a partition
         assert len(picks[2]) == len(at_once[2]) == 16 and not unsure[2]
+
+
+def test_a_master_that_breaks_its_rows_is_priced_out_nearer_the_best_prices(monkeypatch):
+    """An infeasible master's duals are its slacks' penalties: priced out at SMOOTHING × the best
+    prices so far + the rest × its duals, and at its duals when nobody moves there (so that 'no plan
+    exists' is only concluded at them); a master that meets its rows, at its own duals."""
+    from optimizer.solve.master import MasterSolution
+
+    seen = []
+
+    def recorded(customers, start, prices, inside, value):
+        seen.append(np.asarray(prices, dtype=float))
+        movers = np.arange(3) if len(seen) == 1 and moving else np.zeros(0, dtype=np.intp)
+        return pricing.Pass(prices, 0.0, np.zeros(2)), movers, 0.0
+
+    monkeypatch.setattr(pricing, "_price_round", recorded)
+    center, duals = np.array([1.0, 0.0]), np.array([101.0, -50.0])
+    broken = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.array([0], dtype=np.int32))
+    for moving, expected in ((True, [[21.0, -10.0]]), (False, [[21.0, -10.0], [101.0, -50.0]])):
+        seen.clear()
+        pricing._priced_out(None, center, broken, center, np.zeros(0, dtype=np.intp), 0.0)
+        assert np.allclose(seen, expected)
+    seen.clear()
+    met = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.zeros(0, dtype=np.int32))
+    pricing._priced_out(None, center, met, center, np.zeros(0, dtype=np.intp), 0.0)
+    assert np.allclose(seen, [duals])
