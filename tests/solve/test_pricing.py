@@ -112,18 +112,19 @@ def test_a_master_that_breaks_its_rows_is_priced_out_nearer_the_best_prices(monk
     exists' is only concluded at them); a master that meets its rows, at its own duals."""
     from optimizer.solve.master import MasterSolution
 
-    seen = []
+    seen, moving = [], {"first": True}
 
     def recorded(customers, start, prices, inside, value):
         seen.append(np.asarray(prices, dtype=float))
-        movers = np.arange(3) if len(seen) == 1 and moving else np.zeros(0, dtype=np.intp)
+        movers = np.arange(3) if len(seen) == 1 and moving["first"] else np.zeros(0, dtype=np.intp)
         return pricing.Pass(prices, 0.0, np.zeros(2)), movers, 0.0
 
     monkeypatch.setattr(pricing, "_price_round", recorded)
     center, duals = np.array([1.0, 0.0]), np.array([101.0, -50.0])
     broken = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.array([0], dtype=np.int32))
-    for moving, expected in ((True, [[21.0, -10.0]]), (False, [[21.0, -10.0], [101.0, -50.0]])):
+    for first, expected in ((True, [[21.0, -10.0]]), (False, [[21.0, -10.0], [101.0, -50.0]])):
         seen.clear()
+        moving["first"] = first
         pricing._priced_out(None, center, broken, center, np.zeros(0, dtype=np.intp), 0.0)
         assert np.allclose(seen, expected)
     seen.clear()
