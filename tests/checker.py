@@ -345,7 +345,7 @@ def custom_lhs(expected: Expected, constraint: dict[str, Any], choice: np.ndarra
         where = evaluate(constraint.get("where", True), context, n).astype(bool)
         amount = evaluate(constraint.get(key, 1), context, n).astype(float)
         selected = (choice == j) & where
-        if "per" in constraint:
+        if constraint.get("per") is not None:
             amount = amount * np.where(forced, 1.0, 1.0 - expected.campaigns[c].get("control_fraction", 0.0))
         total += float(amount[selected].sum())
     return total
@@ -355,7 +355,7 @@ def _check_custom(expected: Expected, choice: np.ndarray) -> list[str]:
     problems = []
     for constraint in expected.scenario.get("constraints") or []:
         lhs, rhs = custom_lhs(expected, constraint, choice), float(constraint["rhs"])
-        if "per" in constraint:  # a ratio row: sum e <sense> r sum per
+        if constraint.get("per") is not None:  # a ratio row: sum e <sense> r sum per
             lhs, rhs = lhs - rhs * custom_lhs(expected, constraint, choice, "per"), 0.0
         if not math.isfinite(lhs) or not _within(constraint["sense"], lhs, rhs):
             problems.append(f"{constraint['name']}: {lhs:g} {constraint['sense']} {rhs:g} does not hold")

@@ -68,7 +68,8 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
         recorded = run_record(target, run.run_id, run_storage_options(run.path))[2]
         kept, done = [recorded], replace(done, dropped=len(plan) - len(recorded))
     if done.dropped > 0 and kept:
-        done = replace(done, notes=(*short_audiences(_run_scenario(run), kept[-1]), *_promises_left(plan, kept[-1])))
+        done = replace(done, notes=(*done.notes, *short_audiences(_run_scenario(run), kept[-1]),
+                                    *_promises_left(plan, kept[-1])))
         cut_send_lists(run, kept[-1], done)
     return done
 
@@ -86,7 +87,8 @@ def _remembered(run: RunFolder, done: Commit) -> tuple[RunFolder, Commit]:
             f"names {named or 'no history'}")
     if run.origin:
         return run, replace(done, notes=(*done.notes, note))
-    summary = {**run.summary, "committed_to": str(done.history)}
+    place = done.history if isinstance(done.history, str) else done.history.resolve()  # read from any folder
+    summary = {**run.summary, "committed_to": str(place)}
     try:
         replace_run_files(run.path, run.run_id, {SUMMARY_FILE: lambda temp: temp.write_text(
             json.dumps(summary, indent=2) + "\n")})

@@ -2,8 +2,8 @@
 with its slack and shadow price, and the KPIs. Plain dicts, ready for JSON.
 
 Coupling rows count the selected audience (treatment and control) at full weight (budgets with
-``budget_counts_controls: false`` at (1 - f_j) of it); the ``lhs_treated`` column shows the same
-sum over treated customers only, i.e. after the control hold-out.
+``budget_counts_controls: false``, and ratio rows, at (1 - f_j) of it); the ``lhs_treated`` column
+shows the same sum over treated customers only, i.e. after the control hold-out.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from optimizer.reporting.planned import campaign_choice, planned_sums, with_planned
 from optimizer.scenario.data import contact_rules, policy_lookback
 from optimizer.scenario.formulation import Formulation, breakdown_levels
-from optimizer.scenario.rows import TREATED_SPEND
+from optimizer.scenario.rows import AT_FULL_WEIGHT, TREATED_SPEND
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult
 
@@ -313,10 +313,13 @@ def constraint_figures(
     """Each row's lhs (audience and treated), rhs, slack, and LP shadow price d(objective)/d(rhs).
 
     ``lhs_treated`` sums the treated customers at full weight: a budget that counts treated spend
-    only (weight (1 - f) × spend) is summed on the spend itself, not discounted twice."""
+    only (weight (1 - f) × spend) is summed on the spend itself, a ratio row (weights s (e - r p))
+    on e - r p, not discounted twice."""
     lhs = problem.row_activity(choice)
     undiscounted = replace(problem, rows=tuple(
-        replace(row, weight="spend") if row.weight == TREATED_SPEND else row for row in problem.rows))
+        replace(row, weight="spend") if row.weight == TREATED_SPEND else
+        replace(row, weight=row.weight + AT_FULL_WEIGHT) if row.weight + AT_FULL_WEIGHT in problem.weights else row
+        for row in problem.rows))
     lhs_treated = undiscounted.row_activity(treated_choice)
     prices = shadow_prices if shadow_prices is not None else [None] * len(problem.rows)
     return [constraint_figure(row, float(value), float(treated), price)

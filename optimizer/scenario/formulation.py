@@ -37,7 +37,14 @@ from optimizer.scenario.pairs import (
     value_key,
 )
 from optimizer.scenario.policy import PolicyRule, policy_rules
-from optimizer.scenario.rows import TREATED_SPEND, audience_rows, budget_rows, capacity_rows, scaled_rows
+from optimizer.scenario.rows import (
+    AT_FULL_WEIGHT,
+    TREATED_SPEND,
+    audience_rows,
+    budget_rows,
+    capacity_rows,
+    scaled_rows,
+)
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 
@@ -331,10 +338,11 @@ def _custom_row(
     weights[key] = _pair_sum_weights(data, "constraints", index, constraint, columns, pairs)
     rhs = constraint.rhs
     if constraint.per is not None:  # sum e <sense> r sum p over the treated, as sum s (e - r p) <sense> 0
-        share = treated_shares(data)
-        per = share * _pair_sum_weights(data, "constraints", index, constraint, columns, pairs, "per")
-        weights[key] = share * weights[key] - rhs * per
-        ratios[constraint.name], rhs = (rhs, per), 0.0
+        share, per = treated_shares(data), _pair_sum_weights(data, "constraints", index, constraint, columns, pairs,
+                                                             "per")
+        weights[key + AT_FULL_WEIGHT] = weights[key] - rhs * per  # what the treated sum to after the draw
+        weights[key] = share * weights[key + AT_FULL_WEIGHT]
+        ratios[constraint.name], rhs = (rhs, share * per), 0.0
     ids = [offer.campaign.id for offer in offers(data.scenario)]
     mask = np.array([constraint.campaigns is None or c in constraint.campaigns for c in ids])
     return CouplingRow(constraint.name, "custom", Sense(constraint.sense), rhs, key, mask, f"constraints[{index}]")

@@ -20,6 +20,7 @@ from optimizer.scenario.schema import Scenario
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
 
 TREATED_SPEND = "treated_spend"  # the weight (1 - f_j) · spend_ij: spend as expected after the control draw
+AT_FULL_WEIGHT = ":full"  # a ratio row's weight key + this: its weights without the treated share (lhs_treated)
 
 
 def budget_rows(scenario: Scenario) -> list[CouplingRow]:

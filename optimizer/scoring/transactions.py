@@ -11,11 +11,11 @@ The rules, applied in this order, every one counted in ``LogReading`` and stated
 2. a line is a cancellation or return when its amount is negative, or its order id is a 'C'
    followed by digits while other order ids are digits alone (the retail export convention): it
    is netted, once lines are orders (rule 4; the lines of one cancelled order together), against
-   its customer's orders on or before its day: the latest of exactly its amount if there is one
-   (the order it cancels), else the latest first; an order taken back in full is dropped (a
-   purchase cancelled minutes later bought nothing), and what finds no purchase before it (one
-   made before the log began) is dropped. The whole log is netted, so a return after a cut-off
-   lowers a purchase before it;
+   its customer's orders on or before its day: the latest of exactly its amount within SPREAD_DAYS
+   if there is one (the order it cancels), else the latest first; an order taken back in full is
+   dropped (a purchase cancelled minutes later bought nothing), and what finds no purchase before
+   it (one made before the log began) is dropped. A return's date must be read as an order's is.
+   Values at a cut-off net only the returns made by then (``TransactionLog.orders_until``);
 3. a line left that repeats an earlier line in every column is counted: an export that wrote it
    twice and two equal purchases on one day look alike, so it is kept unless ``drop_duplicates``;
    a log with REPEATED_SHARE or more of them is warned of (a log written twice doubles each
@@ -121,8 +121,9 @@ class LogReading:
             return ""
         parts = [_count(self.taken_back, "order taken back in full", "orders taken back in full")
                  if self.taken_back else "",
-                 f"{self.unmatched:,} found less to take back, the rest dropped" if self.unmatched else ""]
-        detail = "; ".join(part for part in parts if part)
+                 _count(self.unmatched, "return found less to take back, the rest dropped",
+                        "returns found less to take back, the rest dropped") if self.unmatched else ""]
+        detail = "; ".join(part for part in parts if part)  # returns counted as lines, orders as orders
         them = "it" if self.cancellations == 1 else "them"
         return (f" {_count(self.cancellations, 'cancellation or return', 'cancellations or returns')} netted against "
                 f"the purchases before {them}{f' ({detail})' if detail else ''};")
@@ -168,10 +169,21 @@ def _count(count: int, one: str, many: str) -> str:
 
 @dataclass(frozen=True)
 class TransactionLog:
-    """The orders (``customer_id`` text, ``date`` day, ``amount`` >= 0; index 0..n-1) and how they were read."""
+    """The orders (``customer_id`` text, ``date`` day, ``amount`` >= 0; index 0..n-1), every return
+    netted (rule 2), and how they were read; the ``purchases`` before netting and the ``returns``
+    (customer_id, date, amount taken back), for ``orders_until``."""
 
     orders: pd.DataFrame
     reading: LogReading
+    purchases: pd.DataFrame | None = None
+    returns: pd.DataFrame | None = None
+
+    def orders_until(self, day: pd.Timestamp) -> pd.DataFrame:
+        """The orders with only the returns made on or before ``day`` netted: what was known at a
+        cut-off (a return after it does not reach back into the values or a holdout's calibration)."""
+        if self.purchases is None or self.returns is None:
+            return self.orders
+        return _netted(self.purchases, self.returns[self.returns["date"] <= day])[0]
 
 
 def read_log(path: Path, *, columns: Mapping[str, str] | None = None, date_format: str | None = None,
@@ -245,7 +257,7 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     if orders.empty:
         raise DataError(f"No order is left of the transaction log: {reading.sentence()}", where=source,
                         fix="Check the customer_id and amount columns the log is read with")
-    return TransactionLog(orders, reading)
+    return TransactionLog(orders, reading, bought, taken)
 
 
 def _roles(columns: Mapping[str, str] | None, source: str) -> dict[str, str]:
@@ -331,7 +343,7 @@ def _orders(ids: pd.Series, dates: NDArray[np.datetime64], values: NDArray[np.fl
 def _netted(orders: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """Rule 2 of the module docstring: each return (customer_id, date, amount taken back), in order
     of day, takes its amount from its customer's orders on or before its day: the latest of exactly
-    that amount, else the latest first; an order left with nothing (to 1e-9 of what it was) is
+    that amount within SPREAD_DAYS, else the latest first; an order left with nothing (to 1e-9 of what it was) is
     dropped. Returns the orders left, how many were taken back in full, and how many returns found
     less than their amount to take back."""
     if returns.empty:
@@ -343,17 +355,17 @@ def _netted(orders: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, 
         for customer, rows in orders.groupby("customer_id", sort=False).indices.items()}
     unmatched = 0
     ordered = returns.sort_values("date", kind="stable")
-    for customer, day, amount in zip(ordered["customer_id"], ordered["date"].to_numpy(), ordered["amount"],
-                                     strict=True):
+    for customer, day, given in zip(ordered["customer_id"], ordered["date"].to_numpy(), ordered["amount"],
+                                    strict=True):
         held = mine.get(customer, np.zeros(0, dtype=np.intp))
-        rows = held[:np.searchsorted(dates[held], day, side="right")][::-1]
-        same = np.abs(left[rows] - amount) <= 1e-9 * amount
+        rows, amount = held[:np.searchsorted(dates[held], day, side="right")][::-1], given
+        same = (np.abs(left[rows] - amount) <= 1e-9 * amount) & (day - dates[rows] <= np.timedelta64(SPREAD_DAYS, "D"))
         for row in (rows[same][:1] if same.any() else rows):
             taken = min(amount, left[row])
             left[row], amount = left[row] - taken, amount - taken
             if amount <= 0:
                 break
-        unmatched += bool(amount > 1e-9)
+        unmatched += bool(amount > 1e-9 * given)
     gone = (bought > 0) & (left <= 1e-9 * bought)
     netted = orders.assign(amount=left).loc[~gone].reset_index(drop=True)
     return netted, int(gone.sum()), unmatched

@@ -47,7 +47,7 @@ from optimizer.scoring.uplift import (
 )
 from optimizer.scoring.uplift_inputs import Table, model_inputs
 from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dropout_test, p_alive_informative
-from optimizer.store.file_sets import SET_KEY, set_record, write_in_set, written_with_record
+from optimizer.store.file_sets import SET_KEY, set_record, write_in_set, written_in_a_set, written_with_record
 from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
 from optimizer.store.tables import id_text, read_table, require_columns, row_label
@@ -156,11 +156,13 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
            tell: Stage, source: str) -> _Valued:
     """The customer values at ``cutoff``, the holdout check, and P(alive) only when it informs; a note
     for each fit that did not converge."""
-    tell(f"Valuing the customers of {len(log.orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
-    value = value_customers(log.orders, cutoff, months=months, monthly_discount=monthly_discount, source=source)
+    cut = to_timestamp(cutoff, "cut-off")
+    orders = log.orders_until(cut)  # a return after the cut-off is not known at it
+    tell(f"Valuing the customers of {len(orders):,} orders: RFM, BG/NBD, Gamma-Gamma")
+    value = value_customers(orders, cutoff, months=months, monthly_discount=monthly_discount, source=source)
     dropout = dropout_test(value.bgnbd, value.table)
     table, notes = value.table.reset_index(), _fit_notes(value, cutoff)
-    later = after_cutoff(log.orders, to_timestamp(cutoff, "cut-off"))
+    later = after_cutoff(orders, cut)
     if later.orders:  # as cvo segments says it of its cut-offs
         notes.insert(0, f"the customer values are at the cut-off: {later.sentence()}")
     alive = table["p_alive"].to_numpy(dtype=float)
@@ -174,7 +176,7 @@ def _value(log: TransactionLog, cutoff: str, months: int, monthly_discount: floa
     check = None
     if holdout_weeks > 0:
         tell(f"Checking the values on the last {holdout_weeks:g} weeks before {cutoff}")
-        check = check_values(log.orders, cutoff, holdout_weeks)
+        check = check_values(log.orders_until(cut - pd.Timedelta(weeks=holdout_weeks)), cutoff, holdout_weeks)
         if check is None:
             notes.append(f"No holdout check: too few customers bought and came back before the last "
                          f"{holdout_weeks:g} weeks; give a shorter --holdout-weeks")
@@ -301,9 +303,11 @@ def score_files(history: object, customers: object, transactions: object) -> tup
 
 
 def _scored_here(path: Path) -> bool:
-    """Whether ``path`` was written by a cvo score run: a table of a recorded set, or a report with a set id."""
+    """Whether ``path`` was written by a cvo score run: a table marked as one of a score run's set
+    (even of another set than the report's: a run killed between its renames is run again), or a
+    report with a set id."""
     if path.name != REPORT_FILE:
-        return written_with_record(path)
+        return written_in_a_set(path, REPORT_FILE)
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):

@@ -62,6 +62,14 @@ def check_one_set(path: Path, what: str) -> None:
             f"purpose needs another name than {path.name}, or the folder no {record_path.name}")
 
 
+def written_in_a_set(path: Path, record: str) -> bool:
+    """Whether the parquet file ``path`` carries a set id and names ``record`` as its record: written
+    by the command whose record that is, whether or not the record beside it is still its set's (a
+    run killed between its renames, or before its record)."""
+    marked = _marks(path)
+    return marked is not None and marked[1].name == record
+
+
 def written_with_record(path: Path) -> bool:
     """Whether the parquet file ``path`` belongs to the set its record beside it records."""
     marked = _marks(path)

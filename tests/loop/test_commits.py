@@ -4,6 +4,7 @@ leave out the rest; a commit goes to the history its plan saw."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -138,14 +139,15 @@ def test_a_forced_commit_says_which_minimum_audiences_it_leaves_unmet(tmp_path):
     assert short_audiences(scenario, pd.concat([kept, kept])) == ()
 
 
-def test_a_commit_to_another_history_is_remembered_by_the_runs_folder(tmp_path):
+def test_a_commit_to_another_history_is_remembered_by_the_runs_folder(tmp_path, monkeypatch):
     """Committed with --history elsewhere, `cvo measure FOLDER` said 'no contact history here yet'
     (it read the one the summary names) and a new run could be written over the sent plan."""
     scenario = write_scenario(tmp_path)
     elsewhere = tmp_path / "elsewhere.duckdb"
     run_week(scenario, tmp_path / "w1", MONDAY)
     named = read_run(tmp_path / "w1").summary["contact_history"]
-    done = commit(tmp_path / "w1", elsewhere)
+    monkeypatch.chdir(tmp_path)
+    done = commit(tmp_path / "w1", Path("elsewhere.duckdb"))  # as typed: recorded as the file, from any folder
     assert done.recorded and not done.notes
     summary = read_run(tmp_path / "w1").summary
     assert summary["committed_to"] == str(elsewhere) and summary["contact_history"] == named

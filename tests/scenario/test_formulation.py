@@ -118,4 +118,6 @@ def test_a_ratio_row_counts_each_customer_at_its_treated_share(tmp_path: Path) -
     eligible = problem.eligible
     assert np.allclose(ratio[eligible], (share * (value - 6.0 * np.array([0.5, 1.0])))[eligible])
     assert np.allclose(plain[eligible], value[eligible])  # a row without per counts the controls too
+    full = problem.weights["custom:roi:full"]  # what the treated sum to after the draw (lhs_treated)
+    assert np.allclose(full[eligible], (value - 6.0 * np.array([0.5, 1.0]))[eligible])
     assert np.allclose(formulation.ratios["roi"][1][eligible], np.broadcast_to(share * [0.5, 1.0], (6, 2))[eligible])

@@ -199,12 +199,15 @@ def test_a_line_item_export_is_scored_by_options_alone(tmp_path):
     assert "p_alive is left out of the customers table: the log does not identify the dropout" \
         in " ".join(result.output.split())
     assert "does not identify the dropout" in " ".join(report["value_check"]["warnings"])
-    by_cutoff = bought[pd.to_datetime(bought["InvoiceDate"], format="%m/%d/%Y %H:%M") <= pd.Timestamp("2011-09-30 23:59")]
+    day = pd.to_datetime(known["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.floor("D")
+    cut = pd.Timestamp("2011-09-30")  # the values net only the cancellations made by the cut-off
+    known_then = {str(int(invoice[1:]) - 1) for invoice in known.loc[cancelled & (day <= cut), "InvoiceNo"]}
+    at_cutoff = known[~cancelled & ~known["InvoiceNo"].isin(known_then)].assign(day=day)
+    by_cutoff = at_cutoff[at_cutoff["day"] <= cut]
     assert set(customers["customer_id"]) == {str(int(c)) for c in by_cutoff["CustomerID"]}
-    order_days = bought.assign(day=pd.to_datetime(bought["InvoiceDate"], format="%m/%d/%Y %H:%M").dt.floor(
-        "D")).groupby(["CustomerID", "InvoiceNo"])["day"].min()  # an order is dated by its first line
-    later = order_days > pd.Timestamp("2011-09-30")
-    left_out = bought["CustomerID"].nunique() - by_cutoff["CustomerID"].nunique()
+    order_days = at_cutoff.groupby(["CustomerID", "InvoiceNo"])["day"].min()  # an order is dated by its first line
+    later = order_days > cut
+    left_out = at_cutoff["CustomerID"].nunique() - by_cutoff["CustomerID"].nunique()
     assert (f"Note: the customer values are at the cut-off: {later.sum():,} orders after 2011-09-30 are not counted, "
             f"and the {left_out:,} customers whose first order is after it are left out") \
         in " ".join(result.output.split())
@@ -482,6 +485,11 @@ def test_a_table_no_score_run_wrote_is_never_replaced(tmp_path, example_scoring)
     scored = tmp_path / "scored"
     write_scores(example_scoring[0], scored)
     write_scores(example_scoring[0], scored)  # an earlier score run's files are replaced
+    killed = tmp_path / "killed"  # a run stopped between its renames: its table beside the report of another
+    write_scores(example_scoring[0], killed)
+    write_in_set(pa.Table.from_pandas(example_scoring[0].customers), killed / "customers.parquet", "f" * 32,
+                 "score_report.json")
+    write_scores(example_scoring[0], killed)  # run again, as the reader's message says
     result = invoke("--history", str(EXAMPLE / "history.parquet"), "--customers", str(scored / "customers.parquet"),
                     "--out", str(scored))
     assert result.exit_code == 7, result.output

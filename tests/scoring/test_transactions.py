@@ -206,13 +206,14 @@ def test_a_negative_amount_is_a_return_netted_against_the_purchases_before_it():
     read = clean_log(log)
     assert read.reading.cancellations == 1 and len(read.orders) == 5 and "c" not in set(read.orders["customer_id"])
     assert read.reading.sentence().startswith("6 lines: 1 cancellation or return netted against the purchases before "
-                                              "it (1 found less to take back, the rest dropped); 5 orders of 2 customers")
+                                              "it (1 return found less to take back, the rest dropped); 5 orders of 2 "
+                                              "customers")
     returns = pd.DataFrame({"customer_id": ["a", "a", "b"], "date": ["2024-01-15", "2024-01-16", "2024-01-09"],
                             "amount": [-22.0, -1.0, -7.0]})
     netted = clean_log(pd.concat([small_log(), returns], ignore_index=True))
     assert netted.orders["amount"].tolist() == pytest.approx([10.0, 2.0, 7.0, 3.0, 99.0])  # 20 + 2 of 5, then 1
     assert (netted.reading.taken_back, netted.reading.unmatched) == (1, 1)  # b's return is before b's order
-    assert "1 found less to take back, the rest dropped" in netted.reading.sentence()
+    assert "1 return found less to take back, the rest dropped" in netted.reading.sentence()
     gone = clean_log(pd.concat([small_log(), returns.iloc[[0]].assign(amount=-35.0)], ignore_index=True))
     assert gone.orders["amount"].tolist() == pytest.approx([7.0, 3.0, 99.0]) and gone.reading.taken_back == 3
 
@@ -329,7 +330,7 @@ def test_only_repeats_of_lines_that_are_kept_count_as_repeats():
     one = clean_log(pd.concat([log, log.iloc[[0]], blank.iloc[:1], returns.iloc[:1]]), drop_duplicates=True)
     assert one.reading.sentence().startswith("9 lines: 1 repeat of an earlier line and 1 without a customer id "
                                              "dropped; 1 cancellation or return netted against the purchases before "
-                                             "it (1 found less to take back, the rest dropped); 6 orders")
+                                             "it (1 return found less to take back, the rest dropped); 6 orders")
 
 
 def test_a_log_with_a_column_of_lists_is_read():
@@ -412,3 +413,21 @@ def test_an_amount_with_a_decimal_comma_is_told_so():
     error = error_from(clean_log, log, columns={"amount": "Quantity * UnitPrice"})
     assert error.message.startswith("The amount 'Quantity * UnitPrice': '2,5' in it is not a number (2 such row(s))")
     assert "written with a decimal comma" in error.fix
+
+
+def test_values_at_a_cut_off_net_only_the_returns_made_by_then():
+    """Netting the whole log reached back from after a cut-off: a return in March erased a January
+    purchase from the values at a February cut-off (and from a holdout check's calibration)."""
+    log = pd.DataFrame({"customer_id": ["a", "a", "b"], "date": ["2024-01-05", "2024-03-01", "2024-01-07"],
+                        "amount": [10.0, -10.0, 4.0]})
+    read = clean_log(log)
+    assert read.orders["customer_id"].tolist() == ["b"] and read.reading.taken_back == 1
+    assert read.orders_until(pd.Timestamp("2024-02-15"))["amount"].tolist() == [10.0, 4.0]
+    assert read.orders_until(pd.Timestamp("2024-03-01"))["customer_id"].tolist() == ["b"]
+
+
+def test_a_return_takes_back_an_order_of_its_amount_only_within_a_month():
+    """A 9.99 return took back a 9.99 order of years before, not the 50.00 order of the week."""
+    log = pd.DataFrame({"customer_id": ["a", "a", "a"], "date": ["2022-01-05", "2024-03-01", "2024-03-08"],
+                        "amount": [9.99, 50.0, -9.99]})
+    assert clean_log(log).orders["amount"].tolist() == pytest.approx([9.99, 40.01])
