@@ -11,10 +11,11 @@ The rules, applied in this order, every one counted in ``LogReading`` and stated
 2. a line is a cancellation or return when its amount is negative, or its order id is a 'C'
    followed by digits while other order ids are digits alone (the retail export convention): it
    is netted, once lines are orders (rule 4; the lines of one cancelled order together), against
-   its customer's orders on or before its day: the latest of exactly its amount within SPREAD_DAYS
-   if there is one (the order it cancels), else the latest first; an order taken back in full is
-   dropped (a purchase cancelled minutes later bought nothing), and what finds no purchase before
-   it (one made before the log began) is dropped. A return's date must be read as an order's is.
+   its customer's orders on or before its day (optimizer/scoring/returns.py): the latest of exactly
+   its amount within a month if there is one (the order it cancels), else the latest first; an
+   order taken back in full is dropped (a purchase cancelled minutes later bought nothing), and
+   what finds no purchase before it (one made before the log began) is dropped. A return's date
+   must be read as an order's is.
    Values at a cut-off net only the returns made by then (``TransactionLog.orders_until``);
 3. a line left that repeats an earlier line in every column is counted: an export that wrote it
    twice and two equal purchases on one day look alike, so it is kept unless ``drop_duplicates``;
@@ -49,6 +50,7 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, ScenarioError, did_you_mean
 from optimizer.scenario.expressions import Expression, parse
 from optimizer.scoring.log_dates import parse_days
+from optimizer.scoring.returns import netted
 from optimizer.store.tables import (
     check_text_file,
     exported_ids,
@@ -183,7 +185,8 @@ class TransactionLog:
         cut-off (a return after it does not reach back into the values or a holdout's calibration)."""
         if self.purchases is None or self.returns is None:
             return self.orders
-        return _netted(self.purchases, self.returns[self.returns["date"] <= day])[0]
+        orders: pd.DataFrame = netted(self.purchases, self.returns[self.returns["date"] <= day])[0]
+        return orders
 
 
 def read_log(path: Path, *, columns: Mapping[str, str] | None = None, date_format: str | None = None,
@@ -249,7 +252,7 @@ def clean_log(log: pd.DataFrame, *, columns: Mapping[str, str] | None = None, da
     dates = parse_days(log[roles["date"]], kept | cancelled, date_format, rows)
     bought, spread = _orders(ids, dates, values, order_ids, kept)
     taken, _ = _orders(ids, dates, np.abs(values), order_ids, cancelled)  # a cancelled invoice's lines together
-    orders, taken_back, unmatched = _netted(bought, taken)
+    orders, taken_back, unmatched = netted(bought, taken)
     customers = pd.Series(orders["customer_id"].unique(), dtype="string")
     reading = LogReading(len(log), int((~attributed).sum()), int(cancelled.sum()), len(orders), len(customers),
                          order_ids is not None, int(repeated.sum()), drop_duplicates, *_padded_ids(customers),
@@ -338,37 +341,6 @@ def _orders(ids: pd.Series, dates: NDArray[np.datetime64], values: NDArray[np.fl
     first, last = (str(grouped[end].to_numpy()[wide[0]])[:10] if wide.size else "" for end in ("date", "last"))
     spread = None if wide.size == 0 else (int(wide.size), str(grouped["order_id"].iat[wide[0]]), first, last)
     return grouped[["customer_id", "date", "amount"]], spread
-
-
-def _netted(orders: pd.DataFrame, returns: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
-    """Rule 2 of the module docstring: each return (customer_id, date, amount taken back), in order
-    of day, takes its amount from its customer's orders on or before its day: the latest of exactly
-    that amount within SPREAD_DAYS, else the latest first; an order left with nothing (to 1e-9 of what it was) is
-    dropped. Returns the orders left, how many were taken back in full, and how many returns found
-    less than their amount to take back."""
-    if returns.empty:
-        return orders, 0, 0
-    dates, bought = orders["date"].to_numpy(), orders["amount"].to_numpy(dtype=float)
-    left = bought.copy()
-    mine: dict[Any, NDArray[np.intp]] = {
-        customer: np.asarray(rows)[np.argsort(dates[rows], kind="stable")]
-        for customer, rows in orders.groupby("customer_id", sort=False).indices.items()}
-    unmatched = 0
-    ordered = returns.sort_values("date", kind="stable")
-    for customer, day, given in zip(ordered["customer_id"], ordered["date"].to_numpy(), ordered["amount"],
-                                    strict=True):
-        held = mine.get(customer, np.zeros(0, dtype=np.intp))
-        rows, amount = held[:np.searchsorted(dates[held], day, side="right")][::-1], given
-        same = (np.abs(left[rows] - amount) <= 1e-9 * amount) & (day - dates[rows] <= np.timedelta64(SPREAD_DAYS, "D"))
-        for row in (rows[same][:1] if same.any() else rows):
-            taken = min(amount, left[row])
-            left[row], amount = left[row] - taken, amount - taken
-            if amount <= 0:
-                break
-        unmatched += bool(amount > 1e-9 * given)
-    gone = (bought > 0) & (left <= 1e-9 * bought)
-    netted = orders.assign(amount=left).loc[~gone].reset_index(drop=True)
-    return netted, int(gone.sum()), unmatched
 
 
 def _cancellation_ids(order_ids: pd.Series) -> NDArray[np.bool_]:
