@@ -252,6 +252,11 @@ def fit_gamma_gamma(features: pd.DataFrame, where: str = "the customer features"
     spend = features["repeat_monetary"].to_numpy(dtype=float)
     keep = (x > 0) & (spend > 0)
     if keep.sum() < 2:
+        repeat = int((x > 0).sum())
+        if repeat >= 2 and not (spend[x > 0] > 0).any():
+            raise DataError(f"{repeat:,} customers have a repeat purchase, and every one of them spent 0 on it",
+                            where=where, fix="Check the amount the log is read with: --column amount=<the order's "
+                            "value>, or an expression such as 'amount=Quantity * UnitPrice'")
         raise DataError(f"Only {int(keep.sum())} customer(s) have a repeat purchase with positive spend",
                         where=where, fix="Choose a later cut-off, or give a log with more history or more customers")
     x, spend = x[keep], spend[keep]

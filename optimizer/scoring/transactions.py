@@ -137,8 +137,9 @@ class LogReading:
         parts = [_count(self.repeated, "repeat of an earlier line", "repeats of an earlier line")
                  if repeats and self.repeats_dropped and self.repeated else "",
                  f"{self.without_customer:,} without a customer id" if self.without_customer else "",
-                 _count(self.cancellations, "cancellation or return", "cancellations or returns")
-                 if returns and self.cancellations else ""]
+                 _count(self.cancellations, "cancellation or return", "cancellations or returns") + (
+                     f", which took back {_count(self.taken_back, 'order', 'orders')} in full," if self.taken_back
+                     else "") if returns and self.cancellations else ""]
         named = [part for part in parts if part]
         return ", ".join(named[:-1]) + f" and {named[-1]}" if len(named) > 1 else "".join(named)
 

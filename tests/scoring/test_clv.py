@@ -212,6 +212,11 @@ def test_too_few_repeat_buyers_names_the_log_and_its_cut_off():
         score_customers(log, "2020-03-01", source="orders.csv")
     assert "Only 0 customer(s) have a repeat purchase" in error.value.message
     assert "orders.csv, cut-off 2020-03-01" in error.value.message
+    free = log.assign(amount=0.0, customer_id=["a", "a", "b", "b"])  # amounts read from the wrong column
+    with pytest.raises(DataError) as zero:
+        score_customers(free, "2020-03-01", source="orders.csv")
+    assert zero.value.message.startswith("2 customers have a repeat purchase, and every one of them spent 0 on it")
+    assert "--column amount=" in zero.value.fix and "cut-off" not in zero.value.fix
 
 
 def test_expected_purchases_when_a_is_one_and_b_plus_x_is_large():

@@ -234,6 +234,7 @@ def test_cvo_segments_says_what_the_log_and_its_cut_offs_drop_and_refuses_one_pa
     past = CliRunner().invoke(app, [*arguments, "--to", "2024-03-01"])
     assert past.exit_code == DATA_ERROR
     assert (f"error: The cut-off 2024-03-01 is after the last order: the log runs from 2024-01-01 to 2024-02-20, "
-            f"once 1 without a customer id and 1 cancellation or return were not read as orders "
+            f"once 1 without a customer id and 1 cancellation or return, which took back 1 order in full, were not "
+            f"read as orders "
             f"({tmp_path / 'orders.csv'}, "
             "--to)") in " ".join(past.output.split())

@@ -382,8 +382,8 @@ def test_a_cutoff_past_a_log_of_returns_says_what_was_dropped(tmp_path):
     log.to_csv(tmp_path / "log.csv", index=False)
     result = invoke("--transactions", str(tmp_path / "log.csv"), "--cutoff", "2024-02-15", "--out", str(tmp_path / "o"))
     assert result.exit_code == 3
-    assert "the log runs from 2024-01-01 to 2024-01-01, once 2 cancellations or returns were not read as orders" \
-        in " ".join(result.output.split())
+    assert "the log runs from 2024-01-01 to 2024-01-01, once 2 cancellations or returns, which took back 1 order " \
+        "in full, were not read as orders" in " ".join(result.output.split())
 
 
 @pytest.mark.parametrize("renamed", [1, 2])
