@@ -240,7 +240,7 @@ def load_scores(
     check_probabilities(table, path)
     customer = customer_ids.get_indexer(pd.Index(id_text(table["customer_id"])))
     campaign = pd.Index(campaign_ids).get_indexer(pd.Index(table["campaign_id"].astype(str)))
-    _check_known_customers(table, customer, path)
+    _check_known_customers(table, customer, path, customer_ids)
     _check_scored_campaigns(table, campaign, campaign_ids, campaign_ids if needed is None else needed, path)
     keep = campaign >= 0
     _check_unique_pairs(table, customer, campaign, keep, path)
@@ -286,15 +286,22 @@ def _probability_fix(given: pd.Series, values: NDArray[np.float64]) -> str:
     return "Fix or drop those rows; a customer without a score is simply not targeted"
 
 
-def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path: Path | str) -> None:
+def _check_known_customers(table: pd.DataFrame, customer: NDArray[np.intp], path: Path | str,
+                           customer_ids: pd.Index) -> None:
+    """DataError at the first score row of a customer the customers table lacks; when the two
+    tables write the same ids apart only by leading zeros ('10000' and '00010000'), it says so."""
     unknown = np.flatnonzero(customer < 0)
     if unknown.size:
         first = int(unknown[0])
+        given = str(table["customer_id"].iat[first])
+        stripped = given.lstrip("0")
+        padded = customer_ids[customer_ids.astype(str).str.lstrip("0") == stripped] if stripped else customer_ids[:0]
+        hint = (f"; the customers table has '{padded[0]}': ids apart only by leading zeros are different customers, "
+                "so write them one way in both tables") if len(padded) else ""
         raise DataError(
-            f"The scores name customer '{table['customer_id'].iat[first]}', who is not in the customers table "
-            f"({unknown.size} such row(s))",
+            f"The scores name customer '{given}', who is not in the customers table ({unknown.size} such row(s))",
             where=row_label(path, first),
-            fix="Score the same customers as the customers table, or add the missing customers",
+            fix=f"Score the same customers as the customers table, or add the missing customers{hint}",
         )
 
 

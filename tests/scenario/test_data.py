@@ -240,6 +240,17 @@ def test_unknown_customer_names_the_row(tmp_path, suffix, label):
     )
 
 
+def test_an_unknown_customer_apart_only_by_leading_zeros_is_told_so(tmp_path):
+    """Scores '10000' against customers '00010000': 'not in the customers table', no word of the zeros."""
+    table = scores_table()
+    table["customer_id"] = table["customer_id"].str.replace("c", "", regex=False)
+    path = save(table, tmp_path / "s.parquet")
+    customers = pd.Index([f"000{i}" for i in ids().str.replace("c", "", regex=False)])
+    error = data_error(load_scores, path, customers, CAMPAIGNS)
+    assert "who is not in the customers table" in error.message
+    assert f"the customers table has '000{table['customer_id'].iat[0]}': ids apart only by leading zeros" in error.fix
+
+
 @pytest.mark.parametrize(("suffix", "label"), [(".csv", "line 9"), (".parquet", "row 8")])
 def test_duplicate_pair_names_the_repeating_row(tmp_path, suffix, label):
     table = scores_table()
