@@ -22,11 +22,11 @@ with folder_lock(pathlib.Path(sys.argv[1])):
 def held_by_another_process(folder: Path, marker: Path) -> Iterator[None]:
     """``folder``'s lock held by a child process until the block ends (``marker`` is its signal, removed)."""
     child = subprocess.Popen([sys.executable, "-c", HOLD, str(folder), str(marker)])
-    try:
-        deadline = time.monotonic() + 30
-        while not marker.exists() and time.monotonic() < deadline:
+    try:  # a loaded CI machine took over 30 s to start the child and import the package
+        deadline = time.monotonic() + 180
+        while not marker.exists() and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert marker.exists(), "the child never took the lock"
+        assert marker.exists(), f"the child never took the lock (exit status {child.poll()})"
         marker.unlink()
         yield
     finally:
