@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import signal
 import threading
@@ -42,14 +43,12 @@ def _interrupted(number: int, frame: object) -> None:
     a solve's HiGHS child stopped, the output folder's lock and temporary files let go; both say
     so on stderr, so that a scheduler's log shows why the command ended (exit 130)."""
     name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
-    try:
+    with contextlib.suppress(OSError, RuntimeError):  # stderr closed, or the signal came amid a write to it
         Console(stderr=True, soft_wrap=True).print(Text.assemble(
             ("stopped: ", "bold red"), f"{name} ended the command before it finished. Each file it writes is "
             "replaced whole or not at all: a run folder holds one whole run, old or new, and the contact history "
             "each commit whole or not at all."), highlight=False)
-    except (OSError, RuntimeError):  # stderr closed, or the signal came during a write to it: the exit code says it
-        pass
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt  # the exit code says it when the message could not be written
 
 
 def fail(error: CvoError) -> typer.Exit:

@@ -294,7 +294,8 @@ def check_score_folder(out_dir: Path, writes: tuple[str, ...], inputs: tuple[Pat
                              "score wrote), or move those files elsewhere")
 
 
-def score_files(history: object, customers: object, transactions: object) -> tuple[str, ...]:
+def score_files(history: Path | pd.DataFrame | None, customers: Path | pd.DataFrame | None,
+                transactions: Path | pd.DataFrame | None) -> tuple[str, ...]:
     """The files a score run of these inputs writes: customer values or the customer table
     (customers.parquet), scores from a history (scores.parquet), and its report."""
     tables = ((CUSTOMERS_FILE,) if customers is not None or transactions is not None else ()) + (
