@@ -13,9 +13,10 @@ core solved by HiGHS branch and bound.
    bound = min(that bound, the bound of step 3).
 5. If the gap is still above mip_gap, small cores around the LP optimum improve the plan (the
    better of the LP's rounding and a caller's plan; optimizer/solve/neighbourhoods.py) until z_LP
-   proves it; short of that, widen the core to every pair with |d_p| <= z_LP - z_plan (no
-   better plan lies outside it), at most the WIDEST_CORE of least |d_p|, and solve it from the
-   best plan as HiGHS's start.
+   proves it; short of that, widen the core towards every pair with |d_p| <= z_LP - z_plan (no
+   better plan lies outside it): cores of the WIDER_CORES pairs of least |d_p| among those, smallest
+   first, each solved from the best plan so far as HiGHS's start, until one proves the plan or
+   holds every such pair.
 
 One choice per customer and m coupling rows leave at most m fractional customers in the LP, so
 z_LP is tight: a plan within mip_gap of it is often found without proving anything in a core.
@@ -53,10 +54,17 @@ from optimizer.solve.results import SolutionStatus, SolveResult, Termination, ga
 # customers, 1,000 pairs 0.18 s and 300 0.16 s.
 CORE_PAIRS = 300
 PRESOLVE_BELOW = 20_000
-# A widened core keeps at most this many pairs (those of least |d|; the rest stay fixed and bound the
-# gap as in step 3): HiGHS does not keep its time limit at the root of larger cores (measured: a
-# 54,136-pair core of 10^6 × 20 near-infeasible ran 111 s under a 14 s limit, 8 s of it LP).
-WIDEST_CORE = 20_000
+# Widened cores, smallest first, each of at most this many pairs (those of least |d| within reach;
+# the rest stay fixed and bound the gap as in step 3), until one proves the plan. HiGHS's time grows
+# much faster than the core: on tight 10^5 × 10 seed 1 the 11 pairs where the optimum leaves the LP's
+# rounding were among the 3,300 of least |d|, and a core of 4,000 pairs proved it in 0.8 s, 8,000 in
+# 2.1 s, 20,000 in 30.8 s. Over the bench's five seeds at 10^5 × 10 (60 s limit) against one core
+# of 20,000: tight 5 of 5 proven, worst 3.3 s (was 4 of 5, worst 61 s); variants 3 of 5 (was 1);
+# custom the same median (9.6 s), its worst 22 -> 36 s (a 14,000-pair core HiGHS took 23 s on).
+# And HiGHS does not keep its time limit at the root of larger cores (measured: a 54,136-pair
+# core of 10^6 × 20 near-infeasible ran 111 s under a 14 s limit, 8 s of it LP).
+WIDER_CORES = (2_500, 4_000, 6_000, 9_000, 14_000, 20_000)
+
 
 def solve_exact(problem: Problem, options: SolverOptions | None = None) -> SolveResult:
     """Proven-optimal plan of ``problem`` (or the best within the time limit, with its bound)."""
@@ -162,9 +170,14 @@ def solve_with_relaxation(
     if not proven(result) and not core.all():
         differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
         result = improve(distance, campaigns, core, result, differs, proven, solve, clock, attempt)
-        if not proven(result) and _worth_widening(result, least_bound, allowed_gap, clock):
-            core = core | _within_reach(distance, lp_bound, result) | differs(result)
+        for widest in WIDER_CORES:
+            if proven(result) or not _worth_widening(result, least_bound, allowed_gap, clock):
+                break
+            within = _within_reach(distance, lp_bound, result)
+            core = core | _smallest_of(distance, within, widest) | differs(result)
             result = solve_in_time_left(core, result)
+            if within.sum() <= widest or clock.expired():
+                break  # that core held every pair within reach, or took the time left
     if result is None:
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, lp_bound, 0.0, clock.elapsed(),
                            "exact", int(customers.size))
@@ -184,10 +197,18 @@ def _worth_widening(plan: SolveResult | None, least_bound: float, allowed_gap: f
 
 
 def _within_reach(distance: NDArray[np.float64], lp_bound: float, plan: SolveResult | None) -> NDArray[np.bool_]:
-    """The WIDEST_CORE pairs of least |d_p| among those with |d_p| <= z_LP - z_plan (all, without a
-    plan): a plan that changes any other pair is worth less than ``plan``."""
+    """The pairs with |d_p| <= z_LP - z_plan (all, without a plan): a plan that changes any other
+    pair is worth less than ``plan``."""
     reach = np.inf if plan is None or plan.objective is None else lp_bound - plan.objective
-    return _smallest(distance, WIDEST_CORE) & (distance <= reach + 1e-9)
+    return distance <= reach + 1e-9
+
+
+def _smallest_of(distance: NDArray[np.float64], among: NDArray[np.bool_], count: int) -> NDArray[np.bool_]:
+    """The ``count`` pairs of least |d_p| ``among`` those marked."""
+    mask = np.zeros(distance.size, dtype=bool)
+    marked = np.flatnonzero(among)
+    mask[marked[np.argsort(distance[marked], kind="stable")[:count]]] = True
+    return mask
 
 
 def _differs(plan: SolveResult | None, customers: NDArray[np.intp], campaigns: NDArray[np.intp],

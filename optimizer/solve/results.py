@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 class Termination(StrEnum):
     """Why the solver stopped. STALLED: before its time limit, unproven, because widening the
     decomposition's master twice in a row moved neither the plan nor the bound, because the
-    exact solver's widest core (WIDEST_CORE pairs) was solved without proving the whole, or
+    exact solver's widest core (exact.WIDER_CORES) was solved without proving the whole, or
     because HiGHS could not solve the LP relaxation (numerically) and the plan was repaired."""
 
     OPTIMAL = "optimal"

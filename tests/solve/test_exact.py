@@ -22,7 +22,7 @@ from optimizer.solve.exact import solve_exact
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.relaxation import Relaxation, solve_relaxation
-from optimizer.solve.results import SolutionStatus, Termination
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination, gap_allowed
 
 
 def test_brute_force_helper_on_a_hand_checked_instance():
@@ -50,8 +50,10 @@ def test_exact_matches_brute_force_on_random_instances():
 @pytest.mark.parametrize("core_pairs", [pytest.param(1, marks=pytest.mark.slow), 3])  # 1: slow, 7 s in CI
 def test_reduced_cost_fixing_keeps_the_optimum(monkeypatch, core_pairs: int):
     """A core of one or three pairs makes the solver fix almost every pair at its LP value, bound
-    what that may cost with the reduced costs, and widen the core when the bound is too loose."""
+    what that may cost with the reduced costs, and widen the core (one pair, two, then every
+    pair within reach) when the bound is too loose."""
     monkeypatch.setattr(exact, "CORE_PAIRS", core_pairs)
+    monkeypatch.setattr(exact, "WIDER_CORES", (1, 2, 10**6))
     monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", core_pairs)
     rng = np.random.default_rng(1000 + core_pairs)
     outcomes = [assert_matches_brute_force(random_problem(rng)) for _ in range(120)]
@@ -200,6 +202,32 @@ def test_no_core_is_widened_when_the_customers_outside_keep_the_bound_up(one_pai
         solved[least_bound] = list(one_pair_round)
     assert len(solved[lp.bound]) == 1, "the round alone"
     assert len(solved[-np.inf]) == 2 and solved[-np.inf][1] > solved[-np.inf][0], "the round, then the widened core"
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_widened_cores_grow_from_the_smallest_until_one_proves_the_plan(monkeypatch, seed: int):
+    """After the rounds, cores of the WIDER_CORES pairs of least |d| within reach, smallest first:
+    each starts from the best plan so far, every one before the last left it unproven, and the last
+    proves the optimum (the whole model's)."""
+    monkeypatch.setattr(exact, "CORE_PAIRS", 1)
+    monkeypatch.setattr(exact, "WIDER_CORES", (1, 2, 4, 8, 16, 10**6))
+    monkeypatch.setattr(neighbourhoods, "ROUNDS", 1)
+    monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 0)
+    cores: list[tuple[int, SolveResult]] = []
+    solve_core = exact._solve_core
+    monkeypatch.setattr(exact, "_solve_core", lambda *a, **k: cores.append((int(a[4].sum()), found := solve_core(
+        *a, **k))) or found)
+    problem = medium_problem(seed, n=300)
+    result = solve_exact(problem)
+    assert result.termination is Termination.OPTIMAL
+    assert result.objective == pytest.approx(exact.solve_full_model(problem).objective, abs=1e-6)
+    widened = cores[1:]  # after the one round
+    sizes = [size for size, _ in widened]
+    assert len(widened) >= 3 and sizes == sorted(sizes) and sizes[-1] > sizes[0]
+    plans = [found.objective for _, found in widened]
+    assert plans == sorted(plans), "each core starts from the best plan so far, so it is never worse"
+    for _, found in widened[:-1]:
+        assert found.bound - found.objective > gap_allowed(1e-6, found.bound), "a core that proved it is the last"
 
 
 def test_a_floor_plan_is_where_the_search_starts_and_an_infeasible_one_is_ignored(monkeypatch):
