@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from optimizer.errors import CvoError, HistoryError, RunFolderError
+from optimizer.errors import CvoError, HistoryError, RunFolderError, ScenarioError
 from optimizer.loop.lift import Measurement, measure
 from optimizer.loop.outcomes import join_outcomes, outcomes_of
 from optimizer.loop.personas import Persona, sub_personas
@@ -58,10 +58,15 @@ class RunMeasurement:
 
 def measure_run(
     run: str | Path, outcomes: Path, history: Path | str | None = None, customers: Path | None = None,
-    alpha: float = 0.05, stage: Callable[[str], None] | None = None,
+    alpha: float = 0.05, stage: Callable[[str], None] | None = None, customers_column: str | None = None,
 ) -> RunMeasurement:
     """Measure ``run`` (an optimize output folder, or a run id in ``history``) on ``outcomes``;
-    ``stage`` hears each step as it starts."""
+    ``customers``: a customer table for the sub-personas, its id column ``customers_column`` (default:
+    the run's scenario's); ``stage`` hears each step as it starts."""
+    if customers_column is not None and customers is None:
+        raise ScenarioError(f"--customers-column names the id column ('{customers_column}') of a --customers "
+                            "table, but none was given", where="cvo measure",
+                            fix="Drop --customers-column, or give the table with --customers")
     tell = stage or (lambda text: None)
     tell("Reading the run from the contact history …")
     run_id, history, options = resolve_run(run, history)
@@ -74,7 +79,7 @@ def measure_run(
     table, others = outcomes_of(contacts, table)
     tell(f"Measuring {len(contacts):,} contacts against their control groups …")
     measured = measure(contacts, table, costs, source=str(outcomes), plan=plan, others=others)
-    features, note = _features(record, customers)
+    features, note = _features(record, customers, customers_column)
     personas: list[Persona] = []
     if features is not None:
         joined = join_outcomes(contacts, table, source=str(outcomes), plan=plan)
@@ -107,16 +112,27 @@ def resolve_run(run: str | Path, history: Path | str | None) -> tuple[str, Path 
     return str(run), recorded_history({}, history, "--history"), {}
 
 
-def _features(record: dict[str, Any], customers: Path | None) -> tuple[pd.DataFrame | None, str | None]:
-    """Customer features for the personas: the given table, else the run's scenario's customers."""
+def _features(record: dict[str, Any], customers: Path | None,
+              id_column: str | None) -> tuple[pd.DataFrame | None, str | None]:
+    """Customer features for the personas, keyed customer_id: the given table (its id column
+    ``id_column``, by default the run's scenario's), else the run's scenario's customers."""
     if customers is not None:
-        return load_customers(Path(customers), "customer_id", key=None), None
+        id_column = id_column or _scenario_id(record)
+        return load_customers(Path(customers), id_column, key=None).rename(columns={id_column: "customer_id"}), None
     try:
         scenario = load_scenario(record["scenario_file"])
         table = load_customers(scenario.location(scenario.customers), scenario.customer_id, scenario.storage_options)
     except CvoError as error:
         return None, f"no sub-personas: the run's customer table could not be read ({error.problem})"
     return table.rename(columns={scenario.customer_id: "customer_id"}), None
+
+
+def _scenario_id(record: dict[str, Any]) -> str:
+    """The id column the run's scenario names its customers by (customer_id when it cannot be read)."""
+    try:
+        return load_scenario(record["scenario_file"]).customer_id
+    except CvoError:
+        return "customer_id"
 
 
 def write_measurement(result: RunMeasurement, out_dir: Path, held_before: str | None = None) -> Path:

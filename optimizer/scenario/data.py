@@ -195,7 +195,8 @@ def load_customers(path: Path | str, id_column: str, storage_options: dict[str, 
         table = read_table(path, what="customers", text_columns=(id_column,), storage_options=storage_options,
                            key=key)
     require_columns(table, [id_column], path, "customers",
-                    "Rename the id column, or set 'customer_id' in the scenario to its name")
+                    "Rename the id column, or " + ("set 'customer_id' in the scenario to its name" if key else
+                                                   "name it with --customers-column NAME"))
     ids = table[id_column]
     missing = np.flatnonzero(ids.isna().to_numpy())
     if missing.size:

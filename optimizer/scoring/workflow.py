@@ -2,7 +2,7 @@
 history, written in exactly the format ``cvo optimize`` reads.
 
     customers.parquet   one row per customer: features, RFM segment, p_alive, ltv (from the log)
-                        or the customers table given, unchanged
+                        or the customers table given, its id column named customer_id
     scores.parquet      customer_id, campaign_id, p_treat, p_control (a T-learner on the history, or the
                         cells model of optimizer.uplift_cells when given CellOptions)
     score_report.json   the fitted BG/NBD and Gamma-Gamma parameters, the uplift models' held-out
@@ -53,6 +53,7 @@ from optimizer.store.folders import folder_lock
 from optimizer.store.tables import id_text, read_table, require_columns, row_label
 
 CUSTOMERS_FILE, SCORES_FILE, REPORT_FILE = "customers.parquet", "scores.parquet", "score_report.json"
+CUSTOMER_ID = "customer_id"  # the id column of both tables written, as cvo optimize reads them by default
 FEW_SPENDERS = 30  # customers with a repeat purchase below which the spend model is said to be a rough guess
 
 
@@ -112,7 +113,7 @@ def score(
     """
     tell = stage or (lambda text: None)
     columns, options = columns or HistoryColumns(), options or UpliftOptions()
-    _check_inputs(history, customers, transactions, cutoff)
+    _check_inputs(history, customers, transactions, cutoff, customer_id)
     valued, table, source = None, None, ""
     if transactions is not None and cutoff is not None:
         label = _label(transactions, "the transaction log")
@@ -125,7 +126,7 @@ def score(
         valued = _value(log, cutoff, months, monthly_discount, holdout_weeks, tell, label)
         table, source = valued.table, f"the customer values from {label}"
     elif customers is not None:
-        table = _read_customers(customers, customer_id or columns.customer_id, columns.customer_id)
+        table = _read_customers(customers, customer_id or columns.customer_id)
         source = _label(customers, "the customer table")
     run = ScoreRun(table, None, None, None) if valued is None else ScoreRun(
         table, None, valued.value, None, valued.reading, valued.notes, valued.check, valued.dropout)
@@ -135,9 +136,8 @@ def score(
     tell(f"Reading {events_label}")
     raw = _read_events(history, columns)
     columns, history_notes = _conversion_only(raw, columns, events_label)
-    if valued is not None:  # the values' id column is customer_id; the history may name its own
-        table = valued.table.rename(columns={"customer_id": columns.customer_id})
-        table.attrs["source"] = source  # how scoring's messages name it (``source_of``)
+    if table is not None:  # its id column is customer_id; the history may name its own
+        table = _keyed_as(table, columns.customer_id, source)
     inputs = model_inputs(Table(raw, events_label), None if table is None else Table(table, source), columns,
                           options.cells if isinstance(options, CellOptions) else options.features)
     events = inputs.events
@@ -219,7 +219,12 @@ def _conversion_only(
     return replace(columns, revenue=None), (note,)
 
 
-def _check_inputs(history: object, customers: object, transactions: object, cutoff: str | None) -> None:
+def _check_inputs(history: object, customers: object, transactions: object, cutoff: str | None,
+                  customer_id: str | None) -> None:
+    if customer_id is not None and customers is None:
+        raise ScenarioError(f"--customers-column names the customer table's id column ('{customer_id}'), but no "
+                            "customer table (--customers) was given", where="cvo score",
+                            fix="Drop --customers-column, or give the table with --customers")
     if customers is not None and transactions is not None:
         raise ScenarioError("Both --customers and --transactions were given", where="cvo score",
                             fix="Give --transactions (and --cutoff) to compute customer values, or --customers "
@@ -233,9 +238,10 @@ def _check_inputs(history: object, customers: object, transactions: object, cuto
                             "(--transactions, --cutoff) for customer values, or both")
 
 
-def _read_customers(path: Path | pd.DataFrame, id_column: str, history_id: str) -> pd.DataFrame:
-    """The customer table to score (a file, or a DataFrame as given), its id column renamed to the
-    history's (DataError naming the file when it has none)."""
+def _read_customers(path: Path | pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """The customer table to score (a file, or a DataFrame as given), its id column named
+    customer_id as in the scores (DataError naming the file when it has none, or another column
+    of that name)."""
     table = _given(path, "the customer table") if isinstance(path, pd.DataFrame) else read_table(
         path, what="customers", text_columns=(id_column,))
     where = _label(path, "the customer table")
@@ -243,7 +249,28 @@ def _read_customers(path: Path | pd.DataFrame, id_column: str, history_id: str) 
                     f"The customer table needs the id column '{id_column}': rename its id column, or name it "
                     "with --customers-column NAME")
     require_ids(table, id_column, where, "customers table")
-    return table.rename(columns={id_column: history_id}) if id_column != history_id else table
+    if id_column == CUSTOMER_ID:
+        return table
+    _require_free(table, CUSTOMER_ID, where, f"the id the scores key it by (its own id is '{id_column}')")
+    return table.rename(columns={id_column: CUSTOMER_ID})
+
+
+def _keyed_as(table: pd.DataFrame, id_column: str, source: str) -> pd.DataFrame:
+    """``table`` (keyed customer_id) with its id column named ``id_column``, the history's, to join
+    the history on; named ``source`` in scoring's messages (``source_of``)."""
+    if id_column != CUSTOMER_ID:
+        _require_free(table, id_column, source, "the history's id column, which the history is joined on")
+        table = table.rename(columns={CUSTOMER_ID: id_column})
+    table.attrs["source"] = source
+    return table
+
+
+def _require_free(table: pd.DataFrame, name: str, where: str, role: str) -> None:
+    """DataError when the customer table already has a column ``name``, which its id would take."""
+    if name in table.columns:
+        raise DataError(f"The customer table has a column '{name}' besides its id column, and '{name}' is {role}: "
+                        "the two would clash", where=where,
+                        fix=f"Rename or drop the column '{name}' in the customer table")
 
 
 def _given(table: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -30,6 +30,7 @@ _NOT_TEXT = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip (or Excel workbook)", b"BZ
              b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd", b"PAR1": "parquet",
              b"\xd0\xcf\x11\xe0": "Excel 97-2003 workbook (.xls)"}  # a file's first bytes -> what it is
 SEPARATORS = (";", "\t", "|")  # besides the comma, as spreadsheets and databases export
+SHOWN_COLUMNS = 15  # columns a missing-column message lists, then how many more
 SNIFFED_LINES = 1_000  # lines read to tell a decimal comma from a decimal point
 _DECIMAL_COMMA = re.compile(r"^\s*-?\d+,\d+\s*$")
 _DECIMAL_POINT = re.compile(r"^\s*-?\d+\.\d+\s*$")
@@ -270,7 +271,8 @@ def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], w
     for column in columns:
         if column not in table.columns:
             hint = did_you_mean(column, map(str, table.columns))
-            shown = ", ".join(map(str, table.columns[:15]))
+            more = len(table.columns) - SHOWN_COLUMNS
+            shown = ", ".join(map(str, table.columns[:SHOWN_COLUMNS])) + (f" and {more} more" if more > 0 else "")
             separator = next((mark for mark in SEPARATORS if len(table.columns) == 1 and mark in str(table.columns[0])),
                              None)
             if separator is not None:  # read with commas, the header stays one column

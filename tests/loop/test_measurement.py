@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from weekly_loop import MONDAY, run_week, write_scenario
 
-from optimizer.errors import DataError, HistoryError, RunFolderError
+from optimizer.errors import DataError, HistoryError, RunFolderError, ScenarioError
 from optimizer.loop.commits import commit
 from optimizer.loop.measurement import measure_run, resolve_run, run_held, write_measurement
 from optimizer.store.files import MEASUREMENT_FILE
@@ -62,6 +62,22 @@ def test_personas_use_the_scenario_customers_and_the_result_is_written(sent):
     path = write_measurement(result, folder / "w1")
     written = json.loads(path.read_text())
     assert path.name == MEASUREMENT_FILE and written["run_id"] == result.run_id and "personas" in written
+
+
+def test_a_customer_table_of_another_id_name_is_read_by_its_column(sent):
+    """measure --customers read the table by 'customer_id' alone, and told the user to set the
+    scenario's customer_id, which names the scenario's table, not this one."""
+    folder, _ = sent
+    run = pd.read_parquet(folder / "w1" / "plan.parquet")[["customer_id"]].drop_duplicates()
+    given = run.rename(columns={"customer_id": "client_no"}).assign(tier=np.arange(len(run)) % 3)
+    given.to_csv(folder / "crm.csv", index=False)
+    with pytest.raises(DataError, match="name it with --customers-column NAME"):
+        measure_run(folder / "w1", folder / "outcomes.csv", customers=folder / "crm.csv")
+    result = measure_run(folder / "w1", folder / "outcomes.csv", customers=folder / "crm.csv",
+                         customers_column="client_no")
+    assert result.personas_note is None
+    with pytest.raises(ScenarioError, match="--customers-column names the id column"):
+        measure_run(folder / "w1", folder / "outcomes.csv", customers_column="client_no")
 
 
 def test_a_measurement_is_not_written_beside_a_run_that_replaced_the_measured_one(sent):

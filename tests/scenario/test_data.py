@@ -162,6 +162,12 @@ def test_id_column_missing_suggests_a_near_name(tmp_path):
     assert "Did you mean 'customer_ID'? Columns found: customer_ID, ltv." in error.message
 
 
+def test_a_wide_table_missing_its_id_says_how_many_columns_were_not_listed(tmp_path):
+    table = customers_table().rename(columns={"customer_id": "id"}).assign(**{f"f{k}": 0.0 for k in range(20)})
+    error = data_error(load_customers, save(table, tmp_path / "c.csv"), "customer_id")
+    assert "Columns found: id, ltv, f0, f1," in error.message and "f12 and 7 more." in error.message
+
+
 def test_empty_customer_table(tmp_path):
     path = save(customers_table().iloc[:0], tmp_path / "c.parquet")
     assert "The customers table is empty" in data_error(load_customers, path, "customer_id").message

@@ -77,6 +77,7 @@ def test_the_cells_model_scores_each_cell_alike(tmp_path):
       "amount=UnitPrice"], "'amount' is given twice: amount=Quantity * UnitPrice and amount=UnitPrice"),
     (["--history", "h.parquet", "--history-column", "treated=a", "--history-column", "treated=b"],
      "'treated' is given twice"),
+    (["--history", "h.parquet", "--customers-column", "client_no"], "but no customer table (--customers) was given"),
 ])
 def test_inputs_that_do_not_fit_together(tmp_path, args, message):
     result = invoke(*args, "--out", str(tmp_path / "out"))
@@ -106,6 +107,43 @@ def test_customers_without_the_id_column(tmp_path):
     assert f"error: The customers table has no column 'customer_id' ({customers})" in output
     assert "Did you mean 'customerid'?" in output and "rename its id column" in output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_customer_table_with_its_own_id_name_is_written_keyed_customer_id(tmp_path):
+    """History id 'cust', customer table id 'client_no': customers.parquet was written keyed 'cust'
+    beside a scores.parquet keyed customer_id, so a default scenario read neither with the other.
+    Both now say customer_id, and every customer is scored."""
+    history = tmp_path / "history.parquet"
+    pd.read_parquet(EXAMPLE / "history.parquet").rename(columns={"customer_id": "cust"}).to_parquet(history)
+    given = pd.read_parquet(EXAMPLE / "customers.parquet").rename(columns={"customer_id": "client_no"})
+    given.to_parquet(tmp_path / "customers.parquet")
+    result = invoke("--history", str(history), "--history-column", "customer_id=cust", "--customers",
+                    str(tmp_path / "customers.parquet"), "--customers-column", "client_no", "--model", "cells",
+                    "--cells", "segment", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    customers = pd.read_parquet(tmp_path / "out" / "customers.parquet")
+    scores = pd.read_parquet(tmp_path / "out" / "scores.parquet")
+    assert "customer_id" in customers.columns and not {"cust", "client_no"} & set(customers.columns)
+    assert set(customers["customer_id"]) == set(scores["customer_id"]) == set(given["client_no"].astype(str))
+
+
+@pytest.mark.parametrize(("history_id", "extra"), [("customer_id", "customer_id"), ("cust", "cust")])
+def test_a_customer_table_column_its_id_would_take_is_named(tmp_path, history_id, extra):
+    """A CRM table with its own 'customer_id' beside the 'client_no' the run keys it by (or a column
+    named like the history's id) ended in a pyarrow traceback: two columns of one name."""
+    history = tmp_path / "history.parquet"
+    pd.read_parquet(EXAMPLE / "history.parquet").rename(columns={"customer_id": history_id}).to_parquet(history)
+    customers = pd.read_parquet(EXAMPLE / "customers.parquet").rename(columns={"customer_id": "client_no"})
+    customers[extra] = range(len(customers))
+    customers.to_parquet(tmp_path / "customers.parquet")
+    result = invoke("--history", str(history), "--history-column", f"customer_id={history_id}", "--customers",
+                    str(tmp_path / "customers.parquet"), "--customers-column", "client_no", "--model", "cells",
+                    "--cells", "segment", "--out", str(tmp_path / "out"))
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 3, result.output
+    output = " ".join(result.output.split())
+    assert f"The customer table has a column '{extra}' besides its id column" in output
+    assert f"Rename or drop the column '{extra}'" in output and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("edit", "message"), [
