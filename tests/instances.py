@@ -296,13 +296,14 @@ def offer_levels(n: int, seed: int = 3) -> Problem:
 
 
 class Standings:
-    """A progress watcher that keeps every (phase, plan, bound) told."""
+    """A progress watcher that keeps every pass (stage, done, customers) and (phase, plan, bound) told."""
 
     def __init__(self) -> None:
+        self.passes: list[tuple[str, int, int]] = []
         self.told: list[tuple[str, float | None, float | None]] = []
 
     def __call__(self, stage: str, done: int, customers: int) -> None:
-        """Stages are not kept: only the standings."""
+        self.passes.append((stage, done, customers))
 
     def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
         self.told.append((phase, objective, bound))

@@ -137,8 +137,8 @@ def measure(
                                                 "the one named in RUN/summary.json.")] = None,
     customers: Annotated[Path | None, typer.Option(help="Customer features for the sub-personas. Default: the "
                                                    "run's scenario's customers table.")] = None,
-    customers_column: Annotated[str | None, typer.Option(help="The --customers table's id column, when it is not "
-                                                         "the run's scenario's customer_id.",
+    customers_column: Annotated[str | None, typer.Option(help="The --customers table's id column. Default: the "
+                                                         "run's scenario's customer_id.",
                                                          show_default=False)] = None,
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="False discovery rate of the sub-personas "
                                          "(Benjamini-Hochberg).")] = 0.05,
@@ -162,7 +162,8 @@ def measure(
     try:
         held = run_held(out) if out is not None and out.is_dir() else None
         with progress_console(quiet).status("Measuring …") as status:
-            result = measure_run(run, outcomes, history, customers, alpha, status.update, customers_column)
+            result = measure_run(run, outcomes, history=history, customers=customers, alpha=alpha,
+                                 stage=status.update, customers_column=customers_column)
         folder = out or (Path(run) if Path(run).is_dir() else Path("out") / "measure" / result.run_id)
         path = write_measurement(result, folder, held)
     except CvoError as error:

@@ -35,7 +35,7 @@ from optimizer.store.files import (
 )
 from optimizer.store.folders import folder_lock
 from optimizer.store.history_file import recorded_history, run_record
-from optimizer.store.tables import read_table
+from optimizer.store.tables import read_table, renamed_id
 
 
 @dataclass(frozen=True)
@@ -118,13 +118,21 @@ def _features(record: dict[str, Any], customers: Path | None,
     ``id_column``, by default the run's scenario's), else the run's scenario's customers."""
     if customers is not None:
         id_column = id_column or _scenario_id(record)
-        return load_customers(Path(customers), id_column, key=None).rename(columns={id_column: "customer_id"}), None
+        return _keyed(load_customers(Path(customers), id_column, key=None), id_column, customers), None
     try:
         scenario = load_scenario(record["scenario_file"])
-        table = load_customers(scenario.location(scenario.customers), scenario.customer_id, scenario.storage_options)
+        where = scenario.location(scenario.customers)
+        return _keyed(load_customers(where, scenario.customer_id, scenario.storage_options), scenario.customer_id,
+                      where), None
     except CvoError as error:
         return None, f"no sub-personas: the run's customer table could not be read ({error.problem})"
-    return table.rename(columns={scenario.customer_id: "customer_id"}), None
+
+
+def _keyed(table: pd.DataFrame, id_column: str, where: Path | str) -> pd.DataFrame:
+    """The customer table with its id column named customer_id, as the contacts name it."""
+    return renamed_id(table, id_column, "customer_id", f"The customer table has a column 'customer_id' besides its "
+                      f"id column '{id_column}', and the run's contacts name the id 'customer_id': the two would "
+                      "clash", where, "Rename or drop the column 'customer_id' in the customer table")
 
 
 def _scenario_id(record: dict[str, Any]) -> str:

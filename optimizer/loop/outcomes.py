@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT
-from optimizer.store.tables import exported_ids, flag_values, require_columns, row_label, show
+from optimizer.store.tables import columns_found, exported_ids, flag_values, require_columns, row_label, show
 
 CONTACT_COLUMNS = ("customer_id", "campaign_id", "group")
 OWN_COSTS = ("cost_per_contact", "cost_per_response")  # a contact's own (its offer variant's), when recorded
@@ -106,7 +106,7 @@ def _check_outcomes(outcomes: pd.DataFrame, source: str) -> pd.DataFrame:
                     "The outcomes need one row per customer with 'customer_id' and 'revenue' and/or 'converted'")
     if "revenue" not in outcomes and "converted" not in outcomes:
         raise DataError("The outcomes table has neither a 'revenue' nor a 'converted' column", where=source,
-                        fix=f"Columns found: {', '.join(map(str, outcomes.columns[:15]))}. Add 'revenue' (per "
+                        fix=f"Columns found: {columns_found(outcomes)}. Add 'revenue' (per "
                             "customer over the measurement window) and/or 'converted' (0/1)")
     if outcomes.empty:
         raise DataError("The outcomes table is empty", where=source, fix="Give one row per contacted customer")

@@ -41,9 +41,10 @@ from optimizer.scenario.data import contact_rules, load_data, policy_lookback
 from optimizer.scenario.formulation import Formulation, formulate, planned_rates, response_values
 from optimizer.scenario.offers import offer_fractions, offers
 from optimizer.scenario.schema import Scenario
+from optimizer.solve.customers import Progress
 from optimizer.solve.decompose import PlanSpec, decompose
 from optimizer.solve.distributed import gathered
-from optimizer.solve.partitions import Partition, Progress
+from optimizer.solve.partitions import Partition
 from optimizer.solve.results import SolveResult
 from optimizer.store.datasets import local_path
 from optimizer.store.files import (

@@ -32,9 +32,10 @@ from optimizer.scenario.data import check_scored, load_data, needed_scores
 from optimizer.scenario.formulation import check_strata, formulate, stratum_labels
 from optimizer.scenario.lists import excluded_nowhere
 from optimizer.scenario.schema import Scenario
+from optimizer.solve.customers import Progress
 from optimizer.solve.distributed import DaskCustomers, gathered
 from optimizer.solve.lagrangian import kept_dtype, priced_problem
-from optimizer.solve.partitions import Partition, Progress
+from optimizer.solve.partitions import Partition
 from optimizer.solve.shortfalls import CheapestUses, cheapest_uses
 from optimizer.store.datasets import Dataset, Part, filesystem, local_path, open_dataset
 from optimizer.store.history_versions import history_url

@@ -35,8 +35,8 @@ from optimizer.solve.rounding import rounded
 from optimizer.solve.shortfalls import Shortfall, describe_shortfall, label, obvious_conflicts
 
 if TYPE_CHECKING:
+    from optimizer.solve.customers import Progress  # numba: only the solving commands load it
     from optimizer.solve.infeasibility import Conflict
-    from optimizer.solve.partitions import Progress  # numba: only the solving commands load it
 
 Ratios = Mapping[str, tuple[float, NDArray[np.float64]]]  # each ratio row's r and per weights (Formulation)
 

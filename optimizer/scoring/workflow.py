@@ -50,7 +50,7 @@ from optimizer.scoring.value_check import Dropout, ValueCheck, check_values, dro
 from optimizer.store.file_sets import SET_KEY, set_record, write_in_set, written_in_a_set, written_with_record
 from optimizer.store.files import Writer, write_all
 from optimizer.store.folders import folder_lock
-from optimizer.store.tables import id_text, read_table, require_columns, row_label
+from optimizer.store.tables import id_text, read_table, renamed_id, require_columns, row_label
 
 CUSTOMERS_FILE, SCORES_FILE, REPORT_FILE = "customers.parquet", "scores.parquet", "score_report.json"
 CUSTOMER_ID = "customer_id"  # the id column of both tables written, as cvo optimize reads them by default
@@ -137,7 +137,7 @@ def score(
     raw = _read_events(history, columns)
     columns, history_notes = _conversion_only(raw, columns, events_label)
     if table is not None:  # its id column is customer_id; the history may name its own
-        table = _keyed_as(table, columns.customer_id, source)
+        table = _keyed_as(table, columns.customer_id, source, valued is not None)
     inputs = model_inputs(Table(raw, events_label), None if table is None else Table(table, source), columns,
                           options.cells if isinstance(options, CellOptions) else options.features)
     events = inputs.events
@@ -249,28 +249,24 @@ def _read_customers(path: Path | pd.DataFrame, id_column: str) -> pd.DataFrame:
                     f"The customer table needs the id column '{id_column}': rename its id column, or name it "
                     "with --customers-column NAME")
     require_ids(table, id_column, where, "customers table")
-    if id_column == CUSTOMER_ID:
-        return table
-    _require_free(table, CUSTOMER_ID, where, f"the id the scores key it by (its own id is '{id_column}')")
-    return table.rename(columns={id_column: CUSTOMER_ID})
+    return renamed_id(table, id_column, CUSTOMER_ID, f"The customer table has a column '{CUSTOMER_ID}' besides its "
+                      f"id column '{id_column}', and every table cvo score writes names the id '{CUSTOMER_ID}': the "
+                      "two would clash", where, f"Rename or drop the column '{CUSTOMER_ID}' in the customer table")
 
 
-def _keyed_as(table: pd.DataFrame, id_column: str, source: str) -> pd.DataFrame:
-    """``table`` (keyed customer_id) with its id column named ``id_column``, the history's, to join
-    the history on; named ``source`` in scoring's messages (``source_of``)."""
-    if id_column != CUSTOMER_ID:
-        _require_free(table, id_column, source, "the history's id column, which the history is joined on")
-        table = table.rename(columns={CUSTOMER_ID: id_column})
-    table.attrs["source"] = source
-    return table
-
-
-def _require_free(table: pd.DataFrame, name: str, where: str, role: str) -> None:
-    """DataError when the customer table already has a column ``name``, which its id would take."""
-    if name in table.columns:
-        raise DataError(f"The customer table has a column '{name}' besides its id column, and '{name}' is {role}: "
-                        "the two would clash", where=where,
-                        fix=f"Rename or drop the column '{name}' in the customer table")
+def _keyed_as(table: pd.DataFrame, id_column: str, source: str, values: bool) -> pd.DataFrame:
+    """``table`` (keyed customer_id; the customer ``values`` from a log, or a customer table) with its
+    id column named ``id_column``, the history's, to join the history on; a copy named ``source`` in
+    scoring's messages (``source_of``)."""
+    what = "customer values computed from the log have" if values else "customer table has"
+    fix = ("Rename the history's id column in its file and map the new name with --history-column "
+           "customer_id=NAME" if values else f"Rename or drop the column '{id_column}' in the customer table, or "
+           "rename the history's id column")
+    keyed = renamed_id(table, CUSTOMER_ID, id_column, f"The {what} a column '{id_column}', the name of the "
+                       "history's id column, which the history is joined on: the two would clash", source, fix)
+    keyed = keyed.copy(deep=False)
+    keyed.attrs["source"] = source
+    return keyed
 
 
 def _given(table: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.clock import Clock, highs_time_limit
-from optimizer.solve.partitions import Customers
+from optimizer.solve.customers import Customers
 from optimizer.solve.problem import CouplingRow
 from optimizer.solve.relaxation import highs_model, lower_limit, upper_limit
 

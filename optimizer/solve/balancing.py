@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.lagrangian import (
     Breakpoints,
     PricedProblem,
@@ -38,7 +39,6 @@ from optimizer.solve.lagrangian import (
     to_problem,
 )
 from optimizer.solve.master import MasterLP, best_columns, held_campaigns
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import CouplingRow, Sense
 from optimizer.solve.relaxation import solve_relaxation
 

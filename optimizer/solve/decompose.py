@@ -62,11 +62,11 @@ from optimizer.solve.balancing import (
     signed_prices,
 )
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers, Progress
 from optimizer.solve.exact import solve_with_relaxation
 from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.pricing import DualState, OutOfTime, join, lower, overfull, releasing, solve_prices
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation

@@ -16,8 +16,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
+from optimizer.solve.customers import Customers, Progress
 from optimizer.solve.lagrangian import PricedProblem, row_usage, stack
-from optimizer.solve.partitions import Customers, Partition, Progress
+from optimizer.solve.partitions import Partition
 from optimizer.solve.problem import CouplingRow
 
 _T = TypeVar("_T")

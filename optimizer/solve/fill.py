@@ -30,7 +30,8 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_sizes
 from optimizer.solve.clock import Clock
-from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.customers import Customers
+from optimizer.solve.partitions import Partition
 from optimizer.solve.problem import NO_CAMPAIGN, broken_rows
 
 

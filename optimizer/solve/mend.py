@@ -60,10 +60,11 @@ from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.fill import MovedPlan, moved_arrays
 from optimizer.solve.kernels import mend_sweep, moves_kernel
 from optimizer.solve.lagrangian import row_signs
-from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.partitions import Partition
 from optimizer.solve.problem import broken_rows
 
 MEND_MOVES = 100_000  # offers a round, over all partitions

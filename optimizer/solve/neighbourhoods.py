@@ -22,8 +22,8 @@ against 6.9 s alone; with the share, 14.9-18.5 s, proven). Measured on the
 bench (docs/benchmarks.md, 2026-12-05): expected spend at 100,000 × 10 is proven in 1.3 s in all,
 where a first core of 10,000 pairs took 9.6 s; at 10^6 × 20 in 2.5 s against 6.1 s. On custom rows
 the rounds stall 0.37 below z_LP (0.17 allowed) and the widened core has to prove it (15.2 s). The
-instance matters: over five seeds (bench/seeds.py) expected spend at 10^5 × 10 takes 1.6-61 s and
-one of the five stalls unproven (decompose.py then gives its master one last core).
+instance matters: over five seeds (bench/seeds.py, 2026-12-05) expected spend at 10^5 × 10 took
+1.6-61 s and one of the five stalled unproven (decompose.py then gives its master one last core).
 """
 
 from __future__ import annotations

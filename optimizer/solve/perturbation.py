@@ -38,11 +38,11 @@ from optimizer.solve import partitions as parts
 from optimizer.solve.audiences import audience_bound_at
 from optimizer.solve.balancing import price_pass
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers, Progress
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.keys import mix
 from optimizer.solve.lagrangian import PricedProblem
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.repair import PASS_SECONDS, REPAIR_SHARE
 from optimizer.solve.results import SolveResult, better
 

@@ -35,10 +35,10 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts
 from optimizer.solve.balancing import Pass, signed_prices
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.lagrangian import adjusted_values
 from optimizer.solve.master import MasterLP, MasterSolution, best_columns, held_campaigns
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Sense
 from optimizer.solve.screening import settled
 

@@ -39,9 +39,9 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts
 from optimizer.solve.balancing import Pass, balancing_pass, price_moves, price_pass, signed_prices
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.fill import MovedPlan, fill_audiences
 from optimizer.solve.mend import mend
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import Sense, broken_rows
 
 REPAIR_PASSES = 40  # passes at most (far-off prices on rows that trade customers take ~10 per row)

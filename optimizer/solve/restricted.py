@@ -52,9 +52,9 @@ from optimizer.solve.audiences import audience_bound_at
 from optimizer.solve.balancing import MARGINS, sample_prices, signed_prices
 from optimizer.solve.classes import CLASS_LIMIT, Classes, class_prices, kept_classes, solve_classes
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers, Progress
 from optimizer.solve.lagrangian import PricedProblem, plan_sums, price_out
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers, Progress
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination, better
 
 # The threshold keeps at most this share of the sampled customers below it (measured: at 2M × 20

@@ -52,8 +52,8 @@ from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound, audiences_exist
+from optimizer.solve.customers import Customers
 from optimizer.solve.lagrangian import PricedProblem, plan_sums, price_out, stack
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import CouplingRow, Sense
 
 SCREEN_ABOVE = 4_000_000  # customers from which the decomposition screens

@@ -15,12 +15,12 @@ from numpy.typing import NDArray
 
 from optimizer.solve.classes import find_classes, solve_classes
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Progress
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.fixed import with_fixed, without_fixed
 from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.options import Method, SolverOptions
-from optimizer.solve.partitions import Progress
 from optimizer.solve.perturbation import degenerate, solve_perturbed
 from optimizer.solve.problem import Problem
 from optimizer.solve.repair import PASS_SECONDS

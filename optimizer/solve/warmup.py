@@ -21,11 +21,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.keys import sampled_positions
 from optimizer.solve.lagrangian import PricedProblem, evaluate_plan, price_out
 from optimizer.solve.mend import mend
 from optimizer.solve.options import Method, SolverOptions
-from optimizer.solve.partitions import Customers
 from optimizer.solve.perturbation import perturb
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
 from optimizer.solve.repair import last_resort

@@ -271,8 +271,7 @@ def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], w
     for column in columns:
         if column not in table.columns:
             hint = did_you_mean(column, map(str, table.columns))
-            more = len(table.columns) - SHOWN_COLUMNS
-            shown = ", ".join(map(str, table.columns[:SHOWN_COLUMNS])) + (f" and {more} more" if more > 0 else "")
+            shown = columns_found(table)
             separator = next((mark for mark in SEPARATORS if len(table.columns) == 1 and mark in str(table.columns[0])),
                              None)
             if separator is not None:  # read with commas, the header stays one column
@@ -283,6 +282,23 @@ def require_columns(table: pd.DataFrame, columns: tuple[str, ...] | list[str], w
                 where=str(where),
                 fix=f"{hint + ' ' if hint else ''}Columns found: {shown}. {advice}",
             )
+
+
+def columns_found(table: pd.DataFrame) -> str:
+    """The table's columns as a message lists them: the first SHOWN_COLUMNS, then how many more."""
+    more = len(table.columns) - SHOWN_COLUMNS
+    return ", ".join(map(str, table.columns[:SHOWN_COLUMNS])) + (f" and {more} more" if more > 0 else "")
+
+
+def renamed_id(table: pd.DataFrame, id_column: str, name: str, clash: str, where: Path | str,
+               fix: str) -> pd.DataFrame:
+    """``table`` with its id column ``id_column`` named ``name``; a DataError (``clash``, ``fix``)
+    when another of its columns has that name already: two columns of one name break every join."""
+    if id_column == name:
+        return table
+    if name in table.columns:
+        raise DataError(clash, where=str(where), fix=fix)
+    return table.rename(columns={id_column: name})
 
 
 def show(value: object) -> str:

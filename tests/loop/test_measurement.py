@@ -78,6 +78,9 @@ def test_a_customer_table_of_another_id_name_is_read_by_its_column(sent):
     assert result.personas_note is None
     with pytest.raises(ScenarioError, match="--customers-column names the id column"):
         measure_run(folder / "w1", folder / "outcomes.csv", customers_column="client_no")
+    given.assign(customer_id=1).to_csv(folder / "crm.csv", index=False)  # a CRM's own id beside it
+    with pytest.raises(DataError, match="has a column 'customer_id' besides its id column 'client_no'"):
+        measure_run(folder / "w1", folder / "outcomes.csv", customers=folder / "crm.csv", customers_column="client_no")
 
 
 def test_a_measurement_is_not_written_beside_a_run_that_replaced_the_measured_one(sent):

@@ -21,6 +21,7 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
+from instances import Standings  # noqa: E402
 from partitioned import (  # noqa: E402
     CUSTOMERS,
     WRITTEN,
@@ -78,30 +79,16 @@ def assert_same_contact_lists(out: Path, in_memory) -> None:
         pd.testing.assert_frame_equal(got.reset_index(drop=True), written.reset_index(drop=True))
 
 
-class Heard:
-    """What a distributed run tells its progress bar."""
-
-    def __init__(self) -> None:
-        self.passes: list[tuple[str, int, int]] = []
-        self.standings: list[tuple[str, float | None, float | None]] = []
-
-    def __call__(self, stage: str, done: int, customers: int) -> None:
-        self.passes.append((stage, done, customers))
-
-    def standing(self, phase: str, objective: float | None, bound: float | None) -> None:
-        self.standings.append((phase, objective, bound))
-
-
 def test_a_distributed_run_reports_loading_passes_and_its_standing(client, tmp_path):
     """The partitions' loading and every map are heard partition by partition, in whole-customer
     counts that end at n; the last standing is the plan and bound the run states."""
-    heard = Heard()
+    heard = Standings()
     run = optimize_distributed(load_scenario(write_scenario(tmp_path, 4)), client, tmp_path / "out", progress=heard)
     n = heard.passes[0][2]
     loads = [done for stage, done, _ in heard.passes if stage == "load"]
     assert loads == sorted(loads) and loads[-1] == n and len(loads) == 4
     assert {stage for stage, _, _ in heard.passes} >= {"load", "balance", "pass", "plan"}
-    _, objective, bound = heard.standings[-1]
+    _, objective, bound = heard.told[-1]
     assert objective == pytest.approx(run.result.objective) and bound == pytest.approx(run.result.bound)
 
 

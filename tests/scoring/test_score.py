@@ -142,8 +142,9 @@ def test_a_customer_table_column_its_id_would_take_is_named(tmp_path, history_id
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 3, result.output
     output = " ".join(result.output.split())
-    assert f"The customer table has a column '{extra}' besides its id column" in output
-    assert f"Rename or drop the column '{extra}'" in output and not (tmp_path / "out").exists()
+    assert f"The customer table has a column '{extra}'" in output and "the two would clash" in output
+    assert f"Rename or drop the column '{extra}' in the customer table" in output
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(("edit", "message"), [

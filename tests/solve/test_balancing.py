@@ -21,6 +21,7 @@ from optimizer.solve.balancing import (
     signed_prices,
     warm_start,
 )
+from optimizer.solve.customers import Customers
 from optimizer.solve.exact import Clock
 from optimizer.solve.kernels import BINS
 from optimizer.solve.lagrangian import (
@@ -32,7 +33,6 @@ from optimizer.solve.lagrangian import (
     to_problem,
 )
 from optimizer.solve.master import MasterLP, best_columns
-from optimizer.solve.partitions import Customers
 from optimizer.solve.relaxation import solve_relaxation
 
 

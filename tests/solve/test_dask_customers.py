@@ -19,10 +19,11 @@ from instances import competing, medium_problem
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.distributed import DaskCustomers
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.mend import mend
-from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.partitions import Partition
 from optimizer.solve.repair import RESERVED_PASSES, repair_reserve
 
 

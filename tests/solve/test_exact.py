@@ -204,30 +204,60 @@ def test_no_core_is_widened_when_the_customers_outside_keep_the_bound_up(one_pai
     assert len(solved[-np.inf]) == 2 and solved[-np.inf][1] > solved[-np.inf][0], "the round, then the widened core"
 
 
-@pytest.mark.parametrize("seed", [0, 7])
-def test_widened_cores_grow_from_the_smallest_until_one_proves_the_plan(monkeypatch, seed: int):
-    """After the rounds, cores of the WIDER_CORES pairs of least |d| within reach, smallest first:
-    each starts from the best plan so far, every one before the last left it unproven, and the last
-    proves the optimum (the whole model's)."""
+LADDER = (1, 2, 4, 8, 16, 32, 64, 128, 256, 10**6)
+
+
+@pytest.fixture
+def ladder_cores(monkeypatch) -> list[tuple[int, SolveResult]]:
+    """One search round that frees only the fractional pairs, then the widened cores of LADDER: the
+    size and result of every core solved."""
     monkeypatch.setattr(exact, "CORE_PAIRS", 1)
-    monkeypatch.setattr(exact, "WIDER_CORES", (1, 2, 4, 8, 16, 10**6))
+    monkeypatch.setattr(exact, "WIDER_CORES", LADDER)
     monkeypatch.setattr(neighbourhoods, "ROUNDS", 1)
     monkeypatch.setattr(neighbourhoods, "PER_CAMPAIGN", 0)
     cores: list[tuple[int, SolveResult]] = []
     solve_core = exact._solve_core
-    monkeypatch.setattr(exact, "_solve_core", lambda *a, **k: cores.append((int(a[4].sum()), found := solve_core(
-        *a, **k))) or found)
+
+    def recording(*args, **kwargs) -> SolveResult:
+        found = solve_core(*args, **kwargs)
+        cores.append((int(args[4].sum()), found))
+        return found
+
+    monkeypatch.setattr(exact, "_solve_core", recording)
+    return cores
+
+
+@pytest.mark.parametrize(("seed", "all_sizes"), [(0, True), (2, False)])
+def test_widened_cores_grow_from_the_smallest_until_one_proves_the_plan(ladder_cores, seed: int, all_sizes: bool):
+    """After the round, cores of the LADDER pairs of least |d| within reach, smallest first: each
+    starts from the best plan so far, every one before the last left it unproven, and the last
+    proves the optimum (the whole model's). On seed 2 a core of 128 proves it: none wider is solved."""
     problem = medium_problem(seed, n=300)
     result = solve_exact(problem)
     assert result.termination is Termination.OPTIMAL
     assert result.objective == pytest.approx(exact.solve_full_model(problem).objective, abs=1e-6)
-    widened = cores[1:]  # after the one round
+    widened = ladder_cores[1:]  # after the one round
     sizes = [size for size, _ in widened]
     assert len(widened) >= 3 and sizes == sorted(sizes) and sizes[-1] > sizes[0]
+    assert (len(widened) == len(LADDER) - 1) is all_sizes  # seed 0: every pair within reach fits 256
     plans = [found.objective for _, found in widened]
     assert plans == sorted(plans), "each core starts from the best plan so far, so it is never worse"
     for _, found in widened[:-1]:
         assert found.bound - found.objective > gap_allowed(1e-6, found.bound), "a core that proved it is the last"
+
+
+def test_a_widened_core_its_limit_cut_is_the_last(ladder_cores, monkeypatch):
+    """A core given the time left and stopped by its limit has used it: no wider one is built
+    (its model alone takes time no limit covers), though the clock still has a little left."""
+    recording = exact._solve_core
+
+    def cut_after_the_round(*args, **kwargs) -> SolveResult:
+        found = recording(*args, **kwargs)
+        return found if len(ladder_cores) == 1 else dataclasses.replace(found, termination=Termination.TIME_LIMIT)
+
+    monkeypatch.setattr(exact, "_solve_core", cut_after_the_round)
+    result = solve_exact(medium_problem(0, n=300))
+    assert len(ladder_cores) == 2 and result.termination is Termination.TIME_LIMIT
 
 
 def test_a_floor_plan_is_where_the_search_starts_and_an_infeasible_one_is_ignored(monkeypatch):

@@ -9,11 +9,11 @@ from hypothesis import given, settings, strategies as st
 
 from optimizer.solve.balancing import balancing_pass
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.fill import fill_audiences
 from optimizer.solve.lagrangian import PricedProblem, evaluate_plan, price_out, to_problem
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
 from optimizer.solve.repair import repair
 

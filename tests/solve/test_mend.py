@@ -10,12 +10,12 @@ from instances import brute_force, competing, random_problem
 
 from optimizer.solve.balancing import balancing_pass
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.lagrangian import PricedProblem, evaluate_plan, price_out, priced_problem, to_problem
 from optimizer.solve.mend import mend
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
 from optimizer.solve.repair import _repriced, repair
 from optimizer.solve.results import SolutionStatus

@@ -12,7 +12,7 @@ from instances import medium_problem
 
 from optimizer.solve import partitions as parts
 from optimizer.solve.lagrangian import adjusted_values, breakpoint_scale, price_out, priced_problem, stack
-from optimizer.solve.partitions import Customers, Partition
+from optimizer.solve.partitions import Partition
 
 
 def split(priced, bounds: list[int]) -> list[Partition]:
@@ -86,22 +86,6 @@ def test_the_sample_and_the_rows_of_customers_cross_partitions(setting):
     assert np.array_equal(rows.customer_ids, wanted)
     assert np.array_equal(rows.value, priced.value[wanted].astype(float))
     assert np.array_equal(rows.weights, priced.weights[:, wanted])
-
-
-def test_the_whole_array_draws_and_gathers_what_the_partitions_give(setting):
-    """Customers.sample and .gather (one take over the whole array) against the partition pieces."""
-    priced = setting[0]
-    customers = Customers(priced)
-    pieces = split(priced, [100, 250])
-    drawn = customers.sample(0.2)
-    by_parts = stack([parts.sample_rows(p, 0.2, False) for p in pieces], False)
-    assert np.array_equal(drawn.customer_ids, by_parts.customer_ids)
-    assert np.array_equal(drawn.value, by_parts.value) and np.array_equal(drawn.weights, by_parts.weights)
-    wanted = np.array([0, 99, 100, 377, 499])
-    rows = customers.gather(wanted, keep_dtype=True)
-    assert np.array_equal(rows.customer_ids, wanted) and np.array_equal(rows.value, priced.value[wanted])
-    nested = parts.subsample(drawn, 0.2, False, 0.2)
-    assert nested is drawn  # the sample of the whole share is the sample itself, not a copy
 
 
 def test_a_smaller_sample_drawn_from_a_larger_one_is_the_direct_draw(setting):

@@ -13,9 +13,9 @@ from instances import medium_problem
 
 from optimizer.solve import partitions as parts, pricing
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.lagrangian import priced_problem
 from optimizer.solve.master import MasterLP, held_campaigns
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import Sense
 from optimizer.solve.relaxation import solve_relaxation
 
@@ -79,7 +79,7 @@ def test_rows_whose_first_picks_may_not_be_the_cheapest_are_asked_again(monkeypa
     ask for MAX_JOINING, which no partition here has. Only rows whose first picks may not be the
     cheapest are asked again, not every row that needs more customers than each partition gave.
     Held at prices 0, the fixed customers overfill three rows; the test frees 120, 1 and 8 units."""
-    monkeypatch.setattr(parts, "CHUNK", partition_size)
+    monkeypatch.setattr("optimizer.solve.customers.CHUNK", partition_size)
     customers = Customers(priced_problem(medium_problem(2, n=600)))
     start, inside = np.zeros(4), np.zeros(0, dtype=np.intp)
     remaining = customers.rhs - customers.usage(reduce(add, customers.map(parts.pass_totals, start)))

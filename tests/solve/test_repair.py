@@ -12,11 +12,11 @@ from instances import assert_plan_and_bound, brute_force, medium_problem, random
 
 from optimizer.solve.balancing import price_pass
 from optimizer.solve.clock import Clock
+from optimizer.solve.customers import Customers
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.lagrangian import PricedProblem, evaluate_plan, price_out, priced_problem
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import COUNT, CouplingRow, Sense
 from optimizer.solve.repair import last_resort, repair
 from optimizer.solve.results import SolutionStatus

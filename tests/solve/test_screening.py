@@ -16,10 +16,10 @@ from hypothesis import given, settings, strategies as st
 from instances import GAP, Standings, assert_agrees_with_exact
 
 from optimizer.solve import balancing, decompose, screening
+from optimizer.solve.customers import Customers
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.lagrangian import plan_sums, price_out, priced_problem
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.partitions import Customers
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
 from optimizer.solve.results import Termination
 

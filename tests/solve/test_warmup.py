@@ -8,7 +8,7 @@ import numba
 import numpy as np
 from instances import competing, integer_valued, medium_problem, offer_levels, per_campaign_costs, tied
 
-from optimizer.solve import classes, kernels, keys, lagrangian, partitions, perturbation, warmup
+from optimizer.solve import classes, customers, kernels, keys, lagrangian, perturbation, warmup
 from optimizer.solve.lagrangian import PricedProblem, priced_problem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.solver import solve
@@ -38,7 +38,7 @@ def test_after_the_warm_up_solves_of_every_kind_compile_nothing(monkeypatch) -> 
     for priced in warmup.instances():
         warmup.warm(priced)
     before = compiled()
-    monkeypatch.setattr(partitions, "CHUNK", PARTITION)
+    monkeypatch.setattr(customers, "CHUNK", PARTITION)
     monkeypatch.setattr(lagrangian, "CHUNK", PARTITION)
     for priced in instances():
         solve(priced, SolverOptions(time_limit_s=0.05))  # out of time at once: the repair and the mend
