@@ -288,6 +288,11 @@ def validate(scenario: ScenarioArg, date: DateOption = None, history: HistoryOpt
         from optimizer.reporting.console import ignored_scores_line
 
         typer.echo(ignored_scores_line(scores.ignored, formulation.scenario.campaign_ids()))
+    unscored = formulation.unscored_customers()
+    if unscored:
+        from optimizer.reporting.console import unscored_customers_line
+
+        typer.echo(unscored_customers_line(unscored, problem.n_customers, str(formulation.scenario.scores)))
     _note_unused_channels(formulation.scenario, typer.echo)
 
 

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from optimizer.errors import DataError, Findings, InfeasibleError, ScenarioError
 from optimizer.scenario.checks import check_finite
-from optimizer.scenario.data import ScenarioData, findings
+from optimizer.scenario.data import ScenarioData, findings, needed_scores
 from optimizer.scenario.limits import CustomConstraint, Kpi
 from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.offers import Offer, offer_campaigns, offer_fractions, offers
@@ -88,6 +88,15 @@ class Formulation:
     def offers(self) -> tuple[Offer, ...]:
         """The problem's columns: each campaign, or each of its variants."""
         return offers(self.data.scenario)
+
+    def unscored_customers(self) -> int:
+        """The customers the scores table has no row for under any campaign that reads it (0 when
+        no campaign does): a table of other customers, or of ids written otherwise, leaves many."""
+        reading = set(needed_scores(self.scenario))
+        columns = [j for j, campaign in enumerate(self.scenario.campaigns) if campaign.id in reading]
+        if self.scenario.scores is None or not columns:
+            return 0
+        return int((~self.scored[:, columns].any(axis=1)).sum())
 
 
 Pair = dict[str, Any]  # one offer's per-customer arrays (optimizer/scenario/pairs.py offer_pairs)

@@ -321,6 +321,20 @@ def test_score_rows_of_campaigns_not_in_the_scenario_are_counted_and_named(scena
         "rows; Did you mean 'call_offer'?)" in " ".join(checked.output.split())
 
 
+def test_customers_the_scores_table_never_names_are_counted_by_validate(scenario, tmp_path):
+    """A scores table of other customers (or of ids written otherwise) left most customers
+    unscored, and validate said 'valid' and nothing else: now it counts them."""
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    kept = scores["customer_id"].drop_duplicates().head(4)
+    scores[scores["customer_id"].isin(kept)].to_parquet(tmp_path / "scores.parquet", index=False)
+    checked = invoke("validate", str(scenario))
+    assert checked.exit_code == 0, checked.output
+    assert "8 of 12 customers have no score row in scores.parquet for any campaign that reads it" \
+        in " ".join(checked.output.split())
+    (tmp_path / "whole").mkdir()
+    assert "no score row" not in invoke("validate", str(write_small_scenario(tmp_path / "whole"))).output
+
+
 def test_help_keeps_square_brackets_that_rich_markup_would_eat():
     result = invoke("optimize", "--help")
     assert result.exit_code == 0 and "pip install 'cvo[dask]'" in " ".join(result.output.split())
