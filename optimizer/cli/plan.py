@@ -128,6 +128,11 @@ def optimize(
 
         console.print(ignored_scores_line(summary["scores_ignored"], [c["id"] for c in summary["campaigns"]]),
                       markup=False)
+    if summary.get("unscored_customers"):
+        from optimizer.reporting.console import unscored_customers_line
+
+        console.print(unscored_customers_line(summary["unscored_customers"], summary["customers"],
+                                              str(loaded.scores)), markup=False)
     _note_unused_channels(loaded, lambda line: console.print(line, markup=False))
 
 

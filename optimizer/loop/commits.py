@@ -32,6 +32,7 @@ from optimizer.store.files import (
     replace_run_files,
     run_storage_options,
 )
+from optimizer.store.folders import committed_places
 from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.history_versions import history_url
 from optimizer.store.ledger import Commit
@@ -76,19 +77,20 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
 
 def _remembered(run: RunFolder, done: Commit) -> tuple[RunFolder, Commit]:
     """The run with ``committed_to`` in its summary.json when the history it went to is not the one
-    the summary names (``--history`` elsewhere): cvo measure, history and void, given the folder,
+    the summary names (``--history`` elsewhere; a list from the second such history on, so that no
+    commit is forgotten): cvo measure, history and void, given the folder,
     then read that history (they found none: 'no contact history here yet'), and a new run is not
     written over it (history_file.check_not_committed). A run on an object store keeps its summary,
     as does one whose folder cannot be rewritten now: a note says to give --history."""
-    named = run.summary.get("contact_history")
-    if _same_history(run.summary.get("committed_to") or named, done.history):
+    named, before = run.summary.get("contact_history"), committed_places(run.summary)
+    if any(_same_history(place, done.history) for place in (*before, named)):
         return run, done
     note = (f"give --history {done.history} to cvo measure, history and void: the run's folder "
             f"names {named or 'no history'}")
     if run.origin:
         return run, replace(done, notes=(*done.notes, note))
     place = done.history if isinstance(done.history, str) else done.history.resolve()  # read from any folder
-    summary = {**run.summary, "committed_to": str(place)}
+    summary = {**run.summary, "committed_to": [*before, str(place)] if before else str(place)}
     try:
         replace_run_files(run.path, run.run_id, {SUMMARY_FILE: lambda temp: temp.write_text(
             json.dumps(summary, indent=2) + "\n")})

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from optimizer.reporting.formatting import data_uri, environment
 from optimizer.reporting.plots import CampaignMoney, campaign_money_png
-from optimizer.reporting.report import data_uri, environment
 
 FIGURES = (  # key, label, unit: 'money', 'count', 'ratio' or 'gap'
     ("objective", "Objective", "money"), ("gross_value", "Gross value", "money"),

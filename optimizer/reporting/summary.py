@@ -87,6 +87,7 @@ def build_summary(formulation: Formulation, result: SolveResult, control: NDArra
         ],
         "eligibility": [asdict(impact) for impact in formulation.impacts],
         "scores_ignored": formulation.data.scores.ignored,
+        "unscored_customers": formulation.unscored_customers(),
         "unassigned": unassigned_figures(formulation, choice),
         "forced": formulation.data.lists.n_forced,
         "excluded": formulation.data.lists.n_excluded,

@@ -108,11 +108,19 @@ def run_id_of(out_dir: Path) -> str | None:
 
 
 def committed_to(out_dir: Path) -> tuple[str, ...]:
-    """The contact history the run in ``out_dir`` was committed to when that is not the one its
-    summary names (cvo commit --history elsewhere records it as ``committed_to``); () otherwise."""
+    """The contact histories the run in ``out_dir`` was committed to that are not the one its
+    summary names (``committed_places``); () otherwise."""
     summary = _json(out_dir / SUMMARY_FILE) if _run_summary(out_dir) else None
-    place = summary.get("committed_to") if isinstance(summary, dict) else None
-    return (place,) if isinstance(place, str) else ()
+    return committed_places(summary) if isinstance(summary, dict) else ()
+
+
+def committed_places(summary: dict[str, Any]) -> tuple[str, ...]:
+    """The histories a run's summary says it was committed to besides the one it names, oldest
+    first: cvo commit --history elsewhere records one as ``committed_to``, a list from the second on."""
+    place = summary.get("committed_to")
+    if isinstance(place, str):
+        return (place,)
+    return tuple(item for item in place if isinstance(item, str)) if isinstance(place, list) else ()
 
 
 def is_run_folder(out_dir: Path) -> bool:

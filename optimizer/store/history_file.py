@@ -27,7 +27,7 @@ import duckdb
 from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE
-from optimizer.store.folders import committed_to, run_id_of
+from optimizer.store.folders import committed_places, committed_to, run_id_of
 from optimizer.store.history_versions import history_url, readable_history
 
 if TYPE_CHECKING:  # pandas loads when contacts are read: cvo history never needs it
@@ -214,7 +214,7 @@ def recorded_history(summary: dict[str, Any], history: Path | str | None, where:
     """``history`` if given, else the contact history the run's summary names (a path, or an
     object-store URL as a string): the one it was committed to (``committed_to``, where cvo commit
     was given another --history), else the one the plan saw."""
-    named = summary.get("committed_to") or summary.get("contact_history")
+    named = (committed_places(summary) or (None,))[-1] or summary.get("contact_history")
     chosen = named if history is None else history
     if chosen is None:
         raise HistoryError("summary.json does not name a contact history (written by an older cvo)",

@@ -321,16 +321,18 @@ def test_score_rows_of_campaigns_not_in_the_scenario_are_counted_and_named(scena
         "rows; Did you mean 'call_offer'?)" in " ".join(checked.output.split())
 
 
-def test_customers_the_scores_table_never_names_are_counted_by_validate(scenario, tmp_path):
+def test_customers_the_scores_table_never_names_are_counted_by_validate_and_optimize(scenario, tmp_path):
     """A scores table of other customers (or of ids written otherwise) left most customers
-    unscored, and validate said 'valid' and nothing else: now it counts them."""
+    unscored, and validate said 'valid' and nothing else: now both commands count them."""
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     kept = scores["customer_id"].drop_duplicates().head(4)
     scores[scores["customer_id"].isin(kept)].to_parquet(tmp_path / "scores.parquet", index=False)
+    line = "8 of 12 customers have no score row in scores.parquet for any campaign that reads it"
     checked = invoke("validate", str(scenario))
-    assert checked.exit_code == 0, checked.output
-    assert "8 of 12 customers have no score row in scores.parquet for any campaign that reads it" \
-        in " ".join(checked.output.split())
+    assert checked.exit_code == 0 and line in " ".join(checked.output.split()), checked.output
+    solved = invoke("optimize", str(scenario), "--out", str(tmp_path / "out"))
+    assert solved.exit_code == 0 and line in " ".join(solved.output.split()), solved.output
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["unscored_customers"] == 8
     (tmp_path / "whole").mkdir()
     assert "no score row" not in invoke("validate", str(write_small_scenario(tmp_path / "whole"))).output
 

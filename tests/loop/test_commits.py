@@ -17,6 +17,7 @@ from optimizer.loop.commits import commit, short_audiences
 from optimizer.scenario.schema import load_scenario
 from optimizer.store.files import read_run
 from optimizer.store.history_file import check_not_committed, contacts_around, recorded_history, run_record, runs
+from optimizer.store.ledger import void
 
 
 def test_a_forced_stale_commit_leaves_out_the_customers_the_policy_now_blocks(tmp_path):
@@ -156,3 +157,21 @@ def test_a_commit_to_another_history_is_remembered_by_the_runs_folder(tmp_path, 
     with pytest.raises(RunFolderError, match="committed to the contact history"):
         check_not_committed(tmp_path / "w1", named)
     assert not commit(tmp_path / "w1").recorded  # the folder's history: already there, not a second one
+
+
+def test_a_run_committed_to_two_other_histories_remembers_both(tmp_path):
+    """A second commit elsewhere replaced the first's committed_to: a new run could then be
+    written over a plan the first history still holds as sent."""
+    scenario = write_scenario(tmp_path)
+    first, second = tmp_path / "first.duckdb", tmp_path / "second.duckdb"
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", first)
+    commit(tmp_path / "w1", second)
+    summary = read_run(tmp_path / "w1").summary
+    assert summary["committed_to"] == [str(first), str(second)]
+    assert recorded_history(summary, None, "w1") == second  # the latest, as cvo measure reads it
+    void(second, summary["run_id"], "sent from the first")
+    with pytest.raises(RunFolderError, match="committed to the contact history"):
+        check_not_committed(tmp_path / "w1", tmp_path / "none.duckdb")  # the first still holds it
+    commit(tmp_path / "w1", first)  # again: nothing new to remember
+    assert read_run(tmp_path / "w1").summary["committed_to"] == [str(first), str(second)]

@@ -24,7 +24,7 @@ from optimizer.errors import DataError, RunFolderError, ScenarioError
 from optimizer.plan.outputs import write_plan
 from optimizer.plan.workflow import optimize
 from optimizer.reporting import report
-from optimizer.reporting.report import NOTHING_COLOUR, USED_COLOUR, gap_words, render_report, verdict, write_report
+from optimizer.reporting.report import NOTHING_COLOUR, USED_COLOUR, render_report, verdict, write_report
 from optimizer.store.files import REPORT_FILE, write_run
 
 NEW_KEYS = ("run_date", "eligibility", "unassigned")
@@ -179,11 +179,7 @@ def test_numbers_are_formatted_for_people(tmp_path):
     assert "34139.4753" not in page and "7790.289" not in page
 
 
-def test_gap_is_stated_in_words():
-    assert gap_words(3.58e-7) == "0.00004%"
-    assert gap_words(0.0123) == "1.3%"
-    assert gap_words(0.2) == "20%"
-    assert gap_words(None, "—") == "—"
+def test_how_good_the_plan_is_is_stated_in_words():
     assert verdict({"status": "optimal", "termination": "optimal", "gap": 0.0}) == "proven optimal"
     assert verdict({"status": "feasible", "termination": "time_limit", "gap": 0.0123}) == (
         "stopped at the time limit, at most 1.3% below the best possible")
