@@ -76,21 +76,21 @@ def _commit_run(run: RunFolder, history: Path | str | None, force: bool) -> Comm
 
 
 def _remembered(run: RunFolder, done: Commit) -> tuple[RunFolder, Commit]:
-    """The run with ``committed_to`` in its summary.json when the history it went to is not the one
-    the summary names (``--history`` elsewhere; a list from the second such history on, so that no
-    commit is forgotten): cvo measure, history and void, given the folder,
+    """The run with the history it went to added to ``committed_to`` in its summary.json (a list, in
+    the order of the commits) when that is not the one the summary names (``--history`` elsewhere),
+    or is, after one elsewhere: cvo measure, history and void, given the folder,
     then read that history (they found none: 'no contact history here yet'), and a new run is not
     written over it (history_file.check_not_committed). A run on an object store keeps its summary,
     as does one whose folder cannot be rewritten now: a note says to give --history."""
     named, before = run.summary.get("contact_history"), committed_places(run.summary)
-    if any(_same_history(place, done.history) for place in (*before, named)):
+    if any(_same_history(place, done.history) for place in before or (named,)):
         return run, done
     note = (f"give --history {done.history} to cvo measure, history and void: the run's folder "
             f"names {named or 'no history'}")
     if run.origin:
         return run, replace(done, notes=(*done.notes, note))
     place = done.history if isinstance(done.history, str) else done.history.resolve()  # read from any folder
-    summary = {**run.summary, "committed_to": [*before, str(place)] if before else str(place)}
+    summary = {**run.summary, "committed_to": [*before, str(place)]}
     try:
         replace_run_files(run.path, run.run_id, {SUMMARY_FILE: lambda temp: temp.write_text(
             json.dumps(summary, indent=2) + "\n")})

@@ -287,8 +287,8 @@ def ignored_scores_line(ignored: dict[str, int], campaigns: list[str]) -> str:
 def unscored_customers_line(unscored: int, customers: int, scores: str) -> str:
     """One line on the customers without a score row for any campaign that reads the scores table."""
     return (f"{unscored:,} of {customers:,} customers have no score row in {scores} for any campaign that reads it: "
-            "those campaigns cannot reach them (is the scores table of other customers, or does it write their "
-            "ids otherwise?).")
+            "no offer scored there can reach them (is the scores table of other customers, or does it write "
+            "their ids otherwise?).")
 
 
 def unused_channels_line(channels: list[str], where: str) -> str:

@@ -96,7 +96,10 @@ class Formulation:
         columns = [j for j, campaign in enumerate(self.scenario.campaigns) if campaign.id in reading]
         if self.scenario.scores is None or not columns:
             return 0
-        return int((~self.scored[:, columns].any(axis=1)).sum())
+        reached = np.zeros(self.scored.shape[0], dtype=bool)
+        for j in columns:  # column by column: no copy of the n × k mask
+            reached |= self.scored[:, j]
+        return int((~reached).sum())
 
 
 Pair = dict[str, Any]  # one offer's per-customer arrays (optimizer/scenario/pairs.py offer_pairs)

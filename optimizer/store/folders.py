@@ -115,8 +115,9 @@ def committed_to(out_dir: Path) -> tuple[str, ...]:
 
 
 def committed_places(summary: dict[str, Any]) -> tuple[str, ...]:
-    """The histories a run's summary says it was committed to besides the one it names, oldest
-    first: cvo commit --history elsewhere records one as ``committed_to``, a list from the second on."""
+    """The histories a run's summary says it was committed to (``committed_to``, which cvo commit
+    writes once one went elsewhere than the history the summary names), oldest first; a string in
+    the summaries of an earlier cvo."""
     place = summary.get("committed_to")
     if isinstance(place, str):
         return (place,)

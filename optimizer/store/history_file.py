@@ -212,9 +212,10 @@ def _history_state(history: Path) -> tuple[str | None, int]:
 
 def recorded_history(summary: dict[str, Any], history: Path | str | None, where: Path | str) -> Path | str:
     """``history`` if given, else the contact history the run's summary names (a path, or an
-    object-store URL as a string): the one it was committed to (``committed_to``, where cvo commit
+    object-store URL as a string): the latest it was committed to (``committed_to``, once cvo commit
     was given another --history), else the one the plan saw."""
-    named = (committed_places(summary) or (None,))[-1] or summary.get("contact_history")
+    places = committed_places(summary)
+    named = places[-1] if places else summary.get("contact_history")
     chosen = named if history is None else history
     if chosen is None:
         raise HistoryError("summary.json does not name a contact history (written by an older cvo)",
@@ -255,14 +256,15 @@ def check_not_committed(out_dir: Path, history: Path | str) -> None:
     run_id = run_id_of(Path(out_dir))
     if run_id is None:
         return
-    committed = [run for place in {str(history), *committed_to(Path(out_dir))} if history_url(place) is None
-                 and local_path(place).is_file() for run in _runs(local_path(place))
+    committed = [(place, run) for place in {str(history), *committed_to(Path(out_dir))}
+                 if history_url(place) is None and local_path(place).is_file() for run in _runs(local_path(place))
                  if run["run_id"] == run_id and run["voided_at"] is None]
     if committed:
+        place, run = committed[0]
         raise RunFolderError(
-            f"The output folder holds run {run_id}, committed to the contact history on "
-            f"{committed[0]['committed_at']}: a new run here would replace the plan that was sent, which cvo "
-            "measure reads from this folder", where=str(out_dir),
+            f"The output folder holds run {run_id}, committed to the contact history {place} on "
+            f"{run['committed_at']}: a new run here would replace the plan that was sent, which cvo measure "
+            "reads from this folder", where=str(out_dir),
             fix="Give --out a new folder for this run (e.g. one named by its date), or move the committed run's "
                 "folder elsewhere first")
 

@@ -151,7 +151,7 @@ def test_a_commit_to_another_history_is_remembered_by_the_runs_folder(tmp_path, 
     done = commit(tmp_path / "w1", Path("elsewhere.duckdb"))  # as typed: recorded as the file, from any folder
     assert done.recorded and not done.notes
     summary = read_run(tmp_path / "w1").summary
-    assert summary["committed_to"] == str(elsewhere) and summary["contact_history"] == named
+    assert summary["committed_to"] == [str(elsewhere)] and summary["contact_history"] == named
     assert recorded_history(summary, None, "w1") == elsewhere
     assert recorded_history(summary, tmp_path / "given.duckdb", "w1") == tmp_path / "given.duckdb"
     with pytest.raises(RunFolderError, match="committed to the contact history"):
@@ -175,3 +175,6 @@ def test_a_run_committed_to_two_other_histories_remembers_both(tmp_path):
         check_not_committed(tmp_path / "w1", tmp_path / "none.duckdb")  # the first still holds it
     commit(tmp_path / "w1", first)  # again: nothing new to remember
     assert read_run(tmp_path / "w1").summary["committed_to"] == [str(first), str(second)]
+    named = Path(summary["contact_history"])
+    commit(tmp_path / "w1", named)  # the folder's own history, after the others: the latest now
+    assert recorded_history(read_run(tmp_path / "w1").summary, None, "w1") == named.resolve()
