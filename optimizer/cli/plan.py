@@ -123,16 +123,7 @@ def optimize(
         history = summary["contact_history"]
         console.print(f"No contact history at {shown(history if is_url(history) else Path(history))} yet: no "
                       "earlier contacts to respect (`cvo commit` creates it).")
-    if summary.get("scores_ignored"):
-        from optimizer.reporting.console import ignored_scores_line
-
-        console.print(ignored_scores_line(summary["scores_ignored"], [c["id"] for c in summary["campaigns"]]),
-                      markup=False)
-    if summary.get("unscored_customers"):
-        from optimizer.reporting.console import unscored_customers_line
-
-        console.print(unscored_customers_line(summary["unscored_customers"], summary["customers"],
-                                              str(loaded.scores)), markup=False)
+    _noted_scores(summary, loaded, lambda line: console.print(line, markup=False))
     _note_unused_channels(loaded, lambda line: console.print(line, markup=False))
 
 
@@ -189,6 +180,8 @@ def _optimize_on_dask(
                f"status {run.summary['status']}  objective {run.summary['objective']:,.2f}  gap "
                f"{run.summary['gap']:.1e}\nWrote {run.out_dir}/: {PLAN_FOLDER}/ (one file per partition), contacts/ "
                f"(the contact lists, one CSV per partition each), {SUMMARY_FILE}, {SCENARIO_FILE}")
+    if not json_output:
+        _noted_scores(run.summary, loaded, typer.echo)
 
 
 CONNECT_TIMEOUT_S = 5  # to reach a scheduler
@@ -288,17 +281,28 @@ def validate(scenario: ScenarioArg, date: DateOption = None, history: HistoryOpt
         f"{int(problem.eligible.sum()):,} eligible pairs ({customers.size:,} worth a variable), "
         f"{len(problem.rows)} constraints."
     )
-    scores = formulation.data.scores
-    if scores is not None and scores.ignored:  # as cvo optimize says it: a misspelt id leaves customers unscored
-        from optimizer.reporting.console import ignored_scores_line
-
-        typer.echo(ignored_scores_line(scores.ignored, formulation.scenario.campaign_ids()))
-    unscored = formulation.unscored_customers()
-    if unscored:
-        from optimizer.reporting.console import unscored_customers_line
-
-        typer.echo(unscored_customers_line(unscored, problem.n_customers, str(formulation.scenario.scores)))
+    ignored = {} if formulation.data.scores is None else formulation.data.scores.ignored
+    _note_scores(ignored, formulation.unscored_customers(), problem.n_customers, formulation.scenario,
+                 typer.echo)  # as cvo optimize says them
     _note_unused_channels(formulation.scenario, typer.echo)
+
+
+def _note_scores(ignored: dict[str, int], unscored: int, customers: int, scenario: Scenario,
+                 say: Callable[[str], Any]) -> None:
+    """Say which score rows name campaigns not in the scenario (a misspelt id leaves customers
+    unscored), and how many customers the scores table has no row for, if any."""
+    from optimizer.reporting.console import ignored_scores_line, unscored_customers_line
+
+    if ignored:
+        say(ignored_scores_line(ignored, scenario.campaign_ids()))
+    if unscored:
+        say(unscored_customers_line(unscored, customers, str(scenario.scores)))
+
+
+def _noted_scores(summary: dict[str, Any], scenario: Scenario, say: Callable[[str], Any]) -> None:
+    """``_note_scores`` from a run's summary (summary.json has both counts)."""
+    _note_scores(summary.get("scores_ignored") or {}, summary.get("unscored_customers") or 0, summary["customers"],
+                 scenario, say)
 
 
 def _note_unused_channels(scenario: Scenario, say: Callable[[str], Any]) -> None:

@@ -90,13 +90,15 @@ class Formulation:
         return offers(self.data.scenario)
 
     def unscored_customers(self) -> int:
-        """The customers the scores table has no row for under any campaign that reads it (0 when
-        no campaign does): a table of other customers, or of ids written otherwise, leaves many."""
+        """The customers, not on an excluded list, the scores table has no row for under any campaign
+        that reads it (0 when no campaign does): a table of other customers, or of ids written
+        otherwise, leaves many."""
         reading = set(needed_scores(self.scenario))
         columns = [j for j, campaign in enumerate(self.scenario.campaigns) if campaign.id in reading]
         if self.scenario.scores is None or not columns:
             return 0
-        reached = np.zeros(self.scored.shape[0], dtype=bool)
+        excluded = self.data.lists.excluded  # they get nothing in this run, scored or not
+        reached = np.zeros(self.scored.shape[0], dtype=bool) if excluded is None else excluded.copy()
         for j in columns:  # column by column: no copy of the n × k mask
             reached |= self.scored[:, j]
         return int((~reached).sum())

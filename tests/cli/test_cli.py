@@ -333,6 +333,10 @@ def test_customers_the_scores_table_never_names_are_counted_by_validate_and_opti
     solved = invoke("optimize", str(scenario), "--out", str(tmp_path / "out"))
     assert solved.exit_code == 0 and line in " ".join(solved.output.split()), solved.output
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["unscored_customers"] == 8
+    pd.DataFrame({"customer_id": ["c05", "c06"]}).to_csv(tmp_path / "dnc.csv", index=False)
+    raw = yaml.safe_load(scenario.read_text()) | {"excluded": ["dnc.csv"]}
+    scenario.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert "6 of 12 customers have no score row" in invoke("validate", str(scenario)).output  # not the excluded
     (tmp_path / "whole").mkdir()
     assert "no score row" not in invoke("validate", str(write_small_scenario(tmp_path / "whole"))).output
 
