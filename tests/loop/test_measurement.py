@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import DataError, HistoryError, RunFolderError, ScenarioError
@@ -81,6 +82,21 @@ def test_a_customer_table_of_another_id_name_is_read_by_its_column(sent):
     given.assign(customer_id=1).to_csv(folder / "crm.csv", index=False)  # a CRM's own id beside it
     with pytest.raises(DataError, match="has a column 'customer_id' besides its id column 'client_no'"):
         measure_run(folder / "w1", folder / "outcomes.csv", customers=folder / "crm.csv", customers_column="client_no")
+
+
+def test_a_customer_table_is_read_by_the_scenarios_id_column_by_default(tmp_path):
+    """A scenario whose customers are keyed 'client_no': measure --customers given that very table
+    reads it by 'client_no' without --customers-column (the run's scenario names it)."""
+    scenario = write_scenario(tmp_path, n=600, budget=200.0)
+    customers = pd.read_parquet(tmp_path / "customers.parquet").rename(columns={"customer_id": "client_no"})
+    customers.assign(tier=np.arange(len(customers)) % 3).to_parquet(tmp_path / "customers.parquet")
+    scenario.write_text(yaml.safe_dump(yaml.safe_load(scenario.read_text()) | {"customer_id": "client_no"}))
+    run_week(scenario, tmp_path / "w1", MONDAY)
+    commit(tmp_path / "w1", tmp_path / "history.duckdb")
+    plan = pd.read_parquet(tmp_path / "w1" / "plan.parquet").dropna(subset=["campaign_id"])
+    pd.DataFrame({"customer_id": plan["customer_id"], "converted": 1}).to_csv(tmp_path / "outcomes.csv", index=False)
+    result = measure_run(tmp_path / "w1", tmp_path / "outcomes.csv", customers=tmp_path / "customers.parquet")
+    assert result.personas_note is None
 
 
 def test_a_measurement_is_not_written_beside_a_run_that_replaced_the_measured_one(sent):
