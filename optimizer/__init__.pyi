@@ -22,7 +22,7 @@ from .scoring.evaluate_run import evaluate_files as evaluate_files
 from .scoring.rfm import Migration as Migration, segment_migration as segment_migration
 from .scoring.transactions import read_log as read_log
 from .scoring.workflow import ScoreRun as ScoreRun, score as score, write_scores as write_scores
-from .store.files import read_plan as read_plan, read_summary as read_summary
 from .store.ledger import Commit as Commit, void as void
+from .store.runs import read_plan as read_plan, read_summary as read_summary
 from .whatif.comparison import Comparison as Comparison, compare as compare
 from .whatif.frontier import Sweep as Sweep, sweep as sweep

@@ -113,8 +113,8 @@ def _history_path(given: str) -> tuple[Path | str, dict[str, Any]]:
     """A history given directly (a file or an object-store URL), through a scenario, or through an
     optimize output folder; and the fsspec options to read it with (the scenario's)."""
     from optimizer.scenario.schema import load_scenario
-    from optimizer.store.files import read_summary, run_storage_options
     from optimizer.store.history_file import recorded_history
+    from optimizer.store.runs import read_summary, run_storage_options
 
     source = Path(given)
     if source.is_dir():

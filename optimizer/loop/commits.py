@@ -23,20 +23,13 @@ from optimizer.scenario.offers import planned_offers
 from optimizer.scenario.policy import policy_rules
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.store import ledger
-from optimizer.store.files import (
-    SCENARIO_FILE,
-    SUMMARY_FILE,
-    RunFolder,
-    Writer,
-    read_run,
-    replace_run_files,
-    run_storage_options,
-)
+from optimizer.store.files import SCENARIO_FILE, SUMMARY_FILE, Writer, replace_run_files
 from optimizer.store.folders import committed_places
 from optimizer.store.history_file import recorded_history, run_record
 from optimizer.store.history_versions import history_url
 from optimizer.store.ledger import Commit
 from optimizer.store.object_runs import readable_run
+from optimizer.store.runs import RunFolder, read_run, run_storage_options
 
 
 def commit(out_dir: Path | str, history: Path | str | None = None, force: bool = False) -> Commit:

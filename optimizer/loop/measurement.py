@@ -26,15 +26,10 @@ from optimizer.loop.outcomes import join_outcomes, outcomes_of
 from optimizer.loop.personas import Persona, sub_personas
 from optimizer.scenario.data import load_customers
 from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import (
-    MEASUREMENT_FILE,
-    SUMMARY_FILE,
-    atomic_write,
-    read_summary,
-    run_storage_options,
-)
+from optimizer.store.files import MEASUREMENT_FILE, SUMMARY_FILE, atomic_write
 from optimizer.store.folders import folder_lock
 from optimizer.store.history_file import recorded_history, run_record
+from optimizer.store.runs import read_summary, run_storage_options
 from optimizer.store.tables import read_table, renamed_id
 
 

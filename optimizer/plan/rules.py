@@ -44,10 +44,11 @@ from optimizer.scenario.pairs import TableColumns
 from optimizer.scenario.schema import Scenario, load_scenario
 from optimizer.solve.fixed import fixed_value
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write, read_run
+from optimizer.store.files import RULES_FILE, RULES_TEXT, SCENARIO_FILE, atomic_write
 from optimizer.store.folders import folder_lock
 from optimizer.store.history_file import history_state
 from optimizer.store.object_runs import put_file, readable_run
+from optimizer.store.runs import read_run
 
 MAX_LEVELS = 20
 MIN_LEAF_SHARE = 0.002

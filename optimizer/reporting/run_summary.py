@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.errors import DataError
-from optimizer.store.files import SUMMARY_FILE, read_run
+from optimizer.store.files import SUMMARY_FILE
+from optimizer.store.runs import read_run
 
 REQUIRED_KEYS = ("scenario", "status", "objective", "customers", "treatment", "control", "expected_spend",
                  "expected_value", "campaigns", "channels", "constraints", "kpis")
@@ -28,7 +29,7 @@ SHOWN = 3  # entries named in the message at most
 
 def load_summary(out_dir: Path) -> dict[str, Any]:
     """OUT_DIR/summary.json as a dict, once the folder is shown to hold one run's files
-    (optimizer/store/files.py); a DataError saying how to make one when it lacks a figure."""
+    (optimizer/store/runs.py); a DataError saying how to make one when it lacks a figure."""
     summary = read_run(out_dir).summary
     where, fix = str(out_dir / SUMMARY_FILE), f"Run cvo optimize SCENARIO --out {out_dir} again with this cvo"
     missing = [key for key in REQUIRED_KEYS if key not in summary]

@@ -18,8 +18,9 @@ import pandas as pd
 from optimizer.errors import ScenarioError
 from optimizer.scoring.evaluate import COLUMNS, EvaluateOptions, Evaluation, evaluate_plan
 from optimizer.scoring.uplift import HistoryColumns, campaign_arms, read_history
-from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE, read_run
+from optimizer.store.files import PLAN_FILE, PLAN_FOLDER, SUMMARY_FILE
 from optimizer.store.object_runs import object_store_url, readable_run
+from optimizer.store.runs import read_run
 from optimizer.store.tables import flag_values, read_table
 
 

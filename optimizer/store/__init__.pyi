@@ -11,11 +11,7 @@ from .files import (
     SUMMARY_FILE as SUMMARY_FILE,
     SWEEP_CSV as SWEEP_CSV,
     SWEEP_FILE as SWEEP_FILE,
-    RunFolder as RunFolder,
     atomic_write as atomic_write,
-    read_plan as read_plan,
-    read_run as read_run,
-    read_summary as read_summary,
     write_run as write_run,
 )
 from .folders import check_output_folder as check_output_folder
@@ -28,6 +24,7 @@ from .history_file import (
     runs as runs,
 )
 from .ledger import Commit as Commit, commit as commit, void as void
+from .runs import RunFolder as RunFolder, read_plan as read_plan, read_run as read_run, read_summary as read_summary
 from .tables import (
     read_table as read_table,
     require_columns as require_columns,

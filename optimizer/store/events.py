@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 
 from optimizer.errors import DataError, HistoryError
-from optimizer.store.files import RunFolder
+from optimizer.store.runs import RunFolder
 
 LIVE = "run_id NOT IN (SELECT run_id FROM events WHERE kind = 'void')"  # contacts of runs not voided
 

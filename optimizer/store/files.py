@@ -5,8 +5,9 @@ A write goes to a temporary file in the same folder (named after the writing pro
 fsynced, then renamed over the target: a crash before the rename leaves the previous file as it
 was, and a reader never sees a half-written file. A run (``write_run``) writes all its files aside
 first, then renames them into place, then writes ``manifest.json`` last: the run's id and the
-SHA-256 of every file. Readers (``read_run``) hash the files again, so a folder whose files come
-from two runs (a run killed between two renames) is refused instead of read. While a run writes
+SHA-256 of every file. Readers (optimizer/store/runs.py ``read_run``) hash the files again, so a
+folder whose files come from two runs (a run killed between two renames) is refused instead of
+read. While a run writes
 (``cvo optimize``: while it solves, too), it holds an exclusive lock on the folder, and it first
 removes the temporary files of writers that died.
 """
@@ -19,11 +20,10 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from optimizer.errors import DataError, RunFolderError, ScenarioError
+from optimizer.errors import RunFolderError
 from optimizer.store.folders import (
     check_output_folder,
     check_run_folder,
@@ -55,41 +55,12 @@ from optimizer.store.names import (  # re-exported: every reader of a run import
 )
 
 if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history and --help never need them
-    import pandas as pd
+    pass
 
 RERUN = "Run `cvo optimize SCENARIO --out {folder}` again"
 REPLACING, ASIDE = ".replacing.json", ".replacing"  # replace_run_files's decision, and its files aside
 
 Writer = Callable[[Path], object]
-
-
-@dataclass(frozen=True)
-class RunFolder:
-    """One optimize run's folder, checked: its summary and its plan file(s), all of one run."""
-
-    path: Path
-    summary: dict[str, Any]
-    plan: list[Path]
-    origin: str = ""  # where the run lives when ``path`` is a local copy of it (an object store's URL)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.summary["run_id"])
-
-    @property
-    def shown(self) -> str:
-        """The run as the user named it: its URL, or its folder as given."""
-        return self.origin or str(self.path)
-
-    @property
-    def out(self) -> str:
-        """What ``cvo optimize --out`` wrote the run to: its folder, or OUT of an object store's OUT/runs/<run_id>."""
-        return run_out(self.origin) if self.origin else str(self.path)
-
-    @property
-    def where(self) -> str:
-        """Where the run lives, as a user names it: its URL, or its folder's absolute path."""
-        return self.origin or str(self.path.resolve())
 
 
 def atomic_write(path: Path, write: Writer) -> None:
@@ -180,7 +151,7 @@ def replace_run_files(out_dir: Path, run_id: str, files: Mapping[str, Writer]) -
     try:
         with folder_lock(out_dir):
             finish_replacement(out_dir)
-            manifest = _read_manifest(out_dir, where, fix)
+            manifest = read_manifest(out_dir, where, fix)
             unknown = sorted(set(files) - set(manifest["files"]))
             if manifest["run_id"] != run_id or unknown:
                 raise RunFolderError(f"The folder no longer holds run {run_id} as it was read", where=where,
@@ -203,7 +174,7 @@ def finish_replacement(out_dir: Path) -> None:
     journal, where = out_dir / REPLACING, str(out_dir)
     replacing = _read_replacing(journal, where)
     if replacing is not None:
-        manifest = _read_manifest(out_dir, where, RERUN.format(folder=out_dir))
+        manifest = read_manifest(out_dir, where, RERUN.format(folder=out_dir))
         if manifest["run_id"] == replacing["run_id"]:  # else a later run's files are there: nothing to finish
             for name, digest in replacing["files"].items():
                 _put_in_place(out_dir, name, digest, replacing["run_id"])
@@ -315,65 +286,9 @@ def file_digest(path: Path) -> str:
                              fix="Check the file's permissions") from None
 
 
-def run_out(origin: str) -> str:
-    """OUT of a run at OUT/runs/<run_id> on an object store (``origin`` itself otherwise)."""
-    head, _, _ = origin.rstrip("/").rpartition(f"/{RUNS_FOLDER}/")
-    return head or origin
-
-
-def read_run(out_dir: Path, origin: str = "") -> RunFolder:
-    """An optimize run's folder, checked against its manifest: every file it names is there and
-    unchanged, and summary.json carries the manifest's run id (RunFolderError otherwise).
-    ``origin``: the run's URL when ``out_dir`` is a local copy of it (optimizer/store/object_runs.py),
-    which the messages then name."""
-    out_dir = Path(out_dir)
-    where = origin or str(out_dir)
-    if out_dir.is_file():
-        scenario = out_dir.suffix in (".yaml", ".yml")
-        fix = (f"Give the folder `cvo optimize` wrote, e.g. `cvo optimize {out_dir} --out out/{out_dir.stem}`, "
-               f"then give out/{out_dir.stem}" if scenario else "Give the folder `cvo optimize SCENARIO --out "
-               "OUT_DIR` wrote")
-        raise RunFolderError(f"{out_dir.name} is a file; a run folder is expected", where=where, fix=fix)
-    if not origin and not out_dir.exists():  # a command-line value naming nothing: a typo, or optimize not run yet
-        raise ScenarioError("There is no such folder", where=where,
-                            fix=f"Give the folder `cvo optimize SCENARIO --out OUT_DIR` wrote, or run that command "
-                            f"with --out {out_dir} first")
-    fix = RERUN.format(folder=run_out(origin) if origin else out_dir)
-    if (out_dir / REPLACING).is_file():  # a rewrite of the run's files stopped after it decided
-        _finish_for_reader(out_dir, where)
-    manifest = _read_manifest(out_dir, where, fix)
-    files: dict[str, str] = manifest["files"]
-    for name, digest in files.items():
-        path = out_dir / name
-        if not path.is_file():
-            raise RunFolderError(f"{name}, listed in {MANIFEST_FILE}, is missing", where=where, fix=fix)
-        if file_digest(path) != digest:
-            raise RunFolderError(
-                f"{name} is not the file run {manifest['run_id']} wrote: the folder holds files of different runs "
-                "(a run was interrupted while writing, is writing into it right now, or a file was changed by hand)",
-                where=where, fix=f"If no cvo command is writing there, {fix[0].lower()}{fix[1:]}")
-    summary = _read_summary_file(out_dir, where, fix)
-    if summary.get("run_id") != manifest["run_id"]:
-        raise RunFolderError(f"{SUMMARY_FILE} is of run {summary.get('run_id')}, {MANIFEST_FILE} of run "
-                             f"{manifest['run_id']}", where=where, fix=fix)
-    plan = [out_dir / name for name in files if name == PLAN_FILE or name.startswith(f"{PLAN_FOLDER}/")]
-    return RunFolder(out_dir, summary, sorted(plan), origin)
-
-
-def _finish_for_reader(out_dir: Path, where: str) -> None:
-    """``finish_replacement`` for a reader, under the folder's lock."""
-    try:
-        with folder_lock(out_dir):
-            finish_replacement(out_dir)
-    except OSError as error:
-        if not (out_dir / REPLACING).exists():  # another reader finished it (a file system without locks)
-            return
-        raise RunFolderError(f"A rewrite of the run's files (a forced commit cutting its send lists) was stopped "
-                             f"midway and cannot be finished: {error.strerror or error}", where=where,
-                             fix="Give write permission on the folder and run the command again") from None
-
-
-def _read_manifest(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
+def read_manifest(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
+    """manifest.json of a run's folder: its run id and the SHA-256 of every file (RunFolderError naming
+    what is wrong, with ``fix``)."""
     path = out_dir / MANIFEST_FILE
     if not path.is_file():
         problem = (f"{SUMMARY_FILE} is missing" if not (out_dir / SUMMARY_FILE).is_file() else
@@ -388,55 +303,3 @@ def _read_manifest(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict) or "run_id" not in manifest:
         raise RunFolderError(f"{MANIFEST_FILE} does not list a run's files", where=where, fix=fix)
     return manifest
-
-
-def _read_summary_file(out_dir: Path, where: str, fix: str) -> dict[str, Any]:
-    try:
-        summary = json.loads((out_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise RunFolderError(f"{SUMMARY_FILE} cannot be read ({error})", where=where, fix=fix) from None
-    if not isinstance(summary, dict):
-        raise RunFolderError(f"{SUMMARY_FILE} does not hold a run's summary", where=where, fix=fix)
-    return summary
-
-
-def run_storage_options(out_dir: Path) -> dict[str, Any]:
-    """The fsspec options the run's scenario gave (scenario.yaml's ``storage_options``), for the
-    contact history it names, without the secrets it does not keep (NOT_KEPT): those come from the
-    environment, as they did for the run; {} for a folder without scenario.yaml (written by an
-    older cvo) or with none."""
-    import yaml
-
-    try:
-        saved = yaml.safe_load((Path(out_dir) / SCENARIO_FILE).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    options = saved.get("storage_options") if isinstance(saved, dict) else None
-    return _kept(options) if isinstance(options, dict) else {}
-
-
-def _kept(options: dict[str, Any]) -> dict[str, Any]:
-    return {name: _kept(value) if isinstance(value, dict) else value for name, value in options.items()
-            if value != NOT_KEPT}
-
-
-def read_summary(out_dir: Path) -> dict[str, Any]:
-    """summary.json of an optimize output folder, checked to be of one run with its plan."""
-    return read_run(out_dir).summary
-
-
-def read_plan(out_dir: Path) -> pd.DataFrame:
-    """The plan of an optimize output folder, one row per customer (every partition of a --dask
-    run's plan/ in order); the folder is checked first (``read_run``)."""
-    import pandas as pd
-    import pyarrow.parquet as pq
-
-    run = read_run(Path(out_dir))
-    if not run.plan:
-        raise RunFolderError(f"{PLAN_FILE} is missing", where=str(out_dir), fix=RERUN.format(folder=out_dir))
-    try:
-        plan: pd.DataFrame = pd.concat([pq.read_table(file).to_pandas() for file in run.plan], ignore_index=True)
-        return plan
-    except Exception as error:  # pyarrow raises many types for a damaged file
-        raise DataError(f"The plan in {out_dir} could not be read: {error}",
-                        fix=RERUN.format(folder=out_dir)) from None

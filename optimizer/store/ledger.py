@@ -32,9 +32,10 @@ import duckdb
 from optimizer.errors import DataError, HistoryError, RunFolderError
 from optimizer.store.datasets import local_path
 from optimizer.store.events import LIVE, count, newer_runs, record_event, refuse_voided, stale_customers
-from optimizer.store.files import PLAN_FILE, RUN_ID_KEY, RunFolder
+from optimizer.store.files import PLAN_FILE, RUN_ID_KEY
 from optimizer.store.history_file import connect, contact_columns, match_run, open_existing
 from optimizer.store.history_versions import change, history_url
+from optimizer.store.runs import RunFolder
 
 if TYPE_CHECKING:  # pandas and pyarrow load when contacts are read or written: cvo history never needs them
     import pandas as pd

@@ -1,5 +1,5 @@
-"""The names of the files cvo writes into a run's folder (optimizer/store/files.py writes and
-reads them, optimizer/store/folders.py guards the folder)."""
+"""The names of the files cvo writes into a run's folder (optimizer/store/files.py writes them,
+optimizer/store/runs.py reads them, optimizer/store/folders.py guards the folder)."""
 
 from __future__ import annotations
 

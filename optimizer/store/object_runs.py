@@ -32,15 +32,9 @@ from typing import Any
 
 from optimizer.errors import RunFolderError
 from optimizer.store.datasets import OUTPUT_URL, filesystem, local_path
-from optimizer.store.files import (
-    MANIFEST_FILE,
-    RUNS_FOLDER,
-    Writer,
-    atomic_write,
-    file_digest,
-    run_out,
-)
+from optimizer.store.files import MANIFEST_FILE, RUNS_FOLDER, Writer, atomic_write, file_digest
 from optimizer.store.folders import check_run_folder, claimed_output_folder
+from optimizer.store.runs import run_out
 
 POINTER_FILE = "current.json"
 LOCAL = ("file", "local")
@@ -92,7 +86,7 @@ def check_object_location(url: str, storage_options: dict[str, Any] | None) -> N
 @contextmanager
 def output_folder(location: Path, url: str | None, storage_options: dict[str, Any] | None) -> Iterator[Path]:
     """The local folder a run writes its files into: ``location`` itself, claimed for the whole run
-    (optimizer/store/files.py ``claimed_output_folder``), or, for the object store at ``url``
+    (optimizer/store/folders.py ``claimed_output_folder``), or, for the object store at ``url``
     (checked first), a temporary folder whose files ``publish`` then copies there."""
     if url is None:
         check_run_folder(location)

@@ -15,9 +15,9 @@ from optimizer.errors import HistoryError, RunFolderError
 from optimizer.loop import commits
 from optimizer.loop.commits import commit, short_audiences
 from optimizer.scenario.schema import load_scenario
-from optimizer.store.files import read_run
 from optimizer.store.history_file import check_not_committed, contacts_around, recorded_history, run_record, runs
 from optimizer.store.ledger import void
+from optimizer.store.runs import read_run
 
 
 def test_a_forced_stale_commit_leaves_out_the_customers_the_policy_now_blocks(tmp_path):

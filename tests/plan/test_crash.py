@@ -23,7 +23,8 @@ import pytest
 from weekly_loop import write_scenario
 
 from optimizer.errors import RunFolderError
-from optimizer.store.files import RUN_ID_KEY, read_run
+from optimizer.store.files import RUN_ID_KEY
+from optimizer.store.runs import read_run
 
 CLI = "import sys; from optimizer.cli import app; sys.argv[0] = 'cvo'; app()"
 STOP_AFTER_WRITE = """

@@ -203,9 +203,9 @@ def test_a_dask_run_onto_a_folder_of_the_users_files_is_refused_before_a_cluster
 def test_a_partitioned_plan_is_committed_like_the_in_memory_one(client, tmp_path):
     """cvo commit reads plan/ (one file per partition) straight into the history; same contacts."""
     from optimizer.plan.outputs import write_plan
-    from optimizer.store.files import read_run
     from optimizer.store.history_file import run_record
     from optimizer.store.ledger import commit
+    from optimizer.store.runs import read_run
 
     monday = dt.date(2026, 1, 5)
     scenario = load_scenario(write_scenario(tmp_path, 3))
@@ -450,8 +450,8 @@ def test_a_run_onto_an_object_store_is_the_local_run_and_commits_from_there(tmp_
     import fsspec
 
     from optimizer.loop.commits import commit
-    from optimizer.store.files import read_run
     from optimizer.store.object_runs import fetched_run
+    from optimizer.store.runs import read_run
 
     scenario = load_scenario(write_scenario(tmp_path, 3))
     url = "memory://cvo-dask-object-store/weekly"

@@ -11,8 +11,8 @@ import pytest
 
 from optimizer.errors import DataError, HistoryError
 from optimizer.store.events import newer_runs, record_event, refuse_voided, seen_seq, stale_customers
-from optimizer.store.files import RunFolder
 from optimizer.store.history_file import SCHEMA
+from optimizer.store.runs import RunFolder
 
 MONDAY = dt.date(2026, 3, 2)
 

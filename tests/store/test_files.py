@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 from locks import held_by_another_process
 
-from optimizer.errors import RunFolderError, ScenarioError
-from optimizer.store.files import (
-    MANIFEST_FILE,
-    read_run,
-    write_run,
-)
+from optimizer.errors import RunFolderError
+from optimizer.store.files import MANIFEST_FILE, write_run
 from optimizer.store.folders import remove_dead_temporaries
+from optimizer.store.runs import read_run
 
 
 def write_text_run(folder: Path, run_id: str, plan: str = "plan rows") -> None:
@@ -36,44 +33,6 @@ def test_a_run_reads_back_whole_with_its_manifest(tmp_path):
     assert run.run_id == "r1" and run.plan == [tmp_path / "plan.parquet"]
     assert set(json.loads((tmp_path / MANIFEST_FILE).read_text())["files"]) == {"plan.parquet", "summary.json"}
     assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
-
-
-@pytest.mark.parametrize("swapped", ["plan.parquet", "summary.json"])
-def test_a_file_of_another_run_is_refused(tmp_path, swapped):
-    """What a run killed between its renames leaves: one file new, the manifest old."""
-    write_text_run(tmp_path / "a", "r1", "plan of r1")
-    write_text_run(tmp_path / "b", "r2", "plan of r2")
-    (tmp_path / "a" / swapped).write_bytes((tmp_path / "b" / swapped).read_bytes())
-    with pytest.raises(RunFolderError, match=f"{swapped} is not the file run r1 wrote: the folder holds files of "
-                       "different runs") as error:
-        read_run(tmp_path / "a")
-    assert "cvo optimize SCENARIO --out" in error.value.message
-
-
-def test_a_folder_without_a_manifest_is_refused(tmp_path):
-    (tmp_path / "summary.json").write_text(json.dumps({"run_id": "r1"}))
-    with pytest.raises(RunFolderError, match="manifest.json is missing"):
-        read_run(tmp_path)
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(RunFolderError, match="summary.json is missing"):
-        read_run(tmp_path / "empty")
-    with pytest.raises(ScenarioError, match="There is no such folder") as error:  # exit 2: a value given wrong
-        read_run(tmp_path / "nothing")
-    assert error.value.exit_code == 2 and "run that command with --out" in error.value.message
-
-
-def test_a_listed_file_that_is_gone_is_refused(tmp_path):
-    write_text_run(tmp_path, "r1")
-    (tmp_path / "plan.parquet").unlink()
-    with pytest.raises(RunFolderError, match="plan.parquet, listed in manifest.json, is missing"):
-        read_run(tmp_path)
-
-
-def test_a_broken_manifest_is_refused(tmp_path):
-    write_text_run(tmp_path, "r1")
-    (tmp_path / MANIFEST_FILE).write_text("{half")
-    with pytest.raises(RunFolderError, match="manifest.json cannot be read"):
-        read_run(tmp_path)
 
 
 def test_a_dead_writers_temporary_files_go_with_the_next_run(tmp_path):
@@ -111,16 +70,6 @@ def test_a_write_that_fails_keeps_the_previous_run_readable(tmp_path):
         write_run(tmp_path, "r2", {"plan.parquet": disk_full})
     assert read_run(tmp_path).run_id == "r1"
     assert sorted(os.listdir(tmp_path)) == ["manifest.json", "plan.parquet", "summary.json"]
-
-
-@pytest.mark.parametrize(("name", "said"), [("weekly.yaml", "`cvo optimize"), ("notes.txt", "SCENARIO --out OUT_DIR")])
-def test_a_file_given_for_a_run_folder_is_named_as_a_file(tmp_path, name, said):
-    """`cvo report scenarios/weekly.yaml` said 'Run cvo optimize SCENARIO --out scenarios/weekly.yaml'."""
-    (tmp_path / name).write_text("name: weekly\n")
-    with pytest.raises(RunFolderError) as error:
-        read_run(tmp_path / name)
-    assert f"{name} is a file; a run folder is expected" in error.value.message and said in error.value.message
-    assert "--out " + str(tmp_path / name) not in error.value.message
 
 
 KILLED_AT = """

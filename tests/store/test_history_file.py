@@ -14,8 +14,8 @@ from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store import history_file, ledger
-from optimizer.store.files import read_run
 from optimizer.store.history_file import contacts_around, run_record, runs
+from optimizer.store.runs import read_run
 
 
 def test_reading_a_history_that_does_not_exist_says_how_to_make_one(tmp_path):

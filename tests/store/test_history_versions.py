@@ -20,7 +20,6 @@ from weekly_loop import MONDAY, run_week, write_scenario
 from optimizer.cli import app
 from optimizer.errors import HistoryError
 from optimizer.store import history_file, history_versions, ledger
-from optimizer.store.files import read_run
 from optimizer.store.history_versions import (
     KEEP,
     change,
@@ -30,6 +29,7 @@ from optimizer.store.history_versions import (
     readable_history,
     version_url,
 )
+from optimizer.store.runs import read_run
 
 
 @pytest.fixture

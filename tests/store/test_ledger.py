@@ -18,8 +18,8 @@ from weekly_loop import MONDAY, run_week, write_scenario
 
 from optimizer.errors import HistoryError, RunFolderError
 from optimizer.store import history_file, ledger
-from optimizer.store.files import read_run
 from optimizer.store.history_file import contacts_around, run_record, runs
+from optimizer.store.runs import read_run
 
 
 def commit(folder: Path, history: Path, recheck: ledger.Recheck | None = None) -> ledger.Commit:
@@ -60,7 +60,7 @@ def test_a_folder_without_a_plan_is_refused(tmp_path):
 KILLED_COMMIT = """
 import pathlib, sys, time
 import optimizer.store.ledger as history
-from optimizer.store.files import read_run
+from optimizer.store.runs import read_run
 insert = history._insert
 def insert_then_hang(connection, *args):
     insert(connection, *args)

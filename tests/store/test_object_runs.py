@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from optimizer.cli import app
 from optimizer.errors import RunFolderError
 from optimizer.scoring.evaluate_run import evaluate_files
-from optimizer.store.files import MANIFEST_FILE, SUMMARY_FILE, read_run, write_run
+from optimizer.store.files import MANIFEST_FILE, SUMMARY_FILE, write_run
 from optimizer.store.history_file import runs
 from optimizer.store.object_runs import (
     POINTER_FILE,
@@ -25,6 +25,7 @@ from optimizer.store.object_runs import (
     publish,
     readable_run,
 )
+from optimizer.store.runs import read_run
 
 ROOT = Path(__file__).resolve().parents[2]
 
