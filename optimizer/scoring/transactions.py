@@ -186,8 +186,7 @@ class TransactionLog:
         cut-off (a return after it does not reach back into the values or a holdout's calibration)."""
         if self.purchases is None or self.returns is None:
             return self.orders
-        orders: pd.DataFrame = netted(self.purchases, self.returns[self.returns["date"] <= day])[0]
-        return orders
+        return netted(self.purchases, self.returns[self.returns["date"] <= day])[0]
 
 
 def read_log(path: Path, *, columns: Mapping[str, str] | None = None, date_format: str | None = None,

@@ -55,12 +55,13 @@ from optimizer.solve.results import SolutionStatus, SolveResult, Termination, ga
 CORE_PAIRS = 300
 PRESOLVE_BELOW = 20_000
 # Widened cores, smallest first: each adds to the core the pairs of least |d| within reach, this many
-# at most (the rest stay fixed and bound the gap as in step 3), until one proves the plan. HiGHS's time grows
-# much faster than the core: on tight 10^5 × 10 seed 1 the 11 pairs where the optimum leaves the LP's
-# rounding were among the 3,300 of least |d|, and a core of 4,000 pairs proved it in 0.8 s, 8,000 in
-# 2.1 s, 20,000 in 30.8 s. Over the bench's five seeds at 10^5 × 10 (60 s limit) against one core
-# of 20,000: tight 5 of 5 proven, worst 3.3 s (was 4 of 5, worst 61 s); variants 3 of 5 (was 1);
-# custom the same median (9.6 s), its worst 22 -> 36 s (a 14,000-pair core HiGHS took 23 s on).
+# at most (the rest stay fixed and bound the gap as in step 3), until one proves the plan. HiGHS's
+# time grows much faster than the core: on tight 10^5 × 10 seed 1 the 11 pairs where the optimum
+# leaves the LP's rounding were among the 3,300 of least |d|, and a core of 4,000 pairs proved it in
+# 0.8 s, 8,000 in 2.1 s, 20,000 in 30.8 s. On bench/seeds.py's five seeds at 10^5 × 10 (60 s limit,
+# docs/benchmarks.md, 2026-12-07) against one core of 20,000: tight 5 of 5 proven, worst 3.4 s (was
+# 4 of 5, worst 61 s); variants 2 of 5 (was 1); custom the same median (9.1 s), its worst 22 -> 36 s
+# (a 14,000-pair core HiGHS took 23 s on).
 # And HiGHS does not keep its time limit at the root of larger cores (measured: a 54,136-pair
 # core of 10^6 × 20 near-infeasible ran 111 s under a 14 s limit, 8 s of it LP).
 WIDER_CORES = (2_500, 4_000, 6_000, 9_000, 14_000, 20_000)
@@ -170,14 +171,15 @@ def solve_with_relaxation(
     if not proven(result) and not core.all():
         differs = partial(_differs, customers=customers, campaigns=campaigns, x=x)
         result = improve(distance, campaigns, core, result, differs, proven, solve, clock, attempt)
-        nearest = np.argsort(distance, kind="stable")  # pairs by |d_p|, least first
+        nearest = np.argsort(distance, kind="stable")  # by |d_p|: the pairs within reach come first
         for widest in WIDER_CORES:
             if proven(result) or not _worth_widening(result, least_bound, allowed_gap, clock):
                 break
-            within = _within_reach(distance, lp_bound, result)
-            core = core | _first_of(nearest, within, widest) | differs(result)
+            within = int(_within_reach(distance, lp_bound, result).sum())
+            core = core | differs(result)
+            core[nearest[:min(widest, within)]] = True
             result = solve_in_time_left(core, result)
-            if within.sum() <= widest or cut:
+            if within <= widest or cut:
                 break  # that core held every pair within reach, or its limit cut it: no time for a wider one
     if result is None:
         return SolveResult(Termination.TIME_LIMIT, SolutionStatus.NONE, None, None, lp_bound, 0.0, clock.elapsed(),
@@ -202,13 +204,6 @@ def _within_reach(distance: NDArray[np.float64], lp_bound: float, plan: SolveRes
     pair is worth less than ``plan``."""
     reach = np.inf if plan is None or plan.objective is None else lp_bound - plan.objective
     return distance <= reach + 1e-9
-
-
-def _first_of(order: NDArray[np.intp], among: NDArray[np.bool_], count: int) -> NDArray[np.bool_]:
-    """The first ``count`` pairs in ``order`` of those marked ``among``."""
-    mask = np.zeros(among.size, dtype=bool)
-    mask[order[among[order]][:count]] = True
-    return mask
 
 
 def _differs(plan: SolveResult | None, customers: NDArray[np.intp], campaigns: NDArray[np.intp],

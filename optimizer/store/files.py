@@ -7,9 +7,8 @@ was, and a reader never sees a half-written file. A run (``write_run``) writes a
 first, then renames them into place, then writes ``manifest.json`` last: the run's id and the
 SHA-256 of every file. Readers (optimizer/store/runs.py ``read_run``) hash the files again, so a
 folder whose files come from two runs (a run killed between two renames) is refused instead of
-read. While a run writes
-(``cvo optimize``: while it solves, too), it holds an exclusive lock on the folder, and it first
-removes the temporary files of writers that died.
+read. While a run writes (``cvo optimize``: while it solves, too), it holds an exclusive lock on
+the folder, and it first removes the temporary files of writers that died.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from optimizer.errors import RunFolderError
 from optimizer.store.folders import (
@@ -53,9 +52,6 @@ from optimizer.store.names import (  # re-exported: every reader of a run import
     SWEEP_FILE as SWEEP_FILE,
     SWEEP_FOLDER as SWEEP_FOLDER,
 )
-
-if TYPE_CHECKING:  # pandas and pyarrow load when a plan is read: cvo history and --help never need them
-    pass
 
 RERUN = "Run `cvo optimize SCENARIO --out {folder}` again"
 REPLACING, ASIDE = ".replacing.json", ".replacing"  # replace_run_files's decision, and its files aside
