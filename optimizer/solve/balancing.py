@@ -146,7 +146,7 @@ def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> Sampled
     if _floors_bind(customers.rows, prices):
         prices = _refined_prices(parts.subsample(largest, REFINED / customers.n, shared), customers, clock, prices, cap)
     for size in levels:
-        coarse = _scaled(parts.subsample(largest, size / customers.n, shared, whole), customers.n,
+        coarse = scaled_customers(parts.subsample(largest, size / customers.n, shared, whole), customers.n,
                          largest.price_scale)
         stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
         best = balance(coarse, prices, cap, stall, clock, 0, crawl=False)
@@ -205,7 +205,7 @@ def _floors_bind(rows: tuple[CouplingRow, ...], prices: NDArray[np.float64]) -> 
     return any(row.sense is Sense.GE and price != 0.0 for row, price in zip(rows, prices))
 
 
-def _scaled(sample: PricedProblem, n: int, price_scale: NDArray[np.float64]) -> Customers:
+def scaled_customers(sample: PricedProblem, n: int, price_scale: NDArray[np.float64]) -> Customers:
     """A sample as Customers of its own, every limit scaled by sample/n, with ``price_scale``."""
     scale = sample.n_customers / n
     return Customers(replace(sample, rows=tuple(replace(row, rhs=row.rhs * scale) for row in sample.rows)),
@@ -214,11 +214,12 @@ def _scaled(sample: PricedProblem, n: int, price_scale: NDArray[np.float64]) -> 
 
 def balance(
     customers: Customers, prices: NDArray[np.float64], cap: NDArray[np.float64], stall: float, clock: Clock,
-    nearest: int, crawl: bool = True,
+    nearest: int, crawl: bool = True, passes: int | None = None,
 ) -> Pass:
     """Coordinate steps on the prices from breakpoint histograms, until each row's lhs meets its
-    limit, a pass lowers L(λ) by less than ``stall`` or (``crawl``) L falls linearly (CRAWL);
-    returns the pass with the lowest L(λ) (with its ``nearest`` customers of smallest margin).
+    limit, a pass lowers L(λ) by less than ``stall``, (``crawl``) L falls linearly (CRAWL) or
+    ``passes`` passes (MAX_BALANCING if None) ran; returns the pass with the lowest L(λ) (with its ``nearest`` customers
+    of smallest margin).
 
     Each pass gives, per row, how much lhs changes as that row's price alone moves (lagrangian.py,
     ``Breakpoints``); every row's price moves to where its lhs is expected to meet its limit, all
@@ -227,7 +228,7 @@ def balance(
     best: Pass | None = None
     damping = 1.0
     falls: list[float] = []
-    for number in range(1, MAX_BALANCING + 1):
+    for number in range(1, max(1, MAX_BALANCING if passes is None else passes) + 1):
         latest = balancing_pass(customers, prices, nearest)
         fell = np.inf if best is None else best.bound - latest.bound
         falls.append(fell)
@@ -240,7 +241,7 @@ def balance(
         if not moves.any() or 0 <= fell <= stall or damping < 1e-3 or clock.expired() or crawl and _crawling(falls):
             break
         prices = np.clip(signed_prices(customers.rows, best.prices + damping * price_moves(customers, best)), -cap, cap)
-    best = cast(Pass, best)  # MAX_BALANCING >= 1: a pass ran
+    best = cast(Pass, best)  # at least one pass ran
     return with_nearest(customers, best, nearest) if nearest else best
 
 

@@ -11,7 +11,10 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
    From SCREEN_ABOVE customers, one screening pass at the sample prices fixes everyone far from
    a tie and steps 2-5 run on the few candidates near one (optimizer/solve/screening.py), which
    proves the bound for all: by a region of prices when every row has one coefficient per
-   campaign, else by one more pass at the candidates' last prices.
+   campaign, else by one more pass at the candidates' last prices. Should that screen be given
+   up, the passes over everyone start from its reduced problem's duals, balanced once
+   (SOLVED_PASSES), or, from above optimizer/solve/sample_lp.py's SAMPLE_LP_ABOVE customers,
+   from the LP optimum of the largest sample, which the balancing alone leaves rows short of.
 3. **Master LP, priced out (optimizer/solve/pricing.py).** The master LP decides the MASTER
    customers of smallest margin at λ0 over their few best campaigns; every other customer keeps
    its best at λ0. Its duals are priced out over everyone and customers and columns join it
@@ -53,6 +56,7 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts, screening
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound_at
 from optimizer.solve.balancing import (
+    COARSE,
     STALL_SHARE,
     Pass,
     SampledPrices,
@@ -67,11 +71,21 @@ from optimizer.solve.exact import solve_with_relaxation
 from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
 from optimizer.solve.master import MasterLP
 from optimizer.solve.options import SolverOptions
-from optimizer.solve.pricing import DualState, OutOfTime, join, lower, overfull, releasing, solve_prices
+from optimizer.solve.pricing import (
+    DualState,
+    OutOfTime,
+    join,
+    lower,
+    overfull,
+    releasing,
+    solve_prices,
+    started_master,
+)
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
 from optimizer.solve.relaxation import Relaxation
 from optimizer.solve.repair import last_resort, repair, repair_reserve
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination, gap_allowed
+from optimizer.solve.sample_lp import sample_lp_prices
 
 # Customers the master LP starts with: a 30th of all, between MASTER/5 and MASTER. Measured: at
 # 100k × 10, 10,000 took 0.22 s in all and 3,000 0.16 s; at 10^6 × 20 and on the 10^7's candidates,
@@ -103,6 +117,13 @@ STALL_REACH = 4.0  # a widening that found nothing new is followed by one that r
 # customers, samples of 1,000 and 8,000: 0.8-1.6e-4), where the screen still proved the plan.
 SCREEN_SHORTFALL = 5e-5
 SCREEN_GAPS = 10.0
+# Balancing passes over everyone after a screen given up, when the reduced problem's master LP was
+# solved and its duals are the start: they are already an LP's over the customers that decide the
+# rows, and the master LP over everyone moves them the rest of the way in fewer seconds than more
+# passes would. Measured on wide 10^7 × 50 (seed 2026, 120 s): 12.2 -> 10.6 s. Never from the
+# samples' prices, which need the passes (tight 10^7 × 20: 21 -> 24.6 s; variants 10^7 × 20 reached
+# its 120 s limit without a plan of its own).
+SOLVED_PASSES = 1
 
 
 @dataclass(frozen=True)
@@ -144,9 +165,21 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
         if clock.remaining() <= reserve:  # no time for the passes over everyone: a plan from the screen's prices
             return _kept(_repaired(customers, price_pass(customers, screened.prices), None, options, clock),
                          screened.fallback, options, clock)
-        return _kept(_decompose_all(customers, screened.prices, sampled.magnitude, 1e4 * customers.price_scale,
-                                    options, clock), screened.fallback, options, clock)
-    return _decompose_all(customers, prices, sampled.magnitude, 1e4 * customers.price_scale, options, clock)
+        if screened.solved:
+            start, passes = screened.prices, SOLVED_PASSES
+        else:
+            start, passes = _sample_lp_prices(customers, screened.prices, options, clock), None
+        return _kept(_decompose_all(customers, start, sampled.magnitude, 1e4 * customers.price_scale,
+                                    options, clock, passes=passes), screened.fallback, options, clock)
+    return _decompose_all(customers, _sample_lp_prices(customers, prices, options, clock), sampled.magnitude,
+                          1e4 * customers.price_scale, options, clock)
+
+
+def _sample_lp_prices(customers: Customers, prices: NDArray[np.float64], options: SolverOptions,
+                      clock: Clock) -> NDArray[np.float64]:
+    """optimizer/solve/sample_lp.py's start prices, leaving a repair over everyone its time."""
+    return sample_lp_prices(customers, prices, options, _master_size(COARSE[-1]),
+                            clock.reserving(repair_reserve(customers, clock.limit)))
 
 
 def _kept(found: tuple[SolveResult, PlanSpec | None], fallback: tuple[float, PlanSpec] | None,
@@ -167,9 +200,11 @@ def _kept(found: tuple[SolveResult, PlanSpec | None], fallback: tuple[float, Pla
 class Screened:
     """The screened decomposition's result and plan for all customers, or none (the passes over
     everyone take over, from ``prices``, keeping ``fallback``: the value and plan of a feasible
-    plan the screen found but could not prove for all)."""
+    plan the screen found but could not prove for all). ``solved``: ``prices`` are the duals of
+    the reduced problem's master LP, not the samples' (see SOLVED_PASSES)."""
 
     prices: NDArray[np.float64]
+    solved: bool = False
     result: SolveResult | None = None
     plan: PlanSpec | None = None
     fallback: tuple[float, PlanSpec] | None = None
@@ -194,8 +229,9 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
                                   1e4 * candidates.price_scale, reduced_options, clock, within)
     prices = result.shadow_prices if result.shadow_prices is not None else sampled.prices
+    solved = result.shadow_prices is not None
     if plan is None or result.objective is None:
-        return Screened(prices)
+        return Screened(prices, solved)
     choice = np.concatenate(candidates.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,
                                            stage="plan"))
     whole = PlanSpec(screen.prices, screen.candidates, choice)  # the fixed customers' usage left the rows' room
@@ -206,12 +242,13 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     if screen.coefficients is None:
         bound, at_last = screen.verified(customers, result.bound, signed_prices(customers.rows, prices))
         if at_last > screen.lagrangian:  # should the passes over everyone be needed, from the prices of lower L
-            prices = screen.prices  # (measured: variants 3·10^5 × 10 from the candidates' prices, 54 s, gap 4e-3)
+            prices, solved = screen.prices, False  # (measured: variants 3·10^5 × 10 from the candidates' prices,
+            # 54 s, gap 4e-3)
     elif screen.covers(result.shadow_prices):
         bound = screen.bound(result.bound, price_pass(candidates, prices).bound, prices,
                              clock.allow(AUDIENCE_LIMIT_S))
     else:
-        return Screened(prices, fallback=(objective, whole))
+        return Screened(prices, solved, fallback=(objective, whole))
     found = _final(replace(result, objective=objective, bound=max(bound, objective)), options, clock)
     customers.standing("screened plan", found.objective, found.bound)
     if found.termination is not Termination.OPTIMAL and (result.termination is Termination.OPTIMAL
@@ -219,8 +256,8 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
         # moving a fixed customer might gain more than the gap; and without a region, an unproven screen's
         # bound is L at prices that may be far from everyone's (variants 3·10^5 × 10, screened from 10^5:
         # stalled at gap 1.0e-2 and out of time at 4.4e-3, where the passes over everyone prove it in 2-3 s)
-        return Screened(prices, fallback=(objective, whole))
-    return Screened(prices, found, whole)
+        return Screened(prices, solved, fallback=(objective, whole))
+    return Screened(prices, solved, found, whole)
 
 
 def _freed(customers: Customers, screen: screening.Screen) -> screening.Screen:
@@ -239,23 +276,21 @@ def _freed(customers: Customers, screen: screening.Screen) -> screening.Screen:
 
 def _decompose_all(
     customers: Customers, prices: NDArray[np.float64], magnitude: float, cap: NDArray[np.float64],
-    options: SolverOptions, clock: Clock, within: float = -np.inf,
+    options: SolverOptions, clock: Clock, within: float = -np.inf, passes: int | None = None,
 ) -> tuple[SolveResult, PlanSpec | None]:
-    """Steps 2-5 over all of ``customers`` from ``prices``; when they end without a plan (out of
-    time), a plan repaired from the best prices found (optimizer/solve/repair.py), with the lowest
-    L(λ) seen as its bound. None of that, and no plan, when the balanced L(λ) is below ``within``
-    (a screen's candidates that cannot come near what everyone can: ``SCREEN_SHORTFALL``)."""
+    """Steps 2-5 over all of ``customers`` from ``prices``, balanced by at most ``passes`` passes (balancing.balance);
+    when they end without a plan (out of time), a plan repaired from the best prices found
+    (optimizer/solve/repair.py), with the lowest L(λ) seen as its bound. None of that, and no plan,
+    when the balanced L(λ) is below ``within`` (a screen's candidates that cannot come near what
+    everyone can: ``SCREEN_SHORTFALL``)."""
     overall, clock = clock, clock.reserving(repair_reserve(customers, clock.limit))
     stall = STALL_SHARE * options.mip_gap * max(1.0, magnitude)
-    balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n))
+    balanced = balance(customers, prices, cap, stall, clock, _master_size(customers.n), passes=passes)
     customers.standing("balanced prices", None, balanced.bound)
     if balanced.bound < within:
         return _no_plan(overall, Termination.STALLED), None
     start = balanced.prices
-    master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
-    if balanced.nearest is None:
-        raise TypeError("a balancing pass without its nearest customers")
-    join(customers, master, balanced.nearest, start, start)
+    master = started_master(customers, balanced, cap)
     result, plan, lowest, reached, stalled = None, None, balanced, (-np.inf, np.inf), False
     for attempt in range(MAX_WIDENINGS + 1):
         clock = overall.reserving(repair_reserve(customers, overall.limit))  # as long as the passes now take

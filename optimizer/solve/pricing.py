@@ -94,6 +94,18 @@ def lower(lowest: Pass, other: Pass | None) -> Pass:
     return lowest if other is None or other.bound >= lowest.bound else other
 
 
+def started_master(customers: Customers, balanced: Pass, cap: NDArray[np.float64]) -> MasterLP:
+    """The master LP of the customers of smallest margin at the ``balanced`` pass's prices (its
+    ``nearest``), each at its best there, its rows elastic at twice their price (at least 1e-6 of
+    ``cap``) to begin with."""
+    if balanced.nearest is None:
+        raise TypeError("a balancing pass without its nearest customers")
+    start = balanced.prices
+    master = MasterLP(customers.rows, customers.campaign_ids, np.maximum(2.0 * np.abs(start), 1e-6 * cap))
+    join(customers, master, balanced.nearest, start, start)
+    return master
+
+
 def join(
     customers: Customers, master: MasterLP, ids: NDArray[np.intp], prices: NDArray[np.float64],
     start: NDArray[np.float64], at_held: bool = True,

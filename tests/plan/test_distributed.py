@@ -128,7 +128,7 @@ def test_screening_on_the_cluster_writes_the_in_memory_plan(client, tmp_path, mo
     monkeypatch.setattr(screening, "screen", lambda *a: screens.append(screen(*a)) or screens[-1])
     solved = []
     solve_all = decompose._decompose_all
-    monkeypatch.setattr(decompose, "_decompose_all", lambda *a: solved.append(a[0].n) or solve_all(*a))
+    monkeypatch.setattr(decompose, "_decompose_all", lambda *a, **kw: solved.append(a[0].n) or solve_all(*a, **kw))
     scenario_path = write_scenario(tmp_path, 3, per_contact=True)
     run = optimize_distributed(load_scenario(scenario_path), client, tmp_path / "out")
     in_memory = optimize(load_scenario(tmp_path / "whole.yaml"), Method.DECOMPOSE)

@@ -55,13 +55,20 @@ def planned_problem(seed: int, n: int, k: int = 5) -> Problem:
 @pytest.fixture
 def screened(monkeypatch):
     """Screening from 1,000 customers, sample levels of 1,000 and 8,000, and a record of what ran:
-    the screens, and the customers each decomposition over a whole customer set solved."""
+    the screens, the customers each decomposition over a whole customer set solved and the
+    balancing passes it was allowed (None: balancing.MAX_BALANCING)."""
     monkeypatch.setattr(screening, "SCREEN_ABOVE", 1_000)
     monkeypatch.setattr(balancing, "COARSE", (1_000, 8_000))
-    record = {"screens": [], "solved": []}
+    record = {"screens": [], "solved": [], "passes": []}
     screen, solve_all = screening.screen, decompose._decompose_all
     monkeypatch.setattr(screening, "screen", lambda *a: record["screens"].append(screen(*a)) or record["screens"][-1])
-    monkeypatch.setattr(decompose, "_decompose_all", lambda *a: record["solved"].append(a[0].n) or solve_all(*a))
+
+    def spy_all(*args, **keywords):
+        record["solved"].append(args[0].n)
+        record["passes"].append(keywords.get("passes"))
+        return solve_all(*args, **keywords)
+
+    monkeypatch.setattr(decompose, "_decompose_all", spy_all)
     return record
 
 
@@ -116,11 +123,13 @@ def test_the_shift_is_the_largest_change_of_a_priced_out_difference():
 
 def test_prices_leaving_the_region_fall_back_to_everyone(screened, monkeypatch):
     """A screen so narrow that the reduced problem's prices leave it: the passes over everyone
-    take over and the answer is still proven."""
+    take over from the reduced problem's duals, balanced once (SOLVED_PASSES), and the answer is
+    still proven."""
     monkeypatch.setattr(screening, "SCREEN_SHARE", 0.0005)
     problem = planned_problem(3, 20_000)
     result = solve_decompose(priced_problem(problem, np.float32), SolverOptions(mip_gap=GAP))
     assert screened["solved"][-1] == problem.n_customers and len(screened["solved"]) == 2
+    assert screened["passes"] == [None, decompose.SOLVED_PASSES]
     assert result.termination is Termination.OPTIMAL and problem.violations(result.choice) == []
 
 
@@ -133,6 +142,7 @@ def test_a_screen_whose_candidates_cannot_meet_the_limits_left_is_given_up_at_on
     result = solve_decompose(priced, SolverOptions(mip_gap=GAP))
     screen, = screened["screens"]
     assert not screen.meetable() and screened["solved"] == [20_000]
+    assert screened["passes"] == [None], "from the samples' prices: balanced in full"
     assert result.termination is Termination.OPTIMAL and as_problem(priced).violations(result.choice) == []
 
 
