@@ -42,8 +42,9 @@ from optimizer.scenario.formulation import Formulation, formulate, planned_rates
 from optimizer.scenario.offers import offer_fractions, offers
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.customers import Progress
-from optimizer.solve.decompose import PlanSpec, decompose
+from optimizer.solve.decompose import decompose
 from optimizer.solve.distributed import gathered
+from optimizer.solve.master_core import PlanSpec
 from optimizer.solve.partitions import Partition
 from optimizer.solve.results import SolveResult
 from optimizer.store.datasets import local_path

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from optimizer.plan.controls import control_keys
 from optimizer.solve import partitions as parts
-from optimizer.solve.decompose import PlanSpec
+from optimizer.solve.master_core import PlanSpec
 from optimizer.solve.partitions import Partition
 
 KEY_BITS = 12  # first round: a histogram of the keys' top 12 bits (4,096 bins)

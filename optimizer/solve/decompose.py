@@ -20,8 +20,9 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
    its best at λ0. Its duals are priced out over everyone and customers and columns join it
    (column generation) until L(λ) meets its value: L(λ) is then the LP optimum over all n·k
    pairs, found without ever building that LP.
-4. **Exact core.** optimizer/solve/exact.py's core step on the master: the pairs of smallest
-   |reduced cost| are solved as a MIP (Pyomo + HiGHS), the rest fixed at their LP values.
+4. **Exact core (optimizer/solve/master_core.py).** optimizer/solve/exact.py's core step on
+   the master: the pairs of smallest |reduced cost| are solved as a MIP (Pyomo + HiGHS), the
+   rest fixed at their LP values.
 5. **Proof.** A plan that moves any fixed customer off its best, or uses a pair outside the
    master, is worth at most L(λ) - t, t the least such margin (lagrangian.py), so
 
@@ -48,13 +49,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import reduce
 from operator import add
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve import partitions as parts, screening
-from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound_at
+from optimizer.solve.audiences import AUDIENCE_LIMIT_S
 from optimizer.solve.balancing import (
     COARSE,
     STALL_SHARE,
@@ -67,22 +67,18 @@ from optimizer.solve.balancing import (
 )
 from optimizer.solve.clock import Clock
 from optimizer.solve.customers import Customers, Progress
-from optimizer.solve.exact import solve_with_relaxation
 from optimizer.solve.lagrangian import PricedProblem, kept_dtype, priced_problem
-from optimizer.solve.master import MasterLP
+from optimizer.solve.master_core import PlanSpec, solve_core, widen
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.pricing import (
-    DualState,
     OutOfTime,
-    join,
     lower,
     overfull,
     releasing,
     solve_prices,
     started_master,
 )
-from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.solve.relaxation import Relaxation
+from optimizer.solve.problem import Problem
 from optimizer.solve.repair import last_resort, repair, repair_reserve
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination, gap_allowed
 from optimizer.solve.sample_lp import sample_lp_prices
@@ -101,10 +97,6 @@ SCREEN_KEEPS = 0.5
 # the bound (measured: tight 10^6 × 20, 120 s limit: seven widenings of 10-13 s each left the plan
 # and bound of the second, gap 6.5e-6, exactly as they were).
 MAX_WIDENINGS = 10
-# Customers a widening adds to the master at most (measured: tight 10^6 × 20, the first widening
-# gathered for 7 s and took the process from 0.5 to 2.9 GB, the second to 4.5 GB, and neither
-# moved the plan or the bound).
-MAX_WIDENED = 50_000
 STALL_REACH = 4.0  # a widening that found nothing new is followed by one that reaches this much further
 # A screen without a region (a weight that differs per customer) is given up, for the passes over
 # everyone, once balancing its candidates leaves their L (with V) more than this share of L(λ̂)
@@ -120,20 +112,10 @@ SCREEN_GAPS = 10.0
 # Balancing passes over everyone after a screen given up, when the reduced problem's master LP was
 # solved and its duals are the start: they are already an LP's over the customers that decide the
 # rows, and the master LP over everyone moves them the rest of the way in fewer seconds than more
-# passes would. Measured on wide 10^7 × 50 (seed 2026, 120 s): 12.2 -> 10.6 s. Never from the
+# passes would. Measured on wide 10^7 × 50 (seed 2026, 120 s): 12.2 -> 10.6-10.9 s. Never from the
 # samples' prices, which need the passes (tight 10^7 × 20: 21 -> 24.6 s; variants 10^7 × 20 reached
 # its 120 s limit without a plan of its own).
 SOLVED_PASSES = 1
-
-
-@dataclass(frozen=True)
-class PlanSpec:
-    """A plan without an n-sized array: each customer's best at ``start``, except the master
-    customers (sorted global indices) who get ``master_choice``."""
-
-    start: NDArray[np.float64]
-    master: NDArray[np.intp]
-    master_choice: NDArray[np.integer[Any]]
 
 
 def solve_decompose(
@@ -303,7 +285,7 @@ def _decompose_all(
         if state is None:
             return _no_plan(overall, Termination.INFEASIBLE), None
         lowest = lower(lowest, state.lowest)
-        found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt)
+        found, spec = solve_core(customers, master, state, start, options, clock, plan, attempt)
         if _value(found) > _value(result):
             plan = spec
         result = _better(result, found)  # its bound the cores': whether a widening moved it (_moved)
@@ -314,7 +296,7 @@ def _decompose_all(
         if clock.remaining() < clock.elapsed() - started:
             break  # a wider round takes at least as long
         if stalled and not _moved(result, reached):  # the last two found nothing new: a last, longer search
-            found, spec = _solve_core(customers, master, state, start, options, clock, plan, attempt + 1, last=True)
+            found, spec = solve_core(customers, master, state, start, options, clock, plan, attempt + 1, last=True)
             plan = spec if _value(found) > _value(result) else plan
             result = _better(result, found)
             customers.standing("last exact core", result.objective, result.bound)
@@ -324,7 +306,7 @@ def _decompose_all(
         stalled = not _moved(result, reached)
         reached = (_value(result), np.inf if result.bound is None else result.bound)
         reach = np.inf if result.objective is None else state.latest.bound - result.objective
-        _widen(customers, master, state.latest.prices, start, STALL_REACH * reach if stalled else reach)
+        widen(customers, master, state.latest.prices, start, STALL_REACH * reach if stalled else reach)
     if result is not None and (result.termination is Termination.INFEASIBLE or result.bound == -np.inf):
         return _no_plan(overall, Termination.INFEASIBLE), None  # the core and the margins outside it prove it
     if plan is None or result is None or result.objective is None:
@@ -349,81 +331,6 @@ def _repaired(customers: Customers, known: Pass, result: SolveResult | None, opt
 def _master_size(n: int) -> int:
     """The customers the master LP starts with: a 30th of all, between MASTER/5 and MASTER."""
     return min(MASTER, max(MASTER // 5, n // 30))
-
-
-def _solve_core(
-    customers: Customers, master: MasterLP, state: DualState, start: NDArray[np.float64], options: SolverOptions,
-    clock: Clock, plan: PlanSpec | None = None, attempt: int = 0, last: bool = False,
-) -> tuple[SolveResult, PlanSpec]:
-    """Steps 4-5: the exact core on the master, from ``plan`` (the best so far, if any), then the
-    plan and bound for all customers; ``attempt`` numbers the master's widenings. A ``last`` core
-    is widened even when its bound cannot prove the whole: the time left goes to a better plan."""
-    solution = state.solution
-    core = master.core_problem(state.remaining)
-    slots, campaigns = master.columns()
-    lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs)
-    allowed_gap = gap_allowed(options.mip_gap, state.latest.bound)
-    outside = _least_margin_outside(master, state.latest.prices, state.least_outside)
-    bound = state.latest.bound
-    part = solve_with_relaxation(core, slots, campaigns, lp, options, clock, allowed_gap,
-                                 -np.inf if last else bound - outside - state.fixed_value, _in_slots(master, plan),
-                                 attempt)
-    in_core = -np.inf if part.termination is Termination.INFEASIBLE else (
-        np.inf if part.bound is None else part.bound + state.fixed_value)
-    bound = min(bound, max(in_core, bound - outside))
-    termination = part.termination
-    if termination is Termination.INFEASIBLE and np.isfinite(outside):
-        termination = Termination.TIME_LIMIT  # only plans inside the master were shown impossible
-    inside, order = master.sorted_customers()
-    spec = PlanSpec(start, inside, np.full(inside.size, NO_CAMPAIGN) if part.choice is None else part.choice[order])
-    result = SolveResult(termination, part.status, None, None, bound, part.build_seconds, 0.0, "decompose",
-                         int(slots.size), core_pairs=part.core_pairs, shadow_prices=state.latest.prices)
-    if part.choice is None:
-        return result, spec
-    objective = reduce(add, customers.map(parts.plan_totals, spec.start, spec.master, spec.master_choice,
-                                          stage="plan")).value
-    if bound - objective > allowed_gap and customers.coefficients is not None:
-        bound = min(bound, audience_bound_at(customers, state.latest.prices, state.latest.bound, clock))
-    return replace(result, objective=objective, bound=max(bound, objective)), spec
-
-
-def _in_slots(master: MasterLP, plan: PlanSpec | None) -> NDArray[np.intp] | None:
-    """``plan`` as a campaign per master slot: the customers it decided keep their campaign, those
-    who joined the master since keep their best at the plan's start prices, where it held them."""
-    if plan is None:
-        return None
-    ids = master.customers
-    choice = master.best_at(plan.start)
-    position = np.minimum(np.searchsorted(plan.master, ids), max(plan.master.size - 1, 0))
-    decided = plan.master[position] == ids if plan.master.size else np.zeros(ids.size, dtype=bool)
-    choice[decided] = plan.master_choice[position[decided]]
-    return choice
-
-
-def _least_margin_outside(master: MasterLP, prices: NDArray[np.float64], fixed_least: float) -> float:
-    """t: the least L(λ) loss of moving a fixed customer (``fixed_least``, from the last pass),
-    or of a pair the master lacks."""
-    t = fixed_least
-    adjusted = master.adjusted(prices)
-    best = np.maximum(0.0, adjusted.max(axis=1, initial=-np.inf))
-    lacking = ~master.has & np.isfinite(adjusted)
-    if lacking.any():
-        t = min(t, float((best[:, None] - adjusted)[lacking].min()))
-    return t
-
-
-def _widen(
-    customers: Customers, master: MasterLP, prices: NDArray[np.float64], start: NDArray[np.float64], reach: float
-) -> None:
-    """Everything within ``reach`` of being chosen joins the master (no better plan lies outside),
-    at most MAX_WIDENED customers of least margin (the bound stays true: it is L(λ) less the least
-    margin of those left outside)."""
-    inside, _ = master.sorted_customers()
-    near = reduce(add, customers.map(parts.near, prices, reach + 1e-9, inside, MAX_WIDENED, stage="widen"))
-    join(customers, master, near.nearest(MAX_WIDENED), prices, start)
-    adjusted = master.adjusted(prices)
-    best = np.maximum(0.0, adjusted.max(axis=1, initial=-np.inf))
-    master.add_columns(np.arange(master.size), np.isfinite(adjusted) & (best[:, None] - adjusted <= reach + 1e-9))
 
 
 def _moved(result: SolveResult, reached: tuple[float, float]) -> bool:

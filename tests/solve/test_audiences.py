@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from instances import assert_matches_brute_force, brute_force, medium_problem, per_campaign_costs, random_problem
 
-from optimizer.solve import decompose, exact, neighbourhoods, pricing
+from optimizer.solve import decompose, exact, master_core, neighbourhoods, pricing
 from optimizer.solve.audiences import audience_bound, audiences_exist
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_full_model
@@ -142,7 +142,7 @@ def test_the_decomposition_proves_without_widening_the_master(monkeypatch):
     def no_widening(*args):
         raise AssertionError("the master was widened")
 
-    monkeypatch.setattr(decompose, "_widen", no_widening)
+    monkeypatch.setattr(decompose, "widen", no_widening)
     result = solve_decompose(problem, SolverOptions())
     assert result.termination is Termination.OPTIMAL and result.gap <= 1e-6
     best = float(np.sort(problem.value[:, 0])[-500:].sum())  # within the gap of it: neighbours differ by 5e-8
@@ -157,8 +157,8 @@ def test_a_bound_short_of_the_proof_still_tightens_the_decomposition(monkeypatch
     for module, name, value in ((decompose, "MASTER", 100), (pricing, "MAX_MOVERS", 200), (exact, "CORE_PAIRS", 10)):
         monkeypatch.setattr(module, name, value)
     bounds = []
-    audience = decompose.audience_bound_at
-    monkeypatch.setattr(decompose, "audience_bound_at", lambda *a: bounds.append((a[2], audience(*a))) or
+    audience = master_core.audience_bound_at
+    monkeypatch.setattr(master_core, "audience_bound_at", lambda *a: bounds.append((a[2], audience(*a))) or
                         bounds[-1][1])
     result = solve_decompose(problem, SolverOptions())
     whole = solve_full_model(problem, SolverOptions())

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from instances import GAP, Standings, assert_agrees_with_exact, brute_force, medium_problem, problems, random_problem
 
-from optimizer.solve import balancing, decompose, exact, neighbourhoods, pricing
+from optimizer.solve import balancing, decompose, exact, master_core, neighbourhoods, pricing
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.keys import position_keys
@@ -95,12 +95,12 @@ def test_the_price_loop_brings_fixed_customers_into_the_master(small_parts, monk
 def test_a_price_loop_stopped_early_keeps_the_lowest_bound_seen(small_parts, monkeypatch):
     """Stopped after one master LP whose prices are worse than the balanced ones, with a core that
     proves nothing, the plan is bounded by the balanced prices' L(λ), not the last master's."""
-    original = decompose.solve_with_relaxation
+    original = master_core.solve_with_relaxation
 
     def unbounded_core(*args, **kwargs):
         return replace(original(*args, **kwargs), bound=None)
 
-    monkeypatch.setattr(decompose, "solve_with_relaxation", unbounded_core)
+    monkeypatch.setattr(master_core, "solve_with_relaxation", unbounded_core)
     monkeypatch.setattr(decompose, "MAX_WIDENINGS", 0)
     monkeypatch.setattr(pricing, "MAX_ROUNDS", 1)
     watcher = Standings()
@@ -153,8 +153,8 @@ def test_a_plan_the_screen_found_but_could_not_prove_is_kept_when_the_rest_finds
     from optimizer.solve.results import SolutionStatus, SolveResult
 
     empty = np.zeros(0, dtype=np.intp)
-    screen_plan = decompose.PlanSpec(np.ones(2), empty, empty)
-    repaired_plan = decompose.PlanSpec(np.zeros(2), empty, empty)
+    screen_plan = master_core.PlanSpec(np.ones(2), empty, empty)
+    repaired_plan = master_core.PlanSpec(np.zeros(2), empty, empty)
     repaired = SolveResult(Termination.TIME_LIMIT, SolutionStatus.FEASIBLE, None, 60.0, 100.0, 0.0, 1.0,
                            "decompose", 0)
     clock, options = Clock.start(10.0), SolverOptions()
@@ -214,11 +214,11 @@ def test_a_plan_in_master_slots_keeps_its_choices_and_holds_the_joined_at_their_
         def best_at(self, prices):
             return np.array([1, 0, NO_CAMPAIGN, 1])
 
-    plan = decompose.PlanSpec(np.zeros(2), np.array([3, 7]), np.array([0, NO_CAMPAIGN]))
-    assert decompose._in_slots(Master(), plan).tolist() == [1, NO_CAMPAIGN, NO_CAMPAIGN, 0]
-    assert decompose._in_slots(Master(), None) is None
-    empty = decompose.PlanSpec(np.zeros(2), np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
-    assert decompose._in_slots(Master(), empty).tolist() == [1, 0, NO_CAMPAIGN, 1]
+    plan = master_core.PlanSpec(np.zeros(2), np.array([3, 7]), np.array([0, NO_CAMPAIGN]))
+    assert master_core.in_slots(Master(), plan).tolist() == [1, NO_CAMPAIGN, NO_CAMPAIGN, 0]
+    assert master_core.in_slots(Master(), None) is None
+    empty = master_core.PlanSpec(np.zeros(2), np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
+    assert master_core.in_slots(Master(), empty).tolist() == [1, 0, NO_CAMPAIGN, 1]
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -228,7 +228,7 @@ def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core
     Each core draws its own neighbourhoods (attempt); when two widenings find nothing new, a last
     core, with no bound to reach (least_bound -inf), uses the time left and the run stops."""
     cores, results = [], []
-    original_core, original_relaxation = decompose._solve_core, decompose.solve_with_relaxation
+    original_core, original_relaxation = decompose.solve_core, master_core.solve_with_relaxation
 
     def core_spy(customers, master, state, start, options, clock, plan=None, attempt=0, last=False):
         found = original_core(customers, master, state, start, options, clock, plan, attempt, last)
@@ -240,8 +240,8 @@ def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core
         return original_relaxation(problem, customers, campaigns, lp, options, clock, allowed_gap, least_bound, floor,
                                    attempt)
 
-    monkeypatch.setattr(decompose, "_solve_core", core_spy)
-    monkeypatch.setattr(decompose, "solve_with_relaxation", relaxation_spy)
+    monkeypatch.setattr(decompose, "solve_core", core_spy)
+    monkeypatch.setattr(master_core, "solve_with_relaxation", relaxation_spy)
     monkeypatch.setattr(decompose, "_moved", lambda result, reached: False)  # nothing ever moves: a stall
     monkeypatch.setattr(decompose.SolveResult, "proven", lambda self, gap: False)  # never proven: keep widening
     problem = medium_problem(seed)
@@ -261,13 +261,13 @@ def test_each_master_starts_from_the_best_plan_and_a_stall_ends_with_a_last_core
 def test_a_last_core_cut_by_its_limit_ends_time_limit_not_stalled(small_parts, monkeypatch):
     """The same stall, but the last core's run was cut by the clock (as it is when it takes the
     time left): the solve ran out of time, and says so."""
-    original, least_bounds = decompose.solve_with_relaxation, []
+    original, least_bounds = master_core.solve_with_relaxation, []
 
     def cut(*args, **kwargs):
         least_bounds.append(args[7])
         return replace(original(*args, **kwargs), termination=Termination.TIME_LIMIT)
 
-    monkeypatch.setattr(decompose, "solve_with_relaxation", cut)
+    monkeypatch.setattr(master_core, "solve_with_relaxation", cut)
     monkeypatch.setattr(decompose, "_moved", lambda result, reached: False)
     monkeypatch.setattr(decompose.SolveResult, "proven", lambda self, gap: False)
     problem = medium_problem(0)
