@@ -45,8 +45,7 @@ SIZES = {"wide": ("100000x50", "1000000x50", "10000000x50")}
 FULL_MODEL_LIMIT = 300
 DEFAULT_JOBS = ",".join(
     [f"decompose:{size}:{kind}" for kind in KINDS
-     for size in SIZES.get(kind, ("100000x10", "1000000x20", "10000000x20"))
-     if not (kind == "custom" and size.startswith("10000000"))]  # five n×k custom weights: 4 GB more at 10^7
+     for size in SIZES.get(kind, ("100000x10", "1000000x20", "10000000x20"))]
     + [f"full_model@{FULL_MODEL_LIMIT}:100000x10:{kind}" for kind in KINDS if kind != "wide"]
     + ["decompose@1:1000000x20:planned", "decompose@1:1000000x20:custom", "decompose@1:1000000x20:variants"])
 
