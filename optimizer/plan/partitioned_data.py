@@ -29,7 +29,8 @@ from numpy.typing import NDArray
 from optimizer.errors import DataError, HistoryError
 from optimizer.plan.workflow import shortfall_error
 from optimizer.scenario.data import check_scored, load_data, needed_scores
-from optimizer.scenario.formulation import check_strata, formulate, stratum_labels
+from optimizer.scenario.formulation import formulate
+from optimizer.scenario.groups import check_strata, stratum_labels
 from optimizer.scenario.lists import excluded_nowhere
 from optimizer.scenario.schema import Scenario
 from optimizer.solve.customers import Progress

@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 from optimizer.errors import CvoError, InfeasibleError, SolverError, listed
 from optimizer.plan.controls import CONTROL, FORCED, TREATMENT, tie_keys
 from optimizer.scenario.data import findings, load_data
-from optimizer.scenario.formulation import Formulation, breakdown_levels, formulate, planned_rates, response_values
+from optimizer.scenario.formulation import Formulation, formulate, planned_rates, response_values
+from optimizer.scenario.groups import breakdown_levels
 from optimizer.scenario.offers import Offer, offer_fractions
 from optimizer.scenario.sample import check_share
 from optimizer.scenario.schema import Scenario, load_scenario

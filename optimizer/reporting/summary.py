@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 
 from optimizer.reporting.planned import campaign_choice, planned_sums, with_planned
 from optimizer.scenario.data import contact_rules, policy_lookback
-from optimizer.scenario.formulation import Formulation, breakdown_levels
+from optimizer.scenario.formulation import Formulation
+from optimizer.scenario.groups import breakdown_levels
 from optimizer.scenario.rows import AT_FULL_WEIGHT, TREATED_SPEND
 from optimizer.solve.problem import NO_CAMPAIGN, CouplingRow, Problem, Sense
 from optimizer.solve.results import SolveResult

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
-from optimizer.errors import DataError, Findings, InfeasibleError, ScenarioError
+from optimizer.errors import DataError, Findings, InfeasibleError
 from optimizer.scenario.checks import check_finite
 from optimizer.scenario.data import ScenarioData, findings, needed_scores
+from optimizer.scenario.groups import stratum_codes
 from optimizer.scenario.limits import CustomConstraint, Kpi
 from optimizer.scenario.lists import describe_forced
 from optimizer.scenario.offers import Offer, offer_campaigns, offer_fractions, offers
@@ -140,7 +140,7 @@ def formulate(data: ScenarioData, whole: bool = True, found: Findings | None = N
     custom_rows = _custom_rows(data, columns, pairs, custom, ratios, found)
     kpis = {kpi.name: found.attempt(None, _pair_sum_weights, data, "kpis", i, kpi, columns, pairs)
             for i, kpi in enumerate(scenario.kpis)}
-    strata = found.attempt(None, _strata, data, columns)
+    strata = found.attempt(None, stratum_codes, data, columns)
     if whole:
         _check_min_audiences(data, pairs, impacts, found)
     if found.errors:
@@ -206,52 +206,6 @@ def planned_rates(data: ScenarioData, choice: NDArray[np.integer[Any]]) -> tuple
             context = columns.rows(rows)
             rates[0][rows], rates[1][rows], _ = offer_rates(data, offer, context, scores, rows)
     return rates
-
-
-def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]]:
-    """Each ``breakdown`` expression with its value per customer, as text (a segment, a region, a tier)."""
-    sources = data.scenario.breakdown
-    return list(zip(map(str, sources), _labels(data, "breakdown", sources, customer_columns(data))))
-
-
-def _labels(data: ScenarioData, key: str, sources: list[Any], columns: Mapping[str, Any]) -> list[NDArray[Any]]:
-    """The value per customer of each expression at ``key`` (control_strata, breakdown), as text."""
-    n = len(data.customers)
-    return [evaluate(data, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
-            for i, source in enumerate(sources)]
-
-
-MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
-
-
-def stratum_labels(data: ScenarioData, columns: Mapping[str, Any] | None = None) -> NDArray[np.object_] | None:
-    """Each customer's control stratum as a label: the ``control_strata`` expressions' values, joined
-    (None without control_strata)."""
-    scenario = data.scenario
-    if not scenario.control_strata:
-        return None
-    values = _labels(data, "control_strata", scenario.control_strata,
-                     customer_columns(data) if columns is None else columns)
-    return np.array(["\x1f".join(parts) for parts in zip(*values)], dtype=object)
-
-
-def _strata(data: ScenarioData, columns: Mapping[str, Any]) -> NDArray[np.intp] | None:
-    """Each customer's control stratum: the combination of the ``control_strata`` expressions' values."""
-    labels = stratum_labels(data, columns)
-    if labels is None:
-        return None
-    codes, levels = pd.factorize(pd.Series(labels, dtype=object))
-    check_strata(data.scenario, len(levels))
-    return np.asarray(codes, dtype=np.intp)
-
-
-def check_strata(scenario: Scenario, strata: int) -> None:
-    """ScenarioError when control_strata make more than MAX_STRATA strata."""
-    if strata > MAX_STRATA:
-        raise ScenarioError(
-            f"control_strata make {strata:,} strata; the controls are drawn within each, so a stratum needs "
-            f"customers by the dozen (at most {MAX_STRATA} strata)", where=scenario.where("control_strata"),
-            fix="Stratify by groups: a segment column, or a tier such as \"'high' if ltv > 800 else 'low'\"")
 
 
 def _apply_policy(

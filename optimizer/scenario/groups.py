@@ -1,0 +1,68 @@
+"""Groups of customers a scenario names: the control strata and the report's breakdowns.
+
+Each is a list of expressions over customer columns (``control_strata: [segment, "'high' if ltv >
+500 else 'low'"]``, ``breakdown: [region]``), evaluated per customer as text; a customer's stratum
+is the combination of its control_strata values, and the controls are drawn within each
+(optimizer/plan/controls.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from optimizer.errors import ScenarioError
+from optimizer.scenario.data import ScenarioData
+from optimizer.scenario.pairs import customer_columns, evaluate
+from optimizer.scenario.schema import Scenario
+
+
+def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]]:
+    """Each ``breakdown`` expression with its value per customer, as text (a segment, a region, a tier)."""
+    sources = data.scenario.breakdown
+    return list(zip(map(str, sources), _labels(data, "breakdown", sources, customer_columns(data))))
+
+
+def _labels(data: ScenarioData, key: str, sources: list[Any], columns: Mapping[str, Any]) -> list[NDArray[Any]]:
+    """The value per customer of each expression at ``key`` (control_strata, breakdown), as text."""
+    n = len(data.customers)
+    return [evaluate(data, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
+            for i, source in enumerate(sources)]
+
+
+MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer
+
+
+def stratum_labels(data: ScenarioData, columns: Mapping[str, Any] | None = None) -> NDArray[np.object_] | None:
+    """Each customer's control stratum as a label: the ``control_strata`` expressions' values, joined
+    (None without control_strata)."""
+    scenario = data.scenario
+    if not scenario.control_strata:
+        return None
+    values = _labels(data, "control_strata", scenario.control_strata,
+                     customer_columns(data) if columns is None else columns)
+    return np.array(["\x1f".join(parts) for parts in zip(*values)], dtype=object)
+
+
+def stratum_codes(data: ScenarioData, columns: Mapping[str, Any]) -> NDArray[np.intp] | None:
+    """Each customer's control stratum as a number: the combination of the ``control_strata``
+    expressions' values (ScenarioError above MAX_STRATA of them; None without control_strata)."""
+    labels = stratum_labels(data, columns)
+    if labels is None:
+        return None
+    codes, levels = pd.factorize(pd.Series(labels, dtype=object))
+    check_strata(data.scenario, len(levels))
+    return np.asarray(codes, dtype=np.intp)
+
+
+def check_strata(scenario: Scenario, strata: int) -> None:
+    """ScenarioError when control_strata make more than MAX_STRATA strata."""
+    if strata > MAX_STRATA:
+        raise ScenarioError(
+            f"control_strata make {strata:,} strata; the controls are drawn within each, so a stratum needs "
+            f"customers by the dozen (at most {MAX_STRATA} strata)", where=scenario.where("control_strata"),
+            fix="Stratify by groups: a segment column, or a tier such as \"'high' if ltv > 800 else 'low'\"")
