@@ -56,7 +56,6 @@ from numpy.typing import NDArray
 from optimizer.solve import partitions as parts, screening
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S
 from optimizer.solve.balancing import (
-    COARSE,
     STALL_SHARE,
     Pass,
     SampledPrices,
@@ -153,14 +152,14 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
             start, passes = _sample_lp_prices(customers, screened.prices, options, clock), None
         return _kept(_decompose_all(customers, start, sampled.magnitude, 1e4 * customers.price_scale,
                                     options, clock, passes=passes), screened.fallback, options, clock)
-    return _decompose_all(customers, _sample_lp_prices(customers, prices, options, clock), sampled.magnitude,
-                          1e4 * customers.price_scale, options, clock)
+    return _decompose_all(customers, prices, sampled.magnitude, 1e4 * customers.price_scale, options, clock)
 
 
 def _sample_lp_prices(customers: Customers, prices: NDArray[np.float64], options: SolverOptions,
                       clock: Clock) -> NDArray[np.float64]:
-    """optimizer/solve/sample_lp.py's start prices, leaving a repair over everyone its time."""
-    return sample_lp_prices(customers, prices, options, _master_size(COARSE[-1]),
+    """optimizer/solve/sample_lp.py's start prices, leaving a repair over everyone its time (from
+    SAMPLE_LP_ABOVE customers, where the screen always applies: a screen given up is their only way in)."""
+    return sample_lp_prices(customers, prices, options, _master_size,
                             clock.reserving(repair_reserve(customers, clock.limit)))
 
 
@@ -182,8 +181,9 @@ def _kept(found: tuple[SolveResult, PlanSpec | None], fallback: tuple[float, Pla
 class Screened:
     """The screened decomposition's result and plan for all customers, or none (the passes over
     everyone take over, from ``prices``, keeping ``fallback``: the value and plan of a feasible
-    plan the screen found but could not prove for all). ``solved``: ``prices`` are the duals of
-    the reduced problem's master LP, not the samples' (see SOLVED_PASSES)."""
+    plan the screen found but could not prove for all). ``solved``: ``prices`` are those of the
+    reduced problem's proven plan (its master LP's duals, or a pass's of lower L), not the samples'
+    nor those a repair started from when its price loop ran out of time (see SOLVED_PASSES)."""
 
     prices: NDArray[np.float64]
     solved: bool = False
@@ -211,7 +211,7 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
                                   1e4 * candidates.price_scale, reduced_options, clock, within)
     prices = result.shadow_prices if result.shadow_prices is not None else sampled.prices
-    solved = result.shadow_prices is not None
+    solved = result.shadow_prices is not None and result.termination is Termination.OPTIMAL
     if plan is None or result.objective is None:
         return Screened(prices, solved)
     choice = np.concatenate(candidates.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from instances import GAP, Standings, assert_agrees_with_exact
 
-from optimizer.solve import balancing, decompose, screening
+from optimizer.solve import balancing, decompose, pricing, screening
 from optimizer.solve.customers import Customers
 from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.lagrangian import plan_sums, price_out, priced_problem
@@ -130,6 +130,27 @@ def test_prices_leaving_the_region_fall_back_to_everyone(screened, monkeypatch):
     result = solve_decompose(priced_problem(problem, np.float32), SolverOptions(mip_gap=GAP))
     assert screened["solved"][-1] == problem.n_customers and len(screened["solved"]) == 2
     assert screened["passes"] == [None, decompose.SOLVED_PASSES]
+    assert result.termination is Termination.OPTIMAL and problem.violations(result.choice) == []
+
+
+def test_a_reduced_problem_whose_price_loop_ran_out_of_time_has_no_solved_prices(screened, monkeypatch):
+    """The reduced problem's price loop stops at its limit: its plan is repaired from a balancing
+    pass's prices, which are no LP's duals, so the passes over everyone balance in full."""
+    monkeypatch.setattr(screening, "SCREEN_SHARE", 0.0005)
+    loops = []
+    original = decompose.solve_prices
+
+    def first_out_of_time(*args):
+        loops.append(args[0].n)
+        if len(loops) == 1:
+            raise pricing.OutOfTime(None)
+        return original(*args)
+
+    monkeypatch.setattr(decompose, "solve_prices", first_out_of_time)
+    problem = planned_problem(3, 20_000)
+    result = solve_decompose(priced_problem(problem, np.float32), SolverOptions(mip_gap=GAP))
+    assert loops[0] < problem.n_customers and screened["solved"] == [loops[0], problem.n_customers]
+    assert screened["passes"] == [None, None]
     assert result.termination is Termination.OPTIMAL and problem.violations(result.choice) == []
 
 
