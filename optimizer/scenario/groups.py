@@ -1,7 +1,8 @@
 """Groups of customers a scenario names: the control strata and the report's breakdowns.
 
 Each is a list of expressions over customer columns (``control_strata: [segment, "'high' if ltv >
-500 else 'low'"]``, ``breakdown: [region]``), evaluated per customer as text; a customer's stratum
+500 else 'low'"]``, ``breakdown: [region]``), evaluated per customer as text (whole numbers
+without '.0'); a customer's stratum
 is the combination of its control_strata values, and the controls are drawn within each
 (optimizer/plan/controls.py).
 """
@@ -30,8 +31,21 @@ def breakdown_levels(data: ScenarioData) -> list[tuple[str, NDArray[np.object_]]
 def _labels(data: ScenarioData, key: str, sources: list[Any], columns: Mapping[str, Any]) -> list[NDArray[Any]]:
     """The value per customer of each expression at ``key`` (control_strata, breakdown), as text."""
     n = len(data.customers)
-    return [evaluate(data, f"{key}[{i}]", source, columns, n).astype(str).astype(object)
-            for i, source in enumerate(sources)]
+    return [as_text(evaluate(data, f"{key}[{i}]", source, columns, n)) for i, source in enumerate(sources)]
+
+
+def as_text(values: NDArray[Any]) -> NDArray[np.object_]:
+    """Values as labels: whole numbers without '.0' (the expression language computes in float64,
+    so a tier column of 1, 2, 3 arrives as 1.0, 2.0, 3.0), everything else as ``str`` gives it.
+
+    >>> as_text(np.array([1.0, 2.5, -3.0, np.nan])).tolist()
+    ['1', '2.5', '-3', 'nan']
+    """
+    text: NDArray[np.object_] = values.astype(str).astype(object)
+    if values.dtype.kind == "f":
+        whole = np.isfinite(values) & (np.round(values) == values) & (np.abs(values) < 1e15)
+        text[whole] = values[whole].astype(np.int64).astype(str)
+    return text
 
 
 MAX_STRATA = 200  # control strata are groups (segments, tiers), not one per customer

@@ -211,7 +211,7 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
     result, plan = _decompose_all(candidates, sampled.prices, abs(screen.lagrangian - screen.fixed_value),
                                   1e4 * candidates.price_scale, reduced_options, clock, within)
     prices = result.shadow_prices if result.shadow_prices is not None else sampled.prices
-    solved = result.shadow_prices is not None and result.termination is Termination.OPTIMAL
+    solved = _solved(result)
     if plan is None or result.objective is None:
         return Screened(prices, solved)
     choice = np.concatenate(candidates.map(parts.partition_plan, plan.start, plan.master, plan.master_choice,
@@ -240,6 +240,13 @@ def _decompose_screened(customers: Customers, sampled: SampledPrices, options: S
         # stalled at gap 1.0e-2 and out of time at 4.4e-3, where the passes over everyone prove it in 2-3 s)
         return Screened(prices, solved, fallback=(objective, whole))
     return Screened(prices, solved, found, whole)
+
+
+def _solved(result: SolveResult) -> bool:
+    """Whether a reduced problem's shadow prices are those of its proven plan: the duals of its
+    master LP or a pass's whose L(λ) proves the plan, optimal duals up to the gap either way. Not
+    a plan a repair found out of time, nor a stalled one: its prices may be a balancing pass's."""
+    return result.shadow_prices is not None and result.termination is Termination.OPTIMAL
 
 
 def _freed(customers: Customers, screen: screening.Screen) -> screening.Screen:

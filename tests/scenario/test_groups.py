@@ -31,9 +31,11 @@ def scenario_file(folder: Path, **keys) -> Path:
 
 
 def test_a_stratum_is_the_combination_of_the_control_strata_values(tmp_path: Path) -> None:
-    data = load_data(load_scenario(scenario_file(tmp_path, control_strata=["segment", "'high' if tier > 0 else 'low'"])))
+    data = load_data(load_scenario(scenario_file(tmp_path, control_strata=["segment", "'high' if tier > 0 else 'low'",
+                                                                            "tier / 2"])))
     labels = stratum_labels(data)
-    assert labels.tolist() == ["a\x1flow", "b\x1fhigh", "a\x1fhigh", "b\x1fhigh", "a\x1flow"]
+    assert labels.tolist() == ["a\x1flow\x1f0", "b\x1fhigh\x1f0.5", "a\x1fhigh\x1f1", "b\x1fhigh\x1f0.5",
+                               "a\x1flow\x1f0"]
     codes = stratum_codes(data, customer_columns(data))
     assert codes.tolist() == [0, 1, 2, 1, 0], "one number per combination, in order of first appearance"
 
@@ -44,10 +46,11 @@ def test_without_control_strata_there_are_none(tmp_path: Path) -> None:
 
 
 def test_breakdowns_are_each_expression_with_its_text_per_customer(tmp_path: Path) -> None:
-    data = load_data(load_scenario(scenario_file(tmp_path, breakdown=["segment", "tier * 10"])))
-    (first, segments), (second, tiers) = breakdown_levels(data)
-    assert (first, second) == ("segment", "tier * 10")
-    assert segments.tolist() == ["a", "b", "a", "b", "a"] and tiers.tolist() == ["0", "10", "20", "10", "0"]
+    data = load_data(load_scenario(scenario_file(tmp_path, breakdown=["segment", "tier", "tier * 10"])))
+    (first, segments), (second, tiers), (third, tens) = breakdown_levels(data)
+    assert (first, second, third) == ("segment", "tier", "tier * 10")
+    assert segments.tolist() == ["a", "b", "a", "b", "a"] and tiers.tolist() == ["0", "1", "2", "1", "0"]
+    assert tens.tolist() == ["0", "10", "20", "10", "0"], "whole numbers without '.0'"
     assert segments.dtype == np.object_
 
 

@@ -84,10 +84,11 @@ def test_the_prices_are_kept_unless_the_lp_lowers_l_by_more_than_the_gaps_allowe
     customers = Customers(priced_problem(medium_problem(2, n=6_000)))
     start = np.zeros(len(customers.rows))
     scaled, optimum, _ = samples_lp(customers)
-    fall = price_pass(scaled, start).bound - optimum
-    monkeypatch.setattr(sample_lp, "SAMPLE_LP_GAPS", 1.01 * fall / gap_allowed(OPTIONS.mip_gap, optimum))
+    at_start = price_pass(scaled, start).bound
+    gaps = (at_start - optimum) / gap_allowed(OPTIONS.mip_gap, at_start)  # the allowed gap at the start's L
+    monkeypatch.setattr(sample_lp, "SAMPLE_LP_GAPS", 1.01 * gaps)
     assert sample_lp_prices(customers, start, OPTIONS, nearest, clock()) is start
-    monkeypatch.setattr(sample_lp, "SAMPLE_LP_GAPS", 0.9 * fall / gap_allowed(OPTIONS.mip_gap, optimum))
+    monkeypatch.setattr(sample_lp, "SAMPLE_LP_GAPS", 0.9 * gaps)
     assert sample_lp_prices(customers, start, OPTIONS, nearest, clock()) is not start
 
 

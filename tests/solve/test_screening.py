@@ -21,7 +21,7 @@ from optimizer.solve.decompose import solve_decompose
 from optimizer.solve.lagrangian import plan_sums, price_out, priced_problem
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.solve.results import Termination
+from optimizer.solve.results import SolutionStatus, SolveResult, Termination
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.instances import as_problem, generate  # noqa: E402
@@ -133,9 +133,26 @@ def test_prices_leaving_the_region_fall_back_to_everyone(screened, monkeypatch):
     assert result.termination is Termination.OPTIMAL and problem.violations(result.choice) == []
 
 
-def test_a_reduced_problem_whose_price_loop_ran_out_of_time_has_no_solved_prices(screened, monkeypatch):
-    """The reduced problem's price loop stops at its limit: its plan is repaired from a balancing
-    pass's prices, which are no LP's duals, so the passes over everyone balance in full."""
+def test_only_a_proven_reduced_plan_has_solved_prices():
+    """SOLVED_PASSES balances once over everyone from prices whose L proved the reduced plan; a
+    plan a repair found when the price loop ran out of time, or a stalled one, leaves the passes
+    over everyone to balance in full (its prices may be a balancing pass's, far from an LP's duals)."""
+    prices = np.ones(3)
+
+    def result(termination: Termination, shadow_prices=prices) -> SolveResult:
+        status = SolutionStatus.OPTIMAL if termination is Termination.OPTIMAL else SolutionStatus.FEASIBLE
+        return SolveResult(termination, status, None, 10.0, 10.0, 0.0, 1.0, "decompose", 0, shadow_prices=shadow_prices)
+
+    assert decompose._solved(result(Termination.OPTIMAL))
+    assert not decompose._solved(result(Termination.TIME_LIMIT))
+    assert not decompose._solved(result(Termination.STALLED))
+    assert not decompose._solved(result(Termination.OPTIMAL, shadow_prices=None))
+
+
+def test_a_reduced_problem_whose_price_loop_ran_out_of_time_is_repaired_and_the_run_proven(screened, monkeypatch):
+    """The reduced problem's price loop stops at its limit: its plan is repaired from the balanced
+    prices of its 11 candidates, which prove it there; those prices leave the region, and the
+    passes over everyone, balanced once from them (``_solved``), prove the whole."""
     monkeypatch.setattr(screening, "SCREEN_SHARE", 0.0005)
     loops = []
     original = decompose.solve_prices
@@ -150,7 +167,7 @@ def test_a_reduced_problem_whose_price_loop_ran_out_of_time_has_no_solved_prices
     problem = planned_problem(3, 20_000)
     result = solve_decompose(priced_problem(problem, np.float32), SolverOptions(mip_gap=GAP))
     assert loops[0] < problem.n_customers and screened["solved"] == [loops[0], problem.n_customers]
-    assert screened["passes"] == [None, None]
+    assert screened["passes"] == [None, decompose.SOLVED_PASSES]
     assert result.termination is Termination.OPTIMAL and problem.violations(result.choice) == []
 
 
