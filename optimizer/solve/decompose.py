@@ -108,10 +108,10 @@ STALL_REACH = 4.0  # a widening that found nothing new is followed by one that r
 # customers, samples of 1,000 and 8,000: 0.8-1.6e-4), where the screen still proved the plan.
 SCREEN_SHORTFALL = 5e-5
 SCREEN_GAPS = 10.0
-# Balancing passes over everyone after a screen given up, when the reduced problem's master LP was
-# solved and its duals are the start: they are already an LP's over the customers that decide the
-# rows, and the master LP over everyone moves them the rest of the way in fewer seconds than more
-# passes would. Measured on wide 10^7 × 50 (seed 2026, 120 s): 12.2 -> 10.6-10.9 s. Never from the
+# Balancing passes over everyone after a screen given up, when the reduced problem's plan was
+# proven and its prices are the start: they are already optimal duals over the customers that
+# decide the rows, and the master LP over everyone moves them the rest of the way in fewer seconds
+# than more passes would. Measured on wide 10^7 × 50 (seed 2026, 120 s): 12.2 -> 10.6-11.1 s. Never from the
 # samples' prices, which need the passes (tight 10^7 × 20: 21 -> 24.6 s; variants 10^7 × 20 reached
 # its 120 s limit without a plan of its own).
 SOLVED_PASSES = 1
@@ -182,8 +182,8 @@ class Screened:
     """The screened decomposition's result and plan for all customers, or none (the passes over
     everyone take over, from ``prices``, keeping ``fallback``: the value and plan of a feasible
     plan the screen found but could not prove for all). ``solved``: ``prices`` are those of the
-    reduced problem's proven plan (its master LP's duals, or a pass's of lower L), not the samples'
-    nor those a repair started from when its price loop ran out of time (see SOLVED_PASSES)."""
+    reduced problem's proven plan (``_solved``), not the samples' nor an unproven plan's (see
+    SOLVED_PASSES)."""
 
     prices: NDArray[np.float64]
     solved: bool = False

@@ -118,7 +118,10 @@ time.sleep(60)
 """
 
 
-def test_a_history_another_process_is_writing_gives_a_clear_error(tmp_path):
+def test_a_history_another_process_is_writing_gives_a_clear_error(tmp_path, monkeypatch):
+    """A commit waits LOCK_WAIT_S (1 s here, 30 s in a run) for another process's lock on the
+    history, then says so; once the lock is released the same commit goes through."""
+    monkeypatch.setattr(history_file, "LOCK_WAIT_S", 1.0)
     scenario = write_scenario(tmp_path)
     run_week(scenario, tmp_path / "w1", MONDAY)
     history, marker = tmp_path / "history.duckdb", tmp_path / "marker"
@@ -127,8 +130,10 @@ def test_a_history_another_process_is_writing_gives_a_clear_error(tmp_path):
         deadline = time.monotonic() + 30
         while not marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        with pytest.raises(HistoryError, match="If another cvo command is writing to it, wait"):
+        started = time.monotonic()
+        with pytest.raises(HistoryError, match=r"\(waited 1 s for it\).*If another cvo command is writing to it, wait"):
             commit(tmp_path / "w1", history)
+        assert time.monotonic() - started >= 1.0
     finally:
         child.kill()
         child.wait()
