@@ -147,7 +147,7 @@ def sample_prices(customers: Customers, mip_gap: float, clock: Clock) -> Sampled
         prices = _refined_prices(parts.subsample(largest, REFINED / customers.n, shared), customers, clock, prices, cap)
     for size in levels:
         coarse = scaled_customers(parts.subsample(largest, size / customers.n, shared, whole), customers.n,
-                         largest.price_scale)
+                                  largest.price_scale)
         stall = STALL_SHARE * mip_gap * max(1.0, abs(price_pass(coarse, prices).bound))
         best = balance(coarse, prices, cap, stall, clock, 0, crawl=False)
         prices = best.prices
@@ -218,8 +218,8 @@ def balance(
 ) -> Pass:
     """Coordinate steps on the prices from breakpoint histograms, until each row's lhs meets its
     limit, a pass lowers L(λ) by less than ``stall``, (``crawl``) L falls linearly (CRAWL) or
-    ``passes`` passes (MAX_BALANCING if None) ran; returns the pass with the lowest L(λ) (with its ``nearest`` customers
-    of smallest margin).
+    ``passes`` passes (MAX_BALANCING if None) ran; returns the pass with the lowest L(λ) (with its
+    ``nearest`` customers of smallest margin).
 
     Each pass gives, per row, how much lhs changes as that row's price alone moves (lagrangian.py,
     ``Breakpoints``); every row's price moves to where its lhs is expected to meet its limit, all
