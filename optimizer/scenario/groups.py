@@ -37,6 +37,8 @@ def _labels(data: ScenarioData, key: str, sources: list[Any], columns: Mapping[s
 def as_text(values: NDArray[Any]) -> NDArray[np.object_]:
     """Values as labels: whole numbers without '.0' (the expression language computes in float64,
     so a tier column of 1, 2, 3 arrives as 1.0, 2.0, 3.0), everything else as ``str`` gives it.
+    Not optimizer/store/tables.py's ``id_text``: that one reads ids, trimming blanks and decimal
+    commas out of text, which in a label would be the label changed.
 
     >>> as_text(np.array([1.0, 2.5, -3.0, np.nan])).tolist()
     ['1', '2.5', '-3', 'nan']
