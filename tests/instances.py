@@ -45,8 +45,8 @@ def all_plans(problem: Problem, allowed: np.ndarray | None = None) -> np.ndarray
     return np.array(list(itertools.product(*options)), dtype=int).reshape(-1, problem.n_customers)
 
 
-def brute_force(problem: Problem, allowed: np.ndarray | None = None) -> float | None:
-    """Best objective over all plans that meet every row, or None when no plan does."""
+def feasible_plans(problem: Problem, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every plan that meets every row (one row per plan, as ``all_plans``) and its objective."""
     plans = all_plans(problem, allowed)
     customers = np.arange(problem.n_customers)
     # a zero column at index -1 (= NO_CAMPAIGN) makes "no campaign" contribute nothing
@@ -56,7 +56,13 @@ def brute_force(problem: Problem, allowed: np.ndarray | None = None) -> float | 
     for row in problem.rows:
         lhs = pad(_row_coefficients(problem, row))[customers, plans].sum(axis=1)
         feasible &= _holds(row.sense, lhs, row.rhs)
-    return float(value[feasible].max()) if feasible.any() else None
+    return plans[feasible], value[feasible]
+
+
+def brute_force(problem: Problem, allowed: np.ndarray | None = None) -> float | None:
+    """Best objective over all plans that meet every row, or None when no plan does."""
+    _, value = feasible_plans(problem, allowed)
+    return float(value.max()) if value.size else None
 
 
 def random_problem(rng: np.random.Generator, n: int | None = None, k: int | None = None) -> Problem:

@@ -45,13 +45,15 @@ ITERATIONS_UNLIMITED = 2**31 - 1  # HiGHS's default simplex_iteration_limit
 
 @dataclass(frozen=True)
 class MasterSolution:
-    """The master's optimum: ``x`` and ``reduced_costs`` per column (see ``MasterLP.columns``)."""
+    """The master's optimum: ``x``, ``reduced_costs`` and ``choice_duals`` (the dual of the column's
+    customer's choice row) per column (see ``MasterLP.columns``)."""
 
     value: float
     prices: NDArray[np.float64]
     x: NDArray[np.float64]
     reduced_costs: NDArray[np.float64]
     violated: NDArray[np.int32]
+    choice_duals: NDArray[np.float64] | None = None
 
     @property
     def feasible(self) -> bool:
@@ -263,6 +265,7 @@ class MasterLP:
             x=x[self.n_slacks:].copy(),
             reduced_costs=reduced[self.n_slacks:].copy(),
             violated=np.unique(self.slack_rows[x[: self.n_slacks] > 1e-9]),
+            choice_duals=np.asarray(solution.row_dual)[self.m + self.columns()[0]].copy(),
         )
 
     def _interior(self, time_limit: float) -> highspy.HighsModelStatus:

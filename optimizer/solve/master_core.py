@@ -60,7 +60,8 @@ def solve_core(
     solution = state.solution
     core = master.core_problem(state.remaining)
     slots, campaigns = master.columns()
-    lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs)
+    lp = Relaxation(True, solution.value, solution.prices, solution.x, solution.reduced_costs,
+                    choice_duals=solution.choice_duals)
     allowed_gap = gap_allowed(options.mip_gap, state.latest.bound)
     outside = _least_margin_outside(master, state.latest.prices, state.least_outside)
     bound = state.latest.bound

@@ -31,9 +31,11 @@ _INFEASIBLE = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kU
 class Relaxation:
     """LP relaxation over the candidate pairs (fields are None when it is infeasible).
 
-    ``x`` and ``reduced_costs`` are per candidate pair. At the optimum of this maximisation a
-    pair at 0 has reduced cost <= 0 and a pair at 1 has reduced cost >= 0, and every 0/1 plan
-    x' is worth at most  bound - sum_p |reduced_cost_p| * |x'_p - x_p|.
+    ``x``, ``reduced_costs`` and ``choice_duals`` are per candidate pair, the last the dual u_i >= 0
+    of its customer's choice row (sum_j x_ij <= 1; 0 for a customer with one pair, who has none).
+    At the optimum of this maximisation a pair at 0 has reduced cost <= 0 and a pair at 1 has
+    reduced cost >= 0, and every 0/1 plan x' is worth at most
+    bound - sum_p |reduced_cost_p| * |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij).
     """
 
     feasible: bool
@@ -42,6 +44,7 @@ class Relaxation:
     x: NDArray[np.float64] | None = None
     reduced_costs: NDArray[np.float64] | None = None
     proven: bool = True
+    choice_duals: NDArray[np.float64] | None = None
 
 
 def coupling_matrix(problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp]) -> sp.csr_matrix:
@@ -145,4 +148,14 @@ def solve_relaxation(
     solution = highs.getSolution()
     duals = np.asarray(solution.row_dual)[n_choice:]
     return Relaxation(True, highs.getInfo().objective_function_value, duals,
-                      np.asarray(solution.col_value), np.asarray(solution.col_dual))
+                      np.asarray(solution.col_value), np.asarray(solution.col_dual),
+                      choice_duals=_choice_duals(matrix, np.asarray(solution.row_dual)[:n_choice]))
+
+
+def _choice_duals(matrix: sp.csr_matrix, duals: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per column, the dual of its customer's choice row (0 for a customer with one column: none)."""
+    rows = matrix[: duals.size].tocsc()
+    out = np.zeros(matrix.shape[1])
+    counts = np.diff(rows.indptr)
+    out[counts > 0] = duals[rows.indices]
+    return out

@@ -49,6 +49,19 @@ def test_with_every_customer_the_master_is_the_lp_relaxation():
     assert price_out(priced, solution.prices).bound == pytest.approx(lp.bound, rel=1e-9)
 
 
+def test_the_masters_choice_duals_are_the_lp_relaxations():
+    """With every customer, each column's choice dual is what its pair earns past the prices and
+    its reduced cost, as in the LP relaxation."""
+    problem = medium_problem(3)
+    master, priced = everyone(problem)
+    solution = master.solve(60.0)
+    slots, campaigns = master.columns()
+    earned = problem.value[slots, campaigns] - solution.reduced_costs - sum(
+        price * problem.coefficients(row)[slots, campaigns] for price, row in zip(solution.prices, problem.rows))
+    assert np.allclose(solution.choice_duals, earned, atol=1e-7)
+    assert np.all(solution.choice_duals >= -1e-9) and np.any(solution.choice_duals > 1e-6)
+
+
 def test_a_master_far_from_its_last_basis_is_solved_by_the_interior_point_method(monkeypatch):
     """More dual simplex pivots than WARM_ITERATIONS allows: the interior point method finds the
     same optimum, and its basis is where the next solve starts (no pivots when nothing moved)."""

@@ -103,3 +103,20 @@ def test_relaxation_without_candidate_pairs_is_the_empty_plan():
     relaxation = solve_relaxation(problem, customers, campaigns)
     assert relaxation.feasible and relaxation.bound == 0.0
     assert relaxation.shadow_prices.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_choice_duals_are_what_each_pair_earns_past_its_prices_and_reduced_cost(seed: int):
+    """u_i = c_ij - sum_r λ_r a_rij - d_ij for every pair of a customer with a choice row, u_i >= 0;
+    0 for a customer with one pair."""
+    problem = lp_problem(seed)
+    customers, campaigns = problem.candidate_pairs()
+    lp = solve_relaxation(problem, customers, campaigns)
+    priced = sum(price * problem.coefficients(row)[customers, campaigns]
+                 for price, row in zip(lp.shadow_prices, problem.rows))
+    earned = problem.value[customers, campaigns] - priced - lp.reduced_costs
+    several = np.bincount(customers)[customers] > 1
+    assert np.allclose(lp.choice_duals[several], earned[several], atol=1e-7)
+    assert np.all(lp.choice_duals >= -1e-9)
+    assert np.all(lp.choice_duals[~several] == 0.0)
+    assert np.any(lp.choice_duals > 1e-6)
