@@ -21,7 +21,7 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
    (column generation) until L(λ) meets its value: L(λ) is then the LP optimum over all n·k
    pairs, found without ever building that LP.
 4. **Exact core (optimizer/solve/master_core.py).** optimizer/solve/exact.py's core step on
-   the master: the pairs of smallest |reduced cost| are solved as a MIP (Pyomo + HiGHS), the
+   the master: the pairs of least move cost are solved as a MIP (Pyomo + HiGHS), the
    rest fixed at their LP values.
 5. **Proof.** A plan that moves any fixed customer off its best, or uses a pair outside the
    master, is worth at most L(λ) - t, t the least such margin (lagrangian.py), so

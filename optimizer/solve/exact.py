@@ -153,7 +153,8 @@ def solve_with_relaxation(
                           _plan_of(problem, floor, lp_bound, int(customers.size), clock))
 
     def solve(free: NDArray[np.bool_], floor: SolveResult | None, limit: Clock) -> SolveResult:
-        return _solve_core(problem, customers, campaigns, lp, free, options, limit, 0.5 * allowed_gap, floor)
+        return _solve_core(problem, customers, campaigns, lp, free, options, limit, 0.5 * allowed_gap, floor,
+                           distance)
 
     def proven(plan: SolveResult | None) -> bool:
         return not _unproven(plan, allowed_gap)
@@ -290,12 +291,15 @@ def _better_plan(one: SolveResult | None, other: SolveResult | None) -> SolveRes
 
 def move_costs(customers: NDArray[np.intp], x: NDArray[np.float64], reduced_costs: NDArray[np.float64],
                choice_duals: NDArray[np.float64] | None) -> NDArray[np.float64]:
-    """m_p per candidate pair p: the least a plan that changes p (against x rounded) loses against z_LP.
+    """m_p per candidate pair p: the least a feasible plan that changes p (against x rounded at 0.5)
+    loses against z_LP.
 
-    With u_i >= 0 the dual of customer i's choice row (``choice_duals``, per pair), every 0/1 plan
-    x' is worth at most z_LP - sum_p |d_p| |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij). Taking a pair
-    at 0 costs m_p = |d_p|. Leaving one at 1 costs |d_p| and, as its customer then takes another
-    pair o or nothing, at least min(u_i, min_o |d_o|). With |d_p| alone, every pair at 1 that is
+    With u_i >= 0 the dual of customer i's choice row (``choice_duals``, per pair; HiGHS's are >= 0
+    to within its tolerance, and a negative one counts as 0), every feasible 0/1 plan x' is worth at
+    most z_LP - sum_p |d_p| |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij) (complementary slackness: a
+    pair with d_p != 0 sits at 0 or 1, a row with a dual is at its limit). Taking a pair at 0 costs
+    m_p = |d_p|. Leaving one at 1 costs |d_p| and, as its customer then takes another pair o (one
+    at x_o <= 0.5) or nothing, at least min(u_i, min_o |d_o|). With |d_p| alone, every pair at 1 that is
     basic (d_p = 0) would cost nothing to leave, so a core would have to hold all of them before its
     bound could fall below z_LP: measured on variants 10^5 × 10, a widened core of 2,549 pairs held
     2,490 such pairs and let 56 customers choose. Without duals (None), m_p = |d_p|.
@@ -307,7 +311,7 @@ def move_costs(customers: NDArray[np.intp], x: NDArray[np.float64], reduced_cost
     chosen = x > 0.5
     other = np.full(int(slot.max()) + 1, np.inf)
     np.minimum.at(other, slot[~chosen], cost[~chosen])
-    cost[chosen] += np.minimum(np.abs(choice_duals[chosen]), other[slot[chosen]])
+    cost[chosen] += np.minimum(np.maximum(choice_duals[chosen], 0.0), other[slot[chosen]])
     return cost
 
 
@@ -339,16 +343,17 @@ def _objective(result: SolveResult) -> float:
 def _solve_core(
     problem: Problem, customers: NDArray[np.intp], campaigns: NDArray[np.intp], lp: Relaxation,
     core: NDArray[np.bool_], options: SolverOptions, clock: Clock, absolute_gap: float,
-    floor: SolveResult | None = None,
+    floor: SolveResult | None = None, costs: NDArray[np.float64] | None = None,
 ) -> SolveResult:
     """Fix the pairs outside ``core`` at their LP value, solve the rest, bound the whole.
 
     HiGHS starts from ``floor``'s plan where the core holds it (then without presolve: HiGHS 1.16
     misreads a start in presolve's reduced space, tests/solve/test_highs_run.py); the result keeps
-    the better of the core's plan and ``floor``'s, and the tighter bound.
+    the better of the core's plan and ``floor``'s, and the tighter bound. ``costs`` are the
+    candidate pairs' move costs (``move_costs``; computed here if not given).
     """
     fixed = np.full(problem.n_customers, NO_CAMPAIGN)
-    _, x, _ = _optimum(lp)
+    _, x, reduced_costs = _optimum(lp)
     at_one = ~core & (x > 0.5)
     fixed[customers[at_one]] = campaigns[at_one]
     free = np.zeros_like(problem.eligible)
@@ -357,7 +362,9 @@ def _solve_core(
     core_options = options.model_copy(update={"presolve": options.presolve or (
         start is None and core.sum() < PRESOLVE_BELOW)})
     part = solve_full_model(problem.restrict(free, fixed), core_options, clock.allow(), absolute_gap, start)
-    bound = _whole_bound(problem, customers, lp, core, fixed, part)
+    if costs is None:
+        costs = move_costs(customers, x, reduced_costs, lp.choice_duals)
+    bound = _whole_bound(problem, lp, core, fixed, part, costs)
     part = replace(part, method="exact", candidate_pairs=int(customers.size), core_pairs=int(core.sum()),
                    build_seconds=part.build_seconds + (floor.build_seconds if floor else 0.0))
     if part.choice is not None:
@@ -394,12 +401,12 @@ def _start(floor: SolveResult | None, fixed: NDArray[np.integer[Any]],
 
 
 def _whole_bound(
-    problem: Problem, customers: NDArray[np.intp], lp: Relaxation, core: NDArray[np.bool_],
-    fixed: NDArray[np.integer[Any]], part: SolveResult,
+    problem: Problem, lp: Relaxation, core: NDArray[np.bool_], fixed: NDArray[np.integer[Any]], part: SolveResult,
+    costs: NDArray[np.float64],
 ) -> float:
-    """min(z_LP, max(best plan inside the core, z_LP - least move cost outside it))."""
-    lp_bound, x, reduced_costs = _optimum(lp)
-    outside = float(np.min(move_costs(customers, x, reduced_costs, lp.choice_duals)[~core], initial=np.inf))
+    """min(z_LP, max(best plan inside the core, z_LP - least move cost ``costs`` outside it))."""
+    lp_bound, _, _ = _optimum(lp)
+    outside = float(np.min(costs[~core], initial=np.inf))
     if part.termination is Termination.INFEASIBLE:
         inside = -np.inf
     elif part.bound is None:

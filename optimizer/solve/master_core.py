@@ -1,7 +1,7 @@
 """Steps 4-5 of optimizer/solve/decompose.py: the exact core on the master LP, the plan and bound
 it gives for all customers, and the master's widening.
 
-The core (optimizer/solve/exact.py) solves the master's pairs of smallest |reduced cost| as a MIP,
+The core (optimizer/solve/exact.py) solves the master's pairs of least move cost as a MIP,
 the rest held at their LP values; every customer outside the master keeps its best at the start
 prices. A plan that moves a fixed customer off its best, or uses a pair the master lacks, is worth
 at most L(λ) - t, t the least such margin, so

@@ -34,7 +34,7 @@ class Relaxation:
     ``x``, ``reduced_costs`` and ``choice_duals`` are per candidate pair, the last the dual u_i >= 0
     of its customer's choice row (sum_j x_ij <= 1; 0 for a customer with one pair, who has none).
     At the optimum of this maximisation a pair at 0 has reduced cost <= 0 and a pair at 1 has
-    reduced cost >= 0, and every 0/1 plan x' is worth at most
+    reduced cost >= 0, and every feasible 0/1 plan x' is worth at most
     bound - sum_p |reduced_cost_p| * |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij).
     """
 

@@ -49,15 +49,35 @@ def test_with_every_customer_the_master_is_the_lp_relaxation():
     assert price_out(priced, solution.prices).bound == pytest.approx(lp.bound, rel=1e-9)
 
 
-def test_the_masters_choice_duals_are_the_lp_relaxations():
-    """With every customer, each column's choice dual is what its pair earns past the prices and
-    its reduced cost, as in the LP relaxation."""
+def in_two_batches(problem, penalties: float) -> MasterLP:
+    """Every customer joining a master in two batches, the second with columns added after."""
+    priced = priced_problem(problem)
+    n = priced.n_customers
+    master = MasterLP(priced.rows, priced.campaign_ids, np.full(len(priced.rows), penalties))
+    for batch in (np.arange(n // 2), np.arange(n // 2, n)):
+        columns = np.isfinite(priced.value[batch])
+        columns[:, 1:] = False  # the first campaign only, then the rest as columns of their own
+        master.add_customers(priced.take(batch, batch, False), False, columns, np.full(batch.size, -1), None)
+    master.add_columns(np.arange(n), np.isfinite(priced.value))
+    master.set_limits(priced.rhs)
+    return master
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_each_columns_choice_dual_is_what_its_pair_earns_past_its_prices_and_reduced_cost(broken: bool):
+    """u_i = c_ij - sum_r λ_r a_rij - d_ij on every column, u_i >= 0, columns added in batches;
+    also with a floor no plan meets, broken through its slack (λ then its penalty)."""
     problem = medium_problem(3)
-    master, priced = everyone(problem)
+    if broken:
+        impossible = CouplingRow("min_audience[k0]", "min_audience", Sense.GE, 10_000.0, COUNT, np.arange(4) == 0)
+        problem = dataclasses.replace(problem, rows=(*problem.rows, impossible))
+    master = in_two_batches(problem, 5.0 if broken else 1e6)
     solution = master.solve(60.0)
+    assert solution.feasible is not broken
     slots, campaigns = master.columns()
-    earned = problem.value[slots, campaigns] - solution.reduced_costs - sum(
-        price * problem.coefficients(row)[slots, campaigns] for price, row in zip(solution.prices, problem.rows))
+    customers = master.customers[slots]
+    earned = problem.value[customers, campaigns] - solution.reduced_costs - sum(
+        price * problem.coefficients(row)[customers, campaigns] for price, row in zip(solution.prices, problem.rows))
     assert np.allclose(solution.choice_duals, earned, atol=1e-7)
     assert np.all(solution.choice_duals >= -1e-9) and np.any(solution.choice_duals > 1e-6)
 
