@@ -236,7 +236,7 @@ def priced_problem(problem: Problem, dtype: type[np.floating[Any]] = np.float64)
     meets out of reach, or let one be broken)."""
     value = np.where(problem.eligible, problem.value, -np.inf).astype(dtype, copy=False)
     names = sorted({row.weight for row in problem.rows if row.weight != COUNT})
-    weights = np.stack([problem.weights[name] for name in names]).astype(float) if names else np.zeros(
+    weights = np.stack([problem.weights[name] for name in names], dtype=float) if names else np.zeros(
         (0, 1, problem.n_campaigns))
     if weights.shape[1] > 1 and np.all(weights == weights[:, :1]):
         weights = np.ascontiguousarray(weights[:, :1])  # one weight per campaign, the same for every customer
