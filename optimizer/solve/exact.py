@@ -5,7 +5,7 @@ core solved by HiGHS branch and bound.
 2. A core: keep some pairs free (every fractional one among them), fix the others at their LP
    value (0 or 1), and solve that core as a MIP. Its plan is feasible for the whole.
 3. A plan that differs from the fixed values on pair p is worth at most z_LP - m_p, m_p the
-   pair's move cost (``move_costs``: |d_p| to take a pair at 0; to leave one at 1, |d_p| plus the
+   pair's move cost (relaxation.py's ``move_costs``: |d_p| to take a pair at 0; to leave one at 1, |d_p| plus the
    least its customer loses by taking another pair or nothing), so no plan outside the core
    beats z_LP - t, t = min m_p over the fixed pairs:
        bound = min(z_LP, max(core bound, z_LP - t)).
@@ -46,7 +46,7 @@ from optimizer.solve.model import build_model, set_start
 from optimizer.solve.neighbourhoods import improve
 from optimizer.solve.options import SolverOptions
 from optimizer.solve.problem import NO_CAMPAIGN, Problem
-from optimizer.solve.relaxation import Relaxation, solve_relaxation
+from optimizer.solve.relaxation import Relaxation, move_costs, solve_relaxation
 from optimizer.solve.repair import REPAIR_SHARE, repair
 from optimizer.solve.results import SolutionStatus, SolveResult, Termination, gap_allowed
 
@@ -287,32 +287,6 @@ def _better_plan(one: SolveResult | None, other: SolveResult | None) -> SolveRes
     if one is None or other is None:
         return one or other
     return other if _objective(other) > _objective(one) else one
-
-
-def move_costs(customers: NDArray[np.intp], x: NDArray[np.float64], reduced_costs: NDArray[np.float64],
-               choice_duals: NDArray[np.float64] | None) -> NDArray[np.float64]:
-    """m_p per candidate pair p: the least a feasible plan that changes p (against x rounded at 0.5)
-    loses against z_LP.
-
-    With u_i >= 0 the dual of customer i's choice row (``choice_duals``, per pair; HiGHS's are >= 0
-    to within its tolerance, and a negative one counts as 0), every feasible 0/1 plan x' is worth at
-    most z_LP - sum_p |d_p| |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij) (complementary slackness: a
-    pair with d_p != 0 sits at 0 or 1, a row with a dual is at its limit). Taking a pair at 0 costs
-    m_p = |d_p|. Leaving one at 1 costs |d_p| and, as its customer then takes another pair o (one
-    at x_o <= 0.5) or nothing, at least min(u_i, min_o |d_o|). With |d_p| alone, every pair at 1 that is
-    basic (d_p = 0) would cost nothing to leave, so a core would have to hold all of them before its
-    bound could fall below z_LP: measured on variants 10^5 × 10, a widened core of 2,549 pairs held
-    2,490 such pairs and let 56 customers choose. Without duals (None), m_p = |d_p|.
-    """
-    cost = np.abs(reduced_costs)
-    if choice_duals is None or customers.size == 0:
-        return cost
-    _, slot = np.unique(customers, return_inverse=True)
-    chosen = x > 0.5
-    other = np.full(int(slot.max()) + 1, np.inf)
-    np.minimum.at(other, slot[~chosen], cost[~chosen])
-    cost[chosen] += np.minimum(np.maximum(choice_duals[chosen], 0.0), other[slot[chosen]])
-    return cost
 
 
 def _smallest(distance: NDArray[np.float64], count: int) -> NDArray[np.bool_]:

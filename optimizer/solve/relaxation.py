@@ -4,7 +4,8 @@ Built with numpy/scipy and handed to highspy in one ``passModel`` call: no Pyomo
 these stay cheap even where the Pyomo model would be large.
 
 Shadow price of row r: d(LP optimum)/d(b_r), what one more unit of that limit would add
-(negative for a >= row that costs value to meet).
+(negative for a >= row that costs value to meet). ``move_costs`` turns the optimum's reduced costs
+and choice-row duals into what a plan that changes a pair loses against the LP bound.
 """
 
 from __future__ import annotations
@@ -159,3 +160,29 @@ def _choice_duals(matrix: sp.csr_matrix, duals: NDArray[np.float64]) -> NDArray[
     counts = np.diff(rows.indptr)
     out[counts > 0] = duals[rows.indices]
     return out
+
+
+def move_costs(customers: NDArray[np.intp], x: NDArray[np.float64], reduced_costs: NDArray[np.float64],
+               choice_duals: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    """m_p per candidate pair p: the least a feasible plan that changes p (against x rounded at 0.5)
+    loses against z_LP.
+
+    With u_i >= 0 the dual of customer i's choice row (``choice_duals``, per pair; HiGHS's are >= 0
+    to within its tolerance, and a negative one counts as 0), every feasible 0/1 plan x' is worth at
+    most z_LP - sum_p |d_p| |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij) (complementary slackness: a
+    pair with d_p != 0 sits at 0 or 1, a row with a dual is at its limit). Taking a pair at 0 costs
+    m_p = |d_p|. Leaving one at 1 costs |d_p| and, as its customer then takes another pair o (one
+    at x_o <= 0.5) or nothing, at least min(u_i, min_o |d_o|). With |d_p| alone, every pair at 1 that is
+    basic (d_p = 0) would cost nothing to leave, so a core would have to hold all of them before its
+    bound could fall below z_LP: measured on variants 10^5 × 10, a widened core of 2,549 pairs held
+    2,490 such pairs and let 56 customers choose. Without duals (None), m_p = |d_p|.
+    """
+    cost = np.abs(reduced_costs)
+    if choice_duals is None or customers.size == 0:
+        return cost
+    _, slot = np.unique(customers, return_inverse=True)
+    chosen = x > 0.5
+    other = np.full(int(slot.max()) + 1, np.inf)
+    np.minimum.at(other, slot[~chosen], cost[~chosen])
+    cost[chosen] += np.minimum(np.maximum(choice_duals[chosen], 0.0), other[slot[chosen]])
+    return cost

@@ -3,7 +3,9 @@
 The LP optimum V(b) of a maximisation is concave and piecewise linear in each rhs b_r, so a
 shadow price must lie between the right and left derivatives, and equal them where V is
 smooth. The instances below have real-valued data and rhs, so every row sits strictly inside
-a linear piece and both one-sided differences agree (the test checks that it is so).
+a linear piece and both one-sided differences agree (the test checks that it is so). The choice
+rows' duals and the move costs built on them are checked against every feasible plan of tiny
+instances.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from instances import feasible_plans, random_problem
 
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.problem import COUNT, CouplingRow, Problem, Sense
-from optimizer.solve.relaxation import solve_relaxation
+from optimizer.solve.relaxation import move_costs, solve_relaxation
 from optimizer.solve.results import Termination
 
 EPSILON = 1e-5
@@ -120,3 +123,26 @@ def test_choice_duals_are_what_each_pair_earns_past_its_prices_and_reduced_cost(
     assert np.all(lp.choice_duals >= -1e-9)
     assert np.all(lp.choice_duals[~several] == 0.0)
     assert np.any(lp.choice_duals > 1e-6)
+
+
+def test_no_plan_that_changes_a_pair_beats_the_lp_bound_less_its_move_cost():
+    """Every feasible plan x' of a tiny instance, for every candidate pair p it changes against the
+    LP optimum rounded, is worth at most z_LP - m_p; and m_p, which counts what a customer at 1
+    loses by leaving, is above |d_p| for some pair a feasible plan changes (else the test proves
+    nothing new)."""
+    rng = np.random.default_rng(11)
+    above_reduced_cost = 0
+    for _ in range(150):
+        problem = random_problem(rng, n=int(rng.integers(2, 8)))
+        customers, campaigns = problem.candidate_pairs()
+        lp = solve_relaxation(problem, customers, campaigns)
+        plans, values = feasible_plans(problem)
+        if not lp.feasible or customers.size == 0 or values.size == 0:
+            continue
+        cost = move_costs(customers, lp.x, lp.reduced_costs, lp.choice_duals)
+        slack = sum(abs(price) * 1e-6 * max(1.0, abs(row.rhs)) for price, row in zip(lp.shadow_prices, problem.rows))
+        changed = (plans[:, customers] == campaigns) != (lp.x > 0.5)
+        above_reduced_cost += int(np.sum(changed & (cost > np.abs(lp.reduced_costs) + 1e-9)))
+        least = np.where(changed, lp.bound - cost, np.inf).min(axis=1)
+        assert np.all(values <= least + 1e-7 + slack)
+    assert above_reduced_cost > 0
