@@ -2,9 +2,8 @@
 
 Each is a list of expressions over customer columns (``control_strata: [segment, "'high' if ltv >
 500 else 'low'"]``, ``breakdown: [region]``), evaluated per customer as text (whole numbers
-without '.0'); a customer's stratum
-is the combination of its control_strata values, and the controls are drawn within each
-(optimizer/plan/controls.py).
+without '.0'); a customer's stratum is the combination of its control_strata values, and the
+controls are drawn within each (optimizer/plan/controls.py).
 """
 
 from __future__ import annotations

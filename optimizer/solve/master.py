@@ -53,7 +53,7 @@ class MasterSolution:
     x: NDArray[np.float64]
     reduced_costs: NDArray[np.float64]
     violated: NDArray[np.int32]
-    choice_duals: NDArray[np.float64] | None = None
+    choice_duals: NDArray[np.float64]
 
     @property
     def feasible(self) -> bool:
@@ -253,7 +253,8 @@ class MasterLP:
             self.highs.run()  # from the interior point's basis, no pivots; where it failed, from the simplex's
         status = self.highs.getModelStatus()
         if status == highspy.HighsModelStatus.kModelEmpty:
-            return MasterSolution(0.0, np.zeros(self.m), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32))
+            return MasterSolution(0.0, np.zeros(self.m), np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int32),
+                                  np.zeros(0))
         if status != highspy.HighsModelStatus.kOptimal:
             return None
         solution = self.highs.getSolution()

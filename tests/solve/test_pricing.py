@@ -121,13 +121,13 @@ def test_a_master_that_breaks_its_rows_is_priced_out_nearer_the_best_prices(monk
 
     monkeypatch.setattr(pricing, "_price_round", recorded)
     center, duals = np.array([1.0, 0.0]), np.array([101.0, -50.0])
-    broken = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.array([0], dtype=np.int32))
+    broken = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.array([0], dtype=np.int32), np.zeros(1))
     for first, expected in ((True, [[21.0, -10.0]]), (False, [[21.0, -10.0], [101.0, -50.0]])):
         seen.clear()
         moving["first"] = first
         pricing._priced_out(None, center, broken, center, np.zeros(0, dtype=np.intp), 0.0)
         assert np.allclose(seen, expected)
     seen.clear()
-    met = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.zeros(0, dtype=np.int32))
+    met = MasterSolution(0.0, duals, np.zeros(1), np.zeros(1), np.zeros(0, dtype=np.int32), np.zeros(1))
     pricing._priced_out(None, center, met, center, np.zeros(0, dtype=np.intp), 0.0)
     assert np.allclose(seen, [duals])
