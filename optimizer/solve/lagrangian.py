@@ -130,26 +130,46 @@ class PricedProblem:
                          for r, weight in enumerate(self.row_weight)], dtype=bool)
 
     def pair_coefficients(
-        self, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]]
+        self, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]],
+        rows: NDArray[np.integer[Any]] | None = None,
     ) -> NDArray[np.float64]:
-        """(m, pairs) coefficients a_rij of the given (customer, campaign) pairs, float64."""
-        out = np.empty((len(self.rows), len(customers)))
-        for r in range(len(self.rows)):
-            out[r] = self.row_pair_coefficients(r, customers, campaigns)
+        """(len(rows), pairs) coefficients a_rij of the given (customer, campaign) pairs on ``rows``
+        (default: every row), float64: one gather per weight, shared by the rows that sum it."""
+        rows = np.arange(len(self.rows)) if rows is None else rows
+        out = np.empty((len(rows), len(customers)))
+        gathered: dict[int, NDArray[np.float64]] = {}
+        for i, r in enumerate(rows.tolist()):
+            weight = int(self.row_weight[r])
+            if weight not in gathered:
+                gathered[weight] = self.row_pair_coefficients(r, customers, campaigns, counted=False)
+            out[i] = gathered[weight] * self.campaigns[r, campaigns]
         return out
 
     def row_pair_coefficients(
-        self, r: int, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]]
+        self, r: int, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]], counted: bool = True,
     ) -> NDArray[np.float64]:
-        """(pairs,) coefficients a_rij of row r for the given (customer, campaign) pairs, float64."""
-        mask = self.campaigns[r, campaigns]
+        """(pairs,) coefficients a_rij of row r for the given (customer, campaign) pairs, float64
+        (``counted`` False: the row's weight of each pair, whether the row counts its campaign or not)."""
+        mask = self.campaigns[r, campaigns] if counted else np.ones(len(campaigns), dtype=bool)
         weight = self.row_weight[r]
         if weight < 0:
-            counted: NDArray[np.float64] = mask.astype(float)
-            return counted
+            ones: NDArray[np.float64] = mask.astype(float)
+            return ones
         table = self.weights[weight]
         out: NDArray[np.float64] = (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) * mask
         return out.astype(float)
+
+    def pair_combined(self, customers: NDArray[np.integer[Any]], campaigns: NDArray[np.integer[Any]],
+                      multipliers: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(pairs,) Σ_r μ_r a_rij of the given (customer, campaign) pairs for row multipliers μ:
+        one gather per weight, not one per row."""
+        per_weight, per_count = self.prices_by_weight(multipliers)
+        total: NDArray[np.float64] = per_count[campaigns].astype(float)
+        for weight in np.flatnonzero(per_weight.any(axis=1)):
+            table = self.weights[weight]
+            total += (table[customers, campaigns] if table.shape[0] > 1 else table[0, campaigns]) \
+                * per_weight[weight, campaigns]
+        return total
 
     def take(
         self, customers: NDArray[np.integer[Any]], ids: NDArray[Any], shared: bool, keep_dtype: bool = False

@@ -121,6 +121,11 @@ def test_pair_coefficients_take_stack_and_to_problem_keep_the_instance():
     customers, campaigns = problem.candidate_pairs()
     full = priced.coefficients(np.arange(300))
     assert np.array_equal(priced.pair_coefficients(customers, campaigns), full[:, customers, campaigns])
+    some = np.array([3, 0, 3])
+    assert np.array_equal(priced.pair_coefficients(customers, campaigns, some), full[some][:, customers, campaigns])
+    multipliers = np.random.default_rng(2).normal(size=len(priced.rows))
+    assert priced.pair_combined(customers, campaigns, multipliers) == \
+        pytest.approx(multipliers @ full[:, customers, campaigns], rel=1e-12)
     halves = [priced.take(np.arange(0, 150), np.arange(0, 150), False),
               priced.take(np.arange(150, 300), np.arange(150, 300), False)]
     again = to_problem(stack(halves, False), np.ones((300, 4), dtype=bool), priced.rhs)

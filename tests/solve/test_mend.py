@@ -38,7 +38,7 @@ def test_competing_rows_that_price_moves_cannot_mend_are_mended_customer_by_cust
     start = balancing_pass(customers, np.zeros(len(priced.rows)), 0)
     assert broken(priced, start_plan := price_out(priced, start.prices).choice), "the start breaks rows"
     assert start_plan is not None
-    assert _repriced(customers, start, 0.0, Clock.start(60.0)) is None, "price moves alone cycle here"
+    assert _repriced(customers, start, 0.0, Clock.start(60.0), 60.0) is None, "price moves alone cycle here"
     found = mend(customers, start.prices, 0.0, Clock.start(60.0), 60.0)
     assert found is not None
     choice = plan_of(customers, found)

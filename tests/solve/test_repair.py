@@ -90,6 +90,7 @@ def test_repair_finds_a_plan_whenever_the_empty_plan_meets_every_row(seed: int, 
     best = brute_force(problem)
     assert found is not None and best is not None
     choice = price_out(priced, found.prices).choice
+    choice[found.moved] = found.moved_choice
     assert problem.violations(choice) == []
     assert found.value == pytest.approx(problem.objective(choice), abs=1e-9)
     assert found.bound >= best - 1e-9, "the bound holds for every plan"
@@ -118,6 +119,26 @@ def test_the_last_resort_meets_every_row_when_the_empty_plan_does(seed: int) -> 
     assert found.value == pytest.approx(problem.objective(choice), abs=1e-6)
     free = problem.eligible & ~counted
     assert found.value == pytest.approx(np.maximum(np.where(free, problem.value, 0.0), 0.0).max(axis=1).sum(), abs=1e-6)
+
+
+def test_with_no_time_left_caps_only_are_met_by_dropping_customers_not_by_the_empty_plan() -> None:
+    """The limit long past: no price pass and no mend may start, yet the plan of the best prices,
+    customers dropped from its over-full rows, is kept (the last resort's plan is worth 0 here:
+    every option counts towards the budget)."""
+    priced = million()
+    customers = Customers(priced)
+    start = price_pass(customers, np.zeros(len(priced.rows)))
+    assert start.usage[0] > priced.rows[0].rhs, "the zero prices' plan breaks the budget"
+    long_past = Clock(time.perf_counter() - 100.0, 1.0)
+    found = repair(customers, start, long_past)
+    assert found is not None and found.moved.size > 0
+    choice = price_out(priced, found.prices).choice.astype(np.intp)
+    choice[found.moved] = found.moved_choice
+    assert broken_rows(priced, choice) == []
+    value, _ = evaluate_plan(priced, choice)
+    assert found.value == pytest.approx(value, rel=1e-9) and found.value > 0.0
+    resort = last_resort(customers)
+    assert resort is not None and resort.value == 0.0
 
 
 def test_no_last_resort_with_a_floor() -> None:
