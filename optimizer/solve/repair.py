@@ -4,7 +4,8 @@ At prices λ every customer takes its priced-out best (optimizer/solve/lagrangia
 row sums u(λ) follow in one pass. A row the plan breaks gets a dearer price (a <= row: fewer
 customers choose what it counts) or a cheaper one (a >= row), by the move the breakpoint histograms
 estimate meets its limit, times ESCALATION each time the row is still broken, and the pass is repeated,
-as long as the next pass (timed like the last) ends within LATE_SECONDS of the time limit.
+as long as the next pass (timed like the last) ends by a deadline: LATE_SECONDS past the time limit
+when no other step has found a plan, the limit itself when one has.
 Raising the prices of <= rows far enough leaves every customer an option of zero coefficient on
 them, or nothing, so when the empty plan meets every row (no >= limit above 0, no negative
 coefficient) the passes lead to a plan, given enough of them; with >= rows they may not, and then
@@ -77,7 +78,7 @@ class Repaired:
 
 def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """A plan meeting every row, from the prices of the pass ``start`` (module docstring), or None
-    when neither the price passes nor the fill or the mend found one in the time allowed."""
+    when none of the drop, the fill, the mend or the price passes found one in the time allowed."""
     prices = signed_prices(customers.rows, start.prices)  # L bounds every plan only at prices of the rows' signs
     fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
     timed = time.perf_counter()

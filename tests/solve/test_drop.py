@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from instances import brute_force, random_problem
 
+from optimizer.solve import customers as customers_module
 from optimizer.solve.balancing import price_pass
 from optimizer.solve.customers import Customers
 from optimizer.solve.drop import drop_to_limits
@@ -71,6 +72,21 @@ def test_no_customer_of_a_negative_coefficient_is_dropped() -> None:
     assert drop_to_limits(customers, start.prices, start.usage) is None
 
 
+def test_the_customer_of_a_negative_coefficient_is_kept_and_another_dropped() -> None:
+    """Caps "cap" <= 1 and "other" <= -1: customer 0 (worth 1) counts +1 and -1, customer 1 (worth 5)
+    +1 and 0. Customer 0 has the lesser value, but dropping it would break "other"; dropping
+    customer 1 meets both rows."""
+    rows = [CouplingRow("cap", "custom", Sense.LE, 1, "w", np.array([True])),
+            CouplingRow("other", "custom", Sense.LE, -1, "w2", np.array([True]))]
+    priced = counts([[1.0], [5.0]], rows, np.ones((2, 1)))
+    priced = PricedProblem(**{**priced.__dict__, "weights": np.array([[[1.0], [1.0]], [[-1.0], [0.0]]]),
+                              "row_weight": np.array([0, 1])})
+    customers = Customers(priced)
+    start = price_pass(customers, np.zeros(2))
+    found = drop_to_limits(customers, start.prices, start.usage)
+    assert found is not None and found.moved.tolist() == [1] and found.value == 1.0
+
+
 def test_a_floor_is_not_for_dropping() -> None:
     rows = [CouplingRow("min_audience[k0]", "min_audience", Sense.GE, 1, COUNT, np.array([True]))]
     priced = counts([[1.0], [2.0]], rows)
@@ -80,17 +96,20 @@ def test_a_floor_is_not_for_dropping() -> None:
 
 
 @settings(max_examples=200, deadline=None, database=None)
-@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(-3.0, 3.0))
-def test_a_dropped_plan_meets_every_row_and_only_drops(seed: int, scale: float) -> None:
-    """Tiny instances of <= rows (custom rows of either sign too), from any prices: the plan
-    claimed meets every row, is worth its value, no more than the optimum, and differs from the
-    priced-out plan only by customers given nothing. Without a negative coefficient there is
-    always one."""
+@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(-3.0, 3.0), chunk=st.sampled_from([1, 2, 3, 1 << 20]))
+def test_a_dropped_plan_meets_every_row_and_only_drops(seed: int, scale: float, chunk: int) -> None:
+    """Tiny instances of <= rows (custom rows of either sign too), from any prices of the rows'
+    signs, in partitions of ``chunk`` customers: the plan claimed meets every row, is worth its
+    value, no more than the optimum, and differs from the priced-out plan only by customers given
+    nothing. Without a negative coefficient there is always one."""
     rng = np.random.default_rng(seed)
     problem = caps_only(random_problem(rng, n=int(rng.integers(1, 7)), k=int(rng.integers(1, 4))))
     priced = priced_problem(problem)
-    customers = Customers(priced)
-    start = price_pass(customers, rng.normal(0.0, 10.0 ** scale, size=len(problem.rows)))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(customers_module, "CHUNK", chunk)
+        customers = Customers(priced)
+    assert len(customers.partitions) == -(-priced.n_customers // chunk)
+    start = price_pass(customers, np.abs(rng.normal(0.0, 10.0 ** scale, size=len(problem.rows))))
     found = drop_to_limits(customers, start.prices, start.usage)
     negative = any(np.any(problem.coefficients(row)[problem.eligible] < 0) for row in problem.rows)
     if found is None:

@@ -14,6 +14,7 @@ from optimizer.solve.balancing import price_pass
 from optimizer.solve.clock import Clock
 from optimizer.solve.customers import Customers
 from optimizer.solve.decompose import solve_decompose
+from optimizer.solve.drop import drop_to_limits
 from optimizer.solve.exact import solve_exact
 from optimizer.solve.lagrangian import PricedProblem, evaluate_plan, price_out, priced_problem
 from optimizer.solve.options import SolverOptions
@@ -94,6 +95,9 @@ def test_repair_finds_a_plan_whenever_the_empty_plan_meets_every_row(seed: int, 
     assert problem.violations(choice) == []
     assert found.value == pytest.approx(problem.objective(choice), abs=1e-9)
     assert found.bound >= best - 1e-9, "the bound holds for every plan"
+    start = price_pass(customers, prices)
+    dropped = drop_to_limits(customers, start.prices, start.usage)
+    assert dropped is None or found.value >= dropped.value - 1e-9, "the better of the drop and the passes"
 
 
 @settings(max_examples=60, deadline=None, database=None)
@@ -137,6 +141,8 @@ def test_with_no_time_left_caps_only_are_met_by_dropping_customers_not_by_the_em
     assert broken_rows(priced, choice) == []
     value, _ = evaluate_plan(priced, choice)
     assert found.value == pytest.approx(value, rel=1e-9) and found.value > 0.0
+    dropped = drop_to_limits(customers, start.prices, start.usage)
+    assert dropped is not None and found.value == dropped.value, "no price pass started past the limit"
     resort = last_resort(customers)
     assert resort is not None and resort.value == 0.0
 
