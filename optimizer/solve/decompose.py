@@ -15,6 +15,10 @@ customers and, at the optimal prices λ*, almost every customer's priced-out bes
    up, the passes over everyone start from its reduced problem's duals, balanced once
    (SOLVED_PASSES), or, from above optimizer/solve/sample_lp.py's SAMPLE_LP_ABOVE customers,
    from the LP optimum of the largest sample, which the balancing alone leaves rows short of.
+   A screen given up with no time left for those passes leaves a plan repaired from its prices
+   (optimizer/solve/repair.py), or, past the limit, its own unproven plan, bounded by one pass
+   (measured on variants 10^7 × 20 under a 5 s limit: 11.6 s against 16.6 s with the repair,
+   whose plan was 0.01 % better).
 3. **Master LP, priced out (optimizer/solve/pricing.py).** The master LP decides the MASTER
    customers of smallest margin at λ0 over their few best campaigns; every other customer keeps
    its best at λ0. Its duals are priced out over everyone and customers and columns join it
@@ -144,8 +148,11 @@ def decompose(customers: Customers, options: SolverOptions) -> tuple[SolveResult
         if screened.result is not None:
             return screened.result, screened.plan
         if clock.remaining() <= reserve:  # no time for the passes over everyone: a plan from the screen's prices
-            return _kept(_repaired(customers, price_pass(customers, screened.prices), None, options, clock),
-                         screened.fallback, options, clock)
+            known = price_pass(customers, screened.prices)  # and a bound
+            out_of_time = screened.fallback is not None and clock.expired()  # then the screen's plan, unrepaired
+            found = (replace(_no_plan(clock, Termination.TIME_LIMIT), bound=known.bound), None) if out_of_time \
+                else _repaired(customers, known, None, options, clock)
+            return _kept(found, screened.fallback, options, clock)
         if screened.solved:
             start, passes = screened.prices, SOLVED_PASSES
         else:

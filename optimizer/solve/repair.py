@@ -80,6 +80,9 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """A plan meeting every row, from the prices of the pass ``start`` (module docstring), or None
     when none of the drop, the fill, the mend or the price passes found one in the time allowed."""
     prices = signed_prices(customers.rows, start.prices)  # L bounds every plan only at prices of the rows' signs
+    if all(row.sense is Sense.LE for row in customers.rows):
+        return _within_caps(customers, start if np.array_equal(prices, start.prices) else
+                            price_pass(customers, prices), clock)
     fresh = start.breakpoints is None or not np.array_equal(prices, start.prices)
     timed = time.perf_counter()
     origin = balancing_pass(customers, prices, 0) if fresh else start
@@ -88,8 +91,6 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     deadline = clock.limit + LATE_SECONDS
     if not broken_rows(customers.rows, origin.usage).any():
         return _as_repaired(customers, origin, origin.bound)  # the best prices' own plan: nothing to mend
-    if all(row.sense is Sense.LE for row in customers.rows):
-        return _within_caps(customers, origin, took, clock)
     if not _too_late(clock, FILL_PASSES * took):
         filled = fill_audiences(customers, origin.prices, clock) if customers.coefficients is not None else None
         mended = _mended(filled or mend(customers, origin.prices, took, clock, deadline), origin.bound)
@@ -99,16 +100,23 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     return _repriced(customers, origin, took, clock, deadline)
 
 
-def _within_caps(customers: Customers, origin: Pass, took: float, clock: Clock) -> Repaired | None:
-    """With <= rows only: the plan that drops customers from the over-full rows (about a pass,
-    optimizer/solve/drop.py), then the price passes, within the time limit itself when the drop
-    found a plan (else up to LATE_SECONDS past it), the better of the two kept; the mend only when
-    neither found one."""
-    dropped = _mended(drop_to_limits(customers, origin.prices, origin.usage), origin.bound)
+def _within_caps(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
+    """With <= rows only, from the plan of ``start`` (a pass at prices of the rows' signs): that plan
+    if it meets every row; else the plan that drops customers from its over-full rows (about a pass,
+    optimizer/solve/drop.py), then the price passes (after a balancing pass, when ``start`` is
+    not one, for their moves), by the time limit itself when the drop found a plan (else up to
+    LATE_SECONDS past it), the better of the two kept; the mend only when neither found one."""
+    if not broken_rows(customers.rows, start.usage).any():
+        return _as_repaired(customers, start, start.bound)
+    dropped = _mended(drop_to_limits(customers, start.prices, start.usage), start.bound)
+    took = max(PASS_SECONDS * customers.n * len(customers.campaign_ids), customers.pass_seconds)
     deadline = clock.limit + (LATE_SECONDS if dropped is None else 0.0)
-    repriced = _repriced(customers, origin, took, clock, deadline)
+    repriced = None
+    if start.breakpoints is not None or clock.elapsed() + 4 * took <= deadline:  # a balancing pass and a pass
+        origin = start if start.breakpoints is not None else balancing_pass(customers, start.prices, 0)
+        repriced = _repriced(customers, origin, took, clock, deadline)
     if dropped is None:
-        return repriced or _mended(mend(customers, origin.prices, took, clock, deadline), origin.bound)
+        return repriced or _mended(mend(customers, start.prices, took, clock, deadline), start.bound)
     return dropped if repriced is None or repriced.value <= dropped.value else repriced
 
 
