@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from optimizer.solve.audiences import AUDIENCE_LIMIT_S, audience_bound
-from optimizer.solve.balancing import balancing_pass, signed_prices
+from optimizer.solve.balancing import balancing_pass, signed_prices, warm_start
 from optimizer.solve.clock import Clock
 from optimizer.solve.customers import Customers
 from optimizer.solve.highs_run import run_highs
@@ -82,7 +82,7 @@ def solve_exact(problem: Problem, options: SolverOptions | None = None) -> Solve
         if lp.proven:
             return SolveResult(Termination.INFEASIBLE, SolutionStatus.NONE, None, None, None, 0.0, clock.elapsed(),
                                "exact", int(customers.size))
-        return _repaired(problem, np.zeros(len(problem.rows)), None, options, clock, _ended(work))
+        return _repaired(problem, None, None, options, clock, _ended(work))
     result = solve_with_relaxation(problem, customers, campaigns, lp, options, work)
     if result.choice is None and result.termination is not Termination.INFEASIBLE:
         return _repaired(problem, _optimum_prices(lp), result.bound, options, clock, _ended(work))
@@ -97,15 +97,21 @@ def _ended(work: Clock) -> Termination:
     return Termination.TIME_LIMIT if work.expired() else Termination.STALLED
 
 
-def _repaired(problem: Problem, prices: NDArray[np.float64], bound: float | None, options: SolverOptions,
+def _repaired(problem: Problem, prices: NDArray[np.float64] | None, bound: float | None, options: SolverOptions,
               clock: Clock, termination: Termination) -> SolveResult:
     """A plan repaired from ``prices`` (optimizer/solve/repair.py) when the exact steps found none
     (stopped for ``termination``), with the better of its bound and ``bound``; no plan when repair
-    finds none either. It has no shadow prices: the repair's are where its search stopped, not the
-    LP's duals (measured: weekly under a 0.5 s limit, its budget binding, reported a budget price of
-    0 at 6,000, 9,000 and 12,000, and cvo sweep drew those zeros as the frontier's prices)."""
+    finds none either. Without prices (the LP relaxation cut by the limit), from the duals of the
+    LP over a hashed sample (balancing.warm_start): measured on scenarios/tight_budget.yaml (30,000
+    customers, four minimum audiences) under a 0.5 s limit, whose LP took 0.66 s, the mend found no
+    plan from zero prices and found one from the sample's (0.05 s); on bench/instances.py's custom
+    kind at 30,000 × 10 a plan of 49,644 against 12,031. It has no shadow prices: the repair's are
+    where its search stopped, not the LP's duals (measured: weekly under a 0.5 s limit, its budget
+    binding, reported a budget price of 0 at 6,000, 9,000 and 12,000, and cvo sweep drew those
+    zeros as the frontier's prices)."""
     priced = priced_problem(problem)
     customers = Customers(priced)
+    prices = warm_start(customers, clock) if prices is None else prices
     found = repair(customers, balancing_pass(customers, signed_prices(problem.rows, prices), 0), clock)
     known = np.inf if bound is None else bound
     if found is None:
