@@ -47,7 +47,8 @@ DEFAULT_JOBS = ",".join(
     [f"decompose:{size}:{kind}" for kind in KINDS
      for size in SIZES.get(kind, ("100000x10", "1000000x20", "10000000x20"))]
     + [f"full_model@{FULL_MODEL_LIMIT}:100000x10:{kind}" for kind in KINDS if kind != "wide"]
-    + ["decompose@1:1000000x20:planned", "decompose@1:1000000x20:custom", "decompose@1:1000000x20:variants"])
+    + ["decompose@1:1000000x20:planned", "decompose@1:1000000x20:custom", "decompose@1:1000000x20:variants"]
+    + [f"decompose@5:10000000x20:{kind}" for kind in ("tight", "custom", "variants")])
 
 
 @dataclass(frozen=True)
