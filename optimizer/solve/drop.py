@@ -1,9 +1,10 @@
 """A plan within every <= limit in about one pass: drop customers from the over-full rows.
 
-For when the price passes and the mend (optimizer/solve/repair.py) do not fit in the time. At
-prices λ every customer takes its priced-out best, and the plan's row sums u break the rows B by
-e_r = u_r - b_r > 0. With <= rows only, giving a customer nothing never raises a row sum that its
-option counts with a coefficient >= 0, so the plan is mended by dropping customers alone. Customer
+The first step of a repair with <= rows only (optimizer/solve/repair.py), before the price passes
+and the mend, which need more passes than a short limit leaves. At prices λ every customer takes
+its priced-out best, and the plan's row sums u break the rows B by e_r = u_r - b_r > 0. With <=
+rows only, giving a customer nothing never raises a row sum that its option counts with a
+coefficient >= 0, so the plan is mended by dropping customers alone. Customer
 i, on option j of value c_ij, relieves the broken rows by h_i = Σ_{r in B} a_rij / e_r (each row in
 its own excess) and costs c_ij; the customers go in order of c_ij / h_i (least value per unit of
 excess first), each dropped only when it lowers the plan's excess Σ_r max(0, u_r - b_r) / e_r at
