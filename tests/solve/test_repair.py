@@ -149,6 +149,31 @@ def test_with_no_time_left_caps_only_are_met_by_dropping_customers_not_by_the_em
     assert resort is not None and resort.value == 0.0
 
 
+def test_with_floors_and_the_limit_long_past_no_balancing_pass_is_run_to_time_passes_that_cannot_start(
+        monkeypatch) -> None:
+    """Minimum audiences, the limit 100 s past: neither the fill nor a price pass may start, so no
+    plan is claimed, and no balancing pass (3 passes' time: 1.7 s at 10^7 × 50) is spent first."""
+    priced = million(floors=True)
+    customers = Customers(priced)
+    start = price_pass(customers, np.zeros(len(priced.rows)))
+    monkeypatch.setattr(repair_module, "balancing_pass", None)  # called, it would fail the test
+    assert repair(customers, start, Clock(time.perf_counter() - 100.0, 1.0)) is None
+
+
+def test_with_floors_and_time_the_fill_mends_the_plan_of_the_given_pass() -> None:
+    priced = million(floors=True)
+    customers = Customers(priced)
+    start = price_pass(customers, np.zeros(len(priced.rows)))
+    assert broken_rows(priced, price_out(priced, start.prices).choice), "the zero prices' plan breaks rows"
+    found = repair(customers, start, Clock.start(60.0))
+    assert found is not None
+    choice = price_out(priced, found.prices).choice.astype(np.intp)
+    choice[found.moved] = found.moved_choice
+    assert broken_rows(priced, choice) == []
+    value, _ = evaluate_plan(priced, choice)
+    assert found.value == pytest.approx(value, rel=1e-9) and found.bound >= found.value
+
+
 def test_no_last_resort_with_a_floor() -> None:
     priced = million(k=10, floors=True)
     assert last_resort(Customers(priced)) is None
