@@ -89,46 +89,51 @@ def repair(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
 def _with_floors(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """With >= or == rows, from the plan of ``start`` (a pass at prices of the rows' signs): that
     plan if it meets every row; else the fill or the mend, when a fill fits before LATE_SECONDS past
-    the limit, then the price passes (after a balancing pass, when ``start`` is not one, for their
-    moves) by the limit itself when those found a plan (else up to LATE_SECONDS past it), the
-    better plan kept. No balancing pass is run only to time the passes: at 10^7 × 50 it took 1.7 s
-    and left the fill no time (tight under 5 s: no plan at 8.8 s)."""
+    the limit, then the price passes beside it (``_with_passes``). No balancing pass runs before
+    the fill: at 10^7 × 50 one took 1.7 s and left the fill no time (tight under 5 s: no plan at 8.8 s)."""
     if not broken_rows(customers.rows, start.usage).any():
         return _as_repaired(customers, start, start.bound)  # the best prices' own plan: nothing to mend
-    took = max(PASS_SECONDS * customers.n * len(customers.campaign_ids), customers.pass_seconds)
+    took = _pass_time(customers)
     mended = None
     if not _too_late(clock, FILL_PASSES * took):
         filled = fill_audiences(customers, start.prices, clock) if customers.coefficients is not None else None
         mended = _mended(filled or mend(customers, start.prices, took, clock, clock.limit + LATE_SECONDS),
                          start.bound)
-    deadline = clock.limit + (LATE_SECONDS if mended is None else 0.0)
-    repriced = None
-    if start.breakpoints is not None or clock.elapsed() + 4 * took <= deadline:  # a balancing pass and a pass
-        origin = start if start.breakpoints is not None else balancing_pass(customers, start.prices, 0)
-        repriced = _repriced(customers, origin, took, clock, deadline)
-    if mended is None:
-        return repriced
-    return mended if repriced is None or repriced.value <= mended.value else repriced
+    return _with_passes(customers, start, mended, took, clock)
 
 
 def _within_caps(customers: Customers, start: Pass, clock: Clock) -> Repaired | None:
     """With <= rows only, from the plan of ``start`` (a pass at prices of the rows' signs): that plan
     if it meets every row; else the plan that drops customers from its over-full rows (about a pass,
-    optimizer/solve/drop.py), then the price passes (after a balancing pass, when ``start`` is
-    not one, for their moves), by the time limit itself when the drop found a plan (else up to
-    LATE_SECONDS past it), the better of the two kept; the mend only when neither found one."""
+    optimizer/solve/drop.py), then the price passes beside it (``_with_passes``); the mend only
+    when neither found a plan."""
     if not broken_rows(customers.rows, start.usage).any():
         return _as_repaired(customers, start, start.bound)
     dropped = _mended(drop_to_limits(customers, start.prices, start.usage), start.bound)
-    took = max(PASS_SECONDS * customers.n * len(customers.campaign_ids), customers.pass_seconds)
-    deadline = clock.limit + (LATE_SECONDS if dropped is None else 0.0)
+    took = _pass_time(customers)
+    return _with_passes(customers, start, dropped, took, clock) or \
+        _mended(mend(customers, start.prices, took, clock, clock.limit + LATE_SECONDS), start.bound)
+
+
+def _with_passes(customers: Customers, start: Pass, found: Repaired | None, took: float,
+                 clock: Clock) -> Repaired | None:
+    """The better of ``found`` (another step's plan; None: none) and the price passes from
+    ``start``, after a balancing pass for their moves when ``start`` is not one (run only when it
+    and a pass fit), each reckoned at ``took``: by the limit itself when ``found`` is a plan, else
+    up to LATE_SECONDS past it."""
+    deadline = clock.limit + (LATE_SECONDS if found is None else 0.0)
     repriced = None
     if start.breakpoints is not None or clock.elapsed() + 4 * took <= deadline:  # a balancing pass and a pass
         origin = start if start.breakpoints is not None else balancing_pass(customers, start.prices, 0)
         repriced = _repriced(customers, origin, took, clock, deadline)
-    if dropped is None:
-        return repriced or _mended(mend(customers, start.prices, took, clock, deadline), start.bound)
-    return dropped if repriced is None or repriced.value <= dropped.value else repriced
+    if found is None:
+        return repriced
+    return found if repriced is None or repriced.value <= found.value else repriced
+
+
+def _pass_time(customers: Customers) -> float:
+    """A pass's time, as reckoned before it runs: the slowest plain pass so far, or PASS_SECONDS a pair."""
+    return max(PASS_SECONDS * customers.n * len(customers.campaign_ids), customers.pass_seconds)
 
 
 def _as_repaired(customers: Customers, latest: Pass, bound: float) -> Repaired:
@@ -214,5 +219,4 @@ def repair_reserve(customers: Customers, limit: float) -> float:
     PASS_SECONDS per pair or as long as the slowest pass over everyone so far took (measured: at
     10^6 customers × 60 offers with expected spend, on a loaded machine, 1.3 s where the estimate
     said 0.36 s, and the repair ran out of time), at most REPAIR_SHARE of it."""
-    pairs = customers.n * len(customers.campaign_ids)
-    return min(REPAIR_SHARE * limit, RESERVED_PASSES * max(PASS_SECONDS * pairs, customers.pass_seconds))
+    return min(REPAIR_SHARE * limit, RESERVED_PASSES * _pass_time(customers))
