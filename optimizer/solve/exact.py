@@ -5,9 +5,9 @@ core solved by HiGHS branch and bound.
 2. A core: keep some pairs free (every fractional one among them), fix the others at their LP
    value (0 or 1), and solve that core as a MIP. Its plan is feasible for the whole.
 3. A plan that differs from the fixed values on pair p is worth at most z_LP - m_p, m_p the
-   pair's move cost (relaxation.py's ``move_costs``: |d_p| to take a pair at 0; to leave one at 1, |d_p| plus the
-   least its customer loses by taking another pair or nothing), so no plan outside the core
-   beats z_LP - t, t = min m_p over the fixed pairs:
+   pair's move cost (relaxation.py's ``move_costs``: |d_p| to take a pair at 0; to leave one at
+   1, |d_p| plus the least its customer loses by taking another pair or nothing), so no plan
+   outside the core beats z_LP - t, t = min m_p over the fixed pairs:
        bound = min(z_LP, max(core bound, z_LP - t)).
 4. When every row counts campaigns (one coefficient per campaign), a first core of the CORE_PAIRS
    pairs of least m_p finds the plan and the audience-size bound (optimizer/solve/audiences.py)

@@ -172,10 +172,10 @@ def move_costs(customers: NDArray[np.intp], x: NDArray[np.float64], reduced_cost
     most z_LP - sum_p |d_p| |x'_p - x_p| - sum_i u_i (1 - sum_j x'_ij) (complementary slackness: a
     pair with d_p != 0 sits at 0 or 1, a row with a dual is at its limit). Taking a pair at 0 costs
     m_p = |d_p|. Leaving one at 1 costs |d_p| and, as its customer then takes another pair o (one
-    at x_o <= 0.5) or nothing, at least min(u_i, min_o |d_o|). With |d_p| alone, every pair at 1 that is
-    basic (d_p = 0) would cost nothing to leave, so a core would have to hold all of them before its
-    bound could fall below z_LP: measured on variants 10^5 × 10, a widened core of 2,549 pairs held
-    2,490 such pairs and let 56 customers choose. Without duals (None), m_p = |d_p|.
+    at x_o <= 0.5) or nothing, at least min(u_i, min_o |d_o|). With |d_p| alone, every pair at 1
+    that is basic (d_p = 0) would cost nothing to leave, so a core would have to hold all of them
+    before its bound could fall below z_LP: measured on variants 10^5 × 10, a widened core of 2,549
+    pairs held 2,490 such pairs and let 56 customers choose. Without duals (None), m_p = |d_p|.
     """
     cost = np.abs(reduced_costs)
     if choice_duals is None or customers.size == 0:

@@ -14,8 +14,10 @@ none is claimed.
 The plan's value is L(λ) - λ·b + λ·u(λ) (the priced-out values of the chosen options plus their
 prices), and L at the first prices, which are the best the solve knew, bounds every plan.
 
-When even those passes do not fit in the time and the empty plan meets every row, ``last_resort``
-prices every row out of reach in one pass: each customer takes only an option no row counts.
+With <= rows only the drop below always runs and ends with a plan unless an option with a
+negative coefficient stands in its way; for that case, when the empty plan meets every row,
+``last_resort`` prices every row out of reach in one pass: each customer takes only an option no
+row counts.
 
 When some row is a >= or == row, the plan is first mended customer by customer: when every row
 counts campaigns, by filling the audiences to sizes that meet every row (optimizer/solve/fill.py,
@@ -185,7 +187,7 @@ LAST_RESORT_PRICE = 1e30  # on every <= row: no option a row counts is worth tak
 
 
 def last_resort(customers: Customers) -> Repaired | None:
-    """When no repair fit in the time and the empty plan meets every row (only <= rows, limits >= 0):
+    """When the repair found no plan and the empty plan meets every row (only <= rows, limits >= 0):
     one pass at prices no value can pay, in which each customer takes its best option that no row
     counts (or nothing), a plan that meets every row whatever the data; None otherwise. Its value is
     the pass's sum of priced-out values, exact since every chosen option's coefficients are 0."""
